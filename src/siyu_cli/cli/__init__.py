@@ -1,0 +1,1 @@
+"""The Typer command-line layer: parse arguments, call the library, print results."""

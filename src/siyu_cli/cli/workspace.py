@@ -1,0 +1,51 @@
+"""``siyu init`` and ``siyu config``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from siyu_cli.cli.context import settings, state
+from siyu_cli.output import Format, emit_rows, info
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)
+    app.command("config")(show_config)
+
+
+def init(
+    ctx: typer.Context,
+    directory: Path = typer.Argument(Path("."), help="Folder for the new workspace (created if missing)."),
+    force: bool = typer.Option(False, "--force", help="Rewrite siyu.toml and the example playbooks if present."),
+) -> None:
+    """Create a workspace: siyu.toml, inbox/, reports/ and the example playbooks."""
+    from siyu_cli.workspace import init_workspace
+
+    overrides = state(ctx).overrides
+    result = init_workspace(
+        directory,
+        timezone=overrides.get("timezone") or "Asia/Shanghai",
+        language=overrides.get("language") or "zh",
+        force=force,
+    )
+    info(f"created workspace {result.root} ({len(result.playbooks)} example playbooks)")
+    info(f"next: cd {result.root} && siyu load orders FILE   (or `siyu demo` for a tour)")
+
+
+def show_config(
+    ctx: typer.Context,
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, csv or json."),
+) -> None:
+    """Show the resolved workspace settings and where each value came from."""
+    s = settings(ctx)
+    rows = [
+        ("root", str(s.root), "workspace"),
+        ("store", str(s.store), s.sources["store"]),
+        ("timezone", s.timezone, s.sources["timezone"]),
+        ("currency", s.currency, s.sources["currency"]),
+        ("language", s.language, s.sources["language"]),
+    ]
+    emit_rows(["key", "value", "source"], rows, fmt, title="siyu config")

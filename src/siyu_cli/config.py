@@ -1,0 +1,189 @@
+"""Workspace discovery and settings.
+
+A workspace is a folder holding ``siyu.toml``; all state (the DuckDB store,
+playbooks, inbox, reports) lives under it. Commands find it from
+``--workspace``, then ``SIYU_WORKSPACE``, then the current directory upward.
+Settings follow one precedence everywhere: flag > environment > siyu.toml >
+defaults, and ``Settings.sources`` records which one won for each key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from siyu_cli.errors import ConfigError
+
+CONFIG_FILE = "siyu.toml"
+
+#: [workspace] keys: default value and the environment variable that overrides it.
+WORKSPACE_KEYS: dict[str, tuple[str, str]] = {
+    "store": ("siyu.duckdb", "SIYU_STORE"),
+    "timezone": ("Asia/Shanghai", "SIYU_TIMEZONE"),
+    "currency": ("CNY", "SIYU_CURRENCY"),
+    "language": ("zh", "SIYU_LANGUAGE"),
+}
+LANGUAGES = ("zh", "en")
+
+#: Top-level sections of siyu.toml; each is owned by one module, which validates its keys.
+SECTIONS = (
+    "workspace",
+    "load",
+    "mappings",
+    "segment",
+    "plan",
+    "push",
+    "wecom",
+    "sandbox",
+    "report",
+    "pipelines",
+    "alerts",
+)
+
+
+@dataclass
+class Settings:
+    """Resolved settings of one workspace."""
+
+    root: Path
+    store: Path
+    timezone: str
+    currency: str
+    language: str
+    raw: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def config_file(self) -> Path:
+        return self.root / CONFIG_FILE
+
+    def section(self, name: str) -> dict[str, Any]:
+        """The raw table ``[name]`` of siyu.toml ({} when absent)."""
+        value = self.raw.get(name, {})
+        return value if isinstance(value, dict) else {}
+
+    def path(self, relative: str | os.PathLike[str]) -> Path:
+        """A path from siyu.toml, relative to the workspace root unless absolute."""
+        p = Path(relative).expanduser()
+        return p if p.is_absolute() else self.root / p
+
+
+def find_workspace(
+    explicit: str | os.PathLike[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Path:
+    """Locate the workspace root: flag, then SIYU_WORKSPACE, then cwd upward."""
+    env = os.environ if env is None else env
+    if explicit:
+        root = Path(explicit).expanduser().resolve()
+        if not (root / CONFIG_FILE).is_file():
+            raise ConfigError(f"{root / CONFIG_FILE}: no such file (is {root} a siyu workspace? run `siyu init {explicit}`)")
+        return root
+    if env.get("SIYU_WORKSPACE"):
+        root = Path(env["SIYU_WORKSPACE"]).expanduser().resolve()
+        if not (root / CONFIG_FILE).is_file():
+            raise ConfigError(
+                f"{root / CONFIG_FILE}: no such file (SIYU_WORKSPACE points to it; run `siyu init {root}`)"
+            )
+        return root
+    here = (cwd or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_FILE).is_file():
+            return folder
+    raise ConfigError(
+        f"no siyu workspace here: no {CONFIG_FILE} in {here} or above "
+        "(run `siyu init`, pass --workspace or set SIYU_WORKSPACE)"
+    )
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Parse and validate siyu.toml; errors name the file and the key."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    for key, value in data.items():
+        if key not in SECTIONS:
+            raise ConfigError(f"{path}: unknown section [{key}]{_suggest(key, SECTIONS)}")
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: `{key}` must be a table ([{key}])")
+    for key, value in data.get("workspace", {}).items():
+        if key not in WORKSPACE_KEYS:
+            raise ConfigError(f"{path}: unknown key workspace.{key}{_suggest(key, WORKSPACE_KEYS)}")
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}: workspace.{key} must be a string")
+    return data
+
+
+def load_settings(
+    workspace: str | os.PathLike[str] | None = None,
+    *,
+    overrides: Mapping[str, str | None] | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    """Find the workspace and resolve settings: flag > env > siyu.toml > default."""
+    env = os.environ if env is None else env
+    root = find_workspace(workspace, env=env, cwd=cwd)
+    raw = read_config_file(root / CONFIG_FILE)
+    file_values = raw.get("workspace", {})
+    overrides = overrides or {}
+    values: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    for key, (default, env_name) in WORKSPACE_KEYS.items():
+        if overrides.get(key):
+            values[key], sources[key] = str(overrides[key]), "flag"
+        elif env.get(env_name):
+            values[key], sources[key] = env[env_name], f"env {env_name}"
+        elif key in file_values:
+            values[key], sources[key] = file_values[key], f"{CONFIG_FILE}"
+        else:
+            values[key], sources[key] = default, "default"
+    _check_timezone(values["timezone"], sources["timezone"], root)
+    if values["language"] not in LANGUAGES:
+        raise ConfigError(
+            f"{_where(sources['language'], root)}: workspace.language must be one of {', '.join(LANGUAGES)}, "
+            f"not {values['language']!r}"
+        )
+    store = Path(values["store"]).expanduser()
+    if not store.is_absolute():
+        store = root / store
+    return Settings(
+        root=root,
+        store=store,
+        timezone=values["timezone"],
+        currency=values["currency"],
+        language=values["language"],
+        raw=raw,
+        sources=sources,
+    )
+
+
+def _check_timezone(name: str, source: str, root: Path) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{_where(source, root)}: workspace.timezone {name!r} is not a known time zone (e.g. Asia/Shanghai)") from None
+
+
+def _where(source: str, root: Path) -> str:
+    return str(root / CONFIG_FILE) if source == CONFIG_FILE else source
+
+
+def _suggest(word: str, choices) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean `{close[0]}`?)" if close else ""

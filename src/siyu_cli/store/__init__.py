@@ -1,0 +1,184 @@
+"""The DuckDB store: one file per workspace, opened briefly, upgraded by numbered migrations.
+
+DuckDB lets one process at a time hold a file read-write, and a writer also
+blocks readers in other processes. So every command opens the store for as
+short a time as it can (``with open_store(...) as con:``), reads with
+``read_only=True``, and when another siyu holds the file waits a bounded time
+(``SIYU_LOCK_WAIT`` seconds, default 15) before failing with
+:class:`~siyu_cli.errors.StoreBusy` (exit code 4) naming the holder's PID.
+
+Migrations are ``migrations/NNN_name.sql`` files applied in number order and
+recorded in ``schema_migrations``. Each area owns its own files (core 001–099,
+segment 100s, plan 200s, push 300s, runs 400s, report 500s). A store that
+holds a migration this siyu does not know was written by a newer siyu and is
+refused rather than misread.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
+
+from siyu_cli.errors import ConfigError, StoreBusy
+
+if TYPE_CHECKING:  # pragma: no cover
+    import duckdb
+
+    from siyu_cli.config import Settings
+
+DEFAULT_LOCK_WAIT = 15.0
+_LOCK_MESSAGE = re.compile(r"Could not set lock on file|Conflicting lock", re.I)
+_PID = re.compile(r"PID (\d+)")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def migrations() -> list[Migration]:
+    """All migrations shipped with this siyu, in version order."""
+    found = []
+    for entry in resources.files("siyu_cli.store").joinpath("migrations").iterdir():
+        m = re.match(r"^(\d+)_(.+)\.sql$", entry.name)
+        if m:
+            found.append(Migration(int(m.group(1)), m.group(2), entry.read_text(encoding="utf-8")))
+    found.sort(key=lambda mig: mig.version)
+    versions = [mig.version for mig in found]
+    if len(set(versions)) != len(versions):  # pragma: no cover - packaging error
+        raise RuntimeError(f"duplicate migration numbers: {versions}")
+    return found
+
+
+def lock_wait_seconds() -> float:
+    try:
+        return float(os.environ.get("SIYU_LOCK_WAIT", DEFAULT_LOCK_WAIT))
+    except ValueError:
+        raise ConfigError(f"SIYU_LOCK_WAIT must be a number of seconds, not {os.environ['SIYU_LOCK_WAIT']!r}") from None
+
+
+def _connect_with_wait(path: Path, read_only: bool, wait: float) -> "duckdb.DuckDBPyConnection":
+    import duckdb
+
+    deadline = time.monotonic() + wait
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if not _LOCK_MESSAGE.search(str(exc)):
+                raise ConfigError(f"{path}: cannot open the store: {exc}") from None
+            if time.monotonic() >= deadline:
+                pid = _PID.search(str(exc))
+                holder = f"process {pid.group(1)}" if pid else "another process"
+                raise StoreBusy(
+                    f"store {path} is busy: {holder} holds it (waited {wait:g}s; "
+                    "retry later or raise SIYU_LOCK_WAIT)"
+                ) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+
+def applied_versions(con: "duckdb.DuckDBPyConnection") -> set[int]:
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+    ).fetchone()[0]
+    if not exists:
+        return set()
+    return {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+
+
+def _check_not_newer(path: Path, applied: set[int], known: list[Migration]) -> None:
+    unknown = sorted(applied - {m.version for m in known})
+    if unknown:
+        from siyu_cli import __version__
+
+        raise ConfigError(
+            f"store {path} was written by a newer siyu (schema migration {unknown[-1]} is unknown to siyu "
+            f"{__version__}); upgrade siyu to open it"
+        )
+
+
+def migrate(con: "duckdb.DuckDBPyConnection", path: Path) -> list[int]:
+    """Apply the migrations this store lacks; return the versions applied."""
+    known = migrations()
+    applied = applied_versions(con)
+    _check_not_newer(path, applied, known)
+    done = []
+    for mig in known:
+        if mig.version in applied:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(mig.sql)
+            con.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, now())",
+                [mig.version, mig.name],
+            )
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        done.append(mig.version)
+    return done
+
+
+def _prepare(con: "duckdb.DuckDBPyConnection", timezone: str) -> None:
+    con.execute(f"SET TimeZone = '{timezone}'")
+    con.execute("SET enable_progress_bar = false")
+
+
+@contextmanager
+def open_store(
+    settings: "Settings",
+    *,
+    read_only: bool = False,
+    wait: float | None = None,
+) -> Iterator["duckdb.DuckDBPyConnection"]:
+    """Open the workspace's store for the duration of a ``with`` block.
+
+    Read-write opens bring the schema up to date first. A read-only open of a
+    store that is missing or behind is preceded by a short read-write open
+    that creates or upgrades it.
+    """
+    path = settings.store
+    wait = lock_wait_seconds() if wait is None else wait
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if read_only:
+        if not path.exists():
+            with open_store(settings, read_only=False, wait=wait):
+                pass
+        con = _connect_with_wait(path, True, wait)
+        known = migrations()
+        applied = applied_versions(con)
+        _check_not_newer(path, applied, known)
+        if {m.version for m in known} - applied:
+            con.close()
+            with open_store(settings, read_only=False, wait=wait):
+                pass
+            con = _connect_with_wait(path, True, wait)
+    else:
+        con = _connect_with_wait(path, False, wait)
+        try:
+            migrate(con, path)
+        except Exception:
+            con.close()
+            raise
+    try:
+        _prepare(con, settings.timezone)
+        yield con
+    finally:
+        con.close()
+
+
+def schema_version(con: "duckdb.DuckDBPyConnection") -> int:
+    applied = applied_versions(con)
+    return max(applied) if applied else 0

@@ -1,0 +1,90 @@
+"""Creating a workspace: ``siyu.toml``, the folders, and the example playbooks."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from siyu_cli.config import CONFIG_FILE
+from siyu_cli.errors import ConfigError
+
+CONFIG_TEMPLATE = """\
+# siyu workspace settings. Precedence: command-line flag > environment > this file > defaults.
+# Docs: README.md ("Configuration"). Secrets never go here: name the environment variable instead.
+
+[workspace]
+store = "siyu.duckdb"          # the DuckDB store, relative to this folder
+timezone = "{timezone}"      # export times without an offset are read in this zone
+currency = "CNY"
+language = "{language}"                # labels: zh (中文) or en
+
+[load]
+max_rejects = 0                # a load exits 65 when more rows than this are rejected (they are kept in `siyu rejects`)
+# inbox = "inbox"              # where `siyu run nightly` picks up new exports
+
+# Custom column mappings for back-offices siyu has no preset for. Use with `siyu load orders --preset my_pos FILE`.
+# [mappings.my_pos]
+# kind = "orders"
+# source = "pos"
+# [mappings.my_pos.columns]
+# order_id = ["单据号", "小票号"]
+# paid_at = "销售时间"
+# paid_amount = "实收金额"
+# phone = "会员手机"
+# store = "门店"
+
+# [wecom]
+# base_url = "https://qyapi.weixin.qq.com"      # or the sandbox: `siyu sandbox serve`
+# corp_id_env = "SIYU_WECOM_CORP_ID"            # names of environment variables, never values
+# secret_env = "SIYU_WECOM_SECRET"              # SIYU_WECOM_SECRET_FILE may name a 0600 file instead
+"""
+
+
+@dataclass
+class InitResult:
+    root: Path
+    config: Path
+    created: list[Path] = field(default_factory=list)
+    playbooks: list[Path] = field(default_factory=list)
+
+
+def example_playbooks_dir() -> Path | None:
+    """The example playbooks shipped with siyu (``playbooks/`` in the source tree)."""
+    here = Path(__file__).resolve()
+    for candidate in (here.parent / "data" / "playbooks", here.parents[2] / "playbooks"):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def init_workspace(
+    directory: Path,
+    *,
+    timezone: str = "Asia/Shanghai",
+    language: str = "zh",
+    force: bool = False,
+) -> InitResult:
+    """Create a workspace in ``directory`` (created if needed); refuse to overwrite one."""
+    root = Path(directory).expanduser().resolve()
+    config = root / CONFIG_FILE
+    if config.exists() and not force:
+        raise ConfigError(f"{config} already exists (a workspace is here; use --force to rewrite siyu.toml)")
+    root.mkdir(parents=True, exist_ok=True)
+    result = InitResult(root=root, config=config)
+    config.write_text(CONFIG_TEMPLATE.format(timezone=timezone, language=language), encoding="utf-8")
+    result.created.append(config)
+    for sub in ("inbox", "reports"):
+        (root / sub).mkdir(exist_ok=True)
+    source = example_playbooks_dir()
+    if source is not None:
+        target = root / "playbooks"
+        for path in sorted(source.rglob("*")):
+            if path.is_file():
+                dest = target / path.relative_to(source)
+                if dest.exists() and not force:
+                    continue
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, dest)
+                result.playbooks.append(dest)
+    return result

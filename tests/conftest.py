@@ -1,0 +1,85 @@
+"""Shared fixtures: an isolated workspace per test and ways to run the CLI as a user does."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from siyu_cli.cli.main import app
+from siyu_cli.config import load_settings
+from siyu_cli.workspace import init_workspace
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch, tmp_path):
+    """No test sees the developer's workspace, colours or secrets."""
+    for name in list(os.environ):
+        if name.startswith(("SIYU_", "WECOM_")):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv("SIYU_LOCK_WAIT", "2")
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch) -> Path:
+    """A fresh workspace, selected through SIYU_WORKSPACE."""
+    root = tmp_path / "ws"
+    init_workspace(root)
+    monkeypatch.setenv("SIYU_WORKSPACE", str(root))
+    return root
+
+
+@pytest.fixture
+def settings(workspace):
+    return load_settings(workspace)
+
+
+class Cli:
+    """Run ``siyu`` in-process through Typer's CliRunner (stdout and stderr kept apart)."""
+
+    def __init__(self) -> None:
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, input: str | None = None, expect: int | None = 0):
+        result = self.runner.invoke(app, [str(a) for a in args], input=input, catch_exceptions=False)
+        if expect is not None:
+            assert result.exit_code == expect, (
+                f"siyu {' '.join(map(str, args))} exited {result.exit_code}, expected {expect}\n"
+                f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+            )
+        return result
+
+
+@pytest.fixture
+def cli() -> Cli:
+    return Cli()
+
+
+def run_siyu(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 120, **kw):
+    """Run ``python -m siyu_cli`` in a real subprocess, as cron or a shell would."""
+    full_env = dict(os.environ)
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    full_env["PYTHONPATH"] = src + os.pathsep + full_env.get("PYTHONPATH", "")
+    if env:
+        full_env.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "siyu_cli", *map(str, args)],
+        env=full_env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kw,
+    )
+
+
+@pytest.fixture
+def siyu_subprocess():
+    return run_siyu
