@@ -700,7 +700,7 @@ class _Writer:
             store = self.store_name[o.store] if o.store else ""
             channel = rng.choice(("门店收银", "小程序", "小程序"))
             names = ";".join(i[1] for i in o.items)
-            row = [""] * 62
+            row = [""] * 60  # the header lists 60 names (EXPORTS.md says "62 columns" but lists 60)
             row[0] = o.order_id
             row[1] = "门店" if channel == "门店收银" else "微商城"
             row[2] = BRAND
@@ -741,7 +741,7 @@ class _Writer:
             lines.append(_csv_line(row))
         n = len(lines)
         template = lines[1].rstrip("\r\n") if n > 1 else None
-        base = list(csv.reader([template]))[0] if template else [""] * 62
+        base = list(csv.reader([template]))[0] if template else [""] * 60
         missing = list(base)
         missing[0] = ""
         self._bad(name, lines, _csv_line(missing), "MISSING_KEY", "订单号", "order number cut off in the export", at=n // 4)
