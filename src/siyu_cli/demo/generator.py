@@ -336,6 +336,9 @@ class _World:
     # -- orders ------------------------------------------------------------------------------------
     def basket(self, persona: str) -> list[tuple[str, str, str, float, int]]:
         rng = self.rng
+        if rng.random() < 0.004:  # an office team order (办公室团购): one drink, many cups
+            sku, name, cat, price = rng.choice(MENU[:8])
+            return [(sku, name, cat, price, rng.randrange(30, 61))]
         n = rng.choices((1, 2, 3), (62, 28, 10))[0]
         items = []
         seen = set()
@@ -369,7 +372,7 @@ class _World:
             if p.lapsed:  # stopped buying 4–12 months ago
                 hi = min(hi, self.today - timedelta(days=rng.randrange(120, 360)))
             if hi < lo:
-                hi = lo
+                continue  # joined today: no purchase in the exports yet (they end yesterday)
             for _ in range(n):
                 day = self.seasonal_day(lo, hi)
                 source = p.pref if rng.random() < 0.8 else "youzan"
@@ -682,7 +685,7 @@ class _Writer:
             p = people[o.person] if o.person is not None else None
             style = "slash" if rng.random() < 0.1 else "iso"
             r = rng.random()
-            if r < 0.04:
+            if r < 0.04 or (o.amount >= 1000 and r < 0.6):
                 paid_text = f"¥{o.amount:,.2f}"
             elif r < 0.07:
                 paid_text = f"{o.amount:g}元"
