@@ -364,3 +364,15 @@ def test_small_and_recent_worlds(tmp_path):
     joined_this_week = [p for p in recent.people if (TODAY - p.join_at.date()).days < 7 and p.wecom_guides]
     assert joined_this_week  # new contacts for the onboarding SOP in the demo week
     assert all(o.created_at.date() < TODAY for o in recent.orders)
+
+
+@pytest.mark.parametrize("members", [1, 4, 30])
+def test_tiny_worlds_still_carry_exactly_the_nine_bad_rows(tmp_path, members):
+    data = generate_data(tmp_path, members=members, seed=2, today=TODAY)
+    found = []
+    for f in data.files:
+        rows = read(f.path)
+        for n, row in enumerate(rows[1:], start=2):
+            found += [(f.path.name, n, p) for p in _problems(f.path.name, n, row, rows[0])]
+    assert sorted(found) == sorted((b.file, b.line, b.reason) for b in data.bad_rows)
+    assert len(found) == 9

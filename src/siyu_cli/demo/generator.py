@@ -584,6 +584,8 @@ class _Writer:
 
     def _bad(self, name: str, lines: list[str], line: str, reason: str, column: str | None, note: str, at: int | None = None):
         """Insert a deliberately bad line (at a data position, or at the end) and record it."""
+        if at is not None:
+            at = max(1, at)  # never above the header
         if at is None or at >= len(lines):
             lines.append(line)
             number = len(lines)
@@ -744,7 +746,13 @@ class _Writer:
             lines.append(_csv_line(row))
         n = len(lines)
         template = lines[1].rstrip("\r\n") if n > 1 else None
-        base = list(csv.reader([template]))[0] if template else [""] * 60
+        if template:
+            base = list(csv.reader([template]))[0]
+        else:
+            base = [""] * 60
+            when = _dt(datetime.combine(self.today - timedelta(days=2), time(8, 30, 0)))
+            base[1:5], base[6:9] = ["门店", BRAND, "普通订单", "交易完成"], ["门店收银", when, when]
+            base[12], base[15], base[16], base[22], base[23] = "22.00", "22.00", "22.00", "美式咖啡", "1"
         missing = list(base)
         missing[0] = ""
         self._bad(name, lines, _csv_line(missing), "MISSING_KEY", "订单号", "order number cut off in the export", at=n // 4)
@@ -810,14 +818,14 @@ class _Writer:
             row[52] = f"{paid - o.refund:.2f}元" if o.paid_at else "0.00元"
             lines.append(_csv_line(row))
         n = len(lines)
-        if n > 1:
-            base = list(csv.reader([lines[1].rstrip("\r\n")]))[0]
-            ragged = list(base)
-            ragged[0] = '="3999999999999999999"'
-            line = _csv_line(ragged)
-            # an unquoted thousands separator: one amount cell split into two columns
-            line = line.replace(f",{ragged[8]},", f",{_thousands_unquoted(float(ragged[8]) + 1000)},", 1)
-            self._bad(name, lines, line, "TOO_MANY_COLUMNS", None, "unquoted 1,234.50 shifts every later column", at=n // 2)
+        ragged = [""] * 54
+        ragged[0] = '="3999999999999999999"'
+        ragged[1], ragged[10], ragged[26] = "山茶老友", "交易成功", "山茶咖啡旗舰店"
+        ragged[17] = ragged[18] = _dt(datetime.combine(self.today - timedelta(days=20), time(10, 4, 5)))
+        ragged[3] = ragged[6] = ragged[8] = "@AMOUNT@"
+        # an unquoted thousands separator (1,234.50) splits each amount cell into two columns
+        line = _csv_line(ragged).replace("@AMOUNT@", _thousands_unquoted(1234.5))
+        self._bad(name, lines, line, "TOO_MANY_COLUMNS", None, "unquoted 1,234.50 shifts every later column", at=max(1, n // 2))
         summary = [""] * 54
         summary[0] = "合计"
         summary[8] = _money(total_paid)
@@ -885,12 +893,11 @@ class _Writer:
             # (the Phone column mirrors the billing phone)
                 lines.append(_csv_line(row))
         n = len(lines)
-        if n > 1:
-            base = list(csv.reader([lines[1].rstrip("\r\n")]))[0]
-            missing = list(base)
-            missing[0] = ""
-            missing[55] = ""
-            self._bad(name, lines, _csv_line(missing), "MISSING_KEY", "Name", "a row with no order name")
+        missing = [""] * 79
+        missing[1], missing[2], missing[7], missing[11] = "guest@example.com", "paid", "CNY", "58.00"
+        missing[16], missing[17], missing[18], missing[20] = "2", "美式咖啡", "29.00", "C003"
+        missing[15] = _dt(datetime.combine(self.today - timedelta(days=9), time(9, 15, 0)), "shopify")
+        self._bad(name, lines, _csv_line(missing), "MISSING_KEY", "Name", "a row with no order name")
         return self._finish(name, lines)
 
     # -- 企业微信 客户群 (UTF-8 BOM) -------------------------------------------------------------------------------
@@ -908,11 +915,15 @@ class _Writer:
                                          _dt(joined, "slash" if rng.random() < 0.1 else "iso"), scene, invitor or ""]))
         gfile = self._finish("wecom_groups.csv", glines)
         if self.data.groups:
-            g = self.data.groups[0]
-            name = "wecom_group_members.csv"
-            self._bad(name, mlines, _csv_line([g.chat_id, g.name, "已退出成员", "外部联系人", "", "",
-                                               _dt(g.created_at + timedelta(days=1)), "由群成员邀请入群", g.owner]),
-                      "MISSING_KEY", "外部联系人ID", "a member row with no id", at=len(mlines) // 2)
+            chat_id, gname, owner, created = (self.data.groups[0].chat_id, self.data.groups[0].name,
+                                              self.data.groups[0].owner, self.data.groups[0].created_at)
+        else:
+            chat_id, gname, owner, created = "wrDemoGroupWithoutMembers0000000", "山茶咖啡·福利群", "lina", \
+                datetime.combine(self.today - timedelta(days=30), time(10, 0))
+        self._bad("wecom_group_members.csv", mlines,
+                  _csv_line([chat_id, gname, "已退出成员", "外部联系人", "", "", _dt(created + timedelta(days=1)),
+                             "由群成员邀请入群", owner]),
+                  "MISSING_KEY", "外部联系人ID", "a member row with no id", at=max(1, len(mlines) // 2))
         mfile = self._finish("wecom_group_members.csv", mlines)
         return [gfile, mfile]
 
