@@ -532,7 +532,7 @@ SHOPIFY_ORDERS_HEADER = (
 #: WeCom admin-console customer export (客户联系 → 客户 → 导出), with the API's external_userid and unionid
 #: columns, then one column per tag group (named after the group, so they differ between companies).
 WECOM_CUSTOMERS_HEADER = (
-    "客户名称,外部联系人ID,UnionID,描述,添加人,添加人账号,添加人所属部门,添加时间,来源,手机,企业,邮箱,地址,职务,电话,口味偏好,客户阶段"
+    "客户名称,外部联系人ID,UnionID,描述,添加人,添加人账号,添加人所属部门,添加时间,来源,手机,企业,邮箱,地址,职务,电话,标签组1(口味偏好),标签组2(客户阶段)"
 )
 
 #: WeCom customer-group list (客户群 → 导出) and group members (the groupchat API's member_list fields).
