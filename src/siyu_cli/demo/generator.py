@@ -100,6 +100,7 @@ class BadRow:
     file: str  # file name
     line: int  # 1-based line in the file (header = 1)
     reason: str  # the kind of problem (MISSING_KEY, BAD_AMOUNT, BAD_DATE, SUMMARY_ROW, TOO_MANY_COLUMNS)
+    # note: a member row with no key at all is not a bad row (loaders may keep it under a content hash)
     column: str | None
     note: str
 
@@ -643,11 +644,12 @@ class _Writer:
             ]
             lines.append(_csv_line(row))
         n = len(lines)
-        self._bad(name, lines, _csv_line(["微信用户", "山茶小程序用户", "", "", "未知", "", "否", "0", "V1", "", "", "0", "0.00",
-                                          "0", "0.00", "0.00", "0", "0.00", "", "", "", "否", "小程序", "自主注册",
-                                          _dt(datetime.combine(self.today - timedelta(days=30), time(9, 30))), "", "",
-                                          "未关注", "", "", "", "", "", "", ""]),
-                  "MISSING_KEY", "客户手机号", "mini-program login with no phone: nothing identifies the person", at=n // 2)
+        # 147… is a valid mobile range the people never get, so the rejected row is nobody in the ground truth
+        self._bad(name, lines, _csv_line(["钱多多", "多多", "14700001234", "", "女", "", "是", "0", "V1", "", "", "0", "0.00",
+                                          "0", "0.00", "0.00", "0", "0.00", "", "", "李娜", "否", "门店扫码", "扫码",
+                                          "2024-13-45 10:00:00", "2024-13-45 10:00:00", self.store_name["SH01"],
+                                          "未关注", "", "", "上海", "上海", "", "", ""]),
+                  "BAD_DATE", "成为客户时间", "month 13 (a hand-edited cell)", at=n // 2)
         return self._finish(name, lines)
 
     # -- 企业微信 客户列表 (UTF-8 BOM) ------------------------------------------------------------------------
@@ -669,10 +671,10 @@ class _Writer:
                     p.tags[0] if p.tags else "", stage,
                 ]
                 lines.append(_csv_line(row))
-        self._bad(name, lines, _csv_line(["张**", "", "", "离职交接遗留", "王芳", "wangfang", self.store_name["SH01"],
-                                          _dt(datetime.combine(self.today - timedelta(days=3), time(15, 2, 11))),
-                                          "扫描二维码", "", "", "", "", "", "", "", ""]),
-                  "MISSING_KEY", "外部联系人ID", "no external_userid, unionid or phone", at=len(lines) // 3)
+        self._bad(name, lines, _csv_line(["张**", "wmBadDateRowNotAPerson00000000000"[:32], "", "", "王芳", "wangfang",
+                                          self.store_name["SH01"], "2025/2/30 15:02", "扫描二维码", "", "", "", "",
+                                          "", "", "", ""]),
+                  "BAD_DATE", "添加时间", "30 February", at=len(lines) // 3)
         return self._finish(name, lines)
 
     # -- 有赞 订单 (UTF-8) ---------------------------------------------------------------------------------

@@ -1,0 +1,77 @@
+"""Loading every demo file with `--preset auto` gives the counts the generator's ground truth predicts,
+with exactly the deliberate rejects (needs the ingest area)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("siyu_cli.ingest")
+
+from siyu_cli.demo.generator import generate_data  # noqa: E402
+from siyu_cli.demo.runner import LOAD_ORDER  # noqa: E402
+
+TODAY = date(2026, 11, 25)
+
+# ingest at 61a54a7 crashes on an order row with an empty id (NOT NULL orders.order_id), on the WeCom group
+# list (Binder Error "tags"), masks errors in _drop_temps (siyu_good is a VIEW when nothing was rejected) and
+# loads a Tmall row with too many columns instead of rejecting it. Remove this mark once ingest is fixed.
+pytestmark = pytest.mark.xfail(reason="known ingest bugs at 61a54a7 (see comment)", strict=False)
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory):
+    from siyu_cli.config import load_settings
+    from siyu_cli.ingest import load_files
+    from siyu_cli.workspace import init_workspace
+
+    base = tmp_path_factory.mktemp("demo-load")
+    data = generate_data(base / "exports", members=400, seed=7, today=TODAY)
+    init_workspace(base / "ws")
+    settings = load_settings(base / "ws", env={})
+    reports = {}
+    for kind in LOAD_ORDER:
+        for f in data.files:
+            if f.kind == kind:
+                reports[f.path.name] = load_files(settings, kind, [f.path], preset="auto")
+    return data, settings, reports
+
+
+def test_each_file_is_recognised_and_rejects_exactly_the_bad_rows(loaded):
+    data, settings, reports = loaded
+    from siyu_cli.store import open_store
+
+    exp = data.expected()["files"]
+    for f in data.files:
+        rep = reports[f.path.name]
+        fr = rep.files[0]
+        assert fr.preset == f.preset, f.path.name
+        assert rep.read == exp[f.path.name]["rows"], f.path.name
+        assert rep.rejected == exp[f.path.name]["rejected"], f.path.name
+        assert rep.read == rep.inserted + rep.updated + rep.unchanged + rep.rejected, f.path.name
+    with open_store(settings, read_only=True) as con:
+        got = sorted((Path(file).name, int(line)) for file, line in
+                     con.execute("SELECT DISTINCT file, line FROM rejects").fetchall())
+    assert got == sorted((b.file, b.line) for b in data.bad_rows)
+
+
+def test_orders_members_and_groups_match_the_ground_truth(loaded):
+    data, settings, _ = loaded
+    from siyu_cli.store import open_store
+
+    exp = data.expected()
+    with open_store(settings, read_only=True) as con:
+        one = lambda sql: con.execute(sql).fetchone()[0]  # noqa: E731
+        assert one("SELECT count(*) FROM orders") == exp["orders"]
+        assert one("SELECT count(*) FROM orders WHERE status = 'cancelled'") == exp["orders_cancelled"]
+        assert one("SELECT count(*) FROM orders WHERE status = 'refunded'") == exp["orders_refunded"]
+        assert one("SELECT count(*) FROM orders WHERE status = 'partially_refunded'") == exp["orders_partially_refunded"]
+        assert one("SELECT sum(net_amount) FROM orders") == Decimal(str(exp["net_amount"])).quantize(Decimal("0.01"))
+        assert one("SELECT count(*) FROM members") == exp["members"]
+        assert one("SELECT count(*) FROM orders WHERE member_id IS NOT NULL") == exp["orders_matched_to_members"]
+        assert one("SELECT count(*) FROM wecom_contacts") == exp["wecom_contacts"]
+        assert one("SELECT count(*) FROM groups") == exp["groups"]
+        assert one("SELECT count(*) FROM group_members") == exp["group_members"]
