@@ -26,7 +26,8 @@ NO_PURCHASE = {
     "key": "no_purchase",
     "name": "未购",
     "name_en": "no purchase",
-    "action": "首单转化：新人券、到店/小程序首购引导 (first-purchase conversion: welcome coupon, first-order nudge)",
+    "action": "首单转化：新人券、首购引导",
+    "action_en": "first-purchase conversion: welcome coupon, first-order nudge",
 }
 
 
@@ -39,7 +40,18 @@ class Segment:
     action: str
 
     def to_dict(self) -> dict[str, str]:
-        return asdict(self)
+        """Catalogue entry; ``action`` is the Chinese text, ``action_en`` the English one."""
+        d = asdict(self)
+        d["action"], d["action_en"] = split_action(self.action)
+        return d
+
+
+def split_action(text: str) -> tuple[str, str]:
+    """'中文 (english)' → ('中文', 'english')."""
+    if text.endswith(")") and " (" in text:
+        zh, en = text.rsplit(" (", 1)
+        return zh, en[:-1]
+    return text, ""
 
 
 # ---------------------------------------------------------------- rfm8
@@ -239,22 +251,31 @@ def rfm11_segment_of(code: int) -> Segment:
     return RFM11_LOST
 
 
+QUINTILE_RULE = "quintiles by percent rank: score = min(5, 1 + floor(5*(rank-1)/(buyers-1))), rank() from worst to best; ties share a score"
+
+
 def quintile_scores_sql(measures: str) -> str:
-    """1–5 scores among buyers by *minimum rank*: score = 1 + ⌊5·(rank−1)/n⌋.
+    """1–5 scores among buyers by percent rank: score = min(5, 1 + ⌊5·(rank−1)/(n−1)⌋).
 
     Buyers are ranked from worst to best (R: most days first; F, M: smallest
-    first); equal values share the lowest rank, so ties always get the same
-    score whatever the row order, and buckets can be unequal or skipped (on
-    skewed F, everyone who bought once gets F=1 and score 2 may be empty).
+    first) with ``rank()``, so equal values share the lowest rank and always
+    get the same score whatever the row order. The arithmetic is integer, so
+    boundaries are exact. Consequences (documented in docs/segment.md): the
+    worst value scores 1 and the best 5; on skewed F everyone who bought once
+    scores 1 and some scores can be empty; a single buyer scores 1/1/1.
     """
+    def score(order: str) -> str:
+        return (f"CASE WHEN n.n <= 1 THEN 1 ELSE CAST(least(5, 1 + (5 * (rank() OVER (ORDER BY {order}) - 1)) "
+                f"// (n.n - 1)) AS INTEGER) END")
+
     return f"""
         WITH b AS (SELECT * FROM {measures} WHERE frequency > 0),
         n AS (SELECT count(*) AS n FROM b),
         sc AS (
             SELECT member_id,
-                   CAST(1 + floor(5.0 * (rank() OVER (ORDER BY recency_days DESC) - 1) / n.n) AS INTEGER) AS r_score,
-                   CAST(1 + floor(5.0 * (rank() OVER (ORDER BY frequency ASC) - 1) / n.n) AS INTEGER) AS f_score,
-                   CAST(1 + floor(5.0 * (rank() OVER (ORDER BY monetary ASC) - 1) / n.n) AS INTEGER) AS m_score
+                   {score('recency_days DESC')} AS r_score,
+                   {score('frequency ASC')} AS f_score,
+                   {score('monetary ASC')} AS m_score
             FROM b, n
         )
         SELECT m.*, sc.r_score, sc.f_score, sc.m_score
@@ -286,7 +307,7 @@ def rfm11_assign(con, measures: str, result: str) -> dict[str, Any]:
         """
     )
     return {
-        "scoring": "quintile by minimum rank: score = 1 + floor(5*(rank-1)/buyers); ties share a score",
+        "scoring": QUINTILE_RULE,
         "segments": [s.to_dict() for s in segments] + [NO_PURCHASE],
         "codes": {seg.id: list(codes) for seg, codes in RFM11_CODES} | {"lost": "else"},
         "warnings": [],
@@ -425,8 +446,9 @@ def load_custom_scheme(path: Path) -> dict[str, Any]:
         rid = raw.get("id")
         label = str(rid) if rid is not None else f"#{index}"
         for key in raw:
-            if key not in ("id", "name", "name_en", "action", "when", "__line__", "__lines__"):
-                fail(raw["__lines__"].get(key, line), label, f"unknown key `{key}` (expected id, name, name_en, action, when)")
+            if key not in ("id", "name", "name_en", "action", "action_en", "when", "__line__", "__lines__"):
+                fail(raw["__lines__"].get(key, line), label,
+                     f"unknown key `{key}` (expected id, name, name_en, action, action_en, when)")
         if not isinstance(rid, str) or not _ID.match(rid):
             fail(raw["__lines__"].get("id", line), label, "`id` must be a short name of letters, digits, _ or - (e.g. vip)")
         if rid in seen or rid == "no_purchase":
@@ -456,6 +478,7 @@ def load_custom_scheme(path: Path) -> dict[str, Any]:
                 "name": raw["name"].strip(),
                 "name_en": str(raw.get("name_en") or rid),
                 "action": str(raw.get("action") or ""),
+                "action_en": str(raw.get("action_en") or ""),
                 "when": conds,
                 "line": line,
             }
@@ -479,6 +502,7 @@ def load_custom_scheme(path: Path) -> dict[str, Any]:
             "name": default["name"].strip(),
             "name_en": str(default.get("name_en") or did),
             "action": str(default.get("action") or ""),
+            "action_en": str(default.get("action_en") or ""),
         },
     }
 
@@ -503,10 +527,10 @@ def custom_assign(con, measures: str, result: str, scheme: dict[str, Any]) -> di
         """
     )
     segments = [
-        {k: r[k] for k in ("id", "key", "name", "name_en", "action")} for r in scheme["rules"]
+        {k: r[k] for k in ("id", "key", "name", "name_en", "action", "action_en")} for r in scheme["rules"]
     ] + [scheme["default"], NO_PURCHASE]
     return {
-        "scoring": "quintile by minimum rank: score = 1 + floor(5*(rank-1)/buyers); ties share a score",
+        "scoring": QUINTILE_RULE,
         "custom": scheme,
         "segments": segments,
         "warnings": [],

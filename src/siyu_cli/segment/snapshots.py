@@ -92,6 +92,12 @@ def resolve_member(con, text: str) -> str:
     row = con.execute("SELECT member_id FROM member_identities WHERE id_value = ? LIMIT 1", [text]).fetchone()
     if row:
         return row[0]
+    row = con.execute(
+        "SELECT member_id FROM members WHERE ? IN (phone, source_member_id, external_userid, unionid) ORDER BY member_id LIMIT 1",
+        [text],
+    ).fetchone()
+    if row:
+        return row[0]
     raise UsageError(f"no member {text!r} (give a member id, phone, source member id or external_userid)")
 
 
@@ -127,6 +133,7 @@ def summarize(con, snapshot_id: int, params: dict[str, Any] | None = None) -> li
                 "mean_frequency": None if r[4] is None else round(float(r[4]), 2),
                 "mean_monetary": None if r[5] is None else round(float(r[5]), 2),
                 "action": seg.get("action", ""),
+                "action_en": seg.get("action_en", ""),
             }
         )
     return out
@@ -332,7 +339,7 @@ def explain(con, member: str, snapshot_id: int | None = None) -> dict[str, Any]:
             sp = params["splits"][d]
             high = rec[f"{d}_score"] == 1
             reasons.append(
-                f"{d.upper()} = {_num(values[d])}: rule {sp['rule']} ({sp['spec']}) → "
+                f"{d.upper()} = {_num(values[d])}: rule {sp['rule']} ({'fixed' if sp['kind'] == 'fixed' else sp['spec']}) → "
                 f"{words[d][0] if high else words[d][1]}"
             )
         reasons.append(f"R/F/M = {rec['r_score']}{rec['f_score']}{rec['m_score']} → {seg['id']} {seg['name']}")
@@ -346,7 +353,7 @@ def explain(con, member: str, snapshot_id: int | None = None) -> dict[str, Any]:
             bands[d] = (lo, hi)
             reasons.append(
                 f"{d.upper()} score {rec[f'{d}_score']}: {col} = {_num(rec[col])}; this score covers "
-                f"{_num(lo)}–{_num(hi)} among buyers (quintiles by minimum rank; ties share a score)"
+                f"{_num(lo)}–{_num(hi)} among buyers (quintiles by percent rank; ties share a score)"
             )
         code = rec["r_score"] * 100 + rec["f_score"] * 10 + rec["m_score"]
         if str(params.get("scheme")) == "rfm11":
