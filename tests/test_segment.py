@@ -281,7 +281,7 @@ def test_custom_scheme_first_match_wins(main_store, tmp_path):
         (CUSTOM.replace("    name: 常客\n", ""), 8, "rule 'regular': `name`"),
         (CUSTOM.split("default:")[0], None, "rule 'default': `default:`"),
         (CUSTOM.replace('recency: "0..30"', 'recency: "30..0"'), 12, "range '30..0' is empty"),
-        ("segments: [\n  - id: x\n", 2, "invalid YAML")  # the stray "-" on line 2,
+        ("segments: [\n  - id: x\n", 2, "invalid YAML"),  # the stray "-" on line 2
     ],
 )
 def test_custom_scheme_errors_name_file_line_and_rule(settings, tmp_path, text, line, message):

@@ -198,10 +198,20 @@ def diff_cmd(
             cols = ["from", *d["columns"]]
             emit_rows(cols, [[row[c] for c in cols] for row in d["matrix"]], "csv", output=output)
         return
-    title = (f"migration: snapshot {d['old']['snapshot_id']} ({d['old']['as_of']}) → "
-             f"snapshot {d['new']['snapshot_id']} ({d['new']['as_of']}); moved {d['moved']:,}, stayed {d['stayed']:,}")
+    console = stdout_console()
+    console.print(
+        f"migration: snapshot {d['old']['snapshot_id']} ({d['old']['as_of']}, {d['old']['scheme']}) → "
+        f"snapshot {d['new']['snapshot_id']} ({d['new']['as_of']}, {d['new']['scheme']}); "
+        f"moved {d['moved']:,}, stayed {d['stayed']:,}",
+        highlight=False, markup=False,
+    )
+    names = d.get("names", {})
     cols = ["from \\ to", *d["columns"]]
-    emit_rows(cols, [[row["from"], *[row[c] for c in d["columns"]]] for row in d["matrix"]], "table", title=title)
+    emit_rows(
+        cols,
+        [[f"{row['from']} {names.get(row['from'], '')}".strip(), *[row[c] for c in d["columns"]]] for row in d["matrix"]],
+        "table",
+    )
     if path:
         p = d["path"]
         emit_rows(

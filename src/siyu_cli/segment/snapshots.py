@@ -261,6 +261,8 @@ def diff(con, old: int | None = None, new: int | None = None, *, path: str | Non
         "new": snapshot_row(con, new),
         "columns": col_ids,
         "matrix": matrix,
+        "names": {s["id"]: s["name"] for s in [*p_new.get("segments", []), *p_old.get("segments", [])]
+                  if s["id"] != s["name"]},
         "moved": sum(v for (a, b), v in counts.items() if a != b),
         "stayed": sum(v for (a, b), v in counts.items() if a == b),
     }
