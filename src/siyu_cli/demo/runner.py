@@ -219,11 +219,17 @@ def step_segment(ctx: DemoContext) -> dict:
     run = segment.run_segment(ctx.settings, scheme="rfm8", as_of=ctx.today)
     ctx.results["segment"] = run
     summary: dict[str, Any] = {"snapshot": getattr(run, "snapshot_id", None)}
-    rows = list(getattr(run, "summary", None) or [])
-    rows.sort(key=lambda r: -(r.get("members") or r.get("count") or 0))
-    for r in rows[:4]:
-        label = r.get("segment_name") or r.get("name") or r.get("segment_id") or r.get("id")
-        summary[str(label)] = r.get("members", r.get("count"))
+    for key in ("members", "buyers"):
+        if getattr(run, key, None) is not None:
+            summary[key] = getattr(run, key)
+    top20 = (getattr(run, "pareto", None) or {}).get("top20_revenue_share")
+    if top20 is not None:
+        summary["top 20% revenue"] = f"{top20:.0%}"
+    rows = [r for r in (getattr(run, "summary", None) or []) if (r.get("members") or 0) > 0]
+    rows.sort(key=lambda r: -(r.get("members") or 0))
+    for r in rows[:3]:
+        label = r.get("name") or r.get("segment_name") or r.get("segment_id")
+        summary[f"{r.get('segment_id', '')} {label}".strip()] = r.get("members")
     return summary
 
 
