@@ -279,8 +279,9 @@ def _load_one(con, settings, kind, path, tmp, *, preset, encoding, source, force
 
 
 def _drop_temps(con) -> None:
+    views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE temporary").fetchall()}
     for t in STALE:
-        con.execute(f"DROP TABLE IF EXISTS temp.{t}")
+        con.execute(f"DROP {'VIEW' if t in views else 'TABLE'} IF EXISTS temp.{t}")
 
 
 def _check_key_columns(kind, p: Preset, mapping, path, header) -> None:
@@ -332,8 +333,7 @@ def _stage(con, kind: str, p: Preset, mapping: dict[str, str], header: list[str]
     if key and key in mapping:
         exprs.append(f"siyu_id_bad({_q(mapping[key])}) AS __id_bad")
         exprs.append(f"siyu_txt({_q(mapping[key])}) AS __r_{key}")
-    if kind != "groups" or "tags" in mapping:
-        exprs.append(f"{_tags_expr(p, mapping, header)} AS tags")
+    exprs.append(f"{_tags_expr(p, mapping, header)} AS tags")
     first = header[0] if header else None
     if first:
         exprs.append(f"lower(siyu_txt({_q(first)})) IN {tuple(SUMMARY_WORDS)!r} AS __summary")
@@ -711,10 +711,11 @@ def _merge_groups(con, fr: FileReport, p: Preset, mapping) -> None:
     aggs = ", ".join(_last(a) for a in GROUP_ATTRS if a != "tags")
     con.execute(f"""
         CREATE TEMP TABLE siyu_fin AS
-        SELECT group_id, {aggs}, list_distinct(list_transform(flatten(list(coalesce(tags, []))), lambda t: t.t)) AS tags,
+        SELECT group_id, {aggs},
+               list_distinct(list_transform(flatten(list(coalesce(g.tags, []))), lambda t: t.t)) AS tags,
                count(*) AS __n,
                arg_max(owner_name, __row) FILTER (WHERE owner_name IS NOT NULL) AS owner_name
-        FROM siyu_good GROUP BY group_id
+        FROM siyu_good g GROUP BY group_id
     """)
     con.execute("UPDATE siyu_fin SET tags = NULL WHERE len(tags) = 0")
     merged = {a: f"coalesce(f.{a}, g.{a})" for a in GROUP_ATTRS}

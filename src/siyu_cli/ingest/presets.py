@@ -42,7 +42,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
 FIELD_TYPES: dict[str, str] = {
     "order_id": "id", "member_id": "id", "external_userid": "id", "unionid": "id", "group_id": "id",
     "member_ref": "id", "sku": "id", "line_no": "id", "guide_userid": "id", "owner_userid": "id",
-    "phone": "phone",
+    "phone": "phone", "gender": "gender",
     "created_at": "timestamp", "paid_at": "timestamp", "cancelled_at": "timestamp", "join_at": "timestamp",
     "joined_at": "timestamp",
     "birthday": "date",

@@ -118,6 +118,7 @@ CLEANERS = {
     "text": ("siyu_txt", None),
     "id": ("siyu_id", None),
     "phone": ("siyu_phone", None),
+    "gender": ("siyu_gender", None),
     "timestamp": ("siyu_ts", "BAD_DATE"),
     "date": ("siyu_date", "BAD_DATE"),
     "amount": ("siyu_amount", "BAD_AMOUNT"),
