@@ -45,6 +45,7 @@ class DemoContext:
     settings: Any = None  # siyu_cli.config.Settings of the demo workspace
     data: Any = None  # siyu_cli.demo.generator.DemoData once generated
     results: dict[str, Any] = field(default_factory=dict)  # step id -> whatever the step keeps (raw objects)
+    playbooks: list[Path] = field(default_factory=list)  # the demo brand's playbooks in the workspace
 
     @property
     def exports(self) -> Path:
@@ -236,7 +237,7 @@ def step_segment(ctx: DemoContext) -> dict:
 def step_plan(ctx: DemoContext) -> dict:
     plan = _require("siyu_cli.plan", "plan")
     start, end = ctx.week()
-    messages = plan.due_messages(ctx.settings, start, end)
+    messages = plan.due_messages(ctx.settings, start, end, playbooks=ctx.playbooks or None)
     ctx.results["plan"] = messages
     by_kind: dict[str, int] = {}
     for m in messages:
@@ -260,7 +261,7 @@ def step_push(ctx: DemoContext) -> dict:
         env = {corp_env: server.corp_id if hasattr(server, "corp_id") else "wwsandbox",
                secret_env: server.secret, robot_env: DEMO_ROBOT_KEY, "SIYU_WECOM_BASE_URL": server.url}
         with _environ(env):
-            report = push.push_due(ctx.settings, start, end)
+            report = push.push_due(ctx.settings, start, end, playbooks=ctx.playbooks or None)
         deliveries = server.deliveries()
     finally:
         server.stop()
@@ -268,8 +269,14 @@ def step_push(ctx: DemoContext) -> dict:
     by_channel: dict[str, int] = {}
     for d in deliveries:
         by_channel[d.get("channel", "?")] = by_channel.get(d.get("channel", "?"), 0) + 1
-    summary: dict[str, Any] = {"failed": int(getattr(report, "failed", 0) or 0), "delivered": len(deliveries)}
-    summary.update({f"to {k}": v for k, v in sorted(by_channel.items())})
+    info = _to_dict(report)
+    summary: dict[str, Any] = {}
+    for key in ("due", "sent"):
+        if key in info:
+            summary[key] = info[key]
+    summary["failed"] = int(getattr(report, "failed", 0) or 0)
+    summary["received"] = len(deliveries)
+    summary.update({f"by {k}": v for k, v in sorted(by_channel.items())})
     return summary
 
 
@@ -292,6 +299,23 @@ DEFAULT_STEPS: tuple[DemoStep, ...] = (
 
 
 # ------------------------------------------------------------------ folder handling
+
+def install_playbooks(root: Path) -> list[Path]:
+    """Copy the demo brand's playbooks (a weekly group plan and a member SOP) into the workspace.
+
+    The plan and push steps use only these, so the demo's messages speak for 山茶咖啡 rather than
+    for the brands of the example playbooks ``siyu init`` also copies.
+    """
+    source = Path(__file__).resolve().parent / "playbooks"
+    target = Path(root) / "playbooks"
+    target.mkdir(parents=True, exist_ok=True)
+    out = []
+    for path in sorted(source.glob("*.yaml")):
+        dest = target / path.name
+        shutil.copyfile(path, dest)
+        out.append(dest)
+    return out
+
 
 def is_demo_dir(root: Path) -> bool:
     return (Path(root) / MARKER).is_file()
@@ -355,7 +379,8 @@ def run_demo(
     init_workspace(root)
     # the demo's own store, whatever SIYU_STORE says: a demo must never write into a real store
     env = {k: v for k, v in os.environ.items() if k != "SIYU_STORE"}
-    ctx = DemoContext(root=root, members=members, seed=seed, today=today, settings=load_settings(root, env=env))
+    ctx = DemoContext(root=root, members=members, seed=seed, today=today, settings=load_settings(root, env=env),
+                      playbooks=install_playbooks(root))
     if console is not None:
         console.print(f"[bold]山茶咖啡 demo[/bold] · {members:,} people · seed {seed} · today {today} · {root}",
                       highlight=False)
