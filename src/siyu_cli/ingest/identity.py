@@ -58,9 +58,16 @@ def resolve(con, keys_table: str, out_table: str) -> None:
                CASE WHEN coalesce({', '.join(hits)}) IS NOT NULL THEN -1 ELSE {strength_sql('k')} END AS __str
         FROM {keys_table} k {' '.join(joins)}
     """)
-    # propagate inside the batch: tuples sharing a key take the strongest member id among them
-    for _ in range(2):
-        for t in KEY_TYPES:
+    # propagate inside the batch: tuples sharing a key take the strongest member id among them.
+    # Only key types present in the batch matter; with one type every tuple is its own person,
+    # with two one pass settles it, with more a second pass follows chains (a–b, b–c).
+    counts = con.execute(
+        f"SELECT {', '.join(f'count({KEY_COLUMNS[t]})' for t in KEY_TYPES)} FROM {keys_table}"
+    ).fetchone()
+    present = [t for t, n in zip(KEY_TYPES, counts) if n]
+    passes = 0 if len(present) <= 1 else 1 if len(present) == 2 else 2
+    for _ in range(passes):
+        for t in present:
             col = KEY_COLUMNS[t]
             con.execute(f"""
                 CREATE OR REPLACE TEMP TABLE siyu_id0 AS
