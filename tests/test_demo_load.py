@@ -16,10 +16,13 @@ from siyu_cli.demo.runner import LOAD_ORDER  # noqa: E402
 
 TODAY = date(2026, 11, 25)
 
-# ingest at 61a54a7 crashes on an order row with an empty id (NOT NULL orders.order_id), on the WeCom group
-# list (Binder Error "tags"), masks errors in _drop_temps (siyu_good is a VIEW when nothing was rejected) and
-# loads a Tmall row with too many columns instead of rejecting it. Remove this mark once ingest is fixed.
-pytestmark = pytest.mark.xfail(reason="known ingest bugs at 61a54a7 (see comment)", strict=False)
+# ingest at 1ab5f59: (1) an order row whose id cell is empty crashes the load (NOT NULL orders.order_id):
+# loader.py builds `lower(siyu_txt(first)) IN (...) AS __summary`, which is NULL when the first cell is empty,
+# so `WHERE NOT __summary AND order_id IS NULL` never flags MISSING_KEY (fix: coalesce(..., false));
+# (2) a Tmall row with too many columns whose extra cells are empty is accepted by DuckDB's reader without a
+# reject (DuckDB drops trailing empty extra fields), so the shifted row is stored with wrong amounts.
+# With (1) fixed by hand every other count here matched. Remove this mark once ingest fixes both.
+pytestmark = pytest.mark.xfail(reason="known ingest bugs at 1ab5f59 (see comment)", strict=False)
 
 
 @pytest.fixture(scope="module")

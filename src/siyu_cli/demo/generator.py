@@ -198,18 +198,53 @@ class DemoData:
         member_count = len(in_youzan) + len(on_wecom) - len(linked)
         known_phones = {p.phone for p in people if p.youzan_member or (p.wecom_guides and p.remark_phone)}
         matched = sum(1 for o in self.orders if o.phone_matchable and o.person is not None and people[o.person].phone in known_phones)
+        # siyu's loader also makes a member of every order buyer it can identify (a real phone, a Shopify
+        # email), joined to the member files' people by those keys: count the resulting clusters
+        parent: dict[str, str] = {}
+
+        def find(x: str) -> str:
+            while parent.setdefault(x, x) != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        def union(keys: list[str]) -> None:
+            for k in keys:
+                find(k)
+            for k in keys[1:]:
+                parent[find(k)] = find(keys[0])
+
+        for p in people:
+            if p.youzan_member:
+                union([f"p:{p.phone}"])
+            if p.wecom_guides:
+                union([f"wx:{p.external_userid}"] + ([f"u:{p.unionid}"] if p.unionid else [])
+                      + ([f"p:{p.phone}"] if p.remark_phone else []))
+        with_key = 0
+        for o in self.orders:
+            if o.person is None:
+                continue
+            p = people[o.person]
+            keys = ([f"p:{p.phone}"] if o.phone_matchable else []) + \
+                   ([f"e:{p.email}"] if o.source == "shopify" and p.email else [])
+            if keys:
+                with_key += 1
+                union(keys)
+        members_with_buyers = len({find(k) for k in list(parent)})
         paid = [o for o in self.orders if o.status != "cancelled"]
         return {
             "files": per_file,
             "rejected": len(self.bad_rows),
-            "members": member_count,
+            "members": members_with_buyers,
+            "members_from_member_files": member_count,
             "members_youzan": len(in_youzan),
             "members_wecom": len(on_wecom),
             "members_linked_youzan_wecom": len(linked),
             "wecom_contacts": sum(len(p.wecom_guides) for p in on_wecom),
             "orders": len(self.orders),
             "orders_by_source": orders_by_source,
-            "orders_matched_to_members": matched,
+            "orders_matched_to_members": with_key,
+            "orders_matched_to_member_files": matched,
             "orders_cancelled": sum(1 for o in self.orders if o.status == "cancelled"),
             "orders_refunded": sum(1 for o in self.orders if o.status == "refunded"),
             "orders_partially_refunded": sum(1 for o in self.orders if o.status == "partially_refunded"),
