@@ -80,6 +80,29 @@ _CHANNELS = (("门店扫码", 45), ("小程序", 25), ("公众号", 10), ("朋�
 _ADD_WAYS = ("扫描二维码", "扫描二维码", "扫描二维码", "搜索手机号", "名片分享", "群聊")
 
 
+class _Weighted:
+    """``rng.choices(population, weights)[0]`` with the cumulative weights computed once (same draws)."""
+
+    def __init__(self, population, weights):
+        from itertools import accumulate
+
+        self.population = tuple(population)
+        self.cum = list(accumulate(weights))
+        self.total = self.cum[-1] + 0.0
+        self.hi = len(self.cum) - 1
+
+    def pick(self, rng: random.Random):
+        from bisect import bisect
+
+        return self.population[bisect(self.cum, rng.random() * self.total, 0, self.hi)]
+
+
+_HOURS = _Weighted((7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21), (3, 10, 12, 6, 5, 7, 8, 9, 8, 6, 5, 4, 3, 2, 1))
+_BASKET_SIZE = _Weighted((1, 2, 3), (62, 28, 10))
+_MENU_PICK = _Weighted(MENU, _MENU_WEIGHTS)
+_QTY = _Weighted((1, 2, 3), (80, 16, 4))
+
+
 # ------------------------------------------------------------------ public types
 
 @dataclass(frozen=True)
@@ -307,8 +330,7 @@ class _World:
     def moment(self, day: date, *, busy: bool = True) -> datetime:
         """A time of day with the coffee-shop rush hours."""
         rng = self.rng
-        hour = rng.choices((7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21),
-                           (3, 10, 12, 6, 5, 7, 8, 9, 8, 6, 5, 4, 3, 2, 1))[0] if busy else rng.randrange(9, 22)
+        hour = _HOURS.pick(rng) if busy else rng.randrange(9, 22)
         return datetime.combine(day, time(hour, rng.randrange(60), rng.randrange(60)))
 
     def seasonal_day(self, lo: date, hi: date) -> date:
@@ -375,15 +397,15 @@ class _World:
         if rng.random() < 0.004:  # an office team order (办公室团购): one drink, many cups
             sku, name, cat, price = rng.choice(MENU[:8])
             return [(sku, name, cat, price, rng.randrange(30, 61))]
-        n = rng.choices((1, 2, 3), (62, 28, 10))[0]
+        n = _BASKET_SIZE.pick(rng)
         items = []
         seen = set()
         for _ in range(n):
-            sku, name, cat, price = rng.choices(MENU, _MENU_WEIGHTS)[0]
+            sku, name, cat, price = _MENU_PICK.pick(rng)
             if sku in seen:
                 continue
             seen.add(sku)
-            qty = rng.choices((1, 2, 3), (80, 16, 4))[0] if cat not in ("礼盒", "咖啡豆") else 1
+            qty = _QTY.pick(rng) if cat not in ("礼盒", "咖啡豆") else 1
             items.append((sku, name, cat, price, qty))
         if persona == "super" and rng.random() < 0.15:
             items.append(("B001", "山茶拼配咖啡豆250g", "咖啡豆", 98.0, rng.choice((1, 2, 4))))
@@ -981,13 +1003,21 @@ def default_today() -> date:
 
 def build(members: int = 2000, seed: int = 7, today: date | None = None) -> DemoData:
     """The demo world in memory (no files written)."""
+    import gc
+
     if members < 1:
         raise ValueError("members must be at least 1")
     today = today or default_today()
     world = _World(members, seed, today)
-    people = world.people()
-    orders = world.orders(people)
-    groups = world.groups(people)
+    enabled = gc.isenabled()
+    gc.disable()  # millions of small objects and no cycles: the collector only costs time here
+    try:
+        people = world.people()
+        orders = world.orders(people)
+        groups = world.groups(people)
+    finally:
+        if enabled:
+            gc.enable()
     return DemoData(members=members, seed=seed, today=today, people=people, orders=orders, groups=groups)
 
 
