@@ -248,3 +248,23 @@ def test_cli_demo_refuses_an_existing_demo_then_rebuilds_with_force(siyu_subproc
     forced = siyu_subprocess("demo", "--dir", target, "--members", "30", "--today", "2026-11-25", "--force")
     assert "山茶咖啡 demo" in forced.stdout and "generate" in forced.stdout
     assert json.loads((target / MARKER).read_text())["members"] == 30
+
+
+def test_demo_installs_its_own_playbooks(tmp_path):
+    seen = {}
+
+    def grab(ctx):
+        seen["playbooks"] = [p.name for p in ctx.playbooks]
+        seen["exist"] = all(p.is_file() for p in ctx.playbooks)
+        return {}
+
+    run_demo(tmp_path / "d", members=5, seed=1, today=TODAY, steps=(DemoStep("s", "s", grab),))
+    assert seen == {"playbooks": ["shancha-sop.yaml", "shancha-week.yaml"], "exist": True}
+
+
+def test_demo_playbooks_are_valid(tmp_path):
+    plan = pytest.importorskip("siyu_cli.plan")
+    from siyu_cli.demo.runner import install_playbooks
+
+    for path in install_playbooks(tmp_path):
+        assert plan.check_playbook(path) == [], path.name
