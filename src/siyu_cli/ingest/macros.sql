@@ -1,12 +1,15 @@
 -- Value-cleaning macros (see values.py). Each takes raw VARCHAR and returns the typed value or NULL.
 -- Cheap casts come first; regular expressions run only for the rows the casts could not read.
+-- (one trim per use: nested nullif() would be inlined exponentially)
 CREATE OR REPLACE TEMP MACRO siyu_txt(x) AS
-    nullif(nullif(nullif(nullif(nullif(nullif(trim(x, E' \t\r\n　 '), ''), '-'), '--'), 'null'), 'NULL'), 'N/A');
+    CASE WHEN trim(x, E' \t\r\n　 ') IN ('', '-', '--', '—', 'null', 'NULL', 'None', 'N/A', 'n/a', '/', '无')
+         THEN NULL ELSE trim(x, E' \t\r\n　 ') END;
 
 CREATE OR REPLACE TEMP MACRO siyu_id(x) AS
     CASE WHEN ends_with(x, '.0') AND regexp_full_match(trim(siyu_txt(x), '''="'), '\d+\.0')
          THEN regexp_replace(trim(siyu_txt(x), '''="'), '\.0$', '')
-         ELSE nullif(trim(siyu_txt(x), E' \t''="'), '') END;
+         ELSE CASE WHEN trim(x, E' \t\r\n''="　') IN ('', '-', '--', 'null', 'NULL', 'N/A') THEN NULL
+                   ELSE trim(x, E' \t\r\n''="　') END END;
 
 CREATE OR REPLACE TEMP MACRO siyu_id_bad(x) AS
     contains(upper(x), 'E+') AND regexp_full_match(siyu_id(x), '\d(\.\d+)?[eE][+]?\d+');
