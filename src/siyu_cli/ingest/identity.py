@@ -86,10 +86,16 @@ def resolve(con, keys_table: str, out_table: str) -> None:
 
 def record_identities(con, keys_table: str, resolved_table: str) -> None:
     """Insert every key of the batch as an identity of its member (first claimant keeps it)."""
+    counts = con.execute(
+        f"SELECT {', '.join(f'count({KEY_COLUMNS[t]})' for t in KEY_TYPES)} FROM {keys_table}"
+    ).fetchone()
+    present = [t for t, n in zip(KEY_TYPES, counts) if n]
+    if not present:
+        return
     selects = [
         f"SELECT '{t}' AS id_type, k.{KEY_COLUMNS[t]} AS id_value, r.member_id FROM {keys_table} k "
         f"JOIN {resolved_table} r USING (__bk) WHERE k.{KEY_COLUMNS[t]} IS NOT NULL AND r.member_id IS NOT NULL"
-        for t in KEY_TYPES
+        for t in present
     ]
     con.execute(f"""
         INSERT INTO member_identities (id_type, id_value, member_id)
