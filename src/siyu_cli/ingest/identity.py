@@ -69,15 +69,20 @@ def resolve(con, keys_table: str, out_table: str) -> None:
     for _ in range(passes):
         for t in present:
             col = KEY_COLUMNS[t]
+            # only key values shared by several tuples need work; usually there are few
             con.execute(f"""
-                CREATE OR REPLACE TEMP TABLE siyu_id0 AS
-                SELECT * REPLACE (
-                    CASE WHEN {col} IS NULL THEN __mid
-                         ELSE first_value(__mid) OVER (PARTITION BY {col} ORDER BY __str, __mid) END AS __mid,
-                    CASE WHEN {col} IS NULL THEN __str
-                         ELSE first_value(__str) OVER (PARTITION BY {col} ORDER BY __str, __mid) END AS __str)
-                FROM siyu_id0
+                CREATE OR REPLACE TEMP TABLE siyu_shared AS
+                SELECT {col} AS v, arg_min(__mid, (__str, __mid)) AS m, min(__str) AS s
+                FROM siyu_id0 WHERE {col} IS NOT NULL GROUP BY {col}
+                HAVING count(*) > 1 AND count(DISTINCT __mid) > 1
             """)
+            if con.execute("SELECT count(*) FROM siyu_shared").fetchone()[0]:
+                con.execute(f"""
+                    CREATE OR REPLACE TEMP TABLE siyu_id0 AS
+                    SELECT i.* REPLACE (coalesce(x.m, i.__mid) AS __mid, coalesce(x.s, i.__str) AS __str)
+                    FROM siyu_id0 i LEFT JOIN siyu_shared x ON x.v = i.{col}
+                """)
+            con.execute("DROP TABLE siyu_shared")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {out_table} AS
         SELECT __bk, __mid AS member_id, (__str = -1) AS matched FROM siyu_id0
