@@ -224,6 +224,8 @@ class _Progress:
 
 
 def _load_one(con, settings, kind, path, tmp, *, preset, encoding, source, force, step) -> FileReport:
+    import duckdb
+
     fr = FileReport(path=str(path), kind=kind)
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
@@ -231,7 +233,7 @@ def _load_one(con, settings, kind, path, tmp, *, preset, encoding, source, force
     src = open_source(path, tmp, encoding=encoding, score=header_score(kind, settings))
     fr.format, fr.encoding = src.format, src.encoding
     _drop_temps(con)
-    header = [d[0] for d in con.execute(f"SELECT * FROM {src.relation_sql()} LIMIT 0").description]
+    header = _read_header(con, src)
     p = choose_preset(kind, header, preset, settings)
     mapping = resolve_columns(p, header)
     for fld, fallback in p.fallbacks.items():
@@ -254,7 +256,10 @@ def _load_one(con, settings, kind, path, tmp, *, preset, encoding, source, force
         # staging happens outside the transaction: temp tables created in autocommit keep
         # rowids 0..n-1 in file order, which gives rejects their line numbers
         step(f"reading {path.name}")
-        con.execute(f"CREATE TEMP TABLE siyu_raw AS SELECT * FROM {src.relation_sql()}")
+        try:
+            con.execute(f"CREATE TEMP TABLE siyu_raw AS SELECT * FROM {src.relation_sql()}")
+        except duckdb.Error as exc:
+            raise DataError(f"{path}: cannot read the file: {_first_line(exc)}") from None
         step(f"cleaning {path.name}")
         cols = _stage(con, kind, p, mapping, header)
         con.execute("BEGIN TRANSACTION")
@@ -278,6 +283,20 @@ def _load_one(con, settings, kind, path, tmp, *, preset, encoding, source, force
     finally:
         _drop_temps(con)
     return fr
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _read_header(con, src: Source) -> list[str]:
+    import duckdb
+
+    try:
+        return [d[0] for d in con.execute(f"SELECT * FROM {src.relation_sql()} LIMIT 0").description]
+    except duckdb.Error as exc:
+        raise DataError(f"{src.path}: cannot read the file as {src.format.upper()}: {_first_line(exc)} "
+                        "(check quoting and the delimiter; see docs/load.md)") from None
 
 
 def _drop_temps(con) -> None:
@@ -828,7 +847,7 @@ def show_mapping(settings, kind: str, paths: list[Path], *, preset: str = "auto"
         try:
             for path in paths:
                 src = open_source(path, Path(tmp), encoding=encoding, score=header_score(kind, settings))
-                header = [d[0] for d in con.execute(f"SELECT * FROM {src.relation_sql()} LIMIT 0").description]
+                header = _read_header(con, src)
                 p = choose_preset(kind, header, preset, settings)
                 mapping = resolve_columns(p, header)
                 for fld, fb in p.fallbacks.items():
