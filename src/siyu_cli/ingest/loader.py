@@ -45,6 +45,7 @@ from siyu_cli.ingest.values import CLEANERS, install_macros
 DEFAULT_MAX_REJECTS = 0
 NULL_TOKENS = ("", "-", "--", "—", "null", "NULL", "None", "N/A", "n/a", "/", "无")
 WS_SQL = "' \t\r\n\u3000\u00a0'"
+WS_CODES = "(9, 10, 13, 32, 12288, 160)"  # the same characters: trim only values that start/end with one
 SUMMARY_WORDS = ("合计", "总计", "小计", "汇总", "total", "totals", "合计:", "总计:")
 STALE = ("siyu_raw", "siyu_stg", "siyu_err", "siyu_good", "siyu_src", "siyu_keys", "siyu_res", "siyu_fin",
          "siyu_cls", "siyu_smap", "siyu_id0", "siyu_reader_errors", "siyu_reader_scans")
@@ -362,7 +363,11 @@ def _stage(con, kind: str, p: Preset, mapping: dict[str, str], header: list[str]
         exprs.append("false AS __summary")
     # every used column is trimmed once and its "empty" tokens made NULL, then the typed macros run
     used = list(dict.fromkeys([*mapping.values(), *([first] if first else []), *_tag_columns(p, mapping, header)]))
-    trims = ", ".join(f"trim({_q(c)}, {WS_SQL}) AS {_q(c)}" for c in used)
+    trims = ", ".join(
+        f"CASE WHEN ascii({_q(c)}) IN {WS_CODES} OR ascii(right({_q(c)}, 1)) IN {WS_CODES} "
+        f"THEN trim({_q(c)}, {WS_SQL}) ELSE {_q(c)} END AS {_q(c)}"
+        for c in used
+    )
     nulls = ", ".join(f"CASE WHEN {_q(c)} IN {NULL_TOKENS!r} THEN NULL ELSE {_q(c)} END AS {_q(c)}" for c in used)
     con.execute(f"""
         CREATE TEMP TABLE siyu_stg AS
