@@ -32,7 +32,8 @@ def generate(path: Path, rows: int) -> None:
           SELECT 'SO' || lpad(CAST(i AS VARCHAR), 10, '0') AS order_id,
                  'M' || CAST(hash(i) % {max(rows // 4, 1)} AS VARCHAR) AS member_id,
                  CASE WHEN i % 10 = 0 THEN '138****' || lpad(CAST(i % 10000 AS VARCHAR), 4, '0')
-                      ELSE '13' || lpad(CAST(hash(i * 7) % 1000000000 AS VARCHAR), 9, '0') END AS phone,
+                      ELSE '13' || lpad(CAST(hash(hash(i) % {max(rows // 4, 1)}) % 1000000000 AS VARCHAR), 9, '0')
+                 END AS phone,
                  CASE WHEN i % 50 = 0 THEN 'refunded' WHEN i % 37 = 0 THEN 'cancelled' ELSE 'paid' END AS status,
                  strftime(TIMESTAMP '2024-01-01' + to_seconds(CAST(i % 31536000 AS BIGINT)), '%Y/%-m/%-d %H:%M') AS paid_at,
                  CASE WHEN i % 3 = 0 THEN '¥' || CAST((i % 9000) / 10.0 + 1 AS VARCHAR)

@@ -357,3 +357,14 @@ def test_examples_load(settings):
         assert rep.rejected == 0, [f.to_dict() for f in rep.files]
         assert rep.read == rep.inserted + rep.updated + rep.unchanged > 0
     assert q(settings, "SELECT count(*) FROM orders WHERE member_id IS NOT NULL")[0][0] > 0
+
+
+def test_identity_chain_within_one_file(settings, tmp_path):
+    # row 1 and 2 share a phone, row 2 and 3 share a unionid: one person, named by the strongest id
+    text = ("member_id,phone,unionid,external_userid,name\n"
+            "M9,13800000009,,,a\n,13800000009,U9,,b\n,,U9,wx9,c\n,13800000008,,,d\n")
+    rep = load_files(settings, "members", [write(tmp_path / "m.csv", text)])
+    assert (rep.read, rep.inserted) == (4, 4)
+    assert q(settings, "SELECT member_id, name FROM members ORDER BY 1") == [("M9", "c"), ("p:13800000008", "d")]
+    ids = q(settings, "SELECT id_type, id_value FROM member_identities WHERE member_id = 'M9' ORDER BY 1, 2")
+    assert ids == [("external_userid", "wx9"), ("phone", "13800000009"), ("source_member_id", "M9"), ("unionid", "U9")]

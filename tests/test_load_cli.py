@@ -88,3 +88,14 @@ def test_subprocess_load_piped_has_no_progress(siyu_subprocess, workspace, tmp_p
     data = json.loads(proc.stdout)
     assert data["files"][0]["preset"] == "youzan_orders" and data["inserted"] == 1
     assert proc.stderr == ""
+
+
+def test_wrong_forced_encoding_and_broken_csv_are_one_line_errors(cli, workspace, tmp_path):
+    g = tmp_path / "g.csv"
+    g.write_bytes("订单号,订单实付金额,订单状态\nY1,10,交易完成\n".encode("gbk"))
+    res = cli("load", "orders", str(g), "--encoding", "utf-8", expect=65)
+    assert "not valid utf-8" in res.stderr and "gb18030" in res.stderr and "Traceback" not in res.stderr
+    u = tmp_path / "u.csv"
+    u.write_text('order_id,paid_amount\n"unterminated,1\nX,2\n', encoding="utf-8")
+    res = cli("load", "orders", str(u), expect=65)
+    assert "cannot read the file" in res.stderr and "Traceback" not in res.stderr

@@ -1,31 +1,37 @@
--- Value-cleaning macros (see values.py). Each takes raw VARCHAR and returns the typed value or NULL.
--- Cheap casts come first; regular expressions run only for the rows the casts could not read.
+-- Value-cleaning macros (see values.py). The loader trims every mapped column once and turns the
+-- "empty" tokens ('', '-', 'null', …) into NULL before these run, so each macro takes clean text `t`
+-- and returns the typed value or NULL. Cheap casts come first; regular expressions run only for the
+-- rows the casts could not read. (Macros are inlined: never nest a macro argument expression deeply.)
+
 CREATE OR REPLACE TEMP MACRO siyu_txt(x) AS
-    nullif(nullif(nullif(nullif(nullif(nullif(trim(x, E' \t\r\n　 '), ''), '-'), '--'), 'null'), 'NULL'), 'N/A');
+    CASE WHEN trim(x, E' \t\r\n　 ') IN ('', '-', '--', '—', 'null', 'NULL', 'None', 'N/A', 'n/a', '/', '无')
+         THEN NULL ELSE trim(x, E' \t\r\n　 ') END;
 
-CREATE OR REPLACE TEMP MACRO siyu_id(x) AS
-    CASE WHEN ends_with(x, '.0') AND regexp_full_match(trim(siyu_txt(x), '''="'), '\d+\.0')
-         THEN regexp_replace(trim(siyu_txt(x), '''="'), '\.0$', '')
-         ELSE nullif(trim(siyu_txt(x), E' \t''="'), '') END;
+CREATE OR REPLACE TEMP MACRO siyu_id_slow(t) AS
+    CASE WHEN regexp_full_match(trim(t, E'''="\t '), '\d+\.0') THEN regexp_replace(trim(t, E'''="\t '), '\.0$', '')
+         ELSE nullif(trim(t, E'''="\t '), '') END;
 
-CREATE OR REPLACE TEMP MACRO siyu_id_bad(x) AS
-    contains(upper(x), 'E+') AND regexp_full_match(siyu_id(x), '\d(\.\d+)?[eE][+]?\d+');
+CREATE OR REPLACE TEMP MACRO siyu_id(t) AS
+    CASE WHEN regexp_matches(t, '^[''="\t]|["'']$|\.0$') THEN siyu_id_slow(t) ELSE t END;
+
+CREATE OR REPLACE TEMP MACRO siyu_id_bad(t) AS
+    contains(upper(t), 'E+') AND regexp_full_match(siyu_id(t), '\d(\.\d+)?[eE][+]?\d+');
 
 CREATE OR REPLACE TEMP MACRO siyu_amount_slow(t) AS
     CASE WHEN regexp_full_match(t, '\(.*\)')
          THEN -TRY_CAST(regexp_replace(t, '[()￥¥,，元\s]|RMB|CNY', '', 'g') AS DECIMAL(18,2))
          ELSE TRY_CAST(regexp_replace(t, '[￥¥,，元\s]|RMB|CNY', '', 'g') AS DECIMAL(18,2)) END;
 
-CREATE OR REPLACE TEMP MACRO siyu_amount(x) AS
-    coalesce(TRY_CAST(x AS DECIMAL(18,2)), siyu_amount_slow(siyu_txt(x)));
+CREATE OR REPLACE TEMP MACRO siyu_amount(t) AS
+    coalesce(TRY_CAST(t AS DECIMAL(18,2)), siyu_amount_slow(t));
 
-CREATE OR REPLACE TEMP MACRO siyu_int(x) AS
-    coalesce(TRY_CAST(x AS BIGINT),
-             TRY_CAST(TRY_CAST(regexp_replace(siyu_txt(x), '[,，\s人件个]', '', 'g') AS DOUBLE) AS BIGINT));
+CREATE OR REPLACE TEMP MACRO siyu_int(t) AS
+    coalesce(TRY_CAST(t AS BIGINT),
+             TRY_CAST(TRY_CAST(regexp_replace(t, '[,，\s人件个]', '', 'g') AS DOUBLE) AS BIGINT));
 
-CREATE OR REPLACE TEMP MACRO siyu_num(x) AS
-    coalesce(TRY_CAST(x AS DECIMAL(18,3)),
-             TRY_CAST(regexp_replace(siyu_txt(x), '[,，\s件个]', '', 'g') AS DECIMAL(18,3)));
+CREATE OR REPLACE TEMP MACRO siyu_num(t) AS
+    coalesce(TRY_CAST(t AS DECIMAL(18,3)),
+             TRY_CAST(regexp_replace(t, '[,，\s件个]', '', 'g') AS DECIMAL(18,3)));
 
 CREATE OR REPLACE TEMP MACRO siyu_naive_ts(t) AS
     coalesce(
@@ -45,34 +51,34 @@ CREATE OR REPLACE TEMP MACRO siyu_ts_slow(t) AS
                        TRY_CAST(t AS TIMESTAMPTZ))
          ELSE CAST(siyu_naive_ts(t) AS TIMESTAMPTZ) END;
 
-CREATE OR REPLACE TEMP MACRO siyu_ts(x) AS
-    CASE WHEN x IS NULL THEN NULL
-         WHEN length(x) <= 19 THEN coalesce(CAST(TRY_CAST(x AS TIMESTAMP) AS TIMESTAMPTZ), siyu_ts_slow(siyu_txt(x)))
-         ELSE siyu_ts_slow(siyu_txt(x)) END;
+CREATE OR REPLACE TEMP MACRO siyu_ts(t) AS
+    CASE WHEN t IS NULL THEN NULL
+         WHEN length(t) <= 19 THEN coalesce(CAST(TRY_CAST(t AS TIMESTAMP) AS TIMESTAMPTZ), siyu_ts_slow(t))
+         ELSE siyu_ts_slow(t) END;
 
-CREATE OR REPLACE TEMP MACRO siyu_date(x) AS CAST(siyu_naive_ts(siyu_txt(x)) AS DATE);
+CREATE OR REPLACE TEMP MACRO siyu_date(t) AS CAST(siyu_naive_ts(t) AS DATE);
 
-CREATE OR REPLACE TEMP MACRO siyu_digits(x) AS
-    regexp_replace(regexp_replace(siyu_txt(x), '[\s\-''="()]', '', 'g'), '\.0$', '');
+CREATE OR REPLACE TEMP MACRO siyu_digits(t) AS
+    regexp_replace(regexp_replace(t, '[\s\-''="()]', '', 'g'), '\.0$', '');
 
-CREATE OR REPLACE TEMP MACRO siyu_phone_slow(x) AS
-    CASE WHEN contains(x, '*') THEN NULL
-         WHEN regexp_full_match(siyu_digits(x), '(\+?86|0086)?1[3-9][0-9]{9}') THEN right(siyu_digits(x), 11)
+CREATE OR REPLACE TEMP MACRO siyu_phone_slow(t) AS
+    CASE WHEN contains(t, '*') THEN NULL
+         WHEN regexp_full_match(siyu_digits(t), '(\+?86|0086)?1[3-9][0-9]{9}') THEN right(siyu_digits(t), 11)
          ELSE NULL END;
 
-CREATE OR REPLACE TEMP MACRO siyu_phone(x) AS
-    CASE WHEN x IS NULL THEN NULL
-         WHEN length(x) = 11 AND regexp_full_match(x, '1[3-9][0-9]{9}') THEN x
-         ELSE siyu_phone_slow(x) END;
+CREATE OR REPLACE TEMP MACRO siyu_phone(t) AS
+    CASE WHEN t IS NULL THEN NULL
+         WHEN length(t) = 11 AND regexp_full_match(t, '1[3-9][0-9]{9}') THEN t
+         ELSE siyu_phone_slow(t) END;
 
-CREATE OR REPLACE TEMP MACRO siyu_masked(x) AS
-    CASE WHEN contains(x, '*') THEN siyu_txt(x) END;
+CREATE OR REPLACE TEMP MACRO siyu_masked(t) AS
+    CASE WHEN contains(t, '*') THEN t END;
 
-CREATE OR REPLACE TEMP MACRO siyu_gender(x) AS
-    CASE lower(siyu_txt(x)) WHEN '男' THEN 'male' WHEN 'male' THEN 'male' WHEN 'm' THEN 'male' WHEN '1' THEN 'male'
-                            WHEN '女' THEN 'female' WHEN 'female' THEN 'female' WHEN 'f' THEN 'female' WHEN '2' THEN 'female'
-                            ELSE NULL END;
+CREATE OR REPLACE TEMP MACRO siyu_gender(t) AS
+    CASE lower(t) WHEN '男' THEN 'male' WHEN 'male' THEN 'male' WHEN 'm' THEN 'male' WHEN '1' THEN 'male'
+                  WHEN '女' THEN 'female' WHEN 'female' THEN 'female' WHEN 'f' THEN 'female' WHEN '2' THEN 'female'
+                  ELSE NULL END;
 
-CREATE OR REPLACE TEMP MACRO siyu_split(x) AS
-    list_filter(list_transform(regexp_split_to_array(siyu_txt(x), '[,，;；、|]'), lambda t: trim(t, E' \t　')),
-                lambda t: t <> '');
+CREATE OR REPLACE TEMP MACRO siyu_split(t) AS
+    list_filter(list_transform(regexp_split_to_array(t, '[,，;；、|]'), lambda s: trim(s, E' \t　')),
+                lambda s: s <> '');
