@@ -66,14 +66,14 @@ def generate(store: Path, orders: int, members: int) -> None:
 
 BARE_SQL = """
 CREATE TEMP TABLE bare AS
-WITH p AS (
-    SELECT member_id, CAST(timezone('Asia/Shanghai', paid_at) AS DATE) AS d, paid_amount - refund_amount AS net
+WITH a AS (
+    SELECT member_id,
+           DATE '{as_of}' - CAST(timezone('Asia/Shanghai', max(paid_at)) AS DATE) AS recency_days,
+           count(*) AS frequency, sum(paid_amount - refund_amount) AS monetary
     FROM orders
-    WHERE member_id IS NOT NULL AND paid_at IS NOT NULL AND status NOT IN ('cancelled', 'unpaid')
-      AND CAST(timezone('Asia/Shanghai', paid_at) AS DATE) <= DATE '{as_of}' AND paid_amount - refund_amount > 0
-), a AS (
-    SELECT member_id, DATE '{as_of}' - max(d) AS recency_days, count(*) AS frequency, sum(net) AS monetary
-    FROM p GROUP BY member_id
+    WHERE member_id IS NOT NULL AND status NOT IN ('cancelled', 'unpaid')
+      AND paid_at < TIMESTAMPTZ '{as_of} 00:00:00+08' + INTERVAL 1 DAY AND paid_amount - refund_amount > 0
+    GROUP BY member_id
 ), n AS (SELECT count(*) AS n FROM a)
 SELECT member_id, recency_days, frequency, monetary,
        least(5, 1 + (5 * (rank() OVER (ORDER BY recency_days DESC) - 1)) // (n.n - 1)) AS r_score,

@@ -152,16 +152,16 @@ def high_rule_text(dim: str, kind: str, threshold: float | None) -> str:
     return f"{letter} {op} {threshold:g}"
 
 
-def rfm8_assign(con, measures: str, result: str, splits: dict[str, Split]) -> dict[str, Any]:
+def rfm8_assign(con, measures: str, emit, splits: dict[str, Split]) -> dict[str, Any]:
+    """Pass the scoring SELECT to ``emit`` (the caller inserts it); return thresholds and catalogue."""
     thresholds = {d: _split_threshold(con, measures, splits[d]) for d in "rfm"}
     highs = {d: _high_sql(splits[d], thresholds[d]) for d in "rfm"}
     cases_id = " ".join(
         f"WHEN r_score = {r} AND f_score = {f} AND m_score = {m} THEN '{seg.id}'" for (r, f, m), seg in RFM8.items()
     )
     cases_name = " ".join(f"WHEN '{seg.id}' THEN '{seg.name}'" for seg in RFM8.values())
-    con.execute(
+    emit(
         f"""
-        CREATE OR REPLACE TEMP TABLE {result} AS
         WITH s AS (
             SELECT *,
                    CASE WHEN frequency > 0 THEN CAST({highs['r']} AS INTEGER) END AS r_score,
@@ -185,7 +185,9 @@ def rfm8_assign(con, measures: str, result: str, splits: dict[str, Split]) -> di
     }
     warnings = []
     counts = con.execute(
-        f"SELECT sum(r_score), sum(f_score), sum(m_score), count(*) FROM {result} WHERE frequency > 0"
+        f"""SELECT count(*) FILTER (WHERE {highs['r']}), count(*) FILTER (WHERE {highs['f']}),
+                   count(*) FILTER (WHERE {highs['m']}), count(*)
+            FROM {measures} WHERE frequency > 0"""
     ).fetchone()
     buyers = counts[3]
     for d, highs_n in zip("rfm", counts[:3]):
@@ -291,16 +293,15 @@ def _lit(value: str) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def rfm11_assign(con, measures: str, result: str) -> dict[str, Any]:
+def rfm11_assign(con, measures: str, emit) -> dict[str, Any]:
     cases = " ".join(
         f"WHEN r_score * 100 + f_score * 10 + m_score IN ({', '.join(map(str, codes))}) THEN {_lit(seg.id)}"
         for seg, codes in RFM11_CODES
     )
     segments = [seg for seg, _ in RFM11_CODES] + [RFM11_LOST]
     name_case = _catalog_case([(s.id, s.name) for s in segments] + [("no_purchase", NO_PURCHASE["name"])], "segment_id", "")
-    con.execute(
+    emit(
         f"""
-        CREATE OR REPLACE TEMP TABLE {result} AS
         WITH s AS ({quintile_scores_sql(measures)}),
         g AS (SELECT *, CASE WHEN frequency = 0 THEN 'no_purchase' {cases} ELSE {_lit(RFM11_LOST.id)} END AS segment_id FROM s)
         SELECT *, {name_case} AS segment_name FROM g
@@ -507,7 +508,7 @@ def load_custom_scheme(path: Path) -> dict[str, Any]:
     }
 
 
-def custom_assign(con, measures: str, result: str, scheme: dict[str, Any]) -> dict[str, Any]:
+def custom_assign(con, measures: str, emit, scheme: dict[str, Any]) -> dict[str, Any]:
     cases = " ".join(
         "WHEN " + " AND ".join(condition_sql(CUSTOM_FIELDS[c["field"]], c["op"], c["values"]) for c in rule["when"])
         + f" THEN {_lit(rule['id'])}"
@@ -517,9 +518,8 @@ def custom_assign(con, measures: str, result: str, scheme: dict[str, Any]) -> di
         (scheme["default"]["id"], scheme["default"]["name"]),
         ("no_purchase", NO_PURCHASE["name"]),
     ]
-    con.execute(
+    emit(
         f"""
-        CREATE OR REPLACE TEMP TABLE {result} AS
         WITH s AS ({quintile_scores_sql(measures)}),
         g AS (SELECT *, CASE WHEN frequency = 0 THEN 'no_purchase' {cases} ELSE {_lit(scheme['default']['id'])} END
                         AS segment_id FROM s)
