@@ -182,20 +182,15 @@ def build_measures(con: "duckdb.DuckDBPyConnection", params: MeasureParams, tabl
               AND paid_at < {end} {f"AND paid_at >= {start}" if start else ""}
               AND {_NET} > 0
             GROUP BY member_id
-        ),
-        universe AS (
-            SELECT member_id FROM members
-            UNION
-            SELECT member_id FROM agg
         )
-        SELECT u.member_id,
+        SELECT coalesce(m.member_id, a.member_id) AS member_id,
                CAST({as_of} - CAST(timezone({tz}, a.last_at) AS DATE) AS INTEGER) AS recency_days,
                CAST(coalesce(a.frequency, 0) AS INTEGER) AS frequency,
                CAST({monetary} AS DECIMAL(18,2)) AS monetary,
                CAST(coalesce(a.revenue, 0) AS DECIMAL(18,2)) AS revenue,
                CAST(timezone({tz}, a.first_at) AS DATE) AS first_purchase,
                CAST(timezone({tz}, a.last_at) AS DATE) AS last_purchase
-        FROM universe u LEFT JOIN agg a USING (member_id)
+        FROM (SELECT member_id FROM members) m FULL OUTER JOIN agg a ON a.member_id = m.member_id
         """
     )
     stats = MeasureStats()
