@@ -157,17 +157,38 @@ def excluded_sql(params: MeasureParams) -> str:
     """
 
 
-def build_measures(con: "duckdb.DuckDBPyConnection", params: MeasureParams, table: str = "seg_measures") -> MeasureStats:
-    """Create TEMP TABLE ``table`` (member_id, recency_days, frequency, monetary, revenue, first/last_purchase)."""
+def score_sql(order: str) -> str:
+    """A 1–5 quintile score by percent rank over buyers (see schemes.QUINTILE_RULE); needs column ``n``."""
+    return (f"CASE WHEN n <= 1 THEN 1 ELSE CAST(least(5, 1 + (5 * (rank() OVER (ORDER BY {order}) - 1)) "
+            f"// (n - 1)) AS INTEGER) END")
+
+
+def build_measures(
+    con: "duckdb.DuckDBPyConnection", params: MeasureParams, table: str = "seg_measures", *, scores: bool = False
+) -> MeasureStats:
+    """Create TEMP TABLE ``table`` (member_id, recency_days, frequency, monetary, revenue, first/last_purchase).
+
+    With ``scores``, also r_score/f_score/m_score (1–5 quintiles among buyers, NULL for non-buyers),
+    ranked in the same query over the per-buyer aggregate, before members without purchases join in.
+    """
     as_of = f"DATE '{params.as_of.isoformat()}'"
     tz = _tz_literal(params.timezone)
     start, end = bounds(params)
     freq = "count(*)" if params.frequency_unit == "orders" else f"count(DISTINCT CAST(timezone({tz}, paid_at) AS DATE))"
-    monetary = (
-        "coalesce(a.revenue, 0)"
-        if params.monetary == "total"
-        else "CASE WHEN a.frequency > 0 THEN round(a.revenue / a.frequency, 2) ELSE 0 END"
-    )
+    monetary = "revenue" if params.monetary == "total" else "round(revenue / frequency, 2)"
+    if scores:
+        scored = f"""
+        s AS (
+            SELECT *,
+                   {score_sql('last_d ASC')} AS r_score,
+                   {score_sql('frequency ASC')} AS f_score,
+                   {score_sql('mon ASC')} AS m_score
+            FROM b, (SELECT count(*) AS n FROM b)
+        )"""
+        score_cols = ", a.r_score, a.f_score, a.m_score"
+    else:
+        scored = "s AS (SELECT * FROM b)"
+        score_cols = ""
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {table} AS
@@ -182,15 +203,23 @@ def build_measures(con: "duckdb.DuckDBPyConnection", params: MeasureParams, tabl
               AND paid_at < {end} {f"AND paid_at >= {start}" if start else ""}
               AND {_NET} > 0
             GROUP BY member_id
-        )
+        ),
+        b AS (
+            SELECT member_id, frequency, revenue,
+                   CAST(timezone({tz}, last_at) AS DATE) AS last_d,
+                   CAST(timezone({tz}, first_at) AS DATE) AS first_d,
+                   CAST({monetary} AS DECIMAL(18,2)) AS mon
+            FROM agg
+        ),
+        {scored}
         SELECT coalesce(m.member_id, a.member_id) AS member_id,
-               CAST({as_of} - CAST(timezone({tz}, a.last_at) AS DATE) AS INTEGER) AS recency_days,
+               CAST({as_of} - a.last_d AS INTEGER) AS recency_days,
                CAST(coalesce(a.frequency, 0) AS INTEGER) AS frequency,
-               CAST({monetary} AS DECIMAL(18,2)) AS monetary,
+               CAST(coalesce(a.mon, 0) AS DECIMAL(18,2)) AS monetary,
                CAST(coalesce(a.revenue, 0) AS DECIMAL(18,2)) AS revenue,
-               CAST(timezone({tz}, a.first_at) AS DATE) AS first_purchase,
-               CAST(timezone({tz}, a.last_at) AS DATE) AS last_purchase
-        FROM (SELECT member_id FROM members) m FULL OUTER JOIN agg a ON a.member_id = m.member_id
+               a.first_d AS first_purchase,
+               a.last_d AS last_purchase{score_cols}
+        FROM (SELECT member_id FROM members) m FULL OUTER JOIN s a ON a.member_id = m.member_id
         """
     )
     stats = MeasureStats()

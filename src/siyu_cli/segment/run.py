@@ -105,7 +105,7 @@ def run_segment(
         settings, scheme=scheme, as_of=as_of, window=window, options=options
     )
     with open_store(settings) as con:
-        stats = M.build_measures(con, params, "seg_measures")
+        stats = M.build_measures(con, params, "seg_measures", scores=scheme_name != "rfm8")
         stored_scheme = scheme_name if custom is None else f"custom:{custom['name']}"
         con.execute("BEGIN TRANSACTION")
         try:

@@ -257,34 +257,17 @@ QUINTILE_RULE = "quintiles by percent rank: score = min(5, 1 + floor(5*(rank-1)/
 
 
 def quintile_scores_sql(measures: str) -> str:
-    """1–5 scores among buyers by percent rank: score = min(5, 1 + ⌊5·(rank−1)/(n−1)⌋).
+    """The measures with their 1–5 scores (built by ``measures.build_measures(scores=True)``).
 
-    Buyers are ranked from worst to best (R: most days first; F, M: smallest
-    first) with ``rank()``, so equal values share the lowest rank and always
-    get the same score whatever the row order. The arithmetic is integer, so
-    boundaries are exact. Consequences (documented in docs/segment.md): the
-    worst value scores 1 and the best 5; on skewed F everyone who bought once
-    scores 1 and some scores can be empty; a single buyer scores 1/1/1.
+    score = min(5, 1 + ⌊5·(rank−1)/(n−1)⌋) among the n buyers, ranked with
+    ``rank()`` from worst to best (R: oldest last purchase first; F, M:
+    smallest first), so equal values share the lowest rank and always get the
+    same score whatever the row order. Integer arithmetic: exact boundaries.
+    Consequences (docs/segment.md): the worst value scores 1 and the best 5;
+    on skewed F everyone who bought once scores 1 and some scores can be
+    empty; a single buyer scores 1/1/1.
     """
-    def score(order: str) -> str:
-        return (f"CASE WHEN n.n <= 1 THEN 1 ELSE CAST(least(5, 1 + (5 * (rank() OVER (ORDER BY {order}) - 1)) "
-                f"// (n.n - 1)) AS INTEGER) END")
-
-    # Scores are computed over buyers only and joined back (a window partitioned by "is a buyer" was
-    # measured 20× slower in DuckDB 2.0).
-    return f"""
-        WITH b AS (SELECT member_id, recency_days, frequency, monetary FROM {measures} WHERE frequency > 0),
-        n AS (SELECT count(*) AS n FROM b),
-        sc AS (
-            SELECT member_id,
-                   {score('recency_days DESC')} AS r_score,
-                   {score('frequency ASC')} AS f_score,
-                   {score('monetary ASC')} AS m_score
-            FROM b, n
-        )
-        SELECT m.*, sc.r_score, sc.f_score, sc.m_score
-        FROM {measures} m LEFT JOIN sc USING (member_id)
-    """
+    return f"SELECT * FROM {measures}"
 
 
 def _catalog_case(pairs: list[tuple[str, str]], expr: str, default: str) -> str:
