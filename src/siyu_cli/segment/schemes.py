@@ -279,17 +279,20 @@ def _lit(value: str) -> str:
 
 
 def rfm11_assign(con, measures: str, emit) -> dict[str, Any]:
-    cases = " ".join(
-        f"WHEN r_score * 100 + f_score * 10 + m_score IN ({', '.join(map(str, codes))}) THEN {_lit(seg.id)}"
-        for seg, codes in RFM11_CODES
-    )
+    # A 125-row lookup joined on the code (a CASE over 119 codes per member was the slowest step).
     segments = [seg for seg, _ in RFM11_CODES] + [RFM11_LOST]
-    name_case = _catalog_case([(s.id, s.name) for s in segments] + [("no_purchase", NO_PURCHASE["name"])], "segment_id", "")
+    lookup = ", ".join(
+        f"({r * 100 + f * 10 + m}, {_lit(seg.id)}, {_lit(seg.name)})"
+        for r in range(1, 6) for f in range(1, 6) for m in range(1, 6)
+        for seg in [rfm11_segment_of(r * 100 + f * 10 + m)]
+    )
     emit(
         f"""
-        WITH s AS ({quintile_scores_sql(measures)}),
-        g AS (SELECT *, CASE WHEN frequency = 0 THEN 'no_purchase' {cases} ELSE {_lit(RFM11_LOST.id)} END AS segment_id FROM s)
-        SELECT *, {name_case} AS segment_name FROM g
+        SELECT s.*, coalesce(l.segment_id, 'no_purchase') AS segment_id,
+               coalesce(l.segment_name, {_lit(NO_PURCHASE['name'])}) AS segment_name
+        FROM ({quintile_scores_sql(measures)}) s
+        LEFT JOIN (VALUES {lookup}) l(code, segment_id, segment_name)
+               ON l.code = s.r_score * 100 + s.f_score * 10 + s.m_score
         """
     )
     return {
