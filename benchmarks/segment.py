@@ -108,10 +108,29 @@ def worker(kind: str, workspace: Path, limit: int | None) -> dict:
 
         if limit:  # the same subset lifetimes got: only the first `limit` orders
             raise SystemExit("siyu with --limit runs through its own store (see main)")
+        steps: dict[str, float] = {}
+        execute = duckdb.DuckDBPyConnection.execute
+
+        def timed(self, query, *a, **k):  # where the time goes, by statement kind
+            t0 = time.perf_counter()
+            try:
+                return execute(self, query, *a, **k)
+            finally:
+                q = " ".join(str(query).split())
+                key = ("measures+scores" if "TEMP TABLE seg_measures" in q
+                       else "store snapshot rows" if q.startswith("INSERT INTO segment_members")
+                       else "excluded-orders count" if "'before_window'" in q or "'after_as_of'" in q
+                       else "pareto" if "ROWS UNBOUNDED PRECEDING" in q
+                       else "commit" if q == "COMMIT" else "other")
+                steps[key] = steps.get(key, 0) + time.perf_counter() - t0
+
+        duckdb.DuckDBPyConnection.execute = timed
         start = time.perf_counter()
         run = run_segment(settings, scheme="rfm11" if kind == "siyu" else "rfm8", as_of=AS_OF)
         seconds = time.perf_counter() - start
-        extra = {"members": run.members, "buyers": run.buyers}
+        duckdb.DuckDBPyConnection.execute = execute
+        extra = {"members": run.members, "buyers": run.buyers,
+                 "steps": {k: round(v, 3) for k, v in sorted(steps.items(), key=lambda kv: -kv[1])}}
     elif kind == "bare":
         import duckdb
 
@@ -213,6 +232,8 @@ def main() -> None:
         "siyu_rfm8_s": results["siyu_rfm8"]["seconds"],
         "bare_duckdb_s": results["bare"]["seconds"],
         "ratio_siyu_vs_bare": round(results["siyu"]["seconds"] / results["bare"]["seconds"], 2),
+        "ratio_siyu_compute_vs_bare": round(results["siyu"]["steps"]["measures+scores"] / results["bare"]["seconds"], 2),
+        "siyu_steps_s": results["siyu"]["steps"],
         "siyu_peak_rss_mb": results["siyu"]["peak_rss_mb"],
         "bare_peak_rss_mb": results["bare"]["peak_rss_mb"],
     }
