@@ -461,6 +461,18 @@ class _Checker:
         return str(value)
 
     def template(self, path: tuple, item: dict, what: str) -> TemplateSource | None:
+        """The slot's/step's template source; syntax errors are reported even when the rest is broken."""
+        src = self._template(path, item, what)
+        if src is not None:
+            from siyu_cli.plan.templates import TemplateError, compile_template
+
+            try:
+                compile_template(src)
+            except TemplateError as exc:
+                self.problems.append(Problem(*exc.where, exc.message, exc.hint))
+        return src
+
+    def _template(self, path: tuple, item: dict, what: str) -> TemplateSource | None:
         inline, tfile = item.get("template"), item.get("template_file")
         if inline is not None and tfile is not None:
             self.err(path + ("template_file",), f"{what} has both `template` and `template_file`",
