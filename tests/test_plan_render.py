@@ -339,3 +339,25 @@ def test_coffee_example_week_content(cli, workspace):
     assert mp["title"] == "生椰丝绒拿铁 立即点单" and mp["pic_path"].endswith("images/new-latte.png")
     res = cli("plan", "week", EXAMPLES / "coffee-week.yaml", "--week", "2026-W40", "--format", "json")
     assert json.loads(res.stdout)["skipped_week"] is True
+
+
+def test_table_output_keeps_brackets_literal(cli, workspace, tmp_path):
+    path = playbook(tmp_path, slot("mon", "09:00", "[bold]限时[/bold] {{ group.name }}"),
+                    targets="  all: true\n  fallback:\n    - {id: g1, name: 群一}\n")
+    res = cli("plan", "week", path, "--week", "2026-W48", "--format", "table")
+    assert "[bold]限时[/bold]" in res.stdout
+
+
+def test_week_preview_without_a_workspace(cli, tmp_path):
+    res = cli("plan", "week", EXAMPLES / "fresh-daily.yaml", "--week", "2026-W48", "--format", "json")
+    doc = json.loads(res.stdout)
+    assert doc["groups"] == 4 and "fallback" in res.stderr
+    # every day: morning, noon, evening (weekday 17:30 / weekend 16:30), presale = 4 per group per day
+    assert len(doc["messages"]) == 4 * 7 * 4
+    cy3 = [m["scheduled_at"] for m in doc["messages"] if m["group_id"] == "wrFreshCY03" and m["slot"] == "morning-mon"]
+    assert cy3[0] == "2026-11-23T07:32:00+08:00"  # third group of 翠苑店, stagger 1 minute
+
+
+def test_check_accepts_a_folder(cli):
+    res = cli("plan", "check", EXAMPLES)
+    assert "4 playbook(s): 0 error(s)" in res.stderr

@@ -160,7 +160,8 @@ def test_sandbox_refuses_mutation_at_render(tmp_path):
     pb, problems = parse_playbook(write(tmp_path, VALID.replace("早上好 {{ group.name }}", "{{ group.tags.append(1) }}")))
     with pytest.raises(TemplateError) as info:
         render_week(pb, [Target("g1", "群1", tags=[])], "2026-W48")
-    assert "sandbox" in info.value.message
+    assert "sandbox" in info.value.message and "group g1" in info.value.message
+    assert info.value.exit_code == 65
 
 
 def test_missing_attachment_file_and_too_many_attachments(tmp_path):

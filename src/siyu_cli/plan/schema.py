@@ -469,7 +469,7 @@ class _Checker:
             try:
                 compile_template(src)
             except TemplateError as exc:
-                self.problems.append(Problem(*exc.where, exc.message, exc.hint))
+                self.problems.append(Problem(*exc.where, exc.detail, exc.hint))
         return src
 
     def _template(self, path: tuple, item: dict, what: str) -> TemplateSource | None:

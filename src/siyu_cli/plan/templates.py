@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation, ROUND_HALF_UP
 from functools import lru_cache
 from typing import Any
 
+from siyu_cli.errors import DataError
 from siyu_cli.plan.schema import (
     RESERVED_NAMES,
     TEXT_LIMIT_BYTES,
@@ -136,14 +137,17 @@ def environment():
     return env
 
 
-class TemplateError(Exception):
-    """A template failed to compile or render; ``where`` points into the playbook."""
+class TemplateError(DataError):
+    """A template failed to compile or render; ``where`` points into the playbook (exit 65)."""
 
     def __init__(self, where: tuple[str, int, int], message: str, hint: str | None = None):
-        super().__init__(f"{where[0]}:{where[1]}:{where[2]}: {message}")
+        super().__init__(f"{where[0]}:{where[1]}:{where[2]}: {message}", hint=hint)
         self.where = where
-        self.message = message
-        self.hint = hint
+        self.detail = message
+
+    def about(self, what: str) -> "TemplateError":
+        """The same error, saying which group/member it happened for."""
+        return TemplateError(self.where, f"{self.detail} ({what})", self.hint)
 
 
 def compile_template(src: TemplateSource):
@@ -241,7 +245,7 @@ def step_context(pb: Playbook, step, member: Obj, day: date, variables: dict[str
 
 def sample_group() -> Obj:
     return Obj(id="wrSAMPLE0001", name="示例门店1群", store="示例门店", city="上海", owner="guide01",
-               tags=("示例",), member_count=200)
+               tags=("示例", "标签2", "标签3"), member_count=200)
 
 
 def sample_member() -> Obj:
@@ -287,7 +291,7 @@ def check_templates(pb: Playbook, variables: dict[str, Any] | None = None) -> li
         try:
             compile_template(src)
         except TemplateError as exc:
-            problems.append(Problem(*exc.where, exc.message, exc.hint))
+            problems.append(Problem(*exc.where, exc.detail, exc.hint))
             continue
         allowed = (SLOT_NAMES if kind == "slot" else STEP_NAMES) | defined
         missing = sorted(undeclared(src) - allowed)
@@ -311,7 +315,7 @@ def check_templates(pb: Playbook, variables: dict[str, Any] | None = None) -> li
         try:
             text = render(src, ctx)
         except TemplateError as exc:
-            problems.append(Problem(*exc.where, exc.message, exc.hint))
+            problems.append(Problem(*exc.where, exc.detail, exc.hint))
             continue
         if src is getattr(owner, "template", None) and len(text.encode("utf-8")) > TEXT_LIMIT_BYTES:
             problems.append(Problem(*src.where(1), f"message is {len(text.encode('utf-8'))} bytes; WeCom allows "
