@@ -133,6 +133,8 @@ def _ics_escape(text: str) -> str:
 
 def _fold(line: str) -> str:
     """Fold at 75 octets without splitting a UTF-8 character."""
+    if len(line) <= 18 or len(line.encode("utf-8")) <= 75:  # 18 chars × 4 bytes max fits
+        return line
     out, current, size = [], "", 0
     for ch in line:
         n = len(ch.encode("utf-8"))

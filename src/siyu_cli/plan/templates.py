@@ -16,6 +16,10 @@ from decimal import Decimal, InvalidOperation, ROUND_HALF_UP
 from functools import lru_cache
 from typing import Any
 
+from jinja2 import TemplateError as JinjaError
+from jinja2 import UndefinedError
+from jinja2.sandbox import SecurityError
+
 from siyu_cli.errors import DataError
 from siyu_cli.plan.schema import (
     RESERVED_NAMES,
@@ -168,10 +172,6 @@ def _compile(text: str):
 
 def render(src: TemplateSource, context: dict[str, Any]) -> str:
     """Render in the sandbox; any failure becomes TemplateError naming the playbook position."""
-    from jinja2 import TemplateError as JinjaError
-    from jinja2 import UndefinedError
-    from jinja2.sandbox import SecurityError
-
     template = compile_template(src)
     try:
         return template.render(context).strip()
