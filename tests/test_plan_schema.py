@@ -196,7 +196,7 @@ sop:
 """
     problems = check_playbook(write(tmp_path, text))
     got = lines_of(problems)
-    assert got == [(1, 10), (2, 7), (3, 11), (5, 16), (6, 16), (7, 11), (9, 14), (10, 11), (11, 14), (12, 16),
+    assert got == [(1, 10), (2, 7), (3, 11), (5, 16), (6, 16), (7, 10), (7, 11), (9, 14), (10, 11), (11, 14), (12, 16),
                    (14, 11), (16, 12), (17, 18)]
     assert all(p.format().startswith(f"{p.file}:{p.line}:{p.col}: error: ") for p in problems)
 
@@ -235,3 +235,18 @@ def test_cli_check_in_a_real_subprocess(siyu_subprocess, tmp_path):
     res = siyu_subprocess("plan", "check", bad, cwd=tmp_path)
     assert res.returncode == 65
     assert f"{bad}:21:" in res.stdout and "Traceback" not in res.stderr
+
+
+def test_targets_must_select_something(tmp_path):
+    text = VALID.replace("targets:\n  all: true\n", "targets:\n  fallback:\n    - {id: g1, name: 群一}\n")
+    problems = check_playbook(write(tmp_path, text))
+    assert lines_of(problems) == [(6, 3)] and "selects no group" in problems[0].message
+
+
+def test_vars_file_and_var_override(cli, tmp_path):
+    path = write(tmp_path, VALID.replace("targets:\n  all: true\n",
+                                         "targets:\n  all: true\n  fallback:\n    - {id: g1, name: 群一}\n"))
+    (tmp_path / "v.yaml").write_text("product: 美式\nprice: 9\n", encoding="utf-8")
+    res = cli("plan", "week", path, "--week", "2026-W48", "--vars", tmp_path / "v.yaml", "--var", "price=8.8",
+              "--format", "csv")
+    assert "今日 美式 ¥8.80" in res.stdout

@@ -717,6 +717,9 @@ def _parse_targets(c: _Checker, value: Any) -> Targets:
                     tags=c.string_list(p + ("tags",), g.get("tags"), "tags"),
                     member_count=mc,
                 ))
+    if isinstance(value, dict) and not (all_ or t.get("tags") or t.get("stores") or t.get("groups")):
+        c.err(("targets",), "targets selects no group",
+              "add `all: true`, `tags: [...]`, `stores: [...]` or `groups: [...]` (fallback only lists candidates)")
     return Targets(
         all=all_,
         tags=c.string_list(("targets", "tags"), t.get("tags"), "targets.tags"),
