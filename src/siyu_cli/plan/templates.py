@@ -18,7 +18,7 @@ from typing import Any
 
 from jinja2 import TemplateError as JinjaError
 from jinja2 import UndefinedError
-from jinja2.sandbox import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from siyu_cli.errors import DataError
 from siyu_cli.plan.schema import (
@@ -123,13 +123,32 @@ class Obj(dict):
 # ----------------------------------------------------------------------------- environment
 
 
+#: Largest string/list a template may build with ``*`` and largest exponent for ``**``.
+MAX_REPEAT = 100_000
+MAX_EXPONENT = 100
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, also refusing `'x' * 10**9` and `9 ** 9 ** 9` (memory/CPU bombs)."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context, operator, left, right):
+        if operator == "**" and isinstance(right, (int, float)) and abs(right) > MAX_EXPONENT:
+            raise SecurityError(f"exponent {right} is too large")
+        if operator == "*":
+            for seq, n in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > MAX_REPEAT:
+                    raise SecurityError("the result of * would be too large")
+        return super().call_binop(context, operator, left, right)
+
+
 @lru_cache(maxsize=1)
 def environment():
     """The one sandboxed environment all playbook templates share."""
     from jinja2 import StrictUndefined
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    env = ImmutableSandboxedEnvironment(
+    env = _Sandbox(
         undefined=StrictUndefined,
         autoescape=False,
         keep_trailing_newline=False,
