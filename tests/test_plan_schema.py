@@ -253,3 +253,10 @@ def test_vars_file_and_var_override(cli, tmp_path):
     res = cli("plan", "week", path, "--week", "2026-W48", "--vars", tmp_path / "v.yaml", "--var", "price=8.8",
               "--format", "csv")
     assert "今日 美式 ¥8.80" in res.stdout
+
+
+def test_undefined_names_reported_even_in_a_broken_slot(tmp_path):
+    text = VALID.replace("weekday: 周一", "weekday: 周八").replace("{{ product }}", "{{ prodcut }}")
+    problems = check_playbook(write(tmp_path, text))
+    assert [(p.line, p.message) for p in problems] == [
+        (16, "bad weekday '周八'"), (21, "template uses `prodcut`, which nobody defines")]

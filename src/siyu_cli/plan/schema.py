@@ -357,7 +357,8 @@ class Playbook:
     rules: Rules
     slots: tuple[Slot, ...]
     sop: Sop | None
-    _compiled: dict = field(default_factory=dict, repr=False)
+    #: templates of slots/steps that failed validation: still checked for undefined names
+    loose_templates: tuple = ()
 
     @property
     def folder(self) -> Path:
@@ -423,6 +424,7 @@ class _Checker:
         self.doc = doc
         self.problems = problems
         self.file = str(doc.file)
+        self.loose: list[tuple[str, TemplateSource]] = []  # templates of slots/steps too broken to build
 
     def err(self, path: tuple, message: str, hint: str | None = None, *, key: bool = False, severity: str = "error"):
         line, col = self.doc.at(path, key=key)
@@ -667,6 +669,7 @@ def parse_playbook(path: Path, *, default_timezone: str = "Asia/Shanghai") -> tu
         rules=rules,
         slots=slots,
         sop=sop,
+        loose_templates=tuple(c.loose),
     )
     return pb, problems
 
@@ -823,6 +826,8 @@ def _parse_week(c: _Checker, value: Any, rules: Rules) -> tuple[Slot, ...]:
         tmpl = c.template(p, s, f"slot week[{i}]")
         atts = c.attachments(p + ("attachments",), s.get("attachments"))
         if days is None or at is None or tmpl is None:
+            if tmpl is not None:
+                c.loose.append(("slot", tmpl))
             continue
         if rules.in_quiet_hours(at):
             c.err(p + ("time",), f"slot at {at:%H:%M} falls in quiet hours "
@@ -925,6 +930,8 @@ def _parse_sop(c: _Checker, value: Any) -> Sop | None:
         tmpl = c.template(p, st, f"step sop.steps[{i}]")
         atts = c.attachments(p + ("attachments",), st.get("attachments"))
         if day is None or at is None or tmpl is None or sid is None:
+            if tmpl is not None:
+                c.loose.append(("step", tmpl))
             continue
         steps.append(SopStep(id=sid, index=i, day=day, at=at, kind=kind, kind_id=kind_id(kind), channel=sch,
                              condition=CONDITIONS[cond], template=tmpl, attachments=atts))

@@ -312,20 +312,7 @@ def check_templates(pb: Playbook, variables: dict[str, Any] | None = None) -> li
         except TemplateError as exc:
             problems.append(Problem(*exc.where, exc.detail, exc.hint))
             continue
-        allowed = (SLOT_NAMES if kind == "slot" else STEP_NAMES) | defined
-        missing = sorted(undeclared(src) - allowed)
-        for name in missing:
-            others = sorted(allowed - {"vars"})
-            best = closest(name, others)
-            if name in RESERVED_NAMES:
-                hint = f"`{name}` is not available in {'weekly slots' if kind == 'slot' else 'SOP steps'}"
-            elif best:
-                hint = f"did you mean `{best}`? or define `{name}` under `variables:`"
-            else:
-                hint = f"define `{name}` under `variables:` or pass --var {name}=..."
-            where = src.where(_first_line_of(name, src.text))
-            problems.append(Problem(*where, f"template uses `{name}`, which nobody defines", hint))
-        if missing:
+        if _undefined_problems(kind, src, defined, problems):
             continue
         if kind == "slot":
             ctx = slot_context(pb, owner, sample_group(), week, week.start + timedelta(days=owner.weekday), values)
@@ -341,4 +328,27 @@ def check_templates(pb: Playbook, variables: dict[str, Any] | None = None) -> li
                                     f"{TEXT_LIMIT_BYTES}", "shorten the text (a Chinese character is 3 bytes)"))
         if src is getattr(owner, "template", None) and not text:
             problems.append(Problem(*src.where(1), "template renders to an empty message", severity="warning"))
+    for kind, src in pb.loose_templates:
+        try:
+            compile_template(src)
+        except TemplateError:
+            continue  # already reported by the schema check
+        _undefined_problems(kind, src, defined, problems)
     return problems
+
+
+def _undefined_problems(kind: str, src: TemplateSource, defined: set[str], problems: list[Problem]) -> bool:
+    """Report names the template uses that nobody defines; True if there were any."""
+    allowed = (SLOT_NAMES if kind == "slot" else STEP_NAMES) | defined
+    missing = sorted(undeclared(src) - allowed)
+    for name in missing:
+        best = closest(name, sorted(allowed - {"vars"}))
+        if name in RESERVED_NAMES:
+            hint = f"`{name}` is not available in {'weekly slots' if kind == 'slot' else 'SOP steps'}"
+        elif best:
+            hint = f"did you mean `{best}`? or define `{name}` under `variables:`"
+        else:
+            hint = f"define `{name}` under `variables:` or pass --var {name}=..."
+        where = src.where(_first_line_of(name, src.text))
+        problems.append(Problem(*where, f"template uses `{name}`, which nobody defines", hint))
+    return bool(missing)
