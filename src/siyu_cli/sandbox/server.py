@@ -151,12 +151,14 @@ class SandboxServer:
                                   rate_limits=rate_limits, robot_per_minute=robot_per_minute, state_dir=state_dir)
         self.faults = Faults(faults)
         self.seeded: dict = {}
-        # seed: "store" (workspace store), "synthetic", "none", or "auto" (store when settings given)
-        if seed == "auto":
-            seed = "store" if settings is not None else "synthetic"
-        if seed == "store" and settings is not None:
+        # seed: "store" (workspace store), "synthetic", "none", or "auto" (the store when it has contacts)
+        if seed in ("auto", "store") and settings is not None:
             self.seeded = self.state.seed_from_store(settings)
-        elif seed == "synthetic":
+            if seed == "auto" and not (self.seeded["contacts"] or self.seeded["groups"]):
+                seed = "synthetic"  # an empty workspace: a small synthetic corp to play with
+        elif seed == "auto":
+            seed = "synthetic"
+        if seed == "synthetic":
             self.state.seed_synthetic(**(synthetic or {}))
             self.seeded = {"staff": len(self.state.staff), "contacts": len(self.state.contacts),
                            "groups": len(self.state.groups)}
