@@ -349,3 +349,45 @@ def test_app_message_retry_after_drop_is_deduplicated(sb):
     sb.inject("drop_after", "message/send")  # delivered, but the response was lost
     client.send_app_message(touser=["guide02"], text="提醒: 有 5 条待发送群发")  # retried (duplicate check on)
     assert len(sb.deliveries("app")) == 1
+
+
+def test_two_processes_share_one_token_fetch(sb, workspace):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "from siyu_cli.config import load_settings\n"
+        "from siyu_cli.wecom.client import WeComClient\n"
+        "c = WeComClient.from_settings(load_settings())\n"
+        "for _ in range(3): c.get_follow_user_list()\n"
+        "print(c.stats['token_fetches'])\n"
+    )
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = dict(os.environ, PYTHONPATH=src, SIYU_WECOM_BASE_URL=sb.url, WECOM_CORP_ID=sb.corp_id,
+               WECOM_SECRET=sb.secret, SIYU_WORKSPACE=str(workspace))
+    procs = [subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    assert sorted(int(o[0]) for o in outs) == [0, 1]  # one process fetched, the other reused it from the store
+    assert sb.state.counters["gettoken"] == 1
+    assert all(sb.secret not in o[0] + o[1] for o in outs)
+
+
+def test_config_from_siyu_toml(workspace, monkeypatch):
+    from siyu_cli.config import load_settings
+    from siyu_cli.wecom.config import WeComConfig
+
+    toml = workspace / "siyu.toml"
+    toml.write_text(toml.read_text() + '\n[wecom]\nbase_url = "https://proxy.example.cn/"\nsecret_env = "MY_SECRET"\n'
+                    'max_retries = 1\n[wecom.rate_limits]\n"/cgi-bin/message/send" = 5\n')
+    cfg = WeComConfig.from_settings(load_settings(workspace))
+    assert (cfg.base_url, cfg.secret_env, cfg.max_retries) == ("https://proxy.example.cn", "MY_SECRET", 1)
+    assert cfg.limit_for("message/send") == 5 and cfg.limit_for("gettoken") == 60
+    monkeypatch.setenv("SIYU_WECOM_BASE_URL", "http://127.0.0.1:1234")
+    assert WeComConfig.from_settings(load_settings(workspace)).base_url == "http://127.0.0.1:1234"
+    toml.write_text(toml.read_text() + 'secret = "oops"\n')
+    with pytest.raises(ConfigError, match="unknown key wecom.secret"):
+        WeComConfig.from_settings(load_settings(workspace))

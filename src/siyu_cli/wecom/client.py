@@ -384,7 +384,7 @@ class WeComClient:
             try:
                 from siyu_cli.store import open_store
 
-                with open_store(self.settings, read_only=True, wait=3) as con:
+                with open_store(self.settings, wait=3) as con:  # rw: may share an open rw connection in-process
                     row = con.execute(
                         "SELECT media_id, created_at FROM wecom_media WHERE cache_key = ? AND file_sha256 = ? "
                         "AND media_type = ?", [self.tokens.cache_key, digest, media_type]).fetchone()
