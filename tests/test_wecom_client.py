@@ -388,6 +388,6 @@ def test_config_from_siyu_toml(workspace, monkeypatch):
     assert cfg.limit_for("message/send") == 5 and cfg.limit_for("gettoken") == 60
     monkeypatch.setenv("SIYU_WECOM_BASE_URL", "http://127.0.0.1:1234")
     assert WeComConfig.from_settings(load_settings(workspace)).base_url == "http://127.0.0.1:1234"
-    toml.write_text(toml.read_text() + 'secret = "oops"\n')
+    toml.write_text(toml.read_text().replace("max_retries = 1", 'max_retries = 1\nsecret = "oops"'))
     with pytest.raises(ConfigError, match="unknown key wecom.secret"):
         WeComConfig.from_settings(load_settings(workspace))
