@@ -298,3 +298,42 @@ def test_seed_from_workspace_store(settings):
         # each goes to the member's own guide (wmC has no wecom_contacts row: its guide from members)
         assert results(client, r["msgid"]) == {"wmA": ("zhang", 0), "wmB": ("li", 0), "wmC": ("li", 0)}
         assert [m["userid"] for m in client.groupchat_get("wrG1")["member_list"]] == ["zhang", "wmA", "wmB"]
+
+
+def test_dispatch_delay_answers_41063_and_client_retries():
+    with SandboxServer(confirm="manual", dispatch_delay=0.05) as sb:
+        client = make_client(sb, backoff_base=0.05, backoff_max=0.1, max_retries=5)
+        r = send(client, ["wmsandbox0001"])
+        assert client.get_groupmsg_task(r["msgid"]) == [{"userid": "guide01", "status": 0}]
+        assert client.stats["retries"] >= 1
+
+
+def test_token_expiry_fault_and_random_mass_send_faults():
+    with SandboxServer(confirm="manual") as sb:
+        client = make_client(sb)
+        client.get_follow_user_list()
+        sb.inject("token_expiry", "get_follow_user_list")
+        client.get_follow_user_list()  # token expired early before the call → 42001 → refresh → ok
+        assert client.stats["refreshes"] == 1 and sb.state.counters["gettoken"] == 2
+    from siyu_cli.wecom.errors import AmbiguousSend
+
+    faults = {"http5xx": 0.5, "drop_after": 0.3, "paths": ["add_msg_template"], "seed": 11}
+    with SandboxServer(confirm="manual", faults=faults) as sb:
+        client = make_client(sb)
+        outcomes = {"ok": 0, "ambiguous": 0}
+        for i in range(20):
+            try:
+                send(client, ["wmsandbox0001"], text=f"t{i}")
+                outcomes["ok"] += 1
+            except AmbiguousSend:
+                outcomes["ambiguous"] += 1
+        assert outcomes["ok"] and outcomes["ambiguous"]
+        # never more tasks than attempts: no blind re-creation
+        assert len(sb.messages()) <= 20
+        assert len(sb.messages()) == outcomes["ok"] + sb.faults.injected.get("drop_after", 0)
+
+
+def test_env_for_subprocesses(sb):
+    env = sb.env()
+    assert env == {"SIYU_WECOM_BASE_URL": sb.url, "WECOM_CORP_ID": "wwsandbox", "WECOM_SECRET": sb.secret,
+                   "WECOM_ROBOT_KEY": sb.robot_keys[0]}

@@ -117,3 +117,44 @@ def test_fault_option_parsing():
         "errcodes": {"45009": 0.1}, "http5xx": 0.05, "drop_after": 0.2, "paths": ["add_msg_template"], "seed": 4}
     with pytest.raises(ValueError):
         parse_cli(["errcode=abc"])
+
+
+def test_wecom_check_verbose_shows_no_secret(cli, workspace, monkeypatch):
+    from siyu_cli.sandbox import SandboxServer
+
+    with SandboxServer() as sb:
+        for k, v in sb.env().items():
+            monkeypatch.setenv(k, v)
+        r = cli("--verbose", "wecom", "check", "--format", "json")
+        data = json.loads(r.stdout)
+        assert data["follow_users"] == 3 and data["token"] == "ok" and data["base_url"] == sb.url
+        token = sb.state.current_token
+        assert sb.secret not in r.stdout + r.stderr and token not in r.stdout + r.stderr
+        # a wrong secret: one line, exit 78, no secret
+        monkeypatch.setenv("WECOM_SECRET", "wrong-secret-value-42")
+        r = cli("--verbose", "wecom", "check", expect=78)
+        assert r.stderr.count("error:") == 1 and "errcode 40001" in r.stderr
+        assert "wrong-secret-value-42" not in r.stdout + r.stderr and "Traceback" not in r.stderr
+
+
+def test_internal_error_traceback_is_redacted(cli, workspace, monkeypatch):
+    from siyu_cli.sandbox import SandboxServer
+    from siyu_cli.wecom import client as client_mod
+
+    with SandboxServer() as sb:
+        for k, v in sb.env().items():
+            monkeypatch.setenv(k, v)
+
+        def boom(self):
+            raise RuntimeError(f"bug while holding {self.secret} and {self.access_token()}")
+
+        monkeypatch.setattr(client_mod.WeComClient, "get_follow_user_list", boom)
+        r = cli("--verbose", "wecom", "check", expect=1)
+        assert "Traceback" in r.stderr and "internal error: RuntimeError" in r.stderr
+        assert sb.secret not in r.stderr and sb.state.current_token not in r.stderr and "***" in r.stderr
+
+
+def test_wecom_errcodes_lists_the_table(cli):
+    rows = json.loads(cli("wecom", "errcodes", "--format", "json").stdout)
+    by_code = {r["errcode"]: r["category"] for r in rows}
+    assert by_code[42001] == "refresh" and by_code[45009] == "retry" and by_code[84061] == "skip"

@@ -192,6 +192,54 @@ def reset_cmd(ctx: typer.Context, url: Optional[str] = typer.Option(None, "--url
     typer.echo("sandbox reset")
 
 
+wecom_app = typer.Typer(help="Check the WeCom connection and look up errcodes.", no_args_is_help=True)
+
+
+@wecom_app.command("check")
+def wecom_check(
+    ctx: typer.Context,
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
+) -> None:
+    """Fetch a token and list the guides with customer contact: proves corp id, secret and base URL work."""
+    import time
+
+    from siyu_cli.cli.context import settings
+    from siyu_cli.output import emit_json, emit_rows
+    from siyu_cli.wecom.client import WeComClient
+
+    s = settings(ctx)
+    with WeComClient.from_settings(s) as wc:
+        t0 = time.perf_counter()
+        wc.access_token()
+        guides = wc.get_follow_user_list()
+        ms = (time.perf_counter() - t0) * 1000
+        token = wc.tokens.memory()
+        result = {
+            "base_url": wc.base_url,
+            "corp_id_env": wc.config.corp_id_env,
+            "secret_env": wc.config.secret_env,
+            "token": "ok",
+            "token_valid_for_s": int(token.expires_at - time.time()) if token else None,
+            "follow_users": len(guides),
+            "elapsed_ms": round(ms, 1),
+        }
+    if fmt is Format.json:
+        emit_json(result)
+    else:
+        emit_rows(["key", "value"], [[k, v] for k, v in result.items()], fmt, title="WeCom connection")
+
+
+@wecom_app.command("errcodes")
+def wecom_errcodes(fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, csv or json.")) -> None:
+    """Every errcode siyu knows and what it does about it (retry / refresh / skip / fatal)."""
+    from siyu_cli.output import emit_rows
+    from siyu_cli.wecom import errcodes
+
+    emit_rows(["errcode", "category", "config", "meaning"],
+              [[e.code, e.category, e.config, e.meaning] for e in errcodes.table()], fmt, title="WeCom errcodes")
+
+
 def register(app: typer.Typer) -> None:
-    """Register this module's commands on the root app."""
+    """Register this module's commands on the root app (``sandbox`` and ``wecom``)."""
     app.add_typer(sandbox_app, name="sandbox")
+    app.add_typer(wecom_app, name="wecom")

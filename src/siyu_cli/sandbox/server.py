@@ -115,8 +115,6 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             elif f.kind == "drop_after":
                 after = True
-        if endpoint == "gettoken" and method != "GET":
-            pass
         response = sb.state.handle(endpoint, query, body)
         if after:
             self._drop()
@@ -136,7 +134,7 @@ class SandboxServer:
                  robot_keys: list[str] | None = None, confirm: str = "auto", confirm_delay: float = 0.0,
                  faults: dict | None = None, token_ttl: int = 7200, state_dir: Path | None = None,
                  quota: dict | None = None, rate_limits: dict | None = None, robot_per_minute: int = 20,
-                 seed: str = "auto", synthetic: dict | None = None):
+                 seed: str = "auto", synthetic: dict | None = None, dispatch_delay: float = 0.0):
         from siyu_cli.secrets import register
 
         self.secret = secret or _secrets.token_urlsafe(24)
@@ -148,7 +146,8 @@ class SandboxServer:
         self.port = port
         self.state = SandboxState(corp_id=corp_id, secret=self.secret, robot_keys=self.robot_keys, confirm=confirm,
                                   confirm_delay=confirm_delay, token_ttl=token_ttl, quota=quota,
-                                  rate_limits=rate_limits, robot_per_minute=robot_per_minute, state_dir=state_dir)
+                                  rate_limits=rate_limits, robot_per_minute=robot_per_minute,
+                                  dispatch_delay=dispatch_delay, state_dir=state_dir)
         self.faults = Faults(faults)
         self.seeded: dict = {}
         # seed: "store" (workspace store), "synthetic", "none", or "auto" (the store when it has contacts)

@@ -117,7 +117,7 @@ class SandboxState:
                  confirm_delay: float = 0.0, token_ttl: int = 7200, quota: dict | None = None,
                  rate_limits: dict | None = None, rate_limit_default: int = DEFAULT_RATE_LIMIT,
                  robot_per_minute: int = 20, app_per_member_minute: int = 30, remind_limit: int = 3,
-                 state_dir: Path | None = None, clock: Callable[[], float] = time.time):
+                 dispatch_delay: float = 0.0, state_dir: Path | None = None, clock: Callable[[], float] = time.time):
         if confirm not in ("auto", "manual", "never"):
             raise ValueError("confirm must be auto, manual or never")
         self.lock = threading.RLock()
@@ -133,6 +133,7 @@ class SandboxState:
         self.robot_per_minute = robot_per_minute
         self.app_per_member_minute = app_per_member_minute
         self.remind_limit = remind_limit
+        self.dispatch_delay = dispatch_delay  # task/result polls answer 41063 this long after creation
         self.state_dir = Path(state_dir) if state_dir else None
         self.clock = clock
         self.rotate_tokens = False
@@ -481,7 +482,8 @@ class SandboxState:
         msgid = "msg" + _secrets.token_urlsafe(18).replace("-", "A").replace("_", "B")
         due = now + self.confirm_delay if self.confirm_mode == "auto" else None
         self.msgs[msgid] = {
-            "msgid": msgid, "chat_type": chat_type, "sender": sender, "create_time": int(now), "text": text,
+            "msgid": msgid, "chat_type": chat_type, "sender": sender, "create_time": int(now), "created_at": now,
+            "text": text,
             "attachments": attachments, "cancelled": False, "reminds": [],
             "tasks": {u: {"status": 0, "send_time": None, "due": due} for u in routed},
             "results": {u: {r: {"status": 0, "send_time": None} for r in rs} for u, rs in routed.items()},
@@ -489,13 +491,15 @@ class SandboxState:
         self.order.append(msgid)
         return ok(fail_list=fail, msgid=msgid)
 
-    def _msg(self, body: dict) -> tuple[dict | None, dict | None]:
+    def _msg(self, body: dict, *, poll: bool = False) -> tuple[dict | None, dict | None]:
         msgid = body.get("msgid")
         if not msgid:
             return None, err(41046)
         msg = self.msgs.get(msgid)
         if msg is None:
             return None, err(41047)
+        if poll and self.dispatch_delay and self.clock() < msg["created_at"] + self.dispatch_delay:
+            return None, err(41063)
         return msg, None
 
     def get_groupmsg_list_v2(self, query: dict, body: dict) -> dict:
@@ -528,7 +532,7 @@ class SandboxState:
         return ok(group_msg_list=chunk, next_cursor=nxt)
 
     def get_groupmsg_task(self, query: dict, body: dict) -> dict:
-        msg, e = self._msg(body)
+        msg, e = self._msg(body, poll=True)
         if e:
             return e
         rows = []
@@ -543,7 +547,7 @@ class SandboxState:
         return ok(task_list=chunk, next_cursor=nxt)
 
     def get_groupmsg_send_result(self, query: dict, body: dict) -> dict:
-        msg, e = self._msg(body)
+        msg, e = self._msg(body, poll=True)
         if e:
             return e
         userid = body.get("userid")
