@@ -337,3 +337,22 @@ def test_env_for_subprocesses(sb):
     env = sb.env()
     assert env == {"SIYU_WECOM_BASE_URL": sb.url, "WECOM_CORP_ID": "wwsandbox", "WECOM_SECRET": sb.secret,
                    "WECOM_ROBOT_KEY": sb.robot_keys[0]}
+
+
+def test_concurrency_limit_answers_45033():
+    import threading
+
+    with SandboxServer(confirm="manual", concurrency=1, faults={"latency": 0.2, "paths": ["get_follow_user_list"]}) as sb:
+        token = make_client(sb).access_token()
+        codes = []
+
+        def call():
+            r = httpx.get(f"{sb.url}/cgi-bin/externalcontact/get_follow_user_list", params={"access_token": token})
+            codes.append(r.json()["errcode"])
+
+        threads = [threading.Thread(target=call) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(codes) == [0, 45033, 45033]

@@ -75,8 +75,37 @@ def test_serve_prints_url_and_env_hint_but_not_the_secret(workspace, cli, monkey
         out, err = stop(proc)
     everything = "".join(lines) + out + err
     assert secret not in everything and robot_key not in everything
-    # persisted for a restarted sandbox
+    # persisted for a restarted sandbox, and readable once it has stopped
     assert (workspace / ".sandbox" / "deliveries.jsonl").read_text().count("cli 测试") == 1
+    rows = json.loads(cli("sandbox", "deliveries", "--state-dir", workspace / ".sandbox", "--format", "json").stdout)
+    assert [r["recipient"] for r in rows] == ["wmsandbox0001"]
+
+
+def test_serve_reads_sandbox_section(workspace):
+    toml = workspace / "siyu.toml"
+    toml.write_text(toml.read_text() + '\n[sandbox]\nconfirm = "never"\nquota = "day:1"\nstate_dir = "sb-state"\n')
+    proc, lines = start_serve_plain()
+    stop(proc)
+    assert "confirm=never" in lines[0] and str(workspace / "sb-state") in lines[0]
+    toml.write_text(toml.read_text() + 'colour = "red"\n')
+    proc, lines = start_serve_plain()
+    out, err = stop(proc)
+    assert proc.returncode == 78 and "unknown key sandbox.colour" in err
+
+
+def start_serve_plain():
+    full = dict(os.environ, PYTHONPATH=SRC)
+    proc = subprocess.Popen([sys.executable, "-m", "siyu_cli", "sandbox", "serve"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=full)
+    lines = []
+    while True:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if line.startswith("export WECOM_ROBOT_KEY_FILE"):
+            break
+    return proc, lines
 
 
 def test_show_secret_prints_the_sandbox_secret(tmp_path):

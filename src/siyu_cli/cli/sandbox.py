@@ -26,6 +26,23 @@ def _settings_or_none(ctx: typer.Context):
         return None
 
 
+SANDBOX_KEYS = {"port": int, "confirm": str, "confirm_delay": (int, float), "token_ttl": int, "quota": str,
+                "seed": str, "state_dir": str, "faults": list}
+
+
+def _sandbox_config(settings) -> dict:
+    """Defaults for `siyu sandbox serve` from the [sandbox] section of siyu.toml (flags win)."""
+    from siyu_cli.errors import ConfigError
+
+    conf = settings.section("sandbox") if settings is not None else {}
+    for key, value in conf.items():
+        if key not in SANDBOX_KEYS:
+            raise ConfigError(f"{settings.config_file}: unknown key sandbox.{key} (known: {', '.join(SANDBOX_KEYS)})")
+        if not isinstance(value, SANDBOX_KEYS[key]) or isinstance(value, bool):
+            raise ConfigError(f"{settings.config_file}: sandbox.{key} has the wrong type")
+    return conf
+
+
 def _write_private(path: Path, value: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -44,19 +61,19 @@ def _read_private(path: Path) -> str | None:
 @sandbox_app.command("serve")
 def serve(
     ctx: typer.Context,
-    port: int = typer.Option(0, "--port", "-p", help="Port on 127.0.0.1 (0 = any free port)."),
-    confirm: str = typer.Option("auto", "--confirm", help="How guides confirm mass sends: auto | manual | never."),
-    confirm_delay: float = typer.Option(0.0, "--confirm-delay", help="Seconds before guides auto-confirm."),
+    port: Optional[int] = typer.Option(None, "--port", "-p", help="Port on 127.0.0.1 (default 0 = any free port; [sandbox] port)."),
+    confirm: Optional[str] = typer.Option(None, "--confirm", help="How guides confirm mass sends: auto (default) | manual | never."),
+    confirm_delay: Optional[float] = typer.Option(None, "--confirm-delay", help="Seconds before guides auto-confirm (default 0)."),
     fault: List[str] = typer.Option(
         [], "--fault",
         help="Fault injection, repeatable: errcode=45009:0.1, 5xx=0.05, drop=0.02, drop_after=0.02, latency=0.2, "
              "token_expiry=0.01, path=add_msg_template, seed=7.",
     ),
-    token_ttl: int = typer.Option(7200, "--token-ttl", help="Access-token lifetime in seconds."),
+    token_ttl: Optional[int] = typer.Option(None, "--token-ttl", help="Access-token lifetime in seconds (default 7200)."),
     quota: Optional[str] = typer.Option(
-        None, "--quota", help="Per-customer mass-send cap PERIOD[:N]: month (days in month), week:7, day:1."
+        None, "--quota", help="Per-customer mass-send cap PERIOD[:N]: month (days in month, default), week:7, day:1."
     ),
-    seed: str = typer.Option("auto", "--seed", help="Contacts: auto (workspace store if any, else synthetic) | store | synthetic | none."),
+    seed: Optional[str] = typer.Option(None, "--seed", help="Contacts: auto (workspace store if it has any, else synthetic) | store | synthetic | none."),
     state_dir: Optional[Path] = typer.Option(None, "--state-dir", help="Where deliveries and the sandbox secret are kept (default: <workspace>/.sandbox)."),
     show_secret: bool = typer.Option(False, "--show-secret", help="Also print the sandbox's own generated secret and robot key."),
 ) -> None:
@@ -65,6 +82,17 @@ def serve(
     from siyu_cli.sandbox import SandboxServer
     from siyu_cli.sandbox.faults import parse_cli
 
+    settings = _settings_or_none(ctx)
+    conf = _sandbox_config(settings)
+    port = port if port is not None else conf.get("port", 0)
+    confirm = confirm or conf.get("confirm", "auto")
+    confirm_delay = confirm_delay if confirm_delay is not None else conf.get("confirm_delay", 0.0)
+    token_ttl = token_ttl if token_ttl is not None else conf.get("token_ttl", 7200)
+    quota = quota or conf.get("quota")
+    seed = seed or conf.get("seed", "auto")
+    fault = list(fault) or list(conf.get("faults", []))
+    if state_dir is None and conf.get("state_dir") and settings is not None:
+        state_dir = settings.path(conf["state_dir"])
     if confirm not in ("auto", "manual", "never"):
         raise UsageError("--confirm must be auto, manual or never")
     try:
@@ -77,7 +105,6 @@ def serve(
         if period not in ("month", "week", "day") or (n and not n.isdigit()):
             raise UsageError("--quota must be month, week or day, optionally :N (e.g. day:1)")
         quota_spec = {"period": period, "limit": int(n) if n else None}
-    settings = _settings_or_none(ctx)
     if seed == "store" and settings is None:
         raise UsageError("--seed store needs a workspace (--workspace or SIYU_WORKSPACE)")
     if seed not in ("auto", "store", "synthetic", "none"):
@@ -174,11 +201,23 @@ def deliveries_cmd(
     channel: Optional[str] = typer.Option(None, "--channel", help="customer | group | app | robot."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, csv or json."),
     url: Optional[str] = typer.Option(None, "--url", help="Sandbox URL (default: $SIYU_WECOM_BASE_URL)."),
+    state_dir: Optional[Path] = typer.Option(
+        None, "--state-dir", help="Read the record a (stopped) sandbox left in this folder instead of asking a running one."
+    ),
 ) -> None:
     """Every message a customer, group, staff member or robot received from the sandbox."""
+    import json
+
+    from siyu_cli.errors import UsageError
     from siyu_cli.output import emit_rows
 
-    rows = _control(_url(ctx, url), "deliveries", None if channel is None else {"channel": channel})["deliveries"]
+    if state_dir is not None:
+        path = state_dir.expanduser() / "deliveries.jsonl"
+        if not path.is_file():
+            raise UsageError(f"{path}: no such file (no sandbox has recorded deliveries there)")
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    else:
+        rows = _control(_url(ctx, url), "deliveries", None if channel is None else {"channel": channel})["deliveries"]
     if channel:
         rows = [r for r in rows if r["channel"] == channel]
     cols = ["at", "channel", "msgid", "sender", "recipient", "text", "attachments"]

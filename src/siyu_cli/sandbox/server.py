@@ -95,6 +95,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, {"errcode": 404, "errmsg": "not found"})
             return
         endpoint = path[len("/cgi-bin/"):].strip("/")
+        if not sb._enter(endpoint):
+            from siyu_cli.sandbox.state import err
+
+            self._send(200, err(45033))
+            return
+        try:
+            self._api(sb, method, endpoint, query, body)
+        finally:
+            sb._leave(endpoint)
+
+    def _api(self, sb: "SandboxServer", method: str, endpoint: str, query: dict, body: Any) -> None:
         faults = sb.faults.pick(endpoint)
         after = False
         for f in faults:
@@ -134,7 +145,8 @@ class SandboxServer:
                  robot_keys: list[str] | None = None, confirm: str = "auto", confirm_delay: float = 0.0,
                  faults: dict | None = None, token_ttl: int = 7200, state_dir: Path | None = None,
                  quota: dict | None = None, rate_limits: dict | None = None, robot_per_minute: int = 20,
-                 seed: str = "auto", synthetic: dict | None = None, dispatch_delay: float = 0.0):
+                 seed: str = "auto", synthetic: dict | None = None, dispatch_delay: float = 0.0,
+                 concurrency: int = 0):
         from siyu_cli.secrets import register
 
         self.secret = secret or _secrets.token_urlsafe(24)
@@ -163,6 +175,22 @@ class SandboxServer:
                            "groups": len(self.state.groups)}
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
+        # concurrent in-flight calls allowed per endpoint (0 = unlimited); more → 45033 (WECOM.md §6.1)
+        self.concurrency = concurrency
+        self._inflight: dict[str, int] = {}
+        self._inflight_lock = threading.Lock()
+
+    def _enter(self, endpoint: str) -> bool:
+        with self._inflight_lock:
+            n = self._inflight.get(endpoint, 0)
+            if self.concurrency and endpoint not in ("gettoken", "webhook/send") and n >= self.concurrency:
+                return False
+            self._inflight[endpoint] = n + 1
+            return True
+
+    def _leave(self, endpoint: str) -> None:
+        with self._inflight_lock:
+            self._inflight[endpoint] -= 1
 
     # ------------------------------------------------------------------ lifecycle
     @property
