@@ -51,3 +51,32 @@ def seed(settings, members=MEMBERS, groups=GROUPS) -> None:
         for gid, name, owner, store in groups:
             con.execute("INSERT INTO groups (group_id, name, owner_userid, store) VALUES (?, ?, ?, ?)", [gid, name, owner, store])
         con.execute("INSERT INTO member_tags (member_id, tag_group, tag) VALUES ('m01', '等级', 'VIP'), ('m02', '等级', 'VIP'), ('m10', '', 'VIP')")
+
+
+WECOM_TOML = """
+[wecom]
+agent_id = 1000002
+max_retries = 1
+backoff_base = 0.01
+backoff_max = 0.05
+timeout = 5
+"""
+
+
+def start_sandbox(settings, tmp_path, monkeypatch=None, **kw):
+    """A sandbox seeded from the store, with this process's env pointing at it."""
+    from siyu_cli.sandbox import SandboxServer
+
+    sb = SandboxServer(settings=settings, state_dir=tmp_path / "sandbox", **kw).start()
+    if monkeypatch is not None:
+        for k, v in sb.env().items():
+            monkeypatch.setenv(k, v)
+    return sb
+
+
+def per_recipient(deliveries, channel="customer"):
+    counts: dict[str, int] = {}
+    for d in deliveries:
+        if d["channel"] == channel:
+            counts[d["recipient"]] = counts.get(d["recipient"], 0) + 1
+    return counts

@@ -83,31 +83,6 @@ def _close(client, owned: bool):
             pass
 
 
-class _Media:
-    """Uploads local images (attachments, mini-program covers) once per send run (media_id lives 3 days)."""
-
-    def __init__(self, client):
-        self.client = client
-        self.cache: dict[str, str] = {}
-
-    def media_id(self, path: str) -> str:
-        if path not in self.cache:
-            self.cache[path] = self.client.upload_media(Path(path), "image")
-        return self.cache[path]
-
-    def resolve(self, attachments: list[dict]) -> list[dict]:
-        out = []
-        for att in attachments:
-            kind = att["msgtype"]
-            body = dict(att[kind])
-            if "path" in body:
-                body = {"media_id": self.media_id(body.pop("path")), **body}
-            if "pic_path" in body:
-                body["pic_media_id"] = self.media_id(body.pop("pic_path"))
-            out.append({"msgtype": kind, kind: body})
-        return out
-
-
 def send_campaign(
     settings,
     campaign_id: str,
@@ -141,21 +116,15 @@ def send_campaign(
         try:
             for batch in in_flight:
                 _reconcile(settings, camp, batch, client, report)
-            media = _Media(client)
-            attachments_cache = None
+            # image / mini-program cover paths are uploaded by the client (media_id cached by file hash)
+            attachments = camp["attachments"]
             n = 0
             while max_batches is None or n < max_batches:
                 batch = ledger.claim_next_batch(settings, campaign_id, channel)
                 if batch is None:
                     break
                 n += 1
-                if attachments_cache is None and camp["attachments"]:
-                    try:
-                        attachments_cache = media.resolve(camp["attachments"])
-                    except BaseException:
-                        ledger.release_batch(settings, campaign_id, batch.batch_id, "attachment upload failed")
-                        raise
-                if _send_batch(settings, camp, batch, client, attachments_cache or [], report) == "stop":
+                if _send_batch(settings, camp, batch, client, attachments, report) == "stop":
                     break
                 if on_batch:
                     on_batch(batch)
@@ -184,7 +153,8 @@ def _send_batch(settings, camp, batch: Batch, client, attachments, report) -> st
             ledger.complete_batch(settings, cid, batch.batch_id, msgid=resp.get("msgid"), failed=failed)
         elif channel == "app":
             resp = client.send_app_message(touser=batch.recipients, text=batch.text, enable_duplicate_check=True)
-            invalid = set(filter(None, str(resp.get("invaliduser") or "").split("|")))
+            inv = resp.get("invaliduser") or []
+            invalid = set(inv if isinstance(inv, list) else filter(None, str(inv).split("|")))
             failed = {r: "invaliduser: not in the app's visible range" for r in batch.recipients if r in invalid}
             ledger.complete_batch(settings, cid, batch.batch_id, msgid=resp.get("msgid"), failed=failed)
         else:  # robot
@@ -278,12 +248,14 @@ def _reconcile(settings, camp, batch: Batch, client, report) -> None:
         if creator and batch.sender and creator != batch.sender:
             continue
         tasks = _call_retrying(client.get_groupmsg_task, msgid)
-        if batch.sender and batch.sender not in {t.get("userid") for t in tasks}:
+        userids = [t.get("userid") for t in tasks if t.get("userid")]
+        if batch.sender and channel == "group" and batch.sender not in userids:
             continue
-        results = _call_retrying(client.get_groupmsg_send_result, msgid, batch.sender)
         key = "external_userid" if channel == "customer" else "chat_id"
-        got = {r.get(key) for r in results if r.get(key)}
-        if got and not (got & want):
+        got = set()
+        for userid in userids:  # WeCom routes each customer to the guide who last chatted with them
+            got |= {r.get(key) for r in _call_retrying(client.get_groupmsg_send_result, msgid, userid) if r.get(key)}
+        if not (got & want):
             continue
         if got and not want <= got:
             # WeCom recorded only part of the batch: those missing were not accepted (fail_list)
@@ -319,13 +291,14 @@ def sync_status(settings, campaign_id: str, *, client=None) -> dict:
         try:
             for bid, sender, msgid in batches:
                 tasks = _call_retrying(client.get_groupmsg_task, msgid)
-                confirmed = {t.get("userid") for t in tasks if t.get("status") == 2}
+                results: dict[str, dict] = {}
+                for t in tasks:
+                    if t.get("status") == 2:  # this guide confirmed: per-recipient results exist
+                        for r in _call_retrying(client.get_groupmsg_send_result, msgid, t["userid"]):
+                            if r.get(key):
+                                results[r[key]] = r
                 with open_store(settings, read_only=True) as con:
                     rids = ledger.batch_recipients(con, campaign_id, bid, ("sent",))
-                if sender not in confirmed:
-                    updates += [(r, "unconfirmed", None) for r in rids]
-                    continue
-                results = {r.get(key): r for r in _call_retrying(client.get_groupmsg_send_result, msgid, sender)}
                 for rid in rids:
                     res = results.get(rid)
                     status = res.get("status") if res else 0
@@ -342,10 +315,10 @@ def sync_status(settings, campaign_id: str, *, client=None) -> dict:
     with open_store(settings) as con:
         if updates:
             con.execute("BEGIN TRANSACTION")
-            con.execute("CREATE OR REPLACE TEMP TABLE _push_d (recipient_id VARCHAR, delivery VARCHAR, at VARCHAR)")
+            con.execute("CREATE OR REPLACE TEMP TABLE _push_d (recipient_id VARCHAR, delivery VARCHAR, d_at VARCHAR)")
             con.executemany("INSERT INTO _push_d VALUES (?, ?, ?)", updates)
             con.execute(
-                "UPDATE push_recipients AS r SET delivery = d.delivery, delivered_at = CAST(d.at AS TIMESTAMPTZ) "
+                "UPDATE push_recipients AS r SET delivery = d.delivery, delivered_at = CAST(d.d_at AS TIMESTAMPTZ) "
                 "FROM _push_d d WHERE r.campaign_id = ? AND r.recipient_id = d.recipient_id",
                 [campaign_id],
             )
