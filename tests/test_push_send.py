@@ -205,3 +205,30 @@ def test_push_due_overlapping_windows_never_send_twice(ws, sb):
     assert per_recipient(sb.deliveries(), "group") == {"wr01": 1}
     # plan's text is final: braces are not a template
     assert {d["recipient"]: d["text"] for d in sb.deliveries("customer")}["wm01"] == "欢迎 {{ name }}"
+
+
+def test_push_due_with_real_playbooks_overlapping_windows(ws, tmp_path, monkeypatch):
+    """plan.due_messages over the example coffee-week playbook: overlapping windows send each slot once."""
+    from siyu_cli.plan import due_messages
+
+    with open_store(ws) as con:
+        con.execute("UPDATE groups SET tags = ['咖啡群'] WHERE group_id IN ('wr01', 'wr02')")
+    sb = start_sandbox(ws, tmp_path, monkeypatch)
+    try:
+        tz = __import__("zoneinfo").ZoneInfo("Asia/Shanghai")
+        mon = datetime(2026, 11, 23, tzinfo=tz)  # 2026-W48
+        book = [ws.root / "playbooks" / "coffee-week.yaml"]
+        d = lambda n: mon + __import__("datetime").timedelta(days=n)
+        keys = {m.key for m in due_messages(ws, d(0), d(3), playbooks=book)}
+        assert keys and all(k.startswith("plan:coffee-week:") for k in keys)
+        r1 = push_due(ws, d(0), d(2), playbooks=book, now=d(3))
+        r2 = push_due(ws, d(1), d(3), playbooks=book, now=d(3))
+        assert r1.failed == r2.failed == 0
+        assert r1.created + r2.created == len(keys)
+        sb.confirm()
+        sent = [(x["recipient"], x["msgid"]) for x in sb.deliveries("group")]
+        assert len(sent) == len(keys) == len(set(sent))
+        with open_store(ws, read_only=True) as con:
+            assert con.execute("SELECT count(*) FROM push_campaigns WHERE due_key IS NOT NULL").fetchone()[0] == len(keys)
+    finally:
+        sb.stop()

@@ -164,22 +164,25 @@ def _segment(con, spec: str, rest: str) -> Audience:
             snapshot_id = int(snap)
         except ValueError:
             raise UsageError(f"segment snapshot must be a number: {snap!r}") from None
+        exists = con.execute("SELECT count(*) FROM segment_members WHERE snapshot_id = ?", [snapshot_id]).fetchone()[0]
+        if not exists:
+            raise DataError(f"segment snapshot {snapshot_id} does not exist or is empty")
+        row = con.execute(
+            "SELECT any_value(segment_id) FROM segment_members WHERE snapshot_id = ? AND (segment_id = ? OR segment_name = ?)",
+            [snapshot_id, seg, seg],
+        ).fetchone()
+        known = row[0] if row else None
     else:
-        try:
-            from siyu_cli.segment import latest_snapshot_id
-
-            snapshot_id = latest_snapshot_id(con)
-        except ImportError:
-            snapshot_id = con.execute("SELECT max(snapshot_id) FROM segment_snapshots").fetchone()[0]
+        # like segment.audience(): the newest snapshot that has this segment (an rfm11 run after
+        # an rfm8 run does not hide segment 'A')
+        row = con.execute(
+            "SELECT snapshot_id, any_value(segment_id) FROM segment_members WHERE segment_id = ? OR segment_name = ? "
+            "GROUP BY 1 ORDER BY 1 DESC LIMIT 1",
+            [seg, seg],
+        ).fetchone()
+        snapshot_id, known = (row[0], row[1]) if row else (con.execute("SELECT max(snapshot_id) FROM segment_snapshots").fetchone()[0], None)
         if snapshot_id is None:
             raise DataError("no segment snapshots yet: run `siyu segment` first")
-    exists = con.execute("SELECT count(*) FROM segment_members WHERE snapshot_id = ?", [snapshot_id]).fetchone()[0]
-    if not exists:
-        raise DataError(f"segment snapshot {snapshot_id} does not exist or is empty")
-    known = con.execute(
-        "SELECT any_value(segment_id) FROM segment_members WHERE snapshot_id = ? AND (segment_id = ? OR segment_name = ?)",
-        [snapshot_id, seg, seg],
-    ).fetchone()[0]
     if known is None:
         ids = [r[0] for r in con.execute(
             "SELECT DISTINCT segment_id FROM segment_members WHERE snapshot_id = ? ORDER BY 1", [snapshot_id]).fetchall()]
