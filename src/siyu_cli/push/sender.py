@@ -95,10 +95,11 @@ def send_campaign(
 ) -> SendReport:
     """Send (or resume) a campaign under its lock; safe to run again after any crash."""
     report = SendReport(campaign_id)
-    with ledger.campaign_lock(settings, campaign_id):
-        with open_store(settings, read_only=True) as con:
-            camp = ledger.get_campaign(con, campaign_id)
-            in_flight = ledger.batches_in_state(con, campaign_id, "in_flight")
+    hold = float(settings.section("push").get("store_hold_seconds", 2.0))
+    with ledger.campaign_lock(settings, campaign_id), ledger.StoreSession(settings, hold) as session:
+        con = session.con()
+        camp = ledger.get_campaign(con, campaign_id)
+        in_flight = ledger.batches_in_state(con, campaign_id, "in_flight")
         channel = camp["channel"]
         if camp["status"] == "cancelled":
             raise UsageError(f"campaign {campaign_id} was cancelled; nothing to send")
@@ -115,30 +116,31 @@ def send_campaign(
         client = client or make_client(settings, channel)
         try:
             for batch in in_flight:
-                _reconcile(settings, camp, batch, client, report)
+                _reconcile(settings, camp, batch, client, report, session)
             # image / mini-program cover paths are uploaded by the client (media_id cached by file hash)
             attachments = camp["attachments"]
             n = 0
             while max_batches is None or n < max_batches:
-                batch = ledger.claim_next_batch(settings, campaign_id, channel)
+                batch = ledger.claim_next_batch(settings, campaign_id, channel, con=session.con())
                 if batch is None:
                     break
                 n += 1
-                if _send_batch(settings, camp, batch, client, attachments, report) == "stop":
+                if _send_batch(settings, camp, batch, client, attachments, report, session) == "stop":
                     break
                 if on_batch:
                     on_batch(batch)
         finally:
             _close(client, owned)
-        report.states = ledger.finish_campaign(settings, campaign_id)
-        with open_store(settings, read_only=True) as con:
-            report.status = con.execute("SELECT status FROM push_campaigns WHERE campaign_id = ?", [campaign_id]).fetchone()[0]
+        con = session.con()
+        report.states = ledger.finish_campaign(settings, campaign_id, con=con)
+        report.status = con.execute("SELECT status FROM push_campaigns WHERE campaign_id = ?", [campaign_id]).fetchone()[0]
     return report
 
 
-def _send_batch(settings, camp, batch: Batch, client, attachments, report) -> str | None:
+def _send_batch(settings, camp, batch: Batch, client, attachments, report, session) -> str | None:
     wecom = _wecom()
     channel, cid = camp["channel"], camp["campaign_id"]
+    session.release_if_old()  # the in_flight mark is committed; others may use the store during the call
     try:
         if channel in CHAT_TYPE:
             kwargs = {"chat_type": CHAT_TYPE[channel], "sender": batch.sender, "text": batch.text,
@@ -150,16 +152,16 @@ def _send_batch(settings, camp, batch: Batch, client, attachments, report) -> st
             resp = client.add_msg_template(**kwargs)
             fail_list = set(resp.get("fail_list") or [])
             failed = {r: "fail_list: invalid or unsendable external_userid" for r in batch.recipients if r in fail_list}
-            ledger.complete_batch(settings, cid, batch.batch_id, msgid=resp.get("msgid"), failed=failed)
+            ledger.complete_batch(settings, cid, batch.batch_id, msgid=resp.get("msgid"), failed=failed, con=session.con())
         elif channel == "app":
             resp = client.send_app_message(touser=batch.recipients, text=batch.text, enable_duplicate_check=True)
             inv = resp.get("invaliduser") or []
             invalid = set(inv if isinstance(inv, list) else filter(None, str(inv).split("|")))
             failed = {r: "invaliduser: not in the app's visible range" for r in batch.recipients if r in invalid}
-            ledger.complete_batch(settings, cid, batch.batch_id, msgid=resp.get("msgid"), failed=failed)
+            ledger.complete_batch(settings, cid, batch.batch_id, msgid=resp.get("msgid"), failed=failed, con=session.con())
         else:  # robot
             resp = client.send_text(batch.text)
-            ledger.complete_batch(settings, cid, batch.batch_id, msgid=(resp or {}).get("msgid"))
+            ledger.complete_batch(settings, cid, batch.batch_id, msgid=(resp or {}).get("msgid"), con=session.con())
         report.batches_sent += 1
         return None
     except wecom.AmbiguousSend as exc:
@@ -168,7 +170,7 @@ def _send_batch(settings, camp, batch: Batch, client, attachments, report) -> st
         if channel in CHAT_TYPE:
             time.sleep(0.2)
             try:
-                _reconcile(settings, camp, batch, client, report)
+                _reconcile(settings, camp, batch, client, report, session)
                 return None
             except SiyuError:
                 pass
@@ -177,11 +179,11 @@ def _send_batch(settings, camp, batch: Batch, client, attachments, report) -> st
     except wecom.WeComError as exc:
         reason = f"{exc.errcode} {exc.errmsg}".strip()
         if exc.category == "skip":
-            ledger.fail_batch(settings, cid, batch.batch_id, reason)
+            ledger.fail_batch(settings, cid, batch.batch_id, reason, con=session.con())
             report.batches_failed += 1
             return None
         # retry (already retried by the client), refresh, fatal: nothing was created; stop and keep it planned
-        ledger.release_batch(settings, cid, batch.batch_id, reason)
+        ledger.release_batch(settings, cid, batch.batch_id, reason, con=session.con())
         report.stopped = f"batch {batch.batch_id}: {reason}"
         if exc.category == "fatal":
             raise
@@ -219,15 +221,15 @@ def _text_of(msg: dict) -> str:
     return (text or "").strip()
 
 
-def _reconcile(settings, camp, batch: Batch, client, report) -> None:
+def _reconcile(settings, camp, batch: Batch, client, report, session) -> None:
     """Decide an in-flight batch from WeCom's records: sent (found) or planned again (not found)."""
     channel, cid = camp["channel"], camp["campaign_id"]
     if channel == "app":
-        ledger.release_batch(settings, cid, batch.batch_id, "re-sent after a crash with WeCom's duplicate check")
+        ledger.release_batch(settings, cid, batch.batch_id, "re-sent after a crash with WeCom's duplicate check", con=session.con())
         report.released += 1
         return
     if channel == "robot":
-        ledger.fail_batch(settings, cid, batch.batch_id, "outcome_unknown: the robot webhook keeps no record to check")
+        ledger.fail_batch(settings, cid, batch.batch_id, "outcome_unknown: the robot webhook keeps no record to check", con=session.con())
         report.batches_failed += 1
         return
     started = batch.started_at or utcnow()
@@ -235,8 +237,7 @@ def _reconcile(settings, camp, batch: Batch, client, report) -> None:
         started = started.replace(tzinfo=timezone.utc)
     start_time = int(started.timestamp()) - RECONCILE_SLACK
     end_time = int(time.time()) + RECONCILE_SLACK
-    with open_store(settings, read_only=True) as con:
-        known = {r[0] for r in con.execute("SELECT msgid FROM push_batches WHERE msgid IS NOT NULL").fetchall()}
+    known = {r[0] for r in session.con().execute("SELECT msgid FROM push_batches WHERE msgid IS NOT NULL").fetchall()}
     records = _call_retrying(client.get_groupmsg_list_v2, chat_type=CHAT_TYPE[channel], start_time=start_time,
                              end_time=end_time, filter_type=2)
     want = set(batch.recipients)
@@ -263,11 +264,11 @@ def _reconcile(settings, camp, batch: Batch, client, report) -> None:
         else:
             failed = {}
         ledger.complete_batch(settings, cid, batch.batch_id, msgid=msgid, failed=failed, reconciled=True,
-                              now=started)
+                              now=started, con=session.con())
         report.reconciled += 1
         log.info("batch %s reconciled with WeCom msgid %s", batch.batch_id, msgid)
         return
-    ledger.release_batch(settings, cid, batch.batch_id, "not found at WeCom after a crash; re-queued")
+    ledger.release_batch(settings, cid, batch.batch_id, "not found at WeCom after a crash; re-queued", con=session.con())
     report.released += 1
 
 
