@@ -38,6 +38,12 @@ max_rejects = 0                # a load exits 65 when more rows than this are re
 # base_url = "https://qyapi.weixin.qq.com"      # or the sandbox: `siyu sandbox serve`
 # corp_id_env = "SIYU_WECOM_CORP_ID"            # names of environment variables, never values
 # secret_env = "SIYU_WECOM_SECRET"              # SIYU_WECOM_SECRET_FILE may name a 0600 file instead
+
+# [push]
+# platform_cap = "days/month"   # WeCom's per-customer mass-send limit: N/day|week|month ("days" = days in the month)
+# cap = "2/week"                # siyu's own stricter per-customer cap ("" = off)
+# quiet_hours = "22:00-08:00"   # no customer/group mass-send starts in this window ("" = off)
+# batch_size = 10000            # external_userid per add_msg_template call (≤ 10000); group_batch_size ≤ 2000
 """
 
 

@@ -112,8 +112,17 @@ def _parse_quiet(value) -> tuple[time, time] | None:
     return time(h1, m1), time(h2, m2)
 
 
+#: every key [push] may hold
+PUSH_KEYS = ("platform_cap", "cap", "quiet_hours", "batch_size", "group_batch_size", "app_batch_size",
+             "store_hold_seconds")
+
+
 def load_policy(settings, *, overrides: dict | None = None) -> Policy:
-    cfg = {**DEFAULTS, **settings.section("push"), **(overrides or {})}
+    section = settings.section("push")
+    unknown = sorted(set(section) - set(PUSH_KEYS))
+    if unknown:
+        raise ConfigError(f"{settings.config_file}: unknown key push.{unknown[0]} (known: {', '.join(PUSH_KEYS)})")
+    cfg = {**DEFAULTS, **section, **(overrides or {})}
     caps = tuple(c for c in (_parse_cap("platform_cap", cfg.get("platform_cap")), _parse_cap("cap", cfg.get("cap"))) if c)
     return Policy(caps=caps, quiet=_parse_quiet(cfg.get("quiet_hours")), tz=ZoneInfo(settings.timezone))
 
