@@ -44,6 +44,12 @@ max_rejects = 0                # a load exits 65 when more rows than this are re
 # max_retries = 3                               # for retryable errcodes (-1, 45009, 45033, 41063), with backoff
 # [wecom.rate_limits]                           # client-side calls per minute per endpoint (0 = off)
 # "externalcontact/add_msg_template" = 600
+
+# [push]
+# platform_cap = "days/month"   # WeCom's per-customer mass-send limit: N/day|week|month ("days" = days in the month)
+# cap = "2/week"                # siyu's own stricter per-customer cap ("" = off)
+# quiet_hours = "22:00-08:00"   # no customer/group mass-send starts in this window ("" = off)
+# batch_size = 10000            # external_userid per add_msg_template call (≤ 10000); group_batch_size ≤ 2000
 """
 
 
