@@ -35,6 +35,8 @@ def test_base_kpis(report):
     assert k["orders"] == 8
     # members with a valid order: m1 m2 m3 m4 = 4
     assert k["buyers"] == 4
+    # m1 bought before the period (o14, 2025-12-20): returning; m2 m3 m4 first bought in it: new
+    assert (k["new_buyers"], k["returning_buyers"]) == (3, 1)
     # net: 100 + 200 + 50 + (120−20) + 80 + 40 + 60 + 0 (o8) + 30 = 660
     assert k["gmv"] == approx(660.0)
     # 660 / 8 = 82.5
@@ -54,6 +56,7 @@ def test_membership_and_reach(report):
     assert k["online_rate"] == approx(4 / 7, abs=1e-6)
     # contacts added in the period: wm2 (g1, 01-10), wm3x (g2), wmz (g2), wm2 again (g2) → distinct 3
     assert k["new_contacts"] == 3
+    assert k["reachable_members"] == 4
 
 
 def test_add_rate_by_store(report):
@@ -209,7 +212,8 @@ def test_trend_and_breakdowns(settings):
         ("2026-01", 280.0, 70.0), ("2026-02", 260.0, 130.0), ("2026-03", 120.0, 60.0)]
     guides = build_report(settings, date_from=D1, date_to=D2, by="guide").sections["breakdown"]["rows"]
     # o7 has no guide and no member: its own row with guide None, listed last
-    assert [(g["guide"], g["gmv"]) for g in guides] == [("g1", 350.0), ("g2", 250.0), (None, 60.0)]
+    assert [(g["guide"], g["name"], g["gmv"]) for g in guides] == [
+        ("g1", "小王", 350.0), ("g2", "小李", 250.0), (None, None, 60.0)]
 
 
 def test_timezone_decides_the_day(settings):
@@ -314,7 +318,7 @@ def test_registry_is_complete():
 
 
 def test_headline_kpis_are_defined(report):
-    undefined = [k for k in report.kpis if k not in KPI_BY_ID and k != "reachable_members"]
+    undefined = [k for k in report.kpis if k not in KPI_BY_ID]
     assert undefined == []
 
 

@@ -132,3 +132,19 @@ def test_report_in_a_subprocess(siyu_subprocess, settings, tmp_path):
                            env={"SIYU_WORKSPACE": str(settings.root)})
     assert proc.returncode == 0, proc.stderr
     assert json.loads(out.read_text(encoding="utf-8"))["kpis"]["new_contacts"] == 3
+
+
+def test_every_by_renders_in_terminal_and_html(settings, tmp_path):
+    populate(settings)
+    from datetime import date
+
+    from siyu_cli.report import write_html
+
+    for by in ("store", "guide", "channel", "month"):
+        r = build_report(settings, date_from=date(2026, 1, 1), date_to=date(2026, 3, 31), by=by)
+        text = render_text(r)
+        html = write_html(r, tmp_path / f"{by}.html").read_text(encoding="utf-8")
+        assert f"按 {by} 拆分" in text and f"按 {by} 拆分" in html
+    # guide rows carry the guide's name; the walk-in order without a guide forms the "(none)" row
+    guide_text = render_text(build_report(settings, date_from=date(2026, 1, 1), date_to=date(2026, 3, 31), by="guide"))
+    assert "小王 (g1)" in guide_text and "（未指定）" in guide_text

@@ -196,7 +196,7 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
         K.prepare(con)
         K.period_orders(con, dfrom, dto)
         b = K.base(con, dfrom, dto, days)
-        kp = {k: b[k] for k in ("members", "new_members", "buyers", "orders", "gmv", "aov", "items_per_order",
+        kp = {k: b[k] for k in ("members", "new_members", "buyers", "new_buyers", "returning_buyers", "orders", "gmv", "aov", "items_per_order",
                                 "member_order_share", "member_gmv_share")}
         kp.update(K.online(con, dto))
         kp["new_contacts"] = K.new_contacts(con, dfrom, dto)

@@ -38,7 +38,7 @@ def _json_for_html(data: Any) -> str:
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
-HEADLINE = ["gmv", "orders", "aov", "buyers", "members", "new_members", "member_gmv_share", "online_rate",
+HEADLINE = ["gmv", "orders", "aov", "buyers", "new_buyers", "returning_buyers", "members", "new_members", "member_gmv_share", "online_rate",
             "repurchase_rate", "purchase_frequency", "items_per_order", "annual_revenue_per_member",
             "active_share", "churned_share", "head_share", "new_contacts"]
 

@@ -72,6 +72,12 @@ KPIS: tuple[KPI, ...] = (
     K("buyers", "购买会员数", "Buyers", "base", "count",
       "Members with at least one valid order in the period.",
       "count(distinct member_id of valid orders in the period)"),
+    K("new_buyers", "新客", "New buyers", "base", "count",
+      "Buyers whose first valid order ever was in the period.",
+      "count(buyers with min(paid day of valid orders) ≥ from)"),
+    K("returning_buyers", "老客", "Returning buyers", "base", "count",
+      "Buyers who had bought before the period.",
+      "buyers − new_buyers"),
     K("orders", "订单数", "Orders", "base", "count",
       "Valid orders in the period, members' and non-members'.",
       "count(valid orders in the period)"),
@@ -95,6 +101,9 @@ KPIS: tuple[KPI, ...] = (
     K("online_rate", "在线率", "Reachable rate", "reach", "ratio",
       "Share of members who can be reached on WeCom (have an external contact id, or appear in the contacts table).",
       "count(members with external_userid or a wecom_contacts row) ÷ members"),
+    K("reachable_members", "在线会员数", "Reachable members", "reach", "count",
+      "Members who can be reached on WeCom (the numerator of 在线率).",
+      "count(members with external_userid or a wecom_contacts row)"),
     K("new_contacts", "新增企微好友", "New WeCom contacts", "reach", "count",
       "Distinct customers added as WeCom contacts during the period (per store: by the adding guide's store).",
       "count(distinct external_userid of wecom_contacts with from ≤ added_at ≤ to)"),
@@ -264,21 +273,24 @@ def base(con, dfrom: date, dto: date, days: int) -> dict[str, Any]:
             FROM rpt_members),
         per_buyer AS (
             SELECT member_id, count(*) AS n FROM rpt_period WHERE valid AND member_id IS NOT NULL GROUP BY 1),
+        before AS (
+            SELECT DISTINCT member_id FROM rpt_orders WHERE valid AND member_id IS NOT NULL AND day < $f),
         rep AS (
-            SELECT count(*) AS buyers, count(*) FILTER (WHERE n >= 2) AS repeaters, coalesce(sum(n), 0) AS member_orders
-            FROM per_buyer),
+            SELECT count(*) AS buyers, count(*) FILTER (WHERE n >= 2) AS repeaters, coalesce(sum(n), 0) AS member_orders,
+                   count(*) FILTER (WHERE b.member_id IS NULL) AS new_buyers
+            FROM per_buyer LEFT JOIN before b ON b.member_id = per_buyer.member_id),
         tot AS (
             SELECT count(*) FILTER (WHERE valid) AS orders,
                    coalesce(sum(net_amount), 0) AS gmv,
                    coalesce(sum(net_amount) FILTER (WHERE member_id IS NOT NULL), 0) AS member_gmv
             FROM rpt_period)
         SELECT mem.members, mem.new_members, rep.buyers, rep.repeaters, rep.member_orders,
-               tot.orders, tot.gmv, tot.member_gmv
+               tot.orders, tot.gmv, tot.member_gmv, rep.new_buyers
         FROM mem, rep, tot
         """,
         p,
     ).fetchone()
-    members, new_members, buyers, repeaters, member_orders, orders, gmv, member_gmv = row
+    members, new_members, buyers, repeaters, member_orders, orders, gmv, member_gmv, new_buyers = row
     units = con.execute(
         """
         WITH lines AS (
@@ -295,6 +307,8 @@ def base(con, dfrom: date, dto: date, days: int) -> dict[str, Any]:
         "members": members,
         "new_members": new_members,
         "buyers": buyers,
+        "new_buyers": new_buyers,
+        "returning_buyers": buyers - new_buyers,
         "orders": orders,
         "gmv": _money(gmv),
         "aov": None if not orders else round(float(gmv) / orders, 2),
@@ -662,10 +676,16 @@ def breakdown(con, by: str) -> list[dict[str, Any]]:
         GROUP BY p.k ORDER BY {"p.k" if by == "month" else "3 DESC, p.k"} NULLS LAST
         """
     ).fetchall()
+    names = {}
+    if by == "guide":
+        names = dict(con.execute(
+            "SELECT u.k, coalesce(any_value(s.name), any_value(m.guide_name)) FROM (SELECT DISTINCT guide AS k FROM rpt_period) u "
+            "LEFT JOIN staff s ON s.userid = u.k LEFT JOIN members m ON m.guide_userid = u.k AND m.guide_name IS NOT NULL "
+            "GROUP BY u.k").fetchall())
     out = []
     for k, orders, gmv, member_gmv, buyers, repeaters in rows:
         out.append({
-            by: k, "orders": orders, "buyers": buyers or 0, "gmv": _money(gmv),
+            by: k, **({"name": names.get(k)} if by == "guide" else {}), "orders": orders, "buyers": buyers or 0, "gmv": _money(gmv),
             "aov": None if not orders else round(float(gmv) / orders, 2),
             "member_gmv_share": _ratio(member_gmv, gmv), "repurchase_rate": _ratio(repeaters, buyers),
         })

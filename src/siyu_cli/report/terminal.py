@@ -86,9 +86,10 @@ def render(report: Report, console=None) -> None:
     for _ in range(3):
         grid.add_column(style="dim", no_wrap=True)
         grid.add_column(justify="right", style="bold", no_wrap=True)
-    ids = ["members", "new_members", "buyers", "orders", "gmv", "aov", "items_per_order", "member_order_share",
-           "member_gmv_share", "online_rate", "new_contacts", "repurchase_rate", "purchase_frequency",
-           "active_share", "churned_share", "annual_revenue_per_member", "head_share", "share_for_80"]
+    ids = ["gmv", "orders", "aov", "members", "new_members", "items_per_order", "buyers", "new_buyers",
+           "returning_buyers", "member_order_share", "member_gmv_share", "online_rate", "repurchase_rate",
+           "purchase_frequency", "new_contacts", "active_share", "silent_share", "churned_share",
+           "annual_revenue_per_member", "head_share", "share_for_80"]
     cells = [(_label(report, i), fmt_kpi(i, k.get(i), cur)) for i in ids]
     for row in range(0, len(cells), 3):
         chunk = cells[row:row + 3] + [("", "")] * (3 - len(cells[row:row + 3]))
@@ -240,7 +241,10 @@ def render(report: Report, console=None) -> None:
                        ("会员销售占比" if zh else "member GMV", "right"), ("复购率" if zh else "repurchase", "right")):
             btab.add_column(col, justify=j, no_wrap=True)
         for r in bd["rows"]:
-            btab.add_row(str(r[by] if r[by] is not None else "（未指定）" if zh else "(none)")[:24], fmt_count(r["orders"]),
+            key = r[by] if r[by] is not None else "（未指定）" if zh else "(none)"
+            if r.get("name"):
+                key = f"{r['name']} ({key})"
+            btab.add_row(str(key)[:24], fmt_count(r["orders"]),
                          fmt_count(r["buyers"]), fmt_money(r["gmv"], cur), fmt_money(r["aov"], cur),
                          fmt_ratio(r["member_gmv_share"]), fmt_ratio(r["repurchase_rate"]))
         console.print(Panel(btab, title=(f"按 {by} 拆分" if zh else f"By {by}"), title_align="left"))
