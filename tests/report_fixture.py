@@ -128,7 +128,7 @@ def populate(settings, *, segments: bool = True, push: bool = True, traffic: boo
         if segments or push:
             create_contract_tables(con)
         if segments:
-            con.execute("INSERT INTO segment_snapshots VALUES (1, '2026-03-01 09:00:00+08', '2026-03-01', 'rfm8', "
+            con.execute("INSERT INTO segment_snapshots (snapshot_id, created_at, as_of, scheme, params, members, label) VALUES (1, '2026-03-01 09:00:00+08', '2026-03-01', 'rfm8', "
                         "'{}', 4, 'march'), (2, '2026-03-31 09:00:00+08', '2026-03-31', 'rfm8', '{}', 5, 'end')")
             snap1 = [("m1", "A", "重要价值客户"), ("m2", "D", "一般发展客户"), ("m3", "D", "一般发展客户"),
                      ("m4", "D", "一般发展客户")]
@@ -140,7 +140,7 @@ def populate(settings, *, segments: bool = True, push: bool = True, traffic: boo
                                 "VALUES (?, ?, ?, ?)", [snap, mid, seg, name])
         if push:
             con.execute(
-                "INSERT INTO push_campaigns VALUES "
+                "INSERT INTO push_campaigns (campaign_id, name, channel, audience, snapshot_id, segment_id, status, created_at, sent_at) VALUES "
                 "('c1', '三月复购券', 'customer', 'segment:D', 1, 'D', 'sent', '2026-03-15 09:00:00+08', "
                 "'2026-03-15 10:00:00+08'), "
                 "('c0', '去年活动', 'customer', 'all', NULL, NULL, 'sent', '2025-12-01 09:00:00+08', "
