@@ -214,3 +214,25 @@ def test_due_messages_rejects_naive_datetimes(settings):
 
     with pytest.raises(UsageError):
         due_messages(settings, datetime(2026, 11, 24), datetime(2026, 11, 25))
+
+
+def test_sop_in_a_dst_zone_uses_the_local_join_day(tmp_path, settings):
+    with open_store(settings) as con:
+        # 2026-03-28 23:30 UTC is already 2026-03-29 00:30 in Berlin (the night clocks spring forward)
+        con.execute("INSERT INTO members (member_id, name, external_userid, guide_userid, join_at) "
+                    "VALUES ('B1', 'Anna', 'wmB1', 'g1', ?)", [datetime(2026, 3, 28, 23, 30, tzinfo=UTC)])
+    pb = load_playbook(write_sop(tmp_path, SOP.replace("title: 测试SOP\n", "title: 测试SOP\ntimezone: Europe/Berlin\n")))
+    assert sop_due(settings, date(2026, 3, 28), [pb]).items == []
+    (item,) = sop_due(settings, date(2026, 3, 29), [pb]).items
+    assert item.step_id == "d0-welcome"
+    assert item.scheduled_at.astimezone(UTC) == datetime(2026, 3, 29, 8, 30, tzinfo=UTC)  # 10:30 CEST
+    (later,) = sop_due(settings, date(2026, 4, 1), [pb]).items
+    assert later.step_id == "d3-care" and later.text == "第3天 3月29日 周日"
+
+
+def test_cli_sop_defaults_to_workspace_playbooks(cli, settings):
+    seed(settings)
+    res = cli("plan", "sop", "--date", "2026-11-24", "--format", "json")
+    doc = json.loads(res.stdout)
+    assert sorted({i["playbook"] for i in doc["items"]}) == ["beauty-sop"]
+    assert doc["due"] == 5 and doc["excluded"] == {"opted_out": 2, "missing": 0, "unreachable": 1, "condition": 1}

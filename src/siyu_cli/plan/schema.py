@@ -173,9 +173,6 @@ def _scalar_value(node, loader) -> Any:
     # Times such as 10:30 are base-60 integers in YAML 1.1; keep what the operator wrote.
     if node.tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float") and ":" in node.value:
         return node.value
-    if node.tag == "tag:yaml.org,2002:timestamp":
-        value = loader.construct_object(node)
-        return value
     try:
         return loader.construct_object(node)
     except yaml.YAMLError:
