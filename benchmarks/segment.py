@@ -66,14 +66,14 @@ def generate(store: Path, orders: int, members: int) -> None:
 
 BARE_SQL = """
 CREATE TEMP TABLE bare AS
-WITH p AS (
-    SELECT member_id, CAST(timezone('Asia/Shanghai', paid_at) AS DATE) AS d, paid_amount - refund_amount AS net
+WITH a AS (
+    SELECT member_id,
+           DATE '{as_of}' - CAST(timezone('Asia/Shanghai', max(paid_at)) AS DATE) AS recency_days,
+           count(*) AS frequency, sum(paid_amount - refund_amount) AS monetary
     FROM orders
-    WHERE member_id IS NOT NULL AND paid_at IS NOT NULL AND status NOT IN ('cancelled', 'unpaid')
-      AND CAST(timezone('Asia/Shanghai', paid_at) AS DATE) <= DATE '{as_of}' AND paid_amount - refund_amount > 0
-), a AS (
-    SELECT member_id, DATE '{as_of}' - max(d) AS recency_days, count(*) AS frequency, sum(net) AS monetary
-    FROM p GROUP BY member_id
+    WHERE member_id IS NOT NULL AND status NOT IN ('cancelled', 'unpaid')
+      AND paid_at < TIMESTAMPTZ '{as_of} 00:00:00+08' + INTERVAL 1 DAY AND paid_amount - refund_amount > 0
+    GROUP BY member_id
 ), n AS (SELECT count(*) AS n FROM a)
 SELECT member_id, recency_days, frequency, monetary,
        least(5, 1 + (5 * (rank() OVER (ORDER BY recency_days DESC) - 1)) // (n.n - 1)) AS r_score,
@@ -81,6 +81,17 @@ SELECT member_id, recency_days, frequency, monetary,
        least(5, 1 + (5 * (rank() OVER (ORDER BY monetary) - 1)) // (n.n - 1)) AS m_score
 FROM a, n
 """
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM; ru_maxrss would include the parent's peak, as Linux keeps it over exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def worker(kind: str, workspace: Path, limit: int | None) -> dict:
@@ -91,14 +102,35 @@ def worker(kind: str, workspace: Path, limit: int | None) -> dict:
     settings = load_settings(workspace)
     extra: dict = {}
     if kind in ("siyu", "siyu_rfm8"):
+        import duckdb  # noqa: F401 - imported before the clock starts, as in the other workers
+
         from siyu_cli.segment import run_segment
 
         if limit:  # the same subset lifetimes got: only the first `limit` orders
             raise SystemExit("siyu with --limit runs through its own store (see main)")
+        steps: dict[str, float] = {}
+        execute = duckdb.DuckDBPyConnection.execute
+
+        def timed(self, query, *a, **k):  # where the time goes, by statement kind
+            t0 = time.perf_counter()
+            try:
+                return execute(self, query, *a, **k)
+            finally:
+                q = " ".join(str(query).split())
+                key = ("measures+scores" if "TEMP TABLE seg_measures" in q
+                       else "store snapshot rows" if q.startswith("INSERT INTO segment_members")
+                       else "excluded-orders count" if "'before_window'" in q or "'after_as_of'" in q
+                       else "pareto" if "ROWS UNBOUNDED PRECEDING" in q
+                       else "commit" if q == "COMMIT" else "other")
+                steps[key] = steps.get(key, 0) + time.perf_counter() - t0
+
+        duckdb.DuckDBPyConnection.execute = timed
         start = time.perf_counter()
         run = run_segment(settings, scheme="rfm11" if kind == "siyu" else "rfm8", as_of=AS_OF)
         seconds = time.perf_counter() - start
-        extra = {"members": run.members, "buyers": run.buyers}
+        duckdb.DuckDBPyConnection.execute = execute
+        extra = {"members": run.members, "buyers": run.buyers,
+                 "steps": {k: round(v, 3) for k, v in sorted(steps.items(), key=lambda kv: -kv[1])}}
     elif kind == "bare":
         import duckdb
 
@@ -131,7 +163,7 @@ def worker(kind: str, workspace: Path, limit: int | None) -> dict:
         extra = {"rows": int(len(df)), "buyers": int(len(summary))}
     else:  # pragma: no cover
         raise SystemExit(f"unknown worker {kind}")
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_mb()
     return {"kind": kind, "seconds": round(seconds, 3), "peak_rss_mb": round(peak_mb, 1), **extra}
 
 
@@ -200,6 +232,8 @@ def main() -> None:
         "siyu_rfm8_s": results["siyu_rfm8"]["seconds"],
         "bare_duckdb_s": results["bare"]["seconds"],
         "ratio_siyu_vs_bare": round(results["siyu"]["seconds"] / results["bare"]["seconds"], 2),
+        "ratio_siyu_compute_vs_bare": round(results["siyu"]["steps"]["measures+scores"] / results["bare"]["seconds"], 2),
+        "siyu_steps_s": results["siyu"]["steps"],
         "siyu_peak_rss_mb": results["siyu"]["peak_rss_mb"],
         "bare_peak_rss_mb": results["bare"]["peak_rss_mb"],
     }
