@@ -16,13 +16,10 @@ from siyu_cli.demo.runner import LOAD_ORDER  # noqa: E402
 
 TODAY = date(2026, 11, 25)
 
-# ingest at 1ab5f59: (1) an order row whose id cell is empty crashes the load (NOT NULL orders.order_id):
-# loader.py builds `lower(siyu_txt(first)) IN (...) AS __summary`, which is NULL when the first cell is empty,
-# so `WHERE NOT __summary AND order_id IS NULL` never flags MISSING_KEY (fix: coalesce(..., false));
-# (2) a Tmall row with too many columns whose extra cells are empty is accepted by DuckDB's reader without a
-# reject (DuckDB drops trailing empty extra fields), so the shifted row is stored with wrong amounts.
-# With (1) fixed by hand every other count here matched. Remove this mark once ingest fixes both.
-pytestmark = pytest.mark.xfail(reason="known ingest bugs at 1ab5f59 (see comment)", strict=False)
+# Known ingest gap (at 9c60c7e): a Tmall row with too many columns whose extra cells are empty is accepted by
+# DuckDB's CSV reader without a reject (it drops trailing empty extra fields), so the shifted row is stored as
+# an order with wrong amounts. The checks that depend on it are in the xfail tests at the end.
+RAGGED = ("tmall_orders.csv", "TOO_MANY_COLUMNS")
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +46,8 @@ def test_each_file_is_recognised_and_rejects_exactly_the_bad_rows(loaded):
 
     exp = data.expected()["files"]
     for f in data.files:
+        if f.path.name == RAGGED[0]:
+            continue  # see test_tmall_row_with_too_many_columns_is_rejected
         rep = reports[f.path.name]
         fr = rep.files[0]
         assert fr.preset == f.preset, f.path.name
@@ -58,7 +57,7 @@ def test_each_file_is_recognised_and_rejects_exactly_the_bad_rows(loaded):
     with open_store(settings, read_only=True) as con:
         got = sorted((Path(file).name, int(line)) for file, line in
                      con.execute("SELECT DISTINCT file, line FROM rejects").fetchall())
-    assert got == sorted((b.file, b.line) for b in data.bad_rows)
+    assert got == sorted((b.file, b.line) for b in data.bad_rows if (b.file, b.reason) != RAGGED)
 
 
 def test_orders_members_and_groups_match_the_ground_truth(loaded):
@@ -68,13 +67,25 @@ def test_orders_members_and_groups_match_the_ground_truth(loaded):
     exp = data.expected()
     with open_store(settings, read_only=True) as con:
         one = lambda sql: con.execute(sql).fetchone()[0]  # noqa: E731
-        assert one("SELECT count(*) FROM orders") == exp["orders"]
         assert one("SELECT count(*) FROM orders WHERE status = 'cancelled'") == exp["orders_cancelled"]
         assert one("SELECT count(*) FROM orders WHERE status = 'refunded'") == exp["orders_refunded"]
         assert one("SELECT count(*) FROM orders WHERE status = 'partially_refunded'") == exp["orders_partially_refunded"]
-        assert one("SELECT sum(net_amount) FROM orders") == Decimal(str(exp["net_amount"])).quantize(Decimal("0.01"))
         assert one("SELECT count(*) FROM members") == exp["members"]
         assert one("SELECT count(*) FROM orders WHERE member_id IS NOT NULL") == exp["orders_matched_to_members"]
         assert one("SELECT count(*) FROM wecom_contacts") == exp["wecom_contacts"]
         assert one("SELECT count(*) FROM groups") == exp["groups"]
         assert one("SELECT count(*) FROM group_members") == exp["group_members"]
+
+
+@pytest.mark.xfail(reason="ingest stores a Tmall row whose extra columns are empty (see RAGGED)", strict=False)
+def test_tmall_row_with_too_many_columns_is_rejected(loaded):
+    data, settings, reports = loaded
+    from siyu_cli.store import open_store
+
+    rep = reports[RAGGED[0]]
+    assert rep.rejected == data.expected()["files"][RAGGED[0]]["rejected"] == 2
+    exp = data.expected()
+    with open_store(settings, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM orders").fetchone()[0] == exp["orders"]
+        net = con.execute("SELECT sum(net_amount) FROM orders").fetchone()[0]
+    assert net == Decimal(str(exp["net_amount"])).quantize(Decimal("0.01"))

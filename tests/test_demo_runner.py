@@ -212,7 +212,6 @@ def test_cli_demo_rejects_bad_options(cli, tmp_path):
     assert (tmp_path / "mine" / "notes.txt").exists()
 
 
-@pytest.mark.xfail(reason="ingest at 1ab5f59 crashes on an order row with an empty id (see test_demo_load.py)", strict=False)
 def test_cli_demo_end_to_end(siyu_subprocess, tmp_path):
     """`siyu demo` in a real process: every step available on this build succeeds; the first missing one fails
     loudly with a non-zero exit naming it."""
