@@ -213,11 +213,19 @@ def test_cli_demo_rejects_bad_options(cli, tmp_path):
 
 
 def test_cli_demo_end_to_end(siyu_subprocess, tmp_path):
-    """`siyu demo` in a real process: every step available on this build succeeds; the first missing one fails
-    loudly with a non-zero exit naming it."""
+    """`siyu demo` in a real process: refuses an old demo without --force, rebuilds it with --force; every step
+    available on this build succeeds; the first missing one fails loudly with a non-zero exit naming it."""
     target = tmp_path / "demo"
+    target.mkdir()
+    (target / MARKER).write_text('{"members": 5}')
+    (target / "old.txt").write_text("from an older demo")
+    refused = siyu_subprocess("demo", "--dir", target, "--members", "80", "--today", "2026-11-25")
+    assert refused.returncode == 2 and "--force" in refused.stderr
+    assert (target / "old.txt").exists()
     proc = siyu_subprocess("demo", "--dir", target, "--members", "80", "--seed", "7", "--today", "2026-11-25",
-                           "--format", "json", timeout=120)
+                           "--format", "json", "--force", timeout=120)
+    assert not (target / "old.txt").exists()
+    assert json.loads((target / MARKER).read_text())["members"] == 80
     result = json.loads(proc.stdout)
     missing = first_unavailable_step()
     statuses = {s["id"]: s["status"] for s in result["steps"]}
@@ -234,19 +242,6 @@ def test_cli_demo_end_to_end(siyu_subprocess, tmp_path):
         ids = [s["id"] for s in result["steps"]]
         assert all(statuses[i] == "ok" for i in ids[: ids.index(missing)])
         assert all(statuses[i] == "not_run" for i in ids[ids.index(missing) + 1:])
-
-
-def test_cli_demo_refuses_an_existing_demo_then_rebuilds_with_force(siyu_subprocess, tmp_path):
-    target = tmp_path / "demo"
-    target.mkdir()
-    (target / MARKER).write_text('{"members": 5}')
-    (target / "siyu.toml").write_text("# an old demo\n")
-    again = siyu_subprocess("demo", "--dir", target, "--members", "20", "--today", "2026-11-25")
-    assert again.returncode == 2 and "--force" in again.stderr
-    assert (target / "siyu.toml").read_text() == "# an old demo\n"
-    forced = siyu_subprocess("demo", "--dir", target, "--members", "30", "--today", "2026-11-25", "--force")
-    assert "山茶咖啡 demo" in forced.stdout and "generate" in forced.stdout
-    assert json.loads((target / MARKER).read_text())["members"] == 30
 
 
 def test_demo_installs_its_own_playbooks(tmp_path):
