@@ -408,29 +408,30 @@ def lifecycle(con, dto: date, active_days: int, churn_days: int) -> dict[str, An
 
 def pareto(con, head_percent: int) -> dict[str, Any]:
     """Pareto curve of member GMV over buyers with positive GMV in the period."""
-    ranked = """
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE rpt_pareto AS
         WITH g AS (
             SELECT member_id, sum(net_amount) AS v FROM rpt_period
             WHERE member_id IS NOT NULL GROUP BY 1 HAVING sum(net_amount) > 0)
         SELECT row_number() OVER w AS rn, count(*) OVER () AS n, sum(v) OVER () AS total,
                sum(v) OVER (w ROWS UNBOUNDED PRECEDING) AS cum
         FROM g WINDOW w AS (ORDER BY v DESC, member_id)
-    """
+        """
+    )
     curve = con.execute(
-        f"""
-        WITH r AS ({ranked})
+        """
         SELECT p.p, r.cum / r.total
-        FROM range(1, 101) p(p) JOIN r ON r.rn = (p.p * r.n + 99) // 100
+        FROM range(1, 101) p(p) JOIN rpt_pareto r ON r.rn = (p.p * r.n + 99) // 100
         ORDER BY p.p
         """
     ).fetchall()
     head = con.execute(
-        f"""
-        WITH r AS ({ranked})
+        """
         SELECT any_value(n),
                max(cum / total) FILTER (WHERE rn = ($h * n + 99) // 100),
                min(rn) FILTER (WHERE cum >= 0.8 * total)
-        FROM r
+        FROM rpt_pareto
         """,
         {"h": head_percent},
     ).fetchone()
@@ -626,12 +627,14 @@ def campaigns(con, dfrom: date, dto: date, window_days: int) -> list[dict[str, A
         grp AS (
             SELECT 'treat' AS g, * FROM treat
             UNION ALL SELECT 'ctl', * FROM ctl WHERE campaign_id IN (SELECT campaign_id FROM c_in)),
-        flags AS (
-            SELECT grp.g, grp.campaign_id, grp.member_id,
-                   EXISTS (SELECT 1 FROM rpt_orders o WHERE o.member_id = grp.member_id AND o.valid
-                           AND o.paid_at > grp.t AND o.paid_at <= grp.t + to_days(CAST($w AS INTEGER))) AS bought
-            FROM grp),
-        resp AS (SELECT g, campaign_id, count(*) AS n, count(*) FILTER (WHERE bought) AS bought FROM flags GROUP BY 1, 2)
+        hits AS (
+            SELECT DISTINCT grp.g, grp.campaign_id, grp.member_id
+            FROM grp JOIN rpt_orders o ON o.member_id = grp.member_id AND o.valid
+                 AND o.paid_at > grp.t AND o.paid_at <= grp.t + to_days(CAST($w AS INTEGER))),
+        resp AS (
+            SELECT grp.g, grp.campaign_id, count(DISTINCT grp.member_id) AS n, count(DISTINCT h.member_id) AS bought
+            FROM grp LEFT JOIN hits h ON h.g = grp.g AND h.campaign_id = grp.campaign_id AND h.member_id = grp.member_id
+            GROUP BY 1, 2)
         SELECT c.campaign_id, c.name, c.channel, c.segment_id, c.snapshot_id, c.status, c.sent_time,
                coalesce(k.targeted, 0), coalesce(k.reached, 0), coalesce(k.delivered, 0), coalesce(k.failed, 0),
                tr.n, tr.bought, ct.n, ct.bought
