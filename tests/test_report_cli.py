@@ -148,3 +148,13 @@ def test_every_by_renders_in_terminal_and_html(settings, tmp_path):
     # guide rows carry the guide's name; the walk-in order without a guide forms the "(none)" row
     guide_text = render_text(build_report(settings, date_from=date(2026, 1, 1), date_to=date(2026, 3, 31), by="guide"))
     assert "小王 (g1)" in guide_text and "（未指定）" in guide_text
+
+
+def test_default_html_path(settings):
+    from datetime import date
+
+    from siyu_cli.report import default_html_path, write_html
+
+    r = build_report(settings, date_from=date(2026, 1, 1), date_to=date(2026, 3, 31))
+    path = write_html(r, default_html_path(settings, r))
+    assert path == settings.root / "reports" / "report-2026-01-01_2026-03-31.html" and path.is_file()

@@ -19,7 +19,7 @@ from siyu_cli.errors import ConfigError, UsageError
 if TYPE_CHECKING:  # pragma: no cover
     from siyu_cli.config import Settings
 
-__all__ = ["Report", "ReportConfig", "build_report", "write_html", "load_traffic", "BY_CHOICES"]
+__all__ = ["Report", "ReportConfig", "build_report", "write_html", "default_html_path", "load_traffic", "BY_CHOICES"]
 
 BY_CHOICES = ("store", "guide", "channel", "month")
 
@@ -236,6 +236,11 @@ def write_html(report: Report, path: Path) -> Path:
     from siyu_cli.report.html import write_html as _write
 
     return _write(report, Path(path))
+
+
+def default_html_path(settings: "Settings", report: Report) -> Path:
+    """Where `siyu demo` and pipelines put the page: ``<workspace>/reports/report-<from>_<to>.html``."""
+    return settings.root / "reports" / f"report-{report.date_from}_{report.date_to}.html"
 
 
 def load_traffic(settings: "Settings", path: Path):
