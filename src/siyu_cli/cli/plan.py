@@ -1,9 +1,230 @@
-"""`siyu plan` commands (being built; see the open issue for this area)."""
+"""``siyu plan check | week | sop``: playbooks checked, weeks rendered, SOP lists for a day."""
 
 from __future__ import annotations
 
+from datetime import date
+from pathlib import Path
+from typing import Any, List, Optional
+
 import typer
+
+from siyu_cli.cli.context import settings
+
+plan_app = typer.Typer(
+    name="plan",
+    help="Playbooks: check them, render a week for the target groups, list today's lifecycle SOP.",
+    no_args_is_help=True,
+)
 
 
 def register(app: typer.Typer) -> None:
     """Register this module's commands on the root app."""
+    app.add_typer(plan_app, name="plan")
+
+
+def parse_variables(pairs: list[str] | None, files: list[Path] | None) -> dict[str, Any]:
+    """``--vars FILE`` (YAML/JSON mapping) first, then ``--var key=value`` (values are text)."""
+    import yaml
+
+    from siyu_cli.errors import UsageError
+
+    values: dict[str, Any] = {}
+    for f in files or []:
+        try:
+            data = yaml.safe_load(Path(f).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise UsageError(f"--vars {f}: no such file") from None
+        except yaml.YAMLError as exc:
+            raise UsageError(f"--vars {f}: not valid YAML/JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise UsageError(f"--vars {f}: must hold a mapping of name: value")
+        values.update({str(k): v for k, v in data.items()})
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise UsageError(f"--var {pair!r}: write name=value")
+        k, v = pair.split("=", 1)
+        values[k.strip()] = v
+    return values
+
+
+def expand_playbooks(paths: list[Path]) -> list[Path]:
+    """Files as given; a folder stands for the *.yaml / *.yml files in it."""
+    out: list[Path] = []
+    for p in paths:
+        if Path(p).is_dir():
+            out.extend(sorted(q for q in Path(p).iterdir() if q.suffix in (".yaml", ".yml") and q.is_file()))
+        else:
+            out.append(Path(p))
+    return out
+
+
+def _check_known(pb, values: dict[str, Any], source: str = "--var") -> None:
+    from siyu_cli.errors import UsageError
+    from siyu_cli.plan.schema import closest
+
+    for k in values:
+        if k not in pb.variables:
+            best = closest(k, pb.variables)
+            hint = f" (did you mean `{best}`?)" if best else ""
+            raise UsageError(f"{source} {k}: {pb.path.name} defines no variable `{k}`{hint}; "
+                             f"its variables: {', '.join(pb.variables) or 'none'}")
+
+
+@plan_app.command("check")
+def check(
+    ctx: typer.Context,
+    playbooks: List[Path] = typer.Argument(..., help="Playbook files (YAML) or folders of them."),
+    var: Optional[List[str]] = typer.Option(None, "--var", help="Override a variable: name=value (repeatable)."),
+    vars_file: Optional[List[Path]] = typer.Option(None, "--vars", help="YAML/JSON file of variable values."),
+    fmt: str = typer.Option("text", "--format", "-f", help="text or json."),
+) -> None:
+    """Report every problem in the playbooks as file:line:col: message (exit 65 on errors)."""
+    from siyu_cli.errors import DataError, UsageError
+    from siyu_cli.output import emit_json, info, write_text
+    from siyu_cli.plan.schema import check_playbook
+
+    if fmt not in ("text", "json"):
+        raise UsageError(f"--format {fmt!r}: choose text or json")
+    tz = _default_timezone(ctx)
+    values = parse_variables(var, vars_file)
+    playbooks = expand_playbooks(playbooks)
+    problems = []
+    for p in playbooks:
+        problems.extend(check_playbook(p, default_timezone=tz, variables=values))
+    errors = sum(1 for p in problems if p.severity == "error")
+    warnings = len(problems) - errors
+    if fmt == "json":
+        emit_json({"files": [str(p) for p in playbooks], "errors": errors, "warnings": warnings,
+                   "problems": [p.to_dict() for p in problems]})
+    else:
+        if problems:
+            write_text("".join(p.format() + "\n" for p in problems))
+        info(f"{len(playbooks)} playbook(s): {errors} error(s), {warnings} warning(s)")
+    if errors:
+        raise DataError(f"{errors} error(s) in {len(playbooks)} playbook(s)")
+
+
+def _default_timezone(ctx: typer.Context) -> str:
+    """The workspace zone when there is a workspace, else the --timezone flag or Asia/Shanghai."""
+    from siyu_cli.cli.context import state
+    from siyu_cli.errors import ConfigError
+
+    try:
+        return settings(ctx).timezone
+    except ConfigError:
+        return state(ctx).overrides.get("timezone") or "Asia/Shanghai"
+
+
+@plan_app.command("week")
+def week(
+    ctx: typer.Context,
+    playbook: Path = typer.Argument(..., help="Playbook file (YAML)."),
+    week: Optional[str] = typer.Option(None, "--week", help="ISO week such as 2026-W48, or a date in it (default: this week)."),
+    group: Optional[List[str]] = typer.Option(None, "--group", "-g", help="Only this group (id or name; repeatable)."),
+    var: Optional[List[str]] = typer.Option(None, "--var", help="Override a variable: name=value (repeatable)."),
+    vars_file: Optional[List[Path]] = typer.Option(None, "--vars", help="YAML/JSON file of variable values."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, md, csv, json or ics."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
+) -> None:
+    """Render the week for every target group: time (staggered, in the playbook's zone), group, kind, text."""
+    from siyu_cli.errors import UsageError
+    from siyu_cli.output import info, warn, write_text
+    from siyu_cli.plan.export import WEEK_FORMATS, print_week_table, week_text
+    from siyu_cli.plan.render import render_week, resolve_targets, store_groups
+    from siyu_cli.plan.schema import load_playbook
+
+    if fmt not in WEEK_FORMATS:
+        raise UsageError(f"--format {fmt!r}: choose one of {', '.join(WEEK_FORMATS)}")
+    if fmt == "table" and output is not None:
+        raise UsageError("--output needs --format md, csv, json or ics")
+    from siyu_cli.errors import ConfigError
+
+    try:
+        s = settings(ctx)
+    except ConfigError:
+        s = None  # no workspace: a preview against the playbook's fallback groups
+    values = parse_variables(var, vars_file)
+    pb = load_playbook(playbook, default_timezone=s.timezone if s else _default_timezone(ctx), variables=values)
+    _check_known(pb, values)
+    if not pb.slots:
+        raise UsageError(f"{playbook}: has no weekly plan (`week:`); for lifecycle steps use `siyu plan sop`")
+    if s is None:
+        info("no workspace here: previewing with the playbook's targets.fallback groups")
+    targets = resolve_targets(pb, store_groups(s) if s else [], only=group)
+    if not targets:
+        warn("no target group matched (check `targets:` against `siyu sql \"select * from groups\"`)")
+    plan = render_week(pb, targets, week, variables=values)
+    for sk in _summarise_skips(plan.skipped):
+        warn(sk)
+    if fmt == "table":
+        print_week_table(plan)
+    else:
+        text = week_text(plan, fmt)
+        if output is not None:
+            Path(output).write_bytes(text.encode("utf-8"))
+            info(f"wrote {len(plan.messages)} messages to {output}")
+        else:
+            write_text(text)
+
+
+def _summarise_skips(skipped: list[dict]) -> list[str]:
+    counts: dict[str, int] = {}
+    for s in skipped:
+        counts[s["reason"]] = counts.get(s["reason"], 0) + 1
+    labels = {"quiet_hours": "staggered into quiet hours", "daily_limit": "over the daily limit",
+              "skip_date": "on a skipped date"}
+    return [f"{n} post(s) skipped: {labels.get(r, r)}" for r, n in sorted(counts.items())]
+
+
+@plan_app.command("sop")
+def sop(
+    ctx: typer.Context,
+    day: Optional[str] = typer.Option(None, "--date", "-d", help="The day (YYYY-MM-DD; default: today in the workspace zone)."),
+    playbook: Optional[List[Path]] = typer.Option(None, "--playbook", "-p", help="Playbook(s) (default: every playbook in playbooks/ with a `sop:`)."),
+    var: Optional[List[str]] = typer.Option(None, "--var", help="Override a variable: name=value (repeatable)."),
+    vars_file: Optional[List[Path]] = typer.Option(None, "--vars", help="YAML/JSON file of variable values."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, md, csv or json."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
+) -> None:
+    """List the lifecycle steps due on a day: member, step, channel, rendered message."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from siyu_cli.errors import UsageError
+    from siyu_cli.output import info, write_text
+    from siyu_cli.plan.due import workspace_playbooks
+    from siyu_cli.plan.export import SOP_FORMATS, exclusion_line, print_sop_table, sop_text
+    from siyu_cli.plan.schema import load_playbook
+    from siyu_cli.plan.sop import sop_due
+
+    if fmt not in SOP_FORMATS:
+        raise UsageError(f"--format {fmt!r}: choose one of {', '.join(SOP_FORMATS)}")
+    if fmt == "table" and output is not None:
+        raise UsageError("--output needs --format md, csv or json")
+    s = settings(ctx)
+    if day is None:
+        the_day = datetime.now(ZoneInfo(s.timezone)).date()
+    else:
+        try:
+            the_day = date.fromisoformat(day)
+        except ValueError:
+            raise UsageError(f"--date {day!r} is not a date like 2026-11-24") from None
+    values = parse_variables(var, vars_file)
+    paths = list(playbook) if playbook else workspace_playbooks(s)
+    books = [load_playbook(p, default_timezone=s.timezone, variables=values) for p in paths]
+    books = [b for b in books if b.sop is not None]
+    if not books:
+        raise UsageError("no playbook with a `sop:` section (pass --playbook FILE)")
+    report = sop_due(s, the_day, books, variables=values)
+    if fmt == "table":
+        print_sop_table(report)
+        info(exclusion_line(report))
+    else:
+        text = sop_text(report, fmt)
+        if output is not None:
+            Path(output).write_bytes(text.encode("utf-8"))
+            info(f"wrote {len(report.items)} SOP messages to {output}; {exclusion_line(report)}")
+        else:
+            write_text(text)
+            if fmt != "json":
+                info(exclusion_line(report))

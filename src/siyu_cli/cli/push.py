@@ -1,9 +1,338 @@
-"""`siyu push` commands (being built; see the open issue for this area)."""
+"""`siyu push …` (campaigns) and `siyu optout …` (the opt-out list): thin layers over siyu_cli.push."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import List, Optional
+
 import typer
+
+from siyu_cli.cli.context import settings as ctx_settings
+from siyu_cli.output import Format
+
+push_app = typer.Typer(help="WeCom push campaigns: create, preview, send (exactly once), resume, status, remind, cancel.",
+                       no_args_is_help=True)
+optout_app = typer.Typer(help="The opt-out list honoured by every push channel and by plan/SOP lists.", no_args_is_help=True)
+
+FMT = typer.Option(Format.table, "--format", "-f", help="table (people), json or csv (programs).")
+
+
+def _attachments(links: list[str], images: list[Path], minis: list[str]) -> list[dict]:
+    from siyu_cli.errors import UsageError
+
+    out: list[dict] = []
+    for spec in links:
+        parts = spec.split("|")
+        if len(parts) < 2:
+            raise UsageError(f"--link needs 'TITLE|URL[|DESC[|PICURL]]', got {spec!r}")
+        body = {"title": parts[0], "url": parts[1]}
+        if len(parts) > 2 and parts[2]:
+            body["desc"] = parts[2]
+        if len(parts) > 3 and parts[3]:
+            body["picurl"] = parts[3]
+        out.append({"msgtype": "link", "link": body})
+    for path in images:
+        out.append({"msgtype": "image", "image": {"path": str(Path(path).expanduser().resolve())}})
+    for spec in minis:
+        parts = spec.split("|")
+        if len(parts) != 4:
+            raise UsageError(f"--miniprogram needs 'TITLE|APPID|PAGE|COVER_IMAGE', got {spec!r}")
+        out.append({"msgtype": "miniprogram", "miniprogram": {
+            "title": parts[0], "appid": parts[1], "page": parts[2], "pic_path": str(Path(parts[3]).expanduser().resolve())}})
+    return out
+
+
+def _print_preview(p: dict, fmt: Format, limit: int | None = 50) -> None:
+    from siyu_cli import output
+
+    if fmt is Format.json:
+        output.emit_json(p)
+        return
+    if fmt is Format.csv:
+        output.emit_rows(["recipient_id", "member_id", "reason", "reason_name"],
+                         [[e["recipient_id"], e["member_id"], e["reason"], e["reason_name"]] for e in p["excluded"]], fmt)
+        return
+    from rich.panel import Panel
+
+    con = output.stdout_console()
+    st = p["states"]
+    head = (f"[bold]{p['campaign_id']}[/bold]  {p['name']}  channel={p['channel']}  audience={p['audience']}"
+            + (f"  snapshot={p['snapshot_id']}" if p.get("snapshot_id") else "")
+            + f"\nstatus: {p['status']}{'  (dry run: nothing stored)' if p.get('dry_run') else ''}"
+            + f"\nrecipients: {p['recipients']}  to send: {p['to_send']}  sent: {st['sent']}  failed: {st['failed']}  "
+              f"excluded: {st['skipped']}"
+            + f"\nbatches: {p['batches']}  distinct texts: {p['distinct_texts']}"
+            + ("  (personalised: one text per recipient group, so batches split by text)" if p["personalised"] else "")
+            + (f"\ncaps: {', '.join(p['caps'])}" if p["caps"] else ""))
+    if p.get("quiet_hours"):
+        head += f"\n[yellow]quiet hours ({p['quiet_hours']['name']}): held until {p['quiet_hours']['held_until']}[/yellow]"
+    con.print(Panel(head, title="push preview", expand=False), highlight=False)
+    if p["senders"]:
+        output.emit_rows(["sender", "batches", "recipients", "texts"],
+                         [[s["sender"] or "-", s["batches"], s["recipients"], s["texts"]] for s in p["senders"]],
+                         title="batches per sender")
+    if p["sample"]:
+        s = p["sample"]
+        con.print(Panel(s["text"], title=f"sample: {s['batch_id']} → {s['sender'] or '-'} ({s['recipients']} recipients)",
+                        expand=False), highlight=False)
+    if p["attachments"]:
+        con.print("attachments: " + ", ".join(a["msgtype"] for a in p["attachments"]), highlight=False)
+    if p["excluded_by_reason"]:
+        output.emit_rows(["reason", "名称", "count"],
+                         [[k, v["name"], v["count"]] for k, v in p["excluded_by_reason"].items()], title="excluded")
+        rows = p["excluded"][:limit] if limit else p["excluded"]
+        output.emit_rows(["recipient_id", "member_id", "reason"], [[e["recipient_id"], e["member_id"], e["reason"]] for e in rows])
+        if limit and len(p["excluded"]) > limit:
+            output.info(f"… {len(p['excluded']) - limit} more excluded (use --all or --format json)")
+
+
+@push_app.command("create")
+def create_cmd(
+    ctx: typer.Context,
+    channel: str = typer.Option("customer", "--channel", "-c", help="customer | group | app | robot"),
+    audience: str = typer.Option("", "--audience", "-a", help="segment:A[@SNAP], tag:T, store:S, sql:SELECT…, list:IDS|@FILE, all, sop:PB[:STEP], plan:PB[:SLOT]"),
+    text: Optional[str] = typer.Option(None, "--text", "-t", help="Message text (a Jinja2 template, e.g. '{{ name }}，你好')."),
+    template_file: Optional[Path] = typer.Option(None, "--template-file", help="Read the message template from a file."),
+    name: Optional[str] = typer.Option(None, "--name", help="A name for people."),
+    campaign_id: Optional[str] = typer.Option(None, "--id", help="Campaign id (default cYYYYMMDD-NNN)."),
+    link: List[str] = typer.Option([], "--link", help="Link attachment 'TITLE|URL[|DESC[|PICURL]]' (repeatable)."),
+    image: List[Path] = typer.Option([], "--image", help="Image attachment file, uploaded at send time (repeatable)."),
+    miniprogram: List[str] = typer.Option([], "--miniprogram", help="Mini-program 'TITLE|APPID|PAGE|COVER_IMAGE'."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be created; store nothing."),
+    show_all: bool = typer.Option(False, "--all", help="List every excluded recipient."),
+    fmt: Format = FMT,
+) -> None:
+    """Create a campaign (audience × template × channel) in the ledger and show its preview."""
+    from siyu_cli.errors import UsageError
+    from siyu_cli.push import CampaignSpec, create_campaign
+
+    settings = ctx_settings(ctx)
+    if template_file is not None:
+        if text:
+            raise UsageError("give --text or --template-file, not both")
+        try:
+            text = template_file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise UsageError(f"{template_file}: no such file") from None
+    spec = CampaignSpec(channel=channel, audience=audience, text=text or "", name=name, campaign_id=campaign_id,
+                        attachments=_attachments(link, image, miniprogram))
+    p = create_campaign(settings, spec, dry_run=dry_run)
+    _print_preview(p, fmt, None if show_all else 50)
+
+
+@push_app.command("preview")
+def preview_cmd(ctx: typer.Context, campaign: str = typer.Argument(...),
+                show_all: bool = typer.Option(False, "--all", help="List every excluded recipient."), fmt: Format = FMT) -> None:
+    """Counts, batches per sender, a rendered sample and every excluded recipient with the reason."""
+    from siyu_cli.push import preview
+
+    _print_preview(preview(ctx_settings(ctx), campaign), fmt, None if show_all else 50)
+
+
+def _send(ctx, campaign: str, ignore_quiet_hours: bool, fmt: Format) -> None:
+    from siyu_cli import output
+    from siyu_cli.errors import ExitCode
+    from siyu_cli.push import send_campaign
+
+    rep = send_campaign(ctx_settings(ctx), campaign, ignore_quiet_hours=ignore_quiet_hours)
+    d = rep.to_dict()
+    if fmt is Format.json:
+        output.emit_json(d)
+    else:
+        st = d["states"]
+        output.emit_rows(["campaign", "status", "sent", "failed", "skipped", "pending", "batches", "reconciled"],
+                         [[campaign, d["status"], st.get("sent", 0), st.get("failed", 0), st.get("skipped", 0),
+                           st.get("planned", 0) + st.get("in_flight", 0), d["batches_sent"], d["batches_reconciled"]]], fmt)
+    if rep.stopped:
+        output.error_line(rep.stopped)
+        raise typer.Exit(ExitCode.TEMPFAIL)
+    if rep.failed:
+        raise typer.Exit(ExitCode.PARTIAL)
+
+
+@push_app.command("send")
+def send_cmd(ctx: typer.Context, campaign: str = typer.Argument(...),
+             ignore_quiet_hours: bool = typer.Option(False, "--ignore-quiet-hours", help="Send even in push.quiet_hours."),
+             fmt: Format = FMT) -> None:
+    """Send a campaign. Safe to re-run: finished batches are never sent again. Exit 3 when some recipients failed."""
+    _send(ctx, campaign, ignore_quiet_hours, fmt)
+
+
+@push_app.command("resume")
+def resume_cmd(ctx: typer.Context, campaign: str = typer.Argument(...),
+               ignore_quiet_hours: bool = typer.Option(False, "--ignore-quiet-hours"), fmt: Format = FMT) -> None:
+    """Resume after a crash: in-flight batches are reconciled with WeCom's records, the rest sent."""
+    _send(ctx, campaign, ignore_quiet_hours, fmt)
+
+
+@push_app.command("status")
+def status_cmd(ctx: typer.Context, campaign: str = typer.Argument(...),
+               sync: bool = typer.Option(True, "--sync/--no-sync", help="Fetch delivery results from WeCom first."),
+               fmt: Format = FMT) -> None:
+    """Per-recipient delivery (delivered / not a friend / over quota / unconfirmed by the guide), synced from WeCom."""
+    from siyu_cli import output
+    from siyu_cli.push import sync_status
+    from siyu_cli.push.sender import campaign_status
+    from siyu_cli.store import open_store
+
+    settings = ctx_settings(ctx)
+    if sync:
+        d = sync_status(settings, campaign)
+    else:
+        with open_store(settings, read_only=True) as con:
+            d = campaign_status(con, campaign)
+    if fmt is Format.json:
+        output.emit_json(d)
+        return
+    st = d["states"]
+    output.emit_rows(["campaign", "status", *st.keys(), *[f"delivery:{k}" for k in d["delivery"]]],
+                     [[campaign, d["status"], *st.values(), *d["delivery"].values()]], fmt)
+    if fmt is Format.table:
+        if d["senders"]:
+            output.emit_rows(["sender", "batches", "sent", "delivered", "unconfirmed"],
+                             [[s["sender"] or "-", s["batches"], s["sent"], s["delivered"], s["unconfirmed"]] for s in d["senders"]],
+                             title="per sender")
+        if d["failed"]:
+            output.emit_rows(["recipient_id", "member_id", "reason"],
+                             [[f["recipient_id"], f["member_id"], f["reason"]] for f in d["failed"]], title="failed")
+
+
+@push_app.command("remind")
+def remind_cmd(ctx: typer.Context, campaign: str = typer.Argument(...),
+               app: bool = typer.Option(False, "--app", help="Also tell each guide by app message what is waiting."),
+               fmt: Format = FMT) -> None:
+    """Remind guides to confirm their pending mass-send tasks (WeCom allows 3 reminders a day)."""
+    from siyu_cli import output
+    from siyu_cli.push import remind
+
+    d = remind(ctx_settings(ctx), campaign, app_message=app)
+    if fmt is Format.json:
+        output.emit_json(d)
+    else:
+        output.emit_rows(["campaign", "reminded", "limit_reached", "guides_messaged"],
+                         [[campaign, len(d["reminded_batches"]), len(d["limit_reached"]), ",".join(d["guides_messaged"])]], fmt)
+
+
+@push_app.command("cancel")
+def cancel_cmd(ctx: typer.Context, campaign: str = typer.Argument(...), fmt: Format = FMT) -> None:
+    """Stop a campaign: unsent batches are skipped and unconfirmed WeCom tasks cancelled (sent messages stay)."""
+    from siyu_cli import output
+    from siyu_cli.push import cancel
+
+    d = cancel(ctx_settings(ctx), campaign)
+    if fmt is Format.json:
+        output.emit_json(d)
+    else:
+        output.emit_rows(["campaign", "skipped", "cancelled_tasks"], [[campaign, d["skipped"], d["cancelled_tasks"]]], fmt)
+
+
+@push_app.command("list")
+def list_cmd(ctx: typer.Context, fmt: Format = FMT) -> None:
+    """All campaigns with their counts."""
+    from siyu_cli import output
+    from siyu_cli.push import list_campaigns
+
+    rows = list_campaigns(ctx_settings(ctx))
+    cols = ["campaign_id", "name", "channel", "status", "recipients", "sent", "failed", "skipped", "pending", "delivered", "created_at"]
+    if fmt is Format.json:
+        output.emit_json(rows)
+    else:
+        output.emit_rows(cols, [[r[c] for c in cols] for r in rows], fmt)
+
+
+@push_app.command("due")
+def due_cmd(
+    ctx: typer.Context,
+    start: Optional[str] = typer.Option(None, "--from", help="Window start (ISO datetime; default: 1 hour ago)."),
+    end: Optional[str] = typer.Option(None, "--to", help="Window end (default: now)."),
+    send: bool = typer.Option(True, "--send/--no-send", help="Send what is due, or only create the campaigns."),
+    fmt: Format = FMT,
+) -> None:
+    """Turn plan slots and SOP steps due in [--from, --to) into campaigns (idempotent) and send them."""
+    from datetime import datetime, timedelta, timezone
+    from zoneinfo import ZoneInfo
+
+    from siyu_cli import output
+    from siyu_cli.errors import ExitCode, UsageError
+    from siyu_cli.push import push_due
+
+    settings = ctx_settings(ctx)
+    tz = ZoneInfo(settings.timezone)
+
+    def parse(v):
+        try:
+            d = datetime.fromisoformat(v)
+        except ValueError:
+            raise UsageError(f"not an ISO datetime: {v!r}") from None
+        return d if d.tzinfo else d.replace(tzinfo=tz)
+
+    now = datetime.now(timezone.utc)
+    t1 = parse(end) if end else now
+    t0 = parse(start) if start else t1 - timedelta(hours=1)
+    rep = push_due(settings, t0, t1, send=send, now=now)
+    d = rep.to_dict()
+    if fmt is Format.json:
+        output.emit_json(d)
+    else:
+        output.emit_rows(["key", "campaign_id", "channel", "outcome", "error"],
+                         [[i["key"], i["campaign_id"], i["channel"], i["outcome"], i.get("error", "")] for i in d["items"]], fmt)
+    if rep.failed:
+        raise typer.Exit(ExitCode.PARTIAL)
+
+
+# ---------------------------------------------------------------- optout
+
+@optout_app.command("add")
+def optout_add(ctx: typer.Context, ids: List[str] = typer.Argument(..., help="member ids, external_userids or phones"),
+               channel: str = typer.Option("all", "--channel", help="all | customer | group | app"),
+               reason: Optional[str] = typer.Option(None, "--reason")) -> None:
+    """Add people to the opt-out list."""
+    from siyu_cli import output
+    from siyu_cli.push import add_optouts
+
+    n = add_optouts(ctx_settings(ctx), ids, channel=channel, reason=reason)
+    output.info(f"{n} added ({len(ids) - n} already listed)")
+
+
+@optout_app.command("remove")
+def optout_remove(ctx: typer.Context, ids: List[str] = typer.Argument(...),
+                  channel: Optional[str] = typer.Option(None, "--channel", help="Only this channel's entry.")) -> None:
+    """Remove people from the opt-out list."""
+    from siyu_cli import output
+    from siyu_cli.push import remove_optouts
+
+    n = remove_optouts(ctx_settings(ctx), ids, channel=channel)
+    output.info(f"{n} removed")
+
+
+@optout_app.command("list")
+def optout_list(ctx: typer.Context, channel: Optional[str] = typer.Option(None, "--channel"), fmt: Format = FMT) -> None:
+    """The opt-out list (phones masked)."""
+    from siyu_cli import output
+    from siyu_cli.push import list_optouts
+
+    rows = list_optouts(ctx_settings(ctx), channel=channel)
+    cols = ["member_id", "channel", "reason", "source", "created_at"]
+    output.emit_rows(cols, [[output.mask_phone(r["member_id"]) if r["member_id"].isdigit() else r["member_id"],
+                             r["channel"], r["reason"], r["source"], r["created_at"]] for r in rows], fmt)
+
+
+@optout_app.command("import")
+def optout_import(ctx: typer.Context, file: Path = typer.Argument(...),
+                  channel: str = typer.Option("all", "--channel"), reason: Optional[str] = typer.Option(None, "--reason"),
+                  fmt: Format = FMT) -> None:
+    """Import ids from a CSV/text file (first column, or a member_id/external_userid/phone/手机号 column)."""
+    from siyu_cli import output
+    from siyu_cli.push import import_optouts
+
+    d = import_optouts(ctx_settings(ctx), file, channel=channel, reason=reason)
+    if fmt is Format.json:
+        output.emit_json(d)
+    else:
+        output.emit_rows(["read", "added", "already"], [[d["read"], d["added"], d["already"]]], fmt)
 
 
 def register(app: typer.Typer) -> None:
-    """Register this module's commands on the root app."""
+    """Register `siyu push …` and `siyu optout …` on the root app."""
+    app.add_typer(push_app, name="push")
+    app.add_typer(optout_app, name="optout")

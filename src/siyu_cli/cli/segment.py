@@ -1,9 +1,274 @@
-"""`siyu segment` commands (being built; see the open issue for this area)."""
+"""``siyu segment``: RFM segmentation runs, snapshots, movement between them, one member explained."""
 
 from __future__ import annotations
 
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
 import typer
+
+from siyu_cli.cli.context import settings
+
+
+class SegFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+    parquet = "parquet"
+
+
+class ListFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+segment_app = typer.Typer(
+    help="RFM segments: `siyu segment` runs and stores a snapshot; list, diff, history and show read them.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
 
 
 def register(app: typer.Typer) -> None:
     """Register this module's commands on the root app."""
+    app.add_typer(segment_app, name="segment")
+
+
+@segment_app.callback()
+def run(
+    ctx: typer.Context,
+    scheme: Optional[str] = typer.Option(
+        None, "--scheme", "-s", help="rfm8 (A–H, default), rfm11 (quintiles, 11 names) or a custom scheme .yaml."
+    ),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Measure as of this date (default: today, workspace timezone)."),
+    window: Optional[str] = typer.Option(None, "--window", help="Only purchases in this window: 365d, 26w, 12m, 1y or all (default)."),
+    frequency_unit: Optional[str] = typer.Option(None, "--frequency-unit", help="F counts orders (default) or distinct purchase days."),
+    monetary: Optional[str] = typer.Option(None, "--monetary", help="M is the net total (default) or the average per purchase."),
+    r_split: Optional[str] = typer.Option(None, "--r-split", help="rfm8 recent/lapsed split: median (default), mean, q0.5, or days (e.g. 90 = R ≤ 90)."),
+    f_split: Optional[str] = typer.Option(None, "--f-split", help="rfm8 high/low F split: a number (default 2 = F ≥ 2), median, mean or q0.8."),
+    m_split: Optional[str] = typer.Option(None, "--m-split", help="rfm8 high/low M split: median (default), mean, q0.8, or an amount (e.g. 500 = M ≥ 500)."),
+    label: Optional[str] = typer.Option(None, "--label", help="A note stored with the snapshot."),
+    fmt: SegFormat = typer.Option(SegFormat.table, "--format", "-f", help="table (per segment) or csv/json/parquet (per member)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the per-member rows to this file."),
+    summary: bool = typer.Option(False, "--summary", help="With --format json: print the per-segment summary instead of members."),
+    unmask: bool = typer.Option(False, "--unmask", help="Show full phone numbers (personal data: share with care)."),
+) -> None:
+    """Compute R/F/M for every member, assign segments and store a snapshot."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from siyu_cli import output as out
+    from siyu_cli.errors import UsageError
+    from siyu_cli.segment import run_segment
+
+    if fmt is SegFormat.parquet and output is None:
+        raise UsageError("--format parquet needs --output FILE")
+    if fmt is SegFormat.table and output is not None:
+        raise UsageError("--output needs --format csv, json or parquet")
+    if summary and fmt is not SegFormat.json:
+        raise UsageError("--summary goes with --format json")
+    s = settings(ctx)
+    result = run_segment(
+        s, scheme=scheme, as_of=as_of, window=window, frequency_unit=frequency_unit, monetary=monetary,
+        r_split=r_split, f_split=f_split, m_split=m_split, label=label,
+    )
+    for w in result.warnings:
+        out.warn(w)
+    if fmt is SegFormat.table:
+        _print_summary(result, english=s.language == "en")
+        return
+    out.info(f"snapshot {result.snapshot_id}: {result.scheme} as of {result.as_of}, {result.members} members")
+    if summary:
+        out.emit_json(result.to_dict())
+        return
+    from siyu_cli.segment.snapshots import export_members, member_rows
+    from siyu_cli.store import open_store
+
+    with open_store(s, read_only=True) as con:
+        if output is not None:
+            n = export_members(con, result.snapshot_id, fmt.value, output, unmask=unmask)
+            out.info(f"wrote {n} member rows to {output}")
+        else:
+            cols, rows = member_rows(con, result.snapshot_id, unmask=unmask)
+            out.emit_rows(cols, rows, fmt.value)
+
+
+def _money(v) -> str:
+    return "" if v is None else f"{v:,.2f}"
+
+
+def _print_summary(result, english: bool = False) -> None:
+    from rich.table import Table
+
+    from siyu_cli.output import stdout_console
+    from siyu_cli.segment.snapshots import pareto_line
+
+    p = result.params
+    title = (
+        f"siyu segment · snapshot {result.snapshot_id} · {result.scheme} · as of {result.as_of} · "
+        f"window {p.get('window') or 'all'} · F={p['frequency_unit']} · M={p['monetary']}"
+    )
+    console = stdout_console()
+    wide = console.width >= 120  # narrow terminals get the actions as a list under the table
+    table = Table(title=title, header_style="bold")
+    table.add_column("segment 分群", no_wrap=True)
+    for col in ("members", "share", "revenue", "rev%", "R̄ days", "F̄", "M̄"):
+        table.add_column(col, justify="right", no_wrap=True)
+    if wide:
+        table.add_column("action 建议动作", overflow="fold")
+
+    def action(r) -> str:
+        return (r["action_en"] or r["action"]) if english else r["action"]
+
+    for r in result.summary:
+        table.add_row(
+            f"{r['segment_id']} {r['name']}" if r["segment_id"] != r["name"] else r["name"],
+            f"{r['members']:,}", f"{r['share']:.1%}", _money(r["revenue"]), f"{r['revenue_share']:.1%}",
+            "" if r["mean_recency_days"] is None else f"{r['mean_recency_days']:g}",
+            "" if r["mean_frequency"] is None else f"{r['mean_frequency']:g}",
+            _money(r["mean_monetary"]), *([action(r)] if wide else []),
+        )
+    console.print(table)
+    if not wide:
+        for r in result.summary:
+            if r["members"]:
+                console.print(f"{r['segment_id']}: {action(r)}", highlight=False, markup=False)
+    if "splits" in p:
+        console.print(
+            "splits: " + "; ".join(
+                f"{v['rule']} ({'fixed' if v['kind'] == 'fixed' else v['spec']})" for v in p["splits"].values()
+            ),
+            highlight=False,
+        )
+    elif p.get("scoring"):
+        console.print(f"scores: {p['scoring']}", highlight=False)
+    console.print(pareto_line(result.pareto), highlight=False)
+    if result.excluded:
+        console.print(
+            "orders not counted: " + ", ".join(f"{k} {v:,}" for k, v in sorted(result.excluded.items())),
+            highlight=False,
+        )
+
+
+@segment_app.command("list")
+def list_cmd(
+    ctx: typer.Context,
+    fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f", help="table, csv or json."),
+) -> None:
+    """List stored snapshots."""
+    from siyu_cli.output import emit_rows
+    from siyu_cli.segment.snapshots import list_snapshots
+    from siyu_cli.store import open_store
+
+    with open_store(settings(ctx), read_only=True) as con:
+        rows = list_snapshots(con)
+    cols = ["snapshot_id", "created_at", "as_of", "scheme", "members", "buyers", "window", "label"]
+    emit_rows(cols, [[r[c] for c in cols] for r in rows], fmt.value, title="segment snapshots")
+
+
+@segment_app.command("diff")
+def diff_cmd(
+    ctx: typer.Context,
+    old: Optional[int] = typer.Argument(None, help="Old snapshot id (default: the one before NEW with the same scheme)."),
+    new: Optional[int] = typer.Argument(None, help="New snapshot id (default: the latest)."),
+    path: Optional[str] = typer.Option(None, "--path", help="List members who moved FROM:TO, e.g. A:E (super users slipping away)."),
+    fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f", help="table, csv (the path's members) or json."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
+) -> None:
+    """Migration matrix between two snapshots (rows: old segment, columns: new segment)."""
+    from siyu_cli.output import emit_json, emit_rows, stdout_console, warn
+    from siyu_cli.segment.snapshots import diff
+    from siyu_cli.store import open_store
+
+    if old is not None and new is None:
+        old, new = None, old  # one id given: compare it with its predecessor
+    with open_store(settings(ctx), read_only=True) as con:
+        d = diff(con, old, new, path=path)
+    if d.get("warning"):
+        warn(d["warning"])
+    if fmt is ListFormat.json:
+        emit_json(d, output)
+        return
+    if fmt is ListFormat.csv:
+        if path:
+            cols = d["path"]["columns"]
+            emit_rows(cols, [[m[c] for c in cols] for m in d["path"]["members"]], "csv", output=output)
+        else:
+            cols = ["from", *d["columns"]]
+            emit_rows(cols, [[row[c] for c in cols] for row in d["matrix"]], "csv", output=output)
+        return
+    console = stdout_console()
+    console.print(
+        f"migration: snapshot {d['old']['snapshot_id']} ({d['old']['as_of']}, {d['old']['scheme']}) → "
+        f"snapshot {d['new']['snapshot_id']} ({d['new']['as_of']}, {d['new']['scheme']}); "
+        f"moved {d['moved']:,}, stayed {d['stayed']:,}",
+        highlight=False, markup=False,
+    )
+    names = d.get("names", {})
+    cols = ["from \\ to", *d["columns"]]
+    emit_rows(
+        cols,
+        [[f"{row['from']} {names.get(row['from'], '')}".strip(), *[row[c] for c in d["columns"]]] for row in d["matrix"]],
+        "table",
+    )
+    if path:
+        p = d["path"]
+        emit_rows(
+            p["columns"], [[m[c] for c in p["columns"]] for m in p["members"]], "table",
+            title=f"{p['from']} {p['from_name']} → {p['to']} {p['to_name']}: {len(p['members'])} members",
+        )
+        if not p["members"]:
+            stdout_console().print("(nobody moved along this path)")
+
+
+@segment_app.command("history")
+def history_cmd(
+    ctx: typer.Context,
+    member: str = typer.Argument(..., help="Member id (or phone / source member id / external_userid)."),
+    fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f", help="table, csv or json."),
+) -> None:
+    """A member's segment in every snapshot: their path."""
+    from siyu_cli.output import emit_rows
+    from siyu_cli.segment.snapshots import history
+    from siyu_cli.store import open_store
+
+    with open_store(settings(ctx), read_only=True) as con:
+        h = history(con, member)
+    emit_rows(h["columns"], [[r[c] for c in h["columns"]] for r in h["rows"]], fmt.value,
+              title=f"segment history of {h['member_id']}")
+
+
+@segment_app.command("show")
+def show_cmd(
+    ctx: typer.Context,
+    member: str = typer.Argument(..., help="Member id (or phone / source member id / external_userid)."),
+    snapshot: Optional[int] = typer.Option(None, "--snapshot", help="Snapshot id (default: the latest)."),
+    fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f", help="table (text) or json."),
+) -> None:
+    """Explain one member: measures, thresholds used, and why this segment."""
+    from siyu_cli.output import emit_json, stdout_console
+    from siyu_cli.segment.snapshots import explain
+    from siyu_cli.store import open_store
+
+    with open_store(settings(ctx), read_only=True) as con:
+        e = explain(con, member, snapshot)
+    if fmt is not ListFormat.table:
+        emit_json(e)
+        return
+    console = stdout_console()
+    m = e["measures"]
+    seg = e["segment"]
+    lines = [
+        f"member {e['member_id']} · snapshot {e['snapshot']['snapshot_id']} · {e['scheme']} · as of {e['as_of']} · window {e['window']}",
+        f"segment: {seg['id']} {seg['name']}" + (f" ({seg.get('name_en')})" if seg.get("name_en") else ""),
+        f"recency {m['recency_days'] if m['recency_days'] is not None else '–'} days (last purchase {m['last_purchase'] or '–'}), "
+        f"frequency {m['frequency']} {e['frequency_unit']}, monetary {_money(m['monetary'])} ({e['monetary_mode']}), "
+        f"revenue {_money(m['revenue'])}",
+        "why:",
+        *[f"  - {r}" for r in e["reasons"]],
+    ]
+    if seg.get("action"):
+        lines.append(f"action: {seg['action']}" + (f" ({seg['action_en']})" if seg.get("action_en") else ""))
+    for line in lines:
+        console.print(line, highlight=False, markup=False)

@@ -1,0 +1,203 @@
+"""Push benchmarks (run by hand, not a test).
+
+    PYTHONPATH=src python benchmarks/push.py [--ledger 1000000] [--send 2000] [--mem 2000,20000]
+
+1. ledger: build a campaign ledger for N recipients (audience → ids, senders, opt-outs, caps,
+   batches) vs a named baseline: a bare CREATE TABLE AS SELECT of the same N rows from members
+   (the cost of just copying the rows). Target: ≤ 30 s for 1M.
+2. send loop: siyu's per-recipient overhead against the sandbox with rate limits off, batch size 1
+   (the worst case: one API call per recipient), vs the baseline of the same number of raw
+   WeComClient.add_msg_template calls. Also the normal case (batches of up to 10,000).
+3. memory: peak RSS of a `send` in a fresh process for two audience sizes (flat = the send loop
+   holds one batch, never the audience).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+WECOM = """
+[push]
+cap = ""
+quiet_hours = ""
+batch_size = {batch}
+
+[wecom]
+rate_limit_default = 0
+max_retries = 0
+[wecom.rate_limits]
+"externalcontact/add_msg_template" = 0
+"externalcontact/get_groupmsg_list_v2" = 0
+"""
+
+
+def workspace(n: int, batch: int = 10000, guides: int = 50):
+    from siyu_cli.config import load_settings
+    from siyu_cli.store import open_store
+    from siyu_cli.workspace import init_workspace
+
+    root = Path(tempfile.mkdtemp(prefix="siyu-pushbench-")) / "ws"
+    init_workspace(root)
+    cfg = root / "siyu.toml"
+    cfg.write_text(cfg.read_text(encoding="utf-8") + WECOM.format(batch=batch), encoding="utf-8")
+    s = load_settings(root)
+    with open_store(s) as con:
+        con.execute(
+            f"""INSERT INTO members (member_id, name, external_userid, guide_userid, store, source)
+                SELECT 'm' || lpad(i::VARCHAR, 8, '0'), '客户' || i, 'wm' || lpad(i::VARCHAR, 8, '0'),
+                       'g' || (i % {guides}), '店' || (i % 7), 'bench'
+                FROM range({n}) t(i)"""
+        )
+        con.execute("INSERT INTO wecom_contacts (external_userid, staff_userid, member_id, added_at) "
+                    "SELECT external_userid, guide_userid, member_id, now() FROM members")
+        con.execute(f"INSERT INTO staff (userid, name) SELECT 'g' || i, '导购' || i FROM range({guides}) t(i)")
+        con.execute(f"INSERT INTO optouts (member_id, channel, created_at) SELECT member_id, 'all', now() FROM members WHERE hash(member_id) % 100 = 0")
+    return s
+
+
+def bench_ledger(n: int) -> dict:
+    from siyu_cli.push import CampaignSpec, create_campaign
+    from siyu_cli.store import open_store
+
+    s = workspace(n)
+    with open_store(s) as con:
+        t = time.perf_counter()
+        con.execute("CREATE TABLE baseline_copy AS SELECT member_id, external_userid, guide_userid FROM members")
+        base = time.perf_counter() - t
+    t = time.perf_counter()
+    p = create_campaign(s, CampaignSpec(channel="customer", audience="all", text="双十二：全场8折"))
+    took = time.perf_counter() - t
+    t = time.perf_counter()
+    create_campaign(s, CampaignSpec(channel="customer", audience="all", text="第二条"), dry_run=True)
+    dry = time.perf_counter() - t
+    return {"recipients": n, "ledger_s": round(took, 2), "dry_run_s": round(dry, 2), "baseline_ctas_s": round(base, 2),
+            "ratio_vs_baseline": round(took / base, 1) if base else None, "to_send": p["to_send"],
+            "batches": p["batches"], "excluded": p["states"]["skipped"]}
+
+
+def bench_send(n: int) -> dict:
+    from siyu_cli.push import CampaignSpec, create_campaign, send_campaign
+    from siyu_cli.sandbox import SandboxServer
+    from siyu_cli.wecom import WeComClient
+
+    out = {"recipients": n}
+    s = workspace(n, batch=1, guides=5)
+    with SandboxServer(settings=s, rate_limits={"externalcontact/add_msg_template": 0,
+                                                "externalcontact/get_groupmsg_list_v2": 0}) as sb:
+        env = sb.env()
+        os.environ.update(env)
+        # baseline: raw client calls, one per recipient
+        from siyu_cli.store import open_store
+
+        with open_store(s, read_only=True) as con:
+            pairs = con.execute("SELECT external_userid, guide_userid FROM members ORDER BY 1").fetchall()
+        client = WeComClient.from_settings(s)
+        client.add_msg_template(chat_type="single", sender=pairs[0][1], external_userid=[pairs[0][0]], text="warm-up")
+        t = time.perf_counter()
+        for ext, guide in pairs:
+            client.add_msg_template(chat_type="single", sender=guide, external_userid=[ext], text="基线")
+        raw = time.perf_counter() - t
+        client.close()
+        cid = create_campaign(s, CampaignSpec(channel="customer", audience="all", text="逐个发送"))["campaign_id"]
+        t = time.perf_counter()
+        rep = send_campaign(s, cid)
+        took = time.perf_counter() - t
+        sent = rep.states.get("sent", 0)
+        out.update({
+            "batch_size": 1, "sent": sent, "raw_calls_s": round(raw, 2), "siyu_send_s": round(took, 2),
+            "raw_ms_per_call": round(raw / len(pairs) * 1000, 2),
+            "siyu_ms_per_recipient": round(took / max(sent, 1) * 1000, 2),
+            "overhead_ms_per_recipient": round((took - raw) / max(sent, 1) * 1000, 2),
+            "ratio_vs_raw": round(took / raw, 1),
+        })
+    return out
+
+
+def bench_send_batched(n: int) -> dict:
+    from siyu_cli.push import CampaignSpec, create_campaign, send_campaign
+    from siyu_cli.sandbox import SandboxServer
+
+    s = workspace(n, batch=10000, guides=5)
+    with SandboxServer(settings=s, rate_limits={"externalcontact/add_msg_template": 0}) as sb:
+        os.environ.update(sb.env())
+        cid = create_campaign(s, CampaignSpec(channel="customer", audience="all", text="批量"))["campaign_id"]
+        t = time.perf_counter()
+        rep = send_campaign(s, cid)
+        took = time.perf_counter() - t
+    sent = rep.states.get("sent", 0)
+    return {"recipients": n, "batch_size": 10000, "sent": sent, "send_s": round(took, 2),
+            "us_per_recipient": round(took / max(sent, 1) * 1e6, 1)}
+
+
+def _mem_child(n: int) -> None:
+    from siyu_cli.push import CampaignSpec, create_campaign, send_campaign
+    from siyu_cli.sandbox import SandboxServer
+
+    s = workspace(n, batch=1000, guides=5)
+    with SandboxServer(settings=s, rate_limits={"externalcontact/add_msg_template": 0}) as sb:
+        os.environ.update(sb.env())
+        cid = create_campaign(s, CampaignSpec(channel="customer", audience="all", text="内存"))["campaign_id"]
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        import tracemalloc
+
+        tracemalloc.start()
+        rep = send_campaign(s, cid)
+        peak = tracemalloc.get_traced_memory()[1]
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"recipients": n, "sent": rep.states.get("sent", 0), "python_peak_kib_during_send": peak // 1024,
+                      "maxrss_before_send_mib": before // 1024, "maxrss_after_send_mib": after // 1024}))
+
+
+def bench_mem(sizes: list[int]) -> list[dict]:
+    out = []
+    for n in sizes:
+        r = subprocess.run([sys.executable, __file__, "--mem-child", str(n)], capture_output=True, text=True,
+                           env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+        if r.returncode:
+            raise SystemExit(r.stderr)
+        out.append(json.loads(r.stdout.strip().splitlines()[-1]))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ledger", type=int, default=1_000_000)
+    ap.add_argument("--send", type=int, default=1000)
+    ap.add_argument("--batched", type=int, default=50_000)
+    ap.add_argument("--mem", default="2000,20000")
+    ap.add_argument("--mem-child", type=int)
+    a = ap.parse_args()
+    if a.mem_child:
+        _mem_child(a.mem_child)
+        return
+    import logging
+
+    logging.disable(logging.WARNING)
+    results = {}
+    if a.ledger:
+        results["ledger"] = bench_ledger(a.ledger)
+        print("ledger", json.dumps(results["ledger"], ensure_ascii=False), flush=True)
+    if a.send:
+        results["send_per_recipient"] = bench_send(a.send)
+        print("send", json.dumps(results["send_per_recipient"]), flush=True)
+    if a.batched:
+        results["send_batched"] = bench_send_batched(a.batched)
+        print("batched", json.dumps(results["send_batched"]), flush=True)
+    if a.mem:
+        results["memory"] = bench_mem([int(x) for x in a.mem.split(",")])
+        print("memory", json.dumps(results["memory"]), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,292 @@
+"""Writing a rendered week (or a day's SOP list) as table, Markdown, CSV, JSON or ICS.
+
+Every format is deterministic: rows are sorted, no "generated at" stamps,
+JSON keys in a fixed order, ICS UIDs derived from (playbook, week, slot,
+group) and DTSTAMP derived from the event itself. Rendering the same inputs
+twice gives byte-identical files, so plans can be diffed and committed.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from siyu_cli.plan.render import PlannedMessage, WeekPlan
+from siyu_cli.plan.schema import WEEKDAY_CN
+from siyu_cli.plan.sop import SopReport
+from siyu_cli.plan.templates import cn_date
+
+WEEK_FORMATS = ("table", "md", "csv", "json", "ics")
+SOP_FORMATS = ("table", "md", "csv", "json")
+
+WEEK_COLUMNS = ("scheduled_at", "date", "weekday", "time", "store", "group_id", "group", "owner", "slot",
+                "kind", "kind_id", "channel", "text", "attachments")
+SOP_COLUMNS = ("scheduled_at", "playbook", "step", "day", "kind", "channel", "member_id", "member", "guide",
+               "store", "text", "attachments")
+
+
+def attachment_summary(attachments: tuple) -> str:
+    parts = []
+    for a in attachments:
+        t = a.get("msgtype")
+        if t == "image":
+            parts.append(f"图片:{a['image']['path'].rsplit('/', 1)[-1]}")
+        elif t == "link":
+            parts.append(f"链接:{a['link'].get('title', '')}")
+        elif t == "miniprogram":
+            parts.append(f"小程序:{a['miniprogram'].get('title', '')}")
+    return "; ".join(parts)
+
+
+def week_records(plan: WeekPlan) -> list[dict[str, Any]]:
+    rows = []
+    for m in plan.messages:
+        rows.append({
+            "scheduled_at": m.scheduled_at.isoformat(),
+            "date": m.scheduled_at.date().isoformat(),
+            "weekday": WEEKDAY_CN[m.scheduled_at.weekday()],
+            "time": f"{m.scheduled_at:%H:%M}",
+            "store": m.group.store or "",
+            "group_id": m.group.group_id,
+            "group": m.group.name,
+            "owner": m.group.owner or "",
+            "slot": m.slot_id,
+            "kind": m.kind,
+            "kind_id": m.kind_id,
+            "channel": m.channel,
+            "text": m.text,
+            "attachments": list(m.attachments),
+            "key": m.key,
+            "uid": m.uid,
+        })
+    return rows
+
+
+def week_to_json(plan: WeekPlan) -> str:
+    doc = {
+        "playbook": plan.playbook.name,
+        "title": plan.playbook.title,
+        "week": plan.week.id,
+        "start": plan.week.start.isoformat(),
+        "end": plan.week.end.isoformat(),
+        "timezone": plan.timezone,
+        "skipped_week": plan.skipped_week,
+        "groups": len(plan.targets),
+        "messages": week_records(plan),
+        "skipped": plan.skipped,
+    }
+    return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
+
+
+def week_to_csv(plan: WeekPlan, *, bom: bool = False) -> str:
+    from siyu_cli.output import rows_to_csv
+
+    rows = []
+    for r in week_records(plan):
+        r = dict(r, attachments=attachment_summary(tuple(r["attachments"])))
+        rows.append([r[c] for c in WEEK_COLUMNS])
+    return rows_to_csv(WEEK_COLUMNS, rows, bom=bom)
+
+
+def _md_cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
+
+
+def week_to_markdown(plan: WeekPlan) -> str:
+    pb = plan.playbook
+    lines = [f"# {pb.title} · {plan.week.id}（{plan.week.label}）", ""]
+    if pb.description:
+        lines += [pb.description.strip(), ""]
+    lines += [f"时区 {plan.timezone} · {len(plan.targets)} 个群 · {len(plan.messages)} 条消息", ""]
+    if plan.skipped_week:
+        lines += ["本周跳过（rules.skip_weeks）。", ""]
+    day = None
+    for m in plan.messages:
+        d = m.scheduled_at.date()
+        if d != day:
+            if day is not None:
+                lines.append("")
+            day = d
+            lines += [f"## {cn_date(d)}", "", "| 时间 | 门店 | 群 | 类型 | 内容 | 附件 |", "|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {m.scheduled_at:%H:%M} | {_md_cell(m.group.store or '')} | {_md_cell(m.group.name)} | "
+            f"{_md_cell(m.kind)} | {_md_cell(m.text)} | {_md_cell(attachment_summary(m.attachments))} |"
+        )
+    if day is not None:
+        lines.append("")
+    if plan.skipped:
+        lines += ["## 未安排", "", "| 群 | 时段 | 原因 |", "|---|---|---|"]
+        for s in plan.skipped:
+            lines.append(f"| {s['group_id']} | {s['slot_id']} | {s['reason']} |")
+        lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+# ----------------------------------------------------------------------------- ICS (RFC 5545)
+
+
+def _ics_escape(text: str) -> str:
+    return (str(text).replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+            .replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\\n"))
+
+
+def _fold(line: str) -> str:
+    """Fold at 75 octets without splitting a UTF-8 character."""
+    if len(line) <= 18 or len(line.encode("utf-8")) <= 75:  # 18 chars × 4 bytes max fits
+        return line
+    out, current, size = [], "", 0
+    for ch in line:
+        n = len(ch.encode("utf-8"))
+        limit = 75 if not out else 74  # continuation lines start with a space
+        if size + n > limit:
+            out.append(current)
+            current, size = ch, n
+        else:
+            current += ch
+            size += n
+    out.append(current)
+    return "\r\n ".join(out)
+
+
+def _utc(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def week_to_ics(plan: WeekPlan, *, duration_minutes: int = 15) -> str:
+    pb = plan.playbook
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//siyu//plan//ZH",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+        f"X-WR-CALNAME:{_ics_escape(pb.title + ' ' + plan.week.id)}",
+        f"X-WR-TIMEZONE:{plan.timezone}",
+    ]
+    for m in plan.messages:
+        lines += _vevent(m, duration_minutes)
+    lines.append("END:VCALENDAR")
+    return "".join(_fold(line) + "\r\n" for line in lines)
+
+
+def _vevent(m: PlannedMessage, duration_minutes: int) -> list[str]:
+    desc = m.text
+    summary = attachment_summary(m.attachments)
+    if summary:
+        desc += f"\n\n附件：{summary}"
+    lines = [
+        "BEGIN:VEVENT",
+        f"UID:{m.uid}",
+        f"DTSTAMP:{_utc(m.scheduled_at)}",
+        f"DTSTART:{_utc(m.scheduled_at)}",
+        f"DURATION:PT{duration_minutes}M",
+        f"SUMMARY:{_ics_escape(f'【{m.kind}】{m.group.name}')}",
+        f"DESCRIPTION:{_ics_escape(desc)}",
+        f"CATEGORIES:{_ics_escape(m.kind_id)}",
+    ]
+    if m.group.store:
+        lines.append(f"LOCATION:{_ics_escape(m.group.store)}")
+    lines.append("END:VEVENT")
+    return lines
+
+
+# ----------------------------------------------------------------------------- rendering a week for people
+
+
+def week_text(plan: WeekPlan, fmt: str) -> str | None:
+    """The week in ``fmt`` (None for ``table``, which prints with Rich)."""
+    return {"md": week_to_markdown, "csv": week_to_csv, "json": week_to_json, "ics": week_to_ics}.get(fmt, lambda p: None)(plan)
+
+
+def print_week_table(plan: WeekPlan) -> None:
+    """Rich tables, one per day; cell text is literal (a message may contain [brackets])."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from siyu_cli.output import stdout_console
+
+    console = stdout_console()
+    console.print(Text(f"{plan.playbook.title} · {plan.week.id}（{plan.week.label}）· {plan.timezone} · "
+                       f"{len(plan.targets)} 个群 · {len(plan.messages)} 条", style="bold"))
+    if plan.skipped_week:
+        console.print("本周跳过（rules.skip_weeks）", highlight=False)
+    by_day: dict = {}
+    for m in plan.messages:
+        by_day.setdefault(m.scheduled_at.date(), []).append(m)
+    for d, msgs in by_day.items():
+        table = Table(title=cn_date(d), title_justify="left", header_style="bold", show_lines=True)
+        for col in ("时间", "门店", "群", "类型", "内容", "附件"):
+            table.add_column(col, overflow="fold")
+        for m in msgs:
+            table.add_row(*map(Text, (f"{m.scheduled_at:%H:%M}", m.group.store or "", m.group.name, m.kind, m.text,
+                                      attachment_summary(m.attachments))))
+        console.print(table)
+
+
+# ----------------------------------------------------------------------------- SOP lists
+
+
+def sop_records(report: SopReport) -> list[dict[str, Any]]:
+    return [{
+        "scheduled_at": i.scheduled_at.isoformat(),
+        "playbook": i.playbook,
+        "step": i.step_id,
+        "day": i.day,
+        "kind": i.kind,
+        "channel": i.channel,
+        "member_id": i.member_id,
+        "member": i.member_name,
+        "guide": i.guide_userid or "",
+        "store": i.store or "",
+        "text": i.text,
+        "attachments": list(i.attachments),
+        "key": i.key,
+    } for i in report.items]
+
+
+def sop_text(report: SopReport, fmt: str) -> str | None:
+    if fmt == "json":
+        doc = report.to_dict()
+        doc["items"] = sop_records(report)
+        return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
+    if fmt == "csv":
+        from siyu_cli.output import rows_to_csv
+
+        rows = [[r[c] if c != "attachments" else attachment_summary(tuple(r[c])) for c in SOP_COLUMNS]
+                for r in sop_records(report)]
+        return rows_to_csv(SOP_COLUMNS, rows)
+    if fmt == "md":
+        lines = [f"# SOP {cn_date(report.date)}", "",
+                 f"应触达 {len(report.items)} 人；排除：" + "，".join(f"{_EXCL_CN[k]} {v}" for k, v in report.excluded.items()),
+                 "", "| 时间 | 方案 | 步骤 | 会员 | 导购 | 内容 |", "|---|---|---|---|---|---|"]
+        for i in report.items:
+            lines.append(f"| {i.scheduled_at:%H:%M} | {_md_cell(i.playbook)} | {_md_cell(i.step_id)}（第{i.day}天） | "
+                         f"{_md_cell(i.member_name)} ({_md_cell(i.member_id)}) | {_md_cell(i.guide_userid or '')} | "
+                         f"{_md_cell(i.text)} |")
+        return "\n".join(lines) + "\n"
+    return None
+
+
+_EXCL_CN = {"opted_out": "已退订", "missing": "会员不存在", "unreachable": "无法触达", "condition": "不满足条件"}
+
+
+def exclusion_line(report: SopReport) -> str:
+    return "excluded: " + ", ".join(f"{k} {v}" for k, v in report.excluded.items())
+
+
+def print_sop_table(report: SopReport) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from siyu_cli.output import stdout_console
+
+    console = stdout_console()
+    table = Table(title=f"SOP {cn_date(report.date)} · {len(report.items)} due", title_justify="left",
+                  header_style="bold", show_lines=True)
+    for col in ("时间", "方案", "步骤", "渠道", "会员", "导购", "内容"):
+        table.add_column(col, overflow="fold")
+    for i in report.items:
+        table.add_row(*map(Text, (f"{i.scheduled_at:%H:%M}", i.playbook, f"{i.step_id}（第{i.day}天）", i.channel,
+                                  f"{i.member_name} ({i.member_id})", i.guide_userid or "", i.text)))
+    console.print(table)

@@ -1,0 +1,221 @@
+"""Audience specs → SQL that yields the target ids of a campaign.
+
+Specs (one string, as typed after ``--audience``):
+
+=========================  ==================================================================
+``segment:A``              members of segment A (id or Chinese name) in the latest snapshot
+``segment:A@12``           … in snapshot 12
+``tag:VIP`` / ``tag:g/VIP``  members tagged VIP (optionally in tag group g)
+``store:上海静安店``        members whose home store is that store
+``sql:SELECT …``           any query over the store returning ``member_id`` (or ``group_id``,
+                           ``userid`` for group / app campaigns)
+``list:m1,m2`` / ``list:@file.txt``  explicit ids (member ids or external_userids; one per line)
+``all``                    every member (or every group / staff member for those channels)
+``sop:PLAYBOOK[:STEP]``    members with that SOP step due now (from plan.due_messages)
+``plan:PLAYBOOK[:SLOT]``   groups with that plan slot due now
+``guides:<member spec>``   (app channel) the guides who own the members of another spec
+=========================  ==================================================================
+
+Group campaigns also take ``group:ID,ID`` and ``store:…``/``tag:…`` over groups; app
+campaigns take ``staff:U1,U2`` and ``store:…`` over staff.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from siyu_cli.errors import DataError, UsageError
+
+KIND_BY_CHANNEL = {"customer": "member", "group": "group", "app": "staff", "robot": "robot"}
+
+
+@dataclass
+class Audience:
+    spec: str
+    kind: str  # member | group | staff | robot
+    sql: str  # yields one column: id
+    params: list
+    snapshot_id: int | None = None
+    segment_id: str | None = None
+
+
+def _table_exists(con, name: str) -> bool:
+    return bool(
+        con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()[0]
+    )
+
+
+def _ids(text: str) -> list[str]:
+    if text.startswith("@"):
+        path = Path(text[1:]).expanduser()
+        try:
+            raw = path.read_text(encoding="utf-8-sig")
+        except FileNotFoundError:
+            raise UsageError(f"audience list file {path}: no such file") from None
+        items = [line.split(",")[0].strip() for line in raw.splitlines()]
+    else:
+        items = [x.strip() for x in text.replace("，", ",").split(",")]
+    items = [x for x in items if x and not x.startswith("#")]
+    if not items:
+        raise UsageError("the audience list is empty")
+    return list(dict.fromkeys(items))
+
+
+def _values(ids: list[str]) -> tuple[str, list]:
+    return "SELECT unnest(?::VARCHAR[]) AS id", [ids]
+
+
+def _select_sql(query: str, column: str) -> tuple[str, list]:
+    q = query.strip().rstrip(";")
+    if not q.lower().startswith(("select", "with", "from")):
+        raise UsageError("an sql: audience must be a SELECT query")
+    return f"SELECT DISTINCT CAST({column} AS VARCHAR) AS id FROM ({q}) AS q WHERE {column} IS NOT NULL", []
+
+
+def resolve(con, settings, spec: str, channel: str, *, now: datetime | None = None) -> Audience:
+    """Turn an audience spec into SQL over the open store ``con``."""
+    kind = KIND_BY_CHANNEL.get(channel)
+    if kind is None:
+        raise UsageError(f"unknown channel {channel!r} (customer, group, app, robot)")
+    spec = (spec or "").strip()
+    if kind == "robot":
+        return Audience(spec or "robot", "robot", "SELECT 'robot' AS id", [])
+    if not spec:
+        raise UsageError("--audience is required (e.g. segment:A, tag:VIP, store:…, sql:…, list:…)")
+    head, _, rest = spec.partition(":")
+    head = head.lower()
+    if head == "sql":
+        col = {"member": "member_id", "group": "group_id", "staff": "userid"}[kind]
+        sql, params = _select_sql(rest, col)
+        _check(con, sql, params, spec)
+        return Audience(spec, kind, sql, params)
+    if head in ("list", "group", "staff") and rest:
+        ids = _ids(rest)
+        if kind == "member":
+            sql = (
+                "SELECT DISTINCT coalesce(i.member_id, m.member_id, x.id) AS id FROM (SELECT unnest(?::VARCHAR[]) AS id) x "
+                "LEFT JOIN members m ON m.member_id = x.id "
+                "LEFT JOIN member_identities i ON m.member_id IS NULL AND i.id_value = x.id "
+                "AND i.id_type IN ('external_userid', 'phone', 'source_member_id', 'unionid')"
+            )
+            return Audience(spec, kind, sql, [ids])
+        sql, params = _values(ids)
+        return Audience(spec, kind, sql, params)
+    if head == "all":
+        sql = {"member": "SELECT member_id AS id FROM members", "group": "SELECT group_id AS id FROM groups",
+               "staff": "SELECT userid AS id FROM staff"}[kind]
+        return Audience(spec, kind, sql, [])
+    if head == "store":
+        if not rest:
+            raise UsageError("store: needs a store name, e.g. store:上海静安店")
+        table, col = {"member": ("members", "member_id"), "group": ("groups", "group_id"), "staff": ("staff", "userid")}[kind]
+        return Audience(spec, kind, f"SELECT {col} AS id FROM {table} WHERE store = ?", [rest])
+    if head == "tag":
+        if not rest:
+            raise UsageError("tag: needs a tag, e.g. tag:VIP or tag:等级/VIP")
+        if kind == "group":
+            return Audience(spec, kind, "SELECT group_id AS id FROM groups WHERE list_contains(tags, ?)", [rest])
+        if kind != "member":
+            raise UsageError("tag: audiences select members or groups")
+        group, sep, tag = rest.rpartition("/")
+        if sep:
+            return Audience(spec, kind, "SELECT DISTINCT member_id AS id FROM member_tags WHERE tag_group = ? AND tag = ?", [group, tag])
+        return Audience(spec, kind, "SELECT DISTINCT member_id AS id FROM member_tags WHERE tag = ?", [rest])
+    if head == "segment":
+        if kind != "member":
+            raise UsageError("segment: audiences select members (use the customer channel)")
+        return _segment(con, spec, rest)
+    if head in ("sop", "plan"):
+        return _due(settings, spec, head, rest, kind, now)
+    if head == "guides" and kind == "staff":
+        inner = resolve(con, settings, rest, "customer", now=now)
+        sql = (
+            "SELECT DISTINCT coalesce(m.guide_userid, c.staff_userid) AS id FROM (" + inner.sql + ") a "
+            "JOIN members m ON m.member_id = a.id LEFT JOIN wecom_contacts c ON c.external_userid = m.external_userid "
+            "WHERE coalesce(m.guide_userid, c.staff_userid) IS NOT NULL"
+        )
+        return Audience(spec, kind, sql, inner.params, inner.snapshot_id, inner.segment_id)
+    raise UsageError(
+        f"unknown audience {spec!r} for the {channel} channel "
+        "(segment:ID[@SNAPSHOT], tag:TAG, store:NAME, sql:SELECT…, list:IDS|@FILE, all, sop:PLAYBOOK[:STEP], plan:PLAYBOOK[:SLOT])"
+    )
+
+
+def _check(con, sql, params, spec):
+    import duckdb
+
+    try:
+        con.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()
+    except duckdb.Error as exc:
+        raise UsageError(f"audience {spec!r}: {str(exc).splitlines()[0]}") from None
+
+
+def _segment(con, spec: str, rest: str) -> Audience:
+    seg, _, snap = rest.partition("@")
+    seg = seg.strip()
+    if not seg:
+        raise UsageError("segment: needs a segment id or name, e.g. segment:A or segment:重要价值客户")
+    if not _table_exists(con, "segment_members"):
+        raise DataError("no segment snapshots yet: run `siyu segment` first")
+    if snap:
+        try:
+            snapshot_id = int(snap)
+        except ValueError:
+            raise UsageError(f"segment snapshot must be a number: {snap!r}") from None
+        exists = con.execute("SELECT count(*) FROM segment_members WHERE snapshot_id = ?", [snapshot_id]).fetchone()[0]
+        if not exists:
+            raise DataError(f"segment snapshot {snapshot_id} does not exist or is empty")
+        row = con.execute(
+            "SELECT any_value(segment_id) FROM segment_members WHERE snapshot_id = ? AND (segment_id = ? OR segment_name = ?)",
+            [snapshot_id, seg, seg],
+        ).fetchone()
+        known = row[0] if row else None
+    else:
+        # like segment.audience(): the newest snapshot that has this segment (an rfm11 run after
+        # an rfm8 run does not hide segment 'A')
+        row = con.execute(
+            "SELECT snapshot_id, any_value(segment_id) FROM segment_members WHERE segment_id = ? OR segment_name = ? "
+            "GROUP BY 1 ORDER BY 1 DESC LIMIT 1",
+            [seg, seg],
+        ).fetchone()
+        snapshot_id, known = (row[0], row[1]) if row else (con.execute("SELECT max(snapshot_id) FROM segment_snapshots").fetchone()[0], None)
+        if snapshot_id is None:
+            raise DataError("no segment snapshots yet: run `siyu segment` first")
+    if known is None:
+        ids = [r[0] for r in con.execute(
+            "SELECT DISTINCT segment_id FROM segment_members WHERE snapshot_id = ? ORDER BY 1", [snapshot_id]).fetchall()]
+        raise UsageError(f"no segment {seg!r} in snapshot {snapshot_id} (segments: {', '.join(map(str, ids))})")
+    return Audience(
+        spec, "member", "SELECT member_id AS id FROM segment_members WHERE snapshot_id = ? AND segment_id = ?",
+        [snapshot_id, known], snapshot_id, known,
+    )
+
+
+def _due(settings, spec, head, rest, kind, now):
+    """Targets of plan slots / SOP steps due today (up to now + 1 h)."""
+    from datetime import timezone
+    from zoneinfo import ZoneInfo
+
+    try:
+        from siyu_cli.plan import due_messages
+    except ImportError:
+        raise UsageError("sop:/plan: audiences need the plan module, which this siyu does not have") from None
+    playbook, _, step = rest.partition(":")
+    now = now or datetime.now(timezone.utc)
+    local = now.astimezone(ZoneInfo(settings.timezone))
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    wanted_kind = "sop_step" if head == "sop" else "group_slot"
+    ids = []
+    for msg in due_messages(settings, start, now + timedelta(hours=1)):
+        if msg.kind != wanted_kind or (playbook and msg.playbook != playbook):
+            continue
+        if step and f":{step}:" not in f"{msg.key}:":
+            continue
+        ids.append(msg.target_id)
+    target_kind = "member" if head == "sop" else "group"
+    if target_kind != kind:
+        raise UsageError(f"{head}: audiences target {target_kind}s; use the {'customer' if head == 'sop' else 'group'} channel")
+    ids = list(dict.fromkeys(ids))
+    return Audience(spec, kind, "SELECT unnest(?::VARCHAR[]) AS id", [ids])

@@ -1,0 +1,375 @@
+"""Creating campaigns (audience × template × channel) into the ledger, previewing and listing them.
+
+Creation does all the heavy work in one SQL statement per step: resolve the
+audience, attach WeCom ids and senders, apply opt-outs and frequency caps
+(excluded recipients stay in the ledger as ``skipped`` with a reason), then cut
+the rest into batches per sender within the API limits. ``dry_run`` runs the
+same transaction and rolls it back, so the preview is exactly what a real
+create would store.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from siyu_cli.errors import DataError, UsageError
+from siyu_cli.push import audiences, policy as pol
+from siyu_cli.push.ledger import get_campaign, state_counts
+from siyu_cli.push.templates import Template, common_vars
+from siyu_cli.store import open_store
+
+CHANNELS = ("customer", "group", "app", "robot")
+#: Recipients per API call: add_msg_template external_userid ≤ 10,000, chat_id_list ≤ 2,000,
+#: message/send touser ≤ 1,000; a robot message goes to one group.
+API_BATCH_LIMIT = {"customer": 10000, "group": 2000, "app": 1000, "robot": 1}
+#: Text size limits in UTF-8 bytes (WECOM.md §2.2, §5.1, §5.2).
+TEXT_LIMIT = {"customer": 4000, "group": 4000, "app": 2048, "robot": 2048}
+MAX_ATTACHMENTS = 9
+CONFIG_BATCH_KEY = {"customer": "batch_size", "group": "group_batch_size", "app": "app_batch_size"}
+
+
+def batch_size(settings, channel: str) -> int:
+    limit = API_BATCH_LIMIT[channel]
+    key = CONFIG_BATCH_KEY.get(channel)
+    value = settings.section("push").get(key, limit) if key else limit
+    try:
+        value = int(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"siyu.toml: push.{key} must be a whole number") from None
+    if value < 1 or value > limit:
+        from siyu_cli.errors import ConfigError
+
+        raise ConfigError(f"siyu.toml: push.{key} must be between 1 and {limit} (the WeCom API limit), not {value}")
+    return value
+
+
+@dataclass
+class CampaignSpec:
+    channel: str
+    audience: str
+    text: str
+    name: str | None = None
+    attachments: list[dict] = field(default_factory=list)
+    campaign_id: str | None = None
+    scheduled_at: datetime | None = None
+    due_key: str | None = None
+    sender: str | None = None  # force one sender (e.g. a DueMessage's guide / group owner)
+    raw_text: bool = False  # the text is final (no Jinja2), e.g. already rendered by plan
+
+
+def new_campaign_id(con, now: datetime, tz: ZoneInfo) -> str:
+    day = now.astimezone(tz).strftime("%Y%m%d")
+    n = con.execute("SELECT count(*) FROM push_campaigns WHERE campaign_id LIKE ?", [f"c{day}-%"]).fetchone()[0]
+    while True:
+        n += 1
+        cid = f"c{day}-{n:03d}"
+        if not con.execute("SELECT 1 FROM push_campaigns WHERE campaign_id = ?", [cid]).fetchone():
+            return cid
+
+
+def check_attachments(attachments: list[dict]) -> list[dict]:
+    if len(attachments) > MAX_ATTACHMENTS:
+        raise UsageError(f"at most {MAX_ATTACHMENTS} attachments per message (WeCom limit), got {len(attachments)}")
+    for att in attachments:
+        kind = att.get("msgtype")
+        if kind not in ("image", "link", "miniprogram", "video", "file") or kind not in att:
+            raise UsageError(f"attachment must be {{'msgtype': K, K: {{…}}}} with K image|link|miniprogram|video|file: {att}")
+        body = att[kind]
+        if kind == "link":
+            if not body.get("title") or not body.get("url"):
+                raise UsageError("a link attachment needs a title and a url")
+            if len(body["title"].encode()) > 128:
+                raise UsageError("link title is longer than 128 bytes (WeCom limit)")
+        for key in ("path", "pic_path"):
+            if key in body and not Path(body[key]).is_file():
+                raise UsageError(f"attachment file {body[key]}: no such file")
+        if kind == "image" and not (body.get("path") or body.get("media_id") or body.get("pic_url")):
+            raise UsageError("an image attachment needs a path (uploaded at send time), media_id or pic_url")
+        if kind == "miniprogram":
+            missing = [k for k in ("title", "appid", "page") if not body.get(k)]
+            if missing or not (body.get("pic_media_id") or body.get("pic_path")):
+                raise UsageError("a miniprogram attachment needs title, appid, page and a cover (pic_path or pic_media_id)")
+    return attachments
+
+
+def create_campaign(settings, spec: CampaignSpec, *, dry_run: bool = False, now: datetime | None = None) -> dict:
+    """Build the campaign's ledger; return its preview. With ``dry_run`` nothing is stored."""
+    if spec.channel not in CHANNELS:
+        raise UsageError(f"unknown channel {spec.channel!r} (customer, group, app, robot)")
+    now = now or datetime.now(timezone.utc)
+    tz = ZoneInfo(settings.timezone)
+    at = spec.scheduled_at or now
+    kind = audiences.KIND_BY_CHANNEL[spec.channel]
+    source = "{% raw %}" + spec.text + "{% endraw %}" if spec.raw_text else spec.text
+    template = Template(source, kind)
+    check_attachments(spec.attachments)
+    policy = pol.load_policy(settings)
+    size = batch_size(settings, spec.channel)
+    with open_store(settings) as con:
+        if spec.due_key:
+            row = con.execute("SELECT campaign_id FROM push_campaigns WHERE due_key = ?", [spec.due_key]).fetchone()
+            if row:
+                return preview(settings, row[0], con=con)
+        cid = spec.campaign_id or new_campaign_id(con, now, tz)
+        if con.execute("SELECT 1 FROM push_campaigns WHERE campaign_id = ?", [cid]).fetchone():
+            raise UsageError(f"campaign {cid} already exists")
+        aud = audiences.resolve(con, settings, spec.audience, spec.channel, now=now)
+        common = common_vars(cid, spec.channel, at.astimezone(tz).date())
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(
+                "INSERT INTO push_campaigns (campaign_id, name, channel, audience, snapshot_id, segment_id, status, "
+                "created_at, template, attachments, personalised, due_key, scheduled_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'ready', ?, ?, ?, ?, ?, ?, ?)",
+                [cid, spec.name or cid, spec.channel, aud.spec, aud.snapshot_id, aud.segment_id, now, spec.text,
+                 json.dumps(spec.attachments, ensure_ascii=False), template.personalised, spec.due_key, at, now],
+            )
+            _insert_recipients(con, cid, spec, aud, policy, at)
+            _make_batches(con, cid, spec.channel, template, common, size, kind)
+            result = preview(settings, cid, con=con, now=now, policy=policy)
+            result["dry_run"] = dry_run
+            con.execute("ROLLBACK" if dry_run else "COMMIT")
+        except BaseException:
+            try:
+                con.execute("ROLLBACK")
+            except Exception:
+                pass
+            raise
+        return result
+
+
+def _cap_ctes(policy, channel: str, cid: str, at: datetime) -> tuple[str, list]:
+    """SQL yielding (recipient_id, reason) for recipients already at a cap in its window."""
+    if channel not in pol.CAPPED_CHANNELS or not policy.caps:
+        return "SELECT NULL::VARCHAR AS recipient_id, NULL::VARCHAR AS reason WHERE false", []
+    local = at.astimezone(policy.tz)
+    parts, params = [], []
+    none = "SELECT NULL::VARCHAR AS recipient_id, NULL::VARCHAR AS reason WHERE false"
+    for cap in policy.caps:
+        if cap.name == "frequency_cap" and channel != "customer":
+            continue  # siyu's own stricter cap is per customer; groups follow the platform cap only
+        start, end = cap.window(local)
+        parts.append(
+            f"""SELECT p.recipient_id, '{cap.name}' AS reason FROM push_recipients p JOIN push_campaigns c USING (campaign_id)
+                WHERE c.channel = ? AND c.campaign_id <> ? AND c.status <> 'cancelled'
+                  AND p.state IN ('sent', 'in_flight', 'planned')
+                  AND coalesce(p.sent_at, c.scheduled_at, c.created_at) >= ?
+                  AND coalesce(p.sent_at, c.scheduled_at, c.created_at) < ?
+                GROUP BY p.recipient_id HAVING count(*) >= ?"""
+        )
+        params += [channel, cid, start, end, cap.limit_at(local)]
+    if not parts:
+        return none, []
+    # min(): 'frequency_cap' < 'platform_cap', so the stricter own cap is named when both apply
+    return "SELECT recipient_id, min(reason) AS reason FROM (" + " UNION ALL ".join(parts) + ") GROUP BY 1", params
+
+
+def _insert_recipients(con, cid, spec, aud, policy, at) -> None:
+    channel = spec.channel
+    con.execute("CREATE OR REPLACE TEMP TABLE _push_aud AS SELECT DISTINCT CAST(id AS VARCHAR) AS id FROM (" + aud.sql + ") WHERE id IS NOT NULL", aud.params)
+    cap_sql, cap_params = _cap_ctes(policy, channel, cid, at)
+    optout = pol.optout_condition("b", channel)
+    if aud.kind == "member":
+        forced = "?::VARCHAR"
+        base = f"""
+        m AS (SELECT a.id AS member_id, mem.external_userid AS ext, mem.guide_userid, mem.member_id IS NOT NULL AS known
+              FROM _push_aud a LEFT JOIN members mem ON mem.member_id = a.id),
+        pick AS (SELECT m.member_id, c.staff_userid,
+                        row_number() OVER (PARTITION BY m.member_id ORDER BY (c.staff_userid = m.guide_userid) DESC,
+                                           c.added_at DESC NULLS LAST, c.staff_userid) AS rn
+                 FROM m JOIN wecom_contacts c ON c.external_userid = m.ext),
+        b AS (SELECT m.member_id, coalesce(m.ext, 'member:' || m.member_id) AS recipient_id, m.ext,
+                     coalesce({forced}, p.staff_userid, m.guide_userid) AS sender,
+                     row_number() OVER (PARTITION BY m.ext ORDER BY m.member_id) AS dup
+              FROM m LEFT JOIN pick p ON p.member_id = m.member_id AND p.rn = 1),
+        r AS (SELECT b.*, CASE WHEN {optout} THEN 'opted_out'
+                               WHEN b.ext IS NULL THEN 'no_wecom_id'
+                               WHEN b.dup > 1 THEN 'duplicate'
+                               WHEN b.sender IS NULL THEN 'not_contact' END AS reason0
+              FROM b)"""
+        base_params = [spec.sender]
+    elif aud.kind == "group":
+        base = f"""
+        b AS (SELECT NULL::VARCHAR AS member_id, a.id AS recipient_id, coalesce(?::VARCHAR, g.owner_userid) AS sender,
+                     g.group_id IS NOT NULL AS known
+              FROM _push_aud a LEFT JOIN groups g ON g.group_id = a.id),
+        r AS (SELECT b.*, CASE WHEN {optout} THEN 'opted_out'
+                               WHEN b.sender IS NULL THEN 'no_owner' END AS reason0 FROM b)"""
+        base_params = [spec.sender]
+    elif aud.kind == "staff":
+        base = f"""
+        b AS (SELECT NULL::VARCHAR AS member_id, a.id AS recipient_id, NULL::VARCHAR AS sender FROM _push_aud a),
+        r AS (SELECT b.*, CASE WHEN {optout} THEN 'opted_out' END AS reason0 FROM b)"""
+        base_params = []
+    else:  # robot
+        base = """
+        r AS (SELECT NULL::VARCHAR AS member_id, 'robot' AS recipient_id, NULL::VARCHAR AS sender, NULL::VARCHAR AS reason0)"""
+        base_params = []
+    con.execute(
+        f"""INSERT INTO push_recipients (campaign_id, recipient_id, member_id, batch_id, sender, state, reason)
+            WITH {base.strip()},
+            capped AS ({cap_sql})
+            SELECT ?, r.recipient_id, r.member_id, NULL, r.sender,
+                   CASE WHEN coalesce(r.reason0, capped.reason) IS NULL THEN 'planned' ELSE 'skipped' END,
+                   coalesce(r.reason0, capped.reason)
+            FROM r LEFT JOIN capped ON capped.recipient_id = r.recipient_id""",
+        [*base_params, *cap_params, cid],
+    )
+
+
+def _recipient_vars_sql(kind: str) -> str:
+    if kind == "member":
+        return """SELECT r.recipient_id, r.sender, m.name, m.nickname, m.store, m.level, m.points, m.guide_name,
+                         r.member_id, m.gender, NULL AS city
+                  FROM push_recipients r LEFT JOIN members m ON m.member_id = r.member_id"""
+    if kind == "group":
+        return """SELECT r.recipient_id, r.sender, g.name, g.store, g.city, g.member_count, r.recipient_id AS group_id
+                  FROM push_recipients r LEFT JOIN groups g ON g.group_id = r.recipient_id"""
+    return """SELECT r.recipient_id, r.sender, s.name, s.store, r.recipient_id AS userid
+              FROM push_recipients r LEFT JOIN staff s ON s.userid = r.recipient_id"""
+
+
+def _make_batches(con, cid, channel, template: Template, common, size, kind) -> None:
+    limit = TEXT_LIMIT[channel]
+    if not template.personalised:
+        text = template.render(common)
+        if len(text.encode()) > limit:
+            raise DataError(f"the message is {len(text.encode())} bytes; the {channel} channel allows {limit}")
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE _push_b AS
+               SELECT recipient_id, 'b' || lpad(CAST(dense_rank() OVER (ORDER BY sender NULLS FIRST, chunk) AS VARCHAR), 6, '0') AS batch_id
+               FROM (SELECT recipient_id, sender,
+                            (row_number() OVER (PARTITION BY sender ORDER BY recipient_id) - 1) // ? AS chunk
+                     FROM push_recipients WHERE campaign_id = ? AND state = 'planned')""",
+            [size, cid],
+        )
+        con.execute(
+            "UPDATE push_recipients AS r SET batch_id = b.batch_id FROM _push_b b "
+            "WHERE r.campaign_id = ? AND r.recipient_id = b.recipient_id",
+            [cid],
+        )
+        con.execute(
+            """INSERT INTO push_batches (campaign_id, batch_id, sender, text, recipients, state)
+               SELECT ?, batch_id, any_value(sender), ?, count(*), 'planned' FROM push_recipients
+               WHERE campaign_id = ? AND state = 'planned' GROUP BY batch_id""",
+            [cid, text, cid],
+        )
+        return
+    # personalised: one text per recipient; batch = (sender, text) chunked by size
+    cur = con.execute(
+        f"SELECT * FROM ({_recipient_vars_sql(kind)} WHERE r.campaign_id = ? AND r.state = 'planned') "
+        "ORDER BY sender NULLS FIRST, recipient_id",
+        [cid],
+    )
+    cols = [d[0] for d in cur.description]
+    groups: dict[tuple, list[str]] = {}
+    while True:
+        rows = cur.fetchmany(10000)
+        if not rows:
+            break
+        for row in rows:
+            rec = dict(zip(cols, row))
+            rid, sender = rec.pop("recipient_id"), rec.pop("sender")
+            text = template.render(common, rec)
+            if len(text.encode()) > limit:
+                raise DataError(f"the message for {rid} is {len(text.encode())} bytes; the {channel} channel allows {limit}")
+            groups.setdefault((sender or "", text), []).append(rid)
+    assign, batches, n = [], [], 0
+    for (sender, text), rids in groups.items():
+        for i in range(0, len(rids), size):
+            n += 1
+            bid = f"b{n:06d}"
+            chunk = rids[i:i + size]
+            batches.append((cid, bid, sender or None, text, len(chunk), "planned"))
+            assign.extend((rid, bid) for rid in chunk)
+    if not batches:
+        return
+    con.execute("CREATE OR REPLACE TEMP TABLE _push_b (recipient_id VARCHAR, batch_id VARCHAR)")
+    con.executemany("INSERT INTO _push_b VALUES (?, ?)", assign)
+    con.execute(
+        "UPDATE push_recipients AS r SET batch_id = b.batch_id FROM _push_b b WHERE r.campaign_id = ? AND r.recipient_id = b.recipient_id",
+        [cid],
+    )
+    con.executemany(
+        "INSERT INTO push_batches (campaign_id, batch_id, sender, text, recipients, state) VALUES (?, ?, ?, ?, ?, ?)",
+        batches,
+    )
+
+
+# ---------------------------------------------------------------- reading campaigns
+
+def preview(settings, campaign_id: str, *, con=None, now: datetime | None = None, policy=None, excluded_limit: int | None = None) -> dict:
+    """Counts, batches per sender, a rendered sample and every excluded recipient with its reason."""
+    if con is None:
+        with open_store(settings, read_only=True) as c:
+            return preview(settings, campaign_id, con=c, now=now, policy=policy, excluded_limit=excluded_limit)
+    now = now or datetime.now(timezone.utc)
+    policy = policy or pol.load_policy(settings)
+    camp = get_campaign(con, campaign_id)
+    counts = state_counts(con, campaign_id)
+    per_sender = con.execute(
+        """SELECT coalesce(sender, '') AS sender, count(*) AS batches, sum(recipients) AS recipients,
+                  count(DISTINCT text) AS texts
+           FROM push_batches WHERE campaign_id = ? GROUP BY 1 ORDER BY 1""",
+        [campaign_id],
+    ).fetchall()
+    sample = con.execute(
+        "SELECT batch_id, sender, text, recipients FROM push_batches WHERE campaign_id = ? ORDER BY batch_id LIMIT 1",
+        [campaign_id],
+    ).fetchone()
+    texts, nbatches = con.execute(
+        "SELECT count(DISTINCT text), count(*) FROM push_batches WHERE campaign_id = ?", [campaign_id]
+    ).fetchone()
+    sql = ("SELECT recipient_id, member_id, reason FROM push_recipients WHERE campaign_id = ? AND state = 'skipped' "
+           "ORDER BY reason, recipient_id")
+    excluded = con.execute(sql + (f" LIMIT {int(excluded_limit)}" if excluded_limit else ""), [campaign_id]).fetchall()
+    reasons = dict(con.execute(
+        "SELECT reason, count(*) FROM push_recipients WHERE campaign_id = ? AND state = 'skipped' GROUP BY 1",
+        [campaign_id]).fetchall())
+    quiet_until = policy.in_quiet_hours(camp["scheduled_at"] or now) if camp["channel"] in pol.CAPPED_CHANNELS else None
+    planned = counts.get("planned", 0)
+    return {
+        "campaign_id": campaign_id,
+        "name": camp["name"],
+        "channel": camp["channel"],
+        "audience": camp["audience"],
+        "snapshot_id": camp["snapshot_id"],
+        "segment_id": camp["segment_id"],
+        "status": camp["status"],
+        "personalised": bool(camp["personalised"]),
+        "recipients": sum(counts.values()),
+        "states": {s: counts.get(s, 0) for s in ("planned", "in_flight", "sent", "failed", "skipped")},
+        "to_send": planned,
+        "excluded_by_reason": {k: {"count": v, "name": pol.REASONS.get(k, k)} for k, v in sorted(reasons.items())},
+        "batches": nbatches,
+        "distinct_texts": texts,
+        "senders": [{"sender": s or None, "batches": b, "recipients": int(r or 0), "texts": t} for s, b, r, t in per_sender],
+        "sample": {"batch_id": sample[0], "sender": sample[1], "text": sample[2], "recipients": sample[3]} if sample else None,
+        "attachments": camp["attachments"],
+        "quiet_hours": ({"held_until": quiet_until.isoformat(), "reason": "quiet_hours", "name": pol.REASONS["quiet_hours"],
+                         "recipients": planned} if quiet_until else None),
+        "caps": [c.describe() + f" ({c.name})" for c in policy.caps],
+        "excluded": [{"recipient_id": r, "member_id": m, "reason": why, "reason_name": pol.REASONS.get(why, why)}
+                     for r, m, why in excluded],
+    }
+
+
+def list_campaigns(settings) -> list[dict]:
+    with open_store(settings, read_only=True) as con:
+        cur = con.execute(
+            """SELECT c.campaign_id, c.name, c.channel, c.audience, c.status, c.created_at, c.sent_at,
+                      count(r.recipient_id) AS recipients,
+                      count(*) FILTER (WHERE r.state = 'sent') AS sent,
+                      count(*) FILTER (WHERE r.state = 'failed') AS failed,
+                      count(*) FILTER (WHERE r.state = 'skipped') AS skipped,
+                      count(*) FILTER (WHERE r.state IN ('planned', 'in_flight')) AS pending,
+                      count(*) FILTER (WHERE r.delivery = 'delivered') AS delivered
+               FROM push_campaigns c LEFT JOIN push_recipients r USING (campaign_id)
+               GROUP BY ALL ORDER BY c.created_at, c.campaign_id"""
+        )
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, row)) for row in cur.fetchall()]

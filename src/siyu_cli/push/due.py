@@ -1,0 +1,138 @@
+"""push_due: plan slots and SOP steps that fall due become campaigns, keyed by DueMessage.key.
+
+Each DueMessage becomes (at most) one campaign whose ``due_key`` is the
+message's key, so running ``push_due`` for overlapping windows, or again after
+a crash, finds the existing campaign instead of creating a second one; an
+existing campaign that is not finished is resumed (which reconciles anything
+left in flight), a finished one is left alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from siyu_cli.errors import SiyuError, TemporaryFailure
+from siyu_cli.store import open_store
+
+FINISHED = ("sent", "partial", "cancelled", "empty")
+
+
+@dataclass
+class DueReport:
+    start: datetime
+    end: datetime
+    items: list[dict] = field(default_factory=list)
+
+    def _count(self, outcome: str) -> int:
+        return sum(1 for i in self.items if i["outcome"] == outcome)
+
+    @property
+    def created(self) -> int:
+        return sum(1 for i in self.items if i.get("created"))
+
+    @property
+    def sent(self) -> int:
+        return self._count("sent")
+
+    @property
+    def failed(self) -> int:
+        """Messages that failed (an error, or some recipients failed)."""
+        return self._count("failed") + self._count("partial")
+
+    def to_dict(self) -> dict:
+        outcomes: dict[str, int] = {}
+        for i in self.items:
+            outcomes[i["outcome"]] = outcomes.get(i["outcome"], 0) + 1
+        return {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "due": len(self.items),
+            "created": self.created,
+            "sent": self.sent,
+            "failed": self.failed,
+            "outcomes": outcomes,
+            "items": self.items,
+        }
+
+
+def due_campaign_id(key: str) -> str:
+    return "due-" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
+
+
+def _audience(msg) -> str:
+    if msg.channel == "robot":
+        return "robot"
+    if msg.channel == "app":
+        return f"staff:{msg.target_id}"
+    if msg.target_type == "group":
+        return f"group:{msg.target_id}"
+    return f"list:{msg.target_id}"
+
+
+def push_due(
+    settings,
+    start: datetime,
+    end: datetime,
+    *,
+    playbooks: list[Path] | None = None,
+    send: bool = True,
+    client=None,
+    now: datetime | None = None,
+    messages=None,
+) -> DueReport:
+    """Create (idempotently) and send the campaigns for messages due in [start, end)."""
+    from siyu_cli.push.campaigns import CampaignSpec, create_campaign
+    from siyu_cli.push.sender import send_campaign
+
+    now = now or datetime.now(timezone.utc)
+    if messages is None:
+        from siyu_cli.plan import due_messages
+
+        messages = due_messages(settings, start, end, playbooks=playbooks)
+    report = DueReport(start, end)
+    for msg in sorted(messages, key=lambda m: (m.scheduled_at, m.key)):
+        if not (start <= msg.scheduled_at < end):
+            continue
+        cid = due_campaign_id(msg.key)
+        item = {"key": msg.key, "campaign_id": cid, "channel": msg.channel, "target": msg.target_id,
+                "scheduled_at": msg.scheduled_at.isoformat(), "created": False}
+        report.items.append(item)
+        with open_store(settings, read_only=True) as con:
+            row = con.execute("SELECT status FROM push_campaigns WHERE due_key = ?", [msg.key]).fetchone()
+        try:
+            if row is None:
+                create_campaign(
+                    settings,
+                    CampaignSpec(channel=msg.channel, audience=_audience(msg), text=msg.text, name=msg.key,
+                                 attachments=[dict(a) for a in msg.attachments], campaign_id=cid,
+                                 scheduled_at=msg.scheduled_at, due_key=msg.key, sender=msg.sender, raw_text=True),
+                    now=now,
+                )
+                item["created"] = True
+                status = "ready"
+            else:
+                status = row[0]
+            if status in FINISHED:
+                item["outcome"] = "already_" + status if not item["created"] else status
+                continue
+            if not send:
+                item["outcome"] = "created" if item["created"] else "pending"
+                continue
+            if msg.scheduled_at > now:
+                item["outcome"] = "not_yet_due"
+                continue
+            rep = send_campaign(settings, cid, client=client, now=now)
+            item["states"] = rep.states
+            item["outcome"] = rep.status if rep.status in ("sent", "partial", "empty") else "pending"
+            if rep.stopped:
+                item["error"] = rep.stopped
+        except TemporaryFailure as exc:
+            item["outcome"] = "held"
+            item["error"] = exc.message
+        except SiyuError as exc:
+            item["outcome"] = "failed"
+            item["error"] = exc.message
+    return report

@@ -1,0 +1,750 @@
+"""The sandbox's model of one WeCom corp: staff, customers, groups, tokens, mass sends, deliveries.
+
+Every endpoint handler takes ``(query, body)`` and returns a JSON-able dict in
+WeCom's shape (errcode/errmsg + payload), following /work/shared/WECOM.md:
+
+- ``add_msg_template`` creates one task per guide; recipients are routed to the
+  follower who last interacted with them; unknown ids go to ``fail_list``; when
+  nobody is eligible (all unknown / over quota) the call fails with 41048;
+- nothing is delivered until the guide confirms (auto after a delay, by a control
+  call, or never); at confirmation each recipient becomes status 1 (sent), 2 (not a
+  friend any more) or 3 (over the per-customer quota);
+- tokens expire (``token_ttl``), per-minute limits answer 45009, reminders are
+  limited to 3 per mass send per 24 h, cancel stops unconfirmed tasks.
+
+All state is guarded by one lock; the HTTP layer is in server.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import calendar
+import datetime as dt
+import hashlib
+import json
+import secrets as _secrets
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any, Callable
+from zoneinfo import ZoneInfo
+
+TZ = ZoneInfo("Asia/Shanghai")
+HELP = "more info at https://open.work.weixin.qq.com/devtool/query?e="
+
+ERRMSG = {
+    -1: "system busy",
+    40001: "invalid credential, access_token is invalid or not latest",
+    40003: "invalid userid",
+    40007: "invalid media_id",
+    40008: "invalid message type",
+    40013: "invalid corpid",
+    40014: "invalid access_token",
+    40050: "chatid not found",
+    40058: "invalid parameter",
+    40096: "invalid external userid",
+    41001: "access_token missing",
+    41002: "corpid missing",
+    41004: "corpsecret missing",
+    41046: "msgid missing",
+    41047: "invalid msgid",
+    41048: "no customer to send",
+    41063: "msg is being sent, please try later",
+    41064: "attachments count exceed limit",
+    41065: "invalid attachments msgtype",
+    42001: "access_token expired",
+    44004: "empty content",
+    45002: "content size out of limit",
+    45009: "api freq out of limit",
+    45033: "api concurrent out of limit",
+    81013: "user & party & tag all invalid",
+    84061: "not external contact",
+    93000: "invalid webhook url",
+}
+
+#: Per-customer mass-send quota: current rule is days-in-month per calendar month (WECOM.md §2.4).
+DEFAULT_QUOTA = {"period": "month", "limit": None}
+DEFAULT_RATE_LIMIT = 10_000  # per corp per API per minute (WECOM.md §6.1)
+
+
+def err(code: int, extra: str = "", **payload) -> dict:
+    hint = _secrets.token_hex(8)
+    msg = ERRMSG.get(code, "error") + (f": {extra}" if extra else "")
+    return {"errcode": code, "errmsg": f"{msg}, hint: [{hint}], from ip: 127.0.0.1, {HELP}{code}", **payload}
+
+
+def ok(**payload) -> dict:
+    return {"errcode": 0, "errmsg": "ok", **payload}
+
+
+def robot_id(key: str) -> str:
+    return "robot-" + hashlib.sha256(key.encode()).hexdigest()[:10]
+
+
+def _cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"o{offset}".encode()).decode().rstrip("=")
+
+
+def _offset(cursor: str | None) -> int | None:
+    if not cursor:
+        return 0
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        return int(raw[1:]) if raw.startswith("o") else None
+    except Exception:
+        return None
+
+
+def _page(items: list, body: dict, *, default: int, maximum: int, over_max_default: bool = False):
+    limit = body.get("limit") or default
+    try:
+        limit = int(limit)
+    except (TypeError, ValueError):
+        limit = default
+    if limit > maximum:
+        limit = default if over_max_default else maximum
+    start = _offset(body.get("cursor"))
+    if start is None:
+        return None, ""
+    chunk = items[start:start + limit]
+    nxt = _cursor(start + limit) if start + limit < len(items) else ""
+    return chunk, nxt
+
+
+class SandboxState:
+    def __init__(self, *, corp_id: str, secret: str, robot_keys: list[str], confirm: str = "auto",
+                 confirm_delay: float = 0.0, token_ttl: int = 7200, quota: dict | None = None,
+                 rate_limits: dict | None = None, rate_limit_default: int = DEFAULT_RATE_LIMIT,
+                 robot_per_minute: int = 20, app_per_member_minute: int = 30, remind_limit: int = 3,
+                 dispatch_delay: float = 0.0, state_dir: Path | None = None, clock: Callable[[], float] = time.time):
+        if confirm not in ("auto", "manual", "never"):
+            raise ValueError("confirm must be auto, manual or never")
+        self.lock = threading.RLock()
+        self.corp_id = corp_id
+        self.secret = secret
+        self.robot_keys = {robot_id(k): k for k in robot_keys}
+        self.confirm_mode = confirm
+        self.confirm_delay = confirm_delay
+        self.token_ttl = token_ttl
+        self.quota = dict(DEFAULT_QUOTA, **(quota or {}))
+        self.rate_limits = {k.strip("/").removeprefix("cgi-bin/"): v for k, v in (rate_limits or {}).items()}
+        self.rate_limit_default = rate_limit_default
+        self.robot_per_minute = robot_per_minute
+        self.app_per_member_minute = app_per_member_minute
+        self.remind_limit = remind_limit
+        self.dispatch_delay = dispatch_delay  # task/result polls answer 41063 this long after creation
+        self.state_dir = Path(state_dir) if state_dir else None
+        self.clock = clock
+        self.rotate_tokens = False
+        # corp data
+        self.staff: dict[str, str] = {}
+        self.contacts: dict[str, dict] = {}  # external_userid -> {"name", "followers": {userid: added}, "last"}
+        self.removed: set[tuple[str, str]] = set()  # (external_userid, userid) no longer friends
+        self.groups: dict[str, dict] = {}  # chat_id -> {"name", "owner", "members": [...], "create_time"}
+        self.media: dict[str, float] = {}
+        self._reset_runtime()
+        self._load_deliveries()
+
+    # ------------------------------------------------------------------ runtime state
+    def _reset_runtime(self) -> None:
+        self.tokens: dict[str, float] = {}
+        self.current_token: str | None = None
+        self.msgs: dict[str, dict] = {}
+        self.order: list[str] = []
+        self.usage: dict[str, list[float]] = {}
+        self.app_dedupe: dict[tuple, tuple[float, str]] = {}
+        self.app_minute: dict[str, deque] = {}
+        self.robot_minute: dict[str, deque] = {}
+        self.api_minute: dict[str, deque] = {}
+        self._deliveries: list[dict] = []
+        self.counters = {"requests": 0, "gettoken": 0, "app_dropped": 0}
+
+    def reset(self) -> None:
+        with self.lock:
+            self._reset_runtime()
+            if self.state_dir:
+                (self.state_dir / "deliveries.jsonl").write_text("", encoding="utf-8")
+
+    def _load_deliveries(self) -> None:
+        if not self.state_dir:
+            return
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        path = self.state_dir / "deliveries.jsonl"
+        if not path.exists():
+            return
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                rec = json.loads(line)
+                self._deliveries.append(rec)
+                if rec["channel"] in ("customer", "group"):
+                    self.usage.setdefault(rec["recipient"], []).append(rec.get("ts", 0.0))
+
+    def _deliver(self, channel: str, msgid: str | None, sender: str | None, recipient: str, text: str | None,
+                 attachments: list | None, now: float) -> None:
+        rec = {"channel": channel, "msgid": msgid, "sender": sender, "recipient": recipient, "text": text,
+               "attachments": attachments or [],
+               "at": dt.datetime.fromtimestamp(now, TZ).isoformat(timespec="seconds"), "ts": now}
+        self._deliveries.append(rec)
+        if self.state_dir:
+            with open(self.state_dir / "deliveries.jsonl", "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+
+    def deliveries(self, channel: str | None = None) -> list[dict]:
+        with self.lock:
+            self.tick()
+            return [dict(d) for d in self._deliveries if channel is None or d["channel"] == channel]
+
+    # ------------------------------------------------------------------ seeding
+    def add_staff(self, userid: str, name: str | None = None) -> None:
+        with self.lock:
+            self.staff.setdefault(userid, name or userid)
+
+    def add_contact(self, external_userid: str, userid: str, *, name: str | None = None,
+                    added_at: float | None = None, last: bool = False) -> None:
+        with self.lock:
+            self.add_staff(userid)
+            c = self.contacts.setdefault(external_userid, {"name": name or external_userid, "followers": {}, "last": None})
+            c["followers"][userid] = added_at if added_at is not None else self.clock()
+            self.removed.discard((external_userid, userid))
+            if last or c["last"] is None:
+                c["last"] = userid
+
+    def set_last_interaction(self, external_userid: str, userid: str) -> None:
+        with self.lock:
+            self.contacts[external_userid]["last"] = userid
+
+    def remove_friend(self, external_userid: str, userid: str) -> None:
+        """The customer deleted the guide (or vice versa): later sends to them fail with status 2."""
+        with self.lock:
+            self.removed.add((external_userid, userid))
+
+    def add_group(self, chat_id: str, owner: str, *, name: str | None = None, members: list[str] | None = None) -> None:
+        with self.lock:
+            self.add_staff(owner)
+            self.groups[chat_id] = {"name": name or chat_id, "owner": owner, "members": list(members or []),
+                                    "create_time": int(self.clock())}
+
+    def seed_synthetic(self, *, staff: int = 3, customers: int = 30, groups: int = 3) -> None:
+        """A small deterministic corp: guide01.., wmsandbox0001.., every 5th customer with two followers."""
+        guides = [f"guide{i:02d}" for i in range(1, staff + 1)]
+        for i, g in enumerate(guides, 1):
+            self.add_staff(g, f"导购{i}")
+        for i in range(1, customers + 1):
+            ext = f"wmsandbox{i:04d}"
+            self.add_contact(ext, guides[(i - 1) % staff], name=f"客户{i}", added_at=1_700_000_000 + i)
+            if i % 5 == 0 and staff > 1:
+                self.add_contact(ext, guides[i % staff], added_at=1_700_100_000 + i, last=True)
+        for j in range(1, groups + 1):
+            owner = guides[(j - 1) % staff]
+            members = [f"wmsandbox{i:04d}" for i in range(j, customers + 1, groups)]
+            self.add_group(f"wrsandbox{j:02d}", owner, name=f"社群{j}", members=members)
+
+    def seed_from_store(self, settings) -> dict:
+        """Staff, contacts and groups from the workspace store (read-only)."""
+        from siyu_cli.store import open_store
+
+        with open_store(settings, read_only=True) as con:
+            staff = con.execute("SELECT userid, name FROM staff").fetchall()
+            contacts = con.execute(
+                """SELECT c.external_userid, c.staff_userid, epoch(c.added_at), m.guide_userid, m.name
+                   FROM wecom_contacts c LEFT JOIN members m ON m.member_id = c.member_id
+                   ORDER BY c.external_userid, c.added_at NULLS FIRST"""
+            ).fetchall()
+            orphans = con.execute(
+                """SELECT m.external_userid, m.guide_userid, epoch(m.join_at), m.name FROM members m
+                   WHERE m.external_userid IS NOT NULL AND m.guide_userid IS NOT NULL
+                     AND NOT EXISTS (SELECT 1 FROM wecom_contacts c WHERE c.external_userid = m.external_userid)"""
+            ).fetchall()
+            groups = con.execute("SELECT group_id, name, owner_userid FROM groups WHERE owner_userid IS NOT NULL").fetchall()
+            gm = con.execute("SELECT group_id, external_userid FROM group_members ORDER BY group_id, joined_at").fetchall()
+        with self.lock:
+            for userid, name in staff:
+                self.add_staff(userid, name)
+            for ext, userid, added, _guide, name in contacts:
+                # ordered by added_at: the newest follower ends up "last interacting" by default
+                self.add_contact(ext, userid, name=name, added_at=float(added) if added is not None else 0.0,
+                                 last=True)
+            for ext, userid, _added, guide, _name in contacts:
+                # the member's own guide, when a follower, is the one who last interacted
+                if guide and guide in self.contacts[ext]["followers"]:
+                    self.contacts[ext]["last"] = guide
+            for ext, userid, joined, name in orphans:
+                self.add_contact(ext, userid, name=name, added_at=float(joined) if joined is not None else 0.0)
+            members: dict[str, list[str]] = {}
+            for gid, ext in gm:
+                members.setdefault(gid, []).append(ext)
+            for gid, name, owner in groups:
+                self.add_group(gid, owner, name=name, members=members.get(gid, []))
+        return {"staff": len(self.staff), "contacts": len(self.contacts), "groups": len(self.groups)}
+
+    # ------------------------------------------------------------------ tokens and limits
+    def expire_tokens(self) -> int:
+        with self.lock:
+            now = self.clock()
+            n = 0
+            for tok, exp in self.tokens.items():
+                if exp > now:
+                    self.tokens[tok] = now - 1
+                    n += 1
+            self.current_token = None
+            return n
+
+    def check_token(self, query: dict) -> dict | None:
+        tok = query.get("access_token")
+        if not tok:
+            return err(41001)
+        exp = self.tokens.get(tok)
+        if exp is None:
+            return err(40014)
+        if exp <= self.clock():
+            return err(42001)
+        return None
+
+    def _window(self, table: dict, key: str, limit: int, now: float) -> bool:
+        """Record a call in a 60 s sliding window; False when the limit is already reached."""
+        q = table.setdefault(key, deque())
+        while q and q[0] <= now - 60:
+            q.popleft()
+        if limit and len(q) >= limit:
+            return False
+        q.append(now)
+        return True
+
+    def rate_ok(self, endpoint: str) -> bool:
+        limit = self.rate_limits.get(endpoint, self.rate_limit_default)
+        return self._window(self.api_minute, endpoint, limit, self.clock())
+
+    # ------------------------------------------------------------------ quota
+    def _period_key(self, ts: float):
+        d = dt.datetime.fromtimestamp(ts, TZ)
+        period = self.quota["period"]
+        if period == "day":
+            return d.date()
+        if period == "week":
+            return d.isocalendar()[:2]
+        return (d.year, d.month)
+
+    def _quota_limit(self, now: float) -> int:
+        limit = self.quota.get("limit")
+        if limit:
+            return int(limit)
+        if self.quota["period"] == "month":
+            d = dt.datetime.fromtimestamp(now, TZ)
+            return calendar.monthrange(d.year, d.month)[1]
+        return 1 if self.quota["period"] == "day" else 7
+
+    def over_quota(self, recipient: str, now: float) -> bool:
+        key = self._period_key(now)
+        used = sum(1 for ts in self.usage.get(recipient, []) if self._period_key(ts) == key)
+        return used >= self._quota_limit(now)
+
+    # ------------------------------------------------------------------ confirmation
+    def tick(self) -> None:
+        """Auto-confirm tasks whose delay has passed (called on every request)."""
+        if self.confirm_mode != "auto":
+            return
+        now = self.clock()
+        for msgid in self.order:
+            msg = self.msgs[msgid]
+            if msg["cancelled"]:
+                continue
+            for userid, task in msg["tasks"].items():
+                if task["status"] == 0 and task["due"] is not None and task["due"] <= now:
+                    self._confirm_task(msg, userid, now)
+
+    def confirm(self, msgid: str | None = None, sender: str | None = None) -> int:
+        """Guides confirm their pending tasks (all, one mass send, or one guide's); returns tasks confirmed."""
+        with self.lock:
+            self.tick()
+            if self.confirm_mode == "never":
+                return 0
+            now = self.clock()
+            n = 0
+            for mid in list(self.order):
+                if msgid and mid != msgid:
+                    continue
+                msg = self.msgs[mid]
+                if msg["cancelled"]:
+                    continue
+                for userid, task in msg["tasks"].items():
+                    if task["status"] == 0 and (sender is None or userid == sender):
+                        self._confirm_task(msg, userid, now)
+                        n += 1
+            return n
+
+    def _confirm_task(self, msg: dict, userid: str, now: float) -> None:
+        task = msg["tasks"][userid]
+        task["status"] = 2
+        task["send_time"] = int(now)
+        channel = "customer" if msg["chat_type"] == "single" else "group"
+        for rid, res in msg["results"][userid].items():
+            if res["status"] != 0:
+                continue
+            if channel == "customer" and (rid, userid) in self.removed:
+                res["status"] = 2
+            elif self.over_quota(rid, now):
+                res["status"] = 3
+            else:
+                res["status"] = 1
+                res["send_time"] = int(now)
+                self.usage.setdefault(rid, []).append(now)
+                self._deliver(channel, msg["msgid"], userid, rid, msg["text"], msg["attachments"], now)
+
+    # ------------------------------------------------------------------ endpoints
+    def gettoken(self, query: dict, body: Any) -> dict:
+        self.counters["gettoken"] += 1
+        corpid, secret = query.get("corpid"), query.get("corpsecret")
+        if not corpid:
+            return err(41002)
+        if not secret:
+            return err(41004)
+        if corpid != self.corp_id:
+            return err(40013)
+        if secret != self.secret:
+            return err(40001)
+        now = self.clock()
+        tok = self.current_token
+        if self.rotate_tokens or tok is None or self.tokens.get(tok, 0) <= now:
+            tok = _secrets.token_urlsafe(48)
+            self.tokens[tok] = now + self.token_ttl
+            self.current_token = tok
+        return ok(access_token=tok, expires_in=int(round(self.tokens[tok] - now)))
+
+    def add_msg_template(self, query: dict, body: dict) -> dict:
+        chat_type = body.get("chat_type", "single")
+        sender = body.get("sender")
+        text = (body.get("text") or {}).get("content")
+        attachments = body.get("attachments") or []
+        if chat_type not in ("single", "group"):
+            return err(40058, "chat_type")
+        if text is not None and len(text.encode("utf-8")) > 4000:
+            return err(45002, "text over 4000 bytes")
+        if not isinstance(attachments, list):
+            return err(40058, "attachments")
+        if len(attachments) > 9:
+            return err(41064)
+        for att in attachments:
+            kind = att.get("msgtype") if isinstance(att, dict) else None
+            if kind not in ("image", "link", "miniprogram", "video", "file") or not isinstance(att.get(kind), dict):
+                return err(41065)
+            inner = att[kind]
+            if kind == "image" and not inner.get("pic_url"):
+                if inner.get("media_id") not in self.media:
+                    return err(40007)
+            if kind == "link" and (not inner.get("title") or not inner.get("url")):
+                return err(40058, "link.title and link.url are required")
+            if kind == "miniprogram" and not all(inner.get(k) for k in ("title", "pic_media_id", "appid", "page")):
+                return err(40058, "miniprogram fields are required")
+        if not text and not attachments:
+            return err(44004)
+        if sender is not None and sender not in self.staff:
+            return err(40003)
+        now = self.clock()
+        fail: list[str] = []
+        routed: dict[str, list[str]] = {}
+        if chat_type == "single":
+            ids = body.get("external_userid")
+            if body.get("chat_id_list"):
+                return err(40058, "chat_id_list is for chat_type group")
+            if ids is not None and (not isinstance(ids, list) or len(ids) > 10_000):
+                return err(40058, "external_userid over 10000")
+            if not ids and not sender:
+                return err(40058, "sender and external_userid cannot both be empty")
+            if not ids:
+                ids = [e for e, c in self.contacts.items() if sender in c["followers"]]
+            for ext in dict.fromkeys(ids):
+                c = self.contacts.get(ext)
+                if c is None or not c["followers"]:
+                    fail.append(ext)
+                    continue
+                guide = c["last"] if c["last"] in c["followers"] else next(iter(c["followers"]))
+                routed.setdefault(guide, []).append(ext)
+        else:
+            if not sender:
+                return err(40058, "sender is required for chat_type group")
+            if body.get("external_userid"):
+                return err(40058, "external_userid is for chat_type single")
+            chats = body.get("chat_id_list")
+            if chats is not None and (not isinstance(chats, list) or len(chats) > 2000):
+                return err(40058, "chat_id_list over 2000")
+            if not chats:
+                chats = [cid for cid, g in self.groups.items() if g["owner"] == sender]
+            for cid in dict.fromkeys(chats):
+                g = self.groups.get(cid)
+                if g is None or g["owner"] != sender:
+                    fail.append(cid)
+                else:
+                    routed.setdefault(sender, []).append(cid)
+        eligible = sum(1 for rs in routed.values() for r in rs if not self.over_quota(r, now))
+        if not eligible:
+            return err(41048, fail_list=fail)
+        msgid = "msg" + _secrets.token_urlsafe(18).replace("-", "A").replace("_", "B")
+        due = now + self.confirm_delay if self.confirm_mode == "auto" else None
+        self.msgs[msgid] = {
+            "msgid": msgid, "chat_type": chat_type, "sender": sender, "create_time": int(now), "created_at": now,
+            "text": text,
+            "attachments": attachments, "cancelled": False, "reminds": [],
+            "tasks": {u: {"status": 0, "send_time": None, "due": due} for u in routed},
+            "results": {u: {r: {"status": 0, "send_time": None} for r in rs} for u, rs in routed.items()},
+        }
+        self.order.append(msgid)
+        return ok(fail_list=fail, msgid=msgid)
+
+    def _msg(self, body: dict, *, poll: bool = False) -> tuple[dict | None, dict | None]:
+        msgid = body.get("msgid")
+        if not msgid:
+            return None, err(41046)
+        msg = self.msgs.get(msgid)
+        if msg is None:
+            return None, err(41047)
+        if poll and self.dispatch_delay and self.clock() < msg["created_at"] + self.dispatch_delay:
+            return None, err(41063)
+        return msg, None
+
+    def get_groupmsg_list_v2(self, query: dict, body: dict) -> dict:
+        try:
+            start, end = int(body["start_time"]), int(body["end_time"])
+        except (KeyError, TypeError, ValueError):
+            return err(40058, "start_time and end_time are required")
+        if end < start or end - start > 31 * 86400:
+            return err(40058, "time range must be within one month")
+        chat_type = body.get("chat_type", "single")
+        creator = body.get("creator")
+        filter_type = int(body.get("filter_type", 2))
+        found = []
+        for msgid in self.order:
+            m = self.msgs[msgid]
+            if m["chat_type"] != chat_type or not (start <= m["create_time"] <= end):
+                continue
+            if filter_type == 1:  # only personal (member-created) sends: the API creates enterprise ones
+                continue
+            if creator and creator != m["sender"] and creator not in m["tasks"]:
+                continue
+            rec = {"msgid": msgid, "create_type": 0, "create_time": str(m["create_time"])}
+            if m["text"]:
+                rec["text"] = {"content": m["text"]}
+            rec["attachments"] = m["attachments"]
+            found.append(rec)
+        chunk, nxt = _page(found, body, default=50, maximum=100, over_max_default=True)
+        if chunk is None:
+            return err(40058, "invalid cursor")
+        return ok(group_msg_list=chunk, next_cursor=nxt)
+
+    def get_groupmsg_task(self, query: dict, body: dict) -> dict:
+        msg, e = self._msg(body, poll=True)
+        if e:
+            return e
+        rows = []
+        for userid, t in msg["tasks"].items():
+            row = {"userid": userid, "status": t["status"]}
+            if t["send_time"]:
+                row["send_time"] = t["send_time"]
+            rows.append(row)
+        chunk, nxt = _page(rows, body, default=500, maximum=1000)
+        if chunk is None:
+            return err(40058, "invalid cursor")
+        return ok(task_list=chunk, next_cursor=nxt)
+
+    def get_groupmsg_send_result(self, query: dict, body: dict) -> dict:
+        msg, e = self._msg(body, poll=True)
+        if e:
+            return e
+        userid = body.get("userid")
+        if not userid:
+            return err(40058, "userid is required")
+        key = "external_userid" if msg["chat_type"] == "single" else "chat_id"
+        rows = []
+        for rid, res in msg["results"].get(userid, {}).items():
+            row = {key: rid, "userid": userid, "status": res["status"]}
+            if res["status"] == 1:
+                row["send_time"] = res["send_time"]
+            rows.append(row)
+        chunk, nxt = _page(rows, body, default=500, maximum=1000)
+        if chunk is None:
+            return err(40058, "invalid cursor")
+        return ok(send_list=chunk, next_cursor=nxt)
+
+    def remind_groupmsg_send(self, query: dict, body: dict) -> dict:
+        msg, e = self._msg(body)
+        if e:
+            return e
+        now = self.clock()
+        msg["reminds"] = [t for t in msg["reminds"] if t > now - 86400]
+        if len(msg["reminds"]) >= self.remind_limit:
+            return err(45009, f"remind limit: at most {self.remind_limit} per mass send per 24h")
+        msg["reminds"].append(now)
+        return ok()
+
+    def cancel_groupmsg_send(self, query: dict, body: dict) -> dict:
+        msg, e = self._msg(body)
+        if e:
+            return e
+        msg["cancelled"] = True
+        return ok()
+
+    def message_send(self, query: dict, body: dict) -> dict:
+        if body.get("agentid") in (None, ""):
+            return err(40058, "agentid is required")
+        msgtype = body.get("msgtype")
+        if msgtype not in ("text", "markdown", "textcard", "news"):
+            return err(40008)
+        content = (body.get(msgtype) or {}).get("content") if msgtype in ("text", "markdown") else json.dumps(body.get(msgtype), ensure_ascii=False)
+        if not content:
+            return err(44004)
+        raw = content.encode("utf-8")
+        if len(raw) > 2048:  # WeCom truncates over-long text
+            content = raw[:2048].decode("utf-8", errors="ignore")
+        users = [u for u in str(body.get("touser") or "").split("|") if u]
+        if users == ["@all"]:
+            users = sorted(self.staff)
+        valid = [u for u in dict.fromkeys(users) if u in self.staff]
+        invalid = [u for u in dict.fromkeys(users) if u not in self.staff]
+        if not valid:
+            return err(81013, invaliduser="|".join(invalid))
+        now = self.clock()
+        msgid = None
+        if body.get("enable_duplicate_check"):
+            interval = min(int(body.get("duplicate_check_interval") or 1800), 4 * 3600)
+            key = (str(body.get("agentid")), msgtype, content, tuple(sorted(valid)))
+            prev = self.app_dedupe.get(key)
+            if prev and prev[0] > now - interval:
+                return ok(invaliduser="|".join(invalid), msgid=prev[1])
+            msgid = "app" + _secrets.token_hex(8)
+            self.app_dedupe[key] = (now, msgid)
+        msgid = msgid or "app" + _secrets.token_hex(8)
+        for u in valid:
+            if self._window(self.app_minute, u, self.app_per_member_minute, now):
+                self._deliver("app", msgid, f"app:{body.get('agentid')}", u, content, [], now)
+            else:
+                self.counters["app_dropped"] += 1  # over 30/min to one member: silently dropped
+        return ok(invaliduser="|".join(invalid), invalidparty="", invalidtag="", msgid=msgid)
+
+    def webhook_send(self, query: dict, body: dict) -> dict:
+        key = query.get("key") or ""
+        rid = robot_id(key)
+        if not key or rid not in self.robot_keys:
+            return err(93000)
+        now = self.clock()
+        msgtype = body.get("msgtype")
+        if msgtype not in ("text", "markdown", "markdown_v2", "image", "news", "file", "voice", "template_card"):
+            return err(40008)
+        inner = body.get(msgtype)
+        if not isinstance(inner, dict):
+            return err(40058, f"{msgtype} is required")
+        content = inner.get("content") if msgtype in ("text", "markdown", "markdown_v2") else json.dumps(inner, ensure_ascii=False)
+        if msgtype in ("text", "markdown", "markdown_v2"):
+            if not content:
+                return err(44004)
+            limit = 2048 if msgtype == "text" else 4096
+            if len(content.encode("utf-8")) > limit:
+                return err(45002, f"{msgtype}.content over {limit} bytes")
+        if not self._window(self.robot_minute, rid, self.robot_per_minute, now):
+            return err(45009, f"robot limit {self.robot_per_minute}/min")
+        extra = {"msgtype": msgtype}
+        if msgtype == "text" and inner.get("mentioned_list"):
+            extra["mentioned_list"] = inner["mentioned_list"]
+        self._deliver("robot", None, None, rid, content, [extra], now)
+        return ok()
+
+    def media_upload(self, query: dict, body: Any) -> dict:
+        media_type = query.get("type")
+        if media_type not in ("image", "voice", "video", "file"):
+            return err(40058, "type")
+        if not isinstance(body, (bytes, bytearray)) or len(body) < 5:
+            return err(40058, "media is required")
+        media_id = "3" + _secrets.token_urlsafe(30)
+        now = self.clock()
+        self.media[media_id] = now
+        return ok(type=media_type, media_id=media_id, created_at=str(int(now)))
+
+    def get_follow_user_list(self, query: dict, body: Any) -> dict:
+        users = sorted({u for c in self.contacts.values() for u in c["followers"]})
+        return ok(follow_user=users)
+
+    def externalcontact_list(self, query: dict, body: Any) -> dict:
+        userid = query.get("userid")
+        if not userid or userid not in self.staff:
+            return err(40003)
+        ids = [e for e, c in self.contacts.items() if userid in c["followers"] and (e, userid) not in self.removed]
+        return ok(external_userid=ids)
+
+    def externalcontact_get(self, query: dict, body: Any) -> dict:
+        ext = query.get("external_userid")
+        c = self.contacts.get(ext or "")
+        if c is None:
+            return err(40096)
+        follow = [{"userid": u, "remark": "", "description": "", "createtime": int(t), "tags": [], "add_way": 1}
+                  for u, t in c["followers"].items() if (ext, u) not in self.removed]
+        return ok(external_contact={"external_userid": ext, "name": c["name"], "type": 1, "gender": 0},
+                  follow_user=follow, next_cursor="")
+
+    def groupchat_list(self, query: dict, body: dict) -> dict:
+        try:
+            limit = int(body.get("limit"))
+        except (TypeError, ValueError):
+            return err(40058, "limit is required (1..1000)")
+        if not 1 <= limit <= 1000:
+            return err(40058, "limit must be 1..1000")
+        owners = (body.get("owner_filter") or {}).get("userid_list")
+        if owners is not None and len(owners) > 100:
+            return err(40058, "owner_filter.userid_list over 100")
+        status_filter = int(body.get("status_filter") or 0)
+        rows = [{"chat_id": cid, "status": 0} for cid, g in self.groups.items()
+                if (not owners or g["owner"] in owners) and status_filter == 0]
+        chunk, nxt = _page(rows, body, default=limit, maximum=1000)
+        if chunk is None:
+            return err(40058, "invalid cursor")
+        return ok(group_chat_list=chunk, next_cursor=nxt)
+
+    def groupchat_get(self, query: dict, body: dict) -> dict:
+        cid = body.get("chat_id")
+        g = self.groups.get(cid or "")
+        if g is None:
+            return err(40050)
+        members = [{"userid": g["owner"], "type": 1, "join_time": g["create_time"], "join_scene": 1}]
+        for ext in g["members"]:
+            row = {"userid": ext, "type": 2, "join_time": g["create_time"], "join_scene": 1,
+                   "invitor": {"userid": g["owner"]}}
+            if body.get("need_name"):
+                row["name"] = self.contacts.get(ext, {}).get("name", ext)
+            members.append(row)
+        return ok(group_chat={"chat_id": cid, "name": g["name"], "owner": g["owner"], "create_time": g["create_time"],
+                              "notice": "", "member_list": members, "admin_list": [], "member_version": "1"})
+
+    ENDPOINTS = {
+        # path: (method, handler name, needs token)
+        "gettoken": ("GET", "gettoken", False),
+        "externalcontact/add_msg_template": ("POST", "add_msg_template", True),
+        "externalcontact/get_groupmsg_list_v2": ("POST", "get_groupmsg_list_v2", True),
+        "externalcontact/get_groupmsg_task": ("POST", "get_groupmsg_task", True),
+        "externalcontact/get_groupmsg_send_result": ("POST", "get_groupmsg_send_result", True),
+        "externalcontact/remind_groupmsg_send": ("POST", "remind_groupmsg_send", True),
+        "externalcontact/cancel_groupmsg_send": ("POST", "cancel_groupmsg_send", True),
+        "message/send": ("POST", "message_send", True),
+        "webhook/send": ("POST", "webhook_send", False),
+        "media/upload": ("POST", "media_upload", True),
+        "externalcontact/get_follow_user_list": ("GET", "get_follow_user_list", True),
+        "externalcontact/list": ("GET", "externalcontact_list", True),
+        "externalcontact/get": ("GET", "externalcontact_get", True),
+        "externalcontact/groupchat/list": ("POST", "groupchat_list", True),
+        "externalcontact/groupchat/get": ("POST", "groupchat_get", True),
+    }
+
+    def handle(self, endpoint: str, query: dict, body: Any) -> dict:
+        """Dispatch one API call (the caller holds no lock; this takes it)."""
+        spec = self.ENDPOINTS.get(endpoint)
+        if spec is None:
+            return err(40058, f"unknown api {endpoint}")
+        with self.lock:
+            self.counters["requests"] += 1
+            self.tick()
+            if spec[2]:
+                problem = self.check_token(query)
+                if problem:
+                    return problem
+            if endpoint != "webhook/send" and not self.rate_ok(endpoint):
+                return err(45009)
+            if body is None and spec[0] == "POST" and endpoint != "media/upload":
+                return err(40058, "Warning: wrong json format.")
+            return getattr(self, spec[1])(query, body if body is not None else {})

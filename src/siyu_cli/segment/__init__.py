@@ -1,0 +1,11 @@
+"""RFM segmentation: measures in DuckDB SQL, rfm8 / rfm11 / custom schemes, stored snapshots.
+
+Library API used by other areas (see notes/CONTRACTS.md):
+``run_segment(settings, *, scheme, as_of, window, **options) -> SegmentRun``,
+``latest_snapshot_id(con, scheme=None)`` and ``audience(settings, segment, snapshot_id=None)``.
+"""
+
+from siyu_cli.segment.run import SegmentRun, run_segment
+from siyu_cli.segment.snapshots import audience, latest_snapshot_id
+
+__all__ = ["SegmentRun", "run_segment", "latest_snapshot_id", "audience"]

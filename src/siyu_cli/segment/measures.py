@@ -1,0 +1,201 @@
+"""R/F/M measures per member, computed in DuckDB SQL (orders never come into Python).
+
+Definitions (docs/segment.md repeats them for users):
+
+* A *purchase* is an order with a member, a payment time, a status other than
+  ``cancelled``/``unpaid``, and a positive net amount (paid − refunded). So a
+  fully refunded order, a refund larger than the order, or a zero-value order
+  is not a purchase and adds nothing to F or M.
+* Days are local calendar days in the workspace timezone: an order paid at
+  23:30 Shanghai time on 1 May counts on 1 May even though it is 15:30 UTC.
+* The as-of date is inclusive (orders paid up to 23:59:59 local on that day);
+  ``--window 365d`` keeps purchases on the 365 local days ending at the as-of date.
+* recency_days = as-of date − local date of the last purchase (0 = bought on the as-of day).
+* frequency = number of purchases (``orders``) or of distinct purchase days (``days``).
+* monetary = net paid amount summed over purchases (``total``) or that sum ÷ frequency (``average``).
+* Every member is kept: members without a purchase in the window get frequency 0,
+  recency NULL, monetary 0 and end up in the 未购 / no_purchase group.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from siyu_cli.errors import UsageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import duckdb
+
+FREQUENCY_UNITS = ("orders", "days")
+MONETARY_MODES = ("total", "average")
+
+_WINDOW = re.compile(r"^\s*(\d+)\s*([dwmy])\s*$", re.I)
+_WINDOW_UNITS = {"d": "DAY", "w": "WEEK", "m": "MONTH", "y": "YEAR"}
+
+
+@dataclass(frozen=True)
+class MeasureParams:
+    as_of: date
+    timezone: str
+    window: str | None = None  # normalised, e.g. "365d"; None = all history
+    frequency_unit: str = "orders"
+    monetary: str = "total"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of.isoformat(),
+            "timezone": self.timezone,
+            "window": self.window,
+            "frequency_unit": self.frequency_unit,
+            "monetary": self.monetary,
+        }
+
+
+@dataclass
+class MeasureStats:
+    members: int = 0
+    buyers: int = 0
+    excluded: dict[str, int] = field(default_factory=dict)
+
+
+def parse_window(window: str | None) -> str | None:
+    """``365d`` / ``52w`` / ``12m`` / ``2y`` / ``all`` → normalised text (None for all history)."""
+    if window is None or str(window).strip().lower() in ("", "all"):
+        return None
+    m = _WINDOW.match(str(window))
+    if not m or int(m.group(1)) <= 0:
+        raise UsageError(f"--window must look like 365d, 26w, 12m, 1y or all, not {window!r}")
+    return f"{int(m.group(1))}{m.group(2).lower()}"
+
+
+def parse_as_of(value: str | date | None, timezone: str) -> date:
+    """An explicit date (YYYY-MM-DD), or today in the workspace timezone."""
+    if value is None or value == "":
+        from zoneinfo import ZoneInfo
+
+        return datetime.now(ZoneInfo(timezone)).date()
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise UsageError(f"--as-of must be a date like 2026-11-28, not {value!r}") from None
+
+
+def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
+    value = str(value).strip().lower()
+    if value not in choices:
+        raise UsageError(f"--{name.replace('_', '-')} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
+def _minus(day: date, n: int, unit: str) -> date:
+    """``day`` minus n days/weeks/months/years (months and years clamp to the month's last day)."""
+    import calendar
+    from datetime import timedelta
+
+    if unit in ("d", "w"):
+        return day - timedelta(days=n * (7 if unit == "w" else 1))
+    months = n * (12 if unit == "y" else 1)
+    y, m = divmod(day.year * 12 + day.month - 1 - months, 12)
+    m += 1
+    return date(y, m, min(day.day, calendar.monthrange(y, m)[1]))
+
+
+def bounds(params: MeasureParams) -> tuple[str | None, str]:
+    """[start, end) as TIMESTAMPTZ literals: local midnights in the workspace timezone.
+
+    Comparing ``paid_at`` with two instants avoids converting every order to a
+    local date; only each member's first/last purchase is converted.
+    """
+    from datetime import time, timedelta
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(params.timezone)
+
+    def midnight(day: date) -> str:
+        return "TIMESTAMPTZ '" + datetime.combine(day, time(0), tzinfo=tz).isoformat(sep=" ") + "'"
+
+    end = midnight(params.as_of + timedelta(days=1))
+    if params.window is None:
+        return None, end
+    first_excluded = _minus(params.as_of, int(params.window[:-1]), params.window[-1])
+    return midnight(first_excluded + timedelta(days=1)), end
+
+
+def _tz_literal(tz: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_+\-/]+", tz):
+        raise UsageError(f"invalid time zone {tz!r}")
+    return f"'{tz}'"
+
+
+_NET = "(CASE WHEN paid_amount IS NULL THEN net_amount ELSE paid_amount - coalesce(refund_amount, 0) END)"
+
+
+def excluded_sql(params: MeasureParams) -> str:
+    """Why each non-purchase order does not count, as (why, orders) rows."""
+    start, end = bounds(params)
+    before = f"WHEN paid_at < {start} THEN 'before_window'" if start else ""
+    return f"""
+        SELECT why, count(*) FROM (
+            SELECT CASE
+                     WHEN status = 'cancelled' THEN 'cancelled'
+                     WHEN status = 'unpaid' OR paid_at IS NULL THEN 'unpaid'
+                     WHEN paid_at >= {end} THEN 'after_as_of'
+                     {before}
+                     WHEN {_NET} <= 0 THEN 'net_not_positive'
+                     WHEN member_id IS NULL THEN 'no_member'
+                     ELSE 'purchase'
+                   END AS why
+            FROM orders
+        ) WHERE why <> 'purchase' GROUP BY why ORDER BY why
+    """
+
+
+def build_measures(con: "duckdb.DuckDBPyConnection", params: MeasureParams, table: str = "seg_measures") -> MeasureStats:
+    """Create TEMP TABLE ``table`` (member_id, recency_days, frequency, monetary, revenue, first/last_purchase)."""
+    as_of = f"DATE '{params.as_of.isoformat()}'"
+    tz = _tz_literal(params.timezone)
+    start, end = bounds(params)
+    freq = "count(*)" if params.frequency_unit == "orders" else f"count(DISTINCT CAST(timezone({tz}, paid_at) AS DATE))"
+    monetary = (
+        "coalesce(a.revenue, 0)"
+        if params.monetary == "total"
+        else "CASE WHEN a.frequency > 0 THEN round(a.revenue / a.frequency, 2) ELSE 0 END"
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {table} AS
+        WITH agg AS (
+            SELECT member_id,
+                   max(paid_at) AS last_at,
+                   min(paid_at) AS first_at,
+                   {freq} AS frequency,
+                   sum({_NET}) AS revenue
+            FROM orders
+            WHERE member_id IS NOT NULL AND status NOT IN ('cancelled', 'unpaid')
+              AND paid_at < {end} {f"AND paid_at >= {start}" if start else ""}
+              AND {_NET} > 0
+            GROUP BY member_id
+        )
+        SELECT coalesce(m.member_id, a.member_id) AS member_id,
+               CAST({as_of} - CAST(timezone({tz}, a.last_at) AS DATE) AS INTEGER) AS recency_days,
+               CAST(coalesce(a.frequency, 0) AS INTEGER) AS frequency,
+               CAST({monetary} AS DECIMAL(18,2)) AS monetary,
+               CAST(coalesce(a.revenue, 0) AS DECIMAL(18,2)) AS revenue,
+               CAST(timezone({tz}, a.first_at) AS DATE) AS first_purchase,
+               CAST(timezone({tz}, a.last_at) AS DATE) AS last_purchase
+        FROM (SELECT member_id FROM members) m FULL OUTER JOIN agg a ON a.member_id = m.member_id
+        """
+    )
+    stats = MeasureStats()
+    stats.members, stats.buyers = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE frequency > 0) FROM {table}"
+    ).fetchone()
+    stats.excluded = {why: int(n) for why, n in con.execute(excluded_sql(params)).fetchall()}
+    return stats

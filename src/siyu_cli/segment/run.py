@@ -1,0 +1,157 @@
+"""``run_segment``: resolve options (flags > siyu.toml [segment] > defaults), measure, score, store a snapshot."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from siyu_cli.errors import ConfigError, UsageError
+from siyu_cli.segment import measures as M
+from siyu_cli.segment import schemes as S
+
+if TYPE_CHECKING:  # pragma: no cover
+    from siyu_cli.config import Settings
+
+#: Keys of the [segment] table in siyu.toml.
+CONFIG_KEYS = ("scheme", "window", "frequency_unit", "monetary", "r_split", "f_split", "m_split")
+BUILTIN_SCHEMES = ("rfm8", "rfm11")
+
+
+@dataclass
+class SegmentRun:
+    snapshot_id: int
+    scheme: str
+    as_of: date
+    params: dict[str, Any]
+    summary: list[dict[str, Any]]
+    pareto: dict[str, Any]
+    members: int
+    buyers: int
+    excluded: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "snapshot_id": self.snapshot_id,
+            "scheme": self.scheme,
+            "as_of": self.as_of.isoformat(),
+            "members": self.members,
+            "buyers": self.buyers,
+            "excluded_orders": self.excluded,
+            "params": self.params,
+            "segments": self.summary,
+            "pareto": self.pareto,
+            "warnings": self.warnings,
+        }
+
+
+def segment_config(settings: "Settings") -> dict[str, Any]:
+    """The [segment] table, with unknown keys refused (a typo would otherwise be silently ignored)."""
+    cfg = settings.section("segment")
+    for key in cfg:
+        if key not in CONFIG_KEYS:
+            raise ConfigError(f"{settings.config_file}: unknown key segment.{key} (known: {', '.join(CONFIG_KEYS)})")
+    return cfg
+
+
+def resolve_options(settings: "Settings", *, scheme: str | None, as_of, window, options: dict[str, Any]):
+    cfg = segment_config(settings)
+    unknown = set(options) - {"frequency_unit", "monetary", "r_split", "f_split", "m_split", "label"}
+    if unknown:
+        raise UsageError(f"run_segment: unknown option(s) {', '.join(sorted(unknown))}")
+
+    def pick(name: str, default: Any) -> Any:
+        value = options.get(name)
+        return value if value not in (None, "") else cfg.get(name, default)
+
+    scheme_name = scheme or cfg.get("scheme") or "rfm8"
+    params = M.MeasureParams(
+        as_of=M.parse_as_of(as_of, settings.timezone),
+        timezone=settings.timezone,
+        window=M.parse_window(window if window not in (None, "") else cfg.get("window")),
+        frequency_unit=M.check_choice("frequency_unit", pick("frequency_unit", "orders"), M.FREQUENCY_UNITS),
+        monetary=M.check_choice("monetary", pick("monetary", "total"), M.MONETARY_MODES),
+    )
+    splits = {d: S.parse_split(d, pick(f"{d}_split", S.DEFAULT_SPLITS[d])) for d in "rfm"}
+    custom = None
+    if scheme_name not in BUILTIN_SCHEMES:
+        if not scheme_name.lower().endswith((".yaml", ".yml")):
+            raise UsageError(f"--scheme must be rfm8, rfm11 or a .yaml file, not {scheme_name!r}")
+        custom = S.load_custom_scheme(settings.path(scheme_name) if not Path(scheme_name).is_file() else Path(scheme_name))
+    return scheme_name, params, splits, custom, options.get("label")
+
+
+def run_segment(
+    settings: "Settings",
+    *,
+    scheme: str = "rfm8",
+    as_of: date | None = None,
+    window: str | None = None,
+    **options: Any,
+) -> SegmentRun:
+    """Compute measures, scores and segments as of a date and store them as a new snapshot.
+
+    ``scheme`` is ``rfm8``, ``rfm11`` or a custom scheme YAML path (None: siyu.toml, else rfm8).
+    ``options``: frequency_unit (orders|days), monetary (total|average), r_split/f_split/m_split
+    (rfm8: median|mean|q0.8|<number>), label (free text stored with the snapshot).
+    """
+    from siyu_cli.segment.snapshots import pareto, summarize
+    from siyu_cli.store import open_store
+
+    scheme_name, params, splits, custom, label = resolve_options(
+        settings, scheme=scheme, as_of=as_of, window=window, options=options
+    )
+    with open_store(settings) as con:
+        stats = M.build_measures(con, params, "seg_measures")
+        stored_scheme = scheme_name if custom is None else f"custom:{custom['name']}"
+        con.execute("BEGIN TRANSACTION")
+        try:
+            snapshot_id = con.execute("SELECT coalesce(max(snapshot_id), 0) + 1 FROM segment_snapshots").fetchone()[0]
+
+            def emit(select_sql: str) -> None:
+                con.execute(
+                    f"""INSERT INTO segment_members
+                        SELECT {int(snapshot_id)}, member_id, recency_days, frequency, monetary, r_score, f_score,
+                               m_score, segment_id, segment_name, revenue, first_purchase, last_purchase
+                        FROM ({select_sql})"""
+                )
+
+            if scheme_name == "rfm8":
+                info = S.rfm8_assign(con, "seg_measures", emit, splits)
+            elif scheme_name == "rfm11":
+                info = S.rfm11_assign(con, "seg_measures", emit)
+            else:
+                info = S.custom_assign(con, "seg_measures", emit, custom)
+            all_params = {
+                **params.to_dict(),
+                **info,
+                "scheme": stored_scheme,
+                "buyers": stats.buyers,
+                "excluded_orders": stats.excluded,
+            }
+            con.execute(
+                "INSERT INTO segment_snapshots VALUES (?, now(), ?, ?, ?, ?, ?)",
+                [snapshot_id, params.as_of, stored_scheme, json.dumps(all_params, ensure_ascii=False), stats.members, label],
+            )
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        summary = summarize(con, snapshot_id, all_params)
+        curve = pareto(con, table="seg_measures")
+        con.execute("DROP TABLE IF EXISTS seg_measures")
+    return SegmentRun(
+        snapshot_id=int(snapshot_id),
+        scheme=stored_scheme,
+        as_of=params.as_of,
+        params=all_params,
+        summary=summary,
+        pareto=curve,
+        members=int(stats.members),
+        buyers=int(stats.buyers),
+        excluded=stats.excluded,
+        warnings=list(info.get("warnings", [])),
+    )

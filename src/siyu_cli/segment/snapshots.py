@@ -1,0 +1,442 @@
+"""Stored snapshots: list, summary, Pareto, diff (migration matrix), history, explain, export, audience."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from siyu_cli.errors import UsageError
+from siyu_cli.segment import schemes as S
+
+if TYPE_CHECKING:  # pragma: no cover
+    import duckdb
+
+    from siyu_cli.config import Settings
+
+ABSENT = "(absent)"
+
+
+# ---------------------------------------------------------------- lookups
+
+def latest_snapshot_id(con: "duckdb.DuckDBPyConnection", scheme: str | None = None) -> int | None:
+    """The newest snapshot (optionally of one scheme, e.g. 'rfm8'), or None."""
+    if scheme is None:
+        row = con.execute("SELECT max(snapshot_id) FROM segment_snapshots").fetchone()
+    else:
+        row = con.execute("SELECT max(snapshot_id) FROM segment_snapshots WHERE scheme = ?", [scheme]).fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
+def snapshot_params(con, snapshot_id: int) -> dict[str, Any]:
+    row = con.execute("SELECT params FROM segment_snapshots WHERE snapshot_id = ?", [snapshot_id]).fetchone()
+    if row is None:
+        raise UsageError(f"no segment snapshot {snapshot_id} (see `siyu segment list`)")
+    return json.loads(row[0]) if isinstance(row[0], str) else dict(row[0] or {})
+
+
+def snapshot_row(con, snapshot_id: int) -> dict[str, Any]:
+    row = con.execute(
+        "SELECT snapshot_id, created_at, as_of, scheme, members, label FROM segment_snapshots WHERE snapshot_id = ?",
+        [snapshot_id],
+    ).fetchone()
+    if row is None:
+        raise UsageError(f"no segment snapshot {snapshot_id} (see `siyu segment list`)")
+    return dict(zip(("snapshot_id", "created_at", "as_of", "scheme", "members", "label"), row))
+
+
+def require_latest(con, scheme: str | None = None) -> int:
+    sid = latest_snapshot_id(con, scheme)
+    if sid is None:
+        raise UsageError("no segment snapshot yet: run `siyu segment` first")
+    return sid
+
+
+def match_segment(catalog: list[dict[str, Any]], text: str) -> dict[str, Any] | None:
+    """A catalogue entry by id ('A'), English id ('important_value') or Chinese name (case-insensitive ids)."""
+    wanted = str(text).strip()
+    for seg in catalog:
+        if wanted == seg["id"] or wanted == seg["name"]:
+            return seg
+    low = wanted.lower()
+    for seg in catalog:
+        if low in (seg["id"].lower(), seg.get("key", "").lower(), seg.get("name_en", "").lower()):
+            return seg
+    return None
+
+
+def list_snapshots(con) -> list[dict[str, Any]]:
+    rows = con.execute(
+        """SELECT s.snapshot_id, s.created_at, s.as_of, s.scheme, s.members,
+                  json_extract_string(s.params, '$.buyers') AS buyers,
+                  json_extract_string(s.params, '$.window') AS window, s.label
+           FROM segment_snapshots s ORDER BY s.snapshot_id"""
+    ).fetchall()
+    cols = ("snapshot_id", "created_at", "as_of", "scheme", "members", "buyers", "window", "label")
+    out = []
+    for r in rows:
+        d = dict(zip(cols, r))
+        d["buyers"] = int(d["buyers"]) if d["buyers"] is not None else None
+        d["window"] = d["window"] or "all"
+        out.append(d)
+    return out
+
+
+def resolve_member(con, text: str) -> str:
+    """A member id from the member id itself, or any identity (phone, source id, external_userid, unionid)."""
+    text = str(text).strip()
+    if con.execute("SELECT 1 FROM members WHERE member_id = ?", [text]).fetchone():
+        return text
+    if con.execute("SELECT 1 FROM segment_members WHERE member_id = ? LIMIT 1", [text]).fetchone():
+        return text
+    row = con.execute("SELECT member_id FROM member_identities WHERE id_value = ? LIMIT 1", [text]).fetchone()
+    if row:
+        return row[0]
+    row = con.execute(
+        "SELECT member_id FROM members WHERE ? IN (phone, source_member_id, external_userid, unionid) ORDER BY member_id LIMIT 1",
+        [text],
+    ).fetchone()
+    if row:
+        return row[0]
+    raise UsageError(f"no member {text!r} (give a member id, phone, source member id or external_userid)")
+
+
+# ---------------------------------------------------------------- summary and Pareto
+
+def summarize(con, snapshot_id: int, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Per segment: members, share, revenue, revenue share, mean R/F/M, action (catalogue order)."""
+    params = params if params is not None else snapshot_params(con, snapshot_id)
+    rows = con.execute(
+        """SELECT segment_id, count(*) AS members, sum(revenue) AS revenue,
+                  avg(recency_days) AS r, avg(frequency) AS f, avg(monetary) AS m
+           FROM segment_members WHERE snapshot_id = ? GROUP BY segment_id""",
+        [snapshot_id],
+    ).fetchall()
+    by_id = {r[0]: r for r in rows}
+    total_members = sum(r[1] for r in rows) or 0
+    total_revenue = float(sum((r[2] or 0) for r in rows) or 0)
+    out = []
+    for seg in params.get("segments", []):
+        r = by_id.get(seg["id"], (seg["id"], 0, 0, None, None, None))
+        revenue = float(r[2] or 0)
+        out.append(
+            {
+                "segment_id": seg["id"],
+                "key": seg.get("key", seg["id"]),
+                "name": seg["name"],
+                "name_en": seg.get("name_en", ""),
+                "members": int(r[1]),
+                "share": round(r[1] / total_members, 4) if total_members else 0.0,
+                "revenue": round(revenue, 2),
+                "revenue_share": round(revenue / total_revenue, 4) if total_revenue else 0.0,
+                "mean_recency_days": None if r[3] is None else round(float(r[3]), 1),
+                "mean_frequency": None if r[4] is None else round(float(r[4]), 2),
+                "mean_monetary": None if r[5] is None else round(float(r[5]), 2),
+                "action": seg.get("action", ""),
+                "action_en": seg.get("action_en", ""),
+            }
+        )
+    return out
+
+
+def pareto(con, snapshot_id: int | None = None, *, table: str | None = None) -> dict[str, Any]:
+    """Top 20% of buyers' share of revenue, and the smallest share of buyers that brings 80% of revenue.
+
+    Reads a stored snapshot, or ``table`` (the run's measures). Ties in revenue
+    do not change either number, so no tie-breaker (and no costly string sort) is needed.
+    """
+    source = table if table else f"segment_members WHERE snapshot_id = {int(snapshot_id)} AND"
+    where = "WHERE frequency > 0" if table else "frequency > 0"
+    row = con.execute(
+        f"""WITH b AS (
+               SELECT revenue,
+                      row_number() OVER w AS rn,
+                      sum(revenue) OVER (w ROWS UNBOUNDED PRECEDING) AS cum
+               FROM {source} {where}
+               WINDOW w AS (ORDER BY revenue DESC)
+           ), t AS (SELECT count(*) AS n, sum(revenue) AS total FROM b)
+           SELECT t.n, t.total,
+                  (SELECT sum(revenue) FROM b WHERE rn <= ceil(0.2 * t.n)),
+                  (SELECT min(rn) FROM b WHERE cum >= 0.8 * t.total)
+           FROM t"""
+    ).fetchone()
+    n, total, top, rn80 = row
+    total = float(total or 0)
+    if not n or total <= 0:
+        return {"buyers": int(n or 0), "revenue": total, "top20_revenue_share": None, "buyers_share_for_80": None}
+    return {
+        "buyers": int(n),
+        "revenue": round(total, 2),
+        "top20_revenue_share": round(float(top) / total, 4),
+        "buyers_share_for_80": round(int(rn80) / n, 4),
+    }
+
+
+def pareto_line(p: dict[str, Any]) -> str:
+    if p.get("top20_revenue_share") is None:
+        return "Pareto: no buyers with revenue in this snapshot"
+    return (
+        f"Pareto (二八): the top 20% of buyers bring {p['top20_revenue_share']:.1%} of revenue; "
+        f"{p['buyers_share_for_80']:.1%} of buyers bring 80% ({p['buyers']} buyers)"
+    )
+
+
+# ---------------------------------------------------------------- export
+
+_MASKED = """CASE
+    WHEN m.phone IS NULL THEN m.phone_masked
+    WHEN regexp_full_match(m.phone, '(\\+?86)?1[0-9]{10}') THEN left(right(m.phone, 11), 3) || '****' || right(m.phone, 4)
+    WHEN contains(m.phone, '*') THEN m.phone
+    WHEN length(m.phone) > 4 THEN left(m.phone, 3) || '****'
+    ELSE '****' END"""
+
+MEMBER_COLUMNS = (
+    "member_id", "source_member_id", "external_userid", "phone", "store", "guide_userid", "guide_name",
+    "recency_days", "frequency", "monetary", "revenue", "last_purchase", "r_score", "f_score", "m_score",
+    "segment_id", "segment_name",
+)
+
+
+def member_rows_sql(snapshot_id: int, *, unmask: bool = False, segment_ids: list[str] | None = None) -> str:
+    phone = "coalesce(m.phone, m.phone_masked)" if unmask else _MASKED
+    where = f"s.snapshot_id = {int(snapshot_id)}"
+    if segment_ids:
+        where += " AND s.segment_id IN (" + ", ".join(S._lit(i) for i in segment_ids) + ")"
+    return f"""
+        SELECT s.member_id, m.source_member_id, m.external_userid, {phone} AS phone, m.store, m.guide_userid,
+               m.guide_name, s.recency_days, s.frequency, s.monetary, s.revenue, s.last_purchase,
+               s.r_score, s.f_score, s.m_score, s.segment_id, s.segment_name
+        FROM segment_members s LEFT JOIN members m USING (member_id)
+        WHERE {where}
+        ORDER BY s.segment_id, s.member_id
+    """
+
+
+def export_members(con, snapshot_id: int, fmt: str, path: Path, *, unmask: bool = False) -> int:
+    """Write per-member rows with DuckDB's COPY (csv, json array or parquet); returns the row count."""
+    options = {"csv": "FORMAT csv, HEADER true", "json": "FORMAT json, ARRAY true", "parquet": "FORMAT parquet"}[fmt]
+    target = str(Path(path)).replace("'", "''")
+    con.execute(f"COPY ({member_rows_sql(snapshot_id, unmask=unmask)}) TO '{target}' ({options})")
+    return int(con.execute("SELECT count(*) FROM segment_members WHERE snapshot_id = ?", [snapshot_id]).fetchone()[0])
+
+
+def member_rows(con, snapshot_id: int, *, unmask: bool = False) -> tuple[list[str], list[tuple]]:
+    cur = con.execute(member_rows_sql(snapshot_id, unmask=unmask))
+    return list(MEMBER_COLUMNS), cur.fetchall()
+
+
+# ---------------------------------------------------------------- diff and history
+
+def _pick_pair(con, old: int | None, new: int | None) -> tuple[int, int]:
+    if new is None:
+        new = require_latest(con)
+    snapshot_row(con, new)
+    if old is None:
+        scheme = snapshot_row(con, new)["scheme"]
+        row = con.execute(
+            "SELECT max(snapshot_id) FROM segment_snapshots WHERE snapshot_id < ? AND scheme = ?", [new, scheme]
+        ).fetchone()
+        if row[0] is None:
+            raise UsageError(f"snapshot {new} has no earlier {scheme} snapshot to compare with; give OLD and NEW")
+        old = int(row[0])
+    snapshot_row(con, old)
+    return old, new
+
+
+def diff(con, old: int | None = None, new: int | None = None, *, path: str | None = None) -> dict[str, Any]:
+    """Migration matrix between two snapshots, and the members who moved along ``path`` ('A:E')."""
+    old, new = _pick_pair(con, old, new)
+    p_old, p_new = snapshot_params(con, old), snapshot_params(con, new)
+    rows = con.execute(
+        f"""SELECT coalesce(o.segment_id, '{ABSENT}') AS old_seg, coalesce(n.segment_id, '{ABSENT}') AS new_seg, count(*)
+            FROM (SELECT member_id, segment_id FROM segment_members WHERE snapshot_id = ?) o
+            FULL OUTER JOIN (SELECT member_id, segment_id FROM segment_members WHERE snapshot_id = ?) n USING (member_id)
+            GROUP BY ALL""",
+        [old, new],
+    ).fetchall()
+    order_old = [s["id"] for s in p_old.get("segments", [])]
+    order_new = [s["id"] for s in p_new.get("segments", [])]
+    seen_old = {r[0] for r in rows}
+    seen_new = {r[1] for r in rows}
+    row_ids = [s for s in order_old if s in seen_old] + sorted(seen_old - set(order_old))
+    col_ids = [s for s in order_new if s in seen_new] + sorted(seen_new - set(order_new))
+    counts = {(r[0], r[1]): int(r[2]) for r in rows}
+    matrix = [{"from": a, **{b: counts.get((a, b), 0) for b in col_ids}} for a in row_ids]
+    result: dict[str, Any] = {
+        "old": snapshot_row(con, old),
+        "new": snapshot_row(con, new),
+        "columns": col_ids,
+        "matrix": matrix,
+        "names": {s["id"]: s["name"] for s in [*p_new.get("segments", []), *p_old.get("segments", [])]
+                  if s["id"] != s["name"]},
+        "moved": sum(v for (a, b), v in counts.items() if a != b),
+        "stayed": sum(v for (a, b), v in counts.items() if a == b),
+    }
+    if p_old.get("scheme") != p_new.get("scheme"):
+        result["warning"] = f"the snapshots use different schemes ({p_old.get('scheme')} → {p_new.get('scheme')})"
+    if path:
+        if ":" not in path:
+            raise UsageError(f"--path must look like A:E (from segment : to segment), not {path!r}")
+        a_txt, b_txt = (x.strip() for x in path.split(":", 1))
+        a = match_segment(p_old.get("segments", []), a_txt)
+        b = match_segment(p_new.get("segments", []), b_txt)
+        if a is None or b is None:
+            bad, cat = (a_txt, p_old) if a is None else (b_txt, p_new)
+            known = ", ".join(s["id"] for s in cat.get("segments", []))
+            raise UsageError(f"--path: no segment {bad!r} in that snapshot (known: {known})")
+        members = con.execute(
+            f"""SELECT n.member_id, {_MASKED} AS phone, m.store, m.guide_userid, m.guide_name,
+                       o.recency_days AS old_recency_days, n.recency_days, o.frequency AS old_frequency, n.frequency,
+                       o.monetary AS old_monetary, n.monetary
+                FROM segment_members o JOIN segment_members n USING (member_id)
+                LEFT JOIN members m USING (member_id)
+                WHERE o.snapshot_id = ? AND n.snapshot_id = ? AND o.segment_id = ? AND n.segment_id = ?
+                ORDER BY n.monetary DESC, n.member_id""",
+            [old, new, a["id"], b["id"]],
+        )
+        cols = [d[0] for d in members.description]
+        result["path"] = {"from": a["id"], "to": b["id"], "from_name": a["name"], "to_name": b["name"],
+                          "columns": cols, "members": [dict(zip(cols, r)) for r in members.fetchall()]}
+    return result
+
+
+def history(con, member: str) -> dict[str, Any]:
+    member_id = resolve_member(con, member)
+    rows = con.execute(
+        """SELECT s.snapshot_id, s.as_of, s.scheme, m.segment_id, m.segment_name, m.recency_days, m.frequency,
+                  m.monetary, m.r_score, m.f_score, m.m_score
+           FROM segment_members m JOIN segment_snapshots s USING (snapshot_id)
+           WHERE m.member_id = ? ORDER BY s.snapshot_id""",
+        [member_id],
+    )
+    cols = [d[0] for d in rows.description]
+    return {"member_id": member_id, "columns": cols, "rows": [dict(zip(cols, r)) for r in rows.fetchall()]}
+
+
+# ---------------------------------------------------------------- explain
+
+def explain(con, member: str, snapshot_id: int | None = None) -> dict[str, Any]:
+    """Measures, thresholds used and why the member is in its segment."""
+    member_id = resolve_member(con, member)
+    if snapshot_id is None:
+        snapshot_id = require_latest(con)
+    params = snapshot_params(con, snapshot_id)
+    snap = snapshot_row(con, snapshot_id)
+    cur = con.execute(
+        """SELECT recency_days, frequency, monetary, revenue, first_purchase, last_purchase, r_score, f_score, m_score,
+                  segment_id, segment_name
+           FROM segment_members WHERE snapshot_id = ? AND member_id = ?""",
+        [snapshot_id, member_id],
+    )
+    cols = [d[0] for d in cur.description]
+    row = cur.fetchone()
+    if row is None:
+        raise UsageError(f"member {member_id} is not in snapshot {snapshot_id}")
+    rec = dict(zip(cols, row))
+    seg = match_segment(params.get("segments", []), rec["segment_id"]) or {"id": rec["segment_id"], "name": rec["segment_name"]}
+    reasons: list[str] = []
+    unit = "orders" if params.get("frequency_unit") == "orders" else "purchase days"
+    window = params.get("window") or "all history"
+    if rec["frequency"] == 0:
+        reasons.append(f"no purchase (paid, not cancelled, net > 0) in {window} up to {params.get('as_of')} → "
+                       f"{S.NO_PURCHASE['id']} {S.NO_PURCHASE['name']}")
+    elif str(params.get("scheme")) == "rfm8":
+        words = {"r": ("近 recent", "久 lapsed"), "f": ("高 high", "低 low"), "m": ("高 high", "低 low")}
+        values = {"r": rec["recency_days"], "f": rec["frequency"], "m": rec["monetary"]}
+        for d in "rfm":
+            sp = params["splits"][d]
+            high = rec[f"{d}_score"] == 1
+            reasons.append(
+                f"{d.upper()} = {_num(values[d])}: rule {sp['rule']} ({'fixed' if sp['kind'] == 'fixed' else sp['spec']}) → "
+                f"{words[d][0] if high else words[d][1]}"
+            )
+        reasons.append(f"R/F/M = {rec['r_score']}{rec['f_score']}{rec['m_score']} → {seg['id']} {seg['name']}")
+    else:
+        bands = {}
+        for d, col in (("r", "recency_days"), ("f", "frequency"), ("m", "monetary")):
+            lo, hi = con.execute(
+                f"SELECT min({col}), max({col}) FROM segment_members WHERE snapshot_id = ? AND frequency > 0 AND {d}_score = ?",
+                [snapshot_id, rec[f"{d}_score"]],
+            ).fetchone()
+            bands[d] = (lo, hi)
+            reasons.append(
+                f"{d.upper()} score {rec[f'{d}_score']}: {col} = {_num(rec[col])}; this score covers "
+                f"{_num(lo)}–{_num(hi)} among buyers (quintiles by percent rank; ties share a score)"
+            )
+        code = rec["r_score"] * 100 + rec["f_score"] * 10 + rec["m_score"]
+        if str(params.get("scheme")) == "rfm11":
+            codes = params.get("codes", {}).get(seg["id"])
+            listed = "every code not listed elsewhere" if codes == "else" else " ".join(map(str, codes or []))
+            reasons.append(f"code {code} → {seg['id']} {seg['name']} (codes: {listed})")
+        else:
+            reasons.extend(_explain_custom(params.get("custom", {}), rec, seg))
+    return {
+        "member_id": member_id,
+        "snapshot": snap,
+        "scheme": params.get("scheme"),
+        "as_of": params.get("as_of"),
+        "window": window,
+        "frequency_unit": unit,
+        "monetary_mode": params.get("monetary"),
+        "measures": {k: rec[k] for k in ("recency_days", "frequency", "monetary", "revenue", "first_purchase", "last_purchase")},
+        "scores": {k: rec[k] for k in ("r_score", "f_score", "m_score")},
+        "segment": seg,
+        "thresholds": params.get("splits") or params.get("scoring"),
+        "reasons": reasons,
+    }
+
+
+def _explain_custom(scheme: dict[str, Any], rec: dict[str, Any], seg: dict[str, Any]) -> list[str]:
+    out = []
+    for rule in scheme.get("rules", []):
+        checks = []
+        ok = True
+        for c in rule["when"]:
+            value = rec[S.CUSTOM_FIELDS[c["field"]]]
+            held = S.condition_holds(value, c["op"], c["values"])
+            ok = ok and held
+            checks.append(f"{S.condition_text(c['field'], c['op'], c['values'])} ({_num(value)}) {'✓' if held else '✗'}")
+        out.append(f"rule {rule['id']!r} (line {rule['line']}): {', '.join(checks)} → {'match' if ok else 'no'}")
+        if ok:
+            return out
+    out.append(f"no rule matched → default {seg['id']} {seg['name']}")
+    return out
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return "–"
+    try:
+        return f"{float(value):g}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+# ---------------------------------------------------------------- audience
+
+def audience(settings: "Settings", segment: str, snapshot_id: int | None = None) -> list[str]:
+    """Member ids of a segment (id 'A', English id or Chinese name).
+
+    Without ``snapshot_id``: the newest snapshot whose scheme has that segment
+    (so 'A' finds the latest rfm8 run even if an rfm11 run came after it).
+    """
+    from siyu_cli.store import open_store
+
+    with open_store(settings, read_only=True) as con:
+        if snapshot_id is not None:
+            ids = [snapshot_id]
+        else:
+            ids = [r[0] for r in con.execute("SELECT snapshot_id FROM segment_snapshots ORDER BY snapshot_id DESC").fetchall()]
+            if not ids:
+                raise UsageError("no segment snapshot yet: run `siyu segment` first")
+        for sid in ids:
+            seg = match_segment(snapshot_params(con, sid).get("segments", []), segment)
+            if seg is not None:
+                rows = con.execute(
+                    "SELECT member_id FROM segment_members WHERE snapshot_id = ? AND segment_id = ? ORDER BY member_id",
+                    [sid, seg["id"]],
+                ).fetchall()
+                return [r[0] for r in rows]
+        known = ", ".join(s["id"] for s in snapshot_params(con, ids[0]).get("segments", []))
+        where = f"snapshot {snapshot_id}" if snapshot_id is not None else "any snapshot"
+        raise UsageError(f"no segment {segment!r} in {where} (e.g. {known})")
