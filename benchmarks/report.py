@@ -91,14 +91,15 @@ def populate(settings, orders: int, members: int) -> None:
             CREATE TABLE IF NOT EXISTS push_recipients(campaign_id VARCHAR, recipient_id VARCHAR, member_id VARCHAR,
                 batch_id VARCHAR, state VARCHAR, delivery VARCHAR, reason VARCHAR, msgid VARCHAR, sent_at TIMESTAMPTZ)""")
         for snap, created in ((1, "2025-11-01"), (2, "2025-12-01")):
-            con.execute(f"INSERT INTO segment_snapshots VALUES ({snap}, TIMESTAMPTZ '{created} 02:00:00+08', "
+            con.execute(f"INSERT INTO segment_snapshots (snapshot_id, created_at, as_of, scheme, params, members, label) VALUES ({snap}, TIMESTAMPTZ '{created} 02:00:00+08', "
                         f"DATE '{created}', 'rfm8', '{{}}', {members}, 'bench')")
             con.execute(f"""
                 INSERT INTO segment_members (snapshot_id, member_id, segment_id, segment_name)
                 SELECT {snap}, member_id, chr(65 + CAST(hash(member_id || '{snap}') % 8 AS INTEGER)), 'seg'
                 FROM members""")
         for c in range(10):
-            con.execute(f"""INSERT INTO push_campaigns VALUES ('c{c}', '活动{c}', 'customer', 'segment', 2, 'A', 'sent',
+            con.execute(f"""INSERT INTO push_campaigns (campaign_id, name, channel, audience, snapshot_id, segment_id, status,
+                created_at, sent_at) VALUES ('c{c}', '活动{c}', 'customer', 'segment', 2, 'A', 'sent',
                 TIMESTAMPTZ '2025-12-0{1 + c % 9} 09:00:00+08', TIMESTAMPTZ '2025-12-0{1 + c % 9} 10:00:00+08')""")
             con.execute(f"""
                 INSERT INTO push_recipients (campaign_id, recipient_id, member_id, state, delivery, sent_at)

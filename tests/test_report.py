@@ -166,8 +166,8 @@ def test_leaderboards(report):
 
 def test_campaign_results(report):
     camps = report.sections["campaigns"]
-    # c0 was sent 2025-12-01, outside the period
-    assert [c["campaign_id"] for c in camps] == ["c1"]
+    # c0 was sent 2025-12-01, outside the period; c3 is an app message to staff, not a campaign; newest first
+    assert [c["campaign_id"] for c in camps] == ["c1", "c2"]
     c = camps[0]
     # recipients: m3 sent+delivered, m2 sent (not_friend), m4 failed
     assert (c["targeted"], c["reached"], c["delivered"], c["failed"]) == (3, 2, 1, 1)
@@ -177,6 +177,13 @@ def test_campaign_results(report):
     # control: segment D of snapshot 1 (m2 m3 m4) not sent = m4; m4 bought nothing in the window → 0/1
     assert c["control_members"] == 1 and c["control_repurchase"] == 0.0
     assert c["campaign_uplift"] == approx(0.5)
+    assert c["reached_members"] == 2
+    g = camps[1]
+    # group message to chat1: members m1 and m3 (the stranger has no member id); window (01-20 10:00, 01-27 10:00]:
+    # m3 bought o4 on 01-25, m1 nothing (o1 01-05, o2 02-10) → 1/2; no segment, so no control group
+    assert (g["reached"], g["delivered"], g["reached_members"]) == (1, 1, 2)
+    assert g["campaign_repurchase"] == approx(0.5)
+    assert g["control_repurchase"] is None and g["campaign_uplift"] is None
 
 
 def test_campaign_window_is_configurable(settings):
@@ -273,7 +280,8 @@ def test_sections_skip_when_other_areas_tables_are_empty(settings):
         create_contract_tables(con)
     r = build_report(settings, date_from=D1, date_to=D2)
     assert r.sections["segments"] is None and r.sections["add_rate"] == []
-    assert r.sections["campaigns"] == []
+    assert r.sections["campaigns"] is None
+    assert any("no campaigns yet" in n for n in r.notes)
 
 
 def test_bad_period_and_by(settings):

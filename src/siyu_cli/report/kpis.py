@@ -162,13 +162,15 @@ KPIS: tuple[KPI, ...] = (
       "the KPIs above restricted to the orders (and contacts) of the store or guide"),
     # campaigns
     K("campaign_reached", "触达人数", "Reached", "campaigns", "count",
-      "Recipients a campaign was sent to (push state `sent`).",
+      "Recipients (customers, or groups for a group message) a campaign was sent to (push state `sent`); "
+      "staff-facing app and robot messages are not campaigns.",
       "count(push_recipients with state = 'sent')"),
     K("campaign_delivered", "送达人数", "Delivered", "campaigns", "count",
       "Recipients confirmed delivered.",
       "count(push_recipients with delivery = 'delivered')"),
     K("campaign_repurchase", "活动后复购率", "Repurchase after", "campaigns", "ratio",
-      "Share of reached members with a valid order within `campaign_days` days after they were sent the message.",
+      "Share of reached members (customer recipients sent the message; for a group message, the group's members) "
+      "with a valid order within `campaign_days` days after it was sent.",
       "count(reached members with an order in (sent_at, sent_at + N days]) ÷ reached members"),
     K("control_repurchase", "对照组复购率", "Control repurchase", "campaigns", "ratio",
       "The same share for members of the campaign's segment (same snapshot) who were not sent it, from the campaign's send time.",
@@ -590,9 +592,11 @@ def leaderboards(con, dfrom: date, dto: date) -> dict[str, list[dict[str, Any]]]
 
 
 def campaigns(con, dfrom: date, dto: date, window_days: int) -> list[dict[str, Any]] | None:
-    """Results of campaigns sent in the period; None when push has not created its tables."""
+    """Results of campaigns sent in the period; None when there are no campaigns at all (push never ran)."""
     tables = _tables(con)
     if not {"push_campaigns", "push_recipients"} <= tables:
+        return None
+    if con.execute("SELECT count(*) FROM push_campaigns").fetchone()[0] == 0:
         return None
     has_segments = "segment_members" in tables
     control = (
@@ -611,7 +615,8 @@ def campaigns(con, dfrom: date, dto: date, window_days: int) -> list[dict[str, A
             SELECT pc.campaign_id, pc.name, pc.channel, pc.segment_id, pc.snapshot_id, pc.status,
                    coalesce(pc.sent_at, (SELECT min(r.sent_at) FROM push_recipients r
                                          WHERE r.campaign_id = pc.campaign_id), pc.created_at) AS sent_time
-            FROM push_campaigns pc),
+            FROM push_campaigns pc
+            WHERE coalesce(pc.channel, '') NOT IN ('app', 'robot')),  -- staff-facing messages are not campaigns
         c_in AS (SELECT * FROM c WHERE CAST(sent_time AS DATE) BETWEEN $f AND $t),
         counts AS (
             SELECT campaign_id, count(*) AS targeted,
@@ -620,9 +625,16 @@ def campaigns(con, dfrom: date, dto: date, window_days: int) -> list[dict[str, A
                    count(*) FILTER (WHERE state = 'failed') AS failed
             FROM push_recipients GROUP BY 1),
         treat AS (
-            SELECT r.campaign_id, r.member_id, min(coalesce(r.sent_at, c.sent_time)) AS t
-            FROM push_recipients r JOIN c_in c ON c.campaign_id = r.campaign_id
-            WHERE r.state = 'sent' AND r.member_id IS NOT NULL GROUP BY 1, 2),
+            SELECT campaign_id, member_id, min(t) AS t FROM (
+                SELECT r.campaign_id, r.member_id, coalesce(r.sent_at, c.sent_time) AS t
+                FROM push_recipients r JOIN c_in c ON c.campaign_id = r.campaign_id
+                WHERE r.state = 'sent' AND r.member_id IS NOT NULL
+                UNION ALL  -- a group message reaches the group's members
+                SELECT r.campaign_id, gm.member_id, coalesce(r.sent_at, c.sent_time)
+                FROM push_recipients r JOIN c_in c ON c.campaign_id = r.campaign_id AND c.channel = 'group'
+                JOIN group_members gm ON gm.group_id = r.recipient_id
+                WHERE r.state = 'sent' AND r.member_id IS NULL AND gm.member_id IS NOT NULL)
+            GROUP BY 1, 2),
         {control}
         grp AS (
             SELECT 'treat' AS g, * FROM treat
@@ -654,7 +666,7 @@ def campaigns(con, dfrom: date, dto: date, window_days: int) -> list[dict[str, A
             "campaign_id": cid, "name": name, "channel": channel, "segment_id": seg, "snapshot_id": snap,
             "status": status, "sent_at": at, "targeted": targeted, "reached": reached, "delivered": delivered,
             "failed": failed, "delivery_rate": _ratio(delivered, reached),
-            "campaign_repurchase": rep, "repurchasers": tb or 0,
+            "reached_members": tn or 0, "campaign_repurchase": rep, "repurchasers": tb or 0,
             "control_members": cn or 0, "control_repurchase": ctl,
             "campaign_uplift": None if rep is None or ctl is None else round(rep - ctl, 6),
         })
