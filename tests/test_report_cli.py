@@ -158,3 +158,29 @@ def test_default_html_path(settings):
     r = build_report(settings, date_from=date(2026, 1, 1), date_to=date(2026, 3, 31))
     path = write_html(r, default_html_path(settings, r))
     assert path == settings.root / "reports" / "report-2026-01-01_2026-03-31.html" and path.is_file()
+
+
+def test_narrow_terminal_keeps_values_whole(settings):
+    """At 60 columns the KPI grid drops to two pairs per row instead of truncating numbers."""
+    populate(settings)
+    from datetime import date
+
+    r = build_report(settings, date_from=date(2026, 1, 1), date_to=date(2026, 3, 31))
+    r.kpis["gmv"] = 131753882.0  # a big chain's year: ¥13,175.4万
+    text = render_text(r, width=60)
+    head = text.split("月度趋势")[0]
+    assert "¥13,175.4万" in head and "¥82.50" in head and "87.5%" in head  # numbers whole (labels may shorten)
+    from rich.cells import cell_len
+
+    assert max(cell_len(line) for line in text.splitlines()) <= 60
+    assert "4  57.1%" in text  # the activity panel is not squeezed next to Pareto
+
+
+def test_piped_dashboard_uses_100_columns(siyu_subprocess, settings):
+    populate(settings)
+    proc = siyu_subprocess("report", "--from", FROM, "--to", TO, env={"SIYU_WORKSPACE": str(settings.root),
+                                                                     "COLUMNS": ""})
+    assert proc.returncode == 0, proc.stderr
+    from rich.cells import cell_len
+
+    assert max(cell_len(line) for line in proc.stdout.splitlines()) == 100
