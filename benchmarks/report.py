@@ -30,16 +30,17 @@ from siyu_cli.workspace import init_workspace  # noqa: E402
 D_FROM, D_TO = date(2025, 1, 1), date(2025, 12, 31)
 
 BARE_SQL = """
-WITH p AS (SELECT * FROM orders WHERE paid_at IS NOT NULL
+WITH p AS (SELECT * FROM orders WHERE paid_at IS NOT NULL AND status IN ('paid', 'partially_refunded', 'refunded')
            AND CAST(paid_at AS DATE) BETWEEN DATE '2025-01-01' AND DATE '2025-12-31'),
-b AS (SELECT member_id, count(*) AS n FROM p WHERE status <> 'refunded' AND member_id IS NOT NULL GROUP BY 1)
+v AS (SELECT * FROM p WHERE status IN ('paid', 'partially_refunded') AND net_amount > 0),
+b AS (SELECT member_id, count(*) AS n FROM v WHERE member_id IS NOT NULL GROUP BY 1)
 SELECT (SELECT count(*) FROM members WHERE CAST(join_at AS DATE) <= DATE '2025-12-31') AS members,
        (SELECT count(*) FROM members WHERE CAST(join_at AS DATE) BETWEEN DATE '2025-01-01' AND DATE '2025-12-31') AS new_members,
        (SELECT count(*) FROM b) AS buyers,
        (SELECT count(*) FILTER (WHERE n >= 2) / count(*) FROM b) AS repurchase_rate,
-       count(*) FILTER (WHERE status <> 'refunded') AS orders,
+       (SELECT count(*) FROM v) AS orders,
        sum(net_amount) AS gmv,
-       sum(net_amount) / count(*) FILTER (WHERE status <> 'refunded') AS aov,
+       sum(net_amount) / (SELECT count(*) FROM v) AS aov,
        sum(net_amount) FILTER (WHERE member_id IS NOT NULL) / sum(net_amount) AS member_gmv_share
 FROM p
 """

@@ -20,6 +20,7 @@ Orders (local paid time, status, net, store/guide/channel, units):
   o10 m4 2026-04-01 00:30 (2026-03-31 16:30 UTC) paid 999 — after the period
   o11 m5 unpaid (no paid_at)
   o12 m7 2025-11-01 paid 300; o13 m8 2025-08-01 paid 500; o14 m1 2025-12-20 paid 90 (before the period)
+  o15 m2 2026-02-01 paid 0 静安/g1/store — a zero-value order: not a purchase, so it changes no count
 """
 
 from __future__ import annotations
@@ -77,6 +78,8 @@ ORDERS = [
     ("o12", "m7", "paid", "2025-11-01 10:00:00+08", 300, 0, "静安店", "g1", "store", 1),
     ("o13", "m8", "paid", "2025-08-01 10:00:00+08", 500, 0, "徐汇店", "g2", "store", 1),
     ("o14", "m1", "paid", "2025-12-20 10:00:00+08", 90, 0, "静安店", "g1", "store", 1),
+    # a zero-value order (a gift): paid, but not a purchase — must change no count anywhere
+    ("o15", "m2", "paid", "2026-02-01 10:00:00+08", 0, 0, "静安店", "g1", "store", 1),
 ]
 LINES = [("o2", "1", 1), ("o2", "2", 1), ("o2", "3", 2)]
 CONTACTS = [

@@ -51,8 +51,9 @@ CONVENTIONS = """\
   Default: the 365 days ending today (`[report] period_days`).
 - **Order in the period**: its `paid_at`, read in the workspace time zone, falls on a day of the period.
   Unpaid and cancelled orders (no `paid_at`) never count.
-- **Valid order**: a paid order that was not fully refunded (status `paid` or `partially_refunded`).
-  Fully refunded orders count in no order total; their net amount is 0.
+- **Valid order** (a purchase): a paid order that was not fully refunded (status `paid` or
+  `partially_refunded`) and whose net amount is above 0 — the same rule `siyu segment` uses. Fully
+  refunded and zero-value orders count in no order or buyer total (their net amount still adds to GMV).
 - **GMV**: the sum of `net_amount` (paid − refunds) of the period's paid orders.
 - **Member at the end of the period**: a member whose `join_at` is on or before `--to` (or unknown).
 - **Member order**: an order with a resolved `member_id`; others are non-member (walk-in) orders.
@@ -239,7 +240,7 @@ def prepare(con: "duckdb.DuckDBPyConnection") -> None:
         CREATE OR REPLACE TEMP TABLE rpt_orders AS
         SELECT o.source, o.order_id, o.member_id, o.paid_at,
                CAST(o.paid_at AS DATE) AS day,
-               o.status <> 'refunded' AS valid,
+               o.status IN ('paid', 'partially_refunded') AND o.net_amount > 0 AS valid,
                o.net_amount, o.item_count,
                coalesce(o.store, m.store) AS store,
                coalesce(o.guide_userid, m.guide_userid) AS guide,
