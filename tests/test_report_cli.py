@@ -184,3 +184,15 @@ def test_piped_dashboard_uses_100_columns(siyu_subprocess, settings):
     from rich.cells import cell_len
 
     assert max(cell_len(line) for line in proc.stdout.splitlines()) == 100
+
+
+def test_html_into_a_folder_and_unwritable_path(cli, settings, tmp_path):
+    populate(settings)
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    cli("-q", "report", "--from", FROM, "--to", TO, "--html", str(folder))
+    assert (folder / "report-2026-01-01_2026-03-31.html").is_file()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    result = cli("report", "--from", FROM, "--to", TO, "--html", str(blocker / "r.html"), expect=2)
+    assert "cannot write the HTML report" in result.stderr and "Traceback" not in result.stderr
