@@ -335,3 +335,20 @@ def test_docs_match_the_registry():
     text = docs.read_text(encoding="utf-8")
     assert definitions_markdown() in text, "docs/report.md is stale: python -m siyu_cli.report.kpis --write docs/report.md"
     assert update_docs(text) == text
+
+
+def test_reads_a_real_segment_snapshot(settings):
+    """Cross-area check: a snapshot written by `siyu segment` itself feeds the RFM mix and its change."""
+    segment = pytest.importorskip("siyu_cli.segment")
+    populate(settings, segments=False, push=False)
+    first = segment.run_segment(settings, as_of=date(2026, 2, 28))
+    second = segment.run_segment(settings, as_of=D2)
+    seg = build_report(settings, date_from=D1, date_to=D2).sections["segments"]
+    assert (seg["latest"]["snapshot_id"], seg["previous"]["snapshot_id"]) == (second.snapshot_id, first.snapshot_id)
+    with open_store(settings, read_only=True) as con:
+        total = con.execute("SELECT count(*) FROM segment_members WHERE snapshot_id = ?", [second.snapshot_id]).fetchone()[0]
+        prev_total = con.execute("SELECT count(*) FROM segment_members WHERE snapshot_id = ?", [first.snapshot_id]).fetchone()[0]
+    assert sum(m["members"] for m in seg["mix"]) == total > 0
+    assert sum(m["previous_members"] for m in seg["mix"]) == prev_total
+    assert sum(m["share"] for m in seg["mix"]) == approx(1.0, abs=1e-5)
+    assert sum(m["change_members"] for m in seg["mix"]) == total - prev_total
