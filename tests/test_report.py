@@ -259,6 +259,16 @@ def test_members_but_no_orders(settings):
     assert [c["retention"] for c in r.sections["cohorts"]] == [[0.0, 0.0, 0.0], [0.0, 0.0]]
 
 
+def test_notes_for_all_member_orders_and_no_units(settings):
+    with open_store(settings) as con:
+        con.execute("INSERT INTO members (member_id, join_at) VALUES ('a', '2026-01-05 10:00:00+08')")
+        con.execute("INSERT INTO orders (source, order_id, member_id, status, paid_at, paid_amount, net_amount) "
+                    "VALUES ('s', '1', 'a', 'paid', '2026-01-06 10:00:00+08', 10, 10)")
+    r = build_report(settings, date_from=D1, date_to=D2)
+    assert r.kpis["member_order_share"] == 1.0 and r.kpis["items_per_order"] is None
+    assert any(n.startswith("会员占比") for n in r.notes) and any(n.startswith("连带率") for n in r.notes)
+
+
 def test_period_without_data(settings):
     populate(settings)
     r = build_report(settings, date_from=date(2030, 1, 1), date_to=date(2030, 1, 31), by="store")

@@ -226,6 +226,10 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
         report.notes.append("活动效果: no campaigns yet (push has not run)")
     elif not s["campaigns"]:
         report.notes.append("活动效果: no campaign was sent in the period")
+    if kp["orders"] and not s["totals"]["non_member_orders"]:
+        report.notes.append("会员占比: every order in the period has a member (no walk-in orders loaded), so it is 100%")
+    if kp["orders"] and kp["items_per_order"] is None:
+        report.notes.append("连带率: no order lines or item counts loaded for the period's orders")
     if kp["orders"] == 0:
         report.notes.append(f"no paid orders between {dfrom} and {dto}")
     return report
