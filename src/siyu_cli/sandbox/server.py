@@ -46,6 +46,16 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - never log URLs (tokens, keys)
         return
 
+    def setup(self) -> None:
+        super().setup()
+        self.server.open_connections.add(self.connection)  # type: ignore[attr-defined]
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.open_connections.discard(self.connection)  # type: ignore[attr-defined]
+
     def do_GET(self) -> None:
         self._dispatch("GET")
 
@@ -137,6 +147,18 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def __init__(self, *args, **kwargs):
+        self.open_connections: set = set()
+        super().__init__(*args, **kwargs)
+
+    def close_open_connections(self) -> None:
+        """A stopped sandbox must not keep answering on keep-alive connections."""
+        for conn in list(self.open_connections):
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
 
 class SandboxServer:
     """A local WeCom fake (see module docstring). Use as a context manager or start()/stop()."""
@@ -211,6 +233,7 @@ class SandboxServer:
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
+            self._httpd.close_open_connections()
             self._httpd = None
 
     def serve_forever(self) -> None:

@@ -747,4 +747,9 @@ class SandboxState:
                 return err(45009)
             if body is None and spec[0] == "POST" and endpoint != "media/upload":
                 return err(40058, "Warning: wrong json format.")
-            return getattr(self, spec[1])(query, body if body is not None else {})
+            if spec[0] == "POST" and endpoint != "media/upload" and not isinstance(body, dict):
+                return err(40058, "Warning: wrong json format.")
+            try:
+                return getattr(self, spec[1])(query, body if body is not None else {})
+            except (TypeError, ValueError, KeyError, AttributeError):
+                return err(40058, "invalid parameter type")

@@ -21,7 +21,7 @@ from siyu_cli.wecom import errcodes
 from siyu_cli.wecom.config import DEFAULT_BASE_URL, WeComConfig
 from siyu_cli.wecom.errors import AmbiguousSend, WeComError
 from siyu_cli.wecom.ratelimit import RateLimiter
-from siyu_cli.wecom.transport import backoff, exchange, quiet_httpx_logs
+from siyu_cli.wecom.transport import backoff, exchange, quiet_httpx_logs, ssl_context, trust_env_for
 
 log = logging.getLogger("siyu.wecom")
 
@@ -62,7 +62,7 @@ class WebhookClient:
                 limiter = RateLimiter(lambda _k, n=per_minute: n, sleep=sleep)
                 _LIMITERS[self.key_id] = limiter
         self.limiter = limiter
-        self._http = httpx.Client(timeout=timeout, trust_env=False)
+        self._http = httpx.Client(timeout=timeout, trust_env=trust_env_for(self.base_url), verify=ssl_context())
 
     @classmethod
     def from_settings(cls, settings, *, key_env: str | None = None) -> "WebhookClient":
