@@ -377,3 +377,19 @@ def test_malformed_bodies_get_40058(sb):
     assert HTTP.post(url, params={"access_token": token}, json=[1, 2]).json()["errcode"] == 40058
     body = {"start_time": 1, "end_time": 2, "filter_type": "abc"}
     assert HTTP.post(url, params={"access_token": token}, json=body).json()["errcode"] == 40058
+
+
+def test_remind_window_and_daily_quota_follow_the_clock():
+    now = [1_780_000_000.0]  # a fake clock for the sandbox: tokens, reminders and quotas follow it
+    with SandboxServer(confirm="manual", quota={"period": "day"}, clock=lambda: now[0], token_ttl=10**9) as sb:
+        client = make_client(sb)
+        r = send(client, ["wmsandbox0001"])
+        for _ in range(3):
+            client.remind_groupmsg_send(r["msgid"])
+        now[0] += 86_401  # a day later the 24 h window has moved on
+        client.remind_groupmsg_send(r["msgid"])
+        sb.confirm()
+        with pytest.raises(WeComError):  # 1/day (the admin's stricter rule): today's message is used up
+            send(client, ["wmsandbox0001"], text="same day")
+        now[0] += 86_400
+        assert send(client, ["wmsandbox0001"], text="next day")["msgid"]

@@ -168,7 +168,7 @@ class SandboxServer:
                  faults: dict | None = None, token_ttl: int = 7200, state_dir: Path | None = None,
                  quota: dict | None = None, rate_limits: dict | None = None, robot_per_minute: int = 20,
                  seed: str = "auto", synthetic: dict | None = None, dispatch_delay: float = 0.0,
-                 concurrency: int = 0):
+                 concurrency: int = 0, clock=None):
         from siyu_cli.secrets import register
 
         self.secret = secret or _secrets.token_urlsafe(24)
@@ -181,7 +181,9 @@ class SandboxServer:
         self.state = SandboxState(corp_id=corp_id, secret=self.secret, robot_keys=self.robot_keys, confirm=confirm,
                                   confirm_delay=confirm_delay, token_ttl=token_ttl, quota=quota,
                                   rate_limits=rate_limits, robot_per_minute=robot_per_minute,
-                                  dispatch_delay=dispatch_delay, state_dir=state_dir)
+                                  dispatch_delay=dispatch_delay, state_dir=state_dir,
+                                  timezone=settings.timezone if settings is not None else "Asia/Shanghai",
+                                  clock=clock or time.time)
         self.faults = Faults(faults)
         self.seeded: dict = {}
         # seed: "store" (workspace store), "synthetic", "none", or "auto" (the store when it has contacts)

@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-TZ = ZoneInfo("Asia/Shanghai")
 HELP = "more info at https://open.work.weixin.qq.com/devtool/query?e="
 
 ERRMSG = {
@@ -117,7 +116,8 @@ class SandboxState:
                  confirm_delay: float = 0.0, token_ttl: int = 7200, quota: dict | None = None,
                  rate_limits: dict | None = None, rate_limit_default: int = DEFAULT_RATE_LIMIT,
                  robot_per_minute: int = 20, app_per_member_minute: int = 30, remind_limit: int = 3,
-                 dispatch_delay: float = 0.0, state_dir: Path | None = None, clock: Callable[[], float] = time.time):
+                 dispatch_delay: float = 0.0, state_dir: Path | None = None, clock: Callable[[], float] = time.time,
+                 timezone: str = "Asia/Shanghai"):
         if confirm not in ("auto", "manual", "never"):
             raise ValueError("confirm must be auto, manual or never")
         self.lock = threading.RLock()
@@ -136,6 +136,7 @@ class SandboxState:
         self.dispatch_delay = dispatch_delay  # task/result polls answer 41063 this long after creation
         self.state_dir = Path(state_dir) if state_dir else None
         self.clock = clock
+        self.tz = ZoneInfo(timezone)  # quota periods (day/week/month) are local calendar periods
         self.rotate_tokens = False
         # corp data
         self.staff: dict[str, str] = {}
@@ -184,7 +185,7 @@ class SandboxState:
                  attachments: list | None, now: float) -> None:
         rec = {"channel": channel, "msgid": msgid, "sender": sender, "recipient": recipient, "text": text,
                "attachments": attachments or [],
-               "at": dt.datetime.fromtimestamp(now, TZ).isoformat(timespec="seconds"), "ts": now}
+               "at": dt.datetime.fromtimestamp(now, self.tz).isoformat(timespec="seconds"), "ts": now}
         self._deliveries.append(rec)
         if self.state_dir:
             with open(self.state_dir / "deliveries.jsonl", "a", encoding="utf-8") as fh:
@@ -317,7 +318,7 @@ class SandboxState:
 
     # ------------------------------------------------------------------ quota
     def _period_key(self, ts: float):
-        d = dt.datetime.fromtimestamp(ts, TZ)
+        d = dt.datetime.fromtimestamp(ts, self.tz)
         period = self.quota["period"]
         if period == "day":
             return d.date()
@@ -330,7 +331,7 @@ class SandboxState:
         if limit:
             return int(limit)
         if self.quota["period"] == "month":
-            d = dt.datetime.fromtimestamp(now, TZ)
+            d = dt.datetime.fromtimestamp(now, self.tz)
             return calendar.monthrange(d.year, d.month)[1]
         return 1 if self.quota["period"] == "day" else 7
 
