@@ -237,6 +237,8 @@ class SandboxServer:
             self._httpd.server_close()
             self._httpd.close_open_connections()
             self._httpd = None
+        with self.state.lock:
+            self.state.close()
 
     def serve_forever(self) -> None:
         """Block until interrupted (the CLI)."""

@@ -144,6 +144,7 @@ class SandboxState:
         self.removed: set[tuple[str, str]] = set()  # (external_userid, userid) no longer friends
         self.groups: dict[str, dict] = {}  # chat_id -> {"name", "owner", "members": [...], "create_time"}
         self.media: dict[str, float] = {}
+        self._log = None
         self._reset_runtime()
         self._load_deliveries()
 
@@ -153,6 +154,7 @@ class SandboxState:
         self.current_token: str | None = None
         self.msgs: dict[str, dict] = {}
         self.order: list[str] = []
+        self.pending: dict[tuple[str, str], float | None] = {}  # (msgid, userid) -> auto-confirm time
         self.usage: dict[str, list[float]] = {}
         self.app_dedupe: dict[tuple, tuple[float, str]] = {}
         self.app_minute: dict[str, deque] = {}
@@ -164,8 +166,14 @@ class SandboxState:
     def reset(self) -> None:
         with self.lock:
             self._reset_runtime()
+            self.close()
             if self.state_dir:
                 (self.state_dir / "deliveries.jsonl").write_text("", encoding="utf-8")
+
+    def close(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
     def _load_deliveries(self) -> None:
         if not self.state_dir:
@@ -188,8 +196,10 @@ class SandboxState:
                "at": dt.datetime.fromtimestamp(now, self.tz).isoformat(timespec="seconds"), "ts": now}
         self._deliveries.append(rec)
         if self.state_dir:
-            with open(self.state_dir / "deliveries.jsonl", "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            if self._log is None:
+                self._log = open(self.state_dir / "deliveries.jsonl", "a", encoding="utf-8")
+            self._log.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            self._log.flush()  # another process (`siyu sandbox deliveries --state-dir`) may read it now
 
     def deliveries(self, channel: str | None = None) -> list[dict]:
         with self.lock:
@@ -343,16 +353,12 @@ class SandboxState:
     # ------------------------------------------------------------------ confirmation
     def tick(self) -> None:
         """Auto-confirm tasks whose delay has passed (called on every request)."""
-        if self.confirm_mode != "auto":
+        if self.confirm_mode != "auto" or not self.pending:
             return
         now = self.clock()
-        for msgid in self.order:
-            msg = self.msgs[msgid]
-            if msg["cancelled"]:
-                continue
-            for userid, task in msg["tasks"].items():
-                if task["status"] == 0 and task["due"] is not None and task["due"] <= now:
-                    self._confirm_task(msg, userid, now)
+        for (msgid, userid), due in list(self.pending.items()):
+            if due is not None and due <= now:
+                self._confirm_task(self.msgs[msgid], userid, now)
 
     def confirm(self, msgid: str | None = None, sender: str | None = None) -> int:
         """Guides confirm their pending tasks (all, one mass send, or one guide's); returns tasks confirmed."""
@@ -362,19 +368,14 @@ class SandboxState:
                 return 0
             now = self.clock()
             n = 0
-            for mid in list(self.order):
-                if msgid and mid != msgid:
-                    continue
-                msg = self.msgs[mid]
-                if msg["cancelled"]:
-                    continue
-                for userid, task in msg["tasks"].items():
-                    if task["status"] == 0 and (sender is None or userid == sender):
-                        self._confirm_task(msg, userid, now)
-                        n += 1
+            for mid, userid in list(self.pending):  # creation order
+                if (msgid is None or mid == msgid) and (sender is None or userid == sender):
+                    self._confirm_task(self.msgs[mid], userid, now)
+                    n += 1
             return n
 
     def _confirm_task(self, msg: dict, userid: str, now: float) -> None:
+        self.pending.pop((msg["msgid"], userid), None)
         task = msg["tasks"][userid]
         task["status"] = 2
         task["send_time"] = int(now)
@@ -490,6 +491,8 @@ class SandboxState:
             "results": {u: {r: {"status": 0, "send_time": None} for r in rs} for u, rs in routed.items()},
         }
         self.order.append(msgid)
+        for u in routed:
+            self.pending[(msgid, u)] = due
         return ok(fail_list=fail, msgid=msgid)
 
     def _msg(self, body: dict, *, poll: bool = False) -> tuple[dict | None, dict | None]:
@@ -582,6 +585,8 @@ class SandboxState:
         if e:
             return e
         msg["cancelled"] = True
+        for u in msg["tasks"]:
+            self.pending.pop((msg["msgid"], u), None)
         return ok()
 
     def message_send(self, query: dict, body: dict) -> dict:
