@@ -645,6 +645,20 @@ class SandboxState:
             limit = 2048 if msgtype == "text" else 4096
             if len(content.encode("utf-8")) > limit:
                 return err(45002, f"{msgtype}.content over {limit} bytes")
+        if msgtype == "image":
+            try:
+                raw = base64.b64decode(inner.get("base64") or "", validate=True)
+            except ValueError:
+                return err(40058, "image.base64 is not base64")
+            if not raw or hashlib.md5(raw).hexdigest() != inner.get("md5"):
+                return err(40058, "image.md5 does not match")
+            if len(raw) > 2 * 1024 * 1024:
+                return err(45001, "image over 2 MB")
+            content = f"image md5={inner['md5']} bytes={len(raw)}"
+        if msgtype == "news":
+            arts = inner.get("articles")
+            if not isinstance(arts, list) or not 1 <= len(arts) <= 8:
+                return err(40058, "news.articles must hold 1..8 articles")
         if not self._window(self.robot_minute, rid, self.robot_per_minute, now):
             return err(45009, f"robot limit {self.robot_per_minute}/min")
         extra = {"msgtype": msgtype}
