@@ -151,6 +151,15 @@ class _Server(ThreadingHTTPServer):
         self.open_connections: set = set()
         super().__init__(*args, **kwargs)
 
+    def handle_error(self, request, client_address) -> None:
+        """A sandbox bug: print a redacted traceback (never a token or secret) and keep serving."""
+        import sys
+        import traceback
+
+        from siyu_cli.secrets import redact
+
+        sys.stderr.write(redact("sandbox: error while handling a request\n" + traceback.format_exc()))
+
     def close_open_connections(self) -> None:
         """A stopped sandbox must not keep answering on keep-alive connections."""
         for conn in list(self.open_connections):
