@@ -391,3 +391,26 @@ def test_config_from_siyu_toml(workspace, monkeypatch):
     toml.write_text(toml.read_text().replace("max_retries = 1", 'max_retries = 1\nsecret = "oops"'))
     with pytest.raises(ConfigError, match="unknown key wecom.secret"):
         WeComConfig.from_settings(load_settings(workspace))
+
+
+@pytest.mark.parametrize("code", sorted(c for c in errcodes.ERRCODES if c != 0))
+def test_every_errcode_follows_its_category(sb, code):
+    """Each errcode in the table, injected by the sandbox, gets exactly the handling its category says."""
+    client = make_client(sb, max_retries=2)
+    client.get_follow_user_list()  # token in hand
+    requests_before = sb.state.counters["requests"]
+    sb.inject("errcode", "get_follow_user_list", errcode=code)
+    category = errcodes.classify(code)
+    if category in ("retry", "refresh"):
+        assert len(client.get_follow_user_list()) == 3  # one retry (after backoff or a new token) succeeds
+        assert client.stats["retries" if category == "retry" else "refreshes"] == 1
+    else:
+        with pytest.raises(WeComError) as info:
+            client.get_follow_user_list()
+        assert info.value.errcode == code and info.value.category == category
+        expected_exit = ExitCode.CONFIG if errcodes.lookup(code).config else ExitCode.FAILURE
+        assert info.value.exit_code == expected_exit
+        assert client.stats["retries"] == 0 and client.stats["refreshes"] == 0
+    # requests the sandbox processed after the injected answer: the retry, plus gettoken for a refresh
+    extra = sb.state.counters["requests"] - requests_before
+    assert extra == {"retry": 1, "refresh": 2}.get(category, 0)
