@@ -414,3 +414,22 @@ def test_every_errcode_follows_its_category(sb, code):
     # requests the sandbox processed after the injected answer: the retry, plus gettoken for a refresh
     extra = sb.state.counters["requests"] - requests_before
     assert extra == {"retry": 1, "refresh": 2}.get(category, 0)
+
+
+def test_transport_statuses(sb):
+    client = make_client(sb)
+    sb.inject("http", "get_follow_user_list", status=429)  # a proxy throttles: retried
+    assert len(client.get_follow_user_list()) == 3
+    sb.inject("empty", "get_follow_user_list")  # empty body under load: retried for reads
+    assert len(client.get_follow_user_list()) == 3
+    assert client.stats["retries"] == 2
+    sb.inject("http", "get_follow_user_list", status=404)  # wrong base_url / path: fatal config
+    with pytest.raises(WeComError) as info:
+        client.get_follow_user_list()
+    assert info.value.errcode == errcodes.HTTP_4XX and info.value.exit_code == ExitCode.CONFIG
+    sb.inject("http", "add_msg_template", status=429)  # rejected before processing: safe to retry
+    client.add_msg_template(chat_type="single", sender="guide01", external_userid=["wmsandbox0001"], text="a")
+    sb.inject("empty", "add_msg_template")  # processed, answer lost: ambiguous
+    with pytest.raises(AmbiguousSend):
+        client.add_msg_template(chat_type="single", sender="guide01", external_userid=["wmsandbox0001"], text="b")
+    assert [m["text"] for m in sb.messages()] == ["a", "b"]

@@ -117,7 +117,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _api(self, sb: "SandboxServer", method: str, endpoint: str, query: dict, body: Any) -> None:
         faults = sb.faults.pick(endpoint)
-        after = False
+        after: str | bool = False
         for f in faults:
             if f.kind == "latency":
                 time.sleep(f.seconds)
@@ -134,11 +134,17 @@ class _Handler(BaseHTTPRequestHandler):
 
                 self._send(200, err(f.errcode))
                 return
-            elif f.kind == "drop_after":
-                after = True
+            elif f.kind == "http":
+                self._send(f.status, b"<html><body>proxy error</body></html>", "text/html")
+                return
+            elif f.kind in ("drop_after", "empty"):
+                after = f.kind
         response = sb.state.handle(endpoint, query, body)
-        if after:
+        if after == "drop_after":
             self._drop()
+            return
+        if after == "empty":
+            self._send(200, b"")
             return
         self._send(200, response)
 
