@@ -15,6 +15,19 @@ import pytest
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 
+@pytest.fixture(autouse=True)
+def _restore_logging():
+    """`siyu --verbose` run in-process installs a root handler on CliRunner's (soon closed) stderr:
+    put logging back so later tests do not print '--- Logging error ---'."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
 def start_serve(*args, env=None):
     full = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
     full.update(env or {})
