@@ -142,9 +142,15 @@ def serve(
     if show_secret:  # the sandbox's own generated values, shown only on request
         lines += [f"export WECOM_SECRET={server.secret}", f"export WECOM_ROBOT_KEY={server.robot_keys[0]}"]
     typer.echo("\n".join(lines), nl=True)
+    import signal
     import sys
 
     sys.stdout.flush()
+
+    def _terminate(signum, frame):  # SIGTERM (systemd, kill): stop cleanly, keep the record
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
