@@ -30,16 +30,17 @@ from siyu_cli.workspace import init_workspace  # noqa: E402
 D_FROM, D_TO = date(2025, 1, 1), date(2025, 12, 31)
 
 BARE_SQL = """
-WITH p AS (SELECT * FROM orders WHERE paid_at IS NOT NULL
+WITH p AS (SELECT * FROM orders WHERE paid_at IS NOT NULL AND status IN ('paid', 'partially_refunded', 'refunded')
            AND CAST(paid_at AS DATE) BETWEEN DATE '2025-01-01' AND DATE '2025-12-31'),
-b AS (SELECT member_id, count(*) AS n FROM p WHERE status <> 'refunded' AND member_id IS NOT NULL GROUP BY 1)
+v AS (SELECT * FROM p WHERE status IN ('paid', 'partially_refunded') AND net_amount > 0),
+b AS (SELECT member_id, count(*) AS n FROM v WHERE member_id IS NOT NULL GROUP BY 1)
 SELECT (SELECT count(*) FROM members WHERE CAST(join_at AS DATE) <= DATE '2025-12-31') AS members,
        (SELECT count(*) FROM members WHERE CAST(join_at AS DATE) BETWEEN DATE '2025-01-01' AND DATE '2025-12-31') AS new_members,
        (SELECT count(*) FROM b) AS buyers,
        (SELECT count(*) FILTER (WHERE n >= 2) / count(*) FROM b) AS repurchase_rate,
-       count(*) FILTER (WHERE status <> 'refunded') AS orders,
+       (SELECT count(*) FROM v) AS orders,
        sum(net_amount) AS gmv,
-       sum(net_amount) / count(*) FILTER (WHERE status <> 'refunded') AS aov,
+       sum(net_amount) / (SELECT count(*) FROM v) AS aov,
        sum(net_amount) FILTER (WHERE member_id IS NOT NULL) / sum(net_amount) AS member_gmv_share
 FROM p
 """
@@ -91,14 +92,15 @@ def populate(settings, orders: int, members: int) -> None:
             CREATE TABLE IF NOT EXISTS push_recipients(campaign_id VARCHAR, recipient_id VARCHAR, member_id VARCHAR,
                 batch_id VARCHAR, state VARCHAR, delivery VARCHAR, reason VARCHAR, msgid VARCHAR, sent_at TIMESTAMPTZ)""")
         for snap, created in ((1, "2025-11-01"), (2, "2025-12-01")):
-            con.execute(f"INSERT INTO segment_snapshots VALUES ({snap}, TIMESTAMPTZ '{created} 02:00:00+08', "
+            con.execute(f"INSERT INTO segment_snapshots (snapshot_id, created_at, as_of, scheme, params, members, label) VALUES ({snap}, TIMESTAMPTZ '{created} 02:00:00+08', "
                         f"DATE '{created}', 'rfm8', '{{}}', {members}, 'bench')")
             con.execute(f"""
                 INSERT INTO segment_members (snapshot_id, member_id, segment_id, segment_name)
                 SELECT {snap}, member_id, chr(65 + CAST(hash(member_id || '{snap}') % 8 AS INTEGER)), 'seg'
                 FROM members""")
         for c in range(10):
-            con.execute(f"""INSERT INTO push_campaigns VALUES ('c{c}', '活动{c}', 'customer', 'segment', 2, 'A', 'sent',
+            con.execute(f"""INSERT INTO push_campaigns (campaign_id, name, channel, audience, snapshot_id, segment_id, status,
+                created_at, sent_at) VALUES ('c{c}', '活动{c}', 'customer', 'segment', 2, 'A', 'sent',
                 TIMESTAMPTZ '2025-12-0{1 + c % 9} 09:00:00+08', TIMESTAMPTZ '2025-12-0{1 + c % 9} 10:00:00+08')""")
             con.execute(f"""
                 INSERT INTO push_recipients (campaign_id, recipient_id, member_id, state, delivery, sent_at)

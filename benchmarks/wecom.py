@@ -42,6 +42,7 @@ def compare(base_fn, client_fn, n: int, rounds: int = 5) -> tuple[float, float]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--calls", type=int, default=2000)
+    ap.add_argument("--customers", type=int, default=50_000, help="sandbox scale test size (0 = skip)")
     args = ap.parse_args()
     n = args.calls
     with SandboxServer(confirm="never", rate_limits={}, synthetic={"staff": 3, "customers": 300, "groups": 3}) as sb:
@@ -86,6 +87,31 @@ def main() -> None:
         t = min(timed(lambda: rl.acquire("x"), 20000) for _ in range(3))
         print(f"rate limiter acquire: {t * 1e6:.1f}µs per call; sandbox deliveries so far: {len(sb.deliveries())}")
         print(f"mass sends created in the sandbox: {len(sb.messages())}")
+    if args.customers:
+        sandbox_scale(args.customers, min(10_000, args.customers))
+
+
+def sandbox_scale(customers: int, per_send: int) -> None:
+    """How the sandbox itself scales: big mass sends created, confirmed and read back."""
+    sends = customers // per_send
+    with SandboxServer(confirm="manual", rate_limits={}, seed="synthetic",
+                       synthetic={"staff": 10, "customers": customers, "groups": 1}) as sb:
+        sb.state.rate_limit_default = 0
+        cfg = WeComConfig(base_url=sb.url, token_cache="memory", rate_limits={}, rate_limit_default=0, timeout=60)
+        client = WeComClient(None, corp_id=sb.corp_id, secret=sb.secret, config=cfg)
+        ids = [f"wmsandbox{i:04d}" for i in range(1, customers + 1)]
+        t0 = time.perf_counter()
+        msgids = [client.add_msg_template(chat_type="single", sender="guide01", external_userid=ids[i:i + per_send],
+                                          text="scale")["msgid"] for i in range(0, customers, per_send)]
+        t1 = time.perf_counter()
+        sb.confirm()
+        t2 = time.perf_counter()
+        rows = sum(len(client.get_groupmsg_send_result(m, t["userid"])) for m in msgids
+                   for t in client.get_groupmsg_task(m))
+        t3 = time.perf_counter()
+        assert rows == customers and len(sb.deliveries()) == customers
+        print(f"sandbox scale: {customers} customers in {sends} sends of {per_send}: create {t1 - t0:.2f}s, "
+              f"confirm {t2 - t1:.2f}s, read results {t3 - t2:.2f}s")
 
 
 if __name__ == "__main__":

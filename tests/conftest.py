@@ -16,6 +16,18 @@ from siyu_cli.workspace import init_workspace
 
 
 @pytest.fixture(autouse=True)
+def _restore_logging():
+    """`siyu --verbose` run in-process installs a root handler on CliRunner's (soon closed) stderr."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch, tmp_path):
     """No test sees the developer's workspace, colours or secrets."""
     for name in list(os.environ):

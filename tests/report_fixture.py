@@ -20,6 +20,7 @@ Orders (local paid time, status, net, store/guide/channel, units):
   o10 m4 2026-04-01 00:30 (2026-03-31 16:30 UTC) paid 999 — after the period
   o11 m5 unpaid (no paid_at)
   o12 m7 2025-11-01 paid 300; o13 m8 2025-08-01 paid 500; o14 m1 2025-12-20 paid 90 (before the period)
+  o15 m2 2026-02-01 paid 0 静安/g1/store — a zero-value order: not a purchase, so it changes no count
 """
 
 from __future__ import annotations
@@ -77,6 +78,8 @@ ORDERS = [
     ("o12", "m7", "paid", "2025-11-01 10:00:00+08", 300, 0, "静安店", "g1", "store", 1),
     ("o13", "m8", "paid", "2025-08-01 10:00:00+08", 500, 0, "徐汇店", "g2", "store", 1),
     ("o14", "m1", "paid", "2025-12-20 10:00:00+08", 90, 0, "静安店", "g1", "store", 1),
+    # a zero-value order (a gift): paid, but not a purchase — must change no count anywhere
+    ("o15", "m2", "paid", "2026-02-01 10:00:00+08", 0, 0, "静安店", "g1", "store", 1),
 ]
 LINES = [("o2", "1", 1), ("o2", "2", 1), ("o2", "3", 2)]
 CONTACTS = [
@@ -116,6 +119,9 @@ def populate(settings, *, segments: bool = True, push: bool = True, traffic: boo
                 "INSERT INTO order_lines (source, order_id, line_no, quantity, amount) VALUES ('siyu', ?, ?, ?, 50)",
                 [oid, line_no, qty],
             )
+        con.execute("INSERT INTO groups (group_id, name, owner_userid) VALUES ('chat1', '静安咖啡群', 'g1')")
+        con.execute("INSERT INTO group_members (group_id, external_userid, member_id) VALUES "
+                    "('chat1', 'wm1', 'm1'), ('chat1', 'wm3x', 'm3'), ('chat1', 'wo_stranger', NULL)")
         for ext, staff, mid, added in CONTACTS:
             con.execute(
                 "INSERT INTO wecom_contacts (external_userid, staff_userid, member_id, added_at) VALUES (?, ?, ?, ?)",
@@ -128,7 +134,8 @@ def populate(settings, *, segments: bool = True, push: bool = True, traffic: boo
         if segments or push:
             create_contract_tables(con)
         if segments:
-            con.execute("INSERT INTO segment_snapshots (snapshot_id, created_at, as_of, scheme, params, members, label) VALUES (1, '2026-03-01 09:00:00+08', '2026-03-01', 'rfm8', "
+            con.execute("INSERT INTO segment_snapshots (snapshot_id, created_at, as_of, scheme, params, members, label) "
+                        "VALUES (1, '2026-03-01 09:00:00+08', '2026-03-01', 'rfm8', "
                         "'{}', 4, 'march'), (2, '2026-03-31 09:00:00+08', '2026-03-31', 'rfm8', '{}', 5, 'end')")
             snap1 = [("m1", "A", "重要价值客户"), ("m2", "D", "一般发展客户"), ("m3", "D", "一般发展客户"),
                      ("m4", "D", "一般发展客户")]
@@ -140,16 +147,23 @@ def populate(settings, *, segments: bool = True, push: bool = True, traffic: boo
                                 "VALUES (?, ?, ?, ?)", [snap, mid, seg, name])
         if push:
             con.execute(
-                "INSERT INTO push_campaigns (campaign_id, name, channel, audience, snapshot_id, segment_id, status, created_at, sent_at) VALUES "
+                "INSERT INTO push_campaigns (campaign_id, name, channel, audience, snapshot_id, segment_id, status, "
+                "created_at, sent_at) VALUES "
                 "('c1', '三月复购券', 'customer', 'segment:D', 1, 'D', 'sent', '2026-03-15 09:00:00+08', "
                 "'2026-03-15 10:00:00+08'), "
                 "('c0', '去年活动', 'customer', 'all', NULL, NULL, 'sent', '2025-12-01 09:00:00+08', "
-                "'2025-12-01 10:00:00+08')"
+                "'2025-12-01 10:00:00+08'), "
+                "('c2', '社群新品', 'group', 'group:all', NULL, NULL, 'sent', '2026-01-20 09:00:00+08', "
+                "'2026-01-20 10:00:00+08'), "
+                "('c3', '导购提醒', 'app', 'staff', NULL, NULL, 'sent', '2026-02-01 09:00:00+08', "
+                "'2026-02-01 10:00:00+08')"
             )
             con.execute(
                 "INSERT INTO push_recipients (campaign_id, recipient_id, member_id, state, delivery, sent_at) VALUES "
                 "('c1', 'r1', 'm3', 'sent', 'delivered', '2026-03-15 10:00:00+08'), "
                 "('c1', 'r2', 'm2', 'sent', 'not_friend', '2026-03-15 10:00:00+08'), "
                 "('c1', 'r3', 'm4', 'failed', NULL, NULL), "
-                "('c0', 'r9', 'm1', 'sent', 'delivered', '2025-12-01 10:00:00+08')"
+                "('c0', 'r9', 'm1', 'sent', 'delivered', '2025-12-01 10:00:00+08'), "
+                "('c2', 'chat1', NULL, 'sent', 'delivered', '2026-01-20 10:00:00+08'), "
+                "('c3', 'g1', NULL, 'sent', 'delivered', '2026-02-01 10:00:00+08')"
             )

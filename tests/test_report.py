@@ -166,8 +166,8 @@ def test_leaderboards(report):
 
 def test_campaign_results(report):
     camps = report.sections["campaigns"]
-    # c0 was sent 2025-12-01, outside the period
-    assert [c["campaign_id"] for c in camps] == ["c1"]
+    # c0 was sent 2025-12-01, outside the period; c3 is an app message to staff, not a campaign; newest first
+    assert [c["campaign_id"] for c in camps] == ["c1", "c2"]
     c = camps[0]
     # recipients: m3 sent+delivered, m2 sent (not_friend), m4 failed
     assert (c["targeted"], c["reached"], c["delivered"], c["failed"]) == (3, 2, 1, 1)
@@ -177,6 +177,13 @@ def test_campaign_results(report):
     # control: segment D of snapshot 1 (m2 m3 m4) not sent = m4; m4 bought nothing in the window → 0/1
     assert c["control_members"] == 1 and c["control_repurchase"] == 0.0
     assert c["campaign_uplift"] == approx(0.5)
+    assert c["reached_members"] == 2
+    g = camps[1]
+    # group message to chat1: members m1 and m3 (the stranger has no member id); window (01-20 10:00, 01-27 10:00]:
+    # m3 bought o4 on 01-25, m1 nothing (o1 01-05, o2 02-10) → 1/2; no segment, so no control group
+    assert (g["reached"], g["delivered"], g["reached_members"]) == (1, 1, 2)
+    assert g["campaign_repurchase"] == approx(0.5)
+    assert g["control_repurchase"] is None and g["campaign_uplift"] is None
 
 
 def test_campaign_window_is_configurable(settings):
@@ -234,10 +241,8 @@ def test_empty_store(settings):
         assert k[ratio] is None, ratio
     assert r.sections["pareto"]["curve"] == []
     assert r.sections["cohorts"] == [] and r.sections["leaderboards"] == {"store": [], "guide": []}
-    # the push tables exist in every store (migration 350) but hold no campaign
-    assert r.sections["segments"] is None and r.sections["campaigns"] == []
+    assert r.sections["segments"] is None and r.sections["campaigns"] is None
     assert any("siyu segment" in n for n in r.notes)
-    assert any("no campaign was sent" in n for n in r.notes)
     assert [t["orders"] for t in r.sections["trend"]] == [0, 0, 0]
 
 
@@ -252,6 +257,16 @@ def test_members_but_no_orders(settings):
     assert r.sections["leaderboards"]["store"] == [
         {"rank": 1, "store": "S", "new_contacts": 0, "buyers": 0, "orders": 0, "gmv": 0.0, "repurchase_rate": None}]
     assert [c["retention"] for c in r.sections["cohorts"]] == [[0.0, 0.0, 0.0], [0.0, 0.0]]
+
+
+def test_notes_for_all_member_orders_and_no_units(settings):
+    with open_store(settings) as con:
+        con.execute("INSERT INTO members (member_id, join_at) VALUES ('a', '2026-01-05 10:00:00+08')")
+        con.execute("INSERT INTO orders (source, order_id, member_id, status, paid_at, paid_amount, net_amount) "
+                    "VALUES ('s', '1', 'a', 'paid', '2026-01-06 10:00:00+08', 10, 10)")
+    r = build_report(settings, date_from=D1, date_to=D2)
+    assert r.kpis["member_order_share"] == 1.0 and r.kpis["items_per_order"] is None
+    assert any(n.startswith("会员占比") for n in r.notes) and any(n.startswith("连带率") for n in r.notes)
 
 
 def test_period_without_data(settings):
@@ -275,7 +290,8 @@ def test_sections_skip_when_other_areas_tables_are_empty(settings):
         create_contract_tables(con)
     r = build_report(settings, date_from=D1, date_to=D2)
     assert r.sections["segments"] is None and r.sections["add_rate"] == []
-    assert r.sections["campaigns"] == []
+    assert r.sections["campaigns"] is None
+    assert any("no campaigns yet" in n for n in r.notes)
 
 
 def test_bad_period_and_by(settings):
@@ -329,3 +345,20 @@ def test_docs_match_the_registry():
     text = docs.read_text(encoding="utf-8")
     assert definitions_markdown() in text, "docs/report.md is stale: python -m siyu_cli.report.kpis --write docs/report.md"
     assert update_docs(text) == text
+
+
+def test_reads_a_real_segment_snapshot(settings):
+    """Cross-area check: a snapshot written by `siyu segment` itself feeds the RFM mix and its change."""
+    segment = pytest.importorskip("siyu_cli.segment")
+    populate(settings, segments=False, push=False)
+    first = segment.run_segment(settings, as_of=date(2026, 2, 28))
+    second = segment.run_segment(settings, as_of=D2)
+    seg = build_report(settings, date_from=D1, date_to=D2).sections["segments"]
+    assert (seg["latest"]["snapshot_id"], seg["previous"]["snapshot_id"]) == (second.snapshot_id, first.snapshot_id)
+    with open_store(settings, read_only=True) as con:
+        total = con.execute("SELECT count(*) FROM segment_members WHERE snapshot_id = ?", [second.snapshot_id]).fetchone()[0]
+        prev_total = con.execute("SELECT count(*) FROM segment_members WHERE snapshot_id = ?", [first.snapshot_id]).fetchone()[0]
+    assert sum(m["members"] for m in seg["mix"]) == total > 0
+    assert sum(m["previous_members"] for m in seg["mix"]) == prev_total
+    assert sum(m["share"] for m in seg["mix"]) == approx(1.0, abs=1e-5)
+    assert sum(m["change_members"] for m in seg["mix"]) == total - prev_total

@@ -148,3 +148,51 @@ def test_every_by_renders_in_terminal_and_html(settings, tmp_path):
     # guide rows carry the guide's name; the walk-in order without a guide forms the "(none)" row
     guide_text = render_text(build_report(settings, date_from=date(2026, 1, 1), date_to=date(2026, 3, 31), by="guide"))
     assert "小王 (g1)" in guide_text and "（未指定）" in guide_text
+
+
+def test_default_html_path(settings):
+    from datetime import date
+
+    from siyu_cli.report import default_html_path, write_html
+
+    r = build_report(settings, date_from=date(2026, 1, 1), date_to=date(2026, 3, 31))
+    path = write_html(r, default_html_path(settings, r))
+    assert path == settings.root / "reports" / "report-2026-01-01_2026-03-31.html" and path.is_file()
+
+
+def test_narrow_terminal_keeps_values_whole(settings):
+    """At 60 columns the KPI grid drops to two pairs per row instead of truncating numbers."""
+    populate(settings)
+    from datetime import date
+
+    r = build_report(settings, date_from=date(2026, 1, 1), date_to=date(2026, 3, 31))
+    r.kpis["gmv"] = 131753882.0  # a big chain's year: ¥13,175.4万
+    text = render_text(r, width=60)
+    head = text.split("月度趋势")[0]
+    assert "¥13,175.4万" in head and "¥82.50" in head and "87.5%" in head  # numbers whole (labels may shorten)
+    from rich.cells import cell_len
+
+    assert max(cell_len(line) for line in text.splitlines()) <= 60
+    assert "4  57.1%" in text  # the activity panel is not squeezed next to Pareto
+
+
+def test_piped_dashboard_uses_100_columns(siyu_subprocess, settings):
+    populate(settings)
+    proc = siyu_subprocess("report", "--from", FROM, "--to", TO, env={"SIYU_WORKSPACE": str(settings.root),
+                                                                     "COLUMNS": ""})
+    assert proc.returncode == 0, proc.stderr
+    from rich.cells import cell_len
+
+    assert max(cell_len(line) for line in proc.stdout.splitlines()) == 100
+
+
+def test_html_into_a_folder_and_unwritable_path(cli, settings, tmp_path):
+    populate(settings)
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    cli("-q", "report", "--from", FROM, "--to", TO, "--html", str(folder))
+    assert (folder / "report-2026-01-01_2026-03-31.html").is_file()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    result = cli("report", "--from", FROM, "--to", TO, "--html", str(blocker / "r.html"), expect=2)
+    assert "cannot write the HTML report" in result.stderr and "Traceback" not in result.stderr

@@ -241,3 +241,9 @@ def test_parse_duration():
     assert parse_duration("2w", "x") == timedelta(weeks=2)
     with pytest.raises(ConfigError):
         parse_duration("soon", "x")
+
+
+def test_segment_step_follows_siyu_toml_scheme(workspace, cli):
+    add_config(workspace, '[segment]\nscheme = "rfm11"\n[pipelines.seg]\nsteps = ["segment"]')
+    data = json.loads(cli("run", "seg", "--format", "json").stdout)
+    assert data["steps"][0]["counts"]["scheme"] == "rfm11"

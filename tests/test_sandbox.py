@@ -11,6 +11,8 @@ from siyu_cli.sandbox import SandboxServer
 from siyu_cli.wecom.errors import WeComError
 from wecom_helpers import make_client
 
+HTTP = httpx.Client(trust_env=False, timeout=10)  # one client: creating one per request is slow (SSL context)
+
 
 @pytest.fixture
 def sb():
@@ -177,25 +179,25 @@ def test_list_v2_window_filter_and_paging(sb):
     token = client.access_token()
     url = f"{sb.url}/cgi-bin/externalcontact/get_groupmsg_list_v2"
     body = {"chat_type": "single", "start_time": now - 60, "end_time": now + 60, "limit": 2}
-    p1 = httpx.post(url, params={"access_token": token}, json=body).json()
+    p1 = HTTP.post(url, params={"access_token": token}, json=body).json()
     assert len(p1["group_msg_list"]) == 2 and p1["next_cursor"]
-    p2 = httpx.post(url, params={"access_token": token}, json={**body, "cursor": p1["next_cursor"]}).json()
+    p2 = HTTP.post(url, params={"access_token": token}, json={**body, "cursor": p1["next_cursor"]}).json()
     assert [m["msgid"] for m in p2["group_msg_list"]] == ids[2:] and p2["next_cursor"] == ""
 
 
 def test_api_errors_are_http_200_with_errcode(sb):
-    r = httpx.get(f"{sb.url}/cgi-bin/externalcontact/get_follow_user_list")
+    r = HTTP.get(f"{sb.url}/cgi-bin/externalcontact/get_follow_user_list")
     assert r.status_code == 200 and r.json()["errcode"] == 41001
-    r = httpx.get(f"{sb.url}/cgi-bin/externalcontact/get_follow_user_list", params={"access_token": "bogus"})
+    r = HTTP.get(f"{sb.url}/cgi-bin/externalcontact/get_follow_user_list", params={"access_token": "bogus"})
     assert r.json()["errcode"] == 40014
-    r = httpx.get(f"{sb.url}/cgi-bin/gettoken", params={"corpid": sb.corp_id})
+    r = HTTP.get(f"{sb.url}/cgi-bin/gettoken", params={"corpid": sb.corp_id})
     assert r.json()["errcode"] == 41004
-    tok = httpx.get(f"{sb.url}/cgi-bin/gettoken", params={"corpid": sb.corp_id, "corpsecret": sb.secret}).json()
+    tok = HTTP.get(f"{sb.url}/cgi-bin/gettoken", params={"corpid": sb.corp_id, "corpsecret": sb.secret}).json()
     assert tok["expires_in"] == 7200
-    again = httpx.get(f"{sb.url}/cgi-bin/gettoken", params={"corpid": sb.corp_id, "corpsecret": sb.secret}).json()
+    again = HTTP.get(f"{sb.url}/cgi-bin/gettoken", params={"corpid": sb.corp_id, "corpsecret": sb.secret}).json()
     assert again["access_token"] == tok["access_token"]  # same token within its validity
     sb.expire_tokens()
-    r = httpx.get(f"{sb.url}/cgi-bin/externalcontact/get_follow_user_list", params={"access_token": tok["access_token"]})
+    r = HTTP.get(f"{sb.url}/cgi-bin/externalcontact/get_follow_user_list", params={"access_token": tok["access_token"]})
     assert r.json()["errcode"] == 42001
 
 
@@ -204,7 +206,7 @@ def test_mass_send_validation_errcodes(sb):
     url = f"{sb.url}/cgi-bin/externalcontact/add_msg_template"
 
     def post(body):
-        return httpx.post(url, params={"access_token": token}, json=body).json()["errcode"]
+        return HTTP.post(url, params={"access_token": token}, json=body).json()["errcode"]
 
     link = {"msgtype": "link", "link": {"title": "t", "url": "https://e.cn"}}
     assert post({"sender": "guide01", "text": {"content": "x"}, "attachments": [link] * 10}) == 41064
@@ -261,13 +263,13 @@ def test_deliveries_persist_in_state_dir_and_keep_quota(tmp_path):
 def test_control_endpoints(sb):
     client = make_client(sb)
     r = send(client, ["wmsandbox0001"])
-    assert httpx.post(f"{sb.url}/sandbox/confirm", json={"msgid": r["msgid"]}).json() == {"confirmed": 1}
-    assert len(httpx.get(f"{sb.url}/sandbox/deliveries").json()["deliveries"]) == 1
-    httpx.post(f"{sb.url}/sandbox/faults", json={"next": [{"kind": "errcode", "errcode": 45033}]})
-    assert httpx.get(f"{sb.url}/cgi-bin/externalcontact/get_follow_user_list").json()["errcode"] == 45033
-    assert httpx.post(f"{sb.url}/sandbox/faults", json={"next": [{"kind": "bogus"}]}).status_code == 400
-    httpx.post(f"{sb.url}/sandbox/reset", json={})
-    assert httpx.get(f"{sb.url}/sandbox/deliveries").json()["deliveries"] == []
+    assert HTTP.post(f"{sb.url}/sandbox/confirm", json={"msgid": r["msgid"]}).json() == {"confirmed": 1}
+    assert len(HTTP.get(f"{sb.url}/sandbox/deliveries").json()["deliveries"]) == 1
+    HTTP.post(f"{sb.url}/sandbox/faults", json={"next": [{"kind": "errcode", "errcode": 45033}]})
+    assert HTTP.get(f"{sb.url}/cgi-bin/externalcontact/get_follow_user_list").json()["errcode"] == 45033
+    assert HTTP.post(f"{sb.url}/sandbox/faults", json={"next": [{"kind": "bogus"}]}).status_code == 400
+    HTTP.post(f"{sb.url}/sandbox/reset", json={})
+    assert HTTP.get(f"{sb.url}/sandbox/deliveries").json()["deliveries"] == []
 
 
 def test_random_faults_are_reproducible_and_survivable():
@@ -347,7 +349,7 @@ def test_concurrency_limit_answers_45033():
         codes = []
 
         def call():
-            r = httpx.get(f"{sb.url}/cgi-bin/externalcontact/get_follow_user_list", params={"access_token": token})
+            r = HTTP.get(f"{sb.url}/cgi-bin/externalcontact/get_follow_user_list", params={"access_token": token})
             codes.append(r.json()["errcode"])
 
         threads = [threading.Thread(target=call) for _ in range(3)]
@@ -356,3 +358,56 @@ def test_concurrency_limit_answers_45033():
         for t in threads:
             t.join()
         assert sorted(codes) == [0, 45033, 45033]
+
+
+def test_stopped_sandbox_does_not_answer_on_kept_alive_connections():
+    sb = SandboxServer().start()
+    client = make_client(sb, max_retries=1)
+    client.get_follow_user_list()  # leaves a keep-alive connection in the pool
+    sb.stop()
+    with pytest.raises(WeComError) as info:
+        client.get_follow_user_list()
+    assert info.value.category == "retry"  # transport failure, not an answer from a stopped server
+
+
+def test_malformed_bodies_get_40058(sb):
+    token = make_client(sb).access_token()
+    url = f"{sb.url}/cgi-bin/externalcontact/get_groupmsg_list_v2"
+    assert HTTP.post(url, params={"access_token": token}, content=b"{not json").json()["errcode"] == 40058
+    assert HTTP.post(url, params={"access_token": token}, json=[1, 2]).json()["errcode"] == 40058
+    body = {"start_time": 1, "end_time": 2, "filter_type": "abc"}
+    assert HTTP.post(url, params={"access_token": token}, json=body).json()["errcode"] == 40058
+
+
+def test_remind_window_and_daily_quota_follow_the_clock():
+    now = [1_780_000_000.0]  # a fake clock for the sandbox: tokens, reminders and quotas follow it
+    with SandboxServer(confirm="manual", quota={"period": "day"}, clock=lambda: now[0], token_ttl=10**9) as sb:
+        client = make_client(sb)
+        r = send(client, ["wmsandbox0001"])
+        for _ in range(3):
+            client.remind_groupmsg_send(r["msgid"])
+        now[0] += 86_401  # a day later the 24 h window has moved on
+        client.remind_groupmsg_send(r["msgid"])
+        sb.confirm()
+        with pytest.raises(WeComError):  # 1/day (the admin's stricter rule): today's message is used up
+            send(client, ["wmsandbox0001"], text="same day")
+        now[0] += 86_400
+        assert send(client, ["wmsandbox0001"], text="next day")["msgid"]
+
+
+def test_restarted_sandbox_keeps_mass_sends(tmp_path):
+    state = tmp_path / "state"
+    with SandboxServer(confirm="manual", state_dir=state) as sb:
+        client = make_client(sb)
+        first = send(client, ["wmsandbox0001"], text="before restart")
+        second = send(client, ["wmsandbox0004", "wmsandbox0005"], text="pending over restart")
+        sb.confirm(first["msgid"])
+        sb.state.remove_friend("wmsandbox0004", "guide01")
+    with SandboxServer(confirm="manual", state_dir=state) as sb2:
+        client = make_client(sb2)  # tokens did not survive: the client refreshes on 40014/42001
+        assert results(client, first["msgid"]) == {"wmsandbox0001": ("guide01", 1)}
+        assert sb2.confirm() == 2  # the second send's two tasks were still pending
+        assert results(client, second["msgid"]) == {"wmsandbox0004": ("guide01", 2), "wmsandbox0005": ("guide03", 1)}
+        assert [d["text"] for d in sb2.deliveries()] == ["before restart", "pending over restart"]
+        sb2.reset()
+    assert not (state / "messages.json").exists()

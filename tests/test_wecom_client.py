@@ -268,13 +268,14 @@ def test_server_rate_limit_returns_45009():
 
 # ---------------------------------------------------------------- secrets never shown
 
-def test_no_secret_in_logs_errors_or_tracebacks(sb, caplog, capsys):
+def test_no_secret_in_logs_errors_or_tracebacks(sb, caplog, capsys, monkeypatch):
     from siyu_cli.secrets import RedactingFilter
 
     caplog.set_level(logging.DEBUG)
     for handler in logging.getLogger().handlers:
-        handler.addFilter(RedactingFilter())
-    logging.getLogger("httpx").setLevel(logging.DEBUG)  # httpx logs full URLs (with the secret) at INFO
+        monkeypatch.setattr(handler, "filters", [*handler.filters, RedactingFilter()])
+    httpx_logger = logging.getLogger("httpx")
+    monkeypatch.setattr(httpx_logger, "level", logging.DEBUG)  # httpx logs full URLs (with the secret) at INFO
     client = make_client(sb)
     client.get_follow_user_list()
     token = sb.state.current_token
@@ -391,3 +392,45 @@ def test_config_from_siyu_toml(workspace, monkeypatch):
     toml.write_text(toml.read_text().replace("max_retries = 1", 'max_retries = 1\nsecret = "oops"'))
     with pytest.raises(ConfigError, match="unknown key wecom.secret"):
         WeComConfig.from_settings(load_settings(workspace))
+
+
+@pytest.mark.parametrize("code", sorted(c for c in errcodes.ERRCODES if c != 0))
+def test_every_errcode_follows_its_category(sb, code):
+    """Each errcode in the table, injected by the sandbox, gets exactly the handling its category says."""
+    client = make_client(sb, max_retries=2)
+    client.get_follow_user_list()  # token in hand
+    requests_before = sb.state.counters["requests"]
+    sb.inject("errcode", "get_follow_user_list", errcode=code)
+    category = errcodes.classify(code)
+    if category in ("retry", "refresh"):
+        assert len(client.get_follow_user_list()) == 3  # one retry (after backoff or a new token) succeeds
+        assert client.stats["retries" if category == "retry" else "refreshes"] == 1
+    else:
+        with pytest.raises(WeComError) as info:
+            client.get_follow_user_list()
+        assert info.value.errcode == code and info.value.category == category
+        expected_exit = ExitCode.CONFIG if errcodes.lookup(code).config else ExitCode.FAILURE
+        assert info.value.exit_code == expected_exit
+        assert client.stats["retries"] == 0 and client.stats["refreshes"] == 0
+    # requests the sandbox processed after the injected answer: the retry, plus gettoken for a refresh
+    extra = sb.state.counters["requests"] - requests_before
+    assert extra == {"retry": 1, "refresh": 2}.get(category, 0)
+
+
+def test_transport_statuses(sb):
+    client = make_client(sb)
+    sb.inject("http", "get_follow_user_list", status=429)  # a proxy throttles: retried
+    assert len(client.get_follow_user_list()) == 3
+    sb.inject("empty", "get_follow_user_list")  # empty body under load: retried for reads
+    assert len(client.get_follow_user_list()) == 3
+    assert client.stats["retries"] == 2
+    sb.inject("http", "get_follow_user_list", status=404)  # wrong base_url / path: fatal config
+    with pytest.raises(WeComError) as info:
+        client.get_follow_user_list()
+    assert info.value.errcode == errcodes.HTTP_4XX and info.value.exit_code == ExitCode.CONFIG
+    sb.inject("http", "add_msg_template", status=429)  # rejected before processing: safe to retry
+    client.add_msg_template(chat_type="single", sender="guide01", external_userid=["wmsandbox0001"], text="a")
+    sb.inject("empty", "add_msg_template")  # processed, answer lost: ambiguous
+    with pytest.raises(AmbiguousSend):
+        client.add_msg_template(chat_type="single", sender="guide01", external_userid=["wmsandbox0001"], text="b")
+    assert [m["text"] for m in sb.messages()] == ["a", "b"]

@@ -83,3 +83,22 @@ def test_mentions_and_from_settings(sb, settings, monkeypatch):
     monkeypatch.delenv("WECOM_ROBOT_KEY")
     with pytest.raises(ConfigError, match="WECOM_ROBOT_KEY"):
         WebhookClient.from_settings(settings)
+
+
+def test_image_and_news(sb, tmp_path):
+    import hashlib
+
+    img = tmp_path / "chart.png"
+    img.write_bytes(b"\x89PNG\r\n" + bytes(range(256)) * 10)
+    w = WebhookClient("key-one-0123456789", base_url=sb.url)
+    w.send_image(img)
+    w.send_news([{"title": "本周计划", "url": "https://example.cn/plan", "description": "3 个活动"}])
+    with pytest.raises(DataError):
+        w.send_news([])
+    msgs = sb.robot_messages()
+    assert msgs[0]["text"] == f"image md5={hashlib.md5(img.read_bytes()).hexdigest()} bytes={img.stat().st_size}"
+    assert "本周计划" in msgs[1]["text"]
+    big = tmp_path / "big.png"
+    big.write_bytes(b"0" * (2 * 1024 * 1024 + 1))
+    with pytest.raises(DataError):
+        w.send_image(big)

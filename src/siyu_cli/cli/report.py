@@ -36,7 +36,7 @@ def _date(value: Optional[str], flag: str) -> Optional[date]:
 @report_app.callback()
 def report(
     ctx: typer.Context,
-    date_from: Optional[str] = typer.Option(None, "--from", help="First day (YYYY-MM-DD). Default: [report] period_days before --to."),
+    date_from: Optional[str] = typer.Option(None, "--from", help="First day (YYYY-MM-DD). Default: report.period_days (365) days before --to."),
     date_to: Optional[str] = typer.Option(None, "--to", help="Last day, included (YYYY-MM-DD). Default: today."),
     by: Optional[str] = typer.Option(None, "--by", help="Also split the base KPIs by store, guide, channel or month."),
     html: Optional[Path] = typer.Option(None, "--html", help="Write a self-contained offline HTML page to this file."),

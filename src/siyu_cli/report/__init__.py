@@ -19,7 +19,7 @@ from siyu_cli.errors import ConfigError, UsageError
 if TYPE_CHECKING:  # pragma: no cover
     from siyu_cli.config import Settings
 
-__all__ = ["Report", "ReportConfig", "build_report", "write_html", "load_traffic", "BY_CHOICES"]
+__all__ = ["Report", "ReportConfig", "build_report", "write_html", "default_html_path", "load_traffic", "BY_CHOICES"]
 
 BY_CHOICES = ("store", "guide", "channel", "month")
 
@@ -226,6 +226,10 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
         report.notes.append("活动效果: no campaigns yet (push has not run)")
     elif not s["campaigns"]:
         report.notes.append("活动效果: no campaign was sent in the period")
+    if kp["orders"] and not s["totals"]["non_member_orders"]:
+        report.notes.append("会员占比: every order in the period has a member (no walk-in orders loaded), so it is 100%")
+    if kp["orders"] and kp["items_per_order"] is None:
+        report.notes.append("连带率: no order lines or item counts loaded for the period's orders")
     if kp["orders"] == 0:
         report.notes.append(f"no paid orders between {dfrom} and {dto}")
     return report
@@ -236,6 +240,11 @@ def write_html(report: Report, path: Path) -> Path:
     from siyu_cli.report.html import write_html as _write
 
     return _write(report, Path(path))
+
+
+def default_html_path(settings: "Settings", report: Report) -> Path:
+    """Where `siyu demo` and pipelines put the page: ``<workspace>/reports/report-<from>_<to>.html``."""
+    return settings.root / "reports" / f"report-{report.date_from}_{report.date_to}.html"
 
 
 def load_traffic(settings: "Settings", path: Path):

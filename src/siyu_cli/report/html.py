@@ -68,10 +68,20 @@ def render_html(report: Report) -> str:
 
 
 def write_html(report: Report, path: Path) -> Path:
+    """Write atomically (temp file + rename); a folder gets ``report-<from>_<to>.html`` inside it."""
+    from siyu_cli.errors import UsageError
+
     path = Path(path).expanduser()
-    if path.parent and not path.parent.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        path = path / f"report-{report.date_from}_{report.date_to}.html"
+    text = render_html(report)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render_html(report), encoding="utf-8")
-    tmp.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        if tmp.parent.is_dir():
+            tmp.unlink(missing_ok=True)
+        raise UsageError(f"cannot write the HTML report to {path}: {exc.strerror or exc}") from None
     return path

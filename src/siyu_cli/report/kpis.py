@@ -51,8 +51,9 @@ CONVENTIONS = """\
   Default: the 365 days ending today (`[report] period_days`).
 - **Order in the period**: its `paid_at`, read in the workspace time zone, falls on a day of the period.
   Unpaid and cancelled orders (no `paid_at`) never count.
-- **Valid order**: a paid order that was not fully refunded (status `paid` or `partially_refunded`).
-  Fully refunded orders count in no order total; their net amount is 0.
+- **Valid order** (a purchase): a paid order that was not fully refunded (status `paid` or
+  `partially_refunded`) and whose net amount is above 0 — the same rule `siyu segment` uses. Fully
+  refunded and zero-value orders count in no order or buyer total (their net amount still adds to GMV).
 - **GMV**: the sum of `net_amount` (paid − refunds) of the period's paid orders.
 - **Member at the end of the period**: a member whose `join_at` is on or before `--to` (or unknown).
 - **Member order**: an order with a resolved `member_id`; others are non-member (walk-in) orders.
@@ -162,13 +163,15 @@ KPIS: tuple[KPI, ...] = (
       "the KPIs above restricted to the orders (and contacts) of the store or guide"),
     # campaigns
     K("campaign_reached", "触达人数", "Reached", "campaigns", "count",
-      "Recipients a campaign was sent to (push state `sent`).",
+      "Recipients (customers, or groups for a group message) a campaign was sent to (push state `sent`); "
+      "staff-facing app and robot messages are not campaigns.",
       "count(push_recipients with state = 'sent')"),
     K("campaign_delivered", "送达人数", "Delivered", "campaigns", "count",
       "Recipients confirmed delivered.",
       "count(push_recipients with delivery = 'delivered')"),
     K("campaign_repurchase", "活动后复购率", "Repurchase after", "campaigns", "ratio",
-      "Share of reached members with a valid order within `campaign_days` days after they were sent the message.",
+      "Share of reached members (customer recipients sent the message; for a group message, the group's members) "
+      "with a valid order within `campaign_days` days after it was sent.",
       "count(reached members with an order in (sent_at, sent_at + N days]) ÷ reached members"),
     K("control_repurchase", "对照组复购率", "Control repurchase", "campaigns", "ratio",
       "The same share for members of the campaign's segment (same snapshot) who were not sent it, from the campaign's send time.",
@@ -237,7 +240,7 @@ def prepare(con: "duckdb.DuckDBPyConnection") -> None:
         CREATE OR REPLACE TEMP TABLE rpt_orders AS
         SELECT o.source, o.order_id, o.member_id, o.paid_at,
                CAST(o.paid_at AS DATE) AS day,
-               o.status <> 'refunded' AS valid,
+               o.status IN ('paid', 'partially_refunded') AND o.net_amount > 0 AS valid,
                o.net_amount, o.item_count,
                coalesce(o.store, m.store) AS store,
                coalesce(o.guide_userid, m.guide_userid) AS guide,
@@ -408,29 +411,30 @@ def lifecycle(con, dto: date, active_days: int, churn_days: int) -> dict[str, An
 
 def pareto(con, head_percent: int) -> dict[str, Any]:
     """Pareto curve of member GMV over buyers with positive GMV in the period."""
-    ranked = """
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE rpt_pareto AS
         WITH g AS (
             SELECT member_id, sum(net_amount) AS v FROM rpt_period
             WHERE member_id IS NOT NULL GROUP BY 1 HAVING sum(net_amount) > 0)
         SELECT row_number() OVER w AS rn, count(*) OVER () AS n, sum(v) OVER () AS total,
                sum(v) OVER (w ROWS UNBOUNDED PRECEDING) AS cum
         FROM g WINDOW w AS (ORDER BY v DESC, member_id)
-    """
+        """
+    )
     curve = con.execute(
-        f"""
-        WITH r AS ({ranked})
+        """
         SELECT p.p, r.cum / r.total
-        FROM range(1, 101) p(p) JOIN r ON r.rn = (p.p * r.n + 99) // 100
+        FROM range(1, 101) p(p) JOIN rpt_pareto r ON r.rn = (p.p * r.n + 99) // 100
         ORDER BY p.p
         """
     ).fetchall()
     head = con.execute(
-        f"""
-        WITH r AS ({ranked})
+        """
         SELECT any_value(n),
                max(cum / total) FILTER (WHERE rn = ($h * n + 99) // 100),
                min(rn) FILTER (WHERE cum >= 0.8 * total)
-        FROM r
+        FROM rpt_pareto
         """,
         {"h": head_percent},
     ).fetchone()
@@ -589,9 +593,11 @@ def leaderboards(con, dfrom: date, dto: date) -> dict[str, list[dict[str, Any]]]
 
 
 def campaigns(con, dfrom: date, dto: date, window_days: int) -> list[dict[str, Any]] | None:
-    """Results of campaigns sent in the period; None when push has not created its tables."""
+    """Results of campaigns sent in the period; None when there are no campaigns at all (push never ran)."""
     tables = _tables(con)
     if not {"push_campaigns", "push_recipients"} <= tables:
+        return None
+    if con.execute("SELECT count(*) FROM push_campaigns").fetchone()[0] == 0:
         return None
     has_segments = "segment_members" in tables
     control = (
@@ -610,7 +616,8 @@ def campaigns(con, dfrom: date, dto: date, window_days: int) -> list[dict[str, A
             SELECT pc.campaign_id, pc.name, pc.channel, pc.segment_id, pc.snapshot_id, pc.status,
                    coalesce(pc.sent_at, (SELECT min(r.sent_at) FROM push_recipients r
                                          WHERE r.campaign_id = pc.campaign_id), pc.created_at) AS sent_time
-            FROM push_campaigns pc),
+            FROM push_campaigns pc
+            WHERE coalesce(pc.channel, '') NOT IN ('app', 'robot')),  -- staff-facing messages are not campaigns
         c_in AS (SELECT * FROM c WHERE CAST(sent_time AS DATE) BETWEEN $f AND $t),
         counts AS (
             SELECT campaign_id, count(*) AS targeted,
@@ -619,19 +626,28 @@ def campaigns(con, dfrom: date, dto: date, window_days: int) -> list[dict[str, A
                    count(*) FILTER (WHERE state = 'failed') AS failed
             FROM push_recipients GROUP BY 1),
         treat AS (
-            SELECT r.campaign_id, r.member_id, min(coalesce(r.sent_at, c.sent_time)) AS t
-            FROM push_recipients r JOIN c_in c ON c.campaign_id = r.campaign_id
-            WHERE r.state = 'sent' AND r.member_id IS NOT NULL GROUP BY 1, 2),
+            SELECT campaign_id, member_id, min(t) AS t FROM (
+                SELECT r.campaign_id, r.member_id, coalesce(r.sent_at, c.sent_time) AS t
+                FROM push_recipients r JOIN c_in c ON c.campaign_id = r.campaign_id
+                WHERE r.state = 'sent' AND r.member_id IS NOT NULL
+                UNION ALL  -- a group message reaches the group's members
+                SELECT r.campaign_id, gm.member_id, coalesce(r.sent_at, c.sent_time)
+                FROM push_recipients r JOIN c_in c ON c.campaign_id = r.campaign_id AND c.channel = 'group'
+                JOIN group_members gm ON gm.group_id = r.recipient_id
+                WHERE r.state = 'sent' AND r.member_id IS NULL AND gm.member_id IS NOT NULL)
+            GROUP BY 1, 2),
         {control}
         grp AS (
             SELECT 'treat' AS g, * FROM treat
             UNION ALL SELECT 'ctl', * FROM ctl WHERE campaign_id IN (SELECT campaign_id FROM c_in)),
-        flags AS (
-            SELECT grp.g, grp.campaign_id, grp.member_id,
-                   EXISTS (SELECT 1 FROM rpt_orders o WHERE o.member_id = grp.member_id AND o.valid
-                           AND o.paid_at > grp.t AND o.paid_at <= grp.t + to_days(CAST($w AS INTEGER))) AS bought
-            FROM grp),
-        resp AS (SELECT g, campaign_id, count(*) AS n, count(*) FILTER (WHERE bought) AS bought FROM flags GROUP BY 1, 2)
+        hits AS (
+            SELECT DISTINCT grp.g, grp.campaign_id, grp.member_id
+            FROM grp JOIN rpt_orders o ON o.member_id = grp.member_id AND o.valid
+                 AND o.paid_at > grp.t AND o.paid_at <= grp.t + to_days(CAST($w AS INTEGER))),
+        resp AS (
+            SELECT grp.g, grp.campaign_id, count(DISTINCT grp.member_id) AS n, count(DISTINCT h.member_id) AS bought
+            FROM grp LEFT JOIN hits h ON h.g = grp.g AND h.campaign_id = grp.campaign_id AND h.member_id = grp.member_id
+            GROUP BY 1, 2)
         SELECT c.campaign_id, c.name, c.channel, c.segment_id, c.snapshot_id, c.status, c.sent_time,
                coalesce(k.targeted, 0), coalesce(k.reached, 0), coalesce(k.delivered, 0), coalesce(k.failed, 0),
                tr.n, tr.bought, ct.n, ct.bought
@@ -651,7 +667,7 @@ def campaigns(con, dfrom: date, dto: date, window_days: int) -> list[dict[str, A
             "campaign_id": cid, "name": name, "channel": channel, "segment_id": seg, "snapshot_id": snap,
             "status": status, "sent_at": at, "targeted": targeted, "reached": reached, "delivered": delivered,
             "failed": failed, "delivery_rate": _ratio(delivered, reached),
-            "campaign_repurchase": rep, "repurchasers": tb or 0,
+            "reached_members": tn or 0, "campaign_repurchase": rep, "repurchasers": tb or 0,
             "control_members": cn or 0, "control_repurchase": ctl,
             "campaign_uplift": None if rep is None or ctl is None else round(rep - ctl, 6),
         })

@@ -56,6 +56,14 @@ def bar(share: float | None, width: int = 20) -> str:
     return "█" * min(n, width)
 
 
+def _ellipsis(text: str, width: int) -> str:
+    from rich.cells import cell_len
+
+    while text and cell_len(text) > width - 1:
+        text = text[:-1]
+    return text + "…"
+
+
 def _label(report: Report, kpi_id: str) -> str:
     k = KPI_BY_ID[kpi_id]
     return k.name if report.language == "zh" else k.name_en
@@ -72,8 +80,9 @@ def render(report: Report, console=None) -> None:
         from siyu_cli.output import stdout_console
 
         base = stdout_console()
-        console = Console(width=min(base.width, WIDTH), no_color=base.no_color, soft_wrap=False,
-                          force_terminal=base.is_terminal)
+        # a pipe or file gets the full 100 columns (Rich would otherwise assume 80)
+        width = min(base.width, WIDTH) if base.is_terminal else WIDTH
+        console = Console(width=width, no_color=base.no_color, soft_wrap=False, force_terminal=base.is_terminal)
     zh = report.language == "zh"
     cur = report.currency
     k = report.kpis
@@ -82,17 +91,26 @@ def render(report: Report, console=None) -> None:
              else f"Private-domain report  {report.date_from} – {report.date_to} ({report.days} days)")
 
     # headline KPIs: three name/value pairs per row
-    grid = Table.grid(padding=(0, 2), expand=True)
-    for _ in range(3):
-        grid.add_column(style="dim", no_wrap=True)
-        grid.add_column(justify="right", style="bold", no_wrap=True)
+    per_row = 3 if console.width >= 90 else 2 if console.width >= 56 else 1
     ids = ["gmv", "orders", "aov", "members", "new_members", "items_per_order", "buyers", "new_buyers",
            "returning_buyers", "member_order_share", "member_gmv_share", "online_rate", "repurchase_rate",
            "purchase_frequency", "new_contacts", "active_share", "silent_share", "churned_share",
            "annual_revenue_per_member", "head_share", "share_for_80"]
     cells = [(_label(report, i), fmt_kpi(i, k.get(i), cur)) for i in ids]
-    for row in range(0, len(cells), 3):
-        chunk = cells[row:row + 3] + [("", "")] * (3 - len(cells[row:row + 3]))
+    from rich.cells import cell_len
+
+    # fixed column widths: labels may be shortened with an ellipsis, numbers never are
+    value_width = max(cell_len(v) for _, v in cells)
+    inner = console.width - 4  # panel border and padding
+    label_width = max(4, (inner - (2 * per_row - 1) * 2) // per_row - value_width)
+    grid = Table.grid(padding=(0, 2))
+    for _ in range(per_row):
+        grid.add_column(style="dim", no_wrap=True, width=label_width, overflow="ellipsis")
+        grid.add_column(justify="right", style="bold", no_wrap=True, width=value_width)
+    cells = [(label if cell_len(label) <= label_width else _ellipsis(label, label_width), value)
+             for label, value in cells]
+    for row in range(0, len(cells), per_row):
+        chunk = cells[row:row + per_row] + [("", "")] * (per_row - len(cells[row:row + per_row]))
         grid.add_row(*[x for pair in chunk for x in pair])
     console.print(Panel(grid, title=title, title_align="left", border_style="cyan"))
 
@@ -140,12 +158,17 @@ def render(report: Report, console=None) -> None:
     if curve:
         deciles = [pt_[1] for pt_ in curve if pt_[0] % 10 == 0 and pt_[0] > 0]
         pt.add_row("曲线 10%→100%" if zh else "curve 10%→100%", Text(sparkline(deciles), style="green"))
-    both = Table.grid(padding=(0, 2))
-    both.add_column()
-    both.add_column()
-    both.add_row(Panel(lt, title="会员活跃度" if zh else "Activity", title_align="left"),
-                 Panel(pt, title="二八分布" if zh else "Pareto", title_align="left"))
-    console.print(both)
+    life_panel = Panel(lt, title="会员活跃度" if zh else "Activity", title_align="left")
+    pareto_panel = Panel(pt, title="二八分布" if zh else "Pareto", title_align="left")
+    if console.width >= 90:
+        both = Table.grid(padding=(0, 2))
+        both.add_column()
+        both.add_column()
+        both.add_row(life_panel, pareto_panel)
+        console.print(both)
+    else:
+        console.print(life_panel)
+        console.print(pareto_panel)
 
     # segments
     seg = s.get("segments")

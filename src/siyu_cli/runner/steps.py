@@ -178,17 +178,13 @@ def step_load(ctx: StepContext) -> dict[str, Any]:
 def step_segment(ctx: StepContext) -> dict[str, Any]:
     """Take today's RFM snapshot (options go to ``run_segment``: scheme, window, …)."""
     options = dict(ctx.step.options)
-    scheme = options.pop("scheme", "rfm8")
+    scheme = options.pop("scheme", None)  # None: [segment].scheme in siyu.toml, else rfm8
     if ctx.dry_run:
-        return {"scheme": scheme, **options}
+        return {"scheme": scheme or ctx.settings.section("segment").get("scheme", "rfm8"), **options}
     from siyu_cli.segment import run_segment
 
     run = run_segment(ctx.settings, scheme=scheme, **options)
-    counts = {"scheme": scheme, "snapshot_id": run.snapshot_id}
-    members = getattr(run, "members", None)
-    if members is not None:
-        counts["members"] = members
-    return counts
+    return {"scheme": run.scheme, "snapshot_id": run.snapshot_id, "members": run.members, "buyers": run.buyers}
 
 
 # ---------------------------------------------------------------- report

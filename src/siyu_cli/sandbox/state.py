@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-TZ = ZoneInfo("Asia/Shanghai")
 HELP = "more info at https://open.work.weixin.qq.com/devtool/query?e="
 
 ERRMSG = {
@@ -117,7 +116,8 @@ class SandboxState:
                  confirm_delay: float = 0.0, token_ttl: int = 7200, quota: dict | None = None,
                  rate_limits: dict | None = None, rate_limit_default: int = DEFAULT_RATE_LIMIT,
                  robot_per_minute: int = 20, app_per_member_minute: int = 30, remind_limit: int = 3,
-                 dispatch_delay: float = 0.0, state_dir: Path | None = None, clock: Callable[[], float] = time.time):
+                 dispatch_delay: float = 0.0, state_dir: Path | None = None, clock: Callable[[], float] = time.time,
+                 timezone: str = "Asia/Shanghai"):
         if confirm not in ("auto", "manual", "never"):
             raise ValueError("confirm must be auto, manual or never")
         self.lock = threading.RLock()
@@ -136,6 +136,7 @@ class SandboxState:
         self.dispatch_delay = dispatch_delay  # task/result polls answer 41063 this long after creation
         self.state_dir = Path(state_dir) if state_dir else None
         self.clock = clock
+        self.tz = ZoneInfo(timezone)  # quota periods (day/week/month) are local calendar periods
         self.rotate_tokens = False
         # corp data
         self.staff: dict[str, str] = {}
@@ -143,8 +144,10 @@ class SandboxState:
         self.removed: set[tuple[str, str]] = set()  # (external_userid, userid) no longer friends
         self.groups: dict[str, dict] = {}  # chat_id -> {"name", "owner", "members": [...], "create_time"}
         self.media: dict[str, float] = {}
+        self._log = None
         self._reset_runtime()
         self._load_deliveries()
+        self._load_messages()
 
     # ------------------------------------------------------------------ runtime state
     def _reset_runtime(self) -> None:
@@ -152,6 +155,7 @@ class SandboxState:
         self.current_token: str | None = None
         self.msgs: dict[str, dict] = {}
         self.order: list[str] = []
+        self.pending: dict[tuple[str, str], float | None] = {}  # (msgid, userid) -> auto-confirm time
         self.usage: dict[str, list[float]] = {}
         self.app_dedupe: dict[tuple, tuple[float, str]] = {}
         self.app_minute: dict[str, deque] = {}
@@ -163,8 +167,43 @@ class SandboxState:
     def reset(self) -> None:
         with self.lock:
             self._reset_runtime()
+            self.close()
             if self.state_dir:
                 (self.state_dir / "deliveries.jsonl").write_text("", encoding="utf-8")
+                (self.state_dir / "messages.json").unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """Flush the record: the deliveries log and a snapshot of the mass sends (for a restart)."""
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        self.save_messages()
+
+    def save_messages(self) -> None:
+        if not self.state_dir or not self.order:
+            return
+        path = self.state_dir / "messages.json"
+        tmp = path.with_suffix(".json.tmp")
+        data = {"order": self.order, "msgs": self.msgs, "removed": sorted(map(list, self.removed))}
+        tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        tmp.replace(path)
+
+    def _load_messages(self) -> None:
+        """Mass sends of an earlier run of this sandbox: msgids stay valid, pending tasks stay pending."""
+        path = self.state_dir / "messages.json" if self.state_dir else None
+        if path is None or not path.exists():
+            return
+        data = json.loads(path.read_text(encoding="utf-8"))
+        self.order = list(data["order"])
+        self.msgs = data["msgs"]
+        self.removed |= {tuple(x) for x in data.get("removed", [])}
+        for msgid in self.order:
+            msg = self.msgs[msgid]
+            if msg["cancelled"]:
+                continue
+            for userid, task in msg["tasks"].items():
+                if task["status"] == 0:
+                    self.pending[(msgid, userid)] = task["due"]
 
     def _load_deliveries(self) -> None:
         if not self.state_dir:
@@ -184,11 +223,13 @@ class SandboxState:
                  attachments: list | None, now: float) -> None:
         rec = {"channel": channel, "msgid": msgid, "sender": sender, "recipient": recipient, "text": text,
                "attachments": attachments or [],
-               "at": dt.datetime.fromtimestamp(now, TZ).isoformat(timespec="seconds"), "ts": now}
+               "at": dt.datetime.fromtimestamp(now, self.tz).isoformat(timespec="seconds"), "ts": now}
         self._deliveries.append(rec)
         if self.state_dir:
-            with open(self.state_dir / "deliveries.jsonl", "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            if self._log is None:
+                self._log = open(self.state_dir / "deliveries.jsonl", "a", encoding="utf-8")
+            self._log.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            self._log.flush()  # another process (`siyu sandbox deliveries --state-dir`) may read it now
 
     def deliveries(self, channel: str | None = None) -> list[dict]:
         with self.lock:
@@ -201,12 +242,13 @@ class SandboxState:
             self.staff.setdefault(userid, name or userid)
 
     def add_contact(self, external_userid: str, userid: str, *, name: str | None = None,
-                    added_at: float | None = None, last: bool = False) -> None:
+                    added_at: float | None = None, last: bool = False, refriend: bool = False) -> None:
         with self.lock:
             self.add_staff(userid)
             c = self.contacts.setdefault(external_userid, {"name": name or external_userid, "followers": {}, "last": None})
             c["followers"][userid] = added_at if added_at is not None else self.clock()
-            self.removed.discard((external_userid, userid))
+            if refriend:  # added again after being deleted (a restored sandbox keeps deletions otherwise)
+                self.removed.discard((external_userid, userid))
             if last or c["last"] is None:
                 c["last"] = userid
 
@@ -317,7 +359,7 @@ class SandboxState:
 
     # ------------------------------------------------------------------ quota
     def _period_key(self, ts: float):
-        d = dt.datetime.fromtimestamp(ts, TZ)
+        d = dt.datetime.fromtimestamp(ts, self.tz)
         period = self.quota["period"]
         if period == "day":
             return d.date()
@@ -330,7 +372,7 @@ class SandboxState:
         if limit:
             return int(limit)
         if self.quota["period"] == "month":
-            d = dt.datetime.fromtimestamp(now, TZ)
+            d = dt.datetime.fromtimestamp(now, self.tz)
             return calendar.monthrange(d.year, d.month)[1]
         return 1 if self.quota["period"] == "day" else 7
 
@@ -342,16 +384,12 @@ class SandboxState:
     # ------------------------------------------------------------------ confirmation
     def tick(self) -> None:
         """Auto-confirm tasks whose delay has passed (called on every request)."""
-        if self.confirm_mode != "auto":
+        if self.confirm_mode != "auto" or not self.pending:
             return
         now = self.clock()
-        for msgid in self.order:
-            msg = self.msgs[msgid]
-            if msg["cancelled"]:
-                continue
-            for userid, task in msg["tasks"].items():
-                if task["status"] == 0 and task["due"] is not None and task["due"] <= now:
-                    self._confirm_task(msg, userid, now)
+        for (msgid, userid), due in list(self.pending.items()):
+            if due is not None and due <= now:
+                self._confirm_task(self.msgs[msgid], userid, now)
 
     def confirm(self, msgid: str | None = None, sender: str | None = None) -> int:
         """Guides confirm their pending tasks (all, one mass send, or one guide's); returns tasks confirmed."""
@@ -361,19 +399,14 @@ class SandboxState:
                 return 0
             now = self.clock()
             n = 0
-            for mid in list(self.order):
-                if msgid and mid != msgid:
-                    continue
-                msg = self.msgs[mid]
-                if msg["cancelled"]:
-                    continue
-                for userid, task in msg["tasks"].items():
-                    if task["status"] == 0 and (sender is None or userid == sender):
-                        self._confirm_task(msg, userid, now)
-                        n += 1
+            for mid, userid in list(self.pending):  # creation order
+                if (msgid is None or mid == msgid) and (sender is None or userid == sender):
+                    self._confirm_task(self.msgs[mid], userid, now)
+                    n += 1
             return n
 
     def _confirm_task(self, msg: dict, userid: str, now: float) -> None:
+        self.pending.pop((msg["msgid"], userid), None)
         task = msg["tasks"][userid]
         task["status"] = 2
         task["send_time"] = int(now)
@@ -489,6 +522,8 @@ class SandboxState:
             "results": {u: {r: {"status": 0, "send_time": None} for r in rs} for u, rs in routed.items()},
         }
         self.order.append(msgid)
+        for u in routed:
+            self.pending[(msgid, u)] = due
         return ok(fail_list=fail, msgid=msgid)
 
     def _msg(self, body: dict, *, poll: bool = False) -> tuple[dict | None, dict | None]:
@@ -581,6 +616,8 @@ class SandboxState:
         if e:
             return e
         msg["cancelled"] = True
+        for u in msg["tasks"]:
+            self.pending.pop((msg["msgid"], u), None)
         return ok()
 
     def message_send(self, query: dict, body: dict) -> dict:
@@ -639,6 +676,20 @@ class SandboxState:
             limit = 2048 if msgtype == "text" else 4096
             if len(content.encode("utf-8")) > limit:
                 return err(45002, f"{msgtype}.content over {limit} bytes")
+        if msgtype == "image":
+            try:
+                raw = base64.b64decode(inner.get("base64") or "", validate=True)
+            except ValueError:
+                return err(40058, "image.base64 is not base64")
+            if not raw or hashlib.md5(raw).hexdigest() != inner.get("md5"):
+                return err(40058, "image.md5 does not match")
+            if len(raw) > 2 * 1024 * 1024:
+                return err(45001, "image over 2 MB")
+            content = f"image md5={inner['md5']} bytes={len(raw)}"
+        if msgtype == "news":
+            arts = inner.get("articles")
+            if not isinstance(arts, list) or not 1 <= len(arts) <= 8:
+                return err(40058, "news.articles must hold 1..8 articles")
         if not self._window(self.robot_minute, rid, self.robot_per_minute, now):
             return err(45009, f"robot limit {self.robot_per_minute}/min")
         extra = {"msgtype": msgtype}
@@ -747,4 +798,9 @@ class SandboxState:
                 return err(45009)
             if body is None and spec[0] == "POST" and endpoint != "media/upload":
                 return err(40058, "Warning: wrong json format.")
-            return getattr(self, spec[1])(query, body if body is not None else {})
+            if spec[0] == "POST" and endpoint != "media/upload" and not isinstance(body, dict):
+                return err(40058, "Warning: wrong json format.")
+            try:
+                return getattr(self, spec[1])(query, body if body is not None else {})
+            except (TypeError, ValueError, KeyError, AttributeError):
+                return err(40058, "invalid parameter type")
