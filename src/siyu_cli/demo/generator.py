@@ -594,7 +594,7 @@ WECOM_CUSTOMERS_HEADER = (
 )
 
 #: WeCom customer-group list (客户群 → 导出) and group members (the groupchat API's member_list fields).
-WECOM_GROUPS_HEADER = "群ID,群名称,群主,群主账号,群人数,创建时间,群公告,群标签"
+WECOM_GROUPS_HEADER = "群ID,群名称,群主,群主账号,群人数,创建时间,群公告,群标签,所属门店"
 WECOM_GROUP_MEMBERS_HEADER = "群ID,群名称,成员名称,成员类型,外部联系人ID,UnionID,入群时间,入群方式,邀请人账号"
 
 HEADERS = {
@@ -968,7 +968,7 @@ class _Writer:
         for g in self.data.groups:
             glines.append(_csv_line([g.chat_id, g.name, self.guide_name[g.owner], g.owner, str(len(g.members) + 1),
                                      _dt(g.created_at), "每周三会员日，群内专享券；周五下午茶秒杀。",
-                                     f"咖啡群,{self.store_city[g.store]}"]))
+                                     f"咖啡群,{self.store_city[g.store]}", self.store_name[g.store]]))
             for idx, joined, scene, invitor in g.members:
                 p = people[idx]
                 mlines.append(_csv_line([g.chat_id, g.name, p.nickname, "外部联系人", p.external_userid, p.unionid or "",
