@@ -235,6 +235,13 @@ def test_cli_demo_end_to_end(siyu_subprocess, tmp_path):
         assert proc.returncode == 0, proc.stderr
         assert result["ok"] and all(v == "ok" for v in statuses.values())
         assert (target / "reports" / "report.html").is_file()
+        steps = {s["id"]: s["summary"] for s in result["steps"]}
+        assert steps["load"]["read"] == steps["generate"]["rows"]
+        assert steps["plan"]["messages"] > 0
+        assert steps["push"]["failed"] == 0 and steps["push"]["received"] > 0
+        received = "".join(p.read_text(encoding="utf-8") for p in (target / "sandbox").glob("*.jsonl"))
+        assert "山茶咖啡" in received  # the demo brand's own playbooks, not the example brands'
+        assert "花间集" not in received and "晨光咖啡" not in received
     else:
         assert proc.returncode != 0
         assert result["failed_step"] == missing
