@@ -386,3 +386,15 @@ def test_tiny_worlds_still_carry_exactly_the_nine_bad_rows(tmp_path, members):
             found += [(f.path.name, n, p) for p in _problems(f.path.name, n, row, rows[0])]
     assert sorted(found) == sorted((b.file, b.line, b.reason) for b in data.bad_rows)
     assert len(found) == 9
+
+
+def test_identical_across_processes_with_different_hash_seeds(siyu_subprocess, tmp_path):
+    """No set/dict-order or hash() dependence: two interpreters with different PYTHONHASHSEED agree byte for byte."""
+    for h in ("1", "2"):
+        proc = siyu_subprocess("demo", "data", tmp_path / h, "--members", "120", "--seed", "9", "--today", "2026-11-25",
+                               "--format", "json", env={"PYTHONHASHSEED": h})
+        assert proc.returncode == 0, proc.stderr
+    names = sorted(p.name for p in (tmp_path / "1").iterdir())
+    assert len(names) == 8
+    for name in names:
+        assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "2" / name).read_bytes(), name
