@@ -89,3 +89,28 @@ def test_tmall_row_with_too_many_columns_is_rejected(loaded):
         assert con.execute("SELECT count(*) FROM orders").fetchone()[0] == exp["orders"]
         net = con.execute("SELECT sum(net_amount) FROM orders").fetchone()[0]
     assert net == Decimal(str(exp["net_amount"])).quantize(Decimal("0.01"))
+
+
+def test_the_load_step_compares_the_store_with_the_ground_truth(loaded):
+    data, settings, _ = loaded
+    from siyu_cli.demo.runner import DemoContext, _compare_with_truth
+
+    ctx = DemoContext(root=settings.root, members=data.members, seed=data.seed, today=data.today,
+                      settings=settings, data=data)
+    verdict = _compare_with_truth(ctx)
+    assert verdict == "ok" or verdict.startswith("differs: ")
+    # the counts this branch's loader gets right are not reported as differences
+    assert "members" not in verdict and "group members" not in verdict
+    # and a real difference is reported: pretend the world had one more order
+    real = data.expected
+
+    def more_orders():
+        exp = real()
+        exp["orders"] += 1
+        return exp
+
+    data.expected = more_orders
+    try:
+        assert "orders" in _compare_with_truth(ctx)
+    finally:
+        del data.expected
