@@ -210,14 +210,14 @@ def _insert_recipients(con, cid, spec, aud, policy, at) -> None:
         r AS (SELECT NULL::VARCHAR AS member_id, 'robot' AS recipient_id, NULL::VARCHAR AS sender, NULL::VARCHAR AS reason0)"""
         base_params = []
     con.execute(
-        f"""INSERT INTO push_recipients (campaign_id, recipient_id, member_id, batch_id, sender, state, reason)
+        f"""CREATE OR REPLACE TEMP TABLE _push_r AS
             WITH {base.strip()},
             capped AS ({cap_sql})
-            SELECT ?, r.recipient_id, r.member_id, NULL, r.sender,
-                   CASE WHEN coalesce(r.reason0, capped.reason) IS NULL THEN 'planned' ELSE 'skipped' END,
-                   coalesce(r.reason0, capped.reason)
+            SELECT r.recipient_id, r.member_id, r.sender,
+                   CASE WHEN coalesce(r.reason0, capped.reason) IS NULL THEN 'planned' ELSE 'skipped' END AS state,
+                   coalesce(r.reason0, capped.reason) AS reason
             FROM r LEFT JOIN capped ON capped.recipient_id = r.recipient_id""",
-        [*base_params, *cap_params, cid],
+        [*base_params, *cap_params],
     )
 
 
@@ -240,17 +240,15 @@ def _make_batches(con, cid, channel, template: Template, common, size, kind) -> 
         if len(text.encode()) > limit:
             raise DataError(f"the message is {len(text.encode())} bytes; the {channel} channel allows {limit}")
         con.execute(
-            """CREATE OR REPLACE TEMP TABLE _push_b AS
-               SELECT recipient_id, 'b' || lpad(CAST(dense_rank() OVER (ORDER BY sender NULLS FIRST, chunk) AS VARCHAR), 6, '0') AS batch_id
-               FROM (SELECT recipient_id, sender,
-                            (row_number() OVER (PARTITION BY sender ORDER BY recipient_id) - 1) // ? AS chunk
-                     FROM push_recipients WHERE campaign_id = ? AND state = 'planned')""",
-            [size, cid],
-        )
-        con.execute(
-            "UPDATE push_recipients AS r SET batch_id = b.batch_id FROM _push_b b "
-            "WHERE r.campaign_id = ? AND r.recipient_id = b.recipient_id",
-            [cid],
+            """INSERT INTO push_recipients (campaign_id, recipient_id, member_id, batch_id, sender, state, reason)
+               SELECT ?, recipient_id, member_id,
+                      CASE WHEN state = 'planned' THEN
+                        'b' || lpad(CAST(dense_rank() OVER (ORDER BY state = 'planned' DESC, sender NULLS FIRST, chunk) AS VARCHAR), 6, '0')
+                      END,
+                      sender, state, reason
+               FROM (SELECT *, (row_number() OVER (PARTITION BY state = 'planned', sender ORDER BY recipient_id) - 1) // ? AS chunk
+                     FROM _push_r)""",
+            [cid, size],
         )
         con.execute(
             """INSERT INTO push_batches (campaign_id, batch_id, sender, text, recipients, state)
@@ -260,6 +258,11 @@ def _make_batches(con, cid, channel, template: Template, common, size, kind) -> 
         )
         return
     # personalised: one text per recipient; batch = (sender, text) chunked by size
+    con.execute(
+        "INSERT INTO push_recipients (campaign_id, recipient_id, member_id, batch_id, sender, state, reason) "
+        "SELECT ?, recipient_id, member_id, NULL, sender, state, reason FROM _push_r",
+        [cid],
+    )
     cur = con.execute(
         f"SELECT * FROM ({_recipient_vars_sql(kind)} WHERE r.campaign_id = ? AND r.state = 'planned') "
         "ORDER BY sender NULLS FIRST, recipient_id",
