@@ -52,8 +52,10 @@ def test_customer_campaign_delivered_once_and_status_synced(ws, sb, cli):
     assert d["text"] == "周末活动" and d["attachments"][0]["link"]["url"] == "https://example.com/a"
     # every batch went to the recipient's own guide
     assert {x["recipient"]: x["sender"] for x in sb.deliveries()}["wm02"] == "g2"
-    st = json.loads(cli("push", "status", cid, "--format", "json").stdout)
+    r = cli("push", "status", cid, "--format", "json")
+    st = json.loads(r.stdout)
     assert st["delivery"] == {"delivered": 9} and st["status"] == "sent"
+    assert sb.secret not in r.stdout + r.stderr and not any(t in r.stdout + r.stderr for t in sb.state.tokens)
     # sending again is a no-op: nobody gets a second message
     cli("push", "send", cid)
     sb.confirm()
@@ -176,6 +178,10 @@ def test_remind_and_cancel(ws, tmp_path, monkeypatch, cli):
         assert len(d["reminded_batches"]) == 2 and d["guides_messaged"] == ["g1", "g2"]
         assert all(sb.remind_count(m["msgid"]) == 1 for m in sb.messages())
         assert sorted(x["recipient"] for x in sb.deliveries("app")) == ["g1", "g2"]
+        for _ in range(2):
+            cli("push", "remind", cid)
+        d = json.loads(cli("push", "remind", cid, "--format", "json").stdout)  # 4th: WeCom allows 3 a day
+        assert d["reminded_batches"] == [] and len(d["limit_reached"]) == 2
         d = json.loads(cli("push", "cancel", cid, "--format", "json").stdout)
         assert d["cancelled_tasks"] == 2
         sb.confirm()

@@ -378,7 +378,13 @@ def remind(settings, campaign_id: str, *, client=None, app_message: bool = False
             if count >= 3:
                 limited.append(bid)
                 continue
-            client.remind_groupmsg_send(msgid)
+            try:
+                client.remind_groupmsg_send(msgid)
+            except _wecom().WeComError as exc:
+                if exc.errcode == 45009:  # WeCom: at most 3 reminders per mass send per 24 h
+                    limited.append(bid)
+                    continue
+                raise
             reminded.append(bid)
             senders[sender] = senders.get(sender, 0) + waiting
         if reminded:
