@@ -235,6 +235,24 @@ def _reconcile(settings, camp, batch: Batch, client, report, session) -> None:
     started = batch.started_at or utcnow()
     if started.tzinfo is None:
         started = started.replace(tzinfo=timezone.utc)
+    # a request may still be in transit: give it the client's timeout to land before concluding it never did
+    settle = float(getattr(getattr(client, "config", None), "timeout", 10.0)) + 1.0
+    for attempt in (1, 2):
+        if _find_at_wecom(settings, camp, batch, client, report, session, started):
+            return
+        age = (utcnow() - started).total_seconds()
+        if attempt == 1 and age < settle:
+            session.close()  # let other processes use the store while we wait
+            time.sleep(settle - age)
+        else:
+            break
+    ledger.release_batch(settings, cid, batch.batch_id, "not found at WeCom after a crash; re-queued", con=session.con())
+    report.released += 1
+
+
+def _find_at_wecom(settings, camp, batch: Batch, client, report, session, started) -> bool:
+    """Look for the batch among WeCom's mass-send records; mark it sent when found."""
+    channel, cid = camp["channel"], camp["campaign_id"]
     start_time = int(started.timestamp()) - RECONCILE_SLACK
     end_time = int(time.time()) + RECONCILE_SLACK
     known = {r[0] for r in session.con().execute("SELECT msgid FROM push_batches WHERE msgid IS NOT NULL").fetchall()}
@@ -267,9 +285,8 @@ def _reconcile(settings, camp, batch: Batch, client, report, session) -> None:
                               now=started, con=session.con())
         report.reconciled += 1
         log.info("batch %s reconciled with WeCom msgid %s", batch.batch_id, msgid)
-        return
-    ledger.release_batch(settings, cid, batch.batch_id, "not found at WeCom after a crash; re-queued", con=session.con())
-    report.released += 1
+        return True
+    return False
 
 
 # ---------------------------------------------------------------- status, remind, cancel
