@@ -238,3 +238,24 @@ def test_push_due_with_real_playbooks_overlapping_windows(ws, tmp_path, monkeypa
             assert con.execute("SELECT count(*) FROM push_campaigns WHERE due_key IS NOT NULL").fetchone()[0] == len(keys)
     finally:
         sb.stop()
+
+
+def test_quiet_hours_hold_the_send(workspace, tmp_path, monkeypatch):
+    from siyu_cli.errors import TemporaryFailure
+
+    configure(workspace, WECOM_TOML)
+    cfg = workspace / "siyu.toml"
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace('quiet_hours = ""', 'quiet_hours = "22:00-08:00"'), encoding="utf-8")
+    s = load_settings(workspace)
+    seed(s)
+    sb = start_sandbox(s, tmp_path, monkeypatch)
+    try:
+        late = datetime(2026, 11, 25, 15, 30, tzinfo=timezone.utc)  # 23:30 Shanghai
+        cid = create_campaign(s, CampaignSpec(channel="customer", audience="list:m01", text="x"), now=late)["campaign_id"]
+        with pytest.raises(TemporaryFailure, match="quiet hours: no mass-send starts before 08:00"):
+            send_campaign(s, cid, now=late)
+        assert sb.messages() == []
+        rep = send_campaign(s, cid, now=datetime(2026, 11, 26, 1, 0, tzinfo=timezone.utc))  # 09:00
+        assert rep.states == {"sent": 1}
+    finally:
+        sb.stop()
