@@ -34,10 +34,16 @@ max_rejects = 0                # a load exits 65 when more rows than this are re
 # phone = "会员手机"
 # store = "门店"
 
-# [wecom]
-# base_url = "https://qyapi.weixin.qq.com"      # or the sandbox: `siyu sandbox serve`
-# corp_id_env = "SIYU_WECOM_CORP_ID"            # names of environment variables, never values
-# secret_env = "SIYU_WECOM_SECRET"              # SIYU_WECOM_SECRET_FILE may name a 0600 file instead
+# [wecom]                                       # docs/wecom.md
+# base_url = "https://qyapi.weixin.qq.com"      # or the sandbox (`siyu sandbox serve`); env SIYU_WECOM_BASE_URL wins
+# corp_id_env = "WECOM_CORP_ID"                 # names of environment variables, never values
+# secret_env = "WECOM_SECRET"                   # WECOM_SECRET_FILE may name a 0600 file instead
+# robot_key_env = "WECOM_ROBOT_KEY"             # group-robot webhook key
+# agent_id = 1000002                            # app id for app messages to staff
+# timeout = 10                                  # seconds per request
+# max_retries = 3                               # for retryable errcodes (-1, 45009, 45033, 41063), with backoff
+# [wecom.rate_limits]                           # client-side calls per minute per endpoint (0 = off)
+# "externalcontact/add_msg_template" = 600
 
 # [push]
 # platform_cap = "days/month"   # WeCom's per-customer mass-send limit: N/day|week|month ("days" = days in the month)

@@ -1,9 +1,284 @@
-"""`siyu sandbox` commands (being built; see the open issue for this area)."""
+"""`siyu sandbox`: run a local WeCom fake and inspect what customers would have received."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import List, Optional
+
 import typer
+
+from siyu_cli.output import Format
+
+sandbox_app = typer.Typer(
+    help="A local WeCom sandbox (same endpoints, errcodes and limits as WeCom) for trying pushes safely.",
+    no_args_is_help=True,
+)
+
+
+def _settings_or_none(ctx: typer.Context):
+    from siyu_cli.cli.context import settings
+    from siyu_cli.errors import ConfigError
+
+    try:
+        return settings(ctx)
+    except ConfigError:
+        return None
+
+
+SANDBOX_KEYS = {"port": int, "confirm": str, "confirm_delay": (int, float), "token_ttl": int, "quota": str,
+                "seed": str, "state_dir": str, "faults": list}
+
+
+def _sandbox_config(settings) -> dict:
+    """Defaults for `siyu sandbox serve` from the [sandbox] section of siyu.toml (flags win)."""
+    from siyu_cli.errors import ConfigError
+
+    conf = settings.section("sandbox") if settings is not None else {}
+    for key, value in conf.items():
+        if key not in SANDBOX_KEYS:
+            raise ConfigError(f"{settings.config_file}: unknown key sandbox.{key} (known: {', '.join(SANDBOX_KEYS)})")
+        if not isinstance(value, SANDBOX_KEYS[key]) or isinstance(value, bool):
+            raise ConfigError(f"{settings.config_file}: sandbox.{key} has the wrong type")
+    return conf
+
+
+def _write_private(path: Path, value: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(value + "\n")
+    os.chmod(path, 0o600)
+
+
+def _read_private(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+@sandbox_app.command("serve")
+def serve(
+    ctx: typer.Context,
+    port: Optional[int] = typer.Option(None, "--port", "-p", help="Port on 127.0.0.1 (default 0 = any free port; [sandbox] port)."),
+    confirm: Optional[str] = typer.Option(None, "--confirm", help="How guides confirm mass sends: auto (default) | manual | never."),
+    confirm_delay: Optional[float] = typer.Option(None, "--confirm-delay", help="Seconds before guides auto-confirm (default 0)."),
+    fault: List[str] = typer.Option(
+        [], "--fault",
+        help="Fault injection, repeatable: errcode=45009:0.1, 5xx=0.05, drop=0.02, drop_after=0.02, latency=0.2, "
+             "token_expiry=0.01, path=add_msg_template, seed=7.",
+    ),
+    token_ttl: Optional[int] = typer.Option(None, "--token-ttl", help="Access-token lifetime in seconds (default 7200)."),
+    quota: Optional[str] = typer.Option(
+        None, "--quota", help="Per-customer mass-send cap PERIOD[:N]: month (days in month, default), week:7, day:1."
+    ),
+    seed: Optional[str] = typer.Option(None, "--seed", help="Contacts: auto (workspace store if it has any, else synthetic) | store | synthetic | none."),
+    state_dir: Optional[Path] = typer.Option(None, "--state-dir", help="Where deliveries and the sandbox secret are kept (default: <workspace>/.sandbox)."),
+    show_secret: bool = typer.Option(False, "--show-secret", help="Also print the sandbox's own generated secret and robot key."),
+) -> None:
+    """Serve the sandbox until Ctrl-C; prints the URL and the variables to export."""
+    from siyu_cli.errors import UsageError
+    from siyu_cli.sandbox import SandboxServer
+    from siyu_cli.sandbox.faults import parse_cli
+
+    settings = _settings_or_none(ctx)
+    conf = _sandbox_config(settings)
+    port = port if port is not None else conf.get("port", 0)
+    confirm = confirm or conf.get("confirm", "auto")
+    confirm_delay = confirm_delay if confirm_delay is not None else conf.get("confirm_delay", 0.0)
+    token_ttl = token_ttl if token_ttl is not None else conf.get("token_ttl", 7200)
+    quota = quota or conf.get("quota")
+    seed = seed or conf.get("seed", "auto")
+    fault = list(fault) or list(conf.get("faults", []))
+    if state_dir is None and conf.get("state_dir") and settings is not None:
+        state_dir = settings.path(conf["state_dir"])
+    if confirm not in ("auto", "manual", "never"):
+        raise UsageError("--confirm must be auto, manual or never")
+    try:
+        faults = parse_cli(fault)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    quota_spec = None
+    if quota:
+        period, _, n = quota.partition(":")
+        if period not in ("month", "week", "day") or (n and not n.isdigit()):
+            raise UsageError("--quota must be month, week or day, optionally :N (e.g. day:1)")
+        quota_spec = {"period": period, "limit": int(n) if n else None}
+    if seed == "store" and settings is None:
+        raise UsageError("--seed store needs a workspace (--workspace or SIYU_WORKSPACE)")
+    if seed not in ("auto", "store", "synthetic", "none"):
+        raise UsageError("--seed must be auto, store, synthetic or none")
+    if state_dir is None:
+        if settings is not None:
+            state_dir = settings.root / ".sandbox"
+        else:
+            import tempfile
+
+            state_dir = Path(tempfile.mkdtemp(prefix="siyu-sandbox-"))
+    state_dir = state_dir.expanduser().resolve()
+    secret_file, robot_file = state_dir / "secret", state_dir / "robot_key"
+    secret = _read_private(secret_file)
+    robot_key = _read_private(robot_file)
+    server = SandboxServer(settings=settings if seed in ("auto", "store") else None, port=port, secret=secret,
+                           robot_keys=[robot_key] if robot_key else None, confirm=confirm,
+                           confirm_delay=confirm_delay, faults=faults, token_ttl=token_ttl, state_dir=state_dir,
+                           quota=quota_spec, seed=seed)
+    _write_private(secret_file, server.secret)
+    _write_private(robot_file, server.robot_keys[0])
+    try:
+        server.start()
+    except OSError as exc:
+        raise UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
+    seeded = ", ".join(f"{v} {k}" for k, v in server.seeded.items()) or "no contacts"
+    lines = [
+        f"siyu sandbox listening on {server.url} (confirm={confirm}; {seeded}; deliveries in {state_dir})",
+        "# point siyu at it:",
+        f"export SIYU_WECOM_BASE_URL={server.url}",
+        f"export WECOM_CORP_ID={server.corp_id}",
+        f"export WECOM_SECRET_FILE={secret_file}",
+        f"export WECOM_ROBOT_KEY_FILE={robot_file}",
+    ]
+    if show_secret:  # the sandbox's own generated values, shown only on request
+        lines += [f"export WECOM_SECRET={server.secret}", f"export WECOM_ROBOT_KEY={server.robot_keys[0]}"]
+    typer.echo("\n".join(lines), nl=True)
+    import sys
+
+    sys.stdout.flush()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        server.stop()
+        sys.stderr.write("sandbox stopped\n")
+
+
+def _url(ctx: typer.Context, url: str | None) -> str:
+    from siyu_cli.errors import UsageError
+
+    if url:
+        return url.rstrip("/")
+    if os.environ.get("SIYU_WECOM_BASE_URL"):
+        return os.environ["SIYU_WECOM_BASE_URL"].rstrip("/")
+    settings = _settings_or_none(ctx)
+    base = (settings.section("wecom").get("base_url") if settings else None) or ""
+    if base.startswith(("http://127.0.0.1", "http://localhost")):
+        return base.rstrip("/")
+    raise UsageError("which sandbox? pass --url or set SIYU_WECOM_BASE_URL (printed by `siyu sandbox serve`)")
+
+
+def _control(url: str, name: str, body: dict | None = None) -> dict:
+    import httpx
+
+    from siyu_cli.errors import TemporaryFailure, UsageError
+
+    try:
+        with httpx.Client(timeout=10, trust_env=False) as http:
+            resp = http.post(f"{url}/sandbox/{name}", json=body or {}) if body is not None else http.get(f"{url}/sandbox/{name}")
+    except httpx.TransportError:
+        raise TemporaryFailure(f"no sandbox answering at {url} (is `siyu sandbox serve` running?)") from None
+    if resp.status_code != 200:
+        raise UsageError(f"sandbox refused {name}: {resp.text[:200]}")
+    return resp.json()
+
+
+@sandbox_app.command("confirm")
+def confirm_cmd(
+    ctx: typer.Context,
+    msgid: Optional[str] = typer.Option(None, "--msgid", help="Only this mass send."),
+    sender: Optional[str] = typer.Option(None, "--sender", help="Only this guide's tasks."),
+    url: Optional[str] = typer.Option(None, "--url", help="Sandbox URL (default: $SIYU_WECOM_BASE_URL)."),
+) -> None:
+    """Make guides confirm their pending mass-send tasks (as if they tapped 'send' in WeCom)."""
+    from siyu_cli import output
+
+    n = _control(_url(ctx, url), "confirm", {"msgid": msgid, "sender": sender})["confirmed"]
+    typer.echo(str(n) if output.is_quiet() else f"confirmed {n} task(s)")
+
+
+@sandbox_app.command("deliveries")
+def deliveries_cmd(
+    ctx: typer.Context,
+    channel: Optional[str] = typer.Option(None, "--channel", help="customer | group | app | robot."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, csv or json."),
+    url: Optional[str] = typer.Option(None, "--url", help="Sandbox URL (default: $SIYU_WECOM_BASE_URL)."),
+    state_dir: Optional[Path] = typer.Option(
+        None, "--state-dir", help="Read the record a (stopped) sandbox left in this folder instead of asking a running one."
+    ),
+) -> None:
+    """Every message a customer, group, staff member or robot received from the sandbox."""
+    import json
+
+    from siyu_cli.errors import UsageError
+    from siyu_cli.output import emit_rows
+
+    if state_dir is not None:
+        path = state_dir.expanduser() / "deliveries.jsonl"
+        if not path.is_file():
+            raise UsageError(f"{path}: no such file (no sandbox has recorded deliveries there)")
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    else:
+        rows = _control(_url(ctx, url), "deliveries", None if channel is None else {"channel": channel})["deliveries"]
+    if channel:
+        rows = [r for r in rows if r["channel"] == channel]
+    cols = ["at", "channel", "msgid", "sender", "recipient", "text", "attachments"]
+    emit_rows(cols, [[r.get(c) for c in cols] for r in rows], fmt, title="sandbox deliveries")
+
+
+@sandbox_app.command("reset")
+def reset_cmd(ctx: typer.Context, url: Optional[str] = typer.Option(None, "--url")) -> None:
+    """Forget mass sends, deliveries, quotas and faults (contacts stay)."""
+    _control(_url(ctx, url), "reset", {})
+    typer.echo("sandbox reset")
+
+
+wecom_app = typer.Typer(help="Check the WeCom connection and look up errcodes.", no_args_is_help=True)
+
+
+@wecom_app.command("check")
+def wecom_check(
+    ctx: typer.Context,
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
+) -> None:
+    """Fetch a token and list the guides with customer contact: proves corp id, secret and base URL work."""
+    import time
+
+    from siyu_cli.cli.context import settings
+    from siyu_cli.output import emit_json, emit_rows
+    from siyu_cli.wecom.client import WeComClient
+
+    s = settings(ctx)
+    with WeComClient.from_settings(s) as wc:
+        t0 = time.perf_counter()
+        wc.access_token()
+        guides = wc.get_follow_user_list()
+        ms = (time.perf_counter() - t0) * 1000
+        token = wc.tokens.memory()
+        result = {
+            "base_url": wc.base_url,
+            "corp_id_env": wc.config.corp_id_env,
+            "secret_env": wc.config.secret_env,
+            "token": "ok",
+            "token_valid_for_s": int(token.expires_at - time.time()) if token else None,
+            "follow_users": len(guides),
+            "elapsed_ms": round(ms, 1),
+        }
+    if fmt is Format.json:
+        emit_json(result)
+    else:
+        emit_rows(["key", "value"], [[k, v] for k, v in result.items()], fmt, title="WeCom connection")
+
+
+@wecom_app.command("errcodes")
+def wecom_errcodes(fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, csv or json.")) -> None:
+    """Every errcode siyu knows and what it does about it (retry / refresh / skip / fatal)."""
+    from siyu_cli.output import emit_rows
+    from siyu_cli.wecom import errcodes
+
+    emit_rows(["errcode", "category", "config", "meaning"],
+              [[e.code, e.category, e.config, e.meaning] for e in errcodes.table()], fmt, title="WeCom errcodes")
 
 
 def register(app: typer.Typer) -> None:
-    """Register this module's commands on the root app."""
+    """Register this module's commands on the root app (``sandbox`` and ``wecom``)."""
+    app.add_typer(sandbox_app, name="sandbox")
+    app.add_typer(wecom_app, name="wecom")

@@ -3,6 +3,8 @@
 Kinds:
 - ``errcode``  answer with this errcode instead of processing (e.g. 45009, -1, 45033, 41063);
 - ``http5xx``  answer HTTP 502 with an HTML body, without processing;
+- ``http``     answer HTTP ``status`` (e.g. 429 from a proxy, 404 for a wrong base URL), without processing;
+- ``empty``    process the request, then answer HTTP 200 with an empty body (seen under load);
 - ``drop``     close the connection without processing (client sees a dropped connection);
 - ``drop_after`` process the request, then close without answering (the ambiguous case:
                e.g. a mass-send task exists although the client got no msgid);
@@ -21,7 +23,7 @@ import random
 import threading
 from dataclasses import dataclass
 
-KINDS = ("errcode", "http5xx", "drop", "drop_after", "latency", "token_expiry")
+KINDS = ("errcode", "http5xx", "http", "empty", "drop", "drop_after", "latency", "token_expiry")
 
 
 @dataclass
@@ -29,6 +31,7 @@ class Fault:
     kind: str
     errcode: int = 0
     seconds: float = 0.0
+    status: int = 0
 
 
 class Faults:
@@ -71,7 +74,8 @@ class Faults:
             for i, f in enumerate(self.queue):
                 if not f.get("path") or f["path"] in endpoint:
                     self.queue.pop(i)
-                    out.append(Fault(f["kind"], int(f.get("errcode", 0)), float(f.get("seconds", 0.0))))
+                    out.append(Fault(f["kind"], int(f.get("errcode", 0)), float(f.get("seconds", 0.0)),
+                                     int(f.get("status", 0))))
                     break
             if not out:
                 paths = self.spec.get("paths")
@@ -100,6 +104,8 @@ def validate_one(f: dict) -> dict:
         raise ValueError(f"fault kind must be one of {', '.join(KINDS)}")
     if f["kind"] == "errcode" and "errcode" not in f:
         raise ValueError("an errcode fault needs errcode")
+    if f["kind"] == "http" and not 100 <= int(f.get("status", 0)) <= 599:
+        raise ValueError("an http fault needs status (100..599)")
     return dict(f)
 
 

@@ -46,6 +46,16 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - never log URLs (tokens, keys)
         return
 
+    def setup(self) -> None:
+        super().setup()
+        self.server.open_connections.add(self.connection)  # type: ignore[attr-defined]
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.open_connections.discard(self.connection)  # type: ignore[attr-defined]
+
     def do_GET(self) -> None:
         self._dispatch("GET")
 
@@ -95,8 +105,19 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, {"errcode": 404, "errmsg": "not found"})
             return
         endpoint = path[len("/cgi-bin/"):].strip("/")
+        if not sb._enter(endpoint):
+            from siyu_cli.sandbox.state import err
+
+            self._send(200, err(45033))
+            return
+        try:
+            self._api(sb, method, endpoint, query, body)
+        finally:
+            sb._leave(endpoint)
+
+    def _api(self, sb: "SandboxServer", method: str, endpoint: str, query: dict, body: Any) -> None:
         faults = sb.faults.pick(endpoint)
-        after = False
+        after: str | bool = False
         for f in faults:
             if f.kind == "latency":
                 time.sleep(f.seconds)
@@ -113,13 +134,17 @@ class _Handler(BaseHTTPRequestHandler):
 
                 self._send(200, err(f.errcode))
                 return
-            elif f.kind == "drop_after":
-                after = True
-        if endpoint == "gettoken" and method != "GET":
-            pass
+            elif f.kind == "http":
+                self._send(f.status, b"<html><body>proxy error</body></html>", "text/html")
+                return
+            elif f.kind in ("drop_after", "empty"):
+                after = f.kind
         response = sb.state.handle(endpoint, query, body)
-        if after:
+        if after == "drop_after":
             self._drop()
+            return
+        if after == "empty":
+            self._send(200, b"")
             return
         self._send(200, response)
 
@@ -127,6 +152,27 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+
+    def __init__(self, *args, **kwargs):
+        self.open_connections: set = set()
+        super().__init__(*args, **kwargs)
+
+    def handle_error(self, request, client_address) -> None:
+        """A sandbox bug: print a redacted traceback (never a token or secret) and keep serving."""
+        import sys
+        import traceback
+
+        from siyu_cli.secrets import redact
+
+        sys.stderr.write(redact("sandbox: error while handling a request\n" + traceback.format_exc()))
+
+    def close_open_connections(self) -> None:
+        """A stopped sandbox must not keep answering on keep-alive connections."""
+        for conn in list(self.open_connections):
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 class SandboxServer:
@@ -136,7 +182,8 @@ class SandboxServer:
                  robot_keys: list[str] | None = None, confirm: str = "auto", confirm_delay: float = 0.0,
                  faults: dict | None = None, token_ttl: int = 7200, state_dir: Path | None = None,
                  quota: dict | None = None, rate_limits: dict | None = None, robot_per_minute: int = 20,
-                 seed: str = "auto", synthetic: dict | None = None):
+                 seed: str = "auto", synthetic: dict | None = None, dispatch_delay: float = 0.0,
+                 concurrency: int = 0, clock=None):
         from siyu_cli.secrets import register
 
         self.secret = secret or _secrets.token_urlsafe(24)
@@ -148,20 +195,41 @@ class SandboxServer:
         self.port = port
         self.state = SandboxState(corp_id=corp_id, secret=self.secret, robot_keys=self.robot_keys, confirm=confirm,
                                   confirm_delay=confirm_delay, token_ttl=token_ttl, quota=quota,
-                                  rate_limits=rate_limits, robot_per_minute=robot_per_minute, state_dir=state_dir)
+                                  rate_limits=rate_limits, robot_per_minute=robot_per_minute,
+                                  dispatch_delay=dispatch_delay, state_dir=state_dir,
+                                  timezone=settings.timezone if settings is not None else "Asia/Shanghai",
+                                  clock=clock or time.time)
         self.faults = Faults(faults)
         self.seeded: dict = {}
-        # seed: "store" (workspace store), "synthetic", "none", or "auto" (store when settings given)
-        if seed == "auto":
-            seed = "store" if settings is not None else "synthetic"
-        if seed == "store" and settings is not None:
+        # seed: "store" (workspace store), "synthetic", "none", or "auto" (the store when it has contacts)
+        if seed in ("auto", "store") and settings is not None:
             self.seeded = self.state.seed_from_store(settings)
-        elif seed == "synthetic":
+            if seed == "auto" and not (self.seeded["contacts"] or self.seeded["groups"]):
+                seed = "synthetic"  # an empty workspace: a small synthetic corp to play with
+        elif seed == "auto":
+            seed = "synthetic"
+        if seed == "synthetic":
             self.state.seed_synthetic(**(synthetic or {}))
             self.seeded = {"staff": len(self.state.staff), "contacts": len(self.state.contacts),
                            "groups": len(self.state.groups)}
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
+        # concurrent in-flight calls allowed per endpoint (0 = unlimited); more → 45033 (WECOM.md §6.1)
+        self.concurrency = concurrency
+        self._inflight: dict[str, int] = {}
+        self._inflight_lock = threading.Lock()
+
+    def _enter(self, endpoint: str) -> bool:
+        with self._inflight_lock:
+            n = self._inflight.get(endpoint, 0)
+            if self.concurrency and endpoint not in ("gettoken", "webhook/send") and n >= self.concurrency:
+                return False
+            self._inflight[endpoint] = n + 1
+            return True
+
+    def _leave(self, endpoint: str) -> None:
+        with self._inflight_lock:
+            self._inflight[endpoint] -= 1
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -182,7 +250,10 @@ class SandboxServer:
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
+            self._httpd.close_open_connections()
             self._httpd = None
+        with self.state.lock:
+            self.state.close()
 
     def serve_forever(self) -> None:
         """Block until interrupted (the CLI)."""

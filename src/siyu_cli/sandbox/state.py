@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-TZ = ZoneInfo("Asia/Shanghai")
 HELP = "more info at https://open.work.weixin.qq.com/devtool/query?e="
 
 ERRMSG = {
@@ -117,7 +116,8 @@ class SandboxState:
                  confirm_delay: float = 0.0, token_ttl: int = 7200, quota: dict | None = None,
                  rate_limits: dict | None = None, rate_limit_default: int = DEFAULT_RATE_LIMIT,
                  robot_per_minute: int = 20, app_per_member_minute: int = 30, remind_limit: int = 3,
-                 state_dir: Path | None = None, clock: Callable[[], float] = time.time):
+                 dispatch_delay: float = 0.0, state_dir: Path | None = None, clock: Callable[[], float] = time.time,
+                 timezone: str = "Asia/Shanghai"):
         if confirm not in ("auto", "manual", "never"):
             raise ValueError("confirm must be auto, manual or never")
         self.lock = threading.RLock()
@@ -133,8 +133,10 @@ class SandboxState:
         self.robot_per_minute = robot_per_minute
         self.app_per_member_minute = app_per_member_minute
         self.remind_limit = remind_limit
+        self.dispatch_delay = dispatch_delay  # task/result polls answer 41063 this long after creation
         self.state_dir = Path(state_dir) if state_dir else None
         self.clock = clock
+        self.tz = ZoneInfo(timezone)  # quota periods (day/week/month) are local calendar periods
         self.rotate_tokens = False
         # corp data
         self.staff: dict[str, str] = {}
@@ -142,6 +144,7 @@ class SandboxState:
         self.removed: set[tuple[str, str]] = set()  # (external_userid, userid) no longer friends
         self.groups: dict[str, dict] = {}  # chat_id -> {"name", "owner", "members": [...], "create_time"}
         self.media: dict[str, float] = {}
+        self._log = None
         self._reset_runtime()
         self._load_deliveries()
 
@@ -151,6 +154,7 @@ class SandboxState:
         self.current_token: str | None = None
         self.msgs: dict[str, dict] = {}
         self.order: list[str] = []
+        self.pending: dict[tuple[str, str], float | None] = {}  # (msgid, userid) -> auto-confirm time
         self.usage: dict[str, list[float]] = {}
         self.app_dedupe: dict[tuple, tuple[float, str]] = {}
         self.app_minute: dict[str, deque] = {}
@@ -162,8 +166,14 @@ class SandboxState:
     def reset(self) -> None:
         with self.lock:
             self._reset_runtime()
+            self.close()
             if self.state_dir:
                 (self.state_dir / "deliveries.jsonl").write_text("", encoding="utf-8")
+
+    def close(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
     def _load_deliveries(self) -> None:
         if not self.state_dir:
@@ -183,11 +193,13 @@ class SandboxState:
                  attachments: list | None, now: float) -> None:
         rec = {"channel": channel, "msgid": msgid, "sender": sender, "recipient": recipient, "text": text,
                "attachments": attachments or [],
-               "at": dt.datetime.fromtimestamp(now, TZ).isoformat(timespec="seconds"), "ts": now}
+               "at": dt.datetime.fromtimestamp(now, self.tz).isoformat(timespec="seconds"), "ts": now}
         self._deliveries.append(rec)
         if self.state_dir:
-            with open(self.state_dir / "deliveries.jsonl", "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            if self._log is None:
+                self._log = open(self.state_dir / "deliveries.jsonl", "a", encoding="utf-8")
+            self._log.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            self._log.flush()  # another process (`siyu sandbox deliveries --state-dir`) may read it now
 
     def deliveries(self, channel: str | None = None) -> list[dict]:
         with self.lock:
@@ -316,7 +328,7 @@ class SandboxState:
 
     # ------------------------------------------------------------------ quota
     def _period_key(self, ts: float):
-        d = dt.datetime.fromtimestamp(ts, TZ)
+        d = dt.datetime.fromtimestamp(ts, self.tz)
         period = self.quota["period"]
         if period == "day":
             return d.date()
@@ -329,7 +341,7 @@ class SandboxState:
         if limit:
             return int(limit)
         if self.quota["period"] == "month":
-            d = dt.datetime.fromtimestamp(now, TZ)
+            d = dt.datetime.fromtimestamp(now, self.tz)
             return calendar.monthrange(d.year, d.month)[1]
         return 1 if self.quota["period"] == "day" else 7
 
@@ -341,16 +353,12 @@ class SandboxState:
     # ------------------------------------------------------------------ confirmation
     def tick(self) -> None:
         """Auto-confirm tasks whose delay has passed (called on every request)."""
-        if self.confirm_mode != "auto":
+        if self.confirm_mode != "auto" or not self.pending:
             return
         now = self.clock()
-        for msgid in self.order:
-            msg = self.msgs[msgid]
-            if msg["cancelled"]:
-                continue
-            for userid, task in msg["tasks"].items():
-                if task["status"] == 0 and task["due"] is not None and task["due"] <= now:
-                    self._confirm_task(msg, userid, now)
+        for (msgid, userid), due in list(self.pending.items()):
+            if due is not None and due <= now:
+                self._confirm_task(self.msgs[msgid], userid, now)
 
     def confirm(self, msgid: str | None = None, sender: str | None = None) -> int:
         """Guides confirm their pending tasks (all, one mass send, or one guide's); returns tasks confirmed."""
@@ -360,19 +368,14 @@ class SandboxState:
                 return 0
             now = self.clock()
             n = 0
-            for mid in list(self.order):
-                if msgid and mid != msgid:
-                    continue
-                msg = self.msgs[mid]
-                if msg["cancelled"]:
-                    continue
-                for userid, task in msg["tasks"].items():
-                    if task["status"] == 0 and (sender is None or userid == sender):
-                        self._confirm_task(msg, userid, now)
-                        n += 1
+            for mid, userid in list(self.pending):  # creation order
+                if (msgid is None or mid == msgid) and (sender is None or userid == sender):
+                    self._confirm_task(self.msgs[mid], userid, now)
+                    n += 1
             return n
 
     def _confirm_task(self, msg: dict, userid: str, now: float) -> None:
+        self.pending.pop((msg["msgid"], userid), None)
         task = msg["tasks"][userid]
         task["status"] = 2
         task["send_time"] = int(now)
@@ -481,21 +484,26 @@ class SandboxState:
         msgid = "msg" + _secrets.token_urlsafe(18).replace("-", "A").replace("_", "B")
         due = now + self.confirm_delay if self.confirm_mode == "auto" else None
         self.msgs[msgid] = {
-            "msgid": msgid, "chat_type": chat_type, "sender": sender, "create_time": int(now), "text": text,
+            "msgid": msgid, "chat_type": chat_type, "sender": sender, "create_time": int(now), "created_at": now,
+            "text": text,
             "attachments": attachments, "cancelled": False, "reminds": [],
             "tasks": {u: {"status": 0, "send_time": None, "due": due} for u in routed},
             "results": {u: {r: {"status": 0, "send_time": None} for r in rs} for u, rs in routed.items()},
         }
         self.order.append(msgid)
+        for u in routed:
+            self.pending[(msgid, u)] = due
         return ok(fail_list=fail, msgid=msgid)
 
-    def _msg(self, body: dict) -> tuple[dict | None, dict | None]:
+    def _msg(self, body: dict, *, poll: bool = False) -> tuple[dict | None, dict | None]:
         msgid = body.get("msgid")
         if not msgid:
             return None, err(41046)
         msg = self.msgs.get(msgid)
         if msg is None:
             return None, err(41047)
+        if poll and self.dispatch_delay and self.clock() < msg["created_at"] + self.dispatch_delay:
+            return None, err(41063)
         return msg, None
 
     def get_groupmsg_list_v2(self, query: dict, body: dict) -> dict:
@@ -528,7 +536,7 @@ class SandboxState:
         return ok(group_msg_list=chunk, next_cursor=nxt)
 
     def get_groupmsg_task(self, query: dict, body: dict) -> dict:
-        msg, e = self._msg(body)
+        msg, e = self._msg(body, poll=True)
         if e:
             return e
         rows = []
@@ -543,7 +551,7 @@ class SandboxState:
         return ok(task_list=chunk, next_cursor=nxt)
 
     def get_groupmsg_send_result(self, query: dict, body: dict) -> dict:
-        msg, e = self._msg(body)
+        msg, e = self._msg(body, poll=True)
         if e:
             return e
         userid = body.get("userid")
@@ -577,6 +585,8 @@ class SandboxState:
         if e:
             return e
         msg["cancelled"] = True
+        for u in msg["tasks"]:
+            self.pending.pop((msg["msgid"], u), None)
         return ok()
 
     def message_send(self, query: dict, body: dict) -> dict:
@@ -635,6 +645,20 @@ class SandboxState:
             limit = 2048 if msgtype == "text" else 4096
             if len(content.encode("utf-8")) > limit:
                 return err(45002, f"{msgtype}.content over {limit} bytes")
+        if msgtype == "image":
+            try:
+                raw = base64.b64decode(inner.get("base64") or "", validate=True)
+            except ValueError:
+                return err(40058, "image.base64 is not base64")
+            if not raw or hashlib.md5(raw).hexdigest() != inner.get("md5"):
+                return err(40058, "image.md5 does not match")
+            if len(raw) > 2 * 1024 * 1024:
+                return err(45001, "image over 2 MB")
+            content = f"image md5={inner['md5']} bytes={len(raw)}"
+        if msgtype == "news":
+            arts = inner.get("articles")
+            if not isinstance(arts, list) or not 1 <= len(arts) <= 8:
+                return err(40058, "news.articles must hold 1..8 articles")
         if not self._window(self.robot_minute, rid, self.robot_per_minute, now):
             return err(45009, f"robot limit {self.robot_per_minute}/min")
         extra = {"msgtype": msgtype}
@@ -743,4 +767,9 @@ class SandboxState:
                 return err(45009)
             if body is None and spec[0] == "POST" and endpoint != "media/upload":
                 return err(40058, "Warning: wrong json format.")
-            return getattr(self, spec[1])(query, body if body is not None else {})
+            if spec[0] == "POST" and endpoint != "media/upload" and not isinstance(body, dict):
+                return err(40058, "Warning: wrong json format.")
+            try:
+                return getattr(self, spec[1])(query, body if body is not None else {})
+            except (TypeError, ValueError, KeyError, AttributeError):
+                return err(40058, "invalid parameter type")

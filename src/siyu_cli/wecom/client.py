@@ -32,7 +32,7 @@ from siyu_cli.wecom.config import WeComConfig
 from siyu_cli.wecom.errors import AmbiguousSend, WeComError
 from siyu_cli.wecom.ratelimit import RateLimiter
 from siyu_cli.wecom.token import Token, TokenCache, derive_key
-from siyu_cli.wecom.transport import backoff, exchange, quiet_httpx_logs
+from siyu_cli.wecom.transport import backoff, exchange, quiet_httpx_logs, ssl_context, trust_env_for
 
 log = logging.getLogger("siyu.wecom")
 
@@ -86,10 +86,10 @@ class WeComClient:
         self.tokens = TokenCache(settings, key, use_store=cfg.token_cache == "store")
         self._token_lock = threading.RLock()
         timeout_cfg = httpx.Timeout(cfg.timeout, connect=min(cfg.timeout, 5.0))
-        self._http = httpx.Client(timeout=timeout_cfg, trust_env=False)
+        self._http = httpx.Client(timeout=timeout_cfg, trust_env=trust_env_for(self.base_url), verify=ssl_context())
         # Non-idempotent calls never reuse a pooled connection: a stale keep-alive connection
         # would otherwise look like "dropped after send" and force a needless reconciliation.
-        self._http_fresh = httpx.Client(timeout=timeout_cfg, trust_env=False,
+        self._http_fresh = httpx.Client(timeout=timeout_cfg, trust_env=trust_env_for(self.base_url), verify=ssl_context(),
                                         limits=httpx.Limits(max_keepalive_connections=0))
         self._media: dict[tuple[str, str], tuple[str, float]] = {}
         self.stats = {"calls": 0, "retries": 0, "refreshes": 0, "token_fetches": 0}
@@ -384,7 +384,7 @@ class WeComClient:
             try:
                 from siyu_cli.store import open_store
 
-                with open_store(self.settings, read_only=True, wait=3) as con:
+                with open_store(self.settings, wait=3) as con:  # rw: may share an open rw connection in-process
                     row = con.execute(
                         "SELECT media_id, created_at FROM wecom_media WHERE cache_key = ? AND file_sha256 = ? "
                         "AND media_type = ?", [self.tokens.cache_key, digest, media_type]).fetchone()

@@ -58,6 +58,31 @@ def exchange(http, method: str, url: str, *, params: dict | None = None, body: A
     return code, payload, str(payload.get("errmsg", "") or "")
 
 
+_SSL_CONTEXT = None
+
+
+def ssl_context():
+    """One verifying SSL context per process (building one per httpx.Client costs ~40 ms)."""
+    global _SSL_CONTEXT
+    if _SSL_CONTEXT is None:
+        import ssl
+
+        try:
+            import certifi
+
+            _SSL_CONTEXT = ssl.create_default_context(cafile=certifi.where())
+        except ImportError:  # pragma: no cover - certifi comes with httpx
+            _SSL_CONTEXT = ssl.create_default_context()
+    return _SSL_CONTEXT
+
+
+def trust_env_for(base_url: str) -> bool:
+    """Honour HTTP(S)_PROXY for remote hosts, never for a local sandbox."""
+    from urllib.parse import urlsplit
+
+    return (urlsplit(base_url).hostname or "") not in ("127.0.0.1", "localhost", "::1")
+
+
 def backoff(attempt: int, base: float, cap: float) -> float:
     """Exponential backoff with 'equal jitter': half fixed, half random (attempt starts at 1)."""
     delay = min(cap, base * (2 ** (attempt - 1)))

@@ -21,13 +21,14 @@ from siyu_cli.wecom import errcodes
 from siyu_cli.wecom.config import DEFAULT_BASE_URL, WeComConfig
 from siyu_cli.wecom.errors import AmbiguousSend, WeComError
 from siyu_cli.wecom.ratelimit import RateLimiter
-from siyu_cli.wecom.transport import backoff, exchange, quiet_httpx_logs
+from siyu_cli.wecom.transport import backoff, exchange, quiet_httpx_logs, ssl_context, trust_env_for
 
 log = logging.getLogger("siyu.wecom")
 
 TEXT_BYTES = 2048
 MARKDOWN_BYTES = 4096
 PER_MINUTE = 20
+IMAGE_BYTES = 2 * 1024 * 1024
 
 # one limiter per robot key (hashed) in this process, shared by every WebhookClient
 _LIMITERS: dict[str, RateLimiter] = {}
@@ -62,7 +63,7 @@ class WebhookClient:
                 limiter = RateLimiter(lambda _k, n=per_minute: n, sleep=sleep)
                 _LIMITERS[self.key_id] = limiter
         self.limiter = limiter
-        self._http = httpx.Client(timeout=timeout, trust_env=False)
+        self._http = httpx.Client(timeout=timeout, trust_env=trust_env_for(self.base_url), verify=ssl_context())
 
     @classmethod
     def from_settings(cls, settings, *, key_env: str | None = None) -> "WebhookClient":
@@ -105,6 +106,28 @@ class WebhookClient:
         if size > MARKDOWN_BYTES:
             raise DataError(f"robot markdown is {size} bytes, at most {MARKDOWN_BYTES} (UTF-8)")
         return self._send({"msgtype": "markdown", "markdown": {"content": content}})
+
+    def send_image(self, path) -> dict:
+        """A JPG/PNG image (≤ 2 MB), sent inline as base64 with its md5."""
+        import base64
+        from pathlib import Path
+
+        data = Path(path).read_bytes()
+        if len(data) > IMAGE_BYTES:
+            raise DataError(f"robot image is {len(data)} bytes, at most {IMAGE_BYTES}")
+        return self._send({"msgtype": "image", "image": {"base64": base64.b64encode(data).decode(),
+                                                          "md5": hashlib.md5(data).hexdigest()}})
+
+    def send_news(self, articles: list[dict]) -> dict:
+        """1–8 articles: {"title" (≤128 B), "description" (≤512 B), "url", "picurl"}."""
+        if not 1 <= len(articles) <= 8:
+            raise DataError("robot news needs 1 to 8 articles")
+        for i, a in enumerate(articles, 1):
+            if not a.get("title") or not a.get("url"):
+                raise DataError(f"robot news article {i} needs title and url")
+            if len(a["title"].encode()) > 128 or len((a.get("description") or "").encode()) > 512:
+                raise DataError(f"robot news article {i}: title ≤ 128 bytes, description ≤ 512 bytes")
+        return self._send({"msgtype": "news", "news": {"articles": list(articles)}})
 
     def _send(self, body: dict) -> dict:
         url = f"{self.base_url}/cgi-bin/webhook/send"
