@@ -47,6 +47,17 @@ def parse_variables(pairs: list[str] | None, files: list[Path] | None) -> dict[s
     return values
 
 
+def expand_playbooks(paths: list[Path]) -> list[Path]:
+    """Files as given; a folder stands for the *.yaml / *.yml files in it."""
+    out: list[Path] = []
+    for p in paths:
+        if Path(p).is_dir():
+            out.extend(sorted(q for q in Path(p).iterdir() if q.suffix in (".yaml", ".yml") and q.is_file()))
+        else:
+            out.append(Path(p))
+    return out
+
+
 def _check_known(pb, values: dict[str, Any], source: str = "--var") -> None:
     from siyu_cli.errors import UsageError
     from siyu_cli.plan.schema import closest
@@ -62,7 +73,7 @@ def _check_known(pb, values: dict[str, Any], source: str = "--var") -> None:
 @plan_app.command("check")
 def check(
     ctx: typer.Context,
-    playbooks: List[Path] = typer.Argument(..., help="Playbook files (YAML)."),
+    playbooks: List[Path] = typer.Argument(..., help="Playbook files (YAML) or folders of them."),
     var: Optional[List[str]] = typer.Option(None, "--var", help="Override a variable: name=value (repeatable)."),
     vars_file: Optional[List[Path]] = typer.Option(None, "--vars", help="YAML/JSON file of variable values."),
     fmt: str = typer.Option("text", "--format", "-f", help="text or json."),
@@ -76,6 +87,7 @@ def check(
         raise UsageError(f"--format {fmt!r}: choose text or json")
     tz = _default_timezone(ctx)
     values = parse_variables(var, vars_file)
+    playbooks = expand_playbooks(playbooks)
     problems = []
     for p in playbooks:
         problems.extend(check_playbook(p, default_timezone=tz, variables=values))
@@ -125,13 +137,20 @@ def week(
         raise UsageError(f"--format {fmt!r}: choose one of {', '.join(WEEK_FORMATS)}")
     if fmt == "table" and output is not None:
         raise UsageError("--output needs --format md, csv, json or ics")
-    s = settings(ctx)
+    from siyu_cli.errors import ConfigError
+
+    try:
+        s = settings(ctx)
+    except ConfigError:
+        s = None  # no workspace: a preview against the playbook's fallback groups
     values = parse_variables(var, vars_file)
-    pb = load_playbook(playbook, default_timezone=s.timezone, variables=values)
+    pb = load_playbook(playbook, default_timezone=s.timezone if s else _default_timezone(ctx), variables=values)
     _check_known(pb, values)
     if not pb.slots:
         raise UsageError(f"{playbook}: has no weekly plan (`week:`); for lifecycle steps use `siyu plan sop`")
-    targets = resolve_targets(pb, store_groups(s), only=group)
+    if s is None:
+        info("no workspace here: previewing with the playbook's targets.fallback groups")
+    targets = resolve_targets(pb, store_groups(s) if s else [], only=group)
     if not targets:
         warn("no target group matched (check `targets:` against `siyu sql \"select * from groups\"`)")
     plan = render_week(pb, targets, week, variables=values)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 from zoneinfo import ZoneInfo
 
 from siyu_cli.plan.schema import FallbackGroup, Playbook, Slot, parse_week
-from siyu_cli.plan.templates import Obj, WeekInfo, render, slot_context
+from siyu_cli.plan.templates import Obj, TemplateError, WeekInfo, render, slot_context
 
 if TYPE_CHECKING:  # pragma: no cover
     from siyu_cli.config import Settings
@@ -241,11 +241,14 @@ def render_week(
                     continue
                 per_day[at.date()] = n + 1
             ctx = slot_context(playbook, slot, gctx, wk, day, values)
-            text = render(slot.template, ctx)
+            try:
+                text = render(slot.template, ctx)
+                attachments = attachment_dicts(slot.attachments, ctx)
+            except TemplateError as exc:
+                raise exc.about(f"slot {slot.id}, group {g.group_id}") from None
             plan.messages.append(PlannedMessage(
                 playbook=playbook.name, week=wk.id, slot_id=slot.id, kind=slot.kind, kind_id=slot.kind_id,
-                channel=slot.channel, scheduled_at=at, group=g, text=text,
-                attachments=attachment_dicts(slot.attachments, ctx),
+                channel=slot.channel, scheduled_at=at, group=g, text=text, attachments=attachments,
             ))
     plan.messages.sort(key=lambda m: (m.scheduled_at, m.group.store or "", m.group.group_id, m.slot_id))
     return plan

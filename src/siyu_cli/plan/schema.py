@@ -173,9 +173,6 @@ def _scalar_value(node, loader) -> Any:
     # Times such as 10:30 are base-60 integers in YAML 1.1; keep what the operator wrote.
     if node.tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float") and ":" in node.value:
         return node.value
-    if node.tag == "tag:yaml.org,2002:timestamp":
-        value = loader.construct_object(node)
-        return value
     try:
         return loader.construct_object(node)
     except yaml.YAMLError:
@@ -357,7 +354,8 @@ class Playbook:
     rules: Rules
     slots: tuple[Slot, ...]
     sop: Sop | None
-    _compiled: dict = field(default_factory=dict, repr=False)
+    #: templates of slots/steps that failed validation: still checked for undefined names
+    loose_templates: tuple = ()
 
     @property
     def folder(self) -> Path:
@@ -423,6 +421,7 @@ class _Checker:
         self.doc = doc
         self.problems = problems
         self.file = str(doc.file)
+        self.loose: list[tuple[str, TemplateSource]] = []  # templates of slots/steps too broken to build
 
     def err(self, path: tuple, message: str, hint: str | None = None, *, key: bool = False, severity: str = "error"):
         line, col = self.doc.at(path, key=key)
@@ -461,6 +460,18 @@ class _Checker:
         return str(value)
 
     def template(self, path: tuple, item: dict, what: str) -> TemplateSource | None:
+        """The slot's/step's template source; syntax errors are reported even when the rest is broken."""
+        src = self._template(path, item, what)
+        if src is not None:
+            from siyu_cli.plan.templates import TemplateError, compile_template
+
+            try:
+                compile_template(src)
+            except TemplateError as exc:
+                self.problems.append(Problem(*exc.where, exc.detail, exc.hint))
+        return src
+
+    def _template(self, path: tuple, item: dict, what: str) -> TemplateSource | None:
         inline, tfile = item.get("template"), item.get("template_file")
         if inline is not None and tfile is not None:
             self.err(path + ("template_file",), f"{what} has both `template` and `template_file`",
@@ -655,6 +666,7 @@ def parse_playbook(path: Path, *, default_timezone: str = "Asia/Shanghai") -> tu
         rules=rules,
         slots=slots,
         sop=sop,
+        loose_templates=tuple(c.loose),
     )
     return pb, problems
 
@@ -705,6 +717,9 @@ def _parse_targets(c: _Checker, value: Any) -> Targets:
                     tags=c.string_list(p + ("tags",), g.get("tags"), "tags"),
                     member_count=mc,
                 ))
+    if isinstance(value, dict) and not (all_ or t.get("tags") or t.get("stores") or t.get("groups")):
+        c.err(("targets",), "targets selects no group",
+              "add `all: true`, `tags: [...]`, `stores: [...]` or `groups: [...]` (fallback only lists candidates)")
     return Targets(
         all=all_,
         tags=c.string_list(("targets", "tags"), t.get("tags"), "targets.tags"),
@@ -808,6 +823,8 @@ def _parse_week(c: _Checker, value: Any, rules: Rules) -> tuple[Slot, ...]:
         tmpl = c.template(p, s, f"slot week[{i}]")
         atts = c.attachments(p + ("attachments",), s.get("attachments"))
         if days is None or at is None or tmpl is None:
+            if tmpl is not None:
+                c.loose.append(("slot", tmpl))
             continue
         if rules.in_quiet_hours(at):
             c.err(p + ("time",), f"slot at {at:%H:%M} falls in quiet hours "
@@ -910,6 +927,8 @@ def _parse_sop(c: _Checker, value: Any) -> Sop | None:
         tmpl = c.template(p, st, f"step sop.steps[{i}]")
         atts = c.attachments(p + ("attachments",), st.get("attachments"))
         if day is None or at is None or tmpl is None or sid is None:
+            if tmpl is not None:
+                c.loose.append(("step", tmpl))
             continue
         steps.append(SopStep(id=sid, index=i, day=day, at=at, kind=kind, kind_id=kind_id(kind), channel=sch,
                              condition=CONDITIONS[cond], template=tmpl, attachments=atts))

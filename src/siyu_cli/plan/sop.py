@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from siyu_cli.plan.render import attachment_dicts, local_datetime
 from siyu_cli.plan.schema import Playbook, SopStep
-from siyu_cli.plan.templates import Obj, render, step_context
+from siyu_cli.plan.templates import Obj, TemplateError, render, step_context
 
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb
@@ -177,12 +177,16 @@ def sop_due_in(con: "duckdb.DuckDBPyConnection", playbooks: list[Playbook], day:
                     join_date=joined_local.date() if joined_local else None, days=step.day,
                 )
                 ctx = step_context(pb, step, member, day, values)
+                try:
+                    text = render(step.template, ctx)
+                    attachments = attachment_dicts(step.attachments, ctx)
+                except TemplateError as exc:
+                    raise exc.about(f"step {step.id}, member {member_id}") from None
                 report.items.append(SopItem(
                     playbook=pb.name, step_id=step.id, day=step.day, kind=step.kind, channel=step.channel,
                     scheduled_at=at, member_id=member_id, member_name=member["display_name"],
                     external_userid=external_userid, guide_userid=guide_userid, store=store,
-                    joined_at=joined_local, text=render(step.template, ctx),
-                    attachments=attachment_dicts(step.attachments, ctx),
+                    joined_at=joined_local, text=text, attachments=attachments,
                 ))
                 due += 1
             for k, v in counts.items():

@@ -16,6 +16,11 @@ from decimal import Decimal, InvalidOperation, ROUND_HALF_UP
 from functools import lru_cache
 from typing import Any
 
+from jinja2 import TemplateError as JinjaError
+from jinja2 import UndefinedError
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+from siyu_cli.errors import DataError
 from siyu_cli.plan.schema import (
     RESERVED_NAMES,
     TEXT_LIMIT_BYTES,
@@ -118,13 +123,32 @@ class Obj(dict):
 # ----------------------------------------------------------------------------- environment
 
 
+#: Largest string/list a template may build with ``*`` and largest exponent for ``**``.
+MAX_REPEAT = 100_000
+MAX_EXPONENT = 100
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, also refusing `'x' * 10**9` and `9 ** 9 ** 9` (memory/CPU bombs)."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context, operator, left, right):
+        if operator == "**" and isinstance(right, (int, float)) and abs(right) > MAX_EXPONENT:
+            raise SecurityError(f"exponent {right} is too large")
+        if operator == "*":
+            for seq, n in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > MAX_REPEAT:
+                    raise SecurityError("the result of * would be too large")
+        return super().call_binop(context, operator, left, right)
+
+
 @lru_cache(maxsize=1)
 def environment():
     """The one sandboxed environment all playbook templates share."""
     from jinja2 import StrictUndefined
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    env = ImmutableSandboxedEnvironment(
+    env = _Sandbox(
         undefined=StrictUndefined,
         autoescape=False,
         keep_trailing_newline=False,
@@ -136,14 +160,17 @@ def environment():
     return env
 
 
-class TemplateError(Exception):
-    """A template failed to compile or render; ``where`` points into the playbook."""
+class TemplateError(DataError):
+    """A template failed to compile or render; ``where`` points into the playbook (exit 65)."""
 
     def __init__(self, where: tuple[str, int, int], message: str, hint: str | None = None):
-        super().__init__(f"{where[0]}:{where[1]}:{where[2]}: {message}")
+        super().__init__(f"{where[0]}:{where[1]}:{where[2]}: {message}", hint=hint)
         self.where = where
-        self.message = message
-        self.hint = hint
+        self.detail = message
+
+    def about(self, what: str) -> "TemplateError":
+        """The same error, saying which group/member it happened for."""
+        return TemplateError(self.where, f"{self.detail} ({what})", self.hint)
 
 
 def compile_template(src: TemplateSource):
@@ -164,10 +191,6 @@ def _compile(text: str):
 
 def render(src: TemplateSource, context: dict[str, Any]) -> str:
     """Render in the sandbox; any failure becomes TemplateError naming the playbook position."""
-    from jinja2 import TemplateError as JinjaError
-    from jinja2 import UndefinedError
-    from jinja2.sandbox import SecurityError
-
     template = compile_template(src)
     try:
         return template.render(context).strip()
@@ -241,7 +264,7 @@ def step_context(pb: Playbook, step, member: Obj, day: date, variables: dict[str
 
 def sample_group() -> Obj:
     return Obj(id="wrSAMPLE0001", name="示例门店1群", store="示例门店", city="上海", owner="guide01",
-               tags=("示例",), member_count=200)
+               tags=("示例", "标签2", "标签3"), member_count=200)
 
 
 def sample_member() -> Obj:
@@ -287,22 +310,9 @@ def check_templates(pb: Playbook, variables: dict[str, Any] | None = None) -> li
         try:
             compile_template(src)
         except TemplateError as exc:
-            problems.append(Problem(*exc.where, exc.message, exc.hint))
+            problems.append(Problem(*exc.where, exc.detail, exc.hint))
             continue
-        allowed = (SLOT_NAMES if kind == "slot" else STEP_NAMES) | defined
-        missing = sorted(undeclared(src) - allowed)
-        for name in missing:
-            others = sorted(allowed - {"vars"})
-            best = closest(name, others)
-            if name in RESERVED_NAMES:
-                hint = f"`{name}` is not available in {'weekly slots' if kind == 'slot' else 'SOP steps'}"
-            elif best:
-                hint = f"did you mean `{best}`? or define `{name}` under `variables:`"
-            else:
-                hint = f"define `{name}` under `variables:` or pass --var {name}=..."
-            where = src.where(_first_line_of(name, src.text))
-            problems.append(Problem(*where, f"template uses `{name}`, which nobody defines", hint))
-        if missing:
+        if _undefined_problems(kind, src, defined, problems):
             continue
         if kind == "slot":
             ctx = slot_context(pb, owner, sample_group(), week, week.start + timedelta(days=owner.weekday), values)
@@ -311,11 +321,34 @@ def check_templates(pb: Playbook, variables: dict[str, Any] | None = None) -> li
         try:
             text = render(src, ctx)
         except TemplateError as exc:
-            problems.append(Problem(*exc.where, exc.message, exc.hint))
+            problems.append(Problem(*exc.where, exc.detail, exc.hint))
             continue
         if src is getattr(owner, "template", None) and len(text.encode("utf-8")) > TEXT_LIMIT_BYTES:
             problems.append(Problem(*src.where(1), f"message is {len(text.encode('utf-8'))} bytes; WeCom allows "
                                     f"{TEXT_LIMIT_BYTES}", "shorten the text (a Chinese character is 3 bytes)"))
         if src is getattr(owner, "template", None) and not text:
             problems.append(Problem(*src.where(1), "template renders to an empty message", severity="warning"))
+    for kind, src in pb.loose_templates:
+        try:
+            compile_template(src)
+        except TemplateError:
+            continue  # already reported by the schema check
+        _undefined_problems(kind, src, defined, problems)
     return problems
+
+
+def _undefined_problems(kind: str, src: TemplateSource, defined: set[str], problems: list[Problem]) -> bool:
+    """Report names the template uses that nobody defines; True if there were any."""
+    allowed = (SLOT_NAMES if kind == "slot" else STEP_NAMES) | defined
+    missing = sorted(undeclared(src) - allowed)
+    for name in missing:
+        best = closest(name, sorted(allowed - {"vars"}))
+        if name in RESERVED_NAMES:
+            hint = f"`{name}` is not available in {'weekly slots' if kind == 'slot' else 'SOP steps'}"
+        elif best:
+            hint = f"did you mean `{best}`? or define `{name}` under `variables:`"
+        else:
+            hint = f"define `{name}` under `variables:` or pass --var {name}=..."
+        where = src.where(_first_line_of(name, src.text))
+        problems.append(Problem(*where, f"template uses `{name}`, which nobody defines", hint))
+    return bool(missing)

@@ -1,0 +1,403 @@
+"""Pipelines: configuration, running, resuming, and the run history in the store."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from siyu_cli.errors import ConfigError, ExitCode, SiyuError, UsageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from siyu_cli.config import Settings
+    from siyu_cli.runner.events import EventLog
+
+#: Pipelines every workspace has unless siyu.toml redefines them.
+DEFAULT_PIPELINES: dict[str, list[Any]] = {
+    "nightly": ["load", "segment", "report"],
+    "hourly": ["push_due"],
+}
+
+
+@dataclass
+class Step:
+    name: str
+    type: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Pipeline:
+    name: str
+    steps: list[Step]
+
+
+@dataclass
+class StepResult:
+    index: int
+    name: str
+    type: str
+    status: str  # ok | failed | skipped
+    counts: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    seconds: float = 0.0
+    exit_code: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "step": self.name,
+            "type": self.type,
+            "status": self.status,
+            "counts": self.counts,
+            "error": self.error,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    pipeline: str
+    status: str  # ok | failed | interrupted | dry-run | nothing-to-resume
+    steps: list[StepResult] = field(default_factory=list)
+    resumed_from: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def failed_step(self) -> StepResult | None:
+        return next((s for s in self.steps if s.status == "failed"), None)
+
+    @property
+    def exit_code(self) -> int:
+        if self.status == "interrupted":
+            return ExitCode.INTERRUPTED
+        if self.status == "failed":
+            return ExitCode.FAILURE
+        return ExitCode.OK
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "pipeline": self.pipeline,
+            "status": self.status,
+            "resumed_from": self.resumed_from,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "steps": [s.to_dict() for s in self.steps],
+        }
+
+
+def _parse_step(pipeline: str, index: int, raw: Any, where: str) -> Step:
+    from siyu_cli.runner.steps import STEP_TYPES
+
+    if isinstance(raw, str):
+        raw = {"type": raw}
+    if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
+        raise ConfigError(f"{where}: pipelines.{pipeline}.steps[{index}] must be a step type or a table with `type`")
+    options = dict(raw)
+    step_type = options.pop("type")
+    if step_type not in STEP_TYPES:
+        import difflib
+
+        close = difflib.get_close_matches(step_type, list(STEP_TYPES), n=1)
+        hint = f" (did you mean `{close[0]}`?)" if close else f" (known: {', '.join(STEP_TYPES)})"
+        raise ConfigError(f"{where}: pipelines.{pipeline}.steps[{index}]: unknown step type {step_type!r}{hint}")
+    name = str(options.pop("name", step_type))
+    return Step(name=name, type=step_type, options=options)
+
+
+def load_pipelines(settings: "Settings") -> dict[str, Pipeline]:
+    """The workspace's pipelines: the defaults, overridden or extended by ``[pipelines.NAME]``."""
+    where = str(settings.config_file)
+    raw: dict[str, Any] = {name: {"steps": steps} for name, steps in DEFAULT_PIPELINES.items()}
+    for name, table in settings.section("pipelines").items():
+        if isinstance(table, list):  # pipelines.NAME = ["load", …]
+            table = {"steps": table}
+        if not isinstance(table, dict) or "steps" not in table:
+            raise ConfigError(f"{where}: [pipelines.{name}] needs `steps = [...]`")
+        unknown = set(table) - {"steps"}
+        if unknown:
+            raise ConfigError(f"{where}: unknown key pipelines.{name}.{sorted(unknown)[0]} (only `steps`)")
+        raw[name] = table
+    pipelines = {}
+    for name, table in raw.items():
+        steps_raw = table["steps"]
+        if not isinstance(steps_raw, list) or not steps_raw:
+            raise ConfigError(f"{where}: pipelines.{name}.steps must be a non-empty list")
+        steps = [_parse_step(name, i, s, where) for i, s in enumerate(steps_raw)]
+        names = [s.name for s in steps]
+        dup = next((n for n in names if names.count(n) > 1), None)
+        if dup:
+            raise ConfigError(f"{where}: pipelines.{name}: two steps named {dup!r}; give one a `name`")
+        pipelines[name] = Pipeline(name, steps)
+    return pipelines
+
+
+def get_pipeline(settings: "Settings", name: str) -> Pipeline:
+    pipelines = load_pipelines(settings)
+    if name not in pipelines:
+        raise UsageError(f"no pipeline named {name!r} (known: {', '.join(sorted(pipelines))}; define it under [pipelines.{name}])")
+    return pipelines[name]
+
+
+# ---------------------------------------------------------------- history in the store
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _record(settings: "Settings", sql: str, params: list[Any]) -> None:
+    from siyu_cli.store import open_store
+
+    with open_store(settings) as con:
+        con.execute(sql, params)
+
+
+def _mark_dead_runs(settings: "Settings", log: "EventLog") -> None:
+    """Runs left 'running' by a process that died: we hold the lock, so none is alive."""
+    from siyu_cli.store import open_store
+
+    with open_store(settings) as con:
+        dead = con.execute("SELECT run_id, pid FROM pipeline_runs WHERE status = 'running'").fetchall()
+        for run_id, pid in dead:
+            con.execute(
+                "UPDATE pipeline_steps SET status = 'failed', finished_at = now(), error = 'interrupted: the process died' "
+                "WHERE run_id = ? AND status = 'running'",
+                [run_id],
+            )
+            con.execute(
+                "UPDATE pipeline_runs SET status = 'interrupted', finished_at = now(), error = 'the process died (pid ' || ? || ')' "
+                "WHERE run_id = ?",
+                [str(pid), run_id],
+            )
+    for run_id, pid in dead:
+        log.emit("run_interrupted_found", level="warning", message=f"run {run_id} (pid {pid}) died; resumable with --resume")
+
+
+def _steps_done(settings: "Settings", run_id: str) -> dict[str, dict[str, Any]]:
+    """Steps already finished by ``run_id`` (directly or by the runs it resumed)."""
+    from siyu_cli.store import open_store
+
+    with open_store(settings, read_only=True) as con:
+        rows = con.execute(
+            "SELECT step, counts FROM pipeline_steps WHERE run_id = ? AND status IN ('ok', 'skipped')", [run_id]
+        ).fetchall()
+    return {step: (json.loads(counts) if counts else {}) for step, counts in rows}
+
+
+def _last_run(settings: "Settings", pipeline: str) -> tuple[str, str] | None:
+    from siyu_cli.store import open_store
+
+    with open_store(settings, read_only=True) as con:
+        row = con.execute(
+            "SELECT run_id, status FROM pipeline_runs WHERE pipeline = ? ORDER BY started_at DESC LIMIT 1", [pipeline]
+        ).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def list_runs(settings: "Settings", *, pipeline: str | None = None, limit: int = 20, run_id: str | None = None) -> list[dict[str, Any]]:
+    """Recent runs with their steps, newest first."""
+    from siyu_cli.store import open_store
+
+    where, params = [], []
+    if pipeline:
+        where.append("pipeline = ?")
+        params.append(pipeline)
+    if run_id:
+        where.append("run_id = ?")
+        params.append(run_id)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    with open_store(settings, read_only=True) as con:
+        runs = con.execute(
+            f"SELECT run_id, pipeline, status, pid, started_at, finished_at, resumed_from, error FROM pipeline_runs {clause} "
+            "ORDER BY started_at DESC LIMIT ?",
+            [*params, limit],
+        ).fetchall()
+        out = []
+        for run in runs:
+            steps = con.execute(
+                "SELECT step_index, step, type, status, started_at, finished_at, counts, error FROM pipeline_steps "
+                "WHERE run_id = ? ORDER BY step_index",
+                [run[0]],
+            ).fetchall()
+            out.append(
+                {
+                    "run_id": run[0],
+                    "pipeline": run[1],
+                    "status": run[2],
+                    "pid": run[3],
+                    "started_at": run[4],
+                    "finished_at": run[5],
+                    "resumed_from": run[6],
+                    "error": run[7],
+                    "steps": [
+                        {
+                            "index": s[0],
+                            "step": s[1],
+                            "type": s[2],
+                            "status": s[3],
+                            "started_at": s[4],
+                            "finished_at": s[5],
+                            "counts": json.loads(s[6]) if s[6] else {},
+                            "error": s[7],
+                        }
+                        for s in steps
+                    ],
+                }
+            )
+    return out
+
+
+# ---------------------------------------------------------------- running
+
+
+def run_pipeline(
+    settings: "Settings",
+    name: str,
+    *,
+    resume: bool = False,
+    lock_wait: float = 0.0,
+    log: "EventLog | None" = None,
+    dry_run: bool = False,
+    alert: bool | None = None,
+    now: datetime | None = None,
+) -> RunResult:
+    """Run (or resume) a pipeline under the workspace lock; record every step; alert on failure."""
+    from siyu_cli.runner.events import EventLog
+    from siyu_cli.runner.lock import RunLock
+    from siyu_cli.runner.steps import STEP_TYPES, StepContext
+
+    log = log or EventLog(quiet=True)
+    pipeline = get_pipeline(settings, name)
+    run_id = f"{name}-{_now().strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:4]}"
+    log.bind(pipeline=name, run_id=run_id)
+
+    if dry_run:
+        result = RunResult(run_id=run_id, pipeline=name, status="dry-run")
+        for i, step in enumerate(pipeline.steps):
+            ctx = StepContext(settings=settings, run_id=run_id, step=step, log=log, dry_run=True, now=now)
+            counts = STEP_TYPES[step.type](ctx)
+            result.steps.append(StepResult(i, step.name, step.type, "planned", counts))
+        return result
+
+    with RunLock(settings.root, name, wait=lock_wait) as lock:
+        if lock.stale:
+            log.emit("stale_lock", level="warning", message=f"took over a stale lock left by pid {lock.stale.pid}")
+        _mark_dead_runs(settings, log)
+        done: dict[str, dict[str, Any]] = {}
+        resumed_from = None
+        if resume:
+            last = _last_run(settings, name)
+            if last is None or last[1] == "ok":
+                log.emit("nothing_to_resume", message=f"nothing to resume: {'no earlier run' if last is None else f'last run {last[0]} succeeded'}")
+                return RunResult(run_id=run_id, pipeline=name, status="nothing-to-resume")
+            resumed_from = last[0]
+            done = _steps_done(settings, resumed_from)
+        started = _now()
+        result = RunResult(run_id=run_id, pipeline=name, status="running", resumed_from=resumed_from, started_at=started)
+        _record(
+            settings,
+            "INSERT INTO pipeline_runs (run_id, pipeline, status, pid, host, started_at, resumed_from) VALUES (?, ?, 'running', ?, ?, ?, ?)",
+            [run_id, name, os.getpid(), socket.gethostname(), started, resumed_from],
+        )
+        log.emit("run_started", message=f"resuming {resumed_from}" if resumed_from else None)
+        try:
+            for i, step in enumerate(pipeline.steps):
+                if step.name in done:
+                    sr = StepResult(i, step.name, step.type, "skipped", done[step.name])
+                    _record(
+                        settings,
+                        "INSERT INTO pipeline_steps VALUES (?, ?, ?, ?, 'skipped', ?, ?, ?, NULL)",
+                        [run_id, i, step.name, step.type, _now(), _now(), json.dumps(done[step.name], default=str)],
+                    )
+                    log.emit("step_skipped", step=step.name, message=f"done by {resumed_from}")
+                    result.steps.append(sr)
+                    continue
+                sr = _run_step(settings, run_id, i, step, log, now)
+                result.steps.append(sr)
+                if sr.status == "failed":
+                    break
+        except KeyboardInterrupt:
+            result.status = "interrupted"
+            _finish(settings, result, "interrupted by the user")
+            log.emit("run_interrupted", level="error", message="interrupted; resume with --resume")
+            raise
+        failed = result.failed_step
+        result.status = "failed" if failed else "ok"
+        _finish(settings, result, failed.error if failed else None)
+        log.emit(
+            "run_finished",
+            level="error" if failed else "info",
+            status=result.status,
+            message=f"step {failed.name} failed: {failed.error}" if failed else "ok",
+            seconds=(result.finished_at - started).total_seconds(),
+        )
+    from siyu_cli.runner.alerts import maybe_alert
+
+    maybe_alert(settings, result, log, force=alert)
+    return result
+
+
+def _finish(settings: "Settings", result: RunResult, error: str | None) -> None:
+    result.finished_at = _now()
+    _record(
+        settings,
+        "UPDATE pipeline_runs SET status = ?, finished_at = ?, error = ? WHERE run_id = ?",
+        [result.status, result.finished_at, error, result.run_id],
+    )
+
+
+def _run_step(settings: "Settings", run_id: str, index: int, step: Step, log: "EventLog", now: datetime | None) -> StepResult:
+    from siyu_cli.runner.steps import STEP_TYPES, StepContext
+    from siyu_cli.secrets import redact
+
+    started = _now()
+    _record(
+        settings,
+        "INSERT INTO pipeline_steps (run_id, step_index, step, type, status, started_at) VALUES (?, ?, ?, ?, 'running', ?)",
+        [run_id, index, step.name, step.type, started],
+    )
+    log.emit("step_started", step=step.name, type=step.type)
+    t0 = time.monotonic()
+    ctx = StepContext(settings=settings, run_id=run_id, step=step, log=log, dry_run=False, now=now)
+    status, error, exit_code = "ok", None, 0
+    try:
+        counts = STEP_TYPES[step.type](ctx)
+    except SiyuError as exc:
+        status, error, exit_code, counts = "failed", redact(exc.message), exc.exit_code, dict(ctx.counts)
+    except KeyboardInterrupt:
+        _record(
+            settings,
+            "UPDATE pipeline_steps SET status = 'failed', finished_at = ?, error = 'interrupted' WHERE run_id = ? AND step_index = ?",
+            [_now(), run_id, index],
+        )
+        raise
+    except Exception as exc:  # a step's bug must still be recorded and alerted, not crash the run
+        status, error, exit_code, counts = "failed", redact(f"{type(exc).__name__}: {exc}"), ExitCode.FAILURE, dict(ctx.counts)
+    if status == "ok" and ctx.failed_reason:
+        status, error, exit_code = "failed", redact(ctx.failed_reason), ctx.failed_code
+    seconds = time.monotonic() - t0
+    _record(
+        settings,
+        "UPDATE pipeline_steps SET status = ?, finished_at = ?, counts = ?, error = ? WHERE run_id = ? AND step_index = ?",
+        [status, _now(), json.dumps(counts, default=str, ensure_ascii=False), error, run_id, index],
+    )
+    log.emit(
+        "step_finished" if status == "ok" else "step_failed",
+        level="info" if status == "ok" else "error",
+        step=step.name,
+        type=step.type,
+        status=status,
+        counts=counts,
+        message=error,
+        seconds=seconds,
+    )
+    return StepResult(index, step.name, step.type, status, counts, error, seconds, exit_code)

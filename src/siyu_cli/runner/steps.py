@@ -1,0 +1,312 @@
+"""The step types a pipeline can run. Each takes a :class:`StepContext` and returns counts.
+
+A step raises a :class:`~siyu_cli.errors.SiyuError` (or calls ``ctx.fail``
+after finishing what it could) to fail; the runner records it and stops the
+pipeline there, so ``--resume`` starts again at this step.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+from zoneinfo import ZoneInfo
+
+from siyu_cli.errors import ConfigError, DataError, ExitCode, SiyuError, StoreBusy
+
+if TYPE_CHECKING:  # pragma: no cover
+    from siyu_cli.config import Settings
+    from siyu_cli.runner.events import EventLog
+    from siyu_cli.runner.pipeline import Step
+
+
+@dataclass
+class StepContext:
+    settings: "Settings"
+    run_id: str
+    step: "Step"
+    log: "EventLog"
+    dry_run: bool = False
+    now: datetime | None = None
+    counts: dict[str, Any] = field(default_factory=dict)
+    failed_reason: str | None = None
+    failed_code: int = ExitCode.FAILURE
+
+    def fail(self, reason: str, code: int = ExitCode.FAILURE) -> None:
+        """Mark the step failed after it has done what it could (e.g. the other files)."""
+        self.failed_reason, self.failed_code = reason, code
+
+    def local_now(self) -> datetime:
+        tz = ZoneInfo(self.settings.timezone)
+        return (self.now or datetime.now(tz)).astimezone(tz)
+
+    def option(self, key: str, default: Any = None) -> Any:
+        return self.step.options.get(key, default)
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
+
+
+def parse_duration(text: str | int, what: str) -> timedelta:
+    """``90m``, ``1h``, ``7d``, ``2w`` (or seconds as a number)."""
+    if isinstance(text, (int, float)):
+        return timedelta(seconds=text)
+    m = _DURATION.match(str(text))
+    if not m:
+        raise ConfigError(f"{what}: {text!r} is not a duration like 90m, 1h, 7d or 2w")
+    n, unit = int(m.group(1)), m.group(2)
+    return {"m": timedelta(minutes=n), "h": timedelta(hours=n), "d": timedelta(days=n), "w": timedelta(weeks=n)}[unit]
+
+
+# ---------------------------------------------------------------- load
+
+#: Which kind a file in the inbox is, by glob on its path relative to the inbox (first match wins,
+#: kinds tried in this order: group files are often named "客户群…", orders "…订单…").
+DEFAULT_GLOBS: dict[str, list[str]] = {
+    "groups": ["groups/*", "*group*", "*群*"],
+    "orders": ["orders/*", "*order*", "*订单*", "*交易*"],
+    "members": ["members/*", "*member*", "*customer*", "*会员*", "*客户*", "*粉丝*"],
+}
+LOADABLE = {".csv", ".tsv", ".txt", ".xlsx", ".xls", ".parquet"}
+SKIP_DIRS = {"done", "failed"}
+
+
+def inbox_files(inbox: Path, globs: dict[str, list[str]]) -> tuple[list[tuple[str, Path]], list[Path]]:
+    """(kind, file) pairs to load, oldest first, and the files no glob claims."""
+    matched: list[tuple[str, Path]] = []
+    unmatched: list[Path] = []
+    if not inbox.is_dir():
+        return matched, unmatched
+    files = [
+        p
+        for p in inbox.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in LOADABLE
+        and not (set(p.relative_to(inbox).parts[:-1]) & SKIP_DIRS)
+        and not p.name.startswith(".")
+    ]
+    files.sort(key=lambda p: (p.stat().st_mtime, str(p)))
+    for path in files:
+        rel = path.relative_to(inbox).as_posix().lower()
+        kind = next(
+            (k for k, patterns in globs.items() if any(fnmatch.fnmatch(rel, pat.lower()) for pat in patterns)),
+            None,
+        )
+        if kind is None:
+            unmatched.append(path)
+        else:
+            matched.append((kind, path))
+    return matched, unmatched
+
+
+def _move(path: Path, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / path.name
+    n = 1
+    while target.exists():
+        target = folder / f"{path.stem}.{n}{path.suffix}"
+        n += 1
+    shutil.move(str(path), target)
+    return target
+
+
+def step_load(ctx: StepContext) -> dict[str, Any]:
+    """Load every new export in the inbox; move each to done/DATE/ or failed/ (with a .error.txt)."""
+    settings = ctx.settings
+    inbox = settings.path(ctx.option("inbox") or settings.section("load").get("inbox") or "inbox")
+    globs = ctx.option("globs") or DEFAULT_GLOBS
+    unknown = set(globs) - set(DEFAULT_GLOBS)
+    if unknown:
+        raise ConfigError(f"{settings.config_file}: load step globs: unknown kind {sorted(unknown)[0]!r} (members, orders, groups)")
+    files, unmatched = inbox_files(inbox, globs)
+    counts = ctx.counts
+    counts.update(inbox=str(inbox), files=len(files), unmatched=len(unmatched))
+    for path in unmatched:
+        ctx.log.emit("inbox_unmatched", level="warning", step=ctx.step.name, message=f"{path.name}: no glob says whether it holds members, orders or groups; left in place")
+    if ctx.dry_run:
+        counts["would_load"] = [f"{kind}: {p.relative_to(inbox)}" for kind, p in files]
+        return counts
+    from siyu_cli.ingest import load_files
+
+    day = ctx.local_now().date().isoformat()
+    totals = dict(loaded=0, failed=0, read=0, inserted=0, updated=0, unchanged=0, rejected=0)
+    errors: list[str] = []
+    for kind, path in files:
+        try:
+            report = load_files(
+                settings,
+                kind,
+                [path],
+                preset=ctx.option("preset", "auto"),
+                max_rejects=ctx.option("max_rejects"),
+            )
+        except StoreBusy:
+            raise  # temporary: leave the file for the retry
+        except SiyuError as exc:
+            error = exc.message
+        else:
+            for key in ("read", "inserted", "updated", "unchanged", "rejected"):
+                totals[key] += getattr(report, key)
+            error = None
+            if report.exceeded:
+                error = f"{report.rejected} rows rejected (over max_rejects); the rows are in `siyu rejects`"
+        if error is None:
+            _move(path, inbox / "done" / day)
+            totals["loaded"] += 1
+            ctx.log.emit("file_loaded", step=ctx.step.name, message=f"{kind}: {path.name}")
+        else:
+            moved = _move(path, inbox / "failed")
+            moved.with_name(moved.name + ".error.txt").write_text(error + "\n", encoding="utf-8")
+            totals["failed"] += 1
+            errors.append(f"{path.name}: {error}")
+            ctx.log.emit("file_failed", level="error", step=ctx.step.name, message=f"{kind}: {path.name}: {error}")
+        counts.update(totals)
+    counts.update(totals)
+    if errors:
+        ctx.fail(f"{len(errors)} of {len(files)} files failed ({errors[0]}); they are in {inbox / 'failed'}", ExitCode.DATA)
+    return counts
+
+
+# ---------------------------------------------------------------- segment
+
+
+def step_segment(ctx: StepContext) -> dict[str, Any]:
+    """Take today's RFM snapshot (options go to ``run_segment``: scheme, window, …)."""
+    options = dict(ctx.step.options)
+    scheme = options.pop("scheme", "rfm8")
+    if ctx.dry_run:
+        return {"scheme": scheme, **options}
+    from siyu_cli.segment import run_segment
+
+    run = run_segment(ctx.settings, scheme=scheme, **options)
+    counts = {"scheme": scheme, "snapshot_id": run.snapshot_id}
+    members = getattr(run, "members", None)
+    if members is not None:
+        counts["members"] = members
+    return counts
+
+
+# ---------------------------------------------------------------- report
+
+
+def step_report(ctx: StepContext) -> dict[str, Any]:
+    """Write the KPI report as HTML (``output`` may use {date}); also reports/latest.html."""
+    today = ctx.local_now().date()
+    output = ctx.settings.path(str(ctx.option("output", "reports/report-{date}.html")).format(date=today.isoformat()))
+    days = ctx.option("days")
+    date_from = today - parse_duration(f"{days}d" if isinstance(days, int) else days, "report step days") if days else None
+    if ctx.dry_run:
+        return {"html": str(output), "from": date_from}
+    from siyu_cli.report import build_report, write_html
+
+    report = build_report(ctx.settings, date_from=date_from, date_to=today if date_from else None)
+    write_html(report, output)
+    latest = output.parent / "latest.html"
+    if latest != output:
+        shutil.copyfile(output, latest)
+    return {"html": str(output)}
+
+
+# ---------------------------------------------------------------- push what is due
+
+
+def last_push_window_end(settings: "Settings") -> datetime | None:
+    """Where the last successful push_due step stopped (any pipeline)."""
+    from siyu_cli.store import open_store
+
+    with open_store(settings, read_only=True) as con:
+        rows = con.execute(
+            "SELECT counts FROM pipeline_steps WHERE type = 'push_due' AND status = 'ok' AND counts IS NOT NULL"
+        ).fetchall()
+    ends = []
+    for (counts,) in rows:
+        value = json.loads(counts).get("window_end")
+        if value:
+            ends.append(datetime.fromisoformat(value))
+    return max(ends) if ends else None
+
+
+def push_window(ctx: StepContext) -> tuple[datetime, datetime, datetime | None]:
+    """[start, end) to push: from where the last run stopped (catching up a missed window) to now.
+
+    Returns (start, end, skipped_before): when the machine was off longer than
+    ``max_catchup`` (default 24h), what was due before that is reported, not sent late.
+    """
+    end = ctx.local_now()
+    first = parse_duration(ctx.option("first_window", "1h"), "push_due first_window")
+    max_catchup = parse_duration(ctx.option("max_catchup", "24h"), "push_due max_catchup")
+    last = last_push_window_end(ctx.settings)
+    start = last.astimezone(end.tzinfo) if last else end - first
+    skipped_before = None
+    if start < end - max_catchup:
+        skipped_before, start = start, end - max_catchup
+    if start > end:
+        start = end
+    return start, end, skipped_before
+
+
+def step_push_due(ctx: StepContext) -> dict[str, Any]:
+    """Push the plan slots and SOP steps due since the last run (idempotent per message key)."""
+    start, end, skipped_before = push_window(ctx)
+    counts = ctx.counts
+    counts.update(window_start=start.isoformat(), window_end=end.isoformat())
+    if skipped_before is not None:
+        counts["not_caught_up_from"] = skipped_before.isoformat()
+        ctx.log.emit(
+            "catchup_limited",
+            level="warning",
+            step=ctx.step.name,
+            message=f"last push window ended {skipped_before:%Y-%m-%d %H:%M}; only the last max_catchup is pushed",
+        )
+    playbooks = ctx.option("playbooks")
+    playbook_paths = [ctx.settings.path(p) for p in playbooks] if playbooks else None
+    if ctx.dry_run:
+        return counts
+    from siyu_cli.push import push_due
+
+    report = push_due(ctx.settings, start, end, playbooks=playbook_paths, send=True)
+    data = report.to_dict()
+    counts.update({k: v for k, v in data.items() if not isinstance(v, (list, dict))})
+    failed = getattr(report, "failed", 0) or 0
+    if failed:
+        ctx.fail(f"{failed} due messages failed to send; run `siyu push list` for details", ExitCode.PARTIAL)
+    return counts
+
+
+# ---------------------------------------------------------------- sql
+
+
+def step_sql(ctx: StepContext) -> dict[str, Any]:
+    """Run SQL statements against the store (e.g. a COPY … TO for a nightly export)."""
+    sql = ctx.option("sql")
+    if not isinstance(sql, str) or not sql.strip():
+        raise ConfigError(f"{ctx.settings.config_file}: sql step {ctx.step.name!r} needs `sql = \"...\"`")
+    if ctx.dry_run:
+        return {"sql": sql}
+    import duckdb
+
+    from siyu_cli.store import open_store
+
+    with open_store(ctx.settings) as con:
+        try:
+            cur = con.execute(sql)
+            rows = cur.fetchall() if cur.description else []
+        except duckdb.Error as exc:
+            raise DataError(f"sql step {ctx.step.name!r}: {str(exc).splitlines()[0]}") from None
+    return {"rows": len(rows)}
+
+
+STEP_TYPES: dict[str, Callable[[StepContext], dict[str, Any]]] = {
+    "load": step_load,
+    "segment": step_segment,
+    "report": step_report,
+    "push_due": step_push_due,
+    "sql": step_sql,
+}
+
+__all__ = ["STEP_TYPES", "StepContext", "DEFAULT_GLOBS", "inbox_files", "parse_duration", "push_window"]
