@@ -47,6 +47,19 @@ def test_measures_refunds_cancelled_zero_and_no_orders(main_store):
     assert run.excluded == {"cancelled": 1, "net_not_positive": 3}
 
 
+def test_negative_order_and_lone_buyer(settings):
+    with open_store(settings) as con:
+        add_members(con, "solo", "neg")
+        add_order(con, "solo", local("2026-06-01"), 88)
+        add_order(con, "solo", local("2026-06-02"), -30)  # a negative adjustment row: not a purchase, not netted
+        add_order(con, "neg", local("2026-06-03"), -5)
+    run = run_segment(settings, scheme="rfm11", as_of=AS_OF)
+    got = members_of(settings, run.snapshot_id)
+    assert got["solo"][:7] == (29, 1, 88, 1, 1, 1, "lost")  # a lone buyer scores 1/1/1 (documented)
+    assert got["neg"][6] == "no_purchase"
+    assert run.excluded == {"net_not_positive": 2}
+
+
 def test_frequency_days_and_average_monetary(settings):
     with open_store(settings) as con:
         add_members(con, "m")

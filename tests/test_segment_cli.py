@@ -121,3 +121,11 @@ def test_subprocess_run(ws, siyu_subprocess):
     assert res.returncode == 0, res.stderr
     assert res.stderr == ""
     assert json.loads(res.stdout)["buyers"] == 8
+
+
+def test_english_actions_and_single_id_diff(ws, cli):
+    out = cli("--lang", "en", "segment", "--as-of", AS_OF, *FIXED).stdout
+    assert "win-back by a guide 1:1, now" in out and "导购 1:1 立即召回" not in out
+    cli("segment", "--as-of", "2026-03-01", *FIXED)
+    d = json.loads(cli("segment", "diff", "2", "--format", "json").stdout)  # one id: it vs its predecessor
+    assert (d["old"]["snapshot_id"], d["new"]["snapshot_id"]) == (1, 2)

@@ -34,6 +34,16 @@ max_rejects = 0                # a load exits 65 when more rows than this are re
 # phone = "会员手机"
 # store = "门店"
 
+# RFM segments (`siyu segment`; docs/segment.md). Command-line flags win over these.
+# [segment]
+# scheme = "rfm8"              # rfm8 (A–H) | rfm11 (quintiles, 11 names) | path/to/scheme.yaml
+# window = "365d"              # default: all history
+# frequency_unit = "orders"    # orders | days (distinct purchase days)
+# monetary = "total"           # total | average
+# r_split = "median"           # rfm8 splits: median | mean | q0.8 | a fixed number (R ≤ days, F ≥ n, M ≥ amount)
+# f_split = "2"
+# m_split = "median"
+
 # [wecom]                                       # docs/wecom.md
 # base_url = "https://qyapi.weixin.qq.com"      # or the sandbox (`siyu sandbox serve`); env SIYU_WECOM_BASE_URL wins
 # corp_id_env = "WECOM_CORP_ID"                 # names of environment variables, never values

@@ -94,12 +94,38 @@ def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
     return value
 
 
-def _window_start_sql(params: MeasureParams) -> str:
-    """SQL for the exclusive lower bound of local purchase dates (NULL = none)."""
+def _minus(day: date, n: int, unit: str) -> date:
+    """``day`` minus n days/weeks/months/years (months and years clamp to the month's last day)."""
+    import calendar
+    from datetime import timedelta
+
+    if unit in ("d", "w"):
+        return day - timedelta(days=n * (7 if unit == "w" else 1))
+    months = n * (12 if unit == "y" else 1)
+    y, m = divmod(day.year * 12 + day.month - 1 - months, 12)
+    m += 1
+    return date(y, m, min(day.day, calendar.monthrange(y, m)[1]))
+
+
+def bounds(params: MeasureParams) -> tuple[str | None, str]:
+    """[start, end) as TIMESTAMPTZ literals: local midnights in the workspace timezone.
+
+    Comparing ``paid_at`` with two instants avoids converting every order to a
+    local date; only each member's first/last purchase is converted.
+    """
+    from datetime import time, timedelta
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(params.timezone)
+
+    def midnight(day: date) -> str:
+        return "TIMESTAMPTZ '" + datetime.combine(day, time(0), tzinfo=tz).isoformat(sep=" ") + "'"
+
+    end = midnight(params.as_of + timedelta(days=1))
     if params.window is None:
-        return "NULL::DATE"
-    n, unit = int(params.window[:-1]), _WINDOW_UNITS[params.window[-1]]
-    return f"CAST(DATE '{params.as_of.isoformat()}' - INTERVAL {n} {unit} AS DATE)"
+        return None, end
+    first_excluded = _minus(params.as_of, int(params.window[:-1]), params.window[-1])
+    return midnight(first_excluded + timedelta(days=1)), end
 
 
 def _tz_literal(tz: str) -> str:
@@ -108,73 +134,97 @@ def _tz_literal(tz: str) -> str:
     return f"'{tz}'"
 
 
-def order_facts_sql(params: MeasureParams) -> str:
-    """One row per order with its member, local paid date, net amount and why it does (not) count."""
-    as_of = f"DATE '{params.as_of.isoformat()}'"
-    start = _window_start_sql(params)
+_NET = "(CASE WHEN paid_amount IS NULL THEN net_amount ELSE paid_amount - coalesce(refund_amount, 0) END)"
+
+
+def excluded_sql(params: MeasureParams) -> str:
+    """Why each non-purchase order does not count, as (why, orders) rows."""
+    start, end = bounds(params)
+    before = f"WHEN paid_at < {start} THEN 'before_window'" if start else ""
     return f"""
-        SELECT member_id,
-               CAST(timezone({_tz_literal(params.timezone)}, paid_at) AS DATE) AS d,
-               CASE WHEN paid_amount IS NULL THEN net_amount
-                    ELSE paid_amount - coalesce(refund_amount, 0) END AS net,
-               CASE
-                 WHEN status = 'cancelled' THEN 'cancelled'
-                 WHEN status = 'unpaid' OR paid_at IS NULL THEN 'unpaid'
-                 WHEN CAST(timezone({_tz_literal(params.timezone)}, paid_at) AS DATE) > {as_of} THEN 'after_as_of'
-                 WHEN {start} IS NOT NULL
-                      AND CAST(timezone({_tz_literal(params.timezone)}, paid_at) AS DATE) <= {start} THEN 'before_window'
-                 WHEN (CASE WHEN paid_amount IS NULL THEN net_amount
-                            ELSE paid_amount - coalesce(refund_amount, 0) END) <= 0 THEN 'net_not_positive'
-                 WHEN member_id IS NULL THEN 'no_member'
-                 ELSE 'purchase'
-               END AS why
-        FROM orders
+        SELECT why, count(*) FROM (
+            SELECT CASE
+                     WHEN status = 'cancelled' THEN 'cancelled'
+                     WHEN status = 'unpaid' OR paid_at IS NULL THEN 'unpaid'
+                     WHEN paid_at >= {end} THEN 'after_as_of'
+                     {before}
+                     WHEN {_NET} <= 0 THEN 'net_not_positive'
+                     WHEN member_id IS NULL THEN 'no_member'
+                     ELSE 'purchase'
+                   END AS why
+            FROM orders
+        ) WHERE why <> 'purchase' GROUP BY why ORDER BY why
     """
 
 
-def build_measures(con: "duckdb.DuckDBPyConnection", params: MeasureParams, table: str = "seg_measures") -> MeasureStats:
-    """Create TEMP TABLE ``table`` (member_id, recency_days, frequency, monetary, revenue, first/last_purchase)."""
+def score_sql(order: str) -> str:
+    """A 1–5 quintile score by percent rank over buyers (see schemes.QUINTILE_RULE); needs column ``n``."""
+    return (f"CASE WHEN n <= 1 THEN 1 ELSE CAST(least(5, 1 + (5 * (rank() OVER (ORDER BY {order}) - 1)) "
+            f"// (n - 1)) AS INTEGER) END")
+
+
+def build_measures(
+    con: "duckdb.DuckDBPyConnection", params: MeasureParams, table: str = "seg_measures", *, scores: bool = False
+) -> MeasureStats:
+    """Create TEMP TABLE ``table`` (member_id, recency_days, frequency, monetary, revenue, first/last_purchase).
+
+    With ``scores``, also r_score/f_score/m_score (1–5 quintiles among buyers, NULL for non-buyers),
+    ranked in the same query over the per-buyer aggregate, before members without purchases join in.
+    """
     as_of = f"DATE '{params.as_of.isoformat()}'"
-    freq = "count(*)" if params.frequency_unit == "orders" else "count(DISTINCT d)"
-    monetary = (
-        "coalesce(a.revenue, 0)"
-        if params.monetary == "total"
-        else "CASE WHEN a.frequency > 0 THEN round(a.revenue / a.frequency, 2) ELSE 0 END"
-    )
+    tz = _tz_literal(params.timezone)
+    start, end = bounds(params)
+    freq = "count(*)" if params.frequency_unit == "orders" else f"count(DISTINCT CAST(timezone({tz}, paid_at) AS DATE))"
+    monetary = "revenue" if params.monetary == "total" else "round(revenue / frequency, 2)"
+    if scores:
+        scored = f"""
+        s AS (
+            SELECT *,
+                   {score_sql('last_d ASC')} AS r_score,
+                   {score_sql('frequency ASC')} AS f_score,
+                   {score_sql('mon ASC')} AS m_score
+            FROM b, (SELECT count(*) AS n FROM b)
+        )"""
+        score_cols = ", a.r_score, a.f_score, a.m_score"
+    else:
+        scored = "s AS (SELECT * FROM b)"
+        score_cols = ""
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {table} AS
-        WITH facts AS ({order_facts_sql(params)}),
-        agg AS (
+        WITH agg AS (
             SELECT member_id,
-                   max(d) AS last_purchase,
-                   min(d) AS first_purchase,
+                   max(paid_at) AS last_at,
+                   min(paid_at) AS first_at,
                    {freq} AS frequency,
-                   sum(net) AS revenue
-            FROM facts WHERE why = 'purchase'
+                   sum({_NET}) AS revenue
+            FROM orders
+            WHERE member_id IS NOT NULL AND status NOT IN ('cancelled', 'unpaid')
+              AND paid_at < {end} {f"AND paid_at >= {start}" if start else ""}
+              AND {_NET} > 0
             GROUP BY member_id
         ),
-        universe AS (
-            SELECT member_id FROM members
-            UNION
-            SELECT member_id FROM agg
-        )
-        SELECT u.member_id,
-               CAST({as_of} - a.last_purchase AS INTEGER) AS recency_days,
+        b AS (
+            SELECT member_id, frequency, revenue,
+                   CAST(timezone({tz}, last_at) AS DATE) AS last_d,
+                   CAST(timezone({tz}, first_at) AS DATE) AS first_d,
+                   CAST({monetary} AS DECIMAL(18,2)) AS mon
+            FROM agg
+        ),
+        {scored}
+        SELECT coalesce(m.member_id, a.member_id) AS member_id,
+               CAST({as_of} - a.last_d AS INTEGER) AS recency_days,
                CAST(coalesce(a.frequency, 0) AS INTEGER) AS frequency,
-               CAST({monetary} AS DECIMAL(18,2)) AS monetary,
+               CAST(coalesce(a.mon, 0) AS DECIMAL(18,2)) AS monetary,
                CAST(coalesce(a.revenue, 0) AS DECIMAL(18,2)) AS revenue,
-               a.first_purchase,
-               a.last_purchase
-        FROM universe u LEFT JOIN agg a USING (member_id)
+               a.first_d AS first_purchase,
+               a.last_d AS last_purchase{score_cols}
+        FROM (SELECT member_id FROM members) m FULL OUTER JOIN s a ON a.member_id = m.member_id
         """
     )
     stats = MeasureStats()
     stats.members, stats.buyers = con.execute(
         f"SELECT count(*), count(*) FILTER (WHERE frequency > 0) FROM {table}"
     ).fetchone()
-    rows = con.execute(
-        f"SELECT why, count(*) FROM ({order_facts_sql(params)}) WHERE why <> 'purchase' GROUP BY why ORDER BY why"
-    ).fetchall()
-    stats.excluded = {why: int(n) for why, n in rows}
+    stats.excluded = {why: int(n) for why, n in con.execute(excluded_sql(params)).fetchall()}
     return stats

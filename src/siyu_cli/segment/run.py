@@ -105,41 +105,43 @@ def run_segment(
         settings, scheme=scheme, as_of=as_of, window=window, options=options
     )
     with open_store(settings) as con:
-        stats = M.build_measures(con, params, "seg_measures")
-        if scheme_name == "rfm8":
-            info = S.rfm8_assign(con, "seg_measures", "seg_result", splits)
-        elif scheme_name == "rfm11":
-            info = S.rfm11_assign(con, "seg_measures", "seg_result")
-        else:
-            info = S.custom_assign(con, "seg_measures", "seg_result", custom)
+        stats = M.build_measures(con, params, "seg_measures", scores=scheme_name != "rfm8")
         stored_scheme = scheme_name if custom is None else f"custom:{custom['name']}"
-        all_params = {
-            **params.to_dict(),
-            **info,
-            "scheme": stored_scheme,
-            "buyers": stats.buyers,
-            "excluded_orders": stats.excluded,
-        }
         con.execute("BEGIN TRANSACTION")
         try:
             snapshot_id = con.execute("SELECT coalesce(max(snapshot_id), 0) + 1 FROM segment_snapshots").fetchone()[0]
+
+            def emit(select_sql: str) -> None:
+                con.execute(
+                    f"""INSERT INTO segment_members
+                        SELECT {int(snapshot_id)}, member_id, recency_days, frequency, monetary, r_score, f_score,
+                               m_score, segment_id, segment_name, revenue, first_purchase, last_purchase
+                        FROM ({select_sql})"""
+                )
+
+            if scheme_name == "rfm8":
+                info = S.rfm8_assign(con, "seg_measures", emit, splits)
+            elif scheme_name == "rfm11":
+                info = S.rfm11_assign(con, "seg_measures", emit)
+            else:
+                info = S.custom_assign(con, "seg_measures", emit, custom)
+            all_params = {
+                **params.to_dict(),
+                **info,
+                "scheme": stored_scheme,
+                "buyers": stats.buyers,
+                "excluded_orders": stats.excluded,
+            }
             con.execute(
                 "INSERT INTO segment_snapshots VALUES (?, now(), ?, ?, ?, ?, ?)",
                 [snapshot_id, params.as_of, stored_scheme, json.dumps(all_params, ensure_ascii=False), stats.members, label],
-            )
-            con.execute(
-                f"""INSERT INTO segment_members
-                    SELECT {int(snapshot_id)}, member_id, recency_days, frequency, monetary, r_score, f_score, m_score,
-                           segment_id, segment_name, revenue, first_purchase, last_purchase
-                    FROM seg_result"""
             )
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
             raise
         summary = summarize(con, snapshot_id, all_params)
-        curve = pareto(con, snapshot_id)
-        con.execute("DROP TABLE IF EXISTS seg_result")
+        curve = pareto(con, table="seg_measures")
         con.execute("DROP TABLE IF EXISTS seg_measures")
     return SegmentRun(
         snapshot_id=int(snapshot_id),

@@ -152,16 +152,16 @@ def high_rule_text(dim: str, kind: str, threshold: float | None) -> str:
     return f"{letter} {op} {threshold:g}"
 
 
-def rfm8_assign(con, measures: str, result: str, splits: dict[str, Split]) -> dict[str, Any]:
+def rfm8_assign(con, measures: str, emit, splits: dict[str, Split]) -> dict[str, Any]:
+    """Pass the scoring SELECT to ``emit`` (the caller inserts it); return thresholds and catalogue."""
     thresholds = {d: _split_threshold(con, measures, splits[d]) for d in "rfm"}
     highs = {d: _high_sql(splits[d], thresholds[d]) for d in "rfm"}
     cases_id = " ".join(
         f"WHEN r_score = {r} AND f_score = {f} AND m_score = {m} THEN '{seg.id}'" for (r, f, m), seg in RFM8.items()
     )
     cases_name = " ".join(f"WHEN '{seg.id}' THEN '{seg.name}'" for seg in RFM8.values())
-    con.execute(
+    emit(
         f"""
-        CREATE OR REPLACE TEMP TABLE {result} AS
         WITH s AS (
             SELECT *,
                    CASE WHEN frequency > 0 THEN CAST({highs['r']} AS INTEGER) END AS r_score,
@@ -185,7 +185,9 @@ def rfm8_assign(con, measures: str, result: str, splits: dict[str, Split]) -> di
     }
     warnings = []
     counts = con.execute(
-        f"SELECT sum(r_score), sum(f_score), sum(m_score), count(*) FROM {result} WHERE frequency > 0"
+        f"""SELECT count(*) FILTER (WHERE {highs['r']}), count(*) FILTER (WHERE {highs['f']}),
+                   count(*) FILTER (WHERE {highs['m']}), count(*)
+            FROM {measures} WHERE frequency > 0"""
     ).fetchone()
     buyers = counts[3]
     for d, highs_n in zip("rfm", counts[:3]):
@@ -255,32 +257,17 @@ QUINTILE_RULE = "quintiles by percent rank: score = min(5, 1 + floor(5*(rank-1)/
 
 
 def quintile_scores_sql(measures: str) -> str:
-    """1–5 scores among buyers by percent rank: score = min(5, 1 + ⌊5·(rank−1)/(n−1)⌋).
+    """The measures with their 1–5 scores (built by ``measures.build_measures(scores=True)``).
 
-    Buyers are ranked from worst to best (R: most days first; F, M: smallest
-    first) with ``rank()``, so equal values share the lowest rank and always
-    get the same score whatever the row order. The arithmetic is integer, so
-    boundaries are exact. Consequences (documented in docs/segment.md): the
-    worst value scores 1 and the best 5; on skewed F everyone who bought once
-    scores 1 and some scores can be empty; a single buyer scores 1/1/1.
+    score = min(5, 1 + ⌊5·(rank−1)/(n−1)⌋) among the n buyers, ranked with
+    ``rank()`` from worst to best (R: oldest last purchase first; F, M:
+    smallest first), so equal values share the lowest rank and always get the
+    same score whatever the row order. Integer arithmetic: exact boundaries.
+    Consequences (docs/segment.md): the worst value scores 1 and the best 5;
+    on skewed F everyone who bought once scores 1 and some scores can be
+    empty; a single buyer scores 1/1/1.
     """
-    def score(order: str) -> str:
-        return (f"CASE WHEN n.n <= 1 THEN 1 ELSE CAST(least(5, 1 + (5 * (rank() OVER (ORDER BY {order}) - 1)) "
-                f"// (n.n - 1)) AS INTEGER) END")
-
-    return f"""
-        WITH b AS (SELECT * FROM {measures} WHERE frequency > 0),
-        n AS (SELECT count(*) AS n FROM b),
-        sc AS (
-            SELECT member_id,
-                   {score('recency_days DESC')} AS r_score,
-                   {score('frequency ASC')} AS f_score,
-                   {score('monetary ASC')} AS m_score
-            FROM b, n
-        )
-        SELECT m.*, sc.r_score, sc.f_score, sc.m_score
-        FROM {measures} m LEFT JOIN sc USING (member_id)
-    """
+    return f"SELECT * FROM {measures}"
 
 
 def _catalog_case(pairs: list[tuple[str, str]], expr: str, default: str) -> str:
@@ -291,19 +278,21 @@ def _lit(value: str) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def rfm11_assign(con, measures: str, result: str) -> dict[str, Any]:
-    cases = " ".join(
-        f"WHEN r_score * 100 + f_score * 10 + m_score IN ({', '.join(map(str, codes))}) THEN {_lit(seg.id)}"
-        for seg, codes in RFM11_CODES
-    )
+def rfm11_assign(con, measures: str, emit) -> dict[str, Any]:
+    # A 125-row lookup joined on the code (a CASE over 119 codes per member was the slowest step).
     segments = [seg for seg, _ in RFM11_CODES] + [RFM11_LOST]
-    name_case = _catalog_case([(s.id, s.name) for s in segments] + [("no_purchase", NO_PURCHASE["name"])], "segment_id", "")
-    con.execute(
+    lookup = ", ".join(
+        f"({r * 100 + f * 10 + m}, {_lit(seg.id)}, {_lit(seg.name)})"
+        for r in range(1, 6) for f in range(1, 6) for m in range(1, 6)
+        for seg in [rfm11_segment_of(r * 100 + f * 10 + m)]
+    )
+    emit(
         f"""
-        CREATE OR REPLACE TEMP TABLE {result} AS
-        WITH s AS ({quintile_scores_sql(measures)}),
-        g AS (SELECT *, CASE WHEN frequency = 0 THEN 'no_purchase' {cases} ELSE {_lit(RFM11_LOST.id)} END AS segment_id FROM s)
-        SELECT *, {name_case} AS segment_name FROM g
+        SELECT s.*, coalesce(l.segment_id, 'no_purchase') AS segment_id,
+               coalesce(l.segment_name, {_lit(NO_PURCHASE['name'])}) AS segment_name
+        FROM ({quintile_scores_sql(measures)}) s
+        LEFT JOIN (VALUES {lookup}) l(code, segment_id, segment_name)
+               ON l.code = s.r_score * 100 + s.f_score * 10 + s.m_score
         """
     )
     return {
@@ -507,7 +496,7 @@ def load_custom_scheme(path: Path) -> dict[str, Any]:
     }
 
 
-def custom_assign(con, measures: str, result: str, scheme: dict[str, Any]) -> dict[str, Any]:
+def custom_assign(con, measures: str, emit, scheme: dict[str, Any]) -> dict[str, Any]:
     cases = " ".join(
         "WHEN " + " AND ".join(condition_sql(CUSTOM_FIELDS[c["field"]], c["op"], c["values"]) for c in rule["when"])
         + f" THEN {_lit(rule['id'])}"
@@ -517,9 +506,8 @@ def custom_assign(con, measures: str, result: str, scheme: dict[str, Any]) -> di
         (scheme["default"]["id"], scheme["default"]["name"]),
         ("no_purchase", NO_PURCHASE["name"]),
     ]
-    con.execute(
+    emit(
         f"""
-        CREATE OR REPLACE TEMP TABLE {result} AS
         WITH s AS ({quintile_scores_sql(measures)}),
         g AS (SELECT *, CASE WHEN frequency = 0 THEN 'no_purchase' {cases} ELSE {_lit(scheme['default']['id'])} END
                         AS segment_id FROM s)

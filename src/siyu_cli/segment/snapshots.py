@@ -139,20 +139,26 @@ def summarize(con, snapshot_id: int, params: dict[str, Any] | None = None) -> li
     return out
 
 
-def pareto(con, snapshot_id: int) -> dict[str, Any]:
-    """Top 20% of buyers' share of revenue, and the smallest share of buyers that brings 80% of revenue."""
+def pareto(con, snapshot_id: int | None = None, *, table: str | None = None) -> dict[str, Any]:
+    """Top 20% of buyers' share of revenue, and the smallest share of buyers that brings 80% of revenue.
+
+    Reads a stored snapshot, or ``table`` (the run's measures). Ties in revenue
+    do not change either number, so no tie-breaker (and no costly string sort) is needed.
+    """
+    source = table if table else f"segment_members WHERE snapshot_id = {int(snapshot_id)} AND"
+    where = "WHERE frequency > 0" if table else "frequency > 0"
     row = con.execute(
-        """WITH b AS (
+        f"""WITH b AS (
                SELECT revenue,
-                      row_number() OVER (ORDER BY revenue DESC, member_id) AS rn,
-                      sum(revenue) OVER (ORDER BY revenue DESC, member_id ROWS UNBOUNDED PRECEDING) AS cum
-               FROM segment_members WHERE snapshot_id = ? AND frequency > 0
+                      row_number() OVER w AS rn,
+                      sum(revenue) OVER (w ROWS UNBOUNDED PRECEDING) AS cum
+               FROM {source} {where}
+               WINDOW w AS (ORDER BY revenue DESC)
            ), t AS (SELECT count(*) AS n, sum(revenue) AS total FROM b)
            SELECT t.n, t.total,
                   (SELECT sum(revenue) FROM b WHERE rn <= ceil(0.2 * t.n)),
                   (SELECT min(rn) FROM b WHERE cum >= 0.8 * t.total)
-           FROM t""",
-        [snapshot_id],
+           FROM t"""
     ).fetchone()
     n, total, top, rn80 = row
     total = float(total or 0)

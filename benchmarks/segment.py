@@ -1,0 +1,269 @@
+"""Benchmark `siyu segment` against (a) the bare DuckDB query and (b) lifetimes' summary function.
+
+Run by hand (never in tests):
+
+    PYTHONPATH=src /work/venv/bin/python benchmarks/segment.py --orders 10000000 --members 2000000
+    PYTHONPATH=src /work/venv/bin/python benchmarks/segment.py --orders 1000000 --members 200000   # shared box
+
+Data is generated inside DuckDB (skewed: most members buy once; 92% paid, 5% refunded, 3% cancelled) into
+a fresh workspace store. Each measurement runs in its own subprocess so peak RSS (ru_maxrss) is clean:
+
+* siyu       — ``run_segment(scheme="rfm11")``: measures, quintile scores, 11 segments, snapshot stored
+               (rfm8 is also timed; it uses thresholds and no window sorts).
+* bare       — one hand-written DuckDB query for the same measures and quintile scores (CREATE TEMP TABLE),
+               nothing stored: the floor siyu is compared with (target: siyu ≤ 1.5× bare).
+* lifetimes  — ``summary_data_from_transaction_data`` on the paid orders already in a pandas frame
+               (the time to pull them out of DuckDB is *not* counted: generous to lifetimes; target: siyu
+               ≥ 20× faster). Needs ``pip install lifetimes`` (not a siyu dependency). If the full size does
+               not finish within --lifetimes-timeout, halves of it are tried and the largest size that finishes
+               is reported, together with siyu's time on the same size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+AS_OF = "2026-06-30"
+
+
+def generate(store: Path, orders: int, members: int) -> None:
+    import duckdb
+
+    con = duckdb.connect(str(store))
+    con.execute("SET TimeZone = 'Asia/Shanghai'")
+    con.execute(
+        f"""INSERT INTO members (member_id, phone, store, guide_userid)
+            SELECT 'm' || i, '138' || lpad(CAST(i AS VARCHAR), 8, '0'), 'S' || (i % 50), 'g' || (i % 400)
+            FROM range({members}) t(i)"""
+    )
+    # member index skewed towards low ids (power law): most members buy once, a few buy very often
+    con.execute(
+        f"""INSERT INTO orders (source, order_id, member_id, status, paid_at, paid_amount, refund_amount, net_amount)
+            SELECT 'bench', CAST(i AS VARCHAR),
+                   'm' || CAST(floor({members} * pow(random(), 2.2)) AS BIGINT),
+                   status,
+                   TIMESTAMPTZ '2024-07-01 00:00:00+08' + to_seconds(CAST(floor(random() * 730 * 86400) AS BIGINT)),
+                   amount,
+                   CASE status WHEN 'refunded' THEN amount ELSE 0 END,
+                   CASE status WHEN 'paid' THEN amount ELSE 0 END
+            FROM (
+                SELECT i, CAST(round(5 + random() * 495, 2) AS DECIMAL(18,2)) AS amount,
+                       CASE WHEN random() < 0.92 THEN 'paid' WHEN random() < 0.6 THEN 'refunded' ELSE 'cancelled' END AS status
+                FROM range({orders}) t(i)
+            )"""
+    )
+    con.close()
+
+
+BARE_SQL = """
+CREATE TEMP TABLE bare AS
+WITH a AS (
+    SELECT member_id,
+           DATE '{as_of}' - CAST(timezone('Asia/Shanghai', max(paid_at)) AS DATE) AS recency_days,
+           count(*) AS frequency, sum(paid_amount - refund_amount) AS monetary
+    FROM orders
+    WHERE member_id IS NOT NULL AND status NOT IN ('cancelled', 'unpaid')
+      AND paid_at < TIMESTAMPTZ '{as_of} 00:00:00+08' + INTERVAL 1 DAY AND paid_amount - refund_amount > 0
+    GROUP BY member_id
+), n AS (SELECT count(*) AS n FROM a)
+SELECT member_id, recency_days, frequency, monetary,
+       least(5, 1 + (5 * (rank() OVER (ORDER BY recency_days DESC) - 1)) // (n.n - 1)) AS r_score,
+       least(5, 1 + (5 * (rank() OVER (ORDER BY frequency) - 1)) // (n.n - 1)) AS f_score,
+       least(5, 1 + (5 * (rank() OVER (ORDER BY monetary) - 1)) // (n.n - 1)) AS m_score
+FROM a, n
+"""
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM; ru_maxrss would include the parent's peak, as Linux keeps it over exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def worker(kind: str, workspace: Path, limit: int | None) -> dict:
+    """One measurement in this process; returns seconds and peak RSS."""
+    sys.path.insert(0, str(SRC))
+    from siyu_cli.config import load_settings
+
+    settings = load_settings(workspace)
+    extra: dict = {}
+    if kind in ("siyu", "siyu_rfm8"):
+        import duckdb  # noqa: F401 - imported before the clock starts, as in the other workers
+
+        from siyu_cli.segment import run_segment
+
+        if limit:  # the same subset lifetimes got: only the first `limit` orders
+            raise SystemExit("siyu with --limit runs through its own store (see main)")
+        steps: dict[str, float] = {}
+        execute = duckdb.DuckDBPyConnection.execute
+
+        def timed(self, query, *a, **k):  # where the time goes, by statement kind
+            t0 = time.perf_counter()
+            try:
+                return execute(self, query, *a, **k)
+            finally:
+                q = " ".join(str(query).split())
+                key = ("measures+scores" if "TEMP TABLE seg_measures" in q
+                       else "store snapshot rows" if q.startswith("INSERT INTO segment_members")
+                       else "excluded-orders count" if "'before_window'" in q or "'after_as_of'" in q
+                       else "pareto" if "ROWS UNBOUNDED PRECEDING" in q
+                       else "commit" if q == "COMMIT" else "other")
+                steps[key] = steps.get(key, 0) + time.perf_counter() - t0
+
+        duckdb.DuckDBPyConnection.execute = timed
+        start = time.perf_counter()
+        run = run_segment(settings, scheme="rfm11" if kind == "siyu" else "rfm8", as_of=AS_OF)
+        seconds = time.perf_counter() - start
+        duckdb.DuckDBPyConnection.execute = execute
+        extra = {"members": run.members, "buyers": run.buyers,
+                 "steps": {k: round(v, 3) for k, v in sorted(steps.items(), key=lambda kv: -kv[1])}}
+    elif kind == "bare":
+        import duckdb
+
+        con = duckdb.connect(str(settings.store), read_only=True)
+        start = time.perf_counter()
+        con.execute(BARE_SQL.format(as_of=AS_OF))
+        seconds = time.perf_counter() - start
+        extra = {"buyers": con.execute("SELECT count(*) FROM bare").fetchone()[0]}
+    elif kind == "lifetimes":
+        import duckdb
+        from lifetimes.utils import summary_data_from_transaction_data
+
+        con = duckdb.connect(str(settings.store), read_only=True)
+        con.execute("SET TimeZone = 'Asia/Shanghai'")
+        where = "WHERE status NOT IN ('cancelled', 'unpaid') AND paid_at IS NOT NULL AND member_id IS NOT NULL"
+        if limit:
+            where += f" AND CAST(order_id AS BIGINT) < {limit}"
+        df = con.execute(
+            f"""SELECT member_id, CAST(timezone('Asia/Shanghai', paid_at) AS TIMESTAMP) AS ts,
+                       CAST(paid_amount - refund_amount AS DOUBLE) AS net
+                FROM orders {where}"""
+        ).df()
+        df = df[(df["net"] > 0)]
+        start = time.perf_counter()
+        summary = summary_data_from_transaction_data(
+            df, "member_id", "ts", monetary_value_col="net", observation_period_end=AS_OF,
+            include_first_transaction=True,
+        )
+        seconds = time.perf_counter() - start
+        extra = {"rows": int(len(df)), "buyers": int(len(summary))}
+    else:  # pragma: no cover
+        raise SystemExit(f"unknown worker {kind}")
+    peak_mb = peak_rss_mb()
+    return {"kind": kind, "seconds": round(seconds, 3), "peak_rss_mb": round(peak_mb, 1), **extra}
+
+
+def measure(kind: str, workspace: Path, limit: int | None = None, timeout: float | None = None) -> dict | None:
+    env = dict(os.environ, PYTHONPATH=str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    cmd = [sys.executable, __file__, "--worker", kind, "--workspace", str(workspace)]
+    if limit:
+        cmd += ["--limit", str(limit)]
+    try:
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, check=True)
+    except subprocess.TimeoutExpired:
+        return None
+    except subprocess.CalledProcessError as exc:
+        print(exc.stderr, file=sys.stderr)
+        return None
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def make_workspace(base: Path, name: str, orders: int, members: int) -> Path:
+    sys.path.insert(0, str(SRC))
+    from siyu_cli.config import load_settings
+    from siyu_cli.store import open_store
+    from siyu_cli.workspace import init_workspace
+
+    root = base / name
+    init_workspace(root)
+    settings = load_settings(root)
+    with open_store(settings):
+        pass
+    start = time.perf_counter()
+    generate(settings.store, orders, members)
+    print(f"generated {orders:,} orders / {members:,} members in {time.perf_counter() - start:.1f}s", flush=True)
+    return root
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--orders", type=int, default=10_000_000)
+    ap.add_argument("--members", type=int, default=2_000_000)
+    ap.add_argument("--repeat", type=int, default=2, help="runs per engine; the best is reported")
+    ap.add_argument("--lifetimes-timeout", type=float, default=600)
+    ap.add_argument("--no-lifetimes", action="store_true")
+    ap.add_argument("--dir", type=Path, default=None, help="where to build the workspace (default: a temp dir)")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--workspace", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--limit", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.workspace, args.limit)))
+        return
+
+    base = Path(args.dir or tempfile.mkdtemp(prefix="siyu-bench-"))
+    ws = make_workspace(base, "full", args.orders, args.members)
+
+    def best(kind: str, workspace: Path, **kw) -> dict | None:
+        runs = [r for r in (measure(kind, workspace, **kw) for _ in range(args.repeat)) if r]
+        return min(runs, key=lambda r: r["seconds"]) if runs else None
+
+    results = {k: best(k, ws) for k in ("bare", "siyu", "siyu_rfm8")}
+    for r in results.values():
+        print(json.dumps(r), flush=True)
+    report = {
+        "orders": args.orders,
+        "members": args.members,
+        "siyu_rfm11_s": results["siyu"]["seconds"],
+        "siyu_rfm8_s": results["siyu_rfm8"]["seconds"],
+        "bare_duckdb_s": results["bare"]["seconds"],
+        "ratio_siyu_vs_bare": round(results["siyu"]["seconds"] / results["bare"]["seconds"], 2),
+        "ratio_siyu_compute_vs_bare": round(results["siyu"]["steps"]["measures+scores"] / results["bare"]["seconds"], 2),
+        "siyu_steps_s": results["siyu"]["steps"],
+        "siyu_peak_rss_mb": results["siyu"]["peak_rss_mb"],
+        "bare_peak_rss_mb": results["bare"]["peak_rss_mb"],
+    }
+    if not args.no_lifetimes:
+        size = args.orders
+        lt = None
+        while size >= 10_000:
+            lt = measure("lifetimes", ws, limit=size if size < args.orders else None, timeout=args.lifetimes_timeout)
+            if lt:
+                break
+            print(f"lifetimes did not finish on {size:,} orders within {args.lifetimes_timeout:g}s; halving", flush=True)
+            size //= 2
+        if lt:
+            print(json.dumps(lt), flush=True)
+            if size == args.orders:
+                siyu_same = results["siyu"]
+            else:  # siyu on the same subset, in its own store
+                sub = make_workspace(base, f"sub{size}", size, max(1, args.members * size // args.orders))
+                siyu_same = best("siyu", sub)
+            report.update(
+                {
+                    "lifetimes_orders": size,
+                    "lifetimes_s": lt["seconds"],
+                    "lifetimes_peak_rss_mb": lt["peak_rss_mb"],
+                    "siyu_same_size_s": siyu_same["seconds"],
+                    "speedup_vs_lifetimes": round(lt["seconds"] / siyu_same["seconds"], 1),
+                }
+            )
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
