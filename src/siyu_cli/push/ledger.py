@@ -202,11 +202,12 @@ def claim_next_batch(settings, campaign_id: str, channel: str, *, now: datetime 
                       AND {optout_condition('r', channel)}""",
                 [campaign_id, bid],
             )
-        ids = sorted(r[0] for r in con.execute(
-            "UPDATE push_recipients SET state = 'in_flight' WHERE campaign_id = ? AND batch_id = ? AND state = 'planned' "
-            "RETURNING recipient_id",
+        # (a plain UPDATE then a SELECT: DuckDB's UPDATE … RETURNING is ~100× slower for 10,000 rows)
+        con.execute(
+            "UPDATE push_recipients SET state = 'in_flight' WHERE campaign_id = ? AND batch_id = ? AND state = 'planned'",
             [campaign_id, bid],
-        ).fetchall())
+        )
+        ids = batch_recipients(con, campaign_id, bid, ("in_flight",))
         if not ids:
             con.execute(
                 "UPDATE push_batches SET state = 'skipped', error = 'no recipient left', finished_at = ? "
