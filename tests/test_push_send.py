@@ -73,6 +73,9 @@ def test_fail_list_and_not_friend_recorded_per_recipient(ws, sb, cli):
     sb.confirm()
     st = json.loads(cli("push", "status", cid, "--format", "json").stdout)
     assert st["delivery"] == {"delivered": 1, "not_friend": 1}
+    rows = json.loads(cli("push", "status", cid, "--no-sync", "--recipients", "--format", "json").stdout)
+    assert [(r["recipient_id"], r["state"], r["delivery"]) for r in rows] == [
+        ("wm01", "sent", "delivered"), ("wm03", "failed", None), ("wm05", "sent", "not_friend")]
     led = _ledger(ws, cid)
     assert (led["wm01"][2], led["wm05"][2]) == ("delivered", "not_friend")
     assert per_recipient(sb.deliveries()) == {"wm01": 1}
@@ -259,3 +262,14 @@ def test_quiet_hours_hold_the_send(workspace, tmp_path, monkeypatch):
         assert rep.states == {"sent": 1}
     finally:
         sb.stop()
+
+
+def test_fatal_errcode_stops_and_keeps_batch_planned(ws, sb, cli):
+    cid = _create(cli, "--audience", "list:m01,m02", "--text", "x")["campaign_id"]
+    sb.inject("errcode", "add_msg_template", errcode=48002)  # API not permitted for this app: a config problem
+    r = cli("push", "send", cid, expect=None)
+    assert r.exit_code not in (0, 3) and "48002" in r.stderr and "Traceback" not in r.stderr
+    assert {v[0] for v in _ledger(ws, cid).values()} == {"planned"}
+    cli("push", "resume", cid)
+    sb.confirm()
+    assert per_recipient(sb.deliveries()) == {"wm01": 1, "wm02": 1}

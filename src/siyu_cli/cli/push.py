@@ -168,6 +168,7 @@ def resume_cmd(ctx: typer.Context, campaign: str = typer.Argument(...),
 @push_app.command("status")
 def status_cmd(ctx: typer.Context, campaign: str = typer.Argument(...),
                sync: bool = typer.Option(True, "--sync/--no-sync", help="Fetch delivery results from WeCom first."),
+               recipients: bool = typer.Option(False, "--recipients", help="One row per recipient instead of the summary."),
                fmt: Format = FMT) -> None:
     """Per-recipient delivery (delivered / not a friend / over quota / unconfirmed by the guide), synced from WeCom."""
     from siyu_cli import output
@@ -181,6 +182,13 @@ def status_cmd(ctx: typer.Context, campaign: str = typer.Argument(...),
     else:
         with open_store(settings, read_only=True) as con:
             d = campaign_status(con, campaign)
+    if recipients:
+        cols = ["recipient_id", "member_id", "sender", "batch_id", "state", "delivery", "reason", "msgid", "sent_at", "delivered_at"]
+        with open_store(settings, read_only=True) as con:
+            rows = con.execute(f"SELECT {', '.join(cols)} FROM push_recipients WHERE campaign_id = ? ORDER BY recipient_id",
+                               [campaign]).fetchall()
+        output.emit_rows(cols, rows, fmt)
+        return
     if fmt is Format.json:
         output.emit_json(d)
         return
