@@ -147,3 +147,23 @@ def test_optout_cli_add_list_remove_import(ws, cli, tmp_path):
     p = create_campaign(ws, CampaignSpec(channel="customer", audience="list:m01", text="x"), dry_run=True)
     assert p["to_send"] == 1
     cli("optout", "add", "x", "--channel", "sms", expect=2)
+
+
+def test_sop_audience_from_plan_due_messages(ws):
+    """sop:PLAYBOOK:STEP — members whose SOP step is due today (plan.due_messages), as a customer campaign."""
+    import shutil
+
+    from zoneinfo import ZoneInfo
+
+    pb_dir = ws.root / "playbooks"
+    for p in list(pb_dir.glob("*.yaml")):
+        if p.name != "beauty-sop.yaml":
+            p.unlink()
+    noon = datetime(2026, 11, 25, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    with open_store(ws) as con:
+        con.execute("UPDATE members SET join_at = ? WHERE member_id IN ('m01', 'm02')", [noon.replace(hour=9)])
+        con.execute("UPDATE members SET join_at = ? WHERE member_id = 'm03'", [noon.replace(day=22, hour=9)])
+    p = create_campaign(ws, CampaignSpec(channel="customer", audience="sop:beauty-sop:d0-welcome", text="x"), now=noon, dry_run=True)
+    assert p["to_send"] == 2 and {s["sender"] for s in p["senders"]} == {"g1", "g2"}
+    p = create_campaign(ws, CampaignSpec(channel="customer", audience="sop:beauty-sop", text="x"), now=noon, dry_run=True)
+    assert p["to_send"] == 3  # day 0 for m01, m02 and day 3 for m03

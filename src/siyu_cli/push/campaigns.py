@@ -109,6 +109,7 @@ def create_campaign(settings, spec: CampaignSpec, *, dry_run: bool = False, now:
     check_attachments(spec.attachments)
     policy = pol.load_policy(settings)
     size = batch_size(settings, spec.channel)
+    pre = audiences.pre_resolve(settings, spec.audience, spec.channel, now=now)
     with open_store(settings) as con:
         if spec.due_key:
             row = con.execute("SELECT campaign_id FROM push_campaigns WHERE due_key = ?", [spec.due_key]).fetchone()
@@ -117,7 +118,7 @@ def create_campaign(settings, spec: CampaignSpec, *, dry_run: bool = False, now:
         cid = spec.campaign_id or new_campaign_id(con, now, tz)
         if con.execute("SELECT 1 FROM push_campaigns WHERE campaign_id = ?", [cid]).fetchone():
             raise UsageError(f"campaign {cid} already exists")
-        aud = audiences.resolve(con, settings, spec.audience, spec.channel, now=now)
+        aud = pre or audiences.resolve(con, settings, spec.audience, spec.channel, now=now)
         common = common_vars(cid, spec.channel, at.astimezone(tz).date())
         con.execute("BEGIN TRANSACTION")
         try:
