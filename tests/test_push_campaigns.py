@@ -43,6 +43,10 @@ def test_personalised_template_splits_batches_per_text(ws, cli):
     p = _json(cli("push", "create", "--audience", "store:徐汇店", "--text", "{{ name }}，徐汇店新品到了", "--format", "json"))
     # 徐汇店: m03 (g1), m04 (g2), m08 (g3): three different names → three batches, one per text
     assert p["personalised"] is True and p["batches"] == 3 and p["distinct_texts"] == 3
+    p2 = _json(cli("push", "create", "--audience", "store:静安店", "--text", "{{ name }}好", "--dry-run", "--format", "json"))
+    # 静安店 to send: g1 m01 m05 m07 m12 (m09 no id, m11 ok here), g2 m02 m06 → with one shared text
+    # batch_size 3 would give g1: 2 batches (m01 m05 m07 m11 m12 = 5), g2: 1 → 3 calls; personalised: 7 calls
+    assert (p2["batches"], p2["batches_without_personalisation"]) == (7, 3)
     with open_store(ws, read_only=True) as con:
         texts = dict(con.execute("SELECT r.member_id, b.text FROM push_recipients r JOIN push_batches b USING (campaign_id, batch_id)").fetchall())
     assert texts == {"m03": "小张，徐汇店新品到了", "m04": "小刘，徐汇店新品到了", "m08": "小黄，徐汇店新品到了"}

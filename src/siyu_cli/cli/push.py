@@ -62,7 +62,9 @@ def _print_preview(p: dict, fmt: Format, limit: int | None = 50) -> None:
             + f"\nrecipients: {p['recipients']}  to send: {p['to_send']}  sent: {st['sent']}  failed: {st['failed']}  "
               f"excluded: {st['skipped']}"
             + f"\nbatches: {p['batches']}  distinct texts: {p['distinct_texts']}"
-            + ("  (personalised: one text per recipient group, so batches split by text)" if p["personalised"] else "")
+            + (f"\n[yellow]personalised:[/yellow] WeCom takes one text per call, so batches split by text: "
+               f"{p['batches']} calls instead of {p['batches_without_personalisation']} with one shared text"
+               if p["personalised"] else "")
             + (f"\ncaps: {', '.join(p['caps'])}" if p["caps"] else ""))
     if p.get("quiet_hours"):
         head += f"\n[yellow]quiet hours ({p['quiet_hours']['name']}): held until {p['quiet_hours']['held_until']}[/yellow]"

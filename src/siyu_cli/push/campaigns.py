@@ -336,6 +336,8 @@ def preview(settings, campaign_id: str, *, con=None, now: datetime | None = None
         [campaign_id]).fetchall())
     quiet_until = policy.in_quiet_hours(camp["scheduled_at"] or now) if camp["channel"] in pol.CAPPED_CHANNELS else None
     planned = counts.get("planned", 0)
+    size = batch_size(settings, camp["channel"])
+    unsplit = sum(-(-int(r or 0) // size) for _s, _b, r, _t in per_sender)
     return {
         "campaign_id": campaign_id,
         "name": camp["name"],
@@ -351,6 +353,7 @@ def preview(settings, campaign_id: str, *, con=None, now: datetime | None = None
         "excluded_by_reason": {k: {"count": v, "name": pol.REASONS.get(k, k)} for k, v in sorted(reasons.items())},
         "batches": nbatches,
         "distinct_texts": texts,
+        "batches_without_personalisation": unsplit,
         "senders": [{"sender": s or None, "batches": b, "recipients": int(r or 0), "texts": t} for s, b, r, t in per_sender],
         "sample": {"batch_id": sample[0], "sender": sample[1], "text": sample[2], "recipients": sample[3]} if sample else None,
         "attachments": camp["attachments"],
