@@ -163,11 +163,14 @@ def test_group_app_robot_channels(ws, sb, cli):
 def test_image_attachment_uploaded(ws, sb, cli, tmp_path):
     img = tmp_path / "poster.png"
     img.write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 64)
-    cid = _create(cli, "--audience", "list:m01", "--text", "海报", "--image", str(img))["campaign_id"]
+    cid = _create(cli, "--audience", "list:m01", "--text", "海报", "--image", str(img),
+                  "--miniprogram", f"会员中心|wx1234567890abcdef|pages/member/index|{img}")["campaign_id"]
     cli("push", "send", cid)
     sb.confirm()
     (d,) = sb.deliveries("customer")
-    assert d["attachments"][0]["msgtype"] == "image" and d["attachments"][0]["image"]["media_id"]
+    assert [a["msgtype"] for a in d["attachments"]] == ["image", "miniprogram"]
+    assert d["attachments"][0]["image"]["media_id"] and d["attachments"][1]["miniprogram"]["pic_media_id"]
+    assert d["attachments"][1]["miniprogram"]["appid"] == "wx1234567890abcdef"
 
 
 def test_remind_and_cancel(ws, tmp_path, monkeypatch, cli):
@@ -204,14 +207,16 @@ def test_push_due_overlapping_windows_never_send_twice(ws, sb):
     t = lambda h: datetime(2026, 11, 25, h, 0, tzinfo=timezone.utc)
     msgs = [_Due("sop:pb:day1:m01", t(1), "m01", text="欢迎 {{ name }}"), _Due("sop:pb:day1:m02", t(2), "m02"),
             _Due("plan:pb:w48:mon:wr01", t(3), "wr01", channel="group", target_type="group", sender="g1"),
-            _Due("sop:pb:day3:m03", t(5), "m03")]
+            _Due("sop:pb:day3:m03", t(5), "m03"),
+            _Due("sop:pb:call:m04", t(3), "m04", channel="app", sender="g2", text="今天回访小刘")]
     r1 = push_due(ws, t(0), t(4), messages=msgs, now=t(4))
-    assert r1.to_dict()["outcomes"] == {"sent": 3} and r1.created == 3
+    assert r1.to_dict()["outcomes"] == {"sent": 4} and r1.created == 4
     r2 = push_due(ws, t(2), t(6), messages=msgs, now=t(6))
-    assert r2.to_dict()["outcomes"] == {"already_sent": 2, "sent": 1} and r2.created == 1
+    assert r2.to_dict()["outcomes"] == {"already_sent": 3, "sent": 1} and r2.created == 1
     sb.confirm()
     assert per_recipient(sb.deliveries()) == {"wm01": 1, "wm02": 1, "wm03": 1}
     assert per_recipient(sb.deliveries(), "group") == {"wr01": 1}
+    assert [(d["recipient"], d["text"]) for d in sb.deliveries("app")] == [("g2", "今天回访小刘")]  # the member's guide
     # plan's text is final: braces are not a template
     assert {d["recipient"]: d["text"] for d in sb.deliveries("customer")}["wm01"] == "欢迎 {{ name }}"
 
