@@ -393,3 +393,21 @@ def test_remind_window_and_daily_quota_follow_the_clock():
             send(client, ["wmsandbox0001"], text="same day")
         now[0] += 86_400
         assert send(client, ["wmsandbox0001"], text="next day")["msgid"]
+
+
+def test_restarted_sandbox_keeps_mass_sends(tmp_path):
+    state = tmp_path / "state"
+    with SandboxServer(confirm="manual", state_dir=state) as sb:
+        client = make_client(sb)
+        first = send(client, ["wmsandbox0001"], text="before restart")
+        second = send(client, ["wmsandbox0004", "wmsandbox0005"], text="pending over restart")
+        sb.confirm(first["msgid"])
+        sb.state.remove_friend("wmsandbox0004", "guide01")
+    with SandboxServer(confirm="manual", state_dir=state) as sb2:
+        client = make_client(sb2)  # tokens did not survive: the client refreshes on 40014/42001
+        assert results(client, first["msgid"]) == {"wmsandbox0001": ("guide01", 1)}
+        assert sb2.confirm() == 2  # the second send's two tasks were still pending
+        assert results(client, second["msgid"]) == {"wmsandbox0004": ("guide01", 2), "wmsandbox0005": ("guide03", 1)}
+        assert [d["text"] for d in sb2.deliveries()] == ["before restart", "pending over restart"]
+        sb2.reset()
+    assert not (state / "messages.json").exists()

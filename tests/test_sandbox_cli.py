@@ -15,6 +15,19 @@ import pytest
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 
+@pytest.fixture(autouse=True)
+def _restore_logging():
+    """`siyu --verbose` run in-process installs a root handler on CliRunner's (soon closed) stderr:
+    put logging back so later tests do not print '--- Logging error ---'."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
 def start_serve(*args, env=None):
     full = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
     full.update(env or {})
@@ -187,3 +200,20 @@ def test_wecom_errcodes_lists_the_table(cli):
     rows = json.loads(cli("wecom", "errcodes", "--format", "json").stdout)
     by_code = {r["errcode"]: r["category"] for r in rows}
     assert by_code[42001] == "refresh" and by_code[45009] == "retry" and by_code[84061] == "skip"
+
+
+def test_status_and_faults_commands(cli, workspace):
+    from siyu_cli.sandbox import SandboxServer
+
+    with SandboxServer(confirm="manual") as sb:
+        st = json.loads(cli("sandbox", "status", "--url", sb.url, "--format", "json").stdout)
+        assert (st["confirm"], st["staff"], st["contacts"], st["messages"]) == ("manual", 3, 30, 0)
+        assert "pending_tasks" in cli("sandbox", "status", "--url", sb.url).stdout
+        out = json.loads(cli("sandbox", "faults", "--url", sb.url, "--fault", "5xx=0.5", "--fault", "path=message/send",
+                             "--next", "errcode:add_msg_template:45009", "--next", "drop_after").stdout)
+        assert out["http5xx"] == 0.5 and out["paths"] == ["message/send"]
+        assert out["next"] == [{"kind": "errcode", "path": "add_msg_template", "errcode": 45009},
+                               {"kind": "drop_after", "path": None}]
+        assert json.loads(cli("sandbox", "faults", "--url", sb.url, "--clear").stdout)["next"] == []
+        r = cli("sandbox", "faults", "--url", sb.url, "--next", "errcode:add_msg_template", expect=2)
+        assert "needs the code" in r.stderr

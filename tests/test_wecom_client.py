@@ -268,13 +268,14 @@ def test_server_rate_limit_returns_45009():
 
 # ---------------------------------------------------------------- secrets never shown
 
-def test_no_secret_in_logs_errors_or_tracebacks(sb, caplog, capsys):
+def test_no_secret_in_logs_errors_or_tracebacks(sb, caplog, capsys, monkeypatch):
     from siyu_cli.secrets import RedactingFilter
 
     caplog.set_level(logging.DEBUG)
     for handler in logging.getLogger().handlers:
-        handler.addFilter(RedactingFilter())
-    logging.getLogger("httpx").setLevel(logging.DEBUG)  # httpx logs full URLs (with the secret) at INFO
+        monkeypatch.setattr(handler, "filters", [*handler.filters, RedactingFilter()])
+    httpx_logger = logging.getLogger("httpx")
+    monkeypatch.setattr(httpx_logger, "level", logging.DEBUG)  # httpx logs full URLs (with the secret) at INFO
     client = make_client(sb)
     client.get_follow_user_list()
     token = sb.state.current_token

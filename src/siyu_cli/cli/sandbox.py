@@ -142,9 +142,15 @@ def serve(
     if show_secret:  # the sandbox's own generated values, shown only on request
         lines += [f"export WECOM_SECRET={server.secret}", f"export WECOM_ROBOT_KEY={server.robot_keys[0]}"]
     typer.echo("\n".join(lines), nl=True)
+    import signal
     import sys
 
     sys.stdout.flush()
+
+    def _terminate(signum, frame):  # SIGTERM (systemd, kill): stop cleanly, keep the record
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -222,6 +228,69 @@ def deliveries_cmd(
         rows = [r for r in rows if r["channel"] == channel]
     cols = ["at", "channel", "msgid", "sender", "recipient", "text", "attachments"]
     emit_rows(cols, [[r.get(c) for c in cols] for r in rows], fmt, title="sandbox deliveries")
+
+
+@sandbox_app.command("status")
+def status_cmd(
+    ctx: typer.Context,
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
+    url: Optional[str] = typer.Option(None, "--url", help="Sandbox URL (default: $SIYU_WECOM_BASE_URL)."),
+) -> None:
+    """What a running sandbox holds: contacts, mass sends, pending tasks, deliveries, faults."""
+    from siyu_cli.output import emit_json, emit_rows
+
+    state = _control(_url(ctx, url), "state")
+    if fmt is Format.json:
+        emit_json(state)
+        return
+    rows = [[k, v] for k, v in state.items() if k not in ("counters", "faults")]
+    rows += [[f"counter.{k}", v] for k, v in state["counters"].items()]
+    rows += [["faults", {k: v for k, v in state["faults"].items() if v} or "none"]]
+    emit_rows(["key", "value"], rows, fmt, title="sandbox")
+
+
+@sandbox_app.command("faults")
+def faults_cmd(
+    ctx: typer.Context,
+    fault: List[str] = typer.Option([], "--fault", help="Replace the random faults (same syntax as `serve --fault`)."),
+    next_: List[str] = typer.Option(
+        [], "--next", help="One-shot fault KIND[:ENDPOINT][:ERRCODE], e.g. drop_after:add_msg_template or errcode:message/send:45009."
+    ),
+    clear: bool = typer.Option(False, "--clear", help="Remove every fault."),
+    url: Optional[str] = typer.Option(None, "--url", help="Sandbox URL (default: $SIYU_WECOM_BASE_URL)."),
+) -> None:
+    """Change a running sandbox's fault injection; prints the faults now in force."""
+    from siyu_cli.errors import UsageError
+    from siyu_cli.output import emit_json
+    from siyu_cli.sandbox.faults import KINDS, parse_cli
+
+    body: dict = {"clear": clear}
+    if fault:
+        try:
+            body["set"] = parse_cli(fault)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    shots = []
+    for value in next_:
+        kind, _, rest = value.partition(":")
+        path, _, code = rest.partition(":")
+        if kind not in KINDS:
+            raise UsageError(f"--next {value!r}: kind must be one of {', '.join(KINDS)}")
+        shot: dict = {"kind": kind, "path": path or None}
+        if kind == "errcode":
+            if not code.lstrip("-").isdigit():
+                raise UsageError(f"--next {value!r}: an errcode fault needs the code, e.g. errcode:add_msg_template:45009")
+            shot["errcode"] = int(code)
+        elif kind == "http":
+            if not code.isdigit():
+                raise UsageError(f"--next {value!r}: an http fault needs a status, e.g. http:gettoken:429")
+            shot["status"] = int(code)
+        elif kind == "latency":
+            shot["seconds"] = float(code or 1)
+        shots.append(shot)
+    if shots:
+        body["next"] = shots
+    emit_json(_control(_url(ctx, url), "faults", body))
 
 
 @sandbox_app.command("reset")

@@ -354,7 +354,7 @@ class SandboxServer:
                 action = body.get("action")
                 ext, userid = body.get("external_userid"), body.get("userid")
                 if action == "add":
-                    self.state.add_contact(ext, userid, name=body.get("name"), last=bool(body.get("last")))
+                    self.state.add_contact(ext, userid, name=body.get("name"), last=bool(body.get("last")), refriend=True)
                 elif action == "remove_friend":
                     self.state.remove_friend(ext, userid)
                 elif action == "interact":

@@ -147,6 +147,7 @@ class SandboxState:
         self._log = None
         self._reset_runtime()
         self._load_deliveries()
+        self._load_messages()
 
     # ------------------------------------------------------------------ runtime state
     def _reset_runtime(self) -> None:
@@ -169,11 +170,40 @@ class SandboxState:
             self.close()
             if self.state_dir:
                 (self.state_dir / "deliveries.jsonl").write_text("", encoding="utf-8")
+                (self.state_dir / "messages.json").unlink(missing_ok=True)
 
     def close(self) -> None:
+        """Flush the record: the deliveries log and a snapshot of the mass sends (for a restart)."""
         if self._log is not None:
             self._log.close()
             self._log = None
+        self.save_messages()
+
+    def save_messages(self) -> None:
+        if not self.state_dir or not self.order:
+            return
+        path = self.state_dir / "messages.json"
+        tmp = path.with_suffix(".json.tmp")
+        data = {"order": self.order, "msgs": self.msgs, "removed": sorted(map(list, self.removed))}
+        tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        tmp.replace(path)
+
+    def _load_messages(self) -> None:
+        """Mass sends of an earlier run of this sandbox: msgids stay valid, pending tasks stay pending."""
+        path = self.state_dir / "messages.json" if self.state_dir else None
+        if path is None or not path.exists():
+            return
+        data = json.loads(path.read_text(encoding="utf-8"))
+        self.order = list(data["order"])
+        self.msgs = data["msgs"]
+        self.removed |= {tuple(x) for x in data.get("removed", [])}
+        for msgid in self.order:
+            msg = self.msgs[msgid]
+            if msg["cancelled"]:
+                continue
+            for userid, task in msg["tasks"].items():
+                if task["status"] == 0:
+                    self.pending[(msgid, userid)] = task["due"]
 
     def _load_deliveries(self) -> None:
         if not self.state_dir:
@@ -212,12 +242,13 @@ class SandboxState:
             self.staff.setdefault(userid, name or userid)
 
     def add_contact(self, external_userid: str, userid: str, *, name: str | None = None,
-                    added_at: float | None = None, last: bool = False) -> None:
+                    added_at: float | None = None, last: bool = False, refriend: bool = False) -> None:
         with self.lock:
             self.add_staff(userid)
             c = self.contacts.setdefault(external_userid, {"name": name or external_userid, "followers": {}, "last": None})
             c["followers"][userid] = added_at if added_at is not None else self.clock()
-            self.removed.discard((external_userid, userid))
+            if refriend:  # added again after being deleted (a restored sandbox keeps deletions otherwise)
+                self.removed.discard((external_userid, userid))
             if last or c["last"] is None:
                 c["last"] = userid
 
