@@ -44,6 +44,14 @@ max_rejects = 0                # a load exits 65 when more rows than this are re
 # f_split = "2"
 # m_split = "median"
 
+# [report]                     # `siyu report` (definitions: docs/report.md)
+# period_days = 365            # default period: this many days ending today
+# active_days = 90             # last order ≤ 90 days before the period's end: active; ≤ churn_days: silent
+# churn_days = 180             # more than this: churned (流失)
+# campaign_days = 7            # repurchase window after a campaign message
+# head_percent = 20            # the "20%" of the 80/20 rule
+# cohort_months = 12           # at most this many join-month cohorts
+
 # [wecom]                                       # docs/wecom.md
 # base_url = "https://qyapi.weixin.qq.com"      # or the sandbox (`siyu sandbox serve`); env SIYU_WECOM_BASE_URL wins
 # corp_id_env = "WECOM_CORP_ID"                 # names of environment variables, never values

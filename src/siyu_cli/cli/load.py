@@ -1,9 +1,104 @@
-"""`siyu load` commands (being built; see the open issue for this area)."""
+"""``siyu load members|orders|groups FILE...`` and ``siyu rejects`` (thin: the work is in siyu_cli.ingest)."""
 
 from __future__ import annotations
 
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
 import typer
+
+from siyu_cli.cli.context import settings
+from siyu_cli.output import Format, emit_json, emit_rows, info, warn
+
+
+class Kind(str, Enum):
+    members = "members"
+    orders = "orders"
+    groups = "groups"
 
 
 def register(app: typer.Typer) -> None:
-    """Register this module's commands on the root app."""
+    app.command("load")(load)
+    app.command("rejects")(rejects)
+
+
+def load(
+    ctx: typer.Context,
+    kind: Kind = typer.Argument(..., help="What the files hold: members, orders or groups (group lists or group-member lists)."),
+    files: Optional[List[str]] = typer.Argument(None, help="Export files or globs (CSV/TSV, XLSX, Parquet)."),
+    preset: str = typer.Option("auto", "--preset", "-p", help="auto (recognise by header), a built-in preset or a [mappings.<name>] from siyu.toml."),
+    encoding: Optional[str] = typer.Option(None, "--encoding", "-e", help="Force the text encoding (utf-8, gbk, gb18030, utf-16); default: detected."),
+    source: Optional[str] = typer.Option(None, "--source", help="Source name stored with the rows (default: the preset's platform)."),
+    max_rejects: Optional[int] = typer.Option(None, "--max-rejects", min=0, help="Exit 65 when more rows than this are rejected (default: load.max_rejects in siyu.toml, else 0)."),
+    force: bool = typer.Option(False, "--force", help="Load a file again even if the same content (sha256) was loaded before."),
+    show_mapping: bool = typer.Option(False, "--show-mapping", help="Print the preset and column mapping that would be used, then stop."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, csv or json."),
+) -> None:
+    """Load back-office exports into the store; every row is stored or listed in `siyu rejects`."""
+    from siyu_cli import ingest
+    from siyu_cli.output import progress_enabled
+
+    s = settings(ctx)
+    if show_mapping:
+        paths = ingest.expand_paths(files) if files else []
+        result = ingest.show_mapping(s, kind.value, paths, preset=preset, encoding=encoding)
+        _print_mapping(result, fmt)
+        return
+    if not files:
+        raise typer.BadParameter("give at least one FILE (or --show-mapping)", param_hint="FILES")
+    paths = ingest.expand_paths(files)
+    report = ingest.load_files(s, kind.value, paths, preset=preset, encoding=encoding, source=source,
+                               max_rejects=max_rejects, force=force, progress=progress_enabled())
+    for fr in report.files:
+        for w in fr.warnings:
+            warn(f"{fr.path}: {w}")
+        if fr.status == "skipped":
+            info(f"{fr.path}: skipped, {fr.message}")
+    if fmt is Format.json:
+        emit_json(report.to_dict())
+    else:
+        cols = ["file", "preset", "encoding", "status", "read", "inserted", "updated", "unchanged", "rejected"]
+        rows = [[f.path, f.preset, f.encoding or f.format, f.status, f.read, f.inserted, f.updated, f.unchanged, f.rejected]
+                for f in report.files]
+        if fmt is Format.table and len(rows) > 1:
+            rows.append(["total", "", "", "", report.read, report.inserted, report.updated, report.unchanged, report.rejected])
+        emit_rows(cols, rows, fmt, title=f"siyu load {kind.value}")
+    if report.rejected:
+        info(f"{report.rejected} row(s) rejected — see `siyu rejects`")
+    ingest.check_exceeded(report)
+
+
+def _print_mapping(result: list[dict], fmt: Format) -> None:
+    if fmt is Format.json:
+        emit_json(result)
+        return
+    rows = []
+    for item in result:
+        head = item["file"] or "(preset)"
+        for fld, col in item["columns"].items():
+            rows.append([head, item["preset"], fld, col])
+        for raw, canon in (item.get("statuses") or {}).items():
+            rows.append([head, item["preset"], f"status {raw}", canon])
+    emit_rows(["file", "preset", "siyu field", "file column"], rows, fmt, title="column mapping")
+    for item in result:
+        if item.get("file"):
+            info(f"{item['file']}: preset {item['preset']} ({item['title']}), {item['format']}"
+                 f"{', ' + item['encoding'] if item.get('encoding') else ''}, header on line {item['header_line']}")
+            if item.get("unused"):
+                info(f"  columns not used: {', '.join(item['unused'])}")
+
+
+def rejects(
+    ctx: typer.Context,
+    batch: Optional[str] = typer.Option(None, "--batch", help="Only this batch (see load_log)."),
+    file: Optional[str] = typer.Option(None, "--file", help="Only files whose path contains this text."),
+    all_batches: bool = typer.Option(False, "--all", help="Rejects of every load, not only each file's latest."),
+    limit: Optional[int] = typer.Option(None, "--limit", "-n", min=1, help="Show at most this many."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, csv or json."),
+) -> None:
+    """List rejected rows: file, line, column, reason and the raw text."""
+    from siyu_cli.ingest import list_rejects
+
+    cols, rows = list_rejects(settings(ctx), batch=batch, file=file, all_batches=all_batches, limit=limit)
+    emit_rows(cols, rows, fmt, title=f"rejects ({len(rows)})")

@@ -80,7 +80,7 @@ def run(
         return
     out.info(f"snapshot {result.snapshot_id}: {result.scheme} as of {result.as_of}, {result.members} members")
     if summary:
-        out.emit_json(result.to_dict())
+        out.emit_json(result.to_dict(), output)
         return
     from siyu_cli.segment.snapshots import export_members, member_rows
     from siyu_cli.store import open_store

@@ -54,7 +54,7 @@ class EventLog:
         if self.fmt == "text" and (not self.quiet or level == "error"):
             from siyu_cli.output import stderr_console
 
-            stderr_console().print(redact(self._human(record)), markup=False, highlight=False)
+            stderr_console().print(redact(self._human(record)), markup=False, highlight=False, soft_wrap=True)
 
     @staticmethod
     def _human(record: dict[str, Any]) -> str:

@@ -269,7 +269,7 @@ def step_push_due(ctx: StepContext) -> dict[str, Any]:
         return counts
     from siyu_cli.push import push_due
 
-    report = push_due(ctx.settings, start, end, playbooks=playbook_paths, send=True)
+    report = push_due(ctx.settings, start, end, playbooks=playbook_paths, send=True, now=end)
     data = report.to_dict()
     counts.update({k: v for k, v in data.items() if not isinstance(v, (list, dict))})
     failed = getattr(report, "failed", 0) or 0

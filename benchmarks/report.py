@@ -1,0 +1,155 @@
+"""Benchmark: `build_report` over a large synthetic store vs the bare SQL of the same base KPIs.
+
+    PYTHONPATH=src python benchmarks/report.py [--orders 1000000] [--members 200000] [--repeat 3]
+
+Baseline: one hand-written DuckDB query computing members, new members, buyers, orders, GMV, AOV,
+repurchase rate and member share of GMV straight from `orders`/`members` (what an analyst would type
+into `siyu sql`). The report computes those plus lifecycle, Pareto, cohorts, leaderboards, segments,
+campaigns and the monthly trend, so the ratio shows what all the rest costs on top of the bare query.
+Rendering (terminal dashboard, HTML page) is timed separately.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from siyu_cli.config import load_settings  # noqa: E402
+from siyu_cli.report import build_report, write_html  # noqa: E402
+from siyu_cli.report.terminal import render_text  # noqa: E402
+from siyu_cli.store import open_store  # noqa: E402
+from siyu_cli.workspace import init_workspace  # noqa: E402
+
+D_FROM, D_TO = date(2025, 1, 1), date(2025, 12, 31)
+
+BARE_SQL = """
+WITH p AS (SELECT * FROM orders WHERE paid_at IS NOT NULL
+           AND CAST(paid_at AS DATE) BETWEEN DATE '2025-01-01' AND DATE '2025-12-31'),
+b AS (SELECT member_id, count(*) AS n FROM p WHERE status <> 'refunded' AND member_id IS NOT NULL GROUP BY 1)
+SELECT (SELECT count(*) FROM members WHERE CAST(join_at AS DATE) <= DATE '2025-12-31') AS members,
+       (SELECT count(*) FROM members WHERE CAST(join_at AS DATE) BETWEEN DATE '2025-01-01' AND DATE '2025-12-31') AS new_members,
+       (SELECT count(*) FROM b) AS buyers,
+       (SELECT count(*) FILTER (WHERE n >= 2) / count(*) FROM b) AS repurchase_rate,
+       count(*) FILTER (WHERE status <> 'refunded') AS orders,
+       sum(net_amount) AS gmv,
+       sum(net_amount) / count(*) FILTER (WHERE status <> 'refunded') AS aov,
+       sum(net_amount) FILTER (WHERE member_id IS NOT NULL) / sum(net_amount) AS member_gmv_share
+FROM p
+"""
+
+
+def populate(settings, orders: int, members: int) -> None:
+    stores, guides = 50, 400
+    with open_store(settings) as con:
+        con.execute(f"""
+            INSERT INTO members (member_id, source, join_at, store, guide_userid, external_userid, join_channel)
+            SELECT 'm' || i, 'bench', TIMESTAMPTZ '2023-01-01 00:00:00+08' + to_days(CAST(hash(i) % 1090 AS INTEGER)),
+                   'S' || (i % {stores}), 'g' || (i % {guides}),
+                   CASE WHEN hash(i * 7) % 10 < 6 THEN 'wm' || i END, 'ch' || (i % 5)
+            FROM range({members}) t(i)""")
+        con.execute(f"""
+            INSERT INTO staff (userid, name, store) SELECT 'g' || i, '导购' || i, 'S' || (i % {stores}) FROM range({guides}) t(i)""")
+        # buyers follow a skewed distribution: member index = floor(members * u^3)
+        con.execute(f"""
+            INSERT INTO orders (source, order_id, member_id, status, created_at, paid_at, paid_amount, refund_amount,
+                                net_amount, item_count, store, channel, guide_userid)
+            SELECT 'bench', 'o' || i,
+                   CASE WHEN hash(i * 3) % 10 = 0 THEN NULL ELSE 'm' || CAST(floor({members} * pow(random(), 3)) AS BIGINT) END,
+                   CASE WHEN hash(i) % 50 = 0 THEN 'refunded' WHEN hash(i) % 50 = 1 THEN 'partially_refunded' ELSE 'paid' END,
+                   ts, ts, amt, CASE WHEN hash(i) % 50 = 0 THEN amt WHEN hash(i) % 50 = 1 THEN 5 ELSE 0 END,
+                   CASE WHEN hash(i) % 50 = 0 THEN 0 WHEN hash(i) % 50 = 1 THEN amt - 5 ELSE amt END,
+                   1 + CAST(hash(i * 5) % 4 AS INTEGER), 'S' || (i % {stores}), 'ch' || (i % 5), 'g' || (i % {guides})
+            FROM (SELECT i, TIMESTAMPTZ '2024-01-01 00:00:00+08' + to_seconds(CAST(hash(i * 11) % (730 * 86400) AS BIGINT)) AS ts,
+                         CAST(20 + hash(i * 13) % 500 AS DECIMAL(18, 2)) AS amt
+                  FROM range({orders}) t(i))""")
+        con.execute(f"""
+            INSERT INTO wecom_contacts (external_userid, staff_userid, member_id, added_at)
+            SELECT external_userid, guide_userid, member_id, join_at FROM members WHERE external_userid IS NOT NULL""")
+        con.execute(f"""
+            INSERT INTO store_traffic (store, day, period, customers)
+            SELECT 'S' || s, DATE '2025-01-01' + INTERVAL (m) MONTH, 'month', 3000 + s * 10
+            FROM range({stores}) a(s), range(12) b(m)""")
+        con.execute("""
+            CREATE TABLE IF NOT EXISTS segment_snapshots(snapshot_id INTEGER PRIMARY KEY, created_at TIMESTAMPTZ,
+                as_of DATE, scheme VARCHAR, params JSON, members BIGINT, label VARCHAR)""")
+        con.execute("""
+            CREATE TABLE IF NOT EXISTS segment_members(snapshot_id INTEGER, member_id VARCHAR, recency_days INTEGER,
+                frequency INTEGER, monetary DECIMAL(18,2), r_score INTEGER, f_score INTEGER, m_score INTEGER,
+                segment_id VARCHAR, segment_name VARCHAR)""")
+        con.execute("""
+            CREATE TABLE IF NOT EXISTS push_campaigns(campaign_id VARCHAR PRIMARY KEY, name VARCHAR, channel VARCHAR,
+                audience VARCHAR, snapshot_id INTEGER, segment_id VARCHAR, status VARCHAR, created_at TIMESTAMPTZ,
+                sent_at TIMESTAMPTZ)""")
+        con.execute("""
+            CREATE TABLE IF NOT EXISTS push_recipients(campaign_id VARCHAR, recipient_id VARCHAR, member_id VARCHAR,
+                batch_id VARCHAR, state VARCHAR, delivery VARCHAR, reason VARCHAR, msgid VARCHAR, sent_at TIMESTAMPTZ)""")
+        for snap, created in ((1, "2025-11-01"), (2, "2025-12-01")):
+            con.execute(f"INSERT INTO segment_snapshots VALUES ({snap}, TIMESTAMPTZ '{created} 02:00:00+08', "
+                        f"DATE '{created}', 'rfm8', '{{}}', {members}, 'bench')")
+            con.execute(f"""
+                INSERT INTO segment_members (snapshot_id, member_id, segment_id, segment_name)
+                SELECT {snap}, member_id, chr(65 + CAST(hash(member_id || '{snap}') % 8 AS INTEGER)), 'seg'
+                FROM members""")
+        for c in range(10):
+            con.execute(f"""INSERT INTO push_campaigns VALUES ('c{c}', '活动{c}', 'customer', 'segment', 2, 'A', 'sent',
+                TIMESTAMPTZ '2025-12-0{1 + c % 9} 09:00:00+08', TIMESTAMPTZ '2025-12-0{1 + c % 9} 10:00:00+08')""")
+            con.execute(f"""
+                INSERT INTO push_recipients (campaign_id, recipient_id, member_id, state, delivery, sent_at)
+                SELECT 'c{c}', member_id, member_id, 'sent', 'delivered', TIMESTAMPTZ '2025-12-0{1 + c % 9} 10:00:00+08'
+                FROM segment_members WHERE snapshot_id = 2 AND segment_id = 'A' AND hash(member_id || '{c}') % 2 = 0""")
+
+
+def timed(fn, repeat: int) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), result
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--orders", type=int, default=1_000_000)
+    ap.add_argument("--members", type=int, default=200_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "ws"
+        init_workspace(root)
+        settings = load_settings(root)
+        t0 = time.perf_counter()
+        populate(settings, args.orders, args.members)
+        print(f"store: {args.orders:,} orders, {args.members:,} members, generated in {time.perf_counter() - t0:.1f}s")
+
+        def bare():
+            with open_store(settings, read_only=True) as con:
+                return con.execute(BARE_SQL).fetchone()
+
+        t_bare, row = timed(bare, args.repeat)
+        t_report, report = timed(lambda: build_report(settings, date_from=D_FROM, date_to=D_TO), args.repeat)
+        t_by, _ = timed(lambda: build_report(settings, date_from=D_FROM, date_to=D_TO, by="guide"), args.repeat)
+        k = report.kpis
+        assert row[2] == k["buyers"] and row[4] == k["orders"], (row, k)
+        assert abs(float(row[5]) - k["gmv"]) < 0.01
+        t_term, _ = timed(lambda: render_text(report), args.repeat)
+        html = Path(tmp) / "r.html"
+        t_html, _ = timed(lambda: write_html(report, html), args.repeat)
+        print(f"bare SQL of the base KPIs (baseline)   {t_bare * 1000:8.0f} ms")
+        print(f"build_report (every section)           {t_report * 1000:8.0f} ms   ratio {t_report / t_bare:5.1f}x")
+        print(f"build_report --by guide                {t_by * 1000:8.0f} ms   ratio {t_by / t_bare:5.1f}x")
+        print(f"terminal dashboard render              {t_term * 1000:8.0f} ms")
+        print(f"HTML page write ({html.stat().st_size / 1e6:.2f} MB)            {t_html * 1000:8.0f} ms")
+        print(f"check: buyers {k['buyers']:,}, orders {k['orders']:,}, GMV {k['gmv']:,.2f} equal in both")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

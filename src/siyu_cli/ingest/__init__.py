@@ -1,0 +1,34 @@
+"""Loading back-office exports into the store (``siyu load``, ``siyu rejects``).
+
+Public API (docs/load.md, notes/CONTRACTS.md)::
+
+    load_files(settings, kind, paths, *, preset="auto", encoding=None, source=None,
+               max_rejects=None, force=False, progress=False) -> LoadReport
+    expand_paths(patterns) -> list[Path]
+    show_mapping(settings, kind, paths, *, preset="auto", encoding=None) -> list[dict]
+    list_rejects(settings, *, batch=None, all_batches=False, limit=None) -> (columns, rows)
+"""
+
+from __future__ import annotations
+
+from siyu_cli.ingest.loader import (
+    DEFAULT_MAX_REJECTS,
+    FileReport,
+    LoadReport,
+    check_exceeded,
+    expand_paths,
+    load_files,
+    show_mapping,
+)
+from siyu_cli.ingest.rejects import list_rejects
+
+__all__ = [
+    "DEFAULT_MAX_REJECTS",
+    "FileReport",
+    "LoadReport",
+    "check_exceeded",
+    "expand_paths",
+    "list_rejects",
+    "load_files",
+    "show_mapping",
+]

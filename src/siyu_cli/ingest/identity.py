@@ -1,0 +1,113 @@
+"""Member identity resolution ("OneID") in set-based SQL.
+
+A person is recognised by, in this order: the back-office's own member id,
+the WeCom external_userid, the WeChat unionid, a normalised mainland phone,
+then an email. Every such id is recorded in ``member_identities`` pointing at
+one member. Resolution of a batch of buyer/customer key tuples:
+
+1. each tuple looks up existing identities in priority order; the first hit wins
+   (a lower-priority id that already belongs to someone else is *not* stolen);
+2. tuples with no hit get a new member id from their strongest key
+   (``<member id>`` / ``wx:<external_userid>`` / ``u:<unionid>`` / ``p:<phone>`` / ``e:<email>``);
+3. inside the batch, tuples that share any key are given one member id
+   (two propagation passes over the key types, strongest id first);
+4. new identities are inserted; existing ones are left alone.
+
+Masked phones (``138****1234``) never reach this module: they are not keys.
+"""
+
+from __future__ import annotations
+
+KEY_TYPES = ("source_member_id", "external_userid", "unionid", "phone", "email")
+KEY_COLUMNS = {"source_member_id": "member_ref", "external_userid": "external_userid", "unionid": "unionid",
+               "phone": "phone", "email": "email"}
+PREFIX = {"source_member_id": "", "external_userid": "wx:", "unionid": "u:", "phone": "p:", "email": "e:"}
+
+
+def own_id_sql(alias: str = "") -> str:
+    a = f"{alias}." if alias else ""
+    parts = [f"'{PREFIX[t]}' || {a}{KEY_COLUMNS[t]}" if PREFIX[t] else f"{a}{KEY_COLUMNS[t]}" for t in KEY_TYPES]
+    return f"coalesce({', '.join(parts)})"
+
+
+def strength_sql(alias: str = "") -> str:
+    """0 for the strongest key present … 4; 9 when none."""
+    a = f"{alias}." if alias else ""
+    whens = " ".join(f"WHEN {a}{KEY_COLUMNS[t]} IS NOT NULL THEN {i}" for i, t in enumerate(KEY_TYPES))
+    return f"CASE {whens} ELSE 9 END"
+
+
+def resolve(con, keys_table: str, out_table: str) -> None:
+    """Resolve ``keys_table(__bk, member_ref, external_userid, unionid, phone, email)`` (one row per __bk).
+
+    Creates ``out_table(__bk, member_id, matched)`` where ``matched`` says the member
+    existed before this batch. Rows without any key get member_id NULL.
+    """
+    joins = []
+    hits = []
+    for i, t in enumerate(KEY_TYPES):
+        col = KEY_COLUMNS[t]
+        joins.append(
+            f"LEFT JOIN member_identities i{i} ON i{i}.id_type = '{t}' AND i{i}.id_value = k.{col}"
+        )
+        hits.append(f"i{i}.member_id")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE siyu_id0 AS
+        SELECT k.*, coalesce({', '.join(hits)}) AS __hit,
+               coalesce(coalesce({', '.join(hits)}), {own_id_sql('k')}) AS __mid,
+               CASE WHEN coalesce({', '.join(hits)}) IS NOT NULL THEN -1 ELSE {strength_sql('k')} END AS __str
+        FROM {keys_table} k {' '.join(joins)}
+    """)
+    # propagate inside the batch: tuples sharing a key take the strongest member id among them
+    for _ in range(2):
+        for t in KEY_TYPES:
+            col = KEY_COLUMNS[t]
+            con.execute(f"""
+                CREATE OR REPLACE TEMP TABLE siyu_id0 AS
+                SELECT * REPLACE (
+                    CASE WHEN {col} IS NULL THEN __mid
+                         ELSE first_value(__mid) OVER (PARTITION BY {col} ORDER BY __str, __mid) END AS __mid,
+                    CASE WHEN {col} IS NULL THEN __str
+                         ELSE first_value(__str) OVER (PARTITION BY {col} ORDER BY __str, __mid) END AS __str)
+                FROM siyu_id0
+            """)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {out_table} AS
+        SELECT __bk, __mid AS member_id, (__str = -1) AS matched FROM siyu_id0
+    """)
+
+
+def record_identities(con, keys_table: str, resolved_table: str) -> None:
+    """Insert every key of the batch as an identity of its member (first claimant keeps it)."""
+    selects = [
+        f"SELECT '{t}' AS id_type, k.{KEY_COLUMNS[t]} AS id_value, r.member_id FROM {keys_table} k "
+        f"JOIN {resolved_table} r USING (__bk) WHERE k.{KEY_COLUMNS[t]} IS NOT NULL AND r.member_id IS NOT NULL"
+        for t in KEY_TYPES
+    ]
+    con.execute(f"""
+        INSERT INTO member_identities (id_type, id_value, member_id)
+        SELECT id_type, id_value, min(member_id) FROM ({' UNION ALL '.join(selects)}) GROUP BY ALL
+        ON CONFLICT DO NOTHING
+    """)
+
+
+def relink(con) -> None:
+    """Give orders and group members without a member the one their ids now point to."""
+    con.execute("""
+        UPDATE orders SET member_id = i.member_id
+        FROM member_identities i
+        WHERE orders.member_id IS NULL AND orders.buyer_phone IS NOT NULL
+          AND i.id_type = 'phone' AND i.id_value = orders.buyer_phone
+    """)
+    con.execute("""
+        UPDATE group_members SET member_id = i.member_id
+        FROM member_identities i
+        WHERE group_members.member_id IS NULL
+          AND i.id_type = 'external_userid' AND i.id_value = group_members.external_userid
+    """)
+    con.execute("""
+        UPDATE wecom_contacts SET member_id = i.member_id
+        FROM member_identities i
+        WHERE wecom_contacts.member_id IS NULL
+          AND i.id_type = 'external_userid' AND i.id_value = wecom_contacts.external_userid
+    """)

@@ -1,0 +1,836 @@
+"""``load_files``: exports → store, set-based in DuckDB, every row stored or rejected.
+
+Per file, in one transaction:
+
+1. read everything as text into a temp table (DuckDB ``read_csv(all_varchar)``; bad lines go
+   to DuckDB's reject tables; workbooks via a temp Parquet file);
+2. clean each mapped column with the SQL macros of :mod:`values` into ``siyu_stg``;
+3. list rejects (missing key, bad amount/date/number, id in scientific notation, summary rows)
+   with their line numbers, and drop those rows;
+4. fold rows into records by natural key (order id, member identity, group id), compare with
+   the store and insert / update; every input row is counted once:
+   ``read = inserted + updated + unchanged + rejected`` (a row takes its record's outcome);
+5. record the batch in ``load_log`` (file sha256, preset, encoding, counts).
+
+A file whose sha256 was loaded before (same kind) is skipped unless ``force``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import glob
+import tempfile
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from siyu_cli.errors import DataError, UsageError
+from siyu_cli.ingest import identity
+from siyu_cli.ingest.presets import (
+    FIELD_TYPES,
+    FIELDS,
+    KINDS,
+    STATUS_ALIASES,
+    Preset,
+    all_presets,
+    choose_preset,
+    header_score,
+    resolve_columns,
+    status_key,
+)
+from siyu_cli.ingest.readers import Source, open_source, sha256_file
+from siyu_cli.ingest.values import CLEANERS, install_macros
+
+DEFAULT_MAX_REJECTS = 0
+SUMMARY_WORDS = ("合计", "总计", "小计", "汇总", "total", "totals", "合计:", "总计:")
+STALE = ("siyu_raw", "siyu_stg", "siyu_err", "siyu_good", "siyu_src", "siyu_keys", "siyu_res", "siyu_fin",
+         "siyu_cls", "siyu_smap", "siyu_id0", "siyu_reader_errors", "siyu_reader_scans")
+
+
+@dataclass
+class FileReport:
+    path: str
+    kind: str
+    preset: str | None = None
+    source: str | None = None
+    format: str | None = None
+    encoding: str | None = None
+    batch_id: str | None = None
+    sha256: str | None = None
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    status: str = "loaded"  # loaded | skipped | failed
+    message: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class LoadReport:
+    kind: str
+    files: list[FileReport] = field(default_factory=list)
+    max_rejects: int = DEFAULT_MAX_REJECTS
+
+    def _sum(self, name: str) -> int:
+        return sum(getattr(f, name) for f in self.files)
+
+    @property
+    def read(self) -> int:
+        return self._sum("read")
+
+    @property
+    def inserted(self) -> int:
+        return self._sum("inserted")
+
+    @property
+    def updated(self) -> int:
+        return self._sum("updated")
+
+    @property
+    def unchanged(self) -> int:
+        return self._sum("unchanged")
+
+    @property
+    def rejected(self) -> int:
+        return self._sum("rejected")
+
+    @property
+    def exceeded(self) -> bool:
+        return self.rejected > self.max_rejects
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "read": self.read,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+            "max_rejects": self.max_rejects,
+            "exceeded": self.exceeded,
+            "files": [f.to_dict() for f in self.files],
+        }
+
+
+def expand_paths(patterns: list[str]) -> list[Path]:
+    """Files named or matched by glob patterns, in order, without duplicates."""
+    out: list[Path] = []
+    seen = set()
+    for pat in patterns:
+        pat = str(pat)
+        matches = sorted(glob.glob(pat, recursive=True)) if glob.has_magic(pat) else [pat]
+        if not matches:
+            raise UsageError(f"{pat}: no file matches")
+        for m in matches:
+            p = Path(m)
+            if p.is_dir():
+                continue
+            key = p.resolve()
+            if key not in seen:
+                seen.add(key)
+                out.append(p)
+    if not out:
+        raise UsageError("no files to load")
+    return out
+
+
+def configured_max_rejects(settings) -> int:
+    value = settings.section("load").get("max_rejects", DEFAULT_MAX_REJECTS)
+    if not isinstance(value, int) or value < 0:
+        from siyu_cli.errors import ConfigError
+
+        raise ConfigError(f"{settings.config_file}: load.max_rejects must be a whole number ≥ 0")
+    return value
+
+
+def load_files(
+    settings,
+    kind: str,
+    paths: list[Path],
+    *,
+    preset: str = "auto",
+    encoding: str | None = None,
+    source: str | None = None,
+    max_rejects: int | None = None,
+    force: bool = False,
+    progress: bool = False,
+) -> LoadReport:
+    """Load export files of one kind into the store; see the module docstring."""
+    from siyu_cli.store import open_store
+
+    if kind not in KINDS:
+        raise UsageError(f"cannot load {kind!r}: choose members, orders or groups")
+    limit = configured_max_rejects(settings) if max_rejects is None else max_rejects
+    report = LoadReport(kind=kind, max_rejects=limit)
+    paths = [Path(p) for p in paths]
+    bar = _Progress(progress, len(paths))
+    with tempfile.TemporaryDirectory(prefix="siyu-load-") as tmp, open_store(settings) as con:
+        install_macros(con)
+        for path in paths:
+            bar.start(path)
+            fr = _load_one(con, settings, kind, path, Path(tmp), preset=preset, encoding=encoding,
+                           source=source, force=force, step=bar.step)
+            report.files.append(fr)
+            bar.done()
+    bar.close()
+    return report
+
+
+class _Progress:
+    """A Rich progress bar on stderr, or nothing (cron, pipes, --quiet)."""
+
+    STEPS = 4
+
+    def __init__(self, enabled: bool, files: int):
+        self.p = None
+        if enabled:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            from siyu_cli.output import stderr_console
+
+            self.p = Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                              console=stderr_console(), transient=True)
+            self.p.start()
+            self.task = self.p.add_task("loading", total=files * self.STEPS)
+
+    def start(self, path: Path) -> None:
+        if self.p:
+            self.p.update(self.task, description=f"loading {path.name}")
+            self._left = self.STEPS
+
+    def step(self, what: str) -> None:
+        if self.p and self._left > 1:
+            self._left -= 1
+            self.p.update(self.task, advance=1, description=what)
+
+    def done(self) -> None:
+        if self.p:
+            self.p.update(self.task, advance=self._left)
+
+    def close(self) -> None:
+        if self.p:
+            self.p.stop()
+
+
+# ---------------------------------------------------------------- one file
+
+
+def _load_one(con, settings, kind, path, tmp, *, preset, encoding, source, force, step) -> FileReport:
+    fr = FileReport(path=str(path), kind=kind)
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    fr.sha256 = sha256_file(path)
+    src = open_source(path, tmp, encoding=encoding, score=header_score(kind, settings))
+    fr.format, fr.encoding = src.format, src.encoding
+    _drop_temps(con)
+    header = [d[0] for d in con.execute(f"SELECT * FROM {src.relation_sql()} LIMIT 0").description]
+    p = choose_preset(kind, header, preset, settings)
+    mapping = resolve_columns(p, header)
+    for fld, fallback in p.fallbacks.items():
+        if fld not in mapping and fallback in mapping:
+            mapping[fld] = mapping[fallback]
+    _check_key_columns(kind, p, mapping, path, header)
+    fr.preset, fr.source = p.id, source or p.source
+    started = dt.datetime.now(dt.timezone.utc)
+    seen = con.execute(
+        "SELECT batch_id FROM load_log WHERE file_sha256 = ? AND kind = ? AND status = 'loaded' LIMIT 1",
+        [fr.sha256, kind],
+    ).fetchone()
+    fr.batch_id = f"{started:%Y%m%d%H%M%S}-{fr.sha256[:8]}-{uuid.uuid4().hex[:4]}"
+    if seen and not force:
+        fr.status = "skipped"
+        fr.message = f"already loaded as batch {seen[0]} (same sha256); use --force to load again"
+        _log(con, fr, started)
+        return fr
+    try:
+        # staging happens outside the transaction: temp tables created in autocommit keep
+        # rowids 0..n-1 in file order, which gives rejects their line numbers
+        step(f"reading {path.name}")
+        con.execute(f"CREATE TEMP TABLE siyu_raw AS SELECT * FROM {src.relation_sql()}")
+        step(f"cleaning {path.name}")
+        cols = _stage(con, kind, p, mapping, header)
+        con.execute("BEGIN TRANSACTION")
+        _rejects(con, fr, src, kind, p, mapping, cols, header)
+        step(f"merging {path.name}")
+        if kind == "orders":
+            _merge_orders(con, fr, p, mapping)
+        elif kind == "members":
+            _merge_members(con, fr, p, mapping)
+        else:
+            _merge_groups(con, fr, p, mapping)
+        identity.relink(con)
+        _log(con, fr, started)
+        con.execute("COMMIT")
+    except Exception:
+        try:
+            con.execute("ROLLBACK")
+        except Exception:  # no transaction open yet
+            pass
+        raise
+    finally:
+        _drop_temps(con)
+    return fr
+
+
+def _drop_temps(con) -> None:
+    views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE temporary").fetchall()}
+    for t in STALE:
+        con.execute(f"DROP {'VIEW' if t in views else 'TABLE'} IF EXISTS temp.{t}")
+
+
+def _check_key_columns(kind, p: Preset, mapping, path, header) -> None:
+    if kind == "orders" and "order_id" not in mapping:
+        raise UsageError(f"{path}: preset {p.id} needs an order id column; none of {p.columns.get('order_id')} is in the header")
+    if kind == "groups" and "group_id" not in mapping:
+        raise UsageError(f"{path}: preset {p.id} needs a group id column; none of {p.columns.get('group_id')} is in the header")
+    if kind == "members" and not any(
+        f in mapping for f in ("member_id", "external_userid", "unionid", "phone", "email", "name", "nickname")
+    ):
+        raise UsageError(f"{path}: preset {p.id} finds no member id, phone, email or name column in the header")
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _stage(con, kind: str, p: Preset, mapping: dict[str, str], header: list[str]) -> list[str]:
+    """Create ``siyu_stg`` (cleaned fields + raw copies of checked fields); return the field list."""
+    exprs = ["rowid AS __row"]
+    fields = []
+    for fld in FIELDS[kind]:
+        if fld in ("tags", "first_name", "last_name"):
+            continue
+        col = mapping.get(fld)
+        ftype = FIELD_TYPES.get(fld, "text")
+        fn = CLEANERS[ftype][0]
+        if col is None:
+            sqltype = {"timestamp": "TIMESTAMPTZ", "date": "DATE", "amount": "DECIMAL(18,2)", "integer": "BIGINT",
+                       "number": "DECIMAL(18,3)"}.get(ftype, "VARCHAR")
+            exprs.append(f"NULL::{sqltype} AS {fld}")
+        else:
+            exprs.append(f"{fn}({_q(col)}) AS {fld}")
+        fields.append(fld)
+        if col is not None and CLEANERS[ftype][1]:
+            exprs.append(f"siyu_txt({_q(col)}) AS __r_{fld}")
+        if fld == "phone":
+            exprs.append(f"siyu_masked({_q(col)}) AS phone_masked" if col else "NULL::VARCHAR AS phone_masked")
+        if fld == "status":
+            exprs.append(f"siyu_txt({_q(col)}) AS status_raw" if col else "NULL::VARCHAR AS status_raw")
+    if kind == "members" and "name" not in mapping and ("first_name" in mapping or "last_name" in mapping):
+        parts = ", ".join(f"siyu_txt({_q(mapping[f])})" for f in ("first_name", "last_name") if f in mapping)
+        exprs = [e if not e.endswith(" AS name") else f"nullif(concat_ws(' ', {parts}), '') AS name" for e in exprs]
+    key = {"orders": "order_id", "groups": "group_id"}.get(kind)
+    if key and key in mapping:
+        exprs.append(f"siyu_id_bad({_q(mapping[key])}) AS __id_bad")
+        exprs.append(f"siyu_txt({_q(mapping[key])}) AS __r_{key}")
+    exprs.append(f"{_tags_expr(p, mapping, header)} AS tags")
+    first = header[0] if header else None
+    if first:
+        exprs.append(f"lower(siyu_txt({_q(first)})) IN {tuple(SUMMARY_WORDS)!r} AS __summary")
+    else:
+        exprs.append("false AS __summary")
+    con.execute(f"CREATE TEMP TABLE siyu_stg AS SELECT {', '.join(exprs)} FROM siyu_raw")
+    return fields
+
+
+def _tags_expr(p: Preset, mapping, header) -> str:
+    parts = []
+    if "tags" in mapping:
+        parts.append(f"list_transform(coalesce(siyu_split({_q(mapping['tags'])}), []), lambda t: {{'g': '', 't': t}})")
+    used = set(mapping.values())
+    for h in header:
+        if h in used:
+            continue
+        for prefix in p.tag_prefixes:
+            if h.startswith(prefix):
+                group = h[len(prefix):].strip("()（）:：- ") or h
+                parts.append(
+                    f"list_transform(coalesce(siyu_split({_q(h)}), []), lambda t: {{'g': {_lit(group)}, 't': t}})"
+                )
+    if not parts:
+        return "NULL::STRUCT(g VARCHAR, t VARCHAR)[]"
+    return parts[0] if len(parts) == 1 else f"list_concat({', '.join(parts)})"
+
+
+def _rejects(con, fr: FileReport, src: Source, kind, p: Preset, mapping, fields, header) -> None:
+    """Collect reader and value rejects into siyu_err / the rejects table; make siyu_good."""
+    checks = ["SELECT __row, NULL AS col, 'SUMMARY_ROW' AS reason, 'a total/summary row, not data' AS msg, "
+              "NULL AS val FROM siyu_stg WHERE __summary"]
+    for fld in fields:
+        col = mapping.get(fld)
+        reason = CLEANERS[FIELD_TYPES.get(fld, "text")][1]
+        if col is None or not reason:
+            continue
+        what = {"BAD_DATE": "a date/time", "BAD_AMOUNT": "an amount", "BAD_NUMBER": "a number"}[reason]
+        checks.append(
+            f"SELECT __row, {_lit(col)}, '{reason}', 'cannot read ' || __r_{fld} || ' as {what}', __r_{fld} "
+            f"FROM siyu_stg WHERE NOT __summary AND __r_{fld} IS NOT NULL AND {fld} IS NULL"
+        )
+    key = {"orders": "order_id", "groups": "group_id"}.get(kind)
+    if key:
+        col = mapping[key]
+        checks.append(
+            f"SELECT __row, {_lit(col)}, 'MISSING_KEY', 'no {key}', NULL FROM siyu_stg "
+            f"WHERE NOT __summary AND {key} IS NULL"
+        )
+        checks.append(
+            f"SELECT __row, {_lit(col)}, 'BAD_ID', 'id ' || __r_{key} || ' is in scientific notation (Excel lost its digits; "
+            f"re-export it as text)', __r_{key} FROM siyu_stg WHERE NOT __summary AND __id_bad"
+        )
+    if kind == "groups" and "member_ref" in mapping:
+        checks.append(
+            f"SELECT __row, {_lit(mapping['member_ref'])}, 'MISSING_KEY', 'no member id', NULL FROM siyu_stg "
+            "WHERE NOT __summary AND member_ref IS NULL AND group_id IS NOT NULL"
+        )
+    con.execute(f"CREATE TEMP TABLE siyu_err AS {' UNION ALL '.join(checks)}")
+    has_reader = src.format == "csv" and con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'siyu_reader_errors'"
+    ).fetchone()[0]
+    reader_lines: list[int] = []
+    if has_reader:
+        reader_lines = [r[0] for r in con.execute("SELECT DISTINCT line FROM siyu_reader_errors ORDER BY line").fetchall()]
+    n_raw = con.execute("SELECT count(*) FROM siyu_raw").fetchone()[0]
+    fr.read = n_raw + len(reader_lines)
+    bad_rows = con.execute("SELECT count(DISTINCT __row) FROM siyu_err").fetchone()[0]
+    fr.rejected = bad_rows + len(reader_lines)
+    now = dt.datetime.now(dt.timezone.utc)
+    file = str(fr.path)
+    if reader_lines:
+        con.execute(
+            """INSERT INTO rejects (batch_id, file, line, "column", reason, message, raw, created_at)
+               SELECT ?, ?, line, column_name, replace(CAST(error_type AS VARCHAR), ' ', '_'), error_message, csv_line, ?
+               FROM siyu_reader_errors""",
+            [fr.batch_id, file, now],
+        )
+    if bad_rows:
+        header_line = src.header_row + 1  # 1-based line/row of the header
+        con.execute("CREATE OR REPLACE TEMP TABLE siyu_rl AS SELECT * FROM (VALUES (0::BIGINT, 0::BIGINT)) t(adj, k) LIMIT 0")
+        if reader_lines:
+            con.executemany("INSERT INTO siyu_rl VALUES (?, ?)", [(ln - k, k) for k, ln in enumerate(reader_lines, 1)])
+        # a good row's line = header line + its position + the reader-rejected lines before it
+        con.execute(
+            f"""INSERT INTO rejects (batch_id, file, line, "column", reason, message, raw, created_at)
+                WITH e AS (SELECT e.*, {header_line} + e.__row + 1 AS base FROM siyu_err e)
+                SELECT ?, ?, e.base + coalesce(rl.k, 0), e.col, e.reason, e.msg,
+                       array_to_string(list_transform([*COLUMNS(r.*)], lambda v: coalesce(v, '')), {_lit(src.delimiter)}), ?
+                FROM e ASOF LEFT JOIN siyu_rl rl ON e.base > rl.adj
+                JOIN siyu_raw r ON r.rowid = e.__row""",
+            [fr.batch_id, file, now],
+        )
+        con.execute("DROP TABLE siyu_rl")
+        con.execute("CREATE TEMP TABLE siyu_good AS SELECT * FROM siyu_stg ANTI JOIN (SELECT DISTINCT __row FROM siyu_err) USING (__row)")
+    else:
+        con.execute("CREATE TEMP VIEW siyu_good AS SELECT * FROM siyu_stg")
+    # the raw table is no longer needed: free its memory before merging
+    con.execute("DROP TABLE IF EXISTS temp.siyu_raw")
+
+
+def _log(con, fr: FileReport, started) -> None:
+    con.execute(
+        """INSERT INTO load_log (batch_id, kind, file, file_sha256, preset, source, encoding, rows_read, inserted,
+                                 updated, unchanged, rejected, status, started_at, finished_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        [fr.batch_id, fr.kind, fr.path, fr.sha256, fr.preset, fr.source, fr.encoding, fr.read, fr.inserted,
+         fr.updated, fr.unchanged, fr.rejected, fr.status, started, dt.datetime.now(dt.timezone.utc)],
+    )
+
+
+def _last(col: str) -> str:
+    """The last non-NULL value of a column within a record (later rows of a newer export win)."""
+    return f"arg_max({col}, __row) FILTER (WHERE {col} IS NOT NULL) AS {col}"
+
+
+def _count_outcomes(con, fr: FileReport, cls_table: str) -> None:
+    rows = dict(con.execute(f"SELECT c, sum(__n)::BIGINT FROM {cls_table} GROUP BY c").fetchall())
+    fr.inserted, fr.updated, fr.unchanged = rows.get(0, 0), rows.get(1, 0), rows.get(2, 0)
+
+
+# ---------------------------------------------------------------- orders
+
+ORDER_COLS = ("member_id", "buyer_phone", "buyer_ref", "status", "status_raw", "created_at", "paid_at", "total_amount",
+              "paid_amount", "refund_amount", "net_amount", "item_count", "store", "channel", "guide_userid")
+LINE_FIELDS = ("line_no", "sku", "product_name", "category", "quantity", "unit_price", "line_amount")
+
+
+def _status_map(p: Preset) -> dict[str, str]:
+    m = {status_key(raw): canon for canon, raws in STATUS_ALIASES.items() for raw in raws}
+    m.update({status_key(k): v for k, v in p.statuses.items()})
+    return m
+
+
+BUYER_KEY = ("concat_ws(chr(31), coalesce(member_id, ''), coalesce(external_userid, ''), coalesce(unionid, ''), "
+             "coalesce(phone, ''), coalesce(email, ''))")
+
+
+def _merge_orders(con, fr: FileReport, p: Preset, mapping) -> None:
+    source = fr.source
+    order_fields = ("member_id", "external_userid", "unionid", "phone", "email", "buyer_ref", "status_raw", "created_at",
+                    "paid_at", "cancelled_at", "total_amount", "paid_amount", "refund_amount", "item_count", "store",
+                    "channel", "guide_userid")
+    has_lines = any(f in mapping for f in LINE_FIELDS if f != "line_no") and p.line_grain
+    aggs = ", ".join(_last(c) for c in order_fields)
+    qty = "sum(quantity)" if "quantity" in mapping else "NULL"
+    con.execute(f"""
+        CREATE TEMP TABLE siyu_src AS
+        SELECT *, {BUYER_KEY} AS __bk FROM (
+            SELECT order_id, {aggs}, count(*) AS __n, {qty} AS __qty FROM siyu_good GROUP BY order_id)
+    """)
+    # statuses: map the few distinct raw texts in Python (aliases + the preset's own)
+    smap = _status_map(p)
+    raws = [r[0] for r in con.execute("SELECT DISTINCT status_raw FROM siyu_src WHERE status_raw IS NOT NULL").fetchall()]
+    unknown = sorted(r for r in raws if status_key(r) not in smap)
+    if unknown:
+        fr.warnings.append(
+            f"unknown order statuses (read as paid when a payment time is present): {', '.join(unknown[:10])}"
+        )
+    con.execute("CREATE TEMP TABLE siyu_smap (raw VARCHAR, canon VARCHAR)")
+    if raws:
+        con.executemany("INSERT INTO siyu_smap VALUES (?, ?)", [(r, smap.get(status_key(r))) for r in raws])
+    # buyer → member
+    buyer_cols = ("member_id", "external_userid", "unionid", "phone", "email")
+    if any(c in mapping for c in buyer_cols):
+        _resolve_buyers(con, fr, "siyu_src")
+        member_expr = "r.member_id"
+        member_join = "LEFT JOIN siyu_res r ON r.__bk = s.__bk"
+    else:
+        member_expr, member_join = "NULL::VARCHAR", ""
+    base = ("coalesce(m.canon, CASE WHEN s.paid_at IS NOT NULL OR s.paid_amount > 0 OR s.status_raw IS NULL AND "
+            "s.paid_amount IS NOT NULL THEN 'paid' ELSE 'unpaid' END)")
+    status = f"""CASE
+        WHEN s.cancelled_at IS NOT NULL AND {base} IN ('unpaid', 'cancelled', 'closed') THEN 'cancelled'
+        WHEN {base} = 'closed' THEN CASE WHEN s.paid_at IS NULL AND coalesce(s.refund_amount, 0) = 0 THEN 'cancelled'
+                                         ELSE 'refunded' END
+        WHEN {base} IN ('paid', 'partially_refunded', 'refunded') AND s.refund_amount > 0
+             THEN CASE WHEN s.refund_amount < coalesce(s.paid_amount, 0) THEN 'partially_refunded' ELSE 'refunded' END
+        ELSE {base} END"""
+    con.execute(f"""
+        CREATE TEMP TABLE siyu_fin AS
+        WITH x AS (
+            SELECT s.*, {status} AS __status, {member_expr} AS __member
+            FROM siyu_src s LEFT JOIN siyu_smap m ON m.raw = s.status_raw {member_join}
+        )
+        SELECT order_id, __n, __member AS member_id, phone AS buyer_phone,
+               coalesce(buyer_ref, member_id, email) AS buyer_ref, __status AS status, status_raw, created_at,
+               CASE WHEN __status IN ('paid', 'partially_refunded', 'refunded') THEN coalesce(paid_at, created_at)
+                    ELSE paid_at END AS paid_at,
+               total_amount, paid_amount,
+               CASE WHEN __status = 'refunded' AND coalesce(refund_amount, 0) = 0 THEN coalesce(paid_amount, 0)
+                    ELSE coalesce(refund_amount, 0) END::DECIMAL(18,2) AS refund_amount,
+               0::DECIMAL(18,2) AS net_amount,
+               coalesce(item_count, __qty)::INTEGER AS item_count, store, channel, guide_userid
+        FROM x
+    """)
+    con.execute("""UPDATE siyu_fin SET net_amount = CASE WHEN status IN ('paid', 'partially_refunded', 'refunded')
+                   THEN greatest(coalesce(paid_amount, 0) - refund_amount, 0) ELSE 0 END""")
+    cols = ", ".join(ORDER_COLS)
+    existing = con.execute("SELECT count(*) FROM orders WHERE source = ?", [source]).fetchone()[0]
+    if existing == 0:
+        con.execute("CREATE TEMP TABLE siyu_cls AS SELECT order_id, __n, 0 AS c FROM siyu_fin")
+    else:
+        cmp_new = ", ".join(f"f.{c}" for c in ORDER_COLS)
+        cmp_old = ", ".join(f"o.{c}" if c != "member_id" else "coalesce(f.member_id, o.member_id)" for c in ORDER_COLS)
+        cmp_new = cmp_new.replace("f.member_id", "coalesce(f.member_id, o.member_id)")
+        cmp_old = ", ".join(f"o.{c}" for c in ORDER_COLS)
+        con.execute(f"""
+            CREATE TEMP TABLE siyu_cls AS
+            SELECT f.order_id, f.__n,
+                   CASE WHEN o.order_id IS NULL THEN 0 WHEN row({cmp_new}) IS DISTINCT FROM row({cmp_old}) THEN 1 ELSE 2 END AS c
+            FROM siyu_fin f LEFT JOIN orders o ON o.source = {_lit(source)} AND o.order_id = f.order_id
+        """)
+    now = dt.datetime.now(dt.timezone.utc)
+    con.execute(f"""
+        INSERT INTO orders (source, order_id, {cols}, batch_id, updated_at)
+        SELECT {_lit(source)}, f.order_id, {', '.join('f.' + c for c in ORDER_COLS)}, ?, ?
+        FROM siyu_fin f {'' if existing == 0 else 'JOIN siyu_cls c ON c.order_id = f.order_id AND c.c = 0'}
+    """, [fr.batch_id, now])
+    if existing:
+        sets = ", ".join(
+            f"{c} = coalesce(f.member_id, orders.member_id)" if c == "member_id" else f"{c} = f.{c}" for c in ORDER_COLS
+        )
+        con.execute(f"""
+            UPDATE orders SET {sets}, batch_id = ?, updated_at = ?
+            FROM siyu_fin f JOIN siyu_cls c ON c.order_id = f.order_id AND c.c = 1
+            WHERE orders.source = {_lit(source)} AND orders.order_id = f.order_id
+        """, [fr.batch_id, now])
+    _count_outcomes(con, fr, "siyu_cls")
+    if has_lines:
+        _merge_lines(con, fr, mapping)
+
+
+def _merge_lines(con, fr: FileReport, mapping) -> None:
+    source = _lit(fr.source)
+    line_no = "line_no" if "line_no" in mapping else "NULL"
+    con.execute(f"""
+        DELETE FROM order_lines WHERE source = {source}
+          AND order_id IN (SELECT order_id FROM siyu_cls WHERE c IN (0, 1))
+    """)
+    amount = "coalesce(line_amount, unit_price * coalesce(quantity, 1))" if "unit_price" in mapping else "line_amount"
+    con.execute(f"""
+        INSERT INTO order_lines (source, order_id, line_no, sku, product_name, category, quantity, unit_price, amount,
+                                 refund_amount, batch_id)
+        SELECT {source}, g.order_id,
+               coalesce({line_no}, CAST(row_number() OVER (PARTITION BY g.order_id ORDER BY g.__row) AS VARCHAR)),
+               sku, product_name, category, quantity, unit_price, {amount}, 0, ?
+        FROM siyu_good g SEMI JOIN (SELECT order_id FROM siyu_cls WHERE c IN (0, 1)) USING (order_id)
+        QUALIFY row_number() OVER (PARTITION BY g.order_id,
+                                   coalesce({line_no}, CAST(g.__row AS VARCHAR)) ORDER BY g.__row DESC) = 1
+    """, [fr.batch_id])
+
+
+def _resolve_buyers(con, fr: FileReport, table: str) -> None:
+    """Give each distinct buyer tuple of ``table`` a member (creating bare members for new buyers)."""
+    con.execute(f"""
+        CREATE TEMP TABLE siyu_keys AS
+        SELECT DISTINCT __bk, member_id AS member_ref, external_userid, unionid, phone, email FROM {table}
+        WHERE coalesce(member_id, external_userid, unionid, phone, email) IS NOT NULL
+    """)
+    identity.resolve(con, "siyu_keys", "siyu_res")
+    con.execute(f"""
+        INSERT INTO members (member_id, source, source_member_id, external_userid, unionid, phone, email,
+                             first_batch, updated_batch, updated_at)
+        SELECT r.member_id, {_lit(fr.source)}, arg_max(k.member_ref, k.__bk), arg_max(k.external_userid, k.__bk),
+               arg_max(k.unionid, k.__bk), arg_max(k.phone, k.__bk), arg_max(k.email, k.__bk), ?, ?, now()
+        FROM siyu_res r JOIN siyu_keys k USING (__bk)
+        WHERE NOT r.matched AND r.member_id IS NOT NULL
+        GROUP BY r.member_id
+        ON CONFLICT DO NOTHING
+    """, [fr.batch_id, fr.batch_id])
+    identity.record_identities(con, "siyu_keys", "siyu_res")
+
+
+# ---------------------------------------------------------------- members
+
+MEMBER_ATTRS = ("source_member_id", "external_userid", "unionid", "phone", "phone_masked", "email", "name", "nickname",
+                "gender", "birthday", "level", "points", "join_at", "join_channel", "store", "guide_userid",
+                "guide_name")
+
+
+def _merge_members(con, fr: FileReport, p: Preset, mapping) -> None:
+    source = fr.source
+    # rows without any usable id (e.g. only a masked phone) become anonymous members keyed by a hash of the row
+    con.execute(f"""
+        CREATE TEMP TABLE siyu_src AS
+        SELECT *, {BUYER_KEY} AS __bk,
+               CASE WHEN coalesce(member_id, external_userid, unionid, phone, email) IS NULL
+                    THEN 'h:' || left(md5(concat_ws(chr(31), {_lit(source)}, name, nickname, phone_masked,
+                                                    CAST(birthday AS VARCHAR), CAST(join_at AS VARCHAR), store)), 16)
+               END AS __anon
+        FROM siyu_good
+    """)
+    con.execute("""
+        CREATE TEMP TABLE siyu_keys AS
+        SELECT DISTINCT __bk, member_id AS member_ref, external_userid, unionid, phone, email FROM siyu_src
+        WHERE __anon IS NULL
+    """)
+    identity.resolve(con, "siyu_keys", "siyu_res")
+    attrs = [a for a in MEMBER_ATTRS if a != "source_member_id"]
+    aggs = ", ".join(f"arg_max(s.{a}, s.__row) FILTER (WHERE s.{a} IS NOT NULL) AS {a}" for a in attrs if a != "join_at")
+    con.execute(f"""
+        CREATE TEMP TABLE siyu_fin AS
+        SELECT coalesce(r.member_id, s.__anon) AS member_id,
+               arg_max(s.member_id, s.__row) FILTER (WHERE s.member_id IS NOT NULL) AS source_member_id,
+               {aggs},
+               min(s.join_at) AS join_at,
+               count(*) AS __n,
+               list_distinct(flatten(list(coalesce(s.tags, [])))) AS tags,
+               list(DISTINCT {{'ext': s.external_userid, 'staff': s.guide_userid, 'at': s.join_at,
+                               'way': s.add_way, 'remark': s.remark}})
+                   FILTER (WHERE s.external_userid IS NOT NULL AND s.guide_userid IS NOT NULL) AS contacts,
+               list(DISTINCT {{'userid': s.guide_userid, 'name': s.guide_name, 'store': s.store}})
+                   FILTER (WHERE s.guide_userid IS NOT NULL) AS staff
+        FROM siyu_src s LEFT JOIN siyu_res r USING (__bk)
+        GROUP BY 1
+    """)
+    # compare with the store: a newer export fills and overrides fields, never blanks them
+    merged = {a: f"coalesce(f.{a}, m.{a})" for a in MEMBER_ATTRS}
+    merged["join_at"] = "least(f.join_at, m.join_at)"
+    cmp_new = ", ".join(merged[a] for a in MEMBER_ATTRS)
+    cmp_old = ", ".join(f"m.{a}" for a in MEMBER_ATTRS)
+    con.execute(f"""
+        CREATE TEMP TABLE siyu_cls AS
+        SELECT f.member_id, f.__n,
+               CASE WHEN m.member_id IS NULL THEN 0 WHEN row({cmp_new}) IS DISTINCT FROM row({cmp_old}) THEN 1 ELSE 2 END AS c
+        FROM siyu_fin f LEFT JOIN members m ON m.member_id = f.member_id
+    """)
+    now = dt.datetime.now(dt.timezone.utc)
+    cols = ", ".join(MEMBER_ATTRS)
+    con.execute(f"""
+        INSERT INTO members (member_id, source, {cols}, first_batch, updated_batch, updated_at)
+        SELECT f.member_id, {_lit(source)}, {', '.join('f.' + a for a in MEMBER_ATTRS)}, ?, ?, ?
+        FROM siyu_fin f JOIN siyu_cls c ON c.member_id = f.member_id AND c.c = 0
+    """, [fr.batch_id, fr.batch_id, now])
+    sets = ", ".join(f"{a} = {merged[a].replace('m.', 'members.')}" for a in MEMBER_ATTRS)
+    con.execute(f"""
+        UPDATE members SET {sets}, updated_batch = ?, updated_at = ?
+        FROM siyu_fin f JOIN siyu_cls c ON c.member_id = f.member_id AND c.c = 1
+        WHERE members.member_id = f.member_id
+    """, [fr.batch_id, now])
+    _count_outcomes(con, fr, "siyu_cls")
+    identity.record_identities(con, "siyu_keys", "siyu_res")
+    con.execute("""
+        INSERT INTO member_tags (member_id, tag_group, tag, batch_id)
+        SELECT DISTINCT member_id, t.g, t.t, ? FROM (SELECT member_id, unnest(tags) AS t FROM siyu_fin)
+        ON CONFLICT DO NOTHING
+    """, [fr.batch_id])
+    con.execute("""
+        INSERT INTO wecom_contacts (external_userid, staff_userid, member_id, added_at, add_way, remark)
+        SELECT c.ext, c.staff, any_value(member_id), min(c.at), any_value(c.way), any_value(c.remark)
+        FROM (SELECT member_id, unnest(contacts) AS c FROM siyu_fin) GROUP BY c.ext, c.staff
+        ON CONFLICT DO UPDATE SET member_id = excluded.member_id, added_at = excluded.added_at,
+                                  add_way = coalesce(excluded.add_way, wecom_contacts.add_way),
+                                  remark = coalesce(excluded.remark, wecom_contacts.remark)
+    """)
+    con.execute("""
+        INSERT INTO staff (userid, name, store, updated_at)
+        SELECT s.userid, any_value(s.name), any_value(s.store), now()
+        FROM (SELECT unnest(staff) AS s FROM siyu_fin) GROUP BY s.userid
+        ON CONFLICT DO UPDATE SET name = coalesce(excluded.name, staff.name), store = coalesce(excluded.store, staff.store),
+                                  updated_at = excluded.updated_at
+    """)
+
+
+# ---------------------------------------------------------------- groups
+
+GROUP_ATTRS = ("name", "owner_userid", "store", "city", "tags", "created_at", "member_count", "notice")
+
+
+def _merge_groups(con, fr: FileReport, p: Preset, mapping) -> None:
+    if "member_ref" in mapping:
+        _merge_group_members(con, fr, mapping)
+        return
+    aggs = ", ".join(_last(a) for a in GROUP_ATTRS if a != "tags")
+    con.execute(f"""
+        CREATE TEMP TABLE siyu_fin AS
+        SELECT group_id, {aggs},
+               list_distinct(list_transform(flatten(list(coalesce(g.tags, []))), lambda t: t.t)) AS tags,
+               count(*) AS __n,
+               arg_max(owner_name, __row) FILTER (WHERE owner_name IS NOT NULL) AS owner_name
+        FROM siyu_good g GROUP BY group_id
+    """)
+    con.execute("UPDATE siyu_fin SET tags = NULL WHERE len(tags) = 0")
+    merged = {a: f"coalesce(f.{a}, g.{a})" for a in GROUP_ATTRS}
+    cmp_new = ", ".join(merged[a] for a in GROUP_ATTRS)
+    cmp_old = ", ".join(f"g.{a}" for a in GROUP_ATTRS)
+    con.execute(f"""
+        CREATE TEMP TABLE siyu_cls AS
+        SELECT f.group_id, f.__n,
+               CASE WHEN g.group_id IS NULL THEN 0 WHEN row({cmp_new}) IS DISTINCT FROM row({cmp_old}) THEN 1 ELSE 2 END AS c
+        FROM siyu_fin f LEFT JOIN groups g ON g.group_id = f.group_id
+    """)
+    now = dt.datetime.now(dt.timezone.utc)
+    cols = ", ".join(GROUP_ATTRS)
+    con.execute(f"""
+        INSERT INTO groups (group_id, {cols}, batch_id, updated_at)
+        SELECT f.group_id, {', '.join('f.' + a for a in GROUP_ATTRS)}, ?, ?
+        FROM siyu_fin f JOIN siyu_cls c ON c.group_id = f.group_id AND c.c = 0
+    """, [fr.batch_id, now])
+    sets = ", ".join(f"{a} = {merged[a].replace('g.', 'groups.')}" for a in GROUP_ATTRS)
+    con.execute(f"""
+        UPDATE groups SET {sets}, batch_id = ?, updated_at = ?
+        FROM siyu_fin f JOIN siyu_cls c ON c.group_id = f.group_id AND c.c = 1
+        WHERE groups.group_id = f.group_id
+    """, [fr.batch_id, now])
+    con.execute("""
+        INSERT INTO staff (userid, name, updated_at)
+        SELECT owner_userid, any_value(owner_name), now() FROM siyu_fin WHERE owner_userid IS NOT NULL GROUP BY 1
+        ON CONFLICT DO UPDATE SET name = coalesce(excluded.name, staff.name)
+    """)
+    _count_outcomes(con, fr, "siyu_cls")
+
+
+def _merge_group_members(con, fr: FileReport, mapping) -> None:
+    con.execute(f"""
+        CREATE TEMP TABLE siyu_fin AS
+        SELECT g.group_id, g.member_ref AS external_userid,
+               coalesce(arg_max(i1.member_id, g.__row), arg_max(i2.member_id, g.__row)) AS member_id,
+               min(g.joined_at) AS joined_at, count(*) AS __n,
+               arg_max(g.name, g.__row) FILTER (WHERE g.name IS NOT NULL) AS group_name
+        FROM siyu_good g
+        LEFT JOIN member_identities i1 ON i1.id_type = 'external_userid' AND i1.id_value = g.member_ref
+        LEFT JOIN member_identities i2 ON i2.id_type = 'unionid' AND i2.id_value = g.unionid
+        GROUP BY g.group_id, g.member_ref
+    """)
+    con.execute("""
+        CREATE TEMP TABLE siyu_cls AS
+        SELECT f.group_id, f.external_userid, f.__n,
+               CASE WHEN m.group_id IS NULL THEN 0
+                    WHEN row(coalesce(f.member_id, m.member_id), coalesce(f.joined_at, m.joined_at))
+                         IS DISTINCT FROM row(m.member_id, m.joined_at) THEN 1 ELSE 2 END AS c
+        FROM siyu_fin f LEFT JOIN group_members m ON m.group_id = f.group_id AND m.external_userid = f.external_userid
+    """)
+    now = dt.datetime.now(dt.timezone.utc)
+    # a membership list may name groups the store has not seen yet: create them (name only)
+    con.execute("""
+        INSERT INTO groups (group_id, name, batch_id, updated_at)
+        SELECT group_id, any_value(group_name), ?, ? FROM siyu_fin GROUP BY group_id
+        ON CONFLICT DO NOTHING
+    """, [fr.batch_id, now])
+    con.execute("""
+        INSERT INTO group_members (group_id, external_userid, member_id, joined_at, batch_id)
+        SELECT f.group_id, f.external_userid, f.member_id, f.joined_at, ?
+        FROM siyu_fin f JOIN siyu_cls c USING (group_id, external_userid) WHERE c.c = 0
+    """, [fr.batch_id])
+    con.execute("""
+        UPDATE group_members SET member_id = coalesce(f.member_id, group_members.member_id),
+                                 joined_at = coalesce(f.joined_at, group_members.joined_at), batch_id = ?
+        FROM siyu_fin f JOIN siyu_cls c USING (group_id, external_userid)
+        WHERE c.c = 1 AND group_members.group_id = f.group_id AND group_members.external_userid = f.external_userid
+    """, [fr.batch_id])
+    _count_outcomes(con, fr, "siyu_cls")
+
+
+# ---------------------------------------------------------------- mapping preview
+
+
+def show_mapping(settings, kind: str, paths: list[Path], *, preset: str = "auto", encoding: str | None = None) -> list[dict]:
+    """What ``load`` would use for each file (preset, encoding, header row, field ← column), without loading."""
+    import duckdb
+
+    out = []
+    if not paths:
+        for p in all_presets(settings).values():
+            if p.kind == kind and (preset in ("auto", p.id)):
+                out.append({"file": None, "preset": p.id, "title": p.title,
+                            "columns": {f: " | ".join(a) for f, a in p.columns.items()}, "statuses": p.statuses})
+        if not out:
+            raise UsageError(f"unknown preset {preset!r} for {kind}")
+        return out
+    with tempfile.TemporaryDirectory(prefix="siyu-map-") as tmp:
+        con = duckdb.connect()
+        try:
+            for path in paths:
+                src = open_source(path, Path(tmp), encoding=encoding, score=header_score(kind, settings))
+                header = [d[0] for d in con.execute(f"SELECT * FROM {src.relation_sql()} LIMIT 0").description]
+                p = choose_preset(kind, header, preset, settings)
+                mapping = resolve_columns(p, header)
+                for fld, fb in p.fallbacks.items():
+                    if fld not in mapping and fb in mapping:
+                        mapping[fld] = mapping[fb]
+                unused = [h for h in header if h not in mapping.values()]
+                out.append({
+                    "file": str(path), "preset": p.id, "title": p.title, "format": src.format,
+                    "encoding": src.encoding, "header_line": src.header_row + 1,
+                    "columns": mapping, "unused": unused, "statuses": p.statuses,
+                })
+        finally:
+            con.close()
+    return out
+
+
+def check_exceeded(report: LoadReport) -> None:
+    """Raise DataError (exit 65) when the load rejected more rows than allowed."""
+    if report.exceeded:
+        raise DataError(
+            f"{report.rejected} row(s) rejected, more than --max-rejects {report.max_rejects}; "
+            "the other rows were loaded — see `siyu rejects`"
+        )

@@ -1,0 +1,249 @@
+"""Reading export files: format and encoding detection, transcoding, header discovery.
+
+Nothing here trusts a file extension. The first bytes decide the format
+(``PK`` = xlsx, ``D0 CF 11 E0`` = legacy xls, ``PAR1`` = Parquet, ``<html`` =
+a fake .xls we refuse clearly, anything else = delimited text). Text is
+decoded by a strict cascade (BOM → UTF-8 → GB18030 → UTF-16) and, unless it
+is already UTF-8, stream-transcoded to a temporary UTF-8 file in 1 MiB chunks
+so DuckDB's fast CSV reader can take it (DuckDB's own GB18030 support needs
+a downloaded extension with known bugs; see shared/EXPORTS.md §2.2).
+Workbooks go through Polars/calamine as strings and a temporary Parquet file.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from siyu_cli.errors import DataError, UsageError
+
+SNIFF_BYTES = 1 << 20  # bytes decoded to choose an encoding
+CHUNK = 1 << 20  # transcoding chunk (characters)
+HEADER_SCAN_ROWS = 30  # rows searched for the real header (title rows above it are skipped)
+
+#: --encoding values people type, mapped to Python codec names.
+ENCODING_ALIASES = {
+    "utf8": "utf-8",
+    "utf-8": "utf-8",
+    "utf8-sig": "utf-8-sig",
+    "utf-8-sig": "utf-8-sig",
+    "utf-8-bom": "utf-8-sig",
+    "gbk": "gb18030",
+    "gb2312": "gb18030",
+    "cp936": "gb18030",
+    "gb18030": "gb18030",
+    "utf16": "utf-16",
+    "utf-16": "utf-16",
+    "big5": "big5",
+    "latin-1": "latin-1",
+    "latin1": "latin-1",
+}
+
+
+@dataclass
+class Source:
+    """A file made ready for DuckDB: where to read it and how."""
+
+    path: Path  # the user's file
+    format: str  # csv | xlsx | parquet
+    encoding: str | None  # detected/forced text encoding (None for binary formats)
+    read_path: Path  # what DuckDB reads (the file itself or a temp UTF-8 / Parquet copy)
+    header_row: int = 0  # 0-based index of the header line/row (title rows above are skipped)
+    delimiter: str = ","
+    columns: list[str] = field(default_factory=list)  # header names as the file has them (trimmed)
+
+    def relation_sql(self) -> str:
+        """A DuckDB table expression yielding every column as VARCHAR."""
+        p = str(self.read_path).replace("'", "''")
+        if self.format == "csv":
+            delim = self.delimiter.replace("'", "''")
+            return (
+                f"read_csv('{p}', header=true, skip={self.header_row}, all_varchar=true, delim='{delim}', "
+                "quote='\"', escape='\"', store_rejects=true, rejects_table='siyu_reader_errors', "
+                "rejects_scan='siyu_reader_scans', max_line_size=10000000)"
+            )
+        return f"(SELECT COLUMNS(*)::VARCHAR FROM read_parquet('{p}'))"
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def sniff_format(path: Path) -> str:
+    with open(path, "rb") as f:
+        head = f.read(512)
+    if head.startswith(b"PK"):
+        return "xlsx"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        return "xls"
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if stripped.startswith((b"<html", b"<!doctype html", b"<table", b"<?xml")):
+        raise DataError(
+            f"{path}: this is an HTML/XML page saved with a spreadsheet extension, not a real workbook; "
+            "open it in Excel and save as CSV or XLSX"
+        )
+    return "csv"
+
+
+def normalise_encoding(name: str) -> str:
+    key = name.strip().lower().replace("_", "-")
+    if key in ENCODING_ALIASES:
+        return ENCODING_ALIASES[key]
+    try:
+        return codecs.lookup(key).name
+    except LookupError:
+        raise UsageError(f"--encoding {name!r} is not an encoding Python knows (try utf-8, gbk, gb18030, utf-16)") from None
+
+
+def detect_encoding(path: Path) -> str:
+    """Strict cascade on the first MiB: BOMs, then UTF-8, then GB18030, then UTF-16."""
+    with open(path, "rb") as f:
+        head = f.read(SNIFF_BYTES)
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    for enc in ("utf-8", "gb18030"):
+        try:
+            codecs.getincrementaldecoder(enc)(errors="strict").decode(head, final=len(head) < SNIFF_BYTES)
+            return enc
+        except UnicodeDecodeError:
+            continue
+    if head.count(b"\x00") > len(head) // 4:
+        return "utf-16-le"
+    raise DataError(
+        f"{path}: cannot tell the text encoding (not UTF-8, GB18030/GBK or UTF-16); "
+        "pass --encoding (e.g. --encoding gb18030)"
+    )
+
+
+def transcode(path: Path, encoding: str, target: Path) -> Path:
+    """Stream ``path`` from ``encoding`` to UTF-8 in ``target`` (constant memory)."""
+    try:
+        with open(path, "r", encoding=encoding, errors="strict", newline="") as src, open(
+            target, "w", encoding="utf-8", newline=""
+        ) as dst:
+            while chunk := src.read(CHUNK):
+                dst.write(chunk)
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{path}: byte {exc.start} is not valid {encoding}; the file mixes encodings or is not {encoding} "
+            "(pass --encoding to choose another)"
+        ) from None
+    return target
+
+
+def _read_head_lines(path: Path, encoding: str, n: int) -> list[str]:
+    lines = []
+    with open(path, "r", encoding=encoding, errors="replace", newline="") as f:
+        for _ in range(n):
+            line = f.readline()
+            if not line:
+                break
+            lines.append(line)
+    return lines
+
+
+def _clean_header(name: object) -> str:
+    return str(name if name is not None else "").replace("\ufeff", "").strip(" \t\r\n\u3000")
+
+
+def _pick_delimiter(line: str) -> str:
+    counts = {d: line.count(d) for d in (",", "\t", ";", "|")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] > 0 else ","
+
+
+def find_header(rows: list[list[str]], score) -> int:
+    """Index of the first row that looks most like a header (``score(row)`` = known names in it)."""
+    best, best_score = 0, -1
+    for i, row in enumerate(rows[:HEADER_SCAN_ROWS]):
+        s = score([_clean_header(c) for c in row])
+        if s > best_score:
+            best, best_score = i, s
+    if best_score <= 0:
+        # no known names anywhere: the first row with as many cells as the widest row
+        width = max((sum(1 for c in r if str(c or "").strip()) for r in rows[:HEADER_SCAN_ROWS]), default=0)
+        for i, row in enumerate(rows[:HEADER_SCAN_ROWS]):
+            if sum(1 for c in row if str(c or "").strip()) == width:
+                return i
+    return best
+
+
+def open_source(path: Path, tmpdir: Path, *, encoding: str | None, score) -> Source:
+    """Prepare ``path`` for DuckDB; ``score(header_names) -> int`` finds the header row."""
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    fmt = sniff_format(path)
+    if fmt in ("xlsx", "xls"):
+        return _open_workbook(path, fmt, tmpdir, score)
+    if fmt == "parquet":
+        import duckdb
+
+        con = duckdb.connect()
+        try:
+            cols = [d[0] for d in con.execute(f"SELECT * FROM read_parquet('{_q(path)}') LIMIT 0").description]
+        finally:
+            con.close()
+        return Source(path, "parquet", None, path, 0, ",", [_clean_header(c) for c in cols])
+    enc = normalise_encoding(encoding) if encoding else detect_encoding(path)
+    read_path = path
+    if enc not in ("utf-8", "utf-8-sig"):
+        read_path = transcode(path, enc, tmpdir / (path.stem + ".utf8.csv"))
+    head = _read_head_lines(read_path, "utf-8-sig", HEADER_SCAN_ROWS + 1)
+    if not head:
+        raise DataError(f"{path}: the file is empty")
+    delim = _pick_delimiter(max(head[:HEADER_SCAN_ROWS], key=lambda ln: len(ln)))
+    rows = list(csv.reader(io.StringIO("".join(head)), delimiter=delim))
+    header_row = find_header(rows, score)
+    # a header line that ends with the delimiter gives an unnamed last column (Youzan customers)
+    columns = [_clean_header(c) for c in rows[header_row]] if rows else []
+    return Source(path, "csv", enc, read_path, header_row, delim, columns)
+
+
+def _open_workbook(path: Path, fmt: str, tmpdir: Path, score) -> Source:
+    import polars as pl
+
+    try:
+        df = pl.read_excel(path, has_header=False, read_options={"dtypes": "string"})
+    except Exception as exc:  # calamine's errors are already readable
+        raise DataError(f"{path}: cannot read the workbook: {exc}") from None
+    head = [list(r) for r in df.head(HEADER_SCAN_ROWS).iter_rows()]
+    if not head:
+        raise DataError(f"{path}: the first sheet is empty")
+    header_row = find_header(head, score)
+    names = _dedupe([_clean_header(c) for c in head[header_row]])
+    body = df.slice(header_row + 1)
+    body.columns = names
+    target = tmpdir / (path.stem + ".xlsx.parquet")
+    body.write_parquet(target)
+    return Source(path, fmt if fmt == "xlsx" else "xls", None, target, header_row, ",", names)
+
+
+def _dedupe(names: list[str]) -> list[str]:
+    """Name blank columns and make duplicates unique the way DuckDB does (``x``, ``x_1``)."""
+    seen: dict[str, int] = {}
+    out = []
+    for i, n in enumerate(names):
+        n = n or f"column{i}"
+        if n in seen:
+            seen[n] += 1
+            n = f"{n}_{seen[n]}"
+        else:
+            seen[n] = 0
+        out.append(n)
+    return out
+
+
+def _q(path: Path) -> str:
+    return str(path).replace("'", "''")

@@ -1,0 +1,735 @@
+"""The KPI registry and the DuckDB SQL that computes every KPI.
+
+Each KPI has a stable English id, the Chinese name operators use, a one-sentence
+definition and its formula; ``docs/report.md`` is generated from :data:`KPIS`
+(``python -m siyu_cli.report.kpis --write docs/report.md``) so the documented
+definitions are the computed ones. All arithmetic happens in SQL over the store;
+Python only receives small result sets (one row per KPI, store, month…).
+
+Common ground for every KPI (see :data:`CONVENTIONS`): a *period* is
+``[date_from, date_to]`` inclusive, in the workspace time zone; an order belongs
+to the period when its ``paid_at`` falls in it; a *valid order* is a paid order
+that was not fully refunded; GMV is ``net_amount`` (paid − refunds).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    import duckdb
+
+
+@dataclass(frozen=True)
+class KPI:
+    id: str
+    name: str  # Chinese name
+    name_en: str
+    section: str
+    unit: str  # count | money | ratio | number | days
+    definition: str
+    formula: str
+
+
+#: Report sections: stable id -> (Chinese, English) titles, in display order.
+SECTIONS: dict[str, tuple[str, str]] = {
+    "base": ("基础指标", "Base"),
+    "membership": ("会员占比", "Membership ratio"),
+    "reach": ("在线率与加粉率", "Reach"),
+    "loyalty": ("复购与活跃", "Repurchase and activity"),
+    "value": ("会员价值", "Member value"),
+    "segments": ("RFM 分层", "RFM segments"),
+    "cohorts": ("同期群留存", "Cohort retention"),
+    "leaderboards": ("业绩榜", "Leaderboards"),
+    "campaigns": ("活动效果", "Campaign results"),
+}
+
+CONVENTIONS = """\
+- **Period**: `--from` … `--to`, both days included, in the workspace time zone (`workspace.timezone`).
+  Default: the 365 days ending today (`[report] period_days`).
+- **Order in the period**: its `paid_at`, read in the workspace time zone, falls on a day of the period.
+  Unpaid and cancelled orders (no `paid_at`) never count.
+- **Valid order**: a paid order that was not fully refunded (status `paid` or `partially_refunded`).
+  Fully refunded orders count in no order total; their net amount is 0.
+- **GMV**: the sum of `net_amount` (paid − refunds) of the period's paid orders.
+- **Member at the end of the period**: a member whose `join_at` is on or before `--to` (or unknown).
+- **Member order**: an order with a resolved `member_id`; others are non-member (walk-in) orders.
+- **Store / guide / channel of an order**: the order's own `store` / `guide_userid` / `channel`, else the
+  member's home store / owning guide / join channel.
+- Ratios with a zero denominator are empty (`null`), not 0."""
+
+K = KPI
+KPIS: tuple[KPI, ...] = (
+    # base
+    K("members", "会员数", "Members", "base", "count",
+      "Members at the end of the period.",
+      "count(members with join_at ≤ to or unknown)"),
+    K("new_members", "新增会员", "New members", "base", "count",
+      "Members who joined during the period.",
+      "count(members with from ≤ join_at ≤ to)"),
+    K("buyers", "购买会员数", "Buyers", "base", "count",
+      "Members with at least one valid order in the period.",
+      "count(distinct member_id of valid orders in the period)"),
+    K("new_buyers", "新客", "New buyers", "base", "count",
+      "Buyers whose first valid order ever was in the period.",
+      "count(buyers with min(paid day of valid orders) ≥ from)"),
+    K("returning_buyers", "老客", "Returning buyers", "base", "count",
+      "Buyers who had bought before the period.",
+      "buyers − new_buyers"),
+    K("orders", "订单数", "Orders", "base", "count",
+      "Valid orders in the period, members' and non-members'.",
+      "count(valid orders in the period)"),
+    K("gmv", "销售额（扣退款）", "GMV net of refunds", "base", "money",
+      "Money received in the period after refunds.",
+      "Σ net_amount of paid orders in the period"),
+    K("aov", "客单价", "Average order value", "base", "money",
+      "GMV per valid order.",
+      "gmv ÷ orders"),
+    K("items_per_order", "连带率", "Items per order", "base", "number",
+      "Units per valid order, over the orders whose units are known (order lines, else the order's item count).",
+      "Σ units ÷ count(valid orders with known units); units = Σ order_lines.quantity, else orders.item_count"),
+    # membership
+    K("member_order_share", "会员订单占比", "Member share of orders", "membership", "ratio",
+      "Share of valid orders made by members.",
+      "member orders ÷ orders"),
+    K("member_gmv_share", "会员销售额占比", "Member share of GMV", "membership", "ratio",
+      "Share of GMV paid by members.",
+      "Σ net_amount of member orders ÷ gmv"),
+    # reach
+    K("online_rate", "在线率", "Reachable rate", "reach", "ratio",
+      "Share of members who can be reached on WeCom (have an external contact id, or appear in the contacts table).",
+      "count(members with external_userid or a wecom_contacts row) ÷ members"),
+    K("reachable_members", "在线会员数", "Reachable members", "reach", "count",
+      "Members who can be reached on WeCom (the numerator of 在线率).",
+      "count(members with external_userid or a wecom_contacts row)"),
+    K("new_contacts", "新增企微好友", "New WeCom contacts", "reach", "count",
+      "Distinct customers added as WeCom contacts during the period (per store: by the adding guide's store).",
+      "count(distinct external_userid of wecom_contacts with from ≤ added_at ≤ to)"),
+    K("store_traffic", "进店客数", "Store customers", "reach", "count",
+      "Store customers in the period, from `siyu report traffic` (days in the period plus months whose first day is in it).",
+      "Σ store_traffic.customers with from ≤ day ≤ to"),
+    K("add_rate", "加粉率", "Add rate", "reach", "ratio",
+      "New WeCom contacts of a store per store customer; only for stores whose traffic is known.",
+      "new_contacts(store) ÷ store_traffic(store)"),
+    # loyalty
+    K("repurchase_rate", "复购率", "Repurchase rate", "loyalty", "ratio",
+      "Share of buyers with two or more valid orders in the period.",
+      "count(buyers with ≥ 2 valid orders) ÷ buyers"),
+    K("purchase_frequency", "购买频次", "Purchase frequency", "loyalty", "number",
+      "Valid member orders per buyer in the period.",
+      "member orders ÷ buyers"),
+    K("active_share", "活跃会员占比", "Active share", "loyalty", "ratio",
+      "Share of members whose last valid order is at most `active_days` days before the period's end.",
+      "count(members with to − last order ≤ active_days) ÷ members"),
+    K("silent_share", "沉默会员占比", "Silent share", "loyalty", "ratio",
+      "Share of members whose last valid order is more than `active_days` and at most `churn_days` days before the end.",
+      "count(members with active_days < to − last order ≤ churn_days) ÷ members"),
+    K("churned_share", "流失会员占比", "Churned share", "loyalty", "ratio",
+      "Share of members whose last valid order is more than `churn_days` days before the end (流失率).",
+      "count(members with to − last order > churn_days) ÷ members"),
+    K("never_bought_share", "未购会员占比", "Never-bought share", "loyalty", "ratio",
+      "Share of members with no valid order up to the period's end.",
+      "count(members without a valid order ≤ to) ÷ members"),
+    # value
+    K("annual_revenue_per_member", "每会员年度贡献", "Annual revenue per member", "value", "money",
+      "Member GMV per member, scaled to a year.",
+      "member GMV ÷ members × 365 ÷ days in the period"),
+    K("head_share", "头部会员贡献", "Head share", "value", "ratio",
+      "Share of member GMV from the top `head_percent`% of buyers (ranked by their GMV in the period).",
+      "Σ GMV of the top ⌈head_percent × buyers ÷ 100⌉ buyers ÷ member GMV"),
+    K("share_for_80", "贡献八成销售额的会员占比", "Buyers making 80% of GMV", "value", "ratio",
+      "Smallest share of buyers (richest first) whose GMV reaches 80% of member GMV: the other end of the 80/20 rule.",
+      "min k with cumulative GMV(k) ≥ 0.8 × member GMV, ÷ buyers"),
+    K("pareto_curve", "帕累托曲线", "Pareto curve", "value", "ratio",
+      "For p = 1…100: share of member GMV from the top p% of buyers.",
+      "cumulative GMV of the top ⌈p × buyers ÷ 100⌉ buyers ÷ member GMV"),
+    # segments
+    K("segment_share", "分层占比", "Segment mix", "segments", "ratio",
+      "Members per RFM segment in the latest `siyu segment` snapshot, as a share of the snapshot.",
+      "count(segment_members of the segment) ÷ snapshot members"),
+    K("segment_change", "分层变化", "Segment change", "segments", "ratio",
+      "Change of each segment's members and share since the previous snapshot of the same scheme.",
+      "latest − previous (members; share in percentage points)"),
+    # cohorts
+    K("cohort_retention", "同期群留存率", "Cohort retention", "cohorts", "ratio",
+      "Of the members who joined in a month, the share who bought (valid order) k months after their join month.",
+      "count(cohort members with a valid order in join month + k) ÷ cohort size"),
+    # leaderboards
+    K("leaderboard", "业绩榜", "Leaderboard", "leaderboards", "money",
+      "Per store and per guide: new contacts, buyers, GMV and repurchase rate, ranked by GMV.",
+      "the KPIs above restricted to the orders (and contacts) of the store or guide"),
+    # campaigns
+    K("campaign_reached", "触达人数", "Reached", "campaigns", "count",
+      "Recipients a campaign was sent to (push state `sent`).",
+      "count(push_recipients with state = 'sent')"),
+    K("campaign_delivered", "送达人数", "Delivered", "campaigns", "count",
+      "Recipients confirmed delivered.",
+      "count(push_recipients with delivery = 'delivered')"),
+    K("campaign_repurchase", "活动后复购率", "Repurchase after", "campaigns", "ratio",
+      "Share of reached members with a valid order within `campaign_days` days after they were sent the message.",
+      "count(reached members with an order in (sent_at, sent_at + N days]) ÷ reached members"),
+    K("control_repurchase", "对照组复购率", "Control repurchase", "campaigns", "ratio",
+      "The same share for members of the campaign's segment (same snapshot) who were not sent it, from the campaign's send time.",
+      "count(unsent segment members with an order in (sent_at, sent_at + N days]) ÷ unsent segment members"),
+    K("campaign_uplift", "复购提升", "Uplift", "campaigns", "ratio",
+      "Repurchase after the campaign minus the control group's, in percentage points.",
+      "campaign_repurchase − control_repurchase"),
+)
+KPI_BY_ID: dict[str, KPI] = {k.id: k for k in KPIS}
+
+
+def kpi_label(kpi_id: str, language: str = "zh") -> str:
+    k = KPI_BY_ID[kpi_id]
+    return k.name if language == "zh" else k.name_en
+
+
+# ---------------------------------------------------------------- docs
+
+DOCS_START = "<!-- kpi-definitions:start (generated from siyu_cli/report/kpis.py; do not edit by hand) -->"
+DOCS_END = "<!-- kpi-definitions:end -->"
+
+
+def definitions_markdown() -> str:
+    """The KPI definitions block of docs/report.md."""
+    out = [DOCS_START, "", "### Conventions", "", CONVENTIONS, ""]
+    for section, (zh, en) in SECTIONS.items():
+        kpis = [k for k in KPIS if k.section == section]
+        if not kpis:
+            continue
+        out += [f"### {zh} — {en} (`{section}`)", "", "| id | 指标 | KPI | definition | formula |", "|---|---|---|---|---|"]
+        for k in kpis:
+            out.append(f"| `{k.id}` | {k.name} | {k.name_en} | {k.definition} | {k.formula} |")
+        out.append("")
+    out.append(DOCS_END)
+    return "\n".join(out)
+
+
+def update_docs(text: str) -> str:
+    """``text`` with its generated block replaced by the current definitions."""
+    start, end = text.find(DOCS_START), text.find(DOCS_END)
+    if start < 0 or end < 0:
+        raise ValueError("docs/report.md lacks the kpi-definitions markers")
+    return text[:start] + definitions_markdown() + text[end + len(DOCS_END):]
+
+
+# ---------------------------------------------------------------- SQL
+
+def _tables(con: "duckdb.DuckDBPyConnection") -> set[str]:
+    return {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+
+
+def _ratio(num, den, digits: int = 6) -> float | None:
+    if den is None or num is None or float(den) == 0:
+        return None
+    return round(float(num) / float(den), digits)
+
+
+def _money(value) -> float:
+    return round(float(value or 0), 2)
+
+
+def prepare(con: "duckdb.DuckDBPyConnection") -> None:
+    """Temp table of paid orders with their resolved store/guide/channel and day (read-only stores allow temps)."""
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE rpt_orders AS
+        SELECT o.source, o.order_id, o.member_id, o.paid_at,
+               CAST(o.paid_at AS DATE) AS day,
+               o.status <> 'refunded' AS valid,
+               o.net_amount, o.item_count,
+               coalesce(o.store, m.store) AS store,
+               coalesce(o.guide_userid, m.guide_userid) AS guide,
+               coalesce(o.channel, m.join_channel) AS channel
+        FROM orders o LEFT JOIN members m ON m.member_id = o.member_id
+        WHERE o.paid_at IS NOT NULL AND o.status IN ('paid', 'partially_refunded', 'refunded')
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE rpt_members AS
+        SELECT member_id, CAST(join_at AS DATE) AS join_day, external_userid, store, guide_userid, join_channel
+        FROM members
+        """
+    )
+
+
+def period_orders(con, dfrom: date, dto: date) -> None:
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE rpt_period AS SELECT * FROM rpt_orders WHERE day BETWEEN $f AND $t",
+        {"f": dfrom, "t": dto},
+    )
+
+
+def base(con, dfrom: date, dto: date, days: int) -> dict[str, Any]:
+    """Base, membership, repurchase and value KPIs of the period (one row of SQL)."""
+    p = {"f": dfrom, "t": dto}
+    row = con.execute(
+        """
+        WITH mem AS (
+            SELECT count(*) FILTER (WHERE join_day IS NULL OR join_day <= $t) AS members,
+                   count(*) FILTER (WHERE join_day BETWEEN $f AND $t) AS new_members
+            FROM rpt_members),
+        per_buyer AS (
+            SELECT member_id, count(*) AS n FROM rpt_period WHERE valid AND member_id IS NOT NULL GROUP BY 1),
+        before AS (
+            SELECT DISTINCT member_id FROM rpt_orders WHERE valid AND member_id IS NOT NULL AND day < $f),
+        rep AS (
+            SELECT count(*) AS buyers, count(*) FILTER (WHERE n >= 2) AS repeaters, coalesce(sum(n), 0) AS member_orders,
+                   count(*) FILTER (WHERE b.member_id IS NULL) AS new_buyers
+            FROM per_buyer LEFT JOIN before b ON b.member_id = per_buyer.member_id),
+        tot AS (
+            SELECT count(*) FILTER (WHERE valid) AS orders,
+                   coalesce(sum(net_amount), 0) AS gmv,
+                   coalesce(sum(net_amount) FILTER (WHERE member_id IS NOT NULL), 0) AS member_gmv
+            FROM rpt_period)
+        SELECT mem.members, mem.new_members, rep.buyers, rep.repeaters, rep.member_orders,
+               tot.orders, tot.gmv, tot.member_gmv, rep.new_buyers
+        FROM mem, rep, tot
+        """,
+        p,
+    ).fetchone()
+    members, new_members, buyers, repeaters, member_orders, orders, gmv, member_gmv, new_buyers = row
+    units = con.execute(
+        """
+        WITH lines AS (
+            SELECT l.source, l.order_id, sum(l.quantity) AS units
+            FROM order_lines l SEMI JOIN rpt_period p ON p.source = l.source AND p.order_id = l.order_id
+            GROUP BY ALL)
+        SELECT sum(coalesce(lines.units, p.item_count)),
+               count(*) FILTER (WHERE coalesce(lines.units, p.item_count) IS NOT NULL)
+        FROM rpt_period p LEFT JOIN lines ON lines.source = p.source AND lines.order_id = p.order_id
+        WHERE p.valid
+        """
+    ).fetchone()
+    return {
+        "members": members,
+        "new_members": new_members,
+        "buyers": buyers,
+        "new_buyers": new_buyers,
+        "returning_buyers": buyers - new_buyers,
+        "orders": orders,
+        "gmv": _money(gmv),
+        "aov": None if not orders else round(float(gmv) / orders, 2),
+        "items_per_order": _ratio(units[0], units[1], 4),
+        "member_orders": member_orders,
+        "non_member_orders": orders - member_orders,
+        "member_gmv": _money(member_gmv),
+        "member_order_share": _ratio(member_orders, orders),
+        "member_gmv_share": _ratio(member_gmv, gmv),
+        "repurchase_rate": _ratio(repeaters, buyers),
+        "repeat_buyers": repeaters,
+        "purchase_frequency": _ratio(member_orders, buyers, 4),
+        "annual_revenue_per_member": None if not members else round(float(member_gmv) / members * 365 / days, 2),
+    }
+
+
+def online(con, dto: date) -> dict[str, Any]:
+    row = con.execute(
+        """
+        SELECT count(*) FILTER (WHERE m.external_userid IS NOT NULL OR c.member_id IS NOT NULL), count(*)
+        FROM rpt_members m
+        LEFT JOIN (SELECT DISTINCT member_id FROM wecom_contacts WHERE member_id IS NOT NULL) c
+               ON c.member_id = m.member_id
+        WHERE m.join_day IS NULL OR m.join_day <= $t
+        """,
+        {"t": dto},
+    ).fetchone()
+    return {"reachable_members": row[0], "online_rate": _ratio(row[0], row[1])}
+
+
+_CONTACTS = """
+    SELECT c.external_userid, c.staff_userid, coalesce(s.store, m.store) AS store
+    FROM wecom_contacts c
+    LEFT JOIN staff s ON s.userid = c.staff_userid
+    LEFT JOIN rpt_members m ON m.member_id = c.member_id
+    WHERE CAST(c.added_at AS DATE) BETWEEN $f AND $t
+"""
+
+
+def new_contacts(con, dfrom: date, dto: date) -> int:
+    return con.execute(f"SELECT count(DISTINCT external_userid) FROM ({_CONTACTS})", {"f": dfrom, "t": dto}).fetchone()[0]
+
+
+def add_rates(con, dfrom: date, dto: date) -> list[dict[str, Any]]:
+    """加粉率 per store with known traffic in the period."""
+    if "store_traffic" not in _tables(con):
+        return []
+    rows = con.execute(
+        f"""
+        WITH traffic AS (
+            SELECT store, sum(customers) AS customers FROM store_traffic
+            WHERE day BETWEEN $f AND $t GROUP BY 1 HAVING sum(customers) > 0),
+        contacts AS (
+            SELECT store, count(DISTINCT external_userid) AS n FROM ({_CONTACTS}) GROUP BY 1)
+        SELECT t.store, coalesce(c.n, 0), t.customers
+        FROM traffic t LEFT JOIN contacts c ON c.store = t.store
+        ORDER BY coalesce(c.n, 0) / t.customers DESC, t.store
+        """,
+        {"f": dfrom, "t": dto},
+    ).fetchall()
+    return [
+        {"store": s, "new_contacts": n, "store_traffic": int(t), "add_rate": _ratio(n, t)} for s, n, t in rows
+    ]
+
+
+def lifecycle(con, dto: date, active_days: int, churn_days: int) -> dict[str, Any]:
+    row = con.execute(
+        """
+        WITH last AS (
+            SELECT member_id, max(day) AS last_day FROM rpt_orders
+            WHERE valid AND member_id IS NOT NULL AND day <= $t GROUP BY 1),
+        m AS (
+            SELECT date_diff('day', l.last_day, $t) AS idle
+            FROM rpt_members m LEFT JOIN last l ON l.member_id = m.member_id
+            WHERE m.join_day IS NULL OR m.join_day <= $t)
+        SELECT count(*) FILTER (WHERE idle <= $a),
+               count(*) FILTER (WHERE idle > $a AND idle <= $c),
+               count(*) FILTER (WHERE idle > $c),
+               count(*) FILTER (WHERE idle IS NULL),
+               count(*)
+        FROM m
+        """,
+        {"t": dto, "a": active_days, "c": churn_days},
+    ).fetchone()
+    active, silent, churned, never, total = row
+    return {
+        "active": active,
+        "silent": silent,
+        "churned": churned,
+        "never_bought": never,
+        "active_share": _ratio(active, total),
+        "silent_share": _ratio(silent, total),
+        "churned_share": _ratio(churned, total),
+        "never_bought_share": _ratio(never, total),
+    }
+
+
+def pareto(con, head_percent: int) -> dict[str, Any]:
+    """Pareto curve of member GMV over buyers with positive GMV in the period."""
+    ranked = """
+        WITH g AS (
+            SELECT member_id, sum(net_amount) AS v FROM rpt_period
+            WHERE member_id IS NOT NULL GROUP BY 1 HAVING sum(net_amount) > 0)
+        SELECT row_number() OVER w AS rn, count(*) OVER () AS n, sum(v) OVER () AS total,
+               sum(v) OVER (w ROWS UNBOUNDED PRECEDING) AS cum
+        FROM g WINDOW w AS (ORDER BY v DESC, member_id)
+    """
+    curve = con.execute(
+        f"""
+        WITH r AS ({ranked})
+        SELECT p.p, r.cum / r.total
+        FROM range(1, 101) p(p) JOIN r ON r.rn = (p.p * r.n + 99) // 100
+        ORDER BY p.p
+        """
+    ).fetchall()
+    head = con.execute(
+        f"""
+        WITH r AS ({ranked})
+        SELECT any_value(n),
+               max(cum / total) FILTER (WHERE rn = ($h * n + 99) // 100),
+               min(rn) FILTER (WHERE cum >= 0.8 * total)
+        FROM r
+        """,
+        {"h": head_percent},
+    ).fetchone()
+    n = head[0] or 0
+    return {
+        "buyers": n,
+        "head_percent": head_percent,
+        "head_share": None if head[1] is None else round(float(head[1]), 6),
+        "share_for_80": _ratio(head[2], n),
+        "curve": [[0, 0.0]] + [[int(p), round(float(s), 6)] for p, s in curve] if curve else [],
+    }
+
+
+def segments(con) -> dict[str, Any] | None:
+    """RFM mix of the latest snapshot and its change since the previous snapshot of the same scheme."""
+    tables = _tables(con)
+    if not {"segment_snapshots", "segment_members"} <= tables:
+        return None
+    snaps = con.execute(
+        """
+        SELECT snapshot_id, created_at, as_of, scheme, label,
+               (SELECT count(*) FROM segment_members m WHERE m.snapshot_id = s.snapshot_id) AS members
+        FROM segment_snapshots s ORDER BY created_at DESC NULLS LAST, snapshot_id DESC
+        """
+    ).fetchall()
+    if not snaps:
+        return None
+    latest = snaps[0]
+    previous = next((s for s in snaps[1:] if s[3] == latest[3]), None)
+
+    def info(s):
+        return None if s is None else {
+            "snapshot_id": s[0], "created_at": s[1], "as_of": s[2], "scheme": s[3], "label": s[4], "members": s[5]}
+
+    rows = con.execute(
+        """
+        WITH cur AS (SELECT segment_id, any_value(segment_name) AS name, count(*) AS n
+                     FROM segment_members WHERE snapshot_id = $l GROUP BY 1),
+             prev AS (SELECT segment_id, any_value(segment_name) AS name, count(*) AS n
+                      FROM segment_members WHERE snapshot_id = $p GROUP BY 1)
+        SELECT coalesce(cur.segment_id, prev.segment_id), coalesce(cur.name, prev.name),
+               coalesce(cur.n, 0), prev.n
+        FROM cur FULL JOIN prev ON cur.segment_id = prev.segment_id
+        ORDER BY 1
+        """,
+        {"l": latest[0], "p": previous[0] if previous else -1},
+    ).fetchall()
+    total, prev_total = latest[5], previous[5] if previous else None
+    mix = []
+    for seg_id, name, n, prev_n in rows:
+        share = _ratio(n, total)
+        item = {"segment_id": seg_id, "segment_name": name, "members": n, "share": share}
+        if previous is not None:
+            prev_n = prev_n or 0
+            prev_share = _ratio(prev_n, prev_total)
+            item.update(
+                previous_members=prev_n,
+                previous_share=prev_share,
+                change_members=n - prev_n,
+                change_share=None if share is None or prev_share is None else round(share - prev_share, 6),
+            )
+        mix.append(item)
+    return {"latest": info(latest), "previous": info(previous), "mix": mix}
+
+
+def cohorts(con, cfrom: date, dto: date) -> list[dict[str, Any]]:
+    """Join-month cohorts from ``cfrom``'s month to ``dto``'s month; retention[k] = share who bought in month k."""
+    rows = con.execute(
+        """
+        WITH c AS (
+            SELECT member_id, date_trunc('month', join_day) AS cm FROM rpt_members
+            WHERE join_day BETWEEN date_trunc('month', CAST($f AS DATE)) AND $t),
+        sizes AS (SELECT cm, count(*) AS size FROM c GROUP BY 1),
+        b AS (SELECT DISTINCT member_id, date_trunc('month', day) AS bm FROM rpt_orders
+              WHERE valid AND member_id IS NOT NULL AND day <= $t),
+        cells AS (
+            SELECT c.cm, date_diff('month', c.cm, b.bm) AS k, count(DISTINCT c.member_id) AS n
+            FROM c JOIN b ON b.member_id = c.member_id AND b.bm >= c.cm GROUP BY 1, 2)
+        SELECT strftime(s.cm, '%Y-%m'), s.size, date_diff('month', s.cm, date_trunc('month', CAST($t AS DATE))) AS span,
+               list(struct_pack(k := cells.k, n := cells.n)) FILTER (WHERE cells.k IS NOT NULL)
+        FROM sizes s LEFT JOIN cells ON cells.cm = s.cm
+        GROUP BY ALL ORDER BY 1
+        """,
+        {"f": cfrom, "t": dto},
+    ).fetchall()
+    out = []
+    for month, size, span, cells in rows:
+        counts = {c["k"]: c["n"] for c in (cells or [])}
+        out.append({
+            "month": month,
+            "size": size,
+            "buyers": [counts.get(k, 0) for k in range(span + 1)],
+            "retention": [_ratio(counts.get(k, 0), size, 4) for k in range(span + 1)],
+        })
+    return out
+
+
+def _board(con, dfrom: date, dto: date, key: str) -> list[dict[str, Any]]:
+    """Leaderboard per store or guide (key 'store' | 'guide')."""
+    if key == "store":
+        universe = """
+            SELECT store AS k FROM rpt_members WHERE store IS NOT NULL
+            UNION SELECT store FROM staff WHERE store IS NOT NULL
+            UNION SELECT store FROM rpt_period WHERE store IS NOT NULL"""
+        if "store_traffic" in _tables(con):
+            universe += " UNION SELECT store FROM store_traffic"
+        contacts = f"SELECT store AS k, count(DISTINCT external_userid) AS n FROM ({_CONTACTS}) GROUP BY 1"
+        names = "SELECT NULL::VARCHAR AS k, NULL::VARCHAR AS name WHERE false"
+    else:
+        universe = """
+            SELECT userid AS k FROM staff
+            UNION SELECT guide_userid FROM rpt_members WHERE guide_userid IS NOT NULL
+            UNION SELECT guide FROM rpt_period WHERE guide IS NOT NULL"""
+        contacts = f"SELECT staff_userid AS k, count(DISTINCT external_userid) AS n FROM ({_CONTACTS}) GROUP BY 1"
+        names = """
+            SELECT k, coalesce(any_value(s.name), any_value(m.guide_name)) AS name FROM (SELECT userid AS k FROM staff
+              UNION SELECT guide_userid FROM members WHERE guide_userid IS NOT NULL) u
+            LEFT JOIN staff s ON s.userid = u.k
+            LEFT JOIN members m ON m.guide_userid = u.k AND m.guide_name IS NOT NULL
+            GROUP BY k"""
+    col = "store" if key == "store" else "guide"
+    rows = con.execute(
+        f"""
+        WITH u AS ({universe}),
+        sales AS (
+            SELECT {col} AS k, count(*) FILTER (WHERE valid) AS orders, sum(net_amount) AS gmv
+            FROM rpt_period GROUP BY 1),
+        per_buyer AS (
+            SELECT {col} AS k, member_id, count(*) AS n FROM rpt_period
+            WHERE valid AND member_id IS NOT NULL GROUP BY 1, 2),
+        rep AS (SELECT k, count(*) AS buyers, count(*) FILTER (WHERE n >= 2) AS repeaters FROM per_buyer GROUP BY 1),
+        con AS ({contacts}),
+        names AS ({names})
+        SELECT u.k, names.name, coalesce(con.n, 0), coalesce(rep.buyers, 0), coalesce(sales.orders, 0),
+               coalesce(sales.gmv, 0), rep.repeaters
+        FROM u LEFT JOIN sales ON sales.k = u.k LEFT JOIN rep ON rep.k = u.k
+        LEFT JOIN con ON con.k = u.k LEFT JOIN names ON names.k = u.k
+        WHERE u.k IS NOT NULL
+        ORDER BY coalesce(sales.gmv, 0) DESC, coalesce(rep.buyers, 0) DESC, u.k
+        """,
+        {"f": dfrom, "t": dto},
+    ).fetchall()
+    out = []
+    for rank, (k, name, contacts_n, buyers, orders, gmv, repeaters) in enumerate(rows, 1):
+        item = {"rank": rank, key: k}
+        if key == "guide":
+            item["name"] = name
+        item.update(new_contacts=contacts_n, buyers=buyers, orders=orders, gmv=_money(gmv),
+                    repurchase_rate=_ratio(repeaters, buyers))
+        out.append(item)
+    return out
+
+
+def leaderboards(con, dfrom: date, dto: date) -> dict[str, list[dict[str, Any]]]:
+    return {"store": _board(con, dfrom, dto, "store"), "guide": _board(con, dfrom, dto, "guide")}
+
+
+def campaigns(con, dfrom: date, dto: date, window_days: int) -> list[dict[str, Any]] | None:
+    """Results of campaigns sent in the period; None when push has not created its tables."""
+    tables = _tables(con)
+    if not {"push_campaigns", "push_recipients"} <= tables:
+        return None
+    has_segments = "segment_members" in tables
+    control = (
+        """
+        ctl AS (
+            SELECT c.campaign_id, sm.member_id, c.sent_time AS t
+            FROM c JOIN segment_members sm ON sm.snapshot_id = c.snapshot_id AND sm.segment_id = c.segment_id
+            WHERE NOT EXISTS (SELECT 1 FROM push_recipients r WHERE r.campaign_id = c.campaign_id
+                              AND r.member_id = sm.member_id AND r.state = 'sent')),"""
+        if has_segments
+        else "ctl AS (SELECT NULL::VARCHAR AS campaign_id, NULL::VARCHAR AS member_id, NULL::TIMESTAMPTZ AS t WHERE false),"
+    )
+    rows = con.execute(
+        f"""
+        WITH c AS (
+            SELECT pc.campaign_id, pc.name, pc.channel, pc.segment_id, pc.snapshot_id, pc.status,
+                   coalesce(pc.sent_at, (SELECT min(r.sent_at) FROM push_recipients r
+                                         WHERE r.campaign_id = pc.campaign_id), pc.created_at) AS sent_time
+            FROM push_campaigns pc),
+        c_in AS (SELECT * FROM c WHERE CAST(sent_time AS DATE) BETWEEN $f AND $t),
+        counts AS (
+            SELECT campaign_id, count(*) AS targeted,
+                   count(*) FILTER (WHERE state = 'sent') AS reached,
+                   count(*) FILTER (WHERE delivery = 'delivered') AS delivered,
+                   count(*) FILTER (WHERE state = 'failed') AS failed
+            FROM push_recipients GROUP BY 1),
+        treat AS (
+            SELECT r.campaign_id, r.member_id, min(coalesce(r.sent_at, c.sent_time)) AS t
+            FROM push_recipients r JOIN c_in c ON c.campaign_id = r.campaign_id
+            WHERE r.state = 'sent' AND r.member_id IS NOT NULL GROUP BY 1, 2),
+        {control}
+        grp AS (
+            SELECT 'treat' AS g, * FROM treat
+            UNION ALL SELECT 'ctl', * FROM ctl WHERE campaign_id IN (SELECT campaign_id FROM c_in)),
+        flags AS (
+            SELECT grp.g, grp.campaign_id, grp.member_id,
+                   EXISTS (SELECT 1 FROM rpt_orders o WHERE o.member_id = grp.member_id AND o.valid
+                           AND o.paid_at > grp.t AND o.paid_at <= grp.t + to_days(CAST($w AS INTEGER))) AS bought
+            FROM grp),
+        resp AS (SELECT g, campaign_id, count(*) AS n, count(*) FILTER (WHERE bought) AS bought FROM flags GROUP BY 1, 2)
+        SELECT c.campaign_id, c.name, c.channel, c.segment_id, c.snapshot_id, c.status, c.sent_time,
+               coalesce(k.targeted, 0), coalesce(k.reached, 0), coalesce(k.delivered, 0), coalesce(k.failed, 0),
+               tr.n, tr.bought, ct.n, ct.bought
+        FROM c_in c LEFT JOIN counts k ON k.campaign_id = c.campaign_id
+        LEFT JOIN resp tr ON tr.campaign_id = c.campaign_id AND tr.g = 'treat'
+        LEFT JOIN resp ct ON ct.campaign_id = c.campaign_id AND ct.g = 'ctl'
+        ORDER BY c.sent_time DESC, c.campaign_id
+        """,
+        {"f": dfrom, "t": dto, "w": window_days},
+    ).fetchall()
+    out = []
+    for (cid, name, channel, seg, snap, status, at, targeted, reached, delivered, failed,
+         tn, tb, cn, cb) in rows:
+        rep = _ratio(tb, tn)
+        ctl = _ratio(cb, cn) if seg is not None and snap is not None else None
+        out.append({
+            "campaign_id": cid, "name": name, "channel": channel, "segment_id": seg, "snapshot_id": snap,
+            "status": status, "sent_at": at, "targeted": targeted, "reached": reached, "delivered": delivered,
+            "failed": failed, "delivery_rate": _ratio(delivered, reached),
+            "campaign_repurchase": rep, "repurchasers": tb or 0,
+            "control_members": cn or 0, "control_repurchase": ctl,
+            "campaign_uplift": None if rep is None or ctl is None else round(rep - ctl, 6),
+        })
+    return out
+
+
+BY_CHOICES = ("store", "guide", "channel", "month")
+
+
+def breakdown(con, by: str) -> list[dict[str, Any]]:
+    """Base KPIs of the period split by store, guide, channel or month."""
+    expr = {"store": "store", "guide": "guide", "channel": "channel", "month": "strftime(day, '%Y-%m')"}[by]
+    rows = con.execute(
+        f"""
+        WITH p AS (SELECT {expr} AS k, * FROM rpt_period),
+        per_buyer AS (SELECT k, member_id, count(*) AS n FROM p WHERE valid AND member_id IS NOT NULL GROUP BY 1, 2),
+        rep AS (SELECT k, count(*) AS buyers, count(*) FILTER (WHERE n >= 2) AS repeaters FROM per_buyer GROUP BY 1)
+        SELECT p.k, count(*) FILTER (WHERE valid), coalesce(sum(net_amount), 0),
+               coalesce(sum(net_amount) FILTER (WHERE member_id IS NOT NULL), 0),
+               any_value(rep.buyers), any_value(rep.repeaters)
+        FROM p LEFT JOIN rep ON rep.k IS NOT DISTINCT FROM p.k
+        GROUP BY p.k ORDER BY {"p.k" if by == "month" else "3 DESC, p.k"} NULLS LAST
+        """
+    ).fetchall()
+    names = {}
+    if by == "guide":
+        names = dict(con.execute(
+            "SELECT u.k, coalesce(any_value(s.name), any_value(m.guide_name)) FROM (SELECT DISTINCT guide AS k FROM rpt_period) u "
+            "LEFT JOIN staff s ON s.userid = u.k LEFT JOIN members m ON m.guide_userid = u.k AND m.guide_name IS NOT NULL "
+            "GROUP BY u.k").fetchall())
+    out = []
+    for k, orders, gmv, member_gmv, buyers, repeaters in rows:
+        out.append({
+            by: k, **({"name": names.get(k)} if by == "guide" else {}), "orders": orders, "buyers": buyers or 0, "gmv": _money(gmv),
+            "aov": None if not orders else round(float(gmv) / orders, 2),
+            "member_gmv_share": _ratio(member_gmv, gmv), "repurchase_rate": _ratio(repeaters, buyers),
+        })
+    return out
+
+
+def trend(con, dfrom: date, dto: date) -> list[dict[str, Any]]:
+    """Month by month over the period: orders, buyers, GMV, new members (months without data are zeros)."""
+    rows = con.execute(
+        """
+        WITH months AS (
+            SELECT unnest(generate_series(date_trunc('month', CAST($f AS DATE)),
+                                          date_trunc('month', CAST($t AS DATE)), INTERVAL 1 MONTH)) AS m),
+        s AS (SELECT date_trunc('month', day) AS m, count(*) FILTER (WHERE valid) AS orders,
+                     count(DISTINCT member_id) FILTER (WHERE valid) AS buyers, sum(net_amount) AS gmv
+              FROM rpt_period GROUP BY 1),
+        j AS (SELECT date_trunc('month', join_day) AS m, count(*) AS n FROM rpt_members
+              WHERE join_day BETWEEN $f AND $t GROUP BY 1)
+        SELECT strftime(months.m, '%Y-%m'), coalesce(s.orders, 0), coalesce(s.buyers, 0),
+               coalesce(s.gmv, 0), coalesce(j.n, 0)
+        FROM months LEFT JOIN s ON s.m = months.m LEFT JOIN j ON j.m = months.m
+        ORDER BY 1
+        """,
+        {"f": dfrom, "t": dto},
+    ).fetchall()
+    return [
+        {"month": m, "orders": o, "buyers": b, "gmv": _money(g), "new_members": n} for m, o, b, g, n in rows
+    ]
+
+
+def _main(argv: list[str] | None = None) -> int:
+    """``python -m siyu_cli.report.kpis --write docs/report.md`` regenerates the definitions block."""
+    import argparse
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(description=_main.__doc__)
+    parser.add_argument("--write", type=Path, help="update the generated block of this markdown file")
+    args = parser.parse_args(argv)
+    if args.write:
+        args.write.write_text(update_docs(args.write.read_text(encoding="utf-8")), encoding="utf-8")
+    else:
+        print(definitions_markdown())
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(_main())

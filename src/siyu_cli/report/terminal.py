@@ -1,0 +1,262 @@
+"""The report as a compact Rich dashboard that fits 100 terminal columns (bars and sparklines, no charts)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from siyu_cli.report import Report
+from siyu_cli.report.kpis import KPI_BY_ID
+
+WIDTH = 100
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def fmt_money(value: Any, currency: str = "CNY") -> str:
+    if value is None:
+        return "—"
+    symbol = "¥" if currency in ("CNY", "RMB") else f"{currency} "
+    v = float(value)
+    if abs(v) >= 1_000_000:
+        return f"{symbol}{v / 10_000:,.1f}万"
+    return f"{symbol}{v:,.2f}" if abs(v) < 1000 else f"{symbol}{v:,.0f}"
+
+
+def fmt_ratio(value: Any) -> str:
+    return "—" if value is None else f"{float(value) * 100:.1f}%"
+
+
+def fmt_count(value: Any) -> str:
+    return "—" if value is None else f"{int(value):,}"
+
+
+def fmt_number(value: Any) -> str:
+    return "—" if value is None else f"{float(value):.2f}"
+
+
+def fmt_kpi(kpi_id: str, value: Any, currency: str = "CNY") -> str:
+    unit = KPI_BY_ID[kpi_id].unit if kpi_id in KPI_BY_ID else "count"
+    return {"money": lambda v: fmt_money(v, currency), "ratio": fmt_ratio, "count": fmt_count}.get(unit, fmt_number)(value)
+
+
+def sparkline(values: list[float]) -> str:
+    if not values:
+        return ""
+    hi = max(values)
+    if hi <= 0:
+        return SPARKS[0] * len(values)
+    return "".join(SPARKS[min(len(SPARKS) - 1, int(v / hi * (len(SPARKS) - 1) + 0.5))] if v > 0 else " "
+                   for v in values)
+
+
+def bar(share: float | None, width: int = 20) -> str:
+    if not share:
+        return ""
+    n = max(1, round(float(share) * width)) if share > 0 else 0
+    return "█" * min(n, width)
+
+
+def _label(report: Report, kpi_id: str) -> str:
+    k = KPI_BY_ID[kpi_id]
+    return k.name if report.language == "zh" else k.name_en
+
+
+def render(report: Report, console=None) -> None:
+    """Print the dashboard on ``console`` (default: stdout, at most 100 columns wide)."""
+    from rich.console import Console, Group
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
+    if console is None:
+        from siyu_cli.output import stdout_console
+
+        base = stdout_console()
+        console = Console(width=min(base.width, WIDTH), no_color=base.no_color, soft_wrap=False,
+                          force_terminal=base.is_terminal)
+    zh = report.language == "zh"
+    cur = report.currency
+    k = report.kpis
+    s = report.sections
+    title = (f"私域经营报告  {report.date_from} ~ {report.date_to}（{report.days} 天）" if zh
+             else f"Private-domain report  {report.date_from} – {report.date_to} ({report.days} days)")
+
+    # headline KPIs: three name/value pairs per row
+    grid = Table.grid(padding=(0, 2), expand=True)
+    for _ in range(3):
+        grid.add_column(style="dim", no_wrap=True)
+        grid.add_column(justify="right", style="bold", no_wrap=True)
+    ids = ["gmv", "orders", "aov", "members", "new_members", "items_per_order", "buyers", "new_buyers",
+           "returning_buyers", "member_order_share", "member_gmv_share", "online_rate", "repurchase_rate",
+           "purchase_frequency", "new_contacts", "active_share", "silent_share", "churned_share",
+           "annual_revenue_per_member", "head_share", "share_for_80"]
+    cells = [(_label(report, i), fmt_kpi(i, k.get(i), cur)) for i in ids]
+    for row in range(0, len(cells), 3):
+        chunk = cells[row:row + 3] + [("", "")] * (3 - len(cells[row:row + 3]))
+        grid.add_row(*[x for pair in chunk for x in pair])
+    console.print(Panel(grid, title=title, title_align="left", border_style="cyan"))
+
+    # trend
+    trend = s.get("trend") or []
+    if trend:
+        t = Table.grid(padding=(0, 1))
+        t.add_column(style="dim", no_wrap=True)
+        t.add_column(no_wrap=True)
+        t.add_column(style="dim", no_wrap=True)
+        months = trend[-36:]
+        span = f"{months[0]['month']} → {months[-1]['month']}"
+        t.add_row("GMV" if not zh else "销售额", Text(sparkline([m["gmv"] for m in months]), style="green"),
+                  f"{span}  max {fmt_money(max(m['gmv'] for m in months), cur)}")
+        t.add_row("订单" if zh else "Orders", Text(sparkline([m["orders"] for m in months]), style="cyan"),
+                  f"max {fmt_count(max(m['orders'] for m in months))}")
+        t.add_row("新会员" if zh else "New members", Text(sparkline([m["new_members"] for m in months]), style="magenta"),
+                  f"max {fmt_count(max(m['new_members'] for m in months))}")
+        console.print(Panel(t, title="月度趋势" if zh else "Monthly trend", title_align="left"))
+
+    # lifecycle + pareto side by side as one small table
+    life = s.get("lifecycle") or {}
+    lt = Table(box=None, show_header=False, padding=(0, 1), expand=False)
+    lt.add_column(no_wrap=True)
+    lt.add_column(justify="right", no_wrap=True)
+    lt.add_column(no_wrap=True)
+    cfg = report.config
+    names = {
+        "active": (f"活跃 ≤{cfg.active_days}天" if zh else f"active ≤{cfg.active_days}d", "green"),
+        "silent": (f"沉默 ≤{cfg.churn_days}天" if zh else f"silent ≤{cfg.churn_days}d", "yellow"),
+        "churned": (f"流失 >{cfg.churn_days}天" if zh else f"churned >{cfg.churn_days}d", "red"),
+        "never_bought": ("未购" if zh else "never bought", "dim"),
+    }
+    for key, (name, style) in names.items():
+        share = life.get(f"{key}_share")
+        lt.add_row(name, f"{fmt_count(life.get(key))}  {fmt_ratio(share)}", Text(bar(share, 24), style=style))
+    par = s.get("pareto") or {}
+    pt = Table(box=None, show_header=False, padding=(0, 1))
+    pt.add_column(no_wrap=True)
+    pt.add_column(justify="right", no_wrap=True)
+    pt.add_row(f"前 {par.get('head_percent', cfg.head_percent)}% 会员贡献" if zh else f"top {cfg.head_percent}% buyers",
+               fmt_ratio(par.get("head_share")))
+    pt.add_row("贡献 80% 的会员占" if zh else "buyers making 80%", fmt_ratio(par.get("share_for_80")))
+    curve = par.get("curve") or []
+    if curve:
+        deciles = [pt_[1] for pt_ in curve if pt_[0] % 10 == 0 and pt_[0] > 0]
+        pt.add_row("曲线 10%→100%" if zh else "curve 10%→100%", Text(sparkline(deciles), style="green"))
+    both = Table.grid(padding=(0, 2))
+    both.add_column()
+    both.add_column()
+    both.add_row(Panel(lt, title="会员活跃度" if zh else "Activity", title_align="left"),
+                 Panel(pt, title="二八分布" if zh else "Pareto", title_align="left"))
+    console.print(both)
+
+    # segments
+    seg = s.get("segments")
+    if seg:
+        st = Table(title=None, header_style="bold", box=None, padding=(0, 1))
+        st.add_column("分层" if zh else "segment", no_wrap=True)
+        st.add_column("人数" if zh else "members", justify="right")
+        st.add_column("占比" if zh else "share", justify="right")
+        st.add_column("", no_wrap=True)
+        has_prev = seg.get("previous") is not None
+        if has_prev:
+            st.add_column("变化" if zh else "change", justify="right")
+        for m in sorted(seg["mix"], key=lambda m: -m["members"]):
+            row = [f"{m['segment_id']} {m['segment_name'] or ''}".strip(), fmt_count(m["members"]),
+                   fmt_ratio(m["share"]), Text(bar(m["share"], 20), style="cyan")]
+            if has_prev:
+                ch = m.get("change_members") or 0
+                row.append(Text(f"{ch:+d} ({(m.get('change_share') or 0) * 100:+.1f}pt)",
+                                style="green" if ch > 0 else "red" if ch < 0 else "dim"))
+            st.add_row(*row)
+        snap = seg["latest"]
+        sub = f"snapshot {snap['snapshot_id']} ({snap['as_of']})"
+        if has_prev:
+            sub += f" vs {seg['previous']['snapshot_id']} ({seg['previous']['as_of']})"
+        console.print(Panel(st, title=f"RFM 分层  {sub}" if zh else f"RFM segments  {sub}", title_align="left"))
+
+    # cohorts: the latest 8 cohorts × months 0..7
+    cohorts = (s.get("cohorts") or [])[-8:]
+    if cohorts:
+        span = min(8, max(len(c["retention"]) for c in cohorts))
+        ct = Table(box=None, header_style="bold", padding=(0, 1))
+        ct.add_column("入会月" if zh else "joined", no_wrap=True)
+        ct.add_column("人数" if zh else "size", justify="right")
+        for i in range(span):
+            ct.add_column(f"+{i}", justify="right")
+        for c in cohorts:
+            vals = [fmt_ratio(r) for r in c["retention"][:span]] + [""] * (span - len(c["retention"][:span]))
+            ct.add_row(c["month"], fmt_count(c["size"]), *vals)
+        console.print(Panel(ct, title="同期群留存（入会后第 k 月购买占比）" if zh else "Cohort retention (bought in month k)",
+                            title_align="left"))
+
+    # leaderboards
+    for key, title_zh, title_en in (("store", "门店业绩榜", "Stores"), ("guide", "导购业绩榜", "Guides")):
+        rows = (s.get("leaderboards") or {}).get(key) or []
+        if not rows:
+            continue
+        lb = Table(box=None, header_style="bold", padding=(0, 1))
+        for col, justify in (("#", "right"), ("门店" if key == "store" and zh else "导购" if zh else key, "left"),
+                             ("销售额" if zh else "GMV", "right"), ("", "left"),
+                             ("购买会员" if zh else "buyers", "right"), ("复购率" if zh else "repurchase", "right"),
+                             ("新增好友" if zh else "new contacts", "right")):
+            lb.add_column(col, justify=justify, no_wrap=True)
+        top = max((r["gmv"] for r in rows), default=0) or 1
+        for r in rows[:5]:
+            who = r[key] if key == "store" else (f"{r['name']} ({r['guide']})" if r.get("name") else r["guide"])
+            lb.add_row(str(r["rank"]), str(who)[:24], fmt_money(r["gmv"], cur), Text(bar(r["gmv"] / top, 16), style="green"),
+                       fmt_count(r["buyers"]), fmt_ratio(r["repurchase_rate"]), fmt_count(r["new_contacts"]))
+        more = f"  (top 5 of {len(rows)})" if len(rows) > 5 else ""
+        console.print(Panel(lb, title=(title_zh if zh else title_en) + more, title_align="left"))
+
+    # add rate
+    if s.get("add_rate"):
+        at = Table(box=None, header_style="bold", padding=(0, 1))
+        for col in (("门店", "新增好友", "进店客数", "加粉率") if zh else ("store", "new contacts", "traffic", "add rate")):
+            at.add_column(col, justify="left" if col in ("门店", "store") else "right", no_wrap=True)
+        for r in s["add_rate"][:10]:
+            at.add_row(r["store"], fmt_count(r["new_contacts"]), fmt_count(r["store_traffic"]), fmt_ratio(r["add_rate"]))
+        console.print(Panel(at, title="加粉率" if zh else "Add rate", title_align="left"))
+
+    # campaigns
+    if s.get("campaigns"):
+        cp = Table(box=None, header_style="bold", padding=(0, 1))
+        heads = (("活动", "left"), ("触达", "right"), ("送达", "right"), (f"{cfg.campaign_days}天复购", "right"),
+                 ("对照组", "right"), ("提升", "right")) if zh else (
+                 ("campaign", "left"), ("reached", "right"), ("delivered", "right"),
+                 (f"rep {cfg.campaign_days}d", "right"), ("control", "right"), ("uplift", "right"))
+        for col, j in heads:
+            cp.add_column(col, justify=j, no_wrap=True)
+        for c in s["campaigns"][:8]:
+            up = c["campaign_uplift"]
+            cp.add_row(str(c["name"] or c["campaign_id"])[:28], fmt_count(c["reached"]), fmt_count(c["delivered"]),
+                       fmt_ratio(c["campaign_repurchase"]), fmt_ratio(c["control_repurchase"]),
+                       "—" if up is None else f"{up * 100:+.1f}pt")
+        console.print(Panel(cp, title="活动效果" if zh else "Campaigns", title_align="left"))
+
+    # breakdown
+    bd = s.get("breakdown")
+    if bd:
+        by = bd["by"]
+        btab = Table(box=None, header_style="bold", padding=(0, 1))
+        for col, j in ((by, "left"), ("订单" if zh else "orders", "right"), ("购买会员" if zh else "buyers", "right"),
+                       ("销售额" if zh else "GMV", "right"), ("客单价" if zh else "AOV", "right"),
+                       ("会员销售占比" if zh else "member GMV", "right"), ("复购率" if zh else "repurchase", "right")):
+            btab.add_column(col, justify=j, no_wrap=True)
+        for r in bd["rows"]:
+            key = r[by] if r[by] is not None else "（未指定）" if zh else "(none)"
+            if r.get("name"):
+                key = f"{r['name']} ({key})"
+            btab.add_row(str(key)[:24], fmt_count(r["orders"]),
+                         fmt_count(r["buyers"]), fmt_money(r["gmv"], cur), fmt_money(r["aov"], cur),
+                         fmt_ratio(r["member_gmv_share"]), fmt_ratio(r["repurchase_rate"]))
+        console.print(Panel(btab, title=(f"按 {by} 拆分" if zh else f"By {by}"), title_align="left"))
+
+    if report.notes:
+        console.print(Group(*[Text(f"· {n}", style="dim") for n in report.notes]))
+
+
+def render_text(report: Report, width: int = WIDTH) -> str:
+    """The dashboard as plain text (for tests and for pasting)."""
+    from rich.console import Console
+
+    buf = io.StringIO()
+    render(report, Console(file=buf, width=width, no_color=True, force_terminal=False, soft_wrap=False))
+    return buf.getvalue()

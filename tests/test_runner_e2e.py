@@ -1,0 +1,155 @@
+"""Pipelines end to end: real loads from the inbox, segment, report, push against the sandbox, robot alerts."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from siyu_cli.config import load_settings
+from siyu_cli.runner import list_runs, run_pipeline
+from siyu_cli.store import open_store
+
+from push_helpers import WECOM_TOML, configure, seed, start_sandbox
+
+EXPORTS = Path(__file__).resolve().parents[1] / "examples" / "exports"
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+def add_config(root: Path, text: str) -> None:
+    with open(root / "siyu.toml", "a", encoding="utf-8") as fh:
+        fh.write("\n" + text + "\n")
+
+
+def drop_exports(inbox: Path) -> list[Path]:
+    shutil.copytree(EXPORTS, inbox, dirs_exist_ok=True)
+    return sorted(p.relative_to(inbox) for p in inbox.rglob("*") if p.is_file())
+
+
+def count(settings, sql: str) -> int:
+    with open_store(settings, read_only=True) as con:
+        return con.execute(sql).fetchone()[0]
+
+
+def test_nightly_loads_inbox_segments_and_writes_report(workspace, siyu_subprocess):
+    files = drop_exports(workspace / "inbox")
+    proc = siyu_subprocess("run", "nightly", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    run = json.loads(proc.stdout)
+    load, segment, report = run["steps"]
+    assert load["counts"]["loaded"] == len(files) and load["counts"]["failed"] == 0
+    c = load["counts"]
+    assert c["read"] == c["inserted"] + c["updated"] + c["unchanged"] + c["rejected"]
+    settings = load_settings(workspace)
+    # everything the files held is in the store, and every file moved to done/DATE/
+    assert count(settings, "SELECT count(*) FROM load_log WHERE status = 'loaded'") == len(files)
+    assert count(settings, "SELECT count(*) FROM orders") > 0 and count(settings, "SELECT count(*) FROM members") > 0
+    done = list((workspace / "inbox" / "done").rglob("*.csv"))
+    assert sorted(p.name for p in done) == sorted(p.name for p in files)
+    assert not [p for p in (workspace / "inbox").rglob("*.csv") if "done" not in p.parts]
+    assert segment["counts"]["snapshot_id"] == count(settings, "SELECT max(snapshot_id) FROM segment_snapshots")
+    html = Path(report["counts"]["html"])
+    assert html.is_file() and (workspace / "reports" / "latest.html").read_bytes() == html.read_bytes()
+    assert "echarts" in html.read_text(encoding="utf-8").lower()
+
+    # the same exports dropped again: loaded, nothing changes
+    orders_before = count(settings, "SELECT count(*) FROM orders")
+    drop_exports(workspace / "inbox")
+    again = json.loads(siyu_subprocess("run", "nightly", "--format", "json").stdout)
+    c2 = again["steps"][0]["counts"]
+    assert again["status"] == "ok" and c2["inserted"] == 0 and c2["updated"] == 0 and c2["rejected"] == 0
+    assert count(settings, "SELECT count(*) FROM orders") == orders_before
+    assert count(settings, "SELECT count(*) FROM segment_snapshots") == 2
+
+
+def test_failed_file_moves_aside_fails_the_step_and_alerts_the_robot(workspace, tmp_path, monkeypatch, siyu_subprocess):
+    from siyu_cli.sandbox import SandboxServer
+
+    key = "alert-robot-key-7f3a9c"
+    sb = SandboxServer(robot_keys=[key], state_dir=tmp_path / "sb").start()
+    try:
+        add_config(workspace, f'[alerts]\nrobot_key_env = "OPS_ROBOT"\nbase_url = "{sb.url}"')
+        inbox = workspace / "inbox"
+        shutil.copy(EXPORTS / "orders" / "siyu_orders.csv", inbox / "good_orders.csv")
+        (inbox / "bad_orders.csv").write_text("order_id,paid_at,paid_amount,status\nA1,not a date,12,paid\n", encoding="utf-8")
+        proc = siyu_subprocess("run", "nightly", "--log-format", "json", env={"OPS_ROBOT": key})
+        assert proc.returncode == 1
+        assert key not in proc.stdout + proc.stderr
+        events = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
+        failed = next(e for e in events if e["event"] == "step_failed")
+        assert failed["step"] == "load" and "bad_orders.csv" in failed["message"]
+        assert (inbox / "failed" / "bad_orders.csv").exists()
+        reason = (inbox / "failed" / "bad_orders.csv.error.txt").read_text(encoding="utf-8")
+        assert "reject" in reason
+        assert [p.name for p in (inbox / "done").rglob("*.csv")] == ["good_orders.csv"]
+        assert any(e["event"] == "alert_sent" for e in events)
+        alerts = sb.robot_messages(key)
+        assert len(alerts) == 1
+        text = alerts[0]["text"]
+        assert "nightly" in text and "失败" in text and "load" in text and "--resume" in text
+        assert "bad_orders.csv" in text
+        assert key not in text
+        # segment and report never ran; --resume retries load (now with the bad file gone) and goes on
+        assert [s["step"] for s in list_runs(load_settings(workspace))[0]["steps"]] == ["load"]
+        proc2 = siyu_subprocess("run", "nightly", "--resume", "--format", "json", env={"OPS_ROBOT": key})
+        data = json.loads(proc2.stdout)
+        assert proc2.returncode == 0 and [s["status"] for s in data["steps"]] == ["ok", "ok", "ok"]
+        assert data["steps"][0]["counts"]["files"] == 0  # good file was not loaded twice
+        assert len(sb.robot_messages(key)) == 1  # no alert on success by default
+    finally:
+        sb.stop()
+
+
+def test_success_summary_alert_when_asked(workspace, tmp_path, monkeypatch):
+    from siyu_cli.sandbox import SandboxServer
+
+    sb = SandboxServer(robot_keys=["k-success-1234"], state_dir=tmp_path / "sb").start()
+    try:
+        add_config(workspace, f'[alerts]\nrobot_key_env = "OPS_ROBOT"\non_success = true\nbase_url = "{sb.url}"\n'
+                              '[pipelines.tiny]\nsteps = [{type = "sql", sql = "SELECT 1"}]')
+        monkeypatch.setenv("OPS_ROBOT", "k-success-1234")
+        result = run_pipeline(load_settings(workspace), "tiny")
+        assert result.status == "ok"
+        [msg] = sb.robot_messages("k-success-1234")
+        assert "tiny" in msg["text"] and "成功" in msg["text"] and "rows=1" in msg["text"]
+    finally:
+        sb.stop()
+
+
+def test_hourly_pushes_due_slots_catching_up_without_double_sends(workspace, tmp_path, monkeypatch):
+    """The hourly push over the coffee-week playbook: a missed window is caught up, nothing is sent twice."""
+    from siyu_cli.plan import due_messages
+
+    configure(workspace, WECOM_TOML)
+    add_config(workspace, '[pipelines.hourly]\nsteps = [{type = "push_due", playbooks = ["playbooks/coffee-week.yaml"], '
+                          'first_window = "12h", max_catchup = "72h"}]')
+    settings = load_settings(workspace)
+    seed(settings)
+    with open_store(settings) as con:
+        con.execute("UPDATE groups SET tags = ['咖啡群'] WHERE group_id IN ('wr01', 'wr02')")
+    sb = start_sandbox(settings, tmp_path, monkeypatch)
+    try:
+        monday = datetime(2026, 11, 23, tzinfo=TZ)  # 2026-W48
+        book = [workspace / "playbooks" / "coffee-week.yaml"]
+        t1 = monday + timedelta(hours=12)
+        t2 = monday + timedelta(days=2, hours=12)  # machine "off" for two days in between
+        expected = {m.key for m in due_messages(settings, t1 - timedelta(hours=12), t2, playbooks=book)}
+        assert expected, "the playbook should have slots due on Monday to Wednesday"
+        r1 = run_pipeline(settings, "hourly", now=t1)
+        r2 = run_pipeline(settings, "hourly", now=t2)
+        r3 = run_pipeline(settings, "hourly", now=t2)  # an overlapping manual run pushes nothing new
+        assert [r.status for r in (r1, r2, r3)] == ["ok", "ok", "ok"]
+        w1, w2 = r1.steps[0].counts, r2.steps[0].counts
+        assert w2["window_start"] == w1["window_end"]  # caught up exactly from where the last run stopped
+        sb.confirm()
+        sent = [(d["recipient"], d["text"]) for d in sb.deliveries("group")]
+        assert len(sent) == len(expected)
+        with open_store(settings, read_only=True) as con:
+            keys = {k for (k,) in con.execute("SELECT due_key FROM push_campaigns WHERE due_key IS NOT NULL").fetchall()}
+        assert keys == expected
+    finally:
+        sb.stop()
