@@ -9,7 +9,7 @@ import pytest
 
 from push_helpers import configure, seed
 from siyu_cli.config import load_settings
-from siyu_cli.push import CampaignSpec, add_optouts, create_campaign, list_campaigns
+from siyu_cli.push import CampaignSpec, create_campaign, list_campaigns
 from siyu_cli.store import open_store
 
 
@@ -155,7 +155,6 @@ def test_optout_cli_add_list_remove_import(ws, cli, tmp_path):
 
 def test_sop_audience_from_plan_due_messages(ws):
     """sop:PLAYBOOK:STEP — members whose SOP step is due today (plan.due_messages), as a customer campaign."""
-    import shutil
 
     from zoneinfo import ZoneInfo
 

@@ -13,12 +13,10 @@ checked and is marked failed (``outcome_unknown``) rather than risk a double.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from datetime import datetime, timezone
 
 from siyu_cli.errors import SiyuError, TemporaryFailure, UsageError
 from siyu_cli.push import ledger, policy as pol
