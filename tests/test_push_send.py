@@ -278,3 +278,15 @@ def test_fatal_errcode_stops_and_keeps_batch_planned(ws, sb, cli):
     cli("push", "resume", cid)
     sb.confirm()
     assert per_recipient(sb.deliveries()) == {"wm01": 1, "wm02": 1}
+
+
+def test_push_due_robot_message_with_a_wecom_client_given(ws, sb):
+    from siyu_cli.wecom import WeComClient
+
+    t = datetime(2026, 11, 25, 1, 0, tzinfo=timezone.utc)
+    msgs = [_Due("plan:pb:w48:digest", t, "ops", channel="robot", target_type="group", text="本周计划：8 条群发"),
+            _Due("sop:pb:day1:m01", t, "m01")]
+    with WeComClient.from_settings(ws) as client:
+        rep = push_due(ws, t, t.replace(hour=2), messages=msgs, client=client, now=t.replace(hour=2))
+    assert rep.to_dict()["outcomes"] == {"sent": 2}
+    assert [m["text"] for m in sb.robot_messages()] == ["本周计划：8 条群发"]

@@ -110,6 +110,8 @@ def send_campaign(
                     f"quiet hours: no mass-send starts before {until:%H:%M} ({settings.timezone}); nothing was sent "
                     "(run again later, or pass --ignore-quiet-hours)"
                 )
+        if client is not None and (channel == "robot") != hasattr(client, "send_text"):
+            client = None  # e.g. push_due handed a WeComClient but this message goes to a robot webhook
         owned = client is None
         client = client or make_client(settings, channel)
         try:
