@@ -374,7 +374,11 @@ def campaign_status(con, campaign_id: str) -> dict:
 
 
 def remind(settings, campaign_id: str, *, client=None, app_message: bool = False, now: datetime | None = None) -> dict:
-    """Remind guides of unconfirmed mass-send tasks (≤ 3 reminders per task per 24 h); optionally by app message too."""
+    """Remind guides of unconfirmed mass-send tasks; optionally tell them by app message too.
+
+    WeCom allows 3 reminders per mass send per 24 h (its 45009 answer is recorded as
+    ``limit_reached``); the ledger also stops after 3 reminders per batch in total.
+    """
     now = now or utcnow()
     with open_store(settings, read_only=True) as con:
         camp = ledger.get_campaign(con, campaign_id)
