@@ -257,6 +257,8 @@ def _load_one(con, settings, kind, path, tmp, *, preset, encoding, source, force
         # staging happens outside the transaction: temp tables created in autocommit keep
         # rowids 0..n-1 in file order, which gives rejects their line numbers
         step(f"reading {path.name}")
+        for t in ("siyu_reader_errors", "siyu_reader_scans"):  # only this scan's reader rejects
+            con.execute(f"DROP TABLE IF EXISTS temp.{t}")
         try:
             con.execute(f"CREATE TEMP TABLE siyu_raw AS SELECT * FROM {src.relation_sql()}")
         except duckdb.Error as exc:
