@@ -368,3 +368,20 @@ def test_identity_chain_within_one_file(settings, tmp_path):
     assert q(settings, "SELECT member_id, name FROM members ORDER BY 1") == [("M9", "c"), ("p:13800000008", "d")]
     ids = q(settings, "SELECT id_type, id_value FROM member_identities WHERE member_id = 'M9' ORDER BY 1, 2")
     assert ids == [("external_userid", "wx9"), ("phone", "13800000009"), ("source_member_id", "M9"), ("unionid", "U9")]
+
+
+def test_siyu_groups_utf16_tags(settings, tmp_path):
+    text = ("group_id\tname\towner_userid\tstore\tcity\ttags\tcreated_at\tmember_count\n"
+            "g1\t静安咖啡群\tguide_mei\t静安店\t上海\t咖啡,会员日\t2024-01-01\t180\n"
+            "g2\t徐汇茶饮群\tguide_gang\t徐汇店\t上海\t\t2024年1月2日\t95\n")
+    f = write(tmp_path / "groups.tsv", text, "utf-16")
+    rep = load_files(settings, "groups", [f])
+    fr = rep.files[0]
+    assert (fr.preset, fr.encoding, rep.inserted, rep.rejected) == ("siyu_groups", "utf-16", 2, 0)
+    got = q(settings, "SELECT group_id, owner_userid, tags, created_at::DATE::VARCHAR, member_count FROM groups ORDER BY 1")
+    assert got == [("g1", "guide_mei", ["会员日", "咖啡"], "2024-01-01", 180),
+                   ("g2", "guide_gang", None, "2024-01-02", 95)]
+    # a newer list changes one group's owner: updated by group_id, the other unchanged
+    f2 = write(tmp_path / "groups2.tsv", text.replace("guide_gang", "guide_li"), "utf-16")
+    rep2 = load_files(settings, "groups", [f2])
+    assert (rep2.inserted, rep2.updated, rep2.unchanged) == (0, 1, 1)

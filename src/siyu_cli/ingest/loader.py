@@ -760,7 +760,7 @@ def _merge_groups(con, fr: FileReport, p: Preset, mapping) -> None:
     con.execute(f"""
         CREATE TEMP TABLE siyu_fin AS
         SELECT group_id, {aggs},
-               list_distinct(list_transform(flatten(list(coalesce(g.tags, []))), lambda t: t.t)) AS tags,
+               list_sort(list_distinct(list_transform(flatten(list(coalesce(g.tags, []))), lambda t: t.t))) AS tags,
                count(*) AS __n,
                arg_max(owner_name, __row) FILTER (WHERE owner_name IS NOT NULL) AS owner_name
         FROM siyu_good g GROUP BY group_id
