@@ -385,3 +385,14 @@ def test_siyu_groups_utf16_tags(settings, tmp_path):
     f2 = write(tmp_path / "groups2.tsv", text.replace("guide_gang", "guide_li"), "utf-16")
     rep2 = load_files(settings, "groups", [f2])
     assert (rep2.inserted, rep2.updated, rep2.unchanged) == (0, 1, 1)
+
+
+def test_line_numbers_below_a_title_row(settings, tmp_path):
+    text = ("订单导出 2024-03\n"
+            "order_id,paid_amount,paid_at\n"
+            "T1,1,2024-03-01\n"
+            "T2,2,2024-03-01,extra\n"
+            "T3,abc,2024-03-01\n")
+    rep = load_files(settings, "orders", [write(tmp_path / "t.csv", text)], max_rejects=9)
+    assert (rep.read, rep.inserted, rep.rejected) == (3, 1, 2)
+    assert q(settings, "SELECT line, reason FROM rejects ORDER BY line") == [(4, "TOO_MANY_COLUMNS"), (5, "BAD_AMOUNT")]
