@@ -88,3 +88,37 @@ def test_subprocess_load_piped_has_no_progress(siyu_subprocess, workspace, tmp_p
     data = json.loads(proc.stdout)
     assert data["files"][0]["preset"] == "youzan_orders" and data["inserted"] == 1
     assert proc.stderr == ""
+
+
+def test_wrong_forced_encoding_and_broken_csv_are_one_line_errors(cli, workspace, tmp_path):
+    g = tmp_path / "g.csv"
+    g.write_bytes("订单号,订单实付金额,订单状态\nY1,10,交易完成\n".encode("gbk"))
+    res = cli("load", "orders", str(g), "--encoding", "utf-8", expect=65)
+    assert "not valid utf-8" in res.stderr and "gb18030" in res.stderr and "Traceback" not in res.stderr
+    u = tmp_path / "u.csv"
+    u.write_text('order_id,paid_amount\n"unterminated,1\nX,2\n', encoding="utf-8")
+    res = cli("load", "orders", str(u), expect=65)
+    assert "cannot read the file" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_rejects_history_and_batch_filter(cli, workspace, tmp_path):
+    f = tmp_path / "o.csv"
+    f.write_text(ORDERS, encoding="utf-8")
+    cli("load", "orders", str(f), "--max-rejects", "5")
+    fixed = tmp_path / "o.csv"
+    fixed.write_text(ORDERS.replace("soon", "2024-03-02"), encoding="utf-8")
+    cli("load", "orders", str(fixed), "--max-rejects", "5")
+    # the latest load of the file has no rejects; history keeps the old one
+    assert json.loads(cli("rejects", "--format", "json").stdout) == []
+    old = json.loads(cli("rejects", "--all", "--format", "json").stdout)
+    assert len(old) == 1
+    assert len(json.loads(cli("rejects", "--batch", old[0]["batch_id"], "--format", "json").stdout)) == 1
+
+
+def test_progress_enabled_path_runs(settings, tmp_path):
+    from siyu_cli.ingest import load_files
+
+    f = tmp_path / "o.csv"
+    f.write_text("order_id,paid_amount\nP1,1\n", encoding="utf-8")
+    rep = load_files(settings, "orders", [f], progress=True)
+    assert rep.inserted == 1

@@ -58,19 +58,31 @@ def resolve(con, keys_table: str, out_table: str) -> None:
                CASE WHEN coalesce({', '.join(hits)}) IS NOT NULL THEN -1 ELSE {strength_sql('k')} END AS __str
         FROM {keys_table} k {' '.join(joins)}
     """)
-    # propagate inside the batch: tuples sharing a key take the strongest member id among them
-    for _ in range(2):
-        for t in KEY_TYPES:
+    # propagate inside the batch: tuples sharing a key take the strongest member id among them.
+    # Only key types present in the batch matter; with one type every tuple is its own person,
+    # with two one pass settles it, with more a second pass follows chains (a–b, b–c).
+    counts = con.execute(
+        f"SELECT {', '.join(f'count({KEY_COLUMNS[t]})' for t in KEY_TYPES)} FROM {keys_table}"
+    ).fetchone()
+    present = [t for t, n in zip(KEY_TYPES, counts) if n]
+    passes = 0 if len(present) <= 1 else 1 if len(present) == 2 else 2
+    for _ in range(passes):
+        for t in present:
             col = KEY_COLUMNS[t]
+            # only key values shared by several tuples need work; usually there are few
             con.execute(f"""
-                CREATE OR REPLACE TEMP TABLE siyu_id0 AS
-                SELECT * REPLACE (
-                    CASE WHEN {col} IS NULL THEN __mid
-                         ELSE first_value(__mid) OVER (PARTITION BY {col} ORDER BY __str, __mid) END AS __mid,
-                    CASE WHEN {col} IS NULL THEN __str
-                         ELSE first_value(__str) OVER (PARTITION BY {col} ORDER BY __str, __mid) END AS __str)
-                FROM siyu_id0
+                CREATE OR REPLACE TEMP TABLE siyu_shared AS
+                SELECT {col} AS v, arg_min(__mid, (__str, __mid)) AS m, min(__str) AS s
+                FROM siyu_id0 WHERE {col} IS NOT NULL GROUP BY {col}
+                HAVING count(*) > 1 AND count(DISTINCT __mid) > 1
             """)
+            if con.execute("SELECT count(*) FROM siyu_shared").fetchone()[0]:
+                con.execute(f"""
+                    CREATE OR REPLACE TEMP TABLE siyu_id0 AS
+                    SELECT i.* REPLACE (coalesce(x.m, i.__mid) AS __mid, coalesce(x.s, i.__str) AS __str)
+                    FROM siyu_id0 i LEFT JOIN siyu_shared x ON x.v = i.{col}
+                """)
+            con.execute("DROP TABLE siyu_shared")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {out_table} AS
         SELECT __bk, __mid AS member_id, (__str = -1) AS matched FROM siyu_id0
@@ -79,10 +91,16 @@ def resolve(con, keys_table: str, out_table: str) -> None:
 
 def record_identities(con, keys_table: str, resolved_table: str) -> None:
     """Insert every key of the batch as an identity of its member (first claimant keeps it)."""
+    counts = con.execute(
+        f"SELECT {', '.join(f'count({KEY_COLUMNS[t]})' for t in KEY_TYPES)} FROM {keys_table}"
+    ).fetchone()
+    present = [t for t, n in zip(KEY_TYPES, counts) if n]
+    if not present:
+        return
     selects = [
         f"SELECT '{t}' AS id_type, k.{KEY_COLUMNS[t]} AS id_value, r.member_id FROM {keys_table} k "
         f"JOIN {resolved_table} r USING (__bk) WHERE k.{KEY_COLUMNS[t]} IS NOT NULL AND r.member_id IS NOT NULL"
-        for t in KEY_TYPES
+        for t in present
     ]
     con.execute(f"""
         INSERT INTO member_identities (id_type, id_value, member_id)

@@ -43,6 +43,9 @@ from siyu_cli.ingest.readers import Source, open_source, sha256_file
 from siyu_cli.ingest.values import CLEANERS, install_macros
 
 DEFAULT_MAX_REJECTS = 0
+NULL_TOKENS = ("", "-", "--", "—", "null", "NULL", "None", "N/A", "n/a", "/", "无")
+WS_SQL = "' \t\r\n\u3000\u00a0'"
+WS_CODES = "(9, 10, 13, 32, 12288, 160)"  # the same characters: trim only values that start/end with one
 SUMMARY_WORDS = ("合计", "总计", "小计", "汇总", "total", "totals", "合计:", "总计:")
 STALE = ("siyu_raw", "siyu_stg", "siyu_err", "siyu_good", "siyu_src", "siyu_keys", "siyu_res", "siyu_fin",
          "siyu_cls", "siyu_smap", "siyu_id0", "siyu_reader_errors", "siyu_reader_scans")
@@ -222,6 +225,8 @@ class _Progress:
 
 
 def _load_one(con, settings, kind, path, tmp, *, preset, encoding, source, force, step) -> FileReport:
+    import duckdb
+
     fr = FileReport(path=str(path), kind=kind)
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
@@ -229,7 +234,7 @@ def _load_one(con, settings, kind, path, tmp, *, preset, encoding, source, force
     src = open_source(path, tmp, encoding=encoding, score=header_score(kind, settings))
     fr.format, fr.encoding = src.format, src.encoding
     _drop_temps(con)
-    header = [d[0] for d in con.execute(f"SELECT * FROM {src.relation_sql()} LIMIT 0").description]
+    header = _read_header(con, src)
     p = choose_preset(kind, header, preset, settings)
     mapping = resolve_columns(p, header)
     for fld, fallback in p.fallbacks.items():
@@ -252,11 +257,16 @@ def _load_one(con, settings, kind, path, tmp, *, preset, encoding, source, force
         # staging happens outside the transaction: temp tables created in autocommit keep
         # rowids 0..n-1 in file order, which gives rejects their line numbers
         step(f"reading {path.name}")
-        con.execute(f"CREATE TEMP TABLE siyu_raw AS SELECT * FROM {src.relation_sql()}")
+        for t in ("siyu_reader_errors", "siyu_reader_scans"):  # only this scan's reader rejects
+            con.execute(f"DROP TABLE IF EXISTS temp.{t}")
+        try:
+            con.execute(f"CREATE TEMP TABLE siyu_raw AS SELECT * FROM {src.relation_sql()}")
+        except duckdb.Error as exc:
+            raise DataError(f"{path}: cannot read the file: {_first_line(exc)}") from None
         step(f"cleaning {path.name}")
-        cols = _stage(con, kind, p, mapping, header)
+        cols, fills = _stage(con, kind, p, mapping, header)
         con.execute("BEGIN TRANSACTION")
-        _rejects(con, fr, src, kind, p, mapping, cols, header)
+        _rejects(con, fr, src, kind, p, mapping, cols, header, fills)
         step(f"merging {path.name}")
         if kind == "orders":
             _merge_orders(con, fr, p, mapping)
@@ -276,6 +286,20 @@ def _load_one(con, settings, kind, path, tmp, *, preset, encoding, source, force
     finally:
         _drop_temps(con)
     return fr
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _read_header(con, src: Source) -> list[str]:
+    import duckdb
+
+    try:
+        return [d[0] for d in con.execute(f"SELECT * FROM {src.relation_sql()} LIMIT 0").description]
+    except duckdb.Error as exc:
+        raise DataError(f"{src.path}: cannot read the file as {src.format.upper()}: {_first_line(exc)} "
+                        "(check quoting and the delimiter; see docs/load.md)") from None
 
 
 def _drop_temps(con) -> None:
@@ -305,7 +329,8 @@ def _lit(value: str) -> str:
 
 def _stage(con, kind: str, p: Preset, mapping: dict[str, str], header: list[str]) -> list[str]:
     """Create ``siyu_stg`` (cleaned fields + raw copies of checked fields); return the field list."""
-    exprs = ["rowid AS __row"]
+    exprs = ["__row"]
+    fills: list[str] = []  # fields this file lacks: added as NULLs by the siyu_good view, not materialised
     fields = []
     for fld in FIELDS[kind]:
         if fld in ("tags", "first_name", "last_name"):
@@ -316,31 +341,50 @@ def _stage(con, kind: str, p: Preset, mapping: dict[str, str], header: list[str]
         if col is None:
             sqltype = {"timestamp": "TIMESTAMPTZ", "date": "DATE", "amount": "DECIMAL(18,2)", "integer": "BIGINT",
                        "number": "DECIMAL(18,3)"}.get(ftype, "VARCHAR")
-            exprs.append(f"NULL::{sqltype} AS {fld}")
+            fills.append(f"NULL::{sqltype} AS {fld}")
         else:
             exprs.append(f"{fn}({_q(col)}) AS {fld}")
         fields.append(fld)
         if col is not None and CLEANERS[ftype][1]:
-            exprs.append(f"siyu_txt({_q(col)}) AS __r_{fld}")
+            exprs.append(f"{_q(col)} AS __r_{fld}")
         if fld == "phone":
-            exprs.append(f"siyu_masked({_q(col)}) AS phone_masked" if col else "NULL::VARCHAR AS phone_masked")
+            (exprs if col else fills).append(f"siyu_masked({_q(col)}) AS phone_masked" if col else "NULL::VARCHAR AS phone_masked")
         if fld == "status":
-            exprs.append(f"siyu_txt({_q(col)}) AS status_raw" if col else "NULL::VARCHAR AS status_raw")
+            (exprs if col else fills).append(f"{_q(col)} AS status_raw" if col else "NULL::VARCHAR AS status_raw")
     if kind == "members" and "name" not in mapping and ("first_name" in mapping or "last_name" in mapping):
-        parts = ", ".join(f"siyu_txt({_q(mapping[f])})" for f in ("first_name", "last_name") if f in mapping)
-        exprs = [e if not e.endswith(" AS name") else f"nullif(concat_ws(' ', {parts}), '') AS name" for e in exprs]
+        parts = ", ".join(f"{_q(mapping[f])}" for f in ("first_name", "last_name") if f in mapping)
+        fills = [f for f in fills if not f.endswith(" AS name")]
+        exprs = [e for e in exprs if not e.endswith(" AS name")] + [f"nullif(concat_ws(' ', {parts}), '') AS name"]
     key = {"orders": "order_id", "groups": "group_id"}.get(kind)
     if key and key in mapping:
         exprs.append(f"siyu_id_bad({_q(mapping[key])}) AS __id_bad")
-        exprs.append(f"siyu_txt({_q(mapping[key])}) AS __r_{key}")
+        exprs.append(f"{_q(mapping[key])} AS __r_{key}")
     exprs.append(f"{_tags_expr(p, mapping, header)} AS tags")
     first = header[0] if header else None
     if first:
-        exprs.append(f"lower(siyu_txt({_q(first)})) IN {tuple(SUMMARY_WORDS)!r} AS __summary")
+        exprs.append(f"coalesce(lower({_q(first)}) IN {tuple(SUMMARY_WORDS)!r}, false) AS __summary")
     else:
         exprs.append("false AS __summary")
-    con.execute(f"CREATE TEMP TABLE siyu_stg AS SELECT {', '.join(exprs)} FROM siyu_raw")
-    return fields
+    # every used column is trimmed once and its "empty" tokens made NULL, then the typed macros run
+    used = list(dict.fromkeys([*mapping.values(), *([first] if first else []), *_tag_columns(p, mapping, header)]))
+    trims = ", ".join(
+        f"CASE WHEN ascii({_q(c)}) IN {WS_CODES} OR ascii(right({_q(c)}, 1)) IN {WS_CODES} "
+        f"THEN trim({_q(c)}, {WS_SQL}) ELSE {_q(c)} END AS {_q(c)}"
+        for c in used
+    )
+    nulls = ", ".join(f"CASE WHEN {_q(c)} IN {NULL_TOKENS!r} THEN NULL ELSE {_q(c)} END AS {_q(c)}" for c in used)
+    con.execute(f"""
+        CREATE TEMP TABLE siyu_stg AS
+        WITH a AS (SELECT rowid AS __row{', ' + trims if trims else ''} FROM siyu_raw),
+             b AS (SELECT __row{', ' + nulls if nulls else ''} FROM a)
+        SELECT {', '.join(exprs)} FROM b
+    """)
+    return fields, fills
+
+
+def _tag_columns(p: Preset, mapping, header) -> list[str]:
+    used = set(mapping.values())
+    return [h for h in header if h not in used and any(h.startswith(prefix) for prefix in p.tag_prefixes)]
 
 
 def _tags_expr(p: Preset, mapping, header) -> str:
@@ -362,7 +406,7 @@ def _tags_expr(p: Preset, mapping, header) -> str:
     return parts[0] if len(parts) == 1 else f"list_concat({', '.join(parts)})"
 
 
-def _rejects(con, fr: FileReport, src: Source, kind, p: Preset, mapping, fields, header) -> None:
+def _rejects(con, fr: FileReport, src: Source, kind, p: Preset, mapping, fields, header, fills) -> None:
     """Collect reader and value rejects into siyu_err / the rejects table; make siyu_good."""
     checks = ["SELECT __row, NULL AS col, 'SUMMARY_ROW' AS reason, 'a total/summary row, not data' AS msg, "
               "NULL AS val FROM siyu_stg WHERE __summary"]
@@ -393,6 +437,7 @@ def _rejects(con, fr: FileReport, src: Source, kind, p: Preset, mapping, fields,
             "WHERE NOT __summary AND member_ref IS NULL AND group_id IS NOT NULL"
         )
     con.execute(f"CREATE TEMP TABLE siyu_err AS {' UNION ALL '.join(checks)}")
+    extra = "".join(", " + f for f in fills)
     has_reader = src.format == "csv" and con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'siyu_reader_errors'"
     ).fetchone()[0]
@@ -428,9 +473,10 @@ def _rejects(con, fr: FileReport, src: Source, kind, p: Preset, mapping, fields,
             [fr.batch_id, file, now],
         )
         con.execute("DROP TABLE siyu_rl")
-        con.execute("CREATE TEMP TABLE siyu_good AS SELECT * FROM siyu_stg ANTI JOIN (SELECT DISTINCT __row FROM siyu_err) USING (__row)")
+        con.execute(f"CREATE TEMP TABLE siyu_good AS SELECT *{extra} FROM siyu_stg "
+                    "ANTI JOIN (SELECT DISTINCT __row FROM siyu_err) USING (__row)")
     else:
-        con.execute("CREATE TEMP VIEW siyu_good AS SELECT * FROM siyu_stg")
+        con.execute(f"CREATE TEMP VIEW siyu_good AS SELECT *{extra} FROM siyu_stg")
     # the raw table is no longer needed: free its memory before merging
     con.execute("DROP TABLE IF EXISTS temp.siyu_raw")
 
@@ -480,11 +526,13 @@ def _merge_orders(con, fr: FileReport, p: Preset, mapping) -> None:
     has_lines = any(f in mapping for f in LINE_FIELDS if f != "line_no") and p.line_grain
     aggs = ", ".join(_last(c) for c in order_fields)
     qty = "sum(quantity)" if "quantity" in mapping else "NULL"
-    con.execute(f"""
-        CREATE TEMP TABLE siyu_src AS
-        SELECT *, {BUYER_KEY} AS __bk FROM (
-            SELECT order_id, {aggs}, count(*) AS __n, {qty} AS __qty FROM siyu_good GROUP BY order_id)
-    """)
+    dups = con.execute("SELECT count(*) - count(DISTINCT order_id) FROM siyu_good").fetchone()[0]
+    if dups:  # several rows per order (line items, or repeated rows): fold them
+        inner = f"SELECT order_id, {aggs}, count(*) AS __n, {qty} AS __qty FROM siyu_good GROUP BY order_id"
+    else:  # one row per order: no aggregation needed
+        inner = (f"SELECT order_id, {', '.join(order_fields)}, 1 AS __n, "
+                 f"{'quantity' if 'quantity' in mapping else 'NULL'} AS __qty FROM siyu_good")
+    con.execute(f"CREATE TEMP TABLE siyu_src AS SELECT *, {BUYER_KEY} AS __bk FROM ({inner})")
     # statuses: map the few distinct raw texts in Python (aliases + the preset's own)
     smap = _status_map(p)
     raws = [r[0] for r in con.execute("SELECT DISTINCT status_raw FROM siyu_src WHERE status_raw IS NOT NULL").fetchall()]
@@ -712,7 +760,7 @@ def _merge_groups(con, fr: FileReport, p: Preset, mapping) -> None:
     con.execute(f"""
         CREATE TEMP TABLE siyu_fin AS
         SELECT group_id, {aggs},
-               list_distinct(list_transform(flatten(list(coalesce(g.tags, []))), lambda t: t.t)) AS tags,
+               list_sort(list_distinct(list_transform(flatten(list(coalesce(g.tags, []))), lambda t: t.t))) AS tags,
                count(*) AS __n,
                arg_max(owner_name, __row) FILTER (WHERE owner_name IS NOT NULL) AS owner_name
         FROM siyu_good g GROUP BY group_id
@@ -810,7 +858,7 @@ def show_mapping(settings, kind: str, paths: list[Path], *, preset: str = "auto"
         try:
             for path in paths:
                 src = open_source(path, Path(tmp), encoding=encoding, score=header_score(kind, settings))
-                header = [d[0] for d in con.execute(f"SELECT * FROM {src.relation_sql()} LIMIT 0").description]
+                header = _read_header(con, src)
                 p = choose_preset(kind, header, preset, settings)
                 mapping = resolve_columns(p, header)
                 for fld, fb in p.fallbacks.items():

@@ -127,6 +127,20 @@ def detect_encoding(path: Path) -> str:
     )
 
 
+def _check_forced(path: Path, enc: str) -> None:
+    with open(path, "rb") as f:
+        head = f.read(SNIFF_BYTES)
+    try:
+        codecs.getincrementaldecoder(enc)(errors="strict").decode(head, final=len(head) < SNIFF_BYTES)
+    except UnicodeDecodeError as exc:
+        guess = ""
+        try:
+            guess = f" (it looks like {detect_encoding(path)})"
+        except DataError:
+            pass
+        raise DataError(f"{path}: byte {exc.start} is not valid {enc}{guess}; drop --encoding or pass another") from None
+
+
 def transcode(path: Path, encoding: str, target: Path) -> Path:
     """Stream ``path`` from ``encoding`` to UTF-8 in ``target`` (constant memory)."""
     try:
@@ -197,6 +211,8 @@ def open_source(path: Path, tmpdir: Path, *, encoding: str | None, score) -> Sou
             con.close()
         return Source(path, "parquet", None, path, 0, ",", [_clean_header(c) for c in cols])
     enc = normalise_encoding(encoding) if encoding else detect_encoding(path)
+    if encoding:
+        _check_forced(path, enc)
     read_path = path
     if enc not in ("utf-8", "utf-8-sig"):
         read_path = transcode(path, enc, tmpdir / (path.stem + ".utf8.csv"))
