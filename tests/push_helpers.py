@@ -59,7 +59,7 @@ agent_id = 1000002
 max_retries = 1
 backoff_base = 0.01
 backoff_max = 0.05
-timeout = 5
+timeout = 1
 """
 
 

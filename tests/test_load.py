@@ -368,3 +368,31 @@ def test_identity_chain_within_one_file(settings, tmp_path):
     assert q(settings, "SELECT member_id, name FROM members ORDER BY 1") == [("M9", "c"), ("p:13800000008", "d")]
     ids = q(settings, "SELECT id_type, id_value FROM member_identities WHERE member_id = 'M9' ORDER BY 1, 2")
     assert ids == [("external_userid", "wx9"), ("phone", "13800000009"), ("source_member_id", "M9"), ("unionid", "U9")]
+
+
+def test_siyu_groups_utf16_tags(settings, tmp_path):
+    text = ("group_id\tname\towner_userid\tstore\tcity\ttags\tcreated_at\tmember_count\n"
+            "g1\t静安咖啡群\tguide_mei\t静安店\t上海\t咖啡,会员日\t2024-01-01\t180\n"
+            "g2\t徐汇茶饮群\tguide_gang\t徐汇店\t上海\t\t2024年1月2日\t95\n")
+    f = write(tmp_path / "groups.tsv", text, "utf-16")
+    rep = load_files(settings, "groups", [f])
+    fr = rep.files[0]
+    assert (fr.preset, fr.encoding, rep.inserted, rep.rejected) == ("siyu_groups", "utf-16", 2, 0)
+    got = q(settings, "SELECT group_id, owner_userid, tags, created_at::DATE::VARCHAR, member_count FROM groups ORDER BY 1")
+    assert got == [("g1", "guide_mei", ["会员日", "咖啡"], "2024-01-01", 180),
+                   ("g2", "guide_gang", None, "2024-01-02", 95)]
+    # a newer list changes one group's owner: updated by group_id, the other unchanged
+    f2 = write(tmp_path / "groups2.tsv", text.replace("guide_gang", "guide_li"), "utf-16")
+    rep2 = load_files(settings, "groups", [f2])
+    assert (rep2.inserted, rep2.updated, rep2.unchanged) == (0, 1, 1)
+
+
+def test_line_numbers_below_a_title_row(settings, tmp_path):
+    text = ("订单导出 2024-03\n"
+            "order_id,paid_amount,paid_at\n"
+            "T1,1,2024-03-01\n"
+            "T2,2,2024-03-01,extra\n"
+            "T3,abc,2024-03-01\n")
+    rep = load_files(settings, "orders", [write(tmp_path / "t.csv", text)], max_rejects=9)
+    assert (rep.read, rep.inserted, rep.rejected) == (3, 1, 2)
+    assert q(settings, "SELECT line, reason FROM rejects ORDER BY line") == [(4, "TOO_MANY_COLUMNS"), (5, "BAD_AMOUNT")]

@@ -99,3 +99,26 @@ def test_wrong_forced_encoding_and_broken_csv_are_one_line_errors(cli, workspace
     u.write_text('order_id,paid_amount\n"unterminated,1\nX,2\n', encoding="utf-8")
     res = cli("load", "orders", str(u), expect=65)
     assert "cannot read the file" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_rejects_history_and_batch_filter(cli, workspace, tmp_path):
+    f = tmp_path / "o.csv"
+    f.write_text(ORDERS, encoding="utf-8")
+    cli("load", "orders", str(f), "--max-rejects", "5")
+    fixed = tmp_path / "o.csv"
+    fixed.write_text(ORDERS.replace("soon", "2024-03-02"), encoding="utf-8")
+    cli("load", "orders", str(fixed), "--max-rejects", "5")
+    # the latest load of the file has no rejects; history keeps the old one
+    assert json.loads(cli("rejects", "--format", "json").stdout) == []
+    old = json.loads(cli("rejects", "--all", "--format", "json").stdout)
+    assert len(old) == 1
+    assert len(json.loads(cli("rejects", "--batch", old[0]["batch_id"], "--format", "json").stdout)) == 1
+
+
+def test_progress_enabled_path_runs(settings, tmp_path):
+    from siyu_cli.ingest import load_files
+
+    f = tmp_path / "o.csv"
+    f.write_text("order_id,paid_amount\nP1,1\n", encoding="utf-8")
+    rep = load_files(settings, "orders", [f], progress=True)
+    assert rep.inserted == 1

@@ -9,7 +9,7 @@ import pytest
 
 from push_helpers import configure, seed
 from siyu_cli.config import load_settings
-from siyu_cli.push import CampaignSpec, add_optouts, create_campaign, list_campaigns
+from siyu_cli.push import CampaignSpec, create_campaign, list_campaigns
 from siyu_cli.store import open_store
 
 
@@ -43,6 +43,10 @@ def test_personalised_template_splits_batches_per_text(ws, cli):
     p = _json(cli("push", "create", "--audience", "store:徐汇店", "--text", "{{ name }}，徐汇店新品到了", "--format", "json"))
     # 徐汇店: m03 (g1), m04 (g2), m08 (g3): three different names → three batches, one per text
     assert p["personalised"] is True and p["batches"] == 3 and p["distinct_texts"] == 3
+    p2 = _json(cli("push", "create", "--audience", "store:静安店", "--text", "{{ name }}好", "--dry-run", "--format", "json"))
+    # 静安店 to send: g1 m01 m05 m07 m12 (m09 no id, m11 ok here), g2 m02 m06 → with one shared text
+    # batch_size 3 would give g1: 2 batches (m01 m05 m07 m11 m12 = 5), g2: 1 → 3 calls; personalised: 7 calls
+    assert (p2["batches"], p2["batches_without_personalisation"]) == (7, 3)
     with open_store(ws, read_only=True) as con:
         texts = dict(con.execute("SELECT r.member_id, b.text FROM push_recipients r JOIN push_batches b USING (campaign_id, batch_id)").fetchall())
     assert texts == {"m03": "小张，徐汇店新品到了", "m04": "小刘，徐汇店新品到了", "m08": "小黄，徐汇店新品到了"}
@@ -147,3 +151,22 @@ def test_optout_cli_add_list_remove_import(ws, cli, tmp_path):
     p = create_campaign(ws, CampaignSpec(channel="customer", audience="list:m01", text="x"), dry_run=True)
     assert p["to_send"] == 1
     cli("optout", "add", "x", "--channel", "sms", expect=2)
+
+
+def test_sop_audience_from_plan_due_messages(ws):
+    """sop:PLAYBOOK:STEP — members whose SOP step is due today (plan.due_messages), as a customer campaign."""
+
+    from zoneinfo import ZoneInfo
+
+    pb_dir = ws.root / "playbooks"
+    for p in list(pb_dir.glob("*.yaml")):
+        if p.name != "beauty-sop.yaml":
+            p.unlink()
+    noon = datetime(2026, 11, 25, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    with open_store(ws) as con:
+        con.execute("UPDATE members SET join_at = ? WHERE member_id IN ('m01', 'm02')", [noon.replace(hour=9)])
+        con.execute("UPDATE members SET join_at = ? WHERE member_id = 'm03'", [noon.replace(day=22, hour=9)])
+    p = create_campaign(ws, CampaignSpec(channel="customer", audience="sop:beauty-sop:d0-welcome", text="x"), now=noon, dry_run=True)
+    assert p["to_send"] == 2 and {s["sender"] for s in p["senders"]} == {"g1", "g2"}
+    p = create_campaign(ws, CampaignSpec(channel="customer", audience="sop:beauty-sop", text="x"), now=noon, dry_run=True)
+    assert p["to_send"] == 3  # day 0 for m01, m02 and day 3 for m03

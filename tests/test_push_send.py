@@ -52,8 +52,10 @@ def test_customer_campaign_delivered_once_and_status_synced(ws, sb, cli):
     assert d["text"] == "周末活动" and d["attachments"][0]["link"]["url"] == "https://example.com/a"
     # every batch went to the recipient's own guide
     assert {x["recipient"]: x["sender"] for x in sb.deliveries()}["wm02"] == "g2"
-    st = json.loads(cli("push", "status", cid, "--format", "json").stdout)
+    r = cli("push", "status", cid, "--format", "json")
+    st = json.loads(r.stdout)
     assert st["delivery"] == {"delivered": 9} and st["status"] == "sent"
+    assert sb.secret not in r.stdout + r.stderr and not any(t in r.stdout + r.stderr for t in sb.state.tokens)
     # sending again is a no-op: nobody gets a second message
     cli("push", "send", cid)
     sb.confirm()
@@ -71,6 +73,9 @@ def test_fail_list_and_not_friend_recorded_per_recipient(ws, sb, cli):
     sb.confirm()
     st = json.loads(cli("push", "status", cid, "--format", "json").stdout)
     assert st["delivery"] == {"delivered": 1, "not_friend": 1}
+    rows = json.loads(cli("push", "status", cid, "--no-sync", "--recipients", "--format", "json").stdout)
+    assert [(r["recipient_id"], r["state"], r["delivery"]) for r in rows] == [
+        ("wm01", "sent", "delivered"), ("wm03", "failed", None), ("wm05", "sent", "not_friend")]
     led = _ledger(ws, cid)
     assert (led["wm01"][2], led["wm05"][2]) == ("delivered", "not_friend")
     assert per_recipient(sb.deliveries()) == {"wm01": 1}
@@ -158,11 +163,14 @@ def test_group_app_robot_channels(ws, sb, cli):
 def test_image_attachment_uploaded(ws, sb, cli, tmp_path):
     img = tmp_path / "poster.png"
     img.write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 64)
-    cid = _create(cli, "--audience", "list:m01", "--text", "海报", "--image", str(img))["campaign_id"]
+    cid = _create(cli, "--audience", "list:m01", "--text", "海报", "--image", str(img),
+                  "--miniprogram", f"会员中心|wx1234567890abcdef|pages/member/index|{img}")["campaign_id"]
     cli("push", "send", cid)
     sb.confirm()
     (d,) = sb.deliveries("customer")
-    assert d["attachments"][0]["msgtype"] == "image" and d["attachments"][0]["image"]["media_id"]
+    assert [a["msgtype"] for a in d["attachments"]] == ["image", "miniprogram"]
+    assert d["attachments"][0]["image"]["media_id"] and d["attachments"][1]["miniprogram"]["pic_media_id"]
+    assert d["attachments"][1]["miniprogram"]["appid"] == "wx1234567890abcdef"
 
 
 def test_remind_and_cancel(ws, tmp_path, monkeypatch, cli):
@@ -176,6 +184,10 @@ def test_remind_and_cancel(ws, tmp_path, monkeypatch, cli):
         assert len(d["reminded_batches"]) == 2 and d["guides_messaged"] == ["g1", "g2"]
         assert all(sb.remind_count(m["msgid"]) == 1 for m in sb.messages())
         assert sorted(x["recipient"] for x in sb.deliveries("app")) == ["g1", "g2"]
+        for _ in range(2):
+            cli("push", "remind", cid)
+        d = json.loads(cli("push", "remind", cid, "--format", "json").stdout)  # 4th: WeCom allows 3 a day
+        assert d["reminded_batches"] == [] and len(d["limit_reached"]) == 2
         d = json.loads(cli("push", "cancel", cid, "--format", "json").stdout)
         assert d["cancelled_tasks"] == 2
         sb.confirm()
@@ -195,14 +207,16 @@ def test_push_due_overlapping_windows_never_send_twice(ws, sb):
     t = lambda h: datetime(2026, 11, 25, h, 0, tzinfo=timezone.utc)
     msgs = [_Due("sop:pb:day1:m01", t(1), "m01", text="欢迎 {{ name }}"), _Due("sop:pb:day1:m02", t(2), "m02"),
             _Due("plan:pb:w48:mon:wr01", t(3), "wr01", channel="group", target_type="group", sender="g1"),
-            _Due("sop:pb:day3:m03", t(5), "m03")]
+            _Due("sop:pb:day3:m03", t(5), "m03"),
+            _Due("sop:pb:call:m04", t(3), "m04", channel="app", sender="g2", text="今天回访小刘")]
     r1 = push_due(ws, t(0), t(4), messages=msgs, now=t(4))
-    assert r1.to_dict()["outcomes"] == {"sent": 3} and r1.created == 3
+    assert r1.to_dict()["outcomes"] == {"sent": 4} and r1.created == 4
     r2 = push_due(ws, t(2), t(6), messages=msgs, now=t(6))
-    assert r2.to_dict()["outcomes"] == {"already_sent": 2, "sent": 1} and r2.created == 1
+    assert r2.to_dict()["outcomes"] == {"already_sent": 3, "sent": 1} and r2.created == 1
     sb.confirm()
     assert per_recipient(sb.deliveries()) == {"wm01": 1, "wm02": 1, "wm03": 1}
     assert per_recipient(sb.deliveries(), "group") == {"wr01": 1}
+    assert [(d["recipient"], d["text"]) for d in sb.deliveries("app")] == [("g2", "今天回访小刘")]  # the member's guide
     # plan's text is final: braces are not a template
     assert {d["recipient"]: d["text"] for d in sb.deliveries("customer")}["wm01"] == "欢迎 {{ name }}"
 
@@ -232,3 +246,47 @@ def test_push_due_with_real_playbooks_overlapping_windows(ws, tmp_path, monkeypa
             assert con.execute("SELECT count(*) FROM push_campaigns WHERE due_key IS NOT NULL").fetchone()[0] == len(keys)
     finally:
         sb.stop()
+
+
+def test_quiet_hours_hold_the_send(workspace, tmp_path, monkeypatch):
+    from siyu_cli.errors import TemporaryFailure
+
+    configure(workspace, WECOM_TOML)
+    cfg = workspace / "siyu.toml"
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace('quiet_hours = ""', 'quiet_hours = "22:00-08:00"'), encoding="utf-8")
+    s = load_settings(workspace)
+    seed(s)
+    sb = start_sandbox(s, tmp_path, monkeypatch)
+    try:
+        late = datetime(2026, 11, 25, 15, 30, tzinfo=timezone.utc)  # 23:30 Shanghai
+        cid = create_campaign(s, CampaignSpec(channel="customer", audience="list:m01", text="x"), now=late)["campaign_id"]
+        with pytest.raises(TemporaryFailure, match="quiet hours: no mass-send starts before 08:00"):
+            send_campaign(s, cid, now=late)
+        assert sb.messages() == []
+        rep = send_campaign(s, cid, now=datetime(2026, 11, 26, 1, 0, tzinfo=timezone.utc))  # 09:00
+        assert rep.states == {"sent": 1}
+    finally:
+        sb.stop()
+
+
+def test_fatal_errcode_stops_and_keeps_batch_planned(ws, sb, cli):
+    cid = _create(cli, "--audience", "list:m01,m02", "--text", "x")["campaign_id"]
+    sb.inject("errcode", "add_msg_template", errcode=48002)  # API not permitted for this app: a config problem
+    r = cli("push", "send", cid, expect=None)
+    assert r.exit_code not in (0, 3) and "48002" in r.stderr and "Traceback" not in r.stderr
+    assert {v[0] for v in _ledger(ws, cid).values()} == {"planned"}
+    cli("push", "resume", cid)
+    sb.confirm()
+    assert per_recipient(sb.deliveries()) == {"wm01": 1, "wm02": 1}
+
+
+def test_push_due_robot_message_with_a_wecom_client_given(ws, sb):
+    from siyu_cli.wecom import WeComClient
+
+    t = datetime(2026, 11, 25, 1, 0, tzinfo=timezone.utc)
+    msgs = [_Due("plan:pb:w48:digest", t, "ops", channel="robot", target_type="group", text="本周计划：8 条群发"),
+            _Due("sop:pb:day1:m01", t, "m01")]
+    with WeComClient.from_settings(ws) as client:
+        rep = push_due(ws, t, t.replace(hour=2), messages=msgs, client=client, now=t.replace(hour=2))
+    assert rep.to_dict()["outcomes"] == {"sent": 2}
+    assert [m["text"] for m in sb.robot_messages()] == ["本周计划：8 条群发"]

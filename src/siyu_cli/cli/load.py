@@ -27,7 +27,7 @@ def load(
     ctx: typer.Context,
     kind: Kind = typer.Argument(..., help="What the files hold: members, orders or groups (group lists or group-member lists)."),
     files: Optional[List[str]] = typer.Argument(None, help="Export files or globs (CSV/TSV, XLSX, Parquet)."),
-    preset: str = typer.Option("auto", "--preset", "-p", help="auto (recognise by header), a built-in preset or a [mappings.<name>] from siyu.toml."),
+    preset: str = typer.Option("auto", "--preset", "-p", help="auto (recognise by header), a built-in preset (see docs/load.md) or a custom mapping NAME from mappings.NAME in siyu.toml."),
     encoding: Optional[str] = typer.Option(None, "--encoding", "-e", help="Force the text encoding (utf-8, gbk, gb18030, utf-16); default: detected."),
     source: Optional[str] = typer.Option(None, "--source", help="Source name stored with the rows (default: the preset's platform)."),
     max_rejects: Optional[int] = typer.Option(None, "--max-rejects", min=0, help="Exit 65 when more rows than this are rejected (default: load.max_rejects in siyu.toml, else 0)."),

@@ -62,7 +62,9 @@ def _print_preview(p: dict, fmt: Format, limit: int | None = 50) -> None:
             + f"\nrecipients: {p['recipients']}  to send: {p['to_send']}  sent: {st['sent']}  failed: {st['failed']}  "
               f"excluded: {st['skipped']}"
             + f"\nbatches: {p['batches']}  distinct texts: {p['distinct_texts']}"
-            + ("  (personalised: one text per recipient group, so batches split by text)" if p["personalised"] else "")
+            + (f"\n[yellow]personalised:[/yellow] WeCom takes one text per call, so batches split by text: "
+               f"{p['batches']} calls instead of {p['batches_without_personalisation']} with one shared text"
+               if p["personalised"] else "")
             + (f"\ncaps: {', '.join(p['caps'])}" if p["caps"] else ""))
     if p.get("quiet_hours"):
         head += f"\n[yellow]quiet hours ({p['quiet_hours']['name']}): held until {p['quiet_hours']['held_until']}[/yellow]"
@@ -168,6 +170,7 @@ def resume_cmd(ctx: typer.Context, campaign: str = typer.Argument(...),
 @push_app.command("status")
 def status_cmd(ctx: typer.Context, campaign: str = typer.Argument(...),
                sync: bool = typer.Option(True, "--sync/--no-sync", help="Fetch delivery results from WeCom first."),
+               recipients: bool = typer.Option(False, "--recipients", help="One row per recipient instead of the summary."),
                fmt: Format = FMT) -> None:
     """Per-recipient delivery (delivered / not a friend / over quota / unconfirmed by the guide), synced from WeCom."""
     from siyu_cli import output
@@ -181,6 +184,13 @@ def status_cmd(ctx: typer.Context, campaign: str = typer.Argument(...),
     else:
         with open_store(settings, read_only=True) as con:
             d = campaign_status(con, campaign)
+    if recipients:
+        cols = ["recipient_id", "member_id", "sender", "batch_id", "state", "delivery", "reason", "msgid", "sent_at", "delivered_at"]
+        with open_store(settings, read_only=True) as con:
+            rows = con.execute(f"SELECT {', '.join(cols)} FROM push_recipients WHERE campaign_id = ? ORDER BY recipient_id",
+                               [campaign]).fetchall()
+        output.emit_rows(cols, rows, fmt)
+        return
     if fmt is Format.json:
         output.emit_json(d)
         return

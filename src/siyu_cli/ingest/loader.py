@@ -257,14 +257,16 @@ def _load_one(con, settings, kind, path, tmp, *, preset, encoding, source, force
         # staging happens outside the transaction: temp tables created in autocommit keep
         # rowids 0..n-1 in file order, which gives rejects their line numbers
         step(f"reading {path.name}")
+        for t in ("siyu_reader_errors", "siyu_reader_scans"):  # only this scan's reader rejects
+            con.execute(f"DROP TABLE IF EXISTS temp.{t}")
         try:
             con.execute(f"CREATE TEMP TABLE siyu_raw AS SELECT * FROM {src.relation_sql()}")
         except duckdb.Error as exc:
             raise DataError(f"{path}: cannot read the file: {_first_line(exc)}") from None
         step(f"cleaning {path.name}")
-        cols = _stage(con, kind, p, mapping, header)
+        cols, fills = _stage(con, kind, p, mapping, header)
         con.execute("BEGIN TRANSACTION")
-        _rejects(con, fr, src, kind, p, mapping, cols, header)
+        _rejects(con, fr, src, kind, p, mapping, cols, header, fills)
         step(f"merging {path.name}")
         if kind == "orders":
             _merge_orders(con, fr, p, mapping)
@@ -328,6 +330,7 @@ def _lit(value: str) -> str:
 def _stage(con, kind: str, p: Preset, mapping: dict[str, str], header: list[str]) -> list[str]:
     """Create ``siyu_stg`` (cleaned fields + raw copies of checked fields); return the field list."""
     exprs = ["__row"]
+    fills: list[str] = []  # fields this file lacks: added as NULLs by the siyu_good view, not materialised
     fields = []
     for fld in FIELDS[kind]:
         if fld in ("tags", "first_name", "last_name"):
@@ -338,19 +341,20 @@ def _stage(con, kind: str, p: Preset, mapping: dict[str, str], header: list[str]
         if col is None:
             sqltype = {"timestamp": "TIMESTAMPTZ", "date": "DATE", "amount": "DECIMAL(18,2)", "integer": "BIGINT",
                        "number": "DECIMAL(18,3)"}.get(ftype, "VARCHAR")
-            exprs.append(f"NULL::{sqltype} AS {fld}")
+            fills.append(f"NULL::{sqltype} AS {fld}")
         else:
             exprs.append(f"{fn}({_q(col)}) AS {fld}")
         fields.append(fld)
         if col is not None and CLEANERS[ftype][1]:
             exprs.append(f"{_q(col)} AS __r_{fld}")
         if fld == "phone":
-            exprs.append(f"siyu_masked({_q(col)}) AS phone_masked" if col else "NULL::VARCHAR AS phone_masked")
+            (exprs if col else fills).append(f"siyu_masked({_q(col)}) AS phone_masked" if col else "NULL::VARCHAR AS phone_masked")
         if fld == "status":
-            exprs.append(f"{_q(col)} AS status_raw" if col else "NULL::VARCHAR AS status_raw")
+            (exprs if col else fills).append(f"{_q(col)} AS status_raw" if col else "NULL::VARCHAR AS status_raw")
     if kind == "members" and "name" not in mapping and ("first_name" in mapping or "last_name" in mapping):
         parts = ", ".join(f"{_q(mapping[f])}" for f in ("first_name", "last_name") if f in mapping)
-        exprs = [e if not e.endswith(" AS name") else f"nullif(concat_ws(' ', {parts}), '') AS name" for e in exprs]
+        fills = [f for f in fills if not f.endswith(" AS name")]
+        exprs = [e for e in exprs if not e.endswith(" AS name")] + [f"nullif(concat_ws(' ', {parts}), '') AS name"]
     key = {"orders": "order_id", "groups": "group_id"}.get(kind)
     if key and key in mapping:
         exprs.append(f"siyu_id_bad({_q(mapping[key])}) AS __id_bad")
@@ -375,7 +379,7 @@ def _stage(con, kind: str, p: Preset, mapping: dict[str, str], header: list[str]
              b AS (SELECT __row{', ' + nulls if nulls else ''} FROM a)
         SELECT {', '.join(exprs)} FROM b
     """)
-    return fields
+    return fields, fills
 
 
 def _tag_columns(p: Preset, mapping, header) -> list[str]:
@@ -402,7 +406,7 @@ def _tags_expr(p: Preset, mapping, header) -> str:
     return parts[0] if len(parts) == 1 else f"list_concat({', '.join(parts)})"
 
 
-def _rejects(con, fr: FileReport, src: Source, kind, p: Preset, mapping, fields, header) -> None:
+def _rejects(con, fr: FileReport, src: Source, kind, p: Preset, mapping, fields, header, fills) -> None:
     """Collect reader and value rejects into siyu_err / the rejects table; make siyu_good."""
     checks = ["SELECT __row, NULL AS col, 'SUMMARY_ROW' AS reason, 'a total/summary row, not data' AS msg, "
               "NULL AS val FROM siyu_stg WHERE __summary"]
@@ -433,6 +437,7 @@ def _rejects(con, fr: FileReport, src: Source, kind, p: Preset, mapping, fields,
             "WHERE NOT __summary AND member_ref IS NULL AND group_id IS NOT NULL"
         )
     con.execute(f"CREATE TEMP TABLE siyu_err AS {' UNION ALL '.join(checks)}")
+    extra = "".join(", " + f for f in fills)
     has_reader = src.format == "csv" and con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'siyu_reader_errors'"
     ).fetchone()[0]
@@ -468,9 +473,10 @@ def _rejects(con, fr: FileReport, src: Source, kind, p: Preset, mapping, fields,
             [fr.batch_id, file, now],
         )
         con.execute("DROP TABLE siyu_rl")
-        con.execute("CREATE TEMP TABLE siyu_good AS SELECT * FROM siyu_stg ANTI JOIN (SELECT DISTINCT __row FROM siyu_err) USING (__row)")
+        con.execute(f"CREATE TEMP TABLE siyu_good AS SELECT *{extra} FROM siyu_stg "
+                    "ANTI JOIN (SELECT DISTINCT __row FROM siyu_err) USING (__row)")
     else:
-        con.execute("CREATE TEMP VIEW siyu_good AS SELECT * FROM siyu_stg")
+        con.execute(f"CREATE TEMP VIEW siyu_good AS SELECT *{extra} FROM siyu_stg")
     # the raw table is no longer needed: free its memory before merging
     con.execute("DROP TABLE IF EXISTS temp.siyu_raw")
 
@@ -754,7 +760,7 @@ def _merge_groups(con, fr: FileReport, p: Preset, mapping) -> None:
     con.execute(f"""
         CREATE TEMP TABLE siyu_fin AS
         SELECT group_id, {aggs},
-               list_distinct(list_transform(flatten(list(coalesce(g.tags, []))), lambda t: t.t)) AS tags,
+               list_sort(list_distinct(list_transform(flatten(list(coalesce(g.tags, []))), lambda t: t.t))) AS tags,
                count(*) AS __n,
                arg_max(owner_name, __row) FILTER (WHERE owner_name IS NOT NULL) AS owner_name
         FROM siyu_good g GROUP BY group_id

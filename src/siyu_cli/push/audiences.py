@@ -74,6 +74,17 @@ def _select_sql(query: str, column: str) -> tuple[str, list]:
     return f"SELECT DISTINCT CAST({column} AS VARCHAR) AS id FROM ({q}) AS q WHERE {column} IS NOT NULL", []
 
 
+def pre_resolve(settings, spec: str, channel: str, *, now: datetime | None = None) -> Audience | None:
+    """Audiences computed outside the store connection (sop:/plan: ask plan, which opens the store itself)."""
+    head, _, rest = (spec or "").strip().partition(":")
+    if head.lower() in ("sop", "plan"):
+        kind = KIND_BY_CHANNEL.get(channel)
+        if kind is None:
+            raise UsageError(f"unknown channel {channel!r} (customer, group, app, robot)")
+        return _due(settings, spec.strip(), head.lower(), rest, kind, now)
+    return None
+
+
 def resolve(con, settings, spec: str, channel: str, *, now: datetime | None = None) -> Audience:
     """Turn an audience spec into SQL over the open store ``con``."""
     kind = KIND_BY_CHANNEL.get(channel)

@@ -109,6 +109,7 @@ def create_campaign(settings, spec: CampaignSpec, *, dry_run: bool = False, now:
     check_attachments(spec.attachments)
     policy = pol.load_policy(settings)
     size = batch_size(settings, spec.channel)
+    pre = audiences.pre_resolve(settings, spec.audience, spec.channel, now=now)
     with open_store(settings) as con:
         if spec.due_key:
             row = con.execute("SELECT campaign_id FROM push_campaigns WHERE due_key = ?", [spec.due_key]).fetchone()
@@ -117,7 +118,7 @@ def create_campaign(settings, spec: CampaignSpec, *, dry_run: bool = False, now:
         cid = spec.campaign_id or new_campaign_id(con, now, tz)
         if con.execute("SELECT 1 FROM push_campaigns WHERE campaign_id = ?", [cid]).fetchone():
             raise UsageError(f"campaign {cid} already exists")
-        aud = audiences.resolve(con, settings, spec.audience, spec.channel, now=now)
+        aud = pre or audiences.resolve(con, settings, spec.audience, spec.channel, now=now)
         common = common_vars(cid, spec.channel, at.astimezone(tz).date())
         con.execute("BEGIN TRANSACTION")
         try:
@@ -210,14 +211,14 @@ def _insert_recipients(con, cid, spec, aud, policy, at) -> None:
         r AS (SELECT NULL::VARCHAR AS member_id, 'robot' AS recipient_id, NULL::VARCHAR AS sender, NULL::VARCHAR AS reason0)"""
         base_params = []
     con.execute(
-        f"""INSERT INTO push_recipients (campaign_id, recipient_id, member_id, batch_id, sender, state, reason)
+        f"""CREATE OR REPLACE TEMP TABLE _push_r AS
             WITH {base.strip()},
             capped AS ({cap_sql})
-            SELECT ?, r.recipient_id, r.member_id, NULL, r.sender,
-                   CASE WHEN coalesce(r.reason0, capped.reason) IS NULL THEN 'planned' ELSE 'skipped' END,
-                   coalesce(r.reason0, capped.reason)
+            SELECT r.recipient_id, r.member_id, r.sender,
+                   CASE WHEN coalesce(r.reason0, capped.reason) IS NULL THEN 'planned' ELSE 'skipped' END AS state,
+                   coalesce(r.reason0, capped.reason) AS reason
             FROM r LEFT JOIN capped ON capped.recipient_id = r.recipient_id""",
-        [*base_params, *cap_params, cid],
+        [*base_params, *cap_params],
     )
 
 
@@ -240,17 +241,15 @@ def _make_batches(con, cid, channel, template: Template, common, size, kind) -> 
         if len(text.encode()) > limit:
             raise DataError(f"the message is {len(text.encode())} bytes; the {channel} channel allows {limit}")
         con.execute(
-            """CREATE OR REPLACE TEMP TABLE _push_b AS
-               SELECT recipient_id, 'b' || lpad(CAST(dense_rank() OVER (ORDER BY sender NULLS FIRST, chunk) AS VARCHAR), 6, '0') AS batch_id
-               FROM (SELECT recipient_id, sender,
-                            (row_number() OVER (PARTITION BY sender ORDER BY recipient_id) - 1) // ? AS chunk
-                     FROM push_recipients WHERE campaign_id = ? AND state = 'planned')""",
-            [size, cid],
-        )
-        con.execute(
-            "UPDATE push_recipients AS r SET batch_id = b.batch_id FROM _push_b b "
-            "WHERE r.campaign_id = ? AND r.recipient_id = b.recipient_id",
-            [cid],
+            """INSERT INTO push_recipients (campaign_id, recipient_id, member_id, batch_id, sender, state, reason)
+               SELECT ?, recipient_id, member_id,
+                      CASE WHEN state = 'planned' THEN
+                        'b' || lpad(CAST(dense_rank() OVER (ORDER BY state = 'planned' DESC, sender NULLS FIRST, chunk) AS VARCHAR), 6, '0')
+                      END,
+                      sender, state, reason
+               FROM (SELECT *, (row_number() OVER (PARTITION BY state = 'planned', sender ORDER BY recipient_id) - 1) // ? AS chunk
+                     FROM _push_r)""",
+            [cid, size],
         )
         con.execute(
             """INSERT INTO push_batches (campaign_id, batch_id, sender, text, recipients, state)
@@ -260,6 +259,11 @@ def _make_batches(con, cid, channel, template: Template, common, size, kind) -> 
         )
         return
     # personalised: one text per recipient; batch = (sender, text) chunked by size
+    con.execute(
+        "INSERT INTO push_recipients (campaign_id, recipient_id, member_id, batch_id, sender, state, reason) "
+        "SELECT ?, recipient_id, member_id, NULL, sender, state, reason FROM _push_r",
+        [cid],
+    )
     cur = con.execute(
         f"SELECT * FROM ({_recipient_vars_sql(kind)} WHERE r.campaign_id = ? AND r.state = 'planned') "
         "ORDER BY sender NULLS FIRST, recipient_id",
@@ -332,6 +336,8 @@ def preview(settings, campaign_id: str, *, con=None, now: datetime | None = None
         [campaign_id]).fetchall())
     quiet_until = policy.in_quiet_hours(camp["scheduled_at"] or now) if camp["channel"] in pol.CAPPED_CHANNELS else None
     planned = counts.get("planned", 0)
+    size = batch_size(settings, camp["channel"])
+    unsplit = sum(-(-int(r or 0) // size) for _s, _b, r, _t in per_sender)
     return {
         "campaign_id": campaign_id,
         "name": camp["name"],
@@ -347,6 +353,7 @@ def preview(settings, campaign_id: str, *, con=None, now: datetime | None = None
         "excluded_by_reason": {k: {"count": v, "name": pol.REASONS.get(k, k)} for k, v in sorted(reasons.items())},
         "batches": nbatches,
         "distinct_texts": texts,
+        "batches_without_personalisation": unsplit,
         "senders": [{"sender": s or None, "batches": b, "recipients": int(r or 0), "texts": t} for s, b, r, t in per_sender],
         "sample": {"batch_id": sample[0], "sender": sample[1], "text": sample[2], "recipients": sample[3]} if sample else None,
         "attachments": camp["attachments"],

@@ -66,7 +66,8 @@ def _audience(msg) -> str:
     if msg.channel == "robot":
         return "robot"
     if msg.channel == "app":
-        return f"staff:{msg.target_id}"
+        # an app message goes to staff: for a member-targeted SOP step, to the member's guide
+        return f"staff:{msg.sender if msg.target_type == 'member' and msg.sender else msg.target_id}"
     if msg.target_type == "group":
         return f"group:{msg.target_id}"
     return f"list:{msg.target_id}"

@@ -178,54 +178,57 @@ def claim_next_batch(settings, campaign_id: str, channel: str, *, now: datetime 
     if con is None:
         with open_store(settings) as c:
             return claim_next_batch(settings, campaign_id, channel, now=now, con=c)
-    if True:
-        while True:
-            _tx(con)
-            row = con.execute(
-                "SELECT batch_id, sender, text, attempts FROM push_batches WHERE campaign_id = ? AND state = 'planned' "
-                "ORDER BY batch_id LIMIT 1",
-                [campaign_id],
-            ).fetchone()
-            if row is None:
-                con.execute("COMMIT")
-                return None
-            bid, sender, text, attempts = row
-            from siyu_cli.push.policy import optout_condition
+    from siyu_cli.push.policy import optout_condition
 
+    while True:
+        _tx(con)
+        row = con.execute(
+            "SELECT batch_id, sender, text, attempts FROM push_batches WHERE campaign_id = ? AND state = 'planned' "
+            "ORDER BY batch_id LIMIT 1",
+            [campaign_id],
+        ).fetchone()
+        if row is None:
+            con.execute("COMMIT")
+            return None
+        bid, sender, text, attempts = row
+        # opt-outs added since the campaign was built (cheap check first; the update is a semi-join)
+        if con.execute(
+            "SELECT count(*) FROM optouts WHERE created_at >= (SELECT created_at FROM push_campaigns WHERE campaign_id = ?)",
+            [campaign_id],
+        ).fetchone()[0]:
             con.execute(
                 f"""UPDATE push_recipients AS r SET state = 'skipped', reason = 'opted_out'
                     WHERE r.campaign_id = ? AND r.batch_id = ? AND r.state = 'planned'
                       AND {optout_condition('r', channel)}""",
                 [campaign_id, bid],
             )
-            left = con.execute(
-                "SELECT count(*) FROM push_recipients WHERE campaign_id = ? AND batch_id = ? AND state = 'planned'",
-                [campaign_id, bid],
-            ).fetchone()[0]
-            if left == 0:
-                con.execute(
-                    "UPDATE push_batches SET state = 'skipped', error = 'no recipient left', finished_at = ? "
-                    "WHERE campaign_id = ? AND batch_id = ?",
-                    [now, campaign_id, bid],
-                )
-                con.execute("COMMIT")
-                continue
+        # (a plain UPDATE then a SELECT: DuckDB's UPDATE … RETURNING is ~100× slower for 10,000 rows)
+        con.execute(
+            "UPDATE push_recipients SET state = 'in_flight' WHERE campaign_id = ? AND batch_id = ? AND state = 'planned'",
+            [campaign_id, bid],
+        )
+        ids = batch_recipients(con, campaign_id, bid, ("in_flight",))
+        if not ids:
             con.execute(
-                "UPDATE push_batches SET state = 'in_flight', started_at = ?, attempts = attempts + 1, error = NULL "
+                "UPDATE push_batches SET state = 'skipped', error = 'no recipient left', finished_at = ? "
                 "WHERE campaign_id = ? AND batch_id = ?",
                 [now, campaign_id, bid],
             )
-            con.execute(
-                "UPDATE push_recipients SET state = 'in_flight' WHERE campaign_id = ? AND batch_id = ? AND state = 'planned'",
-                [campaign_id, bid],
-            )
-            con.execute(
-                "UPDATE push_campaigns SET status = 'sending', updated_at = ? WHERE campaign_id = ?", [now, campaign_id]
-            )
             con.execute("COMMIT")
-            b = Batch(campaign_id, bid, sender, text, "in_flight", None, now, attempts + 1)
-            b.recipients = batch_recipients(con, campaign_id, bid, ("in_flight",))
-            return b
+            continue
+        con.execute(
+            "UPDATE push_batches SET state = 'in_flight', started_at = ?, attempts = attempts + 1, error = NULL "
+            "WHERE campaign_id = ? AND batch_id = ?",
+            [now, campaign_id, bid],
+        )
+        con.execute(
+            "UPDATE push_campaigns SET status = 'sending', updated_at = ? WHERE campaign_id = ? AND status <> 'sending'",
+            [now, campaign_id],
+        )
+        con.execute("COMMIT")
+        b = Batch(campaign_id, bid, sender, text, "in_flight", None, now, attempts + 1)
+        b.recipients = ids
+        return b
 
 
 def complete_batch(

@@ -13,12 +13,10 @@ checked and is marked failed (``outcome_unknown``) rather than risk a double.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from datetime import datetime, timezone
 
 from siyu_cli.errors import SiyuError, TemporaryFailure, UsageError
 from siyu_cli.push import ledger, policy as pol
@@ -112,6 +110,8 @@ def send_campaign(
                     f"quiet hours: no mass-send starts before {until:%H:%M} ({settings.timezone}); nothing was sent "
                     "(run again later, or pass --ignore-quiet-hours)"
                 )
+        if client is not None and (channel == "robot") != hasattr(client, "send_text"):
+            client = None  # e.g. push_due handed a WeComClient but this message goes to a robot webhook
         owned = client is None
         client = client or make_client(settings, channel)
         try:
@@ -235,6 +235,24 @@ def _reconcile(settings, camp, batch: Batch, client, report, session) -> None:
     started = batch.started_at or utcnow()
     if started.tzinfo is None:
         started = started.replace(tzinfo=timezone.utc)
+    # a request may still be in transit: give it the client's timeout to land before concluding it never did
+    settle = float(getattr(getattr(client, "config", None), "timeout", 10.0)) + 1.0
+    for attempt in (1, 2):
+        if _find_at_wecom(settings, camp, batch, client, report, session, started):
+            return
+        age = (utcnow() - started).total_seconds()
+        if attempt == 1 and age < settle:
+            session.close()  # let other processes use the store while we wait
+            time.sleep(settle - age)
+        else:
+            break
+    ledger.release_batch(settings, cid, batch.batch_id, "not found at WeCom after a crash; re-queued", con=session.con())
+    report.released += 1
+
+
+def _find_at_wecom(settings, camp, batch: Batch, client, report, session, started) -> bool:
+    """Look for the batch among WeCom's mass-send records; mark it sent when found."""
+    channel, cid = camp["channel"], camp["campaign_id"]
     start_time = int(started.timestamp()) - RECONCILE_SLACK
     end_time = int(time.time()) + RECONCILE_SLACK
     known = {r[0] for r in session.con().execute("SELECT msgid FROM push_batches WHERE msgid IS NOT NULL").fetchall()}
@@ -267,9 +285,8 @@ def _reconcile(settings, camp, batch: Batch, client, report, session) -> None:
                               now=started, con=session.con())
         report.reconciled += 1
         log.info("batch %s reconciled with WeCom msgid %s", batch.batch_id, msgid)
-        return
-    ledger.release_batch(settings, cid, batch.batch_id, "not found at WeCom after a crash; re-queued", con=session.con())
-    report.released += 1
+        return True
+    return False
 
 
 # ---------------------------------------------------------------- status, remind, cancel
@@ -357,7 +374,11 @@ def campaign_status(con, campaign_id: str) -> dict:
 
 
 def remind(settings, campaign_id: str, *, client=None, app_message: bool = False, now: datetime | None = None) -> dict:
-    """Remind guides of unconfirmed mass-send tasks (≤ 3 reminders per task per 24 h); optionally by app message too."""
+    """Remind guides of unconfirmed mass-send tasks; optionally tell them by app message too.
+
+    WeCom allows 3 reminders per mass send per 24 h (its 45009 answer is recorded as
+    ``limit_reached``); the ledger also stops after 3 reminders per batch in total.
+    """
     now = now or utcnow()
     with open_store(settings, read_only=True) as con:
         camp = ledger.get_campaign(con, campaign_id)
@@ -378,7 +399,13 @@ def remind(settings, campaign_id: str, *, client=None, app_message: bool = False
             if count >= 3:
                 limited.append(bid)
                 continue
-            client.remind_groupmsg_send(msgid)
+            try:
+                client.remind_groupmsg_send(msgid)
+            except _wecom().WeComError as exc:
+                if exc.errcode == 45009:  # WeCom: at most 3 reminders per mass send per 24 h
+                    limited.append(bid)
+                    continue
+                raise
             reminded.append(bid)
             senders[sender] = senders.get(sender, 0) + waiting
         if reminded:
