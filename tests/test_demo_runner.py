@@ -239,6 +239,8 @@ def test_cli_demo_end_to_end(siyu_subprocess, tmp_path):
         assert steps["load"]["read"] == steps["generate"]["rows"]
         assert steps["plan"]["messages"] > 0
         assert steps["push"]["failed"] == 0 and steps["push"]["received"] > 0
+        assert steps["report"]["html"] == str(target.resolve() / "reports" / "report.html")
+        assert steps["report"]["GMV"].startswith("¥")
         received = "".join(p.read_text(encoding="utf-8") for p in (target / "sandbox").glob("*.jsonl"))
         assert "山茶咖啡" in received  # the demo brand's own playbooks, not the example brands'
         assert "花间集" not in received and "晨光咖啡" not in received

@@ -306,7 +306,16 @@ def step_report(ctx: DemoContext) -> dict:
     report = report_mod.build_report(ctx.settings, date_to=ctx.today)
     path = report_mod.write_html(report, ctx.root / REPORT_PATH)
     ctx.results["report"] = report
-    return {"html": str(path)}
+    kpis = _to_dict(report).get("kpis") or {}
+    summary: dict[str, Any] = {}
+    if kpis.get("gmv") is not None:
+        summary["GMV"] = f"¥{kpis['gmv']:,.0f}"
+    if kpis.get("repurchase_rate") is not None:
+        summary["复购率"] = f"{kpis['repurchase_rate']:.0%}"
+    if kpis.get("online_rate") is not None:
+        summary["在线率"] = f"{kpis['online_rate']:.0%}"
+    summary["html"] = str(path)
+    return summary
 
 
 DEFAULT_STEPS: tuple[DemoStep, ...] = (
