@@ -194,6 +194,18 @@ def test_messy_values_real_exports_have(demo):
     assert any(r["Paid at"].endswith("+0800") for r in sh)
     assert any(r["Financial Status"] == "refunded" for r in sh)
     assert any(r["Financial Status"] == "" and r["Name"] for r in sh)  # later line items leave order fields blank
+    gm = [r for _, r in rows_as_dicts(folder / "wecom_group_members.csv")]
+    epochs = [int(r["入群时间"]) for r in gm if r["入群时间"].isdigit()]
+    assert epochs and all(1_500_000_000 < e < 1_900_000_000 for e in epochs)  # the API's join_time, epoch seconds
+    # an epoch is the same instant as the Beijing wall time the generator meant
+    from datetime import datetime, timedelta, timezone
+
+    joined = {(g.chat_id, demo.people[i].external_userid): j for g in demo.groups for i, j, _s, _v in g.members}
+    beijing = timezone(timedelta(hours=8))
+    for r in gm:
+        if r["入群时间"].isdigit():
+            shown = datetime.fromtimestamp(int(r["入群时间"]), beijing).replace(tzinfo=None)
+            assert shown == joined[(r["群ID"], r["外部联系人ID"])].replace(microsecond=0)
 
 
 # ---------------------------------------------------------------- people and identities

@@ -972,7 +972,7 @@ class _Writer:
             for idx, joined, scene, invitor in g.members:
                 p = people[idx]
                 mlines.append(_csv_line([g.chat_id, g.name, p.nickname, "外部联系人", p.external_userid, p.unionid or "",
-                                         _dt(joined, "slash" if rng.random() < 0.1 else "iso"), scene, invitor or ""]))
+                                         _joined_text(joined, rng.random()), scene, invitor or ""]))
         gfile = self._finish("wecom_groups.csv", glines)
         if self.data.groups:
             chat_id, gname, owner, created = (self.data.groups[0].chat_id, self.data.groups[0].name,
@@ -986,6 +986,15 @@ class _Writer:
                   "MISSING_KEY", "外部联系人ID", "a member row with no id", at=max(1, len(mlines) // 2))
         mfile = self._finish("wecom_group_members.csv", mlines)
         return [gfile, mfile]
+
+
+def _joined_text(joined: datetime, r: float) -> str:
+    """入群时间 as exported: mostly ISO, some Excel-style, some the API's epoch seconds (join_time)."""
+    if r < 0.1:
+        return _dt(joined, "slash")
+    if r < 0.2:
+        return str(int((joined - timedelta(hours=8) - datetime(1970, 1, 1)).total_seconds()))  # +08:00 wall time
+    return _dt(joined)
 
 
 def _thousands_unquoted(value: float) -> str:
