@@ -153,3 +153,43 @@ def test_hourly_pushes_due_slots_catching_up_without_double_sends(workspace, tmp
         assert keys == expected
     finally:
         sb.stop()
+
+
+def test_killed_hourly_run_resumed_sends_every_due_message_exactly_once(workspace, tmp_path, monkeypatch):
+    """SIGKILL a real `siyu run hourly` mid-push, then --resume: nobody gets a slot twice, nothing is left unsent."""
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+    import os
+
+    configure(workspace, WECOM_TOML)
+    add_config(workspace, '[pipelines.hourly]\nsteps = [{type = "push_due", playbooks = ["playbooks/coffee-week.yaml"], '
+                          'first_window = "7d", max_catchup = "7d"}]')
+    settings = load_settings(workspace)
+    seed(settings)
+    with open_store(settings) as con:
+        con.execute("UPDATE groups SET tags = ['咖啡群'] WHERE group_id IN ('wr01', 'wr02')")
+    sb = start_sandbox(settings, tmp_path, monkeypatch)
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = dict(os.environ, PYTHONPATH=src, SIYU_WORKSPACE=str(workspace))
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "siyu_cli", "run", "hourly"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(random.uniform(1.0, 3.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        resumed = subprocess.run([sys.executable, "-m", "siyu_cli", "run", "hourly", "--resume", "--format", "json"],
+                                 env=env, capture_output=True, text=True, timeout=300)
+        assert resumed.returncode == 0, resumed.stderr
+        sb.confirm()
+        with open_store(settings, read_only=True) as con:
+            campaigns = con.execute("SELECT campaign_id, status FROM push_campaigns WHERE due_key IS NOT NULL").fetchall()
+            sent = con.execute("SELECT count(*) FROM push_recipients r JOIN push_campaigns c USING (campaign_id) "
+                               "WHERE c.due_key IS NOT NULL AND r.state = 'sent'").fetchone()[0]
+        assert campaigns and all(status == "sent" for _, status in campaigns)
+        deliveries = [(d["recipient"], d["text"]) for d in sb.deliveries("group")]
+        assert len(deliveries) == len(set(deliveries)) == sent == len(campaigns)  # one group post per due slot
+    finally:
+        sb.stop()
