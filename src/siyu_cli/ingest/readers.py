@@ -69,6 +69,61 @@ class Source:
         return f"(SELECT COLUMNS(*)::VARCHAR FROM read_parquet('{p}'))"
 
 
+RAGGED_TABLE = "siyu_rag"
+
+
+def scan_ragged(con, src: Source, reader_lines: list[int], table: str = RAGGED_TABLE) -> int:
+    """Find CSV lines with more fields than the header that DuckDB silently accepted; return their count.
+
+    DuckDB's CSV reader (1.x/2.0, even with ``strict_mode``) drops *empty* extra fields at the end of
+    a line, so ``4,5,6,,`` under a 3-column header is read as ``4,5,6`` with no reject, and a row with
+    one stray field in the middle of an export whose last columns are empty is stored shifted. This is
+    a second, cheap scan of the raw lines (one VARCHAR per physical line, ~1 % of a load): a line is a
+    candidate only if it ends with the delimiter and has at least as many delimiters as the header has
+    fields; only candidates get the quote-aware count (quoted sections removed, ``""`` included).
+    Lines DuckDB already rejected (``reader_lines``) and lines inside a multi-line quoted value
+    (unbalanced quotes) are left out. Creates temp table ``table(__row, line, fields, raw)``, where
+    ``__row`` is the position of the row in DuckDB's result (blank lines are skipped by DuckDB too).
+    """
+    n = len(src.columns)
+    con.execute(f"DROP TABLE IF EXISTS temp.{table}")
+    con.execute(f"DROP TABLE IF EXISTS temp.{table}_lines")
+    if src.format != "csv" or n == 0:
+        con.execute(f"CREATE TEMP TABLE {table} (__row BIGINT, line BIGINT, fields BIGINT, raw VARCHAR)")
+        return 0
+    p = _q(src.read_path)
+    d = src.delimiter.replace("'", "''")
+    # temp tables created in autocommit keep rowids in file order: rowid + 1 = physical line number.
+    # Blank lines are kept as '' (DuckDB skips them when reading rows); every other line not a
+    # candidate is NULL, so this table costs next to nothing.
+    con.execute(f"""
+        CREATE TEMP TABLE {table}_lines AS
+        SELECT CASE WHEN l IS NULL OR l = '' THEN ''
+                    WHEN suffix(l, '{d}') AND strlen(l) - strlen(replace(l, '{d}', '')) >= {n} THEN l END AS l
+        FROM read_csv('{p}', columns={{'l': 'VARCHAR'}}, header=false, delim='', quote='', escape='',
+                      auto_detect=false, strict_mode=false, max_line_size=10000000)
+    """)
+    header_line = src.header_row + 1
+    con.execute("CREATE OR REPLACE TEMP TABLE siyu_rag_rl (line BIGINT)")
+    if reader_lines:
+        con.executemany("INSERT INTO siyu_rag_rl VALUES (?)", [(ln,) for ln in reader_lines])
+    con.execute(f"""
+        CREATE TEMP TABLE {table} AS
+        WITH x AS (SELECT rowid + 1 AS line, l FROM {table}_lines WHERE l IS NOT NULL AND rowid + 1 > {header_line}),
+             c AS (SELECT line, l, regexp_replace(l, '"(?:[^"]|"")*"', '', 'g') AS q FROM x WHERE l <> ''),
+             rag AS (SELECT line, l, strlen(q) - strlen(replace(q, '{d}', '')) + 1 AS fields FROM c
+                     WHERE strpos(q, '"') = 0 AND strlen(q) - strlen(replace(q, '{d}', '')) >= {n}
+                       AND line NOT IN (SELECT line FROM siyu_rag_rl)),
+             skipped AS (SELECT line FROM x WHERE l = '' UNION ALL SELECT line FROM siyu_rag_rl)
+        SELECT line - {header_line} - 1 - (SELECT count(*) FROM skipped s WHERE s.line < rag.line) AS __row,
+               line, fields, l AS raw
+        FROM rag ORDER BY line
+    """)
+    con.execute(f"DROP TABLE temp.{table}_lines")
+    con.execute("DROP TABLE temp.siyu_rag_rl")
+    return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
