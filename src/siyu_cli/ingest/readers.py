@@ -80,7 +80,7 @@ def scan_ragged(con, src: Source, reader_lines: list[int], table: str = RAGGED_T
     one stray field in the middle of an export whose last columns are empty is stored shifted. This is
     a second, cheap scan of the raw lines (one VARCHAR per physical line, ~1 % of a load): a line is a
     candidate only if it ends with the delimiter and has at least as many delimiters as the header has
-    fields; only candidates get the quote-aware count (quoted sections removed, ``""`` included).
+    fields; only candidates with a quote get the quote-aware count (quoted sections removed).
     Lines DuckDB already rejected (``reader_lines``) and lines inside a multi-line quoted value
     (unbalanced quotes) are left out. Creates temp table ``table(__row, line, fields, raw)``, where
     ``__row`` is the position of the row in DuckDB's result (blank lines are skipped by DuckDB too).
@@ -94,14 +94,21 @@ def scan_ragged(con, src: Source, reader_lines: list[int], table: str = RAGGED_T
     p = _q(src.read_path)
     d = src.delimiter.replace("'", "''")
     # temp tables created in autocommit keep rowids in file order: rowid + 1 = physical line number.
-    # Blank lines are kept as '' (DuckDB skips them when reading rows); every other line not a
-    # candidate is NULL, so this table costs next to nothing.
+    # Kept per line: '' for a blank line (DuckDB skips those when reading rows), the text of a line
+    # with too many fields, else NULL, so the table costs next to nothing. CASE is lazy: the regex
+    # (drop each "..." pair, which also removes "" escapes; a quote left over = multi-line value,
+    # undecidable here) only runs on the candidates.
+    cnt = f"strlen(l) - strlen(replace(l, '{d}', ''))"
+    qcnt = f"strlen(q) - strlen(replace(q, '{d}', ''))"
     con.execute(f"""
         CREATE TEMP TABLE {table}_lines AS
         SELECT CASE WHEN l IS NULL OR l = '' THEN ''
-                    WHEN suffix(l, '{d}') AND strlen(l) - strlen(replace(l, '{d}', '')) >= {n} THEN l END AS l
-        FROM read_csv('{p}', columns={{'l': 'VARCHAR'}}, header=false, delim='', quote='', escape='',
-                      auto_detect=false, strict_mode=false, max_line_size=10000000)
+                    WHEN q IS NOT NULL AND strpos(q, '"') = 0 AND {qcnt} >= {n} THEN l END AS l
+        FROM (SELECT l, CASE WHEN suffix(l, '{d}') AND {cnt} >= {n}
+                             THEN CASE WHEN strpos(l, '"') = 0 THEN l ELSE regexp_replace(l, '"[^"]*"', '', 'g') END
+                        END AS q
+              FROM read_csv('{p}', columns={{'l': 'VARCHAR'}}, header=false, delim='', quote='', escape='',
+                            auto_detect=false, strict_mode=false, max_line_size=10000000))
     """)
     header_line = src.header_row + 1
     con.execute("CREATE OR REPLACE TEMP TABLE siyu_rag_rl (line BIGINT)")
@@ -110,10 +117,9 @@ def scan_ragged(con, src: Source, reader_lines: list[int], table: str = RAGGED_T
     con.execute(f"""
         CREATE TEMP TABLE {table} AS
         WITH x AS (SELECT rowid + 1 AS line, l FROM {table}_lines WHERE l IS NOT NULL AND rowid + 1 > {header_line}),
-             c AS (SELECT line, l, regexp_replace(l, '"(?:[^"]|"")*"', '', 'g') AS q FROM x WHERE l <> ''),
-             rag AS (SELECT line, l, strlen(q) - strlen(replace(q, '{d}', '')) + 1 AS fields FROM c
-                     WHERE strpos(q, '"') = 0 AND strlen(q) - strlen(replace(q, '{d}', '')) >= {n}
-                       AND line NOT IN (SELECT line FROM siyu_rag_rl)),
+             rag AS (SELECT line, l, strlen(q) - strlen(replace(q, '{d}', '')) + 1 AS fields
+                     FROM (SELECT line, l, regexp_replace(l, '"[^"]*"', '', 'g') AS q FROM x WHERE l <> '')
+                     WHERE line NOT IN (SELECT line FROM siyu_rag_rl)),
              skipped AS (SELECT line FROM x WHERE l = '' UNION ALL SELECT line FROM siyu_rag_rl)
         SELECT line - {header_line} - 1 - (SELECT count(*) FROM skipped s WHERE s.line < rag.line) AS __row,
                line, fields, l AS raw
