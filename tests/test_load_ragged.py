@@ -122,3 +122,14 @@ def test_cli_reports_the_ragged_row(cli, workspace, tmp_path):
     assert (data["read"], data["inserted"], data["rejected"]) == (2, 1, 1)
     out = json.loads(cli("rejects", "--format", "json").stdout)
     assert [(r["line"], r["reason"], r["raw"]) for r in out] == [(3, "TOO_MANY_COLUMNS", "A2,2,paid,,")]
+
+
+def test_multi_line_quoted_values_neither_hide_nor_fake_a_ragged_row(settings, tmp_path):
+    # A1's status spans three lines; its middle line looks like a ragged row on its own but is not one,
+    # and line positions no longer equal row positions: the ragged A2 must still be the row rejected
+    text = 'order_id,paid_amount,status\nA1,1,"x\ny,z,w,\nend"\nA2,2,paid,,\nA3,3,paid\n'
+    f = write(tmp_path / "o.csv", text)
+    rep = load_files(settings, "orders", [f], max_rejects=10)
+    assert (rep.read, rep.inserted, rep.rejected) == (3, 2, 1) and adds_up(rep)
+    assert q(settings, "SELECT line, reason, raw FROM rejects") == [(5, "TOO_MANY_COLUMNS", "A2,2,paid,,")]
+    assert q(settings, "SELECT order_id, status_raw FROM orders ORDER BY 1") == [("A1", "x\ny,z,w,\nend"), ("A3", "paid")]

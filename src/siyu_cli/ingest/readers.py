@@ -72,7 +72,8 @@ class Source:
 RAGGED_TABLE = "siyu_rag"
 
 
-def scan_ragged(con, src: Source, reader_lines: list[int], table: str = RAGGED_TABLE) -> int:
+def scan_ragged(con, src: Source, reader_lines: list[int], raw_table: str = "siyu_raw",
+                table: str = RAGGED_TABLE) -> int:
     """Find CSV lines with more fields than the header that DuckDB silently accepted; return their count.
 
     DuckDB's CSV reader (1.x/2.0, even with ``strict_mode``) drops *empty* extra fields at the end of
@@ -83,7 +84,10 @@ def scan_ragged(con, src: Source, reader_lines: list[int], table: str = RAGGED_T
     fields; only candidates with a quote get the quote-aware count (quoted sections removed).
     Lines DuckDB already rejected (``reader_lines``) and lines inside a multi-line quoted value
     (unbalanced quotes) are left out. Creates temp table ``table(__row, line, fields, raw)``, where
-    ``__row`` is the position of the row in DuckDB's result (blank lines are skipped by DuckDB too).
+    ``__row`` is the rowid of the row in ``raw_table`` (DuckDB's result, in file order). When some
+    record spans several lines (a quoted value with a newline), line and row positions drift apart:
+    then each (normally rare) candidate is checked against the rows DuckDB read, so a continuation
+    line is never taken for a row.
     """
     n = len(src.columns)
     con.execute(f"DROP TABLE IF EXISTS temp.{table}")
@@ -125,9 +129,35 @@ def scan_ragged(con, src: Source, reader_lines: list[int], table: str = RAGGED_T
                line, fields, l AS raw
         FROM rag ORDER BY line
     """)
+    lines, blank = con.execute(f"SELECT count(*), count(*) FILTER (WHERE l = '') FROM {table}_lines "
+                               f"WHERE rowid + 1 > {header_line}").fetchone()
     con.execute(f"DROP TABLE temp.{table}_lines")
     con.execute("DROP TABLE temp.siyu_rag_rl")
+    n_raw = con.execute(f"SELECT count(*) FROM {raw_table}").fetchone()[0]
+    if lines - blank - len(reader_lines) != n_raw:
+        _verify_ragged(con, src, raw_table, table)
     return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def _verify_ragged(con, src: Source, raw_table: str, table: str) -> None:
+    """Map each candidate line to the row DuckDB read from it (nearest exact match), or drop it."""
+    n = len(src.columns)
+    names = [d[0] for d in con.execute(f"SELECT * FROM {raw_table} LIMIT 0").description]
+    if len(names) != n:
+        return
+    cond = " AND ".join(f'coalesce("{c.replace(chr(34), chr(34) * 2)}", \'\') = ?' for c in names)
+    keep = []
+    for row, line, fields, raw in con.execute(f"SELECT __row, line, fields, raw FROM {table}").fetchall():
+        cells = next(csv.reader([raw], delimiter=src.delimiter, quotechar='"', doublequote=True), [])
+        if len(cells) <= n or any(c != "" for c in cells[n:]):
+            continue
+        hit = con.execute(f"SELECT rowid FROM {raw_table} WHERE {cond} ORDER BY abs(rowid - ?) LIMIT 1",
+                          [*cells[:n], row]).fetchone()
+        if hit:
+            keep.append((hit[0], line, fields, raw))
+    con.execute(f"DELETE FROM {table}")
+    if keep:
+        con.executemany(f"INSERT INTO {table} VALUES (?, ?, ?, ?)", keep)
 
 
 def sha256_file(path: Path) -> str:
