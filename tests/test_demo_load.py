@@ -16,9 +16,8 @@ from siyu_cli.demo.runner import LOAD_ORDER  # noqa: E402
 
 TODAY = date(2026, 11, 25)
 
-# Known ingest gap (at 9c60c7e): a Tmall row with too many columns whose extra cells are empty is accepted by
-# DuckDB's CSV reader without a reject (it drops trailing empty extra fields), so the shifted row is stored as
-# an order with wrong amounts. The checks that depend on it are in the xfail tests at the end.
+# A Tmall row with too many columns whose extra cells are empty: DuckDB's CSV reader accepts it without a
+# reject (it drops trailing empty extra fields); the loader's line scan (readers.scan_ragged) rejects it.
 RAGGED = ("tmall_orders.csv", "TOO_MANY_COLUMNS")
 
 
@@ -46,8 +45,6 @@ def test_each_file_is_recognised_and_rejects_exactly_the_bad_rows(loaded):
 
     exp = data.expected()["files"]
     for f in data.files:
-        if f.path.name == RAGGED[0]:
-            continue  # see test_tmall_row_with_too_many_columns_is_rejected
         rep = reports[f.path.name]
         fr = rep.files[0]
         assert fr.preset == f.preset, f.path.name
@@ -57,7 +54,7 @@ def test_each_file_is_recognised_and_rejects_exactly_the_bad_rows(loaded):
     with open_store(settings, read_only=True) as con:
         got = sorted((Path(file).name, int(line)) for file, line in
                      con.execute("SELECT DISTINCT file, line FROM rejects").fetchall())
-    assert got == sorted((b.file, b.line) for b in data.bad_rows if (b.file, b.reason) != RAGGED)
+    assert got == sorted((b.file, b.line) for b in data.bad_rows)
 
 
 def test_orders_members_and_groups_match_the_ground_truth(loaded):
@@ -77,18 +74,24 @@ def test_orders_members_and_groups_match_the_ground_truth(loaded):
         assert one("SELECT count(*) FROM group_members") == exp["group_members"]
 
 
-@pytest.mark.xfail(reason="ingest stores a Tmall row whose extra columns are empty (see RAGGED)", strict=False)
 def test_tmall_row_with_too_many_columns_is_rejected(loaded):
     data, settings, reports = loaded
     from siyu_cli.store import open_store
 
     rep = reports[RAGGED[0]]
     assert rep.rejected == data.expected()["files"][RAGGED[0]]["rejected"] == 2
+    assert rep.read == rep.inserted + rep.updated + rep.unchanged + rep.rejected
+    bad = next(b for b in data.bad_rows if (b.file, b.reason) == RAGGED)
     exp = data.expected()
     with open_store(settings, read_only=True) as con:
         assert con.execute("SELECT count(*) FROM orders").fetchone()[0] == exp["orders"]
         net = con.execute("SELECT sum(net_amount) FROM orders").fetchone()[0]
+        got = con.execute("SELECT line, reason, raw FROM rejects WHERE file LIKE ? AND reason = ?",
+                          [f"%{RAGGED[0]}", RAGGED[1]]).fetchall()
     assert net == Decimal(str(exp["net_amount"])).quantize(Decimal("0.01"))
+    assert len(got) == 1 and got[0][:2] == (bad.line, "TOO_MANY_COLUMNS")
+    path = next(f.path for f in data.files if f.path.name == RAGGED[0])
+    assert got[0][2] == path.read_bytes().decode("gb18030").splitlines()[bad.line - 1]  # the raw line, as in the file
 
 
 def test_the_load_step_compares_the_store_with_the_ground_truth(loaded):

@@ -39,7 +39,7 @@ from siyu_cli.ingest.presets import (
     resolve_columns,
     status_key,
 )
-from siyu_cli.ingest.readers import Source, open_source, sha256_file
+from siyu_cli.ingest.readers import Source, open_source, scan_ragged, sha256_file
 from siyu_cli.ingest.values import CLEANERS, install_macros
 
 DEFAULT_MAX_REJECTS = 0
@@ -48,7 +48,8 @@ WS_SQL = "' \t\r\n\u3000\u00a0'"
 WS_CODES = "(9, 10, 13, 32, 12288, 160)"  # the same characters: trim only values that start/end with one
 SUMMARY_WORDS = ("合计", "总计", "小计", "汇总", "total", "totals", "合计:", "总计:")
 STALE = ("siyu_raw", "siyu_stg", "siyu_err", "siyu_good", "siyu_src", "siyu_keys", "siyu_res", "siyu_fin",
-         "siyu_cls", "siyu_smap", "siyu_id0", "siyu_reader_errors", "siyu_reader_scans")
+         "siyu_cls", "siyu_smap", "siyu_id0", "siyu_reader_errors", "siyu_reader_scans", "siyu_rag", "siyu_rag_lines",
+         "siyu_rag_rl")
 
 
 @dataclass
@@ -263,10 +264,16 @@ def _load_one(con, settings, kind, path, tmp, *, preset, encoding, source, force
             con.execute(f"CREATE TEMP TABLE siyu_raw AS SELECT * FROM {src.relation_sql()}")
         except duckdb.Error as exc:
             raise DataError(f"{path}: cannot read the file: {_first_line(exc)}") from None
+        ragged = 0
+        if src.format == "csv":  # in autocommit too: its line table relies on rowids in file order
+            try:
+                ragged = scan_ragged(con, src, _reader_lines(con, src))
+            except duckdb.Error as exc:
+                raise DataError(f"{path}: cannot read the file's lines: {_first_line(exc)}") from None
         step(f"cleaning {path.name}")
         cols, fills = _stage(con, kind, p, mapping, header)
         con.execute("BEGIN TRANSACTION")
-        _rejects(con, fr, src, kind, p, mapping, cols, header, fills)
+        _rejects(con, fr, src, kind, p, mapping, cols, header, fills, ragged)
         step(f"merging {path.name}")
         if kind == "orders":
             _merge_orders(con, fr, p, mapping)
@@ -406,7 +413,17 @@ def _tags_expr(p: Preset, mapping, header) -> str:
     return parts[0] if len(parts) == 1 else f"list_concat({', '.join(parts)})"
 
 
-def _rejects(con, fr: FileReport, src: Source, kind, p: Preset, mapping, fields, header, fills) -> None:
+def _reader_lines(con, src: Source) -> list[int]:
+    """Line numbers DuckDB's CSV reader rejected in the last scan."""
+    has_reader = src.format == "csv" and con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'siyu_reader_errors'"
+    ).fetchone()[0]
+    if not has_reader:
+        return []
+    return [r[0] for r in con.execute("SELECT DISTINCT line FROM siyu_reader_errors ORDER BY line").fetchall()]
+
+
+def _rejects(con, fr: FileReport, src: Source, kind, p: Preset, mapping, fields, header, fills, ragged=0) -> None:
     """Collect reader and value rejects into siyu_err / the rejects table; make siyu_good."""
     checks = ["SELECT __row, NULL AS col, 'SUMMARY_ROW' AS reason, 'a total/summary row, not data' AS msg, "
               "NULL AS val FROM siyu_stg WHERE __summary"]
@@ -438,18 +455,25 @@ def _rejects(con, fr: FileReport, src: Source, kind, p: Preset, mapping, fields,
         )
     con.execute(f"CREATE TEMP TABLE siyu_err AS {' UNION ALL '.join(checks)}")
     extra = "".join(", " + f for f in fills)
-    has_reader = src.format == "csv" and con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'siyu_reader_errors'"
-    ).fetchone()[0]
-    reader_lines: list[int] = []
-    if has_reader:
-        reader_lines = [r[0] for r in con.execute("SELECT DISTINCT line FROM siyu_reader_errors ORDER BY line").fetchall()]
+    reader_lines = _reader_lines(con, src)
     n_raw = con.execute("SELECT count(*) FROM siyu_raw").fetchone()[0]
     fr.read = n_raw + len(reader_lines)
+    # rows DuckDB read although they have too many fields (empty extras dropped; see scan_ragged): a
+    # shifted row, so its value rejects would be misleading; one TOO_MANY_COLUMNS reject with the raw line
+    if ragged:
+        con.execute("DELETE FROM siyu_err WHERE __row IN (SELECT __row FROM siyu_rag)")
     bad_rows = con.execute("SELECT count(DISTINCT __row) FROM siyu_err").fetchone()[0]
-    fr.rejected = bad_rows + len(reader_lines)
+    fr.rejected = bad_rows + len(reader_lines) + ragged
     now = dt.datetime.now(dt.timezone.utc)
     file = str(fr.path)
+    if ragged:
+        con.execute(
+            """INSERT INTO rejects (batch_id, file, line, "column", reason, message, raw, created_at)
+               SELECT ?, ?, line, NULL, 'TOO_MANY_COLUMNS',
+                      'Expected Number of Columns: ' || ? || ' Found: ' || fields, raw, ?
+               FROM siyu_rag""",
+            [fr.batch_id, file, len(src.columns), now],
+        )
     if reader_lines:
         con.execute(
             """INSERT INTO rejects (batch_id, file, line, "column", reason, message, raw, created_at)
@@ -473,8 +497,9 @@ def _rejects(con, fr: FileReport, src: Source, kind, p: Preset, mapping, fields,
             [fr.batch_id, file, now],
         )
         con.execute("DROP TABLE siyu_rl")
+    if bad_rows or ragged:
         con.execute(f"CREATE TEMP TABLE siyu_good AS SELECT *{extra} FROM siyu_stg "
-                    "ANTI JOIN (SELECT DISTINCT __row FROM siyu_err) USING (__row)")
+                    "ANTI JOIN (SELECT __row FROM siyu_err UNION SELECT __row FROM siyu_rag) USING (__row)")
     else:
         con.execute(f"CREATE TEMP VIEW siyu_good AS SELECT *{extra} FROM siyu_stg")
     # the raw table is no longer needed: free its memory before merging

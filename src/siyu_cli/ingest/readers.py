@@ -69,6 +69,97 @@ class Source:
         return f"(SELECT COLUMNS(*)::VARCHAR FROM read_parquet('{p}'))"
 
 
+RAGGED_TABLE = "siyu_rag"
+
+
+def scan_ragged(con, src: Source, reader_lines: list[int], raw_table: str = "siyu_raw",
+                table: str = RAGGED_TABLE) -> int:
+    """Find CSV lines with more fields than the header that DuckDB silently accepted; return their count.
+
+    DuckDB's CSV reader (1.x/2.0, even with ``strict_mode``) drops *empty* extra fields at the end of
+    a line, so ``4,5,6,,`` under a 3-column header is read as ``4,5,6`` with no reject, and a row with
+    one stray field in the middle of an export whose last columns are empty is stored shifted. This is
+    a second, cheap scan of the raw lines (one VARCHAR per physical line, ~1 % of a load): a line is a
+    candidate only if it ends with the delimiter and has at least as many delimiters as the header has
+    fields; only candidates with a quote get the quote-aware count (quoted sections removed).
+    Lines DuckDB already rejected (``reader_lines``) and lines inside a multi-line quoted value
+    (unbalanced quotes) are left out. Creates temp table ``table(__row, line, fields, raw)``, where
+    ``__row`` is the rowid of the row in ``raw_table`` (DuckDB's result, in file order). When some
+    record spans several lines (a quoted value with a newline), line and row positions drift apart:
+    then each (normally rare) candidate is checked against the rows DuckDB read, so a continuation
+    line is never taken for a row.
+    """
+    n = len(src.columns)
+    con.execute(f"DROP TABLE IF EXISTS temp.{table}")
+    con.execute(f"DROP TABLE IF EXISTS temp.{table}_lines")
+    if src.format != "csv" or n == 0:
+        con.execute(f"CREATE TEMP TABLE {table} (__row BIGINT, line BIGINT, fields BIGINT, raw VARCHAR)")
+        return 0
+    p = _q(src.read_path)
+    d = src.delimiter.replace("'", "''")
+    # temp tables created in autocommit keep rowids in file order: rowid + 1 = physical line number.
+    # Kept per line: '' for a blank line (DuckDB skips those when reading rows), the text of a line
+    # with too many fields, else NULL, so the table costs next to nothing. CASE is lazy: the regex
+    # (drop each "..." pair, which also removes "" escapes; a quote left over = multi-line value,
+    # undecidable here) only runs on the candidates.
+    cnt = f"strlen(l) - strlen(replace(l, '{d}', ''))"
+    qcnt = f"strlen(q) - strlen(replace(q, '{d}', ''))"
+    con.execute(f"""
+        CREATE TEMP TABLE {table}_lines AS
+        SELECT CASE WHEN l IS NULL OR l = '' THEN ''
+                    WHEN q IS NOT NULL AND strpos(q, '"') = 0 AND {qcnt} >= {n} THEN l END AS l
+        FROM (SELECT l, CASE WHEN suffix(l, '{d}') AND {cnt} >= {n}
+                             THEN CASE WHEN strpos(l, '"') = 0 THEN l ELSE regexp_replace(l, '"[^"]*"', '', 'g') END
+                        END AS q
+              FROM read_csv('{p}', columns={{'l': 'VARCHAR'}}, header=false, delim='', quote='', escape='',
+                            auto_detect=false, strict_mode=false, max_line_size=10000000))
+    """)
+    header_line = src.header_row + 1
+    con.execute("CREATE OR REPLACE TEMP TABLE siyu_rag_rl (line BIGINT)")
+    if reader_lines:
+        con.executemany("INSERT INTO siyu_rag_rl VALUES (?)", [(ln,) for ln in reader_lines])
+    con.execute(f"""
+        CREATE TEMP TABLE {table} AS
+        WITH x AS (SELECT rowid + 1 AS line, l FROM {table}_lines WHERE l IS NOT NULL AND rowid + 1 > {header_line}),
+             rag AS (SELECT line, l, strlen(q) - strlen(replace(q, '{d}', '')) + 1 AS fields
+                     FROM (SELECT line, l, regexp_replace(l, '"[^"]*"', '', 'g') AS q FROM x WHERE l <> '')
+                     WHERE line NOT IN (SELECT line FROM siyu_rag_rl)),
+             skipped AS (SELECT line FROM x WHERE l = '' UNION ALL SELECT line FROM siyu_rag_rl)
+        SELECT line - {header_line} - 1 - (SELECT count(*) FROM skipped s WHERE s.line < rag.line) AS __row,
+               line, fields, l AS raw
+        FROM rag ORDER BY line
+    """)
+    lines, blank = con.execute(f"SELECT count(*), count(*) FILTER (WHERE l = '') FROM {table}_lines "
+                               f"WHERE rowid + 1 > {header_line}").fetchone()
+    con.execute(f"DROP TABLE temp.{table}_lines")
+    con.execute("DROP TABLE temp.siyu_rag_rl")
+    n_raw = con.execute(f"SELECT count(*) FROM {raw_table}").fetchone()[0]
+    if lines - blank - len(reader_lines) != n_raw:
+        _verify_ragged(con, src, raw_table, table)
+    return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def _verify_ragged(con, src: Source, raw_table: str, table: str) -> None:
+    """Map each candidate line to the row DuckDB read from it (nearest exact match), or drop it."""
+    n = len(src.columns)
+    names = [d[0] for d in con.execute(f"SELECT * FROM {raw_table} LIMIT 0").description]
+    if len(names) != n:
+        return
+    cond = " AND ".join(f'coalesce("{c.replace(chr(34), chr(34) * 2)}", \'\') = ?' for c in names)
+    keep = []
+    for row, line, fields, raw in con.execute(f"SELECT __row, line, fields, raw FROM {table}").fetchall():
+        cells = next(csv.reader([raw], delimiter=src.delimiter, quotechar='"', doublequote=True), [])
+        if len(cells) <= n or any(c != "" for c in cells[n:]):
+            continue
+        hit = con.execute(f"SELECT rowid FROM {raw_table} WHERE {cond} ORDER BY abs(rowid - ?) LIMIT 1",
+                          [*cells[:n], row]).fetchone()
+        if hit:
+            keep.append((hit[0], line, fields, raw))
+    con.execute(f"DELETE FROM {table}")
+    if keep:
+        con.executemany(f"INSERT INTO {table} VALUES (?, ?, ?, ?)", keep)
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
