@@ -94,6 +94,19 @@ def mask_phone(phone: str | None) -> str | None:
     return f"{m.group(2)}****{m.group(4)}"
 
 
+_PHONE_IN_TEXT = re.compile(r"(?<![0-9])(?:\+?86[- ]?)?(1[3-9][0-9])([0-9]{4})([0-9]{4})(?![0-9])")
+
+
+def mask_phones_in_text(text: str) -> str:
+    """Mask every mainland mobile number inside free text (raw reject lines, SQL cells)."""
+    return _PHONE_IN_TEXT.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
+
+
+def mask_rows(rows: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    """Rows with phone numbers masked in every text cell (personal data stays out of output by default)."""
+    return [tuple(mask_phones_in_text(v) if isinstance(v, str) else v for v in row) for row in rows]
+
+
 # ---------------------------------------------------------------- rows
 
 def _plain(value: Any) -> Any:

@@ -23,12 +23,14 @@ def sql(
     bom: bool = typer.Option(False, "--bom", help="Start CSV with a UTF-8 BOM so Excel shows Chinese correctly."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
     limit: Optional[int] = typer.Option(None, "--limit", help="At most this many rows."),
+    unmask: bool = typer.Option(False, "--unmask", help="Show phone numbers in full (personal data: share with care)."),
 ) -> None:
-    """Run a read-only SQL query against the store."""
+    """Run a read-only SQL query against the store (phone numbers masked unless --unmask)."""
     from siyu_cli.analyst import run_sql
+    from siyu_cli.output import mask_rows
 
     result = run_sql(settings(ctx), query, limit=limit)
-    emit_rows(result.columns, result.rows, fmt, bom=bom, output=output)
+    emit_rows(result.columns, result.rows if unmask else mask_rows(result.rows), fmt, bom=bom, output=output)
 
 
 def tables(

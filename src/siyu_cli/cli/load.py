@@ -96,9 +96,11 @@ def rejects(
     all_batches: bool = typer.Option(False, "--all", help="Rejects of every load, not only each file's latest."),
     limit: Optional[int] = typer.Option(None, "--limit", "-n", min=1, help="Show at most this many."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, csv or json."),
+    unmask: bool = typer.Option(False, "--unmask", help="Show phone numbers in the raw text in full."),
 ) -> None:
-    """List rejected rows: file, line, column, reason and the raw text."""
+    """List rejected rows: file, line, column, reason and the raw text (phones masked unless --unmask)."""
     from siyu_cli.ingest import list_rejects
+    from siyu_cli.output import mask_rows
 
     cols, rows = list_rejects(settings(ctx), batch=batch, file=file, all_batches=all_batches, limit=limit)
-    emit_rows(cols, rows, fmt, title=f"rejects ({len(rows)})")
+    emit_rows(cols, rows if unmask else mask_rows(rows), fmt, title=f"rejects ({len(rows)})")
