@@ -11,6 +11,7 @@ create would store.
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -96,8 +97,12 @@ def check_attachments(attachments: list[dict]) -> list[dict]:
     return attachments
 
 
-def create_campaign(settings, spec: CampaignSpec, *, dry_run: bool = False, now: datetime | None = None) -> dict:
-    """Build the campaign's ledger; return its preview. With ``dry_run`` nothing is stored."""
+def create_campaign(settings, spec: CampaignSpec, *, dry_run: bool = False, now: datetime | None = None,
+                    session=None) -> dict:
+    """Build the campaign's ledger; return its preview. With ``dry_run`` nothing is stored.
+
+    ``session`` (a :class:`~siyu_cli.push.ledger.StoreSession`) reuses a held store connection.
+    """
     if spec.channel not in CHANNELS:
         raise UsageError(f"unknown channel {spec.channel!r} (customer, group, app, robot)")
     now = now or datetime.now(timezone.utc)
@@ -109,8 +114,10 @@ def create_campaign(settings, spec: CampaignSpec, *, dry_run: bool = False, now:
     check_attachments(spec.attachments)
     policy = pol.load_policy(settings)
     size = batch_size(settings, spec.channel)
+    if session is not None and audiences.opens_store(spec.audience):
+        session.close()  # plan opens the store itself (read-only): not while this process holds it read-write
     pre = audiences.pre_resolve(settings, spec.audience, spec.channel, now=now)
-    with open_store(settings) as con:
+    with (nullcontext(session.con()) if session is not None else open_store(settings)) as con:
         if spec.due_key:
             row = con.execute("SELECT campaign_id FROM push_campaigns WHERE due_key = ?", [spec.due_key]).fetchone()
             if row:

@@ -110,6 +110,14 @@ class StoreSession:
             self._opened = time.monotonic()
         return self._con
 
+    def rollback(self) -> None:
+        """Roll back a transaction left open on the held connection, if any."""
+        if self._con is not None:
+            try:
+                self._con.execute("ROLLBACK")
+            except Exception:  # no transaction open: nothing to undo
+                pass
+
     def close(self) -> None:
         if self._cm is not None:
             cm, self._cm, self._con = self._cm, None, None
