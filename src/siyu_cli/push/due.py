@@ -131,16 +131,17 @@ def push_due(
                 try:
                     status = status_by_key.get(msg.key)
                     if status is None:
-                        create_campaign(
+                        res = create_campaign(
                             settings,
                             CampaignSpec(channel=msg.channel, audience=_audience(msg), text=msg.text, name=msg.key,
                                          attachments=[dict(a) for a in msg.attachments], campaign_id=cid,
                                          scheduled_at=msg.scheduled_at, due_key=msg.key, sender=msg.sender,
                                          raw_text=True),
-                            now=now, session=session,
+                            now=now, session=session, with_preview=False,
                         )
-                        item["created"] = True
-                        status = status_by_key[msg.key] = "ready"
+                        # another process may have created it since the lookup: then it is that one's status
+                        item["created"] = res["created"]
+                        status = status_by_key[msg.key] = res["status"]
                     if status in FINISHED:
                         item["outcome"] = "already_" + status if not item["created"] else status
                         continue
