@@ -143,7 +143,8 @@ def _send_campaign(settings, campaign_id: str, session, *, client, now, ignore_q
             attachments = camp["attachments"]
             n = 0
             while max_batches is None or n < max_batches:
-                batch = ledger.claim_next_batch(settings, campaign_id, channel, con=session.con())
+                # after this send's first claim the campaign is committed as sending: no need to repeat it
+                batch = ledger.claim_next_batch(settings, campaign_id, channel, con=session.con(), mark_sending=n == 0)
                 if batch is None:
                     break
                 n += 1
