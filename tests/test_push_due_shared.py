@@ -114,3 +114,49 @@ def test_demo_push_line_explains_what_was_not_sent(ws, sb):
     with open_store(ws, read_only=True) as con:
         assert con.execute("SELECT count(*) FROM push_recipients WHERE state = 'skipped' AND reason = 'frequency_cap'"
                            ).fetchone()[0] == 1
+
+
+def test_sigkill_of_push_due_then_rerun_sends_each_due_message_once(ws, tmp_path, monkeypatch):
+    """`siyu push due` (one session, one client for all campaigns) killed after WeCom accepted a task."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+    from zoneinfo import ZoneInfo
+
+    from siyu_cli.plan import due_messages
+
+    with open_store(ws) as con:
+        con.execute("UPDATE groups SET tags = ['咖啡群'] WHERE group_id IN ('wr01', 'wr02')")
+    mon = datetime(2026, 11, 23, tzinfo=ZoneInfo("Asia/Shanghai"))  # 2026-W48, in the past
+    start, end = mon, mon + timedelta(days=3)
+    keys = {m.key for m in due_messages(ws, start, end)}
+    assert len(keys) >= 4
+    sb = start_sandbox(ws, tmp_path, monkeypatch)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1] / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    args = [sys.executable, "-m", "siyu_cli", "push", "due", "--from", start.isoformat(), "--to", end.isoformat()]
+    try:
+        sb.set_faults({"latency": 0.05, "paths": ["add_msg_template"]})
+        p = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while len(sb.state.msgs) < 2 and p.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert p.poll() is None, "push due finished before it could be killed"
+        p.send_signal(signal.SIGKILL)
+        p.communicate(timeout=10)
+        assert len(sb.state.msgs) < len(keys)  # killed part-way
+        for _ in range(2):  # the rerun finishes the rest; a third run finds everything sent
+            r = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+            assert r.returncode == 0, r.stderr
+        sb.confirm()
+        with open_store(ws, read_only=True) as con:
+            statuses = dict(con.execute("SELECT status, count(*) FROM push_campaigns GROUP BY 1").fetchall())
+        assert statuses == {"sent": len(keys)}
+        assert len(sb.state.msgs) == len(keys)  # one WeCom task per due message, never a second
+        sent = [(d["recipient"], d["msgid"]) for d in sb.deliveries("group")]
+        assert len(sent) == len(set(sent)) == len(keys)
+    finally:
+        sb.stop()
