@@ -1,6 +1,6 @@
 """Push benchmarks (run by hand, not a test).
 
-    PYTHONPATH=src python benchmarks/push.py [--ledger 1000000] [--send 2000] [--mem 2000,20000]
+    PYTHONPATH=src python benchmarks/push.py [--ledger 1000000] [--send 2000] [--due 200] [--mem 2000,20000]
 
 1. ledger: build a campaign ledger for N recipients (audience → ids, senders, opt-outs, caps,
    batches) vs a named baseline: a bare CREATE TABLE AS SELECT of the same N rows from members
@@ -8,6 +8,9 @@
 2. send loop: siyu's per-recipient overhead against the sandbox with rate limits off, batch size 1
    (the worst case: one API call per recipient), vs the baseline of the same number of raw
    WeComClient.add_msg_template calls. Also the normal case (batches of up to 10,000).
+4. push_due: N due messages (one campaign each, as plan makes them) vs the named baseline
+   "per_message": the same N through create_campaign + send_campaign one at a time, each with its
+   own store connections and WeCom client.
 3. memory: peak Python allocations and RSS of a `send` in a fresh process (the sandbox runs in
    the parent) for two audience sizes at batch size 1000 (flat = the send loop holds one batch,
    never the audience).
@@ -142,6 +145,47 @@ def bench_send_batched(n: int) -> dict:
             "us_per_recipient": round(took / max(sent, 1) * 1e6, 1)}
 
 
+class _Due:
+    """A DueMessage as plan makes them: one customer message to one member."""
+
+    def __init__(self, key, at, target, text):
+        self.key, self.kind, self.scheduled_at, self.playbook = key, "sop_step", at, "bench"
+        self.target_type, self.target_id, self.channel, self.sender = "member", target, "customer", None
+        self.text, self.attachments = text, ()
+
+
+def bench_due(n: int) -> dict:
+    """push_due over n due messages (one campaign each) vs the named baseline "per_message": the same
+    n messages through create_campaign + send_campaign one by one, each opening its own store
+    connections and WeCom client (what push_due did before it shared them)."""
+    from datetime import datetime, timedelta, timezone
+
+    from siyu_cli.push import CampaignSpec, create_campaign, push_due, send_campaign
+    from siyu_cli.push.due import due_campaign_id
+    from siyu_cli.sandbox import SandboxServer
+
+    s = workspace(2 * n, batch=1000, guides=5)
+    t0 = datetime(2026, 11, 25, 1, 0, tzinfo=timezone.utc)
+    msgs = [_Due(f"sop:bench:{i}", t0 + timedelta(seconds=i), f"m{i:08d}", f"第{i}条") for i in range(2 * n)]
+    base, due = msgs[:n], msgs[n:]
+    now = t0 + timedelta(days=1)
+    with SandboxServer(settings=s, confirm="never", rate_limits={"externalcontact/add_msg_template": 0}) as sb:
+        os.environ.update(sb.env())
+        t = time.perf_counter()
+        for m in base:
+            create_campaign(s, CampaignSpec(channel="customer", audience=f"list:{m.target_id}", text=m.text, name=m.key,
+                                            campaign_id=due_campaign_id(m.key), scheduled_at=m.scheduled_at,
+                                            due_key=m.key, raw_text=True), now=now)
+            send_campaign(s, due_campaign_id(m.key), now=now)
+        per_message = time.perf_counter() - t
+        t = time.perf_counter()
+        rep = push_due(s, t0, now, messages=due, now=now)
+        took = time.perf_counter() - t
+    return {"messages": n, "sent": rep.sent, "per_message_s": round(per_message, 2), "push_due_s": round(took, 2),
+            "per_message_ms_each": round(per_message / n * 1000, 1), "push_due_ms_each": round(took / n * 1000, 1),
+            "ratio_vs_per_message": round(took / per_message, 2)}
+
+
 def _mem_child(root: str, cid: str) -> None:
     """Only the send, in a fresh process: the sandbox (whose state grows with messages) runs in the parent."""
     import tracemalloc
@@ -189,6 +233,7 @@ def main() -> None:
     ap.add_argument("--send", type=int, default=1000)
     ap.add_argument("--batched", type=int, default=50_000)
     ap.add_argument("--mem", default="2000,20000")
+    ap.add_argument("--due", type=int, default=200)
     ap.add_argument("--mem-child", nargs=2, metavar=("ROOT", "CAMPAIGN"))
     a = ap.parse_args()
     if a.mem_child:
@@ -207,6 +252,9 @@ def main() -> None:
     if a.batched:
         results["send_batched"] = bench_send_batched(a.batched)
         print("batched", json.dumps(results["send_batched"]), flush=True)
+    if a.due:
+        results["push_due"] = bench_due(a.due)
+        print("due", json.dumps(results["push_due"]), flush=True)
     if a.mem:
         results["memory"] = bench_mem([int(x) for x in a.mem.split(",")])
         print("memory", json.dumps(results["memory"]), flush=True)

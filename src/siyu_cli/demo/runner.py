@@ -295,10 +295,46 @@ def step_push(ctx: DemoContext) -> dict:
     for key in ("due", "sent"):
         if key in info:
             summary[key] = info[key]
+    summary.update(_push_unsent(ctx, info))
     summary["failed"] = int(getattr(report, "failed", 0) or 0)
     summary["received"] = len(deliveries)
     summary.update({f"by {k}": v for k, v in sorted(by_channel.items())})
     return summary
+
+
+#: push_due outcomes that are neither sent nor failed, as the demo's push line names them
+_UNSENT = {"not_yet_due": "not yet due", "held": "held", "pending": "pending", "created": "created",
+           "empty": "empty", "already_sent": "already sent", "already_partial": "already sent",
+           "already_empty": "already empty", "already_cancelled": "cancelled", "cancelled": "cancelled"}
+
+
+def _push_unsent(ctx: DemoContext, info: dict) -> dict[str, Any]:
+    """Why "due" and "sent" differ: messages not sent yet (with when), and recipients skipped by policy."""
+    from collections import Counter
+    from zoneinfo import ZoneInfo
+
+    items = info.get("items") or []
+    out: dict[str, Any] = {}
+    counts = Counter(_UNSENT[i.get("outcome")] for i in items if i.get("outcome") in _UNSENT)
+    for label, n in counts.items():
+        out[label] = n
+    later = sorted(i["scheduled_at"] for i in items if i.get("outcome") == "not_yet_due" and i.get("scheduled_at"))
+    if later and ctx.settings is not None:
+        first = datetime.fromisoformat(later[0]).astimezone(ZoneInfo(ctx.settings.timezone))
+        out["not yet due"] = f"{counts['not yet due']} (scheduled from {first:%m-%d %H:%M})"
+    cids = [i["campaign_id"] for i in items if i.get("campaign_id")]
+    if cids and ctx.settings is not None:
+        from siyu_cli.store import open_store
+
+        with open_store(ctx.settings, read_only=True) as con:
+            reasons = con.execute(
+                "SELECT reason, count(*) FROM push_recipients WHERE state = 'skipped' "
+                "AND campaign_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY 1 ORDER BY 2 DESC, 1", [cids]).fetchall()
+        if reasons:
+            why = ", ".join(f"{str(r or 'other').replace('_', ' ')} {n}" if len(reasons) > 1 else str(r or "other").replace("_", " ")
+                            for r, n in reasons)
+            out["skipped recipients"] = f"{sum(n for _r, n in reasons)} ({why})"
+    return out
 
 
 def step_report(ctx: DemoContext) -> dict:

@@ -74,6 +74,11 @@ def _select_sql(query: str, column: str) -> tuple[str, list]:
     return f"SELECT DISTINCT CAST({column} AS VARCHAR) AS id FROM ({q}) AS q WHERE {column} IS NOT NULL", []
 
 
+def opens_store(spec: str) -> bool:
+    """Whether :func:`pre_resolve` opens the store itself for this audience spec."""
+    return (spec or "").strip().partition(":")[0].lower() in ("sop", "plan")
+
+
 def pre_resolve(settings, spec: str, channel: str, *, now: datetime | None = None) -> Audience | None:
     """Audiences computed outside the store connection (sop:/plan: ask plan, which opens the store itself)."""
     head, _, rest = (spec or "").strip().partition(":")

@@ -11,6 +11,7 @@ create would store.
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -96,8 +97,14 @@ def check_attachments(attachments: list[dict]) -> list[dict]:
     return attachments
 
 
-def create_campaign(settings, spec: CampaignSpec, *, dry_run: bool = False, now: datetime | None = None) -> dict:
-    """Build the campaign's ledger; return its preview. With ``dry_run`` nothing is stored."""
+def create_campaign(settings, spec: CampaignSpec, *, dry_run: bool = False, now: datetime | None = None,
+                    session=None, with_preview: bool = True) -> dict:
+    """Build the campaign's ledger; return its preview. With ``dry_run`` nothing is stored.
+
+    ``session`` (a :class:`~siyu_cli.push.ledger.StoreSession`) reuses a held store connection;
+    ``with_preview=False`` returns only ``campaign_id``, ``status``, ``created`` and ``dry_run`` (push_due
+    creates many campaigns and reads none of their previews).
+    """
     if spec.channel not in CHANNELS:
         raise UsageError(f"unknown channel {spec.channel!r} (customer, group, app, robot)")
     now = now or datetime.now(timezone.utc)
@@ -109,12 +116,14 @@ def create_campaign(settings, spec: CampaignSpec, *, dry_run: bool = False, now:
     check_attachments(spec.attachments)
     policy = pol.load_policy(settings)
     size = batch_size(settings, spec.channel)
+    if session is not None and audiences.opens_store(spec.audience):
+        session.close()  # plan opens the store itself (read-only): not while this process holds it read-write
     pre = audiences.pre_resolve(settings, spec.audience, spec.channel, now=now)
-    with open_store(settings) as con:
+    with (nullcontext(session.con()) if session is not None else open_store(settings)) as con:
         if spec.due_key:
-            row = con.execute("SELECT campaign_id FROM push_campaigns WHERE due_key = ?", [spec.due_key]).fetchone()
+            row = con.execute("SELECT campaign_id, status FROM push_campaigns WHERE due_key = ?", [spec.due_key]).fetchone()
             if row:
-                return preview(settings, row[0], con=con)
+                return preview(settings, row[0], con=con) if with_preview else {"campaign_id": row[0], "status": row[1], "created": False}
         cid = spec.campaign_id or new_campaign_id(con, now, tz)
         if con.execute("SELECT 1 FROM push_campaigns WHERE campaign_id = ?", [cid]).fetchone():
             raise UsageError(f"campaign {cid} already exists")
@@ -131,7 +140,8 @@ def create_campaign(settings, spec: CampaignSpec, *, dry_run: bool = False, now:
             )
             _insert_recipients(con, cid, spec, aud, policy, at)
             _make_batches(con, cid, spec.channel, template, common, size, kind)
-            result = preview(settings, cid, con=con, now=now, policy=policy)
+            result = (preview(settings, cid, con=con, now=now, policy=policy) if with_preview
+                      else {"campaign_id": cid, "status": "ready", "created": not dry_run})
             result["dry_run"] = dry_run
             con.execute("ROLLBACK" if dry_run else "COMMIT")
         except BaseException:

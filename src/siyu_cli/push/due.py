@@ -15,7 +15,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from siyu_cli.errors import SiyuError, TemporaryFailure
-from siyu_cli.store import open_store
 
 FINISHED = ("sent", "partial", "cancelled", "empty")
 
@@ -84,9 +83,16 @@ def push_due(
     now: datetime | None = None,
     messages=None,
 ) -> DueReport:
-    """Create (idempotently) and send the campaigns for messages due in [start, end)."""
+    """Create (idempotently) and send the campaigns for messages due in [start, end).
+
+    One store connection (a :class:`~siyu_cli.push.ledger.StoreSession`, released every
+    ``push.store_hold_seconds`` like a single send) and one WeCom client per kind (so one
+    token) serve every campaign of the call; each campaign still has its own lock, its own
+    committed ledger transitions and its own crash reconciliation.
+    """
+    from siyu_cli.push import ledger
     from siyu_cli.push.campaigns import CampaignSpec, create_campaign
-    from siyu_cli.push.sender import send_campaign
+    from siyu_cli.push.sender import _close, make_client, send_campaign
 
     now = now or datetime.now(timezone.utc)
     if messages is None:
@@ -94,46 +100,70 @@ def push_due(
 
         messages = due_messages(settings, start, end, playbooks=playbooks)
     report = DueReport(start, end)
-    for msg in sorted(messages, key=lambda m: (m.scheduled_at, m.key)):
-        if not (start <= msg.scheduled_at < end):
-            continue
-        cid = due_campaign_id(msg.key)
-        item = {"key": msg.key, "campaign_id": cid, "channel": msg.channel, "target": msg.target_id,
-                "scheduled_at": msg.scheduled_at.isoformat(), "created": False}
-        report.items.append(item)
-        with open_store(settings, read_only=True) as con:
-            row = con.execute("SELECT status FROM push_campaigns WHERE due_key = ?", [msg.key]).fetchone()
-        try:
-            if row is None:
-                create_campaign(
-                    settings,
-                    CampaignSpec(channel=msg.channel, audience=_audience(msg), text=msg.text, name=msg.key,
-                                 attachments=[dict(a) for a in msg.attachments], campaign_id=cid,
-                                 scheduled_at=msg.scheduled_at, due_key=msg.key, sender=msg.sender, raw_text=True),
-                    now=now,
-                )
-                item["created"] = True
-                status = "ready"
-            else:
-                status = row[0]
-            if status in FINISHED:
-                item["outcome"] = "already_" + status if not item["created"] else status
-                continue
-            if not send:
-                item["outcome"] = "created" if item["created"] else "pending"
-                continue
-            if msg.scheduled_at > now:
-                item["outcome"] = "not_yet_due"
-                continue
-            rep = send_campaign(settings, cid, client=client, now=now)
-            item["states"] = rep.states
-            item["outcome"] = rep.status if rep.status in ("sent", "partial", "empty") else "pending"
-            if rep.stopped:
-                item["error"] = rep.stopped
-        except TemporaryFailure as exc:
-            item["outcome"] = "held"
-            item["error"] = exc.message
-        except SiyuError as exc:
-            item["outcome"] = "failed"
-            item["error"] = exc.message
+    due = [m for m in sorted(messages, key=lambda m: (m.scheduled_at, m.key)) if start <= m.scheduled_at < end]
+    if not due:
+        return report
+    clients: dict[str, object] = {}  # "wecom" | "robot" -> a client this call made (and closes)
+
+    def client_for(channel: str):
+        robot = channel == "robot"
+        if client is not None and robot == hasattr(client, "send_text"):
+            return client
+        kind = "robot" if robot else "wecom"
+        if kind not in clients:
+            clients[kind] = make_client(settings, channel)
+        return clients[kind]
+
+    hold = float(settings.section("push").get("store_hold_seconds", 2.0))
+    try:
+        with ledger.StoreSession(settings, hold) as session:
+            # every "does this due message already have a campaign?" in one query
+            keys = [m.key for m in due]
+            status_by_key = dict(session.con().execute(
+                "SELECT due_key, status FROM push_campaigns WHERE due_key IN (SELECT unnest(?::VARCHAR[]))", [keys]
+            ).fetchall())
+            for msg in due:
+                session.release_if_old()  # let other siyu processes at the store between campaigns
+                cid = due_campaign_id(msg.key)
+                item = {"key": msg.key, "campaign_id": cid, "channel": msg.channel, "target": msg.target_id,
+                        "scheduled_at": msg.scheduled_at.isoformat(), "created": False}
+                report.items.append(item)
+                try:
+                    status = status_by_key.get(msg.key)
+                    if status is None:
+                        res = create_campaign(
+                            settings,
+                            CampaignSpec(channel=msg.channel, audience=_audience(msg), text=msg.text, name=msg.key,
+                                         attachments=[dict(a) for a in msg.attachments], campaign_id=cid,
+                                         scheduled_at=msg.scheduled_at, due_key=msg.key, sender=msg.sender,
+                                         raw_text=True),
+                            now=now, session=session, with_preview=False,
+                        )
+                        # another process may have created it since the lookup: then it is that one's status
+                        item["created"] = res["created"]
+                        status = status_by_key[msg.key] = res["status"]
+                    if status in FINISHED:
+                        item["outcome"] = "already_" + status if not item["created"] else status
+                        continue
+                    if not send:
+                        item["outcome"] = "created" if item["created"] else "pending"
+                        continue
+                    if msg.scheduled_at > now:
+                        item["outcome"] = "not_yet_due"
+                        continue
+                    rep = send_campaign(settings, cid, client=client_for(msg.channel), now=now, session=session)
+                    status_by_key[msg.key] = rep.status
+                    item["states"] = rep.states
+                    item["outcome"] = rep.status if rep.status in ("sent", "partial", "empty") else "pending"
+                    if rep.stopped:
+                        item["error"] = rep.stopped
+                except TemporaryFailure as exc:
+                    item["outcome"] = "held"
+                    item["error"] = exc.message
+                except SiyuError as exc:
+                    item["outcome"] = "failed"
+                    item["error"] = exc.message
+    finally:
+        for c in clients.values():
+            _close(c, True)
     return report

@@ -110,6 +110,14 @@ class StoreSession:
             self._opened = time.monotonic()
         return self._con
 
+    def rollback(self) -> None:
+        """Roll back a transaction left open on the held connection, if any."""
+        if self._con is not None:
+            try:
+                self._con.execute("ROLLBACK")
+            except Exception:  # no transaction open: nothing to undo
+                pass
+
     def close(self) -> None:
         if self._cm is not None:
             cm, self._cm, self._con = self._cm, None, None
@@ -167,17 +175,19 @@ def _tx(con):
     con.execute("BEGIN TRANSACTION")
 
 
-def claim_next_batch(settings, campaign_id: str, channel: str, *, now: datetime | None = None, con=None) -> Batch | None:
+def claim_next_batch(settings, campaign_id: str, channel: str, *, now: datetime | None = None, con=None,
+                     mark_sending: bool = True) -> Batch | None:
     """Mark the next planned batch in_flight and COMMIT, before any HTTP call is made.
 
     Recipients who opted out since the campaign was created are skipped here
     (opt-outs are honoured up to the last moment). Returns None when no planned
-    batch is left.
+    batch is left. ``mark_sending=False``: the caller (holding the campaign lock) already
+    committed the campaign as ``sending`` with an earlier claim, so that no-op update is skipped.
     """
     now = now or utcnow()
     if con is None:
         with open_store(settings) as c:
-            return claim_next_batch(settings, campaign_id, channel, now=now, con=c)
+            return claim_next_batch(settings, campaign_id, channel, now=now, con=c, mark_sending=mark_sending)
     from siyu_cli.push.policy import optout_condition
 
     while True:
@@ -221,10 +231,11 @@ def claim_next_batch(settings, campaign_id: str, channel: str, *, now: datetime 
             "WHERE campaign_id = ? AND batch_id = ?",
             [now, campaign_id, bid],
         )
-        con.execute(
-            "UPDATE push_campaigns SET status = 'sending', updated_at = ? WHERE campaign_id = ? AND status <> 'sending'",
-            [now, campaign_id],
-        )
+        if mark_sending:
+            con.execute(
+                "UPDATE push_campaigns SET status = 'sending', updated_at = ? WHERE campaign_id = ? AND status <> 'sending'",
+                [now, campaign_id],
+            )
         con.execute("COMMIT")
         b = Batch(campaign_id, bid, sender, text, "in_flight", None, now, attempts + 1)
         b.recipients = ids

@@ -90,11 +90,33 @@ def send_campaign(
     ignore_quiet_hours: bool = False,
     max_batches: int | None = None,
     on_batch=None,
+    session=None,
 ) -> SendReport:
-    """Send (or resume) a campaign under its lock; safe to run again after any crash."""
+    """Send (or resume) a campaign under its lock; safe to run again after any crash.
+
+    ``session`` (a :class:`~siyu_cli.push.ledger.StoreSession`) lets a caller sending many
+    campaigns (push_due) keep one store connection across them; it is closed if this send fails.
+    """
+    if session is None:
+        hold = float(settings.section("push").get("store_hold_seconds", 2.0))
+        with ledger.StoreSession(settings, hold) as own:
+            return send_campaign(settings, campaign_id, client=client, now=now, ignore_quiet_hours=ignore_quiet_hours,
+                                 max_batches=max_batches, on_batch=on_batch, session=own)
+    try:
+        return _send_campaign(settings, campaign_id, session, client=client, now=now,
+                              ignore_quiet_hours=ignore_quiet_hours, max_batches=max_batches, on_batch=on_batch)
+    except SiyuError:
+        session.rollback()  # raised outside a transition; should one be open, it must not leak into the next
+        raise
+    except BaseException:
+        session.close()  # as a send's own session would be: any transaction left open is rolled back
+        raise
+
+
+def _send_campaign(settings, campaign_id: str, session, *, client, now, ignore_quiet_hours, max_batches,
+                   on_batch) -> SendReport:
     report = SendReport(campaign_id)
-    hold = float(settings.section("push").get("store_hold_seconds", 2.0))
-    with ledger.campaign_lock(settings, campaign_id), ledger.StoreSession(settings, hold) as session:
+    with ledger.campaign_lock(settings, campaign_id):
         con = session.con()
         camp = ledger.get_campaign(con, campaign_id)
         in_flight = ledger.batches_in_state(con, campaign_id, "in_flight")
@@ -121,7 +143,8 @@ def send_campaign(
             attachments = camp["attachments"]
             n = 0
             while max_batches is None or n < max_batches:
-                batch = ledger.claim_next_batch(settings, campaign_id, channel, con=session.con())
+                # after this send's first claim the campaign is committed as sending: no need to repeat it
+                batch = ledger.claim_next_batch(settings, campaign_id, channel, con=session.con(), mark_sending=n == 0)
                 if batch is None:
                     break
                 n += 1

@@ -21,6 +21,7 @@ import re
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
@@ -46,6 +47,12 @@ class Migration:
 
 def migrations() -> list[Migration]:
     """All migrations shipped with this siyu, in version order."""
+    return list(_shipped_migrations())
+
+
+@lru_cache(maxsize=1)
+def _shipped_migrations() -> tuple[Migration, ...]:
+    """The package's migration files, read once per process (open_store runs many times per command)."""
     found = []
     for entry in resources.files("siyu_cli.store").joinpath("migrations").iterdir():
         m = re.match(r"^(\d+)_(.+)\.sql$", entry.name)
@@ -55,7 +62,7 @@ def migrations() -> list[Migration]:
     versions = [mig.version for mig in found]
     if len(set(versions)) != len(versions):  # pragma: no cover - packaging error
         raise RuntimeError(f"duplicate migration numbers: {versions}")
-    return found
+    return tuple(found)
 
 
 def lock_wait_seconds() -> float:
