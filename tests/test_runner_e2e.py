@@ -175,9 +175,14 @@ def test_killed_hourly_run_resumed_sends_every_due_message_exactly_once(workspac
     src = str(Path(__file__).resolve().parents[1] / "src")
     env = dict(os.environ, PYTHONPATH=src, SIYU_WORKSPACE=str(workspace))
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "siyu_cli", "run", "hourly"], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(random.uniform(1.0, 3.0))
+        log = tmp_path / "hourly.jsonl"
+        proc = subprocess.Popen([sys.executable, "-m", "siyu_cli", "run", "hourly", "--log-format", "json",
+                                 "--log-file", str(log)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while not (log.exists() and '"step_started"' in log.read_text(encoding="utf-8")):
+            assert time.monotonic() < deadline and proc.poll() is None, "the push step never started"
+            time.sleep(0.02)
+        time.sleep(random.uniform(0.0, 0.6))  # somewhere inside the push step
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         resumed = subprocess.run([sys.executable, "-m", "siyu_cli", "run", "hourly", "--resume", "--format", "json"],
