@@ -142,33 +142,46 @@ def summarize(con, snapshot_id: int, params: dict[str, Any] | None = None) -> li
 def pareto(con, snapshot_id: int | None = None, *, table: str | None = None) -> dict[str, Any]:
     """Top 20% of buyers' share of revenue, and the smallest share of buyers that brings 80% of revenue.
 
-    Reads a stored snapshot, or ``table`` (the run's measures). Ties in revenue
-    do not change either number, so no tie-breaker (and no costly string sort) is needed.
+    Reads a stored snapshot, or ``table`` (the run's per-buyer table). Buyers are
+    ranked by revenue, largest first; ties in revenue change neither number, so the
+    buyers are grouped by revenue value (far fewer rows than buyers) and only those
+    groups are sorted. Within the group where a boundary falls every buyer adds the
+    same amount, so the exact row is found by integer / Decimal arithmetic.
     """
+    from decimal import Decimal
+
     source = table if table else f"segment_members WHERE snapshot_id = {int(snapshot_id)} AND"
     where = "WHERE frequency > 0" if table else "frequency > 0"
-    row = con.execute(
-        f"""WITH b AS (
-               SELECT revenue,
-                      row_number() OVER w AS rn,
-                      sum(revenue) OVER (w ROWS UNBOUNDED PRECEDING) AS cum
-               FROM {source} {where}
-               WINDOW w AS (ORDER BY revenue DESC)
-           ), t AS (SELECT count(*) AS n, sum(revenue) AS total FROM b)
-           SELECT t.n, t.total,
-                  (SELECT sum(revenue) FROM b WHERE rn <= ceil(0.2 * t.n)),
-                  (SELECT min(rn) FROM b WHERE cum >= 0.8 * t.total)
-           FROM t"""
-    ).fetchone()
-    n, total, top, rn80 = row
-    total = float(total or 0)
-    if not n or total <= 0:
-        return {"buyers": int(n or 0), "revenue": total, "top20_revenue_share": None, "buyers_share_for_80": None}
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE seg_pareto AS
+            WITH h AS (SELECT revenue AS v, count(*) AS c FROM {source} {where} GROUP BY revenue)
+            SELECT v, c, sum(c) OVER o - c AS n0, sum(v * c) OVER o - v * c AS s0
+            FROM h WINDOW o AS (ORDER BY v DESC ROWS UNBOUNDED PRECEDING)"""
+    )
+    try:
+        n, total = con.execute("SELECT sum(c), sum(v * c) FROM seg_pareto").fetchone()
+        n = int(n or 0)
+        total = Decimal(total or 0)
+        if not n or total <= 0:
+            return {"buyers": n, "revenue": float(total), "top20_revenue_share": None, "buyers_share_for_80": None}
+        k = -(-n // 5)  # ceil(0.2 n): the top 20% of buyers
+        v, n0, s0 = con.execute(
+            "SELECT v, n0, s0 FROM seg_pareto WHERE n0 < ? AND ? <= n0 + c", [k, k]
+        ).fetchone()
+        top = Decimal(s0) + (k - int(n0)) * Decimal(v)
+        x = Decimal("0.8") * total  # the first buyer whose running total reaches 80%
+        v, n0, s0 = con.execute(
+            "SELECT v, n0, s0 FROM seg_pareto WHERE s0 < ? AND ? <= s0 + v * c", [x, x]
+        ).fetchone()
+        need, each = int((x - Decimal(s0)) * 1000), int(Decimal(v) * 1000)  # exact: amounts have ≤ 3 decimals
+        rn80 = int(n0) - (-need // each)  # n0 + ceil((x - s0) / v)
+    finally:
+        con.execute("DROP TABLE IF EXISTS seg_pareto")
     return {
-        "buyers": int(n),
-        "revenue": round(total, 2),
-        "top20_revenue_share": round(float(top) / total, 4),
-        "buyers_share_for_80": round(int(rn80) / n, 4),
+        "buyers": n,
+        "revenue": round(float(total), 2),
+        "top20_revenue_share": round(float(top) / float(total), 4),
+        "buyers_share_for_80": round(rn80 / n, 4),
     }
 
 
