@@ -171,7 +171,7 @@ def build_buyers(con: "duckdb.DuckDBPyConnection", params: MeasureParams, table:
     start, end = bounds(params)
     freq = "count(*)" if params.frequency_unit == "orders" else f"count(DISTINCT CAST(timezone({tz}, paid_at) AS DATE))"
     monetary = "revenue" if params.monetary == "total" else "round(revenue / frequency, 2)"
-    con.execute(
+    created = con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {table} AS
         WITH agg AS (
@@ -204,7 +204,7 @@ def build_buyers(con: "duckdb.DuckDBPyConnection", params: MeasureParams, table:
         """
     )
     stats = MeasureStats()
-    stats.buyers = int(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    stats.buyers = int(created.fetchone()[0])  # CREATE TABLE AS returns its row count
     stats.excluded = {why: int(n) for why, n in con.execute(excluded_sql(params)).fetchall()}
     return stats
 

@@ -123,13 +123,22 @@ def parse_split(dim: str, spec: Any) -> Split:
     return Split(dim, "fixed", value=value)
 
 
-def _split_threshold(con, table: str, split: Split) -> float | None:
-    col = _DIMS[split.dim]
-    if split.kind == "fixed":
-        return split.value
-    expr = {"median": f"median({col})", "mean": f"avg({col})"}.get(split.kind, f"quantile_cont({col}, {split.q})")
-    value = con.execute(f"SELECT {expr} FROM {table} WHERE frequency > 0").fetchone()[0]
-    return None if value is None else float(value)
+def _split_thresholds(con, table: str, splits: dict[str, Split]) -> dict[str, float | None]:
+    """Each dimension's threshold: the fixed value, or a statistic over buyers (all in one query)."""
+    out: dict[str, float | None] = {}
+    exprs = []
+    for d in "rfm":
+        split, col = splits[d], _DIMS[d]
+        if split.kind == "fixed":
+            out[d] = split.value
+        else:
+            exprs.append((d, {"median": f"median({col})", "mean": f"avg({col})"}.get(
+                split.kind, f"quantile_cont({col}, {split.q})")))
+    if exprs:
+        row = con.execute(f"SELECT {', '.join(e for _, e in exprs)} FROM {table} WHERE frequency > 0").fetchone()
+        for (d, _), value in zip(exprs, row):
+            out[d] = None if value is None else float(value)
+    return {d: out[d] for d in "rfm"}
 
 
 def _high_sql(split: Split, threshold: float | None) -> str:
@@ -160,7 +169,7 @@ def rfm8_assign(con, buyers: str, emit, splits: dict[str, Split]) -> dict[str, A
     """
     from siyu_cli.segment.measures import member_measures_sql
 
-    thresholds = {d: _split_threshold(con, buyers, splits[d]) for d in "rfm"}
+    thresholds = _split_thresholds(con, buyers, splits)
     highs = {d: _high_sql(splits[d], thresholds[d]) for d in "rfm"}
     cases_id = " ".join(
         f"WHEN r_score = {r} AND f_score = {f} AND m_score = {m} THEN '{seg.id}'" for (r, f, m), seg in RFM8.items()

@@ -152,31 +152,29 @@ def pareto(con, snapshot_id: int | None = None, *, table: str | None = None) -> 
 
     source = table if table else f"segment_members WHERE snapshot_id = {int(snapshot_id)} AND"
     where = "WHERE frequency > 0" if table else "frequency > 0"
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE seg_pareto AS
-            WITH h AS (SELECT revenue AS v, count(*) AS c FROM {source} {where} GROUP BY revenue)
-            SELECT v, c, sum(c) OVER o - c AS n0, sum(v * c) OVER o - v * c AS s0
-            FROM h WINDOW o AS (ORDER BY v DESC ROWS UNBOUNDED PRECEDING)"""
-    )
-    try:
-        n, total = con.execute("SELECT sum(c), sum(v * c) FROM seg_pareto").fetchone()
-        n = int(n or 0)
-        total = Decimal(total or 0)
-        if not n or total <= 0:
-            return {"buyers": n, "revenue": float(total), "top20_revenue_share": None, "buyers_share_for_80": None}
-        k = -(-n // 5)  # ceil(0.2 n): the top 20% of buyers
-        v, n0, s0 = con.execute(
-            "SELECT v, n0, s0 FROM seg_pareto WHERE n0 < ? AND ? <= n0 + c", [k, k]
-        ).fetchone()
-        top = Decimal(s0) + (k - int(n0)) * Decimal(v)
-        x = Decimal("0.8") * total  # the first buyer whose running total reaches 80%
-        v, n0, s0 = con.execute(
-            "SELECT v, n0, s0 FROM seg_pareto WHERE s0 < ? AND ? <= s0 + v * c", [x, x]
-        ).fetchone()
-        need, each = int((x - Decimal(s0)) * 1000), int(Decimal(v) * 1000)  # exact: amounts have ≤ 3 decimals
-        rn80 = int(n0) - (-need // each)  # n0 + ceil((x - s0) / v)
-    finally:
-        con.execute("DROP TABLE IF EXISTS seg_pareto")
+    # One statement: the revenue groups with running counts/sums (n0, s0: before the group), the totals,
+    # and the two groups where the top-20% row and the 80%-of-revenue row fall.
+    row = con.execute(
+        f"""WITH h AS (SELECT revenue AS v, count(*) AS c FROM {source} {where} GROUP BY revenue),
+            g AS MATERIALIZED (
+                SELECT v, c, sum(c) OVER o - c AS n0, sum(v * c) OVER o - v * c AS s0
+                FROM h WINDOW o AS (ORDER BY v DESC ROWS UNBOUNDED PRECEDING)),
+            t AS (SELECT sum(c) AS n, sum(v * c) AS total, ceil(0.2 * sum(c)) AS k, 0.8 * sum(v * c) AS x FROM g)
+            SELECT t.n, t.total, a.v, a.n0, a.s0, b.v, b.n0, b.s0
+            FROM t LEFT JOIN g a ON a.n0 < t.k AND t.k <= a.n0 + a.c
+                   LEFT JOIN g b ON b.s0 < t.x AND t.x <= b.s0 + b.v * b.c"""
+    ).fetchone()
+    n = int(row[0] or 0)
+    total = Decimal(row[1] or 0)
+    if not n or total <= 0:
+        return {"buyers": n, "revenue": float(total), "top20_revenue_share": None, "buyers_share_for_80": None}
+    k = -(-n // 5)  # ceil(0.2 n): the top 20% of buyers
+    v, n0, s0 = row[2:5]
+    top = Decimal(s0) + (k - int(n0)) * Decimal(v)
+    x = Decimal("0.8") * total  # the first buyer whose running total reaches 80%
+    v, n0, s0 = row[5:8]
+    need, each = int((x - Decimal(s0)) * 1000), int(Decimal(v) * 1000)  # exact: amounts have ≤ 3 decimals
+    rn80 = int(n0) - (-need // each)  # n0 + ceil((x - s0) / v)
     return {
         "buyers": n,
         "revenue": round(float(total), 2),
