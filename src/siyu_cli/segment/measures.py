@@ -157,6 +157,32 @@ def excluded_sql(params: MeasureParams) -> str:
     """
 
 
+def local_date_sql(con: "duckdb.DuckDBPyConnection", tz: str):
+    """A function col → SQL for the local calendar date of TIMESTAMPTZ ``col`` in time zone ``tz`` (a literal).
+
+    ``timezone(tz, ts)`` asks ICU for every value, which costs more than the rest
+    of the per-buyer work. When the zone's UTC offset is the same at every hour
+    from the first to the last ``paid_at`` in ``orders`` (asked of ICU itself,
+    so the same tz database decides; Asia/Shanghai has had no DST since 1991),
+    the date is plain arithmetic: UTC microseconds + that offset, cast to DATE.
+    Otherwise (DST zones, or a span so long that checking it would cost more
+    than converting) every value goes through ICU as before.
+    """
+    icu = lambda col: f"CAST(timezone({tz}, {col}) AS DATE)"  # noqa: E731
+    lo, hi, rows = con.execute("SELECT epoch(min(paid_at)), epoch(max(paid_at)), count(*) FROM orders").fetchone()
+    if lo is None or (hi - lo) / 3600 > max(rows, 10_000):
+        return icu
+    lo, hi = int(lo // 3600 * 3600), int(hi)
+    low, high = con.execute(
+        f"""SELECT min(o), max(o) FROM (
+               SELECT epoch_us(timezone({tz}, t)) - epoch_us(t) AS o
+               FROM (SELECT to_timestamp(s) AS t FROM range({lo}, {hi + 3601}, 3600) r(s)))"""
+    ).fetchone()
+    if low is None or low != high:
+        return icu
+    return lambda col: f"CAST(make_timestamp(epoch_us({col}) + {int(low)}) AS DATE)"
+
+
 def build_buyers(con: "duckdb.DuckDBPyConnection", params: MeasureParams, table: str = "seg_buyers") -> MeasureStats:
     """Create TEMP TABLE ``table``: one row per buyer (member_id, recency_days, frequency, monetary, revenue,
     first_purchase, last_purchase), typed as segment_members stores them.
@@ -169,7 +195,8 @@ def build_buyers(con: "duckdb.DuckDBPyConnection", params: MeasureParams, table:
     as_of = f"DATE '{params.as_of.isoformat()}'"
     tz = _tz_literal(params.timezone)
     start, end = bounds(params)
-    freq = "count(*)" if params.frequency_unit == "orders" else f"count(DISTINCT CAST(timezone({tz}, paid_at) AS DATE))"
+    local_date = local_date_sql(con, tz)
+    freq = "count(*)" if params.frequency_unit == "orders" else f"count(DISTINCT {local_date('paid_at')})"
     monetary = "revenue" if params.monetary == "total" else "round(revenue / frequency, 2)"
     created = con.execute(
         f"""
@@ -188,8 +215,8 @@ def build_buyers(con: "duckdb.DuckDBPyConnection", params: MeasureParams, table:
         ),
         b AS (
             SELECT member_id, frequency, revenue,
-                   CAST(timezone({tz}, last_at) AS DATE) AS last_d,
-                   CAST(timezone({tz}, first_at) AS DATE) AS first_d,
+                   {local_date('last_at')} AS last_d,
+                   {local_date('first_at')} AS first_d,
                    CAST({monetary} AS DECIMAL(18,2)) AS mon
             FROM agg
         )
