@@ -142,44 +142,33 @@ def summarize(con, snapshot_id: int, params: dict[str, Any] | None = None) -> li
 def pareto(con, snapshot_id: int | None = None, *, table: str | None = None) -> dict[str, Any]:
     """Top 20% of buyers' share of revenue, and the smallest share of buyers that brings 80% of revenue.
 
-    Reads a stored snapshot, or ``table`` (the run's per-buyer table). Buyers are
-    ranked by revenue, largest first; ties in revenue change neither number, so the
-    buyers are grouped by revenue value (far fewer rows than buyers) and only those
-    groups are sorted. Within the group where a boundary falls every buyer adds the
-    same amount, so the exact row is found by integer / Decimal arithmetic.
+    Reads a stored snapshot, or ``table`` (the run's measures). Ties in revenue
+    do not change either number, so no tie-breaker (and no costly string sort) is needed.
     """
-    from decimal import Decimal
-
     source = table if table else f"segment_members WHERE snapshot_id = {int(snapshot_id)} AND"
     where = "WHERE frequency > 0" if table else "frequency > 0"
-    # One statement: the revenue groups with running counts/sums (n0, s0: before the group), the totals,
-    # and the two groups where the top-20% row and the 80%-of-revenue row fall.
     row = con.execute(
-        f"""WITH h AS (SELECT revenue AS v, count(*) AS c FROM {source} {where} GROUP BY revenue),
-            g AS MATERIALIZED (
-                SELECT v, c, sum(c) OVER o - c AS n0, sum(v * c) OVER o - v * c AS s0
-                FROM h WINDOW o AS (ORDER BY v DESC ROWS UNBOUNDED PRECEDING)),
-            t AS (SELECT sum(c) AS n, sum(v * c) AS total, ceil(0.2 * sum(c)) AS k, 0.8 * sum(v * c) AS x FROM g)
-            SELECT t.n, t.total, a.v, a.n0, a.s0, b.v, b.n0, b.s0
-            FROM t LEFT JOIN g a ON a.n0 < t.k AND t.k <= a.n0 + a.c
-                   LEFT JOIN g b ON b.s0 < t.x AND t.x <= b.s0 + b.v * b.c"""
+        f"""WITH b AS (
+               SELECT revenue,
+                      row_number() OVER w AS rn,
+                      sum(revenue) OVER (w ROWS UNBOUNDED PRECEDING) AS cum
+               FROM {source} {where}
+               WINDOW w AS (ORDER BY revenue DESC)
+           ), t AS (SELECT count(*) AS n, sum(revenue) AS total FROM b)
+           SELECT t.n, t.total,
+                  (SELECT sum(revenue) FROM b WHERE rn <= ceil(0.2 * t.n)),
+                  (SELECT min(rn) FROM b WHERE cum >= 0.8 * t.total)
+           FROM t"""
     ).fetchone()
-    n = int(row[0] or 0)
-    total = Decimal(row[1] or 0)
+    n, total, top, rn80 = row
+    total = float(total or 0)
     if not n or total <= 0:
-        return {"buyers": n, "revenue": float(total), "top20_revenue_share": None, "buyers_share_for_80": None}
-    k = -(-n // 5)  # ceil(0.2 n): the top 20% of buyers
-    v, n0, s0 = row[2:5]
-    top = Decimal(s0) + (k - int(n0)) * Decimal(v)
-    x = Decimal("0.8") * total  # the first buyer whose running total reaches 80%
-    v, n0, s0 = row[5:8]
-    need, each = int((x - Decimal(s0)) * 1000), int(Decimal(v) * 1000)  # exact: amounts have ≤ 3 decimals
-    rn80 = int(n0) - (-need // each)  # n0 + ceil((x - s0) / v)
+        return {"buyers": int(n or 0), "revenue": total, "top20_revenue_share": None, "buyers_share_for_80": None}
     return {
-        "buyers": n,
-        "revenue": round(float(total), 2),
-        "top20_revenue_share": round(float(top) / float(total), 4),
-        "buyers_share_for_80": round(rn80 / n, 4),
+        "buyers": int(n),
+        "revenue": round(total, 2),
+        "top20_revenue_share": round(float(top) / total, 4),
+        "buyers_share_for_80": round(int(rn80) / n, 4),
     }
 
 
