@@ -157,39 +157,48 @@ def excluded_sql(params: MeasureParams) -> str:
     """
 
 
-def score_sql(order: str) -> str:
-    """A 1–5 quintile score by percent rank over buyers (see schemes.QUINTILE_RULE); needs column ``n``."""
-    return (f"CASE WHEN n <= 1 THEN 1 ELSE CAST(least(5, 1 + (5 * (rank() OVER (ORDER BY {order}) - 1)) "
-            f"// (n - 1)) AS INTEGER) END")
+def local_date_sql(con: "duckdb.DuckDBPyConnection", tz: str):
+    """A function col → SQL for the local calendar date of TIMESTAMPTZ ``col`` in time zone ``tz`` (a literal).
+
+    ``timezone(tz, ts)`` asks ICU for every value, which costs more than the rest
+    of the per-buyer work. When the zone's UTC offset is the same at every hour
+    from the first to the last ``paid_at`` in ``orders`` (asked of ICU itself,
+    so the same tz database decides; Asia/Shanghai has had no DST since 1991),
+    the date is plain arithmetic: UTC microseconds + that offset, cast to DATE.
+    Otherwise (DST zones, or a span so long that checking it would cost more
+    than converting) every value goes through ICU as before.
+    """
+    icu = lambda col: f"CAST(timezone({tz}, {col}) AS DATE)"  # noqa: E731
+    lo, hi, rows = con.execute("SELECT epoch(min(paid_at)), epoch(max(paid_at)), count(*) FROM orders").fetchone()
+    if lo is None or (hi - lo) / 3600 > max(rows, 10_000):
+        return icu
+    lo, hi = int(lo // 3600 * 3600), int(hi)
+    low, high = con.execute(
+        f"""SELECT min(o), max(o) FROM (
+               SELECT epoch_us(timezone({tz}, t)) - epoch_us(t) AS o
+               FROM (SELECT to_timestamp(s) AS t FROM range({lo}, {hi + 3601}, 3600) r(s)))"""
+    ).fetchone()
+    if low is None or low != high:
+        return icu
+    return lambda col: f"CAST(make_timestamp(epoch_us({col}) + {int(low)}) AS DATE)"
 
 
-def build_measures(
-    con: "duckdb.DuckDBPyConnection", params: MeasureParams, table: str = "seg_measures", *, scores: bool = False
-) -> MeasureStats:
-    """Create TEMP TABLE ``table`` (member_id, recency_days, frequency, monetary, revenue, first/last_purchase).
+def build_buyers(con: "duckdb.DuckDBPyConnection", params: MeasureParams, table: str = "seg_buyers") -> MeasureStats:
+    """Create TEMP TABLE ``table``: one row per buyer (member_id, recency_days, frequency, monetary, revenue,
+    first_purchase, last_purchase), typed as segment_members stores them.
 
-    With ``scores``, also r_score/f_score/m_score (1–5 quintiles among buyers, NULL for non-buyers),
-    ranked in the same query over the per-buyer aggregate, before members without purchases join in.
+    One scan of ``orders``; only each buyer's first/last purchase is converted to a
+    local date. Members without a purchase join in later (:func:`member_measures_sql`),
+    straight into the snapshot insert, so the per-member table is never materialised twice.
+    ``stats.members`` is filled in by the caller from that insert.
     """
     as_of = f"DATE '{params.as_of.isoformat()}'"
     tz = _tz_literal(params.timezone)
     start, end = bounds(params)
-    freq = "count(*)" if params.frequency_unit == "orders" else f"count(DISTINCT CAST(timezone({tz}, paid_at) AS DATE))"
+    local_date = local_date_sql(con, tz)
+    freq = "count(*)" if params.frequency_unit == "orders" else f"count(DISTINCT {local_date('paid_at')})"
     monetary = "revenue" if params.monetary == "total" else "round(revenue / frequency, 2)"
-    if scores:
-        scored = f"""
-        s AS (
-            SELECT *,
-                   {score_sql('last_d ASC')} AS r_score,
-                   {score_sql('frequency ASC')} AS f_score,
-                   {score_sql('mon ASC')} AS m_score
-            FROM b, (SELECT count(*) AS n FROM b)
-        )"""
-        score_cols = ", a.r_score, a.f_score, a.m_score"
-    else:
-        scored = "s AS (SELECT * FROM b)"
-        score_cols = ""
-    con.execute(
+    created = con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {table} AS
         WITH agg AS (
@@ -206,25 +215,104 @@ def build_measures(
         ),
         b AS (
             SELECT member_id, frequency, revenue,
-                   CAST(timezone({tz}, last_at) AS DATE) AS last_d,
-                   CAST(timezone({tz}, first_at) AS DATE) AS first_d,
+                   {local_date('last_at')} AS last_d,
+                   {local_date('first_at')} AS first_d,
                    CAST({monetary} AS DECIMAL(18,2)) AS mon
             FROM agg
-        ),
-        {scored}
-        SELECT coalesce(m.member_id, a.member_id) AS member_id,
-               CAST({as_of} - a.last_d AS INTEGER) AS recency_days,
-               CAST(coalesce(a.frequency, 0) AS INTEGER) AS frequency,
-               CAST(coalesce(a.mon, 0) AS DECIMAL(18,2)) AS monetary,
-               CAST(coalesce(a.revenue, 0) AS DECIMAL(18,2)) AS revenue,
-               a.first_d AS first_purchase,
-               a.last_d AS last_purchase{score_cols}
-        FROM (SELECT member_id FROM members) m FULL OUTER JOIN s a ON a.member_id = m.member_id
+        )
+        SELECT member_id,
+               CAST({as_of} - last_d AS INTEGER) AS recency_days,
+               CAST(frequency AS INTEGER) AS frequency,
+               CAST(mon AS DECIMAL(18,2)) AS monetary,
+               CAST(revenue AS DECIMAL(18,2)) AS revenue,
+               first_d AS first_purchase,
+               last_d AS last_purchase
+        FROM b
         """
     )
     stats = MeasureStats()
-    stats.members, stats.buyers = con.execute(
-        f"SELECT count(*), count(*) FILTER (WHERE frequency > 0) FROM {table}"
-    ).fetchone()
+    stats.buyers = int(created.fetchone()[0])  # CREATE TABLE AS returns its row count
     stats.excluded = {why: int(n) for why, n in con.execute(excluded_sql(params)).fetchall()}
     return stats
+
+
+def member_measures_sql(buyers: str) -> str:
+    """Every member (and every buyer id not in ``members``) with measures; non-buyers get F 0, M 0, R NULL."""
+    return f"""
+        SELECT coalesce(m.member_id, b.member_id) AS member_id,
+               b.recency_days,
+               CAST(coalesce(b.frequency, 0) AS INTEGER) AS frequency,
+               CAST(coalesce(b.monetary, 0) AS DECIMAL(18,2)) AS monetary,
+               CAST(coalesce(b.revenue, 0) AS DECIMAL(18,2)) AS revenue,
+               b.first_purchase,
+               b.last_purchase
+        FROM (SELECT member_id FROM members) m FULL OUTER JOIN {buyers} b ON b.member_id = m.member_id
+    """
+
+
+#: What each quintile score ranks, worst first: R by last purchase (oldest first), F and M smallest first.
+SCORE_KEYS = {"r": ("-recency_days", "INTEGER"), "f": ("frequency", "INTEGER"), "m": ("monetary", "DECIMAL(18,2)")}
+
+
+@dataclass(frozen=True)
+class QuintileCuts:
+    """Per dimension the values a[c_k − 1] (k = 2..5) of the buyers sorted worst → best.
+
+    score = min(5, 1 + ⌊5·(rank−1)/(n−1)⌋) with rank = 1 + #(values worse than v)
+    (SQL ``rank()``), so score ≥ k ⇔ #(worse) ≥ c_k = ⌈(k−1)(n−1)/5⌉ ⇔ v > a[c_k − 1].
+    Four order statistics per dimension replace three window sorts over all buyers,
+    and give exactly the same scores (ties included). ``n`` ≤ 1: everyone scores 1.
+    """
+
+    n: int
+    cuts: dict[str, list[Any]]
+
+    def score_sql(self, dim: str) -> str:
+        """INTEGER 1–5 for a buyer row (columns recency_days/frequency/monetary in scope)."""
+        if self.n <= 1:
+            return "1"
+        expr, typ = SCORE_KEYS[dim]
+        terms = " + ".join(f"CAST(({expr}) > {_typed(v, typ)} AS INTEGER)" for v in self.cuts[dim])
+        return f"CAST(1 + {terms} AS INTEGER)"
+
+
+def _typed(value: Any, typ: str) -> str:
+    if typ == "INTEGER":
+        return str(int(value))
+    return f"CAST('{value}' AS {typ})"
+
+
+def quintile_cuts(con: "duckdb.DuckDBPyConnection", buyers: str) -> QuintileCuts:
+    """The exact cut values for R/F/M quintile scores (see :class:`QuintileCuts`).
+
+    ``quantile_disc`` (a selection, not a sort) proposes each a[c − 1]; one counting
+    pass proves it (#(< t) < c ≤ #(≤ t) holds for a[c − 1] and nothing else). A
+    candidate that fails the proof is replaced by an ORDER BY … OFFSET lookup, so the
+    result never depends on how a DuckDB version rounds quantile positions.
+    """
+    n = int(con.execute(f"SELECT count(*) FROM {buyers}").fetchone()[0])
+    if n <= 1:
+        return QuintileCuts(n, {d: [] for d in SCORE_KEYS})
+    positions = [-(-(k - 1) * (n - 1) // 5) for k in range(2, 6)]  # c_k = ceil((k-1)(n-1)/5) >= 1
+    qs = "[" + ", ".join(repr((c - 0.5) / n) for c in positions) + "]"
+    row = con.execute(
+        "SELECT " + ", ".join(f"CAST(quantile_disc({expr}, {qs}) AS {typ}[])" for expr, typ in SCORE_KEYS.values()) + f" FROM {buyers}"
+    ).fetchone()
+    cuts = {d: list(row[i]) for i, d in enumerate(SCORE_KEYS)}
+    checks = []
+    for d, (expr, typ) in SCORE_KEYS.items():
+        for t in cuts[d]:
+            lit = _typed(t, typ)
+            checks.append(f"sum(CAST(({expr}) < {lit} AS INTEGER))")  # cheaper than 24 FILTER clauses
+            checks.append(f"sum(CAST(({expr}) <= {lit} AS INTEGER))")
+    counts = con.execute(f"SELECT {', '.join(checks)} FROM {buyers}").fetchone()
+    i = 0
+    for d, (expr, _) in SCORE_KEYS.items():
+        for j, c in enumerate(positions):
+            below, upto = counts[i], counts[i + 1]
+            i += 2
+            if not (below < c <= upto):
+                cuts[d][j] = con.execute(
+                    f"SELECT {expr} AS v FROM {buyers} ORDER BY v LIMIT 1 OFFSET {c - 1}"
+                ).fetchone()[0]
+    return QuintileCuts(n, cuts)

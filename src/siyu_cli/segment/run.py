@@ -105,26 +105,28 @@ def run_segment(
         settings, scheme=scheme, as_of=as_of, window=window, options=options
     )
     with open_store(settings) as con:
-        stats = M.build_measures(con, params, "seg_measures", scores=scheme_name != "rfm8")
+        # One scan of orders into a per-buyer temp table; the scheme's SELECT joins the members
+        # without a purchase in and is inserted straight into segment_members.
+        stats = M.build_buyers(con, params, "seg_buyers")
         stored_scheme = scheme_name if custom is None else f"custom:{custom['name']}"
         con.execute("BEGIN TRANSACTION")
         try:
             snapshot_id = con.execute("SELECT coalesce(max(snapshot_id), 0) + 1 FROM segment_snapshots").fetchone()[0]
 
             def emit(select_sql: str) -> None:
-                con.execute(
+                stats.members = con.execute(
                     f"""INSERT INTO segment_members
                         SELECT {int(snapshot_id)}, member_id, recency_days, frequency, monetary, r_score, f_score,
                                m_score, segment_id, segment_name, revenue, first_purchase, last_purchase
                         FROM ({select_sql})"""
-                )
+                ).fetchone()[0]
 
             if scheme_name == "rfm8":
-                info = S.rfm8_assign(con, "seg_measures", emit, splits)
+                info = S.rfm8_assign(con, "seg_buyers", emit, splits)
             elif scheme_name == "rfm11":
-                info = S.rfm11_assign(con, "seg_measures", emit)
+                info = S.rfm11_assign(con, "seg_buyers", emit)
             else:
-                info = S.custom_assign(con, "seg_measures", emit, custom)
+                info = S.custom_assign(con, "seg_buyers", emit, custom)
             all_params = {
                 **params.to_dict(),
                 **info,
@@ -141,8 +143,8 @@ def run_segment(
             con.execute("ROLLBACK")
             raise
         summary = summarize(con, snapshot_id, all_params)
-        curve = pareto(con, table="seg_measures")
-        con.execute("DROP TABLE IF EXISTS seg_measures")
+        curve = pareto(con, table="seg_buyers")
+        con.execute("DROP TABLE IF EXISTS seg_buyers")
     return SegmentRun(
         snapshot_id=int(snapshot_id),
         scheme=stored_scheme,

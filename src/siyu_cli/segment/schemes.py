@@ -123,13 +123,22 @@ def parse_split(dim: str, spec: Any) -> Split:
     return Split(dim, "fixed", value=value)
 
 
-def _split_threshold(con, table: str, split: Split) -> float | None:
-    col = _DIMS[split.dim]
-    if split.kind == "fixed":
-        return split.value
-    expr = {"median": f"median({col})", "mean": f"avg({col})"}.get(split.kind, f"quantile_cont({col}, {split.q})")
-    value = con.execute(f"SELECT {expr} FROM {table} WHERE frequency > 0").fetchone()[0]
-    return None if value is None else float(value)
+def _split_thresholds(con, table: str, splits: dict[str, Split]) -> dict[str, float | None]:
+    """Each dimension's threshold: the fixed value, or a statistic over buyers (all in one query)."""
+    out: dict[str, float | None] = {}
+    exprs = []
+    for d in "rfm":
+        split, col = splits[d], _DIMS[d]
+        if split.kind == "fixed":
+            out[d] = split.value
+        else:
+            exprs.append((d, {"median": f"median({col})", "mean": f"avg({col})"}.get(
+                split.kind, f"quantile_cont({col}, {split.q})")))
+    if exprs:
+        row = con.execute(f"SELECT {', '.join(e for _, e in exprs)} FROM {table} WHERE frequency > 0").fetchone()
+        for (d, _), value in zip(exprs, row):
+            out[d] = None if value is None else float(value)
+    return {d: out[d] for d in "rfm"}
 
 
 def _high_sql(split: Split, threshold: float | None) -> str:
@@ -152,9 +161,15 @@ def high_rule_text(dim: str, kind: str, threshold: float | None) -> str:
     return f"{letter} {op} {threshold:g}"
 
 
-def rfm8_assign(con, measures: str, emit, splits: dict[str, Split]) -> dict[str, Any]:
-    """Pass the scoring SELECT to ``emit`` (the caller inserts it); return thresholds and catalogue."""
-    thresholds = {d: _split_threshold(con, measures, splits[d]) for d in "rfm"}
+def rfm8_assign(con, buyers: str, emit, splits: dict[str, Split]) -> dict[str, Any]:
+    """Pass the scoring SELECT to ``emit`` (the caller inserts it); return thresholds and catalogue.
+
+    ``buyers`` is the per-buyer table from ``measures.build_buyers``: thresholds are
+    statistics over buyers, and members without a purchase join in inside the SELECT.
+    """
+    from siyu_cli.segment.measures import member_measures_sql
+
+    thresholds = _split_thresholds(con, buyers, splits)
     highs = {d: _high_sql(splits[d], thresholds[d]) for d in "rfm"}
     cases_id = " ".join(
         f"WHEN r_score = {r} AND f_score = {f} AND m_score = {m} THEN '{seg.id}'" for (r, f, m), seg in RFM8.items()
@@ -167,7 +182,7 @@ def rfm8_assign(con, measures: str, emit, splits: dict[str, Split]) -> dict[str,
                    CASE WHEN frequency > 0 THEN CAST({highs['r']} AS INTEGER) END AS r_score,
                    CASE WHEN frequency > 0 THEN CAST({highs['f']} AS INTEGER) END AS f_score,
                    CASE WHEN frequency > 0 THEN CAST({highs['m']} AS INTEGER) END AS m_score
-            FROM {measures}
+            FROM ({member_measures_sql(buyers)})
         ), g AS (
             SELECT *, CASE WHEN frequency = 0 THEN 'no_purchase' {cases_id} END AS segment_id FROM s
         )
@@ -187,7 +202,7 @@ def rfm8_assign(con, measures: str, emit, splits: dict[str, Split]) -> dict[str,
     counts = con.execute(
         f"""SELECT count(*) FILTER (WHERE {highs['r']}), count(*) FILTER (WHERE {highs['f']}),
                    count(*) FILTER (WHERE {highs['m']}), count(*)
-            FROM {measures} WHERE frequency > 0"""
+            FROM {buyers} WHERE frequency > 0"""
     ).fetchone()
     buyers = counts[3]
     for d, highs_n in zip("rfm", counts[:3]):
@@ -256,18 +271,24 @@ def rfm11_segment_of(code: int) -> Segment:
 QUINTILE_RULE = "quintiles by percent rank: score = min(5, 1 + floor(5*(rank-1)/(buyers-1))), rank() from worst to best; ties share a score"
 
 
-def quintile_scores_sql(measures: str) -> str:
-    """The measures with their 1–5 scores (built by ``measures.build_measures(scores=True)``).
+def quintile_scores_sql(con, buyers: str) -> str:
+    """Every member's measures with 1–5 scores (NULL for members without a purchase).
 
     score = min(5, 1 + ⌊5·(rank−1)/(n−1)⌋) among the n buyers, ranked with
     ``rank()`` from worst to best (R: oldest last purchase first; F, M:
     smallest first), so equal values share the lowest rank and always get the
     same score whatever the row order. Integer arithmetic: exact boundaries.
-    Consequences (docs/segment.md): the worst value scores 1 and the best 5;
-    on skewed F everyone who bought once scores 1 and some scores can be
-    empty; a single buyer scores 1/1/1.
+    Computed as comparisons with four exact cut values per dimension
+    (``measures.quintile_cuts``), which gives the same scores as ``rank()``
+    without sorting the buyers. Consequences (docs/segment.md): the worst value
+    scores 1 and the best 5; on skewed F everyone who bought once scores 1 and
+    some scores can be empty; a single buyer scores 1/1/1.
     """
-    return f"SELECT * FROM {measures}"
+    from siyu_cli.segment.measures import member_measures_sql, quintile_cuts
+
+    cuts = quintile_cuts(con, buyers)
+    scores = ", ".join(f"CASE WHEN frequency > 0 THEN {cuts.score_sql(d)} END AS {d}_score" for d in "rfm")
+    return f"SELECT *, {scores} FROM ({member_measures_sql(buyers)})"
 
 
 def _catalog_case(pairs: list[tuple[str, str]], expr: str, default: str) -> str:
@@ -278,7 +299,7 @@ def _lit(value: str) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def rfm11_assign(con, measures: str, emit) -> dict[str, Any]:
+def rfm11_assign(con, buyers: str, emit) -> dict[str, Any]:
     # A 125-row lookup joined on the code (a CASE over 119 codes per member was the slowest step).
     segments = [seg for seg, _ in RFM11_CODES] + [RFM11_LOST]
     lookup = ", ".join(
@@ -290,7 +311,7 @@ def rfm11_assign(con, measures: str, emit) -> dict[str, Any]:
         f"""
         SELECT s.*, coalesce(l.segment_id, 'no_purchase') AS segment_id,
                coalesce(l.segment_name, {_lit(NO_PURCHASE['name'])}) AS segment_name
-        FROM ({quintile_scores_sql(measures)}) s
+        FROM ({quintile_scores_sql(con, buyers)}) s
         LEFT JOIN (VALUES {lookup}) l(code, segment_id, segment_name)
                ON l.code = s.r_score * 100 + s.f_score * 10 + s.m_score
         """
@@ -496,7 +517,7 @@ def load_custom_scheme(path: Path) -> dict[str, Any]:
     }
 
 
-def custom_assign(con, measures: str, emit, scheme: dict[str, Any]) -> dict[str, Any]:
+def custom_assign(con, buyers: str, emit, scheme: dict[str, Any]) -> dict[str, Any]:
     cases = " ".join(
         "WHEN " + " AND ".join(condition_sql(CUSTOM_FIELDS[c["field"]], c["op"], c["values"]) for c in rule["when"])
         + f" THEN {_lit(rule['id'])}"
@@ -508,7 +529,7 @@ def custom_assign(con, measures: str, emit, scheme: dict[str, Any]) -> dict[str,
     ]
     emit(
         f"""
-        WITH s AS ({quintile_scores_sql(measures)}),
+        WITH s AS ({quintile_scores_sql(con, buyers)}),
         g AS (SELECT *, CASE WHEN frequency = 0 THEN 'no_purchase' {cases} ELSE {_lit(scheme['default']['id'])} END
                         AS segment_id FROM s)
         SELECT *, {_catalog_case(pairs, 'segment_id', '')} AS segment_name FROM g
