@@ -349,6 +349,8 @@ def _stage(con, kind: str, p: Preset, mapping: dict[str, str], header: list[str]
             sqltype = {"timestamp": "TIMESTAMPTZ", "date": "DATE", "amount": "DECIMAL(18,2)", "integer": "BIGINT",
                        "number": "DECIMAL(18,3)"}.get(ftype, "VARCHAR")
             fills.append(f"NULL::{sqltype} AS {fld}")
+        elif ftype == "text":  # already trimmed and its empty tokens NULLed below: siyu_txt would change nothing
+            exprs.append(f"{_q(col)} AS {fld}")
         else:
             exprs.append(f"{fn}({_q(col)}) AS {fld}")
         fields.append(fld)
@@ -671,12 +673,13 @@ def _resolve_buyers(con, fr: FileReport, table: str) -> None:
     con.execute(f"""
         INSERT INTO members (member_id, source, source_member_id, external_userid, unionid, phone, email,
                              first_batch, updated_batch, updated_at)
-        SELECT r.member_id, {_lit(fr.source)}, arg_max(k.member_ref, k.__bk), arg_max(k.external_userid, k.__bk),
-               arg_max(k.unionid, k.__bk), arg_max(k.phone, k.__bk), arg_max(k.email, k.__bk), ?, ?, now()
-        FROM siyu_res r JOIN siyu_keys k USING (__bk)
-        WHERE NOT r.matched AND r.member_id IS NOT NULL
-        GROUP BY r.member_id
-        ON CONFLICT DO NOTHING
+        SELECT n.*, ?, ?, now() FROM (
+            SELECT r.member_id, {_lit(fr.source)}, arg_max(k.member_ref, k.__bk), arg_max(k.external_userid, k.__bk),
+                   arg_max(k.unionid, k.__bk), arg_max(k.phone, k.__bk), arg_max(k.email, k.__bk)
+            FROM siyu_res r JOIN siyu_keys k USING (__bk)
+            WHERE NOT r.matched AND r.member_id IS NOT NULL
+            GROUP BY r.member_id
+        ) n ANTI JOIN members m ON m.member_id = n.member_id
     """, [fr.batch_id, fr.batch_id])
     identity.record_identities(con, "siyu_keys", "siyu_res")
 
