@@ -588,12 +588,12 @@ def _merge_orders(con, fr: FileReport, p: Preset, mapping) -> None:
         WHEN {base} IN ('paid', 'partially_refunded', 'refunded') AND s.refund_amount > 0
              THEN CASE WHEN s.refund_amount < coalesce(s.paid_amount, 0) THEN 'partially_refunded' ELSE 'refunded' END
         ELSE {base} END"""
-    con.execute(f"""
-        CREATE TEMP TABLE siyu_fin AS
+    # the final order rows; net_amount from the final status and refund (a second CTE level)
+    fin_sql = f"""
         WITH x AS (
             SELECT s.*, {status} AS __status, {member_expr} AS __member
             FROM siyu_src s LEFT JOIN siyu_smap m ON m.raw = s.status_raw {member_join}
-        )
+        ), y AS (
         SELECT order_id, __n, __member AS member_id, phone AS buyer_phone,
                coalesce(buyer_ref, member_id, email) AS buyer_ref, __status AS status, status_raw, created_at,
                CASE WHEN __status IN ('paid', 'partially_refunded', 'refunded') THEN coalesce(paid_at, created_at)
@@ -601,14 +601,32 @@ def _merge_orders(con, fr: FileReport, p: Preset, mapping) -> None:
                total_amount, paid_amount,
                CASE WHEN __status = 'refunded' AND coalesce(refund_amount, 0) = 0 THEN coalesce(paid_amount, 0)
                     ELSE coalesce(refund_amount, 0) END::DECIMAL(18,2) AS refund_amount,
-               0::DECIMAL(18,2) AS net_amount,
                coalesce(item_count, __qty)::INTEGER AS item_count, store, channel, guide_userid
         FROM x
-    """)
-    con.execute("""UPDATE siyu_fin SET net_amount = CASE WHEN status IN ('paid', 'partially_refunded', 'refunded')
-                   THEN greatest(coalesce(paid_amount, 0) - refund_amount, 0) ELSE 0 END""")
+        )
+        SELECT order_id, __n, member_id, buyer_phone, buyer_ref, status, status_raw, created_at, paid_at,
+               total_amount, paid_amount, refund_amount,
+               CAST(CASE WHEN status IN ('paid', 'partially_refunded', 'refunded')
+                         THEN greatest(coalesce(paid_amount, 0) - refund_amount, 0) ELSE 0 END AS DECIMAL(18,2))
+                   AS net_amount,
+               item_count, store, channel, guide_userid
+        FROM y
+    """
     cols = ", ".join(ORDER_COLS)
     existing = con.execute("SELECT count(*) FROM orders WHERE source = ?", [source]).fetchone()[0]
+    now = dt.datetime.now(dt.timezone.utc)
+    if existing == 0 and not has_lines:
+        # first load of this source: every order is new, so insert straight from the query (no
+        # staging table, no comparison); each input row counts as inserted
+        con.execute(f"""
+            INSERT INTO orders (source, order_id, {cols}, batch_id, updated_at)
+            SELECT {_lit(source)}, f.order_id, {', '.join('f.' + c for c in ORDER_COLS)}, ?, ?
+            FROM ({fin_sql}) f
+        """, [fr.batch_id, now])
+        fr.inserted = int(con.execute("SELECT coalesce(sum(__n), 0) FROM siyu_src").fetchone()[0])
+        fr.updated = fr.unchanged = 0
+        return
+    con.execute(f"CREATE TEMP TABLE siyu_fin AS {fin_sql}")
     if existing == 0:
         con.execute("CREATE TEMP TABLE siyu_cls AS SELECT order_id, __n, 0 AS c FROM siyu_fin")
     else:
@@ -622,7 +640,6 @@ def _merge_orders(con, fr: FileReport, p: Preset, mapping) -> None:
                    CASE WHEN o.order_id IS NULL THEN 0 WHEN row({cmp_new}) IS DISTINCT FROM row({cmp_old}) THEN 1 ELSE 2 END AS c
             FROM siyu_fin f LEFT JOIN orders o ON o.source = {_lit(source)} AND o.order_id = f.order_id
         """)
-    now = dt.datetime.now(dt.timezone.utc)
     con.execute(f"""
         INSERT INTO orders (source, order_id, {cols}, batch_id, updated_at)
         SELECT {_lit(source)}, f.order_id, {', '.join('f.' + c for c in ORDER_COLS)}, ?, ?
