@@ -559,7 +559,9 @@ def _merge_orders(con, fr: FileReport, p: Preset, mapping) -> None:
     else:  # one row per order: no aggregation needed
         inner = (f"SELECT order_id, {', '.join(order_fields)}, 1 AS __n, "
                  f"{'quantity' if 'quantity' in mapping else 'NULL'} AS __qty FROM siyu_good")
-    con.execute(f"CREATE TEMP TABLE siyu_src AS SELECT *, {BUYER_KEY} AS __bk FROM ({inner})")
+    # one row per order already: a view (read twice, by the buyer keys and the final insert) is cheaper
+    # than copying every row once more
+    con.execute(f"CREATE TEMP {'TABLE' if dups else 'VIEW'} siyu_src AS SELECT *, {BUYER_KEY} AS __bk FROM ({inner})")
     # statuses: map the few distinct raw texts in Python (aliases + the preset's own)
     smap = _status_map(p)
     raws = [r[0] for r in con.execute("SELECT DISTINCT status_raw FROM siyu_src WHERE status_raw IS NOT NULL").fetchall()]
