@@ -382,12 +382,18 @@ def _stage(con, kind: str, p: Preset, mapping: dict[str, str], header: list[str]
         for c in used
     )
     nulls = ", ".join(f"CASE WHEN {_q(c)} IN {NULL_TOKENS!r} THEN NULL ELSE {_q(c)} END AS {_q(c)}" for c in used)
-    con.execute(f"""
-        CREATE TEMP TABLE siyu_stg AS
-        WITH a AS (SELECT rowid AS __row{', ' + trims if trims else ''} FROM siyu_raw),
-             b AS (SELECT __row{', ' + nulls if nulls else ''} FROM a)
-        SELECT {', '.join(exprs)} FROM b
-    """)
+    # the many short IN lists here are cheaper as plain comparisons than as the hash joins DuckDB
+    # rewrites them into (about 10 % of this statement)
+    con.execute("SET disabled_optimizers = 'in_clause'")
+    try:
+        con.execute(f"""
+            CREATE TEMP TABLE siyu_stg AS
+            WITH a AS (SELECT rowid AS __row{', ' + trims if trims else ''} FROM siyu_raw),
+                 b AS (SELECT __row{', ' + nulls if nulls else ''} FROM a)
+            SELECT {', '.join(exprs)} FROM b
+        """)
+    finally:
+        con.execute("RESET disabled_optimizers")
     return fields, fills
 
 

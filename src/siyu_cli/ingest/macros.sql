@@ -16,8 +16,11 @@ CREATE OR REPLACE TEMP MACRO siyu_id(t) AS
     CASE WHEN left(t, 1) IN ('''', '=', '"', chr(9)) OR suffix(t, '"') OR suffix(t, '''') OR suffix(t, '.0')
          THEN siyu_id_slow(t) ELSE t END;
 
+-- (a CASE, not AND: in a projection both sides of an AND are evaluated for every row; NULL stays NULL)
 CREATE OR REPLACE TEMP MACRO siyu_id_bad(t) AS
-    (contains(t, 'E+') OR contains(t, 'e+')) AND regexp_full_match(siyu_id(t), '\d(\.\d+)?[eE][+]?\d+');
+    CASE WHEN t IS NULL THEN NULL
+         WHEN contains(t, 'E+') OR contains(t, 'e+') THEN regexp_full_match(siyu_id(t), '\d(\.\d+)?[eE][+]?\d+')
+         ELSE false END;
 
 CREATE OR REPLACE TEMP MACRO siyu_amount_slow(t) AS
     CASE WHEN regexp_full_match(t, '\(.*\)')
