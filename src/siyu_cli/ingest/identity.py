@@ -104,8 +104,10 @@ def record_identities(con, keys_table: str, resolved_table: str) -> None:
     ]
     con.execute(f"""
         INSERT INTO member_identities (id_type, id_value, member_id)
-        SELECT id_type, id_value, min(member_id) FROM ({' UNION ALL '.join(selects)}) GROUP BY ALL
-        ON CONFLICT DO NOTHING
+        SELECT n.* FROM (
+            SELECT id_type, id_value, min(member_id) AS member_id FROM ({' UNION ALL '.join(selects)}) GROUP BY ALL
+        ) n ANTI JOIN member_identities i ON i.id_type = n.id_type AND i.id_value = n.id_value
+        ORDER BY n.id_type, n.id_value  -- keys in order build the primary-key index about twice as fast
     """)
 
 

@@ -11,19 +11,27 @@ CREATE OR REPLACE TEMP MACRO siyu_id_slow(t) AS
     CASE WHEN regexp_full_match(trim(t, E'''="\t '), '\d+\.0') THEN regexp_replace(trim(t, E'''="\t '), '\.0$', '')
          ELSE nullif(trim(t, E'''="\t '), '') END;
 
+-- (string tests, not a regex, for the common clean id: ^['="\t] or ["']$ or \.0$ needs the slow path)
 CREATE OR REPLACE TEMP MACRO siyu_id(t) AS
-    CASE WHEN regexp_matches(t, '^[''="\t]|["'']$|\.0$') THEN siyu_id_slow(t) ELSE t END;
+    CASE WHEN left(t, 1) IN ('''', '=', '"', chr(9)) OR suffix(t, '"') OR suffix(t, '''') OR suffix(t, '.0')
+         THEN siyu_id_slow(t) ELSE t END;
 
+-- (a CASE, not AND: in a projection both sides of an AND are evaluated for every row; NULL stays NULL)
 CREATE OR REPLACE TEMP MACRO siyu_id_bad(t) AS
-    contains(upper(t), 'E+') AND regexp_full_match(siyu_id(t), '\d(\.\d+)?[eE][+]?\d+');
+    CASE WHEN t IS NULL THEN NULL
+         WHEN contains(t, 'E+') OR contains(t, 'e+') THEN regexp_full_match(siyu_id(t), '\d(\.\d+)?[eE][+]?\d+')
+         ELSE false END;
 
 CREATE OR REPLACE TEMP MACRO siyu_amount_slow(t) AS
     CASE WHEN regexp_full_match(t, '\(.*\)')
          THEN -TRY_CAST(regexp_replace(t, '[()￥¥,，元\s]|RMB|CNY', '', 'g') AS DECIMAL(18,2))
          ELSE TRY_CAST(regexp_replace(t, '[￥¥,，元\s]|RMB|CNY', '', 'g') AS DECIMAL(18,2)) END;
 
+-- a leading ¥/￥ before an otherwise plain number is common (and gives what the slow path gives)
 CREATE OR REPLACE TEMP MACRO siyu_amount(t) AS
-    coalesce(TRY_CAST(t AS DECIMAL(18,2)), siyu_amount_slow(t));
+    coalesce(TRY_CAST(t AS DECIMAL(18,2)),
+             CASE WHEN starts_with(t, '¥') OR starts_with(t, '￥') THEN TRY_CAST(substr(t, 2) AS DECIMAL(18,2)) END,
+             siyu_amount_slow(t));
 
 CREATE OR REPLACE TEMP MACRO siyu_int(t) AS
     coalesce(TRY_CAST(t AS BIGINT),
