@@ -122,3 +122,20 @@ def test_progress_enabled_path_runs(settings, tmp_path):
     f.write_text("order_id,paid_amount\nP1,1\n", encoding="utf-8")
     rep = load_files(settings, "orders", [f], progress=True)
     assert rep.inserted == 1
+
+
+def test_memory_limit_bounds_duckdb_and_is_validated(workspace, cli, tmp_path):
+    """[load] memory_limit: DuckDB spills beyond it (bounded memory for huge files); nonsense is a config error."""
+    f = tmp_path / "o.csv"
+    f.write_text("order_id,paid_at,paid_amount\nA1,2026-01-02,12.5\n", encoding="utf-8")
+    cfg = workspace / "siyu.toml"
+    text = cfg.read_text(encoding="utf-8")
+    cfg.write_text(text.replace("[load]\n", '[load]\nmemory_limit = "lots"\n', 1), encoding="utf-8")
+    bad = cli("load", "orders", f, expect=78)
+    assert "load.memory_limit" in bad.stderr and "lots" in bad.stderr
+    cfg.write_text(text.replace("[load]\n", '[load]\nmemory_limit = "256MB"\n', 1), encoding="utf-8")
+    cli("load", "orders", f)
+    from siyu_cli.config import load_settings
+    from siyu_cli.ingest.loader import configured_memory_limit
+
+    assert configured_memory_limit(load_settings(workspace)) == "256MB"

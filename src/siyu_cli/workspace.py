@@ -21,6 +21,7 @@ language = "{language}"                # labels: zh (中文) or en
 
 [load]
 max_rejects = 0                # a load exits 65 when more rows than this are rejected (they are kept in `siyu rejects`)
+# memory_limit = "2GB"         # DuckDB spills to a temp folder beyond this, so huge exports load in bounded memory
 # inbox = "inbox"              # where `siyu run nightly` picks up new exports
 
 # Custom column mappings for back-offices siyu has no preset for. Use with `siyu load orders --preset my_pos FILE`.

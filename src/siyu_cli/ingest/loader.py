@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import glob
+import re
 import tempfile
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -153,6 +154,20 @@ def configured_max_rejects(settings) -> int:
     return value
 
 
+DEFAULT_MEMORY_LIMIT = "2GB"
+_MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.I)
+
+
+def configured_memory_limit(settings) -> str:
+    """``[load] memory_limit``: DuckDB spills to disk beyond it, so a 10M-row file stays bounded."""
+    value = settings.section("load").get("memory_limit", DEFAULT_MEMORY_LIMIT)
+    if not isinstance(value, str) or not _MEMORY.match(value):
+        from siyu_cli.errors import ConfigError
+
+        raise ConfigError(f"{settings.config_file}: load.memory_limit must be a size like \"2GB\" or \"512MB\", not {value!r}")
+    return value.strip()
+
+
 def load_files(
     settings,
     kind: str,
@@ -174,7 +189,10 @@ def load_files(
     report = LoadReport(kind=kind, max_rejects=limit)
     paths = [Path(p) for p in paths]
     bar = _Progress(progress, len(paths))
+    memory_limit = configured_memory_limit(settings)
     with tempfile.TemporaryDirectory(prefix="siyu-load-") as tmp, open_store(settings) as con:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+        con.execute(f"SET temp_directory = '{Path(tmp, 'spill').as_posix()}'")
         install_macros(con)
         for path in paths:
             bar.start(path)
