@@ -112,6 +112,11 @@ def test_second_run_refuses_while_first_holds_the_lock(workspace, siyu_subproces
     assert f"pipeline 'nightly' is running (pid {os.getpid()}" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) <= 2  # one line (+ hint)
     assert "Traceback" not in proc.stderr
+    with RunLock(workspace, "nightly"):
+        proc = siyu_subprocess("run", "q", "--log-format", "json")
+    assert proc.returncode == 4
+    [event] = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
+    assert event["event"] == "locked" and event["level"] == "error" and "pipeline 'nightly' is running" in event["message"]
 
 
 def test_lock_wait_lets_the_second_run_go_after_the_first(workspace):

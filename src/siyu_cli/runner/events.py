@@ -32,7 +32,8 @@ class EventLog:
     def bind(self, **context: Any) -> None:
         self.context.update(context)
 
-    def emit(self, event: str, *, level: str = "info", message: str | None = None, **fields: Any) -> None:
+    def emit(self, event: str, *, level: str = "info", message: str | None = None, console: bool = True, **fields: Any) -> None:
+        """Record an event; ``console=False`` keeps it out of the human stderr lines (already said there)."""
         record = {
             "ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
             "level": level,
@@ -51,7 +52,7 @@ class EventLog:
         elif self._file is not None:
             self._file.write(redact(self._human(record)) + "\n")
             self._file.flush()
-        if self.fmt == "text" and (not self.quiet or level == "error"):
+        if self.fmt == "text" and console and (not self.quiet or level == "error"):
             from siyu_cli.output import stderr_console
 
             stderr_console().print(redact(self._human(record)), markup=False, highlight=False, soft_wrap=True)

@@ -288,7 +288,15 @@ def run_pipeline(
             result.steps.append(StepResult(i, step.name, step.type, "planned", counts))
         return result
 
-    with RunLock(settings.root, name, wait=lock_wait) as lock:
+    from siyu_cli.runner.lock import WorkspaceLocked
+
+    try:
+        lock = RunLock(settings.root, name, wait=lock_wait).acquire()
+    except WorkspaceLocked as exc:
+        # log collectors see it too; people already get the error line
+        log.emit("locked", level="error", message=exc.message, console=False)
+        raise
+    with lock:
         if lock.stale:
             log.emit("stale_lock", level="warning", message=f"took over a stale lock left by pid {lock.stale.pid}")
         _mark_dead_runs(settings, log)
