@@ -272,7 +272,7 @@ def run_pipeline(
 ) -> RunResult:
     """Run (or resume) a pipeline under the workspace lock; record every step; alert on failure."""
     from siyu_cli.runner.events import EventLog
-    from siyu_cli.runner.lock import RunLock
+    from siyu_cli.runner.lock import RunLock, WorkspaceLocked
     from siyu_cli.runner.steps import STEP_TYPES, StepContext
 
     log = log or EventLog(quiet=True)
@@ -287,8 +287,6 @@ def run_pipeline(
             counts = STEP_TYPES[step.type](ctx)
             result.steps.append(StepResult(i, step.name, step.type, "planned", counts))
         return result
-
-    from siyu_cli.runner.lock import WorkspaceLocked
 
     try:
         lock = RunLock(settings.root, name, wait=lock_wait).acquire()
