@@ -147,23 +147,21 @@ def pareto(con, snapshot_id: int | None = None, *, table: str | None = None) -> 
     """
     source = table if table else f"segment_members WHERE snapshot_id = {int(snapshot_id)} AND"
     where = "WHERE frequency > 0" if table else "frequency > 0"
-    row = con.execute(
-        f"""WITH b AS (
-               SELECT revenue,
-                      row_number() OVER w AS rn,
-                      sum(revenue) OVER (w ROWS UNBOUNDED PRECEDING) AS cum
-               FROM {source} {where}
-               WINDOW w AS (ORDER BY revenue DESC)
-           ), t AS (SELECT count(*) AS n, sum(revenue) AS total FROM b)
-           SELECT t.n, t.total,
-                  (SELECT sum(revenue) FROM b WHERE rn <= ceil(0.2 * t.n)),
-                  (SELECT min(rn) FROM b WHERE cum >= 0.8 * t.total)
-           FROM t"""
+    n, total = con.execute(f"SELECT count(*), sum(revenue) FROM {source} {where}").fetchone()
+    if not n or total is None or float(total) <= 0:
+        return {"buyers": int(n or 0), "revenue": float(total or 0), "top20_revenue_share": None,
+                "buyers_share_for_80": None}
+    # n and the total are known, so one sort + one pass answers both questions (types as sum()/count() give)
+    top, rn80 = con.execute(
+        f"""SELECT sum(revenue) FILTER (WHERE rn <= ceil(0.2 * CAST({int(n)} AS BIGINT))),
+                  min(rn) FILTER (WHERE cum >= 0.8 * CAST('{total}' AS DECIMAL(38,2)))
+           FROM (SELECT revenue,
+                        row_number() OVER w AS rn,
+                        sum(revenue) OVER (w ROWS UNBOUNDED PRECEDING) AS cum
+                 FROM {source} {where}
+                 WINDOW w AS (ORDER BY revenue DESC))"""
     ).fetchone()
-    n, total, top, rn80 = row
-    total = float(total or 0)
-    if not n or total <= 0:
-        return {"buyers": int(n or 0), "revenue": total, "top20_revenue_share": None, "buyers_share_for_80": None}
+    total = float(total)
     return {
         "buyers": int(n),
         "revenue": round(total, 2),
