@@ -118,10 +118,12 @@ def worker(kind: str, workspace: Path, limit: int | None) -> dict:
             finally:
                 q = " ".join(str(query).split())
                 key = ("buyer measures" if "TEMP TABLE seg_buyers" in q
-                       else "quintile cuts" if "quantile_disc" in q or "sum(CAST((-recency_days)" in q
+                       else "quintile cuts" if ("quantile_disc" in q or "sum(CAST((monetary)" in q
+                                           or "sum(CAST((-recency_days)" in q or " AS d, v, count(*)" in q)
                        else "score + store snapshot rows" if q.startswith("INSERT INTO segment_members")
                        else "excluded-orders count" if "'before_window'" in q or "'after_as_of'" in q
-                       else "pareto" if "ROWS UNBOUNDED PRECEDING" in q
+                       else "pareto" if ("ROWS UNBOUNDED PRECEDING" in q or q.startswith("SELECT count(*), sum(revenue)")
+                                    or "CAST(revenue * 100 AS BIGINT)" in q)
                        else "summary" if "GROUP BY segment_id" in q
                        else "commit" if q == "COMMIT" else "other")
                 steps[key] = steps.get(key, 0) + time.perf_counter() - t0

@@ -147,29 +147,77 @@ def pareto(con, snapshot_id: int | None = None, *, table: str | None = None) -> 
     """
     source = table if table else f"segment_members WHERE snapshot_id = {int(snapshot_id)} AND"
     where = "WHERE frequency > 0" if table else "frequency > 0"
-    row = con.execute(
-        f"""WITH b AS (
-               SELECT revenue,
-                      row_number() OVER w AS rn,
-                      sum(revenue) OVER (w ROWS UNBOUNDED PRECEDING) AS cum
-               FROM {source} {where}
-               WINDOW w AS (ORDER BY revenue DESC)
-           ), t AS (SELECT count(*) AS n, sum(revenue) AS total FROM b)
-           SELECT t.n, t.total,
-                  (SELECT sum(revenue) FROM b WHERE rn <= ceil(0.2 * t.n)),
-                  (SELECT min(rn) FROM b WHERE cum >= 0.8 * t.total)
-           FROM t"""
+    n, total, low, high = con.execute(
+        f"SELECT count(*), sum(revenue), min(revenue), max(revenue) FROM {source} {where}"
     ).fetchone()
-    n, total, top, rn80 = row
-    total = float(total or 0)
-    if not n or total <= 0:
-        return {"buyers": int(n or 0), "revenue": total, "top20_revenue_share": None, "buyers_share_for_80": None}
+    if not n or total is None or float(total) <= 0:
+        return {"buyers": int(n or 0), "revenue": float(total or 0), "top20_revenue_share": None,
+                "buyers_share_for_80": None}
+    if low > 0:
+        top, rn80 = _pareto_exact(con, f"{source} {where}", int(n), total, high)
+    else:  # a non-positive revenue (not from `siyu segment` itself): one sort, as the definition reads
+        top, rn80 = con.execute(
+            f"""SELECT sum(revenue) FILTER (WHERE rn <= ceil(0.2 * CAST({int(n)} AS BIGINT))),
+                      min(rn) FILTER (WHERE cum >= 0.8 * CAST('{total}' AS DECIMAL(38,2)))
+               FROM (SELECT revenue,
+                            row_number() OVER w AS rn,
+                            sum(revenue) OVER (w ROWS UNBOUNDED PRECEDING) AS cum
+                     FROM {source} {where}
+                     WINDOW w AS (ORDER BY revenue DESC))"""
+        ).fetchone()
+    total = float(total)
     return {
         "buyers": int(n),
         "revenue": round(total, 2),
         "top20_revenue_share": round(float(top) / total, 4),
         "buyers_share_for_80": round(int(rn80) / n, 4),
     }
+
+
+def _pareto_exact(con, rows: str, n: int, total, high) -> tuple[Any, int]:
+    """``rows``: "<table> WHERE …" (more conditions are ANDed on). Returns (revenue of the top ⌈n/5⌉ buyers, smallest r whose top-r revenue ≥ 80% of the total), without a sort.
+
+    Exact integer arithmetic in cents. One GROUP BY puts the revenues into ≤ 65,536
+    equal-width buckets (count and sum each); walking them from the top finds the
+    bucket holding the ⌈n/5⌉-th buyer and the bucket where 80% is crossed, and only
+    those buckets' distinct values are read. Ties cannot change either number.
+    """
+    from decimal import Decimal
+
+    cents = "CAST(revenue * 100 AS BIGINT)"
+    width = max(1, -(-int(Decimal(high).scaleb(2)) // 65536))
+    k = -(-n // 5)  # ceil(0.2 n)
+    goal = 8 * int(Decimal(total).scaleb(2))  # cum ≥ 0.8 total ⇔ 10 cum ≥ 8 total (cents)
+    buckets = con.execute(
+        f"SELECT {cents} // {width} AS b, count(*), CAST(sum({cents}) AS HUGEINT) FROM {rows} GROUP BY b ORDER BY b DESC"
+    ).fetchall()
+    rank = cum = 0
+    need: dict[int, tuple[int, int]] = {}  # bucket → (buyers above it, their revenue)
+    top_at = cross_at = None
+    for b, c, s in buckets:
+        if top_at is None and rank + c >= k:
+            top_at = b
+            need[b] = (rank, cum)
+        if cross_at is None and 10 * (cum + s) >= goal:
+            cross_at = b
+            need[b] = (rank, cum)
+        if top_at is not None and cross_at is not None:
+            break
+        rank, cum = rank + c, cum + s
+    detail = con.execute(
+        f"SELECT {cents} // {width} AS b, {cents} AS v, count(*) FROM {rows} "
+        f"AND {cents} // {width} IN ({', '.join(str(int(b)) for b in need)}) GROUP BY ALL ORDER BY b, v DESC"
+    ).fetchall()
+    top = rn80 = None
+    for b in need:
+        rank, cum = need[b]
+        for _, v, c in (row for row in detail if row[0] == b):
+            if b == top_at and top is None and rank + c >= k:
+                top = cum + (k - rank) * v
+            if b == cross_at and rn80 is None and 10 * (cum + c * v) >= goal:
+                rn80 = rank + -(-(goal - 10 * cum) // (10 * v))
+            rank, cum = rank + c, cum + c * v
+    return Decimal(top).scaleb(-2), rn80
 
 
 def pareto_line(p: dict[str, Any]) -> str:
