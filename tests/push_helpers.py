@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from siyu_cli.config import load_settings
 from siyu_cli.store import open_store
 
 PUSH_TOML = """
@@ -80,3 +83,20 @@ def per_recipient(deliveries, channel="customer"):
         if d["channel"] == channel:
             counts[d["recipient"]] = counts.get(d["recipient"], 0) + 1
     return counts
+
+
+@pytest.fixture
+def ws(workspace):
+    """A workspace configured for the sandbox and seeded with MEMBERS and GROUPS (import into a test module)."""
+    configure(workspace, WECOM_TOML)
+    s = load_settings(workspace)
+    seed(s)
+    return s
+
+
+@pytest.fixture
+def sb(ws, tmp_path, monkeypatch):
+    """A running sandbox seeded from ``ws``, stopped after the test."""
+    server = start_sandbox(ws, tmp_path, monkeypatch)
+    yield server
+    server.stop()

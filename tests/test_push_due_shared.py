@@ -4,31 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-import pytest
-
-from push_helpers import WECOM_TOML, configure, per_recipient, seed, start_sandbox
-from siyu_cli.config import load_settings
+from push_helpers import per_recipient, sb, start_sandbox, ws  # noqa: F401 (ws, sb: fixtures)
 from siyu_cli.push import push_due
 from siyu_cli.push.due import due_campaign_id
 from siyu_cli.push.ledger import campaign_lock
 from siyu_cli.store import open_store
 
 T0 = datetime(2026, 11, 25, 1, 0, tzinfo=timezone.utc)  # Wednesday 09:00 Shanghai
-
-
-@pytest.fixture
-def ws(workspace):
-    configure(workspace, WECOM_TOML)
-    s = load_settings(workspace)
-    seed(s)
-    return s
-
-
-@pytest.fixture
-def sb(ws, tmp_path, monkeypatch):
-    server = start_sandbox(ws, tmp_path, monkeypatch)
-    yield server
-    server.stop()
 
 
 class _Due:

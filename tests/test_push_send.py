@@ -7,27 +7,12 @@ from datetime import datetime, timezone
 
 import pytest
 
-from push_helpers import WECOM_TOML, configure, per_recipient, seed, start_sandbox
+from push_helpers import WECOM_TOML, configure, per_recipient, sb, seed, start_sandbox, ws  # noqa: F401 (ws, sb: fixtures)
 from siyu_cli.config import load_settings
 from siyu_cli.push import CampaignSpec, create_campaign, push_due, send_campaign
 from siyu_cli.store import open_store
 
 EXPECTED = {"wm01", "wm02", "wm03", "wm04", "wm05", "wm06", "wm07", "wm08", "wm12"}  # see test_push_campaigns
-
-
-@pytest.fixture
-def ws(workspace):
-    configure(workspace, WECOM_TOML)
-    s = load_settings(workspace)
-    seed(s)
-    return s
-
-
-@pytest.fixture
-def sb(ws, tmp_path, monkeypatch):
-    server = start_sandbox(ws, tmp_path, monkeypatch)
-    yield server
-    server.stop()
 
 
 def _create(cli, *args):

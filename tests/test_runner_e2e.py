@@ -35,6 +35,18 @@ def count(settings, sql: str) -> int:
         return con.execute(sql).fetchone()[0]
 
 
+def coffee_hourly(workspace, tmp_path, monkeypatch, *, first_window: str, max_catchup: str):
+    """An `hourly` pipeline pushing the coffee-week playbook to two tagged groups, and a sandbox to receive it."""
+    configure(workspace, WECOM_TOML)
+    add_config(workspace, '[pipelines.hourly]\nsteps = [{type = "push_due", playbooks = ["playbooks/coffee-week.yaml"], '
+                          f'first_window = "{first_window}", max_catchup = "{max_catchup}"}}]')
+    settings = load_settings(workspace)
+    seed(settings)
+    with open_store(settings) as con:
+        con.execute("UPDATE groups SET tags = ['咖啡群'] WHERE group_id IN ('wr01', 'wr02')")
+    return settings, start_sandbox(settings, tmp_path, monkeypatch)
+
+
 def test_nightly_loads_inbox_segments_and_writes_report(workspace, siyu_subprocess):
     files = drop_exports(workspace / "inbox")
     proc = siyu_subprocess("run", "nightly", "--format", "json")
@@ -124,14 +136,7 @@ def test_hourly_pushes_due_slots_catching_up_without_double_sends(workspace, tmp
     """The hourly push over the coffee-week playbook: a missed window is caught up, nothing is sent twice."""
     from siyu_cli.plan import due_messages
 
-    configure(workspace, WECOM_TOML)
-    add_config(workspace, '[pipelines.hourly]\nsteps = [{type = "push_due", playbooks = ["playbooks/coffee-week.yaml"], '
-                          'first_window = "12h", max_catchup = "72h"}]')
-    settings = load_settings(workspace)
-    seed(settings)
-    with open_store(settings) as con:
-        con.execute("UPDATE groups SET tags = ['咖啡群'] WHERE group_id IN ('wr01', 'wr02')")
-    sb = start_sandbox(settings, tmp_path, monkeypatch)
+    settings, sb = coffee_hourly(workspace, tmp_path, monkeypatch, first_window="12h", max_catchup="72h")
     try:
         monday = datetime(2026, 11, 23, tzinfo=TZ)  # 2026-W48
         book = [workspace / "playbooks" / "coffee-week.yaml"]
@@ -164,14 +169,7 @@ def test_killed_hourly_run_resumed_sends_every_due_message_exactly_once(workspac
     import time
     import os
 
-    configure(workspace, WECOM_TOML)
-    add_config(workspace, '[pipelines.hourly]\nsteps = [{type = "push_due", playbooks = ["playbooks/coffee-week.yaml"], '
-                          'first_window = "7d", max_catchup = "7d"}]')
-    settings = load_settings(workspace)
-    seed(settings)
-    with open_store(settings) as con:
-        con.execute("UPDATE groups SET tags = ['咖啡群'] WHERE group_id IN ('wr01', 'wr02')")
-    sb = start_sandbox(settings, tmp_path, monkeypatch)
+    settings, sb = coffee_hourly(workspace, tmp_path, monkeypatch, first_window="7d", max_catchup="7d")
     src = str(Path(__file__).resolve().parents[1] / "src")
     env = dict(os.environ, PYTHONPATH=src, SIYU_WORKSPACE=str(workspace))
     try:
