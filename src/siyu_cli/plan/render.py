@@ -17,28 +17,17 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Iterable
 from zoneinfo import ZoneInfo
 
-from siyu_cli.plan.schema import FallbackGroup, Playbook, Slot, parse_week
+from siyu_cli.plan.schema import Playbook, Slot, Target, parse_week
 from siyu_cli.plan.templates import Obj, TemplateError, WeekInfo, render, slot_context
 
 if TYPE_CHECKING:  # pragma: no cover
     from siyu_cli.config import Settings
 
 
-@dataclass(frozen=True)
-class Target:
-    """A group a weekly plan posts to."""
-
-    group_id: str
-    name: str
-    store: str | None = None
-    city: str | None = None
-    owner: str | None = None
-    tags: tuple[str, ...] = ()
-    member_count: int | None = None
-
-    def context(self) -> Obj:
-        return Obj(id=self.group_id, name=self.name, store=self.store or "", city=self.city or "",
-                   owner=self.owner or "", tags=self.tags, member_count=self.member_count)
+def target_context(t: Target) -> Obj:
+    """The ``group`` a template sees."""
+    return Obj(id=t.group_id, name=t.name, store=t.store or "", city=t.city or "",
+               owner=t.owner or "", tags=t.tags, member_count=t.member_count)
 
 
 @dataclass(frozen=True)
@@ -128,7 +117,7 @@ def resolve_targets(playbook: Playbook, store_groups: Iterable[Target] | None, *
     t = playbook.targets
     universe = list(store_groups or [])
     if not universe:
-        universe = [_from_fallback(g) for g in t.fallback]
+        universe = list(t.fallback)
     chosen = []
     for g in universe:
         if t.all:
@@ -150,10 +139,6 @@ def resolve_targets(playbook: Playbook, store_groups: Iterable[Target] | None, *
         chosen = [g for g in chosen if g.group_id in wanted or g.name in wanted]
     chosen.sort(key=lambda g: (g.store or "", g.group_id))
     return chosen
-
-
-def _from_fallback(g: FallbackGroup) -> Target:
-    return Target(g.id, g.name, g.store, g.city, g.owner, g.tags, g.member_count)
 
 
 def store_groups(settings: "Settings") -> list[Target]:
@@ -220,7 +205,7 @@ def render_week(
     base_times = {(s.weekday, s.at): local_datetime(wk.start + timedelta(days=s.weekday), s.at, tz)
                   for s in playbook.slots}
     for g in targets:
-        gctx = g.context()
+        gctx = target_context(g)
         per_day: dict[date, int] = {}
         offset = timedelta(minutes=rules.stagger_minutes * position[g.group_id])
         for slot in playbook.slots:

@@ -294,8 +294,10 @@ class SopStep:
 
 
 @dataclass(frozen=True)
-class FallbackGroup:
-    id: str
+class Target:
+    """A group a weekly plan posts to: from the store, or from the playbook's ``targets.fallback``."""
+
+    group_id: str
     name: str
     store: str | None = None
     city: str | None = None
@@ -310,7 +312,7 @@ class Targets:
     tags: tuple[str, ...] = ()
     stores: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()
-    fallback: tuple[FallbackGroup, ...] = ()
+    fallback: tuple[Target, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -708,8 +710,8 @@ def _parse_targets(c: _Checker, value: Any) -> Targets:
                 if mc is not None and (not isinstance(mc, int) or isinstance(mc, bool)):
                     c.err(p + ("member_count",), "member_count must be a whole number")
                     mc = None
-                fallback.append(FallbackGroup(
-                    id=gid,
+                fallback.append(Target(
+                    group_id=gid,
                     name=c.text(p + ("name",), g.get("name"), "name") or gid,
                     store=c.text(p + ("store",), g.get("store"), "store"),
                     city=c.text(p + ("city",), g.get("city"), "city"),
