@@ -192,13 +192,19 @@ def test_unterminated_quote_deep_in_a_big_file(settings, tmp_path):
             + 'lines"\n'         # 25003
             + "\n"               # 25004
             + "B2,bad,s\n"       # 25005 BAD_AMOUNT
-            + 'B3,3,"never closed\n'  # 25006 unterminated: the rest of the file is its value
-            + "B4,4,s\n")        # 25007
+            + 'B6,6,ab"c\n'      # 25006 fine: a quote inside an unquoted value is a character
+            + 'B7,"7"x,s\n'      # 25007 UNQUOTED_VALUE (DuckDB's reader)
+            + "B8,zz,s\n"        # 25008 BAD_AMOUNT
+            + 'B3,3,"never closed\n'  # 25009 unterminated: the rest of the file is its value
+            + "B4,4,s\n")        # 25010
     rep = load_files(settings, "orders", [write(tmp_path / "big.csv", text)], max_rejects=100)
     got = rejects(settings)
-    assert [(line, reason) for line, reason, _ in got] == [(25005, "BAD_AMOUNT"), (25006, "UNQUOTED_VALUE")]
-    assert got[0][2] == "B2,bad,s" and got[1][2].startswith('B3,3,"never closed')
-    assert adds_up(rep) and rep.inserted == 25_001
+    assert [(line, reason) for line, reason, _ in got] == [(25005, "BAD_AMOUNT"), (25007, "UNQUOTED_VALUE"),
+                                                           (25008, "BAD_AMOUNT"), (25009, "UNQUOTED_VALUE")]
+    assert [raw for _, _, raw in got[:3]] == ["B2,bad,s", 'B7,"7"x,s', "B8,zz,s"]
+    assert got[3][2].startswith('B3,3,"never closed')
+    assert adds_up(rep) and rep.inserted == 25_002
+    assert q(settings, "SELECT store FROM orders WHERE order_id = 'B6'") == [('ab"c',)]
 
 
 def test_cli_lists_physical_lines(cli, workspace, tmp_path):
@@ -209,3 +215,38 @@ def test_cli_lists_physical_lines(cli, workspace, tmp_path):
     out = json.loads(cli("rejects", "--format", "json").stdout)
     assert [(r["line"], r["reason"], r["raw"]) for r in out] == READER_MIX_REJECTS
     assert {r["file"] for r in out} == {str(f)}
+
+
+def test_workbook_rejects_name_the_sheet_row(settings, tmp_path):
+    import xlsxwriter
+
+    path = tmp_path / "orders.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet()
+    # 0-based sheet rows; sheet rows 1, 3, 6, 9 and 10 (1-based) stay empty
+    ws.write_row(1, 0, ["订单导出 2024-03"])                     # row 2: title
+    ws.write_row(3, 0, ["order_id", "paid_amount", "store"])   # row 4: header
+    ws.write_row(4, 0, ["A1", "1", "s1"])                      # row 5
+    ws.write_row(6, 0, ["A2", "abc", "s2"])                    # row 7 BAD_AMOUNT
+    ws.write_row(7, 0, ["A3", "3", "x\ny"])                    # row 8: a cell with a newline
+    ws.write_row(10, 0, ["A4", "y", "s4"])                     # row 11 BAD_AMOUNT
+    wb.close()
+    rep = load_files(settings, "orders", [path], max_rejects=100)
+    assert rep.files[0].format == "xlsx"
+    assert (rep.read, rep.inserted, rep.rejected) == (4, 2, 2) and adds_up(rep)
+    assert rejects(settings) == [(7, "BAD_AMOUNT", "A2,abc,s2"), (11, "BAD_AMOUNT", "A4,y,s4")]
+    assert q(settings, "SELECT store FROM orders WHERE order_id = 'A3'") == [("x\ny",)]
+
+
+def test_parquet_rejects_name_the_row_number_plus_one(settings, tmp_path):
+    import duckdb
+
+    path = tmp_path / "orders.parquet"
+    con = duckdb.connect()
+    con.execute(f"COPY (SELECT * FROM (VALUES ('A1', '1'), ('A2', 'abc'), ('A3', '3'), (NULL, '4')) t(order_id, paid_amount)) "
+                f"TO '{path}' (FORMAT parquet)")
+    con.close()
+    rep = load_files(settings, "orders", [path], max_rejects=100)
+    assert rep.files[0].format == "parquet" and (rep.read, rep.inserted, rep.rejected) == (4, 2, 2)
+    # as if a header were line 1: the 2nd row is line 3, the 4th line 5
+    assert rejects(settings) == [(3, "BAD_AMOUNT", "A2,abc"), (5, "MISSING_KEY", ",4")]

@@ -543,13 +543,15 @@ def _rejects(con, fr: FileReport, src: Source, kind, p: Preset, mapping, fields,
             # a row's line = header line + its position + the lines DuckDB skipped (blank) or rejected
             # before it: for the k-th skipped line s, rows from position s - k on are k lines further
             header_line = src.header_row + 1  # 1-based line/row of the header
+            # CSV: blank lines from the line scan; workbooks: the empty sheet rows the reader dropped
             blank = "SELECT line FROM siyu_blank UNION ALL " if src.format == "csv" else ""
+            skipped = reader_lines if src.format == "csv" else [*reader_lines, *src.blank_lines]
             con.execute(f"""
                 CREATE OR REPLACE TEMP TABLE siyu_rl AS
                 SELECT adj, max(k) AS k FROM (
                     SELECT line - row_number() OVER (ORDER BY line) AS adj, row_number() OVER (ORDER BY line) AS k
                     FROM ({blank}SELECT unnest(?::BIGINT[]) AS line))
-                GROUP BY adj""", [reader_lines])
+                GROUP BY adj""", [skipped])
             con.execute(
                 f"""INSERT INTO rejects (batch_id, file, line, "column", reason, message, raw, created_at)
                     WITH e AS (SELECT e.*, {header_line} + e.__row + 1 AS base FROM siyu_err e)
@@ -560,8 +562,9 @@ def _rejects(con, fr: FileReport, src: Source, kind, p: Preset, mapping, fields,
             )
             con.execute("DROP TABLE siyu_rl")
     if bad_rows or ragged:
+        rag = " UNION SELECT __row FROM siyu_rag" if ragged else ""  # siyu_rag exists for CSV files only
         con.execute(f"CREATE TEMP TABLE siyu_good AS SELECT *{extra} FROM siyu_stg "
-                    "ANTI JOIN (SELECT __row FROM siyu_err UNION SELECT __row FROM siyu_rag) USING (__row)")
+                    f"ANTI JOIN (SELECT __row FROM siyu_err{rag}) USING (__row)")
     else:
         con.execute(f"CREATE TEMP VIEW siyu_good AS SELECT *{extra} FROM siyu_stg")
     # the raw table is no longer needed: free its memory before merging

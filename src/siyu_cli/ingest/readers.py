@@ -57,6 +57,7 @@ class Source:
     header_row: int = 0  # 0-based index of the header line/row (title rows above are skipped)
     delimiter: str = ","
     columns: list[str] = field(default_factory=list)  # header names as the file has them (trimmed)
+    blank_lines: list[int] = field(default_factory=list)  # workbooks: empty sheet rows below the header (skipped)
 
     def relation_sql(self) -> str:
         """A DuckDB table expression yielding every column as VARCHAR."""
@@ -391,19 +392,28 @@ def _open_workbook(path: Path, fmt: str, tmpdir: Path, score) -> Source:
     import polars as pl
 
     try:
-        df = pl.read_excel(path, has_header=False, read_options={"dtypes": "string"})
+        # every row from the sheet's first, empty ones too: frame row i is sheet row i + 1 (reject lines)
+        df = pl.read_excel(path, has_header=False, read_options={"dtypes": "string", "skip_rows": 0},
+                           drop_empty_rows=False)
     except Exception as exc:  # calamine's errors are already readable
         raise DataError(f"{path}: cannot read the workbook: {exc}") from None
-    head = [list(r) for r in df.head(HEADER_SCAN_ROWS).iter_rows()]
+    if df.width == 0 or df.height == 0:
+        raise DataError(f"{path}: the first sheet is empty")
+    empty = df.select(pl.all_horizontal(pl.all().is_null()).alias("e")).to_series()
+    data_rows = (~empty).arg_true()  # frame indices of the non-empty rows
+    head = [list(df.row(int(i))) for i in data_rows[:HEADER_SCAN_ROWS]]
     if not head:
         raise DataError(f"{path}: the first sheet is empty")
-    header_row = find_header(head, score)
-    names = _dedupe([_clean_header(c) for c in head[header_row]])
+    header_row = int(data_rows[find_header(head, score)])
+    names = _dedupe([_clean_header(c) for c in df.row(header_row)])
     body = df.slice(header_row + 1)
+    below = empty.slice(header_row + 1)
+    blank = [header_row + 2 + int(i) for i in below.arg_true()]  # sheet rows (1-based) the loader skips
+    body = body.filter(~below)
     body.columns = names
     target = tmpdir / (path.stem + ".xlsx.parquet")
     body.write_parquet(target)
-    return Source(path, fmt if fmt == "xlsx" else "xls", None, target, header_row, ",", names)
+    return Source(path, fmt if fmt == "xlsx" else "xls", None, target, header_row, ",", names, blank_lines=blank)
 
 
 def _dedupe(names: list[str]) -> list[str]:
