@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from siyu_cli.ingest import load_files
+from siyu_cli.ingest.readers import Source, physical_lines
 from siyu_cli.store import open_store
 
 
@@ -250,3 +251,33 @@ def test_parquet_rejects_name_the_row_number_plus_one(settings, tmp_path):
     assert rep.files[0].format == "parquet" and (rep.read, rep.inserted, rep.rejected) == (4, 2, 2)
     # as if a header were line 1: the 2nd row is line 3, the 4th line 5
     assert rejects(settings) == [(3, "BAD_AMOUNT", "A2,abc"), (5, "MISSING_KEY", ",4")]
+
+
+PASS_TEXT = (
+    "title\n"        # 1   DuckDB line 1
+    "order_id,x\n"   # 2   2 (header)
+    'A,"1\n'         # 3   3  row 0
+    '2"\n'           # 4
+    "\n"             # 5   4  blank
+    "B,2\n"          # 6   5  row 1
+    "C,3\n"          # 7   6  (rejected by the reader in these tests)
+    'D,"4\n'         # 8   7  row 2
+    "\n"             # 9      (inside the quoted value)
+    '5"\n'           # 10
+    "E,5\n"          # 11  8  row 3
+)
+
+
+def test_physical_lines_maps_rows_and_reader_lines(tmp_path):
+    path = write(tmp_path / "p.csv", PASS_TEXT)
+    src = Source(path, "csv", "utf-8", path, header_row=1, delimiter=",", columns=["order_id", "x"])
+    assert physical_lines(src, [0, 2, 3], [6], 4) == ({0: 3, 2: 8, 3: 11}, {6: 7})
+    # without a reader reject C is row 2, and the pass may stop at the row asked for
+    assert physical_lines(src, [1, 2], [], 5) == ({1: 6, 2: 7}, {})
+
+
+def test_physical_lines_out_of_step_with_duckdb_is_none(tmp_path):
+    path = write(tmp_path / "p.csv", PASS_TEXT)
+    src = Source(path, "csv", "utf-8", path, header_row=1, delimiter=",", columns=["order_id", "x"])
+    assert physical_lines(src, [], [4], 4) is None  # DuckDB never rejects a blank line
+    assert physical_lines(src, [7], [6], 8) is None  # fewer records than DuckDB read
