@@ -40,7 +40,7 @@ from siyu_cli.ingest.presets import (
     resolve_columns,
     status_key,
 )
-from siyu_cli.ingest.readers import Source, open_source, scan_ragged, sha256_file
+from siyu_cli.ingest.readers import LineScan, Source, open_source, physical_lines, scan_ragged, sha256_file
 from siyu_cli.ingest.values import CLEANERS, install_macros
 
 DEFAULT_MAX_REJECTS = 0
@@ -50,7 +50,7 @@ WS_CODES = "(9, 10, 13, 32, 12288, 160)"  # the same characters: trim only value
 SUMMARY_WORDS = ("合计", "总计", "小计", "汇总", "total", "totals", "合计:", "总计:")
 STALE = ("siyu_raw", "siyu_stg", "siyu_err", "siyu_good", "siyu_src", "siyu_keys", "siyu_res", "siyu_fin",
          "siyu_cls", "siyu_smap", "siyu_id0", "siyu_reader_errors", "siyu_reader_scans", "siyu_rag", "siyu_rag_lines",
-         "siyu_rag_rl")
+         "siyu_rag_rl", "siyu_blank", "siyu_rl", "siyu_rowline", "siyu_unitline")
 
 
 @dataclass
@@ -282,16 +282,16 @@ def _load_one(con, settings, kind, path, tmp, *, preset, encoding, source, force
             con.execute(f"CREATE TEMP TABLE siyu_raw AS SELECT * FROM {src.relation_sql()}")
         except duckdb.Error as exc:
             raise DataError(f"{path}: cannot read the file: {_first_line(exc)}") from None
-        ragged = 0
+        scan = LineScan(0, True)
         if src.format == "csv":  # in autocommit too: its line table relies on rowids in file order
             try:
-                ragged = scan_ragged(con, src, _reader_lines(con, src))
+                scan = scan_ragged(con, src, _reader_lines(con, src))
             except duckdb.Error as exc:
                 raise DataError(f"{path}: cannot read the file's lines: {_first_line(exc)}") from None
         step(f"cleaning {path.name}")
         cols, fills = _stage(con, kind, p, mapping, header)
         con.execute("BEGIN TRANSACTION")
-        _rejects(con, fr, src, kind, p, mapping, cols, header, fills, ragged)
+        _rejects(con, fr, src, kind, p, mapping, cols, header, fills, scan)
         step(f"merging {path.name}")
         if kind == "orders":
             _merge_orders(con, fr, p, mapping)
@@ -449,8 +449,17 @@ def _reader_lines(con, src: Source) -> list[int]:
     return [r[0] for r in con.execute("SELECT DISTINCT line FROM siyu_reader_errors ORDER BY line").fetchall()]
 
 
-def _rejects(con, fr: FileReport, src: Source, kind, p: Preset, mapping, fields, header, fills, ragged=0) -> None:
-    """Collect reader and value rejects into siyu_err / the rejects table; make siyu_good."""
+def _rejects(con, fr: FileReport, src: Source, kind, p: Preset, mapping, fields, header, fills,
+             scan: LineScan = LineScan(0, True)) -> None:
+    """Collect reader and value rejects into siyu_err / the rejects table; make siyu_good.
+
+    Every reject gets its physical line (header = its own line). While each record is one line
+    (``scan.aligned``, the usual case) that is arithmetic in SQL: a row's position plus the blank and
+    reader-rejected lines before it, and DuckDB's own reject lines are right as they are. Only when a
+    quoted value spans lines *and* there are rejects does one streaming pass over the file
+    (:func:`readers.physical_lines`) find the lines.
+    """
+    ragged = scan.ragged
     checks = ["SELECT __row, NULL AS col, 'SUMMARY_ROW' AS reason, 'a total/summary row, not data' AS msg, "
               "NULL AS val FROM siyu_stg WHERE __summary"]
     for fld in fields:
@@ -501,31 +510,61 @@ def _rejects(con, fr: FileReport, src: Source, kind, p: Preset, mapping, fields,
             [fr.batch_id, file, len(src.columns), now],
         )
     if reader_lines:
-        con.execute(
-            """INSERT INTO rejects (batch_id, file, line, "column", reason, message, raw, created_at)
-               SELECT ?, ?, line, column_name, replace(CAST(error_type AS VARCHAR), ' ', '_'), error_message, csv_line, ?
-               FROM siyu_reader_errors""",
-            [fr.batch_id, file, now],
-        )
-    if bad_rows:
-        header_line = src.header_row + 1  # 1-based line/row of the header
-        con.execute("CREATE OR REPLACE TEMP TABLE siyu_rl AS SELECT * FROM (VALUES (0::BIGINT, 0::BIGINT)) t(adj, k) LIMIT 0")
-        if reader_lines:
-            con.executemany("INSERT INTO siyu_rl VALUES (?, ?)", [(ln - k, k) for k, ln in enumerate(reader_lines, 1)])
-        # a good row's line = header line + its position + the reader-rejected lines before it
+        # DuckDB's csv_line starts with the blank lines before the rejected line: not part of it
+        umap = scan.reader_map
+        if umap:
+            con.execute("CREATE OR REPLACE TEMP TABLE siyu_unitline AS SELECT unnest(?::BIGINT[]) AS k, "
+                        "unnest(?::BIGINT[]) AS line", [list(umap), list(umap.values())])
+        line = "coalesce(u.line, e.line)" if umap else "e.line"
+        join = "LEFT JOIN siyu_unitline u ON u.k = e.line" if umap else ""
         con.execute(
             f"""INSERT INTO rejects (batch_id, file, line, "column", reason, message, raw, created_at)
-                WITH e AS (SELECT e.*, {header_line} + e.__row + 1 AS base FROM siyu_err e)
-                SELECT ?, ?, e.base + coalesce(rl.k, 0), e.col, e.reason, e.msg,
-                       array_to_string(list_transform([*COLUMNS(r.*)], lambda v: coalesce(v, '')), {_lit(src.delimiter)}), ?
-                FROM e ASOF LEFT JOIN siyu_rl rl ON e.base > rl.adj
-                JOIN siyu_raw r ON r.rowid = e.__row""",
+               SELECT ?, ?, {line}, e.column_name, replace(CAST(e.error_type AS VARCHAR), ' ', '_'), e.error_message,
+                      ltrim(e.csv_line, chr(13) || chr(10)), ?
+               FROM siyu_reader_errors e {join}""",
             [fr.batch_id, file, now],
         )
-        con.execute("DROP TABLE siyu_rl")
+    found = None  # ({row: line}, {reader line: line}) when records span lines
+    if bad_rows and not scan.aligned:
+        rows = [r[0] for r in con.execute("SELECT DISTINCT __row FROM siyu_err ORDER BY 1").fetchall()]
+        found = physical_lines(src, rows, reader_lines, n_raw) if src.format == "csv" else None
+    if bad_rows:
+        raw = (f"array_to_string(list_transform([*COLUMNS(r.*)], lambda v: coalesce(v, '')), {_lit(src.delimiter)})")
+        if found:
+            con.execute("CREATE OR REPLACE TEMP TABLE siyu_rowline AS SELECT unnest(?::BIGINT[]) AS __row, "
+                        "unnest(?::BIGINT[]) AS line", [list(found[0]), list(found[0].values())])
+            con.execute(
+                f"""INSERT INTO rejects (batch_id, file, line, "column", reason, message, raw, created_at)
+                    SELECT ?, ?, l.line, e.col, e.reason, e.msg, {raw}, ?
+                    FROM siyu_err e JOIN siyu_rowline l USING (__row) JOIN siyu_raw r ON r.rowid = e.__row""",
+                [fr.batch_id, file, now],
+            )
+        else:
+            # a row's line = header line + its position + the lines DuckDB skipped (blank) or rejected
+            # before it: for the k-th skipped line s, rows from position s - k on are k lines further
+            header_line = src.header_row + 1  # 1-based line/row of the header
+            # CSV: blank lines from the line scan; workbooks: the empty sheet rows the reader dropped
+            blank = "SELECT line FROM siyu_blank UNION ALL " if src.format == "csv" else ""
+            skipped = reader_lines if src.format == "csv" else [*reader_lines, *src.blank_lines]
+            con.execute(f"""
+                CREATE OR REPLACE TEMP TABLE siyu_rl AS
+                SELECT adj, max(k) AS k FROM (
+                    SELECT line - row_number() OVER (ORDER BY line) AS adj, row_number() OVER (ORDER BY line) AS k
+                    FROM ({blank}SELECT unnest(?::BIGINT[]) AS line))
+                GROUP BY adj""", [skipped])
+            con.execute(
+                f"""INSERT INTO rejects (batch_id, file, line, "column", reason, message, raw, created_at)
+                    WITH e AS (SELECT e.*, {header_line} + e.__row + 1 AS base FROM siyu_err e)
+                    SELECT ?, ?, e.base + coalesce(rl.k, 0), e.col, e.reason, e.msg, {raw}, ?
+                    FROM e ASOF LEFT JOIN siyu_rl rl ON e.base > rl.adj
+                    JOIN siyu_raw r ON r.rowid = e.__row""",
+                [fr.batch_id, file, now],
+            )
+            con.execute("DROP TABLE siyu_rl")
     if bad_rows or ragged:
+        rag = " UNION SELECT __row FROM siyu_rag" if ragged else ""  # siyu_rag exists for CSV files only
         con.execute(f"CREATE TEMP TABLE siyu_good AS SELECT *{extra} FROM siyu_stg "
-                    "ANTI JOIN (SELECT __row FROM siyu_err UNION SELECT __row FROM siyu_rag) USING (__row)")
+                    f"ANTI JOIN (SELECT __row FROM siyu_err{rag}) USING (__row)")
     else:
         con.execute(f"CREATE TEMP VIEW siyu_good AS SELECT *{extra} FROM siyu_stg")
     # the raw table is no longer needed: free its memory before merging

@@ -18,11 +18,13 @@ import hashlib
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from siyu_cli.errors import DataError, UsageError
 
 SNIFF_BYTES = 1 << 20  # bytes decoded to choose an encoding
 CHUNK = 1 << 20  # transcoding chunk (characters)
+MAX_LINE = 10_000_000  # DuckDB max_line_size (bytes of one record)
 HEADER_SCAN_ROWS = 30  # rows searched for the real header (title rows above it are skipped)
 
 #: --encoding values people type, mapped to Python codec names.
@@ -55,6 +57,7 @@ class Source:
     header_row: int = 0  # 0-based index of the header line/row (title rows above are skipped)
     delimiter: str = ","
     columns: list[str] = field(default_factory=list)  # header names as the file has them (trimmed)
+    blank_lines: list[int] = field(default_factory=list)  # workbooks: empty sheet rows below the header (skipped)
 
     def relation_sql(self) -> str:
         """A DuckDB table expression yielding every column as VARCHAR."""
@@ -72,9 +75,20 @@ class Source:
 RAGGED_TABLE = "siyu_rag"
 
 
+class LineScan(NamedTuple):
+    """What :func:`scan_ragged` learnt about the file's lines."""
+
+    ragged: int  # rows with too many fields (temp table ``siyu_rag``)
+    aligned: bool  # every record is one line: row positions map to lines through blank/rejected lines alone
+    reader_map: dict[int, int] | None = None  # DuckDB reject line → physical line (only when not aligned)
+
+
+BLANK_TABLE = "siyu_blank"
+
+
 def scan_ragged(con, src: Source, reader_lines: list[int], raw_table: str = "siyu_raw",
-                table: str = RAGGED_TABLE) -> int:
-    """Find CSV lines with more fields than the header that DuckDB silently accepted; return their count.
+                table: str = RAGGED_TABLE) -> LineScan:
+    """Find CSV lines with more fields than the header that DuckDB silently accepted; count them.
 
     DuckDB's CSV reader (1.x/2.0, even with ``strict_mode``) drops *empty* extra fields at the end of
     a line, so ``4,5,6,,`` under a 3-column header is read as ``4,5,6`` with no reject, and a row with
@@ -87,14 +101,17 @@ def scan_ragged(con, src: Source, reader_lines: list[int], raw_table: str = "siy
     ``__row`` is the rowid of the row in ``raw_table`` (DuckDB's result, in file order). When some
     record spans several lines (a quoted value with a newline), line and row positions drift apart:
     then each (normally rare) candidate is checked against the rows DuckDB read, so a continuation
-    line is never taken for a row.
+    line is never taken for a row, and ``aligned`` is False. Also keeps temp table
+    ``siyu_blank(line)``: the blank lines below the header, which DuckDB skips (reject line numbers).
     """
     n = len(src.columns)
     con.execute(f"DROP TABLE IF EXISTS temp.{table}")
     con.execute(f"DROP TABLE IF EXISTS temp.{table}_lines")
+    con.execute(f"DROP TABLE IF EXISTS temp.{BLANK_TABLE}")
     if src.format != "csv" or n == 0:
         con.execute(f"CREATE TEMP TABLE {table} (__row BIGINT, line BIGINT, fields BIGINT, raw VARCHAR)")
-        return 0
+        con.execute(f"CREATE TEMP TABLE {BLANK_TABLE} (line BIGINT)")
+        return LineScan(0, True)
     p = _q(src.read_path)
     d = src.delimiter.replace("'", "''")
     # temp tables created in autocommit keep rowids in file order: rowid + 1 = physical line number.
@@ -115,28 +132,35 @@ def scan_ragged(con, src: Source, reader_lines: list[int], raw_table: str = "siy
                             auto_detect=false, strict_mode=false, max_line_size=10000000))
     """)
     header_line = src.header_row + 1
-    con.execute("CREATE OR REPLACE TEMP TABLE siyu_rag_rl (line BIGINT)")
-    if reader_lines:
-        con.executemany("INSERT INTO siyu_rag_rl VALUES (?)", [(ln,) for ln in reader_lines])
+    con.execute(f"CREATE TEMP TABLE {BLANK_TABLE} AS SELECT rowid + 1 AS line FROM {table}_lines "
+                f"WHERE l = '' AND rowid + 1 > {header_line}")
+    lines = max(con.execute(f"SELECT count(*) FROM {table}_lines").fetchone()[0] - header_line, 0)
+    blank = con.execute(f"SELECT count(*) FROM {BLANK_TABLE}").fetchone()[0]
+    n_raw = con.execute(f"SELECT count(*) FROM {raw_table}").fetchone()[0]
+    aligned = lines - blank - len(reader_lines) == n_raw
+    reader_map = None
+    if not aligned and reader_lines:
+        # DuckDB's reject lines count records, not lines: find the lines they start on
+        found = physical_lines(src, [], reader_lines, n_raw)
+        reader_map = found[1] if found else None
+    physical = [reader_map.get(ln, ln) for ln in reader_lines] if reader_map else list(reader_lines)
+    con.execute("CREATE OR REPLACE TEMP TABLE siyu_rag_rl AS SELECT unnest(?::BIGINT[]) AS line", [physical])
     con.execute(f"""
         CREATE TEMP TABLE {table} AS
         WITH x AS (SELECT rowid + 1 AS line, l FROM {table}_lines WHERE l IS NOT NULL AND rowid + 1 > {header_line}),
              rag AS (SELECT line, l, strlen(q) - strlen(replace(q, '{d}', '')) + 1 AS fields
                      FROM (SELECT line, l, regexp_replace(l, '"[^"]*"', '', 'g') AS q FROM x WHERE l <> '')
                      WHERE line NOT IN (SELECT line FROM siyu_rag_rl)),
-             skipped AS (SELECT line FROM x WHERE l = '' UNION ALL SELECT line FROM siyu_rag_rl)
+             skipped AS (SELECT line FROM {BLANK_TABLE} UNION ALL SELECT line FROM siyu_rag_rl)
         SELECT line - {header_line} - 1 - (SELECT count(*) FROM skipped s WHERE s.line < rag.line) AS __row,
                line, fields, l AS raw
         FROM rag ORDER BY line
     """)
-    lines, blank = con.execute(f"SELECT count(*), count(*) FILTER (WHERE l = '') FROM {table}_lines "
-                               f"WHERE rowid + 1 > {header_line}").fetchone()
     con.execute(f"DROP TABLE temp.{table}_lines")
     con.execute("DROP TABLE temp.siyu_rag_rl")
-    n_raw = con.execute(f"SELECT count(*) FROM {raw_table}").fetchone()[0]
-    if lines - blank - len(reader_lines) != n_raw:
+    if not aligned:
         _verify_ragged(con, src, raw_table, table)
-    return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    return LineScan(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0], aligned, reader_map)
 
 
 def _verify_ragged(con, src: Source, raw_table: str, table: str) -> None:
@@ -158,6 +182,52 @@ def _verify_ragged(con, src: Source, raw_table: str, table: str) -> None:
     con.execute(f"DELETE FROM {table}")
     if keep:
         con.executemany(f"INSERT INTO {table} VALUES (?, ?, ?, ?)", keep)
+
+
+def physical_lines(src: Source, rows, reader_lines, n_raw: int) -> tuple[dict[int, int], dict[int, int]] | None:
+    """Physical start lines of some records, from one streaming pass over the file (csv module).
+
+    Needed only when a record spans several lines (a quoted value with a newline): then neither a
+    row's position in ``siyu_raw`` nor DuckDB's reject ``line`` (which counts records and blank
+    lines, not lines) is a line number. The pass reads the same text DuckDB read, with the same
+    delimiter and quoting, and counts records the way DuckDB does: ``reader_lines`` are DuckDB's
+    reject lines (record ordinals, blank lines included), every other non-blank record below the
+    header is the next row of ``siyu_raw``. Returns ``({row: line}, {reader line: line})`` for the
+    rows and reader lines asked for (memory ∝ rejects, not file size; the pass stops after the last
+    one), or None when the file's records do not line up with what DuckDB read.
+    """
+    want_rows = set(rows)
+    want_units = set(reader_lines)
+    last_row = max(want_rows, default=-1)
+    last_unit = max(want_units, default=0)
+    first = src.header_row + 2  # DuckDB line of the first record below the header
+    row_line: dict[int, int] = {}
+    unit_line: dict[int, int] = {}
+    good = prev = 0
+    if csv.field_size_limit() < MAX_LINE:
+        csv.field_size_limit(MAX_LINE)  # DuckDB's max_line_size: a long multi-line remark is no error here
+    with open(src.read_path, "r", encoding="utf-8-sig", errors="replace", newline="") as f:
+        rd = csv.reader(f, delimiter=src.delimiter, quotechar='"', doublequote=True, strict=False)
+        try:
+            for unit, rec in enumerate(rd, 1):
+                start, prev = prev + 1, rd.line_num
+                if unit < first:
+                    continue
+                if unit in want_units:
+                    if not rec:  # DuckDB never rejects a blank line: we are out of step
+                        return None
+                    unit_line[unit] = start
+                elif rec:
+                    if good in want_rows:
+                        row_line[good] = start
+                    good += 1
+                if good > last_row and unit >= last_unit:
+                    return row_line, unit_line
+        except csv.Error:
+            return None
+    if good != n_raw or len(unit_line) != len(want_units) or len(row_line) != len(want_rows):
+        return None
+    return row_line, unit_line
 
 
 def sha256_file(path: Path) -> str:
@@ -322,19 +392,28 @@ def _open_workbook(path: Path, fmt: str, tmpdir: Path, score) -> Source:
     import polars as pl
 
     try:
-        df = pl.read_excel(path, has_header=False, read_options={"dtypes": "string"})
+        # every row from the sheet's first, empty ones too: frame row i is sheet row i + 1 (reject lines)
+        df = pl.read_excel(path, has_header=False, read_options={"dtypes": "string", "skip_rows": 0},
+                           drop_empty_rows=False)
     except Exception as exc:  # calamine's errors are already readable
         raise DataError(f"{path}: cannot read the workbook: {exc}") from None
-    head = [list(r) for r in df.head(HEADER_SCAN_ROWS).iter_rows()]
+    if df.width == 0 or df.height == 0:
+        raise DataError(f"{path}: the first sheet is empty")
+    empty = df.select(pl.all_horizontal(pl.all().is_null()).alias("e")).to_series()
+    data_rows = (~empty).arg_true()  # frame indices of the non-empty rows
+    head = [list(df.row(int(i))) for i in data_rows[:HEADER_SCAN_ROWS]]
     if not head:
         raise DataError(f"{path}: the first sheet is empty")
-    header_row = find_header(head, score)
-    names = _dedupe([_clean_header(c) for c in head[header_row]])
+    header_row = int(data_rows[find_header(head, score)])
+    names = _dedupe([_clean_header(c) for c in df.row(header_row)])
     body = df.slice(header_row + 1)
+    below = empty.slice(header_row + 1)
+    blank = [header_row + 2 + int(i) for i in below.arg_true()]  # sheet rows (1-based) the loader skips
+    body = body.filter(~below)
     body.columns = names
     target = tmpdir / (path.stem + ".xlsx.parquet")
     body.write_parquet(target)
-    return Source(path, fmt if fmt == "xlsx" else "xls", None, target, header_row, ",", names)
+    return Source(path, fmt if fmt == "xlsx" else "xls", None, target, header_row, ",", names, blank_lines=blank)
 
 
 def _dedupe(names: list[str]) -> list[str]:
