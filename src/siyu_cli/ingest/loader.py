@@ -755,9 +755,14 @@ def _resolve_buyers(con, fr: FileReport, table: str) -> None:
     con.execute(f"""
         INSERT INTO members (member_id, source, source_member_id, external_userid, unionid, phone, email,
                              first_batch, updated_batch, updated_at)
-        SELECT n.*, ?, ?, now() FROM (
-            SELECT r.member_id, {_lit(fr.source)}, arg_max(k.member_ref, k.__bk), arg_max(k.external_userid, k.__bk),
-                   arg_max(k.unionid, k.__bk), arg_max(k.phone, k.__bk), arg_max(k.email, k.__bk)
+        SELECT n.member_id, {_lit(fr.source)}, {', '.join(f"CASE WHEN len(n.p) = 5 THEN nullif(n.p[{i}], '') END" for i in range(1, 6))},
+               ?, ?, now()
+        FROM (
+            -- a new member's ids come from its greatest buyer key: one max() per member instead of five
+            -- arg_max() (2.5M new members: 4 s → 1.5 s); the key is the ids joined by U+001F, split back here
+            -- (a key with U+001F inside an id does not split into 5 parts: its ids stay NULL on the member
+            -- row and are still recorded as identities)
+            SELECT r.member_id, string_split(max(k.__bk), chr(31)) AS p
             FROM siyu_res r JOIN siyu_keys k USING (__bk)
             WHERE NOT r.matched AND r.member_id IS NOT NULL
             GROUP BY r.member_id
