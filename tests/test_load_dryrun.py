@@ -243,3 +243,17 @@ def test_dry_run_on_a_busy_store_exits_4_like_a_load(settings, workspace, siyu_s
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_multi_file_members_dry_run_matches_people_across_files(settings, tmp_path):
+    # file 2 names 张三 by phone only: in a real load file 1 created her (M1), so she is updated, not new
+    f1 = write(tmp_path / "w.csv", "member_id,phone,name\nM1,13800138000,张三\nM2,13900139000,王五\n")
+    f2 = write(tmp_path / "m.csv", "phone,name,level\n13800138000,张三,gold\n13500135000,李四,\n")
+    want = (("loaded", 2, 2, 0, 0, 0), ("loaded", 2, 1, 1, 0, 0))
+    before = dump(settings)
+    dry = load_files(settings, "members", [f1, f2], dry_run=True)
+    assert counts(dry) == want
+    assert dump(settings) == before
+    real = load_files(settings, "members", [f1, f2])
+    assert counts(real) == want
+    assert q(settings, "SELECT level FROM members WHERE member_id = 'M1'") == [("gold",)]
