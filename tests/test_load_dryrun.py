@@ -175,8 +175,12 @@ def test_failing_file_in_a_dry_run_rolls_back_everything(settings, tmp_path):
     before = dump(settings)
     good = write(tmp_path / "a.csv", A)
     html = write(tmp_path / "x.xls", "<html><body><table><tr><td>1</td></tr></table></body></html>")
-    with pytest.raises(DataError):  # the same error as a real load
+    with pytest.raises(DataError):  # the same error as a real load (fails before staging)
         load_files(settings, "orders", [good, html], dry_run=True)
+    assert dump(settings) == before
+    broken = write(tmp_path / "u.csv", 'order_id,paid_amount\n"unterminated,1\nX,2\n')
+    with pytest.raises(DataError, match="cannot read the file"):  # fails while staging, inside the transaction
+        load_files(settings, "orders", [good, broken], dry_run=True)
     assert dump(settings) == before
     # the connection is usable again afterwards: a real load works
     assert counts(load_files(settings, "orders", [good])) == (("loaded", 2, 2, 0, 0, 0),)
@@ -257,3 +261,15 @@ def test_multi_file_members_dry_run_matches_people_across_files(settings, tmp_pa
     real = load_files(settings, "members", [f1, f2])
     assert counts(real) == want
     assert q(settings, "SELECT level FROM members WHERE member_id = 'M1'") == [("gold",)]
+
+
+def test_big_second_file_keeps_its_line_numbers_in_a_dry_run(settings, tmp_path):
+    # more rows than one DuckDB row group (122,880), staged inside the dry run's transaction
+    n = 130_000
+    f1 = write(tmp_path / "1.csv", "order_id,paid_amount\nA1,1\n")
+    f2 = write(tmp_path / "2.csv", "order_id,paid_amount\n" + "".join(
+        f"G{i},{'bad' if i in (7, 125_000) else 1}\n" for i in range(n)))  # G<i> is on line i + 2
+    dry = load_files(settings, "orders", [f1, f2], max_rejects=5, dry_run=True)
+    assert counts(dry)[1] == ("loaded", n, n - 2, 0, 0, 2)
+    assert [(r["line"], r["raw"]) for r in dry.files[1].rejects] == [(9, "G7,bad"), (125_002, "G125000,bad")]
+    assert q(settings, "SELECT count(*) FROM orders") == [(0,)]
