@@ -220,6 +220,8 @@ def test_cli_dry_run_table_lists_rejects(cli, workspace, tmp_path):
     assert "MISSING_KEY" in res.stdout and "136****6000" in res.stdout and "13600136000" not in res.stdout
     assert "dry run — nothing was written" in res.stderr
     assert cli("rejects", "--format", "json").stdout.strip() == "[]"
+    res = cli("load", "orders", b, "--unmask", expect=2)
+    assert "--unmask applies to --dry-run" in res.stderr
 
 
 def test_dry_run_on_a_busy_store_exits_4_like_a_load(settings, workspace, siyu_subprocess, tmp_path):

@@ -49,6 +49,10 @@ def load(
         return
     if not files:
         raise typer.BadParameter("give at least one FILE (or --show-mapping)", param_hint="FILES")
+    if unmask and not dry_run:
+        from siyu_cli.errors import UsageError
+
+        raise UsageError("--unmask applies to --dry-run's rejects (for stored rejects: siyu rejects --unmask)")
     paths = ingest.expand_paths(files)
     report = ingest.load_files(s, kind.value, paths, preset=preset, encoding=encoding, source=source,
                                max_rejects=max_rejects, force=force, progress=progress_enabled(), dry_run=dry_run)
