@@ -33,6 +33,8 @@ def load(
     max_rejects: Optional[int] = typer.Option(None, "--max-rejects", min=0, help="Exit 65 when more rows than this are rejected (default: load.max_rejects in siyu.toml, else 0)."),
     force: bool = typer.Option(False, "--force", help="Load a file again even if the same content (sha256) was loaded before."),
     show_mapping: bool = typer.Option(False, "--show-mapping", help="Print the preset and column mapping that would be used, then stop."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Do the whole load, report its counts and rejects, then roll it back: nothing is written. Same exit codes as a load."),
+    unmask: bool = typer.Option(False, "--unmask", help="With --dry-run: show phone numbers in the rejects' raw text in full."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, csv or json."),
 ) -> None:
     """Load back-office exports into the store; every row is stored or listed in `siyu rejects`."""
@@ -47,14 +49,20 @@ def load(
         return
     if not files:
         raise typer.BadParameter("give at least one FILE (or --show-mapping)", param_hint="FILES")
+    if unmask and not dry_run:
+        from siyu_cli.errors import UsageError
+
+        raise UsageError("--unmask applies to --dry-run's rejects (for stored rejects: siyu rejects --unmask)")
     paths = ingest.expand_paths(files)
     report = ingest.load_files(s, kind.value, paths, preset=preset, encoding=encoding, source=source,
-                               max_rejects=max_rejects, force=force, progress=progress_enabled())
+                               max_rejects=max_rejects, force=force, progress=progress_enabled(), dry_run=dry_run)
     for fr in report.files:
         for w in fr.warnings:
             warn(f"{fr.path}: {w}")
         if fr.status == "skipped":
             info(f"{fr.path}: skipped, {fr.message}")
+    if dry_run and not unmask:
+        _mask_rejects(report)
     if fmt is Format.json:
         emit_json(report.to_dict())
     else:
@@ -63,10 +71,43 @@ def load(
                 for f in report.files]
         if fmt is Format.table and len(rows) > 1:
             rows.append(["total", "", "", "", report.read, report.inserted, report.updated, report.unchanged, report.rejected])
-        emit_rows(cols, rows, fmt, title=f"siyu load {kind.value}")
-    if report.rejected:
+        emit_rows(cols, rows, fmt, title=f"siyu load {kind.value}{' (dry run)' if dry_run else ''}")
+        if dry_run and fmt is Format.table:
+            _print_dry_rejects(report)
+    if dry_run:
+        warn("dry run — nothing was written")
+        if report.rejected:
+            info(f"{report.rejected} row(s) would be rejected"
+                 + ("" if fmt is Format.table else " — `--format json` lists them"))
+    elif report.rejected:
         info(f"{report.rejected} row(s) rejected — see `siyu rejects`")
     ingest.check_exceeded(report)
+
+
+DRY_REJECTS_SHOWN = 50  # rejects in a dry run's table (JSON has up to DRY_RUN_REJECTS per file)
+
+
+def _mask_rejects(report) -> None:
+    from siyu_cli.output import mask_phones_in_text
+
+    for fr in report.files:
+        for r in fr.rejects or []:
+            for k in ("raw", "message"):
+                if isinstance(r.get(k), str):
+                    r[k] = mask_phones_in_text(r[k])
+
+
+def _print_dry_rejects(report) -> None:
+    rows = [[r["file"], r["line"], r["column"], r["reason"], r["message"], r["raw"]]
+            for fr in report.files for r in fr.rejects or []]
+    total = sum(fr.rejects_total or 0 for fr in report.files)
+    if not total:
+        return
+    emit_rows(["file", "line", "column", "reason", "message", "raw"], rows[:DRY_REJECTS_SHOWN], Format.table,
+              title=f"rejects (first {min(len(rows), DRY_REJECTS_SHOWN)} of {total})")
+    if total > DRY_REJECTS_SHOWN:
+        info(f"{total - DRY_REJECTS_SHOWN} more reject(s) not shown — `--format json` lists up to "
+             "1000 per file")
 
 
 def _print_mapping(result: list[dict], fmt: Format) -> None:

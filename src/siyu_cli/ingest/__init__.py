@@ -3,7 +3,7 @@
 Public API (docs/load.md, notes/CONTRACTS.md)::
 
     load_files(settings, kind, paths, *, preset="auto", encoding=None, source=None,
-               max_rejects=None, force=False, progress=False) -> LoadReport
+               max_rejects=None, force=False, progress=False, dry_run=False) -> LoadReport
     expand_paths(patterns) -> list[Path]
     show_mapping(settings, kind, paths, *, preset="auto", encoding=None) -> list[dict]
     list_rejects(settings, *, batch=None, all_batches=False, limit=None) -> (columns, rows)

@@ -13,6 +13,12 @@ Per file, in one transaction:
 5. record the batch in ``load_log`` (file sha256, preset, encoding, counts).
 
 A file whose sha256 was loaded before (same kind) is skipped unless ``force``.
+
+``dry_run``: the same steps and SQL, but the whole call runs in one transaction that is rolled back
+at the end (so a later file sees the earlier files' rows, as in a real load); each file's rejects are
+copied into its report first. Staging of the second and later files then happens inside that
+transaction, where DuckDB numbers a temp table's rowids from a large base instead of 0: the staging
+SQL subtracts that base (``rowid_base``; 0 in a real load, whose SQL is unchanged).
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ from siyu_cli.ingest.readers import LineScan, Source, open_source, physical_line
 from siyu_cli.ingest.values import CLEANERS, install_macros
 
 DEFAULT_MAX_REJECTS = 0
+DRY_RUN_REJECTS = 1000  # rejects copied into a dry run's FileReport per file (plus their total count)
+REJECT_FIELDS = ("file", "line", "column", "reason", "message", "raw")
 NULL_TOKENS = ("", "-", "--", "—", "null", "NULL", "None", "N/A", "n/a", "/", "无")
 WS_SQL = "' \t\r\n\u3000\u00a0'"
 WS_CODES = "(9, 10, 13, 32, 12288, 160)"  # the same characters: trim only values that start/end with one
@@ -71,9 +79,16 @@ class FileReport:
     status: str = "loaded"  # loaded | skipped | failed
     message: str | None = None
     warnings: list[str] = field(default_factory=list)
+    # dry runs only: the first DRY_RUN_REJECTS rows this file put in ``rejects`` (dicts of
+    # REJECT_FIELDS, in line order) and how many there were in all
+    rejects: list[dict[str, Any]] | None = None
+    rejects_total: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if self.rejects is None:
+            del d["rejects"], d["rejects_total"]
+        return d
 
 
 @dataclass
@@ -81,6 +96,7 @@ class LoadReport:
     kind: str
     files: list[FileReport] = field(default_factory=list)
     max_rejects: int = DEFAULT_MAX_REJECTS
+    dry_run: bool = False
 
     def _sum(self, name: str) -> int:
         return sum(getattr(f, name) for f in self.files)
@@ -112,6 +128,7 @@ class LoadReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
+            "dry_run": self.dry_run,
             "read": self.read,
             "inserted": self.inserted,
             "updated": self.updated,
@@ -179,14 +196,19 @@ def load_files(
     max_rejects: int | None = None,
     force: bool = False,
     progress: bool = False,
+    dry_run: bool = False,
 ) -> LoadReport:
-    """Load export files of one kind into the store; see the module docstring."""
+    """Load export files of one kind into the store; see the module docstring.
+
+    ``dry_run``: do everything, report the real counts and rejects, then roll back: nothing is
+    written (the store is still opened read-write: the merge needs its lock).
+    """
     from siyu_cli.store import open_store
 
     if kind not in KINDS:
         raise UsageError(f"cannot load {kind!r}: choose members, orders or groups")
     limit = configured_max_rejects(settings) if max_rejects is None else max_rejects
-    report = LoadReport(kind=kind, max_rejects=limit)
+    report = LoadReport(kind=kind, max_rejects=limit, dry_run=dry_run)
     paths = [Path(p) for p in paths]
     bar = _Progress(progress, len(paths))
     memory_limit = configured_memory_limit(settings)
@@ -194,14 +216,60 @@ def load_files(
         con.execute(f"SET memory_limit = '{memory_limit}'")
         con.execute(f"SET temp_directory = '{Path(tmp, 'spill').as_posix()}'")
         install_macros(con)
-        for path in paths:
-            bar.start(path)
-            fr = _load_one(con, settings, kind, path, Path(tmp), preset=preset, encoding=encoding,
-                           source=source, force=force, step=bar.step)
-            report.files.append(fr)
-            bar.done()
+        dry = _DryRun(con) if dry_run else None
+        try:
+            for path in paths:
+                bar.start(path)
+                fr = _load_one(con, settings, kind, path, Path(tmp), preset=preset, encoding=encoding,
+                               source=source, force=force, step=bar.step, dry=dry)
+                report.files.append(fr)
+                bar.done()
+        finally:
+            if dry is not None:
+                dry.rollback()
     bar.close()
     return report
+
+
+class _DryRun:
+    """The one transaction of a dry run: opened at the first file's first write, rolled back at the end."""
+
+    def __init__(self, con):
+        self.con = con
+        self.open = False
+        self._base: int | None = None
+
+    def begin(self) -> None:
+        if not self.open:
+            self.con.execute("BEGIN TRANSACTION")
+            self.open = True
+
+    def rowid_base(self) -> int:
+        """First rowid of a temp table created now (0 in autocommit; a large base inside the transaction)."""
+        if not self.open:
+            return 0
+        if self._base is None:
+            self.con.execute("CREATE TEMP TABLE siyu_rid AS SELECT 1 AS x")
+            self._base = self.con.execute("SELECT min(rowid) FROM siyu_rid").fetchone()[0]
+            self.con.execute("DROP TABLE siyu_rid")
+        return self._base
+
+    def capture(self, fr: FileReport) -> None:
+        """Copy this file's rejects (first DRY_RUN_REJECTS, in line order) before they are rolled back."""
+        fr.rejects_total = self.con.execute("SELECT count(*) FROM rejects WHERE batch_id = ?",
+                                            [fr.batch_id]).fetchone()[0]
+        rows = self.con.execute(
+            'SELECT file, line, "column", reason, message, raw FROM rejects WHERE batch_id = ? '
+            'ORDER BY line, "column" NULLS FIRST, reason LIMIT ?', [fr.batch_id, DRY_RUN_REJECTS]).fetchall()
+        fr.rejects = [dict(zip(REJECT_FIELDS, r)) for r in rows]
+
+    def rollback(self) -> None:
+        if self.open:
+            self.open = False
+            try:
+                self.con.execute("ROLLBACK")
+            except Exception:  # already rolled back by a failing file
+                pass
 
 
 class _Progress:
@@ -243,7 +311,7 @@ class _Progress:
 # ---------------------------------------------------------------- one file
 
 
-def _load_one(con, settings, kind, path, tmp, *, preset, encoding, source, force, step) -> FileReport:
+def _load_one(con, settings, kind, path, tmp, *, preset, encoding, source, force, step, dry=None) -> FileReport:
     import duckdb
 
     fr = FileReport(path=str(path), kind=kind)
@@ -270,12 +338,16 @@ def _load_one(con, settings, kind, path, tmp, *, preset, encoding, source, force
     if seen and not force:
         fr.status = "skipped"
         fr.message = f"already loaded as batch {seen[0]} (same sha256); use --force to load again"
+        if dry is not None:
+            dry.begin()
+            fr.rejects, fr.rejects_total = [], 0
         _log(con, fr, started)
         return fr
     try:
         # staging happens outside the transaction: temp tables created in autocommit keep
         # rowids 0..n-1 in file order, which gives rejects their line numbers
         step(f"reading {path.name}")
+        base = dry.rowid_base() if dry is not None else 0
         for t in ("siyu_reader_errors", "siyu_reader_scans"):  # only this scan's reader rejects
             con.execute(f"DROP TABLE IF EXISTS temp.{t}")
         try:
@@ -285,13 +357,16 @@ def _load_one(con, settings, kind, path, tmp, *, preset, encoding, source, force
         scan = LineScan(0, True)
         if src.format == "csv":  # in autocommit too: its line table relies on rowids in file order
             try:
-                scan = scan_ragged(con, src, _reader_lines(con, src))
+                scan = scan_ragged(con, src, _reader_lines(con, src), rowid_base=base)
             except duckdb.Error as exc:
                 raise DataError(f"{path}: cannot read the file's lines: {_first_line(exc)}") from None
         step(f"cleaning {path.name}")
-        cols, fills = _stage(con, kind, p, mapping, header)
-        con.execute("BEGIN TRANSACTION")
-        _rejects(con, fr, src, kind, p, mapping, cols, header, fills, scan)
+        cols, fills = _stage(con, kind, p, mapping, header, rowid_base=base)
+        if dry is None:
+            con.execute("BEGIN TRANSACTION")
+        else:
+            dry.begin()  # one transaction for the whole dry run
+        _rejects(con, fr, src, kind, p, mapping, cols, header, fills, scan, rowid_base=base)
         step(f"merging {path.name}")
         if kind == "orders":
             _merge_orders(con, fr, p, mapping)
@@ -301,12 +376,18 @@ def _load_one(con, settings, kind, path, tmp, *, preset, encoding, source, force
             _merge_groups(con, fr, p, mapping)
         identity.relink(con)
         _log(con, fr, started)
-        con.execute("COMMIT")
+        if dry is None:
+            con.execute("COMMIT")
+        else:
+            dry.capture(fr)
     except Exception:
-        try:
-            con.execute("ROLLBACK")
-        except Exception:  # no transaction open yet
-            pass
+        if dry is not None:
+            dry.rollback()
+        else:
+            try:
+                con.execute("ROLLBACK")
+            except Exception:  # no transaction open yet
+                pass
         raise
     finally:
         _drop_temps(con)
@@ -352,7 +433,7 @@ def _lit(value: str) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def _stage(con, kind: str, p: Preset, mapping: dict[str, str], header: list[str]) -> list[str]:
+def _stage(con, kind: str, p: Preset, mapping: dict[str, str], header: list[str], *, rowid_base: int = 0) -> list[str]:
     """Create ``siyu_stg`` (cleaned fields + raw copies of checked fields); return the field list."""
     exprs = ["__row"]
     fills: list[str] = []  # fields this file lacks: added as NULLs by the siyu_good view, not materialised
@@ -406,7 +487,7 @@ def _stage(con, kind: str, p: Preset, mapping: dict[str, str], header: list[str]
     try:
         con.execute(f"""
             CREATE TEMP TABLE siyu_stg AS
-            WITH a AS (SELECT rowid AS __row{', ' + trims if trims else ''} FROM siyu_raw),
+            WITH a AS (SELECT {f"rowid - {rowid_base}" if rowid_base else "rowid"} AS __row{', ' + trims if trims else ''} FROM siyu_raw),
                  b AS (SELECT __row{', ' + nulls if nulls else ''} FROM a)
             SELECT {', '.join(exprs)} FROM b
         """)
@@ -450,7 +531,7 @@ def _reader_lines(con, src: Source) -> list[int]:
 
 
 def _rejects(con, fr: FileReport, src: Source, kind, p: Preset, mapping, fields, header, fills,
-             scan: LineScan = LineScan(0, True)) -> None:
+             scan: LineScan = LineScan(0, True), *, rowid_base: int = 0) -> None:
     """Collect reader and value rejects into siyu_err / the rejects table; make siyu_good.
 
     Every reject gets its physical line (header = its own line). While each record is one line
@@ -460,6 +541,7 @@ def _rejects(con, fr: FileReport, src: Source, kind, p: Preset, mapping, fields,
     (:func:`readers.physical_lines`) find the lines.
     """
     ragged = scan.ragged
+    at_row = f"e.__row + {rowid_base}" if rowid_base else "e.__row"  # siyu_raw's rowid of a staged row
     checks = ["SELECT __row, NULL AS col, 'SUMMARY_ROW' AS reason, 'a total/summary row, not data' AS msg, "
               "NULL AS val FROM siyu_stg WHERE __summary"]
     for fld in fields:
@@ -536,7 +618,7 @@ def _rejects(con, fr: FileReport, src: Source, kind, p: Preset, mapping, fields,
             con.execute(
                 f"""INSERT INTO rejects (batch_id, file, line, "column", reason, message, raw, created_at)
                     SELECT ?, ?, l.line, e.col, e.reason, e.msg, {raw}, ?
-                    FROM siyu_err e JOIN siyu_rowline l USING (__row) JOIN siyu_raw r ON r.rowid = e.__row""",
+                    FROM siyu_err e JOIN siyu_rowline l USING (__row) JOIN siyu_raw r ON r.rowid = {at_row}""",
                 [fr.batch_id, file, now],
             )
         else:
@@ -557,7 +639,7 @@ def _rejects(con, fr: FileReport, src: Source, kind, p: Preset, mapping, fields,
                     WITH e AS (SELECT e.*, {header_line} + e.__row + 1 AS base FROM siyu_err e)
                     SELECT ?, ?, e.base + coalesce(rl.k, 0), e.col, e.reason, e.msg, {raw}, ?
                     FROM e ASOF LEFT JOIN siyu_rl rl ON e.base > rl.adj
-                    JOIN siyu_raw r ON r.rowid = e.__row""",
+                    JOIN siyu_raw r ON r.rowid = {at_row}""",
                 [fr.batch_id, file, now],
             )
             con.execute("DROP TABLE siyu_rl")
@@ -992,6 +1074,11 @@ def show_mapping(settings, kind: str, paths: list[Path], *, preset: str = "auto"
 
 def check_exceeded(report: LoadReport) -> None:
     """Raise DataError (exit 65) when the load rejected more rows than allowed."""
+    if report.exceeded and report.dry_run:
+        raise DataError(
+            f"{report.rejected} row(s) would be rejected, more than --max-rejects {report.max_rejects} "
+            "(dry run: nothing was written)"
+        )
     if report.exceeded:
         raise DataError(
             f"{report.rejected} row(s) rejected, more than --max-rejects {report.max_rejects}; "

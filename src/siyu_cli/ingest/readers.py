@@ -87,7 +87,7 @@ BLANK_TABLE = "siyu_blank"
 
 
 def scan_ragged(con, src: Source, reader_lines: list[int], raw_table: str = "siyu_raw",
-                table: str = RAGGED_TABLE) -> LineScan:
+                table: str = RAGGED_TABLE, *, rowid_base: int = 0) -> LineScan:
     """Find CSV lines with more fields than the header that DuckDB silently accepted; count them.
 
     DuckDB's CSV reader (1.x/2.0, even with ``strict_mode``) drops *empty* extra fields at the end of
@@ -103,7 +103,9 @@ def scan_ragged(con, src: Source, reader_lines: list[int], raw_table: str = "siy
     then each (normally rare) candidate is checked against the rows DuckDB read, so a continuation
     line is never taken for a row, and ``aligned`` is False. Also keeps temp table
     ``siyu_blank(line)``: the blank lines below the header, which DuckDB skips (reject line numbers).
+    ``rowid_base``: the first rowid of a temp table created now (non-zero inside a transaction: dry runs).
     """
+    rid = f"(rowid - {rowid_base})" if rowid_base else "rowid"
     n = len(src.columns)
     con.execute(f"DROP TABLE IF EXISTS temp.{table}")
     con.execute(f"DROP TABLE IF EXISTS temp.{table}_lines")
@@ -132,8 +134,8 @@ def scan_ragged(con, src: Source, reader_lines: list[int], raw_table: str = "siy
                             auto_detect=false, strict_mode=false, max_line_size=10000000))
     """)
     header_line = src.header_row + 1
-    con.execute(f"CREATE TEMP TABLE {BLANK_TABLE} AS SELECT rowid + 1 AS line FROM {table}_lines "
-                f"WHERE l = '' AND rowid + 1 > {header_line}")
+    con.execute(f"CREATE TEMP TABLE {BLANK_TABLE} AS SELECT {rid} + 1 AS line FROM {table}_lines "
+                f"WHERE l = '' AND {rid} + 1 > {header_line}")
     lines = max(con.execute(f"SELECT count(*) FROM {table}_lines").fetchone()[0] - header_line, 0)
     blank = con.execute(f"SELECT count(*) FROM {BLANK_TABLE}").fetchone()[0]
     n_raw = con.execute(f"SELECT count(*) FROM {raw_table}").fetchone()[0]
@@ -147,7 +149,7 @@ def scan_ragged(con, src: Source, reader_lines: list[int], raw_table: str = "siy
     con.execute("CREATE OR REPLACE TEMP TABLE siyu_rag_rl AS SELECT unnest(?::BIGINT[]) AS line", [physical])
     con.execute(f"""
         CREATE TEMP TABLE {table} AS
-        WITH x AS (SELECT rowid + 1 AS line, l FROM {table}_lines WHERE l IS NOT NULL AND rowid + 1 > {header_line}),
+        WITH x AS (SELECT {rid} + 1 AS line, l FROM {table}_lines WHERE l IS NOT NULL AND {rid} + 1 > {header_line}),
              rag AS (SELECT line, l, strlen(q) - strlen(replace(q, '{d}', '')) + 1 AS fields
                      FROM (SELECT line, l, regexp_replace(l, '"[^"]*"', '', 'g') AS q FROM x WHERE l <> '')
                      WHERE line NOT IN (SELECT line FROM siyu_rag_rl)),
@@ -159,11 +161,11 @@ def scan_ragged(con, src: Source, reader_lines: list[int], raw_table: str = "siy
     con.execute(f"DROP TABLE temp.{table}_lines")
     con.execute("DROP TABLE temp.siyu_rag_rl")
     if not aligned:
-        _verify_ragged(con, src, raw_table, table)
+        _verify_ragged(con, src, raw_table, table, rid)
     return LineScan(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0], aligned, reader_map)
 
 
-def _verify_ragged(con, src: Source, raw_table: str, table: str) -> None:
+def _verify_ragged(con, src: Source, raw_table: str, table: str, rid: str = "rowid") -> None:
     """Map each candidate line to the row DuckDB read from it (nearest exact match), or drop it."""
     n = len(src.columns)
     names = [d[0] for d in con.execute(f"SELECT * FROM {raw_table} LIMIT 0").description]
@@ -175,7 +177,7 @@ def _verify_ragged(con, src: Source, raw_table: str, table: str) -> None:
         cells = next(csv.reader([raw], delimiter=src.delimiter, quotechar='"', doublequote=True), [])
         if len(cells) <= n or any(c != "" for c in cells[n:]):
             continue
-        hit = con.execute(f"SELECT rowid FROM {raw_table} WHERE {cond} ORDER BY abs(rowid - ?) LIMIT 1",
+        hit = con.execute(f"SELECT {rid} FROM {raw_table} WHERE {cond} ORDER BY abs({rid} - ?) LIMIT 1",
                           [*cells[:n], row]).fetchone()
         if hit:
             keep.append((hit[0], line, fields, raw))
