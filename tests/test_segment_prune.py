@@ -273,3 +273,19 @@ def test_config_keep_snapshots_bad_value(ws, cli, value):
     res = cli("segment", "--as-of", "2026-06-30", expect=78)
     assert "keep_snapshots" in res.stderr
     assert stored(ws) == {}
+
+
+def test_report_compares_with_newest_remaining(ws, cli):
+    for day in RFM8_DAYS[:3]:
+        run_segment(ws, scheme="rfm8", as_of=day, **FIXED)
+    prune_snapshots(ws, older_than="1d", keep_last=2)  # deletes 1
+    seg = json.loads(cli("report", "--from", "2026-01-01", "--to", "2026-06-30", "--format", "json").stdout)
+    seg = seg["sections"]["segments"]
+    assert (seg["latest"]["snapshot_id"], seg["previous"]["snapshot_id"]) == (3, 2)
+    prune_snapshots(ws, keep_last=1)  # deletes 2: nothing left to compare with
+    seg = json.loads(cli("report", "--from", "2026-01-01", "--to", "2026-06-30", "--format", "json").stdout)
+    seg = seg["sections"]["segments"]
+    assert seg["latest"]["snapshot_id"] == 3 and seg["previous"] is None
+    assert all("change_members" not in row for row in seg["mix"])
+    assert sum(row["members"] for row in seg["mix"]) == MEMBERS
+    cli("report", "--from", "2026-01-01", "--to", "2026-06-30")  # the terminal view too
