@@ -72,6 +72,7 @@ def test_keep_last_is_per_scheme(six):
     assert why[5] == "newest of its scheme"
     assert why[4] == "within keep-last 2"
     assert why[6] == "newest of its scheme"  # the only rfm11 snapshot, older than every rfm8 one
+    assert why[1] == "not among the newest 2"
     assert [s["action"] for s in r.snapshots] == ["deleted"] * 3 + ["kept"] * 3
 
 
@@ -90,6 +91,7 @@ def test_older_than_on_as_of(six):
     assert r.deleted == [1, 2, 3]  # rfm11's 6 is older still, but the newest of its scheme
     why = reasons(r)
     assert why[4] == "within older-than 60d"
+    assert why[3] == "as of before 2026-04-30"
     assert why[5] == "newest of its scheme; within older-than 60d"
     assert sorted(stored(six)) == [4, 5, 6]
 
@@ -105,6 +107,7 @@ def test_both_rules_delete_only_what_both_allow(six):
     r = prune_snapshots(six, keep_last=3, older_than="90d", today=today, dry_run=True)
     assert r.deleted == [1, 2]  # keep-last 3 keeps 3, 4, 5
     assert reasons(r)[3] == "within keep-last 3"
+    assert reasons(r)[2] == "not among the newest 3; as of before 2026-04-02"
     assert reasons(r)[4] == "within keep-last 3; within older-than 90d"
     r = prune_snapshots(six, keep_last=1, older_than="90d", today=today)
     assert r.deleted == [1, 2, 3]  # age keeps 4 and 5

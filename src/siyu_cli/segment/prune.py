@@ -158,10 +158,15 @@ def plan_prune(
 
     result = PruneResult(dry_run=False, keep_last=None if keep_last is None else int(keep_last),
                          older_than=older_than, cutoff=cutoff, scheme=scheme, keep_monthly=keep_monthly)
+    why_delete = "; ".join(
+        ([f"not among the newest {int(keep_last)}"] if keep_last is not None else [])
+        + ([f"as of before {cutoff.isoformat()}"] if cutoff is not None else [])
+    )
     for s in snaps:
         delete = not s["reasons"]
         s["action"] = "delete" if delete else "kept"
-        s["reason"] = "; ".join(s.pop("reasons"))
+        s["reason"] = why_delete if delete else "; ".join(s["reasons"])
+        del s["reasons"]
         s["members"] = int(s["members"] or 0)
         if delete:
             result.deleted.append(s["snapshot_id"])
