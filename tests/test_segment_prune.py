@@ -292,3 +292,20 @@ def test_report_compares_with_newest_remaining(ws, cli):
     assert all("change_members" not in row for row in seg["mix"])
     assert sum(row["members"] for row in seg["mix"]) == MEMBERS
     cli("report", "--from", "2026-01-01", "--to", "2026-06-30")  # the terminal view too
+
+
+def test_pipeline_segment_step_applies_keep_snapshots(ws, cli):
+    """The nightly cron path: `siyu run` → segment step → run_segment → keep_snapshots."""
+    with open(ws.config_file, "a", encoding="utf-8") as fh:
+        fh.write('\n[segment]\nkeep_snapshots = 2\n[pipelines.seg]\nsteps = ["segment"]\n')
+    for _ in range(4):
+        cli("run", "seg", "--format", "json")
+    assert sorted(stored(ws)) == [3, 4]
+
+
+def test_prune_in_a_real_process(six, siyu_subprocess):
+    res = siyu_subprocess("segment", "prune", "--keep-last", "4", "--format", "json")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["deleted"] == [1]
+    res = siyu_subprocess("segment", "prune", "--keep-last", "x")
+    assert res.returncode == 2 and "Traceback" not in res.stderr
