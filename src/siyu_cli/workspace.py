@@ -44,6 +44,7 @@ max_rejects = 0                # a load exits 65 when more rows than this are re
 # r_split = "median"           # rfm8 splits: median | mean | q0.8 | a fixed number (R ≤ days, F ≥ n, M ≥ amount)
 # f_split = "2"
 # m_split = "median"
+# keep_snapshots = 90          # after each run keep the newest 90 snapshots per scheme (default: keep all; `siyu segment prune`)
 
 # [report]                     # `siyu report` (definitions: docs/report.md)
 # period_days = 365            # default period: this many days ending today

@@ -75,6 +75,8 @@ def run(
     )
     for w in result.warnings:
         out.warn(w)
+    if result.pruned:
+        out.info(f"segment.keep_snapshots: deleted old snapshot(s) {', '.join(map(str, result.pruned))}")
     if fmt is SegFormat.table:
         _print_summary(result, english=s.language == "en")
         return
@@ -272,3 +274,47 @@ def show_cmd(
         lines.append(f"action: {seg['action']}" + (f" ({seg['action_en']})" if seg.get("action_en") else ""))
     for line in lines:
         console.print(line, highlight=False, markup=False)
+
+
+class PruneFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+@segment_app.command("prune")
+def prune_cmd(
+    ctx: typer.Context,
+    keep_last: Optional[int] = typer.Option(None, "--keep-last", help="Keep the newest N snapshots of each scheme."),
+    older_than: Optional[str] = typer.Option(
+        None, "--older-than", help="Delete snapshots whose as-of date is older than this: 90d, 12w, 6m, 1y."
+    ),
+    scheme: Optional[str] = typer.Option(None, "--scheme", "-s", help="Only this scheme's snapshots (rfm8, rfm11, custom:NAME)."),
+    keep_monthly: bool = typer.Option(False, "--keep-monthly", help="Of what would go, keep the last snapshot of each month."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be deleted; delete nothing."),
+    fmt: PruneFormat = typer.Option(PruneFormat.table, "--format", "-f", help="table or json."),
+) -> None:
+    """Delete old snapshots. Never: the newest of each scheme, or one a push campaign used."""
+    from siyu_cli.output import emit_json, info, stdout_console
+    from siyu_cli.segment.prune import prune_snapshots
+
+    r = prune_snapshots(settings(ctx), keep_last=keep_last, older_than=older_than, scheme=scheme,
+                        keep_monthly=keep_monthly, dry_run=dry_run)
+    if fmt is PruneFormat.json:
+        emit_json(r.to_dict())
+        return
+    from rich.table import Table
+
+    verb = "would delete" if dry_run else "deleted"
+    table = Table(title=f"siyu segment prune{' (dry run)' if dry_run else ''}", header_style="bold")
+    for col in ("snapshot", "as_of", "scheme", "members", "action", "reason"):
+        table.add_column(col, justify="right" if col in ("snapshot", "members") else "left", overflow="fold")
+    for s in r.snapshots:
+        table.add_row(str(s["snapshot_id"]), str(s["as_of"]), s["scheme"], f"{s['members']:,}", s["action"], s["reason"])
+    console = stdout_console()
+    console.print(table)
+    console.print(
+        f"{verb} {len(r.deleted)} snapshot(s), {r.member_rows:,} member rows; kept {len(r.kept)}",
+        highlight=False, markup=False,
+    )
+    if r.deleted and not dry_run:
+        info("freed space is reused by later snapshots; the store file does not shrink (docs/segment.md, Retention)")

@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from siyu_cli.config import Settings
 
 #: Keys of the [segment] table in siyu.toml.
-CONFIG_KEYS = ("scheme", "window", "frequency_unit", "monetary", "r_split", "f_split", "m_split")
+CONFIG_KEYS = ("scheme", "window", "frequency_unit", "monetary", "r_split", "f_split", "m_split", "keep_snapshots")
 BUILTIN_SCHEMES = ("rfm8", "rfm11")
 
 
@@ -32,6 +32,7 @@ class SegmentRun:
     buyers: int
     excluded: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    pruned: list[int] = field(default_factory=list)  # snapshots deleted by [segment] keep_snapshots
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -45,6 +46,7 @@ class SegmentRun:
             "segments": self.summary,
             "pareto": self.pareto,
             "warnings": self.warnings,
+            "pruned_snapshots": self.pruned,
         }
 
 
@@ -55,6 +57,16 @@ def segment_config(settings: "Settings") -> dict[str, Any]:
         if key not in CONFIG_KEYS:
             raise ConfigError(f"{settings.config_file}: unknown key segment.{key} (known: {', '.join(CONFIG_KEYS)})")
     return cfg
+
+
+def keep_snapshots(settings: "Settings") -> int | None:
+    """``[segment] keep_snapshots``: keep this many snapshots per scheme after each run (unset: keep all)."""
+    value = segment_config(settings).get("keep_snapshots")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{settings.config_file}: segment.keep_snapshots must be a whole number ≥ 1, not {value!r}")
+    return value
 
 
 def resolve_options(settings: "Settings", *, scheme: str | None, as_of, window, options: dict[str, Any]):
@@ -104,6 +116,7 @@ def run_segment(
     scheme_name, params, splits, custom, label = resolve_options(
         settings, scheme=scheme, as_of=as_of, window=window, options=options
     )
+    keep = keep_snapshots(settings)
     with open_store(settings) as con:
         # One scan of orders into a per-buyer temp table; the scheme's SELECT joins the members
         # without a purchase in and is inserted straight into segment_members.
@@ -145,6 +158,12 @@ def run_segment(
         summary = summarize(con, snapshot_id, all_params)
         curve = pareto(con, table="seg_buyers")
         con.execute("DROP TABLE IF EXISTS seg_buyers")
+        pruned: list[int] = []
+        if keep is not None:  # automatic retention, same rules as `siyu segment prune --keep-last`
+            from siyu_cli.segment.prune import prune_with
+
+            pruned = prune_with(con, today=M.parse_as_of(None, settings.timezone), keep_last=keep,
+                                scheme=stored_scheme).deleted
     return SegmentRun(
         snapshot_id=int(snapshot_id),
         scheme=stored_scheme,
@@ -156,4 +175,5 @@ def run_segment(
         buyers=int(stats.buyers),
         excluded=stats.excluded,
         warnings=list(info.get("warnings", [])),
+        pruned=pruned,
     )
