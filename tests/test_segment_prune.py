@@ -298,9 +298,10 @@ def test_pipeline_segment_step_applies_keep_snapshots(ws, cli):
     """The nightly cron path: `siyu run` → segment step → run_segment → keep_snapshots."""
     with open(ws.config_file, "a", encoding="utf-8") as fh:
         fh.write('\n[segment]\nkeep_snapshots = 2\n[pipelines.seg]\nsteps = ["segment"]\n')
-    for _ in range(4):
-        cli("run", "seg", "--format", "json")
+    runs = [json.loads(cli("run", "seg", "--format", "json").stdout) for _ in range(4)]
     assert sorted(stored(ws)) == [3, 4]
+    # the run's step counts say what retention removed: nothing in the first two runs, then 1, then 2
+    assert [r["steps"][0]["counts"].get("pruned_snapshots") for r in runs] == [None, None, [1], [2]]
 
 
 def test_prune_in_a_real_process(six, siyu_subprocess):

@@ -184,7 +184,10 @@ def step_segment(ctx: StepContext) -> dict[str, Any]:
     from siyu_cli.segment import run_segment
 
     run = run_segment(ctx.settings, scheme=scheme, **options)
-    return {"scheme": run.scheme, "snapshot_id": run.snapshot_id, "members": run.members, "buyers": run.buyers}
+    counts = {"scheme": run.scheme, "snapshot_id": run.snapshot_id, "members": run.members, "buyers": run.buyers}
+    if run.pruned:  # [segment] keep_snapshots removed older snapshots of this scheme
+        counts["pruned_snapshots"] = list(run.pruned)
+    return counts
 
 
 # ---------------------------------------------------------------- report
