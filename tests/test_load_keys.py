@@ -140,3 +140,24 @@ def test_example_exports_reloaded_with_force_insert_nothing(settings, kind):
     again = load_files(settings, kind, files, force=True)
     assert again.inserted == 0 and again.read == first.read
     assert duplicates(settings) == {"orders": 0, "members": 0, "member_identities": 0}
+
+
+def test_ids_linked_through_a_chain_in_one_file_are_one_person(settings, tmp_path):
+    # O1 and O2 share member id M2; O2 and O3 share a phone; O4–O6 chain M5–phone–M4–phone–M3 the same way
+    # over two links: each chain is one person, named by its strongest (smallest) member id
+    text = ("order_id,member_id,phone,paid_at,paid_amount\n"
+            "O1,M2,,2024-03-01,10\nO2,M2,13800000001,2024-03-02,10\nO3,M1,13800000001,2024-03-03,10\n"
+            "O4,M5,,2024-03-01,10\nO5,M5,13800000002,2024-03-02,10\nO6,M4,13800000002,2024-03-03,10\n"
+            "O7,M4,13800000003,2024-03-04,10\nO8,M3,13800000003,2024-03-05,10\n")
+    f = write(tmp_path / "chain.csv", text)
+    load_files(settings, "orders", [f])
+    with open_store(settings, read_only=True) as con:
+        owners = dict(con.execute("SELECT order_id, member_id FROM orders").fetchall())
+        assert owners == {"O1": "M1", "O2": "M1", "O3": "M1", "O4": "M3", "O5": "M3", "O6": "M3", "O7": "M3", "O8": "M3"}
+        assert [r[0] for r in con.execute("SELECT member_id FROM members ORDER BY 1").fetchall()] == ["M1", "M3"]
+        ids = dict(con.execute("SELECT id_value, member_id FROM member_identities WHERE id_type = 'source_member_id'").fetchall())
+        assert ids == {"M1": "M1", "M2": "M1", "M3": "M3", "M4": "M3", "M5": "M3"}
+    # the same file again, forced: every order already points at its person
+    again = load_files(settings, "orders", [f], force=True)
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 8)
+    assert duplicates(settings) == {"orders": 0, "members": 0, "member_identities": 0}

@@ -58,39 +58,71 @@ def resolve(con, keys_table: str, out_table: str) -> None:
                CASE WHEN coalesce({', '.join(hits)}) IS NOT NULL THEN -1 ELSE {strength_sql('k')} END AS __str
         FROM {keys_table} k {' '.join(joins)}
     """)
-    # propagate inside the batch: tuples sharing a key take the strongest member id among them.
-    # Only key types present in the batch matter; with one type every tuple is its own person,
-    # with two one pass settles it, with more a second pass follows chains (a–b, b–c).
+    # propagate inside the batch: tuples linked by shared key values, directly or through a chain
+    # (a–b share a phone, b–c a member id), are one person and take the strongest member id among them
     counts = con.execute(
         f"SELECT {', '.join(f'count({KEY_COLUMNS[t]})' for t in KEY_TYPES)} FROM {keys_table}"
     ).fetchone()
     present = [t for t, n in zip(KEY_TYPES, counts) if n]
-    passes = 0 if len(present) <= 1 else 1 if len(present) == 2 else 2
-    for _ in range(passes):
-        for t in present:
-            col = KEY_COLUMNS[t]
-            # only key values shared by several tuples need work; usually there are few, so a cheap
-            # count(*) pass finds them first and the costly aggregates (a struct arg_min and a distinct
-            # count per group) run on those rows alone (10M orders: 1.0 s → 0.6 s per key type)
-            con.execute(f"""
+    # with one key type every tuple has its own value: nobody to link
+    linked = len(present) > 1 and _propagate(con, [KEY_COLUMNS[t] for t in present])
+    if linked:
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE {out_table} AS
+            SELECT i.__bk, coalesce(l.__mid, i.__mid) AS member_id, (coalesce(l.__str, i.__str) = -1) AS matched
+            FROM siyu_id0 i LEFT JOIN siyu_link l USING (__bk)
+        """)
+        con.execute("DROP TABLE siyu_link")
+    else:
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE {out_table} AS
+            SELECT __bk, __mid AS member_id, (__str = -1) AS matched FROM siyu_id0
+        """)
+
+
+def _propagate(con, cols: list[str]) -> bool:
+    """Give every tuple of ``siyu_id0`` linked to others by shared key values the least (strength, id).
+
+    Only tuples with a value shared by another tuple can change, and which values are shared does not
+    depend on the member ids: one cheap count per key type finds them, and the repeated passes run on
+    those tuples (TEMP TABLE ``siyu_link``: __bk, the key columns, __mid, __str) until a pass over every
+    key type changes nothing — the connected components, however long the chains. A fixed number of
+    passes (as before) could leave one member id split between two people, which a forced reload of the
+    same file then "corrected". Returns False (and leaves no table) when no tuple shares a value.
+    """
+    shared = " OR ".join(
+        f"{c} IN (SELECT {c} FROM siyu_id0 WHERE {c} IS NOT NULL GROUP BY {c} HAVING count(*) > 1)" for c in cols
+    )
+    n = con.execute(
+        f"CREATE OR REPLACE TEMP TABLE siyu_link AS SELECT __bk, {', '.join(cols)}, __mid, __str FROM siyu_id0 WHERE {shared}"
+    ).fetchone()[0]
+    if not n:
+        con.execute("DROP TABLE siyu_link")
+        return False
+    quiet = 0  # key types checked in a row without a change; all of them → converged
+    while quiet < len(cols):
+        for c in cols:
+            # values whose tuples disagree (min ≠ max is a cheap test); only those get the costly arg_min
+            changed = con.execute(f"""
                 CREATE OR REPLACE TEMP TABLE siyu_shared AS
-                SELECT {col} AS v, arg_min(__mid, (__str, __mid)) AS m, min(__str) AS s
-                FROM siyu_id0
-                WHERE {col} IN (SELECT {col} FROM siyu_id0 WHERE {col} IS NOT NULL GROUP BY {col} HAVING count(*) > 1)
-                GROUP BY {col}
-                HAVING count(DISTINCT __mid) > 1
-            """)
-            if con.execute("SELECT count(*) FROM siyu_shared").fetchone()[0]:
+                SELECT {c} AS v, arg_min(__mid, (__str, __mid)) AS m, min(__str) AS s
+                FROM siyu_link
+                WHERE {c} IN (SELECT {c} FROM siyu_link WHERE {c} IS NOT NULL GROUP BY {c} HAVING min(__mid) <> max(__mid))
+                GROUP BY {c}
+            """).fetchone()[0]
+            if changed:
                 con.execute(f"""
-                    CREATE OR REPLACE TEMP TABLE siyu_id0 AS
-                    SELECT i.* REPLACE (coalesce(x.m, i.__mid) AS __mid, coalesce(x.s, i.__str) AS __str)
-                    FROM siyu_id0 i LEFT JOIN siyu_shared x ON x.v = i.{col}
+                    CREATE OR REPLACE TEMP TABLE siyu_link AS
+                    SELECT l.* REPLACE (coalesce(x.m, l.__mid) AS __mid, coalesce(x.s, l.__str) AS __str)
+                    FROM siyu_link l LEFT JOIN siyu_shared x ON x.v = l.{c}
                 """)
-            con.execute("DROP TABLE siyu_shared")
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE {out_table} AS
-        SELECT __bk, __mid AS member_id, (__str = -1) AS matched FROM siyu_id0
-    """)
+                quiet = 0
+            else:
+                quiet += 1
+                if quiet >= len(cols):
+                    break
+    con.execute("DROP TABLE IF EXISTS siyu_shared")
+    return True
 
 
 def record_identities(con, keys_table: str, resolved_table: str) -> None:

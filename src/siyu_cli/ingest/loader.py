@@ -57,7 +57,7 @@ WS_SQL = "' \t\r\n\u3000\u00a0'"
 WS_CODES = "(9, 10, 13, 32, 12288, 160)"  # the same characters: trim only values that start/end with one
 SUMMARY_WORDS = ("合计", "总计", "小计", "汇总", "total", "totals", "合计:", "总计:")
 STALE = ("siyu_raw", "siyu_stg", "siyu_err", "siyu_good", "siyu_src", "siyu_keys", "siyu_res", "siyu_fin",
-         "siyu_cls", "siyu_smap", "siyu_id0", "siyu_reader_errors", "siyu_reader_scans", "siyu_rag", "siyu_rag_lines",
+         "siyu_cls", "siyu_smap", "siyu_id0", "siyu_link", "siyu_shared", "siyu_reader_errors", "siyu_reader_scans", "siyu_rag", "siyu_rag_lines",
          "siyu_rag_rl", "siyu_blank", "siyu_rl", "siyu_rowline", "siyu_unitline")
 
 
