@@ -17,8 +17,8 @@ a fresh workspace store. Each measurement runs in its own subprocess so peak RSS
                ≥ 20× faster). Needs ``pip install lifetimes`` (not a siyu dependency). If the full size does
                not finish within --lifetimes-timeout, halves of it are tried and the largest size that finishes
                is reported, together with siyu's time on the same size. Like every engine, best of --repeat.
-               (The other baseline the issue names, the pandas-based ``rfm`` package 1.0.9, does not run on
-               the pandas here: its ``drop(columns=…, axis=1)`` raises ValueError on the pandas installed here, 3.1.1.)
+               (The other baseline the issue names, the pandas-based ``rfm`` package 1.0.9, does not run here:
+               its ``drop(columns=…, axis=1)`` raises ValueError on pandas 3.1.1.)
 """
 
 from __future__ import annotations
