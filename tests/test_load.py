@@ -9,17 +9,7 @@ import pytest
 
 from siyu_cli.ingest import expand_paths, load_files
 from siyu_cli.ingest.values import normalise_phone
-from siyu_cli.store import open_store
-
-
-def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
-    path.write_bytes(text.encode(encoding))
-    return path
-
-
-def q(settings, sql, params=None):
-    with open_store(settings, read_only=True) as con:
-        return con.execute(sql, params or []).fetchall()
+from store_helpers import q, write
 
 
 def order(settings, order_id, cols="status, paid_amount, refund_amount, net_amount"):

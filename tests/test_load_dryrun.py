@@ -8,27 +8,14 @@ report the same numbers and write the same rejects.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
 import time
-from pathlib import Path
 
 import pytest
 
 from siyu_cli.errors import DataError, ExitCode
 from siyu_cli.ingest import load_files
 from siyu_cli.store import open_store
-
-
-def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
-    path.write_bytes(text.encode(encoding))
-    return path
-
-
-def q(settings, sql, params=None):
-    with open_store(settings, read_only=True) as con:
-        return con.execute(sql, params or []).fetchall()
+from store_helpers import q, store_held_elsewhere, write
 
 
 def dump(settings) -> dict[str, list]:
@@ -225,30 +212,14 @@ def test_cli_dry_run_table_lists_rejects(cli, workspace, tmp_path):
 
 
 def test_dry_run_on_a_busy_store_exits_4_like_a_load(settings, workspace, siyu_subprocess, tmp_path):
-    with open_store(settings):
-        pass
     b = write(tmp_path / "b.csv", B)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
-            import duckdb, time
-            con = duckdb.connect({str(settings.store)!r})
-            print("held", flush=True)
-            time.sleep(30)
-        """)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with store_held_elsewhere(settings) as holder:
         started = time.monotonic()
         res = siyu_subprocess("load", "orders", b, "--dry-run",
                               env={"SIYU_WORKSPACE": str(workspace), "SIYU_LOCK_WAIT": "1"})
         assert res.returncode == ExitCode.LOCKED, res.stderr
         assert "busy" in res.stderr and f"process {holder.pid}" in res.stderr
         assert time.monotonic() - started < 20
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_multi_file_members_dry_run_matches_people_across_files(settings, tmp_path):

@@ -15,6 +15,7 @@ import pytest
 
 from siyu_cli.ingest import load_files
 from siyu_cli.store import migrations, open_store
+from store_helpers import write
 
 KEYS = {
     "orders": "source, order_id",
@@ -37,11 +38,6 @@ def duplicates(settings) -> dict[str, int]:
 def count(settings, sql: str) -> int:
     with open_store(settings, read_only=True) as con:
         return con.execute(sql).fetchone()[0]
-
-
-def write(path: Path, text: str) -> Path:
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def test_orders_stay_unique_through_reloads_overlaps_and_repeats(settings, tmp_path):

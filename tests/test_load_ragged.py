@@ -9,20 +9,9 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 
 from siyu_cli.ingest import load_files
-from siyu_cli.store import open_store
-
-
-def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
-    path.write_bytes(text.encode(encoding))
-    return path
-
-
-def q(settings, sql, params=None):
-    with open_store(settings, read_only=True) as con:
-        return con.execute(sql, params or []).fetchall()
+from store_helpers import q, write
 
 
 def adds_up(rep) -> bool:

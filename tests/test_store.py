@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
 import time
 
 import pytest
 
 from siyu_cli.errors import ConfigError, ExitCode
 from siyu_cli.store import migrations, open_store, schema_version
+from store_helpers import store_held_elsewhere
 
 
 def test_new_store_gets_every_migration(settings):
@@ -54,28 +52,12 @@ def test_tables_lists_counts(workspace, cli):
 
 
 def test_busy_store_waits_then_fails_with_exit_4(settings, workspace, siyu_subprocess):
-    with open_store(settings):
-        pass
-    holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
-            import duckdb, sys, time
-            con = duckdb.connect({str(settings.store)!r})
-            print("held", flush=True)
-            time.sleep(30)
-        """)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with store_held_elsewhere(settings) as holder:
         started = time.monotonic()
         result = siyu_subprocess("tables", env={"SIYU_WORKSPACE": str(workspace), "SIYU_LOCK_WAIT": "1"})
         assert result.returncode == ExitCode.LOCKED, result.stderr
         assert f"process {holder.pid}" in result.stderr and "busy" in result.stderr
         assert time.monotonic() - started < 20
-    finally:
-        holder.kill()
-        holder.wait()
     # once the holder is gone the store opens again
     with open_store(settings, read_only=True) as con:
         assert con.execute("SELECT count(*) FROM members").fetchone()[0] == 0

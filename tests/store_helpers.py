@@ -1,0 +1,44 @@
+"""Helpers shared by the load tests: write an export file, query the store, hold the store from another process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from contextlib import contextmanager
+from pathlib import Path
+
+from siyu_cli.store import open_store
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def q(settings, sql, params=None):
+    with open_store(settings, read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+@contextmanager
+def store_held_elsewhere(settings):
+    """Another process holding the store read-write (as a running load or push would); yields that process."""
+    with open_store(settings):
+        pass  # the store exists and is migrated before the other process takes it
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import duckdb, time
+            con = duckdb.connect({str(settings.store)!r})
+            print("held", flush=True)
+            time.sleep(30)
+        """)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()
