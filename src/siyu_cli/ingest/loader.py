@@ -237,7 +237,6 @@ class _DryRun:
     def __init__(self, con):
         self.con = con
         self.open = False
-        self._base: int | None = None
 
     def begin(self) -> None:
         if not self.open:
@@ -245,14 +244,11 @@ class _DryRun:
             self.open = True
 
     def rowid_base(self) -> int:
-        """First rowid of a temp table created now (0 in autocommit; a large base inside the transaction)."""
+        """First rowid of the file's freshly created ``siyu_raw``: 0 in autocommit; inside the dry run's
+        transaction DuckDB numbers new temp tables from a large base, read here from the table itself."""
         if not self.open:
             return 0
-        if self._base is None:
-            self.con.execute("CREATE TEMP TABLE siyu_rid AS SELECT 1 AS x")
-            self._base = self.con.execute("SELECT min(rowid) FROM siyu_rid").fetchone()[0]
-            self.con.execute("DROP TABLE siyu_rid")
-        return self._base
+        return int(self.con.execute("SELECT coalesce(min(rowid), 0) FROM siyu_raw").fetchone()[0])
 
     def capture(self, fr: FileReport) -> None:
         """Copy this file's rejects (first DRY_RUN_REJECTS, in line order) before they are rolled back."""
@@ -347,13 +343,13 @@ def _load_one(con, settings, kind, path, tmp, *, preset, encoding, source, force
         # staging happens outside the transaction: temp tables created in autocommit keep
         # rowids 0..n-1 in file order, which gives rejects their line numbers
         step(f"reading {path.name}")
-        base = dry.rowid_base() if dry is not None else 0
         for t in ("siyu_reader_errors", "siyu_reader_scans"):  # only this scan's reader rejects
             con.execute(f"DROP TABLE IF EXISTS temp.{t}")
         try:
             con.execute(f"CREATE TEMP TABLE siyu_raw AS SELECT * FROM {src.relation_sql()}")
         except duckdb.Error as exc:
             raise DataError(f"{path}: cannot read the file: {_first_line(exc)}") from None
+        base = dry.rowid_base() if dry is not None else 0
         scan = LineScan(0, True)
         if src.format == "csv":  # in autocommit too: its line table relies on rowids in file order
             try:
