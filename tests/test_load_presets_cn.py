@@ -332,3 +332,20 @@ def test_example_files_are_recognised(cli, settings):
     data = json.loads(cli("load", "orders", *files, "--format", "json").stdout)
     assert {Path(f["path"]).name: f["preset"] for f in data["files"]} == want
     assert data["rejected"] == 0
+
+
+def test_orders_from_all_four_link_to_an_existing_member_by_phone(settings, tmp_path):
+    """A member known from WeCom (external_userid + phone) owns the JD, Weimob and Douyin orders with that phone."""
+    members = write(tmp_path / "wecom.csv", "客户名称,添加人,添加人账号,添加时间,手机,外部联系人ID\n"
+                                             "张三,小美,guide_mei,2024-01-06 09:00,13800138000,wmAAA\n")
+    load_files(settings, "members", [members])
+    (mid,) = q(settings, "SELECT member_id FROM members")[0]
+    assert mid == "wx:wmAAA"
+    douyin = DOUYIN.replace("赵六,13900139000", "赵六,13800138000")
+    files = [write(tmp_path / "jd.csv", JD, "gbk"), write(tmp_path / "weimob.csv", WEIMOB),
+             write(tmp_path / "douyin.csv", douyin, "utf-8-sig")]
+    load_files(settings, "orders", files, max_rejects=1)
+    owned = q(settings, "SELECT source, order_id FROM orders WHERE member_id = ? ORDER BY 1, 2", [mid])
+    assert owned == [("douyin", "6917000000000000031"), ("jd", "230000000001"), ("jd", "230000000003"),
+                     ("weimob", "WM202403050001"), ("weimob", "WM202403050002")]
+    assert q(settings, "SELECT count(*) FROM members WHERE phone = '13800138000'") == [(1,)]
