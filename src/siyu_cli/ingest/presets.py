@@ -187,6 +187,105 @@ _add(Preset(
         "store": ["新零售导购门店名称", "店铺名称"], "item_count": ["宝贝总数量"],
     },
 ))
+# JD, Douyin, Pinduoduo and Weimob (EXPORTS.md §1.5, §1.7–1.9). Their published headers are partial or old
+# (JD's is a 2016 list, Weimob's a group-buy export), so the alias lists are generous; docs/load.md says
+# which parts are unconfirmed. Fingerprints are disjoint: Douyin needs 主订单编号 + 子订单编号 and PDD a
+# `(元)` amount column Douyin lacks (both have 售后状态, which is therefore in neither fingerprint).
+_add(Preset(
+    "jd_orders", "orders", "jd", "JD 京东 POP order export (one row per SKU)",
+    (("订单号", "订单编号"), ("京东价", "京东价(元)"), ("下单帐号", "下单账号", "下单用户", "客户账号")),
+    {
+        "order_id": ["订单号", "订单编号"], "buyer_ref": ["下单帐号", "下单账号", "下单用户", "客户账号"],
+        "status": ["订单状态"], "created_at": ["下单时间"],
+        "paid_at": ["付款确认时间", "付款时间", "支付时间", "支付确认时间"],
+        "total_amount": ["订单金额", "订单总金额", "订单金额(元)"],
+        "paid_amount": ["应付金额", "实付金额", "用户实付金额", "应付金额(元)", "结算金额"],
+        "refund_amount": ["退款金额", "已退款金额", "退款金额(元)"],
+        "phone": ["联系电话", "收货人手机", "收货人电话", "手机号"],
+        "store": ["店铺名称", "门店名称"], "channel": ["订单渠道", "订单来源"],
+        "sku": ["商品ID", "商品编号", "SKU", "sku编号"], "product_name": ["商品名称"],
+        "quantity": ["订购数量", "商品数量", "数量"], "unit_price": ["京东价", "京东价(元)"],
+    },
+    statuses={
+        "等待发货": "paid", "等待出库": "paid", "等待确认收货": "paid", "等待收货": "paid", "完成": "paid",
+        "已完成": "paid", "wait_seller_stock_out": "paid", "wait_goods_receive_confirm": "paid",
+        "wait_seller_delivery": "paid", "finished_l": "paid",
+        "等待付款": "unpaid", "待付款": "unpaid", "锁定": "unpaid", "已锁定": "unpaid", "暂停": "unpaid",
+        "locked": "unpaid", "pause": "unpaid", "pop_order_pause": "unpaid",
+        "取消": "cancelled", "已取消": "cancelled", "取消订单": "cancelled", "删除": "cancelled",
+        "trade_canceled": "cancelled",
+        **{f"{b}删除{e}{s}": "cancelled" for b, e in (("(", ")"), ("（", "）"))
+           for s in ("", "等待出库", "等待确认收货", "等待发货", "完成", "取消", "锁定", "暂停")},
+        "已退款": "refunded", "退款成功": "refunded",
+    },
+    line_grain=True,
+))
+_add(Preset(
+    "douyin_orders", "orders", "douyin", "Douyin shop 抖店 order export (one row per sub-order 子订单)",
+    (("主订单编号",), ("子订单编号",), ("选购商品", "商品名称")),
+    {
+        "order_id": ["主订单编号"], "line_no": ["子订单编号"], "status": ["订单状态"],
+        "created_at": ["订单提交时间", "下单时间"], "paid_at": ["支付完成时间", "支付时间", "付款时间"],
+        "paid_amount": ["订单应付金额", "订单实付金额", "实付金额"],
+        "refund_amount": ["退款金额", "售后退款金额", "退款成功金额"],
+        "phone": ["收件人手机号", "收件人电话", "买家手机号"],
+        "buyer_ref": ["买家昵称", "用户昵称", "买家ID", "用户ID"],
+        "store": ["店铺名称"], "channel": ["流量来源", "流量渠道", "订单类型"],
+        "sku": ["商家编码", "商品ID", "SKU编码"], "product_name": ["选购商品", "商品名称"], "category": ["商品类目"],
+        "quantity": ["商品数量"], "unit_price": ["商品单价", "商品金额"],
+    },
+    statuses={
+        "待支付": "unpaid", "待付款": "unpaid", "备货中": "paid", "待发货": "paid", "部分发货": "paid",
+        "已发货": "paid", "已完成": "paid", "已支付": "paid", "已关闭": "closed", "已取消": "cancelled",
+    },
+    line_grain=True,
+))
+_add(Preset(
+    "pdd_orders", "orders", "pdd", "Pinduoduo 拼多多 order export (one row per order)",
+    (("订单号", "订单编号"), ("商家实收金额(元)", "用户实付金额(元)")),
+    {
+        "order_id": ["订单号", "订单编号"], "status": ["订单状态"],
+        "created_at": ["订单成交时间", "下单时间", "订单创建时间"], "paid_at": ["订单付款时间", "支付时间", "付款时间"],
+        "total_amount": ["商品总价(元)", "商品总价"], "paid_amount": ["用户实付金额(元)", "商家实收金额(元)"],
+        "refund_amount": ["退款金额(元)", "退款金额", "售后退款金额(元)"],
+        "phone": ["手机", "收货人手机号", "收货人电话", "手机号"],
+        "buyer_ref": ["用户昵称", "买家昵称", "用户ID"], "store": ["店铺名称"],
+        "sku": ["商家编码-规格维度", "样式ID", "商家编码-商品维度", "商品id", "商品ID"],
+        "product_name": ["商品", "商品名称"], "quantity": ["商品数量(件)", "商品数量"],
+    },
+    statuses={
+        "待支付": "unpaid", "待付款": "unpaid", "待发货": "paid", "已发货，待签收": "paid", "已发货，待收货": "paid",
+        "已发货": "paid", "已签收": "paid", "已收货": "paid", "交易成功": "paid", "待成团": "paid", "已成团": "paid",
+        "已取消": "cancelled", "交易取消": "cancelled", "未付款，已取消": "cancelled",
+        "未发货，退款成功": "refunded", "已发货，退款成功": "refunded", "已签收，退款成功": "refunded",
+        "已收货，退款成功": "refunded", "退款成功": "refunded",
+    },
+    line_grain=True,
+))
+_add(Preset(
+    "weimob_orders", "orders", "weimob", "Weimob 微盟 order export (group-buy layout; one row per item)",
+    (("订单编号", "订单号"), ("预约人/收货人手机号", "取消类型")),
+    {
+        "order_id": ["订单编号", "订单号"], "status": ["订单状态", "取消类型"],
+        "created_at": ["下单时间", "创建时间"], "paid_at": ["支付时间", "付款时间"],
+        "total_amount": ["订单总金额", "订单金额"], "paid_amount": ["实收金额", "实付金额", "订单实付金额"],
+        "refund_amount": ["退款金额", "已退款金额"],
+        "phone": ["预约人/收货人手机号", "收货人手机号", "买家手机号", "客户手机号", "会员手机号"],
+        "member_id": ["客户ID", "会员ID", "用户ID", "会员卡号"], "buyer_ref": ["买家昵称", "客户昵称", "会员昵称"],
+        "store": ["门店名称", "下单门店", "所属门店"], "channel": ["订单来源", "渠道"], "guide_userid": ["导购", "导购员"],
+        "sku": ["商品编码", "SKU编码", "规格编码"], "product_name": ["商品名称"], "quantity": ["商品数量"],
+        "unit_price": ["商品单价", "商品价格"],
+    },
+    statuses={
+        # 取消类型 (non-empty = cancelled; the values themselves are unconfirmed) and 订单状态 guesses
+        "买家取消": "cancelled", "卖家取消": "cancelled", "商家取消": "cancelled", "系统取消": "cancelled",
+        "用户取消": "cancelled", "主动取消": "cancelled", "自动取消": "cancelled", "超时取消": "cancelled",
+        "超时未支付": "cancelled", "超时未支付取消": "cancelled", "支付超时": "cancelled", "已取消": "cancelled",
+        "待付款": "unpaid", "待支付": "unpaid", "待发货": "paid", "已发货": "paid", "待收货": "paid",
+        "待自提": "paid", "待核销": "paid", "已核销": "paid", "已完成": "paid", "待成团": "paid", "已成团": "paid",
+    },
+    line_grain=True,
+))
 _add(Preset(
     "wecom_customers", "members", "wecom", "WeCom 企业微信 customer list export (one row per customer × staff)",
     (("客户名称", "客户昵称"), ("添加人",), ("添加时间",)),
