@@ -107,11 +107,11 @@ DOUYIN_HEADER = (
     "商家实际承担优惠金额,达人实际承担优惠金额\n"
 )
 DOUYIN = DOUYIN_HEADER + (
-    # D1: two sub-orders (拿铁 ×2 + 美式 ×1), encrypted receiver fields; the order amount on both rows (the
-    # layout the preset handles; per-sub-order amounts: test_douyin_per_sub_order_amounts_are_summed)
-    '"\t6917000000000000001","\t6917000000000000002",拿铁,大杯,2,"\tLAT-1",29.90,79.70,0,##密文,$$密文,##密文,'
+    # D1: two sub-orders (拿铁 ×2 + 美式 ×1), encrypted receiver fields; 订单应付金额 is each 子订单's own
+    # amount (59.80 + 19.90 = 79.70 for the order)
+    '"\t6917000000000000001","\t6917000000000000002",拿铁,大杯,2,"\tLAT-1",29.90,59.80,0,##密文,$$密文,##密文,'
     "2024-03-10 20:00:00,2024-03-10 20:00:30,-,2024-03-12 10:00:00,已完成,-,-,2024-03-11 09:00:00,0,0,0\n"
-    '"\t6917000000000000001","\t6917000000000000003",美式,中杯,1,"\tAME-1",19.90,79.70,0,##密文,##密文,##密文,'
+    '"\t6917000000000000001","\t6917000000000000003",美式,中杯,1,"\tAME-1",19.90,19.90,0,##密文,##密文,##密文,'
     "2024-03-10 20:00:00,2024-03-10 20:00:30,-,2024-03-12 10:00:00,已完成,-,-,2024-03-11 09:00:00,0,0,0\n"
     # D2: closed and never paid → cancelled
     '"\t6917000000000000011","\t6917000000000000012",拿铁,大杯,1,"\tLAT-1",29.90,29.90,0,##密文,$$密文,##密文,'
@@ -355,8 +355,6 @@ def test_orders_from_all_four_link_to_an_existing_member_by_phone(settings, tmp_
     assert q(settings, "SELECT count(*) FROM members WHERE phone = '13800138000'") == [(1,)]
 
 
-@pytest.mark.xfail(strict=True, reason="the loader keeps the last row's order amount; per-sub-order amounts "
-                                       "need a sum when rows fold (loader.py, not the preset) — docs/load.md")
 def test_douyin_per_sub_order_amounts_are_summed(settings, tmp_path):
     # Settlement scripts treat 订单应付金额 as each 子订单's own revenue (EXPORTS.md §1.8 sources), i.e.
     # 59.80 + 19.90 here; the order paid 79.70.
@@ -365,6 +363,12 @@ def test_douyin_per_sub_order_amounts_are_summed(settings, tmp_path):
             '"\t6917000000000000061","\t6917000000000000063",美式,1,19.90,19.90,2024-03-16 08:00:00,2024-03-16 08:00:05,已完成\n')
     load_files(settings, "orders", [write(tmp_path / "douyin_split.csv", text, "utf-8-sig")])
     assert order(settings, "6917000000000000061", "paid_amount, net_amount, item_count") == (D("79.70"), D("79.70"), 3)
+    # the same file again, plus one sub-order repeated: each 子订单 still counts once
+    again = text + ('"\t6917000000000000061","\t6917000000000000063",美式,1,19.90,19.90,2024-03-16 08:00:00,'
+                    '2024-03-16 08:00:05,已完成\n')
+    rep = load_files(settings, "orders", [write(tmp_path / "douyin_again.csv", again, "utf-8-sig")])
+    assert (rep.inserted, rep.updated) == (0, 0)
+    assert order(settings, "6917000000000000061", "paid_amount, net_amount") == (D("79.70"), D("79.70"))
 
 
 def test_weimob_xlsx_numeric_cells(settings, tmp_path):

@@ -692,11 +692,19 @@ def _merge_orders(con, fr: FileReport, p: Preset, mapping) -> None:
                     "paid_at", "cancelled_at", "total_amount", "paid_amount", "refund_amount", "item_count", "store",
                     "channel", "guide_userid")
     has_lines = any(f in mapping for f in LINE_FIELDS if f != "line_no") and p.line_grain
-    aggs = ", ".join(_last(c) for c in order_fields)
-    qty = "sum(quantity)" if "quantity" in mapping else "NULL"
+    # amounts a preset gives per line (Douyin: per 子订单) are summed over the order's lines, each line
+    # counted once (its last row) so a repeated row is not counted twice; other fields: the last value
+    summed = {c for c in p.sum_fields if c in mapping}
+    rows = "siyu_good"
+    if summed:
+        last_row = ("row_number() OVER (PARTITION BY order_id, line_no ORDER BY __row DESC) = 1"
+                    if "line_no" in mapping else "true")
+        rows = f"(SELECT *, {last_row} AS __line_last FROM siyu_good)"
+    aggs = ", ".join(f"sum({c}) FILTER (WHERE __line_last) AS {c}" if c in summed else _last(c) for c in order_fields)
+    qty = ("sum(quantity) FILTER (WHERE __line_last)" if summed else "sum(quantity)") if "quantity" in mapping else "NULL"
     dups = con.execute("SELECT count(*) - count(DISTINCT order_id) FROM siyu_good").fetchone()[0]
     if dups:  # several rows per order (line items, or repeated rows): fold them
-        inner = f"SELECT order_id, {aggs}, count(*) AS __n, {qty} AS __qty FROM siyu_good GROUP BY order_id"
+        inner = f"SELECT order_id, {aggs}, count(*) AS __n, {qty} AS __qty FROM {rows} GROUP BY order_id"
     else:  # one row per order: no aggregation needed
         inner = (f"SELECT order_id, {', '.join(order_fields)}, 1 AS __n, "
                  f"{'quantity' if 'quantity' in mapping else 'NULL'} AS __qty FROM siyu_good")

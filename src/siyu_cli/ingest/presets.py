@@ -94,6 +94,8 @@ class Preset:
     line_grain: bool = False  # one row per line item: order-level fields may be blank on later rows
     tag_prefixes: tuple[str, ...] = ()  # extra columns whose header starts with these hold tags (WeCom 标签组)
     fallbacks: dict[str, str] = field(default_factory=dict)  # field -> field used when the first is absent
+    #: order amounts the export gives per line (sub-order), summed when an order's rows fold into one
+    sum_fields: tuple[str, ...] = ()
     custom: bool = False
 
 
@@ -239,6 +241,7 @@ _add(Preset(
         "已发货": "paid", "已完成": "paid", "已支付": "paid", "已关闭": "closed", "已取消": "cancelled",
     },
     line_grain=True,
+    sum_fields=("paid_amount", "refund_amount"),  # 订单应付金额 / 退款金额 are per 子订单
 ))
 _add(Preset(
     "pdd_orders", "orders", "pdd", "Pinduoduo 拼多多 order export (one row per order)",
