@@ -1,4 +1,4 @@
-"""Benchmark `siyu segment` against (a) the bare DuckDB query and (b) lifetimes' summary function.
+"""Benchmark `siyu segment` against (a) the bare DuckDB query and (b) lifetimes and the `rfm` package.
 
 Run by hand (never in tests):
 
@@ -17,8 +17,12 @@ a fresh workspace store. Each measurement runs in its own subprocess so peak RSS
                ≥ 20× faster). Needs ``pip install lifetimes`` (not a siyu dependency). If the full size does
                not finish within --lifetimes-timeout, halves of it are tried and the largest size that finishes
                is reported, together with siyu's time on the same size. Like every engine, best of --repeat.
-               (The other baseline the issue names, the pandas-based ``rfm`` package 1.0.9, does not run here:
-               its ``drop(columns=…, axis=1)`` raises ValueError on pandas 3.1.1.)
+* rfm package — ``RFM(df, customer, date, amount)`` of the pandas-based ``rfm`` package, the other baseline
+               the issue names: measures, 1–5 scores and named segments, like siyu rfm11. Version 1.0.9 fails on
+               pandas 3.1.1 (its ``drop(columns=…, axis=1)`` raises) and works on 1.5.3, so it runs in its own
+               interpreter given with ``--rfm-python`` (e.g. ``python -m venv rfmvenv && rfmvenv/bin/pip install
+               rfm==1.0.9 "pandas==1.5.3" "numpy<2" "pyarrow<15"``); the same purchases go to it as a Parquet
+               file (writing and reading it is not counted). Skipped without ``--rfm-python``.
 """
 
 from __future__ import annotations
@@ -188,6 +192,52 @@ def measure(kind: str, workspace: Path, limit: int | None = None, timeout: float
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+RFM_SCRIPT = """
+import json, resource, sys, time
+import pandas as pd
+from rfm import RFM
+df = pd.read_parquet(sys.argv[1])
+start = time.perf_counter()
+result = RFM(df, "member_id", "order_date", "amount")
+seconds = time.perf_counter() - start
+peak = [int(l.split()[1]) / 1024 for l in open("/proc/self/status") if l.startswith("VmHWM:")][0]
+print(json.dumps({"kind": "rfm_package", "seconds": round(seconds, 3), "peak_rss_mb": round(peak, 1),
+                  "rows": int(len(df)), "buyers": int(len(result.rfm_table))}))
+"""
+
+
+def measure_rfm_package(python: str, workspace: Path, limit: int | None = None, timeout: float | None = None) -> dict | None:
+    """The ``rfm`` package in its own interpreter, on the purchases exported to Parquet (export not timed)."""
+    import duckdb
+
+    sys.path.insert(0, str(SRC))
+    from siyu_cli.config import load_settings
+
+    settings = load_settings(workspace)
+    where = ("WHERE status NOT IN ('cancelled', 'unpaid') AND paid_at IS NOT NULL AND member_id IS NOT NULL "
+             "AND paid_amount - refund_amount > 0")
+    if limit:
+        where += f" AND CAST(order_id AS BIGINT) < {limit}"
+    data = workspace / f"rfm_purchases_{limit or 'all'}.parquet"
+    con = duckdb.connect(str(settings.store), read_only=True)
+    con.execute("SET TimeZone = 'Asia/Shanghai'")
+    con.execute(f"""COPY (SELECT member_id, CAST(timezone('Asia/Shanghai', paid_at) AS TIMESTAMP) AS order_date,
+                                 CAST(paid_amount - refund_amount AS DOUBLE) AS amount
+                          FROM orders {where}) TO '{data}' (FORMAT parquet)""")
+    con.close()
+    try:
+        out = subprocess.run([python, "-c", RFM_SCRIPT, str(data)], capture_output=True, text=True,
+                             timeout=timeout, check=True)
+    except subprocess.TimeoutExpired:
+        return None
+    except subprocess.CalledProcessError as exc:
+        print(exc.stderr, file=sys.stderr)
+        return None
+    finally:
+        data.unlink(missing_ok=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def make_workspace(base: Path, name: str, orders: int, members: int) -> Path:
     sys.path.insert(0, str(SRC))
     from siyu_cli.config import load_settings
@@ -210,8 +260,10 @@ def main() -> None:
     ap.add_argument("--orders", type=int, default=10_000_000)
     ap.add_argument("--members", type=int, default=2_000_000)
     ap.add_argument("--repeat", type=int, default=2, help="runs per engine; the best is reported")
-    ap.add_argument("--lifetimes-timeout", type=float, default=600)
+    ap.add_argument("--lifetimes-timeout", type=float, default=600,
+                    help="seconds per run of a Python baseline (lifetimes, rfm package) before its size is halved")
     ap.add_argument("--no-lifetimes", action="store_true")
+    ap.add_argument("--rfm-python", help="an interpreter with the `rfm` package (pandas 1.5.3): times it too")
     ap.add_argument("--dir", type=Path, default=None, help="where to build the workspace (default: a temp dir)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--workspace", type=Path, help=argparse.SUPPRESS)
@@ -243,31 +295,38 @@ def main() -> None:
         "siyu_peak_rss_mb": results["siyu"]["peak_rss_mb"],
         "bare_peak_rss_mb": results["bare"]["peak_rss_mb"],
     }
+    baselines = []
     if not args.no_lifetimes:
+        baselines.append(("lifetimes", lambda limit=None: best("lifetimes", ws, limit=limit, timeout=args.lifetimes_timeout)))
+    if args.rfm_python:  # slow: one run per size
+        baselines.append(("rfm_package", lambda limit=None: measure_rfm_package(
+            args.rfm_python, ws, limit=limit, timeout=args.lifetimes_timeout)))
+    for name, run in baselines:
         size = args.orders
-        lt = None
+        ext = None
         while size >= 10_000:
-            lt = best("lifetimes", ws, limit=size if size < args.orders else None, timeout=args.lifetimes_timeout)
-            if lt:
+            ext = run(limit=size if size < args.orders else None)
+            if ext:
                 break
-            print(f"lifetimes did not finish on {size:,} orders within {args.lifetimes_timeout:g}s; halving", flush=True)
+            print(f"{name} did not finish on {size:,} orders within {args.lifetimes_timeout:g}s; halving", flush=True)
             size //= 2
-        if lt:
-            print(json.dumps(lt), flush=True)
-            if size == args.orders:
-                siyu_same = results["siyu"]
-            else:  # siyu on the same subset, in its own store
-                sub = make_workspace(base, f"sub{size}", size, max(1, args.members * size // args.orders))
-                siyu_same = best("siyu", sub)
-            report.update(
-                {
-                    "lifetimes_orders": size,
-                    "lifetimes_s": lt["seconds"],
-                    "lifetimes_peak_rss_mb": lt["peak_rss_mb"],
-                    "siyu_same_size_s": siyu_same["seconds"],
-                    "speedup_vs_lifetimes": round(lt["seconds"] / siyu_same["seconds"], 1),
-                }
-            )
+        if not ext:
+            continue
+        print(json.dumps(ext), flush=True)
+        if size == args.orders:
+            siyu_same = results["siyu"]
+        else:  # siyu on the same number of orders, in its own store
+            sub = make_workspace(base, f"sub{size}", size, max(1, args.members * size // args.orders))
+            siyu_same = best("siyu", sub)
+        report.update(
+            {
+                f"{name}_orders": size,
+                f"{name}_s": ext["seconds"],
+                f"{name}_peak_rss_mb": ext["peak_rss_mb"],
+                f"siyu_same_size_as_{name}_s": siyu_same["seconds"],
+                f"speedup_vs_{name}": round(ext["seconds"] / siyu_same["seconds"], 1),
+            }
+        )
     print(json.dumps(report, indent=2))
 
 
