@@ -259,6 +259,7 @@ def sop_text(report: SopReport, fmt: str) -> str | None:
     if fmt == "md":
         lines = [f"# SOP {cn_date(report.date)}", "",
                  f"应触达 {len(report.items)} 人；排除：" + "，".join(f"{_EXCL_CN[k]} {v}" for k, v in report.excluded.items()),
+                 *(f"> {n}" for n in report.notes),
                  "", "| 时间 | 方案 | 步骤 | 会员 | 导购 | 内容 |", "|---|---|---|---|---|---|"]
         for i in report.items:
             lines.append(f"| {i.scheduled_at:%H:%M} | {_md_cell(i.playbook)} | {_md_cell(i.step_id)}（第{i.day}天） | "
@@ -272,7 +273,8 @@ _EXCL_CN = {"opted_out": "已退订", "missing": "会员不存在", "unreachable
 
 
 def exclusion_line(report: SopReport) -> str:
-    return "excluded: " + ", ".join(f"{k} {v}" for k, v in report.excluded.items())
+    line = "excluded: " + ", ".join(f"{k} {v}" for k, v in report.excluded.items())
+    return "\n".join([line, *(f"note: {n}" for n in report.notes)])
 
 
 def print_sop_table(report: SopReport) -> None:

@@ -63,7 +63,10 @@ _WEEKDAY_ALIASES.update(
 CHANNELS = ("group", "customer", "app", "robot")
 SLOT_CHANNELS = ("group", "app", "robot")
 SOP_CHANNELS = ("customer", "app")
-SOP_ANCHORS = ("member_join", "group_join")
+SOP_ANCHORS = ("member_join", "group_join", "segment_entered")
+#: Segment schemes a ``segment_entered`` SOP can follow (custom schemes: ``custom:<name>``).
+SEGMENT_SCHEMES = ("rfm8", "rfm11")
+_CUSTOM_SCHEME_RE = re.compile(r"^custom:\S+$")
 CONDITIONS: dict[str, str] = {
     "not_purchased_since_join": "not_purchased_since_join",
     "加入后未购买": "not_purchased_since_join",
@@ -80,7 +83,7 @@ TARGET_KEYS = ("all", "tags", "stores", "groups", "fallback")
 FALLBACK_KEYS = ("id", "name", "store", "city", "owner", "tags", "member_count")
 RULE_KEYS = ("daily_limit", "quiet_hours", "stagger_minutes", "skip_weeks", "skip_dates", "channel")
 SLOT_KEYS = ("id", "weekday", "time", "kind", "channel", "template", "template_file", "attachments", "note")
-SOP_KEYS = ("anchor", "channel", "time", "audience", "steps")
+SOP_KEYS = ("anchor", "segments", "scheme", "channel", "time", "audience", "steps")
 AUDIENCE_KEYS = ("stores", "tags")
 STEP_KEYS = ("id", "day", "time", "kind", "channel", "condition", "template", "template_file", "attachments", "note")
 ATTACHMENT_KINDS = ("image", "link", "miniprogram")
@@ -341,6 +344,10 @@ class Sop:
     stores: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     steps: tuple[SopStep, ...] = ()
+    #: ``anchor: segment_entered`` only: the scheme's segment ids (canonical ids for rfm8/rfm11,
+    #: as written for custom schemes) and the scheme as stored in segment_snapshots.scheme.
+    segments: tuple[str, ...] = ()
+    scheme: str = "rfm8"
 
 
 @dataclass
@@ -864,8 +871,10 @@ def _parse_sop(c: _Checker, value: Any) -> Sop | None:
     if anchor not in SOP_ANCHORS:
         best = closest(str(anchor), SOP_ANCHORS)
         c.err(("sop", "anchor"), f"unknown anchor {anchor!r}" + (f" (did you mean `{best}`?)" if best else ""),
-              "member_join (day 0 = joined as member) or group_join (day 0 = joined a group)")
+              "member_join (day 0 = joined as member), group_join (day 0 = joined a group) or "
+              "segment_entered (day 0 = the snapshot that moved them into `segments`)")
         anchor = "member_join"
+    scheme, segments = _parse_segment_trigger(c, s, anchor)
     channel = s.get("channel", "customer")
     if channel not in SOP_CHANNELS:
         c.err(("sop", "channel"), f"unknown SOP channel {channel!r}", f"one of: {', '.join(SOP_CHANNELS)}")
@@ -935,7 +944,65 @@ def _parse_sop(c: _Checker, value: Any) -> Sop | None:
         steps.append(SopStep(id=sid, index=i, day=day, at=at, kind=kind, kind_id=kind_id(kind), channel=sch,
                              condition=CONDITIONS[cond], template=tmpl, attachments=atts))
     steps.sort(key=lambda x: (x.day, x.at, x.index))
-    return Sop(anchor=anchor, channel=channel, stores=stores, tags=tags, steps=tuple(steps))
+    return Sop(anchor=anchor, channel=channel, stores=stores, tags=tags, steps=tuple(steps),
+               segments=segments, scheme=scheme)
+
+
+def builtin_catalog(scheme: str) -> list[dict[str, Any]]:
+    """The segment catalogue of a built-in scheme (ids, keys, Chinese and English names)."""
+    from siyu_cli.segment import schemes as S
+
+    if scheme == "rfm8":
+        segs = list(S.RFM8.values())
+    else:
+        segs = [seg for seg, _ in S.RFM11_CODES] + [S.RFM11_LOST]
+    return [seg.to_dict() for seg in segs] + [dict(S.NO_PURCHASE)]
+
+
+def _parse_segment_trigger(c: _Checker, s: dict, anchor: str) -> tuple[str, tuple[str, ...]]:
+    """``scheme`` and ``segments`` of a ``segment_entered`` SOP (errors if given with another anchor)."""
+    if anchor != "segment_entered":
+        for key in ("segments", "scheme"):
+            if key in s:
+                c.err(("sop", key), f"`{key}` only applies with `anchor: segment_entered` (this SOP's anchor is {anchor})",
+                      "remove it, or set `anchor: segment_entered` to trigger on RFM segment moves", key=True)
+        return "rfm8", ()
+    scheme = s.get("scheme", "rfm8")
+    known = True
+    if not isinstance(scheme, str) or not (scheme in SEGMENT_SCHEMES or _CUSTOM_SCHEME_RE.match(scheme)):
+        best = closest(str(scheme), SEGMENT_SCHEMES)
+        c.err(("sop", "scheme"), f"unknown segment scheme {scheme!r}" + (f" (did you mean `{best}`?)" if best else ""),
+              "rfm8 (default), rfm11, or custom:<name> for a custom scheme (as `siyu segment list` shows it)")
+        scheme, known = "rfm8", False
+    if "segments" not in s:
+        c.err(("sop", "anchor"), "`anchor: segment_entered` needs `segments`",
+              "list the segments to react to, e.g. `segments: [E, G]` (ids or Chinese names of the scheme)")
+        return scheme, ()
+    value = s.get("segments")
+    if value is None or value == []:
+        c.err(("sop", "segments"), "`segments` is empty", "e.g. `segments: [E, G]`")
+        return scheme, ()
+    raw = c.string_list(("sop", "segments"), value, "sop.segments")
+    if not raw:
+        return scheme, ()
+    if scheme.startswith("custom:") or not known:
+        return scheme, tuple(dict.fromkeys(raw))
+    catalog = builtin_catalog(scheme)
+    from siyu_cli.segment.snapshots import match_segment
+
+    out: list[str] = []
+    for i, text in enumerate(raw):
+        seg = match_segment(catalog, text)
+        if seg is None:
+            choices = [x["id"] for x in catalog] + [x["name"] for x in catalog]
+            best = closest(text, choices)
+            valid = ", ".join(f"{x['id']} {x['name']}" for x in catalog)
+            c.err(("sop", "segments", i), f"unknown {scheme} segment {text!r}" + (f" (did you mean `{best}`?)" if best else ""),
+                  f"{scheme} segments: {valid}")
+            continue
+        if seg["id"] not in out:
+            out.append(seg["id"])
+    return scheme, tuple(out)
 
 
 def check_playbook(path: Path, *, default_timezone: str = "Asia/Shanghai",

@@ -2,9 +2,12 @@
 
 Day 0 is the day (in the playbook's time zone) a member joined — as a member
 (``members.join_at``, the default) or, with ``anchor: group_join``, their first
-group join (``group_members.joined_at``). A step with ``day: N`` is due for
-everyone whose day 0 was N days before. Selection and exclusions run in SQL;
-only the due members come back to Python to render their message.
+group join (``group_members.joined_at``), or, with ``anchor: segment_entered``,
+the ``as_of`` date of the segment snapshot that first showed them in one of the
+SOP's ``segments`` (the churn / "activity is dropping" trigger; see
+:func:`_candidates_sql`). A step with ``day: N`` is due for everyone whose day 0
+was N days before. Selection and exclusions run in SQL; only the due members
+come back to Python to render their message.
 
 Excluded, and counted so the operator sees why the list is shorter:
 ``opted_out`` (table ``optouts``, channel ``all`` or the step's channel),
@@ -51,10 +54,14 @@ class SopItem:
     joined_at: datetime | None
     text: str
     attachments: tuple
+    #: ``segment_entered`` SOPs: the day the member entered the segments. Part of the key, so a
+    #: member who leaves and later re-enters gets the steps again (push dedupes by key).
+    entered_on: date | None = None
 
     @property
     def key(self) -> str:
-        return f"sop:{self.playbook}:{self.step_id}:{self.member_id}"
+        base = f"sop:{self.playbook}:{self.step_id}:{self.member_id}"
+        return f"{base}:{self.entered_on.isoformat()}" if self.entered_on is not None else base
 
 
 @dataclass
@@ -63,6 +70,7 @@ class SopReport:
     items: list[SopItem] = field(default_factory=list)
     excluded: dict[str, int] = field(default_factory=lambda: {k: 0 for k in EXCLUSIONS})
     steps: list[dict] = field(default_factory=list)  # per (playbook, step): due / excluded counts
+    notes: list[str] = field(default_factory=list)  # e.g. "no previous rfm8 snapshot: nobody enters yet"
 
     def to_dict(self) -> dict:
         return {
@@ -70,40 +78,79 @@ class SopReport:
             "due": len(self.items),
             "excluded": dict(self.excluded),
             "steps": self.steps,
+            "notes": list(self.notes),
         }
 
 
-def _candidates_sql(pb: Playbook, step: SopStep) -> tuple[str, list[Any]]:
+_MEMBER_COLUMNS = """m.name, m.nickname, m.store, m.guide_userid, m.guide_name, m.level, m.points"""
+
+
+def _candidates_sql(pb: Playbook, step: SopStep, day0: date) -> tuple[str, list[Any]]:
+    """Everyone whose day 0 is ``day0``, with the member columns and ``anchor_at``, plus its parameters.
+
+    ``segment_entered``: per as_of date of the SOP's scheme the snapshot with the highest id
+    counts; a member enters on as_of D when that snapshot has them in one of ``segments``
+    and the previous counted snapshot (the newest with an earlier as_of) had them in none
+    of them or did not list them. The scheme's first snapshot has no previous one, so
+    nobody enters on it. ``anchor_at`` is the start of D in the playbook's zone.
+    """
     sop = pb.sop
-    params: list[Any] = []
+    if sop.anchor == "segment_entered":
+        ids = list(sop.segments)
+        marks = ", ".join("?" for _ in ids)
+        custom = sop.scheme.startswith("custom:")
+
+        def member_in(alias: str) -> tuple[str, list[Any]]:
+            # custom schemes are not validated against a catalogue: match ids or names as written
+            if custom:
+                return f"({alias}.segment_id IN ({marks}) OR {alias}.segment_name IN ({marks}))", ids + ids
+            return f"{alias}.segment_id IN ({marks})", ids
+
+        cur_sql, cur_params = member_in("cur")
+        prev_sql, prev_params = member_in("p")
+        base = f"""
+        WITH snaps AS (
+            SELECT as_of, max(snapshot_id) AS snapshot_id FROM segment_snapshots WHERE scheme = ? GROUP BY as_of
+        ), seq AS (
+            SELECT as_of, snapshot_id, lag(snapshot_id) OVER (ORDER BY as_of) AS prev_id FROM snaps
+        ), entered AS (
+            SELECT cur.member_id, s.as_of
+            FROM seq s JOIN segment_members cur ON cur.snapshot_id = s.snapshot_id
+            WHERE s.as_of = ? AND s.prev_id IS NOT NULL AND {cur_sql}
+              AND NOT EXISTS (SELECT 1 FROM segment_members p
+                              WHERE p.snapshot_id = s.prev_id AND p.member_id = cur.member_id AND {prev_sql})
+        )
+        SELECT e.member_id, m.member_id IS NULL AS missing, {_MEMBER_COLUMNS},
+               m.external_userid, m.phone, timezone(?, CAST(e.as_of AS TIMESTAMP)) AS anchor_at
+        FROM entered e LEFT JOIN members m ON m.member_id = e.member_id
+        """
+        return base, [sop.scheme, day0, *cur_params, *prev_params, pb.timezone]
     if sop.anchor == "group_join":
-        base = """
+        base = f"""
         WITH joins AS (
             SELECT external_userid, min(member_id) AS member_id, min(joined_at) AS anchor_at
             FROM group_members WHERE joined_at IS NOT NULL GROUP BY external_userid
         )
         SELECT coalesce(m.member_id, j.member_id, j.external_userid) AS member_id,
-               m.member_id IS NULL AS missing,
-               m.name, m.nickname, m.store, m.guide_userid, m.guide_name, m.level, m.points,
+               m.member_id IS NULL AS missing, {_MEMBER_COLUMNS},
                coalesce(m.external_userid, j.external_userid) AS external_userid, m.phone, j.anchor_at
         FROM joins j LEFT JOIN members m
           ON m.member_id = j.member_id OR (j.member_id IS NULL AND m.external_userid = j.external_userid)
         WHERE CAST(timezone(?, j.anchor_at) AS DATE) = ?
         """
     else:
-        base = """
-        SELECT m.member_id, false AS missing, m.name, m.nickname, m.store, m.guide_userid, m.guide_name,
-               m.level, m.points, m.external_userid, m.phone, m.join_at AS anchor_at
+        base = f"""
+        SELECT m.member_id, false AS missing, {_MEMBER_COLUMNS},
+               m.external_userid, m.phone, m.join_at AS anchor_at
         FROM members m
         WHERE m.join_at IS NOT NULL AND CAST(timezone(?, m.join_at) AS DATE) = ?
         """
-    return base, params
+    return base, [pb.timezone, day0]
 
 
 def _step_rows(con: "duckdb.DuckDBPyConnection", pb: Playbook, step: SopStep, day: date) -> list[tuple]:
-    base, _ = _candidates_sql(pb, step)
-    join_day = day - timedelta(days=step.day)
-    params: list[Any] = [pb.timezone, join_day]
+    base, base_params = _candidates_sql(pb, step, day - timedelta(days=step.day))
+    params: list[Any] = [*base_params, step.channel]
     filters = []
     if pb.sop.stores:
         filters.append(f"c.store IN ({', '.join('?' for _ in pb.sop.stores)})")
@@ -126,9 +173,23 @@ def _step_rows(con: "duckdb.DuckDBPyConnection", pb: Playbook, step: SopStep, da
     FROM c {where}
     ORDER BY c.member_id
     """
-    # the channel parameter sits before the filters' parameters in the text
-    all_params = params[:2] + [step.channel] + params[2:]
-    return con.execute(sql, all_params).fetchall()
+    return con.execute(sql, params).fetchall()
+
+
+def segment_notes(con: "duckdb.DuckDBPyConnection", pb: Playbook) -> list[str]:
+    """Why a ``segment_entered`` SOP may list nobody: no snapshot, or only one as_of, of its scheme."""
+    if pb.sop is None or pb.sop.anchor != "segment_entered":
+        return []
+    n, first = con.execute(
+        "SELECT count(DISTINCT as_of), min(as_of) FROM segment_snapshots WHERE scheme = ?", [pb.sop.scheme]
+    ).fetchone()
+    if not n:
+        return [f"{pb.name}: no {pb.sop.scheme} segment snapshot yet, so nobody has entered "
+                f"{'/'.join(pb.sop.segments)} (run `siyu segment`)"]
+    if n == 1:
+        return [f"{pb.name}: only one {pb.sop.scheme} snapshot (as_of {first}); the first snapshot has no "
+                f"previous one, so nobody enters a segment on it — entries start with the next snapshot"]
+    return []
 
 
 def _condition(step: SopStep, bought_since: bool, bought_ever: bool) -> bool:
@@ -150,6 +211,10 @@ def sop_due_in(con: "duckdb.DuckDBPyConnection", playbooks: list[Playbook], day:
             continue
         tz = ZoneInfo(pb.timezone)
         values = pb.with_variables(variables)
+        for note in segment_notes(con, pb):
+            if note not in report.notes:
+                report.notes.append(note)
+        entered = pb.sop.anchor == "segment_entered"
         for step in pb.sop.steps:
             counts = {k: 0 for k in EXCLUSIONS}
             due = 0
@@ -187,6 +252,7 @@ def sop_due_in(con: "duckdb.DuckDBPyConnection", playbooks: list[Playbook], day:
                     scheduled_at=at, member_id=member_id, member_name=member["display_name"],
                     external_userid=external_userid, guide_userid=guide_userid, store=store,
                     joined_at=joined_local, text=text, attachments=attachments,
+                    entered_on=day - timedelta(days=step.day) if entered else None,
                 ))
                 due += 1
             for k, v in counts.items():
