@@ -158,6 +158,10 @@ def test_first_snapshot_has_no_entries_and_says_why(settings, tmp_path, cli):
     assert len(report.notes) == 1 and "first snapshot" in report.notes[0] and "2026-06-30" in report.notes[0]
     res = cli("plan", "sop", "--date", "2026-06-30", "--playbook", write(tmp_path))
     assert "note: churn: only one rfm8 snapshot" in res.stderr
+    md = cli("plan", "sop", "--date", "2026-06-30", "--playbook", write(tmp_path), "--format", "md").stdout
+    assert "> churn: only one rfm8 snapshot (as_of 2026-06-30)" in md
+    doc = json.loads(cli("plan", "sop", "--date", "2026-06-30", "--playbook", write(tmp_path), "--format", "json").stdout)
+    assert doc["due"] == 0 and doc["notes"] == report.notes
 
 
 def test_no_snapshot_at_all(settings, tmp_path):
