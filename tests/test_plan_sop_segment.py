@@ -339,3 +339,23 @@ def test_cli_check_reports_segment_errors(tmp_path, cli):
     path = write(tmp_path, SOP.replace("[E, 重要挽留客户]", "[Q]"))
     res = cli("plan", "check", path, expect=65)
     assert f"{path}:6:14: error: unknown rfm8 segment 'Q'" in res.stdout
+
+
+def test_re_entry_gets_the_steps_again_under_a_new_key(two, tmp_path):
+    """mA buys on 10-10: S3 (10-31) R = 21 → A; S4 (2027-02-15) R = 128, F 3, M 900 → E again.
+    mA2 (bought 10-03): S3 R = 28 → A; S4 R = 135 → E again. mC stays G, mNew and mE stay E."""
+    with open_store(two) as con:
+        add_order(con, "mA", local("2026-10-10"), 200)
+    run_segment(two, scheme="rfm8", as_of="2026-10-31", **FIXED)
+    run_segment(two, scheme="rfm8", as_of="2027-02-15", **FIXED)
+    assert segments_of(two, "2026-10-31") == {"mA": "A", "mA2": "A", "mE": "E", "mC": "G", "mB": "F", "mNew": "E"}
+    assert segments_of(two, "2027-02-15") == {"mA": "E", "mA2": "E", "mE": "E", "mC": "G", "mB": "F", "mNew": "E"}
+    pb = load_playbook(write(tmp_path))
+    assert sop_due(two, date(2026, 10, 31), [pb]).items == []
+    again = sop_due(two, date(2027, 2, 15), [pb]).items
+    assert [(i.member_id, i.key, i.text) for i in again] == [
+        ("mA", "sop:churn:d0-guide-call:mA:2027-02-15", "阿A，好久不见（2月15日 周一）"),
+        ("mA2", "sop:churn:d0-guide-call:mA2:2027-02-15", "会员mA2，好久不见（2月15日 周一）"),
+    ]
+    # the day-7 step of the second entry: neither has bought since 2027-02-15
+    assert [i.member_id for i in sop_due(two, date(2027, 2, 22), [pb]).items] == ["mA", "mA2"]
