@@ -359,3 +359,12 @@ def test_re_entry_gets_the_steps_again_under_a_new_key(two, tmp_path):
     ]
     # the day-7 step of the second entry: neither has bought since 2027-02-15
     assert [i.member_id for i in sop_due(two, date(2027, 2, 22), [pb]).items] == ["mA", "mA2"]
+
+
+def test_member_segment_in_templates(two, tmp_path):
+    text = SOP.replace('"{{ member.display_name }}，好久不见（{{ member.join_date | cn_date }}）"',
+                       '"{{ member.id }} 进入 {{ member.segment_id }} {{ member.segment }}"')
+    path = write(tmp_path, text)
+    assert check_playbook(path) == []
+    assert [i.text for i in sop_due(two, D0, [load_playbook(path)]).items] == [
+        "mA 进入 E 重要保持客户", "mA2 进入 E 重要保持客户", "mC 进入 G 重要挽留客户", "mNew 进入 E 重要保持客户"]

@@ -114,14 +114,15 @@ def _candidates_sql(pb: Playbook, step: SopStep, day0: date) -> tuple[str, list[
         ), seq AS (
             SELECT as_of, snapshot_id, lag(snapshot_id) OVER (ORDER BY as_of) AS prev_id FROM snaps
         ), entered AS (
-            SELECT cur.member_id, s.as_of
+            SELECT cur.member_id, s.as_of, cur.segment_id, cur.segment_name
             FROM seq s JOIN segment_members cur ON cur.snapshot_id = s.snapshot_id
             WHERE s.as_of = ? AND s.prev_id IS NOT NULL AND {cur_sql}
               AND NOT EXISTS (SELECT 1 FROM segment_members p
                               WHERE p.snapshot_id = s.prev_id AND p.member_id = cur.member_id AND {prev_sql})
         )
         SELECT e.member_id, m.member_id IS NULL AS missing, {_MEMBER_COLUMNS},
-               m.external_userid, m.phone, timezone(?, CAST(e.as_of AS TIMESTAMP)) AS anchor_at
+               m.external_userid, m.phone, timezone(?, CAST(e.as_of AS TIMESTAMP)) AS anchor_at,
+               e.segment_id, e.segment_name
         FROM entered e LEFT JOIN members m ON m.member_id = e.member_id
         """
         return base, [sop.scheme, day0, *cur_params, *prev_params, pb.timezone]
@@ -133,7 +134,8 @@ def _candidates_sql(pb: Playbook, step: SopStep, day0: date) -> tuple[str, list[
         )
         SELECT coalesce(m.member_id, j.member_id, j.external_userid) AS member_id,
                m.member_id IS NULL AS missing, {_MEMBER_COLUMNS},
-               coalesce(m.external_userid, j.external_userid) AS external_userid, m.phone, j.anchor_at
+               coalesce(m.external_userid, j.external_userid) AS external_userid, m.phone, j.anchor_at,
+               NULL AS segment_id, NULL AS segment_name
         FROM joins j LEFT JOIN members m
           ON m.member_id = j.member_id OR (j.member_id IS NULL AND m.external_userid = j.external_userid)
         WHERE CAST(timezone(?, j.anchor_at) AS DATE) = ?
@@ -141,7 +143,7 @@ def _candidates_sql(pb: Playbook, step: SopStep, day0: date) -> tuple[str, list[
     else:
         base = f"""
         SELECT m.member_id, false AS missing, {_MEMBER_COLUMNS},
-               m.external_userid, m.phone, m.join_at AS anchor_at
+               m.external_userid, m.phone, m.join_at AS anchor_at, NULL AS segment_id, NULL AS segment_name
         FROM members m
         WHERE m.join_at IS NOT NULL AND CAST(timezone(?, m.join_at) AS DATE) = ?
         """
@@ -221,7 +223,8 @@ def sop_due_in(con: "duckdb.DuckDBPyConnection", playbooks: list[Playbook], day:
             at = local_datetime(day, step.at, tz)
             for row in _step_rows(con, pb, step, day):
                 (member_id, missing, name, nickname, store, guide_userid, guide_name, level, points,
-                 external_userid, _phone, anchor_at, opted_out, bought_since, bought_ever) = row
+                 external_userid, _phone, anchor_at, segment_id, segment_name, opted_out, bought_since,
+                 bought_ever) = row
                 if missing:
                     counts["missing"] += 1
                     continue
@@ -240,6 +243,7 @@ def sop_due_in(con: "duckdb.DuckDBPyConnection", playbooks: list[Playbook], day:
                     display_name=nickname or name or "亲", store=store or "", guide_userid=guide_userid or "",
                     guide_name=guide_name or "", level=level or "", points=points or 0,
                     join_date=joined_local.date() if joined_local else None, days=step.day,
+                    segment=segment_name or "", segment_id=segment_id or "",
                 )
                 ctx = step_context(pb, step, member, day, values)
                 try:

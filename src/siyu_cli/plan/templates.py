@@ -270,7 +270,7 @@ def sample_group() -> Obj:
 def sample_member() -> Obj:
     return Obj(id="M0001", name="张三", nickname="小张", display_name="小张", store="示例门店",
                guide_userid="guide01", guide_name="李导购", level="银卡", join_date=date(2026, 1, 1),
-               days=0, points=0)
+               days=0, points=0, segment="重要保持客户", segment_id="E")
 
 
 # ----------------------------------------------------------------------------- check
