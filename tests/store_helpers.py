@@ -1,4 +1,4 @@
-"""Helpers shared by the load tests: write an export file, query the store, hold the store from another process."""
+"""Helpers shared by the load tests: write an export file, query the store, read one order, hold the store from another process."""
 
 from __future__ import annotations
 
@@ -19,6 +19,13 @@ def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
 def q(settings, sql, params=None):
     with open_store(settings, read_only=True) as con:
         return con.execute(sql, params or []).fetchall()
+
+
+def order(settings, order_id, cols="status, paid_amount, refund_amount, net_amount"):
+    """The one stored row of an order (its id is unique in the test's store)."""
+    rows = q(settings, f"SELECT {cols} FROM orders WHERE order_id = ?", [order_id])
+    assert len(rows) == 1, rows
+    return rows[0]
 
 
 @contextmanager

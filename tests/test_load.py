@@ -9,13 +9,7 @@ import pytest
 
 from siyu_cli.ingest import expand_paths, load_files
 from siyu_cli.ingest.values import normalise_phone
-from store_helpers import q, write
-
-
-def order(settings, order_id, cols="status, paid_amount, refund_amount, net_amount"):
-    rows = q(settings, f"SELECT {cols} FROM orders WHERE order_id = ?", [order_id])
-    assert len(rows) == 1, rows
-    return rows[0]
+from store_helpers import order, q, write
 
 
 SIYU_ORDERS = (

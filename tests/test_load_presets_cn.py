@@ -16,25 +16,9 @@ import pytest
 from siyu_cli.ingest import load_files
 from siyu_cli.ingest.presets import PRESETS, fingerprint_matches
 from siyu_cli.ingest.values import install_macros, normalise_phone
-from siyu_cli.store import open_store
+from store_helpers import order, q, write
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "exports" / "orders"
-
-
-def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
-    path.write_bytes(text.encode(encoding))
-    return path
-
-
-def q(settings, sql, params=None):
-    with open_store(settings, read_only=True) as con:
-        return con.execute(sql, params or []).fetchall()
-
-
-def order(settings, order_id, cols="status, paid_amount, refund_amount, net_amount"):
-    rows = q(settings, f"SELECT {cols} FROM orders WHERE order_id = ?", [order_id])
-    assert len(rows) == 1, rows
-    return rows[0]
 
 
 D = Decimal
