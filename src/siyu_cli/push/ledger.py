@@ -256,80 +256,66 @@ def complete_batch(
     """The WeCom call succeeded: batch and its recipients become sent (``failed`` maps recipient → reason)."""
     now = now or utcnow()
     failed = failed or {}
-
-    def run(con):
-        _tx(con)
-        if failed:
-            con.execute("CREATE OR REPLACE TEMP TABLE _push_failed (recipient_id VARCHAR, reason VARCHAR)")
-            con.executemany("INSERT INTO _push_failed VALUES (?, ?)", list(failed.items()))
-            con.execute(
-                """UPDATE push_recipients AS r SET state = 'failed', reason = f.reason, msgid = ?
-                   FROM _push_failed f
-                   WHERE r.campaign_id = ? AND r.batch_id = ? AND r.recipient_id = f.recipient_id AND r.state = 'in_flight'""",
-                [msgid, campaign_id, batch_id],
-            )
-        con.execute(
-            "UPDATE push_recipients SET state = 'sent', msgid = ?, sent_at = ?, reason = NULL "
-            "WHERE campaign_id = ? AND batch_id = ? AND state = 'in_flight'",
-            [msgid, now, campaign_id, batch_id],
-        )
-        con.execute(
-            "UPDATE push_batches SET state = 'sent', msgid = ?, finished_at = ?, reconciled = ? "
-            "WHERE campaign_id = ? AND batch_id = ?",
-            [msgid, now, reconciled, campaign_id, batch_id],
-        )
-        con.execute("COMMIT")
-
-    if con is not None:
-        run(con)
-    else:
+    if con is None:
         with open_store(settings) as c:
-            run(c)
+            return complete_batch(settings, campaign_id, batch_id, msgid=msgid, failed=failed, reconciled=reconciled,
+                                  now=now, con=c)
+    _tx(con)
+    if failed:
+        con.execute("CREATE OR REPLACE TEMP TABLE _push_failed (recipient_id VARCHAR, reason VARCHAR)")
+        con.executemany("INSERT INTO _push_failed VALUES (?, ?)", list(failed.items()))
+        con.execute(
+            """UPDATE push_recipients AS r SET state = 'failed', reason = f.reason, msgid = ?
+               FROM _push_failed f
+               WHERE r.campaign_id = ? AND r.batch_id = ? AND r.recipient_id = f.recipient_id AND r.state = 'in_flight'""",
+            [msgid, campaign_id, batch_id],
+        )
+    con.execute(
+        "UPDATE push_recipients SET state = 'sent', msgid = ?, sent_at = ?, reason = NULL "
+        "WHERE campaign_id = ? AND batch_id = ? AND state = 'in_flight'",
+        [msgid, now, campaign_id, batch_id],
+    )
+    con.execute(
+        "UPDATE push_batches SET state = 'sent', msgid = ?, finished_at = ?, reconciled = ? "
+        "WHERE campaign_id = ? AND batch_id = ?",
+        [msgid, now, reconciled, campaign_id, batch_id],
+    )
+    con.execute("COMMIT")
 
 
 def fail_batch(settings, campaign_id: str, batch_id: str, reason: str, *, now: datetime | None = None, con=None) -> None:
     """WeCom refused the batch for a reason that retrying will not fix: recipients fail with that reason."""
     now = now or utcnow()
-
-    def run(con):
-        _tx(con)
-        con.execute(
-            "UPDATE push_recipients SET state = 'failed', reason = ? WHERE campaign_id = ? AND batch_id = ? AND state = 'in_flight'",
-            [reason, campaign_id, batch_id],
-        )
-        con.execute(
-            "UPDATE push_batches SET state = 'failed', error = ?, finished_at = ? WHERE campaign_id = ? AND batch_id = ?",
-            [reason, now, campaign_id, batch_id],
-        )
-        con.execute("COMMIT")
-
-    if con is not None:
-        run(con)
-    else:
+    if con is None:
         with open_store(settings) as c:
-            run(c)
+            return fail_batch(settings, campaign_id, batch_id, reason, now=now, con=c)
+    _tx(con)
+    con.execute(
+        "UPDATE push_recipients SET state = 'failed', reason = ? WHERE campaign_id = ? AND batch_id = ? AND state = 'in_flight'",
+        [reason, campaign_id, batch_id],
+    )
+    con.execute(
+        "UPDATE push_batches SET state = 'failed', error = ?, finished_at = ? WHERE campaign_id = ? AND batch_id = ?",
+        [reason, now, campaign_id, batch_id],
+    )
+    con.execute("COMMIT")
 
 
 def release_batch(settings, campaign_id: str, batch_id: str, error: str | None = None, *, con=None) -> None:
     """Nothing reached WeCom (known for certain): the batch goes back to planned to be sent later."""
-
-    def run(con):
-        _tx(con)
-        con.execute(
-            "UPDATE push_recipients SET state = 'planned' WHERE campaign_id = ? AND batch_id = ? AND state = 'in_flight'",
-            [campaign_id, batch_id],
-        )
-        con.execute(
-            "UPDATE push_batches SET state = 'planned', error = ? WHERE campaign_id = ? AND batch_id = ?",
-            [error, campaign_id, batch_id],
-        )
-        con.execute("COMMIT")
-
-    if con is not None:
-        run(con)
-    else:
+    if con is None:
         with open_store(settings) as c:
-            run(c)
+            return release_batch(settings, campaign_id, batch_id, error, con=c)
+    _tx(con)
+    con.execute(
+        "UPDATE push_recipients SET state = 'planned' WHERE campaign_id = ? AND batch_id = ? AND state = 'in_flight'",
+        [campaign_id, batch_id],
+    )
+    con.execute(
+        "UPDATE push_batches SET state = 'planned', error = ? WHERE campaign_id = ? AND batch_id = ?",
+        [error, campaign_id, batch_id],
+    )
+    con.execute("COMMIT")
 
 
 def finish_campaign(settings, campaign_id: str, *, now: datetime | None = None, con=None) -> dict:
@@ -338,26 +324,25 @@ def finish_campaign(settings, campaign_id: str, *, now: datetime | None = None, 
     if con is None:
         with open_store(settings) as c:
             return finish_campaign(settings, campaign_id, now=now, con=c)
-    if True:
-        counts = state_counts(con, campaign_id)
-        status_now = con.execute("SELECT status FROM push_campaigns WHERE campaign_id = ?", [campaign_id]).fetchone()[0]
-        if status_now == "cancelled":
-            return counts
-        if counts.get("planned", 0) or counts.get("in_flight", 0):
-            status = "sending"
-        elif counts.get("failed", 0):
-            status = "partial"
-        elif counts.get("sent", 0):
-            status = "sent"
-        else:
-            status = "empty"
-        con.execute(
-            "UPDATE push_campaigns SET status = ?, updated_at = ?, "
-            "sent_at = CASE WHEN ? IN ('sent','partial') THEN coalesce(sent_at, ?) ELSE sent_at END "
-            "WHERE campaign_id = ?",
-            [status, now, status, now, campaign_id],
-        )
+    counts = state_counts(con, campaign_id)
+    status_now = con.execute("SELECT status FROM push_campaigns WHERE campaign_id = ?", [campaign_id]).fetchone()[0]
+    if status_now == "cancelled":
         return counts
+    if counts.get("planned", 0) or counts.get("in_flight", 0):
+        status = "sending"
+    elif counts.get("failed", 0):
+        status = "partial"
+    elif counts.get("sent", 0):
+        status = "sent"
+    else:
+        status = "empty"
+    con.execute(
+        "UPDATE push_campaigns SET status = ?, updated_at = ?, "
+        "sent_at = CASE WHEN ? IN ('sent','partial') THEN coalesce(sent_at, ?) ELSE sent_at END "
+        "WHERE campaign_id = ?",
+        [status, now, status, now, campaign_id],
+    )
+    return counts
 
 
 def state_counts(con, campaign_id: str) -> dict[str, int]:
