@@ -28,10 +28,11 @@ def _restore_logging():
     root.setLevel(level)
 
 
-def start_serve(*args, env=None):
+def spawn(argv, env=None, until="export WECOM_ROBOT_KEY_FILE"):
+    """Start `python -m siyu_cli ARGV…` and read its stdout up to the line starting with ``until`` (or EOF)."""
     full = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
     full.update(env or {})
-    proc = subprocess.Popen([sys.executable, "-m", "siyu_cli", *args, "sandbox", "serve", "--port", "0", "--confirm", "manual"],
+    proc = subprocess.Popen([sys.executable, "-m", "siyu_cli", *argv],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full)
     lines = []
     deadline = time.time() + 20
@@ -40,9 +41,13 @@ def start_serve(*args, env=None):
         if not line:
             break
         lines.append(line)
-        if line.startswith("export WECOM_ROBOT_KEY_FILE"):
+        if line.startswith(until):
             break
     return proc, lines
+
+
+def start_serve(*args, env=None):
+    return spawn([*args, "sandbox", "serve", "--port", "0", "--confirm", "manual"], env)
 
 
 def stop(proc):
@@ -107,18 +112,7 @@ def test_serve_reads_sandbox_section(workspace):
 
 
 def start_serve_plain():
-    full = dict(os.environ, PYTHONPATH=SRC)
-    proc = subprocess.Popen([sys.executable, "-m", "siyu_cli", "sandbox", "serve"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=full)
-    lines = []
-    while True:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if line.startswith("export WECOM_ROBOT_KEY_FILE"):
-            break
-    return proc, lines
+    return spawn(["sandbox", "serve"])
 
 
 def test_show_secret_prints_the_sandbox_secret(tmp_path):
@@ -127,15 +121,8 @@ def test_show_secret_prints_the_sandbox_secret(tmp_path):
     proc2, lines2 = start_serve(env={"SIYU_WORKSPACE": ""})
     stop(proc2)
     assert not any(l.startswith("export WECOM_SECRET=") for l in lines)
-    full = dict(os.environ, PYTHONPATH=SRC)
-    proc3 = subprocess.Popen([sys.executable, "-m", "siyu_cli", "sandbox", "serve", "--show-secret", "--state-dir",
-                              str(tmp_path / "st")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full)
-    got = []
-    while True:
-        line = proc3.stdout.readline()
-        got.append(line)
-        if not line or line.startswith("export WECOM_ROBOT_KEY="):
-            break
+    proc3, got = spawn(["sandbox", "serve", "--show-secret", "--state-dir", str(tmp_path / "st")],
+                       until="export WECOM_ROBOT_KEY=")
     stop(proc3)
     env = exports(got)
     assert env["WECOM_SECRET"] == (tmp_path / "st" / "secret").read_text().strip()
