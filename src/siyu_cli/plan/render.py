@@ -156,6 +156,14 @@ def store_groups(settings: "Settings") -> list[Target]:
 # ----------------------------------------------------------------------------- attachments
 
 
+def render_message(template, attachments, context: dict[str, Any], about: str) -> tuple[str, tuple]:
+    """A slot's or step's text and attachments; a template error names ``about`` (the slot/step and its target)."""
+    try:
+        return render(template, context), attachment_dicts(attachments, context)
+    except TemplateError as exc:
+        raise exc.about(about) from None
+
+
 def attachment_dicts(attachments, context: dict[str, Any], template_render=render) -> tuple:
     """WeCom attachment dicts for a message (template fields rendered)."""
     out = []
@@ -226,11 +234,7 @@ def render_week(
                     continue
                 per_day[at.date()] = n + 1
             ctx = slot_context(playbook, slot, gctx, wk, day, values)
-            try:
-                text = render(slot.template, ctx)
-                attachments = attachment_dicts(slot.attachments, ctx)
-            except TemplateError as exc:
-                raise exc.about(f"slot {slot.id}, group {g.group_id}") from None
+            text, attachments = render_message(slot.template, slot.attachments, ctx, f"slot {slot.id}, group {g.group_id}")
             plan.messages.append(PlannedMessage(
                 playbook=playbook.name, week=wk.id, slot_id=slot.id, kind=slot.kind, kind_id=slot.kind_id,
                 channel=slot.channel, scheduled_at=at, group=g, text=text, attachments=attachments,

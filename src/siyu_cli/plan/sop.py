@@ -23,9 +23,9 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from siyu_cli.plan.render import attachment_dicts, local_datetime
+from siyu_cli.plan.render import local_datetime, render_message
 from siyu_cli.plan.schema import Playbook, SopStep
-from siyu_cli.plan.templates import Obj, TemplateError, render, step_context
+from siyu_cli.plan.templates import Obj, step_context
 
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb
@@ -246,11 +246,8 @@ def sop_due_in(con: "duckdb.DuckDBPyConnection", playbooks: list[Playbook], day:
                     segment=segment_name or "", segment_id=segment_id or "",
                 )
                 ctx = step_context(pb, step, member, day, values)
-                try:
-                    text = render(step.template, ctx)
-                    attachments = attachment_dicts(step.attachments, ctx)
-                except TemplateError as exc:
-                    raise exc.about(f"step {step.id}, member {member_id}") from None
+                text, attachments = render_message(step.template, step.attachments, ctx,
+                                                   f"step {step.id}, member {member_id}")
                 report.items.append(SopItem(
                     playbook=pb.name, step_id=step.id, day=step.day, kind=step.kind, channel=step.channel,
                     scheduled_at=at, member_id=member_id, member_name=member["display_name"],
