@@ -42,6 +42,7 @@ SECTIONS = (
     "report",
     "pipelines",
     "alerts",
+    "templates",
 )
 
 
@@ -157,6 +158,9 @@ def load_settings(
             f"{_where(sources['language'], root)}: workspace.language must be one of {', '.join(LANGUAGES)}, "
             f"not {values['language']!r}"
         )
+    from siyu_cli.render_budget import configure
+
+    configure(raw.get("templates"), where=str(root / CONFIG_FILE))  # the budget of every template render
     store = Path(values["store"]).expanduser()
     if not store.is_absolute():
         store = root / store

@@ -18,7 +18,7 @@ from typing import Any
 
 from jinja2 import TemplateError as JinjaError
 from jinja2 import UndefinedError
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.sandbox import SecurityError
 
 from siyu_cli.errors import DataError
 from siyu_cli.plan.schema import (
@@ -30,6 +30,7 @@ from siyu_cli.plan.schema import (
     TemplateSource,
     closest,
 )
+from siyu_cli.templating import BoundedSandbox, BudgetExceeded, render_bounded
 
 #: Names each kind of template may use besides the playbook's variables.
 SLOT_NAMES = frozenset({"group", "store", "week", "date", "slot", "playbook", "vars"})
@@ -123,40 +124,20 @@ class Obj(dict):
 # ----------------------------------------------------------------------------- environment
 
 
-#: Largest string/list a template may build with ``*`` and largest exponent for ``**``.
-MAX_REPEAT = 100_000
-MAX_EXPONENT = 100
-
-
-class _Sandbox(ImmutableSandboxedEnvironment):
-    """The sandbox, also refusing `'x' * 10**9` and `9 ** 9 ** 9` (memory/CPU bombs)."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context, operator, left, right):
-        if operator == "**" and isinstance(right, (int, float)) and abs(right) > MAX_EXPONENT:
-            raise SecurityError(f"exponent {right} is too large")
-        if operator == "*":
-            for seq, n in ((left, right), (right, left)):
-                if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > MAX_REPEAT:
-                    raise SecurityError("the result of * would be too large")
-        return super().call_binop(context, operator, left, right)
-
-
 @lru_cache(maxsize=1)
 def environment():
     """The one sandboxed environment all playbook templates share."""
     from jinja2 import StrictUndefined
 
-    env = _Sandbox(
+    env = BoundedSandbox(
         undefined=StrictUndefined,
         autoescape=False,
         keep_trailing_newline=False,
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update({"cn_date": cn_date, "cn_weekday": cn_weekday, "cn_time": cn_time, "money": money,
-                        "mask": mask})
+    env.add_filters({"cn_date": cn_date, "cn_weekday": cn_weekday, "cn_time": cn_time, "money": money,
+                     "mask": mask})
     return env
 
 
@@ -193,7 +174,11 @@ def render(src: TemplateSource, context: dict[str, Any]) -> str:
     """Render in the sandbox; any failure becomes TemplateError naming the playbook position."""
     template = compile_template(src)
     try:
-        return template.render(context).strip()
+        return render_bounded(template, context).strip()
+    except BudgetExceeded as exc:
+        raise TemplateError(src.where(_error_line(exc)), f"the template sandbox stopped it: {exc}",
+                            "templates render one message: keep loops short and values small "
+                            "(budgets: [templates] in siyu.toml)") from None
     except SecurityError as exc:
         raise TemplateError(src.where(_error_line(exc)), f"refused by the template sandbox: {exc}",
                             "templates may only use variables, filters and plain data") from None

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date
 from functools import lru_cache
 
-from siyu_cli.errors import UsageError
+from siyu_cli.errors import DataError, UsageError
 
 #: Per-recipient variables by audience kind (columns the ledger can fetch).
 RECIPIENT_VARS = {
@@ -28,9 +28,10 @@ COMMON_VARS = ("campaign", "today", "channel")
 @lru_cache(maxsize=1)
 def _env():
     from jinja2 import StrictUndefined
-    from jinja2.sandbox import SandboxedEnvironment
 
-    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+    from siyu_cli.templating import BoundedSandbox
+
+    return BoundedSandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
 
 
 class Template:
@@ -61,14 +62,20 @@ class Template:
         return bool(self.personal_vars)
 
     def render(self, common: dict, recipient: dict | None = None) -> str:
+        """The text for one recipient, within the template budget (siyu_cli.templating)."""
         from jinja2 import TemplateError
+
+        from siyu_cli.templating import BudgetExceeded, render_bounded
 
         ctx = dict(common)
         if recipient:
             ctx.update({k: ("" if v is None else v) for k, v in recipient.items()})
         try:
-            return self._tpl.render(**ctx).strip()
-        except TemplateError as exc:
+            return render_bounded(self._tpl, ctx).strip()
+        except BudgetExceeded as exc:
+            raise DataError(f"template stopped by the sandbox: {exc}",
+                             hint="budgets: [templates] in siyu.toml (docs/playbooks.md)") from None
+        except (TemplateError, ValueError, TypeError, ArithmeticError) as exc:
             raise UsageError(f"template error: {exc}") from None
 
 
