@@ -231,7 +231,7 @@ def test_cli_week_refuses_invalid_playbook(cli, workspace, tmp_path):
 
 def _rich_plan(tmp_path):
     img = tmp_path / "p.png"
-    img.write_bytes(b"\x89PNG")
+    img.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(16))
     long_text = "，".join(["这是一段很长的中文内容用来测试折行"] * 6) + "; a,b\\\\c"
     slots = slot("mon", "09:00", "{{ group.name }}\\n第二行", sid="m1") + slot("wed", "12:00", long_text, kind="干货")
     slots += "    attachments:\n      - image: p.png\n      - link: {title: 菜单, url: 'https://x.example/m?a=1,2'}\n"

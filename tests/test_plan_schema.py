@@ -168,7 +168,7 @@ def test_sandbox_refuses_mutation_at_render(tmp_path):
 
 
 def test_missing_attachment_file_and_too_many_attachments(tmp_path):
-    (tmp_path / "ok.png").write_bytes(b"\x89PNG")
+    (tmp_path / "ok.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(16))
     atts = "    attachments:\n" + "".join("      - image: ok.png\n" for _ in range(9)) + "      - image: nope.png\n"
     problems = check_playbook(write(tmp_path, VALID + atts))
     assert lines_of(problems) == [(23, 7), (32, 16)]

@@ -320,7 +320,7 @@ def test_secret_read_from_file_variable(monkeypatch, settings, tmp_path, sb):
 
 def test_upload_media_is_cached_by_file_hash(sb, settings, tmp_path):
     img = tmp_path / "a.png"
-    img.write_bytes(b"\x89PNG fake image bytes")
+    img.write_bytes(b"\x89PNG\r\n\x1a\n fake image bytes")
     client = make_client(sb, settings)
     first = client.upload_media(img)
     assert client.upload_media(img) == first

@@ -89,7 +89,7 @@ def test_image_and_news(sb, tmp_path):
     import hashlib
 
     img = tmp_path / "chart.png"
-    img.write_bytes(b"\x89PNG\r\n" + bytes(range(256)) * 10)
+    img.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 10)
     w = WebhookClient("key-one-0123456789", base_url=sb.url)
     w.send_image(img)
     w.send_news([{"title": "本周计划", "url": "https://example.cn/plan", "description": "3 个活动"}])

@@ -94,6 +94,8 @@ MAX_ATTACHMENTS = 9
 LINK_LIMITS = {"title": 128, "desc": 512, "url": 2048}
 MINIPROGRAM_LIMITS = {"title": 64}
 TEXT_LIMIT_BYTES = 4000
+#: Largest template_file (a template renders one message of at most 4000 bytes).
+TEMPLATE_FILE_BYTES = 256 * 1024
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _TIME_RE = re.compile(r"^(\d{1,2}):(\d{2})$")
@@ -507,13 +509,15 @@ class _Checker:
                 col += 1
             return TemplateSource(str(inline), self.doc.file, line, col, False,
                                   ".".join(map(str, path + ("template",))))
-        if not isinstance(tfile, str):
+        if not isinstance(tfile, str) or not tfile.strip():
             self.err(path + ("template_file",), f"{what}.template_file must be a file name")
             return None
-        full = (self.doc.file.parent / tfile)
-        if not full.is_file():
-            self.err(path + ("template_file",), f"template file {tfile} does not exist (looked in {full.parent})",
-                     "paths are relative to the playbook's folder")
+        full = self.confined(path + ("template_file",), tfile, "template file")
+        if full is None:
+            return None
+        if full.stat().st_size > TEMPLATE_FILE_BYTES:
+            self.err(path + ("template_file",), f"template file {tfile} is larger than {TEMPLATE_FILE_BYTES // 1024} KiB",
+                     "a template renders one message (at most 4000 bytes)")
             return None
         try:
             text = full.read_text(encoding="utf-8")
@@ -522,7 +526,26 @@ class _Checker:
             return None
         return TemplateSource(text, full, 1, 1, True, tfile)
 
-    def attachments(self, path: tuple, value: Any) -> tuple[Attachment, ...]:
+    def confined(self, path: tuple, value: str, what: str) -> Path | None:
+        """The regular file ``value`` names, resolved (symlinks, ``..``) inside the playbook's folder, or a problem."""
+        folder = self.doc.file.parent.resolve()
+        full = (folder / value).resolve()
+        if not full.is_relative_to(folder):
+            self.err(path, f"{what} {value} is outside the playbook's folder {folder}",
+                     "a playbook may only use files in its own folder or below it (after following symlinks "
+                     "and `..`); copy the file there")
+            return None
+        if not full.is_file():
+            self.err(path, f"{what} file {value} does not exist (looked in {full.parent})" if not full.exists()
+                     else f"{what} {value} is not a regular file", "paths are relative to the playbook's folder")
+            return None
+        return full
+
+    def attachments(self, path: tuple, value: Any, channel: str) -> tuple[Attachment, ...]:
+        """A slot's/step's attachments; images are checked by content and by the size ``channel`` allows."""
+        from siyu_cli.wecom.media import ROBOT_IMAGE_BYTES, UPLOAD_LIMITS
+
+        image_limit = ROBOT_IMAGE_BYTES if channel == "robot" else UPLOAD_LIMITS["image"]
         if value is None:
             return ()
         if not isinstance(value, list):
@@ -544,7 +567,7 @@ class _Checker:
                          f"valid kinds: {', '.join(ATTACHMENT_KINDS)}", key=True)
                 continue
             if kind == "image":
-                f = self._file(p + (kind,), body, "image")
+                f = self._file(p + (kind,), body, "image", image_limit)
                 if f is not None:
                     out.append(Attachment("image", path=f))
                 continue
@@ -560,7 +583,7 @@ class _Checker:
                 if k not in body:
                     continue
                 if kind == "miniprogram" and k == "pic":
-                    pic = self._file(p + (kind, k), body[k], "cover image")
+                    pic = self._file(p + (kind, k), body[k], "cover image", image_limit)
                     continue
                 v = self.text(p + (kind, k), body[k], f"{kind}.{k}")
                 if v is None:
@@ -576,14 +599,21 @@ class _Checker:
                 out.append(Attachment(kind, path=pic, fields=tuple(fields), templates=tuple(templates)))
         return tuple(out)
 
-    def _file(self, path: tuple, value: Any, what: str) -> Path | None:
+    def _file(self, path: tuple, value: Any, what: str, limit: int) -> Path | None:
+        """An image the message uploads: confined to the playbook's folder, JPG/PNG by content, within ``limit``."""
+        from siyu_cli.wecom.media import MediaRefused, read_media
+
         if not isinstance(value, str) or not value.strip():
             self.err(path, f"{what} must be a file name")
             return None
-        full = (self.doc.file.parent / value).resolve()
-        if not full.is_file():
-            self.err(path, f"{what} file {value} does not exist (looked in {full.parent})",
-                     "paths are relative to the playbook's folder")
+        full = self.confined(path, value, what)
+        if full is None:
+            return None
+        try:
+            read_media(full, "image", limit=limit)  # checked again on the bytes sent (WeComClient.upload_media)
+        except MediaRefused as exc:
+            self.err(path, f"{what} {value} {exc.problem}",
+                     "WeCom takes JPG or PNG images (robots: at most 2 MB inline; uploads: 5 MB)")
             return None
         return full
 
@@ -830,7 +860,7 @@ def _parse_week(c: _Checker, value: Any, rules: Rules) -> tuple[Slot, ...]:
         if sid is not None and not _NAME_RE.match(sid):
             c.err(p + ("id",), f"slot id {sid!r} must be lowercase letters, digits, - and _", "e.g. id: mon-morning")
         tmpl = c.template(p, s, f"slot week[{i}]")
-        atts = c.attachments(p + ("attachments",), s.get("attachments"))
+        atts = c.attachments(p + ("attachments",), s.get("attachments"), channel)
         if days is None or at is None or tmpl is None:
             if tmpl is not None:
                 c.loose.append(("slot", tmpl))
@@ -936,7 +966,7 @@ def _parse_sop(c: _Checker, value: Any) -> Sop | None:
                   f"one of: {', '.join(CONDITIONS)}")
             cond = "always"
         tmpl = c.template(p, st, f"step sop.steps[{i}]")
-        atts = c.attachments(p + ("attachments",), st.get("attachments"))
+        atts = c.attachments(p + ("attachments",), st.get("attachments"), sch)
         if day is None or at is None or tmpl is None or sid is None:
             if tmpl is not None:
                 c.loose.append(("step", tmpl))

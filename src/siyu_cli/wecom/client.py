@@ -30,6 +30,7 @@ from siyu_cli.secrets import read_secret, register
 from siyu_cli.wecom import errcodes
 from siyu_cli.wecom.config import WeComConfig
 from siyu_cli.wecom.errors import AmbiguousSend, WeComError
+from siyu_cli.wecom.media import read_media
 from siyu_cli.wecom.ratelimit import RateLimiter
 from siyu_cli.wecom.token import Token, TokenCache, derive_key
 from siyu_cli.wecom.transport import backoff, exchange, quiet_httpx_logs, ssl_context, trust_env_for
@@ -355,12 +356,7 @@ class WeComClient:
         path = Path(path)
         if media_type not in ("image", "voice", "video", "file"):
             raise UsageError(f"media type must be image, voice, video or file, not {media_type!r}")
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise DataError(f"{path}: cannot read ({exc.strerror})") from None
-        if len(data) < 5 or len(data) > 20 * 1024 * 1024:
-            raise DataError(f"{path}: {len(data)} bytes; WeCom media must be 5 B – 20 MB")
+        data = read_media(path, media_type)  # content and size checked on the bytes that are sent
         digest = hashlib.sha256(data).hexdigest()
         cached = self._media_cached(digest, media_type)
         if cached:

@@ -28,7 +28,7 @@ log = logging.getLogger("siyu.wecom")
 TEXT_BYTES = 2048
 MARKDOWN_BYTES = 4096
 PER_MINUTE = 20
-IMAGE_BYTES = 2 * 1024 * 1024
+IMAGE_BYTES = 2 * 1024 * 1024  # = media.ROBOT_IMAGE_BYTES
 
 # one limiter per robot key (hashed) in this process, shared by every WebhookClient
 _LIMITERS: dict[str, RateLimiter] = {}
@@ -110,11 +110,10 @@ class WebhookClient:
     def send_image(self, path) -> dict:
         """A JPG/PNG image (≤ 2 MB), sent inline as base64 with its md5."""
         import base64
-        from pathlib import Path
 
-        data = Path(path).read_bytes()
-        if len(data) > IMAGE_BYTES:
-            raise DataError(f"robot image is {len(data)} bytes, at most {IMAGE_BYTES}")
+        from siyu_cli.wecom.media import read_media
+
+        data = read_media(path, "image", limit=IMAGE_BYTES)
         return self._send({"msgtype": "image", "image": {"base64": base64.b64encode(data).decode(),
                                                           "md5": hashlib.md5(data).hexdigest()}})
 
