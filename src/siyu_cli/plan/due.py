@@ -30,6 +30,8 @@ class DueMessage:
     sender: str | None  # staff userid who must confirm (group owner / member's guide) when known
     text: str
     attachments: tuple  # WeCom attachment dicts
+    #: the template failed for this target (over budget, an error in the data): held back, never sent
+    error: str | None = None
 
 
 def workspace_playbooks(settings: "Settings") -> list[Path]:
@@ -44,7 +46,8 @@ def due_messages(settings: "Settings", start: datetime, end: datetime, *,
                  playbooks: list[Path] | None = None) -> list[DueMessage]:
     """Plan slots and SOP steps scheduled in ``[start, end)``; opted-out members excluded.
 
-    Invalid playbooks raise DataError (exit 65) rather than being skipped silently.
+    Invalid playbooks raise DataError (exit 65) rather than being skipped silently. A message
+    whose template fails for its own group/member comes back with ``error`` set (push holds it).
     """
     from siyu_cli.errors import UsageError
     from siyu_cli.plan.render import render_week, resolve_targets, store_groups, week_info
@@ -65,24 +68,25 @@ def due_messages(settings: "Settings", start: datetime, end: datetime, *,
             continue
         targets = resolve_targets(pb, groups)
         for wk in _weeks(start, end, pb.timezone):
-            for m in render_week(pb, targets, wk).messages:
+            for m in render_week(pb, targets, wk, hold_errors=True).messages:
                 if start <= m.scheduled_at < end:
                     out.append(DueMessage(
                         key=m.key, kind="group_slot", scheduled_at=m.scheduled_at, playbook=pb.name,
                         target_type="group", target_id=m.group.group_id, channel=m.channel,
-                        sender=m.group.owner, text=m.text, attachments=m.attachments,
+                        sender=m.group.owner, text=m.text, attachments=m.attachments, error=m.error,
                     ))
     sop_books = [b for b in books if b.sop is not None]
     if sop_books:
         with open_store(settings, read_only=True) as con:
             for pb in sop_books:
                 for day in _days(start, end, pb.timezone):
-                    for item in sop_due_in(con, [pb], day).items:
+                    for item in sop_due_in(con, [pb], day, hold_errors=True).items:
                         if start <= item.scheduled_at < end:
                             out.append(DueMessage(
                                 key=item.key, kind="sop_step", scheduled_at=item.scheduled_at, playbook=pb.name,
                                 target_type="member", target_id=item.member_id, channel=item.channel,
                                 sender=item.guide_userid, text=item.text, attachments=item.attachments,
+                                error=item.error,
                             ))
     out.sort(key=lambda d: (d.scheduled_at, d.key))
     return out

@@ -44,6 +44,8 @@ class PlannedMessage:
     group: Target
     text: str
     attachments: tuple  # WeCom attachment dicts
+    #: render_week(hold_errors=True) only: why this post could not be rendered (text is then empty)
+    error: str | None = None
 
     @property
     def key(self) -> str:
@@ -156,11 +158,15 @@ def store_groups(settings: "Settings") -> list[Target]:
 # ----------------------------------------------------------------------------- attachments
 
 
-def render_message(template, attachments, context: dict[str, Any], about: str) -> tuple[str, tuple]:
-    """A slot's or step's text and attachments; a template error names ``about`` (the slot/step and its target)."""
+def render_message(template, attachments, context: dict[str, Any], about: str,
+                   hold_errors: bool = False) -> tuple[str, tuple, str | None]:
+    """A slot's or step's text, attachments and error; a template error names ``about`` (the slot/step and
+    its target) and is raised, or with ``hold_errors`` returned as the error (text and attachments empty)."""
     try:
-        return render(template, context), attachment_dicts(attachments, context)
+        return render(template, context), attachment_dicts(attachments, context), None
     except TemplateError as exc:
+        if hold_errors:
+            return "", (), exc.about(about).message
         raise exc.about(about) from None
 
 
@@ -193,8 +199,13 @@ def render_week(
     week: str | date | WeekInfo | None = None,
     *,
     variables: dict[str, Any] | None = None,
+    hold_errors: bool = False,
 ) -> WeekPlan:
-    """Render every slot of ``week`` for every target group (deterministic for the same inputs)."""
+    """Render every slot of ``week`` for every target group (deterministic for the same inputs).
+
+    A template error raises TemplateError; with ``hold_errors`` (push due) that one post is
+    returned with ``error`` set and no text instead, so the others still go out.
+    """
     tz = ZoneInfo(playbook.timezone)
     wk = week if isinstance(week, WeekInfo) else week_info(week, playbook.timezone)
     plan = WeekPlan(playbook=playbook, week=wk, timezone=playbook.timezone, targets=list(targets))
@@ -234,10 +245,11 @@ def render_week(
                     continue
                 per_day[at.date()] = n + 1
             ctx = slot_context(playbook, slot, gctx, wk, day, values)
-            text, attachments = render_message(slot.template, slot.attachments, ctx, f"slot {slot.id}, group {g.group_id}")
+            text, attachments, error = render_message(slot.template, slot.attachments, ctx,
+                                                      f"slot {slot.id}, group {g.group_id}", hold_errors)
             plan.messages.append(PlannedMessage(
                 playbook=playbook.name, week=wk.id, slot_id=slot.id, kind=slot.kind, kind_id=slot.kind_id,
-                channel=slot.channel, scheduled_at=at, group=g, text=text, attachments=attachments,
+                channel=slot.channel, scheduled_at=at, group=g, text=text, attachments=attachments, error=error,
             ))
     plan.messages.sort(key=lambda m: (m.scheduled_at, m.group.store or "", m.group.group_id, m.slot_id))
     return plan

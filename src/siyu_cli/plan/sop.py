@@ -57,6 +57,8 @@ class SopItem:
     #: ``segment_entered`` SOPs: the day the member entered the segments. Part of the key, so a
     #: member who leaves and later re-enters gets the steps again (push dedupes by key).
     entered_on: date | None = None
+    #: sop_due_in(hold_errors=True) only: why this message could not be rendered (text is then empty)
+    error: str | None = None
 
     @property
     def key(self) -> str:
@@ -205,8 +207,11 @@ def _condition(step: SopStep, bought_since: bool, bought_ever: bool) -> bool:
 
 
 def sop_due_in(con: "duckdb.DuckDBPyConnection", playbooks: list[Playbook], day: date, *,
-               variables: dict[str, Any] | None = None) -> SopReport:
-    """The SOP steps due on ``day`` (a calendar day in each playbook's zone), on an open store."""
+               variables: dict[str, Any] | None = None, hold_errors: bool = False) -> SopReport:
+    """The SOP steps due on ``day`` (a calendar day in each playbook's zone), on an open store.
+
+    ``hold_errors``: a member whose message fails to render gets an item with ``error`` (see render_week).
+    """
     report = SopReport(date=day)
     for pb in playbooks:
         if pb.sop is None:
@@ -246,14 +251,14 @@ def sop_due_in(con: "duckdb.DuckDBPyConnection", playbooks: list[Playbook], day:
                     segment=segment_name or "", segment_id=segment_id or "",
                 )
                 ctx = step_context(pb, step, member, day, values)
-                text, attachments = render_message(step.template, step.attachments, ctx,
-                                                   f"step {step.id}, member {member_id}")
+                text, attachments, error = render_message(step.template, step.attachments, ctx,
+                                                          f"step {step.id}, member {member_id}", hold_errors)
                 report.items.append(SopItem(
                     playbook=pb.name, step_id=step.id, day=step.day, kind=step.kind, channel=step.channel,
                     scheduled_at=at, member_id=member_id, member_name=member["display_name"],
                     external_userid=external_userid, guide_userid=guide_userid, store=store,
                     joined_at=joined_local, text=text, attachments=attachments,
-                    entered_on=day - timedelta(days=step.day) if entered else None,
+                    entered_on=day - timedelta(days=step.day) if entered else None, error=error,
                 ))
                 due += 1
             for k, v in counts.items():

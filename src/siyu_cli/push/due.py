@@ -38,8 +38,8 @@ class DueReport:
 
     @property
     def failed(self) -> int:
-        """Messages that failed (an error, or some recipients failed)."""
-        return self._count("failed") + self._count("partial")
+        """Messages that failed (an error, some recipients failed, or a template that could not render)."""
+        return self._count("failed") + self._count("partial") + sum(1 for i in self.items if i.get("reason") == "template")
 
     def to_dict(self) -> dict:
         outcomes: dict[str, int] = {}
@@ -128,6 +128,9 @@ def push_due(
                 item = {"key": msg.key, "campaign_id": cid, "channel": msg.channel, "target": msg.target_id,
                         "scheduled_at": msg.scheduled_at.isoformat(), "created": False}
                 report.items.append(item)
+                if msg.error:  # its template failed for this group/member: held back, no campaign
+                    item.update(outcome="held", reason="template", error=msg.error)
+                    continue
                 try:
                     status = status_by_key.get(msg.key)
                     if status is None:
