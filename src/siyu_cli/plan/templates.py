@@ -1,7 +1,8 @@
 """Message templates: Jinja2 in a sandbox, strict about undefined names, with Chinese filters.
 
 Playbooks are written by operators and shared between stores, so a template
-must never reach Python internals (``SandboxedEnvironment``) and a typo in a
+must never reach Python internals, read a file or run without a budget of time
+and size (:mod:`siyu_cli.templating`), and a typo in a
 variable name must fail loudly, at ``plan check`` time if possible
 (``StrictUndefined`` plus ``jinja2.meta``), never send "{{ prodcut }}" or an
 empty string to 200 customers.

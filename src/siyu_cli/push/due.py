@@ -128,7 +128,7 @@ def push_due(
                 item = {"key": msg.key, "campaign_id": cid, "channel": msg.channel, "target": msg.target_id,
                         "scheduled_at": msg.scheduled_at.isoformat(), "created": False}
                 report.items.append(item)
-                if msg.error:  # its template failed for this group/member: held back, no campaign
+                if getattr(msg, "error", None):  # its template failed for this group/member: held back, no campaign
                     item.update(outcome="held", reason="template", error=msg.error)
                     continue
                 try:
