@@ -18,7 +18,9 @@ from siyu_cli.config import load_settings
 from siyu_cli.store import open_store
 
 TZ = ZoneInfo("Asia/Shanghai")
-MONDAY = datetime(2026, 11, 23, tzinfo=TZ)  # 2026-W48, in the past whatever today is
+_WEEK_AGO = datetime.now(TZ).date() - timedelta(days=7)
+#: the Monday of last week: a window that is in the past on any calendar date
+MONDAY = datetime.combine(_WEEK_AGO - timedelta(days=_WEEK_AGO.weekday()), datetime.min.time(), tzinfo=TZ)
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
 MARKER = "SECRET-MARKER-7f3a"
 SHADOW = f"root:$6$saltsalt$hashhashhash:19000:0:99999:7:::\n{MARKER}\n".encode()

@@ -70,6 +70,12 @@ max_rejects = 0                # a load exits 65 when more rows than this are re
 # cap = "2/week"                # siyu's own stricter per-customer cap ("" = off)
 # quiet_hours = "22:00-08:00"   # no customer/group mass-send starts in this window ("" = off)
 # batch_size = 10000            # external_userid per add_msg_template call (≤ 10000); group_batch_size ≤ 2000
+
+# [templates]                  # budget of one playbook/push template render (docs/playbooks.md)
+# render_seconds = 1.0         # wall time
+# max_output_bytes = 100000    # output, and the largest text/list one operation may build
+# max_range = 10000            # items range(), batch and slice may produce
+# memory_mb = 512              # memory a render may add (0 = no limit)
 """
 
 
