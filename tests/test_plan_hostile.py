@@ -207,6 +207,7 @@ ATTACKS = {
     "doubling": "{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}",
     "exponential macro": "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(60) }}",
     "join": "{{ range(10000) | join('x' * 90000) }}",
+    "big integer": "{{ (((10 ** 100) ** 100) ** 100) ** 100 }}",
     "include": "{% include '/etc/passwd' %}",
 }
 

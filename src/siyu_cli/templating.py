@@ -40,6 +40,8 @@ __all__ = ["BoundedSandbox", "BudgetExceeded", "SecurityError", "render_bounded"
 
 #: Largest exponent of ``**``.
 MAX_EXPONENT = 100
+#: Largest integer ``*`` and ``**`` may build (bits; Python's big-int arithmetic cannot be interrupted).
+MAX_INT_BITS = 100_000
 #: Largest ``tojson`` indent.
 MAX_INDENT = 16
 _LOOP = "_siyu_loop"
@@ -264,6 +266,10 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         check()
         if operator == "**" and isinstance(right, (int, float)) and abs(right) > MAX_EXPONENT:
             raise SecurityError(f"exponent {right} is too large")
+        if operator in ("*", "**") and isinstance(left, int) and isinstance(right, int):
+            bits = left.bit_length() * right if operator == "**" else left.bit_length() + right.bit_length()
+            if bits > MAX_INT_BITS:
+                raise SecurityError(f"the result of {operator} would be a number of more than {MAX_INT_BITS} bits")
         if operator == "*":
             for seq, n in ((left, right), (right, left)):
                 size = _size(seq)
