@@ -97,6 +97,27 @@ def test_plan_check_refuses_every_file_outside_the_playbook_folder(cli, tmp_path
     assert MARKER not in r.stdout + r.stderr
 
 
+SOP = """\
+version: 1
+name: hostile-sop
+sop:
+  steps:
+    - day: 0
+      template_file: {path}
+"""
+
+
+def test_plan_week_and_plan_sop_refuse_a_playbook_that_reaches_outside(cli, workspace, outside):
+    week = playbook(workspace / "playbooks", f"    template_file: {outside / 'secret.txt'}\n")
+    r = cli("plan", "week", str(week), "--week", "2026-W48", expect=65)
+    assert f"{week}:10:20: template file" in r.stderr and "outside the playbook's folder" in r.stderr
+    sop = workspace / "playbooks" / "hostile-sop.yaml"
+    sop.write_text(SOP.format(path="../../outside/secret.txt"), encoding="utf-8")
+    r = cli("plan", "sop", "--playbook", str(sop), "--date", "2026-11-23", expect=65)
+    assert f"{sop}:6:22: template file" in r.stderr and "outside the playbook's folder" in r.stderr
+    assert MARKER not in r.stdout + r.stderr
+
+
 def test_plan_check_checks_images_by_content_and_size(cli, tmp_path):
     folder = tmp_path / "pbs"
     (folder / "images").mkdir(parents=True)
