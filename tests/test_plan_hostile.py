@@ -322,3 +322,29 @@ def test_loop_budget_also_holds_outside_the_main_thread():
         assert outcome and "longer than 0.3 s" in outcome[0]
     finally:
         configure({})
+
+
+def test_sop_holds_back_only_the_member_whose_data_breaks_the_budget(settings, tmp_path):
+    """The sample member has 0 points; P2's 1000 points need range(100000): P2 is held, P1 rendered."""
+    from datetime import date, timezone
+
+    from siyu_cli.plan.schema import load_playbook
+    from siyu_cli.plan.sop import sop_due, sop_due_in
+    from siyu_cli.plan.templates import TemplateError
+
+    joined = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
+    with open_store(settings) as con:
+        con.execute("INSERT INTO members (member_id, name, external_userid, guide_userid, join_at, points) VALUES "
+                    "('P1', '甲', 'wmP1', 'g1', ?, 3), ('P2', '乙', 'wmP2', 'g1', ?, 1000)", [joined, joined])
+    text = SOP.replace("      template_file: {path}\n",
+                       "      template: '{% for i in range(member.points * 100) %}{% endfor %}欢迎 {{ member.name }}'\n")
+    pb_path = tmp_path / "pbs" / "sop.yaml"
+    pb_path.parent.mkdir()
+    pb_path.write_text(text, encoding="utf-8")
+    pb = load_playbook(pb_path)  # the sample render (0 points) passes
+    with open_store(settings, read_only=True) as con:
+        items = {i.member_id: i for i in sop_due_in(con, [pb], date(2026, 11, 23), hold_errors=True).items}
+    assert items["P1"].text == "欢迎 甲" and items["P1"].error is None
+    assert items["P2"].text == "" and "max_range" in items["P2"].error and "member P2" in items["P2"].error
+    with pytest.raises(TemplateError):  # `plan sop` (a preview) reports it as the error it is
+        sop_due(settings, date(2026, 11, 23), [pb])
