@@ -7,10 +7,11 @@ list/dict mutation) it
 * reads no files: there is no loader, and ``include`` / ``import`` / ``extends``
   are a syntax error at compile time (a template cannot reach outside its playbook);
 * refuses, before they allocate, the operations that multiply size: ``*`` and ``+``
-  on strings/lists, ``%`` and ``str.format`` widths, ``center``/``ljust``/``rjust``/
-  ``zfill``/``expandtabs``/``replace``/``join``/``to_bytes``, the ``center``,
-  ``indent``, ``format``, ``replace``, ``join``, ``wordwrap``, ``batch``, ``slice`` and
-  ``tojson`` filters, ``range`` longer than ``templates.max_range``;
+  on strings/lists, ``*``/``**`` on big integers, ``%`` and ``str.format`` widths,
+  ``center``/``ljust``/``rjust``/``zfill``/``expandtabs``/``replace``/``join``/``translate``/
+  ``to_bytes``, the ``center``, ``indent``, ``format``, ``replace``, ``join``, ``wordwrap``,
+  ``urlize``, ``batch``, ``slice`` and ``tojson`` filters, ``range`` longer than
+  ``templates.max_range``;
 * checks the budget's deadline on every call, every 256 loop steps (each ``for``
   iterable is wrapped at compile time) and every output chunk, caps every ``~``
   concatenation, ``{% set %}`` block and call result at the output budget;
@@ -119,13 +120,18 @@ def _check_method(obj: Any, args: tuple, kwargs: dict) -> tuple:
             _check_replace(owner, args[0], args[1], args[2] if len(args) > 2 else -1)
         elif name == "join" and args:
             args = (_check_join(owner, args[0]),) + tuple(args[1:])
+        elif name == "translate" and args and isinstance(args[0], dict):
+            longest = max((len(v) for v in args[0].values() if isinstance(v, str)), default=1)
+            if len(owner) * longest > limit():
+                raise too_large("translate()")
     elif isinstance(owner, int) and name == "to_bytes":
         _width(args[0] if args else kwargs.get("length"), "to_bytes()")
     return args
 
 
 def _check_replace(s: Any, old: Any, new: Any, count: Any = -1) -> None:
-    s, old, new = str(s), str(old), str(new)
+    if not all(isinstance(x, bytes) for x in (s, old, new)):
+        s, old, new = str(s), str(old), str(new)
     grow = len(new) - len(old)
     if grow <= 0:
         return
@@ -180,6 +186,10 @@ def _precheck_filter(name: str, value: Any, rest: tuple, kwargs: dict) -> Any:
             s = str(value)
             if len(s) + len(str(wrap)) * (len(s) // width + s.count("\n") + 1) > limit():
                 raise too_large("wordwrap")
+    elif name == "urlize":
+        extra = sum(len(str(kwargs.get(k) or "")) for k in ("target", "rel"))
+        if (len(str(value).split()) + 1) * (extra + 80) + len(str(value)) > limit() * 2:
+            raise too_large("urlize")
     elif name in ("batch", "slice"):
         n = _arg(rest, kwargs, 0, "linecount" if name == "batch" else "slices", 1)
         if isinstance(n, int) and n > max_items():
