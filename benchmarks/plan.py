@@ -18,7 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from siyu_cli.plan.export import week_to_ics, week_to_json
-from siyu_cli.plan.render import Target, render_week
+from siyu_cli.plan.render import Target, render_week, target_context
 from siyu_cli.plan.schema import load_playbook
 from siyu_cli.plan.templates import WeekInfo, cn_date, money, slot_context
 
@@ -47,6 +47,16 @@ def main() -> None:
 
     siyu_s, plan = best_of(args.repeat, lambda: render_week(pb, targets, week))
 
+    # the same, with the render budget (siyu_cli.templating.render_bounded) swapped for a plain render()
+    import siyu_cli.plan.templates as T
+
+    bounded = T.render_bounded
+    T.render_bounded = lambda template, context: template.render(context)
+    try:
+        unbudgeted_s, _ = best_of(args.repeat, lambda: render_week(pb, targets, week))
+    finally:
+        T.render_bounded = bounded
+
     import jinja2
 
     env = jinja2.Environment(autoescape=False, trim_blocks=True, lstrip_blocks=True)
@@ -57,7 +67,7 @@ def main() -> None:
     def bare():
         out = []
         for g in targets:
-            gctx = g.context()
+            gctx = target_context(g)
             for s in pb.slots:
                 ctx = slot_context(pb, s, gctx, week, week.start + timedelta(days=s.weekday), values)
                 out.append(compiled[s.id].render(ctx).strip())
@@ -71,6 +81,8 @@ def main() -> None:
     n = len(plan.messages)
     print(f"groups={args.groups} slots={len(pb.slots)} messages={n} (best of {args.repeat})")
     print(f"siyu render_week      {siyu_s:8.3f} s  {n / siyu_s:10.0f} msg/s")
+    print(f"  without the budget  {unbudgeted_s:8.3f} s  {n / unbudgeted_s:10.0f} msg/s"
+          f"  (budget costs {siyu_s / unbudgeted_s:.2f}x)")
     print(f"bare jinja2 baseline  {bare_s:8.3f} s  {n / bare_s:10.0f} msg/s")
     print(f"ratio siyu/bare       {siyu_s / bare_s:8.2f}x")
     print(f"ICS export            {ics_s:8.3f} s  ({len(ics.encode()) / 1e6:.1f} MB)")

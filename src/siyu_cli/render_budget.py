@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Any, Iterator
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -104,92 +103,133 @@ def too_large(what: str) -> BudgetExceeded:
     return BudgetExceeded(f"{what} would be larger than {limit()} characters (templates.max_output_bytes)")
 
 
-@contextmanager
-def rendering() -> Iterator[Budget]:
-    """The scope of one render: deadline set, memory and alarm backstops armed, all undone after."""
-    if getattr(_state, "deadline", None) is not None:  # a render inside a render shares the outer one
-        yield _state.budget
-        return
-    b = _budget
-    _state.budget = b
-    _state.deadline = time.monotonic() + b.render_seconds
-    try:
-        with _memory_limit(b.memory_mb), _alarm(b.render_seconds):
-            try:
-                yield b
-            except MemoryError:
-                raise BudgetExceeded(f"the template needs more than {b.memory_mb} MB of memory "
-                                     "(templates.memory_mb)") from None
-            except RecursionError:
-                raise BudgetExceeded("the template nests calls too deeply (a macro calling itself?)") from None
-    finally:
-        _state.deadline = None
-        _state.budget = None
+class rendering:  # noqa: N801 - used like a function: ``with rendering() as budget:``
+    """The scope of one render: deadline set, memory and alarm backstops armed, all undone after.
+
+    A plain class rather than @contextmanager: it runs once per message rendered.
+    """
+
+    __slots__ = ("budget", "nested", "rlimit", "alarm")
+
+    def __enter__(self) -> Budget:
+        self.nested = getattr(_state, "deadline", None) is not None
+        if self.nested:  # a render inside a render shares the outer one
+            self.budget = _state.budget
+            return self.budget
+        b = self.budget = _budget
+        _state.budget = b
+        _state.deadline = time.monotonic() + b.render_seconds
+        self.rlimit = _lower_memory_limit(b.memory_mb)
+        self.alarm = _arm_alarm(b.render_seconds)
+        return b
+
+    def __exit__(self, kind, exc, tb) -> None:
+        if self.nested:
+            return
+        try:
+            if self.alarm:
+                import signal
+
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            if self.rlimit is not None:
+                import resource
+
+                resource.setrlimit(resource.RLIMIT_AS, self.rlimit)
+        finally:
+            _state.deadline = None
+            _state.budget = None
+        if kind is not None and issubclass(kind, MemoryError):
+            raise BudgetExceeded(f"the template needs more than {self.budget.memory_mb} MB of memory "
+                                 "(templates.memory_mb)") from None
+        if kind is not None and issubclass(kind, RecursionError):
+            raise BudgetExceeded("the template nests calls too deeply (a macro calling itself?)") from None
 
 
-@contextmanager
-def _memory_limit(mb: int) -> Iterator[None]:
-    """Lower RLIMIT_AS to (address space in use + ``mb``) while the block runs, where the OS allows."""
-    try:
-        import resource
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
+def _lower_memory_limit(mb: int) -> tuple[int, int] | None:
+    """Lower RLIMIT_AS to (address space in use + ``mb``) where the OS allows; the limits to restore."""
+    if mb <= 0 or _resource is None:
+        return None
     used = _address_space()
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    want = None if (used is None or mb <= 0) else used + mb * 1024 * 1024
-    if want is not None and hard != resource.RLIM_INFINITY:
+    if used is None:
+        return None
+    soft, hard = _resource.getrlimit(_resource.RLIMIT_AS)
+    want = used + mb * 1024 * 1024
+    if hard != _resource.RLIM_INFINITY:
         want = min(want, hard)
-    if want is None or (soft != resource.RLIM_INFINITY and soft <= want):
-        yield  # no backstop possible, or an outer limit is already tighter
-        return
-    resource.setrlimit(resource.RLIMIT_AS, (want, hard))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    if soft != _resource.RLIM_INFINITY and soft <= want:
+        return None  # an outer limit is already tighter
+    _resource.setrlimit(_resource.RLIMIT_AS, (want, hard))
+    return soft, hard
+
+
+try:
+    import resource as _resource
+except ImportError:  # pragma: no cover - Windows
+    _resource = None
 
 
 def _address_space() -> int | None:
-    try:
-        with open("/proc/self/statm", "rb") as f:
-            pages = int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
+    """Bytes of address space in use (Linux /proc; None elsewhere). Raw os calls: this runs per render."""
     import os
 
-    return pages * os.sysconf("SC_PAGE_SIZE")
+    try:
+        fd = os.open("/proc/self/statm", os.O_RDONLY)
+        try:
+            pages = int(os.read(fd, 64).split()[0])
+        finally:
+            os.close(fd)
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * _PAGE
 
 
-@contextmanager
-def _alarm(seconds: float) -> Iterator[None]:
-    """SIGALRM a little after the deadline, for a loop that never reaches a cooperative check."""
+try:
+    import os as _os
+
+    _PAGE = _os.sysconf("SC_PAGE_SIZE")
+except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+    _PAGE = 4096
+
+
+def _on_alarm(signum, frame) -> None:
+    """SIGALRM: stop the render running in the main thread; outside a render, do what the default would."""
+    if getattr(_state, "deadline", None) is not None:
+        raise BudgetExceeded(f"the template ran longer than {_state.budget.render_seconds:g} s")
+    import os
     import signal
 
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
-        yield
-        return
-    old_remaining, old_interval = signal.getitimer(signal.ITIMER_REAL)
-    grace = seconds + 0.25
-    if old_remaining and old_remaining <= grace:
-        yield  # someone else's alarm comes first; leave it alone
-        return
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)  # an alarm siyu did not set: terminate, as before
+    os.kill(os.getpid(), signal.SIGALRM)
 
-    def on_alarm(signum, frame):  # only while a render is running in the main thread
-        if getattr(_state, "deadline", None) is not None:
-            raise BudgetExceeded(f"the template ran longer than {seconds:g} s")
 
+_alarm_installed = False
+
+
+def _install_alarm_handler() -> bool:
+    """Install _on_alarm once per process, unless someone else already handles SIGALRM."""
+    import signal
+
+    global _alarm_installed
+    if _alarm_installed:
+        return True
     try:
-        previous = signal.signal(signal.SIGALRM, on_alarm)
-    except ValueError:  # pragma: no cover - not the main interpreter
-        yield
-        return
-    started = time.monotonic()
-    signal.setitimer(signal.ITIMER_REAL, grace)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous if previous is not None else signal.SIG_DFL)
-        if old_remaining:
-            signal.setitimer(signal.ITIMER_REAL, max(0.001, old_remaining - (time.monotonic() - started)), old_interval)
+        if signal.getsignal(signal.SIGALRM) not in (signal.SIG_DFL, None):
+            return False  # not ours to take over
+        signal.signal(signal.SIGALRM, _on_alarm)
+    except (ValueError, AttributeError):  # pragma: no cover - not the main interpreter / no SIGALRM
+        return False
+    _alarm_installed = True
+    return True
+
+
+def _arm_alarm(seconds: float) -> bool:
+    """SIGALRM a little after the deadline, for a loop that never reaches a cooperative check (main thread)."""
+    import signal
+
+    if (threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer")
+            or not _install_alarm_handler()):
+        return False
+    if signal.getitimer(signal.ITIMER_REAL)[0]:
+        return False  # a timer is already running (not ours): leave it alone
+    signal.setitimer(signal.ITIMER_REAL, seconds + 0.25)
+    return True

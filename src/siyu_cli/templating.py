@@ -315,13 +315,19 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
 def render_bounded(template, context: dict[str, Any]) -> str:
     """Render a compiled template within the budget: BudgetExceeded, never a hang or a MemoryError."""
     out: list[str] = []
-    size = 0
+    size = 0  # characters while they cannot reach the byte budget (UTF-8: ≤ 4 bytes each), then exact bytes
+    exact = False
     with rendering() as b:
         for chunk in template.generate(context):
-            size += len(chunk.encode("utf-8", "surrogatepass"))
+            out.append(chunk)
+            if exact:
+                size += len(chunk.encode("utf-8", "surrogatepass"))
+            else:
+                size += len(chunk)
+                if size * 4 > b.max_output_bytes:
+                    size, exact = len("".join(out).encode("utf-8", "surrogatepass")), True
             if size > b.max_output_bytes:
                 raise BudgetExceeded(f"the message is longer than {b.max_output_bytes} bytes "
                                      "(templates.max_output_bytes)")
             check()
-            out.append(chunk)
     return "".join(out)
