@@ -348,3 +348,28 @@ def test_sop_holds_back_only_the_member_whose_data_breaks_the_budget(settings, t
     assert items["P2"].text == "" and "max_range" in items["P2"].error and "member P2" in items["P2"].error
     with pytest.raises(TemplateError):  # `plan sop` (a preview) reports it as the error it is
         sop_due(settings, date(2026, 11, 23), [pb])
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="the memory backstop reads /proc (Linux)")
+def test_backstops_stop_what_no_check_sees_and_are_undone_after():
+    """A single huge allocation and a loop without checks, inside one render's scope."""
+    import resource
+
+    from siyu_cli.render_budget import BudgetExceeded, configure, rendering
+
+    before = resource.getrlimit(resource.RLIMIT_AS)
+    configure({"render_seconds": 0.2, "memory_mb": 256})
+    try:
+        with pytest.raises(BudgetExceeded, match="more than 256 MB"):
+            with rendering():
+                bytearray(2 * 1024 ** 3)
+        t0 = time.monotonic()
+        with pytest.raises(BudgetExceeded, match="longer than 0.2 s"):
+            with rendering():
+                while True:
+                    pass
+        assert time.monotonic() - t0 < 10
+    finally:
+        configure({})
+    assert resource.getrlimit(resource.RLIMIT_AS) == before
+    bytearray(300 * 1024 ** 2)  # the limit is gone after the render

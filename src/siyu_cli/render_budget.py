@@ -8,7 +8,7 @@ workspace lock for ever (nested ``range`` loops), nor allocate gigabytes
 allocate and calls :func:`check` on every call, loop step and output chunk;
 this module holds the budget those checks compare against, and two hard
 backstops for what slips through a single C-level call: an address-space
-limit (``RLIMIT_AS``, Linux/macOS) and an interval timer (``SIGALRM``, main
+limit (``RLIMIT_AS``, Linux) and an interval timer (``SIGALRM``, main
 thread) for the duration of one render.
 
 The budget is process-wide: :func:`configure` reads ``[templates]`` of
@@ -17,6 +17,7 @@ siyu.toml when the settings are loaded. No jinja2 import here (start-up).
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -47,6 +48,13 @@ SETTINGS_KEYS: dict[str, tuple[type, float]] = {
 }
 
 _budget = DEFAULT
+
+try:
+    import resource as _resource
+
+    _PAGE = os.sysconf("SC_PAGE_SIZE")
+except (ImportError, AttributeError, ValueError, OSError):  # pragma: no cover - Windows
+    _resource, _PAGE = None, 4096
 
 
 def configure(section: dict[str, Any] | None, where: str = "siyu.toml") -> Budget:
@@ -119,8 +127,13 @@ class rendering:  # noqa: N801 - used like a function: ``with rendering() as bud
         b = self.budget = _budget
         _state.budget = b
         _state.deadline = time.monotonic() + b.render_seconds
-        self.rlimit = _lower_memory_limit(b.memory_mb)
-        self.alarm = _arm_alarm(b.render_seconds)
+        self.rlimit, self.alarm = None, False
+        try:
+            self.rlimit = _lower_memory_limit(b.memory_mb)
+            self.alarm = _arm_alarm(b.render_seconds)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
         return b
 
     def __exit__(self, kind, exc, tb) -> None:
@@ -132,9 +145,7 @@ class rendering:  # noqa: N801 - used like a function: ``with rendering() as bud
 
                 signal.setitimer(signal.ITIMER_REAL, 0)
             if self.rlimit is not None:
-                import resource
-
-                resource.setrlimit(resource.RLIMIT_AS, self.rlimit)
+                _resource.setrlimit(_resource.RLIMIT_AS, self.rlimit)
         finally:
             _state.deadline = None
             _state.budget = None
@@ -162,16 +173,8 @@ def _lower_memory_limit(mb: int) -> tuple[int, int] | None:
     return soft, hard
 
 
-try:
-    import resource as _resource
-except ImportError:  # pragma: no cover - Windows
-    _resource = None
-
-
 def _address_space() -> int | None:
     """Bytes of address space in use (Linux /proc; None elsewhere). Raw os calls: this runs per render."""
-    import os
-
     try:
         fd = os.open("/proc/self/statm", os.O_RDONLY)
         try:
@@ -183,19 +186,12 @@ def _address_space() -> int | None:
     return pages * _PAGE
 
 
-try:
-    import os as _os
-
-    _PAGE = _os.sysconf("SC_PAGE_SIZE")
-except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
-    _PAGE = 4096
 
 
 def _on_alarm(signum, frame) -> None:
     """SIGALRM: stop the render running in the main thread; outside a render, do what the default would."""
     if getattr(_state, "deadline", None) is not None:
         raise BudgetExceeded(f"the template ran longer than {_state.budget.render_seconds:g} s")
-    import os
     import signal
 
     signal.signal(signal.SIGALRM, signal.SIG_DFL)  # an alarm siyu did not set: terminate, as before
