@@ -181,10 +181,11 @@ def csv_cell(value: Any, *, guard: bool | None = None) -> Any:
         value = _plain(value)
         if not isinstance(value, str):
             return value
-    if value.startswith(_FORMULA_START) and (guard if guard is not None else _state["csv_guard"]) \
-            and not _NUMBER.fullmatch(value):
-        return "'" + value
-    return value
+    guard = _state["csv_guard"] if guard is None else guard
+    formula = guard and value.startswith(_FORMULA_START) and not _NUMBER.fullmatch(value)
+    if "\r" in value:  # lines end with \n, so the writer would leave a bare CR unquoted and split the row
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return "'" + value if formula else value
 
 
 def write_csv_rows(stream, columns: Sequence[str], batches: Iterable[Iterable[Sequence[Any]]], *, bom: bool = False) -> None:
