@@ -17,9 +17,12 @@ import re
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from siyu_cli.errors import UsageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rich.text import Text
 
 
 class Format(str, Enum):
@@ -103,6 +106,13 @@ def rich_text(value: Any, style: str = "") -> "Text":
     from rich.text import Text
 
     return Text(clean_text("" if value is None else str(value)), style=style)
+
+
+def markup_escape(value: Any) -> str:
+    """A data value to interpolate into a Rich markup string: markup escaped, control characters visible."""
+    from rich.markup import escape
+
+    return escape(clean_text("" if value is None else str(value)))
 
 
 # ---------------------------------------------------------------- personal data
