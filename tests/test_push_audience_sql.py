@@ -6,8 +6,7 @@ import json
 
 import pytest
 
-from push_helpers import configure, seed
-from siyu_cli.config import load_settings
+from push_helpers import ws  # noqa: F401 (fixture: a seeded workspace)
 from siyu_cli.store import open_store
 
 HOSTILE = [
@@ -18,14 +17,6 @@ HOSTILE = [
     "sql:SELECT member_id FROM members WHERE (SELECT count(*) FROM query('DELETE FROM optouts')) >= 0",
     "sql:COPY (SELECT '' AS x) TO 'siyu.toml'",
 ]
-
-
-@pytest.fixture
-def ws(workspace):
-    configure(workspace)
-    s = load_settings(workspace)
-    seed(s)
-    return s
 
 
 def _optouts(settings):

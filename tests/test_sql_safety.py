@@ -139,3 +139,28 @@ def test_sql_large_csv_runs_in_bounded_memory(member_store, tmp_path):
     size_kb = big_out.stat().st_size // 1024
     assert size_kb > 90_000 and sum(1 for _ in big_out.open(encoding="utf-8")) == 500_001
     assert big - small < size_kb / 3, (small, big, size_kb)
+
+
+def test_ctrl_c_stops_a_running_query_with_exit_130(member_store, workspace):
+    """DuckDB does not reliably see SIGINT inside a long query; siyu sql interrupts it itself."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "siyu_cli", "sql", "SELECT sum(hash(range)) FROM range(100000000000)"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "SIYU_WORKSPACE": str(workspace)},
+    )
+    try:
+        time.sleep(4)  # well inside the query (it would run for minutes)
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert err.strip() == "interrupted"

@@ -11,7 +11,7 @@ Analyst SQL is untrusted input (it is typed by people and written into playbooks
   ``enable_external_access = false`` (no file, URL or database outside the store:
   no ``COPY … TO``, ``EXPORT DATABASE``, ``ATTACH``, ``read_csv``, ``INSTALL``/``LOAD``)
   and no extension auto-loading;
-* a time budget (``timeout``) after which the connection is interrupted.
+* a time budget (``timeout``) after which the connection is interrupted; Ctrl-C interrupts it too.
 
 Rows are fetched in batches (:func:`query_stream`) so a large result streams in bounded memory.
 """
@@ -19,6 +19,7 @@ Rows are fetched in batches (:func:`query_stream`) so a large result streams in 
 from __future__ import annotations
 
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence, TYPE_CHECKING
@@ -59,6 +60,7 @@ class QueryStream:
 
     columns: list[str]
     _cursor: Any = field(repr=False)
+    _guard: "_Guard" = field(repr=False)
     limit: int | None = None
     batch_rows: int = BATCH_ROWS
     truncated: bool = False
@@ -71,10 +73,10 @@ class QueryStream:
             if self.limit is not None:
                 left = self.limit - self.count
                 if left <= 0:
-                    self.truncated = bool(self._cursor.fetchmany(1))
+                    self.truncated = bool(self._guard.call(self._cursor.fetchmany, 1))
                     return
                 want = min(want, left)
-            rows = self._cursor.fetchmany(want)
+            rows = self._guard.call(self._cursor.fetchmany, want)
             if not rows:
                 return
             self.count += len(rows)
@@ -123,39 +125,80 @@ def query_stream(
     import duckdb
 
     check_statement(query, what=what)
+    limit = limit or None
     with open_store(settings, read_only=True) as con:
         for setting in LOCKDOWN:
             con.execute(setting)
-        timer = _interrupt_after(con, timeout)
+        guard = _Guard(con, timeout)
         try:
-            cur = con.execute(query, list(params) if params else None)
+            cur = guard.call(con.execute, query, list(params) if params else None)
             columns = [d[0] for d in cur.description] if cur.description else []
-            yield QueryStream(columns, cur, limit=limit)
-        except duckdb.InterruptException:
-            raise UsageError(
-                f"{what}: the query was stopped after {timeout:g} s (--timeout SECONDS; 0 for no limit)"
-            ) from None
+            yield QueryStream(columns, cur, guard, limit=limit)
         except duckdb.Error as exc:
+            if guard.timed_out:
+                raise UsageError(
+                    f"{what}: the query was stopped after {timeout:g} s (--timeout SECONDS; 0 for no limit)"
+                ) from None
             raise UsageError(f"{error_prefix}: {_first_line(exc)}") from None
-        finally:
-            if timer is not None:
-                timer.cancel()
 
 
-def _interrupt_after(con, timeout: float | None) -> threading.Timer | None:
-    if not timeout or timeout <= 0:
-        return None
+class _Guard:
+    """Runs each DuckDB call on a worker thread while this thread waits, so that Ctrl-C and the
+    deadline can interrupt it: a query blocked inside DuckDB does not otherwise see SIGINT reliably
+    (it did not once a second thread existed), and the deadline needs someone awake to call
+    ``con.interrupt()``."""
 
-    def stop() -> None:
+    def __init__(self, con, timeout: float | None):
+        self.con = con
+        self.deadline = time.monotonic() + timeout if timeout and timeout > 0 else None
+        self.timed_out = False
+
+    def call(self, fn, *args):
+        box: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                box["value"] = fn(*args)
+            except BaseException as exc:  # handed to the waiting thread
+                box["error"] = exc
+
+        worker = threading.Thread(target=work, name="siyu-sql", daemon=True)
+        worker.start()
         try:
-            con.interrupt()
-        except Exception:  # the connection closed as the timer fired: nothing left to stop
-            pass
+            while worker.is_alive():
+                if self.deadline is None:
+                    worker.join(0.2)
+                    continue
+                left = self.deadline - time.monotonic()
+                if left <= 0:
+                    self.timed_out = True
+                    self.con.interrupt()
+                    worker.join()
+                    break
+                worker.join(min(left, 0.2))
+        except KeyboardInterrupt:
+            self.con.interrupt()
+            worker.join()
+            self._settle()
+            raise
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
 
-    timer = threading.Timer(timeout, stop)
-    timer.daemon = True
-    timer.start()
-    return timer
+    def _settle(self, wait: float = 2.0) -> None:
+        """After Ctrl-C DuckDB winds the interrupted call down on its own for a moment (the connection
+        reports "busy"); wait for that, briefly, so the store closes cleanly and the exit is 130."""
+        import duckdb
+
+        end = time.monotonic() + wait
+        while True:
+            try:
+                self.con.execute("SELECT 1")
+                return
+            except duckdb.Error:
+                if time.monotonic() >= end:
+                    return
+                time.sleep(0.05)
 
 
 def run_sql(
