@@ -171,11 +171,6 @@ _FORMULA_START = tuple("=+-@\t\r\uff1d\uff0b\uff0d\uff20")
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?%?")
 
 
-def csv_guard_enabled() -> bool:
-    """Whether CSV output neutralises formulas (on unless ``siyu --no-csv-guard``)."""
-    return _state["csv_guard"]
-
-
 def csv_cell(value: Any, *, guard: bool | None = None) -> Any:
     """A value ready for a CSV cell; text that a spreadsheet would run as a formula gets a leading ``'``.
 
