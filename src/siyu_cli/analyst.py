@@ -98,7 +98,7 @@ def check_statement(query: str, *, what: str = "siyu sql") -> str:
     kind = statements[0].type
     if kind not in (duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN):
         name = getattr(kind, "name", str(kind))
-        raise UsageError(f"{what} only reads: a {name} statement is not allowed (use SELECT, WITH, SHOW, DESCRIBE)")
+        raise UsageError(f"{what} is read-only: a {name} statement is not allowed (one SELECT, WITH, SHOW, DESCRIBE or EXPLAIN)")
     return query
 
 

@@ -7,11 +7,9 @@ from typing import Optional
 
 import typer
 
+from siyu_cli.analyst import DEFAULT_TABLE_LIMIT, DEFAULT_TIMEOUT  # light: duckdb is imported inside functions
 from siyu_cli.cli.context import settings
 from siyu_cli.output import Format, emit_rows
-
-DEFAULT_TIMEOUT = 300.0  # = siyu_cli.analyst.DEFAULT_TIMEOUT (not imported: keeps `siyu --help` from loading duckdb)
-DEFAULT_TABLE_LIMIT = 1000  # = siyu_cli.analyst.DEFAULT_TABLE_LIMIT
 
 
 def register(app: typer.Typer) -> None:
