@@ -17,9 +17,12 @@ import re
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from siyu_cli.errors import UsageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rich.text import Text
 
 
 class Format(str, Enum):
@@ -28,12 +31,13 @@ class Format(str, Enum):
     json = "json"
 
 
-_state = {"quiet": False, "verbose": False}
+_state = {"quiet": False, "verbose": False, "csv_guard": True}
 
 
-def configure(*, quiet: bool = False, verbose: bool = False) -> None:
+def configure(*, quiet: bool = False, verbose: bool = False, csv_guard: bool = True) -> None:
     _state["quiet"] = quiet
     _state["verbose"] = verbose
+    _state["csv_guard"] = csv_guard
 
 
 def is_quiet() -> bool:
@@ -62,21 +66,53 @@ def progress_enabled() -> bool:
 
 
 def info(message: str) -> None:
-    """A message for people on stderr (suppressed by --quiet)."""
+    """A message for people on stderr (suppressed by --quiet). Plain text: never read as markup."""
     if not _state["quiet"]:
-        stderr_console().print(message, highlight=False)
+        stderr_console().print(rich_text(message), highlight=False)
 
 
 def warn(message: str) -> None:
-    stderr_console().print(f"[yellow]warning:[/yellow] {message}", highlight=False)
+    from rich.text import Text
+
+    stderr_console().print(Text.assemble(("warning:", "yellow"), " ", rich_text(message)), highlight=False)
 
 
 def error_line(message: str) -> None:
     """The one line a user error prints."""
     from siyu_cli.secrets import redact
 
-    sys.stderr.write(f"error: {redact(message)}\n")
+    sys.stderr.write(f"error: {clean_text(redact(message))}\n")
     sys.stderr.flush()
+
+
+# ---------------------------------------------------------------- terminal safety
+
+# C0 controls except tab and newline, DEL, C1 controls (incl. ESC/CSI/OSC introducers), and the
+# bidirectional overrides that make a terminal show text in a different order than it is stored.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean_text(value: str) -> str:
+    """``value`` with control characters shown as escapes (``\\x1b``), so data cannot drive the terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", value)
+
+
+def rich_text(value: Any, style: str = "") -> "Text":
+    """A Rich ``Text`` for a data value: never parsed as markup, control characters made visible.
+
+    Every value that comes from data (names, file names, SQL cells, reasons) reaches a Rich
+    console through this, so ``[/]`` in a name prints as itself instead of crashing the command.
+    """
+    from rich.text import Text
+
+    return Text(clean_text("" if value is None else str(value)), style=style)
+
+
+def markup_escape(value: Any) -> str:
+    """A data value to interpolate into a Rich markup string: markup escaped, control characters visible."""
+    from rich.markup import escape
+
+    return escape(clean_text("" if value is None else str(value)))
 
 
 # ---------------------------------------------------------------- personal data
@@ -129,15 +165,71 @@ def to_json(data: Any) -> str:
     return json.dumps(_plain(data), ensure_ascii=False, indent=2)
 
 
+# A cell a spreadsheet would run as a formula starts with one of these (fullwidth forms too:
+# CJK spreadsheet locales accept them); tab and CR can hide the formula start from a reader.
+_FORMULA_START = tuple("=+-@\t\r\uff1d\uff0b\uff0d\uff20")
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?%?")
+
+
+def csv_cell(value: Any, *, guard: bool | None = None) -> Any:
+    """A value ready for a CSV cell; text that a spreadsheet would run as a formula gets a leading ``'``.
+
+    Numbers stay numbers: ``-5``, ``+86138…`` or ``-1.5e3`` (also as text) are left alone, only text
+    like ``=HYPERLINK(…)``, ``@SUM(…)`` or ``-2+3`` is neutralised.
+    """
+    kind = type(value)
+    if kind is int or kind is float:  # the common case, first
+        return value
+    if value is None:
+        return ""
+    if kind is not str:
+        value = _plain(value)
+        if not isinstance(value, str):
+            return value
+    guard = _state["csv_guard"] if guard is None else guard
+    formula = guard and value.startswith(_FORMULA_START) and not _NUMBER.fullmatch(value)
+    if "\r" in value:  # lines end with \n, so the writer would leave a bare CR unquoted and split the row
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return "'" + value if formula else value
+
+
+def write_csv_rows(stream, columns: Sequence[str], batches: Iterable[Iterable[Sequence[Any]]], *, bom: bool = False) -> None:
+    """Write a header and rows to a text stream as CSV, batch by batch (cells through :func:`csv_cell`)."""
+    if bom:
+        stream.write("\ufeff")
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow([csv_cell(c) for c in columns])
+    for rows in batches:
+        writer.writerows([csv_cell(v) for v in row] for row in rows)
+
+
 def rows_to_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, bom: bool = False) -> str:
     buf = io.StringIO()
-    if bom:
-        buf.write("\ufeff")
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow(["" if v is None else _plain(v) for v in row])
+    write_csv_rows(buf, columns, [rows], bom=bom)
     return buf.getvalue()
+
+
+def write_json_records(stream, columns: Sequence[str], batches: Iterable[Iterable[Sequence[Any]]]) -> None:
+    """Write rows as a JSON array of records, batch by batch (the same text :func:`to_json` gives)."""
+    first = True
+    for rows in batches:
+        for row in rows:
+            record = json.dumps(_plain(dict(zip(columns, row))), ensure_ascii=False, indent=2)
+            stream.write(("[\n  " if first else ",\n  ") + record.replace("\n", "\n  "))
+            first = False
+    stream.write("[]\n" if first else "\n]\n")
+
+
+def rows_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None):
+    """A Rich table of data rows; every header and cell goes through :func:`rich_text`."""
+    from rich.table import Table
+
+    table = Table(title=rich_text(title) if title else None, show_lines=False, header_style="bold")
+    for col in columns:
+        table.add_column(rich_text(col), overflow="fold")
+    for row in rows:
+        table.add_row(*[rich_text(_plain(v)) for v in row])
+    return table
 
 
 def emit_rows(
@@ -150,24 +242,40 @@ def emit_rows(
     output: Path | None = None,
 ) -> None:
     """Print (or write to ``output``) a result set as a Rich table, CSV or JSON records."""
+    emit_batches(columns, [rows], fmt, title=title, bom=bom, output=output)
+
+
+def emit_batches(
+    columns: Sequence[str],
+    batches: Iterable[Sequence[Sequence[Any]]],
+    fmt: Format | str = Format.table,
+    *,
+    title: str | None = None,
+    bom: bool = False,
+    output: Path | None = None,
+) -> None:
+    """Like :func:`emit_rows` for rows arriving in batches: csv and json are written as they come."""
     fmt = Format(fmt)
-    if fmt is Format.csv:
-        text = rows_to_csv(columns, rows, bom=bom)
-    elif fmt is Format.json:
-        text = to_json([dict(zip(columns, row)) for row in rows]) + "\n"
-    else:
+    if fmt is Format.table:
         if output is not None:
             raise UsageError("--output needs --format csv or json")
-        from rich.table import Table
-
-        table = Table(title=title, show_lines=False, header_style="bold")
-        for col in columns:
-            table.add_column(str(col), overflow="fold")
-        for row in rows:
-            table.add_row(*["" if v is None else str(_plain(v)) for v in row])
-        stdout_console().print(table)
+        stdout_console().print(rows_table(columns, [row for rows in batches for row in rows], title=title))
         return
-    write_text(text, output)
+    with (open(output, "w", encoding="utf-8", newline="") if output is not None else _StdoutText()) as stream:
+        if fmt is Format.csv:
+            write_csv_rows(stream, columns, batches, bom=bom)
+        else:
+            write_json_records(stream, columns, batches)
+
+
+class _StdoutText:
+    """``sys.stdout`` as a context manager that flushes instead of closing."""
+
+    def __enter__(self):
+        return sys.stdout
+
+    def __exit__(self, *exc) -> None:
+        sys.stdout.flush()
 
 
 def emit_json(data: Any, output: Path | None = None) -> None:

@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from siyu_cli.analyst import DEFAULT_TABLE_LIMIT, DEFAULT_TIMEOUT  # light: duckdb is imported inside functions
 from siyu_cli.cli.context import settings
 from siyu_cli.output import Format, emit_rows
 
@@ -18,19 +19,33 @@ def register(app: typer.Typer) -> None:
 
 def sql(
     ctx: typer.Context,
-    query: str = typer.Argument(..., help="A SQL query (DuckDB dialect). The store is opened read-only."),
+    query: str = typer.Argument(
+        ..., help="One SQL query (DuckDB dialect: SELECT, WITH, SHOW, DESCRIBE, EXPLAIN) over the store's tables. "
+        "It runs read-only and cannot touch files, URLs or settings."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, csv or json."),
     bom: bool = typer.Option(False, "--bom", help="Start CSV with a UTF-8 BOM so Excel shows Chinese correctly."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="At most this many rows."),
+    limit: Optional[int] = typer.Option(
+        None, "--limit", min=0,
+        help=f"At most this many rows; 0 for all. Default: {DEFAULT_TABLE_LIMIT:,} for the table, all for csv/json "
+        "(streamed in batches)."),
+    timeout: float = typer.Option(
+        DEFAULT_TIMEOUT, "--timeout", min=0,
+        help="Stop the query after this many seconds (running and fetching rows); 0 for no limit."),
     unmask: bool = typer.Option(False, "--unmask", help="Show phone numbers in full (personal data: share with care)."),
 ) -> None:
-    """Run a read-only SQL query against the store (phone numbers masked unless --unmask)."""
-    from siyu_cli.analyst import run_sql
-    from siyu_cli.output import mask_rows
+    """Run one read-only SQL query against the store (phone numbers masked unless --unmask)."""
+    from siyu_cli.analyst import query_stream
+    from siyu_cli.output import emit_batches, info, mask_rows
 
-    result = run_sql(settings(ctx), query, limit=limit)
-    emit_rows(result.columns, result.rows if unmask else mask_rows(result.rows), fmt, bom=bom, output=output)
+    if limit is None:
+        limit = DEFAULT_TABLE_LIMIT if fmt is Format.table else 0
+    with query_stream(settings(ctx), query, limit=limit or None, timeout=timeout) as stream:
+        batches = stream.batches() if unmask else (mask_rows(rows) for rows in stream.batches())
+        emit_batches(stream.columns, batches, fmt, bom=bom, output=output)
+    if stream.truncated:
+        info(f"showing the first {stream.count:,} rows; more were cut. "
+             "Use --limit N for more, --limit 0 for all, or --format csv|json to stream them all.")
 
 
 def tables(

@@ -87,6 +87,11 @@ def root(
     language: Optional[str] = typer.Option(None, "--lang", help="Label language: zh or en."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only data and errors; no progress or chatter."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging on stderr (secrets are never shown)."),
+    csv_guard: bool = typer.Option(
+        True, "--csv-guard/--no-csv-guard",
+        help="In CSV output, prefix text cells starting with = + - @ (formulas) with ' so spreadsheets show them "
+        "as text (default on; numbers such as -5 are left alone).",
+    ),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     from siyu_cli import output
@@ -97,7 +102,7 @@ def root(
         quiet=quiet,
         verbose=verbose,
     )
-    output.configure(quiet=quiet, verbose=verbose)
+    output.configure(quiet=quiet, verbose=verbose, csv_guard=csv_guard)
     if verbose:
         from siyu_cli.secrets import RedactingFilter
 

@@ -80,7 +80,7 @@ def check(
 ) -> None:
     """Report every problem in the playbooks as file:line:col: message (exit 65 on errors)."""
     from siyu_cli.errors import DataError, UsageError
-    from siyu_cli.output import emit_json, info, write_text
+    from siyu_cli.output import clean_text, emit_json, info, write_text
     from siyu_cli.plan.schema import check_playbook
 
     if fmt not in ("text", "json"):
@@ -98,7 +98,7 @@ def check(
                    "problems": [p.to_dict() for p in problems]})
     else:
         if problems:
-            write_text("".join(p.format() + "\n" for p in problems))
+            write_text("".join(clean_text(p.format()) + "\n" for p in problems))  # quotes playbook text: no raw controls
         info(f"{len(playbooks)} playbook(s): {errors} error(s), {warnings} warning(s)")
     if errors:
         raise DataError(f"{errors} error(s) in {len(playbooks)} playbook(s)")

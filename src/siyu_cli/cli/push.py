@@ -56,7 +56,8 @@ def _print_preview(p: dict, fmt: Format, limit: int | None = 50) -> None:
 
     con = output.stdout_console()
     st = p["states"]
-    head = (f"[bold]{p['campaign_id']}[/bold]  {p['name']}  channel={p['channel']}  audience={p['audience']}"
+    esc = output.markup_escape  # names and audiences are data: never markup
+    head = (f"[bold]{esc(p['campaign_id'])}[/bold]  {esc(p['name'])}  channel={p['channel']}  audience={esc(p['audience'])}"
             + (f"  snapshot={p['snapshot_id']}" if p.get("snapshot_id") else "")
             + f"\nstatus: {p['status']}{'  (dry run: nothing stored)' if p.get('dry_run') else ''}"
             + f"\nrecipients: {p['recipients']}  to send: {p['to_send']}  sent: {st['sent']}  failed: {st['failed']}  "
@@ -65,9 +66,9 @@ def _print_preview(p: dict, fmt: Format, limit: int | None = 50) -> None:
             + (f"\n[yellow]personalised:[/yellow] WeCom takes one text per call, so batches split by text: "
                f"{p['batches']} calls instead of {p['batches_without_personalisation']} with one shared text"
                if p["personalised"] else "")
-            + (f"\ncaps: {', '.join(p['caps'])}" if p["caps"] else ""))
+            + (f"\ncaps: {esc(', '.join(p['caps']))}" if p["caps"] else ""))
     if p.get("quiet_hours"):
-        head += f"\n[yellow]quiet hours ({p['quiet_hours']['name']}): held until {p['quiet_hours']['held_until']}[/yellow]"
+        head += f"\n[yellow]quiet hours ({esc(p['quiet_hours']['name'])}): held until {p['quiet_hours']['held_until']}[/yellow]"
     con.print(Panel(head, title="push preview", expand=False), highlight=False)
     if p["senders"]:
         output.emit_rows(["sender", "batches", "recipients", "texts"],
@@ -75,10 +76,11 @@ def _print_preview(p: dict, fmt: Format, limit: int | None = 50) -> None:
                          title="batches per sender")
     if p["sample"]:
         s = p["sample"]
-        con.print(Panel(s["text"], title=f"sample: {s['batch_id']} → {s['sender'] or '-'} ({s['recipients']} recipients)",
+        con.print(Panel(output.rich_text(s["text"]),
+                        title=output.rich_text(f"sample: {s['batch_id']} → {s['sender'] or '-'} ({s['recipients']} recipients)"),
                         expand=False), highlight=False)
     if p["attachments"]:
-        con.print("attachments: " + ", ".join(a["msgtype"] for a in p["attachments"]), highlight=False)
+        con.print(output.rich_text("attachments: " + ", ".join(a["msgtype"] for a in p["attachments"])), highlight=False)
     if p["excluded_by_reason"]:
         output.emit_rows(["reason", "名称", "count"],
                          [[k, v["name"], v["count"]] for k, v in p["excluded_by_reason"].items()], title="excluded")

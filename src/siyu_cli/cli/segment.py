@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from siyu_cli.cli.context import settings
+from siyu_cli.output import rich_text
 
 
 class SegFormat(str, Enum):
@@ -125,17 +126,17 @@ def _print_summary(result, english: bool = False) -> None:
 
     for r in result.summary:
         table.add_row(
-            f"{r['segment_id']} {r['name']}" if r["segment_id"] != r["name"] else r["name"],
+            rich_text(f"{r['segment_id']} {r['name']}" if r["segment_id"] != r["name"] else r["name"]),
             f"{r['members']:,}", f"{r['share']:.1%}", _money(r["revenue"]), f"{r['revenue_share']:.1%}",
             "" if r["mean_recency_days"] is None else f"{r['mean_recency_days']:g}",
             "" if r["mean_frequency"] is None else f"{r['mean_frequency']:g}",
-            _money(r["mean_monetary"]), *([action(r)] if wide else []),
+            _money(r["mean_monetary"]), *([rich_text(action(r))] if wide else []),
         )
     console.print(table)
     if not wide:
         for r in result.summary:
             if r["members"]:
-                console.print(f"{r['segment_id']}: {action(r)}", highlight=False, markup=False)
+                console.print(rich_text(f"{r['segment_id']}: {action(r)}"), highlight=False)
     if "splits" in p:
         console.print(
             "splits: " + "; ".join(
@@ -273,7 +274,7 @@ def show_cmd(
     if seg.get("action"):
         lines.append(f"action: {seg['action']}" + (f" ({seg['action_en']})" if seg.get("action_en") else ""))
     for line in lines:
-        console.print(line, highlight=False, markup=False)
+        console.print(rich_text(line), highlight=False)
 
 
 class PruneFormat(str, Enum):
@@ -309,7 +310,8 @@ def prune_cmd(
     for col in ("snapshot", "as_of", "scheme", "members", "action", "reason"):
         table.add_column(col, justify="right" if col in ("snapshot", "members") else "left", overflow="fold")
     for s in r.snapshots:
-        table.add_row(str(s["snapshot_id"]), str(s["as_of"]), s["scheme"], f"{s['members']:,}", s["action"], s["reason"])
+        table.add_row(str(s["snapshot_id"]), str(s["as_of"]), rich_text(s["scheme"]), f"{s['members']:,}",
+                      rich_text(s["action"]), rich_text(s["reason"]))
     console = stdout_console()
     console.print(table)
     console.print(

@@ -12,6 +12,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
+from siyu_cli.output import rich_text
 from siyu_cli.plan.render import PlannedMessage, WeekPlan
 from siyu_cli.plan.schema import WEEKDAY_CN
 from siyu_cli.plan.sop import SopReport
@@ -202,13 +203,12 @@ def week_text(plan: WeekPlan, fmt: str) -> str | None:
 def print_week_table(plan: WeekPlan) -> None:
     """Rich tables, one per day; cell text is literal (a message may contain [brackets])."""
     from rich.table import Table
-    from rich.text import Text
 
     from siyu_cli.output import stdout_console
 
     console = stdout_console()
-    console.print(Text(f"{plan.playbook.title} · {plan.week.id}（{plan.week.label}）· {plan.timezone} · "
-                       f"{len(plan.targets)} 个群 · {len(plan.messages)} 条", style="bold"))
+    console.print(rich_text(f"{plan.playbook.title} · {plan.week.id}（{plan.week.label}）· {plan.timezone} · "
+                            f"{len(plan.targets)} 个群 · {len(plan.messages)} 条", style="bold"))
     if plan.skipped_week:
         console.print("本周跳过（rules.skip_weeks）", highlight=False)
     by_day: dict = {}
@@ -219,7 +219,7 @@ def print_week_table(plan: WeekPlan) -> None:
         for col in ("时间", "门店", "群", "类型", "内容", "附件"):
             table.add_column(col, overflow="fold")
         for m in msgs:
-            table.add_row(*map(Text, (f"{m.scheduled_at:%H:%M}", m.group.store or "", m.group.name, m.kind, m.text,
+            table.add_row(*map(rich_text, (f"{m.scheduled_at:%H:%M}", m.group.store or "", m.group.name, m.kind, m.text,
                                       attachment_summary(m.attachments))))
         console.print(table)
 
@@ -279,7 +279,6 @@ def exclusion_line(report: SopReport) -> str:
 
 def print_sop_table(report: SopReport) -> None:
     from rich.table import Table
-    from rich.text import Text
 
     from siyu_cli.output import stdout_console
 
@@ -289,6 +288,6 @@ def print_sop_table(report: SopReport) -> None:
     for col in ("时间", "方案", "步骤", "渠道", "会员", "导购", "内容"):
         table.add_column(col, overflow="fold")
     for i in report.items:
-        table.add_row(*map(Text, (f"{i.scheduled_at:%H:%M}", i.playbook, f"{i.step_id}（第{i.day}天）", i.channel,
+        table.add_row(*map(rich_text, (f"{i.scheduled_at:%H:%M}", i.playbook, f"{i.step_id}（第{i.day}天）", i.channel,
                                   f"{i.member_name} ({i.member_id})", i.guide_userid or "", i.text)))
     console.print(table)

@@ -7,8 +7,9 @@ Specs (one string, as typed after ``--audience``):
 ``segment:A@12``           … in snapshot 12
 ``tag:VIP`` / ``tag:g/VIP``  members tagged VIP (optionally in tag group g)
 ``store:上海静安店``        members whose home store is that store
-``sql:SELECT …``           any query over the store returning ``member_id`` (or ``group_id``,
-                           ``userid`` for group / app campaigns)
+``sql:SELECT …``           one query over the store returning ``member_id`` (or ``group_id``,
+                           ``userid`` for group / app campaigns); it runs like ``siyu sql``:
+                           one read-only statement that cannot write, touch files or settings
 ``list:m1,m2`` / ``list:@file.txt``  explicit ids (member ids or external_userids; one per line)
 ``all``                    every member (or every group / staff member for those channels)
 ``sop:PLAYBOOK[:STEP]``    members with that SOP step due now (from plan.due_messages)
@@ -67,27 +68,60 @@ def _values(ids: list[str]) -> tuple[str, list]:
     return "SELECT unnest(?::VARCHAR[]) AS id", [ids]
 
 
-def _select_sql(query: str, column: str) -> tuple[str, list]:
-    q = query.strip().rstrip(";")
-    if not q.lower().startswith(("select", "with", "from")):
-        raise UsageError("an sql: audience must be a SELECT query")
-    return f"SELECT DISTINCT CAST({column} AS VARCHAR) AS id FROM ({q}) AS q WHERE {column} IS NOT NULL", []
+def _sql(settings, spec: str, query: str, kind: str) -> Audience:
+    """Run an ``sql:`` audience the way ``siyu sql`` runs a query: one statement on a read-only,
+    locked-down connection (so ``…) AS q); DELETE FROM optouts; SELECT (…`` cannot write), and
+    keep the ids it returns."""
+    from siyu_cli.analyst import query_stream
+
+    column = {"member": "member_id", "group": "group_id", "staff": "userid"}[kind]
+    ids: dict[str, None] = {}
+    with query_stream(settings, query, what="an sql: audience", error_prefix=f"audience {spec!r}") as stream:
+        if column not in stream.columns:
+            raise UsageError(f"audience {spec!r}: the query must return a {column} column "
+                             f"(it returns {', '.join(stream.columns) or 'nothing'})")
+        at = stream.columns.index(column)
+        for rows in stream.batches():
+            ids.update((str(row[at]), None) for row in rows if row[at] is not None)
+    return Audience(spec, kind, "SELECT unnest(?::VARCHAR[]) AS id", [list(ids)])
+
+
+def _split(spec: str) -> tuple[str, str]:
+    head, _, rest = (spec or "").strip().partition(":")
+    return head.lower(), rest
 
 
 def opens_store(spec: str) -> bool:
-    """Whether :func:`pre_resolve` opens the store itself for this audience spec."""
-    return (spec or "").strip().partition(":")[0].lower() in ("sop", "plan")
+    """Whether :func:`pre_resolve` opens the store itself for this audience spec (the caller must not hold it)."""
+    head, rest = _split(spec)
+    if head == "guides":
+        return opens_store(rest)
+    return head in ("sop", "plan", "sql")
 
 
 def pre_resolve(settings, spec: str, channel: str, *, now: datetime | None = None) -> Audience | None:
-    """Audiences computed outside the store connection (sop:/plan: ask plan, which opens the store itself)."""
-    head, _, rest = (spec or "").strip().partition(":")
-    if head.lower() in ("sop", "plan"):
-        kind = KIND_BY_CHANNEL.get(channel)
-        if kind is None:
-            raise UsageError(f"unknown channel {channel!r} (customer, group, app, robot)")
-        return _due(settings, spec.strip(), head.lower(), rest, kind, now)
+    """Audiences computed outside the store connection: sop:/plan: ask plan and sql: runs read-only,
+    each opening the store itself (call this while no read-write connection is open)."""
+    kind = KIND_BY_CHANNEL.get(channel)
+    if kind is None:
+        raise UsageError(f"unknown channel {channel!r} (customer, group, app, robot)")
+    head, rest = _split(spec)
+    if head in ("sop", "plan"):
+        return _due(settings, spec.strip(), head, rest, kind, now)
+    if head == "sql" and kind != "robot":
+        return _sql(settings, spec.strip(), rest, kind)
+    if head == "guides" and kind == "staff" and opens_store(rest):
+        return _guides(spec.strip(), pre_resolve(settings, rest, "customer", now=now))
     return None
+
+
+def _guides(spec: str, inner: Audience) -> Audience:
+    sql = (
+        "SELECT DISTINCT coalesce(m.guide_userid, c.staff_userid) AS id FROM (" + inner.sql + ") a "
+        "JOIN members m ON m.member_id = a.id LEFT JOIN wecom_contacts c ON c.external_userid = m.external_userid "
+        "WHERE coalesce(m.guide_userid, c.staff_userid) IS NOT NULL"
+    )
+    return Audience(spec, "staff", sql, inner.params, inner.snapshot_id, inner.segment_id)
 
 
 def resolve(con, settings, spec: str, channel: str, *, now: datetime | None = None) -> Audience:
@@ -103,10 +137,7 @@ def resolve(con, settings, spec: str, channel: str, *, now: datetime | None = No
     head, _, rest = spec.partition(":")
     head = head.lower()
     if head == "sql":
-        col = {"member": "member_id", "group": "group_id", "staff": "userid"}[kind]
-        sql, params = _select_sql(rest, col)
-        _check(con, sql, params, spec)
-        return Audience(spec, kind, sql, params)
+        return _sql(settings, spec, rest, kind)  # its own read-only connection: see pre_resolve
     if head in ("list", "group", "staff") and rest:
         ids = _ids(rest)
         if kind == "member":
@@ -146,26 +177,11 @@ def resolve(con, settings, spec: str, channel: str, *, now: datetime | None = No
     if head in ("sop", "plan"):
         return _due(settings, spec, head, rest, kind, now)
     if head == "guides" and kind == "staff":
-        inner = resolve(con, settings, rest, "customer", now=now)
-        sql = (
-            "SELECT DISTINCT coalesce(m.guide_userid, c.staff_userid) AS id FROM (" + inner.sql + ") a "
-            "JOIN members m ON m.member_id = a.id LEFT JOIN wecom_contacts c ON c.external_userid = m.external_userid "
-            "WHERE coalesce(m.guide_userid, c.staff_userid) IS NOT NULL"
-        )
-        return Audience(spec, kind, sql, inner.params, inner.snapshot_id, inner.segment_id)
+        return _guides(spec, resolve(con, settings, rest, "customer", now=now))
     raise UsageError(
         f"unknown audience {spec!r} for the {channel} channel "
         "(segment:ID[@SNAPSHOT], tag:TAG, store:NAME, sql:SELECT…, list:IDS|@FILE, all, sop:PLAYBOOK[:STEP], plan:PLAYBOOK[:SLOT])"
     )
-
-
-def _check(con, sql, params, spec):
-    import duckdb
-
-    try:
-        con.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()
-    except duckdb.Error as exc:
-        raise UsageError(f"audience {spec!r}: {str(exc).splitlines()[0]}") from None
 
 
 def _segment(con, spec: str, rest: str) -> Audience:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
+from siyu_cli.output import rich_text
 from siyu_cli.report import Report
 from siyu_cli.report.kpis import KPI_BY_ID
 
@@ -182,7 +183,7 @@ def render(report: Report, console=None) -> None:
         if has_prev:
             st.add_column("变化" if zh else "change", justify="right")
         for m in sorted(seg["mix"], key=lambda m: -m["members"]):
-            row = [f"{m['segment_id']} {m['segment_name'] or ''}".strip(), fmt_count(m["members"]),
+            row = [rich_text(f"{m['segment_id']} {m['segment_name'] or ''}".strip()), fmt_count(m["members"]),
                    fmt_ratio(m["share"]), Text(bar(m["share"], 20), style="cyan")]
             if has_prev:
                 ch = m.get("change_members") or 0
@@ -206,7 +207,7 @@ def render(report: Report, console=None) -> None:
             ct.add_column(f"+{i}", justify="right")
         for c in cohorts:
             vals = [fmt_ratio(r) for r in c["retention"][:span]] + [""] * (span - len(c["retention"][:span]))
-            ct.add_row(c["month"], fmt_count(c["size"]), *vals)
+            ct.add_row(rich_text(c["month"]), fmt_count(c["size"]), *vals)
         console.print(Panel(ct, title="同期群留存（入会后第 k 月购买占比）" if zh else "Cohort retention (bought in month k)",
                             title_align="left"))
 
@@ -224,7 +225,7 @@ def render(report: Report, console=None) -> None:
         top = max((r["gmv"] for r in rows), default=0) or 1
         for r in rows[:5]:
             who = r[key] if key == "store" else (f"{r['name']} ({r['guide']})" if r.get("name") else r["guide"])
-            lb.add_row(str(r["rank"]), str(who)[:24], fmt_money(r["gmv"], cur), Text(bar(r["gmv"] / top, 16), style="green"),
+            lb.add_row(str(r["rank"]), rich_text(str(who)[:24]), fmt_money(r["gmv"], cur), Text(bar(r["gmv"] / top, 16), style="green"),
                        fmt_count(r["buyers"]), fmt_ratio(r["repurchase_rate"]), fmt_count(r["new_contacts"]))
         more = f"  (top 5 of {len(rows)})" if len(rows) > 5 else ""
         console.print(Panel(lb, title=(title_zh if zh else title_en) + more, title_align="left"))
@@ -235,7 +236,7 @@ def render(report: Report, console=None) -> None:
         for col in (("门店", "新增好友", "进店客数", "加粉率") if zh else ("store", "new contacts", "traffic", "add rate")):
             at.add_column(col, justify="left" if col in ("门店", "store") else "right", no_wrap=True)
         for r in s["add_rate"][:10]:
-            at.add_row(r["store"], fmt_count(r["new_contacts"]), fmt_count(r["store_traffic"]), fmt_ratio(r["add_rate"]))
+            at.add_row(rich_text(r["store"]), fmt_count(r["new_contacts"]), fmt_count(r["store_traffic"]), fmt_ratio(r["add_rate"]))
         console.print(Panel(at, title="加粉率" if zh else "Add rate", title_align="left"))
 
     # campaigns
@@ -249,7 +250,7 @@ def render(report: Report, console=None) -> None:
             cp.add_column(col, justify=j, no_wrap=True)
         for c in s["campaigns"][:8]:
             up = c["campaign_uplift"]
-            cp.add_row(str(c["name"] or c["campaign_id"])[:28], fmt_count(c["reached"]), fmt_count(c["delivered"]),
+            cp.add_row(rich_text(str(c["name"] or c["campaign_id"])[:28]), fmt_count(c["reached"]), fmt_count(c["delivered"]),
                        fmt_ratio(c["campaign_repurchase"]), fmt_ratio(c["control_repurchase"]),
                        "—" if up is None else f"{up * 100:+.1f}pt")
         console.print(Panel(cp, title="活动效果" if zh else "Campaigns", title_align="left"))
@@ -262,18 +263,18 @@ def render(report: Report, console=None) -> None:
         for col, j in ((by, "left"), ("订单" if zh else "orders", "right"), ("购买会员" if zh else "buyers", "right"),
                        ("销售额" if zh else "GMV", "right"), ("客单价" if zh else "AOV", "right"),
                        ("会员销售占比" if zh else "member GMV", "right"), ("复购率" if zh else "repurchase", "right")):
-            btab.add_column(col, justify=j, no_wrap=True)
+            btab.add_column(rich_text(col), justify=j, no_wrap=True)
         for r in bd["rows"]:
             key = r[by] if r[by] is not None else "（未指定）" if zh else "(none)"
             if r.get("name"):
                 key = f"{r['name']} ({key})"
-            btab.add_row(str(key)[:24], fmt_count(r["orders"]),
+            btab.add_row(rich_text(str(key)[:24]), fmt_count(r["orders"]),
                          fmt_count(r["buyers"]), fmt_money(r["gmv"], cur), fmt_money(r["aov"], cur),
                          fmt_ratio(r["member_gmv_share"]), fmt_ratio(r["repurchase_rate"]))
-        console.print(Panel(btab, title=(f"按 {by} 拆分" if zh else f"By {by}"), title_align="left"))
+        console.print(Panel(btab, title=rich_text(f"按 {by} 拆分" if zh else f"By {by}"), title_align="left"))
 
     if report.notes:
-        console.print(Group(*[Text(f"· {n}", style="dim") for n in report.notes]))
+        console.print(Group(*[rich_text(f"· {n}", style="dim") for n in report.notes]))
 
 
 def render_text(report: Report, width: int = WIDTH) -> str:

@@ -53,9 +53,9 @@ class EventLog:
             self._file.write(redact(self._human(record)) + "\n")
             self._file.flush()
         if self.fmt == "text" and console and (not self.quiet or level == "error"):
-            from siyu_cli.output import stderr_console
+            from siyu_cli.output import rich_text, stderr_console
 
-            stderr_console().print(redact(self._human(record)), markup=False, highlight=False, soft_wrap=True)
+            stderr_console().print(rich_text(redact(self._human(record))), highlight=False, soft_wrap=True)
 
     @staticmethod
     def _human(record: dict[str, Any]) -> str:

@@ -261,8 +261,20 @@ def member_rows_sql(snapshot_id: int, *, unmask: bool = False, segment_ids: list
 
 
 def export_members(con, snapshot_id: int, fmt: str, path: Path, *, unmask: bool = False) -> int:
-    """Write per-member rows with DuckDB's COPY (csv, json array or parquet); returns the row count."""
-    options = {"csv": "FORMAT csv, HEADER true", "json": "FORMAT json, ARRAY true", "parquet": "FORMAT parquet"}[fmt]
+    """Write per-member rows (csv, json array or parquet); returns the row count.
+
+    CSV goes through siyu's own writer (the same as ``--format csv`` on stdout), so names that look
+    like spreadsheet formulas are neutralised; json and parquet use DuckDB's COPY.
+    """
+    if fmt == "csv":
+        from siyu_cli.output import write_csv_rows
+
+        cur = con.execute(member_rows_sql(snapshot_id, unmask=unmask))
+        columns = [d[0] for d in cur.description]
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            write_csv_rows(fh, columns, iter(lambda: cur.fetchmany(4096), []))
+        return int(con.execute("SELECT count(*) FROM segment_members WHERE snapshot_id = ?", [snapshot_id]).fetchone()[0])
+    options = {"json": "FORMAT json, ARRAY true", "parquet": "FORMAT parquet"}[fmt]
     target = str(Path(path)).replace("'", "''")
     con.execute(f"COPY ({member_rows_sql(snapshot_id, unmask=unmask)}) TO '{target}' ({options})")
     return int(con.execute("SELECT count(*) FROM segment_members WHERE snapshot_id = ?", [snapshot_id]).fetchone()[0])
