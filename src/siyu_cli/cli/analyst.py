@@ -27,8 +27,9 @@ def sql(
 ) -> None:
     """Run a read-only SQL query against the store (phone numbers masked unless --unmask)."""
     from siyu_cli.analyst import run_sql
-    from siyu_cli.output import mask_rows
+    from siyu_cli.output import mask_rows, unmask as show_in_full
 
+    show_in_full(unmask)
     result = run_sql(settings(ctx), query, limit=limit)
     emit_rows(result.columns, result.rows if unmask else mask_rows(result.rows), fmt, bom=bom, output=output)
 

@@ -63,6 +63,10 @@ def load(
             info(f"{fr.path}: skipped, {fr.message}")
     if dry_run and not unmask:
         _mask_rejects(report)
+    if unmask:
+        from siyu_cli.output import unmask as show_in_full
+
+        show_in_full()
     if fmt is Format.json:
         emit_json(report.to_dict())
     else:
@@ -141,7 +145,8 @@ def rejects(
 ) -> None:
     """List rejected rows: file, line, column, reason and the raw text (phones masked unless --unmask)."""
     from siyu_cli.ingest import list_rejects
-    from siyu_cli.output import mask_rows
+    from siyu_cli.output import mask_rows, unmask as show_in_full
 
+    show_in_full(unmask)
     cols, rows = list_rejects(settings(ctx), batch=batch, file=file, all_batches=all_batches, limit=limit)
     emit_rows(cols, rows if unmask else mask_rows(rows), fmt, title=f"rejects ({len(rows)})")
