@@ -162,10 +162,15 @@ def fingerprint(key: bytes) -> str:
     return keyed_hash(key, "siyu-id-key", "fingerprint")[:16]
 
 
-def install_sql(con, key: bytes) -> None:
+def install_sql(con, key: bytes | None) -> None:
     """Define ``siyu_keyed(type, value)`` (64 hex, = :func:`keyed_hash`) and ``siyu_pseudonym(type, value)``
     as TEMP macros of ``con``: HMAC-SHA256 = sha256(key⊕opad ‖ sha256(key⊕ipad ‖ message)).
+    ``key`` None (a read-only connection of a workspace without a key): both return NULL.
     """
+    if key is None:
+        con.execute("CREATE OR REPLACE TEMP MACRO siyu_keyed(t, v) AS NULL::VARCHAR")
+        con.execute("CREATE OR REPLACE TEMP MACRO siyu_pseudonym(t, v) AS NULL::VARCHAR")
+        return
     block = key if len(key) <= 64 else hashlib.sha256(key).digest()
     block = block.ljust(64, b"\0")
     ipad = bytes(b ^ 0x36 for b in block).hex()

@@ -75,6 +75,10 @@ def load(
                 for f in report.files]
         if fmt is Format.table and len(rows) > 1:
             rows.append(["total", "", "", "", report.read, report.inserted, report.updated, report.unchanged, report.rejected])
+        if report.erased:  # rows naming people `siyu forget` erased: skipped, shown only when there are any
+            cols.append("erased")
+            for row, f in zip(rows, [*report.files, report]):
+                row.append(f.erased)
         emit_rows(cols, rows, fmt, title=f"siyu load {kind.value}{' (dry run)' if dry_run else ''}")
         if dry_run and fmt is Format.table:
             _print_dry_rejects(report)

@@ -198,6 +198,11 @@ def open_store(
             raise
     try:
         _prepare(con, settings.timezone)
+        if read_only:
+            # read-only connections (siyu sql among them) never get the key: the macro text would show it
+            from siyu_cli.privacy import install_sql
+
+            install_sql(con, None)
         yield con
     finally:
         con.close()
