@@ -278,9 +278,11 @@ def skip_erased(con, batch_id: str | None = None, table: str = "siyu_good") -> i
     if batch_id is not None:
         _blank_erased_rejects(con, batch_id)
     cols = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+    # each distinct value is hashed once (a customer's many orders share one phone)
     hits = [
-        f"SELECT __row FROM {table} WHERE {c} IS NOT NULL AND siyu_keyed('{t}', {'lower(' + c + ')' if t == 'email' else c}) "
-        f"IN (SELECT id_hash FROM erased_identities WHERE id_type = '{t}')"
+        f"SELECT __row FROM {table} WHERE {c} IN (SELECT v FROM (SELECT DISTINCT {c} AS v FROM {table} WHERE {c} IS NOT NULL) "
+        f"WHERE siyu_keyed('{t}', {'lower(v)' if t == 'email' else 'v'}) "
+        f"IN (SELECT id_hash FROM erased_identities WHERE id_type = '{t}'))"
         for c, t in _STAGED_IDS.items() if c in cols
     ]
     if not hits:
