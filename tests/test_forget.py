@@ -150,6 +150,8 @@ def test_forget_by_file_and_by_external_userid_and_never_messaged(demo, cli, mon
     r = json.loads(cli("forget", "--file", ids, "--format", "json").stdout)
     assert r["people"] == 1 and r["not_found"] == 1
     assert traces(settings, person) == []
+    again = forget(settings, [person["external_userid"], person["member_id"]])  # the library: nothing left to do
+    assert (again.people, again.identifiers, again.already, again.erasure_id) == (0, 0, 2, None)
     ext = person["external_userid"]
     p = json.loads(cli("push", "create", "--audience", f"list:{ext}", "--text", "hi", "--dry-run", "--format", "json").stdout)
     assert p["to_send"] == 0

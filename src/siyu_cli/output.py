@@ -13,7 +13,6 @@ import decimal
 import io
 import json
 import os
-import re
 import sys
 from enum import Enum
 from pathlib import Path
