@@ -73,9 +73,10 @@ def warn(message: str) -> None:
 
 def error_line(message: str) -> None:
     """The one line a user error prints."""
+    from siyu_cli.privacy import mask_text
     from siyu_cli.secrets import redact
 
-    sys.stderr.write(f"error: {redact(message)}\n")
+    sys.stderr.write(f"error: {mask_text(redact(message))}\n")
     sys.stderr.flush()
 
 
