@@ -195,7 +195,8 @@ def _erase(con, values: dict, report: ForgetReport, now: datetime) -> None:
     if "push_recipients" in tables:
         run("push_recipients", f"""UPDATE push_recipients
             SET recipient_id = 'erased:' || left(siyu_keyed('recipient', recipient_id), 20), member_id = NULL
-            WHERE member_id IN {m} OR recipient_id IN {every}""")
+            WHERE member_id IN {m} OR recipient_id IN {every}
+               OR recipient_id IN (SELECT 'member:' || member_id FROM siyu_forget_m)""")
         _erase_campaign_keys(con, values, rows)
     # rejects: the raw line or message holding one of their identifiers (a phone in any separator style)
     digits = "regexp_replace(coalesce(raw, '') || ' ' || coalesce(message, ''), '[ .-]', '', 'g')"
