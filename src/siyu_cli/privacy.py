@@ -100,9 +100,12 @@ def mask_sql(expr: str) -> str:
     """
     phone = r"(^|[^0-9A-Za-z])(?:(?:\+|00)?86[ .-]?)?(1[3-9][0-9])[ .-]?[0-9]{4}[ .-]?([0-9]{4})($|[^0-9A-Za-z])"
     email = r"(^|[^A-Za-z0-9._%+-])([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"
+    masked = expr
     for _ in range(2):
-        expr = f"regexp_replace({expr}, '{phone}', '\\1\\2****\\3\\4', 'g')"
-    return f"regexp_replace({expr}, '{email}', '\\1\\2***@\\3', 'g')"
+        masked = f"regexp_replace({masked}, '{phone}', '\\1\\2****\\3\\4', 'g')"
+    masked = f"regexp_replace({masked}, '{email}', '\\1\\2***@\\3', 'g')"
+    # one cheap test first: most values (ids, names) hold neither a phone-like run nor an @
+    return f"CASE WHEN regexp_matches({expr}, '1[3-9][0-9][ .-]?[0-9]{{4}}[ .-]?[0-9]{{4}}|@') THEN {masked} ELSE {expr} END"
 
 
 # ---------------------------------------------------------------- the id key
