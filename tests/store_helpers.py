@@ -49,3 +49,10 @@ def store_held_elsewhere(settings):
     finally:
         holder.kill()
         holder.wait()
+
+
+def pid(settings, value: str, id_type: str = "phone") -> str:
+    """The pseudonymous member id a load gives a person first known by this phone (email, unionid)."""
+    from siyu_cli.privacy import pseudonym, workspace_key
+
+    return pseudonym(workspace_key(settings), id_type, value)

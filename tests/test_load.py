@@ -9,7 +9,7 @@ import pytest
 
 from siyu_cli.ingest import expand_paths, load_files
 from siyu_cli.ingest.values import normalise_phone
-from store_helpers import order, q, write
+from store_helpers import order, pid, q, write
 
 
 SIYU_ORDERS = (
@@ -89,7 +89,7 @@ def test_forced_encoding(settings, tmp_path):
     f = write(tmp_path / "o.csv", "订单号,订单实付金额,订单状态,买家手机号\nY1,10,交易完成,13800138000\n", "gbk")
     rep = load_files(settings, "orders", [f], encoding="gbk")
     assert rep.files[0].encoding == "gb18030" and rep.files[0].preset == "youzan_orders"
-    assert order(settings, "Y1", "status, member_id") == ("paid", "p:13800138000")
+    assert order(settings, "Y1", "status, member_id") == ("paid", pid(settings, "13800138000"))
 
 
 def test_youzan_orders_bom_tab_phone(settings, tmp_path):
@@ -106,7 +106,7 @@ def test_youzan_orders_bom_tab_phone(settings, tmp_path):
     assert (fr.preset, fr.encoding) == ("youzan_orders", "utf-8-sig")
     assert (rep.inserted, rep.rejected) == (3, 0)
     assert order(settings, "E20240305000001", "status, buyer_phone, member_id, store, guide_userid") == (
-        "paid", "13800138000", "p:13800138000", "静安店", "guide_a")
+        "paid", "13800138000", pid(settings, "13800138000"), "静安店", "guide_a")
     assert order(settings, "E20240305000002", "status, paid_at, net_amount") == ("unpaid", None, Decimal("0.00"))
     assert order(settings, "E20240305000003") == ("refunded", Decimal("60.00"), Decimal("60.00"), Decimal("0.00"))
     # one buyer, one member
@@ -182,7 +182,7 @@ def test_youzan_members_masked_phone(settings, tmp_path):
     assert rep.files[0].preset == "youzan_members"
     assert (rep.read, rep.inserted, rep.rejected) == (3, 3, 0)
     zs = q(settings, "SELECT member_id, gender, birthday::VARCHAR, points, store, guide_name FROM members WHERE name = '张三'")
-    assert zs == [("p:13800138000", "male", "1990-05-01", 120, "静安店", "小美")]
+    assert zs == [(pid(settings, "13800138000"), "male", "1990-05-01", 120, "静安店", "小美")]
     ls = q(settings, "SELECT member_id, phone, phone_masked FROM members WHERE name = '李四'")
     assert ls[0][0].startswith("h:") and ls[0][1:] == (None, "186******05")
     # the masked phone is never an identity
@@ -209,14 +209,14 @@ def test_wecom_customers_merge_identity(settings, tmp_path):
     # 张三 (2 rows) matches the Youzan member by phone → updated; Tom is new
     assert (rep.read, rep.inserted, rep.updated, rep.unchanged) == (3, 1, 2, 0)
     zs = q(settings, "SELECT member_id, external_userid, join_at::DATE::VARCHAR, guide_userid FROM members WHERE name = '张三'")
-    assert zs == [("p:13800138000", "wmAAA", "2024-01-03", "guide_gang")]
+    assert zs == [(pid(settings, "13800138000"), "wmAAA", "2024-01-03", "guide_gang")]
     assert q(settings, "SELECT member_id FROM member_identities WHERE id_type='external_userid' AND id_value='wmAAA'") == [
-        ("p:13800138000",)]
+        (pid(settings, "13800138000"),)]
     assert q(settings, "SELECT member_id FROM members WHERE name = 'Tom'") == [("wx:wmBBB",)]
     contacts = q(settings, "SELECT external_userid, staff_userid, member_id FROM wecom_contacts ORDER BY 1, 2")
-    assert contacts == [("wmAAA", "guide_gang", "p:13800138000"), ("wmAAA", "guide_mei", "p:13800138000"),
+    assert contacts == [("wmAAA", "guide_gang", pid(settings, "13800138000")), ("wmAAA", "guide_mei", pid(settings, "13800138000")),
                         ("wmBBB", "guide_mei", "wx:wmBBB")]
-    tags = q(settings, "SELECT tag_group, tag FROM member_tags WHERE member_id = 'p:13800138000' ORDER BY 1, 2")
+    tags = q(settings, "SELECT tag_group, tag FROM member_tags WHERE member_id = ? ORDER BY 1, 2", [pid(settings, "13800138000")])
     assert tags == [("", "咖啡控"), ("会员等级", "金卡"), ("兴趣", "咖啡"), ("兴趣", "甜品")]
     assert q(settings, "SELECT userid, name FROM staff ORDER BY 1") == [("guide_gang", "小刚"), ("guide_mei", "小美")]
 
@@ -230,7 +230,7 @@ def test_orders_link_to_members_in_priority_order(settings, tmp_path):
     # the new id (unionid) now points at the same person
     assert q(settings, "SELECT member_id FROM member_identities WHERE id_type='unionid' AND id_value='U1'") == [("wx:wmAAA",)]
     # an unknown buyer becomes a bare member keyed by phone
-    assert order(settings, "O2", "member_id") == ("p:13999999999",)
+    assert order(settings, "O2", "member_id") == (pid(settings, "13999999999"),)
 
 
 def test_idempotent_and_update_by_natural_key(settings, tmp_path):
@@ -349,7 +349,7 @@ def test_identity_chain_within_one_file(settings, tmp_path):
             "M9,13800000009,,,a\n,13800000009,U9,,b\n,,U9,wx9,c\n,13800000008,,,d\n")
     rep = load_files(settings, "members", [write(tmp_path / "m.csv", text)])
     assert (rep.read, rep.inserted) == (4, 4)
-    assert q(settings, "SELECT member_id, name FROM members ORDER BY 1") == [("M9", "c"), ("p:13800000008", "d")]
+    assert q(settings, "SELECT member_id, name FROM members ORDER BY 1") == [("M9", "c"), (pid(settings, "13800000008"), "d")]
     ids = q(settings, "SELECT id_type, id_value FROM member_identities WHERE member_id = 'M9' ORDER BY 1, 2")
     assert ids == [("external_userid", "wx9"), ("phone", "13800000009"), ("source_member_id", "M9"), ("unionid", "U9")]
 

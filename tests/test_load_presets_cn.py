@@ -16,7 +16,7 @@ import pytest
 from siyu_cli.ingest import load_files
 from siyu_cli.ingest.presets import PRESETS, fingerprint_matches
 from siyu_cli.ingest.values import install_macros, normalise_phone
-from store_helpers import order, q, write
+from store_helpers import order, pid, q, write
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "exports" / "orders"
 
@@ -79,7 +79,7 @@ def test_jd_gbk_sku_rows_statuses_and_summary_row(settings, tmp_path):
     assert order(settings, "230000000005", "status, net_amount") == ("cancelled", D("0.00"))
     # the buyer's phone (also as 13800138000.0) links orders 1 and 3 to one member; the masked one links nothing
     assert order(settings, "230000000001", "member_id") == order(settings, "230000000003", "member_id") == (
-        "p:13800138000",)
+        pid(settings, "13800138000"),)
     assert q(settings, "SELECT count(*) FROM member_identities WHERE id_value LIKE '%*%'") == [(0,)]
 
 
@@ -130,7 +130,7 @@ def test_douyin_bom_sub_orders_encrypted_receivers(settings, tmp_path):
     assert order(settings, "6917000000000000011", "status, paid_at, net_amount") == ("cancelled", None, D("0.00"))
     assert order(settings, "6917000000000000021") == ("refunded", D("39.90"), D("39.90"), D("0.00"))
     assert order(settings, "6917000000000000031", "status, net_amount, member_id, buyer_phone") == (
-        "paid", D("29.90"), "p:13900139000", "13900139000")
+        "paid", D("29.90"), pid(settings, "13900139000"), "13900139000")
     assert order(settings, "6917000000000000041", "status, paid_at, net_amount") == ("unpaid", None, D("0.00"))
     # encrypted placeholders are neither phones nor identities, and make no members
     assert q(settings, "SELECT count(*) FROM orders WHERE member_id IS NOT NULL OR buyer_phone IS NOT NULL") == [(1,)]
@@ -226,8 +226,8 @@ def test_weimob_group_buy_export(settings, tmp_path):
     assert order(settings, "WM202403050005", "status, net_amount, member_id") == ("paid", D("25.00"), None)
     # W1 (13800138000.0) and W2 (13800138000) are one member
     owners = dict(q(settings, "SELECT order_id, member_id FROM orders"))
-    assert owners["WM202403050001"] == owners["WM202403050002"] == "p:13800138000"
-    assert owners["WM202403050003"] == "p:13900139000"
+    assert owners["WM202403050001"] == owners["WM202403050002"] == pid(settings, "13800138000")
+    assert owners["WM202403050003"] == pid(settings, "13900139000")
     assert q(settings, "SELECT count(*) FROM members") == [(3,)]  # 138…, 139…, 137… (the cancelled order's buyer)
 
 
@@ -373,5 +373,5 @@ def test_weimob_xlsx_numeric_cells(settings, tmp_path):
     assert (fr.preset, fr.format) == ("weimob_orders", "xlsx")
     assert (rep.read, rep.inserted, rep.rejected) == (2, 2, 0)
     assert order(settings, "20240305000101", "status, paid_amount, net_amount, item_count, member_id") == (
-        "paid", D("80.00"), D("80.00"), 2, "p:13800138000")
+        "paid", D("80.00"), D("80.00"), 2, pid(settings, "13800138000"))
     assert order(settings, "20240305000102") == ("partially_refunded", D("50.00"), D("12.50"), D("37.50"))

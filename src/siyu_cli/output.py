@@ -13,7 +13,6 @@ import decimal
 import io
 import json
 import os
-import re
 import sys
 from enum import Enum
 from pathlib import Path
@@ -31,13 +30,14 @@ class Format(str, Enum):
     json = "json"
 
 
-_state = {"quiet": False, "verbose": False, "csv_guard": True}
+_state = {"quiet": False, "verbose": False, "csv_guard": True, "unmask": False}
 
 
 def configure(*, quiet: bool = False, verbose: bool = False, csv_guard: bool = True) -> None:
     _state["quiet"] = quiet
     _state["verbose"] = verbose
     _state["csv_guard"] = csv_guard
+    _state["unmask"] = False
 
 
 def is_quiet() -> bool:
@@ -51,13 +51,13 @@ def _no_color() -> bool:
 def stdout_console():
     from rich.console import Console
 
-    return Console(no_color=_no_color(), soft_wrap=False)
+    return Console(file=_MaskingStream("stdout"), no_color=_no_color(), soft_wrap=False)
 
 
 def stderr_console():
     from rich.console import Console
 
-    return Console(stderr=True, no_color=_no_color())
+    return Console(file=_MaskingStream("stderr"), stderr=True, no_color=_no_color())
 
 
 def progress_enabled() -> bool:
@@ -79,9 +79,10 @@ def warn(message: str) -> None:
 
 def error_line(message: str) -> None:
     """The one line a user error prints."""
+    from siyu_cli.privacy import mask_text
     from siyu_cli.secrets import redact
 
-    sys.stderr.write(f"error: {clean_text(redact(message))}\n")
+    sys.stderr.write(f"error: {clean_text(mask_text(redact(message)))}\n")
     sys.stderr.flush()
 
 
@@ -116,31 +117,55 @@ def markup_escape(value: Any) -> str:
 
 
 # ---------------------------------------------------------------- personal data
-
-_PHONE = re.compile(r"^(\+?86)?(1\d{2})(\d{4})(\d{4})$")
-
+# The masking itself lives in siyu_cli.privacy; these names stay the entry points other modules call.
 
 def mask_phone(phone: str | None) -> str | None:
     """``13812341234`` → ``138****1234``; already-masked or odd values are kept."""
-    if not phone:
-        return phone
-    m = _PHONE.match(phone)
-    if not m:
-        return phone if "*" in phone else (phone[:3] + "****" if len(phone) > 4 else "****")
-    return f"{m.group(2)}****{m.group(4)}"
+    from siyu_cli.privacy import mask_phone as _mask_phone
 
-
-_PHONE_IN_TEXT = re.compile(r"(?<![0-9])(?:\+?86[- ]?)?(1[3-9][0-9])([0-9]{4})([0-9]{4})(?![0-9])")
+    return _mask_phone(phone)
 
 
 def mask_phones_in_text(text: str) -> str:
-    """Mask every mainland mobile number inside free text (raw reject lines, SQL cells)."""
-    return _PHONE_IN_TEXT.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
+    """Mask every mainland mobile number (any separator style) and email inside free text."""
+    from siyu_cli.privacy import mask_text
+
+    return mask_text(text)
 
 
 def mask_rows(rows: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
-    """Rows with phone numbers masked in every text cell (personal data stays out of output by default)."""
-    return [tuple(mask_phones_in_text(v) if isinstance(v, str) else v for v in row) for row in rows]
+    """Rows with phones and emails masked in every text cell, inside lists, structs and maps too."""
+    from siyu_cli.privacy import mask_rows as _mask_rows
+
+    return _mask_rows(rows)
+
+
+def unmask(flag: bool = True) -> None:
+    """The user passed ``--unmask``: this command's output shows phones and emails in full."""
+    _state["unmask"] = flag
+
+
+def is_unmasked() -> bool:
+    return bool(_state.get("unmask"))
+
+
+class _MaskingStream:
+    """A text stream that masks phones and emails in what is written (the sink of siyu's consoles)."""
+
+    def __init__(self, stream_name: str):
+        self._name = stream_name  # looked up on every write: tests and pipes swap sys.stdout
+
+    @property
+    def _stream(self):
+        return getattr(sys, self._name)
+
+    def write(self, text: str) -> int:
+        from siyu_cli.privacy import mask_text
+
+        return self._stream.write(text if is_unmasked() else mask_text(text))
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
 
 
 # ---------------------------------------------------------------- rows
@@ -241,7 +266,11 @@ def emit_rows(
     bom: bool = False,
     output: Path | None = None,
 ) -> None:
-    """Print (or write to ``output``) a result set as a Rich table, CSV or JSON records."""
+    """Print (or write to ``output``) a result set as a Rich table, CSV or JSON records.
+
+    Phones and emails are masked in every cell (nested values too) unless the command was given
+    ``--unmask`` (:func:`unmask`).
+    """
     emit_batches(columns, [rows], fmt, title=title, bom=bom, output=output)
 
 
@@ -254,14 +283,21 @@ def emit_batches(
     bom: bool = False,
     output: Path | None = None,
 ) -> None:
-    """Like :func:`emit_rows` for rows arriving in batches: csv and json are written as they come."""
+    """Like :func:`emit_rows` for rows arriving in batches: csv and json are written as they come.
+
+    Each batch is masked (unless ``--unmask``) as it passes, so streaming keeps memory bounded.
+    """
     fmt = Format(fmt)
+    if not is_unmasked():
+        batches = (mask_rows(rows) for rows in batches)
     if fmt is Format.table:
         if output is not None:
             raise UsageError("--output needs --format csv or json")
         stdout_console().print(rows_table(columns, [row for rows in batches for row in rows], title=title))
         return
-    with (open(output, "w", encoding="utf-8", newline="") if output is not None else _StdoutText()) as stream:
+    from siyu_cli.privacy import open_private
+
+    with (open_private(Path(output)) if output is not None else _StdoutText()) as stream:
         if fmt is Format.csv:
             write_csv_rows(stream, columns, batches, bom=bom)
         else:
@@ -283,8 +319,13 @@ def emit_json(data: Any, output: Path | None = None) -> None:
 
 
 def write_text(text: str, output: Path | None = None) -> None:
+    """Write output for people or programs to stdout or ``output`` (owner-only), masked unless ``--unmask``."""
+    if not is_unmasked():
+        text = mask_phones_in_text(text)
     if output is None:
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
-        Path(output).write_text(text, encoding="utf-8")
+        from siyu_cli.privacy import write_private
+
+        write_private(Path(output), text)

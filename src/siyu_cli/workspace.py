@@ -114,6 +114,9 @@ def init_workspace(
     result.created.append(config)
     for sub in ("inbox", "reports"):
         (root / sub).mkdir(exist_ok=True)
+    from siyu_cli.privacy import ensure_key_file
+
+    ensure_key_file(root)  # the id key of pseudonymous member ids (0600; never printed)
     source = example_playbooks_dir()
     if source is not None:
         target = root / "playbooks"

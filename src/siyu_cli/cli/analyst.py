@@ -36,13 +36,13 @@ def sql(
 ) -> None:
     """Run one read-only SQL query against the store (phone numbers masked unless --unmask)."""
     from siyu_cli.analyst import query_stream
-    from siyu_cli.output import emit_batches, info, mask_rows
+    from siyu_cli.output import emit_batches, info, unmask as show_in_full
 
+    show_in_full(unmask)
     if limit is None:
         limit = DEFAULT_TABLE_LIMIT if fmt is Format.table else 0
     with query_stream(settings(ctx), query, limit=limit or None, timeout=timeout) as stream:
-        batches = stream.batches() if unmask else (mask_rows(rows) for rows in stream.batches())
-        emit_batches(stream.columns, batches, fmt, bom=bom, output=output)
+        emit_batches(stream.columns, stream.batches(), fmt, bom=bom, output=output)
     if stream.truncated:
         info(f"showing the first {stream.count:,} rows; more were cut. "
              "Use --limit N for more, --limit 0 for all, or --format csv|json to stream them all.")

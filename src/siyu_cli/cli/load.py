@@ -63,6 +63,10 @@ def load(
             info(f"{fr.path}: skipped, {fr.message}")
     if dry_run and not unmask:
         _mask_rejects(report)
+    if unmask:
+        from siyu_cli.output import unmask as show_in_full
+
+        show_in_full()
     if fmt is Format.json:
         emit_json(report.to_dict())
     else:
@@ -71,6 +75,10 @@ def load(
                 for f in report.files]
         if fmt is Format.table and len(rows) > 1:
             rows.append(["total", "", "", "", report.read, report.inserted, report.updated, report.unchanged, report.rejected])
+        if report.erased:  # rows naming people `siyu forget` erased: skipped, shown only when there are any
+            cols.append("erased")
+            for row, f in zip(rows, [*report.files, report]):
+                row.append(f.erased)
         emit_rows(cols, rows, fmt, title=f"siyu load {kind.value}{' (dry run)' if dry_run else ''}")
         if dry_run and fmt is Format.table:
             _print_dry_rejects(report)
@@ -141,7 +149,8 @@ def rejects(
 ) -> None:
     """List rejected rows: file, line, column, reason and the raw text (phones masked unless --unmask)."""
     from siyu_cli.ingest import list_rejects
-    from siyu_cli.output import mask_rows
+    from siyu_cli.output import mask_rows, unmask as show_in_full
 
+    show_in_full(unmask)
     cols, rows = list_rejects(settings(ctx), batch=batch, file=file, all_batches=all_batches, limit=limit)
     emit_rows(cols, rows if unmask else mask_rows(rows), fmt, title=f"rejects ({len(rows)})")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
 import traceback
 from typing import Optional
@@ -27,6 +28,7 @@ COMMAND_MODULES = (
     "sandbox",  # sandbox serve
     "report",  # report
     "run",  # run, runs
+    "privacy",  # forget
 )
 
 
@@ -103,6 +105,10 @@ def root(
         verbose=verbose,
     )
     output.configure(quiet=quiet, verbose=verbose, csv_guard=csv_guard)
+    # the store, its WAL, exports and failed inbox files are the owner's only; restored when the command ends
+    # (CliRunner runs many commands in one process)
+    previous_umask = os.umask(0o077)
+    ctx.call_on_close(lambda: os.umask(previous_umask))
     if verbose:
         from siyu_cli.secrets import RedactingFilter
 

@@ -161,7 +161,7 @@ def week(
     else:
         text = week_text(plan, fmt)
         if output is not None:
-            Path(output).write_bytes(text.encode("utf-8"))
+            write_text(text, output)
             info(f"wrote {len(plan.messages)} messages to {output}")
         else:
             write_text(text)
@@ -222,7 +222,7 @@ def sop(
     else:
         text = sop_text(report, fmt)
         if output is not None:
-            Path(output).write_bytes(text.encode("utf-8"))
+            write_text(text, output)
             info(f"wrote {len(report.items)} SOP messages to {output}; {exclusion_line(report)}")
         else:
             write_text(text)

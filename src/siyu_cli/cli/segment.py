@@ -69,6 +69,7 @@ def run(
         raise UsageError("--output needs --format csv, json or parquet")
     if summary and fmt is not SegFormat.json:
         raise UsageError("--summary goes with --format json")
+    out.unmask(unmask)
     s = settings(ctx)
     result = run_segment(
         s, scheme=scheme, as_of=as_of, window=window, frequency_unit=frequency_unit, monetary=monetary,

@@ -8,7 +8,10 @@ one member. Resolution of a batch of buyer/customer key tuples:
 1. each tuple looks up existing identities in priority order; the first hit wins
    (a lower-priority id that already belongs to someone else is *not* stolen);
 2. tuples with no hit get a new member id from their strongest key
-   (``<member id>`` / ``wx:<external_userid>`` / ``u:<unionid>`` / ``p:<phone>`` / ``e:<email>``);
+   (``<member id>`` / ``wx:<external_userid>`` / ``un:<hash>`` / ``ph:<hash>`` / ``em:<hash>``): ids
+   made from a unionid, a phone or an email are pseudonymous — a keyed hash under the workspace's id
+   key (:mod:`siyu_cli.privacy`), computed in SQL by the ``siyu_pseudonym`` macro that
+   :func:`siyu_cli.store.open_store` installs on every read-write connection;
 3. inside the batch, tuples that share any key are given one member id
    (two propagation passes over the key types, strongest id first);
 4. new identities are inserted; existing ones are left alone.
@@ -21,12 +24,17 @@ from __future__ import annotations
 KEY_TYPES = ("source_member_id", "external_userid", "unionid", "phone", "email")
 KEY_COLUMNS = {"source_member_id": "member_ref", "external_userid": "external_userid", "unionid": "unionid",
                "phone": "phone", "email": "email"}
-PREFIX = {"source_member_id": "", "external_userid": "wx:", "unionid": "u:", "phone": "p:", "email": "e:"}
+PREFIX = {"source_member_id": "", "external_userid": "wx:"}  # the others: siyu_cli.privacy.PSEUDONYM_PREFIX
 
 
 def own_id_sql(alias: str = "") -> str:
+    """The member id a tuple's strongest key gives it (personal keys pseudonymised)."""
     a = f"{alias}." if alias else ""
-    parts = [f"'{PREFIX[t]}' || {a}{KEY_COLUMNS[t]}" if PREFIX[t] else f"{a}{KEY_COLUMNS[t]}" for t in KEY_TYPES]
+    parts = [
+        (f"'{PREFIX[t]}' || {a}{KEY_COLUMNS[t]}" if PREFIX[t] else f"{a}{KEY_COLUMNS[t]}") if t in PREFIX
+        else f"siyu_pseudonym('{t}', {a}{KEY_COLUMNS[t]})"
+        for t in KEY_TYPES
+    ]
     return f"coalesce({', '.join(parts)})"
 
 

@@ -9,7 +9,8 @@ Per file, in one transaction:
    with their line numbers, and drop those rows;
 4. fold rows into records by natural key (order id, member identity, group id), compare with
    the store and insert / update; every input row is counted once:
-   ``read = inserted + updated + unchanged + rejected`` (a row takes its record's outcome);
+   ``read = inserted + updated + unchanged + rejected + erased`` (a row takes its record's outcome;
+   ``erased``: rows naming a person ``siyu forget`` erased, skipped so they are not resurrected);
 5. record the batch in ``load_log`` (file sha256, preset, encoding, counts).
 
 A file whose sha256 was loaded before (same kind) is skipped unless ``force``.
@@ -48,6 +49,7 @@ from siyu_cli.ingest.presets import (
 )
 from siyu_cli.ingest.readers import LineScan, Source, open_source, physical_lines, scan_ragged, sha256_file
 from siyu_cli.ingest.values import CLEANERS, install_macros
+from siyu_cli.forget import skip_erased
 
 DEFAULT_MAX_REJECTS = 0
 DRY_RUN_REJECTS = 1000  # rejects copied into a dry run's FileReport per file (plus their total count)
@@ -57,7 +59,7 @@ WS_SQL = "' \t\r\n\u3000\u00a0'"
 WS_CODES = "(9, 10, 13, 32, 12288, 160)"  # the same characters: trim only values that start/end with one
 SUMMARY_WORDS = ("合计", "总计", "小计", "汇总", "total", "totals", "合计:", "总计:")
 STALE = ("siyu_raw", "siyu_stg", "siyu_err", "siyu_good", "siyu_src", "siyu_keys", "siyu_res", "siyu_fin",
-         "siyu_cls", "siyu_smap", "siyu_id0", "siyu_link", "siyu_shared", "siyu_reader_errors", "siyu_reader_scans", "siyu_rag", "siyu_rag_lines",
+         "siyu_cls", "siyu_smap", "siyu_erased_rows", "siyu_kept", "siyu_id0", "siyu_link", "siyu_shared", "siyu_reader_errors", "siyu_reader_scans", "siyu_rag", "siyu_rag_lines",
          "siyu_rag_rl", "siyu_blank", "siyu_rl", "siyu_rowline", "siyu_unitline")
 
 
@@ -76,6 +78,7 @@ class FileReport:
     updated: int = 0
     unchanged: int = 0
     rejected: int = 0
+    erased: int = 0  # rows naming an erased person (siyu forget), skipped
     status: str = "loaded"  # loaded | skipped | failed
     message: str | None = None
     warnings: list[str] = field(default_factory=list)
@@ -122,6 +125,10 @@ class LoadReport:
         return self._sum("rejected")
 
     @property
+    def erased(self) -> int:
+        return self._sum("erased")
+
+    @property
     def exceeded(self) -> bool:
         return self.rejected > self.max_rejects
 
@@ -134,6 +141,7 @@ class LoadReport:
             "updated": self.updated,
             "unchanged": self.unchanged,
             "rejected": self.rejected,
+            "erased": self.erased,
             "max_rejects": self.max_rejects,
             "exceeded": self.exceeded,
             "files": [f.to_dict() for f in self.files],
@@ -363,6 +371,7 @@ def _load_one(con, settings, kind, path, tmp, *, preset, encoding, source, force
         else:
             dry.begin()  # one transaction for the whole dry run
         _rejects(con, fr, src, kind, p, mapping, cols, header, fills, scan, rowid_base=base)
+        fr.erased = skip_erased(con, fr.batch_id)
         step(f"merging {path.name}")
         if kind == "orders":
             _merge_orders(con, fr, p, mapping)
@@ -652,10 +661,10 @@ def _rejects(con, fr: FileReport, src: Source, kind, p: Preset, mapping, fields,
 def _log(con, fr: FileReport, started) -> None:
     con.execute(
         """INSERT INTO load_log (batch_id, kind, file, file_sha256, preset, source, encoding, rows_read, inserted,
-                                 updated, unchanged, rejected, status, started_at, finished_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                                 updated, unchanged, rejected, erased, status, started_at, finished_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [fr.batch_id, fr.kind, fr.path, fr.sha256, fr.preset, fr.source, fr.encoding, fr.read, fr.inserted,
-         fr.updated, fr.unchanged, fr.rejected, fr.status, started, dt.datetime.now(dt.timezone.utc)],
+         fr.updated, fr.unchanged, fr.rejected, fr.erased, fr.status, started, dt.datetime.now(dt.timezone.utc)],
     )
 
 

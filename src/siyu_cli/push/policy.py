@@ -132,10 +132,15 @@ def optout_condition(alias: str, channel: str) -> str:
 
     An opt-out may name a member id, an external_userid or a phone number. Written with
     uncorrelated IN-subqueries so DuckDB runs them as hash semi-joins (1M rows in well under a second).
+    People erased by ``siyu forget`` count as opted out of everything: their tombstones are keyed
+    hashes (``erased_identities``), checked only when there are any.
     """
     ch = channel.replace("'", "")
     oo = f"SELECT member_id FROM optouts WHERE channel IN ('all', '{ch}')"
+    erased = ("(SELECT id_hash FROM erased_identities WHERE id_type IN ('external_userid', 'member_id') "
+              "AND (SELECT count(*) FROM erased_identities) > 0)")
     return (
         f"({alias}.member_id IN ({oo}) OR {alias}.recipient_id IN ({oo}) OR {alias}.member_id IN "
-        f"(SELECT m.member_id FROM members m WHERE m.phone IN ({oo})))"
+        f"(SELECT m.member_id FROM members m WHERE m.phone IN ({oo}))"
+        f" OR siyu_keyed('external_userid', {alias}.recipient_id) IN {erased})"
     )

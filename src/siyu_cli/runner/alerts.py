@@ -79,7 +79,9 @@ def maybe_alert(settings: "Settings", result: "RunResult", log: "EventLog", *, f
     try:
         client = WebhookClient(key, **kwargs)
         try:
-            client.send_text(alert_text(settings, result))
+            from siyu_cli.privacy import mask_text
+
+            client.send_text(mask_text(alert_text(settings, result)))
         finally:
             close = getattr(client, "close", None)
             if close:

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
+from siyu_cli.privacy import mask_text
 from siyu_cli.secrets import redact
 
 
@@ -45,12 +46,12 @@ class EventLog:
             record["message"] = redact(message)
         self.events.append(record)
         if self.fmt == "json":
-            line = redact(json.dumps(record, ensure_ascii=False, default=str))
+            line = mask_text(redact(json.dumps(record, ensure_ascii=False, default=str)))
             stream = self._file or sys.stderr
             stream.write(line + "\n")
             stream.flush()
         elif self._file is not None:
-            self._file.write(redact(self._human(record)) + "\n")
+            self._file.write(mask_text(redact(self._human(record))) + "\n")
             self._file.flush()
         if self.fmt == "text" and console and (not self.quiet or level == "error"):
             from siyu_cli.output import rich_text, stderr_console

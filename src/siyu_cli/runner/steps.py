@@ -134,7 +134,7 @@ def step_load(ctx: StepContext) -> dict[str, Any]:
     from siyu_cli.ingest import load_files
 
     day = ctx.local_now().date().isoformat()
-    totals = dict(loaded=0, failed=0, read=0, inserted=0, updated=0, unchanged=0, rejected=0)
+    totals = dict(loaded=0, failed=0, read=0, inserted=0, updated=0, unchanged=0, rejected=0, erased=0)
     errors: list[str] = []
     for kind, path in files:
         try:
@@ -150,7 +150,7 @@ def step_load(ctx: StepContext) -> dict[str, Any]:
         except SiyuError as exc:
             error = exc.message
         else:
-            for key in ("read", "inserted", "updated", "unchanged", "rejected"):
+            for key in ("read", "inserted", "updated", "unchanged", "rejected", "erased"):
                 totals[key] += getattr(report, key)
             error = None
             if report.exceeded:
@@ -161,7 +161,12 @@ def step_load(ctx: StepContext) -> dict[str, Any]:
             ctx.log.emit("file_loaded", step=ctx.step.name, message=f"{kind}: {path.name}")
         else:
             moved = _move(path, inbox / "failed")
-            moved.with_name(moved.name + ".error.txt").write_text(error + "\n", encoding="utf-8")
+            from siyu_cli.privacy import chmod_private, mask_text, write_private
+
+            # a failed export keeps its personal data: the owner's only, like the store
+            chmod_private(moved.parent)
+            chmod_private(moved)
+            write_private(moved.with_name(moved.name + ".error.txt"), mask_text(error) + "\n")
             totals["failed"] += 1
             errors.append(f"{path.name}: {error}")
             ctx.log.emit("file_failed", level="error", step=ctx.step.name, message=f"{kind}: {path.name}: {error}")

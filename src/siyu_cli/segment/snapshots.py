@@ -246,12 +246,17 @@ MEMBER_COLUMNS = (
 
 
 def member_rows_sql(snapshot_id: int, *, unmask: bool = False, segment_ids: list[str] | None = None) -> str:
+    from siyu_cli.privacy import mask_sql
+
     phone = "coalesce(m.phone, m.phone_masked)" if unmask else _MASKED
+    # ids as exported by a back-office may be a phone or an email: masked like any other output
+    ident = {c: c if unmask else mask_sql(c) for c in ("s.member_id", "m.source_member_id")}
     where = f"s.snapshot_id = {int(snapshot_id)}"
     if segment_ids:
         where += " AND s.segment_id IN (" + ", ".join(S._lit(i) for i in segment_ids) + ")"
     return f"""
-        SELECT s.member_id, m.source_member_id, m.external_userid, {phone} AS phone, m.store, m.guide_userid,
+        SELECT {ident["s.member_id"]} AS member_id, {ident["m.source_member_id"]} AS source_member_id,
+               m.external_userid, {phone} AS phone, m.store, m.guide_userid,
                m.guide_name, s.recency_days, s.frequency, s.monetary, s.revenue, s.last_purchase,
                s.r_score, s.f_score, s.m_score, s.segment_id, s.segment_name
         FROM segment_members s LEFT JOIN members m USING (member_id)
@@ -277,6 +282,9 @@ def export_members(con, snapshot_id: int, fmt: str, path: Path, *, unmask: bool 
     options = {"json": "FORMAT json, ARRAY true", "parquet": "FORMAT parquet"}[fmt]
     target = str(Path(path)).replace("'", "''")
     con.execute(f"COPY ({member_rows_sql(snapshot_id, unmask=unmask)}) TO '{target}' ({options})")
+    from siyu_cli.privacy import chmod_private
+
+    chmod_private(Path(path))
     return int(con.execute("SELECT count(*) FROM segment_members WHERE snapshot_id = ?", [snapshot_id]).fetchone()[0])
 
 

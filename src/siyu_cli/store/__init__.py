@@ -8,7 +8,9 @@ short a time as it can (``with open_store(...) as con:``), reads with
 :class:`~siyu_cli.errors.StoreBusy` (exit code 4) naming the holder's PID.
 
 Migrations are ``migrations/NNN_name.sql`` files applied in number order and
-recorded in ``schema_migrations``. Each area owns its own files (core 001–099,
+recorded in ``schema_migrations``. A step SQL cannot express (one that needs the workspace's id
+key, say) is a ``migrations/NNN_name.py`` file defining ``upgrade(con, settings)``; it runs in the
+same transaction as the others. Each area owns its own files (core 001–099,
 segment 100s, plan 200s, push 300s, runs 400s, report 500s). A store that
 holds a migration this siyu does not know was written by a newer siyu and is
 refused rather than misread.
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from siyu_cli.errors import ConfigError, StoreBusy
+from siyu_cli.privacy import chmod_private
 
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb
@@ -42,7 +45,19 @@ _PID = re.compile(r"PID (\d+)")
 class Migration:
     version: int
     name: str
-    sql: str
+    sql: str  # the SQL, or the Python source of a ``.py`` step
+    python: bool = False
+
+    def apply(self, con: "duckdb.DuckDBPyConnection", settings: "Settings | None") -> None:
+        if not self.python:
+            con.execute(self.sql)
+            return
+        if settings is None:
+            raise ConfigError(f"schema migration {self.version} ({self.name}) needs the workspace (open the store "
+                              "through open_store)")
+        scope: dict = {"__name__": f"siyu_cli.store.migrations.m{self.version:03d}"}
+        exec(compile(self.sql, f"<migration {self.version:03d}_{self.name}.py>", "exec"), scope)
+        scope["upgrade"](con, settings)
 
 
 def migrations() -> list[Migration]:
@@ -55,9 +70,9 @@ def _shipped_migrations() -> tuple[Migration, ...]:
     """The package's migration files, read once per process (open_store runs many times per command)."""
     found = []
     for entry in resources.files("siyu_cli.store").joinpath("migrations").iterdir():
-        m = re.match(r"^(\d+)_(.+)\.sql$", entry.name)
+        m = re.match(r"^(\d+)_(.+)\.(sql|py)$", entry.name)
         if m:
-            found.append(Migration(int(m.group(1)), m.group(2), entry.read_text(encoding="utf-8")))
+            found.append(Migration(int(m.group(1)), m.group(2), entry.read_text(encoding="utf-8"), m.group(3) == "py"))
     found.sort(key=lambda mig: mig.version)
     versions = [mig.version for mig in found]
     if len(set(versions)) != len(versions):  # pragma: no cover - packaging error
@@ -114,7 +129,7 @@ def _check_not_newer(path: Path, applied: set[int], known: list[Migration]) -> N
         )
 
 
-def migrate(con: "duckdb.DuckDBPyConnection", path: Path) -> list[int]:
+def migrate(con: "duckdb.DuckDBPyConnection", path: Path, settings: "Settings | None" = None) -> list[int]:
     """Apply the migrations this store lacks; return the versions applied."""
     known = migrations()
     applied = applied_versions(con)
@@ -125,7 +140,7 @@ def migrate(con: "duckdb.DuckDBPyConnection", path: Path) -> list[int]:
             continue
         con.execute("BEGIN TRANSACTION")
         try:
-            con.execute(mig.sql)
+            mig.apply(con, settings)
             con.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, now())",
                 [mig.version, mig.name],
@@ -175,15 +190,42 @@ def open_store(
     else:
         con = _connect_with_wait(path, False, wait)
         try:
-            migrate(con, path)
+            chmod_private(path)
+            migrate(con, path, settings)
+            _install_id_key(con, settings)
         except Exception:
             con.close()
             raise
     try:
         _prepare(con, settings.timezone)
+        if read_only:
+            # read-only connections (siyu sql among them) never get the key: the macro text would show it
+            from siyu_cli.privacy import install_sql
+
+            install_sql(con, None)
         yield con
     finally:
         con.close()
+        if not read_only:
+            for p in (path, path.with_name(path.name + ".wal")):
+                chmod_private(p)
+
+
+def _install_id_key(con: "duckdb.DuckDBPyConnection", settings: "Settings") -> None:
+    """Give a read-write connection the keyed-hash macros (member ids, tombstones), checking the key is the store's."""
+    from siyu_cli.privacy import fingerprint, install_sql, key_path, workspace_key
+
+    key = workspace_key(settings)
+    mark = fingerprint(key)
+    row = con.execute("SELECT fingerprint FROM id_key LIMIT 1").fetchone()
+    if row is None:
+        con.execute("INSERT INTO id_key (fingerprint, created_at) VALUES (?, now())", [mark])
+    elif row[0] != mark:
+        raise ConfigError(
+            f"the id key ({key_path(settings)} or SIYU_ID_KEY) is not the one this store's member ids were made "
+            "with; restore the workspace's .siyu/id.key from its backup"
+        )
+    install_sql(con, key)
 
 
 def schema_version(con: "duckdb.DuckDBPyConnection") -> int:

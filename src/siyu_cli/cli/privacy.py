@@ -1,0 +1,37 @@
+"""``siyu forget``: erase people (PIPL right to erasure); the work is in siyu_cli.forget."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from siyu_cli.cli.context import settings
+from siyu_cli.output import Format, emit_json, info
+
+
+def register(app: typer.Typer) -> None:
+    app.command("forget")(forget)
+
+
+def forget(
+    ctx: typer.Context,
+    ids: Optional[List[str]] = typer.Argument(None, help="Member id, phone, email or external_userid of each person."),
+    file: Optional[Path] = typer.Option(None, "--file", help="A file of identifiers, one per line (or first CSV column)."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table (a summary line) or json."),
+) -> None:
+    """Erase people from every table and inbox file siyu keeps; keep only keyed hashes so they are never messaged or reloaded."""
+    from siyu_cli.forget import forget as erase, read_id_file
+
+    wanted = list(ids or []) + (read_id_file(file) if file else [])
+    report = erase(settings(ctx), wanted)
+    if fmt is Format.json:
+        emit_json(report.to_dict())
+    rows = sum(v for k, v in report.rows.items() if k != "files_lines")
+    info(f"forgot {report.people} member(s): {report.identifiers} identifier(s) tombstoned, {rows} row(s) erased"
+         + (f", {len(report.files)} inbox file(s) scrubbed" if report.files else "")
+         + (f"; {report.already} already erased" if report.already else "")
+         + (f"; {report.not_found} not found (tombstoned anyway)" if report.not_found else ""))
+    for path in report.not_reached:
+        info(f"not reached (edit or delete it yourself): {path}")
