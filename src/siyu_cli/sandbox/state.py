@@ -100,6 +100,7 @@ class SandboxState(ContactsAPI, TagsAPI, ActivityAPI):
         self.api_minute: dict[str, deque] = {}
         self._deliveries: list[dict] = []
         self.counters = {"requests": 0, "gettoken": 0, "app_dropped": 0}
+        self.endpoint_calls: dict[str, int] = {}  # per API path, errors included (benchmarks, tests)
 
     def reset(self) -> None:
         with self.lock:
@@ -748,6 +749,7 @@ class SandboxState(ContactsAPI, TagsAPI, ActivityAPI):
             return err(40058, f"unknown api {endpoint}")
         with self.lock:
             self.counters["requests"] += 1
+            self.endpoint_calls[endpoint] = self.endpoint_calls.get(endpoint, 0) + 1
             self.tick()
             if spec[2]:
                 problem = self.check_token(query)
