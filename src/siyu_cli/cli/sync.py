@@ -48,6 +48,41 @@ def sync_wecom_cmd(
                 f"{lk.get('new_members', 0)} new members; {report.calls} API calls")
 
 
+@tags_app.command("sync")
+def tags_sync_cmd(
+    ctx: typer.Context,
+    tag: Optional[str] = typer.Option(None, "--tag", help="Write an audience as this one tag (with --audience)."),
+    audience: Optional[str] = typer.Option(
+        None, "--audience", help="Who gets --tag: segment:…, tag:…, store:…, sql:SELECT member_id …, list:… (as push)."),
+    scheme: Optional[str] = typer.Option(None, "--scheme", help="Segment scheme whose latest snapshot is written ([wecom.tags] scheme)."),
+    group: Optional[str] = typer.Option(None, "--group", help="The siyu-owned tag group (default [wecom.tags] group, RFM分层)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show adds/removes per tag and the number of calls; change nothing."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
+) -> None:
+    """Each member's current segment as a corp tag on every (guide, customer) relation; only changes are sent.
+
+    Resumes an unfinished (killed) tag sync of the same group first. Never touches tags siyu did not create.
+    """
+    from siyu_cli import output
+    from siyu_cli.sync.tags import tags_sync
+
+    report = tags_sync(settings(ctx), tag=tag, audience=audience, scheme=scheme, group=group, dry_run=dry_run)
+    if fmt is Format.json:
+        output.emit_json(report.to_dict())
+        return
+    rows = [[name, c["add"], c["remove"]] for name, c in report.per_tag.items()]
+    title = f"tags {report.group}" + (" (dry run)" if dry_run else f" {report.run_id}")
+    output.emit_rows(["tag", "add", "remove"], rows, Format.table, title=title)
+    if dry_run:
+        output.info(f"{report.planned} relation(s) to change ({report.resumed} pending from an interrupted run); "
+                    f"{report.calls} API call(s)" + (f"; tags to create: {', '.join(report.created_tags)}"
+                                                     if report.created_tags else ""))
+    else:
+        output.info(f"{report.done} done, {report.skipped} skipped (not a contact any more), {report.failed} failed"
+                    f"; {report.resumed} resumed; {report.calls} API call(s)"
+                    + (f"; created {', '.join(report.created_tags)}" if report.created_tags else ""))
+
+
 def register(app: typer.Typer) -> None:
     """Register ``sync`` and ``tags`` on the root app."""
     app.add_typer(sync_app, name="sync")
