@@ -149,6 +149,9 @@ class Report:
         for row in s.get("trend") or []:
             for key in ("orders", "buyers", "gmv", "new_members"):
                 out.append(["trend", row["month"], key, name(key), row[key]])
+        from siyu_cli.report.wecom import csv_rows
+
+        out.extend(csv_rows(s))
         return ["section", "group", "kpi", "name", "value"], out
 
 
@@ -218,6 +221,9 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
         s["campaigns"] = K.campaigns(con, dfrom, dto, cfg.campaign_days)
         s["trend"] = K.trend(con, dfrom, dto)
         s["breakdown"] = {"by": by, "rows": K.breakdown(con, by)} if by else None
+        from siyu_cli.report.wecom import wecom_sections
+
+        s.update(wecom_sections(con, dfrom, dto))  # contact events, guide activity, group health (from sync)
     if not s["add_rate"]:
         report.notes.append("加粉率: no store traffic in the period (load it with `siyu report traffic FILE`)")
     if s["segments"] is None:
