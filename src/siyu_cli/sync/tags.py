@@ -30,7 +30,7 @@ AUDIENCE_GROUP = "siyu人群"
 NAME_LIMIT = 30
 LIBRARY_LIMIT = 3000
 CHECKPOINT_SECONDS = 1.0
-CHECKPOINT_CALLS = 200
+CHECKPOINT_CALLS = 1000
 KEYS = {"scheme", "group", "audience_group", "enabled"}
 
 
@@ -318,26 +318,32 @@ def _owned(settings, group: str) -> dict[str, str]:
 
 
 def _checkpoint(settings, run_id: str, group: str, results: list[tuple], report: TagSyncReport) -> None:
-    """Record finished calls: ledger status and the applied state, in one transaction."""
+    """Record finished calls: ledger status and the applied state, set-based in one transaction."""
     if not results:
         return
+    import json
+
     from siyu_cli.store import open_store
 
+    data = json.dumps([{"e": e, "s": st, "add": list(a), "rm": list(r), "status": status, "code": code}
+                       for e, st, a, r, status, code in results], ensure_ascii=False)
+    shape = json.dumps([{"e": "VARCHAR", "s": "VARCHAR", "add": "VARCHAR[]", "rm": "VARCHAR[]", "status": "VARCHAR",
+                         "code": "INTEGER"}])
     with open_store(settings) as con:
         con.execute("BEGIN TRANSACTION")
-        for ext, staff, add, remove, status, code in results:
-            con.execute("UPDATE wecom_tag_ledger SET status = ?, errcode = ?, done_at = now() "
-                        "WHERE run_id = ? AND external_userid = ? AND staff_userid = ?", [status, code, run_id, ext, staff])
-            if status == "done":
-                if remove:
-                    con.execute("DELETE FROM wecom_tag_state WHERE external_userid = ? AND staff_userid = ? "
-                                "AND group_name = ? AND list_contains(?::VARCHAR[], tag_name)", [ext, staff, group, remove])
-                for name in add:
-                    con.execute("INSERT OR REPLACE INTO wecom_tag_state VALUES (?, ?, ?, ?, ?, now())",
-                                [ext, staff, group, name, run_id])
-            elif status == "skipped":  # not a contact any more: nothing of siyu's is on it
-                con.execute("DELETE FROM wecom_tag_state WHERE external_userid = ? AND staff_userid = ? AND group_name = ?",
-                            [ext, staff, group])
+        con.execute("CREATE OR REPLACE TEMP TABLE tag_ck AS SELECT unnest(from_json(?::JSON, ?), recursive := true)",
+                    [data, shape])
+        con.execute("""UPDATE wecom_tag_ledger SET status = k.status, errcode = k.code, done_at = now() FROM tag_ck k
+                       WHERE wecom_tag_ledger.run_id = ? AND wecom_tag_ledger.external_userid = k.e
+                         AND wecom_tag_ledger.staff_userid = k.s""", [run_id])
+        # removed tags (done) and everything of siyu's on a relation that is not a contact any more (skipped)
+        con.execute("""DELETE FROM wecom_tag_state t USING tag_ck k
+                       WHERE t.external_userid = k.e AND t.staff_userid = k.s AND t.group_name = ?
+                         AND ((k.status = 'done' AND list_contains(k.rm, t.tag_name)) OR k.status = 'skipped')""",
+                    [group])
+        con.execute("""INSERT OR REPLACE INTO wecom_tag_state
+                       SELECT e, s, ?, unnest("add"), ?, now() FROM tag_ck WHERE status = 'done' AND len("add") > 0""",
+                    [group, run_id])
         con.execute("COMMIT")
     for *_, status, _code in results:
         setattr(report, status, getattr(report, status) + 1)
