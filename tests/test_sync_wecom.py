@@ -217,3 +217,26 @@ def test_cli_sync_wecom_table_and_json(settings, sb, cli, monkeypatch, tmp_path)
     r = cli("sync", "wecom", "--no-activity", "--format", "json")
     data = json.loads(r.stdout)
     assert data["counts"]["contacts"]["unchanged"] == 36 and data["events"] == {}
+
+
+def test_an_empty_answer_is_refused_not_recorded_as_churn(settings, sb):
+    from siyu_cli.errors import DataError
+
+    client = make_client(sb, settings)
+    sync_wecom(settings, client=client, activity=False)
+    for rel in list(sb.state.live_relations()):  # e.g. the app lost its visible range
+        sb.state.remove_friend(*rel)
+    with pytest.raises(DataError, match="refusing to record"):
+        sync_wecom(settings, client=client, activity=False)
+    assert q(settings, "SELECT count(*) FROM contact_events") == [(0,)]
+    assert q(settings, "SELECT count(*) FROM wecom_contacts") == [(36,)]
+    assert q(settings, "SELECT status FROM wecom_sync_runs ORDER BY started_at") == [("done",), ("failed",)]
+
+
+def test_a_second_sync_at_the_same_time_is_refused(settings, sb):
+    from siyu_cli.errors import StoreBusy
+    from siyu_cli.sync.wecom import _sync_lock
+
+    with _sync_lock(settings):
+        with pytest.raises(StoreBusy, match="another `siyu sync wecom`"):
+            sync_wecom(settings, client=make_client(sb, settings), activity=False)

@@ -2,6 +2,6 @@
 segments out as corp tags.
 
 Modules: wecom.py (the resumable pull and its merge into the store), linking.py (customers → members through
-identity resolution), activity.py (guide and group statistics per day), tags.py (segment/audience → corp tags
-with a ledger), events.py (reading contact events for the report and the SOP anchor).
+identity resolution), merge.py (staging → store in one transaction, contact events), activity.py (guide and group
+statistics per day), tags.py (segment/audience → corp tags with a ledger), steps.py (pipeline steps).
 """

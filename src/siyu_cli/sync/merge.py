@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from siyu_cli.errors import DataError
+
 GM_SHAPE = json.dumps([{"userid": "VARCHAR", "type": "INTEGER", "join_time": "BIGINT", "join_scene": "INTEGER",
                         "invitor": {"userid": "VARCHAR"}, "unionid": "VARCHAR"}])
 
@@ -39,7 +41,11 @@ def merge(settings, report, follow_users: list[str]) -> None:
         install_macros(con)
         con.execute("BEGIN TRANSACTION")
         try:
+            status = con.execute("SELECT status FROM wecom_sync_runs WHERE batch_id = ?", [b]).fetchone()
+            if status is None or status[0] != "running":
+                raise DataError(f"sync {b} is not running any more (status {status[0] if status else 'missing'})")
             prev = con.execute("SELECT max(finished_at) FROM wecom_sync_runs WHERE status = 'done'").fetchone()[0]
+            _refuse_empty(con, b)
             report.baseline = prev is None
             now = dt.datetime.now(dt.timezone.utc)
             started = con.execute("SELECT started_at FROM wecom_sync_runs WHERE batch_id = ?", [b]).fetchone()[0]
@@ -71,9 +77,28 @@ def merge(settings, report, follow_users: list[str]) -> None:
             for table in ("wecom_sync_contacts", "wecom_sync_groups", "wecom_sync_tags"):
                 con.execute(f"DELETE FROM {table} WHERE batch_id = ?", [b])
             con.execute("COMMIT")
-        except BaseException:
+        except BaseException as exc:
             con.execute("ROLLBACK")
+            if isinstance(exc, EmptySync):  # the next sync starts afresh instead of resuming this empty one
+                con.execute("UPDATE wecom_sync_runs SET status = 'failed', finished_at = now() WHERE batch_id = ?", [b])
+                for table in ("wecom_sync_contacts", "wecom_sync_groups", "wecom_sync_tags"):
+                    con.execute(f"DELETE FROM {table} WHERE batch_id = ?", [b])
             raise
+
+
+class EmptySync(DataError):
+    """The API returned nothing although earlier syncs found customers."""
+
+
+def _refuse_empty(con, b: str) -> None:
+    """A sync that returns no customer while the store holds synced ones is a permission problem, not churn."""
+    fetched = con.execute("SELECT count(*) FROM wecom_sync_contacts WHERE batch_id = ?", [b]).fetchone()[0]
+    held = con.execute("SELECT count(*) FROM wecom_contacts WHERE synced_batch IS NOT NULL").fetchone()[0]
+    if fetched == 0 and held > 0:
+        raise EmptySync(
+            f"WeCom returned no customer relation but the store holds {held:,} from earlier syncs; refusing to record "
+            "them all as lost. Check the app's visible range and 客户联系 permission (`siyu wecom check`) "
+            "and run the sync again")
 
 
 def _stage_views(con, b: str) -> None:

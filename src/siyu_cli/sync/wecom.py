@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import secrets
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -122,9 +123,34 @@ def _start(settings, now: dt.datetime) -> tuple[str, dict, list[str] | None, boo
         return batch_id, {}, None, False
 
 
+@contextmanager
+def _sync_lock(settings):
+    """One sync per workspace (two would stage into and merge the same run): an flock the kernel drops on death."""
+    import fcntl
+
+    from siyu_cli.errors import StoreBusy
+
+    path = settings.root / ".siyu" / "sync.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise StoreBusy("another `siyu sync wecom` is running in this workspace; retry when it has finished") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def sync_wecom(settings, *, client=None, activity: bool = True, activity_days: int | None = None,
                progress: Callable[[str], None] | None = None, checkpoint_rows: int = CHECKPOINT_ROWS) -> SyncReport:
     """Pull everything (resuming an unfinished sync), merge it, link members; see the module docstring."""
+    with _sync_lock(settings):
+        return _sync(settings, client, activity, activity_days, progress, checkpoint_rows)
+
+
+def _sync(settings, client, activity, activity_days, progress, checkpoint_rows) -> SyncReport:
     from siyu_cli.wecom.client import WeComClient
 
     note = progress or (lambda _msg: None)
