@@ -99,6 +99,7 @@ def test_second_sync_records_exactly_the_changes(settings, sb):
     assert added_at == [(1_750_000_000,)]  # dated by WeCom's createtime
     lost = q(settings, "SELECT since IS NOT NULL, member_id IS NOT NULL FROM contact_events WHERE kind = 'contact_lost'")
     assert lost == [(True, True), (True, True)]
+    assert q(settings, "SELECT count(*) FROM contact_events WHERE member_id IS NULL") == [(0,)]  # new ones too
     assert r.counts["contacts"] == {"added": 2, "updated": 0, "unchanged": 34, "removed": 2}
 
 

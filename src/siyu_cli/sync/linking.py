@@ -72,6 +72,10 @@ def link_customers(con, batch_id: str) -> dict[str, int]:
     con.execute("UPDATE wecom_contacts SET member_id = r.member_id FROM siyu_res r "
                 "WHERE wecom_contacts.external_userid = r.__bk AND wecom_contacts.member_id IS DISTINCT FROM r.member_id")
     identity.relink(con)
+    # events of this sync name the member too (a new relation had none when its event was written)
+    con.execute("""UPDATE contact_events SET member_id = i.member_id FROM member_identities i
+                   WHERE contact_events.batch_id = ? AND contact_events.member_id IS NULL
+                     AND i.id_type = 'external_userid' AND i.id_value = contact_events.external_userid""", [batch_id])
     # the relation tags of linked customers, as member tags (the previous sync's are replaced)
     con.execute("DELETE FROM member_tags WHERE batch_id LIKE 'wsync-%'")
     con.execute("""INSERT INTO member_tags (member_id, tag_group, tag, batch_id)

@@ -125,86 +125,62 @@ def _stage_views(con, b: str) -> None:
         WHERE m.type = 2""")
 
 
+def _events(con, b: str, new: str, old: str, who: str, at_col: str, kinds: tuple[str, str], now, prev) -> None:
+    """Contact events of one relation kind: ``kinds[0]`` for rows of ``new`` no previous sync saw, ``kinds[1]``
+    for rows a previous sync saw that ``new`` lacks (dated now, ``since`` the previous sync)."""
+    if prev is None:  # the first sync is a baseline
+        return
+    con.execute(f"""INSERT INTO contact_events (batch_id, kind, external_userid, {who}, member_id, event_at)
+        SELECT ?, ?, n.external_userid, n.{who}, o.member_id, coalesce(n.{at_col}, ?)
+        FROM {new} n LEFT JOIN {old} o USING (external_userid, {who}) WHERE o.synced_batch IS NULL""",
+                [b, kinds[0], now])
+    con.execute(f"""INSERT INTO contact_events (batch_id, kind, external_userid, {who}, member_id, event_at, since)
+        SELECT ?, ?, o.external_userid, o.{who}, o.member_id, ?, ?
+        FROM {old} o ANTI JOIN {new} n USING (external_userid, {who}) WHERE o.synced_batch IS NOT NULL""",
+                [b, kinds[1], now, prev])
+
+
+def _replace(con, new: str, table: str, keys: list[str], cols: list[str], extra: dict[str, object]) -> None:
+    """Make ``table`` hold exactly the keys of ``new``: delete the others, upsert ``cols`` and ``extra`` values."""
+    on = " AND ".join(f"n.{k} = o.{k}" for k in keys)
+    con.execute(f"DELETE FROM {table} o WHERE NOT EXISTS (SELECT 1 FROM {new} n WHERE {on})")
+    names = ", ".join([*keys, *cols, *extra])
+    sets = ", ".join(f"{c} = excluded.{c}" for c in [*cols, *extra])
+    con.execute(f"""INSERT INTO {table} ({names}) SELECT {', '.join([*keys, *cols])}, {', '.join('?' for _ in extra)}
+                    FROM {new} ON CONFLICT DO UPDATE SET {sets}""", list(extra.values()))
+
+
 REL_COLS = ["added_at", "add_way", "remark", "description", "remark_mobiles", "state", "oper_userid", "tag_ids"]
+CUST_COLS = ["name", "type", "gender", "unionid", "corp_name"]
+TAG_COLS = ["name", "group_id", "group_name", "created_at", "sort_order"]
+GROUP_COLS = ["name", "owner_userid", "notice", "created_at", "member_count"]
+GM_COLS = ["joined_at", "member_type", "join_scene", "invitor", "unionid"]
 
 
 def _merge_relations(con, b: str, prev, now) -> dict[str, int]:
-    counts = _diff(con, "s_rel", "wecom_contacts", ["external_userid", "staff_userid"], REL_COLS)
-    if prev is not None:
-        con.execute("""INSERT INTO contact_events (batch_id, kind, external_userid, staff_userid, member_id, event_at)
-            SELECT ?, 'contact_added', n.external_userid, n.staff_userid, o.member_id, coalesce(n.added_at, ?)
-            FROM s_rel n LEFT JOIN wecom_contacts o USING (external_userid, staff_userid)
-            WHERE o.synced_batch IS NULL""", [b, now])
-        con.execute("""INSERT INTO contact_events (batch_id, kind, external_userid, staff_userid, member_id, event_at, since)
-            SELECT ?, 'contact_lost', o.external_userid, o.staff_userid, o.member_id, ?, ?
-            FROM wecom_contacts o ANTI JOIN s_rel n USING (external_userid, staff_userid)
-            WHERE o.synced_batch IS NOT NULL""", [b, now, prev])
-    con.execute("DELETE FROM wecom_contacts o WHERE NOT EXISTS (SELECT 1 FROM s_rel n WHERE n.external_userid = "
-                "o.external_userid AND n.staff_userid = o.staff_userid)")
-    cols = ", ".join(REL_COLS)
-    sets = ", ".join(f"{c} = excluded.{c}" for c in REL_COLS)
-    con.execute(f"""INSERT INTO wecom_contacts (external_userid, staff_userid, {cols}, synced_batch)
-                    SELECT external_userid, staff_userid, {cols}, ? FROM s_rel
-                    ON CONFLICT DO UPDATE SET {sets}, synced_batch = excluded.synced_batch""", [b])
+    keys = ["external_userid", "staff_userid"]
+    counts = _diff(con, "s_rel", "wecom_contacts", keys, REL_COLS)
+    _events(con, b, "s_rel", "wecom_contacts", "staff_userid", "added_at", ("contact_added", "contact_lost"), now, prev)
+    _replace(con, "s_rel", "wecom_contacts", keys, REL_COLS, {"synced_batch": b})
     return counts
-
-
-CUST_COLS = ["name", "type", "gender", "unionid", "corp_name"]
 
 
 def _merge_customers(con, b: str, now) -> dict[str, int]:
     counts = _diff(con, "s_cust", "wecom_customers", ["external_userid"], CUST_COLS)
-    con.execute("DELETE FROM wecom_customers o WHERE o.external_userid NOT IN (SELECT external_userid FROM s_cust)")
-    cols = ", ".join(CUST_COLS)
-    sets = ", ".join(f"{c} = excluded.{c}" for c in CUST_COLS)
-    con.execute(f"""INSERT INTO wecom_customers (external_userid, {cols}, synced_batch, updated_at)
-                    SELECT external_userid, {cols}, ?, ? FROM s_cust
-                    ON CONFLICT DO UPDATE SET {sets}, synced_batch = excluded.synced_batch,
-                                              updated_at = excluded.updated_at""", [b, now])
+    _replace(con, "s_cust", "wecom_customers", ["external_userid"], CUST_COLS, {"synced_batch": b, "updated_at": now})
     return counts
-
-
-TAG_COLS = ["name", "group_id", "group_name", "created_at", "sort_order"]
 
 
 def _merge_tags(con, b: str) -> dict[str, int]:
     counts = _diff(con, "s_tags", "wecom_corp_tags", ["tag_id"], TAG_COLS)
-    con.execute("DELETE FROM wecom_corp_tags WHERE tag_id NOT IN (SELECT tag_id FROM s_tags)")
-    cols = ", ".join(TAG_COLS)
-    sets = ", ".join(f"{c} = excluded.{c}" for c in TAG_COLS)
-    con.execute(f"""INSERT INTO wecom_corp_tags (tag_id, {cols}, synced_batch) SELECT tag_id, {cols}, ? FROM s_tags
-                    ON CONFLICT DO UPDATE SET {sets}, synced_batch = excluded.synced_batch""", [b])
+    _replace(con, "s_tags", "wecom_corp_tags", ["tag_id"], TAG_COLS, {"synced_batch": b})
     return counts
-
-
-GROUP_COLS = ["name", "owner_userid", "notice", "created_at", "member_count"]
-GM_COLS = ["joined_at", "member_type", "join_scene", "invitor", "unionid"]
 
 
 def _merge_groups(con, b: str, prev, now) -> tuple[dict[str, int], dict[str, int]]:
     groups = _diff(con, "s_grp", "groups", ["group_id"], GROUP_COLS)
     members = _diff(con, "s_gm", "group_members", ["group_id", "external_userid"], GM_COLS)
-    if prev is not None:
-        con.execute("""INSERT INTO contact_events (batch_id, kind, external_userid, group_id, member_id, event_at)
-            SELECT ?, 'group_joined', n.external_userid, n.group_id, o.member_id, coalesce(n.joined_at, ?)
-            FROM s_gm n LEFT JOIN group_members o USING (group_id, external_userid)
-            WHERE o.synced_batch IS NULL""", [b, now])
-        con.execute("""INSERT INTO contact_events (batch_id, kind, external_userid, group_id, member_id, event_at, since)
-            SELECT ?, 'group_left', o.external_userid, o.group_id, o.member_id, ?, ?
-            FROM group_members o ANTI JOIN s_gm n USING (group_id, external_userid)
-            WHERE o.synced_batch IS NOT NULL""", [b, now, prev])
-    con.execute("DELETE FROM group_members o WHERE NOT EXISTS (SELECT 1 FROM s_gm n WHERE n.group_id = o.group_id "
-                "AND n.external_userid = o.external_userid)")
-    con.execute("DELETE FROM groups WHERE group_id NOT IN (SELECT group_id FROM s_grp)")
-    cols = ", ".join(GROUP_COLS)
-    sets = ", ".join(f"{c} = excluded.{c}" for c in GROUP_COLS)
-    con.execute(f"""INSERT INTO groups (group_id, {cols}, batch_id, synced_batch, updated_at)
-                    SELECT group_id, {cols}, ?, ?, ? FROM s_grp
-                    ON CONFLICT DO UPDATE SET {sets}, synced_batch = excluded.synced_batch,
-                                              updated_at = excluded.updated_at""", [b, b, now])
-    cols = ", ".join(GM_COLS)
-    sets = ", ".join(f"{c} = excluded.{c}" for c in GM_COLS)
-    con.execute(f"""INSERT INTO group_members (group_id, external_userid, {cols}, batch_id, synced_batch)
-                    SELECT group_id, external_userid, {cols}, ?, ? FROM s_gm
-                    ON CONFLICT DO UPDATE SET {sets}, synced_batch = excluded.synced_batch""", [b, b])
+    _events(con, b, "s_gm", "group_members", "group_id", "joined_at", ("group_joined", "group_left"), now, prev)
+    _replace(con, "s_gm", "group_members", ["group_id", "external_userid"], GM_COLS, {"batch_id": b, "synced_batch": b})
+    _replace(con, "s_grp", "groups", ["group_id"], GROUP_COLS, {"batch_id": b, "synced_batch": b, "updated_at": now})
     return groups, members
