@@ -199,3 +199,16 @@ def test_kill_mid_way_then_rerun_leaves_exactly_one_segment_tag(settings, tmp_pa
         assert all(len(v) == 1 for v in tags.values())
         assert tags == expected(settings, sid)
         assert sb.state.counters["add_corp_tag"] == 1
+
+
+def test_a_kill_between_add_corp_tag_and_recording_it_adopts_siyus_own_tags(settings, sb):
+    client = synced(settings, sb)
+    snapshot(settings, lambda i, m: SEGMENTS[i % 4])
+    sb.inject("drop_after", "add_corp_tag")  # WeCom created the tags; siyu never heard back
+    with pytest.raises(Exception):
+        tags_sync(settings, client=make_client(sb, settings, max_retries=0))
+    assert sb.state.counters["add_corp_tag"] == 1
+    assert q(settings, "SELECT count(*) FROM wecom_tag_owned WHERE tag_id LIKE 'pending:%'") == [(4,)]
+    r = tags_sync(settings, client=client)  # adopts them instead of refusing them as foreign
+    assert sb.state.counters["add_corp_tag"] == 1 and r.done == 36
+    assert q(settings, "SELECT count(*) FROM wecom_tag_owned WHERE tag_id LIKE 'pending:%'") == [(0,)]

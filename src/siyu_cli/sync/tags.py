@@ -167,7 +167,8 @@ def tags_sync(settings, *, client=None, tag: str | None = None, audience: str | 
                               "AND tag_name IS NOT DISTINCT FROM ? ORDER BY started_at", [group, tag]).fetchall()
         snap, names, _ = _plan(con, settings, mode, group, scheme=scheme, tag=tag, audience=audience)
         if dry_run:
-            owned = {r[0] for r in con.execute("SELECT name FROM wecom_tag_owned WHERE group_name = ?", [group]).fetchall()}
+            owned = {r[0] for r in con.execute("SELECT name FROM wecom_tag_owned WHERE group_name = ? "
+                                               "AND tag_id NOT LIKE 'pending:%'", [group]).fetchall()}
             missing = [n for n in names if n not in owned]
             report.planned = con.execute("SELECT count(*) FROM tag_plan").fetchone()[0]
             report.per_tag = _per_tag(con, "tag_plan")
@@ -220,43 +221,59 @@ def _new_run(settings, mode, group, tag, scheme, snap, audience, names, client, 
     return run_id
 
 
+PENDING = "pending:"  # wecom_tag_owned.tag_id of a tag asked for whose add_corp_tag answer was not recorded yet
+
+
 def ensure_tags(settings, client, group: str, names: list[str]) -> list[str]:
     """Create the tags (and group) siyu needs that do not exist yet; returns the names created.
 
     A tag of the same name siyu did not create is never adopted: that is an error to resolve by choosing
-    another group name. The library must stay under 3,000 tags.
+    another group name — except a tag siyu itself asked for in a call cut off before its answer was
+    recorded (a ``pending:`` row written before the call). The library must stay under 3,000 tags.
     """
     from siyu_cli.store import open_store
 
     library = client.get_corp_tag_list()
     live = {t["id"] for g in library for t in g.get("tag") or []}
+    g = next((g for g in library if g["group_name"] == group), None)
+    in_group = {t["name"]: t["id"] for t in (g or {}).get("tag") or []}
     with open_store(settings) as con:
-        stale = con.execute("SELECT tag_id FROM wecom_tag_owned WHERE group_name = ?", [group]).fetchall()
-        for (tid,) in stale:  # deleted in the admin console: forget it, recreate below
-            if tid not in live:
+        con.execute("BEGIN TRANSACTION")
+        for name, tid in con.execute("SELECT name, tag_id FROM wecom_tag_owned WHERE group_name = ?", [group]).fetchall():
+            if tid.startswith(PENDING):
                 con.execute("DELETE FROM wecom_tag_owned WHERE tag_id = ?", [tid])
+                if name in in_group:  # created by siyu's interrupted call: adopt it
+                    con.execute("INSERT OR REPLACE INTO wecom_tag_owned VALUES (?, ?, ?, ?, now())",
+                                [in_group[name], g["group_id"], group, name])
+            elif tid not in live:  # deleted in the admin console: forget it, recreate below
+                con.execute("DELETE FROM wecom_tag_owned WHERE tag_id = ?", [tid])
+        con.execute("COMMIT")
         owned = dict(con.execute("SELECT name, tag_id FROM wecom_tag_owned WHERE group_name = ?", [group]).fetchall())
         group_id = con.execute("SELECT any_value(group_id) FROM wecom_tag_owned WHERE group_name = ?", [group]).fetchone()[0]
     missing = [n for n in names if n not in owned]
     if not missing:
         return []
-    g = next((g for g in library if g["group_name"] == group), None)
-    if g is not None:
-        foreign = sorted({t["name"] for t in g.get("tag") or []} & set(missing))
-        if foreign:
-            raise DataError(f"tag group {group!r} already has {', '.join(foreign)} created outside siyu; siyu never "
-                            "touches tags it did not create: set another [wecom.tags] group")
-        group_id = group_id or g["group_id"]
-    size = len(live)
-    if size + len(missing) > LIBRARY_LIMIT:
-        raise DataError(f"the corp tag library holds {size} tags; adding {len(missing)} would pass WeCom's "
+    foreign = sorted(set(in_group) & set(missing))
+    if foreign:
+        raise DataError(f"tag group {group!r} already has {', '.join(foreign)} created outside siyu; siyu never "
+                        "touches tags it did not create: set another [wecom.tags] group")
+    group_id = group_id or (g["group_id"] if g else None)
+    if len(live) + len(missing) > LIBRARY_LIMIT:
+        raise DataError(f"the corp tag library holds {len(live)} tags; adding {len(missing)} would pass WeCom's "
                         f"{LIBRARY_LIMIT}-tag limit")
+    with open_store(settings) as con:
+        for name in missing:
+            con.execute("INSERT OR REPLACE INTO wecom_tag_owned VALUES (?, '', ?, ?, now())",
+                        [f"{PENDING}{group}\x1f{name}", group, name])
     created = client.add_corp_tag(tags=missing, group_id=group_id) if group_id else \
         client.add_corp_tag(tags=missing, group_name=group)
     with open_store(settings) as con:
+        con.execute("BEGIN TRANSACTION")
+        con.execute("DELETE FROM wecom_tag_owned WHERE group_name = ? AND tag_id LIKE 'pending:%'", [group])
         for t in created.get("tag") or []:
             con.execute("INSERT OR REPLACE INTO wecom_tag_owned VALUES (?, ?, ?, ?, now())",
                         [t["id"], created["group_id"], group, t["name"]])
+        con.execute("COMMIT")
     return missing
 
 
@@ -270,7 +287,8 @@ def _execute(settings, client, run_id: str, group: str, report: TagSyncReport) -
         rows = con.execute("SELECT external_userid, staff_userid, add_names, remove_names FROM wecom_tag_ledger "
                            "WHERE run_id = ? AND status = 'pending' ORDER BY staff_userid, external_userid",
                            [run_id]).fetchall()
-        ids = dict(con.execute("SELECT name, tag_id FROM wecom_tag_owned WHERE group_name = ?", [group]).fetchall())
+        ids = dict(con.execute("SELECT name, tag_id FROM wecom_tag_owned WHERE group_name = ? "
+                               "AND tag_id NOT LIKE 'pending:%'", [group]).fetchall())
     if not rows:
         _finish(settings, run_id)
         return 0
@@ -314,7 +332,8 @@ def _owned(settings, group: str) -> dict[str, str]:
     from siyu_cli.store import open_store
 
     with open_store(settings, read_only=True) as con:
-        return dict(con.execute("SELECT name, tag_id FROM wecom_tag_owned WHERE group_name = ?", [group]).fetchall())
+        return dict(con.execute("SELECT name, tag_id FROM wecom_tag_owned WHERE group_name = ? "
+                                "AND tag_id NOT LIKE 'pending:%'", [group]).fetchall())
 
 
 def _checkpoint(settings, run_id: str, group: str, results: list[tuple], report: TagSyncReport) -> None:
