@@ -212,3 +212,19 @@ def test_a_kill_between_add_corp_tag_and_recording_it_adopts_siyus_own_tags(sett
     r = tags_sync(settings, client=client)  # adopts them instead of refusing them as foreign
     assert sb.state.counters["add_corp_tag"] == 1 and r.done == 36
     assert q(settings, "SELECT count(*) FROM wecom_tag_owned WHERE tag_id LIKE 'pending:%'") == [(0,)]
+
+
+def test_removing_a_tag_deleted_in_the_console_needs_no_call(settings, sb):
+    client = synced(settings, sb)
+    snapshot(settings, lambda i, m: SEGMENTS[i % 2])
+    tags_sync(settings, client=client)
+    victim = next(tid for tid, t in sb.state.corp_tags.items() if t["name"] == SEGMENTS[1])
+    del sb.state.corp_tags[victim]  # an admin deleted 重要保持 (WeCom drops it from every customer)
+    for tags in sb.state.relation_tags.values():
+        tags.discard(victim)
+    s2 = snapshot(settings, lambda i, m: SEGMENTS[0] if i % 2 == 0 else None)  # its members leave every segment
+    before = sb.state.counters["mark_tag"]
+    r = tags_sync(settings, client=client)
+    assert r.failed == 0 and r.done == r.planned > 0
+    assert sb.state.counters["mark_tag"] == before  # nothing to send: the tag is gone already
+    assert siyu_tags(sb) == expected(settings, s2)

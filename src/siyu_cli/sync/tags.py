@@ -302,9 +302,12 @@ def _execute(settings, client, run_id: str, group: str, report: TagSyncReport) -
                 if missing:
                     ensure_tags(settings, client, group, missing)
                     ids = _owned(settings, group)
+                add_ids, remove_ids = [ids[n] for n in add], [ids[n] for n in remove if n in ids]
+                if not add_ids and not remove_ids:  # only removals of tags deleted in the console: nothing to send
+                    results.append((ext, staff, add, remove, "done", None))
+                    break
                 try:
-                    client.mark_tag(userid=staff, external_userid=ext, add=[ids[n] for n in add],
-                                    remove=[ids[n] for n in remove if n in ids])
+                    client.mark_tag(userid=staff, external_userid=ext, add=add_ids, remove=remove_ids)
                     results.append((ext, staff, add, remove, "done", None))
                 except WeComError as exc:
                     if exc.errcode == 40068 and attempt == 1 and not refreshed:  # tag deleted in the console
@@ -314,7 +317,8 @@ def _execute(settings, client, run_id: str, group: str, report: TagSyncReport) -
                         continue
                     if exc.category == errcodes.RETRY or exc.errcode in (40014, 42001, 41001):
                         raise  # limits that persist: stop, the ledger keeps the rest pending
-                    status = "skipped" if exc.errcode == 84061 else "failed"
+                    # 84061 not a contact any more, 40003 departed guide, 60011 outside the visible range …
+                    status = "skipped" if exc.category == errcodes.SKIP else "failed"
                     if status == "failed" and exc.category == errcodes.FATAL and errcodes.lookup(exc.errcode).config:
                         raise
                     results.append((ext, staff, add, remove, status, exc.errcode))

@@ -207,7 +207,8 @@ def _fetch_contacts(client, stage: _Stage, follow_users: list[str], checkpoint_r
                 cursor = ""
                 continue
             raise
-        buf.extend(contact_row(it) for it in items)
+        # an item without both ids cannot be a relation (never seen from WeCom; a malformed answer)
+        buf.extend(r for r in map(contact_row, items) if r["external_userid"] and r["staff_userid"])
         if nxt and nxt not in seen:
             seen.add(nxt)
             cursor = nxt
