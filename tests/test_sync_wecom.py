@@ -218,6 +218,9 @@ def test_cli_sync_wecom_table_and_json(settings, sb, cli, monkeypatch, tmp_path)
     r = cli("sync", "wecom", "--no-activity", "--format", "json")
     data = json.loads(r.stdout)
     assert data["counts"]["contacts"]["unchanged"] == 36 and data["events"] == {}
+    r = cli("sync", "wecom", "--no-activity", "--format", "csv")
+    assert r.stdout.splitlines()[0] == "entity,added,updated,unchanged,removed"
+    assert "contacts,0,0,36,0" in r.stdout
 
 
 def test_an_empty_answer_is_refused_not_recorded_as_churn(settings, sb):

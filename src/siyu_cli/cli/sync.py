@@ -20,7 +20,7 @@ def sync_wecom_cmd(
     no_activity: bool = typer.Option(False, "--no-activity", help="Skip guide behaviour data and group statistics."),
     activity_days: Optional[int] = typer.Option(
         None, "--activity-days", help="On the first run, fetch activity this many days back (default 30, max 179)."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table (counts per entity), csv or json."),
 ) -> None:
     """Pull guides, customers with every relation, groups with members and the tag library; link customers to members.
 
@@ -38,7 +38,7 @@ def sync_wecom_cmd(
         output.emit_json(data)
         return
     rows = [[entity, c["added"], c["updated"], c["unchanged"], c["removed"]] for entity, c in report.counts.items()]
-    output.emit_rows(["entity", "added", "updated", "unchanged", "removed"], rows, Format.table,
+    output.emit_rows(["entity", "added", "updated", "unchanged", "removed"], rows, fmt,
                      title=f"sync {report.batch_id}" + (" (resumed)" if report.resumed else ""))
     ev = ", ".join(f"{k} {v}" for k, v in sorted(report.events.items())) or ("baseline (first sync)" if report.baseline else "none")
     lk = report.linked
@@ -54,10 +54,10 @@ def tags_sync_cmd(
     tag: Optional[str] = typer.Option(None, "--tag", help="Write an audience as this one tag (with --audience)."),
     audience: Optional[str] = typer.Option(
         None, "--audience", help="Who gets --tag: segment:…, tag:…, store:…, sql:SELECT member_id …, list:… (as push)."),
-    scheme: Optional[str] = typer.Option(None, "--scheme", help="Segment scheme whose latest snapshot is written ([wecom.tags] scheme)."),
-    group: Optional[str] = typer.Option(None, "--group", help="The siyu-owned tag group (default [wecom.tags] group, RFM分层)."),
+    scheme: Optional[str] = typer.Option(None, "--scheme", help="Segment scheme whose latest snapshot is written (default: wecom.tags.scheme in siyu.toml, else the latest)."),
+    group: Optional[str] = typer.Option(None, "--group", help="The siyu-owned tag group (default: wecom.tags.group in siyu.toml, else RFM分层)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show adds/removes per tag and the number of calls; change nothing."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table (adds/removes per tag), csv or json."),
 ) -> None:
     """Each member's current segment as a corp tag on every (guide, customer) relation; only changes are sent.
 
@@ -72,7 +72,7 @@ def tags_sync_cmd(
         return
     rows = [[name, c["add"], c["remove"]] for name, c in report.per_tag.items()]
     title = f"tags {report.group}" + (" (dry run)" if dry_run else f" {report.run_id}")
-    output.emit_rows(["tag", "add", "remove"], rows, Format.table, title=title)
+    output.emit_rows(["tag", "add", "remove"], rows, fmt, title=title)
     if dry_run:
         output.info(f"{report.planned} relation(s) to change ({report.resumed} pending from an interrupted run); "
                     f"{report.calls} API call(s)" + (f"; tags to create: {', '.join(report.created_tags)}"

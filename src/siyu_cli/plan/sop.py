@@ -6,7 +6,8 @@ group join (``group_members.joined_at``), or, with ``anchor: segment_entered``,
 the ``as_of`` date of the segment snapshot that first showed them in one of the
 SOP's ``segments`` (the churn / "activity is dropping" trigger; see
 :func:`_candidates_sql`), or, with ``anchor: contact_lost`` / ``contact_added`` /
-``group_left``, the day of that contact event (``contact_events``, from ``siyu sync wecom``). A step with ``day: N`` is due for everyone whose day 0
+``group_left``, the day of that contact event (``contact_events``, from
+``siyu sync wecom``). A step with ``day: N`` is due for everyone whose day 0
 was N days before. Selection and exclusions run in SQL; only the due members
 come back to Python to render their message.
 

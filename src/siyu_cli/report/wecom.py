@@ -87,22 +87,24 @@ def render_terminal(report, console) -> None:
 
     s = report.sections
     zh = report.language == "zh"
+
+    def table(cols) -> Table:
+        t = Table(box=None, header_style="bold", padding=(0, 1))
+        for i, col in enumerate(cols):
+            t.add_column(col, justify="left" if i == 0 else "right", no_wrap=True)
+        return t
+
     ev = s.get("contact_events")
     if ev:
-        t = Table(box=None, header_style="bold", padding=(0, 1))
-        for col in (("导购", "新增好友", "好友流失") if zh else ("guide", "added", "lost")):
-            t.add_column(col, justify="left" if col in ("导购", "guide") else "right", no_wrap=True)
+        t = table(("导购", "新增好友", "好友流失") if zh else ("guide", "added", "lost"))
         for r in ev["by_guide"][:8]:
             t.add_row(str(r["name"] or r["guide"])[:24], str(r["added"]), str(r["lost"]))
         head = " · ".join(f"{EVENT_ZH[k] if zh else k} {n}" for k, n in ev["totals"].items())
         console.print(Panel(t, title=("好友与群变动  " if zh else "Contact events  ") + head, title_align="left"))
     ga = s.get("guide_activity")
     if ga:
-        t = Table(box=None, header_style="bold", padding=(0, 1))
-        cols = (("导购", "新增客户", "聊天", "消息", "回复率", "平均回复(分)", "删除/拉黑") if zh else
-                ("guide", "new", "chats", "messages", "reply %", "avg reply min", "negative"))
-        for i, col in enumerate(cols):
-            t.add_column(col, justify="left" if i == 0 else "right", no_wrap=True)
+        t = table(("导购", "新增客户", "聊天", "消息", "回复率", "平均回复(分)", "删除/拉黑") if zh else
+                  ("guide", "new", "chats", "messages", "reply %", "avg reply min", "negative"))
         for r in ga[:10]:
             t.add_row(str(r["name"] or r["guide"])[:24], str(r["new_contacts"]), str(r["chats"]), str(r["messages"]),
                       "—" if r["reply_percentage"] is None else f"{r['reply_percentage']:.0f}%",
@@ -111,11 +113,8 @@ def render_terminal(report, console) -> None:
         console.print(Panel(t, title="导购活跃榜（企微）" if zh else "Guide activity (WeCom)", title_align="left"))
     gh = s.get("group_health")
     if gh:
-        t = Table(box=None, header_style="bold", padding=(0, 1))
-        cols = (("群主", "群数", "群成员", "新入群", "日均发言人数", "消息数", "退群") if zh else
-                ("owner", "groups", "members", "joined", "active/day", "messages", "left"))
-        for i, col in enumerate(cols):
-            t.add_column(col, justify="left" if i == 0 else "right", no_wrap=True)
+        t = table(("群主", "群数", "群成员", "新入群", "日均发言人数", "消息数", "退群") if zh else
+                  ("owner", "groups", "members", "joined", "active/day", "messages", "left"))
         for r in gh[:10]:
             t.add_row(str(r["owner"])[:24], str(r["groups"]), str(r["members"]), str(r["new_members"]),
                       "—" if r["active_members_per_day"] is None else f"{r['active_members_per_day']:.1f}",
