@@ -52,6 +52,8 @@ def test_report_shows_contact_events_guide_activity_and_group_health(settings, s
     sb.state.leave_group("wrsandbox02", "wmsandbox0002")
     sync_wecom(settings, client=client, activity_days=3)
     rep = build_report(settings)
+    # 在线率: wmsandbox0001 lost its only guide; its member keeps the external_userid but is not reachable
+    assert rep.kpis["reachable_members"] == 29 and rep.kpis["online_rate"] == pytest.approx(29 / 30)
     ev = rep.sections["contact_events"]
     assert ev["totals"] == {"contact_added": 0, "contact_lost": 1, "group_joined": 0, "group_left": 1}
     assert ev["by_guide"] == [{"guide": "guide01", "name": None, "added": 0, "lost": 1}]

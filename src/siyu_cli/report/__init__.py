@@ -202,6 +202,12 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
         kp = {k: b[k] for k in ("members", "new_members", "buyers", "new_buyers", "returning_buyers", "orders", "gmv", "aov", "items_per_order",
                                 "member_order_share", "member_gmv_share")}
         kp.update(K.online(con, dto))
+        from siyu_cli.report.wecom import synced_online
+
+        synced = synced_online(con, dto)  # after `siyu sync wecom`: live guide relations only
+        if synced is not None:
+            kp.update(synced)
+            report.notes.append("在线率: members with a live WeCom guide relation as of the last `siyu sync wecom`")
         kp["new_contacts"] = K.new_contacts(con, dfrom, dto)
         life = K.lifecycle(con, dto, cfg.active_days, cfg.churn_days)
         kp.update(repurchase_rate=b["repurchase_rate"], purchase_frequency=b["purchase_frequency"])

@@ -64,6 +64,20 @@ def wecom_sections(con, dfrom: date, dto: date) -> dict[str, Any]:
     return out
 
 
+def synced_online(con, dto: date) -> dict[str, Any] | None:
+    """在线率 after a WeCom sync: members with a live guide relation (a member whose every guide lost them
+    keeps an external_userid but is not reachable). None when no sync has run (the file-based rule stays)."""
+    if not _exists(con, "wecom_sync_runs") or not con.execute(
+            "SELECT count(*) FROM wecom_sync_runs WHERE status = 'done'").fetchone()[0]:
+        return None
+    reach, total = con.execute("""
+        SELECT count(*) FILTER (WHERE c.member_id IS NOT NULL), count(*)
+        FROM members m LEFT JOIN (SELECT DISTINCT member_id FROM wecom_contacts WHERE member_id IS NOT NULL) c
+             ON c.member_id = m.member_id
+        WHERE m.join_at IS NULL OR CAST(m.join_at AS DATE) <= ?""", [dto]).fetchone()
+    return {"reachable_members": reach, "online_rate": reach / total if total else None}
+
+
 def csv_rows(sections: dict[str, Any]) -> list[list[Any]]:
     """Long rows (section, group, kpi, name, value) for ``siyu report --format csv``."""
     out: list[list[Any]] = []
