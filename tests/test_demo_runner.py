@@ -32,6 +32,7 @@ TODAY = date(2026, 11, 25)
 NEEDS = {
     "generate": [],
     "load": ["siyu_cli.ingest"],
+    "sync": ["siyu_cli.sandbox", "siyu_cli.sync"],
     "segment": ["siyu_cli.segment"],
     "plan": ["siyu_cli.plan"],
     "push": ["siyu_cli.sandbox", "siyu_cli.push"],
@@ -80,7 +81,7 @@ def test_with_steps_inserts_before_after_and_at_the_end():
 
 
 def test_default_steps_are_the_loop_in_order():
-    assert [s.id for s in DEFAULT_STEPS] == ["generate", "load", "segment", "plan", "push", "report"]
+    assert [s.id for s in DEFAULT_STEPS] == ["generate", "load", "sync", "segment", "plan", "push", "report"]
 
 
 # ---------------------------------------------------------------- running
@@ -236,7 +237,10 @@ def test_cli_demo_end_to_end(siyu_subprocess, tmp_path):
         assert result["ok"] and all(v == "ok" for v in statuses.values())
         assert (target / "reports" / "report.html").is_file()
         steps = {s["id"]: s["summary"] for s in result["steps"]}
-        assert steps["load"]["read"] == steps["generate"]["rows"]
+        # contacts come through `siyu sync wecom`; the console export is loaded after it, adding nobody
+        assert steps["load"]["read"] + steps["sync"]["export rows"] == steps["generate"]["rows"]
+        assert steps["sync"]["ground truth"] == "ok" and steps["sync"]["links"].startswith("ok (")
+        assert steps["sync"]["by remark phone"] > 0 and steps["sync"]["export new members"] == 0
         assert steps["plan"]["messages"] > 0
         assert steps["push"]["failed"] == 0 and steps["push"]["received"] > 0
         assert steps["report"]["html"] == str(target.resolve() / "reports" / "report.html")

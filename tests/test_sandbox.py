@@ -288,7 +288,7 @@ def test_seed_from_workspace_store(settings):
         con.execute("INSERT INTO staff VALUES ('zhang', '张导购', 'SH01', now()), ('li', '李导购', 'SH01', now())")
         con.execute("""INSERT INTO members (member_id, external_userid, guide_userid, name) VALUES
                        ('m1', 'wmA', 'zhang', '王女士'), ('m2', 'wmB', 'li', '赵先生'), ('m3', 'wmC', 'li', '钱女士')""")
-        con.execute("""INSERT INTO wecom_contacts VALUES
+        con.execute("""INSERT INTO wecom_contacts (external_userid, staff_userid, member_id, added_at, add_way, remark) VALUES
                        ('wmA', 'zhang', 'm1', '2026-01-01', NULL, NULL), ('wmA', 'li', 'm1', '2026-02-01', NULL, NULL),
                        ('wmB', 'li', 'm2', '2026-01-05', NULL, NULL), ('wmB', 'zhang', 'm2', '2026-03-01', NULL, NULL)""")
         con.execute("INSERT INTO groups (group_id, name, owner_userid) VALUES ('wrG1', '徐汇1群', 'zhang')")

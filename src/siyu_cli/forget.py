@@ -7,7 +7,8 @@ collected (member row, member_identities, WeCom contacts and groups), then:
 * tombstones — HMAC-SHA256 under the workspace id key of each identifier (``erased_identities``):
   a later load skips rows naming them (counted as ``erased``) and push never messages them again;
 * deleted — members, member_identities, member_tags, wecom_contacts, group_members, segment_members,
-  optouts naming them;
+  optouts naming them, and what WeCom sync keeps (wecom_customers, contact_events, sync staging, the
+  tag-sync state and ledger); a later sync skips them;
 * blanked — orders keep their amounts (revenue stays right) but lose member_id, buyer_phone and
   buyer_ref; push_recipients keep their state (ledger counts and caps stay right) with the recipient
   replaced by ``erased:<hash>`` and no member; the SOP keys, names and audiences of campaigns that
@@ -134,6 +135,8 @@ def _collect(con, ids: list[str], report: ForgetReport) -> dict:
             WHERE member_id IN (SELECT member_id FROM siyu_forget_m)
         UNION ALL SELECT 'external_userid', external_userid FROM group_members
             WHERE member_id IN (SELECT member_id FROM siyu_forget_m)
+        UNION ALL SELECT unnest(['external_userid', 'unionid']), unnest([external_userid, unionid]) FROM wecom_customers
+            WHERE member_id IN (SELECT member_id FROM siyu_forget_m)
     """).fetchall():
         if v:
             values[t if t in values else "source_member_id"].add(v)
@@ -192,6 +195,14 @@ def _erase(con, values: dict, report: ForgetReport, now: datetime) -> None:
     tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
     if "segment_members" in tables:
         run("segment_members", f"DELETE FROM segment_members WHERE member_id IN {m}")
+    # what `siyu sync wecom` / `siyu tags sync` keep about a customer (migrations 310/311)
+    for table, where in (("wecom_customers", f"member_id IN {m} OR external_userid IN {ext}"),
+                         ("contact_events", f"member_id IN {m} OR external_userid IN {ext}"),
+                         ("wecom_sync_contacts", f"external_userid IN {ext}"),
+                         ("wecom_tag_state", f"external_userid IN {ext}"),
+                         ("wecom_tag_ledger", f"external_userid IN {ext}")):
+        if table in tables:
+            run(table, f"DELETE FROM {table} WHERE {where}")
     if "push_recipients" in tables:
         run("push_recipients", f"""UPDATE push_recipients
             SET recipient_id = 'erased:' || left(siyu_keyed('recipient', recipient_id), 20), member_id = NULL

@@ -13,6 +13,7 @@ import decimal
 import io
 import json
 import os
+import re
 import sys
 from enum import Enum
 from pathlib import Path

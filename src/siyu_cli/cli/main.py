@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "report",  # report
     "run",  # run, runs
     "privacy",  # forget
+    "sync",  # sync wecom, tags sync
 )
 
 

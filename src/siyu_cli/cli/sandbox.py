@@ -293,6 +293,31 @@ def faults_cmd(
     emit_json(_control(_url(ctx, url), "faults", body))
 
 
+@sandbox_app.command("contact")
+def contact_cmd(
+    ctx: typer.Context,
+    action: str = typer.Argument(..., help="add | remove | join | leave"),
+    external_userid: str = typer.Argument(..., help="The customer's external_userid."),
+    target: str = typer.Argument(..., help="The guide's userid (add/remove) or the group's chat_id (join/leave)."),
+    unionid: Optional[str] = typer.Option(None, "--unionid", help="add: the customer's unionid."),
+    phone: List[str] = typer.Option([], "--phone", help="add: a phone in the guide's remark (remark_mobiles), repeatable."),
+    state: Optional[str] = typer.Option(None, "--state", help="add: the live-code state the customer came through."),
+    url: Optional[str] = typer.Option(None, "--url", help="Sandbox URL (default: $SIYU_WECOM_BASE_URL)."),
+) -> None:
+    """Change relations between syncs: a guide adds or loses a customer, a customer joins or leaves a group."""
+    from siyu_cli.errors import UsageError
+
+    actions = {"add": "add", "remove": "remove_friend", "join": "join_group", "leave": "leave_group"}
+    if action not in actions:
+        raise UsageError(f"action must be one of {', '.join(actions)}, not {action!r}")
+    body: dict = {"action": actions[action], "external_userid": external_userid}
+    body["chat_id" if action in ("join", "leave") else "userid"] = target
+    if action == "add":
+        body.update(unionid=unionid, remark_mobiles=phone or None, state=state)
+    _control(_url(ctx, url), "contacts", body)
+    typer.echo(f"{action} {external_userid} {target}: ok")
+
+
 @sandbox_app.command("reset")
 def reset_cmd(ctx: typer.Context, url: Optional[str] = typer.Option(None, "--url")) -> None:
     """Forget mass sends, deliveries, quotas and faults (contacts stay)."""

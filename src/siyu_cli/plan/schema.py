@@ -63,7 +63,7 @@ _WEEKDAY_ALIASES.update(
 CHANNELS = ("group", "customer", "app", "robot")
 SLOT_CHANNELS = ("group", "app", "robot")
 SOP_CHANNELS = ("customer", "app")
-SOP_ANCHORS = ("member_join", "group_join", "segment_entered")
+SOP_ANCHORS = ("member_join", "group_join", "segment_entered", "contact_lost", "contact_added", "group_left")
 #: Segment schemes a ``segment_entered`` SOP can follow (custom schemes: ``custom:<name>``).
 SEGMENT_SCHEMES = ("rfm8", "rfm11")
 _CUSTOM_SCHEME_RE = re.compile(r"^custom:\S+$")
@@ -902,7 +902,8 @@ def _parse_sop(c: _Checker, value: Any) -> Sop | None:
         best = closest(str(anchor), SOP_ANCHORS)
         c.err(("sop", "anchor"), f"unknown anchor {anchor!r}" + (f" (did you mean `{best}`?)" if best else ""),
               "member_join (day 0 = joined as member), group_join (day 0 = joined a group) or "
-              "segment_entered (day 0 = the snapshot that moved them into `segments`)")
+              "segment_entered (day 0 = the snapshot that moved them into `segments`), or contact_lost / "
+              "contact_added / group_left (day 0 = a contact event found by `siyu sync wecom`)")
         anchor = "member_join"
     scheme, segments = _parse_segment_trigger(c, s, anchor)
     channel = s.get("channel", "customer")

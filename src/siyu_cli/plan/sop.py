@@ -5,7 +5,9 @@ Day 0 is the day (in the playbook's time zone) a member joined — as a member
 group join (``group_members.joined_at``), or, with ``anchor: segment_entered``,
 the ``as_of`` date of the segment snapshot that first showed them in one of the
 SOP's ``segments`` (the churn / "activity is dropping" trigger; see
-:func:`_candidates_sql`). A step with ``day: N`` is due for everyone whose day 0
+:func:`_candidates_sql`), or, with ``anchor: contact_lost`` / ``contact_added`` /
+``group_left``, the day of that contact event (``contact_events``, from
+``siyu sync wecom``). A step with ``day: N`` is due for everyone whose day 0
 was N days before. Selection and exclusions run in SQL; only the due members
 come back to Python to render their message.
 
@@ -84,6 +86,8 @@ class SopReport:
         }
 
 
+#: anchors on `contact_events` (siyu sync wecom): the relation lost/added, the group left
+CONTACT_EVENT_ANCHORS = ("contact_lost", "contact_added", "group_left")
 _MEMBER_COLUMNS = """m.name, m.nickname, m.store, m.guide_userid, m.guide_name, m.level, m.points"""
 
 
@@ -128,6 +132,19 @@ def _candidates_sql(pb: Playbook, step: SopStep, day0: date) -> tuple[str, list[
         FROM entered e LEFT JOIN members m ON m.member_id = e.member_id
         """
         return base, [sop.scheme, day0, *cur_params, *prev_params, pb.timezone]
+    if sop.anchor in CONTACT_EVENT_ANCHORS:
+        # a contact event seen by `siyu sync wecom` (siyu_cli.sync): day 0 is the day it happened
+        base = f"""
+        WITH ev AS (
+            SELECT member_id, external_userid, min(event_at) AS anchor_at FROM contact_events
+            WHERE kind = ? AND CAST(timezone(?, event_at) AS DATE) = ? GROUP BY member_id, external_userid
+        )
+        SELECT coalesce(m.member_id, ev.external_userid) AS member_id, m.member_id IS NULL AS missing,
+               {_MEMBER_COLUMNS}, coalesce(m.external_userid, ev.external_userid) AS external_userid, m.phone,
+               ev.anchor_at, NULL AS segment_id, NULL AS segment_name
+        FROM ev LEFT JOIN members m ON m.member_id = ev.member_id
+        """
+        return base, [sop.anchor, pb.timezone, day0]
     if sop.anchor == "group_join":
         base = f"""
         WITH joins AS (

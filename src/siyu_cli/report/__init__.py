@@ -149,6 +149,9 @@ class Report:
         for row in s.get("trend") or []:
             for key in ("orders", "buyers", "gmv", "new_members"):
                 out.append(["trend", row["month"], key, name(key), row[key]])
+        from siyu_cli.report.wecom import csv_rows
+
+        out.extend(csv_rows(s))
         return ["section", "group", "kpi", "name", "value"], out
 
 
@@ -199,6 +202,12 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
         kp = {k: b[k] for k in ("members", "new_members", "buyers", "new_buyers", "returning_buyers", "orders", "gmv", "aov", "items_per_order",
                                 "member_order_share", "member_gmv_share")}
         kp.update(K.online(con, dto))
+        from siyu_cli.report.wecom import synced_online
+
+        synced = synced_online(con, dto)  # after `siyu sync wecom`: live guide relations only
+        if synced is not None:
+            kp.update(synced)
+            report.notes.append("在线率: members with a live WeCom guide relation as of the last `siyu sync wecom`")
         kp["new_contacts"] = K.new_contacts(con, dfrom, dto)
         life = K.lifecycle(con, dto, cfg.active_days, cfg.churn_days)
         kp.update(repurchase_rate=b["repurchase_rate"], purchase_frequency=b["purchase_frequency"])
@@ -218,6 +227,9 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
         s["campaigns"] = K.campaigns(con, dfrom, dto, cfg.campaign_days)
         s["trend"] = K.trend(con, dfrom, dto)
         s["breakdown"] = {"by": by, "rows": K.breakdown(con, by)} if by else None
+        from siyu_cli.report.wecom import wecom_sections
+
+        s.update(wecom_sections(con, dfrom, dto))  # contact events, guide activity, group health (from sync)
     if not s["add_rate"]:
         report.notes.append("加粉率: no store traffic in the period (load it with `siyu report traffic FILE`)")
     if s["segments"] is None:

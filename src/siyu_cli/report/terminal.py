@@ -273,6 +273,10 @@ def render(report: Report, console=None) -> None:
                          fmt_ratio(r["member_gmv_share"]), fmt_ratio(r["repurchase_rate"]))
         console.print(Panel(btab, title=rich_text(f"按 {by} 拆分" if zh else f"By {by}"), title_align="left"))
 
+    from siyu_cli.report.wecom import render_terminal
+
+    render_terminal(report, console)  # contact events, guide activity, group health (after `siyu sync wecom`)
+
     if report.notes:
         console.print(Group(*[rich_text(f"· {n}", style="dim") for n in report.notes]))
 

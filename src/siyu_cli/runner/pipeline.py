@@ -117,6 +117,14 @@ def load_pipelines(settings: "Settings") -> dict[str, Pipeline]:
     """The workspace's pipelines: the defaults, overridden or extended by ``[pipelines.NAME]``."""
     where = str(settings.config_file)
     raw: dict[str, Any] = {name: {"steps": steps} for name, steps in DEFAULT_PIPELINES.items()}
+    from siyu_cli.sync.steps import tags_enabled, wecom_configured
+
+    if wecom_configured(settings):  # WeCom is the source of contacts: sync before segmenting, tags after
+        nightly = list(raw["nightly"]["steps"])
+        nightly.insert(nightly.index("segment"), "sync")
+        if tags_enabled(settings):
+            nightly.insert(nightly.index("segment") + 1, "tags")
+        raw["nightly"] = {"steps": nightly}
     for name, table in settings.section("pipelines").items():
         if isinstance(table, list):  # pipelines.NAME = ["load", …]
             table = {"steps": table}

@@ -305,12 +305,16 @@ def step_sql(ctx: StepContext) -> dict[str, Any]:
     return {"rows": len(rows)}
 
 
+from siyu_cli.sync.steps import step_sync, step_tags  # noqa: E402 (WeCom sync and tag write-back)
+
 STEP_TYPES: dict[str, Callable[[StepContext], dict[str, Any]]] = {
     "load": step_load,
     "segment": step_segment,
     "report": step_report,
     "push_due": step_push_due,
     "sql": step_sql,
+    "sync": step_sync,
+    "tags": step_tags,
 }
 
 __all__ = ["STEP_TYPES", "StepContext", "DEFAULT_GLOBS", "inbox_files", "parse_duration", "push_window"]

@@ -2,7 +2,9 @@
 
 Same paths (``/cgi-bin/...``), JSON shapes and errcodes as WECOM.md for every endpoint
 siyu uses; always HTTP 200 for API errors, like WeCom. Control endpoints live under
-``/sandbox/`` (deliveries, confirm, reset, faults, expire_tokens, contacts, state).
+``/sandbox/`` (deliveries, confirm, reset, faults, expire_tokens, contacts, state). The ``contacts``
+control call adds and removes relations and group members between syncs (``action``: add,
+remove_friend, interact, join_group, leave_group).
 """
 
 from __future__ import annotations
@@ -355,12 +357,17 @@ class SandboxServer:
                 ext, userid = body.get("external_userid"), body.get("userid")
                 if action == "add":
                     self.state.add_contact(ext, userid, name=body.get("name"), last=bool(body.get("last")), refriend=True)
+                    self.state.set_contact_details(ext, unionid=body.get("unionid"))
+                    self.state.set_relation_details(ext, userid, remark_mobiles=body.get("remark_mobiles"),
+                                                    state=body.get("state"), remark=body.get("remark"))
                 elif action == "remove_friend":
                     self.state.remove_friend(ext, userid)
                 elif action == "interact":
                     self.state.set_last_interaction(ext, userid)
+                elif action in ("join_group", "leave_group"):
+                    getattr(self.state, action)(body["chat_id"], ext)
                 else:
-                    return 400, {"error": "action must be add, remove_friend or interact"}
+                    return 400, {"error": "action must be add, remove_friend, interact, join_group or leave_group"}
                 return 200, {"ok": True}
             return 404, {"error": f"unknown control endpoint {name}"}
         except (ValueError, KeyError) as exc:

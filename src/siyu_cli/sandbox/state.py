@@ -30,88 +30,23 @@ from pathlib import Path
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-HELP = "more info at https://open.work.weixin.qq.com/devtool/query?e="
-
-ERRMSG = {
-    -1: "system busy",
-    40001: "invalid credential, access_token is invalid or not latest",
-    40003: "invalid userid",
-    40007: "invalid media_id",
-    40008: "invalid message type",
-    40013: "invalid corpid",
-    40014: "invalid access_token",
-    40050: "chatid not found",
-    40058: "invalid parameter",
-    40096: "invalid external userid",
-    41001: "access_token missing",
-    41002: "corpid missing",
-    41004: "corpsecret missing",
-    41046: "msgid missing",
-    41047: "invalid msgid",
-    41048: "no customer to send",
-    41063: "msg is being sent, please try later",
-    41064: "attachments count exceed limit",
-    41065: "invalid attachments msgtype",
-    42001: "access_token expired",
-    44004: "empty content",
-    45002: "content size out of limit",
-    45009: "api freq out of limit",
-    45033: "api concurrent out of limit",
-    81013: "user & party & tag all invalid",
-    84061: "not external contact",
-    93000: "invalid webhook url",
-}
+from siyu_cli.sandbox.activity import ActivityAPI
+from siyu_cli.sandbox.contacts import ContactsAPI
+from siyu_cli.sandbox.tags import TagsAPI
+from siyu_cli.sandbox.wire import ERRMSG, HELP, _cursor, _offset, _page, err, ok  # noqa: F401 (re-exported)
 
 #: Per-customer mass-send quota: current rule is days-in-month per calendar month (WECOM.md §2.4).
 DEFAULT_QUOTA = {"period": "month", "limit": None}
 DEFAULT_RATE_LIMIT = 10_000  # per corp per API per minute (WECOM.md §6.1)
 
 
-def err(code: int, extra: str = "", **payload) -> dict:
-    hint = _secrets.token_hex(8)
-    msg = ERRMSG.get(code, "error") + (f": {extra}" if extra else "")
-    return {"errcode": code, "errmsg": f"{msg}, hint: [{hint}], from ip: 127.0.0.1, {HELP}{code}", **payload}
-
-
-def ok(**payload) -> dict:
-    return {"errcode": 0, "errmsg": "ok", **payload}
-
-
 def robot_id(key: str) -> str:
     return "robot-" + hashlib.sha256(key.encode()).hexdigest()[:10]
 
 
-def _cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"o{offset}".encode()).decode().rstrip("=")
+class SandboxState(ContactsAPI, TagsAPI, ActivityAPI):
+    """One corp (see module docstring); contacts, tags and activity endpoints come from the mixins."""
 
-
-def _offset(cursor: str | None) -> int | None:
-    if not cursor:
-        return 0
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        return int(raw[1:]) if raw.startswith("o") else None
-    except Exception:
-        return None
-
-
-def _page(items: list, body: dict, *, default: int, maximum: int, over_max_default: bool = False):
-    limit = body.get("limit") or default
-    try:
-        limit = int(limit)
-    except (TypeError, ValueError):
-        limit = default
-    if limit > maximum:
-        limit = default if over_max_default else maximum
-    start = _offset(body.get("cursor"))
-    if start is None:
-        return None, ""
-    chunk = items[start:start + limit]
-    nxt = _cursor(start + limit) if start + limit < len(items) else ""
-    return chunk, nxt
-
-
-class SandboxState:
     def __init__(self, *, corp_id: str, secret: str, robot_keys: list[str], confirm: str = "auto",
                  confirm_delay: float = 0.0, token_ttl: int = 7200, quota: dict | None = None,
                  rate_limits: dict | None = None, rate_limit_default: int = DEFAULT_RATE_LIMIT,
@@ -144,6 +79,8 @@ class SandboxState:
         self.removed: set[tuple[str, str]] = set()  # (external_userid, userid) no longer friends
         self.groups: dict[str, dict] = {}  # chat_id -> {"name", "owner", "members": [...], "create_time"}
         self.media: dict[str, float] = {}
+        self._init_contacts()
+        self._init_tags()
         self._log = None
         self._reset_runtime()
         self._load_deliveries()
@@ -163,6 +100,7 @@ class SandboxState:
         self.api_minute: dict[str, deque] = {}
         self._deliveries: list[dict] = []
         self.counters = {"requests": 0, "gettoken": 0, "app_dropped": 0}
+        self.endpoint_calls: dict[str, int] = {}  # per API path, errors included (benchmarks, tests)
 
     def reset(self) -> None:
         with self.lock:
@@ -251,6 +189,7 @@ class SandboxState:
                 self.removed.discard((external_userid, userid))
             if last or c["last"] is None:
                 c["last"] = userid
+            self.contacts_changed()
 
     def set_last_interaction(self, external_userid: str, userid: str) -> None:
         with self.lock:
@@ -260,6 +199,7 @@ class SandboxState:
         """The customer deleted the guide (or vice versa): later sends to them fail with status 2."""
         with self.lock:
             self.removed.add((external_userid, userid))
+            self.contacts_changed()
 
     def add_group(self, chat_id: str, owner: str, *, name: str | None = None, members: list[str] | None = None) -> None:
         with self.lock:
@@ -277,6 +217,16 @@ class SandboxState:
             self.add_contact(ext, guides[(i - 1) % staff], name=f"客户{i}", added_at=1_700_000_000 + i)
             if i % 5 == 0 and staff > 1:
                 self.add_contact(ext, guides[i % staff], added_at=1_700_100_000 + i, last=True)
+        level = [self.seed_tag("客户等级", n) for n in ("高", "中", "低")]  # the corp's own tags (not siyu's)
+        for i in range(1, customers + 1):
+            ext = f"wmsandbox{i:04d}"
+            # every 3rd customer has a unionid, every 4th a phone in the guide's remark
+            self.set_contact_details(ext, unionid=f"oSandboxUnion{i:04d}" if i % 3 == 0 else None,
+                                     gender=1 + i % 2)
+            for userid in self.contacts[ext]["followers"]:
+                self.set_relation_details(ext, userid, remark=f"客户{i}", state="store-qr" if i % 2 else None,
+                                          remark_mobiles=[f"1380000{i:04d}"] if i % 4 == 0 else [])
+                self.tag_relation(ext, userid, level[i % 3])
         for j in range(1, groups + 1):
             owner = guides[(j - 1) % staff]
             members = [f"wmsandbox{i:04d}" for i in range(j, customers + 1, groups)]
@@ -754,9 +704,13 @@ class SandboxState:
         if g is None:
             return err(40050)
         members = [{"userid": g["owner"], "type": 1, "join_time": g["create_time"], "join_scene": 1}]
+        joined = g.get("joined", {})
         for ext in g["members"]:
-            row = {"userid": ext, "type": 2, "join_time": g["create_time"], "join_scene": 1,
-                   "invitor": {"userid": g["owner"]}}
+            row = {"userid": ext, "type": 2, "join_time": joined.get(ext, g["create_time"]),
+                   "join_scene": 2 if ext in joined else 1, "invitor": {"userid": g["owner"]}}
+            unionid = self.contact_details.get(ext, {}).get("unionid")
+            if unionid:
+                row["unionid"] = unionid
             if body.get("need_name"):
                 row["name"] = self.contacts.get(ext, {}).get("name", ext)
             members.append(row)
@@ -780,6 +734,12 @@ class SandboxState:
         "externalcontact/get": ("GET", "externalcontact_get", True),
         "externalcontact/groupchat/list": ("POST", "groupchat_list", True),
         "externalcontact/groupchat/get": ("POST", "groupchat_get", True),
+        "externalcontact/batch/get_by_user": ("POST", "batch_get_by_user", True),
+        "externalcontact/get_corp_tag_list": ("POST", "get_corp_tag_list", True),
+        "externalcontact/add_corp_tag": ("POST", "add_corp_tag", True),
+        "externalcontact/mark_tag": ("POST", "mark_tag", True),
+        "externalcontact/get_user_behavior_data": ("POST", "get_user_behavior_data", True),
+        "externalcontact/groupchat/statistic": ("POST", "groupchat_statistic", True),
     }
 
     def handle(self, endpoint: str, query: dict, body: Any) -> dict:
@@ -789,6 +749,7 @@ class SandboxState:
             return err(40058, f"unknown api {endpoint}")
         with self.lock:
             self.counters["requests"] += 1
+            self.endpoint_calls[endpoint] = self.endpoint_calls.get(endpoint, 0) + 1
             self.tick()
             if spec[2]:
                 problem = self.check_token(query)

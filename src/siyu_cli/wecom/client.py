@@ -422,3 +422,60 @@ class WeComClient:
     def groupchat_get(self, chat_id: str, *, need_name: bool = False) -> dict:
         return self._call("POST", "externalcontact/groupchat/get",
                           body={"chat_id": chat_id, "need_name": 1 if need_name else 0}).get("group_chat") or {}
+
+    # ------------------------------------------------------------------ sync and tags (siyu sync wecom, siyu tags sync)
+    def batch_get_by_user_page(self, userids: list[str], cursor: str = "", limit: int = 100) -> tuple[list[dict], str]:
+        """One page of ``batch/get_by_user``: items (one per customer × requested guide) and the next cursor."""
+        if not 1 <= len(userids) <= 100:
+            raise UsageError(f"batch/get_by_user takes 1..100 userids, not {len(userids)}")
+        body: dict[str, Any] = {"userid_list": list(userids), "limit": min(int(limit), 100)}
+        if cursor:
+            body["cursor"] = cursor
+        payload = self._call("POST", "externalcontact/batch/get_by_user", body=body)
+        return list(payload.get("external_contact_list") or []), payload.get("next_cursor") or ""
+
+    def get_corp_tag_list(self, *, group_ids: list[str] | None = None, tag_ids: list[str] | None = None) -> list[dict]:
+        body: dict[str, Any] = {}
+        if group_ids:
+            body["group_id"] = list(group_ids)
+        if tag_ids:
+            body["tag_id"] = list(tag_ids)
+        return list(self._call("POST", "externalcontact/get_corp_tag_list", body=body).get("tag_group") or [])
+
+    def add_corp_tag(self, *, tags: list[str], group_name: str | None = None, group_id: str | None = None) -> dict:
+        """Create tags (in an existing group by id, else by name); returns the ``tag_group`` with the new tags."""
+        body: dict[str, Any] = {"tag": [{"name": t} for t in tags]}
+        if group_id:
+            body["group_id"] = group_id
+        else:
+            body["group_name"] = group_name
+        if self.config.agent_id is not None:
+            body["agentid"] = int(self.config.agent_id)
+        return self._call("POST", "externalcontact/add_corp_tag", body=body).get("tag_group") or {}
+
+    def mark_tag(self, *, userid: str, external_userid: str, add: list[str] | None = None,
+                 remove: list[str] | None = None) -> None:
+        """Add/remove corp tags on one (guide, customer) relation; idempotent, so retries are safe."""
+        if not add and not remove:
+            raise UsageError("mark_tag: add and remove cannot both be empty")
+        self._call("POST", "externalcontact/mark_tag", body={"userid": userid, "external_userid": external_userid,
+                                                              "add_tag": list(add or []), "remove_tag": list(remove or [])})
+
+    def get_user_behavior_data(self, userid: str, start_time: int, end_time: int) -> list[dict]:
+        """One guide's daily series (one userid per call: several would come back as one combined series)."""
+        return list(self._call("POST", "externalcontact/get_user_behavior_data",
+                               body={"userid": [userid], "start_time": int(start_time), "end_time": int(end_time)}
+                               ).get("behavior_data") or [])
+
+    def groupchat_statistic(self, owners: list[str], day: int) -> list[dict]:
+        """Per-owner group statistics for one day (``owner_filter`` ≤ 100 userids)."""
+        out: list[dict] = []
+        offset = 0
+        while True:
+            payload = self._call("POST", "externalcontact/groupchat/statistic",
+                                 body={"day_begin_time": int(day), "day_end_time": int(day), "offset": offset,
+                                       "limit": 1000, "owner_filter": {"userid_list": list(owners)}})
+            out.extend(payload.get("items") or [])
+            offset = int(payload.get("next_offset") or 0)
+            if not offset:
+                return out

@@ -32,7 +32,7 @@ DEFAULT_RATE_LIMIT = 1000
 KEYS = {
     "base_url", "corp_id_env", "secret_env", "robot_key_env", "agent_id", "timeout", "max_retries",
     "backoff_base", "backoff_max", "rate_limits", "rate_limit_default", "token_margin", "token_cache",
-    "robot_per_minute",
+    "robot_per_minute", "tags",  # [wecom.tags]: siyu_cli.sync.tags reads it
 }
 
 

@@ -69,6 +69,8 @@ _TABLE = [
     Errcode(40050, FATAL, "chatid不存在 unknown group chat id"),
     Errcode(40058, FATAL, "不合法的参数 invalid parameter (bad JSON, too long, array over its limit, missing field)"),
     Errcode(40068, FATAL, "不合法的标签ID invalid tag id"),
+    Errcode(40071, FATAL, "标签名字已经存在 tag name already exists in the group"),
+    Errcode(40072, FATAL, "不合法的标签名字 tag name too long (at most 30 characters)"),
     Errcode(41046, FATAL, "缺少msgid参数 mass-send msgid missing"),
     Errcode(41047, FATAL, "无效的msgid mass-send msgid invalid"),
     Errcode(41064, FATAL, "附件数量超过限制 too many attachments"),

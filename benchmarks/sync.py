@@ -1,0 +1,184 @@
+"""WeCom sync and tag-sync benchmarks (run by hand, not a test).
+
+    PYTHONPATH=src python benchmarks/sync.py [--contacts 25000,100000] [--guides 500] [--tag-members 1000000]
+                                             [--changed 0.05] [--skip-sync] [--skip-tags] [--tags-dry-only]
+
+1. sync: `siyu sync wecom --no-activity` in a fresh process against the sandbox (in this process) seeded
+   with N customers across G guides (every 5th customer has a second guide), client and sandbox rate
+   limits off. Reports API calls (≈ relations ÷ 100 + guide batches + groups), wall time, peak RSS of
+   the sync process, and the named baseline "raw_fetch": the same batch/get_by_user pages fetched with a
+   bare WeComClient loop that stores nothing (the network + sandbox cost). Peak RSS should be flat in N:
+   pages are checkpointed to the store, never held.
+2. tags: a store with M members, one relation each, two segment snapshots where a fraction changed
+   segment, and the applied state of the first snapshot (as a previous `siyu tags sync` leaves it).
+   `siyu tags sync` must call mark_tag only for the changed relations; reports plan time (--dry-run,
+   the named baseline), full time and calls. The sandbox knows only the changed relations, so any call
+   for an unchanged member would come back 84061 and be counted as skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+WECOM = """
+[wecom]
+rate_limit_default = 0
+max_retries = 3
+"""
+
+CHILD = r"""
+import json, resource, sys, time
+from siyu_cli.cli.main import app
+t = time.perf_counter()
+try:
+    app(sys.argv[1:], standalone_mode=False)
+finally:
+    sys.stderr.write(json.dumps({"wall_s": round(time.perf_counter() - t, 2),
+                                 "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}) + "\n")
+"""
+
+
+def workspace(tmp: Path):
+    from siyu_cli.config import load_settings
+    from siyu_cli.workspace import init_workspace
+
+    root = tmp / "ws"
+    init_workspace(root)
+    cfg = root / "siyu.toml"
+    cfg.write_text(cfg.read_text(encoding="utf-8") + WECOM, encoding="utf-8")
+    return load_settings(root)
+
+
+def run_child(settings, sb, args: list[str], tmp: Path) -> tuple[dict, dict]:
+    secret = tmp / "secret"
+    secret.write_text(sb.secret)
+    os.chmod(secret, 0o600)
+    env = dict(os.environ, **sb.env(secret_file=secret), SIYU_WORKSPACE=str(settings.root),
+               PYTHONPATH=str(ROOT / "src"), SIYU_LOCK_WAIT="60")
+    proc = subprocess.run([sys.executable, "-c", CHILD, *args], env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(proc.stderr)
+    stats = json.loads(proc.stderr.strip().splitlines()[-1])
+    return json.loads(proc.stdout), stats
+
+
+def bench_sync(n: int, guides: int) -> dict:
+    from siyu_cli.sandbox import SandboxServer
+    from siyu_cli.wecom.client import WeComClient
+    from siyu_cli.wecom.config import WeComConfig
+
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        settings = workspace(tmp)
+        t = time.perf_counter()
+        sb = SandboxServer(seed="synthetic", synthetic={"staff": guides, "customers": n, "groups": max(1, n // 500)})
+        sb.state.rate_limit_default = 0
+        seed_s = time.perf_counter() - t
+        with sb:
+            report, stats = run_child(settings, sb, ["sync", "wecom", "--no-activity", "--format", "json"], tmp)
+            relations = len(sb.state.live_relations())
+            # baseline: the same pages, fetched and dropped
+            cfg = WeComConfig(base_url=sb.url, token_cache="memory", rate_limit_default=0)
+            client = WeComClient(None, corp_id=sb.corp_id, secret=sb.secret, config=cfg)
+            users = client.get_follow_user_list()
+            t = time.perf_counter()
+            pages = 0
+            for i in range(0, len(users), 100):
+                cursor = ""
+                while True:
+                    _items, cursor = client.batch_get_by_user_page(users[i:i + 100], cursor, 100)
+                    pages += 1
+                    if not cursor:
+                        break
+            raw = time.perf_counter() - t
+            client.close()
+    return {"contacts": n, "guides": guides, "relations": relations, "api_calls": report["api_calls"],
+            "contact_pages": pages, "wall_s": stats["wall_s"], "peak_rss_mb": stats["peak_rss_mb"],
+            "baseline_raw_fetch_s": round(raw, 2), "ratio_vs_raw_fetch": round(stats["wall_s"] / raw, 2),
+            "sandbox_seed_s": round(seed_s, 1), "counts": report["counts"]["contacts"]}
+
+
+def bench_tags(m: int, changed: float, dry_only: bool = False) -> dict:
+    from siyu_cli.sandbox import SandboxServer
+    from siyu_cli.store import open_store
+
+    segs = ["重要价值", "重要保持", "一般发展", "一般挽留"]
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        settings = workspace(tmp)
+        step = max(1, round(1 / changed))
+        t = time.perf_counter()
+        with open_store(settings) as con:
+            con.execute(f"""INSERT INTO members (member_id, external_userid, guide_userid)
+                            SELECT 'm' || i, 'wm' || i, 'g' || (i % 500) FROM range({m}) t(i)""")
+            con.execute(f"""INSERT INTO wecom_contacts (external_userid, staff_userid, member_id, synced_batch)
+                            SELECT 'wm' || i, 'g' || (i % 500), 'm' || i, 'bench' FROM range({m}) t(i)""")
+            con.execute("INSERT INTO segment_snapshots (snapshot_id, created_at, as_of, scheme) VALUES "
+                        "(1, now(), current_date - 1, 'rfm8'), (2, now(), current_date, 'rfm8')")
+            arr = "['" + "','".join(segs) + "']"
+            con.execute(f"""INSERT INTO segment_members (snapshot_id, member_id, segment_id, segment_name)
+                            SELECT 1, 'm' || i, {arr}[i % 4 + 1], {arr}[i % 4 + 1] FROM range({m}) t(i)""")
+            con.execute(f"""INSERT INTO segment_members (snapshot_id, member_id, segment_id, segment_name)
+                            SELECT 2, 'm' || i, {arr}[(i + (i % {step} = 0)::INT) % 4 + 1],
+                                   {arr}[(i + (i % {step} = 0)::INT) % 4 + 1] FROM range({m}) t(i)""")
+            con.execute("""INSERT INTO wecom_tag_state SELECT c.external_userid, c.staff_userid, 'RFM分层',
+                           s.segment_name, 'bench', now() FROM wecom_contacts c
+                           JOIN segment_members s ON s.member_id = c.member_id AND s.snapshot_id = 1""")
+            moved = [r for r in con.execute(f"SELECT 'wm' || i, 'g' || (i % 500) FROM range({m}) t(i) "
+                                            f"WHERE i % {step} = 0").fetchall()]
+        setup_s = time.perf_counter() - t
+        sb = SandboxServer(seed="none")
+        sb.state.rate_limit_default = 0
+        ids = {}
+        for name in segs:
+            tid = sb.state.seed_tag("RFM分层", name, app_created=True)
+            ids[name] = tid
+        for ext, g in moved:
+            sb.state.add_contact(ext, g)
+        with open_store(settings) as con:
+            gid = next(iter(sb.state.tag_groups))
+            for name, tid in ids.items():
+                con.execute("INSERT INTO wecom_tag_owned VALUES (?, ?, 'RFM分层', ?, now())", [tid, gid, name])
+        with sb:
+            dry, dry_stats = run_child(settings, sb, ["tags", "sync", "--dry-run", "--format", "json"], tmp)
+            if dry_only:
+                return {"members": m, "changed": len(moved), "dry_run_planned": dry["planned"],
+                        "dry_run_api_calls": dry["api_calls"], "dry_run_s": dry_stats["wall_s"],
+                        "dry_run_peak_rss_mb": dry_stats["peak_rss_mb"], "setup_s": round(setup_s, 1)}
+            full, stats = run_child(settings, sb, ["tags", "sync", "--format", "json"], tmp)
+            calls = sb.state.counters.get("mark_tag", 0)
+    return {"members": m, "changed": len(moved), "planned": full["planned"], "mark_tag_calls": calls,
+            "done": full["done"], "skipped": full["skipped"], "dry_run_s": dry_stats["wall_s"],
+            "dry_run_planned": dry["planned"], "wall_s": stats["wall_s"], "peak_rss_mb": stats["peak_rss_mb"],
+            "setup_s": round(setup_s, 1), "calls_per_s": round(calls / stats["wall_s"], 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--contacts", default="25000,100000")
+    ap.add_argument("--guides", type=int, default=500)
+    ap.add_argument("--tag-members", type=int, default=1_000_000)
+    ap.add_argument("--changed", type=float, default=0.05)
+    ap.add_argument("--skip-sync", action="store_true")
+    ap.add_argument("--skip-tags", action="store_true")
+    ap.add_argument("--tags-dry-only", action="store_true", help="plan only (the full run is ~calls × HTTP latency)")
+    a = ap.parse_args()
+    if not a.skip_sync:
+        for n in [int(x) for x in a.contacts.split(",")]:
+            print(json.dumps({"sync": bench_sync(n, a.guides)}, ensure_ascii=False), flush=True)
+    if not a.skip_tags:
+        print(json.dumps({"tags": bench_tags(a.tag_members, a.changed, a.tags_dry_only)}, ensure_ascii=False), flush=True)
+
+
+if __name__ == "__main__":
+    main()

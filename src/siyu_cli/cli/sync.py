@@ -1,0 +1,89 @@
+"""``siyu sync wecom`` (contacts, groups, tags and activity in) and ``siyu tags sync`` (segments out as corp tags)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from siyu_cli.cli.context import settings
+from siyu_cli.output import Format
+
+sync_app = typer.Typer(help="Pull data from its source of truth into the store (WeCom).", no_args_is_help=True)
+tags_app = typer.Typer(help="WeCom corp tags: write segments and audiences back as tags guides see.",
+                       no_args_is_help=True)
+
+
+@sync_app.command("wecom")
+def sync_wecom_cmd(
+    ctx: typer.Context,
+    no_activity: bool = typer.Option(False, "--no-activity", help="Skip guide behaviour data and group statistics."),
+    activity_days: Optional[int] = typer.Option(
+        None, "--activity-days", help="On the first run, fetch activity this many days back (default 30, max 179)."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table (counts per entity), csv or json."),
+) -> None:
+    """Pull guides, customers with every relation, groups with members and the tag library; link customers to members.
+
+    Resumes an unfinished (killed) sync from its last checkpoint. Relations that disappeared since the
+    previous sync become contact events.
+    """
+    from siyu_cli import output
+    from siyu_cli.sync.wecom import sync_wecom
+
+    s = settings(ctx)
+    report = sync_wecom(s, activity=not no_activity, activity_days=activity_days,
+                        progress=output.info if output.progress_enabled() else None)
+    data = report.to_dict()
+    if fmt is Format.json:
+        output.emit_json(data)
+        return
+    rows = [[entity, c["added"], c["updated"], c["unchanged"], c["removed"]] for entity, c in report.counts.items()]
+    output.emit_rows(["entity", "added", "updated", "unchanged", "removed"], rows, fmt,
+                     title=f"sync {report.batch_id}" + (" (resumed)" if report.resumed else ""))
+    ev = ", ".join(f"{k} {v}" for k, v in sorted(report.events.items())) or ("baseline (first sync)" if report.baseline else "none")
+    lk = report.linked
+    output.info(f"events: {ev}")
+    output.info(f"linked {lk.get('linked', 0)} of {lk.get('customers', 0)} customers to known members "
+                f"(new by unionid {lk.get('linked_by_unionid', 0)}, by remark phone {lk.get('linked_by_phone', 0)}); "
+                f"{lk.get('new_members', 0)} new members; {report.calls} API calls")
+
+
+@tags_app.command("sync")
+def tags_sync_cmd(
+    ctx: typer.Context,
+    tag: Optional[str] = typer.Option(None, "--tag", help="Write an audience as this one tag (with --audience)."),
+    audience: Optional[str] = typer.Option(
+        None, "--audience", help="Who gets --tag: segment:…, tag:…, store:…, sql:SELECT member_id …, list:… (as push)."),
+    scheme: Optional[str] = typer.Option(None, "--scheme", help="Segment scheme whose latest snapshot is written (default: wecom.tags.scheme in siyu.toml, else the latest)."),
+    group: Optional[str] = typer.Option(None, "--group", help="The siyu-owned tag group (default: wecom.tags.group in siyu.toml, else RFM分层)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show adds/removes per tag and the number of calls; change nothing."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table (adds/removes per tag), csv or json."),
+) -> None:
+    """Each member's current segment as a corp tag on every (guide, customer) relation; only changes are sent.
+
+    Resumes an unfinished (killed) tag sync of the same group first. Never touches tags siyu did not create.
+    """
+    from siyu_cli import output
+    from siyu_cli.sync.tags import tags_sync
+
+    report = tags_sync(settings(ctx), tag=tag, audience=audience, scheme=scheme, group=group, dry_run=dry_run)
+    if fmt is Format.json:
+        output.emit_json(report.to_dict())
+        return
+    rows = [[name, c["add"], c["remove"]] for name, c in report.per_tag.items()]
+    title = f"tags {report.group}" + (" (dry run)" if dry_run else f" {report.run_id}")
+    output.emit_rows(["tag", "add", "remove"], rows, fmt, title=title)
+    if dry_run:
+        output.info(f"{report.planned} relation(s) to change ({report.resumed} pending from an interrupted run); "
+                    f"{report.calls} API call(s)" + (f"; tags to create: {', '.join(report.created_tags)}"
+                                                     if report.created_tags else ""))
+    else:
+        output.info(f"{report.done} done, {report.skipped} skipped (not a contact any more), {report.failed} failed"
+                    f"; {report.resumed} resumed; {report.calls} API call(s)"
+                    + (f"; created {', '.join(report.created_tags)}" if report.created_tags else ""))
+
+
+def register(app: typer.Typer) -> None:
+    """Register ``sync`` and ``tags`` on the root app."""
+    app.add_typer(sync_app, name="sync")
+    app.add_typer(tags_app, name="tags")

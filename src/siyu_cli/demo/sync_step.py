@@ -1,0 +1,94 @@
+"""The demo's `siyu sync wecom` step: contacts come from the (sandbox) API, as on a real corp.
+
+The sandbox is seeded from the generator's world — every customer × guide relation with the
+customer's unionid and, where the guide noted it, the phone in ``remark_mobiles``; the groups with
+their members — and `sync_wecom` pulls it into the store. Customers link to the members the load
+step made from the 有赞 member export and the order exports by remark phone (and unionid where an
+export has one); the step checks those links against the generator's truth. The console's customer
+export (wecom_customers.csv, which on a real corp has no external_userid) is loaded afterwards, as an
+operator would for its tag columns, and must not change the member count.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: exports the demo takes from the API instead of the load step (loaded after the sync)
+API_FILES = ("wecom_customers.csv",)
+
+
+def seed_sandbox(server, data) -> None:
+    """Relations, unionids, remark phones and groups of the demo world into a sandbox with seed="none"."""
+    st = server.state
+    people = data.people
+    for p in people:
+        for k, guide in enumerate(p.wecom_guides):
+            st.add_contact(p.external_userid, guide, name=p.nickname or p.name,
+                           added_at=p.join_at.timestamp() + k * 86400, last=(k == 0))
+            st.set_relation_details(p.external_userid, guide, remark=p.name,
+                                    remark_mobiles=[p.phone] if p.remark_phone else [], state=p.channel)
+        if p.wecom_guides:
+            st.set_contact_details(p.external_userid, unionid=p.unionid)
+    for g in data.groups:
+        st.add_group(g.chat_id, g.owner, name=g.name, members=[people[i].external_userid for i, *_ in g.members])
+        st.groups[g.chat_id]["create_time"] = int(g.created_at.timestamp())
+        st.groups[g.chat_id]["joined"] = {people[i].external_userid: int(j.timestamp()) for i, j, *_ in g.members}
+
+
+def check_links(settings, data) -> str:
+    """Every customer the generator knows is a 有赞 member with a remark phone must link to that member."""
+    from siyu_cli.store import open_store
+
+    want = [(p.external_userid, p.phone) for p in data.people if p.wecom_guides and p.youzan_member and p.remark_phone]
+    with open_store(settings, read_only=True) as con:
+        got = dict(con.execute("""
+            SELECT c.external_userid, c.member_id = i.member_id FROM wecom_customers c
+            JOIN (SELECT unnest(?::VARCHAR[]) AS ext, unnest(?::VARCHAR[]) AS phone) w ON w.ext = c.external_userid
+            LEFT JOIN member_identities i ON i.id_type = 'phone' AND i.id_value = w.phone
+        """, [[e for e, _ in want], [ph for _, ph in want]]).fetchall())
+    wrong = sum(1 for e, _ in want if not got.get(e))
+    return f"ok ({len(want)} by remark phone)" if not wrong else f"{wrong} of {len(want)} not linked to their member"
+
+
+def step_sync(ctx) -> dict[str, Any]:
+    """Sync contacts and groups from a sandbox seeded with the demo world; check links; then load the console export."""
+    from siyu_cli.demo.runner import _compare_with_truth, _environ, _require
+    from siyu_cli.store import open_store
+
+    sandbox_mod = _require("siyu_cli.sandbox", "sync")
+    ingest = _require("siyu_cli.ingest", "sync")
+    from siyu_cli.sync.wecom import sync_wecom
+
+    wecom = ctx.settings.section("wecom") if ctx.settings is not None else {}
+    server = sandbox_mod.SandboxServer(settings=ctx.settings, seed="none")
+    seed_sandbox(server, ctx.data)
+    server.start()
+    try:
+        env = {wecom.get("corp_id_env", "WECOM_CORP_ID"): server.corp_id,
+               wecom.get("secret_env", "WECOM_SECRET"): server.secret, "SIYU_WECOM_BASE_URL": server.url}
+        with _environ(env):
+            report = sync_wecom(ctx.settings, activity=True, activity_days=7)
+    finally:
+        server.stop()
+    ctx.results["sync"] = report
+    lk = report.linked
+    summary: dict[str, Any] = {
+        "relations": report.counts["contacts"]["added"] + report.counts["contacts"]["updated"]
+        + report.counts["contacts"]["unchanged"],
+        "customers": lk.get("customers", 0),
+        "groups": sum(report.counts["groups"][k] for k in ("added", "updated", "unchanged")),
+        "linked": lk.get("linked", 0), "by unionid": lk.get("linked_by_unionid", 0),
+        "by remark phone": lk.get("linked_by_phone", 0), "new members": lk.get("new_members", 0),
+        "api calls": report.calls, "links": check_links(ctx.settings, ctx.data),
+    }
+    with open_store(ctx.settings, read_only=True) as con:
+        before = con.execute("SELECT count(*) FROM members").fetchone()[0]
+    paths = [f.path for f in ctx.data.files if f.path.name in API_FILES]
+    if paths:
+        loaded = ingest.load_files(ctx.settings, "members", paths, preset="auto", max_rejects=None)
+        summary["export rows"] = int(loaded.read)
+        with open_store(ctx.settings, read_only=True) as con:
+            after = con.execute("SELECT count(*) FROM members").fetchone()[0]
+        summary["export new members"] = after - before  # the export's people are the synced customers: 0
+    summary["ground truth"] = _compare_with_truth(ctx)
+    return summary

@@ -1,0 +1,136 @@
+"""Report sections fed by `siyu sync wecom`: contact events (流失), guide activity and group health.
+
+Kept apart from kpis.py: these read the sync's tables (contact_events, wecom_behavior,
+wecom_group_stats) and are None when no sync has run, so a file-only workspace's report is unchanged.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+EVENT_KINDS = ("contact_added", "contact_lost", "group_joined", "group_left")
+EVENT_ZH = {"contact_added": "新增好友", "contact_lost": "好友流失", "group_joined": "入群", "group_left": "退群"}
+
+
+def _exists(con, table: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]).fetchone()[0])
+
+
+def wecom_sections(con, dfrom: date, dto: date) -> dict[str, Any]:
+    """``contact_events``, ``guide_activity`` and ``group_health`` for [dfrom, dto] (each None without data)."""
+    out: dict[str, Any] = {"contact_events": None, "guide_activity": None, "group_health": None}
+    if not _exists(con, "contact_events"):
+        return out
+    if con.execute("SELECT count(*) FROM wecom_sync_runs WHERE status = 'done'").fetchone()[0]:
+        totals = dict(con.execute("""SELECT kind, count(*) FROM contact_events
+                                     WHERE event_at::DATE BETWEEN ? AND ? GROUP BY 1""", [dfrom, dto]).fetchall())
+        by_guide = con.execute("""
+            SELECT staff_userid, s.name, count(*) FILTER (WHERE kind = 'contact_added') AS added,
+                   count(*) FILTER (WHERE kind = 'contact_lost') AS lost
+            FROM contact_events e LEFT JOIN staff s ON s.userid = e.staff_userid
+            WHERE staff_userid IS NOT NULL AND event_at::DATE BETWEEN ? AND ?
+            GROUP BY ALL ORDER BY lost DESC, staff_userid LIMIT 20""", [dfrom, dto]).fetchall()
+        out["contact_events"] = {
+            "totals": {k: totals.get(k, 0) for k in EVENT_KINDS},
+            "by_guide": [{"guide": g, "name": n, "added": a, "lost": lo} for g, n, a, lo in by_guide],
+        }
+    rows = con.execute("""
+        SELECT b.userid, any_value(s.name), sum(new_contact_cnt), sum(chat_cnt), sum(message_cnt),
+               avg(reply_percentage), avg(avg_reply_time), sum(negative_feedback_cnt), count(*)
+        FROM wecom_behavior b LEFT JOIN staff s ON s.userid = b.userid
+        WHERE day BETWEEN ? AND ? GROUP BY b.userid ORDER BY sum(chat_cnt) DESC, b.userid""", [dfrom, dto]).fetchall()
+    if rows:
+        out["guide_activity"] = [
+            {"rank": i, "guide": r[0], "name": r[1], "new_contacts": r[2], "chats": r[3], "messages": r[4],
+             "reply_percentage": None if r[5] is None else round(r[5], 1),
+             "avg_reply_minutes": None if r[6] is None else round(r[6], 1), "negative_feedback": r[7], "days": r[8]}
+            for i, r in enumerate(rows, 1)]
+    rows = con.execute("""
+        SELECT owner, arg_max(chat_total, day), arg_max(member_total, day), sum(new_member_cnt),
+               avg(member_has_msg), sum(msg_total), count(*)
+        FROM wecom_group_stats WHERE day BETWEEN ? AND ? GROUP BY owner ORDER BY sum(msg_total) DESC, owner""",
+                       [dfrom, dto]).fetchall()
+    if rows:
+        left = dict(con.execute("""SELECT g.owner_userid, count(*) FROM contact_events e JOIN groups g USING (group_id)
+                                   WHERE kind = 'group_left' AND event_at::DATE BETWEEN ? AND ? GROUP BY 1""",
+                                [dfrom, dto]).fetchall())
+        out["group_health"] = [
+            {"owner": r[0], "groups": r[1], "members": r[2], "new_members": r[3],
+             "active_members_per_day": None if r[4] is None else round(r[4], 1), "messages": r[5],
+             "left": left.get(r[0], 0), "active_share": (r[4] / r[2]) if r[2] and r[4] is not None else None,
+             "days": r[6]}
+            for r in rows]
+    return out
+
+
+def synced_online(con, dto: date) -> dict[str, Any] | None:
+    """在线率 after a WeCom sync: members with a live guide relation (a member whose every guide lost them
+    keeps an external_userid but is not reachable). None when no sync has run (the file-based rule stays)."""
+    if not _exists(con, "wecom_sync_runs") or not con.execute(
+            "SELECT count(*) FROM wecom_sync_runs WHERE status = 'done'").fetchone()[0]:
+        return None
+    reach, total = con.execute("""
+        SELECT count(*) FILTER (WHERE c.member_id IS NOT NULL), count(*)
+        FROM members m LEFT JOIN (SELECT DISTINCT member_id FROM wecom_contacts WHERE member_id IS NOT NULL) c
+             ON c.member_id = m.member_id
+        WHERE m.join_at IS NULL OR CAST(m.join_at AS DATE) <= ?""", [dto]).fetchone()
+    return {"reachable_members": reach, "online_rate": reach / total if total else None}
+
+
+def csv_rows(sections: dict[str, Any]) -> list[list[Any]]:
+    """Long rows (section, group, kpi, name, value) for ``siyu report --format csv``."""
+    out: list[list[Any]] = []
+    ev = sections.get("contact_events")
+    if ev:
+        for kind, n in ev["totals"].items():
+            out.append(["contact_events", "", kind, EVENT_ZH[kind], n])
+    for r in sections.get("guide_activity") or []:
+        for key in ("new_contacts", "chats", "messages", "reply_percentage", "avg_reply_minutes", "negative_feedback"):
+            out.append(["guide_activity", r["guide"], key, key, r[key]])
+    for r in sections.get("group_health") or []:
+        for key in ("groups", "members", "new_members", "active_members_per_day", "messages", "left"):
+            out.append(["group_health", r["owner"], key, key, r[key]])
+    return out
+
+
+def render_terminal(report, console) -> None:
+    """Panels for the terminal dashboard (after the others; nothing without a sync)."""
+    from rich.panel import Panel
+    from rich.table import Table
+
+    s = report.sections
+    zh = report.language == "zh"
+
+    def table(cols) -> Table:
+        t = Table(box=None, header_style="bold", padding=(0, 1))
+        for i, col in enumerate(cols):
+            t.add_column(col, justify="left" if i == 0 else "right", no_wrap=True)
+        return t
+
+    ev = s.get("contact_events")
+    if ev:
+        t = table(("导购", "新增好友", "好友流失") if zh else ("guide", "added", "lost"))
+        for r in ev["by_guide"][:8]:
+            t.add_row(str(r["name"] or r["guide"])[:24], str(r["added"]), str(r["lost"]))
+        head = " · ".join(f"{EVENT_ZH[k] if zh else k} {n}" for k, n in ev["totals"].items())
+        console.print(Panel(t, title=("好友与群变动  " if zh else "Contact events  ") + head, title_align="left"))
+    ga = s.get("guide_activity")
+    if ga:
+        t = table(("导购", "新增客户", "聊天", "消息", "回复率", "平均回复(分)", "删除/拉黑") if zh else
+                  ("guide", "new", "chats", "messages", "reply %", "avg reply min", "negative"))
+        for r in ga[:10]:
+            t.add_row(str(r["name"] or r["guide"])[:24], str(r["new_contacts"]), str(r["chats"]), str(r["messages"]),
+                      "—" if r["reply_percentage"] is None else f"{r['reply_percentage']:.0f}%",
+                      "—" if r["avg_reply_minutes"] is None else f"{r['avg_reply_minutes']:.1f}",
+                      str(r["negative_feedback"]))
+        console.print(Panel(t, title="导购活跃榜（企微）" if zh else "Guide activity (WeCom)", title_align="left"))
+    gh = s.get("group_health")
+    if gh:
+        t = table(("群主", "群数", "群成员", "新入群", "日均发言人数", "消息数", "退群") if zh else
+                  ("owner", "groups", "members", "joined", "active/day", "messages", "left"))
+        for r in gh[:10]:
+            t.add_row(str(r["owner"])[:24], str(r["groups"]), str(r["members"]), str(r["new_members"]),
+                      "—" if r["active_members_per_day"] is None else f"{r['active_members_per_day']:.1f}",
+                      str(r["messages"]), str(r["left"]))
+        console.print(Panel(t, title="社群健康度" if zh else "Group health", title_align="left"))

@@ -1,0 +1,7 @@
+"""WeCom as the source of truth: ``siyu sync wecom`` pulls contacts, groups and tags in; ``siyu tags sync`` pushes
+segments out as corp tags.
+
+Modules: wecom.py (the resumable pull and its merge into the store), linking.py (customers → members through
+identity resolution), merge.py (staging → store in one transaction, contact events), activity.py (guide and group
+statistics per day), tags.py (segment/audience → corp tags with a ledger), steps.py (pipeline steps).
+"""
