@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import datetime as dt
 import glob
-import re
 import tempfile
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -173,17 +172,11 @@ def configured_max_rejects(settings) -> int:
 
 
 DEFAULT_MEMORY_LIMIT = "2GB"
-_MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.I)
 
 
 def configured_memory_limit(settings) -> str:
     """``[load] memory_limit``: DuckDB spills to disk beyond it, so a 10M-row file stays bounded."""
-    value = settings.section("load").get("memory_limit", DEFAULT_MEMORY_LIMIT)
-    if not isinstance(value, str) or not _MEMORY.match(value):
-        from siyu_cli.errors import ConfigError
-
-        raise ConfigError(f"{settings.config_file}: load.memory_limit must be a size like \"2GB\" or \"512MB\", not {value!r}")
-    return value.strip()
+    return settings.memory_limit("load", DEFAULT_MEMORY_LIMIT)
 
 
 def load_files(
