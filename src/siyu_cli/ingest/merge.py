@@ -12,7 +12,10 @@ changed (1) or unchanged (2) into ``siyu_cls`` and writes:
 - unchanged records: nothing.
 
 The comparison, the merged values of changed rows and the stored rows' rowids come from ONE join of
-the file's records with the table, so the table is scanned once per file whatever its size.
+the file's records with the table. Before it, a join on the key columns alone (a narrow scan) finds the
+rowid range of the stored rows the file touches; the full-width join reads only that range (row groups
+outside it are skipped): a daily file's changes are mostly recent orders at the table's end, so the
+wide scan stays proportional to the file, and a file of only new records never reads the wide columns.
 All of it runs inside the load's transaction, under DuckDB's single-writer lock, so a key is never
 present twice (tables without an index rely on this: migration 003).
 """
@@ -48,6 +51,8 @@ def merge(
     new_vals = ", ".join(merged[c] for c in merged)
     old_vals = ", ".join(f"t.{c}" for c in merged)
     after = ", ".join(f"{merged.get(c, f't.{c}')} AS __m_{c}" for c in kept)
+    lo, hi = con.execute(f"SELECT min(t.rowid), max(t.rowid) FROM {fin} f JOIN {table} t ON {on}").fetchone()
+    on += " AND false" if lo is None else f" AND t.rowid BETWEEN {int(lo)} AND {int(hi)}"
     con.execute(f"""
         CREATE TEMP TABLE siyu_cls AS
         SELECT {', '.join(f'f.{k}' for k in keys)}, f.__n, t.rowid AS __rid,

@@ -282,7 +282,7 @@ def period_orders(con, dfrom: date, dto: date) -> None:
                coalesce(o.guide_userid, m.guide_userid) AS guide,
                coalesce(o.channel, m.join_channel) AS channel
         FROM rpt_orders o LEFT JOIN members m ON m.member_id = o.member_id
-        WHERE NOT {_before_day('f')} AND {_until_day('t')} AND o.day BETWEEN $f AND $t
+        WHERE NOT {_before_day('f')} AND {_until_day('t')}  -- = its day is in [f, t]
         """,
         {"f": dfrom, "t": dto},
     )
@@ -547,9 +547,8 @@ def cohorts(con, cfrom: date, dto: date) -> list[dict[str, Any]]:
             SELECT member_id, date_trunc('month', join_day) AS cm FROM rpt_members
             WHERE join_day BETWEEN date_trunc('month', CAST($f AS DATE)) AND $t),
         sizes AS (SELECT cm, count(*) AS size FROM c GROUP BY 1),
-        b AS (SELECT DISTINCT member_id, date_trunc('month', day) AS bm FROM rpt_orders
-              WHERE valid AND member_id IS NOT NULL AND {until}
-                AND NOT paid_at < CAST(date_trunc('month', CAST($f AS DATE)) AS TIMESTAMPTZ)),
+        b AS (SELECT DISTINCT member_id, date_trunc('month', day) AS bm FROM rpt_orders SEMI JOIN c USING (member_id)
+              WHERE valid AND {until} AND NOT paid_at < CAST(date_trunc('month', CAST($f AS DATE)) AS TIMESTAMPTZ)),
         cells AS (
             SELECT c.cm, date_diff('month', c.cm, b.bm) AS k, count(DISTINCT c.member_id) AS n
             FROM c JOIN b ON b.member_id = c.member_id AND b.bm >= c.cm GROUP BY 1, 2)
