@@ -14,6 +14,10 @@
 3. memory: peak Python allocations and RSS of a `send` in a fresh process (the sandbox runs in
    the parent) for two audience sizes at batch size 1000 (flat = the send loop holds one batch,
    never the audience).
+5. status: `push status` syncing N one-recipient batches vs the named baseline "http": the same
+   get_groupmsg_task / get_groupmsg_send_result calls made with a bare WeComClient. Target ≤ 1.5×.
+
+Every workspace is made under one temporary folder, removed at the end (also on error).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,6 +35,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+#: every workspace of this run lives here; main() removes it
+TMP = Path(tempfile.mkdtemp(prefix="siyu-pushbench-"))
 
 WECOM = """
 [push]
@@ -51,7 +58,7 @@ def workspace(n: int, batch: int = 10000, guides: int = 50):
     from siyu_cli.store import open_store
     from siyu_cli.workspace import init_workspace
 
-    root = Path(tempfile.mkdtemp(prefix="siyu-pushbench-")) / "ws"
+    root = Path(tempfile.mkdtemp(dir=TMP)) / "ws"
     init_workspace(root)
     cfg = root / "siyu.toml"
     cfg.write_text(cfg.read_text(encoding="utf-8") + WECOM.format(batch=batch), encoding="utf-8")
@@ -186,6 +193,61 @@ def bench_due(n: int) -> dict:
             "ratio_vs_per_message": round(took / per_message, 2)}
 
 
+def bench_status(n: int) -> dict:
+    """`push status` over n one-recipient batches (all confirmed) vs the bare HTTP calls it makes."""
+    from siyu_cli.push import CampaignSpec, create_campaign, send_campaign, sync_status
+    from siyu_cli.sandbox import SandboxServer
+    from siyu_cli.store import open_store
+    from siyu_cli.wecom import WeComClient
+
+    s = workspace(n, batch=1, guides=5)
+    paths = ("add_msg_template", "get_groupmsg_task", "get_groupmsg_send_result", "get_groupmsg_list_v2")
+    with SandboxServer(settings=s, rate_limits={f"externalcontact/{p}": 0 for p in paths}) as sb:
+        os.environ.update(sb.env())
+        cid = create_campaign(s, CampaignSpec(channel="customer", audience="all", text="状态"))["campaign_id"]
+        t = time.perf_counter()
+        send_campaign(s, cid)
+        send = time.perf_counter() - t
+        sb.confirm()
+        with open_store(s, read_only=True) as con:
+            msgids = [r[0] for r in con.execute("SELECT msgid FROM push_batches WHERE campaign_id = ? AND msgid IS NOT NULL",
+                                                [cid]).fetchall()]
+        client = WeComClient.from_settings(s)
+        client.get_groupmsg_task(msgids[0])  # warm-up: token
+
+        def http() -> int:
+            calls = 0
+            for msgid in msgids:
+                calls += 1
+                for task in client.get_groupmsg_task(msgid):
+                    if task.get("status") == 2:
+                        calls += 1
+                        client.get_groupmsg_send_result(msgid, task["userid"])
+            return calls
+
+        raws, syncs = [], []
+        for _ in range(3):  # alternate the two (best of 3 each): the sandbox shares this process and the box is shared
+            t = time.perf_counter()
+            calls = http()
+            raws.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            if os.environ.get("SIYU_BENCH_PROFILE"):
+                import cProfile
+                import pstats
+
+                prof = cProfile.Profile()
+                d = prof.runcall(sync_status, s, cid)
+                pstats.Stats(prof).sort_stats("cumtime").print_stats(25)
+            else:
+                d = sync_status(s, cid)
+            syncs.append(time.perf_counter() - t)
+        client.close()
+        raw, took = min(raws), min(syncs)
+    return {"batches": len(msgids), "http_calls": calls, "send_s": round(send, 2), "http_s": round(raw, 2),
+            "status_sync_s": round(took, 2), "ms_per_batch": round(took / max(len(msgids), 1) * 1000, 1),
+            "ratio_vs_http": round(took / raw, 2), "delivered": d["delivery"].get("delivered", 0)}
+
+
 def _mem_child(root: str, cid: str) -> None:
     """Only the send, in a fresh process: the sandbox (whose state grows with messages) runs in the parent."""
     import tracemalloc
@@ -234,14 +296,23 @@ def main() -> None:
     ap.add_argument("--batched", type=int, default=50_000)
     ap.add_argument("--mem", default="2000,20000")
     ap.add_argument("--due", type=int, default=200)
+    ap.add_argument("--status", type=int, default=300, help="one-recipient batches whose delivery status is synced")
     ap.add_argument("--mem-child", nargs=2, metavar=("ROOT", "CAMPAIGN"))
     a = ap.parse_args()
     if a.mem_child:
+        TMP.rmdir()  # this child makes no workspace
         _mem_child(*a.mem_child)
         return
     import logging
 
     logging.disable(logging.WARNING)
+    try:
+        _run(a)
+    finally:
+        shutil.rmtree(TMP, ignore_errors=True)
+
+
+def _run(a) -> None:
     results = {}
     if a.ledger:
         results["ledger"] = bench_ledger(a.ledger)
@@ -258,6 +329,9 @@ def main() -> None:
     if a.mem:
         results["memory"] = bench_mem([int(x) for x in a.mem.split(",")])
         print("memory", json.dumps(results["memory"]), flush=True)
+    if a.status:
+        results["status"] = bench_status(a.status)
+        print("status", json.dumps(results["status"]), flush=True)
 
 
 if __name__ == "__main__":

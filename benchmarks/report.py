@@ -1,6 +1,12 @@
 """Benchmark: `build_report` over a large synthetic store vs the bare SQL of the same base KPIs.
 
     PYTHONPATH=src python benchmarks/report.py [--orders 1000000] [--members 200000] [--repeat 3]
+    PYTHONPATH=src python benchmarks/report.py --orders 10000000 --members 2450000 --compare /tmp/main/src
+
+Targets (issue 16): ≤ 2.5× the baseline and ≤ 1 GB peak RSS at 10M orders. Each timing runs in its own
+Python process (so its peak RSS is its own: ``ru_maxrss`` of the child), best and median of --repeat.
+``--compare SRC``: also time build_report from another source tree (e.g. main's) on the same store, and
+check both give the same report.
 
 Baseline: one hand-written DuckDB query computing members, new members, buyers, orders, GMV, AOV,
 repurchase rate and member share of GMV straight from `orders`/`members` (what an analyst would type
@@ -12,7 +18,10 @@ Rendering (terminal dashboard, HTML page) is timed separately.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -108,6 +117,43 @@ def populate(settings, orders: int, members: int) -> None:
                 FROM segment_members WHERE snapshot_id = 2 AND segment_id = 'A' AND hash(member_id || '{c}') % 2 = 0""")
 
 
+CHILD = """
+import json, resource, sys, time
+from datetime import date
+from siyu_cli.config import load_settings
+settings = load_settings(sys.argv[1])
+t0 = time.perf_counter()
+if sys.argv[2] == "bare":
+    from siyu_cli.store import open_store
+    with open_store(settings, read_only=True) as con:
+        con.execute("SET memory_limit = '1GB'")
+        out = list(con.execute(sys.argv[3]).fetchone())
+else:
+    from siyu_cli.report import build_report
+    r = build_report(settings, date_from=date.fromisoformat(sys.argv[3]), date_to=date.fromisoformat(sys.argv[4]),
+                     by=sys.argv[5] or None)
+    out = r.to_dict()
+    out.pop("generated_at", None)
+took = time.perf_counter() - t0
+print(json.dumps({"s": took, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "out": out},
+                 default=str))
+"""
+
+
+def child(root: Path, src: Path, *args: str) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    done = subprocess.run([sys.executable, "-c", CHILD, str(root), *args], env=env, check=True,
+                          capture_output=True, text=True)
+    return json.loads(done.stdout)
+
+
+def timed_child(root: Path, src: Path, repeat: int, *args: str) -> tuple[float, float, float, object]:
+    """(best s, median s, max peak RSS MB, last output) over ``repeat`` child processes."""
+    runs = [child(root, src, *args) for _ in range(repeat)]
+    times = [r["s"] for r in runs]
+    return min(times), statistics.median(times), max(r["rss_mb"] for r in runs), runs[-1]["out"]
+
+
 def timed(fn, repeat: int) -> tuple[float, object]:
     times, result = [], None
     for _ in range(repeat):
@@ -122,8 +168,10 @@ def main() -> int:
     ap.add_argument("--orders", type=int, default=1_000_000)
     ap.add_argument("--members", type=int, default=200_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--compare", type=Path, default=None, help="another source tree's src/ to time on the same store")
+    ap.add_argument("--tmp", type=Path, default=None, help="folder for the store (default: a temp folder)")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(prefix="siyu-bench-report-", dir=args.tmp) as tmp:
         root = Path(tmp) / "ws"
         init_workspace(root)
         settings = load_settings(root)
@@ -131,25 +179,47 @@ def main() -> int:
         populate(settings, args.orders, args.members)
         print(f"store: {args.orders:,} orders, {args.members:,} members, generated in {time.perf_counter() - t0:.1f}s")
 
-        def bare():
-            with open_store(settings, read_only=True) as con:
-                return con.execute(BARE_SQL).fetchone()
+        src = Path(__file__).resolve().parents[1] / "src"
+        period = (D_FROM.isoformat(), D_TO.isoformat())
+        # interleaved (bare, report, [other tree's report]) rounds: the box is shared, load comes and goes
+        runs: dict[str, list[dict]] = {"bare": [], "report": [], "compare": []}
+        for _ in range(args.repeat):
+            runs["bare"].append(child(root, src, "bare", BARE_SQL))
+            runs["report"].append(child(root, src, "report", *period, ""))
+            if args.compare:
+                runs["compare"].append(child(root, args.compare, "report", *period, ""))
 
-        t_bare, row = timed(bare, args.repeat)
-        t_report, report = timed(lambda: build_report(settings, date_from=D_FROM, date_to=D_TO), args.repeat)
-        t_by, _ = timed(lambda: build_report(settings, date_from=D_FROM, date_to=D_TO, by="guide"), args.repeat)
-        k = report.kpis
+        def summary(rs: list[dict]) -> tuple[float, float, float, object]:
+            times = [r["s"] for r in rs]
+            return min(times), statistics.median(times), max(r["rss_mb"] for r in rs), rs[-1]["out"]
+
+        b_best, b_med, b_rss, row = summary(runs["bare"])
+        r_best, r_med, r_rss, rep = summary(runs["report"])
+        g_best, g_med, g_rss, _ = timed_child(root, src, args.repeat, "report", *period, "guide")
+        k = rep["kpis"]
         assert row[2] == k["buyers"] and row[4] == k["orders"], (row, k)
         assert abs(float(row[5]) - k["gmv"]) < 0.01
+        print(f"{'':40} {'best':>8} {'median':>8} {'peak RSS':>9}")
+        print(f"bare SQL of the base KPIs (baseline)     {b_best:7.2f}s {b_med:7.2f}s {b_rss:7.0f}MB")
+        print(f"build_report (every section)             {r_best:7.2f}s {r_med:7.2f}s {r_rss:7.0f}MB   "
+              f"ratio {r_best / b_best:4.1f}× best, {r_med / b_med:4.1f}× median  (target ≤ 2.5×, ≤ 1 GB)")
+        print(f"build_report --by guide                  {g_best:7.2f}s {g_med:7.2f}s {g_rss:7.0f}MB   "
+              f"ratio {g_best / b_best:4.1f}× best")
+        if args.compare:
+            c_best, c_med, c_rss, other = summary(runs["compare"])
+            same = json.dumps(other.get("kpis"), sort_keys=True) == json.dumps(k, sort_keys=True) and all(
+                json.dumps(other["sections"].get(x), sort_keys=True) == json.dumps(rep["sections"].get(x), sort_keys=True)
+                for x in rep["sections"])
+            print(f"build_report, --compare tree       {c_best:7.2f}s {c_med:7.2f}s {c_rss:7.0f}MB   "
+                  f"ratio {c_best / b_best:4.1f}× best; same report: {'yes' if same else 'NO'}")
+        report = build_report(settings, date_from=D_FROM, date_to=D_TO)
         t_term, _ = timed(lambda: render_text(report), args.repeat)
         html = Path(tmp) / "r.html"
         t_html, _ = timed(lambda: write_html(report, html), args.repeat)
-        print(f"bare SQL of the base KPIs (baseline)   {t_bare * 1000:8.0f} ms")
-        print(f"build_report (every section)           {t_report * 1000:8.0f} ms   ratio {t_report / t_bare:5.1f}x")
-        print(f"build_report --by guide                {t_by * 1000:8.0f} ms   ratio {t_by / t_bare:5.1f}x")
         print(f"terminal dashboard render              {t_term * 1000:8.0f} ms")
         print(f"HTML page write ({html.stat().st_size / 1e6:.2f} MB)            {t_html * 1000:8.0f} ms")
         print(f"check: buyers {k['buyers']:,}, orders {k['orders']:,}, GMV {k['gmv']:,.2f} equal in both")
+        print(f"store file: {settings.store.stat().st_size / 1e6:.0f} MB")
     return 0
 
 

@@ -17,6 +17,13 @@ a fresh workspace store. Each measurement runs in its own subprocess so peak RSS
                ≥ 20× faster). Needs ``pip install lifetimes`` (not a siyu dependency). If the full size does
                not finish within --lifetimes-timeout, halves of it are tried and the largest size that finishes
                is reported, together with siyu's time on the same size. Like every engine, best of --repeat.
+* siyu CLI   — ``siyu segment --scheme rfm11`` as a user runs it (a fresh process: start-up, store open,
+               measures, snapshot write), wall time; compared with ``bare`` in a fresh process too
+               (``python -c`` that imports duckdb, opens the store and runs the query): target ≤ 1.5× at 1M.
+* snapshot size — bytes per member per snapshot (store file growth over one more nightly run, after a
+               checkpoint) and the measurement for a changed-only layout: the share of members whose stored
+               row differs from the previous day's snapshot in anything but the recency that ageing by one
+               day explains (what a layout storing only changed members would still store).
 * rfm package — ``RFM(df, customer, date, amount)`` of the pandas-based ``rfm`` package, the other baseline
                the issue names: measures, 1–5 scores and named segments, like siyu rfm11. Version 1.0.9 fails on
                pandas 3.1.1 (its ``drop(columns=…, axis=1)`` raises) and works on 1.5.3, so it runs in its own
@@ -238,6 +245,82 @@ def measure_rfm_package(python: str, workspace: Path, limit: int | None = None, 
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+BARE_PROCESS = """
+import sys, time
+t0 = time.perf_counter()
+import duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)
+con.execute(sys.argv[2])
+print(time.perf_counter() - t0)
+"""
+
+
+def cli_vs_bare(ws: Path, repeat: int) -> dict:
+    """Wall time of `siyu segment` in a fresh process vs the bare query in a fresh process (best of repeat)."""
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    cli, bare = [], []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "siyu_cli", "-w", str(ws), "segment", "--scheme", "rfm11", "--as-of", AS_OF,
+                        "--format", "json", "--summary"], check=True, capture_output=True, env=env)
+        cli.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", BARE_PROCESS, str(ws / "siyu.duckdb"), BARE_SQL.format(as_of=AS_OF)],
+                       check=True, capture_output=True, env=env)
+        bare.append(time.perf_counter() - t0)
+    return {"siyu_cli_s": round(min(cli), 3), "bare_process_s": round(min(bare), 3),
+            "ratio_cli_vs_bare_process": round(min(cli) / min(bare), 2)}
+
+
+def snapshot_bytes(ws: Path) -> dict:
+    """Bytes per member of one stored snapshot, and of a changed-only layout of the same night.
+
+    Each layout's rows are copied into a fresh DuckDB file (same types, same compression) whose size,
+    less an empty file's, is the cost: the store file itself reuses freed blocks, so its growth is noisy.
+    "Changed" = a member absent from the previous day's snapshot or whose row differs in anything but
+    recency_days growing by one day (which as_of alone reconstructs).
+    """
+    import datetime as _dt
+
+    import duckdb
+
+    sys.path.insert(0, str(SRC))
+    from siyu_cli.config import load_settings
+    from siyu_cli.segment import run_segment
+
+    settings = load_settings(ws)
+    day0 = _dt.date.fromisoformat(AS_OF)
+    prev = run_segment(settings, scheme="rfm11", as_of=str(day0 - _dt.timedelta(days=1))).snapshot_id
+    run = run_segment(settings, scheme="rfm11", as_of=AS_OF)
+    changed_sql = f"""
+        SELECT c.* FROM segment_members c LEFT JOIN segment_members p ON p.snapshot_id = {prev} AND p.member_id = c.member_id
+        WHERE c.snapshot_id = {run.snapshot_id} AND (p.member_id IS NULL
+              OR row(c.frequency, c.monetary, c.r_score, c.f_score, c.m_score, c.segment_id, c.segment_name,
+                     c.revenue, c.first_purchase, c.last_purchase)
+                 IS DISTINCT FROM row(p.frequency, p.monetary, p.r_score, p.f_score, p.m_score, p.segment_id,
+                                      p.segment_name, p.revenue, p.first_purchase, p.last_purchase)
+              OR c.recency_days IS DISTINCT FROM p.recency_days + 1)"""
+    sizes = {}
+    with duckdb.connect(str(ws / "siyu.duckdb"), read_only=True) as con:
+        for name, sql in (("empty", "SELECT * FROM segment_members WHERE false"),
+                          ("full", f"SELECT * FROM segment_members WHERE snapshot_id = {run.snapshot_id}"),
+                          ("changed", changed_sql)):
+            path = ws / f"layout_{name}.duckdb"
+            con.execute(f"ATTACH '{path}' AS lay (READ_WRITE)")
+            con.execute(f"CREATE TABLE lay.t AS {sql}")
+            rows = con.execute("SELECT count(*) FROM lay.t").fetchone()[0]
+            con.execute("DETACH lay")
+            sizes[name] = (path.stat().st_size, rows)
+            path.unlink()
+    full = sizes["full"][0] - sizes["empty"][0]
+    changed = sizes["changed"][0] - sizes["empty"][0]
+    members = max(run.members, 1)
+    return {"snapshot_members": run.members, "bytes_per_member_per_snapshot": round(full / members, 1),
+            "changed_only_rows_share": round(sizes["changed"][1] / members, 4),
+            "changed_only_bytes_per_member": round(changed / members, 1),
+            "changed_only_vs_full": round(changed / full, 3) if full else None}
+
+
 def make_workspace(base: Path, name: str, orders: int, members: int) -> Path:
     sys.path.insert(0, str(SRC))
     from siyu_cli.config import load_settings
@@ -273,7 +356,16 @@ def main() -> None:
         print(json.dumps(worker(args.worker, args.workspace, args.limit)))
         return
 
-    base = Path(args.dir or tempfile.mkdtemp(prefix="siyu-bench-"))
+    base = Path(tempfile.mkdtemp(prefix="siyu-bench-segment-", dir=args.dir))
+    try:
+        _run(args, base)
+    finally:
+        import shutil
+
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _run(args, base: Path) -> None:
     ws = make_workspace(base, "full", args.orders, args.members)
 
     def best(kind: str, workspace: Path, **kw) -> dict | None:
@@ -295,6 +387,9 @@ def main() -> None:
         "siyu_peak_rss_mb": results["siyu"]["peak_rss_mb"],
         "bare_peak_rss_mb": results["bare"]["peak_rss_mb"],
     }
+    report.update(cli_vs_bare(ws, args.repeat))
+    report.update(snapshot_bytes(ws))
+    print(json.dumps(report), flush=True)
     baselines = []
     if not args.no_lifetimes:
         baselines.append(("lifetimes", lambda limit=None: best("lifetimes", ws, limit=limit, timeout=args.lifetimes_timeout)))

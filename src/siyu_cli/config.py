@@ -67,6 +67,16 @@ class Settings:
         value = self.raw.get(name, {})
         return value if isinstance(value, dict) else {}
 
+    def memory_limit(self, section: str, default: str) -> str:
+        """``[section] memory_limit``: DuckDB's memory limit for that command (it spills to disk beyond it)."""
+        import re
+
+        value = self.section(section).get("memory_limit", default)
+        if not isinstance(value, str) or not re.match(r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", value, re.I):
+            raise ConfigError(f"{self.config_file}: {section}.memory_limit must be a size like \"2GB\" or \"512MB\", "
+                              f"not {value!r}")
+        return value.strip()
+
     def path(self, relative: str | os.PathLike[str]) -> Path:
         """A path from siyu.toml, relative to the workspace root unless absolute."""
         p = Path(relative).expanduser()

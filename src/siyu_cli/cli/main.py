@@ -33,7 +33,20 @@ COMMAND_MODULES = (
 )
 
 
-class SiyuGroup(TyperGroup):
+class LightGroup(TyperGroup):
+    """A command group whose own options and --help are processed without Typer's pydantic coercion."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _plain_text_options(self.params)
+
+    def get_help_option(self, ctx):  # type: ignore[override]
+        opt = super().get_help_option(ctx)
+        _plain_text_options([opt] if opt is not None else [])
+        return opt
+
+
+class SiyuGroup(LightGroup):
     """Turns user errors into one line and an exit code; redacts secrets from crashes."""
 
     def invoke(self, ctx):  # type: ignore[override]
@@ -123,6 +136,34 @@ def root(
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"siyu_cli.cli.{_name}").register(app)
+
+
+def _plain_text_options(params) -> None:
+    """The root options are plain text or flags: pass them through as read. Recent Typer coerces values
+    with a pydantic TypeAdapter, and the root's options (and its --help, None when not given) are
+    processed before any subcommand runs, so `siyu X --help` imported pydantic (≈ 0.1 s) to coerce
+    None values. Older Typer has no such layer."""
+    try:
+        from typer._coercion import PassThroughRuntimeParam
+    except ImportError:
+        return
+    for p in params:
+        desc = getattr(p, "type_descriptor", None)
+        if desc is not None and desc.annotation in (str, bool) and getattr(p, "_runtime_param", 0) is None:
+            p._runtime_param = PassThroughRuntimeParam(annotation=desc.annotation, parameter_info=desc.parameter_info)
+
+
+def _plain_help(t: typer.Typer) -> None:
+    """Click's plain help and usage errors instead of Typer's Rich panels, for every (sub)command: Typer's
+    Rich help imports rich and markdown-it, most of a `--help` (start-up target ≤ 0.25 s; issue 16).
+    Sub-groups become LightGroups (their own --help without pydantic)."""
+    t.rich_markup_mode = None
+    for group in t.registered_groups:
+        group.cls = LightGroup
+        _plain_help(group.typer_instance)
+
+
+_plain_help(app)
 
 
 def main() -> None:

@@ -138,15 +138,17 @@ def _send(ctx, campaign: str, ignore_quiet_hours: bool, fmt: Format) -> None:
     from siyu_cli.errors import ExitCode
     from siyu_cli.push import send_campaign
 
-    rep = send_campaign(ctx_settings(ctx), campaign, ignore_quiet_hours=ignore_quiet_hours)
+    rep = send_campaign(ctx_settings(ctx), campaign, ignore_quiet_hours=ignore_quiet_hours, on_note=output.info)
     d = rep.to_dict()
     if fmt is Format.json:
         output.emit_json(d)
     else:
-        st = d["states"]
-        output.emit_rows(["campaign", "status", "sent", "failed", "skipped", "pending", "batches", "reconciled"],
+        # the whole campaign's counts (a resumed send includes what earlier runs sent); "this run" is this process's
+        st, b = d["states"], d["batches"]
+        output.emit_rows(["campaign", "status", "sent", "failed", "skipped", "pending", "batches", "this run", "reconciled"],
                          [[campaign, d["status"], st.get("sent", 0), st.get("failed", 0), st.get("skipped", 0),
-                           st.get("planned", 0) + st.get("in_flight", 0), d["batches_sent"], d["batches_reconciled"]]], fmt)
+                           st.get("planned", 0) + st.get("in_flight", 0), b.get("sent", 0), d["batches_sent"],
+                           d["batches_reconciled"]]], fmt)
     if rep.stopped:
         output.error_line(rep.stopped)
         raise typer.Exit(ExitCode.TEMPFAIL)

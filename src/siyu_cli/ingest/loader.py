@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import datetime as dt
 import glob
-import re
 import tempfile
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -47,6 +46,7 @@ from siyu_cli.ingest.presets import (
     resolve_columns,
     status_key,
 )
+from siyu_cli.ingest.merge import merge
 from siyu_cli.ingest.readers import LineScan, Source, open_source, physical_lines, scan_ragged, sha256_file
 from siyu_cli.ingest.values import CLEANERS, install_macros
 from siyu_cli.forget import skip_erased
@@ -180,17 +180,11 @@ def configured_max_rejects(settings) -> int:
 
 
 DEFAULT_MEMORY_LIMIT = "2GB"
-_MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.I)
 
 
 def configured_memory_limit(settings) -> str:
     """``[load] memory_limit``: DuckDB spills to disk beyond it, so a 10M-row file stays bounded."""
-    value = settings.section("load").get("memory_limit", DEFAULT_MEMORY_LIMIT)
-    if not isinstance(value, str) or not _MEMORY.match(value):
-        from siyu_cli.errors import ConfigError
-
-        raise ConfigError(f"{settings.config_file}: load.memory_limit must be a size like \"2GB\" or \"512MB\", not {value!r}")
-    return value.strip()
+    return settings.memory_limit("load", DEFAULT_MEMORY_LIMIT)
 
 
 def load_files(
@@ -673,11 +667,6 @@ def _last(col: str) -> str:
     return f"arg_max({col}, __row) FILTER (WHERE {col} IS NOT NULL) AS {col}"
 
 
-def _count_outcomes(con, fr: FileReport, cls_table: str) -> None:
-    rows = dict(con.execute(f"SELECT c, sum(__n)::BIGINT FROM {cls_table} GROUP BY c").fetchall())
-    fr.inserted, fr.updated, fr.unchanged = rows.get(0, 0), rows.get(1, 0), rows.get(2, 0)
-
-
 # ---------------------------------------------------------------- orders
 
 ORDER_COLS = ("member_id", "buyer_phone", "buyer_ref", "status", "status_raw", "created_at", "paid_at", "total_amount",
@@ -787,34 +776,11 @@ def _merge_orders(con, fr: FileReport, p: Preset, mapping) -> None:
         fr.updated = fr.unchanged = 0
         return
     con.execute(f"CREATE TEMP TABLE siyu_fin AS {fin_sql}")
-    if existing == 0:
-        con.execute("CREATE TEMP TABLE siyu_cls AS SELECT order_id, __n, 0 AS c FROM siyu_fin")
-    else:
-        cmp_new = ", ".join(f"f.{c}" for c in ORDER_COLS)
-        cmp_old = ", ".join(f"o.{c}" if c != "member_id" else "coalesce(f.member_id, o.member_id)" for c in ORDER_COLS)
-        cmp_new = cmp_new.replace("f.member_id", "coalesce(f.member_id, o.member_id)")
-        cmp_old = ", ".join(f"o.{c}" for c in ORDER_COLS)
-        con.execute(f"""
-            CREATE TEMP TABLE siyu_cls AS
-            SELECT f.order_id, f.__n,
-                   CASE WHEN o.order_id IS NULL THEN 0 WHEN row({cmp_new}) IS DISTINCT FROM row({cmp_old}) THEN 1 ELSE 2 END AS c
-            FROM siyu_fin f LEFT JOIN orders o ON o.source = {_lit(source)} AND o.order_id = f.order_id
-        """)
-    con.execute(f"""
-        INSERT INTO orders (source, order_id, {cols}, batch_id, updated_at)
-        SELECT {_lit(source)}, f.order_id, {', '.join('f.' + c for c in ORDER_COLS)}, ?, ?
-        FROM siyu_fin f {'' if existing == 0 else 'JOIN siyu_cls c ON c.order_id = f.order_id AND c.c = 0'}
-    """, [fr.batch_id, now])
-    if existing:
-        sets = ", ".join(
-            f"{c} = coalesce(f.member_id, orders.member_id)" if c == "member_id" else f"{c} = f.{c}" for c in ORDER_COLS
-        )
-        con.execute(f"""
-            UPDATE orders SET {sets}, batch_id = ?, updated_at = ?
-            FROM siyu_fin f JOIN siyu_cls c ON c.order_id = f.order_id AND c.c = 1
-            WHERE orders.source = {_lit(source)} AND orders.order_id = f.order_id
-        """, [fr.batch_id, now])
-    _count_outcomes(con, fr, "siyu_cls")
+    merged = {c: "coalesce(f.member_id, t.member_id)" if c == "member_id" else f"f.{c}" for c in ORDER_COLS}
+    inserted = {"source": _lit(source), "order_id": "f.order_id", **{c: f"f.{c}" for c in ORDER_COLS}}
+    fr.inserted, fr.updated, fr.unchanged = merge(
+        con, "orders", ("order_id",), merged, inserted, {"batch_id": fr.batch_id, "updated_at": now},
+        scope={"source": _lit(source)})
     if has_lines:
         _merge_lines(con, fr, mapping)
 
@@ -910,30 +876,13 @@ def _merge_members(con, fr: FileReport, p: Preset, mapping) -> None:
         GROUP BY 1
     """)
     # compare with the store: a newer export fills and overrides fields, never blanks them
-    merged = {a: f"coalesce(f.{a}, m.{a})" for a in MEMBER_ATTRS}
-    merged["join_at"] = "least(f.join_at, m.join_at)"
-    cmp_new = ", ".join(merged[a] for a in MEMBER_ATTRS)
-    cmp_old = ", ".join(f"m.{a}" for a in MEMBER_ATTRS)
-    con.execute(f"""
-        CREATE TEMP TABLE siyu_cls AS
-        SELECT f.member_id, f.__n,
-               CASE WHEN m.member_id IS NULL THEN 0 WHEN row({cmp_new}) IS DISTINCT FROM row({cmp_old}) THEN 1 ELSE 2 END AS c
-        FROM siyu_fin f LEFT JOIN members m ON m.member_id = f.member_id
-    """)
+    merged = {a: f"coalesce(f.{a}, t.{a})" for a in MEMBER_ATTRS}
+    merged["join_at"] = "least(f.join_at, t.join_at)"
     now = dt.datetime.now(dt.timezone.utc)
-    cols = ", ".join(MEMBER_ATTRS)
-    con.execute(f"""
-        INSERT INTO members (member_id, source, {cols}, first_batch, updated_batch, updated_at)
-        SELECT f.member_id, {_lit(source)}, {', '.join('f.' + a for a in MEMBER_ATTRS)}, ?, ?, ?
-        FROM siyu_fin f JOIN siyu_cls c ON c.member_id = f.member_id AND c.c = 0
-    """, [fr.batch_id, fr.batch_id, now])
-    sets = ", ".join(f"{a} = {merged[a].replace('m.', 'members.')}" for a in MEMBER_ATTRS)
-    con.execute(f"""
-        UPDATE members SET {sets}, updated_batch = ?, updated_at = ?
-        FROM siyu_fin f JOIN siyu_cls c ON c.member_id = f.member_id AND c.c = 1
-        WHERE members.member_id = f.member_id
-    """, [fr.batch_id, now])
-    _count_outcomes(con, fr, "siyu_cls")
+    inserted = {"member_id": "f.member_id", "source": _lit(source), **{a: f"f.{a}" for a in MEMBER_ATTRS},
+                "first_batch": _lit(fr.batch_id)}
+    fr.inserted, fr.updated, fr.unchanged = merge(
+        con, "members", ("member_id",), merged, inserted, {"updated_batch": fr.batch_id, "updated_at": now})
     identity.record_identities(con, "siyu_keys", "siyu_res")
     con.execute("""
         INSERT INTO member_tags (member_id, tag_group, tag, batch_id)
@@ -976,34 +925,16 @@ def _merge_groups(con, fr: FileReport, p: Preset, mapping) -> None:
         FROM siyu_good g GROUP BY group_id
     """)
     con.execute("UPDATE siyu_fin SET tags = NULL WHERE len(tags) = 0")
-    merged = {a: f"coalesce(f.{a}, g.{a})" for a in GROUP_ATTRS}
-    cmp_new = ", ".join(merged[a] for a in GROUP_ATTRS)
-    cmp_old = ", ".join(f"g.{a}" for a in GROUP_ATTRS)
-    con.execute(f"""
-        CREATE TEMP TABLE siyu_cls AS
-        SELECT f.group_id, f.__n,
-               CASE WHEN g.group_id IS NULL THEN 0 WHEN row({cmp_new}) IS DISTINCT FROM row({cmp_old}) THEN 1 ELSE 2 END AS c
-        FROM siyu_fin f LEFT JOIN groups g ON g.group_id = f.group_id
-    """)
-    now = dt.datetime.now(dt.timezone.utc)
-    cols = ", ".join(GROUP_ATTRS)
-    con.execute(f"""
-        INSERT INTO groups (group_id, {cols}, batch_id, updated_at)
-        SELECT f.group_id, {', '.join('f.' + a for a in GROUP_ATTRS)}, ?, ?
-        FROM siyu_fin f JOIN siyu_cls c ON c.group_id = f.group_id AND c.c = 0
-    """, [fr.batch_id, now])
-    sets = ", ".join(f"{a} = {merged[a].replace('g.', 'groups.')}" for a in GROUP_ATTRS)
-    con.execute(f"""
-        UPDATE groups SET {sets}, batch_id = ?, updated_at = ?
-        FROM siyu_fin f JOIN siyu_cls c ON c.group_id = f.group_id AND c.c = 1
-        WHERE groups.group_id = f.group_id
-    """, [fr.batch_id, now])
+    merged = {a: f"coalesce(f.{a}, t.{a})" for a in GROUP_ATTRS}
+    inserted = {"group_id": "f.group_id", **{a: f"f.{a}" for a in GROUP_ATTRS}}
+    fr.inserted, fr.updated, fr.unchanged = merge(
+        con, "groups", ("group_id",), merged, inserted,
+        {"batch_id": fr.batch_id, "updated_at": dt.datetime.now(dt.timezone.utc)})
     con.execute("""
         INSERT INTO staff (userid, name, updated_at)
         SELECT owner_userid, any_value(owner_name), now() FROM siyu_fin WHERE owner_userid IS NOT NULL GROUP BY 1
         ON CONFLICT DO UPDATE SET name = coalesce(excluded.name, staff.name)
     """)
-    _count_outcomes(con, fr, "siyu_cls")
 
 
 def _merge_group_members(con, fr: FileReport, mapping) -> None:
@@ -1018,14 +949,6 @@ def _merge_group_members(con, fr: FileReport, mapping) -> None:
         LEFT JOIN member_identities i2 ON i2.id_type = 'unionid' AND i2.id_value = g.unionid
         GROUP BY g.group_id, g.member_ref
     """)
-    con.execute("""
-        CREATE TEMP TABLE siyu_cls AS
-        SELECT f.group_id, f.external_userid, f.__n,
-               CASE WHEN m.group_id IS NULL THEN 0
-                    WHEN row(coalesce(f.member_id, m.member_id), coalesce(f.joined_at, m.joined_at))
-                         IS DISTINCT FROM row(m.member_id, m.joined_at) THEN 1 ELSE 2 END AS c
-        FROM siyu_fin f LEFT JOIN group_members m ON m.group_id = f.group_id AND m.external_userid = f.external_userid
-    """)
     now = dt.datetime.now(dt.timezone.utc)
     # a membership list may name groups the store has not seen yet: create them (name only)
     con.execute("""
@@ -1033,18 +956,10 @@ def _merge_group_members(con, fr: FileReport, mapping) -> None:
         SELECT group_id, any_value(group_name), ?, ? FROM siyu_fin GROUP BY group_id
         ON CONFLICT DO NOTHING
     """, [fr.batch_id, now])
-    con.execute("""
-        INSERT INTO group_members (group_id, external_userid, member_id, joined_at, batch_id)
-        SELECT f.group_id, f.external_userid, f.member_id, f.joined_at, ?
-        FROM siyu_fin f JOIN siyu_cls c USING (group_id, external_userid) WHERE c.c = 0
-    """, [fr.batch_id])
-    con.execute("""
-        UPDATE group_members SET member_id = coalesce(f.member_id, group_members.member_id),
-                                 joined_at = coalesce(f.joined_at, group_members.joined_at), batch_id = ?
-        FROM siyu_fin f JOIN siyu_cls c USING (group_id, external_userid)
-        WHERE c.c = 1 AND group_members.group_id = f.group_id AND group_members.external_userid = f.external_userid
-    """, [fr.batch_id])
-    _count_outcomes(con, fr, "siyu_cls")
+    merged = {c: f"coalesce(f.{c}, t.{c})" for c in ("member_id", "joined_at")}
+    inserted = {c: f"f.{c}" for c in ("group_id", "external_userid", "member_id", "joined_at")}
+    fr.inserted, fr.updated, fr.unchanged = merge(
+        con, "group_members", ("group_id", "external_userid"), merged, inserted, {"batch_id": fr.batch_id})
 
 
 # ---------------------------------------------------------------- mapping preview

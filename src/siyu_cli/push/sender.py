@@ -42,6 +42,18 @@ class SendReport:
     states: dict = field(default_factory=dict)
     status: str = ""
     stopped: str | None = None
+    #: the whole campaign's batches per state after this run (a resumed send's earlier runs included)
+    batches: dict = field(default_factory=dict)
+    #: what happened to batches whose outcome was unknown: waited for what, concluded what
+    notes: list = field(default_factory=list)
+    on_note: object = field(default=None, repr=False, compare=False)
+
+    def note(self, message: str) -> None:
+        """Record a message for people (and hand it to ``on_note`` at once: a wait may follow)."""
+        self.notes.append(message)
+        log.info("%s", message)
+        if callable(self.on_note):
+            self.on_note(message)
 
     @property
     def failed(self) -> int:
@@ -55,8 +67,10 @@ class SendReport:
             "batches_failed": self.batches_failed,
             "batches_reconciled": self.reconciled,
             "batches_released": self.released,
+            "batches": self.batches,
             "states": self.states,
             "stopped": self.stopped,
+            "notes": self.notes,
         }
 
 
@@ -91,20 +105,24 @@ def send_campaign(
     max_batches: int | None = None,
     on_batch=None,
     session=None,
+    on_note=None,
 ) -> SendReport:
     """Send (or resume) a campaign under its lock; safe to run again after any crash.
 
     ``session`` (a :class:`~siyu_cli.push.ledger.StoreSession`) lets a caller sending many
     campaigns (push_due) keep one store connection across them; it is closed if this send fails.
+    ``on_note(message)``: called as soon as a batch whose outcome was unknown is being checked (what
+    siyu waits for) and decided (found at WeCom / re-queued / failed); the report keeps them in ``notes``.
     """
     if session is None:
         hold = float(settings.section("push").get("store_hold_seconds", 2.0))
         with ledger.StoreSession(settings, hold) as own:
             return send_campaign(settings, campaign_id, client=client, now=now, ignore_quiet_hours=ignore_quiet_hours,
-                                 max_batches=max_batches, on_batch=on_batch, session=own)
+                                 max_batches=max_batches, on_batch=on_batch, session=own, on_note=on_note)
     try:
         return _send_campaign(settings, campaign_id, session, client=client, now=now,
-                              ignore_quiet_hours=ignore_quiet_hours, max_batches=max_batches, on_batch=on_batch)
+                              ignore_quiet_hours=ignore_quiet_hours, max_batches=max_batches, on_batch=on_batch,
+                              on_note=on_note)
     except SiyuError:
         session.rollback()  # raised outside a transition; should one be open, it must not leak into the next
         raise
@@ -114,8 +132,8 @@ def send_campaign(
 
 
 def _send_campaign(settings, campaign_id: str, session, *, client, now, ignore_quiet_hours, max_batches,
-                   on_batch) -> SendReport:
-    report = SendReport(campaign_id)
+                   on_batch, on_note=None) -> SendReport:
+    report = SendReport(campaign_id, on_note=on_note)
     with ledger.campaign_lock(settings, campaign_id):
         con = session.con()
         camp = ledger.get_campaign(con, campaign_id)
@@ -157,6 +175,8 @@ def _send_campaign(settings, campaign_id: str, session, *, client, now, ignore_q
         con = session.con()
         report.states = ledger.finish_campaign(settings, campaign_id, con=con)
         report.status = con.execute("SELECT status FROM push_campaigns WHERE campaign_id = ?", [campaign_id]).fetchone()[0]
+        report.batches = dict(con.execute("SELECT state, count(*) FROM push_batches WHERE campaign_id = ? GROUP BY 1",
+                                          [campaign_id]).fetchall())
     return report
 
 
@@ -189,7 +209,8 @@ def _send_batch(settings, camp, batch: Batch, client, attachments, report, sessi
         return None
     except wecom.AmbiguousSend as exc:
         # the request may have reached WeCom: leave it in flight and reconcile now
-        log.warning("batch %s: outcome unknown (%s); reconciling", batch.batch_id, exc.errmsg if hasattr(exc, "errmsg") else exc)
+        report.note(f"batch {batch.batch_id}: no answer from WeCom ({exc.errmsg if hasattr(exc, 'errmsg') else exc}); "
+                    "the message may or may not have been created")
         if channel in CHAT_TYPE:
             time.sleep(0.2)
             try:
@@ -247,30 +268,40 @@ def _text_of(msg: dict) -> str:
 def _reconcile(settings, camp, batch: Batch, client, report, session) -> None:
     """Decide an in-flight batch from WeCom's records: sent (found) or planned again (not found)."""
     channel, cid = camp["channel"], camp["campaign_id"]
+    what = f"batch {batch.batch_id} ({len(batch.recipients)} recipient(s))"
     if channel == "app":
         ledger.release_batch(settings, cid, batch.batch_id, "re-sent after a crash with WeCom's duplicate check", con=session.con())
         report.released += 1
+        report.note(f"{what}: outcome unknown; app messages are sent again with WeCom's duplicate check on "
+                    "(WeCom drops a repeat of a message that did arrive)")
         return
     if channel == "robot":
         ledger.fail_batch(settings, cid, batch.batch_id, "outcome_unknown: the robot webhook keeps no record to check", con=session.con())
         report.batches_failed += 1
+        report.note(f"{what}: outcome unknown; a robot webhook keeps no record to check, so it is marked failed "
+                    "(outcome_unknown) and NOT sent again")
         return
     started = batch.started_at or utcnow()
     if started.tzinfo is None:
         started = started.replace(tzinfo=timezone.utc)
     # a request may still be in transit: give it the client's timeout to land before concluding it never did
     settle = float(getattr(getattr(client, "config", None), "timeout", 10.0)) + 1.0
+    report.note(f"{what}: outcome unknown; checking WeCom's mass-send records for it")
     for attempt in (1, 2):
         if _find_at_wecom(settings, camp, batch, client, report, session, started):
             return
         age = (utcnow() - started).total_seconds()
         if attempt == 1 and age < settle:
+            report.note(f"{what}: not in WeCom's records yet; waiting {settle - age:.0f} s (the client's timeout "
+                        f"+ 1 s after it was sent) in case the request is still in transit, then checking again")
             session.close()  # let other processes use the store while we wait
             time.sleep(settle - age)
         else:
             break
     ledger.release_batch(settings, cid, batch.batch_id, "not found at WeCom after a crash; re-queued", con=session.con())
     report.released += 1
+    report.note(f"{what}: not in WeCom's records {settle:.0f} s after it was sent: it never reached WeCom; "
+                "re-queued and sent again (no duplicate)")
 
 
 def _find_at_wecom(settings, camp, batch: Batch, client, report, session, started) -> bool:
@@ -307,7 +338,8 @@ def _find_at_wecom(settings, camp, batch: Batch, client, report, session, starte
         ledger.complete_batch(settings, cid, batch.batch_id, msgid=msgid, failed=failed, reconciled=True,
                               now=started, con=session.con())
         report.reconciled += 1
-        log.info("batch %s reconciled with WeCom msgid %s", batch.batch_id, msgid)
+        report.note(f"batch {batch.batch_id}: found in WeCom's records (msgid {msgid}): it did reach WeCom; marked "
+                    f"sent{f' ({len(failed)} recipient(s) not accepted)' if failed else ''} and NOT sent again")
         return True
     return False
 
@@ -315,7 +347,11 @@ def _find_at_wecom(settings, camp, batch: Batch, client, report, session, starte
 # ---------------------------------------------------------------- status, remind, cancel
 
 def sync_status(settings, campaign_id: str, *, client=None) -> dict:
-    """Pull per-recipient delivery for the campaign's sent batches from WeCom into the ledger."""
+    """Pull per-recipient delivery for the campaign's sent batches from WeCom into the ledger.
+
+    The store is opened twice per sync whatever the number of batches: read-only before the HTTP calls
+    (the batches and their sent recipients in one query) and read-write once to write the results.
+    """
     with open_store(settings, read_only=True) as con:
         camp = ledger.get_campaign(con, campaign_id)
         batches = con.execute(
@@ -323,6 +359,11 @@ def sync_status(settings, campaign_id: str, *, client=None) -> dict:
             "ORDER BY batch_id",
             [campaign_id],
         ).fetchall()
+        sent: dict[str, list[str]] = {}
+        for bid, rid in con.execute(
+                "SELECT batch_id, recipient_id FROM push_recipients WHERE campaign_id = ? AND state = 'sent' "
+                "ORDER BY batch_id, recipient_id", [campaign_id]).fetchall():
+            sent.setdefault(bid, []).append(rid)
     channel = camp["channel"]
     updates: list[tuple[str, str, str | None]] = []  # (recipient_id, delivery, delivered_at)
     if channel in CHAT_TYPE and batches:
@@ -338,9 +379,7 @@ def sync_status(settings, campaign_id: str, *, client=None) -> dict:
                         for r in _call_retrying(client.get_groupmsg_send_result, msgid, t["userid"]):
                             if r.get(key):
                                 results[r[key]] = r
-                with open_store(settings, read_only=True) as con:
-                    rids = ledger.batch_recipients(con, campaign_id, bid, ("sent",))
-                for rid in rids:
+                for rid in sent.get(bid, []):
                     res = results.get(rid)
                     status = res.get("status") if res else 0
                     when = None
@@ -350,9 +389,7 @@ def sync_status(settings, campaign_id: str, *, client=None) -> dict:
         finally:
             _close(client, owned)
     elif channel in ("app", "robot"):
-        with open_store(settings, read_only=True) as con:
-            updates = [(r[0], "delivered", None) for r in con.execute(
-                "SELECT recipient_id FROM push_recipients WHERE campaign_id = ? AND state = 'sent'", [campaign_id]).fetchall()]
+        updates = [(rid, "delivered", None) for rids in sent.values() for rid in rids]
     with open_store(settings) as con:
         if updates:
             con.execute("BEGIN TRANSACTION")

@@ -9,6 +9,7 @@ tables are absent or empty.
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -32,6 +33,8 @@ CONFIG_DEFAULTS: dict[str, int] = {
     "head_percent": 20,  # the "20%" of the 80/20 rule
     "cohort_months": 12,  # at most this many join-month cohorts
 }
+#: ``[report] memory_limit``: DuckDB's memory limit while computing a report (it spills beyond it)
+DEFAULT_MEMORY_LIMIT = "1GB"
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class ReportConfig:
     campaign_days: int = 7
     head_percent: int = 20
     cohort_months: int = 12
+    memory_limit: str = DEFAULT_MEMORY_LIMIT
 
     @classmethod
     def from_settings(cls, settings: "Settings") -> "ReportConfig":
@@ -49,6 +53,9 @@ class ReportConfig:
         where = settings.config_file
         values = {}
         for key, value in raw.items():
+            if key == "memory_limit":
+                values[key] = settings.memory_limit("report", DEFAULT_MEMORY_LIMIT)
+                continue
             if key not in CONFIG_DEFAULTS:
                 import difflib
 
@@ -195,7 +202,9 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
     y, m = divmod(last_month.year * 12 + last_month.month - 1 - (cfg.cohort_months - 1), 12)
     cfrom = max(dfrom, date(y, m + 1, 1))
 
-    with open_store(settings, read_only=True) as con:
+    with tempfile.TemporaryDirectory(prefix="siyu-report-") as tmp, open_store(settings, read_only=True) as con:
+        con.execute(f"SET memory_limit = '{cfg.memory_limit}'")
+        con.execute(f"SET temp_directory = '{Path(tmp).as_posix()}'")
         K.prepare(con)
         K.period_orders(con, dfrom, dto)
         b = K.base(con, dfrom, dto, days)

@@ -234,33 +234,56 @@ def _money(value) -> float:
 
 
 def prepare(con: "duckdb.DuckDBPyConnection") -> None:
-    """Temp table of paid orders with their resolved store/guide/channel and day (read-only stores allow temps)."""
+    """Views over the store (read-only stores allow temp objects): no copy of history.
+
+    ``rpt_orders``: every paid order with its day and whether it is valid; queries over history read
+    only the columns they need and filter on ``paid_at`` (zone maps skip row groups outside the range).
+    ``rpt_members``: members with their join day. The period's orders are copied once, with their
+    resolved store/guide/channel, by :func:`period_orders`.
+    """
     con.execute(
         """
-        CREATE OR REPLACE TEMP TABLE rpt_orders AS
+        CREATE OR REPLACE TEMP VIEW rpt_orders AS
         SELECT o.source, o.order_id, o.member_id, o.paid_at,
                CAST(o.paid_at AS DATE) AS day,
                o.status IN ('paid', 'partially_refunded') AND o.net_amount > 0 AS valid,
-               o.net_amount, o.item_count,
-               coalesce(o.store, m.store) AS store,
-               coalesce(o.guide_userid, m.guide_userid) AS guide,
-               coalesce(o.channel, m.join_channel) AS channel
-        FROM orders o LEFT JOIN members m ON m.member_id = o.member_id
+               o.net_amount, o.item_count, o.store, o.guide_userid, o.channel
+        FROM orders o
         WHERE o.paid_at IS NOT NULL AND o.status IN ('paid', 'partially_refunded', 'refunded')
         """
     )
     con.execute(
         """
-        CREATE OR REPLACE TEMP TABLE rpt_members AS
+        CREATE OR REPLACE TEMP VIEW rpt_members AS
         SELECT member_id, CAST(join_at AS DATE) AS join_day, external_userid, store, guide_userid, join_channel
         FROM members
         """
     )
 
 
+#: ``paid_at`` before the start of day ``$x`` in the session time zone (= its day is before ``$x``): a
+#: comparison with a constant, which DuckDB pushes into the scan, unlike ``CAST(paid_at AS DATE) < $x``
+def _before_day(param: str) -> str:
+    return f"paid_at < CAST(CAST(${param} AS DATE) AS TIMESTAMPTZ)"
+
+
+def _until_day(param: str) -> str:
+    """``paid_at`` on or before day ``$x``."""
+    return f"paid_at < CAST(CAST(${param} AS DATE) + 1 AS TIMESTAMPTZ)"
+
+
 def period_orders(con, dfrom: date, dto: date) -> None:
+    """The period's paid orders (only them) with the store / guide / channel each one counts for."""
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE rpt_period AS SELECT * FROM rpt_orders WHERE day BETWEEN $f AND $t",
+        f"""
+        CREATE OR REPLACE TEMP TABLE rpt_period AS
+        SELECT o.source, o.order_id, o.member_id, o.paid_at, o.day, o.valid, o.net_amount, o.item_count,
+               coalesce(o.store, m.store) AS store,
+               coalesce(o.guide_userid, m.guide_userid) AS guide,
+               coalesce(o.channel, m.join_channel) AS channel
+        FROM rpt_orders o LEFT JOIN members m ON m.member_id = o.member_id
+        WHERE NOT {_before_day('f')} AND {_until_day('t')}  -- = its day is in [f, t]
+        """,
         {"f": dfrom, "t": dto},
     )
 
@@ -276,8 +299,9 @@ def base(con, dfrom: date, dto: date, days: int) -> dict[str, Any]:
             FROM rpt_members),
         per_buyer AS (
             SELECT member_id, count(*) AS n FROM rpt_period WHERE valid AND member_id IS NOT NULL GROUP BY 1),
-        before AS (
-            SELECT DISTINCT member_id FROM rpt_orders WHERE valid AND member_id IS NOT NULL AND day < $f),
+        before AS (  -- the period's buyers who bought before it
+            SELECT DISTINCT member_id FROM rpt_orders SEMI JOIN per_buyer USING (member_id)
+            WHERE valid AND member_id IS NOT NULL AND {before}),
         rep AS (
             SELECT count(*) AS buyers, count(*) FILTER (WHERE n >= 2) AS repeaters, coalesce(sum(n), 0) AS member_orders,
                    count(*) FILTER (WHERE b.member_id IS NULL) AS new_buyers
@@ -290,7 +314,7 @@ def base(con, dfrom: date, dto: date, days: int) -> dict[str, Any]:
         SELECT mem.members, mem.new_members, rep.buyers, rep.repeaters, rep.member_orders,
                tot.orders, tot.gmv, tot.member_gmv, rep.new_buyers
         FROM mem, rep, tot
-        """,
+        """.format(before=_before_day("f")),
         p,
     ).fetchone()
     members, new_members, buyers, repeaters, member_orders, orders, gmv, member_gmv, new_buyers = row
@@ -380,9 +404,9 @@ def add_rates(con, dfrom: date, dto: date) -> list[dict[str, Any]]:
 def lifecycle(con, dto: date, active_days: int, churn_days: int) -> dict[str, Any]:
     row = con.execute(
         """
-        WITH last AS (
-            SELECT member_id, max(day) AS last_day FROM rpt_orders
-            WHERE valid AND member_id IS NOT NULL AND day <= $t GROUP BY 1),
+        WITH last AS (  -- the latest time, cast to a day once per member (not once per order)
+            SELECT member_id, CAST(max(paid_at) AS DATE) AS last_day FROM rpt_orders
+            WHERE valid AND member_id IS NOT NULL AND {until} GROUP BY 1),
         m AS (
             SELECT date_diff('day', l.last_day, $t) AS idle
             FROM rpt_members m LEFT JOIN last l ON l.member_id = m.member_id
@@ -393,7 +417,7 @@ def lifecycle(con, dto: date, active_days: int, churn_days: int) -> dict[str, An
                count(*) FILTER (WHERE idle IS NULL),
                count(*)
         FROM m
-        """,
+        """.format(until=_until_day("t")),
         {"t": dto, "a": active_days, "c": churn_days},
     ).fetchone()
     active, silent, churned, never, total = row
@@ -410,40 +434,55 @@ def lifecycle(con, dto: date, active_days: int, churn_days: int) -> dict[str, An
 
 
 def pareto(con, head_percent: int) -> dict[str, Any]:
-    """Pareto curve of member GMV over buyers with positive GMV in the period."""
+    """Pareto curve of member GMV over buyers with positive GMV in the period.
+
+    Exact without sorting the buyers: the GMV of the top k buyers depends only on how many buyers have
+    each GMV value, so buyers are counted per distinct value (a hash aggregate) and only those values
+    are ordered. A value bucket holding ranks B+1…C (B buyers richer) gives every p whose rank
+    ⌈p × n ÷ 100⌉ falls in it, i.e. p from ⌊100·B ÷ n⌋ + 1 to ⌊100·C ÷ n⌋, the cumulative GMV
+    ``S_B + (rank − B) × v``: an equality-free expansion instead of a join on a computed rank.
+    """
+    from decimal import ROUND_CEILING, Decimal
+
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE rpt_pareto AS
         WITH g AS (
             SELECT member_id, sum(net_amount) AS v FROM rpt_period
-            WHERE member_id IS NOT NULL GROUP BY 1 HAVING sum(net_amount) > 0)
-        SELECT row_number() OVER w AS rn, count(*) OVER () AS n, sum(v) OVER () AS total,
-               sum(v) OVER (w ROWS UNBOUNDED PRECEDING) AS cum
-        FROM g WINDOW w AS (ORDER BY v DESC, member_id)
+            WHERE member_id IS NOT NULL GROUP BY 1 HAVING sum(net_amount) > 0),
+        b AS (SELECT v, count(*) AS c FROM g GROUP BY v)
+        SELECT v, c, sum(c) OVER w - c AS before_n, sum(c * v) OVER w - c * v AS before_sum,
+               sum(c) OVER () AS n, sum(c * v) OVER () AS total
+        FROM b WINDOW w AS (ORDER BY v DESC ROWS UNBOUNDED PRECEDING)
         """
     )
     curve = con.execute(
         """
-        SELECT p.p, r.cum / r.total
-        FROM range(1, 101) p(p) JOIN rpt_pareto r ON r.rn = (p.p * r.n + 99) // 100
-        ORDER BY p.p
+        WITH r AS (
+            SELECT *, unnest(range(CAST(100 * before_n // n + 1 AS BIGINT),
+                                   CAST(100 * (before_n + c) // n + 1 AS BIGINT))) AS p
+            FROM rpt_pareto)
+        SELECT p, (before_sum + ((p * n + 99) // 100 - before_n) * v) / total FROM r ORDER BY p
         """
     ).fetchall()
-    head = con.execute(
-        """
-        SELECT any_value(n),
-               max(cum / total) FILTER (WHERE rn = ($h * n + 99) // 100),
-               min(rn) FILTER (WHERE cum >= 0.8 * total)
-        FROM rpt_pareto
-        """,
-        {"h": head_percent},
-    ).fetchone()
-    n = head[0] or 0
+    n, total = con.execute("SELECT any_value(n), any_value(total) FROM rpt_pareto").fetchone()
+    n = int(n or 0)
+    # the fewest buyers (richest first) whose GMV reaches 80 %: in the first bucket that reaches it,
+    # as many of its buyers as the rest needs (exact decimal arithmetic)
+    share_for_80 = None
+    if n:
+        need = Decimal("0.8") * total
+        v, before_n, before_sum = con.execute(
+            "SELECT v, before_n, before_sum FROM rpt_pareto WHERE before_sum + c * v >= $need "
+            "ORDER BY v DESC LIMIT 1", {"need": need}).fetchone()
+        k = int(before_n) + max(int(((need - before_sum) / v).to_integral_value(rounding=ROUND_CEILING)), 1)
+        share_for_80 = _ratio(k, n)
+    head = dict(curve).get(head_percent)
     return {
         "buyers": n,
         "head_percent": head_percent,
-        "head_share": None if head[1] is None else round(float(head[1]), 6),
-        "share_for_80": _ratio(head[2], n),
+        "head_share": None if head is None else round(float(head), 6),
+        "share_for_80": share_for_80,
         "curve": [[0, 0.0]] + [[int(p), round(float(s), 6)] for p, s in curve] if curve else [],
     }
 
@@ -508,8 +547,8 @@ def cohorts(con, cfrom: date, dto: date) -> list[dict[str, Any]]:
             SELECT member_id, date_trunc('month', join_day) AS cm FROM rpt_members
             WHERE join_day BETWEEN date_trunc('month', CAST($f AS DATE)) AND $t),
         sizes AS (SELECT cm, count(*) AS size FROM c GROUP BY 1),
-        b AS (SELECT DISTINCT member_id, date_trunc('month', day) AS bm FROM rpt_orders
-              WHERE valid AND member_id IS NOT NULL AND day <= $t),
+        b AS (SELECT DISTINCT member_id, date_trunc('month', day) AS bm FROM rpt_orders SEMI JOIN c USING (member_id)
+              WHERE valid AND {until} AND NOT paid_at < CAST(date_trunc('month', CAST($f AS DATE)) AS TIMESTAMPTZ)),
         cells AS (
             SELECT c.cm, date_diff('month', c.cm, b.bm) AS k, count(DISTINCT c.member_id) AS n
             FROM c JOIN b ON b.member_id = c.member_id AND b.bm >= c.cm GROUP BY 1, 2)
@@ -517,7 +556,7 @@ def cohorts(con, cfrom: date, dto: date) -> list[dict[str, Any]]:
                list(struct_pack(k := cells.k, n := cells.n)) FILTER (WHERE cells.k IS NOT NULL)
         FROM sizes s LEFT JOIN cells ON cells.cm = s.cm
         GROUP BY ALL ORDER BY 1
-        """,
+        """.replace("{until}", _until_day("t")),
         {"f": cfrom, "t": dto},
     ).fetchall()
     out = []

@@ -1,0 +1,86 @@
+"""The merge step of every load kind: classify folded records against the store, then write them.
+
+A load folds its file into one row per natural key (``siyu_fin``: the key columns, the record's
+values and ``__n``, the input rows it came from). :func:`merge` classifies each record as new (0),
+changed (1) or unchanged (2) into ``siyu_cls`` and writes:
+
+- new records: one ``INSERT`` of the columns the caller names;
+- changed records: their stored rows are deleted by rowid and inserted again with the merged values
+  (columns the merge does not set keep their stored value). DuckDB's ``UPDATE … FROM`` rewrites
+  every set column and, on a 10M-row orders table, took 9–14 s for ~10k changed orders against
+  ~0.4 s for a delete + insert of the same rows: the write now costs what the file changed;
+- unchanged records: nothing.
+
+The comparison, the merged values of changed rows and the stored rows' rowids come from ONE join of
+the file's records with the table. Before it, a join on the key columns alone (a narrow scan) finds the
+rowid range of the stored rows the file touches; the full-width join reads only that range (row groups
+outside it are skipped): a daily file's changes are mostly recent orders at the table's end, so the
+wide scan stays proportional to the file, and a file of only new records never reads the wide columns.
+All of it runs inside the load's transaction, under DuckDB's single-writer lock, so a key is never
+present twice (tables without an index rely on this: migration 003).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def merge(
+    con,
+    table: str,
+    keys: tuple[str, ...],
+    merged: dict[str, str],
+    inserted: dict[str, str],
+    stamp: dict[str, Any],
+    *,
+    scope: dict[str, str] | None = None,
+    fin: str = "siyu_fin",
+) -> tuple[int, int, int]:
+    """Classify ``fin`` against ``table`` and write it; returns (inserted, updated, unchanged) input rows.
+
+    ``merged``: column → SQL over ``f`` (the file's record) and ``t`` (the stored row): its value after
+    the merge; a record is changed when any of these differs from the stored value.
+    ``inserted``: column → SQL over ``f``: a new record's row. ``stamp``: column → value set on every
+    row written (batch id, time). ``scope``: column → SQL literal the stored row must match besides the
+    keys (orders: the source).
+    """
+    scope = scope or {}
+    on = " AND ".join([f"t.{k} = f.{k}" for k in keys] + [f"t.{c} = {v}" for c, v in scope.items()])
+    columns = [d[0] for d in con.execute(f"SELECT * FROM {table} LIMIT 0").description]
+    kept = [c for c in columns if c not in stamp]
+    new_vals = ", ".join(merged[c] for c in merged)
+    old_vals = ", ".join(f"t.{c}" for c in merged)
+    after = ", ".join(f"{merged.get(c, f't.{c}')} AS __m_{c}" for c in kept)
+    lo, hi = con.execute(f"SELECT min(t.rowid), max(t.rowid) FROM {fin} f JOIN {table} t ON {on}").fetchone()
+    on += " AND false" if lo is None else f" AND t.rowid BETWEEN {int(lo)} AND {int(hi)}"
+    con.execute(f"""
+        CREATE TEMP TABLE siyu_cls AS
+        SELECT {', '.join(f'f.{k}' for k in keys)}, f.__n, t.rowid AS __rid,
+               CASE WHEN t.rowid IS NULL THEN 0
+                    WHEN row({new_vals}) IS DISTINCT FROM row({old_vals}) THEN 1 ELSE 2 END AS c,
+               {after}
+        FROM {fin} f LEFT JOIN {table} t ON {on}
+    """)
+    stamp_cols = list(stamp)
+    stamp_params = list(stamp.values())
+    marks = "".join(", ?" for _ in stamp_cols)
+    using = " AND ".join(f"c.{k} = f.{k}" for k in keys)
+    con.execute(f"""
+        INSERT INTO {table} ({', '.join(list(inserted) + stamp_cols)})
+        SELECT {', '.join(inserted.values())}{marks}
+        FROM {fin} f JOIN siyu_cls c ON {using} AND c.c = 0
+    """, stamp_params)
+    changed = con.execute("SELECT count(*) FROM siyu_cls WHERE c = 1").fetchone()[0]
+    if changed:
+        con.execute(f"DELETE FROM {table} WHERE rowid IN (SELECT __rid FROM siyu_cls WHERE c = 1)")
+        con.execute(f"""
+            INSERT INTO {table} ({', '.join(kept + stamp_cols)})
+            SELECT {', '.join(f'__m_{c}' for c in kept)}{marks} FROM siyu_cls WHERE c = 1
+        """, stamp_params)
+    return count_outcomes(con)
+
+
+def count_outcomes(con, cls_table: str = "siyu_cls") -> tuple[int, int, int]:
+    """Input rows per outcome: (inserted, updated, unchanged); a row takes its record's outcome."""
+    rows = dict(con.execute(f"SELECT c, sum(__n)::BIGINT FROM {cls_table} GROUP BY c").fetchall())
+    return rows.get(0, 0), rows.get(1, 0), rows.get(2, 0)
