@@ -23,7 +23,6 @@ SQL subtracts that base (``rowid_base``; 0 in a real load, whose SQL is unchange
 
 from __future__ import annotations
 
-import datetime as dt
 import glob
 import re
 import tempfile
@@ -32,6 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from siyu_cli import clock
 from siyu_cli.errors import DataError, UsageError
 from siyu_cli.ingest import identity
 from siyu_cli.ingest.presets import (
@@ -325,7 +325,7 @@ def _load_one(con, settings, kind, path, tmp, *, preset, encoding, source, force
             mapping[fld] = mapping[fallback]
     _check_key_columns(kind, p, mapping, path, header)
     fr.preset, fr.source = p.id, source or p.source
-    started = dt.datetime.now(dt.timezone.utc)
+    started = clock.now()
     seen = con.execute(
         "SELECT batch_id FROM load_log WHERE file_sha256 = ? AND kind = ? AND status = 'loaded' LIMIT 1",
         [fr.sha256, kind],
@@ -577,7 +577,7 @@ def _rejects(con, fr: FileReport, src: Source, kind, p: Preset, mapping, fields,
         con.execute("DELETE FROM siyu_err WHERE __row IN (SELECT __row FROM siyu_rag)")
     bad_rows = con.execute("SELECT count(DISTINCT __row) FROM siyu_err").fetchone()[0]
     fr.rejected = bad_rows + len(reader_lines) + ragged
-    now = dt.datetime.now(dt.timezone.utc)
+    now = clock.now()
     file = str(fr.path)
     if ragged:
         con.execute(
@@ -655,7 +655,7 @@ def _log(con, fr: FileReport, started) -> None:
                                  updated, unchanged, rejected, status, started_at, finished_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [fr.batch_id, fr.kind, fr.path, fr.sha256, fr.preset, fr.source, fr.encoding, fr.read, fr.inserted,
-         fr.updated, fr.unchanged, fr.rejected, fr.status, started, dt.datetime.now(dt.timezone.utc)],
+         fr.updated, fr.unchanged, fr.rejected, fr.status, started, clock.now()],
     )
 
 
@@ -765,7 +765,7 @@ def _merge_orders(con, fr: FileReport, p: Preset, mapping) -> None:
     """
     cols = ", ".join(ORDER_COLS)
     existing = con.execute("SELECT count(*) FROM orders WHERE source = ?", [source]).fetchone()[0]
-    now = dt.datetime.now(dt.timezone.utc)
+    now = clock.now()
     if existing == 0 and not has_lines:
         # first load of this source: every order is new, so insert straight from the query (no
         # staging table, no comparison); each input row counts as inserted
@@ -911,7 +911,7 @@ def _merge_members(con, fr: FileReport, p: Preset, mapping) -> None:
                CASE WHEN m.member_id IS NULL THEN 0 WHEN row({cmp_new}) IS DISTINCT FROM row({cmp_old}) THEN 1 ELSE 2 END AS c
         FROM siyu_fin f LEFT JOIN members m ON m.member_id = f.member_id
     """)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = clock.now()
     cols = ", ".join(MEMBER_ATTRS)
     con.execute(f"""
         INSERT INTO members (member_id, source, {cols}, first_batch, updated_batch, updated_at)
@@ -976,7 +976,7 @@ def _merge_groups(con, fr: FileReport, p: Preset, mapping) -> None:
                CASE WHEN g.group_id IS NULL THEN 0 WHEN row({cmp_new}) IS DISTINCT FROM row({cmp_old}) THEN 1 ELSE 2 END AS c
         FROM siyu_fin f LEFT JOIN groups g ON g.group_id = f.group_id
     """)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = clock.now()
     cols = ", ".join(GROUP_ATTRS)
     con.execute(f"""
         INSERT INTO groups (group_id, {cols}, batch_id, updated_at)
@@ -1017,7 +1017,7 @@ def _merge_group_members(con, fr: FileReport, mapping) -> None:
                          IS DISTINCT FROM row(m.member_id, m.joined_at) THEN 1 ELSE 2 END AS c
         FROM siyu_fin f LEFT JOIN group_members m ON m.group_id = f.group_id AND m.external_userid = f.external_userid
     """)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = clock.now()
     # a membership list may name groups the store has not seen yet: create them (name only)
     con.execute("""
         INSERT INTO groups (group_id, name, batch_id, updated_at)

@@ -8,7 +8,7 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from siyu_cli.errors import ConfigError, ExitCode, SiyuError, UsageError
@@ -151,7 +151,9 @@ def get_pipeline(settings: "Settings", name: str) -> Pipeline:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    from siyu_cli import clock
+
+    return clock.now()
 
 
 def _record(settings: "Settings", sql: str, params: list[Any]) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 from zoneinfo import ZoneInfo
 
+from siyu_cli import clock
 from siyu_cli.errors import ConfigError, DataError, ExitCode, SiyuError, StoreBusy
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -43,7 +44,7 @@ class StepContext:
 
     def local_now(self) -> datetime:
         tz = ZoneInfo(self.settings.timezone)
-        return (self.now or datetime.now(tz)).astimezone(tz)
+        return (self.now or clock.now(tz)).astimezone(tz)
 
     def option(self, key: str, default: Any = None) -> Any:
         return self.step.options.get(key, default)
