@@ -348,14 +348,16 @@ def _load_one(con, settings, kind, path, tmp, *, preset, encoding, source, force
         try:
             con.execute(f"CREATE TEMP TABLE siyu_raw AS SELECT * FROM {src.relation_sql()}")
         except duckdb.Error as exc:
-            raise DataError(f"{path}: cannot read the file: {_first_line(exc)}") from None
+            raise DataError(f"{path}: cannot read the file: {_first_line(exc)}",
+                            reason=f"{path.name}: cannot read the file ({_reason(exc)})") from None
         base = dry.rowid_base() if dry is not None else 0
         scan = LineScan(0, True)
         if src.format == "csv":  # in autocommit too: its line table relies on rowids in file order
             try:
                 scan = scan_ragged(con, src, _reader_lines(con, src), rowid_base=base)
             except duckdb.Error as exc:
-                raise DataError(f"{path}: cannot read the file's lines: {_first_line(exc)}") from None
+                raise DataError(f"{path}: cannot read the file's lines: {_first_line(exc)}",
+                                reason=f"{path.name}: cannot read the file's lines ({_reason(exc)})") from None
         step(f"cleaning {path.name}")
         cols, fills = _stage(con, kind, p, mapping, header, rowid_base=base)
         if dry is None:
@@ -394,6 +396,16 @@ def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
+_LINE = re.compile(r"\bline:?\s*(\d+)", re.I)
+
+
+def _reason(exc: Exception) -> str:
+    """A DuckDB error in words without quoting the file: its kind and, when it names one, the line."""
+    kind = re.sub(r"(Exception|Error)$", "", type(exc).__name__) or "read"
+    line = _LINE.search(str(exc))
+    return f"{kind.lower()} error" + (f" on line {line.group(1)}" if line else "")
+
+
 def _read_header(con, src: Source) -> list[str]:
     import duckdb
 
@@ -401,7 +413,9 @@ def _read_header(con, src: Source) -> list[str]:
         return [d[0] for d in con.execute(f"SELECT * FROM {src.relation_sql()} LIMIT 0").description]
     except duckdb.Error as exc:
         raise DataError(f"{src.path}: cannot read the file as {src.format.upper()}: {_first_line(exc)} "
-                        "(check quoting and the delimiter; see docs/load.md)") from None
+                        "(check quoting and the delimiter; see docs/load.md)",
+                        reason=f"{Path(src.path).name}: cannot read the file as {src.format.upper()} ({_reason(exc)}; "
+                               "check quoting and the delimiter)") from None
 
 
 def _drop_temps(con) -> None:

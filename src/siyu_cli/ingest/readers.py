@@ -398,7 +398,8 @@ def _open_workbook(path: Path, fmt: str, tmpdir: Path, score) -> Source:
         df = pl.read_excel(path, has_header=False, read_options={"dtypes": "string", "skip_rows": 0},
                            drop_empty_rows=False)
     except Exception as exc:  # calamine's errors are already readable
-        raise DataError(f"{path}: cannot read the workbook: {exc}") from None
+        raise DataError(f"{path}: cannot read the workbook: {exc}",
+                        reason=f"{path.name}: cannot read the workbook ({type(exc).__name__})") from None
     if df.width == 0 or df.height == 0:
         raise DataError(f"{path}: the first sheet is empty")
     empty = df.select(pl.all_horizontal(pl.all().is_null()).alias("e")).to_series()
