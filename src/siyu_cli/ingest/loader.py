@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import glob
 import re
-import tempfile
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -46,7 +45,8 @@ from siyu_cli.ingest.presets import (
     resolve_columns,
     status_key,
 )
-from siyu_cli.ingest.readers import LineScan, Source, open_source, physical_lines, scan_ragged, sha256_file
+from siyu_cli.ingest.readers import (LineScan, Source, digest_file, line_too_long, long_line_error, open_source,
+                                     physical_lines, scan_ragged, sniff_format)
 from siyu_cli.ingest.values import CLEANERS, install_macros
 
 DEFAULT_MAX_REJECTS = 0
@@ -141,12 +141,14 @@ class LoadReport:
 
 
 def expand_paths(patterns: list[str]) -> list[Path]:
-    """Files named or matched by glob patterns, in order, without duplicates."""
+    """Files named or matched by glob patterns, in order, without duplicates (an existing name is literal)."""
     out: list[Path] = []
     seen = set()
     for pat in patterns:
         pat = str(pat)
-        matches = sorted(glob.glob(pat, recursive=True)) if glob.has_magic(pat) else [pat]
+        # an existing file is always itself: `m[1].csv` never means m1.csv
+        literal = not glob.has_magic(pat) or Path(pat).exists()
+        matches = [pat] if literal else sorted(glob.glob(pat, recursive=True))
         if not matches:
             raise UsageError(f"{pat}: no file matches")
         for m in matches:
@@ -212,7 +214,10 @@ def load_files(
     paths = [Path(p) for p in paths]
     bar = _Progress(progress, len(paths))
     memory_limit = configured_memory_limit(settings)
-    with tempfile.TemporaryDirectory(prefix="siyu-load-") as tmp, open_store(settings) as con:
+    from siyu_cli.scratch import scratch_dir
+
+    # temporaries (transcoded copies, spill files) hold unmasked personal data: the workspace's 0700 scratch
+    with scratch_dir(settings.root, "load") as tmp, open_store(settings) as con:
         con.execute(f"SET memory_limit = '{memory_limit}'")
         con.execute(f"SET temp_directory = '{Path(tmp, 'spill').as_posix()}'")
         install_macros(con)
@@ -313,7 +318,9 @@ def _load_one(con, settings, kind, path, tmp, *, preset, encoding, source, force
     fr = FileReport(path=str(path), kind=kind)
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
-    fr.sha256 = sha256_file(path)
+    fr.sha256, long_line = digest_file(path)
+    if long_line is not None and sniff_format(path) == "csv":
+        raise long_line_error(path, long_line)
     src = open_source(path, tmp, encoding=encoding, score=header_score(kind, settings))
     fr.format, fr.encoding = src.format, src.encoding
     _drop_temps(con)
@@ -348,7 +355,7 @@ def _load_one(con, settings, kind, path, tmp, *, preset, encoding, source, force
         try:
             con.execute(f"CREATE TEMP TABLE siyu_raw AS SELECT * FROM {src.relation_sql()}")
         except duckdb.Error as exc:
-            raise DataError(f"{path}: cannot read the file: {_first_line(exc)}",
+            raise line_too_long(path, src.read_path, exc) or DataError(f"{path}: cannot read the file: {_first_line(exc)}",
                             reason=f"{path.name}: cannot read the file ({_reason(exc)})") from None
         base = dry.rowid_base() if dry is not None else 0
         scan = LineScan(0, True)
@@ -412,7 +419,8 @@ def _read_header(con, src: Source) -> list[str]:
     try:
         return [d[0] for d in con.execute(f"SELECT * FROM {src.relation_sql()} LIMIT 0").description]
     except duckdb.Error as exc:
-        raise DataError(f"{src.path}: cannot read the file as {src.format.upper()}: {_first_line(exc)} "
+        raise line_too_long(Path(src.path), src.read_path, exc) or DataError(
+                        f"{src.path}: cannot read the file as {src.format.upper()}: {_first_line(exc)} "
                         "(check quoting and the delimiter; see docs/load.md)",
                         reason=f"{Path(src.path).name}: cannot read the file as {src.format.upper()} ({_reason(exc)}; "
                                "check quoting and the delimiter)") from None
@@ -1068,7 +1076,9 @@ def show_mapping(settings, kind: str, paths: list[Path], *, preset: str = "auto"
         if not out:
             raise UsageError(f"unknown preset {preset!r} for {kind}")
         return out
-    with tempfile.TemporaryDirectory(prefix="siyu-map-") as tmp:
+    from siyu_cli.scratch import scratch_dir
+
+    with scratch_dir(settings.root, "map") as tmp:
         con = duckdb.connect()
         try:
             for path in paths:
