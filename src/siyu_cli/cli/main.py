@@ -13,7 +13,7 @@ from typer.core import TyperGroup
 
 from siyu_cli import __version__
 from siyu_cli.cli.context import AppState
-from siyu_cli.errors import ExitCode, SiyuError, explain_failure, is_interrupt
+from siyu_cli.errors import DiskFull, ExitCode, SiyuError, StoreDamaged, explain_failure, is_interrupt
 
 #: CLI modules, each exposing ``register(app)``; one per command group.
 COMMAND_MODULES = (
@@ -39,6 +39,9 @@ class SiyuGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except SiyuError as exc:
+            if exc.__context__ is not None and not isinstance(exc, (DiskFull, StoreDamaged)):
+                # a command that wrapped DuckDB's error (e.g. "SQL error: …") may hide a full disk or damage
+                exc = explain_failure(exc.__context__, _store_path(ctx)) or exc
             error_line(exc.message)
             if exc.hint:
                 sys.stderr.write(f"hint: {exc.hint}\n")
