@@ -207,3 +207,19 @@ def test_disk_full_is_one_line_exit_75(tmp_path):
         assert list((ws / ".siyu" / "tmp").iterdir()) == []
     finally:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_a_full_disk_hidden_behind_a_failed_rollback_is_still_named():
+    """DuckDB's ENOSPC, then "cannot rollback - no transaction is active" raised while handling it."""
+    import duckdb
+
+    from siyu_cli.errors import DiskFull, explain_failure
+
+    try:
+        try:
+            raise duckdb.IOException('IO Error: Could not write file "s.duckdb": No space left on device')
+        except duckdb.Error:
+            raise duckdb.TransactionException("TransactionContext Error: cannot rollback - no transaction is active")
+    except duckdb.Error as exc:
+        known = explain_failure(exc, "s.duckdb")
+    assert isinstance(known, DiskFull) and known.exit_code == 75 and "disk full" in known.message
