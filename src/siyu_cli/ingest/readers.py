@@ -375,9 +375,8 @@ def first_long_line(path: Path, max_bytes: int = MAX_LINE) -> int | None:
     return None
 
 
-def long_line_error(path: Path, line: int | None) -> DataError:
-    where = f"line {line}" if line else "a line"
-    text = (f"{where} is longer than {MAX_LINE // 1_000_000} MB, the most siyu reads as one record "
+def long_line_error(path: Path, line: int) -> DataError:
+    text = (f"line {line} is longer than {MAX_LINE // 1_000_000} MB, the most siyu reads as one record "
             "(a file with no line breaks, or a broken export); nothing was loaded: fix or remove that line "
             "and load again")
     return DataError(f"{path}: {text}", reason=f"{path.name}: {text}")
@@ -387,7 +386,9 @@ def line_too_long(path: Path, read_path: Path, exc: Exception) -> DataError | No
     """DuckDB's "Maximum line size exceeded" as one line naming the line (the error itself quotes it)."""
     if "maximum line size" not in str(exc).lower():
         return None
-    return long_line_error(path, first_long_line(read_path))
+    line = first_long_line(read_path)
+    # no long physical line: a quote left open runs the record on (the caller's error says so)
+    return long_line_error(path, line) if line else None
 
 
 def _parse_head(head: list[str], delim: str) -> list[list[str]]:
