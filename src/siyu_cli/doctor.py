@@ -217,11 +217,10 @@ def _full_read(diag: Diagnosis, con) -> None:
 
 
 def _check_scratch(diag: Diagnosis) -> None:
-    from siyu_cli.scratch import _OWNER, _alive
+    from siyu_cli.scratch import leftovers
 
     base = diag.root / ".siyu" / "tmp"
-    left = [p for p in base.iterdir() if _OWNER.match(p.name) and not _alive(int(_OWNER.match(p.name).group(1)))] \
-        if base.is_dir() else []
+    left = leftovers(base)
     if left:
         diag.add("scratch", "warn", f"{len(left)} temporary folder(s) left by killed commands in {base} "
                  "(they may hold copies of personal data)", "the next `siyu load` removes them")

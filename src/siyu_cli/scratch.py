@@ -27,24 +27,23 @@ def scratch_root(root: Path) -> Path:
     return base
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def leftovers(base: Path) -> list[Path]:
+    """Scratch folders whose process no longer runs (killed before it could clean up)."""
+    from siyu_cli.runner.lock import pid_alive
+
+    found = []
+    for entry in base.iterdir() if base.is_dir() else ():
+        m = _OWNER.match(entry.name)
+        if m and int(m.group(1)) != os.getpid() and not pid_alive(int(m.group(1))):
+            found.append(entry)
+    return found
 
 
 def sweep(base: Path) -> list[Path]:
     """Remove the scratch folders of processes that no longer run; return what was removed."""
-    removed = []
-    for entry in base.iterdir() if base.is_dir() else ():
-        m = _OWNER.match(entry.name)
-        if m and int(m.group(1)) != os.getpid() and not _alive(int(m.group(1))):
-            shutil.rmtree(entry, ignore_errors=True)
-            removed.append(entry)
+    removed = leftovers(base)
+    for entry in removed:
+        shutil.rmtree(entry, ignore_errors=True)
     return removed
 
 
