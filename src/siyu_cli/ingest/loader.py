@@ -409,6 +409,7 @@ _LINE = re.compile(r"\bline:?\s*(\d+)", re.I)
 def _reason(exc: Exception) -> str:
     """A DuckDB error in words without quoting the file: its kind and, when it names one, the line."""
     kind = re.sub(r"(Exception|Error)$", "", type(exc).__name__) or "read"
+    kind = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", kind)  # InvalidInput → Invalid Input
     line = _LINE.search(str(exc))
     return f"{kind.lower()} error" + (f" on line {line.group(1)}" if line else "")
 
