@@ -27,16 +27,43 @@ def _restore_logging():
     root.setLevel(level)
 
 
+#: two far-apart moments the date-sensitive tests (the demo) also run at, besides the real clock
+CLOCKS = ("2026-11-24T09:00+08:00", "2031-02-28T23:30+08:00")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--siyu-now", default=None,
+                     help="Run every test with siyu's clock moved to this ISO datetime (sets SIYU_NOW; "
+                          "also read from $SIYU_TEST_NOW). Tests must pass on any date.")
+
+
+def _suite_now(config) -> str | None:
+    return config.getoption("--siyu-now") or os.environ.get("SIYU_TEST_NOW") or None
+
+
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch, tmp_path):
-    """No test sees the developer's workspace, colours or secrets."""
+def _isolated_env(monkeypatch, tmp_path, request):
+    """No test sees the developer's workspace, colours or secrets; the clock is the suite's (--siyu-now)."""
     for name in list(os.environ):
         if name.startswith(("SIYU_", "WECOM_")):
             monkeypatch.delenv(name, raising=False)
+    if _suite_now(request.config):
+        monkeypatch.setenv("SIYU_NOW", _suite_now(request.config))
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.setenv("SIYU_LOCK_WAIT", "2")
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(params=(None, *CLOCKS), ids=lambda v: "real-clock" if v is None else f"now={v[:10]}")
+def moved_clock(request, monkeypatch) -> str | None:
+    """Run the test on the real clock and with siyu's clock (SIYU_NOW) moved to far-apart dates.
+
+    Subprocesses inherit SIYU_NOW from the environment, so whole commands run at the moved time.
+    """
+    if request.param is not None:
+        monkeypatch.setenv("SIYU_NOW", request.param)
+    return request.param
 
 
 @pytest.fixture

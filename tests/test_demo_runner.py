@@ -213,8 +213,8 @@ def test_cli_demo_rejects_bad_options(cli, tmp_path):
     assert (tmp_path / "mine" / "notes.txt").exists()
 
 
-def test_cli_demo_end_to_end(siyu_subprocess, tmp_path):
-    """`siyu demo` in a real process: refuses an old demo without --force, rebuilds it with --force; every step
+def test_cli_demo_end_to_end(siyu_subprocess, tmp_path, moved_clock):
+    """`siyu demo` in a real process (on the real clock and with SIYU_NOW moved far away): refuses an old demo without --force, rebuilds it with --force; every step
     available on this build succeeds; the first missing one fails loudly with a non-zero exit naming it."""
     target = tmp_path / "demo"
     target.mkdir()

@@ -77,8 +77,10 @@ def test_duplicate_due_keys_in_one_call_send_once(ws, sb):
     assert per_recipient(sb.deliveries()) == {"wm01": 1}
 
 
-def test_demo_push_line_explains_what_was_not_sent(ws, sb):
-    """cap = 2/week (push_helpers): a third message to m01 this week is skipped; a later one is not yet due."""
+def test_demo_push_line_explains_what_was_not_sent(ws, sb, moved_clock):
+    """cap = 2/week (push_helpers): a third message to m01 this week is skipped; a later one is not yet due.
+
+    Whatever the calendar says (moved_clock): the cap counts what was sent at push_due's ``now``, not today."""
     from siyu_cli.demo.runner import _push_unsent
 
     msgs = [_Due(f"sop:pb:day{i}:m01", T0 + timedelta(minutes=i), "m01", text=f"第{i}条") for i in (1, 2, 3)]

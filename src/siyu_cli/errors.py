@@ -27,15 +27,25 @@ class SiyuError(Exception):
 
     exit_code = ExitCode.FAILURE
 
-    def __init__(self, message: str, *, exit_code: int | None = None, hint: str | None = None):
+    def __init__(self, message: str, *, exit_code: int | None = None, hint: str | None = None,
+                 reason: str | None = None):
         super().__init__(message)
         if exit_code is not None:
             self.exit_code = exit_code
         self.hint = hint
+        self.reason = reason
 
     @property
     def message(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+    @property
+    def safe_message(self) -> str:
+        """What failed and why without quoting the input (for logs, alerts and inbox error files).
+
+        ``reason`` is given when ``message`` quotes data (a header, a value, a database error's text).
+        """
+        return self.reason or self.message
 
 
 class UsageError(SiyuError):
@@ -56,3 +66,61 @@ class StoreBusy(SiyuError):
 
 class TemporaryFailure(SiyuError):
     exit_code = ExitCode.TEMPFAIL
+
+
+class StoreDamaged(ConfigError):
+    """The store file is truncated or corrupt: restore it from a backup (exit 78)."""
+
+
+class DiskFull(TemporaryFailure):
+    """No space left on the device holding the store or its temporary files (exit 75)."""
+
+
+_DAMAGED = ("corrupt database file", "could not read enough bytes", "not a valid duckdb database file",
+            "does not match stored checksum", "failed to read database header")
+_NO_SPACE = ("no space left on device", "disk full", "not enough space")
+
+
+def _chain(exc: BaseException):
+    """``exc`` and the exceptions it was raised from or while handling (a failed ROLLBACK hides ENOSPC)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def is_interrupt(exc: BaseException) -> bool:
+    """Ctrl-C, however it surfaced: Python's KeyboardInterrupt or DuckDB's "Query interrupted"."""
+    for e in _chain(exc):
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        name = type(e).__name__
+        if name == "InterruptException" or (isinstance(e, RuntimeError) and str(e).startswith("Query interrupted")):
+            return True
+    return False
+
+
+def explain_failure(exc: BaseException, store: object = None) -> SiyuError | None:
+    """A user-facing error for a failure of the machine rather than of siyu (full disk, damaged store).
+
+    Walks the exception chain: DuckDB reports ENOSPC as an IO Error, and a ROLLBACK attempted after it
+    fails with "no transaction is active", which must not hide the cause. Returns None for anything else.
+    """
+    import errno
+
+    where = f" ({store})" if store else ""
+    for e in _chain(exc):
+        text = str(e).lower()
+        if (isinstance(e, OSError) and e.errno == errno.ENOSPC) or any(s in text for s in _NO_SPACE):
+            return DiskFull(
+                f"disk full: no space left on the device{where}; nothing more was written. "
+                "Free some space (or move the workspace), then run the command again",
+                hint="`siyu doctor` shows the free space",
+            )
+        if any(s in text for s in _DAMAGED):
+            return StoreDamaged(
+                f"the store is damaged{where}: it is truncated or corrupt, so siyu cannot read it. "
+                "Restore it from a backup (docs/security.md, \"Backups\") and run `siyu doctor`",
+            )
+    return None

@@ -14,7 +14,7 @@ from typer.core import TyperGroup
 
 from siyu_cli import __version__
 from siyu_cli.cli.context import AppState
-from siyu_cli.errors import ExitCode, SiyuError
+from siyu_cli.errors import DiskFull, ExitCode, SiyuError, StoreDamaged, explain_failure, is_interrupt
 
 #: CLI modules, each exposing ``register(app)``; one per command group.
 COMMAND_MODULES = (
@@ -55,13 +55,15 @@ class SiyuGroup(LightGroup):
         try:
             return super().invoke(ctx)
         except SiyuError as exc:
+            if exc.__context__ is not None and not isinstance(exc, (DiskFull, StoreDamaged)):
+                # a command that wrapped DuckDB's error (e.g. "SQL error: …") may hide a full disk or damage
+                exc = explain_failure(exc.__context__, _store_path(ctx)) or exc
             error_line(exc.message)
             if exc.hint:
                 sys.stderr.write(f"hint: {exc.hint}\n")
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
-            sys.stderr.write("interrupted\n")
-            raise typer.Exit(ExitCode.INTERRUPTED) from None
+            _interrupted()
         except BrokenPipeError:
             raise typer.Exit(ExitCode.OK) from None
         except (typer.Exit, typer.Abort):
@@ -69,11 +71,33 @@ class SiyuGroup(LightGroup):
         except Exception as exc:  # a bug: show it, but never a secret
             if type(exc).__module__.startswith(("click", "typer")):
                 raise
+            if is_interrupt(exc):  # DuckDB turns Ctrl-C into "Query interrupted"
+                _interrupted()
+            known = explain_failure(exc, _store_path(ctx))
+            if known is not None:  # a full disk or a damaged store, not a bug
+                error_line(known.message)
+                if known.hint:
+                    sys.stderr.write(f"hint: {known.hint}\n")
+                raise typer.Exit(known.exit_code) from None
             from siyu_cli.secrets import redact
 
             sys.stderr.write(redact("".join(traceback.format_exception(exc))))
             error_line(f"internal error: {type(exc).__name__}: {exc} (this is a bug in siyu; please report it)")
             raise typer.Exit(ExitCode.FAILURE) from None
+
+
+def _interrupted():
+    """Ctrl-C: one line, exit 130 (what was committed stays; a pipeline run is marked interrupted)."""
+    sys.stderr.write("interrupted (Ctrl-C): stopped; work already committed is kept\n")
+    raise typer.Exit(ExitCode.INTERRUPTED) from None
+
+
+def _store_path(ctx) -> str | None:
+    """The workspace's store file for an error line, when the workspace can be found."""
+    try:
+        return str(ctx.obj.settings().store)
+    except Exception:
+        return None
 
 
 app = typer.Typer(
@@ -168,7 +192,11 @@ _plain_help(app)
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    try:
+        app()
+    except KeyboardInterrupt:  # Ctrl-C before or after a command ran (start-up, argument parsing)
+        sys.stderr.write("interrupted (Ctrl-C)\n")
+        sys.exit(ExitCode.INTERRUPTED)
 
 
 if __name__ == "__main__":  # pragma: no cover

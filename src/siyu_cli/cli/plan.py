@@ -187,8 +187,6 @@ def sop(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
 ) -> None:
     """List the lifecycle steps due on a day: member, step, channel, rendered message."""
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
 
     from siyu_cli.errors import UsageError
     from siyu_cli.output import info, write_text
@@ -203,7 +201,9 @@ def sop(
         raise UsageError("--output needs --format md, csv or json")
     s = settings(ctx)
     if day is None:
-        the_day = datetime.now(ZoneInfo(s.timezone)).date()
+        from siyu_cli import clock
+
+        the_day = clock.today(s.timezone)
     else:
         try:
             the_day = date.fromisoformat(day)

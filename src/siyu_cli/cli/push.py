@@ -263,7 +263,7 @@ def due_cmd(
     fmt: Format = FMT,
 ) -> None:
     """Turn plan slots and SOP steps due in [--from, --to) into campaigns (idempotent) and send them."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo
 
     from siyu_cli import output
@@ -280,7 +280,9 @@ def due_cmd(
             raise UsageError(f"not an ISO datetime: {v!r}") from None
         return d if d.tzinfo else d.replace(tzinfo=tz)
 
-    now = datetime.now(timezone.utc)
+    from siyu_cli import clock
+
+    now = clock.now()
     t1 = parse(end) if end else now
     t0 = parse(start) if start else t1 - timedelta(hours=1)
     rep = push_due(settings, t0, t1, send=send, now=now)

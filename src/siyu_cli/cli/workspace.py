@@ -1,4 +1,4 @@
-"""``siyu init`` and ``siyu config``."""
+"""``siyu init``, ``siyu config`` and ``siyu doctor``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from siyu_cli.output import Format, emit_rows, info
 def register(app: typer.Typer) -> None:
     app.command("init")(init)
     app.command("config")(show_config)
+    app.command("doctor")(doctor)
 
 
 def init(
@@ -49,3 +50,34 @@ def show_config(
         ("language", s.language, s.sources["language"]),
     ]
     emit_rows(["key", "value", "source"], rows, fmt, title="siyu config")
+
+
+def doctor(
+    ctx: typer.Context,
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
+) -> None:
+    """Check the workspace: config, permissions, free space, locks, store, migrations, a full read of the store.
+
+    Exits non-zero when a check fails (78 config or damaged store, 75 disk full); says how to recover.
+    """
+    from siyu_cli.doctor import diagnose
+    from siyu_cli.output import emit_json, stdout_console
+
+    diag = diagnose(state(ctx).workspace)
+    if fmt is Format.json:
+        emit_json(diag.to_dict())
+    elif fmt is Format.csv:
+        emit_rows(["check", "status", "detail", "fix"], [(c.id, c.status, c.detail, c.fix) for c in diag.checks], fmt)
+    else:
+        from rich.table import Table
+        from rich.text import Text
+
+        style = {"ok": "green", "warn": "yellow", "fail": "bold red"}
+        table = Table(title=f"siyu doctor · {diag.root}", header_style="bold")
+        for col in ("check", "status", "detail", "what to do"):
+            table.add_column(col, overflow="fold")
+        for c in diag.checks:
+            table.add_row(c.id, Text(c.status, style=style[c.status]), Text(c.detail), Text(c.fix))
+        stdout_console().print(table)
+    if not diag.ok:
+        raise typer.Exit(diag.exit_code)

@@ -1005,9 +1005,9 @@ def _thousands_unquoted(value: float) -> str:
 
 def default_today() -> date:
     """Today in China (the demo brand's time zone)."""
-    from zoneinfo import ZoneInfo
+    from siyu_cli import clock
 
-    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    return clock.today("Asia/Shanghai")
 
 
 def build(members: int = 2000, seed: int = 7, today: date | None = None) -> DemoData:

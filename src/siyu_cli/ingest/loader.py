@@ -24,14 +24,14 @@ SQL subtracts that base (``rowid_base``; 0 in a real load, whose SQL is unchange
 
 from __future__ import annotations
 
-import datetime as dt
 import glob
-import tempfile
+import re
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from siyu_cli import clock
 from siyu_cli.errors import DataError, UsageError
 from siyu_cli.ingest import identity
 from siyu_cli.ingest.presets import (
@@ -47,7 +47,8 @@ from siyu_cli.ingest.presets import (
     status_key,
 )
 from siyu_cli.ingest.merge import merge
-from siyu_cli.ingest.readers import LineScan, Source, open_source, physical_lines, scan_ragged, sha256_file
+from siyu_cli.ingest.readers import (LineScan, Source, digest_file, line_too_long, long_line_error, open_source,
+                                     physical_lines, scan_ragged, sniff_format)
 from siyu_cli.ingest.values import CLEANERS, install_macros
 from siyu_cli.forget import skip_erased
 
@@ -149,12 +150,14 @@ class LoadReport:
 
 
 def expand_paths(patterns: list[str]) -> list[Path]:
-    """Files named or matched by glob patterns, in order, without duplicates."""
+    """Files named or matched by glob patterns, in order, without duplicates (an existing name is literal)."""
     out: list[Path] = []
     seen = set()
     for pat in patterns:
         pat = str(pat)
-        matches = sorted(glob.glob(pat, recursive=True)) if glob.has_magic(pat) else [pat]
+        # an existing file is always itself: `m[1].csv` never means m1.csv
+        literal = not glob.has_magic(pat) or Path(pat).exists()
+        matches = [pat] if literal else sorted(glob.glob(pat, recursive=True))
         if not matches:
             raise UsageError(f"{pat}: no file matches")
         for m in matches:
@@ -214,7 +217,10 @@ def load_files(
     paths = [Path(p) for p in paths]
     bar = _Progress(progress, len(paths))
     memory_limit = configured_memory_limit(settings)
-    with tempfile.TemporaryDirectory(prefix="siyu-load-") as tmp, open_store(settings) as con:
+    from siyu_cli.scratch import scratch_dir
+
+    # temporaries (transcoded copies, spill files) hold unmasked personal data: the workspace's 0700 scratch
+    with scratch_dir(settings.root, "load") as tmp, open_store(settings) as con:
         con.execute(f"SET memory_limit = '{memory_limit}'")
         con.execute(f"SET temp_directory = '{Path(tmp, 'spill').as_posix()}'")
         install_macros(con)
@@ -315,7 +321,9 @@ def _load_one(con, settings, kind, path, tmp, *, preset, encoding, source, force
     fr = FileReport(path=str(path), kind=kind)
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
-    fr.sha256 = sha256_file(path)
+    fr.sha256, long_line = digest_file(path)
+    if long_line is not None and sniff_format(path) == "csv":
+        raise long_line_error(path, long_line)
     src = open_source(path, tmp, encoding=encoding, score=header_score(kind, settings))
     fr.format, fr.encoding = src.format, src.encoding
     _drop_temps(con)
@@ -327,7 +335,7 @@ def _load_one(con, settings, kind, path, tmp, *, preset, encoding, source, force
             mapping[fld] = mapping[fallback]
     _check_key_columns(kind, p, mapping, path, header)
     fr.preset, fr.source = p.id, source or p.source
-    started = dt.datetime.now(dt.timezone.utc)
+    started = clock.now()
     seen = con.execute(
         "SELECT batch_id FROM load_log WHERE file_sha256 = ? AND kind = ? AND status = 'loaded' LIMIT 1",
         [fr.sha256, kind],
@@ -350,14 +358,16 @@ def _load_one(con, settings, kind, path, tmp, *, preset, encoding, source, force
         try:
             con.execute(f"CREATE TEMP TABLE siyu_raw AS SELECT * FROM {src.relation_sql()}")
         except duckdb.Error as exc:
-            raise DataError(f"{path}: cannot read the file: {_first_line(exc)}") from None
+            raise line_too_long(path, src.read_path, exc) or DataError(f"{path}: cannot read the file: {_first_line(exc)}",
+                            reason=f"{path.name}: cannot read the file ({_reason(exc)})") from None
         base = dry.rowid_base() if dry is not None else 0
         scan = LineScan(0, True)
         if src.format == "csv":  # in autocommit too: its line table relies on rowids in file order
             try:
                 scan = scan_ragged(con, src, _reader_lines(con, src), rowid_base=base)
             except duckdb.Error as exc:
-                raise DataError(f"{path}: cannot read the file's lines: {_first_line(exc)}") from None
+                raise DataError(f"{path}: cannot read the file's lines: {_first_line(exc)}",
+                                reason=f"{path.name}: cannot read the file's lines ({_reason(exc)})") from None
         step(f"cleaning {path.name}")
         cols, fills = _stage(con, kind, p, mapping, header, rowid_base=base)
         if dry is None:
@@ -397,14 +407,28 @@ def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
+_LINE = re.compile(r"\bline:?\s*(\d+)", re.I)
+
+
+def _reason(exc: Exception) -> str:
+    """A DuckDB error in words without quoting the file: its kind and, when it names one, the line."""
+    kind = re.sub(r"(Exception|Error)$", "", type(exc).__name__) or "read"
+    kind = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", kind)  # InvalidInput → Invalid Input
+    line = _LINE.search(str(exc))
+    return f"{kind.lower()} error" + (f" on line {line.group(1)}" if line else "")
+
+
 def _read_header(con, src: Source) -> list[str]:
     import duckdb
 
     try:
         return [d[0] for d in con.execute(f"SELECT * FROM {src.relation_sql()} LIMIT 0").description]
     except duckdb.Error as exc:
-        raise DataError(f"{src.path}: cannot read the file as {src.format.upper()}: {_first_line(exc)} "
-                        "(check quoting and the delimiter; see docs/load.md)") from None
+        raise line_too_long(Path(src.path), src.read_path, exc) or DataError(
+                        f"{src.path}: cannot read the file as {src.format.upper()}: {_first_line(exc)} "
+                        "(check quoting and the delimiter; see docs/load.md)",
+                        reason=f"{Path(src.path).name}: cannot read the file as {src.format.upper()} ({_reason(exc)}; "
+                               "check quoting and the delimiter)") from None
 
 
 def _drop_temps(con) -> None:
@@ -580,7 +604,7 @@ def _rejects(con, fr: FileReport, src: Source, kind, p: Preset, mapping, fields,
         con.execute("DELETE FROM siyu_err WHERE __row IN (SELECT __row FROM siyu_rag)")
     bad_rows = con.execute("SELECT count(DISTINCT __row) FROM siyu_err").fetchone()[0]
     fr.rejected = bad_rows + len(reader_lines) + ragged
-    now = dt.datetime.now(dt.timezone.utc)
+    now = clock.now()
     file = str(fr.path)
     if ragged:
         con.execute(
@@ -658,7 +682,7 @@ def _log(con, fr: FileReport, started) -> None:
                                  updated, unchanged, rejected, erased, status, started_at, finished_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [fr.batch_id, fr.kind, fr.path, fr.sha256, fr.preset, fr.source, fr.encoding, fr.read, fr.inserted,
-         fr.updated, fr.unchanged, fr.rejected, fr.erased, fr.status, started, dt.datetime.now(dt.timezone.utc)],
+         fr.updated, fr.unchanged, fr.rejected, fr.erased, fr.status, started, clock.now()],
     )
 
 
@@ -763,7 +787,7 @@ def _merge_orders(con, fr: FileReport, p: Preset, mapping) -> None:
     """
     cols = ", ".join(ORDER_COLS)
     existing = con.execute("SELECT count(*) FROM orders WHERE source = ?", [source]).fetchone()[0]
-    now = dt.datetime.now(dt.timezone.utc)
+    now = clock.now()
     if existing == 0 and not has_lines:
         # first load of this source: every order is new, so insert straight from the query (no
         # staging table, no comparison); each input row counts as inserted
@@ -878,7 +902,7 @@ def _merge_members(con, fr: FileReport, p: Preset, mapping) -> None:
     # compare with the store: a newer export fills and overrides fields, never blanks them
     merged = {a: f"coalesce(f.{a}, t.{a})" for a in MEMBER_ATTRS}
     merged["join_at"] = "least(f.join_at, t.join_at)"
-    now = dt.datetime.now(dt.timezone.utc)
+    now = clock.now()
     inserted = {"member_id": "f.member_id", "source": _lit(source), **{a: f"f.{a}" for a in MEMBER_ATTRS},
                 "first_batch": _lit(fr.batch_id)}
     fr.inserted, fr.updated, fr.unchanged = merge(
@@ -929,7 +953,7 @@ def _merge_groups(con, fr: FileReport, p: Preset, mapping) -> None:
     inserted = {"group_id": "f.group_id", **{a: f"f.{a}" for a in GROUP_ATTRS}}
     fr.inserted, fr.updated, fr.unchanged = merge(
         con, "groups", ("group_id",), merged, inserted,
-        {"batch_id": fr.batch_id, "updated_at": dt.datetime.now(dt.timezone.utc)})
+        {"batch_id": fr.batch_id, "updated_at": clock.now()})
     con.execute("""
         INSERT INTO staff (userid, name, updated_at)
         SELECT owner_userid, any_value(owner_name), now() FROM siyu_fin WHERE owner_userid IS NOT NULL GROUP BY 1
@@ -949,7 +973,7 @@ def _merge_group_members(con, fr: FileReport, mapping) -> None:
         LEFT JOIN member_identities i2 ON i2.id_type = 'unionid' AND i2.id_value = g.unionid
         GROUP BY g.group_id, g.member_ref
     """)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = clock.now()
     # a membership list may name groups the store has not seen yet: create them (name only)
     con.execute("""
         INSERT INTO groups (group_id, name, batch_id, updated_at)
@@ -978,7 +1002,9 @@ def show_mapping(settings, kind: str, paths: list[Path], *, preset: str = "auto"
         if not out:
             raise UsageError(f"unknown preset {preset!r} for {kind}")
         return out
-    with tempfile.TemporaryDirectory(prefix="siyu-map-") as tmp:
+    from siyu_cli.scratch import scratch_dir
+
+    with scratch_dir(settings.root, "map") as tmp:
         con = duckdb.connect()
         try:
             for path in paths:

@@ -437,7 +437,9 @@ def choose_preset(kind: str, header: list[str], preset: str = "auto", settings=N
         shown = ", ".join(header[:8]) + (" …" if len(header) > 8 else "")
         raise UsageError(
             f"no preset recognises this {kind} file (header: {shown}); pass --preset or define "
-            "[mappings.<name>] in siyu.toml (see `siyu load --show-mapping` and docs/load.md)"
+            "[mappings.<name>] in siyu.toml (see `siyu load --show-mapping` and docs/load.md)",
+            reason=f"no preset recognises this {kind} file (a header of {len(header)} columns that matches no "
+                   "known export); pass a preset or define [mappings.<name>] in siyu.toml",
         )
     # custom mappings win over built-ins; then the preset mapping the most columns
     candidates.sort(key=lambda p: (not p.custom, -len(resolve_columns(p, header)), p.id))

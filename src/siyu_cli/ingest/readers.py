@@ -61,7 +61,7 @@ class Source:
 
     def relation_sql(self) -> str:
         """A DuckDB table expression yielding every column as VARCHAR."""
-        p = str(self.read_path).replace("'", "''")
+        p = _q(self.read_path)
         if self.format == "csv":
             delim = self.delimiter.replace("'", "''")
             return (
@@ -233,11 +233,33 @@ def physical_lines(src: Source, rows, reader_lines, n_raw: int) -> tuple[dict[in
 
 
 def sha256_file(path: Path) -> str:
+    return digest_file(path)[0]
+
+
+def digest_file(path: Path, max_line: int = MAX_LINE) -> tuple[str, int | None]:
+    """The file's sha256 and the number of its first line longer than ``max_line`` bytes (None: none is).
+
+    One pass in 4 MiB chunks: only the run of bytes since the last newline is tracked, so a 1 GB line
+    costs no more memory than a short one (DuckDB would quote the whole line in its error). A line
+    inside one chunk is shorter than ``max_line``, which must be at least the chunk size.
+    """
     h = hashlib.sha256()
+    since, lines, too_long = 0, 1, None
     with open(path, "rb") as f:
         while chunk := f.read(1 << 22):
             h.update(chunk)
-    return h.hexdigest()
+            if too_long is None:
+                first = chunk.find(b"\n")
+                if first < 0:
+                    since += len(chunk)
+                else:
+                    if since + first > max_line:
+                        too_long = lines
+                    lines += chunk.count(b"\n")
+                    since = len(chunk) - chunk.rfind(b"\n") - 1
+                if too_long is None and since > max_line:
+                    too_long = lines
+    return h.hexdigest(), too_long
 
 
 def sniff_format(path: Path) -> str:
@@ -320,15 +342,65 @@ def transcode(path: Path, encoding: str, target: Path) -> Path:
     return target
 
 
-def _read_head_lines(path: Path, encoding: str, n: int) -> list[str]:
+def _read_head_lines(path: Path, encoding: str, n: int, max_line: int = MAX_LINE) -> list[str]:
+    """The first ``n`` lines, in bounded memory: reading stops before a line longer than ``max_line``
+    characters (that line is the reader's to reject; a header that long is an error)."""
     lines = []
     with open(path, "r", encoding=encoding, errors="replace", newline="") as f:
-        for _ in range(n):
-            line = f.readline()
+        for i in range(n):
+            line = f.readline(max_line + 1)
             if not line:
+                break
+            if len(line) > max_line:
+                if i == 0:
+                    raise DataError(
+                        f"{path}: line 1 is longer than {max_line:,} characters: this is not an export siyu can read "
+                        "(a file with no line breaks, or a binary file)",
+                    )
                 break
             lines.append(line)
     return lines
+
+
+def first_long_line(path: Path, max_bytes: int = MAX_LINE) -> int | None:
+    """The number (1-based) of the first line longer than ``max_bytes``, reading in bounded memory."""
+    with open(path, "rb") as f:
+        number, length = 1, 0
+        while chunk := f.readline(CHUNK):
+            length += len(chunk)
+            if length > max_bytes:
+                return number
+            if chunk.endswith(b"\n"):
+                number, length = number + 1, 0
+    return None
+
+
+def long_line_error(path: Path, line: int) -> DataError:
+    text = (f"line {line} is longer than {MAX_LINE // 1_000_000} MB, the most siyu reads as one record "
+            "(a file with no line breaks, or a broken export); nothing was loaded: fix or remove that line "
+            "and load again")
+    return DataError(f"{path}: {text}", reason=f"{path.name}: {text}")
+
+
+def line_too_long(path: Path, read_path: Path, exc: Exception) -> DataError | None:
+    """DuckDB's "Maximum line size exceeded" as one line naming the line (the error itself quotes it)."""
+    if "maximum line size" not in str(exc).lower():
+        return None
+    line = first_long_line(read_path)
+    # no long physical line: a quote left open runs the record on (the caller's error says so)
+    return long_line_error(path, line) if line else None
+
+
+def _parse_head(head: list[str], delim: str) -> list[list[str]]:
+    """The head lines as CSV rows; fields may be as long as a line (Python's csv stops at 128 KiB)."""
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, MAX_LINE))
+    try:
+        return list(csv.reader(io.StringIO("".join(head)), delimiter=delim))
+    except csv.Error as exc:
+        raise DataError(f"cannot split the first lines into fields ({exc})") from None
+    finally:
+        csv.field_size_limit(limit)
 
 
 def _clean_header(name: object) -> str:
@@ -383,7 +455,7 @@ def open_source(path: Path, tmpdir: Path, *, encoding: str | None, score) -> Sou
     if not head:
         raise DataError(f"{path}: the file is empty")
     delim = _pick_delimiter(max(head[:HEADER_SCAN_ROWS], key=lambda ln: len(ln)))
-    rows = list(csv.reader(io.StringIO("".join(head)), delimiter=delim))
+    rows = _parse_head(head, delim)
     header_row = find_header(rows, score)
     # a header line that ends with the delimiter gives an unnamed last column (Youzan customers)
     columns = [_clean_header(c) for c in rows[header_row]] if rows else []
@@ -398,7 +470,8 @@ def _open_workbook(path: Path, fmt: str, tmpdir: Path, score) -> Source:
         df = pl.read_excel(path, has_header=False, read_options={"dtypes": "string", "skip_rows": 0},
                            drop_empty_rows=False)
     except Exception as exc:  # calamine's errors are already readable
-        raise DataError(f"{path}: cannot read the workbook: {exc}") from None
+        raise DataError(f"{path}: cannot read the workbook: {exc}",
+                        reason=f"{path.name}: cannot read the workbook ({type(exc).__name__})") from None
     if df.width == 0 or df.height == 0:
         raise DataError(f"{path}: the first sheet is empty")
     empty = df.select(pl.all_horizontal(pl.all().is_null()).alias("e")).to_series()
@@ -434,4 +507,10 @@ def _dedupe(names: list[str]) -> list[str]:
 
 
 def _q(path: Path) -> str:
-    return str(path).replace("'", "''")
+    """``path`` as a DuckDB string literal naming exactly that file.
+
+    DuckDB's readers expand globs in every path (``m[1].csv`` would read ``m1.csv``), so the glob
+    characters are bracketed (``[[]``, ``[*]``, ``[?]``) and quotes doubled.
+    """
+    text = "".join(f"[{c}]" if c in "[*?" else c for c in str(path))
+    return text.replace("'", "''")

@@ -17,6 +17,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Iterable
 from zoneinfo import ZoneInfo
 
+from siyu_cli import clock
 from siyu_cli.plan.schema import Playbook, Slot, Target, parse_week
 from siyu_cli.plan.templates import Obj, TemplateError, WeekInfo, render, slot_context
 
@@ -84,7 +85,7 @@ def week_info(week: str | date | None, tz: str) -> WeekInfo:
     from siyu_cli.errors import UsageError
 
     if week is None:
-        today = datetime.now(ZoneInfo(tz)).date()
+        today = clock.today(tz)
         y, w, _ = today.isocalendar()
         return WeekInfo.of(y, w)
     if isinstance(week, date):

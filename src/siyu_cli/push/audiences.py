@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from siyu_cli import clock
 from siyu_cli.errors import DataError, UsageError
 
 KIND_BY_CHANNEL = {"customer": "member", "group": "group", "app": "staff", "robot": "robot"}
@@ -227,7 +228,6 @@ def _segment(con, spec: str, rest: str) -> Audience:
 
 def _due(settings, spec, head, rest, kind, now):
     """Targets of plan slots / SOP steps due today (up to now + 1 h)."""
-    from datetime import timezone
     from zoneinfo import ZoneInfo
 
     try:
@@ -235,7 +235,7 @@ def _due(settings, spec, head, rest, kind, now):
     except ImportError:
         raise UsageError("sop:/plan: audiences need the plan module, which this siyu does not have") from None
     playbook, _, step = rest.partition(":")
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     local = now.astimezone(ZoneInfo(settings.timezone))
     start = local.replace(hour=0, minute=0, second=0, microsecond=0)
     wanted_kind = "sop_step" if head == "sop" else "group_slot"

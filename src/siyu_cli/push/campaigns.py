@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from siyu_cli import clock
 from siyu_cli.errors import DataError, UsageError
 from siyu_cli.push import audiences, policy as pol
 from siyu_cli.push.ledger import get_campaign, state_counts
@@ -107,7 +108,7 @@ def create_campaign(settings, spec: CampaignSpec, *, dry_run: bool = False, now:
     """
     if spec.channel not in CHANNELS:
         raise UsageError(f"unknown channel {spec.channel!r} (customer, group, app, robot)")
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     tz = ZoneInfo(settings.timezone)
     at = spec.scheduled_at or now
     kind = audiences.KIND_BY_CHANNEL[spec.channel]
@@ -321,7 +322,7 @@ def preview(settings, campaign_id: str, *, con=None, now: datetime | None = None
     if con is None:
         with open_store(settings, read_only=True) as c:
             return preview(settings, campaign_id, con=c, now=now, policy=policy, excluded_limit=excluded_limit)
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     policy = policy or pol.load_policy(settings)
     camp = get_campaign(con, campaign_id)
     counts = state_counts(con, campaign_id)

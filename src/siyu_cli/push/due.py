@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
+from siyu_cli import clock
 from siyu_cli.errors import SiyuError, TemporaryFailure
 
 FINISHED = ("sent", "partial", "cancelled", "empty")
@@ -94,7 +95,7 @@ def push_due(
     from siyu_cli.push.campaigns import CampaignSpec, create_campaign
     from siyu_cli.push.sender import _close, make_client, send_campaign
 
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     if messages is None:
         from siyu_cli.plan import due_messages
 

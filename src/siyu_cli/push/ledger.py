@@ -14,7 +14,7 @@ import json
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
@@ -43,7 +43,9 @@ class Batch:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    from siyu_cli import clock
+
+    return clock.now()
 
 
 # ---------------------------------------------------------------- campaign lock

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import csv
 import re
-from datetime import datetime, timezone
 from pathlib import Path
 
+from siyu_cli import clock
 from siyu_cli.errors import DataError, UsageError
 from siyu_cli.store import open_store
 
@@ -37,7 +37,7 @@ def add_optouts(settings, ids: list[str], *, channel: str = "all", reason: str |
     ids = [x for x in dict.fromkeys(_norm(i) for i in ids) if x]
     if not ids:
         raise UsageError("give at least one member id, external_userid or phone")
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     with open_store(settings) as con:
         before = con.execute("SELECT count(*) FROM optouts").fetchone()[0]
         con.execute(

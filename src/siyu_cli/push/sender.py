@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from siyu_cli import clock
 from siyu_cli.errors import SiyuError, TemporaryFailure, UsageError
 from siyu_cli.push import ledger, policy as pol
 from siyu_cli.push.ledger import Batch, utcnow
@@ -166,7 +167,7 @@ def _send_campaign(settings, campaign_id: str, session, *, client, now, ignore_q
                 if batch is None:
                     break
                 n += 1
-                if _send_batch(settings, camp, batch, client, attachments, report, session) == "stop":
+                if _send_batch(settings, camp, batch, client, attachments, report, session, now) == "stop":
                     break
                 if on_batch:
                     on_batch(batch)
@@ -180,7 +181,8 @@ def _send_campaign(settings, campaign_id: str, session, *, client, now, ignore_q
     return report
 
 
-def _send_batch(settings, camp, batch: Batch, client, attachments, report, session) -> str | None:
+def _send_batch(settings, camp, batch: Batch, client, attachments, report, session, now=None) -> str | None:
+    """``now``: the caller's clock (sent_at counts towards frequency caps), else the current time."""
     wecom = _wecom()
     channel, cid = camp["channel"], camp["campaign_id"]
     session.release_if_old()  # the in_flight mark is committed; others may use the store during the call
@@ -195,16 +197,16 @@ def _send_batch(settings, camp, batch: Batch, client, attachments, report, sessi
             resp = client.add_msg_template(**kwargs)
             fail_list = set(resp.get("fail_list") or [])
             failed = {r: "fail_list: invalid or unsendable external_userid" for r in batch.recipients if r in fail_list}
-            ledger.complete_batch(settings, cid, batch.batch_id, msgid=resp.get("msgid"), failed=failed, con=session.con())
+            ledger.complete_batch(settings, cid, batch.batch_id, msgid=resp.get("msgid"), failed=failed, now=now, con=session.con())
         elif channel == "app":
             resp = client.send_app_message(touser=batch.recipients, text=batch.text, enable_duplicate_check=True)
             inv = resp.get("invaliduser") or []
             invalid = set(inv if isinstance(inv, list) else filter(None, str(inv).split("|")))
             failed = {r: "invaliduser: not in the app's visible range" for r in batch.recipients if r in invalid}
-            ledger.complete_batch(settings, cid, batch.batch_id, msgid=resp.get("msgid"), failed=failed, con=session.con())
+            ledger.complete_batch(settings, cid, batch.batch_id, msgid=resp.get("msgid"), failed=failed, now=now, con=session.con())
         else:  # robot
             resp = client.send_text(batch.text)
-            ledger.complete_batch(settings, cid, batch.batch_id, msgid=(resp or {}).get("msgid"), con=session.con())
+            ledger.complete_batch(settings, cid, batch.batch_id, msgid=(resp or {}).get("msgid"), now=now, con=session.con())
         report.batches_sent += 1
         return None
     except wecom.AmbiguousSend as exc:
@@ -223,7 +225,7 @@ def _send_batch(settings, camp, batch: Batch, client, attachments, report, sessi
     except wecom.WeComError as exc:
         reason = f"{exc.errcode} {exc.errmsg}".strip()
         if exc.category == "skip":
-            ledger.fail_batch(settings, cid, batch.batch_id, reason, con=session.con())
+            ledger.fail_batch(settings, cid, batch.batch_id, reason, now=now, con=session.con())
             report.batches_failed += 1
             return None
         # retry (already retried by the client), refresh, fatal: nothing was created; stop and keep it planned
@@ -307,7 +309,8 @@ def _reconcile(settings, camp, batch: Batch, client, report, session) -> None:
 def _find_at_wecom(settings, camp, batch: Batch, client, report, session, started) -> bool:
     """Look for the batch among WeCom's mass-send records; mark it sent when found."""
     channel, cid = camp["channel"], camp["campaign_id"]
-    start_time = int(started.timestamp()) - RECONCILE_SLACK
+    # started_at is on siyu's clock (SIYU_NOW may move it); WeCom's records are on the real one
+    start_time = int((started - clock.offset()).timestamp()) - RECONCILE_SLACK
     end_time = int(time.time()) + RECONCILE_SLACK
     known = {r[0] for r in session.con().execute("SELECT msgid FROM push_batches WHERE msgid IS NOT NULL").fetchall()}
     records = _call_retrying(client.get_groupmsg_list_v2, chat_type=CHAT_TYPE[channel], start_time=start_time,

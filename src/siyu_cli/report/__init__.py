@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from siyu_cli import clock
 from siyu_cli.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -163,9 +164,9 @@ class Report:
 
 
 def _today(settings: "Settings") -> date:
-    from zoneinfo import ZoneInfo
+    from siyu_cli import clock
 
-    return datetime.now(ZoneInfo(settings.timezone)).date()
+    return clock.today(settings.timezone)
 
 
 def resolve_period(settings: "Settings", date_from: date | None, date_to: date | None,
@@ -194,7 +195,7 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
     from zoneinfo import ZoneInfo
 
     report = Report(date_from=dfrom, date_to=dto, by=by, config=cfg,
-                    generated_at=datetime.now(ZoneInfo(settings.timezone)).replace(microsecond=0),
+                    generated_at=clock.now(ZoneInfo(settings.timezone)).replace(microsecond=0),
                     currency=settings.currency, language=settings.language)
     days = report.days
     # cohorts: the period's join months, at most cohort_months of them

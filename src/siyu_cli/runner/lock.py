@@ -39,7 +39,8 @@ class Holder:
         return f"{what} is running ({who}, since {self.since or '?'})"
 
 
-def _pid_alive(pid: int | None) -> bool:
+def pid_alive(pid: int | None) -> bool:
+    """Whether a process with this id runs (on this machine)."""
     if not pid:
         return False
     try:
@@ -87,7 +88,7 @@ class RunLock:
                     ) from None
                 time.sleep(self.poll)
         previous = self.read_holder()
-        if previous.pid and previous.pid != os.getpid() and not _pid_alive(previous.pid):
+        if previous.pid and previous.pid != os.getpid() and not pid_alive(previous.pid):
             self.stale = previous
         record = {
             "pid": os.getpid(),

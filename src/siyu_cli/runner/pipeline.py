@@ -8,10 +8,10 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from siyu_cli.errors import ConfigError, ExitCode, SiyuError, UsageError
+from siyu_cli.errors import ConfigError, ExitCode, SiyuError, UsageError, explain_failure, is_interrupt
 
 if TYPE_CHECKING:  # pragma: no cover
     from siyu_cli.config import Settings
@@ -159,7 +159,9 @@ def get_pipeline(settings: "Settings", name: str) -> Pipeline:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    from siyu_cli import clock
+
+    return clock.now()
 
 
 def _record(settings: "Settings", sql: str, params: list[Any]) -> None:
@@ -384,9 +386,15 @@ def _run_step(settings: "Settings", run_id: str, index: int, step: Step, log: "E
     ctx = StepContext(settings=settings, run_id=run_id, step=step, log=log, dry_run=False, now=now)
     status, error, exit_code = "ok", None, 0
     try:
-        counts = STEP_TYPES[step.type](ctx)
+        try:
+            counts = STEP_TYPES[step.type](ctx)
+        except Exception as exc:  # DuckDB's "Query interrupted" is Ctrl-C; a full disk is not a bug
+            if is_interrupt(exc):
+                raise KeyboardInterrupt from exc
+            raise explain_failure(exc, settings.store) or exc
     except SiyuError as exc:
-        status, error, exit_code, counts = "failed", redact(exc.message), exc.exit_code, dict(ctx.counts)
+        # safe_message: never the input's text (a header, a value) in the run history, log or alert
+        status, error, exit_code, counts = "failed", redact(exc.safe_message), exc.exit_code, dict(ctx.counts)
     except KeyboardInterrupt:
         _record(
             settings,
@@ -395,7 +403,11 @@ def _run_step(settings: "Settings", run_id: str, index: int, step: Step, log: "E
         )
         raise
     except Exception as exc:  # a step's bug must still be recorded and alerted, not crash the run
-        status, error, exit_code, counts = "failed", redact(f"{type(exc).__name__}: {exc}"), ExitCode.FAILURE, dict(ctx.counts)
+        # the type only: a bug's message may quote the data it choked on (the traceback is for `siyu run -v`)
+        import logging
+
+        logging.getLogger(__name__).debug("step %s crashed", step.name, exc_info=True)  # --verbose shows it
+        status, error, exit_code, counts = "failed", f"internal error: {type(exc).__name__} (a bug in siyu; run again with --verbose)", ExitCode.FAILURE, dict(ctx.counts)
     if status == "ok" and ctx.failed_reason:
         status, error, exit_code = "failed", redact(ctx.failed_reason), ctx.failed_code
     seconds = time.monotonic() - t0

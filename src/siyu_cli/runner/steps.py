@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 from zoneinfo import ZoneInfo
 
-from siyu_cli.errors import ConfigError, DataError, ExitCode, SiyuError, StoreBusy
+from siyu_cli import clock
+from siyu_cli.errors import ConfigError, DataError, ExitCode, SiyuError, StoreBusy, explain_failure, is_interrupt
 
 if TYPE_CHECKING:  # pragma: no cover
     from siyu_cli.config import Settings
@@ -43,7 +44,7 @@ class StepContext:
 
     def local_now(self) -> datetime:
         tz = ZoneInfo(self.settings.timezone)
-        return (self.now or datetime.now(tz)).astimezone(tz)
+        return (self.now or clock.now(tz)).astimezone(tz)
 
     def option(self, key: str, default: Any = None) -> Any:
         return self.step.options.get(key, default)
@@ -76,32 +77,98 @@ LOADABLE = {".csv", ".tsv", ".txt", ".xlsx", ".xls", ".parquet"}
 SKIP_DIRS = {"done", "failed"}
 
 
-def inbox_files(inbox: Path, globs: dict[str, list[str]]) -> tuple[list[tuple[str, Path]], list[Path]]:
-    """(kind, file) pairs to load, oldest first, and the files no glob claims."""
-    matched: list[tuple[str, Path]] = []
-    unmatched: list[Path] = []
+#: why an inbox entry is not loaded (stable codes: the JSON log, `siyu runs`, the alert)
+REFUSALS = {
+    "symlink": "a symbolic link (siyu loads only files physically in the inbox)",
+    "not_regular_file": "not a regular file (a fifo, device or socket)",
+    "hard_link": "a hard link to a file elsewhere (copy the export into the inbox instead)",
+    "outside_inbox": "resolves outside the inbox",
+}
+
+
+def refusal(inbox: Path, path: Path) -> str | None:
+    """Why ``path`` (under ``inbox``) must not be loaded, as a code from :data:`REFUSALS`; None when it may.
+
+    Checked without following links (lstat), for the file and every folder between it and the inbox.
+    """
+    import os
+    import stat
+
+    rel = path.relative_to(inbox)
+    here = inbox
+    for part in rel.parts:
+        here = here / part
+        try:
+            st = os.lstat(here)
+        except OSError:
+            return "not_regular_file"
+        if stat.S_ISLNK(st.st_mode):
+            return "symlink"
+    if not stat.S_ISREG(st.st_mode):
+        return "not_regular_file"
+    if st.st_nlink > 1:
+        return "hard_link"
+    real_inbox = os.path.realpath(inbox)
+    if os.path.commonpath([real_inbox, os.path.realpath(path)]) != real_inbox:
+        return "outside_inbox"
+    return None
+
+
+@dataclass
+class InboxScan:
+    matched: list[tuple[str, Path]] = field(default_factory=list)  # (kind, file), oldest first
+    unmatched: list[Path] = field(default_factory=list)  # no glob says what it holds
+    refused: list[tuple[Path, str]] = field(default_factory=list)  # (entry, REFUSALS code): never opened
+
+
+def scan_inbox(inbox: Path, globs: dict[str, list[str]]) -> InboxScan:
+    """What the inbox holds: files to load by kind, files no glob claims, and entries refused unread.
+
+    The walk never follows a symbolic link (a link to /etc/shadow or to another folder is refused, not read).
+    """
+    import os
+
+    scan = InboxScan()
     if not inbox.is_dir():
-        return matched, unmatched
-    files = [
-        p
-        for p in inbox.rglob("*")
-        if p.is_file()
-        and p.suffix.lower() in LOADABLE
-        and not (set(p.relative_to(inbox).parts[:-1]) & SKIP_DIRS)
-        and not p.name.startswith(".")
-    ]
-    files.sort(key=lambda p: (p.stat().st_mtime, str(p)))
-    for path in files:
+        return scan
+    candidates: list[Path] = []
+    for folder, dirs, names in os.walk(inbox, followlinks=False):
+        here = Path(folder)
+        rel_dir = here.relative_to(inbox).parts
+        if set(rel_dir) & SKIP_DIRS:
+            dirs[:] = []
+            continue
+        for d in list(dirs):
+            if (here / d).is_symlink():
+                dirs.remove(d)
+                scan.refused.append((here / d, "symlink"))
+        for name in names:
+            path = here / name
+            if name.startswith(".") or path.suffix.lower() not in LOADABLE:
+                continue
+            why = refusal(inbox, path)
+            if why:
+                scan.refused.append((path, why))
+            else:
+                candidates.append(path)
+    candidates.sort(key=lambda p: (p.stat().st_mtime, str(p)))
+    for path in candidates:
         rel = path.relative_to(inbox).as_posix().lower()
         kind = next(
             (k for k, patterns in globs.items() if any(fnmatch.fnmatch(rel, pat.lower()) for pat in patterns)),
             None,
         )
         if kind is None:
-            unmatched.append(path)
+            scan.unmatched.append(path)
         else:
-            matched.append((kind, path))
-    return matched, unmatched
+            scan.matched.append((kind, path))
+    return scan
+
+
+def inbox_files(inbox: Path, globs: dict[str, list[str]]) -> tuple[list[tuple[str, Path]], list[Path]]:
+    """(kind, file) pairs to load, oldest first, and the files no glob claims (refused entries left out)."""
+    scan = scan_inbox(inbox, globs)
+    return scan.matched, scan.unmatched
 
 
 def _move(path: Path, folder: Path) -> Path:
@@ -123,11 +190,15 @@ def step_load(ctx: StepContext) -> dict[str, Any]:
     unknown = set(globs) - set(DEFAULT_GLOBS)
     if unknown:
         raise ConfigError(f"{settings.config_file}: load step globs: unknown kind {sorted(unknown)[0]!r} (members, orders, groups)")
-    files, unmatched = inbox_files(inbox, globs)
+    scan = scan_inbox(inbox, globs)
+    files, unmatched = scan.matched, scan.unmatched
     counts = ctx.counts
-    counts.update(inbox=str(inbox), files=len(files), unmatched=len(unmatched))
+    counts.update(inbox=str(inbox), files=len(files), unmatched=len(unmatched), refused=len(scan.refused))
     for path in unmatched:
         ctx.log.emit("inbox_unmatched", level="warning", step=ctx.step.name, message=f"{path.name}: no glob says whether it holds members, orders or groups; left in place")
+    for path, why in scan.refused:
+        ctx.log.emit("inbox_refused", level="warning", step=ctx.step.name, reason=why,
+                     message=f"{path.relative_to(inbox)}: not loaded: {REFUSALS[why]}; left in place")
     if ctx.dry_run:
         counts["would_load"] = [f"{kind}: {p.relative_to(inbox)}" for kind, p in files]
         return counts
@@ -137,6 +208,12 @@ def step_load(ctx: StepContext) -> dict[str, Any]:
     totals = dict(loaded=0, failed=0, read=0, inserted=0, updated=0, unchanged=0, rejected=0, erased=0)
     errors: list[str] = []
     for kind, path in files:
+        why = refusal(inbox, path)  # again, just before reading: it may have been swapped for a link since
+        if why:
+            ctx.log.emit("inbox_refused", level="warning", step=ctx.step.name, reason=why,
+                         message=f"{path.relative_to(inbox)}: not loaded: {REFUSALS[why]}; left in place")
+            counts["refused"] = counts.get("refused", 0) + 1
+            continue
         try:
             report = load_files(
                 settings,
@@ -148,7 +225,12 @@ def step_load(ctx: StepContext) -> dict[str, Any]:
         except StoreBusy:
             raise  # temporary: leave the file for the retry
         except SiyuError as exc:
-            error = exc.message
+            error = exc.safe_message  # words, codes and line numbers: never the file's own text
+        except Exception as exc:  # a bug: park the file (its text stays out of the error) and go on
+            if is_interrupt(exc) or explain_failure(exc) is not None:
+                raise
+            error = (f"internal error {type(exc).__name__} (a bug in siyu); "
+                     "run `siyu --verbose load` on this file by hand to see it")
         else:
             for key in ("read", "inserted", "updated", "unchanged", "rejected", "erased"):
                 totals[key] += getattr(report, key)
@@ -317,4 +399,4 @@ STEP_TYPES: dict[str, Callable[[StepContext], dict[str, Any]]] = {
     "tags": step_tags,
 }
 
-__all__ = ["STEP_TYPES", "StepContext", "DEFAULT_GLOBS", "inbox_files", "parse_duration", "push_window"]
+__all__ = ["STEP_TYPES", "StepContext", "DEFAULT_GLOBS", "REFUSALS", "inbox_files", "scan_inbox", "parse_duration", "push_window"]

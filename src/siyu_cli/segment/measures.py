@@ -74,9 +74,9 @@ def parse_window(window: str | None) -> str | None:
 def parse_as_of(value: str | date | None, timezone: str) -> date:
     """An explicit date (YYYY-MM-DD), or today in the workspace timezone."""
     if value is None or value == "":
-        from zoneinfo import ZoneInfo
+        from siyu_cli import clock
 
-        return datetime.now(ZoneInfo(timezone)).date()
+        return clock.today(timezone)
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):

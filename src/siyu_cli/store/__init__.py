@@ -28,7 +28,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-from siyu_cli.errors import ConfigError, StoreBusy
+from siyu_cli.errors import ConfigError, StoreBusy, explain_failure
 from siyu_cli.privacy import chmod_private
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -97,7 +97,7 @@ def _connect_with_wait(path: Path, read_only: bool, wait: float) -> "duckdb.Duck
             return duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as exc:
             if not _LOCK_MESSAGE.search(str(exc)):
-                raise ConfigError(f"{path}: cannot open the store: {exc}") from None
+                raise explain_failure(exc, path) or ConfigError(f"{path}: cannot open the store: {exc}") from None
             if time.monotonic() >= deadline:
                 pid = _PID.search(str(exc))
                 holder = f"process {pid.group(1)}" if pid else "another process"
