@@ -28,8 +28,14 @@ PLAN_KEYS = ("enabled",)
 
 
 def enabled_names(settings: "Settings") -> list[str]:
-    """The ``[plan] enabled`` list (empty when absent: nothing is live)."""
-    section = settings.section("plan")
+    """The ``[plan] enabled`` list (empty when absent: nothing is live).
+
+    Read from siyu.toml each time, not from the settings loaded at start: a playbook disabled
+    while a long send runs is not sent by its next step.
+    """
+    from siyu_cli.config import read_config_file
+
+    section = read_config_file(settings.config_file).get("plan", {})
     unknown = sorted(set(section) - set(PLAN_KEYS))
     if unknown:
         raise ConfigError(f"{settings.config_file}: unknown key plan.{unknown[0]} (known: {', '.join(PLAN_KEYS)})")
