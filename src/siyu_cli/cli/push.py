@@ -300,14 +300,19 @@ def _counts(d: dict) -> str:
 
 def print_due_preview(d: dict) -> None:
     """A dry run of push due for people: one row per playbook step, then the playbooks held back."""
+    from datetime import datetime
+
     from rich.table import Table
     from rich.text import Text
 
     from siyu_cli import output
     from siyu_cli.push.policy import REASONS
 
+    def when(iso: str) -> str:
+        return datetime.fromisoformat(iso).strftime("%m-%d %H:%M")
+
     con = output.stdout_console()
-    table = Table(title=f"would send · {d['start']} → {d['end']} · dry run: nothing stored or sent",
+    table = Table(title=f"would send · {when(d['start'])} → {when(d['end'])} · dry run: nothing stored or sent",
                   header_style="bold", show_lines=True)
     for col in ("playbook", "step", "channel", "first at", "goes to", "held back (why)", "text (sample)"):
         table.add_column(col, overflow="fold")
@@ -322,7 +327,7 @@ def print_due_preview(d: dict) -> None:
         other = {k: v for k, v in st["outcomes"].items() if k != "would_send"}
         if other:
             held = "; ".join(x for x in (held, "messages: " + _counts(other)) if x)
-        table.add_row(*(Text(str(v)) for v in (st["playbook"], st["step"], st["channel"], st["first_at"], goes,
+        table.add_row(*(Text(str(v)) for v in (st["playbook"], st["step"], st["channel"], when(st["first_at"]), goes,
                                                  held or "-", st["sample"] or "")))
     con.print(table)
     for pb in d["inactive"]:

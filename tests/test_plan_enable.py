@@ -1,0 +1,98 @@
+"""Nothing is sent unless a person enabled it: inactive example playbooks, `plan list|enable|disable`,
+explicit audiences, and dry runs that list what would go (driven through the CLI, against the sandbox)."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from push_helpers import WECOM_TOML, configure, start_sandbox
+from siyu_cli.config import load_settings
+from siyu_cli.store import open_store
+
+TZ = ZoneInfo("Asia/Shanghai")
+HOURLY = '\n[pipelines.hourly]\nsteps = [{type = "push_due", first_window = "7d", max_catchup = "7d"}]\n'
+
+
+def q(settings, sql: str, params=()):
+    with open_store(settings, read_only=True) as con:
+        return con.execute(sql, list(params)).fetchall()
+
+
+@pytest.fixture
+def demo_ws(workspace, tmp_path, monkeypatch):
+    """A fresh `siyu init` workspace holding the demo brand's exports (members, orders, groups), and a sandbox."""
+    from siyu_cli.demo.generator import generate_data
+    from siyu_cli.demo.runner import LOAD_ORDER
+    from siyu_cli.ingest import load_files
+
+    configure(workspace, WECOM_TOML + HOURLY)
+    settings = load_settings(workspace)
+    data = generate_data(tmp_path / "exports", members=300, seed=7, today=datetime.now(TZ).date())
+    for kind in LOAD_ORDER:
+        paths = [f.path for f in data.files if f.kind == kind]
+        if paths:
+            load_files(settings, kind, paths, preset="auto", max_rejects=None)
+    with open_store(settings) as con:  # the example coffee plan targets groups tagged 咖啡群
+        con.execute("UPDATE groups SET tags = list_append(coalesce(tags, []), '咖啡群')")
+    sb = start_sandbox(settings, tmp_path, monkeypatch)
+    yield settings, sb
+    sb.stop()
+
+
+def _rewind_last_push(settings, days: int = 7) -> None:
+    """As if the last hourly push ran `days` ago: the next run's window starts there (catch-up)."""
+    with open_store(settings) as con:
+        for run_id, idx, counts in con.execute(
+                "SELECT run_id, step_index, counts FROM pipeline_steps WHERE type = 'push_due' AND counts IS NOT NULL").fetchall():
+            c = json.loads(counts)
+            c["window_end"] = (datetime.fromisoformat(c["window_end"]) - timedelta(days=days)).isoformat()
+            con.execute("UPDATE pipeline_steps SET counts = ? WHERE run_id = ? AND step_index = ?", [json.dumps(c), run_id, idx])
+
+
+def test_fresh_workspace_sends_nothing_until_a_playbook_is_enabled_then_only_that_one(demo_ws, cli):
+    settings, sb = demo_ws
+    # every example playbook `siyu init` copied is listed, none of them live
+    listed = json.loads(cli("plan", "list", "--format", "json").stdout)
+    assert {r["name"] for r in listed} == {"beauty-sop", "coffee-week", "edu-groups", "fresh-daily"}
+    assert {r["status"] for r in listed} == {"inactive"}
+
+    # the dry run shows the coffee plan WOULD post in this week (it is due), but holds it back as inactive
+    dry = json.loads(cli("run", "hourly", "--dry-run", "--format", "json").stdout)
+    preview = dry["steps"][0]["counts"]["preview"]
+    inactive = {p["playbook"]: p for p in preview["inactive"]}
+    assert inactive["coffee-week"]["messages"] > 0 and preview["steps"] == []
+
+    res = cli("run", "hourly", "--format", "json")
+    counts = json.loads(res.stdout)["steps"][0]["counts"]
+    assert counts["due"] == 0 and counts["inactive"] == 4
+    assert q(settings, "SELECT count(*) FROM push_campaigns") == [(0,)]
+    assert sb.deliveries() == []
+
+    cli("plan", "enable", "coffee-week")
+    assert [r["name"] for r in json.loads(cli("plan", "list", "--format", "json").stdout) if r["status"] == "live"] == [
+        "coffee-week"]
+    _rewind_last_push(settings)  # a week later: the same window as the first run, now with coffee-week live
+    res = cli("run", "hourly", "--format", "json", expect=None)
+    assert res.exit_code == 0, res.stderr
+    keys = [k for (k,) in q(settings, "SELECT due_key FROM push_campaigns")]
+    assert keys and all(k.startswith("plan:coffee-week:") for k in keys)
+    sent = q(settings, "SELECT recipient_id, count(*) FROM push_recipients WHERE state = 'sent' GROUP BY 1 ORDER BY 1")
+    delivered = sb.deliveries()
+    assert delivered and sorted({(d["recipient"]) for d in delivered}) == [r for r, _n in sent]
+    assert len(delivered) == sum(n for _r, n in sent)
+    assert {d["channel"] for d in delivered} == {"group"}
+    # the workspace budget (3 posts per group per day) held back the rest of the week caught up at once
+    per_group = {}
+    for d in delivered:
+        per_group[d["recipient"]] = per_group.get(d["recipient"], 0) + 1
+    assert max(per_group.values()) <= 3
+    skipped = dict(q(settings, "SELECT reason, count(*) FROM push_recipients WHERE state = 'skipped' GROUP BY 1"))
+    assert set(skipped) <= {"group_cap", "no_owner", "platform_cap"}
+
+    cli("plan", "disable", "coffee-week")
+    assert tomllib.loads((settings.root / "siyu.toml").read_text(encoding="utf-8"))["plan"]["enabled"] == []
