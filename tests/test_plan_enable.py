@@ -96,3 +96,97 @@ def test_fresh_workspace_sends_nothing_until_a_playbook_is_enabled_then_only_tha
 
     cli("plan", "disable", "coffee-week")
     assert tomllib.loads((settings.root / "siyu.toml").read_text(encoding="utf-8"))["plan"]["enabled"] == []
+
+
+# ----------------------------------------------------------------------------- explicit audiences
+
+NO_AUDIENCE = """\
+version: 1
+name: no-aud
+sop:
+  channel: customer
+  steps:
+    - {day: 0, template: "欢迎"}
+"""
+
+
+def test_an_sop_without_audience_is_a_located_error_and_cannot_be_enabled(workspace, cli):
+    path = workspace / "playbooks" / "no-aud.yaml"
+    path.write_text(NO_AUDIENCE, encoding="utf-8")
+    res = cli("plan", "check", path, expect=65)
+    assert f"{path}:3:1: error: the SOP has no `audience:`" in res.stdout
+    assert "audience: all" in res.stdout  # the hint says how to mean everyone
+    res = cli("plan", "enable", "no-aud", expect=65)
+    assert f"{path}:3:1:" in res.stderr
+    assert tomllib.loads((workspace / "siyu.toml").read_text(encoding="utf-8"))["plan"]["enabled"] == []
+    # an empty mapping selects nobody: also an error, at the audience
+    path.write_text(NO_AUDIENCE.replace("  channel: customer\n", "  channel: customer\n  audience: {}\n"), encoding="utf-8")
+    res = cli("plan", "check", path, expect=65)
+    assert f"{path}:5:13: error: sop.audience selects nobody" in res.stdout
+    # written out, "everyone" is fine — and the same for a campaign, whose audience is never implied
+    path.write_text(NO_AUDIENCE.replace("  channel: customer\n", "  channel: customer\n  audience: all\n"), encoding="utf-8")
+    cli("plan", "check", path)
+    cli("plan", "enable", "no-aud")
+    res = cli("push", "create", "--channel", "customer", "--text", "hi", expect=2)
+    assert "--audience is required" in res.stderr
+
+
+def test_plan_check_and_list_say_which_playbooks_are_live(workspace, cli):
+    cli("plan", "enable", "coffee-week.yaml")  # a file name works as well as the name
+    res = cli("plan", "check", workspace / "playbooks", "--format", "json")
+    status = {p["name"]: p["status"] for p in json.loads(res.stdout)["playbooks"]}
+    assert status == {"beauty-sop": "inactive", "coffee-week": "live", "edu-groups": "inactive", "fresh-daily": "inactive"}
+    res = cli("plan", "check", workspace / "playbooks")
+    assert "coffee-week · live" in res.stderr and "1 live" in res.stderr
+    res = cli("plan", "enable", "cofee-week", expect=2)
+    assert "did you mean `coffee-week`" in res.stderr
+    # siyu.toml keeps its comments; the list is rewritten in place
+    text = (workspace / "siyu.toml").read_text(encoding="utf-8")
+    assert 'enabled = ["coffee-week"]' in text and "# siyu workspace settings" in text
+    cli("plan", "disable", "coffee-week")
+    assert tomllib.loads((workspace / "siyu.toml").read_text(encoding="utf-8"))["plan"]["enabled"] == []
+
+
+# ----------------------------------------------------------------------------- dry runs
+
+def test_dry_runs_list_what_would_go_and_send_nothing(workspace, tmp_path, monkeypatch, cli):
+    from push_helpers import seed
+
+    from siyu_cli.plan import due_messages
+
+    configure(workspace, WECOM_TOML + HOURLY)
+    settings = load_settings(workspace)
+    seed(settings)
+    with open_store(settings) as con:
+        con.execute("UPDATE groups SET tags = ['咖啡群'] WHERE group_id IN ('wr01', 'wr02')")
+        con.execute("INSERT INTO optouts (member_id, channel, created_at) VALUES ('wr02', 'group', now())")
+    cli("plan", "enable", "coffee-week")
+    mon = datetime(2026, 11, 23, tzinfo=TZ)  # a past week: everything in it is due
+    expected = due_messages(settings, mon, mon + timedelta(days=2))
+    sb = start_sandbox(settings, tmp_path, monkeypatch)
+    try:
+        res = cli("push", "due", "--dry-run", "--from", mon.isoformat(), "--to", (mon + timedelta(days=2)).isoformat(),
+                  "--format", "json")
+        d = json.loads(res.stdout)
+        assert d["dry_run"] and {p["playbook"] for p in d["inactive"]} == {"beauty-sop", "edu-groups", "fresh-daily"}
+        steps = {s["step"]: s for s in d["steps"]}
+        assert sorted(steps) == sorted({m.key.split(":")[3] for m in expected})
+        for m in expected:
+            st = steps[m.key.split(":")[3]]
+            assert st["playbook"] == "coffee-week"
+            if m.target_id == "wr01":
+                assert st["sample"] == m.text  # the rendered text that would go
+        # wr01 gets each slot; wr02 opted out of group posts, so it is held back with that reason
+        assert all(st["groups"] == ["wr01"] and st["held_back"] == {"opted_out": 1} for st in steps.values())
+        assert all(i["outcome"] in ("would_send", "nothing_to_send") for i in d["items"])
+        table = cli("push", "due", "--dry-run", "--from", mon.isoformat(), "--to", (mon + timedelta(days=2)).isoformat())
+        assert "dry run: nothing stored or sent" in table.stdout and "opted_out" in table.stdout
+        assert "beauty-sop is inactive" in table.stderr
+        run = json.loads(cli("run", "hourly", "--dry-run", "--format", "json").stdout)
+        assert run["status"] == "dry-run" and "preview" in run["steps"][0]["counts"]
+        assert sb.deliveries() == []
+        assert q(settings, "SELECT count(*) FROM push_campaigns") == [(0,)]
+        assert q(settings, "SELECT count(*) FROM push_recipients") == [(0,)]
+        assert q(settings, "SELECT count(*) FROM pipeline_runs") == [(0,)]
+    finally:
+        sb.stop()

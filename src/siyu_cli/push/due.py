@@ -88,8 +88,8 @@ def due_steps(items: list[dict]) -> list[dict]:
         st["messages"] += 1
         st["first_at"] = min(st["first_at"], i["scheduled_at"])
         st["outcomes"][i["outcome"]] = st["outcomes"].get(i["outcome"], 0) + 1
-        if st["sample"] is None and i.get("text"):
-            st["sample"] = i["text"]
+        if i.get("text") and (st["sample"] is None or (i["outcome"] == "would_send" and not st["to_send"])):
+            st["sample"] = i["text"]  # preferably a text that would go
         held = st["held_back"]
         for reason, n in (i.get("excluded") or {}).items():
             held[reason] = held.get(reason, 0) + n
