@@ -190,3 +190,22 @@ def test_dry_runs_list_what_would_go_and_send_nothing(workspace, tmp_path, monke
         assert q(settings, "SELECT count(*) FROM pipeline_runs") == [(0,)]
     finally:
         sb.stop()
+
+
+def test_enable_rewrites_only_the_list_in_any_siyu_toml(workspace, cli):
+    """Older workspaces have no [plan] table; hand-edited ones may spread the list over lines."""
+    cfg = workspace / "siyu.toml"
+    base = cfg.read_text(encoding="utf-8").replace("[plan]\nenabled = []\n", "")
+    cfg.write_text(base, encoding="utf-8")
+    assert json.loads(cli("plan", "list", "--format", "json").stdout)[0]["status"] == "inactive"
+    cli("plan", "enable", "beauty-sop")
+    assert tomllib.loads(cfg.read_text(encoding="utf-8"))["plan"]["enabled"] == ["beauty-sop"]
+    cfg.write_text(base.replace("[workspace]", '[plan]\nenabled = [\n  "beauty-sop",  # 美妆\n  "gone",\n]\n\n[workspace]'),
+                   encoding="utf-8")
+    listed = {r["name"]: r["status"] for r in json.loads(cli("plan", "list", "--format", "json").stdout)}
+    assert listed["beauty-sop"] == "live" and listed["gone"] == "missing"
+    cli("plan", "enable", "coffee-week")
+    cli("plan", "disable", "gone")  # a name without a playbook can still be removed
+    data = tomllib.loads(cfg.read_text(encoding="utf-8"))
+    assert data["plan"]["enabled"] == ["beauty-sop", "coffee-week"] and data["workspace"]["store"] == "siyu.duckdb"
+    assert cfg.read_text(encoding="utf-8").startswith(base.split("[workspace]")[0])  # the comments above are kept
