@@ -209,3 +209,12 @@ def test_enable_rewrites_only_the_list_in_any_siyu_toml(workspace, cli):
     data = tomllib.loads(cfg.read_text(encoding="utf-8"))
     assert data["plan"]["enabled"] == ["beauty-sop", "coffee-week"] and data["workspace"]["store"] == "siyu.duckdb"
     assert cfg.read_text(encoding="utf-8").startswith(base.split("[workspace]")[0])  # the comments above are kept
+
+
+def test_two_files_with_one_enabled_name_are_refused_not_both_sent(workspace, cli):
+    import shutil
+
+    cli("plan", "enable", "coffee-week")
+    shutil.copy(workspace / "playbooks" / "coffee-week.yaml", workspace / "playbooks" / "coffee-week-copy.yaml")
+    res = cli("push", "due", "--dry-run", expect=78)
+    assert "coffee-week-copy.yaml" in res.stderr and "both named 'coffee-week'" in res.stderr

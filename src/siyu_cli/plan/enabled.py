@@ -70,12 +70,19 @@ class PlaybookStatus:
 
 
 def split_enabled(settings: "Settings", paths: list[Path]) -> tuple[list[Path], list[tuple[str, Path]]]:
-    """``paths`` split into the enabled ones and (name, path) of those that are not."""
+    """``paths`` split into the enabled ones and (name, path) of those that are not.
+
+    Two files with the same enabled name are refused: which one the operator enabled is unclear.
+    """
     live = set(enabled_names(settings))
-    on, off = [], []
+    on, off, seen = [], [], {}
     for p in paths:
         name = playbook_name(p)
         if name in live:
+            if name in seen and Path(seen[name]).resolve() != Path(p).resolve():
+                raise ConfigError(f"{seen[name]} and {p} are both named {name!r} and {name!r} is enabled: "
+                                  "rename one (`name:`) so it is clear which one is live")
+            seen[name] = p
             on.append(p)
         else:
             off.append((name, p))
@@ -94,7 +101,8 @@ def playbook_statuses(settings: "Settings") -> list[PlaybookStatus]:
     from siyu_cli.plan.due import workspace_playbooks
 
     live = set(enabled_names(settings))
-    out = [PlaybookStatus(playbook_name(p), p, playbook_name(p) in live) for p in workspace_playbooks(settings)]
+    named = [(playbook_name(p), p) for p in workspace_playbooks(settings)]
+    out = [PlaybookStatus(name, p, name in live) for name, p in named]
     found = {s.name for s in out}
     out += [PlaybookStatus(n, None, False) for n in enabled_names(settings) if n not in found]
     return out
