@@ -222,11 +222,14 @@ def claim_next_batch(settings, campaign_id: str, channel: str, *, now: datetime 
         # the send budget, counted now over what has gone or is going (never over planned rows)
         cap_sql, cap_params = over_cap_sql(policy, channel, campaign_id, budget_at or now,
                                            states=("sent", "in_flight"), batch_id=bid)
-        if cap_params:
+        over: dict[str, list[str]] = {}
+        for rid, reason in (con.execute(cap_sql, cap_params).fetchall() if cap_params else []):
+            over.setdefault(reason, []).append(rid)
+        for reason, rids in over.items():  # usually nobody: then this SELECT was the only cost
             con.execute(
-                f"""UPDATE push_recipients AS r SET state = 'skipped', reason = x.reason FROM ({cap_sql}) x
-                    WHERE r.campaign_id = ? AND r.batch_id = ? AND r.state = 'planned' AND r.recipient_id = x.recipient_id""",
-                [*cap_params, campaign_id, bid],
+                "UPDATE push_recipients SET state = 'skipped', reason = ? WHERE campaign_id = ? AND batch_id = ? "
+                "AND state = 'planned' AND recipient_id IN (SELECT unnest(?::VARCHAR[]))",
+                [reason, campaign_id, bid, rids],
             )
         # (a plain UPDATE then a SELECT: DuckDB's UPDATE … RETURNING is ~100× slower for 10,000 rows)
         con.execute(

@@ -169,29 +169,30 @@ def over_cap_sql(policy: Policy, channel: str, campaign_id: str, at: datetime, *
     at creation sent, in flight and planned (what is already promised), at send time only
     sent and in flight (what has gone or is going). ``batch_id`` limits the check to the
     recipients of that batch of ``campaign_id`` (the send-time check, per claimed batch).
+    One scan counts every cap's window (FILTER per cap); when several caps are reached the
+    first by name is given ('frequency_cap' < 'group_cap' < 'platform_cap': siyu's own budget).
     """
-    local = at.astimezone(policy.tz)
-    parts, params = [], []
-    marks = ", ".join("?" for _ in states)
-    only = ""
-    if batch_id is not None:
-        only = ("AND p.recipient_id IN (SELECT recipient_id FROM push_recipients "
-                "WHERE campaign_id = ? AND batch_id = ?)")
-    for cap in policy.caps:
-        if not cap.applies_to(channel):
-            continue
-        start, end = cap.window(local)
-        parts.append(
-            f"""SELECT p.recipient_id, '{cap.name}' AS reason FROM push_recipients p JOIN push_campaigns c USING (campaign_id)
-                WHERE c.channel = ? AND c.campaign_id <> ? AND c.status <> 'cancelled'
-                  AND p.state IN ({marks}) {only}
-                  AND coalesce(p.sent_at, c.scheduled_at, c.created_at) >= ?
-                  AND coalesce(p.sent_at, c.scheduled_at, c.created_at) < ?
-                GROUP BY p.recipient_id HAVING count(*) >= ?"""
-        )
-        params += [channel, campaign_id, *states, *([campaign_id, batch_id] if batch_id is not None else []),
-                   start, end, cap.limit_at(local)]
-    if not parts:
+    caps = sorted((c for c in policy.caps if c.applies_to(channel)), key=lambda c: c.name)
+    if not caps:
         return NO_CAP_SQL, []
-    # min(): 'frequency_cap' < 'group_cap' < 'platform_cap', so siyu's own budget is named when both apply
-    return "SELECT recipient_id, min(reason) AS reason FROM (" + " UNION ALL ".join(parts) + ") GROUP BY 1", params
+    local = at.astimezone(policy.tz)
+    windows = [c.window(local) for c in caps]
+    counts = ", ".join(f"count(*) FILTER (WHERE t >= ? AND t < ?) AS n{i}" for i in range(len(caps)))
+    reason = " ".join(f"WHEN n{i} >= ? THEN '{c.name}'" for i, c in enumerate(caps))
+    only = ("AND p.recipient_id IN (SELECT recipient_id FROM push_recipients WHERE campaign_id = ? AND batch_id = ?)"
+            if batch_id is not None else "")
+    marks = ", ".join("?" for _ in states)
+    sql = f"""SELECT recipient_id, reason FROM (
+                SELECT recipient_id, CASE {reason} END AS reason FROM (
+                  SELECT recipient_id, {counts} FROM (
+                    SELECT p.recipient_id, coalesce(p.sent_at, c.scheduled_at, c.created_at) AS t
+                    FROM push_recipients p JOIN push_campaigns c USING (campaign_id)
+                    WHERE c.channel = ? AND c.campaign_id <> ? AND c.status <> 'cancelled'
+                      AND p.state IN ({marks}) {only})
+                  WHERE t >= ? AND t < ? GROUP BY recipient_id))
+              WHERE reason IS NOT NULL"""
+    # placeholders in text order: the CASE's limits, the FILTERs' windows, then the WHERE clauses
+    params = ([c.limit_at(local) for c in caps] + [x for w in windows for x in w] + [channel, campaign_id, *states]
+              + ([campaign_id, batch_id] if batch_id is not None else [])
+              + [min(w[0] for w in windows), max(w[1] for w in windows)])
+    return sql, params
