@@ -101,6 +101,7 @@ SOP = """\
 version: 1
 name: hostile-sop
 sop:
+  audience: all
   steps:
     - day: 0
       template_file: {path}
@@ -114,7 +115,7 @@ def test_plan_week_and_plan_sop_refuse_a_playbook_that_reaches_outside(cli, work
     sop = workspace / "playbooks" / "hostile-sop.yaml"
     sop.write_text(SOP.format(path="../../outside/secret.txt"), encoding="utf-8")
     r = cli("plan", "sop", "--playbook", str(sop), "--date", "2026-11-23", expect=65)
-    assert f"{sop}:6:22: template file" in r.stderr and "outside the playbook's folder" in r.stderr
+    assert f"{sop}:7:22: template file" in r.stderr and "outside the playbook's folder" in r.stderr
     assert MARKER not in r.stdout + r.stderr
 
 
@@ -151,6 +152,9 @@ def coffee(workspace, tmp_path, monkeypatch):
         con.execute("UPDATE groups SET tags = ['咖啡群'], member_count = 10 WHERE group_id IN ('wr01', 'wr02')")
     for p in (workspace / "playbooks").glob("*.yaml"):
         p.unlink()  # only the playbook under test is due
+    from siyu_cli.plan.enabled import write_enabled
+
+    write_enabled(settings, ["hostile", "hostile-sop"])  # nothing is sent from a playbook nobody enabled
     sb = start_sandbox(settings, tmp_path, monkeypatch)
     yield settings, sb
     sb.stop()

@@ -200,7 +200,7 @@ sop:
     problems = check_playbook(write(tmp_path, text))
     got = lines_of(problems)
     assert got == [(1, 10), (2, 7), (3, 11), (5, 16), (6, 16), (7, 10), (7, 11), (9, 14), (10, 11), (11, 14), (12, 16),
-                   (14, 11), (16, 12), (17, 18)]
+                   (13, 1), (14, 11), (16, 12), (17, 18)]
     assert all(p.format().startswith(f"{p.file}:{p.line}:{p.col}: error: ") for p in problems)
 
 

@@ -24,6 +24,7 @@ variables:
 sop:
   channel: customer
   time: "10:30"
+  audience: all
   steps:
     - id: d0-welcome
       day: 0
@@ -104,7 +105,7 @@ def test_sop_due_on_a_day_with_exclusions(tmp_path, settings):
 
 def test_sop_audience_filter_and_app_channel(tmp_path, settings):
     seed(settings)
-    text = SOP.replace("  channel: customer\n", "  channel: app\n  audience: {stores: [望京店]}\n")
+    text = SOP.replace("  channel: customer\n", "  channel: app\n").replace("  audience: all\n", "  audience: {stores: [望京店]}\n")
     pb = load_playbook(write_sop(tmp_path, text))
     report = sop_due(settings, date(2026, 11, 24), [pb])
     assert [(i.member_id, i.channel) for i in report.items] == [("M10", "app"), ("M3", "app")]
@@ -163,6 +164,10 @@ def _workspace_with(workspace: Path, tmp_path: Path) -> None:
         p.unlink()
     shutil.copy(EXAMPLES / "coffee-week.yaml", folder / "coffee-week.yaml")
     shutil.copy(write_sop(tmp_path), folder / "t-sop.yaml")
+    from siyu_cli.config import load_settings
+    from siyu_cli.plan.enabled import set_enabled
+
+    set_enabled(load_settings(workspace), ["coffee-week", "t-sop"], enable=True)
 
 
 def test_due_messages_for_a_window(workspace, settings, tmp_path):
@@ -230,8 +235,12 @@ def test_sop_in_a_dst_zone_uses_the_local_join_day(tmp_path, settings):
     assert later.step_id == "d3-care" and later.text == "第3天 3月29日 周日"
 
 
-def test_cli_sop_defaults_to_workspace_playbooks(cli, settings):
+def test_cli_sop_defaults_to_enabled_workspace_playbooks(cli, settings):
     seed(settings)
+    # a fresh workspace: the example playbooks are there but inactive, so there is no default SOP
+    res = cli("plan", "sop", "--date", "2026-11-24", "--format", "json", expect=2)
+    assert "no enabled playbook" in res.stderr and "siyu plan enable" in res.stderr
+    cli("plan", "enable", "beauty-sop")
     res = cli("plan", "sop", "--date", "2026-11-24", "--format", "json")
     doc = json.loads(res.stdout)
     assert sorted({i["playbook"] for i in doc["items"]}) == ["beauty-sop"]

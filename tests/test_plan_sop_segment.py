@@ -308,12 +308,14 @@ def test_missing_segments_is_an_error_at_the_anchor(tmp_path):
 def test_segments_with_another_anchor_is_an_error(tmp_path):
     errs = _errors(tmp_path, SOP.replace("anchor: segment_entered", "anchor: member_join")
                    .replace("  segments: [E, 重要挽留客户]\n", "  segments: [E, 重要挽留客户]\n  scheme: rfm8\n"))
-    assert [(line, col) for line, col, *_ in errs] == [(6, 3), (7, 3)]
-    assert "`segments` only applies with `anchor: segment_entered`" in errs[0][2]
-    assert "`scheme` only applies" in errs[1][2]
+    # (4, 1): a member_join SOP must also say who it is for (segment_entered's `segments` did)
+    assert [(line, col) for line, col, *_ in errs] == [(4, 1), (6, 3), (7, 3)]
+    assert "no `audience:`" in errs[0][2]
+    assert "`segments` only applies with `anchor: segment_entered`" in errs[1][2]
+    assert "`scheme` only applies" in errs[2][2]
     # no anchor at all means member_join: still an error
     errs = _errors(tmp_path, SOP.replace("  anchor: segment_entered\n", ""))
-    assert [(line, col) for line, col, *_ in errs] == [(5, 3)]
+    assert [(line, col) for line, col, *_ in errs] == [(4, 1), (5, 3)]
 
 
 def test_unknown_segment_id_has_a_hint(tmp_path):

@@ -9,6 +9,8 @@ import pytest
 
 from push_helpers import configure, seed
 from siyu_cli.config import load_settings
+from siyu_cli.errors import UsageError
+from siyu_cli.plan.enabled import set_enabled
 from siyu_cli.push import CampaignSpec, create_campaign, list_campaigns
 from siyu_cli.store import open_store
 
@@ -166,7 +168,11 @@ def test_sop_audience_from_plan_due_messages(ws):
     with open_store(ws) as con:
         con.execute("UPDATE members SET join_at = ? WHERE member_id IN ('m01', 'm02')", [noon.replace(hour=9)])
         con.execute("UPDATE members SET join_at = ? WHERE member_id = 'm03'", [noon.replace(day=22, hour=9)])
-    p = create_campaign(ws, CampaignSpec(channel="customer", audience="sop:beauty-sop:d0-welcome", text="x"), now=noon, dry_run=True)
+    spec = CampaignSpec(channel="customer", audience="sop:beauty-sop:d0-welcome", text="x")
+    with pytest.raises(UsageError, match="not enabled"):  # an inactive playbook is nobody's audience
+        create_campaign(ws, spec, now=noon, dry_run=True)
+    set_enabled(ws, ["beauty-sop"], enable=True)
+    p = create_campaign(ws, spec, now=noon, dry_run=True)
     assert p["to_send"] == 2 and {s["sender"] for s in p["senders"]} == {"g1", "g2"}
     p = create_campaign(ws, CampaignSpec(channel="customer", audience="sop:beauty-sop", text="x"), now=noon, dry_run=True)
     assert p["to_send"] == 3  # day 0 for m01, m02 and day 3 for m03

@@ -114,6 +114,9 @@ def test_sigkill_of_push_due_then_rerun_sends_each_due_message_once(ws, tmp_path
 
     with open_store(ws) as con:
         con.execute("UPDATE groups SET tags = ['咖啡群'] WHERE group_id IN ('wr01', 'wr02')")
+    from siyu_cli.plan.enabled import set_enabled
+
+    set_enabled(ws, ["coffee-week"], enable=True)  # the example playbooks are inactive until enabled
     mon = datetime(2026, 11, 23, tzinfo=ZoneInfo("Asia/Shanghai"))  # 2026-W48, in the past
     start, end = mon, mon + timedelta(days=3)
     keys = {m.key for m in due_messages(ws, start, end)}

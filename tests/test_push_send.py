@@ -220,6 +220,12 @@ def test_push_due_with_real_playbooks_overlapping_windows(ws, tmp_path, monkeypa
         d = lambda n: mon + __import__("datetime").timedelta(days=n)
         keys = {m.key for m in due_messages(ws, d(0), d(3), playbooks=book)}
         assert keys and all(k.startswith("plan:coffee-week:") for k in keys)
+        # named but not enabled: held back as inactive, nothing created or sent
+        r0 = push_due(ws, d(0), d(2), playbooks=book, now=d(3))
+        assert r0.items == [] and [i["playbook"] for i in r0.inactive] == ["coffee-week"]
+        from siyu_cli.plan.enabled import set_enabled
+
+        set_enabled(ws, ["coffee-week"], enable=True)
         r1 = push_due(ws, d(0), d(2), playbooks=book, now=d(3))
         r2 = push_due(ws, d(1), d(3), playbooks=book, now=d(3))
         assert r1.failed == r2.failed == 0

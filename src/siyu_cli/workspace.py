@@ -65,9 +65,16 @@ max_rejects = 0                # a load exits 65 when more rows than this are re
 # [wecom.rate_limits]                           # client-side calls per minute per endpoint (0 = off)
 # "externalcontact/add_msg_template" = 600
 
+# Playbooks in playbooks/ are sent only when enabled here (`siyu plan enable NAME`, `siyu plan list`).
+# The examples `siyu init` copies are inactive until you enable them. docs/playbooks.md
+[plan]
+enabled = []
+
+# The send budget across every playbook and campaign, checked at creation and again at send time (docs/push.md).
 # [push]
-# platform_cap = "days/month"   # WeCom's per-customer mass-send limit: N/day|week|month ("days" = days in the month)
-# cap = "2/week"                # siyu's own stricter per-customer cap ("" = off)
+# platform_cap = "days/month"   # WeCom's per-customer/per-group mass-send limit: N/day|week|month ("days" = days in the month)
+# cap = "2/week"                # at most 2 1v1 mass messages per customer per week ("" = off)
+# group_cap = "3/day"           # at most 3 posts per customer group per day ("" = off)
 # quiet_hours = "22:00-08:00"   # no customer/group mass-send starts in this window ("" = off)
 # batch_size = 10000            # external_userid per add_msg_template call (≤ 10000); group_batch_size ≤ 2000
 

@@ -12,7 +12,7 @@ from siyu_cli.cli.context import settings
 
 plan_app = typer.Typer(
     name="plan",
-    help="Playbooks: check them, render a week for the target groups, list today's lifecycle SOP.",
+    help="Playbooks: check them, render a week for the target groups, list today's lifecycle SOP, enable or disable them.",
     no_args_is_help=True,
 )
 
@@ -93,15 +93,68 @@ def check(
         problems.extend(check_playbook(p, default_timezone=tz, variables=values))
     errors = sum(1 for p in problems if p.severity == "error")
     warnings = len(problems) - errors
+    status = _live_status(ctx, playbooks)
     if fmt == "json":
         emit_json({"files": [str(p) for p in playbooks], "errors": errors, "warnings": warnings,
-                   "problems": [p.to_dict() for p in problems]})
+                   "problems": [p.to_dict() for p in problems],
+                   "playbooks": [{"file": str(p), "name": n, "status": st} for p, (n, st) in zip(playbooks, status)]})
     else:
         if problems:
             write_text("".join(clean_text(p.format()) + "\n" for p in problems))  # quotes playbook text: no raw controls
-        info(f"{len(playbooks)} playbook(s): {errors} error(s), {warnings} warning(s)")
+        for p, (n, st) in zip(playbooks, status):
+            info(f"{clean_text(str(p))}: {clean_text(str(n))} · {st}")
+        info(f"{len(playbooks)} playbook(s): {errors} error(s), {warnings} warning(s); "
+             f"{sum(1 for _n, st in status if st == 'live')} live")
     if errors:
         raise DataError(f"{errors} error(s) in {len(playbooks)} playbook(s)")
+
+
+def _live_status(ctx: typer.Context, paths: list[Path]) -> list[tuple[str, str]]:
+    """(name, live | inactive | no workspace) per playbook: is it enabled in this workspace's siyu.toml?"""
+    from siyu_cli.errors import ConfigError
+    from siyu_cli.plan.enabled import enabled_names, playbook_name
+
+    try:
+        live = set(enabled_names(settings(ctx)))
+    except ConfigError:
+        return [(playbook_name(p), "no workspace") for p in paths]
+    return [(playbook_name(p), "live" if playbook_name(p) in live else "inactive") for p in paths]
+
+
+@plan_app.command("list")
+def list_cmd(ctx: typer.Context, fmt: str = typer.Option("table", "--format", "-f", help="table, csv or json.")) -> None:
+    """Every playbook in playbooks/ and whether it is live (enabled: its messages are sent) or inactive."""
+    from siyu_cli.output import emit_json, emit_rows
+    from siyu_cli.plan.enabled import playbook_statuses
+
+    rows = [st.to_dict() for st in playbook_statuses(settings(ctx))]
+    if fmt == "json":
+        emit_json(rows)
+        return
+    emit_rows(["name", "status", "file"], [[r["name"], r["status"], r["file"] or "-"] for r in rows], fmt,
+              title="playbooks (only live ones are sent; `siyu plan enable NAME`)")
+
+
+def _set_enabled(ctx: typer.Context, names: list[str], enable: bool) -> None:
+    from siyu_cli.output import info
+    from siyu_cli.plan.enabled import set_enabled
+
+    s = settings(ctx)
+    now = set_enabled(s, names, enable=enable)
+    info(f"{'enabled' if enable else 'disabled'}: {', '.join(names)}; live now: {', '.join(now) or 'none'} "
+         f"({s.config_file} [plan] enabled)")
+
+
+@plan_app.command("enable")
+def enable_cmd(ctx: typer.Context, names: List[str] = typer.Argument(..., help="Playbook names (or files in playbooks/).")) -> None:
+    """Make playbooks live: `siyu push due` / `siyu run hourly` send their messages (checked first)."""
+    _set_enabled(ctx, names, True)
+
+
+@plan_app.command("disable")
+def disable_cmd(ctx: typer.Context, names: List[str] = typer.Argument(..., help="Playbook names (or files in playbooks/).")) -> None:
+    """Make playbooks inactive: nothing of theirs is sent any more (campaigns already sent stay)."""
+    _set_enabled(ctx, names, False)
 
 
 def _default_timezone(ctx: typer.Context) -> str:
@@ -180,7 +233,7 @@ def _summarise_skips(skipped: list[dict]) -> list[str]:
 def sop(
     ctx: typer.Context,
     day: Optional[str] = typer.Option(None, "--date", "-d", help="The day (YYYY-MM-DD; default: today in the workspace zone)."),
-    playbook: Optional[List[Path]] = typer.Option(None, "--playbook", "-p", help="Playbook(s) (default: every playbook in playbooks/ with a `sop:`)."),
+    playbook: Optional[List[Path]] = typer.Option(None, "--playbook", "-p", help="Playbook(s) (default: every enabled playbook in playbooks/ with a `sop:`)."),
     var: Optional[List[str]] = typer.Option(None, "--var", help="Override a variable: name=value (repeatable)."),
     vars_file: Optional[List[Path]] = typer.Option(None, "--vars", help="YAML/JSON file of variable values."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, md, csv or json."),
@@ -190,7 +243,7 @@ def sop(
 
     from siyu_cli.errors import UsageError
     from siyu_cli.output import info, write_text
-    from siyu_cli.plan.due import workspace_playbooks
+    from siyu_cli.plan.enabled import enabled_playbooks
     from siyu_cli.plan.export import SOP_FORMATS, exclusion_line, print_sop_table, sop_text
     from siyu_cli.plan.schema import load_playbook
     from siyu_cli.plan.sop import sop_due
@@ -210,11 +263,12 @@ def sop(
         except ValueError:
             raise UsageError(f"--date {day!r} is not a date like 2026-11-24") from None
     values = parse_variables(var, vars_file)
-    paths = list(playbook) if playbook else workspace_playbooks(s)
+    paths = list(playbook) if playbook else enabled_playbooks(s)
     books = [load_playbook(p, default_timezone=s.timezone, variables=values) for p in paths]
     books = [b for b in books if b.sop is not None]
     if not books:
-        raise UsageError("no playbook with a `sop:` section (pass --playbook FILE)")
+        raise UsageError("no enabled playbook with a `sop:` section "
+                         "(`siyu plan list` shows them; `siyu plan enable NAME`, or pass --playbook FILE to preview one)")
     report = sop_due(s, the_day, books, variables=values)
     if fmt == "table":
         print_sop_table(report)

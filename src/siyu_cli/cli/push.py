@@ -260,9 +260,11 @@ def due_cmd(
     start: Optional[str] = typer.Option(None, "--from", help="Window start (ISO datetime; default: 1 hour ago)."),
     end: Optional[str] = typer.Option(None, "--to", help="Window end (default: now)."),
     send: bool = typer.Option(True, "--send/--no-send", help="Send what is due, or only create the campaigns."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List what would go (per playbook and step: text, groups or "
+                                 "customers per guide) and what is held back and why; store and send nothing."),
     fmt: Format = FMT,
 ) -> None:
-    """Turn plan slots and SOP steps due in [--from, --to) into campaigns (idempotent) and send them."""
+    """Turn plan slots and SOP steps of the enabled playbooks due in [--from, --to) into campaigns (idempotent) and send them."""
     from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo
 
@@ -285,15 +287,60 @@ def due_cmd(
     now = clock.now()
     t1 = parse(end) if end else now
     t0 = parse(start) if start else t1 - timedelta(hours=1)
-    rep = push_due(settings, t0, t1, send=send, now=now)
+    rep = push_due(settings, t0, t1, send=send, now=now, dry_run=dry_run)
     d = rep.to_dict()
     if fmt is Format.json:
         output.emit_json(d)
+    elif dry_run and fmt is Format.table:
+        print_due_preview(d)
     else:
         output.emit_rows(["key", "campaign_id", "channel", "outcome", "error"],
                          [[i["key"], i["campaign_id"], i["channel"], i["outcome"], i.get("error", "")] for i in d["items"]], fmt)
     if rep.failed:
         raise typer.Exit(ExitCode.PARTIAL)
+
+
+def _counts(d: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(d.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def print_due_preview(d: dict) -> None:
+    """A dry run of push due for people: one row per playbook step, then the playbooks held back."""
+    from datetime import datetime
+
+    from rich.table import Table
+    from rich.text import Text
+
+    from siyu_cli import output
+    from siyu_cli.push.policy import REASONS
+
+    def when(iso: str) -> str:
+        return datetime.fromisoformat(iso).strftime("%m-%d %H:%M")
+
+    con = output.stdout_console()
+    table = Table(title=f"would send · {when(d['start'])} → {when(d['end'])} · dry run: nothing stored or sent",
+                  header_style="bold", show_lines=True)
+    for col in ("playbook", "step", "channel", "first at", "goes to", "held back (why)", "text (sample)"):
+        table.add_column(col, overflow="fold")
+    for st in d["steps"]:
+        if st["groups"]:
+            goes = f"{len(st['groups'])} group(s): " + ", ".join(st["groups"])
+        elif st["customers_by_guide"]:
+            goes = f"{st['to_send']} customer(s): " + _counts(st["customers_by_guide"])
+        else:
+            goes = "nothing"
+        held = ", ".join(f"{k} ({REASONS.get(k, k)}) {v}" for k, v in sorted(st["held_back"].items()))
+        other = {k: v for k, v in st["outcomes"].items() if k != "would_send"}
+        if other:
+            held = "; ".join(x for x in (held, "messages: " + _counts(other)) if x)
+        table.add_row(*(Text(str(v)) for v in (st["playbook"], st["step"], st["channel"], when(st["first_at"]), goes,
+                                                 held or "-", st["sample"] or "")))
+    con.print(table)
+    for pb in d["inactive"]:
+        n = f"{pb['messages']} message(s) in this window" if "messages" in pb else pb.get("error", "")
+        output.info(f"held back: playbook {pb['playbook']} is inactive ({n}); `siyu plan enable {pb['playbook']}` to send it")
+    if not d["steps"] and not d["inactive"]:
+        output.info("nothing is due in this window")
 
 
 # ---------------------------------------------------------------- optout

@@ -56,6 +56,12 @@ def run(
             for s in result.steps
         ]
         emit_rows(["step", "type", "status", "counts", "error"], rows, fmt, title=f"{result.pipeline} · {result.run_id} · {result.status}")
+        if dry_run:
+            from siyu_cli.cli.push import print_due_preview
+
+            for s in result.steps:
+                if isinstance(s.counts.get("preview"), dict):
+                    print_due_preview({"start": s.counts["window_start"], "end": s.counts["window_end"], **s.counts["preview"]})
     raise typer.Exit(result.exit_code)
 
 

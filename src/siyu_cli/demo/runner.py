@@ -378,8 +378,9 @@ DEFAULT_STEPS: tuple[DemoStep, ...] = (
 def install_playbooks(root: Path) -> list[Path]:
     """Copy the demo brand's playbooks (a weekly group plan and a member SOP) into the workspace.
 
-    The plan and push steps use only these, so the demo's messages speak for 山茶咖啡 rather than
-    for the brands of the example playbooks ``siyu init`` also copies.
+    The demo enables only these (``[plan] enabled``), so its messages — and those of a later
+    ``siyu run hourly`` in the demo folder — speak for 山茶咖啡 rather than for the brands of the
+    (inactive) example playbooks ``siyu init`` also copies.
     """
     source = Path(__file__).resolve().parent / "playbooks"
     target = Path(root) / "playbooks"
@@ -456,6 +457,10 @@ def run_demo(
     env = {k: v for k, v in os.environ.items() if k != "SIYU_STORE"}
     ctx = DemoContext(root=root, members=members, seed=seed, today=today, settings=load_settings(root, env=env),
                       playbooks=install_playbooks(root))
+    # nothing is sent unless enabled: the demo enables its own brand's playbooks, and only those
+    from siyu_cli.plan.enabled import playbook_name, write_enabled
+
+    write_enabled(ctx.settings, [playbook_name(p) for p in ctx.playbooks])
     if console is not None:
         console.print(f"[bold]山茶咖啡 demo[/bold] · {members:,} people · seed {seed} · today {today} · {root}",
                       highlight=False)

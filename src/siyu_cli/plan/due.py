@@ -46,8 +46,11 @@ def due_messages(settings: "Settings", start: datetime, end: datetime, *,
                  playbooks: list[Path] | None = None) -> list[DueMessage]:
     """Plan slots and SOP steps scheduled in ``[start, end)``; opted-out members excluded.
 
-    Invalid playbooks raise DataError (exit 65) rather than being skipped silently. A message
-    whose template fails for its own group/member comes back with ``error`` set (push holds it).
+    ``playbooks`` defaults to the *enabled* playbooks of the workspace (``[plan] enabled``);
+    explicit paths are taken as given (a preview), so senders filter them first
+    (:func:`siyu_cli.plan.enabled.split_enabled`). Invalid playbooks raise DataError (exit 65)
+    rather than being skipped silently. A message whose template fails for its own group/member
+    comes back with ``error`` set (push holds it).
     """
     from siyu_cli.errors import UsageError
     from siyu_cli.plan.render import render_week, resolve_targets, store_groups, week_info
@@ -57,7 +60,12 @@ def due_messages(settings: "Settings", start: datetime, end: datetime, *,
 
     if start.tzinfo is None or end.tzinfo is None:
         raise UsageError("due_messages needs time-zone-aware start and end")
-    paths = workspace_playbooks(settings) if playbooks is None else list(playbooks)
+    if playbooks is None:
+        from siyu_cli.plan.enabled import enabled_playbooks
+
+        paths = enabled_playbooks(settings)
+    else:
+        paths = list(playbooks)
     books = [load_playbook(p, default_timezone=settings.timezone) for p in paths]
     out: list[DueMessage] = []
     if end <= start or not books:

@@ -84,7 +84,7 @@ FALLBACK_KEYS = ("id", "name", "store", "city", "owner", "tags", "member_count")
 RULE_KEYS = ("daily_limit", "quiet_hours", "stagger_minutes", "skip_weeks", "skip_dates", "channel")
 SLOT_KEYS = ("id", "weekday", "time", "kind", "channel", "template", "template_file", "attachments", "note")
 SOP_KEYS = ("anchor", "segments", "scheme", "channel", "time", "audience", "steps")
-AUDIENCE_KEYS = ("stores", "tags")
+AUDIENCE_KEYS = ("all", "stores", "tags")
 STEP_KEYS = ("id", "day", "time", "kind", "channel", "condition", "template", "template_file", "attachments", "note")
 ATTACHMENT_KINDS = ("image", "link", "miniprogram")
 LINK_KEYS = ("title", "url", "desc", "picurl")
@@ -350,6 +350,8 @@ class Sop:
     #: as written for custom schemes) and the scheme as stored in segment_snapshots.scheme.
     segments: tuple[str, ...] = ()
     scheme: str = "rfm8"
+    #: ``audience: all``: every member is meant (never implied by a missing audience)
+    all: bool = False
 
 
 @dataclass
@@ -917,7 +919,7 @@ def _parse_sop(c: _Checker, value: Any) -> Sop | None:
             c.err(("sop", "time"), f"bad time {s['time']!r}", 'write 24-hour time as "HH:MM"')
         else:
             default_time = t
-    aud = c.mapping(("sop", "audience"), s.get("audience") or {}, AUDIENCE_KEYS, "sop.audience")
+    aud, all_ = _parse_sop_audience(c, s, anchor)
     stores = c.string_list(("sop", "audience", "stores"), aud.get("stores"), "sop.audience.stores")
     tags = c.string_list(("sop", "audience", "tags"), aud.get("tags"), "sop.audience.tags")
     steps: list[SopStep] = []
@@ -976,7 +978,35 @@ def _parse_sop(c: _Checker, value: Any) -> Sop | None:
                              condition=CONDITIONS[cond], template=tmpl, attachments=atts))
     steps.sort(key=lambda x: (x.day, x.at, x.index))
     return Sop(anchor=anchor, channel=channel, stores=stores, tags=tags, steps=tuple(steps),
-               segments=segments, scheme=scheme)
+               segments=segments, scheme=scheme, all=all_)
+
+
+_AUDIENCE_HINT = ("`audience: all` for every member, or `audience: {tags: [...]}` / `audience: {stores: [...]}` "
+                  "to narrow it")
+
+
+def _parse_sop_audience(c: _Checker, s: dict, anchor: str) -> tuple[dict, bool]:
+    """``sop.audience``: who an SOP is for. Never implied: a missing audience is an error (except for
+    ``segment_entered``, whose ``segments`` say who), and "everyone" must be written as ``all``."""
+    value = s.get("audience")
+    if value is None:
+        if anchor != "segment_entered":
+            c.err(("sop",) if "audience" not in s else ("sop", "audience"),
+                  "the SOP has no `audience:`; siyu never assumes it is for every member", _AUDIENCE_HINT, key=True)
+        return {}, False
+    if isinstance(value, str) and value in ("all", "全部"):
+        return {}, True
+    aud = c.mapping(("sop", "audience"), value, AUDIENCE_KEYS, "sop.audience")
+    all_ = aud.get("all", False)
+    if not isinstance(all_, bool):
+        c.err(("sop", "audience", "all"), "sop.audience.all must be true or false")
+        all_ = False
+    if all_ and (aud.get("stores") or aud.get("tags")):
+        c.err(("sop", "audience", "all"), "sop.audience has `all: true` and stores/tags",
+              "keep `all: true` for every member, or only stores/tags to narrow it")
+    elif isinstance(value, dict) and not (all_ or aud.get("stores") or aud.get("tags")):
+        c.err(("sop", "audience"), "sop.audience selects nobody", _AUDIENCE_HINT)
+    return aud, all_
 
 
 def builtin_catalog(scheme: str) -> list[dict[str, Any]]:

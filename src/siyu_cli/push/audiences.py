@@ -227,7 +227,7 @@ def _segment(con, spec: str, rest: str) -> Audience:
 
 
 def _due(settings, spec, head, rest, kind, now):
-    """Targets of plan slots / SOP steps due today (up to now + 1 h)."""
+    """Targets of plan slots / SOP steps of the enabled playbooks due today (up to now + 1 h)."""
     from zoneinfo import ZoneInfo
 
     try:
@@ -235,6 +235,11 @@ def _due(settings, spec, head, rest, kind, now):
     except ImportError:
         raise UsageError("sop:/plan: audiences need the plan module, which this siyu does not have") from None
     playbook, _, step = rest.partition(":")
+    from siyu_cli.plan.enabled import enabled_names
+
+    if playbook and playbook not in enabled_names(settings):
+        raise UsageError(f"{head}:{playbook}: playbook {playbook!r} is not enabled, so nothing of it is sent "
+                         f"(`siyu plan enable {playbook}`; `siyu plan list` shows the live ones)")
     now = now or clock.now()
     local = now.astimezone(ZoneInfo(settings.timezone))
     start = local.replace(hour=0, minute=0, second=0, microsecond=0)

@@ -99,12 +99,14 @@ def check_attachments(attachments: list[dict]) -> list[dict]:
 
 
 def create_campaign(settings, spec: CampaignSpec, *, dry_run: bool = False, now: datetime | None = None,
-                    session=None, with_preview: bool = True) -> dict:
+                    session=None, with_preview: bool = True, in_transaction: bool = False) -> dict:
     """Build the campaign's ledger; return its preview. With ``dry_run`` nothing is stored.
 
     ``session`` (a :class:`~siyu_cli.push.ledger.StoreSession`) reuses a held store connection;
     ``with_preview=False`` returns only ``campaign_id``, ``status``, ``created`` and ``dry_run`` (push_due
-    creates many campaigns and reads none of their previews).
+    creates many campaigns and reads none of their previews). ``in_transaction``: the caller has
+    a transaction open on ``session`` and ends it (push_due's dry run builds every due campaign in
+    one transaction, so each sees the budget the previous ones used, then rolls them all back).
     """
     if spec.channel not in CHANNELS:
         raise UsageError(f"unknown channel {spec.channel!r} (customer, group, app, robot)")
@@ -130,7 +132,8 @@ def create_campaign(settings, spec: CampaignSpec, *, dry_run: bool = False, now:
             raise UsageError(f"campaign {cid} already exists")
         aud = pre or audiences.resolve(con, settings, spec.audience, spec.channel, now=now)
         common = common_vars(cid, spec.channel, at.astimezone(tz).date())
-        con.execute("BEGIN TRANSACTION")
+        if not in_transaction:
+            con.execute("BEGIN TRANSACTION")
         try:
             con.execute(
                 "INSERT INTO push_campaigns (campaign_id, name, channel, audience, snapshot_id, segment_id, status, "
@@ -144,46 +147,22 @@ def create_campaign(settings, spec: CampaignSpec, *, dry_run: bool = False, now:
             result = (preview(settings, cid, con=con, now=now, policy=policy) if with_preview
                       else {"campaign_id": cid, "status": "ready", "created": not dry_run})
             result["dry_run"] = dry_run
-            con.execute("ROLLBACK" if dry_run else "COMMIT")
+            if not in_transaction:
+                con.execute("ROLLBACK" if dry_run else "COMMIT")
         except BaseException:
-            try:
-                con.execute("ROLLBACK")
-            except Exception:
-                pass
+            if not in_transaction:
+                try:
+                    con.execute("ROLLBACK")
+                except Exception:
+                    pass
             raise
         return result
-
-
-def _cap_ctes(policy, channel: str, cid: str, at: datetime) -> tuple[str, list]:
-    """SQL yielding (recipient_id, reason) for recipients already at a cap in its window."""
-    if channel not in pol.CAPPED_CHANNELS or not policy.caps:
-        return "SELECT NULL::VARCHAR AS recipient_id, NULL::VARCHAR AS reason WHERE false", []
-    local = at.astimezone(policy.tz)
-    parts, params = [], []
-    none = "SELECT NULL::VARCHAR AS recipient_id, NULL::VARCHAR AS reason WHERE false"
-    for cap in policy.caps:
-        if cap.name == "frequency_cap" and channel != "customer":
-            continue  # siyu's own stricter cap is per customer; groups follow the platform cap only
-        start, end = cap.window(local)
-        parts.append(
-            f"""SELECT p.recipient_id, '{cap.name}' AS reason FROM push_recipients p JOIN push_campaigns c USING (campaign_id)
-                WHERE c.channel = ? AND c.campaign_id <> ? AND c.status <> 'cancelled'
-                  AND p.state IN ('sent', 'in_flight', 'planned')
-                  AND coalesce(p.sent_at, c.scheduled_at, c.created_at) >= ?
-                  AND coalesce(p.sent_at, c.scheduled_at, c.created_at) < ?
-                GROUP BY p.recipient_id HAVING count(*) >= ?"""
-        )
-        params += [channel, cid, start, end, cap.limit_at(local)]
-    if not parts:
-        return none, []
-    # min(): 'frequency_cap' < 'platform_cap', so the stricter own cap is named when both apply
-    return "SELECT recipient_id, min(reason) AS reason FROM (" + " UNION ALL ".join(parts) + ") GROUP BY 1", params
 
 
 def _insert_recipients(con, cid, spec, aud, policy, at) -> None:
     channel = spec.channel
     con.execute("CREATE OR REPLACE TEMP TABLE _push_aud AS SELECT DISTINCT CAST(id AS VARCHAR) AS id FROM (" + aud.sql + ") WHERE id IS NOT NULL", aud.params)
-    cap_sql, cap_params = _cap_ctes(policy, channel, cid, at)
+    cap_sql, cap_params = pol.over_cap_sql(policy, channel, cid, at)
     optout = pol.optout_condition("b", channel)
     if aud.kind == "member":
         forced = "?::VARCHAR"

@@ -178,19 +178,26 @@ def _tx(con):
 
 
 def claim_next_batch(settings, campaign_id: str, channel: str, *, now: datetime | None = None, con=None,
-                     mark_sending: bool = True) -> Batch | None:
+                     mark_sending: bool = True, budget_at: datetime | None = None, policy=None) -> Batch | None:
     """Mark the next planned batch in_flight and COMMIT, before any HTTP call is made.
 
     Recipients who opted out since the campaign was created are skipped here
-    (opt-outs are honoured up to the last moment). Returns None when no planned
-    batch is left. ``mark_sending=False``: the caller (holding the campaign lock) already
-    committed the campaign as ``sending`` with an earlier claim, so that no-op update is skipped.
+    (opt-outs are honoured up to the last moment), and so are recipients the send budget
+    (``[push]`` caps, counted over what other campaigns sent or have in flight in the cap's
+    window around ``budget_at``, default ``now``) no longer allows: this check and the
+    in_flight mark are one transaction, so two senders can never together exceed a cap.
+    Returns None when no planned batch is left. ``mark_sending=False``: the caller (holding
+    the campaign lock) already committed the campaign as ``sending`` with an earlier claim,
+    so that no-op update is skipped.
     """
     now = now or utcnow()
     if con is None:
         with open_store(settings) as c:
-            return claim_next_batch(settings, campaign_id, channel, now=now, con=c, mark_sending=mark_sending)
-    from siyu_cli.push.policy import optout_condition
+            return claim_next_batch(settings, campaign_id, channel, now=now, con=c, mark_sending=mark_sending,
+                                    budget_at=budget_at, policy=policy)
+    from siyu_cli.push.policy import load_policy, optout_condition, over_cap_sql
+
+    policy = policy or load_policy(settings)
 
     while True:
         _tx(con)
@@ -213,6 +220,18 @@ def claim_next_batch(settings, campaign_id: str, channel: str, *, now: datetime 
                     WHERE r.campaign_id = ? AND r.batch_id = ? AND r.state = 'planned'
                       AND {optout_condition('r', channel)}""",
                 [campaign_id, bid],
+            )
+        # the send budget, counted now over what has gone or is going (never over planned rows)
+        cap_sql, cap_params = over_cap_sql(policy, channel, campaign_id, budget_at or now,
+                                           states=("sent", "in_flight"), batch_id=bid)
+        over: dict[str, list[str]] = {}
+        for rid, reason in (con.execute(cap_sql, cap_params).fetchall() if cap_params else []):
+            over.setdefault(reason, []).append(rid)
+        for reason, rids in over.items():  # usually nobody: then this SELECT was the only cost
+            con.execute(
+                "UPDATE push_recipients SET state = 'skipped', reason = ? WHERE campaign_id = ? AND batch_id = ? "
+                "AND state = 'planned' AND recipient_id IN (SELECT unnest(?::VARCHAR[]))",
+                [reason, campaign_id, bid, rids],
             )
         # (a plain UPDATE then a SELECT: DuckDB's UPDATE … RETURNING is ~100× slower for 10,000 rows)
         con.execute(

@@ -7,8 +7,16 @@ or 1 a day):
 
     [push]
     platform_cap = "days/month"   # WeCom's per-customer limit: N/day|week|month, N may be "days"
-    cap = "2/week"                # siyu's own, stricter limit ("" = off)
+    cap = "2/week"                # the send budget per customer: 1v1 mass messages ("" = off)
+    group_cap = "3/day"           # the send budget per group: posts to one customer group ("" = off)
     quiet_hours = "22:00-08:00"   # no customer/group mass-send starts in this window ("" = off)
+
+The caps are one workspace-wide budget across playbooks and campaigns: they are
+checked when a campaign is created (so previews and dry runs show who is over it,
+counting messages already planned) and again at send time, inside the ledger
+transaction that claims each batch (counting only what was sent or is in flight),
+so two processes, playbooks or campaigns together cannot exceed them. A recipient
+over a cap is recorded as ``skipped`` with the cap as its reason, never sent.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ REASONS = {
     "not_contact": "非任何导购的好友",
     "platform_cap": "超出平台群发上限",
     "frequency_cap": "超出频次上限",
+    "group_cap": "超出群每日发送预算",
     "quiet_hours": "免打扰时段",
     "duplicate": "重复对象",
     "no_owner": "群无群主",
@@ -36,7 +45,11 @@ REASONS = {
 #: Channels whose sends count toward the per-customer mass-send caps.
 CAPPED_CHANNELS = ("customer", "group")
 
-DEFAULTS = {"platform_cap": "days/month", "cap": "2/week", "quiet_hours": ""}
+DEFAULTS = {"platform_cap": "days/month", "cap": "2/week", "group_cap": "3/day", "quiet_hours": ""}
+
+#: Which channels each cap counts: siyu's per-customer budget only 1v1 mass messages, the
+#: per-group budget only group posts, WeCom's own limit both (per customer or per group).
+CAP_CHANNELS = {"platform_cap": ("customer", "group"), "frequency_cap": ("customer",), "group_cap": ("group",)}
 
 _CAP = re.compile(r"^\s*(\d+|days)\s*/\s*(day|week|month)\s*$")
 
@@ -66,6 +79,9 @@ class Cap:
 
     def describe(self) -> str:
         return f"{self.limit}/{self.period}"
+
+    def applies_to(self, channel: str) -> bool:
+        return channel in CAP_CHANNELS.get(self.name, ())
 
 
 @dataclass(frozen=True)
@@ -113,7 +129,7 @@ def _parse_quiet(value) -> tuple[time, time] | None:
 
 
 #: every key [push] may hold
-PUSH_KEYS = ("platform_cap", "cap", "quiet_hours", "batch_size", "group_batch_size", "app_batch_size",
+PUSH_KEYS = ("platform_cap", "cap", "group_cap", "quiet_hours", "batch_size", "group_batch_size", "app_batch_size",
              "store_hold_seconds")
 
 
@@ -123,7 +139,7 @@ def load_policy(settings, *, overrides: dict | None = None) -> Policy:
     if unknown:
         raise ConfigError(f"{settings.config_file}: unknown key push.{unknown[0]} (known: {', '.join(PUSH_KEYS)})")
     cfg = {**DEFAULTS, **section, **(overrides or {})}
-    caps = tuple(c for c in (_parse_cap("platform_cap", cfg.get("platform_cap")), _parse_cap("cap", cfg.get("cap"))) if c)
+    caps = tuple(c for c in (_parse_cap(k, cfg.get(k)) for k in ("platform_cap", "cap", "group_cap")) if c)
     return Policy(caps=caps, quiet=_parse_quiet(cfg.get("quiet_hours")), tz=ZoneInfo(settings.timezone))
 
 
@@ -144,3 +160,44 @@ def optout_condition(alias: str, channel: str) -> str:
         f"(SELECT m.member_id FROM members m WHERE m.phone IN ({oo}))"
         f" OR siyu_keyed('external_userid', {alias}.recipient_id) IN {erased})"
     )
+
+
+NO_CAP_SQL = "SELECT NULL::VARCHAR AS recipient_id, NULL::VARCHAR AS reason WHERE false"
+
+
+def over_cap_sql(policy: Policy, channel: str, campaign_id: str, at: datetime, *,
+                 states: tuple[str, ...] = ("sent", "in_flight", "planned"),
+                 batch_id: str | None = None) -> tuple[str, list]:
+    """SQL yielding (recipient_id, reason) for recipients already at a cap in its window around ``at``.
+
+    Counts the recipient's rows in *other* campaigns of the same channel in ``states``:
+    at creation sent, in flight and planned (what is already promised), at send time only
+    sent and in flight (what has gone or is going). ``batch_id`` limits the check to the
+    recipients of that batch of ``campaign_id`` (the send-time check, per claimed batch).
+    One scan counts every cap's window (FILTER per cap); when several caps are reached the
+    first by name is given ('frequency_cap' < 'group_cap' < 'platform_cap': siyu's own budget).
+    """
+    caps = sorted((c for c in policy.caps if c.applies_to(channel)), key=lambda c: c.name)
+    if not caps:
+        return NO_CAP_SQL, []
+    local = at.astimezone(policy.tz)
+    windows = [c.window(local) for c in caps]
+    counts = ", ".join(f"count(*) FILTER (WHERE t >= ? AND t < ?) AS n{i}" for i in range(len(caps)))
+    reason = " ".join(f"WHEN n{i} >= ? THEN '{c.name}'" for i, c in enumerate(caps))
+    only = ("AND p.recipient_id IN (SELECT recipient_id FROM push_recipients WHERE campaign_id = ? AND batch_id = ?)"
+            if batch_id is not None else "")
+    marks = ", ".join("?" for _ in states)
+    sql = f"""SELECT recipient_id, reason FROM (
+                SELECT recipient_id, CASE {reason} END AS reason FROM (
+                  SELECT recipient_id, {counts} FROM (
+                    SELECT p.recipient_id, coalesce(p.sent_at, c.scheduled_at, c.created_at) AS t
+                    FROM push_recipients p JOIN push_campaigns c USING (campaign_id)
+                    WHERE c.channel = ? AND c.campaign_id <> ? AND c.status <> 'cancelled'
+                      AND p.state IN ({marks}) {only})
+                  WHERE t >= ? AND t < ? GROUP BY recipient_id))
+              WHERE reason IS NOT NULL"""
+    # placeholders in text order: the CASE's limits, the FILTERs' windows, then the WHERE clauses
+    params = ([c.limit_at(local) for c in caps] + [x for w in windows for x in w] + [channel, campaign_id, *states]
+              + ([campaign_id, batch_id] if batch_id is not None else [])
+              + [min(w[0] for w in windows), max(w[1] for w in windows)])
+    return sql, params

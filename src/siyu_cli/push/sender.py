@@ -163,7 +163,8 @@ def _send_campaign(settings, campaign_id: str, session, *, client, now, ignore_q
             n = 0
             while max_batches is None or n < max_batches:
                 # after this send's first claim the campaign is committed as sending: no need to repeat it
-                batch = ledger.claim_next_batch(settings, campaign_id, channel, con=session.con(), mark_sending=n == 0)
+                batch = ledger.claim_next_batch(settings, campaign_id, channel, con=session.con(), mark_sending=n == 0,
+                                                budget_at=at, policy=policy)
                 if batch is None:
                     break
                 n += 1

@@ -351,13 +351,17 @@ def step_push_due(ctx: StepContext) -> dict[str, Any]:
         )
     playbooks = ctx.option("playbooks")
     playbook_paths = [ctx.settings.path(p) for p in playbooks] if playbooks else None
-    if ctx.dry_run:
-        return counts
     from siyu_cli.push import push_due
 
-    report = push_due(ctx.settings, start, end, playbooks=playbook_paths, send=True, now=end)
+    report = push_due(ctx.settings, start, end, playbooks=playbook_paths, send=True, now=end, dry_run=ctx.dry_run)
     data = report.to_dict()
     counts.update({k: v for k, v in data.items() if not isinstance(v, (list, dict))})
+    counts["inactive"] = len(report.inactive)
+    if ctx.dry_run:
+        # what would go, per playbook and step, and what is held back (`siyu run … --dry-run` prints it)
+        counts["would_send"] = sum(1 for i in report.items if i["outcome"] == "would_send")
+        counts["preview"] = {k: data[k] for k in ("steps", "inactive", "items")}
+        return counts
     failed = getattr(report, "failed", 0) or 0
     if failed:
         ctx.fail(f"{failed} due messages failed to send; run `siyu push list` for details", ExitCode.PARTIAL)
