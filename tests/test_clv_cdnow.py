@@ -193,3 +193,21 @@ def test_clv_without_purchases_is_a_data_error(workspace, cli):
     assert "no purchases" in res.stderr
     res = cli("clv", "show", expect=65)
     assert "siyu clv" in res.stderr
+
+
+def test_clv_audience_selects_the_newest_fits_members(cdnow, cli, monkeypatch):
+    settings, _rows, _run = cdnow
+    monkeypatch.setenv("SIYU_WORKSPACE", str(settings.root))
+    with open_store(settings, read_only=True) as con:
+        newest = con.execute("SELECT max(fit_id) FROM clv_fits").fetchone()[0]
+        want = {r[0] for r in con.execute(
+            "SELECT member_id FROM clv_members WHERE fit_id = ? AND p_alive < 0.3 AND clv >= 10", [newest]).fetchall()}
+    assert 0 < len(want) < 2_349
+    res = cli("push", "create", "--audience", "clv:p_alive<0.3, clv>=10", "--text", "hi", "--dry-run", "--all",
+              "--format", "json")
+    p = json.loads(res.stdout)
+    assert p["recipients"] == len(want)
+    assert {e["member_id"] for e in p["excluded"]} == want  # CDNOW members have no WeCom id: all excluded, all listed
+    for bad in ("clv:p_alive", "clv:color<3", "clv:p_alive<abc"):
+        res = cli("push", "create", "--audience", bad, "--text", "hi", "--dry-run", expect=2)
+        assert "p_alive<0.3" in res.stderr
