@@ -211,3 +211,26 @@ def test_clv_audience_selects_the_newest_fits_members(cdnow, cli, monkeypatch):
     for bad in ("clv:p_alive", "clv:color<3", "clv:p_alive<abc"):
         res = cli("push", "create", "--audience", bad, "--text", "hi", "--dry-run", expect=2)
         assert "p_alive<0.3" in res.stderr
+
+
+def test_segment_show_and_exports_carry_the_newest_fit(cdnow, cli, monkeypatch):
+    import csv
+    import io
+
+    settings, _rows, _run = cdnow
+    monkeypatch.setenv("SIYU_WORKSPACE", str(settings.root))
+    with open_store(settings, read_only=True) as con:
+        newest = con.execute("SELECT max(fit_id) FROM clv_fits").fetchone()[0]
+        want = dict(con.execute("SELECT member_id, clv FROM clv_members WHERE fit_id = ?", [newest]).fetchall())
+        p_alive = con.execute("SELECT p_alive FROM clv_members WHERE fit_id = ? AND member_id = '00004'", [newest]).fetchone()[0]
+    out = cli("segment", "--as-of", END.isoformat(), "--format", "csv").stdout
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) == 2_357 and {"p_alive", "purchases_90d", "expected_spend", "clv"} <= set(rows[0])
+    for r in rows:
+        if r["member_id"] in want:
+            assert float(r["clv"]) == pytest.approx(want[r["member_id"]], rel=1e-9)
+        else:  # the 8 zero-value customers: no purchase, no prediction
+            assert r["clv"] == "" and r["segment_id"] == "no_purchase"
+    shown = json.loads(cli("segment", "show", "00004", "--format", "json").stdout)
+    assert shown["clv"]["fit_id"] == newest and shown["clv"]["p_alive"] == pytest.approx(p_alive)
+    assert "P(alive)" in cli("segment", "show", "00004").stdout
