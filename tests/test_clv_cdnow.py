@@ -234,3 +234,26 @@ def test_segment_show_and_exports_carry_the_newest_fit(cdnow, cli, monkeypatch):
     shown = json.loads(cli("segment", "show", "00004", "--format", "json").stdout)
     assert shown["clv"]["fit_id"] == newest and shown["clv"]["p_alive"] == pytest.approx(p_alive)
     assert "P(alive)" in cli("segment", "show", "00004").stdout
+
+
+def test_report_section_clv_by_rfm_class_and_value_at_risk(cdnow):
+    from siyu_cli.report import build_report
+    from siyu_cli.report.terminal import render_text
+    from siyu_cli.segment import run_segment
+
+    settings, _rows, _run = cdnow
+    run_segment(settings, scheme="rfm8", as_of=END)
+    rep = build_report(settings, date_from=date(1997, 1, 1), date_to=END)
+    c = rep.sections["clv"]
+    with open_store(settings, read_only=True) as con:
+        newest = con.execute("SELECT max(fit_id) FROM clv_fits").fetchone()[0]
+        total, risky, risky_clv = con.execute(
+            "SELECT sum(clv), count(*) FILTER (WHERE p_alive < 0.3), sum(clv) FILTER (WHERE p_alive < 0.3) "
+            "FROM clv_members WHERE fit_id = ?", [newest]).fetchone()
+    assert c["fit_id"] == newest
+    assert sum(s["with_prediction"] for s in c["segments"]) == 2_349
+    assert sum(s["clv_total"] or 0 for s in c["segments"]) == pytest.approx(total)
+    assert c["at_risk"]["members"] == risky > 0 and c["at_risk"]["remaining_clv"] == pytest.approx(risky_clv)
+    assert {s["segment_id"] for s in c["segments"]} >= {"no_purchase"}
+    text = render_text(rep)
+    assert "CLV" in text and "P(alive)<0.3" in text

@@ -234,6 +234,18 @@ def test_planted_effect_is_recovered_within_its_interval(workspace, cli, monkeyp
     assert json.loads(out)["arms"][0]["assigned"] == 1000
     table = cli("push", "results", "big")
     assert "intent-to-treat" in table.stderr and "delivered-only" in table.stderr
+    # the report's experiments section shows the same randomised comparison
+    from siyu_cli.report import build_report
+    from siyu_cli.report.terminal import render_text
+
+    rep = build_report(s, date_from=T0.date() - timedelta(days=1), date_to=T0.date() + timedelta(days=1))
+    (e,) = rep.sections["experiments"]
+    assert e["campaign_id"] == "big" and e["reference"] == "holdout"
+    with open_store(s, read_only=True) as con:  # over the report's response window ([report] campaign_days)
+        same = results(con, "big", days=rep.config.campaign_days)["uplift"][0]["itt"]["response_rate"]
+    assert e["uplift"][0]["itt"]["ci_low"] == pytest.approx(same["ci_low"])
+    assert e["uplift"][0]["itt"]["diff"] == pytest.approx(same["diff"])
+    assert "ITT" in render_text(rep)
 
 
 def test_aa_comparisons_are_significant_about_5_percent_of_the_time():
