@@ -63,7 +63,7 @@ _WEEKDAY_ALIASES.update(
 CHANNELS = ("group", "customer", "app", "robot")
 SLOT_CHANNELS = ("group", "app", "robot")
 SOP_CHANNELS = ("customer", "app")
-SOP_ANCHORS = ("member_join", "group_join", "segment_entered")
+SOP_ANCHORS = ("member_join", "group_join", "segment_entered", "clv_alive_below")
 #: Segment schemes a ``segment_entered`` SOP can follow (custom schemes: ``custom:<name>``).
 SEGMENT_SCHEMES = ("rfm8", "rfm11")
 _CUSTOM_SCHEME_RE = re.compile(r"^custom:\S+$")
@@ -83,7 +83,7 @@ TARGET_KEYS = ("all", "tags", "stores", "groups", "fallback")
 FALLBACK_KEYS = ("id", "name", "store", "city", "owner", "tags", "member_count")
 RULE_KEYS = ("daily_limit", "quiet_hours", "stagger_minutes", "skip_weeks", "skip_dates", "channel")
 SLOT_KEYS = ("id", "weekday", "time", "kind", "channel", "template", "template_file", "attachments", "note")
-SOP_KEYS = ("anchor", "segments", "scheme", "channel", "time", "audience", "steps")
+SOP_KEYS = ("anchor", "segments", "scheme", "p_alive_below", "channel", "time", "audience", "steps")
 AUDIENCE_KEYS = ("stores", "tags")
 STEP_KEYS = ("id", "day", "time", "kind", "channel", "condition", "template", "template_file", "attachments", "note")
 ATTACHMENT_KINDS = ("image", "link", "miniprogram")
@@ -348,6 +348,8 @@ class Sop:
     #: as written for custom schemes) and the scheme as stored in segment_snapshots.scheme.
     segments: tuple[str, ...] = ()
     scheme: str = "rfm8"
+    #: ``anchor: clv_alive_below`` only: day 0 = the `siyu clv` fit in which P(alive) fell below this.
+    p_alive_below: float | None = None
 
 
 @dataclass
@@ -871,10 +873,12 @@ def _parse_sop(c: _Checker, value: Any) -> Sop | None:
     if anchor not in SOP_ANCHORS:
         best = closest(str(anchor), SOP_ANCHORS)
         c.err(("sop", "anchor"), f"unknown anchor {anchor!r}" + (f" (did you mean `{best}`?)" if best else ""),
-              "member_join (day 0 = joined as member), group_join (day 0 = joined a group) or "
-              "segment_entered (day 0 = the snapshot that moved them into `segments`)")
+              "member_join (day 0 = joined as member), group_join (day 0 = joined a group), "
+              "segment_entered (day 0 = the snapshot that moved them into `segments`) or "
+              "clv_alive_below (day 0 = the `siyu clv` fit in which P(alive) fell below `p_alive_below`)")
         anchor = "member_join"
     scheme, segments = _parse_segment_trigger(c, s, anchor)
+    p_alive_below = _parse_clv_trigger(c, s, anchor)
     channel = s.get("channel", "customer")
     if channel not in SOP_CHANNELS:
         c.err(("sop", "channel"), f"unknown SOP channel {channel!r}", f"one of: {', '.join(SOP_CHANNELS)}")
@@ -945,7 +949,25 @@ def _parse_sop(c: _Checker, value: Any) -> Sop | None:
                              condition=CONDITIONS[cond], template=tmpl, attachments=atts))
     steps.sort(key=lambda x: (x.day, x.at, x.index))
     return Sop(anchor=anchor, channel=channel, stores=stores, tags=tags, steps=tuple(steps),
-               segments=segments, scheme=scheme)
+               segments=segments, scheme=scheme, p_alive_below=p_alive_below)
+
+
+def _parse_clv_trigger(c: _Checker, s: dict, anchor: str) -> float | None:
+    """``p_alive_below`` of a ``clv_alive_below`` SOP: a number strictly between 0 and 1."""
+    if anchor != "clv_alive_below":
+        if "p_alive_below" in s:
+            c.err(("sop", "p_alive_below"), f"`p_alive_below` only applies with `anchor: clv_alive_below` "
+                  f"(this SOP's anchor is {anchor})", "remove it, or set `anchor: clv_alive_below`", key=True)
+        return None
+    value = s.get("p_alive_below")
+    if value is None:
+        c.err(("sop", "anchor"), "`anchor: clv_alive_below` needs `p_alive_below`",
+              "the P(alive) threshold, e.g. `p_alive_below: 0.3`")
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        c.err(("sop", "p_alive_below"), f"bad p_alive_below {value!r}", "a probability between 0 and 1, e.g. 0.3")
+        return None
+    return float(value)
 
 
 def builtin_catalog(scheme: str) -> list[dict[str, Any]]:
