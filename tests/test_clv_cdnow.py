@@ -257,3 +257,7 @@ def test_report_section_clv_by_rfm_class_and_value_at_risk(cdnow):
     assert {s["segment_id"] for s in c["segments"]} >= {"no_purchase"}
     text = render_text(rep)
     assert "CLV" in text and "P(alive)<0.3" in text
+    from siyu_cli.report.html import render_html
+
+    page = render_html(rep)
+    assert "CLV 分层" in page and f"{risky:,}" in page.split("CLV 分层")[1].split("</h2>")[0]

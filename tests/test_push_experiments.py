@@ -246,6 +246,10 @@ def test_planted_effect_is_recovered_within_its_interval(workspace, cli, monkeyp
     assert e["uplift"][0]["itt"]["ci_low"] == pytest.approx(same["ci_low"])
     assert e["uplift"][0]["itt"]["diff"] == pytest.approx(same["diff"])
     assert "ITT" in render_text(rep)
+    from siyu_cli.report.html import render_html
+
+    page = render_html(rep).split("随机对照实验")[1]
+    assert "holdout" in page and "treatment" in page and f"{same['diff'] * 100:+.1f}pt" in page
 
 
 def test_aa_comparisons_are_significant_about_5_percent_of_the_time():
