@@ -261,3 +261,17 @@ def test_report_section_clv_by_rfm_class_and_value_at_risk(cdnow):
 
     page = render_html(rep)
     assert "CLV 分层" in page and f"{risky:,}" in page.split("CLV 分层")[1].split("</h2>")[0]
+
+
+def test_too_few_repeat_buyers_is_refused_before_storing_anything(workspace, cli):
+    from siyu_cli.config import load_settings
+
+    settings = load_settings(workspace)
+    rows = [(f"c{i}", date(2026, 1, 1 + i % 20), Decimal("10")) for i in range(30)]
+    rows += [(f"c{i}", date(2026, 2, 1), Decimal("12")) for i in range(5)]  # 5 repeat buyers < 10
+    load_orders(settings, rows, workspace)
+    res = cli("clv", "--as-of", "2026-03-01", expect=65)
+    assert "not enough purchase history" in res.stderr and "5 with a repeat" in res.stderr
+    with open_store(settings, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM clv_fits").fetchone()[0] == 0
+        assert not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = '_clv_keep'").fetchone()[0]

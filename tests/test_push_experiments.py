@@ -308,3 +308,8 @@ def test_campaign_without_holdout_is_labelled_observational(world):
 def test_mde_shrinks_with_size():
     assert mde(100, 100, 0.2) > mde(1000, 1000, 0.2) > mde(10000, 10000, 0.2)
     assert mde(0, 10, 0.2) is None
+
+
+def test_results_of_an_unknown_campaign_is_a_usage_error(world, cli):
+    res = cli("push", "results", "nope", expect=2)
+    assert "no campaign 'nope'" in res.stderr
