@@ -313,3 +313,11 @@ def test_mde_shrinks_with_size():
 def test_results_of_an_unknown_campaign_is_a_usage_error(world, cli):
     res = cli("push", "results", "nope", expect=2)
     assert "no campaign 'nope'" in res.stderr
+
+
+def test_dry_run_table_shows_the_arms_and_their_detectable_effect(world, cli):
+    out = cli("push", "create", "--audience", "store:静安店", "--text", "hi", "--holdout", "30%", "--dry-run").stdout
+    assert "experiment arms" in out and "holdout" in out and "treatment" in out
+    assert "min. detectable effect vs holdout" in out
+    # nobody bought in the baseline window: no minimum detectable effect can be computed at a 0 % rate
+    assert "baseline repurchase rate 0.0%" in out and "n/a" in out

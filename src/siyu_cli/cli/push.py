@@ -100,7 +100,8 @@ def _print_experiment(e: dict) -> None:
     mde_key = f"mde_vs_{e['reference']}"
     output.emit_rows(["arm", "share", "assigned", f"min. detectable effect vs {e['reference']}"],
                      [[a["arm"], _pct(a["share"]), a["assigned"],
-                       "" if a[mde_key] is None else f"±{a[mde_key] * 100:.1f} pp"] for a in e["arms"]],
+                       "" if a["arm"] == e["reference"] else "n/a" if a[mde_key] is None
+                       else f"±{a[mde_key] * 100:.1f} pp"] for a in e["arms"]],
                      title=f"experiment arms · baseline repurchase rate {_pct(e['baseline_rate']) or 'n/a'} "
                            f"(eligible members, {e['baseline_window_days']} days before)")
 

@@ -229,7 +229,8 @@ def plan_summary(con, cid: str, at: datetime, days: int = DEFAULT_WINDOW_DAYS) -
     out_arms = []
     for a in arms:
         n = int(sizes.get(a["arm"], 0))
-        eff = None if a["arm"] == ref or base is None else mde(n, int(sizes.get(ref, 0)), base)
+        # no baseline purchases (rate 0 or 1): the normal approximation says nothing; show no MDE
+        eff = None if a["arm"] == ref or not base or base >= 1 else mde(n, int(sizes.get(ref, 0)), base)
         out_arms.append({"arm": a["arm"], "share": a["share"], "assigned": n, "mde_vs_" + ref: eff,
                          "template": a["template"]})
     senders: dict[str, dict[str, int]] = {}
