@@ -6,43 +6,22 @@ NOT a dependency and is never imported); the test skips cleanly when the downloa
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import zipfile
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
+from cdnow_helpers import lifetimes_dataset, load_orders
 from siyu_cli.segment import run_segment
 from siyu_cli.store import open_store
 
-DATA = "lifetimes/datasets/CDNOW_master.txt"
 AS_OF = date(1998, 6, 30)
 
 
 @pytest.fixture(scope="module")
 def cdnow_text(request) -> str:
-    folder = Path(request.config.cache.mkdir("siyu-lifetimes-wheel"))
-    wheels = sorted(folder.glob("[Ll]ifetimes-*.whl"))
-    if not wheels:
-        try:
-            subprocess.run(
-                [sys.executable, "-m", "pip", "download", "lifetimes==0.11.3", "--no-deps", "--quiet", "-d", str(folder)],
-                check=True, capture_output=True, timeout=180,
-            )
-        except (subprocess.SubprocessError, OSError) as exc:
-            pytest.skip(f"cannot download the lifetimes wheel (CDNOW data): {exc}")
-        wheels = sorted(folder.glob("[Ll]ifetimes-*.whl"))
-        if not wheels:
-            pytest.skip("pip download produced no lifetimes wheel")
-    try:
-        with zipfile.ZipFile(wheels[-1]) as z:
-            return z.read(DATA).decode("ascii")
-    except (zipfile.BadZipFile, KeyError) as exc:
-        pytest.skip(f"lifetimes wheel has no {DATA}: {exc}")
+    return lifetimes_dataset(request, "CDNOW_master.txt")
 
 
 def parse(text: str) -> list[tuple[str, date, Decimal]]:
@@ -84,20 +63,7 @@ def cdnow_store(cdnow_text, tmp_path_factory):
     root = tmp_path_factory.mktemp("cdnow") / "ws"
     init_workspace(root)
     settings = load_settings(root)
-    csv_path = root / "cdnow.csv"
-    with csv_path.open("w", encoding="utf-8") as fh:
-        fh.write("order_id,member_id,paid_at,amount\n")
-        for i, (cid, day, value) in enumerate(rows):
-            fh.write(f"{i},{cid},{day.isoformat()} 12:00:00+08,{value}\n")
-    with open_store(settings) as con:
-        con.execute(
-            f"""INSERT INTO orders (source, order_id, member_id, status, paid_at, paid_amount, refund_amount, net_amount)
-                SELECT 'cdnow', order_id, member_id, 'paid', paid_at, amount, 0, amount
-                FROM read_csv('{csv_path}', header = true,
-                              columns = {{'order_id': 'VARCHAR', 'member_id': 'VARCHAR', 'paid_at': 'TIMESTAMPTZ',
-                                          'amount': 'DECIMAL(18,2)'}})"""
-        )
-        con.execute("INSERT INTO members (member_id) SELECT DISTINCT member_id FROM orders")
+    load_orders(settings, rows, root)
     return settings, rows
 
 

@@ -35,6 +35,7 @@ SECTIONS = (
     "load",
     "mappings",
     "segment",
+    "clv",
     "plan",
     "push",
     "wecom",

@@ -70,6 +70,8 @@ def _print_preview(p: dict, fmt: Format, limit: int | None = 50) -> None:
     if p.get("quiet_hours"):
         head += f"\n[yellow]quiet hours ({esc(p['quiet_hours']['name'])}): held until {p['quiet_hours']['held_until']}[/yellow]"
     con.print(Panel(head, title="push preview", expand=False), highlight=False)
+    if p.get("experiment"):
+        _print_experiment(p["experiment"])
     if p["senders"]:
         output.emit_rows(["sender", "batches", "recipients", "texts"],
                          [[s["sender"] or "-", s["batches"], s["recipients"], s["texts"]] for s in p["senders"]],
@@ -90,6 +92,22 @@ def _print_preview(p: dict, fmt: Format, limit: int | None = 50) -> None:
             output.info(f"… {len(p['excluded']) - limit} more excluded (use --all or --format json)")
 
 
+def _pct(v) -> str:
+    return "" if v is None else f"{v * 100:.1f}%"
+
+
+def _print_experiment(e: dict) -> None:
+    from siyu_cli import output
+
+    mde_key = f"mde_vs_{e['reference']}"
+    output.emit_rows(["arm", "share", "assigned", f"min. detectable effect vs {e['reference']}"],
+                     [[a["arm"], _pct(a["share"]), a["assigned"],
+                       "" if a["arm"] == e["reference"] else "n/a" if a[mde_key] is None
+                       else f"±{a[mde_key] * 100:.1f} pp"] for a in e["arms"]],
+                     title=f"experiment arms · baseline repurchase rate {_pct(e['baseline_rate']) or 'n/a'} "
+                           f"(eligible members, {e['baseline_window_days']} days before)")
+
+
 @push_app.command("create")
 def create_cmd(
     ctx: typer.Context,
@@ -102,7 +120,9 @@ def create_cmd(
     link: List[str] = typer.Option([], "--link", help="Link attachment 'TITLE|URL[|DESC[|PICURL]]' (repeatable)."),
     image: List[Path] = typer.Option([], "--image", help="Image attachment file, uploaded at send time (repeatable)."),
     miniprogram: List[str] = typer.Option([], "--miniprogram", help="Mini-program 'TITLE|APPID|PAGE|COVER_IMAGE'."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be created; store nothing."),
+    holdout: Optional[str] = typer.Option(None, "--holdout", help="Hold out this share of the eligible recipients at random (10%, 0.1; 0 = none; default [push] holdout)."),
+    variant: List[str] = typer.Option([], "--variant", help="Message variant NAME[:WEIGHT]=TEMPLATE (or =@file); repeatable; recipients split at random."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be created (arm sizes, minimum detectable effect); store nothing."),
     show_all: bool = typer.Option(False, "--all", help="List every excluded recipient."),
     fmt: Format = FMT,
 ) -> None:
@@ -119,9 +139,53 @@ def create_cmd(
         except FileNotFoundError:
             raise UsageError(f"{template_file}: no such file") from None
     spec = CampaignSpec(channel=channel, audience=audience, text=text or "", name=name, campaign_id=campaign_id,
-                        attachments=_attachments(link, image, miniprogram))
+                        attachments=_attachments(link, image, miniprogram), holdout=holdout, variants=list(variant))
     p = create_campaign(settings, spec, dry_run=dry_run)
     _print_preview(p, fmt, None if show_all else 50)
+
+
+@push_app.command("results")
+def results_cmd(ctx: typer.Context, campaign: str = typer.Argument(...),
+                days: int = typer.Option(30, "--days", help="Purchases within this many days of the send count as responses."),
+                fmt: Format = FMT) -> None:
+    """Per arm: assigned, reached, responders, orders, GMV; uplift over the holdout with 95 % CI and p-value."""
+    from siyu_cli import output
+    from siyu_cli.errors import UsageError
+    from siyu_cli.push.experiments import results
+    from siyu_cli.store import open_store
+
+    if days < 1:
+        raise UsageError("--days must be at least 1")
+    with open_store(ctx_settings(ctx), read_only=True) as con:
+        d = results(con, campaign, days=days)
+    if fmt is Format.json:
+        output.emit_json(d)
+        return
+    cols = ["arm", "assigned", "reached", "responders", "response_rate", "orders", "gmv", "gmv_per_assigned"]
+    rows = [[a["arm"], a["assigned"], a["reached"], a["responders"], _pct(a["response_rate"]) if fmt is Format.table
+             else a["response_rate"], a["orders"], a["gmv"],
+             (f"{a['gmv_per_assigned']:.2f}" if a["gmv_per_assigned"] is not None else "") if fmt is Format.table
+             else a["gmv_per_assigned"]] for a in d["arms"]]
+    title = (f"{campaign} · {d['design']} · window {d['window_days']} days from {d['window_start']:%Y-%m-%d %H:%M}"
+             + (" (still open)" if d["window_open"] else ""))
+    output.emit_rows(cols, rows, fmt, title=title)
+    if fmt is not Format.table:
+        return
+    for u in d["uplift"]:
+        parts = [("itt", u["itt"])] + ([("delivered_only", u["delivered_only"])] if "delivered_only" in u else [])
+        urows = []
+        for key, part in parts:
+            r = part["response_rate"]
+            ci = "" if r["ci_low"] is None else f"[{r['ci_low'] * 100:+.1f}, {r['ci_high'] * 100:+.1f}] pp"
+            g = part["gmv_per_member"]
+            gci = "" if g["ci_low"] is None else f"[{g['ci_low']:+.2f}, {g['ci_high']:+.2f}]"
+            urows.append([key, "" if r["diff"] is None else f"{r['diff'] * 100:+.1f} pp", ci,
+                          "" if r["p_value"] is None else f"{r['p_value']:.3g}",
+                          "" if g["diff"] is None else f"{g['diff']:+.2f}", gci, part["verdict"]])
+        output.emit_rows(["analysis", "response uplift", "95% CI", "p", "GMV/member uplift", "95% CI", "verdict"], urows,
+                         title=f"{u['arm']} vs {u['versus']}")
+        for key, part in parts:
+            output.info(f"{key}: {part['label']}")
 
 
 @push_app.command("preview")

@@ -274,6 +274,11 @@ def show_cmd(
     ]
     if seg.get("action"):
         lines.append(f"action: {seg['action']}" + (f" ({seg['action_en']})" if seg.get("action_en") else ""))
+    c = e.get("clv")
+    if c:
+        lines.append(f"clv (fit {c['fit_id']}, as of {c['as_of']}): P(alive) {c['p_alive']:.2f}, "
+                     f"expected purchases 30d {c['purchases_30d']:.2f} / 90d {c['purchases_90d']:.2f}, "
+                     f"spend per purchase {_money(c['expected_spend'])}, CLV {_money(c['clv'])}")
     for line in lines:
         console.print(rich_text(line), highlight=False)
 

@@ -63,7 +63,8 @@ _WEEKDAY_ALIASES.update(
 CHANNELS = ("group", "customer", "app", "robot")
 SLOT_CHANNELS = ("group", "app", "robot")
 SOP_CHANNELS = ("customer", "app")
-SOP_ANCHORS = ("member_join", "group_join", "segment_entered", "contact_lost", "contact_added", "group_left")
+SOP_ANCHORS = ("member_join", "group_join", "segment_entered", "contact_lost", "contact_added", "group_left",
+               "clv_alive_below")
 #: Segment schemes a ``segment_entered`` SOP can follow (custom schemes: ``custom:<name>``).
 SEGMENT_SCHEMES = ("rfm8", "rfm11")
 _CUSTOM_SCHEME_RE = re.compile(r"^custom:\S+$")
@@ -83,7 +84,7 @@ TARGET_KEYS = ("all", "tags", "stores", "groups", "fallback")
 FALLBACK_KEYS = ("id", "name", "store", "city", "owner", "tags", "member_count")
 RULE_KEYS = ("daily_limit", "quiet_hours", "stagger_minutes", "skip_weeks", "skip_dates", "channel")
 SLOT_KEYS = ("id", "weekday", "time", "kind", "channel", "template", "template_file", "attachments", "note")
-SOP_KEYS = ("anchor", "segments", "scheme", "channel", "time", "audience", "steps")
+SOP_KEYS = ("anchor", "segments", "scheme", "p_alive_below", "channel", "time", "audience", "steps")
 AUDIENCE_KEYS = ("all", "stores", "tags")
 STEP_KEYS = ("id", "day", "time", "kind", "channel", "condition", "template", "template_file", "attachments", "note")
 ATTACHMENT_KINDS = ("image", "link", "miniprogram")
@@ -352,6 +353,8 @@ class Sop:
     scheme: str = "rfm8"
     #: ``audience: all``: every member is meant (never implied by a missing audience)
     all: bool = False
+    #: ``anchor: clv_alive_below`` only: day 0 = the `siyu clv` fit in which P(alive) fell below this.
+    p_alive_below: float | None = None
 
 
 @dataclass
@@ -903,11 +906,13 @@ def _parse_sop(c: _Checker, value: Any) -> Sop | None:
     if anchor not in SOP_ANCHORS:
         best = closest(str(anchor), SOP_ANCHORS)
         c.err(("sop", "anchor"), f"unknown anchor {anchor!r}" + (f" (did you mean `{best}`?)" if best else ""),
-              "member_join (day 0 = joined as member), group_join (day 0 = joined a group) or "
-              "segment_entered (day 0 = the snapshot that moved them into `segments`), or contact_lost / "
-              "contact_added / group_left (day 0 = a contact event found by `siyu sync wecom`)")
+              "member_join (day 0 = joined as member), group_join (day 0 = joined a group), "
+              "segment_entered (day 0 = the snapshot that moved them into `segments`), "
+              "clv_alive_below (day 0 = the `siyu clv` fit in which P(alive) fell below `p_alive_below`), or "
+              "contact_lost / contact_added / group_left (day 0 = a contact event found by `siyu sync wecom`)")
         anchor = "member_join"
     scheme, segments = _parse_segment_trigger(c, s, anchor)
+    p_alive_below = _parse_clv_trigger(c, s, anchor)
     channel = s.get("channel", "customer")
     if channel not in SOP_CHANNELS:
         c.err(("sop", "channel"), f"unknown SOP channel {channel!r}", f"one of: {', '.join(SOP_CHANNELS)}")
@@ -978,7 +983,7 @@ def _parse_sop(c: _Checker, value: Any) -> Sop | None:
                              condition=CONDITIONS[cond], template=tmpl, attachments=atts))
     steps.sort(key=lambda x: (x.day, x.at, x.index))
     return Sop(anchor=anchor, channel=channel, stores=stores, tags=tags, steps=tuple(steps),
-               segments=segments, scheme=scheme, all=all_)
+               segments=segments, scheme=scheme, all=all_, p_alive_below=p_alive_below)
 
 
 _AUDIENCE_HINT = ("`audience: all` for every member, or `audience: {tags: [...]}` / `audience: {stores: [...]}` "
@@ -990,7 +995,7 @@ def _parse_sop_audience(c: _Checker, s: dict, anchor: str) -> tuple[dict, bool]:
     ``segment_entered``, whose ``segments`` say who), and "everyone" must be written as ``all``."""
     value = s.get("audience")
     if value is None:
-        if anchor != "segment_entered":
+        if anchor not in ("segment_entered", "clv_alive_below"):  # the trigger itself says who
             c.err(("sop",) if "audience" not in s else ("sop", "audience"),
                   "the SOP has no `audience:`; siyu never assumes it is for every member", _AUDIENCE_HINT, key=True)
         return {}, False
@@ -1007,6 +1012,24 @@ def _parse_sop_audience(c: _Checker, s: dict, anchor: str) -> tuple[dict, bool]:
     elif isinstance(value, dict) and not (all_ or aud.get("stores") or aud.get("tags")):
         c.err(("sop", "audience"), "sop.audience selects nobody", _AUDIENCE_HINT)
     return aud, all_
+
+
+def _parse_clv_trigger(c: _Checker, s: dict, anchor: str) -> float | None:
+    """``p_alive_below`` of a ``clv_alive_below`` SOP: a number strictly between 0 and 1."""
+    if anchor != "clv_alive_below":
+        if "p_alive_below" in s:
+            c.err(("sop", "p_alive_below"), f"`p_alive_below` only applies with `anchor: clv_alive_below` "
+                  f"(this SOP's anchor is {anchor})", "remove it, or set `anchor: clv_alive_below`", key=True)
+        return None
+    value = s.get("p_alive_below")
+    if value is None:
+        c.err(("sop", "anchor"), "`anchor: clv_alive_below` needs `p_alive_below`",
+              "the P(alive) threshold, e.g. `p_alive_below: 0.3`")
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        c.err(("sop", "p_alive_below"), f"bad p_alive_below {value!r}", "a probability between 0 and 1, e.g. 0.3")
+        return None
+    return float(value)
 
 
 def builtin_catalog(scheme: str) -> list[dict[str, Any]]:

@@ -101,6 +101,25 @@ def _candidates_sql(pb: Playbook, step: SopStep, day0: date) -> tuple[str, list[
     nobody enters on it. ``anchor_at`` is the start of D in the playbook's zone.
     """
     sop = pb.sop
+    if sop.anchor == "clv_alive_below":
+        # like segment_entered, over `siyu clv` fits: per as_of the newest fit counts; a member's day 0 is
+        # the as_of of the fit where P(alive) < threshold while the previous counted fit had it ≥ threshold
+        # (or had no prediction for them). The first fit has no previous one: nobody enters on it.
+        base = f"""
+        WITH fits AS (SELECT as_of, max(fit_id) AS fit_id FROM clv_fits GROUP BY as_of),
+        seq AS (SELECT as_of, fit_id, lag(fit_id) OVER (ORDER BY as_of) AS prev_id FROM fits),
+        entered AS (
+            SELECT cur.member_id, s.as_of FROM seq s JOIN clv_members cur ON cur.fit_id = s.fit_id
+            WHERE s.as_of = ? AND s.prev_id IS NOT NULL AND cur.p_alive < ?
+              AND NOT EXISTS (SELECT 1 FROM clv_members p
+                              WHERE p.fit_id = s.prev_id AND p.member_id = cur.member_id AND p.p_alive < ?)
+        )
+        SELECT e.member_id, m.member_id IS NULL AS missing, {_MEMBER_COLUMNS},
+               m.external_userid, m.phone, timezone(?, CAST(e.as_of AS TIMESTAMP)) AS anchor_at,
+               NULL AS segment_id, NULL AS segment_name
+        FROM entered e LEFT JOIN members m ON m.member_id = e.member_id
+        """
+        return base, [day0, sop.p_alive_below, sop.p_alive_below, pb.timezone]
     if sop.anchor == "segment_entered":
         ids = list(sop.segments)
         marks = ", ".join("?" for _ in ids)
@@ -238,7 +257,7 @@ def sop_due_in(con: "duckdb.DuckDBPyConnection", playbooks: list[Playbook], day:
         for note in segment_notes(con, pb):
             if note not in report.notes:
                 report.notes.append(note)
-        entered = pb.sop.anchor == "segment_entered"
+        entered = pb.sop.anchor in ("segment_entered", "clv_alive_below")
         for step in pb.sop.steps:
             counts = {k: 0 for k in EXCLUSIONS}
             due = 0

@@ -12,6 +12,8 @@ Specs (one string, as typed after ``--audience``):
                            one read-only statement that cannot write, touch files or settings
 ``list:m1,m2`` / ``list:@file.txt``  explicit ids (member ids or external_userids; one per line)
 ``all``                    every member (or every group / staff member for those channels)
+``clv:p_alive<0.3``        members of the newest ``siyu clv`` fit meeting every condition (``,`` = and) on
+                           p_alive, purchases_30d, purchases_90d, expected_spend, clv (ops < <= > >= =)
 ``sop:PLAYBOOK[:STEP]``    members with that SOP step due now (from plan.due_messages)
 ``plan:PLAYBOOK[:SLOT]``   groups with that plan slot due now
 ``guides:<member spec>``   (app channel) the guides who own the members of another spec
@@ -23,6 +25,7 @@ campaigns take ``staff:U1,U2`` and ``store:…`` over staff.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -175,13 +178,18 @@ def resolve(con, settings, spec: str, channel: str, *, now: datetime | None = No
         if kind != "member":
             raise UsageError("segment: audiences select members (use the customer channel)")
         return _segment(con, spec, rest)
+    if head == "clv":
+        if kind != "member":
+            raise UsageError("clv: audiences select members (use the customer channel)")
+        return _clv(con, spec, rest)
     if head in ("sop", "plan"):
         return _due(settings, spec, head, rest, kind, now)
     if head == "guides" and kind == "staff":
         return _guides(spec, resolve(con, settings, rest, "customer", now=now))
     raise UsageError(
         f"unknown audience {spec!r} for the {channel} channel "
-        "(segment:ID[@SNAPSHOT], tag:TAG, store:NAME, sql:SELECT…, list:IDS|@FILE, all, sop:PLAYBOOK[:STEP], plan:PLAYBOOK[:SLOT])"
+        "(segment:ID[@SNAPSHOT], tag:TAG, store:NAME, sql:SELECT…, list:IDS|@FILE, all, clv:p_alive<0.3, "
+        "sop:PLAYBOOK[:STEP], plan:PLAYBOOK[:SLOT])"
     )
 
 
@@ -224,6 +232,29 @@ def _segment(con, spec: str, rest: str) -> Audience:
         spec, "member", "SELECT member_id AS id FROM segment_members WHERE snapshot_id = ? AND segment_id = ?",
         [snapshot_id, known], snapshot_id, known,
     )
+
+
+_CLV_CONDITION = re.compile(r"^\s*([a-z_0-9]+)\s*(<=|>=|<|>|=)\s*(-?\d+(?:\.\d+)?)\s*$")
+
+
+def _clv(con, spec: str, rest: str) -> Audience:
+    """Members of the newest CLV fit meeting every ``column op number`` condition."""
+    from siyu_cli.clv import COLUMNS, require_fit
+
+    conditions, params = [], []
+    for part in rest.split(","):
+        m = _CLV_CONDITION.match(part)
+        if not m or m.group(1) not in COLUMNS:
+            raise UsageError(f"clv: audience conditions look like p_alive<0.3 or clv>=500 on {', '.join(COLUMNS)}; "
+                             f"not {part.strip()!r}")
+        conditions.append(f"{m.group(1)} {m.group(2)} ?")
+        params.append(float(m.group(3)))
+    if not _table_exists(con, "clv_fits"):
+        raise DataError("no CLV fit yet: run `siyu clv` first")
+    fit = require_fit(con)
+    return Audience(spec, "member",
+                    f"SELECT member_id AS id FROM clv_members WHERE fit_id = ? AND {' AND '.join(conditions)}",
+                    [fit["fit_id"], *params])
 
 
 def _due(settings, spec, head, rest, kind, now):

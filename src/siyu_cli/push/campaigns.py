@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from siyu_cli import clock
 from siyu_cli.errors import DataError, UsageError
-from siyu_cli.push import audiences, policy as pol
+from siyu_cli.push import audiences, experiments, policy as pol
 from siyu_cli.push.ledger import get_campaign, state_counts
 from siyu_cli.push.templates import Template, common_vars
 from siyu_cli.store import open_store
@@ -61,6 +61,8 @@ class CampaignSpec:
     due_key: str | None = None
     sender: str | None = None  # force one sender (e.g. a DueMessage's guide / group owner)
     raw_text: bool = False  # the text is final (no Jinja2), e.g. already rendered by plan
+    holdout: str | float | None = None  # share held out ("10%", 0.1, 0); None = [push] holdout (push/experiments.py)
+    variants: list[str] = field(default_factory=list)  # "NAME[:WEIGHT]=TEMPLATE" message variants
 
 
 def new_campaign_id(con, now: datetime, tz: ZoneInfo) -> str:
@@ -114,8 +116,13 @@ def create_campaign(settings, spec: CampaignSpec, *, dry_run: bool = False, now:
     tz = ZoneInfo(settings.timezone)
     at = spec.scheduled_at or now
     kind = audiences.KIND_BY_CHANNEL[spec.channel]
-    source = "{% raw %}" + spec.text + "{% endraw %}" if spec.raw_text else spec.text
+    design = experiments.design(settings, spec.channel, spec.holdout, spec.variants)
+    if design.variants and spec.text:
+        raise UsageError("give either --text/--template-file or --variant NAME=TEMPLATE (each variant has its text)")
+    text = spec.text or (design.variants[0][2] if design.variants else "")
+    source = "{% raw %}" + text + "{% endraw %}" if spec.raw_text else text
     template = Template(source, kind)
+    templates = {None: template, **{n: Template(t, kind) for n, _w, t in design.variants}}
     check_attachments(spec.attachments)
     policy = pol.load_policy(settings)
     size = batch_size(settings, spec.channel)
@@ -139,13 +146,19 @@ def create_campaign(settings, spec: CampaignSpec, *, dry_run: bool = False, now:
                 "INSERT INTO push_campaigns (campaign_id, name, channel, audience, snapshot_id, segment_id, status, "
                 "created_at, template, attachments, personalised, due_key, scheduled_at, updated_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, 'ready', ?, ?, ?, ?, ?, ?, ?)",
-                [cid, spec.name or cid, spec.channel, aud.spec, aud.snapshot_id, aud.segment_id, now, spec.text,
-                 json.dumps(spec.attachments, ensure_ascii=False), template.personalised, spec.due_key, at, now],
+                [cid, spec.name or cid, spec.channel, aud.spec, aud.snapshot_id, aud.segment_id, now, text,
+                 json.dumps(spec.attachments, ensure_ascii=False),
+                 any(t.personalised for t in templates.values()), spec.due_key, at, now],
             )
             _insert_recipients(con, cid, spec, aud, policy, at)
-            _make_batches(con, cid, spec.channel, template, common, size, kind)
+            if design.active:
+                for arm in experiments.assign(con, cid, design, text):
+                    templates.setdefault(arm.name, template)
+            _make_batches(con, cid, spec.channel, templates, common, size, kind)
             result = (preview(settings, cid, con=con, now=now, policy=policy) if with_preview
                       else {"campaign_id": cid, "status": "ready", "created": not dry_run})
+            if with_preview and design.active:
+                result["experiment"] = experiments.plan_summary(con, cid, at)
             result["dry_run"] = dry_run
             if not in_transaction:
                 con.execute("ROLLBACK" if dry_run else "COMMIT")
@@ -206,7 +219,7 @@ def _insert_recipients(con, cid, spec, aud, policy, at) -> None:
             capped AS ({cap_sql})
             SELECT r.recipient_id, r.member_id, r.sender,
                    CASE WHEN coalesce(r.reason0, capped.reason) IS NULL THEN 'planned' ELSE 'skipped' END AS state,
-                   coalesce(r.reason0, capped.reason) AS reason
+                   coalesce(r.reason0, capped.reason) AS reason, NULL::VARCHAR AS arm
             FROM r LEFT JOIN capped ON capped.recipient_id = r.recipient_id""",
         [*base_params, *cap_params],
     )
@@ -214,49 +227,59 @@ def _insert_recipients(con, cid, spec, aud, policy, at) -> None:
 
 def _recipient_vars_sql(kind: str) -> str:
     if kind == "member":
-        return """SELECT r.recipient_id, r.sender, m.name, m.nickname, m.store, m.level, m.points, m.guide_name,
+        return """SELECT r.recipient_id, r.sender, r.arm, m.name, m.nickname, m.store, m.level, m.points, m.guide_name,
                          r.member_id, m.gender, NULL AS city
                   FROM push_recipients r LEFT JOIN members m ON m.member_id = r.member_id"""
     if kind == "group":
-        return """SELECT r.recipient_id, r.sender, g.name, g.store, g.city, g.member_count, r.recipient_id AS group_id
+        return """SELECT r.recipient_id, r.sender, r.arm, g.name, g.store, g.city, g.member_count, r.recipient_id AS group_id
                   FROM push_recipients r LEFT JOIN groups g ON g.group_id = r.recipient_id"""
-    return """SELECT r.recipient_id, r.sender, s.name, s.store, r.recipient_id AS userid
+    return """SELECT r.recipient_id, r.sender, r.arm, s.name, s.store, r.recipient_id AS userid
               FROM push_recipients r LEFT JOIN staff s ON s.userid = r.recipient_id"""
 
 
-def _make_batches(con, cid, channel, template: Template, common, size, kind) -> None:
+def _make_batches(con, cid, channel, templates: dict, common, size, kind) -> None:
+    """Cut the planned recipients into batches per (arm, sender[, text]); ``templates`` maps arm → Template
+    (key None: the campaign's one template when there is no experiment)."""
     limit = TEXT_LIMIT[channel]
-    if not template.personalised:
-        text = template.render(common)
-        if len(text.encode()) > limit:
-            raise DataError(f"the message is {len(text.encode())} bytes; the {channel} channel allows {limit}")
+    if not any(t.personalised for t in templates.values()):
+        texts = []
+        for arm, tmpl in templates.items():
+            text = tmpl.render(common)
+            if len(text.encode()) > limit:
+                raise DataError(f"the message{f' of variant {arm}' if arm else ''} is {len(text.encode())} bytes; "
+                                f"the {channel} channel allows {limit}")
+            texts.append((arm, text))
+        con.execute("CREATE OR REPLACE TEMP TABLE _push_t (arm VARCHAR, text VARCHAR)")
+        con.executemany("INSERT INTO _push_t VALUES (?, ?)", texts)
         con.execute(
-            """INSERT INTO push_recipients (campaign_id, recipient_id, member_id, batch_id, sender, state, reason)
+            """INSERT INTO push_recipients (campaign_id, recipient_id, member_id, batch_id, sender, state, reason, arm)
                SELECT ?, recipient_id, member_id,
                       CASE WHEN state = 'planned' THEN
-                        'b' || lpad(CAST(dense_rank() OVER (ORDER BY state = 'planned' DESC, sender NULLS FIRST, chunk) AS VARCHAR), 6, '0')
+                        'b' || lpad(CAST(dense_rank() OVER (ORDER BY state = 'planned' DESC, arm NULLS FIRST, sender NULLS FIRST, chunk) AS VARCHAR), 6, '0')
                       END,
-                      sender, state, reason
-               FROM (SELECT *, (row_number() OVER (PARTITION BY state = 'planned', sender ORDER BY recipient_id) - 1) // ? AS chunk
+                      sender, state, reason, arm
+               FROM (SELECT *, (row_number() OVER (PARTITION BY state = 'planned', arm, sender ORDER BY recipient_id) - 1) // ? AS chunk
                      FROM _push_r)""",
             [cid, size],
         )
         con.execute(
-            """INSERT INTO push_batches (campaign_id, batch_id, sender, text, recipients, state)
-               SELECT ?, batch_id, any_value(sender), ?, count(*), 'planned' FROM push_recipients
-               WHERE campaign_id = ? AND state = 'planned' GROUP BY batch_id""",
-            [cid, text, cid],
+            """INSERT INTO push_batches (campaign_id, batch_id, sender, text, recipients, state, arm)
+               SELECT ?, b.batch_id, b.sender, t.text, b.n, 'planned', b.arm
+               FROM (SELECT batch_id, any_value(sender) AS sender, any_value(arm) AS arm, count(*) AS n FROM push_recipients
+                     WHERE campaign_id = ? AND state = 'planned' GROUP BY batch_id) b
+               JOIN _push_t t ON t.arm IS NOT DISTINCT FROM b.arm""",
+            [cid, cid],
         )
         return
-    # personalised: one text per recipient; batch = (sender, text) chunked by size
+    # personalised: one text per recipient; batch = (arm, sender, text) chunked by size
     con.execute(
-        "INSERT INTO push_recipients (campaign_id, recipient_id, member_id, batch_id, sender, state, reason) "
-        "SELECT ?, recipient_id, member_id, NULL, sender, state, reason FROM _push_r",
+        "INSERT INTO push_recipients (campaign_id, recipient_id, member_id, batch_id, sender, state, reason, arm) "
+        "SELECT ?, recipient_id, member_id, NULL, sender, state, reason, arm FROM _push_r",
         [cid],
     )
     cur = con.execute(
         f"SELECT * FROM ({_recipient_vars_sql(kind)} WHERE r.campaign_id = ? AND r.state = 'planned') "
-        "ORDER BY sender NULLS FIRST, recipient_id",
+        "ORDER BY arm NULLS FIRST, sender NULLS FIRST, recipient_id",
         [cid],
     )
     cols = [d[0] for d in cur.description]
@@ -267,18 +290,18 @@ def _make_batches(con, cid, channel, template: Template, common, size, kind) -> 
             break
         for row in rows:
             rec = dict(zip(cols, row))
-            rid, sender = rec.pop("recipient_id"), rec.pop("sender")
-            text = template.render(common, rec)
+            rid, sender, arm = rec.pop("recipient_id"), rec.pop("sender"), rec.pop("arm")
+            text = templates[arm].render(common, rec)
             if len(text.encode()) > limit:
                 raise DataError(f"the message for {rid} is {len(text.encode())} bytes; the {channel} channel allows {limit}")
-            groups.setdefault((sender or "", text), []).append(rid)
+            groups.setdefault((arm, sender or "", text), []).append(rid)
     assign, batches, n = [], [], 0
-    for (sender, text), rids in groups.items():
+    for (arm, sender, text), rids in groups.items():
         for i in range(0, len(rids), size):
             n += 1
             bid = f"b{n:06d}"
             chunk = rids[i:i + size]
-            batches.append((cid, bid, sender or None, text, len(chunk), "planned"))
+            batches.append((cid, bid, sender or None, text, len(chunk), "planned", arm))
             assign.extend((rid, bid) for rid in chunk)
     if not batches:
         return
@@ -289,7 +312,7 @@ def _make_batches(con, cid, channel, template: Template, common, size, kind) -> 
         [cid],
     )
     con.executemany(
-        "INSERT INTO push_batches (campaign_id, batch_id, sender, text, recipients, state) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO push_batches (campaign_id, batch_id, sender, text, recipients, state, arm) VALUES (?, ?, ?, ?, ?, ?, ?)",
         batches,
     )
 

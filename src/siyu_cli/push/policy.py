@@ -130,7 +130,8 @@ def _parse_quiet(value) -> tuple[time, time] | None:
 
 #: every key [push] may hold
 PUSH_KEYS = ("platform_cap", "cap", "group_cap", "quiet_hours", "batch_size", "group_batch_size", "app_batch_size",
-             "store_hold_seconds")
+             "store_hold_seconds",
+             "holdout")  # default holdout share of new customer campaigns (push/experiments.py)
 
 
 def load_policy(settings, *, overrides: dict | None = None) -> Policy:

@@ -235,6 +235,10 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
         s["cohorts"] = K.cohorts(con, cfrom, dto)
         s["leaderboards"] = K.leaderboards(con, dfrom, dto)
         s["campaigns"] = K.campaigns(con, dfrom, dto, cfg.campaign_days)
+        from siyu_cli.report import measured
+
+        s["experiments"] = measured.experiments(con, dfrom, dto, settings.timezone, cfg.campaign_days)
+        s["clv"] = measured.clv_by_segment(con)
         s["trend"] = K.trend(con, dfrom, dto)
         s["breakdown"] = {"by": by, "rows": K.breakdown(con, by)} if by else None
         from siyu_cli.report.wecom import wecom_sections

@@ -253,7 +253,9 @@ def render(report: Report, console=None) -> None:
             cp.add_row(rich_text(str(c["name"] or c["campaign_id"])[:28]), fmt_count(c["reached"]), fmt_count(c["delivered"]),
                        fmt_ratio(c["campaign_repurchase"]), fmt_ratio(c["control_repurchase"]),
                        "—" if up is None else f"{up * 100:+.1f}pt")
-        console.print(Panel(cp, title="活动效果" if zh else "Campaigns", title_align="left"))
+        console.print(Panel(cp, title="活动效果（观察性对照：同分层未触达会员，非随机）" if zh
+                            else "Campaigns (observational control: not randomised)", title_align="left"))
+    _measured(s, console, zh, cur)
 
     # breakdown
     bd = s.get("breakdown")
@@ -279,6 +281,47 @@ def render(report: Report, console=None) -> None:
 
     if report.notes:
         console.print(Group(*[rich_text(f"· {n}", style="dim") for n in report.notes]))
+
+
+def _measured(s: dict, console, zh: bool, cur: str) -> None:
+    """The randomised experiments and CLV-by-segment panels (sections from report/measured.py)."""
+    from rich.panel import Panel
+    from rich.table import Table
+
+    exps = s.get("experiments") or []
+    if exps:
+        et = Table(box=None, header_style="bold", padding=(0, 1))
+        for col in (("活动", "组", "分配", "送达", "复购率", "ITT 提升 [95% CI]", "p", "结论") if zh else
+                    ("campaign", "arm", "assigned", "reached", "response", "ITT uplift [95% CI]", "p", "verdict")):
+            et.add_column(col, no_wrap=True, justify="left" if col in ("活动", "组", "campaign", "arm", "结论", "verdict") else "right")
+        for e in exps[:8]:
+            ups = {u["arm"]: u["itt"] for u in e["uplift"]}
+            for a in e["arms"]:
+                u = ups.get(a["arm"])
+                ci = "" if not u or u["ci_low"] is None else (
+                    f"{u['diff'] * 100:+.1f}pt [{u['ci_low'] * 100:+.1f}, {u['ci_high'] * 100:+.1f}]")
+                et.add_row(str(e["name"] or e["campaign_id"])[:20], a["arm"], fmt_count(a["assigned"]),
+                           fmt_count(a["reached"]), fmt_ratio(a["response_rate"]), ci,
+                           "" if not u or u["p_value"] is None else f"{u['p_value']:.3g}", u["verdict"] if u else "")
+        console.print(Panel(et, title="随机对照实验（意向处理 ITT）" if zh else "Randomised experiments (intent-to-treat)",
+                            title_align="left"))
+    clv = s.get("clv")
+    if clv:
+        ct = Table(box=None, header_style="bold", padding=(0, 1))
+        for col in (("分层", "有预测", "平均存活概率", "CLV 合计", "人均 CLV", "流失风险人数", "风险 CLV") if zh else
+                    ("segment", "predicted", "mean P(alive)", "CLV total", "CLV mean", "at risk", "at-risk CLV")):
+            ct.add_column(col, no_wrap=True, justify="left" if col in ("分层", "segment") else "right")
+        for r in clv["segments"]:
+            ct.add_row(f"{r['segment_id']} {r['segment_name'] or ''}"[:24], fmt_count(r["with_prediction"]),
+                       fmt_ratio(r["p_alive_mean"]), fmt_money(r["clv_total"], cur), fmt_money(r["clv_mean"], cur),
+                       fmt_count(r["at_risk"]), fmt_money(r["at_risk_clv"], cur))
+        risk = clv["at_risk"]
+        title = (f"CLV（{clv['horizon_months']} 个月，拟合 {clv['fit_id']}，截至 {clv['as_of']}）· 流失风险 P(alive)<"
+                 f"{risk['p_alive_below']}: {fmt_count(risk['members'])} 人，历史消费 {fmt_money(risk['past_revenue'], cur)}"
+                 if zh else
+                 f"CLV ({clv['horizon_months']} months, fit {clv['fit_id']}, as of {clv['as_of']}) · at risk P(alive)<"
+                 f"{risk['p_alive_below']}: {fmt_count(risk['members'])}, past revenue {fmt_money(risk['past_revenue'], cur)}")
+        console.print(Panel(ct, title=title, title_align="left"))
 
 
 def render_text(report: Report, width: int = WIDTH) -> str:

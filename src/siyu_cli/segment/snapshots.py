@@ -242,6 +242,8 @@ MEMBER_COLUMNS = (
     "member_id", "source_member_id", "external_userid", "phone", "store", "guide_userid", "guide_name",
     "recency_days", "frequency", "monetary", "revenue", "last_purchase", "r_score", "f_score", "m_score",
     "segment_id", "segment_name",
+    # from the newest `siyu clv` fit (empty when there is none, or the member never bought)
+    "p_alive", "purchases_90d", "expected_spend", "clv",
 )
 
 
@@ -258,8 +260,10 @@ def member_rows_sql(snapshot_id: int, *, unmask: bool = False, segment_ids: list
         SELECT {ident["s.member_id"]} AS member_id, {ident["m.source_member_id"]} AS source_member_id,
                m.external_userid, {phone} AS phone, m.store, m.guide_userid,
                m.guide_name, s.recency_days, s.frequency, s.monetary, s.revenue, s.last_purchase,
-               s.r_score, s.f_score, s.m_score, s.segment_id, s.segment_name
+               s.r_score, s.f_score, s.m_score, s.segment_id, s.segment_name,
+               c.p_alive, c.purchases_90d, c.expected_spend, c.clv
         FROM segment_members s LEFT JOIN members m USING (member_id)
+        LEFT JOIN clv_members c ON c.member_id = s.member_id AND c.fit_id = (SELECT max(fit_id) FROM clv_fits)
         WHERE {where}
         ORDER BY s.segment_id, s.member_id
     """
@@ -451,7 +455,19 @@ def explain(con, member: str, snapshot_id: int | None = None) -> dict[str, Any]:
         "segment": seg,
         "thresholds": params.get("splits") or params.get("scoring"),
         "reasons": reasons,
+        "clv": member_clv(con, member_id),
     }
+
+
+def member_clv(con, member_id: str) -> dict[str, Any] | None:
+    """The member's predictions in the newest ``siyu clv`` fit (None without a fit or a purchase)."""
+    cur = con.execute(
+        """SELECT f.fit_id, f.as_of, f.created_at AS fitted_at, c.p_alive, c.purchases_30d, c.purchases_90d,
+                  c.expected_spend, c.clv
+           FROM clv_members c JOIN clv_fits f USING (fit_id)
+           WHERE c.member_id = ? AND c.fit_id = (SELECT max(fit_id) FROM clv_fits)""", [member_id])
+    row = cur.fetchone()
+    return dict(zip([d[0] for d in cur.description], row)) if row else None
 
 
 def _explain_custom(scheme: dict[str, Any], rec: dict[str, Any], seg: dict[str, Any]) -> list[str]:

@@ -1,0 +1,80 @@
+"""``siyu clv``: fit BG/NBD + Gamma-Gamma on the store's purchases and store per-member P(alive) and CLV."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from siyu_cli.cli.context import settings
+from siyu_cli.output import Format
+
+clv_app = typer.Typer(
+    help="Who is about to leave: BG/NBD (P(alive), expected purchases) and Gamma-Gamma (spend) per member.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+
+
+def register(app: typer.Typer) -> None:
+    """Register `siyu clv …` on the root app."""
+    app.add_typer(clv_app, name="clv")
+
+
+@clv_app.callback()
+def run(
+    ctx: typer.Context,
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="End of the observed history (default: today, workspace timezone)."),
+    horizon: Optional[int] = typer.Option(None, "--horizon", help="CLV horizon in months (default [clv] horizon_months or 12)."),
+    discount: Optional[float] = typer.Option(None, "--discount", help="Monthly discount rate for CLV (default [clv] discount_rate or 0)."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table (people) or json (the fitted parameters)."),
+) -> None:
+    """Fit the models on every buyer's history and store a fit (parameters, fit date, per-member predictions)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from siyu_cli import output as out
+    from siyu_cli.clv import run_clv
+
+    result = run_clv(settings(ctx), as_of=as_of, horizon_months=horizon, discount_rate=discount)
+    if result.pruned:
+        out.info(f"clv.keep_fits: deleted old fit(s) {', '.join(map(str, result.pruned))}")
+    d = result.to_dict()
+    if fmt is Format.json:
+        out.emit_json(d)
+        return
+    if fmt is Format.csv:
+        out.emit_rows(*_param_rows(d), fmt)
+        return
+    out.emit_rows(*_param_rows(d), title=f"siyu clv · fit {d['fit_id']} · as of {d['as_of']} · {d['buyers']} buyers "
+                                         f"({d['repeat_buyers']} repeat) · {d['library']}")
+    out.info(f"measures {d['seconds']['measures']} s, fit {d['seconds']['fit']} s, store {d['seconds']['store']} s")
+
+
+def _param_rows(d: dict) -> tuple[list[str], list[list]]:
+    rows = [["bgnbd", k, round(v, 6)] for k, v in d["bgnbd"].items()]
+    rows += [["gamma_gamma", k, round(v, 6)] for k, v in d["gamma_gamma"].items()]
+    rows += [["population", k, round(v, 6)] for k, v in d["population"].items()]
+    return ["model", "parameter", "value"], rows
+
+
+@clv_app.command("show")
+def show(
+    ctx: typer.Context,
+    limit: int = typer.Option(50, "--limit", help="Members to list, lowest P(alive) × highest CLV first (0 = all)."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, csv or json (per member)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the rows to this file (csv/json)."),
+) -> None:
+    """The newest fit's per-member predictions (read-only)."""
+    from siyu_cli import output as out
+    from siyu_cli.clv import COLUMNS, require_fit
+    from siyu_cli.store import open_store
+
+    with open_store(settings(ctx), read_only=True) as con:
+        fit = require_fit(con)
+        cols = ["member_id", "frequency", "recency_days", "t_days", "avg_repeat_spend", *COLUMNS]
+        sql = (f"SELECT {', '.join(cols)} FROM clv_members WHERE fit_id = ? "
+               "ORDER BY p_alive, clv DESC, member_id" + (f" LIMIT {int(limit)}" if limit > 0 else ""))
+        rows = out.mask_rows(con.execute(sql, [fit["fit_id"]]).fetchall())
+    out.emit_rows(cols, rows, fmt, output=output,
+                  title=f"clv fit {fit['fit_id']} · as of {fit['as_of']} · fitted {fit['fitted_at']:%Y-%m-%d %H:%M}")

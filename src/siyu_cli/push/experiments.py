@@ -1,0 +1,317 @@
+"""Randomised experiments in the push ledger: holdout arms, message variants, their sizes and results.
+
+Assignment happens inside ``create_campaign``'s transaction, *after* every exclusion (opt-outs, no
+WeCom id, not a contact, caps), so every arm is drawn from the same eligible recipients and the arms
+are comparable. Within each sender (guide / group owner) the eligible recipients are ordered by
+``md5(campaign_id | member_id)`` — a random order that any run, any DuckDB version and any reader
+can reproduce — and cut at the cumulative shares, rounded with a per-sender random offset
+(``md5(campaign_id | sender)``), so each guide's arm sizes are within ±1 of their targets and the
+totals are unbiased (plain rounding would push every x.5 the same way). Holdout recipients stay in the ledger as ``skipped`` with reason ``holdout`` and arm
+``holdout``: no batch ever holds them, so they are never sent.
+
+Statistics (uplift CIs, p-values, the minimum detectable effect) come from scipy.stats. The uplift of
+a rate is a Welch two-sample t-test on the per-member 0/1 outcome (the linear-probability estimate of
+a difference in proportions; with the arm sizes a test can detect anything, it equals the two-proportion
+z-test), GMV per assigned member the same test on per-member GMV.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from siyu_cli.errors import ConfigError, UsageError
+
+HOLDOUT = "holdout"
+#: largest holdout share accepted (a test with less than half treated is allowed, all-holdout is not)
+MAX_HOLDOUT = 0.9
+ALPHA = 0.05
+POWER = 0.8
+DEFAULT_WINDOW_DAYS = 30
+_NAME = re.compile(r"^[A-Za-z0-9_\-]{1,32}$")
+
+
+@dataclass
+class Arm:
+    name: str
+    share: float  # of the eligible recipients
+    text: str | None  # None for the holdout
+
+
+@dataclass
+class Design:
+    holdout: float = 0.0
+    variants: list[tuple[str, float, str]] = field(default_factory=list)  # (name, weight, text)
+
+    @property
+    def active(self) -> bool:
+        return self.holdout > 0 or len(self.variants) > 1
+
+    def arms(self, default_text: str) -> list[Arm]:
+        """Holdout first, then the treatment arms sharing the rest by weight (one arm 'treatment' without variants)."""
+        variants = self.variants or [("treatment", 1.0, default_text)]
+        total = sum(w for _n, w, _t in variants)
+        arms = [Arm(HOLDOUT, self.holdout, None)] if self.holdout > 0 else []
+        return arms + [Arm(n, (1 - self.holdout) * w / total, t) for n, w, t in variants]
+
+
+def parse_share(value: Any, what: str = "--holdout") -> float:
+    """``10%``, ``0.1`` or ``0`` → 0.1 / 0.1 / 0.0 (a share of the eligible recipients)."""
+    text = str(value).strip()
+    try:
+        share = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise UsageError(f"{what} must be a share like 10% or 0.1 (0 = no holdout), not {value!r}") from None
+    if not 0 <= share <= MAX_HOLDOUT or math.isnan(share):
+        raise UsageError(f"{what} must be between 0 and {MAX_HOLDOUT:.0%}, not {value!r}")
+    return share
+
+
+def parse_variant(spec: str) -> tuple[str, float, str]:
+    """``NAME=TEMPLATE`` or ``NAME:WEIGHT=TEMPLATE`` (``TEMPLATE`` may be ``@file``)."""
+    head, sep, text = spec.partition("=")
+    name, _, weight = head.partition(":")
+    name = name.strip()
+    if not sep or not _NAME.match(name) or name == HOLDOUT:
+        raise UsageError(f"--variant needs NAME=TEMPLATE or NAME:WEIGHT=TEMPLATE (NAME: letters, digits, _ -; "
+                         f"not 'holdout'), got {spec!r}")
+    try:
+        w = float(weight) if weight.strip() else 1.0
+    except ValueError:
+        raise UsageError(f"--variant {name}: the weight must be a number, not {weight!r}") from None
+    if not w > 0 or math.isinf(w):
+        raise UsageError(f"--variant {name}: the weight must be positive")
+    if text.startswith("@"):
+        from pathlib import Path
+
+        try:
+            text = Path(text[1:]).expanduser().read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"--variant {name}: cannot read {text[1:]}: {exc.strerror}") from None
+    if not text.strip():
+        raise UsageError(f"--variant {name}: the template is empty")
+    return name, w, text
+
+
+def design(settings, channel: str, holdout: str | float | None, variants: list[str] | None) -> Design:
+    """The experiment of a new campaign: flags, else ``[push] holdout`` (only for customer campaigns)."""
+    parsed = [parse_variant(v) for v in variants or []]
+    names = [n for n, _w, _t in parsed]
+    if len(set(names)) != len(names):
+        raise UsageError(f"--variant names must differ: {', '.join(names)}")
+    if holdout is None:
+        default = settings.section("push").get("holdout")
+        try:
+            share = parse_share(default, "push.holdout") if default not in (None, "") else 0.0
+        except UsageError as exc:
+            raise ConfigError(f"siyu.toml: {exc.message}") from None
+        if channel != "customer":
+            share = 0.0  # the workspace default applies where results can be measured: customer campaigns
+    else:
+        share = parse_share(holdout)
+    d = Design(share, parsed)
+    if d.active and channel != "customer":
+        raise UsageError("--holdout and --variant need the customer channel (results are measured on members' purchases)")
+    return d
+
+
+def assign(con, cid: str, d: Design, default_text: str) -> list[Arm]:
+    """Give every eligible row of ``_push_r`` its arm; holdout rows become skipped/holdout. Records the arms."""
+    arms = d.arms(default_text)
+    cuts, acc = [], 0.0
+    for arm in arms:
+        acc += arm.share
+        cuts.append((arm.name, acc))
+    cases = " ".join(f"WHEN i < floor(n * {min(c, 1.0)!r} + u) THEN '{name}'" for name, c in cuts[:-1])
+    con.execute(
+        f"""UPDATE _push_r AS r SET arm = a.arm,
+                   state = CASE WHEN a.arm = '{HOLDOUT}' THEN 'skipped' ELSE r.state END,
+                   reason = CASE WHEN a.arm = '{HOLDOUT}' THEN '{HOLDOUT}' ELSE r.reason END
+            FROM (SELECT recipient_id, CASE {cases} ELSE '{cuts[-1][0]}' END AS arm
+                  FROM (SELECT recipient_id,
+                               row_number() OVER (PARTITION BY sender ORDER BY md5(? || '|' || coalesce(member_id, recipient_id)),
+                                                  recipient_id) - 1 AS i,
+                               count(*) OVER (PARTITION BY sender) AS n,
+                               -- the sender's rounding offset in [0, 1): its arms get floor(n·share + u) members, so
+                               -- each is within ±1 of n·share and, over many senders, exactly n·share on average
+                               CAST('0x' || left(md5(? || '|' || coalesce(sender, '')), 8) AS UBIGINT) / 4294967296.0 AS u
+                        FROM _push_r WHERE state = 'planned')) a
+            WHERE r.recipient_id = a.recipient_id""",
+        [cid, cid],
+    )
+    con.executemany(
+        "INSERT INTO push_arms (campaign_id, arm, share, template) VALUES (?, ?, ?, ?)",
+        [[cid, a.name, a.share, a.text] for a in arms],
+    )
+    con.execute("UPDATE push_campaigns SET holdout = ? WHERE campaign_id = ?", [d.holdout, cid])
+    return arms
+
+
+# ---------------------------------------------------------------- statistics
+
+
+def mde(n_treat: int, n_ref: int, base_rate: float, *, alpha: float = ALPHA, power: float = POWER) -> float | None:
+    """Smallest absolute difference in a rate (at ``base_rate``) a two-sided test detects with this power."""
+    from scipy.stats import norm
+
+    if n_treat < 1 or n_ref < 1:
+        return None
+    p = min(max(base_rate, 1e-9), 1 - 1e-9)
+    return float((norm.ppf(1 - alpha / 2) + norm.ppf(power)) * math.sqrt(p * (1 - p) * (1 / n_treat + 1 / n_ref)))
+
+
+def compare(treat, ref, *, alpha: float = ALPHA) -> dict[str, Any]:
+    """Difference of means treat − ref with its (1−alpha) CI and two-sided p-value (Welch's t-test, scipy.stats)."""
+    import numpy as np
+    from scipy.stats import ttest_ind
+
+    t, r = np.asarray(treat, dtype=float), np.asarray(ref, dtype=float)
+    diff = float(t.mean() - r.mean()) if len(t) and len(r) else None
+    if len(t) < 2 or len(r) < 2 or (t.var() == 0 and r.var() == 0):
+        return {"diff": diff, "ci_low": None, "ci_high": None, "p_value": None}
+    res = ttest_ind(t, r, equal_var=False)
+    ci = res.confidence_interval(1 - alpha)
+    return {"diff": diff, "ci_low": float(ci.low), "ci_high": float(ci.high), "p_value": float(res.pvalue)}
+
+
+def verdict(cmp: dict[str, Any], ref_rate: float, n_min: int, window_open: bool) -> str:
+    """significant | no_clear_difference | not_enough_data (the wording docs/experiments.md explains)."""
+    if cmp["p_value"] is None or n_min < 30:
+        return "not_enough_data"
+    if cmp["p_value"] < ALPHA:
+        return "significant" if not window_open else "significant_so_far"
+    half = (cmp["ci_high"] - cmp["ci_low"]) / 2
+    # the interval still admits an effect as large as half the reference rate (or 1 pp): too wide to call
+    if half > max(0.5 * ref_rate, 0.01):
+        return "not_enough_data"
+    return "no_clear_difference" if not window_open else "not_enough_data"
+
+
+# ---------------------------------------------------------------- reading
+
+
+def arms_of(con, cid: str) -> list[dict[str, Any]]:
+    rows = con.execute("SELECT arm, share, template FROM push_arms WHERE campaign_id = ? ORDER BY arm <> ?, arm",
+                       [cid, HOLDOUT]).fetchall()
+    return [{"arm": a, "share": s, "template": t} for a, s, t in rows]
+
+
+_PURCHASE = "o.member_id IS NOT NULL AND o.status NOT IN ('cancelled', 'unpaid') AND o.net_amount > 0"
+
+
+def baseline_rate(con, cid: str, at: datetime, days: int) -> float | None:
+    """Share of the campaign's eligible members (every arm) who bought in the ``days`` days before ``at``."""
+    row = con.execute(
+        f"""SELECT count(*), count(*) FILTER (WHERE EXISTS (
+                   SELECT 1 FROM orders o WHERE o.member_id = r.member_id AND {_PURCHASE}
+                     AND o.paid_at >= ? AND o.paid_at < ?))
+            FROM push_recipients r WHERE r.campaign_id = ? AND r.arm IS NOT NULL AND r.member_id IS NOT NULL""",
+        [at - timedelta(days=days), at, cid],
+    ).fetchone()
+    return (row[1] / row[0]) if row and row[0] else None
+
+
+def plan_summary(con, cid: str, at: datetime, days: int = DEFAULT_WINDOW_DAYS) -> dict[str, Any] | None:
+    """Arm sizes (overall and per sender) and each treatment arm's minimum detectable effect on the repurchase rate."""
+    arms = arms_of(con, cid)
+    if not arms:
+        return None
+    sizes = dict(con.execute("SELECT arm, count(*) FROM push_recipients WHERE campaign_id = ? AND arm IS NOT NULL GROUP BY 1",
+                             [cid]).fetchall())
+    per_sender = con.execute(
+        "SELECT coalesce(sender, ''), arm, count(*) FROM push_recipients WHERE campaign_id = ? AND arm IS NOT NULL "
+        "GROUP BY 1, 2 ORDER BY 1, 2", [cid]).fetchall()
+    base = baseline_rate(con, cid, at, days)
+    ref = HOLDOUT if any(a["arm"] == HOLDOUT for a in arms) else arms[0]["arm"]
+    out_arms = []
+    for a in arms:
+        n = int(sizes.get(a["arm"], 0))
+        # no baseline purchases (rate 0 or 1): the normal approximation says nothing; show no MDE
+        eff = None if a["arm"] == ref or not base or base >= 1 else mde(n, int(sizes.get(ref, 0)), base)
+        out_arms.append({"arm": a["arm"], "share": a["share"], "assigned": n, "mde_vs_" + ref: eff,
+                         "template": a["template"]})
+    senders: dict[str, dict[str, int]] = {}
+    for s, arm, n in per_sender:
+        senders.setdefault(s or None, {})[arm] = int(n)
+    return {"reference": ref, "baseline_window_days": days, "baseline_rate": base, "arms": out_arms,
+            "per_sender": [{"sender": s, **v} for s, v in senders.items()],
+            "note": ("mde_* = smallest absolute change in the repurchase rate a two-sided 5 % test detects "
+                     "with 80 % power, at the baseline rate (eligible members who bought in the window before)")}
+
+
+def results(con, cid: str, *, days: int = DEFAULT_WINDOW_DAYS, now: datetime | None = None) -> dict[str, Any]:
+    """Per arm: assigned, reached, responders, orders, GMV; uplift over the reference arm (ITT and delivered-only)."""
+    import numpy as np
+
+    from siyu_cli.push.ledger import get_campaign
+
+    now = now or datetime.now(timezone.utc)
+    camp = get_campaign(con, cid)
+    arms = arms_of(con, cid)
+    start = con.execute("SELECT min(sent_at) FROM push_recipients WHERE campaign_id = ? AND sent_at IS NOT NULL",
+                        [cid]).fetchone()[0] or camp["scheduled_at"] or camp["created_at"]
+    end = start + timedelta(days=days)
+    window_open = now < end
+    randomised = bool(arms)
+    # without arms: everyone sent vs everyone in the audience who was not (observational, labelled so)
+    group = "r.arm" if randomised else "CASE WHEN r.state = 'sent' THEN 'sent' ELSE 'not_sent' END"
+    cur = con.execute(
+        f"""SELECT {group} AS arm, r.member_id, r.delivery = 'delivered' AS reached,
+                   count(o.order_id) AS orders, coalesce(sum(o.net_amount), 0) AS gmv
+            FROM push_recipients r
+            LEFT JOIN orders o ON o.member_id = r.member_id AND {_PURCHASE} AND o.paid_at >= ? AND o.paid_at < ?
+            WHERE r.campaign_id = ? AND r.member_id IS NOT NULL {"AND r.arm IS NOT NULL" if randomised else ""}
+            GROUP BY ALL""",
+        [start, end, cid],
+    )
+    per: dict[str, dict[str, list]] = {}
+    for arm, _mid, reached, orders, gmv in cur.fetchall():
+        d = per.setdefault(arm, {"reached": [], "orders": [], "gmv": []})
+        d["reached"].append(bool(reached))
+        d["orders"].append(int(orders))
+        d["gmv"].append(float(gmv))
+    order = [a["arm"] for a in arms] if randomised else ["sent", "not_sent"]
+    rows = []
+    for arm in order:
+        d = per.get(arm, {"reached": [], "orders": [], "gmv": []})
+        n = len(d["orders"])
+        resp = int(sum(1 for o in d["orders"] if o > 0))
+        rows.append({"arm": arm, "assigned": n, "reached": int(sum(d["reached"])), "responders": resp,
+                     "response_rate": (resp / n) if n else None, "orders": int(sum(d["orders"])),
+                     "gmv": round(float(sum(d["gmv"])), 2), "gmv_per_assigned": (sum(d["gmv"]) / n) if n else None})
+    ref = HOLDOUT if HOLDOUT in order else order[0]
+    rd = per.get(ref, {"reached": [], "orders": [], "gmv": []})
+    ref_resp = np.array([o > 0 for o in rd["orders"]], dtype=float)
+    ref_rate = float(ref_resp.mean()) if len(ref_resp) else 0.0
+    uplifts = []
+    for arm in order:
+        if arm == ref:
+            continue
+        d = per.get(arm, {"reached": [], "orders": [], "gmv": []})
+        resp = np.array([o > 0 for o in d["orders"]], dtype=float)
+        gmv = np.array(d["gmv"], dtype=float)
+        reached = np.array(d["reached"], dtype=bool)
+        itt = compare(resp, ref_resp)
+        entry = {
+            "arm": arm, "versus": ref,
+            "itt": {"label": "intent-to-treat: everyone assigned (randomised, unbiased)" if randomised
+                    else "observational: sent vs not sent (NOT randomised; biased by who could be reached)",
+                    "response_rate": itt, "gmv_per_member": compare(gmv, np.array(rd["gmv"], dtype=float)),
+                    "verdict": verdict(itt, ref_rate, min(len(resp), len(ref_resp)), window_open)},
+        }
+        if randomised:
+            dl = compare(resp[reached], ref_resp)
+            entry["delivered_only"] = {
+                "label": "delivered-only: treated members WeCom reports delivered vs the whole reference arm "
+                         "(not randomised: who gets delivered is selected)",
+                "members": int(reached.sum()), "response_rate": dl,
+                "gmv_per_member": compare(gmv[reached], np.array(rd["gmv"], dtype=float)),
+                "verdict": verdict(dl, ref_rate, min(int(reached.sum()), len(ref_resp)), window_open)}
+        uplifts.append(entry)
+    return {"campaign_id": cid, "name": camp["name"], "design": "randomised" if randomised else "observational",
+            "reference": ref, "window_days": days, "window_start": start, "window_end": end,
+            "window_open": window_open, "arms": rows, "uplift": uplifts}
+

@@ -1,0 +1,81 @@
+"""Report sections for measured operation: CLV by RFM class with the value at risk, and randomised campaign results.
+
+Kept out of :mod:`siyu_cli.report.kpis` (one concern per module): both read tables other areas own
+(``clv_fits``/``clv_members`` from ``siyu clv``, ``push_arms`` from push experiments) and return None
+when those never ran, so the report notes the gap instead of failing.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+#: P(alive) below this counts as "at risk" in the report (the docs' churn-risk list, clv:p_alive<0.3).
+AT_RISK_P_ALIVE = 0.3
+
+
+def _tables(con) -> set[str]:
+    return {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+
+
+def clv_by_segment(con) -> dict[str, Any] | None:
+    """Per RFM segment of the newest snapshot: buyers with a prediction, mean P(alive), total and mean CLV;
+    and the at-risk group (P(alive) < 0.3): members, their past net revenue and their remaining CLV."""
+    if not {"clv_fits", "clv_members", "segment_members"} <= _tables(con):
+        return None
+    fit = con.execute("SELECT fit_id, as_of, created_at, params FROM clv_fits ORDER BY fit_id DESC LIMIT 1").fetchone()
+    snap = con.execute("SELECT max(snapshot_id) FROM segment_members").fetchone()[0]
+    if fit is None or snap is None:
+        return None
+    rows = con.execute(
+        """SELECT s.segment_id, any_value(s.segment_name), count(c.member_id), avg(c.p_alive), sum(c.clv), avg(c.clv),
+                  count(c.member_id) FILTER (WHERE c.p_alive < $risk), sum(c.clv) FILTER (WHERE c.p_alive < $risk)
+           FROM segment_members s LEFT JOIN clv_members c ON c.member_id = s.member_id AND c.fit_id = $fit
+           WHERE s.snapshot_id = $snap GROUP BY 1 ORDER BY 1""",
+        {"fit": fit[0], "snap": snap, "risk": AT_RISK_P_ALIVE},
+    ).fetchall()
+    risk = con.execute(
+        """SELECT count(*), coalesce(sum(s.revenue), 0), coalesce(sum(c.clv), 0)
+           FROM clv_members c LEFT JOIN segment_members s ON s.member_id = c.member_id AND s.snapshot_id = $snap
+           WHERE c.fit_id = $fit AND c.p_alive < $risk""",
+        {"fit": fit[0], "snap": snap, "risk": AT_RISK_P_ALIVE},
+    ).fetchone()
+    import json
+
+    return {
+        "fit_id": fit[0], "as_of": fit[1], "fitted_at": fit[2],
+        "horizon_months": json.loads(fit[3]).get("horizon_months"), "snapshot_id": snap,
+        "segments": [{"segment_id": r[0], "segment_name": r[1], "with_prediction": r[2], "p_alive_mean": r[3],
+                      "clv_total": r[4], "clv_mean": r[5], "at_risk": r[6], "at_risk_clv": r[7]} for r in rows],
+        "at_risk": {"p_alive_below": AT_RISK_P_ALIVE, "members": risk[0], "past_revenue": float(risk[1]),
+                    "remaining_clv": float(risk[2])},
+    }
+
+
+def experiments(con, dfrom: date, dto: date, tz: str, window_days: int) -> list[dict[str, Any]] | None:
+    """Randomised results (ITT, delivered-only) of campaigns with arms created in the period; None without any."""
+    from zoneinfo import ZoneInfo
+
+    from siyu_cli.push.experiments import results
+
+    if "push_arms" not in _tables(con):
+        return None
+    zone = ZoneInfo(tz)
+    start = datetime.combine(dfrom, time(0), tzinfo=zone)
+    end = datetime.combine(dto + timedelta(days=1), time(0), tzinfo=zone)
+    ids = [r[0] for r in con.execute(
+        """SELECT DISTINCT c.campaign_id FROM push_campaigns c JOIN push_arms a USING (campaign_id)
+           WHERE c.created_at >= ? AND c.created_at < ? ORDER BY 1""", [start, end]).fetchall()]
+    if not ids:
+        return None
+    out = []
+    for cid in ids:
+        d = results(con, cid, days=window_days)
+        out.append({"campaign_id": cid, "name": d["name"], "reference": d["reference"], "window_open": d["window_open"],
+                    "arms": d["arms"],
+                    "uplift": [{"arm": u["arm"], "versus": u["versus"],
+                                "itt": {**u["itt"]["response_rate"], "verdict": u["itt"]["verdict"]},
+                                "delivered_only": ({**u["delivered_only"]["response_rate"],
+                                                    "verdict": u["delivered_only"]["verdict"]}
+                                                   if "delivered_only" in u else None)} for u in d["uplift"]]})
+    return out
