@@ -57,7 +57,7 @@ def _print_preview(p: dict, fmt: Format, limit: int | None = 50) -> None:
     con = output.stdout_console()
     st = p["states"]
     head = (f"[bold]{p['campaign_id']}[/bold]  {p['name']}  channel={p['channel']}  audience={p['audience']}"
-            + (f"  snapshot={p['snapshot_id']}" if p.get("snapshot_id") else "")
+            + (f"  snapshot={p['snapshot_id']} (as of {p.get('snapshot_as_of') or '?'})" if p.get("snapshot_id") else "")
             + f"\nstatus: {p['status']}{'  (dry run: nothing stored)' if p.get('dry_run') else ''}"
             + f"\nrecipients: {p['recipients']}  to send: {p['to_send']}  sent: {st['sent']}  failed: {st['failed']}  "
               f"excluded: {st['skipped']}"

@@ -90,14 +90,16 @@ _MEMBER_COLUMNS = """m.name, m.nickname, m.store, m.guide_userid, m.guide_name, 
 def _candidates_sql(pb: Playbook, step: SopStep, day0: date) -> tuple[str, list[Any]]:
     """Everyone whose day 0 is ``day0``, with the member columns and ``anchor_at``, plus its parameters.
 
-    ``segment_entered``: per as_of date of the SOP's scheme the snapshot with the highest id
-    counts; a member enters on as_of D when that snapshot has them in one of ``segments``
+    ``segment_entered``: per as_of date of the SOP's scheme the latest snapshot of that date
+    counts (``segment.snapshots.snapshots_by_day_sql``: the highest id); a member enters on as_of D when that snapshot has them in one of ``segments``
     and the previous counted snapshot (the newest with an earlier as_of) had them in none
     of them or did not list them. The scheme's first snapshot has no previous one, so
     nobody enters on it. ``anchor_at`` is the start of D in the playbook's zone.
     """
     sop = pb.sop
     if sop.anchor == "segment_entered":
+        from siyu_cli.segment.snapshots import snapshots_by_day_sql
+
         ids = list(sop.segments)
         marks = ", ".join("?" for _ in ids)
         custom = sop.scheme.startswith("custom:")
@@ -111,9 +113,7 @@ def _candidates_sql(pb: Playbook, step: SopStep, day0: date) -> tuple[str, list[
         cur_sql, cur_params = member_in("cur")
         prev_sql, prev_params = member_in("p")
         base = f"""
-        WITH snaps AS (
-            SELECT as_of, max(snapshot_id) AS snapshot_id FROM segment_snapshots WHERE scheme = ? GROUP BY as_of
-        ), seq AS (
+        WITH snaps AS ({snapshots_by_day_sql()}), seq AS (
             SELECT as_of, snapshot_id, lag(snapshot_id) OVER (ORDER BY as_of) AS prev_id FROM snaps
         ), entered AS (
             SELECT cur.member_id, s.as_of, cur.segment_id, cur.segment_name

@@ -3,7 +3,7 @@
 Specs (one string, as typed after ``--audience``):
 
 =========================  ==================================================================
-``segment:A``              members of segment A (id or Chinese name) in the latest snapshot
+``segment:A``              members of segment A (id or Chinese name) in the latest snapshot (latest as_of)
 ``segment:A@12``           … in snapshot 12
 ``tag:VIP`` / ``tag:g/VIP``  members tagged VIP (optionally in tag group g)
 ``store:上海静安店``        members whose home store is that store
@@ -174,7 +174,7 @@ def _segment(con, spec: str, rest: str) -> Audience:
     if not seg:
         raise UsageError("segment: needs a segment id or name, e.g. segment:A or segment:重要价值客户")
     if not _table_exists(con, "segment_members"):
-        raise DataError("no segment snapshots yet: run `siyu segment` first")
+        raise DataError("no segment snapshots yet: run `siyu segment run` first")
     if snap:
         try:
             snapshot_id = int(snap)
@@ -189,16 +189,22 @@ def _segment(con, spec: str, rest: str) -> Audience:
         ).fetchone()
         known = row[0] if row else None
     else:
-        # like segment.audience(): the newest snapshot that has this segment (an rfm11 run after
-        # an rfm8 run does not hide segment 'A')
-        row = con.execute(
-            "SELECT snapshot_id, any_value(segment_id) FROM segment_members WHERE segment_id = ? OR segment_name = ? "
-            "GROUP BY 1 ORDER BY 1 DESC LIMIT 1",
-            [seg, seg],
-        ).fetchone()
-        snapshot_id, known = (row[0], row[1]) if row else (con.execute("SELECT max(snapshot_id) FROM segment_snapshots").fetchone()[0], None)
-        if snapshot_id is None:
-            raise DataError("no segment snapshots yet: run `siyu segment` first")
+        # like segment.audience(): the latest snapshot (latest as_of, segment.snapshots.latest_snapshot)
+        # of the latest scheme that has this segment (an rfm11 run after an rfm8 run does not hide 'A')
+        from siyu_cli.segment.snapshots import latest_of_each_scheme
+
+        latest = latest_of_each_scheme(con)
+        if not latest:
+            raise DataError("no segment snapshots yet: run `siyu segment run` first")
+        snapshot_id, known = latest[0]["snapshot_id"], None
+        for snap in latest:
+            row = con.execute(
+                "SELECT any_value(segment_id) FROM segment_members WHERE snapshot_id = ? AND (segment_id = ? OR segment_name = ?)",
+                [snap["snapshot_id"], seg, seg],
+            ).fetchone()
+            if row and row[0] is not None:
+                snapshot_id, known = snap["snapshot_id"], row[0]
+                break
     if known is None:
         ids = [r[0] for r in con.execute(
             "SELECT DISTINCT segment_id FROM segment_members WHERE snapshot_id = ? ORDER BY 1", [snapshot_id]).fetchall()]

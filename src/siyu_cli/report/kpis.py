@@ -449,26 +449,25 @@ def pareto(con, head_percent: int) -> dict[str, Any]:
 
 
 def segments(con) -> dict[str, Any] | None:
-    """RFM mix of the latest snapshot and its change since the previous snapshot of the same scheme."""
+    """RFM mix of the latest snapshot (latest as_of) and its change since the latest snapshot of the
+    same scheme with an earlier as_of."""
     tables = _tables(con)
     if not {"segment_snapshots", "segment_members"} <= tables:
         return None
-    snaps = con.execute(
-        """
-        SELECT snapshot_id, created_at, as_of, scheme, label,
-               (SELECT count(*) FROM segment_members m WHERE m.snapshot_id = s.snapshot_id) AS members
-        FROM segment_snapshots s ORDER BY created_at DESC NULLS LAST, snapshot_id DESC
-        """
-    ).fetchall()
-    if not snaps:
+    from siyu_cli.segment.snapshots import latest_snapshot
+
+    latest = latest_snapshot(con)  # latest as_of (a backfill never becomes "latest")
+    if latest is None:
         return None
-    latest = snaps[0]
-    previous = next((s for s in snaps[1:] if s[3] == latest[3]), None)
+    previous = latest_snapshot(con, latest["scheme"], before_as_of=latest["as_of"])
 
     def info(s):
-        return None if s is None else {
-            "snapshot_id": s[0], "created_at": s[1], "as_of": s[2], "scheme": s[3], "label": s[4], "members": s[5]}
+        if s is None:
+            return None
+        n = con.execute("SELECT count(*) FROM segment_members WHERE snapshot_id = ?", [s["snapshot_id"]]).fetchone()[0]
+        return {**{k: s[k] for k in ("snapshot_id", "created_at", "as_of", "scheme", "label")}, "members": n}
 
+    latest, previous = info(latest), info(previous)
     rows = con.execute(
         """
         WITH cur AS (SELECT segment_id, any_value(segment_name) AS name, count(*) AS n
@@ -480,9 +479,9 @@ def segments(con) -> dict[str, Any] | None:
         FROM cur FULL JOIN prev ON cur.segment_id = prev.segment_id
         ORDER BY 1
         """,
-        {"l": latest[0], "p": previous[0] if previous else -1},
+        {"l": latest["snapshot_id"], "p": previous["snapshot_id"] if previous else -1},
     ).fetchall()
-    total, prev_total = latest[5], previous[5] if previous else None
+    total, prev_total = latest["members"], previous["members"] if previous else None
     mix = []
     for seg_id, name, n, prev_n in rows:
         share = _ratio(n, total)
@@ -497,7 +496,7 @@ def segments(con) -> dict[str, Any] | None:
                 change_share=None if share is None or prev_share is None else round(share - prev_share, 6),
             )
         mix.append(item)
-    return {"latest": info(latest), "previous": info(previous), "mix": mix}
+    return {"latest": latest, "previous": previous, "mix": mix}
 
 
 def cohorts(con, cfrom: date, dto: date) -> list[dict[str, Any]]:
