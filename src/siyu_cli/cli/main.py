@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "sandbox",  # sandbox serve
     "report",  # report
     "run",  # run, runs
+    "dims",  # stores …, staff …
 )
 
 

@@ -193,6 +193,9 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
     cfrom = max(dfrom, date(y, m + 1, 1))
 
     with open_store(settings, read_only=True) as con:
+        from siyu_cli.dimensions import prepare as prepare_dimensions
+
+        prepare_dimensions(con, settings)  # stores and guides resolve through siyu.toml and `siyu stores`
         K.prepare(con)
         K.period_orders(con, dfrom, dto)
         b = K.base(con, dfrom, dto, days)

@@ -234,26 +234,39 @@ def _money(value) -> float:
 
 
 def prepare(con: "duckdb.DuckDBPyConnection") -> None:
-    """Temp table of paid orders with their resolved store/guide/channel and day (read-only stores allow temps)."""
+    """Temp table of paid orders with their resolved store/guide/channel and day (read-only stores allow temps).
+
+    Stores and guides resolve through the dimensions (siyu_cli.dimensions): the guide is the canonical
+    userid of the order's guide, else the member's; the store is the order's physical store, else the
+    guide's store, else the member's home store (an online shop such as Youzan's 归属店铺 is no store).
+    """
+    from siyu_cli.dimensions import ensure_prepared
+
+    ensure_prepared(con)
     con.execute(
         """
-        CREATE OR REPLACE TEMP TABLE rpt_orders AS
-        SELECT o.source, o.order_id, o.member_id, o.paid_at,
-               CAST(o.paid_at AS DATE) AS day,
-               o.status IN ('paid', 'partially_refunded') AND o.net_amount > 0 AS valid,
-               o.net_amount, o.item_count,
-               coalesce(o.store, m.store) AS store,
-               coalesce(o.guide_userid, m.guide_userid) AS guide,
-               coalesce(o.channel, m.join_channel) AS channel
-        FROM orders o LEFT JOIN members m ON m.member_id = o.member_id
-        WHERE o.paid_at IS NOT NULL AND o.status IN ('paid', 'partially_refunded', 'refunded')
+        CREATE OR REPLACE TEMP TABLE rpt_members AS
+        SELECT member_id, CAST(join_at AS DATE) AS join_day, external_userid, dim_physical_store(store) AS store,
+               coalesce(dim_guide(guide_userid), dim_guide(guide_name)) AS guide_userid, join_channel
+        FROM members
         """
     )
     con.execute(
         """
-        CREATE OR REPLACE TEMP TABLE rpt_members AS
-        SELECT member_id, CAST(join_at AS DATE) AS join_day, external_userid, store, guide_userid, join_channel
-        FROM members
+        CREATE OR REPLACE TEMP TABLE rpt_orders AS
+        WITH o AS (
+            SELECT o.*, coalesce(dim_guide(o.guide_userid), m.guide_userid) AS guide, m.store AS member_store,
+                   m.join_channel
+            FROM orders o LEFT JOIN rpt_members m ON m.member_id = o.member_id
+            WHERE o.paid_at IS NOT NULL AND o.status IN ('paid', 'partially_refunded', 'refunded'))
+        SELECT o.source, o.order_id, o.member_id, o.paid_at,
+               CAST(o.paid_at AS DATE) AS day,
+               o.status IN ('paid', 'partially_refunded') AND o.net_amount > 0 AS valid,
+               o.net_amount, o.item_count,
+               coalesce(dim_physical_store(o.store), dim_guide_store(o.guide), o.member_store) AS store,
+               o.guide,
+               coalesce(o.channel, o.join_channel) AS channel
+        FROM o
         """
     )
 
@@ -343,9 +356,9 @@ def online(con, dto: date) -> dict[str, Any]:
 
 
 _CONTACTS = """
-    SELECT c.external_userid, c.staff_userid, coalesce(s.store, m.store) AS store
+    SELECT c.external_userid, dim_guide(c.staff_userid) AS staff_userid,
+           coalesce(dim_guide_store(dim_guide(c.staff_userid)), m.store) AS store
     FROM wecom_contacts c
-    LEFT JOIN staff s ON s.userid = c.staff_userid
     LEFT JOIN rpt_members m ON m.member_id = c.member_id
     WHERE CAST(c.added_at AS DATE) BETWEEN $f AND $t
 """
@@ -362,7 +375,7 @@ def add_rates(con, dfrom: date, dto: date) -> list[dict[str, Any]]:
     rows = con.execute(
         f"""
         WITH traffic AS (
-            SELECT store, sum(customers) AS customers FROM store_traffic
+            SELECT dim_physical_store(store) AS store, sum(customers) AS customers FROM store_traffic
             WHERE day BETWEEN $f AND $t GROUP BY 1 HAVING sum(customers) > 0),
         contacts AS (
             SELECT store, count(DISTINCT external_userid) AS n FROM ({_CONTACTS}) GROUP BY 1)
@@ -536,12 +549,12 @@ def _board(con, dfrom: date, dto: date, key: str) -> list[dict[str, Any]]:
     if key == "store":
         universe = """
             SELECT store AS k FROM rpt_members WHERE store IS NOT NULL
-            UNION SELECT store FROM staff WHERE store IS NOT NULL
+            UNION SELECT dim_physical_store(store) FROM staff WHERE store IS NOT NULL
             UNION SELECT store FROM rpt_period WHERE store IS NOT NULL"""
         if "store_traffic" in _tables(con):
-            universe += " UNION SELECT store FROM store_traffic"
+            universe += " UNION SELECT dim_physical_store(store) FROM store_traffic"
         contacts = f"SELECT store AS k, count(DISTINCT external_userid) AS n FROM ({_CONTACTS}) GROUP BY 1"
-        names = "SELECT NULL::VARCHAR AS k, NULL::VARCHAR AS name WHERE false"
+        names = "SELECT store_id AS k, name FROM dim_store_names"
     else:
         universe = """
             SELECT userid AS k FROM staff
@@ -579,7 +592,7 @@ def _board(con, dfrom: date, dto: date, key: str) -> list[dict[str, Any]]:
     out = []
     for rank, (k, name, contacts_n, buyers, orders, gmv, repeaters) in enumerate(rows, 1):
         item = {"rank": rank, key: k}
-        if key == "guide":
+        if key == "guide" or name is not None:  # a store's canonical name when the dimension has one
             item["name"] = name
         item.update(new_contacts=contacts_n, buyers=buyers, orders=orders, gmv=_money(gmv),
                     repurchase_rate=_ratio(repeaters, buyers))
