@@ -141,6 +141,12 @@ def store_map(con, settings: "Settings | None") -> dict[str, tuple[str, str]]:
     return out
 
 
+def store_names(con, settings: "Settings | None") -> dict[str, tuple[str, ...]]:
+    """raw value → every name of its canonical store (id, name, aliases), for filters written in Python."""
+    names = {s.store_id: (s.store_id, s.name, *s.aliases) for s in stores(con, settings)}
+    return {raw: names[sid] for raw, (sid, _kind) in store_map(con, settings).items()}
+
+
 def _canonical_store(con, settings, text: str) -> Store:
     wanted = _clean(text)
     mapped = store_map(con, settings).get(wanted)
@@ -219,6 +225,8 @@ def _overlap(raw: str, name: str) -> str | None:
         return None
     if name.endswith(raw) or raw.endswith(name):
         return "suffix"
+    if name.startswith(raw):  # "山茶咖啡" in "山茶咖啡上海徐汇店": the brand, often the online shop
+        return "prefix"
     if raw in name or name in raw:
         return "contains"
     return None
@@ -227,9 +235,9 @@ def _overlap(raw: str, name: str) -> str | None:
 def suggest_store_aliases(con, settings: "Settings | None") -> list[dict[str, Any]]:
     """For each unmatched value, the canonical stores whose id, name or alias overlaps it.
 
-    One candidate: a proposal (``store_id``). Several: ``ambiguous`` with every candidate (e.g. the
-    brand name "山茶咖啡" is contained in every store's name: it is usually the online shop, which
-    an operator adds with ``--kind online``). Nothing is applied here.
+    One candidate: a proposal (``store_id``). Several, or only a prefix match: ``ambiguous`` with every
+    candidate (the brand name "山茶咖啡" starts every store's name: it is usually the online shop,
+    which an operator adds with ``siyu stores add … --kind online``). Nothing is applied here.
     """
     all_stores = stores(con, settings)
     out = []
@@ -242,7 +250,7 @@ def suggest_store_aliases(con, settings: "Settings | None") -> list[dict[str, An
                 cands.append({"store_id": s.store_id, "name": s.name, "kind": s.kind, "why": why})
         if not cands:
             continue
-        one = len(cands) == 1
+        one = len(cands) == 1 and cands[0]["why"] != "prefix"  # a brand prefix is never proposed as a store
         out.append({"alias": raw, "rows": item["rows"], "store_id": cands[0]["store_id"] if one else None,
                     "ambiguous": not one, "candidates": cands})
     return out

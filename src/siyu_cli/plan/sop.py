@@ -156,8 +156,11 @@ def _step_rows(con: "duckdb.DuckDBPyConnection", pb: Playbook, step: SopStep, da
     base, base_params = _candidates_sql(pb, step, day - timedelta(days=step.day))
     params: list[Any] = [*base_params, step.channel]
     filters = []
-    if pb.sop.stores:
-        filters.append(f"c.store IN ({', '.join('?' for _ in pb.sop.stores)})")
+    if pb.sop.stores:  # canonical stores: any name of a store (id, name, alias) matches all of them
+        from siyu_cli.dimensions import ensure_prepared
+
+        ensure_prepared(con)
+        filters.append(f"dim_store(c.store) IN ({', '.join('dim_store(?)' for _ in pb.sop.stores)})")
         params.extend(pb.sop.stores)
     if pb.sop.tags:
         filters.append(
@@ -275,4 +278,7 @@ def sop_due(settings: "Settings", day: date, playbooks: list[Playbook], *,
     from siyu_cli.store import open_store
 
     with open_store(settings, read_only=True) as con:
+        from siyu_cli.dimensions import prepare as prepare_dimensions
+
+        prepare_dimensions(con, settings)  # store filters resolve through siyu.toml [stores] too
         return sop_due_in(con, playbooks, day, variables=variables)

@@ -6,7 +6,7 @@ Specs (one string, as typed after ``--audience``):
 ``segment:A``              members of segment A (id or Chinese name) in the latest snapshot (latest as_of)
 ``segment:A@12``           … in snapshot 12
 ``tag:VIP`` / ``tag:g/VIP``  members tagged VIP (optionally in tag group g)
-``store:上海静安店``        members whose home store is that store
+``store:上海静安店``        members whose home store is that store (any of its names: siyu_cli.dimensions)
 ``sql:SELECT …``           any query over the store returning ``member_id`` (or ``group_id``,
                            ``userid`` for group / app campaigns)
 ``list:m1,m2`` / ``list:@file.txt``  explicit ids (member ids or external_userids; one per line)
@@ -127,7 +127,10 @@ def resolve(con, settings, spec: str, channel: str, *, now: datetime | None = No
         if not rest:
             raise UsageError("store: needs a store name, e.g. store:上海静安店")
         table, col = {"member": ("members", "member_id"), "group": ("groups", "group_id"), "staff": ("staff", "userid")}[kind]
-        return Audience(spec, kind, f"SELECT {col} AS id FROM {table} WHERE store = ?", [rest])
+        from siyu_cli.dimensions import prepare as prepare_dimensions
+
+        prepare_dimensions(con, settings)  # any name of the store (id, name, alias) selects all of its rows
+        return Audience(spec, kind, f"SELECT {col} AS id FROM {table} WHERE dim_store(store) = dim_store(?)", [rest])
     if head == "tag":
         if not rest:
             raise UsageError("tag: needs a tag, e.g. tag:VIP or tag:等级/VIP")
