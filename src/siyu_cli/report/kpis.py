@@ -57,8 +57,11 @@ CONVENTIONS = """\
 - **GMV**: the sum of `net_amount` (paid − refunds) of the period's paid orders.
 - **Member at the end of the period**: a member whose `join_at` is on or before `--to` (or unknown).
 - **Member order**: an order with a resolved `member_id`; others are non-member (walk-in) orders.
-- **Store / guide / channel of an order**: the order's own `store` / `guide_userid` / `channel`, else the
-  member's home store / owning guide / join channel.
+- **Store / guide / channel of an order**: stores and guides resolve through the dimensions
+  (docs/dimensions.md: canonical store ids with their aliases, staff by userid, unique name or alias).
+  Guide: the order's own guide, else the member's owning guide. Store: the order's own physical store,
+  else its guide's store, else the member's home store — an online shop (`kind = "online"`, e.g. Youzan's
+  归属店铺) is no store. Channel: the order's own, else the member's join channel.
 - Ratios with a zero denominator are empty (`null`), not 0."""
 
 K = KPI
