@@ -191,3 +191,27 @@ def test_demo_report_shows_six_stores_and_fifteen_guides(tmp_path, cli):
     got = {r["store"]: r["gmv"] for r in lb["store"]}
     assert got == pytest.approx({k: round(v, 2) for k, v in expected.items()})
     assert sum(got.values()) > 0.5 * sum(float(r[0]) for r in rows)  # most online-shop orders found a store
+
+
+def test_staff_aliases_from_config(loaded, cli):
+    s = configure(loaded, STORES_TOML + '\n[staff.yuhui]\nname = "于慧"\naliases = ["慧慧"]\n')
+    with open_store(s) as con:
+        con.execute("UPDATE orders SET guide_userid = '慧慧' WHERE order_id = 'o2'")
+    guides = {r["guide"]: r for r in boards(cli)["guide"]}
+    assert "慧慧" not in guides and guides["yuhui"]["gmv"] == 340
+
+
+def test_plan_store_filter_matches_any_name_of_the_store(loaded):
+    from types import SimpleNamespace
+
+    from siyu_cli.plan.render import resolve_targets, store_groups
+    from siyu_cli.plan.schema import Targets
+
+    s = configure(loaded)
+    with open_store(s) as con:
+        con.execute("INSERT INTO groups (group_id, name, store) VALUES ('g1', '徐汇群', '徐汇店'), "
+                    "('g2', '静安群', '山茶咖啡上海静安店')")
+    groups = store_groups(s)
+    for wanted in ("SH02", "山茶咖啡上海徐汇店", "徐汇店"):
+        chosen = resolve_targets(SimpleNamespace(targets=Targets(stores=(wanted,))), groups)
+        assert [g.group_id for g in chosen] == ["g1"], wanted

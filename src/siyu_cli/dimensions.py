@@ -92,28 +92,34 @@ def _string_list(settings: "Settings", where: str, value: Any) -> list[str]:
     return [v.strip() for v in value]
 
 
+def _config_tables(settings: "Settings | None", section: str, keys: tuple[str, ...]):
+    """(id, table, "section.id") for each ``[section.<id>]`` of siyu.toml; unknown keys are refused."""
+    if settings is None:
+        return
+    for key, body in settings.section(section).items():
+        where = f"{section}.{key}"
+        if not isinstance(body, dict):
+            raise ConfigError(f"{settings.config_file}: [{where}] must be a table (name = …, aliases = […])")
+        unknown = set(body) - set(keys)
+        if unknown:
+            raise ConfigError(f"{settings.config_file}: unknown key {where}.{sorted(unknown)[0]} "
+                              f"(known: {', '.join(keys)})")
+        yield str(key), body, where
+
+
 # ---------------------------------------------------------------- stores
 
 def config_stores(settings: "Settings | None") -> list[Store]:
     """``[stores.<id>]`` tables of siyu.toml, checked (unknown keys and kinds are refused)."""
-    if settings is None:
-        return []
     out = []
-    for store_id, body in settings.section("stores").items():
-        where = f"stores.{store_id}"
-        if not isinstance(body, dict):
-            raise ConfigError(f"{settings.config_file}: [{where}] must be a table (name = …, aliases = […])")
-        unknown = set(body) - set(STORE_KEYS)
-        if unknown:
-            raise ConfigError(f"{settings.config_file}: unknown key {where}.{sorted(unknown)[0]} "
-                              f"(known: {', '.join(STORE_KEYS)})")
+    for store_id, body, where in _config_tables(settings, "stores", STORE_KEYS):
         kind = body.get("kind", "physical")
         if kind not in STORE_KINDS:
             raise ConfigError(f"{settings.config_file}: {where}.kind must be physical or online, not {kind!r}")
         name = body.get("name", store_id)
         if not isinstance(name, str) or not name.strip():
             raise ConfigError(f"{settings.config_file}: {where}.name must be a name")
-        out.append(Store(str(store_id), name.strip(), kind, _string_list(settings, f"{where}.aliases",
+        out.append(Store(store_id, name.strip(), kind, _string_list(settings, f"{where}.aliases",
                                                                           body.get("aliases")), "config"))
     return out
 
@@ -260,18 +266,9 @@ def suggest_store_aliases(con, settings: "Settings | None") -> list[dict[str, An
 
 def config_staff(settings: "Settings | None") -> list[Staff]:
     """``[staff.<userid>]`` tables of siyu.toml (name, aliases, store)."""
-    if settings is None:
-        return []
     out = []
-    for userid, body in settings.section("staff").items():
-        where = f"staff.{userid}"
-        if not isinstance(body, dict):
-            raise ConfigError(f"{settings.config_file}: [{where}] must be a table (name = …, aliases = […])")
-        unknown = set(body) - set(STAFF_KEYS)
-        if unknown:
-            raise ConfigError(f"{settings.config_file}: unknown key {where}.{sorted(unknown)[0]} "
-                              f"(known: {', '.join(STAFF_KEYS)})")
-        out.append(Staff(str(userid), body.get("name"), body.get("store"),
+    for userid, body, where in _config_tables(settings, "staff", STAFF_KEYS):
+        out.append(Staff(userid, body.get("name"), body.get("store"),
                          _string_list(settings, f"{where}.aliases", body.get("aliases")), "config"))
     return out
 

@@ -192,7 +192,7 @@ def segment_notes(con: "duckdb.DuckDBPyConnection", pb: Playbook) -> list[str]:
     ).fetchone()
     if not n:
         return [f"{pb.name}: no {pb.sop.scheme} segment snapshot yet, so nobody has entered "
-                f"{'/'.join(pb.sop.segments)} (run `siyu segment`)"]
+                f"{'/'.join(pb.sop.segments)} (run `siyu segment run`)"]
     if n == 1:
         return [f"{pb.name}: only one {pb.sop.scheme} snapshot (as_of {first}); the first snapshot has no "
                 f"previous one, so nobody enters a segment on it — entries start with the next snapshot"]

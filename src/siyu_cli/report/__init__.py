@@ -224,7 +224,7 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
     if not s["add_rate"]:
         report.notes.append("加粉率: no store traffic in the period (load it with `siyu report traffic FILE`)")
     if s["segments"] is None:
-        report.notes.append("RFM 分层: no segment snapshot yet (run `siyu segment`)")
+        report.notes.append("RFM 分层: no segment snapshot yet (run `siyu segment run`)")
     if s["campaigns"] is None:
         report.notes.append("活动效果: no campaigns yet (push has not run)")
     elif not s["campaigns"]:
