@@ -66,6 +66,11 @@ def test_backfill_does_not_change_latest(ws, cli):
 
     d = json.loads(cli("segment", "diff", "--format", "json").stdout)
     assert (d["old"]["snapshot_id"], d["new"]["snapshot_id"]) == (2, 1)
+    shown = cli("push", "create", "--audience", "segment:E", "--text", "hi", "--dry-run").stdout
+    assert f"snapshot=1 (as of {AS_OF})" in shown
+    pushed = json.loads(cli("push", "create", "--audience", "segment:E", "--text", "hi", "--dry-run",
+                            "--format", "json").stdout)
+    assert (pushed["snapshot_id"], pushed["snapshot_as_of"]) == (1, AS_OF)
     shown = json.loads(cli("segment", "show", "e", "--format", "json").stdout)  # default: the latest
     assert shown["snapshot"]["snapshot_id"] == 1 and shown["segment"]["id"] == "E"
 
