@@ -21,9 +21,9 @@ def ws(settings):
 
 
 def test_default_table(ws, cli):
-    res = cli("segment", "--as-of", AS_OF, *FIXED)
+    res = cli("segment", "run", "--as-of", AS_OF, *FIXED)
     out = res.stdout
-    assert "snapshot 1 · rfm8 · as of 2026-06-30" in out
+    assert "snapshot 1 stored · rfm8 · as of 2026-06-30" in out
     for seg in ("A 重要价值客户", "E 重要保持客户", "H 一般挽留客户", "no_purchase 未购"):
         assert seg in out
     row_g = next(line for line in out.splitlines() if "G 重要挽留客户" in line)
@@ -59,15 +59,15 @@ def test_per_member_json_csv_parquet(ws, cli, tmp_path):
 
 
 def test_summary_json(ws, cli):
-    data = json.loads(cli("segment", "--as-of", AS_OF, *FIXED, "--format", "json", "--summary").stdout)
+    data = json.loads(cli("segment", "--save", "--as-of", AS_OF, *FIXED, "--format", "json", "--summary").stdout)
     assert data["snapshot_id"] == 1 and data["members"] == 11 and data["buyers"] == 8
     assert {s["segment_id"]: s["members"] for s in data["segments"]}["no_purchase"] == 3
     assert data["pareto"]["buyers_share_for_80"] == 0.375
 
 
 def test_list_diff_history_show(ws, cli):
-    cli("segment", "--as-of", "2026-03-01", *FIXED, "--label", "march")
-    cli("segment", "--as-of", AS_OF, *FIXED)
+    cli("segment", "run", "--as-of", "2026-03-01", *FIXED, "--label", "march")
+    cli("segment", "run", "--as-of", AS_OF, *FIXED)
     snaps = json.loads(cli("segment", "list", "--format", "json").stdout)
     assert [(s["snapshot_id"], s["as_of"], s["label"]) for s in snaps] == [(1, "2026-03-01", "march"), (2, AS_OF, None)]
 
@@ -124,8 +124,8 @@ def test_subprocess_run(ws, siyu_subprocess):
 
 
 def test_english_actions_and_single_id_diff(ws, cli):
-    out = cli("--lang", "en", "segment", "--as-of", AS_OF, *FIXED).stdout
+    out = cli("--lang", "en", "segment", "run", "--as-of", AS_OF, *FIXED).stdout
     assert "win-back by a guide 1:1, now" in out and "导购 1:1 立即召回" not in out
-    cli("segment", "--as-of", "2026-03-01", *FIXED)
-    d = json.loads(cli("segment", "diff", "2", "--format", "json").stdout)  # one id: it vs its predecessor
-    assert (d["old"]["snapshot_id"], d["new"]["snapshot_id"]) == (1, 2)
+    cli("segment", "run", "--as-of", "2026-03-01", *FIXED)  # a backfill: saved after the later as-of
+    d = json.loads(cli("segment", "diff", "1", "--format", "json").stdout)  # one id: it vs its predecessor
+    assert (d["old"]["snapshot_id"], d["new"]["snapshot_id"]) == (2, 1)  # predecessor by as_of, not by id

@@ -226,7 +226,10 @@ def test_other_commands_after_prune(six, cli):
     cli("segment", "prune", "--keep-last", "2", "--scheme", "rfm8")  # deletes 1 and 3 (2: campaign)
     listed = json.loads(cli("segment", "list", "--format", "json").stdout)
     assert [r["snapshot_id"] for r in listed] == [2, 4, 5, 6]
-    cli("segment", "diff", expect=2)  # the latest (6, rfm11) has no earlier rfm11 snapshot, pruned or not
+    # the latest is 5 (rfm8, as of 05-31): 6 (rfm11, as of 01-15) was saved last but is older
+    d = json.loads(cli("segment", "diff", "--format", "json").stdout)
+    assert d["old"]["snapshot_id"] == 4 and d["new"]["snapshot_id"] == 5
+    cli("segment", "diff", "6", expect=2)  # no earlier rfm11 snapshot, pruned or not
     d = json.loads(cli("segment", "diff", "5", "--format", "json").stdout)
     assert d["old"]["snapshot_id"] == 4 and d["new"]["snapshot_id"] == 5
     d = json.loads(cli("segment", "diff", "4", "--format", "json").stdout)
@@ -234,7 +237,7 @@ def test_other_commands_after_prune(six, cli):
     h = json.loads(cli("segment", "history", "a", "--format", "json").stdout)
     assert [r["snapshot_id"] for r in h] == [2, 4, 5, 6]
     rep = json.loads(cli("report", "--from", "2026-01-01", "--to", "2026-06-30", "--format", "json").stdout)
-    assert rep["sections"]["segments"]["latest"]["snapshot_id"] == 6
+    assert rep["sections"]["segments"]["latest"]["snapshot_id"] == 5  # latest as_of, not the last saved (6)
     camp = [c for c in rep["sections"]["campaigns"] if c["campaign_id"] == "c-spring"]
     assert camp and camp[0]["snapshot_id"] == 2
     assert camp[0]["control_members"] == 1  # segment A of snapshot 2 (as of 02-28: only e), nobody was sent it
@@ -253,7 +256,7 @@ def test_config_keep_snapshots_prunes_after_each_run(ws, cli):
     add_campaign(s, "c-old", 1, "A")
     run = None
     for day in RFM8_DAYS[:4]:
-        run = cli("segment", "--as-of", day, "--format", "json", "--summary", "--r-split", "90")
+        run = cli("segment", "run", "--as-of", day, "--format", "json", "--summary", "--r-split", "90")
     data = json.loads(run.stdout)
     assert data["snapshot_id"] == 4 and data["pruned_snapshots"] == [2]  # run 3 kept 2 and 3 (1: campaign)
     assert sorted(stored(s)) == [1, 3, 4]  # 1: used by a campaign

@@ -44,6 +44,8 @@ SECTIONS = (
     "pipelines",
     "alerts",
     "templates",
+    "stores",  # siyu_cli.dimensions
+    "staff",  # siyu_cli.dimensions
 )
 
 

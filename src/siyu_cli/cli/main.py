@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "run",  # run, runs
     "privacy",  # forget
     "sync",  # sync wecom, tags sync
+    "dims",  # stores …, staff …
 )
 
 

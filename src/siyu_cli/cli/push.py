@@ -58,7 +58,7 @@ def _print_preview(p: dict, fmt: Format, limit: int | None = 50) -> None:
     st = p["states"]
     esc = output.markup_escape  # names and audiences are data: never markup
     head = (f"[bold]{esc(p['campaign_id'])}[/bold]  {esc(p['name'])}  channel={p['channel']}  audience={esc(p['audience'])}"
-            + (f"  snapshot={p['snapshot_id']}" if p.get("snapshot_id") else "")
+            + (f"  snapshot={p['snapshot_id']} (as of {p.get('snapshot_as_of') or '?'})" if p.get("snapshot_id") else "")
             + f"\nstatus: {p['status']}{'  (dry run: nothing stored)' if p.get('dry_run') else ''}"
             + f"\nrecipients: {p['recipients']}  to send: {p['to_send']}  sent: {st['sent']}  failed: {st['failed']}  "
               f"excluded: {st['skipped']}"

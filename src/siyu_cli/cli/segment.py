@@ -26,7 +26,8 @@ class ListFormat(str, Enum):
 
 
 segment_app = typer.Typer(
-    help="RFM segments: `siyu segment` runs and stores a snapshot; list, diff, history and show read them.",
+    help="RFM segments: `siyu segment` previews (stores nothing); `siyu segment run` (or --save) stores a "
+    "snapshot; list, diff, history and show read stored ones.",
     invoke_without_command=True,
     no_args_is_help=False,
 )
@@ -55,10 +56,12 @@ def run(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the per-member rows to this file."),
     summary: bool = typer.Option(False, "--summary", help="With --format json: print the per-segment summary instead of members."),
     unmask: bool = typer.Option(False, "--unmask", help="Show full phone numbers (personal data: share with care)."),
+    save: bool = typer.Option(False, "--save", help="Store the result as a snapshot (as `siyu segment run` does)."),
 ) -> None:
-    """Compute R/F/M for every member, assign segments and store a snapshot."""
+    """Compute R/F/M for every member and assign segments: a preview, unless `run` or --save stores a snapshot."""
     if ctx.invoked_subcommand is not None:
         return
+    save = save or ctx.info_name == "run"  # `siyu segment run …` is this command with --save
     from siyu_cli import output as out
     from siyu_cli.errors import UsageError
     from siyu_cli.segment import run_segment
@@ -71,9 +74,21 @@ def run(
         raise UsageError("--summary goes with --format json")
     out.unmask(unmask)
     s = settings(ctx)
+    rows: dict = {}
+
+    def export(con, snapshot_id: int) -> None:  # on the run's own connection: a preview lives only there
+        from siyu_cli.segment.snapshots import export_members, member_rows
+
+        if fmt is SegFormat.table or summary:
+            return
+        if output is not None:
+            rows["written"] = export_members(con, snapshot_id, fmt.value, output, unmask=unmask)
+        else:
+            rows["cols"], rows["rows"] = member_rows(con, snapshot_id, unmask=unmask)
+
     result = run_segment(
         s, scheme=scheme, as_of=as_of, window=window, frequency_unit=frequency_unit, monetary=monetary,
-        r_split=r_split, f_split=f_split, m_split=m_split, label=label,
+        r_split=r_split, f_split=f_split, m_split=m_split, label=label, save=save, then=export,
     )
     for w in result.warnings:
         out.warn(w)
@@ -82,20 +97,20 @@ def run(
     if fmt is SegFormat.table:
         _print_summary(result, english=s.language == "en")
         return
-    out.info(f"snapshot {result.snapshot_id}: {result.scheme} as of {result.as_of}, {result.members} members")
+    out.info(f"{_snapshot_words(result)}: {result.scheme} as of {result.as_of}, {result.members} members")
     if summary:
         out.emit_json(result.to_dict(), output)
-        return
-    from siyu_cli.segment.snapshots import export_members, member_rows
-    from siyu_cli.store import open_store
+    elif output is not None:
+        out.info(f"wrote {rows['written']} member rows to {output}")
+    else:
+        out.emit_rows(rows["cols"], rows["rows"], fmt.value)
 
-    with open_store(s, read_only=True) as con:
-        if output is not None:
-            n = export_members(con, result.snapshot_id, fmt.value, output, unmask=unmask)
-            out.info(f"wrote {n} member rows to {output}")
-        else:
-            cols, rows = member_rows(con, result.snapshot_id, unmask=unmask)
-            out.emit_rows(cols, rows, fmt.value)
+
+def _snapshot_words(result) -> str:
+    return "preview, not stored" if result.snapshot_id is None else f"snapshot {result.snapshot_id} stored"
+
+
+segment_app.command("run", help="Compute segments and store a snapshot (the same options as `siyu segment`).")(run)
 
 
 def _money(v) -> str:
@@ -110,7 +125,7 @@ def _print_summary(result, english: bool = False) -> None:
 
     p = result.params
     title = (
-        f"siyu segment · snapshot {result.snapshot_id} · {result.scheme} · as of {result.as_of} · "
+        f"siyu segment · {_snapshot_words(result)} · {result.scheme} · as of {result.as_of} · "
         f"window {p.get('window') or 'all'} · F={p['frequency_unit']} · M={p['monetary']}"
     )
     console = stdout_console()
@@ -153,6 +168,9 @@ def _print_summary(result, english: bool = False) -> None:
             "orders not counted: " + ", ".join(f"{k} {v:,}" for k, v in sorted(result.excluded.items())),
             highlight=False,
         )
+    if result.snapshot_id is None:
+        console.print("preview: no snapshot stored (`siyu segment run` or --save stores one)", highlight=False,
+                      markup=False)
 
 
 @segment_app.command("list")

@@ -48,6 +48,28 @@ GUIDES = (
     ("yuhui", "于慧", "SZ01"), ("tangwei", "唐伟", "SZ01"),
 )
 
+#: Online shops of the brand (not stores): Youzan's 归属店铺 is the brand's 微商城, Tmall's 店铺名称 the flagship.
+ONLINE_SHOPS = (("YZ", BRAND, "有赞微商城"), ("TM", f"{BRAND}旗舰店", "天猫旗舰店"))
+
+
+def dimensions_toml() -> str:
+    """The [stores.*] and [staff.*] tables an operator of this brand would write once into siyu.toml
+    (docs/dimensions.md): the six stores with the short names people also use, the online shops kept
+    apart, and the fifteen guides' names."""
+    lines = ["", "# Stores (docs/dimensions.md): canonical ids, names and the other names exports use."]
+    for sid, name, city in STORES:
+        short = name.removeprefix(BRAND)  # 上海静安店
+        lines += [f"[stores.{sid}]", f'name = "{name}"',
+                  f'aliases = ["{short}", "{short.removeprefix(city)}"]', 'kind = "physical"']
+    for sid, name, note in ONLINE_SHOPS:
+        lines += [f"[stores.{sid}]  # {note}", f'name = "{name}"', 'kind = "online"']
+    # WeCom's API gives guides' userids, order exports their Chinese names: the operator names each guide once
+    lines += ["", "# Guides (docs/dimensions.md): the WeCom userid, the name order exports use, the store."]
+    for userid, name, sid in GUIDES:
+        lines += [f"[staff.{userid}]", f'name = "{name}"', f'store = "{sid}"']
+    return "\n".join(lines) + "\n"
+
+
 #: (sku, name, category, price) — the menu
 MENU = (
     ("C001", "山茶花拿铁", "咖啡", 32.0),

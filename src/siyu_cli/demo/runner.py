@@ -453,6 +453,10 @@ def run_demo(
     (root / MARKER).write_text(json.dumps({"members": members, "seed": seed, "today": today.isoformat()}) + "\n",
                                encoding="utf-8")
     init_workspace(root)
+    from siyu_cli.demo.generator import dimensions_toml
+
+    with (root / "siyu.toml").open("a", encoding="utf-8") as fh:  # the stores an operator configures once
+        fh.write(dimensions_toml())
     # the demo's own store, whatever SIYU_STORE says: a demo must never write into a real store
     env = {k: v for k, v in os.environ.items() if k != "SIYU_STORE"}
     ctx = DemoContext(root=root, members=members, seed=seed, today=today, settings=load_settings(root, env=env),

@@ -129,7 +129,7 @@ def resolve_targets(playbook: Playbook, store_groups: Iterable[Target] | None, *
             listed = g.group_id in t.groups or g.name in t.groups
             filtered = bool(t.tags or t.stores)
             ok_tags = not t.tags or bool(set(t.tags) & set(g.tags))
-            ok_stores = not t.stores or (g.store in t.stores)
+            ok_stores = not t.stores or bool({g.store, *g.store_names} & set(t.stores))
             ok = listed or (filtered and ok_tags and ok_stores)
         if ok:
             chosen.append(g)
@@ -148,12 +148,16 @@ def store_groups(settings: "Settings") -> list[Target]:
     """Every group in the workspace store (read-only open)."""
     from siyu_cli.store import open_store
 
+    from siyu_cli.dimensions import store_names
+
     with open_store(settings, read_only=True) as con:
         rows = con.execute(
             "SELECT group_id, coalesce(name, group_id), store, city, owner_userid, coalesce(tags, []), member_count "
             "FROM groups ORDER BY group_id"
         ).fetchall()
-    return [Target(r[0], r[1], r[2], r[3], r[4], tuple(r[5] or ()), r[6]) for r in rows]
+        names = store_names(con, settings)
+    return [Target(r[0], r[1], r[2], r[3], r[4], tuple(r[5] or ()), r[6], names.get((r[2] or "").strip(), ()))
+            for r in rows]
 
 
 # ----------------------------------------------------------------------------- attachments

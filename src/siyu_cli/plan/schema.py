@@ -310,6 +310,7 @@ class Target:
     owner: str | None = None
     tags: tuple[str, ...] = ()
     member_count: int | None = None
+    store_names: tuple[str, ...] = ()  # every name of the group's canonical store (siyu_cli.dimensions)
 
 
 @dataclass(frozen=True)

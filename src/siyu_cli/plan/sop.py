@@ -94,8 +94,8 @@ _MEMBER_COLUMNS = """m.name, m.nickname, m.store, m.guide_userid, m.guide_name, 
 def _candidates_sql(pb: Playbook, step: SopStep, day0: date) -> tuple[str, list[Any]]:
     """Everyone whose day 0 is ``day0``, with the member columns and ``anchor_at``, plus its parameters.
 
-    ``segment_entered``: per as_of date of the SOP's scheme the snapshot with the highest id
-    counts; a member enters on as_of D when that snapshot has them in one of ``segments``
+    ``segment_entered``: per as_of date of the SOP's scheme the latest snapshot of that date
+    counts (``segment.snapshots.snapshots_by_day_sql``: the highest id); a member enters on as_of D when that snapshot has them in one of ``segments``
     and the previous counted snapshot (the newest with an earlier as_of) had them in none
     of them or did not list them. The scheme's first snapshot has no previous one, so
     nobody enters on it. ``anchor_at`` is the start of D in the playbook's zone.
@@ -121,6 +121,8 @@ def _candidates_sql(pb: Playbook, step: SopStep, day0: date) -> tuple[str, list[
         """
         return base, [day0, sop.p_alive_below, sop.p_alive_below, pb.timezone]
     if sop.anchor == "segment_entered":
+        from siyu_cli.segment.snapshots import snapshots_by_day_sql
+
         ids = list(sop.segments)
         marks = ", ".join("?" for _ in ids)
         custom = sop.scheme.startswith("custom:")
@@ -134,9 +136,7 @@ def _candidates_sql(pb: Playbook, step: SopStep, day0: date) -> tuple[str, list[
         cur_sql, cur_params = member_in("cur")
         prev_sql, prev_params = member_in("p")
         base = f"""
-        WITH snaps AS (
-            SELECT as_of, max(snapshot_id) AS snapshot_id FROM segment_snapshots WHERE scheme = ? GROUP BY as_of
-        ), seq AS (
+        WITH snaps AS ({snapshots_by_day_sql()}), seq AS (
             SELECT as_of, snapshot_id, lag(snapshot_id) OVER (ORDER BY as_of) AS prev_id FROM snaps
         ), entered AS (
             SELECT cur.member_id, s.as_of, cur.segment_id, cur.segment_name
@@ -192,8 +192,11 @@ def _step_rows(con: "duckdb.DuckDBPyConnection", pb: Playbook, step: SopStep, da
     base, base_params = _candidates_sql(pb, step, day - timedelta(days=step.day))
     params: list[Any] = [*base_params, step.channel]
     filters = []
-    if pb.sop.stores:
-        filters.append(f"c.store IN ({', '.join('?' for _ in pb.sop.stores)})")
+    if pb.sop.stores:  # canonical stores: any name of a store (id, name, alias) matches all of them
+        from siyu_cli.dimensions import ensure_prepared
+
+        ensure_prepared(con)
+        filters.append(f"dim_store(c.store) IN ({', '.join('dim_store(?)' for _ in pb.sop.stores)})")
         params.extend(pb.sop.stores)
     if pb.sop.tags:
         filters.append(
@@ -225,7 +228,7 @@ def segment_notes(con: "duckdb.DuckDBPyConnection", pb: Playbook) -> list[str]:
     ).fetchone()
     if not n:
         return [f"{pb.name}: no {pb.sop.scheme} segment snapshot yet, so nobody has entered "
-                f"{'/'.join(pb.sop.segments)} (run `siyu segment`)"]
+                f"{'/'.join(pb.sop.segments)} (run `siyu segment run`)"]
     if n == 1:
         return [f"{pb.name}: only one {pb.sop.scheme} snapshot (as_of {first}); the first snapshot has no "
                 f"previous one, so nobody enters a segment on it — entries start with the next snapshot"]
@@ -311,4 +314,7 @@ def sop_due(settings: "Settings", day: date, playbooks: list[Playbook], *,
     from siyu_cli.store import open_store
 
     with open_store(settings, read_only=True) as con:
+        from siyu_cli.dimensions import prepare as prepare_dimensions
+
+        prepare_dimensions(con, settings)  # store filters resolve through siyu.toml [stores] too
         return sop_due_in(con, playbooks, day, variables=variables)

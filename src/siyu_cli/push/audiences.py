@@ -3,10 +3,10 @@
 Specs (one string, as typed after ``--audience``):
 
 =========================  ==================================================================
-``segment:A``              members of segment A (id or Chinese name) in the latest snapshot
+``segment:A``              members of segment A (id or Chinese name) in the latest snapshot (latest as_of)
 ``segment:A@12``           … in snapshot 12
 ``tag:VIP`` / ``tag:g/VIP``  members tagged VIP (optionally in tag group g)
-``store:上海静安店``        members whose home store is that store
+``store:上海静安店``        members whose home store is that store (any of its names: siyu_cli.dimensions)
 ``sql:SELECT …``           one query over the store returning ``member_id`` (or ``group_id``,
                            ``userid`` for group / app campaigns); it runs like ``siyu sql``:
                            one read-only statement that cannot write, touch files or settings
@@ -162,7 +162,10 @@ def resolve(con, settings, spec: str, channel: str, *, now: datetime | None = No
         if not rest:
             raise UsageError("store: needs a store name, e.g. store:上海静安店")
         table, col = {"member": ("members", "member_id"), "group": ("groups", "group_id"), "staff": ("staff", "userid")}[kind]
-        return Audience(spec, kind, f"SELECT {col} AS id FROM {table} WHERE store = ?", [rest])
+        from siyu_cli.dimensions import prepare as prepare_dimensions
+
+        prepare_dimensions(con, settings)  # any name of the store (id, name, alias) selects all of its rows
+        return Audience(spec, kind, f"SELECT {col} AS id FROM {table} WHERE dim_store(store) = dim_store(?)", [rest])
     if head == "tag":
         if not rest:
             raise UsageError("tag: needs a tag, e.g. tag:VIP or tag:等级/VIP")
@@ -199,7 +202,7 @@ def _segment(con, spec: str, rest: str) -> Audience:
     if not seg:
         raise UsageError("segment: needs a segment id or name, e.g. segment:A or segment:重要价值客户")
     if not _table_exists(con, "segment_members"):
-        raise DataError("no segment snapshots yet: run `siyu segment` first")
+        raise DataError("no segment snapshots yet: run `siyu segment run` first")
     if snap:
         try:
             snapshot_id = int(snap)
@@ -214,16 +217,22 @@ def _segment(con, spec: str, rest: str) -> Audience:
         ).fetchone()
         known = row[0] if row else None
     else:
-        # like segment.audience(): the newest snapshot that has this segment (an rfm11 run after
-        # an rfm8 run does not hide segment 'A')
-        row = con.execute(
-            "SELECT snapshot_id, any_value(segment_id) FROM segment_members WHERE segment_id = ? OR segment_name = ? "
-            "GROUP BY 1 ORDER BY 1 DESC LIMIT 1",
-            [seg, seg],
-        ).fetchone()
-        snapshot_id, known = (row[0], row[1]) if row else (con.execute("SELECT max(snapshot_id) FROM segment_snapshots").fetchone()[0], None)
-        if snapshot_id is None:
-            raise DataError("no segment snapshots yet: run `siyu segment` first")
+        # like segment.audience(): the latest snapshot (latest as_of, segment.snapshots.latest_snapshot)
+        # of the latest scheme that has this segment (an rfm11 run after an rfm8 run does not hide 'A')
+        from siyu_cli.segment.snapshots import latest_of_each_scheme
+
+        latest = latest_of_each_scheme(con)
+        if not latest:
+            raise DataError("no segment snapshots yet: run `siyu segment run` first")
+        snapshot_id, known = latest[0]["snapshot_id"], None
+        for snap in latest:
+            row = con.execute(
+                "SELECT any_value(segment_id) FROM segment_members WHERE snapshot_id = ? AND (segment_id = ? OR segment_name = ?)",
+                [snap["snapshot_id"], seg, seg],
+            ).fetchone()
+            if row and row[0] is not None:
+                snapshot_id, known = snap["snapshot_id"], row[0]
+                break
     if known is None:
         ids = [r[0] for r in con.execute(
             "SELECT DISTINCT segment_id FROM segment_members WHERE snapshot_id = ? ORDER BY 1", [snapshot_id]).fetchall()]

@@ -357,6 +357,7 @@ def preview(settings, campaign_id: str, *, con=None, now: datetime | None = None
         "channel": camp["channel"],
         "audience": camp["audience"],
         "snapshot_id": camp["snapshot_id"],
+        "snapshot_as_of": _snapshot_as_of(con, camp["snapshot_id"]),
         "segment_id": camp["segment_id"],
         "status": camp["status"],
         "personalised": bool(camp["personalised"]),
@@ -393,3 +394,11 @@ def list_campaigns(settings) -> list[dict]:
         )
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, row)) for row in cur.fetchall()]
+
+
+def _snapshot_as_of(con, snapshot_id: int | None) -> str | None:
+    """The as-of date of the segment snapshot a campaign targets (shown next to its id), or None."""
+    if snapshot_id is None:
+        return None
+    row = con.execute("SELECT as_of FROM segment_snapshots WHERE snapshot_id = ?", [snapshot_id]).fetchone()
+    return None if row is None or row[0] is None else row[0].isoformat()

@@ -206,6 +206,9 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
     with tempfile.TemporaryDirectory(prefix="siyu-report-") as tmp, open_store(settings, read_only=True) as con:
         con.execute(f"SET memory_limit = '{cfg.memory_limit}'")
         con.execute(f"SET temp_directory = '{Path(tmp).as_posix()}'")
+        from siyu_cli.dimensions import prepare as prepare_dimensions
+
+        prepare_dimensions(con, settings)  # stores and guides resolve through siyu.toml and `siyu stores`
         K.prepare(con)
         K.period_orders(con, dfrom, dto)
         b = K.base(con, dfrom, dto, days)
@@ -247,7 +250,7 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
     if not s["add_rate"]:
         report.notes.append("加粉率: no store traffic in the period (load it with `siyu report traffic FILE`)")
     if s["segments"] is None:
-        report.notes.append("RFM 分层: no segment snapshot yet (run `siyu segment`)")
+        report.notes.append("RFM 分层: no segment snapshot yet (run `siyu segment run`)")
     if s["campaigns"] is None:
         report.notes.append("活动效果: no campaigns yet (push has not run)")
     elif not s["campaigns"]:

@@ -57,8 +57,11 @@ CONVENTIONS = """\
 - **GMV**: the sum of `net_amount` (paid − refunds) of the period's paid orders.
 - **Member at the end of the period**: a member whose `join_at` is on or before `--to` (or unknown).
 - **Member order**: an order with a resolved `member_id`; others are non-member (walk-in) orders.
-- **Store / guide / channel of an order**: the order's own `store` / `guide_userid` / `channel`, else the
-  member's home store / owning guide / join channel.
+- **Store / guide / channel of an order**: stores and guides resolve through the dimensions
+  (docs/dimensions.md: canonical store ids with their aliases, staff by userid, unique name or alias).
+  Guide: the order's own guide, else the member's owning guide. Store: the order's own physical store,
+  else its guide's store, else the member's home store — an online shop (`kind = "online"`, e.g. Youzan's
+  归属店铺) is no store. Channel: the order's own, else the member's join channel.
 - Ratios with a zero denominator are empty (`null`), not 0."""
 
 K = KPI
@@ -238,9 +241,13 @@ def prepare(con: "duckdb.DuckDBPyConnection") -> None:
 
     ``rpt_orders``: every paid order with its day and whether it is valid; queries over history read
     only the columns they need and filter on ``paid_at`` (zone maps skip row groups outside the range).
-    ``rpt_members``: members with their join day. The period's orders are copied once, with their
-    resolved store/guide/channel, by :func:`period_orders`.
+    ``rpt_members``: members with their join day and their store and guide resolved through the
+    dimensions (siyu_cli.dimensions). The period's orders are copied once, with their resolved
+    store/guide/channel, by :func:`period_orders`.
     """
+    from siyu_cli.dimensions import ensure_prepared
+
+    ensure_prepared(con)
     con.execute(
         """
         CREATE OR REPLACE TEMP VIEW rpt_orders AS
@@ -255,7 +262,8 @@ def prepare(con: "duckdb.DuckDBPyConnection") -> None:
     con.execute(
         """
         CREATE OR REPLACE TEMP VIEW rpt_members AS
-        SELECT member_id, CAST(join_at AS DATE) AS join_day, external_userid, store, guide_userid, join_channel
+        SELECT member_id, CAST(join_at AS DATE) AS join_day, external_userid, dim_physical_store(store) AS store,
+               coalesce(dim_guide(guide_userid), dim_guide(guide_name)) AS guide_userid, join_channel
         FROM members
         """
     )
@@ -273,16 +281,25 @@ def _until_day(param: str) -> str:
 
 
 def period_orders(con, dfrom: date, dto: date) -> None:
-    """The period's paid orders (only them) with the store / guide / channel each one counts for."""
+    """The period's paid orders (only them) with the store / guide / channel each one counts for.
+
+    Stores and guides resolve through the dimensions (siyu_cli.dimensions): the guide is the canonical
+    userid of the order's guide, else the member's; the store is the order's physical store, else the
+    guide's store, else the member's home store (an online shop such as Youzan's 归属店铺 is no store).
+    """
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE rpt_period AS
+        WITH o AS (
+            SELECT o.*, coalesce(dim_guide(o.guide_userid), m.guide_userid) AS guide, m.store AS member_store,
+                   m.join_channel
+            FROM rpt_orders o LEFT JOIN rpt_members m ON m.member_id = o.member_id
+            WHERE NOT {_before_day('f')} AND {_until_day('t')})  -- = its day is in [f, t]
         SELECT o.source, o.order_id, o.member_id, o.paid_at, o.day, o.valid, o.net_amount, o.item_count,
-               coalesce(o.store, m.store) AS store,
-               coalesce(o.guide_userid, m.guide_userid) AS guide,
-               coalesce(o.channel, m.join_channel) AS channel
-        FROM rpt_orders o LEFT JOIN members m ON m.member_id = o.member_id
-        WHERE NOT {_before_day('f')} AND {_until_day('t')}  -- = its day is in [f, t]
+               coalesce(dim_physical_store(o.store), dim_guide_store(o.guide), o.member_store) AS store,
+               o.guide,
+               coalesce(o.channel, o.join_channel) AS channel
+        FROM o
         """,
         {"f": dfrom, "t": dto},
     )
@@ -367,9 +384,9 @@ def online(con, dto: date) -> dict[str, Any]:
 
 
 _CONTACTS = """
-    SELECT c.external_userid, c.staff_userid, coalesce(s.store, m.store) AS store
+    SELECT c.external_userid, dim_guide(c.staff_userid) AS staff_userid,
+           coalesce(dim_guide_store(dim_guide(c.staff_userid)), m.store) AS store
     FROM wecom_contacts c
-    LEFT JOIN staff s ON s.userid = c.staff_userid
     LEFT JOIN rpt_members m ON m.member_id = c.member_id
     WHERE CAST(c.added_at AS DATE) BETWEEN $f AND $t
 """
@@ -386,7 +403,7 @@ def add_rates(con, dfrom: date, dto: date) -> list[dict[str, Any]]:
     rows = con.execute(
         f"""
         WITH traffic AS (
-            SELECT store, sum(customers) AS customers FROM store_traffic
+            SELECT dim_physical_store(store) AS store, sum(customers) AS customers FROM store_traffic
             WHERE day BETWEEN $f AND $t GROUP BY 1 HAVING sum(customers) > 0),
         contacts AS (
             SELECT store, count(DISTINCT external_userid) AS n FROM ({_CONTACTS}) GROUP BY 1)
@@ -488,26 +505,25 @@ def pareto(con, head_percent: int) -> dict[str, Any]:
 
 
 def segments(con) -> dict[str, Any] | None:
-    """RFM mix of the latest snapshot and its change since the previous snapshot of the same scheme."""
+    """RFM mix of the latest snapshot (latest as_of) and its change since the latest snapshot of the
+    same scheme with an earlier as_of."""
     tables = _tables(con)
     if not {"segment_snapshots", "segment_members"} <= tables:
         return None
-    snaps = con.execute(
-        """
-        SELECT snapshot_id, created_at, as_of, scheme, label,
-               (SELECT count(*) FROM segment_members m WHERE m.snapshot_id = s.snapshot_id) AS members
-        FROM segment_snapshots s ORDER BY created_at DESC NULLS LAST, snapshot_id DESC
-        """
-    ).fetchall()
-    if not snaps:
+    from siyu_cli.segment.snapshots import latest_snapshot
+
+    latest = latest_snapshot(con)  # latest as_of (a backfill never becomes "latest")
+    if latest is None:
         return None
-    latest = snaps[0]
-    previous = next((s for s in snaps[1:] if s[3] == latest[3]), None)
+    previous = latest_snapshot(con, latest["scheme"], before_as_of=latest["as_of"])
 
     def info(s):
-        return None if s is None else {
-            "snapshot_id": s[0], "created_at": s[1], "as_of": s[2], "scheme": s[3], "label": s[4], "members": s[5]}
+        if s is None:
+            return None
+        n = con.execute("SELECT count(*) FROM segment_members WHERE snapshot_id = ?", [s["snapshot_id"]]).fetchone()[0]
+        return {**{k: s[k] for k in ("snapshot_id", "created_at", "as_of", "scheme", "label")}, "members": n}
 
+    latest, previous = info(latest), info(previous)
     rows = con.execute(
         """
         WITH cur AS (SELECT segment_id, any_value(segment_name) AS name, count(*) AS n
@@ -519,9 +535,9 @@ def segments(con) -> dict[str, Any] | None:
         FROM cur FULL JOIN prev ON cur.segment_id = prev.segment_id
         ORDER BY 1
         """,
-        {"l": latest[0], "p": previous[0] if previous else -1},
+        {"l": latest["snapshot_id"], "p": previous["snapshot_id"] if previous else -1},
     ).fetchall()
-    total, prev_total = latest[5], previous[5] if previous else None
+    total, prev_total = latest["members"], previous["members"] if previous else None
     mix = []
     for seg_id, name, n, prev_n in rows:
         share = _ratio(n, total)
@@ -536,7 +552,7 @@ def segments(con) -> dict[str, Any] | None:
                 change_share=None if share is None or prev_share is None else round(share - prev_share, 6),
             )
         mix.append(item)
-    return {"latest": info(latest), "previous": info(previous), "mix": mix}
+    return {"latest": latest, "previous": previous, "mix": mix}
 
 
 def cohorts(con, cfrom: date, dto: date) -> list[dict[str, Any]]:
@@ -576,12 +592,12 @@ def _board(con, dfrom: date, dto: date, key: str) -> list[dict[str, Any]]:
     if key == "store":
         universe = """
             SELECT store AS k FROM rpt_members WHERE store IS NOT NULL
-            UNION SELECT store FROM staff WHERE store IS NOT NULL
+            UNION SELECT dim_physical_store(store) FROM staff WHERE store IS NOT NULL
             UNION SELECT store FROM rpt_period WHERE store IS NOT NULL"""
         if "store_traffic" in _tables(con):
-            universe += " UNION SELECT store FROM store_traffic"
+            universe += " UNION SELECT dim_physical_store(store) FROM store_traffic"
         contacts = f"SELECT store AS k, count(DISTINCT external_userid) AS n FROM ({_CONTACTS}) GROUP BY 1"
-        names = "SELECT NULL::VARCHAR AS k, NULL::VARCHAR AS name WHERE false"
+        names = "SELECT store_id AS k, name FROM dim_store_names"
     else:
         universe = """
             SELECT userid AS k FROM staff
@@ -619,7 +635,7 @@ def _board(con, dfrom: date, dto: date, key: str) -> list[dict[str, Any]]:
     out = []
     for rank, (k, name, contacts_n, buyers, orders, gmv, repeaters) in enumerate(rows, 1):
         item = {"rank": rank, key: k}
-        if key == "guide":
+        if key == "guide" or name is not None:  # a store's canonical name when the dimension has one
             item["name"] = name
         item.update(new_contacts=contacts_n, buyers=buyers, orders=orders, gmv=_money(gmv),
                     repurchase_rate=_ratio(repeaters, buyers))

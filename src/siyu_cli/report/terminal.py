@@ -224,7 +224,7 @@ def render(report: Report, console=None) -> None:
             lb.add_column(col, justify=justify, no_wrap=True)
         top = max((r["gmv"] for r in rows), default=0) or 1
         for r in rows[:5]:
-            who = r[key] if key == "store" else (f"{r['name']} ({r['guide']})" if r.get("name") else r["guide"])
+            who = (r.get("name") or r["store"]) if key == "store" else (f"{r['name']} ({r['guide']})" if r.get("name") else r["guide"])
             lb.add_row(str(r["rank"]), rich_text(str(who)[:24]), fmt_money(r["gmv"], cur), Text(bar(r["gmv"] / top, 16), style="green"),
                        fmt_count(r["buyers"]), fmt_ratio(r["repurchase_rate"]), fmt_count(r["new_contacts"]))
         more = f"  (top 5 of {len(rows)})" if len(rows) > 5 else ""

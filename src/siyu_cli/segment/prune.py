@@ -5,8 +5,9 @@ so without retention the file only grows. Rules (docs/segment.md, "Retention"):
 
 * never deleted: the newest snapshot of each scheme, and any snapshot a push campaign
   references (``push_campaigns.snapshot_id``: the report's campaign control group reads it);
-* ``keep_last N``: the newest N snapshots of each scheme are kept ("newest" = highest
-  snapshot id, i.e. creation order, as ``latest_snapshot_id`` and ``segment diff`` use);
+* ``keep_last N``: the newest N snapshots of each scheme are kept ("newest" = latest as_of,
+  ties by the higher id: ``segment.snapshots.latest_snapshot``, as audiences, the report and
+  ``segment diff`` use; a backfilled snapshot is old however recently it was saved);
 * ``older_than`` (``90d`` / ``12w`` / ``6m`` / ``1y``): snapshots whose **as_of** date is on or
   after today − duration (workspace timezone) are kept;
 * both rules given: a snapshot is deleted only if both rules would delete it;
@@ -33,8 +34,6 @@ CAMPAIGN = "used by campaign"
 KEEP_LAST = "within keep-last"
 RECENT = "within older-than"
 MONTHLY = "last of its month"
-
-SNAPSHOT_COLUMNS = ("snapshot_id", "created_at", "as_of", "scheme", "members", "label")
 
 
 @dataclass
@@ -92,6 +91,7 @@ def plan_prune(
 ) -> PruneResult:
     """Decide, per snapshot in scope, deleted or kept (with the reasons). Reads only snapshot metadata."""
     from siyu_cli.segment.measures import _minus
+    from siyu_cli.segment.snapshots import SNAPSHOT_COLUMNS, latest_snapshot
 
     if keep_last is None and older_than is None:
         raise UsageError("say what to keep: --keep-last N and/or --older-than 90d")
@@ -117,11 +117,13 @@ def plan_prune(
             campaigns.setdefault(int(sid), []).append(cid)
 
     snaps = [dict(zip(SNAPSHOT_COLUMNS, r)) for r in rows]
-    rank: dict[int, int] = {}  # 1 = newest of its scheme
+    rank: dict[int, int] = {}  # 1 = latest of its scheme (latest as_of, then highest id)
     seen: dict[str, int] = {}
-    for s in reversed(snaps):
+    for s in sorted(snaps, key=lambda s: (s["as_of"] is not None, s["as_of"] or date.min, s["snapshot_id"]),
+                    reverse=True):
         seen[s["scheme"]] = seen.get(s["scheme"], 0) + 1
         rank[s["snapshot_id"]] = seen[s["scheme"]]
+    newest = {latest_snapshot(con, name)["snapshot_id"] for name in seen}  # never deleted
 
     def day(s: dict[str, Any]) -> date | None:
         if s["as_of"] is not None:
@@ -131,13 +133,13 @@ def plan_prune(
     for s in snaps:
         sid = s["snapshot_id"]
         reasons = []
-        if rank[sid] == 1:
+        if sid in newest:
             reasons.append(NEWEST)
         if sid in campaigns:
             reasons.append(f"{CAMPAIGN} {', '.join(campaigns[sid])}")
         by_count = keep_last is not None and rank[sid] <= int(keep_last)
         by_age = cutoff is not None and (day(s) is None or day(s) >= cutoff)
-        if by_count and rank[sid] > 1:
+        if by_count and sid not in newest:
             reasons.append(f"{KEEP_LAST} {int(keep_last)}")
         if by_age:
             reasons.append(f"{RECENT} {older_than}")

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from siyu_cli.errors import ConfigError, UsageError
 from siyu_cli.segment import measures as M
@@ -22,7 +22,7 @@ BUILTIN_SCHEMES = ("rfm8", "rfm11")
 
 @dataclass
 class SegmentRun:
-    snapshot_id: int
+    snapshot_id: int | None  # None: a preview (``save=False``), nothing stored
     scheme: str
     as_of: date
     params: dict[str, Any]
@@ -102,9 +102,16 @@ def run_segment(
     scheme: str = "rfm8",
     as_of: date | None = None,
     window: str | None = None,
+    save: bool = True,
+    then: "Callable[[Any, int], None] | None" = None,
     **options: Any,
 ) -> SegmentRun:
     """Compute measures, scores and segments as of a date and store them as a new snapshot.
+
+    ``save=False`` previews: the store is opened read-only and the run goes into TEMP tables that
+    shadow ``segment_snapshots``/``segment_members`` on that connection only, so the same summary
+    and export code reads it and nothing is written (``siyu segment`` without ``run``/``--save``).
+    ``then(con, snapshot_id)`` runs on that connection before it closes (e.g. the per-member export).
 
     ``scheme`` is ``rfm8``, ``rfm11`` or a custom scheme YAML path (None: siyu.toml, else rfm8).
     ``options``: frequency_unit (orders|days), monetary (total|average), r_split/f_split/m_split
@@ -116,8 +123,12 @@ def run_segment(
     scheme_name, params, splits, custom, label = resolve_options(
         settings, scheme=scheme, as_of=as_of, window=window, options=options
     )
-    keep = keep_snapshots(settings)
-    with open_store(settings) as con:
+    keep = keep_snapshots(settings)  # checked on previews too: a bad value is reported before it bites
+    keep = keep if save else None
+    with open_store(settings, read_only=not save) as con:
+        if not save:
+            for table in ("segment_snapshots", "segment_members"):
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {table} LIMIT 0")
         # One scan of orders into a per-buyer temp table; the scheme's SELECT joins the members
         # without a purchase in and is inserted straight into segment_members.
         stats = M.build_buyers(con, params, "seg_buyers")
@@ -158,6 +169,8 @@ def run_segment(
         summary = summarize(con, snapshot_id, all_params)
         curve = pareto(con, table="seg_buyers")
         con.execute("DROP TABLE IF EXISTS seg_buyers")
+        if then is not None:
+            then(con, snapshot_id)
         pruned: list[int] = []
         if keep is not None:  # automatic retention, same rules as `siyu segment prune --keep-last`
             from siyu_cli.segment.prune import prune_with
@@ -165,7 +178,7 @@ def run_segment(
             pruned = prune_with(con, today=M.parse_as_of(None, settings.timezone), keep_last=keep,
                                 scheme=stored_scheme).deleted
     return SegmentRun(
-        snapshot_id=int(snapshot_id),
+        snapshot_id=int(snapshot_id) if save else None,
         scheme=stored_scheme,
         as_of=params.as_of,
         params=all_params,

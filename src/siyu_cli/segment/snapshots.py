@@ -19,13 +19,59 @@ ABSENT = "(absent)"
 
 # ---------------------------------------------------------------- lookups
 
+#: The one order of "latest": the latest as_of first, ties on as_of broken by the higher id
+#: (a later run of the same day wins). A backfill (``--as-of`` an earlier date, saved after a
+#: later one) therefore never becomes "the latest".
+LATEST_ORDER = "as_of DESC NULLS LAST, snapshot_id DESC"
+
+SNAPSHOT_COLUMNS = ("snapshot_id", "created_at", "as_of", "scheme", "members", "label")
+
+
+def latest_snapshot(
+    con: "duckdb.DuckDBPyConnection", scheme: str | None = None, *, as_of=None, before_as_of=None
+) -> dict[str, Any] | None:
+    """The latest snapshot (of ``scheme``; with ``as_of`` on or before that date; with ``before_as_of``
+    strictly before it) as a row dict, or None. Every reader of "the latest snapshot" calls this:
+    audiences (``segment:E``), the report's comparison, ``segment diff``/``show``, prune, SOP entries.
+    """
+    where, args = ["TRUE"], []
+    if scheme is not None:
+        where.append("scheme = ?")
+        args.append(scheme)
+    if as_of is not None:
+        where.append("as_of <= ?")
+        args.append(as_of)
+    if before_as_of is not None:
+        where.append("as_of < ?")
+        args.append(before_as_of)
+    row = con.execute(
+        f"SELECT {', '.join(SNAPSHOT_COLUMNS)} FROM segment_snapshots WHERE {' AND '.join(where)} "
+        f"ORDER BY {LATEST_ORDER} LIMIT 1",
+        args,
+    ).fetchone()
+    return None if row is None else dict(zip(SNAPSHOT_COLUMNS, row))
+
+
+def latest_of_each_scheme(con: "duckdb.DuckDBPyConnection") -> list[dict[str, Any]]:
+    """:func:`latest_snapshot` of every stored scheme, the latest first."""
+    schemes = [r[0] for r in con.execute("SELECT DISTINCT scheme FROM segment_snapshots").fetchall()]
+    snaps = [latest_snapshot(con, s) for s in schemes]
+    return sorted(snaps, key=lambda d: (d["as_of"] is not None, d["as_of"] or 0, d["snapshot_id"]), reverse=True)
+
+
+def snapshots_by_day_sql() -> str:
+    """SQL (one ``?``: the scheme) listing, per as_of date, the snapshot :func:`latest_snapshot`
+    picks for ``as_of=that date``: the same tie-break, for set-based readers (SOP entries)."""
+    return (
+        "SELECT as_of, snapshot_id FROM segment_snapshots WHERE scheme = ? AND as_of IS NOT NULL "
+        "QUALIFY row_number() OVER (PARTITION BY as_of ORDER BY snapshot_id DESC) = 1"
+    )
+
+
 def latest_snapshot_id(con: "duckdb.DuckDBPyConnection", scheme: str | None = None) -> int | None:
-    """The newest snapshot (optionally of one scheme, e.g. 'rfm8'), or None."""
-    if scheme is None:
-        row = con.execute("SELECT max(snapshot_id) FROM segment_snapshots").fetchone()
-    else:
-        row = con.execute("SELECT max(snapshot_id) FROM segment_snapshots WHERE scheme = ?", [scheme]).fetchone()
-    return None if row is None or row[0] is None else int(row[0])
+    """The id of :func:`latest_snapshot` (optionally of one scheme, e.g. 'rfm8'), or None."""
+    snap = latest_snapshot(con, scheme)
+    return None if snap is None else int(snap["snapshot_id"])
 
 
 def snapshot_params(con, snapshot_id: int) -> dict[str, Any]:
@@ -37,18 +83,17 @@ def snapshot_params(con, snapshot_id: int) -> dict[str, Any]:
 
 def snapshot_row(con, snapshot_id: int) -> dict[str, Any]:
     row = con.execute(
-        "SELECT snapshot_id, created_at, as_of, scheme, members, label FROM segment_snapshots WHERE snapshot_id = ?",
-        [snapshot_id],
+        f"SELECT {', '.join(SNAPSHOT_COLUMNS)} FROM segment_snapshots WHERE snapshot_id = ?", [snapshot_id]
     ).fetchone()
     if row is None:
         raise UsageError(f"no segment snapshot {snapshot_id} (see `siyu segment list`)")
-    return dict(zip(("snapshot_id", "created_at", "as_of", "scheme", "members", "label"), row))
+    return dict(zip(SNAPSHOT_COLUMNS, row))
 
 
 def require_latest(con, scheme: str | None = None) -> int:
     sid = latest_snapshot_id(con, scheme)
     if sid is None:
-        raise UsageError("no segment snapshot yet: run `siyu segment` first")
+        raise UsageError("no segment snapshot yet: run `siyu segment run` first")
     return sid
 
 
@@ -300,17 +345,18 @@ def member_rows(con, snapshot_id: int, *, unmask: bool = False) -> tuple[list[st
 # ---------------------------------------------------------------- diff and history
 
 def _pick_pair(con, old: int | None, new: int | None) -> tuple[int, int]:
+    """Default NEW: the latest snapshot; default OLD: the latest of NEW's scheme with an earlier as_of."""
     if new is None:
         new = require_latest(con)
-    snapshot_row(con, new)
+    new_row = snapshot_row(con, new)
     if old is None:
-        scheme = snapshot_row(con, new)["scheme"]
-        row = con.execute(
-            "SELECT max(snapshot_id) FROM segment_snapshots WHERE snapshot_id < ? AND scheme = ?", [new, scheme]
-        ).fetchone()
-        if row[0] is None:
-            raise UsageError(f"snapshot {new} has no earlier {scheme} snapshot to compare with; give OLD and NEW")
-        old = int(row[0])
+        prev = latest_snapshot(con, new_row["scheme"], before_as_of=new_row["as_of"])
+        if prev is None:
+            raise UsageError(
+                f"snapshot {new} (as of {new_row['as_of']}) has no earlier {new_row['scheme']} snapshot "
+                "(by as-of date) to compare with; give OLD and NEW"
+            )
+        old = int(prev["snapshot_id"])
     snapshot_row(con, old)
     return old, new
 
@@ -501,8 +547,8 @@ def _num(value: Any) -> str:
 def audience(settings: "Settings", segment: str, snapshot_id: int | None = None) -> list[str]:
     """Member ids of a segment (id 'A', English id or Chinese name).
 
-    Without ``snapshot_id``: the newest snapshot whose scheme has that segment
-    (so 'A' finds the latest rfm8 run even if an rfm11 run came after it).
+    Without ``snapshot_id``: the latest snapshot (by as_of, :func:`latest_snapshot`) of the latest
+    scheme that has that segment (so 'A' finds the latest rfm8 run even if an rfm11 run came after it).
     """
     from siyu_cli.store import open_store
 
@@ -510,7 +556,7 @@ def audience(settings: "Settings", segment: str, snapshot_id: int | None = None)
         if snapshot_id is not None:
             ids = [snapshot_id]
         else:
-            ids = [r[0] for r in con.execute("SELECT snapshot_id FROM segment_snapshots ORDER BY snapshot_id DESC").fetchall()]
+            ids = [snap["snapshot_id"] for snap in latest_of_each_scheme(con)]
             if not ids:
                 raise UsageError("no segment snapshot yet: run `siyu segment` first")
         for sid in ids:

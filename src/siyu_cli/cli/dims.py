@@ -1,0 +1,194 @@
+"""``siyu stores …`` and ``siyu staff …``: the store and staff dimensions (siyu_cli.dimensions)."""
+
+from __future__ import annotations
+
+from enum import Enum
+import typer
+
+from siyu_cli.cli.context import settings
+
+
+class Fmt(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+class Kind(str, Enum):
+    physical = "physical"
+    online = "online"
+
+
+stores_app = typer.Typer(help="Canonical stores and their aliases (online shops kept apart); docs/dimensions.md.",
+                         no_args_is_help=True)
+staff_app = typer.Typer(help="Staff (guides) matched across WeCom userid, name and alias; docs/dimensions.md.",
+                        no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Register this module's commands on the root app."""
+    app.add_typer(stores_app, name="stores")
+    app.add_typer(staff_app, name="staff")
+
+
+def _where(where: dict) -> str:
+    return ", ".join(f"{k} {v:,}" for k, v in sorted(where.items()))
+
+
+@stores_app.command("list")
+def stores_list(ctx: typer.Context, fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", help="table, csv or json.")) -> None:
+    """Canonical stores (siyu.toml [stores.ID] and `siyu stores add`) with their aliases."""
+    from siyu_cli.dimensions import stores
+    from siyu_cli.output import emit_json, emit_rows
+    from siyu_cli.store import open_store
+
+    with open_store(settings(ctx), read_only=True) as con:
+        rows = [s.to_dict() for s in stores(con, settings(ctx))]
+    if fmt is Fmt.json:
+        emit_json(rows)
+        return
+    emit_rows(["store_id", "name", "kind", "aliases", "source"],
+              [[r["store_id"], r["name"], r["kind"], "; ".join(r["aliases"]), r["source"]] for r in rows],
+              fmt.value, title="stores")
+
+
+@stores_app.command("add")
+def stores_add(
+    ctx: typer.Context,
+    store_id: str = typer.Argument(..., help="Canonical id, e.g. SH02."),
+    name: str = typer.Option(..., "--name", help="Canonical name, e.g. 山茶咖啡上海徐汇店."),
+    kind: Kind = typer.Option(Kind.physical, "--kind", help="physical (a store) or online (a shop or channel)."),
+) -> None:
+    """Add (or rename) a canonical store in the workspace store."""
+    from siyu_cli.dimensions import add_store
+    from siyu_cli.output import info
+
+    s = add_store(settings(ctx), store_id, name, kind.value)
+    info(f"store {s.store_id}: {s.name} ({s.kind})")
+
+
+@stores_app.command("alias")
+def stores_alias(
+    ctx: typer.Context,
+    alias: str = typer.Argument(..., help="The name an export uses, e.g. 徐汇店."),
+    canonical: str = typer.Argument(..., help="The store it means: id, name or an existing alias."),
+) -> None:
+    """Say that ALIAS means the store CANONICAL (reports, audiences and plans follow)."""
+    from siyu_cli.dimensions import add_store_alias
+    from siyu_cli.output import info
+
+    s = add_store_alias(settings(ctx), alias, canonical)
+    info(f"{alias} → {s.store_id} {s.name}")
+
+
+@stores_app.command("unmatched")
+def stores_unmatched(ctx: typer.Context,
+                     fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", help="table, csv or json.")) -> None:
+    """Store values in the data that no canonical store claims (see `siyu stores suggest`)."""
+    from siyu_cli.dimensions import unmatched_stores
+    from siyu_cli.output import emit_json, emit_rows
+    from siyu_cli.store import open_store
+
+    with open_store(settings(ctx), read_only=True) as con:
+        rows = unmatched_stores(con, settings(ctx))
+    if fmt is Fmt.json:
+        emit_json(rows)
+        return
+    emit_rows(["value", "rows", "where"], [[r["value"], r["rows"], _where(r["where"])] for r in rows], fmt.value,
+              title=f"unmatched store values: {len(rows)}")
+
+
+@stores_app.command("suggest")
+def stores_suggest(
+    ctx: typer.Context,
+    confirm: bool = typer.Option(False, "--confirm", help="Ask, one by one, whether to apply each proposal."),
+    fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", help="table, csv or json."),
+) -> None:
+    """Propose aliases where an unmatched value and a store's name overlap (suffix / containment).
+
+    Nothing is applied unless you confirm each proposal (--confirm) or run `siyu stores alias`.
+    """
+    from siyu_cli.dimensions import add_store_alias, suggest_store_aliases
+    from siyu_cli.output import emit_json, emit_rows, info
+    from siyu_cli.store import open_store
+
+    s = settings(ctx)
+    with open_store(s, read_only=True) as con:
+        props = suggest_store_aliases(con, s)
+    if fmt is Fmt.json:
+        emit_json(props)
+        return
+    emit_rows(
+        ["alias", "rows", "store", "why"],
+        [[p["alias"], p["rows"],
+          "ambiguous: " + ", ".join(c["store_id"] for c in p["candidates"]) if p["ambiguous"]
+          else f"{p['store_id']} {p['candidates'][0]['name']}",
+          "; ".join(sorted({c["why"] for c in p["candidates"]}))] for p in props],
+        fmt.value, title=f"suggested store aliases: {len(props)} (nothing applied)",
+    )
+    if fmt is not Fmt.table:
+        return
+    applied = 0
+    for p in props:
+        if p["ambiguous"]:
+            continue
+        cand = p["candidates"][0]
+        if confirm and typer.confirm(f"{p['alias']} → {cand['store_id']} {cand['name']}?", default=False, err=True):
+            add_store_alias(s, p["alias"], p["store_id"], source="suggest")
+            applied += 1
+    if confirm:
+        info(f"applied {applied} alias(es)")
+    elif any(not p["ambiguous"] for p in props):
+        info("apply with `siyu stores suggest --confirm` or `siyu stores alias ALIAS STORE`")
+
+
+@staff_app.command("list")
+def staff_list(ctx: typer.Context, fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", help="table, csv or json.")) -> None:
+    """Staff (userid, name, store, aliases) and the names several userids share."""
+    from siyu_cli.dimensions import staff, staff_map
+    from siyu_cli.output import emit_json, emit_rows, warn
+    from siyu_cli.store import open_store
+
+    with open_store(settings(ctx), read_only=True) as con:
+        rows = [p.to_dict() for p in staff(con, settings(ctx))]
+        _, ambiguous = staff_map(con, settings(ctx))
+    if fmt is Fmt.json:
+        emit_json({"staff": rows, "ambiguous_names": ambiguous})
+        return
+    emit_rows(["userid", "name", "store", "aliases", "source"],
+              [[r["userid"], r["name"], r["store"], "; ".join(r["aliases"]), r["source"]] for r in rows],
+              fmt.value, title="staff")
+    for name, ids in sorted(ambiguous.items()):
+        warn(f"name {name!r} is shared by {', '.join(ids)}: rows naming it stay unmatched (`siyu staff alias`)")
+
+
+@staff_app.command("alias")
+def staff_alias(
+    ctx: typer.Context,
+    alias: str = typer.Argument(..., help="The name or id an export uses, e.g. 于慧."),
+    userid: str = typer.Argument(..., help="The WeCom userid it means, e.g. yuhui."),
+) -> None:
+    """Say that ALIAS means the staff member USERID."""
+    from siyu_cli.dimensions import add_staff_alias
+    from siyu_cli.output import info
+
+    p = add_staff_alias(settings(ctx), alias, userid)
+    info(f"{alias} → {p.userid} {p.name or ''}".rstrip())
+
+
+@staff_app.command("unmatched")
+def staff_unmatched(ctx: typer.Context,
+                    fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", help="table, csv or json.")) -> None:
+    """Guide values in the data that match no staff member, or a name several share."""
+    from siyu_cli.dimensions import unmatched_staff
+    from siyu_cli.output import emit_json, emit_rows
+    from siyu_cli.store import open_store
+
+    with open_store(settings(ctx), read_only=True) as con:
+        rows = unmatched_staff(con, settings(ctx))
+    if fmt is Fmt.json:
+        emit_json(rows)
+        return
+    emit_rows(["value", "reason", "rows", "where"],
+              [[r["value"], r["reason"], r["rows"], _where(r["where"])] for r in rows], fmt.value,
+              title=f"unmatched guide values: {len(rows)}")
