@@ -83,6 +83,7 @@ name: lost
 title: 好友流失挽回
 sop:
   anchor: contact_lost
+  audience: all
   channel: app
   time: "10:00"
   steps:
