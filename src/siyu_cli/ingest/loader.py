@@ -45,6 +45,7 @@ from siyu_cli.ingest.presets import (
     Preset,
     all_presets,
     choose_preset,
+    fingerprint_matches,
     header_score,
     resolve_columns,
     status_key,
@@ -1094,15 +1095,44 @@ def show_mapping(settings, kind: str, paths: list[Path], *, preset: str = "auto"
     return out
 
 
+#: the order kinds are tried in when classifying a file by its header: a group list names a group id, an
+#: orders export an order id; a members export usually has neither (but orders often carry a phone)
+CLASSIFY_ORDER = ("groups", "orders", "members")
+
+
+def classify_file(settings, path: Path) -> str | None:
+    """What a file holds (members, orders or groups) by its header: the first kind with a preset whose
+    fingerprint matches (``--preset auto``'s rule); None when none does or the file cannot be read."""
+    import duckdb
+
+    from siyu_cli.errors import SiyuError
+    from siyu_cli.scratch import scratch_dir
+
+    with scratch_dir(settings.root, "classify") as tmp:
+        con = duckdb.connect()
+        try:
+            for kind in CLASSIFY_ORDER:
+                try:
+                    src = open_source(Path(path), Path(tmp), encoding=None, score=header_score(kind, settings))
+                    header = _read_header(con, src)
+                except (SiyuError, duckdb.Error, OSError, ValueError):
+                    return None
+                if any(p.kind == kind and fingerprint_matches(p, header) for p in all_presets(settings).values()):
+                    return kind
+        finally:
+            con.close()
+    return None
+
+
 def check_exceeded(report: LoadReport) -> None:
     """Raise DataError (exit 65) when the load rejected more rows than allowed."""
     if report.exceeded and report.dry_run:
         raise DataError(
-            f"{report.rejected} row(s) would be rejected, more than --max-rejects {report.max_rejects} "
+            f"{report.bad} row(s) would be rejected, more than --max-rejects {report.max_rejects} "
             "(dry run: nothing was written)"
         )
     if report.exceeded:
         raise DataError(
-            f"{report.rejected} row(s) rejected, more than --max-rejects {report.max_rejects}; "
+            f"{report.bad} row(s) rejected, more than --max-rejects {report.max_rejects}; "
             "the other rows were loaded — see `siyu rejects`"
         )
