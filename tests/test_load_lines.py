@@ -19,7 +19,7 @@ def rejects(settings):
 
 
 def adds_up(rep) -> bool:
-    return rep.read == rep.inserted + rep.updated + rep.unchanged + rep.rejected
+    return rep.read == rep.inserted + rep.updated + rep.unchanged + rep.merged + rep.rejected + rep.erased
 
 
 BLANKS = (
