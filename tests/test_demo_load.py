@@ -50,7 +50,7 @@ def test_each_file_is_recognised_and_rejects_exactly_the_bad_rows(loaded):
         assert fr.preset == f.preset, f.path.name
         assert rep.read == exp[f.path.name]["rows"], f.path.name
         assert rep.rejected == exp[f.path.name]["rejected"], f.path.name
-        assert rep.read == rep.inserted + rep.updated + rep.unchanged + rep.rejected, f.path.name
+        assert rep.read == rep.inserted + rep.updated + rep.unchanged + rep.merged + rep.rejected + rep.erased, f.path.name
     with open_store(settings, read_only=True) as con:
         got = sorted((Path(file).name, int(line)) for file, line in
                      con.execute("SELECT DISTINCT file, line FROM rejects").fetchall())
@@ -80,7 +80,7 @@ def test_tmall_row_with_too_many_columns_is_rejected(loaded):
 
     rep = reports[RAGGED[0]]
     assert rep.rejected == data.expected()["files"][RAGGED[0]]["rejected"] == 2
-    assert rep.read == rep.inserted + rep.updated + rep.unchanged + rep.rejected
+    assert rep.read == rep.inserted + rep.updated + rep.unchanged + rep.merged + rep.rejected + rep.erased
     bad = next(b for b in data.bad_rows if (b.file, b.reason) == RAGGED)
     exp = data.expected()
     with open_store(settings, read_only=True) as con:

@@ -123,7 +123,7 @@ def test_forget_leaves_no_trace_and_a_reload_counts_their_rows_as_erased(demo, c
     assert reports["members"].erased > 0
     for rep in reports.values():
         for f in rep.files:
-            assert f.read == f.inserted + f.updated + f.unchanged + f.rejected + f.erased
+            assert f.read == f.inserted + f.updated + f.unchanged + f.merged + f.rejected + f.erased
     assert traces(settings, person) == []
     # ... also through the CLI, which shows the erased count
     out = json.loads(cli("load", "orders", bad, "--force", "--format", "json", "--max-rejects", "10").stdout)

@@ -130,8 +130,8 @@ def test_shopify_orders_line_items(settings, tmp_path):
     f = write(tmp_path / "orders_export.csv", SHOPIFY)
     rep = load_files(settings, "orders", [f])
     assert rep.files[0].preset == "shopify_orders"
-    # 4 rows → 3 orders; each row counts once, with its order's outcome
-    assert (rep.read, rep.inserted, rep.rejected) == (4, 4, 0)
+    # 4 rows → 3 orders: 3 inserted, the 2nd line of one order merged into it
+    assert (rep.read, rep.inserted, rep.merged, rep.rejected) == (4, 3, 1, 0)
     assert q(settings, "SELECT count(*) FROM orders") == [(3,)]
     row = order(settings, "#1001", "status, paid_amount, item_count, paid_at, buyer_phone")
     assert row[:3] == ("paid", Decimal("60.00"), 3)
@@ -207,7 +207,7 @@ def test_wecom_customers_merge_identity(settings, tmp_path):
     fr = rep.files[0]
     assert fr.preset == "wecom_customers"
     # 张三 (2 rows) matches the Youzan member by phone → updated; Tom is new
-    assert (rep.read, rep.inserted, rep.updated, rep.unchanged) == (3, 1, 2, 0)
+    assert (rep.read, rep.inserted, rep.updated, rep.unchanged, rep.merged) == (3, 1, 1, 0, 1)
     zs = q(settings, "SELECT member_id, external_userid, join_at::DATE::VARCHAR, guide_userid FROM members WHERE name = '张三'")
     assert zs == [(pid(settings, "13800138000"), "wmAAA", "2024-01-03", "guide_gang")]
     assert q(settings, "SELECT member_id FROM member_identities WHERE id_type='external_userid' AND id_value='wmAAA'") == [
@@ -260,7 +260,7 @@ def test_idempotent_and_update_by_natural_key(settings, tmp_path):
 def test_duplicate_rows_in_one_file_last_wins(settings, tmp_path):
     f = write(tmp_path / "d.csv", "order_id,status,paid_amount\nD1,paid,10\nD1,refunded,10\n")
     rep = load_files(settings, "orders", [f])
-    assert (rep.read, rep.inserted) == (2, 2)
+    assert (rep.read, rep.inserted, rep.merged) == (2, 1, 1)
     assert order(settings, "D1", "status") == ("refunded",)
 
 
@@ -339,7 +339,7 @@ def test_examples_load(settings):
         assert files, kind
         rep = load_files(settings, kind, files)
         assert rep.rejected == 0, [f.to_dict() for f in rep.files]
-        assert rep.read == rep.inserted + rep.updated + rep.unchanged > 0
+        assert rep.read == rep.inserted + rep.updated + rep.unchanged + rep.merged > 0
     assert q(settings, "SELECT count(*) FROM orders WHERE member_id IS NOT NULL")[0][0] > 0
 
 
@@ -348,7 +348,7 @@ def test_identity_chain_within_one_file(settings, tmp_path):
     text = ("member_id,phone,unionid,external_userid,name\n"
             "M9,13800000009,,,a\n,13800000009,U9,,b\n,,U9,wx9,c\n,13800000008,,,d\n")
     rep = load_files(settings, "members", [write(tmp_path / "m.csv", text)])
-    assert (rep.read, rep.inserted) == (4, 4)
+    assert (rep.read, rep.inserted, rep.merged) == (4, 2, 2)
     assert q(settings, "SELECT member_id, name FROM members ORDER BY 1") == [("M9", "c"), (pid(settings, "13800000008"), "d")]
     ids = q(settings, "SELECT id_type, id_value FROM member_identities WHERE member_id = 'M9' ORDER BY 1, 2")
     assert ids == [("external_userid", "wx9"), ("phone", "13800000009"), ("source_member_id", "M9"), ("unionid", "U9")]

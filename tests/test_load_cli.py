@@ -31,7 +31,7 @@ def test_load_within_max_rejects_exits_0_and_reload_is_skipped(cli, workspace, t
 
 def test_load_config_max_rejects(cli, workspace, tmp_path):
     cfg = workspace / "siyu.toml"
-    cfg.write_text(cfg.read_text(encoding="utf-8").replace("max_rejects = 0", "max_rejects = 3"), encoding="utf-8")
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace("# max_rejects = 0", "max_rejects = 3"), encoding="utf-8")
     f = tmp_path / "o.csv"
     f.write_text(ORDERS, encoding="utf-8")
     cli("load", "orders", str(f))

@@ -58,7 +58,7 @@ def test_jd_gbk_sku_rows_statuses_and_summary_row(settings, tmp_path):
     fr = rep.files[0]
     assert (fr.preset, fr.source, fr.encoding) == ("jd_orders", "jd", "gb18030")
     # 7 data rows: 6 order rows (5 orders) + the 合计 row, which is rejected
-    assert (rep.read, rep.inserted, rep.rejected) == (7, 6, 1)
+    assert (rep.read, rep.inserted, rep.merged, rep.rejected) == (7, 5, 1, 1)
     assert q(settings, "SELECT reason FROM rejects") == [("SUMMARY_ROW",)]
     assert q(settings, "SELECT count(*) FROM orders WHERE source = 'jd'") == [(5,)]
     # two SKU rows fold into one order: 订购数量 2 + 1 = 3 items, 应付金额 138 once (not 276)
@@ -117,7 +117,7 @@ def test_douyin_bom_sub_orders_encrypted_receivers(settings, tmp_path):
     rep = load_files(settings, "orders", [f])
     fr = rep.files[0]
     assert (fr.preset, fr.source, fr.encoding) == ("douyin_orders", "douyin", "utf-8-sig")
-    assert (rep.read, rep.inserted, rep.rejected) == (6, 6, 0)
+    assert (rep.read, rep.inserted, rep.merged, rep.rejected) == (6, 5, 1, 0)
     assert q(settings, "SELECT count(*) FROM orders") == [(5,)]
     # ids lose their tab; two sub-orders are one order with 3 items and two lines keyed by 子订单编号
     row = order(settings, "6917000000000000001", "status, paid_amount, net_amount, item_count, paid_at, created_at")
@@ -214,7 +214,7 @@ def test_weimob_group_buy_export(settings, tmp_path):
     rep = load_files(settings, "orders", [f])
     fr = rep.files[0]
     assert (fr.preset, fr.source) == ("weimob_orders", "weimob")
-    assert (rep.read, rep.inserted, rep.rejected) == (6, 6, 0)
+    assert (rep.read, rep.inserted, rep.merged, rep.rejected) == (6, 5, 1, 0)
     assert q(settings, "SELECT count(*) FROM orders") == [(5,)]
     row = order(settings, "WM202403050001", "status, total_amount, paid_amount, net_amount, item_count, paid_at, buyer_phone")
     # no payment time column: paid_at is the order time
@@ -302,10 +302,11 @@ def test_cli_auto_detects_and_force_reload_is_unchanged(cli, settings, tmp_path,
     data = json.loads(cli("load", "orders", f, "--format", "json", "--max-rejects", rejects).stdout)
     assert data["files"][0]["preset"] == pid
     rows = data["read"] - rejects
-    assert (data["inserted"], data["updated"], data["unchanged"], data["rejected"]) == (rows, 0, 0, rejects)
+    assert (data["inserted"] + data["merged"], data["updated"], data["unchanged"], data["rejected"]) == (rows, 0, 0, rejects)
+    assert data["inserted"] == n_orders
     assert q(settings, "SELECT count(*) FROM orders")[0][0] == n_orders
     again = json.loads(cli("load", "orders", f, "--force", "--format", "json", "--max-rejects", rejects).stdout)
-    assert (again["read"], again["inserted"], again["updated"], again["unchanged"]) == (data["read"], 0, 0, rows)
+    assert (again["read"], again["inserted"], again["updated"], again["unchanged"]) == (data["read"], 0, 0, n_orders)
     assert q(settings, "SELECT count(*) FROM orders")[0][0] == n_orders
 
 

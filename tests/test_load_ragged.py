@@ -2,7 +2,7 @@
 
 DuckDB's CSV reader drops trailing empty extra fields and reads such a row without a reject, so
 the loader scans the raw lines itself (readers.scan_ragged): every such row is rejected as
-TOO_MANY_COLUMNS with its physical line and raw text, and read = inserted + updated + unchanged + rejected.
+TOO_MANY_COLUMNS with its physical line and raw text, and read = inserted + updated + unchanged + merged + rejected + erased.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from store_helpers import q, write
 
 
 def adds_up(rep) -> bool:
-    return rep.read == rep.inserted + rep.updated + rep.unchanged + rep.rejected
+    return rep.read == rep.inserted + rep.updated + rep.unchanged + rep.merged + rep.rejected + rep.erased
 
 
 def test_trailing_empty_extra_fields_are_rejected(settings, tmp_path):

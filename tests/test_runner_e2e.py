@@ -60,7 +60,7 @@ def test_nightly_loads_inbox_segments_and_writes_report(workspace, siyu_subproce
     load, segment, report = run["steps"]
     assert load["counts"]["loaded"] == len(files) and load["counts"]["failed"] == 0
     c = load["counts"]
-    assert c["read"] == c["inserted"] + c["updated"] + c["unchanged"] + c["rejected"]
+    assert c["read"] == c["inserted"] + c["updated"] + c["unchanged"] + c["merged"] + c["rejected"] + c["erased"]
     settings = load_settings(workspace)
     # everything the files held is in the store, and every file moved to done/DATE/
     assert count(settings, "SELECT count(*) FROM load_log WHERE status = 'loaded'") == len(files)
@@ -83,7 +83,10 @@ def test_nightly_loads_inbox_segments_and_writes_report(workspace, siyu_subproce
     assert count(settings, "SELECT count(*) FROM segment_snapshots") == 2
 
 
-def test_failed_file_moves_aside_fails_the_step_and_alerts_the_robot(workspace, tmp_path, monkeypatch, siyu_subprocess):
+def test_failed_file_moves_aside_the_run_goes_on_partial_and_resume_keeps_it_open(workspace, tmp_path, monkeypatch,
+                                                                                   siyu_subprocess):
+    """A file nothing of which loads is parked in failed/; the run goes on (segment, report) and ends partial (exit 3).
+    --resume re-runs load and what follows while the file is still in failed/, and is ok once it has been dealt with."""
     from siyu_cli.sandbox import SandboxServer
 
     key = "alert-robot-key-7f3a9c"
@@ -94,29 +97,43 @@ def test_failed_file_moves_aside_fails_the_step_and_alerts_the_robot(workspace, 
         shutil.copy(EXPORTS / "orders" / "siyu_orders.csv", inbox / "good_orders.csv")
         (inbox / "bad_orders.csv").write_text("order_id,paid_at,paid_amount,status\nA1,not a date,12,paid\n", encoding="utf-8")
         proc = siyu_subprocess("run", "nightly", "--log-format", "json", env={"OPS_ROBOT": key})
-        assert proc.returncode == 1
+        assert proc.returncode == 3, proc.stderr
         assert key not in proc.stdout + proc.stderr
         events = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
-        failed = next(e for e in events if e["event"] == "step_failed")
-        assert failed["step"] == "load" and "bad_orders.csv" in failed["message"]
+        partial = next(e for e in events if e["event"] == "step_partial")
+        assert partial["step"] == "load" and "bad_orders.csv" in partial["message"]
         assert (inbox / "failed" / "bad_orders.csv").exists()
         reason = (inbox / "failed" / "bad_orders.csv.error.txt").read_text(encoding="utf-8")
-        assert "reject" in reason
+        assert "rejected" in reason and "BAD_DATE" in reason
         assert [p.name for p in (inbox / "done").rglob("*.csv")] == ["good_orders.csv"]
         assert any(e["event"] == "alert_sent" for e in events)
         alerts = sb.robot_messages(key)
         assert len(alerts) == 1
         text = alerts[0]["text"]
-        assert "nightly" in text and "失败" in text and "load" in text and "--resume" in text
-        assert "bad_orders.csv" in text
-        assert key not in text
-        # segment and report never ran; --resume retries load (now with the bad file gone) and goes on
-        assert [s["step"] for s in list_runs(load_settings(workspace))[0]["steps"]] == ["load"]
+        assert "nightly" in text and "部分完成" in text and "load" in text and "--resume" in text
+        assert "bad_orders.csv" in text and "BAD_DATE×1" in text and "第 1/3 步" in text
+        assert "not a date" not in text and key not in text
+        # segment and report ran after the partial load
+        settings = load_settings(workspace)
+        assert [(s["step"], s["status"]) for s in list_runs(settings)[0]["steps"]] == [
+            ("load", "partial"), ("segment", "ok"), ("report", "ok")]
+        # --resume while the file is still in failed/: not "ok" — still partial, load and what follows run again
         proc2 = siyu_subprocess("run", "nightly", "--resume", "--format", "json", env={"OPS_ROBOT": key})
         data = json.loads(proc2.stdout)
-        assert proc2.returncode == 0 and [s["status"] for s in data["steps"]] == ["ok", "ok", "ok"]
-        assert data["steps"][0]["counts"]["files"] == 0  # good file was not loaded twice
-        assert len(sb.robot_messages(key)) == 1  # no alert on success by default
+        assert proc2.returncode == 3 and [s["status"] for s in data["steps"]] == ["partial", "ok", "ok"]
+        assert [i["problem"] for i in data["steps"][0]["counts"]["issues"]] == ["still_failed"]
+        assert data["steps"][0]["counts"]["files"] == 0  # the good file was not loaded twice
+        assert len(sb.robot_messages(key)) == 2
+        # the operator fixes the file and puts it back: the next --resume loads it and the run is ok
+        (inbox / "failed" / "bad_orders.csv").unlink()
+        (inbox / "bad_orders.csv").write_text("order_id,paid_at,paid_amount,status\nA1,2024-03-05,12,paid\n", encoding="utf-8")
+        proc3 = siyu_subprocess("run", "nightly", "--resume", "--format", "json", env={"OPS_ROBOT": key})
+        data = json.loads(proc3.stdout)
+        assert proc3.returncode == 0 and [s["status"] for s in data["steps"]] == ["ok", "ok", "ok"]
+        assert data["steps"][0]["counts"]["loaded"] == 1 and count(settings, "SELECT count(*) FROM orders WHERE order_id = 'A1'") == 1
+        assert len(sb.robot_messages(key)) == 2  # no alert on success by default
+        proc4 = siyu_subprocess("run", "nightly", "--resume", "--format", "json")
+        assert proc4.returncode == 0 and json.loads(proc4.stdout)["status"] == "nothing-to-resume"
     finally:
         sb.stop()
 

@@ -69,7 +69,7 @@ def test_runs_survives_an_inbox_file_with_markup_in_its_name(workspace, cli):
     (inbox / "orders_坏名]\x1b]8;;evil\x07.csv").write_text(
         "order_id,paid_at,paid_amount,status,[/]备注\nA1,not a date,12,paid,[/]x\n", encoding="utf-8")
     result = cli("run", "nightly", expect=None)
-    assert result.exit_code == 1  # the load step failed (the file is bad), not a crash
+    assert result.exit_code == 3  # the load step is partial (the file is bad, parked in failed/), not a crash
     assert_shown_safely(result.stdout + result.stderr)
     result = cli("runs")
     assert "坏名]\\x1b]8;;evil\\x07" in result.stdout

@@ -30,7 +30,7 @@ def load(
     preset: str = typer.Option("auto", "--preset", "-p", help="auto (recognise by header), a built-in preset (see docs/load.md) or a custom mapping NAME from mappings.NAME in siyu.toml."),
     encoding: Optional[str] = typer.Option(None, "--encoding", "-e", help="Force the text encoding (utf-8, gbk, gb18030, utf-16); default: detected."),
     source: Optional[str] = typer.Option(None, "--source", help="Source name stored with the rows (default: the preset's platform)."),
-    max_rejects: Optional[int] = typer.Option(None, "--max-rejects", min=0, help="Exit 65 when more rows than this are rejected (default: load.max_rejects in siyu.toml, else 0)."),
+    max_rejects: Optional[int] = typer.Option(None, "--max-rejects", min=0, help="Exit 65 when more rows than this are rejected, not counting summary/total rows (default: load.max_rejects in siyu.toml, else 0). The nightly load uses a ratio instead: docs/operations.md."),
     force: bool = typer.Option(False, "--force", help="Load a file again even if the same content (sha256) was loaded before."),
     show_mapping: bool = typer.Option(False, "--show-mapping", help="Print the preset and column mapping that would be used, then stop."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Do the whole load, report its counts and rejects, then roll it back: nothing is written. Same exit codes as a load."),
@@ -70,11 +70,12 @@ def load(
     if fmt is Format.json:
         emit_json(report.to_dict())
     else:
-        cols = ["file", "preset", "encoding", "status", "read", "inserted", "updated", "unchanged", "rejected"]
-        rows = [[f.path, f.preset, f.encoding or f.format, f.status, f.read, f.inserted, f.updated, f.unchanged, f.rejected]
-                for f in report.files]
+        cols = ["file", "preset", "encoding", "status", "read", "inserted", "updated", "unchanged", "merged", "rejected"]
+        rows = [[f.path, f.preset, f.encoding or f.format, f.status, f.read, f.inserted, f.updated, f.unchanged, f.merged,
+                 f.rejected] for f in report.files]
         if fmt is Format.table and len(rows) > 1:
-            rows.append(["total", "", "", "", report.read, report.inserted, report.updated, report.unchanged, report.rejected])
+            rows.append(["total", "", "", "", report.read, report.inserted, report.updated, report.unchanged, report.merged,
+                         report.rejected])
         if report.erased:  # rows naming people `siyu forget` erased: skipped, shown only when there are any
             cols.append("erased")
             for row, f in zip(rows, [*report.files, report]):
@@ -88,7 +89,9 @@ def load(
             info(f"{report.rejected} row(s) would be rejected"
                  + ("" if fmt is Format.table else " — `--format json` lists them"))
     elif report.rejected:
-        info(f"{report.rejected} row(s) rejected — see `siyu rejects`")
+        summary = report.rejected - report.bad
+        info(f"{report.rejected} row(s) rejected" + (f" ({summary} of them summary/total rows, skipped)" if summary else "")
+             + " — see `siyu rejects`")
     ingest.check_exceeded(report)
 
 

@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
 def run(
     ctx: typer.Context,
     pipeline: Optional[str] = typer.Argument(None, help="Pipeline name (nightly, hourly, or one from \\[pipelines.*]); omit to list them."),
-    resume: bool = typer.Option(False, "--resume", help="Retry the last failed or killed run, skipping the steps it finished."),
+    resume: bool = typer.Option(False, "--resume", help="Retry the last failed, partial or killed run: from its first unfinished step on."),
     lock_wait: float = typer.Option(0.0, "--lock-wait", help="Seconds to wait for another run to finish before exiting with code 4."),
     log_format: str = typer.Option("text", "--log-format", help="text (for people) or json (one object per event, for log collectors)."),
     log_file: Optional[Path] = typer.Option(None, "--log-file", help="Append the event log to this file instead of stderr."),
@@ -30,6 +30,7 @@ def run(
     """Run a pipeline (load inbox → segment → report, or push what is due) under the workspace lock.
 
     Exit codes: 0 ok, 1 a step failed (alert sent; retry with --resume), 2 usage,
+    3 partial (every step ran but one needs a look, e.g. a file's rejects over the threshold; alert sent),
     4 another run holds the workspace, 130 interrupted.
     """
     from siyu_cli.runner import load_pipelines, run_pipeline

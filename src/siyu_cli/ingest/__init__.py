@@ -5,6 +5,7 @@ Public API (docs/load.md, notes/CONTRACTS.md)::
     load_files(settings, kind, paths, *, preset="auto", encoding=None, source=None,
                max_rejects=None, force=False, progress=False, dry_run=False) -> LoadReport
     expand_paths(patterns) -> list[Path]
+    classify_file(settings, path) -> "members" | "orders" | "groups" | None   (by header, for the inbox)
     show_mapping(settings, kind, paths, *, preset="auto", encoding=None) -> list[dict]
     list_rejects(settings, *, batch=None, all_batches=False, limit=None) -> (columns, rows)
 """
@@ -16,6 +17,7 @@ from siyu_cli.ingest.loader import (
     FileReport,
     LoadReport,
     check_exceeded,
+    classify_file,
     expand_paths,
     load_files,
     show_mapping,
@@ -27,6 +29,7 @@ __all__ = [
     "FileReport",
     "LoadReport",
     "check_exceeded",
+    "classify_file",
     "expand_paths",
     "list_rejects",
     "load_files",

@@ -9,8 +9,11 @@ Per file, in one transaction:
    with their line numbers, and drop those rows;
 4. fold rows into records by natural key (order id, member identity, group id), compare with
    the store and insert / update; every input row is counted once:
-   ``read = inserted + updated + unchanged + rejected + erased`` (a row takes its record's outcome;
-   ``erased``: rows naming a person ``siyu forget`` erased, skipped so they are not resurrected);
+   ``read = inserted + updated + unchanged + merged + rejected + erased``: each stored record counts
+   once as inserted, updated or unchanged; the other rows of the file folded into the same record
+   (two member rows sharing a phone, the lines of one order) count as ``merged``; ``erased``: rows
+   naming a person ``siyu forget`` erased, skipped so they are not resurrected. Rows merged into one
+   member that name different guides or stores are counted in ``conflicts`` (the last row wins);
 5. record the batch in ``load_log`` (file sha256, preset, encoding, counts).
 
 A file whose sha256 was loaded before (same kind) is skipped unless ``force``.
@@ -42,6 +45,7 @@ from siyu_cli.ingest.presets import (
     Preset,
     all_presets,
     choose_preset,
+    fingerprint_matches,
     header_score,
     resolve_columns,
     status_key,
@@ -58,7 +62,10 @@ REJECT_FIELDS = ("file", "line", "column", "reason", "message", "raw")
 NULL_TOKENS = ("", "-", "--", "—", "null", "NULL", "None", "N/A", "n/a", "/", "无")
 WS_SQL = "' \t\r\n\u3000\u00a0'"
 WS_CODES = "(9, 10, 13, 32, 12288, 160)"  # the same characters: trim only values that start/end with one
-SUMMARY_WORDS = ("合计", "总计", "小计", "汇总", "total", "totals", "合计:", "总计:")
+SUMMARY_WORDS = ("合计", "总计", "小计", "汇总", "total", "totals", "grand total", "合计:", "总计:")
+SUMMARY_KEYS = {"orders": "order_id", "groups": "group_id", "members": "member_id"}
+#: identity fields whose value in scientific notation (Excel's 1.38001E+10) is rejected as EXCEL_MANGLED
+MANGLE_FIELDS = ("order_id", "group_id", "member_id", "member_ref", "external_userid", "unionid", "phone")
 STALE = ("siyu_raw", "siyu_stg", "siyu_err", "siyu_good", "siyu_src", "siyu_keys", "siyu_res", "siyu_fin",
          "siyu_cls", "siyu_smap", "siyu_erased_rows", "siyu_kept", "siyu_id0", "siyu_link", "siyu_shared", "siyu_reader_errors", "siyu_reader_scans", "siyu_rag", "siyu_rag_lines",
          "siyu_rag_rl", "siyu_blank", "siyu_rl", "siyu_rowline", "siyu_unitline")
@@ -79,7 +86,10 @@ class FileReport:
     updated: int = 0
     unchanged: int = 0
     rejected: int = 0
+    merged: int = 0  # rows folded into another row's record within this file (same person / order)
     erased: int = 0  # rows naming an erased person (siyu forget), skipped
+    reasons: dict[str, int] = field(default_factory=dict)  # rejected rows per reason code
+    conflicts: dict[str, int] = field(default_factory=dict)  # merged records whose rows disagree, per field
     status: str = "loaded"  # loaded | skipped | failed
     message: str | None = None
     warnings: list[str] = field(default_factory=list)
@@ -87,6 +97,11 @@ class FileReport:
     # REJECT_FIELDS, in line order) and how many there were in all
     rejects: list[dict[str, Any]] | None = None
     rejects_total: int | None = None
+
+    @property
+    def bad(self) -> int:
+        """Rejected rows that are bad data: all but the recognised summary/total rows (SUMMARY_ROW)."""
+        return self.rejected - self.reasons.get("SUMMARY_ROW", 0)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -130,8 +145,25 @@ class LoadReport:
         return self._sum("erased")
 
     @property
+    def merged(self) -> int:
+        return self._sum("merged")
+
+    @property
+    def bad(self) -> int:
+        return self._sum("bad")
+
+    @property
+    def conflicts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for f in self.files:
+            for k, v in f.conflicts.items():
+                out[k] = out.get(k, 0) + v
+        return out
+
+    @property
     def exceeded(self) -> bool:
-        return self.rejected > self.max_rejects
+        """More bad rows than allowed (recognised summary rows are skipped, not counted against the limit)."""
+        return self.bad > self.max_rejects
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -141,8 +173,10 @@ class LoadReport:
             "inserted": self.inserted,
             "updated": self.updated,
             "unchanged": self.unchanged,
+            "merged": self.merged,
             "rejected": self.rejected,
             "erased": self.erased,
+            "conflicts": self.conflicts,
             "max_rejects": self.max_rejects,
             "exceeded": self.exceeded,
             "files": [f.to_dict() for f in self.files],
@@ -375,6 +409,9 @@ def _load_one(con, settings, kind, path, tmp, *, preset, encoding, source, force
         else:
             dry.begin()  # one transaction for the whole dry run
         _rejects(con, fr, src, kind, p, mapping, cols, header, fills, scan, rowid_base=base)
+        fr.reasons = dict(con.execute(
+            "SELECT reason, count(DISTINCT line)::BIGINT FROM rejects WHERE batch_id = ? GROUP BY reason ORDER BY reason",
+            [fr.batch_id]).fetchall())
         fr.erased = skip_erased(con, fr.batch_id)
         step(f"merging {path.name}")
         if kind == "orders":
@@ -486,16 +523,12 @@ def _stage(con, kind: str, p: Preset, mapping: dict[str, str], header: list[str]
         parts = ", ".join(f"{_q(mapping[f])}" for f in ("first_name", "last_name") if f in mapping)
         fills = [f for f in fills if not f.endswith(" AS name")]
         exprs = [e for e in exprs if not e.endswith(" AS name")] + [f"nullif(concat_ws(' ', {parts}), '') AS name"]
-    key = {"orders": "order_id", "groups": "group_id"}.get(kind)
-    if key and key in mapping:
-        exprs.append(f"siyu_id_bad({_q(mapping[key])}) AS __id_bad")
-        exprs.append(f"{_q(mapping[key])} AS __r_{key}")
+    for fld in MANGLE_FIELDS:  # the raw value when Excel wrote it in scientific notation (digits lost)
+        if fld in mapping:
+            exprs.append(f"CASE WHEN siyu_id_bad({_q(mapping[fld])}) THEN {_q(mapping[fld])} END AS __xm_{fld}")
     exprs.append(f"{_tags_expr(p, mapping, header)} AS tags")
+    exprs.append(f"{_summary_expr(kind, mapping, header)} AS __summary")
     first = header[0] if header else None
-    if first:
-        exprs.append(f"coalesce(lower({_q(first)}) IN {tuple(SUMMARY_WORDS)!r}, false) AS __summary")
-    else:
-        exprs.append("false AS __summary")
     # every used column is trimmed once and its "empty" tokens made NULL, then the typed macros run
     used = list(dict.fromkeys([*mapping.values(), *([first] if first else []), *_tag_columns(p, mapping, header)]))
     trims = ", ".join(
@@ -517,6 +550,25 @@ def _stage(con, kind: str, p: Preset, mapping: dict[str, str], header: list[str]
     finally:
         con.execute("RESET disabled_optimizers")
     return fields, fills
+
+
+def _summary_expr(kind: str, mapping: dict[str, str], header: list[str]) -> str:
+    """SQL over the trimmed raw columns: is this row a report's total/footer row rather than data?
+
+    Either its first column (or its key column) reads 合计/总计/小计/汇总/Total (a trailing colon
+    allowed), or it holds only amounts/numbers (no id, name, time or status): the blank-id footer many
+    back offices append (``,,,,1493.5,``).
+    """
+    words = "|".join(re.escape(w) for w in SUMMARY_WORDS if not w.endswith(":"))
+    labelled = [c for c in dict.fromkeys([header[0] if header else None, mapping.get(SUMMARY_KEYS.get(kind, ""))]) if c]
+    tests = [f"coalesce(regexp_full_match(lower({_q(c)}), '({words})\\s*[:：]?'), false)" for c in labelled]
+    numeric = {f for f, t in FIELD_TYPES.items() if t in ("amount", "integer", "number")}
+    nums = [c for f, c in mapping.items() if f in numeric]
+    others = [c for f, c in mapping.items() if f not in numeric and c not in nums]
+    if nums and others:
+        blank = " AND ".join(f"{_q(c)} IS NULL" for c in dict.fromkeys(others))
+        tests.append(f"({blank} AND ({' OR '.join(f'{_q(c)} IS NOT NULL' for c in dict.fromkeys(nums))}))")
+    return "(" + " OR ".join(tests) + ")" if tests else "false"
 
 
 def _tag_columns(p: Preset, mapping, header) -> list[str]:
@@ -584,10 +636,13 @@ def _rejects(con, fr: FileReport, src: Source, kind, p: Preset, mapping, fields,
             f"SELECT __row, {_lit(col)}, 'MISSING_KEY', 'no {key}', NULL FROM siyu_stg "
             f"WHERE NOT __summary AND {key} IS NULL"
         )
-        checks.append(
-            f"SELECT __row, {_lit(col)}, 'BAD_ID', 'id ' || __r_{key} || ' is in scientific notation (Excel lost its digits; "
-            f"re-export it as text)', __r_{key} FROM siyu_stg WHERE NOT __summary AND __id_bad"
-        )
+    for fld in MANGLE_FIELDS:
+        if fld in mapping:
+            checks.append(
+                f"SELECT __row, {_lit(mapping[fld])}, 'EXCEL_MANGLED', '{fld} ' || __xm_{fld} || ' is in scientific "
+                f"notation (Excel lost its digits; re-export the column as text)', __xm_{fld} FROM siyu_stg "
+                f"WHERE NOT __summary AND __xm_{fld} IS NOT NULL"
+            )
     if kind == "groups" and "member_ref" in mapping:
         checks.append(
             f"SELECT __row, {_lit(mapping['member_ref'])}, 'MISSING_KEY', 'no member id', NULL FROM siyu_stg "
@@ -796,13 +851,14 @@ def _merge_orders(con, fr: FileReport, p: Preset, mapping) -> None:
             SELECT {_lit(source)}, f.order_id, {', '.join('f.' + c for c in ORDER_COLS)}, ?, ?
             FROM ({fin_sql}) f
         """, [fr.batch_id, now])
-        fr.inserted = int(con.execute("SELECT coalesce(sum(__n), 0) FROM siyu_src").fetchone()[0])
+        n_rows, n_orders = con.execute("SELECT coalesce(sum(__n), 0), count(*) FROM siyu_src").fetchone()
+        fr.inserted, fr.merged = int(n_orders), int(n_rows) - int(n_orders)
         fr.updated = fr.unchanged = 0
         return
     con.execute(f"CREATE TEMP TABLE siyu_fin AS {fin_sql}")
     merged = {c: "coalesce(f.member_id, t.member_id)" if c == "member_id" else f"f.{c}" for c in ORDER_COLS}
     inserted = {"source": _lit(source), "order_id": "f.order_id", **{c: f"f.{c}" for c in ORDER_COLS}}
-    fr.inserted, fr.updated, fr.unchanged = merge(
+    fr.inserted, fr.updated, fr.unchanged, fr.merged = merge(
         con, "orders", ("order_id",), merged, inserted, {"batch_id": fr.batch_id, "updated_at": now},
         scope={"source": _lit(source)})
     if has_lines:
@@ -890,6 +946,8 @@ def _merge_members(con, fr: FileReport, p: Preset, mapping) -> None:
                {aggs},
                min(s.join_at) AS join_at,
                count(*) AS __n,
+               count(DISTINCT coalesce(s.guide_userid, s.guide_name)) AS __guides,
+               count(DISTINCT s.store) AS __stores,
                list_distinct(flatten(list(coalesce(s.tags, [])))) AS tags,
                list(DISTINCT {{'ext': s.external_userid, 'staff': s.guide_userid, 'at': s.join_at,
                                'way': s.add_way, 'remark': s.remark}})
@@ -905,9 +963,10 @@ def _merge_members(con, fr: FileReport, p: Preset, mapping) -> None:
     now = clock.now()
     inserted = {"member_id": "f.member_id", "source": _lit(source), **{a: f"f.{a}" for a in MEMBER_ATTRS},
                 "first_batch": _lit(fr.batch_id)}
-    fr.inserted, fr.updated, fr.unchanged = merge(
+    fr.inserted, fr.updated, fr.unchanged, fr.merged = merge(
         con, "members", ("member_id",), merged, inserted, {"updated_batch": fr.batch_id, "updated_at": now})
     identity.record_identities(con, "siyu_keys", "siyu_res")
+    _member_conflicts(con, fr)
     con.execute("""
         INSERT INTO member_tags (member_id, tag_group, tag, batch_id)
         SELECT DISTINCT member_id, t.g, t.t, ? FROM (SELECT member_id, unnest(tags) AS t FROM siyu_fin)
@@ -928,6 +987,16 @@ def _merge_members(con, fr: FileReport, p: Preset, mapping) -> None:
         ON CONFLICT DO UPDATE SET name = coalesce(excluded.name, staff.name), store = coalesce(excluded.store, staff.store),
                                   updated_at = excluded.updated_at
     """)
+
+
+def _member_conflicts(con, fr: FileReport) -> None:
+    """Count people merged from rows that name different guides or stores (the last row's value is kept)."""
+    guides, stores = con.execute(
+        "SELECT count(*) FILTER (WHERE __guides > 1), count(*) FILTER (WHERE __stores > 1) FROM siyu_fin").fetchone()
+    fr.conflicts = {k: int(v) for k, v in (("guide", guides), ("store", stores)) if v}
+    for what, n in fr.conflicts.items():
+        fr.warnings.append(f"{n} member(s) merged from rows naming different {what}s; the last row's {what} was kept "
+                           "(see docs/load.md, \"Counts\")")
 
 
 # ---------------------------------------------------------------- groups
@@ -951,7 +1020,7 @@ def _merge_groups(con, fr: FileReport, p: Preset, mapping) -> None:
     con.execute("UPDATE siyu_fin SET tags = NULL WHERE len(tags) = 0")
     merged = {a: f"coalesce(f.{a}, t.{a})" for a in GROUP_ATTRS}
     inserted = {"group_id": "f.group_id", **{a: f"f.{a}" for a in GROUP_ATTRS}}
-    fr.inserted, fr.updated, fr.unchanged = merge(
+    fr.inserted, fr.updated, fr.unchanged, fr.merged = merge(
         con, "groups", ("group_id",), merged, inserted,
         {"batch_id": fr.batch_id, "updated_at": clock.now()})
     con.execute("""
@@ -982,7 +1051,7 @@ def _merge_group_members(con, fr: FileReport, mapping) -> None:
     """, [fr.batch_id, now])
     merged = {c: f"coalesce(f.{c}, t.{c})" for c in ("member_id", "joined_at")}
     inserted = {c: f"f.{c}" for c in ("group_id", "external_userid", "member_id", "joined_at")}
-    fr.inserted, fr.updated, fr.unchanged = merge(
+    fr.inserted, fr.updated, fr.unchanged, fr.merged = merge(
         con, "group_members", ("group_id", "external_userid"), merged, inserted, {"batch_id": fr.batch_id})
 
 
@@ -1026,15 +1095,44 @@ def show_mapping(settings, kind: str, paths: list[Path], *, preset: str = "auto"
     return out
 
 
+#: the order kinds are tried in when classifying a file by its header: a group list names a group id, an
+#: orders export an order id; a members export usually has neither (but orders often carry a phone)
+CLASSIFY_ORDER = ("groups", "orders", "members")
+
+
+def classify_file(settings, path: Path) -> str | None:
+    """What a file holds (members, orders or groups) by its header: the first kind with a preset whose
+    fingerprint matches (``--preset auto``'s rule); None when none does or the file cannot be read."""
+    import duckdb
+
+    from siyu_cli.errors import SiyuError
+    from siyu_cli.scratch import scratch_dir
+
+    with scratch_dir(settings.root, "classify") as tmp:
+        con = duckdb.connect()
+        try:
+            for kind in CLASSIFY_ORDER:
+                try:
+                    src = open_source(Path(path), Path(tmp), encoding=None, score=header_score(kind, settings))
+                    header = _read_header(con, src)
+                except (SiyuError, duckdb.Error, OSError, ValueError):
+                    return None
+                if any(p.kind == kind and fingerprint_matches(p, header) for p in all_presets(settings).values()):
+                    return kind
+        finally:
+            con.close()
+    return None
+
+
 def check_exceeded(report: LoadReport) -> None:
     """Raise DataError (exit 65) when the load rejected more rows than allowed."""
     if report.exceeded and report.dry_run:
         raise DataError(
-            f"{report.rejected} row(s) would be rejected, more than --max-rejects {report.max_rejects} "
+            f"{report.bad} row(s) would be rejected, more than --max-rejects {report.max_rejects} "
             "(dry run: nothing was written)"
         )
     if report.exceeded:
         raise DataError(
-            f"{report.rejected} row(s) rejected, more than --max-rejects {report.max_rejects}; "
+            f"{report.bad} row(s) rejected, more than --max-rejects {report.max_rejects}; "
             "the other rows were loaded — see `siyu rejects`"
         )

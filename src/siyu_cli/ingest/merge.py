@@ -35,8 +35,11 @@ def merge(
     *,
     scope: dict[str, str] | None = None,
     fin: str = "siyu_fin",
-) -> tuple[int, int, int]:
-    """Classify ``fin`` against ``table`` and write it; returns (inserted, updated, unchanged) input rows.
+) -> tuple[int, int, int, int]:
+    """Classify ``fin`` against ``table`` and write it; returns (inserted, updated, unchanged, merged).
+
+    The first three count records (what is stored); ``merged`` counts the other input rows folded into
+    those records (``__n - 1`` each), so the four add up to the rows merged and to what the table holds.
 
     ``merged``: column → SQL over ``f`` (the file's record) and ``t`` (the stored row): its value after
     the merge; a record is changed when any of these differs from the stored value.
@@ -80,7 +83,9 @@ def merge(
     return count_outcomes(con)
 
 
-def count_outcomes(con, cls_table: str = "siyu_cls") -> tuple[int, int, int]:
-    """Input rows per outcome: (inserted, updated, unchanged); a row takes its record's outcome."""
-    rows = dict(con.execute(f"SELECT c, sum(__n)::BIGINT FROM {cls_table} GROUP BY c").fetchall())
-    return rows.get(0, 0), rows.get(1, 0), rows.get(2, 0)
+def count_outcomes(con, cls_table: str = "siyu_cls") -> tuple[int, int, int, int]:
+    """(inserted, updated, unchanged) records and the input rows ``merged`` into them besides the first."""
+    rows = {c: (n, rows) for c, n, rows in con.execute(
+        f"SELECT c, count(*)::BIGINT, sum(__n)::BIGINT FROM {cls_table} GROUP BY c").fetchall()}
+    merged = sum(r - n for n, r in rows.values())
+    return rows.get(0, (0, 0))[0], rows.get(1, (0, 0))[0], rows.get(2, (0, 0))[0], int(merged)

@@ -2,7 +2,7 @@
 
 Configured by ``[alerts]`` in siyu.toml: ``robot_key_env`` names the
 environment variable holding the robot's webhook key (``*_FILE`` works too;
-the key is never printed), ``on_failure`` (default true), ``on_success``
+the key is never printed), ``on_failure`` (default true; partial runs too), ``on_success``
 (default false), ``base_url`` (default: ``[wecom].base_url``, else the real API).
 A failed alert is logged, never turns a good run into a failed one.
 """
@@ -36,8 +36,27 @@ def alert_config(settings: "Settings") -> dict:
     }
 
 
+#: what each load issue says in the alert (file names, counts and reason codes only: never a row's text)
+ISSUE_TEXT = {
+    "rejects": lambda i: f"拒收 {i['bad']}/{i['read']} 行（{_reasons(i.get('reasons'))}），其余已载入",
+    "failed": lambda i: (f"未载入（{_reasons(i.get('reasons'))}，共 {i['read']} 行），已移到 inbox/failed"
+                         if i.get("reasons") else "未载入（无法读取或无法识别），已移到 inbox/failed"),
+    "still_failed": lambda i: "仍在 inbox/failed，尚未处理",
+    "unrecognised": lambda i: "未载入：文件名和表头都无法判断是会员、订单还是群，仍留在 inbox",
+    "refused": lambda i: f"未载入：拒绝读取（{i.get('reason')}），仍留在 inbox",
+}
+
+
+def _reasons(reasons: dict | None) -> str:
+    return "，".join(f"{r}×{n}" for r, n in sorted((reasons or {}).items())) or "—"
+
+
+def _step_no(result: "RunResult", step) -> str:
+    return f"第 {step.index + 1}/{result.total_steps or len(result.steps)} 步"
+
+
 def alert_text(settings: "Settings", result: "RunResult") -> str:
-    """The message: pipeline, outcome, failed step, its error line, how to retry."""
+    """The message: pipeline, outcome, failed or partial steps with what needs a look, how to retry."""
     host = socket.gethostname()
     if result.status == "ok":
         lines = [f"【siyu】流水线 {result.pipeline} 运行成功 ✅", f"运行号：{result.run_id}"]
@@ -45,12 +64,27 @@ def alert_text(settings: "Settings", result: "RunResult") -> str:
             summary = "，".join(f"{k}={v}" for k, v in s.counts.items() if isinstance(v, (int, float)) and not isinstance(v, bool))
             lines.append(f"· {s.name}：{'已完成' if s.status == 'ok' else '沿用上次'}{('（' + summary + '）') if summary else ''}")
         return "\n".join(lines)
+    retry = f"重试：siyu --workspace {settings.root} run {result.pipeline} --resume"
+    if result.status == "partial":
+        lines = [f"【siyu 告警】流水线 {result.pipeline} 部分完成 ⚠️（其余步骤照常运行）"]
+        for s in result.partial_steps:
+            lines.append(f"部分完成：{s.name}（{_step_no(result, s)}，类型 {s.type}）")
+            issues = s.counts.get("issues") or []
+            for issue in issues[:10]:
+                lines.append(f"· {issue.get('file')}：{ISSUE_TEXT.get(issue.get('problem'), lambda i: '需要查看')(issue)}")
+            if len(issues) > 10:
+                lines.append(f"· 另有 {len(issues) - 10} 个文件，见 siyu runs --run {result.run_id}")
+            if not issues and s.error:
+                lines.append(f"· {s.error.splitlines()[0]}")
+        done = "，".join(f"{s.name} {'✓' if s.status in ('ok', 'skipped') else '⚠'}" for s in result.steps)
+        lines += [f"各步骤：{done}", "拒收明细：siyu rejects", retry, f"运行号：{result.run_id}　主机：{host}"]
+        return "\n".join(lines)
     failed = result.failed_step
     lines = [
         f"【siyu 告警】流水线 {result.pipeline} 运行失败 ❌",
-        f"失败步骤：{failed.name}（第 {failed.index + 1}/{len(result.steps)} 步，类型 {failed.type}）" if failed else "失败步骤：—",
+        f"失败步骤：{failed.name}（{_step_no(result, failed)}，类型 {failed.type}）" if failed else "失败步骤：—",
         f"错误：{(failed.error or '').splitlines()[0] if failed and failed.error else result.status}",
-        f"重试：siyu --workspace {settings.root} run {result.pipeline} --resume",
+        retry,
         f"运行号：{result.run_id}　主机：{host}",
     ]
     return "\n".join(lines)

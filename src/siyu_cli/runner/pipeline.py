@@ -42,7 +42,7 @@ class StepResult:
     index: int
     name: str
     type: str
-    status: str  # ok | failed | skipped
+    status: str  # ok | partial | failed | skipped
     counts: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     seconds: float = 0.0
@@ -64,15 +64,20 @@ class StepResult:
 class RunResult:
     run_id: str
     pipeline: str
-    status: str  # ok | failed | interrupted | dry-run | nothing-to-resume
+    status: str  # ok | partial | failed | interrupted | dry-run | nothing-to-resume
     steps: list[StepResult] = field(default_factory=list)
     resumed_from: str | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    total_steps: int = 0  # steps the pipeline has (a failed run stops before the rest)
 
     @property
     def failed_step(self) -> StepResult | None:
         return next((s for s in self.steps if s.status == "failed"), None)
+
+    @property
+    def partial_steps(self) -> list[StepResult]:
+        return [s for s in self.steps if s.status == "partial"]
 
     @property
     def exit_code(self) -> int:
@@ -80,6 +85,8 @@ class RunResult:
             return ExitCode.INTERRUPTED
         if self.status == "failed":
             return ExitCode.FAILURE
+        if self.status == "partial":
+            return ExitCode.PARTIAL
         return ExitCode.OK
 
     def to_dict(self) -> dict[str, Any]:
@@ -88,6 +95,7 @@ class RunResult:
             "pipeline": self.pipeline,
             "status": self.status,
             "resumed_from": self.resumed_from,
+            "total_steps": self.total_steps,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "steps": [s.to_dict() for s in self.steps],
@@ -192,15 +200,17 @@ def _mark_dead_runs(settings: "Settings", log: "EventLog") -> None:
         log.emit("run_interrupted_found", level="warning", message=f"run {run_id} (pid {pid}) died; resumable with --resume")
 
 
-def _steps_done(settings: "Settings", run_id: str) -> dict[str, dict[str, Any]]:
-    """Steps already finished by ``run_id`` (directly or by the runs it resumed)."""
+def _steps_done(settings: "Settings", run_id: str) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Steps of ``run_id``: (finished ones, directly or by the runs it resumed; the others that ran, partial or
+    failed) → their counts. A partial or failed step is run again on resume, knowing what it left."""
     from siyu_cli.store import open_store
 
     with open_store(settings, read_only=True) as con:
-        rows = con.execute(
-            "SELECT step, counts FROM pipeline_steps WHERE run_id = ? AND status IN ('ok', 'skipped')", [run_id]
-        ).fetchall()
-    return {step: (json.loads(counts) if counts else {}) for step, counts in rows}
+        rows = con.execute("SELECT step, status, counts FROM pipeline_steps WHERE run_id = ?", [run_id]).fetchall()
+    done, unfinished = {}, {}
+    for step, status, counts in rows:
+        (done if status in ("ok", "skipped") else unfinished)[step] = json.loads(counts) if counts else {}
+    return done, unfinished
 
 
 def _last_run(settings: "Settings", pipeline: str) -> tuple[str, str] | None:
@@ -291,7 +301,7 @@ def run_pipeline(
     log.bind(pipeline=name, run_id=run_id)
 
     if dry_run:
-        result = RunResult(run_id=run_id, pipeline=name, status="dry-run")
+        result = RunResult(run_id=run_id, pipeline=name, status="dry-run", total_steps=len(pipeline.steps))
         for i, step in enumerate(pipeline.steps):
             ctx = StepContext(settings=settings, run_id=run_id, step=step, log=log, dry_run=True, now=now)
             counts = STEP_TYPES[step.type](ctx)
@@ -309,16 +319,18 @@ def run_pipeline(
             log.emit("stale_lock", level="warning", message=f"took over a stale lock left by pid {lock.stale.pid}")
         _mark_dead_runs(settings, log)
         done: dict[str, dict[str, Any]] = {}
+        unfinished: dict[str, dict[str, Any]] = {}
         resumed_from = None
         if resume:
             last = _last_run(settings, name)
             if last is None or last[1] == "ok":
                 log.emit("nothing_to_resume", message=f"nothing to resume: {'no earlier run' if last is None else f'last run {last[0]} succeeded'}")
-                return RunResult(run_id=run_id, pipeline=name, status="nothing-to-resume")
+                return RunResult(run_id=run_id, pipeline=name, status="nothing-to-resume", total_steps=len(pipeline.steps))
             resumed_from = last[0]
-            done = _steps_done(settings, resumed_from)
+            done, unfinished = _steps_done(settings, resumed_from)
         started = _now()
-        result = RunResult(run_id=run_id, pipeline=name, status="running", resumed_from=resumed_from, started_at=started)
+        result = RunResult(run_id=run_id, pipeline=name, status="running", resumed_from=resumed_from, started_at=started,
+                           total_steps=len(pipeline.steps))
         _record(
             settings,
             "INSERT INTO pipeline_runs (run_id, pipeline, status, pid, host, started_at, resumed_from) VALUES (?, ?, 'running', ?, ?, ?, ?)",
@@ -326,8 +338,9 @@ def run_pipeline(
         )
         log.emit("run_started", message=f"resuming {resumed_from}" if resumed_from else None)
         try:
+            rerun = False  # resuming: from the first step that did not finish, every later step runs again
             for i, step in enumerate(pipeline.steps):
-                if step.name in done:
+                if step.name in done and not rerun:
                     sr = StepResult(i, step.name, step.type, "skipped", done[step.name])
                     _record(
                         settings,
@@ -337,7 +350,8 @@ def run_pipeline(
                     log.emit("step_skipped", step=step.name, message=f"done by {resumed_from}")
                     result.steps.append(sr)
                     continue
-                sr = _run_step(settings, run_id, i, step, log, now)
+                rerun = True
+                sr = _run_step(settings, run_id, i, step, log, now, previous=unfinished.get(step.name))
                 result.steps.append(sr)
                 if sr.status == "failed":
                     break
@@ -346,14 +360,16 @@ def run_pipeline(
             _finish(settings, result, "interrupted by the user")
             log.emit("run_interrupted", level="error", message="interrupted; resume with --resume")
             raise
-        failed = result.failed_step
-        result.status = "failed" if failed else "ok"
-        _finish(settings, result, failed.error if failed else None)
+        failed, partial = result.failed_step, result.partial_steps
+        result.status = "failed" if failed else "partial" if partial else "ok"
+        error = failed.error if failed else "; ".join(f"{s.name}: {s.error}" for s in partial) if partial else None
+        _finish(settings, result, error)
         log.emit(
             "run_finished",
-            level="error" if failed else "info",
+            level="error" if failed else "warning" if partial else "info",
             status=result.status,
-            message=f"step {failed.name} failed: {failed.error}" if failed else "ok",
+            message=(f"step {failed.name} failed: {failed.error}" if failed
+                     else f"partial ({error}); the other steps ran" if partial else "ok"),
             seconds=(result.finished_at - started).total_seconds(),
         )
     from siyu_cli.runner.alerts import maybe_alert
@@ -371,7 +387,8 @@ def _finish(settings: "Settings", result: RunResult, error: str | None) -> None:
     )
 
 
-def _run_step(settings: "Settings", run_id: str, index: int, step: Step, log: "EventLog", now: datetime | None) -> StepResult:
+def _run_step(settings: "Settings", run_id: str, index: int, step: Step, log: "EventLog", now: datetime | None,
+              previous: dict[str, Any] | None = None) -> StepResult:
     from siyu_cli.runner.steps import STEP_TYPES, StepContext
     from siyu_cli.secrets import redact
 
@@ -383,7 +400,7 @@ def _run_step(settings: "Settings", run_id: str, index: int, step: Step, log: "E
     )
     log.emit("step_started", step=step.name, type=step.type)
     t0 = time.monotonic()
-    ctx = StepContext(settings=settings, run_id=run_id, step=step, log=log, dry_run=False, now=now)
+    ctx = StepContext(settings=settings, run_id=run_id, step=step, log=log, dry_run=False, now=now, previous=previous)
     status, error, exit_code = "ok", None, 0
     try:
         try:
@@ -410,6 +427,8 @@ def _run_step(settings: "Settings", run_id: str, index: int, step: Step, log: "E
         status, error, exit_code, counts = "failed", f"internal error: {type(exc).__name__} (a bug in siyu; run again with --verbose)", ExitCode.FAILURE, dict(ctx.counts)
     if status == "ok" and ctx.failed_reason:
         status, error, exit_code = "failed", redact(ctx.failed_reason), ctx.failed_code
+    elif status == "ok" and ctx.partial_reason:
+        status, error, exit_code = "partial", redact(ctx.partial_reason), ExitCode.PARTIAL
     seconds = time.monotonic() - t0
     _record(
         settings,
@@ -417,8 +436,8 @@ def _run_step(settings: "Settings", run_id: str, index: int, step: Step, log: "E
         [status, _now(), json.dumps(counts, default=str, ensure_ascii=False), error, run_id, index],
     )
     log.emit(
-        "step_finished" if status == "ok" else "step_failed",
-        level="info" if status == "ok" else "error",
+        {"ok": "step_finished", "partial": "step_partial"}.get(status, "step_failed"),
+        level={"ok": "info", "partial": "warning"}.get(status, "error"),
         step=step.name,
         type=step.type,
         status=status,

@@ -2,7 +2,10 @@
 
 A step raises a :class:`~siyu_cli.errors.SiyuError` (or calls ``ctx.fail``
 after finishing what it could) to fail; the runner records it and stops the
-pipeline there, so ``--resume`` starts again at this step.
+pipeline there, so ``--resume`` starts again at this step. ``ctx.partial``
+marks a step that did its work with something to look at (a file's rejects
+over the threshold, a file left unloaded): the pipeline goes on, the run ends
+``partial`` (exit 3) and ``--resume`` runs that step again.
 """
 
 from __future__ import annotations
@@ -37,10 +40,16 @@ class StepContext:
     counts: dict[str, Any] = field(default_factory=dict)
     failed_reason: str | None = None
     failed_code: int = ExitCode.FAILURE
+    partial_reason: str | None = None
+    previous: dict[str, Any] | None = None  # resuming: this step's counts in the run being resumed (not ok there)
 
     def fail(self, reason: str, code: int = ExitCode.FAILURE) -> None:
         """Mark the step failed after it has done what it could (e.g. the other files)."""
         self.failed_reason, self.failed_code = reason, code
+
+    def partial(self, reason: str) -> None:
+        """Mark the step partial: it did its work but something needs a look; the pipeline goes on (exit 3)."""
+        self.partial_reason = reason
 
     def local_now(self) -> datetime:
         tz = ZoneInfo(self.settings.timezone)
@@ -182,46 +191,100 @@ def _move(path: Path, folder: Path) -> Path:
     return target
 
 
+#: nightly thresholds per file (``[load] max_reject_ratio`` / ``max_rejects``, or the step's own options):
+#: a file whose bad rows (rejects other than SUMMARY_ROW) exceed either is loaded but marks the step partial
+DEFAULT_MAX_REJECT_RATIO = 0.01
+NIGHTLY_MAX_REJECTS = 1000  # the absolute cap when neither the step nor [load] sets max_rejects
+
+
+def reject_limits(ctx: StepContext) -> tuple[float, int]:
+    """(ratio, cap) for one file of this load step: step options, then ``[load]``, then the defaults."""
+    cfg = ctx.settings.section("load")
+    where = ctx.settings.config_file
+    ratio = ctx.option("max_reject_ratio", cfg.get("max_reject_ratio", DEFAULT_MAX_REJECT_RATIO))
+    cap = ctx.option("max_rejects", cfg.get("max_rejects", NIGHTLY_MAX_REJECTS))
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 <= ratio <= 1:
+        raise ConfigError(f"{where}: load.max_reject_ratio must be a number from 0 to 1 (0.01 = 1 %)")
+    if isinstance(cap, bool) or not isinstance(cap, int) or cap < 0:
+        raise ConfigError(f"{where}: load.max_rejects must be a whole number ≥ 0")
+    return float(ratio), cap
+
+
+def reasons_text(reasons: dict[str, int]) -> str:
+    """``BAD_AMOUNT×1, SUMMARY_ROW×1``: reason codes and counts, never a row's text."""
+    return ", ".join(f"{r}×{n}" for r, n in sorted(reasons.items()))
+
+
+def _issue(problem: str, path: Path, inbox: Path, **fields: Any) -> dict[str, Any]:
+    """One thing the operator must look at (file name relative to the inbox, codes and counts only)."""
+    try:
+        name = path.relative_to(inbox).as_posix()
+    except ValueError:
+        name = path.name
+    return {"problem": problem, "file": name, **fields}
+
+
 def step_load(ctx: StepContext) -> dict[str, Any]:
-    """Load every new export in the inbox; move each to done/DATE/ or failed/ (with a .error.txt)."""
+    """Load every new export in the inbox; move each to done/DATE/, or to failed/ (with a .error.txt) when
+    nothing of it could be loaded. Rejects over the per-file threshold, files left in place and files
+    still in failed/ from the run being resumed make the step partial: the pipeline goes on, exit 3."""
     settings = ctx.settings
     inbox = settings.path(ctx.option("inbox") or settings.section("load").get("inbox") or "inbox")
     globs = ctx.option("globs") or DEFAULT_GLOBS
     unknown = set(globs) - set(DEFAULT_GLOBS)
     if unknown:
         raise ConfigError(f"{settings.config_file}: load step globs: unknown kind {sorted(unknown)[0]!r} (members, orders, groups)")
+    ratio, cap = reject_limits(ctx)
     scan = scan_inbox(inbox, globs)
-    files, unmatched = scan.matched, scan.unmatched
+    files, unmatched = list(scan.matched), scan.unmatched
+    issues: list[dict[str, Any]] = []
     counts = ctx.counts
     counts.update(inbox=str(inbox), files=len(files), unmatched=len(unmatched), refused=len(scan.refused))
+    from siyu_cli.ingest import classify_file
+
+    by_header = 0
     for path in unmatched:
-        ctx.log.emit("inbox_unmatched", level="warning", step=ctx.step.name, message=f"{path.name}: no glob says whether it holds members, orders or groups; left in place")
+        kind = classify_file(settings, path)
+        if kind is not None:  # no glob claims it, but its header says what it holds
+            files.append((kind, path))
+            by_header += 1
+            ctx.log.emit("inbox_classified", step=ctx.step.name, kind=kind,
+                         message=f"{path.name}: no glob matches its name; its header says {kind}")
+            continue
+        issues.append(_issue("unrecognised", path, inbox))
+        ctx.log.emit("inbox_unmatched", level="warning", step=ctx.step.name,
+                     message=f"{path.name}: neither a glob nor its header says whether it holds members, orders or "
+                             "groups; left in place")
     for path, why in scan.refused:
+        issues.append(_issue("refused", path, inbox, reason=why))
         ctx.log.emit("inbox_refused", level="warning", step=ctx.step.name, reason=why,
                      message=f"{path.relative_to(inbox)}: not loaded: {REFUSALS[why]}; left in place")
+    counts.update(files=len(files), classified=by_header, unmatched=len(unmatched) - by_header)
     if ctx.dry_run:
         counts["would_load"] = [f"{kind}: {p.relative_to(inbox)}" for kind, p in files]
         return counts
     from siyu_cli.ingest import load_files
 
+    # resuming: files the resumed run moved to failed/ and nobody has taken out since are still not loaded
+    for old in (ctx.previous or {}).get("issues", []):
+        moved = old.get("moved")
+        if old.get("problem") in ("failed", "still_failed") and moved and (inbox / moved).is_file():
+            issues.append({**old, "problem": "still_failed"})
+            ctx.log.emit("file_still_failed", level="warning", step=ctx.step.name,
+                         message=f"{old.get('file')}: still in {inbox / 'failed'} from the resumed run")
     day = ctx.local_now().date().isoformat()
-    totals = dict(loaded=0, failed=0, read=0, inserted=0, updated=0, unchanged=0, rejected=0, erased=0)
-    errors: list[str] = []
+    totals = dict(loaded=0, failed=0, read=0, inserted=0, updated=0, unchanged=0, merged=0, rejected=0, erased=0)
     for kind, path in files:
         why = refusal(inbox, path)  # again, just before reading: it may have been swapped for a link since
         if why:
             ctx.log.emit("inbox_refused", level="warning", step=ctx.step.name, reason=why,
                          message=f"{path.relative_to(inbox)}: not loaded: {REFUSALS[why]}; left in place")
             counts["refused"] = counts.get("refused", 0) + 1
+            issues.append(_issue("refused", path, inbox, reason=why))
             continue
+        fr = None
         try:
-            report = load_files(
-                settings,
-                kind,
-                [path],
-                preset=ctx.option("preset", "auto"),
-                max_rejects=ctx.option("max_rejects"),
-            )
+            report = load_files(settings, kind, [path], preset=ctx.option("preset", "auto"), max_rejects=cap)
         except StoreBusy:
             raise  # temporary: leave the file for the retry
         except SiyuError as exc:
@@ -232,15 +295,28 @@ def step_load(ctx: StepContext) -> dict[str, Any]:
             error = (f"internal error {type(exc).__name__} (a bug in siyu); "
                      "run `siyu --verbose load` on this file by hand to see it")
         else:
-            for key in ("read", "inserted", "updated", "unchanged", "rejected", "erased"):
-                totals[key] += getattr(report, key)
+            fr = report.files[0]
+            for key in ("read", "inserted", "updated", "unchanged", "merged", "rejected", "erased"):
+                totals[key] += getattr(fr, key)
             error = None
-            if report.exceeded:
-                error = f"{report.rejected} rows rejected (over max_rejects); the rows are in `siyu rejects`"
+            stored = fr.inserted + fr.updated + fr.unchanged + fr.merged
+            if fr.status == "loaded" and fr.bad and stored == 0:
+                error = (f"all {fr.bad} data row(s) rejected ({reasons_text(fr.reasons)}); "
+                         "the rows are in `siyu rejects`")
         if error is None:
             _move(path, inbox / "done" / day)
             totals["loaded"] += 1
             ctx.log.emit("file_loaded", step=ctx.step.name, message=f"{kind}: {path.name}")
+            if fr is not None and fr.bad and (fr.bad > cap or fr.bad > ratio * fr.read):
+                issues.append(_issue("rejects", path, inbox, kind=kind, read=fr.read, rejected=fr.rejected, bad=fr.bad,
+                                     reasons=fr.reasons))
+                ctx.log.emit("file_rejects", level="warning", step=ctx.step.name,
+                             message=f"{kind}: {path.name}: {fr.bad} of {fr.read} rows rejected "
+                                     f"({reasons_text(fr.reasons)}), over max_reject_ratio {ratio:g} / max_rejects "
+                                     f"{cap}; the rest loaded — see `siyu rejects`")
+            elif fr is not None and fr.rejected:
+                ctx.log.emit("file_rejects", step=ctx.step.name,
+                             message=f"{kind}: {path.name}: {fr.rejected} row(s) skipped ({reasons_text(fr.reasons)})")
         else:
             moved = _move(path, inbox / "failed")
             from siyu_cli.privacy import chmod_private, mask_text, write_private
@@ -250,13 +326,31 @@ def step_load(ctx: StepContext) -> dict[str, Any]:
             chmod_private(moved)
             write_private(moved.with_name(moved.name + ".error.txt"), mask_text(error) + "\n")
             totals["failed"] += 1
-            errors.append(f"{path.name}: {error}")
+            extra = {"read": fr.read, "rejected": fr.rejected, "reasons": fr.reasons} if fr is not None else {}
+            issues.append(_issue("failed", path, inbox, kind=kind, error=error,
+                                 moved=moved.relative_to(inbox).as_posix(), **extra))
             ctx.log.emit("file_failed", level="error", step=ctx.step.name, message=f"{kind}: {path.name}: {error}")
         counts.update(totals)
     counts.update(totals)
-    if errors:
-        ctx.fail(f"{len(errors)} of {len(files)} files failed ({errors[0]}); they are in {inbox / 'failed'}", ExitCode.DATA)
+    if issues:
+        counts["issues"] = issues
+        ctx.partial(load_issues_line(issues, inbox))
     return counts
+
+
+def load_issues_line(issues: list[dict[str, Any]], inbox: Path) -> str:
+    """The step's one-line error: how many files need a look, and the first one (names and codes only)."""
+    order = ("failed", "rejects", "still_failed", "unrecognised", "refused")
+    first = min(issues, key=lambda i: order.index(i["problem"]) if i["problem"] in order else len(order))
+    what = {
+        "rejects": lambda i: f"{i['bad']} of {i['read']} rows rejected ({reasons_text(i['reasons'])}), the rest loaded",
+        "failed": lambda i: f"not loaded ({i['error']}); moved to {inbox / 'failed'}",
+        "still_failed": lambda i: f"still in {inbox / 'failed'} from the resumed run",
+        "unrecognised": lambda i: "left in the inbox: neither its name nor its header says what it holds",
+        "refused": lambda i: f"left in the inbox: {REFUSALS.get(i.get('reason'), i.get('reason'))}",
+    }[first["problem"]](first)
+    more = f" (+{len(issues) - 1} more)" if len(issues) > 1 else ""
+    return f"{len(issues)} file(s) need a look: {first['file']}: {what}{more}"
 
 
 # ---------------------------------------------------------------- segment
