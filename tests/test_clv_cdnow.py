@@ -223,7 +223,7 @@ def test_segment_show_and_exports_carry_the_newest_fit(cdnow, cli, monkeypatch):
         newest = con.execute("SELECT max(fit_id) FROM clv_fits").fetchone()[0]
         want = dict(con.execute("SELECT member_id, clv FROM clv_members WHERE fit_id = ?", [newest]).fetchall())
         p_alive = con.execute("SELECT p_alive FROM clv_members WHERE fit_id = ? AND member_id = '00004'", [newest]).fetchone()[0]
-    out = cli("segment", "--as-of", END.isoformat(), "--format", "csv").stdout
+    out = cli("segment", "run", "--as-of", END.isoformat(), "--format", "csv").stdout  # stored: `show` reads it
     rows = list(csv.DictReader(io.StringIO(out)))
     assert len(rows) == 2_357 and {"p_alive", "purchases_90d", "expected_spend", "clv"} <= set(rows[0])
     for r in rows:

@@ -65,8 +65,8 @@ def test_every_shareable_output_is_masked(demo, cli, monkeypatch, tmp_path):
                    f"X2,2026-01-02,bad,{some[1][:3]} {some[1][3:7]} {some[1][7:]}\n"
                    f"X3,2026-01-02,bad,+86 {some[2]}\n", encoding="utf-8")
     cli("load", "orders", odd, expect=65)
-    cli("segment", "--as-of", "2026-11-01")  # a second snapshot, for the diff
-    cli("segment", "--as-of", "2026-11-25")
+    cli("segment", "run", "--as-of", "2026-11-01")  # a second snapshot, for the diff
+    cli("segment", "run", "--as-of", "2026-11-25")
     out: dict[str, str] = {}
 
     def run(name, *args, expect=0):
