@@ -273,18 +273,38 @@ def _until_day(param: str) -> str:
 
 
 def period_orders(con, dfrom: date, dto: date) -> None:
-    """The period's paid orders (only them) with the store / guide / channel each one counts for."""
+    """The period's paid orders (only them) with the store / guide / channel each one counts for.
+
+    Only orders lacking one of the three look up their member (most exports carry them), and the
+    copy holds only what the sections read: order ids stay in ``orders`` (see :func:`_units`).
+    Also ``rpt_history``: per member, the first valid order ever (paid_at) and the day of the last one
+    up to the period's end — one pass over history for new buyers (:func:`base`) and :func:`lifecycle`.
+    """
+    period = f"NOT {_before_day('f')} AND {_until_day('t')}"  # = its day is in [f, t]
+    own = "o.store IS NOT NULL AND o.guide_userid IS NOT NULL AND o.channel IS NOT NULL"
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE rpt_period AS
-        SELECT o.source, o.order_id, o.member_id, o.paid_at, o.day, o.valid, o.net_amount, o.item_count,
+        SELECT o.member_id, o.paid_at, o.day, o.valid, o.net_amount, o.item_count,
+               o.store, o.guide_userid AS guide, o.channel
+        FROM rpt_orders o WHERE {period} AND {own}
+        UNION ALL
+        SELECT o.member_id, o.paid_at, o.day, o.valid, o.net_amount, o.item_count,
                coalesce(o.store, m.store) AS store,
                coalesce(o.guide_userid, m.guide_userid) AS guide,
                coalesce(o.channel, m.join_channel) AS channel
         FROM rpt_orders o LEFT JOIN members m ON m.member_id = o.member_id
-        WHERE NOT {_before_day('f')} AND {_until_day('t')}  -- = its day is in [f, t]
+        WHERE {period} AND NOT ({own})
         """,
         {"f": dfrom, "t": dto},
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE rpt_history AS
+        SELECT member_id, min(paid_at) AS first_at, CAST(max(paid_at) AS DATE) AS last_day FROM rpt_orders
+        WHERE valid AND member_id IS NOT NULL AND {_until_day('t')} GROUP BY 1
+        """,
+        {"t": dto},
     )
 
 
@@ -300,8 +320,7 @@ def base(con, dfrom: date, dto: date, days: int) -> dict[str, Any]:
         per_buyer AS (
             SELECT member_id, count(*) AS n FROM rpt_period WHERE valid AND member_id IS NOT NULL GROUP BY 1),
         before AS (  -- the period's buyers who bought before it
-            SELECT DISTINCT member_id FROM rpt_orders SEMI JOIN per_buyer USING (member_id)
-            WHERE valid AND member_id IS NOT NULL AND {before}),
+            SELECT member_id FROM rpt_history WHERE first_at < CAST(CAST($f AS DATE) AS TIMESTAMPTZ)),
         rep AS (
             SELECT count(*) AS buyers, count(*) FILTER (WHERE n >= 2) AS repeaters, coalesce(sum(n), 0) AS member_orders,
                    count(*) FILTER (WHERE b.member_id IS NULL) AS new_buyers
@@ -309,27 +328,18 @@ def base(con, dfrom: date, dto: date, days: int) -> dict[str, Any]:
         tot AS (
             SELECT count(*) FILTER (WHERE valid) AS orders,
                    coalesce(sum(net_amount), 0) AS gmv,
-                   coalesce(sum(net_amount) FILTER (WHERE member_id IS NOT NULL), 0) AS member_gmv
+                   coalesce(sum(net_amount) FILTER (WHERE member_id IS NOT NULL), 0) AS member_gmv,
+                   sum(item_count) FILTER (WHERE valid) AS units, count(item_count) FILTER (WHERE valid) AS counted
             FROM rpt_period)
         SELECT mem.members, mem.new_members, rep.buyers, rep.repeaters, rep.member_orders,
-               tot.orders, tot.gmv, tot.member_gmv, rep.new_buyers
+               tot.orders, tot.gmv, tot.member_gmv, rep.new_buyers, tot.units, tot.counted
         FROM mem, rep, tot
-        """.format(before=_before_day("f")),
+        """,
         p,
     ).fetchone()
-    members, new_members, buyers, repeaters, member_orders, orders, gmv, member_gmv, new_buyers = row
-    units = con.execute(
-        """
-        WITH lines AS (
-            SELECT l.source, l.order_id, sum(l.quantity) AS units
-            FROM order_lines l SEMI JOIN rpt_period p ON p.source = l.source AND p.order_id = l.order_id
-            GROUP BY ALL)
-        SELECT sum(coalesce(lines.units, p.item_count)),
-               count(*) FILTER (WHERE coalesce(lines.units, p.item_count) IS NOT NULL)
-        FROM rpt_period p LEFT JOIN lines ON lines.source = p.source AND lines.order_id = p.order_id
-        WHERE p.valid
-        """
-    ).fetchone()
+    members, new_members, buyers, repeaters, member_orders, orders, gmv, member_gmv, new_buyers, *units = row
+    if con.execute("SELECT EXISTS (FROM order_lines)").fetchone()[0]:
+        units = _units(con, dfrom, dto)
     return {
         "members": members,
         "new_members": new_members,
@@ -350,6 +360,25 @@ def base(con, dfrom: date, dto: date, days: int) -> dict[str, Any]:
         "purchase_frequency": _ratio(member_orders, buyers, 4),
         "annual_revenue_per_member": None if not members else round(float(member_gmv) / members * 365 / days, 2),
     }
+
+
+def _units(con, dfrom: date, dto: date) -> tuple:
+    """(Σ units, valid orders with known units) of the period when order lines exist: a line's quantities
+    override its order's item_count (without lines, :func:`base` sums item_count from the period copy)."""
+    return con.execute(
+        f"""
+        WITH p AS (SELECT source, order_id, item_count FROM rpt_orders
+                   WHERE valid AND NOT {_before_day('f')} AND {_until_day('t')}),
+        lines AS (
+            SELECT l.source, l.order_id, sum(l.quantity) AS units
+            FROM order_lines l SEMI JOIN p ON p.source = l.source AND p.order_id = l.order_id
+            GROUP BY ALL)
+        SELECT sum(coalesce(lines.units, p.item_count)),
+               count(*) FILTER (WHERE coalesce(lines.units, p.item_count) IS NOT NULL)
+        FROM p LEFT JOIN lines ON lines.source = p.source AND lines.order_id = p.order_id
+        """,
+        {"f": dfrom, "t": dto},
+    ).fetchone()
 
 
 def online(con, dto: date) -> dict[str, Any]:
@@ -404,12 +433,9 @@ def add_rates(con, dfrom: date, dto: date) -> list[dict[str, Any]]:
 def lifecycle(con, dto: date, active_days: int, churn_days: int) -> dict[str, Any]:
     row = con.execute(
         """
-        WITH last AS (  -- the latest time, cast to a day once per member (not once per order)
-            SELECT member_id, CAST(max(paid_at) AS DATE) AS last_day FROM rpt_orders
-            WHERE valid AND member_id IS NOT NULL AND {until} GROUP BY 1),
-        m AS (
+        WITH m AS (
             SELECT date_diff('day', l.last_day, $t) AS idle
-            FROM rpt_members m LEFT JOIN last l ON l.member_id = m.member_id
+            FROM rpt_members m LEFT JOIN rpt_history l ON l.member_id = m.member_id
             WHERE m.join_day IS NULL OR m.join_day <= $t)
         SELECT count(*) FILTER (WHERE idle <= $a),
                count(*) FILTER (WHERE idle > $a AND idle <= $c),
@@ -417,7 +443,7 @@ def lifecycle(con, dto: date, active_days: int, churn_days: int) -> dict[str, An
                count(*) FILTER (WHERE idle IS NULL),
                count(*)
         FROM m
-        """.format(until=_until_day("t")),
+        """,
         {"t": dto, "a": active_days, "c": churn_days},
     ).fetchone()
     active, silent, churned, never, total = row
@@ -631,6 +657,16 @@ def leaderboards(con, dfrom: date, dto: date) -> dict[str, list[dict[str, Any]]]
     return {"store": _board(con, dfrom, dto, "store"), "guide": _board(con, dfrom, dto, "guide")}
 
 
+#: campaigns (``c``) with their send time, and those sent in the period (``c_in``): CTEs of :func:`campaigns`
+_CAMPAIGNS_IN = """c AS (
+            SELECT pc.campaign_id, pc.name, pc.channel, pc.segment_id, pc.snapshot_id, pc.status,
+                   coalesce(pc.sent_at, (SELECT min(r.sent_at) FROM push_recipients r
+                                         WHERE r.campaign_id = pc.campaign_id), pc.created_at) AS sent_time
+            FROM push_campaigns pc
+            WHERE coalesce(pc.channel, '') NOT IN ('app', 'robot')),  -- staff-facing messages are not campaigns
+        c_in AS (SELECT * FROM c WHERE CAST(sent_time AS DATE) BETWEEN $f AND $t),"""
+
+
 def campaigns(con, dfrom: date, dto: date, window_days: int) -> list[dict[str, Any]] | None:
     """Results of campaigns sent in the period; None when there are no campaigns at all (push never ran)."""
     tables = _tables(con)
@@ -649,21 +685,12 @@ def campaigns(con, dfrom: date, dto: date, window_days: int) -> list[dict[str, A
         if has_segments
         else "ctl AS (SELECT NULL::VARCHAR AS campaign_id, NULL::VARCHAR AS member_id, NULL::TIMESTAMPTZ AS t WHERE false),"
     )
-    rows = con.execute(
+    # who was reached (treat) or held back (ctl) and from when: a temp table first, so the order scan
+    # below reads only the orders between the earliest send and the latest send + window
+    con.execute(
         f"""
-        WITH c AS (
-            SELECT pc.campaign_id, pc.name, pc.channel, pc.segment_id, pc.snapshot_id, pc.status,
-                   coalesce(pc.sent_at, (SELECT min(r.sent_at) FROM push_recipients r
-                                         WHERE r.campaign_id = pc.campaign_id), pc.created_at) AS sent_time
-            FROM push_campaigns pc
-            WHERE coalesce(pc.channel, '') NOT IN ('app', 'robot')),  -- staff-facing messages are not campaigns
-        c_in AS (SELECT * FROM c WHERE CAST(sent_time AS DATE) BETWEEN $f AND $t),
-        counts AS (
-            SELECT campaign_id, count(*) AS targeted,
-                   count(*) FILTER (WHERE state = 'sent') AS reached,
-                   count(*) FILTER (WHERE delivery = 'delivered') AS delivered,
-                   count(*) FILTER (WHERE state = 'failed') AS failed
-            FROM push_recipients GROUP BY 1),
+        CREATE OR REPLACE TEMP TABLE rpt_campaign_groups AS
+        WITH {_CAMPAIGNS_IN}
         treat AS (
             SELECT campaign_id, member_id, min(t) AS t FROM (
                 SELECT r.campaign_id, r.member_id, coalesce(r.sent_at, c.sent_time) AS t
@@ -678,10 +705,28 @@ def campaigns(con, dfrom: date, dto: date, window_days: int) -> list[dict[str, A
         {control}
         grp AS (
             SELECT 'treat' AS g, * FROM treat
-            UNION ALL SELECT 'ctl', * FROM ctl WHERE campaign_id IN (SELECT campaign_id FROM c_in)),
+            UNION ALL SELECT 'ctl', * FROM ctl WHERE campaign_id IN (SELECT campaign_id FROM c_in))
+        SELECT * FROM grp
+        """,
+        {"f": dfrom, "t": dto},
+    )
+    lo, hi = con.execute("SELECT min(t), max(t) FROM rpt_campaign_groups").fetchone()
+    rows = con.execute(
+        f"""
+        WITH {_CAMPAIGNS_IN}
+        counts AS (
+            SELECT campaign_id, count(*) AS targeted,
+                   count(*) FILTER (WHERE state = 'sent') AS reached,
+                   count(*) FILTER (WHERE delivery = 'delivered') AS delivered,
+                   count(*) FILTER (WHERE state = 'failed') AS failed
+            FROM push_recipients GROUP BY 1),
+        grp AS (FROM rpt_campaign_groups),
         hits AS (
             SELECT DISTINCT grp.g, grp.campaign_id, grp.member_id
-            FROM grp JOIN rpt_orders o ON o.member_id = grp.member_id AND o.valid
+            FROM grp JOIN (SELECT member_id, paid_at FROM rpt_orders
+                           WHERE valid AND paid_at > CAST($lo AS TIMESTAMPTZ)
+                             AND paid_at <= CAST($hi AS TIMESTAMPTZ) + to_days(CAST($w AS INTEGER))) o
+                 ON o.member_id = grp.member_id
                  AND o.paid_at > grp.t AND o.paid_at <= grp.t + to_days(CAST($w AS INTEGER))),
         resp AS (
             SELECT grp.g, grp.campaign_id, count(DISTINCT grp.member_id) AS n, count(DISTINCT h.member_id) AS bought
@@ -695,7 +740,7 @@ def campaigns(con, dfrom: date, dto: date, window_days: int) -> list[dict[str, A
         LEFT JOIN resp ct ON ct.campaign_id = c.campaign_id AND ct.g = 'ctl'
         ORDER BY c.sent_time DESC, c.campaign_id
         """,
-        {"f": dfrom, "t": dto, "w": window_days},
+        {"f": dfrom, "t": dto, "w": window_days, "lo": lo, "hi": hi},
     ).fetchall()
     out = []
     for (cid, name, channel, seg, snap, status, at, targeted, reached, delivered, failed,
