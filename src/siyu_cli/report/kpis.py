@@ -565,15 +565,19 @@ def segments(con) -> dict[str, Any] | None:
     return {"latest": info(latest), "previous": info(previous), "mix": mix}
 
 
-def cohorts(con, cfrom: date, dto: date) -> list[dict[str, Any]]:
-    """Join-month cohorts from ``cfrom``'s month to ``dto``'s month; retention[k] = share who bought in month k."""
+def cohorts(con, cfrom: date, dto: date, dfrom: date | None = None) -> list[dict[str, Any]]:
+    """Join-month cohorts from ``cfrom``'s month to ``dto``'s month; retention[k] = share who bought in month k.
+
+    The purchases come from the period copy when the period (``dfrom``) starts on or before the first
+    cohort month (the default: cohorts are the period's last months), else from all orders."""
+    orders = "rpt_period" if dfrom is not None and dfrom <= cfrom.replace(day=1) else "rpt_orders"
     rows = con.execute(
         """
         WITH c AS (
             SELECT member_id, date_trunc('month', join_day) AS cm FROM rpt_members
             WHERE join_day BETWEEN date_trunc('month', CAST($f AS DATE)) AND $t),
         sizes AS (SELECT cm, count(*) AS size FROM c GROUP BY 1),
-        b AS (SELECT DISTINCT member_id, date_trunc('month', day) AS bm FROM rpt_orders SEMI JOIN c USING (member_id)
+        b AS (SELECT DISTINCT member_id, date_trunc('month', day) AS bm FROM {orders} SEMI JOIN c USING (member_id)
               WHERE valid AND {until} AND NOT paid_at < CAST(date_trunc('month', CAST($f AS DATE)) AS TIMESTAMPTZ)),
         cells AS (
             SELECT c.cm, date_diff('month', c.cm, b.bm) AS k, count(DISTINCT c.member_id) AS n
@@ -582,7 +586,7 @@ def cohorts(con, cfrom: date, dto: date) -> list[dict[str, Any]]:
                list(struct_pack(k := cells.k, n := cells.n)) FILTER (WHERE cells.k IS NOT NULL)
         FROM sizes s LEFT JOIN cells ON cells.cm = s.cm
         GROUP BY ALL ORDER BY 1
-        """.replace("{until}", _until_day("t")),
+        """.replace("{until}", _until_day("t")).replace("{orders}", orders),
         {"f": cfrom, "t": dto},
     ).fetchall()
     out = []
@@ -603,7 +607,7 @@ def _board(con, dfrom: date, dto: date, key: str) -> list[dict[str, Any]]:
         universe = """
             SELECT store AS k FROM rpt_members WHERE store IS NOT NULL
             UNION SELECT store FROM staff WHERE store IS NOT NULL
-            UNION SELECT store FROM rpt_period WHERE store IS NOT NULL"""
+            UNION SELECT k FROM sales"""
         if "store_traffic" in _tables(con):
             universe += " UNION SELECT store FROM store_traffic"
         contacts = f"SELECT store AS k, count(DISTINCT external_userid) AS n FROM ({_CONTACTS}) GROUP BY 1"
@@ -612,7 +616,7 @@ def _board(con, dfrom: date, dto: date, key: str) -> list[dict[str, Any]]:
         universe = """
             SELECT userid AS k FROM staff
             UNION SELECT guide_userid FROM rpt_members WHERE guide_userid IS NOT NULL
-            UNION SELECT guide FROM rpt_period WHERE guide IS NOT NULL"""
+            UNION SELECT k FROM sales"""
         contacts = f"SELECT staff_userid AS k, count(DISTINCT external_userid) AS n FROM ({_CONTACTS}) GROUP BY 1"
         names = """
             SELECT k, coalesce(any_value(s.name), any_value(m.guide_name)) AS name FROM (SELECT userid AS k FROM staff
@@ -623,10 +627,10 @@ def _board(con, dfrom: date, dto: date, key: str) -> list[dict[str, Any]]:
     col = "store" if key == "store" else "guide"
     rows = con.execute(
         f"""
-        WITH u AS ({universe}),
-        sales AS (
+        WITH sales AS (  -- its keys are the period's (no second pass for the universe)
             SELECT {col} AS k, count(*) FILTER (WHERE valid) AS orders, sum(net_amount) AS gmv
             FROM rpt_period GROUP BY 1),
+        u AS ({universe}),
         per_buyer AS (
             SELECT {col} AS k, member_id, count(*) AS n FROM rpt_period
             WHERE valid AND member_id IS NOT NULL GROUP BY 1, 2),
