@@ -277,7 +277,7 @@ def period_orders(con, dfrom: date, dto: date) -> None:
 
     Only orders lacking one of the three look up their member (most exports carry them), and the
     copy holds only what the sections read: order ids stay in ``orders`` (see :func:`_units`).
-    Also ``rpt_history``: per member, the first valid order ever (paid_at) and the day of the last one
+    Also ``rpt_member_period``: per member, valid orders and GMV in the period; ``rpt_history``: per member, the first valid order ever (paid_at) and the day of the last one
     up to the period's end — one pass over history for new buyers (:func:`base`) and :func:`lifecycle`.
     """
     period = f"NOT {_before_day('f')} AND {_until_day('t')}"  # = its day is in [f, t]
@@ -298,6 +298,13 @@ def period_orders(con, dfrom: date, dto: date) -> None:
         """,
         {"f": dfrom, "t": dto},
     )
+    con.execute(  # per member in the period: valid orders (base) and GMV (pareto), one aggregation for both
+        """
+        CREATE OR REPLACE TEMP TABLE rpt_member_period AS
+        SELECT member_id, count(*) FILTER (WHERE valid) AS n, sum(net_amount) AS v FROM rpt_period
+        WHERE member_id IS NOT NULL GROUP BY 1
+        """
+    )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE rpt_history AS
@@ -317,8 +324,7 @@ def base(con, dfrom: date, dto: date, days: int) -> dict[str, Any]:
             SELECT count(*) FILTER (WHERE join_day IS NULL OR join_day <= $t) AS members,
                    count(*) FILTER (WHERE join_day BETWEEN $f AND $t) AS new_members
             FROM rpt_members),
-        per_buyer AS (
-            SELECT member_id, count(*) AS n FROM rpt_period WHERE valid AND member_id IS NOT NULL GROUP BY 1),
+        per_buyer AS (SELECT member_id, n FROM rpt_member_period WHERE n > 0),
         before AS (  -- the period's buyers who bought before it
             SELECT member_id FROM rpt_history WHERE first_at < CAST(CAST($f AS DATE) AS TIMESTAMPTZ)),
         rep AS (
@@ -473,9 +479,7 @@ def pareto(con, head_percent: int) -> dict[str, Any]:
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE rpt_pareto AS
-        WITH g AS (
-            SELECT member_id, sum(net_amount) AS v FROM rpt_period
-            WHERE member_id IS NOT NULL GROUP BY 1 HAVING sum(net_amount) > 0),
+        WITH g AS (SELECT member_id, v FROM rpt_member_period WHERE v > 0),
         b AS (SELECT v, count(*) AS c FROM g GROUP BY v)
         SELECT v, c, sum(c) OVER w - c AS before_n, sum(c * v) OVER w - c * v AS before_sum,
                sum(c) OVER () AS n, sum(c * v) OVER () AS total
