@@ -277,8 +277,9 @@ def period_orders(con, dfrom: date, dto: date) -> None:
 
     Only orders lacking one of the three look up their member (most exports carry them), and the
     copy holds only what the sections read: order ids stay in ``orders`` (see :func:`_units`).
-    Also ``rpt_member_period``: per member, valid orders and GMV in the period; ``rpt_history``: per member, the first valid order ever (paid_at) and the day of the last one
-    up to the period's end — one pass over history for new buyers (:func:`base`) and :func:`lifecycle`.
+    Also ``rpt_member_period``: per member, valid orders and GMV in the period (:func:`base`, :func:`pareto`);
+    ``rpt_history``: per member, the first valid order ever (paid_at) and the day of the last one up to the
+    period's end — one pass over history for new buyers (:func:`base`) and :func:`lifecycle`.
     """
     period = f"NOT {_before_day('f')} AND {_until_day('t')}"  # = its day is in [f, t]
     own = "o.store IS NOT NULL AND o.guide_userid IS NOT NULL AND o.channel IS NOT NULL"
