@@ -306,6 +306,12 @@ def period_orders(con, dfrom: date, dto: date) -> None:
         WHERE member_id IS NOT NULL GROUP BY 1
         """
     )
+    con.execute(  # the months each member bought in: buyers per month (trend) and cohort purchases
+        """
+        CREATE OR REPLACE TEMP TABLE rpt_buyer_months AS
+        SELECT DISTINCT member_id, date_trunc('month', day) AS m FROM rpt_period WHERE valid AND member_id IS NOT NULL
+        """
+    )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE rpt_history AS
@@ -573,17 +579,21 @@ def segments(con) -> dict[str, Any] | None:
 def cohorts(con, cfrom: date, dto: date, dfrom: date | None = None) -> list[dict[str, Any]]:
     """Join-month cohorts from ``cfrom``'s month to ``dto``'s month; retention[k] = share who bought in month k.
 
-    The purchases come from the period copy when the period (``dfrom``) starts on or before the first
-    cohort month (the default: cohorts are the period's last months), else from all orders."""
-    orders = "rpt_period" if dfrom is not None and dfrom <= cfrom.replace(day=1) else "rpt_orders"
+    The purchase months come from the period's (``rpt_buyer_months``) when the period (``dfrom``) starts on or
+    before the first cohort month (the default: cohorts are the period's last months), else from all orders."""
+    if dfrom is not None and dfrom <= cfrom.replace(day=1):
+        bought = """SELECT member_id, m AS bm FROM rpt_buyer_months SEMI JOIN c USING (member_id)
+              WHERE m >= date_trunc('month', CAST($f AS DATE))"""
+    else:
+        bought = """SELECT DISTINCT member_id, date_trunc('month', day) AS bm FROM rpt_orders SEMI JOIN c USING (member_id)
+              WHERE valid AND {until} AND NOT paid_at < CAST(date_trunc('month', CAST($f AS DATE)) AS TIMESTAMPTZ)"""
     rows = con.execute(
         """
         WITH c AS (
             SELECT member_id, date_trunc('month', join_day) AS cm FROM rpt_members
             WHERE join_day BETWEEN date_trunc('month', CAST($f AS DATE)) AND $t),
         sizes AS (SELECT cm, count(*) AS size FROM c GROUP BY 1),
-        b AS (SELECT DISTINCT member_id, date_trunc('month', day) AS bm FROM {orders} SEMI JOIN c USING (member_id)
-              WHERE valid AND {until} AND NOT paid_at < CAST(date_trunc('month', CAST($f AS DATE)) AS TIMESTAMPTZ)),
+        b AS ({bought}),
         cells AS (
             SELECT c.cm, date_diff('month', c.cm, b.bm) AS k, count(DISTINCT c.member_id) AS n
             FROM c JOIN b ON b.member_id = c.member_id AND b.bm >= c.cm GROUP BY 1, 2)
@@ -591,7 +601,7 @@ def cohorts(con, cfrom: date, dto: date, dfrom: date | None = None) -> list[dict
                list(struct_pack(k := cells.k, n := cells.n)) FILTER (WHERE cells.k IS NOT NULL)
         FROM sizes s LEFT JOIN cells ON cells.cm = s.cm
         GROUP BY ALL ORDER BY 1
-        """.replace("{until}", _until_day("t")).replace("{orders}", orders),
+        """.replace("{bought}", bought).replace("{until}", _until_day("t")),
         {"f": cfrom, "t": dto},
     ).fetchall()
     out = []
@@ -808,14 +818,14 @@ def trend(con, dfrom: date, dto: date) -> list[dict[str, Any]]:
         WITH months AS (
             SELECT unnest(generate_series(date_trunc('month', CAST($f AS DATE)),
                                           date_trunc('month', CAST($t AS DATE)), INTERVAL 1 MONTH)) AS m),
-        s AS (SELECT date_trunc('month', day) AS m, count(*) FILTER (WHERE valid) AS orders,
-                     count(DISTINCT member_id) FILTER (WHERE valid) AS buyers, sum(net_amount) AS gmv
+        s AS (SELECT date_trunc('month', day) AS m, count(*) FILTER (WHERE valid) AS orders, sum(net_amount) AS gmv
               FROM rpt_period GROUP BY 1),
+        b AS (SELECT m, count(*) AS buyers FROM rpt_buyer_months GROUP BY 1),
         j AS (SELECT date_trunc('month', join_day) AS m, count(*) AS n FROM rpt_members
               WHERE join_day BETWEEN $f AND $t GROUP BY 1)
-        SELECT strftime(months.m, '%Y-%m'), coalesce(s.orders, 0), coalesce(s.buyers, 0),
+        SELECT strftime(months.m, '%Y-%m'), coalesce(s.orders, 0), coalesce(b.buyers, 0),
                coalesce(s.gmv, 0), coalesce(j.n, 0)
-        FROM months LEFT JOIN s ON s.m = months.m LEFT JOIN j ON j.m = months.m
+        FROM months LEFT JOIN s ON s.m = months.m LEFT JOIN b ON b.m = months.m LEFT JOIN j ON j.m = months.m
         ORDER BY 1
         """,
         {"f": dfrom, "t": dto},
