@@ -210,7 +210,8 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
         b = K.base(con, dfrom, dto, days)
         kp = {k: b[k] for k in ("members", "new_members", "buyers", "new_buyers", "returning_buyers", "orders", "gmv", "aov", "items_per_order",
                                 "member_order_share", "member_gmv_share")}
-        kp.update(K.online(con, dto))
+        reach, life = K.members_at_end(con, dto, cfg.active_days, cfg.churn_days)
+        kp.update(reach)
         from siyu_cli.report.wecom import synced_online
 
         synced = synced_online(con, dto)  # after `siyu sync wecom`: live guide relations only
@@ -218,7 +219,6 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
             kp.update(synced)
             report.notes.append("在线率: members with a live WeCom guide relation as of the last `siyu sync wecom`")
         kp["new_contacts"] = K.new_contacts(con, dfrom, dto)
-        life = K.lifecycle(con, dto, cfg.active_days, cfg.churn_days)
         kp.update(repurchase_rate=b["repurchase_rate"], purchase_frequency=b["purchase_frequency"])
         kp.update({k: life[k] for k in ("active_share", "silent_share", "churned_share", "never_bought_share")})
         par = K.pareto(con, cfg.head_percent)

@@ -279,7 +279,7 @@ def period_orders(con, dfrom: date, dto: date) -> None:
     copy holds only what the sections read: order ids stay in ``orders`` (see :func:`_units`).
     Also ``rpt_member_period``: per member, valid orders and GMV in the period (:func:`base`, :func:`pareto`);
     ``rpt_history``: per member, the first valid order ever (paid_at) and the day of the last one up to the
-    period's end — one pass over history for new buyers (:func:`base`) and :func:`lifecycle`.
+    period's end — one pass over history for new buyers (:func:`base`) and the lifecycle (:func:`members_at_end`).
     """
     period = f"NOT {_before_day('f')} AND {_until_day('t')}"  # = its day is in [f, t]
     own = "o.store IS NOT NULL AND o.guide_userid IS NOT NULL AND o.channel IS NOT NULL"
@@ -394,18 +394,37 @@ def _units(con, dfrom: date, dto: date) -> tuple:
     ).fetchone()
 
 
-def online(con, dto: date) -> dict[str, Any]:
+def members_at_end(con, dto: date, active_days: int, churn_days: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(在线率, lifecycle) of the members at the period's end: one pass over the members for both."""
     row = con.execute(
         """
-        SELECT count(*) FILTER (WHERE m.external_userid IS NOT NULL OR c.member_id IS NOT NULL), count(*)
-        FROM rpt_members m
-        LEFT JOIN (SELECT DISTINCT member_id FROM wecom_contacts WHERE member_id IS NOT NULL) c
-               ON c.member_id = m.member_id
-        WHERE m.join_day IS NULL OR m.join_day <= $t
+        WITH m AS (
+            SELECT date_diff('day', l.last_day, $t) AS idle, m.external_userid IS NOT NULL OR c.member_id IS NOT NULL AS reach
+            FROM rpt_members m LEFT JOIN rpt_history l ON l.member_id = m.member_id
+            LEFT JOIN (SELECT DISTINCT member_id FROM wecom_contacts WHERE member_id IS NOT NULL) c
+                   ON c.member_id = m.member_id
+            WHERE m.join_day IS NULL OR m.join_day <= $t)
+        SELECT count(*) FILTER (WHERE idle <= $a),
+               count(*) FILTER (WHERE idle > $a AND idle <= $c),
+               count(*) FILTER (WHERE idle > $c),
+               count(*) FILTER (WHERE idle IS NULL),
+               count(*),
+               count(*) FILTER (WHERE reach)
+        FROM m
         """,
-        {"t": dto},
+        {"t": dto, "a": active_days, "c": churn_days},
     ).fetchone()
-    return {"reachable_members": row[0], "online_rate": _ratio(row[0], row[1])}
+    active, silent, churned, never, total, reachable = row
+    return {"reachable_members": reachable, "online_rate": _ratio(reachable, total)}, {
+        "active": active,
+        "silent": silent,
+        "churned": churned,
+        "never_bought": never,
+        "active_share": _ratio(active, total),
+        "silent_share": _ratio(silent, total),
+        "churned_share": _ratio(churned, total),
+        "never_bought_share": _ratio(never, total),
+    }
 
 
 _CONTACTS = """
@@ -441,35 +460,6 @@ def add_rates(con, dfrom: date, dto: date) -> list[dict[str, Any]]:
     return [
         {"store": s, "new_contacts": n, "store_traffic": int(t), "add_rate": _ratio(n, t)} for s, n, t in rows
     ]
-
-
-def lifecycle(con, dto: date, active_days: int, churn_days: int) -> dict[str, Any]:
-    row = con.execute(
-        """
-        WITH m AS (
-            SELECT date_diff('day', l.last_day, $t) AS idle
-            FROM rpt_members m LEFT JOIN rpt_history l ON l.member_id = m.member_id
-            WHERE m.join_day IS NULL OR m.join_day <= $t)
-        SELECT count(*) FILTER (WHERE idle <= $a),
-               count(*) FILTER (WHERE idle > $a AND idle <= $c),
-               count(*) FILTER (WHERE idle > $c),
-               count(*) FILTER (WHERE idle IS NULL),
-               count(*)
-        FROM m
-        """,
-        {"t": dto, "a": active_days, "c": churn_days},
-    ).fetchone()
-    active, silent, churned, never, total = row
-    return {
-        "active": active,
-        "silent": silent,
-        "churned": churned,
-        "never_bought": never,
-        "active_share": _ratio(active, total),
-        "silent_share": _ratio(silent, total),
-        "churned_share": _ratio(churned, total),
-        "never_bought_share": _ratio(never, total),
-    }
 
 
 def pareto(con, head_percent: int) -> dict[str, Any]:
