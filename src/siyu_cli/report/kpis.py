@@ -286,11 +286,11 @@ def period_orders(con, dfrom: date, dto: date) -> None:
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE rpt_period AS
-        SELECT o.member_id, o.paid_at, o.day, o.valid, o.net_amount, o.item_count,
+        SELECT o.member_id, o.day, o.valid, o.net_amount, o.item_count,
                o.store, o.guide_userid AS guide, o.channel
         FROM rpt_orders o WHERE {period} AND {own}
         UNION ALL
-        SELECT o.member_id, o.paid_at, o.day, o.valid, o.net_amount, o.item_count,
+        SELECT o.member_id, o.day, o.valid, o.net_amount, o.item_count,
                coalesce(o.store, m.store) AS store,
                coalesce(o.guide_userid, m.guide_userid) AS guide,
                coalesce(o.channel, m.join_channel) AS channel
