@@ -232,9 +232,11 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
         s["pareto"] = par
         s["segments"] = K.segments(con)
         s["cohorts"] = K.cohorts(con, cfrom, dto, dfrom)
+        trend = K.trend(con, dfrom, dto)
+        K.release(con)  # the per-member tables are done with: free their memory before the leaderboards
         s["leaderboards"] = K.leaderboards(con, dfrom, dto)
         s["campaigns"] = K.campaigns(con, dfrom, dto, cfg.campaign_days)
-        s["trend"] = K.trend(con, dfrom, dto)
+        s["trend"] = trend
         s["breakdown"] = {"by": by, "rows": K.breakdown(con, by)} if by else None
         from siyu_cli.report.wecom import wecom_sections
 

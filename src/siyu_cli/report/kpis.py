@@ -322,6 +322,12 @@ def period_orders(con, dfrom: date, dto: date) -> None:
     )
 
 
+def release(con) -> None:
+    """Drop the per-member tables :func:`period_orders` made (in memory; the leaderboards need the room)."""
+    for table in ("rpt_member_period", "rpt_buyer_months", "rpt_history"):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
 def base(con, dfrom: date, dto: date, days: int) -> dict[str, Any]:
     """Base, membership, repurchase and value KPIs of the period (one row of SQL)."""
     p = {"f": dfrom, "t": dto}
