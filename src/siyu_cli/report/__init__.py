@@ -34,7 +34,7 @@ CONFIG_DEFAULTS: dict[str, int] = {
     "cohort_months": 12,  # at most this many join-month cohorts
 }
 #: ``[report] memory_limit``: DuckDB's memory limit while computing a report (it spills beyond it)
-DEFAULT_MEMORY_LIMIT = "700MB"
+DEFAULT_MEMORY_LIMIT = "800MB"
 
 
 @dataclass(frozen=True)
