@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from config_helpers import add_config
 from siyu_cli.config import load_settings
 from siyu_cli.errors import ConfigError
 from siyu_cli.runner import list_runs, load_pipelines, run_pipeline
@@ -22,11 +23,6 @@ from siyu_cli.runner.steps import inbox_files, DEFAULT_GLOBS, push_window, StepC
 from siyu_cli.runner.pipeline import Step
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
-
-
-def add_config(root: Path, text: str) -> None:
-    with open(root / "siyu.toml", "a", encoding="utf-8") as fh:
-        fh.write("\n" + text + "\n")
 
 
 def popen_siyu(*args: str, **kw) -> subprocess.Popen:

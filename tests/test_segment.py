@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 
+from config_helpers import add_config
 from segment_fixtures import AS_OF, MAIN_MEASURES, RFM8_FIXED, add_members, add_order, build_main, local
 from siyu_cli.errors import DataError, UsageError
 from siyu_cli.segment import audience, latest_snapshot_id, run_segment
@@ -372,7 +373,7 @@ def test_config_section_sets_defaults_and_rejects_typos(workspace):
     from siyu_cli.errors import ConfigError
 
     cfg = workspace / "siyu.toml"
-    cfg.write_text(cfg.read_text(encoding="utf-8") + '\n[segment]\nr_split = "90"\nm_split = 500\n', encoding="utf-8")
+    add_config(cfg, '[segment]\nr_split = "90"\nm_split = 500')
     settings = load_settings(workspace)
     with open_store(settings) as con:
         build_main(con)
@@ -380,6 +381,6 @@ def test_config_section_sets_defaults_and_rejects_typos(workspace):
     assert run.params["splits"]["r"]["rule"] == "R ≤ 90" and run.params["splits"]["m"]["rule"] == "M ≥ 500"
     run = run_segment(settings, as_of=AS_OF, m_split="median")  # a flag beats siyu.toml
     assert run.params["splits"]["m"]["kind"] == "median"
-    cfg.write_text(cfg.read_text(encoding="utf-8") + 'r_splt = "90"\n', encoding="utf-8")
+    add_config(cfg, '[segment]\nr_splt = "90"')  # a typo in the [segment] table
     with pytest.raises(ConfigError, match="segment.r_splt"):
         run_segment(load_settings(workspace), as_of=AS_OF)

@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 
+from config_helpers import add_config
 from segment_fixtures import build_main
 from siyu_cli.config import load_settings
 from siyu_cli.errors import UsageError
@@ -246,8 +247,7 @@ def test_other_commands_after_prune(six, cli):
 # ---------------------------------------------------------------- automatic retention
 
 def _set_keep(settings, value: str):
-    with open(settings.config_file, "a", encoding="utf-8") as fh:
-        fh.write(f"\n[segment]\nkeep_snapshots = {value}\n")
+    add_config(settings.config_file, f"[segment]\nkeep_snapshots = {value}\nkeep_monthly = false")
     return load_settings(settings.root)
 
 
@@ -267,7 +267,44 @@ def test_config_keep_snapshots_prunes_after_each_run(ws, cli):
     assert sorted(stored(s)) == [1, 4, 5, 6]
 
 
+def _without_retention(settings):
+    """A siyu.toml without the retention keys (a workspace made before `siyu init` wrote them)."""
+    text = settings.config_file.read_text(encoding="utf-8")
+    kept = [line for line in text.splitlines() if not line.startswith(("keep_snapshots", "keep_monthly"))]
+    assert len(kept) == len(text.splitlines()) - 2
+    settings.config_file.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    return load_settings(settings.root)
+
+
+def test_new_workspace_keeps_90_snapshots_and_monthly_ones(ws):
+    from siyu_cli.segment.run import keep_monthly, keep_snapshots
+
+    assert (keep_snapshots(ws), keep_monthly(ws)) == (90, True)
+
+
+def test_default_retention_thins_old_snapshots_to_one_a_month(ws):
+    """The template's keep_monthly with a smaller keep_snapshots: what goes beyond the newest N is thinned
+    to the last snapshot of each month, run after run."""
+    add_config(ws.config_file, "[segment]\nkeep_snapshots = 1")
+    s = load_settings(ws.root)
+    days = ["2026-01-10", "2026-01-20", "2026-02-05", "2026-02-25", "2026-03-15"]
+    pruned = [run_segment(s, scheme="rfm8", as_of=day, **FIXED).pruned for day in days]
+    # run 2: 1 is not January's last (2 is, kept as the newest); run 3: 2 stays as January's last;
+    # run 4: 3 is not February's last; run 5: 4 stays as February's last
+    assert pruned == [[], [1], [], [3], []]
+    assert sorted(stored(s)) == [2, 4, 5]
+
+
+def test_second_segment_table_is_refused_with_a_hint(ws, cli):
+    with open(ws.config_file, "a", encoding="utf-8") as fh:
+        fh.write("\n[segment]\nscheme = \"rfm11\"\n")
+    res = cli("segment", "--as-of", "2026-06-30", expect=78)
+    assert "add keys to the existing table" in res.stderr and "segment" in res.stderr
+    assert stored(ws) == {}
+
+
 def test_config_keep_snapshots_unset_keeps_all(ws):
+    ws = _without_retention(ws)
     for day in RFM8_DAYS[:3]:
         assert run_segment(ws, scheme="rfm8", as_of=day, **FIXED).pruned == []
     assert len(stored(ws)) == 3
@@ -299,8 +336,7 @@ def test_report_compares_with_newest_remaining(ws, cli):
 
 def test_pipeline_segment_step_applies_keep_snapshots(ws, cli):
     """The nightly cron path: `siyu run` → segment step → run_segment → keep_snapshots."""
-    with open(ws.config_file, "a", encoding="utf-8") as fh:
-        fh.write('\n[segment]\nkeep_snapshots = 2\n[pipelines.seg]\nsteps = ["segment"]\n')
+    add_config(ws.config_file, '[segment]\nkeep_snapshots = 2\nkeep_monthly = false\n[pipelines.seg]\nsteps = ["segment"]')
     runs = [json.loads(cli("run", "seg", "--format", "json").stdout) for _ in range(4)]
     assert sorted(stored(ws)) == [3, 4]
     # the run's step counts say what retention removed: nothing in the first two runs, then 1, then 2

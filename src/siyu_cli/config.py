@@ -127,7 +127,8 @@ def read_config_file(path: Path) -> dict[str, Any]:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+        hint = " (siyu init writes some tables, e.g. [segment]: add keys to the existing table)" if "twice" in str(exc) else ""
+        raise ConfigError(f"{path}: invalid TOML: {exc}{hint}") from None
     for key, value in data.items():
         if key not in SECTIONS:
             raise ConfigError(f"{path}: unknown section [{key}]{_suggest(key, SECTIONS)}")

@@ -37,7 +37,10 @@ max_reject_ratio = 0.01       # nightly: a file with a larger share of bad rows 
 # store = "门店"
 
 # RFM segments (`siyu segment`; docs/segment.md). Command-line flags win over these.
-# [segment]
+# Add your keys to this table (TOML refuses a second [segment] table).
+[segment]
+keep_snapshots = 90            # snapshot retention: after each run keep the newest 90 snapshots per scheme
+keep_monthly = true            # ...and of the older ones the last of each month (comment both out to keep all)
 # scheme = "rfm8"              # rfm8 (A–H) | rfm11 (quintiles, 11 names) | path/to/scheme.yaml
 # window = "365d"              # default: all history
 # frequency_unit = "orders"    # orders | days (distinct purchase days)
@@ -45,7 +48,6 @@ max_reject_ratio = 0.01       # nightly: a file with a larger share of bad rows 
 # r_split = "median"           # rfm8 splits: median | mean | q0.8 | a fixed number (R ≤ days, F ≥ n, M ≥ amount)
 # f_split = "2"
 # m_split = "median"
-# keep_snapshots = 90          # after each run keep the newest 90 snapshots per scheme (default: keep all; `siyu segment prune`)
 
 # [report]                     # `siyu report` (definitions: docs/report.md)
 # period_days = 365            # default period: this many days ending today

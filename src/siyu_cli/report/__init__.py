@@ -35,7 +35,7 @@ CONFIG_DEFAULTS: dict[str, int] = {
     "cohort_months": 12,  # at most this many join-month cohorts
 }
 #: ``[report] memory_limit``: DuckDB's memory limit while computing a report (it spills beyond it)
-DEFAULT_MEMORY_LIMIT = "1GB"
+DEFAULT_MEMORY_LIMIT = "800MB"
 
 
 @dataclass(frozen=True)
@@ -214,7 +214,8 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
         b = K.base(con, dfrom, dto, days)
         kp = {k: b[k] for k in ("members", "new_members", "buyers", "new_buyers", "returning_buyers", "orders", "gmv", "aov", "items_per_order",
                                 "member_order_share", "member_gmv_share")}
-        kp.update(K.online(con, dto))
+        reach, life = K.members_at_end(con, dto, cfg.active_days, cfg.churn_days)
+        kp.update(reach)
         from siyu_cli.report.wecom import synced_online
 
         synced = synced_online(con, dto)  # after `siyu sync wecom`: live guide relations only
@@ -222,7 +223,6 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
             kp.update(synced)
             report.notes.append("在线率: members with a live WeCom guide relation as of the last `siyu sync wecom`")
         kp["new_contacts"] = K.new_contacts(con, dfrom, dto)
-        life = K.lifecycle(con, dto, cfg.active_days, cfg.churn_days)
         kp.update(repurchase_rate=b["repurchase_rate"], purchase_frequency=b["purchase_frequency"])
         kp.update({k: life[k] for k in ("active_share", "silent_share", "churned_share", "never_bought_share")})
         par = K.pareto(con, cfg.head_percent)
@@ -235,14 +235,16 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
         s["lifecycle"] = life
         s["pareto"] = par
         s["segments"] = K.segments(con)
-        s["cohorts"] = K.cohorts(con, cfrom, dto)
+        s["cohorts"] = K.cohorts(con, cfrom, dto, dfrom)
+        trend = K.trend(con, dfrom, dto)
+        K.release(con)  # the per-member tables are done with: free their memory before the leaderboards
         s["leaderboards"] = K.leaderboards(con, dfrom, dto)
         s["campaigns"] = K.campaigns(con, dfrom, dto, cfg.campaign_days)
         from siyu_cli.report import measured
 
         s["experiments"] = measured.experiments(con, dfrom, dto, settings.timezone, cfg.campaign_days)
         s["clv"] = measured.clv_by_segment(con)
-        s["trend"] = K.trend(con, dfrom, dto)
+        s["trend"] = trend
         s["breakdown"] = {"by": by, "rows": K.breakdown(con, by)} if by else None
         from siyu_cli.report.wecom import wecom_sections
 

@@ -286,23 +286,62 @@ def period_orders(con, dfrom: date, dto: date) -> None:
     Stores and guides resolve through the dimensions (siyu_cli.dimensions): the guide is the canonical
     userid of the order's guide, else the member's; the store is the order's physical store, else the
     guide's store, else the member's home store (an online shop such as Youzan's 归属店铺 is no store).
+    Only orders lacking a physical store, a guide or a channel look up their member (most exports carry
+    them), and the copy holds only what the sections read: order ids stay in ``orders`` (see :func:`_units`).
+    Also ``rpt_member_period``: per member, valid orders and GMV in the period (:func:`base`, :func:`pareto`);
+    ``rpt_history``: per member, the first valid order ever (paid_at) and the day of the last one up to the
+    period's end — one pass over history for new buyers (:func:`base`) and the lifecycle (:func:`members_at_end`).
     """
+    period = f"NOT {_before_day('f')} AND {_until_day('t')}"  # = its day is in [f, t]
+    own = "o.physical IS NOT NULL AND o.guide_userid IS NOT NULL AND o.channel IS NOT NULL"
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE rpt_period AS
         WITH o AS (
-            SELECT o.*, coalesce(dim_guide(o.guide_userid), m.guide_userid) AS guide, m.store AS member_store,
-                   m.join_channel
-            FROM rpt_orders o LEFT JOIN rpt_members m ON m.member_id = o.member_id
-            WHERE NOT {_before_day('f')} AND {_until_day('t')})  -- = its day is in [f, t]
-        SELECT o.source, o.order_id, o.member_id, o.paid_at, o.day, o.valid, o.net_amount, o.item_count,
-               coalesce(dim_physical_store(o.store), dim_guide_store(o.guide), o.member_store) AS store,
-               o.guide,
+            SELECT member_id, day, valid, net_amount, item_count, guide_userid, channel,
+                   dim_physical_store(store) AS physical
+            FROM rpt_orders WHERE {period})
+        SELECT o.member_id, o.day, o.valid, o.net_amount, o.item_count,
+               o.physical AS store, dim_guide(o.guide_userid) AS guide, o.channel
+        FROM o WHERE {own}
+        UNION ALL
+        SELECT o.member_id, o.day, o.valid, o.net_amount, o.item_count,
+               coalesce(o.physical, dim_guide_store(o.guide), o.member_store) AS store, o.guide,
                coalesce(o.channel, o.join_channel) AS channel
-        FROM o
+        FROM (SELECT o.*, coalesce(dim_guide(o.guide_userid), m.guide_userid) AS guide, m.store AS member_store,
+                     m.join_channel
+              FROM o LEFT JOIN rpt_members m ON m.member_id = o.member_id
+              WHERE NOT ({own})) o
         """,
         {"f": dfrom, "t": dto},
     )
+    con.execute(  # per member in the period: valid orders (base) and GMV (pareto), one aggregation for both
+        """
+        CREATE OR REPLACE TEMP TABLE rpt_member_period AS
+        SELECT member_id, count(*) FILTER (WHERE valid) AS n, sum(net_amount) AS v FROM rpt_period
+        WHERE member_id IS NOT NULL GROUP BY 1
+        """
+    )
+    con.execute(  # the months each member bought in: buyers per month (trend) and cohort purchases
+        """
+        CREATE OR REPLACE TEMP TABLE rpt_buyer_months AS
+        SELECT DISTINCT member_id, date_trunc('month', day) AS m FROM rpt_period WHERE valid AND member_id IS NOT NULL
+        """
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE rpt_history AS
+        SELECT member_id, min(paid_at) AS first_at, CAST(max(paid_at) AS DATE) AS last_day FROM rpt_orders
+        WHERE valid AND member_id IS NOT NULL AND {_until_day('t')} GROUP BY 1
+        """,
+        {"t": dto},
+    )
+
+
+def release(con) -> None:
+    """Drop the per-member tables :func:`period_orders` made (in memory; the leaderboards need the room)."""
+    for table in ("rpt_member_period", "rpt_buyer_months", "rpt_history"):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def base(con, dfrom: date, dto: date, days: int) -> dict[str, Any]:
@@ -314,11 +353,9 @@ def base(con, dfrom: date, dto: date, days: int) -> dict[str, Any]:
             SELECT count(*) FILTER (WHERE join_day IS NULL OR join_day <= $t) AS members,
                    count(*) FILTER (WHERE join_day BETWEEN $f AND $t) AS new_members
             FROM rpt_members),
-        per_buyer AS (
-            SELECT member_id, count(*) AS n FROM rpt_period WHERE valid AND member_id IS NOT NULL GROUP BY 1),
+        per_buyer AS (SELECT member_id, n FROM rpt_member_period WHERE n > 0),
         before AS (  -- the period's buyers who bought before it
-            SELECT DISTINCT member_id FROM rpt_orders SEMI JOIN per_buyer USING (member_id)
-            WHERE valid AND member_id IS NOT NULL AND {before}),
+            SELECT member_id FROM rpt_history WHERE first_at < CAST(CAST($f AS DATE) AS TIMESTAMPTZ)),
         rep AS (
             SELECT count(*) AS buyers, count(*) FILTER (WHERE n >= 2) AS repeaters, coalesce(sum(n), 0) AS member_orders,
                    count(*) FILTER (WHERE b.member_id IS NULL) AS new_buyers
@@ -326,27 +363,18 @@ def base(con, dfrom: date, dto: date, days: int) -> dict[str, Any]:
         tot AS (
             SELECT count(*) FILTER (WHERE valid) AS orders,
                    coalesce(sum(net_amount), 0) AS gmv,
-                   coalesce(sum(net_amount) FILTER (WHERE member_id IS NOT NULL), 0) AS member_gmv
+                   coalesce(sum(net_amount) FILTER (WHERE member_id IS NOT NULL), 0) AS member_gmv,
+                   sum(item_count) FILTER (WHERE valid) AS units, count(item_count) FILTER (WHERE valid) AS counted
             FROM rpt_period)
         SELECT mem.members, mem.new_members, rep.buyers, rep.repeaters, rep.member_orders,
-               tot.orders, tot.gmv, tot.member_gmv, rep.new_buyers
+               tot.orders, tot.gmv, tot.member_gmv, rep.new_buyers, tot.units, tot.counted
         FROM mem, rep, tot
-        """.format(before=_before_day("f")),
+        """,
         p,
     ).fetchone()
-    members, new_members, buyers, repeaters, member_orders, orders, gmv, member_gmv, new_buyers = row
-    units = con.execute(
-        """
-        WITH lines AS (
-            SELECT l.source, l.order_id, sum(l.quantity) AS units
-            FROM order_lines l SEMI JOIN rpt_period p ON p.source = l.source AND p.order_id = l.order_id
-            GROUP BY ALL)
-        SELECT sum(coalesce(lines.units, p.item_count)),
-               count(*) FILTER (WHERE coalesce(lines.units, p.item_count) IS NOT NULL)
-        FROM rpt_period p LEFT JOIN lines ON lines.source = p.source AND lines.order_id = p.order_id
-        WHERE p.valid
-        """
-    ).fetchone()
+    members, new_members, buyers, repeaters, member_orders, orders, gmv, member_gmv, new_buyers, *units = row
+    if con.execute("SELECT EXISTS (FROM order_lines)").fetchone()[0]:
+        units = _units(con, dfrom, dto)
     return {
         "members": members,
         "new_members": new_members,
@@ -369,18 +397,56 @@ def base(con, dfrom: date, dto: date, days: int) -> dict[str, Any]:
     }
 
 
-def online(con, dto: date) -> dict[str, Any]:
+def _units(con, dfrom: date, dto: date) -> tuple:
+    """(Σ units, valid orders with known units) of the period when order lines exist: a line's quantities
+    override its order's item_count (without lines, :func:`base` sums item_count from the period copy)."""
+    return con.execute(
+        f"""
+        WITH p AS (SELECT source, order_id, item_count FROM rpt_orders
+                   WHERE valid AND NOT {_before_day('f')} AND {_until_day('t')}),
+        lines AS (
+            SELECT l.source, l.order_id, sum(l.quantity) AS units
+            FROM order_lines l SEMI JOIN p ON p.source = l.source AND p.order_id = l.order_id
+            GROUP BY ALL)
+        SELECT sum(coalesce(lines.units, p.item_count)),
+               count(*) FILTER (WHERE coalesce(lines.units, p.item_count) IS NOT NULL)
+        FROM p LEFT JOIN lines ON lines.source = p.source AND lines.order_id = p.order_id
+        """,
+        {"f": dfrom, "t": dto},
+    ).fetchone()
+
+
+def members_at_end(con, dto: date, active_days: int, churn_days: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(在线率, lifecycle) of the members at the period's end: one pass over the members for both."""
     row = con.execute(
         """
-        SELECT count(*) FILTER (WHERE m.external_userid IS NOT NULL OR c.member_id IS NOT NULL), count(*)
-        FROM rpt_members m
-        LEFT JOIN (SELECT DISTINCT member_id FROM wecom_contacts WHERE member_id IS NOT NULL) c
-               ON c.member_id = m.member_id
-        WHERE m.join_day IS NULL OR m.join_day <= $t
+        WITH m AS (
+            SELECT date_diff('day', l.last_day, $t) AS idle, m.external_userid IS NOT NULL OR c.member_id IS NOT NULL AS reach
+            FROM rpt_members m LEFT JOIN rpt_history l ON l.member_id = m.member_id
+            LEFT JOIN (SELECT DISTINCT member_id FROM wecom_contacts WHERE member_id IS NOT NULL) c
+                   ON c.member_id = m.member_id
+            WHERE m.join_day IS NULL OR m.join_day <= $t)
+        SELECT count(*) FILTER (WHERE idle <= $a),
+               count(*) FILTER (WHERE idle > $a AND idle <= $c),
+               count(*) FILTER (WHERE idle > $c),
+               count(*) FILTER (WHERE idle IS NULL),
+               count(*),
+               count(*) FILTER (WHERE reach)
+        FROM m
         """,
-        {"t": dto},
+        {"t": dto, "a": active_days, "c": churn_days},
     ).fetchone()
-    return {"reachable_members": row[0], "online_rate": _ratio(row[0], row[1])}
+    active, silent, churned, never, total, reachable = row
+    return {"reachable_members": reachable, "online_rate": _ratio(reachable, total)}, {
+        "active": active,
+        "silent": silent,
+        "churned": churned,
+        "never_bought": never,
+        "active_share": _ratio(active, total),
+        "silent_share": _ratio(silent, total),
+        "churned_share": _ratio(churned, total),
+        "never_bought_share": _ratio(never, total),
+    }
 
 
 _CONTACTS = """
@@ -418,38 +484,6 @@ def add_rates(con, dfrom: date, dto: date) -> list[dict[str, Any]]:
     ]
 
 
-def lifecycle(con, dto: date, active_days: int, churn_days: int) -> dict[str, Any]:
-    row = con.execute(
-        """
-        WITH last AS (  -- the latest time, cast to a day once per member (not once per order)
-            SELECT member_id, CAST(max(paid_at) AS DATE) AS last_day FROM rpt_orders
-            WHERE valid AND member_id IS NOT NULL AND {until} GROUP BY 1),
-        m AS (
-            SELECT date_diff('day', l.last_day, $t) AS idle
-            FROM rpt_members m LEFT JOIN last l ON l.member_id = m.member_id
-            WHERE m.join_day IS NULL OR m.join_day <= $t)
-        SELECT count(*) FILTER (WHERE idle <= $a),
-               count(*) FILTER (WHERE idle > $a AND idle <= $c),
-               count(*) FILTER (WHERE idle > $c),
-               count(*) FILTER (WHERE idle IS NULL),
-               count(*)
-        FROM m
-        """.format(until=_until_day("t")),
-        {"t": dto, "a": active_days, "c": churn_days},
-    ).fetchone()
-    active, silent, churned, never, total = row
-    return {
-        "active": active,
-        "silent": silent,
-        "churned": churned,
-        "never_bought": never,
-        "active_share": _ratio(active, total),
-        "silent_share": _ratio(silent, total),
-        "churned_share": _ratio(churned, total),
-        "never_bought_share": _ratio(never, total),
-    }
-
-
 def pareto(con, head_percent: int) -> dict[str, Any]:
     """Pareto curve of member GMV over buyers with positive GMV in the period.
 
@@ -464,9 +498,7 @@ def pareto(con, head_percent: int) -> dict[str, Any]:
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE rpt_pareto AS
-        WITH g AS (
-            SELECT member_id, sum(net_amount) AS v FROM rpt_period
-            WHERE member_id IS NOT NULL GROUP BY 1 HAVING sum(net_amount) > 0),
+        WITH g AS (SELECT member_id, v FROM rpt_member_period WHERE v > 0),
         b AS (SELECT v, count(*) AS c FROM g GROUP BY v)
         SELECT v, c, sum(c) OVER w - c AS before_n, sum(c * v) OVER w - c * v AS before_sum,
                sum(c) OVER () AS n, sum(c * v) OVER () AS total
@@ -555,16 +587,24 @@ def segments(con) -> dict[str, Any] | None:
     return {"latest": latest, "previous": previous, "mix": mix}
 
 
-def cohorts(con, cfrom: date, dto: date) -> list[dict[str, Any]]:
-    """Join-month cohorts from ``cfrom``'s month to ``dto``'s month; retention[k] = share who bought in month k."""
+def cohorts(con, cfrom: date, dto: date, dfrom: date | None = None) -> list[dict[str, Any]]:
+    """Join-month cohorts from ``cfrom``'s month to ``dto``'s month; retention[k] = share who bought in month k.
+
+    The purchase months come from the period's (``rpt_buyer_months``) when the period (``dfrom``) starts on or
+    before the first cohort month (the default: cohorts are the period's last months), else from all orders."""
+    if dfrom is not None and dfrom <= cfrom.replace(day=1):
+        bought = """SELECT member_id, m AS bm FROM rpt_buyer_months SEMI JOIN c USING (member_id)
+              WHERE m >= date_trunc('month', CAST($f AS DATE))"""
+    else:
+        bought = """SELECT DISTINCT member_id, date_trunc('month', day) AS bm FROM rpt_orders SEMI JOIN c USING (member_id)
+              WHERE valid AND {until} AND NOT paid_at < CAST(date_trunc('month', CAST($f AS DATE)) AS TIMESTAMPTZ)"""
     rows = con.execute(
         """
         WITH c AS (
             SELECT member_id, date_trunc('month', join_day) AS cm FROM rpt_members
             WHERE join_day BETWEEN date_trunc('month', CAST($f AS DATE)) AND $t),
         sizes AS (SELECT cm, count(*) AS size FROM c GROUP BY 1),
-        b AS (SELECT DISTINCT member_id, date_trunc('month', day) AS bm FROM rpt_orders SEMI JOIN c USING (member_id)
-              WHERE valid AND {until} AND NOT paid_at < CAST(date_trunc('month', CAST($f AS DATE)) AS TIMESTAMPTZ)),
+        b AS ({bought}),
         cells AS (
             SELECT c.cm, date_diff('month', c.cm, b.bm) AS k, count(DISTINCT c.member_id) AS n
             FROM c JOIN b ON b.member_id = c.member_id AND b.bm >= c.cm GROUP BY 1, 2)
@@ -572,7 +612,7 @@ def cohorts(con, cfrom: date, dto: date) -> list[dict[str, Any]]:
                list(struct_pack(k := cells.k, n := cells.n)) FILTER (WHERE cells.k IS NOT NULL)
         FROM sizes s LEFT JOIN cells ON cells.cm = s.cm
         GROUP BY ALL ORDER BY 1
-        """.replace("{until}", _until_day("t")),
+        """.replace("{bought}", bought).replace("{until}", _until_day("t")),
         {"f": cfrom, "t": dto},
     ).fetchall()
     out = []
@@ -593,7 +633,7 @@ def _board(con, dfrom: date, dto: date, key: str) -> list[dict[str, Any]]:
         universe = """
             SELECT store AS k FROM rpt_members WHERE store IS NOT NULL
             UNION SELECT dim_physical_store(store) FROM staff WHERE store IS NOT NULL
-            UNION SELECT store FROM rpt_period WHERE store IS NOT NULL"""
+            UNION SELECT k FROM sales"""
         if "store_traffic" in _tables(con):
             universe += " UNION SELECT dim_physical_store(store) FROM store_traffic"
         contacts = f"SELECT store AS k, count(DISTINCT external_userid) AS n FROM ({_CONTACTS}) GROUP BY 1"
@@ -602,7 +642,7 @@ def _board(con, dfrom: date, dto: date, key: str) -> list[dict[str, Any]]:
         universe = """
             SELECT userid AS k FROM staff
             UNION SELECT guide_userid FROM rpt_members WHERE guide_userid IS NOT NULL
-            UNION SELECT guide FROM rpt_period WHERE guide IS NOT NULL"""
+            UNION SELECT k FROM sales"""
         contacts = f"SELECT staff_userid AS k, count(DISTINCT external_userid) AS n FROM ({_CONTACTS}) GROUP BY 1"
         names = """
             SELECT k, coalesce(any_value(s.name), any_value(m.guide_name)) AS name FROM (SELECT userid AS k FROM staff
@@ -613,10 +653,10 @@ def _board(con, dfrom: date, dto: date, key: str) -> list[dict[str, Any]]:
     col = "store" if key == "store" else "guide"
     rows = con.execute(
         f"""
-        WITH u AS ({universe}),
-        sales AS (
+        WITH sales AS (  -- its keys are the period's (no second pass for the universe)
             SELECT {col} AS k, count(*) FILTER (WHERE valid) AS orders, sum(net_amount) AS gmv
             FROM rpt_period GROUP BY 1),
+        u AS ({universe}),
         per_buyer AS (
             SELECT {col} AS k, member_id, count(*) AS n FROM rpt_period
             WHERE valid AND member_id IS NOT NULL GROUP BY 1, 2),
@@ -647,6 +687,16 @@ def leaderboards(con, dfrom: date, dto: date) -> dict[str, list[dict[str, Any]]]
     return {"store": _board(con, dfrom, dto, "store"), "guide": _board(con, dfrom, dto, "guide")}
 
 
+#: campaigns (``c``) with their send time, and those sent in the period (``c_in``): CTEs of :func:`campaigns`
+_CAMPAIGNS_IN = """c AS (
+            SELECT pc.campaign_id, pc.name, pc.channel, pc.segment_id, pc.snapshot_id, pc.status,
+                   coalesce(pc.sent_at, (SELECT min(r.sent_at) FROM push_recipients r
+                                         WHERE r.campaign_id = pc.campaign_id), pc.created_at) AS sent_time
+            FROM push_campaigns pc
+            WHERE coalesce(pc.channel, '') NOT IN ('app', 'robot')),  -- staff-facing messages are not campaigns
+        c_in AS (SELECT * FROM c WHERE CAST(sent_time AS DATE) BETWEEN $f AND $t),"""
+
+
 def campaigns(con, dfrom: date, dto: date, window_days: int) -> list[dict[str, Any]] | None:
     """Results of campaigns sent in the period; None when there are no campaigns at all (push never ran)."""
     tables = _tables(con)
@@ -665,21 +715,12 @@ def campaigns(con, dfrom: date, dto: date, window_days: int) -> list[dict[str, A
         if has_segments
         else "ctl AS (SELECT NULL::VARCHAR AS campaign_id, NULL::VARCHAR AS member_id, NULL::TIMESTAMPTZ AS t WHERE false),"
     )
-    rows = con.execute(
+    # who was reached (treat) or held back (ctl) and from when: a temp table first, so the order scan
+    # below reads only the orders between the earliest send and the latest send + window
+    con.execute(
         f"""
-        WITH c AS (
-            SELECT pc.campaign_id, pc.name, pc.channel, pc.segment_id, pc.snapshot_id, pc.status,
-                   coalesce(pc.sent_at, (SELECT min(r.sent_at) FROM push_recipients r
-                                         WHERE r.campaign_id = pc.campaign_id), pc.created_at) AS sent_time
-            FROM push_campaigns pc
-            WHERE coalesce(pc.channel, '') NOT IN ('app', 'robot')),  -- staff-facing messages are not campaigns
-        c_in AS (SELECT * FROM c WHERE CAST(sent_time AS DATE) BETWEEN $f AND $t),
-        counts AS (
-            SELECT campaign_id, count(*) AS targeted,
-                   count(*) FILTER (WHERE state = 'sent') AS reached,
-                   count(*) FILTER (WHERE delivery = 'delivered') AS delivered,
-                   count(*) FILTER (WHERE state = 'failed') AS failed
-            FROM push_recipients GROUP BY 1),
+        CREATE OR REPLACE TEMP TABLE rpt_campaign_groups AS
+        WITH {_CAMPAIGNS_IN}
         treat AS (
             SELECT campaign_id, member_id, min(t) AS t FROM (
                 SELECT r.campaign_id, r.member_id, coalesce(r.sent_at, c.sent_time) AS t
@@ -694,10 +735,28 @@ def campaigns(con, dfrom: date, dto: date, window_days: int) -> list[dict[str, A
         {control}
         grp AS (
             SELECT 'treat' AS g, * FROM treat
-            UNION ALL SELECT 'ctl', * FROM ctl WHERE campaign_id IN (SELECT campaign_id FROM c_in)),
+            UNION ALL SELECT 'ctl', * FROM ctl WHERE campaign_id IN (SELECT campaign_id FROM c_in))
+        SELECT * FROM grp
+        """,
+        {"f": dfrom, "t": dto},
+    )
+    lo, hi = con.execute("SELECT min(t), max(t) FROM rpt_campaign_groups").fetchone()
+    rows = con.execute(
+        f"""
+        WITH {_CAMPAIGNS_IN}
+        counts AS (
+            SELECT campaign_id, count(*) AS targeted,
+                   count(*) FILTER (WHERE state = 'sent') AS reached,
+                   count(*) FILTER (WHERE delivery = 'delivered') AS delivered,
+                   count(*) FILTER (WHERE state = 'failed') AS failed
+            FROM push_recipients GROUP BY 1),
+        grp AS (FROM rpt_campaign_groups),
         hits AS (
             SELECT DISTINCT grp.g, grp.campaign_id, grp.member_id
-            FROM grp JOIN rpt_orders o ON o.member_id = grp.member_id AND o.valid
+            FROM grp JOIN (SELECT member_id, paid_at FROM rpt_orders
+                           WHERE valid AND paid_at > CAST($lo AS TIMESTAMPTZ)
+                             AND paid_at <= CAST($hi AS TIMESTAMPTZ) + to_days(CAST($w AS INTEGER))) o
+                 ON o.member_id = grp.member_id
                  AND o.paid_at > grp.t AND o.paid_at <= grp.t + to_days(CAST($w AS INTEGER))),
         resp AS (
             SELECT grp.g, grp.campaign_id, count(DISTINCT grp.member_id) AS n, count(DISTINCT h.member_id) AS bought
@@ -711,7 +770,7 @@ def campaigns(con, dfrom: date, dto: date, window_days: int) -> list[dict[str, A
         LEFT JOIN resp ct ON ct.campaign_id = c.campaign_id AND ct.g = 'ctl'
         ORDER BY c.sent_time DESC, c.campaign_id
         """,
-        {"f": dfrom, "t": dto, "w": window_days},
+        {"f": dfrom, "t": dto, "w": window_days, "lo": lo, "hi": hi},
     ).fetchall()
     out = []
     for (cid, name, channel, seg, snap, status, at, targeted, reached, delivered, failed,
@@ -770,14 +829,14 @@ def trend(con, dfrom: date, dto: date) -> list[dict[str, Any]]:
         WITH months AS (
             SELECT unnest(generate_series(date_trunc('month', CAST($f AS DATE)),
                                           date_trunc('month', CAST($t AS DATE)), INTERVAL 1 MONTH)) AS m),
-        s AS (SELECT date_trunc('month', day) AS m, count(*) FILTER (WHERE valid) AS orders,
-                     count(DISTINCT member_id) FILTER (WHERE valid) AS buyers, sum(net_amount) AS gmv
+        s AS (SELECT date_trunc('month', day) AS m, count(*) FILTER (WHERE valid) AS orders, sum(net_amount) AS gmv
               FROM rpt_period GROUP BY 1),
+        b AS (SELECT m, count(*) AS buyers FROM rpt_buyer_months GROUP BY 1),
         j AS (SELECT date_trunc('month', join_day) AS m, count(*) AS n FROM rpt_members
               WHERE join_day BETWEEN $f AND $t GROUP BY 1)
-        SELECT strftime(months.m, '%Y-%m'), coalesce(s.orders, 0), coalesce(s.buyers, 0),
+        SELECT strftime(months.m, '%Y-%m'), coalesce(s.orders, 0), coalesce(b.buyers, 0),
                coalesce(s.gmv, 0), coalesce(j.n, 0)
-        FROM months LEFT JOIN s ON s.m = months.m LEFT JOIN j ON j.m = months.m
+        FROM months LEFT JOIN s ON s.m = months.m LEFT JOIN b ON b.m = months.m LEFT JOIN j ON j.m = months.m
         ORDER BY 1
         """,
         {"f": dfrom, "t": dto},

@@ -16,7 +16,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from siyu_cli.config import Settings
 
 #: Keys of the [segment] table in siyu.toml.
-CONFIG_KEYS = ("scheme", "window", "frequency_unit", "monetary", "r_split", "f_split", "m_split", "keep_snapshots")
+CONFIG_KEYS = ("scheme", "window", "frequency_unit", "monetary", "r_split", "f_split", "m_split", "keep_snapshots",
+               "keep_monthly")
 BUILTIN_SCHEMES = ("rfm8", "rfm11")
 
 
@@ -66,6 +67,15 @@ def keep_snapshots(settings: "Settings") -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"{settings.config_file}: segment.keep_snapshots must be a whole number ≥ 1, not {value!r}")
+    return value
+
+
+def keep_monthly(settings: "Settings") -> bool:
+    """``[segment] keep_monthly``: with keep_snapshots, older snapshots thin to the last of each month
+    instead of going (``siyu segment prune --keep-monthly``; unset: false)."""
+    value = segment_config(settings).get("keep_monthly", False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{settings.config_file}: segment.keep_monthly must be true or false, not {value!r}")
     return value
 
 
@@ -123,7 +133,7 @@ def run_segment(
     scheme_name, params, splits, custom, label = resolve_options(
         settings, scheme=scheme, as_of=as_of, window=window, options=options
     )
-    keep = keep_snapshots(settings)  # checked on previews too: a bad value is reported before it bites
+    keep, monthly = keep_snapshots(settings), keep_monthly(settings)  # checked on previews too
     keep = keep if save else None
     with open_store(settings, read_only=not save) as con:
         if not save:
@@ -176,7 +186,7 @@ def run_segment(
             from siyu_cli.segment.prune import prune_with
 
             pruned = prune_with(con, today=M.parse_as_of(None, settings.timezone), keep_last=keep,
-                                scheme=stored_scheme).deleted
+                                scheme=stored_scheme, keep_monthly=monthly).deleted
     return SegmentRun(
         snapshot_id=int(snapshot_id) if save else None,
         scheme=stored_scheme,
