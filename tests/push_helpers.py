@@ -56,6 +56,28 @@ def seed(settings, members=MEMBERS, groups=GROUPS) -> None:
         con.execute("INSERT INTO member_tags (member_id, tag_group, tag) VALUES ('m01', '等级', 'VIP'), ('m02', '等级', 'VIP'), ('m10', '', 'VIP')")
 
 
+def seed_world(settings, guides: dict[str, int], excluded: int = 5) -> list[str]:
+    """Members who are contacts of their guide (store 静安店), plus ``excluded`` without a WeCom id."""
+    ids = []
+    with open_store(settings) as con:
+        for g in guides:
+            con.execute("INSERT INTO staff (userid, name, store) VALUES (?, ?, '静安店')", [g, g])
+        rows, contacts = [], []
+        for g, n in guides.items():
+            for i in range(n):
+                mid = f"{g}-m{i:04d}"
+                ids.append(mid)
+                rows.append([mid, f"wm-{mid}", g])
+                contacts.append([f"wm-{mid}", g, mid])
+        for i in range(excluded):
+            rows.append([f"x{i}", None, "g1"])
+        con.executemany("INSERT INTO members (member_id, external_userid, guide_userid, store, source) "
+                        "VALUES (?, ?, ?, '静安店', 'test')", rows)
+        con.executemany("INSERT INTO wecom_contacts (external_userid, staff_userid, member_id, added_at) "
+                        "VALUES (?, ?, ?, now())", contacts)
+    return ids
+
+
 WECOM_TOML = """
 [wecom]
 agent_id = 1000002

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from push_helpers import WECOM_TOML, configure, per_recipient, start_sandbox
+from push_helpers import WECOM_TOML, configure, per_recipient, seed_world, start_sandbox
 from siyu_cli.config import load_settings
 from siyu_cli.push import CampaignSpec, create_campaign
 from siyu_cli.push.experiments import compare, mde, results
@@ -20,33 +20,11 @@ GUIDES = {"g1": 37, "g2": 52, "g3": 11}  # eligible customers per guide
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=timezone.utc)  # a fixed "now": tests never depend on today
 
 
-def seed_world(settings, guides=GUIDES, excluded: int = 5) -> list[str]:
-    """Members who are contacts of their guide (store 静安店), plus ``excluded`` without a WeCom id."""
-    ids = []
-    with open_store(settings) as con:
-        for g in guides:
-            con.execute("INSERT INTO staff (userid, name, store) VALUES (?, ?, '静安店')", [g, g])
-        rows, contacts = [], []
-        for g, n in guides.items():
-            for i in range(n):
-                mid = f"{g}-m{i:04d}"
-                ids.append(mid)
-                rows.append([mid, f"wm-{mid}", g])
-                contacts.append([f"wm-{mid}", g, mid])
-        for i in range(excluded):
-            rows.append([f"x{i}", None, "g1"])
-        con.executemany("INSERT INTO members (member_id, external_userid, guide_userid, store, source) "
-                        "VALUES (?, ?, ?, '静安店', 'test')", rows)
-        con.executemany("INSERT INTO wecom_contacts (external_userid, staff_userid, member_id, added_at) "
-                        "VALUES (?, ?, ?, now())", contacts)
-    return ids
-
-
 @pytest.fixture
 def world(workspace):
     configure(workspace, WECOM_TOML)
     s = load_settings(workspace)
-    seed_world(s)
+    seed_world(s, GUIDES)
     return s
 
 
@@ -138,7 +116,7 @@ def test_workspace_default_and_explicit_zero(workspace, cli):
     configure(workspace, WECOM_TOML)
     cfg = workspace / "siyu.toml"
     cfg.write_text(cfg.read_text(encoding="utf-8").replace("\n[push]\n", '\n[push]\nholdout = "20%"\n', 1), encoding="utf-8")
-    seed_world(load_settings(workspace))
+    seed_world(load_settings(workspace), GUIDES)
     p = _create(cli, "--text", "hi", "--dry-run")
     assert p["experiment"]["arms"][0] == {**p["experiment"]["arms"][0], "arm": "holdout", "share": 0.2}
     p = _create(cli, "--text", "hi", "--holdout", "0", "--dry-run")

@@ -66,7 +66,9 @@ def _print_preview(p: dict, fmt: Format, limit: int | None = 50) -> None:
             + (f"\n[yellow]personalised:[/yellow] WeCom takes one text per call, so batches split by text: "
                f"{p['batches']} calls instead of {p['batches_without_personalisation']} with one shared text"
                if p["personalised"] else "")
-            + (f"\ncaps: {esc(', '.join(p['caps']))}" if p["caps"] else ""))
+            + (f"\ncaps: {esc(', '.join(p['caps']))}" if p["caps"] else "")
+            + (f"\ncoupon: {esc(', '.join(p['coupon_codes']))} (attribution by redemption in `siyu push results`)"
+               if p.get("coupon_codes") else ""))
     if p.get("quiet_hours"):
         head += f"\n[yellow]quiet hours ({esc(p['quiet_hours']['name'])}): held until {p['quiet_hours']['held_until']}[/yellow]"
     con.print(Panel(head, title="push preview", expand=False), highlight=False)
@@ -122,6 +124,7 @@ def create_cmd(
     miniprogram: List[str] = typer.Option([], "--miniprogram", help="Mini-program 'TITLE|APPID|PAGE|COVER_IMAGE'."),
     holdout: Optional[str] = typer.Option(None, "--holdout", help="Hold out this share of the eligible recipients at random (10%, 0.1; 0 = none; default [push] holdout)."),
     variant: List[str] = typer.Option([], "--variant", help="Message variant NAME[:WEIGHT]=TEMPLATE (or =@file); repeatable; recipients split at random."),
+    coupon: List[str] = typer.Option([], "--coupon", help="The coupon / discount code this campaign hands out (repeatable or A,B): results add attribution by redemption."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be created (arm sizes, minimum detectable effect); store nothing."),
     show_all: bool = typer.Option(False, "--all", help="List every excluded recipient."),
     fmt: Format = FMT,
@@ -139,7 +142,8 @@ def create_cmd(
         except FileNotFoundError:
             raise UsageError(f"{template_file}: no such file") from None
     spec = CampaignSpec(channel=channel, audience=audience, text=text or "", name=name, campaign_id=campaign_id,
-                        attachments=_attachments(link, image, miniprogram), holdout=holdout, variants=list(variant))
+                        attachments=_attachments(link, image, miniprogram), holdout=holdout, variants=list(variant),
+                        coupons=list(coupon))
     p = create_campaign(settings, spec, dry_run=dry_run)
     _print_preview(p, fmt, None if show_all else 50)
 
@@ -161,29 +165,51 @@ def results_cmd(ctx: typer.Context, campaign: str = typer.Argument(...),
     if fmt is Format.json:
         output.emit_json(d)
         return
-    cols = ["arm", "assigned", "reached", "responders", "response_rate", "orders", "gmv", "gmv_per_assigned"]
-    rows = [[a["arm"], a["assigned"], a["reached"], a["responders"], _pct(a["response_rate"]) if fmt is Format.table
-             else a["response_rate"], a["orders"], a["gmv"],
-             (f"{a['gmv_per_assigned']:.2f}" if a["gmv_per_assigned"] is not None else "") if fmt is Format.table
-             else a["gmv_per_assigned"]] for a in d["arms"]]
+    red = d.get("redemption")
     title = (f"{campaign} · {d['design']} · window {d['window_days']} days from {d['window_start']:%Y-%m-%d %H:%M}"
              + (" (still open)" if d["window_open"] else ""))
-    output.emit_rows(cols, rows, fmt, title=title)
-    if fmt is not Format.table:
+    if fmt is Format.csv:  # one row per arm; the redemption columns follow when the campaign has a code
+        cols = ["arm", "assigned", "reached", "responders", "response_rate", "orders", "gmv", "gmv_per_assigned"]
+        rows = [[a[c] for c in cols] for a in d["arms"]]
+        if red:
+            extra = ["redeemers", "redemption_rate", "orders", "gmv", "gmv_per_assigned"]
+            cols += ["redeemers", "redemption_rate", "redemption_orders", "redemption_gmv", "redemption_gmv_per_assigned"]
+            rows = [r + [a[c] for c in extra] for r, a in zip(rows, red["arms"])]
+        output.emit_rows(cols, rows, fmt)
         return
-    for u in d["uplift"]:
+    _print_attribution(d["arms"], d["uplift"], "responders", "response_rate",
+                       title + " · attribution by window (any purchase)")
+    if red:
+        _print_attribution(red["arms"], red["uplift"], "redeemers", "redemption_rate",
+                           f"{campaign} · attribution by redemption (code {', '.join(red['codes'])})")
+        o = red["outside"]
+        output.info(f"redemption: {red['label']}")
+        output.info(f"{o['label']}: {o['orders']} orders, GMV {o['gmv']:.2f}")
+        if red["note"]:
+            output.info(red["note"])
+
+
+def _print_attribution(arms: list[dict], uplift: list[dict], who: str, rate: str, title: str) -> None:
+    """Per-arm table and one uplift table per treatment arm (ITT, delivered-only), for window or redemption."""
+    from siyu_cli import output
+
+    output.emit_rows(["arm", "assigned", "reached", who, rate, "orders", "gmv", "gmv_per_assigned"],
+                     [[a["arm"], a["assigned"], a["reached"], a[who], _pct(a[rate]), a["orders"], a["gmv"],
+                       f"{a['gmv_per_assigned']:.2f}" if a["gmv_per_assigned"] is not None else ""] for a in arms],
+                     title=title)
+    for u in uplift:
         parts = [("itt", u["itt"])] + ([("delivered_only", u["delivered_only"])] if "delivered_only" in u else [])
         urows = []
         for key, part in parts:
-            r = part["response_rate"]
+            r = part[rate]
             ci = "" if r["ci_low"] is None else f"[{r['ci_low'] * 100:+.1f}, {r['ci_high'] * 100:+.1f}] pp"
             g = part["gmv_per_member"]
             gci = "" if g["ci_low"] is None else f"[{g['ci_low']:+.2f}, {g['ci_high']:+.2f}]"
             urows.append([key, "" if r["diff"] is None else f"{r['diff'] * 100:+.1f} pp", ci,
                           "" if r["p_value"] is None else f"{r['p_value']:.3g}",
                           "" if g["diff"] is None else f"{g['diff']:+.2f}", gci, part["verdict"]])
-        output.emit_rows(["analysis", "response uplift", "95% CI", "p", "GMV/member uplift", "95% CI", "verdict"], urows,
-                         title=f"{u['arm']} vs {u['versus']}")
+        output.emit_rows(["analysis", f"{rate.replace('_rate', '')} uplift", "95% CI", "p", "GMV/member uplift",
+                          "95% CI", "verdict"], urows, title=f"{u['arm']} vs {u['versus']}")
         for key, part in parts:
             output.info(f"{key}: {part['label']}")
 

@@ -749,7 +749,8 @@ def _last(col: str) -> str:
 # ---------------------------------------------------------------- orders
 
 ORDER_COLS = ("member_id", "buyer_phone", "buyer_ref", "status", "status_raw", "created_at", "paid_at", "total_amount",
-              "paid_amount", "refund_amount", "net_amount", "item_count", "store", "channel", "guide_userid")
+              "paid_amount", "refund_amount", "net_amount", "item_count", "store", "channel", "guide_userid",
+              "coupon_code")
 LINE_FIELDS = ("line_no", "sku", "product_name", "category", "quantity", "unit_price", "line_amount")
 
 
@@ -767,7 +768,7 @@ def _merge_orders(con, fr: FileReport, p: Preset, mapping) -> None:
     source = fr.source
     order_fields = ("member_id", "external_userid", "unionid", "phone", "email", "buyer_ref", "status_raw", "created_at",
                     "paid_at", "cancelled_at", "total_amount", "paid_amount", "refund_amount", "item_count", "store",
-                    "channel", "guide_userid")
+                    "channel", "guide_userid", "coupon_code")
     has_lines = any(f in mapping for f in LINE_FIELDS if f != "line_no") and p.line_grain
     # amounts a preset gives per line (Douyin: per 子订单) are summed over the order's lines, each line
     # counted once (its last row) so a repeated row is not counted twice; other fields: the last value
@@ -829,7 +830,7 @@ def _merge_orders(con, fr: FileReport, p: Preset, mapping) -> None:
                total_amount, paid_amount,
                CASE WHEN __status = 'refunded' AND coalesce(refund_amount, 0) = 0 THEN coalesce(paid_amount, 0)
                     ELSE coalesce(refund_amount, 0) END::DECIMAL(18,2) AS refund_amount,
-               coalesce(item_count, __qty)::INTEGER AS item_count, store, channel, guide_userid
+               coalesce(item_count, __qty)::INTEGER AS item_count, store, channel, guide_userid, coupon_code
         FROM x
         )
         SELECT order_id, __n, member_id, buyer_phone, buyer_ref, status, status_raw, created_at, paid_at,
@@ -837,7 +838,7 @@ def _merge_orders(con, fr: FileReport, p: Preset, mapping) -> None:
                CAST(CASE WHEN status IN ('paid', 'partially_refunded', 'refunded')
                          THEN greatest(coalesce(paid_amount, 0) - refund_amount, 0) ELSE 0 END AS DECIMAL(18,2))
                    AS net_amount,
-               item_count, store, channel, guide_userid
+               item_count, store, channel, guide_userid, coupon_code
         FROM y
     """
     cols = ", ".join(ORDER_COLS)

@@ -90,3 +90,7 @@ CREATE OR REPLACE TEMP MACRO siyu_gender(t) AS
 CREATE OR REPLACE TEMP MACRO siyu_split(t) AS
     list_filter(list_transform(regexp_split_to_array(t, '[,，;；、|]'), lambda s: trim(s, E' \t　')),
                 lambda s: s <> '');
+
+-- coupon / discount codes: several in one cell are kept, as one canonical text (values.py normalise_codes)
+CREATE OR REPLACE TEMP MACRO siyu_codes(t) AS
+    nullif(array_to_string(list_sort(list_distinct(siyu_split(t))), ','), '');

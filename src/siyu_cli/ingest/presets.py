@@ -23,7 +23,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "orders": (
         "order_id", "member_id", "external_userid", "unionid", "phone", "email", "buyer_ref",
         "status", "created_at", "paid_at", "cancelled_at", "total_amount", "paid_amount", "refund_amount",
-        "item_count", "store", "channel", "guide_userid",
+        "item_count", "store", "channel", "guide_userid", "coupon_code",
         "line_no", "sku", "product_name", "category", "quantity", "unit_price", "line_amount",
     ),
     "members": (
@@ -50,6 +50,7 @@ FIELD_TYPES: dict[str, str] = {
     "line_amount": "amount",
     "item_count": "integer", "points": "integer", "member_count": "integer",
     "quantity": "number",
+    "coupon_code": "codes",
 }
 
 #: Raw status text (lower-cased, spaces and commas removed) → canonical status.
@@ -107,6 +108,7 @@ _SIYU_ORDER = _own("orders") | {
     "order_id": ["order_id", "order_no", "订单号", "订单编号"],
     "paid_amount": ["paid_amount", "amount", "实付金额"],
     "phone": ["phone", "mobile", "手机号"],
+    "coupon_code": ["coupon_code", "coupon", "discount_code", "优惠券码"],
 }
 _SIYU_MEMBER = _own("members") | {"phone": ["phone", "mobile", "手机号"]}
 
@@ -143,6 +145,7 @@ _add(Preset(
         "refund_amount": ["Refunded Amount"], "store": ["Location"], "channel": ["Source"],
         "guide_userid": ["Employee"], "sku": ["Lineitem sku"], "product_name": ["Lineitem name"],
         "quantity": ["Lineitem quantity"], "unit_price": ["Lineitem price"], "category": ["Vendor"],
+        "coupon_code": ["Discount Code"],
     },
     line_grain=True,
 ))
@@ -164,7 +167,7 @@ _add(Preset(
         "refund_amount": ["订单已退款金额"], "phone": ["买家手机号", "收货人手机号/提货人手机号"],
         "buyer_ref": ["买家昵称", "买家姓名"], "member_id": ["会员ID", "客户ID", "买家ID"],
         "store": ["归属店铺", "下单网点"], "channel": ["销售渠道", "订单来源"], "guide_userid": ["专属导购", "销售导购"],
-        "unionid": ["unionid", "UnionID"],
+        "unionid": ["unionid", "UnionID"], "coupon_code": ["优惠券码名称", "优惠券码"],
     },
 ))
 _add(Preset(

@@ -12,6 +12,9 @@ NULL (e.g. ``BAD_AMOUNT``). Each macro tries the cheap common case first
 - timestamp: ISO, ``2024/3/5 14:03``, ``2024年3月5日 14:03``, ``20240305``, epoch seconds or
           milliseconds, Excel serial days, Shopify's ``2025-10-07 09:50:26 +0200``; naive times are
           read in the workspace time zone (the session TimeZone).
+- codes:  coupon / discount codes: split on ``, ， ; ； 、 |``, each trimmed, empty ones dropped,
+          duplicates removed, sorted and joined with ``,`` (``"VIP5, spring10,VIP5"`` → ``"VIP5,spring10"``);
+          case is kept as exported (matching a campaign's code ignores case).
 - phone:  ``+86 138-0013-8000``, ``'13800138000``, ``13800138000.0`` → ``13800138000``; masked
           (``138****1234``) or non-mainland numbers are not phones (kept in phone_masked if masked).
 """
@@ -46,6 +49,16 @@ def normalise_phone(raw: str | None) -> str | None:
     return m.group(1) if m else None
 
 
+_CODE_SEP = re.compile(r"[,，;；、|]")
+
+
+def normalise_codes(raw) -> str | None:
+    """The ``siyu_codes`` macro's rule for Python callers (``--coupon``): one string or a list of them."""
+    parts = [raw] if raw is None or isinstance(raw, str) else list(raw)
+    codes = {c.strip(" \t\u3000") for p in parts if p for c in _CODE_SEP.split(p)} - {""}
+    return ",".join(sorted(codes)) or None
+
+
 #: SQL cleaning function per field type (see presets.FIELD_TYPES) and the reject reason when it fails.
 CLEANERS = {
     "text": ("siyu_txt", None),
@@ -57,4 +70,5 @@ CLEANERS = {
     "amount": ("siyu_amount", "BAD_AMOUNT"),
     "integer": ("siyu_int", "BAD_NUMBER"),
     "number": ("siyu_num", "BAD_NUMBER"),
+    "codes": ("siyu_codes", None),
 }

@@ -63,6 +63,7 @@ class CampaignSpec:
     raw_text: bool = False  # the text is final (no Jinja2), e.g. already rendered by plan
     holdout: str | float | None = None  # share held out ("10%", 0.1, 0); None = [push] holdout (push/experiments.py)
     variants: list[str] = field(default_factory=list)  # "NAME[:WEIGHT]=TEMPLATE" message variants
+    coupons: list[str] = field(default_factory=list)  # the campaign's coupon code(s): attribution by redemption
 
 
 def new_campaign_id(con, now: datetime, tz: ZoneInfo) -> str:
@@ -117,6 +118,7 @@ def create_campaign(settings, spec: CampaignSpec, *, dry_run: bool = False, now:
     at = spec.scheduled_at or now
     kind = audiences.KIND_BY_CHANNEL[spec.channel]
     design = experiments.design(settings, spec.channel, spec.holdout, spec.variants)
+    coupon = experiments.coupon_codes(spec.coupons, spec.channel)
     if design.variants and spec.text:
         raise UsageError("give either --text/--template-file or --variant NAME=TEMPLATE (each variant has its text)")
     text = spec.text or (design.variants[0][2] if design.variants else "")
@@ -144,11 +146,11 @@ def create_campaign(settings, spec: CampaignSpec, *, dry_run: bool = False, now:
         try:
             con.execute(
                 "INSERT INTO push_campaigns (campaign_id, name, channel, audience, snapshot_id, segment_id, status, "
-                "created_at, template, attachments, personalised, due_key, scheduled_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, 'ready', ?, ?, ?, ?, ?, ?, ?)",
+                "created_at, template, attachments, personalised, due_key, scheduled_at, updated_at, coupon_code) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'ready', ?, ?, ?, ?, ?, ?, ?, ?)",
                 [cid, spec.name or cid, spec.channel, aud.spec, aud.snapshot_id, aud.segment_id, now, text,
                  json.dumps(spec.attachments, ensure_ascii=False),
-                 any(t.personalised for t in templates.values()), spec.due_key, at, now],
+                 any(t.personalised for t in templates.values()), spec.due_key, at, now, coupon],
             )
             _insert_recipients(con, cid, spec, aud, policy, at)
             if design.active:
@@ -371,6 +373,7 @@ def preview(settings, campaign_id: str, *, con=None, now: datetime | None = None
         "senders": [{"sender": s or None, "batches": b, "recipients": int(r or 0), "texts": t} for s, b, r, t in per_sender],
         "sample": {"batch_id": sample[0], "sender": sample[1], "text": sample[2], "recipients": sample[3]} if sample else None,
         "attachments": camp["attachments"],
+        "coupon_codes": camp["coupon_code"].split(",") if camp.get("coupon_code") else [],
         "quiet_hours": ({"held_until": quiet_until.isoformat(), "reason": "quiet_hours", "name": pol.REASONS["quiet_hours"],
                          "recipients": planned} if quiet_until else None),
         "caps": [c.describe() + f" ({c.name})" for c in policy.caps],

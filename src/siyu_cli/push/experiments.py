@@ -118,6 +118,28 @@ def design(settings, channel: str, holdout: str | float | None, variants: list[s
     return d
 
 
+#: bounds on ``--coupon``: codes per campaign and characters per code
+MAX_COUPONS = 20
+MAX_COUPON_LEN = 64
+
+
+def coupon_codes(values: list[str] | None, channel: str) -> str | None:
+    """``--coupon`` values (repeatable, or comma lists) in the stored form of ``orders.coupon_code``; None = no code."""
+    from siyu_cli.ingest.values import normalise_codes
+
+    stored = normalise_codes(values or [])
+    if stored is None:
+        if any(v.strip() for v in values or []):
+            raise UsageError("--coupon needs a code (e.g. --coupon SPRING10 or --coupon A,B)")
+        return None
+    codes = stored.split(",")
+    if len(codes) > MAX_COUPONS or any(len(c) > MAX_COUPON_LEN for c in codes):
+        raise UsageError(f"--coupon takes at most {MAX_COUPONS} codes of at most {MAX_COUPON_LEN} characters each")
+    if channel != "customer":
+        raise UsageError("--coupon needs the customer channel (redemptions are attributed to the members sent to)")
+    return stored
+
+
 def assign(con, cid: str, d: Design, default_text: str) -> list[Arm]:
     """Give every eligible row of ``_push_r`` its arm; holdout rows become skipped/holdout. Records the arms."""
     arms = d.arms(default_text)
@@ -199,7 +221,10 @@ def arms_of(con, cid: str) -> list[dict[str, Any]]:
     return [{"arm": a, "share": s, "template": t} for a, s, t in rows]
 
 
-_PURCHASE = "o.member_id IS NOT NULL AND o.status NOT IN ('cancelled', 'unpaid') AND o.net_amount > 0"
+_PAID = "o.status NOT IN ('cancelled', 'unpaid') AND o.net_amount > 0"
+_PURCHASE = "o.member_id IS NOT NULL AND " + _PAID
+#: an order carries one of the campaign's codes (both sides in the normalised form; case is ignored)
+_REDEEMED = "list_has_any(string_split(upper(o.coupon_code), ','), $codes::VARCHAR[])"
 
 
 def baseline_rate(con, cid: str, at: datetime, days: int) -> float | None:
@@ -242,14 +267,18 @@ def plan_summary(con, cid: str, at: datetime, days: int = DEFAULT_WINDOW_DAYS) -
                      "with 80 % power, at the baseline rate (eligible members who bought in the window before)")}
 
 
-def results(con, cid: str, *, days: int = DEFAULT_WINDOW_DAYS, now: datetime | None = None) -> dict[str, Any]:
-    """Per arm: assigned, reached, responders, orders, GMV; uplift over the reference arm (ITT and delivered-only)."""
-    import numpy as np
+_EMPTY = {"reached": [], "orders": [], "gmv": [], "c_orders": [], "c_gmv": []}
 
+
+def results(con, cid: str, *, days: int = DEFAULT_WINDOW_DAYS, now: datetime | None = None) -> dict[str, Any]:
+    """Per arm: assigned, reached, responders, orders, GMV; uplift over the reference arm (ITT and delivered-only).
+
+    With a coupon code on the campaign, ``redemption`` holds the same per arm for orders that used it."""
     from siyu_cli.push.ledger import get_campaign
 
     now = now or datetime.now(timezone.utc)
     camp = get_campaign(con, cid)
+    codes = camp["coupon_code"].upper().split(",") if camp.get("coupon_code") else []
     arms = arms_of(con, cid)
     start = con.execute("SELECT min(sent_at) FROM push_recipients WHERE campaign_id = ? AND sent_at IS NOT NULL",
                         [cid]).fetchone()[0] or camp["scheduled_at"] or camp["created_at"]
@@ -258,60 +287,107 @@ def results(con, cid: str, *, days: int = DEFAULT_WINDOW_DAYS, now: datetime | N
     randomised = bool(arms)
     # without arms: everyone sent vs everyone in the audience who was not (observational, labelled so)
     group = "r.arm" if randomised else "CASE WHEN r.state = 'sent' THEN 'sent' ELSE 'not_sent' END"
+    in_experiment = "r.member_id IS NOT NULL" + (" AND r.arm IS NOT NULL" if randomised else "")
+    params = {"start": start, "end": end, "cid": cid, "codes": codes}
     cur = con.execute(
         f"""SELECT {group} AS arm, r.member_id, r.delivery = 'delivered' AS reached,
-                   count(o.order_id) AS orders, coalesce(sum(o.net_amount), 0) AS gmv
+                   count(o.order_id) AS orders, coalesce(sum(o.net_amount), 0) AS gmv,
+                   count(o.order_id) FILTER (WHERE {_REDEEMED}) AS c_orders,
+                   coalesce(sum(o.net_amount) FILTER (WHERE {_REDEEMED}), 0) AS c_gmv
             FROM push_recipients r
-            LEFT JOIN orders o ON o.member_id = r.member_id AND {_PURCHASE} AND o.paid_at >= ? AND o.paid_at < ?
-            WHERE r.campaign_id = ? AND r.member_id IS NOT NULL {"AND r.arm IS NOT NULL" if randomised else ""}
+            LEFT JOIN orders o ON o.member_id = r.member_id AND {_PURCHASE} AND o.paid_at >= $start AND o.paid_at < $end
+            WHERE r.campaign_id = $cid AND {in_experiment}
             GROUP BY ALL""",
-        [start, end, cid],
+        params,
     )
     per: dict[str, dict[str, list]] = {}
-    for arm, _mid, reached, orders, gmv in cur.fetchall():
-        d = per.setdefault(arm, {"reached": [], "orders": [], "gmv": []})
+    for arm, _mid, reached, orders, gmv, c_orders, c_gmv in cur.fetchall():
+        d = per.setdefault(arm, {k: [] for k in _EMPTY})
         d["reached"].append(bool(reached))
         d["orders"].append(int(orders))
         d["gmv"].append(float(gmv))
+        d["c_orders"].append(int(c_orders))
+        d["c_gmv"].append(float(c_gmv))
     order = [a["arm"] for a in arms] if randomised else ["sent", "not_sent"]
+    # the reference: the holdout; variants without one: the first variant; observational: those not sent (so the
+    # uplift reads "sent vs not sent", as labelled)
+    ref = HOLDOUT if HOLDOUT in order else order[0] if randomised else "not_sent"
+    out = {"campaign_id": cid, "name": camp["name"], "design": "randomised" if randomised else "observational",
+           "reference": ref, "window_days": days, "window_start": start, "window_end": end,
+           "window_open": window_open,
+           "attribution": "window: any purchase within the window counts, whatever code it used",
+           "arms": _arm_rows(per, order, "orders", "gmv", "responders", "response_rate"),
+           "uplift": _uplifts(per, order, ref, randomised, window_open, "orders", "gmv", "response_rate")}
+    if codes:
+        outside = con.execute(
+            f"""SELECT count(*), coalesce(sum(o.net_amount), 0), count(*) FILTER (WHERE o.member_id IS NULL)
+                FROM orders o WHERE {_PAID} AND o.paid_at >= $start AND o.paid_at < $end AND {_REDEEMED}
+                  AND (o.member_id IS NULL OR o.member_id NOT IN (
+                       SELECT r.member_id FROM push_recipients r WHERE r.campaign_id = $cid AND {in_experiment}))""",
+            params).fetchone()
+        coded = con.execute("SELECT count(*) FROM orders o WHERE o.paid_at >= $start AND o.paid_at < $end "
+                            "AND o.coupon_code IS NOT NULL", {"start": start, "end": end}).fetchone()[0]
+        out["redemption"] = {
+            "codes": camp["coupon_code"].split(","),
+            "label": "attribution by redemption: only orders that used the campaign's code (case ignored) within "
+                     "the window; redemptions in the holdout are codes that leaked",
+            "arms": _arm_rows(per, order, "c_orders", "c_gmv", "redeemers", "redemption_rate"),
+            "uplift": _uplifts(per, order, ref, randomised, window_open, "c_orders", "c_gmv", "redemption_rate"),
+            "outside": {"label": "orders with the code from people outside the " + ("experiment" if randomised else
+                                                                                    "audience") + " (incl. walk-ins)",
+                        "orders": int(outside[0]), "gmv": round(float(outside[1]), 2), "non_member_orders": int(outside[2])},
+            "note": None if coded else "no order paid in the window carries any coupon code: load an export with a "
+                                       "coupon column (docs/load.md) before reading redemptions",
+        }
+    return out
+
+
+def _arm_rows(per, order, count_key: str, gmv_key: str, who: str, rate: str) -> list[dict[str, Any]]:
+    """Per arm: assigned, reached, members with an order (``who``) and their share, orders, GMV, GMV per assigned."""
     rows = []
     for arm in order:
-        d = per.get(arm, {"reached": [], "orders": [], "gmv": []})
-        n = len(d["orders"])
-        resp = int(sum(1 for o in d["orders"] if o > 0))
-        rows.append({"arm": arm, "assigned": n, "reached": int(sum(d["reached"])), "responders": resp,
-                     "response_rate": (resp / n) if n else None, "orders": int(sum(d["orders"])),
-                     "gmv": round(float(sum(d["gmv"])), 2), "gmv_per_assigned": (sum(d["gmv"]) / n) if n else None})
-    ref = HOLDOUT if HOLDOUT in order else order[0]
-    rd = per.get(ref, {"reached": [], "orders": [], "gmv": []})
-    ref_resp = np.array([o > 0 for o in rd["orders"]], dtype=float)
-    ref_rate = float(ref_resp.mean()) if len(ref_resp) else 0.0
+        d = per.get(arm, _EMPTY)
+        n = len(d[count_key])
+        hit = int(sum(1 for o in d[count_key] if o > 0))
+        gmv = sum(d[gmv_key])
+        rows.append({"arm": arm, "assigned": n, "reached": int(sum(d["reached"])), who: hit,
+                     rate: (hit / n) if n else None, "orders": int(sum(d[count_key])),
+                     "gmv": round(float(gmv), 2), "gmv_per_assigned": (gmv / n) if n else None})
+    return rows
+
+
+def _uplifts(per, order, ref, randomised: bool, window_open: bool, count_key: str, gmv_key: str,
+             rate: str) -> list[dict[str, Any]]:
+    """Each arm against ``ref``: the rate of members with an order and GMV per member, ITT and delivered-only."""
+    import numpy as np
+
+    rd = per.get(ref, _EMPTY)
+    ref_hit = np.array([o > 0 for o in rd[count_key]], dtype=float)
+    ref_gmv = np.array(rd[gmv_key], dtype=float)
+    ref_rate = float(ref_hit.mean()) if len(ref_hit) else 0.0
     uplifts = []
     for arm in order:
         if arm == ref:
             continue
-        d = per.get(arm, {"reached": [], "orders": [], "gmv": []})
-        resp = np.array([o > 0 for o in d["orders"]], dtype=float)
-        gmv = np.array(d["gmv"], dtype=float)
+        d = per.get(arm, _EMPTY)
+        hit = np.array([o > 0 for o in d[count_key]], dtype=float)
+        gmv = np.array(d[gmv_key], dtype=float)
         reached = np.array(d["reached"], dtype=bool)
-        itt = compare(resp, ref_resp)
+        itt = compare(hit, ref_hit)
         entry = {
             "arm": arm, "versus": ref,
             "itt": {"label": "intent-to-treat: everyone assigned (randomised, unbiased)" if randomised
                     else "observational: sent vs not sent (NOT randomised; biased by who could be reached)",
-                    "response_rate": itt, "gmv_per_member": compare(gmv, np.array(rd["gmv"], dtype=float)),
-                    "verdict": verdict(itt, ref_rate, min(len(resp), len(ref_resp)), window_open)},
+                    rate: itt, "gmv_per_member": compare(gmv, ref_gmv),
+                    "verdict": verdict(itt, ref_rate, min(len(hit), len(ref_hit)), window_open)},
         }
         if randomised:
-            dl = compare(resp[reached], ref_resp)
+            dl = compare(hit[reached], ref_hit)
             entry["delivered_only"] = {
                 "label": "delivered-only: treated members WeCom reports delivered vs the whole reference arm "
                          "(not randomised: who gets delivered is selected)",
-                "members": int(reached.sum()), "response_rate": dl,
-                "gmv_per_member": compare(gmv[reached], np.array(rd["gmv"], dtype=float)),
-                "verdict": verdict(dl, ref_rate, min(int(reached.sum()), len(ref_resp)), window_open)}
+                "members": int(reached.sum()), rate: dl,
+                "gmv_per_member": compare(gmv[reached], ref_gmv),
+                "verdict": verdict(dl, ref_rate, min(int(reached.sum()), len(ref_hit)), window_open)}
         uplifts.append(entry)
-    return {"campaign_id": cid, "name": camp["name"], "design": "randomised" if randomised else "observational",
-            "reference": ref, "window_days": days, "window_start": start, "window_end": end,
-            "window_open": window_open, "arms": rows, "uplift": uplifts}
-
+    return uplifts

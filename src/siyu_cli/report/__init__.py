@@ -243,6 +243,7 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
         from siyu_cli.report import measured
 
         s["experiments"] = measured.experiments(con, dfrom, dto, settings.timezone, cfg.campaign_days)
+        s["redemptions"] = measured.redemptions(con, dfrom, dto, settings.timezone, cfg.campaign_days)
         s["clv"] = measured.clv_by_segment(con)
         s["trend"] = trend
         s["breakdown"] = {"by": by, "rows": K.breakdown(con, by)} if by else None

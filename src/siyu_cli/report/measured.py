@@ -1,4 +1,5 @@
-"""Report sections for measured operation: CLV by RFM class with the value at risk, and randomised campaign results.
+"""Report sections for measured operation: CLV by RFM class with the value at risk, randomised campaign results,
+and attribution by coupon redemption.
 
 Kept out of :mod:`siyu_cli.report.kpis` (one concern per module): both read tables other areas own
 (``clv_fits``/``clv_members`` from ``siyu clv``, ``push_arms`` from push experiments) and return None
@@ -52,17 +53,21 @@ def clv_by_segment(con) -> dict[str, Any] | None:
     }
 
 
-def experiments(con, dfrom: date, dto: date, tz: str, window_days: int) -> list[dict[str, Any]] | None:
-    """Randomised results (ITT, delivered-only) of campaigns with arms created in the period; None without any."""
+def _period(dfrom: date, dto: date, tz: str) -> tuple[datetime, datetime]:
+    """The report period as [start, end) instants in the workspace time zone."""
     from zoneinfo import ZoneInfo
 
+    zone = ZoneInfo(tz)
+    return datetime.combine(dfrom, time(0), tzinfo=zone), datetime.combine(dto + timedelta(days=1), time(0), tzinfo=zone)
+
+
+def experiments(con, dfrom: date, dto: date, tz: str, window_days: int) -> list[dict[str, Any]] | None:
+    """Randomised results (ITT, delivered-only) of campaigns with arms created in the period; None without any."""
     from siyu_cli.push.experiments import results
 
     if "push_arms" not in _tables(con):
         return None
-    zone = ZoneInfo(tz)
-    start = datetime.combine(dfrom, time(0), tzinfo=zone)
-    end = datetime.combine(dto + timedelta(days=1), time(0), tzinfo=zone)
+    start, end = _period(dfrom, dto, tz)
     ids = [r[0] for r in con.execute(
         """SELECT DISTINCT c.campaign_id FROM push_campaigns c JOIN push_arms a USING (campaign_id)
            WHERE c.created_at >= ? AND c.created_at < ? ORDER BY 1""", [start, end]).fetchall()]
@@ -79,3 +84,30 @@ def experiments(con, dfrom: date, dto: date, tz: str, window_days: int) -> list[
                                                     "verdict": u["delivered_only"]["verdict"]}
                                                    if "delivered_only" in u else None)} for u in d["uplift"]]})
     return out
+
+
+def redemptions(con, dfrom: date, dto: date, tz: str, window_days: int) -> list[dict[str, Any]] | None:
+    """Attribution by redemption of the campaigns created in the period that declared a coupon code (``--coupon``):
+    per arm (or sent / not sent without a holdout) the members who used the code in the window, their orders and
+    GMV, the ITT uplift of the redemption rate, and the code's orders from outside the campaign. None without any."""
+    from siyu_cli.push.experiments import results
+
+    cols = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
+                                      "WHERE table_name = 'push_campaigns'").fetchall()}
+    if "coupon_code" not in cols:
+        return None
+    start, end = _period(dfrom, dto, tz)
+    ids = [r[0] for r in con.execute(
+        "SELECT campaign_id FROM push_campaigns WHERE coupon_code IS NOT NULL AND created_at >= ? AND created_at < ? "
+        "ORDER BY 1", [start, end]).fetchall()]
+    out = []
+    for cid in ids:
+        d = results(con, cid, days=window_days)
+        red = d["redemption"]
+        out.append({"campaign_id": cid, "name": d["name"], "design": d["design"], "reference": d["reference"],
+                    "window_open": d["window_open"], "codes": red["codes"], "arms": red["arms"],
+                    "uplift": [{"arm": u["arm"], "versus": u["versus"],
+                                "itt": {**u["itt"]["redemption_rate"], "verdict": u["itt"]["verdict"]}}
+                               for u in red["uplift"]],
+                    "outside": red["outside"], "note": red["note"]})
+    return out or None

@@ -283,6 +283,14 @@ def render(report: Report, console=None) -> None:
         console.print(Group(*[rich_text(f"· {n}", style="dim") for n in report.notes]))
 
 
+def _itt_cell(e: dict, arm: str) -> tuple[dict | None, str]:
+    """An arm's ITT comparison in a measured section (None for the reference arm) and its "diff [CI]" text."""
+    u = next((x["itt"] for x in e["uplift"] if x["arm"] == arm), None)
+    ci = "" if not u or u["ci_low"] is None else (
+        f"{u['diff'] * 100:+.1f}pt [{u['ci_low'] * 100:+.1f}, {u['ci_high'] * 100:+.1f}]")
+    return u, ci
+
+
 def _measured(s: dict, console, zh: bool, cur: str) -> None:
     """The randomised experiments and CLV-by-segment panels (sections from report/measured.py)."""
     from rich.panel import Panel
@@ -295,15 +303,32 @@ def _measured(s: dict, console, zh: bool, cur: str) -> None:
                     ("campaign", "arm", "assigned", "reached", "response", "ITT uplift [95% CI]", "p", "verdict")):
             et.add_column(col, no_wrap=True, justify="left" if col in ("活动", "组", "campaign", "arm", "结论", "verdict") else "right")
         for e in exps[:8]:
-            ups = {u["arm"]: u["itt"] for u in e["uplift"]}
             for a in e["arms"]:
-                u = ups.get(a["arm"])
-                ci = "" if not u or u["ci_low"] is None else (
-                    f"{u['diff'] * 100:+.1f}pt [{u['ci_low'] * 100:+.1f}, {u['ci_high'] * 100:+.1f}]")
-                et.add_row(str(e["name"] or e["campaign_id"])[:20], a["arm"], fmt_count(a["assigned"]),
+                u, ci = _itt_cell(e, a["arm"])
+                et.add_row(rich_text(str(e["name"] or e["campaign_id"])[:20]), a["arm"], fmt_count(a["assigned"]),
                            fmt_count(a["reached"]), fmt_ratio(a["response_rate"]), ci,
                            "" if not u or u["p_value"] is None else f"{u['p_value']:.3g}", u["verdict"] if u else "")
         console.print(Panel(et, title="随机对照实验（意向处理 ITT）" if zh else "Randomised experiments (intent-to-treat)",
+                            title_align="left"))
+    reds = s.get("redemptions") or []
+    if reds:
+        rt = Table(box=None, header_style="bold", padding=(0, 1))
+        for col in (("活动", "券码", "组", "分配", "核销人数", "核销率", "核销订单", "核销金额", "提升 [95% CI]", "结论") if zh else
+                    ("campaign", "code", "arm", "assigned", "redeemers", "rate", "orders", "GMV", "uplift [95% CI]",
+                     "verdict")):
+            rt.add_column(col, no_wrap=True, justify="left" if col in ("活动", "券码", "组", "campaign", "code", "arm",
+                                                                       "结论", "verdict") else "right")
+        for e in reds[:8]:
+            for a in e["arms"]:
+                u, ci = _itt_cell(e, a["arm"])
+                rt.add_row(rich_text(str(e["name"] or e["campaign_id"])[:20]), rich_text(",".join(e["codes"])[:16]),
+                           a["arm"], fmt_count(a["assigned"]), fmt_count(a["redeemers"]), fmt_ratio(a["redemption_rate"]),
+                           fmt_count(a["orders"]), fmt_money(a["gmv"], cur), ci, u["verdict"] if u else "")
+            o = e["outside"]
+            rt.add_row(rich_text(str(e["name"] or e["campaign_id"])[:20]), "", "活动外" if zh else "outside", "", "", "",
+                       fmt_count(o["orders"]), fmt_money(o["gmv"], cur), "", "")
+        console.print(Panel(rt, title="按核销归因（使用活动券码的订单；留出组核销 = 券码外流）" if zh
+                            else "Attribution by redemption (orders using the campaign's code; holdout redemptions = leaked codes)",
                             title_align="left"))
     clv = s.get("clv")
     if clv:
