@@ -167,7 +167,7 @@ def _sync(settings, client, activity, activity_days, progress, checkpoint_rows) 
         note(f"{len(follow_users)} guides with customer contact")
         _fetch_contacts(client, stage, follow_users, checkpoint_rows, note)
         _fetch_tags(client, stage)
-        _fetch_groups(client, stage, follow_users, note)
+        _fetch_groups(client, stage, follow_users, note, checkpoint_rows)
         report = SyncReport(batch_id=batch_id, resumed=resumed, follow_users=len(follow_users))
         from siyu_cli.sync.merge import merge
 
@@ -229,7 +229,7 @@ def _fetch_tags(client, stage: _Stage) -> None:
     stage.write("wecom_sync_tags", rows, TAG_FIELDS, tags_done=True)
 
 
-def _fetch_groups(client, stage: _Stage, follow_users: list[str], note) -> None:
+def _fetch_groups(client, stage: _Stage, follow_users: list[str], note, checkpoint_rows: int = CHECKPOINT_ROWS) -> None:
     from siyu_cli.store import open_store
 
     if not stage.progress.get("groups_listed"):
@@ -243,13 +243,15 @@ def _fetch_groups(client, stage: _Stage, follow_users: list[str], note) -> None:
         todo = [r[0] for r in con.execute("SELECT chat_id FROM wecom_sync_groups WHERE batch_id = ? AND NOT fetched "
                                           "ORDER BY chat_id", [stage.batch_id]).fetchall()]
     buf: list[dict] = []
+    held = 0  # group members in buf: a checkpoint holds about checkpoint_rows of them, not a number of groups
     last = time.monotonic()
     for n, chat_id in enumerate(todo, 1):
         g = client.groupchat_get(chat_id)
+        members = g.get("member_list") or []
         buf.append({"chat_id": chat_id, "fetched": True, "name": g.get("name") or None, "owner": g.get("owner"),
-                    "notice": g.get("notice") or None, "create_time": g.get("create_time"),
-                    "members": g.get("member_list") or []})
-        if len(buf) >= 200 or n == len(todo) or time.monotonic() - last > CHECKPOINT_SECONDS:
+                    "notice": g.get("notice") or None, "create_time": g.get("create_time"), "members": members})
+        held += len(members) + 1
+        if held >= checkpoint_rows or n == len(todo) or time.monotonic() - last > CHECKPOINT_SECONDS:
             stage.write("wecom_sync_groups", buf, GROUP_FIELDS)
             note(f"groups: {n}/{len(todo)}")
-            buf, last = [], time.monotonic()
+            buf, held, last = [], 0, time.monotonic()
