@@ -45,9 +45,9 @@ def test_a_merge_out_of_the_default_memory_limit_runs_again_under_the_fallback(s
     limits = []
     real = merge_mod._merge
 
-    def spy(settings, report, follow_users, limit):
+    def spy(settings, report, follow_users, limit, names):
         limits.append(limit)
-        return real(settings, report, follow_users, limit)
+        return real(settings, report, follow_users, limit, names)
 
     monkeypatch.setattr(merge_mod, "_merge", spy)
     monkeypatch.setattr(merge_mod, "DEFAULT_MEMORY_LIMIT", "1MB")  # far too small for DuckDB's merge
@@ -73,3 +73,49 @@ def test_a_too_small_configured_limit_is_one_clear_error_and_the_rerun_merges_th
     r = sync_wecom(load_settings(settings.root), client=client, activity=False)
     assert r.resumed and store_state(settings) == sandbox_state(sb)
     assert sb.state.endpoint_calls.get("externalcontact/batch/get_by_user", 0) == calls  # nothing fetched again
+
+
+# ---------------------------------------------------------------- staff names (user/get)
+
+def test_staff_get_their_names_from_user_get_and_an_export_name_gives_way(settings, sb):
+    from siyu_cli.store import open_store
+
+    with open_store(settings) as con:  # a name an export gave, and a staff member the API does not know
+        con.execute("INSERT INTO staff (userid, name) VALUES ('guide01', '旧名字'), ('other', '别人')")
+    r = sync_wecom(settings, client=make_client(sb, settings), activity=False)
+    want = {u: sb.state.staff[u] for u in ("guide01", "guide02", "guide03", "guide04")}
+    assert dict(q(settings, "SELECT userid, name FROM staff WHERE userid LIKE 'guide%'")) == want
+    assert q(settings, "SELECT name FROM staff WHERE userid = 'other'") == [("别人",)]
+    assert r.staff_names == 4 and r.notes == []
+    assert sb.state.endpoint_calls["user/get"] == 4
+
+
+@pytest.mark.parametrize("errcode", [60011, 48002])
+def test_an_app_that_may_not_read_the_directory_skips_names_with_a_note(settings, sb, errcode):
+    from siyu_cli.store import open_store
+
+    with open_store(settings) as con:
+        con.execute("INSERT INTO staff (userid, name) VALUES ('guide01', '李娜')")
+    sb.state.user_read_errcode = errcode
+    r = sync_wecom(settings, client=make_client(sb, settings), activity=False)
+    assert store_state(settings) == sandbox_state(sb)  # the sync itself is whole
+    assert r.staff_names == 0 and len(r.notes) == 1 and f"errcode {errcode}" in r.notes[0]
+    assert sb.state.endpoint_calls["user/get"] == 1  # asked once, not once per guide
+    names = dict(q(settings, "SELECT userid, name FROM staff WHERE userid LIKE 'guide%'"))
+    assert names == {"guide01": "李娜", "guide02": None, "guide03": None, "guide04": None}
+
+
+def test_cli_says_names_were_skipped_on_stderr_and_json_carries_the_note(settings, sb, cli, monkeypatch):
+    import json
+
+    for k, v in sb.env().items():
+        monkeypatch.setenv(k, v)
+    r = cli("sync", "wecom", "--no-activity")
+    assert "4 staff names" in r.stderr
+    sb.state.user_read_errcode = 60011
+    r = cli("sync", "wecom", "--no-activity", "--format", "json")
+    data = json.loads(r.stdout)
+    assert data["staff_names"] == 0 and "errcode 60011" in data["notes"][0]
+    assert "staff names skipped" in r.stderr and sb.secret not in r.stdout + r.stderr
+    # names a previous sync read are kept when this one may not read them
+    assert q(settings, "SELECT count(name) FROM staff WHERE userid LIKE 'guide%'") == [(4,)]

@@ -36,7 +36,7 @@ def _diff(con, new: str, old: str, keys: list[str], cols: list[str], old_filter:
     return {"added": added, "updated": updated, "unchanged": unchanged, "removed": removed}
 
 
-def merge(settings, report, follow_users: list[str]) -> None:
+def merge(settings, report, follow_users: list[str], names: dict[str, str] | None = None) -> None:
     """Apply the staging of ``report.batch_id`` to the store (one transaction); fills report counts/events/linked.
 
     Under ``[sync] memory_limit`` (default :data:`DEFAULT_MEMORY_LIMIT`). What DuckDB cannot spill (the
@@ -50,16 +50,16 @@ def merge(settings, report, follow_users: list[str]) -> None:
 
     limit = settings.memory_limit("sync", DEFAULT_MEMORY_LIMIT)
     try:
-        _merge(settings, report, follow_users, limit)
+        _merge(settings, report, follow_users, limit, names or {})
     except duckdb.OutOfMemoryException:
         if "memory_limit" in settings.section("sync"):
             raise ConfigError(f"{settings.config_file}: the sync's merge needs more memory than "
                               f"sync.memory_limit = {limit!r}; raise it (the staged pages are kept: rerun "
                               "`siyu sync wecom` to merge them)") from None
-        _merge(settings, report, follow_users, FALLBACK_MEMORY_LIMIT)
+        _merge(settings, report, follow_users, FALLBACK_MEMORY_LIMIT, names or {})
 
 
-def _merge(settings, report, follow_users: list[str], limit: str) -> None:
+def _merge(settings, report, follow_users: list[str], limit: str, names: dict[str, str]) -> None:
     from siyu_cli.ingest.values import install_macros
     from siyu_cli.scratch import scratch_dir
     from siyu_cli.store import open_store
@@ -85,8 +85,13 @@ def _merge(settings, report, follow_users: list[str], limit: str) -> None:
             report.counts["customers"] = _merge_customers(con, b, now)
             report.counts["tags"] = _merge_tags(con, b)
             report.counts["groups"], report.counts["group_members"] = _merge_groups(con, b, prev, now)
-            con.execute("""INSERT INTO staff (userid, updated_at) SELECT unnest(?::VARCHAR[]), ?
-                           ON CONFLICT DO NOTHING""", [follow_users, now])
+            # a guide's name from user/get (when the app may read the directory) wins over an export's
+            con.execute("""INSERT INTO staff (userid, name, updated_at)
+                           SELECT f.u, n.name, ? FROM (SELECT unnest(?::VARCHAR[]) AS u) f
+                           LEFT JOIN (SELECT unnest(?::VARCHAR[]) AS userid, unnest(?::VARCHAR[]) AS name) n
+                             ON n.userid = f.u
+                           ON CONFLICT DO UPDATE SET name = coalesce(excluded.name, staff.name)""",
+                        [now, follow_users, list(names), list(names.values())])
             from siyu_cli.sync.linking import link_customers
 
             report.linked = link_customers(con, b)

@@ -50,11 +50,14 @@ class SyncReport:
     linked: dict[str, int] = field(default_factory=dict)
     activity: dict[str, int] = field(default_factory=dict)
     baseline: bool = False
+    staff_names: int = 0
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"batch_id": self.batch_id, "resumed": self.resumed, "baseline": self.baseline,
                 "follow_users": self.follow_users, "api_calls": self.calls, "counts": self.counts,
-                "events": self.events, "linked": self.linked, "activity": self.activity}
+                "events": self.events, "linked": self.linked, "activity": self.activity,
+                "staff_names": self.staff_names, "notes": self.notes}
 
 
 def _rows_json(rows: list[dict], fields: dict[str, str]) -> tuple[str, str]:
@@ -169,9 +172,11 @@ def _sync(settings, client, activity, activity_days, progress, checkpoint_rows) 
         _fetch_tags(client, stage)
         _fetch_groups(client, stage, follow_users, note, checkpoint_rows)
         report = SyncReport(batch_id=batch_id, resumed=resumed, follow_users=len(follow_users))
+        names = _staff_names(client, follow_users, report)
+        note(f"{report.staff_names} staff names")
         from siyu_cli.sync.merge import merge
 
-        merge(settings, report, follow_users)
+        merge(settings, report, follow_users, names)
         if activity:
             from siyu_cli.sync.activity import sync_activity
 
@@ -181,6 +186,32 @@ def _sync(settings, client, activity, activity_days, progress, checkpoint_rows) 
     finally:
         if own:
             client.close()
+
+
+#: user/get errcodes that mean "this app may not read the directory": names are skipped, not an error
+NO_DIRECTORY = (60011, 48002)
+
+
+def _staff_names(client, follow_users: list[str], report: SyncReport) -> dict[str, str]:
+    """Guides' names from ``user/get`` (one call each) where the app may read them; none and a note where not."""
+    from siyu_cli.wecom.errors import WeComError
+
+    names: dict[str, str] = {}
+    for userid in follow_users:
+        try:
+            name = client.get_user(userid).get("name")
+        except WeComError as exc:
+            if exc.errcode in NO_DIRECTORY:
+                report.notes.append(f"staff names skipped: the app may not read the directory (errcode {exc.errcode}); "
+                                    "staff keep the names loaded from exports")
+                return {}
+            if exc.errcode == 60111:  # left the corp between the two calls
+                continue
+            raise
+        if name:
+            names[userid] = name
+    report.staff_names = len(names)
+    return names
 
 
 def _save_follow_users(settings, batch_id: str, users: list[str]) -> None:
