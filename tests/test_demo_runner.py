@@ -196,7 +196,7 @@ def test_cli_demo_data_writes_the_same_bytes_as_the_library(cli, tmp_path):
     out = cli("demo", "data", tmp_path / "cli", "--members", "60", "--seed", "5", "--today", "2026-11-25",
               "--format", "json")
     listed = json.loads(out.stdout)
-    assert [r["file"] for r in listed][:2] == ["youzan_members.csv", "wecom_customers.csv"]
+    assert [r["file"] for r in listed][:3] == ["youzan_members.csv", "miniprogram_members.csv", "wecom_customers.csv"]
     assert sum(r["bad_rows"] for r in listed) == 9
     generate(tmp_path / "lib", members=60, seed=5, today=TODAY)
     for r in listed:

@@ -676,8 +676,10 @@ HEADERS = {
 #: file → (kind, preset, encoding as written)
 FILE_SPECS = {
     "youzan_members.csv": ("members", "youzan_members", "gbk"),
-    "wecom_customers.csv": ("members", "wecom_customers", "utf-8-sig"),
+    # before the WeCom export: loaded in this order, the mini-program's phone joins its unionid to the 有赞 member
+    # first (identity resolution never merges two existing members, so the other order would split some people)
     "miniprogram_members.csv": ("members", "siyu_members", "utf-8"),
+    "wecom_customers.csv": ("members", "wecom_customers", "utf-8-sig"),
     "youzan_orders.csv": ("orders", "youzan_orders", "utf-8"),
     "tmall_orders.csv": ("orders", "taobao_orders", "gbk"),
     "shopify_orders.csv": ("orders", "shopify_orders", "utf-8"),
