@@ -66,6 +66,7 @@ ENCODING = {
     "shopify_orders.csv": "utf-8",
     "wecom_groups.csv": "utf-8-sig",
     "wecom_group_members.csv": "utf-8-sig",
+    "miniprogram_members.csv": "utf-8",
 }
 
 
@@ -118,7 +119,7 @@ def test_same_seed_gives_byte_identical_files(tmp_path):
     b = generate(tmp_path / "b", members=300, seed=11, today=TODAY)
     names = sorted(p.name for p in (tmp_path / "a").iterdir())
     assert names == sorted(p.name for p in (tmp_path / "b").iterdir())
-    assert MANIFEST in names and len(a) == len(b) == 7
+    assert MANIFEST in names and len(a) == len(b) == 8
     for name in names:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     c = generate(tmp_path / "c", members=300, seed=12, today=TODAY)
@@ -130,6 +131,7 @@ def test_returns_demo_files_with_kind_and_preset(demo):
     got = {f.path.name: (f.kind, f.preset) for f in demo.files}
     assert got == {
         "youzan_members.csv": ("members", "youzan_members"),
+        "miniprogram_members.csv": ("members", "siyu_members"),
         "wecom_customers.csv": ("members", "wecom_customers"),
         "youzan_orders.csv": ("orders", "youzan_orders"),
         "tmall_orders.csv": ("orders", "taobao_orders"),
@@ -218,6 +220,10 @@ def test_identities_overlap_across_files(demo):
     wecom_phones = {r["手机"] for r in wecom if r["手机"]}
     assert len(yz_phones & wecom_phones) > 100  # same person in Youzan and on a guide's WeCom, joined by phone
     assert any(r["UnionID"] for r in wecom)
+    mp = [r for _, r in rows_as_dicts(folder / "miniprogram_members.csv")]
+    assert all(r["unionid"] and r["phone"] and r["member_id"] for r in mp)  # a membership needs a bound phone
+    assert len({r["unionid"] for r in mp} & {r["UnionID"] for r in wecom}) > 100  # the same person, by unionid
+    assert len({r["phone"] for r in mp} - yz_phones) > 50  # and people only the mini-program knows
     ids = [r["外部联系人ID"] for r in wecom if r["外部联系人ID"]]
     assert len(ids) > len(set(ids))  # some customers were added by two guides
     gm = [r for _, r in rows_as_dicts(folder / "wecom_group_members.csv") if r["外部联系人ID"]]
@@ -256,6 +262,8 @@ def test_expected_members_match_an_independent_union_of_the_files(demo):
             continue
         phone = r["客户手机号"].strip()
         rows += union(["p:" + phone] if phone else [])
+    for n, r in rows_as_dicts(folder / "miniprogram_members.csv"):
+        rows += union(["mp:" + r["member_id"], "u:" + r["unionid"], "p:" + r["phone"]])
     for n, r in rows_as_dicts(folder / "wecom_customers.csv"):
         if ("wecom_customers.csv", n) in bad:
             continue
@@ -381,7 +389,7 @@ def test_small_and_recent_worlds(tmp_path):
     data = build(members=1, seed=1, today=TODAY)
     assert len(data.people) == 1
     files = generate(tmp_path, members=5, seed=3, today=TODAY)
-    assert len(files) == 7
+    assert len(files) == 8
     recent = build(members=2000, seed=7, today=TODAY)
     joined_this_week = [p for p in recent.people if (TODAY - p.join_at.date()).days < 7 and p.wecom_guides]
     assert joined_this_week  # new contacts for the onboarding SOP in the demo week
@@ -407,6 +415,6 @@ def test_identical_across_processes_with_different_hash_seeds(siyu_subprocess, t
                                "--format", "json", env={"PYTHONHASHSEED": h})
         assert proc.returncode == 0, proc.stderr
     names = sorted(p.name for p in (tmp_path / "1").iterdir())
-    assert len(names) == 8
+    assert len(names) == 9
     for name in names:
         assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "2" / name).read_bytes(), name

@@ -108,9 +108,9 @@ def test_generate_step_writes_exports_into_the_workspace(tmp_path):
     result = run_demo(tmp_path / "d", members=50, seed=3, today=TODAY, steps=DEFAULT_STEPS[:1])
     assert result.ok
     gen = result.step("generate")
-    assert gen.summary["files"] == 7 and gen.summary["bad rows"] == 9 and gen.summary["people"] == 50
+    assert gen.summary["files"] == 8 and gen.summary["bad rows"] == 9 and gen.summary["people"] == 50
     assert sorted(p.name for p in (tmp_path / "d" / "exports").glob("*.csv")) == sorted([
-        "youzan_members.csv", "wecom_customers.csv", "youzan_orders.csv", "tmall_orders.csv",
+        "youzan_members.csv", "miniprogram_members.csv", "wecom_customers.csv", "youzan_orders.csv", "tmall_orders.csv",
         "shopify_orders.csv", "wecom_groups.csv", "wecom_group_members.csv"])
 
 
@@ -196,7 +196,7 @@ def test_cli_demo_data_writes_the_same_bytes_as_the_library(cli, tmp_path):
     out = cli("demo", "data", tmp_path / "cli", "--members", "60", "--seed", "5", "--today", "2026-11-25",
               "--format", "json")
     listed = json.loads(out.stdout)
-    assert [r["file"] for r in listed][:2] == ["youzan_members.csv", "wecom_customers.csv"]
+    assert [r["file"] for r in listed][:3] == ["youzan_members.csv", "miniprogram_members.csv", "wecom_customers.csv"]
     assert sum(r["bad_rows"] for r in listed) == 9
     generate(tmp_path / "lib", members=60, seed=5, today=TODAY)
     for r in listed:
@@ -241,6 +241,7 @@ def test_cli_demo_end_to_end(siyu_subprocess, tmp_path, moved_clock):
         assert steps["load"]["read"] + steps["sync"]["export rows"] == steps["generate"]["rows"]
         assert steps["sync"]["ground truth"] == "ok" and steps["sync"]["links"].startswith("ok (")
         assert steps["sync"]["by remark phone"] > 0 and steps["sync"]["export new members"] == 0
+        assert steps["sync"]["by unionid"] > 0  # the mini-program export carries unionids (test_demo_sync: exact)
         assert steps["plan"]["messages"] > 0
         assert steps["push"]["failed"] == 0 and steps["push"]["received"] > 0
         assert steps["report"]["html"] == str(target.resolve() / "reports" / "report.html")

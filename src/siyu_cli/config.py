@@ -33,6 +33,7 @@ LANGUAGES = ("zh", "en")
 SECTIONS = (
     "workspace",
     "load",
+    "sync",
     "mappings",
     "segment",
     "clv",

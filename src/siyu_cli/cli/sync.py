@@ -34,6 +34,8 @@ def sync_wecom_cmd(
     report = sync_wecom(s, activity=not no_activity, activity_days=activity_days,
                         progress=output.info if output.progress_enabled() else None)
     data = report.to_dict()
+    for note in report.notes:  # e.g. staff names skipped (no directory permission): stderr, every format
+        output.info(note)
     if fmt is Format.json:
         output.emit_json(data)
         return
@@ -45,7 +47,7 @@ def sync_wecom_cmd(
     output.info(f"events: {ev}")
     output.info(f"linked {lk.get('linked', 0)} of {lk.get('customers', 0)} customers to known members "
                 f"(new by unionid {lk.get('linked_by_unionid', 0)}, by remark phone {lk.get('linked_by_phone', 0)}); "
-                f"{lk.get('new_members', 0)} new members; {report.calls} API calls")
+                f"{lk.get('new_members', 0)} new members; {report.staff_names} staff names; {report.calls} API calls")
 
 
 @tags_app.command("sync")

@@ -8,7 +8,11 @@ formats, tab- and apostrophe-prefixed phones, masked phones, ``="…"`` order
 ids, trailing header commas and spaces. A handful of deliberately bad rows
 (enumerated in :attr:`DemoData.bad_rows`) give the rejects report something
 to show. The same person appears in several files (by phone, WeCom
-external_userid and unionid) so identity resolution matters.
+external_userid and unionid) so identity resolution matters. The brand's
+ordering mini-program's member export (``miniprogram_members.csv``, siyu's own
+member columns) carries the WeChat unionid, so WeCom customers link to members
+by unionid as they do on a corp whose mini-program and WeCom share an Open
+Platform account (EXPORTS.md §4.2).
 
 Everything derives from ``random.Random(seed)`` plus ``today``: the same
 (members, seed, today) gives byte-identical files.
@@ -171,6 +175,8 @@ class Person:
     external_userid: str | None = None
     unionid: str | None = None
     remark_phone: bool = False  # the WeCom row carries the phone in 手机
+    miniprogram_id: str | None = None  # member number in the brand's mini-program (None: not a mini-program member)
+    miniprogram_unionid: str | None = None  # the unionid the mini-program export shows (WeCom's, when WeCom returns one)
     tags: list[str] = field(default_factory=list)
 
 
@@ -240,8 +246,8 @@ class DemoData:
         in_youzan = [p for p in people if p.youzan_member]
         on_wecom = [p for p in people if p.wecom_guides]
         linked = [p for p in people if p.youzan_member and p.wecom_guides and p.remark_phone]
-        member_count = len(in_youzan) + len(on_wecom) - len(linked)
-        known_phones = {p.phone for p in people if p.youzan_member or (p.wecom_guides and p.remark_phone)}
+        known_phones = {p.phone for p in people if p.youzan_member or p.miniprogram_id
+                        or (p.wecom_guides and p.remark_phone)}
         matched = sum(1 for o in self.orders if o.phone_matchable and o.person is not None and people[o.person].phone in known_phones)
         # siyu's loader also makes a member of every order buyer it can identify (a real phone, a Shopify
         # email), joined to the member files' people by those keys: count the resulting clusters
@@ -262,9 +268,20 @@ class DemoData:
         for p in people:
             if p.youzan_member:
                 union([f"p:{p.phone}"])
+            if p.miniprogram_id:  # a mini-program member has bound a phone (membership needs one)
+                union([f"mp:{p.miniprogram_id}", f"u:{p.miniprogram_unionid}", f"p:{p.phone}"])
             if p.wecom_guides:
                 union([f"wx:{p.external_userid}"] + ([f"u:{p.unionid}"] if p.unionid else [])
                       + ([f"p:{p.phone}"] if p.remark_phone else []))
+        member_count = len({find(k) for k in list(parent)})
+        # what `siyu sync wecom` must report: a customer links through the first known key in the identity
+        # order (unionid, then remark phone); no export carries the external_userid, and every key a member
+        # export or an order gives is known before the sync
+        phones_before_sync = {p.phone for p in people if p.youzan_member or p.miniprogram_id} | {
+            people[o.person].phone for o in self.orders if o.person is not None and o.phone_matchable}
+        by_unionid = [p for p in on_wecom if p.unionid and p.miniprogram_unionid == p.unionid]
+        by_phone = [p for p in on_wecom if p.remark_phone and not (p.unionid and p.miniprogram_unionid == p.unionid)
+                    and p.phone in phones_before_sync]
         with_key = 0
         for o in self.orders:
             if o.person is None:
@@ -285,6 +302,9 @@ class DemoData:
             "members_youzan": len(in_youzan),
             "members_wecom": len(on_wecom),
             "members_linked_youzan_wecom": len(linked),
+            "members_miniprogram": sum(1 for p in people if p.miniprogram_id),
+            "wecom_linked_by_unionid": len(by_unionid),
+            "wecom_linked_by_phone": len(by_phone),
             "wecom_contacts": sum(len(p.wecom_guides) for p in on_wecom),
             "orders": len(self.orders),
             "orders_by_source": orders_by_source,
@@ -321,6 +341,7 @@ class DemoData:
 class _World:
     def __init__(self, members: int, seed: int, today: date):
         self.rng = random.Random(seed)
+        self.seed = seed
         self.n = members
         self.today = today
         self.start = today - timedelta(days=540)  # orders cover the last ~18 months
@@ -328,8 +349,8 @@ class _World:
         self._ids: set[str] = set()
 
     # -- small helpers ------------------------------------------------------------------------
-    def rid(self, prefix: str, length: int) -> str:
-        rng = self.rng
+    def rid(self, prefix: str, length: int, rng: random.Random | None = None) -> str:
+        rng = rng or self.rng
         while True:
             value = prefix + "".join(rng.choice(_ID_CHARS) for _ in range(length - len(prefix)))
             if value not in self._ids:
@@ -412,6 +433,24 @@ class _World:
             p.tags = [rng.choice(_TASTES)] if rng.random() < 0.6 else []
             out.append(p)
         return out
+
+    def miniprogram(self, people: list[Person]) -> None:
+        """Who joined the brand's ordering mini-program, with their member number and unionid.
+
+        Its own random stream, so the rest of the world is what it was before the mini-program existed.
+        A mini-program member has bound a phone (the membership card needs one); their unionid is the one
+        WeCom returns when it returns one (same Open Platform account), else their own.
+        """
+        rng = random.Random(f"{self.seed}:miniprogram")
+        numbers: set[str] = set()
+        for p in people:
+            if rng.random() >= (0.4 if p.youzan_member else 0.25):
+                continue
+            while (number := f"88{rng.randrange(10**10):010d}") in numbers:
+                pass
+            numbers.add(number)
+            p.miniprogram_id = number
+            p.miniprogram_unionid = p.unionid or self.rid("oAmL", 28, rng)
 
     # -- orders ------------------------------------------------------------------------------------
     def basket(self, persona: str) -> list[tuple[str, str, str, float, int]]:
@@ -619,6 +658,10 @@ WECOM_CUSTOMERS_HEADER = (
 WECOM_GROUPS_HEADER = "群ID,群名称,群主,群主账号,群人数,创建时间,群公告,群标签,所属门店"
 WECOM_GROUP_MEMBERS_HEADER = "群ID,群名称,成员名称,成员类型,外部联系人ID,UnionID,入群时间,入群方式,邀请人账号"
 
+#: The brand's ordering mini-program's member export, written by its developer in siyu's own member columns
+#: (docs/schema.md): the one export that carries the WeChat unionid (EXPORTS.md §4.2).
+MINIPROGRAM_MEMBERS_HEADER = "member_id,unionid,phone,nickname,gender,join_at,join_channel,level,points"
+
 HEADERS = {
     "youzan_members.csv": YOUZAN_MEMBERS_HEADER,
     "wecom_customers.csv": WECOM_CUSTOMERS_HEADER,
@@ -627,11 +670,15 @@ HEADERS = {
     "shopify_orders.csv": SHOPIFY_ORDERS_HEADER,
     "wecom_groups.csv": WECOM_GROUPS_HEADER,
     "wecom_group_members.csv": WECOM_GROUP_MEMBERS_HEADER,
+    "miniprogram_members.csv": MINIPROGRAM_MEMBERS_HEADER,
 }
 
 #: file → (kind, preset, encoding as written)
 FILE_SPECS = {
     "youzan_members.csv": ("members", "youzan_members", "gbk"),
+    # before the WeCom export: loaded in this order, the mini-program's phone joins its unionid to the 有赞 member
+    # first (identity resolution never merges two existing members, so the other order would split some people)
+    "miniprogram_members.csv": ("members", "siyu_members", "utf-8"),
     "wecom_customers.csv": ("members", "wecom_customers", "utf-8-sig"),
     "youzan_orders.csv": ("orders", "youzan_orders", "utf-8"),
     "tmall_orders.csv": ("orders", "taobao_orders", "gbk"),
@@ -730,6 +777,22 @@ class _Writer:
                                           "未关注", "", "", "上海", "上海", "", "", ""]),
                   "BAD_DATE", "成为客户时间", "month 13 (a hand-edited cell)", at=n // 2)
         return self._finish(name, lines)
+
+    # -- 小程序会员 (UTF-8, siyu's member columns) ----------------------------------------------------------------
+    def miniprogram_members(self) -> DemoFile:
+        rng = random.Random(f"{self.data.seed}:miniprogram-file")  # the other files' formatting stays as it was
+        lines = [MINIPROGRAM_MEMBERS_HEADER + "\r\n"]
+        for p in self.data.people:
+            if not p.miniprogram_id:
+                continue
+            span = max(0, (self.today - p.join_at.date()).days)
+            joined = p.join_at + timedelta(days=rng.randrange(span + 1), minutes=rng.randrange(600))
+            joined = joined if joined.date() < self.today else p.join_at
+            points = rng.randrange(0, 3000)
+            level = "金卡" if points > 2000 else "银卡" if points > 800 else "普通会员"
+            lines.append(_csv_line([p.miniprogram_id, p.miniprogram_unionid, p.phone, p.nickname, p.gender,
+                                    _dt(joined), "点单小程序", level, str(points)]))
+        return self._finish("miniprogram_members.csv", lines)
 
     # -- 企业微信 客户列表 (UTF-8 BOM) ------------------------------------------------------------------------
     def wecom_customers(self) -> DemoFile:
@@ -1046,6 +1109,7 @@ def build(members: int = 2000, seed: int = 7, today: date | None = None) -> Demo
         people = world.people()
         orders = world.orders(people)
         groups = world.groups(people)
+        world.miniprogram(people)
     finally:
         if enabled:
             gc.enable()
@@ -1060,6 +1124,7 @@ def generate_data(folder: Path, *, members: int = 2000, seed: int = 7, today: da
     world_rng = random.Random(f"{seed}:files")  # formatting randomness, independent of the world's
     writer = _Writer(data, folder, world_rng)
     writer.youzan_members()
+    writer.miniprogram_members()
     writer.wecom_customers()
     writer.youzan_orders()
     writer.tmall_orders()

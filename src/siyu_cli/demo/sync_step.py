@@ -3,8 +3,9 @@
 The sandbox is seeded from the generator's world — every customer × guide relation with the
 customer's unionid and, where the guide noted it, the phone in ``remark_mobiles``; the groups with
 their members — and `sync_wecom` pulls it into the store. Customers link to the members the load
-step made from the 有赞 member export and the order exports by remark phone (and unionid where an
-export has one); the step checks those links against the generator's truth. The console's customer
+step made from the 有赞 and mini-program member exports and the order exports, by unionid (the
+mini-program export carries it) and by remark phone; the step checks those links, and the sync's
+counts of them, against the generator's truth. The console's customer
 export (wecom_customers.csv, which on a real corp has no external_userid) is loaded afterwards, as an
 operator would for its tag columns, and must not change the member count.
 """
@@ -35,19 +36,41 @@ def seed_sandbox(server, data) -> None:
         st.groups[g.chat_id]["joined"] = {people[i].external_userid: int(j.timestamp()) for i, j, *_ in g.members}
 
 
-def check_links(settings, data) -> str:
-    """Every customer the generator knows is a 有赞 member with a remark phone must link to that member."""
+def _linked_to(con, pairs: list[tuple[str, str]], id_type: str) -> set[str]:
+    """The external_userids of ``pairs`` (external_userid, id) whose customer is the member holding that id."""
+    if not pairs:
+        return set()
+    rows = con.execute("""
+        SELECT c.external_userid FROM wecom_customers c
+        JOIN (SELECT unnest(?::VARCHAR[]) AS ext, unnest(?::VARCHAR[]) AS id) w ON w.ext = c.external_userid
+        JOIN member_identities i ON i.id_type = ? AND i.id_value = w.id AND i.member_id = c.member_id
+    """, [[e for e, _ in pairs], [v for _, v in pairs], id_type]).fetchall()
+    return {r[0] for r in rows}
+
+
+def check_links(settings, data, linked: dict[str, int] | None = None) -> str:
+    """Customers link to the members the generator knows they are; the sync's counts are the generator's.
+
+    By unionid: a customer whose unionid is a mini-program member's is that member — checked through
+    the mini-program's member number, not the unionid the link used. By remark phone: a customer who
+    is a 有赞 member and whose guide noted the phone is the member with that phone.
+    """
     from siyu_cli.store import open_store
 
-    want = [(p.external_userid, p.phone) for p in data.people if p.wecom_guides and p.youzan_member and p.remark_phone]
+    people = [p for p in data.people if p.wecom_guides]
+    by_union = [(p.external_userid, p.miniprogram_id) for p in people if p.unionid and p.miniprogram_unionid == p.unionid]
+    by_phone = [(p.external_userid, p.phone) for p in people if p.youzan_member and p.remark_phone]
     with open_store(settings, read_only=True) as con:
-        got = dict(con.execute("""
-            SELECT c.external_userid, c.member_id = i.member_id FROM wecom_customers c
-            JOIN (SELECT unnest(?::VARCHAR[]) AS ext, unnest(?::VARCHAR[]) AS phone) w ON w.ext = c.external_userid
-            LEFT JOIN member_identities i ON i.id_type = 'phone' AND i.id_value = w.phone
-        """, [[e for e, _ in want], [ph for _, ph in want]]).fetchall())
-    wrong = sum(1 for e, _ in want if not got.get(e))
-    return f"ok ({len(want)} by remark phone)" if not wrong else f"{wrong} of {len(want)} not linked to their member"
+        wrong = len(by_union) - len(_linked_to(con, by_union, "source_member_id"))
+        wrong += len(by_phone) - len(_linked_to(con, by_phone, "phone"))
+    if wrong:
+        return f"{wrong} of {len(by_union) + len(by_phone)} not linked to their member"
+    exp = data.expected()
+    want = {"linked_by_unionid": exp["wecom_linked_by_unionid"], "linked_by_phone": exp["wecom_linked_by_phone"]}
+    diffs = [f"{k} {linked.get(k, 0):,}≠{v:,}" for k, v in want.items() if linked is not None and linked.get(k, 0) != v]
+    if diffs:
+        return "counts differ: " + ", ".join(diffs)
+    return f"ok ({len(by_union)} by unionid, {len(by_phone)} by remark phone)"
 
 
 def step_sync(ctx) -> dict[str, Any]:
@@ -79,7 +102,7 @@ def step_sync(ctx) -> dict[str, Any]:
         "groups": sum(report.counts["groups"][k] for k in ("added", "updated", "unchanged")),
         "linked": lk.get("linked", 0), "by unionid": lk.get("linked_by_unionid", 0),
         "by remark phone": lk.get("linked_by_phone", 0), "new members": lk.get("new_members", 0),
-        "api calls": report.calls, "links": check_links(ctx.settings, ctx.data),
+        "api calls": report.calls, "links": check_links(ctx.settings, ctx.data, lk),
     }
     with open_store(ctx.settings, read_only=True) as con:
         before = con.execute("SELECT count(*) FROM members").fetchone()[0]

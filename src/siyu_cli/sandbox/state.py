@@ -75,6 +75,7 @@ class SandboxState(ContactsAPI, TagsAPI, ActivityAPI):
         self.rotate_tokens = False
         # corp data
         self.staff: dict[str, str] = {}
+        self.user_read_errcode: int | None = None  # user/get answers this (60011 / 48002: the app may not read staff)
         self.contacts: dict[str, dict] = {}  # external_userid -> {"name", "followers": {userid: added}, "last"}
         self.removed: set[tuple[str, str]] = set()  # (external_userid, userid) no longer friends
         self.groups: dict[str, dict] = {}  # chat_id -> {"name", "owner", "members": [...], "create_time"}
@@ -663,6 +664,15 @@ class SandboxState(ContactsAPI, TagsAPI, ActivityAPI):
         users = sorted({u for c in self.contacts.values() for u in c["followers"]})
         return ok(follow_user=users)
 
+    def user_get(self, query: dict, body: Any) -> dict:
+        """通讯录 user/get: a staff member's name (when the app may read the directory)."""
+        if self.user_read_errcode:
+            return err(self.user_read_errcode)
+        userid = query.get("userid")
+        if not userid or userid not in self.staff:
+            return err(60111, f"userid not found: {userid}")
+        return ok(userid=userid, name=self.staff[userid], status=1)
+
     def externalcontact_list(self, query: dict, body: Any) -> dict:
         userid = query.get("userid")
         if not userid or userid not in self.staff:
@@ -730,6 +740,7 @@ class SandboxState(ContactsAPI, TagsAPI, ActivityAPI):
         "webhook/send": ("POST", "webhook_send", False),
         "media/upload": ("POST", "media_upload", True),
         "externalcontact/get_follow_user_list": ("GET", "get_follow_user_list", True),
+        "user/get": ("GET", "user_get", True),
         "externalcontact/list": ("GET", "externalcontact_list", True),
         "externalcontact/get": ("GET", "externalcontact_get", True),
         "externalcontact/groupchat/list": ("POST", "groupchat_list", True),

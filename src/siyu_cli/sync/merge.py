@@ -13,6 +13,11 @@ import json
 
 from siyu_cli.errors import DataError
 
+#: ``[sync] memory_limit``: DuckDB's memory limit during the merge (it spills to the workspace scratch beyond it),
+#: so the merge's working set stays bounded whatever the number of contacts
+DEFAULT_MEMORY_LIMIT = "128MB"
+FALLBACK_MEMORY_LIMIT = "2GB"  # the loader's default
+
 GM_SHAPE = json.dumps([{"userid": "VARCHAR", "type": "INTEGER", "join_time": "BIGINT", "join_scene": "INTEGER",
                         "invitor": {"userid": "VARCHAR"}, "unionid": "VARCHAR"}])
 
@@ -31,13 +36,39 @@ def _diff(con, new: str, old: str, keys: list[str], cols: list[str], old_filter:
     return {"added": added, "updated": updated, "unchanged": unchanged, "removed": removed}
 
 
-def merge(settings, report, follow_users: list[str]) -> None:
-    """Apply the staging of ``report.batch_id`` to the store (one transaction); fills report counts/events/linked."""
+def merge(settings, report, follow_users: list[str], names: dict[str, str] | None = None) -> None:
+    """Apply the staging of ``report.batch_id`` to the store (one transaction); fills report counts/events/linked.
+
+    Under ``[sync] memory_limit`` (default :data:`DEFAULT_MEMORY_LIMIT`). What DuckDB cannot spill (the
+    primary-key indexes the upserts use) grows with the store, so a merge that runs out of the *default*
+    limit rolls back and runs once more under :data:`FALLBACK_MEMORY_LIMIT`; a limit the operator set is kept
+    and its shortage is one clear error.
+    """
+    import duckdb
+
+    from siyu_cli.errors import ConfigError
+
+    limit = settings.memory_limit("sync", DEFAULT_MEMORY_LIMIT)
+    try:
+        _merge(settings, report, follow_users, limit, names or {})
+    except duckdb.OutOfMemoryException:
+        if "memory_limit" in settings.section("sync"):
+            raise ConfigError(f"{settings.config_file}: the sync's merge needs more memory than "
+                              f"sync.memory_limit = {limit!r}; raise it (the staged pages are kept: rerun "
+                              "`siyu sync wecom` to merge them)") from None
+        _merge(settings, report, follow_users, FALLBACK_MEMORY_LIMIT, names or {})
+
+
+def _merge(settings, report, follow_users: list[str], limit: str, names: dict[str, str]) -> None:
     from siyu_cli.ingest.values import install_macros
+    from siyu_cli.scratch import scratch_dir
     from siyu_cli.store import open_store
 
     b = report.batch_id
-    with open_store(settings) as con:
+    # spill files hold unmasked personal data: the workspace's 0700 scratch, as the loader's
+    with scratch_dir(settings.root, "sync") as tmp, open_store(settings) as con:
+        con.execute(f"SET memory_limit = '{limit}'")
+        con.execute(f"SET temp_directory = '{(tmp / 'spill').as_posix()}'")
         install_macros(con)
         con.execute("BEGIN TRANSACTION")
         try:
@@ -54,8 +85,13 @@ def merge(settings, report, follow_users: list[str]) -> None:
             report.counts["customers"] = _merge_customers(con, b, now)
             report.counts["tags"] = _merge_tags(con, b)
             report.counts["groups"], report.counts["group_members"] = _merge_groups(con, b, prev, now)
-            con.execute("""INSERT INTO staff (userid, updated_at) SELECT unnest(?::VARCHAR[]), ?
-                           ON CONFLICT DO NOTHING""", [follow_users, now])
+            # a guide's name from user/get (when the app may read the directory) wins over an export's
+            con.execute("""INSERT INTO staff (userid, name, updated_at)
+                           SELECT f.u, n.name, ? FROM (SELECT unnest(?::VARCHAR[]) AS u) f
+                           LEFT JOIN (SELECT unnest(?::VARCHAR[]) AS userid, unnest(?::VARCHAR[]) AS name) n
+                             ON n.userid = f.u
+                           ON CONFLICT DO UPDATE SET name = coalesce(excluded.name, staff.name)""",
+                        [now, follow_users, list(names), list(names.values())])
             from siyu_cli.sync.linking import link_customers
 
             report.linked = link_customers(con, b)

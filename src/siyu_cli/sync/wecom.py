@@ -50,11 +50,14 @@ class SyncReport:
     linked: dict[str, int] = field(default_factory=dict)
     activity: dict[str, int] = field(default_factory=dict)
     baseline: bool = False
+    staff_names: int = 0
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"batch_id": self.batch_id, "resumed": self.resumed, "baseline": self.baseline,
                 "follow_users": self.follow_users, "api_calls": self.calls, "counts": self.counts,
-                "events": self.events, "linked": self.linked, "activity": self.activity}
+                "events": self.events, "linked": self.linked, "activity": self.activity,
+                "staff_names": self.staff_names, "notes": self.notes}
 
 
 def _rows_json(rows: list[dict], fields: dict[str, str]) -> tuple[str, str]:
@@ -167,11 +170,13 @@ def _sync(settings, client, activity, activity_days, progress, checkpoint_rows) 
         note(f"{len(follow_users)} guides with customer contact")
         _fetch_contacts(client, stage, follow_users, checkpoint_rows, note)
         _fetch_tags(client, stage)
-        _fetch_groups(client, stage, follow_users, note)
+        _fetch_groups(client, stage, follow_users, note, checkpoint_rows)
         report = SyncReport(batch_id=batch_id, resumed=resumed, follow_users=len(follow_users))
+        names = _staff_names(client, follow_users, report)
+        note(f"{report.staff_names} staff names")
         from siyu_cli.sync.merge import merge
 
-        merge(settings, report, follow_users)
+        merge(settings, report, follow_users, names)
         if activity:
             from siyu_cli.sync.activity import sync_activity
 
@@ -181,6 +186,32 @@ def _sync(settings, client, activity, activity_days, progress, checkpoint_rows) 
     finally:
         if own:
             client.close()
+
+
+#: user/get errcodes that mean "this app may not read the directory": names are skipped, not an error
+NO_DIRECTORY = (60011, 48002)
+
+
+def _staff_names(client, follow_users: list[str], report: SyncReport) -> dict[str, str]:
+    """Guides' names from ``user/get`` (one call each) where the app may read them; none and a note where not."""
+    from siyu_cli.wecom.errors import WeComError
+
+    names: dict[str, str] = {}
+    for userid in follow_users:
+        try:
+            name = client.get_user(userid).get("name")
+        except WeComError as exc:
+            if exc.errcode in NO_DIRECTORY:
+                report.notes.append(f"staff names skipped: the app may not read the directory (errcode {exc.errcode}); "
+                                    "staff keep the names loaded from exports")
+                return {}
+            if exc.errcode == 60111:  # left the corp between the two calls
+                continue
+            raise
+        if name:
+            names[userid] = name
+    report.staff_names = len(names)
+    return names
 
 
 def _save_follow_users(settings, batch_id: str, users: list[str]) -> None:
@@ -229,7 +260,7 @@ def _fetch_tags(client, stage: _Stage) -> None:
     stage.write("wecom_sync_tags", rows, TAG_FIELDS, tags_done=True)
 
 
-def _fetch_groups(client, stage: _Stage, follow_users: list[str], note) -> None:
+def _fetch_groups(client, stage: _Stage, follow_users: list[str], note, checkpoint_rows: int = CHECKPOINT_ROWS) -> None:
     from siyu_cli.store import open_store
 
     if not stage.progress.get("groups_listed"):
@@ -243,13 +274,15 @@ def _fetch_groups(client, stage: _Stage, follow_users: list[str], note) -> None:
         todo = [r[0] for r in con.execute("SELECT chat_id FROM wecom_sync_groups WHERE batch_id = ? AND NOT fetched "
                                           "ORDER BY chat_id", [stage.batch_id]).fetchall()]
     buf: list[dict] = []
+    held = 0  # group members in buf: a checkpoint holds about checkpoint_rows of them, not a number of groups
     last = time.monotonic()
     for n, chat_id in enumerate(todo, 1):
         g = client.groupchat_get(chat_id)
+        members = g.get("member_list") or []
         buf.append({"chat_id": chat_id, "fetched": True, "name": g.get("name") or None, "owner": g.get("owner"),
-                    "notice": g.get("notice") or None, "create_time": g.get("create_time"),
-                    "members": g.get("member_list") or []})
-        if len(buf) >= 200 or n == len(todo) or time.monotonic() - last > CHECKPOINT_SECONDS:
+                    "notice": g.get("notice") or None, "create_time": g.get("create_time"), "members": members})
+        held += len(members) + 1
+        if held >= checkpoint_rows or n == len(todo) or time.monotonic() - last > CHECKPOINT_SECONDS:
             stage.write("wecom_sync_groups", buf, GROUP_FIELDS)
             note(f"groups: {n}/{len(todo)}")
-            buf, last = [], time.monotonic()
+            buf, held, last = [], 0, time.monotonic()

@@ -407,6 +407,10 @@ class WeComClient:
     def get_follow_user_list(self) -> list[str]:
         return list(self._call("GET", "externalcontact/get_follow_user_list").get("follow_user") or [])
 
+    def get_user(self, userid: str) -> dict:
+        """通讯录 ``user/get``: a staff member (name, …) — 60011/48002 when the app may not read the directory."""
+        return self._call("GET", "user/get", params={"userid": userid})
+
     def list_external_contacts(self, userid: str) -> list[str]:
         return list(self._call("GET", "externalcontact/list", params={"userid": userid}).get("external_userid") or [])
 

@@ -1,0 +1,121 @@
+"""The sync's memory stays bounded in contacts: group pages are checkpointed by member count, and the merge
+runs under `[sync] memory_limit` (a too-small default falls back once; a too-small configured one is one clear
+error that loses nothing). The peak itself is measured by benchmarks/sync.py, not here."""
+
+from __future__ import annotations
+
+import pytest
+
+from siyu_cli.config import load_settings
+from siyu_cli.errors import ConfigError
+from siyu_cli.sandbox import SandboxServer
+from siyu_cli.sync import merge as merge_mod
+from siyu_cli.sync import wecom as wecom_mod
+from siyu_cli.sync.wecom import sync_wecom
+from store_helpers import q
+from test_sync_wecom import sandbox_state, store_state
+from wecom_helpers import make_client
+
+
+@pytest.fixture
+def sb():
+    with SandboxServer(seed="synthetic", synthetic={"staff": 4, "customers": 120, "groups": 6}) as server:
+        yield server
+
+
+def test_group_checkpoints_hold_about_checkpoint_rows_members_not_a_number_of_groups(settings, sb, monkeypatch):
+    writes = []
+    real = wecom_mod._Stage.write
+
+    def spy(self, table=None, rows=None, fields=None, **progress):
+        if table == "wecom_sync_groups" and rows and "members" in rows[0]:
+            writes.append([len(r["members"]) for r in rows])
+        return real(self, table, rows, fields, **progress)
+
+    monkeypatch.setattr(wecom_mod._Stage, "write", spy)
+    monkeypatch.setattr(wecom_mod, "CHECKPOINT_SECONDS", 3600.0)  # only the row count triggers a write
+    sync_wecom(settings, client=make_client(sb, settings), activity=False, checkpoint_rows=30)
+    assert store_state(settings) == sandbox_state(sb)
+    assert sum(len(w) for w in writes) == 6 and len(writes) > 1  # 6 groups of 20 members: not one write of all
+    for w in writes:  # a write happens as soon as the buffered members reach the checkpoint
+        assert sum(w[:-1]) + len(w) - 1 < 30
+
+
+def test_a_merge_out_of_the_default_memory_limit_runs_again_under_the_fallback(settings, sb, monkeypatch):
+    limits = []
+    real = merge_mod._merge
+
+    def spy(settings, report, follow_users, limit, names):
+        limits.append(limit)
+        return real(settings, report, follow_users, limit, names)
+
+    monkeypatch.setattr(merge_mod, "_merge", spy)
+    monkeypatch.setattr(merge_mod, "DEFAULT_MEMORY_LIMIT", "1MB")  # far too small for DuckDB's merge
+    r = sync_wecom(settings, client=make_client(sb, settings), activity=False)
+    assert limits == ["1MB", merge_mod.FALLBACK_MEMORY_LIMIT]
+    assert store_state(settings) == sandbox_state(sb)  # the failed attempt rolled back: no duplicates
+    assert r.counts["contacts"]["added"] == len(sb.state.live_relations())
+
+
+def test_a_too_small_configured_limit_is_one_clear_error_and_the_rerun_merges_the_staged_pages(settings, sb):
+    cfg = settings.config_file
+    original = cfg.read_text(encoding="utf-8")
+    cfg.write_text(original + '\n[sync]\nmemory_limit = "1MB"\n', encoding="utf-8")
+    small = load_settings(settings.root)
+    with pytest.raises(ConfigError, match=r"sync\.memory_limit = '1MB'; raise it"):
+        sync_wecom(small, client=make_client(sb, small), activity=False)
+    assert q(settings, "SELECT count(*) FROM wecom_contacts") == [(0,)]
+    staged = q(settings, "SELECT count(*) FROM wecom_sync_contacts")[0][0]
+    assert staged == len(sb.state.live_relations())
+    cfg.write_text(original + '\n[sync]\nmemory_limit = "256MB"\n', encoding="utf-8")
+    client = make_client(sb, settings)
+    calls = sb.state.endpoint_calls.get("externalcontact/batch/get_by_user", 0)
+    r = sync_wecom(load_settings(settings.root), client=client, activity=False)
+    assert r.resumed and store_state(settings) == sandbox_state(sb)
+    assert sb.state.endpoint_calls.get("externalcontact/batch/get_by_user", 0) == calls  # nothing fetched again
+
+
+# ---------------------------------------------------------------- staff names (user/get)
+
+def test_staff_get_their_names_from_user_get_and_an_export_name_gives_way(settings, sb):
+    from siyu_cli.store import open_store
+
+    with open_store(settings) as con:  # a name an export gave, and a staff member the API does not know
+        con.execute("INSERT INTO staff (userid, name) VALUES ('guide01', '旧名字'), ('other', '别人')")
+    r = sync_wecom(settings, client=make_client(sb, settings), activity=False)
+    want = {u: sb.state.staff[u] for u in ("guide01", "guide02", "guide03", "guide04")}
+    assert dict(q(settings, "SELECT userid, name FROM staff WHERE userid LIKE 'guide%'")) == want
+    assert q(settings, "SELECT name FROM staff WHERE userid = 'other'") == [("别人",)]
+    assert r.staff_names == 4 and r.notes == []
+    assert sb.state.endpoint_calls["user/get"] == 4
+
+
+@pytest.mark.parametrize("errcode", [60011, 48002])
+def test_an_app_that_may_not_read_the_directory_skips_names_with_a_note(settings, sb, errcode):
+    from siyu_cli.store import open_store
+
+    with open_store(settings) as con:
+        con.execute("INSERT INTO staff (userid, name) VALUES ('guide01', '李娜')")
+    sb.state.user_read_errcode = errcode
+    r = sync_wecom(settings, client=make_client(sb, settings), activity=False)
+    assert store_state(settings) == sandbox_state(sb)  # the sync itself is whole
+    assert r.staff_names == 0 and len(r.notes) == 1 and f"errcode {errcode}" in r.notes[0]
+    assert sb.state.endpoint_calls["user/get"] == 1  # asked once, not once per guide
+    names = dict(q(settings, "SELECT userid, name FROM staff WHERE userid LIKE 'guide%'"))
+    assert names == {"guide01": "李娜", "guide02": None, "guide03": None, "guide04": None}
+
+
+def test_cli_says_names_were_skipped_on_stderr_and_json_carries_the_note(settings, sb, cli, monkeypatch):
+    import json
+
+    for k, v in sb.env().items():
+        monkeypatch.setenv(k, v)
+    r = cli("sync", "wecom", "--no-activity")
+    assert "4 staff names" in r.stderr
+    sb.state.user_read_errcode = 60011
+    r = cli("sync", "wecom", "--no-activity", "--format", "json")
+    data = json.loads(r.stdout)
+    assert data["staff_names"] == 0 and "errcode 60011" in data["notes"][0]
+    assert "staff names skipped" in r.stderr and sb.secret not in r.stdout + r.stderr
+    # names a previous sync read are kept when this one may not read them
+    assert q(settings, "SELECT count(name) FROM staff WHERE userid LIKE 'guide%'") == [(4,)]
