@@ -1,12 +1,18 @@
-"""Benchmark: `build_report` over a large synthetic store vs the bare SQL of the same base KPIs.
+"""Benchmark: `build_report` over large synthetic stores vs the bare SQL of the same base KPIs.
 
-    PYTHONPATH=src python benchmarks/report.py [--orders 1000000] [--members 200000] [--repeat 3]
-    PYTHONPATH=src python benchmarks/report.py --orders 10000000 --members 2450000 --compare /tmp/main/src
+    PYTHONPATH=src python benchmarks/report.py                       # 1M and 10M orders in one run
+    PYTHONPATH=src python benchmarks/report.py --orders 1000000 --repeat 3 --profile
+    PYTHONPATH=src python benchmarks/report.py --keep /var/tmp/siyu-report-stores   # build once, reuse later
+    PYTHONPATH=src python benchmarks/report.py --compare /tmp/main/src
 
 Targets (issue 16): ≤ 2.5× the baseline and ≤ 1 GB peak RSS at 10M orders. Each timing runs in its own
-Python process (so its peak RSS is its own: ``ru_maxrss`` of the child), best and median of --repeat.
+Python process (so its peak RSS is its own: ``ru_maxrss`` of the child), best and median of --repeat,
+baseline and report interleaved round by round (the box is shared: ratios of the same run count).
+``--orders`` takes several sizes (default 1M and 10M orders, with 200k and 2.45M members); each size gets
+its own store. ``--keep DIR`` keeps the stores in DIR and reuses a complete one on the next run (building
+10M orders takes minutes); without it every store lives in a temporary folder removed at the end.
 ``--compare SRC``: also time build_report from another source tree (e.g. main's) on the same store, and
-check both give the same report.
+check both give the same report. ``--profile``: one more run with the time of each step of build_report.
 
 Baseline: one hand-written DuckDB query computing members, new members, buyers, orders, GMV, AOV,
 repurchase rate and member share of GMV straight from `orders`/`members` (what an analyst would type
@@ -122,6 +128,31 @@ import json, resource, sys, time
 from datetime import date
 from siyu_cli.config import load_settings
 settings = load_settings(sys.argv[1])
+steps = {}
+if sys.argv[2] == "profile":  # time every step build_report calls (the functions are looked up at call time)
+    import functools
+    from siyu_cli import dimensions
+    from siyu_cli.report import kpis, measured, wecom
+
+    def wrap(mod, name):
+        fn = getattr(mod, name)
+
+        @functools.wraps(fn)
+        def timed(*a, **k):
+            t = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                steps[name] = steps.get(name, 0.0) + time.perf_counter() - t
+        setattr(mod, name, timed)
+    wrap(dimensions, "prepare")
+    for name in ("prepare", "period_orders", "base", "members_at_end", "new_contacts", "add_rates", "pareto",
+                 "segments", "cohorts", "trend", "release", "leaderboards", "campaigns", "breakdown"):
+        wrap(kpis, name)
+    for name in ("experiments", "redemptions", "clv_by_segment"):
+        wrap(measured, name)
+    for name in ("synced_online", "wecom_sections"):
+        wrap(wecom, name)
 t0 = time.perf_counter()
 if sys.argv[2] == "bare":
     from siyu_cli.store import open_store
@@ -135,8 +166,8 @@ else:
     out = r.to_dict()
     out.pop("generated_at", None)
 took = time.perf_counter() - t0
-print(json.dumps({"s": took, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "out": out},
-                 default=str))
+print(json.dumps({"s": took, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "out": out,
+                  "steps": steps}, default=str))
 """
 
 
@@ -147,11 +178,10 @@ def child(root: Path, src: Path, *args: str) -> dict:
     return json.loads(done.stdout)
 
 
-def timed_child(root: Path, src: Path, repeat: int, *args: str) -> tuple[float, float, float, object]:
-    """(best s, median s, max peak RSS MB, last output) over ``repeat`` child processes."""
-    runs = [child(root, src, *args) for _ in range(repeat)]
-    times = [r["s"] for r in runs]
-    return min(times), statistics.median(times), max(r["rss_mb"] for r in runs), runs[-1]["out"]
+def summary(rs: list[dict]) -> tuple[float, float, float, object]:
+    """(best s, median s, max peak RSS MB, last output) of child runs."""
+    times = [r["s"] for r in rs]
+    return min(times), statistics.median(times), max(r["rss_mb"] for r in rs), rs[-1]["out"]
 
 
 def timed(fn, repeat: int) -> tuple[float, object]:
@@ -163,63 +193,110 @@ def timed(fn, repeat: int) -> tuple[float, object]:
     return statistics.median(times), result
 
 
+def same_report(a: dict, b: dict) -> bool:
+    return json.dumps(a.get("kpis"), sort_keys=True) == json.dumps(b.get("kpis"), sort_keys=True) and all(
+        json.dumps(a["sections"].get(x), sort_keys=True) == json.dumps(b["sections"].get(x), sort_keys=True)
+        for x in set(a["sections"]) | set(b["sections"]))
+
+
+def workspace(base: Path, orders: int, members: int) -> Path:
+    """The store for one size under ``base``: reused when a previous run completed it, else (re)built."""
+    import shutil
+
+    root = base / f"report-{orders}-{members}" / "ws"
+    done = root.parent / "complete"
+    if done.exists():
+        print(f"store: {orders:,} orders, {members:,} members, reused from {root}")
+        return root
+    shutil.rmtree(root.parent, ignore_errors=True)
+    root.parent.mkdir(parents=True)
+    init_workspace(root)
+    t0 = time.perf_counter()
+    populate(load_settings(root), orders, members)
+    done.write_text("populated\n")
+    print(f"store: {orders:,} orders, {members:,} members, generated in {time.perf_counter() - t0:.1f}s")
+    return root
+
+
+def bench_size(root: Path, args, orders: int) -> dict:
+    """Interleaved rounds (baseline, report, [other tree]) on one store; prints and returns the figures."""
+    settings = load_settings(root)
+    src = Path(__file__).resolve().parents[1] / "src"
+    period = (D_FROM.isoformat(), D_TO.isoformat())
+    runs: dict[str, list[dict]] = {"bare": [], "report": [], "compare": [], "guide": []}
+    for _ in range(args.repeat):
+        runs["bare"].append(child(root, src, "bare", BARE_SQL))
+        runs["report"].append(child(root, src, "report", *period, ""))
+        if args.compare:
+            runs["compare"].append(child(root, args.compare, "report", *period, ""))
+        runs["guide"].append(child(root, src, "report", *period, "guide"))
+    b_best, b_med, b_rss, row = summary(runs["bare"])
+    r_best, r_med, r_rss, rep = summary(runs["report"])
+    g_best, g_med, g_rss, _ = summary(runs["guide"])
+    k = rep["kpis"]
+    assert row[2] == k["buyers"] and row[4] == k["orders"], (row, k)
+    assert abs(float(row[5]) - k["gmv"]) < 0.01
+    print(f"\n{orders:,} orders          {'best':>8} {'median':>8} {'peak RSS':>9}")
+    print(f"bare SQL of the base KPIs (baseline)     {b_best:7.2f}s {b_med:7.2f}s {b_rss:7.0f}MB")
+    print(f"build_report (every section)             {r_best:7.2f}s {r_med:7.2f}s {r_rss:7.0f}MB   "
+          f"ratio {r_best / b_best:4.1f}× best, {r_med / b_med:4.1f}× median  (target ≤ 2.5×, ≤ 1 GB)")
+    print(f"build_report --by guide                  {g_best:7.2f}s {g_med:7.2f}s {g_rss:7.0f}MB   "
+          f"ratio {g_best / b_best:4.1f}× best, {g_med / b_med:4.1f}× median")
+    if args.compare:
+        c_best, c_med, c_rss, other = summary(runs["compare"])
+        print(f"build_report, --compare tree             {c_best:7.2f}s {c_med:7.2f}s {c_rss:7.0f}MB   "
+              f"ratio {c_best / b_best:4.1f}× best, {c_med / b_med:4.1f}× median; "
+              f"same report: {'yes' if same_report(other, rep) else 'NO'}")
+    if args.profile:
+        prof = child(root, src, "profile", *period, "")
+        total = prof["s"]
+        print(f"profile (one run, {total:.2f}s): " + ", ".join(
+            f"{name} {t:.2f}s ({t / total:.0%})" for name, t in sorted(prof["steps"].items(), key=lambda x: -x[1])))
+    print(f"check: buyers {k['buyers']:,}, orders {k['orders']:,}, GMV {k['gmv']:,.2f} equal in both; "
+          f"store file {settings.store.stat().st_size / 1e6:.0f} MB")
+    return {"orders": orders, "bare": (b_best, b_med, b_rss), "report": (r_best, r_med, r_rss)}
+
+
+def render_times(root: Path, repeat: int, tmp: Path) -> None:
+    settings = load_settings(root)
+    report = build_report(settings, date_from=D_FROM, date_to=D_TO)
+    t_term, _ = timed(lambda: render_text(report), repeat)
+    html = tmp / "r.html"
+    t_html, _ = timed(lambda: write_html(report, html), repeat)
+    print(f"terminal dashboard render              {t_term * 1000:8.0f} ms")
+    print(f"HTML page write ({html.stat().st_size / 1e6:.2f} MB)            {t_html * 1000:8.0f} ms")
+
+
+#: members per order count when --members is not given (the sizes issue 16 measured)
+DEFAULT_MEMBERS = {1_000_000: 200_000, 10_000_000: 2_450_000}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--orders", type=int, default=1_000_000)
-    ap.add_argument("--members", type=int, default=200_000)
+    ap.add_argument("--orders", default="1000000,10000000", help="order counts, comma-separated")
+    ap.add_argument("--members", default=None, help="member counts, one per --orders (default 200k per 1M, 2.45M at 10M)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--compare", type=Path, default=None, help="another source tree's src/ to time on the same store")
-    ap.add_argument("--tmp", type=Path, default=None, help="folder for the store (default: a temp folder)")
+    ap.add_argument("--keep", type=Path, default=None, help="keep the stores in this folder and reuse them next time")
+    ap.add_argument("--tmp", type=Path, default=None, help="folder for temporary stores (default: the system's)")
+    ap.add_argument("--profile", action="store_true", help="also time each step of build_report once per size")
+    ap.add_argument("--render", action="store_true", help="also time the terminal and HTML renderers (smallest size)")
     args = ap.parse_args()
+    sizes = [int(x) for x in args.orders.split(",")]
+    members = ([int(x) for x in args.members.split(",")] if args.members else
+               [DEFAULT_MEMBERS.get(n, max(n // 5, 1)) for n in sizes])
+    if len(members) != len(sizes):
+        ap.error("--members needs one count per --orders")
     with tempfile.TemporaryDirectory(prefix="siyu-bench-report-", dir=args.tmp) as tmp:
-        root = Path(tmp) / "ws"
-        init_workspace(root)
-        settings = load_settings(root)
-        t0 = time.perf_counter()
-        populate(settings, args.orders, args.members)
-        print(f"store: {args.orders:,} orders, {args.members:,} members, generated in {time.perf_counter() - t0:.1f}s")
-
-        src = Path(__file__).resolve().parents[1] / "src"
-        period = (D_FROM.isoformat(), D_TO.isoformat())
-        # interleaved (bare, report, [other tree's report]) rounds: the box is shared, load comes and goes
-        runs: dict[str, list[dict]] = {"bare": [], "report": [], "compare": []}
-        for _ in range(args.repeat):
-            runs["bare"].append(child(root, src, "bare", BARE_SQL))
-            runs["report"].append(child(root, src, "report", *period, ""))
-            if args.compare:
-                runs["compare"].append(child(root, args.compare, "report", *period, ""))
-
-        def summary(rs: list[dict]) -> tuple[float, float, float, object]:
-            times = [r["s"] for r in rs]
-            return min(times), statistics.median(times), max(r["rss_mb"] for r in rs), rs[-1]["out"]
-
-        b_best, b_med, b_rss, row = summary(runs["bare"])
-        r_best, r_med, r_rss, rep = summary(runs["report"])
-        g_best, g_med, g_rss, _ = timed_child(root, src, args.repeat, "report", *period, "guide")
-        k = rep["kpis"]
-        assert row[2] == k["buyers"] and row[4] == k["orders"], (row, k)
-        assert abs(float(row[5]) - k["gmv"]) < 0.01
-        print(f"{'':40} {'best':>8} {'median':>8} {'peak RSS':>9}")
-        print(f"bare SQL of the base KPIs (baseline)     {b_best:7.2f}s {b_med:7.2f}s {b_rss:7.0f}MB")
-        print(f"build_report (every section)             {r_best:7.2f}s {r_med:7.2f}s {r_rss:7.0f}MB   "
-              f"ratio {r_best / b_best:4.1f}× best, {r_med / b_med:4.1f}× median  (target ≤ 2.5×, ≤ 1 GB)")
-        print(f"build_report --by guide                  {g_best:7.2f}s {g_med:7.2f}s {g_rss:7.0f}MB   "
-              f"ratio {g_best / b_best:4.1f}× best")
-        if args.compare:
-            c_best, c_med, c_rss, other = summary(runs["compare"])
-            same = json.dumps(other.get("kpis"), sort_keys=True) == json.dumps(k, sort_keys=True) and all(
-                json.dumps(other["sections"].get(x), sort_keys=True) == json.dumps(rep["sections"].get(x), sort_keys=True)
-                for x in rep["sections"])
-            print(f"build_report, --compare tree       {c_best:7.2f}s {c_med:7.2f}s {c_rss:7.0f}MB   "
-                  f"ratio {c_best / b_best:4.1f}× best; same report: {'yes' if same else 'NO'}")
-        report = build_report(settings, date_from=D_FROM, date_to=D_TO)
-        t_term, _ = timed(lambda: render_text(report), args.repeat)
-        html = Path(tmp) / "r.html"
-        t_html, _ = timed(lambda: write_html(report, html), args.repeat)
-        print(f"terminal dashboard render              {t_term * 1000:8.0f} ms")
-        print(f"HTML page write ({html.stat().st_size / 1e6:.2f} MB)            {t_html * 1000:8.0f} ms")
-        print(f"check: buyers {k['buyers']:,}, orders {k['orders']:,}, GMV {k['gmv']:,.2f} equal in both")
-        print(f"store file: {settings.store.stat().st_size / 1e6:.0f} MB")
+        base = args.keep or Path(tmp)
+        results = [bench_size(workspace(base, n, m), args, n) for n, m in zip(sizes, members)]
+        if args.render:
+            render_times(workspace(base, sizes[0], members[0]), args.repeat, Path(tmp))
+    print("\nsummary (best / median; ratio to the plain SQL of the same size and run):")
+    for r in results:
+        (bb, bm, brss), (rb, rm, rrss) = r["bare"], r["report"]
+        print(f"  {r['orders']:>11,} orders: plain SQL {bb:.2f} / {bm:.2f} s ({brss:.0f} MB), report {rb:.2f} / "
+              f"{rm:.2f} s ({rrss:.0f} MB) = {rb / bb:.1f}× / {rm / bm:.1f}×")
     return 0
 
 
