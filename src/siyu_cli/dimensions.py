@@ -358,7 +358,9 @@ def prepare(con: "duckdb.DuckDBPyConnection", settings: "Settings | None" = None
     ``dim_store_kind(x)``: physical | online (unknown values count as physical);
     ``dim_physical_store(x)``: ``dim_store(x)``, or NULL for an online shop;
     ``dim_guide(x)``: the userid of a raw guide value (itself when unknown or ambiguous);
-    ``dim_guide_store(userid)``: the physical store of a staff member, or NULL.
+    ``dim_guide_store(userid)``: the physical store of a staff member, or NULL (also as the table
+    ``dim_guide_physical``). :func:`physical_store_join`, :func:`guide_join` and :func:`guide_store_join`
+    give the same as joins, for queries over many rows.
     """
     smap = store_map(con, settings)
     gmap, _ = staff_map(con, settings)
@@ -390,6 +392,31 @@ def prepare(con: "duckdb.DuckDBPyConnection", settings: "Settings | None" = None
                 "coalesce((SELECT userid FROM dim_staff_map WHERE raw = trim(x)), nullif(trim(x), ''))")
     con.execute("CREATE OR REPLACE TEMP MACRO dim_guide_store(u) AS "
                 "dim_physical_store((SELECT raw_store FROM dim_staff_store WHERE userid = u))")
+    con.execute("CREATE OR REPLACE TEMP TABLE dim_guide_physical (userid VARCHAR PRIMARY KEY, store VARCHAR)")
+    con.execute("INSERT INTO dim_guide_physical SELECT userid, dim_physical_store(raw_store) FROM dim_staff_store")
+
+
+# Join forms of the macros, for scans of many rows: each macro is a correlated subquery, which DuckDB runs
+# as a DISTINCT of the outer values plus a join back (per macro and per use); a LEFT JOIN on the small map
+# (its key is unique) resolves a row with one hash probe. Same results as the macros, NULLs included
+# (tests/test_dimensions.py compares them).
+
+def physical_store_join(expr: str, alias: str) -> tuple[str, str]:
+    """(LEFT JOIN clause, expression) equal to ``dim_physical_store(expr)``; ``alias`` names the joined map."""
+    raw = f"nullif(trim({expr}), '')"
+    return (f"LEFT JOIN dim_store_map {alias} ON {alias}.raw = trim({expr})",
+            f"CASE WHEN {alias}.kind = 'online' AND {raw} IS NOT NULL THEN NULL ELSE coalesce({alias}.store_id, {raw}) END")
+
+
+def guide_join(expr: str, alias: str) -> tuple[str, str]:
+    """(LEFT JOIN clause, expression) equal to ``dim_guide(expr)``."""
+    return (f"LEFT JOIN dim_staff_map {alias} ON {alias}.raw = trim({expr})",
+            f"coalesce({alias}.userid, nullif(trim({expr}), ''))")
+
+
+def guide_store_join(userid: str, alias: str) -> tuple[str, str]:
+    """(LEFT JOIN clause, expression) equal to ``dim_guide_store(userid)`` (``userid`` already resolved)."""
+    return f"LEFT JOIN dim_guide_physical {alias} ON {alias}.userid = {userid}", f"{alias}.store"
 
 
 def ensure_prepared(con: "duckdb.DuckDBPyConnection") -> None:

@@ -211,6 +211,7 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
         prepare_dimensions(con, settings)  # stores and guides resolve through siyu.toml and `siyu stores`
         K.prepare(con)
         K.period_orders(con, dfrom, dto)
+        K.period_contacts(con, dfrom, dto)
         b = K.base(con, dfrom, dto, days)
         kp = {k: b[k] for k in ("members", "new_members", "buyers", "new_buyers", "returning_buyers", "orders", "gmv", "aov", "items_per_order",
                                 "member_order_share", "member_gmv_share")}

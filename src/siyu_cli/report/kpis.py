@@ -241,9 +241,9 @@ def prepare(con: "duckdb.DuckDBPyConnection") -> None:
 
     ``rpt_orders``: every paid order with its day and whether it is valid; queries over history read
     only the columns they need and filter on ``paid_at`` (zone maps skip row groups outside the range).
-    ``rpt_members``: members with their join day and their store and guide resolved through the
-    dimensions (siyu_cli.dimensions). The period's orders are copied once, with their resolved
-    store/guide/channel, by :func:`period_orders`.
+    ``rpt_members``: members with their join day; ``rpt_member_dims``: their store and guide resolved
+    through the dimensions (siyu_cli.dimensions, by joins on the small maps: no per-row subquery). The
+    period's orders are copied once, with their resolved store/guide/channel, by :func:`period_orders`.
     """
     from siyu_cli.dimensions import ensure_prepared
 
@@ -262,9 +262,19 @@ def prepare(con: "duckdb.DuckDBPyConnection") -> None:
     con.execute(
         """
         CREATE OR REPLACE TEMP VIEW rpt_members AS
-        SELECT member_id, CAST(join_at AS DATE) AS join_day, external_userid, dim_physical_store(store) AS store,
-               coalesce(dim_guide(guide_userid), dim_guide(guide_name)) AS guide_userid, join_channel
-        FROM members
+        SELECT member_id, CAST(join_at AS DATE) AS join_day, external_userid, join_channel FROM members
+        """
+    )
+    from siyu_cli.dimensions import guide_join, physical_store_join
+
+    store_j, store_x = physical_store_join("m.store", "ds")
+    gid_j, gid_x = guide_join("m.guide_userid", "dg")
+    gname_j, gname_x = guide_join("m.guide_name", "dn")
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP VIEW rpt_member_dims AS
+        SELECT m.member_id, {store_x} AS store, coalesce({gid_x}, {gname_x}) AS guide_userid, m.join_channel
+        FROM members m {store_j} {gid_j} {gname_j}
         """
     )
 
@@ -289,37 +299,43 @@ def period_orders(con, dfrom: date, dto: date) -> None:
     Only orders lacking a physical store, a guide or a channel look up their member (most exports carry
     them), and the copy holds only what the sections read: order ids stay in ``orders`` (see :func:`_units`).
     Also ``rpt_member_period``: per member, valid orders and GMV in the period (:func:`base`, :func:`pareto`);
-    ``rpt_history``: per member, the first valid order ever (paid_at) and the day of the last one up to the
-    period's end — one pass over history for new buyers (:func:`base`) and the lifecycle (:func:`members_at_end`).
+    ``rpt_history``: per member who bought before the period, the day of the last valid order before it —
+    one pass over the history before the period (the period's own orders are read once, in the copy) for
+    new buyers (:func:`base`) and, with ``rpt_member_period.last_day``, the lifecycle (:func:`members_at_end`).
     """
+    from siyu_cli.dimensions import guide_join, guide_store_join, physical_store_join
+
     period = f"NOT {_before_day('f')} AND {_until_day('t')}"  # = its day is in [f, t]
     own = "o.physical IS NOT NULL AND o.guide_userid IS NOT NULL AND o.channel IS NOT NULL"
+    store_j, store_x = physical_store_join("o.store", "ds")
+    guide_j, guide_x = guide_join("o.guide_userid", "dg")
+    gstore_j, gstore_x = guide_store_join("o.guide", "gs")
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE rpt_period AS
         WITH o AS (
-            SELECT member_id, day, valid, net_amount, item_count, guide_userid, channel,
-                   dim_physical_store(store) AS physical
-            FROM rpt_orders WHERE {period})
+            SELECT o.member_id, o.day, o.valid, o.net_amount, o.item_count, o.guide_userid, o.channel,
+                   {store_x} AS physical
+            FROM rpt_orders o {store_j} WHERE {period})
         SELECT o.member_id, o.day, o.valid, o.net_amount, o.item_count,
-               o.physical AS store, dim_guide(o.guide_userid) AS guide, o.channel
-        FROM o WHERE {own}
+               o.physical AS store, {guide_x} AS guide, o.channel
+        FROM o {guide_j} WHERE {own}
         UNION ALL
         SELECT o.member_id, o.day, o.valid, o.net_amount, o.item_count,
-               coalesce(o.physical, dim_guide_store(o.guide), o.member_store) AS store, o.guide,
+               coalesce(o.physical, {gstore_x}, o.member_store) AS store, o.guide,
                coalesce(o.channel, o.join_channel) AS channel
-        FROM (SELECT o.*, coalesce(dim_guide(o.guide_userid), m.guide_userid) AS guide, m.store AS member_store,
-                     m.join_channel
-              FROM o LEFT JOIN rpt_members m ON m.member_id = o.member_id
-              WHERE NOT ({own})) o
+        FROM (SELECT o.*, coalesce({guide_x}, m.guide_userid) AS guide, m.store AS member_store, m.join_channel
+              FROM o {guide_j} LEFT JOIN rpt_member_dims m ON m.member_id = o.member_id
+              WHERE NOT ({own})) o {gstore_j}
         """,
         {"f": dfrom, "t": dto},
     )
-    con.execute(  # per member in the period: valid orders (base) and GMV (pareto), one aggregation for both
+    con.execute(  # per member in the period: valid orders (base), GMV (pareto), last valid day (lifecycle)
         """
         CREATE OR REPLACE TEMP TABLE rpt_member_period AS
-        SELECT member_id, count(*) FILTER (WHERE valid) AS n, sum(net_amount) AS v FROM rpt_period
-        WHERE member_id IS NOT NULL GROUP BY 1
+        SELECT member_id, count(*) FILTER (WHERE valid) AS n, sum(net_amount) AS v,
+               max(day) FILTER (WHERE valid) AS last_day
+        FROM rpt_period WHERE member_id IS NOT NULL GROUP BY 1
         """
     )
     con.execute(  # the months each member bought in: buyers per month (trend) and cohort purchases
@@ -328,13 +344,13 @@ def period_orders(con, dfrom: date, dto: date) -> None:
         SELECT DISTINCT member_id, date_trunc('month', day) AS m FROM rpt_period WHERE valid AND member_id IS NOT NULL
         """
     )
-    con.execute(
+    con.execute(  # history before the period, read once: who bought before it and their last day then
         f"""
         CREATE OR REPLACE TEMP TABLE rpt_history AS
-        SELECT member_id, min(paid_at) AS first_at, CAST(max(paid_at) AS DATE) AS last_day FROM rpt_orders
-        WHERE valid AND member_id IS NOT NULL AND {_until_day('t')} GROUP BY 1
+        SELECT member_id, CAST(max(paid_at) AS DATE) AS last_day FROM rpt_orders
+        WHERE valid AND member_id IS NOT NULL AND {_before_day('f')} GROUP BY 1
         """,
-        {"t": dto},
+        {"f": dfrom},
     )
 
 
@@ -354,8 +370,7 @@ def base(con, dfrom: date, dto: date, days: int) -> dict[str, Any]:
                    count(*) FILTER (WHERE join_day BETWEEN $f AND $t) AS new_members
             FROM rpt_members),
         per_buyer AS (SELECT member_id, n FROM rpt_member_period WHERE n > 0),
-        before AS (  -- the period's buyers who bought before it
-            SELECT member_id FROM rpt_history WHERE first_at < CAST(CAST($f AS DATE) AS TIMESTAMPTZ)),
+        before AS (SELECT member_id FROM rpt_history),  -- bought before the period
         rep AS (
             SELECT count(*) AS buyers, count(*) FILTER (WHERE n >= 2) AS repeaters, coalesce(sum(n), 0) AS member_orders,
                    count(*) FILTER (WHERE b.member_id IS NULL) AS new_buyers
@@ -421,8 +436,10 @@ def members_at_end(con, dto: date, active_days: int, churn_days: int) -> tuple[d
     row = con.execute(
         """
         WITH m AS (
-            SELECT date_diff('day', l.last_day, $t) AS idle, m.external_userid IS NOT NULL OR c.member_id IS NOT NULL AS reach
+            SELECT date_diff('day', coalesce(p.last_day, l.last_day), $t) AS idle,
+                   m.external_userid IS NOT NULL OR c.member_id IS NOT NULL AS reach
             FROM rpt_members m LEFT JOIN rpt_history l ON l.member_id = m.member_id
+            LEFT JOIN rpt_member_period p ON p.member_id = m.member_id
             LEFT JOIN (SELECT DISTINCT member_id FROM wecom_contacts WHERE member_id IS NOT NULL) c
                    ON c.member_id = m.member_id
             WHERE m.join_day IS NULL OR m.join_day <= $t)
@@ -449,17 +466,29 @@ def members_at_end(con, dto: date, active_days: int, churn_days: int) -> tuple[d
     }
 
 
-_CONTACTS = """
-    SELECT c.external_userid, dim_guide(c.staff_userid) AS staff_userid,
-           coalesce(dim_guide_store(dim_guide(c.staff_userid)), m.store) AS store
-    FROM wecom_contacts c
-    LEFT JOIN rpt_members m ON m.member_id = c.member_id
-    WHERE CAST(c.added_at AS DATE) BETWEEN $f AND $t
-"""
+def period_contacts(con, dfrom: date, dto: date) -> None:
+    """``rpt_contacts``: the WeCom contacts added in the period with the guide who added them and the store
+    they count for (the guide's store, else the member's home store) — read once for 新增企微好友, 加粉率 and
+    both leaderboards."""
+    from siyu_cli.dimensions import guide_join, guide_store_join
+
+    guide_j, guide_x = guide_join("c.staff_userid", "dg")
+    gstore_j, gstore_x = guide_store_join("c.guide", "gs")
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE rpt_contacts AS
+        SELECT c.external_userid, c.guide AS staff_userid, coalesce({gstore_x}, m.store) AS store
+        FROM (SELECT c.external_userid, c.member_id, {guide_x} AS guide FROM wecom_contacts c {guide_j}
+              WHERE CAST(c.added_at AS DATE) BETWEEN $f AND $t) c
+        {gstore_j}
+        LEFT JOIN rpt_member_dims m ON m.member_id = c.member_id
+        """,
+        {"f": dfrom, "t": dto},
+    )
 
 
 def new_contacts(con, dfrom: date, dto: date) -> int:
-    return con.execute(f"SELECT count(DISTINCT external_userid) FROM ({_CONTACTS})", {"f": dfrom, "t": dto}).fetchone()[0]
+    return con.execute("SELECT count(DISTINCT external_userid) FROM rpt_contacts").fetchone()[0]
 
 
 def add_rates(con, dfrom: date, dto: date) -> list[dict[str, Any]]:
@@ -472,7 +501,7 @@ def add_rates(con, dfrom: date, dto: date) -> list[dict[str, Any]]:
             SELECT dim_physical_store(store) AS store, sum(customers) AS customers FROM store_traffic
             WHERE day BETWEEN $f AND $t GROUP BY 1 HAVING sum(customers) > 0),
         contacts AS (
-            SELECT store, count(DISTINCT external_userid) AS n FROM ({_CONTACTS}) GROUP BY 1)
+            SELECT store, count(DISTINCT external_userid) AS n FROM rpt_contacts GROUP BY 1)
         SELECT t.store, coalesce(c.n, 0), t.customers
         FROM traffic t LEFT JOIN contacts c ON c.store = t.store
         ORDER BY coalesce(c.n, 0) / t.customers DESC, t.store
@@ -631,24 +660,26 @@ def _board(con, dfrom: date, dto: date, key: str) -> list[dict[str, Any]]:
     """Leaderboard per store or guide (key 'store' | 'guide')."""
     if key == "store":
         universe = """
-            SELECT store AS k FROM rpt_members WHERE store IS NOT NULL
+            SELECT dim_physical_store(store) AS k FROM (SELECT DISTINCT store FROM members)  -- resolve few values
             UNION SELECT dim_physical_store(store) FROM staff WHERE store IS NOT NULL
             UNION SELECT k FROM sales"""
         if "store_traffic" in _tables(con):
             universe += " UNION SELECT dim_physical_store(store) FROM store_traffic"
-        contacts = f"SELECT store AS k, count(DISTINCT external_userid) AS n FROM ({_CONTACTS}) GROUP BY 1"
+        contacts = "SELECT store AS k, count(DISTINCT external_userid) AS n FROM rpt_contacts GROUP BY 1"
         names = "SELECT store_id AS k, name FROM dim_store_names"
     else:
         universe = """
             SELECT userid AS k FROM staff
-            UNION SELECT guide_userid FROM rpt_members WHERE guide_userid IS NOT NULL
+            UNION SELECT coalesce(dim_guide(guide_userid), dim_guide(guide_name))
+                  FROM (SELECT DISTINCT guide_userid, guide_name FROM members)
             UNION SELECT k FROM sales"""
-        contacts = f"SELECT staff_userid AS k, count(DISTINCT external_userid) AS n FROM ({_CONTACTS}) GROUP BY 1"
+        contacts = "SELECT staff_userid AS k, count(DISTINCT external_userid) AS n FROM rpt_contacts GROUP BY 1"
         names = """
             SELECT k, coalesce(any_value(s.name), any_value(m.guide_name)) AS name FROM (SELECT userid AS k FROM staff
               UNION SELECT guide_userid FROM members WHERE guide_userid IS NOT NULL) u
             LEFT JOIN staff s ON s.userid = u.k
-            LEFT JOIN members m ON m.guide_userid = u.k AND m.guide_name IS NOT NULL
+            LEFT JOIN (SELECT DISTINCT guide_userid, guide_name FROM members WHERE guide_name IS NOT NULL) m
+                   ON m.guide_userid = u.k
             GROUP BY k"""
     col = "store" if key == "store" else "guide"
     rows = con.execute(
@@ -670,7 +701,6 @@ def _board(con, dfrom: date, dto: date, key: str) -> list[dict[str, Any]]:
         WHERE u.k IS NOT NULL
         ORDER BY coalesce(sales.gmv, 0) DESC, coalesce(rep.buyers, 0) DESC, u.k
         """,
-        {"f": dfrom, "t": dto},
     ).fetchall()
     out = []
     for rank, (k, name, contacts_n, buyers, orders, gmv, repeaters) in enumerate(rows, 1):
@@ -810,7 +840,8 @@ def breakdown(con, by: str) -> list[dict[str, Any]]:
     if by == "guide":
         names = dict(con.execute(
             "SELECT u.k, coalesce(any_value(s.name), any_value(m.guide_name)) FROM (SELECT DISTINCT guide AS k FROM rpt_period) u "
-            "LEFT JOIN staff s ON s.userid = u.k LEFT JOIN members m ON m.guide_userid = u.k AND m.guide_name IS NOT NULL "
+            "LEFT JOIN staff s ON s.userid = u.k LEFT JOIN (SELECT DISTINCT guide_userid, guide_name FROM members "
+            "WHERE guide_name IS NOT NULL) m ON m.guide_userid = u.k "
             "GROUP BY u.k").fetchall())
     out = []
     for k, orders, gmv, member_gmv, buyers, repeaters in rows:
