@@ -146,7 +146,7 @@ if sys.argv[2] == "profile":  # time every step build_report calls (the function
                 steps[name] = steps.get(name, 0.0) + time.perf_counter() - t
         setattr(mod, name, timed)
     wrap(dimensions, "prepare")
-    for name in ("prepare", "period_orders", "base", "members_at_end", "new_contacts", "add_rates", "pareto",
+    for name in ("prepare", "period_orders", "period_contacts", "base", "members_at_end", "new_contacts", "add_rates", "pareto",
                  "segments", "cohorts", "trend", "release", "leaderboards", "campaigns", "breakdown"):
         wrap(kpis, name)
     for name in ("experiments", "redemptions", "clv_by_segment"):
@@ -173,8 +173,9 @@ print(json.dumps({"s": took, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).
 
 def child(root: Path, src: Path, *args: str) -> dict:
     env = {**os.environ, "PYTHONPATH": str(src)}
-    done = subprocess.run([sys.executable, "-c", CHILD, str(root), *args], env=env, check=True,
-                          capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", CHILD, str(root), *args], env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"{args[0]} run from {src} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout)
 
 

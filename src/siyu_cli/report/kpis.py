@@ -262,7 +262,7 @@ def prepare(con: "duckdb.DuckDBPyConnection") -> None:
     con.execute(
         """
         CREATE OR REPLACE TEMP VIEW rpt_members AS
-        SELECT member_id, CAST(join_at AS DATE) AS join_day, external_userid, join_channel FROM members
+        SELECT member_id, join_at, CAST(join_at AS DATE) AS join_day, external_userid, join_channel FROM members
         """
     )
     from siyu_cli.dimensions import guide_join, physical_store_join
@@ -290,6 +290,37 @@ def _until_day(param: str) -> str:
     return f"paid_at < CAST(CAST(${param} AS DATE) + 1 AS TIMESTAMPTZ)"
 
 
+#: ``join_at`` on a day in [$f, $t] / on or before day $t (unknown join days count as members), as comparisons
+#: with constant instants: no time-zone conversion of every member's join time
+_JOINED_IN = ("join_at >= CAST(CAST($f AS DATE) AS TIMESTAMPTZ) "
+              "AND join_at < CAST(CAST($t AS DATE) + 1 AS TIMESTAMPTZ)")
+_MEMBER_AT_END = "(join_at IS NULL OR join_at < CAST(CAST($t AS DATE) + 1 AS TIMESTAMPTZ))"
+
+
+def local_day(con, expr: str, lo: date, hi: date) -> str:
+    """SQL for the calendar day, in the session time zone, of the TIMESTAMPTZ ``expr`` for instants between
+    days ``lo`` and ``hi``.
+
+    ``CAST(x AS DATE)`` converts through the ICU calendar row by row (≈ 10× a scan of the column). When the
+    zone's UTC offset is the same over the whole range (every zone without daylight saving, e.g.
+    Asia/Shanghai since 1991), the day is the UTC instant shifted by that offset — plain integer arithmetic,
+    the same day. Otherwise the cast stays."""
+    from datetime import datetime, time, timedelta, timezone
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(con.execute("SELECT current_setting('TimeZone')").fetchone()[0])
+    start = datetime.combine(lo - timedelta(days=1), time(0), tzinfo=timezone.utc)
+    end = datetime.combine(hi + timedelta(days=2), time(0), tzinfo=timezone.utc)
+    offset = start.astimezone(zone).utcoffset()
+    at = start
+    while at <= end:  # every 3 hours: an offset change (DST, a zone's new rule) lasts far longer
+        if at.astimezone(zone).utcoffset() != offset:
+            return f"CAST({expr} AS DATE)"
+        at += timedelta(hours=3)
+    micros = (offset.days * 86400 + offset.seconds) * 1_000_000 + offset.microseconds
+    return f"CAST(make_timestamp(epoch_us({expr}) + {micros}) AS DATE)"
+
+
 def period_orders(con, dfrom: date, dto: date) -> None:
     """The period's paid orders (only them) with the store / guide / channel each one counts for.
 
@@ -310,11 +341,12 @@ def period_orders(con, dfrom: date, dto: date) -> None:
     store_j, store_x = physical_store_join("o.store", "ds")
     guide_j, guide_x = guide_join("o.guide_userid", "dg")
     gstore_j, gstore_x = guide_store_join("o.guide", "gs")
+    day_x = local_day(con, "o.paid_at", dfrom, dto)
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE rpt_period AS
         WITH o AS (
-            SELECT o.member_id, o.day, o.valid, o.net_amount, o.item_count, o.guide_userid, o.channel,
+            SELECT o.member_id, {day_x} AS day, o.valid, o.net_amount, o.item_count, o.guide_userid, o.channel,
                    {store_x} AS physical
             FROM rpt_orders o {store_j} WHERE {period})
         SELECT o.member_id, o.day, o.valid, o.net_amount, o.item_count,
@@ -344,10 +376,11 @@ def period_orders(con, dfrom: date, dto: date) -> None:
         SELECT DISTINCT member_id, date_trunc('month', day) AS m FROM rpt_period WHERE valid AND member_id IS NOT NULL
         """
     )
+    first = con.execute("SELECT CAST(min(paid_at) AS DATE) FROM orders").fetchone()[0] or dfrom
     con.execute(  # history before the period, read once: who bought before it and their last day then
         f"""
         CREATE OR REPLACE TEMP TABLE rpt_history AS
-        SELECT member_id, CAST(max(paid_at) AS DATE) AS last_day FROM rpt_orders
+        SELECT member_id, {local_day(con, "max(paid_at)", min(first, dfrom), dfrom)} AS last_day FROM rpt_orders
         WHERE valid AND member_id IS NOT NULL AND {_before_day('f')} GROUP BY 1
         """,
         {"f": dfrom},
@@ -366,8 +399,8 @@ def base(con, dfrom: date, dto: date, days: int) -> dict[str, Any]:
     row = con.execute(
         """
         WITH mem AS (
-            SELECT count(*) FILTER (WHERE join_day IS NULL OR join_day <= $t) AS members,
-                   count(*) FILTER (WHERE join_day BETWEEN $f AND $t) AS new_members
+            SELECT count(*) FILTER (WHERE {at_end}) AS members,
+                   count(*) FILTER (WHERE {joined}) AS new_members
             FROM rpt_members),
         per_buyer AS (SELECT member_id, n FROM rpt_member_period WHERE n > 0),
         before AS (SELECT member_id FROM rpt_history),  -- bought before the period
@@ -384,7 +417,7 @@ def base(con, dfrom: date, dto: date, days: int) -> dict[str, Any]:
         SELECT mem.members, mem.new_members, rep.buyers, rep.repeaters, rep.member_orders,
                tot.orders, tot.gmv, tot.member_gmv, rep.new_buyers, tot.units, tot.counted
         FROM mem, rep, tot
-        """,
+        """.replace("{at_end}", _MEMBER_AT_END).replace("{joined}", _JOINED_IN),
         p,
     ).fetchone()
     members, new_members, buyers, repeaters, member_orders, orders, gmv, member_gmv, new_buyers, *units = row
@@ -442,7 +475,7 @@ def members_at_end(con, dto: date, active_days: int, churn_days: int) -> tuple[d
             LEFT JOIN rpt_member_period p ON p.member_id = m.member_id
             LEFT JOIN (SELECT DISTINCT member_id FROM wecom_contacts WHERE member_id IS NOT NULL) c
                    ON c.member_id = m.member_id
-            WHERE m.join_day IS NULL OR m.join_day <= $t)
+            WHERE {at_end})
         SELECT count(*) FILTER (WHERE idle <= $a),
                count(*) FILTER (WHERE idle > $a AND idle <= $c),
                count(*) FILTER (WHERE idle > $c),
@@ -450,7 +483,7 @@ def members_at_end(con, dto: date, active_days: int, churn_days: int) -> tuple[d
                count(*),
                count(*) FILTER (WHERE reach)
         FROM m
-        """,
+        """.replace("{at_end}", _MEMBER_AT_END).replace("{joined}", _JOINED_IN),
         {"t": dto, "a": active_days, "c": churn_days},
     ).fetchone()
     active, silent, churned, never, total, reachable = row
@@ -479,7 +512,7 @@ def period_contacts(con, dfrom: date, dto: date) -> None:
         CREATE OR REPLACE TEMP TABLE rpt_contacts AS
         SELECT c.external_userid, c.guide AS staff_userid, coalesce({gstore_x}, m.store) AS store
         FROM (SELECT c.external_userid, c.member_id, {guide_x} AS guide FROM wecom_contacts c {guide_j}
-              WHERE CAST(c.added_at AS DATE) BETWEEN $f AND $t) c
+              WHERE c.added_at >= CAST(CAST($f AS DATE) AS TIMESTAMPTZ) AND c.added_at < CAST(CAST($t AS DATE) + 1 AS TIMESTAMPTZ)) c
         {gstore_j}
         LEFT JOIN rpt_member_dims m ON m.member_id = c.member_id
         """,
@@ -631,7 +664,8 @@ def cohorts(con, cfrom: date, dto: date, dfrom: date | None = None) -> list[dict
         """
         WITH c AS (
             SELECT member_id, date_trunc('month', join_day) AS cm FROM rpt_members
-            WHERE join_day BETWEEN date_trunc('month', CAST($f AS DATE)) AND $t),
+            WHERE join_at >= CAST(date_trunc('month', CAST($f AS DATE)) AS TIMESTAMPTZ)
+              AND join_at < CAST(CAST($t AS DATE) + 1 AS TIMESTAMPTZ)),
         sizes AS (SELECT cm, count(*) AS size FROM c GROUP BY 1),
         b AS ({bought}),
         cells AS (
@@ -864,12 +898,12 @@ def trend(con, dfrom: date, dto: date) -> list[dict[str, Any]]:
               FROM rpt_period GROUP BY 1),
         b AS (SELECT m, count(*) AS buyers FROM rpt_buyer_months GROUP BY 1),
         j AS (SELECT date_trunc('month', join_day) AS m, count(*) AS n FROM rpt_members
-              WHERE join_day BETWEEN $f AND $t GROUP BY 1)
+              WHERE {joined} GROUP BY 1)
         SELECT strftime(months.m, '%Y-%m'), coalesce(s.orders, 0), coalesce(b.buyers, 0),
                coalesce(s.gmv, 0), coalesce(j.n, 0)
         FROM months LEFT JOIN s ON s.m = months.m LEFT JOIN b ON b.m = months.m LEFT JOIN j ON j.m = months.m
         ORDER BY 1
-        """,
+        """.replace("{at_end}", _MEMBER_AT_END).replace("{joined}", _JOINED_IN),
         {"f": dfrom, "t": dto},
     ).fetchall()
     return [

@@ -74,7 +74,7 @@ def synced_online(con, dto: date) -> dict[str, Any] | None:
         SELECT count(*) FILTER (WHERE c.member_id IS NOT NULL), count(*)
         FROM members m LEFT JOIN (SELECT DISTINCT member_id FROM wecom_contacts WHERE member_id IS NOT NULL) c
              ON c.member_id = m.member_id
-        WHERE m.join_at IS NULL OR CAST(m.join_at AS DATE) <= ?""", [dto]).fetchone()
+        WHERE m.join_at IS NULL OR m.join_at < CAST(CAST(? AS DATE) + 1 AS TIMESTAMPTZ)""", [dto]).fetchone()
     return {"reachable_members": reach, "online_rate": reach / total if total else None}
 
 
