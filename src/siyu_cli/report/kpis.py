@@ -337,31 +337,32 @@ def period_orders(con, dfrom: date, dto: date) -> None:
     from siyu_cli.dimensions import guide_join, guide_store_join, physical_store_join
 
     period = f"NOT {_before_day('f')} AND {_until_day('t')}"  # = its day is in [f, t]
-    own = "o.physical IS NOT NULL AND o.guide_userid IS NOT NULL AND o.channel IS NOT NULL"
     store_j, store_x = physical_store_join("o.store", "ds")
     guide_j, guide_x = guide_join("o.guide_userid", "dg")
-    gstore_j, gstore_x = guide_store_join("o.guide", "gs")
-    day_x = local_day(con, "o.paid_at", dfrom, dto)
-    con.execute(
+    con.execute(  # one pass: each order's own physical store, guide and channel
         f"""
         CREATE OR REPLACE TEMP TABLE rpt_period AS
-        WITH o AS (
-            SELECT o.member_id, {day_x} AS day, o.valid, o.net_amount, o.item_count, o.guide_userid, o.channel,
-                   {store_x} AS physical
-            FROM rpt_orders o {store_j} WHERE {period})
-        SELECT o.member_id, o.day, o.valid, o.net_amount, o.item_count,
-               o.physical AS store, {guide_x} AS guide, o.channel
-        FROM o {guide_j} WHERE {own}
-        UNION ALL
-        SELECT o.member_id, o.day, o.valid, o.net_amount, o.item_count,
-               coalesce(o.physical, {gstore_x}, o.member_store) AS store, o.guide,
-               coalesce(o.channel, o.join_channel) AS channel
-        FROM (SELECT o.*, coalesce({guide_x}, m.guide_userid) AS guide, m.store AS member_store, m.join_channel
-              FROM o {guide_j} LEFT JOIN rpt_member_dims m ON m.member_id = o.member_id
-              WHERE NOT ({own})) o {gstore_j}
+        SELECT o.member_id, {local_day(con, "o.paid_at", dfrom, dto)} AS day, o.valid, o.net_amount, o.item_count,
+               {store_x} AS store, {guide_x} AS guide, o.channel
+        FROM rpt_orders o {store_j} {guide_j} WHERE {period}
         """,
         {"f": dfrom, "t": dto},
     )
+    lacking = "(p.store IS NULL OR p.guide IS NULL OR p.channel IS NULL)"
+    if con.execute(f"SELECT EXISTS (FROM rpt_period p WHERE {lacking})").fetchone()[0]:
+        # the few orders without their own: the member's guide and join channel; the store then from the
+        # guide (its own, else the member's), else the member's home store
+        gstore_j, gstore_x = guide_store_join("coalesce(p.guide, m.guide_userid)", "gs")
+        con.execute(
+            f"""
+            UPDATE rpt_period p SET guide = coalesce(p.guide, m.guide_userid),
+                   store = coalesce(p.store, m.guide_store, m.store), channel = coalesce(p.channel, m.join_channel)
+            FROM (SELECT p.rowid AS row, m.guide_userid, m.store, m.join_channel, {gstore_x} AS guide_store
+                  FROM rpt_period p LEFT JOIN rpt_member_dims m ON m.member_id = p.member_id {gstore_j}
+                  WHERE {lacking}) m
+            WHERE p.rowid = m.row
+            """
+        )
     con.execute(  # per member in the period: valid orders (base), GMV (pareto), last valid day (lifecycle)
         """
         CREATE OR REPLACE TEMP TABLE rpt_member_period AS
@@ -718,14 +719,14 @@ def _board(con, dfrom: date, dto: date, key: str) -> list[dict[str, Any]]:
     col = "store" if key == "store" else "guide"
     rows = con.execute(
         f"""
-        WITH sales AS (  -- its keys are the period's (no second pass for the universe)
-            SELECT {col} AS k, count(*) FILTER (WHERE valid) AS orders, sum(net_amount) AS gmv
-            FROM rpt_period GROUP BY 1),
+        WITH pairs AS (  -- one pass over the period: per key and member (walk-ins: one row per key)
+            SELECT {col} AS k, member_id, count(*) FILTER (WHERE valid) AS n, sum(net_amount) AS gmv
+            FROM rpt_period GROUP BY 1, 2),
+        sales AS (  -- its keys are the period's (no second pass for the universe)
+            SELECT k, sum(n) AS orders, sum(gmv) AS gmv FROM pairs GROUP BY 1),
         u AS ({universe}),
-        per_buyer AS (
-            SELECT {col} AS k, member_id, count(*) AS n FROM rpt_period
-            WHERE valid AND member_id IS NOT NULL GROUP BY 1, 2),
-        rep AS (SELECT k, count(*) AS buyers, count(*) FILTER (WHERE n >= 2) AS repeaters FROM per_buyer GROUP BY 1),
+        rep AS (SELECT k, count(*) AS buyers, count(*) FILTER (WHERE n >= 2) AS repeaters FROM pairs
+                WHERE n > 0 AND member_id IS NOT NULL GROUP BY 1),
         con AS ({contacts}),
         names AS ({names})
         SELECT u.k, names.name, coalesce(con.n, 0), coalesce(rep.buyers, 0), coalesce(sales.orders, 0),
