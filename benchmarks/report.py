@@ -61,7 +61,10 @@ FROM p
 """
 
 
-def populate(settings, orders: int, members: int) -> None:
+def populate(settings, orders: int, members: int, layout: str = "random") -> None:
+    """A synthetic store. ``layout``: "random" — orders stored in no time order (the layout of the earlier
+    runs; every period filter reads all row groups); "time" — stored in payment order, as daily loads
+    append them (zone maps let period filters skip the other row groups)."""
     stores, guides = 50, 400
     with open_store(settings) as con:
         con.execute(f"""
@@ -84,7 +87,7 @@ def populate(settings, orders: int, members: int) -> None:
                    1 + CAST(hash(i * 5) % 4 AS INTEGER), 'S' || (i % {stores}), 'ch' || (i % 5), 'g' || (i % {guides})
             FROM (SELECT i, TIMESTAMPTZ '2024-01-01 00:00:00+08' + to_seconds(CAST(hash(i * 11) % (730 * 86400) AS BIGINT)) AS ts,
                          CAST(20 + hash(i * 13) % 500 AS DECIMAL(18, 2)) AS amt
-                  FROM range({orders}) t(i))""")
+                  FROM range({orders}) t(i)){' ORDER BY ts' if layout == 'time' else ''}""")
         con.execute(f"""
             INSERT INTO wecom_contacts (external_userid, staff_userid, member_id, added_at)
             SELECT external_userid, guide_userid, member_id, join_at FROM members WHERE external_userid IS NOT NULL""")
@@ -200,11 +203,11 @@ def same_report(a: dict, b: dict) -> bool:
         for x in set(a["sections"]) | set(b["sections"]))
 
 
-def workspace(base: Path, orders: int, members: int) -> Path:
+def workspace(base: Path, orders: int, members: int, layout: str) -> Path:
     """The store for one size under ``base``: reused when a previous run completed it, else (re)built."""
     import shutil
 
-    root = base / f"report-{orders}-{members}" / "ws"
+    root = base / f"report-{orders}-{members}{'-time' if layout == 'time' else ''}" / "ws"
     done = root.parent / "complete"
     if done.exists():
         print(f"store: {orders:,} orders, {members:,} members, reused from {root}")
@@ -213,7 +216,7 @@ def workspace(base: Path, orders: int, members: int) -> Path:
     root.parent.mkdir(parents=True)
     init_workspace(root)
     t0 = time.perf_counter()
-    populate(load_settings(root), orders, members)
+    populate(load_settings(root), orders, members, layout)
     done.write_text("populated\n")
     print(f"store: {orders:,} orders, {members:,} members, generated in {time.perf_counter() - t0:.1f}s")
     return root
@@ -281,6 +284,8 @@ def main() -> int:
     ap.add_argument("--keep", type=Path, default=None, help="keep the stores in this folder and reuse them next time")
     ap.add_argument("--tmp", type=Path, default=None, help="folder for temporary stores (default: the system's)")
     ap.add_argument("--profile", action="store_true", help="also time each step of build_report once per size")
+    ap.add_argument("--layout", choices=("random", "time"), default="random",
+                    help="orders stored in no time order (default, as in earlier runs) or in payment order")
     ap.add_argument("--render", action="store_true", help="also time the terminal and HTML renderers (smallest size)")
     args = ap.parse_args()
     sizes = [int(x) for x in args.orders.split(",")]
@@ -290,9 +295,9 @@ def main() -> int:
         ap.error("--members needs one count per --orders")
     with tempfile.TemporaryDirectory(prefix="siyu-bench-report-", dir=args.tmp) as tmp:
         base = args.keep or Path(tmp)
-        results = [bench_size(workspace(base, n, m), args, n) for n, m in zip(sizes, members)]
+        results = [bench_size(workspace(base, n, m, args.layout), args, n) for n, m in zip(sizes, members)]
         if args.render:
-            render_times(workspace(base, sizes[0], members[0]), args.repeat, Path(tmp))
+            render_times(workspace(base, sizes[0], members[0], args.layout), args.repeat, Path(tmp))
     print("\nsummary (best / median; ratio to the plain SQL of the same size and run):")
     for r in results:
         (bb, bm, brss), (rb, rm, rrss) = r["bare"], r["report"]

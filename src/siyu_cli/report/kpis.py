@@ -773,8 +773,8 @@ def campaigns(con, dfrom: date, dto: date, window_days: int) -> list[dict[str, A
     control = (
         """
         ctl AS (
-            SELECT c.campaign_id, sm.member_id, c.sent_time AS t
-            FROM c JOIN segment_members sm ON sm.snapshot_id = c.snapshot_id AND sm.segment_id = c.segment_id
+            SELECT c.campaign_id, sm.member_id, c.sent_time AS t  -- the period's campaigns only
+            FROM c_in c JOIN segment_members sm ON sm.snapshot_id = c.snapshot_id AND sm.segment_id = c.segment_id
             WHERE NOT EXISTS (SELECT 1 FROM push_recipients r WHERE r.campaign_id = c.campaign_id
                               AND r.member_id = sm.member_id AND r.state = 'sent')),"""
         if has_segments
@@ -800,7 +800,7 @@ def campaigns(con, dfrom: date, dto: date, window_days: int) -> list[dict[str, A
         {control}
         grp AS (
             SELECT 'treat' AS g, * FROM treat
-            UNION ALL SELECT 'ctl', * FROM ctl WHERE campaign_id IN (SELECT campaign_id FROM c_in))
+            UNION ALL SELECT 'ctl', * FROM ctl)
         SELECT * FROM grp
         """,
         {"f": dfrom, "t": dto},
@@ -814,7 +814,7 @@ def campaigns(con, dfrom: date, dto: date, window_days: int) -> list[dict[str, A
                    count(*) FILTER (WHERE state = 'sent') AS reached,
                    count(*) FILTER (WHERE delivery = 'delivered') AS delivered,
                    count(*) FILTER (WHERE state = 'failed') AS failed
-            FROM push_recipients GROUP BY 1),
+            FROM push_recipients WHERE campaign_id IN (SELECT campaign_id FROM c_in) GROUP BY 1),
         grp AS (FROM rpt_campaign_groups),
         hits AS (
             SELECT DISTINCT grp.g, grp.campaign_id, grp.member_id
@@ -823,10 +823,11 @@ def campaigns(con, dfrom: date, dto: date, window_days: int) -> list[dict[str, A
                              AND paid_at <= CAST($hi AS TIMESTAMPTZ) + to_days(CAST($w AS INTEGER))) o
                  ON o.member_id = grp.member_id
                  AND o.paid_at > grp.t AND o.paid_at <= grp.t + to_days(CAST($w AS INTEGER))),
+        sizes AS (SELECT g, campaign_id, count(DISTINCT member_id) AS n FROM grp GROUP BY 1, 2),
+        bought AS (SELECT g, campaign_id, count(*) AS n FROM hits GROUP BY 1, 2),  -- hits are distinct members
         resp AS (
-            SELECT grp.g, grp.campaign_id, count(DISTINCT grp.member_id) AS n, count(DISTINCT h.member_id) AS bought
-            FROM grp LEFT JOIN hits h ON h.g = grp.g AND h.campaign_id = grp.campaign_id AND h.member_id = grp.member_id
-            GROUP BY 1, 2)
+            SELECT s.g, s.campaign_id, s.n, coalesce(b.n, 0) AS bought
+            FROM sizes s LEFT JOIN bought b ON b.g = s.g AND b.campaign_id = s.campaign_id)
         SELECT c.campaign_id, c.name, c.channel, c.segment_id, c.snapshot_id, c.status, c.sent_time,
                coalesce(k.targeted, 0), coalesce(k.reached, 0), coalesce(k.delivered, 0), coalesce(k.failed, 0),
                tr.n, tr.bought, ct.n, ct.bought
