@@ -215,3 +215,28 @@ def test_plan_store_filter_matches_any_name_of_the_store(loaded):
     for wanted in ("SH02", "山茶咖啡上海徐汇店", "徐汇店"):
         chosen = resolve_targets(SimpleNamespace(targets=Targets(stores=(wanted,))), groups)
         assert [g.group_id for g in chosen] == ["g1"], wanted
+
+
+def test_join_forms_equal_the_macros(loaded):
+    """The report resolves many rows by joins on the maps; every raw value must resolve as the macros do:
+    ids, names, aliases, padded values, an online shop, unknown and ambiguous values, '' and NULL."""
+    from siyu_cli import dimensions as D
+
+    settings = configure(loaded, STORES_TOML + '\n[staff.wangfang]\nstore = "静安店"\n[staff.yuhui]\nstore = "山茶咖啡"\n')
+    raws = ["SH01", "山茶咖啡上海静安店", " 静安店 ", "徐汇店", "山茶咖啡", "无此店", "", " ", None,
+            "yuhui", "于慧", " 王芳", "wangfang", "nobody"]
+    with open_store(settings, read_only=True) as con:
+        D.prepare(con, settings)
+        con.execute("CREATE TEMP TABLE raw_values AS SELECT unnest(?::VARCHAR[]) AS x", [raws])
+        store_j, store_x = D.physical_store_join("r.x", "s")
+        guide_j, guide_x = D.guide_join("r.x", "g")
+        gs_j, gs_x = D.guide_store_join("r.x", "gs")
+        rows = con.execute(f"""
+            SELECT r.x, dim_physical_store(r.x), {store_x}, dim_guide(r.x), {guide_x}, dim_guide_store(r.x), {gs_x}
+            FROM raw_values r {store_j} {guide_j} {gs_j}""").fetchall()
+    assert len(rows) == len(raws)
+    for x, store_macro, store_join, guide_macro, guide_join, gs_macro, gs_join in rows:
+        assert (store_join, guide_join, gs_join) == (store_macro, guide_macro, gs_macro), x
+    by = {r[0]: r for r in rows}
+    assert by[" 静安店 "][2] == "SH01" and by["山茶咖啡"][2] is None  # an alias; the online shop is no store
+    assert by["于慧"][4] == "yuhui" and by["wangfang"][6] == "SH01" and by["yuhui"][6] is None

@@ -362,3 +362,45 @@ def test_reads_a_real_segment_snapshot(settings):
     assert sum(m["previous_members"] for m in seg["mix"]) == prev_total
     assert sum(m["share"] for m in seg["mix"]) == approx(1.0, abs=1e-5)
     assert sum(m["change_members"] for m in seg["mix"]) == total - prev_total
+
+
+def _without_time(report) -> dict:
+    out = report.to_dict()
+    out.pop("generated_at")
+    return out
+
+
+@pytest.mark.parametrize("period", [(D1, D2), (date(2025, 6, 1), date(2026, 5, 31))])
+def test_month_bits_give_the_same_report_as_month_pairs(settings, monkeypatch, period):
+    """Buyers' months are kept as bits for periods up to 64 months and as (member, month) rows beyond:
+    both give the same trend, cohorts and every other section."""
+    from siyu_cli.report import kpis
+
+    populate(settings)
+    bits = build_report(settings, date_from=period[0], date_to=period[1], by="month")
+    monkeypatch.setattr(kpis, "MONTH_MASK_BITS", 0)
+    pairs = build_report(settings, date_from=period[0], date_to=period[1], by="month")
+    assert _without_time(bits) == _without_time(pairs)
+    assert any(row["buyers"] for row in bits.sections["trend"])
+
+
+@pytest.mark.parametrize("zone, fast", [("Asia/Shanghai", True), ("UTC", True), ("Europe/Berlin", False),
+                                        ("America/New_York", False)])
+def test_local_day_is_the_zone_s_calendar_day(zone, fast):
+    """The report's day of an instant: offset arithmetic where the zone's offset is constant over the range,
+    the calendar cast where it changes (daylight saving) — the same day as the cast either way."""
+    import duckdb
+
+    from siyu_cli.report.kpis import local_day
+
+    con = duckdb.connect()
+    con.execute(f"SET TimeZone = '{zone}'")
+    lo, hi = date(2025, 1, 1), date(2025, 12, 31)
+    expr = local_day(con, "t", lo, hi)
+    assert ("epoch_us" in expr) is fast
+    # instants a minute either side of every local midnight of the year, and of the DST changes
+    rows = con.execute(f"""
+        WITH days AS (SELECT CAST(d AS DATE) AS d FROM range(DATE '2025-01-01', DATE '2026-01-01', INTERVAL 1 DAY) r(d)),
+        t AS (SELECT CAST(d AS TIMESTAMPTZ) + to_minutes(m) AS t FROM days, (VALUES (-1), (0), (1), (150), (1439)) v(m))
+        SELECT count(*), count(*) FILTER (WHERE {expr} <> CAST(t AS DATE)) FROM t""").fetchone()
+    assert rows[0] > 1800 and rows[1] == 0

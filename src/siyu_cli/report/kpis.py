@@ -321,6 +321,10 @@ def local_day(con, expr: str, lo: date, hi: date) -> str:
     return f"CAST(make_timestamp(epoch_us({expr}) + {micros}) AS DATE)"
 
 
+#: periods of at most this many calendar months keep each buyer's months as bits of one UBIGINT
+MONTH_MASK_BITS = 64
+
+
 def period_orders(con, dfrom: date, dto: date) -> None:
     """The period's paid orders (only them) with the store / guide / channel each one counts for.
 
@@ -363,20 +367,36 @@ def period_orders(con, dfrom: date, dto: date) -> None:
             WHERE p.rowid = m.row
             """
         )
-    con.execute(  # per member in the period: valid orders (base), GMV (pareto), last valid day (lifecycle)
-        """
+    first_month = dfrom.replace(day=1)
+    months = (dto.year - first_month.year) * 12 + dto.month - first_month.month + 1
+    mask = months <= MONTH_MASK_BITS
+    con.execute(  # per member in the period: valid orders (base), GMV (pareto), last valid day (lifecycle) and
+        # the months they bought in, one bit each (trend, cohorts) — one aggregation for all of them
+        f"""
         CREATE OR REPLACE TEMP TABLE rpt_member_period AS
         SELECT member_id, count(*) FILTER (WHERE valid) AS n, sum(net_amount) AS v,
                max(day) FILTER (WHERE valid) AS last_day
+               {", bit_or(CAST(1 AS UBIGINT) << date_diff('month', $m0, day)) FILTER (WHERE valid) AS month_bits" if mask else ""}
         FROM rpt_period WHERE member_id IS NOT NULL GROUP BY 1
-        """
+        """,
+        {"m0": first_month} if mask else {},
     )
-    con.execute(  # the months each member bought in: buyers per month (trend) and cohort purchases
-        """
-        CREATE OR REPLACE TEMP TABLE rpt_buyer_months AS
-        SELECT DISTINCT member_id, date_trunc('month', day) AS m FROM rpt_period WHERE valid AND member_id IS NOT NULL
-        """
-    )
+    _drop(con, "rpt_buyer_months")
+    if mask:  # the (member, month) pairs, expanded from the bits where they are read
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP VIEW rpt_buyer_months AS
+            SELECT member_id, date_trunc('month', CAST(DATE '{first_month.isoformat()}' + to_months(CAST(k AS INTEGER)) AS DATE)) AS m
+            FROM rpt_member_period, range({months}) r(k) WHERE (month_bits >> CAST(k AS INTEGER)) & 1 = 1
+            """
+        )
+    else:  # a period longer than the bits: the pairs as a table
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE rpt_buyer_months AS
+            SELECT DISTINCT member_id, date_trunc('month', day) AS m FROM rpt_period WHERE valid AND member_id IS NOT NULL
+            """
+        )
     first = con.execute("SELECT CAST(min(paid_at) AS DATE) FROM orders").fetchone()[0] or dfrom
     con.execute(  # history before the period, read once: who bought before it and their last day then
         f"""
@@ -390,8 +410,17 @@ def period_orders(con, dfrom: date, dto: date) -> None:
 
 def release(con) -> None:
     """Drop the per-member tables :func:`period_orders` made (in memory; the leaderboards need the room)."""
-    for table in ("rpt_member_period", "rpt_buyer_months", "rpt_history"):
-        con.execute(f"DROP TABLE IF EXISTS {table}")
+    for name in ("rpt_buyer_months", "rpt_member_period", "rpt_history"):
+        _drop(con, name)
+
+
+def _drop(con, name: str) -> None:
+    """Drop the temp table or view ``name`` if there is one (``rpt_buyer_months`` is either)."""
+    for kind, in con.execute(
+        "SELECT 'TABLE' FROM duckdb_tables() WHERE temporary AND table_name = $n "
+        "UNION ALL SELECT 'VIEW' FROM duckdb_views() WHERE temporary AND view_name = $n", {"n": name}
+    ).fetchall():
+        con.execute(f"DROP {kind} {name}")
 
 
 def base(con, dfrom: date, dto: date, days: int) -> dict[str, Any]:
@@ -504,18 +533,20 @@ def period_contacts(con, dfrom: date, dto: date) -> None:
     """``rpt_contacts``: the WeCom contacts added in the period with the guide who added them and the store
     they count for (the guide's store, else the member's home store) — read once for 新增企微好友, 加粉率 and
     both leaderboards."""
-    from siyu_cli.dimensions import guide_join, guide_store_join
+    from siyu_cli.dimensions import guide_join, guide_store_join, physical_store_join
 
     guide_j, guide_x = guide_join("c.staff_userid", "dg")
     gstore_j, gstore_x = guide_store_join("c.guide", "gs")
+    mstore_j, mstore_x = physical_store_join("m.store", "ms")  # the member's home store (rpt_member_dims' store)
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE rpt_contacts AS
-        SELECT c.external_userid, c.guide AS staff_userid, coalesce({gstore_x}, m.store) AS store
+        SELECT c.external_userid, c.guide AS staff_userid, coalesce({gstore_x}, {mstore_x}) AS store
         FROM (SELECT c.external_userid, c.member_id, {guide_x} AS guide FROM wecom_contacts c {guide_j}
-              WHERE c.added_at >= CAST(CAST($f AS DATE) AS TIMESTAMPTZ) AND c.added_at < CAST(CAST($t AS DATE) + 1 AS TIMESTAMPTZ)) c
+              WHERE c.added_at >= CAST(CAST($f AS DATE) AS TIMESTAMPTZ)
+                AND c.added_at < CAST(CAST($t AS DATE) + 1 AS TIMESTAMPTZ)) c
         {gstore_j}
-        LEFT JOIN rpt_member_dims m ON m.member_id = c.member_id
+        LEFT JOIN members m ON m.member_id = c.member_id {mstore_j}
         """,
         {"f": dfrom, "t": dto},
     )
