@@ -63,8 +63,6 @@ def _period(dfrom: date, dto: date, tz: str) -> tuple[datetime, datetime]:
 
 def experiments(con, dfrom: date, dto: date, tz: str, window_days: int) -> list[dict[str, Any]] | None:
     """Randomised results (ITT, delivered-only) of campaigns with arms created in the period; None without any."""
-    from siyu_cli.push.experiments import results
-
     if "push_arms" not in _tables(con):
         return None
     start, end = _period(dfrom, dto, tz)
@@ -73,6 +71,8 @@ def experiments(con, dfrom: date, dto: date, tz: str, window_days: int) -> list[
            WHERE c.created_at >= ? AND c.created_at < ? ORDER BY 1""", [start, end]).fetchall()]
     if not ids:
         return None
+    from siyu_cli.push.experiments import results  # only when there is something to read (a heavy import)
+
     out = []
     for cid in ids:
         d = results(con, cid, days=window_days)
@@ -90,8 +90,6 @@ def redemptions(con, dfrom: date, dto: date, tz: str, window_days: int) -> list[
     """Attribution by redemption of the campaigns created in the period that declared a coupon code (``--coupon``):
     per arm (or sent / not sent without a holdout) the members who used the code in the window, their orders and
     GMV, the ITT uplift of the redemption rate, and the code's orders from outside the campaign. None without any."""
-    from siyu_cli.push.experiments import results
-
     cols = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
                                       "WHERE table_name = 'push_campaigns'").fetchall()}
     if "coupon_code" not in cols:
@@ -100,6 +98,10 @@ def redemptions(con, dfrom: date, dto: date, tz: str, window_days: int) -> list[
     ids = [r[0] for r in con.execute(
         "SELECT campaign_id FROM push_campaigns WHERE coupon_code IS NOT NULL AND created_at >= ? AND created_at < ? "
         "ORDER BY 1", [start, end]).fetchall()]
+    if not ids:
+        return None
+    from siyu_cli.push.experiments import results
+
     out = []
     for cid in ids:
         d = results(con, cid, days=window_days)
