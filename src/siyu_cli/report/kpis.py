@@ -806,8 +806,9 @@ def campaigns(con, dfrom: date, dto: date, window_days: int) -> list[dict[str, A
         ctl AS (
             SELECT c.campaign_id, sm.member_id, c.sent_time AS t  -- the period's campaigns only
             FROM c_in c JOIN segment_members sm ON sm.snapshot_id = c.snapshot_id AND sm.segment_id = c.segment_id
-            WHERE NOT EXISTS (SELECT 1 FROM push_recipients r WHERE r.campaign_id = c.campaign_id
-                              AND r.member_id = sm.member_id AND r.state = 'sent')),"""
+            ANTI JOIN (SELECT campaign_id, member_id FROM push_recipients
+                       WHERE state = 'sent' AND campaign_id IN (SELECT campaign_id FROM c_in)) r
+                 ON r.campaign_id = c.campaign_id AND r.member_id = sm.member_id),"""
         if has_segments
         else "ctl AS (SELECT NULL::VARCHAR AS campaign_id, NULL::VARCHAR AS member_id, NULL::TIMESTAMPTZ AS t WHERE false),"
     )
@@ -846,15 +847,14 @@ def campaigns(con, dfrom: date, dto: date, window_days: int) -> list[dict[str, A
                    count(*) FILTER (WHERE delivery = 'delivered') AS delivered,
                    count(*) FILTER (WHERE state = 'failed') AS failed
             FROM push_recipients WHERE campaign_id IN (SELECT campaign_id FROM c_in) GROUP BY 1),
-        grp AS (FROM rpt_campaign_groups),
-        hits AS (
+        hits AS (  -- rpt_campaign_groups read where used: a CTE read twice would be copied
             SELECT DISTINCT grp.g, grp.campaign_id, grp.member_id
-            FROM grp JOIN (SELECT member_id, paid_at FROM rpt_orders
+            FROM rpt_campaign_groups grp JOIN (SELECT member_id, paid_at FROM rpt_orders
                            WHERE valid AND paid_at > CAST($lo AS TIMESTAMPTZ)
                              AND paid_at <= CAST($hi AS TIMESTAMPTZ) + to_days(CAST($w AS INTEGER))) o
                  ON o.member_id = grp.member_id
                  AND o.paid_at > grp.t AND o.paid_at <= grp.t + to_days(CAST($w AS INTEGER))),
-        sizes AS (SELECT g, campaign_id, count(DISTINCT member_id) AS n FROM grp GROUP BY 1, 2),
+        sizes AS (SELECT g, campaign_id, count(DISTINCT member_id) AS n FROM rpt_campaign_groups GROUP BY 1, 2),
         bought AS (SELECT g, campaign_id, count(*) AS n FROM hits GROUP BY 1, 2),  -- hits are distinct members
         resp AS (
             SELECT s.g, s.campaign_id, s.n, coalesce(b.n, 0) AS bought
