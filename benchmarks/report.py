@@ -43,6 +43,7 @@ from siyu_cli.store import open_store  # noqa: E402
 from siyu_cli.workspace import init_workspace  # noqa: E402
 
 D_FROM, D_TO = date(2025, 1, 1), date(2025, 12, 31)
+MONTH_FROM = date(2025, 12, 1)  # --month: the last month of the same period
 
 BARE_SQL = """
 WITH p AS (SELECT * FROM orders WHERE paid_at IS NOT NULL AND status IN ('paid', 'partially_refunded', 'refunded')
@@ -227,7 +228,7 @@ def bench_size(root: Path, args, orders: int) -> dict:
     settings = load_settings(root)
     src = Path(__file__).resolve().parents[1] / "src"
     period = (D_FROM.isoformat(), D_TO.isoformat())
-    runs: dict[str, list[dict]] = {"bare": [], "report": [], "compare": [], "guide": []}
+    runs: dict[str, list[dict]] = {"bare": [], "report": [], "compare": [], "guide": [], "month": []}
     for _ in range(args.repeat):
         runs["bare"].append(child(root, src, "bare", BARE_SQL))
         runs["report"].append(child(root, src, "report", *period, ""))
@@ -235,6 +236,8 @@ def bench_size(root: Path, args, orders: int) -> dict:
             runs["compare"].append(child(root, args.compare, "report", *period, ""))
         if args.by_guide:
             runs["guide"].append(child(root, src, "report", *period, "guide"))
+        if args.month:
+            runs["month"].append(child(root, src, "report", MONTH_FROM.isoformat(), D_TO.isoformat(), ""))
     b_best, b_med, b_rss, row = summary(runs["bare"])
     r_best, r_med, r_rss, rep = summary(runs["report"])
     k = rep["kpis"]
@@ -248,6 +251,10 @@ def bench_size(root: Path, args, orders: int) -> dict:
         g_best, g_med, g_rss, _ = summary(runs["guide"])
         print(f"build_report --by guide                  {g_best:7.2f}s {g_med:7.2f}s {g_rss:7.0f}MB   "
               f"ratio {g_best / b_best:4.1f}× best, {g_med / b_med:4.1f}× median")
+    if args.month:
+        m_best, m_med, m_rss, _ = summary(runs["month"])
+        print(f"build_report of December only            {m_best:7.2f}s {m_med:7.2f}s {m_rss:7.0f}MB   "
+              f"{m_best / r_best:4.2f}× the year's report (best), {m_med / r_med:4.2f}× (median)")
     if args.compare:
         c_best, c_med, c_rss, other = summary(runs["compare"])
         print(f"build_report, --compare tree             {c_best:7.2f}s {c_med:7.2f}s {c_rss:7.0f}MB   "
@@ -289,6 +296,8 @@ def main() -> int:
     ap.add_argument("--layout", choices=("random", "time"), default="random",
                     help="orders stored in no time order (default, as in earlier runs) or in payment order")
     ap.add_argument("--by-guide", action="store_true", help="also time build_report --by guide in each round")
+    ap.add_argument("--month", action="store_true",
+                    help="also time a report of the period's last month in each round (cost ∝ period?)")
     ap.add_argument("--render", action="store_true", help="also time the terminal and HTML renderers (smallest size)")
     args = ap.parse_args()
     sizes = [int(x) for x in args.orders.split(",")]
