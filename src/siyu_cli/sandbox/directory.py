@@ -27,6 +27,7 @@ class DirectoryAPI:
             c["followers"][userid] = added_at if added_at is not None else self.clock()
             if refriend:  # added again after being deleted (a restored sandbox keeps deletions otherwise)
                 self.removed.discard((external_userid, userid))
+                self.deleted_by_customer.discard((external_userid, userid))
             if last or c["last"] is None:
                 c["last"] = userid
             self.contacts_changed()
@@ -35,10 +36,24 @@ class DirectoryAPI:
         with self.lock:
             self.contacts[external_userid]["last"] = userid
 
-    def remove_friend(self, external_userid: str, userid: str) -> None:
-        """The customer deleted the guide (or vice versa): later sends to them fail with status 2."""
+    def remove_friend(self, external_userid: str, userid: str, by: str = "guide") -> None:
+        """A relation ends; later mass sends to it fail with status 2.
+
+        ``by="guide"``: the guide removed the customer (WeCom's ``del_external_contact``): the relation is gone
+        from every list. ``by="customer"``: the customer deleted the guide (``del_follow_user``): WeCom keeps
+        listing it on the guide's side (one-way) and only the callback and failing sends tell.
+        """
+        if by not in ("guide", "customer"):
+            raise ValueError("by must be guide or customer")
         with self.lock:
-            self.removed.add((external_userid, userid))
+            if by == "guide":
+                self.removed.add((external_userid, userid))
+            else:
+                self.deleted_by_customer.add((external_userid, userid))
+            self.callback_events.append({
+                "Event": "change_external_contact", "UserID": userid, "ExternalUserID": external_userid,
+                "ChangeType": "del_external_contact" if by == "guide" else "del_follow_user",
+                "CreateTime": int(self.clock())})
             self.contacts_changed()
 
     def add_group(self, chat_id: str, owner: str, *, name: str | None = None, members: list[str] | None = None) -> None:

@@ -73,7 +73,7 @@ class MassSendAPI:
         for rid, res in msg["results"][userid].items():
             if res["status"] != 0:
                 continue
-            if channel == "customer" and (rid, userid) in self.removed:
+            if channel == "customer" and ((rid, userid) in self.removed or (rid, userid) in self.deleted_by_customer):
                 res["status"] = 2
             elif self.over_quota(rid, now):
                 res["status"] = 3

@@ -18,7 +18,8 @@ class RecordsMixin:
             return
         path = self.state_dir / "messages.json"
         tmp = path.with_suffix(".json.tmp")
-        data = {"order": self.order, "msgs": self.msgs, "removed": sorted(map(list, self.removed))}
+        data = {"order": self.order, "msgs": self.msgs, "removed": sorted(map(list, self.removed)),
+                "deleted_by_customer": sorted(map(list, self.deleted_by_customer))}
         tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
         tmp.replace(path)
 
@@ -31,6 +32,7 @@ class RecordsMixin:
         self.order = list(data["order"])
         self.msgs = data["msgs"]
         self.removed |= {tuple(x) for x in data.get("removed", [])}
+        self.deleted_by_customer |= {tuple(x) for x in data.get("deleted_by_customer", [])}
         for msgid in self.order:
             msg = self.msgs[msgid]
             if msg["cancelled"]:

@@ -76,7 +76,11 @@ class SandboxState(TokensAPI, MassSendAPI, MessagesAPI, DirectoryAPI, ContactsAP
         self.staff: dict[str, str] = {}
         self.user_read_errcode: int | None = None  # user/get answers this (60011 / 48002: the app may not read staff)
         self.contacts: dict[str, dict] = {}  # external_userid -> {"name", "followers": {userid: added}, "last"}
-        self.removed: set[tuple[str, str]] = set()  # (external_userid, userid) no longer friends
+        self.removed: set[tuple[str, str]] = set()  # (external_userid, userid) the guide removed: gone from lists
+        # (external_userid, userid) the customer deleted: WeCom keeps listing the relation on the guide's side
+        # (one-way), only mass sends to it fail (status 2) and the del_follow_user callback tells
+        self.deleted_by_customer: set[tuple[str, str]] = set()
+        self.callback_events: list[dict] = []  # the change_external_contact callbacks WeCom would have posted
         self.groups: dict[str, dict] = {}  # chat_id -> {"name", "owner", "members": [...], "create_time"}
         self.media: dict[str, float] = {}
         self._init_contacts()

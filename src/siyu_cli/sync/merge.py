@@ -283,9 +283,32 @@ GM_COLS = ["joined_at", "member_type", "join_scene", "invitor", "unionid"]
 def _merge_relations(con, b: str, prev, now) -> dict[str, int]:
     keys = ["external_userid", "staff_userid"]
     counts = _diff(con, "s_rel", "wecom_contacts", keys, REL_COLS)
-    _events(con, b, "s_rel", "wecom_contacts", "staff_userid", "added_at", ("contact_added", "contact_lost"), now, prev)
+    _events(con, b, "s_rel", "wecom_contacts", "staff_userid", "added_at", ("contact_added", "contact_removed"), now, prev)
     _replace(con, "s_rel", "wecom_contacts", keys, REL_COLS, {"synced_batch": b})
+    _deleted_by_customers(con, b)
     return counts
+
+
+def _deleted_by_customers(con, b: str) -> None:
+    """``contact_deleted``: relations WeCom still lists whose customer deleted the guide.
+
+    WeCom keeps a relation on the guide's side after the customer deletes the guide (only the
+    ``del_follow_user`` callback says so at once, and siyu runs no callback server). The evidence a pull can
+    see is a mass send from that guide to that customer that came back "not a friend" (status 2,
+    ``push_recipients.delivery = 'not_friend'``) after the relation was added. One event per relation and
+    friendship: dated by that send, ``since`` = when the relation was added.
+    """
+    con.execute("""
+        INSERT INTO contact_events (batch_id, kind, external_userid, staff_userid, member_id, event_at, since)
+        SELECT ?, 'contact_deleted', c.external_userid, c.staff_userid, any_value(c.member_id),
+               min(coalesce(r.delivered_at, r.sent_at)), c.added_at
+        FROM wecom_contacts c JOIN push_recipients r ON r.recipient_id = c.external_userid AND r.sender = c.staff_userid
+        WHERE r.delivery = 'not_friend' AND coalesce(r.delivered_at, r.sent_at) IS NOT NULL
+          AND (c.added_at IS NULL OR coalesce(r.delivered_at, r.sent_at) >= c.added_at)
+          AND NOT EXISTS (SELECT 1 FROM contact_events e WHERE e.kind = 'contact_deleted'
+                          AND e.external_userid = c.external_userid AND e.staff_userid = c.staff_userid
+                          AND (c.added_at IS NULL OR e.event_at >= c.added_at))
+        GROUP BY c.external_userid, c.staff_userid, c.added_at""", [b])
 
 
 def _merge_customers(con, b: str, now) -> dict[str, int]:
