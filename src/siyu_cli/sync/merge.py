@@ -103,6 +103,7 @@ def _merge(settings, report, follow_users: list[str], limit: str, names: dict[st
                         con.execute("UPDATE wecom_sync_runs SET progress = ? WHERE batch_id = ?",
                                     [json.dumps(progress), b])
                 except duckdb.OutOfMemoryException:
+                    merged.pop(phase, None)  # rolled back
                     if n == len(limits) - 1:
                         raise
                     continue
