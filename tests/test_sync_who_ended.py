@@ -3,7 +3,6 @@ the guide (del_follow_user) — in the sandbox, in what `siyu sync wecom` record
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from zoneinfo import ZoneInfo
 

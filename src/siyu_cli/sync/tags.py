@@ -129,7 +129,7 @@ def _have_sql(con, mode: str, group: str, tag: str | None) -> tuple[str, list]:
     added by hand to the wrong member is removed; relations from files keep siyu's record.
     """
     one = " AND o.name = ?" if mode == "audience" else ""
-    state = f"SELECT external_userid, staff_userid, tag_name FROM wecom_tag_state WHERE group_name = ?" + \
+    state = "SELECT external_userid, staff_userid, tag_name FROM wecom_tag_state WHERE group_name = ?" + \
         (" AND tag_name = ?" if mode == "audience" else "")
     state_params = [group] + ([tag] if mode == "audience" else [])
     if not observed_since_push(con, group):
