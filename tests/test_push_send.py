@@ -49,7 +49,7 @@ def test_customer_campaign_delivered_once_and_status_synced(ws, sb, cli):
 
 def test_fail_list_and_not_friend_recorded_per_recipient(ws, sb, cli):
     sb.state.contacts.pop("wm03")          # WeCom no longer knows wm03 → add_msg_template fail_list
-    sb.state.remove_friend("wm05", "g1")   # the customer deleted the guide → not a friend at delivery
+    sb.state.remove_friend("wm05", "g1", by="customer")  # the customer deleted the guide → not a friend at delivery
     cid = _create(cli, "--audience", "list:m01,m03,m05", "--text", "新品")["campaign_id"]
     r = cli("push", "send", cid, expect=3)  # partial: some recipients failed
     led = _ledger(ws, cid)

@@ -1,5 +1,5 @@
 """The sync's memory stays bounded in contacts: group pages are checkpointed by member count, and the merge
-runs under `[sync] memory_limit` (a too-small default falls back once; a too-small configured one is one clear
+runs in one transaction per phase under `[sync] memory_limit` (a phase out of the default limit climbs a ladder; a too-small configured one is one clear
 error that loses nothing). The peak itself is measured by benchmarks/sync.py, not here."""
 
 from __future__ import annotations
@@ -41,20 +41,35 @@ def test_group_checkpoints_hold_about_checkpoint_rows_members_not_a_number_of_gr
         assert sum(w[:-1]) + len(w) - 1 < 30
 
 
-def test_a_merge_out_of_the_default_memory_limit_runs_again_under_the_fallback(settings, sb, monkeypatch):
-    limits = []
-    real = merge_mod._merge
-
-    def spy(settings, report, follow_users, limit, names):
-        limits.append(limit)
-        return real(settings, report, follow_users, limit, names)
-
-    monkeypatch.setattr(merge_mod, "_merge", spy)
+def test_a_merge_phase_out_of_the_default_memory_limit_runs_again_one_step_up_the_ladder(settings, sb, monkeypatch):
     monkeypatch.setattr(merge_mod, "DEFAULT_MEMORY_LIMIT", "1MB")  # far too small for DuckDB's merge
     r = sync_wecom(settings, client=make_client(sb, settings), activity=False)
-    assert limits == ["1MB", merge_mod.FALLBACK_MEMORY_LIMIT]
-    assert store_state(settings) == sandbox_state(sb)  # the failed attempt rolled back: no duplicates
+    # every phase ran out of 1MB, rolled back and committed under the ladder's first step
+    assert r.merge_limits == {p: merge_mod.LADDER[0] for p in merge_mod.PHASES}
+    assert store_state(settings) == sandbox_state(sb)  # the failed attempts rolled back: no duplicates
     assert r.counts["contacts"]["added"] == len(sb.state.live_relations())
+
+
+def test_a_merge_killed_between_phases_resumes_at_the_first_phase_not_committed(settings, sb, monkeypatch):
+    real = merge_mod._phase
+    done = []
+
+    def dies_at_groups(con, phase, *a):
+        if phase == "groups":
+            raise KeyboardInterrupt
+        done.append(phase)
+        return real(con, phase, *a)
+
+    monkeypatch.setattr(merge_mod, "_phase", dies_at_groups)
+    with pytest.raises(KeyboardInterrupt):
+        sync_wecom(settings, client=make_client(sb, settings), activity=False)
+    assert done == ["contacts", "customers", "tags"]
+    monkeypatch.setattr(merge_mod, "_phase", lambda con, phase, *a: (done.append(phase), real(con, phase, *a))[1])
+    r = sync_wecom(settings, client=make_client(sb, settings), activity=False)
+    assert r.resumed and done[3:] == ["groups", "link"]  # the committed phases are not merged again
+    assert store_state(settings) == sandbox_state(sb)
+    assert r.counts["contacts"]["added"] == len(sb.state.live_relations())  # counts of the first attempt kept
+    assert q(settings, "SELECT count(*) FROM load_log WHERE batch_id LIKE 'wsync-%'") == [(5,)]
 
 
 def test_a_too_small_configured_limit_is_one_clear_error_and_the_rerun_merges_the_staged_pages(settings, sb):

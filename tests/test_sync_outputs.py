@@ -55,8 +55,10 @@ def test_report_shows_contact_events_guide_activity_and_group_health(settings, s
     # 在线率: wmsandbox0001 lost its only guide; its member keeps the external_userid but is not reachable
     assert rep.kpis["reachable_members"] == 29 and rep.kpis["online_rate"] == pytest.approx(29 / 30)
     ev = rep.sections["contact_events"]
-    assert ev["totals"] == {"contact_added": 0, "contact_lost": 1, "group_joined": 0, "group_left": 1}
-    assert ev["by_guide"] == [{"guide": "guide01", "name": "导购1", "added": 0, "lost": 1}]  # the name from user/get
+    assert ev["totals"] == {"contact_added": 0, "contact_removed": 1, "contact_deleted": 0, "contact_lost": 1,
+                            "group_joined": 0, "group_left": 1}
+    assert ev["by_guide"] == [{"guide": "guide01", "name": "导购1", "added": 0, "removed": 1, "deleted": 0,
+                               "lost": 1}]  # the name from user/get
     assert {r["guide"] for r in rep.sections["guide_activity"]} == {"guide01", "guide02", "guide03"}
     gh = {r["owner"]: r for r in rep.sections["group_health"]}
     assert gh["guide02"]["left"] == 1 and gh["guide01"]["groups"] == 1

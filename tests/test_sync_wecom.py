@@ -81,8 +81,8 @@ def test_first_sync_equals_the_sandbox_and_a_rerun_changes_nothing(settings, sb)
 def test_second_sync_records_exactly_the_changes(settings, sb):
     client = make_client(sb, settings)
     sync_wecom(settings, client=client, activity=False)
-    sb.state.remove_friend("wmsandbox0001", "guide01")          # customer gone entirely
-    sb.state.remove_friend("wmsandbox0005", "guide03")          # one of two guides lost
+    sb.state.remove_friend("wmsandbox0001", "guide01")          # the guide removed the customer: gone entirely
+    sb.state.remove_friend("wmsandbox0005", "guide03")          # one of two guides removed them
     sb.state.add_contact("wmbrandnew", "guide02", added_at=1_750_000_000)
     sb.state.add_contact("wmsandbox0002", "guide01", added_at=1_750_000_100)  # a second guide
     sb.state.leave_group("wrsandbox02", "wmsandbox0002")
@@ -90,14 +90,15 @@ def test_second_sync_records_exactly_the_changes(settings, sb):
     r = sync_wecom(settings, client=client, activity=False)
     assert store_state(settings) == sandbox_state(sb)
     events = set(q(settings, "SELECT kind, external_userid, staff_userid, group_id FROM contact_events"))
-    assert events == {("contact_lost", "wmsandbox0001", "guide01", None), ("contact_lost", "wmsandbox0005", "guide03", None),
+    assert events == {("contact_removed", "wmsandbox0001", "guide01", None),
+                      ("contact_removed", "wmsandbox0005", "guide03", None),
                       ("contact_added", "wmbrandnew", "guide02", None), ("contact_added", "wmsandbox0002", "guide01", None),
                       ("group_left", "wmsandbox0002", None, "wrsandbox02"), ("group_joined", "wmbrandnew", None, "wrsandbox03")}
-    assert r.events == {"contact_lost": 2, "contact_added": 2, "group_left": 1, "group_joined": 1}
+    assert r.events == {"contact_removed": 2, "contact_added": 2, "group_left": 1, "group_joined": 1}
     added_at = q(settings, "SELECT epoch(event_at)::BIGINT FROM contact_events WHERE external_userid = 'wmbrandnew' "
                            "AND kind = 'contact_added'")
     assert added_at == [(1_750_000_000,)]  # dated by WeCom's createtime
-    lost = q(settings, "SELECT since IS NOT NULL, member_id IS NOT NULL FROM contact_events WHERE kind = 'contact_lost'")
+    lost = q(settings, "SELECT since IS NOT NULL, member_id IS NOT NULL FROM contact_events WHERE kind = 'contact_removed'")
     assert lost == [(True, True), (True, True)]
     assert q(settings, "SELECT count(*) FROM contact_events WHERE member_id IS NULL") == [(0,)]  # new ones too
     assert r.counts["contacts"] == {"added": 2, "updated": 0, "unchanged": 34, "removed": 2}

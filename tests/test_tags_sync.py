@@ -232,3 +232,46 @@ def test_removing_a_tag_deleted_in_the_console_needs_no_call(settings, sb):
     assert r.failed == 0 and r.done == r.planned > 0
     assert sb.state.counters["mark_tag"] == before  # nothing to send: the tag is gone already
     assert siyu_tags(sb) == expected(settings, s2)
+
+
+def test_a_tag_removed_by_hand_is_added_again_after_the_next_sync_and_operator_tags_are_never_touched(settings, sb):
+    client = synced(settings, sb)
+    s1 = snapshot(settings, lambda i, m: SEGMENTS[i % 4])
+    tags_sync(settings, client=client)
+    assert siyu_tags(sb) == expected(settings, s1)
+    rels = sorted(sb.state.live_relations())
+    gone, wrong, theirs = rels[0], rels[1], rels[2]
+    owned = dict(q(settings, "SELECT name, tag_id FROM wecom_tag_owned WHERE group_name = 'RFM分层'"))
+    with sb.state.lock:  # a guide edits tags in the app: removes siyu's tag, adds a wrong one of siyu's group,
+        sb.state.relation_tags[gone] -= {owned[n] for n in siyu_tags(sb)[gone]}
+        extra = next(n for n in SEGMENTS if n not in siyu_tags(sb)[wrong])
+        sb.state.relation_tags[wrong].add(owned[extra])
+        level = {t for t in sb.state.relation_tags[theirs] if t not in owned.values()}  # and one of the corp's own
+        sb.state.relation_tags[theirs] -= level
+    assert level
+    before = sb.state.counters["mark_tag"]
+    # without a newer sync siyu knows only what it applied: nothing to do (the segment did not change)
+    assert tags_sync(settings, client=client).planned == 0
+    sync_wecom(settings, client=client, activity=False)
+    r = tags_sync(settings, client=client)
+    assert r.planned == r.done == 2 and sb.state.counters["mark_tag"] - before == 2  # exactly the two relations
+    assert siyu_tags(sb) == expected(settings, s1)  # siyu's group is back to the segments
+    assert not any(t in sb.state.relation_tags[theirs] for t in level)  # the operator's own tag stays removed
+    assert tags_sync(settings, client=client).planned == 0
+    sync_wecom(settings, client=client, activity=False)  # WeCom now agrees with siyu: still nothing
+    assert tags_sync(settings, client=client).planned == 0
+
+
+def test_cli_dry_run_after_a_sync_plans_the_re_add_of_a_hand_removed_tag(settings, sb, cli, monkeypatch):
+    client = synced(settings, sb)
+    snapshot(settings, lambda i, m: SEGMENTS[i % 4])
+    tags_sync(settings, client=client)
+    rel = sorted(sb.state.live_relations())[0]
+    name = siyu_tags(sb)[rel][0]
+    with sb.state.lock:
+        sb.state.relation_tags[rel].clear()
+    sync_wecom(settings, client=client, activity=False)
+    for k, v in sb.env().items():
+        monkeypatch.setenv(k, v)
+    data = json.loads(cli("tags", "sync", "--dry-run", "--format", "json").stdout)
+    assert data["planned"] == 1 and data["per_tag"] == {name: {"add": 1, "remove": 0}}

@@ -199,6 +199,7 @@ def _erase(con, values: dict, report: ForgetReport, now: datetime) -> None:
     for table, where in (("wecom_customers", f"member_id IN {m} OR external_userid IN {ext}"),
                          ("contact_events", f"member_id IN {m} OR external_userid IN {ext}"),
                          ("wecom_sync_contacts", f"external_userid IN {ext}"),
+                         ("wecom_sync_group_members", f"userid IN {ext}"),
                          ("wecom_tag_state", f"external_userid IN {ext}"),
                          ("wecom_tag_ledger", f"external_userid IN {ext}")):
         if table in tables:

@@ -302,6 +302,8 @@ def contact_cmd(
     unionid: Optional[str] = typer.Option(None, "--unionid", help="add: the customer's unionid."),
     phone: List[str] = typer.Option([], "--phone", help="add: a phone in the guide's remark (remark_mobiles), repeatable."),
     state: Optional[str] = typer.Option(None, "--state", help="add: the live-code state the customer came through."),
+    by: str = typer.Option("guide", "--by", help="remove: who ended it: guide (del_external_contact: gone from the "
+                           "guide's list) or customer (del_follow_user: still listed, sends fail)."),
     url: Optional[str] = typer.Option(None, "--url", help="Sandbox URL (default: $SIYU_WECOM_BASE_URL)."),
 ) -> None:
     """Change relations between syncs: a guide adds or loses a customer, a customer joins or leaves a group."""
@@ -314,6 +316,10 @@ def contact_cmd(
     body["chat_id" if action in ("join", "leave") else "userid"] = target
     if action == "add":
         body.update(unionid=unionid, remark_mobiles=phone or None, state=state)
+    if action == "remove":
+        if by not in ("guide", "customer"):
+            raise UsageError(f"--by must be guide or customer, not {by!r}")
+        body["by"] = by
     _control(_url(ctx, url), "contacts", body)
     typer.echo(f"{action} {external_userid} {target}: ok")
 

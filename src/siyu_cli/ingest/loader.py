@@ -977,9 +977,13 @@ def _merge_members(con, fr: FileReport, p: Preset, mapping) -> None:
         INSERT INTO wecom_contacts (external_userid, staff_userid, member_id, added_at, add_way, remark)
         SELECT c.ext, c.staff, any_value(member_id), min(c.at), any_value(c.way), any_value(c.remark)
         FROM (SELECT member_id, unnest(contacts) AS c FROM siyu_fin) GROUP BY c.ext, c.staff
-        ON CONFLICT DO UPDATE SET member_id = excluded.member_id, added_at = excluded.added_at,
-                                  add_way = coalesce(excluded.add_way, wecom_contacts.add_way),
-                                  remark = coalesce(excluded.remark, wecom_contacts.remark)
+        ON CONFLICT DO UPDATE SET member_id = excluded.member_id,
+            -- a relation `siyu sync wecom` read keeps WeCom's createtime/add_way/remark: the API is the truth
+            added_at = CASE WHEN wecom_contacts.synced_batch IS NULL THEN excluded.added_at ELSE wecom_contacts.added_at END,
+            add_way = CASE WHEN wecom_contacts.synced_batch IS NULL THEN coalesce(excluded.add_way, wecom_contacts.add_way)
+                           ELSE coalesce(wecom_contacts.add_way, excluded.add_way) END,
+            remark = CASE WHEN wecom_contacts.synced_batch IS NULL THEN coalesce(excluded.remark, wecom_contacts.remark)
+                          ELSE coalesce(wecom_contacts.remark, excluded.remark) END
     """)
     con.execute("""
         INSERT INTO staff (userid, name, store, updated_at)

@@ -63,7 +63,8 @@ _WEEKDAY_ALIASES.update(
 CHANNELS = ("group", "customer", "app", "robot")
 SLOT_CHANNELS = ("group", "app", "robot")
 SOP_CHANNELS = ("customer", "app")
-SOP_ANCHORS = ("member_join", "group_join", "segment_entered", "contact_lost", "contact_added", "group_left",
+SOP_ANCHORS = ("member_join", "group_join", "segment_entered", "contact_lost", "contact_removed", "contact_deleted",
+               "contact_added", "group_left",
                "clv_alive_below")
 #: Segment schemes a ``segment_entered`` SOP can follow (custom schemes: ``custom:<name>``).
 SEGMENT_SCHEMES = ("rfm8", "rfm11")
@@ -910,7 +911,8 @@ def _parse_sop(c: _Checker, value: Any) -> Sop | None:
               "member_join (day 0 = joined as member), group_join (day 0 = joined a group), "
               "segment_entered (day 0 = the snapshot that moved them into `segments`), "
               "clv_alive_below (day 0 = the `siyu clv` fit in which P(alive) fell below `p_alive_below`), or "
-              "contact_lost / contact_added / group_left (day 0 = a contact event found by `siyu sync wecom`)")
+              "contact_removed (the guide removed the customer) / contact_deleted (the customer deleted the guide) / "
+              "contact_lost (either) / contact_added / group_left (day 0 = a contact event found by `siyu sync wecom`)")
         anchor = "member_join"
     scheme, segments = _parse_segment_trigger(c, s, anchor)
     p_alive_below = _parse_clv_trigger(c, s, anchor)

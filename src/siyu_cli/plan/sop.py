@@ -87,7 +87,9 @@ class SopReport:
 
 
 #: anchors on `contact_events` (siyu sync wecom): the relation lost/added, the group left
-CONTACT_EVENT_ANCHORS = ("contact_lost", "contact_added", "group_left")
+CONTACT_EVENT_ANCHORS = ("contact_lost", "contact_removed", "contact_deleted", "contact_added", "group_left")
+#: the event kinds an anchor starts on: ``contact_lost`` is a relation ended by either side
+ANCHOR_KINDS = {"contact_lost": ("contact_removed", "contact_deleted")}
 _MEMBER_COLUMNS = """m.name, m.nickname, m.store, m.guide_userid, m.guide_name, m.level, m.points"""
 
 
@@ -156,14 +158,15 @@ def _candidates_sql(pb: Playbook, step: SopStep, day0: date) -> tuple[str, list[
         base = f"""
         WITH ev AS (
             SELECT member_id, external_userid, min(event_at) AS anchor_at FROM contact_events
-            WHERE kind = ? AND CAST(timezone(?, event_at) AS DATE) = ? GROUP BY member_id, external_userid
+            WHERE list_contains(?::VARCHAR[], kind) AND CAST(timezone(?, event_at) AS DATE) = ?
+            GROUP BY member_id, external_userid
         )
         SELECT coalesce(m.member_id, ev.external_userid) AS member_id, m.member_id IS NULL AS missing,
                {_MEMBER_COLUMNS}, coalesce(m.external_userid, ev.external_userid) AS external_userid, m.phone,
                ev.anchor_at, NULL AS segment_id, NULL AS segment_name
         FROM ev LEFT JOIN members m ON m.member_id = ev.member_id
         """
-        return base, [sop.anchor, pb.timezone, day0]
+        return base, [list(ANCHOR_KINDS.get(sop.anchor, (sop.anchor,))), pb.timezone, day0]
     if sop.anchor == "group_join":
         base = f"""
         WITH joins AS (

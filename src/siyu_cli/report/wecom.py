@@ -9,8 +9,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-EVENT_KINDS = ("contact_added", "contact_lost", "group_joined", "group_left")
-EVENT_ZH = {"contact_added": "新增好友", "contact_lost": "好友流失", "group_joined": "入群", "group_left": "退群"}
+#: who ended a relation: ``contact_removed`` the guide removed the customer (gone from WeCom's lists),
+#: ``contact_deleted`` the customer deleted the guide (still listed one-way; a send came back "not a friend");
+#: the totals' ``contact_lost`` is both
+EVENT_KINDS = ("contact_added", "contact_removed", "contact_deleted", "group_joined", "group_left")
+EVENT_ZH = {"contact_added": "新增好友", "contact_removed": "导购删除客户", "contact_deleted": "客户删除导购",
+            "contact_lost": "好友流失", "group_joined": "入群", "group_left": "退群"}
 
 
 def _exists(con, table: str) -> bool:
@@ -27,13 +31,17 @@ def wecom_sections(con, dfrom: date, dto: date) -> dict[str, Any]:
                                      WHERE event_at::DATE BETWEEN ? AND ? GROUP BY 1""", [dfrom, dto]).fetchall())
         by_guide = con.execute("""
             SELECT staff_userid, s.name, count(*) FILTER (WHERE kind = 'contact_added') AS added,
-                   count(*) FILTER (WHERE kind = 'contact_lost') AS lost
+                   count(*) FILTER (WHERE kind = 'contact_removed') AS removed,
+                   count(*) FILTER (WHERE kind = 'contact_deleted') AS deleted
             FROM contact_events e LEFT JOIN staff s ON s.userid = e.staff_userid
             WHERE staff_userid IS NOT NULL AND event_at::DATE BETWEEN ? AND ?
-            GROUP BY ALL ORDER BY lost DESC, staff_userid LIMIT 20""", [dfrom, dto]).fetchall()
+            GROUP BY ALL ORDER BY removed + deleted DESC, staff_userid LIMIT 20""", [dfrom, dto]).fetchall()
+        t = {k: totals.get(k, 0) for k in EVENT_KINDS}
+        t["contact_lost"] = t["contact_removed"] + t["contact_deleted"]
         out["contact_events"] = {
-            "totals": {k: totals.get(k, 0) for k in EVENT_KINDS},
-            "by_guide": [{"guide": g, "name": n, "added": a, "lost": lo} for g, n, a, lo in by_guide],
+            "totals": t,
+            "by_guide": [{"guide": g, "name": n, "added": a, "removed": rm, "deleted": dl, "lost": rm + dl}
+                         for g, n, a, rm, dl in by_guide],
         }
     rows = con.execute("""
         SELECT b.userid, any_value(s.name), sum(new_contact_cnt), sum(chat_cnt), sum(message_cnt),
@@ -110,9 +118,10 @@ def render_terminal(report, console) -> None:
 
     ev = s.get("contact_events")
     if ev:
-        t = table(("导购", "新增好友", "好友流失") if zh else ("guide", "added", "lost"))
+        t = table(("导购", "新增好友", "导购删除客户", "客户删除导购") if zh else
+                  ("guide", "added", "removed by guide", "deleted by customer"))
         for r in ev["by_guide"][:8]:
-            t.add_row(str(r["name"] or r["guide"])[:24], str(r["added"]), str(r["lost"]))
+            t.add_row(str(r["name"] or r["guide"])[:24], str(r["added"]), str(r["removed"]), str(r["deleted"]))
         head = " · ".join(f"{EVENT_ZH[k] if zh else k} {n}" for k, n in ev["totals"].items())
         console.print(Panel(t, title=("好友与群变动  " if zh else "Contact events  ") + head, title_align="left"))
     ga = s.get("guide_activity")

@@ -6,7 +6,8 @@ A mixin of :class:`~siyu_cli.sandbox.state.SandboxState` (which holds ``contacts
 - ``userid_list`` is required and holds at most 100 userids (40058 beyond, and for the old
   single ``userid`` parameter); ``limit`` defaults to 50 and clamps to 100; the cursor is opaque;
 - one item per (customer, requested guide) pair, each with that guide's ``follow_info``;
-- relations a customer or guide deleted (``removed``) are not returned.
+- relations a guide removed (``removed``) are not returned; ones a customer deleted
+  (``deleted_by_customer``) still are, one-way, as on WeCom (see ``remove_friend``).
 
 Per-contact details (unionid, gender, type) and per-relation details (remark, description,
 remark_mobiles, add_way, state, oper_userid) live in ``contact_details`` / ``relation_details`` so

@@ -326,6 +326,9 @@ class SandboxServer:
                 return 200, {"deliveries": self.deliveries(query.get("channel") or body.get("channel"))}
             if name == "messages":
                 return 200, {"messages": self.messages()}
+            if name == "callbacks":  # what WeCom's change_external_contact callbacks would have said
+                with self.state.lock:
+                    return 200, {"callbacks": list(self.state.callback_events)}
             if name == "state":
                 with self.state.lock:
                     st = self.state
@@ -361,7 +364,7 @@ class SandboxServer:
                     self.state.set_relation_details(ext, userid, remark_mobiles=body.get("remark_mobiles"),
                                                     state=body.get("state"), remark=body.get("remark"))
                 elif action == "remove_friend":
-                    self.state.remove_friend(ext, userid)
+                    self.state.remove_friend(ext, userid, by=body.get("by") or "guide")
                 elif action == "interact":
                     self.state.set_last_interaction(ext, userid)
                 elif action in ("join_group", "leave_group"):

@@ -1,4 +1,4 @@
-"""The merge of a complete sync's staging into the store, in one transaction (see sync/wecom.py).
+"""The merge of a complete sync's staging into the store, one transaction per phase (see sync/wecom.py).
 
 Per entity (relations, customers, groups, group members, corp tags) it counts added / updated /
 unchanged / removed against the store, records contact events for relations and group members a
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from contextlib import contextmanager
 
 from siyu_cli.errors import DataError
 
@@ -17,13 +18,16 @@ from siyu_cli.errors import DataError
 #: so the merge's working set stays bounded whatever the number of contacts
 DEFAULT_MEMORY_LIMIT = "128MB"
 FALLBACK_MEMORY_LIMIT = "2GB"  # the loader's default
+#: the limits a phase that ran out of the default one tries next, in order
+LADDER = ("512MB", FALLBACK_MEMORY_LIMIT)
 
+STAGING = ("wecom_sync_contacts", "wecom_sync_groups", "wecom_sync_group_members", "wecom_sync_tags")
 GM_SHAPE = json.dumps([{"userid": "VARCHAR", "type": "INTEGER", "join_time": "BIGINT", "join_scene": "INTEGER",
                         "invitor": {"userid": "VARCHAR"}, "unionid": "VARCHAR"}])
 
 
 def _diff(con, new: str, old: str, keys: list[str], cols: list[str], old_filter: str = "") -> dict[str, int]:
-    """Counts of rows of ``new`` against ``old`` by key: added, updated, unchanged, removed."""
+    """Counts of rows of ``new`` against ``old`` by key: read, added, updated, unchanged, removed."""
     on = " AND ".join(f"n.{k} = o.{k}" for k in keys)
     same = ", ".join(f"n.{c}" for c in cols), ", ".join(f"o.{c}" for c in cols)
     where = f"WHERE {old_filter}" if old_filter else ""
@@ -33,33 +37,45 @@ def _diff(con, new: str, old: str, keys: list[str], cols: list[str], old_filter:
                count(*) FILTER (WHERE o.{keys[0]} IS NOT NULL AND row({same[0]}) IS NOT DISTINCT FROM row({same[1]}))
         FROM {new} n LEFT JOIN (SELECT * FROM {old} {where}) o ON {on}""").fetchone()
     removed = con.execute(f"SELECT count(*) FROM (SELECT * FROM {old} {where}) o ANTI JOIN {new} n ON {on}").fetchone()[0]
-    return {"added": added, "updated": updated, "unchanged": unchanged, "removed": removed}
+    return {"read": added + updated + unchanged, "added": added, "updated": updated, "unchanged": unchanged,
+            "removed": removed}
 
 
 def merge(settings, report, follow_users: list[str], names: dict[str, str] | None = None) -> None:
-    """Apply the staging of ``report.batch_id`` to the store (one transaction); fills report counts/events/linked.
+    """Apply the staging of ``report.batch_id`` to the store, one transaction per phase (:data:`PHASES`);
+    fills report counts/events/linked.
 
-    Under ``[sync] memory_limit`` (default :data:`DEFAULT_MEMORY_LIMIT`). What DuckDB cannot spill (the
-    primary-key indexes the upserts use) grows with the store, so a merge that runs out of the *default*
-    limit rolls back and runs once more under :data:`FALLBACK_MEMORY_LIMIT`; a limit the operator set is kept
-    and its shortage is one clear error.
+    Each phase runs under ``[sync] memory_limit`` (default :data:`DEFAULT_MEMORY_LIMIT`). A phase that runs out
+    of the *default* limit rolls back and runs again under the next step of :data:`LADDER` (its temp tables
+    and uncommitted index entries do not spill; linking's grow with the number of customers); the phases after
+    it go back to the default. A limit the operator set is kept and its shortage is one clear error that loses
+    nothing (the committed phases and the staged pages stay; the next sync resumes).
     """
     import duckdb
 
     from siyu_cli.errors import ConfigError
 
+    configured = "memory_limit" in settings.section("sync")
     limit = settings.memory_limit("sync", DEFAULT_MEMORY_LIMIT)
     try:
-        _merge(settings, report, follow_users, limit, names or {})
+        _merge(settings, report, follow_users, limit, names or {}, ladder=not configured)
     except duckdb.OutOfMemoryException:
-        if "memory_limit" in settings.section("sync"):
-            raise ConfigError(f"{settings.config_file}: the sync's merge needs more memory than "
-                              f"sync.memory_limit = {limit!r}; raise it (the staged pages are kept: rerun "
-                              "`siyu sync wecom` to merge them)") from None
-        _merge(settings, report, follow_users, FALLBACK_MEMORY_LIMIT, names or {})
+        if not configured:
+            raise
+        raise ConfigError(f"{settings.config_file}: the sync's merge needs more memory than "
+                          f"sync.memory_limit = {limit!r}; raise it (the staged pages are kept: rerun "
+                          "`siyu sync wecom` to merge them)") from None
 
 
-def _merge(settings, report, follow_users: list[str], limit: str, names: dict[str, str]) -> None:
+#: the merge's phases, each one transaction that records itself in ``wecom_sync_runs.progress["merged"]``: a
+#: transaction holds its uncommitted rows and index entries in memory, so one transaction for everything grew with
+#: the number of contacts; a killed or out-of-memory merge resumes at the first phase not committed
+PHASES = ("contacts", "customers", "tags", "groups", "link")
+
+
+def _merge(settings, report, follow_users: list[str], limit: str, names: dict[str, str], ladder: bool = True) -> None:
+    import duckdb
+
     from siyu_cli.ingest.values import install_macros
     from siyu_cli.scratch import scratch_dir
     from siyu_cli.store import open_store
@@ -67,59 +83,112 @@ def _merge(settings, report, follow_users: list[str], limit: str, names: dict[st
     b = report.batch_id
     # spill files hold unmasked personal data: the workspace's 0700 scratch, as the loader's
     with scratch_dir(settings.root, "sync") as tmp, open_store(settings) as con:
-        con.execute(f"SET memory_limit = '{limit}'")
         con.execute(f"SET temp_directory = '{(tmp / 'spill').as_posix()}'")
         install_macros(con)
-        con.execute("BEGIN TRANSACTION")
-        try:
-            status = con.execute("SELECT status FROM wecom_sync_runs WHERE batch_id = ?", [b]).fetchone()
-            if status is None or status[0] != "running":
-                raise DataError(f"sync {b} is not running any more (status {status[0] if status else 'missing'})")
-            prev = con.execute("SELECT max(finished_at) FROM wecom_sync_runs WHERE status = 'done'").fetchone()[0]
-            _refuse_empty(con, b)
-            report.baseline = prev is None
-            now = dt.datetime.now(dt.timezone.utc)
-            started = con.execute("SELECT started_at FROM wecom_sync_runs WHERE batch_id = ?", [b]).fetchone()[0]
-            _stage_views(con, b)
-            report.counts["contacts"] = _merge_relations(con, b, prev, now)
-            report.counts["customers"] = _merge_customers(con, b, now)
-            report.counts["tags"] = _merge_tags(con, b)
-            report.counts["groups"], report.counts["group_members"] = _merge_groups(con, b, prev, now)
-            # a guide's name from user/get (when the app may read the directory) wins over an export's
-            con.execute("""INSERT INTO staff (userid, name, updated_at)
-                           SELECT f.u, n.name, ? FROM (SELECT unnest(?::VARCHAR[]) AS u) f
-                           LEFT JOIN (SELECT unnest(?::VARCHAR[]) AS userid, unnest(?::VARCHAR[]) AS name) n
-                             ON n.userid = f.u
-                           ON CONFLICT DO UPDATE SET name = coalesce(excluded.name, staff.name)""",
-                        [now, follow_users, list(names), list(names.values())])
-            from siyu_cli.sync.linking import link_customers
+        prev = con.execute("SELECT max(finished_at) FROM wecom_sync_runs WHERE status = 'done'").fetchone()[0]
+        report.baseline = prev is None
+        progress = _running(con, b)
+        merged = progress.setdefault("merged", {})
+        now = dt.datetime.fromisoformat(progress.setdefault("merge_at", dt.datetime.now(dt.timezone.utc).isoformat()))
+        for phase in PHASES:
+            if phase in merged:
+                continue
+            limits = [limit, *LADDER] if ladder else [limit]
+            for n, lim in enumerate(limits):
+                try:
+                    con.execute(f"SET memory_limit = '{lim}'")  # lowering it fails while buffers are held
+                    with _transaction(con, b):
+                        _running(con, b)
+                        merged[phase] = _phase(con, phase, b, prev, now, follow_users, names)
+                        con.execute("UPDATE wecom_sync_runs SET progress = ? WHERE batch_id = ?",
+                                    [json.dumps(progress), b])
+                except duckdb.OutOfMemoryException:
+                    merged.pop(phase, None)  # rolled back
+                    if n == len(limits) - 1:
+                        raise
+                    continue
+                if n:
+                    report.merge_limits[phase] = lim
+                break
+        with _transaction(con, b):
+            _running(con, b)
+            _finish(con, b, report, merged, now)
 
-            report.linked = link_customers(con, b)
-            report.events = dict(con.execute("SELECT kind, count(*) FROM contact_events WHERE batch_id = ? GROUP BY 1",
-                                             [b]).fetchall())
-            rows = {"contacts": "s_rel", "customers": "s_cust", "tags": "s_tags", "groups": "s_grp",
-                    "group_members": "s_gm"}
-            for entity, table in rows.items():
-                c = report.counts[entity]
-                read = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-                con.execute("""INSERT INTO load_log (batch_id, kind, file, file_sha256, preset, source, rows_read,
-                                   inserted, updated, unchanged, rejected, removed, status, started_at, finished_at)
-                               VALUES (?, ?, 'wecom api', '', 'wecom-api', 'wecom', ?, ?, ?, ?, 0, ?, 'loaded', ?, ?)""",
-                            [f"{b}:{entity}", f"wecom_{entity}", read, c["added"], c["updated"], c["unchanged"],
-                             c["removed"], started, now])
-            con.execute("UPDATE wecom_sync_runs SET status = 'done', finished_at = ?, counts = ? WHERE batch_id = ?",
-                        [now, json.dumps({"counts": report.counts, "events": report.events, "linked": report.linked}),
-                         b])
-            for table in ("wecom_sync_contacts", "wecom_sync_groups", "wecom_sync_tags"):
+
+def _running(con, b: str) -> dict:
+    """The progress of sync ``b``, which must still be running."""
+    row = con.execute("SELECT status, progress FROM wecom_sync_runs WHERE batch_id = ?", [b]).fetchone()
+    if row is None or row[0] != "running":
+        raise DataError(f"sync {b} is not running any more (status {row[0] if row else 'missing'})")
+    return json.loads(row[1] or "{}")
+
+
+@contextmanager
+def _transaction(con, b: str):
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+        con.execute("COMMIT")
+    except BaseException as exc:
+        con.execute("ROLLBACK")
+        if isinstance(exc, EmptySync):  # the next sync starts afresh instead of resuming this empty one
+            con.execute("UPDATE wecom_sync_runs SET status = 'failed', finished_at = now() WHERE batch_id = ?", [b])
+            for table in STAGING:
                 con.execute(f"DELETE FROM {table} WHERE batch_id = ?", [b])
-            con.execute("COMMIT")
-        except BaseException as exc:
-            con.execute("ROLLBACK")
-            if isinstance(exc, EmptySync):  # the next sync starts afresh instead of resuming this empty one
-                con.execute("UPDATE wecom_sync_runs SET status = 'failed', finished_at = now() WHERE batch_id = ?", [b])
-                for table in ("wecom_sync_contacts", "wecom_sync_groups", "wecom_sync_tags"):
-                    con.execute(f"DELETE FROM {table} WHERE batch_id = ?", [b])
-            raise
+        raise
+
+
+def _phase(con, phase: str, b: str, prev, now, follow_users: list[str], names: dict[str, str]) -> dict:
+    """One merge phase; returns what the final load_log rows need (counts and rows read per entity)."""
+    lit = "'" + b.replace("'", "''") + "'"
+    if phase == "contacts":
+        _refuse_empty(con, b)
+        _stage_relations(con, lit)
+        out = {"contacts": _merge_relations(con, b, prev, now)}
+    elif phase == "customers":
+        _stage_customers(con, lit)
+        out = {"customers": _merge_customers(con, b, now)}
+    elif phase == "tags":
+        _stage_tags(con, lit)
+        out = {"tags": _merge_tags(con, b)}
+    elif phase == "groups":
+        _stage_groups(con, lit)
+        groups, members = _merge_groups(con, b, prev, now)
+        out = {"groups": groups, "group_members": members}
+    else:
+        # a guide's name from user/get (when the app may read the directory) wins over an export's
+        con.execute("""INSERT INTO staff (userid, name, updated_at)
+                       SELECT f.u, n.name, ? FROM (SELECT unnest(?::VARCHAR[]) AS u) f
+                       LEFT JOIN (SELECT unnest(?::VARCHAR[]) AS userid, unnest(?::VARCHAR[]) AS name) n
+                         ON n.userid = f.u
+                       ON CONFLICT DO UPDATE SET name = coalesce(excluded.name, staff.name)""",
+                    [now, follow_users, list(names), list(names.values())])
+        from siyu_cli.sync.linking import link_customers
+
+        return {"linked": link_customers(con, b)}
+    for t in ("s_rel", "s_cust", "s_tags", "s_grp", "s_gm"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+    return out
+
+
+def _finish(con, b: str, report, merged: dict, now) -> None:
+    """load_log rows, the run marked done, staging emptied."""
+    started = con.execute("SELECT started_at FROM wecom_sync_runs WHERE batch_id = ?", [b]).fetchone()[0]
+    report.linked = merged["link"]["linked"]
+    report.events = dict(con.execute("SELECT kind, count(*) FROM contact_events WHERE batch_id = ? GROUP BY 1",
+                                     [b]).fetchall())
+    for phase in PHASES[:-1]:
+        for entity, c in merged[phase].items():
+            report.counts[entity] = {k: c[k] for k in ("added", "updated", "unchanged", "removed")}
+            con.execute("""INSERT INTO load_log (batch_id, kind, file, file_sha256, preset, source, rows_read,
+                               inserted, updated, unchanged, rejected, removed, status, started_at, finished_at)
+                           VALUES (?, ?, 'wecom api', '', 'wecom-api', 'wecom', ?, ?, ?, ?, 0, ?, 'loaded', ?, ?)""",
+                        [f"{b}:{entity}", f"wecom_{entity}", c["read"], c["added"], c["updated"], c["unchanged"],
+                         c["removed"], started, now])
+    con.execute("UPDATE wecom_sync_runs SET status = 'done', finished_at = ?, counts = ? WHERE batch_id = ?",
+                [now, json.dumps({"counts": report.counts, "events": report.events, "linked": report.linked}), b])
+    for table in STAGING:
+        con.execute(f"DELETE FROM {table} WHERE batch_id = ?", [b])
 
 
 class EmptySync(DataError):
@@ -143,28 +212,40 @@ def _not_erased(col: str) -> str:
             f"AND e.id_hash = siyu_keyed('external_userid', {col}))")
 
 
-def _stage_views(con, b: str) -> None:
-    lit = "'" + b.replace("'", "''") + "'"
-    kept = _not_erased("external_userid")
+def _stage_relations(con, lit: str) -> None:
     con.execute(f"""CREATE OR REPLACE TEMP TABLE s_rel AS
         SELECT external_userid, staff_userid, to_timestamp(createtime) AS added_at, CAST(add_way AS VARCHAR) AS add_way,
                remark, description, remark_mobiles, state, oper_userid, tag_ids
-        FROM wecom_sync_contacts WHERE batch_id = {lit} AND {kept}""")
+        FROM wecom_sync_contacts WHERE batch_id = {lit} AND {_not_erased("external_userid")}""")
+
+
+def _stage_customers(con, lit: str) -> None:
     con.execute(f"""CREATE OR REPLACE TEMP TABLE s_cust AS
         SELECT external_userid, arg_max(name, createtime) AS name, arg_max(type, createtime) AS type,
                arg_max(gender, createtime) AS gender, max(unionid) AS unionid, max(corp_name) AS corp_name
-        FROM wecom_sync_contacts WHERE batch_id = {lit} AND {kept} GROUP BY external_userid""")
+        FROM wecom_sync_contacts WHERE batch_id = {lit} AND {_not_erased("external_userid")} GROUP BY external_userid""")
+
+
+def _stage_tags(con, lit: str) -> None:
     con.execute(f"""CREATE OR REPLACE TEMP TABLE s_tags AS
         SELECT tag_id, name, group_id, group_name, to_timestamp(create_time) AS created_at, sort_order
         FROM wecom_sync_tags WHERE batch_id = {lit}""")
+
+
+def _stage_groups(con, lit: str) -> None:
     con.execute(f"""CREATE OR REPLACE TEMP TABLE s_grp AS
         SELECT chat_id AS group_id, name, owner AS owner_userid, notice, to_timestamp(create_time) AS created_at,
-               CAST(json_array_length(members) AS INTEGER) AS member_count, members
+               coalesce(member_count, CAST(json_array_length(members) AS INTEGER)) AS member_count
         FROM wecom_sync_groups WHERE batch_id = {lit} AND fetched""")
+    # members are staged one row each (migration 312); a sync staged before it kept them as JSON arrays
     con.execute(f"""CREATE OR REPLACE TEMP TABLE s_gm AS
-        SELECT group_id, m.userid AS external_userid, to_timestamp(m.join_time) AS joined_at, m.type AS member_type,
-               m.join_scene, m.invitor.userid AS invitor, m.unionid
-        FROM (SELECT group_id, unnest(from_json(members, '{GM_SHAPE}')) AS m FROM s_grp)
+        SELECT chat_id AS group_id, userid AS external_userid, to_timestamp(join_time) AS joined_at,
+               type AS member_type, join_scene, invitor, unionid
+        FROM wecom_sync_group_members WHERE batch_id = {lit} AND type = 2 AND {_not_erased("userid")}
+        UNION ALL
+        SELECT group_id, m.userid, to_timestamp(m.join_time), m.type, m.join_scene, m.invitor.userid, m.unionid
+        FROM (SELECT chat_id AS group_id, unnest(from_json(members, '{GM_SHAPE}')) AS m
+              FROM wecom_sync_groups WHERE batch_id = {lit} AND fetched AND members IS NOT NULL)
         WHERE m.type = 2 AND {_not_erased("m.userid")}""")
 
 
@@ -203,9 +284,32 @@ GM_COLS = ["joined_at", "member_type", "join_scene", "invitor", "unionid"]
 def _merge_relations(con, b: str, prev, now) -> dict[str, int]:
     keys = ["external_userid", "staff_userid"]
     counts = _diff(con, "s_rel", "wecom_contacts", keys, REL_COLS)
-    _events(con, b, "s_rel", "wecom_contacts", "staff_userid", "added_at", ("contact_added", "contact_lost"), now, prev)
+    _events(con, b, "s_rel", "wecom_contacts", "staff_userid", "added_at", ("contact_added", "contact_removed"), now, prev)
     _replace(con, "s_rel", "wecom_contacts", keys, REL_COLS, {"synced_batch": b})
+    _deleted_by_customers(con, b)
     return counts
+
+
+def _deleted_by_customers(con, b: str) -> None:
+    """``contact_deleted``: relations WeCom still lists whose customer deleted the guide.
+
+    WeCom keeps a relation on the guide's side after the customer deletes the guide (only the
+    ``del_follow_user`` callback says so at once, and siyu runs no callback server). The evidence a pull can
+    see is a mass send from that guide to that customer that came back "not a friend" (status 2,
+    ``push_recipients.delivery = 'not_friend'``) after the relation was added. One event per relation and
+    friendship: dated by that send, ``since`` = when the relation was added.
+    """
+    con.execute("""
+        INSERT INTO contact_events (batch_id, kind, external_userid, staff_userid, member_id, event_at, since)
+        SELECT ?, 'contact_deleted', c.external_userid, c.staff_userid, any_value(c.member_id),
+               min(coalesce(r.delivered_at, r.sent_at)), c.added_at
+        FROM wecom_contacts c JOIN push_recipients r ON r.recipient_id = c.external_userid AND r.sender = c.staff_userid
+        WHERE r.delivery = 'not_friend' AND coalesce(r.delivered_at, r.sent_at) IS NOT NULL
+          AND (c.added_at IS NULL OR coalesce(r.delivered_at, r.sent_at) >= c.added_at)
+          AND NOT EXISTS (SELECT 1 FROM contact_events e WHERE e.kind = 'contact_deleted'
+                          AND e.external_userid = c.external_userid AND e.staff_userid = c.staff_userid
+                          AND (c.added_at IS NULL OR e.event_at >= c.added_at))
+        GROUP BY c.external_userid, c.staff_userid, c.added_at""", [b])
 
 
 def _merge_customers(con, b: str, now) -> dict[str, int]:

@@ -110,17 +110,51 @@ def _desired_sql(con, settings, mode: str, *, scheme: str | None, tag: str | Non
     return sql, [tag, *aud.params], aud.snapshot_id
 
 
+def observed_since_push(con, group: str) -> bool:
+    """Whether the latest ``siyu sync wecom`` read the relations' tags after the last tag run of ``group`` ended:
+    then what WeCom reported is the truth about siyu's tags (a guide may have removed one by hand in the app);
+    otherwise siyu's own record of what it applied is newer."""
+    row = con.execute("""SELECT (SELECT max(finished_at) FROM wecom_sync_runs WHERE status = 'done'),
+                                (SELECT max(coalesce(finished_at, started_at)) FROM wecom_tag_runs WHERE group_name = ?)""",
+                      [group]).fetchone()
+    return row[0] is not None and (row[1] is None or row[0] > row[1])
+
+
+def _have_sql(con, mode: str, group: str, tag: str | None) -> tuple[str, list]:
+    """SQL of (external_userid, staff_userid, tag_name): siyu's tags each relation carries now.
+
+    Only tags siyu created in its group count (``wecom_tag_owned``: the rule of what siyu owns); every other
+    tag is the operator's and never planned. After a newer sync the tags WeCom reported (``wecom_contacts.tag_ids``)
+    are used for the relations that sync saw, so a tag removed by hand is added again and one of siyu's tags
+    added by hand to the wrong member is removed; relations from files keep siyu's record.
+    """
+    one = " AND o.name = ?" if mode == "audience" else ""
+    state = "SELECT external_userid, staff_userid, tag_name FROM wecom_tag_state WHERE group_name = ?" + \
+        (" AND tag_name = ?" if mode == "audience" else "")
+    state_params = [group] + ([tag] if mode == "audience" else [])
+    if not observed_since_push(con, group):
+        return state, state_params
+    sql = f"""SELECT c.external_userid, c.staff_userid, o.name AS tag_name
+              FROM (SELECT external_userid, staff_userid, unnest(tag_ids) AS tag_id FROM wecom_contacts
+                    WHERE synced_batch IS NOT NULL) c
+              JOIN wecom_tag_owned o ON o.tag_id = c.tag_id AND o.group_name = ?{one}
+              UNION ALL
+              SELECT s.* FROM ({state}) s ANTI JOIN (SELECT external_userid, staff_userid FROM wecom_contacts
+                                                    WHERE synced_batch IS NOT NULL) c USING (external_userid, staff_userid)"""
+    return sql, [group] + ([tag] if mode == "audience" else []) + state_params
+
+
 def _plan(con, settings, mode, group, *, scheme, tag, audience) -> tuple[int | None, str, list]:
     """Create TEMP TABLE tag_plan(external_userid, staff_userid, member_id, add_names, remove_names)."""
     desired, params, snap = _desired_sql(con, settings, mode, scheme=scheme, tag=tag, audience=audience)
-    scope = "group_name = ?" + (" AND tag_name = ?" if mode == "audience" else "")
     scope_params = [group] + ([tag] if mode == "audience" else [])
+    have_sql, have_params = _have_sql(con, mode, group, tag)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE tag_plan AS
         WITH want AS (SELECT external_userid, staff_userid, any_value(member_id) AS member_id,
                              list_sort(list(DISTINCT tag)) AS tags FROM ({desired}) GROUP BY ALL),
-             have AS (SELECT external_userid, staff_userid, list_sort(list(tag_name)) AS tags
-                      FROM wecom_tag_state WHERE {scope} GROUP BY ALL),
+             have AS (SELECT external_userid, staff_userid, list_sort(list(DISTINCT tag_name)) AS tags
+                      FROM ({have_sql}) GROUP BY ALL),
              live AS (SELECT external_userid, staff_userid, member_id FROM wecom_contacts)
         SELECT l.external_userid, l.staff_userid, l.member_id,
                list_filter(coalesce(w.tags, []), lambda x: NOT list_contains(coalesce(h.tags, []), x)) AS add_names,
@@ -129,7 +163,7 @@ def _plan(con, settings, mode, group, *, scheme, tag, audience) -> tuple[int | N
         LEFT JOIN have h USING (external_userid, staff_userid)
         WHERE len(list_filter(coalesce(w.tags, []), lambda x: NOT list_contains(coalesce(h.tags, []), x))) > 0
            OR len(list_filter(coalesce(h.tags, []), lambda x: NOT list_contains(coalesce(w.tags, []), x))) > 0
-    """, [*params, *scope_params])
+    """, [*params, *have_params])
     names = sorted({r[0] for r in con.execute("SELECT DISTINCT unnest(add_names) FROM tag_plan").fetchall()})
     for name in names:
         check_name(name, "tag")
@@ -208,6 +242,7 @@ def _new_run(settings, mode, group, tag, scheme, snap, audience, names, client, 
     with open_store(settings) as con:
         con.execute("BEGIN TRANSACTION")
         _plan(con, settings, mode, group, scheme=scheme, tag=tag, audience=audience)
+        _adopt_observed(con, mode, group, tag)
         con.execute("""INSERT INTO wecom_tag_runs (run_id, mode, group_name, tag_name, scheme, snapshot_id, audience,
                                                    status, planned, started_at)
                        VALUES (?, ?, ?, ?, ?, ?, ?, 'running', (SELECT count(*) FROM tag_plan), now())""",
@@ -219,6 +254,19 @@ def _new_run(settings, mode, group, tag, scheme, snap, audience, names, client, 
         report.planned = con.execute("SELECT count(*) FROM tag_plan").fetchone()[0]
         con.execute("COMMIT")
     return run_id
+
+
+def _adopt_observed(con, mode: str, group: str, tag: str | None) -> None:
+    """Before a run's ledger is written: siyu's applied state becomes what the newer sync saw (see _have_sql)."""
+    if not observed_since_push(con, group):
+        return
+    have, params = _have_sql(con, mode, group, tag)
+    con.execute("CREATE OR REPLACE TEMP TABLE tag_have AS " + have, params)
+    con.execute("DELETE FROM wecom_tag_state WHERE group_name = ?" + (" AND tag_name = ?" if mode == "audience" else ""),
+                [group] + ([tag] if mode == "audience" else []))
+    con.execute("INSERT OR IGNORE INTO wecom_tag_state SELECT external_userid, staff_userid, ?, tag_name, 'observed', now() "
+                "FROM tag_have", [group])
+    con.execute("DROP TABLE tag_have")
 
 
 PENDING = "pending:"  # wecom_tag_owned.tag_id of a tag asked for whose add_corp_tag answer was not recorded yet

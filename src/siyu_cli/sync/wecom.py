@@ -33,7 +33,9 @@ CONTACT_FIELDS = {
     "state": "VARCHAR", "oper_userid": "VARCHAR", "tag_ids": "VARCHAR[]",
 }
 GROUP_FIELDS = {"chat_id": "VARCHAR", "fetched": "BOOLEAN", "name": "VARCHAR", "owner": "VARCHAR",
-                "notice": "VARCHAR", "create_time": "BIGINT", "members": "JSON"}
+                "notice": "VARCHAR", "create_time": "BIGINT", "member_count": "INTEGER"}
+GROUP_MEMBER_FIELDS = {"chat_id": "VARCHAR", "userid": "VARCHAR", "type": "INTEGER", "join_time": "BIGINT",
+                       "join_scene": "INTEGER", "invitor": "VARCHAR", "unionid": "VARCHAR"}
 TAG_FIELDS = {"tag_id": "VARCHAR", "name": "VARCHAR", "group_id": "VARCHAR", "group_name": "VARCHAR",
               "create_time": "BIGINT", "sort_order": "INTEGER"}
 ENTITIES = ("contacts", "customers", "groups", "group_members", "tags")
@@ -52,12 +54,13 @@ class SyncReport:
     baseline: bool = False
     staff_names: int = 0
     notes: list[str] = field(default_factory=list)
+    merge_limits: dict[str, str] = field(default_factory=dict)  # merge phases that needed more than the default
 
     def to_dict(self) -> dict[str, Any]:
         return {"batch_id": self.batch_id, "resumed": self.resumed, "baseline": self.baseline,
                 "follow_users": self.follow_users, "api_calls": self.calls, "counts": self.counts,
                 "events": self.events, "linked": self.linked, "activity": self.activity,
-                "staff_names": self.staff_names, "notes": self.notes}
+                "staff_names": self.staff_names, "notes": self.notes, "merge_limits": self.merge_limits}
 
 
 def _rows_json(rows: list[dict], fields: dict[str, str]) -> tuple[str, str]:
@@ -73,6 +76,25 @@ def _insert(con, table: str, batch_id: str, rows: list[dict], fields: dict[str, 
     con.execute(f"""INSERT OR REPLACE INTO {table} (batch_id, {cols})
                     SELECT ?, {cols} FROM (SELECT unnest(from_json(?::JSON, ?), recursive := true))""",
                 [batch_id, data, shape])
+
+
+def _insert_groups(con, batch_id: str, groups: list[dict]) -> None:
+    """Fetched groups into wecom_sync_groups and their members, one row each, into wecom_sync_group_members
+    (a group fetched again after a kill replaces its rows)."""
+    members = [{"chat_id": g["chat_id"], "userid": m.get("userid"), "type": m.get("type"),
+                "join_time": m.get("join_time"), "join_scene": m.get("join_scene"),
+                "invitor": (m.get("invitor") or {}).get("userid"), "unionid": m.get("unionid") or None}
+               for g in groups for m in g["members"] if m.get("userid")]
+    _insert(con, "wecom_sync_groups", batch_id, [{**{k: g.get(k) for k in GROUP_FIELDS}, "member_count": len(g["members"])}
+                                                 for g in groups], GROUP_FIELDS)
+    con.execute("DELETE FROM wecom_sync_group_members WHERE batch_id = ? AND list_contains(?::VARCHAR[], chat_id)",
+                [batch_id, [g["chat_id"] for g in groups]])
+    if members:
+        data, shape = _rows_json(members, GROUP_MEMBER_FIELDS)
+        cols = ", ".join(GROUP_MEMBER_FIELDS)
+        con.execute(f"""INSERT INTO wecom_sync_group_members (batch_id, {cols})
+                        SELECT ?, {cols} FROM (SELECT unnest(from_json(?::JSON, ?), recursive := true))""",
+                    [batch_id, data, shape])
 
 
 def contact_row(item: dict) -> dict:
@@ -104,7 +126,9 @@ class _Stage:
         self.progress.update(progress)
         with open_store(self.settings) as con:
             con.execute("BEGIN TRANSACTION")
-            if table and rows:
+            if table == "wecom_sync_groups" and rows and "members" in rows[0]:
+                _insert_groups(con, self.batch_id, rows)
+            elif table and rows:
                 _insert(con, table, self.batch_id, rows, fields or {})
             con.execute("UPDATE wecom_sync_runs SET progress = ? WHERE batch_id = ?",
                         [json.dumps(self.progress), self.batch_id])
