@@ -173,8 +173,35 @@ def _load_in(src: Path, ws: Path, kind: str, csv: Path) -> tuple[float, dict]:
     return out["s"], out["rep"]
 
 
+def _store(n: int, buyers: int, tmp: Path, cache: Path | None) -> Path:
+    """A workspace holding ``n`` orders and members for every other one of their ``buyers`` (built, or
+    reused from ``cache`` when an earlier run built it there)."""
+    from siyu_cli.workspace import init_workspace
+
+    ws0 = (cache or tmp) / f"ws_{n}"
+    done = ws0 / ".bench-built"
+    if done.exists():
+        print(f"store {n:>10,} orders: reused from {ws0}")
+        return ws0
+    shutil.rmtree(ws0, ignore_errors=True)
+    init_workspace(ws0)
+    t = time.perf_counter()
+    base = tmp / "base.csv"
+    generate(base, n)
+    took, rep = _load(ws0, "orders", base)
+    members0 = tmp / "members0.csv"
+    generate_members(members0, f"range(0, {buyers}, 2)", "'L1'")
+    took_m, rep_m = _load(ws0, "members", members0)
+    base.unlink()
+    members0.unlink()
+    done.touch()
+    print(f"store {n:>10,} orders: built in {time.perf_counter() - t:.1f}s (orders load {took:.1f}s, "
+          f"members {rep_m['read']:,} in {took_m:.1f}s)")
+    return ws0
+
+
 def incremental(stores: list[int], daily: int, changed: int, repeats: int, tmp: Path, window: float,
-                compare: Path | None = None) -> None:
+                compare: Path | None = None, cache: Path | None = None) -> None:
     """Per store size N: load N orders (and members for N//8 of their buyers) once, then time daily files
     on fresh copies of that store: ``daily`` orders of which ``changed`` are stored orders now refunded
     (the rest new orders of existing buyers), against the same file whose ``changed`` rows repeat the
@@ -182,26 +209,14 @@ def incremental(stores: list[int], daily: int, changed: int, repeats: int, tmp: 
     The changed orders are spread evenly over the newest ``window`` share of the store (refunds and
     status changes come days or weeks after the order; 1.0 = over the whole store, the worst case).
     Every timed load runs in its own process; with ``compare`` (another tree's src/), that tree loads the
-    same file into its own copy of the same store, interleaved with this tree's runs."""
-    from siyu_cli.workspace import init_workspace
-
+    same file into its own copy of the same store, interleaved with this tree's runs. With ``cache``, the
+    stores are built there once and reused by later runs (a 10M store takes minutes to build); the
+    caller removes that folder when done."""
     new = daily - changed
     results: dict[int, dict[str, list[float]]] = {}
     for n in stores:
-        ws0 = tmp / f"ws_{n}"
-        init_workspace(ws0)
         buyers = max(n // 4, 1)
-        t = time.perf_counter()
-        base = tmp / "base.csv"
-        generate(base, n)
-        took, rep = _load(ws0, "orders", base)
-        members0 = tmp / "members0.csv"
-        generate_members(members0, f"range(0, {buyers}, 2)", "'L1'")
-        took_m, rep_m = _load(ws0, "members", members0)
-        base.unlink()
-        members0.unlink()
-        print(f"store {n:>10,} orders: built in {time.perf_counter() - t:.1f}s (orders load {took:.1f}s, "
-              f"members {rep_m['read']:,} in {took_m:.1f}s)")
+        ws0 = _store(n, buyers, tmp, cache)
         first = n - max(int(n * window), 2 * changed)
         step = max((n - first) // (2 * changed), 1)
         # stored orders i = first + 1 + j*step that were 'paid' (not i%50=0 / i%37=0): refunded in the changed file
@@ -237,7 +252,8 @@ def incremental(stores: list[int], daily: int, changed: int, repeats: int, tmp: 
                 print(f"  {label + name:24} {min(ts):6.2f}s best, {statistics.median(ts):6.2f}s median  ({counts})")
         for csv in files.values():
             csv.unlink()
-        shutil.rmtree(ws0)
+        if cache is None:
+            shutil.rmtree(ws0)
     print(f"\nratios (best of {repeats}; changed orders among the newest {window:.0%} of the store; targets ≤ 1.5×):")
     small = min(stores)
     for label in ([""] + (["compare:"] if compare else [])):
@@ -265,12 +281,14 @@ def main() -> None:
     ap.add_argument("--window", type=float, default=0.05,
                     help="changed orders are among the newest WINDOW share of the store (1.0: anywhere)")
     ap.add_argument("--tmp", type=Path, default=None, help="folder for generated data (default: a temp folder)")
+    ap.add_argument("--cache", type=Path, default=None,
+                    help="incremental: build the stores in this folder once and reuse them in later runs (remove it when done)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="siyu-bench-", dir=args.tmp))
     if args.incremental:
         try:
             incremental([int(x) for x in args.stores.split(",")], args.daily, args.changed, args.repeats, tmp,
-                        args.window, args.compare)
+                        args.window, args.compare, args.cache)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return
