@@ -8,6 +8,11 @@ Run by hand (never in the tests):
     PYTHONPATH=src python benchmarks/load.py --rows 10000000
     PYTHONPATH=src python benchmarks/load.py --rows 1000000 --sqlite-rows 200000   # shared/small machines
     PYTHONPATH=src python benchmarks/load.py --incremental --stores 100000,1000000 --daily 50000 --changed 10000
+    PYTHONPATH=src python benchmarks/load.py --incremental --cache /tmp/stores   # build stores once, reuse later
+
+The fresh load runs in a process of its own and reports its peak RSS (target ≤ 2 GB with the default
+``[load] memory_limit``). Every generated file and workspace lives in a temp folder removed at the end
+(``--cache`` keeps the stores: remove that folder yourself).
 
 The file is generated with DuckDB (deterministic), in siyu's own column names with messy
 values a real export has (¥ amounts, slash dates, masked phones). sqlite-utils is timed on a
