@@ -22,7 +22,7 @@ language = "{language}"                # labels: zh (中文) or en
 [load]
 max_reject_ratio = 0.01       # nightly: a file with a larger share of bad rows makes the run partial (exit 3); its good rows load
 # max_rejects = 0              # `siyu load` exits 65 beyond this many bad rows (default 0); nightly: cap per file (default 1000)
-# memory_limit = "2GB"         # DuckDB spills to a temp folder beyond this, so huge exports load in bounded memory
+# memory_limit = "1600MB"      # DuckDB spills to a temp folder beyond this, so huge exports load in bounded memory
 # inbox = "inbox"              # where `siyu run nightly` picks up new exports
 
 # Custom column mappings for back-offices siyu has no preset for. Use with `siyu load orders --preset my_pos FILE`.

@@ -51,27 +51,29 @@ def resolve(con, keys_table: str, out_table: str) -> None:
     Creates ``out_table(__bk, member_id, matched)`` where ``matched`` says the member
     existed before this batch. Rows without any key get member_id NULL.
     """
-    joins = []
-    hits = []
-    for i, t in enumerate(KEY_TYPES):
-        col = KEY_COLUMNS[t]
-        joins.append(
-            f"LEFT JOIN member_identities i{i} ON i{i}.id_type = '{t}' AND i{i}.id_value = k.{col}"
-        )
-        hits.append(f"i{i}.member_id")
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE siyu_id0 AS
-        SELECT k.*, coalesce({', '.join(hits)}) AS __hit,
-               coalesce(coalesce({', '.join(hits)}), {own_id_sql('k')}) AS __mid,
-               CASE WHEN coalesce({', '.join(hits)}) IS NOT NULL THEN -1 ELSE {strength_sql('k')} END AS __str
-        FROM {keys_table} k {' '.join(joins)}
-    """)
-    # propagate inside the batch: tuples linked by shared key values, directly or through a chain
-    # (a–b share a phone, b–c a member id), are one person and take the strongest member id among them
     counts = con.execute(
         f"SELECT {', '.join(f'count({KEY_COLUMNS[t]})' for t in KEY_TYPES)} FROM {keys_table}"
     ).fetchone()
     present = [t for t, n in zip(KEY_TYPES, counts) if n]
+    # the batch's (type, value) pairs meet member_identities in ONE join (one scan of the table, which
+    # grows with the store: a join per key type read it five times); the first hit in priority order wins
+    pairs = " UNION ALL ".join(
+        f"SELECT __bk, {i} AS prio, '{t}' AS id_type, {KEY_COLUMNS[t]} AS id_value FROM {keys_table} "
+        f"WHERE {KEY_COLUMNS[t]} IS NOT NULL"
+        for i, t in enumerate(KEY_TYPES) if t in present
+    ) or "SELECT NULL AS __bk, 0 AS prio, NULL AS id_type, NULL AS id_value WHERE false"
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE siyu_id0 AS
+        SELECT k.*, h.__hit, coalesce(h.__hit, {own_id_sql('k')}) AS __mid,
+               CASE WHEN h.__hit IS NOT NULL THEN -1 ELSE {strength_sql('k')} END AS __str
+        FROM {keys_table} k LEFT JOIN (
+            SELECT v.__bk, arg_min(i.member_id, v.prio) AS __hit
+            FROM ({pairs}) v JOIN member_identities i ON i.id_type = v.id_type AND i.id_value = v.id_value
+            GROUP BY v.__bk
+        ) h USING (__bk)
+    """)
+    # propagate inside the batch: tuples linked by shared key values, directly or through a chain
+    # (a–b share a phone, b–c a member id), are one person and take the strongest member id among them
     # with one key type every tuple has its own value: nobody to link
     linked = len(present) > 1 and _propagate(con, [KEY_COLUMNS[t] for t in present])
     if linked:

@@ -83,6 +83,12 @@ def merge(
     return count_outcomes(con)
 
 
+def last(col: str) -> str:
+    """A fold's aggregate: the last non-NULL value of a column within a record (later rows of a newer
+    export win)."""
+    return f"arg_max({col}, __row) FILTER (WHERE {col} IS NOT NULL) AS {col}"
+
+
 def count_outcomes(con, cls_table: str = "siyu_cls") -> tuple[int, int, int, int]:
     """(inserted, updated, unchanged) records and the input rows ``merged`` into them besides the first."""
     rows = {c: (n, rows) for c, n, rows in con.execute(

@@ -17,7 +17,7 @@ from siyu_cli.errors import DataError
 #: ``[sync] memory_limit``: DuckDB's memory limit during the merge (it spills to the workspace scratch beyond it),
 #: so the merge's working set stays bounded whatever the number of contacts
 DEFAULT_MEMORY_LIMIT = "128MB"
-FALLBACK_MEMORY_LIMIT = "2GB"  # the loader's default
+FALLBACK_MEMORY_LIMIT = "2GB"  # the top of the ladder (the loader itself now defaults to 1600MB)
 #: the limits a phase that ran out of the default one tries next, in order
 LADDER = ("512MB", FALLBACK_MEMORY_LIMIT)
 

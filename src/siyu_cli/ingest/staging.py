@@ -1,0 +1,213 @@
+"""The staging stage of a load: the file read as text into ``siyu_raw``, then cleaned into ``siyu_stg``.
+
+``siyu_raw`` is DuckDB's ``read_csv(all_varchar)`` (workbooks via a temp Parquet file), created in
+autocommit so its rowids are the rows' positions in the file (rejects get their line numbers from them).
+``siyu_stg`` holds, per row, ``__row`` (that position), every field of the kind cleaned by the SQL macros
+of :mod:`values`, the raw text of the fields whose cleaning can fail (``__r_<field>``), ids Excel wrote in
+scientific notation (``__xm_<field>``), the tags and ``__summary`` (a total/footer row, not data).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from siyu_cli.errors import DataError
+from siyu_cli.ingest.presets import FIELD_TYPES, FIELDS, Preset
+from siyu_cli.ingest.readers import LineScan, Source, line_too_long, scan_ragged
+from siyu_cli.ingest.values import CLEANERS
+
+NULL_TOKENS = ("", "-", "--", "—", "null", "NULL", "None", "N/A", "n/a", "/", "无")
+WS_SQL = "' \t\r\n\u3000\u00a0'"
+WS_CODES = "(9, 10, 13, 32, 12288, 160)"  # the same characters: trim only values that start/end with one
+SUMMARY_WORDS = ("合计", "总计", "小计", "汇总", "total", "totals", "grand total", "合计:", "总计:")
+SUMMARY_KEYS = {"orders": "order_id", "groups": "group_id", "members": "member_id"}
+#: identity fields whose value in scientific notation (Excel's 1.38001E+10) is rejected as EXCEL_MANGLED
+MANGLE_FIELDS = ("order_id", "group_id", "member_id", "member_ref", "external_userid", "unionid", "phone")
+#: SQL type of a field the file lacks (added as NULL by the ``siyu_good`` view)
+FILL_TYPES = {"timestamp": "TIMESTAMPTZ", "date": "DATE", "amount": "DECIMAL(18,2)", "integer": "BIGINT",
+              "number": "DECIMAL(18,3)"}
+
+
+def q(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def lit(value: str) -> str:
+    """A quoted SQL string literal."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+_LINE = re.compile(r"\bline:?\s*(\d+)", re.I)
+
+
+def reason(exc: Exception) -> str:
+    """A DuckDB error in words without quoting the file: its kind and, when it names one, the line."""
+    kind = re.sub(r"(Exception|Error)$", "", type(exc).__name__) or "read"
+    kind = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", kind)  # InvalidInput → Invalid Input
+    line = _LINE.search(str(exc))
+    return f"{kind.lower()} error" + (f" on line {line.group(1)}" if line else "")
+
+
+def read_header(con, src: Source) -> list[str]:
+    """The file's column names (a read of no rows); a DataError naming the file when it cannot be read."""
+    import duckdb
+
+    try:
+        return [d[0] for d in con.execute(f"SELECT * FROM {src.relation_sql()} LIMIT 0").description]
+    except duckdb.Error as exc:
+        raise line_too_long(Path(src.path), src.read_path, exc) or DataError(
+                        f"{src.path}: cannot read the file as {src.format.upper()}: {first_line(exc)} "
+                        "(check quoting and the delimiter; see docs/load.md)",
+                        reason=f"{Path(src.path).name}: cannot read the file as {src.format.upper()} ({reason(exc)}; "
+                               "check quoting and the delimiter)") from None
+
+
+def read_raw(con, src: Source, path: Path, rowid_base: int | None) -> tuple[LineScan, int]:
+    """Create ``siyu_raw`` and scan a CSV file's lines (blank, ragged); returns (scan, rowid base).
+
+    Must run in autocommit in a real load: the line table relies on rowids in file order. ``rowid_base``
+    None: read it from the new table (a dry run's transaction numbers temp tables from a large base)."""
+    import duckdb
+
+    for t in ("siyu_reader_errors", "siyu_reader_scans"):  # only this scan's reader rejects
+        con.execute(f"DROP TABLE IF EXISTS temp.{t}")
+    try:
+        con.execute(f"CREATE TEMP TABLE siyu_raw AS SELECT * FROM {src.relation_sql()}")
+    except duckdb.Error as exc:
+        raise line_too_long(path, src.read_path, exc) or DataError(
+            f"{path}: cannot read the file: {first_line(exc)}",
+            reason=f"{path.name}: cannot read the file ({reason(exc)})") from None
+    base = rowid_base if rowid_base is not None else int(
+        con.execute("SELECT coalesce(min(rowid), 0) FROM siyu_raw").fetchone()[0])
+    if src.format != "csv":
+        return LineScan(0, True), base
+    try:
+        return scan_ragged(con, src, reader_lines(con, src), rowid_base=base), base
+    except duckdb.Error as exc:
+        raise DataError(f"{path}: cannot read the file's lines: {first_line(exc)}",
+                        reason=f"{path.name}: cannot read the file's lines ({reason(exc)})") from None
+
+
+def reader_lines(con, src: Source) -> list[int]:
+    """Line numbers DuckDB's CSV reader rejected in the last scan."""
+    has_reader = src.format == "csv" and con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'siyu_reader_errors'"
+    ).fetchone()[0]
+    if not has_reader:
+        return []
+    return [r[0] for r in con.execute("SELECT DISTINCT line FROM siyu_reader_errors ORDER BY line").fetchall()]
+
+
+def stage(con, kind: str, p: Preset, mapping: dict[str, str], header: list[str], *,
+          rowid_base: int = 0) -> tuple[list[str], list[str]]:
+    """Create ``siyu_stg`` (cleaned fields + raw copies of checked fields) from ``siyu_raw``.
+
+    Returns (the kind's fields, the NULL fills — ``NULL::type AS field`` — for those the file lacks)."""
+    exprs, fills, fields = _field_exprs(kind, mapping)
+    for fld in MANGLE_FIELDS:  # the raw value when Excel wrote it in scientific notation (digits lost)
+        if fld in mapping:
+            exprs.append(f"CASE WHEN siyu_id_bad({q(mapping[fld])}) THEN {q(mapping[fld])} END AS __xm_{fld}")
+    exprs.append(f"{_tags_expr(p, mapping, header)} AS tags")
+    exprs.append(f"{_summary_expr(kind, mapping, header)} AS __summary")
+    first = header[0] if header else None
+    # every used column is trimmed once and its "empty" tokens made NULL, then the typed macros run
+    used = list(dict.fromkeys([*mapping.values(), *([first] if first else []), *_tag_columns(p, mapping, header)]))
+    trims = ", ".join(
+        f"CASE WHEN ascii({q(c)}) IN {WS_CODES} OR ascii(right({q(c)}, 1)) IN {WS_CODES} "
+        f"THEN trim({q(c)}, {WS_SQL}) ELSE {q(c)} END AS {q(c)}"
+        for c in used
+    )
+    nulls = ", ".join(f"CASE WHEN {q(c)} IN {NULL_TOKENS!r} THEN NULL ELSE {q(c)} END AS {q(c)}" for c in used)
+    # the many short IN lists here are cheaper as plain comparisons than as the hash joins DuckDB
+    # rewrites them into (about 10 % of this statement)
+    con.execute("SET disabled_optimizers = 'in_clause'")
+    try:
+        con.execute(f"""
+            CREATE TEMP TABLE siyu_stg AS
+            WITH a AS (SELECT {f"rowid - {rowid_base}" if rowid_base else "rowid"} AS __row{', ' + trims if trims else ''} FROM siyu_raw),
+                 b AS (SELECT __row{', ' + nulls if nulls else ''} FROM a)
+            SELECT {', '.join(exprs)} FROM b
+        """)
+    finally:
+        con.execute("RESET disabled_optimizers")
+    return fields, fills
+
+
+def _field_exprs(kind: str, mapping: dict[str, str]) -> tuple[list[str], list[str], list[str]]:
+    """(select expressions, NULL fills, fields) of the kind's fields over the trimmed raw columns."""
+    exprs = ["__row"]
+    fills: list[str] = []  # fields this file lacks: added as NULLs by the siyu_good view, not materialised
+    fields = []
+    for fld in FIELDS[kind]:
+        if fld in ("tags", "first_name", "last_name"):
+            continue
+        col = mapping.get(fld)
+        ftype = FIELD_TYPES.get(fld, "text")
+        fn = CLEANERS[ftype][0]
+        if col is None:
+            fills.append(f"NULL::{FILL_TYPES.get(ftype, 'VARCHAR')} AS {fld}")
+        elif ftype == "text":  # already trimmed and its empty tokens NULLed: siyu_txt would change nothing
+            exprs.append(f"{q(col)} AS {fld}")
+        else:
+            exprs.append(f"{fn}({q(col)}) AS {fld}")
+        fields.append(fld)
+        if col is not None and CLEANERS[ftype][1]:
+            exprs.append(f"{q(col)} AS __r_{fld}")
+        if fld == "phone":
+            (exprs if col else fills).append(f"siyu_masked({q(col)}) AS phone_masked" if col else "NULL::VARCHAR AS phone_masked")
+        if fld == "status":
+            (exprs if col else fills).append(f"{q(col)} AS status_raw" if col else "NULL::VARCHAR AS status_raw")
+    if kind == "members" and "name" not in mapping and ("first_name" in mapping or "last_name" in mapping):
+        parts = ", ".join(f"{q(mapping[f])}" for f in ("first_name", "last_name") if f in mapping)
+        fills = [f for f in fills if not f.endswith(" AS name")]
+        exprs = [e for e in exprs if not e.endswith(" AS name")] + [f"nullif(concat_ws(' ', {parts}), '') AS name"]
+    return exprs, fills, fields
+
+
+def _summary_expr(kind: str, mapping: dict[str, str], header: list[str]) -> str:
+    """SQL over the trimmed raw columns: is this row a report's total/footer row rather than data?
+
+    Either its first column (or its key column) reads 合计/总计/小计/汇总/Total (a trailing colon
+    allowed), or it holds only amounts/numbers (no id, name, time or status): the blank-id footer many
+    back offices append (``,,,,1493.5,``).
+    """
+    words = "|".join(re.escape(w) for w in SUMMARY_WORDS if not w.endswith(":"))
+    labelled = [c for c in dict.fromkeys([header[0] if header else None, mapping.get(SUMMARY_KEYS.get(kind, ""))]) if c]
+    tests = [f"coalesce(regexp_full_match(lower({q(c)}), '({words})\\s*[:：]?'), false)" for c in labelled]
+    numeric = {f for f, t in FIELD_TYPES.items() if t in ("amount", "integer", "number")}
+    nums = [c for f, c in mapping.items() if f in numeric]
+    others = [c for f, c in mapping.items() if f not in numeric and c not in nums]
+    if nums and others:
+        blank = " AND ".join(f"{q(c)} IS NULL" for c in dict.fromkeys(others))
+        tests.append(f"({blank} AND ({' OR '.join(f'{q(c)} IS NOT NULL' for c in dict.fromkeys(nums))}))")
+    return "(" + " OR ".join(tests) + ")" if tests else "false"
+
+
+def _tag_columns(p: Preset, mapping, header) -> list[str]:
+    used = set(mapping.values())
+    return [h for h in header if h not in used and any(h.startswith(prefix) for prefix in p.tag_prefixes)]
+
+
+def _tags_expr(p: Preset, mapping, header) -> str:
+    parts = []
+    if "tags" in mapping:
+        parts.append(f"list_transform(coalesce(siyu_split({q(mapping['tags'])}), []), lambda t: {{'g': '', 't': t}})")
+    used = set(mapping.values())
+    for h in header:
+        if h in used:
+            continue
+        for prefix in p.tag_prefixes:
+            if h.startswith(prefix):
+                group = h[len(prefix):].strip("()（）:：- ") or h
+                parts.append(
+                    f"list_transform(coalesce(siyu_split({q(h)}), []), lambda t: {{'g': {lit(group)}, 't': t}})"
+                )
+    if not parts:
+        return "NULL::STRUCT(g VARCHAR, t VARCHAR)[]"
+    return parts[0] if len(parts) == 1 else f"list_concat({', '.join(parts)})"
