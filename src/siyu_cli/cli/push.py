@@ -341,7 +341,8 @@ def list_cmd(ctx: typer.Context, fmt: Format = FMT) -> None:
     if fmt is Format.json:
         output.emit_json(rows)
     else:
-        output.emit_rows(cols, [[r[c] for c in cols] for r in rows], fmt)
+        output.emit_rows(cols, [[r[c] for c in cols] for r in rows], fmt,
+                         drop=("created_at", "channel", "delivered", "pending", "skipped"))
 
 
 @push_app.command("due")
