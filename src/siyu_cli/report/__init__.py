@@ -239,13 +239,16 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
         trend = K.trend(con, dfrom, dto)
         K.release(con)  # the per-member tables are done with: free their memory before the leaderboards
         s["leaderboards"] = K.leaderboards(con, dfrom, dto)
-        s["campaigns"] = K.campaigns(con, dfrom, dto, cfg.campaign_days)
+        campaigns = K.campaigns(con, dfrom, dto, cfg.campaign_days)
+        # only campaigns that reached someone: built-but-unsent ones (empty audiences, all held back) are noise
+        s["campaigns"] = None if campaigns is None else [c for c in campaigns if c["reached"]]
+        unsent = 0 if campaigns is None else len(campaigns) - len(s["campaigns"])
         from siyu_cli.report import measured
 
         s["experiments"] = measured.experiments(con, dfrom, dto, settings.timezone, cfg.campaign_days)
         s["redemptions"] = measured.redemptions(con, dfrom, dto, settings.timezone, cfg.campaign_days)
         s["clv"] = measured.clv_by_segment(con)
-        s["trend"] = trend
+        s["trend"] = mark_partial_months(trend, dfrom, dto)
         s["breakdown"] = {"by": by, "rows": K.breakdown(con, by)} if by else None
         from siyu_cli.report.wecom import wecom_sections
 
@@ -258,6 +261,8 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
         report.notes.append("活动效果: no campaigns yet (push has not run)")
     elif not s["campaigns"]:
         report.notes.append("活动效果: no campaign was sent in the period")
+    if unsent:
+        report.notes.append(f"活动效果: {unsent} campaign(s) in the period reached nobody and are not shown")
     if kp["orders"] and not s["totals"]["non_member_orders"]:
         report.notes.append("会员占比: every order in the period has a member (no walk-in orders loaded), so it is 100%")
     if kp["orders"] and kp["items_per_order"] is None:
@@ -265,6 +270,21 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
     if kp["orders"] == 0:
         report.notes.append(f"no paid orders between {dfrom} and {dto}")
     return report
+
+
+def mark_partial_months(trend: list[dict[str, Any]], dfrom: date, dto: date) -> list[dict[str, Any]]:
+    """Each month of the trend with ``days_covered``, ``days_in_month`` and ``partial`` (the period covers
+    only part of it — the current month, or the first month of a rolling period), so a half month is
+    shown as such instead of as a collapse."""
+    import calendar
+
+    for row in trend:
+        year, month = (int(x) for x in row["month"].split("-"))
+        days = calendar.monthrange(year, month)[1]
+        first, last = date(year, month, 1), date(year, month, days)
+        covered = (min(last, dto) - max(first, dfrom)).days + 1
+        row.update(days_covered=max(covered, 0), days_in_month=days, partial=covered < days)
+    return trend
 
 
 def write_html(report: Report, path: Path) -> Path:
