@@ -62,8 +62,10 @@ def stderr_console():
 
 
 def progress_enabled() -> bool:
-    """Progress bars only for a person watching: stderr on a TTY, not --quiet, not NO_COLOR."""
-    return not _state["quiet"] and sys.stderr.isatty() and not _no_color() and os.environ.get("TERM") != "dumb"
+    """Progress only for a person watching: stderr on a TTY, not --quiet, not TERM=dumb (NO_COLOR: no colour)."""
+    from siyu_cli.progress import enabled
+
+    return enabled()
 
 
 def _plain_stderr_line(message: str) -> bool:

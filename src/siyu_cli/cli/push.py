@@ -228,7 +228,12 @@ def _send(ctx, campaign: str, ignore_quiet_hours: bool, fmt: Format) -> None:
     from siyu_cli.errors import ExitCode
     from siyu_cli.push import send_campaign
 
-    rep = send_campaign(ctx_settings(ctx), campaign, ignore_quiet_hours=ignore_quiet_hours, on_note=output.info)
+    from siyu_cli import progress
+
+    with progress.bar(f"sending {campaign}") as tick:
+        sent = []
+        rep = send_campaign(ctx_settings(ctx), campaign, ignore_quiet_hours=ignore_quiet_hours, on_note=output.info,
+                            on_batch=lambda batch: (sent.append(batch), tick(len(sent), None, f"{campaign}: batches sent")))
     d = rep.to_dict()
     if fmt is Format.json:
         output.emit_json(d)

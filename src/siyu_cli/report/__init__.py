@@ -183,8 +183,11 @@ def resolve_period(settings: "Settings", date_from: date | None, date_to: date |
 
 
 def build_report(settings: "Settings", *, date_from: date | None = None, date_to: date | None = None,
-                 by: str | None = None) -> Report:
-    """Compute the report for ``[date_from, date_to]`` (inclusive) from the store, read-only."""
+                 by: str | None = None, progress=None) -> Report:
+    """Compute the report for ``[date_from, date_to]`` (inclusive) from the store, read-only.
+
+    ``progress(done, total, what)`` (siyu_cli.progress) hears of each stage."""
+    tick = progress or (lambda done, total=None, what="": None)
     from siyu_cli.report import kpis as K
     from siyu_cli.store import open_store
 
@@ -234,10 +237,12 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
         s["add_rate"] = K.add_rates(con, dfrom, dto)
         s["lifecycle"] = life
         s["pareto"] = par
+        tick(1, 4, "segments and cohorts")
         s["segments"] = K.segments(con)
         s["cohorts"] = K.cohorts(con, cfrom, dto, dfrom)
         trend = K.trend(con, dfrom, dto)
         K.release(con)  # the per-member tables are done with: free their memory before the leaderboards
+        tick(2, 4, "leaderboards and campaigns")
         s["leaderboards"] = K.leaderboards(con, dfrom, dto)
         campaigns = K.campaigns(con, dfrom, dto, cfg.campaign_days)
         # only campaigns that reached someone: built-but-unsent ones (empty audiences, all held back) are noise
@@ -250,9 +255,11 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
         s["clv"] = measured.clv_by_segment(con)
         s["trend"] = mark_partial_months(trend, dfrom, dto)
         s["breakdown"] = {"by": by, "rows": K.breakdown(con, by)} if by else None
+        tick(3, 4, "WeCom sections")
         from siyu_cli.report.wecom import wecom_sections
 
         s.update(wecom_sections(con, dfrom, dto))  # contact events, guide activity, group health (from sync)
+    tick(4, 4, "done")
     if not s["add_rate"]:
         report.notes.append("加粉率: no store traffic in the period (load it with `siyu report traffic FILE`)")
     if s["segments"] is None:
