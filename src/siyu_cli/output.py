@@ -39,6 +39,7 @@ def configure(*, quiet: bool = False, verbose: bool = False, csv_guard: bool = T
     _state["verbose"] = verbose
     _state["csv_guard"] = csv_guard
     _state["unmask"] = False
+    _state["tz"] = None  # set when the command loads its workspace (cli.context)
 
 
 def is_quiet() -> bool:
