@@ -262,8 +262,9 @@ def write_json_records(stream, columns: Sequence[str], batches: Iterable[Iterabl
     stream.write("[]\n" if first else "\n]\n")
 
 
-#: a cell that must never be cut: numbers, amounts, percentages, dates and times
-_ATOMIC_TEXT = re.compile(r"[-+]?[¥￥]?[0-9][0-9,]*(\.[0-9]+)?(%|pt)?|[0-9]{4}-[0-9]{2}(-[0-9]{2})?([ T][0-9:.]+)?|—")
+#: a cell that must never be cut: numbers, amounts, percentages (right-aligned), dates and times
+_NUMERIC_TEXT = re.compile(r"-?[-+]?[¥￥]?[0-9][0-9,]*(\.[0-9]+)?(%|pt)?")
+_ATOMIC_TEXT = re.compile(_NUMERIC_TEXT.pattern + r"|[0-9]{4}-[0-9]{2}(-[0-9]{2})?([ T][0-9:.+]+)?|—")
 _COMFORT = 40  # a text column wider than this reads as a paragraph: low-priority columns make room first
 _TEXT_MIN = 10  # a folded text column is never squeezed below this many cells (or its longest header word)
 
@@ -298,6 +299,8 @@ def _is_atomic(value: Any) -> bool:
 
 
 def _is_number(value: Any) -> bool:
+    if isinstance(value, str):
+        return _NUMERIC_TEXT.fullmatch(value.strip()) is not None
     return isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool)
 
 
