@@ -110,6 +110,13 @@ def _zh(report: Report) -> bool:
     return report.language == "zh"
 
 
+#: the KPIs of the headline grid, in reading order
+HEADLINE = ("gmv", "orders", "aov", "members", "new_members", "items_per_order", "buyers", "new_buyers",
+            "returning_buyers", "member_order_share", "member_gmv_share", "online_rate", "repurchase_rate",
+            "purchase_frequency", "new_contacts", "active_share", "silent_share", "churned_share",
+            "annual_revenue_per_member", "head_share", "share_for_80")
+
+
 def _headline(report: Report, console) -> None:
     """The KPI grid: name/value pairs, three per row (two or one when narrow); labels shorten, numbers never."""
     from rich.cells import cell_len
@@ -120,11 +127,7 @@ def _headline(report: Report, console) -> None:
     title = (f"私域经营报告  {report.date_from} ~ {report.date_to}（{report.days} 天）" if zh
              else f"Private-domain report  {report.date_from} – {report.date_to} ({report.days} days)")
     per_row = 3 if console.width >= 90 else 2 if console.width >= 56 else 1
-    ids = ["gmv", "orders", "aov", "members", "new_members", "items_per_order", "buyers", "new_buyers",
-           "returning_buyers", "member_order_share", "member_gmv_share", "online_rate", "repurchase_rate",
-           "purchase_frequency", "new_contacts", "active_share", "silent_share", "churned_share",
-           "annual_revenue_per_member", "head_share", "share_for_80"]
-    cells = [(_label(report, i), fmt_kpi(i, report.kpis.get(i), report.currency)) for i in ids]
+    cells = [(_label(report, i), fmt_kpi(i, report.kpis.get(i), report.currency)) for i in HEADLINE]
     value_width = max(cell_len(v) for _, v in cells)
     inner = console.width - 4  # panel border and padding
     label_width = max(4, (inner - (2 * per_row - 1) * 2) // per_row - value_width)
