@@ -345,12 +345,12 @@ def fit_columns(columns: Sequence[str], cells: Sequence[Sequence[str]], atomic: 
 
 
 def rows_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None,
-               width: int | None = None, drop: Sequence[str] = ()):
+               width: int | None = None, drop: Sequence[str] = (), lines: bool = False):
     """A Rich table of data rows that fits ``width`` (default: stdout's) without cutting a number.
 
     Every header and cell goes through :func:`rich_text`. Numbers are right-aligned and never wrap;
     text folds; when even that does not fit, low-priority columns (``drop``, then the rightmost) are
-    left out and the caption says which.
+    left out and the caption says which. ``lines``: a rule between rows (for multi-line cells).
     """
     from rich import box
     from rich.cells import cell_len
@@ -368,7 +368,7 @@ def rows_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: 
         caption = rich_text(f"Columns left out to fit {width} terminal columns: {', '.join(hidden)}. "
                             f"A wider terminal or --format csv shows them.", style="dim")
     style = {"box": box.SIMPLE_HEAD, "show_edge": False, "collapse_padding": True, "pad_edge": False} if compact else {}
-    table = Table(title=rich_text(title) if title else None, caption=caption, show_lines=False, header_style="bold",
+    table = Table(title=rich_text(title) if title else None, caption=caption, show_lines=lines, header_style="bold",
                   **style)
     for i in keep:
         if atomic[i]:

@@ -58,7 +58,7 @@ def run(
         ]
         emit_rows(["step", "type", "status", "counts", "error"], rows, fmt, title=f"{result.pipeline} · {result.run_id} · {result.status}")
         if dry_run:
-            from siyu_cli.cli.push import print_due_preview
+            from siyu_cli.push.render import print_due_preview
 
             for s in result.steps:
                 if isinstance(s.counts.get("preview"), dict):
