@@ -82,7 +82,22 @@ def _console():
 def _panel(console, body, title) -> None:
     from rich.panel import Panel
 
+    _keep_words(body)
     console.print(Panel(body, title=title, title_align="left"))
+
+
+def _keep_words(table) -> None:
+    """Folded text columns keep their words (a coupon code, a store name) whole up to 16 cells: Rich would
+    otherwise squeeze them to a few cells when the numbers take the room."""
+    from rich.cells import cell_len
+    from rich.table import Table
+
+    if not isinstance(table, Table):
+        return
+    for column in table.columns:
+        if column.overflow == "fold" and not column.no_wrap:
+            words = [w for cell in column._cells for w in str(cell).replace(",", ", ").split()]
+            column.min_width = min(16, max((cell_len(w) for w in words), default=0)) or None
 
 
 def _table(columns, console=None, *, bar_width: int = 0):
@@ -381,6 +396,7 @@ def _measured(s: dict, console, zh: bool, cur: str) -> None:
                 et.add_row(rich_text(str(e["name"] or e["campaign_id"])), a["arm"], fmt_count(a["assigned"]),
                            fmt_count(a["reached"]), fmt_ratio(a["response_rate"]), ci,
                            "" if not u or u["p_value"] is None else f"{u['p_value']:.3g}", u["verdict"] if u else "")
+        _keep_words(et)
         console.print(Panel(et, title="随机对照实验（意向处理 ITT）" if zh else "Randomised experiments (intent-to-treat)",
                             title_align="left"))
     reds = s.get("redemptions") or []
@@ -391,12 +407,13 @@ def _measured(s: dict, console, zh: bool, cur: str) -> None:
         for e in reds[:8]:
             for a in e["arms"]:
                 u, ci = _itt_cell(e, a["arm"])
-                rt.add_row(rich_text(str(e["name"] or e["campaign_id"])), rich_text(",".join(e["codes"])),
+                rt.add_row(rich_text(str(e["name"] or e["campaign_id"])), rich_text(", ".join(e["codes"])),
                            a["arm"], fmt_count(a["assigned"]), fmt_count(a["redeemers"]), fmt_ratio(a["redemption_rate"]),
                            fmt_count(a["orders"]), fmt_money(a["gmv"], cur), ci, u["verdict"] if u else "")
             o = e["outside"]
             rt.add_row(rich_text(str(e["name"] or e["campaign_id"])), "", "活动外" if zh else "outside", "", "", "",
                        fmt_count(o["orders"]), fmt_money(o["gmv"], cur), "", "")
+        _keep_words(rt)
         console.print(Panel(rt, title="按核销归因（使用活动券码的订单；留出组核销 = 券码外流）" if zh
                             else "Attribution by redemption (orders using the campaign's code; holdout redemptions = leaked codes)",
                             title_align="left"))
@@ -415,6 +432,7 @@ def _measured(s: dict, console, zh: bool, cur: str) -> None:
                  if zh else
                  f"CLV ({clv['horizon_months']} months, fit {clv['fit_id']}, as of {clv['as_of']}) · at risk P(alive)<"
                  f"{risk['p_alive_below']}: {fmt_count(risk['members'])}, past revenue {fmt_money(risk['past_revenue'], cur)}")
+        _keep_words(ct)
         console.print(Panel(ct, title=title, title_align="left"))
 
 
