@@ -9,7 +9,6 @@ import typer
 
 from siyu_cli.cli.context import settings as ctx_settings
 from siyu_cli.output import Format
-from siyu_cli.push import render
 
 push_app = typer.Typer(help="WeCom push campaigns: create, preview, send (exactly once), resume, status, remind, cancel.",
                        no_args_is_help=True)
@@ -78,6 +77,8 @@ def create_cmd(
                         attachments=_attachments(link, image, miniprogram), holdout=holdout, variants=list(variant),
                         coupons=list(coupon))
     p = create_campaign(settings, spec, dry_run=dry_run)
+    from siyu_cli.push import render
+
     render.print_preview(p, fmt, None if show_all else 50)
 
 
@@ -110,11 +111,13 @@ def results_cmd(ctx: typer.Context, campaign: str = typer.Argument(...),
             rows = [r + [a[c] for c in extra] for r, a in zip(rows, red["arms"])]
         output.emit_rows(cols, rows, fmt)
         return
+    from siyu_cli.push import render
+
     render.print_attribution(d["arms"], d["uplift"], "responders", "response_rate",
-                       title + " · attribution by window (any purchase)")
+                             title + " · attribution by window (any purchase)")
     if red:
         render.print_attribution(red["arms"], red["uplift"], "redeemers", "redemption_rate",
-                           f"{campaign} · attribution by redemption (code {', '.join(red['codes'])})")
+                                 f"{campaign} · attribution by redemption (code {', '.join(red['codes'])})")
         o = red["outside"]
         output.info(f"redemption: {red['label']}")
         from siyu_cli.formatting import money
@@ -129,6 +132,8 @@ def preview_cmd(ctx: typer.Context, campaign: str = typer.Argument(...),
                 show_all: bool = typer.Option(False, "--all", help="List every excluded recipient."), fmt: Format = FMT) -> None:
     """Counts, batches per sender, a rendered sample and every excluded recipient with the reason."""
     from siyu_cli.push import preview
+
+    from siyu_cli.push import render
 
     render.print_preview(preview(ctx_settings(ctx), campaign), fmt, None if show_all else 50)
 
@@ -208,6 +213,8 @@ def status_cmd(ctx: typer.Context, campaign: str = typer.Argument(...),
         output.emit_rows(["campaign", "status", *st.keys(), *[f"delivery:{k}" for k in d["delivery"]]],
                          [[campaign, d["status"], *st.values(), *d["delivery"].values()]], fmt)
     else:
+        from siyu_cli.push import render
+
         render.print_status(campaign, d)
 
 
@@ -293,6 +300,8 @@ def due_cmd(
     if fmt is Format.json:
         output.emit_json(d)
     elif dry_run and fmt is Format.table:
+        from siyu_cli.push import render
+
         render.print_due_preview(d)
     else:
         output.emit_rows(["key", "campaign_id", "channel", "outcome", "error"],
