@@ -347,7 +347,9 @@ def step_report(ctx: DemoContext) -> dict:
     kpis = _to_dict(report).get("kpis") or {}
     summary: dict[str, Any] = {}
     if kpis.get("gmv") is not None:
-        summary["GMV"] = f"¥{kpis['gmv']:,.0f}"
+        from siyu_cli.formatting import money
+
+        summary["GMV"] = money(kpis["gmv"])
     if kpis.get("repurchase_rate") is not None:
         summary["复购率"] = f"{kpis['repurchase_rate']:.0%}"
     if kpis.get("online_rate") is not None:
