@@ -309,7 +309,7 @@ def fit_columns(columns: Sequence[str], cells: Sequence[Sequence[str]], atomic: 
     """Which columns (indices) fit in ``width`` terminal cells when atomic cells are never cut, and
     whether the table must use the compact style (no borders) to fit.
 
-    Atomic columns (numbers, dates) need their widest cell and header word; text columns can fold down
+    Atomic columns (numbers, dates) need their widest cell and their header; text columns can fold down
     to ``_TEXT_MIN``. The columns named in ``drop`` go first (in that order) while the table does not
     fit with text folded to ``_COMFORT`` cells;
     then the compact style is tried, and while even that does not fit, columns go from the right
@@ -317,8 +317,8 @@ def fit_columns(columns: Sequence[str], cells: Sequence[Sequence[str]], atomic: 
     """
     from rich.cells import cell_len
 
-    def minimum(i: int) -> int:
-        head = max((cell_len(w) for w in str(columns[i]).split()), default=0)
+    def minimum(i: int) -> int:  # an atomic column never wraps, its header included
+        head = cell_len(str(columns[i])) if atomic[i] else max((cell_len(w) for w in str(columns[i]).split()), default=0)
         natural = max([cell_len(row[i]) for row in cells] + [head])
         return natural if atomic[i] else min(natural, max(_TEXT_MIN, head))
 
