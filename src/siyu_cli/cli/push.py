@@ -146,9 +146,14 @@ def _send(ctx, campaign: str, ignore_quiet_hours: bool, fmt: Format) -> None:
     from siyu_cli import progress
 
     with progress.bar(f"sending {campaign}") as tick:
-        sent = []
+        sent = [0]  # batches sent by this run (a count: the batches themselves are not kept)
+
+        def on_batch(_batch) -> None:
+            sent[0] += 1
+            tick(sent[0], None, f"{campaign}: batches sent")
+
         rep = send_campaign(ctx_settings(ctx), campaign, ignore_quiet_hours=ignore_quiet_hours, on_note=output.info,
-                            on_batch=lambda batch: (sent.append(batch), tick(len(sent), None, f"{campaign}: batches sent")))
+                            on_batch=on_batch)
     d = rep.to_dict()
     if fmt is Format.json:
         output.emit_json(d)
