@@ -197,15 +197,21 @@ def test_campaign_window_is_configurable(settings):
     assert c["campaign_repurchase"] == 0.0
 
 
+def _whole(days: int) -> dict:
+    """The partial-month marks of a month the period covers entirely."""
+    return {"days_covered": days, "days_in_month": days, "partial": False}
+
+
 def test_trend_and_breakdowns(settings):
     populate(settings)
     r = build_report(settings, date_from=D1, date_to=D2, by="channel")
     # Jan: o1 o3 o4 o9 = 280, buyers m1 m2 m3 m4, joined m2 m3; Feb: o2 o7 (o8 0) = 260, buyer m1, joined m4;
     # Mar: o5 o6 = 120, buyer m3, joined m5
+    # (each month also says whether the period covers it whole: issue 15's partial-month marks)
     assert r.sections["trend"] == [
-        {"month": "2026-01", "orders": 4, "buyers": 4, "gmv": 280.0, "new_members": 2},
-        {"month": "2026-02", "orders": 2, "buyers": 1, "gmv": 260.0, "new_members": 1},
-        {"month": "2026-03", "orders": 2, "buyers": 1, "gmv": 120.0, "new_members": 1},
+        {"month": "2026-01", "orders": 4, "buyers": 4, "gmv": 280.0, "new_members": 2, **_whole(31)},
+        {"month": "2026-02", "orders": 2, "buyers": 1, "gmv": 260.0, "new_members": 1, **_whole(28)},
+        {"month": "2026-03", "orders": 2, "buyers": 1, "gmv": 120.0, "new_members": 1, **_whole(31)},
     ]
     rows = {row["channel"]: row for row in r.sections["breakdown"]["rows"]}
     # mini: o2 200, o4 100, o6 40, o8 0 → 340 over 3 valid orders, buyers m1 m3
@@ -277,7 +283,8 @@ def test_period_without_data(settings):
     assert (k["members"], k["new_members"], k["orders"], k["gmv"], k["aov"]) == (8, 0, 0, 0.0, None)
     assert r.sections["breakdown"]["rows"] == []
     assert r.sections["campaigns"] == []
-    assert r.sections["trend"] == [{"month": "2030-01", "orders": 0, "buyers": 0, "gmv": 0.0, "new_members": 0}]
+    assert r.sections["trend"] == [{"month": "2030-01", "orders": 0, "buyers": 0, "gmv": 0.0, "new_members": 0,
+                                    **_whole(31)}]
     # lifecycle still looks back from 2030-01-31: everybody's last order is years ago
     assert r.sections["lifecycle"]["active"] == 0
 

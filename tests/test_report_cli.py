@@ -166,10 +166,10 @@ def test_narrow_terminal_keeps_values_whole(settings):
     from datetime import date
 
     r = build_report(settings, date_from=date(2026, 1, 1), date_to=date(2026, 3, 31))
-    r.kpis["gmv"] = 131753882.0  # a big chain's year: ¥13,175.4万
+    r.kpis["gmv"] = 131753882.0  # a big chain's year: every fen shown, never abbreviated to 万
     text = render_text(r, width=60)
     head = text.split("月度趋势")[0]
-    assert "¥13,175.4万" in head and "¥82.50" in head and "87.5%" in head  # numbers whole (labels may shorten)
+    assert "¥131,753,882.00" in head and "¥82.50" in head and "87.5%" in head  # numbers whole (labels may shorten)
     from rich.cells import cell_len
 
     assert max(cell_len(line) for line in text.splitlines()) <= 60

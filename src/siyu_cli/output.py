@@ -31,7 +31,7 @@ class Format(str, Enum):
     json = "json"
 
 
-_state = {"quiet": False, "verbose": False, "csv_guard": True, "unmask": False}
+_state = {"quiet": False, "verbose": False, "csv_guard": True, "unmask": False, "tz": None}
 
 
 def configure(*, quiet: bool = False, verbose: bool = False, csv_guard: bool = True) -> None:
@@ -39,6 +39,7 @@ def configure(*, quiet: bool = False, verbose: bool = False, csv_guard: bool = T
     _state["verbose"] = verbose
     _state["csv_guard"] = csv_guard
     _state["unmask"] = False
+    _state["tz"] = None  # set when the command loads its workspace (cli.context)
 
 
 def is_quiet() -> bool:
@@ -62,8 +63,10 @@ def stderr_console():
 
 
 def progress_enabled() -> bool:
-    """Progress bars only for a person watching: stderr on a TTY, not --quiet, not NO_COLOR."""
-    return not _state["quiet"] and sys.stderr.isatty() and not _no_color() and os.environ.get("TERM") != "dumb"
+    """Progress only for a person watching: stderr on a TTY, not --quiet, not TERM=dumb (NO_COLOR: no colour)."""
+    from siyu_cli.progress import enabled
+
+    return enabled()
 
 
 def _plain_stderr_line(message: str) -> bool:
@@ -259,15 +262,122 @@ def write_json_records(stream, columns: Sequence[str], batches: Iterable[Iterabl
     stream.write("[]\n" if first else "\n]\n")
 
 
-def rows_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None):
-    """A Rich table of data rows; every header and cell goes through :func:`rich_text`."""
+#: a cell that must never be cut: numbers, amounts, percentages (right-aligned), dates and times
+_NUMERIC_TEXT = re.compile(r"-?[-+]?[¥￥]?[0-9][0-9,]*(\.[0-9]+)?(%|pt)?")
+_ATOMIC_TEXT = re.compile(_NUMERIC_TEXT.pattern + r"|[0-9]{4}-[0-9]{2}(-[0-9]{2})?([ T][0-9:.+]+)?|—")
+_COMFORT = 40  # a text column wider than this reads as a paragraph: low-priority columns make room first
+_TEXT_MIN = 10  # a folded text column is never squeezed below this many cells (or its longest header word)
+
+
+def set_timezone(name: str | None) -> None:
+    """The workspace's zone: instants in tables are shown as its wall-clock time."""
+    _state["tz"] = name
+
+
+def timezone_name() -> str | None:
+    return _state.get("tz")
+
+
+def display_value(value: Any) -> str:
+    """A data value as a table shows it: instants in the workspace's zone, everything else as its text."""
+    if isinstance(value, _dt.datetime):
+        from siyu_cli.formatting import local_time
+
+        return local_time(value, _state.get("tz"), seconds=True)
+    value = _plain(value)
+    return "" if value is None else str(value)
+
+
+def _is_atomic(value: Any) -> bool:
+    if value is None or value == "":
+        return True
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float, decimal.Decimal, _dt.date, _dt.time, _dt.timedelta)):
+        return True
+    return isinstance(value, str) and _ATOMIC_TEXT.fullmatch(value.strip()) is not None
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, str):
+        return _NUMERIC_TEXT.fullmatch(value.strip()) is not None
+    return isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool)
+
+
+def fit_columns(columns: Sequence[str], cells: Sequence[Sequence[str]], atomic: Sequence[bool], width: int,
+                *, drop: Sequence[str] = ()) -> tuple[list[int], bool]:
+    """Which columns (indices) fit in ``width`` terminal cells when atomic cells are never cut, and
+    whether the table must use the compact style (no borders) to fit.
+
+    Atomic columns (numbers, dates) need their widest cell and their header; text columns can fold down
+    to ``_TEXT_MIN``. The columns named in ``drop`` go first (in that order) while the table does not
+    fit with text folded to ``_COMFORT`` cells;
+    then the compact style is tried, and while even that does not fit, columns go from the right
+    (the first column always stays).
+    """
+    from rich.cells import cell_len
+
+    def minimum(i: int) -> int:  # an atomic column never wraps, its header included
+        head = cell_len(str(columns[i])) if atomic[i] else max((cell_len(w) for w in str(columns[i]).split()), default=0)
+        natural = max([cell_len(row[i]) for row in cells] + [head])
+        return natural if atomic[i] else min(natural, max(_TEXT_MIN, head))
+
+    def comfortable(i: int) -> int:  # unfolded, or folded to a few lines of _COMFORT cells
+        widest = max([cell_len(row[i]) for row in cells] + [cell_len(str(columns[i]))])
+        return widest if atomic[i] else min(widest, _COMFORT)
+
+    keep = list(range(len(columns)))
+    mins = {i: minimum(i) for i in keep}
+
+    def needed(compact: bool, widths=mins) -> int:
+        return sum(widths[i] for i in keep) + (2 * len(keep) - 2 if compact else 3 * len(keep) + 1)
+
+    listed = [columns.index(c) for c in drop if c in columns]
+    unfolded = {i: comfortable(i) for i in keep}
+    while listed and needed(False, unfolded) > width:
+        keep.remove(listed.pop(0))
+    if needed(False) <= width:
+        return keep, False
+    order = listed + list(range(len(columns) - 1, 0, -1))
+    while len(keep) > 1 and needed(True) > width:
+        keep.remove(next(i for i in order if i in keep))
+    return keep, True
+
+
+def rows_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None,
+               width: int | None = None, drop: Sequence[str] = (), lines: bool = False):
+    """A Rich table of data rows that fits ``width`` (default: stdout's) without cutting a number.
+
+    Every header and cell goes through :func:`rich_text`. Numbers are right-aligned and never wrap;
+    text folds; when even that does not fit, low-priority columns (``drop``, then the rightmost) are
+    left out and the caption says which. ``lines``: a rule between rows (for multi-line cells).
+    """
+    from rich import box
+    from rich.cells import cell_len
     from rich.table import Table
 
-    table = Table(title=rich_text(title) if title else None, show_lines=False, header_style="bold")
-    for col in columns:
-        table.add_column(rich_text(col), overflow="fold")
-    for row in rows:
-        table.add_row(*[rich_text(_plain(v)) for v in row])
+    rows = [list(r) for r in rows]
+    cells = [[clean_text(display_value(v)) for v in r] for r in rows]
+    atomic = [all(_is_atomic(r[i]) for r in rows) for i in range(len(columns))]
+    numeric = [any(_is_number(r[i]) for r in rows) and atomic[i] for i in range(len(columns))]
+    width = width or stdout_console().width
+    keep, compact = fit_columns(columns, cells, atomic, width, drop=drop)
+    hidden = [str(columns[i]) for i in range(len(columns)) if i not in keep]
+    caption = None
+    if hidden:
+        caption = rich_text(f"Columns left out to fit {width} terminal columns: {', '.join(hidden)}. "
+                            f"A wider terminal or --format csv shows them.", style="dim")
+    style = {"box": box.SIMPLE_HEAD, "show_edge": False, "collapse_padding": True, "pad_edge": False} if compact else {}
+    table = Table(title=rich_text(title) if title else None, caption=caption, show_lines=lines, header_style="bold",
+                  **style)
+    for i in keep:
+        if atomic[i]:
+            table.add_column(rich_text(columns[i]), justify="right" if numeric[i] else "left", no_wrap=True,
+                             min_width=max([cell_len(r[i]) for r in cells], default=0) or None)
+        else:
+            table.add_column(rich_text(columns[i]), overflow="fold")
+    for r in cells:
+        table.add_row(*[rich_text(r[i]) for i in keep])
     return table
 
 
@@ -279,13 +389,14 @@ def emit_rows(
     title: str | None = None,
     bom: bool = False,
     output: Path | None = None,
+    drop: Sequence[str] = (),
 ) -> None:
     """Print (or write to ``output``) a result set as a Rich table, CSV or JSON records.
 
     Phones and emails are masked in every cell (nested values too) unless the command was given
     ``--unmask`` (:func:`unmask`).
     """
-    emit_batches(columns, [rows], fmt, title=title, bom=bom, output=output)
+    emit_batches(columns, [rows], fmt, title=title, bom=bom, output=output, drop=drop)
 
 
 def emit_batches(
@@ -296,10 +407,12 @@ def emit_batches(
     title: str | None = None,
     bom: bool = False,
     output: Path | None = None,
+    drop: Sequence[str] = (),
 ) -> None:
     """Like :func:`emit_rows` for rows arriving in batches: csv and json are written as they come.
 
     Each batch is masked (unless ``--unmask``) as it passes, so streaming keeps memory bounded.
+    ``drop`` names the columns a narrow terminal may leave out first (:func:`rows_table`).
     """
     fmt = Format(fmt)
     if not is_unmasked():
@@ -307,7 +420,7 @@ def emit_batches(
     if fmt is Format.table:
         if output is not None:
             raise UsageError("--output needs --format csv or json")
-        stdout_console().print(rows_table(columns, [row for rows in batches for row in rows], title=title))
+        stdout_console().print(rows_table(columns, [row for rows in batches for row in rows], title=title, drop=drop))
         return
     from siyu_cli.privacy import open_private
 

@@ -76,5 +76,18 @@ def show(
         sql = (f"SELECT {', '.join(cols)} FROM clv_members WHERE fit_id = ? "
                "ORDER BY p_alive, clv DESC, member_id" + (f" LIMIT {int(limit)}" if limit > 0 else ""))
         rows = out.mask_rows(con.execute(sql, [fit["fit_id"]]).fetchall())
-    out.emit_rows(cols, rows, fmt, output=output,
-                  title=f"clv fit {fit['fit_id']} · as of {fit['as_of']} · fitted {fit['fitted_at']:%Y-%m-%d %H:%M}")
+    if fmt is Format.table:  # for people: amounts in the one money format, rates and counts to 3 decimals
+        rows = [_readable(dict(zip(cols, r))) for r in rows]
+    from siyu_cli.formatting import local_time
+
+    out.emit_rows(cols, rows, fmt, output=output, drop=("t_days", "recency_days", "purchases_30d"),
+                  title=f"clv fit {fit['fit_id']} · as of {fit['as_of']} · fitted "
+                        f"{local_time(fit['fitted_at'], out.timezone_name())}")
+
+
+def _readable(row: dict) -> list:
+    from siyu_cli.formatting import money, number
+
+    money_cols = ("avg_repeat_spend", "expected_spend", "clv")
+    return [money(v) if k in money_cols and v is not None else number(v, 3) if isinstance(v, float) else v
+            for k, v in row.items()]

@@ -24,6 +24,9 @@ class AppState:
             from siyu_cli.config import load_settings
 
             self._settings = load_settings(self.workspace, overrides=self.overrides)
+            from siyu_cli import output
+
+            output.set_timezone(self._settings.timezone)  # instants in tables are the workspace's wall clock
         return self._settings
 
 

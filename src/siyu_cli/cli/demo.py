@@ -77,7 +77,10 @@ def data(
     from siyu_cli import output
     from siyu_cli.demo.generator import generate_data
 
-    data = generate_data(directory, members=members, seed=seed, today=_parse_today(today))
+    from siyu_cli import progress
+
+    with progress.bar("generating the demo exports") as tick:
+        data = generate_data(directory, members=members, seed=seed, today=_parse_today(today), progress=tick)
     bad: dict[str, int] = {}
     for b in data.bad_rows:
         bad[b.file] = bad.get(b.file, 0) + 1

@@ -80,7 +80,8 @@ def load(
             cols.append("erased")
             for row, f in zip(rows, [*report.files, report]):
                 row.append(f.erased)
-        emit_rows(cols, rows, fmt, title=f"siyu load {kind.value}{' (dry run)' if dry_run else ''}")
+        emit_rows(cols, rows, fmt, title=f"siyu load {kind.value}{' (dry run)' if dry_run else ''}",
+                  drop=("encoding", "preset"))
         if dry_run and fmt is Format.table:
             _print_dry_rejects(report)
     if dry_run:
@@ -115,7 +116,7 @@ def _print_dry_rejects(report) -> None:
     if not total:
         return
     emit_rows(["file", "line", "column", "reason", "message", "raw"], rows[:DRY_REJECTS_SHOWN], Format.table,
-              title=f"rejects (first {min(len(rows), DRY_REJECTS_SHOWN)} of {total})")
+              title=f"rejects (first {min(len(rows), DRY_REJECTS_SHOWN)} of {total})", drop=("raw",))
     if total > DRY_REJECTS_SHOWN:
         info(f"{total - DRY_REJECTS_SHOWN} more reject(s) not shown — `--format json` lists up to "
              "1000 per file")
@@ -156,4 +157,4 @@ def rejects(
 
     show_in_full(unmask)
     cols, rows = list_rejects(settings(ctx), batch=batch, file=file, all_batches=all_batches, limit=limit)
-    emit_rows(cols, rows if unmask else mask_rows(rows), fmt, title=f"rejects ({len(rows)})")
+    emit_rows(cols, rows if unmask else mask_rows(rows), fmt, title=f"rejects ({len(rows)})", drop=("batch_id", "raw"))

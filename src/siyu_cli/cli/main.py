@@ -154,10 +154,35 @@ def root(
 
         handler = logging.StreamHandler(sys.stderr)
         handler.addFilter(RedactingFilter())
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(WorkspaceTimeFormatter(ctx.obj))
         logging.basicConfig(level=logging.DEBUG, handlers=[handler], force=True)
         for noisy in ("httpx", "httpcore"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+class WorkspaceTimeFormatter(logging.Formatter):
+    """Log lines stamped with the workspace's wall clock and offset (``2026-12-07 13:27:26.622+08:00``),
+    like every other time siyu shows; before the workspace is known (or without one), the machine's zone."""
+
+    def __init__(self, app_state: AppState):
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self._state = app_state
+
+    def formatTime(self, record, datefmt=None) -> str:  # noqa: N802 (logging's name)
+        from datetime import datetime
+
+        moment = datetime.fromtimestamp(record.created).astimezone()
+        from siyu_cli import output
+
+        tz = self._state.overrides.get("timezone") or output.timezone_name()
+        if tz:
+            try:
+                from zoneinfo import ZoneInfo
+
+                moment = moment.astimezone(ZoneInfo(tz))
+            except Exception:  # an unknown zone is reported by the config check, not by every log line
+                pass
+        return moment.isoformat(sep=" ", timespec="milliseconds")
 
 
 for _name in COMMAND_MODULES:

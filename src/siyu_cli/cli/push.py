@@ -42,74 +42,6 @@ def _attachments(links: list[str], images: list[Path], minis: list[str]) -> list
     return out
 
 
-def _print_preview(p: dict, fmt: Format, limit: int | None = 50) -> None:
-    from siyu_cli import output
-
-    if fmt is Format.json:
-        output.emit_json(p)
-        return
-    if fmt is Format.csv:
-        output.emit_rows(["recipient_id", "member_id", "reason", "reason_name"],
-                         [[e["recipient_id"], e["member_id"], e["reason"], e["reason_name"]] for e in p["excluded"]], fmt)
-        return
-    from rich.panel import Panel
-
-    con = output.stdout_console()
-    st = p["states"]
-    esc = output.markup_escape  # names and audiences are data: never markup
-    head = (f"[bold]{esc(p['campaign_id'])}[/bold]  {esc(p['name'])}  channel={p['channel']}  audience={esc(p['audience'])}"
-            + (f"  snapshot={p['snapshot_id']} (as of {p.get('snapshot_as_of') or '?'})" if p.get("snapshot_id") else "")
-            + f"\nstatus: {p['status']}{'  (dry run: nothing stored)' if p.get('dry_run') else ''}"
-            + f"\nrecipients: {p['recipients']}  to send: {p['to_send']}  sent: {st['sent']}  failed: {st['failed']}  "
-              f"excluded: {st['skipped']}"
-            + f"\nbatches: {p['batches']}  distinct texts: {p['distinct_texts']}"
-            + (f"\n[yellow]personalised:[/yellow] WeCom takes one text per call, so batches split by text: "
-               f"{p['batches']} calls instead of {p['batches_without_personalisation']} with one shared text"
-               if p["personalised"] else "")
-            + (f"\ncaps: {esc(', '.join(p['caps']))}" if p["caps"] else "")
-            + (f"\ncoupon: {esc(', '.join(p['coupon_codes']))} (attribution by redemption in `siyu push results`)"
-               if p.get("coupon_codes") else ""))
-    if p.get("quiet_hours"):
-        head += f"\n[yellow]quiet hours ({esc(p['quiet_hours']['name'])}): held until {p['quiet_hours']['held_until']}[/yellow]"
-    con.print(Panel(head, title="push preview", expand=False), highlight=False)
-    if p.get("experiment"):
-        _print_experiment(p["experiment"])
-    if p["senders"]:
-        output.emit_rows(["sender", "batches", "recipients", "texts"],
-                         [[s["sender"] or "-", s["batches"], s["recipients"], s["texts"]] for s in p["senders"]],
-                         title="batches per sender")
-    if p["sample"]:
-        s = p["sample"]
-        con.print(Panel(output.rich_text(s["text"]),
-                        title=output.rich_text(f"sample: {s['batch_id']} → {s['sender'] or '-'} ({s['recipients']} recipients)"),
-                        expand=False), highlight=False)
-    if p["attachments"]:
-        con.print(output.rich_text("attachments: " + ", ".join(a["msgtype"] for a in p["attachments"])), highlight=False)
-    if p["excluded_by_reason"]:
-        output.emit_rows(["reason", "名称", "count"],
-                         [[k, v["name"], v["count"]] for k, v in p["excluded_by_reason"].items()], title="excluded")
-        rows = p["excluded"][:limit] if limit else p["excluded"]
-        output.emit_rows(["recipient_id", "member_id", "reason"], [[e["recipient_id"], e["member_id"], e["reason"]] for e in rows])
-        if limit and len(p["excluded"]) > limit:
-            output.info(f"… {len(p['excluded']) - limit} more excluded (use --all or --format json)")
-
-
-def _pct(v) -> str:
-    return "" if v is None else f"{v * 100:.1f}%"
-
-
-def _print_experiment(e: dict) -> None:
-    from siyu_cli import output
-
-    mde_key = f"mde_vs_{e['reference']}"
-    output.emit_rows(["arm", "share", "assigned", f"min. detectable effect vs {e['reference']}"],
-                     [[a["arm"], _pct(a["share"]), a["assigned"],
-                       "" if a["arm"] == e["reference"] else "n/a" if a[mde_key] is None
-                       else f"±{a[mde_key] * 100:.1f} pp"] for a in e["arms"]],
-                     title=f"experiment arms · baseline repurchase rate {_pct(e['baseline_rate']) or 'n/a'} "
-                           f"(eligible members, {e['baseline_window_days']} days before)")
-
-
 @push_app.command("create")
 def create_cmd(
     ctx: typer.Context,
@@ -145,7 +77,9 @@ def create_cmd(
                         attachments=_attachments(link, image, miniprogram), holdout=holdout, variants=list(variant),
                         coupons=list(coupon))
     p = create_campaign(settings, spec, dry_run=dry_run)
-    _print_preview(p, fmt, None if show_all else 50)
+    from siyu_cli.push import render
+
+    render.print_preview(p, fmt, None if show_all else 50)
 
 
 @push_app.command("results")
@@ -177,41 +111,20 @@ def results_cmd(ctx: typer.Context, campaign: str = typer.Argument(...),
             rows = [r + [a[c] for c in extra] for r, a in zip(rows, red["arms"])]
         output.emit_rows(cols, rows, fmt)
         return
-    _print_attribution(d["arms"], d["uplift"], "responders", "response_rate",
-                       title + " · attribution by window (any purchase)")
+    from siyu_cli.push import render
+
+    render.print_attribution(d["arms"], d["uplift"], "responders", "response_rate",
+                             title + " · attribution by window (any purchase)")
     if red:
-        _print_attribution(red["arms"], red["uplift"], "redeemers", "redemption_rate",
-                           f"{campaign} · attribution by redemption (code {', '.join(red['codes'])})")
+        render.print_attribution(red["arms"], red["uplift"], "redeemers", "redemption_rate",
+                                 f"{campaign} · attribution by redemption (code {', '.join(red['codes'])})")
         o = red["outside"]
         output.info(f"redemption: {red['label']}")
-        output.info(f"{o['label']}: {o['orders']} orders, GMV {o['gmv']:.2f}")
+        from siyu_cli.formatting import money
+
+        output.info(f"{o['label']}: {o['orders']} orders, GMV {money(o['gmv'])}")
         if red["note"]:
             output.info(red["note"])
-
-
-def _print_attribution(arms: list[dict], uplift: list[dict], who: str, rate: str, title: str) -> None:
-    """Per-arm table and one uplift table per treatment arm (ITT, delivered-only), for window or redemption."""
-    from siyu_cli import output
-
-    output.emit_rows(["arm", "assigned", "reached", who, rate, "orders", "gmv", "gmv_per_assigned"],
-                     [[a["arm"], a["assigned"], a["reached"], a[who], _pct(a[rate]), a["orders"], a["gmv"],
-                       f"{a['gmv_per_assigned']:.2f}" if a["gmv_per_assigned"] is not None else ""] for a in arms],
-                     title=title)
-    for u in uplift:
-        parts = [("itt", u["itt"])] + ([("delivered_only", u["delivered_only"])] if "delivered_only" in u else [])
-        urows = []
-        for key, part in parts:
-            r = part[rate]
-            ci = "" if r["ci_low"] is None else f"[{r['ci_low'] * 100:+.1f}, {r['ci_high'] * 100:+.1f}] pp"
-            g = part["gmv_per_member"]
-            gci = "" if g["ci_low"] is None else f"[{g['ci_low']:+.2f}, {g['ci_high']:+.2f}]"
-            urows.append([key, "" if r["diff"] is None else f"{r['diff'] * 100:+.1f} pp", ci,
-                          "" if r["p_value"] is None else f"{r['p_value']:.3g}",
-                          "" if g["diff"] is None else f"{g['diff']:+.2f}", gci, part["verdict"]])
-        output.emit_rows(["analysis", f"{rate.replace('_rate', '')} uplift", "95% CI", "p", "GMV/member uplift",
-                          "95% CI", "verdict"], urows, title=f"{u['arm']} vs {u['versus']}")
-        for key, part in parts:
-            output.info(f"{key}: {part['label']}")
 
 
 @push_app.command("preview")
@@ -220,7 +133,9 @@ def preview_cmd(ctx: typer.Context, campaign: str = typer.Argument(...),
     """Counts, batches per sender, a rendered sample and every excluded recipient with the reason."""
     from siyu_cli.push import preview
 
-    _print_preview(preview(ctx_settings(ctx), campaign), fmt, None if show_all else 50)
+    from siyu_cli.push import render
+
+    render.print_preview(preview(ctx_settings(ctx), campaign), fmt, None if show_all else 50)
 
 
 def _send(ctx, campaign: str, ignore_quiet_hours: bool, fmt: Format) -> None:
@@ -228,7 +143,17 @@ def _send(ctx, campaign: str, ignore_quiet_hours: bool, fmt: Format) -> None:
     from siyu_cli.errors import ExitCode
     from siyu_cli.push import send_campaign
 
-    rep = send_campaign(ctx_settings(ctx), campaign, ignore_quiet_hours=ignore_quiet_hours, on_note=output.info)
+    from siyu_cli import progress
+
+    with progress.bar(f"sending {campaign}") as tick:
+        sent = [0]  # batches sent by this run (a count: the batches themselves are not kept)
+
+        def on_batch(_batch) -> None:
+            sent[0] += 1
+            tick(sent[0], None, f"{campaign}: batches sent")
+
+        rep = send_campaign(ctx_settings(ctx), campaign, ignore_quiet_hours=ignore_quiet_hours, on_note=output.info,
+                            on_batch=on_batch)
     d = rep.to_dict()
     if fmt is Format.json:
         output.emit_json(d)
@@ -289,16 +214,13 @@ def status_cmd(ctx: typer.Context, campaign: str = typer.Argument(...),
         output.emit_json(d)
         return
     st = d["states"]
-    output.emit_rows(["campaign", "status", *st.keys(), *[f"delivery:{k}" for k in d["delivery"]]],
-                     [[campaign, d["status"], *st.values(), *d["delivery"].values()]], fmt)
-    if fmt is Format.table:
-        if d["senders"]:
-            output.emit_rows(["sender", "batches", "sent", "delivered", "unconfirmed"],
-                             [[s["sender"] or "-", s["batches"], s["sent"], s["delivered"], s["unconfirmed"]] for s in d["senders"]],
-                             title="per sender")
-        if d["failed"]:
-            output.emit_rows(["recipient_id", "member_id", "reason"],
-                             [[f["recipient_id"], f["member_id"], f["reason"]] for f in d["failed"]], title="failed")
+    if fmt is Format.csv:  # one row per campaign for programs
+        output.emit_rows(["campaign", "status", *st.keys(), *[f"delivery:{k}" for k in d["delivery"]]],
+                         [[campaign, d["status"], *st.values(), *d["delivery"].values()]], fmt)
+    else:
+        from siyu_cli.push import render
+
+        render.print_status(campaign, d)
 
 
 @push_app.command("remind")
@@ -341,7 +263,8 @@ def list_cmd(ctx: typer.Context, fmt: Format = FMT) -> None:
     if fmt is Format.json:
         output.emit_json(rows)
     else:
-        output.emit_rows(cols, [[r[c] for c in cols] for r in rows], fmt)
+        output.emit_rows(cols, [[r[c] for c in cols] for r in rows], fmt,
+                         drop=("created_at", "channel", "delivered", "pending", "skipped"))
 
 
 @push_app.command("due")
@@ -382,55 +305,14 @@ def due_cmd(
     if fmt is Format.json:
         output.emit_json(d)
     elif dry_run and fmt is Format.table:
-        print_due_preview(d)
+        from siyu_cli.push import render
+
+        render.print_due_preview(d)
     else:
         output.emit_rows(["key", "campaign_id", "channel", "outcome", "error"],
                          [[i["key"], i["campaign_id"], i["channel"], i["outcome"], i.get("error", "")] for i in d["items"]], fmt)
     if rep.failed:
         raise typer.Exit(ExitCode.PARTIAL)
-
-
-def _counts(d: dict) -> str:
-    return ", ".join(f"{k} {v}" for k, v in sorted(d.items(), key=lambda kv: (-kv[1], kv[0])))
-
-
-def print_due_preview(d: dict) -> None:
-    """A dry run of push due for people: one row per playbook step, then the playbooks held back."""
-    from datetime import datetime
-
-    from rich.table import Table
-    from rich.text import Text
-
-    from siyu_cli import output
-    from siyu_cli.push.policy import REASONS
-
-    def when(iso: str) -> str:
-        return datetime.fromisoformat(iso).strftime("%m-%d %H:%M")
-
-    con = output.stdout_console()
-    table = Table(title=f"would send · {when(d['start'])} → {when(d['end'])} · dry run: nothing stored or sent",
-                  header_style="bold", show_lines=True)
-    for col in ("playbook", "step", "channel", "first at", "goes to", "held back (why)", "text (sample)"):
-        table.add_column(col, overflow="fold")
-    for st in d["steps"]:
-        if st["groups"]:
-            goes = f"{len(st['groups'])} group(s): " + ", ".join(st["groups"])
-        elif st["customers_by_guide"]:
-            goes = f"{st['to_send']} customer(s): " + _counts(st["customers_by_guide"])
-        else:
-            goes = "nothing"
-        held = ", ".join(f"{k} ({REASONS.get(k, k)}) {v}" for k, v in sorted(st["held_back"].items()))
-        other = {k: v for k, v in st["outcomes"].items() if k != "would_send"}
-        if other:
-            held = "; ".join(x for x in (held, "messages: " + _counts(other)) if x)
-        table.add_row(*(Text(str(v)) for v in (st["playbook"], st["step"], st["channel"], when(st["first_at"]), goes,
-                                                 held or "-", st["sample"] or "")))
-    con.print(table)
-    for pb in d["inactive"]:
-        n = f"{pb['messages']} message(s) in this window" if "messages" in pb else pb.get("error", "")
-        output.info(f"held back: playbook {pb['playbook']} is inactive ({n}); `siyu plan enable {pb['playbook']}` to send it")
-    if not d["steps"] and not d["inactive"]:
-        output.info("nothing is due in this window")
 
 
 # ---------------------------------------------------------------- optout

@@ -53,7 +53,11 @@ def report(
 
     if output is not None and fmt is Format.table:
         raise UsageError("--output needs --format csv or json")
-    rep = build_report(settings(ctx), date_from=_date(date_from, "--from"), date_to=_date(date_to, "--to"), by=by)
+    from siyu_cli import progress
+
+    with progress.bar("computing the report") as tick:
+        rep = build_report(settings(ctx), date_from=_date(date_from, "--from"), date_to=_date(date_to, "--to"), by=by,
+                           progress=tick)
     if html is not None:
         path = write_html(rep, html)
         info(f"wrote {path}")

@@ -42,7 +42,7 @@ def run(
         rows = [(p.name, " → ".join(s.name for s in p.steps)) for p in load_pipelines(cfg).values()]
         emit_rows(["pipeline", "steps"], rows, fmt, title="pipelines")
         return
-    log = EventLog(fmt=log_format, file=log_file, quiet=st.quiet)
+    log = EventLog(fmt=log_format, file=log_file, quiet=st.quiet, tz=cfg.timezone)
     try:
         result = run_pipeline(cfg, pipeline, resume=resume, lock_wait=lock_wait, log=log, dry_run=dry_run, alert=alert)
     finally:
@@ -58,7 +58,7 @@ def run(
         ]
         emit_rows(["step", "type", "status", "counts", "error"], rows, fmt, title=f"{result.pipeline} · {result.run_id} · {result.status}")
         if dry_run:
-            from siyu_cli.cli.push import print_due_preview
+            from siyu_cli.push.render import print_due_preview
 
             for s in result.steps:
                 if isinstance(s.counts.get("preview"), dict):

@@ -114,13 +114,13 @@ segment_app.command("run", help="Compute segments and store a snapshot (the same
 
 
 def _money(v) -> str:
-    return "" if v is None else f"{v:,.2f}"
+    from siyu_cli.formatting import money
+
+    return "" if v is None else money(v)
 
 
 def _print_summary(result, english: bool = False) -> None:
-    from rich.table import Table
-
-    from siyu_cli.output import stdout_console
+    from siyu_cli.output import rows_table, stdout_console
     from siyu_cli.segment.snapshots import pareto_line
 
     p = result.params
@@ -130,24 +130,17 @@ def _print_summary(result, english: bool = False) -> None:
     )
     console = stdout_console()
     wide = console.width >= 120  # narrow terminals get the actions as a list under the table
-    table = Table(title=title, header_style="bold")
-    table.add_column("segment 分群", no_wrap=True)
-    for col in ("members", "share", "revenue", "rev%", "R̄ days", "F̄", "M̄"):
-        table.add_column(col, justify="right", no_wrap=True)
-    if wide:
-        table.add_column("action 建议动作", overflow="fold")
 
     def action(r) -> str:
         return (r["action_en"] or r["action"]) if english else r["action"]
 
-    for r in result.summary:
-        table.add_row(
-            rich_text(f"{r['segment_id']} {r['name']}" if r["segment_id"] != r["name"] else r["name"]),
-            f"{r['members']:,}", f"{r['share']:.1%}", _money(r["revenue"]), f"{r['revenue_share']:.1%}",
-            "" if r["mean_recency_days"] is None else f"{r['mean_recency_days']:g}",
-            "" if r["mean_frequency"] is None else f"{r['mean_frequency']:g}",
-            _money(r["mean_monetary"]), *([rich_text(action(r))] if wide else []),
-        )
+    cols = ["segment 分群", "members", "share", "revenue", "rev%", "R̄ days", "F̄", "M̄"] + (["action 建议动作"] if wide else [])
+    rows = [[f"{r['segment_id']} {r['name']}" if r["segment_id"] != r["name"] else r["name"],
+             f"{r['members']:,}", f"{r['share']:.1%}", _money(r["revenue"]), f"{r['revenue_share']:.1%}",
+             "" if r["mean_recency_days"] is None else f"{r['mean_recency_days']:g}",
+             "" if r["mean_frequency"] is None else f"{r['mean_frequency']:g}",
+             _money(r["mean_monetary"]), *([action(r)] if wide else [])] for r in result.summary]
+    table = rows_table(cols, rows, title=title, width=console.width)
     console.print(table)
     if not wide:
         for r in result.summary:

@@ -30,9 +30,12 @@ def sync_wecom_cmd(
     from siyu_cli import output
     from siyu_cli.sync.wecom import sync_wecom
 
+    from siyu_cli import progress
+
     s = settings(ctx)
-    report = sync_wecom(s, activity=not no_activity, activity_days=activity_days,
-                        progress=output.info if output.progress_enabled() else None)
+    with progress.bar("syncing from WeCom") as tick:
+        report = sync_wecom(s, activity=not no_activity, activity_days=activity_days,
+                            progress=lambda stage: tick(0, None, stage))
     data = report.to_dict()
     for note in report.notes:  # e.g. staff names skipped (no directory permission): stderr, every format
         output.info(note)

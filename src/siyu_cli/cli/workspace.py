@@ -32,7 +32,8 @@ def init(
         language=overrides.get("language") or "zh",
         force=force,
     )
-    info(f"created workspace {result.root} ({len(result.playbooks)} example playbooks)")
+    playbooks = sum(1 for p in result.playbooks if p.suffix in (".yaml", ".yml") and p.parent.name == "playbooks")
+    info(f"created workspace {result.root} ({playbooks} example playbooks)")
     info(f"next: cd {result.root} && siyu load orders FILE   (or `siyu demo` for a tour)")
 
 

@@ -1116,20 +1116,25 @@ def build(members: int = 2000, seed: int = 7, today: date | None = None) -> Demo
     return DemoData(members=members, seed=seed, today=today, people=people, orders=orders, groups=groups)
 
 
-def generate_data(folder: Path, *, members: int = 2000, seed: int = 7, today: date | None = None) -> DemoData:
-    """Write every export into ``folder`` and return the world with its ground truth."""
+def generate_data(folder: Path, *, members: int = 2000, seed: int = 7, today: date | None = None,
+                  progress=None) -> DemoData:
+    """Write every export into ``folder`` and return the world with its ground truth.
+
+    ``progress(done, total, what)`` (siyu_cli.progress) hears of each stage: building the world, then each file.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    writers = ("youzan_members", "miniprogram_members", "wecom_customers", "youzan_orders", "tmall_orders",
+               "shopify_orders", "wecom_groups")
+    tick = progress or (lambda done, total=None, what="": None)
+    tick(0, len(writers) + 1, f"building {members:,} members")
     data = build(members, seed, today)
     world_rng = random.Random(f"{seed}:files")  # formatting randomness, independent of the world's
     writer = _Writer(data, folder, world_rng)
-    writer.youzan_members()
-    writer.miniprogram_members()
-    writer.wecom_customers()
-    writer.youzan_orders()
-    writer.tmall_orders()
-    writer.shopify_orders()
-    writer.wecom_groups()
+    for i, name in enumerate(writers, start=1):
+        tick(i, len(writers) + 1, f"writing {name}")
+        getattr(writer, name)()
+    tick(len(writers) + 1, len(writers) + 1, "done")
     order = {n: i for i, n in enumerate(FILE_SPECS)}
     data.files.sort(key=lambda f: order[f.path.name])
     data.bad_rows.sort(key=lambda b: (order[b.file], b.line))

@@ -14,12 +14,13 @@ import json
 import os
 import shutil
 import time as _time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+from siyu_cli import progress
 from siyu_cli.errors import SiyuError, UsageError
 
 MARKER = ".siyu-demo"
@@ -46,6 +47,7 @@ class DemoContext:
     data: Any = None  # siyu_cli.demo.generator.DemoData once generated
     results: dict[str, Any] = field(default_factory=dict)  # step id -> whatever the step keeps (raw objects)
     playbooks: list[Path] = field(default_factory=list)  # the demo brand's playbooks in the workspace
+    progress: Any = None  # the running step's siyu_cli.progress callback (None: nobody is watching)
 
     @property
     def exports(self) -> Path:
@@ -180,7 +182,7 @@ def _to_dict(obj: Any) -> dict:
 def step_generate(ctx: DemoContext) -> dict:
     from siyu_cli.demo.generator import generate_data
 
-    ctx.data = generate_data(ctx.exports, members=ctx.members, seed=ctx.seed, today=ctx.today)
+    ctx.data = generate_data(ctx.exports, members=ctx.members, seed=ctx.seed, today=ctx.today, progress=ctx.progress)
     exp = ctx.data.expected()
     return {
         "files": len(ctx.data.files),
@@ -347,7 +349,9 @@ def step_report(ctx: DemoContext) -> dict:
     kpis = _to_dict(report).get("kpis") or {}
     summary: dict[str, Any] = {}
     if kpis.get("gmv") is not None:
-        summary["GMV"] = f"¥{kpis['gmv']:,.0f}"
+        from siyu_cli.formatting import money
+
+        summary["GMV"] = money(kpis["gmv"])
     if kpis.get("repurchase_rate") is not None:
         summary["复购率"] = f"{kpis['repurchase_rate']:.0%}"
     if kpis.get("online_rate") is not None:
@@ -476,7 +480,8 @@ def run_demo(
             continue
         t0 = _time.perf_counter()
         try:
-            summary = step.func(ctx) or {}
+            with progress.bar(step.title) if console is not None else nullcontext(None) as ctx.progress:
+                summary = step.func(ctx) or {}
             res = StepResult(step.id, step.title, "ok", summary=dict(summary), seconds=_time.perf_counter() - t0)
         except SiyuError as exc:
             res = StepResult(step.id, step.title, "failed", seconds=_time.perf_counter() - t0,

@@ -183,8 +183,11 @@ def resolve_period(settings: "Settings", date_from: date | None, date_to: date |
 
 
 def build_report(settings: "Settings", *, date_from: date | None = None, date_to: date | None = None,
-                 by: str | None = None) -> Report:
-    """Compute the report for ``[date_from, date_to]`` (inclusive) from the store, read-only."""
+                 by: str | None = None, progress=None) -> Report:
+    """Compute the report for ``[date_from, date_to]`` (inclusive) from the store, read-only.
+
+    ``progress(done, total, what)`` (siyu_cli.progress) hears of each stage."""
+    tick = progress or (lambda done, total=None, what="": None)
     from siyu_cli.report import kpis as K
     from siyu_cli.store import open_store
 
@@ -235,22 +238,29 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
         s["add_rate"] = K.add_rates(con, dfrom, dto)
         s["lifecycle"] = life
         s["pareto"] = par
+        tick(1, 4, "segments and cohorts")
         s["segments"] = K.segments(con)
         s["cohorts"] = K.cohorts(con, cfrom, dto, dfrom)
         trend = K.trend(con, dfrom, dto)
         K.release(con)  # the per-member tables are done with: free their memory before the leaderboards
+        tick(2, 4, "leaderboards and campaigns")
         s["leaderboards"] = K.leaderboards(con, dfrom, dto)
-        s["campaigns"] = K.campaigns(con, dfrom, dto, cfg.campaign_days)
+        campaigns = K.campaigns(con, dfrom, dto, cfg.campaign_days)
+        # only campaigns that reached someone: built-but-unsent ones (empty audiences, all held back) are noise
+        s["campaigns"] = None if campaigns is None else [c for c in campaigns if c["reached"]]
+        unsent = 0 if campaigns is None else len(campaigns) - len(s["campaigns"])
         from siyu_cli.report import measured
 
         s["experiments"] = measured.experiments(con, dfrom, dto, settings.timezone, cfg.campaign_days)
         s["redemptions"] = measured.redemptions(con, dfrom, dto, settings.timezone, cfg.campaign_days)
         s["clv"] = measured.clv_by_segment(con)
-        s["trend"] = trend
+        s["trend"] = mark_partial_months(trend, dfrom, dto)
         s["breakdown"] = {"by": by, "rows": K.breakdown(con, by)} if by else None
+        tick(3, 4, "WeCom sections")
         from siyu_cli.report.wecom import wecom_sections
 
         s.update(wecom_sections(con, dfrom, dto))  # contact events, guide activity, group health (from sync)
+    tick(4, 4, "done")
     if not s["add_rate"]:
         report.notes.append("加粉率: no store traffic in the period (load it with `siyu report traffic FILE`)")
     if s["segments"] is None:
@@ -259,6 +269,8 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
         report.notes.append("活动效果: no campaigns yet (push has not run)")
     elif not s["campaigns"]:
         report.notes.append("活动效果: no campaign was sent in the period")
+    if unsent:
+        report.notes.append(f"活动效果: {unsent} campaign(s) in the period reached nobody and are not shown")
     if kp["orders"] and not s["totals"]["non_member_orders"]:
         report.notes.append("会员占比: every order in the period has a member (no walk-in orders loaded), so it is 100%")
     if kp["orders"] and kp["items_per_order"] is None:
@@ -266,6 +278,21 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
     if kp["orders"] == 0:
         report.notes.append(f"no paid orders between {dfrom} and {dto}")
     return report
+
+
+def mark_partial_months(trend: list[dict[str, Any]], dfrom: date, dto: date) -> list[dict[str, Any]]:
+    """Each month of the trend with ``days_covered``, ``days_in_month`` and ``partial`` (the period covers
+    only part of it — the current month, or the first month of a rolling period), so a half month is
+    shown as such instead of as a collapse."""
+    import calendar
+
+    for row in trend:
+        year, month = (int(x) for x in row["month"].split("-"))
+        days = calendar.monthrange(year, month)[1]
+        first, last = date(year, month, 1), date(year, month, days)
+        covered = (min(last, dto) - max(first, dfrom)).days + 1
+        row.update(days_covered=max(covered, 0), days_in_month=days, partial=covered < days)
+    return trend
 
 
 def write_html(report: Report, path: Path) -> Path:

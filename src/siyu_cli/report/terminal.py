@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
+from siyu_cli import formatting as _f
 from siyu_cli.output import rich_text
 from siyu_cli.report import Report
 from siyu_cli.report.kpis import KPI_BY_ID
@@ -13,26 +14,11 @@ WIDTH = 100
 SPARKS = "▁▂▃▄▅▆▇█"
 
 
-def fmt_money(value: Any, currency: str = "CNY") -> str:
-    if value is None:
-        return "—"
-    symbol = "¥" if currency in ("CNY", "RMB") else f"{currency} "
-    v = float(value)
-    if abs(v) >= 1_000_000:
-        return f"{symbol}{v / 10_000:,.1f}万"
-    return f"{symbol}{v:,.2f}" if abs(v) < 1000 else f"{symbol}{v:,.0f}"
-
-
-def fmt_ratio(value: Any) -> str:
-    return "—" if value is None else f"{float(value) * 100:.1f}%"
-
-
-def fmt_count(value: Any) -> str:
-    return "—" if value is None else f"{int(value):,}"
-
-
-def fmt_number(value: Any) -> str:
-    return "—" if value is None else f"{float(value):.2f}"
+# one format for people everywhere (siyu_cli.formatting); the old names stay for the HTML page and tests
+fmt_money = _f.money
+fmt_ratio = _f.ratio
+fmt_count = _f.count
+fmt_number = _f.number
 
 
 def fmt_kpi(kpi_id: str, value: Any, currency: str = "CNY") -> str:
@@ -71,36 +57,92 @@ def _label(report: Report, kpi_id: str) -> str:
 
 
 def render(report: Report, console=None) -> None:
-    """Print the dashboard on ``console`` (default: stdout, at most 100 columns wide)."""
-    from rich.console import Console, Group
+    """Print the dashboard on ``console`` (default: stdout, at most 100 columns wide), section by section."""
+    if console is None:
+        console = _console()
+    for section in SECTIONS:
+        section(report, console)
+
+
+def _console():
+    """stdout at most ``WIDTH`` columns: the terminal's width, else ``$COLUMNS``, else the full ``WIDTH``
+    (a pipe or file; Rich would otherwise assume 80)."""
+    import os
+
+    from rich.console import Console
+
+    from siyu_cli.output import stdout_console
+
+    base = stdout_console()
+    columns = os.environ.get("COLUMNS", "")
+    width = base.width if base.is_terminal else int(columns) if columns.isdigit() and int(columns) > 0 else WIDTH
+    return Console(width=min(width, WIDTH), no_color=base.no_color, soft_wrap=False, force_terminal=base.is_terminal)
+
+
+def _panel(console, body, title) -> None:
+    from rich.panel import Panel
+
+    _keep_words(body)
+    console.print(Panel(body, title=title, title_align="left"))
+
+
+def _keep_words(table) -> None:
+    """Folded text columns keep their words (a coupon code, a store name) whole up to 16 cells: Rich would
+    otherwise squeeze them to a few cells when the numbers take the room."""
+    from rich.cells import cell_len
+    from rich.table import Table
+
+    if not isinstance(table, Table):
+        return
+    for column in table.columns:
+        if column.overflow == "fold" and not column.no_wrap:
+            words = [w for cell in column._cells for w in str(cell).replace(",", ", ").split()]
+            column.min_width = min(16, max((cell_len(w) for w in words), default=0)) or None
+
+
+def _table(columns, console=None, *, bar_width: int = 0):
+    """A borderless table: ``columns`` are (header, kind) with kind ``text`` (folds), ``num`` (right-aligned,
+    never wrapped or cut), ``id`` (left-aligned, never wrapped: months, arms) or ``bar`` (left out below
+    90 columns, where it would squeeze the numbers)."""
+    from rich.table import Table
+
+    t = Table(box=None, header_style="bold", padding=(0, 1))
+    for head, kind in columns:
+        if kind == "bar" and console is not None and console.width < 90:
+            continue
+        t.add_column(head, justify="right" if kind == "num" else "left", no_wrap=kind != "text",
+                     overflow="fold" if kind == "text" else "ellipsis")
+    return t
+
+
+def _row(t, cells, kinds) -> None:
+    """Add a row to a :func:`_table`, leaving out the cells of the columns it left out."""
+    shown = [c for c, kind in zip(cells, kinds) if kind != "bar" or len(t.columns) == len(kinds)]
+    t.add_row(*shown)
+
+
+def _zh(report: Report) -> bool:
+    return report.language == "zh"
+
+
+#: the KPIs of the headline grid, in reading order
+HEADLINE = ("gmv", "orders", "aov", "members", "new_members", "items_per_order", "buyers", "new_buyers",
+            "returning_buyers", "member_order_share", "member_gmv_share", "online_rate", "repurchase_rate",
+            "purchase_frequency", "new_contacts", "active_share", "silent_share", "churned_share",
+            "annual_revenue_per_member", "head_share", "share_for_80")
+
+
+def _headline(report: Report, console) -> None:
+    """The KPI grid: name/value pairs, three per row (two or one when narrow); labels shorten, numbers never."""
+    from rich.cells import cell_len
     from rich.panel import Panel
     from rich.table import Table
-    from rich.text import Text
 
-    if console is None:
-        from siyu_cli.output import stdout_console
-
-        base = stdout_console()
-        # a pipe or file gets the full 100 columns (Rich would otherwise assume 80)
-        width = min(base.width, WIDTH) if base.is_terminal else WIDTH
-        console = Console(width=width, no_color=base.no_color, soft_wrap=False, force_terminal=base.is_terminal)
-    zh = report.language == "zh"
-    cur = report.currency
-    k = report.kpis
-    s = report.sections
+    zh = _zh(report)
     title = (f"私域经营报告  {report.date_from} ~ {report.date_to}（{report.days} 天）" if zh
              else f"Private-domain report  {report.date_from} – {report.date_to} ({report.days} days)")
-
-    # headline KPIs: three name/value pairs per row
     per_row = 3 if console.width >= 90 else 2 if console.width >= 56 else 1
-    ids = ["gmv", "orders", "aov", "members", "new_members", "items_per_order", "buyers", "new_buyers",
-           "returning_buyers", "member_order_share", "member_gmv_share", "online_rate", "repurchase_rate",
-           "purchase_frequency", "new_contacts", "active_share", "silent_share", "churned_share",
-           "annual_revenue_per_member", "head_share", "share_for_80"]
-    cells = [(_label(report, i), fmt_kpi(i, k.get(i), cur)) for i in ids]
-    from rich.cells import cell_len
-
-    # fixed column widths: labels may be shortened with an ellipsis, numbers never are
+    cells = [(_label(report, i), fmt_kpi(i, report.kpis.get(i), report.currency)) for i in HEADLINE]
     value_width = max(cell_len(v) for _, v in cells)
     inner = console.width - 4  # panel border and padding
     label_width = max(4, (inner - (2 * per_row - 1) * 2) // per_row - value_width)
@@ -115,30 +157,50 @@ def render(report: Report, console=None) -> None:
         grid.add_row(*[x for pair in chunk for x in pair])
     console.print(Panel(grid, title=title, title_align="left", border_style="cyan"))
 
-    # trend
-    trend = s.get("trend") or []
-    if trend:
-        t = Table.grid(padding=(0, 1))
-        t.add_column(style="dim", no_wrap=True)
-        t.add_column(no_wrap=True)
-        t.add_column(style="dim", no_wrap=True)
-        months = trend[-36:]
-        span = f"{months[0]['month']} → {months[-1]['month']}"
-        t.add_row("GMV" if not zh else "销售额", Text(sparkline([m["gmv"] for m in months]), style="green"),
-                  f"{span}  max {fmt_money(max(m['gmv'] for m in months), cur)}")
-        t.add_row("订单" if zh else "Orders", Text(sparkline([m["orders"] for m in months]), style="cyan"),
-                  f"max {fmt_count(max(m['orders'] for m in months))}")
-        t.add_row("新会员" if zh else "New members", Text(sparkline([m["new_members"] for m in months]), style="magenta"),
-                  f"max {fmt_count(max(m['new_members'] for m in months))}")
-        console.print(Panel(t, title="月度趋势" if zh else "Monthly trend", title_align="left"))
 
-    # lifecycle + pareto side by side as one small table
+def _trend(report: Report, console) -> None:
+    """Monthly sparklines; a month the period covers only in part is marked, not shown as a collapse."""
+    from rich.table import Table
+    from rich.text import Text
+
+    trend = report.sections.get("trend") or []
+    if not trend:
+        return
+    zh, cur = _zh(report), report.currency
+    t = Table.grid(padding=(0, 1))
+    t.add_column(style="dim", no_wrap=True)
+    t.add_column(no_wrap=True)
+    t.add_column(style="dim", overflow="fold")
+    months = trend[-36:]
+    span = f"{months[0]['month']} → {months[-1]['month']}"
+    t.add_row("GMV" if not zh else "销售额", Text(sparkline([m["gmv"] for m in months]), style="green"),
+              f"{span}  max {fmt_money(max(m['gmv'] for m in months), cur)}")
+    t.add_row("订单" if zh else "Orders", Text(sparkline([m["orders"] for m in months]), style="cyan"),
+              f"max {fmt_count(max(m['orders'] for m in months))}")
+    t.add_row("新会员" if zh else "New members", Text(sparkline([m["new_members"] for m in months]), style="magenta"),
+              f"max {fmt_count(max(m['new_members'] for m in months))}")
+    partial = [m for m in months if m.get("partial")]
+    if partial:
+        marks = "".join("*" if m.get("partial") else " " for m in months)
+        covered = ", ".join(f"{m['month']} ({m['days_covered']}/{m['days_in_month']})" for m in partial)
+        t.add_row("", Text(marks, style="yellow"),
+                  f"* 不完整月份（期内天数/当月天数）：{covered}" if zh
+                  else f"* partial months (days in the period/days in the month): {covered}")
+    _panel(console, t, "月度趋势" if zh else "Monthly trend")
+
+
+def _activity(report: Report, console) -> None:
+    """Lifecycle shares and the Pareto summary, side by side when there is room."""
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
+    zh, s, cfg = _zh(report), report.sections, report.config
     life = s.get("lifecycle") or {}
     lt = Table(box=None, show_header=False, padding=(0, 1), expand=False)
     lt.add_column(no_wrap=True)
     lt.add_column(justify="right", no_wrap=True)
     lt.add_column(no_wrap=True)
-    cfg = report.config
     names = {
         "active": (f"活跃 ≤{cfg.active_days}天" if zh else f"active ≤{cfg.active_days}d", "green"),
         "silent": (f"沉默 ≤{cfg.churn_days}天" if zh else f"silent ≤{cfg.churn_days}d", "yellow"),
@@ -171,116 +233,144 @@ def render(report: Report, console=None) -> None:
         console.print(life_panel)
         console.print(pareto_panel)
 
-    # segments
-    seg = s.get("segments")
-    if seg:
-        st = Table(title=None, header_style="bold", box=None, padding=(0, 1))
-        st.add_column("分层" if zh else "segment", no_wrap=True)
-        st.add_column("人数" if zh else "members", justify="right")
-        st.add_column("占比" if zh else "share", justify="right")
-        st.add_column("", no_wrap=True)
-        has_prev = seg.get("previous") is not None
-        if has_prev:
-            st.add_column("变化" if zh else "change", justify="right")
-        for m in sorted(seg["mix"], key=lambda m: -m["members"]):
-            row = [rich_text(f"{m['segment_id']} {m['segment_name'] or ''}".strip()), fmt_count(m["members"]),
-                   fmt_ratio(m["share"]), Text(bar(m["share"], 20), style="cyan")]
-            if has_prev:
-                ch = m.get("change_members") or 0
-                row.append(Text(f"{ch:+d} ({(m.get('change_share') or 0) * 100:+.1f}pt)",
-                                style="green" if ch > 0 else "red" if ch < 0 else "dim"))
-            st.add_row(*row)
-        snap = seg["latest"]
-        sub = f"snapshot {snap['snapshot_id']} ({snap['as_of']})"
-        if has_prev:
-            sub += f" vs {seg['previous']['snapshot_id']} ({seg['previous']['as_of']})"
-        console.print(Panel(st, title=f"RFM 分层  {sub}" if zh else f"RFM segments  {sub}", title_align="left"))
 
-    # cohorts: the latest 8 cohorts × months 0..7
-    cohorts = (s.get("cohorts") or [])[-8:]
-    if cohorts:
-        span = min(8, max(len(c["retention"]) for c in cohorts))
-        ct = Table(box=None, header_style="bold", padding=(0, 1))
-        ct.add_column("入会月" if zh else "joined", no_wrap=True)
-        ct.add_column("人数" if zh else "size", justify="right")
-        for i in range(span):
-            ct.add_column(f"+{i}", justify="right")
-        for c in cohorts:
-            vals = [fmt_ratio(r) for r in c["retention"][:span]] + [""] * (span - len(c["retention"][:span]))
-            ct.add_row(rich_text(c["month"]), fmt_count(c["size"]), *vals)
-        console.print(Panel(ct, title="同期群留存（入会后第 k 月购买占比）" if zh else "Cohort retention (bought in month k)",
-                            title_align="left"))
+def _segments(report: Report, console) -> None:
+    """The RFM mix of the latest snapshot (by as-of date), with the change against the previous one."""
+    from rich.text import Text
 
-    # leaderboards
+    seg = report.sections.get("segments")
+    if not seg:
+        return
+    zh = _zh(report)
+    has_prev = seg.get("previous") is not None
+    kinds = ["text", "num", "num", "bar"] + (["num"] if has_prev else [])
+    st = _table(zip(("分层" if zh else "segment", "人数" if zh else "members", "占比" if zh else "share", "",
+                     "变化" if zh else "change"), kinds), console)
+    for m in sorted(seg["mix"], key=lambda m: -m["members"]):
+        row = [rich_text(f"{m['segment_id']} {m['segment_name'] or ''}".strip()), fmt_count(m["members"]),
+               fmt_ratio(m["share"]), Text(bar(m["share"], 20), style="cyan")]
+        if has_prev:
+            ch = m.get("change_members") or 0
+            row.append(Text(f"{ch:+d} ({(m.get('change_share') or 0) * 100:+.1f}pt)",
+                            style="green" if ch > 0 else "red" if ch < 0 else "dim"))
+        _row(st, row, kinds)
+    snap = seg["latest"]
+    sub = f"snapshot {snap['snapshot_id']} ({snap['as_of']})"
+    if has_prev:
+        sub += f" vs {seg['previous']['snapshot_id']} ({seg['previous']['as_of']})"
+    _panel(console, st, f"RFM 分层  {sub}" if zh else f"RFM segments  {sub}")
+
+
+def _cohorts(report: Report, console) -> None:
+    """Retention of the latest 8 join-month cohorts × months 0..7."""
+    cohorts = (report.sections.get("cohorts") or [])[-8:]
+    if not cohorts:
+        return
+    zh = _zh(report)
+    span = min(8, max(len(c["retention"]) for c in cohorts))
+    ct = _table([("入会月" if zh else "joined", "id"), ("人数" if zh else "size", "num")]
+                + [(f"+{i}", "num") for i in range(span)])
+    for c in cohorts:
+        vals = [fmt_ratio(r) for r in c["retention"][:span]] + [""] * (span - len(c["retention"][:span]))
+        ct.add_row(rich_text(c["month"]), fmt_count(c["size"]), *vals)
+    _panel(console, ct, "同期群留存（入会后第 k 月购买占比）" if zh else "Cohort retention (bought in month k)")
+
+
+def _leaderboards(report: Report, console) -> None:
+    """Top 5 stores and guides by GMV (canonical stores and staff, see siyu_cli.dimensions)."""
+    from rich.text import Text
+
+    zh, cur = _zh(report), report.currency
+    kinds = ["num", "text", "num", "bar", "num", "num", "num"]
     for key, title_zh, title_en in (("store", "门店业绩榜", "Stores"), ("guide", "导购业绩榜", "Guides")):
-        rows = (s.get("leaderboards") or {}).get(key) or []
+        rows = (report.sections.get("leaderboards") or {}).get(key) or []
         if not rows:
             continue
-        lb = Table(box=None, header_style="bold", padding=(0, 1))
-        for col, justify in (("#", "right"), ("门店" if key == "store" and zh else "导购" if zh else key, "left"),
-                             ("销售额" if zh else "GMV", "right"), ("", "left"),
-                             ("购买会员" if zh else "buyers", "right"), ("复购率" if zh else "repurchase", "right"),
-                             ("新增好友" if zh else "new contacts", "right")):
-            lb.add_column(col, justify=justify, no_wrap=True)
+        heads = ("#", "门店" if key == "store" and zh else "导购" if zh else key, "销售额" if zh else "GMV", "",
+                 "购买会员" if zh else "buyers", "复购率" if zh else "repurchase", "新增好友" if zh else "new contacts")
+        lb = _table(zip(heads, kinds), console)
         top = max((r["gmv"] for r in rows), default=0) or 1
         for r in rows[:5]:
             who = (r.get("name") or r["store"]) if key == "store" else (f"{r['name']} ({r['guide']})" if r.get("name") else r["guide"])
-            lb.add_row(str(r["rank"]), rich_text(str(who)[:24]), fmt_money(r["gmv"], cur), Text(bar(r["gmv"] / top, 16), style="green"),
-                       fmt_count(r["buyers"]), fmt_ratio(r["repurchase_rate"]), fmt_count(r["new_contacts"]))
+            _row(lb, [str(r["rank"]), rich_text(str(who)), fmt_money(r["gmv"], cur), Text(bar(r["gmv"] / top, 16), style="green"),
+                      fmt_count(r["buyers"]), fmt_ratio(r["repurchase_rate"]), fmt_count(r["new_contacts"])], kinds)
         more = f"  (top 5 of {len(rows)})" if len(rows) > 5 else ""
-        console.print(Panel(lb, title=(title_zh if zh else title_en) + more, title_align="left"))
+        _panel(console, lb, (title_zh if zh else title_en) + more)
 
-    # add rate
-    if s.get("add_rate"):
-        at = Table(box=None, header_style="bold", padding=(0, 1))
-        for col in (("门店", "新增好友", "进店客数", "加粉率") if zh else ("store", "new contacts", "traffic", "add rate")):
-            at.add_column(col, justify="left" if col in ("门店", "store") else "right", no_wrap=True)
-        for r in s["add_rate"][:10]:
-            at.add_row(rich_text(r["store"]), fmt_count(r["new_contacts"]), fmt_count(r["store_traffic"]), fmt_ratio(r["add_rate"]))
-        console.print(Panel(at, title="加粉率" if zh else "Add rate", title_align="left"))
 
-    # campaigns
-    if s.get("campaigns"):
-        cp = Table(box=None, header_style="bold", padding=(0, 1))
-        heads = (("活动", "left"), ("触达", "right"), ("送达", "right"), (f"{cfg.campaign_days}天复购", "right"),
-                 ("对照组", "right"), ("提升", "right")) if zh else (
-                 ("campaign", "left"), ("reached", "right"), ("delivered", "right"),
-                 (f"rep {cfg.campaign_days}d", "right"), ("control", "right"), ("uplift", "right"))
-        for col, j in heads:
-            cp.add_column(col, justify=j, no_wrap=True)
-        for c in s["campaigns"][:8]:
-            up = c["campaign_uplift"]
-            cp.add_row(rich_text(str(c["name"] or c["campaign_id"])[:28]), fmt_count(c["reached"]), fmt_count(c["delivered"]),
-                       fmt_ratio(c["campaign_repurchase"]), fmt_ratio(c["control_repurchase"]),
-                       "—" if up is None else f"{up * 100:+.1f}pt")
-        console.print(Panel(cp, title="活动效果（观察性对照：同分层未触达会员，非随机）" if zh
-                            else "Campaigns (observational control: not randomised)", title_align="left"))
-    _measured(s, console, zh, cur)
+def _add_rate(report: Report, console) -> None:
+    """New WeCom contacts per store visitor (needs `siyu report traffic`)."""
+    rows = report.sections.get("add_rate")
+    if not rows:
+        return
+    zh = _zh(report)
+    heads = ("门店", "新增好友", "进店客数", "加粉率") if zh else ("store", "new contacts", "traffic", "add rate")
+    at = _table(zip(heads, ("text", "num", "num", "num")))
+    for r in rows[:10]:
+        at.add_row(rich_text(r["store"]), fmt_count(r["new_contacts"]), fmt_count(r["store_traffic"]), fmt_ratio(r["add_rate"]))
+    _panel(console, at, "加粉率" if zh else "Add rate")
 
-    # breakdown
-    bd = s.get("breakdown")
-    if bd:
-        by = bd["by"]
-        btab = Table(box=None, header_style="bold", padding=(0, 1))
-        for col, j in ((by, "left"), ("订单" if zh else "orders", "right"), ("购买会员" if zh else "buyers", "right"),
-                       ("销售额" if zh else "GMV", "right"), ("客单价" if zh else "AOV", "right"),
-                       ("会员销售占比" if zh else "member GMV", "right"), ("复购率" if zh else "repurchase", "right")):
-            btab.add_column(rich_text(col), justify=j, no_wrap=True)
-        for r in bd["rows"]:
-            key = r[by] if r[by] is not None else "（未指定）" if zh else "(none)"
-            if r.get("name"):
-                key = f"{r['name']} ({key})"
-            btab.add_row(rich_text(str(key)[:24]), fmt_count(r["orders"]),
-                         fmt_count(r["buyers"]), fmt_money(r["gmv"], cur), fmt_money(r["aov"], cur),
-                         fmt_ratio(r["member_gmv_share"]), fmt_ratio(r["repurchase_rate"]))
-        console.print(Panel(btab, title=rich_text(f"按 {by} 拆分" if zh else f"By {by}"), title_align="left"))
 
+def _campaigns(report: Report, console) -> None:
+    """Campaigns that reached someone in the period, against the same segments' members not reached."""
+    campaigns = report.sections.get("campaigns")
+    if not campaigns:
+        return
+    zh, cfg = _zh(report), report.config
+    heads = (("活动", "触达", "送达", f"{cfg.campaign_days}天复购", "对照组", "提升") if zh else
+             ("campaign", "reached", "delivered", f"rep {cfg.campaign_days}d", "control", "uplift"))
+    cp = _table(zip(heads, ("text", "num", "num", "num", "num", "num")))
+    for c in campaigns[:8]:
+        up = c["campaign_uplift"]
+        cp.add_row(rich_text(str(c["name"] or c["campaign_id"])), fmt_count(c["reached"]), fmt_count(c["delivered"]),
+                   fmt_ratio(c["campaign_repurchase"]), fmt_ratio(c["control_repurchase"]),
+                   "—" if up is None else f"{up * 100:+.1f}pt")
+    more = ""
+    if len(campaigns) > 8:
+        more = f"  (前 8 个，共 {len(campaigns)} 个)" if zh else f"  (top 8 of {len(campaigns)})"
+    _panel(console, cp, ("活动效果（观察性对照：同分层未触达会员，非随机）" if zh
+                         else "Campaigns (observational control: not randomised)") + more)
+
+
+def _measured_sections(report: Report, console) -> None:
+    _measured(report.sections, console, _zh(report), report.currency)
+
+
+def _breakdown(report: Report, console) -> None:
+    """The period split by store, guide, channel or month (`siyu report --by`)."""
+    bd = report.sections.get("breakdown")
+    if not bd:
+        return
+    zh, cur, by = _zh(report), report.currency, bd["by"]
+    heads = (by, "订单" if zh else "orders", "购买会员" if zh else "buyers", "销售额" if zh else "GMV",
+             "客单价" if zh else "AOV", "会员销售占比" if zh else "member GMV", "复购率" if zh else "repurchase")
+    btab = _table(zip([rich_text(h) for h in heads], ("text", "num", "num", "num", "num", "num", "num")))
+    for r in bd["rows"]:
+        key = r[by] if r[by] is not None else "（未指定）" if zh else "(none)"
+        if r.get("name"):
+            key = f"{r['name']} ({key})"
+        btab.add_row(rich_text(str(key)), fmt_count(r["orders"]),
+                     fmt_count(r["buyers"]), fmt_money(r["gmv"], cur), fmt_money(r["aov"], cur),
+                     fmt_ratio(r["member_gmv_share"]), fmt_ratio(r["repurchase_rate"]))
+    _panel(console, btab, rich_text(f"按 {by} 拆分" if zh else f"By {by}"))
+
+
+def _wecom(report: Report, console) -> None:
     from siyu_cli.report.wecom import render_terminal
 
     render_terminal(report, console)  # contact events, guide activity, group health (after `siyu sync wecom`)
 
+
+def _notes(report: Report, console) -> None:
+    from rich.console import Group
+
     if report.notes:
         console.print(Group(*[rich_text(f"· {n}", style="dim") for n in report.notes]))
+
+
+#: the dashboard's sections, top to bottom; each prints nothing when its data is absent
+SECTIONS = (_headline, _trend, _activity, _segments, _cohorts, _leaderboards, _add_rate, _campaigns,
+            _measured_sections, _breakdown, _wecom, _notes)
 
 
 def _itt_cell(e: dict, arm: str) -> tuple[dict | None, str]:
@@ -294,50 +384,46 @@ def _itt_cell(e: dict, arm: str) -> tuple[dict | None, str]:
 def _measured(s: dict, console, zh: bool, cur: str) -> None:
     """The randomised experiments and CLV-by-segment panels (sections from report/measured.py)."""
     from rich.panel import Panel
-    from rich.table import Table
 
     exps = s.get("experiments") or []
     if exps:
-        et = Table(box=None, header_style="bold", padding=(0, 1))
-        for col in (("活动", "组", "分配", "送达", "复购率", "ITT 提升 [95% CI]", "p", "结论") if zh else
-                    ("campaign", "arm", "assigned", "reached", "response", "ITT uplift [95% CI]", "p", "verdict")):
-            et.add_column(col, no_wrap=True, justify="left" if col in ("活动", "组", "campaign", "arm", "结论", "verdict") else "right")
+        heads = (("活动", "组", "分配", "送达", "复购率", "ITT 提升 [95% CI]", "p", "结论") if zh else
+                 ("campaign", "arm", "assigned", "reached", "response", "ITT uplift [95% CI]", "p", "verdict"))
+        et = _table(zip(heads, ("text", "id", "num", "num", "num", "num", "num", "text")))
         for e in exps[:8]:
             for a in e["arms"]:
                 u, ci = _itt_cell(e, a["arm"])
-                et.add_row(rich_text(str(e["name"] or e["campaign_id"])[:20]), a["arm"], fmt_count(a["assigned"]),
+                et.add_row(rich_text(str(e["name"] or e["campaign_id"])), a["arm"], fmt_count(a["assigned"]),
                            fmt_count(a["reached"]), fmt_ratio(a["response_rate"]), ci,
                            "" if not u or u["p_value"] is None else f"{u['p_value']:.3g}", u["verdict"] if u else "")
+        _keep_words(et)
         console.print(Panel(et, title="随机对照实验（意向处理 ITT）" if zh else "Randomised experiments (intent-to-treat)",
                             title_align="left"))
     reds = s.get("redemptions") or []
     if reds:
-        rt = Table(box=None, header_style="bold", padding=(0, 1))
-        for col in (("活动", "券码", "组", "分配", "核销人数", "核销率", "核销订单", "核销金额", "提升 [95% CI]", "结论") if zh else
-                    ("campaign", "code", "arm", "assigned", "redeemers", "rate", "orders", "GMV", "uplift [95% CI]",
-                     "verdict")):
-            rt.add_column(col, no_wrap=True, justify="left" if col in ("活动", "券码", "组", "campaign", "code", "arm",
-                                                                       "结论", "verdict") else "right")
+        heads = (("活动", "券码", "组", "分配", "核销人数", "核销率", "核销订单", "核销金额", "提升 [95% CI]", "结论") if zh else
+                 ("campaign", "code", "arm", "assigned", "redeemers", "rate", "orders", "GMV", "uplift [95% CI]", "verdict"))
+        rt = _table(zip(heads, ("text", "text", "id", "num", "num", "num", "num", "num", "num", "text")))
         for e in reds[:8]:
             for a in e["arms"]:
                 u, ci = _itt_cell(e, a["arm"])
-                rt.add_row(rich_text(str(e["name"] or e["campaign_id"])[:20]), rich_text(",".join(e["codes"])[:16]),
+                rt.add_row(rich_text(str(e["name"] or e["campaign_id"])), rich_text(", ".join(e["codes"])),
                            a["arm"], fmt_count(a["assigned"]), fmt_count(a["redeemers"]), fmt_ratio(a["redemption_rate"]),
                            fmt_count(a["orders"]), fmt_money(a["gmv"], cur), ci, u["verdict"] if u else "")
             o = e["outside"]
-            rt.add_row(rich_text(str(e["name"] or e["campaign_id"])[:20]), "", "活动外" if zh else "outside", "", "", "",
+            rt.add_row(rich_text(str(e["name"] or e["campaign_id"])), "", "活动外" if zh else "outside", "", "", "",
                        fmt_count(o["orders"]), fmt_money(o["gmv"], cur), "", "")
+        _keep_words(rt)
         console.print(Panel(rt, title="按核销归因（使用活动券码的订单；留出组核销 = 券码外流）" if zh
                             else "Attribution by redemption (orders using the campaign's code; holdout redemptions = leaked codes)",
                             title_align="left"))
     clv = s.get("clv")
     if clv:
-        ct = Table(box=None, header_style="bold", padding=(0, 1))
-        for col in (("分层", "有预测", "平均存活概率", "CLV 合计", "人均 CLV", "流失风险人数", "风险 CLV") if zh else
-                    ("segment", "predicted", "mean P(alive)", "CLV total", "CLV mean", "at risk", "at-risk CLV")):
-            ct.add_column(col, no_wrap=True, justify="left" if col in ("分层", "segment") else "right")
+        heads = (("分层", "有预测", "平均存活概率", "CLV 合计", "人均 CLV", "流失风险人数", "风险 CLV") if zh else
+                 ("segment", "predicted", "mean P(alive)", "CLV total", "CLV mean", "at risk", "at-risk CLV"))
+        ct = _table(zip(heads, ("text", "num", "num", "num", "num", "num", "num")))
         for r in clv["segments"]:
-            ct.add_row(f"{r['segment_id']} {r['segment_name'] or ''}"[:24], fmt_count(r["with_prediction"]),
+            ct.add_row(rich_text(f"{r['segment_id']} {r['segment_name'] or ''}"), fmt_count(r["with_prediction"]),
                        fmt_ratio(r["p_alive_mean"]), fmt_money(r["clv_total"], cur), fmt_money(r["clv_mean"], cur),
                        fmt_count(r["at_risk"]), fmt_money(r["at_risk_clv"], cur))
         risk = clv["at_risk"]
@@ -346,6 +432,7 @@ def _measured(s: dict, console, zh: bool, cur: str) -> None:
                  if zh else
                  f"CLV ({clv['horizon_months']} months, fit {clv['fit_id']}, as of {clv['as_of']}) · at risk P(alive)<"
                  f"{risk['p_alive_below']}: {fmt_count(risk['members'])}, past revenue {fmt_money(risk['past_revenue'], cur)}")
+        _keep_words(ct)
         console.print(Panel(ct, title=title, title_align="left"))
 
 

@@ -19,12 +19,16 @@ from siyu_cli.secrets import redact
 
 
 class EventLog:
-    def __init__(self, *, fmt: str = "text", file: Path | None = None, quiet: bool = False):
+    def __init__(self, *, fmt: str = "text", file: Path | None = None, quiet: bool = False, tz: str | None = None):
+        """``tz``: the workspace's zone (an IANA name); event times are its wall clock with the offset."""
         if fmt not in ("text", "json"):
             from siyu_cli.errors import UsageError
 
             raise UsageError(f"--log-format must be text or json, not {fmt!r}")
         self.fmt = fmt
+        from zoneinfo import ZoneInfo
+
+        self.tz = ZoneInfo(tz) if tz else timezone.utc
         self.quiet = quiet
         self.context: dict[str, Any] = {}
         self._file: IO[str] | None = open(file, "a", encoding="utf-8") if file else None  # noqa: SIM115
@@ -36,7 +40,7 @@ class EventLog:
     def emit(self, event: str, *, level: str = "info", message: str | None = None, console: bool = True, **fields: Any) -> None:
         """Record an event; ``console=False`` keeps it out of the human stderr lines (already said there)."""
         record = {
-            "ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            "ts": datetime.now(self.tz).isoformat(timespec="milliseconds"),
             "level": level,
             "event": event,
             **self.context,

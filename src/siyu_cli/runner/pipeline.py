@@ -295,7 +295,7 @@ def run_pipeline(
     from siyu_cli.runner.lock import RunLock, WorkspaceLocked
     from siyu_cli.runner.steps import STEP_TYPES, StepContext
 
-    log = log or EventLog(quiet=True)
+    log = log or EventLog(quiet=True, tz=settings.timezone)
     pipeline = get_pipeline(settings, name)
     run_id = f"{name}-{_now().strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:4]}"
     log.bind(pipeline=name, run_id=run_id)
