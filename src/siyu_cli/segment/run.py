@@ -147,12 +147,13 @@ def run_segment(
         try:
             snapshot_id = con.execute("SELECT coalesce(max(snapshot_id), 0) + 1 FROM segment_snapshots").fetchone()[0]
 
-            def emit(select_sql: str) -> None:
+            def emit(select_sql: str, params: dict | None = None) -> None:
                 stats.members = con.execute(
                     f"""INSERT INTO segment_members
                         SELECT {int(snapshot_id)}, member_id, recency_days, frequency, monetary, r_score, f_score,
                                m_score, segment_id, segment_name, revenue, first_purchase, last_purchase
-                        FROM ({select_sql})"""
+                        FROM ({select_sql})""",
+                    params or {},
                 ).fetchone()[0]
 
             if scheme_name == "rfm8":
