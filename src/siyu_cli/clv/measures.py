@@ -23,13 +23,16 @@ if TYPE_CHECKING:  # pragma: no cover
     import duckdb
 
 
-def build_summary(con: "duckdb.DuckDBPyConnection", as_of: date, timezone: str, table: str = "clv_summary") -> int:
+def build_summary(con: "duckdb.DuckDBPyConnection", as_of: date, timezone: str, table: str = "clv_summary",
+                  runner=None) -> int:
     """Create TEMP TABLE ``table`` from query clv/summary (idx, member_id, frequency, recency_days, t_days, avg_repeat_spend DOUBLE).
 
     ``idx`` is a dense 0-based row number, the key the model's arrays are joined back on. Returns the rows.
     """
     from siyu_cli import sql
 
-    M.prepare_functions(con, timezone)
     bound = M.query_params(M.MeasureParams(as_of=as_of, timezone=timezone))
+    if runner is not None:  # [engine] kind = "spark": the scan runs there, the rows land here
+        return runner.table(con, table, "clv/summary", bound)
+    M.prepare_functions(con, timezone)
     return sql.create_duckdb_table(con, table, "clv/summary", bound)

@@ -169,18 +169,24 @@ def prepare_functions(con: "duckdb.DuckDBPyConnection", timezone: str) -> None:
     sql.define_duckdb_functions(con, local_date_sql(con, _tz_literal(timezone)))
 
 
-def build_buyers(con: "duckdb.DuckDBPyConnection", params: MeasureParams, table: str = "seg_buyers") -> MeasureStats:
+def build_buyers(con: "duckdb.DuckDBPyConnection", params: MeasureParams, table: str = "seg_buyers",
+                 runner=None) -> MeasureStats:
     """Create TEMP TABLE ``table``: one row per buyer (member_id, recency_days, frequency, monetary, revenue,
     first_purchase, last_purchase), typed as segment_members stores them (query segment/buyers).
 
     One scan of ``orders``; only each buyer's first/last purchase is converted to a local date. Members
     without a purchase join in later (segment/members), straight into the snapshot insert, so the
     per-member table is never materialised twice. ``stats.members`` is filled in by the caller.
+    With a Spark ``runner`` (:mod:`siyu_cli.engine`) both queries run on Spark and land here the same.
     """
     from siyu_cli import sql
 
-    prepare_functions(con, params.timezone)
     stats = MeasureStats()
+    if runner is not None:
+        stats.buyers = runner.table(con, table, "segment/buyers", query_params(params), **query_choices(params))
+        stats.excluded = excluded_counts(runner.rows("segment/excluded", query_params(params)))
+        return stats
+    prepare_functions(con, params.timezone)
     stats.buyers = sql.create_duckdb_table(con, table, "segment/buyers", query_params(params), **query_choices(params))
     stats.excluded = excluded_counts(sql.run_duckdb(con, "segment/excluded", query_params(params)).fetchall())
     return stats

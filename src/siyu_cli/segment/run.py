@@ -135,13 +135,18 @@ def run_segment(
     )
     keep, monthly = keep_snapshots(settings), keep_monthly(settings)  # checked on previews too
     keep = keep if save else None
+    from siyu_cli.engine import spark_runner
+
+    runner = spark_runner(settings)  # [engine] kind = "spark": the order scan runs there (started before the store opens)
     with open_store(settings, read_only=not save) as con:
         if not save:
             for table in ("segment_snapshots", "segment_members"):
                 con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {table} LIMIT 0")
         # One scan of orders into a per-buyer temp table; the scheme's SELECT joins the members
         # without a purchase in and is inserted straight into segment_members.
-        stats = M.build_buyers(con, params, "seg_buyers")
+        if runner is not None:
+            runner.shadow_members(con)
+        stats = M.build_buyers(con, params, "seg_buyers", runner)
         stored_scheme = scheme_name if custom is None else f"custom:{custom['name']}"
         con.execute("BEGIN TRANSACTION")
         try:

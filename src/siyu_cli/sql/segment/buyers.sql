@@ -22,7 +22,9 @@ b AS (
            siyu_local_date(last_at) AS last_d,
            siyu_local_date(first_at) AS first_d,
 -- @if monetary = average
-           round(revenue / frequency, 2) AS mon
+           -- revenue / frequency rounded half up to the cent in integer cents (revenue > 0): the same on every
+           -- engine (a DOUBLE quotient rounds 169.14 / 4 = 42.285 down on one engine and up on another)
+           CAST((2 * CAST(revenue * 100 AS BIGINT) + frequency) // (2 * frequency) AS DECIMAL(18,0)) * 0.01 AS mon
 -- @else
            revenue AS mon
 -- @end
