@@ -64,7 +64,8 @@ def export_lake(settings: "Settings", folder: str | Path, *, unmask: bool = Fals
                       FROM orders)
                 TO {_literal(out / 'orders')} (FORMAT parquet, PARTITION_BY (paid_month), OVERWRITE_OR_IGNORE true)"""
         )
-        con.execute(f"COPY (SELECT {select['members']} FROM members) TO {_literal(out / 'members')} "
-                    "(FORMAT parquet, PER_THREAD_OUTPUT false, OVERWRITE_OR_IGNORE true)")
+        (out / "members").mkdir(exist_ok=True)
+        con.execute(f"COPY (SELECT {select['members']} FROM members) TO {_literal(out / 'members' / 'data_0.parquet')} "
+                    "(FORMAT parquet)")
     partitions = sum(1 for p in (out / "orders").iterdir() if p.is_dir()) if (out / "orders").is_dir() else 0
     return LakeExport(out, int(orders), int(members), partitions)
