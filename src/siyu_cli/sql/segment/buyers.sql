@@ -1,5 +1,7 @@
 -- One row per buyer: R/F/M measures as segment_members stores them (siyu_cli.segment.measures says why).
 -- A purchase: a member, paid in [$start, $end) (local midnights), status not cancelled/unpaid, net_amount > 0.
+-- net_amount is the loader's stored paid - refunded (docs/schema.md): reading it, not re-deriving it per row,
+-- keeps the one scan cheaper, and the report's revenue KPIs read the same column.
 -- One scan of orders; only each buyer's first and last purchase is converted to a local date.
 WITH agg AS (
     SELECT member_id,
