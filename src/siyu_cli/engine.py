@@ -105,14 +105,19 @@ def spark_session(master: str, timezone: str, conf: Mapping[str, str] | None = N
     else:
         builder = SparkSession.builder.master(master)
         if master.startswith("local"):
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # every listener of the local JVM on loopback
             builder = (builder.config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1")
                        .config("spark.ui.enabled", "true" if ui else "false")
+                       .config("spark.ui.showConsoleProgress", "false")  # no progress bars on siyu's stderr
                        .config("spark.sql.shuffle.partitions", "8"))
     builder = builder.appName("siyu").config("spark.sql.session.timeZone", timezone)
     for key, value in (conf or {}).items():
         builder = builder.config(key, value)
     try:
-        return builder.getOrCreate()
+        session = builder.getOrCreate()
+        if not master.startswith("sc://"):
+            session.sparkContext.setLogLevel("ERROR")
+        return session
     except Exception as exc:  # the JVM did not start, or the master cannot be reached
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"cannot start Spark at {master}: {first[:300]}") from None
