@@ -198,6 +198,8 @@ def test_segment_on_spark_assigns_every_member_the_same_segment(spark, dataset, 
 
     def grab(key):
         def then(con, snapshot_id):
+            # exports run here and join the store's full members table: the lake's ids-only one is gone again
+            assert "phone" in {c[0] for c in con.execute("DESCRIBE members").fetchall()}
             got[key] = _norm(con.execute(
                 "SELECT member_id, recency_days, frequency, monetary, revenue, r_score, f_score, m_score, segment_id, "
                 "segment_name, first_purchase, last_purchase FROM segment_members WHERE snapshot_id = ?",

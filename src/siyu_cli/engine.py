@@ -178,9 +178,15 @@ class SparkRunner:
         return [tuple(r) for r in sql.run_spark(self.spark, name, params, **chosen).collect()]
 
     def shadow_members(self, con) -> None:
-        """With ``members`` in the lake, a TEMP ``members`` (ids only) shadows the store's on this connection."""
+        """With ``members`` in the lake, a TEMP ``members`` (ids only) shadows the store's on this connection
+        while the scheme query joins the members in; :meth:`unshadow_members` drops it right after."""
         if self.cfg.members:
             into_duckdb(con, "members", arrow_of(self.spark.sql("SELECT DISTINCT member_id FROM members")))
+
+    def unshadow_members(self, con) -> None:
+        """Drop the TEMP ``members``: exports and lookups after the insert read the store's full table."""
+        if self.cfg.members:
+            con.execute("DROP TABLE IF EXISTS temp.members")
 
 
 def spark_runner(settings: "Settings") -> SparkRunner | None:

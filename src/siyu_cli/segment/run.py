@@ -182,6 +182,8 @@ def run_segment(
         except Exception:
             con.execute("ROLLBACK")
             raise
+        if runner is not None:
+            runner.unshadow_members(con)
         summary = summarize(con, snapshot_id, all_params)
         curve = pareto(con, table="seg_buyers")
         con.execute("DROP TABLE IF EXISTS seg_buyers")

@@ -123,10 +123,6 @@ def define_duckdb_functions(con: "duckdb.DuckDBPyConnection", local_date: Callab
     con.execute(f"CREATE OR REPLACE TEMP MACRO siyu_local_date(ts) AS {local_date('ts')}")
 
 
-def duckdb_sql(name: str, **chosen: Any) -> str:
-    return render(name, **chosen)
-
-
 def run_duckdb(con: "duckdb.DuckDBPyConnection", name: str, params: Mapping[str, Any], **chosen: Any):
     """Execute the query on DuckDB; returns the connection's result (``.fetchall()``, ``.arrow()``…)."""
     return con.execute(render(name, **chosen), bind(name, params))
