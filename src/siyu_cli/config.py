@@ -45,6 +45,7 @@ SECTIONS = (
     "pipelines",
     "alerts",
     "templates",
+    "engine",  # siyu_cli.engine: duckdb (default) or spark
     "stores",  # siyu_cli.dimensions
     "staff",  # siyu_cli.dimensions
 )

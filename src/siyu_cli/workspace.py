@@ -86,6 +86,12 @@ enabled = []
 # max_output_bytes = 100000    # output, and the largest text/list one operation may build
 # max_range = 10000            # items range(), batch and slice may produce
 # memory_mb = 512              # memory a render may add (0 = no limit)
+
+# [engine]                     # where segment/clv scan the orders (docs/scale.md); default duckdb (this store)
+# kind = "spark"               # needs pip install 'siyu-cli[spark]' and Java 17/21
+# master = "local[*]"          # spark://host:7077 | yarn | k8s://… | sc://host:15002 (Spark Connect)
+# orders = "lake/orders"       # Parquet folder or table:db.orders (`siyu export lake lake` writes one)
+# members = "lake/members"
 """
 
 

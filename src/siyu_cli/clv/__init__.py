@@ -92,8 +92,11 @@ def run_clv(settings: "Settings", *, as_of=None, horizon_months=None, discount_r
     now = now or datetime.now(timezone.utc)
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
+    from siyu_cli.engine import spark_runner
+
+    runner = spark_runner(settings)  # [engine] kind = "spark": the order scan runs there
     with open_store(settings) as con:
-        n = measures.build_summary(con, as_of_day, settings.timezone)
+        n = measures.build_summary(con, as_of_day, settings.timezone, runner=runner)
         if n == 0:
             raise DataError(f"no purchases up to {as_of_day}: load orders first (siyu load)")
         arrays = con.execute(

@@ -1,4 +1,4 @@
-"""The per-buyer summary BG/NBD and Gamma-Gamma are fitted on, computed in DuckDB (orders never come into Python).
+"""The per-buyer summary BG/NBD and Gamma-Gamma are fitted on (query clv/summary; orders never come into Python).
 
 The purchase definition is the RFM one (:mod:`siyu_cli.segment.measures`): an order with a member, a
 payment time up to the as-of day (inclusive, workspace timezone), a status other than cancelled/unpaid
@@ -23,35 +23,16 @@ if TYPE_CHECKING:  # pragma: no cover
     import duckdb
 
 
-def build_summary(con: "duckdb.DuckDBPyConnection", as_of: date, timezone: str, table: str = "clv_summary") -> int:
-    """Create TEMP TABLE ``table`` (idx, member_id, frequency, recency_days, t_days, avg_repeat_spend DOUBLE).
+def build_summary(con: "duckdb.DuckDBPyConnection", as_of: date, timezone: str, table: str = "clv_summary",
+                  runner=None) -> int:
+    """Create TEMP TABLE ``table`` from query clv/summary (idx, member_id, frequency, recency_days, t_days, avg_repeat_spend DOUBLE).
 
     ``idx`` is a dense 0-based row number, the key the model's arrays are joined back on. Returns the rows.
     """
-    params = M.MeasureParams(as_of=as_of, timezone=timezone)
-    _start, end = M.bounds(params)
-    local_date = M.local_date_sql(con, M._tz_literal(timezone))
-    created = con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE {table} AS
-        WITH days AS (
-            SELECT member_id, {local_date('paid_at')} AS d, sum({M._NET}) AS spend
-            FROM orders
-            WHERE member_id IS NOT NULL AND status NOT IN ('cancelled', 'unpaid')
-              AND paid_at < {end} AND {M._NET} > 0
-            GROUP BY ALL
-        ),
-        per AS (
-            SELECT member_id, min(d) AS first_d, max(d) AS last_d, count(*) - 1 AS frequency,
-                   sum(spend) - arg_min(spend, d) AS repeat_spend
-            FROM days GROUP BY member_id
-        )
-        SELECT CAST(row_number() OVER (ORDER BY member_id) - 1 AS BIGINT) AS idx, member_id,
-               CAST(frequency AS INTEGER) AS frequency,
-               CAST(last_d - first_d AS INTEGER) AS recency_days,
-               CAST(DATE '{as_of.isoformat()}' - first_d AS INTEGER) AS t_days,
-               CASE WHEN frequency > 0 THEN CAST(repeat_spend AS DOUBLE) / frequency END AS avg_repeat_spend
-        FROM per
-        """
-    )
-    return int(created.fetchone()[0])
+    from siyu_cli import sql
+
+    bound = M.query_params(M.MeasureParams(as_of=as_of, timezone=timezone))
+    if runner is not None:  # [engine] kind = "spark": the scan runs there, the rows land here
+        return runner.table(con, table, "clv/summary", bound)
+    M.prepare_functions(con, timezone)
+    return sql.create_duckdb_table(con, table, "clv/summary", bound)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from siyu_cli.errors import UsageError
@@ -107,58 +107,33 @@ def _minus(day: date, n: int, unit: str) -> date:
     return date(y, m, min(day.day, calendar.monthrange(y, m)[1]))
 
 
-def bounds(params: MeasureParams) -> tuple[str | None, str]:
-    """[start, end) as TIMESTAMPTZ literals: local midnights in the workspace timezone.
-
-    Comparing ``paid_at`` with two instants avoids converting every order to a
-    local date; only each member's first/last purchase is converted.
-    """
-    from datetime import time, timedelta
-    from zoneinfo import ZoneInfo
-
-    tz = ZoneInfo(params.timezone)
-
-    def midnight(day: date) -> str:
-        return "TIMESTAMPTZ '" + datetime.combine(day, time(0), tzinfo=tz).isoformat(sep=" ") + "'"
-
-    end = midnight(params.as_of + timedelta(days=1))
-    if params.window is None:
-        return None, end
-    first_excluded = _minus(params.as_of, int(params.window[:-1]), params.window[-1])
-    return midnight(first_excluded + timedelta(days=1)), end
-
-
 def _tz_literal(tz: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9_+\-/]+", tz):
         raise UsageError(f"invalid time zone {tz!r}")
     return f"'{tz}'"
 
 
-#: An order's net paid amount: the loader's ``net_amount`` (paid − refunded for paid, partially refunded and
-#: refunded orders, never below 0; 0 for unpaid and cancelled ones — docs/schema.md). Reading the stored
-#: column rather than re-deriving it from paid/refund per row keeps the one 10M-row scan ~20% cheaper,
-#: and the report's revenue KPIs read the same column, so both agree by construction.
-_NET = "net_amount"
+#: The start bound when there is no window: before any order siyu can load (the query keeps one shape).
+_ALL_HISTORY = datetime(1700, 1, 1, tzinfo=UTC)
 
 
-def excluded_sql(params: MeasureParams) -> str:
-    """Why each non-purchase order does not count, as (why, orders) rows."""
-    start, end = bounds(params)
-    before = f"WHEN paid_at < {start} THEN 'before_window'" if start else ""
-    return f"""
-        SELECT why, count(*) FROM (
-            SELECT CASE
-                     WHEN status = 'cancelled' THEN 'cancelled'
-                     WHEN status = 'unpaid' OR paid_at IS NULL THEN 'unpaid'
-                     WHEN paid_at >= {end} THEN 'after_as_of'
-                     {before}
-                     WHEN {_NET} <= 0 THEN 'net_not_positive'
-                     WHEN member_id IS NULL THEN 'no_member'
-                     ELSE 'purchase'
-                   END AS why
-            FROM orders
-        ) WHERE why <> 'purchase' GROUP BY why ORDER BY why
-    """
+def query_params(params: MeasureParams) -> dict[str, Any]:
+    """The bound parameters of segment/buyers and segment/excluded: as-of day and [start, end) instants."""
+    from datetime import time, timedelta
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(params.timezone)
+    end = datetime.combine(params.as_of + timedelta(days=1), time(0), tzinfo=tz)
+    start = _ALL_HISTORY
+    if params.window is not None:
+        first_excluded = _minus(params.as_of, int(params.window[:-1]), params.window[-1])
+        start = datetime.combine(first_excluded + timedelta(days=1), time(0), tzinfo=tz)
+    return {"as_of": params.as_of, "start": start, "end": end}
+
+
+def query_choices(params: MeasureParams) -> dict[str, str]:
+    """The structural choices of segment/buyers."""
+    return {"frequency_unit": params.frequency_unit, "monetary": params.monetary}
 
 
 def local_date_sql(con: "duckdb.DuckDBPyConnection", tz: str):
@@ -187,71 +162,47 @@ def local_date_sql(con: "duckdb.DuckDBPyConnection", tz: str):
     return lambda col: f"CAST(make_timestamp(epoch_us({col}) + {int(low)}) AS DATE)"
 
 
-def build_buyers(con: "duckdb.DuckDBPyConnection", params: MeasureParams, table: str = "seg_buyers") -> MeasureStats:
-    """Create TEMP TABLE ``table``: one row per buyer (member_id, recency_days, frequency, monetary, revenue,
-    first_purchase, last_purchase), typed as segment_members stores them.
+def prepare_functions(con: "duckdb.DuckDBPyConnection", timezone: str) -> None:
+    """Define the queries' engine functions (``siyu_local_date``) on ``con`` for this workspace's timezone."""
+    from siyu_cli import sql
 
-    One scan of ``orders``; only each buyer's first/last purchase is converted to a
-    local date. Members without a purchase join in later (:func:`member_measures_sql`),
-    straight into the snapshot insert, so the per-member table is never materialised twice.
-    ``stats.members`` is filled in by the caller from that insert.
+    sql.define_duckdb_functions(con, local_date_sql(con, _tz_literal(timezone)))
+
+
+def build_buyers(con: "duckdb.DuckDBPyConnection", params: MeasureParams, table: str = "seg_buyers",
+                 runner=None) -> MeasureStats:
+    """Create TEMP TABLE ``table``: one row per buyer (member_id, recency_days, frequency, monetary, revenue,
+    first_purchase, last_purchase), typed as segment_members stores them (query segment/buyers).
+
+    One scan of ``orders``; only each buyer's first/last purchase is converted to a local date. Members
+    without a purchase join in later (segment/members), straight into the snapshot insert, so the
+    per-member table is never materialised twice. ``stats.members`` is filled in by the caller.
+    With a Spark ``runner`` (:mod:`siyu_cli.engine`) both queries run on Spark and land here the same.
     """
-    as_of = f"DATE '{params.as_of.isoformat()}'"
-    tz = _tz_literal(params.timezone)
-    start, end = bounds(params)
-    local_date = local_date_sql(con, tz)
-    freq = "count(*)" if params.frequency_unit == "orders" else f"count(DISTINCT {local_date('paid_at')})"
-    monetary = "revenue" if params.monetary == "total" else "round(revenue / frequency, 2)"
-    created = con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE {table} AS
-        WITH agg AS (
-            SELECT member_id,
-                   max(paid_at) AS last_at,
-                   min(paid_at) AS first_at,
-                   {freq} AS frequency,
-                   sum({_NET}) AS revenue
-            FROM orders
-            WHERE member_id IS NOT NULL AND status NOT IN ('cancelled', 'unpaid')
-              AND paid_at < {end} {f"AND paid_at >= {start}" if start else ""}
-              AND {_NET} > 0
-            GROUP BY member_id
-        ),
-        b AS (
-            SELECT member_id, frequency, revenue,
-                   {local_date('last_at')} AS last_d,
-                   {local_date('first_at')} AS first_d,
-                   CAST({monetary} AS DECIMAL(18,2)) AS mon
-            FROM agg
-        )
-        SELECT member_id,
-               CAST({as_of} - last_d AS INTEGER) AS recency_days,
-               CAST(frequency AS INTEGER) AS frequency,
-               CAST(mon AS DECIMAL(18,2)) AS monetary,
-               CAST(revenue AS DECIMAL(18,2)) AS revenue,
-               first_d AS first_purchase,
-               last_d AS last_purchase
-        FROM b
-        """
-    )
+    from siyu_cli import sql
+
     stats = MeasureStats()
-    stats.buyers = int(created.fetchone()[0])  # CREATE TABLE AS returns its row count
-    stats.excluded = {why: int(n) for why, n in con.execute(excluded_sql(params)).fetchall()}
+    if runner is not None:
+        stats.buyers = runner.table(con, table, "segment/buyers", query_params(params), **query_choices(params))
+        stats.excluded = excluded_counts(runner.rows("segment/excluded", query_params(params)))
+        return stats
+    prepare_functions(con, params.timezone)
+    stats.buyers = sql.create_duckdb_table(con, table, "segment/buyers", query_params(params), **query_choices(params))
+    stats.excluded = excluded_counts(sql.run_duckdb(con, "segment/excluded", query_params(params)).fetchall())
     return stats
 
 
+def excluded_counts(rows) -> dict[str, int]:
+    return {why: int(n) for why, n in rows}
+
+
 def member_measures_sql(buyers: str) -> str:
-    """Every member (and every buyer id not in ``members``) with measures; non-buyers get F 0, M 0, R NULL."""
-    return f"""
-        SELECT coalesce(m.member_id, b.member_id) AS member_id,
-               b.recency_days,
-               CAST(coalesce(b.frequency, 0) AS INTEGER) AS frequency,
-               CAST(coalesce(b.monetary, 0) AS DECIMAL(18,2)) AS monetary,
-               CAST(coalesce(b.revenue, 0) AS DECIMAL(18,2)) AS revenue,
-               b.first_purchase,
-               b.last_purchase
-        FROM (SELECT member_id FROM members) m FULL OUTER JOIN {buyers} b ON b.member_id = m.member_id
-    """
+    """Every member with measures (query segment/members, which reads ``seg_buyers``)."""
+    from siyu_cli import sql
+
+    if buyers != "seg_buyers":
+        raise ValueError("segment/members reads seg_buyers")
+    return sql.render("segment/members")
 
 
 #: What each quintile score ranks, worst first: R by last purchase (oldest first), F and M smallest first.
@@ -278,6 +229,10 @@ class QuintileCuts:
         expr, typ = SCORE_KEYS[dim]
         terms = " + ".join(f"CAST(({expr}) > {_typed(v, typ)} AS INTEGER)" for v in self.cuts[dim])
         return f"CAST(1 + {terms} AS INTEGER)"
+
+    def params(self) -> dict[str, Any]:
+        """The cut values as the bound parameters of segment/quintile_scores ($r1..$r4, $f1..$f4, $m1..$m4)."""
+        return {f"{d}{k + 1}": (self.cuts[d][k] if self.n > 1 else None) for d in SCORE_KEYS for k in range(4)}
 
 
 def _typed(value: Any, typ: str) -> str:

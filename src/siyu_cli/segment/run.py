@@ -135,24 +135,30 @@ def run_segment(
     )
     keep, monthly = keep_snapshots(settings), keep_monthly(settings)  # checked on previews too
     keep = keep if save else None
+    from siyu_cli.engine import spark_runner
+
+    runner = spark_runner(settings)  # [engine] kind = "spark": the order scan runs there (started before the store opens)
     with open_store(settings, read_only=not save) as con:
         if not save:
             for table in ("segment_snapshots", "segment_members"):
                 con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {table} LIMIT 0")
         # One scan of orders into a per-buyer temp table; the scheme's SELECT joins the members
         # without a purchase in and is inserted straight into segment_members.
-        stats = M.build_buyers(con, params, "seg_buyers")
+        if runner is not None:
+            runner.shadow_members(con)
+        stats = M.build_buyers(con, params, "seg_buyers", runner)
         stored_scheme = scheme_name if custom is None else f"custom:{custom['name']}"
         con.execute("BEGIN TRANSACTION")
         try:
             snapshot_id = con.execute("SELECT coalesce(max(snapshot_id), 0) + 1 FROM segment_snapshots").fetchone()[0]
 
-            def emit(select_sql: str) -> None:
+            def emit(select_sql: str, params: dict | None = None) -> None:
                 stats.members = con.execute(
                     f"""INSERT INTO segment_members
                         SELECT {int(snapshot_id)}, member_id, recency_days, frequency, monetary, r_score, f_score,
                                m_score, segment_id, segment_name, revenue, first_purchase, last_purchase
-                        FROM ({select_sql})"""
+                        FROM ({select_sql})""",
+                    params or {},
                 ).fetchone()[0]
 
             if scheme_name == "rfm8":
@@ -176,6 +182,8 @@ def run_segment(
         except Exception:
             con.execute("ROLLBACK")
             raise
+        if runner is not None:
+            runner.unshadow_members(con)
         summary = summarize(con, snapshot_id, all_params)
         curve = pareto(con, table="seg_buyers")
         con.execute("DROP TABLE IF EXISTS seg_buyers")

@@ -161,34 +161,39 @@ def high_rule_text(dim: str, kind: str, threshold: float | None) -> str:
     return f"{letter} {op} {threshold:g}"
 
 
+def _codes_table(con, rows: list[tuple[int, str, str]]) -> None:
+    """TEMP TABLE seg_codes (code, segment_id, segment_name): the scheme's catalogue, bound as lists."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE seg_codes AS SELECT unnest(?::INTEGER[]) AS code, "
+        "unnest(?::VARCHAR[]) AS segment_id, unnest(?::VARCHAR[]) AS segment_name",
+        [[r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]],
+    )
+
+
+def rfm8_codes() -> list[tuple[int, str, str]]:
+    return [(r * 100 + f * 10 + m, seg.id, seg.name) for (r, f, m), seg in RFM8.items()]
+
+
+def rfm8_query(splits: dict[str, Split], thresholds: dict[str, float | None]) -> tuple[str, dict[str, Any]]:
+    """Query segment/rfm8 and its parameters for these splits and thresholds."""
+    from siyu_cli import sql
+
+    params = {f"{d}_threshold": thresholds[d] for d in "rfm"}
+    params |= {f"{d}_fixed": splits[d].kind == "fixed" for d in "fm"}
+    params["no_purchase_name"] = NO_PURCHASE["name"]
+    return sql.render("segment/rfm8"), sql.bind("segment/rfm8", params)
+
+
 def rfm8_assign(con, buyers: str, emit, splits: dict[str, Split]) -> dict[str, Any]:
     """Pass the scoring SELECT to ``emit`` (the caller inserts it); return thresholds and catalogue.
 
     ``buyers`` is the per-buyer table from ``measures.build_buyers``: thresholds are
     statistics over buyers, and members without a purchase join in inside the SELECT.
     """
-    from siyu_cli.segment.measures import member_measures_sql
-
     thresholds = _split_thresholds(con, buyers, splits)
     highs = {d: _high_sql(splits[d], thresholds[d]) for d in "rfm"}
-    cases_id = " ".join(
-        f"WHEN r_score = {r} AND f_score = {f} AND m_score = {m} THEN '{seg.id}'" for (r, f, m), seg in RFM8.items()
-    )
-    cases_name = " ".join(f"WHEN '{seg.id}' THEN '{seg.name}'" for seg in RFM8.values())
-    emit(
-        f"""
-        WITH s AS (
-            SELECT *,
-                   CASE WHEN frequency > 0 THEN CAST({highs['r']} AS INTEGER) END AS r_score,
-                   CASE WHEN frequency > 0 THEN CAST({highs['f']} AS INTEGER) END AS f_score,
-                   CASE WHEN frequency > 0 THEN CAST({highs['m']} AS INTEGER) END AS m_score
-            FROM ({member_measures_sql(buyers)})
-        ), g AS (
-            SELECT *, CASE WHEN frequency = 0 THEN 'no_purchase' {cases_id} END AS segment_id FROM s
-        )
-        SELECT *, CASE segment_id {cases_name} WHEN 'no_purchase' THEN '{NO_PURCHASE['name']}' END AS segment_name FROM g
-        """
-    )
+    _codes_table(con, rfm8_codes())
+    emit(*rfm8_query(splits, thresholds))
     splits_info = {
         d: {
             "spec": splits[d].spec,
@@ -271,8 +276,8 @@ def rfm11_segment_of(code: int) -> Segment:
 QUINTILE_RULE = "quintiles by percent rank: score = min(5, 1 + floor(5*(rank-1)/(buyers-1))), rank() from worst to best; ties share a score"
 
 
-def quintile_scores_sql(con, buyers: str) -> str:
-    """Every member's measures with 1–5 scores (NULL for members without a purchase).
+def quintile_scores_sql(con, buyers: str) -> tuple[str, dict[str, Any]]:
+    """Query segment/quintile_scores and its cut parameters: every member's measures with 1–5 scores (NULL for members without a purchase).
 
     score = min(5, 1 + ⌊5·(rank−1)/(n−1)⌋) among the n buyers, ranked with
     ``rank()`` from worst to best (R: oldest last purchase first; F, M:
@@ -284,11 +289,10 @@ def quintile_scores_sql(con, buyers: str) -> str:
     scores 1 and the best 5; on skewed F everyone who bought once scores 1 and
     some scores can be empty; a single buyer scores 1/1/1.
     """
-    from siyu_cli.segment.measures import member_measures_sql, quintile_cuts
+    from siyu_cli import sql
+    from siyu_cli.segment.measures import quintile_cuts
 
-    cuts = quintile_cuts(con, buyers)
-    scores = ", ".join(f"CASE WHEN frequency > 0 THEN {cuts.score_sql(d)} END AS {d}_score" for d in "rfm")
-    return f"SELECT *, {scores} FROM ({member_measures_sql(buyers)})"
+    return sql.render("segment/quintile_scores"), quintile_cuts(con, buyers).params()
 
 
 def _catalog_case(pairs: list[tuple[str, str]], expr: str, default: str) -> str:
@@ -299,23 +303,20 @@ def _lit(value: str) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+def rfm11_codes() -> list[tuple[int, str, str]]:
+    """The 125 quintile codes with their segment (Lost for codes no segment lists)."""
+    return [(code, seg.id, seg.name) for code in (r * 100 + f * 10 + m for r in range(1, 6) for f in range(1, 6)
+                                                  for m in range(1, 6)) for seg in [rfm11_segment_of(code)]]
+
+
 def rfm11_assign(con, buyers: str, emit) -> dict[str, Any]:
     # A 125-row lookup joined on the code (a CASE over 119 codes per member was the slowest step).
+    from siyu_cli import sql
+
     segments = [seg for seg, _ in RFM11_CODES] + [RFM11_LOST]
-    lookup = ", ".join(
-        f"({r * 100 + f * 10 + m}, {_lit(seg.id)}, {_lit(seg.name)})"
-        for r in range(1, 6) for f in range(1, 6) for m in range(1, 6)
-        for seg in [rfm11_segment_of(r * 100 + f * 10 + m)]
-    )
-    emit(
-        f"""
-        SELECT s.*, coalesce(l.segment_id, 'no_purchase') AS segment_id,
-               coalesce(l.segment_name, {_lit(NO_PURCHASE['name'])}) AS segment_name
-        FROM ({quintile_scores_sql(con, buyers)}) s
-        LEFT JOIN (VALUES {lookup}) l(code, segment_id, segment_name)
-               ON l.code = s.r_score * 100 + s.f_score * 10 + s.m_score
-        """
-    )
+    _codes_table(con, rfm11_codes())
+    _, cuts = quintile_scores_sql(con, buyers)
+    emit(sql.render("segment/rfm11"), sql.bind("segment/rfm11", cuts | {"no_purchase_name": NO_PURCHASE["name"]}))
     return {
         "scoring": QUINTILE_RULE,
         "segments": [s.to_dict() for s in segments] + [NO_PURCHASE],
@@ -527,13 +528,15 @@ def custom_assign(con, buyers: str, emit, scheme: dict[str, Any]) -> dict[str, A
         (scheme["default"]["id"], scheme["default"]["name"]),
         ("no_purchase", NO_PURCHASE["name"]),
     ]
+    scores, params = quintile_scores_sql(con, buyers)
     emit(
         f"""
-        WITH s AS ({quintile_scores_sql(con, buyers)}),
+        WITH s AS ({scores}),
         g AS (SELECT *, CASE WHEN frequency = 0 THEN 'no_purchase' {cases} ELSE {_lit(scheme['default']['id'])} END
                         AS segment_id FROM s)
         SELECT *, {_catalog_case(pairs, 'segment_id', '')} AS segment_name FROM g
-        """
+        """,
+        params,
     )
     segments = [
         {k: r[k] for k in ("id", "key", "name", "name_en", "action", "action_en")} for r in scheme["rules"]

@@ -1,0 +1,165 @@
+"""Benchmark the engines: `siyu segment` (rfm11) and the CLV summary on DuckDB vs Spark local, same data.
+
+Run by hand (never in tests; the box is small and shared, so keep sizes modest):
+
+    PYTHONPATH=src /work/main/.venv/bin/python benchmarks/spark.py --orders 1000000 --members 200000
+    PYTHONPATH=src /work/main/.venv/bin/python benchmarks/spark.py --orders 10000000 --members 2000000
+
+Data: benchmarks/segment.py's generator (skewed buyers; 92% paid) into a fresh workspace, then
+``siyu export lake`` (timed). Measured, best of --repeat after one warm-up run:
+
+* duckdb      — ``run_segment(scheme="rfm11", save=False)`` and ``build_summary`` on the store.
+* spark       — the same calls with ``[engine] kind = "spark"``, ``master = local[N]``, orders/members from the
+                lake: the order scans run on Spark, the buyers come back through Arrow. The session is
+                started once (its start-up is reported on its own) as a long-running driver would be.
+* spark metrics — from Spark's own REST API (the local UI on 127.0.0.1): stages, tasks, input bytes,
+                shuffle write/read bytes, executor run time of the buyers scan alone.
+
+Ends with an on-paper projection of the buyers scan for 1B orders on a 10-node cluster from those numbers
+(assumptions printed with it). Prints one JSON document.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+AS_OF = date(2026, 6, 30)
+
+
+def best(fn, repeat: int) -> float:
+    fn()  # warm-up (JIT, file cache)
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return round(min(times), 3)
+
+
+def rest(ui: str, path: str):
+    with urllib.request.urlopen(f"{ui}/api/v1{path}", timeout=30) as r:  # 127.0.0.1 only
+        return json.load(r)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--orders", type=int, default=1_000_000)
+    ap.add_argument("--members", type=int, default=200_000)
+    ap.add_argument("--cores", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--driver-memory", default="2g")
+    args = ap.parse_args()
+
+    import segment as seg_bench  # benchmarks/segment.py: the shared data generator
+
+    from siyu_cli.clv.measures import build_summary
+    from siyu_cli.config import load_settings
+    from siyu_cli.engine import spark_runner, spark_session
+    from siyu_cli.lake import export_lake
+    from siyu_cli.segment import run_segment
+    from siyu_cli.segment import measures as M
+    from siyu_cli import sql
+    from siyu_cli.store import open_store
+    from siyu_cli.workspace import init_workspace
+
+    out: dict = {"orders": args.orders, "members": args.members, "cores": args.cores}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "ws"
+        init_workspace(root)
+        settings = load_settings(root, env={})
+        with open_store(settings):
+            pass
+        t = time.perf_counter()
+        seg_bench.generate(settings.store, args.orders, args.members)
+        out["generate_s"] = round(time.perf_counter() - t, 1)
+        t = time.perf_counter()
+        lake = export_lake(settings, root / "lake")
+        out["export_lake_s"] = round(time.perf_counter() - t, 2)
+        out["lake_bytes"] = sum(p.stat().st_size for p in (root / "lake").rglob("*.parquet"))
+        out["lake_partitions"] = lake.partitions
+
+        def duck_segment():
+            run_segment(settings, scheme="rfm11", as_of=AS_OF, save=False)
+
+        def duck_clv():
+            with open_store(settings, read_only=True) as con:
+                build_summary(con, AS_OF, settings.timezone)
+
+        out["duckdb"] = {"segment_rfm11_s": best(duck_segment, args.repeat), "clv_summary_s": best(duck_clv, args.repeat)}
+
+        t = time.perf_counter()
+        spark = spark_session(f"local[{args.cores}]", settings.timezone,
+                              {"spark.driver.memory": args.driver_memory, "spark.ui.port": "4057"}, ui=True)
+        out["spark_session_start_s"] = round(time.perf_counter() - t, 1)
+        spark.sparkContext.setLogLevel("ERROR")
+        ui = spark.sparkContext.uiWebUrl.replace(spark.sparkContext.uiWebUrl.split("//")[1].split(":")[0], "127.0.0.1")
+        cfg = settings.config_file
+        cfg.write_text(cfg.read_text(encoding="utf-8") + f'\n[engine]\nkind = "spark"\nmaster = "local[{args.cores}]"\n'
+                       'orders = "lake/orders"\nmembers = "lake/members"\n', encoding="utf-8")
+        spark_settings = load_settings(root, env={})
+
+        def spark_segment():
+            run_segment(spark_settings, scheme="rfm11", as_of=AS_OF, save=False)
+
+        def spark_clv():
+            runner = spark_runner(spark_settings)
+            with open_store(settings, read_only=True) as con:
+                build_summary(con, AS_OF, settings.timezone, runner=runner)
+
+        out["spark"] = {"segment_rfm11_s": best(spark_segment, args.repeat), "clv_summary_s": best(spark_clv, args.repeat)}
+
+        # the buyers scan alone, as one Spark job group, with Spark's own metrics
+        runner = spark_runner(spark_settings)
+        p = M.MeasureParams(as_of=AS_OF, timezone=settings.timezone)
+        spark.sparkContext.setJobGroup("buyers", "segment/buyers")
+        t = time.perf_counter()
+        n = sql.run_spark(spark, "segment/buyers", M.query_params(p), **M.query_choices(p)).toArrow().num_rows
+        out["spark"]["buyers_scan_to_arrow_s"] = round(time.perf_counter() - t, 3)
+        out["spark"]["buyers"] = n
+        app = rest(ui, "/applications")[0]["id"]
+        jobs = [j for j in rest(ui, f"/applications/{app}/jobs") if j.get("jobGroup") == "buyers"]
+        stage_ids = {s for j in jobs for s in j["stageIds"]}
+        stages = [s for s in rest(ui, f"/applications/{app}/stages") if s["stageId"] in stage_ids
+                  and s["status"] == "COMPLETE"]
+        out["spark_metrics_buyers"] = {
+            "jobs": len(jobs),
+            "stages": len(stages),
+            "tasks": sum(s["numCompleteTasks"] for s in stages),
+            "input_bytes": sum(s["inputBytes"] for s in stages),
+            "input_records": sum(s["inputRecords"] for s in stages),
+            "shuffle_write_bytes": sum(s["shuffleWriteBytes"] for s in stages),
+            "shuffle_read_bytes": sum(s["shuffleReadBytes"] for s in stages),
+            "executor_run_time_ms": sum(s["executorRunTime"] for s in stages),
+        }
+        spark.stop()
+
+    d, s, m = out["duckdb"], out["spark"], out["spark_metrics_buyers"]
+    out["ratio_spark_over_duckdb"] = {k: round(s[k] / d[k], 2) for k in d}
+    # On paper: 1B orders, 10 nodes x 16 cores. Scan work scales with orders; shuffle with the per-partition
+    # partial aggregates (at most one row per buyer per task), so shuffle bytes per order is an upper bound.
+    scale = 1_000_000_000 / args.orders
+    cores = 10 * 16
+    cpu_s = m["executor_run_time_ms"] / 1000 * scale
+    shuffle = m["shuffle_write_bytes"] * scale
+    out["projection_1b_orders_10_nodes"] = {
+        "assumptions": "10 nodes x 16 cores, per-core speed as measured here, 10 Gbit/s per node, "
+                       "shuffle bytes linear in orders (upper bound: buyers grow slower than orders)",
+        "executor_cpu_s": round(cpu_s),
+        "scan_wall_s": round(cpu_s / cores, 1),
+        "shuffle_bytes": round(shuffle),
+        "shuffle_wall_s": round(shuffle / (10 * 1.25e9), 1),
+        "input_bytes": round(m["input_bytes"] * scale),
+    }
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""``siyu export lake DIR``: the store's orders/members as partitioned Parquet (siyu_cli.lake)."""
+
+from __future__ import annotations
+
+import typer
+
+from siyu_cli.cli.context import settings
+from siyu_cli.output import Format
+
+export_app = typer.Typer(help="Write the store's data out for other engines.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Register `siyu export …` on the root app."""
+    app.add_typer(export_app, name="export")
+
+
+@export_app.command("lake")
+def lake(
+    ctx: typer.Context,
+    folder: str = typer.Argument(..., help="Folder to write orders/ (partitioned by paid month) and members/ into."),
+    unmask: bool = typer.Option(False, "--unmask", help="Also write phones, emails, names and birthdays."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Write into a folder that is not empty."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table (people) or json."),
+) -> None:
+    """Write the store's orders and members as partitioned Parquet, for [engine] kind = "spark" (docs/scale.md)."""
+    from siyu_cli import output as out
+    from siyu_cli.lake import export_lake
+
+    result = export_lake(settings(ctx), folder, unmask=unmask, overwrite=overwrite)
+    if fmt is Format.json:
+        out.emit_json(result.to_dict())
+        return
+    out.info(f"Wrote {result.orders} orders in {result.partitions} monthly partitions and {result.members} members "
+             f"to {result.folder}.")

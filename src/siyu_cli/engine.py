@@ -1,0 +1,195 @@
+"""Where siyu's heavy SQL runs: ``[engine]`` in siyu.toml — DuckDB (default) or Apache Spark.
+
+Only the order scans go to Spark (queries segment/buyers, segment/excluded, clv/summary, from
+:mod:`siyu_cli.sql`, transpiled by sqlglot); their results (one row per buyer) come back into the DuckDB
+store's connection as TEMP tables through Arrow, so scoring, snapshots, diff, push and plan are unchanged.
+
+.. code-block:: toml
+
+    [engine]
+    kind = "spark"                  # or "duckdb" (default)
+    master = "local[*]"             # spark://host:7077, yarn, k8s://…, or sc://host:15002 (Spark Connect)
+    orders = "lake/orders"          # Parquet folder/file (relative to the workspace), or "table:db.orders"
+    members = "lake/members"        # same; unset: the store's members
+    format = "parquet"              # or "delta" (needs delta-spark on the cluster)
+    [engine.conf]                   # any Spark settings, passed as given
+    "spark.executor.memory" = "8g"
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping
+
+from siyu_cli.errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from siyu_cli.config import Settings
+
+KINDS = ("duckdb", "spark")
+FORMATS = ("parquet", "delta")
+CONFIG_KEYS = ("kind", "master", "orders", "members", "format", "conf")
+_MASTER = re.compile(r"^(local(\[(\*|\d+)(,\d+)?\])?|spark://\S+|yarn|k8s://\S+|mesos://\S+|sc://\S+)$")
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    kind: str = "duckdb"
+    master: str = "local[*]"
+    orders: str | None = None  # a path (Parquet/Delta) or "table:NAME"
+    members: str | None = None
+    format: str = "parquet"
+    conf: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def spark(self) -> bool:
+        return self.kind == "spark"
+
+
+def engine_config(settings: "Settings") -> EngineConfig:
+    """The [engine] table, validated (unknown keys and bad values are one-line config errors)."""
+    cfg = settings.section("engine")
+    where = f"{settings.config_file}: engine"
+    for key in cfg:
+        if key not in CONFIG_KEYS:
+            raise ConfigError(f"{where}.{key} is not a known key (known: {', '.join(CONFIG_KEYS)})")
+    kind = cfg.get("kind", "duckdb")
+    if kind not in KINDS:
+        raise ConfigError(f"{where}.kind must be duckdb or spark, not {kind!r}")
+    master = cfg.get("master", "local[*]")
+    if not isinstance(master, str) or not _MASTER.match(master):
+        raise ConfigError(f"{where}.master must be local[*], local[N], spark://…, yarn, k8s://… or sc://…, not {master!r}")
+    fmt = cfg.get("format", "parquet")
+    if fmt not in FORMATS:
+        raise ConfigError(f"{where}.format must be parquet or delta, not {fmt!r}")
+    for key in ("orders", "members"):
+        if key in cfg and (not isinstance(cfg[key], str) or not cfg[key].strip()):
+            raise ConfigError(f"{where}.{key} must be a path or table:NAME")
+    conf = cfg.get("conf", {})
+    if not isinstance(conf, dict):
+        raise ConfigError(f"{where}.conf must be a table of Spark settings")
+    if kind == "spark" and not cfg.get("orders"):
+        raise ConfigError(f"{where}.orders must say where the orders live (a Parquet folder or table:NAME) "
+                          "when engine.kind is spark; `siyu export lake DIR` writes one from the store")
+    return EngineConfig(kind, master, cfg.get("orders"), cfg.get("members"), fmt, {str(k): str(v) for k, v in conf.items()})
+
+
+def check_spark_available(master: str = "local[*]") -> None:
+    """One readable line (exit 78) when pyspark or, for a JVM-backed session, Java is missing."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        raise ConfigError("engine.kind = \"spark\" needs pyspark, which is not installed: "
+                          "pip install 'siyu-cli[spark]'") from None
+    if master.startswith("sc://"):
+        return  # Spark Connect: the JVM runs on the server
+    java_home = os.environ.get("JAVA_HOME")
+    if not (java_home and os.path.isfile(os.path.join(java_home, "bin", "java"))) and not shutil.which("java"):
+        raise ConfigError("engine.kind = \"spark\" needs a Java runtime (17 or 21), and none was found: install one "
+                          "(Debian: apt-get install openjdk-17-jre-headless) or set JAVA_HOME")
+
+
+def spark_session(master: str, timezone: str, conf: Mapping[str, str] | None = None, *, ui: bool = False):
+    """A SparkSession whose SQL session time zone is the workspace's (so CAST(ts AS DATE) is the local day).
+
+    Local masters bind the driver to 127.0.0.1 and, unless ``ui``, run without the web UI.
+    """
+    check_spark_available(master)
+    from pyspark.sql import SparkSession
+
+    if master.startswith("sc://"):
+        builder = SparkSession.builder.remote(master)
+    else:
+        builder = SparkSession.builder.master(master)
+        if master.startswith("local"):
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # every listener of the local JVM on loopback
+            builder = (builder.config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1")
+                       .config("spark.ui.enabled", "true" if ui else "false")
+                       .config("spark.ui.showConsoleProgress", "false")  # no progress bars on siyu's stderr
+                       .config("spark.sql.shuffle.partitions", "8"))
+    builder = builder.appName("siyu").config("spark.sql.session.timeZone", timezone)
+    for key, value in (conf or {}).items():
+        builder = builder.config(key, value)
+    try:
+        session = builder.getOrCreate()
+        if not master.startswith("sc://"):
+            session.sparkContext.setLogLevel("ERROR")
+        return session
+    except Exception as exc:  # the JVM did not start, or the master cannot be reached
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"cannot start Spark at {master}: {first[:300]}") from None
+
+
+def register_source(spark, view: str, source: str, fmt: str, root) -> None:
+    """Make ``view`` a temp view of a lake path (relative to the workspace ``root``) or ``table:NAME``."""
+    if source.startswith("table:"):
+        spark.table(source[len("table:"):]).createOrReplaceTempView(view)
+        return
+    path = str(root / source) if not os.path.isabs(source) and "://" not in source else source
+    reader = spark.read.format("delta" if fmt == "delta" else "parquet")
+    if fmt == "parquet":
+        reader = reader.option("mergeSchema", "false")
+    reader.load(path).createOrReplaceTempView(view)
+
+
+def arrow_of(df):
+    """A Spark DataFrame as a pyarrow Table (Spark 4's toArrow; through pandas on 3.5)."""
+    if hasattr(df, "toArrow"):
+        return df.toArrow()
+    import pyarrow as pa
+
+    return pa.Table.from_pandas(df.toPandas(), preserve_index=False)
+
+
+def into_duckdb(con, table: str, arrow) -> int:
+    """``CREATE OR REPLACE TEMP TABLE table`` in DuckDB from an Arrow table; returns its rows."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", table):
+        raise ValueError(f"bad table name {table!r}")
+    con.register("_siyu_spark_result", arrow)
+    try:
+        return int(con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM _siyu_spark_result")
+                   .fetchone()[0])
+    finally:
+        con.unregister("_siyu_spark_result")
+
+
+class SparkRunner:
+    """The configured Spark session with the lake's ``orders`` (and ``members``) registered as views."""
+
+    def __init__(self, settings: "Settings", cfg: EngineConfig):
+        self.cfg = cfg
+        self.spark = spark_session(cfg.master, settings.timezone, cfg.conf)
+        register_source(self.spark, "orders", cfg.orders, cfg.format, settings.root)
+        if cfg.members:
+            register_source(self.spark, "members", cfg.members, cfg.format, settings.root)
+
+    def table(self, con, table: str, name: str, params: Mapping[str, Any], **chosen: Any) -> int:
+        """Run query ``name`` on Spark and land its rows in DuckDB TEMP TABLE ``table``."""
+        from siyu_cli import sql
+
+        return into_duckdb(con, table, arrow_of(sql.run_spark(self.spark, name, params, **chosen)))
+
+    def rows(self, name: str, params: Mapping[str, Any], **chosen: Any) -> list[tuple]:
+        from siyu_cli import sql
+
+        return [tuple(r) for r in sql.run_spark(self.spark, name, params, **chosen).collect()]
+
+    def shadow_members(self, con) -> None:
+        """With ``members`` in the lake, a TEMP ``members`` (ids only) shadows the store's on this connection
+        while the scheme query joins the members in; :meth:`unshadow_members` drops it right after."""
+        if self.cfg.members:
+            into_duckdb(con, "members", arrow_of(self.spark.sql("SELECT DISTINCT member_id FROM members")))
+
+    def unshadow_members(self, con) -> None:
+        """Drop the TEMP ``members``: exports and lookups after the insert read the store's full table."""
+        if self.cfg.members:
+            con.execute("DROP TABLE IF EXISTS temp.members")
+
+
+def spark_runner(settings: "Settings") -> SparkRunner | None:
+    """A :class:`SparkRunner` when [engine] kind is spark, else None (run on DuckDB)."""
+    cfg = engine_config(settings)
+    return SparkRunner(settings, cfg) if cfg.spark else None
