@@ -111,7 +111,7 @@ def playbook_statuses(settings: "Settings") -> list[PlaybookStatus]:
 def _resolve(settings: "Settings", name: str) -> tuple[str, Path]:
     """(name, file) of a playbook given by NAME, a file name or a path under playbooks/."""
     from siyu_cli.plan.due import workspace_playbooks
-    from siyu_cli.plan.schema import closest
+    from siyu_cli.plan.model import closest
 
     books = {playbook_name(p): p for p in workspace_playbooks(settings)}
     if name in books:
