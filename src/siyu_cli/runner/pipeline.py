@@ -7,11 +7,11 @@ import os
 import socket
 import time
 import uuid
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from siyu_cli.errors import ConfigError, ExitCode, SiyuError, UsageError, explain_failure, is_interrupt
+from siyu_cli.runner.model import Pipeline, RunResult, Step, StepResult  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:  # pragma: no cover
     from siyu_cli.config import Settings
@@ -22,84 +22,6 @@ DEFAULT_PIPELINES: dict[str, list[Any]] = {
     "nightly": ["load", "segment", "report"],
     "hourly": ["push_due"],
 }
-
-
-@dataclass
-class Step:
-    name: str
-    type: str
-    options: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Pipeline:
-    name: str
-    steps: list[Step]
-
-
-@dataclass
-class StepResult:
-    index: int
-    name: str
-    type: str
-    status: str  # ok | partial | failed | skipped
-    counts: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-    seconds: float = 0.0
-    exit_code: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "step": self.name,
-            "type": self.type,
-            "status": self.status,
-            "counts": self.counts,
-            "error": self.error,
-            "seconds": round(self.seconds, 3),
-        }
-
-
-@dataclass
-class RunResult:
-    run_id: str
-    pipeline: str
-    status: str  # ok | partial | failed | interrupted | dry-run | nothing-to-resume
-    steps: list[StepResult] = field(default_factory=list)
-    resumed_from: str | None = None
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    total_steps: int = 0  # steps the pipeline has (a failed run stops before the rest)
-
-    @property
-    def failed_step(self) -> StepResult | None:
-        return next((s for s in self.steps if s.status == "failed"), None)
-
-    @property
-    def partial_steps(self) -> list[StepResult]:
-        return [s for s in self.steps if s.status == "partial"]
-
-    @property
-    def exit_code(self) -> int:
-        if self.status == "interrupted":
-            return ExitCode.INTERRUPTED
-        if self.status == "failed":
-            return ExitCode.FAILURE
-        if self.status == "partial":
-            return ExitCode.PARTIAL
-        return ExitCode.OK
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id,
-            "pipeline": self.pipeline,
-            "status": self.status,
-            "resumed_from": self.resumed_from,
-            "total_steps": self.total_steps,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-            "steps": [s.to_dict() for s in self.steps],
-        }
 
 
 def _parse_step(pipeline: str, index: int, raw: Any, where: str) -> Step:
@@ -125,7 +47,7 @@ def load_pipelines(settings: "Settings") -> dict[str, Pipeline]:
     """The workspace's pipelines: the defaults, overridden or extended by ``[pipelines.NAME]``."""
     where = str(settings.config_file)
     raw: dict[str, Any] = {name: {"steps": steps} for name, steps in DEFAULT_PIPELINES.items()}
-    from siyu_cli.sync.steps import tags_enabled, wecom_configured
+    from siyu_cli.runner.wecom_steps import tags_enabled, wecom_configured
 
     if wecom_configured(settings):  # WeCom is the source of contacts: sync before segmenting, tags after
         nightly = list(raw["nightly"]["steps"])

@@ -18,45 +18,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
-from zoneinfo import ZoneInfo
 
-from siyu_cli import clock
 from siyu_cli.errors import ConfigError, DataError, ExitCode, SiyuError, StoreBusy, explain_failure, is_interrupt
+from siyu_cli.runner.model import StepContext
+from siyu_cli.runner.wecom_steps import step_sync, step_tags  # WeCom sync and tag write-back
 
 if TYPE_CHECKING:  # pragma: no cover
     from siyu_cli.config import Settings
-    from siyu_cli.runner.events import EventLog
-    from siyu_cli.runner.pipeline import Step
-
-
-@dataclass
-class StepContext:
-    settings: "Settings"
-    run_id: str
-    step: "Step"
-    log: "EventLog"
-    dry_run: bool = False
-    now: datetime | None = None
-    counts: dict[str, Any] = field(default_factory=dict)
-    failed_reason: str | None = None
-    failed_code: int = ExitCode.FAILURE
-    partial_reason: str | None = None
-    previous: dict[str, Any] | None = None  # resuming: this step's counts in the run being resumed (not ok there)
-
-    def fail(self, reason: str, code: int = ExitCode.FAILURE) -> None:
-        """Mark the step failed after it has done what it could (e.g. the other files)."""
-        self.failed_reason, self.failed_code = reason, code
-
-    def partial(self, reason: str) -> None:
-        """Mark the step partial: it did its work but something needs a look; the pipeline goes on (exit 3)."""
-        self.partial_reason = reason
-
-    def local_now(self) -> datetime:
-        tz = ZoneInfo(self.settings.timezone)
-        return (self.now or clock.now(tz)).astimezone(tz)
-
-    def option(self, key: str, default: Any = None) -> Any:
-        return self.step.options.get(key, default)
 
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
@@ -484,8 +452,6 @@ def step_sql(ctx: StepContext) -> dict[str, Any]:
             raise DataError(f"sql step {ctx.step.name!r}: {str(exc).splitlines()[0]}") from None
     return {"rows": len(rows)}
 
-
-from siyu_cli.sync.steps import step_sync, step_tags  # noqa: E402 (WeCom sync and tag write-back)
 
 STEP_TYPES: dict[str, Callable[[StepContext], dict[str, Any]]] = {
     "load": step_load,
