@@ -67,14 +67,11 @@ def show(
 ) -> None:
     """The newest fit's per-member predictions (read-only)."""
     from siyu_cli import output as out
-    from siyu_cli.clv import COLUMNS, require_fit
+    from siyu_cli.clv import MEMBER_COLUMNS, fit_members, require_fit
     from siyu_cli.store import open_store
 
     with open_store(settings(ctx), read_only=True) as con:
         fit = require_fit(con)
-        cols = ["member_id", "frequency", "recency_days", "t_days", "avg_repeat_spend", *COLUMNS]
-        sql = (f"SELECT {', '.join(cols)} FROM clv_members WHERE fit_id = ? "
-               "ORDER BY p_alive, clv DESC, member_id" + (f" LIMIT {int(limit)}" if limit > 0 else ""))
-        rows = out.mask_rows(con.execute(sql, [fit["fit_id"]]).fetchall())
-    out.emit_rows(cols, rows, fmt, output=output,
+        rows = out.mask_rows(fit_members(con, fit["fit_id"], limit))
+    out.emit_rows(list(MEMBER_COLUMNS), rows, fmt, output=output,
                   title=f"clv fit {fit['fit_id']} · as of {fit['as_of']} · fitted {fit['fitted_at']:%Y-%m-%d %H:%M}")

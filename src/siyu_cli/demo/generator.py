@@ -1138,5 +1138,5 @@ def generate_data(folder: Path, *, members: int = 2000, seed: int = 7, today: da
 
 
 def generate(folder: Path, *, members: int = 2000, seed: int = 7, today: date | None = None) -> list[DemoFile]:
-    """Write the demo exports into ``folder`` (CONTRACTS signature); see :func:`generate_data` for the ground truth."""
+    """Write the demo exports into ``folder`` (the signature `siyu demo` and the tests call); see :func:`generate_data` for the ground truth."""
     return generate_data(folder, members=members, seed=seed, today=today).files

@@ -5,7 +5,7 @@ other siyu commands can read between batches). The rule that makes sends
 exactly-once: a batch is committed as ``in_flight`` *before* its WeCom call and
 completed *after* it. A batch still ``in_flight`` when a sender starts means the
 previous sender died mid-call; it is reconciled against WeCom's records
-(``siyu_cli.push.reconcile``), never re-sent blindly.
+(``siyu_cli.push.sender._reconcile``), never re-sent blindly.
 """
 
 from __future__ import annotations
@@ -372,3 +372,21 @@ def state_counts(con, campaign_id: str) -> dict[str, int]:
             "SELECT state, count(*) FROM push_recipients WHERE campaign_id = ? GROUP BY state", [campaign_id]
         ).fetchall()
     )
+
+
+#: the columns of :func:`recipient_rows`, in order
+RECIPIENT_COLUMNS = ("recipient_id", "member_id", "sender", "batch_id", "state", "delivery", "reason", "msgid",
+                     "sent_at", "delivered_at")
+
+
+def recipient_rows(con, campaign_id: str) -> list[tuple]:
+    """One row per recipient of a campaign (:data:`RECIPIENT_COLUMNS`), by recipient id."""
+    return con.execute(f"SELECT {', '.join(RECIPIENT_COLUMNS)} FROM push_recipients WHERE campaign_id = ? "
+                       "ORDER BY recipient_id", [campaign_id]).fetchall()
+
+
+def skipped_reasons(con, campaign_ids: list[str]) -> list[tuple[str | None, int]]:
+    """(reason, recipients) of the recipients skipped by policy in these campaigns, the most common first."""
+    return con.execute(
+        "SELECT reason, count(*) FROM push_recipients WHERE state = 'skipped' "
+        "AND campaign_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY 1 ORDER BY 2 DESC, 1", [campaign_ids]).fetchall()
