@@ -60,6 +60,7 @@ def merge(settings, report, follow_users: list[str], names: dict[str, str] | Non
 
 
 def _merge(settings, report, follow_users: list[str], limit: str, names: dict[str, str]) -> None:
+    from siyu_cli.ingest import people
     from siyu_cli.ingest.values import install_macros
     from siyu_cli.scratch import scratch_dir
     from siyu_cli.store import open_store
@@ -86,12 +87,7 @@ def _merge(settings, report, follow_users: list[str], limit: str, names: dict[st
             report.counts["tags"] = _merge_tags(con, b)
             report.counts["groups"], report.counts["group_members"] = _merge_groups(con, b, prev, now)
             # a guide's name from user/get (when the app may read the directory) wins over an export's
-            con.execute("""INSERT INTO staff (userid, name, updated_at)
-                           SELECT f.u, n.name, ? FROM (SELECT unnest(?::VARCHAR[]) AS u) f
-                           LEFT JOIN (SELECT unnest(?::VARCHAR[]) AS userid, unnest(?::VARCHAR[]) AS name) n
-                             ON n.userid = f.u
-                           ON CONFLICT DO UPDATE SET name = coalesce(excluded.name, staff.name)""",
-                        [now, follow_users, list(names), list(names.values())])
+            people.upsert_staff_names(con, now, follow_users, names)
             from siyu_cli.sync.linking import link_customers
 
             report.linked = link_customers(con, b)
@@ -102,11 +98,7 @@ def _merge(settings, report, follow_users: list[str], limit: str, names: dict[st
             for entity, table in rows.items():
                 c = report.counts[entity]
                 read = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-                con.execute("""INSERT INTO load_log (batch_id, kind, file, file_sha256, preset, source, rows_read,
-                                   inserted, updated, unchanged, rejected, removed, status, started_at, finished_at)
-                               VALUES (?, ?, 'wecom api', '', 'wecom-api', 'wecom', ?, ?, ?, ?, 0, ?, 'loaded', ?, ?)""",
-                            [f"{b}:{entity}", f"wecom_{entity}", read, c["added"], c["updated"], c["unchanged"],
-                             c["removed"], started, now])
+                people.log_api_batch(con, f"{b}:{entity}", f"wecom_{entity}", read, c, started, now)
             con.execute("UPDATE wecom_sync_runs SET status = 'done', finished_at = ?, counts = ? WHERE batch_id = ?",
                         [now, json.dumps({"counts": report.counts, "events": report.events, "linked": report.linked}),
                          b])
