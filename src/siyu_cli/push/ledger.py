@@ -195,7 +195,7 @@ def claim_next_batch(settings, campaign_id: str, channel: str, *, now: datetime 
         with open_store(settings) as c:
             return claim_next_batch(settings, campaign_id, channel, now=now, con=c, mark_sending=mark_sending,
                                     budget_at=budget_at, policy=policy)
-    from siyu_cli.push.policy import load_policy, optout_condition, over_cap_sql
+    from siyu_cli.push.policy import load_policy
 
     policy = policy or load_policy(settings)
 
@@ -210,29 +210,7 @@ def claim_next_batch(settings, campaign_id: str, channel: str, *, now: datetime 
             con.execute("COMMIT")
             return None
         bid, sender, text, attempts = row
-        # opt-outs added since the campaign was built (cheap check first; the update is a semi-join)
-        if con.execute(
-            "SELECT count(*) FROM optouts WHERE created_at >= (SELECT created_at FROM push_campaigns WHERE campaign_id = ?)",
-            [campaign_id],
-        ).fetchone()[0]:
-            con.execute(
-                f"""UPDATE push_recipients AS r SET state = 'skipped', reason = 'opted_out'
-                    WHERE r.campaign_id = ? AND r.batch_id = ? AND r.state = 'planned'
-                      AND {optout_condition('r', channel)}""",
-                [campaign_id, bid],
-            )
-        # the send budget, counted now over what has gone or is going (never over planned rows)
-        cap_sql, cap_params = over_cap_sql(policy, channel, campaign_id, budget_at or now,
-                                           states=("sent", "in_flight"), batch_id=bid)
-        over: dict[str, list[str]] = {}
-        for rid, reason in (con.execute(cap_sql, cap_params).fetchall() if cap_params else []):
-            over.setdefault(reason, []).append(rid)
-        for reason, rids in over.items():  # usually nobody: then this SELECT was the only cost
-            con.execute(
-                "UPDATE push_recipients SET state = 'skipped', reason = ? WHERE campaign_id = ? AND batch_id = ? "
-                "AND state = 'planned' AND recipient_id IN (SELECT unnest(?::VARCHAR[]))",
-                [reason, campaign_id, bid, rids],
-            )
+        _skip_late_exclusions(con, policy, campaign_id, channel, bid, budget_at or now)
         # (a plain UPDATE then a SELECT: DuckDB's UPDATE … RETURNING is ~100× slower for 10,000 rows)
         con.execute(
             "UPDATE push_recipients SET state = 'in_flight' WHERE campaign_id = ? AND batch_id = ? AND state = 'planned'",
@@ -261,6 +239,36 @@ def claim_next_batch(settings, campaign_id: str, channel: str, *, now: datetime 
         b = Batch(campaign_id, bid, sender, text, "in_flight", None, now, attempts + 1)
         b.recipients = ids
         return b
+
+
+def _skip_late_exclusions(con, policy, campaign_id: str, channel: str, bid: str, budget_at: datetime) -> None:
+    """Inside the claim's transaction: skip the batch's planned recipients who opted out since the
+    campaign was built, or whom the send budget no longer allows."""
+    from siyu_cli.push.policy import optout_condition, over_cap_sql
+
+    # opt-outs added since the campaign was built (cheap check first; the update is a semi-join)
+    if con.execute(
+        "SELECT count(*) FROM optouts WHERE created_at >= (SELECT created_at FROM push_campaigns WHERE campaign_id = ?)",
+        [campaign_id],
+    ).fetchone()[0]:
+        con.execute(
+            f"""UPDATE push_recipients AS r SET state = 'skipped', reason = 'opted_out'
+                WHERE r.campaign_id = ? AND r.batch_id = ? AND r.state = 'planned'
+                  AND {optout_condition('r', channel)}""",
+            [campaign_id, bid],
+        )
+    # the send budget, counted now over what has gone or is going (never over planned rows)
+    cap_sql, cap_params = over_cap_sql(policy, channel, campaign_id, budget_at,
+                                       states=("sent", "in_flight"), batch_id=bid)
+    over: dict[str, list[str]] = {}
+    for rid, reason in (con.execute(cap_sql, cap_params).fetchall() if cap_params else []):
+        over.setdefault(reason, []).append(rid)
+    for reason, rids in over.items():  # usually nobody: then this SELECT was the only cost
+        con.execute(
+            "UPDATE push_recipients SET state = 'skipped', reason = ? WHERE campaign_id = ? AND batch_id = ? "
+            "AND state = 'planned' AND recipient_id IN (SELECT unnest(?::VARCHAR[]))",
+            [reason, campaign_id, bid, rids],
+        )
 
 
 def complete_batch(

@@ -113,6 +113,13 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
         from siyu_cli.report.wecom import wecom_sections
 
         s.update(wecom_sections(con, dfrom, dto))  # contact events, guide activity, group health (from sync)
+    _add_notes(report)
+    return report
+
+
+def _add_notes(report: Report) -> None:
+    """Notes on what the report could not show, and why (missing data, not a failure)."""
+    s, kp, dfrom, dto = report.sections, report.kpis, report.date_from, report.date_to
     if not s["add_rate"]:
         report.notes.append("加粉率: no store traffic in the period (load it with `siyu report traffic FILE`)")
     if s["segments"] is None:
@@ -127,7 +134,6 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
         report.notes.append("连带率: no order lines or item counts loaded for the period's orders")
     if kp["orders"] == 0:
         report.notes.append(f"no paid orders between {dfrom} and {dto}")
-    return report
 
 
 def write_html(report: Report, path: Path) -> Path:

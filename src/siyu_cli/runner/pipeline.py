@@ -215,7 +215,6 @@ def run_pipeline(
     """Run (or resume) a pipeline under the workspace lock; record every step; alert on failure."""
     from siyu_cli.runner.events import EventLog
     from siyu_cli.runner.lock import RunLock, WorkspaceLocked
-    from siyu_cli.runner.steps import STEP_TYPES, StepContext
 
     log = log or EventLog(quiet=True)
     pipeline = get_pipeline(settings, name)
@@ -223,12 +222,7 @@ def run_pipeline(
     log.bind(pipeline=name, run_id=run_id)
 
     if dry_run:
-        result = RunResult(run_id=run_id, pipeline=name, status="dry-run", total_steps=len(pipeline.steps))
-        for i, step in enumerate(pipeline.steps):
-            ctx = StepContext(settings=settings, run_id=run_id, step=step, log=log, dry_run=True, now=now)
-            counts = STEP_TYPES[step.type](ctx)
-            result.steps.append(StepResult(i, step.name, step.type, "planned", counts))
-        return result
+        return _dry_run(settings, pipeline, run_id, log, now)
 
     try:
         lock = RunLock(settings.root, name, wait=lock_wait).acquire()
@@ -260,23 +254,7 @@ def run_pipeline(
         )
         log.emit("run_started", message=f"resuming {resumed_from}" if resumed_from else None)
         try:
-            rerun = False  # resuming: from the first step that did not finish, every later step runs again
-            for i, step in enumerate(pipeline.steps):
-                if step.name in done and not rerun:
-                    sr = StepResult(i, step.name, step.type, "skipped", done[step.name])
-                    _record(
-                        settings,
-                        "INSERT INTO pipeline_steps VALUES (?, ?, ?, ?, 'skipped', ?, ?, ?, NULL)",
-                        [run_id, i, step.name, step.type, _now(), _now(), json.dumps(done[step.name], default=str)],
-                    )
-                    log.emit("step_skipped", step=step.name, message=f"done by {resumed_from}")
-                    result.steps.append(sr)
-                    continue
-                rerun = True
-                sr = _run_step(settings, run_id, i, step, log, now, previous=unfinished.get(step.name))
-                result.steps.append(sr)
-                if sr.status == "failed":
-                    break
+            _run_steps(settings, result, pipeline, done, unfinished, log, now)
         except KeyboardInterrupt:
             result.status = "interrupted"
             _finish(settings, result, "interrupted by the user")
@@ -298,6 +276,42 @@ def run_pipeline(
 
     maybe_alert(settings, result, log, force=alert)
     return result
+
+
+def _dry_run(settings: "Settings", pipeline: Pipeline, run_id: str, log: "EventLog", now: datetime | None) -> RunResult:
+    """What each step would do, without the lock, the run history or any writes."""
+    from siyu_cli.runner.steps import STEP_TYPES, StepContext
+
+    result = RunResult(run_id=run_id, pipeline=pipeline.name, status="dry-run", total_steps=len(pipeline.steps))
+    for i, step in enumerate(pipeline.steps):
+        ctx = StepContext(settings=settings, run_id=run_id, step=step, log=log, dry_run=True, now=now)
+        counts = STEP_TYPES[step.type](ctx)
+        result.steps.append(StepResult(i, step.name, step.type, "planned", counts))
+    return result
+
+
+def _run_steps(settings: "Settings", result: RunResult, pipeline: Pipeline, done: dict[str, dict[str, Any]],
+               unfinished: dict[str, dict[str, Any]], log: "EventLog", now: datetime | None) -> None:
+    """Run the steps in order, stopping at a failed one; resuming, steps ``done`` before are skipped
+    until the first that did not finish — from there every later step runs again."""
+    run_id, resumed_from = result.run_id, result.resumed_from
+    rerun = False
+    for i, step in enumerate(pipeline.steps):
+        if step.name in done and not rerun:
+            sr = StepResult(i, step.name, step.type, "skipped", done[step.name])
+            _record(
+                settings,
+                "INSERT INTO pipeline_steps VALUES (?, ?, ?, ?, 'skipped', ?, ?, ?, NULL)",
+                [run_id, i, step.name, step.type, _now(), _now(), json.dumps(done[step.name], default=str)],
+            )
+            log.emit("step_skipped", step=step.name, message=f"done by {resumed_from}")
+            result.steps.append(sr)
+            continue
+        rerun = True
+        sr = _run_step(settings, run_id, i, step, log, now, previous=unfinished.get(step.name))
+        result.steps.append(sr)
+        if sr.status == "failed":
+            break
 
 
 def _finish(settings: "Settings", result: RunResult, error: str | None) -> None:
