@@ -202,7 +202,7 @@ def _segment(con, spec: str, rest: str) -> Audience:
     if not seg:
         raise UsageError("segment: needs a segment id or name, e.g. segment:A or segment:重要价值客户")
     from siyu_cli.segment.snapshots import (
-        SEGMENT_MEMBERS_SQL, find_segment, latest_of_each_scheme, segment_ids_in, snapshot_member_count,
+        SEGMENT_MEMBERS_SQL, find_segment, latest_snapshot_ids, segment_ids_in, snapshot_member_count,
     )
 
     if not _table_exists(con, "segment_members"):
@@ -215,9 +215,8 @@ def _segment(con, spec: str, rest: str) -> Audience:
         if not snapshot_member_count(con, snapshot_id):
             raise DataError(f"segment snapshot {snapshot_id} does not exist or is empty")
         ids = [snapshot_id]
-    else:
-        # the latest snapshot (latest as_of) of the latest scheme that has this segment, as segment.audience()
-        ids = [s["snapshot_id"] for s in latest_of_each_scheme(con)]
+    else:  # the latest snapshot (latest as_of) of the latest scheme that has this segment, as segment.audience()
+        ids = latest_snapshot_ids(con)
         if not ids:
             raise DataError("no segment snapshots yet: run `siyu segment run` first")
     found = find_segment(con, seg, ids)

@@ -59,6 +59,11 @@ def latest_of_each_scheme(con: "duckdb.DuckDBPyConnection") -> list[dict[str, An
     return sorted(snaps, key=lambda d: (d["as_of"] is not None, d["as_of"] or 0, d["snapshot_id"]), reverse=True)
 
 
+def latest_snapshot_ids(con: "duckdb.DuckDBPyConnection") -> list[int]:
+    """The ids of :func:`latest_of_each_scheme`, the latest first: where a segment named without a snapshot is looked for."""
+    return [snap["snapshot_id"] for snap in latest_of_each_scheme(con)]
+
+
 def snapshots_by_day_sql() -> str:
     """SQL (one ``?``: the scheme) listing, per as_of date, the snapshot :func:`latest_snapshot`
     picks for ``as_of=that date``: the same tie-break, for set-based readers (SOP entries)."""
@@ -579,12 +584,9 @@ def snapshot_member_count(con: "duckdb.DuckDBPyConnection", snapshot_id: int) ->
 
 def audience_in(con: "duckdb.DuckDBPyConnection", segment: str, snapshot_id: int | None = None) -> list[str]:
     """:func:`audience` on an open connection."""
-    if snapshot_id is not None:
-        ids = [snapshot_id]
-    else:
-        ids = [snap["snapshot_id"] for snap in latest_of_each_scheme(con)]
-        if not ids:
-            raise UsageError("no segment snapshot yet: run `siyu segment` first")
+    ids = [snapshot_id] if snapshot_id is not None else latest_snapshot_ids(con)
+    if not ids:
+        raise UsageError("no segment snapshot yet: run `siyu segment` first")
     found = find_segment(con, segment, ids)
     if found is not None:
         rows = con.execute(SEGMENT_MEMBERS_SQL + " ORDER BY member_id", list(found)).fetchall()
