@@ -7,9 +7,11 @@ traceback (with secrets redacted, see ``siyu_cli.secrets``).
 
 from __future__ import annotations
 
+from enum import IntEnum
 
-class ExitCode:
-    """Exit codes, documented in README.md ("Exit codes")."""
+
+class ExitCode(IntEnum):
+    """Exit codes; README.md's "Exit codes" table is generated from this and :data:`EXIT_CODE_MEANINGS`."""
 
     OK = 0
     FAILURE = 1  # a step failed / unexpected error
@@ -20,6 +22,22 @@ class ExitCode:
     TEMPFAIL = 75  # temporary failure (WeCom unavailable, rate limited): retry later
     CONFIG = 78  # missing/invalid workspace or siyu.toml, missing secret
     INTERRUPTED = 130
+
+
+#: What each exit code tells a script (README.md, generated with cog).
+EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
+    ExitCode.OK: "ok",
+    ExitCode.FAILURE: "failure (a step failed, or an internal error)",
+    ExitCode.USAGE: "usage: bad command line or bad SQL",
+    ExitCode.PARTIAL: "partial: finished, but some items failed (e.g. `siyu run nightly`: a file's rejects over "
+                      "`[load] max_reject_ratio`, a file left in the inbox; docs/operations.md)",
+    ExitCode.LOCKED: "locked: the store or workspace is busy (another siyu holds it)",
+    ExitCode.DATA: "bad data: rejects over `--max-rejects`, invalid playbook",
+    ExitCode.TEMPFAIL: "temporary failure (WeCom unavailable or rate-limited, disk full): retry later",
+    ExitCode.CONFIG: "configuration: missing/invalid workspace or siyu.toml, missing secret, damaged store",
+    ExitCode.INTERRUPTED: "interrupted (Ctrl-C / SIGINT): one line; committed work is kept, a pipeline run is "
+                          "marked interrupted",
+}
 
 
 class SiyuError(Exception):

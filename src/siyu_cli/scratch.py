@@ -19,6 +19,19 @@ from typing import Iterator
 _OWNER = re.compile(r"^[a-z]+-(\d+)-")
 
 
+def pid_alive(pid: int | None) -> bool:
+    """Whether a process with this id runs (on this machine)."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def scratch_root(root: Path) -> Path:
     """``<root>/.siyu/tmp``, created 0700 (and tightened to 0700 if it exists)."""
     base = Path(root) / ".siyu" / "tmp"
@@ -29,8 +42,6 @@ def scratch_root(root: Path) -> Path:
 
 def leftovers(base: Path) -> list[Path]:
     """Scratch folders whose process no longer runs (killed before it could clean up)."""
-    from siyu_cli.runner.lock import pid_alive
-
     found = []
     for entry in base.iterdir() if base.is_dir() else ():
         m = _OWNER.match(entry.name)

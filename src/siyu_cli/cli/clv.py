@@ -67,15 +67,13 @@ def show(
 ) -> None:
     """The newest fit's per-member predictions (read-only)."""
     from siyu_cli import output as out
-    from siyu_cli.clv import COLUMNS, require_fit
+    from siyu_cli.clv import MEMBER_COLUMNS, fit_members, require_fit
     from siyu_cli.store import open_store
 
     with open_store(settings(ctx), read_only=True) as con:
         fit = require_fit(con)
-        cols = ["member_id", "frequency", "recency_days", "t_days", "avg_repeat_spend", *COLUMNS]
-        sql = (f"SELECT {', '.join(cols)} FROM clv_members WHERE fit_id = ? "
-               "ORDER BY p_alive, clv DESC, member_id" + (f" LIMIT {int(limit)}" if limit > 0 else ""))
-        rows = out.mask_rows(con.execute(sql, [fit["fit_id"]]).fetchall())
+        cols = list(MEMBER_COLUMNS)
+        rows = out.mask_rows(fit_members(con, fit["fit_id"], limit))
     if fmt is Format.table:  # for people: amounts in the one money format, rates and counts to 3 decimals
         rows = [_readable(dict(zip(cols, r))) for r in rows]
     from siyu_cli.formatting import local_time

@@ -60,7 +60,7 @@ def expand_playbooks(paths: list[Path]) -> list[Path]:
 
 def _check_known(pb, values: dict[str, Any], source: str = "--var") -> None:
     from siyu_cli.errors import UsageError
-    from siyu_cli.plan.schema import closest
+    from siyu_cli.plan.model import closest
 
     for k in values:
         if k not in pb.variables:

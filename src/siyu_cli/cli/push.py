@@ -204,11 +204,11 @@ def status_cmd(ctx: typer.Context, campaign: str = typer.Argument(...),
         with open_store(settings, read_only=True) as con:
             d = campaign_status(con, campaign)
     if recipients:
-        cols = ["recipient_id", "member_id", "sender", "batch_id", "state", "delivery", "reason", "msgid", "sent_at", "delivered_at"]
+        from siyu_cli.push.ledger import RECIPIENT_COLUMNS, recipient_rows
+
         with open_store(settings, read_only=True) as con:
-            rows = con.execute(f"SELECT {', '.join(cols)} FROM push_recipients WHERE campaign_id = ? ORDER BY recipient_id",
-                               [campaign]).fetchall()
-        output.emit_rows(cols, rows, fmt)
+            rows = recipient_rows(con, campaign)
+        output.emit_rows(list(RECIPIENT_COLUMNS), rows, fmt)
         return
     if fmt is Format.json:
         output.emit_json(d)

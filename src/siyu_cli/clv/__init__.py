@@ -183,3 +183,14 @@ def require_fit(con) -> dict[str, Any]:
     if fit is None:
         raise DataError("no CLV fit yet: run `siyu clv` first")
     return fit
+
+
+#: the columns of :func:`fit_members`, in order
+MEMBER_COLUMNS = ("member_id", "frequency", "recency_days", "t_days", "avg_repeat_spend", *COLUMNS)
+
+
+def fit_members(con, fit_id: int, limit: int = 0) -> list[tuple]:
+    """A fit's per-member predictions (:data:`MEMBER_COLUMNS`), lowest P(alive) × highest CLV first (limit 0 = all)."""
+    sql = (f"SELECT {', '.join(MEMBER_COLUMNS)} FROM clv_members WHERE fit_id = ? "
+           "ORDER BY p_alive, clv DESC, member_id" + (f" LIMIT {int(limit)}" if limit > 0 else ""))
+    return con.execute(sql, [fit_id]).fetchall()

@@ -75,15 +75,15 @@ def check_links(settings, data, linked: dict[str, int] | None = None) -> str:
 
 def step_sync(ctx) -> dict[str, Any]:
     """Sync contacts and groups from a sandbox seeded with the demo world; check links; then load the console export."""
-    from siyu_cli.demo.runner import _compare_with_truth, _environ, _require
+    from siyu_cli.demo.context import _environ
+    from siyu_cli.demo.truth import compare_with_truth
+    from siyu_cli.ingest import load_files
+    from siyu_cli.sandbox import SandboxServer
     from siyu_cli.store import open_store
-
-    sandbox_mod = _require("siyu_cli.sandbox", "sync")
-    ingest = _require("siyu_cli.ingest", "sync")
     from siyu_cli.sync.wecom import sync_wecom
 
     wecom = ctx.settings.section("wecom") if ctx.settings is not None else {}
-    server = sandbox_mod.SandboxServer(settings=ctx.settings, seed="none")
+    server = SandboxServer(settings=ctx.settings, seed="none")
     seed_sandbox(server, ctx.data)
     server.start()
     try:
@@ -108,10 +108,10 @@ def step_sync(ctx) -> dict[str, Any]:
         before = con.execute("SELECT count(*) FROM members").fetchone()[0]
     paths = [f.path for f in ctx.data.files if f.path.name in API_FILES]
     if paths:
-        loaded = ingest.load_files(ctx.settings, "members", paths, preset="auto", max_rejects=None)
+        loaded = load_files(ctx.settings, "members", paths, preset="auto", max_rejects=None)
         summary["export rows"] = int(loaded.read)
         with open_store(ctx.settings, read_only=True) as con:
             after = con.execute("SELECT count(*) FROM members").fetchone()[0]
         summary["export new members"] = after - before  # the export's people are the synced customers: 0
-    summary["ground truth"] = _compare_with_truth(ctx)
+    summary["ground truth"] = compare_with_truth(ctx)
     return summary

@@ -1,6 +1,6 @@
 """Loading back-office exports into the store (``siyu load``, ``siyu rejects``).
 
-Public API (docs/load.md, notes/CONTRACTS.md)::
+Public API (docs/load.md, ARCHITECTURE.md)::
 
     load_files(settings, kind, paths, *, preset="auto", encoding=None, source=None,
                max_rejects=None, force=False, progress=False, dry_run=False) -> LoadReport

@@ -10,7 +10,8 @@ Public API (other areas call these):
 
 from __future__ import annotations
 
-from siyu_cli.plan.due import DueMessage, due_messages, workspace_playbooks
+from siyu_cli.plan.due import DueMessage, due_messages
+from siyu_cli.plan.enabled import workspace_playbooks
 from siyu_cli.plan.render import PlannedMessage, Target, WeekPlan, render_week, resolve_targets, store_groups
 from siyu_cli.plan.schema import Playbook, Problem, check_playbook, load_playbook, parse_playbook
 from siyu_cli.plan.sop import SopItem, SopReport, sop_due

@@ -34,14 +34,6 @@ class DueMessage:
     error: str | None = None
 
 
-def workspace_playbooks(settings: "Settings") -> list[Path]:
-    """Every ``*.yaml`` / ``*.yml`` in the workspace's ``playbooks/`` folder (top level), sorted."""
-    folder = settings.root / "playbooks"
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
-
-
 def due_messages(settings: "Settings", start: datetime, end: datetime, *,
                  playbooks: list[Path] | None = None) -> list[DueMessage]:
     """Plan slots and SOP steps scheduled in ``[start, end)``; opted-out members excluded.
@@ -53,7 +45,7 @@ def due_messages(settings: "Settings", start: datetime, end: datetime, *,
     comes back with ``error`` set (push holds it).
     """
     from siyu_cli.errors import UsageError
-    from siyu_cli.plan.render import render_week, resolve_targets, store_groups, week_info
+    from siyu_cli.plan.render import render_week, resolve_targets, store_groups
     from siyu_cli.plan.schema import load_playbook
     from siyu_cli.plan.sop import sop_due_in
     from siyu_cli.store import open_store

@@ -27,6 +27,14 @@ if TYPE_CHECKING:  # pragma: no cover
 PLAN_KEYS = ("enabled",)
 
 
+def workspace_playbooks(settings: "Settings") -> list[Path]:
+    """Every ``*.yaml`` / ``*.yml`` in the workspace's ``playbooks/`` folder (top level), sorted."""
+    folder = settings.root / "playbooks"
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
 def enabled_names(settings: "Settings") -> list[str]:
     """The ``[plan] enabled`` list (empty when absent: nothing is live).
 
@@ -91,15 +99,11 @@ def split_enabled(settings: "Settings", paths: list[Path]) -> tuple[list[Path], 
 
 def enabled_playbooks(settings: "Settings") -> list[Path]:
     """The enabled playbooks of the workspace's ``playbooks/`` folder."""
-    from siyu_cli.plan.due import workspace_playbooks
-
     return split_enabled(settings, workspace_playbooks(settings))[0]
 
 
 def playbook_statuses(settings: "Settings") -> list[PlaybookStatus]:
     """Every playbook in ``playbooks/`` with live/inactive, plus enabled names with no playbook."""
-    from siyu_cli.plan.due import workspace_playbooks
-
     live = set(enabled_names(settings))
     named = [(playbook_name(p), p) for p in workspace_playbooks(settings)]
     out = [PlaybookStatus(name, p, name in live) for name, p in named]
@@ -110,8 +114,7 @@ def playbook_statuses(settings: "Settings") -> list[PlaybookStatus]:
 
 def _resolve(settings: "Settings", name: str) -> tuple[str, Path]:
     """(name, file) of a playbook given by NAME, a file name or a path under playbooks/."""
-    from siyu_cli.plan.due import workspace_playbooks
-    from siyu_cli.plan.schema import closest
+    from siyu_cli.plan.model import closest
 
     books = {playbook_name(p): p for p in workspace_playbooks(settings)}
     if name in books:

@@ -14,7 +14,7 @@ from typing import Any
 
 from siyu_cli.output import rich_text
 from siyu_cli.plan.render import PlannedMessage, WeekPlan
-from siyu_cli.plan.schema import WEEKDAY_CN
+from siyu_cli.plan.model import WEEKDAY_CN
 from siyu_cli.plan.sop import SopReport
 from siyu_cli.plan.templates import cn_date
 

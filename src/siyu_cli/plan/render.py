@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 from zoneinfo import ZoneInfo
 
 from siyu_cli import clock
-from siyu_cli.plan.schema import Playbook, Slot, Target, parse_week
+from siyu_cli.plan.model import Playbook, Slot, Target, parse_week
 from siyu_cli.plan.templates import Obj, TemplateError, WeekInfo, render, slot_context
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from siyu_cli.plan.render import local_datetime, render_message
-from siyu_cli.plan.schema import Playbook, SopStep
+from siyu_cli.plan.model import Playbook, SopStep
 from siyu_cli.plan.templates import Obj, step_context
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -22,7 +22,7 @@ from jinja2 import UndefinedError
 from jinja2.sandbox import SecurityError
 
 from siyu_cli.errors import DataError
-from siyu_cli.plan.schema import (
+from siyu_cli.plan.model import (
     RESERVED_NAMES,
     TEXT_LIMIT_BYTES,
     WEEKDAY_CN,

@@ -201,6 +201,10 @@ def _segment(con, spec: str, rest: str) -> Audience:
     seg = seg.strip()
     if not seg:
         raise UsageError("segment: needs a segment id or name, e.g. segment:A or segment:重要价值客户")
+    from siyu_cli.segment.snapshots import (
+        SEGMENT_MEMBERS_SQL, find_segment, latest_snapshot_ids, segment_ids_in, snapshot_member_count,
+    )
+
     if not _table_exists(con, "segment_members"):
         raise DataError("no segment snapshots yet: run `siyu segment run` first")
     if snap:
@@ -208,39 +212,19 @@ def _segment(con, spec: str, rest: str) -> Audience:
             snapshot_id = int(snap)
         except ValueError:
             raise UsageError(f"segment snapshot must be a number: {snap!r}") from None
-        exists = con.execute("SELECT count(*) FROM segment_members WHERE snapshot_id = ?", [snapshot_id]).fetchone()[0]
-        if not exists:
+        if not snapshot_member_count(con, snapshot_id):
             raise DataError(f"segment snapshot {snapshot_id} does not exist or is empty")
-        row = con.execute(
-            "SELECT any_value(segment_id) FROM segment_members WHERE snapshot_id = ? AND (segment_id = ? OR segment_name = ?)",
-            [snapshot_id, seg, seg],
-        ).fetchone()
-        known = row[0] if row else None
-    else:
-        # like segment.audience(): the latest snapshot (latest as_of, segment.snapshots.latest_snapshot)
-        # of the latest scheme that has this segment (an rfm11 run after an rfm8 run does not hide 'A')
-        from siyu_cli.segment.snapshots import latest_of_each_scheme
-
-        latest = latest_of_each_scheme(con)
-        if not latest:
+        ids = [snapshot_id]
+    else:  # the latest snapshot (latest as_of) of the latest scheme that has this segment, as segment.audience()
+        ids = latest_snapshot_ids(con)
+        if not ids:
             raise DataError("no segment snapshots yet: run `siyu segment run` first")
-        snapshot_id, known = latest[0]["snapshot_id"], None
-        for snap in latest:
-            row = con.execute(
-                "SELECT any_value(segment_id) FROM segment_members WHERE snapshot_id = ? AND (segment_id = ? OR segment_name = ?)",
-                [snap["snapshot_id"], seg, seg],
-            ).fetchone()
-            if row and row[0] is not None:
-                snapshot_id, known = snap["snapshot_id"], row[0]
-                break
-    if known is None:
-        ids = [r[0] for r in con.execute(
-            "SELECT DISTINCT segment_id FROM segment_members WHERE snapshot_id = ? ORDER BY 1", [snapshot_id]).fetchall()]
-        raise UsageError(f"no segment {seg!r} in snapshot {snapshot_id} (segments: {', '.join(map(str, ids))})")
-    return Audience(
-        spec, "member", "SELECT member_id AS id FROM segment_members WHERE snapshot_id = ? AND segment_id = ?",
-        [snapshot_id, known], snapshot_id, known,
-    )
+    found = find_segment(con, seg, ids)
+    if found is None:
+        known = segment_ids_in(con, ids[0])
+        raise UsageError(f"no segment {seg!r} in snapshot {ids[0]} (segments: {', '.join(map(str, known))})")
+    snapshot_id, segment_id = found
+    return Audience(spec, "member", SEGMENT_MEMBERS_SQL, [snapshot_id, segment_id], snapshot_id, segment_id)
 
 
 _CLV_CONDITION = re.compile(r"^\s*([a-z_0-9]+)\s*(<=|>=|<|>|=)\s*(-?\d+(?:\.\d+)?)\s*$")

@@ -5,7 +5,7 @@ other siyu commands can read between batches). The rule that makes sends
 exactly-once: a batch is committed as ``in_flight`` *before* its WeCom call and
 completed *after* it. A batch still ``in_flight`` when a sender starts means the
 previous sender died mid-call; it is reconciled against WeCom's records
-(``siyu_cli.push.reconcile``), never re-sent blindly.
+(``siyu_cli.push.sender._reconcile``), never re-sent blindly.
 """
 
 from __future__ import annotations
@@ -195,7 +195,7 @@ def claim_next_batch(settings, campaign_id: str, channel: str, *, now: datetime 
         with open_store(settings) as c:
             return claim_next_batch(settings, campaign_id, channel, now=now, con=c, mark_sending=mark_sending,
                                     budget_at=budget_at, policy=policy)
-    from siyu_cli.push.policy import load_policy, optout_condition, over_cap_sql
+    from siyu_cli.push.policy import load_policy
 
     policy = policy or load_policy(settings)
 
@@ -210,29 +210,7 @@ def claim_next_batch(settings, campaign_id: str, channel: str, *, now: datetime 
             con.execute("COMMIT")
             return None
         bid, sender, text, attempts = row
-        # opt-outs added since the campaign was built (cheap check first; the update is a semi-join)
-        if con.execute(
-            "SELECT count(*) FROM optouts WHERE created_at >= (SELECT created_at FROM push_campaigns WHERE campaign_id = ?)",
-            [campaign_id],
-        ).fetchone()[0]:
-            con.execute(
-                f"""UPDATE push_recipients AS r SET state = 'skipped', reason = 'opted_out'
-                    WHERE r.campaign_id = ? AND r.batch_id = ? AND r.state = 'planned'
-                      AND {optout_condition('r', channel)}""",
-                [campaign_id, bid],
-            )
-        # the send budget, counted now over what has gone or is going (never over planned rows)
-        cap_sql, cap_params = over_cap_sql(policy, channel, campaign_id, budget_at or now,
-                                           states=("sent", "in_flight"), batch_id=bid)
-        over: dict[str, list[str]] = {}
-        for rid, reason in (con.execute(cap_sql, cap_params).fetchall() if cap_params else []):
-            over.setdefault(reason, []).append(rid)
-        for reason, rids in over.items():  # usually nobody: then this SELECT was the only cost
-            con.execute(
-                "UPDATE push_recipients SET state = 'skipped', reason = ? WHERE campaign_id = ? AND batch_id = ? "
-                "AND state = 'planned' AND recipient_id IN (SELECT unnest(?::VARCHAR[]))",
-                [reason, campaign_id, bid, rids],
-            )
+        _skip_late_exclusions(con, policy, campaign_id, channel, bid, budget_at or now)
         # (a plain UPDATE then a SELECT: DuckDB's UPDATE … RETURNING is ~100× slower for 10,000 rows)
         con.execute(
             "UPDATE push_recipients SET state = 'in_flight' WHERE campaign_id = ? AND batch_id = ? AND state = 'planned'",
@@ -261,6 +239,36 @@ def claim_next_batch(settings, campaign_id: str, channel: str, *, now: datetime 
         b = Batch(campaign_id, bid, sender, text, "in_flight", None, now, attempts + 1)
         b.recipients = ids
         return b
+
+
+def _skip_late_exclusions(con, policy, campaign_id: str, channel: str, bid: str, budget_at: datetime) -> None:
+    """Inside the claim's transaction: skip the batch's planned recipients who opted out since the
+    campaign was built, or whom the send budget no longer allows."""
+    from siyu_cli.push.policy import optout_condition, over_cap_sql
+
+    # opt-outs added since the campaign was built (cheap check first; the update is a semi-join)
+    if con.execute(
+        "SELECT count(*) FROM optouts WHERE created_at >= (SELECT created_at FROM push_campaigns WHERE campaign_id = ?)",
+        [campaign_id],
+    ).fetchone()[0]:
+        con.execute(
+            f"""UPDATE push_recipients AS r SET state = 'skipped', reason = 'opted_out'
+                WHERE r.campaign_id = ? AND r.batch_id = ? AND r.state = 'planned'
+                  AND {optout_condition('r', channel)}""",
+            [campaign_id, bid],
+        )
+    # the send budget, counted now over what has gone or is going (never over planned rows)
+    cap_sql, cap_params = over_cap_sql(policy, channel, campaign_id, budget_at,
+                                       states=("sent", "in_flight"), batch_id=bid)
+    over: dict[str, list[str]] = {}
+    for rid, reason in (con.execute(cap_sql, cap_params).fetchall() if cap_params else []):
+        over.setdefault(reason, []).append(rid)
+    for reason, rids in over.items():  # usually nobody: then this SELECT was the only cost
+        con.execute(
+            "UPDATE push_recipients SET state = 'skipped', reason = ? WHERE campaign_id = ? AND batch_id = ? "
+            "AND state = 'planned' AND recipient_id IN (SELECT unnest(?::VARCHAR[]))",
+            [reason, campaign_id, bid, rids],
+        )
 
 
 def complete_batch(
@@ -372,3 +380,21 @@ def state_counts(con, campaign_id: str) -> dict[str, int]:
             "SELECT state, count(*) FROM push_recipients WHERE campaign_id = ? GROUP BY state", [campaign_id]
         ).fetchall()
     )
+
+
+#: the columns of :func:`recipient_rows`, in order
+RECIPIENT_COLUMNS = ("recipient_id", "member_id", "sender", "batch_id", "state", "delivery", "reason", "msgid",
+                     "sent_at", "delivered_at")
+
+
+def recipient_rows(con, campaign_id: str) -> list[tuple]:
+    """One row per recipient of a campaign (:data:`RECIPIENT_COLUMNS`), by recipient id."""
+    return con.execute(f"SELECT {', '.join(RECIPIENT_COLUMNS)} FROM push_recipients WHERE campaign_id = ? "
+                       "ORDER BY recipient_id", [campaign_id]).fetchall()
+
+
+def skipped_reasons(con, campaign_ids: list[str]) -> list[tuple[str | None, int]]:
+    """(reason, recipients) of the recipients skipped by policy in these campaigns, the most common first."""
+    return con.execute(
+        "SELECT reason, count(*) FROM push_recipients WHERE state = 'skipped' "
+        "AND campaign_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY 1 ORDER BY 2 DESC, 1", [campaign_ids]).fetchall()

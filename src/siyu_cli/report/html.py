@@ -14,9 +14,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from siyu_cli.report import Report
 from siyu_cli.report.kpis import KPI_BY_ID, KPIS, SECTIONS, CONVENTIONS
-from siyu_cli.report.terminal import fmt_count, fmt_kpi, fmt_money, fmt_ratio
+from siyu_cli.report.format import fmt_count, fmt_kpi, fmt_money, fmt_ratio
+from siyu_cli.report.model import Report
 
 ECHARTS_VERSION = "5.6.0"
 ECHARTS_LICENSE = "Apache-2.0"

@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import io
-from typing import Any
 
-from siyu_cli import formatting as _f
 from siyu_cli.output import rich_text
-from siyu_cli.report import Report
+from siyu_cli.report.format import fmt_count, fmt_kpi, fmt_money, fmt_number, fmt_ratio  # noqa: F401 (re-exported)
 from siyu_cli.report.kpis import KPI_BY_ID
+from siyu_cli.report.model import Report
 
 WIDTH = 100
 SPARKS = "▁▂▃▄▅▆▇█"
-
-
-# one format for people everywhere (siyu_cli.formatting); the old names stay for the HTML page and tests
-fmt_money = _f.money
-fmt_ratio = _f.ratio
-fmt_count = _f.count
-fmt_number = _f.number
-
-
-def fmt_kpi(kpi_id: str, value: Any, currency: str = "CNY") -> str:
-    unit = KPI_BY_ID[kpi_id].unit if kpi_id in KPI_BY_ID else "count"
-    return {"money": lambda v: fmt_money(v, currency), "ratio": fmt_ratio, "count": fmt_count}.get(unit, fmt_number)(value)
 
 
 def sparkline(values: list[float]) -> str:

@@ -17,7 +17,7 @@ from siyu_cli.errors import ConfigError, SiyuError
 if TYPE_CHECKING:  # pragma: no cover
     from siyu_cli.config import Settings
     from siyu_cli.runner.events import EventLog
-    from siyu_cli.runner.pipeline import RunResult
+    from siyu_cli.runner.model import RunResult
 
 DEFAULT_KEY_ENV = "SIYU_ALERT_ROBOT_KEY"
 ALERT_KEYS = {"robot_key_env", "on_failure", "on_success", "base_url"}

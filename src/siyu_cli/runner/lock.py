@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from siyu_cli.errors import StoreBusy
+from siyu_cli.scratch import pid_alive  # noqa: F401 (re-exported)
 
 
 class WorkspaceLocked(StoreBusy):
@@ -37,19 +38,6 @@ class Holder:
             who += f" on {self.host}"
         what = f"pipeline '{self.pipeline}'" if self.pipeline else "a pipeline"
         return f"{what} is running ({who}, since {self.since or '?'})"
-
-
-def pid_alive(pid: int | None) -> bool:
-    """Whether a process with this id runs (on this machine)."""
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class RunLock:

@@ -7,11 +7,11 @@ import os
 import socket
 import time
 import uuid
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from siyu_cli.errors import ConfigError, ExitCode, SiyuError, UsageError, explain_failure, is_interrupt
+from siyu_cli.runner.model import Pipeline, RunResult, Step, StepResult  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:  # pragma: no cover
     from siyu_cli.config import Settings
@@ -22,84 +22,6 @@ DEFAULT_PIPELINES: dict[str, list[Any]] = {
     "nightly": ["load", "segment", "report"],
     "hourly": ["push_due"],
 }
-
-
-@dataclass
-class Step:
-    name: str
-    type: str
-    options: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Pipeline:
-    name: str
-    steps: list[Step]
-
-
-@dataclass
-class StepResult:
-    index: int
-    name: str
-    type: str
-    status: str  # ok | partial | failed | skipped
-    counts: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-    seconds: float = 0.0
-    exit_code: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "step": self.name,
-            "type": self.type,
-            "status": self.status,
-            "counts": self.counts,
-            "error": self.error,
-            "seconds": round(self.seconds, 3),
-        }
-
-
-@dataclass
-class RunResult:
-    run_id: str
-    pipeline: str
-    status: str  # ok | partial | failed | interrupted | dry-run | nothing-to-resume
-    steps: list[StepResult] = field(default_factory=list)
-    resumed_from: str | None = None
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    total_steps: int = 0  # steps the pipeline has (a failed run stops before the rest)
-
-    @property
-    def failed_step(self) -> StepResult | None:
-        return next((s for s in self.steps if s.status == "failed"), None)
-
-    @property
-    def partial_steps(self) -> list[StepResult]:
-        return [s for s in self.steps if s.status == "partial"]
-
-    @property
-    def exit_code(self) -> int:
-        if self.status == "interrupted":
-            return ExitCode.INTERRUPTED
-        if self.status == "failed":
-            return ExitCode.FAILURE
-        if self.status == "partial":
-            return ExitCode.PARTIAL
-        return ExitCode.OK
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id,
-            "pipeline": self.pipeline,
-            "status": self.status,
-            "resumed_from": self.resumed_from,
-            "total_steps": self.total_steps,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-            "steps": [s.to_dict() for s in self.steps],
-        }
 
 
 def _parse_step(pipeline: str, index: int, raw: Any, where: str) -> Step:
@@ -125,7 +47,7 @@ def load_pipelines(settings: "Settings") -> dict[str, Pipeline]:
     """The workspace's pipelines: the defaults, overridden or extended by ``[pipelines.NAME]``."""
     where = str(settings.config_file)
     raw: dict[str, Any] = {name: {"steps": steps} for name, steps in DEFAULT_PIPELINES.items()}
-    from siyu_cli.sync.steps import tags_enabled, wecom_configured
+    from siyu_cli.runner.wecom_steps import tags_enabled, wecom_configured
 
     if wecom_configured(settings):  # WeCom is the source of contacts: sync before segmenting, tags after
         nightly = list(raw["nightly"]["steps"])
@@ -293,7 +215,6 @@ def run_pipeline(
     """Run (or resume) a pipeline under the workspace lock; record every step; alert on failure."""
     from siyu_cli.runner.events import EventLog
     from siyu_cli.runner.lock import RunLock, WorkspaceLocked
-    from siyu_cli.runner.steps import STEP_TYPES, StepContext
 
     log = log or EventLog(quiet=True, tz=settings.timezone)
     pipeline = get_pipeline(settings, name)
@@ -301,12 +222,7 @@ def run_pipeline(
     log.bind(pipeline=name, run_id=run_id)
 
     if dry_run:
-        result = RunResult(run_id=run_id, pipeline=name, status="dry-run", total_steps=len(pipeline.steps))
-        for i, step in enumerate(pipeline.steps):
-            ctx = StepContext(settings=settings, run_id=run_id, step=step, log=log, dry_run=True, now=now)
-            counts = STEP_TYPES[step.type](ctx)
-            result.steps.append(StepResult(i, step.name, step.type, "planned", counts))
-        return result
+        return _dry_run(settings, pipeline, run_id, log, now)
 
     try:
         lock = RunLock(settings.root, name, wait=lock_wait).acquire()
@@ -338,23 +254,7 @@ def run_pipeline(
         )
         log.emit("run_started", message=f"resuming {resumed_from}" if resumed_from else None)
         try:
-            rerun = False  # resuming: from the first step that did not finish, every later step runs again
-            for i, step in enumerate(pipeline.steps):
-                if step.name in done and not rerun:
-                    sr = StepResult(i, step.name, step.type, "skipped", done[step.name])
-                    _record(
-                        settings,
-                        "INSERT INTO pipeline_steps VALUES (?, ?, ?, ?, 'skipped', ?, ?, ?, NULL)",
-                        [run_id, i, step.name, step.type, _now(), _now(), json.dumps(done[step.name], default=str)],
-                    )
-                    log.emit("step_skipped", step=step.name, message=f"done by {resumed_from}")
-                    result.steps.append(sr)
-                    continue
-                rerun = True
-                sr = _run_step(settings, run_id, i, step, log, now, previous=unfinished.get(step.name))
-                result.steps.append(sr)
-                if sr.status == "failed":
-                    break
+            _run_steps(settings, result, pipeline, done, unfinished, log, now)
         except KeyboardInterrupt:
             result.status = "interrupted"
             _finish(settings, result, "interrupted by the user")
@@ -376,6 +276,42 @@ def run_pipeline(
 
     maybe_alert(settings, result, log, force=alert)
     return result
+
+
+def _dry_run(settings: "Settings", pipeline: Pipeline, run_id: str, log: "EventLog", now: datetime | None) -> RunResult:
+    """What each step would do, without the lock, the run history or any writes."""
+    from siyu_cli.runner.steps import STEP_TYPES, StepContext
+
+    result = RunResult(run_id=run_id, pipeline=pipeline.name, status="dry-run", total_steps=len(pipeline.steps))
+    for i, step in enumerate(pipeline.steps):
+        ctx = StepContext(settings=settings, run_id=run_id, step=step, log=log, dry_run=True, now=now)
+        counts = STEP_TYPES[step.type](ctx)
+        result.steps.append(StepResult(i, step.name, step.type, "planned", counts))
+    return result
+
+
+def _run_steps(settings: "Settings", result: RunResult, pipeline: Pipeline, done: dict[str, dict[str, Any]],
+               unfinished: dict[str, dict[str, Any]], log: "EventLog", now: datetime | None) -> None:
+    """Run the steps in order, stopping at a failed one; resuming, steps ``done`` before are skipped
+    until the first that did not finish — from there every later step runs again."""
+    run_id, resumed_from = result.run_id, result.resumed_from
+    rerun = False
+    for i, step in enumerate(pipeline.steps):
+        if step.name in done and not rerun:
+            sr = StepResult(i, step.name, step.type, "skipped", done[step.name])
+            _record(
+                settings,
+                "INSERT INTO pipeline_steps VALUES (?, ?, ?, ?, 'skipped', ?, ?, ?, NULL)",
+                [run_id, i, step.name, step.type, _now(), _now(), json.dumps(done[step.name], default=str)],
+            )
+            log.emit("step_skipped", step=step.name, message=f"done by {resumed_from}")
+            result.steps.append(sr)
+            continue
+        rerun = True
+        sr = _run_step(settings, run_id, i, step, log, now, previous=unfinished.get(step.name))
+        result.steps.append(sr)
+        if sr.status == "failed":
+            break
 
 
 def _finish(settings: "Settings", result: RunResult, error: str | None) -> None:

@@ -18,45 +18,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
-from zoneinfo import ZoneInfo
 
-from siyu_cli import clock
 from siyu_cli.errors import ConfigError, DataError, ExitCode, SiyuError, StoreBusy, explain_failure, is_interrupt
+from siyu_cli.runner.model import StepContext
+from siyu_cli.runner.wecom_steps import step_sync, step_tags  # WeCom sync and tag write-back
 
 if TYPE_CHECKING:  # pragma: no cover
     from siyu_cli.config import Settings
-    from siyu_cli.runner.events import EventLog
-    from siyu_cli.runner.pipeline import Step
-
-
-@dataclass
-class StepContext:
-    settings: "Settings"
-    run_id: str
-    step: "Step"
-    log: "EventLog"
-    dry_run: bool = False
-    now: datetime | None = None
-    counts: dict[str, Any] = field(default_factory=dict)
-    failed_reason: str | None = None
-    failed_code: int = ExitCode.FAILURE
-    partial_reason: str | None = None
-    previous: dict[str, Any] | None = None  # resuming: this step's counts in the run being resumed (not ok there)
-
-    def fail(self, reason: str, code: int = ExitCode.FAILURE) -> None:
-        """Mark the step failed after it has done what it could (e.g. the other files)."""
-        self.failed_reason, self.failed_code = reason, code
-
-    def partial(self, reason: str) -> None:
-        """Mark the step partial: it did its work but something needs a look; the pipeline goes on (exit 3)."""
-        self.partial_reason = reason
-
-    def local_now(self) -> datetime:
-        tz = ZoneInfo(self.settings.timezone)
-        return (self.now or clock.now(tz)).astimezone(tz)
-
-    def option(self, key: str, default: Any = None) -> Any:
-        return self.step.options.get(key, default)
 
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
@@ -240,38 +208,14 @@ def step_load(ctx: StepContext) -> dict[str, Any]:
     issues: list[dict[str, Any]] = []
     counts = ctx.counts
     counts.update(inbox=str(inbox), files=len(files), unmatched=len(unmatched), refused=len(scan.refused))
-    from siyu_cli.ingest import classify_file
-
-    by_header = 0
-    for path in unmatched:
-        kind = classify_file(settings, path)
-        if kind is not None:  # no glob claims it, but its header says what it holds
-            files.append((kind, path))
-            by_header += 1
-            ctx.log.emit("inbox_classified", step=ctx.step.name, kind=kind,
-                         message=f"{path.name}: no glob matches its name; its header says {kind}")
-            continue
-        issues.append(_issue("unrecognised", path, inbox))
-        ctx.log.emit("inbox_unmatched", level="warning", step=ctx.step.name,
-                     message=f"{path.name}: neither a glob nor its header says whether it holds members, orders or "
-                             "groups; left in place")
-    for path, why in scan.refused:
-        issues.append(_issue("refused", path, inbox, reason=why))
-        ctx.log.emit("inbox_refused", level="warning", step=ctx.step.name, reason=why,
-                     message=f"{path.relative_to(inbox)}: not loaded: {REFUSALS[why]}; left in place")
+    by_header = _classify_unmatched(ctx, inbox, scan, files, issues)
     counts.update(files=len(files), classified=by_header, unmatched=len(unmatched) - by_header)
     if ctx.dry_run:
         counts["would_load"] = [f"{kind}: {p.relative_to(inbox)}" for kind, p in files]
         return counts
     from siyu_cli.ingest import load_files
 
-    # resuming: files the resumed run moved to failed/ and nobody has taken out since are still not loaded
-    for old in (ctx.previous or {}).get("issues", []):
-        moved = old.get("moved")
-        if old.get("problem") in ("failed", "still_failed") and moved and (inbox / moved).is_file():
-            issues.append({**old, "problem": "still_failed"})
-            ctx.log.emit("file_still_failed", level="warning", step=ctx.step.name,
-                         message=f"{old.get('file')}: still in {inbox / 'failed'} from the resumed run")
+    _still_failed(ctx, inbox, issues)
     day = ctx.local_now().date().isoformat()
     totals = dict(loaded=0, failed=0, read=0, inserted=0, updated=0, unchanged=0, merged=0, rejected=0, erased=0)
     for kind, path in files:
@@ -318,24 +262,66 @@ def step_load(ctx: StepContext) -> dict[str, Any]:
                 ctx.log.emit("file_rejects", step=ctx.step.name,
                              message=f"{kind}: {path.name}: {fr.rejected} row(s) skipped ({reasons_text(fr.reasons)})")
         else:
-            moved = _move(path, inbox / "failed")
-            from siyu_cli.privacy import chmod_private, mask_text, write_private
-
-            # a failed export keeps its personal data: the owner's only, like the store
-            chmod_private(moved.parent)
-            chmod_private(moved)
-            write_private(moved.with_name(moved.name + ".error.txt"), mask_text(error) + "\n")
+            _park_failed(ctx, inbox, kind, path, error, fr, issues)
             totals["failed"] += 1
-            extra = {"read": fr.read, "rejected": fr.rejected, "reasons": fr.reasons} if fr is not None else {}
-            issues.append(_issue("failed", path, inbox, kind=kind, error=error,
-                                 moved=moved.relative_to(inbox).as_posix(), **extra))
-            ctx.log.emit("file_failed", level="error", step=ctx.step.name, message=f"{kind}: {path.name}: {error}")
         counts.update(totals)
     counts.update(totals)
     if issues:
         counts["issues"] = issues
         ctx.partial(load_issues_line(issues, inbox))
     return counts
+
+
+def _classify_unmatched(ctx: StepContext, inbox: Path, scan: "InboxScan", files: list[tuple[str, Path]],
+                        issues: list[dict[str, Any]]) -> int:
+    """Files no glob claims join ``files`` when their header says what they hold (returns how many);
+    the others, and the refused ones, become issues and stay in the inbox."""
+    from siyu_cli.ingest import classify_file
+
+    by_header = 0
+    for path in scan.unmatched:
+        kind = classify_file(ctx.settings, path)
+        if kind is not None:  # no glob claims it, but its header says what it holds
+            files.append((kind, path))
+            by_header += 1
+            ctx.log.emit("inbox_classified", step=ctx.step.name, kind=kind,
+                         message=f"{path.name}: no glob matches its name; its header says {kind}")
+            continue
+        issues.append(_issue("unrecognised", path, inbox))
+        ctx.log.emit("inbox_unmatched", level="warning", step=ctx.step.name,
+                     message=f"{path.name}: neither a glob nor its header says whether it holds members, orders or "
+                             "groups; left in place")
+    for path, why in scan.refused:
+        issues.append(_issue("refused", path, inbox, reason=why))
+        ctx.log.emit("inbox_refused", level="warning", step=ctx.step.name, reason=why,
+                     message=f"{path.relative_to(inbox)}: not loaded: {REFUSALS[why]}; left in place")
+    return by_header
+
+
+def _still_failed(ctx: StepContext, inbox: Path, issues: list[dict[str, Any]]) -> None:
+    """Resuming: files the resumed run moved to failed/ and nobody has taken out since are still not loaded."""
+    for old in (ctx.previous or {}).get("issues", []):
+        moved = old.get("moved")
+        if old.get("problem") in ("failed", "still_failed") and moved and (inbox / moved).is_file():
+            issues.append({**old, "problem": "still_failed"})
+            ctx.log.emit("file_still_failed", level="warning", step=ctx.step.name,
+                         message=f"{old.get('file')}: still in {inbox / 'failed'} from the resumed run")
+
+
+def _park_failed(ctx: StepContext, inbox: Path, kind: str, path: Path, error: str, fr: Any,
+                 issues: list[dict[str, Any]]) -> None:
+    """Move a file nothing of which loaded to failed/ with NAME.error.txt (masked), owner-only, and record it."""
+    from siyu_cli.privacy import chmod_private, mask_text, write_private
+
+    moved = _move(path, inbox / "failed")
+    # a failed export keeps its personal data: the owner's only, like the store
+    chmod_private(moved.parent)
+    chmod_private(moved)
+    write_private(moved.with_name(moved.name + ".error.txt"), mask_text(error) + "\n")
+    extra = {"read": fr.read, "rejected": fr.rejected, "reasons": fr.reasons} if fr is not None else {}
+    issues.append(_issue("failed", path, inbox, kind=kind, error=error,
+                         moved=moved.relative_to(inbox).as_posix(), **extra))
+    ctx.log.emit("file_failed", level="error", step=ctx.step.name, message=f"{kind}: {path.name}: {error}")
 
 
 def load_issues_line(issues: list[dict[str, Any]], inbox: Path) -> str:
@@ -484,8 +470,6 @@ def step_sql(ctx: StepContext) -> dict[str, Any]:
             raise DataError(f"sql step {ctx.step.name!r}: {str(exc).splitlines()[0]}") from None
     return {"rows": len(rows)}
 
-
-from siyu_cli.sync.steps import step_sync, step_tags  # noqa: E402 (WeCom sync and tag write-back)
 
 STEP_TYPES: dict[str, Callable[[StepContext], dict[str, Any]]] = {
     "load": step_load,

@@ -59,6 +59,11 @@ def latest_of_each_scheme(con: "duckdb.DuckDBPyConnection") -> list[dict[str, An
     return sorted(snaps, key=lambda d: (d["as_of"] is not None, d["as_of"] or 0, d["snapshot_id"]), reverse=True)
 
 
+def latest_snapshot_ids(con: "duckdb.DuckDBPyConnection") -> list[int]:
+    """The ids of :func:`latest_of_each_scheme`, the latest first: where a segment named without a snapshot is looked for."""
+    return [snap["snapshot_id"] for snap in latest_of_each_scheme(con)]
+
+
 def snapshots_by_day_sql() -> str:
     """SQL (one ``?``: the scheme) listing, per as_of date, the snapshot :func:`latest_snapshot`
     picks for ``as_of=that date``: the same tie-break, for set-based readers (SOP entries)."""
@@ -544,6 +549,53 @@ def _num(value: Any) -> str:
 
 # ---------------------------------------------------------------- audience
 
+#: SQL (two ``?``: snapshot id, segment id) yielding the member ids of one segment of one snapshot as ``id``
+SEGMENT_MEMBERS_SQL = "SELECT member_id AS id FROM segment_members WHERE snapshot_id = ? AND segment_id = ?"
+
+
+def find_segment(con: "duckdb.DuckDBPyConnection", segment: str, snapshot_ids: list[int]) -> tuple[int, str] | None:
+    """(snapshot id, segment id) of the first of ``snapshot_ids`` that has ``segment``, or None.
+
+    A segment is named by id ('A'), English id or key, or Chinese name: matched in the snapshot's
+    catalogue (:func:`match_segment`), else among the ids and names its members carry.
+    """
+    for sid in snapshot_ids:
+        seg = match_segment(snapshot_params(con, sid).get("segments", []), segment)
+        if seg is not None:
+            return sid, seg["id"]
+        row = con.execute(
+            "SELECT any_value(segment_id) FROM segment_members WHERE snapshot_id = ? AND (segment_id = ? OR segment_name = ?)",
+            [sid, segment, segment],
+        ).fetchone()
+        if row and row[0] is not None:
+            return sid, row[0]
+    return None
+
+
+def segment_ids_in(con: "duckdb.DuckDBPyConnection", snapshot_id: int) -> list[str]:
+    """The segment ids a snapshot's members carry, sorted."""
+    return [r[0] for r in con.execute(
+        "SELECT DISTINCT segment_id FROM segment_members WHERE snapshot_id = ? ORDER BY 1", [snapshot_id]).fetchall()]
+
+
+def snapshot_member_count(con: "duckdb.DuckDBPyConnection", snapshot_id: int) -> int:
+    return con.execute("SELECT count(*) FROM segment_members WHERE snapshot_id = ?", [snapshot_id]).fetchone()[0]
+
+
+def audience_in(con: "duckdb.DuckDBPyConnection", segment: str, snapshot_id: int | None = None) -> list[str]:
+    """:func:`audience` on an open connection."""
+    ids = [snapshot_id] if snapshot_id is not None else latest_snapshot_ids(con)
+    if not ids:
+        raise UsageError("no segment snapshot yet: run `siyu segment` first")
+    found = find_segment(con, segment, ids)
+    if found is not None:
+        rows = con.execute(SEGMENT_MEMBERS_SQL + " ORDER BY member_id", list(found)).fetchall()
+        return [r[0] for r in rows]
+    known = ", ".join(s["id"] for s in snapshot_params(con, ids[0]).get("segments", []))
+    where = f"snapshot {snapshot_id}" if snapshot_id is not None else "any snapshot"
+    raise UsageError(f"no segment {segment!r} in {where} (e.g. {known})")
+
+
 def audience(settings: "Settings", segment: str, snapshot_id: int | None = None) -> list[str]:
     """Member ids of a segment (id 'A', English id or Chinese name).
 
@@ -553,20 +605,4 @@ def audience(settings: "Settings", segment: str, snapshot_id: int | None = None)
     from siyu_cli.store import open_store
 
     with open_store(settings, read_only=True) as con:
-        if snapshot_id is not None:
-            ids = [snapshot_id]
-        else:
-            ids = [snap["snapshot_id"] for snap in latest_of_each_scheme(con)]
-            if not ids:
-                raise UsageError("no segment snapshot yet: run `siyu segment` first")
-        for sid in ids:
-            seg = match_segment(snapshot_params(con, sid).get("segments", []), segment)
-            if seg is not None:
-                rows = con.execute(
-                    "SELECT member_id FROM segment_members WHERE snapshot_id = ? AND segment_id = ? ORDER BY member_id",
-                    [sid, seg["id"]],
-                ).fetchall()
-                return [r[0] for r in rows]
-        known = ", ".join(s["id"] for s in snapshot_params(con, ids[0]).get("segments", []))
-        where = f"snapshot {snapshot_id}" if snapshot_id is not None else "any snapshot"
-        raise UsageError(f"no segment {segment!r} in {where} (e.g. {known})")
+        return audience_in(con, segment, snapshot_id)

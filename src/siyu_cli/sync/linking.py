@@ -13,7 +13,7 @@ from __future__ import annotations
 
 def link_customers(con, batch_id: str) -> dict[str, int]:
     """Link every synced customer; returns counts (customers, already, by_unionid, by_phone, new_members)."""
-    from siyu_cli.ingest import identity
+    from siyu_cli.ingest import identity, people
 
     con.execute("""
         CREATE OR REPLACE TEMP TABLE siyu_keys AS
@@ -48,39 +48,18 @@ def link_customers(con, batch_id: str) -> dict[str, int]:
         WHERE r.member_id IS NOT NULL
         GROUP BY r.member_id
     """)
-    con.execute("""
-        INSERT INTO members (member_id, source, external_userid, unionid, phone, name, gender, join_at, join_channel,
-                             guide_userid, first_batch, updated_batch, updated_at)
-        SELECT a.member_id, 'wecom', a.external_userid, a.unionid, a.phone, a.name, a.gender, a.join_at,
-               a.join_channel, a.guide_userid, ?, ?, now()
-        FROM siyu_attr a ANTI JOIN members m ON m.member_id = a.member_id
-        WHERE NOT a.matched
-    """, [batch_id, batch_id])
-    # a member known from exports gains what WeCom knows and the export lacked (never overwritten)
-    con.execute("""
-        UPDATE members SET external_userid = coalesce(members.external_userid, a.external_userid),
-                           unionid = coalesce(members.unionid, a.unionid), phone = coalesce(members.phone, a.phone),
-                           guide_userid = coalesce(members.guide_userid, a.guide_userid),
-                           join_channel = coalesce(members.join_channel, a.join_channel)
-        FROM siyu_attr a WHERE members.member_id = a.member_id AND a.matched
-          AND (members.external_userid IS NULL OR members.unionid IS NULL OR members.phone IS NULL
-               OR members.guide_userid IS NULL OR members.join_channel IS NULL)
-    """)
+    people.add_synced_members(con, "siyu_attr", batch_id)
     identity.record_identities(con, "siyu_keys", "siyu_res")
     con.execute("UPDATE wecom_customers SET member_id = r.member_id FROM siyu_res r "
                 "WHERE wecom_customers.external_userid = r.__bk AND wecom_customers.member_id IS DISTINCT FROM r.member_id")
-    con.execute("UPDATE wecom_contacts SET member_id = r.member_id FROM siyu_res r "
-                "WHERE wecom_contacts.external_userid = r.__bk AND wecom_contacts.member_id IS DISTINCT FROM r.member_id")
+    people.link_contacts(con, "siyu_res")
     identity.relink(con)
     # events of this sync name the member too (a new relation had none when its event was written)
     con.execute("""UPDATE contact_events SET member_id = i.member_id FROM member_identities i
                    WHERE contact_events.batch_id = ? AND contact_events.member_id IS NULL
                      AND i.id_type = 'external_userid' AND i.id_value = contact_events.external_userid""", [batch_id])
     # the relation tags of linked customers, as member tags (the previous sync's are replaced)
-    con.execute("DELETE FROM member_tags WHERE batch_id LIKE 'wsync-%'")
-    con.execute("""INSERT INTO member_tags (member_id, tag_group, tag, batch_id)
-                   SELECT DISTINCT member_id, tag_group, tag, ? FROM wecom_relation_tags WHERE member_id IS NOT NULL
-                   ON CONFLICT DO NOTHING""", [batch_id])
+    people.replace_synced_tags(con, batch_id)
     row = con.execute("""
         SELECT count(*), count(*) FILTER (WHERE r.matched AND p.by_ext),
                count(*) FILTER (WHERE r.matched AND NOT p.by_ext AND p.by_union),

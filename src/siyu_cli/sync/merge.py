@@ -157,12 +157,9 @@ def _phase(con, phase: str, b: str, prev, now, follow_users: list[str], names: d
         out = {"groups": groups, "group_members": members}
     else:
         # a guide's name from user/get (when the app may read the directory) wins over an export's
-        con.execute("""INSERT INTO staff (userid, name, updated_at)
-                       SELECT f.u, n.name, ? FROM (SELECT unnest(?::VARCHAR[]) AS u) f
-                       LEFT JOIN (SELECT unnest(?::VARCHAR[]) AS userid, unnest(?::VARCHAR[]) AS name) n
-                         ON n.userid = f.u
-                       ON CONFLICT DO UPDATE SET name = coalesce(excluded.name, staff.name)""",
-                    [now, follow_users, list(names), list(names.values())])
+        from siyu_cli.ingest import people
+
+        people.upsert_staff_names(con, now, follow_users, names)
         from siyu_cli.sync.linking import link_customers
 
         return {"linked": link_customers(con, b)}
@@ -173,6 +170,8 @@ def _phase(con, phase: str, b: str, prev, now, follow_users: list[str], names: d
 
 def _finish(con, b: str, report, merged: dict, now) -> None:
     """load_log rows, the run marked done, staging emptied."""
+    from siyu_cli.ingest import people
+
     started = con.execute("SELECT started_at FROM wecom_sync_runs WHERE batch_id = ?", [b]).fetchone()[0]
     report.linked = merged["link"]["linked"]
     report.events = dict(con.execute("SELECT kind, count(*) FROM contact_events WHERE batch_id = ? GROUP BY 1",
@@ -180,11 +179,7 @@ def _finish(con, b: str, report, merged: dict, now) -> None:
     for phase in PHASES[:-1]:
         for entity, c in merged[phase].items():
             report.counts[entity] = {k: c[k] for k in ("added", "updated", "unchanged", "removed")}
-            con.execute("""INSERT INTO load_log (batch_id, kind, file, file_sha256, preset, source, rows_read,
-                               inserted, updated, unchanged, rejected, removed, status, started_at, finished_at)
-                           VALUES (?, ?, 'wecom api', '', 'wecom-api', 'wecom', ?, ?, ?, ?, 0, ?, 'loaded', ?, ?)""",
-                        [f"{b}:{entity}", f"wecom_{entity}", c["read"], c["added"], c["updated"], c["unchanged"],
-                         c["removed"], started, now])
+            people.log_api_batch(con, f"{b}:{entity}", f"wecom_{entity}", c["read"], c, started, now)
     con.execute("UPDATE wecom_sync_runs SET status = 'done', finished_at = ?, counts = ? WHERE batch_id = ?",
                 [now, json.dumps({"counts": report.counts, "events": report.events, "linked": report.linked}), b])
     for table in STAGING:

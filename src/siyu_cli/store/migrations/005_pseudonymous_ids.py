@@ -69,9 +69,15 @@ def _sub(text, mapping: dict[str, str]):
     return _OLD_IN_TEXT.sub(lambda m: mapping.get(m.group(0), m.group(0)), str(text))
 
 
-def _rewrite_campaigns(con) -> None:
-    from siyu_cli.push.due import due_campaign_id
+def due_campaign_id(key: str) -> str:
+    """push.due.due_campaign_id as it was when this migration was written (a migration keeps its own
+    copy: it must do the same thing whatever later code does, and the store may not import push)."""
+    import hashlib
 
+    return "due-" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
+
+
+def _rewrite_campaigns(con) -> None:
     rows = con.execute(
         "SELECT campaign_id, name, audience, due_key FROM push_campaigns "
         "WHERE regexp_matches(concat_ws(' ', name, audience, due_key), '(^|[:,\\s])[peu]:')"

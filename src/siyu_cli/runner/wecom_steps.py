@@ -2,6 +2,7 @@
 
 The default ``nightly`` pipeline gains ``sync`` before ``segment`` when siyu.toml has a ``[wecom]``
 section, and ``tags`` after ``segment`` when ``[wecom.tags]`` is enabled (runner/pipeline.py).
+They live in ``runner/`` because they adapt ``sync/`` to the runner, not the other way round.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from siyu_cli.runner.steps import StepContext
+    from siyu_cli.runner.model import StepContext
 
 
 def wecom_configured(settings) -> bool:

@@ -1,0 +1,306 @@
+"""Reads siyu's source as text to find its architecture: imports, table writes and SQL in cli/.
+
+Shared by tests/test_architecture.py (the rules) and the generated tables of ARCHITECTURE.md (cog).
+Nothing here imports siyu_cli: it parses the files, so it sees lazy imports inside functions and
+TYPE_CHECKING blocks too.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import os
+
+#: the package scanned; SIYU_ARCH_SRC points elsewhere (e.g. another checkout's src/siyu_cli) to check it
+SRC = Path(os.environ.get("SIYU_ARCH_SRC") or Path(__file__).resolve().parent.parent / "src" / "siyu_cli")
+MIGRATIONS = SRC / "store" / "migrations"
+
+#: Layers, lowest first. A module may import its own layer and the layers below, never one above.
+#: Units are the top-level modules and packages of siyu_cli ("siyu_cli" itself: __version__).
+LAYERS: list[tuple[str, frozenset[str]]] = [
+    ("base", frozenset({"siyu_cli", "errors", "clock", "secrets", "render_budget", "privacy", "config", "output",
+                        "templating", "scratch"})),
+    ("store", frozenset({"store"})),
+    ("services", frozenset({"wecom", "sandbox", "dimensions", "analyst", "forget", "workspace"})),
+    ("ingest", frozenset({"ingest"})),
+    ("segment", frozenset({"segment"})),
+    ("clv", frozenset({"clv"})),
+    ("plan", frozenset({"plan"})),
+    ("push", frozenset({"push"})),
+    ("sync and report", frozenset({"sync", "report"})),
+    ("orchestrators", frozenset({"runner", "demo", "doctor"})),
+    ("cli", frozenset({"cli", "__main__"})),
+]
+
+#: Packages that may write every table, and why.
+CROSS_CUTTING_WRITERS = {
+    "store": "the migrations create and rewrite tables (store/migrations/)",
+    "forget": "an erasure (`siyu forget`) must reach every row that names the person",
+}
+
+#: Tables a second package writes besides the owner, and why: known debt, listed so it cannot grow.
+SHARED_WRITES: dict[str, dict[str, str]] = {
+    "wecom_contacts": {"sync": "the WeCom API merge (sync/merge.py) replaces the relations an export load made"},
+    "groups": {"sync": "the WeCom API merge (sync/merge.py) replaces the groups an export load made"},
+    "group_members": {"sync": "the WeCom API merge (sync/merge.py) replaces the members an export load made"},
+}
+
+#: Writes whose table name is a placeholder (``INSERT INTO {table}``): the tables each module may
+#: pass, declared here because a scan cannot see them.
+DYNAMIC_WRITES: dict[str, frozenset[str]] = {
+    "ingest/merge.py": frozenset({"members", "orders", "order_lines", "groups", "group_members", "wecom_contacts",
+                                  "member_tags", "staff"}),  # the loader's upsert of a file's rows
+    "ingest/readers.py": frozenset(),  # temp tables of a read
+    "report/kpis.py": frozenset(),  # temp tables of a report
+    "sync/linking.py": frozenset(),  # temp tables of the linking
+    "sync/wecom.py": frozenset({"wecom_sync_contacts", "wecom_sync_groups", "wecom_sync_tags"}),  # staged pages
+    "sync/merge.py": frozenset({"wecom_contacts", "wecom_customers", "wecom_corp_tags", "groups", "group_members",
+                                "wecom_sync_contacts", "wecom_sync_groups", "wecom_sync_tags"}),
+    "forget.py": frozenset(),  # the tables it erases from: any (cross-cutting)
+    "store/migrations/005_pseudonymous_ids.py": frozenset(),  # a migration (cross-cutting)
+}
+
+_WRITE = re.compile(
+    r"\b(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?|ALTER\s+TABLE|"
+    r"DROP\s+TABLE(?:\s+IF\s+EXISTS)?|COPY)\s+(\{[^}]*\}|[A-Za-z_][\w.]*)"
+)
+_GONE = re.compile(r"\b(?:ALTER\s+TABLE\s+([A-Za-z_]\w*)\s+RENAME\s+TO|DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?([A-Za-z_]\w*))",
+                   re.I)
+_CREATE = re.compile(r"\bCREATE\s+(?:OR\s+REPLACE\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?([A-Za-z_]\w*)", re.I)
+_SQL = re.compile(r"\b(?:SELECT\b[\s\S]*\bFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|"
+                  r"CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMP\s+)?(?:TABLE|VIEW|INDEX)|DROP\s+TABLE|COPY\s+\w+\s+(?:TO|FROM))\b")
+
+
+def rel(path: Path) -> str:
+    return path.relative_to(SRC).as_posix()
+
+
+def unit_of(module: str) -> str:
+    """``siyu_cli.push.ledger`` -> ``push``; ``siyu_cli`` -> ``siyu_cli``."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def package_of(path: str) -> str:
+    """``push/ledger.py`` -> ``push``; ``forget.py`` -> ``forget``."""
+    return path.split("/")[0].removesuffix(".py")
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(SRC.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def source_files() -> list[Path]:
+    return sorted(SRC.rglob("*.py"))
+
+
+def _tree(path: Path) -> ast.AST:
+    return ast.parse(path.read_text(encoding="utf-8"), str(path))
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the siyu_cli modules it imports (anywhere in the file), resolved to real modules."""
+    files = {module_name(p): p for p in source_files()}
+
+    def resolve(name: str) -> str | None:
+        while name and name not in files:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {}
+    for mod, path in files.items():
+        deps: set[str] = set()
+        for node in ast.walk(_tree(path)):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "siyu_cli":
+                for alias in node.names:
+                    target = resolve(f"{node.module}.{alias.name}")
+                    if target:
+                        deps.add(target)
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.split(".")[0] == "siyu_cli":
+                        target = resolve(alias.name)
+                        if target:
+                            deps.add(target)
+        deps.discard(mod)
+        graph[mod] = deps
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def layer_of(unit: str) -> int:
+    for i, (_name, units) in enumerate(LAYERS):
+        if unit in units:
+            return i
+    raise KeyError(f"{unit} is in no layer: add it to LAYERS in tests/archscan.py")
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    """``a -> b`` for every import of a module in a higher layer."""
+    bad = []
+    for mod, deps in sorted(graph.items()):
+        for dep in sorted(deps):
+            if layer_of(unit_of(dep)) > layer_of(unit_of(mod)):
+                bad.append(f"{mod} -> {dep}")
+    return bad
+
+
+def strings(tree: ast.AST):
+    """Every string constant and f-string of a module (f-string values as ``{}``), with its line."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            yield node.lineno, node.value
+        elif isinstance(node, ast.JoinedStr):
+            yield node.lineno, "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+
+
+def _fstring_parts(tree: ast.AST) -> set[int]:
+    return {id(v) for node in ast.walk(tree) if isinstance(node, ast.JoinedStr) for v in node.values}
+
+
+def migration_tables() -> dict[str, str]:
+    """Every table a migration creates -> the migration's file name."""
+    out: dict[str, str] = {}
+    gone: set[str] = set()
+    for path in sorted(MIGRATIONS.iterdir()):
+        if path.suffix not in (".sql", ".py"):
+            continue
+        text = path.read_text(encoding="utf-8")
+        for m in _CREATE.finditer(text):
+            out.setdefault(m.group(1).lower(), path.name)
+        gone |= {(m.group(1) or m.group(2)).lower() for m in _GONE.finditer(text)}
+    # a table a later migration renamed away or dropped (members__new -> members) is not a table
+    return {t: f for t, f in out.items() if t not in gone or _recreated(t)}
+
+
+def _recreated(table: str) -> bool:
+    """A table that is dropped and created again, or is the target of a rename, still exists."""
+    for path in sorted(MIGRATIONS.iterdir()):
+        if path.suffix in (".sql", ".py") and re.search(rf"RENAME\s+TO\s+{table}\b", path.read_text(encoding="utf-8"), re.I):
+            return True
+    return False
+
+
+def table_writes() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """(table -> files writing it, file -> placeholder writes) over the source, migrations excluded
+    (they are the store's). Only tables a migration creates count (not temp or staging tables)."""
+    tables = migration_tables()
+    writes: dict[str, set[str]] = defaultdict(set)
+    dynamic: dict[str, set[str]] = defaultdict(set)
+    for path in source_files():
+        name = rel(path)
+        tree = _tree(path)
+        parts = _fstring_parts(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) in parts:
+                continue  # a piece of an f-string: read whole below
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                text = node.value
+            elif isinstance(node, ast.JoinedStr):
+                text = "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+            else:
+                continue
+            for m in _WRITE.finditer(text):
+                target = m.group(1)
+                if target.startswith("{"):
+                    dynamic[name].add(text[m.start():m.end()])
+                elif target.lower() in tables:
+                    writes[target.lower()].add(name)
+    return writes, dynamic
+
+
+def owners() -> dict[str, str]:
+    """Table -> the one package that writes it (cross-cutting and declared shared writers aside).
+
+    A table no code writes besides the cross-cutting packages is owned by the store (a migration
+    fills it). A table with two owners left maps to "a, b" (the architecture test fails on it).
+    """
+    writes, _dynamic = table_writes()
+    out = {}
+    for table in sorted(migration_tables()):
+        pkgs = {package_of(f) for f in writes.get(table, ())} - set(CROSS_CUTTING_WRITERS)
+        for path, declared in DYNAMIC_WRITES.items():
+            if table in declared:
+                pkgs.add(package_of(path))
+        pkgs -= set(SHARED_WRITES.get(table, {}))
+        if not pkgs:  # only cross-cutting packages write it: forget's own log, else a migration's table
+            pkgs = {package_of(f) for f in writes.get(table, ())} - {"store"} or {"store"}
+        out[table] = ", ".join(sorted(pkgs))
+    return out
+
+
+def cli_sql() -> list[str]:
+    """``file:line`` of every SQL string and every ``.execute(`` / ``.sql(`` call in cli/."""
+    found = []
+    for path in sorted((SRC / "cli").rglob("*.py")):
+        tree = _tree(path)
+        for line, text in strings(tree):
+            if _SQL.search(text):
+                found.append(f"{rel(path)}:{line}")
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("execute", "sql"):
+                found.append(f"{rel(path)}:{node.lineno} .{node.func.attr}(")
+    return found
+
+
+def owner_table_markdown() -> str:
+    """The owner map as a Markdown table (ARCHITECTURE.md)."""
+    tables = migration_tables()
+    by_owner: dict[str, list[str]] = defaultdict(list)
+    for table, owner in owners().items():
+        by_owner[owner].append(table)
+    lines = ["| package | tables it writes (others read them through its functions) |", "|---|---|"]
+    for owner in sorted(by_owner):
+        lines.append(f"| `{owner}` | {', '.join(f'`{t}`' for t in sorted(by_owner[owner]))} |")
+    shared = [f"`{t}` also by `{p}` ({why})" for t, d in sorted(SHARED_WRITES.items()) for p, why in d.items()]
+    lines += ["", "Cross-cutting writers: " + "; ".join(f"`{p}` — {why}" for p, why in CROSS_CUTTING_WRITERS.items())
+              + ".", "", "Known shared writes (debt; the test keeps the list from growing): " + "; ".join(shared) + "."]
+    assert tables  # the table is derived from the migrations: never empty
+    return "\n".join(lines)
+
+
+def layers_markdown() -> str:
+    lines = ["| layer (lowest first) | modules |", "|---|---|"]
+    for name, units in LAYERS:
+        lines.append(f"| {name} | {', '.join(f'`{u}`' for u in sorted(units))} |")
+    return "\n".join(lines)
