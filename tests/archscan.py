@@ -22,9 +22,9 @@ MIGRATIONS = SRC / "store" / "migrations"
 #: Units are the top-level modules and packages of siyu_cli ("siyu_cli" itself: __version__).
 LAYERS: list[tuple[str, frozenset[str]]] = [
     ("base", frozenset({"siyu_cli", "errors", "clock", "secrets", "render_budget", "privacy", "config", "output",
-                        "templating", "scratch"})),
+                        "templating", "scratch", "formatting", "progress", "sql", "engine"})),
     ("store", frozenset({"store"})),
-    ("services", frozenset({"wecom", "sandbox", "dimensions", "analyst", "forget", "workspace"})),
+    ("services", frozenset({"wecom", "sandbox", "dimensions", "analyst", "forget", "workspace", "lake"})),
     ("ingest", frozenset({"ingest"})),
     ("segment", frozenset({"segment"})),
     ("clv", frozenset({"clv"})),

@@ -64,9 +64,9 @@ def stderr_console():
 
 def progress_enabled() -> bool:
     """Progress only for a person watching: stderr on a TTY, not --quiet, not TERM=dumb (NO_COLOR: no colour)."""
-    from siyu_cli.progress import enabled
+    import os
 
-    return enabled()
+    return not is_quiet() and sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
 
 
 def _plain_stderr_line(message: str) -> bool:

@@ -24,12 +24,9 @@ def ignore(done: int, total: int | None = None, what: str = "") -> None:
 
 def enabled() -> bool:
     """A person is watching stderr: a terminal, not --quiet, not TERM=dumb."""
-    import os
-    import sys
+    from siyu_cli.output import progress_enabled
 
-    from siyu_cli.output import is_quiet
-
-    return not is_quiet() and sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+    return progress_enabled()
 
 
 @contextmanager
