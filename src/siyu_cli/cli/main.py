@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "privacy",  # forget
     "sync",  # sync wecom, tags sync
     "dims",  # stores …, staff …
+    "members",  # members merge|split|why|conflicts
 )
 
 

@@ -21,6 +21,10 @@ Masked phones (``138****1234``) never reach this module: they are not keys.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from siyu_cli import clock
+
 KEY_TYPES = ("source_member_id", "external_userid", "unionid", "phone", "email")
 KEY_COLUMNS = {"source_member_id": "member_ref", "external_userid": "external_userid", "unionid": "unionid",
                "phone": "phone", "email": "email"}
@@ -49,27 +53,27 @@ def resolve(con, keys_table: str, out_table: str) -> None:
     """Resolve ``keys_table(__bk, member_ref, external_userid, unionid, phone, email)`` (one row per __bk).
 
     Creates ``out_table(__bk, member_id, matched)`` where ``matched`` says the member
-    existed before this batch. Rows without any key get member_id NULL.
+    existed before this batch. Rows without any key get member_id NULL. Inside a load (after
+    :func:`start_batch`) ids shared by too many members are not followed and two existing members
+    a row links are merged (:func:`_merge_linked`).
     """
-    joins = []
-    hits = []
-    for i, t in enumerate(KEY_TYPES):
-        col = KEY_COLUMNS[t]
-        joins.append(
-            f"LEFT JOIN member_identities i{i} ON i{i}.id_type = '{t}' AND i{i}.id_value = k.{col}"
-        )
-        hits.append(f"i{i}.member_id")
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE siyu_id0 AS
-        SELECT k.*, coalesce({', '.join(hits)}) AS __hit,
-               coalesce(coalesce({', '.join(hits)}), {own_id_sql('k')}) AS __mid,
-               CASE WHEN coalesce({', '.join(hits)}) IS NOT NULL THEN -1 ELSE {strength_sql('k')} END AS __str
-        FROM {keys_table} k {' '.join(joins)}
-    """)
+    ctx = _context(con)
+    _hits(con, keys_table)
+    if ctx is not None and _shared_ids(con, ctx):
+        # follow no shared id from a row that has a stronger id of its own (the shop phone on a member's order)
+        reps = []
+        for i, t in enumerate(KEY_TYPES[1:], start=1):
+            c = KEY_COLUMNS[t]
+            stronger = " OR ".join(f"{KEY_COLUMNS[s]} IS NOT NULL" for s in KEY_TYPES[:i])
+            reps.append(f"CASE WHEN ({stronger}) AND {c} IN (SELECT v FROM siyu_id_shared WHERE id_type = '{t}') "
+                        f"THEN NULL ELSE {c} END AS {c}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE siyu_idk AS SELECT * REPLACE ({', '.join(reps)}) FROM {keys_table}")
+        _hits(con, "siyu_idk")
+        con.execute("DROP TABLE siyu_idk")
     # propagate inside the batch: tuples linked by shared key values, directly or through a chain
     # (a–b share a phone, b–c a member id), are one person and take the strongest member id among them
     counts = con.execute(
-        f"SELECT {', '.join(f'count({KEY_COLUMNS[t]})' for t in KEY_TYPES)} FROM {keys_table}"
+        f"SELECT {', '.join(f'count({KEY_COLUMNS[t]})' for t in KEY_TYPES)} FROM siyu_id0"
     ).fetchone()
     present = [t for t, n in zip(KEY_TYPES, counts) if n]
     # with one key type every tuple has its own value: nobody to link
@@ -86,6 +90,191 @@ def resolve(con, keys_table: str, out_table: str) -> None:
             CREATE OR REPLACE TEMP TABLE {out_table} AS
             SELECT __bk, __mid AS member_id, (__str = -1) AS matched FROM siyu_id0
         """)
+    if ctx is not None:
+        _merge_linked(con, out_table, ctx)
+        con.execute("DROP TABLE IF EXISTS siyu_id_shared")
+
+
+def _hits(con, keys_table: str) -> None:
+    """``siyu_id0``: each tuple with the member each of its keys already names (``__h0``…) and its first hit."""
+    joins = []
+    hits = []
+    for i, t in enumerate(KEY_TYPES):
+        col = KEY_COLUMNS[t]
+        joins.append(
+            f"LEFT JOIN member_identities i{i} ON i{i}.id_type = '{t}' AND i{i}.id_value = k.{col}"
+        )
+        hits.append(f"i{i}.member_id")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE siyu_id0 AS
+        SELECT k.*, {', '.join(f'{h} AS __h{i}' for i, h in enumerate(hits))}, coalesce({', '.join(hits)}) AS __hit,
+               coalesce(coalesce({', '.join(hits)}), {own_id_sql('k')}) AS __mid,
+               CASE WHEN coalesce({', '.join(hits)}) IS NOT NULL THEN -1 ELSE {strength_sql('k')} END AS __str
+        FROM {keys_table} k {' '.join(joins)}
+    """)
+
+
+# ---------------------------------------------------------------- merges during a load
+
+DEFAULT_MAX_MEMBERS_PER_ID = 3
+
+
+@dataclass(frozen=True)
+class _Ctx:
+    batch_id: str
+    max_members: int
+
+
+def start_batch(con, settings, batch_id: str) -> None:
+    """From here on this connection's :func:`resolve` merges linked members (a load's merge step).
+
+    ``[identity] max_members_per_id`` (default 3): an id that would join more members than this (counting
+    members merged through it before) is shared — a shop phone, a family email — and is not followed.
+    """
+    n = settings.section("identity").get("max_members_per_id", DEFAULT_MAX_MEMBERS_PER_ID)
+    if not isinstance(n, int) or isinstance(n, bool) or n < 2:
+        from siyu_cli.errors import ConfigError
+
+        raise ConfigError(f"{settings.config_file}: identity.max_members_per_id must be a whole number ≥ 2")
+    con.execute("CREATE OR REPLACE TEMP TABLE siyu_id_ctx AS SELECT ?::VARCHAR AS batch_id, ?::INTEGER AS max_members, "
+                "0::BIGINT AS merged, 0::BIGINT AS conflicts", [batch_id, n])
+
+
+def end_batch(con, fr) -> None:
+    """Put the batch's merge counts on the file report (``members_merged``, ``identity_conflicts``)."""
+    row = con.execute("SELECT merged, conflicts FROM siyu_id_ctx").fetchone()
+    con.execute("DROP TABLE siyu_id_ctx")
+    fr.members_merged, fr.identity_conflicts = int(row[0]), int(row[1])
+    if fr.identity_conflicts:
+        fr.warnings.append(f"{fr.identity_conflicts} link(s) between members were not merged because the linking id "
+                           "is shared by many members or the members were kept apart; see `siyu members conflicts`.")
+
+
+def _context(con) -> _Ctx | None:
+    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = 'siyu_id_ctx'").fetchone()[0]:
+        return None
+    b, n = con.execute("SELECT batch_id, max_members FROM siyu_id_ctx").fetchone()
+    return _Ctx(b, int(n))
+
+
+def _shared_ids(con, ctx: _Ctx) -> int:
+    """Find ids (below the strongest type) that would join more than ``max_members`` members.
+
+    A tuple counts as the member its stronger keys name (their hit, else the id they give); the id's
+    current owner counts, and so does each earlier merge through it. Creates ``siyu_id_shared``
+    (id_type, v, ms, n), records each as a SHARED_ID conflict and returns how many.
+    """
+    n = ctx.max_members
+    counts = con.execute(f"SELECT {', '.join(f'count({KEY_COLUMNS[t]})' for t in KEY_TYPES)} FROM siyu_id0").fetchone()
+    parts = []
+    for i, t in enumerate(KEY_TYPES[1:], start=1):
+        c = KEY_COLUMNS[t]
+        if not counts[i]:
+            continue
+        stronger = KEY_TYPES[:i]
+        own = [(f"'{PREFIX[s]}' || {KEY_COLUMNS[s]}" if PREFIX[s] else KEY_COLUMNS[s]) if s in PREFIX
+               else f"siyu_pseudonym('{s}', {KEY_COLUMNS[s]})" for s in stronger]
+        anchor = f"coalesce({', '.join([f'__h{j}' for j in range(i)] + own)})"
+        parts.append(f"""
+            SELECT '{t}' AS id_type, a.v, list_slice(list(DISTINCT a.anchor) FILTER (WHERE a.anchor IS NOT NULL), 1, 20) AS ms,
+                   count(DISTINCT a.anchor) + coalesce(any_value(p.n), 0) AS n
+            FROM (
+                SELECT {c} AS v, {anchor} AS anchor FROM siyu_id0 WHERE {c} IN (
+                    SELECT {c} FROM siyu_id0 WHERE {c} IS NOT NULL GROUP BY 1 HAVING count(*) >= {n}
+                    UNION SELECT via_value FROM member_merges WHERE via_type = '{t}' AND undone_at IS NULL)
+                UNION SELECT id_value, member_id FROM member_identities WHERE id_type = '{t}' AND id_value IN (
+                    SELECT {c} FROM siyu_id0 WHERE {c} IS NOT NULL GROUP BY 1 HAVING count(*) >= {n}
+                    UNION SELECT via_value FROM member_merges WHERE via_type = '{t}' AND undone_at IS NULL)
+            ) a LEFT JOIN (SELECT via_value AS v, count(*) AS n FROM member_merges
+                           WHERE via_type = '{t}' AND undone_at IS NULL GROUP BY 1) p USING (v)
+            WHERE a.v IN (SELECT {c} FROM siyu_id0)
+            GROUP BY a.v HAVING count(DISTINCT a.anchor) + coalesce(any_value(p.n), 0) > {n}""")
+    if not parts:
+        return 0
+    found = con.execute(f"CREATE OR REPLACE TEMP TABLE siyu_id_shared AS {' UNION ALL '.join(parts)}").fetchone()[0]
+    if found:
+        _record_conflicts(con, "SELECT 'SHARED_ID' AS reason, id_type, v, ms, n FROM siyu_id_shared", ctx)
+    return int(found)
+
+
+def _record_conflicts(con, select_sql: str, ctx: _Ctx) -> None:
+    """Upsert refused links into ``identity_conflicts`` and count them on the batch."""
+    now = clock.now()
+    n = con.execute(f"""
+        INSERT INTO identity_conflicts (reason, id_type, id_value, member_ids, members, first_batch, last_batch,
+                                        first_seen, last_seen)
+        SELECT reason, id_type, v, any_value(ms), max(n), ?, ?, ?, ? FROM ({select_sql}) GROUP BY ALL
+        ON CONFLICT DO UPDATE SET member_ids = excluded.member_ids, members = excluded.members,
+                                  last_batch = excluded.last_batch, last_seen = excluded.last_seen
+    """, [ctx.batch_id, ctx.batch_id, now, now]).fetchone()[0]
+    con.execute("UPDATE siyu_id_ctx SET conflicts = conflicts + ?", [int(n)])
+
+
+def _merge_linked(con, out_table: str, ctx: _Ctx) -> None:
+    """Merge existing members that one resolved tuple links (its keys name several of them).
+
+    Each connected group of members becomes one (survivor: :func:`siyu_cli.members.survivor_order`),
+    unless an operator split two of them before (SPLIT_KEPT_APART) or two of them each have their own
+    back-office member id (DISTINCT_MEMBER_IDS): those links are recorded as conflicts instead.
+    ``out_table`` is repointed to the survivors.
+    """
+    from siyu_cli import members
+
+    edges_sql = " UNION ".join(
+        f"SELECT r.member_id AS m, k.__h{i} AS h, '{t}' AS t, k.{KEY_COLUMNS[t]} AS v FROM siyu_id0 k "
+        f"JOIN {out_table} r USING (__bk) WHERE k.__h{i} IS NOT NULL AND r.member_id IS NOT NULL AND k.__h{i} <> r.member_id"
+        for i, t in enumerate(KEY_TYPES))
+    edges = con.execute(f"SELECT * FROM ({edges_sql}) ORDER BY ALL").fetchall()
+    if not edges:
+        return
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for m, h, _t, _v in edges:
+        ra, rb = find(m), find(h)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    groups: dict[str, list[str]] = {}
+    for x in list(parent):
+        groups.setdefault(find(x), []).append(x)
+    apart = {frozenset(r) for r in con.execute(
+        "SELECT survivor_id, merged_id FROM member_merges WHERE undone_at IS NOT NULL").fetchall()}
+    pairs, refused = [], []
+    for comp in groups.values():
+        comp = sorted(comp)
+        comp_edges = [e for e in edges if find(e[0]) == find(comp[0])]
+        if any(frozenset((a, b)) in apart for a in comp for b in comp if a < b):
+            refused += [("SPLIT_KEPT_APART", t, v, comp) for _m, _h, t, v in comp_edges]
+            continue
+        owners = con.execute("SELECT count(DISTINCT member_id) FROM member_identities WHERE id_type = 'source_member_id' "
+                             "AND member_id IN (SELECT unnest(?::VARCHAR[]))", [comp]).fetchone()[0]
+        if owners > 1:
+            refused += [("DISTINCT_MEMBER_IDS", t, v, comp) for _m, _h, t, v in comp_edges]
+            continue
+        survivor = members.survivor_order(con, comp)[0]
+        for loser in comp:
+            if loser != survivor:
+                via = next(e for e in comp_edges if loser in (e[0], e[1]))
+                pairs.append(members.MergePair(loser, survivor, via[2], via[3]))
+    if refused:
+        con.execute("CREATE OR REPLACE TEMP TABLE siyu_id_refused (reason VARCHAR, id_type VARCHAR, v VARCHAR, "
+                    "ms VARCHAR[], n INTEGER)")
+        con.executemany("INSERT INTO siyu_id_refused VALUES (?, ?, ?, ?, ?)",
+                        [(r, t, v, comp[:20], len(comp)) for r, t, v, comp in refused])
+        _record_conflicts(con, "SELECT * FROM siyu_id_refused", ctx)
+        con.execute("DROP TABLE siyu_id_refused")
+    if pairs:
+        members.apply_merges(con, pairs, reason="load", batch_id=ctx.batch_id)
+        con.execute("CREATE OR REPLACE TEMP TABLE siyu_id_map (loser VARCHAR, survivor VARCHAR)")
+        con.executemany("INSERT INTO siyu_id_map VALUES (?, ?)", [(p.merged, p.survivor) for p in pairs])
+        con.execute(f"UPDATE {out_table} SET member_id = m.survivor FROM siyu_id_map m WHERE {out_table}.member_id = m.loser")
+        con.execute("DROP TABLE siyu_id_map")
+        con.execute("UPDATE siyu_id_ctx SET merged = merged + ?", [len(pairs)])
 
 
 def _propagate(con, cols: list[str]) -> bool:
