@@ -146,8 +146,9 @@ def end_batch(con, fr) -> None:
     con.execute("DROP TABLE siyu_id_ctx")
     fr.members_merged, fr.identity_conflicts = int(row[0]), int(row[1])
     if fr.identity_conflicts:
-        fr.warnings.append(f"{fr.identity_conflicts} link(s) between members were not merged because the linking id "
-                           "is shared by many members or the members were kept apart; see `siyu members conflicts`.")
+        fr.warnings.append(f"{fr.identity_conflicts} link(s) between members were not merged (an id shared by many "
+                           "members, two back-office member ids, or a pair an operator split); see "
+                           "`siyu members conflicts`.")
 
 
 def _context(con) -> _Ctx | None:
@@ -176,7 +177,7 @@ def _shared_ids(con, ctx: _Ctx) -> int:
                else f"siyu_pseudonym('{s}', {KEY_COLUMNS[s]})" for s in stronger]
         anchor = f"coalesce({', '.join([f'__h{j}' for j in range(i)] + own)})"
         parts.append(f"""
-            SELECT '{t}' AS id_type, a.v, list_slice(list(DISTINCT a.anchor) FILTER (WHERE a.anchor IS NOT NULL), 1, 20) AS ms,
+            SELECT '{t}' AS id_type, a.v, list_slice(list_sort(list(DISTINCT a.anchor) FILTER (WHERE a.anchor IS NOT NULL)), 1, 20) AS ms,
                    count(DISTINCT a.anchor) + coalesce(any_value(p.n), 0) AS n
             FROM (
                 SELECT {c} AS v, {anchor} AS anchor FROM siyu_id0 WHERE {c} IN (
