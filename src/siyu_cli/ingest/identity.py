@@ -16,6 +16,12 @@ one member. Resolution of a batch of buyer/customer key tuples:
    (two propagation passes over the key types, strongest id first);
 4. new identities are inserted; existing ones are left alone.
 
+Inside a load (:func:`start_batch` … :func:`end_batch`), resolution also follows links between existing
+members: a tuple whose keys name two of them merges them (:func:`_merge_linked`, through
+:mod:`siyu_cli.members`), except through an id shared by more than ``[identity] max_members_per_id``
+members (:func:`_shared_ids`), between two back-office member ids, or for a pair an operator split —
+those are recorded in ``identity_conflicts`` instead (docs/identity.md).
+
 Masked phones (``138****1234``) never reach this module: they are not keys.
 """
 
