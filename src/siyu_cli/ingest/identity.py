@@ -227,13 +227,19 @@ def _merge_linked(con, out_table: str, ctx: _Ctx) -> None:
     """
     from siyu_cli import members
 
+    # one join, only of tuples whose keys name some member other than the one they resolved to
+    differs = " OR ".join(f"k.__h{i} <> r.member_id" for i in range(len(KEY_TYPES)))
     edges_sql = " UNION ".join(
-        f"SELECT r.member_id AS m, k.__h{i} AS h, '{t}' AS t, k.{KEY_COLUMNS[t]} AS v FROM siyu_id0 k "
-        f"JOIN {out_table} r USING (__bk) WHERE k.__h{i} IS NOT NULL AND r.member_id IS NOT NULL AND k.__h{i} <> r.member_id"
+        f"SELECT __m AS m, __h{i} AS h, '{t}' AS t, {KEY_COLUMNS[t]} AS v FROM siyu_id_edge WHERE __h{i} <> __m"
         for i, t in enumerate(KEY_TYPES))
-    edges = con.execute(f"SELECT * FROM ({edges_sql}) ORDER BY ALL").fetchall()
-    if not edges:
+    n = con.execute(f"""CREATE OR REPLACE TEMP TABLE siyu_id_edge AS SELECT k.*, r.member_id AS __m
+                        FROM siyu_id0 k JOIN {out_table} r USING (__bk)
+                        WHERE k.__hit IS NOT NULL AND r.member_id IS NOT NULL AND ({differs})""").fetchone()[0]
+    if not n:
+        con.execute("DROP TABLE siyu_id_edge")
         return
+    edges = con.execute(f"SELECT * FROM ({edges_sql}) ORDER BY ALL").fetchall()
+    con.execute("DROP TABLE siyu_id_edge")
     parent: dict[str, str] = {}
 
     def find(x: str) -> str:

@@ -68,7 +68,7 @@ SUMMARY_KEYS = {"orders": "order_id", "groups": "group_id", "members": "member_i
 MANGLE_FIELDS = ("order_id", "group_id", "member_id", "member_ref", "external_userid", "unionid", "phone")
 STALE = ("siyu_raw", "siyu_stg", "siyu_err", "siyu_good", "siyu_src", "siyu_keys", "siyu_res", "siyu_fin",
          "siyu_cls", "siyu_smap", "siyu_erased_rows", "siyu_kept", "siyu_id0", "siyu_link", "siyu_shared", "siyu_reader_errors", "siyu_reader_scans", "siyu_rag", "siyu_rag_lines",
-         "siyu_rag_rl", "siyu_blank", "siyu_rl", "siyu_rowline", "siyu_unitline", "siyu_id_ctx", "siyu_id_shared")
+         "siyu_rag_rl", "siyu_blank", "siyu_rl", "siyu_rowline", "siyu_unitline")
 
 
 @dataclass
