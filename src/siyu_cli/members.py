@@ -65,18 +65,30 @@ def _tables(con) -> set[str]:
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
 
 
-def survivor_order(con, member_ids: list[str]) -> list[str]:
-    """``member_ids`` best survivor first (the documented rule; see the module docstring)."""
-    con.execute("CREATE OR REPLACE TEMP TABLE siyu_mg_c AS SELECT unnest(?::VARCHAR[]) AS member_id", [member_ids])
+def rank(con, member_ids: list[str]) -> dict[str, tuple]:
+    """Per member: its sort key by the survivor rule (smaller is better) and whether it has a back-office id.
+
+    One query for any number of members (a load may link thousands of pairs at once).
+    """
+    con.execute("CREATE OR REPLACE TEMP TABLE siyu_mg_c AS SELECT DISTINCT unnest(?::VARCHAR[]) AS member_id", [member_ids])
     rows = con.execute(f"""
-        SELECT c.member_id FROM siyu_mg_c c
+        SELECT c.member_id, {ID_STRENGTH_SQL.format(c='c.member_id')}, -coalesce(o.n, 0), m.first_batch,
+               c.member_id IN (SELECT member_id FROM member_identities WHERE id_type = 'source_member_id'
+                               AND member_id IN (SELECT member_id FROM siyu_mg_c))
+        FROM siyu_mg_c c
         LEFT JOIN (SELECT member_id, count(*) AS n FROM orders WHERE member_id IN (SELECT member_id FROM siyu_mg_c)
                    GROUP BY 1) o USING (member_id)
         LEFT JOIN members m USING (member_id)
-        ORDER BY {ID_STRENGTH_SQL.format(c='c.member_id')}, coalesce(o.n, 0) DESC, m.first_batch NULLS LAST, c.member_id
     """).fetchall()
     con.execute("DROP TABLE siyu_mg_c")
-    return [r[0] for r in rows]
+    # first_batch NULL (not a stored member) sorts last
+    return {r[0]: ((r[1], r[2], r[3] is None, r[3] or "", r[0]), bool(r[4])) for r in rows}
+
+
+def survivor_order(con, member_ids: list[str]) -> list[str]:
+    """``member_ids`` best survivor first (the documented rule; see the module docstring)."""
+    ranks = rank(con, member_ids)
+    return sorted(ranks, key=lambda m: ranks[m][0])
 
 
 def apply_merges(con, pairs: list[MergePair], *, reason: str, batch_id: str | None = None,
@@ -91,13 +103,16 @@ def apply_merges(con, pairs: list[MergePair], *, reason: str, batch_id: str | No
         return []
     now = clock.now()
     ids = [f"mg-{uuid.uuid4().hex[:12]}" for _ in pairs]
-    con.execute("CREATE OR REPLACE TEMP TABLE siyu_mg (merge_id VARCHAR, loser VARCHAR, survivor VARCHAR)")
-    con.executemany("INSERT INTO siyu_mg VALUES (?, ?, ?)", [(i, p.merged, p.survivor) for i, p in zip(ids, pairs)])
-    con.executemany(
-        "INSERT INTO member_merges (merge_id, survivor_id, merged_id, reason, via_type, via_value, batch_id, actor, note, "
-        "merged_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(i, p.survivor, p.merged, reason, p.via_type, p.via_value, batch_id, actor, note, now)
-         for i, p in zip(ids, pairs)])
+    # the pairs as one temp table (lists unnested: a load may merge thousands at once)
+    con.execute("""CREATE OR REPLACE TEMP TABLE siyu_mg AS
+                   SELECT unnest(?::VARCHAR[]) AS merge_id, unnest(?::VARCHAR[]) AS loser, unnest(?::VARCHAR[]) AS survivor,
+                          unnest(?::VARCHAR[]) AS via_type, unnest(?::VARCHAR[]) AS via_value""",
+                [ids, [p.merged for p in pairs], [p.survivor for p in pairs], [p.via_type for p in pairs],
+                 [p.via_value for p in pairs]])
+    con.execute("""INSERT INTO member_merges (merge_id, survivor_id, merged_id, reason, via_type, via_value, batch_id,
+                                              actor, note, merged_at)
+                   SELECT merge_id, survivor, loser, ?, via_type, via_value, ?, ?, ?, ? FROM siyu_mg""",
+                [reason, batch_id, actor, note, now])
     # the member rows: both recorded, the survivor's blanks filled, the merged one deleted
     con.execute("""
         INSERT INTO member_merge_rows (merge_id, table_name, action, row_key, row_data)

@@ -255,36 +255,37 @@ def _merge_linked(con, out_table: str, ctx: _Ctx) -> None:
     groups: dict[str, list[str]] = {}
     for x in list(parent):
         groups.setdefault(find(x), []).append(x)
+    by_group: dict[str, list[tuple]] = {}
+    for e in edges:
+        by_group.setdefault(find(e[0]), []).append(e)
     apart = {frozenset(r) for r in con.execute(
         "SELECT survivor_id, merged_id FROM member_merges WHERE undone_at IS NOT NULL").fetchall()}
+    ranks = members.rank(con, list(parent))
     pairs, refused = [], []
-    for comp in groups.values():
+    for root, comp in groups.items():
         comp = sorted(comp)
-        comp_edges = [e for e in edges if find(e[0]) == find(comp[0])]
-        if any(frozenset((a, b)) in apart for a in comp for b in comp if a < b):
-            refused += [("SPLIT_KEPT_APART", t, v, comp) for _m, _h, t, v in comp_edges]
+        comp_edges = by_group[root]
+        reason = ("SPLIT_KEPT_APART" if any(frozenset((a, b)) in apart for a in comp for b in comp if a < b)
+                  else "DISTINCT_MEMBER_IDS" if sum(ranks[m][1] for m in comp) > 1 else None)
+        if reason:
+            refused += [(reason, t, v, comp) for _m, _h, t, v in comp_edges]
             continue
-        owners = con.execute("SELECT count(DISTINCT member_id) FROM member_identities WHERE id_type = 'source_member_id' "
-                             "AND member_id IN (SELECT unnest(?::VARCHAR[]))", [comp]).fetchone()[0]
-        if owners > 1:
-            refused += [("DISTINCT_MEMBER_IDS", t, v, comp) for _m, _h, t, v in comp_edges]
-            continue
-        survivor = members.survivor_order(con, comp)[0]
+        survivor = min(comp, key=lambda m: ranks[m][0])
         for loser in comp:
             if loser != survivor:
                 via = next(e for e in comp_edges if loser in (e[0], e[1]))
                 pairs.append(members.MergePair(loser, survivor, via[2], via[3]))
     if refused:
-        con.execute("CREATE OR REPLACE TEMP TABLE siyu_id_refused (reason VARCHAR, id_type VARCHAR, v VARCHAR, "
-                    "ms VARCHAR[], n INTEGER)")
-        con.executemany("INSERT INTO siyu_id_refused VALUES (?, ?, ?, ?, ?)",
-                        [(r, t, v, comp[:20], len(comp)) for r, t, v, comp in refused])
+        cols = list(zip(*[(r, t, v, comp[:20], len(comp)) for r, t, v, comp in refused]))
+        con.execute("""CREATE OR REPLACE TEMP TABLE siyu_id_refused AS
+                       SELECT unnest(?::VARCHAR[]) AS reason, unnest(?::VARCHAR[]) AS id_type, unnest(?::VARCHAR[]) AS v,
+                              unnest(?::VARCHAR[][]) AS ms, unnest(?::INTEGER[]) AS n""", [list(c) for c in cols])
         _record_conflicts(con, "SELECT * FROM siyu_id_refused", ctx)
         con.execute("DROP TABLE siyu_id_refused")
     if pairs:
         members.apply_merges(con, pairs, reason="load", batch_id=ctx.batch_id)
-        con.execute("CREATE OR REPLACE TEMP TABLE siyu_id_map (loser VARCHAR, survivor VARCHAR)")
-        con.executemany("INSERT INTO siyu_id_map VALUES (?, ?)", [(p.merged, p.survivor) for p in pairs])
+        con.execute("CREATE OR REPLACE TEMP TABLE siyu_id_map AS SELECT unnest(?::VARCHAR[]) AS loser, "
+                    "unnest(?::VARCHAR[]) AS survivor", [[p.merged for p in pairs], [p.survivor for p in pairs]])
         con.execute(f"UPDATE {out_table} SET member_id = m.survivor FROM siyu_id_map m WHERE {out_table}.member_id = m.loser")
         con.execute("DROP TABLE siyu_id_map")
         con.execute("UPDATE siyu_id_ctx SET merged = merged + ?", [len(pairs)])
