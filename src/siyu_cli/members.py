@@ -353,7 +353,7 @@ def why(settings, ident: str) -> dict[str, Any]:
         batches = [dict(zip(("batch_id", "kind", "file", "rows"), r)) for r in con.execute("""
             SELECT l.batch_id, l.kind, l.file, x.n FROM (
                 SELECT batch_id, count(*) AS n FROM orders WHERE member_id = ? GROUP BY 1
-                UNION ALL SELECT unnest([first_batch, updated_batch]), 1 FROM members WHERE member_id = ?
+                UNION ALL SELECT DISTINCT unnest([first_batch, updated_batch]), 1 FROM members WHERE member_id = ?
             ) x JOIN load_log l USING (batch_id) ORDER BY l.started_at, l.batch_id
         """, [mid, mid]).fetchall()]
         merged_batches: dict[str, dict] = {}
