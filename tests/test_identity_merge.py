@@ -138,6 +138,15 @@ def test_a_shop_phone_on_many_members_orders_is_a_conflict_not_a_merge(settings,
     assert q(settings, "SELECT reason, id_type, id_value, members, member_ids FROM identity_conflicts") == [
         ("SHARED_ID", "phone", SHOP, 4, ["A", "B", "C", "D"])]
     assert q(settings, "SELECT count(*) FROM member_merges") == [(0,)]
+    # the shop phone becomes nobody's identity, and stays shared: a later member's order carrying it neither
+    # claims it nor links to anyone, one load at a time
+    assert q(settings, "SELECT count(*) FROM member_identities WHERE id_value = ?", [SHOP]) == [(0,)]
+    for i, m in enumerate("EFGH", start=5):
+        more = load_files(settings, "orders", [write(tmp_path, f"o{i}.csv", "order_id,member_id,phone,paid_amount,paid_at\n"
+                                                     f"{i},{m},{SHOP},1,2026-01-0{i}\n")])
+        assert more.members_merged == 0
+    assert q(settings, "SELECT count(*) FROM member_identities WHERE id_value = ?", [SHOP]) == [(0,)]
+    assert q(settings, "SELECT count(*) FROM members") == [(8,)]
 
 
 def test_merges_through_one_id_across_loads_stop_at_max_members_per_id(settings, tmp_path):
@@ -234,3 +243,18 @@ def test_cli_merge_keep_and_conflicts_and_load_summary(cli, workspace, settings,
     header, row = res.stdout.splitlines()[:2]
     assert "members_merged" in header.split(",")
     assert dict(zip(header.split(","), row.split(",")))["members_merged"] == "1"
+
+
+def test_forget_erases_the_merge_audit_of_the_person(cli, workspace, settings, tmp_path):
+    two_people(settings, tmp_path)
+    load_files(settings, "members", [write(tmp_path, "link.csv", f"external_userid,phone\nwoABC,{PHONE}\n")])
+    load_files(settings, "members", [write(tmp_path, "m.csv", "member_id,name\nA,a\nB,b\nC,c\nD,d\n")])
+    load_files(settings, "orders", [write(tmp_path, "o.csv", "order_id,member_id,phone,paid_amount,paid_at\n" + "".join(
+        f"S{i},{m},{SHOP},1,2026-01-0{i}\n" for i, m in enumerate("ABCD", start=1)))])
+    assert q(settings, "SELECT count(*) FROM member_merge_rows") != [(0,)]
+    out = json.loads(cli("forget", PHONE, "A", "--format", "json").stdout)
+    assert out["rows"]["member_merges"] == 1 and out["rows"]["member_merge_rows"] > 0
+    assert q(settings, "SELECT count(*) FROM member_merges") == [(0,)]
+    assert q(settings, "SELECT count(*) FROM member_merge_rows") == [(0,)]
+    # the shop phone's conflict stays, without the erased member
+    assert q(settings, "SELECT member_ids FROM identity_conflicts") == [(["B", "C", "D"],)]

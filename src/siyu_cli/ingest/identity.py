@@ -37,15 +37,18 @@ KEY_COLUMNS = {"source_member_id": "member_ref", "external_userid": "external_us
 PREFIX = {"source_member_id": "", "external_userid": "wx:"}  # the others: siyu_cli.privacy.PSEUDONYM_PREFIX
 
 
-def own_id_sql(alias: str = "") -> str:
-    """The member id a tuple's strongest key gives it (personal keys pseudonymised)."""
+def own_id_sql(alias: str = "", types: tuple[str, ...] = KEY_TYPES) -> str:
+    """The member id a tuple's strongest key (of ``types``) gives it (personal keys pseudonymised)."""
+    return f"coalesce({', '.join(_own_ids(alias, types))})"
+
+
+def _own_ids(alias: str, types: tuple[str, ...]) -> list[str]:
     a = f"{alias}." if alias else ""
-    parts = [
+    return [
         (f"'{PREFIX[t]}' || {a}{KEY_COLUMNS[t]}" if PREFIX[t] else f"{a}{KEY_COLUMNS[t]}") if t in PREFIX
         else f"siyu_pseudonym('{t}', {a}{KEY_COLUMNS[t]})"
-        for t in KEY_TYPES
+        for t in types
     ]
-    return f"coalesce({', '.join(parts)})"
 
 
 def strength_sql(alias: str = "") -> str:
@@ -60,22 +63,20 @@ def resolve(con, keys_table: str, out_table: str) -> None:
 
     Creates ``out_table(__bk, member_id, matched)`` where ``matched`` says the member
     existed before this batch. Rows without any key get member_id NULL. Inside a load (after
-    :func:`start_batch`) ids shared by too many members are not followed and two existing members
-    a row links are merged (:func:`_merge_linked`).
+    :func:`start_batch`) ids shared by too many members are removed from ``keys_table``'s tuples that
+    have a stronger id, and two existing members a row links are merged (:func:`_merge_linked`).
     """
     ctx = _context(con)
     _hits(con, keys_table)
     if ctx is not None and _shared_ids(con, ctx):
-        # follow no shared id from a row that has a stronger id of its own (the shop phone on a member's order)
-        reps = []
+        # a shared id is dropped from every tuple that has a stronger id of its own (the shop phone on a
+        # member's order): not followed, not linked inside the batch, not recorded as that member's identity
         for i, t in enumerate(KEY_TYPES[1:], start=1):
             c = KEY_COLUMNS[t]
             stronger = " OR ".join(f"{KEY_COLUMNS[s]} IS NOT NULL" for s in KEY_TYPES[:i])
-            reps.append(f"CASE WHEN ({stronger}) AND {c} IN (SELECT v FROM siyu_id_shared WHERE id_type = '{t}') "
-                        f"THEN NULL ELSE {c} END AS {c}")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE siyu_idk AS SELECT * REPLACE ({', '.join(reps)}) FROM {keys_table}")
-        _hits(con, "siyu_idk")
-        con.execute("DROP TABLE siyu_idk")
+            con.execute(f"UPDATE {keys_table} SET {c} = NULL WHERE ({stronger}) "
+                        f"AND {c} IN (SELECT v FROM siyu_id_shared WHERE id_type = '{t}')")
+        _hits(con, keys_table)
     # propagate inside the batch: tuples linked by shared key values, directly or through a chain
     # (a–b share a phone, b–c a member id), are one person and take the strongest member id among them
     counts = con.execute(
@@ -168,8 +169,10 @@ def _shared_ids(con, ctx: _Ctx) -> int:
     """Find ids (below the strongest type) that would join more than ``max_members`` members.
 
     A tuple counts as the member its stronger keys name (their hit, else the id they give); the id's
-    current owner counts, and so does each earlier merge through it. Creates ``siyu_id_shared``
-    (id_type, v, ms, n), records each as a SHARED_ID conflict and returns how many.
+    current owner counts, and so does each earlier merge through it. An id found shared once stays shared
+    (its SHARED_ID row in ``identity_conflicts``), so a shop phone cannot collect members one load at a
+    time. Creates ``siyu_id_shared`` (id_type, v, ms, n), records those that would join two or more
+    members as SHARED_ID conflicts and returns how many ids are shared.
     """
     n = ctx.max_members
     counts = con.execute(f"SELECT {', '.join(f'count({KEY_COLUMNS[t]})' for t in KEY_TYPES)} FROM siyu_id0").fetchone()
@@ -178,29 +181,26 @@ def _shared_ids(con, ctx: _Ctx) -> int:
         c = KEY_COLUMNS[t]
         if not counts[i]:
             continue
-        stronger = KEY_TYPES[:i]
-        own = [(f"'{PREFIX[s]}' || {KEY_COLUMNS[s]}" if PREFIX[s] else KEY_COLUMNS[s]) if s in PREFIX
-               else f"siyu_pseudonym('{s}', {KEY_COLUMNS[s]})" for s in stronger]
-        anchor = f"coalesce({', '.join([f'__h{j}' for j in range(i)] + own)})"
+        anchor = f"coalesce({', '.join([f'__h{j}' for j in range(i)] + _own_ids('', KEY_TYPES[:i]))})"
+        known = f"SELECT id_value FROM identity_conflicts WHERE reason = 'SHARED_ID' AND id_type = '{t}'"
+        candidates = (f"SELECT {c} FROM siyu_id0 WHERE {c} IS NOT NULL GROUP BY 1 HAVING count(*) >= {n} "
+                      f"UNION SELECT via_value FROM member_merges WHERE via_type = '{t}' AND undone_at IS NULL "
+                      f"UNION {known}")
         parts.append(f"""
             SELECT '{t}' AS id_type, a.v, list_slice(list_sort(list(DISTINCT a.anchor) FILTER (WHERE a.anchor IS NOT NULL)), 1, 20) AS ms,
                    count(DISTINCT a.anchor) + coalesce(any_value(p.n), 0) AS n
             FROM (
-                SELECT {c} AS v, {anchor} AS anchor FROM siyu_id0 WHERE {c} IN (
-                    SELECT {c} FROM siyu_id0 WHERE {c} IS NOT NULL GROUP BY 1 HAVING count(*) >= {n}
-                    UNION SELECT via_value FROM member_merges WHERE via_type = '{t}' AND undone_at IS NULL)
-                UNION SELECT id_value, member_id FROM member_identities WHERE id_type = '{t}' AND id_value IN (
-                    SELECT {c} FROM siyu_id0 WHERE {c} IS NOT NULL GROUP BY 1 HAVING count(*) >= {n}
-                    UNION SELECT via_value FROM member_merges WHERE via_type = '{t}' AND undone_at IS NULL)
+                SELECT {c} AS v, {anchor} AS anchor FROM siyu_id0 WHERE {c} IN ({candidates})
+                UNION SELECT id_value, member_id FROM member_identities WHERE id_type = '{t}' AND id_value IN ({candidates})
             ) a LEFT JOIN (SELECT via_value AS v, count(*) AS n FROM member_merges
                            WHERE via_type = '{t}' AND undone_at IS NULL GROUP BY 1) p USING (v)
             WHERE a.v IN (SELECT {c} FROM siyu_id0)
-            GROUP BY a.v HAVING count(DISTINCT a.anchor) + coalesce(any_value(p.n), 0) > {n}""")
+            GROUP BY a.v HAVING count(DISTINCT a.anchor) + coalesce(any_value(p.n), 0) > {n} OR a.v IN ({known})""")
     if not parts:
         return 0
     found = con.execute(f"CREATE OR REPLACE TEMP TABLE siyu_id_shared AS {' UNION ALL '.join(parts)}").fetchone()[0]
     if found:
-        _record_conflicts(con, "SELECT 'SHARED_ID' AS reason, id_type, v, ms, n FROM siyu_id_shared", ctx)
+        _record_conflicts(con, "SELECT 'SHARED_ID' AS reason, id_type, v, ms, n FROM siyu_id_shared WHERE n > 1", ctx)
     return int(found)
 
 
@@ -211,8 +211,11 @@ def _record_conflicts(con, select_sql: str, ctx: _Ctx) -> None:
         INSERT INTO identity_conflicts (reason, id_type, id_value, member_ids, members, first_batch, last_batch,
                                         first_seen, last_seen)
         SELECT reason, id_type, v, any_value(ms), max(n), ?, ?, ?, ? FROM ({select_sql}) GROUP BY ALL
-        ON CONFLICT DO UPDATE SET member_ids = excluded.member_ids, members = excluded.members,
-                                  last_batch = excluded.last_batch, last_seen = excluded.last_seen
+        ON CONFLICT DO UPDATE SET
+            member_ids = CASE WHEN excluded.members >= identity_conflicts.members THEN excluded.member_ids
+                              ELSE identity_conflicts.member_ids END,
+            members = greatest(excluded.members, identity_conflicts.members),
+            last_batch = excluded.last_batch, last_seen = excluded.last_seen
     """, [ctx.batch_id, ctx.batch_id, now, now]).fetchone()[0]
     con.execute("UPDATE siyu_id_ctx SET conflicts = conflicts + ?", [int(n)])
 
