@@ -182,8 +182,11 @@ def find_member(con, ident: str, *, follow_merges: bool = False) -> str:
     ident = ident.strip()
     if con.execute("SELECT count(*) FROM members WHERE member_id = ?", [ident]).fetchone()[0]:
         return ident
-    rows = con.execute("SELECT DISTINCT member_id FROM member_identities WHERE id_value = ? ORDER BY 1 LIMIT 2",
-                       [ident]).fetchall()
+    from siyu_cli.forget import normalise
+
+    value, _kind = normalise(ident)  # a phone in any style (+86, spaces), an email in any case
+    rows = con.execute("SELECT DISTINCT member_id FROM member_identities WHERE id_value IN (?, ?) ORDER BY 1 LIMIT 2",
+                       [ident, value]).fetchall()
     if len(rows) == 1:
         return rows[0][0]
     if rows:
