@@ -193,6 +193,15 @@ def _erase(con, values: dict, report: ForgetReport, now: datetime) -> None:
     run("orders", f"""UPDATE orders SET member_id = NULL, buyer_phone = NULL, buyer_ref = NULL
                       WHERE member_id IN {m} OR buyer_phone IN {phones} OR buyer_ref IN {every}""")
     tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    if "member_merges" in tables:  # merge audit rows hold previous member rows and linking ids (migration 330)
+        merges = f"SELECT merge_id FROM member_merges WHERE survivor_id IN {m} OR merged_id IN {m} OR via_value IN {every}"
+        gone = [r[0] for r in con.execute(f"SELECT member_id FROM siyu_forget_m UNION SELECT merged_id FROM member_merges "
+                                          f"WHERE survivor_id IN {m}").fetchall()]  # and the ids merged into them
+        run("member_merge_rows", f"DELETE FROM member_merge_rows WHERE merge_id IN ({merges})")
+        run("member_merges", f"DELETE FROM member_merges WHERE merge_id IN ({merges})")
+        run("identity_conflicts", f"DELETE FROM identity_conflicts WHERE id_value IN {every}")
+        con.execute("""UPDATE identity_conflicts SET member_ids = list_filter(member_ids, lambda x: NOT list_contains(?, x))
+                       WHERE list_has_any(member_ids, ?)""", [gone, gone])
     if "segment_members" in tables:
         run("segment_members", f"DELETE FROM segment_members WHERE member_id IN {m}")
     # what `siyu sync wecom` / `siyu tags sync` keep about a customer (migrations 310/311)

@@ -76,10 +76,13 @@ def load(
         if fmt is Format.table and len(rows) > 1:
             rows.append(["total", "", "", "", report.read, report.inserted, report.updated, report.unchanged, report.merged,
                          report.rejected])
-        if report.erased:  # rows naming people `siyu forget` erased: skipped, shown only when there are any
-            cols.append("erased")
-            for row, f in zip(rows, [*report.files, report]):
-                row.append(f.erased)
+        # shown only when there are any: rows naming people `siyu forget` erased (skipped), existing members a
+        # row linked and merged into another (the store holds that many fewer), links not merged (guardrails)
+        for extra in ("erased", "members_merged", "identity_conflicts"):
+            if getattr(report, extra):
+                cols.append(extra)
+                for row, f in zip(rows, [*report.files, report]):
+                    row.append(getattr(f, extra))
         emit_rows(cols, rows, fmt, title=f"siyu load {kind.value}{' (dry run)' if dry_run else ''}",
                   drop=("encoding", "preset"))
         if dry_run and fmt is Format.table:

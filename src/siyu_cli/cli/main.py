@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "sync",  # sync wecom, tags sync
     "dims",  # stores …, staff …
     "export",  # export lake
+    "members",  # members merge|split|why|conflicts
 )
 
 

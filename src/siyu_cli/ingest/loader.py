@@ -74,6 +74,8 @@ class FileReport:
     rejected: int = 0
     merged: int = 0  # rows folded into another row's record within this file (same person / order)
     erased: int = 0  # rows naming an erased person (siyu forget), skipped
+    members_merged: int = 0  # existing members folded into another because a row linked their ids (identity.py)
+    identity_conflicts: int = 0  # links between members not followed (shared id, kept apart): identity_conflicts
     reasons: dict[str, int] = field(default_factory=dict)  # rejected rows per reason code
     conflicts: dict[str, int] = field(default_factory=dict)  # merged records whose rows disagree, per field
     status: str = "loaded"  # loaded | skipped | failed
@@ -139,6 +141,14 @@ class LoadReport:
         return self._sum("bad")
 
     @property
+    def members_merged(self) -> int:
+        return self._sum("members_merged")
+
+    @property
+    def identity_conflicts(self) -> int:
+        return self._sum("identity_conflicts")
+
+    @property
     def conflicts(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for f in self.files:
@@ -163,6 +173,8 @@ class LoadReport:
             "rejected": self.rejected,
             "erased": self.erased,
             "conflicts": self.conflicts,
+            "members_merged": self.members_merged,
+            "identity_conflicts": self.identity_conflicts,
             "max_rejects": self.max_rejects,
             "exceeded": self.exceeded,
             "files": [f.to_dict() for f in self.files],
@@ -363,7 +375,9 @@ def _load_one(con, settings, kind, path, tmp, *, preset, encoding, source, force
             [fr.batch_id]).fetchall())
         fr.erased = skip_erased(con, fr.batch_id)
         step(f"merging {path.name}")
+        identity.start_batch(con, settings, fr.batch_id)
         _merge(con, fr, kind, p, mapping)
+        identity.end_batch(con, fr)
         _log(con, fr, started)
         if dry is None:
             con.execute("COMMIT")
@@ -446,10 +460,12 @@ def _check_key_columns(kind, p: Preset, mapping, path, header) -> None:
 def _log(con, fr: FileReport, started) -> None:
     con.execute(
         """INSERT INTO load_log (batch_id, kind, file, file_sha256, preset, source, encoding, rows_read, inserted,
-                                 updated, unchanged, rejected, erased, status, started_at, finished_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                                 updated, unchanged, rejected, erased, merged, members_merged, identity_conflicts,
+                                 status, started_at, finished_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [fr.batch_id, fr.kind, fr.path, fr.sha256, fr.preset, fr.source, fr.encoding, fr.read, fr.inserted,
-         fr.updated, fr.unchanged, fr.rejected, fr.erased, fr.status, started, clock.now()],
+         fr.updated, fr.unchanged, fr.rejected, fr.erased, fr.merged, fr.members_merged, fr.identity_conflicts,
+         fr.status, started, clock.now()],
     )
 
 
