@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, frozenset[str]]] = [
     ("base", frozenset({"siyu_cli", "errors", "clock", "secrets", "render_budget", "privacy", "config", "output",
                         "templating", "scratch", "formatting", "progress", "sql", "engine"})),
     ("store", frozenset({"store"})),
-    ("services", frozenset({"wecom", "sandbox", "dimensions", "analyst", "forget", "workspace", "lake"})),
+    ("services", frozenset({"wecom", "sandbox", "dimensions", "analyst", "forget", "workspace", "lake", "members"})),
     ("ingest", frozenset({"ingest"})),
     ("segment", frozenset({"segment"})),
     ("clv", frozenset({"clv"})),
@@ -39,6 +39,7 @@ LAYERS: list[tuple[str, frozenset[str]]] = [
 CROSS_CUTTING_WRITERS = {
     "store": "the migrations create and rewrite tables (store/migrations/)",
     "forget": "an erasure (`siyu forget`) must reach every row that names the person",
+    "members": "a merge or split of two members (`siyu members`, a linking load row) must move every row that names them",
 }
 
 #: Tables a second package writes besides the owner, and why: known debt, listed so it cannot grow.
@@ -60,6 +61,8 @@ DYNAMIC_WRITES: dict[str, frozenset[str]] = {
     "sync/merge.py": frozenset({"wecom_contacts", "wecom_customers", "wecom_corp_tags", "groups", "group_members",
                                 "wecom_sync_contacts", "wecom_sync_groups", "wecom_sync_tags"}),
     "forget.py": frozenset(),  # the tables it erases from: any (cross-cutting)
+    "members.py": frozenset(),  # the tables a merge repoints: any member_id table (cross-cutting)
+    "ingest/identity.py": frozenset(),  # temp tables of a batch's resolution
     "store/migrations/005_pseudonymous_ids.py": frozenset(),  # a migration (cross-cutting)
 }
 
@@ -265,6 +268,8 @@ def owners() -> dict[str, str]:
         pkgs -= set(SHARED_WRITES.get(table, {}))
         if not pkgs:  # only cross-cutting packages write it: forget's own log, else a migration's table
             pkgs = {package_of(f) for f in writes.get(table, ())} - {"store"} or {"store"}
+            if len(pkgs) > 1:  # forget erases from every table: the other cross-cutting writer owns it
+                pkgs -= {"forget"}
         out[table] = ", ".join(sorted(pkgs))
     return out
 
