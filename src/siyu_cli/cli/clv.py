@@ -7,11 +7,13 @@ from typing import Optional
 
 import typer
 
+from siyu_cli.i18n import N_, _
+
 from siyu_cli.cli.context import settings
 from siyu_cli.output import Format
 
 clv_app = typer.Typer(
-    help="Who is about to leave: BG/NBD (P(alive), expected purchases) and Gamma-Gamma (spend) per member.",
+    help=N_("Who is about to leave: BG/NBD (P(alive), expected purchases) and Gamma-Gamma (spend) per member."),
     invoke_without_command=True,
     no_args_is_help=False,
 )
@@ -25,10 +27,10 @@ def register(app: typer.Typer) -> None:
 @clv_app.callback()
 def run(
     ctx: typer.Context,
-    as_of: Optional[str] = typer.Option(None, "--as-of", help="End of the observed history (default: today, workspace timezone)."),
-    horizon: Optional[int] = typer.Option(None, "--horizon", help="CLV horizon in months (default [clv] horizon_months or 12)."),
-    discount: Optional[float] = typer.Option(None, "--discount", help="Monthly discount rate for CLV (default [clv] discount_rate or 0)."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table (people) or json (the fitted parameters)."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help=N_("End of the observed history (default: today, workspace timezone).")),
+    horizon: Optional[int] = typer.Option(None, "--horizon", help=N_("CLV horizon in months (default [clv] horizon_months or 12).")),
+    discount: Optional[float] = typer.Option(None, "--discount", help=N_("Monthly discount rate for CLV (default [clv] discount_rate or 0).")),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table (people) or json (the fitted parameters).")),
 ) -> None:
     """Fit the models on every buyer's history and store a fit (parameters, fit date, per-member predictions)."""
     if ctx.invoked_subcommand is not None:
@@ -61,9 +63,9 @@ def _param_rows(d: dict) -> tuple[list[str], list[list]]:
 @clv_app.command("show")
 def show(
     ctx: typer.Context,
-    limit: int = typer.Option(50, "--limit", help="Members to list, lowest P(alive) × highest CLV first (0 = all)."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, csv or json (per member)."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the rows to this file (csv/json)."),
+    limit: int = typer.Option(50, "--limit", help=N_("Members to list, lowest P(alive) × highest CLV first (0 = all).")),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table, csv or json (per member).")),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help=N_("Write the rows to this file (csv/json).")),
 ) -> None:
     """The newest fit's per-member predictions (read-only)."""
     from siyu_cli import output as out

@@ -8,10 +8,12 @@ from typing import Optional
 
 import typer
 
+from siyu_cli.i18n import N_, _
+
 from siyu_cli.output import Format
 
 demo_app = typer.Typer(
-    help="Run the whole loop on a fictional coffee chain (山茶咖啡): generate → load → segment → plan → push → report.",
+    help=N_("Run the whole loop on a fictional coffee chain (山茶咖啡): generate → load → segment → plan → push → report."),
     invoke_without_command=True,
     no_args_is_help=False,
 )
@@ -36,12 +38,12 @@ def _parse_today(value: Optional[str]) -> date | None:
 @demo_app.callback()
 def demo(
     ctx: typer.Context,
-    directory: Path = typer.Option(Path("siyu-demo"), "--dir", "-d", help="Folder for the throwaway demo workspace."),
-    members: int = typer.Option(2000, "--members", "-n", min=1, help="How many people the brand has."),
-    seed: int = typer.Option(7, "--seed", help="Random seed: the same seed gives the same data."),
-    today: Optional[str] = typer.Option(None, "--today", help="Pretend today is this date (YYYY-MM-DD); default: today in Asia/Shanghai."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table (for people) or json (for programs)."),
-    force: bool = typer.Option(False, "--force", help="Rebuild an existing demo folder."),
+    directory: Path = typer.Option(Path("siyu-demo"), "--dir", "-d", help=N_("Folder for the throwaway demo workspace.")),
+    members: int = typer.Option(2000, "--members", "-n", min=1, help=N_("How many people the brand has.")),
+    seed: int = typer.Option(7, "--seed", help=N_("Random seed: the same seed gives the same data.")),
+    today: Optional[str] = typer.Option(None, "--today", help=N_("Pretend today is this date (YYYY-MM-DD); default: today in Asia/Shanghai.")),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table (for people) or json (for programs).")),
+    force: bool = typer.Option(False, "--force", help=N_("Rebuild an existing demo folder.")),
 ) -> None:
     """Build a demo workspace and run the whole loop; exits non-zero naming the step that failed."""
     if ctx.invoked_subcommand is not None:
@@ -67,11 +69,11 @@ def demo(
 
 @demo_app.command("data")
 def data(
-    directory: Path = typer.Argument(..., help="Folder to write the export files into (created if missing)."),
-    members: int = typer.Option(2000, "--members", "-n", min=1, help="How many people the brand has."),
-    seed: int = typer.Option(7, "--seed", help="Random seed: the same seed gives byte-identical files."),
-    today: Optional[str] = typer.Option(None, "--today", help="Pretend today is this date (YYYY-MM-DD)."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, csv or json."),
+    directory: Path = typer.Argument(..., help=N_("Folder to write the export files into (created if missing).")),
+    members: int = typer.Option(2000, "--members", "-n", min=1, help=N_("How many people the brand has.")),
+    seed: int = typer.Option(7, "--seed", help=N_("Random seed: the same seed gives byte-identical files.")),
+    today: Optional[str] = typer.Option(None, "--today", help=N_("Pretend today is this date (YYYY-MM-DD).")),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table, csv or json.")),
 ) -> None:
     """Only write the demo exports (Youzan, Tmall, Shopify, WeCom) and demo-manifest.json into DIR."""
     from siyu_cli import output

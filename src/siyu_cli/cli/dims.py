@@ -5,6 +5,8 @@ from __future__ import annotations
 from enum import Enum
 import typer
 
+from siyu_cli.i18n import N_, _
+
 from siyu_cli.cli.context import settings
 
 
@@ -19,9 +21,9 @@ class Kind(str, Enum):
     online = "online"
 
 
-stores_app = typer.Typer(help="Canonical stores and their aliases (online shops kept apart); docs/dimensions.md.",
+stores_app = typer.Typer(help=N_("Canonical stores and their aliases (online shops kept apart); docs/dimensions.md."),
                          no_args_is_help=True)
-staff_app = typer.Typer(help="Staff (guides) matched across WeCom userid, name and alias; docs/dimensions.md.",
+staff_app = typer.Typer(help=N_("Staff (guides) matched across WeCom userid, name and alias; docs/dimensions.md."),
                         no_args_is_help=True)
 
 
@@ -36,7 +38,7 @@ def _where(where: dict) -> str:
 
 
 @stores_app.command("list")
-def stores_list(ctx: typer.Context, fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", help="table, csv or json.")) -> None:
+def stores_list(ctx: typer.Context, fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", help=N_("table, csv or json."))) -> None:
     """Canonical stores (siyu.toml [stores.ID] and `siyu stores add`) with their aliases."""
     from siyu_cli.dimensions import stores
     from siyu_cli.output import emit_json, emit_rows
@@ -55,9 +57,9 @@ def stores_list(ctx: typer.Context, fmt: Fmt = typer.Option(Fmt.table, "--format
 @stores_app.command("add")
 def stores_add(
     ctx: typer.Context,
-    store_id: str = typer.Argument(..., help="Canonical id, e.g. SH02."),
-    name: str = typer.Option(..., "--name", help="Canonical name, e.g. 山茶咖啡上海徐汇店."),
-    kind: Kind = typer.Option(Kind.physical, "--kind", help="physical (a store) or online (a shop or channel)."),
+    store_id: str = typer.Argument(..., help=N_("Canonical id, e.g. SH02.")),
+    name: str = typer.Option(..., "--name", help=N_("Canonical name, e.g. 山茶咖啡上海徐汇店.")),
+    kind: Kind = typer.Option(Kind.physical, "--kind", help=N_("physical (a store) or online (a shop or channel).")),
 ) -> None:
     """Add (or rename) a canonical store in the workspace store."""
     from siyu_cli.dimensions import add_store
@@ -70,8 +72,8 @@ def stores_add(
 @stores_app.command("alias")
 def stores_alias(
     ctx: typer.Context,
-    alias: str = typer.Argument(..., help="The name an export uses, e.g. 徐汇店."),
-    canonical: str = typer.Argument(..., help="The store it means: id, name or an existing alias."),
+    alias: str = typer.Argument(..., help=N_("The name an export uses, e.g. 徐汇店.")),
+    canonical: str = typer.Argument(..., help=N_("The store it means: id, name or an existing alias.")),
 ) -> None:
     """Say that ALIAS means the store CANONICAL (reports, audiences and plans follow)."""
     from siyu_cli.dimensions import add_store_alias
@@ -83,7 +85,7 @@ def stores_alias(
 
 @stores_app.command("unmatched")
 def stores_unmatched(ctx: typer.Context,
-                     fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", help="table, csv or json.")) -> None:
+                     fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", help=N_("table, csv or json."))) -> None:
     """Store values in the data that no canonical store claims (see `siyu stores suggest`)."""
     from siyu_cli.dimensions import unmatched_stores
     from siyu_cli.output import emit_json, emit_rows
@@ -101,8 +103,8 @@ def stores_unmatched(ctx: typer.Context,
 @stores_app.command("suggest")
 def stores_suggest(
     ctx: typer.Context,
-    confirm: bool = typer.Option(False, "--confirm", help="Ask, one by one, whether to apply each proposal."),
-    fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", help="table, csv or json."),
+    confirm: bool = typer.Option(False, "--confirm", help=N_("Ask, one by one, whether to apply each proposal.")),
+    fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", help=N_("table, csv or json.")),
 ) -> None:
     """Propose aliases where an unmatched value and a store's name overlap (suffix / containment).
 
@@ -143,7 +145,7 @@ def stores_suggest(
 
 
 @staff_app.command("list")
-def staff_list(ctx: typer.Context, fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", help="table, csv or json.")) -> None:
+def staff_list(ctx: typer.Context, fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", help=N_("table, csv or json."))) -> None:
     """Staff (userid, name, store, aliases) and the names several userids share."""
     from siyu_cli.dimensions import staff, staff_map
     from siyu_cli.output import emit_json, emit_rows, warn
@@ -165,8 +167,8 @@ def staff_list(ctx: typer.Context, fmt: Fmt = typer.Option(Fmt.table, "--format"
 @staff_app.command("alias")
 def staff_alias(
     ctx: typer.Context,
-    alias: str = typer.Argument(..., help="The name or id an export uses, e.g. 于慧."),
-    userid: str = typer.Argument(..., help="The WeCom userid it means, e.g. yuhui."),
+    alias: str = typer.Argument(..., help=N_("The name or id an export uses, e.g. 于慧.")),
+    userid: str = typer.Argument(..., help=N_("The WeCom userid it means, e.g. yuhui.")),
 ) -> None:
     """Say that ALIAS means the staff member USERID."""
     from siyu_cli.dimensions import add_staff_alias
@@ -178,7 +180,7 @@ def staff_alias(
 
 @staff_app.command("unmatched")
 def staff_unmatched(ctx: typer.Context,
-                    fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", help="table, csv or json.")) -> None:
+                    fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", help=N_("table, csv or json."))) -> None:
     """Guide values in the data that match no staff member, or a name several share."""
     from siyu_cli.dimensions import unmatched_staff
     from siyu_cli.output import emit_json, emit_rows

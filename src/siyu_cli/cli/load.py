@@ -8,6 +8,8 @@ from typing import List, Optional
 
 import typer
 
+from siyu_cli.i18n import N_, _
+
 from siyu_cli.cli.context import settings
 from siyu_cli.output import Format, emit_json, emit_rows, info, warn
 
@@ -25,17 +27,17 @@ def register(app: typer.Typer) -> None:
 
 def load(
     ctx: typer.Context,
-    kind: Kind = typer.Argument(..., help="What the files hold: members, orders or groups (group lists or group-member lists)."),
-    files: Optional[List[str]] = typer.Argument(None, help="Export files or globs (CSV/TSV, XLSX, Parquet)."),
-    preset: str = typer.Option("auto", "--preset", "-p", help="auto (recognise by header), a built-in preset (see docs/load.md) or a custom mapping NAME from mappings.NAME in siyu.toml."),
-    encoding: Optional[str] = typer.Option(None, "--encoding", "-e", help="Force the text encoding (utf-8, gbk, gb18030, utf-16); default: detected."),
-    source: Optional[str] = typer.Option(None, "--source", help="Source name stored with the rows (default: the preset's platform)."),
-    max_rejects: Optional[int] = typer.Option(None, "--max-rejects", min=0, help="Exit 65 when more rows than this are rejected, not counting summary/total rows (default: load.max_rejects in siyu.toml, else 0). The nightly load uses a ratio instead: docs/operations.md."),
-    force: bool = typer.Option(False, "--force", help="Load a file again even if the same content (sha256) was loaded before."),
-    show_mapping: bool = typer.Option(False, "--show-mapping", help="Print the preset and column mapping that would be used, then stop."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Do the whole load, report its counts and rejects, then roll it back: nothing is written. Same exit codes as a load."),
-    unmask: bool = typer.Option(False, "--unmask", help="With --dry-run: show phone numbers in the rejects' raw text in full."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, csv or json."),
+    kind: Kind = typer.Argument(..., help=N_("What the files hold: members, orders or groups (group lists or group-member lists).")),
+    files: Optional[List[str]] = typer.Argument(None, help=N_("Export files or globs (CSV/TSV, XLSX, Parquet).")),
+    preset: str = typer.Option("auto", "--preset", "-p", help=N_("auto (recognise by header), a built-in preset (see docs/load.md) or a custom mapping NAME from mappings.NAME in siyu.toml.")),
+    encoding: Optional[str] = typer.Option(None, "--encoding", "-e", help=N_("Force the text encoding (utf-8, gbk, gb18030, utf-16); default: detected.")),
+    source: Optional[str] = typer.Option(None, "--source", help=N_("Source name stored with the rows (default: the preset's platform).")),
+    max_rejects: Optional[int] = typer.Option(None, "--max-rejects", min=0, help=N_("Exit 65 when more rows than this are rejected, not counting summary/total rows (default: load.max_rejects in siyu.toml, else 0). The nightly load uses a ratio instead: docs/operations.md.")),
+    force: bool = typer.Option(False, "--force", help=N_("Load a file again even if the same content (sha256) was loaded before.")),
+    show_mapping: bool = typer.Option(False, "--show-mapping", help=N_("Print the preset and column mapping that would be used, then stop.")),
+    dry_run: bool = typer.Option(False, "--dry-run", help=N_("Do the whole load, report its counts and rejects, then roll it back: nothing is written. Same exit codes as a load.")),
+    unmask: bool = typer.Option(False, "--unmask", help=N_("With --dry-run: show phone numbers in the rejects' raw text in full.")),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table, csv or json.")),
 ) -> None:
     """Load back-office exports into the store; every row is stored or listed in `siyu rejects`."""
     from siyu_cli import ingest
@@ -143,12 +145,12 @@ def _print_mapping(result: list[dict], fmt: Format) -> None:
 
 def rejects(
     ctx: typer.Context,
-    batch: Optional[str] = typer.Option(None, "--batch", help="Only this batch (see load_log)."),
-    file: Optional[str] = typer.Option(None, "--file", help="Only files whose path contains this text."),
-    all_batches: bool = typer.Option(False, "--all", help="Rejects of every load, not only each file's latest."),
-    limit: Optional[int] = typer.Option(None, "--limit", "-n", min=1, help="Show at most this many."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, csv or json."),
-    unmask: bool = typer.Option(False, "--unmask", help="Show phone numbers in the raw text in full."),
+    batch: Optional[str] = typer.Option(None, "--batch", help=N_("Only this batch (see load_log).")),
+    file: Optional[str] = typer.Option(None, "--file", help=N_("Only files whose path contains this text.")),
+    all_batches: bool = typer.Option(False, "--all", help=N_("Rejects of every load, not only each file's latest.")),
+    limit: Optional[int] = typer.Option(None, "--limit", "-n", min=1, help=N_("Show at most this many.")),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table, csv or json.")),
+    unmask: bool = typer.Option(False, "--unmask", help=N_("Show phone numbers in the raw text in full.")),
 ) -> None:
     """List rejected rows: file, line, column, reason and the raw text (phones masked unless --unmask)."""
     from siyu_cli.ingest import list_rejects

@@ -8,11 +8,13 @@ from typing import Any, List, Optional
 
 import typer
 
+from siyu_cli.i18n import N_, _
+
 from siyu_cli.cli.context import settings
 
 plan_app = typer.Typer(
     name="plan",
-    help="Playbooks: check them, render a week for the target groups, list today's lifecycle SOP, enable or disable them.",
+    help=N_("Playbooks: check them, render a week for the target groups, list today's lifecycle SOP, enable or disable them."),
     no_args_is_help=True,
 )
 
@@ -73,10 +75,10 @@ def _check_known(pb, values: dict[str, Any], source: str = "--var") -> None:
 @plan_app.command("check")
 def check(
     ctx: typer.Context,
-    playbooks: List[Path] = typer.Argument(..., help="Playbook files (YAML) or folders of them."),
-    var: Optional[List[str]] = typer.Option(None, "--var", help="Override a variable: name=value (repeatable)."),
-    vars_file: Optional[List[Path]] = typer.Option(None, "--vars", help="YAML/JSON file of variable values."),
-    fmt: str = typer.Option("text", "--format", "-f", help="text or json."),
+    playbooks: List[Path] = typer.Argument(..., help=N_("Playbook files (YAML) or folders of them.")),
+    var: Optional[List[str]] = typer.Option(None, "--var", help=N_("Override a variable: name=value (repeatable).")),
+    vars_file: Optional[List[Path]] = typer.Option(None, "--vars", help=N_("YAML/JSON file of variable values.")),
+    fmt: str = typer.Option("text", "--format", "-f", help=N_("text or json.")),
 ) -> None:
     """Report every problem in the playbooks as file:line:col: message (exit 65 on errors)."""
     from siyu_cli.errors import DataError, UsageError
@@ -122,7 +124,7 @@ def _live_status(ctx: typer.Context, paths: list[Path]) -> list[tuple[str, str]]
 
 
 @plan_app.command("list")
-def list_cmd(ctx: typer.Context, fmt: str = typer.Option("table", "--format", "-f", help="table, csv or json.")) -> None:
+def list_cmd(ctx: typer.Context, fmt: str = typer.Option("table", "--format", "-f", help=N_("table, csv or json."))) -> None:
     """Every playbook in playbooks/ and whether it is live (enabled: its messages are sent) or inactive."""
     from siyu_cli.output import emit_json, emit_rows
     from siyu_cli.plan.enabled import playbook_statuses
@@ -146,13 +148,13 @@ def _set_enabled(ctx: typer.Context, names: list[str], enable: bool) -> None:
 
 
 @plan_app.command("enable")
-def enable_cmd(ctx: typer.Context, names: List[str] = typer.Argument(..., help="Playbook names (or files in playbooks/).")) -> None:
+def enable_cmd(ctx: typer.Context, names: List[str] = typer.Argument(..., help=N_("Playbook names (or files in playbooks/)."))) -> None:
     """Make playbooks live: `siyu push due` / `siyu run hourly` send their messages (checked first)."""
     _set_enabled(ctx, names, True)
 
 
 @plan_app.command("disable")
-def disable_cmd(ctx: typer.Context, names: List[str] = typer.Argument(..., help="Playbook names (or files in playbooks/).")) -> None:
+def disable_cmd(ctx: typer.Context, names: List[str] = typer.Argument(..., help=N_("Playbook names (or files in playbooks/)."))) -> None:
     """Make playbooks inactive: nothing of theirs is sent any more (campaigns already sent stay)."""
     _set_enabled(ctx, names, False)
 
@@ -171,13 +173,13 @@ def _default_timezone(ctx: typer.Context) -> str:
 @plan_app.command("week")
 def week(
     ctx: typer.Context,
-    playbook: Path = typer.Argument(..., help="Playbook file (YAML)."),
-    week: Optional[str] = typer.Option(None, "--week", help="ISO week such as 2026-W48, or a date in it (default: this week)."),
-    group: Optional[List[str]] = typer.Option(None, "--group", "-g", help="Only this group (id or name; repeatable)."),
-    var: Optional[List[str]] = typer.Option(None, "--var", help="Override a variable: name=value (repeatable)."),
-    vars_file: Optional[List[Path]] = typer.Option(None, "--vars", help="YAML/JSON file of variable values."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, md, csv, json or ics."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
+    playbook: Path = typer.Argument(..., help=N_("Playbook file (YAML).")),
+    week: Optional[str] = typer.Option(None, "--week", help=N_("ISO week such as 2026-W48, or a date in it (default: this week).")),
+    group: Optional[List[str]] = typer.Option(None, "--group", "-g", help=N_("Only this group (id or name; repeatable).")),
+    var: Optional[List[str]] = typer.Option(None, "--var", help=N_("Override a variable: name=value (repeatable).")),
+    vars_file: Optional[List[Path]] = typer.Option(None, "--vars", help=N_("YAML/JSON file of variable values.")),
+    fmt: str = typer.Option("table", "--format", "-f", help=N_("table, md, csv, json or ics.")),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help=N_("Write to this file instead of stdout.")),
 ) -> None:
     """Render the week for every target group: time (staggered, in the playbook's zone), group, kind, text."""
     from siyu_cli.errors import UsageError
@@ -232,12 +234,12 @@ def _summarise_skips(skipped: list[dict]) -> list[str]:
 @plan_app.command("sop")
 def sop(
     ctx: typer.Context,
-    day: Optional[str] = typer.Option(None, "--date", "-d", help="The day (YYYY-MM-DD; default: today in the workspace zone)."),
-    playbook: Optional[List[Path]] = typer.Option(None, "--playbook", "-p", help="Playbook(s) (default: every enabled playbook in playbooks/ with a `sop:`)."),
-    var: Optional[List[str]] = typer.Option(None, "--var", help="Override a variable: name=value (repeatable)."),
-    vars_file: Optional[List[Path]] = typer.Option(None, "--vars", help="YAML/JSON file of variable values."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, md, csv or json."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
+    day: Optional[str] = typer.Option(None, "--date", "-d", help=N_("The day (YYYY-MM-DD; default: today in the workspace zone).")),
+    playbook: Optional[List[Path]] = typer.Option(None, "--playbook", "-p", help=N_("Playbook(s) (default: every enabled playbook in playbooks/ with a `sop:`).")),
+    var: Optional[List[str]] = typer.Option(None, "--var", help=N_("Override a variable: name=value (repeatable).")),
+    vars_file: Optional[List[Path]] = typer.Option(None, "--vars", help=N_("YAML/JSON file of variable values.")),
+    fmt: str = typer.Option("table", "--format", "-f", help=N_("table, md, csv or json.")),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help=N_("Write to this file instead of stdout.")),
 ) -> None:
     """List the lifecycle steps due on a day: member, step, channel, rendered message."""
 

@@ -7,6 +7,8 @@ from typing import List, Optional
 
 import typer
 
+from siyu_cli.i18n import N_, _
+
 from siyu_cli.cli.context import settings
 from siyu_cli.output import Format, emit_json, info
 
@@ -17,9 +19,9 @@ def register(app: typer.Typer) -> None:
 
 def forget(
     ctx: typer.Context,
-    ids: Optional[List[str]] = typer.Argument(None, help="Member id, phone, email or external_userid of each person."),
-    file: Optional[Path] = typer.Option(None, "--file", help="A file of identifiers, one per line (or first CSV column)."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table (a summary line) or json."),
+    ids: Optional[List[str]] = typer.Argument(None, help=N_("Member id, phone, email or external_userid of each person.")),
+    file: Optional[Path] = typer.Option(None, "--file", help=N_("A file of identifiers, one per line (or first CSV column).")),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table (a summary line) or json.")),
 ) -> None:
     """Erase people from every table and inbox file siyu keeps; keep only keyed hashes so they are never messaged or reloaded."""
     from siyu_cli.forget import forget as erase, read_id_file

@@ -8,11 +8,13 @@ from typing import Optional
 
 import typer
 
+from siyu_cli.i18n import N_, _
+
 from siyu_cli.cli.context import settings
 from siyu_cli.output import Format
 
 report_app = typer.Typer(
-    help="KPI report: 会员占比, 在线率, 复购率, 客单价, RFM mix, cohorts, leaderboards, campaigns.",
+    help=N_("KPI report: 会员占比, 在线率, 复购率, 客单价, RFM mix, cohorts, leaderboards, campaigns."),
     no_args_is_help=False,
     invoke_without_command=True,
 )
@@ -36,13 +38,13 @@ def _date(value: Optional[str], flag: str) -> Optional[date]:
 @report_app.callback()
 def report(
     ctx: typer.Context,
-    date_from: Optional[str] = typer.Option(None, "--from", help="First day (YYYY-MM-DD). Default: report.period_days (365) days before --to."),
-    date_to: Optional[str] = typer.Option(None, "--to", help="Last day, included (YYYY-MM-DD). Default: today."),
-    by: Optional[str] = typer.Option(None, "--by", help="Also split the base KPIs by store, guide, channel or month."),
-    html: Optional[Path] = typer.Option(None, "--html", help="Write a self-contained offline HTML page to this file."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table (dashboard), json or csv."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write json/csv to this file instead of stdout."),
-    bom: bool = typer.Option(False, "--bom", help="Start CSV with a UTF-8 BOM so Excel shows Chinese correctly."),
+    date_from: Optional[str] = typer.Option(None, "--from", help=N_("First day (YYYY-MM-DD). Default: report.period_days (365) days before --to.")),
+    date_to: Optional[str] = typer.Option(None, "--to", help=N_("Last day, included (YYYY-MM-DD). Default: today.")),
+    by: Optional[str] = typer.Option(None, "--by", help=N_("Also split the base KPIs by store, guide, channel or month.")),
+    html: Optional[Path] = typer.Option(None, "--html", help=N_("Write a self-contained offline HTML page to this file.")),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table (dashboard), json or csv.")),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help=N_("Write json/csv to this file instead of stdout.")),
+    bom: bool = typer.Option(False, "--bom", help=N_("Start CSV with a UTF-8 BOM so Excel shows Chinese correctly.")),
 ) -> None:
     """Compute the private-domain KPIs for a period (definitions: docs/report.md)."""
     if ctx.invoked_subcommand is not None:
@@ -77,8 +79,8 @@ def _quiet(ctx: typer.Context) -> bool:
 @report_app.command("traffic")
 def traffic(
     ctx: typer.Context,
-    file: Path = typer.Argument(..., help="CSV with store, date (2026-03-01 or 2026-03), customers (门店,日期,客流 also work)."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, csv or json."),
+    file: Path = typer.Argument(..., help=N_("CSV with store, date (2026-03-01 or 2026-03), customers (门店,日期,客流 also work).")),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table, csv or json.")),
 ) -> None:
     """Load store traffic (进店客数) so the report can show 加粉率 per store."""
     from siyu_cli.output import emit_json, emit_rows

@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from siyu_cli.i18n import N_, _
+
 from siyu_cli.cli.context import settings, state
 from siyu_cli.output import Format, emit_json, emit_rows
 
@@ -18,14 +20,14 @@ def register(app: typer.Typer) -> None:
 
 def run(
     ctx: typer.Context,
-    pipeline: Optional[str] = typer.Argument(None, help="Pipeline name (nightly, hourly, or one from \\[pipelines.*]); omit to list them."),
-    resume: bool = typer.Option(False, "--resume", help="Retry the last failed, partial or killed run: from its first unfinished step on."),
-    lock_wait: float = typer.Option(0.0, "--lock-wait", help="Seconds to wait for another run to finish before exiting with code 4."),
-    log_format: str = typer.Option("text", "--log-format", help="text (for people) or json (one object per event, for log collectors)."),
-    log_file: Optional[Path] = typer.Option(None, "--log-file", help="Append the event log to this file instead of stderr."),
-    alert: Optional[bool] = typer.Option(None, "--alert/--no-alert", help="Force or suppress the robot alert ([alerts] decides by default)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show what each step would do; change nothing."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="Summary on stdout: table or json."),
+    pipeline: Optional[str] = typer.Argument(None, help=N_("Pipeline name (nightly, hourly, or one from \\[pipelines.*]); omit to list them.")),
+    resume: bool = typer.Option(False, "--resume", help=N_("Retry the last failed, partial or killed run: from its first unfinished step on.")),
+    lock_wait: float = typer.Option(0.0, "--lock-wait", help=N_("Seconds to wait for another run to finish before exiting with code 4.")),
+    log_format: str = typer.Option("text", "--log-format", help=N_("text (for people) or json (one object per event, for log collectors).")),
+    log_file: Optional[Path] = typer.Option(None, "--log-file", help=N_("Append the event log to this file instead of stderr.")),
+    alert: Optional[bool] = typer.Option(None, "--alert/--no-alert", help=N_("Force or suppress the robot alert ([alerts] decides by default).")),
+    dry_run: bool = typer.Option(False, "--dry-run", help=N_("Show what each step would do; change nothing.")),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("Summary on stdout: table or json.")),
 ) -> None:
     """Run a pipeline (load inbox → segment → report, or push what is due) under the workspace lock.
 
@@ -68,10 +70,10 @@ def run(
 
 def runs(
     ctx: typer.Context,
-    pipeline: Optional[str] = typer.Option(None, "--pipeline", "-p", help="Only this pipeline."),
-    run_id: Optional[str] = typer.Option(None, "--run", help="One run, with its steps."),
-    limit: int = typer.Option(20, "--limit", help="At most this many runs."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, csv or json."),
+    pipeline: Optional[str] = typer.Option(None, "--pipeline", "-p", help=N_("Only this pipeline.")),
+    run_id: Optional[str] = typer.Option(None, "--run", help=N_("One run, with its steps.")),
+    limit: int = typer.Option(20, "--limit", help=N_("At most this many runs.")),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table, csv or json.")),
 ) -> None:
     """History of pipeline runs and their steps (newest first)."""
     from siyu_cli.runner import list_runs

@@ -8,10 +8,12 @@ from typing import List, Optional
 
 import typer
 
+from siyu_cli.i18n import N_, _
+
 from siyu_cli.output import Format
 
 sandbox_app = typer.Typer(
-    help="A local WeCom sandbox (same endpoints, errcodes and limits as WeCom) for trying pushes safely.",
+    help=N_("A local WeCom sandbox (same endpoints, errcodes and limits as WeCom) for trying pushes safely."),
     no_args_is_help=True,
 )
 
@@ -61,21 +63,21 @@ def _read_private(path: Path) -> str | None:
 @sandbox_app.command("serve")
 def serve(
     ctx: typer.Context,
-    port: Optional[int] = typer.Option(None, "--port", "-p", help="Port on 127.0.0.1 (default 0 = any free port; [sandbox] port)."),
-    confirm: Optional[str] = typer.Option(None, "--confirm", help="How guides confirm mass sends: auto (default) | manual | never."),
-    confirm_delay: Optional[float] = typer.Option(None, "--confirm-delay", help="Seconds before guides auto-confirm (default 0)."),
+    port: Optional[int] = typer.Option(None, "--port", "-p", help=N_("Port on 127.0.0.1 (default 0 = any free port; [sandbox] port).")),
+    confirm: Optional[str] = typer.Option(None, "--confirm", help=N_("How guides confirm mass sends: auto (default) | manual | never.")),
+    confirm_delay: Optional[float] = typer.Option(None, "--confirm-delay", help=N_("Seconds before guides auto-confirm (default 0).")),
     fault: List[str] = typer.Option(
         [], "--fault",
-        help="Fault injection, repeatable: errcode=45009:0.1, 5xx=0.05, drop=0.02, drop_after=0.02, latency=0.2, "
-             "token_expiry=0.01, path=add_msg_template, seed=7.",
+        help=N_("Fault injection, repeatable: errcode=45009:0.1, 5xx=0.05, drop=0.02, drop_after=0.02, latency=0.2, "
+             "token_expiry=0.01, path=add_msg_template, seed=7."),
     ),
-    token_ttl: Optional[int] = typer.Option(None, "--token-ttl", help="Access-token lifetime in seconds (default 7200)."),
+    token_ttl: Optional[int] = typer.Option(None, "--token-ttl", help=N_("Access-token lifetime in seconds (default 7200).")),
     quota: Optional[str] = typer.Option(
-        None, "--quota", help="Per-customer mass-send cap PERIOD[:N]: month (days in month, default), week:7, day:1."
+        None, "--quota", help=N_("Per-customer mass-send cap PERIOD[:N]: month (days in month, default), week:7, day:1.")
     ),
-    seed: Optional[str] = typer.Option(None, "--seed", help="Contacts: auto (workspace store if it has any, else synthetic) | store | synthetic | none."),
-    state_dir: Optional[Path] = typer.Option(None, "--state-dir", help="Where deliveries and the sandbox secret are kept (default: <workspace>/.sandbox)."),
-    show_secret: bool = typer.Option(False, "--show-secret", help="Also print the sandbox's own generated secret and robot key."),
+    seed: Optional[str] = typer.Option(None, "--seed", help=N_("Contacts: auto (workspace store if it has any, else synthetic) | store | synthetic | none.")),
+    state_dir: Optional[Path] = typer.Option(None, "--state-dir", help=N_("Where deliveries and the sandbox secret are kept (default: <workspace>/.sandbox).")),
+    show_secret: bool = typer.Option(False, "--show-secret", help=N_("Also print the sandbox's own generated secret and robot key.")),
 ) -> None:
     """Serve the sandbox until Ctrl-C; prints the URL and the variables to export."""
     from siyu_cli.errors import UsageError
@@ -190,9 +192,9 @@ def _control(url: str, name: str, body: dict | None = None) -> dict:
 @sandbox_app.command("confirm")
 def confirm_cmd(
     ctx: typer.Context,
-    msgid: Optional[str] = typer.Option(None, "--msgid", help="Only this mass send."),
-    sender: Optional[str] = typer.Option(None, "--sender", help="Only this guide's tasks."),
-    url: Optional[str] = typer.Option(None, "--url", help="Sandbox URL (default: $SIYU_WECOM_BASE_URL)."),
+    msgid: Optional[str] = typer.Option(None, "--msgid", help=N_("Only this mass send.")),
+    sender: Optional[str] = typer.Option(None, "--sender", help=N_("Only this guide's tasks.")),
+    url: Optional[str] = typer.Option(None, "--url", help=N_("Sandbox URL (default: $SIYU_WECOM_BASE_URL).")),
 ) -> None:
     """Make guides confirm their pending mass-send tasks (as if they tapped 'send' in WeCom)."""
     from siyu_cli import output
@@ -204,11 +206,11 @@ def confirm_cmd(
 @sandbox_app.command("deliveries")
 def deliveries_cmd(
     ctx: typer.Context,
-    channel: Optional[str] = typer.Option(None, "--channel", help="customer | group | app | robot."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, csv or json."),
-    url: Optional[str] = typer.Option(None, "--url", help="Sandbox URL (default: $SIYU_WECOM_BASE_URL)."),
+    channel: Optional[str] = typer.Option(None, "--channel", help=N_("customer | group | app | robot.")),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table, csv or json.")),
+    url: Optional[str] = typer.Option(None, "--url", help=N_("Sandbox URL (default: $SIYU_WECOM_BASE_URL).")),
     state_dir: Optional[Path] = typer.Option(
-        None, "--state-dir", help="Read the record a (stopped) sandbox left in this folder instead of asking a running one."
+        None, "--state-dir", help=N_("Read the record a (stopped) sandbox left in this folder instead of asking a running one.")
     ),
 ) -> None:
     """Every message a customer, group, staff member or robot received from the sandbox."""
@@ -233,8 +235,8 @@ def deliveries_cmd(
 @sandbox_app.command("status")
 def status_cmd(
     ctx: typer.Context,
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
-    url: Optional[str] = typer.Option(None, "--url", help="Sandbox URL (default: $SIYU_WECOM_BASE_URL)."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table or json.")),
+    url: Optional[str] = typer.Option(None, "--url", help=N_("Sandbox URL (default: $SIYU_WECOM_BASE_URL).")),
 ) -> None:
     """What a running sandbox holds: contacts, mass sends, pending tasks, deliveries, faults."""
     from siyu_cli.output import emit_json, emit_rows
@@ -252,12 +254,12 @@ def status_cmd(
 @sandbox_app.command("faults")
 def faults_cmd(
     ctx: typer.Context,
-    fault: List[str] = typer.Option([], "--fault", help="Replace the random faults (same syntax as `serve --fault`)."),
+    fault: List[str] = typer.Option([], "--fault", help=N_("Replace the random faults (same syntax as `serve --fault`).")),
     next_: List[str] = typer.Option(
-        [], "--next", help="One-shot fault KIND[:ENDPOINT][:ERRCODE], e.g. drop_after:add_msg_template or errcode:message/send:45009."
+        [], "--next", help=N_("One-shot fault KIND[:ENDPOINT][:ERRCODE], e.g. drop_after:add_msg_template or errcode:message/send:45009.")
     ),
-    clear: bool = typer.Option(False, "--clear", help="Remove every fault."),
-    url: Optional[str] = typer.Option(None, "--url", help="Sandbox URL (default: $SIYU_WECOM_BASE_URL)."),
+    clear: bool = typer.Option(False, "--clear", help=N_("Remove every fault.")),
+    url: Optional[str] = typer.Option(None, "--url", help=N_("Sandbox URL (default: $SIYU_WECOM_BASE_URL).")),
 ) -> None:
     """Change a running sandbox's fault injection; prints the faults now in force."""
     from siyu_cli.errors import UsageError
@@ -296,13 +298,13 @@ def faults_cmd(
 @sandbox_app.command("contact")
 def contact_cmd(
     ctx: typer.Context,
-    action: str = typer.Argument(..., help="add | remove | join | leave"),
-    external_userid: str = typer.Argument(..., help="The customer's external_userid."),
-    target: str = typer.Argument(..., help="The guide's userid (add/remove) or the group's chat_id (join/leave)."),
-    unionid: Optional[str] = typer.Option(None, "--unionid", help="add: the customer's unionid."),
-    phone: List[str] = typer.Option([], "--phone", help="add: a phone in the guide's remark (remark_mobiles), repeatable."),
-    state: Optional[str] = typer.Option(None, "--state", help="add: the live-code state the customer came through."),
-    url: Optional[str] = typer.Option(None, "--url", help="Sandbox URL (default: $SIYU_WECOM_BASE_URL)."),
+    action: str = typer.Argument(..., help=N_("add | remove | join | leave")),
+    external_userid: str = typer.Argument(..., help=N_("The customer's external_userid.")),
+    target: str = typer.Argument(..., help=N_("The guide's userid (add/remove) or the group's chat_id (join/leave).")),
+    unionid: Optional[str] = typer.Option(None, "--unionid", help=N_("add: the customer's unionid.")),
+    phone: List[str] = typer.Option([], "--phone", help=N_("add: a phone in the guide's remark (remark_mobiles), repeatable.")),
+    state: Optional[str] = typer.Option(None, "--state", help=N_("add: the live-code state the customer came through.")),
+    url: Optional[str] = typer.Option(None, "--url", help=N_("Sandbox URL (default: $SIYU_WECOM_BASE_URL).")),
 ) -> None:
     """Change relations between syncs: a guide adds or loses a customer, a customer joins or leaves a group."""
     from siyu_cli.errors import UsageError
@@ -325,13 +327,13 @@ def reset_cmd(ctx: typer.Context, url: Optional[str] = typer.Option(None, "--url
     typer.echo("sandbox reset")
 
 
-wecom_app = typer.Typer(help="Check the WeCom connection and look up errcodes.", no_args_is_help=True)
+wecom_app = typer.Typer(help=N_("Check the WeCom connection and look up errcodes."), no_args_is_help=True)
 
 
 @wecom_app.command("check")
 def wecom_check(
     ctx: typer.Context,
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table or json.")),
 ) -> None:
     """Fetch a token and list the guides with customer contact: proves corp id, secret and base URL work."""
     import time
@@ -363,7 +365,7 @@ def wecom_check(
 
 
 @wecom_app.command("errcodes")
-def wecom_errcodes(fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, csv or json.")) -> None:
+def wecom_errcodes(fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table, csv or json."))) -> None:
     """Every errcode siyu knows and what it does about it (retry / refresh / skip / fatal)."""
     from siyu_cli.output import emit_rows
     from siyu_cli.wecom import errcodes

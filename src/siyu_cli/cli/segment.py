@@ -8,6 +8,8 @@ from typing import Optional
 
 import typer
 
+from siyu_cli.i18n import N_, _
+
 from siyu_cli.cli.context import settings
 from siyu_cli.output import rich_text
 
@@ -26,8 +28,8 @@ class ListFormat(str, Enum):
 
 
 segment_app = typer.Typer(
-    help="RFM segments: `siyu segment` previews (stores nothing); `siyu segment run` (or --save) stores a "
-    "snapshot; list, diff, history and show read stored ones.",
+    help=N_("RFM segments: `siyu segment` previews (stores nothing); `siyu segment run` (or --save) stores a "
+    "snapshot; list, diff, history and show read stored ones."),
     invoke_without_command=True,
     no_args_is_help=False,
 )
@@ -42,21 +44,21 @@ def register(app: typer.Typer) -> None:
 def run(
     ctx: typer.Context,
     scheme: Optional[str] = typer.Option(
-        None, "--scheme", "-s", help="rfm8 (A–H, default), rfm11 (quintiles, 11 names) or a custom scheme .yaml."
+        None, "--scheme", "-s", help=N_("rfm8 (A–H, default), rfm11 (quintiles, 11 names) or a custom scheme .yaml.")
     ),
-    as_of: Optional[str] = typer.Option(None, "--as-of", help="Measure as of this date (default: today, workspace timezone)."),
-    window: Optional[str] = typer.Option(None, "--window", help="Only purchases in this window: 365d, 26w, 12m, 1y or all (default)."),
-    frequency_unit: Optional[str] = typer.Option(None, "--frequency-unit", help="F counts orders (default) or distinct purchase days."),
-    monetary: Optional[str] = typer.Option(None, "--monetary", help="M is the net total (default) or the average per purchase."),
-    r_split: Optional[str] = typer.Option(None, "--r-split", help="rfm8 recent/lapsed split: median (default), mean, q0.5, or days (e.g. 90 = R ≤ 90)."),
-    f_split: Optional[str] = typer.Option(None, "--f-split", help="rfm8 high/low F split: a number (default 2 = F ≥ 2), median, mean or q0.8."),
-    m_split: Optional[str] = typer.Option(None, "--m-split", help="rfm8 high/low M split: median (default), mean, q0.8, or an amount (e.g. 500 = M ≥ 500)."),
-    label: Optional[str] = typer.Option(None, "--label", help="A note stored with the snapshot."),
-    fmt: SegFormat = typer.Option(SegFormat.table, "--format", "-f", help="table (per segment) or csv/json/parquet (per member)."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the per-member rows to this file."),
-    summary: bool = typer.Option(False, "--summary", help="With --format json: print the per-segment summary instead of members."),
-    unmask: bool = typer.Option(False, "--unmask", help="Show full phone numbers (personal data: share with care)."),
-    save: bool = typer.Option(False, "--save", help="Store the result as a snapshot (as `siyu segment run` does)."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help=N_("Measure as of this date (default: today, workspace timezone).")),
+    window: Optional[str] = typer.Option(None, "--window", help=N_("Only purchases in this window: 365d, 26w, 12m, 1y or all (default).")),
+    frequency_unit: Optional[str] = typer.Option(None, "--frequency-unit", help=N_("F counts orders (default) or distinct purchase days.")),
+    monetary: Optional[str] = typer.Option(None, "--monetary", help=N_("M is the net total (default) or the average per purchase.")),
+    r_split: Optional[str] = typer.Option(None, "--r-split", help=N_("rfm8 recent/lapsed split: median (default), mean, q0.5, or days (e.g. 90 = R ≤ 90).")),
+    f_split: Optional[str] = typer.Option(None, "--f-split", help=N_("rfm8 high/low F split: a number (default 2 = F ≥ 2), median, mean or q0.8.")),
+    m_split: Optional[str] = typer.Option(None, "--m-split", help=N_("rfm8 high/low M split: median (default), mean, q0.8, or an amount (e.g. 500 = M ≥ 500).")),
+    label: Optional[str] = typer.Option(None, "--label", help=N_("A note stored with the snapshot.")),
+    fmt: SegFormat = typer.Option(SegFormat.table, "--format", "-f", help=N_("table (per segment) or csv/json/parquet (per member).")),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help=N_("Write the per-member rows to this file.")),
+    summary: bool = typer.Option(False, "--summary", help=N_("With --format json: print the per-segment summary instead of members.")),
+    unmask: bool = typer.Option(False, "--unmask", help=N_("Show full phone numbers (personal data: share with care).")),
+    save: bool = typer.Option(False, "--save", help=N_("Store the result as a snapshot (as `siyu segment run` does).")),
 ) -> None:
     """Compute R/F/M for every member and assign segments: a preview, unless `run` or --save stores a snapshot."""
     if ctx.invoked_subcommand is not None:
@@ -110,7 +112,7 @@ def _snapshot_words(result) -> str:
     return "preview, not stored" if result.snapshot_id is None else f"snapshot {result.snapshot_id} stored"
 
 
-segment_app.command("run", help="Compute segments and store a snapshot (the same options as `siyu segment`).")(run)
+segment_app.command("run", help=N_("Compute segments and store a snapshot (the same options as `siyu segment`)."))(run)
 
 
 def _money(v) -> str:
@@ -176,7 +178,7 @@ def _print_summary(result, english: bool = False) -> None:
 @segment_app.command("list")
 def list_cmd(
     ctx: typer.Context,
-    fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f", help="table, csv or json."),
+    fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f", help=N_("table, csv or json.")),
 ) -> None:
     """List stored snapshots."""
     from siyu_cli.output import emit_rows
@@ -192,11 +194,11 @@ def list_cmd(
 @segment_app.command("diff")
 def diff_cmd(
     ctx: typer.Context,
-    old: Optional[int] = typer.Argument(None, help="Old snapshot id (default: the one before NEW with the same scheme)."),
-    new: Optional[int] = typer.Argument(None, help="New snapshot id (default: the latest)."),
-    path: Optional[str] = typer.Option(None, "--path", help="List members who moved FROM:TO, e.g. A:E (super users slipping away)."),
-    fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f", help="table, csv (the path's members) or json."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
+    old: Optional[int] = typer.Argument(None, help=N_("Old snapshot id (default: the one before NEW with the same scheme).")),
+    new: Optional[int] = typer.Argument(None, help=N_("New snapshot id (default: the latest).")),
+    path: Optional[str] = typer.Option(None, "--path", help=N_("List members who moved FROM:TO, e.g. A:E (super users slipping away).")),
+    fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f", help=N_("table, csv (the path's members) or json.")),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help=N_("Write to this file instead of stdout.")),
 ) -> None:
     """Migration matrix between two snapshots (rows: old segment, columns: new segment)."""
     from siyu_cli.output import emit_json, emit_rows, stdout_console, warn
@@ -247,8 +249,8 @@ def diff_cmd(
 @segment_app.command("history")
 def history_cmd(
     ctx: typer.Context,
-    member: str = typer.Argument(..., help="Member id (or phone / source member id / external_userid)."),
-    fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f", help="table, csv or json."),
+    member: str = typer.Argument(..., help=N_("Member id (or phone / source member id / external_userid).")),
+    fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f", help=N_("table, csv or json.")),
 ) -> None:
     """A member's segment in every snapshot: their path."""
     from siyu_cli.output import emit_rows
@@ -264,9 +266,9 @@ def history_cmd(
 @segment_app.command("show")
 def show_cmd(
     ctx: typer.Context,
-    member: str = typer.Argument(..., help="Member id (or phone / source member id / external_userid)."),
-    snapshot: Optional[int] = typer.Option(None, "--snapshot", help="Snapshot id (default: the latest)."),
-    fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f", help="table (text) or json."),
+    member: str = typer.Argument(..., help=N_("Member id (or phone / source member id / external_userid).")),
+    snapshot: Optional[int] = typer.Option(None, "--snapshot", help=N_("Snapshot id (default: the latest).")),
+    fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f", help=N_("table (text) or json.")),
 ) -> None:
     """Explain one member: measures, thresholds used, and why this segment."""
     from siyu_cli.output import emit_json, stdout_console
@@ -309,14 +311,14 @@ class PruneFormat(str, Enum):
 @segment_app.command("prune")
 def prune_cmd(
     ctx: typer.Context,
-    keep_last: Optional[int] = typer.Option(None, "--keep-last", help="Keep the newest N snapshots of each scheme."),
+    keep_last: Optional[int] = typer.Option(None, "--keep-last", help=N_("Keep the newest N snapshots of each scheme.")),
     older_than: Optional[str] = typer.Option(
-        None, "--older-than", help="Delete snapshots whose as-of date is older than this: 90d, 12w, 6m, 1y."
+        None, "--older-than", help=N_("Delete snapshots whose as-of date is older than this: 90d, 12w, 6m, 1y.")
     ),
-    scheme: Optional[str] = typer.Option(None, "--scheme", "-s", help="Only this scheme's snapshots (rfm8, rfm11, custom:NAME)."),
-    keep_monthly: bool = typer.Option(False, "--keep-monthly", help="Of what would go, keep the last snapshot of each month."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be deleted; delete nothing."),
-    fmt: PruneFormat = typer.Option(PruneFormat.table, "--format", "-f", help="table or json."),
+    scheme: Optional[str] = typer.Option(None, "--scheme", "-s", help=N_("Only this scheme's snapshots (rfm8, rfm11, custom:NAME).")),
+    keep_monthly: bool = typer.Option(False, "--keep-monthly", help=N_("Of what would go, keep the last snapshot of each month.")),
+    dry_run: bool = typer.Option(False, "--dry-run", help=N_("Show what would be deleted; delete nothing.")),
+    fmt: PruneFormat = typer.Option(PruneFormat.table, "--format", "-f", help=N_("table or json.")),
 ) -> None:
     """Delete old snapshots. Never: the newest of each scheme, or one a push campaign used."""
     from siyu_cli.output import emit_json, info, stdout_console

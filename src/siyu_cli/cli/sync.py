@@ -6,21 +6,23 @@ from typing import Optional
 
 import typer
 
+from siyu_cli.i18n import N_, _
+
 from siyu_cli.cli.context import settings
 from siyu_cli.output import Format
 
-sync_app = typer.Typer(help="Pull data from its source of truth into the store (WeCom).", no_args_is_help=True)
-tags_app = typer.Typer(help="WeCom corp tags: write segments and audiences back as tags guides see.",
+sync_app = typer.Typer(help=N_("Pull data from its source of truth into the store (WeCom)."), no_args_is_help=True)
+tags_app = typer.Typer(help=N_("WeCom corp tags: write segments and audiences back as tags guides see."),
                        no_args_is_help=True)
 
 
 @sync_app.command("wecom")
 def sync_wecom_cmd(
     ctx: typer.Context,
-    no_activity: bool = typer.Option(False, "--no-activity", help="Skip guide behaviour data and group statistics."),
+    no_activity: bool = typer.Option(False, "--no-activity", help=N_("Skip guide behaviour data and group statistics.")),
     activity_days: Optional[int] = typer.Option(
-        None, "--activity-days", help="On the first run, fetch activity this many days back (default 30, max 179)."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table (counts per entity), csv or json."),
+        None, "--activity-days", help=N_("On the first run, fetch activity this many days back (default 30, max 179).")),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table (counts per entity), csv or json.")),
 ) -> None:
     """Pull guides, customers with every relation, groups with members and the tag library; link customers to members.
 
@@ -53,13 +55,13 @@ def sync_wecom_cmd(
 @tags_app.command("sync")
 def tags_sync_cmd(
     ctx: typer.Context,
-    tag: Optional[str] = typer.Option(None, "--tag", help="Write an audience as this one tag (with --audience)."),
+    tag: Optional[str] = typer.Option(None, "--tag", help=N_("Write an audience as this one tag (with --audience).")),
     audience: Optional[str] = typer.Option(
-        None, "--audience", help="Who gets --tag: segment:…, tag:…, store:…, sql:SELECT member_id …, list:… (as push)."),
-    scheme: Optional[str] = typer.Option(None, "--scheme", help="Segment scheme whose latest snapshot is written (default: wecom.tags.scheme in siyu.toml, else the latest)."),
-    group: Optional[str] = typer.Option(None, "--group", help="The siyu-owned tag group (default: wecom.tags.group in siyu.toml, else RFM分层)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show adds/removes per tag and the number of calls; change nothing."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table (adds/removes per tag), csv or json."),
+        None, "--audience", help=N_("Who gets --tag: segment:…, tag:…, store:…, sql:SELECT member_id …, list:… (as push).")),
+    scheme: Optional[str] = typer.Option(None, "--scheme", help=N_("Segment scheme whose latest snapshot is written (default: wecom.tags.scheme in siyu.toml, else the latest).")),
+    group: Optional[str] = typer.Option(None, "--group", help=N_("The siyu-owned tag group (default: wecom.tags.group in siyu.toml, else RFM分层).")),
+    dry_run: bool = typer.Option(False, "--dry-run", help=N_("Show adds/removes per tag and the number of calls; change nothing.")),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table (adds/removes per tag), csv or json.")),
 ) -> None:
     """Each member's current segment as a corp tag on every (guide, customer) relation; only changes are sent.
 

@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from siyu_cli.i18n import N_, _
+
 from siyu_cli.cli.context import settings, state
 from siyu_cli.output import Format, emit_rows, info
 
@@ -19,8 +21,8 @@ def register(app: typer.Typer) -> None:
 
 def init(
     ctx: typer.Context,
-    directory: Path = typer.Argument(Path("."), help="Folder for the new workspace (created if missing)."),
-    force: bool = typer.Option(False, "--force", help="Rewrite siyu.toml and the example playbooks if present."),
+    directory: Path = typer.Argument(Path("."), help=N_("Folder for the new workspace (created if missing).")),
+    force: bool = typer.Option(False, "--force", help=N_("Rewrite siyu.toml and the example playbooks if present.")),
 ) -> None:
     """Create a workspace: siyu.toml, inbox/, reports/ and the example playbooks."""
     from siyu_cli.workspace import init_workspace
@@ -38,7 +40,7 @@ def init(
 
 def show_config(
     ctx: typer.Context,
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, csv or json."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table, csv or json.")),
 ) -> None:
     """Show the resolved workspace settings and where each value came from."""
     s = settings(ctx)
@@ -54,7 +56,7 @@ def show_config(
 
 def doctor(
     ctx: typer.Context,
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table or json.")),
 ) -> None:
     """Check the workspace: config, permissions, free space, locks, store, migrations, a full read of the store.
 
