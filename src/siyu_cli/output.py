@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from siyu_cli.errors import UsageError
+from siyu_cli.i18n import _
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.text import Text
@@ -306,7 +307,7 @@ def emit_batches(
         batches = (mask_rows(rows) for rows in batches)
     if fmt is Format.table:
         if output is not None:
-            raise UsageError("--output needs --format csv or json")
+            raise UsageError(_('--output needs --format csv or json'))
         stdout_console().print(rows_table(columns, [row for rows in batches for row in rows], title=title))
         return
     from siyu_cli.privacy import open_private

@@ -46,8 +46,7 @@ def sql(
     with query_stream(settings(ctx), query, limit=limit or None, timeout=timeout) as stream:
         emit_batches(stream.columns, stream.batches(), fmt, bom=bom, output=output)
     if stream.truncated:
-        info(f"showing the first {stream.count:,} rows; more were cut. "
-             "Use --limit N for more, --limit 0 for all, or --format csv|json to stream them all.")
+        info(_('showing the first {count:,} rows; more were cut. Use --limit N for more, --limit 0 for all, or --format csv|json to stream them all.').format(count=stream.count))
 
 
 def tables(
@@ -58,4 +57,4 @@ def tables(
     from siyu_cli.analyst import list_tables
 
     result = list_tables(settings(ctx))
-    emit_rows(result.columns, result.rows, fmt, title="siyu tables")
+    emit_rows(result.columns, result.rows, fmt, title=_('siyu tables'))

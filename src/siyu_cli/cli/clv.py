@@ -40,7 +40,7 @@ def run(
 
     result = run_clv(settings(ctx), as_of=as_of, horizon_months=horizon, discount_rate=discount)
     if result.pruned:
-        out.info(f"clv.keep_fits: deleted old fit(s) {', '.join(map(str, result.pruned))}")
+        out.info(_('clv.keep_fits: deleted old fit(s) {join}').format(join=', '.join(map(str, result.pruned))))
     d = result.to_dict()
     if fmt is Format.json:
         out.emit_json(d)
@@ -48,9 +48,8 @@ def run(
     if fmt is Format.csv:
         out.emit_rows(*_param_rows(d), fmt)
         return
-    out.emit_rows(*_param_rows(d), title=f"siyu clv · fit {d['fit_id']} · as of {d['as_of']} · {d['buyers']} buyers "
-                                         f"({d['repeat_buyers']} repeat) · {d['library']}")
-    out.info(f"measures {d['seconds']['measures']} s, fit {d['seconds']['fit']} s, store {d['seconds']['store']} s")
+    out.emit_rows(*_param_rows(d), title=_('siyu clv · fit {value} · as of {value2} · {value3} buyers ({value4} repeat) · {value5}').format(value=d['fit_id'], value2=d['as_of'], value3=d['buyers'], value4=d['repeat_buyers'], value5=d['library']))
+    out.info(_('measures {value} s, fit {value2} s, store {value3} s').format(value=d['seconds']['measures'], value2=d['seconds']['fit'], value3=d['seconds']['store']))
 
 
 def _param_rows(d: dict) -> tuple[list[str], list[list]]:
@@ -79,4 +78,4 @@ def show(
                "ORDER BY p_alive, clv DESC, member_id" + (f" LIMIT {int(limit)}" if limit > 0 else ""))
         rows = out.mask_rows(con.execute(sql, [fit["fit_id"]]).fetchall())
     out.emit_rows(cols, rows, fmt, output=output,
-                  title=f"clv fit {fit['fit_id']} · as of {fit['as_of']} · fitted {fit['fitted_at']:%Y-%m-%d %H:%M}")
+                  title=_('clv fit {value} · as of {value2} · fitted {value3:%Y-%m-%d %H:%M}').format(value=fit['fit_id'], value2=fit['as_of'], value3=fit['fitted_at']))

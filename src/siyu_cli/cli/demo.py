@@ -32,7 +32,7 @@ def _parse_today(value: Optional[str]) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise UsageError(f"--today must be a date like 2026-11-23, not {value!r}") from None
+        raise UsageError(_('--today must be a date like 2026-11-23, not {value!r}').format(value=value)) from None
 
 
 @demo_app.callback()
@@ -53,7 +53,7 @@ def demo(
     from siyu_cli.errors import ExitCode, UsageError
 
     if fmt is Format.csv:
-        raise UsageError("siyu demo prints --format table or json")
+        raise UsageError(_('siyu demo prints --format table or json'))
     if fmt is Format.table:
         console = None if output.is_quiet() else output.stdout_console()
     else:
@@ -63,7 +63,7 @@ def demo(
         output.emit_json(result.to_dict())
     failed = result.failed
     if failed is not None:
-        raise DemoStepError(f"demo step '{failed.id}' failed: {failed.error}",
+        raise DemoStepError(_("demo step '{id}' failed: {error}").format(id=failed.id, error=failed.error),
                             exit_code=failed.exit_code or ExitCode.FAILURE)
 
 
@@ -85,6 +85,6 @@ def data(
         bad[b.file] = bad.get(b.file, 0) + 1
     rows = [(f.path.name, f.kind, f.preset, f.encoding, f.rows, bad.get(f.path.name, 0)) for f in data.files]
     output.emit_rows(["file", "kind", "preset", "encoding", "rows", "bad_rows"], rows, fmt,
-                     title=f"山茶咖啡 demo exports in {directory} (seed {seed}, today {data.today})")
+                     title=_('山茶咖啡 demo exports in {directory} (seed {seed}, today {today})').format(directory=directory, seed=seed, today=data.today))
     if fmt is Format.table:
-        output.info(f"load them with: siyu load members|orders|groups FILE...  (ground truth in {Path(directory) / 'demo-manifest.json'})")
+        output.info(_('load them with: siyu load members|orders|groups FILE...  (ground truth in {value})').format(value=Path(directory) / 'demo-manifest.json'))

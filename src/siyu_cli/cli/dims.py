@@ -51,7 +51,7 @@ def stores_list(ctx: typer.Context, fmt: Fmt = typer.Option(Fmt.table, "--format
         return
     emit_rows(["store_id", "name", "kind", "aliases", "source"],
               [[r["store_id"], r["name"], r["kind"], "; ".join(r["aliases"]), r["source"]] for r in rows],
-              fmt.value, title="stores")
+              fmt.value, title=_('stores'))
 
 
 @stores_app.command("add")
@@ -66,7 +66,7 @@ def stores_add(
     from siyu_cli.output import info
 
     s = add_store(settings(ctx), store_id, name, kind.value)
-    info(f"store {s.store_id}: {s.name} ({s.kind})")
+    info(_('store {store_id}: {name} ({kind})').format(store_id=s.store_id, name=s.name, kind=s.kind))
 
 
 @stores_app.command("alias")
@@ -80,7 +80,7 @@ def stores_alias(
     from siyu_cli.output import info
 
     s = add_store_alias(settings(ctx), alias, canonical)
-    info(f"{alias} → {s.store_id} {s.name}")
+    info(_('{alias} → {store_id} {name}').format(alias=alias, store_id=s.store_id, name=s.name))
 
 
 @stores_app.command("unmatched")
@@ -97,7 +97,7 @@ def stores_unmatched(ctx: typer.Context,
         emit_json(rows)
         return
     emit_rows(["value", "rows", "where"], [[r["value"], r["rows"], _where(r["where"])] for r in rows], fmt.value,
-              title=f"unmatched store values: {len(rows)}")
+              title=_('unmatched store values: {len}').format(len=len(rows)))
 
 
 @stores_app.command("suggest")
@@ -126,7 +126,7 @@ def stores_suggest(
           "ambiguous: " + ", ".join(c["store_id"] for c in p["candidates"]) if p["ambiguous"]
           else f"{p['store_id']} {p['candidates'][0]['name']}",
           "; ".join(sorted({c["why"] for c in p["candidates"]}))] for p in props],
-        fmt.value, title=f"suggested store aliases: {len(props)} (nothing applied)",
+        fmt.value, title=_('suggested store aliases: {len} (nothing applied)').format(len=len(props)),
     )
     if fmt is not Fmt.table:
         return
@@ -139,9 +139,9 @@ def stores_suggest(
             add_store_alias(s, p["alias"], p["store_id"], source="suggest")
             applied += 1
     if confirm:
-        info(f"applied {applied} alias(es)")
+        info(_('applied {applied} alias(es)').format(applied=applied))
     elif any(not p["ambiguous"] for p in props):
-        info("apply with `siyu stores suggest --confirm` or `siyu stores alias ALIAS STORE`")
+        info(_('apply with `siyu stores suggest --confirm` or `siyu stores alias ALIAS STORE`'))
 
 
 @staff_app.command("list")
@@ -153,15 +153,15 @@ def staff_list(ctx: typer.Context, fmt: Fmt = typer.Option(Fmt.table, "--format"
 
     with open_store(settings(ctx), read_only=True) as con:
         rows = [p.to_dict() for p in staff(con, settings(ctx))]
-        _, ambiguous = staff_map(con, settings(ctx))
+        _first, ambiguous = staff_map(con, settings(ctx))
     if fmt is Fmt.json:
         emit_json({"staff": rows, "ambiguous_names": ambiguous})
         return
     emit_rows(["userid", "name", "store", "aliases", "source"],
               [[r["userid"], r["name"], r["store"], "; ".join(r["aliases"]), r["source"]] for r in rows],
-              fmt.value, title="staff")
+              fmt.value, title=_('staff'))
     for name, ids in sorted(ambiguous.items()):
-        warn(f"name {name!r} is shared by {', '.join(ids)}: rows naming it stay unmatched (`siyu staff alias`)")
+        warn(_('name {name!r} is shared by {join}: rows naming it stay unmatched (`siyu staff alias`)').format(name=name, join=', '.join(ids)))
 
 
 @staff_app.command("alias")
@@ -193,4 +193,4 @@ def staff_unmatched(ctx: typer.Context,
         return
     emit_rows(["value", "reason", "rows", "where"],
               [[r["value"], r["reason"], r["rows"], _where(r["where"])] for r in rows], fmt.value,
-              title=f"unmatched guide values: {len(rows)}")
+              title=_('unmatched guide values: {len}').format(len=len(rows)))

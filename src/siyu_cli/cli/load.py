@@ -54,15 +54,15 @@ def load(
     if unmask and not dry_run:
         from siyu_cli.errors import UsageError
 
-        raise UsageError("--unmask applies to --dry-run's rejects (for stored rejects: siyu rejects --unmask)")
+        raise UsageError(_("--unmask applies to --dry-run's rejects (for stored rejects: siyu rejects --unmask)"))
     paths = ingest.expand_paths(files)
     report = ingest.load_files(s, kind.value, paths, preset=preset, encoding=encoding, source=source,
                                max_rejects=max_rejects, force=force, progress=progress_enabled(), dry_run=dry_run)
     for fr in report.files:
         for w in fr.warnings:
-            warn(f"{fr.path}: {w}")
+            warn(_('{path}: {w}').format(path=fr.path, w=w))
         if fr.status == "skipped":
-            info(f"{fr.path}: skipped, {fr.message}")
+            info(_('{path}: skipped, {message}').format(path=fr.path, message=fr.message))
     if dry_run and not unmask:
         _mask_rejects(report)
     if unmask:
@@ -82,11 +82,11 @@ def load(
             cols.append("erased")
             for row, f in zip(rows, [*report.files, report]):
                 row.append(f.erased)
-        emit_rows(cols, rows, fmt, title=f"siyu load {kind.value}{' (dry run)' if dry_run else ''}")
+        emit_rows(cols, rows, fmt, title=_('siyu load {value}{value2}').format(value=kind.value, value2=' (dry run)' if dry_run else ''))
         if dry_run and fmt is Format.table:
             _print_dry_rejects(report)
     if dry_run:
-        warn("dry run — nothing was written")
+        warn(_('dry run — nothing was written'))
         if report.rejected:
             info(f"{report.rejected} row(s) would be rejected"
                  + ("" if fmt is Format.table else " — `--format json` lists them"))
@@ -117,10 +117,9 @@ def _print_dry_rejects(report) -> None:
     if not total:
         return
     emit_rows(["file", "line", "column", "reason", "message", "raw"], rows[:DRY_REJECTS_SHOWN], Format.table,
-              title=f"rejects (first {min(len(rows), DRY_REJECTS_SHOWN)} of {total})")
+              title=_('rejects (first {min} of {total})').format(min=min(len(rows), DRY_REJECTS_SHOWN), total=total))
     if total > DRY_REJECTS_SHOWN:
-        info(f"{total - DRY_REJECTS_SHOWN} more reject(s) not shown — `--format json` lists up to "
-             "1000 per file")
+        info(_('{value} more reject(s) not shown — `--format json` lists up to 1000 per file').format(value=total - DRY_REJECTS_SHOWN))
 
 
 def _print_mapping(result: list[dict], fmt: Format) -> None:
@@ -134,13 +133,12 @@ def _print_mapping(result: list[dict], fmt: Format) -> None:
             rows.append([head, item["preset"], fld, col])
         for raw, canon in (item.get("statuses") or {}).items():
             rows.append([head, item["preset"], f"status {raw}", canon])
-    emit_rows(["file", "preset", "siyu field", "file column"], rows, fmt, title="column mapping")
+    emit_rows(["file", "preset", "siyu field", "file column"], rows, fmt, title=_('column mapping'))
     for item in result:
         if item.get("file"):
-            info(f"{item['file']}: preset {item['preset']} ({item['title']}), {item['format']}"
-                 f"{', ' + item['encoding'] if item.get('encoding') else ''}, header on line {item['header_line']}")
+            info(_('{value}: preset {value2} ({value3}), {value4}{value5}, header on line {value6}').format(value=item['file'], value2=item['preset'], value3=item['title'], value4=item['format'], value5=', ' + item['encoding'] if item.get('encoding') else '', value6=item['header_line']))
             if item.get("unused"):
-                info(f"  columns not used: {', '.join(item['unused'])}")
+                info(_('  columns not used: {join}').format(join=', '.join(item['unused'])))
 
 
 def rejects(
@@ -158,4 +156,4 @@ def rejects(
 
     show_in_full(unmask)
     cols, rows = list_rejects(settings(ctx), batch=batch, file=file, all_batches=all_batches, limit=limit)
-    emit_rows(cols, rows if unmask else mask_rows(rows), fmt, title=f"rejects ({len(rows)})")
+    emit_rows(cols, rows if unmask else mask_rows(rows), fmt, title=_('rejects ({len})').format(len=len(rows)))

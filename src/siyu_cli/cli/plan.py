@@ -35,15 +35,15 @@ def parse_variables(pairs: list[str] | None, files: list[Path] | None) -> dict[s
         try:
             data = yaml.safe_load(Path(f).read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise UsageError(f"--vars {f}: no such file") from None
+            raise UsageError(_('--vars {f}: no such file').format(f=f)) from None
         except yaml.YAMLError as exc:
-            raise UsageError(f"--vars {f}: not valid YAML/JSON: {exc}") from None
+            raise UsageError(_('--vars {f}: not valid YAML/JSON: {exc}').format(f=f, exc=exc)) from None
         if not isinstance(data, dict):
-            raise UsageError(f"--vars {f}: must hold a mapping of name: value")
+            raise UsageError(_('--vars {f}: must hold a mapping of name: value').format(f=f))
         values.update({str(k): v for k, v in data.items()})
     for pair in pairs or []:
         if "=" not in pair:
-            raise UsageError(f"--var {pair!r}: write name=value")
+            raise UsageError(_('--var {pair!r}: write name=value').format(pair=pair))
         k, v = pair.split("=", 1)
         values[k.strip()] = v
     return values
@@ -68,8 +68,7 @@ def _check_known(pb, values: dict[str, Any], source: str = "--var") -> None:
         if k not in pb.variables:
             best = closest(k, pb.variables)
             hint = f" (did you mean `{best}`?)" if best else ""
-            raise UsageError(f"{source} {k}: {pb.path.name} defines no variable `{k}`{hint}; "
-                             f"its variables: {', '.join(pb.variables) or 'none'}")
+            raise UsageError(_('{source} {k}: {name} defines no variable `{k}`{hint}; its variables: {value}').format(source=source, k=k, name=pb.path.name, hint=hint, value=', '.join(pb.variables) or 'none'))
 
 
 @plan_app.command("check")
@@ -86,7 +85,7 @@ def check(
     from siyu_cli.plan.schema import check_playbook
 
     if fmt not in ("text", "json"):
-        raise UsageError(f"--format {fmt!r}: choose text or json")
+        raise UsageError(_('--format {fmt!r}: choose text or json').format(fmt=fmt))
     tz = _default_timezone(ctx)
     values = parse_variables(var, vars_file)
     playbooks = expand_playbooks(playbooks)
@@ -104,11 +103,10 @@ def check(
         if problems:
             write_text("".join(clean_text(p.format()) + "\n" for p in problems))  # quotes playbook text: no raw controls
         for p, (n, st) in zip(playbooks, status):
-            info(f"{clean_text(str(p))}: {clean_text(str(n))} · {st}")
-        info(f"{len(playbooks)} playbook(s): {errors} error(s), {warnings} warning(s); "
-             f"{sum(1 for _n, st in status if st == 'live')} live")
+            info(_('{clean_text}: {clean_text2} · {st}').format(clean_text=clean_text(str(p)), clean_text2=clean_text(str(n)), st=st))
+        info(_('{len} playbook(s): {errors} error(s), {warnings} warning(s); {sum} live').format(len=len(playbooks), errors=errors, warnings=warnings, sum=sum(1 for _n, st in status if st == 'live')))
     if errors:
-        raise DataError(f"{errors} error(s) in {len(playbooks)} playbook(s)")
+        raise DataError(_('{errors} error(s) in {len} playbook(s)').format(errors=errors, len=len(playbooks)))
 
 
 def _live_status(ctx: typer.Context, paths: list[Path]) -> list[tuple[str, str]]:
@@ -134,7 +132,7 @@ def list_cmd(ctx: typer.Context, fmt: str = typer.Option("table", "--format", "-
         emit_json(rows)
         return
     emit_rows(["name", "status", "file"], [[r["name"], r["status"], r["file"] or "-"] for r in rows], fmt,
-              title="playbooks (only live ones are sent; `siyu plan enable NAME`)")
+              title=_('playbooks (only live ones are sent; `siyu plan enable NAME`)'))
 
 
 def _set_enabled(ctx: typer.Context, names: list[str], enable: bool) -> None:
@@ -143,8 +141,7 @@ def _set_enabled(ctx: typer.Context, names: list[str], enable: bool) -> None:
 
     s = settings(ctx)
     now = set_enabled(s, names, enable=enable)
-    info(f"{'enabled' if enable else 'disabled'}: {', '.join(names)}; live now: {', '.join(now) or 'none'} "
-         f"({s.config_file} [plan] enabled)")
+    info(_('{value}: {join}; live now: {value2} ({config_file} [plan] enabled)').format(value='enabled' if enable else 'disabled', join=', '.join(names), value2=', '.join(now) or 'none', config_file=s.config_file))
 
 
 @plan_app.command("enable")
@@ -189,9 +186,9 @@ def week(
     from siyu_cli.plan.schema import load_playbook
 
     if fmt not in WEEK_FORMATS:
-        raise UsageError(f"--format {fmt!r}: choose one of {', '.join(WEEK_FORMATS)}")
+        raise UsageError(_('--format {fmt!r}: choose one of {join}').format(fmt=fmt, join=', '.join(WEEK_FORMATS)))
     if fmt == "table" and output is not None:
-        raise UsageError("--output needs --format md, csv, json or ics")
+        raise UsageError(_('--output needs --format md, csv, json or ics'))
     from siyu_cli.errors import ConfigError
 
     try:
@@ -202,12 +199,12 @@ def week(
     pb = load_playbook(playbook, default_timezone=s.timezone if s else _default_timezone(ctx), variables=values)
     _check_known(pb, values)
     if not pb.slots:
-        raise UsageError(f"{playbook}: has no weekly plan (`week:`); for lifecycle steps use `siyu plan sop`")
+        raise UsageError(_('{playbook}: has no weekly plan (`week:`); for lifecycle steps use `siyu plan sop`').format(playbook=playbook))
     if s is None:
-        info("no workspace here: previewing with the playbook's targets.fallback groups")
+        info(_("no workspace here: previewing with the playbook's targets.fallback groups"))
     targets = resolve_targets(pb, store_groups(s) if s else [], only=group)
     if not targets:
-        warn("no target group matched (check `targets:` against `siyu sql \"select * from groups\"`)")
+        warn(_('no target group matched (check `targets:` against `siyu sql "select * from groups"`)'))
     plan = render_week(pb, targets, week, variables=values)
     for sk in _summarise_skips(plan.skipped):
         warn(sk)
@@ -217,7 +214,7 @@ def week(
         text = week_text(plan, fmt)
         if output is not None:
             write_text(text, output)
-            info(f"wrote {len(plan.messages)} messages to {output}")
+            info(_('wrote {len} messages to {output}').format(len=len(plan.messages), output=output))
         else:
             write_text(text)
 
@@ -251,9 +248,9 @@ def sop(
     from siyu_cli.plan.sop import sop_due
 
     if fmt not in SOP_FORMATS:
-        raise UsageError(f"--format {fmt!r}: choose one of {', '.join(SOP_FORMATS)}")
+        raise UsageError(_('--format {fmt!r}: choose one of {join}').format(fmt=fmt, join=', '.join(SOP_FORMATS)))
     if fmt == "table" and output is not None:
-        raise UsageError("--output needs --format md, csv or json")
+        raise UsageError(_('--output needs --format md, csv or json'))
     s = settings(ctx)
     if day is None:
         from siyu_cli import clock
@@ -263,14 +260,13 @@ def sop(
         try:
             the_day = date.fromisoformat(day)
         except ValueError:
-            raise UsageError(f"--date {day!r} is not a date like 2026-11-24") from None
+            raise UsageError(_('--date {day!r} is not a date like 2026-11-24').format(day=day)) from None
     values = parse_variables(var, vars_file)
     paths = list(playbook) if playbook else enabled_playbooks(s)
     books = [load_playbook(p, default_timezone=s.timezone, variables=values) for p in paths]
     books = [b for b in books if b.sop is not None]
     if not books:
-        raise UsageError("no enabled playbook with a `sop:` section "
-                         "(`siyu plan list` shows them; `siyu plan enable NAME`, or pass --playbook FILE to preview one)")
+        raise UsageError(_('no enabled playbook with a `sop:` section (`siyu plan list` shows them; `siyu plan enable NAME`, or pass --playbook FILE to preview one)'))
     report = sop_due(s, the_day, books, variables=values)
     if fmt == "table":
         print_sop_table(report)
@@ -279,7 +275,7 @@ def sop(
         text = sop_text(report, fmt)
         if output is not None:
             write_text(text, output)
-            info(f"wrote {len(report.items)} SOP messages to {output}; {exclusion_line(report)}")
+            info(_('wrote {len} SOP messages to {output}; {exclusion_line}').format(len=len(report.items), output=output, exclusion_line=exclusion_line(report)))
         else:
             write_text(text)
             if fmt != "json":

@@ -36,4 +36,4 @@ def forget(
          + (f"; {report.already} already erased" if report.already else "")
          + (f"; {report.not_found} not found (tombstoned anyway)" if report.not_found else ""))
     for path in report.not_reached:
-        info(f"not reached (edit or delete it yourself): {path}")
+        info(_('not reached (edit or delete it yourself): {path}').format(path=path))

@@ -26,7 +26,7 @@ def _attachments(links: list[str], images: list[Path], minis: list[str]) -> list
     for spec in links:
         parts = spec.split("|")
         if len(parts) < 2:
-            raise UsageError(f"--link needs 'TITLE|URL[|DESC[|PICURL]]', got {spec!r}")
+            raise UsageError(_("--link needs 'TITLE|URL[|DESC[|PICURL]]', got {spec!r}").format(spec=spec))
         body = {"title": parts[0], "url": parts[1]}
         if len(parts) > 2 and parts[2]:
             body["desc"] = parts[2]
@@ -38,7 +38,7 @@ def _attachments(links: list[str], images: list[Path], minis: list[str]) -> list
     for spec in minis:
         parts = spec.split("|")
         if len(parts) != 4:
-            raise UsageError(f"--miniprogram needs 'TITLE|APPID|PAGE|COVER_IMAGE', got {spec!r}")
+            raise UsageError(_("--miniprogram needs 'TITLE|APPID|PAGE|COVER_IMAGE', got {spec!r}").format(spec=spec))
         out.append({"msgtype": "miniprogram", "miniprogram": {
             "title": parts[0], "appid": parts[1], "page": parts[2], "pic_path": str(Path(parts[3]).expanduser().resolve())}})
     return out
@@ -79,7 +79,7 @@ def _print_preview(p: dict, fmt: Format, limit: int | None = 50) -> None:
     if p["senders"]:
         output.emit_rows(["sender", "batches", "recipients", "texts"],
                          [[s["sender"] or "-", s["batches"], s["recipients"], s["texts"]] for s in p["senders"]],
-                         title="batches per sender")
+                         title=_('batches per sender'))
     if p["sample"]:
         s = p["sample"]
         con.print(Panel(output.rich_text(s["text"]),
@@ -89,11 +89,11 @@ def _print_preview(p: dict, fmt: Format, limit: int | None = 50) -> None:
         con.print(output.rich_text("attachments: " + ", ".join(a["msgtype"] for a in p["attachments"])), highlight=False)
     if p["excluded_by_reason"]:
         output.emit_rows(["reason", "名称", "count"],
-                         [[k, v["name"], v["count"]] for k, v in p["excluded_by_reason"].items()], title="excluded")
+                         [[k, v["name"], v["count"]] for k, v in p["excluded_by_reason"].items()], title=_('excluded'))
         rows = p["excluded"][:limit] if limit else p["excluded"]
         output.emit_rows(["recipient_id", "member_id", "reason"], [[e["recipient_id"], e["member_id"], e["reason"]] for e in rows])
         if limit and len(p["excluded"]) > limit:
-            output.info(f"… {len(p['excluded']) - limit} more excluded (use --all or --format json)")
+            output.info(_('… {value} more excluded (use --all or --format json)').format(value=len(p['excluded']) - limit))
 
 
 def _pct(v) -> str:
@@ -108,8 +108,7 @@ def _print_experiment(e: dict) -> None:
                      [[a["arm"], _pct(a["share"]), a["assigned"],
                        "" if a["arm"] == e["reference"] else "n/a" if a[mde_key] is None
                        else f"±{a[mde_key] * 100:.1f} pp"] for a in e["arms"]],
-                     title=f"experiment arms · baseline repurchase rate {_pct(e['baseline_rate']) or 'n/a'} "
-                           f"(eligible members, {e['baseline_window_days']} days before)")
+                     title=_('experiment arms · baseline repurchase rate {value} (eligible members, {value2} days before)').format(value=_pct(e['baseline_rate']) or 'n/a', value2=e['baseline_window_days']))
 
 
 @push_app.command("create")
@@ -138,11 +137,11 @@ def create_cmd(
     settings = ctx_settings(ctx)
     if template_file is not None:
         if text:
-            raise UsageError("give --text or --template-file, not both")
+            raise UsageError(_('give --text or --template-file, not both'))
         try:
             text = template_file.read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise UsageError(f"{template_file}: no such file") from None
+            raise UsageError(_('{template_file}: no such file').format(template_file=template_file)) from None
     spec = CampaignSpec(channel=channel, audience=audience, text=text or "", name=name, campaign_id=campaign_id,
                         attachments=_attachments(link, image, miniprogram), holdout=holdout, variants=list(variant),
                         coupons=list(coupon))
@@ -161,7 +160,7 @@ def results_cmd(ctx: typer.Context, campaign: str = typer.Argument(...),
     from siyu_cli.store import open_store
 
     if days < 1:
-        raise UsageError("--days must be at least 1")
+        raise UsageError(_('--days must be at least 1'))
     with open_store(ctx_settings(ctx), read_only=True) as con:
         d = results(con, campaign, days=days)
     if fmt is Format.json:
@@ -185,8 +184,8 @@ def results_cmd(ctx: typer.Context, campaign: str = typer.Argument(...),
         _print_attribution(red["arms"], red["uplift"], "redeemers", "redemption_rate",
                            f"{campaign} · attribution by redemption (code {', '.join(red['codes'])})")
         o = red["outside"]
-        output.info(f"redemption: {red['label']}")
-        output.info(f"{o['label']}: {o['orders']} orders, GMV {o['gmv']:.2f}")
+        output.info(_('redemption: {value}').format(value=red['label']))
+        output.info(_('{value}: {value2} orders, GMV {value3:.2f}').format(value=o['label'], value2=o['orders'], value3=o['gmv']))
         if red["note"]:
             output.info(red["note"])
 
@@ -211,9 +210,9 @@ def _print_attribution(arms: list[dict], uplift: list[dict], who: str, rate: str
                           "" if r["p_value"] is None else f"{r['p_value']:.3g}",
                           "" if g["diff"] is None else f"{g['diff']:+.2f}", gci, part["verdict"]])
         output.emit_rows(["analysis", f"{rate.replace('_rate', '')} uplift", "95% CI", "p", "GMV/member uplift",
-                          "95% CI", "verdict"], urows, title=f"{u['arm']} vs {u['versus']}")
+                          "95% CI", "verdict"], urows, title=_('{value} vs {value2}').format(value=u['arm'], value2=u['versus']))
         for key, part in parts:
-            output.info(f"{key}: {part['label']}")
+            output.info(_('{key}: {value}').format(key=key, value=part['label']))
 
 
 @push_app.command("preview")
@@ -297,10 +296,10 @@ def status_cmd(ctx: typer.Context, campaign: str = typer.Argument(...),
         if d["senders"]:
             output.emit_rows(["sender", "batches", "sent", "delivered", "unconfirmed"],
                              [[s["sender"] or "-", s["batches"], s["sent"], s["delivered"], s["unconfirmed"]] for s in d["senders"]],
-                             title="per sender")
+                             title=_('per sender'))
         if d["failed"]:
             output.emit_rows(["recipient_id", "member_id", "reason"],
-                             [[f["recipient_id"], f["member_id"], f["reason"]] for f in d["failed"]], title="failed")
+                             [[f["recipient_id"], f["member_id"], f["reason"]] for f in d["failed"]], title=_('failed'))
 
 
 @push_app.command("remind")
@@ -371,7 +370,7 @@ def due_cmd(
         try:
             d = datetime.fromisoformat(v)
         except ValueError:
-            raise UsageError(f"not an ISO datetime: {v!r}") from None
+            raise UsageError(_('not an ISO datetime: {v!r}').format(v=v)) from None
         return d if d.tzinfo else d.replace(tzinfo=tz)
 
     from siyu_cli import clock
@@ -430,9 +429,9 @@ def print_due_preview(d: dict) -> None:
     con.print(table)
     for pb in d["inactive"]:
         n = f"{pb['messages']} message(s) in this window" if "messages" in pb else pb.get("error", "")
-        output.info(f"held back: playbook {pb['playbook']} is inactive ({n}); `siyu plan enable {pb['playbook']}` to send it")
+        output.info(_('held back: playbook {value} is inactive ({n}); `siyu plan enable {value}` to send it').format(value=pb['playbook'], n=n))
     if not d["steps"] and not d["inactive"]:
-        output.info("nothing is due in this window")
+        output.info(_('nothing is due in this window'))
 
 
 # ---------------------------------------------------------------- optout
@@ -446,7 +445,7 @@ def optout_add(ctx: typer.Context, ids: List[str] = typer.Argument(..., help=N_(
     from siyu_cli.push import add_optouts
 
     n = add_optouts(ctx_settings(ctx), ids, channel=channel, reason=reason)
-    output.info(f"{n} added ({len(ids) - n} already listed)")
+    output.info(_('{n} added ({value} already listed)').format(n=n, value=len(ids) - n))
 
 
 @optout_app.command("remove")
@@ -457,7 +456,7 @@ def optout_remove(ctx: typer.Context, ids: List[str] = typer.Argument(...),
     from siyu_cli.push import remove_optouts
 
     n = remove_optouts(ctx_settings(ctx), ids, channel=channel)
-    output.info(f"{n} removed")
+    output.info(_('{n} removed').format(n=n))
 
 
 @optout_app.command("list")

@@ -32,7 +32,7 @@ def _date(value: Optional[str], flag: str) -> Optional[date]:
     except ValueError:
         from siyu_cli.errors import UsageError
 
-        raise UsageError(f"{flag} {value!r}: use a date like 2026-03-31") from None
+        raise UsageError(_('{flag} {value!r}: use a date like 2026-03-31').format(flag=flag, value=value)) from None
 
 
 @report_app.callback()
@@ -54,11 +54,11 @@ def report(
     from siyu_cli.report import build_report, write_html
 
     if output is not None and fmt is Format.table:
-        raise UsageError("--output needs --format csv or json")
+        raise UsageError(_('--output needs --format csv or json'))
     rep = build_report(settings(ctx), date_from=_date(date_from, "--from"), date_to=_date(date_to, "--to"), by=by)
     if html is not None:
         path = write_html(rep, html)
-        info(f"wrote {path}")
+        info(_('wrote {path}').format(path=path))
     if fmt is Format.json:
         emit_json(rep.to_dict(), output)
     elif fmt is Format.csv:
@@ -91,4 +91,4 @@ def traffic(
         emit_json(result.to_dict())
     else:
         d = result.to_dict()
-        emit_rows(list(d), [list(d.values())], fmt, title="store traffic loaded")
+        emit_rows(list(d), [list(d.values())], fmt, title=_('store traffic loaded'))

@@ -42,7 +42,7 @@ def run(
     cfg = settings(ctx)
     if pipeline is None:
         rows = [(p.name, " → ".join(s.name for s in p.steps)) for p in load_pipelines(cfg).values()]
-        emit_rows(["pipeline", "steps"], rows, fmt, title="pipelines")
+        emit_rows(["pipeline", "steps"], rows, fmt, title=_('pipelines'))
         return
     log = EventLog(fmt=log_format, file=log_file, quiet=st.quiet)
     try:
@@ -58,7 +58,7 @@ def run(
             (s.name, s.type, s.status, ", ".join(f"{k}={v}" for k, v in s.counts.items() if not isinstance(v, (list, dict))), s.error or "")
             for s in result.steps
         ]
-        emit_rows(["step", "type", "status", "counts", "error"], rows, fmt, title=f"{result.pipeline} · {result.run_id} · {result.status}")
+        emit_rows(["step", "type", "status", "counts", "error"], rows, fmt, title=_('{pipeline} · {run_id} · {status}').format(pipeline=result.pipeline, run_id=result.run_id, status=result.status))
         if dry_run:
             from siyu_cli.cli.push import print_due_preview
 
@@ -87,4 +87,4 @@ def runs(
         took = (r["finished_at"] - r["started_at"]).total_seconds() if r["finished_at"] else None
         steps = " ".join(f"{s['step']}:{s['status']}" for s in r["steps"])
         rows.append((r["run_id"], r["pipeline"], r["status"], r["started_at"], f"{took:.1f}s" if took is not None else "", steps, r["error"] or ""))
-    emit_rows(["run", "pipeline", "status", "started", "took", "steps", "error"], rows, fmt, title="siyu runs")
+    emit_rows(["run", "pipeline", "status", "started", "took", "steps", "error"], rows, fmt, title=_('siyu runs'))

@@ -39,9 +39,9 @@ def _sandbox_config(settings) -> dict:
     conf = settings.section("sandbox") if settings is not None else {}
     for key, value in conf.items():
         if key not in SANDBOX_KEYS:
-            raise ConfigError(f"{settings.config_file}: unknown key sandbox.{key} (known: {', '.join(SANDBOX_KEYS)})")
+            raise ConfigError(_('{config_file}: unknown key sandbox.{key} (known: {join})').format(config_file=settings.config_file, key=key, join=', '.join(SANDBOX_KEYS)))
         if not isinstance(value, SANDBOX_KEYS[key]) or isinstance(value, bool):
-            raise ConfigError(f"{settings.config_file}: sandbox.{key} has the wrong type")
+            raise ConfigError(_('{config_file}: sandbox.{key} has the wrong type').format(config_file=settings.config_file, key=key))
     return conf
 
 
@@ -96,21 +96,21 @@ def serve(
     if state_dir is None and conf.get("state_dir") and settings is not None:
         state_dir = settings.path(conf["state_dir"])
     if confirm not in ("auto", "manual", "never"):
-        raise UsageError("--confirm must be auto, manual or never")
+        raise UsageError(_('--confirm must be auto, manual or never'))
     try:
         faults = parse_cli(fault)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     quota_spec = None
     if quota:
-        period, _, n = quota.partition(":")
+        period, _sep, n = quota.partition(":")
         if period not in ("month", "week", "day") or (n and not n.isdigit()):
-            raise UsageError("--quota must be month, week or day, optionally :N (e.g. day:1)")
+            raise UsageError(_('--quota must be month, week or day, optionally :N (e.g. day:1)'))
         quota_spec = {"period": period, "limit": int(n) if n else None}
     if seed == "store" and settings is None:
-        raise UsageError("--seed store needs a workspace (--workspace or SIYU_WORKSPACE)")
+        raise UsageError(_('--seed store needs a workspace (--workspace or SIYU_WORKSPACE)'))
     if seed not in ("auto", "store", "synthetic", "none"):
-        raise UsageError("--seed must be auto, store, synthetic or none")
+        raise UsageError(_('--seed must be auto, store, synthetic or none'))
     if state_dir is None:
         if settings is not None:
             state_dir = settings.root / ".sandbox"
@@ -131,7 +131,7 @@ def serve(
     try:
         server.start()
     except OSError as exc:
-        raise UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
+        raise UsageError(_('cannot listen on 127.0.0.1:{port}: {strerror}').format(port=port, strerror=exc.strerror)) from None
     seeded = ", ".join(f"{v} {k}" for k, v in server.seeded.items()) or "no contacts"
     lines = [
         f"siyu sandbox listening on {server.url} (confirm={confirm}; {seeded}; deliveries in {state_dir})",
@@ -171,7 +171,7 @@ def _url(ctx: typer.Context, url: str | None) -> str:
     base = (settings.section("wecom").get("base_url") if settings else None) or ""
     if base.startswith(("http://127.0.0.1", "http://localhost")):
         return base.rstrip("/")
-    raise UsageError("which sandbox? pass --url or set SIYU_WECOM_BASE_URL (printed by `siyu sandbox serve`)")
+    raise UsageError(_('which sandbox? pass --url or set SIYU_WECOM_BASE_URL (printed by `siyu sandbox serve`)'))
 
 
 def _control(url: str, name: str, body: dict | None = None) -> dict:
@@ -183,9 +183,9 @@ def _control(url: str, name: str, body: dict | None = None) -> dict:
         with httpx.Client(timeout=10, trust_env=False) as http:
             resp = http.post(f"{url}/sandbox/{name}", json=body or {}) if body is not None else http.get(f"{url}/sandbox/{name}")
     except httpx.TransportError:
-        raise TemporaryFailure(f"no sandbox answering at {url} (is `siyu sandbox serve` running?)") from None
+        raise TemporaryFailure(_('no sandbox answering at {url} (is `siyu sandbox serve` running?)').format(url=url)) from None
     if resp.status_code != 200:
-        raise UsageError(f"sandbox refused {name}: {resp.text[:200]}")
+        raise UsageError(_('sandbox refused {name}: {value}').format(name=name, value=resp.text[:200]))
     return resp.json()
 
 
@@ -222,14 +222,14 @@ def deliveries_cmd(
     if state_dir is not None:
         path = state_dir.expanduser() / "deliveries.jsonl"
         if not path.is_file():
-            raise UsageError(f"{path}: no such file (no sandbox has recorded deliveries there)")
+            raise UsageError(_('{path}: no such file (no sandbox has recorded deliveries there)').format(path=path))
         rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     else:
         rows = _control(_url(ctx, url), "deliveries", None if channel is None else {"channel": channel})["deliveries"]
     if channel:
         rows = [r for r in rows if r["channel"] == channel]
     cols = ["at", "channel", "msgid", "sender", "recipient", "text", "attachments"]
-    emit_rows(cols, [[r.get(c) for c in cols] for r in rows], fmt, title="sandbox deliveries")
+    emit_rows(cols, [[r.get(c) for c in cols] for r in rows], fmt, title=_('sandbox deliveries'))
 
 
 @sandbox_app.command("status")
@@ -248,7 +248,7 @@ def status_cmd(
     rows = [[k, v] for k, v in state.items() if k not in ("counters", "faults")]
     rows += [[f"counter.{k}", v] for k, v in state["counters"].items()]
     rows += [["faults", {k: v for k, v in state["faults"].items() if v} or "none"]]
-    emit_rows(["key", "value"], rows, fmt, title="sandbox")
+    emit_rows(["key", "value"], rows, fmt, title=_('sandbox'))
 
 
 @sandbox_app.command("faults")
@@ -274,18 +274,18 @@ def faults_cmd(
             raise UsageError(str(exc)) from None
     shots = []
     for value in next_:
-        kind, _, rest = value.partition(":")
-        path, _, code = rest.partition(":")
+        kind, _sep, rest = value.partition(":")
+        path, _sep, code = rest.partition(":")
         if kind not in KINDS:
-            raise UsageError(f"--next {value!r}: kind must be one of {', '.join(KINDS)}")
+            raise UsageError(_('--next {value!r}: kind must be one of {join}').format(value=value, join=', '.join(KINDS)))
         shot: dict = {"kind": kind, "path": path or None}
         if kind == "errcode":
             if not code.lstrip("-").isdigit():
-                raise UsageError(f"--next {value!r}: an errcode fault needs the code, e.g. errcode:add_msg_template:45009")
+                raise UsageError(_('--next {value!r}: an errcode fault needs the code, e.g. errcode:add_msg_template:45009').format(value=value))
             shot["errcode"] = int(code)
         elif kind == "http":
             if not code.isdigit():
-                raise UsageError(f"--next {value!r}: an http fault needs a status, e.g. http:gettoken:429")
+                raise UsageError(_('--next {value!r}: an http fault needs a status, e.g. http:gettoken:429').format(value=value))
             shot["status"] = int(code)
         elif kind == "latency":
             shot["seconds"] = float(code or 1)
@@ -311,7 +311,7 @@ def contact_cmd(
 
     actions = {"add": "add", "remove": "remove_friend", "join": "join_group", "leave": "leave_group"}
     if action not in actions:
-        raise UsageError(f"action must be one of {', '.join(actions)}, not {action!r}")
+        raise UsageError(_('action must be one of {join}, not {action!r}').format(join=', '.join(actions), action=action))
     body: dict = {"action": actions[action], "external_userid": external_userid}
     body["chat_id" if action in ("join", "leave") else "userid"] = target
     if action == "add":
@@ -361,7 +361,7 @@ def wecom_check(
     if fmt is Format.json:
         emit_json(result)
     else:
-        emit_rows(["key", "value"], [[k, v] for k, v in result.items()], fmt, title="WeCom connection")
+        emit_rows(["key", "value"], [[k, v] for k, v in result.items()], fmt, title=_('WeCom connection'))
 
 
 @wecom_app.command("errcodes")
@@ -371,7 +371,7 @@ def wecom_errcodes(fmt: Format = typer.Option(Format.table, "--format", "-f", he
     from siyu_cli.wecom import errcodes
 
     emit_rows(["errcode", "category", "config", "meaning"],
-              [[e.code, e.category, e.config, e.meaning] for e in errcodes.table()], fmt, title="WeCom errcodes")
+              [[e.code, e.category, e.config, e.meaning] for e in errcodes.table()], fmt, title=_('WeCom errcodes'))
 
 
 def register(app: typer.Typer) -> None:

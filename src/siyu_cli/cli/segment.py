@@ -69,11 +69,11 @@ def run(
     from siyu_cli.segment import run_segment
 
     if fmt is SegFormat.parquet and output is None:
-        raise UsageError("--format parquet needs --output FILE")
+        raise UsageError(_('--format parquet needs --output FILE'))
     if fmt is SegFormat.table and output is not None:
-        raise UsageError("--output needs --format csv, json or parquet")
+        raise UsageError(_('--output needs --format csv, json or parquet'))
     if summary and fmt is not SegFormat.json:
-        raise UsageError("--summary goes with --format json")
+        raise UsageError(_('--summary goes with --format json'))
     out.unmask(unmask)
     s = settings(ctx)
     rows: dict = {}
@@ -95,15 +95,15 @@ def run(
     for w in result.warnings:
         out.warn(w)
     if result.pruned:
-        out.info(f"segment.keep_snapshots: deleted old snapshot(s) {', '.join(map(str, result.pruned))}")
+        out.info(_('segment.keep_snapshots: deleted old snapshot(s) {join}').format(join=', '.join(map(str, result.pruned))))
     if fmt is SegFormat.table:
         _print_summary(result, english=s.language == "en")
         return
-    out.info(f"{_snapshot_words(result)}: {result.scheme} as of {result.as_of}, {result.members} members")
+    out.info(_('{snapshot_words}: {scheme} as of {as_of}, {members} members').format(snapshot_words=_snapshot_words(result), scheme=result.scheme, as_of=result.as_of, members=result.members))
     if summary:
         out.emit_json(result.to_dict(), output)
     elif output is not None:
-        out.info(f"wrote {rows['written']} member rows to {output}")
+        out.info(_('wrote {value} member rows to {output}').format(value=rows['written'], output=output))
     else:
         out.emit_rows(rows["cols"], rows["rows"], fmt.value)
 
@@ -188,7 +188,7 @@ def list_cmd(
     with open_store(settings(ctx), read_only=True) as con:
         rows = list_snapshots(con)
     cols = ["snapshot_id", "created_at", "as_of", "scheme", "members", "buyers", "window", "label"]
-    emit_rows(cols, [[r[c] for c in cols] for r in rows], fmt.value, title="segment snapshots")
+    emit_rows(cols, [[r[c] for c in cols] for r in rows], fmt.value, title=_('segment snapshots'))
 
 
 @segment_app.command("diff")
@@ -240,7 +240,7 @@ def diff_cmd(
         p = d["path"]
         emit_rows(
             p["columns"], [[m[c] for c in p["columns"]] for m in p["members"]], "table",
-            title=f"{p['from']} {p['from_name']} → {p['to']} {p['to_name']}: {len(p['members'])} members",
+            title=_('{value} {value2} → {value3} {value4}: {len} members').format(value=p['from'], value2=p['from_name'], value3=p['to'], value4=p['to_name'], len=len(p['members'])),
         )
         if not p["members"]:
             stdout_console().print("(nobody moved along this path)")
@@ -260,7 +260,7 @@ def history_cmd(
     with open_store(settings(ctx), read_only=True) as con:
         h = history(con, member)
     emit_rows(h["columns"], [[r[c] for c in h["columns"]] for r in h["rows"]], fmt.value,
-              title=f"segment history of {h['member_id']}")
+              title=_('segment history of {value}').format(value=h['member_id']))
 
 
 @segment_app.command("show")
@@ -345,4 +345,4 @@ def prune_cmd(
         highlight=False, markup=False,
     )
     if r.deleted and not dry_run:
-        info("freed space is reused by later snapshots; the store file does not shrink (docs/segment.md, Retention)")
+        info(_('freed space is reused by later snapshots; the store file does not shrink (docs/segment.md, Retention)'))

@@ -46,10 +46,8 @@ def sync_wecom_cmd(
                      title=f"sync {report.batch_id}" + (" (resumed)" if report.resumed else ""))
     ev = ", ".join(f"{k} {v}" for k, v in sorted(report.events.items())) or ("baseline (first sync)" if report.baseline else "none")
     lk = report.linked
-    output.info(f"events: {ev}")
-    output.info(f"linked {lk.get('linked', 0)} of {lk.get('customers', 0)} customers to known members "
-                f"(new by unionid {lk.get('linked_by_unionid', 0)}, by remark phone {lk.get('linked_by_phone', 0)}); "
-                f"{lk.get('new_members', 0)} new members; {report.staff_names} staff names; {report.calls} API calls")
+    output.info(_('events: {ev}').format(ev=ev))
+    output.info(_('linked {get} of {get2} customers to known members (new by unionid {get3}, by remark phone {get4}); {get5} new members; {staff_names} staff names; {calls} API calls').format(get=lk.get('linked', 0), get2=lk.get('customers', 0), get3=lk.get('linked_by_unionid', 0), get4=lk.get('linked_by_phone', 0), get5=lk.get('new_members', 0), staff_names=report.staff_names, calls=report.calls))
 
 
 @tags_app.command("sync")

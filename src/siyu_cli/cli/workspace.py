@@ -34,8 +34,8 @@ def init(
         language=overrides.get("language") or "zh",
         force=force,
     )
-    info(f"created workspace {result.root} ({len(result.playbooks)} example playbooks)")
-    info(f"next: cd {result.root} && siyu load orders FILE   (or `siyu demo` for a tour)")
+    info(_('created workspace {root} ({len} example playbooks)').format(root=result.root, len=len(result.playbooks)))
+    info(_('next: cd {root} && siyu load orders FILE   (or `siyu demo` for a tour)').format(root=result.root))
 
 
 def show_config(
@@ -51,7 +51,7 @@ def show_config(
         ("currency", s.currency, s.sources["currency"]),
         ("language", s.language, s.sources["language"]),
     ]
-    emit_rows(["key", "value", "source"], rows, fmt, title="siyu config")
+    emit_rows(["key", "value", "source"], rows, fmt, title=_('siyu config'))
 
 
 def doctor(

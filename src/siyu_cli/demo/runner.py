@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from siyu_cli.errors import SiyuError, UsageError
+from siyu_cli.i18n import _
 
 MARKER = ".siyu-demo"
 EXPORTS_DIR = "exports"
@@ -146,7 +147,7 @@ def _require(module: str, step: str):
         return importlib.import_module(module)
     except ModuleNotFoundError as exc:
         if exc.name and (exc.name == module or module.startswith(exc.name + ".") or exc.name.startswith(module)):
-            raise DemoStepError(f"{module} is not part of this siyu build, so the {step} step cannot run") from exc
+            raise DemoStepError(_('{module} is not part of this siyu build, so the {step} step cannot run').format(module=module, step=step)) from exc
         raise
 
 
@@ -405,12 +406,12 @@ def prepare_demo_dir(root: Path, *, force: bool = False) -> Path:
     """
     root = Path(root).expanduser().resolve()
     if root.exists() and not root.is_dir():
-        raise UsageError(f"{root} is a file, not a folder")
+        raise UsageError(_('{root} is a file, not a folder').format(root=root))
     if root.exists() and any(root.iterdir()):
         if not is_demo_dir(root):
-            raise UsageError(f"{root} is not empty and is not a siyu demo folder; choose another --dir")
+            raise UsageError(_('{root} is not empty and is not a siyu demo folder; choose another --dir').format(root=root))
         if not force:
-            raise UsageError(f"{root} already holds a siyu demo; use --force to rebuild it")
+            raise UsageError(_('{root} already holds a siyu demo; use --force to rebuild it').format(root=root))
         shutil.rmtree(root)
     root.mkdir(parents=True, exist_ok=True)
     return root
@@ -447,7 +448,7 @@ def run_demo(
     from siyu_cli.workspace import init_workspace
 
     if members < 1:
-        raise UsageError("--members must be at least 1")
+        raise UsageError(_('--members must be at least 1'))
     today = today or default_today()
     root = prepare_demo_dir(root, force=force)
     (root / MARKER).write_text(json.dumps({"members": members, "seed": seed, "today": today.isoformat()}) + "\n",

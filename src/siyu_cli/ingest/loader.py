@@ -55,6 +55,7 @@ from siyu_cli.ingest.readers import (LineScan, Source, digest_file, line_too_lon
                                      physical_lines, scan_ragged, sniff_format)
 from siyu_cli.ingest.values import CLEANERS, install_macros
 from siyu_cli.forget import skip_erased
+from siyu_cli.i18n import _
 
 DEFAULT_MAX_REJECTS = 0
 DRY_RUN_REJECTS = 1000  # rejects copied into a dry run's FileReport per file (plus their total count)
@@ -193,7 +194,7 @@ def expand_paths(patterns: list[str]) -> list[Path]:
         literal = not glob.has_magic(pat) or Path(pat).exists()
         matches = [pat] if literal else sorted(glob.glob(pat, recursive=True))
         if not matches:
-            raise UsageError(f"{pat}: no file matches")
+            raise UsageError(_('{pat}: no file matches').format(pat=pat))
         for m in matches:
             p = Path(m)
             if p.is_dir():
@@ -203,7 +204,7 @@ def expand_paths(patterns: list[str]) -> list[Path]:
                 seen.add(key)
                 out.append(p)
     if not out:
-        raise UsageError("no files to load")
+        raise UsageError(_('no files to load'))
     return out
 
 
@@ -212,7 +213,7 @@ def configured_max_rejects(settings) -> int:
     if not isinstance(value, int) or value < 0:
         from siyu_cli.errors import ConfigError
 
-        raise ConfigError(f"{settings.config_file}: load.max_rejects must be a whole number ≥ 0")
+        raise ConfigError(_('{config_file}: load.max_rejects must be a whole number ≥ 0').format(config_file=settings.config_file))
     return value
 
 
@@ -245,7 +246,7 @@ def load_files(
     from siyu_cli.store import open_store
 
     if kind not in KINDS:
-        raise UsageError(f"cannot load {kind!r}: choose members, orders or groups")
+        raise UsageError(_('cannot load {kind!r}: choose members, orders or groups').format(kind=kind))
     limit = configured_max_rejects(settings) if max_rejects is None else max_rejects
     report = LoadReport(kind=kind, max_rejects=limit, dry_run=dry_run)
     paths = [Path(p) for p in paths]
@@ -354,7 +355,7 @@ def _load_one(con, settings, kind, path, tmp, *, preset, encoding, source, force
 
     fr = FileReport(path=str(path), kind=kind)
     if not path.is_file():
-        raise UsageError(f"{path}: no such file")
+        raise UsageError(_('{path}: no such file').format(path=path))
     fr.sha256, long_line = digest_file(path)
     if long_line is not None and sniff_format(path) == "csv":
         raise long_line_error(path, long_line)
@@ -392,7 +393,7 @@ def _load_one(con, settings, kind, path, tmp, *, preset, encoding, source, force
         try:
             con.execute(f"CREATE TEMP TABLE siyu_raw AS SELECT * FROM {src.relation_sql()}")
         except duckdb.Error as exc:
-            raise line_too_long(path, src.read_path, exc) or DataError(f"{path}: cannot read the file: {_first_line(exc)}",
+            raise line_too_long(path, src.read_path, exc) or DataError(_('{path}: cannot read the file: {first_line}').format(path=path, first_line=_first_line(exc)),
                             reason=f"{path.name}: cannot read the file ({_reason(exc)})") from None
         base = dry.rowid_base() if dry is not None else 0
         scan = LineScan(0, True)
@@ -400,7 +401,7 @@ def _load_one(con, settings, kind, path, tmp, *, preset, encoding, source, force
             try:
                 scan = scan_ragged(con, src, _reader_lines(con, src), rowid_base=base)
             except duckdb.Error as exc:
-                raise DataError(f"{path}: cannot read the file's lines: {_first_line(exc)}",
+                raise DataError(_("{path}: cannot read the file's lines: {first_line}").format(path=path, first_line=_first_line(exc)),
                                 reason=f"{path.name}: cannot read the file's lines ({_reason(exc)})") from None
         step(f"cleaning {path.name}")
         cols, fills = _stage(con, kind, p, mapping, header, rowid_base=base)
@@ -462,8 +463,7 @@ def _read_header(con, src: Source) -> list[str]:
         return [d[0] for d in con.execute(f"SELECT * FROM {src.relation_sql()} LIMIT 0").description]
     except duckdb.Error as exc:
         raise line_too_long(Path(src.path), src.read_path, exc) or DataError(
-                        f"{src.path}: cannot read the file as {src.format.upper()}: {_first_line(exc)} "
-                        "(check quoting and the delimiter; see docs/load.md)",
+                        _('{path}: cannot read the file as {upper}: {first_line} (check quoting and the delimiter; see docs/load.md)').format(path=src.path, upper=src.format.upper(), first_line=_first_line(exc)),
                         reason=f"{Path(src.path).name}: cannot read the file as {src.format.upper()} ({_reason(exc)}; "
                                "check quoting and the delimiter)") from None
 
@@ -476,13 +476,13 @@ def _drop_temps(con) -> None:
 
 def _check_key_columns(kind, p: Preset, mapping, path, header) -> None:
     if kind == "orders" and "order_id" not in mapping:
-        raise UsageError(f"{path}: preset {p.id} needs an order id column; none of {p.columns.get('order_id')} is in the header")
+        raise UsageError(_('{path}: preset {id} needs an order id column; none of {get} is in the header').format(path=path, id=p.id, get=p.columns.get('order_id')))
     if kind == "groups" and "group_id" not in mapping:
-        raise UsageError(f"{path}: preset {p.id} needs a group id column; none of {p.columns.get('group_id')} is in the header")
+        raise UsageError(_('{path}: preset {id} needs a group id column; none of {get} is in the header').format(path=path, id=p.id, get=p.columns.get('group_id')))
     if kind == "members" and not any(
         f in mapping for f in ("member_id", "external_userid", "unionid", "phone", "email", "name", "nickname")
     ):
-        raise UsageError(f"{path}: preset {p.id} finds no member id, phone, email or name column in the header")
+        raise UsageError(_('{path}: preset {id} finds no member id, phone, email or name column in the header').format(path=path, id=p.id))
 
 
 def _q(name: str) -> str:
@@ -1070,7 +1070,7 @@ def show_mapping(settings, kind: str, paths: list[Path], *, preset: str = "auto"
                 out.append({"file": None, "preset": p.id, "title": p.title,
                             "columns": {f: " | ".join(a) for f, a in p.columns.items()}, "statuses": p.statuses})
         if not out:
-            raise UsageError(f"unknown preset {preset!r} for {kind}")
+            raise UsageError(_('unknown preset {preset!r} for {kind}').format(preset=preset, kind=kind))
         return out
     from siyu_cli.scratch import scratch_dir
 
@@ -1129,11 +1129,9 @@ def check_exceeded(report: LoadReport) -> None:
     """Raise DataError (exit 65) when the load rejected more rows than allowed."""
     if report.exceeded and report.dry_run:
         raise DataError(
-            f"{report.bad} row(s) would be rejected, more than --max-rejects {report.max_rejects} "
-            "(dry run: nothing was written)"
+            _('{bad} row(s) would be rejected, more than --max-rejects {max_rejects} (dry run: nothing was written)').format(bad=report.bad, max_rejects=report.max_rejects)
         )
     if report.exceeded:
         raise DataError(
-            f"{report.bad} row(s) rejected, more than --max-rejects {report.max_rejects}; "
-            "the other rows were loaded — see `siyu rejects`"
+            _('{bad} row(s) rejected, more than --max-rejects {max_rejects}; the other rows were loaded — see `siyu rejects`').format(bad=report.bad, max_rejects=report.max_rejects)
         )

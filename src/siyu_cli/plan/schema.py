@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
 from typing import Any
+from siyu_cli.i18n import _
 
 #: Known slot kinds: Chinese label -> stable English id (free text kinds are allowed too).
 KNOWN_KINDS: dict[str, str] = {
@@ -1114,6 +1115,6 @@ def load_playbook(path: Path, *, default_timezone: str = "Asia/Shanghai",
     if errors or pb is None:
         first = errors[0] if errors else Problem(str(path), 1, 1, "unusable playbook")
         more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
-        raise DataError(f"{first.file}:{first.line}:{first.col}: {first.message}{more}",
-                        hint=f"run `siyu plan check {path}` to see every problem")
+        raise DataError(_('{file}:{line}:{col}: {message}{more}').format(file=first.file, line=first.line, col=first.col, message=first.message, more=more),
+                        hint=_('run `siyu plan check {path}` to see every problem').format(path=path))
     return pb

@@ -23,6 +23,7 @@ from siyu_cli.errors import SiyuError, TemporaryFailure, UsageError
 from siyu_cli.push import ledger, policy as pol
 from siyu_cli.push.ledger import Batch, utcnow
 from siyu_cli.store import open_store
+from siyu_cli.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ class SendReport:
     def note(self, message: str) -> None:
         """Record a message for people (and hand it to ``on_note`` at once: a wait may follow)."""
         self.notes.append(message)
-        log.info("%s", message)
+        log.info(_('%s'), message)
         if callable(self.on_note):
             self.on_note(message)
 
@@ -141,15 +142,14 @@ def _send_campaign(settings, campaign_id: str, session, *, client, now, ignore_q
         in_flight = ledger.batches_in_state(con, campaign_id, "in_flight")
         channel = camp["channel"]
         if camp["status"] == "cancelled":
-            raise UsageError(f"campaign {campaign_id} was cancelled; nothing to send")
+            raise UsageError(_('campaign {campaign_id} was cancelled; nothing to send').format(campaign_id=campaign_id))
         policy = pol.load_policy(settings)
         at = now or utcnow()
         if channel in pol.CAPPED_CHANNELS and not ignore_quiet_hours:
             until = policy.in_quiet_hours(at)
             if until is not None and not in_flight:
                 raise TemporaryFailure(
-                    f"quiet hours: no mass-send starts before {until:%H:%M} ({settings.timezone}); nothing was sent "
-                    "(run again later, or pass --ignore-quiet-hours)"
+                    _('quiet hours: no mass-send starts before {until:%H:%M} ({timezone}); nothing was sent (run again later, or pass --ignore-quiet-hours)').format(until=until, timezone=settings.timezone)
                 )
         if client is not None and (channel == "robot") != hasattr(client, "send_text"):
             client = None  # e.g. push_due handed a WeComClient but this message goes to a robot webhook
@@ -234,7 +234,7 @@ def _send_batch(settings, camp, batch: Batch, client, attachments, report, sessi
         report.stopped = f"batch {batch.batch_id}: {reason}"
         if exc.category == "fatal":
             raise
-        raise TemporaryFailure(f"WeCom error on batch {batch.batch_id}: {reason}; the batch is kept planned — run `siyu push resume {cid}` later") from None
+        raise TemporaryFailure(_('WeCom error on batch {batch_id}: {reason}; the batch is kept planned — run `siyu push resume {cid}` later').format(batch_id=batch.batch_id, reason=reason, cid=cid)) from None
     except BaseException:
         # Anything else (KeyboardInterrupt, a bug): leave the batch in flight — resume reconciles it.
         raise
@@ -447,7 +447,7 @@ def remind(settings, campaign_id: str, *, client=None, app_message: bool = False
     with open_store(settings, read_only=True) as con:
         camp = ledger.get_campaign(con, campaign_id)
         if camp["channel"] not in CHAT_TYPE:
-            raise UsageError("remind applies to customer and group mass-sends")
+            raise UsageError(_('remind applies to customer and group mass-sends'))
         rows = con.execute(
             """SELECT b.batch_id, b.sender, b.msgid, b.reminders, b.finished_at,
                       count(r.recipient_id) FILTER (WHERE r.delivery IS NULL OR r.delivery = 'unconfirmed') AS waiting

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from siyu_cli import clock
 from siyu_cli.errors import ConfigError, UsageError
+from siyu_cli.i18n import _
 
 if TYPE_CHECKING:  # pragma: no cover
     from siyu_cli.config import Settings
@@ -62,17 +63,17 @@ class ReportConfig:
 
                 close = difflib.get_close_matches(key, list(CONFIG_DEFAULTS), n=1)
                 hint = f" (did you mean `{close[0]}`?)" if close else ""
-                raise ConfigError(f"{where}: unknown key report.{key}{hint}")
+                raise ConfigError(_('{where}: unknown key report.{key}{hint}').format(where=where, key=key, hint=hint))
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{where}: report.{key} must be a positive whole number, not {value!r}")
+                raise ConfigError(_('{where}: report.{key} must be a positive whole number, not {value!r}').format(where=where, key=key, value=value))
             values[key] = value
         cfg = cls(**values)
         if cfg.churn_days <= cfg.active_days:
             raise ConfigError(
-                f"{where}: report.churn_days ({cfg.churn_days}) must be greater than report.active_days ({cfg.active_days})"
+                _('{where}: report.churn_days ({churn_days}) must be greater than report.active_days ({active_days})').format(where=where, churn_days=cfg.churn_days, active_days=cfg.active_days)
             )
         if cfg.head_percent > 100:
-            raise ConfigError(f"{where}: report.head_percent must be between 1 and 100, not {cfg.head_percent}")
+            raise ConfigError(_('{where}: report.head_percent must be between 1 and 100, not {head_percent}').format(where=where, head_percent=cfg.head_percent))
         return cfg
 
 
@@ -178,7 +179,7 @@ def resolve_period(settings: "Settings", date_from: date | None, date_to: date |
     if date_from is None:
         date_from = date_to - span
     if date_from > date_to:
-        raise UsageError(f"--from {date_from} is after --to {date_to}")
+        raise UsageError(_('--from {date_from} is after --to {date_to}').format(date_from=date_from, date_to=date_to))
     return date_from, date_to
 
 
@@ -189,7 +190,7 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
     from siyu_cli.store import open_store
 
     if by is not None and by not in BY_CHOICES:
-        raise UsageError(f"--by must be one of {', '.join(BY_CHOICES)}, not {by!r}")
+        raise UsageError(_('--by must be one of {join}, not {by!r}').format(join=', '.join(BY_CHOICES), by=by))
     cfg = ReportConfig.from_settings(settings)
     dfrom, dto = resolve_period(settings, date_from, date_to, cfg)
     from zoneinfo import ZoneInfo

@@ -17,6 +17,7 @@ from typing import Any
 from siyu_cli.report import Report
 from siyu_cli.report.kpis import KPI_BY_ID, KPIS, SECTIONS, CONVENTIONS
 from siyu_cli.report.terminal import fmt_count, fmt_kpi, fmt_money, fmt_ratio
+from siyu_cli.i18n import _
 
 ECHARTS_VERSION = "5.6.0"
 ECHARTS_LICENSE = "Apache-2.0"
@@ -90,5 +91,5 @@ def write_html(report: Report, path: Path) -> Path:
     except OSError as exc:
         if tmp.parent.is_dir():
             tmp.unlink(missing_ok=True)
-        raise UsageError(f"cannot write the HTML report to {path}: {exc.strerror or exc}") from None
+        raise UsageError(_('cannot write the HTML report to {path}: {value}').format(path=path, value=exc.strerror or exc)) from None
     return path

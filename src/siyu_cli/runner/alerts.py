@@ -13,6 +13,7 @@ import socket
 from typing import TYPE_CHECKING
 
 from siyu_cli.errors import ConfigError, SiyuError
+from siyu_cli.i18n import _
 
 if TYPE_CHECKING:  # pragma: no cover
     from siyu_cli.config import Settings
@@ -27,7 +28,7 @@ def alert_config(settings: "Settings") -> dict:
     cfg = settings.section("alerts")
     unknown = set(cfg) - ALERT_KEYS
     if unknown:
-        raise ConfigError(f"{settings.config_file}: unknown key alerts.{sorted(unknown)[0]} (known: {', '.join(sorted(ALERT_KEYS))})")
+        raise ConfigError(_('{config_file}: unknown key alerts.{value} (known: {join})').format(config_file=settings.config_file, value=sorted(unknown)[0], join=', '.join(sorted(ALERT_KEYS))))
     return {
         "robot_key_env": cfg.get("robot_key_env", DEFAULT_KEY_ENV),
         "on_failure": bool(cfg.get("on_failure", True)),

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from siyu_cli.errors import StoreBusy
+from siyu_cli.i18n import _
 
 
 class WorkspaceLocked(StoreBusy):
@@ -83,8 +84,8 @@ class RunLock:
                     os.close(fd)
                     holder = self.read_holder()
                     raise WorkspaceLocked(
-                        f"workspace is locked: {holder.describe()}",
-                        hint="wait for it to finish, or use --lock-wait SECONDS",
+                        _('workspace is locked: {describe}').format(describe=holder.describe()),
+                        hint=_('wait for it to finish, or use --lock-wait SECONDS'),
                     ) from None
                 time.sleep(self.poll)
         previous = self.read_holder()

@@ -12,6 +12,7 @@ import datetime as dt
 import json
 
 from siyu_cli.errors import DataError
+from siyu_cli.i18n import _
 
 #: ``[sync] memory_limit``: DuckDB's memory limit during the merge (it spills to the workspace scratch beyond it),
 #: so the merge's working set stays bounded whatever the number of contacts
@@ -53,9 +54,7 @@ def merge(settings, report, follow_users: list[str], names: dict[str, str] | Non
         _merge(settings, report, follow_users, limit, names or {})
     except duckdb.OutOfMemoryException:
         if "memory_limit" in settings.section("sync"):
-            raise ConfigError(f"{settings.config_file}: the sync's merge needs more memory than "
-                              f"sync.memory_limit = {limit!r}; raise it (the staged pages are kept: rerun "
-                              "`siyu sync wecom` to merge them)") from None
+            raise ConfigError(_("{config_file}: the sync's merge needs more memory than sync.memory_limit = {limit!r}; raise it (the staged pages are kept: rerun `siyu sync wecom` to merge them)").format(config_file=settings.config_file, limit=limit)) from None
         _merge(settings, report, follow_users, FALLBACK_MEMORY_LIMIT, names or {})
 
 
@@ -74,7 +73,7 @@ def _merge(settings, report, follow_users: list[str], limit: str, names: dict[st
         try:
             status = con.execute("SELECT status FROM wecom_sync_runs WHERE batch_id = ?", [b]).fetchone()
             if status is None or status[0] != "running":
-                raise DataError(f"sync {b} is not running any more (status {status[0] if status else 'missing'})")
+                raise DataError(_('sync {b} is not running any more (status {value})').format(b=b, value=status[0] if status else 'missing'))
             prev = con.execute("SELECT max(finished_at) FROM wecom_sync_runs WHERE status = 'done'").fetchone()[0]
             _refuse_empty(con, b)
             report.baseline = prev is None
@@ -132,9 +131,7 @@ def _refuse_empty(con, b: str) -> None:
     held = con.execute("SELECT count(*) FROM wecom_contacts WHERE synced_batch IS NOT NULL").fetchone()[0]
     if fetched == 0 and held > 0:
         raise EmptySync(
-            f"WeCom returned no customer relation but the store holds {held:,} from earlier syncs; refusing to record "
-            "them all as lost. Check the app's visible range and 客户联系 permission (`siyu wecom check`) "
-            "and run the sync again")
+            _("WeCom returned no customer relation but the store holds {held:,} from earlier syncs; refusing to record them all as lost. Check the app's visible range and 客户联系 permission (`siyu wecom check`) and run the sync again").format(held=held))
 
 
 def _not_erased(col: str) -> str:

@@ -21,6 +21,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable
+from siyu_cli.i18n import _
 
 BATCH_USERIDS = 100  # batch/get_by_user userid_list and groupchat/list owner_filter limit
 CHECKPOINT_ROWS = 5000  # staged rows per store write
@@ -139,7 +140,7 @@ def _sync_lock(settings):
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            raise StoreBusy("another `siyu sync wecom` is running in this workspace; retry when it has finished") from None
+            raise StoreBusy(_('another `siyu sync wecom` is running in this workspace; retry when it has finished')) from None
         try:
             yield
         finally:
