@@ -19,7 +19,7 @@ from pathlib import Path
 ERRORS = {"SiyuError", "UsageError", "ConfigError", "DataError", "StoreBusy", "TemporaryFailure", "StoreDamaged",
           "DiskFull", "WorkspaceLocked", "TemplateError", "WeComError", "MediaRefused", "CampaignBusy", "EmptySync",
           "DemoStepError"}
-PRINTERS = {"info", "warn", "error_line"}
+PRINTERS = {"info", "warn", "error_line"}  # siyu_cli.output's (not logging's: see _name)
 KEYWORDS = {"hint", "title"}
 
 
@@ -77,6 +77,8 @@ def rewrite(path: Path) -> int:
         if not isinstance(call, ast.Call):
             continue
         name = _name(call)
+        if isinstance(call.func, ast.Attribute) and name in PRINTERS:
+            name = None  # log.info("%s", …) is logging's, not siyu_cli.output's
         targets = []
         if name in ERRORS or name in PRINTERS:
             if call.args:

@@ -196,9 +196,8 @@ def install_click_translations() -> None:
     click_core.Command.get_help_option = _get_help_option
 
     def _show(self, file=None):
-        from typer._click.utils import echo, get_text_stderr
-
-        file = file or get_text_stderr()
+        echo = exceptions.echo
+        file = file or exceptions.get_text_stderr()
         ctx = getattr(self, "ctx", None)
         color = getattr(self, "show_color", None)
         if ctx is not None:
@@ -213,6 +212,10 @@ def install_click_translations() -> None:
     exceptions.ClickException.show = _show
     exceptions.UsageError.show = _show
 
+
+#: the words Typer's core module looks up through ``typer.core._`` (kept here so the catalogue has them)
+TYPER_WORDS = (N_("Options"), N_("Arguments"), N_("Commands"), N_("default: {default}"), N_("required"),
+               N_("env var: {var}"), N_("(dynamic)"), N_("Aborted!"))
 
 #: Click's own error messages (vendored as plain literals): English pattern → msgid with the same fields
 _CLICK_MESSAGES = (

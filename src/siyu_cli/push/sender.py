@@ -53,7 +53,7 @@ class SendReport:
     def note(self, message: str) -> None:
         """Record a message for people (and hand it to ``on_note`` at once: a wait may follow)."""
         self.notes.append(message)
-        log.info(_('%s'), message)
+        log.info('%s', message)
         if callable(self.on_note):
             self.on_note(message)
 
