@@ -20,7 +20,8 @@ from siyu_cli.i18n import DOMAIN, LOCALE_DIR, _clean
 
 PACKAGE = Path(__file__).resolve().parent
 POT = LOCALE_DIR / f"{DOMAIN}.pot"
-KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2), "label": None}
+#: _() translates now, N_() marks, ngettext() plurals, label()/L() a label in a report's own language
+KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2), "label": None, "L": None}
 LANGS = ("zh",)
 
 

@@ -65,6 +65,13 @@ def _ellipsis(text: str, width: int) -> str:
     return text + "…"
 
 
+def _labeller(language: str):
+    """``L(msgid)``: a label in the report's language (siyu's catalogue; the msgids are English)."""
+    from siyu_cli.i18n import label
+
+    return lambda message: label(message, language)
+
+
 def _label(report: Report, kpi_id: str) -> str:
     k = KPI_BY_ID[kpi_id]
     return k.name if report.language == "zh" else k.name_en
@@ -85,11 +92,12 @@ def render(report: Report, console=None) -> None:
         width = min(base.width, WIDTH) if base.is_terminal else WIDTH
         console = Console(width=width, no_color=base.no_color, soft_wrap=False, force_terminal=base.is_terminal)
     zh = report.language == "zh"
+    L = _labeller(report.language)
     cur = report.currency
     k = report.kpis
     s = report.sections
-    title = (f"私域经营报告  {report.date_from} ~ {report.date_to}（{report.days} 天）" if zh
-             else f"Private-domain report  {report.date_from} – {report.date_to} ({report.days} days)")
+    title = L("Private-domain report  {date_from} – {date_to} ({days} days)").format(
+        date_from=report.date_from, date_to=report.date_to, days=report.days)
 
     # headline KPIs: three name/value pairs per row
     per_row = 3 if console.width >= 90 else 2 if console.width >= 56 else 1
@@ -124,13 +132,13 @@ def render(report: Report, console=None) -> None:
         t.add_column(style="dim", no_wrap=True)
         months = trend[-36:]
         span = f"{months[0]['month']} → {months[-1]['month']}"
-        t.add_row("GMV" if not zh else "销售额", Text(sparkline([m["gmv"] for m in months]), style="green"),
+        t.add_row(L("GMV"), Text(sparkline([m["gmv"] for m in months]), style="green"),
                   f"{span}  max {fmt_money(max(m['gmv'] for m in months), cur)}")
-        t.add_row("订单" if zh else "Orders", Text(sparkline([m["orders"] for m in months]), style="cyan"),
+        t.add_row(L("Orders"), Text(sparkline([m["orders"] for m in months]), style="cyan"),
                   f"max {fmt_count(max(m['orders'] for m in months))}")
-        t.add_row("新会员" if zh else "New members", Text(sparkline([m["new_members"] for m in months]), style="magenta"),
+        t.add_row(L("New members"), Text(sparkline([m["new_members"] for m in months]), style="magenta"),
                   f"max {fmt_count(max(m['new_members'] for m in months))}")
-        console.print(Panel(t, title="月度趋势" if zh else "Monthly trend", title_align="left"))
+        console.print(Panel(t, title=L("Monthly trend"), title_align="left"))
 
     # lifecycle + pareto side by side as one small table
     life = s.get("lifecycle") or {}
@@ -140,10 +148,10 @@ def render(report: Report, console=None) -> None:
     lt.add_column(no_wrap=True)
     cfg = report.config
     names = {
-        "active": (f"活跃 ≤{cfg.active_days}天" if zh else f"active ≤{cfg.active_days}d", "green"),
-        "silent": (f"沉默 ≤{cfg.churn_days}天" if zh else f"silent ≤{cfg.churn_days}d", "yellow"),
-        "churned": (f"流失 >{cfg.churn_days}天" if zh else f"churned >{cfg.churn_days}d", "red"),
-        "never_bought": ("未购" if zh else "never bought", "dim"),
+        "active": (L("active ≤{days}d").format(days=cfg.active_days), "green"),
+        "silent": (L("silent ≤{days}d").format(days=cfg.churn_days), "yellow"),
+        "churned": (L("churned >{days}d").format(days=cfg.churn_days), "red"),
+        "never_bought": (L("never bought"), "dim"),
     }
     for key, (name, style) in names.items():
         share = life.get(f"{key}_share")
@@ -152,15 +160,15 @@ def render(report: Report, console=None) -> None:
     pt = Table(box=None, show_header=False, padding=(0, 1))
     pt.add_column(no_wrap=True)
     pt.add_column(justify="right", no_wrap=True)
-    pt.add_row(f"前 {par.get('head_percent', cfg.head_percent)}% 会员贡献" if zh else f"top {cfg.head_percent}% buyers",
+    pt.add_row(L("top {percent}% buyers").format(percent=par.get("head_percent", cfg.head_percent)),
                fmt_ratio(par.get("head_share")))
-    pt.add_row("贡献 80% 的会员占" if zh else "buyers making 80%", fmt_ratio(par.get("share_for_80")))
+    pt.add_row(L("buyers making 80%"), fmt_ratio(par.get("share_for_80")))
     curve = par.get("curve") or []
     if curve:
         deciles = [pt_[1] for pt_ in curve if pt_[0] % 10 == 0 and pt_[0] > 0]
-        pt.add_row("曲线 10%→100%" if zh else "curve 10%→100%", Text(sparkline(deciles), style="green"))
-    life_panel = Panel(lt, title="会员活跃度" if zh else "Activity", title_align="left")
-    pareto_panel = Panel(pt, title="二八分布" if zh else "Pareto", title_align="left")
+        pt.add_row(L("curve 10%→100%"), Text(sparkline(deciles), style="green"))
+    life_panel = Panel(lt, title=L("Activity"), title_align="left")
+    pareto_panel = Panel(pt, title=L("Pareto"), title_align="left")
     if console.width >= 90:
         both = Table.grid(padding=(0, 2))
         both.add_column()
@@ -175,13 +183,13 @@ def render(report: Report, console=None) -> None:
     seg = s.get("segments")
     if seg:
         st = Table(title=None, header_style="bold", box=None, padding=(0, 1))
-        st.add_column("分层" if zh else "segment", no_wrap=True)
-        st.add_column("人数" if zh else "members", justify="right")
-        st.add_column("占比" if zh else "share", justify="right")
+        st.add_column(L("segment"), no_wrap=True)
+        st.add_column(L("members"), justify="right")
+        st.add_column(L("share"), justify="right")
         st.add_column("", no_wrap=True)
         has_prev = seg.get("previous") is not None
         if has_prev:
-            st.add_column("变化" if zh else "change", justify="right")
+            st.add_column(L("change"), justify="right")
         for m in sorted(seg["mix"], key=lambda m: -m["members"]):
             row = [rich_text(f"{m['segment_id']} {m['segment_name'] or ''}".strip()), fmt_count(m["members"]),
                    fmt_ratio(m["share"]), Text(bar(m["share"], 20), style="cyan")]
@@ -191,61 +199,61 @@ def render(report: Report, console=None) -> None:
                                 style="green" if ch > 0 else "red" if ch < 0 else "dim"))
             st.add_row(*row)
         snap = seg["latest"]
-        sub = f"snapshot {snap['snapshot_id']} ({snap['as_of']})"
+        sub = L("snapshot {snapshot_id} ({as_of})").format(snapshot_id=snap["snapshot_id"], as_of=snap["as_of"])
         if has_prev:
-            sub += f" vs {seg['previous']['snapshot_id']} ({seg['previous']['as_of']})"
-        console.print(Panel(st, title=f"RFM 分层  {sub}" if zh else f"RFM segments  {sub}", title_align="left"))
+            sub += " " + L("vs {snapshot_id} ({as_of})").format(snapshot_id=seg["previous"]["snapshot_id"],
+                                                               as_of=seg["previous"]["as_of"])
+        console.print(Panel(st, title=L("RFM segments  {snapshot}").format(snapshot=sub), title_align="left"))
 
     # cohorts: the latest 8 cohorts × months 0..7
     cohorts = (s.get("cohorts") or [])[-8:]
     if cohorts:
         span = min(8, max(len(c["retention"]) for c in cohorts))
         ct = Table(box=None, header_style="bold", padding=(0, 1))
-        ct.add_column("入会月" if zh else "joined", no_wrap=True)
-        ct.add_column("人数" if zh else "size", justify="right")
+        ct.add_column(L("joined"), no_wrap=True)
+        ct.add_column(L("size"), justify="right")
         for i in range(span):
             ct.add_column(f"+{i}", justify="right")
         for c in cohorts:
             vals = [fmt_ratio(r) for r in c["retention"][:span]] + [""] * (span - len(c["retention"][:span]))
             ct.add_row(rich_text(c["month"]), fmt_count(c["size"]), *vals)
-        console.print(Panel(ct, title="同期群留存（入会后第 k 月购买占比）" if zh else "Cohort retention (bought in month k)",
+        console.print(Panel(ct, title=L("Cohort retention (bought in month k)"),
                             title_align="left"))
 
     # leaderboards
-    for key, title_zh, title_en in (("store", "门店业绩榜", "Stores"), ("guide", "导购业绩榜", "Guides")):
+    for key, title in (("store", L("Stores")), ("guide", L("Guides"))):
         rows = (s.get("leaderboards") or {}).get(key) or []
         if not rows:
             continue
         lb = Table(box=None, header_style="bold", padding=(0, 1))
-        for col, justify in (("#", "right"), ("门店" if key == "store" and zh else "导购" if zh else key, "left"),
-                             ("销售额" if zh else "GMV", "right"), ("", "left"),
-                             ("购买会员" if zh else "buyers", "right"), ("复购率" if zh else "repurchase", "right"),
-                             ("新增好友" if zh else "new contacts", "right")):
+        for col, justify in (("#", "right"), (L("store") if key == "store" else L("guide"), "left"),
+                             (L("GMV"), "right"), ("", "left"),
+                             (L("buyers"), "right"), (L("repurchase"), "right"),
+                             (L("new contacts"), "right")):
             lb.add_column(col, justify=justify, no_wrap=True)
         top = max((r["gmv"] for r in rows), default=0) or 1
         for r in rows[:5]:
             who = (r.get("name") or r["store"]) if key == "store" else (f"{r['name']} ({r['guide']})" if r.get("name") else r["guide"])
             lb.add_row(str(r["rank"]), rich_text(str(who)[:24]), fmt_money(r["gmv"], cur), Text(bar(r["gmv"] / top, 16), style="green"),
                        fmt_count(r["buyers"]), fmt_ratio(r["repurchase_rate"]), fmt_count(r["new_contacts"]))
-        more = f"  (top 5 of {len(rows)})" if len(rows) > 5 else ""
-        console.print(Panel(lb, title=(title_zh if zh else title_en) + more, title_align="left"))
+        more = "  " + L("(top 5 of {count})").format(count=len(rows)) if len(rows) > 5 else ""
+        console.print(Panel(lb, title=title + more, title_align="left"))
 
     # add rate
     if s.get("add_rate"):
         at = Table(box=None, header_style="bold", padding=(0, 1))
-        for col in (("门店", "新增好友", "进店客数", "加粉率") if zh else ("store", "new contacts", "traffic", "add rate")):
-            at.add_column(col, justify="left" if col in ("门店", "store") else "right", no_wrap=True)
+        for i, col in enumerate((L("store"), L("new contacts"), L("traffic"), L("add rate"))):
+            at.add_column(col, justify="left" if i == 0 else "right", no_wrap=True)
         for r in s["add_rate"][:10]:
             at.add_row(rich_text(r["store"]), fmt_count(r["new_contacts"]), fmt_count(r["store_traffic"]), fmt_ratio(r["add_rate"]))
-        console.print(Panel(at, title="加粉率" if zh else "Add rate", title_align="left"))
+        console.print(Panel(at, title=L("Add rate"), title_align="left"))
 
     # campaigns
     if s.get("campaigns"):
         cp = Table(box=None, header_style="bold", padding=(0, 1))
-        heads = (("活动", "left"), ("触达", "right"), ("送达", "right"), (f"{cfg.campaign_days}天复购", "right"),
-                 ("对照组", "right"), ("提升", "right")) if zh else (
-                 ("campaign", "left"), ("reached", "right"), ("delivered", "right"),
-                 (f"rep {cfg.campaign_days}d", "right"), ("control", "right"), ("uplift", "right"))
+        heads = ((L("campaign"), "left"), (L("reached"), "right"), (L("delivered"), "right"),
+                 (L("rep {days}d").format(days=cfg.campaign_days), "right"), (L("control"), "right"),
+                 (L("uplift"), "right"))
         for col, j in heads:
             cp.add_column(col, justify=j, no_wrap=True)
         for c in s["campaigns"][:8]:
@@ -253,8 +261,7 @@ def render(report: Report, console=None) -> None:
             cp.add_row(rich_text(str(c["name"] or c["campaign_id"])[:28]), fmt_count(c["reached"]), fmt_count(c["delivered"]),
                        fmt_ratio(c["campaign_repurchase"]), fmt_ratio(c["control_repurchase"]),
                        "—" if up is None else f"{up * 100:+.1f}pt")
-        console.print(Panel(cp, title="活动效果（观察性对照：同分层未触达会员，非随机）" if zh
-                            else "Campaigns (observational control: not randomised)", title_align="left"))
+        console.print(Panel(cp, title=L("Campaigns (observational control: not randomised)"), title_align="left"))
     _measured(s, console, zh, cur)
 
     # breakdown
@@ -262,18 +269,19 @@ def render(report: Report, console=None) -> None:
     if bd:
         by = bd["by"]
         btab = Table(box=None, header_style="bold", padding=(0, 1))
-        for col, j in ((by, "left"), ("订单" if zh else "orders", "right"), ("购买会员" if zh else "buyers", "right"),
-                       ("销售额" if zh else "GMV", "right"), ("客单价" if zh else "AOV", "right"),
-                       ("会员销售占比" if zh else "member GMV", "right"), ("复购率" if zh else "repurchase", "right")):
+        by_label = {"store": L("store"), "guide": L("guide"), "channel": L("channel"), "month": L("month")}.get(by, by)
+        for col, j in ((by_label, "left"), (L("orders"), "right"), (L("buyers"), "right"),
+                       (L("GMV"), "right"), (L("AOV"), "right"),
+                       (L("member GMV"), "right"), (L("repurchase"), "right")):
             btab.add_column(rich_text(col), justify=j, no_wrap=True)
         for r in bd["rows"]:
-            key = r[by] if r[by] is not None else "（未指定）" if zh else "(none)"
+            key = r[by] if r[by] is not None else L("(none)")
             if r.get("name"):
                 key = f"{r['name']} ({key})"
             btab.add_row(rich_text(str(key)[:24]), fmt_count(r["orders"]),
                          fmt_count(r["buyers"]), fmt_money(r["gmv"], cur), fmt_money(r["aov"], cur),
                          fmt_ratio(r["member_gmv_share"]), fmt_ratio(r["repurchase_rate"]))
-        console.print(Panel(btab, title=rich_text(f"按 {by} 拆分" if zh else f"By {by}"), title_align="left"))
+        console.print(Panel(btab, title=rich_text(L("By {dimension}").format(dimension=by_label)), title_align="left"))
 
     from siyu_cli.report.wecom import render_terminal
 
@@ -296,28 +304,28 @@ def _measured(s: dict, console, zh: bool, cur: str) -> None:
     from rich.panel import Panel
     from rich.table import Table
 
+    L = _labeller("zh" if zh else "en")
     exps = s.get("experiments") or []
     if exps:
         et = Table(box=None, header_style="bold", padding=(0, 1))
-        for col in (("活动", "组", "分配", "送达", "复购率", "ITT 提升 [95% CI]", "p", "结论") if zh else
-                    ("campaign", "arm", "assigned", "reached", "response", "ITT uplift [95% CI]", "p", "verdict")):
-            et.add_column(col, no_wrap=True, justify="left" if col in ("活动", "组", "campaign", "arm", "结论", "verdict") else "right")
+        for i, col in enumerate((L("campaign"), L("arm"), L("assigned"), L("reached"), L("response"),
+                                 L("ITT uplift [95% CI]"), "p", L("verdict"))):
+            et.add_column(col, no_wrap=True, justify="left" if i in (0, 1, 7) else "right")
         for e in exps[:8]:
             for a in e["arms"]:
                 u, ci = _itt_cell(e, a["arm"])
                 et.add_row(rich_text(str(e["name"] or e["campaign_id"])[:20]), a["arm"], fmt_count(a["assigned"]),
                            fmt_count(a["reached"]), fmt_ratio(a["response_rate"]), ci,
                            "" if not u or u["p_value"] is None else f"{u['p_value']:.3g}", u["verdict"] if u else "")
-        console.print(Panel(et, title="随机对照实验（意向处理 ITT）" if zh else "Randomised experiments (intent-to-treat)",
+        console.print(Panel(et, title=L("Randomised experiments (intent-to-treat)"),
                             title_align="left"))
     reds = s.get("redemptions") or []
     if reds:
         rt = Table(box=None, header_style="bold", padding=(0, 1))
-        for col in (("活动", "券码", "组", "分配", "核销人数", "核销率", "核销订单", "核销金额", "提升 [95% CI]", "结论") if zh else
-                    ("campaign", "code", "arm", "assigned", "redeemers", "rate", "orders", "GMV", "uplift [95% CI]",
-                     "verdict")):
-            rt.add_column(col, no_wrap=True, justify="left" if col in ("活动", "券码", "组", "campaign", "code", "arm",
-                                                                       "结论", "verdict") else "right")
+        for i, col in enumerate((L("campaign"), L("code"), L("arm"), L("assigned"), L("redeemers"),
+                                 L("redemption rate"), L("redeemed orders"), L("redeemed GMV"), L("uplift [95% CI]"),
+                                 L("verdict"))):
+            rt.add_column(col, no_wrap=True, justify="left" if i in (0, 1, 2, 9) else "right")
         for e in reds[:8]:
             for a in e["arms"]:
                 u, ci = _itt_cell(e, a["arm"])
@@ -325,27 +333,25 @@ def _measured(s: dict, console, zh: bool, cur: str) -> None:
                            a["arm"], fmt_count(a["assigned"]), fmt_count(a["redeemers"]), fmt_ratio(a["redemption_rate"]),
                            fmt_count(a["orders"]), fmt_money(a["gmv"], cur), ci, u["verdict"] if u else "")
             o = e["outside"]
-            rt.add_row(rich_text(str(e["name"] or e["campaign_id"])[:20]), "", "活动外" if zh else "outside", "", "", "",
+            rt.add_row(rich_text(str(e["name"] or e["campaign_id"])[:20]), "", L("outside"), "", "", "",
                        fmt_count(o["orders"]), fmt_money(o["gmv"], cur), "", "")
-        console.print(Panel(rt, title="按核销归因（使用活动券码的订单；留出组核销 = 券码外流）" if zh
-                            else "Attribution by redemption (orders using the campaign's code; holdout redemptions = leaked codes)",
-                            title_align="left"))
+        console.print(Panel(rt, title=L("Attribution by redemption (orders using the campaign's code; holdout "
+                                        "redemptions = leaked codes)"), title_align="left"))
     clv = s.get("clv")
     if clv:
         ct = Table(box=None, header_style="bold", padding=(0, 1))
-        for col in (("分层", "有预测", "平均存活概率", "CLV 合计", "人均 CLV", "流失风险人数", "风险 CLV") if zh else
-                    ("segment", "predicted", "mean P(alive)", "CLV total", "CLV mean", "at risk", "at-risk CLV")):
-            ct.add_column(col, no_wrap=True, justify="left" if col in ("分层", "segment") else "right")
+        for i, col in enumerate((L("segment"), L("predicted"), L("mean P(alive)"), L("CLV total"), L("CLV mean"),
+                                 L("at risk"), L("at-risk CLV"))):
+            ct.add_column(col, no_wrap=True, justify="left" if i == 0 else "right")
         for r in clv["segments"]:
             ct.add_row(f"{r['segment_id']} {r['segment_name'] or ''}"[:24], fmt_count(r["with_prediction"]),
                        fmt_ratio(r["p_alive_mean"]), fmt_money(r["clv_total"], cur), fmt_money(r["clv_mean"], cur),
                        fmt_count(r["at_risk"]), fmt_money(r["at_risk_clv"], cur))
         risk = clv["at_risk"]
-        title = (f"CLV（{clv['horizon_months']} 个月，拟合 {clv['fit_id']}，截至 {clv['as_of']}）· 流失风险 P(alive)<"
-                 f"{risk['p_alive_below']}: {fmt_count(risk['members'])} 人，历史消费 {fmt_money(risk['past_revenue'], cur)}"
-                 if zh else
-                 f"CLV ({clv['horizon_months']} months, fit {clv['fit_id']}, as of {clv['as_of']}) · at risk P(alive)<"
-                 f"{risk['p_alive_below']}: {fmt_count(risk['members'])}, past revenue {fmt_money(risk['past_revenue'], cur)}")
+        title = L("CLV ({months} months, fit {fit_id}, as of {as_of}) · at risk P(alive)<{below}: {members}, "
+                  "past revenue {revenue}").format(
+            months=clv["horizon_months"], fit_id=clv["fit_id"], as_of=clv["as_of"], below=risk["p_alive_below"],
+            members=fmt_count(risk["members"]), revenue=fmt_money(risk["past_revenue"], cur))
         console.print(Panel(ct, title=title, title_align="left"))
 
 
