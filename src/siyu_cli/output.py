@@ -85,11 +85,11 @@ def info(message: str) -> None:
 
 
 def warn(message: str) -> None:
-    if _plain_stderr_line(f"warning: {message}"):
+    if _plain_stderr_line(_("warning: {message}").format(message=message)):
         return
     from rich.text import Text
 
-    stderr_console().print(Text.assemble(("warning:", "yellow"), " ", rich_text(message)), highlight=False)
+    stderr_console().print(Text.assemble((_("warning:"), "yellow"), " ", rich_text(message)), highlight=False)
 
 
 def error_line(message: str) -> None:
@@ -97,7 +97,7 @@ def error_line(message: str) -> None:
     from siyu_cli.privacy import mask_text
     from siyu_cli.secrets import redact
 
-    sys.stderr.write(f"error: {clean_text(mask_text(redact(message)))}\n")
+    sys.stderr.write(_("error: {message}").format(message=clean_text(mask_text(redact(message)))) + "\n")
     sys.stderr.flush()
 
 

@@ -8,10 +8,16 @@ from typing import List, Optional
 
 import typer
 
-from siyu_cli.i18n import N_, _
+from siyu_cli.i18n import N_, _, ngettext
 
 from siyu_cli.cli.context import settings
 from siyu_cli.output import Format, emit_json, emit_rows, info, warn
+
+
+#: the load summary's columns and statuses as the table shows them (the keys stay English in csv/json)
+TABLE_WORDS = (N_("file"), N_("preset"), N_("encoding"), N_("status"), N_("read"), N_("inserted"), N_("updated"),
+               N_("unchanged"), N_("merged"), N_("rejected"), N_("erased"), N_("total"), N_("loaded"), N_("skipped"),
+               N_("failed"), N_("dry run"))
 
 
 class Kind(str, Enum):
@@ -82,18 +88,28 @@ def load(
             cols.append("erased")
             for row, f in zip(rows, [*report.files, report]):
                 row.append(f.erased)
-        emit_rows(cols, rows, fmt, title=_('siyu load {value}{value2}').format(value=kind.value, value2=' (dry run)' if dry_run else ''))
+        if fmt is Format.table:  # headers for people; csv/json keep the stable English keys
+            cols = [_(c) for c in cols]
+            rows = [[_(v) if isinstance(v, str) and (i == 3 or (i == 0 and n >= len(report.files))) else v
+                     for i, v in enumerate(row)] for n, row in enumerate(rows)]  # status; the total row's label
+        title = (_("siyu load {kind} (dry run)") if dry_run else _("siyu load {kind}")).format(kind=kind.value)
+        emit_rows(cols, rows, fmt, title=title)
         if dry_run and fmt is Format.table:
             _print_dry_rejects(report)
     if dry_run:
         warn(_('dry run — nothing was written'))
         if report.rejected:
-            info(f"{report.rejected} row(s) would be rejected"
-                 + ("" if fmt is Format.table else " — `--format json` lists them"))
+            info(ngettext("{count} row would be rejected", "{count} rows would be rejected", report.rejected).format(
+                count=report.rejected) + ("" if fmt is Format.table else _(" — `--format json` lists them")))
     elif report.rejected:
         summary = report.rejected - report.bad
-        info(f"{report.rejected} row(s) rejected" + (f" ({summary} of them summary/total rows, skipped)" if summary else "")
-             + " — see `siyu rejects`")
+        if summary:
+            info(ngettext("{count} row rejected ({summary} of them summary/total rows, skipped) — see `siyu rejects`",
+                          "{count} rows rejected ({summary} of them summary/total rows, skipped) — see `siyu rejects`",
+                          report.rejected).format(count=report.rejected, summary=summary))
+        else:
+            info(ngettext("{count} row rejected — see `siyu rejects`", "{count} rows rejected — see `siyu rejects`",
+                          report.rejected).format(count=report.rejected))
     ingest.check_exceeded(report)
 
 

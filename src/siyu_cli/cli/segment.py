@@ -109,7 +109,8 @@ def run(
 
 
 def _snapshot_words(result) -> str:
-    return "preview, not stored" if result.snapshot_id is None else f"snapshot {result.snapshot_id} stored"
+    return (_("preview, not stored") if result.snapshot_id is None
+            else _("snapshot {snapshot_id} stored").format(snapshot_id=result.snapshot_id))
 
 
 segment_app.command("run", help=N_("Compute segments and store a snapshot (the same options as `siyu segment`)."))(run)
@@ -126,18 +127,17 @@ def _print_summary(result, english: bool = False) -> None:
     from siyu_cli.segment.snapshots import pareto_line
 
     p = result.params
-    title = (
-        f"siyu segment · {_snapshot_words(result)} · {result.scheme} · as of {result.as_of} · "
-        f"window {p.get('window') or 'all'} · F={p['frequency_unit']} · M={p['monetary']}"
-    )
+    title = _("siyu segment · {snapshot} · {scheme} · as of {as_of} · window {window} · F={frequency} · M={monetary}").format(
+        snapshot=_snapshot_words(result), scheme=result.scheme, as_of=result.as_of, window=p.get("window") or "all",
+        frequency=p["frequency_unit"], monetary=p["monetary"])
     console = stdout_console()
     wide = console.width >= 120  # narrow terminals get the actions as a list under the table
     table = Table(title=title, header_style="bold")
-    table.add_column("segment 分群", no_wrap=True)
-    for col in ("members", "share", "revenue", "rev%", "R̄ days", "F̄", "M̄"):
+    table.add_column(_("segment"), no_wrap=True)
+    for col in (_("members"), _("share"), _("revenue"), _("rev%"), _("R̄ days"), "F̄", "M̄"):
         table.add_column(col, justify="right", no_wrap=True)
     if wide:
-        table.add_column("action 建议动作", overflow="fold")
+        table.add_column(_("action"), overflow="fold")
 
     def action(r) -> str:
         return (r["action_en"] or r["action"]) if english else r["action"]
@@ -157,21 +157,23 @@ def _print_summary(result, english: bool = False) -> None:
                 console.print(rich_text(f"{r['segment_id']}: {action(r)}"), highlight=False)
     if "splits" in p:
         console.print(
-            "splits: " + "; ".join(
-                f"{v['rule']} ({'fixed' if v['kind'] == 'fixed' else v['spec']})" for v in p["splits"].values()
-            ),
+            _("splits: {splits}").format(splits="; ".join(
+                "{rule} ({how})".format(rule=v["rule"], how=_("fixed") if v["kind"] == "fixed" else v["spec"])
+                for v in p["splits"].values()
+            )),
             highlight=False,
         )
     elif p.get("scoring"):
-        console.print(f"scores: {p['scoring']}", highlight=False)
+        console.print(_("scores: {scoring}").format(scoring=p["scoring"]), highlight=False)
     console.print(pareto_line(result.pareto), highlight=False)
     if result.excluded:
         console.print(
-            "orders not counted: " + ", ".join(f"{k} {v:,}" for k, v in sorted(result.excluded.items())),
+            _("orders not counted: {counts}").format(
+                counts=", ".join(f"{k} {v:,}" for k, v in sorted(result.excluded.items()))),
             highlight=False,
         )
     if result.snapshot_id is None:
-        console.print("preview: no snapshot stored (`siyu segment run` or --save stores one)", highlight=False,
+        console.print(_("preview: no snapshot stored (`siyu segment run` or --save stores one)"), highlight=False,
                       markup=False)
 
 

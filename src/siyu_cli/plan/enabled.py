@@ -139,8 +139,9 @@ def set_enabled(settings: "Settings", names: list[str], *, enable: bool) -> list
             errors = [p for p in check_playbook(path, default_timezone=settings.timezone) if p.severity == "error"]
             if errors:
                 first = errors[0]
-                raise DataError(f"{first.file}:{first.line}:{first.col}: {first.message}"
-                                + (f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""),
+                more = _(" (and {count} more problems)").format(count=len(errors) - 1) if len(errors) > 1 else ""
+                raise DataError(_("{file}:{line}:{col}: {message}{more}").format(
+                    file=first.file, line=first.line, col=first.col, message=first.message, more=more),
                                 hint=_('fix it (`siyu plan check {path}`) before enabling {name}').format(path=path, name=name))
             if name not in current:
                 current.append(name)

@@ -268,11 +268,9 @@ def _pareto_exact(con, rows: str, n: int, total, high) -> tuple[Any, int]:
 
 def pareto_line(p: dict[str, Any]) -> str:
     if p.get("top20_revenue_share") is None:
-        return "Pareto: no buyers with revenue in this snapshot"
-    return (
-        f"Pareto (二八): the top 20% of buyers bring {p['top20_revenue_share']:.1%} of revenue; "
-        f"{p['buyers_share_for_80']:.1%} of buyers bring 80% ({p['buyers']} buyers)"
-    )
+        return _("Pareto: no buyers with revenue in this snapshot")
+    return _("Pareto: the top 20% of buyers bring {top20:.1%} of revenue; {share80:.1%} of buyers bring 80% "
+             "({buyers} buyers)").format(top20=p["top20_revenue_share"], share80=p["buyers_share_for_80"], buyers=p["buyers"])
 
 
 # ---------------------------------------------------------------- export

@@ -98,8 +98,8 @@ def _desired_sql(con, settings, mode: str, *, scheme: str | None, tag: str | Non
 
         snap = latest_snapshot_id(con, scheme)
         if snap is None:
-            raise UsageError("no segment snapshot" + (f" of scheme {scheme!r}" if scheme else "")
-                             + " yet: run `siyu segment` first")
+            raise UsageError(_("no segment snapshot of scheme {scheme!r} yet: run `siyu segment run` first").format(
+                scheme=scheme) if scheme else _("no segment snapshot yet: run `siyu segment run` first"))
         sql = ("SELECT c.external_userid, c.staff_userid, c.member_id, s.segment_name AS tag FROM wecom_contacts c "
                "JOIN segment_members s ON s.member_id = c.member_id AND s.snapshot_id = ? WHERE s.segment_name IS NOT NULL")
         return sql, [snap], snap
