@@ -1,6 +1,7 @@
 """Wrap user-facing string literals in ``_()`` (a helper for the lead after merges; re-runnable).
 
     python scripts/wrap_messages.py src/siyu_cli/**/*.py
+    python scripts/wrap_messages.py --also echo,print,note src/siyu_cli/cli/push.py   # more printers
 
 Rewrites, in place, the first argument and ``hint=``/``title=`` keywords of calls to SiyuError subclasses
 and to info/warn/error_line/emit_rows: a plain literal "…" becomes _("…"); an f-string f"…{x}…" becomes
@@ -77,7 +78,8 @@ def rewrite(path: Path) -> int:
         if not isinstance(call, ast.Call):
             continue
         name = _name(call)
-        if isinstance(call.func, ast.Attribute) and name in PRINTERS:
+        if (isinstance(call.func, ast.Attribute) and name in PRINTERS and isinstance(call.func.value, ast.Name)
+                and call.func.value.id in ("log", "logger", "logging")):
             name = None  # log.info("%s", …) is logging's, not siyu_cli.output's
         targets = []
         if name in ERRORS or name in PRINTERS:
@@ -117,8 +119,12 @@ def rewrite(path: Path) -> int:
 
 
 if __name__ == "__main__":
+    args = sys.argv[1:]
+    if args[:1] == ["--also"]:  # e.g. --also echo,print,note: more printing functions for this run
+        PRINTERS |= set(args[1].split(","))
+        args = args[2:]
     total = 0
-    for arg in sys.argv[1:]:
+    for arg in args:
         n = rewrite(Path(arg))
         if n:
             print(f"{arg}: {n}")

@@ -31,9 +31,10 @@ def forget(
     if fmt is Format.json:
         emit_json(report.to_dict())
     rows = sum(v for k, v in report.rows.items() if k != "files_lines")
-    info(f"forgot {report.people} member(s): {report.identifiers} identifier(s) tombstoned, {rows} row(s) erased"
-         + (f", {len(report.files)} inbox file(s) scrubbed" if report.files else "")
-         + (f"; {report.already} already erased" if report.already else "")
-         + (f"; {report.not_found} not found (tombstoned anyway)" if report.not_found else ""))
+    info(_("forgot {people} member(s): {identifiers} identifier(s) tombstoned, {rows} row(s) erased").format(
+        people=report.people, identifiers=report.identifiers, rows=rows)
+         + (_(", {count} inbox file(s) scrubbed").format(count=len(report.files)) if report.files else "")
+         + (_("; {count} already erased").format(count=report.already) if report.already else "")
+         + (_("; {count} not found (tombstoned anyway)").format(count=report.not_found) if report.not_found else ""))
     for path in report.not_reached:
         info(_('not reached (edit or delete it yourself): {path}').format(path=path))

@@ -73,7 +73,7 @@ def _print_preview(p: dict, fmt: Format, limit: int | None = 50) -> None:
                if p.get("coupon_codes") else ""))
     if p.get("quiet_hours"):
         head += f"\n[yellow]quiet hours ({esc(p['quiet_hours']['name'])}): held until {p['quiet_hours']['held_until']}[/yellow]"
-    con.print(Panel(head, title="push preview", expand=False), highlight=False)
+    con.print(Panel(head, title=_("push preview"), expand=False), highlight=False)
     if p.get("experiment"):
         _print_experiment(p["experiment"])
     if p["senders"]:
@@ -409,7 +409,8 @@ def print_due_preview(d: dict) -> None:
         return datetime.fromisoformat(iso).strftime("%m-%d %H:%M")
 
     con = output.stdout_console()
-    table = Table(title=f"would send · {when(d['start'])} → {when(d['end'])} · dry run: nothing stored or sent",
+    table = Table(title=_("would send · {start} → {end} · dry run: nothing stored or sent").format(
+                      start=when(d["start"]), end=when(d["end"])),
                   header_style="bold", show_lines=True)
     for col in ("playbook", "step", "channel", "first at", "goes to", "held back (why)", "text (sample)"):
         table.add_column(col, overflow="fold")

@@ -200,7 +200,7 @@ def confirm_cmd(
     from siyu_cli import output
 
     n = _control(_url(ctx, url), "confirm", {"msgid": msgid, "sender": sender})["confirmed"]
-    typer.echo(str(n) if output.is_quiet() else f"confirmed {n} task(s)")
+    typer.echo(str(n) if output.is_quiet() else _("confirmed {count} task(s)").format(count=n))
 
 
 @sandbox_app.command("deliveries")
@@ -317,14 +317,14 @@ def contact_cmd(
     if action == "add":
         body.update(unionid=unionid, remark_mobiles=phone or None, state=state)
     _control(_url(ctx, url), "contacts", body)
-    typer.echo(f"{action} {external_userid} {target}: ok")
+    typer.echo(_('{action} {external_userid} {target}: ok').format(action=action, external_userid=external_userid, target=target))
 
 
 @sandbox_app.command("reset")
 def reset_cmd(ctx: typer.Context, url: Optional[str] = typer.Option(None, "--url")) -> None:
     """Forget mass sends, deliveries, quotas and faults (contacts stay)."""
     _control(_url(ctx, url), "reset", {})
-    typer.echo("sandbox reset")
+    typer.echo(_('sandbox reset'))
 
 
 wecom_app = typer.Typer(help=N_("Check the WeCom connection and look up errcodes."), no_args_is_help=True)

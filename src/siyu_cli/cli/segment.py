@@ -226,9 +226,7 @@ def diff_cmd(
         return
     console = stdout_console()
     console.print(
-        f"migration: snapshot {d['old']['snapshot_id']} ({d['old']['as_of']}, {d['old']['scheme']}) → "
-        f"snapshot {d['new']['snapshot_id']} ({d['new']['as_of']}, {d['new']['scheme']}); "
-        f"moved {d['moved']:,}, stayed {d['stayed']:,}",
+        _('migration: snapshot {value} ({value2}, {value3}) → snapshot {value4} ({value5}, {value6}); moved {value7:,}, stayed {value8:,}').format(value=d['old']['snapshot_id'], value2=d['old']['as_of'], value3=d['old']['scheme'], value4=d['new']['snapshot_id'], value5=d['new']['as_of'], value6=d['new']['scheme'], value7=d['moved'], value8=d['stayed']),
         highlight=False, markup=False,
     )
     names = d.get("names", {})
@@ -245,7 +243,7 @@ def diff_cmd(
             title=_('{value} {value2} → {value3} {value4}: {len} members').format(value=p['from'], value2=p['from_name'], value3=p['to'], value4=p['to_name'], len=len(p['members'])),
         )
         if not p["members"]:
-            stdout_console().print("(nobody moved along this path)")
+            stdout_console().print(_('(nobody moved along this path)'))
 
 
 @segment_app.command("history")
@@ -333,8 +331,8 @@ def prune_cmd(
         return
     from rich.table import Table
 
-    verb = "would delete" if dry_run else "deleted"
-    table = Table(title=f"siyu segment prune{' (dry run)' if dry_run else ''}", header_style="bold")
+    verb = _("would delete") if dry_run else _("deleted")
+    table = Table(title=_("siyu segment prune (dry run)") if dry_run else "siyu segment prune", header_style="bold")
     for col in ("snapshot", "as_of", "scheme", "members", "action", "reason"):
         table.add_column(col, justify="right" if col in ("snapshot", "members") else "left", overflow="fold")
     for s in r.snapshots:
@@ -343,7 +341,7 @@ def prune_cmd(
     console = stdout_console()
     console.print(table)
     console.print(
-        f"{verb} {len(r.deleted)} snapshot(s), {r.member_rows:,} member rows; kept {len(r.kept)}",
+        _('{verb} {len} snapshot(s), {member_rows:,} member rows; kept {len2}').format(verb=verb, len=len(r.deleted), member_rows=r.member_rows, len2=len(r.kept)),
         highlight=False, markup=False,
     )
     if r.deleted and not dry_run:

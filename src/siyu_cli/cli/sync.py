@@ -73,16 +73,19 @@ def tags_sync_cmd(
         output.emit_json(report.to_dict())
         return
     rows = [[name, c["add"], c["remove"]] for name, c in report.per_tag.items()]
-    title = f"tags {report.group}" + (" (dry run)" if dry_run else f" {report.run_id}")
+    title = (_("tags {group} (dry run)") if dry_run else _("tags {group} {run_id}")).format(group=report.group,
+                                                                                          run_id=report.run_id)
     output.emit_rows(["tag", "add", "remove"], rows, fmt, title=title)
     if dry_run:
-        output.info(f"{report.planned} relation(s) to change ({report.resumed} pending from an interrupted run); "
-                    f"{report.calls} API call(s)" + (f"; tags to create: {', '.join(report.created_tags)}"
-                                                     if report.created_tags else ""))
+        output.info(_("{planned} relation(s) to change ({resumed} pending from an interrupted run); {calls} API call(s)")
+                    .format(planned=report.planned, resumed=report.resumed, calls=report.calls)
+                    + (_("; tags to create: {tags}").format(tags=", ".join(report.created_tags))
+                       if report.created_tags else ""))
     else:
-        output.info(f"{report.done} done, {report.skipped} skipped (not a contact any more), {report.failed} failed"
-                    f"; {report.resumed} resumed; {report.calls} API call(s)"
-                    + (f"; created {', '.join(report.created_tags)}" if report.created_tags else ""))
+        output.info(_("{done} done, {skipped} skipped (not a contact any more), {failed} failed; {resumed} resumed; "
+                      "{calls} API call(s)").format(done=report.done, skipped=report.skipped, failed=report.failed,
+                                                    resumed=report.resumed, calls=report.calls)
+                    + (_("; created {tags}").format(tags=", ".join(report.created_tags)) if report.created_tags else ""))
 
 
 def register(app: typer.Typer) -> None:

@@ -75,7 +75,7 @@ def doctor(
         from rich.text import Text
 
         style = {"ok": "green", "warn": "yellow", "fail": "bold red"}
-        table = Table(title=f"siyu doctor · {diag.root}", header_style="bold")
+        table = Table(title=_("siyu doctor · {root}").format(root=diag.root), header_style="bold")
         for col in ("check", "status", "detail", "what to do"):
             table.add_column(col, overflow="fold")
         for c in diag.checks:
