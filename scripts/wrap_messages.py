@@ -22,6 +22,8 @@ ERRORS = {"SiyuError", "UsageError", "ConfigError", "DataError", "StoreBusy", "T
           "DemoStepError"}
 PRINTERS = {"info", "warn", "error_line"}  # siyu_cli.output's (not logging's: see _name)
 KEYWORDS = {"hint", "title"}
+#: printers whose message is not the first argument: name -> positions of message and hint
+MESSAGE_ARGS = {"err": (1, 2)}  # the playbook checker's err(path, message, hint)
 
 
 def _name(call: ast.Call) -> str | None:
@@ -83,8 +85,7 @@ def rewrite(path: Path) -> int:
             name = None  # log.info("%s", …) is logging's, not siyu_cli.output's
         targets = []
         if name in ERRORS or name in PRINTERS:
-            if call.args:
-                targets.append(call.args[0])
+            targets += [call.args[i] for i in MESSAGE_ARGS.get(name, (0,)) if i < len(call.args)]
         if name in ERRORS or name in PRINTERS or name == "emit_rows":
             targets += [k.value for k in call.keywords if k.arg in KEYWORDS]
         for t in targets:

@@ -127,7 +127,8 @@ def read_config_file(path: Path) -> dict[str, Any]:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        hint = " (siyu init writes some tables, e.g. [segment]: add keys to the existing table)" if "twice" in str(exc) else ""
+        hint = (_(" (siyu init writes some tables, e.g. [segment]: add keys to the existing table)")
+                if "twice" in str(exc) else "")
         raise ConfigError(_('{path}: invalid TOML: {exc}{hint}').format(path=path, exc=exc, hint=hint)) from None
     for key, value in data.items():
         if key not in SECTIONS:
@@ -203,4 +204,4 @@ def _where(source: str, root: Path) -> str:
 
 def _suggest(word: str, choices) -> str:
     close = difflib.get_close_matches(word, list(choices), n=1)
-    return f" (did you mean `{close[0]}`?)" if close else ""
+    return _(" (did you mean `{name}`?)").format(name=close[0]) if close else ""

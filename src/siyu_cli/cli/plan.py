@@ -67,7 +67,7 @@ def _check_known(pb, values: dict[str, Any], source: str = "--var") -> None:
     for k in values:
         if k not in pb.variables:
             best = closest(k, pb.variables)
-            hint = f" (did you mean `{best}`?)" if best else ""
+            hint = _(" (did you mean `{name}`?)").format(name=best) if best else ""
             raise UsageError(_('{source} {k}: {name} defines no variable `{k}`{hint}; its variables: {value}').format(source=source, k=k, name=pb.path.name, hint=hint, value=', '.join(pb.variables) or 'none'))
 
 

@@ -119,7 +119,7 @@ def _resolve(settings: "Settings", name: str) -> tuple[str, Path]:
         if name in (p.name, p.stem) or Path(name).expanduser().resolve() == p.resolve():
             return n, p
     best = closest(name, list(books))
-    hint = f" (did you mean `{best}`?)" if best else ""
+    hint = _(" (did you mean `{name}`?)").format(name=best) if best else ""
     raise UsageError(_('no playbook named {name!r} in {value}{hint}; playbooks: {value2} (see `siyu plan list`)').format(name=name, value=settings.root / 'playbooks', hint=hint, value2=', '.join(sorted(books)) or 'none'))
 
 

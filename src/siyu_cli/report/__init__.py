@@ -62,7 +62,7 @@ class ReportConfig:
                 import difflib
 
                 close = difflib.get_close_matches(key, list(CONFIG_DEFAULTS), n=1)
-                hint = f" (did you mean `{close[0]}`?)" if close else ""
+                hint = _(" (did you mean `{name}`?)").format(name=close[0]) if close else ""
                 raise ConfigError(_('{where}: unknown key report.{key}{hint}').format(where=where, key=key, hint=hint))
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(_('{where}: report.{key} must be a positive whole number, not {value!r}').format(where=where, key=key, value=value))

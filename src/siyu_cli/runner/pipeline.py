@@ -116,7 +116,8 @@ def _parse_step(pipeline: str, index: int, raw: Any, where: str) -> Step:
         import difflib
 
         close = difflib.get_close_matches(step_type, list(STEP_TYPES), n=1)
-        hint = f" (did you mean `{close[0]}`?)" if close else f" (known: {', '.join(STEP_TYPES)})"
+        hint = (_(" (did you mean `{name}`?)").format(name=close[0]) if close
+                else _(" (known: {names})").format(names=", ".join(STEP_TYPES)))
         raise ConfigError(_('{where}: pipelines.{pipeline}.steps[{index}]: unknown step type {step_type!r}{hint}').format(where=where, pipeline=pipeline, index=index, step_type=step_type, hint=hint))
     name = str(options.pop("name", step_type))
     return Step(name=name, type=step_type, options=options)

@@ -350,7 +350,7 @@ def load_issues_line(issues: list[dict[str, Any]], inbox: Path) -> str:
         "unrecognised": lambda i: "left in the inbox: neither its name nor its header says what it holds",
         "refused": lambda i: f"left in the inbox: {REFUSALS.get(i.get('reason'), i.get('reason'))}",
     }[first["problem"]](first)
-    more = f" (+{len(issues) - 1} more)" if len(issues) > 1 else ""
+    more = _(" (+{count} more)").format(count=len(issues) - 1) if len(issues) > 1 else ""
     return f"{len(issues)} file(s) need a look: {first['file']}: {what}{more}"
 
 
