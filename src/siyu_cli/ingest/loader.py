@@ -996,8 +996,8 @@ def _member_conflicts(con, fr: FileReport) -> None:
         "SELECT count(*) FILTER (WHERE __guides > 1), count(*) FILTER (WHERE __stores > 1) FROM siyu_fin").fetchone()
     fr.conflicts = {k: int(v) for k, v in (("guide", guides), ("store", stores)) if v}
     for what, n in fr.conflicts.items():
-        fr.warnings.append(f"{n} member(s) merged from rows naming different {what}s; the last row's {what} was kept "
-                           "(see docs/load.md, \"Counts\")")
+        fr.warnings.append(_("{count} member(s) merged from rows naming different {what}s; the last row's {what} was "
+                             "kept (see docs/load.md, \"Counts\")").format(count=n, what=what))
 
 
 # ---------------------------------------------------------------- groups

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from siyu_cli import clock
 from siyu_cli.errors import ConfigError, UsageError
-from siyu_cli.i18n import _
+from siyu_cli.i18n import _, label
 
 if TYPE_CHECKING:  # pragma: no cover
     from siyu_cli.config import Settings
@@ -222,7 +222,7 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
         synced = synced_online(con, dto)  # after `siyu sync wecom`: live guide relations only
         if synced is not None:
             kp.update(synced)
-            report.notes.append("在线率: members with a live WeCom guide relation as of the last `siyu sync wecom`")
+            report.notes.append(label("online rate: members with a live WeCom guide relation as of the last `siyu sync wecom`", report.language))
         kp["new_contacts"] = K.new_contacts(con, dfrom, dto)
         kp.update(repurchase_rate=b["repurchase_rate"], purchase_frequency=b["purchase_frequency"])
         kp.update({k: life[k] for k in ("active_share", "silent_share", "churned_share", "never_bought_share")})
@@ -252,19 +252,20 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
 
         s.update(wecom_sections(con, dfrom, dto))  # contact events, guide activity, group health (from sync)
     if not s["add_rate"]:
-        report.notes.append("加粉率: no store traffic in the period (load it with `siyu report traffic FILE`)")
+        report.notes.append(label("add rate: no store traffic in the period (load it with `siyu report traffic FILE`)", report.language))
     if s["segments"] is None:
-        report.notes.append("RFM 分层: no segment snapshot yet (run `siyu segment run`)")
+        report.notes.append(label("RFM segments: no segment snapshot yet (run `siyu segment run`)", report.language))
     if s["campaigns"] is None:
-        report.notes.append("活动效果: no campaigns yet (push has not run)")
+        report.notes.append(label("campaigns: no campaigns yet (push has not run)", report.language))
     elif not s["campaigns"]:
-        report.notes.append("活动效果: no campaign was sent in the period")
+        report.notes.append(label("campaigns: no campaign was sent in the period", report.language))
     if kp["orders"] and not s["totals"]["non_member_orders"]:
-        report.notes.append("会员占比: every order in the period has a member (no walk-in orders loaded), so it is 100%")
+        report.notes.append(label("member share: every order in the period has a member (no walk-in orders loaded), so it is 100%",
+                                  report.language))
     if kp["orders"] and kp["items_per_order"] is None:
-        report.notes.append("连带率: no order lines or item counts loaded for the period's orders")
+        report.notes.append(label("items per order: no order lines or item counts loaded for the period's orders", report.language))
     if kp["orders"] == 0:
-        report.notes.append(f"no paid orders between {dfrom} and {dto}")
+        report.notes.append(label("no paid orders between {start} and {end}", report.language).format(start=dfrom, end=dto))
     return report
 
 

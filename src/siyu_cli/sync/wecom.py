@@ -203,8 +203,8 @@ def _staff_names(client, follow_users: list[str], report: SyncReport) -> dict[st
             name = client.get_user(userid).get("name")
         except WeComError as exc:
             if exc.errcode in NO_DIRECTORY:
-                report.notes.append(f"staff names skipped: the app may not read the directory (errcode {exc.errcode}); "
-                                    "staff keep the names loaded from exports")
+                report.notes.append(_("staff names skipped: the app may not read the directory (errcode {errcode}); "
+                                      "staff keep the names loaded from exports").format(errcode=exc.errcode))
                 return {}
             if exc.errcode == 60111:  # left the corp between the two calls
                 continue
