@@ -1,6 +1,7 @@
 """Refresh siyu's message catalogue with Babel (a test/developer dependency, not needed to run siyu).
 
-    python -m siyu_cli.i18n_tools extract   # src/siyu_cli → locale/siyu.pot (_, N_, ngettext + command docstrings)
+    python -m siyu_cli.i18n_tools extract   # src/siyu_cli → locale/siyu.pot (_, N_, ngettext, label, L + command
+                                            # docstrings; a build product, not committed)
     python -m siyu_cli.i18n_tools update    # merge the .pot into locale/zh/LC_MESSAGES/siyu.po (new msgids: empty)
     python -m siyu_cli.i18n_tools compile   # .po → .mo (what siyu reads at run time)
     python -m siyu_cli.i18n_tools all       # the three in turn, then list what is untranslated
