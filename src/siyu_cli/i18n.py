@@ -195,6 +195,28 @@ def install_click_translations() -> None:
 
     click_core.Command.get_help_option = _get_help_option
 
+    wrap_text = formatting.wrap_text
+
+    def _wrap_text(text, width=78, initial_indent="", subsequent_indent="", preserve_paragraphs=False):
+        if not any(_wide(ch) for ch in text):
+            return wrap_text(text, width, initial_indent, subsequent_indent, preserve_paragraphs)
+        paragraphs = text.split("\n\n") if preserve_paragraphs else [text]
+        return "\n\n".join(_wrap_wide(" ".join(p.split()), width, initial_indent, subsequent_indent)
+                            for p in paragraphs)
+
+    formatting.wrap_text = _wrap_text
+
+    get_short_help_str = click_core.Command.get_short_help_str
+
+    def _get_short_help_str(self, limit=45):
+        # Click counts characters; a Chinese character takes two columns, and its sentences end in 。
+        text = get_short_help_str(self, limit)
+        if "。" in text[:-1]:
+            text = text[:text.index("。") + 1]
+        return _fit(text, limit)
+
+    click_core.Command.get_short_help_str = _get_short_help_str
+
     def _show(self, file=None):
         echo = exceptions.echo
         file = file or exceptions.get_text_stderr()
@@ -211,6 +233,56 @@ def install_click_translations() -> None:
 
     exceptions.ClickException.show = _show
     exceptions.UsageError.show = _show
+
+
+def _wide(ch: str) -> bool:
+    from unicodedata import east_asian_width
+
+    return east_asian_width(ch) in "WF"
+
+
+def _wrap_wide(text: str, width: int, first: str, rest: str) -> str:
+    """Wrap text holding Chinese by terminal columns: a line may break between any two wide characters
+    or at a space, never inside a Latin word (unless the word alone is wider than the line)."""
+    import re
+
+    tokens = re.findall(r"[^\s\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]+|\S|\s+", text)
+    def cols(t: str) -> int:
+        return sum(2 if _wide(ch) else 1 for ch in t)
+
+    lines, line, indent = [], [], first
+    for tok in tokens:
+        if tok.isspace():
+            if line and line[-1] != " ":
+                line.append(" ")
+            continue
+        if line and len(indent) + cols("".join(line).rstrip()) + cols(tok) > width:
+            carry = []
+            if tok in _NO_LINE_START and len(line) > 1:  # 。）， never start a line: take a character along
+                carry = [line.pop()]
+            lines.append(indent + "".join(line).rstrip())
+            indent, line = rest, carry
+        line.append(tok)
+    if line:
+        lines.append(indent + "".join(line).rstrip())
+    return "\n".join(lines)
+
+
+_NO_LINE_START = set("。，、；：！？）」』》〉】”’…")
+
+
+def _fit(text: str, width: int) -> str:
+    """``text`` cut to ``width`` terminal columns (wide characters count two), ending in "..." when cut."""
+    cols = [2 if _wide(ch) else 1 for ch in text]
+    if sum(cols) <= width:
+        return text
+    out, used = [], 0
+    for ch, w in zip(text, cols):
+        if used + w > width - 3:
+            break
+        out.append(ch)
+        used += w
+    return "".join(out).rstrip() + "..."
 
 
 #: the words Typer's core module looks up through ``typer.core._`` (kept here so the catalogue has them)
