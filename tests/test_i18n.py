@@ -281,3 +281,16 @@ def test_segment_summary_and_report_labels_are_chinese(cli, workspace, tmp_path)
     assert "按门店拆分" in report and "按 store 拆分" not in report
     english = cli("--lang", "en", "report", "--from", "2024-01-01", "--to", "2024-06-30", "--by", "store").stdout
     assert "Private-domain report" in english and "By store" in english
+
+
+@pytest.mark.parametrize("command", [(), ("load",), ("push", "create"), ("segment",)])
+def test_chinese_help_fits_80_columns(cli, monkeypatch, command):
+    """Click counts characters; a Chinese character takes two columns. Short help is cut and paragraphs are
+    wrapped by display width, so no line of zh help is wider than English help may be."""
+    from rich.cells import cell_len
+
+    monkeypatch.setenv("COLUMNS", "80")
+    out = cli("--lang", "zh", *command, "--help").stdout
+    wide = [line for line in out.splitlines() if cell_len(line) > 80 and not line.startswith("用法：")]
+    assert not wide, wide
+    assert not any(line.strip().startswith(("。", "，", "）")) for line in out.splitlines())

@@ -256,10 +256,11 @@ def _wrap_wide(text: str, width: int, first: str, rest: str) -> str:
             if line and line[-1] != " ":
                 line.append(" ")
             continue
-        if line and len(indent) + cols("".join(line).rstrip()) + cols(tok) > width:
+        if line and len(indent) + cols("".join(line)) + cols(tok) > width:
             carry = []
-            if tok in _NO_LINE_START and len(line) > 1:  # 。）， never start a line: take a character along
-                carry = [line.pop()]
+            if tok in _NO_LINE_START:  # 。）， never start a line: take the characters before them along
+                while len(line) > 1 and (not carry or carry[0] in _NO_LINE_START):
+                    carry.insert(0, line.pop())
             lines.append(indent + "".join(line).rstrip())
             indent, line = rest, carry
         line.append(tok)
