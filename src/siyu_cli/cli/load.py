@@ -17,7 +17,8 @@ from siyu_cli.output import Format, emit_json, emit_rows, info, warn
 #: the load summary's columns and statuses as the table shows them (the keys stay English in csv/json)
 TABLE_WORDS = (N_("file"), N_("preset"), N_("encoding"), N_("status"), N_("read"), N_("inserted"), N_("updated"),
                N_("unchanged"), N_("merged"), N_("rejected"), N_("erased"), N_("total"), N_("loaded"), N_("skipped"),
-               N_("failed"), N_("dry run"))
+               N_("failed"), N_("dry run"), N_("batch_id"), N_("line"), N_("column"), N_("reason"), N_("message"),
+               N_("raw"))
 
 
 class Kind(str, Enum):
@@ -132,7 +133,7 @@ def _print_dry_rejects(report) -> None:
     total = sum(fr.rejects_total or 0 for fr in report.files)
     if not total:
         return
-    emit_rows(["file", "line", "column", "reason", "message", "raw"], rows[:DRY_REJECTS_SHOWN], Format.table,
+    emit_rows([_(c) for c in ("file", "line", "column", "reason", "message", "raw")], rows[:DRY_REJECTS_SHOWN], Format.table,
               title=_('rejects (first {min} of {total})').format(min=min(len(rows), DRY_REJECTS_SHOWN), total=total))
     if total > DRY_REJECTS_SHOWN:
         info(_('{value} more reject(s) not shown — `--format json` lists up to 1000 per file').format(value=total - DRY_REJECTS_SHOWN))
@@ -172,4 +173,5 @@ def rejects(
 
     show_in_full(unmask)
     cols, rows = list_rejects(settings(ctx), batch=batch, file=file, all_batches=all_batches, limit=limit)
-    emit_rows(cols, rows if unmask else mask_rows(rows), fmt, title=_('rejects ({len})').format(len=len(rows)))
+    shown = [_(c) for c in cols] if fmt is Format.table else cols  # csv/json keep the English keys
+    emit_rows(shown, rows if unmask else mask_rows(rows), fmt, title=_('rejects ({len})').format(len=len(rows)))
