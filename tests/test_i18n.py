@@ -294,3 +294,14 @@ def test_chinese_help_fits_80_columns(cli, monkeypatch, command):
     wide = [line for line in out.splitlines() if cell_len(line) > 80 and not line.startswith("用法：")]
     assert not wide, wide
     assert not any(line.strip().startswith(("。", "，", "）")) for line in out.splitlines())
+
+
+def test_chinese_has_one_plural_form():
+    """ngettext: the catalogue's Plural-Forms (nplurals=1) gives the one Chinese form for every count."""
+    i18n.activate("zh")
+    for n in (0, 1, 2, 25):
+        assert i18n.ngettext("{count} row rejected — see `siyu rejects`", "{count} rows rejected — see `siyu rejects`",
+                             n).format(count=n) == f"{n} 行被拒——见 `siyu rejects`"
+    i18n.activate("en")
+    assert i18n.ngettext("{count} row rejected — see `siyu rejects`", "{count} rows rejected — see `siyu rejects`",
+                         2).format(count=2) == "2 rows rejected — see `siyu rejects`"
