@@ -31,6 +31,10 @@ def _restore_logging():
 CLOCKS = ("2026-11-24T09:00+08:00", "2031-02-28T23:30+08:00")
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "zh: run the test in siyu's default language, Chinese (the suite runs in English)")
+
+
 def pytest_addoption(parser):
     parser.addoption("--siyu-now", default=None,
                      help="Run every test with siyu's clock moved to this ISO datetime (sets SIYU_NOW; "
@@ -52,7 +56,15 @@ def _isolated_env(monkeypatch, tmp_path, request):
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.setenv("SIYU_LOCK_WAIT", "2")
+    # the suite reads English: the msgids (tests of the Chinese interface set SIYU_LANGUAGE=zh or --lang zh)
+    # (@pytest.mark.zh: a test of the default, Chinese, output)
+    monkeypatch.setenv("SIYU_LANGUAGE", "zh" if request.node.get_closest_marker("zh") else "en")
     monkeypatch.chdir(tmp_path)
+    from siyu_cli import i18n
+
+    i18n.reset()
+    yield
+    i18n.reset()
 
 
 @pytest.fixture(params=(None, *CLOCKS), ids=lambda v: "real-clock" if v is None else f"now={v[:10]}")

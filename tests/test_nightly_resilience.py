@@ -10,6 +10,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from siyu_cli.config import load_settings
 from siyu_cli.runner import list_runs, run_pipeline
 from siyu_cli.sandbox import SandboxServer
@@ -45,6 +47,7 @@ def events_of(proc) -> list[dict]:
     return [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
 
 
+@pytest.mark.zh  # the robot alert is asserted in Chinese, the default
 def test_summary_row_and_one_bad_row_load_the_rest_run_on_exit_3_and_alert(workspace, tmp_path, siyu_subprocess):
     inbox = workspace / "inbox"
     (inbox / "tmall_订单.csv").write_text(orders_csv(10, bad=1, summary=True, footer=True), encoding="utf-8")
@@ -124,6 +127,7 @@ def test_absolute_cap_and_ratio_from_siyu_toml(workspace, siyu_subprocess):
     assert (inbox / "orders_c.csv").exists()
 
 
+@pytest.mark.zh  # the robot alert is asserted in Chinese, the default
 def test_failed_step_alert_numbers_the_step_out_of_all_steps(workspace, tmp_path, monkeypatch):
     add_config(workspace, '[pipelines.three]\nsteps = [{type = "sql", name = "a", sql = "SELECT 1"}, '
                           '{type = "sql", name = "b", sql = "SELEC nonsense"}, {type = "sql", name = "c", sql = "SELECT 3"}]')

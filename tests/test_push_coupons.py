@@ -145,6 +145,7 @@ def test_campaign_without_a_code_has_no_redemption_section(world, cli):
     assert "redemption" not in render_text(rep).lower() and "按核销归因" not in render_html(rep)
 
 
+@pytest.mark.zh  # the dashboard and page as the default (Chinese) shows them
 def test_report_shows_redemption_beside_the_experiment(world):
     create_campaign(world, CampaignSpec(channel="customer", audience="store:静安店", text="hi", holdout="25%",
                                         campaign_id="rep", coupons=["SPRING10,vip5"]), now=T0)

@@ -6,6 +6,8 @@ import csv
 import io
 import json
 
+import pytest
+
 from report_fixture import PERIOD, populate
 from siyu_cli.config import load_settings
 from siyu_cli.report import build_report
@@ -15,6 +17,7 @@ from siyu_cli.store import open_store
 FROM, TO = PERIOD
 
 
+@pytest.mark.zh
 def test_dashboard_fits_100_columns(cli, settings):
     populate(settings)
     out = cli("report", "--from", FROM, "--to", TO, "--by", "store").stdout
@@ -25,7 +28,7 @@ def test_dashboard_fits_100_columns(cli, settings):
     assert "私域经营报告  2026-01-01 ~ 2026-03-31（90 天）" in out
     # hand-checked values appear formatted: GMV 660, AOV 82.5, 会员订单占比 7/8
     assert "¥660.00" in out and "¥82.50" in out and "87.5%" in out
-    for title in ("月度趋势", "会员活跃度", "RFM 分层", "同期群留存", "门店业绩榜", "导购业绩榜", "加粉率", "活动效果", "按 store 拆分"):
+    for title in ("月度趋势", "会员活跃度", "RFM 分层", "同期群留存", "门店业绩榜", "导购业绩榜", "加粉率", "活动效果", "按门店拆分"):
         assert title in out, title
     assert "三月复购券" in out and "+50.0pt" in out
 
@@ -134,6 +137,7 @@ def test_report_in_a_subprocess(siyu_subprocess, settings, tmp_path):
     assert json.loads(out.read_text(encoding="utf-8"))["kpis"]["new_contacts"] == 3
 
 
+@pytest.mark.zh
 def test_every_by_renders_in_terminal_and_html(settings, tmp_path):
     populate(settings)
     from datetime import date
@@ -144,7 +148,9 @@ def test_every_by_renders_in_terminal_and_html(settings, tmp_path):
         r = build_report(settings, date_from=date(2026, 1, 1), date_to=date(2026, 3, 31), by=by)
         text = render_text(r)
         html = write_html(r, tmp_path / f"{by}.html").read_text(encoding="utf-8")
-        assert f"按 {by} 拆分" in text and f"按 {by} 拆分" in html
+        # issue 15: the dimension in Chinese too ("按 store 拆分" mixed the languages)
+        zh = {"store": "门店", "guide": "导购", "channel": "渠道", "month": "月份"}[by]
+        assert f"按{zh}拆分" in text and f"按{zh}拆分" in html
     # guide rows carry the guide's name; the walk-in order without a guide forms the "(none)" row
     guide_text = render_text(build_report(settings, date_from=date(2026, 1, 1), date_to=date(2026, 3, 31), by="guide"))
     assert "小王 (g1)" in guide_text and "（未指定）" in guide_text

@@ -83,6 +83,7 @@ def test_nightly_loads_inbox_segments_and_writes_report(workspace, siyu_subproce
     assert count(settings, "SELECT count(*) FROM segment_snapshots") == 2
 
 
+@pytest.mark.zh  # the robot alert is asserted in Chinese, the default
 def test_failed_file_moves_aside_the_run_goes_on_partial_and_resume_keeps_it_open(workspace, tmp_path, monkeypatch,
                                                                                    siyu_subprocess):
     """A file nothing of which loads is parked in failed/; the run goes on (segment, report) and ends partial (exit 3).
@@ -138,6 +139,7 @@ def test_failed_file_moves_aside_the_run_goes_on_partial_and_resume_keeps_it_ope
         sb.stop()
 
 
+@pytest.mark.zh  # the robot alert is asserted in Chinese, the default
 def test_success_summary_alert_when_asked(workspace, tmp_path, monkeypatch):
     from siyu_cli.sandbox import SandboxServer
 

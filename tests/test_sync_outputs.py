@@ -42,6 +42,7 @@ def test_activity_fetches_only_days_not_yet_stored(settings, sb):
     assert sb.state.endpoint_calls.get("externalcontact/get_user_behavior_data", 0) == calls
 
 
+@pytest.mark.zh  # the dashboard is asserted in Chinese, the default
 def test_report_shows_contact_events_guide_activity_and_group_health(settings, sb, cli):
     from siyu_cli.report import build_report
     from siyu_cli.report.terminal import render_text

@@ -26,6 +26,7 @@ from typing import Any, Iterator, Sequence, TYPE_CHECKING
 
 from siyu_cli.errors import UsageError
 from siyu_cli.store import open_store
+from siyu_cli.i18n import _
 
 if TYPE_CHECKING:  # pragma: no cover
     from siyu_cli.config import Settings
@@ -90,15 +91,15 @@ def check_statement(query: str, *, what: str = "siyu sql") -> str:
     try:
         statements = duckdb.extract_statements(query)
     except duckdb.Error as exc:
-        raise UsageError(f"SQL error: {_first_line(exc)}") from None
+        raise UsageError(_('SQL error: {first_line}').format(first_line=_first_line(exc))) from None
     if not statements:
-        raise UsageError(f"{what}: the query is empty")
+        raise UsageError(_('{what}: the query is empty').format(what=what))
     if len(statements) > 1:
-        raise UsageError(f"{what} runs exactly one statement; this text has {len(statements)}")
+        raise UsageError(_('{what} runs exactly one statement; this text has {len}').format(what=what, len=len(statements)))
     kind = statements[0].type
     if kind not in (duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN):
         name = getattr(kind, "name", str(kind))
-        raise UsageError(f"{what} is read-only: a {name} statement is not allowed (one SELECT, WITH, SHOW, DESCRIBE or EXPLAIN)")
+        raise UsageError(_('{what} is read-only: a {name} statement is not allowed (one SELECT, WITH, SHOW, DESCRIBE or EXPLAIN)').format(what=what, name=name))
     return query
 
 
@@ -137,9 +138,9 @@ def query_stream(
         except duckdb.Error as exc:
             if guard.timed_out:
                 raise UsageError(
-                    f"{what}: the query was stopped after {timeout:g} s (--timeout SECONDS; 0 for no limit)"
+                    _('{what}: the query was stopped after {timeout:g} s (--timeout SECONDS; 0 for no limit)').format(what=what, timeout=timeout)
                 ) from None
-            raise UsageError(f"{error_prefix}: {_first_line(exc)}") from None
+            raise UsageError(_('{error_prefix}: {first_line}').format(error_prefix=error_prefix, first_line=_first_line(exc))) from None
 
 
 class _Guard:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from datetime import date, datetime, timedelta, timezone, tzinfo
+from siyu_cli.i18n import _
 
 ENV = "SIYU_NOW"
 
@@ -26,7 +27,7 @@ def parse_now(value: str) -> datetime:
     try:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise ConfigError(f"{ENV} must be an ISO date or datetime such as 2026-11-24T09:00+08:00, not {value!r}") from None
+        raise ConfigError(_('{ENV} must be an ISO date or datetime such as 2026-11-24T09:00+08:00, not {value!r}').format(ENV=ENV, value=value)) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 

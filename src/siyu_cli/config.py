@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from siyu_cli.errors import ConfigError
+from siyu_cli.i18n import _
 
 CONFIG_FILE = "siyu.toml"
 
@@ -78,8 +79,7 @@ class Settings:
 
         value = self.section(section).get("memory_limit", default)
         if not isinstance(value, str) or not re.match(r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", value, re.I):
-            raise ConfigError(f"{self.config_file}: {section}.memory_limit must be a size like \"2GB\" or \"512MB\", "
-                              f"not {value!r}")
+            raise ConfigError(_('{config_file}: {section}.memory_limit must be a size like "2GB" or "512MB", not {value!r}').format(config_file=self.config_file, section=section, value=value))
         return value.strip()
 
     def path(self, relative: str | os.PathLike[str]) -> Path:
@@ -99,13 +99,13 @@ def find_workspace(
     if explicit:
         root = Path(explicit).expanduser().resolve()
         if not (root / CONFIG_FILE).is_file():
-            raise ConfigError(f"{root / CONFIG_FILE}: no such file (is {root} a siyu workspace? run `siyu init {explicit}`)")
+            raise ConfigError(_('{value}: no such file (is {root} a siyu workspace? run `siyu init {explicit}`)').format(value=root / CONFIG_FILE, root=root, explicit=explicit))
         return root
     if env.get("SIYU_WORKSPACE"):
         root = Path(env["SIYU_WORKSPACE"]).expanduser().resolve()
         if not (root / CONFIG_FILE).is_file():
             raise ConfigError(
-                f"{root / CONFIG_FILE}: no such file (SIYU_WORKSPACE points to it; run `siyu init {root}`)"
+                _('{value}: no such file (SIYU_WORKSPACE points to it; run `siyu init {root}`)').format(value=root / CONFIG_FILE, root=root)
             )
         return root
     here = (cwd or Path.cwd()).resolve()
@@ -113,8 +113,7 @@ def find_workspace(
         if (folder / CONFIG_FILE).is_file():
             return folder
     raise ConfigError(
-        f"no siyu workspace here: no {CONFIG_FILE} in {here} or above "
-        "(run `siyu init`, pass --workspace or set SIYU_WORKSPACE)"
+        _('no siyu workspace here: no {CONFIG_FILE} in {here} or above (run `siyu init`, pass --workspace or set SIYU_WORKSPACE)').format(CONFIG_FILE=CONFIG_FILE, here=here)
     )
 
 
@@ -123,24 +122,25 @@ def read_config_file(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
+        raise ConfigError(_('{path}: no such file').format(path=path)) from None
     except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text") from None
+        raise ConfigError(_('{path}: not UTF-8 text').format(path=path)) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        hint = " (siyu init writes some tables, e.g. [segment]: add keys to the existing table)" if "twice" in str(exc) else ""
-        raise ConfigError(f"{path}: invalid TOML: {exc}{hint}") from None
+        hint = (_(" (siyu init writes some tables, e.g. [segment]: add keys to the existing table)")
+                if "twice" in str(exc) else "")
+        raise ConfigError(_('{path}: invalid TOML: {exc}{hint}').format(path=path, exc=exc, hint=hint)) from None
     for key, value in data.items():
         if key not in SECTIONS:
-            raise ConfigError(f"{path}: unknown section [{key}]{_suggest(key, SECTIONS)}")
+            raise ConfigError(_('{path}: unknown section [{key}]{suggest}').format(path=path, key=key, suggest=_suggest(key, SECTIONS)))
         if not isinstance(value, dict):
-            raise ConfigError(f"{path}: `{key}` must be a table ([{key}])")
+            raise ConfigError(_('{path}: `{key}` must be a table ([{key}])').format(path=path, key=key))
     for key, value in data.get("workspace", {}).items():
         if key not in WORKSPACE_KEYS:
-            raise ConfigError(f"{path}: unknown key workspace.{key}{_suggest(key, WORKSPACE_KEYS)}")
+            raise ConfigError(_('{path}: unknown key workspace.{key}{suggest}').format(path=path, key=key, suggest=_suggest(key, WORKSPACE_KEYS)))
         if not isinstance(value, str):
-            raise ConfigError(f"{path}: workspace.{key} must be a string")
+            raise ConfigError(_('{path}: workspace.{key} must be a string').format(path=path, key=key))
     return data
 
 
@@ -171,8 +171,7 @@ def load_settings(
     _check_timezone(values["timezone"], sources["timezone"], root)
     if values["language"] not in LANGUAGES:
         raise ConfigError(
-            f"{_where(sources['language'], root)}: workspace.language must be one of {', '.join(LANGUAGES)}, "
-            f"not {values['language']!r}"
+            _('{where}: workspace.language must be one of {join}, not {value!r}').format(where=_where(sources['language'], root), join=', '.join(LANGUAGES), value=values['language'])
         )
     from siyu_cli.render_budget import configure
 
@@ -197,7 +196,7 @@ def _check_timezone(name: str, source: str, root: Path) -> None:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"{_where(source, root)}: workspace.timezone {name!r} is not a known time zone (e.g. Asia/Shanghai)") from None
+        raise ConfigError(_('{where}: workspace.timezone {name!r} is not a known time zone (e.g. Asia/Shanghai)').format(where=_where(source, root), name=name)) from None
 
 
 def _where(source: str, root: Path) -> str:
@@ -206,4 +205,4 @@ def _where(source: str, root: Path) -> str:
 
 def _suggest(word: str, choices) -> str:
     close = difflib.get_close_matches(word, list(choices), n=1)
-    return f" (did you mean `{close[0]}`?)" if close else ""
+    return _(" (did you mean `{name}`?)").format(name=close[0]) if close else ""

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from siyu_cli.errors import ConfigError, UsageError
+from siyu_cli.i18n import _
 
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb
@@ -88,7 +89,7 @@ def _string_list(settings: "Settings", where: str, value: Any) -> list[str]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise ConfigError(f"{settings.config_file}: {where} must be a list of names, not {value!r}")
+        raise ConfigError(_('{config_file}: {where} must be a list of names, not {value!r}').format(config_file=settings.config_file, where=where, value=value))
     return [v.strip() for v in value]
 
 
@@ -99,11 +100,10 @@ def _config_tables(settings: "Settings | None", section: str, keys: tuple[str, .
     for key, body in settings.section(section).items():
         where = f"{section}.{key}"
         if not isinstance(body, dict):
-            raise ConfigError(f"{settings.config_file}: [{where}] must be a table (name = …, aliases = […])")
+            raise ConfigError(_('{config_file}: [{where}] must be a table (name = …, aliases = […])').format(config_file=settings.config_file, where=where))
         unknown = set(body) - set(keys)
         if unknown:
-            raise ConfigError(f"{settings.config_file}: unknown key {where}.{sorted(unknown)[0]} "
-                              f"(known: {', '.join(keys)})")
+            raise ConfigError(_('{config_file}: unknown key {where}.{value} (known: {join})').format(config_file=settings.config_file, where=where, value=sorted(unknown)[0], join=', '.join(keys)))
         yield str(key), body, where
 
 
@@ -115,10 +115,10 @@ def config_stores(settings: "Settings | None") -> list[Store]:
     for store_id, body, where in _config_tables(settings, "stores", STORE_KEYS):
         kind = body.get("kind", "physical")
         if kind not in STORE_KINDS:
-            raise ConfigError(f"{settings.config_file}: {where}.kind must be physical or online, not {kind!r}")
+            raise ConfigError(_('{config_file}: {where}.kind must be physical or online, not {kind!r}').format(config_file=settings.config_file, where=where, kind=kind))
         name = body.get("name", store_id)
         if not isinstance(name, str) or not name.strip():
-            raise ConfigError(f"{settings.config_file}: {where}.name must be a name")
+            raise ConfigError(_('{config_file}: {where}.name must be a name').format(config_file=settings.config_file, where=where))
         out.append(Store(store_id, name.strip(), kind, _string_list(settings, f"{where}.aliases",
                                                                           body.get("aliases")), "config"))
     return out
@@ -158,8 +158,7 @@ def _canonical_store(con, settings, text: str) -> Store:
     mapped = store_map(con, settings).get(wanted)
     if mapped is None:
         known = ", ".join(f"{s.store_id} {s.name}" for s in stores(con, settings)) or "none yet"
-        raise UsageError(f"no store {text!r} (known: {known}; add one with `siyu stores add ID --name NAME` "
-                         "or [stores.ID] in siyu.toml)")
+        raise UsageError(_('no store {text!r} (known: {known}; add one with `siyu stores add ID --name NAME` or [stores.ID] in siyu.toml)').format(text=text, known=known))
     return next(s for s in stores(con, settings) if s.store_id == mapped[0])
 
 
@@ -169,11 +168,11 @@ def add_store(settings: "Settings", store_id: str, name: str, kind: str = "physi
 
     store_id, name = _clean(store_id), _clean(name)
     if not store_id or not name:
-        raise UsageError("a store needs an id and a name")
+        raise UsageError(_('a store needs an id and a name'))
     if kind not in STORE_KINDS:
-        raise UsageError(f"--kind must be physical or online, not {kind!r}")
+        raise UsageError(_('--kind must be physical or online, not {kind!r}').format(kind=kind))
     if any(s.store_id == store_id for s in config_stores(settings)):
-        raise UsageError(f"store {store_id} is defined in {settings.config_file}; change it there")
+        raise UsageError(_('store {store_id} is defined in {config_file}; change it there').format(store_id=store_id, config_file=settings.config_file))
     with open_store(settings) as con:
         con.execute(
             "INSERT OR REPLACE INTO dim_stores (store_id, name, kind, updated_at) VALUES (?, ?, ?, now())",
@@ -188,12 +187,12 @@ def add_store_alias(settings: "Settings", alias: str, canonical: str, *, source:
 
     alias = _clean(alias)
     if not alias:
-        raise UsageError("the alias is empty")
+        raise UsageError(_('the alias is empty'))
     with open_store(settings) as con:
         target = _canonical_store(con, settings, canonical)
         current = store_map(con, settings).get(alias)
         if current is not None and current[0] != target.store_id:
-            raise UsageError(f"{alias!r} already means store {current[0]}; it cannot also mean {target.store_id}")
+            raise UsageError(_('{alias!r} already means store {value}; it cannot also mean {store_id}').format(alias=alias, value=current[0], store_id=target.store_id))
         if current is None:
             con.execute("INSERT INTO dim_store_aliases (alias, store_id, source, created_at) VALUES (?, ?, ?, now())",
                         [alias, target.store_id, source])
@@ -320,17 +319,17 @@ def add_staff_alias(settings: "Settings", alias: str, userid: str) -> Staff:
 
     alias = _clean(alias)
     if not alias:
-        raise UsageError("the alias is empty")
+        raise UsageError(_('the alias is empty'))
     with open_store(settings) as con:
         people = {s.userid: s for s in staff(con, settings)}
         if userid not in people:
-            raise UsageError(f"no staff member {userid!r} (see `siyu staff list`)")
-        mapped, _ = staff_map(con, settings)
+            raise UsageError(_('no staff member {userid!r} (see `siyu staff list`)').format(userid=userid))
+        mapped, _rest = staff_map(con, settings)
         if alias in people and alias != userid:
-            raise UsageError(f"{alias!r} is itself a userid")
+            raise UsageError(_('{alias!r} is itself a userid').format(alias=alias))
         current = mapped.get(alias)
         if current is not None and current != userid:
-            raise UsageError(f"{alias!r} already means {current}; it cannot also mean {userid}")
+            raise UsageError(_('{alias!r} already means {current}; it cannot also mean {userid}').format(alias=alias, current=current, userid=userid))
         if current is None:
             con.execute("INSERT INTO dim_staff_aliases (alias, userid, source, created_at) VALUES (?, ?, 'cli', now())",
                         [alias, userid])
@@ -363,7 +362,7 @@ def prepare(con: "duckdb.DuckDBPyConnection", settings: "Settings | None" = None
     give the same as joins, for queries over many rows.
     """
     smap = store_map(con, settings)
-    gmap, _ = staff_map(con, settings)
+    gmap, _rest = staff_map(con, settings)
     con.execute("CREATE OR REPLACE TEMP TABLE dim_store_map (raw VARCHAR PRIMARY KEY, store_id VARCHAR, kind VARCHAR)")
     con.execute("CREATE OR REPLACE TEMP TABLE dim_staff_map (raw VARCHAR PRIMARY KEY, userid VARCHAR)")
     con.execute("CREATE OR REPLACE TEMP TABLE dim_staff_store (userid VARCHAR PRIMARY KEY, raw_store VARCHAR)")

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from siyu_cli.i18n import _
+
+
 
 class ExitCode(IntEnum):
     """Exit codes; README.md's "Exit codes" table is generated from this and :data:`EXIT_CODE_MEANINGS`."""
@@ -132,13 +135,11 @@ def explain_failure(exc: BaseException, store: object = None) -> SiyuError | Non
         text = str(e).lower()
         if (isinstance(e, OSError) and e.errno == errno.ENOSPC) or any(s in text for s in _NO_SPACE):
             return DiskFull(
-                f"disk full: no space left on the device{where}; nothing more was written. "
-                "Free some space (or move the workspace), then run the command again",
-                hint="`siyu doctor` shows the free space",
+                _('disk full: no space left on the device{where}; nothing more was written. Free some space (or move the workspace), then run the command again').format(where=where),
+                hint=_('`siyu doctor` shows the free space'),
             )
         if any(s in text for s in _DAMAGED):
             return StoreDamaged(
-                f"the store is damaged{where}: it is truncated or corrupt, so siyu cannot read it. "
-                "Restore it from a backup (docs/security.md, \"Backups\") and run `siyu doctor`",
+                _('the store is damaged{where}: it is truncated or corrupt, so siyu cannot read it. Restore it from a backup (docs/security.md, "Backups") and run `siyu doctor`').format(where=where),
             )
     return None

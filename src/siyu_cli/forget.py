@@ -32,6 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from siyu_cli.errors import UsageError
+from siyu_cli.i18n import _
 
 ERASED = "[erased]"
 ID_TYPES = ("source_member_id", "external_userid", "unionid", "phone", "email", "member_id")
@@ -74,7 +75,7 @@ def read_id_file(path: Path) -> list[str]:
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
     except OSError as exc:
-        raise UsageError(f"--file {path}: {exc.strerror or exc}") from None
+        raise UsageError(_('--file {path}: {value}').format(path=path, value=exc.strerror or exc)) from None
     out = []
     for line in text.splitlines():
         v = line.split(",")[0].strip().strip('"')
@@ -89,7 +90,7 @@ def forget(settings, identifiers: list[str], *, now: datetime | None = None) -> 
 
     ids = [i for i in (s.strip() for s in identifiers) if i]
     if not ids:
-        raise UsageError("give at least one member id, phone, email or external_userid (or --file)")
+        raise UsageError(_('give at least one member id, phone, email or external_userid (or --file)'))
     now = now or datetime.now(timezone.utc)
     report = ForgetReport(requested=len(ids))
     with open_store(settings) as con:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from siyu_cli.errors import UsageError
+from siyu_cli.i18n import _
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.text import Text
@@ -87,11 +88,11 @@ def info(message: str) -> None:
 
 
 def warn(message: str) -> None:
-    if _plain_stderr_line(f"warning: {message}"):
+    if _plain_stderr_line(_("warning: {message}").format(message=message)):
         return
     from rich.text import Text
 
-    stderr_console().print(Text.assemble(("warning:", "yellow"), " ", rich_text(message)), highlight=False)
+    stderr_console().print(Text.assemble((_("warning:"), "yellow"), " ", rich_text(message)), highlight=False)
 
 
 def error_line(message: str) -> None:
@@ -99,7 +100,7 @@ def error_line(message: str) -> None:
     from siyu_cli.privacy import mask_text
     from siyu_cli.secrets import redact
 
-    sys.stderr.write(f"error: {clean_text(mask_text(redact(message)))}\n")
+    sys.stderr.write(_("error: {message}").format(message=clean_text(mask_text(redact(message)))) + "\n")
     sys.stderr.flush()
 
 
@@ -419,7 +420,7 @@ def emit_batches(
         batches = (mask_rows(rows) for rows in batches)
     if fmt is Format.table:
         if output is not None:
-            raise UsageError("--output needs --format csv or json")
+            raise UsageError(_('--output needs --format csv or json'))
         stdout_console().print(rows_table(columns, [row for rows in batches for row in rows], title=title, drop=drop))
         return
     from siyu_cli.privacy import open_private

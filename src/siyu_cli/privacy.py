@@ -31,6 +31,7 @@ import re
 import secrets as _random
 from pathlib import Path
 from typing import Any, Iterable, Sequence
+from siyu_cli.i18n import _
 
 KEY_DIR = ".siyu"
 KEY_FILE = "id.key"
@@ -101,7 +102,7 @@ def mask_sql(expr: str) -> str:
     phone = r"(^|[^0-9A-Za-z])(?:(?:\+|00)?86[ .-]?)?(1[3-9][0-9])[ .-]?[0-9]{4}[ .-]?([0-9]{4})($|[^0-9A-Za-z])"
     email = r"(^|[^A-Za-z0-9._%+-])([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"
     masked = expr
-    for _ in range(2):
+    for _i in range(2):
         masked = f"regexp_replace({masked}, '{phone}', '\\1\\2****\\3\\4', 'g')"
     masked = f"regexp_replace({masked}, '{email}', '\\1\\2***@\\3', 'g')"
     # one cheap test first: most values (ids, names) hold neither a phone-like run nor an @
@@ -146,7 +147,7 @@ def workspace_key(settings, *, env=None) -> bytes:
     if len(key) < 16:
         from siyu_cli.errors import ConfigError
 
-        raise ConfigError(f"{KEY_ENV}: the id key must hold at least 16 bytes")
+        raise ConfigError(_('{KEY_ENV}: the id key must hold at least 16 bytes').format(KEY_ENV=KEY_ENV))
     return key
 
 

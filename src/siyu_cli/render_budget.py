@@ -22,6 +22,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from typing import Any
+from siyu_cli.i18n import _
 
 
 @dataclass(frozen=True)
@@ -65,12 +66,11 @@ def configure(section: dict[str, Any] | None, where: str = "siyu.toml") -> Budge
     values: dict[str, Any] = {}
     for key, value in (section or {}).items():
         if key not in SETTINGS_KEYS:
-            raise ConfigError(f"{where}: unknown key templates.{key} (known: {', '.join(SETTINGS_KEYS)})")
+            raise ConfigError(_('{where}: unknown key templates.{key} (known: {join})').format(where=where, key=key, join=', '.join(SETTINGS_KEYS)))
         kind, lowest = SETTINGS_KEYS[key]
         ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (kind is float or isinstance(value, int))
         if not ok or value < lowest:
-            raise ConfigError(f"{where}: templates.{key} must be a {'number' if kind is float else 'whole number'} "
-                              f"≥ {lowest}, not {value!r}")
+            raise ConfigError(_('{where}: templates.{key} must be a {value} ≥ {lowest}, not {value2!r}').format(where=where, key=key, value='number' if kind is float else 'whole number', lowest=lowest, value2=value))
         values[key] = kind(value)
     _budget = replace(DEFAULT, **values)
     return _budget

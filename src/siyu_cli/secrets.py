@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Mapping
 
 from siyu_cli.errors import ConfigError
+from siyu_cli.i18n import _
 
 _KNOWN: set[str] = set()
 MASK = "***"
@@ -46,13 +47,13 @@ def read_secret(name: str, *, env: Mapping[str, str] | None = None, required: bo
         try:
             mode = path.stat().st_mode
         except FileNotFoundError:
-            raise ConfigError(f"{name}_FILE: {path}: no such file") from None
+            raise ConfigError(_('{name}_FILE: {path}: no such file').format(name=name, path=path)) from None
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise ConfigError(f"{name}_FILE: {path} is readable by others (mode {stat.S_IMODE(mode):o}); run `chmod 600 {path}`")
+            raise ConfigError(_('{name}_FILE: {path} is readable by others (mode {S_IMODE:o}); run `chmod 600 {path}`').format(name=name, path=path, S_IMODE=stat.S_IMODE(mode)))
         value = path.read_text(encoding="utf-8").strip()
     if not value:
         if required:
-            raise ConfigError(f"secret {name} is not set (set {name} or {name}_FILE naming a 0600 file)")
+            raise ConfigError(_('secret {name} is not set (set {name} or {name}_FILE naming a 0600 file)').format(name=name))
         return None
     register(value)
     return value

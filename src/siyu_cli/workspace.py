@@ -8,6 +8,7 @@ from pathlib import Path
 
 from siyu_cli.config import CONFIG_FILE
 from siyu_cli.errors import ConfigError
+from siyu_cli.i18n import _
 
 CONFIG_TEMPLATE = """\
 # siyu workspace settings. Precedence: command-line flag > environment > this file > defaults.
@@ -123,7 +124,7 @@ def init_workspace(
     root = Path(directory).expanduser().resolve()
     config = root / CONFIG_FILE
     if config.exists() and not force:
-        raise ConfigError(f"{config} already exists (a workspace is here; use --force to rewrite siyu.toml)")
+        raise ConfigError(_('{config} already exists (a workspace is here; use --force to rewrite siyu.toml)').format(config=config))
     root.mkdir(parents=True, exist_ok=True)
     result = InitResult(root=root, config=config)
     config.write_text(CONFIG_TEMPLATE.format(timezone=timezone, language=language), encoding="utf-8")

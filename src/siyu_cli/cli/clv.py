@@ -7,11 +7,13 @@ from typing import Optional
 
 import typer
 
+from siyu_cli.i18n import N_, _
+
 from siyu_cli.cli.context import settings
 from siyu_cli.output import Format
 
 clv_app = typer.Typer(
-    help="Who is about to leave: BG/NBD (P(alive), expected purchases) and Gamma-Gamma (spend) per member.",
+    help=N_("Who is about to leave: BG/NBD (P(alive), expected purchases) and Gamma-Gamma (spend) per member."),
     invoke_without_command=True,
     no_args_is_help=False,
 )
@@ -25,10 +27,10 @@ def register(app: typer.Typer) -> None:
 @clv_app.callback()
 def run(
     ctx: typer.Context,
-    as_of: Optional[str] = typer.Option(None, "--as-of", help="End of the observed history (default: today, workspace timezone)."),
-    horizon: Optional[int] = typer.Option(None, "--horizon", help="CLV horizon in months (default [clv] horizon_months or 12)."),
-    discount: Optional[float] = typer.Option(None, "--discount", help="Monthly discount rate for CLV (default [clv] discount_rate or 0)."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table (people) or json (the fitted parameters)."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help=N_("End of the observed history (default: today, workspace timezone).")),
+    horizon: Optional[int] = typer.Option(None, "--horizon", help=N_("CLV horizon in months (default [clv] horizon_months or 12).")),
+    discount: Optional[float] = typer.Option(None, "--discount", help=N_("Monthly discount rate for CLV (default [clv] discount_rate or 0).")),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table (people) or json (the fitted parameters).")),
 ) -> None:
     """Fit the models on every buyer's history and store a fit (parameters, fit date, per-member predictions)."""
     if ctx.invoked_subcommand is not None:
@@ -38,7 +40,7 @@ def run(
 
     result = run_clv(settings(ctx), as_of=as_of, horizon_months=horizon, discount_rate=discount)
     if result.pruned:
-        out.info(f"clv.keep_fits: deleted old fit(s) {', '.join(map(str, result.pruned))}")
+        out.info(_('clv.keep_fits: deleted old fit(s) {join}').format(join=', '.join(map(str, result.pruned))))
     d = result.to_dict()
     if fmt is Format.json:
         out.emit_json(d)
@@ -46,9 +48,8 @@ def run(
     if fmt is Format.csv:
         out.emit_rows(*_param_rows(d), fmt)
         return
-    out.emit_rows(*_param_rows(d), title=f"siyu clv · fit {d['fit_id']} · as of {d['as_of']} · {d['buyers']} buyers "
-                                         f"({d['repeat_buyers']} repeat) · {d['library']}")
-    out.info(f"measures {d['seconds']['measures']} s, fit {d['seconds']['fit']} s, store {d['seconds']['store']} s")
+    out.emit_rows(*_param_rows(d), title=_('siyu clv · fit {value} · as of {value2} · {value3} buyers ({value4} repeat) · {value5}').format(value=d['fit_id'], value2=d['as_of'], value3=d['buyers'], value4=d['repeat_buyers'], value5=d['library']))
+    out.info(_('measures {value} s, fit {value2} s, store {value3} s').format(value=d['seconds']['measures'], value2=d['seconds']['fit'], value3=d['seconds']['store']))
 
 
 def _param_rows(d: dict) -> tuple[list[str], list[list]]:
@@ -61,9 +62,9 @@ def _param_rows(d: dict) -> tuple[list[str], list[list]]:
 @clv_app.command("show")
 def show(
     ctx: typer.Context,
-    limit: int = typer.Option(50, "--limit", help="Members to list, lowest P(alive) × highest CLV first (0 = all)."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, csv or json (per member)."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the rows to this file (csv/json)."),
+    limit: int = typer.Option(50, "--limit", help=N_("Members to list, lowest P(alive) × highest CLV first (0 = all).")),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table, csv or json (per member).")),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help=N_("Write the rows to this file (csv/json).")),
 ) -> None:
     """The newest fit's per-member predictions (read-only)."""
     from siyu_cli import output as out
@@ -79,8 +80,8 @@ def show(
     from siyu_cli.formatting import local_time
 
     out.emit_rows(cols, rows, fmt, output=output, drop=("t_days", "recency_days", "purchases_30d"),
-                  title=f"clv fit {fit['fit_id']} · as of {fit['as_of']} · fitted "
-                        f"{local_time(fit['fitted_at'], out.timezone_name())}")
+                  title=_("clv fit {fit_id} · as of {as_of} · fitted {fitted}").format(
+                      fit_id=fit["fit_id"], as_of=fit["as_of"], fitted=local_time(fit["fitted_at"], out.timezone_name())))
 
 
 def _readable(row: dict) -> list:

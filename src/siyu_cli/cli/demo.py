@@ -8,10 +8,12 @@ from typing import Optional
 
 import typer
 
+from siyu_cli.i18n import N_, _
+
 from siyu_cli.output import Format
 
 demo_app = typer.Typer(
-    help="Run the whole loop on a fictional coffee chain (山茶咖啡): generate → load → segment → plan → push → report.",
+    help=N_("Run the whole loop on a fictional coffee chain (山茶咖啡): generate → load → segment → plan → push → report."),
     invoke_without_command=True,
     no_args_is_help=False,
 )
@@ -30,18 +32,18 @@ def _parse_today(value: Optional[str]) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise UsageError(f"--today must be a date like 2026-11-23, not {value!r}") from None
+        raise UsageError(_('--today must be a date like 2026-11-23, not {value!r}').format(value=value)) from None
 
 
 @demo_app.callback()
 def demo(
     ctx: typer.Context,
-    directory: Path = typer.Option(Path("siyu-demo"), "--dir", "-d", help="Folder for the throwaway demo workspace."),
-    members: int = typer.Option(2000, "--members", "-n", min=1, help="How many people the brand has."),
-    seed: int = typer.Option(7, "--seed", help="Random seed: the same seed gives the same data."),
-    today: Optional[str] = typer.Option(None, "--today", help="Pretend today is this date (YYYY-MM-DD); default: today in Asia/Shanghai."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table (for people) or json (for programs)."),
-    force: bool = typer.Option(False, "--force", help="Rebuild an existing demo folder."),
+    directory: Path = typer.Option(Path("siyu-demo"), "--dir", "-d", help=N_("Folder for the throwaway demo workspace.")),
+    members: int = typer.Option(2000, "--members", "-n", min=1, help=N_("How many people the brand has.")),
+    seed: int = typer.Option(7, "--seed", help=N_("Random seed: the same seed gives the same data.")),
+    today: Optional[str] = typer.Option(None, "--today", help=N_("Pretend today is this date (YYYY-MM-DD); default: today in Asia/Shanghai.")),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table (for people) or json (for programs).")),
+    force: bool = typer.Option(False, "--force", help=N_("Rebuild an existing demo folder.")),
 ) -> None:
     """Build a demo workspace and run the whole loop; exits non-zero naming the step that failed."""
     if ctx.invoked_subcommand is not None:
@@ -51,7 +53,7 @@ def demo(
     from siyu_cli.errors import ExitCode, UsageError
 
     if fmt is Format.csv:
-        raise UsageError("siyu demo prints --format table or json")
+        raise UsageError(_('siyu demo prints --format table or json'))
     if fmt is Format.table:
         console = None if output.is_quiet() else output.stdout_console()
     else:
@@ -61,17 +63,17 @@ def demo(
         output.emit_json(result.to_dict())
     failed = result.failed
     if failed is not None:
-        raise DemoStepError(f"demo step '{failed.id}' failed: {failed.error}",
+        raise DemoStepError(_("demo step '{id}' failed: {error}").format(id=failed.id, error=failed.error),
                             exit_code=failed.exit_code or ExitCode.FAILURE)
 
 
 @demo_app.command("data")
 def data(
-    directory: Path = typer.Argument(..., help="Folder to write the export files into (created if missing)."),
-    members: int = typer.Option(2000, "--members", "-n", min=1, help="How many people the brand has."),
-    seed: int = typer.Option(7, "--seed", help="Random seed: the same seed gives byte-identical files."),
-    today: Optional[str] = typer.Option(None, "--today", help="Pretend today is this date (YYYY-MM-DD)."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, csv or json."),
+    directory: Path = typer.Argument(..., help=N_("Folder to write the export files into (created if missing).")),
+    members: int = typer.Option(2000, "--members", "-n", min=1, help=N_("How many people the brand has.")),
+    seed: int = typer.Option(7, "--seed", help=N_("Random seed: the same seed gives byte-identical files.")),
+    today: Optional[str] = typer.Option(None, "--today", help=N_("Pretend today is this date (YYYY-MM-DD).")),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table, csv or json.")),
 ) -> None:
     """Only write the demo exports (Youzan, Tmall, Shopify, WeCom) and demo-manifest.json into DIR."""
     from siyu_cli import output
@@ -86,6 +88,6 @@ def data(
         bad[b.file] = bad.get(b.file, 0) + 1
     rows = [(f.path.name, f.kind, f.preset, f.encoding, f.rows, bad.get(f.path.name, 0)) for f in data.files]
     output.emit_rows(["file", "kind", "preset", "encoding", "rows", "bad_rows"], rows, fmt,
-                     title=f"山茶咖啡 demo exports in {directory} (seed {seed}, today {data.today})")
+                     title=_('山茶咖啡 demo exports in {directory} (seed {seed}, today {today})').format(directory=directory, seed=seed, today=data.today))
     if fmt is Format.table:
-        output.info(f"load them with: siyu load members|orders|groups FILE...  (ground truth in {Path(directory) / 'demo-manifest.json'})")
+        output.info(_('load them with: siyu load members|orders|groups FILE...  (ground truth in {value})').format(value=Path(directory) / 'demo-manifest.json'))

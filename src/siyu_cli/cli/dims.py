@@ -5,6 +5,8 @@ from __future__ import annotations
 from enum import Enum
 import typer
 
+from siyu_cli.i18n import N_, _
+
 from siyu_cli.cli.context import settings
 
 
@@ -19,9 +21,9 @@ class Kind(str, Enum):
     online = "online"
 
 
-stores_app = typer.Typer(help="Canonical stores and their aliases (online shops kept apart); docs/dimensions.md.",
+stores_app = typer.Typer(help=N_("Canonical stores and their aliases (online shops kept apart); docs/dimensions.md."),
                          no_args_is_help=True)
-staff_app = typer.Typer(help="Staff (guides) matched across WeCom userid, name and alias; docs/dimensions.md.",
+staff_app = typer.Typer(help=N_("Staff (guides) matched across WeCom userid, name and alias; docs/dimensions.md."),
                         no_args_is_help=True)
 
 
@@ -36,7 +38,7 @@ def _where(where: dict) -> str:
 
 
 @stores_app.command("list")
-def stores_list(ctx: typer.Context, fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", help="table, csv or json.")) -> None:
+def stores_list(ctx: typer.Context, fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", help=N_("table, csv or json."))) -> None:
     """Canonical stores (siyu.toml [stores.ID] and `siyu stores add`) with their aliases."""
     from siyu_cli.dimensions import stores
     from siyu_cli.output import emit_json, emit_rows
@@ -49,41 +51,41 @@ def stores_list(ctx: typer.Context, fmt: Fmt = typer.Option(Fmt.table, "--format
         return
     emit_rows(["store_id", "name", "kind", "aliases", "source"],
               [[r["store_id"], r["name"], r["kind"], "; ".join(r["aliases"]), r["source"]] for r in rows],
-              fmt.value, title="stores")
+              fmt.value, title=_('stores'))
 
 
 @stores_app.command("add")
 def stores_add(
     ctx: typer.Context,
-    store_id: str = typer.Argument(..., help="Canonical id, e.g. SH02."),
-    name: str = typer.Option(..., "--name", help="Canonical name, e.g. 山茶咖啡上海徐汇店."),
-    kind: Kind = typer.Option(Kind.physical, "--kind", help="physical (a store) or online (a shop or channel)."),
+    store_id: str = typer.Argument(..., help=N_("Canonical id, e.g. SH02.")),
+    name: str = typer.Option(..., "--name", help=N_("Canonical name, e.g. 山茶咖啡上海徐汇店.")),
+    kind: Kind = typer.Option(Kind.physical, "--kind", help=N_("physical (a store) or online (a shop or channel).")),
 ) -> None:
     """Add (or rename) a canonical store in the workspace store."""
     from siyu_cli.dimensions import add_store
     from siyu_cli.output import info
 
     s = add_store(settings(ctx), store_id, name, kind.value)
-    info(f"store {s.store_id}: {s.name} ({s.kind})")
+    info(_('store {store_id}: {name} ({kind})').format(store_id=s.store_id, name=s.name, kind=s.kind))
 
 
 @stores_app.command("alias")
 def stores_alias(
     ctx: typer.Context,
-    alias: str = typer.Argument(..., help="The name an export uses, e.g. 徐汇店."),
-    canonical: str = typer.Argument(..., help="The store it means: id, name or an existing alias."),
+    alias: str = typer.Argument(..., help=N_("The name an export uses, e.g. 徐汇店.")),
+    canonical: str = typer.Argument(..., help=N_("The store it means: id, name or an existing alias.")),
 ) -> None:
     """Say that ALIAS means the store CANONICAL (reports, audiences and plans follow)."""
     from siyu_cli.dimensions import add_store_alias
     from siyu_cli.output import info
 
     s = add_store_alias(settings(ctx), alias, canonical)
-    info(f"{alias} → {s.store_id} {s.name}")
+    info(_('{alias} → {store_id} {name}').format(alias=alias, store_id=s.store_id, name=s.name))
 
 
 @stores_app.command("unmatched")
 def stores_unmatched(ctx: typer.Context,
-                     fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", help="table, csv or json.")) -> None:
+                     fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", help=N_("table, csv or json."))) -> None:
     """Store values in the data that no canonical store claims (see `siyu stores suggest`)."""
     from siyu_cli.dimensions import unmatched_stores
     from siyu_cli.output import emit_json, emit_rows
@@ -95,14 +97,14 @@ def stores_unmatched(ctx: typer.Context,
         emit_json(rows)
         return
     emit_rows(["value", "rows", "where"], [[r["value"], r["rows"], _where(r["where"])] for r in rows], fmt.value,
-              title=f"unmatched store values: {len(rows)}")
+              title=_('unmatched store values: {len}').format(len=len(rows)))
 
 
 @stores_app.command("suggest")
 def stores_suggest(
     ctx: typer.Context,
-    confirm: bool = typer.Option(False, "--confirm", help="Ask, one by one, whether to apply each proposal."),
-    fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", help="table, csv or json."),
+    confirm: bool = typer.Option(False, "--confirm", help=N_("Ask, one by one, whether to apply each proposal.")),
+    fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", help=N_("table, csv or json.")),
 ) -> None:
     """Propose aliases where an unmatched value and a store's name overlap (suffix / containment).
 
@@ -124,7 +126,7 @@ def stores_suggest(
           "ambiguous: " + ", ".join(c["store_id"] for c in p["candidates"]) if p["ambiguous"]
           else f"{p['store_id']} {p['candidates'][0]['name']}",
           "; ".join(sorted({c["why"] for c in p["candidates"]}))] for p in props],
-        fmt.value, title=f"suggested store aliases: {len(props)} (nothing applied)",
+        fmt.value, title=_('suggested store aliases: {len} (nothing applied)').format(len=len(props)),
     )
     if fmt is not Fmt.table:
         return
@@ -137,13 +139,13 @@ def stores_suggest(
             add_store_alias(s, p["alias"], p["store_id"], source="suggest")
             applied += 1
     if confirm:
-        info(f"applied {applied} alias(es)")
+        info(_('applied {applied} alias(es)').format(applied=applied))
     elif any(not p["ambiguous"] for p in props):
-        info("apply with `siyu stores suggest --confirm` or `siyu stores alias ALIAS STORE`")
+        info(_('apply with `siyu stores suggest --confirm` or `siyu stores alias ALIAS STORE`'))
 
 
 @staff_app.command("list")
-def staff_list(ctx: typer.Context, fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", help="table, csv or json.")) -> None:
+def staff_list(ctx: typer.Context, fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", help=N_("table, csv or json."))) -> None:
     """Staff (userid, name, store, aliases) and the names several userids share."""
     from siyu_cli.dimensions import staff, staff_map
     from siyu_cli.output import emit_json, emit_rows, warn
@@ -151,22 +153,22 @@ def staff_list(ctx: typer.Context, fmt: Fmt = typer.Option(Fmt.table, "--format"
 
     with open_store(settings(ctx), read_only=True) as con:
         rows = [p.to_dict() for p in staff(con, settings(ctx))]
-        _, ambiguous = staff_map(con, settings(ctx))
+        _first, ambiguous = staff_map(con, settings(ctx))
     if fmt is Fmt.json:
         emit_json({"staff": rows, "ambiguous_names": ambiguous})
         return
     emit_rows(["userid", "name", "store", "aliases", "source"],
               [[r["userid"], r["name"], r["store"], "; ".join(r["aliases"]), r["source"]] for r in rows],
-              fmt.value, title="staff")
+              fmt.value, title=_('staff'))
     for name, ids in sorted(ambiguous.items()):
-        warn(f"name {name!r} is shared by {', '.join(ids)}: rows naming it stay unmatched (`siyu staff alias`)")
+        warn(_('name {name!r} is shared by {join}: rows naming it stay unmatched (`siyu staff alias`)').format(name=name, join=', '.join(ids)))
 
 
 @staff_app.command("alias")
 def staff_alias(
     ctx: typer.Context,
-    alias: str = typer.Argument(..., help="The name or id an export uses, e.g. 于慧."),
-    userid: str = typer.Argument(..., help="The WeCom userid it means, e.g. yuhui."),
+    alias: str = typer.Argument(..., help=N_("The name or id an export uses, e.g. 于慧.")),
+    userid: str = typer.Argument(..., help=N_("The WeCom userid it means, e.g. yuhui.")),
 ) -> None:
     """Say that ALIAS means the staff member USERID."""
     from siyu_cli.dimensions import add_staff_alias
@@ -178,7 +180,7 @@ def staff_alias(
 
 @staff_app.command("unmatched")
 def staff_unmatched(ctx: typer.Context,
-                    fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", help="table, csv or json.")) -> None:
+                    fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", help=N_("table, csv or json."))) -> None:
     """Guide values in the data that match no staff member, or a name several share."""
     from siyu_cli.dimensions import unmatched_staff
     from siyu_cli.output import emit_json, emit_rows
@@ -191,4 +193,4 @@ def staff_unmatched(ctx: typer.Context,
         return
     emit_rows(["value", "reason", "rows", "where"],
               [[r["value"], r["reason"], r["rows"], _where(r["where"])] for r in rows], fmt.value,
-              title=f"unmatched guide values: {len(rows)}")
+              title=_('unmatched guide values: {len}').format(len=len(rows)))

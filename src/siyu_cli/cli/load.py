@@ -8,8 +8,17 @@ from typing import List, Optional
 
 import typer
 
+from siyu_cli.i18n import N_, _, ngettext
+
 from siyu_cli.cli.context import settings
 from siyu_cli.output import Format, emit_json, emit_rows, info, warn
+
+
+#: the load summary's columns and statuses as the table shows them (the keys stay English in csv/json)
+TABLE_WORDS = (N_("file"), N_("preset"), N_("encoding"), N_("status"), N_("read"), N_("inserted"), N_("updated"),
+               N_("unchanged"), N_("merged"), N_("rejected"), N_("erased"), N_("total"), N_("loaded"), N_("skipped"),
+               N_("failed"), N_("dry run"), N_("batch_id"), N_("line"), N_("column"), N_("reason"), N_("message"),
+               N_("raw"))
 
 
 class Kind(str, Enum):
@@ -25,17 +34,17 @@ def register(app: typer.Typer) -> None:
 
 def load(
     ctx: typer.Context,
-    kind: Kind = typer.Argument(..., help="What the files hold: members, orders or groups (group lists or group-member lists)."),
-    files: Optional[List[str]] = typer.Argument(None, help="Export files or globs (CSV/TSV, XLSX, Parquet)."),
-    preset: str = typer.Option("auto", "--preset", "-p", help="auto (recognise by header), a built-in preset (see docs/load.md) or a custom mapping NAME from mappings.NAME in siyu.toml."),
-    encoding: Optional[str] = typer.Option(None, "--encoding", "-e", help="Force the text encoding (utf-8, gbk, gb18030, utf-16); default: detected."),
-    source: Optional[str] = typer.Option(None, "--source", help="Source name stored with the rows (default: the preset's platform)."),
-    max_rejects: Optional[int] = typer.Option(None, "--max-rejects", min=0, help="Exit 65 when more rows than this are rejected, not counting summary/total rows (default: load.max_rejects in siyu.toml, else 0). The nightly load uses a ratio instead: docs/operations.md."),
-    force: bool = typer.Option(False, "--force", help="Load a file again even if the same content (sha256) was loaded before."),
-    show_mapping: bool = typer.Option(False, "--show-mapping", help="Print the preset and column mapping that would be used, then stop."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Do the whole load, report its counts and rejects, then roll it back: nothing is written. Same exit codes as a load."),
-    unmask: bool = typer.Option(False, "--unmask", help="With --dry-run: show phone numbers in the rejects' raw text in full."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, csv or json."),
+    kind: Kind = typer.Argument(..., help=N_("What the files hold: members, orders or groups (group lists or group-member lists).")),
+    files: Optional[List[str]] = typer.Argument(None, help=N_("Export files or globs (CSV/TSV, XLSX, Parquet).")),
+    preset: str = typer.Option("auto", "--preset", "-p", help=N_("auto (recognise by header), a built-in preset (see docs/load.md) or a custom mapping NAME from mappings.NAME in siyu.toml.")),
+    encoding: Optional[str] = typer.Option(None, "--encoding", "-e", help=N_("Force the text encoding (utf-8, gbk, gb18030, utf-16); default: detected.")),
+    source: Optional[str] = typer.Option(None, "--source", help=N_("Source name stored with the rows (default: the preset's platform).")),
+    max_rejects: Optional[int] = typer.Option(None, "--max-rejects", min=0, help=N_("Exit 65 when more rows than this are rejected, not counting summary/total rows (default: load.max_rejects in siyu.toml, else 0). The nightly load uses a ratio instead: docs/operations.md.")),
+    force: bool = typer.Option(False, "--force", help=N_("Load a file again even if the same content (sha256) was loaded before.")),
+    show_mapping: bool = typer.Option(False, "--show-mapping", help=N_("Print the preset and column mapping that would be used, then stop.")),
+    dry_run: bool = typer.Option(False, "--dry-run", help=N_("Do the whole load, report its counts and rejects, then roll it back: nothing is written. Same exit codes as a load.")),
+    unmask: bool = typer.Option(False, "--unmask", help=N_("With --dry-run: show phone numbers in the rejects' raw text in full.")),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table, csv or json.")),
 ) -> None:
     """Load back-office exports into the store; every row is stored or listed in `siyu rejects`."""
     from siyu_cli import ingest
@@ -52,15 +61,15 @@ def load(
     if unmask and not dry_run:
         from siyu_cli.errors import UsageError
 
-        raise UsageError("--unmask applies to --dry-run's rejects (for stored rejects: siyu rejects --unmask)")
+        raise UsageError(_("--unmask applies to --dry-run's rejects (for stored rejects: siyu rejects --unmask)"))
     paths = ingest.expand_paths(files)
     report = ingest.load_files(s, kind.value, paths, preset=preset, encoding=encoding, source=source,
                                max_rejects=max_rejects, force=force, progress=progress_enabled(), dry_run=dry_run)
     for fr in report.files:
         for w in fr.warnings:
-            warn(f"{fr.path}: {w}")
+            warn(_('{path}: {w}').format(path=fr.path, w=w))
         if fr.status == "skipped":
-            info(f"{fr.path}: skipped, {fr.message}")
+            info(_('{path}: skipped, {message}').format(path=fr.path, message=fr.message))
     if dry_run and not unmask:
         _mask_rejects(report)
     if unmask:
@@ -83,19 +92,28 @@ def load(
                 cols.append(extra)
                 for row, f in zip(rows, [*report.files, report]):
                     row.append(getattr(f, extra))
-        emit_rows(cols, rows, fmt, title=f"siyu load {kind.value}{' (dry run)' if dry_run else ''}",
-                  drop=("encoding", "preset"))
+        if fmt is Format.table:  # headers for people; csv/json keep the stable English keys
+            cols = [_(c) for c in cols]
+            rows = [[_(v) if isinstance(v, str) and (i == 3 or (i == 0 and n >= len(report.files))) else v
+                     for i, v in enumerate(row)] for n, row in enumerate(rows)]  # status; the total row's label
+        title = (_("siyu load {kind} (dry run)") if dry_run else _("siyu load {kind}")).format(kind=kind.value)
+        emit_rows(cols, rows, fmt, title=title, drop=(_("encoding"), _("preset")) if fmt is Format.table else ())
         if dry_run and fmt is Format.table:
             _print_dry_rejects(report)
     if dry_run:
-        warn("dry run — nothing was written")
+        warn(_('dry run — nothing was written'))
         if report.rejected:
-            info(f"{report.rejected} row(s) would be rejected"
-                 + ("" if fmt is Format.table else " — `--format json` lists them"))
+            info(ngettext("{count} row would be rejected", "{count} rows would be rejected", report.rejected).format(
+                count=report.rejected) + ("" if fmt is Format.table else _(" — `--format json` lists them")))
     elif report.rejected:
         summary = report.rejected - report.bad
-        info(f"{report.rejected} row(s) rejected" + (f" ({summary} of them summary/total rows, skipped)" if summary else "")
-             + " — see `siyu rejects`")
+        if summary:
+            info(ngettext("{count} row rejected ({summary} of them summary/total rows, skipped) — see `siyu rejects`",
+                          "{count} rows rejected ({summary} of them summary/total rows, skipped) — see `siyu rejects`",
+                          report.rejected).format(count=report.rejected, summary=summary))
+        else:
+            info(ngettext("{count} row rejected — see `siyu rejects`", "{count} rows rejected — see `siyu rejects`",
+                          report.rejected).format(count=report.rejected))
     ingest.check_exceeded(report)
 
 
@@ -118,11 +136,10 @@ def _print_dry_rejects(report) -> None:
     total = sum(fr.rejects_total or 0 for fr in report.files)
     if not total:
         return
-    emit_rows(["file", "line", "column", "reason", "message", "raw"], rows[:DRY_REJECTS_SHOWN], Format.table,
-              title=f"rejects (first {min(len(rows), DRY_REJECTS_SHOWN)} of {total})", drop=("raw",))
+    emit_rows([_(c) for c in ("file", "line", "column", "reason", "message", "raw")], rows[:DRY_REJECTS_SHOWN], Format.table,
+              title=_('rejects (first {min} of {total})').format(min=min(len(rows), DRY_REJECTS_SHOWN), total=total), drop=(_("raw"),))
     if total > DRY_REJECTS_SHOWN:
-        info(f"{total - DRY_REJECTS_SHOWN} more reject(s) not shown — `--format json` lists up to "
-             "1000 per file")
+        info(_('{value} more reject(s) not shown — `--format json` lists up to 1000 per file').format(value=total - DRY_REJECTS_SHOWN))
 
 
 def _print_mapping(result: list[dict], fmt: Format) -> None:
@@ -136,23 +153,22 @@ def _print_mapping(result: list[dict], fmt: Format) -> None:
             rows.append([head, item["preset"], fld, col])
         for raw, canon in (item.get("statuses") or {}).items():
             rows.append([head, item["preset"], f"status {raw}", canon])
-    emit_rows(["file", "preset", "siyu field", "file column"], rows, fmt, title="column mapping")
+    emit_rows(["file", "preset", "siyu field", "file column"], rows, fmt, title=_('column mapping'))
     for item in result:
         if item.get("file"):
-            info(f"{item['file']}: preset {item['preset']} ({item['title']}), {item['format']}"
-                 f"{', ' + item['encoding'] if item.get('encoding') else ''}, header on line {item['header_line']}")
+            info(_('{value}: preset {value2} ({value3}), {value4}{value5}, header on line {value6}').format(value=item['file'], value2=item['preset'], value3=item['title'], value4=item['format'], value5=', ' + item['encoding'] if item.get('encoding') else '', value6=item['header_line']))
             if item.get("unused"):
-                info(f"  columns not used: {', '.join(item['unused'])}")
+                info(_('  columns not used: {join}').format(join=', '.join(item['unused'])))
 
 
 def rejects(
     ctx: typer.Context,
-    batch: Optional[str] = typer.Option(None, "--batch", help="Only this batch (see load_log)."),
-    file: Optional[str] = typer.Option(None, "--file", help="Only files whose path contains this text."),
-    all_batches: bool = typer.Option(False, "--all", help="Rejects of every load, not only each file's latest."),
-    limit: Optional[int] = typer.Option(None, "--limit", "-n", min=1, help="Show at most this many."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, csv or json."),
-    unmask: bool = typer.Option(False, "--unmask", help="Show phone numbers in the raw text in full."),
+    batch: Optional[str] = typer.Option(None, "--batch", help=N_("Only this batch (see load_log).")),
+    file: Optional[str] = typer.Option(None, "--file", help=N_("Only files whose path contains this text.")),
+    all_batches: bool = typer.Option(False, "--all", help=N_("Rejects of every load, not only each file's latest.")),
+    limit: Optional[int] = typer.Option(None, "--limit", "-n", min=1, help=N_("Show at most this many.")),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table, csv or json.")),
+    unmask: bool = typer.Option(False, "--unmask", help=N_("Show phone numbers in the raw text in full.")),
 ) -> None:
     """List rejected rows: file, line, column, reason and the raw text (phones masked unless --unmask)."""
     from siyu_cli.ingest import list_rejects
@@ -160,4 +176,6 @@ def rejects(
 
     show_in_full(unmask)
     cols, rows = list_rejects(settings(ctx), batch=batch, file=file, all_batches=all_batches, limit=limit)
-    emit_rows(cols, rows if unmask else mask_rows(rows), fmt, title=f"rejects ({len(rows)})", drop=("batch_id", "raw"))
+    shown = [_(c) for c in cols] if fmt is Format.table else cols  # csv/json keep the English keys
+    emit_rows(shown, rows if unmask else mask_rows(rows), fmt, title=_('rejects ({len})').format(len=len(rows)),
+              drop=(_("batch_id"), _("raw")) if fmt is Format.table else ())

@@ -14,7 +14,9 @@ from typer.core import TyperGroup
 
 from siyu_cli import __version__
 from siyu_cli.cli.context import AppState
+from siyu_cli import i18n
 from siyu_cli.errors import DiskFull, ExitCode, SiyuError, StoreDamaged, explain_failure, is_interrupt
+from siyu_cli.i18n import N_, _
 
 #: CLI modules, each exposing ``register(app)``; one per command group.
 COMMAND_MODULES = (
@@ -53,6 +55,14 @@ class LightGroup(TyperGroup):
 class SiyuGroup(LightGroup):
     """Turns user errors into one line and an exit code; redacts secrets from crashes."""
 
+    def main(self, args=None, *a, **kw):  # type: ignore[override]
+        """Choose the language from the command line before any help or error is rendered."""
+        argv = sys.argv[1:] if args is None else list(args)
+        i18n.activate(i18n.choose_language(argv))
+        i18n.install_click_translations()
+        i18n.translate_command_tree(self)
+        return super().main(args, *a, **kw)
+
     def invoke(self, ctx):  # type: ignore[override]
         from siyu_cli.output import error_line
 
@@ -64,7 +74,7 @@ class SiyuGroup(LightGroup):
                 exc = explain_failure(exc.__context__, _store_path(ctx)) or exc
             error_line(exc.message)
             if exc.hint:
-                sys.stderr.write(f"hint: {exc.hint}\n")
+                sys.stderr.write(_("hint: {hint}").format(hint=exc.hint) + "\n")
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             _interrupted()
@@ -81,18 +91,19 @@ class SiyuGroup(LightGroup):
             if known is not None:  # a full disk or a damaged store, not a bug
                 error_line(known.message)
                 if known.hint:
-                    sys.stderr.write(f"hint: {known.hint}\n")
+                    sys.stderr.write(_("hint: {hint}").format(hint=known.hint) + "\n")
                 raise typer.Exit(known.exit_code) from None
             from siyu_cli.secrets import redact
 
             sys.stderr.write(redact("".join(traceback.format_exception(exc))))
-            error_line(f"internal error: {type(exc).__name__}: {exc} (this is a bug in siyu; please report it)")
+            error_line(_("internal error: {kind}: {error} (this is a bug in siyu; please report it)").format(
+                kind=type(exc).__name__, error=exc))
             raise typer.Exit(ExitCode.FAILURE) from None
 
 
 def _interrupted():
     """Ctrl-C: one line, exit 130 (what was committed stays; a pipeline run is marked interrupted)."""
-    sys.stderr.write("interrupted (Ctrl-C): stopped; work already committed is kept\n")
+    sys.stderr.write(_("interrupted (Ctrl-C): stopped; work already committed is kept") + "\n")
     raise typer.Exit(ExitCode.INTERRUPTED) from None
 
 
@@ -107,7 +118,7 @@ def _store_path(ctx) -> str | None:
 app = typer.Typer(
     name="siyu",
     cls=SiyuGroup,
-    help="siyu (私域) — private-domain operations: load exports, RFM segments, KPI reports, weekly plans, WeCom pushes.",
+    help=N_("siyu (私域) — private-domain operations: load exports, RFM segments, KPI reports, weekly plans, WeCom pushes."),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -125,18 +136,18 @@ def _version(value: bool) -> None:
 def root(
     ctx: typer.Context,
     workspace: Optional[str] = typer.Option(
-        None, "--workspace", "-w", help="Workspace folder (default: $SIYU_WORKSPACE, else the nearest siyu.toml upward)."
+        None, "--workspace", "-w", help=N_("Workspace folder (default: $SIYU_WORKSPACE, else the nearest siyu.toml upward).")
     ),
-    timezone: Optional[str] = typer.Option(None, "--timezone", help="Override workspace.timezone (e.g. Asia/Shanghai)."),
-    language: Optional[str] = typer.Option(None, "--lang", help="Label language: zh or en."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only data and errors; no progress or chatter."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging on stderr (secrets are never shown)."),
+    timezone: Optional[str] = typer.Option(None, "--timezone", help=N_("Override workspace.timezone (e.g. Asia/Shanghai).")),
+    language: Optional[str] = typer.Option(None, "--lang", help=N_("Language of messages, help and labels: zh or en (default: workspace.language, else zh).")),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=N_("Only data and errors; no progress or chatter.")),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help=N_("Debug logging on stderr (secrets are never shown).")),
     csv_guard: bool = typer.Option(
         True, "--csv-guard/--no-csv-guard",
-        help="In CSV output, prefix text cells starting with = + - @ (formulas) with ' so spreadsheets show them "
-        "as text (default on; numbers such as -5 are left alone).",
+        help=N_("In CSV output, prefix text cells starting with = + - @ (formulas) with ' so spreadsheets show them "
+        "as text (default on; numbers such as -5 are left alone)."),
     ),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help=N_("Print the version.")),
 ) -> None:
     from siyu_cli import output
 
@@ -224,7 +235,7 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:  # Ctrl-C before or after a command ran (start-up, argument parsing)
-        sys.stderr.write("interrupted (Ctrl-C)\n")
+        sys.stderr.write(_("interrupted (Ctrl-C)") + "\n")
         sys.exit(ExitCode.INTERRUPTED)
 
 

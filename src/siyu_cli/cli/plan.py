@@ -8,11 +8,13 @@ from typing import Any, List, Optional
 
 import typer
 
+from siyu_cli.i18n import N_, _
+
 from siyu_cli.cli.context import settings
 
 plan_app = typer.Typer(
     name="plan",
-    help="Playbooks: check them, render a week for the target groups, list today's lifecycle SOP, enable or disable them.",
+    help=N_("Playbooks: check them, render a week for the target groups, list today's lifecycle SOP, enable or disable them."),
     no_args_is_help=True,
 )
 
@@ -33,15 +35,15 @@ def parse_variables(pairs: list[str] | None, files: list[Path] | None) -> dict[s
         try:
             data = yaml.safe_load(Path(f).read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise UsageError(f"--vars {f}: no such file") from None
+            raise UsageError(_('--vars {f}: no such file').format(f=f)) from None
         except yaml.YAMLError as exc:
-            raise UsageError(f"--vars {f}: not valid YAML/JSON: {exc}") from None
+            raise UsageError(_('--vars {f}: not valid YAML/JSON: {exc}').format(f=f, exc=exc)) from None
         if not isinstance(data, dict):
-            raise UsageError(f"--vars {f}: must hold a mapping of name: value")
+            raise UsageError(_('--vars {f}: must hold a mapping of name: value').format(f=f))
         values.update({str(k): v for k, v in data.items()})
     for pair in pairs or []:
         if "=" not in pair:
-            raise UsageError(f"--var {pair!r}: write name=value")
+            raise UsageError(_('--var {pair!r}: write name=value').format(pair=pair))
         k, v = pair.split("=", 1)
         values[k.strip()] = v
     return values
@@ -65,18 +67,17 @@ def _check_known(pb, values: dict[str, Any], source: str = "--var") -> None:
     for k in values:
         if k not in pb.variables:
             best = closest(k, pb.variables)
-            hint = f" (did you mean `{best}`?)" if best else ""
-            raise UsageError(f"{source} {k}: {pb.path.name} defines no variable `{k}`{hint}; "
-                             f"its variables: {', '.join(pb.variables) or 'none'}")
+            hint = _(" (did you mean `{name}`?)").format(name=best) if best else ""
+            raise UsageError(_('{source} {k}: {name} defines no variable `{k}`{hint}; its variables: {value}').format(source=source, k=k, name=pb.path.name, hint=hint, value=', '.join(pb.variables) or 'none'))
 
 
 @plan_app.command("check")
 def check(
     ctx: typer.Context,
-    playbooks: List[Path] = typer.Argument(..., help="Playbook files (YAML) or folders of them."),
-    var: Optional[List[str]] = typer.Option(None, "--var", help="Override a variable: name=value (repeatable)."),
-    vars_file: Optional[List[Path]] = typer.Option(None, "--vars", help="YAML/JSON file of variable values."),
-    fmt: str = typer.Option("text", "--format", "-f", help="text or json."),
+    playbooks: List[Path] = typer.Argument(..., help=N_("Playbook files (YAML) or folders of them.")),
+    var: Optional[List[str]] = typer.Option(None, "--var", help=N_("Override a variable: name=value (repeatable).")),
+    vars_file: Optional[List[Path]] = typer.Option(None, "--vars", help=N_("YAML/JSON file of variable values.")),
+    fmt: str = typer.Option("text", "--format", "-f", help=N_("text or json.")),
 ) -> None:
     """Report every problem in the playbooks as file:line:col: message (exit 65 on errors)."""
     from siyu_cli.errors import DataError, UsageError
@@ -84,7 +85,7 @@ def check(
     from siyu_cli.plan.schema import check_playbook
 
     if fmt not in ("text", "json"):
-        raise UsageError(f"--format {fmt!r}: choose text or json")
+        raise UsageError(_('--format {fmt!r}: choose text or json').format(fmt=fmt))
     tz = _default_timezone(ctx)
     values = parse_variables(var, vars_file)
     playbooks = expand_playbooks(playbooks)
@@ -102,11 +103,10 @@ def check(
         if problems:
             write_text("".join(clean_text(p.format()) + "\n" for p in problems))  # quotes playbook text: no raw controls
         for p, (n, st) in zip(playbooks, status):
-            info(f"{clean_text(str(p))}: {clean_text(str(n))} · {st}")
-        info(f"{len(playbooks)} playbook(s): {errors} error(s), {warnings} warning(s); "
-             f"{sum(1 for _n, st in status if st == 'live')} live")
+            info(_('{clean_text}: {clean_text2} · {st}').format(clean_text=clean_text(str(p)), clean_text2=clean_text(str(n)), st=st))
+        info(_('{len} playbook(s): {errors} error(s), {warnings} warning(s); {sum} live').format(len=len(playbooks), errors=errors, warnings=warnings, sum=sum(1 for _n, st in status if st == 'live')))
     if errors:
-        raise DataError(f"{errors} error(s) in {len(playbooks)} playbook(s)")
+        raise DataError(_('{errors} error(s) in {len} playbook(s)').format(errors=errors, len=len(playbooks)))
 
 
 def _live_status(ctx: typer.Context, paths: list[Path]) -> list[tuple[str, str]]:
@@ -122,7 +122,7 @@ def _live_status(ctx: typer.Context, paths: list[Path]) -> list[tuple[str, str]]
 
 
 @plan_app.command("list")
-def list_cmd(ctx: typer.Context, fmt: str = typer.Option("table", "--format", "-f", help="table, csv or json.")) -> None:
+def list_cmd(ctx: typer.Context, fmt: str = typer.Option("table", "--format", "-f", help=N_("table, csv or json."))) -> None:
     """Every playbook in playbooks/ and whether it is live (enabled: its messages are sent) or inactive."""
     from siyu_cli.output import emit_json, emit_rows
     from siyu_cli.plan.enabled import playbook_statuses
@@ -132,7 +132,7 @@ def list_cmd(ctx: typer.Context, fmt: str = typer.Option("table", "--format", "-
         emit_json(rows)
         return
     emit_rows(["name", "status", "file"], [[r["name"], r["status"], r["file"] or "-"] for r in rows], fmt,
-              title="playbooks (only live ones are sent; `siyu plan enable NAME`)")
+              title=_('playbooks (only live ones are sent; `siyu plan enable NAME`)'))
 
 
 def _set_enabled(ctx: typer.Context, names: list[str], enable: bool) -> None:
@@ -141,18 +141,17 @@ def _set_enabled(ctx: typer.Context, names: list[str], enable: bool) -> None:
 
     s = settings(ctx)
     now = set_enabled(s, names, enable=enable)
-    info(f"{'enabled' if enable else 'disabled'}: {', '.join(names)}; live now: {', '.join(now) or 'none'} "
-         f"({s.config_file} [plan] enabled)")
+    info(_('{value}: {join}; live now: {value2} ({config_file} [plan] enabled)').format(value='enabled' if enable else 'disabled', join=', '.join(names), value2=', '.join(now) or 'none', config_file=s.config_file))
 
 
 @plan_app.command("enable")
-def enable_cmd(ctx: typer.Context, names: List[str] = typer.Argument(..., help="Playbook names (or files in playbooks/).")) -> None:
+def enable_cmd(ctx: typer.Context, names: List[str] = typer.Argument(..., help=N_("Playbook names (or files in playbooks/)."))) -> None:
     """Make playbooks live: `siyu push due` / `siyu run hourly` send their messages (checked first)."""
     _set_enabled(ctx, names, True)
 
 
 @plan_app.command("disable")
-def disable_cmd(ctx: typer.Context, names: List[str] = typer.Argument(..., help="Playbook names (or files in playbooks/).")) -> None:
+def disable_cmd(ctx: typer.Context, names: List[str] = typer.Argument(..., help=N_("Playbook names (or files in playbooks/)."))) -> None:
     """Make playbooks inactive: nothing of theirs is sent any more (campaigns already sent stay)."""
     _set_enabled(ctx, names, False)
 
@@ -171,13 +170,13 @@ def _default_timezone(ctx: typer.Context) -> str:
 @plan_app.command("week")
 def week(
     ctx: typer.Context,
-    playbook: Path = typer.Argument(..., help="Playbook file (YAML)."),
-    week: Optional[str] = typer.Option(None, "--week", help="ISO week such as 2026-W48, or a date in it (default: this week)."),
-    group: Optional[List[str]] = typer.Option(None, "--group", "-g", help="Only this group (id or name; repeatable)."),
-    var: Optional[List[str]] = typer.Option(None, "--var", help="Override a variable: name=value (repeatable)."),
-    vars_file: Optional[List[Path]] = typer.Option(None, "--vars", help="YAML/JSON file of variable values."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, md, csv, json or ics."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
+    playbook: Path = typer.Argument(..., help=N_("Playbook file (YAML).")),
+    week: Optional[str] = typer.Option(None, "--week", help=N_("ISO week such as 2026-W48, or a date in it (default: this week).")),
+    group: Optional[List[str]] = typer.Option(None, "--group", "-g", help=N_("Only this group (id or name; repeatable).")),
+    var: Optional[List[str]] = typer.Option(None, "--var", help=N_("Override a variable: name=value (repeatable).")),
+    vars_file: Optional[List[Path]] = typer.Option(None, "--vars", help=N_("YAML/JSON file of variable values.")),
+    fmt: str = typer.Option("table", "--format", "-f", help=N_("table, md, csv, json or ics.")),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help=N_("Write to this file instead of stdout.")),
 ) -> None:
     """Render the week for every target group: time (staggered, in the playbook's zone), group, kind, text."""
     from siyu_cli.errors import UsageError
@@ -187,9 +186,9 @@ def week(
     from siyu_cli.plan.schema import load_playbook
 
     if fmt not in WEEK_FORMATS:
-        raise UsageError(f"--format {fmt!r}: choose one of {', '.join(WEEK_FORMATS)}")
+        raise UsageError(_('--format {fmt!r}: choose one of {join}').format(fmt=fmt, join=', '.join(WEEK_FORMATS)))
     if fmt == "table" and output is not None:
-        raise UsageError("--output needs --format md, csv, json or ics")
+        raise UsageError(_('--output needs --format md, csv, json or ics'))
     from siyu_cli.errors import ConfigError
 
     try:
@@ -200,12 +199,12 @@ def week(
     pb = load_playbook(playbook, default_timezone=s.timezone if s else _default_timezone(ctx), variables=values)
     _check_known(pb, values)
     if not pb.slots:
-        raise UsageError(f"{playbook}: has no weekly plan (`week:`); for lifecycle steps use `siyu plan sop`")
+        raise UsageError(_('{playbook}: has no weekly plan (`week:`); for lifecycle steps use `siyu plan sop`').format(playbook=playbook))
     if s is None:
-        info("no workspace here: previewing with the playbook's targets.fallback groups")
+        info(_("no workspace here: previewing with the playbook's targets.fallback groups"))
     targets = resolve_targets(pb, store_groups(s) if s else [], only=group)
     if not targets:
-        warn("no target group matched (check `targets:` against `siyu sql \"select * from groups\"`)")
+        warn(_('no target group matched (check `targets:` against `siyu sql "select * from groups"`)'))
     plan = render_week(pb, targets, week, variables=values)
     for sk in _summarise_skips(plan.skipped):
         warn(sk)
@@ -215,7 +214,7 @@ def week(
         text = week_text(plan, fmt)
         if output is not None:
             write_text(text, output)
-            info(f"wrote {len(plan.messages)} messages to {output}")
+            info(_('wrote {len} messages to {output}').format(len=len(plan.messages), output=output))
         else:
             write_text(text)
 
@@ -232,12 +231,12 @@ def _summarise_skips(skipped: list[dict]) -> list[str]:
 @plan_app.command("sop")
 def sop(
     ctx: typer.Context,
-    day: Optional[str] = typer.Option(None, "--date", "-d", help="The day (YYYY-MM-DD; default: today in the workspace zone)."),
-    playbook: Optional[List[Path]] = typer.Option(None, "--playbook", "-p", help="Playbook(s) (default: every enabled playbook in playbooks/ with a `sop:`)."),
-    var: Optional[List[str]] = typer.Option(None, "--var", help="Override a variable: name=value (repeatable)."),
-    vars_file: Optional[List[Path]] = typer.Option(None, "--vars", help="YAML/JSON file of variable values."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, md, csv or json."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
+    day: Optional[str] = typer.Option(None, "--date", "-d", help=N_("The day (YYYY-MM-DD; default: today in the workspace zone).")),
+    playbook: Optional[List[Path]] = typer.Option(None, "--playbook", "-p", help=N_("Playbook(s) (default: every enabled playbook in playbooks/ with a `sop:`).")),
+    var: Optional[List[str]] = typer.Option(None, "--var", help=N_("Override a variable: name=value (repeatable).")),
+    vars_file: Optional[List[Path]] = typer.Option(None, "--vars", help=N_("YAML/JSON file of variable values.")),
+    fmt: str = typer.Option("table", "--format", "-f", help=N_("table, md, csv or json.")),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help=N_("Write to this file instead of stdout.")),
 ) -> None:
     """List the lifecycle steps due on a day: member, step, channel, rendered message."""
 
@@ -249,9 +248,9 @@ def sop(
     from siyu_cli.plan.sop import sop_due
 
     if fmt not in SOP_FORMATS:
-        raise UsageError(f"--format {fmt!r}: choose one of {', '.join(SOP_FORMATS)}")
+        raise UsageError(_('--format {fmt!r}: choose one of {join}').format(fmt=fmt, join=', '.join(SOP_FORMATS)))
     if fmt == "table" and output is not None:
-        raise UsageError("--output needs --format md, csv or json")
+        raise UsageError(_('--output needs --format md, csv or json'))
     s = settings(ctx)
     if day is None:
         from siyu_cli import clock
@@ -261,14 +260,13 @@ def sop(
         try:
             the_day = date.fromisoformat(day)
         except ValueError:
-            raise UsageError(f"--date {day!r} is not a date like 2026-11-24") from None
+            raise UsageError(_('--date {day!r} is not a date like 2026-11-24').format(day=day)) from None
     values = parse_variables(var, vars_file)
     paths = list(playbook) if playbook else enabled_playbooks(s)
     books = [load_playbook(p, default_timezone=s.timezone, variables=values) for p in paths]
     books = [b for b in books if b.sop is not None]
     if not books:
-        raise UsageError("no enabled playbook with a `sop:` section "
-                         "(`siyu plan list` shows them; `siyu plan enable NAME`, or pass --playbook FILE to preview one)")
+        raise UsageError(_('no enabled playbook with a `sop:` section (`siyu plan list` shows them; `siyu plan enable NAME`, or pass --playbook FILE to preview one)'))
     report = sop_due(s, the_day, books, variables=values)
     if fmt == "table":
         print_sop_table(report)
@@ -277,7 +275,7 @@ def sop(
         text = sop_text(report, fmt)
         if output is not None:
             write_text(text, output)
-            info(f"wrote {len(report.items)} SOP messages to {output}; {exclusion_line(report)}")
+            info(_('wrote {len} SOP messages to {output}; {exclusion_line}').format(len=len(report.items), output=output, exclusion_line=exclusion_line(report)))
         else:
             write_text(text)
             if fmt != "json":

@@ -7,14 +7,16 @@ from typing import List, Optional
 
 import typer
 
+from siyu_cli.i18n import N_, _
+
 from siyu_cli.cli.context import settings as ctx_settings
 from siyu_cli.output import Format
 
-push_app = typer.Typer(help="WeCom push campaigns: create, preview, send (exactly once), resume, status, remind, cancel.",
+push_app = typer.Typer(help=N_("WeCom push campaigns: create, preview, send (exactly once), resume, status, remind, cancel."),
                        no_args_is_help=True)
-optout_app = typer.Typer(help="The opt-out list honoured by every push channel and by plan/SOP lists.", no_args_is_help=True)
+optout_app = typer.Typer(help=N_("The opt-out list honoured by every push channel and by plan/SOP lists."), no_args_is_help=True)
 
-FMT = typer.Option(Format.table, "--format", "-f", help="table (people), json or csv (programs).")
+FMT = typer.Option(Format.table, "--format", "-f", help=N_("table (people), json or csv (programs)."))
 
 
 def _attachments(links: list[str], images: list[Path], minis: list[str]) -> list[dict]:
@@ -24,7 +26,7 @@ def _attachments(links: list[str], images: list[Path], minis: list[str]) -> list
     for spec in links:
         parts = spec.split("|")
         if len(parts) < 2:
-            raise UsageError(f"--link needs 'TITLE|URL[|DESC[|PICURL]]', got {spec!r}")
+            raise UsageError(_("--link needs 'TITLE|URL[|DESC[|PICURL]]', got {spec!r}").format(spec=spec))
         body = {"title": parts[0], "url": parts[1]}
         if len(parts) > 2 and parts[2]:
             body["desc"] = parts[2]
@@ -36,7 +38,7 @@ def _attachments(links: list[str], images: list[Path], minis: list[str]) -> list
     for spec in minis:
         parts = spec.split("|")
         if len(parts) != 4:
-            raise UsageError(f"--miniprogram needs 'TITLE|APPID|PAGE|COVER_IMAGE', got {spec!r}")
+            raise UsageError(_("--miniprogram needs 'TITLE|APPID|PAGE|COVER_IMAGE', got {spec!r}").format(spec=spec))
         out.append({"msgtype": "miniprogram", "miniprogram": {
             "title": parts[0], "appid": parts[1], "page": parts[2], "pic_path": str(Path(parts[3]).expanduser().resolve())}})
     return out
@@ -45,20 +47,20 @@ def _attachments(links: list[str], images: list[Path], minis: list[str]) -> list
 @push_app.command("create")
 def create_cmd(
     ctx: typer.Context,
-    channel: str = typer.Option("customer", "--channel", "-c", help="customer | group | app | robot"),
-    audience: str = typer.Option("", "--audience", "-a", help="segment:A[@SNAP], tag:T, store:S, sql:SELECT…, list:IDS|@FILE, all, sop:PB[:STEP], plan:PB[:SLOT]"),
-    text: Optional[str] = typer.Option(None, "--text", "-t", help="Message text (a Jinja2 template, e.g. '{{ name }}，你好')."),
-    template_file: Optional[Path] = typer.Option(None, "--template-file", help="Read the message template from a file."),
-    name: Optional[str] = typer.Option(None, "--name", help="A name for people."),
-    campaign_id: Optional[str] = typer.Option(None, "--id", help="Campaign id (default cYYYYMMDD-NNN)."),
-    link: List[str] = typer.Option([], "--link", help="Link attachment 'TITLE|URL[|DESC[|PICURL]]' (repeatable)."),
-    image: List[Path] = typer.Option([], "--image", help="Image attachment file, uploaded at send time (repeatable)."),
-    miniprogram: List[str] = typer.Option([], "--miniprogram", help="Mini-program 'TITLE|APPID|PAGE|COVER_IMAGE'."),
-    holdout: Optional[str] = typer.Option(None, "--holdout", help="Hold out this share of the eligible recipients at random (10%, 0.1; 0 = none; default [push] holdout)."),
-    variant: List[str] = typer.Option([], "--variant", help="Message variant NAME[:WEIGHT]=TEMPLATE (or =@file); repeatable; recipients split at random."),
-    coupon: List[str] = typer.Option([], "--coupon", help="The coupon / discount code this campaign hands out (repeatable or A,B): results add attribution by redemption."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be created (arm sizes, minimum detectable effect); store nothing."),
-    show_all: bool = typer.Option(False, "--all", help="List every excluded recipient."),
+    channel: str = typer.Option("customer", "--channel", "-c", help=N_("customer | group | app | robot")),
+    audience: str = typer.Option("", "--audience", "-a", help=N_("segment:A[@SNAP], tag:T, store:S, sql:SELECT…, list:IDS|@FILE, all, sop:PB[:STEP], plan:PB[:SLOT]")),
+    text: Optional[str] = typer.Option(None, "--text", "-t", help=N_("Message text (a Jinja2 template, e.g. '{{ name }}，你好').")),
+    template_file: Optional[Path] = typer.Option(None, "--template-file", help=N_("Read the message template from a file.")),
+    name: Optional[str] = typer.Option(None, "--name", help=N_("A name for people.")),
+    campaign_id: Optional[str] = typer.Option(None, "--id", help=N_("Campaign id (default cYYYYMMDD-NNN).")),
+    link: List[str] = typer.Option([], "--link", help=N_("Link attachment 'TITLE|URL[|DESC[|PICURL]]' (repeatable).")),
+    image: List[Path] = typer.Option([], "--image", help=N_("Image attachment file, uploaded at send time (repeatable).")),
+    miniprogram: List[str] = typer.Option([], "--miniprogram", help=N_("Mini-program 'TITLE|APPID|PAGE|COVER_IMAGE'.")),
+    holdout: Optional[str] = typer.Option(None, "--holdout", help=N_("Hold out this share of the eligible recipients at random (10%, 0.1; 0 = none; default [push] holdout).")),
+    variant: List[str] = typer.Option([], "--variant", help=N_("Message variant NAME[:WEIGHT]=TEMPLATE (or =@file); repeatable; recipients split at random.")),
+    coupon: List[str] = typer.Option([], "--coupon", help=N_("The coupon / discount code this campaign hands out (repeatable or A,B): results add attribution by redemption.")),
+    dry_run: bool = typer.Option(False, "--dry-run", help=N_("Show what would be created (arm sizes, minimum detectable effect); store nothing.")),
+    show_all: bool = typer.Option(False, "--all", help=N_("List every excluded recipient.")),
     fmt: Format = FMT,
 ) -> None:
     """Create a campaign (audience × template × channel) in the ledger and show its preview."""
@@ -68,11 +70,11 @@ def create_cmd(
     settings = ctx_settings(ctx)
     if template_file is not None:
         if text:
-            raise UsageError("give --text or --template-file, not both")
+            raise UsageError(_('give --text or --template-file, not both'))
         try:
             text = template_file.read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise UsageError(f"{template_file}: no such file") from None
+            raise UsageError(_('{template_file}: no such file').format(template_file=template_file)) from None
     spec = CampaignSpec(channel=channel, audience=audience, text=text or "", name=name, campaign_id=campaign_id,
                         attachments=_attachments(link, image, miniprogram), holdout=holdout, variants=list(variant),
                         coupons=list(coupon))
@@ -84,7 +86,7 @@ def create_cmd(
 
 @push_app.command("results")
 def results_cmd(ctx: typer.Context, campaign: str = typer.Argument(...),
-                days: int = typer.Option(30, "--days", help="Purchases within this many days of the send count as responses."),
+                days: int = typer.Option(30, "--days", help=N_("Purchases within this many days of the send count as responses.")),
                 fmt: Format = FMT) -> None:
     """Per arm: assigned, reached, responders, orders, GMV; uplift over the holdout with 95 % CI and p-value."""
     from siyu_cli import output
@@ -93,7 +95,7 @@ def results_cmd(ctx: typer.Context, campaign: str = typer.Argument(...),
     from siyu_cli.store import open_store
 
     if days < 1:
-        raise UsageError("--days must be at least 1")
+        raise UsageError(_('--days must be at least 1'))
     with open_store(ctx_settings(ctx), read_only=True) as con:
         d = results(con, campaign, days=days)
     if fmt is Format.json:
@@ -119,17 +121,17 @@ def results_cmd(ctx: typer.Context, campaign: str = typer.Argument(...),
         render.print_attribution(red["arms"], red["uplift"], "redeemers", "redemption_rate",
                                  f"{campaign} · attribution by redemption (code {', '.join(red['codes'])})")
         o = red["outside"]
-        output.info(f"redemption: {red['label']}")
+        output.info(_('redemption: {value}').format(value=red['label']))
         from siyu_cli.formatting import money
 
-        output.info(f"{o['label']}: {o['orders']} orders, GMV {money(o['gmv'])}")
+        output.info(_('{label}: {orders} orders, GMV {gmv}').format(label=o['label'], orders=o['orders'], gmv=money(o['gmv'])))
         if red["note"]:
             output.info(red["note"])
 
 
 @push_app.command("preview")
 def preview_cmd(ctx: typer.Context, campaign: str = typer.Argument(...),
-                show_all: bool = typer.Option(False, "--all", help="List every excluded recipient."), fmt: Format = FMT) -> None:
+                show_all: bool = typer.Option(False, "--all", help=N_("List every excluded recipient.")), fmt: Format = FMT) -> None:
     """Counts, batches per sender, a rendered sample and every excluded recipient with the reason."""
     from siyu_cli.push import preview
 
@@ -173,7 +175,7 @@ def _send(ctx, campaign: str, ignore_quiet_hours: bool, fmt: Format) -> None:
 
 @push_app.command("send")
 def send_cmd(ctx: typer.Context, campaign: str = typer.Argument(...),
-             ignore_quiet_hours: bool = typer.Option(False, "--ignore-quiet-hours", help="Send even in push.quiet_hours."),
+             ignore_quiet_hours: bool = typer.Option(False, "--ignore-quiet-hours", help=N_("Send even in push.quiet_hours.")),
              fmt: Format = FMT) -> None:
     """Send a campaign. Safe to re-run: finished batches are never sent again. Exit 3 when some recipients failed."""
     _send(ctx, campaign, ignore_quiet_hours, fmt)
@@ -188,8 +190,8 @@ def resume_cmd(ctx: typer.Context, campaign: str = typer.Argument(...),
 
 @push_app.command("status")
 def status_cmd(ctx: typer.Context, campaign: str = typer.Argument(...),
-               sync: bool = typer.Option(True, "--sync/--no-sync", help="Fetch delivery results from WeCom first."),
-               recipients: bool = typer.Option(False, "--recipients", help="One row per recipient instead of the summary."),
+               sync: bool = typer.Option(True, "--sync/--no-sync", help=N_("Fetch delivery results from WeCom first.")),
+               recipients: bool = typer.Option(False, "--recipients", help=N_("One row per recipient instead of the summary.")),
                fmt: Format = FMT) -> None:
     """Per-recipient delivery (delivered / not a friend / over quota / unconfirmed by the guide), synced from WeCom."""
     from siyu_cli import output
@@ -225,7 +227,7 @@ def status_cmd(ctx: typer.Context, campaign: str = typer.Argument(...),
 
 @push_app.command("remind")
 def remind_cmd(ctx: typer.Context, campaign: str = typer.Argument(...),
-               app: bool = typer.Option(False, "--app", help="Also tell each guide by app message what is waiting."),
+               app: bool = typer.Option(False, "--app", help=N_("Also tell each guide by app message what is waiting.")),
                fmt: Format = FMT) -> None:
     """Remind guides to confirm their pending mass-send tasks (WeCom allows 3 reminders a day)."""
     from siyu_cli import output
@@ -270,11 +272,11 @@ def list_cmd(ctx: typer.Context, fmt: Format = FMT) -> None:
 @push_app.command("due")
 def due_cmd(
     ctx: typer.Context,
-    start: Optional[str] = typer.Option(None, "--from", help="Window start (ISO datetime; default: 1 hour ago)."),
-    end: Optional[str] = typer.Option(None, "--to", help="Window end (default: now)."),
-    send: bool = typer.Option(True, "--send/--no-send", help="Send what is due, or only create the campaigns."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="List what would go (per playbook and step: text, groups or "
-                                 "customers per guide) and what is held back and why; store and send nothing."),
+    start: Optional[str] = typer.Option(None, "--from", help=N_("Window start (ISO datetime; default: 1 hour ago).")),
+    end: Optional[str] = typer.Option(None, "--to", help=N_("Window end (default: now).")),
+    send: bool = typer.Option(True, "--send/--no-send", help=N_("Send what is due, or only create the campaigns.")),
+    dry_run: bool = typer.Option(False, "--dry-run", help=N_("List what would go (per playbook and step: text, groups or "
+                                 "customers per guide) and what is held back and why; store and send nothing.")),
     fmt: Format = FMT,
 ) -> None:
     """Turn plan slots and SOP steps of the enabled playbooks due in [--from, --to) into campaigns (idempotent) and send them."""
@@ -292,7 +294,7 @@ def due_cmd(
         try:
             d = datetime.fromisoformat(v)
         except ValueError:
-            raise UsageError(f"not an ISO datetime: {v!r}") from None
+            raise UsageError(_('not an ISO datetime: {v!r}').format(v=v)) from None
         return d if d.tzinfo else d.replace(tzinfo=tz)
 
     from siyu_cli import clock
@@ -318,26 +320,26 @@ def due_cmd(
 # ---------------------------------------------------------------- optout
 
 @optout_app.command("add")
-def optout_add(ctx: typer.Context, ids: List[str] = typer.Argument(..., help="member ids, external_userids or phones"),
-               channel: str = typer.Option("all", "--channel", help="all | customer | group | app"),
+def optout_add(ctx: typer.Context, ids: List[str] = typer.Argument(..., help=N_("member ids, external_userids or phones")),
+               channel: str = typer.Option("all", "--channel", help=N_("all | customer | group | app")),
                reason: Optional[str] = typer.Option(None, "--reason")) -> None:
     """Add people to the opt-out list."""
     from siyu_cli import output
     from siyu_cli.push import add_optouts
 
     n = add_optouts(ctx_settings(ctx), ids, channel=channel, reason=reason)
-    output.info(f"{n} added ({len(ids) - n} already listed)")
+    output.info(_('{n} added ({value} already listed)').format(n=n, value=len(ids) - n))
 
 
 @optout_app.command("remove")
 def optout_remove(ctx: typer.Context, ids: List[str] = typer.Argument(...),
-                  channel: Optional[str] = typer.Option(None, "--channel", help="Only this channel's entry.")) -> None:
+                  channel: Optional[str] = typer.Option(None, "--channel", help=N_("Only this channel's entry."))) -> None:
     """Remove people from the opt-out list."""
     from siyu_cli import output
     from siyu_cli.push import remove_optouts
 
     n = remove_optouts(ctx_settings(ctx), ids, channel=channel)
-    output.info(f"{n} removed")
+    output.info(_('{n} removed').format(n=n))
 
 
 @optout_app.command("list")

@@ -8,10 +8,12 @@ from typing import List, Optional
 
 import typer
 
+from siyu_cli.i18n import N_, _
+
 from siyu_cli.output import Format
 
 sandbox_app = typer.Typer(
-    help="A local WeCom sandbox (same endpoints, errcodes and limits as WeCom) for trying pushes safely.",
+    help=N_("A local WeCom sandbox (same endpoints, errcodes and limits as WeCom) for trying pushes safely."),
     no_args_is_help=True,
 )
 
@@ -37,9 +39,9 @@ def _sandbox_config(settings) -> dict:
     conf = settings.section("sandbox") if settings is not None else {}
     for key, value in conf.items():
         if key not in SANDBOX_KEYS:
-            raise ConfigError(f"{settings.config_file}: unknown key sandbox.{key} (known: {', '.join(SANDBOX_KEYS)})")
+            raise ConfigError(_('{config_file}: unknown key sandbox.{key} (known: {join})').format(config_file=settings.config_file, key=key, join=', '.join(SANDBOX_KEYS)))
         if not isinstance(value, SANDBOX_KEYS[key]) or isinstance(value, bool):
-            raise ConfigError(f"{settings.config_file}: sandbox.{key} has the wrong type")
+            raise ConfigError(_('{config_file}: sandbox.{key} has the wrong type').format(config_file=settings.config_file, key=key))
     return conf
 
 
@@ -61,21 +63,21 @@ def _read_private(path: Path) -> str | None:
 @sandbox_app.command("serve")
 def serve(
     ctx: typer.Context,
-    port: Optional[int] = typer.Option(None, "--port", "-p", help="Port on 127.0.0.1 (default 0 = any free port; [sandbox] port)."),
-    confirm: Optional[str] = typer.Option(None, "--confirm", help="How guides confirm mass sends: auto (default) | manual | never."),
-    confirm_delay: Optional[float] = typer.Option(None, "--confirm-delay", help="Seconds before guides auto-confirm (default 0)."),
+    port: Optional[int] = typer.Option(None, "--port", "-p", help=N_("Port on 127.0.0.1 (default 0 = any free port; [sandbox] port).")),
+    confirm: Optional[str] = typer.Option(None, "--confirm", help=N_("How guides confirm mass sends: auto (default) | manual | never.")),
+    confirm_delay: Optional[float] = typer.Option(None, "--confirm-delay", help=N_("Seconds before guides auto-confirm (default 0).")),
     fault: List[str] = typer.Option(
         [], "--fault",
-        help="Fault injection, repeatable: errcode=45009:0.1, 5xx=0.05, drop=0.02, drop_after=0.02, latency=0.2, "
-             "token_expiry=0.01, path=add_msg_template, seed=7.",
+        help=N_("Fault injection, repeatable: errcode=45009:0.1, 5xx=0.05, drop=0.02, drop_after=0.02, latency=0.2, "
+             "token_expiry=0.01, path=add_msg_template, seed=7."),
     ),
-    token_ttl: Optional[int] = typer.Option(None, "--token-ttl", help="Access-token lifetime in seconds (default 7200)."),
+    token_ttl: Optional[int] = typer.Option(None, "--token-ttl", help=N_("Access-token lifetime in seconds (default 7200).")),
     quota: Optional[str] = typer.Option(
-        None, "--quota", help="Per-customer mass-send cap PERIOD[:N]: month (days in month, default), week:7, day:1."
+        None, "--quota", help=N_("Per-customer mass-send cap PERIOD[:N]: month (days in month, default), week:7, day:1.")
     ),
-    seed: Optional[str] = typer.Option(None, "--seed", help="Contacts: auto (workspace store if it has any, else synthetic) | store | synthetic | none."),
-    state_dir: Optional[Path] = typer.Option(None, "--state-dir", help="Where deliveries and the sandbox secret are kept (default: <workspace>/.sandbox)."),
-    show_secret: bool = typer.Option(False, "--show-secret", help="Also print the sandbox's own generated secret and robot key."),
+    seed: Optional[str] = typer.Option(None, "--seed", help=N_("Contacts: auto (workspace store if it has any, else synthetic) | store | synthetic | none.")),
+    state_dir: Optional[Path] = typer.Option(None, "--state-dir", help=N_("Where deliveries and the sandbox secret are kept (default: <workspace>/.sandbox).")),
+    show_secret: bool = typer.Option(False, "--show-secret", help=N_("Also print the sandbox's own generated secret and robot key.")),
 ) -> None:
     """Serve the sandbox until Ctrl-C; prints the URL and the variables to export."""
     from siyu_cli.errors import UsageError
@@ -94,21 +96,21 @@ def serve(
     if state_dir is None and conf.get("state_dir") and settings is not None:
         state_dir = settings.path(conf["state_dir"])
     if confirm not in ("auto", "manual", "never"):
-        raise UsageError("--confirm must be auto, manual or never")
+        raise UsageError(_('--confirm must be auto, manual or never'))
     try:
         faults = parse_cli(fault)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     quota_spec = None
     if quota:
-        period, _, n = quota.partition(":")
+        period, _sep, n = quota.partition(":")
         if period not in ("month", "week", "day") or (n and not n.isdigit()):
-            raise UsageError("--quota must be month, week or day, optionally :N (e.g. day:1)")
+            raise UsageError(_('--quota must be month, week or day, optionally :N (e.g. day:1)'))
         quota_spec = {"period": period, "limit": int(n) if n else None}
     if seed == "store" and settings is None:
-        raise UsageError("--seed store needs a workspace (--workspace or SIYU_WORKSPACE)")
+        raise UsageError(_('--seed store needs a workspace (--workspace or SIYU_WORKSPACE)'))
     if seed not in ("auto", "store", "synthetic", "none"):
-        raise UsageError("--seed must be auto, store, synthetic or none")
+        raise UsageError(_('--seed must be auto, store, synthetic or none'))
     if state_dir is None:
         if settings is not None:
             state_dir = settings.root / ".sandbox"
@@ -129,7 +131,7 @@ def serve(
     try:
         server.start()
     except OSError as exc:
-        raise UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
+        raise UsageError(_('cannot listen on 127.0.0.1:{port}: {strerror}').format(port=port, strerror=exc.strerror)) from None
     seeded = ", ".join(f"{v} {k}" for k, v in server.seeded.items()) or "no contacts"
     lines = [
         f"siyu sandbox listening on {server.url} (confirm={confirm}; {seeded}; deliveries in {state_dir})",
@@ -169,7 +171,7 @@ def _url(ctx: typer.Context, url: str | None) -> str:
     base = (settings.section("wecom").get("base_url") if settings else None) or ""
     if base.startswith(("http://127.0.0.1", "http://localhost")):
         return base.rstrip("/")
-    raise UsageError("which sandbox? pass --url or set SIYU_WECOM_BASE_URL (printed by `siyu sandbox serve`)")
+    raise UsageError(_('which sandbox? pass --url or set SIYU_WECOM_BASE_URL (printed by `siyu sandbox serve`)'))
 
 
 def _control(url: str, name: str, body: dict | None = None) -> dict:
@@ -181,34 +183,34 @@ def _control(url: str, name: str, body: dict | None = None) -> dict:
         with httpx.Client(timeout=10, trust_env=False) as http:
             resp = http.post(f"{url}/sandbox/{name}", json=body or {}) if body is not None else http.get(f"{url}/sandbox/{name}")
     except httpx.TransportError:
-        raise TemporaryFailure(f"no sandbox answering at {url} (is `siyu sandbox serve` running?)") from None
+        raise TemporaryFailure(_('no sandbox answering at {url} (is `siyu sandbox serve` running?)').format(url=url)) from None
     if resp.status_code != 200:
-        raise UsageError(f"sandbox refused {name}: {resp.text[:200]}")
+        raise UsageError(_('sandbox refused {name}: {value}').format(name=name, value=resp.text[:200]))
     return resp.json()
 
 
 @sandbox_app.command("confirm")
 def confirm_cmd(
     ctx: typer.Context,
-    msgid: Optional[str] = typer.Option(None, "--msgid", help="Only this mass send."),
-    sender: Optional[str] = typer.Option(None, "--sender", help="Only this guide's tasks."),
-    url: Optional[str] = typer.Option(None, "--url", help="Sandbox URL (default: $SIYU_WECOM_BASE_URL)."),
+    msgid: Optional[str] = typer.Option(None, "--msgid", help=N_("Only this mass send.")),
+    sender: Optional[str] = typer.Option(None, "--sender", help=N_("Only this guide's tasks.")),
+    url: Optional[str] = typer.Option(None, "--url", help=N_("Sandbox URL (default: $SIYU_WECOM_BASE_URL).")),
 ) -> None:
     """Make guides confirm their pending mass-send tasks (as if they tapped 'send' in WeCom)."""
     from siyu_cli import output
 
     n = _control(_url(ctx, url), "confirm", {"msgid": msgid, "sender": sender})["confirmed"]
-    typer.echo(str(n) if output.is_quiet() else f"confirmed {n} task(s)")
+    typer.echo(str(n) if output.is_quiet() else _("confirmed {count} task(s)").format(count=n))
 
 
 @sandbox_app.command("deliveries")
 def deliveries_cmd(
     ctx: typer.Context,
-    channel: Optional[str] = typer.Option(None, "--channel", help="customer | group | app | robot."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, csv or json."),
-    url: Optional[str] = typer.Option(None, "--url", help="Sandbox URL (default: $SIYU_WECOM_BASE_URL)."),
+    channel: Optional[str] = typer.Option(None, "--channel", help=N_("customer | group | app | robot.")),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table, csv or json.")),
+    url: Optional[str] = typer.Option(None, "--url", help=N_("Sandbox URL (default: $SIYU_WECOM_BASE_URL).")),
     state_dir: Optional[Path] = typer.Option(
-        None, "--state-dir", help="Read the record a (stopped) sandbox left in this folder instead of asking a running one."
+        None, "--state-dir", help=N_("Read the record a (stopped) sandbox left in this folder instead of asking a running one.")
     ),
 ) -> None:
     """Every message a customer, group, staff member or robot received from the sandbox."""
@@ -220,21 +222,21 @@ def deliveries_cmd(
     if state_dir is not None:
         path = state_dir.expanduser() / "deliveries.jsonl"
         if not path.is_file():
-            raise UsageError(f"{path}: no such file (no sandbox has recorded deliveries there)")
+            raise UsageError(_('{path}: no such file (no sandbox has recorded deliveries there)').format(path=path))
         rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     else:
         rows = _control(_url(ctx, url), "deliveries", None if channel is None else {"channel": channel})["deliveries"]
     if channel:
         rows = [r for r in rows if r["channel"] == channel]
     cols = ["at", "channel", "msgid", "sender", "recipient", "text", "attachments"]
-    emit_rows(cols, [[r.get(c) for c in cols] for r in rows], fmt, title="sandbox deliveries")
+    emit_rows(cols, [[r.get(c) for c in cols] for r in rows], fmt, title=_('sandbox deliveries'))
 
 
 @sandbox_app.command("status")
 def status_cmd(
     ctx: typer.Context,
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
-    url: Optional[str] = typer.Option(None, "--url", help="Sandbox URL (default: $SIYU_WECOM_BASE_URL)."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table or json.")),
+    url: Optional[str] = typer.Option(None, "--url", help=N_("Sandbox URL (default: $SIYU_WECOM_BASE_URL).")),
 ) -> None:
     """What a running sandbox holds: contacts, mass sends, pending tasks, deliveries, faults."""
     from siyu_cli.output import emit_json, emit_rows
@@ -246,18 +248,18 @@ def status_cmd(
     rows = [[k, v] for k, v in state.items() if k not in ("counters", "faults")]
     rows += [[f"counter.{k}", v] for k, v in state["counters"].items()]
     rows += [["faults", {k: v for k, v in state["faults"].items() if v} or "none"]]
-    emit_rows(["key", "value"], rows, fmt, title="sandbox")
+    emit_rows(["key", "value"], rows, fmt, title=_('sandbox'))
 
 
 @sandbox_app.command("faults")
 def faults_cmd(
     ctx: typer.Context,
-    fault: List[str] = typer.Option([], "--fault", help="Replace the random faults (same syntax as `serve --fault`)."),
+    fault: List[str] = typer.Option([], "--fault", help=N_("Replace the random faults (same syntax as `serve --fault`).")),
     next_: List[str] = typer.Option(
-        [], "--next", help="One-shot fault KIND[:ENDPOINT][:ERRCODE], e.g. drop_after:add_msg_template or errcode:message/send:45009."
+        [], "--next", help=N_("One-shot fault KIND[:ENDPOINT][:ERRCODE], e.g. drop_after:add_msg_template or errcode:message/send:45009.")
     ),
-    clear: bool = typer.Option(False, "--clear", help="Remove every fault."),
-    url: Optional[str] = typer.Option(None, "--url", help="Sandbox URL (default: $SIYU_WECOM_BASE_URL)."),
+    clear: bool = typer.Option(False, "--clear", help=N_("Remove every fault.")),
+    url: Optional[str] = typer.Option(None, "--url", help=N_("Sandbox URL (default: $SIYU_WECOM_BASE_URL).")),
 ) -> None:
     """Change a running sandbox's fault injection; prints the faults now in force."""
     from siyu_cli.errors import UsageError
@@ -272,18 +274,18 @@ def faults_cmd(
             raise UsageError(str(exc)) from None
     shots = []
     for value in next_:
-        kind, _, rest = value.partition(":")
-        path, _, code = rest.partition(":")
+        kind, _sep, rest = value.partition(":")
+        path, _sep, code = rest.partition(":")
         if kind not in KINDS:
-            raise UsageError(f"--next {value!r}: kind must be one of {', '.join(KINDS)}")
+            raise UsageError(_('--next {value!r}: kind must be one of {join}').format(value=value, join=', '.join(KINDS)))
         shot: dict = {"kind": kind, "path": path or None}
         if kind == "errcode":
             if not code.lstrip("-").isdigit():
-                raise UsageError(f"--next {value!r}: an errcode fault needs the code, e.g. errcode:add_msg_template:45009")
+                raise UsageError(_('--next {value!r}: an errcode fault needs the code, e.g. errcode:add_msg_template:45009').format(value=value))
             shot["errcode"] = int(code)
         elif kind == "http":
             if not code.isdigit():
-                raise UsageError(f"--next {value!r}: an http fault needs a status, e.g. http:gettoken:429")
+                raise UsageError(_('--next {value!r}: an http fault needs a status, e.g. http:gettoken:429').format(value=value))
             shot["status"] = int(code)
         elif kind == "latency":
             shot["seconds"] = float(code or 1)
@@ -296,22 +298,22 @@ def faults_cmd(
 @sandbox_app.command("contact")
 def contact_cmd(
     ctx: typer.Context,
-    action: str = typer.Argument(..., help="add | remove | join | leave"),
-    external_userid: str = typer.Argument(..., help="The customer's external_userid."),
-    target: str = typer.Argument(..., help="The guide's userid (add/remove) or the group's chat_id (join/leave)."),
-    unionid: Optional[str] = typer.Option(None, "--unionid", help="add: the customer's unionid."),
-    phone: List[str] = typer.Option([], "--phone", help="add: a phone in the guide's remark (remark_mobiles), repeatable."),
-    state: Optional[str] = typer.Option(None, "--state", help="add: the live-code state the customer came through."),
-    by: str = typer.Option("guide", "--by", help="remove: who ended it: guide (del_external_contact: gone from the "
-                           "guide's list) or customer (del_follow_user: still listed, sends fail)."),
-    url: Optional[str] = typer.Option(None, "--url", help="Sandbox URL (default: $SIYU_WECOM_BASE_URL)."),
+    action: str = typer.Argument(..., help=N_("add | remove | join | leave")),
+    external_userid: str = typer.Argument(..., help=N_("The customer's external_userid.")),
+    target: str = typer.Argument(..., help=N_("The guide's userid (add/remove) or the group's chat_id (join/leave).")),
+    unionid: Optional[str] = typer.Option(None, "--unionid", help=N_("add: the customer's unionid.")),
+    phone: List[str] = typer.Option([], "--phone", help=N_("add: a phone in the guide's remark (remark_mobiles), repeatable.")),
+    state: Optional[str] = typer.Option(None, "--state", help=N_("add: the live-code state the customer came through.")),
+    by: str = typer.Option("guide", "--by", help=N_("remove: who ended it: guide (del_external_contact: gone from the "
+                           "guide's list) or customer (del_follow_user: still listed, sends fail).")),
+    url: Optional[str] = typer.Option(None, "--url", help=N_("Sandbox URL (default: $SIYU_WECOM_BASE_URL).")),
 ) -> None:
     """Change relations between syncs: a guide adds or loses a customer, a customer joins or leaves a group."""
     from siyu_cli.errors import UsageError
 
     actions = {"add": "add", "remove": "remove_friend", "join": "join_group", "leave": "leave_group"}
     if action not in actions:
-        raise UsageError(f"action must be one of {', '.join(actions)}, not {action!r}")
+        raise UsageError(_('action must be one of {join}, not {action!r}').format(join=', '.join(actions), action=action))
     body: dict = {"action": actions[action], "external_userid": external_userid}
     body["chat_id" if action in ("join", "leave") else "userid"] = target
     if action == "add":
@@ -321,23 +323,23 @@ def contact_cmd(
             raise UsageError(f"--by must be guide or customer, not {by!r}")
         body["by"] = by
     _control(_url(ctx, url), "contacts", body)
-    typer.echo(f"{action} {external_userid} {target}: ok")
+    typer.echo(_('{action} {external_userid} {target}: ok').format(action=action, external_userid=external_userid, target=target))
 
 
 @sandbox_app.command("reset")
 def reset_cmd(ctx: typer.Context, url: Optional[str] = typer.Option(None, "--url")) -> None:
     """Forget mass sends, deliveries, quotas and faults (contacts stay)."""
     _control(_url(ctx, url), "reset", {})
-    typer.echo("sandbox reset")
+    typer.echo(_('sandbox reset'))
 
 
-wecom_app = typer.Typer(help="Check the WeCom connection and look up errcodes.", no_args_is_help=True)
+wecom_app = typer.Typer(help=N_("Check the WeCom connection and look up errcodes."), no_args_is_help=True)
 
 
 @wecom_app.command("check")
 def wecom_check(
     ctx: typer.Context,
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table or json.")),
 ) -> None:
     """Fetch a token and list the guides with customer contact: proves corp id, secret and base URL work."""
     import time
@@ -365,17 +367,17 @@ def wecom_check(
     if fmt is Format.json:
         emit_json(result)
     else:
-        emit_rows(["key", "value"], [[k, v] for k, v in result.items()], fmt, title="WeCom connection")
+        emit_rows(["key", "value"], [[k, v] for k, v in result.items()], fmt, title=_('WeCom connection'))
 
 
 @wecom_app.command("errcodes")
-def wecom_errcodes(fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, csv or json.")) -> None:
+def wecom_errcodes(fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table, csv or json."))) -> None:
     """Every errcode siyu knows and what it does about it (retry / refresh / skip / fatal)."""
     from siyu_cli.output import emit_rows
     from siyu_cli.wecom import errcodes
 
     emit_rows(["errcode", "category", "config", "meaning"],
-              [[e.code, e.category, e.config, e.meaning] for e in errcodes.table()], fmt, title="WeCom errcodes")
+              [[e.code, e.category, e.config, e.meaning] for e in errcodes.table()], fmt, title=_('WeCom errcodes'))
 
 
 def register(app: typer.Typer) -> None:

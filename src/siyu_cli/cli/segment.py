@@ -8,6 +8,8 @@ from typing import Optional
 
 import typer
 
+from siyu_cli.i18n import N_, _
+
 from siyu_cli.cli.context import settings
 from siyu_cli.output import rich_text
 
@@ -26,8 +28,8 @@ class ListFormat(str, Enum):
 
 
 segment_app = typer.Typer(
-    help="RFM segments: `siyu segment` previews (stores nothing); `siyu segment run` (or --save) stores a "
-    "snapshot; list, diff, history and show read stored ones.",
+    help=N_("RFM segments: `siyu segment` previews (stores nothing); `siyu segment run` (or --save) stores a "
+    "snapshot; list, diff, history and show read stored ones."),
     invoke_without_command=True,
     no_args_is_help=False,
 )
@@ -42,21 +44,21 @@ def register(app: typer.Typer) -> None:
 def run(
     ctx: typer.Context,
     scheme: Optional[str] = typer.Option(
-        None, "--scheme", "-s", help="rfm8 (A–H, default), rfm11 (quintiles, 11 names) or a custom scheme .yaml."
+        None, "--scheme", "-s", help=N_("rfm8 (A–H, default), rfm11 (quintiles, 11 names) or a custom scheme .yaml.")
     ),
-    as_of: Optional[str] = typer.Option(None, "--as-of", help="Measure as of this date (default: today, workspace timezone)."),
-    window: Optional[str] = typer.Option(None, "--window", help="Only purchases in this window: 365d, 26w, 12m, 1y or all (default)."),
-    frequency_unit: Optional[str] = typer.Option(None, "--frequency-unit", help="F counts orders (default) or distinct purchase days."),
-    monetary: Optional[str] = typer.Option(None, "--monetary", help="M is the net total (default) or the average per purchase."),
-    r_split: Optional[str] = typer.Option(None, "--r-split", help="rfm8 recent/lapsed split: median (default), mean, q0.5, or days (e.g. 90 = R ≤ 90)."),
-    f_split: Optional[str] = typer.Option(None, "--f-split", help="rfm8 high/low F split: a number (default 2 = F ≥ 2), median, mean or q0.8."),
-    m_split: Optional[str] = typer.Option(None, "--m-split", help="rfm8 high/low M split: median (default), mean, q0.8, or an amount (e.g. 500 = M ≥ 500)."),
-    label: Optional[str] = typer.Option(None, "--label", help="A note stored with the snapshot."),
-    fmt: SegFormat = typer.Option(SegFormat.table, "--format", "-f", help="table (per segment) or csv/json/parquet (per member)."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the per-member rows to this file."),
-    summary: bool = typer.Option(False, "--summary", help="With --format json: print the per-segment summary instead of members."),
-    unmask: bool = typer.Option(False, "--unmask", help="Show full phone numbers (personal data: share with care)."),
-    save: bool = typer.Option(False, "--save", help="Store the result as a snapshot (as `siyu segment run` does)."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help=N_("Measure as of this date (default: today, workspace timezone).")),
+    window: Optional[str] = typer.Option(None, "--window", help=N_("Only purchases in this window: 365d, 26w, 12m, 1y or all (default).")),
+    frequency_unit: Optional[str] = typer.Option(None, "--frequency-unit", help=N_("F counts orders (default) or distinct purchase days.")),
+    monetary: Optional[str] = typer.Option(None, "--monetary", help=N_("M is the net total (default) or the average per purchase.")),
+    r_split: Optional[str] = typer.Option(None, "--r-split", help=N_("rfm8 recent/lapsed split: median (default), mean, q0.5, or days (e.g. 90 = R ≤ 90).")),
+    f_split: Optional[str] = typer.Option(None, "--f-split", help=N_("rfm8 high/low F split: a number (default 2 = F ≥ 2), median, mean or q0.8.")),
+    m_split: Optional[str] = typer.Option(None, "--m-split", help=N_("rfm8 high/low M split: median (default), mean, q0.8, or an amount (e.g. 500 = M ≥ 500).")),
+    label: Optional[str] = typer.Option(None, "--label", help=N_("A note stored with the snapshot.")),
+    fmt: SegFormat = typer.Option(SegFormat.table, "--format", "-f", help=N_("table (per segment) or csv/json/parquet (per member).")),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help=N_("Write the per-member rows to this file.")),
+    summary: bool = typer.Option(False, "--summary", help=N_("With --format json: print the per-segment summary instead of members.")),
+    unmask: bool = typer.Option(False, "--unmask", help=N_("Show full phone numbers (personal data: share with care).")),
+    save: bool = typer.Option(False, "--save", help=N_("Store the result as a snapshot (as `siyu segment run` does).")),
 ) -> None:
     """Compute R/F/M for every member and assign segments: a preview, unless `run` or --save stores a snapshot."""
     if ctx.invoked_subcommand is not None:
@@ -67,11 +69,11 @@ def run(
     from siyu_cli.segment import run_segment
 
     if fmt is SegFormat.parquet and output is None:
-        raise UsageError("--format parquet needs --output FILE")
+        raise UsageError(_('--format parquet needs --output FILE'))
     if fmt is SegFormat.table and output is not None:
-        raise UsageError("--output needs --format csv, json or parquet")
+        raise UsageError(_('--output needs --format csv, json or parquet'))
     if summary and fmt is not SegFormat.json:
-        raise UsageError("--summary goes with --format json")
+        raise UsageError(_('--summary goes with --format json'))
     out.unmask(unmask)
     s = settings(ctx)
     rows: dict = {}
@@ -93,24 +95,25 @@ def run(
     for w in result.warnings:
         out.warn(w)
     if result.pruned:
-        out.info(f"segment.keep_snapshots: deleted old snapshot(s) {', '.join(map(str, result.pruned))}")
+        out.info(_('segment.keep_snapshots: deleted old snapshot(s) {join}').format(join=', '.join(map(str, result.pruned))))
     if fmt is SegFormat.table:
         _print_summary(result, english=s.language == "en")
         return
-    out.info(f"{_snapshot_words(result)}: {result.scheme} as of {result.as_of}, {result.members} members")
+    out.info(_('{snapshot_words}: {scheme} as of {as_of}, {members} members').format(snapshot_words=_snapshot_words(result), scheme=result.scheme, as_of=result.as_of, members=result.members))
     if summary:
         out.emit_json(result.to_dict(), output)
     elif output is not None:
-        out.info(f"wrote {rows['written']} member rows to {output}")
+        out.info(_('wrote {value} member rows to {output}').format(value=rows['written'], output=output))
     else:
         out.emit_rows(rows["cols"], rows["rows"], fmt.value)
 
 
 def _snapshot_words(result) -> str:
-    return "preview, not stored" if result.snapshot_id is None else f"snapshot {result.snapshot_id} stored"
+    return (_("preview, not stored") if result.snapshot_id is None
+            else _("snapshot {snapshot_id} stored").format(snapshot_id=result.snapshot_id))
 
 
-segment_app.command("run", help="Compute segments and store a snapshot (the same options as `siyu segment`).")(run)
+segment_app.command("run", help=N_("Compute segments and store a snapshot (the same options as `siyu segment`)."))(run)
 
 
 def _money(v) -> str:
@@ -124,10 +127,9 @@ def _print_summary(result, english: bool = False) -> None:
     from siyu_cli.segment.snapshots import pareto_line
 
     p = result.params
-    title = (
-        f"siyu segment · {_snapshot_words(result)} · {result.scheme} · as of {result.as_of} · "
-        f"window {p.get('window') or 'all'} · F={p['frequency_unit']} · M={p['monetary']}"
-    )
+    title = _("siyu segment · {snapshot} · {scheme} · as of {as_of} · window {window} · F={frequency} · M={monetary}").format(
+        snapshot=_snapshot_words(result), scheme=result.scheme, as_of=result.as_of, window=p.get("window") or "all",
+        frequency=p["frequency_unit"], monetary=p["monetary"])
     console = stdout_console()
     wide = console.width >= 120  # narrow terminals get the actions as a list under the table
 
@@ -148,28 +150,30 @@ def _print_summary(result, english: bool = False) -> None:
                 console.print(rich_text(f"{r['segment_id']}: {action(r)}"), highlight=False)
     if "splits" in p:
         console.print(
-            "splits: " + "; ".join(
-                f"{v['rule']} ({'fixed' if v['kind'] == 'fixed' else v['spec']})" for v in p["splits"].values()
-            ),
+            _("splits: {splits}").format(splits="; ".join(
+                "{rule} ({how})".format(rule=v["rule"], how=_("fixed") if v["kind"] == "fixed" else v["spec"])
+                for v in p["splits"].values()
+            )),
             highlight=False,
         )
     elif p.get("scoring"):
-        console.print(f"scores: {p['scoring']}", highlight=False)
+        console.print(_("scores: {scoring}").format(scoring=p["scoring"]), highlight=False)
     console.print(pareto_line(result.pareto), highlight=False)
     if result.excluded:
         console.print(
-            "orders not counted: " + ", ".join(f"{k} {v:,}" for k, v in sorted(result.excluded.items())),
+            _("orders not counted: {counts}").format(
+                counts=", ".join(f"{k} {v:,}" for k, v in sorted(result.excluded.items()))),
             highlight=False,
         )
     if result.snapshot_id is None:
-        console.print("preview: no snapshot stored (`siyu segment run` or --save stores one)", highlight=False,
+        console.print(_("preview: no snapshot stored (`siyu segment run` or --save stores one)"), highlight=False,
                       markup=False)
 
 
 @segment_app.command("list")
 def list_cmd(
     ctx: typer.Context,
-    fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f", help="table, csv or json."),
+    fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f", help=N_("table, csv or json.")),
 ) -> None:
     """List stored snapshots."""
     from siyu_cli.output import emit_rows
@@ -179,17 +183,17 @@ def list_cmd(
     with open_store(settings(ctx), read_only=True) as con:
         rows = list_snapshots(con)
     cols = ["snapshot_id", "created_at", "as_of", "scheme", "members", "buyers", "window", "label"]
-    emit_rows(cols, [[r[c] for c in cols] for r in rows], fmt.value, title="segment snapshots")
+    emit_rows(cols, [[r[c] for c in cols] for r in rows], fmt.value, title=_('segment snapshots'))
 
 
 @segment_app.command("diff")
 def diff_cmd(
     ctx: typer.Context,
-    old: Optional[int] = typer.Argument(None, help="Old snapshot id (default: the one before NEW with the same scheme)."),
-    new: Optional[int] = typer.Argument(None, help="New snapshot id (default: the latest)."),
-    path: Optional[str] = typer.Option(None, "--path", help="List members who moved FROM:TO, e.g. A:E (super users slipping away)."),
-    fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f", help="table, csv (the path's members) or json."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
+    old: Optional[int] = typer.Argument(None, help=N_("Old snapshot id (default: the one before NEW with the same scheme).")),
+    new: Optional[int] = typer.Argument(None, help=N_("New snapshot id (default: the latest).")),
+    path: Optional[str] = typer.Option(None, "--path", help=N_("List members who moved FROM:TO, e.g. A:E (super users slipping away).")),
+    fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f", help=N_("table, csv (the path's members) or json.")),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help=N_("Write to this file instead of stdout.")),
 ) -> None:
     """Migration matrix between two snapshots (rows: old segment, columns: new segment)."""
     from siyu_cli.output import emit_json, emit_rows, stdout_console, warn
@@ -215,9 +219,7 @@ def diff_cmd(
         return
     console = stdout_console()
     console.print(
-        f"migration: snapshot {d['old']['snapshot_id']} ({d['old']['as_of']}, {d['old']['scheme']}) → "
-        f"snapshot {d['new']['snapshot_id']} ({d['new']['as_of']}, {d['new']['scheme']}); "
-        f"moved {d['moved']:,}, stayed {d['stayed']:,}",
+        _('migration: snapshot {value} ({value2}, {value3}) → snapshot {value4} ({value5}, {value6}); moved {value7:,}, stayed {value8:,}').format(value=d['old']['snapshot_id'], value2=d['old']['as_of'], value3=d['old']['scheme'], value4=d['new']['snapshot_id'], value5=d['new']['as_of'], value6=d['new']['scheme'], value7=d['moved'], value8=d['stayed']),
         highlight=False, markup=False,
     )
     names = d.get("names", {})
@@ -231,17 +233,17 @@ def diff_cmd(
         p = d["path"]
         emit_rows(
             p["columns"], [[m[c] for c in p["columns"]] for m in p["members"]], "table",
-            title=f"{p['from']} {p['from_name']} → {p['to']} {p['to_name']}: {len(p['members'])} members",
+            title=_('{value} {value2} → {value3} {value4}: {len} members').format(value=p['from'], value2=p['from_name'], value3=p['to'], value4=p['to_name'], len=len(p['members'])),
         )
         if not p["members"]:
-            stdout_console().print("(nobody moved along this path)")
+            stdout_console().print(_('(nobody moved along this path)'))
 
 
 @segment_app.command("history")
 def history_cmd(
     ctx: typer.Context,
-    member: str = typer.Argument(..., help="Member id (or phone / source member id / external_userid)."),
-    fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f", help="table, csv or json."),
+    member: str = typer.Argument(..., help=N_("Member id (or phone / source member id / external_userid).")),
+    fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f", help=N_("table, csv or json.")),
 ) -> None:
     """A member's segment in every snapshot: their path."""
     from siyu_cli.output import emit_rows
@@ -251,15 +253,15 @@ def history_cmd(
     with open_store(settings(ctx), read_only=True) as con:
         h = history(con, member)
     emit_rows(h["columns"], [[r[c] for c in h["columns"]] for r in h["rows"]], fmt.value,
-              title=f"segment history of {h['member_id']}")
+              title=_('segment history of {value}').format(value=h['member_id']))
 
 
 @segment_app.command("show")
 def show_cmd(
     ctx: typer.Context,
-    member: str = typer.Argument(..., help="Member id (or phone / source member id / external_userid)."),
-    snapshot: Optional[int] = typer.Option(None, "--snapshot", help="Snapshot id (default: the latest)."),
-    fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f", help="table (text) or json."),
+    member: str = typer.Argument(..., help=N_("Member id (or phone / source member id / external_userid).")),
+    snapshot: Optional[int] = typer.Option(None, "--snapshot", help=N_("Snapshot id (default: the latest).")),
+    fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f", help=N_("table (text) or json.")),
 ) -> None:
     """Explain one member: measures, thresholds used, and why this segment."""
     from siyu_cli.output import emit_json, stdout_console
@@ -302,14 +304,14 @@ class PruneFormat(str, Enum):
 @segment_app.command("prune")
 def prune_cmd(
     ctx: typer.Context,
-    keep_last: Optional[int] = typer.Option(None, "--keep-last", help="Keep the newest N snapshots of each scheme."),
+    keep_last: Optional[int] = typer.Option(None, "--keep-last", help=N_("Keep the newest N snapshots of each scheme.")),
     older_than: Optional[str] = typer.Option(
-        None, "--older-than", help="Delete snapshots whose as-of date is older than this: 90d, 12w, 6m, 1y."
+        None, "--older-than", help=N_("Delete snapshots whose as-of date is older than this: 90d, 12w, 6m, 1y.")
     ),
-    scheme: Optional[str] = typer.Option(None, "--scheme", "-s", help="Only this scheme's snapshots (rfm8, rfm11, custom:NAME)."),
-    keep_monthly: bool = typer.Option(False, "--keep-monthly", help="Of what would go, keep the last snapshot of each month."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be deleted; delete nothing."),
-    fmt: PruneFormat = typer.Option(PruneFormat.table, "--format", "-f", help="table or json."),
+    scheme: Optional[str] = typer.Option(None, "--scheme", "-s", help=N_("Only this scheme's snapshots (rfm8, rfm11, custom:NAME).")),
+    keep_monthly: bool = typer.Option(False, "--keep-monthly", help=N_("Of what would go, keep the last snapshot of each month.")),
+    dry_run: bool = typer.Option(False, "--dry-run", help=N_("Show what would be deleted; delete nothing.")),
+    fmt: PruneFormat = typer.Option(PruneFormat.table, "--format", "-f", help=N_("table or json.")),
 ) -> None:
     """Delete old snapshots. Never: the newest of each scheme, or one a push campaign used."""
     from siyu_cli.output import emit_json, info, stdout_console
@@ -322,8 +324,8 @@ def prune_cmd(
         return
     from rich.table import Table
 
-    verb = "would delete" if dry_run else "deleted"
-    table = Table(title=f"siyu segment prune{' (dry run)' if dry_run else ''}", header_style="bold")
+    verb = _("would delete") if dry_run else _("deleted")
+    table = Table(title=_("siyu segment prune (dry run)") if dry_run else "siyu segment prune", header_style="bold")
     for col in ("snapshot", "as_of", "scheme", "members", "action", "reason"):
         table.add_column(col, justify="right" if col in ("snapshot", "members") else "left", overflow="fold")
     for s in r.snapshots:
@@ -332,8 +334,8 @@ def prune_cmd(
     console = stdout_console()
     console.print(table)
     console.print(
-        f"{verb} {len(r.deleted)} snapshot(s), {r.member_rows:,} member rows; kept {len(r.kept)}",
+        _('{verb} {len} snapshot(s), {member_rows:,} member rows; kept {len2}').format(verb=verb, len=len(r.deleted), member_rows=r.member_rows, len2=len(r.kept)),
         highlight=False, markup=False,
     )
     if r.deleted and not dry_run:
-        info("freed space is reused by later snapshots; the store file does not shrink (docs/segment.md, Retention)")
+        info(_('freed space is reused by later snapshots; the store file does not shrink (docs/segment.md, Retention)'))

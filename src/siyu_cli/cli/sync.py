@@ -6,21 +6,23 @@ from typing import Optional
 
 import typer
 
+from siyu_cli.i18n import N_, _
+
 from siyu_cli.cli.context import settings
 from siyu_cli.output import Format
 
-sync_app = typer.Typer(help="Pull data from its source of truth into the store (WeCom).", no_args_is_help=True)
-tags_app = typer.Typer(help="WeCom corp tags: write segments and audiences back as tags guides see.",
+sync_app = typer.Typer(help=N_("Pull data from its source of truth into the store (WeCom)."), no_args_is_help=True)
+tags_app = typer.Typer(help=N_("WeCom corp tags: write segments and audiences back as tags guides see."),
                        no_args_is_help=True)
 
 
 @sync_app.command("wecom")
 def sync_wecom_cmd(
     ctx: typer.Context,
-    no_activity: bool = typer.Option(False, "--no-activity", help="Skip guide behaviour data and group statistics."),
+    no_activity: bool = typer.Option(False, "--no-activity", help=N_("Skip guide behaviour data and group statistics.")),
     activity_days: Optional[int] = typer.Option(
-        None, "--activity-days", help="On the first run, fetch activity this many days back (default 30, max 179)."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table (counts per entity), csv or json."),
+        None, "--activity-days", help=N_("On the first run, fetch activity this many days back (default 30, max 179).")),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table (counts per entity), csv or json.")),
 ) -> None:
     """Pull guides, customers with every relation, groups with members and the tag library; link customers to members.
 
@@ -47,22 +49,20 @@ def sync_wecom_cmd(
                      title=f"sync {report.batch_id}" + (" (resumed)" if report.resumed else ""))
     ev = ", ".join(f"{k} {v}" for k, v in sorted(report.events.items())) or ("baseline (first sync)" if report.baseline else "none")
     lk = report.linked
-    output.info(f"events: {ev}")
-    output.info(f"linked {lk.get('linked', 0)} of {lk.get('customers', 0)} customers to known members "
-                f"(new by unionid {lk.get('linked_by_unionid', 0)}, by remark phone {lk.get('linked_by_phone', 0)}); "
-                f"{lk.get('new_members', 0)} new members; {report.staff_names} staff names; {report.calls} API calls")
+    output.info(_('events: {ev}').format(ev=ev))
+    output.info(_('linked {get} of {get2} customers to known members (new by unionid {get3}, by remark phone {get4}); {get5} new members; {staff_names} staff names; {calls} API calls').format(get=lk.get('linked', 0), get2=lk.get('customers', 0), get3=lk.get('linked_by_unionid', 0), get4=lk.get('linked_by_phone', 0), get5=lk.get('new_members', 0), staff_names=report.staff_names, calls=report.calls))
 
 
 @tags_app.command("sync")
 def tags_sync_cmd(
     ctx: typer.Context,
-    tag: Optional[str] = typer.Option(None, "--tag", help="Write an audience as this one tag (with --audience)."),
+    tag: Optional[str] = typer.Option(None, "--tag", help=N_("Write an audience as this one tag (with --audience).")),
     audience: Optional[str] = typer.Option(
-        None, "--audience", help="Who gets --tag: segment:…, tag:…, store:…, sql:SELECT member_id …, list:… (as push)."),
-    scheme: Optional[str] = typer.Option(None, "--scheme", help="Segment scheme whose latest snapshot is written (default: wecom.tags.scheme in siyu.toml, else the latest)."),
-    group: Optional[str] = typer.Option(None, "--group", help="The siyu-owned tag group (default: wecom.tags.group in siyu.toml, else RFM分层)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show adds/removes per tag and the number of calls; change nothing."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table (adds/removes per tag), csv or json."),
+        None, "--audience", help=N_("Who gets --tag: segment:…, tag:…, store:…, sql:SELECT member_id …, list:… (as push).")),
+    scheme: Optional[str] = typer.Option(None, "--scheme", help=N_("Segment scheme whose latest snapshot is written (default: wecom.tags.scheme in siyu.toml, else the latest).")),
+    group: Optional[str] = typer.Option(None, "--group", help=N_("The siyu-owned tag group (default: wecom.tags.group in siyu.toml, else RFM分层).")),
+    dry_run: bool = typer.Option(False, "--dry-run", help=N_("Show adds/removes per tag and the number of calls; change nothing.")),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table (adds/removes per tag), csv or json.")),
 ) -> None:
     """Each member's current segment as a corp tag on every (guide, customer) relation; only changes are sent.
 
@@ -76,16 +76,19 @@ def tags_sync_cmd(
         output.emit_json(report.to_dict())
         return
     rows = [[name, c["add"], c["remove"]] for name, c in report.per_tag.items()]
-    title = f"tags {report.group}" + (" (dry run)" if dry_run else f" {report.run_id}")
+    title = (_("tags {group} (dry run)") if dry_run else _("tags {group} {run_id}")).format(group=report.group,
+                                                                                          run_id=report.run_id)
     output.emit_rows(["tag", "add", "remove"], rows, fmt, title=title)
     if dry_run:
-        output.info(f"{report.planned} relation(s) to change ({report.resumed} pending from an interrupted run); "
-                    f"{report.calls} API call(s)" + (f"; tags to create: {', '.join(report.created_tags)}"
-                                                     if report.created_tags else ""))
+        output.info(_("{planned} relation(s) to change ({resumed} pending from an interrupted run); {calls} API call(s)")
+                    .format(planned=report.planned, resumed=report.resumed, calls=report.calls)
+                    + (_("; tags to create: {tags}").format(tags=", ".join(report.created_tags))
+                       if report.created_tags else ""))
     else:
-        output.info(f"{report.done} done, {report.skipped} skipped (not a contact any more), {report.failed} failed"
-                    f"; {report.resumed} resumed; {report.calls} API call(s)"
-                    + (f"; created {', '.join(report.created_tags)}" if report.created_tags else ""))
+        output.info(_("{done} done, {skipped} skipped (not a contact any more), {failed} failed; {resumed} resumed; "
+                      "{calls} API call(s)").format(done=report.done, skipped=report.skipped, failed=report.failed,
+                                                    resumed=report.resumed, calls=report.calls)
+                    + (_("; created {tags}").format(tags=", ".join(report.created_tags)) if report.created_tags else ""))
 
 
 def register(app: typer.Typer) -> None:

@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from siyu_cli.i18n import N_, _
+
 from siyu_cli.cli.context import settings, state
 from siyu_cli.output import Format, emit_rows, info
 
@@ -19,8 +21,8 @@ def register(app: typer.Typer) -> None:
 
 def init(
     ctx: typer.Context,
-    directory: Path = typer.Argument(Path("."), help="Folder for the new workspace (created if missing)."),
-    force: bool = typer.Option(False, "--force", help="Rewrite siyu.toml and the example playbooks if present."),
+    directory: Path = typer.Argument(Path("."), help=N_("Folder for the new workspace (created if missing).")),
+    force: bool = typer.Option(False, "--force", help=N_("Rewrite siyu.toml and the example playbooks if present.")),
 ) -> None:
     """Create a workspace: siyu.toml, inbox/, reports/ and the example playbooks."""
     from siyu_cli.workspace import init_workspace
@@ -33,13 +35,13 @@ def init(
         force=force,
     )
     playbooks = sum(1 for p in result.playbooks if p.suffix in (".yaml", ".yml") and p.parent.name == "playbooks")
-    info(f"created workspace {result.root} ({playbooks} example playbooks)")
-    info(f"next: cd {result.root} && siyu load orders FILE   (or `siyu demo` for a tour)")
+    info(_('created workspace {root} ({count} example playbooks)').format(root=result.root, count=playbooks))
+    info(_('next: cd {root} && siyu load orders FILE   (or `siyu demo` for a tour)').format(root=result.root))
 
 
 def show_config(
     ctx: typer.Context,
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, csv or json."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table, csv or json.")),
 ) -> None:
     """Show the resolved workspace settings and where each value came from."""
     s = settings(ctx)
@@ -50,12 +52,12 @@ def show_config(
         ("currency", s.currency, s.sources["currency"]),
         ("language", s.language, s.sources["language"]),
     ]
-    emit_rows(["key", "value", "source"], rows, fmt, title="siyu config")
+    emit_rows(["key", "value", "source"], rows, fmt, title=_('siyu config'))
 
 
 def doctor(
     ctx: typer.Context,
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table or json.")),
 ) -> None:
     """Check the workspace: config, permissions, free space, locks, store, migrations, a full read of the store.
 
@@ -74,7 +76,7 @@ def doctor(
         from rich.text import Text
 
         style = {"ok": "green", "warn": "yellow", "fail": "bold red"}
-        table = Table(title=f"siyu doctor · {diag.root}", header_style="bold")
+        table = Table(title=_("siyu doctor · {root}").format(root=diag.root), header_style="bold")
         for col in ("check", "status", "detail", "what to do"):
             table.add_column(col, overflow="fold")
         for c in diag.checks:

@@ -16,6 +16,7 @@ from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from siyu_cli.errors import ConfigError, DataError, UsageError
+from siyu_cli.i18n import _
 
 if TYPE_CHECKING:  # pragma: no cover
     from siyu_cli.config import Settings
@@ -58,7 +59,7 @@ def clv_config(settings: "Settings", horizon_months=None, discount_rate=None) ->
     cfg = settings.section("clv")
     for key in cfg:
         if key not in CONFIG_KEYS:
-            raise ConfigError(f"{settings.config_file}: unknown key clv.{key} (known: {', '.join(CONFIG_KEYS)})")
+            raise ConfigError(_('{config_file}: unknown key clv.{key} (known: {join})').format(config_file=settings.config_file, key=key, join=', '.join(CONFIG_KEYS)))
     out = {**DEFAULTS, **cfg}
     if horizon_months is not None:
         out["horizon_months"] = horizon_months
@@ -69,13 +70,13 @@ def clv_config(settings: "Settings", horizon_months=None, discount_rate=None) ->
         out["discount_rate"] = float(out["discount_rate"])
         out["keep_fits"] = int(out["keep_fits"])
     except (TypeError, ValueError):
-        raise UsageError("clv: horizon_months and keep_fits must be whole numbers, discount_rate a number") from None
+        raise UsageError(_('clv: horizon_months and keep_fits must be whole numbers, discount_rate a number')) from None
     if not 1 <= out["horizon_months"] <= 120:
-        raise UsageError(f"--horizon must be 1–120 months, not {out['horizon_months']}")
+        raise UsageError(_('--horizon must be 1–120 months, not {value}').format(value=out['horizon_months']))
     if not 0 <= out["discount_rate"] < 1:
-        raise UsageError(f"--discount is a monthly rate in [0, 1), e.g. 0.01, not {out['discount_rate']}")
+        raise UsageError(_('--discount is a monthly rate in [0, 1), e.g. 0.01, not {value}').format(value=out['discount_rate']))
     if out["keep_fits"] < 1:
-        raise UsageError("clv.keep_fits must be at least 1")
+        raise UsageError(_('clv.keep_fits must be at least 1'))
     return out
 
 
@@ -98,7 +99,7 @@ def run_clv(settings: "Settings", *, as_of=None, horizon_months=None, discount_r
     with open_store(settings) as con:
         n = measures.build_summary(con, as_of_day, settings.timezone, runner=runner)
         if n == 0:
-            raise DataError(f"no purchases up to {as_of_day}: load orders first (siyu load)")
+            raise DataError(_('no purchases up to {as_of_day}: load orders first (siyu load)').format(as_of_day=as_of_day))
         arrays = con.execute(
             "SELECT frequency, recency_days, t_days, coalesce(avg_repeat_spend, 0) AS avg_repeat_spend "
             "FROM clv_summary ORDER BY idx").fetchnumpy()
@@ -181,7 +182,7 @@ def latest_fit(con) -> dict[str, Any] | None:
 def require_fit(con) -> dict[str, Any]:
     fit = latest_fit(con)
     if fit is None:
-        raise DataError("no CLV fit yet: run `siyu clv` first")
+        raise DataError(_('no CLV fit yet: run `siyu clv` first'))
     return fit
 
 

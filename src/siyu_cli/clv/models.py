@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator
 
 from siyu_cli.errors import ConfigError, DataError
+from siyu_cli.i18n import _
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -54,7 +55,7 @@ def _import():
             from pymc_marketing.clv.utils import customer_lifetime_value
     except ImportError as exc:
         raise ConfigError(
-            f"siyu clv needs the optional clv extra (pymc-marketing): pip install 'siyu-cli[clv]' ({exc.name or exc})"
+            _("siyu clv needs the optional clv extra (pymc-marketing): pip install 'siyu-cli[clv]' ({value})").format(value=exc.name or exc)
         ) from None
     return pymc_marketing, Prior, BetaGeoModel, GammaGammaModel, customer_lifetime_value
 
@@ -82,7 +83,7 @@ def _values(result, names: tuple[str, ...]) -> dict[str, float]:
     for n in names:
         v = float(result[n].values.reshape(-1)[0])
         if not math.isfinite(v) or v <= 0:
-            raise DataError(f"the model fit did not converge ({n} = {v}); the purchase history may be too short or too uniform")
+            raise DataError(_('the model fit did not converge ({n} = {v}); the purchase history may be too short or too uniform').format(n=n, v=v))
         out[n] = v
     return out
 
@@ -105,8 +106,7 @@ def fit(frequency, recency_days, t_days, avg_repeat_spend, *, horizon_months: in
     repeat = freq > 0
     if n < 2 or int(repeat.sum()) < MIN_REPEAT_BUYERS:
         raise DataError(
-            f"not enough purchase history to fit: {n} buyer(s), {int(repeat.sum())} with a repeat purchase day "
-            f"(need at least {MIN_REPEAT_BUYERS} repeat buyers)"
+            _('not enough purchase history to fit: {n} buyer(s), {int} with a repeat purchase day (need at least {MIN_REPEAT_BUYERS} repeat buyers)').format(n=n, int=int(repeat.sum()), MIN_REPEAT_BUYERS=MIN_REPEAT_BUYERS)
         )
     data = pd.DataFrame({
         "customer_id": np.arange(n),

@@ -27,6 +27,7 @@ from siyu_cli.demo.steps import DEFAULT_STEPS, LOAD_ORDER, _push_unsent  # noqa:
 from siyu_cli.demo.truth import compare_with_truth as _compare_with_truth  # noqa: F401 (re-exported)
 from siyu_cli import progress
 from siyu_cli.errors import SiyuError, UsageError
+from siyu_cli.i18n import _
 
 
 # ------------------------------------------------------------------ folder handling
@@ -61,12 +62,12 @@ def prepare_demo_dir(root: Path, *, force: bool = False) -> Path:
     """
     root = Path(root).expanduser().resolve()
     if root.exists() and not root.is_dir():
-        raise UsageError(f"{root} is a file, not a folder")
+        raise UsageError(_('{root} is a file, not a folder').format(root=root))
     if root.exists() and any(root.iterdir()):
         if not is_demo_dir(root):
-            raise UsageError(f"{root} is not empty and is not a siyu demo folder; choose another --dir")
+            raise UsageError(_('{root} is not empty and is not a siyu demo folder; choose another --dir').format(root=root))
         if not force:
-            raise UsageError(f"{root} already holds a siyu demo; use --force to rebuild it")
+            raise UsageError(_('{root} already holds a siyu demo; use --force to rebuild it').format(root=root))
         shutil.rmtree(root)
     root.mkdir(parents=True, exist_ok=True)
     return root
@@ -103,7 +104,7 @@ def run_demo(
     from siyu_cli.workspace import init_workspace
 
     if members < 1:
-        raise UsageError("--members must be at least 1")
+        raise UsageError(_('--members must be at least 1'))
     today = today or default_today()
     root = prepare_demo_dir(root, force=force)
     (root / MARKER).write_text(json.dumps({"members": members, "seed": seed, "today": today.isoformat()}) + "\n",

@@ -46,6 +46,7 @@ from siyu_cli.ingest.readers import digest_file, long_line_error, open_source, s
 from siyu_cli.ingest.rejects import collect
 from siyu_cli.ingest.staging import read_header, read_raw, stage
 from siyu_cli.ingest.values import install_macros
+from siyu_cli.i18n import _
 
 DEFAULT_MAX_REJECTS = 0
 DRY_RUN_REJECTS = 1000  # rejects copied into a dry run's FileReport per file (plus their total count)
@@ -191,7 +192,7 @@ def expand_paths(patterns: list[str]) -> list[Path]:
         literal = not glob.has_magic(pat) or Path(pat).exists()
         matches = [pat] if literal else sorted(glob.glob(pat, recursive=True))
         if not matches:
-            raise UsageError(f"{pat}: no file matches")
+            raise UsageError(_('{pat}: no file matches').format(pat=pat))
         for m in matches:
             p = Path(m)
             if p.is_dir():
@@ -201,7 +202,7 @@ def expand_paths(patterns: list[str]) -> list[Path]:
                 seen.add(key)
                 out.append(p)
     if not out:
-        raise UsageError("no files to load")
+        raise UsageError(_('no files to load'))
     return out
 
 
@@ -210,7 +211,7 @@ def configured_max_rejects(settings) -> int:
     if not isinstance(value, int) or value < 0:
         from siyu_cli.errors import ConfigError
 
-        raise ConfigError(f"{settings.config_file}: load.max_rejects must be a whole number ≥ 0")
+        raise ConfigError(_('{config_file}: load.max_rejects must be a whole number ≥ 0').format(config_file=settings.config_file))
     return value
 
 
@@ -243,7 +244,7 @@ def load_files(
     from siyu_cli.store import open_store
 
     if kind not in KINDS:
-        raise UsageError(f"cannot load {kind!r}: choose members, orders or groups")
+        raise UsageError(_('cannot load {kind!r}: choose members, orders or groups').format(kind=kind))
     limit = configured_max_rejects(settings) if max_rejects is None else max_rejects
     report = LoadReport(kind=kind, max_rejects=limit, dry_run=dry_run)
     paths = [Path(p) for p in paths]
@@ -343,7 +344,7 @@ class _Progress:
 def _load_one(con, settings, kind, path, tmp, *, preset, encoding, source, force, step, dry=None) -> FileReport:
     fr = FileReport(path=str(path), kind=kind)
     if not path.is_file():
-        raise UsageError(f"{path}: no such file")
+        raise UsageError(_('{path}: no such file').format(path=path))
     fr.sha256, long_line = digest_file(path)
     if long_line is not None and sniff_format(path) == "csv":
         raise long_line_error(path, long_line)
@@ -448,13 +449,13 @@ def _drop_temps(con) -> None:
 
 def _check_key_columns(kind, p: Preset, mapping, path, header) -> None:
     if kind == "orders" and "order_id" not in mapping:
-        raise UsageError(f"{path}: preset {p.id} needs an order id column; none of {p.columns.get('order_id')} is in the header")
+        raise UsageError(_('{path}: preset {id} needs an order id column; none of {get} is in the header').format(path=path, id=p.id, get=p.columns.get('order_id')))
     if kind == "groups" and "group_id" not in mapping:
-        raise UsageError(f"{path}: preset {p.id} needs a group id column; none of {p.columns.get('group_id')} is in the header")
+        raise UsageError(_('{path}: preset {id} needs a group id column; none of {get} is in the header').format(path=path, id=p.id, get=p.columns.get('group_id')))
     if kind == "members" and not any(
         f in mapping for f in ("member_id", "external_userid", "unionid", "phone", "email", "name", "nickname")
     ):
-        raise UsageError(f"{path}: preset {p.id} finds no member id, phone, email or name column in the header")
+        raise UsageError(_('{path}: preset {id} finds no member id, phone, email or name column in the header').format(path=path, id=p.id))
 
 
 def _log(con, fr: FileReport, started) -> None:
@@ -483,7 +484,7 @@ def show_mapping(settings, kind: str, paths: list[Path], *, preset: str = "auto"
                 out.append({"file": None, "preset": p.id, "title": p.title,
                             "columns": {f: " | ".join(a) for f, a in p.columns.items()}, "statuses": p.statuses})
         if not out:
-            raise UsageError(f"unknown preset {preset!r} for {kind}")
+            raise UsageError(_('unknown preset {preset!r} for {kind}').format(preset=preset, kind=kind))
         return out
     from siyu_cli.scratch import scratch_dir
 
@@ -538,11 +539,9 @@ def check_exceeded(report: LoadReport) -> None:
     """Raise DataError (exit 65) when the load rejected more rows than allowed."""
     if report.exceeded and report.dry_run:
         raise DataError(
-            f"{report.bad} row(s) would be rejected, more than --max-rejects {report.max_rejects} "
-            "(dry run: nothing was written)"
+            _('{bad} row(s) would be rejected, more than --max-rejects {max_rejects} (dry run: nothing was written)').format(bad=report.bad, max_rejects=report.max_rejects)
         )
     if report.exceeded:
         raise DataError(
-            f"{report.bad} row(s) rejected, more than --max-rejects {report.max_rejects}; "
-            "the other rows were loaded — see `siyu rejects`"
+            _('{bad} row(s) rejected, more than --max-rejects {max_rejects}; the other rows were loaded — see `siyu rejects`').format(bad=report.bad, max_rejects=report.max_rejects)
         )

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from siyu_cli.errors import ConfigError, UsageError
+from siyu_cli.i18n import _
 
 KINDS = ("members", "orders", "groups")
 
@@ -345,36 +346,35 @@ def custom_presets(settings) -> dict[str, Preset]:
     where = f"{settings.config_file}" if settings is not None else "siyu.toml"
     for name, spec in section.items():
         if not isinstance(spec, dict):
-            raise ConfigError(f"{where}: mappings.{name} must be a table ([mappings.{name}])")
+            raise ConfigError(_('{where}: mappings.{name} must be a table ([mappings.{name}])').format(where=where, name=name))
         kind = spec.get("kind")
         if kind not in KINDS:
-            raise ConfigError(f"{where}: mappings.{name}.kind must be one of {', '.join(KINDS)}")
+            raise ConfigError(_('{where}: mappings.{name}.kind must be one of {join}').format(where=where, name=name, join=', '.join(KINDS)))
         cols = spec.get("columns", {})
         if not isinstance(cols, dict) or not cols:
-            raise ConfigError(f"{where}: mappings.{name}.columns must map siyu fields to header names")
+            raise ConfigError(_('{where}: mappings.{name}.columns must map siyu fields to header names').format(where=where, name=name))
         columns: dict[str, list[str]] = {}
         for fld, aliases in cols.items():
             if fld not in FIELDS[kind]:
                 raise ConfigError(
-                    f"{where}: mappings.{name}.columns.{fld} is not a siyu {kind} field "
-                    f"(one of {', '.join(FIELDS[kind])})"
+                    _('{where}: mappings.{name}.columns.{fld} is not a siyu {kind} field (one of {join})').format(where=where, name=name, fld=fld, kind=kind, join=', '.join(FIELDS[kind]))
                 )
             aliases = [aliases] if isinstance(aliases, str) else aliases
             if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
-                raise ConfigError(f"{where}: mappings.{name}.columns.{fld} must be a header name or a list of them")
+                raise ConfigError(_('{where}: mappings.{name}.columns.{fld} must be a header name or a list of them').format(where=where, name=name, fld=fld))
             columns[fld] = aliases
         statuses = spec.get("statuses", {})
         if not isinstance(statuses, dict):
-            raise ConfigError(f"{where}: mappings.{name}.statuses must be a table of raw text = canonical status")
+            raise ConfigError(_('{where}: mappings.{name}.statuses must be a table of raw text = canonical status').format(where=where, name=name))
         for raw, canon in statuses.items():
             if canon not in CANONICAL_STATUSES + ("closed",):
                 raise ConfigError(
-                    f"{where}: mappings.{name}.statuses.{raw} must be one of {', '.join(CANONICAL_STATUSES)}, closed"
+                    _('{where}: mappings.{name}.statuses.{raw} must be one of {join}, closed').format(where=where, name=name, raw=raw, join=', '.join(CANONICAL_STATUSES))
                 )
         key = {"orders": "order_id", "members": None, "groups": "group_id"}[kind]
         required = [key] if key else [f for f in ("member_id", "phone", "external_userid", "unionid") if f in columns][:1]
         if key and key not in columns:
-            raise ConfigError(f"{where}: mappings.{name}.columns must name the {key} column")
+            raise ConfigError(_('{where}: mappings.{name}.columns must name the {key} column').format(where=where, name=name, key=key))
         fp = tuple(tuple(columns[f]) for f in required)
         out[name] = Preset(
             id=name, kind=kind, source=str(spec.get("source", name)), title=str(spec.get("title", f"custom mapping {name}")),
@@ -430,17 +430,16 @@ def choose_preset(kind: str, header: list[str], preset: str = "auto", settings=N
         pid = PRESET_FOR_KIND.get((preset, kind), preset)
         if pid not in presets:
             names = sorted(set(presets) | {"siyu"})
-            raise UsageError(f"unknown preset {preset!r} (known: auto, {', '.join(names)})")
+            raise UsageError(_('unknown preset {preset!r} (known: auto, {join})').format(preset=preset, join=', '.join(names)))
         p = presets[pid]
         if p.kind != kind:
-            raise UsageError(f"preset {preset!r} loads {p.kind}, not {kind}")
+            raise UsageError(_('preset {preset!r} loads {kind}, not {kind2}').format(preset=preset, kind=p.kind, kind2=kind))
         return p
     candidates = [p for p in presets.values() if p.kind == kind and fingerprint_matches(p, header)]
     if not candidates:
         shown = ", ".join(header[:8]) + (" …" if len(header) > 8 else "")
         raise UsageError(
-            f"no preset recognises this {kind} file (header: {shown}); pass --preset or define "
-            "[mappings.<name>] in siyu.toml (see `siyu load --show-mapping` and docs/load.md)",
+            _('no preset recognises this {kind} file (header: {shown}); pass --preset or define [mappings.<name>] in siyu.toml (see `siyu load --show-mapping` and docs/load.md)').format(kind=kind, shown=shown),
             reason=f"no preset recognises this {kind} file (a header of {len(header)} columns that matches no "
                    "known export); pass a preset or define [mappings.<name>] in siyu.toml",
         )

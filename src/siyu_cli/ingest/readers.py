@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from siyu_cli.errors import DataError, UsageError
+from siyu_cli.i18n import _
 
 SNIFF_BYTES = 1 << 20  # bytes decoded to choose an encoding
 CHUNK = 1 << 20  # transcoding chunk (characters)
@@ -274,8 +275,7 @@ def sniff_format(path: Path) -> str:
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if stripped.startswith((b"<html", b"<!doctype html", b"<table", b"<?xml")):
         raise DataError(
-            f"{path}: this is an HTML/XML page saved with a spreadsheet extension, not a real workbook; "
-            "open it in Excel and save as CSV or XLSX"
+            _('{path}: this is an HTML/XML page saved with a spreadsheet extension, not a real workbook; open it in Excel and save as CSV or XLSX').format(path=path)
         )
     return "csv"
 
@@ -287,7 +287,7 @@ def normalise_encoding(name: str) -> str:
     try:
         return codecs.lookup(key).name
     except LookupError:
-        raise UsageError(f"--encoding {name!r} is not an encoding Python knows (try utf-8, gbk, gb18030, utf-16)") from None
+        raise UsageError(_('--encoding {name!r} is not an encoding Python knows (try utf-8, gbk, gb18030, utf-16)').format(name=name)) from None
 
 
 def detect_encoding(path: Path) -> str:
@@ -307,8 +307,7 @@ def detect_encoding(path: Path) -> str:
     if head.count(b"\x00") > len(head) // 4:
         return "utf-16-le"
     raise DataError(
-        f"{path}: cannot tell the text encoding (not UTF-8, GB18030/GBK or UTF-16); "
-        "pass --encoding (e.g. --encoding gb18030)"
+        _('{path}: cannot tell the text encoding (not UTF-8, GB18030/GBK or UTF-16); pass --encoding (e.g. --encoding gb18030)').format(path=path)
     )
 
 
@@ -323,7 +322,7 @@ def _check_forced(path: Path, enc: str) -> None:
             guess = f" (it looks like {detect_encoding(path)})"
         except DataError:
             pass
-        raise DataError(f"{path}: byte {exc.start} is not valid {enc}{guess}; drop --encoding or pass another") from None
+        raise DataError(_('{path}: byte {start} is not valid {enc}{guess}; drop --encoding or pass another').format(path=path, start=exc.start, enc=enc, guess=guess)) from None
 
 
 def transcode(path: Path, encoding: str, target: Path) -> Path:
@@ -336,8 +335,7 @@ def transcode(path: Path, encoding: str, target: Path) -> Path:
                 dst.write(chunk)
     except UnicodeDecodeError as exc:
         raise DataError(
-            f"{path}: byte {exc.start} is not valid {encoding}; the file mixes encodings or is not {encoding} "
-            "(pass --encoding to choose another)"
+            _('{path}: byte {start} is not valid {encoding}; the file mixes encodings or is not {encoding} (pass --encoding to choose another)').format(path=path, start=exc.start, encoding=encoding)
         ) from None
     return target
 
@@ -354,8 +352,7 @@ def _read_head_lines(path: Path, encoding: str, n: int, max_line: int = MAX_LINE
             if len(line) > max_line:
                 if i == 0:
                     raise DataError(
-                        f"{path}: line 1 is longer than {max_line:,} characters: this is not an export siyu can read "
-                        "(a file with no line breaks, or a binary file)",
+                        _('{path}: line 1 is longer than {max_line:,} characters: this is not an export siyu can read (a file with no line breaks, or a binary file)').format(path=path, max_line=max_line),
                     )
                 break
             lines.append(line)
@@ -379,7 +376,7 @@ def long_line_error(path: Path, line: int) -> DataError:
     text = (f"line {line} is longer than {MAX_LINE // 1_000_000} MB, the most siyu reads as one record "
             "(a file with no line breaks, or a broken export); nothing was loaded: fix or remove that line "
             "and load again")
-    return DataError(f"{path}: {text}", reason=f"{path.name}: {text}")
+    return DataError(_('{path}: {text}').format(path=path, text=text), reason=f"{path.name}: {text}")
 
 
 def line_too_long(path: Path, read_path: Path, exc: Exception) -> DataError | None:
@@ -398,7 +395,7 @@ def _parse_head(head: list[str], delim: str) -> list[list[str]]:
     try:
         return list(csv.reader(io.StringIO("".join(head)), delimiter=delim))
     except csv.Error as exc:
-        raise DataError(f"cannot split the first lines into fields ({exc})") from None
+        raise DataError(_('cannot split the first lines into fields ({exc})').format(exc=exc)) from None
     finally:
         csv.field_size_limit(limit)
 
@@ -432,7 +429,7 @@ def find_header(rows: list[list[str]], score) -> int:
 def open_source(path: Path, tmpdir: Path, *, encoding: str | None, score) -> Source:
     """Prepare ``path`` for DuckDB; ``score(header_names) -> int`` finds the header row."""
     if not path.is_file():
-        raise UsageError(f"{path}: no such file")
+        raise UsageError(_('{path}: no such file').format(path=path))
     fmt = sniff_format(path)
     if fmt in ("xlsx", "xls"):
         return _open_workbook(path, fmt, tmpdir, score)
@@ -453,7 +450,7 @@ def open_source(path: Path, tmpdir: Path, *, encoding: str | None, score) -> Sou
         read_path = transcode(path, enc, tmpdir / (path.stem + ".utf8.csv"))
     head = _read_head_lines(read_path, "utf-8-sig", HEADER_SCAN_ROWS + 1)
     if not head:
-        raise DataError(f"{path}: the file is empty")
+        raise DataError(_('{path}: the file is empty').format(path=path))
     delim = _pick_delimiter(max(head[:HEADER_SCAN_ROWS], key=lambda ln: len(ln)))
     rows = _parse_head(head, delim)
     header_row = find_header(rows, score)
@@ -470,15 +467,15 @@ def _open_workbook(path: Path, fmt: str, tmpdir: Path, score) -> Source:
         df = pl.read_excel(path, has_header=False, read_options={"dtypes": "string", "skip_rows": 0},
                            drop_empty_rows=False)
     except Exception as exc:  # calamine's errors are already readable
-        raise DataError(f"{path}: cannot read the workbook: {exc}",
+        raise DataError(_('{path}: cannot read the workbook: {exc}').format(path=path, exc=exc),
                         reason=f"{path.name}: cannot read the workbook ({type(exc).__name__})") from None
     if df.width == 0 or df.height == 0:
-        raise DataError(f"{path}: the first sheet is empty")
+        raise DataError(_('{path}: the first sheet is empty').format(path=path))
     empty = df.select(pl.all_horizontal(pl.all().is_null()).alias("e")).to_series()
     data_rows = (~empty).arg_true()  # frame indices of the non-empty rows
     head = [list(df.row(int(i))) for i in data_rows[:HEADER_SCAN_ROWS]]
     if not head:
-        raise DataError(f"{path}: the first sheet is empty")
+        raise DataError(_('{path}: the first sheet is empty').format(path=path))
     header_row = int(data_rows[find_header(head, score)])
     names = _dedupe([_clean_header(c) for c in df.row(header_row)])
     body = df.slice(header_row + 1)

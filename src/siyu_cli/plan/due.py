@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
+from siyu_cli.i18n import _
 
 if TYPE_CHECKING:  # pragma: no cover
     from siyu_cli.config import Settings
@@ -51,7 +52,7 @@ def due_messages(settings: "Settings", start: datetime, end: datetime, *,
     from siyu_cli.store import open_store
 
     if start.tzinfo is None or end.tzinfo is None:
-        raise UsageError("due_messages needs time-zone-aware start and end")
+        raise UsageError(_('due_messages needs time-zone-aware start and end'))
     if playbooks is None:
         from siyu_cli.plan.enabled import enabled_playbooks
 
@@ -101,12 +102,12 @@ def _days(start: datetime, end: datetime, tz: str) -> list[date]:
 def _weeks(start: datetime, end: datetime, tz: str) -> list[str]:
     seen: list[str] = []
     for d in _days(start, end, tz):
-        y, w, _ = d.isocalendar()
+        y, w, _rest = d.isocalendar()
         wk = f"{y}-W{w:02d}"
         if wk not in seen:
             seen.append(wk)
     # a staggered Sunday-night post may spill into the next week's window: look one week back too
     first = _days(start, end, tz)[0] - timedelta(days=7)
-    y, w, _ = first.isocalendar()
+    y, w, _rest = first.isocalendar()
     prev = f"{y}-W{w:02d}"
     return [prev] + seen if prev not in seen else seen

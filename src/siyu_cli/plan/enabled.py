@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from siyu_cli.errors import ConfigError, UsageError
+from siyu_cli.i18n import _
 
 if TYPE_CHECKING:  # pragma: no cover
     from siyu_cli.config import Settings
@@ -46,11 +47,10 @@ def enabled_names(settings: "Settings") -> list[str]:
     section = read_config_file(settings.config_file).get("plan", {})
     unknown = sorted(set(section) - set(PLAN_KEYS))
     if unknown:
-        raise ConfigError(f"{settings.config_file}: unknown key plan.{unknown[0]} (known: {', '.join(PLAN_KEYS)})")
+        raise ConfigError(_('{config_file}: unknown key plan.{value} (known: {join})').format(config_file=settings.config_file, value=unknown[0], join=', '.join(PLAN_KEYS)))
     value = section.get("enabled", [])
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"{settings.config_file}: plan.enabled must be a list of playbook names, "
-                          'e.g. enabled = ["coffee-week"]')
+        raise ConfigError(_('{config_file}: plan.enabled must be a list of playbook names, e.g. enabled = ["coffee-week"]').format(config_file=settings.config_file))
     return list(dict.fromkeys(value))
 
 
@@ -88,8 +88,7 @@ def split_enabled(settings: "Settings", paths: list[Path]) -> tuple[list[Path], 
         name = playbook_name(p)
         if name in live:
             if name in seen and Path(seen[name]).resolve() != Path(p).resolve():
-                raise ConfigError(f"{seen[name]} and {p} are both named {name!r} and {name!r} is enabled: "
-                                  "rename one (`name:`) so it is clear which one is live")
+                raise ConfigError(_('{value} and {p} are both named {name!r} and {name!r} is enabled: rename one (`name:`) so it is clear which one is live').format(value=seen[name], p=p, name=name))
             seen[name] = p
             on.append(p)
         else:
@@ -123,9 +122,8 @@ def _resolve(settings: "Settings", name: str) -> tuple[str, Path]:
         if name in (p.name, p.stem) or Path(name).expanduser().resolve() == p.resolve():
             return n, p
     best = closest(name, list(books))
-    hint = f" (did you mean `{best}`?)" if best else ""
-    raise UsageError(f"no playbook named {name!r} in {settings.root / 'playbooks'}{hint}; "
-                     f"playbooks: {', '.join(sorted(books)) or 'none'} (see `siyu plan list`)")
+    hint = _(" (did you mean `{name}`?)").format(name=best) if best else ""
+    raise UsageError(_('no playbook named {name!r} in {value}{hint}; playbooks: {value2} (see `siyu plan list`)').format(name=name, value=settings.root / 'playbooks', hint=hint, value2=', '.join(sorted(books)) or 'none'))
 
 
 def set_enabled(settings: "Settings", names: list[str], *, enable: bool) -> list[str]:
@@ -144,9 +142,10 @@ def set_enabled(settings: "Settings", names: list[str], *, enable: bool) -> list
             errors = [p for p in check_playbook(path, default_timezone=settings.timezone) if p.severity == "error"]
             if errors:
                 first = errors[0]
-                raise DataError(f"{first.file}:{first.line}:{first.col}: {first.message}"
-                                + (f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""),
-                                hint=f"fix it (`siyu plan check {path}`) before enabling {name}")
+                more = _(" (and {count} more problems)").format(count=len(errors) - 1) if len(errors) > 1 else ""
+                raise DataError(_("{file}:{line}:{col}: {message}{more}").format(
+                    file=first.file, line=first.line, col=first.col, message=first.message, more=more),
+                                hint=_('fix it (`siyu plan check {path}`) before enabling {name}').format(path=path, name=name))
             if name not in current:
                 current.append(name)
         else:
@@ -201,7 +200,7 @@ def write_enabled(settings: "Settings", names: list[str]) -> None:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:  # pragma: no cover - the edit keeps the file valid
-        raise ConfigError(f"{path}: could not update plan.enabled ({exc}); edit it by hand") from None
+        raise ConfigError(_('{path}: could not update plan.enabled ({exc}); edit it by hand').format(path=path, exc=exc)) from None
     path.write_text(text, encoding="utf-8")
     settings.raw.clear()
     settings.raw.update(data)

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from siyu_cli import clock
 from siyu_cli.plan.model import Playbook, Slot, Target, parse_week
 from siyu_cli.plan.templates import Obj, TemplateError, WeekInfo, render, slot_context
+from siyu_cli.i18n import _
 
 if TYPE_CHECKING:  # pragma: no cover
     from siyu_cli.config import Settings
@@ -86,18 +87,18 @@ def week_info(week: str | date | None, tz: str) -> WeekInfo:
 
     if week is None:
         today = clock.today(tz)
-        y, w, _ = today.isocalendar()
+        y, w, _rest = today.isocalendar()
         return WeekInfo.of(y, w)
     if isinstance(week, date):
-        y, w, _ = week.isocalendar()
+        y, w, _rest = week.isocalendar()
         return WeekInfo.of(y, w)
     parsed = parse_week(week)
     if parsed is None:
         try:
             d = date.fromisoformat(str(week))
         except ValueError:
-            raise UsageError(f"--week {week!r} is not an ISO week like 2026-W48 (or a date in the week)") from None
-        y, w, _ = d.isocalendar()
+            raise UsageError(_('--week {week!r} is not an ISO week like 2026-W48 (or a date in the week)').format(week=week)) from None
+        y, w, _rest = d.isocalendar()
         return WeekInfo.of(y, w)
     return WeekInfo.of(*parsed)
 
@@ -138,7 +139,7 @@ def resolve_targets(playbook: Playbook, store_groups: Iterable[Target] | None, *
         known = {g.group_id for g in universe} | {g.name for g in universe}
         unknown = sorted(wanted - known)
         if unknown:
-            raise UsageError(f"--group {unknown[0]!r}: no such group in the store or the playbook's fallback list")
+            raise UsageError(_("--group {value!r}: no such group in the store or the playbook's fallback list").format(value=unknown[0]))
         chosen = [g for g in chosen if g.group_id in wanted or g.name in wanted]
     chosen.sort(key=lambda g: (g.store or "", g.group_id))
     return chosen

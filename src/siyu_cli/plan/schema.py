@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from siyu_cli.i18n import _
 
 from siyu_cli.plan.located import Located, load_located  # noqa: F401
 from siyu_cli.plan.model import *  # noqa: F401,F403
@@ -37,7 +38,7 @@ def load_playbook(path: Path, *, default_timezone: str = "Asia/Shanghai",
     errors = sorted({p for p in problems if p.severity == "error"}, key=lambda p: (p.file, p.line, p.col))
     if errors or pb is None:
         first = errors[0] if errors else Problem(str(path), 1, 1, "unusable playbook")
-        more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
-        raise DataError(f"{first.file}:{first.line}:{first.col}: {first.message}{more}",
-                        hint=f"run `siyu plan check {path}` to see every problem")
+        more = _(" (and {count} more problems)").format(count=len(errors) - 1) if len(errors) > 1 else ""
+        raise DataError(_('{file}:{line}:{col}: {message}{more}').format(file=first.file, line=first.line, col=first.col, message=first.message, more=more),
+                        hint=_('run `siyu plan check {path}` to see every problem').format(path=path))
     return pb

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from siyu_cli import clock
 from siyu_cli.errors import DataError, UsageError
+from siyu_cli.i18n import _
 
 KIND_BY_CHANNEL = {"customer": "member", "group": "group", "app": "staff", "robot": "robot"}
 
@@ -58,13 +59,13 @@ def _ids(text: str) -> list[str]:
         try:
             raw = path.read_text(encoding="utf-8-sig")
         except FileNotFoundError:
-            raise UsageError(f"audience list file {path}: no such file") from None
+            raise UsageError(_('audience list file {path}: no such file').format(path=path)) from None
         items = [line.split(",")[0].strip() for line in raw.splitlines()]
     else:
         items = [x.strip() for x in text.replace("，", ",").split(",")]
     items = [x for x in items if x and not x.startswith("#")]
     if not items:
-        raise UsageError("the audience list is empty")
+        raise UsageError(_('the audience list is empty'))
     return list(dict.fromkeys(items))
 
 
@@ -82,8 +83,7 @@ def _sql(settings, spec: str, query: str, kind: str) -> Audience:
     ids: dict[str, None] = {}
     with query_stream(settings, query, what="an sql: audience", error_prefix=f"audience {spec!r}") as stream:
         if column not in stream.columns:
-            raise UsageError(f"audience {spec!r}: the query must return a {column} column "
-                             f"(it returns {', '.join(stream.columns) or 'nothing'})")
+            raise UsageError(_('audience {spec!r}: the query must return a {column} column (it returns {value})').format(spec=spec, column=column, value=', '.join(stream.columns) or 'nothing'))
         at = stream.columns.index(column)
         for rows in stream.batches():
             ids.update((str(row[at]), None) for row in rows if row[at] is not None)
@@ -91,7 +91,7 @@ def _sql(settings, spec: str, query: str, kind: str) -> Audience:
 
 
 def _split(spec: str) -> tuple[str, str]:
-    head, _, rest = (spec or "").strip().partition(":")
+    head, _sep, rest = (spec or "").strip().partition(":")
     return head.lower(), rest
 
 
@@ -108,7 +108,7 @@ def pre_resolve(settings, spec: str, channel: str, *, now: datetime | None = Non
     each opening the store itself (call this while no read-write connection is open)."""
     kind = KIND_BY_CHANNEL.get(channel)
     if kind is None:
-        raise UsageError(f"unknown channel {channel!r} (customer, group, app, robot)")
+        raise UsageError(_('unknown channel {channel!r} (customer, group, app, robot)').format(channel=channel))
     head, rest = _split(spec)
     if head in ("sop", "plan"):
         return _due(settings, spec.strip(), head, rest, kind, now)
@@ -132,13 +132,13 @@ def resolve(con, settings, spec: str, channel: str, *, now: datetime | None = No
     """Turn an audience spec into SQL over the open store ``con``."""
     kind = KIND_BY_CHANNEL.get(channel)
     if kind is None:
-        raise UsageError(f"unknown channel {channel!r} (customer, group, app, robot)")
+        raise UsageError(_('unknown channel {channel!r} (customer, group, app, robot)').format(channel=channel))
     spec = (spec or "").strip()
     if kind == "robot":
         return Audience(spec or "robot", "robot", "SELECT 'robot' AS id", [])
     if not spec:
-        raise UsageError("--audience is required (e.g. segment:A, tag:VIP, store:…, sql:…, list:…)")
-    head, _, rest = spec.partition(":")
+        raise UsageError(_('--audience is required (e.g. segment:A, tag:VIP, store:…, sql:…, list:…)'))
+    head, _sep, rest = spec.partition(":")
     head = head.lower()
     if head == "sql":
         return _sql(settings, spec, rest, kind)  # its own read-only connection: see pre_resolve
@@ -160,7 +160,7 @@ def resolve(con, settings, spec: str, channel: str, *, now: datetime | None = No
         return Audience(spec, kind, sql, [])
     if head == "store":
         if not rest:
-            raise UsageError("store: needs a store name, e.g. store:上海静安店")
+            raise UsageError(_('store: needs a store name, e.g. store:上海静安店'))
         table, col = {"member": ("members", "member_id"), "group": ("groups", "group_id"), "staff": ("staff", "userid")}[kind]
         from siyu_cli.dimensions import prepare as prepare_dimensions
 
@@ -168,45 +168,43 @@ def resolve(con, settings, spec: str, channel: str, *, now: datetime | None = No
         return Audience(spec, kind, f"SELECT {col} AS id FROM {table} WHERE dim_store(store) = dim_store(?)", [rest])
     if head == "tag":
         if not rest:
-            raise UsageError("tag: needs a tag, e.g. tag:VIP or tag:等级/VIP")
+            raise UsageError(_('tag: needs a tag, e.g. tag:VIP or tag:等级/VIP'))
         if kind == "group":
             return Audience(spec, kind, "SELECT group_id AS id FROM groups WHERE list_contains(tags, ?)", [rest])
         if kind != "member":
-            raise UsageError("tag: audiences select members or groups")
+            raise UsageError(_('tag: audiences select members or groups'))
         group, sep, tag = rest.rpartition("/")
         if sep:
             return Audience(spec, kind, "SELECT DISTINCT member_id AS id FROM member_tags WHERE tag_group = ? AND tag = ?", [group, tag])
         return Audience(spec, kind, "SELECT DISTINCT member_id AS id FROM member_tags WHERE tag = ?", [rest])
     if head == "segment":
         if kind != "member":
-            raise UsageError("segment: audiences select members (use the customer channel)")
+            raise UsageError(_('segment: audiences select members (use the customer channel)'))
         return _segment(con, spec, rest)
     if head == "clv":
         if kind != "member":
-            raise UsageError("clv: audiences select members (use the customer channel)")
+            raise UsageError(_('clv: audiences select members (use the customer channel)'))
         return _clv(con, spec, rest)
     if head in ("sop", "plan"):
         return _due(settings, spec, head, rest, kind, now)
     if head == "guides" and kind == "staff":
         return _guides(spec, resolve(con, settings, rest, "customer", now=now))
     raise UsageError(
-        f"unknown audience {spec!r} for the {channel} channel "
-        "(segment:ID[@SNAPSHOT], tag:TAG, store:NAME, sql:SELECT…, list:IDS|@FILE, all, clv:p_alive<0.3, "
-        "sop:PLAYBOOK[:STEP], plan:PLAYBOOK[:SLOT])"
+        _('unknown audience {spec!r} for the {channel} channel (segment:ID[@SNAPSHOT], tag:TAG, store:NAME, sql:SELECT…, list:IDS|@FILE, all, clv:p_alive<0.3, sop:PLAYBOOK[:STEP], plan:PLAYBOOK[:SLOT])').format(spec=spec, channel=channel)
     )
 
 
 def _segment(con, spec: str, rest: str) -> Audience:
-    seg, _, snap = rest.partition("@")
+    seg, _sep, snap = rest.partition("@")
     seg = seg.strip()
     if not seg:
-        raise UsageError("segment: needs a segment id or name, e.g. segment:A or segment:重要价值客户")
+        raise UsageError(_('segment: needs a segment id or name, e.g. segment:A or segment:重要价值客户'))
     from siyu_cli.segment.snapshots import (
         SEGMENT_MEMBERS_SQL, find_segment, latest_snapshot_ids, segment_ids_in, snapshot_member_count,
     )
 
     if not _table_exists(con, "segment_members"):
-        raise DataError("no segment snapshots yet: run `siyu segment run` first")
+        raise DataError(_('no segment snapshots yet: run `siyu segment run` first'))
     if snap:
         try:
             snapshot_id = int(snap)
@@ -238,12 +236,11 @@ def _clv(con, spec: str, rest: str) -> Audience:
     for part in rest.split(","):
         m = _CLV_CONDITION.match(part)
         if not m or m.group(1) not in COLUMNS:
-            raise UsageError(f"clv: audience conditions look like p_alive<0.3 or clv>=500 on {', '.join(COLUMNS)}; "
-                             f"not {part.strip()!r}")
+            raise UsageError(_('clv: audience conditions look like p_alive<0.3 or clv>=500 on {join}; not {strip!r}').format(join=', '.join(COLUMNS), strip=part.strip()))
         conditions.append(f"{m.group(1)} {m.group(2)} ?")
         params.append(float(m.group(3)))
     if not _table_exists(con, "clv_fits"):
-        raise DataError("no CLV fit yet: run `siyu clv` first")
+        raise DataError(_('no CLV fit yet: run `siyu clv` first'))
     fit = require_fit(con)
     return Audience(spec, "member",
                     f"SELECT member_id AS id FROM clv_members WHERE fit_id = ? AND {' AND '.join(conditions)}",
@@ -257,13 +254,12 @@ def _due(settings, spec, head, rest, kind, now):
     try:
         from siyu_cli.plan import due_messages
     except ImportError:
-        raise UsageError("sop:/plan: audiences need the plan module, which this siyu does not have") from None
-    playbook, _, step = rest.partition(":")
+        raise UsageError(_('sop:/plan: audiences need the plan module, which this siyu does not have')) from None
+    playbook, _sep, step = rest.partition(":")
     from siyu_cli.plan.enabled import enabled_names
 
     if playbook and playbook not in enabled_names(settings):
-        raise UsageError(f"{head}:{playbook}: playbook {playbook!r} is not enabled, so nothing of it is sent "
-                         f"(`siyu plan enable {playbook}`; `siyu plan list` shows the live ones)")
+        raise UsageError(_('{head}:{playbook}: playbook {playbook!r} is not enabled, so nothing of it is sent (`siyu plan enable {playbook}`; `siyu plan list` shows the live ones)').format(head=head, playbook=playbook))
     now = now or clock.now()
     local = now.astimezone(ZoneInfo(settings.timezone))
     start = local.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -277,6 +273,6 @@ def _due(settings, spec, head, rest, kind, now):
         ids.append(msg.target_id)
     target_kind = "member" if head == "sop" else "group"
     if target_kind != kind:
-        raise UsageError(f"{head}: audiences target {target_kind}s; use the {'customer' if head == 'sop' else 'group'} channel")
+        raise UsageError(_('{head}: audiences target {target_kind}s; use the {value} channel').format(head=head, target_kind=target_kind, value='customer' if head == 'sop' else 'group'))
     ids = list(dict.fromkeys(ids))
     return Audience(spec, kind, "SELECT unnest(?::VARCHAR[]) AS id", [ids])

@@ -23,6 +23,7 @@ from siyu_cli.push import audiences, experiments, policy as pol
 from siyu_cli.push.ledger import get_campaign, state_counts
 from siyu_cli.push.templates import Template, common_vars
 from siyu_cli.store import open_store
+from siyu_cli.i18n import _
 
 CHANNELS = ("customer", "group", "app", "robot")
 #: Recipients per API call: add_msg_template external_userid ≤ 10,000, chat_id_list ≤ 2,000,
@@ -41,11 +42,11 @@ def batch_size(settings, channel: str) -> int:
     try:
         value = int(value)
     except (TypeError, ValueError):
-        raise UsageError(f"siyu.toml: push.{key} must be a whole number") from None
+        raise UsageError(_('siyu.toml: push.{key} must be a whole number').format(key=key)) from None
     if value < 1 or value > limit:
         from siyu_cli.errors import ConfigError
 
-        raise ConfigError(f"siyu.toml: push.{key} must be between 1 and {limit} (the WeCom API limit), not {value}")
+        raise ConfigError(_('siyu.toml: push.{key} must be between 1 and {limit} (the WeCom API limit), not {value}').format(key=key, limit=limit, value=value))
     return value
 
 
@@ -78,26 +79,26 @@ def new_campaign_id(con, now: datetime, tz: ZoneInfo) -> str:
 
 def check_attachments(attachments: list[dict]) -> list[dict]:
     if len(attachments) > MAX_ATTACHMENTS:
-        raise UsageError(f"at most {MAX_ATTACHMENTS} attachments per message (WeCom limit), got {len(attachments)}")
+        raise UsageError(_('at most {MAX_ATTACHMENTS} attachments per message (WeCom limit), got {len}').format(MAX_ATTACHMENTS=MAX_ATTACHMENTS, len=len(attachments)))
     for att in attachments:
         kind = att.get("msgtype")
         if kind not in ("image", "link", "miniprogram", "video", "file") or kind not in att:
-            raise UsageError(f"attachment must be {{'msgtype': K, K: {{…}}}} with K image|link|miniprogram|video|file: {att}")
+            raise UsageError(_("attachment must be {{'msgtype': K, K: {{…}}}} with K image|link|miniprogram|video|file: {att}").format(att=att))
         body = att[kind]
         if kind == "link":
             if not body.get("title") or not body.get("url"):
-                raise UsageError("a link attachment needs a title and a url")
+                raise UsageError(_('a link attachment needs a title and a url'))
             if len(body["title"].encode()) > 128:
-                raise UsageError("link title is longer than 128 bytes (WeCom limit)")
+                raise UsageError(_('link title is longer than 128 bytes (WeCom limit)'))
         for key in ("path", "pic_path"):
             if key in body and not Path(body[key]).is_file():
-                raise UsageError(f"attachment file {body[key]}: no such file")
+                raise UsageError(_('attachment file {value}: no such file').format(value=body[key]))
         if kind == "image" and not (body.get("path") or body.get("media_id") or body.get("pic_url")):
-            raise UsageError("an image attachment needs a path (uploaded at send time), media_id or pic_url")
+            raise UsageError(_('an image attachment needs a path (uploaded at send time), media_id or pic_url'))
         if kind == "miniprogram":
             missing = [k for k in ("title", "appid", "page") if not body.get(k)]
             if missing or not (body.get("pic_media_id") or body.get("pic_path")):
-                raise UsageError("a miniprogram attachment needs title, appid, page and a cover (pic_path or pic_media_id)")
+                raise UsageError(_('a miniprogram attachment needs title, appid, page and a cover (pic_path or pic_media_id)'))
     return attachments
 
 
@@ -112,7 +113,7 @@ def create_campaign(settings, spec: CampaignSpec, *, dry_run: bool = False, now:
     one transaction, so each sees the budget the previous ones used, then rolls them all back).
     """
     if spec.channel not in CHANNELS:
-        raise UsageError(f"unknown channel {spec.channel!r} (customer, group, app, robot)")
+        raise UsageError(_('unknown channel {channel!r} (customer, group, app, robot)').format(channel=spec.channel))
     now = now or clock.now()
     tz = ZoneInfo(settings.timezone)
     at = spec.scheduled_at or now
@@ -120,7 +121,7 @@ def create_campaign(settings, spec: CampaignSpec, *, dry_run: bool = False, now:
     design = experiments.design(settings, spec.channel, spec.holdout, spec.variants)
     coupon = experiments.coupon_codes(spec.coupons, spec.channel)
     if design.variants and spec.text:
-        raise UsageError("give either --text/--template-file or --variant NAME=TEMPLATE (each variant has its text)")
+        raise UsageError(_('give either --text/--template-file or --variant NAME=TEMPLATE (each variant has its text)'))
     text = spec.text or (design.variants[0][2] if design.variants else "")
     source = "{% raw %}" + text + "{% endraw %}" if spec.raw_text else text
     template = Template(source, kind)
@@ -138,7 +139,7 @@ def create_campaign(settings, spec: CampaignSpec, *, dry_run: bool = False, now:
                 return preview(settings, row[0], con=con) if with_preview else {"campaign_id": row[0], "status": row[1], "created": False}
         cid = spec.campaign_id or new_campaign_id(con, now, tz)
         if con.execute("SELECT 1 FROM push_campaigns WHERE campaign_id = ?", [cid]).fetchone():
-            raise UsageError(f"campaign {cid} already exists")
+            raise UsageError(_('campaign {cid} already exists').format(cid=cid))
         aud = pre or audiences.resolve(con, settings, spec.audience, spec.channel, now=now)
         common = common_vars(cid, spec.channel, at.astimezone(tz).date())
         if not in_transaction:
@@ -248,8 +249,7 @@ def _make_batches(con, cid, channel, templates: dict, common, size, kind) -> Non
         for arm, tmpl in templates.items():
             text = tmpl.render(common)
             if len(text.encode()) > limit:
-                raise DataError(f"the message{f' of variant {arm}' if arm else ''} is {len(text.encode())} bytes; "
-                                f"the {channel} channel allows {limit}")
+                raise DataError(_('the message{value} is {len} bytes; the {channel} channel allows {limit}').format(value=f' of variant {arm}' if arm else '', len=len(text.encode()), channel=channel, limit=limit))
             texts.append((arm, text))
         con.execute("CREATE OR REPLACE TEMP TABLE _push_t (arm VARCHAR, text VARCHAR)")
         con.executemany("INSERT INTO _push_t VALUES (?, ?)", texts)
@@ -295,7 +295,7 @@ def _make_batches(con, cid, channel, templates: dict, common, size, kind) -> Non
             rid, sender, arm = rec.pop("recipient_id"), rec.pop("sender"), rec.pop("arm")
             text = templates[arm].render(common, rec)
             if len(text.encode()) > limit:
-                raise DataError(f"the message for {rid} is {len(text.encode())} bytes; the {channel} channel allows {limit}")
+                raise DataError(_('the message for {rid} is {len} bytes; the {channel} channel allows {limit}').format(rid=rid, len=len(text.encode()), channel=channel, limit=limit))
             groups.setdefault((arm, sender or "", text), []).append(rid)
     assign, batches, n = [], [], 0
     for (arm, sender, text), rids in groups.items():

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from siyu_cli.errors import ConfigError, UsageError
+from siyu_cli.i18n import _
 
 HOLDOUT = "holdout"
 #: largest holdout share accepted (a test with less than half treated is allowed, all-holdout is not)
@@ -64,35 +65,34 @@ def parse_share(value: Any, what: str = "--holdout") -> float:
     try:
         share = float(text[:-1]) / 100 if text.endswith("%") else float(text)
     except ValueError:
-        raise UsageError(f"{what} must be a share like 10% or 0.1 (0 = no holdout), not {value!r}") from None
+        raise UsageError(_('{what} must be a share like 10% or 0.1 (0 = no holdout), not {value!r}').format(what=what, value=value)) from None
     if not 0 <= share <= MAX_HOLDOUT or math.isnan(share):
-        raise UsageError(f"{what} must be between 0 and {MAX_HOLDOUT:.0%}, not {value!r}")
+        raise UsageError(_('{what} must be between 0 and {MAX_HOLDOUT:.0%}, not {value!r}').format(what=what, MAX_HOLDOUT=MAX_HOLDOUT, value=value))
     return share
 
 
 def parse_variant(spec: str) -> tuple[str, float, str]:
     """``NAME=TEMPLATE`` or ``NAME:WEIGHT=TEMPLATE`` (``TEMPLATE`` may be ``@file``)."""
     head, sep, text = spec.partition("=")
-    name, _, weight = head.partition(":")
+    name, _sep, weight = head.partition(":")
     name = name.strip()
     if not sep or not _NAME.match(name) or name == HOLDOUT:
-        raise UsageError(f"--variant needs NAME=TEMPLATE or NAME:WEIGHT=TEMPLATE (NAME: letters, digits, _ -; "
-                         f"not 'holdout'), got {spec!r}")
+        raise UsageError(_("--variant needs NAME=TEMPLATE or NAME:WEIGHT=TEMPLATE (NAME: letters, digits, _ -; not 'holdout'), got {spec!r}").format(spec=spec))
     try:
         w = float(weight) if weight.strip() else 1.0
     except ValueError:
-        raise UsageError(f"--variant {name}: the weight must be a number, not {weight!r}") from None
+        raise UsageError(_('--variant {name}: the weight must be a number, not {weight!r}').format(name=name, weight=weight)) from None
     if not w > 0 or math.isinf(w):
-        raise UsageError(f"--variant {name}: the weight must be positive")
+        raise UsageError(_('--variant {name}: the weight must be positive').format(name=name))
     if text.startswith("@"):
         from pathlib import Path
 
         try:
             text = Path(text[1:]).expanduser().read_text(encoding="utf-8")
         except OSError as exc:
-            raise UsageError(f"--variant {name}: cannot read {text[1:]}: {exc.strerror}") from None
+            raise UsageError(_('--variant {name}: cannot read {value}: {strerror}').format(name=name, value=text[1:], strerror=exc.strerror)) from None
     if not text.strip():
-        raise UsageError(f"--variant {name}: the template is empty")
+        raise UsageError(_('--variant {name}: the template is empty').format(name=name))
     return name, w, text
 
 
@@ -101,20 +101,20 @@ def design(settings, channel: str, holdout: str | float | None, variants: list[s
     parsed = [parse_variant(v) for v in variants or []]
     names = [n for n, _w, _t in parsed]
     if len(set(names)) != len(names):
-        raise UsageError(f"--variant names must differ: {', '.join(names)}")
+        raise UsageError(_('--variant names must differ: {join}').format(join=', '.join(names)))
     if holdout is None:
         default = settings.section("push").get("holdout")
         try:
             share = parse_share(default, "push.holdout") if default not in (None, "") else 0.0
         except UsageError as exc:
-            raise ConfigError(f"siyu.toml: {exc.message}") from None
+            raise ConfigError(_('siyu.toml: {message}').format(message=exc.message)) from None
         if channel != "customer":
             share = 0.0  # the workspace default applies where results can be measured: customer campaigns
     else:
         share = parse_share(holdout)
     d = Design(share, parsed)
     if d.active and channel != "customer":
-        raise UsageError("--holdout and --variant need the customer channel (results are measured on members' purchases)")
+        raise UsageError(_("--holdout and --variant need the customer channel (results are measured on members' purchases)"))
     return d
 
 
@@ -130,13 +130,13 @@ def coupon_codes(values: list[str] | None, channel: str) -> str | None:
     stored = normalise_codes(values or [])
     if stored is None:
         if any(v.strip() for v in values or []):
-            raise UsageError("--coupon needs a code (e.g. --coupon SPRING10 or --coupon A,B)")
+            raise UsageError(_('--coupon needs a code (e.g. --coupon SPRING10 or --coupon A,B)'))
         return None
     codes = stored.split(",")
     if len(codes) > MAX_COUPONS or any(len(c) > MAX_COUPON_LEN for c in codes):
-        raise UsageError(f"--coupon takes at most {MAX_COUPONS} codes of at most {MAX_COUPON_LEN} characters each")
+        raise UsageError(_('--coupon takes at most {MAX_COUPONS} codes of at most {MAX_COUPON_LEN} characters each').format(MAX_COUPONS=MAX_COUPONS, MAX_COUPON_LEN=MAX_COUPON_LEN))
     if channel != "customer":
-        raise UsageError("--coupon needs the customer channel (redemptions are attributed to the members sent to)")
+        raise UsageError(_('--coupon needs the customer channel (redemptions are attributed to the members sent to)'))
     return stored
 
 

@@ -20,6 +20,7 @@ from typing import Iterator
 
 from siyu_cli.errors import StoreBusy, UsageError
 from siyu_cli.store import open_store
+from siyu_cli.i18n import _
 
 STATES = ("planned", "in_flight", "sent", "failed", "skipped")
 TERMINAL = ("sent", "failed", "skipped")
@@ -74,7 +75,7 @@ def campaign_lock(settings, campaign_id: str) -> Iterator[None]:
             except OSError:
                 pass
             who = f"process {holder}" if holder else "another process"
-            raise CampaignBusy(f"campaign {campaign_id} is already being sent by {who}; not starting a second sender") from None
+            raise CampaignBusy(_('campaign {campaign_id} is already being sent by {who}; not starting a second sender').format(campaign_id=campaign_id, who=who)) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         yield
@@ -138,7 +139,7 @@ def get_campaign(con, campaign_id: str) -> dict:
     cur = con.execute("SELECT * FROM push_campaigns WHERE campaign_id = ?", [campaign_id])
     row = cur.fetchone()
     if row is None:
-        raise UsageError(f"no campaign {campaign_id!r} (see `siyu push list`)")
+        raise UsageError(_('no campaign {campaign_id!r} (see `siyu push list`)').format(campaign_id=campaign_id))
     cols = [d[0] for d in cur.description]
     out = dict(zip(cols, row))
     out["attachments"] = json.loads(out["attachments"]) if out.get("attachments") else []

@@ -14,6 +14,7 @@ from pathlib import Path
 from siyu_cli import clock
 from siyu_cli.errors import DataError, UsageError
 from siyu_cli.store import open_store
+from siyu_cli.i18n import _
 
 OPTOUT_CHANNELS = ("all", "customer", "group", "app")
 _PHONE = re.compile(r"^(?:\+?86)?(1\d{10})$")
@@ -27,7 +28,7 @@ def _norm(value: str) -> str:
 
 def _check_channel(channel: str) -> str:
     if channel not in OPTOUT_CHANNELS:
-        raise UsageError(f"unknown opt-out channel {channel!r} ({', '.join(OPTOUT_CHANNELS)})")
+        raise UsageError(_('unknown opt-out channel {channel!r} ({join})').format(channel=channel, join=', '.join(OPTOUT_CHANNELS)))
     return channel
 
 
@@ -36,7 +37,7 @@ def add_optouts(settings, ids: list[str], *, channel: str = "all", reason: str |
     _check_channel(channel)
     ids = [x for x in dict.fromkeys(_norm(i) for i in ids) if x]
     if not ids:
-        raise UsageError("give at least one member id, external_userid or phone")
+        raise UsageError(_('give at least one member id, external_userid or phone'))
     now = clock.now()
     with open_store(settings) as con:
         before = con.execute("SELECT count(*) FROM optouts").fetchone()[0]
@@ -51,7 +52,7 @@ def add_optouts(settings, ids: list[str], *, channel: str = "all", reason: str |
 def remove_optouts(settings, ids: list[str], *, channel: str | None = None) -> int:
     ids = [_norm(i) for i in ids if i.strip()]
     if not ids:
-        raise UsageError("give at least one member id, external_userid or phone")
+        raise UsageError(_('give at least one member id, external_userid or phone'))
     with open_store(settings) as con:
         before = con.execute("SELECT count(*) FROM optouts").fetchone()[0]
         if channel:
@@ -79,15 +80,15 @@ def import_optouts(settings, path: Path, *, channel: str = "all", reason: str | 
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
+        raise UsageError(_('{path}: no such file').format(path=path)) from None
     except UnicodeDecodeError:
         try:
             text = Path(path).read_text(encoding="gb18030")
         except UnicodeDecodeError:
-            raise DataError(f"{path}: neither UTF-8 nor GB18030 text") from None
+            raise DataError(_('{path}: neither UTF-8 nor GB18030 text').format(path=path)) from None
     rows = list(csv.reader(text.splitlines()))
     if not rows:
-        raise DataError(f"{path}: empty file")
+        raise DataError(_('{path}: empty file').format(path=path))
     col = 0
     header = [h.strip().lower() for h in rows[0]]
     names = ("member_id", "external_userid", "phone", "手机号", "会员id", "客户id", "id")
@@ -98,6 +99,6 @@ def import_optouts(settings, path: Path, *, channel: str = "all", reason: str | 
             break
     ids = [r[col] for r in body if len(r) > col and r[col].strip() and not r[col].startswith("#")]
     if not ids:
-        raise DataError(f"{path}: no ids found")
+        raise DataError(_('{path}: no ids found').format(path=path))
     added = add_optouts(settings, ids, channel=channel, reason=reason, source="import")
     return {"read": len(ids), "added": added, "already": len(set(_norm(i) for i in ids)) - added}

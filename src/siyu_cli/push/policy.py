@@ -28,6 +28,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from siyu_cli.errors import ConfigError
+from siyu_cli.i18n import _
 
 #: Exclusion reasons (stable ids) with their Chinese labels.
 REASONS = {
@@ -111,7 +112,7 @@ def _parse_cap(name: str, value) -> Cap | None:
         return None
     m = _CAP.match(str(value))
     if not m:
-        raise ConfigError(f"siyu.toml: push.{name} must look like '2/week', '1/day' or 'days/month', not {value!r}")
+        raise ConfigError(_("siyu.toml: push.{name} must look like '2/week', '1/day' or 'days/month', not {value!r}").format(name=name, value=value))
     limit = m.group(1) if m.group(1) == "days" else int(m.group(1))
     return Cap(name if name != "cap" else "frequency_cap", limit, m.group(2))
 
@@ -121,10 +122,10 @@ def _parse_quiet(value) -> tuple[time, time] | None:
         return None
     m = re.match(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$", str(value))
     if not m:
-        raise ConfigError(f"siyu.toml: push.quiet_hours must look like '22:00-08:00', not {value!r}")
+        raise ConfigError(_("siyu.toml: push.quiet_hours must look like '22:00-08:00', not {value!r}").format(value=value))
     h1, m1, h2, m2 = map(int, m.groups())
     if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
-        raise ConfigError(f"siyu.toml: push.quiet_hours has an impossible time: {value!r}")
+        raise ConfigError(_('siyu.toml: push.quiet_hours has an impossible time: {value!r}').format(value=value))
     return time(h1, m1), time(h2, m2)
 
 
@@ -138,7 +139,7 @@ def load_policy(settings, *, overrides: dict | None = None) -> Policy:
     section = settings.section("push")
     unknown = sorted(set(section) - set(PUSH_KEYS))
     if unknown:
-        raise ConfigError(f"{settings.config_file}: unknown key push.{unknown[0]} (known: {', '.join(PUSH_KEYS)})")
+        raise ConfigError(_('{config_file}: unknown key push.{value} (known: {join})').format(config_file=settings.config_file, value=unknown[0], join=', '.join(PUSH_KEYS)))
     cfg = {**DEFAULTS, **section, **(overrides or {})}
     caps = tuple(c for c in (_parse_cap(k, cfg.get(k)) for k in ("platform_cap", "cap", "group_cap")) if c)
     return Policy(caps=caps, quiet=_parse_quiet(cfg.get("quiet_hours")), tz=ZoneInfo(settings.timezone))

@@ -23,6 +23,7 @@ from siyu_cli.errors import SiyuError, TemporaryFailure, UsageError
 from siyu_cli.push import ledger, policy as pol
 from siyu_cli.push.ledger import Batch, utcnow
 from siyu_cli.store import open_store
+from siyu_cli.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ class SendReport:
     def note(self, message: str) -> None:
         """Record a message for people (and hand it to ``on_note`` at once: a wait may follow)."""
         self.notes.append(message)
-        log.info("%s", message)
+        log.info('%s', message)
         if callable(self.on_note):
             self.on_note(message)
 
@@ -141,15 +142,14 @@ def _send_campaign(settings, campaign_id: str, session, *, client, now, ignore_q
         in_flight = ledger.batches_in_state(con, campaign_id, "in_flight")
         channel = camp["channel"]
         if camp["status"] == "cancelled":
-            raise UsageError(f"campaign {campaign_id} was cancelled; nothing to send")
+            raise UsageError(_('campaign {campaign_id} was cancelled; nothing to send').format(campaign_id=campaign_id))
         policy = pol.load_policy(settings)
         at = now or utcnow()
         if channel in pol.CAPPED_CHANNELS and not ignore_quiet_hours:
             until = policy.in_quiet_hours(at)
             if until is not None and not in_flight:
                 raise TemporaryFailure(
-                    f"quiet hours: no mass-send starts before {until:%H:%M} ({settings.timezone}); nothing was sent "
-                    "(run again later, or pass --ignore-quiet-hours)"
+                    _('quiet hours: no mass-send starts before {until:%H:%M} ({timezone}); nothing was sent (run again later, or pass --ignore-quiet-hours)').format(until=until, timezone=settings.timezone)
                 )
         if client is not None and (channel == "robot") != hasattr(client, "send_text"):
             client = None  # e.g. push_due handed a WeComClient but this message goes to a robot webhook
@@ -212,8 +212,7 @@ def _send_batch(settings, camp, batch: Batch, client, attachments, report, sessi
         return None
     except wecom.AmbiguousSend as exc:
         # the request may have reached WeCom: leave it in flight and reconcile now
-        report.note(f"batch {batch.batch_id}: no answer from WeCom ({exc.errmsg if hasattr(exc, 'errmsg') else exc}); "
-                    "the message may or may not have been created")
+        report.note(_('batch {batch_id}: no answer from WeCom ({value}); the message may or may not have been created').format(batch_id=batch.batch_id, value=exc.errmsg if hasattr(exc, 'errmsg') else exc))
         if channel in CHAT_TYPE:
             time.sleep(0.2)
             try:
@@ -234,7 +233,7 @@ def _send_batch(settings, camp, batch: Batch, client, attachments, report, sessi
         report.stopped = f"batch {batch.batch_id}: {reason}"
         if exc.category == "fatal":
             raise
-        raise TemporaryFailure(f"WeCom error on batch {batch.batch_id}: {reason}; the batch is kept planned — run `siyu push resume {cid}` later") from None
+        raise TemporaryFailure(_('WeCom error on batch {batch_id}: {reason}; the batch is kept planned — run `siyu push resume {cid}` later').format(batch_id=batch.batch_id, reason=reason, cid=cid)) from None
     except BaseException:
         # Anything else (KeyboardInterrupt, a bug): leave the batch in flight — resume reconciles it.
         raise
@@ -275,36 +274,32 @@ def _reconcile(settings, camp, batch: Batch, client, report, session) -> None:
     if channel == "app":
         ledger.release_batch(settings, cid, batch.batch_id, "re-sent after a crash with WeCom's duplicate check", con=session.con())
         report.released += 1
-        report.note(f"{what}: outcome unknown; app messages are sent again with WeCom's duplicate check on "
-                    "(WeCom drops a repeat of a message that did arrive)")
+        report.note(_("{what}: outcome unknown; app messages are sent again with WeCom's duplicate check on (WeCom drops a repeat of a message that did arrive)").format(what=what))
         return
     if channel == "robot":
         ledger.fail_batch(settings, cid, batch.batch_id, "outcome_unknown: the robot webhook keeps no record to check", con=session.con())
         report.batches_failed += 1
-        report.note(f"{what}: outcome unknown; a robot webhook keeps no record to check, so it is marked failed "
-                    "(outcome_unknown) and NOT sent again")
+        report.note(_('{what}: outcome unknown; a robot webhook keeps no record to check, so it is marked failed (outcome_unknown) and NOT sent again').format(what=what))
         return
     started = batch.started_at or utcnow()
     if started.tzinfo is None:
         started = started.replace(tzinfo=timezone.utc)
     # a request may still be in transit: give it the client's timeout to land before concluding it never did
     settle = float(getattr(getattr(client, "config", None), "timeout", 10.0)) + 1.0
-    report.note(f"{what}: outcome unknown; checking WeCom's mass-send records for it")
+    report.note(_("{what}: outcome unknown; checking WeCom's mass-send records for it").format(what=what))
     for attempt in (1, 2):
         if _find_at_wecom(settings, camp, batch, client, report, session, started):
             return
         age = (utcnow() - started).total_seconds()
         if attempt == 1 and age < settle:
-            report.note(f"{what}: not in WeCom's records yet; waiting {settle - age:.0f} s (the client's timeout "
-                        f"+ 1 s after it was sent) in case the request is still in transit, then checking again")
+            report.note(_("{what}: not in WeCom's records yet; waiting {value:.0f} s (the client's timeout + 1 s after it was sent) in case the request is still in transit, then checking again").format(what=what, value=settle - age))
             session.close()  # let other processes use the store while we wait
             time.sleep(settle - age)
         else:
             break
     ledger.release_batch(settings, cid, batch.batch_id, "not found at WeCom after a crash; re-queued", con=session.con())
     report.released += 1
-    report.note(f"{what}: not in WeCom's records {settle:.0f} s after it was sent: it never reached WeCom; "
-                "re-queued and sent again (no duplicate)")
+    report.note(_("{what}: not in WeCom's records {settle:.0f} s after it was sent: it never reached WeCom; re-queued and sent again (no duplicate)").format(what=what, settle=settle))
 
 
 def _find_at_wecom(settings, camp, batch: Batch, client, report, session, started) -> bool:
@@ -342,8 +337,7 @@ def _find_at_wecom(settings, camp, batch: Batch, client, report, session, starte
         ledger.complete_batch(settings, cid, batch.batch_id, msgid=msgid, failed=failed, reconciled=True,
                               now=started, con=session.con())
         report.reconciled += 1
-        report.note(f"batch {batch.batch_id}: found in WeCom's records (msgid {msgid}): it did reach WeCom; marked "
-                    f"sent{f' ({len(failed)} recipient(s) not accepted)' if failed else ''} and NOT sent again")
+        report.note(_("batch {batch_id}: found in WeCom's records (msgid {msgid}): it did reach WeCom; marked sent{value} and NOT sent again").format(batch_id=batch.batch_id, msgid=msgid, value=f' ({len(failed)} recipient(s) not accepted)' if failed else ''))
         return True
     return False
 
@@ -447,7 +441,7 @@ def remind(settings, campaign_id: str, *, client=None, app_message: bool = False
     with open_store(settings, read_only=True) as con:
         camp = ledger.get_campaign(con, campaign_id)
         if camp["channel"] not in CHAT_TYPE:
-            raise UsageError("remind applies to customer and group mass-sends")
+            raise UsageError(_('remind applies to customer and group mass-sends'))
         rows = con.execute(
             """SELECT b.batch_id, b.sender, b.msgid, b.reminders, b.finished_at,
                       count(r.recipient_id) FILTER (WHERE r.delivery IS NULL OR r.delivery = 'unconfirmed') AS waiting

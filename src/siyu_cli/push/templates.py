@@ -13,6 +13,7 @@ from datetime import date
 from functools import lru_cache
 
 from siyu_cli.errors import DataError, UsageError
+from siyu_cli.i18n import _
 
 #: Per-recipient variables by audience kind (columns the ledger can fetch).
 RECIPIENT_VARS = {
@@ -39,18 +40,18 @@ class Template:
         from jinja2 import TemplateSyntaxError, meta
 
         if not source or not source.strip():
-            raise UsageError("the message text is empty (--text or --template-file)")
+            raise UsageError(_('the message text is empty (--text or --template-file)'))
         env = _env()
         try:
             ast = env.parse(source)
         except TemplateSyntaxError as exc:
-            raise UsageError(f"template error on line {exc.lineno}: {exc.message}") from None
+            raise UsageError(_('template error on line {lineno}: {message}').format(lineno=exc.lineno, message=exc.message)) from None
         used = meta.find_undeclared_variables(ast)
         allowed = set(RECIPIENT_VARS[kind]) | set(COMMON_VARS)
         unknown = sorted(used - allowed)
         if unknown:
             raise UsageError(
-                f"template uses unknown variable(s) {', '.join(unknown)}; available: {', '.join(sorted(allowed))}"
+                _('template uses unknown variable(s) {join}; available: {join2}').format(join=', '.join(unknown), join2=', '.join(sorted(allowed)))
             )
         self.source = source
         self.kind = kind
@@ -73,10 +74,10 @@ class Template:
         try:
             return render_bounded(self._tpl, ctx).strip()
         except BudgetExceeded as exc:
-            raise DataError(f"template stopped by the sandbox: {exc}",
-                             hint="budgets: [templates] in siyu.toml (docs/playbooks.md)") from None
+            raise DataError(_('template stopped by the sandbox: {exc}').format(exc=exc),
+                             hint=_('budgets: [templates] in siyu.toml (docs/playbooks.md)')) from None
         except (TemplateError, ValueError, TypeError, ArithmeticError) as exc:
-            raise UsageError(f"template error: {exc}") from None
+            raise UsageError(_('template error: {exc}').format(exc=exc)) from None
 
 
 def common_vars(campaign_id: str, channel: str, today: date) -> dict:

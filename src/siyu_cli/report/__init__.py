@@ -12,10 +12,11 @@ from __future__ import annotations
 import tempfile
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from siyu_cli import clock
 from siyu_cli.errors import UsageError
+from siyu_cli.i18n import _, label
 from siyu_cli.report.model import (  # noqa: F401 (re-exported)
     BY_CHOICES, CONFIG_DEFAULTS, DEFAULT_MEMORY_LIMIT, Report, ReportConfig,
 )
@@ -41,7 +42,7 @@ def resolve_period(settings: "Settings", date_from: date | None, date_to: date |
     if date_from is None:
         date_from = date_to - span
     if date_from > date_to:
-        raise UsageError(f"--from {date_from} is after --to {date_to}")
+        raise UsageError(_('--from {date_from} is after --to {date_to}').format(date_from=date_from, date_to=date_to))
     return date_from, date_to
 
 
@@ -55,7 +56,7 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
     from siyu_cli.store import open_store
 
     if by is not None and by not in BY_CHOICES:
-        raise UsageError(f"--by must be one of {', '.join(BY_CHOICES)}, not {by!r}")
+        raise UsageError(_('--by must be one of {join}, not {by!r}').format(join=', '.join(BY_CHOICES), by=by))
     cfg = ReportConfig.from_settings(settings)
     dfrom, dto = resolve_period(settings, date_from, date_to, cfg)
     from zoneinfo import ZoneInfo
@@ -88,7 +89,7 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
         synced = synced_online(con, dto)  # after `siyu sync wecom`: live guide relations only
         if synced is not None:
             kp.update(synced)
-            report.notes.append("在线率: members with a live WeCom guide relation as of the last `siyu sync wecom`")
+            report.notes.append(label("online rate: members with a live WeCom guide relation as of the last `siyu sync wecom`", report.language))
         kp["new_contacts"] = K.new_contacts(con, dfrom, dto)
         kp.update(repurchase_rate=b["repurchase_rate"], purchase_frequency=b["purchase_frequency"])
         kp.update({k: life[k] for k in ("active_share", "silent_share", "churned_share", "never_bought_share")})
@@ -133,21 +134,23 @@ def _add_notes(report: Report, unsent: int = 0) -> None:
     of the period left out because they reached nobody."""
     s, kp, dfrom, dto = report.sections, report.kpis, report.date_from, report.date_to
     if not s["add_rate"]:
-        report.notes.append("加粉率: no store traffic in the period (load it with `siyu report traffic FILE`)")
+        report.notes.append(label("add rate: no store traffic in the period (load it with `siyu report traffic FILE`)", report.language))
     if s["segments"] is None:
-        report.notes.append("RFM 分层: no segment snapshot yet (run `siyu segment run`)")
+        report.notes.append(label("RFM segments: no segment snapshot yet (run `siyu segment run`)", report.language))
     if s["campaigns"] is None:
-        report.notes.append("活动效果: no campaigns yet (push has not run)")
+        report.notes.append(label("campaigns: no campaigns yet (push has not run)", report.language))
     elif not s["campaigns"]:
-        report.notes.append("活动效果: no campaign was sent in the period")
+        report.notes.append(label("campaigns: no campaign was sent in the period", report.language))
     if unsent:
-        report.notes.append(f"活动效果: {unsent} campaign(s) in the period reached nobody and are not shown")
+        report.notes.append(label("campaigns: {count} campaign(s) in the period reached nobody and are not shown",
+                                  report.language).format(count=unsent))
     if kp["orders"] and not s["totals"]["non_member_orders"]:
-        report.notes.append("会员占比: every order in the period has a member (no walk-in orders loaded), so it is 100%")
+        report.notes.append(label("member share: every order in the period has a member (no walk-in orders loaded), so it is 100%",
+                                  report.language))
     if kp["orders"] and kp["items_per_order"] is None:
-        report.notes.append("连带率: no order lines or item counts loaded for the period's orders")
+        report.notes.append(label("items per order: no order lines or item counts loaded for the period's orders", report.language))
     if kp["orders"] == 0:
-        report.notes.append(f"no paid orders between {dfrom} and {dto}")
+        report.notes.append(label("no paid orders between {start} and {end}", report.language).format(start=dfrom, end=dto))
 
 
 def mark_partial_months(trend: list[dict[str, Any]], dfrom: date, dto: date) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from siyu_cli.errors import DataError
+from siyu_cli.i18n import _
 
 if TYPE_CHECKING:  # pragma: no cover
     from siyu_cli.config import Settings
@@ -48,13 +49,13 @@ def _read_text(path: Path) -> str:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
+        raise DataError(_('{path}: no such file').format(path=path)) from None
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             return raw.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise DataError(f"{path}: neither UTF-8 nor GB18030 text")
+    raise DataError(_('{path}: neither UTF-8 nor GB18030 text').format(path=path))
 
 
 def parse_traffic(path: Path) -> list[tuple[str, date, str, int]]:
@@ -62,23 +63,23 @@ def parse_traffic(path: Path) -> list[tuple[str, date, str, int]]:
     reader = csv.reader(io.StringIO(_read_text(path)))
     header = next(reader, None)
     if not header:
-        raise DataError(f"{path}: empty file (expected columns store,date,customers)")
+        raise DataError(_('{path}: empty file (expected columns store,date,customers)').format(path=path))
     names = [h.strip().lower() for h in header]
     idx = {}
     for key, options in HEADERS.items():
         found = [i for i, n in enumerate(names) if n in options]
         if not found:
-            raise DataError(f"{path}: no {key} column (accepted headers: {', '.join(options)})")
+            raise DataError(_('{path}: no {key} column (accepted headers: {join})').format(path=path, key=key, join=', '.join(options)))
         idx[key] = found[0]
     rows = []
     for line, rec in enumerate(reader, start=2):
         if not any(c.strip() for c in rec):
             continue
         if len(rec) < len(names):
-            raise DataError(f"{path}:{line}: expected {len(names)} columns, found {len(rec)}")
+            raise DataError(_('{path}:{line}: expected {len} columns, found {len2}').format(path=path, line=line, len=len(names), len2=len(rec)))
         store, when, count = (rec[idx[k]].strip() for k in ("store", "date", "customers"))
         if not store:
-            raise DataError(f"{path}:{line}: empty store")
+            raise DataError(_('{path}:{line}: empty store').format(path=path, line=line))
         m = _DAY.match(when)
         try:
             if m:
@@ -88,13 +89,13 @@ def parse_traffic(path: Path) -> list[tuple[str, date, str, int]]:
             else:
                 raise ValueError
         except ValueError:
-            raise DataError(f"{path}:{line}: bad date {when!r} (use 2026-03-01 for a day or 2026-03 for a month)") from None
+            raise DataError(_('{path}:{line}: bad date {when!r} (use 2026-03-01 for a day or 2026-03 for a month)').format(path=path, line=line, when=when)) from None
         try:
             customers = int(count.replace(",", ""))
             if customers < 0:
                 raise ValueError
         except ValueError:
-            raise DataError(f"{path}:{line}: bad customers count {count!r} (a whole number ≥ 0)") from None
+            raise DataError(_('{path}:{line}: bad customers count {count!r} (a whole number ≥ 0)').format(path=path, line=line, count=count)) from None
         rows.append((store, day, period, customers))
     return rows
 

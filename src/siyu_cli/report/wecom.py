@@ -16,6 +16,13 @@ EVENT_KINDS = ("contact_added", "contact_removed", "contact_deleted", "group_joi
 EVENT_ZH = {"contact_added": "新增好友", "contact_removed": "导购删除客户", "contact_deleted": "客户删除导购",
             "contact_lost": "好友流失", "group_joined": "入群", "group_left": "退群"}
 
+from siyu_cli.i18n import N_
+
+#: what the terminal dashboard shows (siyu's catalogue); EVENT_ZH stays the CSV's stable label column
+EVENT_LABELS = {"contact_added": N_("new friends"), "contact_removed": N_("removed by the guide"),
+                "contact_deleted": N_("deleted by the customer"), "contact_lost": N_("friends lost"),
+                "group_joined": N_("joined groups"), "group_left": N_("left groups")}
+
 
 def _exists(con, table: str) -> bool:
     return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]).fetchone()[0])
@@ -109,6 +116,10 @@ def render_terminal(report, console) -> None:
 
     s = report.sections
     zh = report.language == "zh"
+    from siyu_cli.i18n import label
+
+    def L(message: str) -> str:
+        return label(message, report.language)
 
     def table(cols) -> Table:
         t = Table(box=None, header_style="bold", padding=(0, 1))
@@ -118,28 +129,26 @@ def render_terminal(report, console) -> None:
 
     ev = s.get("contact_events")
     if ev:
-        t = table(("导购", "新增好友", "导购删除客户", "客户删除导购") if zh else
-                  ("guide", "added", "removed by guide", "deleted by customer"))
+        t = table((L("guide"), L("added"), L("removed by guide"), L("deleted by customer")))
         for r in ev["by_guide"][:8]:
             t.add_row(str(r["name"] or r["guide"])[:24], str(r["added"]), str(r["removed"]), str(r["deleted"]))
-        head = " · ".join(f"{EVENT_ZH[k] if zh else k} {n}" for k, n in ev["totals"].items())
-        console.print(Panel(t, title=("好友与群变动  " if zh else "Contact events  ") + head, title_align="left"))
+        head = " · ".join(f"{L(EVENT_LABELS[k]) if zh else k} {n}" for k, n in ev["totals"].items())
+        console.print(Panel(t, title=(L("Contact events  ")) + head, title_align="left"))
     ga = s.get("guide_activity")
     if ga:
-        t = table(("导购", "新增客户", "聊天", "消息", "回复率", "平均回复(分)", "删除/拉黑") if zh else
-                  ("guide", "new", "chats", "messages", "reply %", "avg reply min", "negative"))
+        t = table((L("guide"), L("new"), L("chats"), L("messages"), L("reply %"), L("avg reply min"), L("negative")))
         for r in ga[:10]:
             t.add_row(str(r["name"] or r["guide"])[:24], str(r["new_contacts"]), str(r["chats"]), str(r["messages"]),
                       "—" if r["reply_percentage"] is None else f"{r['reply_percentage']:.0f}%",
                       "—" if r["avg_reply_minutes"] is None else f"{r['avg_reply_minutes']:.1f}",
                       str(r["negative_feedback"]))
-        console.print(Panel(t, title="导购活跃榜（企微）" if zh else "Guide activity (WeCom)", title_align="left"))
+        console.print(Panel(t, title=L("Guide activity (WeCom)"), title_align="left"))
     gh = s.get("group_health")
     if gh:
-        t = table(("群主", "群数", "群成员", "新入群", "日均发言人数", "消息数", "退群") if zh else
-                  ("owner", "groups", "members", "joined", "active/day", "messages", "left"))
+        t = table((L("owner"), L("groups"), L("group members"), L("joined the group"), L("active/day"), L("messages"),
+                   L("left the group")))
         for r in gh[:10]:
             t.add_row(str(r["owner"])[:24], str(r["groups"]), str(r["members"]), str(r["new_members"]),
                       "—" if r["active_members_per_day"] is None else f"{r['active_members_per_day']:.1f}",
                       str(r["messages"]), str(r["left"]))
-        console.print(Panel(t, title="社群健康度" if zh else "Group health", title_align="left"))
+        console.print(Panel(t, title=L("Group health"), title_align="left"))

@@ -1,4 +1,4 @@
-"""Alerts to the ops team's WeCom group robot: one short Chinese message per run outcome.
+"""Alerts to the ops team's WeCom group robot: one short message per run outcome, in siyu's language.
 
 Configured by ``[alerts]`` in siyu.toml: ``robot_key_env`` names the
 environment variable holding the robot's webhook key (``*_FILE`` works too;
@@ -13,6 +13,7 @@ import socket
 from typing import TYPE_CHECKING
 
 from siyu_cli.errors import ConfigError, SiyuError
+from siyu_cli.i18n import _
 
 if TYPE_CHECKING:  # pragma: no cover
     from siyu_cli.config import Settings
@@ -27,7 +28,7 @@ def alert_config(settings: "Settings") -> dict:
     cfg = settings.section("alerts")
     unknown = set(cfg) - ALERT_KEYS
     if unknown:
-        raise ConfigError(f"{settings.config_file}: unknown key alerts.{sorted(unknown)[0]} (known: {', '.join(sorted(ALERT_KEYS))})")
+        raise ConfigError(_('{config_file}: unknown key alerts.{value} (known: {join})').format(config_file=settings.config_file, value=sorted(unknown)[0], join=', '.join(sorted(ALERT_KEYS))))
     return {
         "robot_key_env": cfg.get("robot_key_env", DEFAULT_KEY_ENV),
         "on_failure": bool(cfg.get("on_failure", True)),
@@ -38,54 +39,68 @@ def alert_config(settings: "Settings") -> dict:
 
 #: what each load issue says in the alert (file names, counts and reason codes only: never a row's text)
 ISSUE_TEXT = {
-    "rejects": lambda i: f"拒收 {i['bad']}/{i['read']} 行（{_reasons(i.get('reasons'))}），其余已载入",
-    "failed": lambda i: (f"未载入（{_reasons(i.get('reasons'))}，共 {i['read']} 行），已移到 inbox/failed"
-                         if i.get("reasons") else "未载入（无法读取或无法识别），已移到 inbox/failed"),
-    "still_failed": lambda i: "仍在 inbox/failed，尚未处理",
-    "unrecognised": lambda i: "未载入：文件名和表头都无法判断是会员、订单还是群，仍留在 inbox",
-    "refused": lambda i: f"未载入：拒绝读取（{i.get('reason')}），仍留在 inbox",
+    "rejects": lambda i: _("rejected {bad}/{read} rows ({reasons}); the rest were loaded").format(
+        bad=i["bad"], read=i["read"], reasons=_reasons(i.get("reasons"))),
+    "failed": lambda i: (_("not loaded ({reasons}; {read} rows); moved to inbox/failed").format(
+        reasons=_reasons(i.get("reasons")), read=i["read"])
+        if i.get("reasons") else _("not loaded (unreadable or unrecognised); moved to inbox/failed")),
+    "still_failed": lambda i: _("still in inbox/failed, not dealt with yet"),
+    "unrecognised": lambda i: _("not loaded: neither the file name nor the header tells members, orders or groups; "
+                                "left in inbox"),
+    "refused": lambda i: _("not loaded: refused to read it ({reason}); left in inbox").format(reason=i.get("reason")),
 }
 
 
 def _reasons(reasons: dict | None) -> str:
-    return "，".join(f"{r}×{n}" for r, n in sorted((reasons or {}).items())) or "—"
+    return _(", ").join(f"{r}×{n}" for r, n in sorted((reasons or {}).items())) or "—"
 
 
 def _step_no(result: "RunResult", step) -> str:
-    return f"第 {step.index + 1}/{result.total_steps or len(result.steps)} 步"
+    return _("step {number}/{total}").format(number=step.index + 1, total=result.total_steps or len(result.steps))
 
 
 def alert_text(settings: "Settings", result: "RunResult") -> str:
     """The message: pipeline, outcome, failed or partial steps with what needs a look, how to retry."""
     host = socket.gethostname()
+    run_line = _("run: {run_id}").format(run_id=result.run_id)
     if result.status == "ok":
-        lines = [f"【siyu】流水线 {result.pipeline} 运行成功 ✅", f"运行号：{result.run_id}"]
+        lines = [_("[siyu] pipeline {pipeline} succeeded ✅").format(pipeline=result.pipeline), run_line]
         for s in result.steps:
-            summary = "，".join(f"{k}={v}" for k, v in s.counts.items() if isinstance(v, (int, float)) and not isinstance(v, bool))
-            lines.append(f"· {s.name}：{'已完成' if s.status == 'ok' else '沿用上次'}{('（' + summary + '）') if summary else ''}")
+            summary = _(", ").join(f"{k}={v}" for k, v in s.counts.items()
+                                   if isinstance(v, (int, float)) and not isinstance(v, bool))
+            state = _("done") if s.status == "ok" else _("kept from the last run")
+            lines.append(_("· {name}: {state}{summary}").format(
+                name=s.name, state=state, summary=_(" ({summary})").format(summary=summary) if summary else ""))
         return "\n".join(lines)
-    retry = f"重试：siyu --workspace {settings.root} run {result.pipeline} --resume"
+    retry = _("retry: siyu --workspace {root} run {pipeline} --resume").format(root=settings.root, pipeline=result.pipeline)
+    host_line = _("run: {run_id}  host: {host}").format(run_id=result.run_id, host=host)
     if result.status == "partial":
-        lines = [f"【siyu 告警】流水线 {result.pipeline} 部分完成 ⚠️（其余步骤照常运行）"]
+        lines = [_("[siyu alert] pipeline {pipeline} partly done ⚠️ (the other steps ran as usual)").format(
+            pipeline=result.pipeline)]
         for s in result.partial_steps:
-            lines.append(f"部分完成：{s.name}（{_step_no(result, s)}，类型 {s.type}）")
+            lines.append(_("partly done: {name} ({step}, type {type})").format(
+                name=s.name, step=_step_no(result, s), type=s.type))
             issues = s.counts.get("issues") or []
             for issue in issues[:10]:
-                lines.append(f"· {issue.get('file')}：{ISSUE_TEXT.get(issue.get('problem'), lambda i: '需要查看')(issue)}")
+                text = ISSUE_TEXT.get(issue.get("problem"), lambda i: _("needs a look"))(issue)
+                lines.append(_("· {file}: {text}").format(file=issue.get("file"), text=text))
             if len(issues) > 10:
-                lines.append(f"· 另有 {len(issues) - 10} 个文件，见 siyu runs --run {result.run_id}")
+                lines.append(_("· {count} more files: see siyu runs --run {run_id}").format(
+                    count=len(issues) - 10, run_id=result.run_id))
             if not issues and s.error:
                 lines.append(f"· {s.error.splitlines()[0]}")
-        done = "，".join(f"{s.name} {'✓' if s.status in ('ok', 'skipped') else '⚠'}" for s in result.steps)
-        lines += [f"各步骤：{done}", "拒收明细：siyu rejects", retry, f"运行号：{result.run_id}　主机：{host}"]
+        done = _(", ").join(f"{s.name} {'✓' if s.status in ('ok', 'skipped') else '⚠'}" for s in result.steps)
+        lines += [_("steps: {steps}").format(steps=done), _("rejected rows: siyu rejects"), retry, host_line]
         return "\n".join(lines)
     failed = result.failed_step
+    error = (failed.error or "").splitlines()[0] if failed and failed.error else result.status
     lines = [
-        f"【siyu 告警】流水线 {result.pipeline} 运行失败 ❌",
-        f"失败步骤：{failed.name}（{_step_no(result, failed)}，类型 {failed.type}）" if failed else "失败步骤：—",
-        f"错误：{(failed.error or '').splitlines()[0] if failed and failed.error else result.status}",
+        _("[siyu alert] pipeline {pipeline} failed ❌").format(pipeline=result.pipeline),
+        _("failed step: {name} ({step}, type {type})").format(name=failed.name, step=_step_no(result, failed),
+                                                              type=failed.type) if failed else _("failed step: —"),
+        _("error: {error}").format(error=error),
         retry,
-        f"运行号：{result.run_id}　主机：{host}",
+        host_line,
     ]
     return "\n".join(lines)
 

@@ -16,6 +16,7 @@ from typing import IO, Any
 
 from siyu_cli.privacy import mask_text
 from siyu_cli.secrets import redact
+from siyu_cli.i18n import _
 
 
 class EventLog:
@@ -24,7 +25,7 @@ class EventLog:
         if fmt not in ("text", "json"):
             from siyu_cli.errors import UsageError
 
-            raise UsageError(f"--log-format must be text or json, not {fmt!r}")
+            raise UsageError(_('--log-format must be text or json, not {fmt!r}').format(fmt=fmt))
         self.fmt = fmt
         from zoneinfo import ZoneInfo
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from siyu_cli.errors import StoreBusy
 from siyu_cli.scratch import pid_alive  # noqa: F401 (re-exported)
+from siyu_cli.i18n import _
 
 
 class WorkspaceLocked(StoreBusy):
@@ -71,8 +72,8 @@ class RunLock:
                     os.close(fd)
                     holder = self.read_holder()
                     raise WorkspaceLocked(
-                        f"workspace is locked: {holder.describe()}",
-                        hint="wait for it to finish, or use --lock-wait SECONDS",
+                        _('workspace is locked: {describe}').format(describe=holder.describe()),
+                        hint=_('wait for it to finish, or use --lock-wait SECONDS'),
                     ) from None
                 time.sleep(self.poll)
         previous = self.read_holder()

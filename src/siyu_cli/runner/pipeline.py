@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from siyu_cli.errors import ConfigError, ExitCode, SiyuError, UsageError, explain_failure, is_interrupt
 from siyu_cli.runner.model import Pipeline, RunResult, Step, StepResult  # noqa: F401 (re-exported)
+from siyu_cli.i18n import _
 
 if TYPE_CHECKING:  # pragma: no cover
     from siyu_cli.config import Settings
@@ -30,15 +31,16 @@ def _parse_step(pipeline: str, index: int, raw: Any, where: str) -> Step:
     if isinstance(raw, str):
         raw = {"type": raw}
     if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
-        raise ConfigError(f"{where}: pipelines.{pipeline}.steps[{index}] must be a step type or a table with `type`")
+        raise ConfigError(_('{where}: pipelines.{pipeline}.steps[{index}] must be a step type or a table with `type`').format(where=where, pipeline=pipeline, index=index))
     options = dict(raw)
     step_type = options.pop("type")
     if step_type not in STEP_TYPES:
         import difflib
 
         close = difflib.get_close_matches(step_type, list(STEP_TYPES), n=1)
-        hint = f" (did you mean `{close[0]}`?)" if close else f" (known: {', '.join(STEP_TYPES)})"
-        raise ConfigError(f"{where}: pipelines.{pipeline}.steps[{index}]: unknown step type {step_type!r}{hint}")
+        hint = (_(" (did you mean `{name}`?)").format(name=close[0]) if close
+                else _(" (known: {names})").format(names=", ".join(STEP_TYPES)))
+        raise ConfigError(_('{where}: pipelines.{pipeline}.steps[{index}]: unknown step type {step_type!r}{hint}').format(where=where, pipeline=pipeline, index=index, step_type=step_type, hint=hint))
     name = str(options.pop("name", step_type))
     return Step(name=name, type=step_type, options=options)
 
@@ -59,21 +61,21 @@ def load_pipelines(settings: "Settings") -> dict[str, Pipeline]:
         if isinstance(table, list):  # pipelines.NAME = ["load", …]
             table = {"steps": table}
         if not isinstance(table, dict) or "steps" not in table:
-            raise ConfigError(f"{where}: [pipelines.{name}] needs `steps = [...]`")
+            raise ConfigError(_('{where}: [pipelines.{name}] needs `steps = [...]`').format(where=where, name=name))
         unknown = set(table) - {"steps"}
         if unknown:
-            raise ConfigError(f"{where}: unknown key pipelines.{name}.{sorted(unknown)[0]} (only `steps`)")
+            raise ConfigError(_('{where}: unknown key pipelines.{name}.{value} (only `steps`)').format(where=where, name=name, value=sorted(unknown)[0]))
         raw[name] = table
     pipelines = {}
     for name, table in raw.items():
         steps_raw = table["steps"]
         if not isinstance(steps_raw, list) or not steps_raw:
-            raise ConfigError(f"{where}: pipelines.{name}.steps must be a non-empty list")
+            raise ConfigError(_('{where}: pipelines.{name}.steps must be a non-empty list').format(where=where, name=name))
         steps = [_parse_step(name, i, s, where) for i, s in enumerate(steps_raw)]
         names = [s.name for s in steps]
         dup = next((n for n in names if names.count(n) > 1), None)
         if dup:
-            raise ConfigError(f"{where}: pipelines.{name}: two steps named {dup!r}; give one a `name`")
+            raise ConfigError(_('{where}: pipelines.{name}: two steps named {dup!r}; give one a `name`').format(where=where, name=name, dup=dup))
         pipelines[name] = Pipeline(name, steps)
     return pipelines
 
@@ -81,7 +83,7 @@ def load_pipelines(settings: "Settings") -> dict[str, Pipeline]:
 def get_pipeline(settings: "Settings", name: str) -> Pipeline:
     pipelines = load_pipelines(settings)
     if name not in pipelines:
-        raise UsageError(f"no pipeline named {name!r} (known: {', '.join(sorted(pipelines))}; define it under [pipelines.{name}])")
+        raise UsageError(_('no pipeline named {name!r} (known: {join}; define it under [pipelines.{name}])').format(name=name, join=', '.join(sorted(pipelines))))
     return pipelines[name]
 
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from siyu_cli.errors import ConfigError, DataError, ExitCode, SiyuError, StoreBusy, explain_failure, is_interrupt
 from siyu_cli.runner.model import StepContext
 from siyu_cli.runner.wecom_steps import step_sync, step_tags  # WeCom sync and tag write-back
+from siyu_cli.i18n import _
 
 if TYPE_CHECKING:  # pragma: no cover
     from siyu_cli.config import Settings
@@ -36,7 +37,7 @@ def parse_duration(text: str | int, what: str) -> timedelta:
         return timedelta(seconds=text)
     m = _DURATION.match(str(text))
     if not m:
-        raise ConfigError(f"{what}: {text!r} is not a duration like 90m, 1h, 7d or 2w")
+        raise ConfigError(_('{what}: {text!r} is not a duration like 90m, 1h, 7d or 2w').format(what=what, text=text))
     n, unit = int(m.group(1)), m.group(2)
     return {"m": timedelta(minutes=n), "h": timedelta(hours=n), "d": timedelta(days=n), "w": timedelta(weeks=n)}[unit]
 
@@ -172,9 +173,9 @@ def reject_limits(ctx: StepContext) -> tuple[float, int]:
     ratio = ctx.option("max_reject_ratio", cfg.get("max_reject_ratio", DEFAULT_MAX_REJECT_RATIO))
     cap = ctx.option("max_rejects", cfg.get("max_rejects", NIGHTLY_MAX_REJECTS))
     if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 <= ratio <= 1:
-        raise ConfigError(f"{where}: load.max_reject_ratio must be a number from 0 to 1 (0.01 = 1 %)")
+        raise ConfigError(_('{where}: load.max_reject_ratio must be a number from 0 to 1 (0.01 = 1 %)').format(where=where))
     if isinstance(cap, bool) or not isinstance(cap, int) or cap < 0:
-        raise ConfigError(f"{where}: load.max_rejects must be a whole number ≥ 0")
+        raise ConfigError(_('{where}: load.max_rejects must be a whole number ≥ 0').format(where=where))
     return float(ratio), cap
 
 
@@ -201,7 +202,7 @@ def step_load(ctx: StepContext) -> dict[str, Any]:
     globs = ctx.option("globs") or DEFAULT_GLOBS
     unknown = set(globs) - set(DEFAULT_GLOBS)
     if unknown:
-        raise ConfigError(f"{settings.config_file}: load step globs: unknown kind {sorted(unknown)[0]!r} (members, orders, groups)")
+        raise ConfigError(_('{config_file}: load step globs: unknown kind {value!r} (members, orders, groups)').format(config_file=settings.config_file, value=sorted(unknown)[0]))
     ratio, cap = reject_limits(ctx)
     scan = scan_inbox(inbox, globs)
     files, unmatched = list(scan.matched), scan.unmatched
@@ -335,7 +336,7 @@ def load_issues_line(issues: list[dict[str, Any]], inbox: Path) -> str:
         "unrecognised": lambda i: "left in the inbox: neither its name nor its header says what it holds",
         "refused": lambda i: f"left in the inbox: {REFUSALS.get(i.get('reason'), i.get('reason'))}",
     }[first["problem"]](first)
-    more = f" (+{len(issues) - 1} more)" if len(issues) > 1 else ""
+    more = _(" (+{count} more)").format(count=len(issues) - 1) if len(issues) > 1 else ""
     return f"{len(issues)} file(s) need a look: {first['file']}: {what}{more}"
 
 
@@ -455,7 +456,7 @@ def step_sql(ctx: StepContext) -> dict[str, Any]:
     """Run SQL statements against the store (e.g. a COPY … TO for a nightly export)."""
     sql = ctx.option("sql")
     if not isinstance(sql, str) or not sql.strip():
-        raise ConfigError(f"{ctx.settings.config_file}: sql step {ctx.step.name!r} needs `sql = \"...\"`")
+        raise ConfigError(_('{config_file}: sql step {name!r} needs `sql = "..."`').format(config_file=ctx.settings.config_file, name=ctx.step.name))
     if ctx.dry_run:
         return {"sql": sql}
     import duckdb
@@ -467,7 +468,7 @@ def step_sql(ctx: StepContext) -> dict[str, Any]:
             cur = con.execute(sql)
             rows = cur.fetchall() if cur.description else []
         except duckdb.Error as exc:
-            raise DataError(f"sql step {ctx.step.name!r}: {str(exc).splitlines()[0]}") from None
+            raise DataError(_('sql step {name!r}: {value}').format(name=ctx.step.name, value=str(exc).splitlines()[0])) from None
     return {"rows": len(rows)}
 
 

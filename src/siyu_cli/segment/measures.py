@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from siyu_cli.errors import UsageError
+from siyu_cli.i18n import _
 
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb
@@ -67,7 +68,7 @@ def parse_window(window: str | None) -> str | None:
         return None
     m = _WINDOW.match(str(window))
     if not m or int(m.group(1)) <= 0:
-        raise UsageError(f"--window must look like 365d, 26w, 12m, 1y or all, not {window!r}")
+        raise UsageError(_('--window must look like 365d, 26w, 12m, 1y or all, not {window!r}').format(window=window))
     return f"{int(m.group(1))}{m.group(2).lower()}"
 
 
@@ -84,13 +85,13 @@ def parse_as_of(value: str | date | None, timezone: str) -> date:
     try:
         return date.fromisoformat(str(value).strip())
     except ValueError:
-        raise UsageError(f"--as-of must be a date like 2026-11-28, not {value!r}") from None
+        raise UsageError(_('--as-of must be a date like 2026-11-28, not {value!r}').format(value=value)) from None
 
 
 def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
     value = str(value).strip().lower()
     if value not in choices:
-        raise UsageError(f"--{name.replace('_', '-')} must be one of {', '.join(choices)}, not {value!r}")
+        raise UsageError(_('--{replace} must be one of {join}, not {value!r}').format(replace=name.replace('_', '-'), join=', '.join(choices), value=value))
     return value
 
 
@@ -109,7 +110,7 @@ def _minus(day: date, n: int, unit: str) -> date:
 
 def _tz_literal(tz: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9_+\-/]+", tz):
-        raise UsageError(f"invalid time zone {tz!r}")
+        raise UsageError(_('invalid time zone {tz!r}').format(tz=tz))
     return f"'{tz}'"
 
 
@@ -268,7 +269,7 @@ def quintile_cuts(con: "duckdb.DuckDBPyConnection", buyers: str) -> QuintileCuts
     ).fetchall()
     for i, d in enumerate(exact):
         values, below, j = [], 0, 0
-        for _, v, c in (row for row in hist if row[0] == i):
+        for _bucket, v, c in (row for row in hist if row[0] == i):
             below += c  # values ≤ v
             while j < len(positions) and positions[j] <= below:  # a[c - 1] = smallest v with #(≤ v) ≥ c
                 values.append(int(v))

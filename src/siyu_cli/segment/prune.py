@@ -22,6 +22,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from siyu_cli.errors import UsageError
+from siyu_cli.i18n import _
 
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb
@@ -76,7 +77,7 @@ def parse_age(text: str) -> tuple[int, str]:
     except UsageError:
         norm = None
     if norm is None:
-        raise UsageError(f"--older-than must look like 90d, 12w, 6m or 1y, not {text!r}")
+        raise UsageError(_('--older-than must look like 90d, 12w, 6m or 1y, not {text!r}').format(text=text))
     return int(norm[:-1]), norm[-1]
 
 
@@ -94,9 +95,9 @@ def plan_prune(
     from siyu_cli.segment.snapshots import SNAPSHOT_COLUMNS, latest_snapshot
 
     if keep_last is None and older_than is None:
-        raise UsageError("say what to keep: --keep-last N and/or --older-than 90d")
+        raise UsageError(_('say what to keep: --keep-last N and/or --older-than 90d'))
     if keep_last is not None and (isinstance(keep_last, bool) or int(keep_last) < 1):
-        raise UsageError(f"--keep-last must be 1 or more (the newest snapshot is always kept), not {keep_last!r}")
+        raise UsageError(_('--keep-last must be 1 or more (the newest snapshot is always kept), not {keep_last!r}').format(keep_last=keep_last))
     cutoff = None
     if older_than is not None:
         n, unit = parse_age(older_than)
@@ -108,7 +109,7 @@ def plan_prune(
     ).fetchall()
     if scheme and not rows:
         known = [r[0] for r in con.execute("SELECT DISTINCT scheme FROM segment_snapshots ORDER BY 1").fetchall()]
-        raise UsageError(f"no snapshots of scheme {scheme!r} (stored: {', '.join(known) or 'none'})")
+        raise UsageError(_('no snapshots of scheme {scheme!r} (stored: {value})').format(scheme=scheme, value=', '.join(known) or 'none'))
     campaigns: dict[int, list[str]] = {}
     if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'push_campaigns'").fetchone()[0]:
         for sid, cid in con.execute(
@@ -154,7 +155,7 @@ def plan_prune(
             cur = last_of_month.get(key)
             if cur is None or (d, s["snapshot_id"]) > (day(cur), cur["snapshot_id"]):
                 last_of_month[key] = s
-        for (_, y, m), s in last_of_month.items():
+        for (_key, y, m), s in last_of_month.items():
             if not s["reasons"]:
                 s["reasons"].append(f"{MONTHLY} {y:04d}-{m:02d}")
 
@@ -233,7 +234,7 @@ def prune_snapshots(
 
     today = today or parse_as_of(None, settings.timezone)
     if keep_last is None and older_than is None:
-        raise UsageError("say what to keep: --keep-last N and/or --older-than 90d")
+        raise UsageError(_('say what to keep: --keep-last N and/or --older-than 90d'))
     with open_store(settings, read_only=dry_run) as con:
         if dry_run:
             result = plan_prune(con, keep_last=keep_last, older_than=older_than, scheme=scheme,

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from siyu_cli.errors import ConfigError, UsageError
 from siyu_cli.segment import measures as M
 from siyu_cli.segment import schemes as S
+from siyu_cli.i18n import _
 
 if TYPE_CHECKING:  # pragma: no cover
     from siyu_cli.config import Settings
@@ -56,7 +57,7 @@ def segment_config(settings: "Settings") -> dict[str, Any]:
     cfg = settings.section("segment")
     for key in cfg:
         if key not in CONFIG_KEYS:
-            raise ConfigError(f"{settings.config_file}: unknown key segment.{key} (known: {', '.join(CONFIG_KEYS)})")
+            raise ConfigError(_('{config_file}: unknown key segment.{key} (known: {join})').format(config_file=settings.config_file, key=key, join=', '.join(CONFIG_KEYS)))
     return cfg
 
 
@@ -66,7 +67,7 @@ def keep_snapshots(settings: "Settings") -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{settings.config_file}: segment.keep_snapshots must be a whole number ≥ 1, not {value!r}")
+        raise ConfigError(_('{config_file}: segment.keep_snapshots must be a whole number ≥ 1, not {value!r}').format(config_file=settings.config_file, value=value))
     return value
 
 
@@ -75,7 +76,7 @@ def keep_monthly(settings: "Settings") -> bool:
     instead of going (``siyu segment prune --keep-monthly``; unset: false)."""
     value = segment_config(settings).get("keep_monthly", False)
     if not isinstance(value, bool):
-        raise ConfigError(f"{settings.config_file}: segment.keep_monthly must be true or false, not {value!r}")
+        raise ConfigError(_('{config_file}: segment.keep_monthly must be true or false, not {value!r}').format(config_file=settings.config_file, value=value))
     return value
 
 
@@ -83,7 +84,7 @@ def resolve_options(settings: "Settings", *, scheme: str | None, as_of, window, 
     cfg = segment_config(settings)
     unknown = set(options) - {"frequency_unit", "monetary", "r_split", "f_split", "m_split", "label"}
     if unknown:
-        raise UsageError(f"run_segment: unknown option(s) {', '.join(sorted(unknown))}")
+        raise UsageError(_('run_segment: unknown option(s) {join}').format(join=', '.join(sorted(unknown))))
 
     def pick(name: str, default: Any) -> Any:
         value = options.get(name)
@@ -101,7 +102,7 @@ def resolve_options(settings: "Settings", *, scheme: str | None, as_of, window, 
     custom = None
     if scheme_name not in BUILTIN_SCHEMES:
         if not scheme_name.lower().endswith((".yaml", ".yml")):
-            raise UsageError(f"--scheme must be rfm8, rfm11 or a .yaml file, not {scheme_name!r}")
+            raise UsageError(_('--scheme must be rfm8, rfm11 or a .yaml file, not {scheme_name!r}').format(scheme_name=scheme_name))
         custom = S.load_custom_scheme(settings.path(scheme_name) if not Path(scheme_name).is_file() else Path(scheme_name))
     return scheme_name, params, splits, custom, options.get("label")
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from siyu_cli.errors import DataError, UsageError
+from siyu_cli.i18n import _
 
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb
@@ -110,16 +111,16 @@ def parse_split(dim: str, spec: Any) -> Split:
     if m:
         q = float(m.group(1)) if not text.startswith("p") else float(m.group(1)) / 100
         if not 0 < q < 1:
-            raise UsageError(f"--{dim}-split quantile must be between 0 and 1 (exclusive), not {spec!r}")
+            raise UsageError(_('--{dim}-split quantile must be between 0 and 1 (exclusive), not {spec!r}').format(dim=dim, spec=spec))
         return Split(dim, "quantile", q=q)
     try:
         value = float(text)
     except ValueError:
         raise UsageError(
-            f"--{dim}-split must be median, mean, a quantile like q0.8 / p80, or a number, not {spec!r}"
+            _('--{dim}-split must be median, mean, a quantile like q0.8 / p80, or a number, not {spec!r}').format(dim=dim, spec=spec)
         ) from None
     if value < 0:
-        raise UsageError(f"--{dim}-split threshold must not be negative, not {spec!r}")
+        raise UsageError(_('--{dim}-split threshold must not be negative, not {spec!r}').format(dim=dim, spec=spec))
     return Split(dim, "fixed", value=value)
 
 
@@ -136,7 +137,7 @@ def _split_thresholds(con, table: str, splits: dict[str, Split]) -> dict[str, fl
                 split.kind, f"quantile_cont({col}, {split.q})")))
     if exprs:
         row = con.execute(f"SELECT {', '.join(e for _, e in exprs)} FROM {table} WHERE frequency > 0").fetchone()
-        for (d, _), value in zip(exprs, row):
+        for (d, _expr), value in zip(exprs, row):
             out[d] = None if value is None else float(value)
     return {d: out[d] for d in "rfm"}
 
@@ -425,19 +426,19 @@ def load_custom_scheme(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise UsageError(f"{path}: no such scheme file (use rfm8, rfm11 or a YAML file)") from None
+        raise UsageError(_('{path}: no such scheme file (use rfm8, rfm11 or a YAML file)').format(path=path)) from None
     except UnicodeDecodeError:
-        raise DataError(f"{path}: not UTF-8 text") from None
+        raise DataError(_('{path}: not UTF-8 text').format(path=path)) from None
     try:
         data = yaml.load(text, Loader=_line_loader())  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise DataError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+        raise DataError(_('{where}: invalid YAML: {getattr}').format(where=where, getattr=getattr(exc, 'problem', exc))) from None
 
     def fail(line: int | None, rule: str | None, message: str):
         where = f"{path}:{line}" if line else str(path)
-        raise DataError(f"{where}: {'rule ' + repr(rule) + ': ' if rule else ''}{message}")
+        raise DataError(_('{where}: {value}{message}').format(where=where, value='rule ' + repr(rule) + ': ' if rule else '', message=message))
 
     if not isinstance(data, dict):
         fail(1, None, "a scheme must be a mapping with `segments:` (a list of rules) and `default:`")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from siyu_cli.errors import UsageError
 from siyu_cli.segment import schemes as S
+from siyu_cli.i18n import _
 
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb
@@ -82,7 +83,7 @@ def latest_snapshot_id(con: "duckdb.DuckDBPyConnection", scheme: str | None = No
 def snapshot_params(con, snapshot_id: int) -> dict[str, Any]:
     row = con.execute("SELECT params FROM segment_snapshots WHERE snapshot_id = ?", [snapshot_id]).fetchone()
     if row is None:
-        raise UsageError(f"no segment snapshot {snapshot_id} (see `siyu segment list`)")
+        raise UsageError(_('no segment snapshot {snapshot_id} (see `siyu segment list`)').format(snapshot_id=snapshot_id))
     return json.loads(row[0]) if isinstance(row[0], str) else dict(row[0] or {})
 
 
@@ -91,14 +92,14 @@ def snapshot_row(con, snapshot_id: int) -> dict[str, Any]:
         f"SELECT {', '.join(SNAPSHOT_COLUMNS)} FROM segment_snapshots WHERE snapshot_id = ?", [snapshot_id]
     ).fetchone()
     if row is None:
-        raise UsageError(f"no segment snapshot {snapshot_id} (see `siyu segment list`)")
+        raise UsageError(_('no segment snapshot {snapshot_id} (see `siyu segment list`)').format(snapshot_id=snapshot_id))
     return dict(zip(SNAPSHOT_COLUMNS, row))
 
 
 def require_latest(con, scheme: str | None = None) -> int:
     sid = latest_snapshot_id(con, scheme)
     if sid is None:
-        raise UsageError("no segment snapshot yet: run `siyu segment run` first")
+        raise UsageError(_('no segment snapshot yet: run `siyu segment run` first'))
     return sid
 
 
@@ -148,7 +149,7 @@ def resolve_member(con, text: str) -> str:
     ).fetchone()
     if row:
         return row[0]
-    raise UsageError(f"no member {text!r} (give a member id, phone, source member id or external_userid)")
+    raise UsageError(_('no member {text!r} (give a member id, phone, source member id or external_userid)').format(text=text))
 
 
 # ---------------------------------------------------------------- summary and Pareto
@@ -261,7 +262,7 @@ def _pareto_exact(con, rows: str, n: int, total, high) -> tuple[Any, int]:
     top = rn80 = None
     for b in need:
         rank, cum = need[b]
-        for _, v, c in (row for row in detail if row[0] == b):
+        for _bucket, v, c in (row for row in detail if row[0] == b):
             if b == top_at and top is None and rank + c >= k:
                 top = cum + (k - rank) * v
             if b == cross_at and rn80 is None and 10 * (cum + c * v) >= goal:
@@ -272,11 +273,9 @@ def _pareto_exact(con, rows: str, n: int, total, high) -> tuple[Any, int]:
 
 def pareto_line(p: dict[str, Any]) -> str:
     if p.get("top20_revenue_share") is None:
-        return "Pareto: no buyers with revenue in this snapshot"
-    return (
-        f"Pareto (二八): the top 20% of buyers bring {p['top20_revenue_share']:.1%} of revenue; "
-        f"{p['buyers_share_for_80']:.1%} of buyers bring 80% ({p['buyers']} buyers)"
-    )
+        return _("Pareto: no buyers with revenue in this snapshot")
+    return _("Pareto: the top 20% of buyers bring {top20:.1%} of revenue; {share80:.1%} of buyers bring 80% "
+             "({buyers} buyers)").format(top20=p["top20_revenue_share"], share80=p["buyers_share_for_80"], buyers=p["buyers"])
 
 
 # ---------------------------------------------------------------- export
@@ -358,8 +357,7 @@ def _pick_pair(con, old: int | None, new: int | None) -> tuple[int, int]:
         prev = latest_snapshot(con, new_row["scheme"], before_as_of=new_row["as_of"])
         if prev is None:
             raise UsageError(
-                f"snapshot {new} (as of {new_row['as_of']}) has no earlier {new_row['scheme']} snapshot "
-                "(by as-of date) to compare with; give OLD and NEW"
+                _('snapshot {new} (as of {value}) has no earlier {value2} snapshot (by as-of date) to compare with; give OLD and NEW').format(new=new, value=new_row['as_of'], value2=new_row['scheme'])
             )
         old = int(prev["snapshot_id"])
     snapshot_row(con, old)
@@ -399,14 +397,14 @@ def diff(con, old: int | None = None, new: int | None = None, *, path: str | Non
         result["warning"] = f"the snapshots use different schemes ({p_old.get('scheme')} → {p_new.get('scheme')})"
     if path:
         if ":" not in path:
-            raise UsageError(f"--path must look like A:E (from segment : to segment), not {path!r}")
+            raise UsageError(_('--path must look like A:E (from segment : to segment), not {path!r}').format(path=path))
         a_txt, b_txt = (x.strip() for x in path.split(":", 1))
         a = match_segment(p_old.get("segments", []), a_txt)
         b = match_segment(p_new.get("segments", []), b_txt)
         if a is None or b is None:
             bad, cat = (a_txt, p_old) if a is None else (b_txt, p_new)
             known = ", ".join(s["id"] for s in cat.get("segments", []))
-            raise UsageError(f"--path: no segment {bad!r} in that snapshot (known: {known})")
+            raise UsageError(_('--path: no segment {bad!r} in that snapshot (known: {known})').format(bad=bad, known=known))
         members = con.execute(
             f"""SELECT n.member_id, {_MASKED} AS phone, m.store, m.guide_userid, m.guide_name,
                        o.recency_days AS old_recency_days, n.recency_days, o.frequency AS old_frequency, n.frequency,
@@ -454,7 +452,7 @@ def explain(con, member: str, snapshot_id: int | None = None) -> dict[str, Any]:
     cols = [d[0] for d in cur.description]
     row = cur.fetchone()
     if row is None:
-        raise UsageError(f"member {member_id} is not in snapshot {snapshot_id}")
+        raise UsageError(_('member {member_id} is not in snapshot {snapshot_id}').format(member_id=member_id, snapshot_id=snapshot_id))
     rec = dict(zip(cols, row))
     seg = match_segment(params.get("segments", []), rec["segment_id"]) or {"id": rec["segment_id"], "name": rec["segment_name"]}
     reasons: list[str] = []

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from siyu_cli.errors import ConfigError, StoreBusy, explain_failure
 from siyu_cli.privacy import chmod_private
+from siyu_cli.i18n import _
 
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb
@@ -53,8 +54,7 @@ class Migration:
             con.execute(self.sql)
             return
         if settings is None:
-            raise ConfigError(f"schema migration {self.version} ({self.name}) needs the workspace (open the store "
-                              "through open_store)")
+            raise ConfigError(_('schema migration {version} ({name}) needs the workspace (open the store through open_store)').format(version=self.version, name=self.name))
         scope: dict = {"__name__": f"siyu_cli.store.migrations.m{self.version:03d}"}
         exec(compile(self.sql, f"<migration {self.version:03d}_{self.name}.py>", "exec"), scope)
         scope["upgrade"](con, settings)
@@ -84,7 +84,7 @@ def lock_wait_seconds() -> float:
     try:
         return float(os.environ.get("SIYU_LOCK_WAIT", DEFAULT_LOCK_WAIT))
     except ValueError:
-        raise ConfigError(f"SIYU_LOCK_WAIT must be a number of seconds, not {os.environ['SIYU_LOCK_WAIT']!r}") from None
+        raise ConfigError(_('SIYU_LOCK_WAIT must be a number of seconds, not {value!r}').format(value=os.environ['SIYU_LOCK_WAIT'])) from None
 
 
 def _connect_with_wait(path: Path, read_only: bool, wait: float) -> "duckdb.DuckDBPyConnection":
@@ -97,13 +97,12 @@ def _connect_with_wait(path: Path, read_only: bool, wait: float) -> "duckdb.Duck
             return duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as exc:
             if not _LOCK_MESSAGE.search(str(exc)):
-                raise explain_failure(exc, path) or ConfigError(f"{path}: cannot open the store: {exc}") from None
+                raise explain_failure(exc, path) or ConfigError(_('{path}: cannot open the store: {exc}').format(path=path, exc=exc)) from None
             if time.monotonic() >= deadline:
                 pid = _PID.search(str(exc))
                 holder = f"process {pid.group(1)}" if pid else "another process"
                 raise StoreBusy(
-                    f"store {path} is busy: {holder} holds it (waited {wait:g}s; "
-                    "retry later or raise SIYU_LOCK_WAIT)"
+                    _('store {path} is busy: {holder} holds it (waited {wait:g}s; retry later or raise SIYU_LOCK_WAIT)').format(path=path, holder=holder, wait=wait)
                 ) from None
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
@@ -124,8 +123,7 @@ def _check_not_newer(path: Path, applied: set[int], known: list[Migration]) -> N
         from siyu_cli import __version__
 
         raise ConfigError(
-            f"store {path} was written by a newer siyu (schema migration {unknown[-1]} is unknown to siyu "
-            f"{__version__}); upgrade siyu to open it"
+            _('store {path} was written by a newer siyu (schema migration {value} is unknown to siyu {version}); upgrade siyu to open it').format(path=path, value=unknown[-1], version=__version__)
         )
 
 
@@ -222,8 +220,7 @@ def _install_id_key(con: "duckdb.DuckDBPyConnection", settings: "Settings") -> N
         con.execute("INSERT INTO id_key (fingerprint, created_at) VALUES (?, now())", [mark])
     elif row[0] != mark:
         raise ConfigError(
-            f"the id key ({key_path(settings)} or SIYU_ID_KEY) is not the one this store's member ids were made "
-            "with; restore the workspace's .siyu/id.key from its backup"
+            _("the id key ({key_path} or SIYU_ID_KEY) is not the one this store's member ids were made with; restore the workspace's .siyu/id.key from its backup").format(key_path=key_path(settings))
         )
     install_sql(con, key)
 

@@ -13,6 +13,7 @@ import json
 from contextlib import contextmanager
 
 from siyu_cli.errors import DataError
+from siyu_cli.i18n import _
 
 #: ``[sync] memory_limit``: DuckDB's memory limit during the merge (it spills to the workspace scratch beyond it),
 #: so the merge's working set stays bounded whatever the number of contacts
@@ -196,9 +197,7 @@ def _refuse_empty(con, b: str) -> None:
     held = con.execute("SELECT count(*) FROM wecom_contacts WHERE synced_batch IS NOT NULL").fetchone()[0]
     if fetched == 0 and held > 0:
         raise EmptySync(
-            f"WeCom returned no customer relation but the store holds {held:,} from earlier syncs; refusing to record "
-            "them all as lost. Check the app's visible range and 客户联系 permission (`siyu wecom check`) "
-            "and run the sync again")
+            _("WeCom returned no customer relation but the store holds {held:,} from earlier syncs; refusing to record them all as lost. Check the app's visible range and 客户联系 permission (`siyu wecom check`) and run the sync again").format(held=held))
 
 
 def _not_erased(col: str) -> str:

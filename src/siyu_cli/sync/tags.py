@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from siyu_cli.errors import ConfigError, DataError, UsageError
+from siyu_cli.i18n import _
 
 DEFAULT_GROUP = "RFM分层"
 AUDIENCE_GROUP = "siyu人群"
@@ -46,15 +47,15 @@ class TagConfig:
         raw = (settings.section("wecom").get("tags") if settings is not None else None) or {}
         where = f"{settings.config_file}: wecom.tags" if settings is not None else "wecom.tags"
         if not isinstance(raw, dict):
-            raise ConfigError(f"{where} must be a table")
+            raise ConfigError(_('{where} must be a table').format(where=where))
         unknown = set(raw) - KEYS
         if unknown:
-            raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]} (known: {', '.join(sorted(KEYS))})")
+            raise ConfigError(_('{where}: unknown key {value} (known: {join})').format(where=where, value=sorted(unknown)[0], join=', '.join(sorted(KEYS))))
         cfg = cls(enabled=bool(raw.get("enabled", bool(raw))))
         for key in ("scheme", "group", "audience_group"):
             if key in raw:
                 if not isinstance(raw[key], str) or not raw[key].strip():
-                    raise ConfigError(f"{where}.{key} must be a non-empty string")
+                    raise ConfigError(_('{where}.{key} must be a non-empty string').format(where=where, key=key))
                 setattr(cfg, key, raw[key].strip())
         for name in (cfg.group, cfg.audience_group):
             check_name(name, f"{where} group")
@@ -63,7 +64,7 @@ class TagConfig:
 
 def check_name(name: str, what: str) -> None:
     if not name or len(name) > NAME_LIMIT:
-        raise DataError(f"{what} {name!r}: WeCom tag and group names are 1..{NAME_LIMIT} characters")
+        raise DataError(_('{what} {name!r}: WeCom tag and group names are 1..{NAME_LIMIT} characters').format(what=what, name=name, NAME_LIMIT=NAME_LIMIT))
 
 
 @dataclass
@@ -97,8 +98,8 @@ def _desired_sql(con, settings, mode: str, *, scheme: str | None, tag: str | Non
 
         snap = latest_snapshot_id(con, scheme)
         if snap is None:
-            raise UsageError("no segment snapshot" + (f" of scheme {scheme!r}" if scheme else "")
-                             + " yet: run `siyu segment` first")
+            raise UsageError(_("no segment snapshot of scheme {scheme!r} yet: run `siyu segment run` first").format(
+                scheme=scheme) if scheme else _("no segment snapshot yet: run `siyu segment run` first"))
         sql = ("SELECT c.external_userid, c.staff_userid, c.member_id, s.segment_name AS tag FROM wecom_contacts c "
                "JOIN segment_members s ON s.member_id = c.member_id AND s.snapshot_id = ? WHERE s.segment_name IS NOT NULL")
         return sql, [snap], snap
@@ -188,7 +189,7 @@ def tags_sync(settings, *, client=None, tag: str | None = None, audience: str | 
 
     cfg = TagConfig.from_settings(settings)
     if (tag is None) != (audience is None):
-        raise UsageError("--tag and --audience go together (a tag name and who gets it)")
+        raise UsageError(_('--tag and --audience go together (a tag name and who gets it)'))
     mode = "audience" if tag else "segment"
     group = group or (cfg.audience_group if mode == "audience" else cfg.group)
     check_name(group, "tag group")
@@ -199,7 +200,7 @@ def tags_sync(settings, *, client=None, tag: str | None = None, audience: str | 
     with open_store(settings, read_only=dry_run) as con:
         pending = con.execute("SELECT run_id FROM wecom_tag_runs WHERE status = 'running' AND group_name = ? "
                               "AND tag_name IS NOT DISTINCT FROM ? ORDER BY started_at", [group, tag]).fetchall()
-        snap, names, _ = _plan(con, settings, mode, group, scheme=scheme, tag=tag, audience=audience)
+        snap, names, _rest = _plan(con, settings, mode, group, scheme=scheme, tag=tag, audience=audience)
         if dry_run:
             owned = {r[0] for r in con.execute("SELECT name FROM wecom_tag_owned WHERE group_name = ? "
                                                "AND tag_id NOT LIKE 'pending:%'", [group]).fetchall()}
@@ -303,12 +304,10 @@ def ensure_tags(settings, client, group: str, names: list[str]) -> list[str]:
         return []
     foreign = sorted(set(in_group) & set(missing))
     if foreign:
-        raise DataError(f"tag group {group!r} already has {', '.join(foreign)} created outside siyu; siyu never "
-                        "touches tags it did not create: set another [wecom.tags] group")
+        raise DataError(_('tag group {group!r} already has {join} created outside siyu; siyu never touches tags it did not create: set another [wecom.tags] group').format(group=group, join=', '.join(foreign)))
     group_id = group_id or (g["group_id"] if g else None)
     if len(live) + len(missing) > LIBRARY_LIMIT:
-        raise DataError(f"the corp tag library holds {len(live)} tags; adding {len(missing)} would pass WeCom's "
-                        f"{LIBRARY_LIMIT}-tag limit")
+        raise DataError(_("the corp tag library holds {len} tags; adding {len2} would pass WeCom's {LIBRARY_LIMIT}-tag limit").format(len=len(live), len2=len(missing), LIBRARY_LIMIT=LIBRARY_LIMIT))
     with open_store(settings) as con:
         for name in missing:
             con.execute("INSERT OR REPLACE INTO wecom_tag_owned VALUES (?, '', ?, ?, now())",
@@ -416,7 +415,7 @@ def _checkpoint(settings, run_id: str, group: str, results: list[tuple], report:
                        SELECT e, s, ?, unnest("add"), ?, now() FROM tag_ck WHERE status = 'done' AND len("add") > 0""",
                     [group, run_id])
         con.execute("COMMIT")
-    for *_, status, _code in results:
+    for *_head, status, _code in results:
         setattr(report, status, getattr(report, status) + 1)
 
 

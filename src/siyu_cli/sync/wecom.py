@@ -21,6 +21,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable
+from siyu_cli.i18n import _
 
 BATCH_USERIDS = 100  # batch/get_by_user userid_list and groupchat/list owner_filter limit
 CHECKPOINT_ROWS = 5000  # staged rows per store write
@@ -163,7 +164,7 @@ def _sync_lock(settings):
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            raise StoreBusy("another `siyu sync wecom` is running in this workspace; retry when it has finished") from None
+            raise StoreBusy(_('another `siyu sync wecom` is running in this workspace; retry when it has finished')) from None
         try:
             yield
         finally:
@@ -191,13 +192,13 @@ def _sync(settings, client, activity, activity_days, progress, checkpoint_rows) 
         if follow_users is None:
             follow_users = sorted(set(client.get_follow_user_list()))
             _save_follow_users(settings, batch_id, follow_users)
-        note(f"{len(follow_users)} guides with customer contact")
+        note(_('{len} guides with customer contact').format(len=len(follow_users)))
         _fetch_contacts(client, stage, follow_users, checkpoint_rows, note)
         _fetch_tags(client, stage)
         _fetch_groups(client, stage, follow_users, note, checkpoint_rows)
         report = SyncReport(batch_id=batch_id, resumed=resumed, follow_users=len(follow_users))
         names = _staff_names(client, follow_users, report)
-        note(f"{report.staff_names} staff names")
+        note(_('{staff_names} staff names').format(staff_names=report.staff_names))
         from siyu_cli.sync.merge import merge
 
         merge(settings, report, follow_users, names)
@@ -226,8 +227,8 @@ def _staff_names(client, follow_users: list[str], report: SyncReport) -> dict[st
             name = client.get_user(userid).get("name")
         except WeComError as exc:
             if exc.errcode in NO_DIRECTORY:
-                report.notes.append(f"staff names skipped: the app may not read the directory (errcode {exc.errcode}); "
-                                    "staff keep the names loaded from exports")
+                report.notes.append(_("staff names skipped: the app may not read the directory (errcode {errcode}); "
+                                      "staff keep the names loaded from exports").format(errcode=exc.errcode))
                 return {}
             if exc.errcode == 60111:  # left the corp between the two calls
                 continue
@@ -271,7 +272,7 @@ def _fetch_contacts(client, stage: _Stage, follow_users: list[str], checkpoint_r
             i, cursor, seen = i + 1, "", set()
         if len(buf) >= checkpoint_rows or i == len(batches) or time.monotonic() - last > CHECKPOINT_SECONDS:
             stage.write("wecom_sync_contacts", buf, CONTACT_FIELDS, contacts_batch=i, cursor=cursor)
-            note(f"contacts: {i}/{len(batches)} guide batches")
+            note(_('contacts: {i}/{len} guide batches').format(i=i, len=len(batches)))
             buf, last = [], time.monotonic()
 
 
@@ -308,5 +309,5 @@ def _fetch_groups(client, stage: _Stage, follow_users: list[str], note, checkpoi
         held += len(members) + 1
         if held >= checkpoint_rows or n == len(todo) or time.monotonic() - last > CHECKPOINT_SECONDS:
             stage.write("wecom_sync_groups", buf, GROUP_FIELDS)
-            note(f"groups: {n}/{len(todo)}")
+            note(_('groups: {n}/{len}').format(n=n, len=len(todo)))
             buf, held, last = [], 0, time.monotonic()

@@ -34,6 +34,7 @@ from siyu_cli.wecom.media import read_media
 from siyu_cli.wecom.ratelimit import RateLimiter
 from siyu_cli.wecom.token import Token, TokenCache, derive_key
 from siyu_cli.wecom.transport import backoff, exchange, quiet_httpx_logs, ssl_context, trust_env_for
+from siyu_cli.i18n import _
 
 log = logging.getLogger("siyu.wecom")
 
@@ -75,9 +76,9 @@ class WeComClient:
         self.corp_id = corp_id or read_secret(cfg.corp_id_env)
         self.secret = secret or read_secret(cfg.secret_env)
         if not self.corp_id:
-            raise ConfigError(f"WeCom corp id is not set (set {cfg.corp_id_env} or {cfg.corp_id_env}_FILE)")
+            raise ConfigError(_('WeCom corp id is not set (set {corp_id_env} or {corp_id_env}_FILE)').format(corp_id_env=cfg.corp_id_env))
         if not self.secret:
-            raise ConfigError(f"WeCom secret is not set (set {cfg.secret_env} or {cfg.secret_env}_FILE naming a 0600 file)")
+            raise ConfigError(_('WeCom secret is not set (set {secret_env} or {secret_env}_FILE naming a 0600 file)').format(secret_env=cfg.secret_env))
         register(self.corp_id)
         register(self.secret)
         quiet_httpx_logs()
@@ -188,7 +189,7 @@ class WeComClient:
             if entry.category == errcodes.REFRESH and with_token:
                 if refreshed:
                     raise WeComError(code, errmsg, category=errcodes.FATAL, endpoint=endpoint, payload=payload,
-                                     hint="a freshly fetched token was rejected too; check the app secret") from None
+                                     hint=_('a freshly fetched token was rejected too; check the app secret')) from None
                 refreshed = True
                 self._invalidate(token)
                 continue
@@ -227,74 +228,73 @@ class WeComClient:
         raises :class:`AmbiguousSend` and the caller must reconcile.
         """
         if chat_type not in ("single", "group"):
-            raise UsageError(f"chat_type must be 'single' or 'group', not {chat_type!r}")
+            raise UsageError(_("chat_type must be 'single' or 'group', not {chat_type!r}").format(chat_type=chat_type))
         body: dict[str, Any] = {"chat_type": chat_type}
         if chat_type == "single":
             if chat_id_list:
-                raise UsageError("chat_id_list is only for chat_type='group'")
+                raise UsageError(_("chat_id_list is only for chat_type='group'"))
             if external_userid is not None:
                 if len(external_userid) > MAX_EXTERNAL_USERIDS:
-                    raise DataError(f"add_msg_template: {len(external_userid)} external_userid, at most {MAX_EXTERNAL_USERIDS} per call")
+                    raise DataError(_('add_msg_template: {len} external_userid, at most {MAX_EXTERNAL_USERIDS} per call').format(len=len(external_userid), MAX_EXTERNAL_USERIDS=MAX_EXTERNAL_USERIDS))
                 body["external_userid"] = list(external_userid)
             if not sender and not external_userid:
-                raise UsageError("add_msg_template: sender and external_userid cannot both be empty")
+                raise UsageError(_('add_msg_template: sender and external_userid cannot both be empty'))
             if allow_select is not None:
                 body["allow_select"] = bool(allow_select)
         else:
             if external_userid:
-                raise UsageError("external_userid is only for chat_type='single'")
+                raise UsageError(_("external_userid is only for chat_type='single'"))
             if not sender:
-                raise UsageError("add_msg_template: sender is required for chat_type='group'")
+                raise UsageError(_("add_msg_template: sender is required for chat_type='group'"))
             if chat_id_list is not None:
                 if len(chat_id_list) > MAX_CHAT_IDS:
-                    raise DataError(f"add_msg_template: {len(chat_id_list)} chats, at most {MAX_CHAT_IDS} per call")
+                    raise DataError(_('add_msg_template: {len} chats, at most {MAX_CHAT_IDS} per call').format(len=len(chat_id_list), MAX_CHAT_IDS=MAX_CHAT_IDS))
                 body["chat_id_list"] = list(chat_id_list)
         if sender:
             body["sender"] = sender
         if text:
             if _bytes(text) > MAX_TEXT_BYTES:
-                raise DataError(f"add_msg_template: text is {_bytes(text)} bytes, at most {MAX_TEXT_BYTES}")
+                raise DataError(_('add_msg_template: text is {bytes} bytes, at most {MAX_TEXT_BYTES}').format(bytes=_bytes(text), MAX_TEXT_BYTES=MAX_TEXT_BYTES))
             body["text"] = {"content": text}
         if attachments:
             body["attachments"] = self._prepare_attachments(attachments)
         if not text and not attachments:
-            raise UsageError("add_msg_template: text and attachments cannot both be empty")
+            raise UsageError(_('add_msg_template: text and attachments cannot both be empty'))
         payload = self._call("POST", "externalcontact/add_msg_template", body=body, idempotent=False)
         return {"msgid": payload.get("msgid"), "fail_list": list(payload.get("fail_list") or [])}
 
     def _prepare_attachments(self, attachments: list[dict]) -> list[dict]:
         if len(attachments) > MAX_ATTACHMENTS:
-            raise DataError(f"add_msg_template: {len(attachments)} attachments, at most {MAX_ATTACHMENTS}")
+            raise DataError(_('add_msg_template: {len} attachments, at most {MAX_ATTACHMENTS}').format(len=len(attachments), MAX_ATTACHMENTS=MAX_ATTACHMENTS))
         out = []
         for i, att in enumerate(attachments, 1):
             kind = att.get("msgtype")
             if kind not in ATTACHMENT_TYPES or not isinstance(att.get(kind), dict):
-                raise DataError(f"attachment {i}: msgtype must be one of {', '.join(ATTACHMENT_TYPES)} "
-                                f"with a matching {{\"{kind}\": {{…}}}} object")
+                raise DataError(_('attachment {i}: msgtype must be one of {join} with a matching {{"{kind}": {{…}}}} object').format(i=i, join=', '.join(ATTACHMENT_TYPES), kind=kind))
             inner = dict(att[kind])
             if kind == "image" and "path" in inner:
                 inner = {"media_id": self.upload_media(Path(inner["path"]), "image")}
             elif kind == "image" and not (inner.get("media_id") or inner.get("pic_url")):
-                raise DataError(f"attachment {i}: image needs media_id, pic_url or path")
+                raise DataError(_('attachment {i}: image needs media_id, pic_url or path').format(i=i))
             elif kind == "miniprogram":
                 if "pic_path" in inner:
                     inner["pic_media_id"] = self.upload_media(Path(inner.pop("pic_path")), "image")
                 missing = [k for k in ("title", "pic_media_id", "appid", "page") if not inner.get(k)]
                 if missing:
-                    raise DataError(f"attachment {i}: miniprogram needs {', '.join(missing)}")
+                    raise DataError(_('attachment {i}: miniprogram needs {join}').format(i=i, join=', '.join(missing)))
                 if _bytes(inner["title"]) > 64:
-                    raise DataError(f"attachment {i}: miniprogram title over 64 bytes")
+                    raise DataError(_('attachment {i}: miniprogram title over 64 bytes').format(i=i))
             elif kind == "link":
                 if not inner.get("title") or not inner.get("url"):
-                    raise DataError(f"attachment {i}: link needs title and url")
+                    raise DataError(_('attachment {i}: link needs title and url').format(i=i))
                 for key, limit in (("title", 128), ("desc", 512), ("url", 2048), ("picurl", 2048)):
                     if _bytes(inner.get(key)) > limit:
-                        raise DataError(f"attachment {i}: link {key} over {limit} bytes")
+                        raise DataError(_('attachment {i}: link {key} over {limit} bytes').format(i=i, key=key, limit=limit))
             elif kind in ("video", "file"):
                 if "path" in inner:
                     inner = {"media_id": self.upload_media(Path(inner["path"]), kind)}
                 if not inner.get("media_id"):
-                    raise DataError(f"attachment {i}: {kind} needs media_id or path")
+                    raise DataError(_('attachment {i}: {kind} needs media_id or path').format(i=i, kind=kind))
             out.append({"msgtype": kind, kind: inner})
         return out
 
@@ -333,15 +333,15 @@ class WeComClient:
         """
         agentid = agentid if agentid is not None else self.config.agent_id
         if agentid is None:
-            raise ConfigError("WeCom app messages need an agent id: set wecom.agent_id in siyu.toml")
+            raise ConfigError(_('WeCom app messages need an agent id: set wecom.agent_id in siyu.toml'))
         if not touser:
-            raise UsageError("send_app_message: touser is empty")
+            raise UsageError(_('send_app_message: touser is empty'))
         if len(touser) > APP_MAX_USERS:
-            raise DataError(f"send_app_message: {len(touser)} users, at most {APP_MAX_USERS} per call")
+            raise DataError(_('send_app_message: {len} users, at most {APP_MAX_USERS} per call').format(len=len(touser), APP_MAX_USERS=APP_MAX_USERS))
         if not text:
-            raise UsageError("send_app_message: text is empty")
+            raise UsageError(_('send_app_message: text is empty'))
         if _bytes(text) > APP_TEXT_BYTES:
-            raise DataError(f"send_app_message: text is {_bytes(text)} bytes, at most {APP_TEXT_BYTES} (WeCom truncates)")
+            raise DataError(_('send_app_message: text is {bytes} bytes, at most {APP_TEXT_BYTES} (WeCom truncates)').format(bytes=_bytes(text), APP_TEXT_BYTES=APP_TEXT_BYTES))
         body = {"touser": "|".join(touser), "msgtype": "text", "agentid": int(agentid), "text": {"content": text},
                 "enable_duplicate_check": 1 if enable_duplicate_check else 0,
                 "duplicate_check_interval": int(duplicate_check_interval)}
@@ -355,7 +355,7 @@ class WeComClient:
         """Upload a temporary media file; returns a media_id, reused (by file hash) while valid (3 days)."""
         path = Path(path)
         if media_type not in ("image", "voice", "video", "file"):
-            raise UsageError(f"media type must be image, voice, video or file, not {media_type!r}")
+            raise UsageError(_('media type must be image, voice, video or file, not {media_type!r}').format(media_type=media_type))
         data = read_media(path, media_type)  # content and size checked on the bytes that are sent
         digest = hashlib.sha256(data).hexdigest()
         cached = self._media_cached(digest, media_type)
@@ -431,7 +431,7 @@ class WeComClient:
     def batch_get_by_user_page(self, userids: list[str], cursor: str = "", limit: int = 100) -> tuple[list[dict], str]:
         """One page of ``batch/get_by_user``: items (one per customer × requested guide) and the next cursor."""
         if not 1 <= len(userids) <= 100:
-            raise UsageError(f"batch/get_by_user takes 1..100 userids, not {len(userids)}")
+            raise UsageError(_('batch/get_by_user takes 1..100 userids, not {len}').format(len=len(userids)))
         body: dict[str, Any] = {"userid_list": list(userids), "limit": min(int(limit), 100)}
         if cursor:
             body["cursor"] = cursor
@@ -461,7 +461,7 @@ class WeComClient:
                  remove: list[str] | None = None) -> None:
         """Add/remove corp tags on one (guide, customer) relation; idempotent, so retries are safe."""
         if not add and not remove:
-            raise UsageError("mark_tag: add and remove cannot both be empty")
+            raise UsageError(_('mark_tag: add and remove cannot both be empty'))
         self._call("POST", "externalcontact/mark_tag", body={"userid": userid, "external_userid": external_userid,
                                                               "add_tag": list(add or []), "remove_tag": list(remove or [])})
 

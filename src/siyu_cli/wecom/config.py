@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from siyu_cli.errors import ConfigError
+from siyu_cli.i18n import _
 
 DEFAULT_BASE_URL = "https://qyapi.weixin.qq.com"
 
@@ -60,12 +61,12 @@ class WeComConfig:
         where = f"{settings.config_file}" if settings is not None else "siyu.toml"
         unknown = set(raw) - KEYS
         if unknown:
-            raise ConfigError(f"{where}: unknown key wecom.{sorted(unknown)[0]} (known: {', '.join(sorted(KEYS))})")
+            raise ConfigError(_('{where}: unknown key wecom.{value} (known: {join})').format(where=where, value=sorted(unknown)[0], join=', '.join(sorted(KEYS))))
         cfg = cls()
         for key in ("base_url", "corp_id_env", "secret_env", "robot_key_env", "token_cache"):
             if key in raw:
                 if not isinstance(raw[key], str) or not raw[key]:
-                    raise ConfigError(f"{where}: wecom.{key} must be a non-empty string")
+                    raise ConfigError(_('{where}: wecom.{key} must be a non-empty string').format(where=where, key=key))
                 setattr(cfg, key, raw[key])
         for key in ("timeout", "backoff_base", "backoff_max", "token_margin"):
             if key in raw:
@@ -76,17 +77,17 @@ class WeComConfig:
                 if isinstance(value, str) and value.isdigit():
                     value = int(value)
                 if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                    raise ConfigError(f"{where}: wecom.{key} must be a non-negative integer")
+                    raise ConfigError(_('{where}: wecom.{key} must be a non-negative integer').format(where=where, key=key))
                 setattr(cfg, key, value)
         if "rate_limits" in raw:
             if not isinstance(raw["rate_limits"], dict):
-                raise ConfigError(f"{where}: wecom.rate_limits must be a table of endpoint = calls per minute")
+                raise ConfigError(_('{where}: wecom.rate_limits must be a table of endpoint = calls per minute').format(where=where))
             for path, value in raw["rate_limits"].items():
                 if not isinstance(value, int) or value < 0:
-                    raise ConfigError(f"{where}: wecom.rate_limits.{path} must be a non-negative integer (0 = off)")
+                    raise ConfigError(_('{where}: wecom.rate_limits.{path} must be a non-negative integer (0 = off)').format(where=where, path=path))
                 cfg.rate_limits[path.strip("/").removeprefix("cgi-bin/")] = value
         if cfg.token_cache not in ("store", "memory"):
-            raise ConfigError(f"{where}: wecom.token_cache must be 'store' or 'memory'")
+            raise ConfigError(_("{where}: wecom.token_cache must be 'store' or 'memory'").format(where=where))
         if env.get("SIYU_WECOM_BASE_URL"):
             cfg.base_url = env["SIYU_WECOM_BASE_URL"]
         cfg.base_url = cfg.base_url.rstrip("/")
@@ -98,5 +99,5 @@ class WeComConfig:
 
 def _number(value, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise ConfigError(f"{where} must be a non-negative number")
+        raise ConfigError(_('{where} must be a non-negative number').format(where=where))
     return float(value)

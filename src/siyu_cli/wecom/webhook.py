@@ -22,6 +22,7 @@ from siyu_cli.wecom.config import DEFAULT_BASE_URL, WeComConfig
 from siyu_cli.wecom.errors import AmbiguousSend, WeComError
 from siyu_cli.wecom.ratelimit import RateLimiter
 from siyu_cli.wecom.transport import backoff, exchange, quiet_httpx_logs, ssl_context, trust_env_for
+from siyu_cli.i18n import _
 
 log = logging.getLogger("siyu.wecom")
 
@@ -47,7 +48,7 @@ class WebhookClient:
         import httpx
 
         if not key:
-            raise ConfigError("robot webhook key is empty")
+            raise ConfigError(_('robot webhook key is empty'))
         register(key)
         quiet_httpx_logs()
         self._key = key
@@ -71,7 +72,7 @@ class WebhookClient:
         env_name = key_env or cfg.robot_key_env
         key = read_secret(env_name)
         if not key:
-            raise ConfigError(f"robot webhook key is not set (set {env_name} or {env_name}_FILE)")
+            raise ConfigError(_('robot webhook key is not set (set {env_name} or {env_name}_FILE)').format(env_name=env_name))
         return cls(key, base_url=cfg.base_url, timeout=cfg.timeout, per_minute=cfg.robot_per_minute)
 
     def __repr__(self) -> str:
@@ -89,9 +90,9 @@ class WebhookClient:
     def send_text(self, content: str, *, mentioned_list=None, mentioned_mobile_list=None) -> dict:
         size = len(content.encode("utf-8"))
         if not content:
-            raise DataError("robot text is empty")
+            raise DataError(_('robot text is empty'))
         if size > TEXT_BYTES:
-            raise DataError(f"robot text is {size} bytes, at most {TEXT_BYTES} (UTF-8)")
+            raise DataError(_('robot text is {size} bytes, at most {TEXT_BYTES} (UTF-8)').format(size=size, TEXT_BYTES=TEXT_BYTES))
         text: dict[str, Any] = {"content": content}
         if mentioned_list:
             text["mentioned_list"] = list(mentioned_list)
@@ -102,9 +103,9 @@ class WebhookClient:
     def send_markdown(self, content: str) -> dict:
         size = len(content.encode("utf-8"))
         if not content:
-            raise DataError("robot markdown is empty")
+            raise DataError(_('robot markdown is empty'))
         if size > MARKDOWN_BYTES:
-            raise DataError(f"robot markdown is {size} bytes, at most {MARKDOWN_BYTES} (UTF-8)")
+            raise DataError(_('robot markdown is {size} bytes, at most {MARKDOWN_BYTES} (UTF-8)').format(size=size, MARKDOWN_BYTES=MARKDOWN_BYTES))
         return self._send({"msgtype": "markdown", "markdown": {"content": content}})
 
     def send_image(self, path) -> dict:
@@ -120,12 +121,12 @@ class WebhookClient:
     def send_news(self, articles: list[dict]) -> dict:
         """1–8 articles: {"title" (≤128 B), "description" (≤512 B), "url", "picurl"}."""
         if not 1 <= len(articles) <= 8:
-            raise DataError("robot news needs 1 to 8 articles")
+            raise DataError(_('robot news needs 1 to 8 articles'))
         for i, a in enumerate(articles, 1):
             if not a.get("title") or not a.get("url"):
-                raise DataError(f"robot news article {i} needs title and url")
+                raise DataError(_('robot news article {i} needs title and url').format(i=i))
             if len(a["title"].encode()) > 128 or len((a.get("description") or "").encode()) > 512:
-                raise DataError(f"robot news article {i}: title ≤ 128 bytes, description ≤ 512 bytes")
+                raise DataError(_('robot news article {i}: title ≤ 128 bytes, description ≤ 512 bytes').format(i=i))
         return self._send({"msgtype": "news", "news": {"articles": list(articles)}})
 
     def _send(self, body: dict) -> dict:
