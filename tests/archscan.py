@@ -22,7 +22,7 @@ MIGRATIONS = SRC / "store" / "migrations"
 #: Units are the top-level modules and packages of siyu_cli ("siyu_cli" itself: __version__).
 LAYERS: list[tuple[str, frozenset[str]]] = [
     ("base", frozenset({"siyu_cli", "errors", "clock", "secrets", "render_budget", "privacy", "config", "output",
-                        "templating", "scratch", "formatting", "progress", "sql", "engine"})),
+                        "templating", "scratch", "formatting", "progress", "sql", "engine", "i18n", "i18n_tools"})),
     ("store", frozenset({"store"})),
     ("services", frozenset({"wecom", "sandbox", "dimensions", "analyst", "forget", "workspace", "lake", "members"})),
     ("ingest", frozenset({"ingest"})),

@@ -14,7 +14,7 @@ from pathlib import Path
 COG_FILES = ("README.md", "ARCHITECTURE.md", "docs/cli.md", "docs/schema.md", "docs/wecom.md")
 
 #: the environment `--help` is rendered in: English, 100 columns, no colour
-HELP_ENV = {"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "LANGUAGE": "en", "COLUMNS": "100", "NO_COLOR": "1",
+HELP_ENV = {"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "LANGUAGE": "en", "SIYU_LANGUAGE": "en", "COLUMNS": "100", "NO_COLOR": "1",
             "TERM": "dumb"}
 
 

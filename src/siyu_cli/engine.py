@@ -18,6 +18,8 @@ store's connection as TEMP tables through Arrow, so scoring, snapshots, diff, pu
 
 from __future__ import annotations
 
+from siyu_cli.i18n import _
+
 import os
 import re
 import shutil
@@ -55,25 +57,24 @@ def engine_config(settings: "Settings") -> EngineConfig:
     where = f"{settings.config_file}: engine"
     for key in cfg:
         if key not in CONFIG_KEYS:
-            raise ConfigError(f"{where}.{key} is not a known key (known: {', '.join(CONFIG_KEYS)})")
+            raise ConfigError(_('{where}.{key} is not a known key (known: {join})').format(where=where, key=key, join=', '.join(CONFIG_KEYS)))
     kind = cfg.get("kind", "duckdb")
     if kind not in KINDS:
-        raise ConfigError(f"{where}.kind must be duckdb or spark, not {kind!r}")
+        raise ConfigError(_('{where}.kind must be duckdb or spark, not {kind!r}').format(where=where, kind=kind))
     master = cfg.get("master", "local[*]")
     if not isinstance(master, str) or not _MASTER.match(master):
-        raise ConfigError(f"{where}.master must be local[*], local[N], spark://…, yarn, k8s://… or sc://…, not {master!r}")
+        raise ConfigError(_('{where}.master must be local[*], local[N], spark://…, yarn, k8s://… or sc://…, not {master!r}').format(where=where, master=master))
     fmt = cfg.get("format", "parquet")
     if fmt not in FORMATS:
-        raise ConfigError(f"{where}.format must be parquet or delta, not {fmt!r}")
+        raise ConfigError(_('{where}.format must be parquet or delta, not {fmt!r}').format(where=where, fmt=fmt))
     for key in ("orders", "members"):
         if key in cfg and (not isinstance(cfg[key], str) or not cfg[key].strip()):
-            raise ConfigError(f"{where}.{key} must be a path or table:NAME")
+            raise ConfigError(_('{where}.{key} must be a path or table:NAME').format(where=where, key=key))
     conf = cfg.get("conf", {})
     if not isinstance(conf, dict):
-        raise ConfigError(f"{where}.conf must be a table of Spark settings")
+        raise ConfigError(_('{where}.conf must be a table of Spark settings').format(where=where))
     if kind == "spark" and not cfg.get("orders"):
-        raise ConfigError(f"{where}.orders must say where the orders live (a Parquet folder or table:NAME) "
-                          "when engine.kind is spark; `siyu export lake DIR` writes one from the store")
+        raise ConfigError(_('{where}.orders must say where the orders live (a Parquet folder or table:NAME) when engine.kind is spark; `siyu export lake DIR` writes one from the store').format(where=where))
     return EngineConfig(kind, master, cfg.get("orders"), cfg.get("members"), fmt, {str(k): str(v) for k, v in conf.items()})
 
 
@@ -82,14 +83,12 @@ def check_spark_available(master: str = "local[*]") -> None:
     try:
         import pyspark  # noqa: F401
     except ImportError:
-        raise ConfigError("engine.kind = \"spark\" needs pyspark, which is not installed: "
-                          "pip install 'siyu-cli[spark]'") from None
+        raise ConfigError(_('engine.kind = "spark" needs pyspark, which is not installed: pip install \'siyu-cli[spark]\'')) from None
     if master.startswith("sc://"):
         return  # Spark Connect: the JVM runs on the server
     java_home = os.environ.get("JAVA_HOME")
     if not (java_home and os.path.isfile(os.path.join(java_home, "bin", "java"))) and not shutil.which("java"):
-        raise ConfigError("engine.kind = \"spark\" needs a Java runtime (17 or 21), and none was found: install one "
-                          "(Debian: apt-get install openjdk-17-jre-headless) or set JAVA_HOME")
+        raise ConfigError(_('engine.kind = "spark" needs a Java runtime (17 or 21), and none was found: install one (Debian: apt-get install openjdk-17-jre-headless) or set JAVA_HOME'))
 
 
 def spark_session(master: str, timezone: str, conf: Mapping[str, str] | None = None, *, ui: bool = False):
@@ -120,7 +119,7 @@ def spark_session(master: str, timezone: str, conf: Mapping[str, str] | None = N
         return session
     except Exception as exc:  # the JVM did not start, or the master cannot be reached
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"cannot start Spark at {master}: {first[:300]}") from None
+        raise ConfigError(_('cannot start Spark at {master}: {value}').format(master=master, value=first[:300])) from None
 
 
 def register_source(spark, view: str, source: str, fmt: str, root) -> None:

@@ -11,6 +11,8 @@ its buyer by) are left out unless ``unmask``: the engine needs ids, times, statu
 
 from __future__ import annotations
 
+from siyu_cli.i18n import _
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -48,9 +50,9 @@ def export_lake(settings: "Settings", folder: str | Path, *, unmask: bool = Fals
 
     out = Path(folder).expanduser().resolve()
     if out.exists() and not out.is_dir():
-        raise UsageError(f"{out} is a file, not a folder")
+        raise UsageError(_('{out} is a file, not a folder').format(out=out))
     if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise UsageError(f"{out} is not empty: choose an empty folder or pass --overwrite")
+        raise UsageError(_('{out} is not empty: choose an empty folder or pass --overwrite').format(out=out))
     out.mkdir(parents=True, exist_ok=True)
     with open_store(settings, read_only=True) as con:
         drop = {t: [c for c in cols if c in {r[0] for r in con.execute(f"DESCRIBE {t}").fetchall()}]

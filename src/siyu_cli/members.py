@@ -14,6 +14,8 @@ then the one siyu saw first (its first load batch), then the smaller id.
 
 from __future__ import annotations
 
+from siyu_cli.i18n import _
+
 import getpass
 import uuid
 from dataclasses import dataclass
@@ -190,14 +192,14 @@ def find_member(con, ident: str, *, follow_merges: bool = False) -> str:
     if len(rows) == 1:
         return rows[0][0]
     if rows:
-        raise UsageError("That id belongs to several members; give a member id.")
+        raise UsageError(_('That id belongs to several members; give a member id.'))
     merged = con.execute("SELECT survivor_id FROM member_merges WHERE merged_id = ? AND undone_at IS NULL "
                          "ORDER BY merged_at DESC LIMIT 1", [ident]).fetchone()
     if merged and follow_merges:
         return find_member(con, merged[0], follow_merges=True)
     if merged:
-        raise UsageError(f"Member {ident} was merged into {merged[0]}; see `siyu members why {merged[0]}`.")
-    raise DataError(f"No member has the id {ident}.")
+        raise UsageError(_('Member {ident} was merged into {value}; see `siyu members why {value}`.').format(ident=ident, value=merged[0]))
+    raise DataError(_('No member has the id {ident}.').format(ident=ident))
 
 
 def merge(settings, a: str, b: str, *, keep: str | None = None, note: str | None = None) -> dict[str, Any]:
@@ -207,11 +209,11 @@ def merge(settings, a: str, b: str, *, keep: str | None = None, note: str | None
     with open_store(settings) as con:
         ma, mb = find_member(con, a), find_member(con, b)
         if ma == mb:
-            raise UsageError(f"{a} and {b} are already the same member ({ma}).")
+            raise UsageError(_('{a} and {b} are already the same member ({ma}).').format(a=a, b=b, ma=ma))
         if keep is not None:
             mk = find_member(con, keep)
             if mk not in (ma, mb):
-                raise UsageError("--keep must name one of the two members.")
+                raise UsageError(_('--keep must name one of the two members.'))
             survivor = mk
         else:
             survivor = survivor_order(con, [ma, mb])[0]
@@ -243,13 +245,12 @@ def _find_merge(con, ident: str) -> tuple:
             rows = con.execute("SELECT merge_id, survivor_id, merged_id, undone_at FROM member_merges "
                                "WHERE survivor_id = ? AND undone_at IS NULL ORDER BY merged_at DESC", [ident]).fetchall()
             if len(rows) > 1:
-                raise UsageError(f"{len(rows)} members were merged into {ident}; name the merge id or the merged "
-                                 f"member id (see `siyu members why {ident}`).")
+                raise UsageError(_('{len} members were merged into {ident}; name the merge id or the merged member id (see `siyu members why {ident}`).').format(len=len(rows), ident=ident))
         if not rows:
-            raise DataError(f"No merge to undo for {ident} (give a merge id, or the member id that was merged away).")
+            raise DataError(_('No merge to undo for {ident} (give a merge id, or the member id that was merged away).').format(ident=ident))
         row = rows[0]
     if row[3] is not None:
-        raise UsageError(f"Merge {row[0]} was already undone.")
+        raise UsageError(_('Merge {value} was already undone.').format(value=row[0]))
     return row
 
 
@@ -264,14 +265,14 @@ def split(settings, ident: str) -> dict[str, Any]:
     from siyu_cli.store import open_store
 
     with open_store(settings) as con:
-        merge_id, survivor, loser, _ = _find_merge(con, ident)
+        merge_id, survivor, loser, _rest = _find_merge(con, ident)
         if not con.execute("SELECT count(*) FROM members WHERE member_id = ?", [survivor]).fetchone()[0]:
             later = con.execute("SELECT merge_id FROM member_merges WHERE merged_id = ? AND undone_at IS NULL "
                                 "ORDER BY merged_at DESC LIMIT 1", [survivor]).fetchone()
             hint = f" Undo merge {later[0]} first." if later else ""
-            raise DataError(f"Member {survivor} no longer exists, so merge {merge_id} cannot be undone.{hint}")
+            raise DataError(_('Member {survivor} no longer exists, so merge {merge_id} cannot be undone.{hint}').format(survivor=survivor, merge_id=merge_id, hint=hint))
         if con.execute("SELECT count(*) FROM members WHERE member_id = ?", [loser]).fetchone()[0]:
-            raise DataError(f"Member {loser} exists again, so merge {merge_id} cannot be undone.")
+            raise DataError(_('Member {loser} exists again, so merge {merge_id} cannot be undone.').format(loser=loser, merge_id=merge_id))
         before = {a: json.loads(j) for a, j in con.execute(
             "SELECT action, row_data FROM member_merge_rows WHERE merge_id = ? AND table_name = 'members'",
             [merge_id]).fetchall()}

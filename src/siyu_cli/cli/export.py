@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from siyu_cli.i18n import N_, _
+
 import typer
 
 from siyu_cli.cli.context import settings
 from siyu_cli.output import Format
 
-export_app = typer.Typer(help="Write the store's data out for other engines.", no_args_is_help=True)
+export_app = typer.Typer(help=N_("Write the store's data out for other engines."), no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -18,10 +20,10 @@ def register(app: typer.Typer) -> None:
 @export_app.command("lake")
 def lake(
     ctx: typer.Context,
-    folder: str = typer.Argument(..., help="Folder to write orders/ (partitioned by paid month) and members/ into."),
-    unmask: bool = typer.Option(False, "--unmask", help="Also write phones, emails, names and birthdays."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Write into a folder that is not empty."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table (people) or json."),
+    folder: str = typer.Argument(..., help=N_("Folder to write orders/ (partitioned by paid month) and members/ into.")),
+    unmask: bool = typer.Option(False, "--unmask", help=N_("Also write phones, emails, names and birthdays.")),
+    overwrite: bool = typer.Option(False, "--overwrite", help=N_("Write into a folder that is not empty.")),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table (people) or json.")),
 ) -> None:
     """Write the store's orders and members as partitioned Parquet, for [engine] kind = "spark" (docs/scale.md)."""
     from siyu_cli import output as out
@@ -31,5 +33,4 @@ def lake(
     if fmt is Format.json:
         out.emit_json(result.to_dict())
         return
-    out.info(f"Wrote {result.orders} orders in {result.partitions} monthly partitions and {result.members} members "
-             f"to {result.folder}.")
+    out.info(_('Wrote {orders} orders in {partitions} monthly partitions and {members} members to {folder}.').format(orders=result.orders, partitions=result.partitions, members=result.members, folder=result.folder))

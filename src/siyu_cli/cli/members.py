@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from siyu_cli.i18n import N_, _
+
 from typing import Optional
 
 import typer
@@ -9,11 +11,11 @@ import typer
 from siyu_cli.cli.context import settings
 from siyu_cli.output import Format
 
-members_app = typer.Typer(help="Members that are one person: merge, split (undo a merge), why (what links a member), "
-                               "conflicts (links loads refused); docs/identity.md.", no_args_is_help=True)
+members_app = typer.Typer(help=N_("Members that are one person: merge, split (undo a merge), why (what links a member), "
+                               "conflicts (links loads refused); docs/identity.md."), no_args_is_help=True)
 
-FMT = typer.Option(Format.table, "--format", "-f", help="table, csv or json.")
-UNMASK = typer.Option(False, "--unmask", help="Show phone numbers and emails in full (personal data: share with care).")
+FMT = typer.Option(Format.table, "--format", "-f", help=N_("table, csv or json."))
+UNMASK = typer.Option(False, "--unmask", help=N_("Show phone numbers and emails in full (personal data: share with care)."))
 
 
 def register(app: typer.Typer) -> None:
@@ -37,11 +39,11 @@ def _rows_out(result: dict, fmt: Format, title: str) -> None:
 @members_app.command("merge")
 def merge_cmd(
     ctx: typer.Context,
-    a: str = typer.Argument(..., help="A member id, or any id of the member (phone, external_userid, back-office id)."),
-    b: str = typer.Argument(..., help="The other member."),
-    keep: Optional[str] = typer.Option(None, "--keep", help="Keep this one of the two as the survivor "
-                                       "(default: the rule in docs/identity.md)."),
-    note: Optional[str] = typer.Option(None, "--note", help="Why, for the audit trail."),
+    a: str = typer.Argument(..., help=N_("A member id, or any id of the member (phone, external_userid, back-office id).")),
+    b: str = typer.Argument(..., help=N_("The other member.")),
+    keep: Optional[str] = typer.Option(None, "--keep", help=N_("Keep this one of the two as the survivor "
+                                       "(default: the rule in docs/identity.md).")),
+    note: Optional[str] = typer.Option(None, "--note", help=N_("Why, for the audit trail.")),
     fmt: Format = FMT,
     unmask: bool = UNMASK,
 ) -> None:
@@ -52,14 +54,13 @@ def merge_cmd(
     show_in_full(unmask)
     result = merge(settings(ctx), a, b, keep=keep, note=note)
     _rows_out(result, fmt, "siyu members merge")
-    info(f"Merged {result['merged_id']} into {result['survivor_id']} (merge {result['merge_id']}); "
-         f"undo with `siyu members split {result['merge_id']}`.")
+    info(_('Merged {value} into {value2} (merge {value3}); undo with `siyu members split {value3}`.').format(value=result['merged_id'], value2=result['survivor_id'], value3=result['merge_id']))
 
 
 @members_app.command("split")
 def split_cmd(
     ctx: typer.Context,
-    ident: str = typer.Argument(..., metavar="ID", help="A merge id (mg-…), or the member id that was merged away."),
+    ident: str = typer.Argument(..., metavar="ID", help=N_("A merge id (mg-…), or the member id that was merged away.")),
     fmt: Format = FMT,
     unmask: bool = UNMASK,
 ) -> None:
@@ -70,13 +71,13 @@ def split_cmd(
     show_in_full(unmask)
     result = split(settings(ctx), ident)
     _rows_out(result, fmt, "siyu members split")
-    info(f"Split {result['restored_id']} from {result['survivor_id']} (merge {result['merge_id']} undone).")
+    info(_('Split {value} from {value2} (merge {value3} undone).').format(value=result['restored_id'], value2=result['survivor_id'], value3=result['merge_id']))
 
 
 @members_app.command("why")
 def why_cmd(
     ctx: typer.Context,
-    ident: str = typer.Argument(..., metavar="ID", help="A member id, or any id of the member."),
+    ident: str = typer.Argument(..., metavar="ID", help=N_("A member id, or any id of the member.")),
     fmt: Format = FMT,
     unmask: bool = UNMASK,
 ) -> None:
@@ -97,13 +98,13 @@ def why_cmd(
               + (" (undone)" if m["undone_at"] else "")] for m in w["merges"]]
     rows += [["conflict", c["reason"], f"{c['id_type']} {c['id_value']}", f"{c['members']} member(s)"]
              for c in w["conflicts"]]
-    emit_rows(["what", "kind", "value", "detail"], rows, fmt, title=f"member {w['member_id']}")
+    emit_rows(["what", "kind", "value", "detail"], rows, fmt, title=_('member {value}').format(value=w['member_id']))
 
 
 @members_app.command("conflicts")
 def conflicts_cmd(
     ctx: typer.Context,
-    limit: int = typer.Option(200, "--limit", "-n", min=1, help="Show at most this many."),
+    limit: int = typer.Option(200, "--limit", "-n", min=1, help=N_("Show at most this many.")),
     fmt: Format = FMT,
     unmask: bool = UNMASK,
 ) -> None:
@@ -118,4 +119,4 @@ def conflicts_cmd(
         return
     cols = ["reason", "id_type", "id_value", "members", "member_ids", "last_batch"]
     emit_rows(cols, [[r[c] if c != "member_ids" else "; ".join(r[c] or []) for c in cols] for r in rows], fmt,
-              title=f"identity conflicts: {len(rows)}")
+              title=_('identity conflicts: {len}').format(len=len(rows)))

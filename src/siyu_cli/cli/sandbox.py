@@ -320,7 +320,7 @@ def contact_cmd(
         body.update(unionid=unionid, remark_mobiles=phone or None, state=state)
     if action == "remove":
         if by not in ("guide", "customer"):
-            raise UsageError(f"--by must be guide or customer, not {by!r}")
+            raise UsageError(_('--by must be guide or customer, not {by!r}').format(by=by))
         body["by"] = by
     _control(_url(ctx, url), "contacts", body)
     typer.echo(_('{action} {external_userid} {target}: ok').format(action=action, external_userid=external_userid, target=target))

@@ -27,6 +27,8 @@ Masked phones (``138****1234``) never reach this module: they are not keys.
 
 from __future__ import annotations
 
+from siyu_cli.i18n import _
+
 from dataclasses import dataclass
 
 from siyu_cli import clock
@@ -149,7 +151,7 @@ def start_batch(con, settings, batch_id: str) -> None:
     if not isinstance(n, int) or isinstance(n, bool) or n < 2:
         from siyu_cli.errors import ConfigError
 
-        raise ConfigError(f"{settings.config_file}: identity.max_members_per_id must be a whole number ≥ 2")
+        raise ConfigError(_('{config_file}: identity.max_members_per_id must be a whole number ≥ 2').format(config_file=settings.config_file))
     con.execute("CREATE OR REPLACE TEMP TABLE siyu_id_ctx AS SELECT ?::VARCHAR AS batch_id, ?::INTEGER AS max_members, "
                 "0::BIGINT AS merged, 0::BIGINT AS conflicts", [batch_id, n])
 

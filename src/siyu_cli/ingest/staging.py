@@ -9,6 +9,8 @@ scientific notation (``__xm_<field>``), the tags and ``__summary`` (a total/foot
 
 from __future__ import annotations
 
+from siyu_cli.i18n import _
+
 import re
 from pathlib import Path
 
@@ -62,8 +64,7 @@ def read_header(con, src: Source) -> list[str]:
         return [d[0] for d in con.execute(f"SELECT * FROM {src.relation_sql()} LIMIT 0").description]
     except duckdb.Error as exc:
         raise line_too_long(Path(src.path), src.read_path, exc) or DataError(
-                        f"{src.path}: cannot read the file as {src.format.upper()}: {first_line(exc)} "
-                        "(check quoting and the delimiter; see docs/load.md)",
+                        _('{path}: cannot read the file as {upper}: {first_line} (check quoting and the delimiter; see docs/load.md)').format(path=src.path, upper=src.format.upper(), first_line=first_line(exc)),
                         reason=f"{Path(src.path).name}: cannot read the file as {src.format.upper()} ({reason(exc)}; "
                                "check quoting and the delimiter)") from None
 
@@ -81,7 +82,7 @@ def read_raw(con, src: Source, path: Path, rowid_base: int | None) -> tuple[Line
         con.execute(f"CREATE TEMP TABLE siyu_raw AS SELECT * FROM {src.relation_sql()}")
     except duckdb.Error as exc:
         raise line_too_long(path, src.read_path, exc) or DataError(
-            f"{path}: cannot read the file: {first_line(exc)}",
+            _('{path}: cannot read the file: {first_line}').format(path=path, first_line=first_line(exc)),
             reason=f"{path.name}: cannot read the file ({reason(exc)})") from None
     base = rowid_base if rowid_base is not None else int(
         con.execute("SELECT coalesce(min(rowid), 0) FROM siyu_raw").fetchone()[0])
@@ -90,7 +91,7 @@ def read_raw(con, src: Source, path: Path, rowid_base: int | None) -> tuple[Line
     try:
         return scan_ragged(con, src, reader_lines(con, src), rowid_base=base), base
     except duckdb.Error as exc:
-        raise DataError(f"{path}: cannot read the file's lines: {first_line(exc)}",
+        raise DataError(_("{path}: cannot read the file's lines: {first_line}").format(path=path, first_line=first_line(exc)),
                         reason=f"{path.name}: cannot read the file's lines ({reason(exc)})") from None
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from siyu_cli.i18n import _
+
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +36,7 @@ class _Checker:
 
     def mapping(self, path: tuple, value: Any, allowed: tuple[str, ...], what: str) -> dict:
         if not isinstance(value, dict):
-            self.err(path, f"{what} must be a mapping (key: value lines), not {_typename(value)}")
+            self.err(path, _('{what} must be a mapping (key: value lines), not {typename}').format(what=what, typename=_typename(value)))
             return {}
         for key in value:
             if key not in allowed:
@@ -50,17 +52,17 @@ class _Checker:
         if isinstance(value, (str, int)) and not isinstance(value, bool):
             return (str(value),)
         if not isinstance(value, list) or not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
-            self.err(path, f"{what} must be a list of names", f"e.g. {what.split('.')[-1]}: [名称1, 名称2]")
+            self.err(path, _('{what} must be a list of names').format(what=what), _('e.g. {value}: [名称1, 名称2]').format(value=what.split('.')[-1]))
             return ()
         return tuple(str(v) for v in value)
 
     def text(self, path: tuple, value: Any, what: str, *, required: bool = False) -> str | None:
         if value is None:
             if required:
-                self.err(path, f"missing `{what}`")
+                self.err(path, _('missing `{what}`').format(what=what))
             return None
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            self.err(path, f"`{what}` must be text, not {_typename(value)}")
+            self.err(path, _('`{what}` must be text, not {typename}').format(what=what, typename=_typename(value)))
             return None
         return str(value)
 
@@ -79,16 +81,16 @@ class _Checker:
     def _template(self, path: tuple, item: dict, what: str) -> TemplateSource | None:
         inline, tfile = item.get("template"), item.get("template_file")
         if inline is not None and tfile is not None:
-            self.err(path + ("template_file",), f"{what} has both `template` and `template_file`",
-                     "keep one: inline text or a file next to the playbook", key=True)
+            self.err(path + ("template_file",), _('{what} has both `template` and `template_file`').format(what=what),
+                     _('keep one: inline text or a file next to the playbook'), key=True)
             return None
         if inline is None and tfile is None:
-            self.err(path, f"{what} has no `template` (or `template_file`)",
-                     "add `template: |` followed by the message text")
+            self.err(path, _('{what} has no `template` (or `template_file`)').format(what=what),
+                     _('add `template: |` followed by the message text'))
             return None
         if inline is not None:
             if not isinstance(inline, (str, int, float)) or isinstance(inline, bool):
-                self.err(path + ("template",), f"{what}.template must be text")
+                self.err(path + ("template",), _('{what}.template must be text').format(what=what))
                 return None
             node = self.doc.nodes[path + ("template",)]
             block = getattr(node, "style", None) in ("|", ">")
@@ -104,19 +106,19 @@ class _Checker:
             return TemplateSource(str(inline), self.doc.file, line, col, False,
                                   ".".join(map(str, path + ("template",))))
         if not isinstance(tfile, str) or not tfile.strip():
-            self.err(path + ("template_file",), f"{what}.template_file must be a file name")
+            self.err(path + ("template_file",), _('{what}.template_file must be a file name').format(what=what))
             return None
         full = self.confined(path + ("template_file",), tfile, "template file")
         if full is None:
             return None
         if full.stat().st_size > TEMPLATE_FILE_BYTES:
-            self.err(path + ("template_file",), f"template file {tfile} is larger than {TEMPLATE_FILE_BYTES // 1024} KiB",
-                     "a template renders one message (at most 4000 bytes)")
+            self.err(path + ("template_file",), _('template file {tfile} is larger than {value} KiB').format(tfile=tfile, value=TEMPLATE_FILE_BYTES // 1024),
+                     _('a template renders one message (at most 4000 bytes)'))
             return None
         try:
             text = full.read_text(encoding="utf-8")
         except UnicodeDecodeError:
-            self.err(path + ("template_file",), f"template file {tfile} is not UTF-8 text")
+            self.err(path + ("template_file",), _('template file {tfile} is not UTF-8 text').format(tfile=tfile))
             return None
         return TemplateSource(text, full, 1, 1, True, tfile)
 
@@ -125,13 +127,12 @@ class _Checker:
         folder = self.doc.file.parent.resolve()
         full = (folder / value).resolve()
         if not full.is_relative_to(folder):
-            self.err(path, f"{what} {value} is outside the playbook's folder {folder}",
-                     "a playbook may only use files in its own folder or below it (after following symlinks "
-                     "and `..`); copy the file there")
+            self.err(path, _("{what} {value} is outside the playbook's folder {folder}").format(what=what, value=value, folder=folder),
+                     _('a playbook may only use files in its own folder or below it (after following symlinks and `..`); copy the file there'))
             return None
         if not full.is_file():
             self.err(path, f"{what} file {value} does not exist (looked in {full.parent})" if not full.exists()
-                     else f"{what} {value} is not a regular file", "paths are relative to the playbook's folder")
+                     else f"{what} {value} is not a regular file", _("paths are relative to the playbook's folder"))
             return None
         return full
 
@@ -143,22 +144,22 @@ class _Checker:
         if value is None:
             return ()
         if not isinstance(value, list):
-            self.err(path, "attachments must be a list", "e.g. `- image: images/poster.png`")
+            self.err(path, _('attachments must be a list'), _('e.g. `- image: images/poster.png`'))
             return ()
         if len(value) > MAX_ATTACHMENTS:
-            self.err(path, f"{len(value)} attachments; WeCom allows at most {MAX_ATTACHMENTS}",
-                     "split the message or drop some attachments")
+            self.err(path, _('{len} attachments; WeCom allows at most {MAX_ATTACHMENTS}').format(len=len(value), MAX_ATTACHMENTS=MAX_ATTACHMENTS),
+                     _('split the message or drop some attachments'))
         out = []
         for i, item in enumerate(value):
             p = path + (i,)
             if not isinstance(item, dict) or len(item) != 1:
-                self.err(p, "each attachment is one of `image: FILE`, `link: {...}`, `miniprogram: {...}`")
+                self.err(p, _('each attachment is one of `image: FILE`, `link: {...}`, `miniprogram: {...}`'))
                 continue
             (kind, body), = item.items()
             if kind not in ATTACHMENT_KINDS:
                 best = closest(kind, ATTACHMENT_KINDS)
                 self.err(p + (kind,), f"unknown attachment kind `{kind}`" + (f" (did you mean `{best}`?)" if best else ""),
-                         f"valid kinds: {', '.join(ATTACHMENT_KINDS)}", key=True)
+                         _('valid kinds: {join}').format(join=', '.join(ATTACHMENT_KINDS)), key=True)
                 continue
             if kind == "image":
                 f = self._file(p + (kind,), body, "image", image_limit)
@@ -170,7 +171,7 @@ class _Checker:
             required = ("title", "url") if kind == "link" else ("title", "appid", "page", "pic")
             missing = [k for k in required if k not in body]
             for k in missing:
-                self.err(p + (kind,), f"{kind} attachment needs `{k}`", f"{kind} needs: {', '.join(required)}")
+                self.err(p + (kind,), _('{kind} attachment needs `{k}`').format(kind=kind, k=k), _('{kind} needs: {join}').format(kind=kind, join=', '.join(required)))
             fields, templates, pic = [], [], None
             limits = LINK_LIMITS if kind == "link" else MINIPROGRAM_LIMITS
             for k in allowed:
@@ -183,8 +184,8 @@ class _Checker:
                 if v is None:
                     continue
                 if k in limits and "{" not in v and len(v.encode("utf-8")) > limits[k]:
-                    self.err(p + (kind, k), f"{kind}.{k} is {len(v.encode('utf-8'))} bytes; WeCom allows {limits[k]}",
-                             "shorten it (a Chinese character is 3 bytes)")
+                    self.err(p + (kind, k), _('{kind}.{k} is {len} bytes; WeCom allows {value}').format(kind=kind, k=k, len=len(v.encode('utf-8')), value=limits[k]),
+                             _('shorten it (a Chinese character is 3 bytes)'))
                 fields.append((k, v))
                 if "{{" in v or "{%" in v:
                     line, col = self.doc.pos[p + (kind, k)]
@@ -198,7 +199,7 @@ class _Checker:
         from siyu_cli.wecom.media import MediaRefused, read_media
 
         if not isinstance(value, str) or not value.strip():
-            self.err(path, f"{what} must be a file name")
+            self.err(path, _('{what} must be a file name').format(what=what))
             return None
         full = self.confined(path, value, what)
         if full is None:
@@ -206,8 +207,8 @@ class _Checker:
         try:
             read_media(full, "image", limit=limit)  # checked again on the bytes sent (WeComClient.upload_media)
         except MediaRefused as exc:
-            self.err(path, f"{what} {value} {exc.problem}",
-                     "WeCom takes JPG or PNG images (robots: at most 2 MB inline; uploads: 5 MB)")
+            self.err(path, _('{what} {value} {problem}').format(what=what, value=value, problem=exc.problem),
+                     _('WeCom takes JPG or PNG images (robots: at most 2 MB inline; uploads: 5 MB)'))
             return None
         return full
 

@@ -6,6 +6,8 @@ Template checks (syntax, undefined variables, sandbox) live in ``plan/templates.
 
 from __future__ import annotations
 
+from siyu_cli.i18n import _
+
 import re
 from datetime import date, time
 from pathlib import Path
@@ -38,14 +40,14 @@ def parse_playbook(path: Path, *, default_timezone: str = "Asia/Shanghai") -> tu
 
     version = data.get("version")
     if version is None:
-        c.err((), "missing `version`", "add `version: 1` as the first line")
+        c.err((), _('missing `version`'), _('add `version: 1` as the first line'))
     elif version != 1:
-        c.err(("version",), f"unsupported version {version!r}", "this siyu reads `version: 1`")
+        c.err(("version",), _('unsupported version {version!r}').format(version=version), _('this siyu reads `version: 1`'))
 
     name = c.text(("name",), data.get("name"), "name", required=True)
     if name is not None and not _NAME_RE.match(name):
-        c.err(("name",), f"name {name!r} must be a short id of lowercase letters, digits, - and _",
-              "e.g. `name: coffee-week`; put the Chinese title in `title:`")
+        c.err(("name",), _('name {name!r} must be a short id of lowercase letters, digits, - and _').format(name=name),
+              _('e.g. `name: coffee-week`; put the Chinese title in `title:`'))
     title = c.text(("title",), data.get("title"), "title") or name or ""
     description = c.text(("description",), data.get("description"), "description") or ""
 
@@ -55,11 +57,11 @@ def parse_playbook(path: Path, *, default_timezone: str = "Asia/Shanghai") -> tu
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        c.err(("timezone",), f"unknown time zone {tz!r}", "use an IANA name such as Asia/Shanghai or Europe/Berlin")
+        c.err(("timezone",), _('unknown time zone {tz!r}').format(tz=tz), _('use an IANA name such as Asia/Shanghai or Europe/Berlin'))
         tz = default_timezone
     language = c.text(("language",), data.get("language"), "language") or "zh"
     if language not in ("zh", "en"):
-        c.err(("language",), f"language must be zh or en, not {language!r}")
+        c.err(("language",), _('language must be zh or en, not {language!r}').format(language=language))
 
     variables = _parse_variables(c, data.get("variables"))
 
@@ -68,10 +70,10 @@ def parse_playbook(path: Path, *, default_timezone: str = "Asia/Shanghai") -> tu
     slots = _parse_week(c, data.get("week"), rules)
     sop = _parse_sop(c, data.get("sop"))
     if data.get("week") is None and data.get("sop") is None:
-        c.err((), "the playbook has neither `week:` nor `sop:`", "add a weekly plan (`week:`) or lifecycle steps (`sop:`)")
+        c.err((), _('the playbook has neither `week:` nor `sop:`'), _('add a weekly plan (`week:`) or lifecycle steps (`sop:`)'))
     if data.get("week") is not None and "targets" not in data:
-        c.err(("week",), "a weekly plan needs `targets:` (which groups it is for)",
-              "e.g. `targets: {tags: [咖啡群]}` or `targets: {all: true}`", key=True)
+        c.err(("week",), _('a weekly plan needs `targets:` (which groups it is for)'),
+              _('e.g. `targets: {tags: [咖啡群]}` or `targets: {all: true}`'), key=True)
 
     pb = Playbook(
         path=Path(path).resolve(),
@@ -96,16 +98,16 @@ def _parse_variables(c: _Checker, raw_vars: Any) -> dict[str, Any]:
     if raw_vars is None:
         return variables
     if not isinstance(raw_vars, dict):
-        c.err(("variables",), "variables must be a mapping of name: default value")
+        c.err(("variables",), _('variables must be a mapping of name: default value'))
         return variables
     for k, v in raw_vars.items():
         if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", k):
-            c.err(("variables", k), f"variable name `{k}` is not a valid identifier",
-                  "use letters, digits and _ (e.g. coupon_code)", key=True)
+            c.err(("variables", k), _('variable name `{k}` is not a valid identifier').format(k=k),
+                  _('use letters, digits and _ (e.g. coupon_code)'), key=True)
             continue
         if k in RESERVED_NAMES:
-            c.err(("variables", k), f"variable `{k}` hides the built-in `{k}`",
-                  f"rename it; built-ins: {', '.join(sorted(RESERVED_NAMES))}", key=True)
+            c.err(("variables", k), _('variable `{k}` hides the built-in `{k}`').format(k=k),
+                  _('rename it; built-ins: {join}').format(join=', '.join(sorted(RESERVED_NAMES))), key=True)
             continue
         variables[k] = v
     return variables
@@ -119,14 +121,14 @@ def _parse_targets(c: _Checker, value: Any) -> Targets:
     t = c.mapping(("targets",), value, TARGET_KEYS, "targets")
     all_ = t.get("all", False)
     if not isinstance(all_, bool):
-        c.err(("targets", "all"), "targets.all must be true or false")
+        c.err(("targets", "all"), _('targets.all must be true or false'))
         all_ = False
     fallback = []
     raw_fb = t.get("fallback")
     if raw_fb is not None:
         if not isinstance(raw_fb, list):
-            c.err(("targets", "fallback"), "targets.fallback must be a list of groups",
-                  "e.g. `- {id: wrAAA001, name: 国贸店1群, store: 国贸店, owner: zhangsan}`")
+            c.err(("targets", "fallback"), _('targets.fallback must be a list of groups'),
+                  _('e.g. `- {id: wrAAA001, name: 国贸店1群, store: 国贸店, owner: zhangsan}`'))
         else:
             seen: set[str] = set()
             for i, g in enumerate(raw_fb):
@@ -136,11 +138,11 @@ def _parse_targets(c: _Checker, value: Any) -> Targets:
                 if gid is None:
                     continue
                 if gid in seen:
-                    c.err(p + ("id",), f"duplicate group id {gid}")
+                    c.err(p + ("id",), _('duplicate group id {gid}').format(gid=gid))
                 seen.add(gid)
                 mc = g.get("member_count")
                 if mc is not None and (not isinstance(mc, int) or isinstance(mc, bool)):
-                    c.err(p + ("member_count",), "member_count must be a whole number")
+                    c.err(p + ("member_count",), _('member_count must be a whole number'))
                     mc = None
                 fallback.append(Target(
                     group_id=gid,
@@ -152,8 +154,8 @@ def _parse_targets(c: _Checker, value: Any) -> Targets:
                     member_count=mc,
                 ))
     if isinstance(value, dict) and not (all_ or t.get("tags") or t.get("stores") or t.get("groups")):
-        c.err(("targets",), "targets selects no group",
-              "add `all: true`, `tags: [...]`, `stores: [...]` or `groups: [...]` (fallback only lists candidates)")
+        c.err(("targets",), _('targets selects no group'),
+              _('add `all: true`, `tags: [...]`, `stores: [...]` or `groups: [...]` (fallback only lists candidates)'))
     return Targets(
         all=all_,
         tags=c.string_list(("targets", "tags"), t.get("tags"), "targets.tags"),
@@ -169,11 +171,11 @@ def _parse_rules(c: _Checker, value: Any) -> Rules:
     r = c.mapping(("rules",), value, RULE_KEYS, "rules")
     limit = r.get("daily_limit")
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
-        c.err(("rules", "daily_limit"), f"daily_limit must be a whole number ≥ 1, not {limit!r}")
+        c.err(("rules", "daily_limit"), _('daily_limit must be a whole number ≥ 1, not {limit!r}').format(limit=limit))
         limit = None
     stagger = r.get("stagger_minutes", 0)
     if not isinstance(stagger, int) or isinstance(stagger, bool) or not 0 <= stagger <= 120:
-        c.err(("rules", "stagger_minutes"), f"stagger_minutes must be a whole number from 0 to 120, not {stagger!r}")
+        c.err(("rules", "stagger_minutes"), _('stagger_minutes must be a whole number from 0 to 120, not {stagger!r}').format(stagger=stagger))
         stagger = 0
     qs = qe = None
     quiet = r.get("quiet_hours")
@@ -182,16 +184,16 @@ def _parse_rules(c: _Checker, value: Any) -> Rules:
         if len(parts) == 2 and parse_time(parts[0]) and parse_time(parts[1]):
             qs, qe = parse_time(parts[0]), parse_time(parts[1])
             if qs == qe:
-                c.err(("rules", "quiet_hours"), "quiet_hours start and end are the same", "e.g. 22:00-08:00")
+                c.err(("rules", "quiet_hours"), _('quiet_hours start and end are the same'), _('e.g. 22:00-08:00'))
                 qs = qe = None
         else:
-            c.err(("rules", "quiet_hours"), f"quiet_hours {quiet!r} is not a range like 22:00-08:00",
-                  "write it quoted: quiet_hours: \"22:00-08:00\"")
+            c.err(("rules", "quiet_hours"), _('quiet_hours {quiet!r} is not a range like 22:00-08:00').format(quiet=quiet),
+                  _('write it quoted: quiet_hours: "22:00-08:00"'))
     weeks = []
     for i, w in enumerate(c.string_list(("rules", "skip_weeks"), r.get("skip_weeks"), "rules.skip_weeks")):
         pw = parse_week(w)
         if pw is None:
-            c.err(("rules", "skip_weeks", i), f"{w!r} is not an ISO week", "write weeks as 2026-W40")
+            c.err(("rules", "skip_weeks", i), _('{w!r} is not an ISO week').format(w=w), _('write weeks as 2026-W40'))
         else:
             weeks.append(f"{pw[0]}-W{pw[1]:02d}")
     dates = []
@@ -206,10 +208,10 @@ def _parse_rules(c: _Checker, value: Any) -> Rules:
                 try:
                     dates.append(date.fromisoformat(str(d)))
                 except ValueError:
-                    c.err(("rules", "skip_dates", i), f"{d!r} is not a date", "write dates as 2026-10-01")
+                    c.err(("rules", "skip_dates", i), _('{d!r} is not a date').format(d=d), _('write dates as 2026-10-01'))
     channel = r.get("channel", "group")
     if channel not in SLOT_CHANNELS:
-        c.err(("rules", "channel"), f"unknown channel {channel!r}", f"one of: {', '.join(SLOT_CHANNELS)}")
+        c.err(("rules", "channel"), _('unknown channel {channel!r}').format(channel=channel), _('one of: {join}').format(join=', '.join(SLOT_CHANNELS)))
         channel = "group"
     return Rules(daily_limit=limit, quiet_start=qs, quiet_end=qe, stagger_minutes=stagger,
                  skip_weeks=tuple(weeks), skip_dates=tuple(dates), channel=channel)
@@ -219,7 +221,7 @@ def _parse_week(c: _Checker, value: Any, rules: Rules) -> tuple[Slot, ...]:
     if value is None:
         return ()
     if not isinstance(value, list):
-        c.err(("week",), "week must be a list of slots", "each slot starts with `- weekday: 周一`")
+        c.err(("week",), _('week must be a list of slots'), _('each slot starts with `- weekday: 周一`'))
         return ()
     slots: list[Slot] = []
     seen: dict[str, tuple] = {}
@@ -230,30 +232,30 @@ def _parse_week(c: _Checker, value: Any, rules: Rules) -> tuple[Slot, ...]:
             continue
         days = None
         if "weekday" not in s:
-            c.err(p, f"slot week[{i}] has no `weekday`", "e.g. weekday: 周一 (or mon, 1, daily, 工作日)")
+            c.err(p, _('slot week[{i}] has no `weekday`').format(i=i), _('e.g. weekday: 周一 (or mon, 1, daily, 工作日)'))
         else:
             days = parse_weekdays(s["weekday"])
             if days is None:
                 best = closest(str(s["weekday"]).lower(), list(_WEEKDAY_ALIASES))
                 c.err(p + ("weekday",), f"bad weekday {s['weekday']!r}" + (f" (did you mean `{best}`?)" if best else ""),
-                      "use 周一…周日, mon…sun, 1…7 (1 = Monday), daily/每天, weekdays/工作日 or weekend/周末")
+                      _('use 周一…周日, mon…sun, 1…7 (1 = Monday), daily/每天, weekdays/工作日 or weekend/周末'))
         at = None
         if "time" not in s:
-            c.err(p, f"slot week[{i}] has no `time`", 'e.g. time: "08:00"')
+            c.err(p, _('slot week[{i}] has no `time`').format(i=i), _('e.g. time: "08:00"'))
         else:
             at = parse_time(s["time"])
             if at is None:
-                c.err(p + ("time",), f"bad time {s['time']!r}", 'write 24-hour time as "HH:MM", e.g. "08:30"')
+                c.err(p + ("time",), _('bad time {value!r}').format(value=s['time']), _('write 24-hour time as "HH:MM", e.g. "08:30"'))
         kind = c.text(p + ("kind",), s.get("kind"), "kind") or "消息"
         channel = s.get("channel", rules.channel)
         if channel not in SLOT_CHANNELS:
             best = closest(str(channel), SLOT_CHANNELS)
             c.err(p + ("channel",), f"unknown channel {channel!r}" + (f" (did you mean `{best}`?)" if best else ""),
-                  f"one of: {', '.join(SLOT_CHANNELS)}")
+                  _('one of: {join}').format(join=', '.join(SLOT_CHANNELS)))
             channel = rules.channel
         sid = c.text(p + ("id",), s.get("id"), "id")
         if sid is not None and not _NAME_RE.match(sid):
-            c.err(p + ("id",), f"slot id {sid!r} must be lowercase letters, digits, - and _", "e.g. id: mon-morning")
+            c.err(p + ("id",), _('slot id {sid!r} must be lowercase letters, digits, - and _').format(sid=sid), _('e.g. id: mon-morning'))
         tmpl = c.template(p, s, f"slot week[{i}]")
         atts = c.attachments(p + ("attachments",), s.get("attachments"), channel)
         if days is None or at is None or tmpl is None:
@@ -261,15 +263,14 @@ def _parse_week(c: _Checker, value: Any, rules: Rules) -> tuple[Slot, ...]:
                 c.loose.append(("slot", tmpl))
             continue
         if rules.in_quiet_hours(at):
-            c.err(p + ("time",), f"slot at {at:%H:%M} falls in quiet hours "
-                  f"{rules.quiet_start:%H:%M}-{rules.quiet_end:%H:%M}",
-                  "move the slot or change rules.quiet_hours")
+            c.err(p + ("time",), _('slot at {at:%H:%M} falls in quiet hours {quiet_start:%H:%M}-{quiet_end:%H:%M}').format(at=at, quiet_start=rules.quiet_start, quiet_end=rules.quiet_end),
+                  _('move the slot or change rules.quiet_hours'))
         for d in days:
             base = f"{WEEKDAYS[d]}-{at:%H%M}"
             occ = base if sid is None else (sid if len(days) == 1 else f"{sid}-{WEEKDAYS[d]}")
             if occ in seen:
-                c.err(p, f"slot `{occ}` is defined twice (also week[{seen[occ][1]}])",
-                      "give one of them a different `id:` or time")
+                c.err(p, _('slot `{occ}` is defined twice (also week[{value}])').format(occ=occ, value=seen[occ][1]),
+                      _('give one of them a different `id:` or time'))
                 continue
             seen[occ] = (d, i)
             slots.append(Slot(id=occ, slot_id=sid or occ, index=i, weekday=d, at=at, kind=kind,
@@ -279,9 +280,8 @@ def _parse_week(c: _Checker, value: Any, rules: Rules) -> tuple[Slot, ...]:
             day_slots = [sl for sl in slots if sl.weekday == d and sl.channel == "group"]
             if len(day_slots) > rules.daily_limit:
                 extra = sorted(day_slots, key=lambda sl: (sl.at, sl.index))[rules.daily_limit]
-                c.err(("week", extra.index), f"{WEEKDAY_CN[d]} has {len(day_slots)} group messages; "
-                      f"rules.daily_limit is {rules.daily_limit}",
-                      "drop a slot on that day or raise rules.daily_limit")
+                c.err(("week", extra.index), _('{value} has {len} group messages; rules.daily_limit is {daily_limit}').format(value=WEEKDAY_CN[d], len=len(day_slots), daily_limit=rules.daily_limit),
+                      _('drop a slot on that day or raise rules.daily_limit'))
     slots.sort(key=lambda sl: (sl.weekday, sl.at, sl.index))
     return tuple(slots)
 
@@ -296,23 +296,19 @@ def _parse_sop(c: _Checker, value: Any) -> Sop | None:
     if anchor not in SOP_ANCHORS:
         best = closest(str(anchor), SOP_ANCHORS)
         c.err(("sop", "anchor"), f"unknown anchor {anchor!r}" + (f" (did you mean `{best}`?)" if best else ""),
-              "member_join (day 0 = joined as member), group_join (day 0 = joined a group), "
-              "segment_entered (day 0 = the snapshot that moved them into `segments`), "
-              "clv_alive_below (day 0 = the `siyu clv` fit in which P(alive) fell below `p_alive_below`), or "
-              "contact_removed (the guide removed the customer) / contact_deleted (the customer deleted the guide) / "
-              "contact_lost (either) / contact_added / group_left (day 0 = a contact event found by `siyu sync wecom`)")
+              _('member_join (day 0 = joined as member), group_join (day 0 = joined a group), segment_entered (day 0 = the snapshot that moved them into `segments`), clv_alive_below (day 0 = the `siyu clv` fit in which P(alive) fell below `p_alive_below`), or contact_removed (the guide removed the customer) / contact_deleted (the customer deleted the guide) / contact_lost (either) / contact_added / group_left (day 0 = a contact event found by `siyu sync wecom`)'))
         anchor = "member_join"
     scheme, segments = _parse_segment_trigger(c, s, anchor)
     p_alive_below = _parse_clv_trigger(c, s, anchor)
     channel = s.get("channel", "customer")
     if channel not in SOP_CHANNELS:
-        c.err(("sop", "channel"), f"unknown SOP channel {channel!r}", f"one of: {', '.join(SOP_CHANNELS)}")
+        c.err(("sop", "channel"), _('unknown SOP channel {channel!r}').format(channel=channel), _('one of: {join}').format(join=', '.join(SOP_CHANNELS)))
         channel = "customer"
     default_time = time(10, 0)
     if "time" in s:
         t = parse_time(s["time"])
         if t is None:
-            c.err(("sop", "time"), f"bad time {s['time']!r}", 'write 24-hour time as "HH:MM"')
+            c.err(("sop", "time"), _('bad time {value!r}').format(value=s['time']), _('write 24-hour time as "HH:MM"'))
         else:
             default_time = t
     aud, all_ = _parse_sop_audience(c, s, anchor)
@@ -321,8 +317,8 @@ def _parse_sop(c: _Checker, value: Any) -> Sop | None:
     steps: list[SopStep] = []
     raw_steps = s.get("steps")
     if not isinstance(raw_steps, list) or not raw_steps:
-        c.err(("sop", "steps") if "steps" in s else ("sop",), "sop needs a list of `steps`",
-              "each step: `- {day: 0, template: ...}`")
+        c.err(("sop", "steps") if "steps" in s else ("sop",), _('sop needs a list of `steps`'),
+              _('each step: `- {day: 0, template: ...}`'))
         raw_steps = []
     seen: dict[str, int] = {}
     for i, item in enumerate(raw_steps):
@@ -343,23 +339,23 @@ def _parse_sop_step(c: _Checker, i: int, item: Any, seen: dict[str, int], channe
         return None
     day = st.get("day")
     if day is None:
-        c.err(p, f"step sop.steps[{i}] has no `day`", "days after joining: 0, 3, 7, 15, 30, 60, 90, 150")
+        c.err(p, _('step sop.steps[{i}] has no `day`').format(i=i), _('days after joining: 0, 3, 7, 15, 30, 60, 90, 150'))
     elif not isinstance(day, int) or isinstance(day, bool) or not 0 <= day <= 3650:
-        c.err(p + ("day",), f"bad day {day!r}", "a whole number of days after joining, 0 = the join day")
+        c.err(p + ("day",), _('bad day {day!r}').format(day=day), _('a whole number of days after joining, 0 = the join day'))
         day = None
     at = default_time
     if "time" in st:
         at = parse_time(st["time"])
         if at is None:
-            c.err(p + ("time",), f"bad time {st['time']!r}", 'write 24-hour time as "HH:MM"')
+            c.err(p + ("time",), _('bad time {value!r}').format(value=st['time']), _('write 24-hour time as "HH:MM"'))
     sid = c.text(p + ("id",), st.get("id"), "id")
     if sid is None and isinstance(day, int):
         sid = f"d{day}"
     if sid is not None and not _NAME_RE.match(sid):
-        c.err(p + ("id",), f"step id {sid!r} must be lowercase letters, digits, - and _")
+        c.err(p + ("id",), _('step id {sid!r} must be lowercase letters, digits, - and _').format(sid=sid))
     if sid in seen:
-        c.err(p + ("id",) if "id" in st else p, f"step `{sid}` is defined twice (also sop.steps[{seen[sid]}])",
-              "give each step its own `id:`")
+        c.err(p + ("id",) if "id" in st else p, _('step `{sid}` is defined twice (also sop.steps[{value}])').format(sid=sid, value=seen[sid]),
+              _('give each step its own `id:`'))
     elif sid is not None:
         seen[sid] = i
     kind = c.text(p + ("kind",), st.get("kind"), "kind") or "触达"
@@ -367,13 +363,13 @@ def _parse_sop_step(c: _Checker, i: int, item: Any, seen: dict[str, int], channe
     if sch not in SOP_CHANNELS:
         best = closest(str(sch), SOP_CHANNELS)
         c.err(p + ("channel",), f"unknown SOP channel {sch!r}" + (f" (did you mean `{best}`?)" if best else ""),
-              f"one of: {', '.join(SOP_CHANNELS)}")
+              _('one of: {join}').format(join=', '.join(SOP_CHANNELS)))
         sch = channel
     cond = st.get("condition", "always")
     if cond not in CONDITIONS:
         best = closest(str(cond), CONDITIONS)
         c.err(p + ("condition",), f"unknown condition {cond!r}" + (f" (did you mean `{best}`?)" if best else ""),
-              f"one of: {', '.join(CONDITIONS)}")
+              _('one of: {join}').format(join=', '.join(CONDITIONS)))
         cond = "always"
     tmpl = c.template(p, st, f"step sop.steps[{i}]")
     atts = c.attachments(p + ("attachments",), st.get("attachments"), sch)
@@ -396,20 +392,20 @@ def _parse_sop_audience(c: _Checker, s: dict, anchor: str) -> tuple[dict, bool]:
     if value is None:
         if anchor not in ("segment_entered", "clv_alive_below"):  # the trigger itself says who
             c.err(("sop",) if "audience" not in s else ("sop", "audience"),
-                  "the SOP has no `audience:`; siyu never assumes it is for every member", _AUDIENCE_HINT, key=True)
+                  _('the SOP has no `audience:`; siyu never assumes it is for every member'), _AUDIENCE_HINT, key=True)
         return {}, False
     if isinstance(value, str) and value in ("all", "全部"):
         return {}, True
     aud = c.mapping(("sop", "audience"), value, AUDIENCE_KEYS, "sop.audience")
     all_ = aud.get("all", False)
     if not isinstance(all_, bool):
-        c.err(("sop", "audience", "all"), "sop.audience.all must be true or false")
+        c.err(("sop", "audience", "all"), _('sop.audience.all must be true or false'))
         all_ = False
     if all_ and (aud.get("stores") or aud.get("tags")):
-        c.err(("sop", "audience", "all"), "sop.audience has `all: true` and stores/tags",
-              "keep `all: true` for every member, or only stores/tags to narrow it")
+        c.err(("sop", "audience", "all"), _('sop.audience has `all: true` and stores/tags'),
+              _('keep `all: true` for every member, or only stores/tags to narrow it'))
     elif isinstance(value, dict) and not (all_ or aud.get("stores") or aud.get("tags")):
-        c.err(("sop", "audience"), "sop.audience selects nobody", _AUDIENCE_HINT)
+        c.err(("sop", "audience"), _('sop.audience selects nobody'), _AUDIENCE_HINT)
     return aud, all_
 
 
@@ -417,16 +413,15 @@ def _parse_clv_trigger(c: _Checker, s: dict, anchor: str) -> float | None:
     """``p_alive_below`` of a ``clv_alive_below`` SOP: a number strictly between 0 and 1."""
     if anchor != "clv_alive_below":
         if "p_alive_below" in s:
-            c.err(("sop", "p_alive_below"), f"`p_alive_below` only applies with `anchor: clv_alive_below` "
-                  f"(this SOP's anchor is {anchor})", "remove it, or set `anchor: clv_alive_below`", key=True)
+            c.err(("sop", "p_alive_below"), _("`p_alive_below` only applies with `anchor: clv_alive_below` (this SOP's anchor is {anchor})").format(anchor=anchor), _('remove it, or set `anchor: clv_alive_below`'), key=True)
         return None
     value = s.get("p_alive_below")
     if value is None:
-        c.err(("sop", "anchor"), "`anchor: clv_alive_below` needs `p_alive_below`",
-              "the P(alive) threshold, e.g. `p_alive_below: 0.3`")
+        c.err(("sop", "anchor"), _('`anchor: clv_alive_below` needs `p_alive_below`'),
+              _('the P(alive) threshold, e.g. `p_alive_below: 0.3`'))
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
-        c.err(("sop", "p_alive_below"), f"bad p_alive_below {value!r}", "a probability between 0 and 1, e.g. 0.3")
+        c.err(("sop", "p_alive_below"), _('bad p_alive_below {value!r}').format(value=value), _('a probability between 0 and 1, e.g. 0.3'))
         return None
     return float(value)
 
@@ -447,23 +442,23 @@ def _parse_segment_trigger(c: _Checker, s: dict, anchor: str) -> tuple[str, tupl
     if anchor != "segment_entered":
         for key in ("segments", "scheme"):
             if key in s:
-                c.err(("sop", key), f"`{key}` only applies with `anchor: segment_entered` (this SOP's anchor is {anchor})",
-                      "remove it, or set `anchor: segment_entered` to trigger on RFM segment moves", key=True)
+                c.err(("sop", key), _("`{key}` only applies with `anchor: segment_entered` (this SOP's anchor is {anchor})").format(key=key, anchor=anchor),
+                      _('remove it, or set `anchor: segment_entered` to trigger on RFM segment moves'), key=True)
         return "rfm8", ()
     scheme = s.get("scheme", "rfm8")
     known = True
     if not isinstance(scheme, str) or not (scheme in SEGMENT_SCHEMES or _CUSTOM_SCHEME_RE.match(scheme)):
         best = closest(str(scheme), SEGMENT_SCHEMES)
         c.err(("sop", "scheme"), f"unknown segment scheme {scheme!r}" + (f" (did you mean `{best}`?)" if best else ""),
-              "rfm8 (default), rfm11, or custom:<name> for a custom scheme (as `siyu segment list` shows it)")
+              _('rfm8 (default), rfm11, or custom:<name> for a custom scheme (as `siyu segment list` shows it)'))
         scheme, known = "rfm8", False
     if "segments" not in s:
-        c.err(("sop", "anchor"), "`anchor: segment_entered` needs `segments`",
-              "list the segments to react to, e.g. `segments: [E, G]` (ids or Chinese names of the scheme)")
+        c.err(("sop", "anchor"), _('`anchor: segment_entered` needs `segments`'),
+              _('list the segments to react to, e.g. `segments: [E, G]` (ids or Chinese names of the scheme)'))
         return scheme, ()
     value = s.get("segments")
     if value is None or value == []:
-        c.err(("sop", "segments"), "`segments` is empty", "e.g. `segments: [E, G]`")
+        c.err(("sop", "segments"), _('`segments` is empty'), _('e.g. `segments: [E, G]`'))
         return scheme, ()
     raw = c.string_list(("sop", "segments"), value, "sop.segments")
     if not raw:
@@ -481,7 +476,7 @@ def _parse_segment_trigger(c: _Checker, s: dict, anchor: str) -> tuple[str, tupl
             best = closest(text, choices)
             valid = ", ".join(f"{x['id']} {x['name']}" for x in catalog)
             c.err(("sop", "segments", i), f"unknown {scheme} segment {text!r}" + (f" (did you mean `{best}`?)" if best else ""),
-                  f"{scheme} segments: {valid}")
+                  _('{scheme} segments: {valid}').format(scheme=scheme, valid=valid))
             continue
         if seg["id"] not in out:
             out.append(seg["id"])

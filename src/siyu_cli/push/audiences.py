@@ -209,18 +209,18 @@ def _segment(con, spec: str, rest: str) -> Audience:
         try:
             snapshot_id = int(snap)
         except ValueError:
-            raise UsageError(f"segment snapshot must be a number: {snap!r}") from None
+            raise UsageError(_('segment snapshot must be a number: {snap!r}').format(snap=snap)) from None
         if not snapshot_member_count(con, snapshot_id):
-            raise DataError(f"segment snapshot {snapshot_id} does not exist or is empty")
+            raise DataError(_('segment snapshot {snapshot_id} does not exist or is empty').format(snapshot_id=snapshot_id))
         ids = [snapshot_id]
     else:  # the latest snapshot (latest as_of) of the latest scheme that has this segment, as segment.audience()
         ids = latest_snapshot_ids(con)
         if not ids:
-            raise DataError("no segment snapshots yet: run `siyu segment run` first")
+            raise DataError(_('no segment snapshots yet: run `siyu segment run` first'))
     found = find_segment(con, seg, ids)
     if found is None:
         known = segment_ids_in(con, ids[0])
-        raise UsageError(f"no segment {seg!r} in snapshot {ids[0]} (segments: {', '.join(map(str, known))})")
+        raise UsageError(_('no segment {seg!r} in snapshot {value} (segments: {join})').format(seg=seg, value=ids[0], join=', '.join(map(str, known))))
     snapshot_id, segment_id = found
     return Audience(spec, "member", SEGMENT_MEMBERS_SQL, [snapshot_id, segment_id], snapshot_id, segment_id)
 

@@ -6,6 +6,8 @@ be changed (and tested) without touching commands. Amounts use the one money for
 
 from __future__ import annotations
 
+from siyu_cli.i18n import _
+
 from siyu_cli.formatting import local_time, money
 from siyu_cli.output import Format
 
@@ -45,7 +47,7 @@ def print_preview(p: dict, fmt: Format, limit: int | None = 50) -> None:
     if p["senders"]:
         output.emit_rows(["sender", "batches", "recipients", "texts"],
                          [[s["sender"] or "-", s["batches"], s["recipients"], s["texts"]] for s in p["senders"]],
-                         title="batches per sender")
+                         title=_('batches per sender'))
     if p["sample"]:
         s = p["sample"]
         con.print(Panel(output.rich_text(s["text"]),
@@ -55,11 +57,11 @@ def print_preview(p: dict, fmt: Format, limit: int | None = 50) -> None:
         con.print(output.rich_text("attachments: " + ", ".join(a["msgtype"] for a in p["attachments"])), highlight=False)
     if p["excluded_by_reason"]:
         output.emit_rows(["reason", "名称", "count"],
-                         [[k, v["name"], v["count"]] for k, v in p["excluded_by_reason"].items()], title="excluded")
+                         [[k, v["name"], v["count"]] for k, v in p["excluded_by_reason"].items()], title=_('excluded'))
         rows = p["excluded"][:limit] if limit else p["excluded"]
         output.emit_rows(["recipient_id", "member_id", "reason"], [[e["recipient_id"], e["member_id"], e["reason"]] for e in rows])
         if limit and len(p["excluded"]) > limit:
-            output.info(f"… {len(p['excluded']) - limit} more excluded (use --all or --format json)")
+            output.info(_('… {value} more excluded (use --all or --format json)').format(value=len(p['excluded']) - limit))
 
 
 def _pct(v) -> str:
@@ -74,8 +76,7 @@ def print_experiment(e: dict) -> None:
                      [[a["arm"], _pct(a["share"]), a["assigned"],
                        "" if a["arm"] == e["reference"] else "n/a" if a[mde_key] is None
                        else f"±{a[mde_key] * 100:.1f} pp"] for a in e["arms"]],
-                     title=f"experiment arms · baseline repurchase rate {_pct(e['baseline_rate']) or 'n/a'} "
-                           f"(eligible members, {e['baseline_window_days']} days before)")
+                     title=_('experiment arms · baseline repurchase rate {value} (eligible members, {value2} days before)').format(value=_pct(e['baseline_rate']) or 'n/a', value2=e['baseline_window_days']))
 
 
 
@@ -99,9 +100,9 @@ def print_attribution(arms: list[dict], uplift: list[dict], who: str, rate: str,
                           "" if r["p_value"] is None else f"{r['p_value']:.3g}",
                           "" if g["diff"] is None else f"{g['diff']:+.2f}", gci, part["verdict"]])
         output.emit_rows(["analysis", f"{rate.replace('_rate', '')} uplift", "95% CI", "p", "GMV/member uplift",
-                          "95% CI", "verdict"], urows, title=f"{u['arm']} vs {u['versus']}")
+                          "95% CI", "verdict"], urows, title=_('{value} vs {value2}').format(value=u['arm'], value2=u['versus']))
         for key, part in parts:
-            output.info(f"{key}: {part['label']}")
+            output.info(_('{key}: {value}').format(key=key, value=part['label']))
 
 
 
@@ -138,9 +139,9 @@ def print_due_preview(d: dict) -> None:
         drop=("text (sample)", "channel"), lines=True))
     for pb in d["inactive"]:
         n = f"{pb['messages']} message(s) in this window" if "messages" in pb else pb.get("error", "")
-        output.info(f"held back: playbook {pb['playbook']} is inactive ({n}); `siyu plan enable {pb['playbook']}` to send it")
+        output.info(_('held back: playbook {value} is inactive ({n}); `siyu plan enable {value}` to send it').format(value=pb['playbook'], n=n))
     if not d["steps"] and not d["inactive"]:
-        output.info("nothing is due in this window")
+        output.info(_('nothing is due in this window'))
 
 
 def print_status(campaign: str, d: dict) -> None:
@@ -149,11 +150,11 @@ def print_status(campaign: str, d: dict) -> None:
     from siyu_cli import output
 
     rows = [*[[state, n] for state, n in d["states"].items()], *[[f"delivery: {k}", n] for k, n in d["delivery"].items()]]
-    output.emit_rows(["state", "recipients"], rows, title=f"{campaign} · {d['status']}")
+    output.emit_rows(["state", "recipients"], rows, title=_('{campaign} · {value}').format(campaign=campaign, value=d['status']))
     if d["senders"]:
         output.emit_rows(["sender", "batches", "sent", "delivered", "unconfirmed"],
                          [[s["sender"] or "-", s["batches"], s["sent"], s["delivered"], s["unconfirmed"]] for s in d["senders"]],
-                         title="per sender")
+                         title=_('per sender'))
     if d["failed"]:
         output.emit_rows(["recipient_id", "member_id", "reason"],
-                         [[f["recipient_id"], f["member_id"], f["reason"]] for f in d["failed"]], title="failed")
+                         [[f["recipient_id"], f["member_id"], f["reason"]] for f in d["failed"]], title=_('failed'))

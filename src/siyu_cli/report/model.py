@@ -7,6 +7,8 @@ importing the builder.
 
 from __future__ import annotations
 
+from siyu_cli.i18n import _
+
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -55,17 +57,17 @@ class ReportConfig:
 
                 close = difflib.get_close_matches(key, list(CONFIG_DEFAULTS), n=1)
                 hint = f" (did you mean `{close[0]}`?)" if close else ""
-                raise ConfigError(f"{where}: unknown key report.{key}{hint}")
+                raise ConfigError(_('{where}: unknown key report.{key}{hint}').format(where=where, key=key, hint=hint))
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{where}: report.{key} must be a positive whole number, not {value!r}")
+                raise ConfigError(_('{where}: report.{key} must be a positive whole number, not {value!r}').format(where=where, key=key, value=value))
             values[key] = value
         cfg = cls(**values)
         if cfg.churn_days <= cfg.active_days:
             raise ConfigError(
-                f"{where}: report.churn_days ({cfg.churn_days}) must be greater than report.active_days ({cfg.active_days})"
+                _('{where}: report.churn_days ({churn_days}) must be greater than report.active_days ({active_days})').format(where=where, churn_days=cfg.churn_days, active_days=cfg.active_days)
             )
         if cfg.head_percent > 100:
-            raise ConfigError(f"{where}: report.head_percent must be between 1 and 100, not {cfg.head_percent}")
+            raise ConfigError(_('{where}: report.head_percent must be between 1 and 100, not {head_percent}').format(where=where, head_percent=cfg.head_percent))
         return cfg
 
 

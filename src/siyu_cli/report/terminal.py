@@ -112,6 +112,13 @@ def _zh(report: Report) -> bool:
     return report.language == "zh"
 
 
+def _labeller(language: str):
+    """``L(msgid)``: a label in the report's language (siyu's catalogue; the msgids are English)."""
+    from siyu_cli.i18n import label
+
+    return lambda message: label(message, language)
+
+
 #: the KPIs of the headline grid, in reading order
 HEADLINE = ("gmv", "orders", "aov", "members", "new_members", "items_per_order", "buyers", "new_buyers",
             "returning_buyers", "member_order_share", "member_gmv_share", "online_rate", "repurchase_rate",
@@ -124,10 +131,9 @@ def _headline(report: Report, console) -> None:
     from rich.cells import cell_len
     from rich.panel import Panel
     from rich.table import Table
-
-    zh = _zh(report)
-    title = (f"私域经营报告  {report.date_from} ~ {report.date_to}（{report.days} 天）" if zh
-             else f"Private-domain report  {report.date_from} – {report.date_to} ({report.days} days)")
+    L = _labeller(report.language)
+    title = L("Private-domain report  {date_from} – {date_to} ({days} days)").format(
+        date_from=report.date_from, date_to=report.date_to, days=report.days)
     per_row = 3 if console.width >= 90 else 2 if console.width >= 56 else 1
     cells = [(_label(report, i), fmt_kpi(i, report.kpis.get(i), report.currency)) for i in HEADLINE]
     value_width = max(cell_len(v) for _, v in cells)
@@ -154,6 +160,7 @@ def _trend(report: Report, console) -> None:
     if not trend:
         return
     zh, cur = _zh(report), report.currency
+    L = _labeller(report.language)
     t = Table.grid(padding=(0, 1))
     t.add_column(style="dim", no_wrap=True)
     t.add_column(no_wrap=True)
@@ -162,9 +169,9 @@ def _trend(report: Report, console) -> None:
     span = f"{months[0]['month']} → {months[-1]['month']}"
     t.add_row("GMV" if not zh else "销售额", Text(sparkline([m["gmv"] for m in months]), style="green"),
               f"{span}  max {fmt_money(max(m['gmv'] for m in months), cur)}")
-    t.add_row("订单" if zh else "Orders", Text(sparkline([m["orders"] for m in months]), style="cyan"),
+    t.add_row(L("Orders"), Text(sparkline([m["orders"] for m in months]), style="cyan"),
               f"max {fmt_count(max(m['orders'] for m in months))}")
-    t.add_row("新会员" if zh else "New members", Text(sparkline([m["new_members"] for m in months]), style="magenta"),
+    t.add_row(L("New members"), Text(sparkline([m["new_members"] for m in months]), style="magenta"),
               f"max {fmt_count(max(m['new_members'] for m in months))}")
     partial = [m for m in months if m.get("partial")]
     if partial:
@@ -173,7 +180,7 @@ def _trend(report: Report, console) -> None:
         t.add_row("", Text(marks, style="yellow"),
                   f"* 不完整月份（期内天数/当月天数）：{covered}" if zh
                   else f"* partial months (days in the period/days in the month): {covered}")
-    _panel(console, t, "月度趋势" if zh else "Monthly trend")
+    _panel(console, t, L("Monthly trend"))
 
 
 def _activity(report: Report, console) -> None:
@@ -183,6 +190,7 @@ def _activity(report: Report, console) -> None:
     from rich.text import Text
 
     zh, s, cfg = _zh(report), report.sections, report.config
+    L = _labeller(report.language)
     life = s.get("lifecycle") or {}
     lt = Table(box=None, show_header=False, padding=(0, 1), expand=False)
     lt.add_column(no_wrap=True)
@@ -192,7 +200,7 @@ def _activity(report: Report, console) -> None:
         "active": (f"活跃 ≤{cfg.active_days}天" if zh else f"active ≤{cfg.active_days}d", "green"),
         "silent": (f"沉默 ≤{cfg.churn_days}天" if zh else f"silent ≤{cfg.churn_days}d", "yellow"),
         "churned": (f"流失 >{cfg.churn_days}天" if zh else f"churned >{cfg.churn_days}d", "red"),
-        "never_bought": ("未购" if zh else "never bought", "dim"),
+        "never_bought": (L("never bought"), "dim"),
     }
     for key, (name, style) in names.items():
         share = life.get(f"{key}_share")
@@ -203,13 +211,13 @@ def _activity(report: Report, console) -> None:
     pt.add_column(justify="right", no_wrap=True)
     pt.add_row(f"前 {par.get('head_percent', cfg.head_percent)}% 会员贡献" if zh else f"top {cfg.head_percent}% buyers",
                fmt_ratio(par.get("head_share")))
-    pt.add_row("贡献 80% 的会员占" if zh else "buyers making 80%", fmt_ratio(par.get("share_for_80")))
+    pt.add_row(L("buyers making 80%"), fmt_ratio(par.get("share_for_80")))
     curve = par.get("curve") or []
     if curve:
         deciles = [pt_[1] for pt_ in curve if pt_[0] % 10 == 0 and pt_[0] > 0]
-        pt.add_row("曲线 10%→100%" if zh else "curve 10%→100%", Text(sparkline(deciles), style="green"))
-    life_panel = Panel(lt, title="会员活跃度" if zh else "Activity", title_align="left")
-    pareto_panel = Panel(pt, title="二八分布" if zh else "Pareto", title_align="left")
+        pt.add_row(L("curve 10%→100%"), Text(sparkline(deciles), style="green"))
+    life_panel = Panel(lt, title=L("Activity"), title_align="left")
+    pareto_panel = Panel(pt, title=L("Pareto"), title_align="left")
     if console.width >= 90:
         both = Table.grid(padding=(0, 2))
         both.add_column()
@@ -228,11 +236,11 @@ def _segments(report: Report, console) -> None:
     seg = report.sections.get("segments")
     if not seg:
         return
-    zh = _zh(report)
+    L = _labeller(report.language)
     has_prev = seg.get("previous") is not None
     kinds = ["text", "num", "num", "bar"] + (["num"] if has_prev else [])
-    st = _table(zip(("分层" if zh else "segment", "人数" if zh else "members", "占比" if zh else "share", "",
-                     "变化" if zh else "change"), kinds), console)
+    st = _table(zip((L("segment"), L("members"), L("share"), "",
+                     L("change")), kinds), console)
     for m in sorted(seg["mix"], key=lambda m: -m["members"]):
         row = [rich_text(f"{m['segment_id']} {m['segment_name'] or ''}".strip()), fmt_count(m["members"]),
                fmt_ratio(m["share"]), Text(bar(m["share"], 20), style="cyan")]
@@ -245,7 +253,7 @@ def _segments(report: Report, console) -> None:
     sub = f"snapshot {snap['snapshot_id']} ({snap['as_of']})"
     if has_prev:
         sub += f" vs {seg['previous']['snapshot_id']} ({seg['previous']['as_of']})"
-    _panel(console, st, f"RFM 分层  {sub}" if zh else f"RFM segments  {sub}")
+    _panel(console, st, L("RFM segments  {snapshot}").format(snapshot=sub))
 
 
 def _cohorts(report: Report, console) -> None:
@@ -253,14 +261,14 @@ def _cohorts(report: Report, console) -> None:
     cohorts = (report.sections.get("cohorts") or [])[-8:]
     if not cohorts:
         return
-    zh = _zh(report)
+    L = _labeller(report.language)
     span = min(8, max(len(c["retention"]) for c in cohorts))
-    ct = _table([("入会月" if zh else "joined", "id"), ("人数" if zh else "size", "num")]
+    ct = _table([(L("joined"), "id"), (L("size"), "num")]
                 + [(f"+{i}", "num") for i in range(span)])
     for c in cohorts:
         vals = [fmt_ratio(r) for r in c["retention"][:span]] + [""] * (span - len(c["retention"][:span]))
         ct.add_row(rich_text(c["month"]), fmt_count(c["size"]), *vals)
-    _panel(console, ct, "同期群留存（入会后第 k 月购买占比）" if zh else "Cohort retention (bought in month k)")
+    _panel(console, ct, L("Cohort retention (bought in month k)"))
 
 
 def _leaderboards(report: Report, console) -> None:
@@ -268,13 +276,14 @@ def _leaderboards(report: Report, console) -> None:
     from rich.text import Text
 
     zh, cur = _zh(report), report.currency
+    L = _labeller(report.language)
     kinds = ["num", "text", "num", "bar", "num", "num", "num"]
     for key, title_zh, title_en in (("store", "门店业绩榜", "Stores"), ("guide", "导购业绩榜", "Guides")):
         rows = (report.sections.get("leaderboards") or {}).get(key) or []
         if not rows:
             continue
-        heads = ("#", "门店" if key == "store" and zh else "导购" if zh else key, "销售额" if zh else "GMV", "",
-                 "购买会员" if zh else "buyers", "复购率" if zh else "repurchase", "新增好友" if zh else "new contacts")
+        heads = ("#", "门店" if key == "store" and zh else "导购" if zh else key, L("GMV"), "",
+                 L("buyers"), L("repurchase"), L("new contacts"))
         lb = _table(zip(heads, kinds), console)
         top = max((r["gmv"] for r in rows), default=0) or 1
         for r in rows[:5]:
@@ -290,12 +299,12 @@ def _add_rate(report: Report, console) -> None:
     rows = report.sections.get("add_rate")
     if not rows:
         return
-    zh = _zh(report)
-    heads = ("门店", "新增好友", "进店客数", "加粉率") if zh else ("store", "new contacts", "traffic", "add rate")
+    L = _labeller(report.language)
+    heads = (L("store"), L("new contacts"), L("traffic"), L("add rate"))
     at = _table(zip(heads, ("text", "num", "num", "num")))
     for r in rows[:10]:
         at.add_row(rich_text(r["store"]), fmt_count(r["new_contacts"]), fmt_count(r["store_traffic"]), fmt_ratio(r["add_rate"]))
-    _panel(console, at, "加粉率" if zh else "Add rate")
+    _panel(console, at, L("Add rate"))
 
 
 def _campaigns(report: Report, console) -> None:
@@ -328,18 +337,20 @@ def _breakdown(report: Report, console) -> None:
     bd = report.sections.get("breakdown")
     if not bd:
         return
-    zh, cur, by = _zh(report), report.currency, bd["by"]
-    heads = (by, "订单" if zh else "orders", "购买会员" if zh else "buyers", "销售额" if zh else "GMV",
-             "客单价" if zh else "AOV", "会员销售占比" if zh else "member GMV", "复购率" if zh else "repurchase")
+    cur, by = report.currency, bd["by"]
+    L = _labeller(report.language)
+    heads = (by, L("orders"), L("buyers"), L("GMV"),
+             L("AOV"), L("member GMV"), L("repurchase"))
     btab = _table(zip([rich_text(h) for h in heads], ("text", "num", "num", "num", "num", "num", "num")))
     for r in bd["rows"]:
-        key = r[by] if r[by] is not None else "（未指定）" if zh else "(none)"
+        key = r[by] if r[by] is not None else L("(none)")
         if r.get("name"):
             key = f"{r['name']} ({key})"
         btab.add_row(rich_text(str(key)), fmt_count(r["orders"]),
                      fmt_count(r["buyers"]), fmt_money(r["gmv"], cur), fmt_money(r["aov"], cur),
                      fmt_ratio(r["member_gmv_share"]), fmt_ratio(r["repurchase_rate"]))
-    _panel(console, btab, rich_text(f"按 {by} 拆分" if zh else f"By {by}"))
+    by_label = {"store": L("store"), "guide": L("guide"), "channel": L("channel"), "month": L("month")}.get(by, by)
+    _panel(console, btab, rich_text(L("By {dimension}").format(dimension=by_label)))
 
 
 def _wecom(report: Report, console) -> None:
@@ -370,12 +381,12 @@ def _itt_cell(e: dict, arm: str) -> tuple[dict | None, str]:
 
 def _measured(s: dict, console, zh: bool, cur: str) -> None:
     """The randomised experiments and CLV-by-segment panels (sections from report/measured.py)."""
+    L = _labeller("zh" if zh else "en")
     from rich.panel import Panel
 
     exps = s.get("experiments") or []
     if exps:
-        heads = (("活动", "组", "分配", "送达", "复购率", "ITT 提升 [95% CI]", "p", "结论") if zh else
-                 ("campaign", "arm", "assigned", "reached", "response", "ITT uplift [95% CI]", "p", "verdict"))
+        heads = (L("campaign"), L("arm"), L("assigned"), L("reached"), L("response"), L("ITT uplift [95% CI]"), L("p"), L("verdict"))
         et = _table(zip(heads, ("text", "id", "num", "num", "num", "num", "num", "text")))
         for e in exps[:8]:
             for a in e["arms"]:
@@ -384,12 +395,11 @@ def _measured(s: dict, console, zh: bool, cur: str) -> None:
                            fmt_count(a["reached"]), fmt_ratio(a["response_rate"]), ci,
                            "" if not u or u["p_value"] is None else f"{u['p_value']:.3g}", u["verdict"] if u else "")
         _keep_words(et)
-        console.print(Panel(et, title="随机对照实验（意向处理 ITT）" if zh else "Randomised experiments (intent-to-treat)",
+        console.print(Panel(et, title=L("Randomised experiments (intent-to-treat)"),
                             title_align="left"))
     reds = s.get("redemptions") or []
     if reds:
-        heads = (("活动", "券码", "组", "分配", "核销人数", "核销率", "核销订单", "核销金额", "提升 [95% CI]", "结论") if zh else
-                 ("campaign", "code", "arm", "assigned", "redeemers", "rate", "orders", "GMV", "uplift [95% CI]", "verdict"))
+        heads = (L("campaign"), L("code"), L("arm"), L("assigned"), L("redeemers"), L("rate"), L("orders"), L("GMV"), L("uplift [95% CI]"), L("verdict"))
         rt = _table(zip(heads, ("text", "text", "id", "num", "num", "num", "num", "num", "num", "text")))
         for e in reds[:8]:
             for a in e["arms"]:
@@ -398,7 +408,7 @@ def _measured(s: dict, console, zh: bool, cur: str) -> None:
                            a["arm"], fmt_count(a["assigned"]), fmt_count(a["redeemers"]), fmt_ratio(a["redemption_rate"]),
                            fmt_count(a["orders"]), fmt_money(a["gmv"], cur), ci, u["verdict"] if u else "")
             o = e["outside"]
-            rt.add_row(rich_text(str(e["name"] or e["campaign_id"])), "", "活动外" if zh else "outside", "", "", "",
+            rt.add_row(rich_text(str(e["name"] or e["campaign_id"])), "", L("outside"), "", "", "",
                        fmt_count(o["orders"]), fmt_money(o["gmv"], cur), "", "")
         _keep_words(rt)
         console.print(Panel(rt, title="按核销归因（使用活动券码的订单；留出组核销 = 券码外流）" if zh

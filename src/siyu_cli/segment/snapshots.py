@@ -584,14 +584,14 @@ def audience_in(con: "duckdb.DuckDBPyConnection", segment: str, snapshot_id: int
     """:func:`audience` on an open connection."""
     ids = [snapshot_id] if snapshot_id is not None else latest_snapshot_ids(con)
     if not ids:
-        raise UsageError("no segment snapshot yet: run `siyu segment` first")
+        raise UsageError(_('no segment snapshot yet: run `siyu segment` first'))
     found = find_segment(con, segment, ids)
     if found is not None:
         rows = con.execute(SEGMENT_MEMBERS_SQL + " ORDER BY member_id", list(found)).fetchall()
         return [r[0] for r in rows]
     known = ", ".join(s["id"] for s in snapshot_params(con, ids[0]).get("segments", []))
     where = f"snapshot {snapshot_id}" if snapshot_id is not None else "any snapshot"
-    raise UsageError(f"no segment {segment!r} in {where} (e.g. {known})")
+    raise UsageError(_('no segment {segment!r} in {where} (e.g. {known})').format(segment=segment, where=where, known=known))
 
 
 def audience(settings: "Settings", segment: str, snapshot_id: int | None = None) -> list[str]:

@@ -63,9 +63,7 @@ def merge(settings, report, follow_users: list[str], names: dict[str, str] | Non
     except duckdb.OutOfMemoryException:
         if not configured:
             raise
-        raise ConfigError(f"{settings.config_file}: the sync's merge needs more memory than "
-                          f"sync.memory_limit = {limit!r}; raise it (the staged pages are kept: rerun "
-                          "`siyu sync wecom` to merge them)") from None
+        raise ConfigError(_("{config_file}: the sync's merge needs more memory than sync.memory_limit = {limit!r}; raise it (the staged pages are kept: rerun `siyu sync wecom` to merge them)").format(config_file=settings.config_file, limit=limit)) from None
 
 
 #: the merge's phases, each one transaction that records itself in ``wecom_sync_runs.progress["merged"]``: a
@@ -120,7 +118,7 @@ def _running(con, b: str) -> dict:
     """The progress of sync ``b``, which must still be running."""
     row = con.execute("SELECT status, progress FROM wecom_sync_runs WHERE batch_id = ?", [b]).fetchone()
     if row is None or row[0] != "running":
-        raise DataError(f"sync {b} is not running any more (status {row[0] if row else 'missing'})")
+        raise DataError(_('sync {b} is not running any more (status {value})').format(b=b, value=row[0] if row else 'missing'))
     return json.loads(row[1] or "{}")
 
 
