@@ -224,6 +224,9 @@ def test_cli_bad_arguments_exit_2(six, cli, args):
 
 def test_other_commands_after_prune(six, cli):
     add_campaign(six, "c-spring", 2, "A")
+    with open_store(six) as con:  # it reached somebody outside segment A (the report lists only campaigns that sent)
+        con.execute("INSERT INTO push_recipients (campaign_id, recipient_id, member_id, state, delivery, sent_at) "
+                    "VALUES ('c-spring', 'r-a', 'a', 'sent', 'delivered', TIMESTAMPTZ '2026-05-01 10:00:00+08')")
     cli("segment", "prune", "--keep-last", "2", "--scheme", "rfm8")  # deletes 1 and 3 (2: campaign)
     listed = json.loads(cli("segment", "list", "--format", "json").stdout)
     assert [r["snapshot_id"] for r in listed] == [2, 4, 5, 6]
