@@ -5,6 +5,9 @@ The wheel goes into pytest's cache dir; a test skips cleanly when it cannot be d
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
+
 import subprocess
 import sys
 import zipfile
@@ -54,3 +57,14 @@ def load_orders(settings, rows, folder: Path) -> None:
                                           'amount': 'DECIMAL(18,2)'}})"""
         )
         con.execute("INSERT INTO members (member_id) SELECT DISTINCT member_id FROM orders")
+
+def parse(text: str) -> list[tuple[str, date, Decimal]]:
+    """CDNOW's text (customer id, yyyymmdd, CDs, value per line) as rows."""
+    rows = []
+    for line in text.splitlines()[1:]:
+        parts = line.split()
+        if len(parts) != 4:
+            continue
+        cid, day, _cds, value = parts
+        rows.append((cid, date(int(day[:4]), int(day[4:6]), int(day[6:])), Decimal(value)))
+    return rows

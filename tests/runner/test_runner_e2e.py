@@ -17,7 +17,7 @@ from siyu_cli.store import open_store
 
 from push_helpers import WECOM_TOML, configure, seed, start_sandbox
 
-EXPORTS = Path(__file__).resolve().parents[1] / "examples" / "exports"
+EXPORTS = Path(__file__).resolve().parents[2] / "examples" / "exports"
 TZ = ZoneInfo("Asia/Shanghai")
 
 
@@ -196,7 +196,7 @@ def test_killed_hourly_run_resumed_sends_every_due_message_exactly_once(workspac
     # a week caught up at once would go over the per-group daily budget (that is tested in test_push_budget);
     # this test is about exactly-once delivery, so the budget is off
     settings, sb = coffee_hourly(workspace, tmp_path, monkeypatch, first_window="7d", max_catchup="7d", group_cap="")
-    src = str(Path(__file__).resolve().parents[1] / "src")
+    src = str(Path(__file__).resolve().parents[2] / "src")
     env = dict(os.environ, PYTHONPATH=src, SIYU_WORKSPACE=str(workspace))
     try:
         log = tmp_path / "hourly.jsonl"

@@ -333,7 +333,7 @@ def test_phone_normalisation(raw, want):
 
 
 def test_examples_load(settings):
-    root = Path(__file__).resolve().parents[1] / "examples" / "exports"
+    root = Path(__file__).resolve().parents[2] / "examples" / "exports"
     for kind in ("members", "orders", "groups"):
         files = sorted((root / kind).glob("*"))
         assert files, kind

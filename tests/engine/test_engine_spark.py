@@ -63,7 +63,7 @@ def _workspace(root):
 @pytest.fixture(scope="module")
 def cdnow(request, tmp_path_factory):
     text = lifetimes_dataset(request, "CDNOW_master.txt")
-    from test_segment_cdnow import parse
+    from cdnow_helpers import parse
 
     base = tmp_path_factory.mktemp("engine-cdnow")
     settings = _workspace(base / "ws")

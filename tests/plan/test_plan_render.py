@@ -15,7 +15,7 @@ from siyu_cli.plan.templates import cn_date, money
 from siyu_cli.store import open_store
 
 UTC = timezone.utc
-EXAMPLES = Path(__file__).resolve().parents[1] / "playbooks"
+EXAMPLES = Path(__file__).resolve().parents[2] / "playbooks"
 
 
 def playbook(tmp_path: Path, slots: str, *, tz: str = "Asia/Shanghai", rules: str = "", targets: str = "  all: true\n",

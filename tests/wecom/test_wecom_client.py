@@ -365,7 +365,7 @@ def test_two_processes_share_one_token_fetch(sb, workspace):
         "for _ in range(3): c.get_follow_user_list()\n"
         "print(c.stats['token_fetches'])\n"
     )
-    src = str(Path(__file__).resolve().parents[1] / "src")
+    src = str(Path(__file__).resolve().parents[2] / "src")
     env = dict(os.environ, PYTHONPATH=src, SIYU_WECOM_BASE_URL=sb.url, WECOM_CORP_ID=sb.corp_id,
                WECOM_SECRET=sb.secret, SIYU_WORKSPACE=str(workspace))
     procs = [subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

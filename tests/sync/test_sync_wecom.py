@@ -151,7 +151,7 @@ def _spawn_sync(settings, sb, tmp_path: Path) -> subprocess.Popen:
     secret.write_text(sb.secret)
     os.chmod(secret, 0o600)
     env = dict(os.environ, **sb.env(secret_file=secret), SIYU_WORKSPACE=str(settings.root),
-               PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
+               PYTHONPATH=str(Path(__file__).resolve().parents[2] / "src"))
     return subprocess.Popen([sys.executable, "-m", "siyu_cli", "sync", "wecom", "--no-activity", "--format", "json"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 

@@ -136,7 +136,7 @@ def test_migration_003_rebuilds_keyed_tables_and_keeps_their_rows(settings):
 
 @pytest.mark.parametrize("kind", ["members", "orders"])
 def test_example_exports_reloaded_with_force_insert_nothing(settings, kind):
-    root = Path(__file__).resolve().parents[1] / "examples" / "exports" / kind
+    root = Path(__file__).resolve().parents[2] / "examples" / "exports" / kind
     files = sorted(root.glob("*"))
     first = load_files(settings, kind, files)
     again = load_files(settings, kind, files, force=True)

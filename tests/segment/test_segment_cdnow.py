@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from cdnow_helpers import lifetimes_dataset, load_orders
+from cdnow_helpers import lifetimes_dataset, load_orders, parse
 from siyu_cli.segment import run_segment
 from siyu_cli.store import open_store
 
@@ -24,15 +24,6 @@ def cdnow_text(request) -> str:
     return lifetimes_dataset(request, "CDNOW_master.txt")
 
 
-def parse(text: str) -> list[tuple[str, date, Decimal]]:
-    rows = []
-    for line in text.splitlines()[1:]:
-        parts = line.split()
-        if len(parts) != 4:
-            continue
-        cid, day, _cds, value = parts
-        rows.append((cid, date(int(day[:4]), int(day[4:6]), int(day[6:])), Decimal(value)))
-    return rows
 
 
 def independent(rows, frequency_unit: str):

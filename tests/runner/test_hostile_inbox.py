@@ -9,7 +9,7 @@ from pathlib import Path
 
 from siyu_cli.sandbox import SandboxServer
 
-EXPORTS = Path(__file__).resolve().parents[1] / "examples" / "exports"
+EXPORTS = Path(__file__).resolve().parents[2] / "examples" / "exports"
 MARKER = "SECRET-MARKER-4d2f"  # text only the files siyu must not echo hold
 
 

@@ -17,7 +17,7 @@ import pytest
 from conftest import run_siyu
 
 HEADER = "order_id,phone,status,paid_at,paid_amount\n"
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 def _orders(path: Path, rows: int, encoding: str = "utf-8") -> Path:

@@ -13,7 +13,7 @@ from siyu_cli.store import open_store
 
 SH = ZoneInfo("Asia/Shanghai")
 UTC = timezone.utc
-EXAMPLES = Path(__file__).resolve().parents[1] / "playbooks"
+EXAMPLES = Path(__file__).resolve().parents[2] / "playbooks"
 
 SOP = """\
 version: 1

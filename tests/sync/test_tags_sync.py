@@ -167,7 +167,7 @@ def test_kill_mid_way_then_rerun_leaves_exactly_one_segment_tag(settings, tmp_pa
         secret.write_text(sb.secret)
         os.chmod(secret, 0o600)
         env = dict(os.environ, **sb.env(secret_file=secret), SIYU_WORKSPACE=str(settings.root),
-                   PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
+                   PYTHONPATH=str(Path(__file__).resolve().parents[2] / "src"))
         cmd = [sys.executable, "-m", "siyu_cli", "tags", "sync", "--format", "json"]
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 60

@@ -235,7 +235,7 @@ def _pty_run(args, env):
 
 def _env(**extra):
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1] / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2] / "src") + os.pathsep + env.get("PYTHONPATH", "")
     env.pop("NO_COLOR", None)
     env.update(extra)
     return env

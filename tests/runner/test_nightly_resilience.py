@@ -17,7 +17,7 @@ from siyu_cli.runner import list_runs, run_pipeline
 from siyu_cli.sandbox import SandboxServer
 from siyu_cli.store import open_store
 
-EXPORTS = Path(__file__).resolve().parents[1] / "examples" / "exports"
+EXPORTS = Path(__file__).resolve().parents[2] / "examples" / "exports"
 KEY = "robot-key-nightly-51ab"
 MARKER = "MARK-9c1e"  # text in a bad value: the alert must never quote it
 

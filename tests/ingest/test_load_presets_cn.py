@@ -18,7 +18,7 @@ from siyu_cli.ingest.presets import PRESETS, fingerprint_matches
 from siyu_cli.ingest.values import install_macros, normalise_phone
 from store_helpers import order, pid, q, write
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "exports" / "orders"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "exports" / "orders"
 
 
 D = Decimal

@@ -123,7 +123,7 @@ def test_sigkill_of_push_due_then_rerun_sends_each_due_message_once(ws, tmp_path
     assert len(keys) >= 4
     sb = start_sandbox(ws, tmp_path, monkeypatch)
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1] / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2] / "src") + os.pathsep + env.get("PYTHONPATH", "")
     args = [sys.executable, "-m", "siyu_cli", "push", "due", "--from", start.isoformat(), "--to", end.isoformat()]
     try:
         sb.set_faults({"latency": 0.05, "paths": ["add_msg_template"]})

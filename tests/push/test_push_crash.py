@@ -23,7 +23,7 @@ from siyu_cli.push import CampaignSpec, create_campaign
 from siyu_cli.push.ledger import lock_path
 from siyu_cli.store import open_store
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+SRC = str(Path(__file__).resolve().parents[2] / "src")
 GUIDES = ("g1", "g2", "g3")
 MEMBERS = [(f"k{i:03d}", f"客户{i}", f"wmk{i:03d}", GUIDES[i % 3], None, "静安店") for i in range(36)]
 

@@ -22,7 +22,7 @@ from siyu_cli.runner.lock import RunLock, WorkspaceLocked
 from siyu_cli.runner.steps import inbox_files, DEFAULT_GLOBS, push_window, StepContext, parse_duration
 from siyu_cli.runner.pipeline import Step
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 def popen_siyu(*args: str, **kw) -> subprocess.Popen:
