@@ -398,7 +398,7 @@ def prepare(con: "duckdb.DuckDBPyConnection", settings: "Settings | None" = None
 # Join forms of the macros, for scans of many rows: each macro is a correlated subquery, which DuckDB runs
 # as a DISTINCT of the outer values plus a join back (per macro and per use); a LEFT JOIN on the small map
 # (its key is unique) resolves a row with one hash probe. Same results as the macros, NULLs included
-# (tests/test_dimensions.py compares them).
+# (tests/core/test_dimensions.py compares them).
 
 def physical_store_join(expr: str, alias: str) -> tuple[str, str]:
     """(LEFT JOIN clause, expression) equal to ``dim_physical_store(expr)``; ``alias`` names the joined map."""

@@ -2,7 +2,7 @@
 
 Why pymc-marketing: it is the maintained successor of ``lifetimes`` (same likelihoods, same closed-form
 predictions), and its MAP fit with flat priors is the maximum-likelihood estimate the papers report
-(tests/test_clv_cdnow.py reproduces Fader, Hardie & Lee 2005 and the Gamma-Gamma note on CDNOW).
+(tests/clv/test_clv_cdnow.py reproduces Fader, Hardie & Lee 2005 and the Gamma-Gamma note on CDNOW).
 It is an optional extra (``pip install 'siyu-cli[clv]'``) because it brings pymc, pytensor and pandas.
 
 Time is measured in weeks inside the models (the literature's unit, so ``alpha`` compares with the
