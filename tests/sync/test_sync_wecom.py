@@ -168,6 +168,18 @@ def progress_pages(progress: dict, idx: dict, guides: list[str]) -> int:
     return pages
 
 
+def _settle(sb, endpoint: str, quiet: float = 1.0, limit: float = 10.0) -> None:
+    """Wait until the killed process's in-flight request (held by the latency fault) has been counted."""
+    end = time.monotonic() + limit
+    last = sb.state.endpoint_calls.get(endpoint, 0)
+    while time.monotonic() < end:
+        time.sleep(quiet)
+        now = sb.state.endpoint_calls.get(endpoint, 0)
+        if now == last:
+            return
+        last = now
+
+
 def test_sigkill_during_a_sync_then_rerun_converges_without_duplicates(settings, tmp_path):
     with SandboxServer(seed="synthetic", synthetic={"staff": 250, "customers": 3000, "groups": 20}) as sb:
         sb.set_faults({"latency": 0.15, "paths": ["batch/get_by_user"]})
@@ -186,6 +198,7 @@ def test_sigkill_during_a_sync_then_rerun_converges_without_duplicates(settings,
         assert proc.poll() is None, proc.communicate()
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        _settle(sb, "externalcontact/batch/get_by_user")
         assert 0 < staged < 3600
         # nothing outside staging changed
         assert q(settings, "SELECT count(*) FROM wecom_contacts") == [(0,)]
