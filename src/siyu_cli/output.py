@@ -27,9 +27,15 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 class Format(str, Enum):
+    """Every output format a command can write; each command accepts its own subset (cli/options.py)."""
+
     table = "table"
     csv = "csv"
     json = "json"
+    parquet = "parquet"  # segment exports
+    text = "text"  # plan render
+    md = "md"  # plan week / sop
+    ics = "ics"  # plan week (calendar)
 
 
 _state = {"quiet": False, "verbose": False, "csv_guard": True, "unmask": False, "tz": None}

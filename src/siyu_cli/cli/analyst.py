@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from siyu_cli.cli.options import TABLE_CSV_JSON, format_option
+
 from siyu_cli.i18n import N_, _
 
 from siyu_cli.analyst import DEFAULT_TABLE_LIMIT, DEFAULT_TIMEOUT  # light: duckdb is imported inside functions
@@ -24,7 +26,7 @@ def sql(
     query: str = typer.Argument(
         ..., help=N_("One SQL query (DuckDB dialect: SELECT, WITH, SHOW, DESCRIBE, EXPLAIN) over the store's tables. "
         "It runs read-only and cannot touch files, URLs or settings.")),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table, csv or json.")),
+    fmt: Format = format_option(TABLE_CSV_JSON, help=N_("table, csv or json.")),
     bom: bool = typer.Option(False, "--bom", help=N_("Start CSV with a UTF-8 BOM so Excel shows Chinese correctly.")),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help=N_("Write to this file instead of stdout.")),
     limit: Optional[int] = typer.Option(
@@ -51,7 +53,7 @@ def sql(
 
 def tables(
     ctx: typer.Context,
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table, csv or json.")),
+    fmt: Format = format_option(TABLE_CSV_JSON, help=N_("table, csv or json.")),
 ) -> None:
     """List the store's tables and views with row counts."""
     from siyu_cli.analyst import list_tables

@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from siyu_cli.cli.options import TABLE_CSV_JSON, format_option
+
 from siyu_cli.i18n import N_, _
 
 from siyu_cli.cli.context import settings
@@ -30,7 +32,7 @@ def run(
     as_of: Optional[str] = typer.Option(None, "--as-of", help=N_("End of the observed history (default: today, workspace timezone).")),
     horizon: Optional[int] = typer.Option(None, "--horizon", help=N_("CLV horizon in months (default [clv] horizon_months or 12).")),
     discount: Optional[float] = typer.Option(None, "--discount", help=N_("Monthly discount rate for CLV (default [clv] discount_rate or 0).")),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table (people) or json (the fitted parameters).")),
+    fmt: Format = format_option(TABLE_CSV_JSON, help=N_("table (people) or json (the fitted parameters).")),
 ) -> None:
     """Fit the models on every buyer's history and store a fit (parameters, fit date, per-member predictions)."""
     if ctx.invoked_subcommand is not None:
@@ -63,7 +65,7 @@ def _param_rows(d: dict) -> tuple[list[str], list[list]]:
 def show(
     ctx: typer.Context,
     limit: int = typer.Option(50, "--limit", help=N_("Members to list, lowest P(alive) × highest CLV first (0 = all).")),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table, csv or json (per member).")),
+    fmt: Format = format_option(TABLE_CSV_JSON, help=N_("table, csv or json (per member).")),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help=N_("Write the rows to this file (csv/json).")),
 ) -> None:
     """The newest fit's per-member predictions (read-only)."""

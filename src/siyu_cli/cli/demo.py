@@ -8,6 +8,8 @@ from typing import Optional
 
 import typer
 
+from siyu_cli.cli.options import TABLE_CSV_JSON, format_option
+
 from siyu_cli.i18n import N_, _
 
 from siyu_cli.output import Format
@@ -42,7 +44,7 @@ def demo(
     members: int = typer.Option(2000, "--members", "-n", min=1, help=N_("How many people the brand has.")),
     seed: int = typer.Option(7, "--seed", help=N_("Random seed: the same seed gives the same data.")),
     today: Optional[str] = typer.Option(None, "--today", help=N_("Pretend today is this date (YYYY-MM-DD); default: today in Asia/Shanghai.")),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table (for people) or json (for programs).")),
+    fmt: Format = format_option(TABLE_CSV_JSON, help=N_("table (for people) or json (for programs).")),
     force: bool = typer.Option(False, "--force", help=N_("Rebuild an existing demo folder.")),
 ) -> None:
     """Build a demo workspace and run the whole loop; exits non-zero naming the step that failed."""
@@ -73,7 +75,7 @@ def data(
     members: int = typer.Option(2000, "--members", "-n", min=1, help=N_("How many people the brand has.")),
     seed: int = typer.Option(7, "--seed", help=N_("Random seed: the same seed gives byte-identical files.")),
     today: Optional[str] = typer.Option(None, "--today", help=N_("Pretend today is this date (YYYY-MM-DD).")),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table, csv or json.")),
+    fmt: Format = format_option(TABLE_CSV_JSON, help=N_("table, csv or json.")),
 ) -> None:
     """Only write the demo exports (Youzan, Tmall, Shopify, WeCom) and demo-manifest.json into DIR."""
     from siyu_cli import output

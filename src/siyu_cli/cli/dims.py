@@ -5,15 +5,12 @@ from __future__ import annotations
 from enum import Enum
 import typer
 
+from siyu_cli.cli.options import TABLE_CSV_JSON, format_option
+from siyu_cli.output import Format
+
 from siyu_cli.i18n import N_, _
 
 from siyu_cli.cli.context import settings
-
-
-class Fmt(str, Enum):
-    table = "table"
-    csv = "csv"
-    json = "json"
 
 
 class Kind(str, Enum):
@@ -38,7 +35,7 @@ def _where(where: dict) -> str:
 
 
 @stores_app.command("list")
-def stores_list(ctx: typer.Context, fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", help=N_("table, csv or json."))) -> None:
+def stores_list(ctx: typer.Context, fmt: Format = format_option(TABLE_CSV_JSON, help=N_("table, csv or json."))) -> None:
     """Canonical stores (siyu.toml [stores.ID] and `siyu stores add`) with their aliases."""
     from siyu_cli.dimensions import stores
     from siyu_cli.output import emit_json, emit_rows
@@ -46,7 +43,7 @@ def stores_list(ctx: typer.Context, fmt: Fmt = typer.Option(Fmt.table, "--format
 
     with open_store(settings(ctx), read_only=True) as con:
         rows = [s.to_dict() for s in stores(con, settings(ctx))]
-    if fmt is Fmt.json:
+    if fmt is Format.json:
         emit_json(rows)
         return
     emit_rows(["store_id", "name", "kind", "aliases", "source"],
@@ -85,7 +82,7 @@ def stores_alias(
 
 @stores_app.command("unmatched")
 def stores_unmatched(ctx: typer.Context,
-                     fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", help=N_("table, csv or json."))) -> None:
+                     fmt: Format = format_option(TABLE_CSV_JSON, help=N_("table, csv or json."))) -> None:
     """Store values in the data that no canonical store claims (see `siyu stores suggest`)."""
     from siyu_cli.dimensions import unmatched_stores
     from siyu_cli.output import emit_json, emit_rows
@@ -93,7 +90,7 @@ def stores_unmatched(ctx: typer.Context,
 
     with open_store(settings(ctx), read_only=True) as con:
         rows = unmatched_stores(con, settings(ctx))
-    if fmt is Fmt.json:
+    if fmt is Format.json:
         emit_json(rows)
         return
     emit_rows(["value", "rows", "where"], [[r["value"], r["rows"], _where(r["where"])] for r in rows], fmt.value,
@@ -104,7 +101,7 @@ def stores_unmatched(ctx: typer.Context,
 def stores_suggest(
     ctx: typer.Context,
     confirm: bool = typer.Option(False, "--confirm", help=N_("Ask, one by one, whether to apply each proposal.")),
-    fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", help=N_("table, csv or json.")),
+    fmt: Format = format_option(TABLE_CSV_JSON, help=N_("table, csv or json.")),
 ) -> None:
     """Propose aliases where an unmatched value and a store's name overlap (suffix / containment).
 
@@ -117,7 +114,7 @@ def stores_suggest(
     s = settings(ctx)
     with open_store(s, read_only=True) as con:
         props = suggest_store_aliases(con, s)
-    if fmt is Fmt.json:
+    if fmt is Format.json:
         emit_json(props)
         return
     emit_rows(
@@ -128,7 +125,7 @@ def stores_suggest(
           "; ".join(sorted({c["why"] for c in p["candidates"]}))] for p in props],
         fmt.value, title=_('suggested store aliases: {len} (nothing applied)').format(len=len(props)),
     )
-    if fmt is not Fmt.table:
+    if fmt is not Format.table:
         return
     applied = 0
     for p in props:
@@ -145,7 +142,7 @@ def stores_suggest(
 
 
 @staff_app.command("list")
-def staff_list(ctx: typer.Context, fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", help=N_("table, csv or json."))) -> None:
+def staff_list(ctx: typer.Context, fmt: Format = format_option(TABLE_CSV_JSON, help=N_("table, csv or json."))) -> None:
     """Staff (userid, name, store, aliases) and the names several userids share."""
     from siyu_cli.dimensions import staff, staff_map
     from siyu_cli.output import emit_json, emit_rows, warn
@@ -154,7 +151,7 @@ def staff_list(ctx: typer.Context, fmt: Fmt = typer.Option(Fmt.table, "--format"
     with open_store(settings(ctx), read_only=True) as con:
         rows = [p.to_dict() for p in staff(con, settings(ctx))]
         _first, ambiguous = staff_map(con, settings(ctx))
-    if fmt is Fmt.json:
+    if fmt is Format.json:
         emit_json({"staff": rows, "ambiguous_names": ambiguous})
         return
     emit_rows(["userid", "name", "store", "aliases", "source"],
@@ -180,7 +177,7 @@ def staff_alias(
 
 @staff_app.command("unmatched")
 def staff_unmatched(ctx: typer.Context,
-                    fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", help=N_("table, csv or json."))) -> None:
+                    fmt: Format = format_option(TABLE_CSV_JSON, help=N_("table, csv or json."))) -> None:
     """Guide values in the data that match no staff member, or a name several share."""
     from siyu_cli.dimensions import unmatched_staff
     from siyu_cli.output import emit_json, emit_rows
@@ -188,7 +185,7 @@ def staff_unmatched(ctx: typer.Context,
 
     with open_store(settings(ctx), read_only=True) as con:
         rows = unmatched_staff(con, settings(ctx))
-    if fmt is Fmt.json:
+    if fmt is Format.json:
         emit_json(rows)
         return
     emit_rows(["value", "reason", "rows", "where"],

@@ -6,6 +6,8 @@ from siyu_cli.i18n import N_, _
 
 import typer
 
+from siyu_cli.cli.options import TABLE_CSV_JSON, format_option
+
 from siyu_cli.cli.context import settings
 from siyu_cli.output import Format
 
@@ -23,7 +25,7 @@ def lake(
     folder: str = typer.Argument(..., help=N_("Folder to write orders/ (partitioned by paid month) and members/ into.")),
     unmask: bool = typer.Option(False, "--unmask", help=N_("Also write phones, emails, names and birthdays.")),
     overwrite: bool = typer.Option(False, "--overwrite", help=N_("Write into a folder that is not empty.")),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table (people) or json.")),
+    fmt: Format = format_option(TABLE_CSV_JSON, help=N_("table (people) or json.")),
 ) -> None:
     """Write the store's orders and members as partitioned Parquet, for [engine] kind = "spark" (docs/scale.md)."""
     from siyu_cli import output as out

@@ -8,6 +8,8 @@ from typing import List, Optional
 
 import typer
 
+from siyu_cli.cli.options import TABLE_CSV_JSON, format_option
+
 from siyu_cli.i18n import N_, _, ngettext
 
 from siyu_cli.cli.context import settings
@@ -44,7 +46,7 @@ def load(
     show_mapping: bool = typer.Option(False, "--show-mapping", help=N_("Print the preset and column mapping that would be used, then stop.")),
     dry_run: bool = typer.Option(False, "--dry-run", help=N_("Do the whole load, report its counts and rejects, then roll it back: nothing is written. Same exit codes as a load.")),
     unmask: bool = typer.Option(False, "--unmask", help=N_("With --dry-run: show phone numbers in the rejects' raw text in full.")),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table, csv or json.")),
+    fmt: Format = format_option(TABLE_CSV_JSON, help=N_("table, csv or json.")),
 ) -> None:
     """Load back-office exports into the store; every row is stored or listed in `siyu rejects`."""
     from siyu_cli import ingest
@@ -167,7 +169,7 @@ def rejects(
     file: Optional[str] = typer.Option(None, "--file", help=N_("Only files whose path contains this text.")),
     all_batches: bool = typer.Option(False, "--all", help=N_("Rejects of every load, not only each file's latest.")),
     limit: Optional[int] = typer.Option(None, "--limit", "-n", min=1, help=N_("Show at most this many.")),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table, csv or json.")),
+    fmt: Format = format_option(TABLE_CSV_JSON, help=N_("table, csv or json.")),
     unmask: bool = typer.Option(False, "--unmask", help=N_("Show phone numbers in the raw text in full.")),
 ) -> None:
     """List rejected rows: file, line, column, reason and the raw text (phones masked unless --unmask)."""

@@ -8,13 +8,15 @@ from typing import Optional
 
 import typer
 
+from siyu_cli.cli.options import TABLE_CSV_JSON, format_option
+
 from siyu_cli.cli.context import settings
 from siyu_cli.output import Format
 
 members_app = typer.Typer(help=N_("Members that are one person: merge, split (undo a merge), why (what links a member), "
                                "conflicts (links loads refused); docs/identity.md."), no_args_is_help=True)
 
-FMT = typer.Option(Format.table, "--format", "-f", help=N_("table, csv or json."))
+FMT = format_option(TABLE_CSV_JSON, help=N_("table, csv or json."))
 UNMASK = typer.Option(False, "--unmask", help=N_("Show phone numbers and emails in full (personal data: share with care)."))
 
 

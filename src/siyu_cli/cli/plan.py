@@ -8,6 +8,9 @@ from typing import Any, List, Optional
 
 import typer
 
+from siyu_cli.cli.options import TABLE_CSV_JSON, format_option
+from siyu_cli.output import Format
+
 from siyu_cli.i18n import N_, _
 
 from siyu_cli.cli.context import settings
@@ -77,15 +80,13 @@ def check(
     playbooks: List[Path] = typer.Argument(..., help=N_("Playbook files (YAML) or folders of them.")),
     var: Optional[List[str]] = typer.Option(None, "--var", help=N_("Override a variable: name=value (repeatable).")),
     vars_file: Optional[List[Path]] = typer.Option(None, "--vars", help=N_("YAML/JSON file of variable values.")),
-    fmt: str = typer.Option("text", "--format", "-f", help=N_("text or json.")),
+    fmt: str = format_option((Format.text, Format.json), help=N_("text or json."), plain=True),
 ) -> None:
     """Report every problem in the playbooks as file:line:col: message (exit 65 on errors)."""
-    from siyu_cli.errors import DataError, UsageError
+    from siyu_cli.errors import DataError
     from siyu_cli.output import clean_text, emit_json, info, write_text
     from siyu_cli.plan.schema import check_playbook
 
-    if fmt not in ("text", "json"):
-        raise UsageError(_('--format {fmt!r}: choose text or json').format(fmt=fmt))
     tz = _default_timezone(ctx)
     values = parse_variables(var, vars_file)
     playbooks = expand_playbooks(playbooks)
@@ -122,7 +123,7 @@ def _live_status(ctx: typer.Context, paths: list[Path]) -> list[tuple[str, str]]
 
 
 @plan_app.command("list")
-def list_cmd(ctx: typer.Context, fmt: str = typer.Option("table", "--format", "-f", help=N_("table, csv or json."))) -> None:
+def list_cmd(ctx: typer.Context, fmt: str = format_option(TABLE_CSV_JSON, help=N_("table, csv or json."), plain=True)) -> None:
     """Every playbook in playbooks/ and whether it is live (enabled: its messages are sent) or inactive."""
     from siyu_cli.output import emit_json, emit_rows
     from siyu_cli.plan.enabled import playbook_statuses
@@ -175,18 +176,16 @@ def week(
     group: Optional[List[str]] = typer.Option(None, "--group", "-g", help=N_("Only this group (id or name; repeatable).")),
     var: Optional[List[str]] = typer.Option(None, "--var", help=N_("Override a variable: name=value (repeatable).")),
     vars_file: Optional[List[Path]] = typer.Option(None, "--vars", help=N_("YAML/JSON file of variable values.")),
-    fmt: str = typer.Option("table", "--format", "-f", help=N_("table, md, csv, json or ics.")),
+    fmt: str = format_option((Format.table, Format.md, Format.csv, Format.json, Format.ics), help=N_("table, md, csv, json or ics."), plain=True),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help=N_("Write to this file instead of stdout.")),
 ) -> None:
     """Render the week for every target group: time (staggered, in the playbook's zone), group, kind, text."""
     from siyu_cli.errors import UsageError
     from siyu_cli.output import info, warn, write_text
-    from siyu_cli.plan.export import WEEK_FORMATS, print_week_table, week_text
+    from siyu_cli.plan.export import print_week_table, week_text
     from siyu_cli.plan.render import render_week, resolve_targets, store_groups
     from siyu_cli.plan.schema import load_playbook
 
-    if fmt not in WEEK_FORMATS:
-        raise UsageError(_('--format {fmt!r}: choose one of {join}').format(fmt=fmt, join=', '.join(WEEK_FORMATS)))
     if fmt == "table" and output is not None:
         raise UsageError(_('--output needs --format md, csv, json or ics'))
     from siyu_cli.errors import ConfigError
@@ -235,7 +234,7 @@ def sop(
     playbook: Optional[List[Path]] = typer.Option(None, "--playbook", "-p", help=N_("Playbook(s) (default: every enabled playbook in playbooks/ with a `sop:`).")),
     var: Optional[List[str]] = typer.Option(None, "--var", help=N_("Override a variable: name=value (repeatable).")),
     vars_file: Optional[List[Path]] = typer.Option(None, "--vars", help=N_("YAML/JSON file of variable values.")),
-    fmt: str = typer.Option("table", "--format", "-f", help=N_("table, md, csv or json.")),
+    fmt: str = format_option((Format.table, Format.md, Format.csv, Format.json), help=N_("table, md, csv or json."), plain=True),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help=N_("Write to this file instead of stdout.")),
 ) -> None:
     """List the lifecycle steps due on a day: member, step, channel, rendered message."""
@@ -243,12 +242,10 @@ def sop(
     from siyu_cli.errors import UsageError
     from siyu_cli.output import info, write_text
     from siyu_cli.plan.enabled import enabled_playbooks
-    from siyu_cli.plan.export import SOP_FORMATS, exclusion_line, print_sop_table, sop_text
+    from siyu_cli.plan.export import exclusion_line, print_sop_table, sop_text
     from siyu_cli.plan.schema import load_playbook
     from siyu_cli.plan.sop import sop_due
 
-    if fmt not in SOP_FORMATS:
-        raise UsageError(_('--format {fmt!r}: choose one of {join}').format(fmt=fmt, join=', '.join(SOP_FORMATS)))
     if fmt == "table" and output is not None:
         raise UsageError(_('--output needs --format md, csv or json'))
     s = settings(ctx)

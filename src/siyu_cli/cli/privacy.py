@@ -7,6 +7,8 @@ from typing import List, Optional
 
 import typer
 
+from siyu_cli.cli.options import TABLE_CSV_JSON, format_option
+
 from siyu_cli.i18n import N_, _
 
 from siyu_cli.cli.context import settings
@@ -21,7 +23,7 @@ def forget(
     ctx: typer.Context,
     ids: Optional[List[str]] = typer.Argument(None, help=N_("Member id, phone, email or external_userid of each person.")),
     file: Optional[Path] = typer.Option(None, "--file", help=N_("A file of identifiers, one per line (or first CSV column).")),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table (a summary line) or json.")),
+    fmt: Format = format_option(TABLE_CSV_JSON, help=N_("table (a summary line) or json.")),
 ) -> None:
     """Erase people from every table and inbox file siyu keeps; keep only keyed hashes so they are never messaged or reloaded."""
     from siyu_cli.forget import forget as erase, read_id_file

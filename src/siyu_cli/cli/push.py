@@ -7,6 +7,8 @@ from typing import List, Optional
 
 import typer
 
+from siyu_cli.cli.options import TABLE_CSV_JSON, format_option
+
 from siyu_cli.i18n import N_, _
 
 from siyu_cli.cli.context import settings as ctx_settings
@@ -16,7 +18,7 @@ push_app = typer.Typer(help=N_("WeCom push campaigns: create, preview, send (exa
                        no_args_is_help=True)
 optout_app = typer.Typer(help=N_("The opt-out list honoured by every push channel and by plan/SOP lists."), no_args_is_help=True)
 
-FMT = typer.Option(Format.table, "--format", "-f", help=N_("table (people), json or csv (programs)."))
+FMT = format_option(TABLE_CSV_JSON, help=N_("table (people), json or csv (programs)."))
 
 
 def _attachments(links: list[str], images: list[Path], minis: list[str]) -> list[dict]:

@@ -8,6 +8,8 @@ from typing import Optional
 
 import typer
 
+from siyu_cli.cli.options import TABLE_CSV_JSON, format_option
+
 from siyu_cli.i18n import N_, _
 
 from siyu_cli.cli.context import settings
@@ -42,7 +44,7 @@ def report(
     date_to: Optional[str] = typer.Option(None, "--to", help=N_("Last day, included (YYYY-MM-DD). Default: today.")),
     by: Optional[str] = typer.Option(None, "--by", help=N_("Also split the base KPIs by store, guide, channel or month.")),
     html: Optional[Path] = typer.Option(None, "--html", help=N_("Write a self-contained offline HTML page to this file.")),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table (dashboard), json or csv.")),
+    fmt: Format = format_option(TABLE_CSV_JSON, help=N_("table (dashboard), json or csv.")),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help=N_("Write json/csv to this file instead of stdout.")),
     bom: bool = typer.Option(False, "--bom", help=N_("Start CSV with a UTF-8 BOM so Excel shows Chinese correctly.")),
 ) -> None:
@@ -84,7 +86,7 @@ def _quiet(ctx: typer.Context) -> bool:
 def traffic(
     ctx: typer.Context,
     file: Path = typer.Argument(..., help=N_("CSV with store, date (2026-03-01 or 2026-03), customers (门店,日期,客流 also work).")),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table, csv or json.")),
+    fmt: Format = format_option(TABLE_CSV_JSON, help=N_("table, csv or json.")),
 ) -> None:
     """Load store traffic (进店客数) so the report can show 加粉率 per store."""
     from siyu_cli.output import emit_json, emit_rows

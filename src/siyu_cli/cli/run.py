@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from siyu_cli.cli.options import TABLE_CSV_JSON, format_option
+
 from siyu_cli.i18n import N_, _
 
 from siyu_cli.cli.context import settings, state
@@ -27,7 +29,7 @@ def run(
     log_file: Optional[Path] = typer.Option(None, "--log-file", help=N_("Append the event log to this file instead of stderr.")),
     alert: Optional[bool] = typer.Option(None, "--alert/--no-alert", help=N_("Force or suppress the robot alert ([alerts] decides by default).")),
     dry_run: bool = typer.Option(False, "--dry-run", help=N_("Show what each step would do; change nothing.")),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("Summary on stdout: table or json.")),
+    fmt: Format = format_option(TABLE_CSV_JSON, help=N_("Summary on stdout: table or json.")),
 ) -> None:
     """Run a pipeline (load inbox → segment → report, or push what is due) under the workspace lock.
 
@@ -73,7 +75,7 @@ def runs(
     pipeline: Optional[str] = typer.Option(None, "--pipeline", "-p", help=N_("Only this pipeline.")),
     run_id: Optional[str] = typer.Option(None, "--run", help=N_("One run, with its steps.")),
     limit: int = typer.Option(20, "--limit", help=N_("At most this many runs.")),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table, csv or json.")),
+    fmt: Format = format_option(TABLE_CSV_JSON, help=N_("table, csv or json.")),
 ) -> None:
     """History of pipeline runs and their steps (newest first)."""
     from siyu_cli.runner import list_runs

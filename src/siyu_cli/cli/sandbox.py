@@ -8,6 +8,8 @@ from typing import List, Optional
 
 import typer
 
+from siyu_cli.cli.options import TABLE_CSV_JSON, format_option
+
 from siyu_cli.i18n import N_, _
 
 from siyu_cli.output import Format
@@ -207,7 +209,7 @@ def confirm_cmd(
 def deliveries_cmd(
     ctx: typer.Context,
     channel: Optional[str] = typer.Option(None, "--channel", help=N_("customer | group | app | robot.")),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table, csv or json.")),
+    fmt: Format = format_option(TABLE_CSV_JSON, help=N_("table, csv or json.")),
     url: Optional[str] = typer.Option(None, "--url", help=N_("Sandbox URL (default: $SIYU_WECOM_BASE_URL).")),
     state_dir: Optional[Path] = typer.Option(
         None, "--state-dir", help=N_("Read the record a (stopped) sandbox left in this folder instead of asking a running one.")
@@ -235,7 +237,7 @@ def deliveries_cmd(
 @sandbox_app.command("status")
 def status_cmd(
     ctx: typer.Context,
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table or json.")),
+    fmt: Format = format_option(TABLE_CSV_JSON, help=N_("table or json.")),
     url: Optional[str] = typer.Option(None, "--url", help=N_("Sandbox URL (default: $SIYU_WECOM_BASE_URL).")),
 ) -> None:
     """What a running sandbox holds: contacts, mass sends, pending tasks, deliveries, faults."""
@@ -339,7 +341,7 @@ wecom_app = typer.Typer(help=N_("Check the WeCom connection and look up errcodes
 @wecom_app.command("check")
 def wecom_check(
     ctx: typer.Context,
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table or json.")),
+    fmt: Format = format_option(TABLE_CSV_JSON, help=N_("table or json.")),
 ) -> None:
     """Fetch a token and list the guides with customer contact: proves corp id, secret and base URL work."""
     import time
@@ -371,7 +373,7 @@ def wecom_check(
 
 
 @wecom_app.command("errcodes")
-def wecom_errcodes(fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table, csv or json."))) -> None:
+def wecom_errcodes(fmt: Format = format_option(TABLE_CSV_JSON, help=N_("table, csv or json."))) -> None:
     """Every errcode siyu knows and what it does about it (retry / refresh / skip / fatal)."""
     from siyu_cli.output import emit_rows
     from siyu_cli.wecom import errcodes

@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 from typing import Optional
 
 import typer
 
+from siyu_cli.cli.options import TABLE_CSV_JSON, TABLE_JSON, format_option
+from siyu_cli.output import Format
+
 from siyu_cli.i18n import N_, _
 
 from siyu_cli.cli.context import settings
 from siyu_cli.output import rich_text
-
-
-class SegFormat(str, Enum):
-    table = "table"
-    csv = "csv"
-    json = "json"
-    parquet = "parquet"
-
-
-class ListFormat(str, Enum):
-    table = "table"
-    csv = "csv"
-    json = "json"
 
 
 segment_app = typer.Typer(
@@ -54,7 +43,7 @@ def run(
     f_split: Optional[str] = typer.Option(None, "--f-split", help=N_("rfm8 high/low F split: a number (default 2 = F ≥ 2), median, mean or q0.8.")),
     m_split: Optional[str] = typer.Option(None, "--m-split", help=N_("rfm8 high/low M split: median (default), mean, q0.8, or an amount (e.g. 500 = M ≥ 500).")),
     label: Optional[str] = typer.Option(None, "--label", help=N_("A note stored with the snapshot.")),
-    fmt: SegFormat = typer.Option(SegFormat.table, "--format", "-f", help=N_("table (per segment) or csv/json/parquet (per member).")),
+    fmt: Format = format_option((Format.table, Format.csv, Format.json, Format.parquet), help=N_("table (per segment) or csv/json/parquet (per member).")),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help=N_("Write the per-member rows to this file.")),
     summary: bool = typer.Option(False, "--summary", help=N_("With --format json: print the per-segment summary instead of members.")),
     unmask: bool = typer.Option(False, "--unmask", help=N_("Show full phone numbers (personal data: share with care).")),
@@ -68,11 +57,11 @@ def run(
     from siyu_cli.errors import UsageError
     from siyu_cli.segment import run_segment
 
-    if fmt is SegFormat.parquet and output is None:
+    if fmt is Format.parquet and output is None:
         raise UsageError(_('--format parquet needs --output FILE'))
-    if fmt is SegFormat.table and output is not None:
+    if fmt is Format.table and output is not None:
         raise UsageError(_('--output needs --format csv, json or parquet'))
-    if summary and fmt is not SegFormat.json:
+    if summary and fmt is not Format.json:
         raise UsageError(_('--summary goes with --format json'))
     out.unmask(unmask)
     s = settings(ctx)
@@ -81,7 +70,7 @@ def run(
     def export(con, snapshot_id: int) -> None:  # on the run's own connection: a preview lives only there
         from siyu_cli.segment.snapshots import export_members, member_rows
 
-        if fmt is SegFormat.table or summary:
+        if fmt is Format.table or summary:
             return
         if output is not None:
             rows["written"] = export_members(con, snapshot_id, fmt.value, output, unmask=unmask)
@@ -96,7 +85,7 @@ def run(
         out.warn(w)
     if result.pruned:
         out.info(_('segment.keep_snapshots: deleted old snapshot(s) {join}').format(join=', '.join(map(str, result.pruned))))
-    if fmt is SegFormat.table:
+    if fmt is Format.table:
         _print_summary(result, english=s.language == "en")
         return
     out.info(_('{snapshot_words}: {scheme} as of {as_of}, {members} members').format(snapshot_words=_snapshot_words(result), scheme=result.scheme, as_of=result.as_of, members=result.members))
@@ -173,7 +162,7 @@ def _print_summary(result, english: bool = False) -> None:
 @segment_app.command("list")
 def list_cmd(
     ctx: typer.Context,
-    fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f", help=N_("table, csv or json.")),
+    fmt: Format = format_option(TABLE_CSV_JSON, help=N_("table, csv or json.")),
 ) -> None:
     """List stored snapshots."""
     from siyu_cli.output import emit_rows
@@ -192,7 +181,7 @@ def diff_cmd(
     old: Optional[int] = typer.Argument(None, help=N_("Old snapshot id (default: the one before NEW with the same scheme).")),
     new: Optional[int] = typer.Argument(None, help=N_("New snapshot id (default: the latest).")),
     path: Optional[str] = typer.Option(None, "--path", help=N_("List members who moved FROM:TO, e.g. A:E (super users slipping away).")),
-    fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f", help=N_("table, csv (the path's members) or json.")),
+    fmt: Format = format_option(TABLE_CSV_JSON, help=N_("table, csv (the path's members) or json.")),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help=N_("Write to this file instead of stdout.")),
 ) -> None:
     """Migration matrix between two snapshots (rows: old segment, columns: new segment)."""
@@ -206,10 +195,10 @@ def diff_cmd(
         d = diff(con, old, new, path=path)
     if d.get("warning"):
         warn(d["warning"])
-    if fmt is ListFormat.json:
+    if fmt is Format.json:
         emit_json(d, output)
         return
-    if fmt is ListFormat.csv:
+    if fmt is Format.csv:
         if path:
             cols = d["path"]["columns"]
             emit_rows(cols, [[m[c] for c in cols] for m in d["path"]["members"]], "csv", output=output)
@@ -243,7 +232,7 @@ def diff_cmd(
 def history_cmd(
     ctx: typer.Context,
     member: str = typer.Argument(..., help=N_("Member id (or phone / source member id / external_userid).")),
-    fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f", help=N_("table, csv or json.")),
+    fmt: Format = format_option(TABLE_CSV_JSON, help=N_("table, csv or json.")),
 ) -> None:
     """A member's segment in every snapshot: their path."""
     from siyu_cli.output import emit_rows
@@ -261,7 +250,7 @@ def show_cmd(
     ctx: typer.Context,
     member: str = typer.Argument(..., help=N_("Member id (or phone / source member id / external_userid).")),
     snapshot: Optional[int] = typer.Option(None, "--snapshot", help=N_("Snapshot id (default: the latest).")),
-    fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f", help=N_("table (text) or json.")),
+    fmt: Format = format_option(TABLE_CSV_JSON, help=N_("table (text) or json.")),
 ) -> None:
     """Explain one member: measures, thresholds used, and why this segment."""
     from siyu_cli.output import emit_json, stdout_console
@@ -270,7 +259,7 @@ def show_cmd(
 
     with open_store(settings(ctx), read_only=True) as con:
         e = explain(con, member, snapshot)
-    if fmt is not ListFormat.table:
+    if fmt is not Format.table:
         emit_json(e)
         return
     console = stdout_console()
@@ -296,11 +285,6 @@ def show_cmd(
         console.print(rich_text(line), highlight=False)
 
 
-class PruneFormat(str, Enum):
-    table = "table"
-    json = "json"
-
-
 @segment_app.command("prune")
 def prune_cmd(
     ctx: typer.Context,
@@ -311,7 +295,7 @@ def prune_cmd(
     scheme: Optional[str] = typer.Option(None, "--scheme", "-s", help=N_("Only this scheme's snapshots (rfm8, rfm11, custom:NAME).")),
     keep_monthly: bool = typer.Option(False, "--keep-monthly", help=N_("Of what would go, keep the last snapshot of each month.")),
     dry_run: bool = typer.Option(False, "--dry-run", help=N_("Show what would be deleted; delete nothing.")),
-    fmt: PruneFormat = typer.Option(PruneFormat.table, "--format", "-f", help=N_("table or json.")),
+    fmt: Format = format_option(TABLE_JSON, help=N_("table or json.")),
 ) -> None:
     """Delete old snapshots. Never: the newest of each scheme, or one a push campaign used."""
     from siyu_cli.output import emit_json, info, stdout_console
@@ -319,7 +303,7 @@ def prune_cmd(
 
     r = prune_snapshots(settings(ctx), keep_last=keep_last, older_than=older_than, scheme=scheme,
                         keep_monthly=keep_monthly, dry_run=dry_run)
-    if fmt is PruneFormat.json:
+    if fmt is Format.json:
         emit_json(r.to_dict())
         return
     from rich.table import Table

@@ -6,6 +6,8 @@ from typing import Optional
 
 import typer
 
+from siyu_cli.cli.options import TABLE_CSV_JSON, format_option
+
 from siyu_cli.i18n import N_, _
 
 from siyu_cli.cli.context import settings
@@ -22,7 +24,7 @@ def sync_wecom_cmd(
     no_activity: bool = typer.Option(False, "--no-activity", help=N_("Skip guide behaviour data and group statistics.")),
     activity_days: Optional[int] = typer.Option(
         None, "--activity-days", help=N_("On the first run, fetch activity this many days back (default 30, max 179).")),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table (counts per entity), csv or json.")),
+    fmt: Format = format_option(TABLE_CSV_JSON, help=N_("table (counts per entity), csv or json.")),
 ) -> None:
     """Pull guides, customers with every relation, groups with members and the tag library; link customers to members.
 
@@ -62,7 +64,7 @@ def tags_sync_cmd(
     scheme: Optional[str] = typer.Option(None, "--scheme", help=N_("Segment scheme whose latest snapshot is written (default: wecom.tags.scheme in siyu.toml, else the latest).")),
     group: Optional[str] = typer.Option(None, "--group", help=N_("The siyu-owned tag group (default: wecom.tags.group in siyu.toml, else RFM分层).")),
     dry_run: bool = typer.Option(False, "--dry-run", help=N_("Show adds/removes per tag and the number of calls; change nothing.")),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table (adds/removes per tag), csv or json.")),
+    fmt: Format = format_option(TABLE_CSV_JSON, help=N_("table (adds/removes per tag), csv or json.")),
 ) -> None:
     """Each member's current segment as a corp tag on every (guide, customer) relation; only changes are sent.
 

@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from siyu_cli.cli.options import TABLE_CSV_JSON, format_option
+
 from siyu_cli.i18n import N_, _
 
 from siyu_cli.cli.context import settings, state
@@ -41,7 +43,7 @@ def init(
 
 def show_config(
     ctx: typer.Context,
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table, csv or json.")),
+    fmt: Format = format_option(TABLE_CSV_JSON, help=N_("table, csv or json.")),
 ) -> None:
     """Show the resolved workspace settings and where each value came from."""
     s = settings(ctx)
@@ -57,7 +59,7 @@ def show_config(
 
 def doctor(
     ctx: typer.Context,
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help=N_("table or json.")),
+    fmt: Format = format_option(TABLE_CSV_JSON, help=N_("table or json.")),
 ) -> None:
     """Check the workspace: config, permissions, free space, locks, store, migrations, a full read of the store.
 
