@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from siyu_cli import sql
+
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb
 
@@ -327,7 +329,7 @@ def local_day(con, expr: str, lo: date, hi: date) -> str:
 MONTH_MASK_BITS = 64
 
 
-def period_orders(con, dfrom: date, dto: date) -> None:
+def period_orders(con, dfrom: date, dto: date, runner=None) -> None:
     """The period's paid orders (only them) with the store / guide / channel each one counts for.
 
     Stores and guides resolve through the dimensions (siyu_cli.dimensions): the guide is the canonical
@@ -339,6 +341,8 @@ def period_orders(con, dfrom: date, dto: date) -> None:
     ``rpt_history``: per member who bought before the period, the day of the last valid order before it —
     one pass over the history before the period (the period's own orders are read once, in the copy) for
     new buyers (:func:`base`) and, with ``rpt_member_period.last_day``, the lifecycle (:func:`members_at_end`).
+    With a Spark ``runner`` (``[engine] kind = "spark"``, :mod:`siyu_cli.engine`) that history scan
+    (query ``report/history``) runs on Spark over the lake and its rows land here as ``rpt_history``.
     """
     from siyu_cli.dimensions import guide_join, guide_store_join, physical_store_join
 
@@ -399,15 +403,21 @@ def period_orders(con, dfrom: date, dto: date) -> None:
             SELECT DISTINCT member_id, date_trunc('month', day) AS m FROM rpt_period WHERE valid AND member_id IS NOT NULL
             """
         )
+    history = {"start": _day_start(con, dfrom)}  # history before the period, read once: who bought before it
+    if runner is not None:
+        runner.table(con, "rpt_history", "report/history", history)
+        return
     first = con.execute("SELECT CAST(min(paid_at) AS DATE) FROM orders").fetchone()[0] or dfrom
-    con.execute(  # history before the period, read once: who bought before it and their last day then
-        f"""
-        CREATE OR REPLACE TEMP TABLE rpt_history AS
-        SELECT member_id, {local_day(con, "max(paid_at)", min(first, dfrom), dfrom)} AS last_day FROM rpt_orders
-        WHERE valid AND member_id IS NOT NULL AND {_before_day('f')} GROUP BY 1
-        """,
-        {"f": dfrom},
-    )
+    sql.define_duckdb_functions(con, lambda col: local_day(con, col, min(first, dfrom), dfrom))
+    sql.create_duckdb_table(con, "rpt_history", "report/history", history)
+
+
+def _day_start(con, day: date):
+    """The instant day ``day`` starts in the session time zone (the workspace's), as a bound parameter."""
+    from datetime import datetime, time
+    from zoneinfo import ZoneInfo
+
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(con.execute("SELECT current_setting('TimeZone')").fetchone()[0]))
 
 
 def release(con) -> None:
@@ -427,31 +437,7 @@ def _drop(con, name: str) -> None:
 
 def base(con, dfrom: date, dto: date, days: int) -> dict[str, Any]:
     """Base, membership, repurchase and value KPIs of the period (one row of SQL)."""
-    p = {"f": dfrom, "t": dto}
-    row = con.execute(
-        """
-        WITH mem AS (
-            SELECT count(*) FILTER (WHERE {at_end}) AS members,
-                   count(*) FILTER (WHERE {joined}) AS new_members
-            FROM rpt_members),
-        per_buyer AS (SELECT member_id, n FROM rpt_member_period WHERE n > 0),
-        before AS (SELECT member_id FROM rpt_history),  -- bought before the period
-        rep AS (
-            SELECT count(*) AS buyers, count(*) FILTER (WHERE n >= 2) AS repeaters, coalesce(sum(n), 0) AS member_orders,
-                   count(*) FILTER (WHERE b.member_id IS NULL) AS new_buyers
-            FROM per_buyer LEFT JOIN before b ON b.member_id = per_buyer.member_id),
-        tot AS (
-            SELECT count(*) FILTER (WHERE valid) AS orders,
-                   coalesce(sum(net_amount), 0) AS gmv,
-                   coalesce(sum(net_amount) FILTER (WHERE member_id IS NOT NULL), 0) AS member_gmv,
-                   sum(item_count) FILTER (WHERE valid) AS units, count(item_count) FILTER (WHERE valid) AS counted
-            FROM rpt_period)
-        SELECT mem.members, mem.new_members, rep.buyers, rep.repeaters, rep.member_orders,
-               tot.orders, tot.gmv, tot.member_gmv, rep.new_buyers, tot.units, tot.counted
-        FROM mem, rep, tot
-        """.replace("{at_end}", _MEMBER_AT_END).replace("{joined}", _JOINED_IN),
-        p,
-    ).fetchone()
+    row = sql.run_duckdb(con, "report/base", {"f": dfrom, "t": dto}).fetchone()
     members, new_members, buyers, repeaters, member_orders, orders, gmv, member_gmv, new_buyers, *units = row
     if con.execute("SELECT EXISTS (FROM order_lines)").fetchone()[0]:
         units = _units(con, dfrom, dto)
@@ -480,44 +466,12 @@ def base(con, dfrom: date, dto: date, days: int) -> dict[str, Any]:
 def _units(con, dfrom: date, dto: date) -> tuple:
     """(Σ units, valid orders with known units) of the period when order lines exist: a line's quantities
     override its order's item_count (without lines, :func:`base` sums item_count from the period copy)."""
-    return con.execute(
-        f"""
-        WITH p AS (SELECT source, order_id, item_count FROM rpt_orders
-                   WHERE valid AND NOT {_before_day('f')} AND {_until_day('t')}),
-        lines AS (
-            SELECT l.source, l.order_id, sum(l.quantity) AS units
-            FROM order_lines l SEMI JOIN p ON p.source = l.source AND p.order_id = l.order_id
-            GROUP BY ALL)
-        SELECT sum(coalesce(lines.units, p.item_count)),
-               count(*) FILTER (WHERE coalesce(lines.units, p.item_count) IS NOT NULL)
-        FROM p LEFT JOIN lines ON lines.source = p.source AND lines.order_id = p.order_id
-        """,
-        {"f": dfrom, "t": dto},
-    ).fetchone()
+    return sql.run_duckdb(con, "report/units", {"f": dfrom, "t": dto}).fetchone()
 
 
 def members_at_end(con, dto: date, active_days: int, churn_days: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """(在线率, lifecycle) of the members at the period's end: one pass over the members for both."""
-    row = con.execute(
-        """
-        WITH m AS (
-            SELECT date_diff('day', coalesce(p.last_day, l.last_day), $t) AS idle,
-                   m.external_userid IS NOT NULL OR c.member_id IS NOT NULL AS reach
-            FROM rpt_members m LEFT JOIN rpt_history l ON l.member_id = m.member_id
-            LEFT JOIN rpt_member_period p ON p.member_id = m.member_id
-            LEFT JOIN (SELECT DISTINCT member_id FROM wecom_contacts WHERE member_id IS NOT NULL) c
-                   ON c.member_id = m.member_id
-            WHERE {at_end})
-        SELECT count(*) FILTER (WHERE idle <= $a),
-               count(*) FILTER (WHERE idle > $a AND idle <= $c),
-               count(*) FILTER (WHERE idle > $c),
-               count(*) FILTER (WHERE idle IS NULL),
-               count(*),
-               count(*) FILTER (WHERE reach)
-        FROM m
-        """.replace("{at_end}", _MEMBER_AT_END).replace("{joined}", _JOINED_IN),
-        {"t": dto, "a": active_days, "c": churn_days},
-    ).fetchone()
+    row = sql.run_duckdb(con, "report/lifecycle", {"t": dto, "a": active_days, "c": churn_days}).fetchone()
     active, silent, churned, never, total, reachable = row
     return {"reachable_members": reachable, "online_rate": _ratio(reachable, total)}, {
         "active": active,
