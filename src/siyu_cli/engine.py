@@ -148,6 +148,7 @@ def into_duckdb(con, table: str, arrow) -> int:
     """``CREATE OR REPLACE TEMP TABLE table`` in DuckDB from an Arrow table; returns its rows."""
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", table):
         raise ValueError(f"bad table name {table!r}")
+    con.complete()  # a statement whose result nobody read (a CREATE) would make register refuse
     con.register("_siyu_spark_result", arrow)
     try:
         return int(con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM _siyu_spark_result")
