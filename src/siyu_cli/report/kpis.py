@@ -325,8 +325,9 @@ def local_day(con, expr: str, lo: date, hi: date) -> str:
     return f"CAST(make_timestamp(epoch_us({expr}) + {micros}) AS DATE)"
 
 
-#: periods of at most this many calendar months keep each buyer's months as bits of one UBIGINT
-MONTH_MASK_BITS = 64
+#: periods of at most this many calendar months keep each buyer's months as bits of one BIGINT (63: the
+#: sign bit stays clear, so the bits are the same number on DuckDB and Spark)
+MONTH_MASK_BITS = 63
 
 
 def period_orders(con, dfrom: date, dto: date, runner=None) -> None:
@@ -376,17 +377,9 @@ def period_orders(con, dfrom: date, dto: date, runner=None) -> None:
     first_month = dfrom.replace(day=1)
     months = (dto.year - first_month.year) * 12 + dto.month - first_month.month + 1
     mask = months <= MONTH_MASK_BITS
-    con.execute(  # per member in the period: valid orders (base), GMV (pareto), last valid day (lifecycle) and
-        # the months they bought in, one bit each (trend, cohorts) — one aggregation for all of them
-        f"""
-        CREATE OR REPLACE TEMP TABLE rpt_member_period AS
-        SELECT member_id, count(*) FILTER (WHERE valid) AS n, sum(net_amount) AS v,
-               max(day) FILTER (WHERE valid) AS last_day
-               {", bit_or(CAST(1 AS UBIGINT) << date_diff('month', $m0, day)) FILTER (WHERE valid) AS month_bits" if mask else ""}
-        FROM rpt_period WHERE member_id IS NOT NULL GROUP BY 1
-        """,
-        {"m0": first_month} if mask else {},
-    )
+    # per member in the period: valid orders (base), GMV (pareto), last valid day (lifecycle) and the months
+    # they bought in, one bit each (trend, cohorts) — one aggregation for all of them
+    sql.create_duckdb_table(con, "rpt_member_period", "report/member_period", {"m0": first_month}, month_bits=mask)
     _drop(con, "rpt_buyer_months")
     if mask:  # the (member, month) pairs, expanded from the bits where they are read
         con.execute(
@@ -642,33 +635,15 @@ def cohorts(con, cfrom: date, dto: date, dfrom: date | None = None) -> list[dict
 
     The purchase months come from the period's (``rpt_buyer_months``) when the period (``dfrom``) starts on or
     before the first cohort month (the default: cohorts are the period's last months), else from all orders."""
-    if dfrom is not None and dfrom <= cfrom.replace(day=1):
-        bought = """SELECT member_id, m AS bm FROM rpt_buyer_months SEMI JOIN c USING (member_id)
-              WHERE m >= date_trunc('month', CAST($f AS DATE))"""
-    else:
-        bought = """SELECT DISTINCT member_id, date_trunc('month', day) AS bm FROM rpt_orders SEMI JOIN c USING (member_id)
-              WHERE valid AND {until} AND NOT paid_at < CAST(date_trunc('month', CAST($f AS DATE)) AS TIMESTAMPTZ)"""
-    rows = con.execute(
-        """
-        WITH c AS (
-            SELECT member_id, date_trunc('month', join_day) AS cm FROM rpt_members
-            WHERE join_at >= CAST(date_trunc('month', CAST($f AS DATE)) AS TIMESTAMPTZ)
-              AND join_at < CAST(CAST($t AS DATE) + 1 AS TIMESTAMPTZ)),
-        sizes AS (SELECT cm, count(*) AS size FROM c GROUP BY 1),
-        b AS ({bought}),
-        cells AS (
-            SELECT c.cm, date_diff('month', c.cm, b.bm) AS k, count(DISTINCT c.member_id) AS n
-            FROM c JOIN b ON b.member_id = c.member_id AND b.bm >= c.cm GROUP BY 1, 2)
-        SELECT strftime(s.cm, '%Y-%m'), s.size, date_diff('month', s.cm, date_trunc('month', CAST($t AS DATE))) AS span,
-               list(struct_pack(k := cells.k, n := cells.n)) FILTER (WHERE cells.k IS NOT NULL)
-        FROM sizes s LEFT JOIN cells ON cells.cm = s.cm
-        GROUP BY ALL ORDER BY 1
-        """.replace("{bought}", bought).replace("{until}", _until_day("t")),
-        {"f": cfrom, "t": dto},
-    ).fetchall()
+    cells: dict[str, tuple[int, int, dict[int, int]]] = {}
+    from_period = dfrom is not None and dfrom <= cfrom.replace(day=1)
+    for month, size, span, k, n in sql.run_duckdb(con, "report/cohorts", {"f": cfrom, "t": dto},
+                                                  from_period=from_period).fetchall():
+        counts = cells.setdefault(month, (size, span, {}))[2]
+        if k is not None:
+            counts[k] = n
     out = []
-    for month, size, span, cells in rows:
-        counts = {c["k"]: c["n"] for c in (cells or [])}
+    for month, (size, span, counts) in cells.items():  # in month order (the query's)
         out.append({
             "month": month,
             "size": size,
@@ -878,23 +853,7 @@ def breakdown(con, by: str) -> list[dict[str, Any]]:
 
 def trend(con, dfrom: date, dto: date) -> list[dict[str, Any]]:
     """Month by month over the period: orders, buyers, GMV, new members (months without data are zeros)."""
-    rows = con.execute(
-        """
-        WITH months AS (
-            SELECT unnest(generate_series(date_trunc('month', CAST($f AS DATE)),
-                                          date_trunc('month', CAST($t AS DATE)), INTERVAL 1 MONTH)) AS m),
-        s AS (SELECT date_trunc('month', day) AS m, count(*) FILTER (WHERE valid) AS orders, sum(net_amount) AS gmv
-              FROM rpt_period GROUP BY 1),
-        b AS (SELECT m, count(*) AS buyers FROM rpt_buyer_months GROUP BY 1),
-        j AS (SELECT date_trunc('month', join_day) AS m, count(*) AS n FROM rpt_members
-              WHERE {joined} GROUP BY 1)
-        SELECT strftime(months.m, '%Y-%m'), coalesce(s.orders, 0), coalesce(b.buyers, 0),
-               coalesce(s.gmv, 0), coalesce(j.n, 0)
-        FROM months LEFT JOIN s ON s.m = months.m LEFT JOIN b ON b.m = months.m LEFT JOIN j ON j.m = months.m
-        ORDER BY 1
-        """.replace("{at_end}", _MEMBER_AT_END).replace("{joined}", _JOINED_IN),
-        {"f": dfrom, "t": dto},
-    ).fetchall()
+    rows = sql.run_duckdb(con, "report/trend", {"f": dfrom, "t": dto}).fetchall()
     return [
         {"month": m, "orders": o, "buyers": b, "gmv": _money(g), "new_members": n} for m, o, b, g, n in rows
     ]
