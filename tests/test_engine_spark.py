@@ -265,7 +265,7 @@ def _report_cases(dfrom: date, dto: date):
         ("report/trend", {}, {"f": dfrom, "t": dto}),
         ("report/cohorts", {"from_period": True}, {"f": dfrom, "t": dto}),
         ("report/cohorts", {"from_period": False}, {"f": dfrom, "t": dto}),
-    ]
+    ] + [("report/breakdown", {"by": by}, {}) for by in ("store", "guide", "channel", "month")]
 
 
 def _day_start(day: date):

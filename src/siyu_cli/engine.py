@@ -1,6 +1,6 @@
 """Where siyu's heavy SQL runs: ``[engine]`` in siyu.toml — DuckDB (default) or Apache Spark.
 
-Only the order scans go to Spark (queries segment/buyers, segment/excluded, clv/summary, from
+Only the order scans go to Spark (queries segment/buyers, segment/excluded, clv/summary, report/history, from
 :mod:`siyu_cli.sql`, transpiled by sqlglot); their results (one row per buyer) come back into the DuckDB
 store's connection as TEMP tables through Arrow, so scoring, snapshots, diff, push and plan are unchanged.
 

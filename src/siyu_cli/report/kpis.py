@@ -821,19 +821,7 @@ BY_CHOICES = ("store", "guide", "channel", "month")
 
 def breakdown(con, by: str) -> list[dict[str, Any]]:
     """Base KPIs of the period split by store, guide, channel or month."""
-    expr = {"store": "store", "guide": "guide", "channel": "channel", "month": "strftime(day, '%Y-%m')"}[by]
-    rows = con.execute(
-        f"""
-        WITH p AS (SELECT {expr} AS k, * FROM rpt_period),
-        per_buyer AS (SELECT k, member_id, count(*) AS n FROM p WHERE valid AND member_id IS NOT NULL GROUP BY 1, 2),
-        rep AS (SELECT k, count(*) AS buyers, count(*) FILTER (WHERE n >= 2) AS repeaters FROM per_buyer GROUP BY 1)
-        SELECT p.k, count(*) FILTER (WHERE valid), coalesce(sum(net_amount), 0),
-               coalesce(sum(net_amount) FILTER (WHERE member_id IS NOT NULL), 0),
-               any_value(rep.buyers), any_value(rep.repeaters)
-        FROM p LEFT JOIN rep ON rep.k IS NOT DISTINCT FROM p.k
-        GROUP BY p.k ORDER BY {"p.k" if by == "month" else "3 DESC, p.k"} NULLS LAST
-        """
-    ).fetchall()
+    rows = sql.run_duckdb(con, "report/breakdown", {}, by=by).fetchall()
     names = {}
     if by == "guide":
         names = dict(con.execute(
