@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
@@ -265,6 +266,9 @@ def _report_cases(dfrom: date, dto: date):
         ("report/trend", {}, {"f": dfrom, "t": dto}),
         ("report/cohorts", {"from_period": True}, {"f": dfrom, "t": dto}),
         ("report/cohorts", {"from_period": False}, {"f": dfrom, "t": dto}),
+        ("report/pareto_buckets", {}, {}),
+        ("report/pareto_curve", {}, {}),  # over each engine's own rpt_pareto (the buckets above)
+        ("report/pareto_80", {}, {"need": Decimal("1000.00")}),
     ] + [("report/breakdown", {"by": by}, {}) for by in ("store", "guide", "channel", "month")]
 
 
@@ -306,6 +310,8 @@ def test_report_queries_give_identical_kpis_on_duckdb_and_spark(spark, dataset, 
             path = tmp_path / f"{table}.parquet"  # through Parquet: an empty table keeps its schema
             con.execute(f"COPY (SELECT {cols} FROM {table}) TO '{path}' (FORMAT parquet)")
             spark.read.parquet(str(path)).createOrReplaceTempView(table)
+        sql.create_duckdb_table(con, "rpt_pareto", "report/pareto_buckets", {})
+        sql.run_spark(spark, "report/pareto_buckets", {}).createOrReplaceTempView("rpt_pareto")
         # CDNOW has orders only: no member joins, so no cohort (the demo's members have join days)
         joined = con.execute("SELECT count(*) FROM members WHERE join_at IS NOT NULL").fetchone()[0]
         seen = []

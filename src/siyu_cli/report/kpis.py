@@ -538,25 +538,8 @@ def pareto(con, head_percent: int) -> dict[str, Any]:
     """
     from decimal import ROUND_CEILING, Decimal
 
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE rpt_pareto AS
-        WITH g AS (SELECT member_id, v FROM rpt_member_period WHERE v > 0),
-        b AS (SELECT v, count(*) AS c FROM g GROUP BY v)
-        SELECT v, c, sum(c) OVER w - c AS before_n, sum(c * v) OVER w - c * v AS before_sum,
-               sum(c) OVER () AS n, sum(c * v) OVER () AS total
-        FROM b WINDOW w AS (ORDER BY v DESC ROWS UNBOUNDED PRECEDING)
-        """
-    )
-    curve = con.execute(
-        """
-        WITH r AS (
-            SELECT *, unnest(range(CAST(100 * before_n // n + 1 AS BIGINT),
-                                   CAST(100 * (before_n + c) // n + 1 AS BIGINT))) AS p
-            FROM rpt_pareto)
-        SELECT p, (before_sum + ((p * n + 99) // 100 - before_n) * v) / total FROM r ORDER BY p
-        """
-    ).fetchall()
+    sql.create_duckdb_table(con, "rpt_pareto", "report/pareto_buckets", {})
+    curve = sql.run_duckdb(con, "report/pareto_curve", {}).fetchall()
     n, total = con.execute("SELECT any_value(n), any_value(total) FROM rpt_pareto").fetchone()
     n = int(n or 0)
     # the fewest buyers (richest first) whose GMV reaches 80 %: in the first bucket that reaches it,
@@ -564,9 +547,7 @@ def pareto(con, head_percent: int) -> dict[str, Any]:
     share_for_80 = None
     if n:
         need = Decimal("0.8") * total
-        v, before_n, before_sum = con.execute(
-            "SELECT v, before_n, before_sum FROM rpt_pareto WHERE before_sum + c * v >= $need "
-            "ORDER BY v DESC LIMIT 1", {"need": need}).fetchone()
+        v, before_n, before_sum = sql.run_duckdb(con, "report/pareto_80", {"need": need}).fetchone()
         k = int(before_n) + max(int(((need - before_sum) / v).to_integral_value(rounding=ROUND_CEILING)), 1)
         share_for_80 = _ratio(k, n)
     head = dict(curve).get(head_percent)
