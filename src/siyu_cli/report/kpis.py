@@ -292,13 +292,6 @@ def _until_day(param: str) -> str:
     return f"paid_at < CAST(CAST(${param} AS DATE) + 1 AS TIMESTAMPTZ)"
 
 
-#: ``join_at`` on a day in [$f, $t] / on or before day $t (unknown join days count as members), as comparisons
-#: with constant instants: no time-zone conversion of every member's join time
-_JOINED_IN = ("join_at >= CAST(CAST($f AS DATE) AS TIMESTAMPTZ) "
-              "AND join_at < CAST(CAST($t AS DATE) + 1 AS TIMESTAMPTZ)")
-_MEMBER_AT_END = "(join_at IS NULL OR join_at < CAST(CAST($t AS DATE) + 1 AS TIMESTAMPTZ))"
-
-
 def local_day(con, expr: str, lo: date, hi: date) -> str:
     """SQL for the calendar day, in the session time zone, of the TIMESTAMPTZ ``expr`` for instants between
     days ``lo`` and ``hi``.
