@@ -8,7 +8,8 @@ Run by hand (never in tests; the box is small and shared, so keep sizes modest):
 Data: benchmarks/segment.py's generator (skewed buyers; 92% paid) into a fresh workspace, then
 ``siyu export lake`` (timed). Measured, best of --repeat after one warm-up run:
 
-* duckdb      — ``run_segment(scheme="rfm11", save=False)`` and ``build_summary`` on the store.
+* duckdb      — ``run_segment(scheme="rfm11", save=False)``, ``build_summary`` and ``build_report`` (the half
+                year ending AS_OF) on the store.
 * spark       — the same calls with ``[engine] kind = "spark"``, ``master = local[N]``, orders/members from the
                 lake: the order scans run on Spark, the buyers come back through Arrow. The session is
                 started once (its start-up is reported on its own) as a long-running driver would be.
@@ -32,6 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 AS_OF = date(2026, 6, 30)
+REPORT_FROM = date(2026, 1, 1)  # `siyu report --from 2026-01-01 --to AS_OF`
 
 
 def best(fn, repeat: int) -> float:
@@ -64,6 +66,7 @@ def main() -> None:
     from siyu_cli.config import load_settings
     from siyu_cli.engine import spark_runner, spark_session
     from siyu_cli.lake import export_lake
+    from siyu_cli.report import build_report
     from siyu_cli.segment import run_segment
     from siyu_cli.segment import measures as M
     from siyu_cli import sql
@@ -93,7 +96,11 @@ def main() -> None:
             with open_store(settings, read_only=True) as con:
                 build_summary(con, AS_OF, settings.timezone)
 
-        out["duckdb"] = {"segment_rfm11_s": best(duck_segment, args.repeat), "clv_summary_s": best(duck_clv, args.repeat)}
+        def duck_report():
+            build_report(settings, date_from=REPORT_FROM, date_to=AS_OF)
+
+        out["duckdb"] = {"segment_rfm11_s": best(duck_segment, args.repeat), "clv_summary_s": best(duck_clv, args.repeat),
+                         "report_s": best(duck_report, args.repeat)}
 
         t = time.perf_counter()
         spark = spark_session(f"local[{args.cores}]", settings.timezone,
@@ -114,7 +121,11 @@ def main() -> None:
             with open_store(settings, read_only=True) as con:
                 build_summary(con, AS_OF, settings.timezone, runner=runner)
 
-        out["spark"] = {"segment_rfm11_s": best(spark_segment, args.repeat), "clv_summary_s": best(spark_clv, args.repeat)}
+        def spark_report():  # report/history (all orders before the period) on Spark, the rest in DuckDB
+            build_report(spark_settings, date_from=REPORT_FROM, date_to=AS_OF)
+
+        out["spark"] = {"segment_rfm11_s": best(spark_segment, args.repeat), "clv_summary_s": best(spark_clv, args.repeat),
+                        "report_s": best(spark_report, args.repeat)}
 
         # the buyers scan alone, as one Spark job group, with Spark's own metrics
         runner = spark_runner(spark_settings)

@@ -1,6 +1,6 @@
 """Where siyu's heavy SQL runs: ``[engine]`` in siyu.toml — DuckDB (default) or Apache Spark.
 
-Only the order scans go to Spark (queries segment/buyers, segment/excluded, clv/summary, from
+Only the order scans go to Spark (queries segment/buyers, segment/excluded, clv/summary, report/history, from
 :mod:`siyu_cli.sql`, transpiled by sqlglot); their results (one row per buyer) come back into the DuckDB
 store's connection as TEMP tables through Arrow, so scoring, snapshots, diff, push and plan are unchanged.
 
@@ -147,6 +147,7 @@ def into_duckdb(con, table: str, arrow) -> int:
     """``CREATE OR REPLACE TEMP TABLE table`` in DuckDB from an Arrow table; returns its rows."""
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", table):
         raise ValueError(f"bad table name {table!r}")
+    con.complete()  # a statement whose result nobody read (a CREATE) would make register refuse
     con.register("_siyu_spark_result", arrow)
     try:
         return int(con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM _siyu_spark_result")

@@ -57,3 +57,10 @@ def test_a_hostile_value_is_data_not_sql():
     assert con.execute("SELECT count(*) FROM members").fetchone()[0] == 1
     with pytest.raises(KeyError):
         sql.text("../secrets")
+
+
+def test_bind_keeps_only_the_parameters_of_the_chosen_lines():
+    """A ``$x`` inside a dropped ``@if`` block is not bound (DuckDB rejects a value it has no place for)."""
+    assert sql.bind("report/member_period", {"m0": 1}, month_bits=True) == {"m0": 1}
+    assert sql.bind("report/member_period", {"m0": 1}, month_bits=False) == {}
+    assert sql.bind("report/member_period", {"m0": 1}) == {"m0": 1}  # without choices: every parameter

@@ -70,6 +70,9 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
     y, m = divmod(last_month.year * 12 + last_month.month - 1 - (cfg.cohort_months - 1), 12)
     cfrom = max(dfrom, date(y, m + 1, 1))
 
+    from siyu_cli.engine import spark_runner
+
+    runner = spark_runner(settings)  # [engine] kind = "spark": the order history scan runs there (docs/scale.md)
     with tempfile.TemporaryDirectory(prefix="siyu-report-") as tmp, open_store(settings, read_only=True) as con:
         con.execute(f"SET memory_limit = '{cfg.memory_limit}'")
         con.execute(f"SET temp_directory = '{Path(tmp).as_posix()}'")
@@ -77,7 +80,7 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
 
         prepare_dimensions(con, settings)  # stores and guides resolve through siyu.toml and `siyu stores`
         K.prepare(con)
-        K.period_orders(con, dfrom, dto)
+        K.period_orders(con, dfrom, dto, runner)
         K.period_contacts(con, dfrom, dto)
         b = K.base(con, dfrom, dto, days)
         kp = {k: b[k] for k in ("members", "new_members", "buyers", "new_buyers", "returning_buyers", "orders", "gmv", "aov", "items_per_order",

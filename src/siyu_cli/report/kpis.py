@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from siyu_cli import sql
+
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb
 
@@ -290,13 +292,6 @@ def _until_day(param: str) -> str:
     return f"paid_at < CAST(CAST(${param} AS DATE) + 1 AS TIMESTAMPTZ)"
 
 
-#: ``join_at`` on a day in [$f, $t] / on or before day $t (unknown join days count as members), as comparisons
-#: with constant instants: no time-zone conversion of every member's join time
-_JOINED_IN = ("join_at >= CAST(CAST($f AS DATE) AS TIMESTAMPTZ) "
-              "AND join_at < CAST(CAST($t AS DATE) + 1 AS TIMESTAMPTZ)")
-_MEMBER_AT_END = "(join_at IS NULL OR join_at < CAST(CAST($t AS DATE) + 1 AS TIMESTAMPTZ))"
-
-
 def local_day(con, expr: str, lo: date, hi: date) -> str:
     """SQL for the calendar day, in the session time zone, of the TIMESTAMPTZ ``expr`` for instants between
     days ``lo`` and ``hi``.
@@ -323,11 +318,12 @@ def local_day(con, expr: str, lo: date, hi: date) -> str:
     return f"CAST(make_timestamp(epoch_us({expr}) + {micros}) AS DATE)"
 
 
-#: periods of at most this many calendar months keep each buyer's months as bits of one UBIGINT
-MONTH_MASK_BITS = 64
+#: periods of at most this many calendar months keep each buyer's months as bits of one BIGINT (63: the
+#: sign bit stays clear, so the bits are the same number on DuckDB and Spark)
+MONTH_MASK_BITS = 63
 
 
-def period_orders(con, dfrom: date, dto: date) -> None:
+def period_orders(con, dfrom: date, dto: date, runner=None) -> None:
     """The period's paid orders (only them) with the store / guide / channel each one counts for.
 
     Stores and guides resolve through the dimensions (siyu_cli.dimensions): the guide is the canonical
@@ -339,6 +335,8 @@ def period_orders(con, dfrom: date, dto: date) -> None:
     ``rpt_history``: per member who bought before the period, the day of the last valid order before it —
     one pass over the history before the period (the period's own orders are read once, in the copy) for
     new buyers (:func:`base`) and, with ``rpt_member_period.last_day``, the lifecycle (:func:`members_at_end`).
+    With a Spark ``runner`` (``[engine] kind = "spark"``, :mod:`siyu_cli.engine`) that history scan
+    (query ``report/history``) runs on Spark over the lake and its rows land here as ``rpt_history``.
     """
     from siyu_cli.dimensions import guide_join, guide_store_join, physical_store_join
 
@@ -372,17 +370,9 @@ def period_orders(con, dfrom: date, dto: date) -> None:
     first_month = dfrom.replace(day=1)
     months = (dto.year - first_month.year) * 12 + dto.month - first_month.month + 1
     mask = months <= MONTH_MASK_BITS
-    con.execute(  # per member in the period: valid orders (base), GMV (pareto), last valid day (lifecycle) and
-        # the months they bought in, one bit each (trend, cohorts) — one aggregation for all of them
-        f"""
-        CREATE OR REPLACE TEMP TABLE rpt_member_period AS
-        SELECT member_id, count(*) FILTER (WHERE valid) AS n, sum(net_amount) AS v,
-               max(day) FILTER (WHERE valid) AS last_day
-               {", bit_or(CAST(1 AS UBIGINT) << date_diff('month', $m0, day)) FILTER (WHERE valid) AS month_bits" if mask else ""}
-        FROM rpt_period WHERE member_id IS NOT NULL GROUP BY 1
-        """,
-        {"m0": first_month} if mask else {},
-    )
+    # per member in the period: valid orders (base), GMV (pareto), last valid day (lifecycle) and the months
+    # they bought in, one bit each (trend, cohorts) — one aggregation for all of them
+    sql.create_duckdb_table(con, "rpt_member_period", "report/member_period", {"m0": first_month}, month_bits=mask)
     _drop(con, "rpt_buyer_months")
     if mask:  # the (member, month) pairs, expanded from the bits where they are read
         con.execute(
@@ -399,15 +389,21 @@ def period_orders(con, dfrom: date, dto: date) -> None:
             SELECT DISTINCT member_id, date_trunc('month', day) AS m FROM rpt_period WHERE valid AND member_id IS NOT NULL
             """
         )
+    history = {"start": _day_start(con, dfrom)}  # history before the period, read once: who bought before it
+    if runner is not None:
+        runner.table(con, "rpt_history", "report/history", history)
+        return
     first = con.execute("SELECT CAST(min(paid_at) AS DATE) FROM orders").fetchone()[0] or dfrom
-    con.execute(  # history before the period, read once: who bought before it and their last day then
-        f"""
-        CREATE OR REPLACE TEMP TABLE rpt_history AS
-        SELECT member_id, {local_day(con, "max(paid_at)", min(first, dfrom), dfrom)} AS last_day FROM rpt_orders
-        WHERE valid AND member_id IS NOT NULL AND {_before_day('f')} GROUP BY 1
-        """,
-        {"f": dfrom},
-    )
+    sql.define_duckdb_functions(con, lambda col: local_day(con, col, min(first, dfrom), dfrom))
+    sql.create_duckdb_table(con, "rpt_history", "report/history", history)
+
+
+def _day_start(con, day: date):
+    """The instant day ``day`` starts in the session time zone (the workspace's), as a bound parameter."""
+    from datetime import datetime, time
+    from zoneinfo import ZoneInfo
+
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(con.execute("SELECT current_setting('TimeZone')").fetchone()[0]))
 
 
 def release(con) -> None:
@@ -427,31 +423,7 @@ def _drop(con, name: str) -> None:
 
 def base(con, dfrom: date, dto: date, days: int) -> dict[str, Any]:
     """Base, membership, repurchase and value KPIs of the period (one row of SQL)."""
-    p = {"f": dfrom, "t": dto}
-    row = con.execute(
-        """
-        WITH mem AS (
-            SELECT count(*) FILTER (WHERE {at_end}) AS members,
-                   count(*) FILTER (WHERE {joined}) AS new_members
-            FROM rpt_members),
-        per_buyer AS (SELECT member_id, n FROM rpt_member_period WHERE n > 0),
-        before AS (SELECT member_id FROM rpt_history),  -- bought before the period
-        rep AS (
-            SELECT count(*) AS buyers, count(*) FILTER (WHERE n >= 2) AS repeaters, coalesce(sum(n), 0) AS member_orders,
-                   count(*) FILTER (WHERE b.member_id IS NULL) AS new_buyers
-            FROM per_buyer LEFT JOIN before b ON b.member_id = per_buyer.member_id),
-        tot AS (
-            SELECT count(*) FILTER (WHERE valid) AS orders,
-                   coalesce(sum(net_amount), 0) AS gmv,
-                   coalesce(sum(net_amount) FILTER (WHERE member_id IS NOT NULL), 0) AS member_gmv,
-                   sum(item_count) FILTER (WHERE valid) AS units, count(item_count) FILTER (WHERE valid) AS counted
-            FROM rpt_period)
-        SELECT mem.members, mem.new_members, rep.buyers, rep.repeaters, rep.member_orders,
-               tot.orders, tot.gmv, tot.member_gmv, rep.new_buyers, tot.units, tot.counted
-        FROM mem, rep, tot
-        """.replace("{at_end}", _MEMBER_AT_END).replace("{joined}", _JOINED_IN),
-        p,
-    ).fetchone()
+    row = sql.run_duckdb(con, "report/base", {"f": dfrom, "t": dto}).fetchone()
     members, new_members, buyers, repeaters, member_orders, orders, gmv, member_gmv, new_buyers, *units = row
     if con.execute("SELECT EXISTS (FROM order_lines)").fetchone()[0]:
         units = _units(con, dfrom, dto)
@@ -480,44 +452,12 @@ def base(con, dfrom: date, dto: date, days: int) -> dict[str, Any]:
 def _units(con, dfrom: date, dto: date) -> tuple:
     """(Σ units, valid orders with known units) of the period when order lines exist: a line's quantities
     override its order's item_count (without lines, :func:`base` sums item_count from the period copy)."""
-    return con.execute(
-        f"""
-        WITH p AS (SELECT source, order_id, item_count FROM rpt_orders
-                   WHERE valid AND NOT {_before_day('f')} AND {_until_day('t')}),
-        lines AS (
-            SELECT l.source, l.order_id, sum(l.quantity) AS units
-            FROM order_lines l SEMI JOIN p ON p.source = l.source AND p.order_id = l.order_id
-            GROUP BY ALL)
-        SELECT sum(coalesce(lines.units, p.item_count)),
-               count(*) FILTER (WHERE coalesce(lines.units, p.item_count) IS NOT NULL)
-        FROM p LEFT JOIN lines ON lines.source = p.source AND lines.order_id = p.order_id
-        """,
-        {"f": dfrom, "t": dto},
-    ).fetchone()
+    return sql.run_duckdb(con, "report/units", {"f": dfrom, "t": dto}).fetchone()
 
 
 def members_at_end(con, dto: date, active_days: int, churn_days: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """(在线率, lifecycle) of the members at the period's end: one pass over the members for both."""
-    row = con.execute(
-        """
-        WITH m AS (
-            SELECT date_diff('day', coalesce(p.last_day, l.last_day), $t) AS idle,
-                   m.external_userid IS NOT NULL OR c.member_id IS NOT NULL AS reach
-            FROM rpt_members m LEFT JOIN rpt_history l ON l.member_id = m.member_id
-            LEFT JOIN rpt_member_period p ON p.member_id = m.member_id
-            LEFT JOIN (SELECT DISTINCT member_id FROM wecom_contacts WHERE member_id IS NOT NULL) c
-                   ON c.member_id = m.member_id
-            WHERE {at_end})
-        SELECT count(*) FILTER (WHERE idle <= $a),
-               count(*) FILTER (WHERE idle > $a AND idle <= $c),
-               count(*) FILTER (WHERE idle > $c),
-               count(*) FILTER (WHERE idle IS NULL),
-               count(*),
-               count(*) FILTER (WHERE reach)
-        FROM m
-        """.replace("{at_end}", _MEMBER_AT_END).replace("{joined}", _JOINED_IN),
-        {"t": dto, "a": active_days, "c": churn_days},
-    ).fetchone()
+    row = sql.run_duckdb(con, "report/lifecycle", {"t": dto, "a": active_days, "c": churn_days}).fetchone()
     active, silent, churned, never, total, reachable = row
     return {"reachable_members": reachable, "online_rate": _ratio(reachable, total)}, {
         "active": active,
@@ -591,25 +531,8 @@ def pareto(con, head_percent: int) -> dict[str, Any]:
     """
     from decimal import ROUND_CEILING, Decimal
 
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE rpt_pareto AS
-        WITH g AS (SELECT member_id, v FROM rpt_member_period WHERE v > 0),
-        b AS (SELECT v, count(*) AS c FROM g GROUP BY v)
-        SELECT v, c, sum(c) OVER w - c AS before_n, sum(c * v) OVER w - c * v AS before_sum,
-               sum(c) OVER () AS n, sum(c * v) OVER () AS total
-        FROM b WINDOW w AS (ORDER BY v DESC ROWS UNBOUNDED PRECEDING)
-        """
-    )
-    curve = con.execute(
-        """
-        WITH r AS (
-            SELECT *, unnest(range(CAST(100 * before_n // n + 1 AS BIGINT),
-                                   CAST(100 * (before_n + c) // n + 1 AS BIGINT))) AS p
-            FROM rpt_pareto)
-        SELECT p, (before_sum + ((p * n + 99) // 100 - before_n) * v) / total FROM r ORDER BY p
-        """
-    ).fetchall()
+    sql.create_duckdb_table(con, "rpt_pareto", "report/pareto_buckets", {})
+    curve = sql.run_duckdb(con, "report/pareto_curve", {}).fetchall()
     n, total = con.execute("SELECT any_value(n), any_value(total) FROM rpt_pareto").fetchone()
     n = int(n or 0)
     # the fewest buyers (richest first) whose GMV reaches 80 %: in the first bucket that reaches it,
@@ -617,9 +540,7 @@ def pareto(con, head_percent: int) -> dict[str, Any]:
     share_for_80 = None
     if n:
         need = Decimal("0.8") * total
-        v, before_n, before_sum = con.execute(
-            "SELECT v, before_n, before_sum FROM rpt_pareto WHERE before_sum + c * v >= $need "
-            "ORDER BY v DESC LIMIT 1", {"need": need}).fetchone()
+        v, before_n, before_sum = sql.run_duckdb(con, "report/pareto_80", {"need": need}).fetchone()
         k = int(before_n) + max(int(((need - before_sum) / v).to_integral_value(rounding=ROUND_CEILING)), 1)
         share_for_80 = _ratio(k, n)
     head = dict(curve).get(head_percent)
@@ -688,33 +609,15 @@ def cohorts(con, cfrom: date, dto: date, dfrom: date | None = None) -> list[dict
 
     The purchase months come from the period's (``rpt_buyer_months``) when the period (``dfrom``) starts on or
     before the first cohort month (the default: cohorts are the period's last months), else from all orders."""
-    if dfrom is not None and dfrom <= cfrom.replace(day=1):
-        bought = """SELECT member_id, m AS bm FROM rpt_buyer_months SEMI JOIN c USING (member_id)
-              WHERE m >= date_trunc('month', CAST($f AS DATE))"""
-    else:
-        bought = """SELECT DISTINCT member_id, date_trunc('month', day) AS bm FROM rpt_orders SEMI JOIN c USING (member_id)
-              WHERE valid AND {until} AND NOT paid_at < CAST(date_trunc('month', CAST($f AS DATE)) AS TIMESTAMPTZ)"""
-    rows = con.execute(
-        """
-        WITH c AS (
-            SELECT member_id, date_trunc('month', join_day) AS cm FROM rpt_members
-            WHERE join_at >= CAST(date_trunc('month', CAST($f AS DATE)) AS TIMESTAMPTZ)
-              AND join_at < CAST(CAST($t AS DATE) + 1 AS TIMESTAMPTZ)),
-        sizes AS (SELECT cm, count(*) AS size FROM c GROUP BY 1),
-        b AS ({bought}),
-        cells AS (
-            SELECT c.cm, date_diff('month', c.cm, b.bm) AS k, count(DISTINCT c.member_id) AS n
-            FROM c JOIN b ON b.member_id = c.member_id AND b.bm >= c.cm GROUP BY 1, 2)
-        SELECT strftime(s.cm, '%Y-%m'), s.size, date_diff('month', s.cm, date_trunc('month', CAST($t AS DATE))) AS span,
-               list(struct_pack(k := cells.k, n := cells.n)) FILTER (WHERE cells.k IS NOT NULL)
-        FROM sizes s LEFT JOIN cells ON cells.cm = s.cm
-        GROUP BY ALL ORDER BY 1
-        """.replace("{bought}", bought).replace("{until}", _until_day("t")),
-        {"f": cfrom, "t": dto},
-    ).fetchall()
+    cells: dict[str, tuple[int, int, dict[int, int]]] = {}
+    from_period = dfrom is not None and dfrom <= cfrom.replace(day=1)
+    for month, size, span, k, n in sql.run_duckdb(con, "report/cohorts", {"f": cfrom, "t": dto},
+                                                  from_period=from_period).fetchall():
+        counts = cells.setdefault(month, (size, span, {}))[2]
+        if k is not None:
+            counts[k] = n
     out = []
-    for month, size, span, cells in rows:
-        counts = {c["k"]: c["n"] for c in (cells or [])}
+    for month, (size, span, counts) in cells.items():  # in month order (the query's)
         out.append({
             "month": month,
             "size": size,
@@ -892,19 +795,7 @@ BY_CHOICES = ("store", "guide", "channel", "month")
 
 def breakdown(con, by: str) -> list[dict[str, Any]]:
     """Base KPIs of the period split by store, guide, channel or month."""
-    expr = {"store": "store", "guide": "guide", "channel": "channel", "month": "strftime(day, '%Y-%m')"}[by]
-    rows = con.execute(
-        f"""
-        WITH p AS (SELECT {expr} AS k, * FROM rpt_period),
-        per_buyer AS (SELECT k, member_id, count(*) AS n FROM p WHERE valid AND member_id IS NOT NULL GROUP BY 1, 2),
-        rep AS (SELECT k, count(*) AS buyers, count(*) FILTER (WHERE n >= 2) AS repeaters FROM per_buyer GROUP BY 1)
-        SELECT p.k, count(*) FILTER (WHERE valid), coalesce(sum(net_amount), 0),
-               coalesce(sum(net_amount) FILTER (WHERE member_id IS NOT NULL), 0),
-               any_value(rep.buyers), any_value(rep.repeaters)
-        FROM p LEFT JOIN rep ON rep.k IS NOT DISTINCT FROM p.k
-        GROUP BY p.k ORDER BY {"p.k" if by == "month" else "3 DESC, p.k"} NULLS LAST
-        """
-    ).fetchall()
+    rows = sql.run_duckdb(con, "report/breakdown", {}, by=by).fetchall()
     names = {}
     if by == "guide":
         names = dict(con.execute(
@@ -924,23 +815,7 @@ def breakdown(con, by: str) -> list[dict[str, Any]]:
 
 def trend(con, dfrom: date, dto: date) -> list[dict[str, Any]]:
     """Month by month over the period: orders, buyers, GMV, new members (months without data are zeros)."""
-    rows = con.execute(
-        """
-        WITH months AS (
-            SELECT unnest(generate_series(date_trunc('month', CAST($f AS DATE)),
-                                          date_trunc('month', CAST($t AS DATE)), INTERVAL 1 MONTH)) AS m),
-        s AS (SELECT date_trunc('month', day) AS m, count(*) FILTER (WHERE valid) AS orders, sum(net_amount) AS gmv
-              FROM rpt_period GROUP BY 1),
-        b AS (SELECT m, count(*) AS buyers FROM rpt_buyer_months GROUP BY 1),
-        j AS (SELECT date_trunc('month', join_day) AS m, count(*) AS n FROM rpt_members
-              WHERE {joined} GROUP BY 1)
-        SELECT strftime(months.m, '%Y-%m'), coalesce(s.orders, 0), coalesce(b.buyers, 0),
-               coalesce(s.gmv, 0), coalesce(j.n, 0)
-        FROM months LEFT JOIN s ON s.m = months.m LEFT JOIN b ON b.m = months.m LEFT JOIN j ON j.m = months.m
-        ORDER BY 1
-        """.replace("{at_end}", _MEMBER_AT_END).replace("{joined}", _JOINED_IN),
-        {"f": dfrom, "t": dto},
-    ).fetchall()
+    rows = sql.run_duckdb(con, "report/trend", {"f": dfrom, "t": dto}).fetchall()
     return [
         {"month": m, "orders": o, "buyers": b, "gmv": _money(g), "new_members": n} for m, o, b, g, n in rows
     ]

@@ -15,7 +15,7 @@ module, package data) holds one SELECT. Its rules:
 * Tables it reads are plain names (``orders``, ``members``, ``seg_buyers``…): DuckDB tables of the store
   or temp tables, Spark temp views over the lake (:mod:`siyu_cli.engine`).
 
-The KPI report (``report/kpis.py``) is not moved yet; its queries will join as ``report/<name>.sql``.
+The KPI report's order-scale queries are ``report/<name>.sql`` (docs/scale.md lists what moved).
 """
 
 from __future__ import annotations
@@ -102,9 +102,10 @@ def render(name: str, **chosen: Any) -> str:
     return "\n".join(out)
 
 
-def bind(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    """Exactly the parameters the query uses (a missing one is an error, extras are dropped)."""
-    used = parameters(name)
+def bind(name: str, params: Mapping[str, Any], **chosen: Any) -> dict[str, Any]:
+    """Exactly the parameters the query uses (a missing one is an error, extras are dropped); with its
+    ``@if`` choices, those of the lines the choices keep (DuckDB refuses a value for a dropped ``$x``)."""
+    used = set(_PARAM.findall(_strip_comments(render(name, **chosen)))) if chosen else parameters(name)
     missing = used - set(params)
     if missing:
         raise KeyError(f"{name}: parameter(s) {', '.join(sorted(missing))} not given")
@@ -125,7 +126,7 @@ def define_duckdb_functions(con: "duckdb.DuckDBPyConnection", local_date: Callab
 
 def run_duckdb(con: "duckdb.DuckDBPyConnection", name: str, params: Mapping[str, Any], **chosen: Any):
     """Execute the query on DuckDB; returns the connection's result (``.fetchall()``, ``.arrow()``…)."""
-    return con.execute(render(name, **chosen), bind(name, params))
+    return con.execute(render(name, **chosen), bind(name, params, **chosen))
 
 
 def create_duckdb_table(con: "duckdb.DuckDBPyConnection", table: str, name: str, params: Mapping[str, Any],
@@ -134,7 +135,7 @@ def create_duckdb_table(con: "duckdb.DuckDBPyConnection", table: str, name: str,
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", table):
         raise ValueError(f"bad table name {table!r}")
     return int(con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {render(name, **chosen)}",
-                           bind(name, params)).fetchone()[0])
+                           bind(name, params, **chosen)).fetchone()[0])
 
 
 # ---------------------------------------------------------------- Spark
@@ -167,4 +168,4 @@ def spark_sql(name: str, **chosen: Any) -> str:
 
 def run_spark(spark, name: str, params: Mapping[str, Any], **chosen: Any):
     """The query as a Spark DataFrame (lazy), parameters bound by Spark (``args=``)."""
-    return spark.sql(spark_sql(name, **chosen), args=bind(name, params))
+    return spark.sql(spark_sql(name, **chosen), args=bind(name, params, **chosen))
