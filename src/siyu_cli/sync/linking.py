@@ -110,8 +110,10 @@ def link_customers(con, batch_id: str, unit: str = "all", buckets: int = 1, last
     con.execute("""
         CREATE OR REPLACE TEMP TABLE siyu_attr AS
         SELECT r.member_id, bool_or(r.matched) AS matched, min(k.external_userid) AS external_userid,
-               min(k.unionid) AS unionid, min(k.phone) AS phone, any_value(c.name) AS name,
-               any_value(CASE c.gender WHEN 1 THEN 'male' WHEN 2 THEN 'female' END) AS gender,
+               min(k.unionid) AS unionid, min(k.phone) AS phone,
+               -- the name and gender of the member's first customer: any_value made them depend on the scan order
+               arg_min(c.name, c.external_userid) AS name,
+               arg_min(CASE c.gender WHEN 1 THEN 'male' WHEN 2 THEN 'female' END, c.external_userid) AS gender,
                min(w.added_at) AS join_at, arg_min(w.state, w.added_at) AS join_channel,
                arg_min(w.staff_userid, w.added_at) AS guide_userid
         FROM siyu_res r JOIN siyu_keys k USING (__bk)
