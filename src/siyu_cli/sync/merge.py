@@ -47,8 +47,8 @@ def merge(settings, report, follow_users: list[str], names: dict[str, str] | Non
 
     Each phase runs under ``[sync] memory_limit`` (default :data:`DEFAULT_MEMORY_LIMIT`). A phase that runs out
     of the *default* limit rolls back and runs again under the next step of :data:`LADDER` (its temp tables
-    and uncommitted index entries do not spill; linking commits per unit of customers, each unit its own step); the phases after
-    it go back to the default. A limit the operator set is kept and its shortage is one clear error that loses
+    and uncommitted index entries do not spill); the phases after it go back to the default. The link phase
+    commits per unit of customers (sync/linking.py), each unit a step of its own. A limit the operator set is kept and its shortage is one clear error that loses
     nothing (the committed phases and the staged pages stay; the next sync resumes).
     """
     import duckdb
