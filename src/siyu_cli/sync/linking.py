@@ -4,25 +4,97 @@ Each customer is one key tuple: its external_userid, its unionid (when WeCom ret
 for customers added after 2022-06-20), and the first valid mainland phone the guides typed into
 ``remark_mobiles``. ``identity.resolve`` looks them up in that priority order against every identity
 loaded from order and member exports, so a customer links to the member who bought with the same
-unionid or phone. Customers nobody knows become new members (source ``wecom``). Runs inside the sync's
-merge transaction.
+unionid or phone. Customers nobody knows become new members (source ``wecom``).
+
+Bounded in customers: the resolution's temp tables and the new rows' index entries of an open transaction
+stay in memory, so the merge links customers in units of about ``[sync] link_chunk`` customers, each its own
+transaction (:func:`units`). Customers whose result depends on each other — who share a unionid or phone
+inside the sync (resolve gives them one member), or whose keys name an existing member another customer's
+keys name too (one member row gains both customers' values) — are one unit of their own ("shared"); every
+other customer is independent of all but itself, so the units give exactly what one resolution of all
+customers gives.
 """
 
 from __future__ import annotations
 
+#: ``[sync] link_chunk``: about this many customers are linked per transaction of the merge's link phase
+DEFAULT_CHUNK = 50_000
 
-def link_customers(con, batch_id: str) -> dict[str, int]:
-    """Link every synced customer; returns counts (customers, already, by_unionid, by_phone, new_members)."""
+
+def chunk_size(settings) -> int:
+    """``[sync] link_chunk`` (customers per link transaction), validated."""
+    from siyu_cli.errors import ConfigError
+
+    n = settings.section("sync").get("link_chunk", DEFAULT_CHUNK)
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ConfigError(f"{settings.config_file}: sync.link_chunk must be a whole number of customers ≥ 1, not {n!r}")
+    return n
+
+
+def units(con, size: int) -> list[str]:
+    """The link phase's units for the customers now in ``wecom_customers``: ``["all"]`` when they fit in one,
+    else ``"shared"`` then one unit per hash bucket (``"0"``, ``"1"``, …)."""
+    n = con.execute("SELECT count(*) FROM wecom_customers").fetchone()[0]
+    k = -(-n // size)
+    return ["all"] if k <= 1 else ["shared", *map(str, range(k))]
+
+
+_PHONES = """(SELECT external_userid, min(siyu_phone(m)) AS phone
+              FROM (SELECT external_userid, unnest(remark_mobiles) AS m FROM wecom_contacts {where}) GROUP BY 1)"""
+
+
+def _unit_customers(con, unit: str, buckets: int) -> str:
+    """``WHERE`` clause (on ``c.external_userid``) selecting the customers of ``unit`` of ``buckets`` hash buckets.
+
+    Stable while the phase runs: an earlier unit records identities only for its own customers' keys, which no
+    customer of another unit shares (that would have made both "shared").
+    """
+    if unit == "all":
+        return "TRUE"
+    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = 'siyu_link_shared'"
+                       ).fetchone()[0]:  # once per connection (a temp table outlives the unit's transaction)
+        _shared(con)
+    shared = "c.external_userid IN (SELECT external_userid FROM siyu_link_shared)"
+    if unit == "shared":
+        return shared
+    return f"NOT {shared} AND CAST('0x' || left(md5(c.external_userid), 8) AS UBIGINT) % {buckets} = {int(unit)}"
+
+
+def _shared(con) -> None:
+    """``siyu_link_shared``: the customers whose links depend on another customer's (see the module docstring)."""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE siyu_link_keys AS
+        SELECT c.external_userid, c.unionid, p.phone FROM wecom_customers c LEFT JOIN {_PHONES.format(where='')} p
+        USING (external_userid) WHERE c.unionid IS NOT NULL OR p.phone IS NOT NULL""")
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE siyu_link_shared AS
+        SELECT external_userid FROM siyu_link_keys
+        WHERE unionid IN (SELECT unionid FROM siyu_link_keys WHERE unionid IS NOT NULL GROUP BY 1 HAVING count(*) > 1)
+           OR phone IN (SELECT phone FROM siyu_link_keys WHERE phone IS NOT NULL GROUP BY 1 HAVING count(*) > 1)
+        UNION
+        SELECT external_userid FROM (
+            SELECT DISTINCT h.external_userid, i.member_id
+            FROM (SELECT external_userid, 'external_userid' AS t, external_userid AS v FROM wecom_customers
+                  UNION ALL SELECT external_userid, 'unionid', unionid FROM siyu_link_keys WHERE unionid IS NOT NULL
+                  UNION ALL SELECT external_userid, 'phone', phone FROM siyu_link_keys WHERE phone IS NOT NULL) h
+            JOIN member_identities i ON i.id_type = h.t AND i.id_value = h.v)
+        QUALIFY count(*) OVER (PARTITION BY member_id) > 1""")
+    con.execute("DROP TABLE siyu_link_keys")
+
+
+def link_customers(con, batch_id: str, unit: str = "all", buckets: int = 1, last: bool = True) -> dict[str, int]:
+    """Link the synced customers of ``unit`` (:func:`units`; ``buckets`` = the number of hash units); returns
+    counts (customers, already_linked, linked_by_unionid, linked_by_phone, linked, new_members). The ``last``
+    unit also gives orders and group members their members, names events and replaces the synced member tags."""
     from siyu_cli.ingest import identity, people
 
-    con.execute("""
+    where = _unit_customers(con, unit, buckets)
+    con.execute(f"""
         CREATE OR REPLACE TEMP TABLE siyu_keys AS
         SELECT c.external_userid AS __bk, NULL::VARCHAR AS member_ref, c.external_userid, c.unionid,
                p.phone, NULL::VARCHAR AS email
-        FROM wecom_customers c LEFT JOIN (
-            SELECT external_userid, min(siyu_phone(m)) AS phone
-            FROM (SELECT external_userid, unnest(remark_mobiles) AS m FROM wecom_contacts) GROUP BY 1
-        ) p USING (external_userid)
+        FROM wecom_customers c LEFT JOIN {_PHONES.format(where=f'c WHERE {where}')} p USING (external_userid)
+        WHERE {where}
     """)
     # which existing identity each customer would hit (for the report), before the batch adds its own
     con.execute("""
@@ -38,8 +110,10 @@ def link_customers(con, batch_id: str) -> dict[str, int]:
     con.execute("""
         CREATE OR REPLACE TEMP TABLE siyu_attr AS
         SELECT r.member_id, bool_or(r.matched) AS matched, min(k.external_userid) AS external_userid,
-               min(k.unionid) AS unionid, min(k.phone) AS phone, any_value(c.name) AS name,
-               any_value(CASE c.gender WHEN 1 THEN 'male' WHEN 2 THEN 'female' END) AS gender,
+               min(k.unionid) AS unionid, min(k.phone) AS phone,
+               -- the name and gender of the member's first customer: any_value made them depend on the scan order
+               arg_min(c.name, c.external_userid) AS name,
+               arg_min(CASE c.gender WHEN 1 THEN 'male' WHEN 2 THEN 'female' END, c.external_userid) AS gender,
                min(w.added_at) AS join_at, arg_min(w.state, w.added_at) AS join_channel,
                arg_min(w.staff_userid, w.added_at) AS guide_userid
         FROM siyu_res r JOIN siyu_keys k USING (__bk)
@@ -53,13 +127,8 @@ def link_customers(con, batch_id: str) -> dict[str, int]:
     con.execute("UPDATE wecom_customers SET member_id = r.member_id FROM siyu_res r "
                 "WHERE wecom_customers.external_userid = r.__bk AND wecom_customers.member_id IS DISTINCT FROM r.member_id")
     people.link_contacts(con, "siyu_res")
-    identity.relink(con)
-    # events of this sync name the member too (a new relation had none when its event was written)
-    con.execute("""UPDATE contact_events SET member_id = i.member_id FROM member_identities i
-                   WHERE contact_events.batch_id = ? AND contact_events.member_id IS NULL
-                     AND i.id_type = 'external_userid' AND i.id_value = contact_events.external_userid""", [batch_id])
-    # the relation tags of linked customers, as member tags (the previous sync's are replaced)
-    people.replace_synced_tags(con, batch_id)
+    if last:
+        _finish(con, batch_id)
     row = con.execute("""
         SELECT count(*), count(*) FILTER (WHERE r.matched AND p.by_ext),
                count(*) FILTER (WHERE r.matched AND NOT p.by_ext AND p.by_union),
@@ -68,7 +137,29 @@ def link_customers(con, batch_id: str) -> dict[str, int]:
         FROM siyu_res r JOIN siyu_pre p USING (__bk)
     """).fetchone()
     new_members = con.execute("SELECT count(*) FROM siyu_attr WHERE NOT matched").fetchone()[0]
-    for t in ("siyu_keys", "siyu_pre", "siyu_res", "siyu_attr", "siyu_id0"):
+    for t in ("siyu_keys", "siyu_pre", "siyu_res", "siyu_attr", "siyu_id0", *(["siyu_link_shared"] if last else [])):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     return {"customers": row[0], "already_linked": row[1], "linked_by_unionid": row[2], "linked_by_phone": row[3],
             "linked": row[4], "new_members": new_members}
+
+
+def _finish(con, batch_id: str) -> None:
+    """After every unit: orders and group members gain members, this sync's events name theirs, tags follow."""
+    from siyu_cli.ingest import identity, people
+
+    identity.relink(con)
+    # events of this sync name the member too (a new relation had none when its event was written)
+    con.execute("""UPDATE contact_events SET member_id = i.member_id FROM member_identities i
+                   WHERE contact_events.batch_id = ? AND contact_events.member_id IS NULL
+                     AND i.id_type = 'external_userid' AND i.id_value = contact_events.external_userid""", [batch_id])
+    # the relation tags of linked customers, as member tags (the previous sync's are replaced)
+    people.replace_synced_tags(con, batch_id)
+
+
+def add_counts(parts) -> dict[str, int]:
+    """The link counts of several units, summed."""
+    out: dict[str, int] = {}
+    for p in parts:
+        for k, v in p.items():
+            out[k] = out.get(k, 0) + v
+    return out

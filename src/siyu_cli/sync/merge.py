@@ -48,8 +48,8 @@ def merge(settings, report, follow_users: list[str], names: dict[str, str] | Non
 
     Each phase runs under ``[sync] memory_limit`` (default :data:`DEFAULT_MEMORY_LIMIT`). A phase that runs out
     of the *default* limit rolls back and runs again under the next step of :data:`LADDER` (its temp tables
-    and uncommitted index entries do not spill; linking's grow with the number of customers); the phases after
-    it go back to the default. A limit the operator set is kept and its shortage is one clear error that loses
+    and uncommitted index entries do not spill); the phases after it go back to the default. The link phase
+    commits per unit of customers (sync/linking.py), each unit a step of its own. A limit the operator set is kept and its shortage is one clear error that loses
     nothing (the committed phases and the staged pages stay; the next sync resumes).
     """
     import duckdb
@@ -73,8 +73,6 @@ PHASES = ("contacts", "customers", "tags", "groups", "link")
 
 
 def _merge(settings, report, follow_users: list[str], limit: str, names: dict[str, str], ladder: bool = True) -> None:
-    import duckdb
-
     from siyu_cli.ingest.values import install_macros
     from siyu_cli.scratch import scratch_dir
     from siyu_cli.store import open_store
@@ -93,25 +91,51 @@ def _merge(settings, report, follow_users: list[str], limit: str, names: dict[st
             if phase in merged:
                 continue
             limits = [limit, *LADDER] if ladder else [limit]
-            for n, lim in enumerate(limits):
-                try:
-                    con.execute(f"SET memory_limit = '{lim}'")  # lowering it fails while buffers are held
-                    with _transaction(con, b):
-                        _running(con, b)
-                        merged[phase] = _phase(con, phase, b, prev, now, follow_users, names)
-                        con.execute("UPDATE wecom_sync_runs SET progress = ? WHERE batch_id = ?",
-                                    [json.dumps(progress), b])
-                except duckdb.OutOfMemoryException:
-                    merged.pop(phase, None)  # rolled back
-                    if n == len(limits) - 1:
-                        raise
-                    continue
-                if n:
-                    report.merge_limits[phase] = lim
-                break
+            if phase != "link":
+                _commit(con, b, report, progress, phase, limits, merged, phase,
+                        lambda p=phase: _phase(con, p, b, prev, now, follow_users, names))
+                continue
+            # linking commits per unit of customers (sync/linking.py): its uncommitted state grows with them
+            from siyu_cli.sync import linking
+
+            if "link_units" not in progress:
+                progress["link_units"] = linking.units(con, linking.chunk_size(settings))
+            units = progress["link_units"]
+            done = progress.setdefault("linked_units", {})
+            for unit in units:
+                if unit not in done:
+                    _commit(con, b, report, progress, phase, limits, done, unit,
+                            lambda u=unit: _phase(con, phase, b, prev, now, follow_users, names,
+                                                  (u, len(units) - 1, u == units[-1]))["linked"])
+            merged["link"] = {"linked": linking.add_counts(done.values())}
         with _transaction(con, b):
             _running(con, b)
             _finish(con, b, report, merged, now)
+
+
+def _commit(con, b: str, report, progress: dict, phase: str, limits: list[str], into: dict, key: str, work) -> None:
+    """``into[key] = work()`` in one transaction that also saves ``progress``, under the first of ``limits`` it fits in.
+
+    Running out of memory rolls the transaction back and tries the next limit (the highest one a phase needed is
+    ``report.merge_limits[phase]``); out of the last one, the error propagates.
+    """
+    import duckdb
+
+    for n, lim in enumerate(limits):
+        try:
+            con.execute(f"SET memory_limit = '{lim}'")  # lowering it fails while buffers are held
+            with _transaction(con, b):
+                _running(con, b)
+                into[key] = work()
+                con.execute("UPDATE wecom_sync_runs SET progress = ? WHERE batch_id = ?", [json.dumps(progress), b])
+        except duckdb.OutOfMemoryException:
+            into.pop(key, None)  # rolled back
+            if n == len(limits) - 1:
+                raise
+            continue
+        if n and limits.index(report.merge_limits.get(phase, limits[0])) < n:
+            report.merge_limits[phase] = lim
+        return
 
 
 def _running(con, b: str) -> dict:
@@ -137,8 +161,10 @@ def _transaction(con, b: str):
         raise
 
 
-def _phase(con, phase: str, b: str, prev, now, follow_users: list[str], names: dict[str, str]) -> dict:
-    """One merge phase; returns what the final load_log rows need (counts and rows read per entity)."""
+def _phase(con, phase: str, b: str, prev, now, follow_users: list[str], names: dict[str, str],
+           unit: tuple[str, int, bool] = ("all", 0, True)) -> dict:
+    """One merge phase (for "link", one ``unit`` of customers: its name, the number of hash units, whether it is
+    the last); returns what the final load_log rows need (counts and rows read per entity)."""
     lit = "'" + b.replace("'", "''") + "'"
     if phase == "contacts":
         _refuse_empty(con, b)
@@ -155,13 +181,15 @@ def _phase(con, phase: str, b: str, prev, now, follow_users: list[str], names: d
         groups, members = _merge_groups(con, b, prev, now)
         out = {"groups": groups, "group_members": members}
     else:
-        # a guide's name from user/get (when the app may read the directory) wins over an export's
-        from siyu_cli.ingest import people
-
-        people.upsert_staff_names(con, now, follow_users, names)
         from siyu_cli.sync.linking import link_customers
 
-        return {"linked": link_customers(con, b)}
+        name, buckets, last = unit
+        if name in ("all", "shared"):  # the first unit
+            # a guide's name from user/get (when the app may read the directory) wins over an export's
+            from siyu_cli.ingest import people
+
+            people.upsert_staff_names(con, now, follow_users, names)
+        return {"linked": link_customers(con, b, name, buckets, last)}
     for t in ("s_rel", "s_cust", "s_tags", "s_grp", "s_gm"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     return out
