@@ -5,16 +5,10 @@ values and ``__n``, the input rows it came from). :func:`merge` classifies each 
 changed (1) or unchanged (2) into ``siyu_cls`` and writes:
 
 - new records: one ``INSERT`` of the columns the caller names;
-- changed records: only the columns that changed are written. Each changed record carries a bit
-  mask of its changed columns; the records of each distinct mask (a daily file has one or two: a
-  refund changes status, refund and net amount; a member file the level) get one ``UPDATE`` by rowid
-  of just those columns (and the stamp). DuckDB's ``UPDATE … FROM`` of every merged column took
-  9–14 s for ~10k changed orders of a 10M table; of the changed columns only it costs what a delete
-  + insert costs (~0.4 s), and unlike a delete it leaves no holes: a delete made DuckDB's next
-  checkpoint compact (rewrite whole) row groups around it — ~520k orders rows per daily load at 3M,
-  growing with the store — while an update rewrites only the updated columns of the touched row
-  groups. More than ``MAX_MASKS`` distinct masks (an unusual file): the stored rows are deleted by
-  rowid and inserted again with the merged values (columns the merge does not set keep theirs);
+- changed records: their stored rows are deleted by rowid and inserted again with the merged values
+  (columns the merge does not set keep their stored value). DuckDB's ``UPDATE … FROM`` rewrites
+  every set column and, on a 10M-row orders table, took 9–14 s for ~10k changed orders against
+  ~0.4 s for a delete + insert of the same rows: the write now costs what the file changed;
 - unchanged records: nothing.
 
 The comparison, the merged values of changed rows and the stored rows' rowids come from ONE join of
@@ -29,9 +23,6 @@ present twice (tables without an index rely on this: migration 003).
 from __future__ import annotations
 
 from typing import Any
-
-#: distinct changed-column sets written as column UPDATEs; beyond it, changed rows are deleted + inserted
-MAX_MASKS = 4
 
 
 def merge(
@@ -63,10 +54,6 @@ def merge(
     new_vals = ", ".join(merged[c] for c in merged)
     old_vals = ", ".join(f"t.{c}" for c in merged)
     after = ", ".join(f"{merged.get(c, f't.{c}')} AS __m_{c}" for c in kept)
-    set_cols = list(merged)
-    # bit i: set_cols[i] changed (evaluated for matched rows only: CASE runs a branch for its rows)
-    mask = " + ".join(f"CASE WHEN ({merged[c]}) IS DISTINCT FROM t.{c} THEN {1 << i} ELSE 0 END"
-                      for i, c in enumerate(set_cols))
     lo, hi = con.execute(f"SELECT min(t.rowid), max(t.rowid) FROM {fin} f JOIN {table} t ON {on}").fetchone()
     on += " AND false" if lo is None else f" AND t.rowid BETWEEN {int(lo)} AND {int(hi)}"
     con.execute(f"""
@@ -74,7 +61,6 @@ def merge(
         SELECT {', '.join(f'f.{k}' for k in keys)}, f.__n, t.rowid AS __rid,
                CASE WHEN t.rowid IS NULL THEN 0
                     WHEN row({new_vals}) IS DISTINCT FROM row({old_vals}) THEN 1 ELSE 2 END AS c,
-               CASE WHEN t.rowid IS NULL THEN 0 ELSE {mask} END AS __mask,
                {after}
         FROM {fin} f LEFT JOIN {table} t ON {on}
     """)
@@ -87,17 +73,8 @@ def merge(
         SELECT {', '.join(inserted.values())}{marks}
         FROM {fin} f JOIN siyu_cls c ON {using} AND c.c = 0
     """, stamp_params)
-    masks = [m for (m,) in con.execute("SELECT DISTINCT __mask FROM siyu_cls WHERE c = 1 ORDER BY 1").fetchall()]
-    if len(masks) <= MAX_MASKS:
-        for m in masks:
-            cols = [c for i, c in enumerate(set_cols) if m >> i & 1]
-            sets = ", ".join([f"{c} = u.__m_{c}" for c in cols] + [f"{c} = ?" for c in stamp_cols])
-            con.execute(f"""
-                UPDATE {table} SET {sets}
-                FROM (SELECT * FROM siyu_cls WHERE c = 1 AND __mask = {int(m)}) u
-                WHERE {table}.rowid = u.__rid AND {table}.rowid BETWEEN {int(lo)} AND {int(hi)}
-            """, stamp_params)
-    else:
+    changed = con.execute("SELECT count(*) FROM siyu_cls WHERE c = 1").fetchone()[0]
+    if changed:
         con.execute(f"DELETE FROM {table} WHERE rowid IN (SELECT __rid FROM siyu_cls WHERE c = 1)")
         con.execute(f"""
             INSERT INTO {table} ({', '.join(kept + stamp_cols)})
