@@ -257,7 +257,7 @@ def load_files(
         con.execute(f"SET memory_limit = '{memory_limit}'")
         con.execute(f"SET temp_directory = '{Path(tmp, 'spill').as_posix()}'")
         install_macros(con)
-        set_vacuum_policy(con)
+        set_vacuum_policy(con, len(paths))
         dry = _DryRun(con) if dry_run else None
         try:
             for path in paths:
