@@ -248,37 +248,30 @@ def _build(ws0: Path, n: int, buyers: int, tmp: Path) -> None:
           f"members {rep_m['read']:,} in {took_m:.1f}s)")
 
 
-def _segments(db: Path) -> dict[str, set]:
-    """Per table, the (block, offset) of every data segment: a segment not there before was (re)written."""
+def _segments(db: Path) -> dict[str, dict[tuple[int, int], tuple[int, int]]]:
+    """Per table, (block, offset) → (column, rows) of every data segment: one not there before was written."""
     import duckdb
 
     con = duckdb.connect(str(db), read_only=True)
     try:
-        return {t: set(con.execute(f"SELECT block_id, block_offset FROM pragma_storage_info('{t}') "
-                                   "WHERE segment_type <> 'VALIDITY' AND block_id >= 0").fetchall())
+        return {t: {(b, o): (c, n) for c, b, o, n in con.execute(
+                    f"SELECT column_id, block_id, block_offset, count FROM pragma_storage_info('{t}') "
+                    "WHERE segment_type <> 'VALIDITY' AND block_id >= 0").fetchall()}
                 for t in ("orders", "members")}
     finally:
         con.close()
 
 
-def _rewritten(db: Path, before: dict[str, set]) -> dict[str, int]:
+def _rewritten(db: Path, before: dict) -> dict[str, int]:
     """Per table, rows in the widest column's segments that the load's checkpoint wrote anew."""
-    import duckdb
-
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        out = {}
-        for t, old in before.items():
-            per_col: dict[int, int] = {}
-            for col, block, off, n in con.execute(
-                    f"SELECT column_id, block_id, block_offset, count FROM pragma_storage_info('{t}') "
-                    "WHERE segment_type <> 'VALIDITY' AND block_id >= 0").fetchall():
-                if (block, off) not in old:
-                    per_col[col] = per_col.get(col, 0) + n
-            out[t] = max(per_col.values(), default=0)
-        return out
-    finally:
-        con.close()
+    out = {}
+    for t, segs in _segments(db).items():
+        per_col: dict[int, int] = {}
+        for key, (col, n) in segs.items():
+            if key not in before[t]:
+                per_col[col] = per_col.get(col, 0) + n
+        out[t] = max(per_col.values(), default=0)
+    return out
 
 
 def incremental(stores: list[int], daily: int, changed: int, repeats: int, tmp: Path, window: float,
