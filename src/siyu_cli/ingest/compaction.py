@@ -1,12 +1,13 @@
-"""When a load lets DuckDB compact row groups: only once enough slack has piled up, not after every file.
+"""When a load lets DuckDB compact row groups: on every ``COMPACT_EVERY``-th loaded file, not on any.
 
 DuckDB (2.x) appends each load's rows to a table that was checkpointed as a NEW row group, and at the
 checkpoint that closes the store it "vacuums": merges adjacent row groups whose live rows fit in fewer
 ones, rewriting every column of them. A daily load therefore leaves a partly filled row group at the
-end of ``orders``/``members``/``member_identities``, and the next load that deletes rows near it (a
-changed record is deleted and re-inserted, :mod:`merge`) makes the checkpoint rewrite up to four whole
-row groups (~370k orders rows measured at a 3M store, against ~50k rows at 1M where no merge fitted):
-a cost that has nothing to do with the file, paid on an unpredictable day.
+end of ``orders``/``members``/``member_identities``, and a later load's checkpoint merges it with its
+neighbours as soon as they fit in fewer (two partly filled ones side by side, or deletes near them: a
+changed record is deleted and re-inserted, :mod:`merge`): up to four whole row groups rewritten
+(377,799 orders rows measured at a 3M store for a 50k-row file, changed or not, against 50k at 1M
+where no merge fitted) — a cost that has nothing to do with the file, paid on an unpredictable day.
 
 Policy: a load sets ``max_vacuum_tasks = 0`` (deleted rows stay as delete markers, appended row groups
 stay partly filled) except the load that brings the store's count of loaded files across a multiple of
