@@ -248,6 +248,32 @@ def _build(ws0: Path, n: int, buyers: int, tmp: Path) -> None:
           f"members {rep_m['read']:,} in {took_m:.1f}s)")
 
 
+def _segments(db: Path) -> dict[str, dict[tuple[int, int], tuple[int, int]]]:
+    """Per table, (block, offset) → (column, rows) of every data segment: one not there before was written."""
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return {t: {(b, o): (c, n) for c, b, o, n in con.execute(
+                    f"SELECT column_id, block_id, block_offset, count FROM pragma_storage_info('{t}') "
+                    "WHERE segment_type <> 'VALIDITY' AND block_id >= 0").fetchall()}
+                for t in ("orders", "members")}
+    finally:
+        con.close()
+
+
+def _rewritten(db: Path, before: dict) -> dict[str, int]:
+    """Per table, rows in the widest column's segments that the load's checkpoint wrote anew."""
+    out = {}
+    for t, segs in _segments(db).items():
+        per_col: dict[int, int] = {}
+        for key, (col, n) in segs.items():
+            if key not in before[t]:
+                per_col[col] = per_col.get(col, 0) + n
+        out[t] = max(per_col.values(), default=0)
+    return out
+
+
 def incremental(stores: list[int], daily: int, changed: int, repeats: int, tmp: Path, window: float,
                 compare: Path | None = None, cache: Path | None = None) -> None:
     """Per store size N: load N orders (and members for N//8 of their buyers) once, then time daily files
@@ -284,20 +310,25 @@ def incremental(stores: list[int], daily: int, changed: int, repeats: int, tmp: 
         trees = {"": Path(__file__).resolve().parents[1] / "src"}
         if compare:
             trees["compare:"] = compare
+        before = _segments(ws0 / "siyu.duckdb")
         for name, csv in files.items():
             kind = name.split("_")[0]
             times: dict[str, list[float]] = {label: [] for label in trees}
+            rewrites: dict[str, str] = {}
             for _ in range(repeats):
                 for label, src in trees.items():
                     ws = tmp / "ws_run"
                     shutil.copytree(ws0, ws)
                     took, rep = _load_in(src, ws, kind, csv)
+                    wrote = _rewritten(ws / "siyu.duckdb", before)
                     shutil.rmtree(ws)
                     times[label].append(took)
                     counts = f"inserted {rep['inserted']:,}, updated {rep['updated']:,}, unchanged {rep['unchanged']:,}"
+                    rewrites[label] = ", ".join(f"{t} {r:,}" for t, r in wrote.items())
             for label, ts in times.items():
                 results[n][label + name] = ts
-                print(f"  {label + name:24} {min(ts):6.2f}s best, {statistics.median(ts):6.2f}s median  ({counts})")
+                print(f"  {label + name:24} {min(ts):6.2f}s best, {statistics.median(ts):6.2f}s median  ({counts}; "
+                      f"rows the checkpoint wrote: {rewrites[label]})")
         for csv in files.values():
             csv.unlink()
         if cache is None:

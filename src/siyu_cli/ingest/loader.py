@@ -38,6 +38,7 @@ from siyu_cli import clock
 from siyu_cli.errors import DataError, UsageError
 from siyu_cli.forget import skip_erased
 from siyu_cli.ingest import identity
+from siyu_cli.ingest.compaction import set_vacuum_policy
 from siyu_cli.ingest.merge_groups import merge_groups
 from siyu_cli.ingest.merge_members import merge_members
 from siyu_cli.ingest.merge_orders import merge_orders
@@ -257,6 +258,7 @@ def load_files(
         con.execute(f"SET memory_limit = '{memory_limit}'")
         con.execute(f"SET temp_directory = '{Path(tmp, 'spill').as_posix()}'")
         install_macros(con)
+        set_vacuum_policy(con, len(paths))
         dry = _DryRun(con) if dry_run else None
         try:
             for path in paths:
