@@ -24,10 +24,12 @@ DEFAULT_CHUNK = 50_000
 def chunk_size(settings) -> int:
     """``[sync] link_chunk`` (customers per link transaction), validated."""
     from siyu_cli.errors import ConfigError
+    from siyu_cli.i18n import _
 
     n = settings.section("sync").get("link_chunk", DEFAULT_CHUNK)
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ConfigError(f"{settings.config_file}: sync.link_chunk must be a whole number of customers ≥ 1, not {n!r}")
+        raise ConfigError(_("{file}: sync.link_chunk must be a whole number of customers ≥ 1, not {value}").format(
+            file=settings.config_file, value=repr(n)))
     return n
 
 
