@@ -136,6 +136,19 @@ def test_console_gets_one_line_per_step_and_a_panel(tmp_path):
     assert "All 2 steps done" in text
 
 
+@pytest.mark.zh
+def test_console_reads_chinese_by_default(tmp_path):
+    """The demo is the README's first command: its lines, keys it knows and closing panel are Chinese."""
+    from rich.console import Console
+
+    console = Console(record=True, width=120, no_color=True)
+    run_demo(tmp_path / "d", members=10, seed=1, today=TODAY, console=console,
+             steps=(_step("alpha", {"rows": 1234, "files": 2, "repurchase rate": "40%"}),))
+    text = console.export_text()
+    assert "行 1,234 · 文件 2 · 复购率 40%" in text and "全部 1 步完成" in text and "接下来试试" in text
+    assert "steps done" not in text and "people" not in text
+
+
 def test_summary_line():
     assert summary_line({"read": 12000, "rejected": 0, "html": "r.html"}) == "read 12,000 · rejected 0 · html r.html"
 

@@ -27,7 +27,7 @@ from siyu_cli.demo.steps import DEFAULT_STEPS, LOAD_ORDER, _push_unsent  # noqa:
 from siyu_cli.demo.truth import compare_with_truth as _compare_with_truth  # noqa: F401 (re-exported)
 from siyu_cli import progress
 from siyu_cli.errors import SiyuError, UsageError
-from siyu_cli.i18n import _
+from siyu_cli.i18n import N_, _
 
 
 # ------------------------------------------------------------------ folder handling
@@ -81,8 +81,21 @@ def _fmt_value(value: Any) -> str:
     return str(value)
 
 
+#: the steps' summary keys (stable English: `siyu demo --format json` keeps them) as people read them
+SUMMARY_LABELS = {k: k for k in (
+    N_("files"), N_("rows"), N_("people"), N_("orders"), N_("bad rows"), N_("read"), N_("inserted"), N_("updated"),
+    N_("unchanged"), N_("rejected"), N_("expected rejects"), N_("relations"), N_("customers"), N_("groups"),
+    N_("linked"), N_("by unionid"), N_("by remark phone"), N_("new members"), N_("api calls"), N_("links"),
+    N_("export rows"), N_("export new members"), N_("ground truth"), N_("snapshot"), N_("members"), N_("buyers"),
+    N_("top 20% revenue"), N_("week"), N_("messages"), N_("due"), N_("sent"), N_("failed"), N_("received"),
+    N_("by customer"), N_("by group"), N_("not yet due"), N_("held"), N_("pending"), N_("created"), N_("empty"),
+    N_("already sent"), N_("already empty"), N_("cancelled"), N_("skipped recipients"), N_("repurchase rate"),
+    N_("online rate"), N_("html"), N_("group_slot"), N_("sop_step"))}
+
+
 def summary_line(summary: dict) -> str:
-    return " · ".join(f"{k} {_fmt_value(v)}" for k, v in summary.items())
+    """One step's summary as a line: known keys in the reader's language, values as they are."""
+    return " · ".join(f"{_(k) if k in SUMMARY_LABELS else k} {_fmt_value(v)}" for k, v in summary.items())
 
 
 def run_demo(
@@ -123,8 +136,8 @@ def run_demo(
 
     write_enabled(ctx.settings, [playbook_name(p) for p in ctx.playbooks])
     if console is not None:
-        console.print(f"[bold]山茶咖啡 demo[/bold] · {members:,} people · seed {seed} · today {today} · {root}",
-                      highlight=False)
+        console.print(_("[bold]{brand} demo[/bold] · {members} people · seed {seed} · today {today} · {root}").format(brand="山茶咖啡", 
+            members=f"{members:,}", seed=seed, today=today, root=root), highlight=False)
     results: list[StepResult] = []
     failed = False
     for n, step in enumerate(steps, 1):
@@ -133,7 +146,7 @@ def run_demo(
             continue
         t0 = _time.perf_counter()
         try:
-            with progress.bar(step.title) if console is not None else nullcontext(None) as ctx.progress:
+            with progress.bar(_(step.title)) if console is not None else nullcontext(None) as ctx.progress:
                 summary = step.func(ctx) or {}
             res = StepResult(step.id, step.title, "ok", summary=dict(summary), seconds=_time.perf_counter() - t0)
         except SiyuError as exc:
@@ -143,7 +156,8 @@ def run_demo(
             if not (exc.name or "").startswith("siyu_cli"):
                 raise
             res = StepResult(step.id, step.title, "failed", seconds=_time.perf_counter() - t0,
-                             error=f"{exc.name} is not part of this siyu build, so the {step.id} step cannot run",
+                             error=_("{name} is not part of this siyu build, so the {step} step cannot run").format(
+                                 name=exc.name, step=step.id),
                              exit_code=DemoStepError.exit_code)
         except Exception as exc:  # a bug in a step: report it as that step's failure
             res = StepResult(step.id, step.title, "failed", seconds=_time.perf_counter() - t0,
@@ -164,7 +178,7 @@ def _print_step(console, n: int, total: int, res: StepResult) -> None:
     if res.status == "ok":
         mark, text = "[green]✓[/green]", escape(summary_line(res.summary))
     else:
-        mark, text = "[red]✗[/red]", f"[red]{escape(res.error or 'failed')}[/red]"
+        mark, text = "[red]✗[/red]", f"[red]{escape(res.error or _('failed'))}[/red]"
     console.print(f"{mark} [{n}/{total}] [bold]{res.id:<8}[/bold] {text} [dim]({res.seconds:.1f}s)[/dim]",
                   highlight=False)
 
@@ -175,8 +189,8 @@ def _print_panel(console, result: DemoResult) -> None:
 
     root = escape(str(result.root))
     if result.ok:
-        lines = [f"[green]All {len(result.steps)} steps done.[/green] Workspace: {root}", "",
-                 "Try next:",
+        lines = [_("[green]All {n} steps done.[/green] Workspace: {root}").format(n=len(result.steps), root=root), "",
+                 _("Try next:"),
                  f"  siyu -w {root} tables",
                  f"  siyu -w {root} rejects",
                  f"  siyu -w {root} segment",
@@ -187,9 +201,10 @@ def _print_panel(console, result: DemoResult) -> None:
         console.print(Panel("\n".join(lines), title="siyu demo · 山茶咖啡", border_style="green"))
     else:
         failed = result.failed
-        lines = [f"[red]Step '{failed.id}' ({escape(failed.title)}) failed:[/red] {escape(failed.error or '')}",
-                 f"Workspace so far: {root}"]
+        lines = [_("[red]Step '{step}' ({title}) failed:[/red] {error}").format(
+                     step=failed.id, title=escape(_(failed.title)), error=escape(failed.error or '')),
+                 _("Workspace so far: {root}").format(root=root)]
         not_run = [s.id for s in result.steps if s.status == "not_run"]
         if not_run:
-            lines.append(f"Not run: {', '.join(not_run)}")
+            lines.append(_("Not run: {steps}").format(steps=", ".join(not_run)))
         console.print(Panel("\n".join(lines), title="siyu demo · 山茶咖啡", border_style="red"))

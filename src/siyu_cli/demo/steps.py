@@ -11,6 +11,7 @@ from typing import Any
 
 from siyu_cli.demo.context import DEMO_ROBOT_KEY, REPORT_PATH, DemoContext, DemoStep, _environ, _to_dict
 from siyu_cli.demo.sync_step import API_FILES, step_sync
+from siyu_cli.i18n import N_, _
 
 
 def step_generate(ctx: DemoContext) -> dict:
@@ -141,7 +142,7 @@ def _push_unsent(ctx: DemoContext, info: dict) -> dict[str, Any]:
     later = sorted(i["scheduled_at"] for i in items if i.get("outcome") == "not_yet_due" and i.get("scheduled_at"))
     if later and ctx.settings is not None:
         first = datetime.fromisoformat(later[0]).astimezone(ZoneInfo(ctx.settings.timezone))
-        out["not yet due"] = f"{counts['not yet due']} (scheduled from {first:%m-%d %H:%M})"
+        out["not yet due"] = _("{n} (scheduled from {when})").format(n=counts["not yet due"], when=f"{first:%m-%d %H:%M}")
     cids = [i["campaign_id"] for i in items if i.get("campaign_id")]
     if cids and ctx.settings is not None:
         from siyu_cli.push.ledger import skipped_reasons
@@ -169,19 +170,20 @@ def step_report(ctx: DemoContext) -> dict:
 
         summary["GMV"] = money(kpis["gmv"])
     if kpis.get("repurchase_rate") is not None:
-        summary["复购率"] = f"{kpis['repurchase_rate']:.0%}"
+        summary["repurchase rate"] = f"{kpis['repurchase_rate']:.0%}"
     if kpis.get("online_rate") is not None:
-        summary["在线率"] = f"{kpis['online_rate']:.0%}"
+        summary["online rate"] = f"{kpis['online_rate']:.0%}"
     summary["html"] = str(path)
     return summary
 
 
+#: titles are msgids: the runner shows them in the reader's language
 DEFAULT_STEPS: tuple[DemoStep, ...] = (
-    DemoStep("generate", "生成演示数据 generate demo exports", step_generate),
-    DemoStep("load", "导入 load exports", step_load),
-    DemoStep("sync", "企微同步（沙箱）sync contacts from the WeCom sandbox", step_sync),
-    DemoStep("segment", "RFM 分层 segment members", step_segment),
-    DemoStep("plan", "本周计划 plan the week", step_plan),
-    DemoStep("push", "企微推送（沙箱）push to the WeCom sandbox", step_push),
-    DemoStep("report", "经营报告 write the KPI report", step_report),
+    DemoStep("generate", N_("generate demo exports"), step_generate),
+    DemoStep("load", N_("load exports"), step_load),
+    DemoStep("sync", N_("sync contacts from the WeCom sandbox"), step_sync),
+    DemoStep("segment", N_("segment members (RFM)"), step_segment),
+    DemoStep("plan", N_("plan the week"), step_plan),
+    DemoStep("push", N_("push to the WeCom sandbox"), step_push),
+    DemoStep("report", N_("write the KPI report"), step_report),
 )
