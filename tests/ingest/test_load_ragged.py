@@ -87,7 +87,7 @@ def test_gbk_file_with_a_shifted_row(settings, tmp_path):
         "T2,山茶老友,1,234.50,交易成功,山茶咖啡旗舰店,,\r\n"
         "T3,山茶新友,20.00,交易成功,山茶咖啡旗舰店,,\r\n"
     )
-    rep = load_export(settings, tmp_path / "tmall.csv", text, "orders", encoding="gbk", max_rejects=10)
+    rep = load_export(settings, tmp_path / "tmall.csv", text, "orders", "gbk", max_rejects=10)
     fr = rep.files[0]
     assert (fr.preset, fr.encoding) == ("taobao_orders", "gb18030")
     assert (rep.read, rep.inserted, rep.rejected) == (3, 2, 1) and adds_up(rep)

@@ -19,9 +19,7 @@ class OrderWriters(WriterBase):
         rng = self.rng
         people = self.data.people
         lines = [YOUZAN_ORDERS_HEADER + "\r\n"]
-        for o in self.data.orders:
-            if o.source != "youzan":
-                continue
+        for o in self._orders_from("youzan"):
             p = people[o.person] if o.person is not None else None
             style = "slash" if rng.random() < 0.1 else "iso"
             r = rng.random()
@@ -116,9 +114,7 @@ class OrderWriters(WriterBase):
         people = self.data.people
         lines = [TMALL_ORDERS_HEADER + "\r\n"]
         total_paid = 0.0
-        for o in self.data.orders:
-            if o.source != "tmall":
-                continue
+        for o in self._orders_from("tmall"):
             p = people[o.person]
             if o.status == "cancelled":
                 status, reason = "交易关闭", "买家不想买了"
@@ -180,9 +176,7 @@ class OrderWriters(WriterBase):
         rng = self.rng
         people = self.data.people
         lines = [SHOPIFY_ORDERS_HEADER + "\r\n"]
-        for o in self.data.orders:
-            if o.source != "shopify":
-                continue
+        for o in self._orders_from("shopify"):
             p = people[o.person]
             fin = {"paid": "paid", "cancelled": "voided", "refunded": "refunded",
                    "partially_refunded": "partially_refunded"}[o.status]
