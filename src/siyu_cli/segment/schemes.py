@@ -429,12 +429,10 @@ def _read_scheme_yaml(path: Path) -> Any:
     """The YAML of a scheme file, every mapping carrying its line numbers for error messages."""
     import yaml
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(_('{path}: no such scheme file (use rfm8, rfm11 or a YAML file)').format(path=path)) from None
-    except UnicodeDecodeError:
-        raise DataError(_('{path}: not UTF-8 text').format(path=path)) from None
+    from siyu_cli.config import read_utf8
+
+    text = read_utf8(path, missing=UsageError(_('{path}: no such scheme file (use rfm8, rfm11 or a YAML file)').format(path=path)),
+                     not_utf8=DataError(_('{path}: not UTF-8 text').format(path=path)))
     try:
         return yaml.load(text, Loader=_line_loader())  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
