@@ -80,13 +80,13 @@ def stores_alias(
     info(_('{alias} → {store_id} {name}').format(alias=alias, store_id=s.store_id, name=s.name))
 
 
-def _emit_unmatched(ctx: typer.Context, fmt: Format, find, columns: list[str], title: str) -> None:
+def _emit_unmatched(s, fmt: Format, find, columns: list[str], title: str) -> None:
     """Print what ``find(con, settings)`` reports unmatched: ``columns`` then where the values were seen."""
     from siyu_cli.output import emit_json, emit_rows
     from siyu_cli.store import open_store
 
-    with open_store(settings(ctx), read_only=True) as con:
-        rows = find(con, settings(ctx))
+    with open_store(s, read_only=True) as con:
+        rows = find(con, s)
     if fmt is Format.json:
         emit_json(rows)
         return
@@ -100,7 +100,7 @@ def stores_unmatched(ctx: typer.Context,
     """Store values in the data that no canonical store claims (see `siyu stores suggest`)."""
     from siyu_cli.dimensions import unmatched_stores
 
-    _emit_unmatched(ctx, fmt, unmatched_stores, ["value", "rows"], _('unmatched store values: {len}'))
+    _emit_unmatched(settings(ctx), fmt, unmatched_stores, ["value", "rows"], _('unmatched store values: {len}'))
 
 
 @stores_app.command("suggest")
@@ -187,4 +187,4 @@ def staff_unmatched(ctx: typer.Context,
     """Guide values in the data that match no staff member, or a name several share."""
     from siyu_cli.dimensions import unmatched_staff
 
-    _emit_unmatched(ctx, fmt, unmatched_staff, ["value", "reason", "rows"], _('unmatched guide values: {len}'))
+    _emit_unmatched(settings(ctx), fmt, unmatched_staff, ["value", "reason", "rows"], _('unmatched guide values: {len}'))

@@ -12,8 +12,8 @@ every scheme, with NULL scores: they are reported, never dropped.
 from __future__ import annotations
 
 import re
-from functools import partial
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
