@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from siyu_cli.ingest import load_files
 from store_helpers import load_export, q, write
 
 
