@@ -81,3 +81,12 @@ MAIN_MEASURES = {  # member: (recency_days, frequency, monetary)
 }
 RFM8_FIXED = {"a": "A", "b": "B", "c": "C", "d": "D", "e": "E", "f": "F", "g": "G", "h": "H",
               "n": "no_purchase", "z": "no_purchase", "r": "no_purchase"}
+
+
+def main_workspace(settings):
+    """``settings`` with the main fixture (:func:`build_main`) in its store."""
+    from siyu_cli.store import open_store
+
+    with open_store(settings) as con:
+        build_main(con)
+    return settings

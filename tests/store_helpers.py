@@ -56,3 +56,12 @@ def pid(settings, value: str, id_type: str = "phone") -> str:
     from siyu_cli.privacy import pseudonym, workspace_key
 
     return pseudonym(workspace_key(settings), id_type, value)
+
+
+def load_export(settings, path: Path, text: str, kind: str, file_encoding: str = "utf-8", **options):
+    """Write ``text`` (in ``file_encoding``) as an export file at ``path`` and load it as ``kind``: the load's report.
+
+    ``options`` go to ``load_files`` (``encoding=`` there forces how the load reads the file)."""
+    from siyu_cli.ingest import load_files
+
+    return load_files(settings, kind, [write(path, text, file_encoding)], **options)

@@ -117,14 +117,21 @@ def find_workspace(
     )
 
 
+def read_utf8(path: Path, *, missing: Exception, not_utf8: Exception) -> str:
+    """A file a person wrote (siyu.toml, a segment scheme); a missing file or bytes that are not UTF-8
+    raise the caller's one-line error instead of a traceback."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise missing from None
+    except UnicodeDecodeError:
+        raise not_utf8 from None
+
+
 def read_config_file(path: Path) -> dict[str, Any]:
     """Parse and validate siyu.toml; errors name the file and the key."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(_('{path}: no such file').format(path=path)) from None
-    except UnicodeDecodeError:
-        raise ConfigError(_('{path}: not UTF-8 text').format(path=path)) from None
+    text = read_utf8(path, missing=ConfigError(_('{path}: no such file').format(path=path)),
+                     not_utf8=ConfigError(_('{path}: not UTF-8 text').format(path=path)))
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

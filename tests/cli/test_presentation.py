@@ -15,17 +15,14 @@ import pytest
 from rich.cells import cell_len
 
 from siyu_cli import formatting
-from siyu_cli.demo.runner import run_demo
+from demo_helpers import built_demo
 
 TODAY = date(2026, 11, 25)
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    root = tmp_path_factory.mktemp("present") / "demo"
-    result = run_demo(root, members=120, seed=11, today=TODAY)
-    assert result.ok, result
-    return root
+    return built_demo(tmp_path_factory, "present", TODAY)
 
 
 @pytest.fixture(params=(80, 200), ids=lambda w: f"COLUMNS={w}")

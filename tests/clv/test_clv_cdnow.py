@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 
@@ -195,11 +196,17 @@ def test_clv_without_purchases_is_a_data_error(workspace, cli):
     assert "siyu clv" in res.stderr
 
 
-def test_clv_audience_selects_the_newest_fits_members(cdnow, cli, monkeypatch):
+@contextmanager
+def _newest_fit(cdnow, monkeypatch):
+    """The CDNOW workspace made the CLI's, its store open read-only, and the id of the newest stored fit."""
     settings, _rows, _run = cdnow
     monkeypatch.setenv("SIYU_WORKSPACE", str(settings.root))
     with open_store(settings, read_only=True) as con:
-        newest = con.execute("SELECT max(fit_id) FROM clv_fits").fetchone()[0]
+        yield con, con.execute("SELECT max(fit_id) FROM clv_fits").fetchone()[0]
+
+
+def test_clv_audience_selects_the_newest_fits_members(cdnow, cli, monkeypatch):
+    with _newest_fit(cdnow, monkeypatch) as (con, newest):
         want = {r[0] for r in con.execute(
             "SELECT member_id FROM clv_members WHERE fit_id = ? AND p_alive < 0.3 AND clv >= 10", [newest]).fetchall()}
     assert 0 < len(want) < 2_349
@@ -217,10 +224,7 @@ def test_segment_show_and_exports_carry_the_newest_fit(cdnow, cli, monkeypatch):
     import csv
     import io
 
-    settings, _rows, _run = cdnow
-    monkeypatch.setenv("SIYU_WORKSPACE", str(settings.root))
-    with open_store(settings, read_only=True) as con:
-        newest = con.execute("SELECT max(fit_id) FROM clv_fits").fetchone()[0]
+    with _newest_fit(cdnow, monkeypatch) as (con, newest):
         want = dict(con.execute("SELECT member_id, clv FROM clv_members WHERE fit_id = ?", [newest]).fetchall())
         p_alive = con.execute("SELECT p_alive FROM clv_members WHERE fit_id = ? AND member_id = '00004'", [newest]).fetchone()[0]
     out = cli("segment", "run", "--as-of", END.isoformat(), "--format", "csv").stdout  # stored: `show` reads it

@@ -9,7 +9,7 @@ import pytest
 
 from siyu_cli.ingest import expand_paths, load_files
 from siyu_cli.ingest.values import normalise_phone
-from store_helpers import order, pid, q, write
+from store_helpers import load_export, order, pid, q, write
 
 
 SIYU_ORDERS = (
@@ -24,8 +24,7 @@ SIYU_ORDERS = (
 
 
 def test_siyu_orders_messy_values_and_rejects(settings, tmp_path):
-    f = write(tmp_path / "orders.csv", SIYU_ORDERS)
-    rep = load_files(settings, "orders", [f])
+    rep = load_export(settings, tmp_path / "orders.csv", SIYU_ORDERS, "orders")
     fr = rep.files[0]
     assert (fr.preset, fr.encoding, fr.status) == ("siyu", "utf-8", "loaded")
     assert (rep.read, rep.inserted, rep.updated, rep.unchanged, rep.rejected) == (6, 4, 0, 0, 2)
@@ -51,8 +50,7 @@ def test_siyu_orders_messy_values_and_rejects(settings, tmp_path):
 
 def test_reader_rejects_shift_line_numbers(settings, tmp_path):
     text = "order_id,paid_amount\nB1,1\nB2,2,extra\nB3,abc\nB4,4\n"
-    f = write(tmp_path / "o.csv", text)
-    rep = load_files(settings, "orders", [f], max_rejects=5)
+    rep = load_export(settings, tmp_path / "o.csv", text, "orders", max_rejects=5)
     assert (rep.read, rep.inserted, rep.rejected) == (4, 2, 2)
     assert not rep.exceeded
     got = q(settings, 'SELECT line, reason FROM rejects ORDER BY line')
@@ -72,8 +70,7 @@ def test_taobao_gbk_with_title_row(settings, tmp_path):
         '="3521234567890123458",tb_nick3,80,80,￥80.00,交易关闭,王五,,13700137000,2024/3/3 10:00,2024/3/3 10:05,茶,1,旗舰店,退款,80\n',
         '="3521234567890123459",tb_nick4,20,20,￥20.00,"买家已付款，等待卖家发货",赵六,,13600136000,2024/3/4 10:00,2024/3/4 10:02,茶,1,旗舰店,,\n',
     ]
-    f = write(tmp_path / "ExportOrderList.csv", "".join(rows), "gbk")
-    rep = load_files(settings, "orders", [f])
+    rep = load_export(settings, tmp_path / "ExportOrderList.csv", "".join(rows), "orders", "gbk")
     fr = rep.files[0]
     assert (fr.preset, fr.encoding, fr.source) == ("taobao_orders", "gb18030", "taobao")
     assert (rep.read, rep.inserted, rep.rejected) == (4, 4, 0)
@@ -86,8 +83,7 @@ def test_taobao_gbk_with_title_row(settings, tmp_path):
 
 
 def test_forced_encoding(settings, tmp_path):
-    f = write(tmp_path / "o.csv", "订单号,订单实付金额,订单状态,买家手机号\nY1,10,交易完成,13800138000\n", "gbk")
-    rep = load_files(settings, "orders", [f], encoding="gbk")
+    rep = load_export(settings, tmp_path / "o.csv", "订单号,订单实付金额,订单状态,买家手机号\nY1,10,交易完成,13800138000\n", "orders", "gbk", encoding="gbk")
     assert rep.files[0].encoding == "gb18030" and rep.files[0].preset == "youzan_orders"
     assert order(settings, "Y1", "status, member_id") == ("paid", pid(settings, "13800138000"))
 
@@ -100,8 +96,7 @@ def test_youzan_orders_bom_tab_phone(settings, tmp_path):
         "E20240305000002,小程序,静安店,待付款,2024-03-05 15:00:00,,20.00,20.00,小李,\"\t13900139000\",guide_a,,,x,y\n"
         "E20240305000003,门店,徐汇店,交易关闭,2024-03-05 16:00:00,2024-03-05 16:01:00,60.00,60.00,小王,\"\t13800138000\",guide_b,退款成功,60.00,x,y\n"
     )
-    f = write(tmp_path / "youzan.csv", text, "utf-8-sig")
-    rep = load_files(settings, "orders", [f])
+    rep = load_export(settings, tmp_path / "youzan.csv", text, "orders", "utf-8-sig")
     fr = rep.files[0]
     assert (fr.preset, fr.encoding) == ("youzan_orders", "utf-8-sig")
     assert (rep.inserted, rep.rejected) == (3, 0)
@@ -127,8 +122,7 @@ SHOPIFY = (
 
 
 def test_shopify_orders_line_items(settings, tmp_path):
-    f = write(tmp_path / "orders_export.csv", SHOPIFY)
-    rep = load_files(settings, "orders", [f])
+    rep = load_export(settings, tmp_path / "orders_export.csv", SHOPIFY, "orders")
     assert rep.files[0].preset == "shopify_orders"
     # 4 rows → 3 orders: 3 inserted, the 2nd line of one order merged into it
     assert (rep.read, rep.inserted, rep.merged, rep.rejected) == (4, 3, 1, 0)
@@ -258,8 +252,7 @@ def test_idempotent_and_update_by_natural_key(settings, tmp_path):
 
 
 def test_duplicate_rows_in_one_file_last_wins(settings, tmp_path):
-    f = write(tmp_path / "d.csv", "order_id,status,paid_amount\nD1,paid,10\nD1,refunded,10\n")
-    rep = load_files(settings, "orders", [f])
+    rep = load_export(settings, tmp_path / "d.csv", "order_id,status,paid_amount\nD1,paid,10\nD1,refunded,10\n", "orders")
     assert (rep.read, rep.inserted, rep.merged) == (2, 1, 1)
     assert order(settings, "D1", "status") == ("refunded",)
 
@@ -311,8 +304,7 @@ status = "单据状态"
 "作废单" = "cancelled"
 """, encoding="utf-8")
     s = load_settings(workspace)
-    f = write(tmp_path / "pos.csv", "小票号,销售时间,实收金额,会员手机,单据状态\nP1,2024-03-01 12:00,18.5,13800138000,已结账\nP2,2024-03-01 13:00,9,,作废单\n")
-    rep = load_files(s, "orders", [f])
+    rep = load_export(s, tmp_path / "pos.csv", "小票号,销售时间,实收金额,会员手机,单据状态\nP1,2024-03-01 12:00,18.5,13800138000,已结账\nP2,2024-03-01 13:00,9,,作废单\n", "orders")
     assert (rep.files[0].preset, rep.files[0].source, rep.inserted) == ("my_pos", "pos", 2)
     assert q(s, "SELECT order_id, status, source FROM orders ORDER BY 1") == [("P1", "paid", "pos"), ("P2", "cancelled", "pos")]
 
@@ -358,16 +350,14 @@ def test_siyu_groups_utf16_tags(settings, tmp_path):
     text = ("group_id\tname\towner_userid\tstore\tcity\ttags\tcreated_at\tmember_count\n"
             "g1\t静安咖啡群\tguide_mei\t静安店\t上海\t咖啡,会员日\t2024-01-01\t180\n"
             "g2\t徐汇茶饮群\tguide_gang\t徐汇店\t上海\t\t2024年1月2日\t95\n")
-    f = write(tmp_path / "groups.tsv", text, "utf-16")
-    rep = load_files(settings, "groups", [f])
+    rep = load_export(settings, tmp_path / "groups.tsv", text, "groups", "utf-16")
     fr = rep.files[0]
     assert (fr.preset, fr.encoding, rep.inserted, rep.rejected) == ("siyu_groups", "utf-16", 2, 0)
     got = q(settings, "SELECT group_id, owner_userid, tags, created_at::DATE::VARCHAR, member_count FROM groups ORDER BY 1")
     assert got == [("g1", "guide_mei", ["会员日", "咖啡"], "2024-01-01", 180),
                    ("g2", "guide_gang", None, "2024-01-02", 95)]
     # a newer list changes one group's owner: updated by group_id, the other unchanged
-    f2 = write(tmp_path / "groups2.tsv", text.replace("guide_gang", "guide_li"), "utf-16")
-    rep2 = load_files(settings, "groups", [f2])
+    rep2 = load_export(settings, tmp_path / "groups2.tsv", text.replace("guide_gang", "guide_li"), "groups", "utf-16")
     assert (rep2.inserted, rep2.updated, rep2.unchanged) == (0, 1, 1)
 
 

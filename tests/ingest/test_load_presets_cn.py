@@ -16,7 +16,7 @@ import pytest
 from siyu_cli.ingest import load_files
 from siyu_cli.ingest.presets import PRESETS, fingerprint_matches
 from siyu_cli.ingest.values import install_macros, normalise_phone
-from store_helpers import order, pid, q, write
+from store_helpers import load_export, order, pid, q, write
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "exports" / "orders"
 
@@ -53,8 +53,7 @@ JD = JD_HEADER + (
 
 
 def test_jd_gbk_sku_rows_statuses_and_summary_row(settings, tmp_path):
-    f = write(tmp_path / "jd_orders.csv", JD, "gbk")
-    rep = load_files(settings, "orders", [f], max_rejects=1)
+    rep = load_export(settings, tmp_path / "jd_orders.csv", JD, "orders", "gbk", max_rejects=1)
     fr = rep.files[0]
     assert (fr.preset, fr.source, fr.encoding) == ("jd_orders", "jd", "gb18030")
     # 7 data rows: 6 order rows (5 orders) + the 合计 row, which is rejected
@@ -113,8 +112,7 @@ DOUYIN = DOUYIN_HEADER + (
 
 
 def test_douyin_bom_sub_orders_encrypted_receivers(settings, tmp_path):
-    f = write(tmp_path / "douyin.csv", DOUYIN, "utf-8-sig")
-    rep = load_files(settings, "orders", [f])
+    rep = load_export(settings, tmp_path / "douyin.csv", DOUYIN, "orders", "utf-8-sig")
     fr = rep.files[0]
     assert (fr.preset, fr.source, fr.encoding) == ("douyin_orders", "douyin", "utf-8-sig")
     assert (rep.read, rep.inserted, rep.merged, rep.rejected) == (6, 5, 1, 0)
@@ -143,8 +141,7 @@ def test_douyin_refund_amount_column_gives_partial_refund(settings, tmp_path):
     text = ("主订单编号,子订单编号,选购商品,商品数量,订单应付金额,订单提交时间,支付完成时间,订单状态,售后状态,退款金额\n"
             '"\t6917000000000000051","\t6917000000000000052",拿铁,2,100.00,2024-03-15 08:00:00,2024-03-15 08:00:05,'
             "已完成,退款成功,30.00\n")
-    f = write(tmp_path / "douyin_refund.csv", text, "utf-8-sig")
-    rep = load_files(settings, "orders", [f])
+    rep = load_export(settings, tmp_path / "douyin_refund.csv", text, "orders", "utf-8-sig")
     assert rep.files[0].preset == "douyin_orders"
     assert order(settings, "6917000000000000051") == ("partially_refunded", D("100.00"), D("30.00"), D("70.00"))
 
@@ -170,8 +167,7 @@ PDD = PDD_HEADER + (
 
 
 def test_pdd_orders_statuses_and_amounts(settings, tmp_path):
-    f = write(tmp_path / "pdd.csv", PDD)
-    rep = load_files(settings, "orders", [f])
+    rep = load_export(settings, tmp_path / "pdd.csv", PDD, "orders")
     fr = rep.files[0]
     assert (fr.preset, fr.source) == ("pdd_orders", "pdd")
     assert (rep.read, rep.inserted, rep.rejected) == (4, 4, 0)
@@ -210,8 +206,7 @@ WEIMOB = WEIMOB_HEADER + (
 
 
 def test_weimob_group_buy_export(settings, tmp_path):
-    f = write(tmp_path / "weimob.csv", WEIMOB)
-    rep = load_files(settings, "orders", [f])
+    rep = load_export(settings, tmp_path / "weimob.csv", WEIMOB, "orders")
     fr = rep.files[0]
     assert (fr.preset, fr.source) == ("weimob_orders", "weimob")
     assert (rep.read, rep.inserted, rep.merged, rep.rejected) == (6, 5, 1, 0)

@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from siyu_cli.ingest import load_files
-from store_helpers import q, write
+from store_helpers import load_export, q, write
 
 
 def adds_up(rep) -> bool:
@@ -20,8 +19,7 @@ def adds_up(rep) -> bool:
 
 def test_trailing_empty_extra_fields_are_rejected(settings, tmp_path):
     # the minimal repro: 3 header fields, the second row has 5 (two empty)
-    f = write(tmp_path / "o.csv", "order_id,paid_amount,status\nA1,1,paid\nA2,2,paid,,\n")
-    rep = load_files(settings, "orders", [f], max_rejects=10)
+    rep = load_export(settings, tmp_path / "o.csv", "order_id,paid_amount,status\nA1,1,paid\nA2,2,paid,,\n", "orders", max_rejects=10)
     assert (rep.read, rep.inserted, rep.rejected) == (2, 1, 1) and adds_up(rep)
     assert q(settings, 'SELECT line, "column", reason, raw FROM rejects') == [
         (3, None, "TOO_MANY_COLUMNS", "A2,2,paid,,")
@@ -40,8 +38,7 @@ def test_shifted_row_in_the_middle_is_rejected_once_and_others_keep_their_lines(
         "A4,abc,paid,,\n"         # line 6 BAD_AMOUNT
         "A5,\"1,234.50\",paid,,\n"  # line 7 ok: quoted thousands separator
     )
-    f = write(tmp_path / "o.csv", text)
-    rep = load_files(settings, "orders", [f], max_rejects=10)
+    rep = load_export(settings, tmp_path / "o.csv", text, "orders", max_rejects=10)
     assert (rep.read, rep.inserted, rep.rejected) == (6, 3, 3) and adds_up(rep)
     assert q(settings, "SELECT line, reason, raw FROM rejects ORDER BY line") == [
         (3, "TOO_MANY_COLUMNS", "A0,1,paid,x,y,z"),
@@ -54,8 +51,7 @@ def test_shifted_row_in_the_middle_is_rejected_once_and_others_keep_their_lines(
 
 
 def test_blank_line_before_a_ragged_row_gives_the_physical_line(settings, tmp_path):
-    f = write(tmp_path / "o.csv", "order_id,paid_amount,status\r\nA1,1,paid\r\n\r\nA2,2,paid,\r\nA3,3,paid\r\n")
-    rep = load_files(settings, "orders", [f], max_rejects=10)
+    rep = load_export(settings, tmp_path / "o.csv", "order_id,paid_amount,status\r\nA1,1,paid\r\n\r\nA2,2,paid,\r\nA3,3,paid\r\n", "orders", max_rejects=10)
     assert (rep.read, rep.inserted, rep.rejected) == (3, 2, 1) and adds_up(rep)
     assert q(settings, "SELECT line, reason, raw FROM rejects") == [(4, "TOO_MANY_COLUMNS", "A2,2,paid,")]
     assert q(settings, "SELECT order_id FROM orders ORDER BY 1") == [("A1",), ("A3",)]
@@ -68,8 +64,7 @@ def test_quoted_delimiters_and_embedded_quotes_are_not_extra_fields(settings, tm
         'A2,5,"Store ""A"", B,,",\n'          # quoted commas and doubled quotes, some at the end
         '"A3",6,"x,y,z,w",""\n'
     )
-    f = write(tmp_path / "o.csv", text)
-    rep = load_files(settings, "orders", [f])
+    rep = load_export(settings, tmp_path / "o.csv", text, "orders")
     assert (rep.read, rep.inserted, rep.rejected) == (3, 3, 0) and adds_up(rep)
     assert q(settings, "SELECT order_id, paid_amount, store FROM orders ORDER BY 1") == [
         ("A1", Decimal("1234.50"), "s1"), ("A2", Decimal("5.00"), 'Store "A", B,,'), ("A3", Decimal("6.00"), "x,y,z,w"),
@@ -79,8 +74,7 @@ def test_quoted_delimiters_and_embedded_quotes_are_not_extra_fields(settings, tm
 def test_header_and_rows_ending_in_the_same_empty_columns_load(settings, tmp_path):
     # the header has 5 fields (two unnamed, empty): rows with 5 fields are fine, a 6th empty one is not
     text = "order_id,paid_amount,status,,\nA1,1,paid,,\nA2,2,paid,,\nA3,3,paid,,,\n"
-    f = write(tmp_path / "o.csv", text)
-    rep = load_files(settings, "orders", [f], max_rejects=10)
+    rep = load_export(settings, tmp_path / "o.csv", text, "orders", max_rejects=10)
     assert (rep.read, rep.inserted, rep.rejected) == (3, 2, 1) and adds_up(rep)
     assert q(settings, "SELECT line, reason, raw FROM rejects") == [(4, "TOO_MANY_COLUMNS", "A3,3,paid,,,")]
 
@@ -92,8 +86,7 @@ def test_gbk_file_with_a_shifted_row(settings, tmp_path):
         "T2,山茶老友,1,234.50,交易成功,山茶咖啡旗舰店,,\r\n"
         "T3,山茶新友,20.00,交易成功,山茶咖啡旗舰店,,\r\n"
     )
-    f = write(tmp_path / "tmall.csv", text, encoding="gbk")
-    rep = load_files(settings, "orders", [f], max_rejects=10)
+    rep = load_export(settings, tmp_path / "tmall.csv", text, "orders", "gbk", max_rejects=10)
     fr = rep.files[0]
     assert (fr.preset, fr.encoding) == ("taobao_orders", "gb18030")
     assert (rep.read, rep.inserted, rep.rejected) == (3, 2, 1) and adds_up(rep)
@@ -117,8 +110,7 @@ def test_multi_line_quoted_values_neither_hide_nor_fake_a_ragged_row(settings, t
     # A1's status spans three lines; its middle line looks like a ragged row on its own but is not one,
     # and line positions no longer equal row positions: the ragged A2 must still be the row rejected
     text = 'order_id,paid_amount,status\nA1,1,"x\ny,z,w,\nend"\nA2,2,paid,,\nA3,3,paid\n'
-    f = write(tmp_path / "o.csv", text)
-    rep = load_files(settings, "orders", [f], max_rejects=10)
+    rep = load_export(settings, tmp_path / "o.csv", text, "orders", max_rejects=10)
     assert (rep.read, rep.inserted, rep.rejected) == (3, 2, 1) and adds_up(rep)
     assert q(settings, "SELECT line, reason, raw FROM rejects") == [(5, "TOO_MANY_COLUMNS", "A2,2,paid,,")]
     assert q(settings, "SELECT order_id, status_raw FROM orders ORDER BY 1") == [("A1", "x\ny,z,w,\nend"), ("A3", "paid")]

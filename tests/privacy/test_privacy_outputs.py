@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from siyu_cli.demo.runner import run_demo
+from demo_helpers import built_demo
 
 TODAY = date(2026, 11, 25)
 PHONE_SHAPED = re.compile(r"(?<![0-9A-Za-z])(?:\+?86[ -]?)?1[3-9][0-9][ .-]?[0-9]{4}[ .-]?[0-9]{4}(?![0-9A-Za-z])")
@@ -27,10 +27,7 @@ PHONE_IN_EXPORT = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    root = tmp_path_factory.mktemp("privacy") / "demo"
-    result = run_demo(root, members=120, seed=11, today=TODAY)
-    assert result.ok, result
-    return root
+    return built_demo(tmp_path_factory, "privacy", TODAY)
 
 
 def personal_data(root: Path) -> tuple[set[str], set[str]]:

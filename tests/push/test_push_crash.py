@@ -71,6 +71,14 @@ def _kill(proc, outputs):
     outputs.append(out + err)
 
 
+def _resume_and_kill_at_random(cid, lock, delay, outputs):
+    """Resume the campaign in a subprocess and SIGKILL it ``delay`` seconds after it takes the campaign lock."""
+    p = _popen("push", "resume", cid)
+    _wait_lock(lock, p)
+    time.sleep(delay)
+    _kill(p, outputs)
+
+
 def test_sigkill_at_several_points_then_resume_sends_each_exactly_once(ws, tmp_path, monkeypatch):
     sb = start_sandbox(ws, tmp_path, monkeypatch)
     outputs: list[str] = []
@@ -88,19 +96,13 @@ def test_sigkill_at_several_points_then_resume_sends_each_exactly_once(ws, tmp_p
         _wait_tasks(sb, 2, p)
         _kill(p, outputs)
         # 2: killed at a random moment
-        p = _popen("push", "resume", cid)
-        _wait_lock(lock, p)
-        time.sleep(rng.uniform(0.05, 0.3))
-        _kill(p, outputs)
+        _resume_and_kill_at_random(cid, lock, rng.uniform(0.05, 0.3), outputs)
         # 3: killed right after another task was accepted
         p = _popen("push", "resume", cid)
         _wait_tasks(sb, len(sb.state.msgs) + 1, p)
         _kill(p, outputs)
         # 4: killed at another random moment
-        p = _popen("push", "resume", cid)
-        _wait_lock(lock, p)
-        time.sleep(rng.uniform(0.0, 0.2))
-        _kill(p, outputs)
+        _resume_and_kill_at_random(cid, lock, rng.uniform(0.0, 0.2), outputs)
         # finally, resume to the end
         p = _popen("push", "resume", cid)
         out, err = p.communicate(timeout=60)

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from config_helpers import add_config
-from segment_fixtures import AS_OF, MAIN_MEASURES, RFM8_FIXED, add_members, add_order, build_main, local
+from segment_fixtures import AS_OF, MAIN_MEASURES, RFM8_FIXED, add_members, add_order, build_main, local, main_workspace
 from siyu_cli.errors import DataError, UsageError
 from siyu_cli.segment import audience, latest_snapshot_id, run_segment
 from siyu_cli.segment.schemes import RFM11_CODES, parse_split, rfm11_segment_of
@@ -20,9 +20,7 @@ FIXED = {"r_split": "90", "f_split": "2", "m_split": "500"}
 
 @pytest.fixture
 def main_store(settings):
-    with open_store(settings) as con:
-        build_main(con)
-    return settings
+    return main_workspace(settings)
 
 
 def members_of(settings, snapshot_id):

@@ -7,17 +7,14 @@ import json
 
 import pytest
 
-from segment_fixtures import AS_OF, RFM8_FIXED, build_main
-from siyu_cli.store import open_store
+from segment_fixtures import AS_OF, RFM8_FIXED, main_workspace
 
 FIXED = ("--r-split", "90", "--f-split", "2", "--m-split", "500")
 
 
 @pytest.fixture
 def ws(settings):
-    with open_store(settings) as con:
-        build_main(con)
-    return settings
+    return main_workspace(settings)
 
 
 def test_default_table(ws, cli):

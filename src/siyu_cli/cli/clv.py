@@ -7,18 +7,14 @@ from typing import Optional
 
 import typer
 
-from siyu_cli.cli.options import TABLE_CSV_JSON, format_option
+from siyu_cli.cli.options import TABLE_CSV_JSON, format_option, default_command_group
 
 from siyu_cli.i18n import N_, _
 
 from siyu_cli.cli.context import settings
 from siyu_cli.output import Format
 
-clv_app = typer.Typer(
-    help=N_("Who is about to leave: BG/NBD (P(alive), expected purchases) and Gamma-Gamma (spend) per member."),
-    invoke_without_command=True,
-    no_args_is_help=False,
-)
+clv_app = default_command_group(N_("Who is about to leave: BG/NBD (P(alive), expected purchases) and Gamma-Gamma (spend) per member."))
 
 
 def register(app: typer.Typer) -> None:

@@ -8,17 +8,13 @@ from typing import Optional
 
 import typer
 
-from siyu_cli.cli.options import TABLE_CSV_JSON, format_option
+from siyu_cli.cli.options import TABLE_CSV_JSON, format_option, default_command_group
 
 from siyu_cli.i18n import N_, _
 
 from siyu_cli.output import Format
 
-demo_app = typer.Typer(
-    help=N_("Run the whole loop on a fictional coffee chain (山茶咖啡): generate → load → segment → plan → push → report."),
-    invoke_without_command=True,
-    no_args_is_help=False,
-)
+demo_app = default_command_group(N_("Run the whole loop on a fictional coffee chain (山茶咖啡): generate → load → segment → plan → push → report."))
 
 
 def register(app: typer.Typer) -> None:

@@ -80,21 +80,27 @@ def stores_alias(
     info(_('{alias} → {store_id} {name}').format(alias=alias, store_id=s.store_id, name=s.name))
 
 
+def _emit_unmatched(s, fmt: Format, find, columns: list[str], title: str) -> None:
+    """Print what ``find(con, settings)`` reports unmatched: ``columns`` then where the values were seen."""
+    from siyu_cli.output import emit_json, emit_rows
+    from siyu_cli.store import open_store
+
+    with open_store(s, read_only=True) as con:
+        rows = find(con, s)
+    if fmt is Format.json:
+        emit_json(rows)
+        return
+    emit_rows([*columns, "where"], [[*(r[c] for c in columns), _where(r["where"])] for r in rows], fmt.value,
+              title=title.format(len=len(rows)))
+
+
 @stores_app.command("unmatched")
 def stores_unmatched(ctx: typer.Context,
                      fmt: Format = format_option(TABLE_CSV_JSON, help=N_("table, csv or json."))) -> None:
     """Store values in the data that no canonical store claims (see `siyu stores suggest`)."""
     from siyu_cli.dimensions import unmatched_stores
-    from siyu_cli.output import emit_json, emit_rows
-    from siyu_cli.store import open_store
 
-    with open_store(settings(ctx), read_only=True) as con:
-        rows = unmatched_stores(con, settings(ctx))
-    if fmt is Format.json:
-        emit_json(rows)
-        return
-    emit_rows(["value", "rows", "where"], [[r["value"], r["rows"], _where(r["where"])] for r in rows], fmt.value,
-              title=_('unmatched store values: {len}').format(len=len(rows)))
+    _emit_unmatched(settings(ctx), fmt, unmatched_stores, ["value", "rows"], _('unmatched store values: {len}'))
 
 
 @stores_app.command("suggest")
@@ -180,14 +186,5 @@ def staff_unmatched(ctx: typer.Context,
                     fmt: Format = format_option(TABLE_CSV_JSON, help=N_("table, csv or json."))) -> None:
     """Guide values in the data that match no staff member, or a name several share."""
     from siyu_cli.dimensions import unmatched_staff
-    from siyu_cli.output import emit_json, emit_rows
-    from siyu_cli.store import open_store
 
-    with open_store(settings(ctx), read_only=True) as con:
-        rows = unmatched_staff(con, settings(ctx))
-    if fmt is Format.json:
-        emit_json(rows)
-        return
-    emit_rows(["value", "reason", "rows", "where"],
-              [[r["value"], r["reason"], r["rows"], _where(r["where"])] for r in rows], fmt.value,
-              title=_('unmatched guide values: {len}').format(len=len(rows)))
+    _emit_unmatched(settings(ctx), fmt, unmatched_staff, ["value", "reason", "rows"], _('unmatched guide values: {len}'))

@@ -81,27 +81,39 @@ def load(
     if fmt is Format.json:
         emit_json(report.to_dict())
     else:
-        cols = ["file", "preset", "encoding", "status", "read", "inserted", "updated", "unchanged", "merged", "rejected"]
-        rows = [[f.path, f.preset, f.encoding or f.format, f.status, f.read, f.inserted, f.updated, f.unchanged, f.merged,
-                 f.rejected] for f in report.files]
-        if fmt is Format.table and len(rows) > 1:
-            rows.append(["total", "", "", "", report.read, report.inserted, report.updated, report.unchanged, report.merged,
-                         report.rejected])
-        # shown only when there are any: rows naming people `siyu forget` erased (skipped), existing members a
-        # row linked and merged into another (the store holds that many fewer), links not merged (guardrails)
-        for extra in ("erased", "members_merged", "identity_conflicts"):
-            if getattr(report, extra):
-                cols.append(extra)
-                for row, f in zip(rows, [*report.files, report]):
-                    row.append(getattr(f, extra))
-        if fmt is Format.table:  # headers for people; csv/json keep the stable English keys
-            cols = [_(c) for c in cols]
-            rows = [[_(v) if isinstance(v, str) and (i == 3 or (i == 0 and n >= len(report.files))) else v
-                     for i, v in enumerate(row)] for n, row in enumerate(rows)]  # status; the total row's label
+        cols, rows = _summary_rows(report, fmt)
         title = (_("siyu load {kind} (dry run)") if dry_run else _("siyu load {kind}")).format(kind=kind.value)
         emit_rows(cols, rows, fmt, title=title, drop=(_("encoding"), _("preset")) if fmt is Format.table else ())
         if dry_run and fmt is Format.table:
             _print_dry_rejects(report)
+    _say_rejected(report, fmt, dry_run)
+    ingest.check_exceeded(report)
+
+
+def _summary_rows(report, fmt: Format) -> tuple[list[str], list[list]]:
+    """The load summary, a row per file (and a total row in a table of several), columns as the format wants them."""
+    cols = ["file", "preset", "encoding", "status", "read", "inserted", "updated", "unchanged", "merged", "rejected"]
+    rows = [[f.path, f.preset, f.encoding or f.format, f.status, f.read, f.inserted, f.updated, f.unchanged, f.merged,
+             f.rejected] for f in report.files]
+    if fmt is Format.table and len(rows) > 1:
+        rows.append(["total", "", "", "", report.read, report.inserted, report.updated, report.unchanged, report.merged,
+                     report.rejected])
+    # shown only when there are any: rows naming people `siyu forget` erased (skipped), existing members a
+    # row linked and merged into another (the store holds that many fewer), links not merged (guardrails)
+    for extra in ("erased", "members_merged", "identity_conflicts"):
+        if getattr(report, extra):
+            cols.append(extra)
+            for row, f in zip(rows, [*report.files, report]):
+                row.append(getattr(f, extra))
+    if fmt is Format.table:  # headers for people; csv/json keep the stable English keys
+        cols = [_(c) for c in cols]
+        rows = [[_(v) if isinstance(v, str) and (i == 3 or (i == 0 and n >= len(report.files))) else v
+                 for i, v in enumerate(row)] for n, row in enumerate(rows)]  # status; the total row's label
+    return cols, rows
+
+
+def _say_rejected(report, fmt: Format, dry_run: bool) -> None:
+    """The closing line on stderr: how many rows were (or would be) rejected and where to see them."""
     if dry_run:
         warn(_('dry run — nothing was written'))
         if report.rejected:
@@ -116,7 +128,6 @@ def load(
         else:
             info(ngettext("{count} row rejected — see `siyu rejects`", "{count} rows rejected — see `siyu rejects`",
                           report.rejected).format(count=report.rejected))
-    ingest.check_exceeded(report)
 
 
 DRY_REJECTS_SHOWN = 50  # rejects in a dry run's table (JSON has up to DRY_RUN_REJECTS per file)

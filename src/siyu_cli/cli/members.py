@@ -38,6 +38,16 @@ def _rows_out(result: dict, fmt: Format, title: str) -> None:
               fmt, title=title)
 
 
+def _change(fmt: Format, unmask: bool, title: str, change) -> dict:
+    """Run a merge or split (``change``) with --unmask honoured and print its rows; the result is for the closing line."""
+    from siyu_cli.output import unmask as show_in_full
+
+    show_in_full(unmask)
+    result = change()
+    _rows_out(result, fmt, title)
+    return result
+
+
 @members_app.command("merge")
 def merge_cmd(
     ctx: typer.Context,
@@ -51,11 +61,9 @@ def merge_cmd(
 ) -> None:
     """Merge two members into one person: every table follows, `siyu members split` undoes it."""
     from siyu_cli.members import merge
-    from siyu_cli.output import info, unmask as show_in_full
+    from siyu_cli.output import info
 
-    show_in_full(unmask)
-    result = merge(settings(ctx), a, b, keep=keep, note=note)
-    _rows_out(result, fmt, "siyu members merge")
+    result = _change(fmt, unmask, "siyu members merge", lambda: merge(settings(ctx), a, b, keep=keep, note=note))
     info(_('Merged {value} into {value2} (merge {value3}); undo with `siyu members split {value3}`.').format(value=result['merged_id'], value2=result['survivor_id'], value3=result['merge_id']))
 
 
@@ -68,11 +76,9 @@ def split_cmd(
 ) -> None:
     """Undo a merge: the merged member and its rows come back; loads never merge the two again."""
     from siyu_cli.members import split
-    from siyu_cli.output import info, unmask as show_in_full
+    from siyu_cli.output import info
 
-    show_in_full(unmask)
-    result = split(settings(ctx), ident)
-    _rows_out(result, fmt, "siyu members split")
+    result = _change(fmt, unmask, "siyu members split", lambda: split(settings(ctx), ident))
     info(_('Split {value} from {value2} (merge {value3} undone).').format(value=result['restored_id'], value2=result['survivor_id'], value3=result['merge_id']))
 
 

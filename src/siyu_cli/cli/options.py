@@ -42,3 +42,9 @@ def format_option(allowed: tuple[Format, ...], help: str, default: Format | None
 
     return typer.Option(default.value if plain else default, "--format", "-f", help=help,
                         metavar="<" + "|".join(names) + ">", callback=only_allowed)
+
+
+def default_command_group(help: str) -> typer.Typer:
+    """A command group whose callback is itself a command (``siyu segment``, ``siyu clv``, ``siyu report``,
+    ``siyu demo`` run something without a subcommand), so bare invocation must not print help."""
+    return typer.Typer(help=help, invoke_without_command=True, no_args_is_help=False)

@@ -8,18 +8,14 @@ from typing import Optional
 
 import typer
 
-from siyu_cli.cli.options import TABLE_CSV_JSON, format_option
+from siyu_cli.cli.options import TABLE_CSV_JSON, format_option, default_command_group
 
 from siyu_cli.i18n import N_, _
 
 from siyu_cli.cli.context import settings
 from siyu_cli.output import Format
 
-report_app = typer.Typer(
-    help=N_("KPI report: 会员占比, 在线率, 复购率, 客单价, RFM mix, cohorts, leaderboards, campaigns."),
-    no_args_is_help=False,
-    invoke_without_command=True,
-)
+report_app = default_command_group(N_("KPI report: 会员占比, 在线率, 复购率, 客单价, RFM mix, cohorts, leaderboards, campaigns."))
 
 
 def register(app: typer.Typer) -> None:

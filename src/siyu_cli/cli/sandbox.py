@@ -30,38 +30,6 @@ def _settings_or_none(ctx: typer.Context):
         return None
 
 
-SANDBOX_KEYS = {"port": int, "confirm": str, "confirm_delay": (int, float), "token_ttl": int, "quota": str,
-                "seed": str, "state_dir": str, "faults": list}
-
-
-def _sandbox_config(settings) -> dict:
-    """Defaults for `siyu sandbox serve` from the [sandbox] section of siyu.toml (flags win)."""
-    from siyu_cli.errors import ConfigError
-
-    conf = settings.section("sandbox") if settings is not None else {}
-    for key, value in conf.items():
-        if key not in SANDBOX_KEYS:
-            raise ConfigError(_('{config_file}: unknown key sandbox.{key} (known: {join})').format(config_file=settings.config_file, key=key, join=', '.join(SANDBOX_KEYS)))
-        if not isinstance(value, SANDBOX_KEYS[key]) or isinstance(value, bool):
-            raise ConfigError(_('{config_file}: sandbox.{key} has the wrong type').format(config_file=settings.config_file, key=key))
-    return conf
-
-
-def _write_private(path: Path, value: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(value + "\n")
-    os.chmod(path, 0o600)
-
-
-def _read_private(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8").strip() or None
-    except OSError:
-        return None
-
-
 @sandbox_app.command("serve")
 def serve(
     ctx: typer.Context,
@@ -82,70 +50,13 @@ def serve(
     show_secret: bool = typer.Option(False, "--show-secret", help=N_("Also print the sandbox's own generated secret and robot key.")),
 ) -> None:
     """Serve the sandbox until Ctrl-C; prints the URL and the variables to export."""
-    from siyu_cli.errors import UsageError
-    from siyu_cli.sandbox import SandboxServer
-    from siyu_cli.sandbox.faults import parse_cli
+    from siyu_cli.sandbox.launch import export_lines, resolve_serve_options, start_sandbox
 
     settings = _settings_or_none(ctx)
-    conf = _sandbox_config(settings)
-    port = port if port is not None else conf.get("port", 0)
-    confirm = confirm or conf.get("confirm", "auto")
-    confirm_delay = confirm_delay if confirm_delay is not None else conf.get("confirm_delay", 0.0)
-    token_ttl = token_ttl if token_ttl is not None else conf.get("token_ttl", 7200)
-    quota = quota or conf.get("quota")
-    seed = seed or conf.get("seed", "auto")
-    fault = list(fault) or list(conf.get("faults", []))
-    if state_dir is None and conf.get("state_dir") and settings is not None:
-        state_dir = settings.path(conf["state_dir"])
-    if confirm not in ("auto", "manual", "never"):
-        raise UsageError(_('--confirm must be auto, manual or never'))
-    try:
-        faults = parse_cli(fault)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    quota_spec = None
-    if quota:
-        period, _sep, n = quota.partition(":")
-        if period not in ("month", "week", "day") or (n and not n.isdigit()):
-            raise UsageError(_('--quota must be month, week or day, optionally :N (e.g. day:1)'))
-        quota_spec = {"period": period, "limit": int(n) if n else None}
-    if seed == "store" and settings is None:
-        raise UsageError(_('--seed store needs a workspace (--workspace or SIYU_WORKSPACE)'))
-    if seed not in ("auto", "store", "synthetic", "none"):
-        raise UsageError(_('--seed must be auto, store, synthetic or none'))
-    if state_dir is None:
-        if settings is not None:
-            state_dir = settings.root / ".sandbox"
-        else:
-            import tempfile
-
-            state_dir = Path(tempfile.mkdtemp(prefix="siyu-sandbox-"))
-    state_dir = state_dir.expanduser().resolve()
-    secret_file, robot_file = state_dir / "secret", state_dir / "robot_key"
-    secret = _read_private(secret_file)
-    robot_key = _read_private(robot_file)
-    server = SandboxServer(settings=settings if seed in ("auto", "store") else None, port=port, secret=secret,
-                           robot_keys=[robot_key] if robot_key else None, confirm=confirm,
-                           confirm_delay=confirm_delay, faults=faults, token_ttl=token_ttl, state_dir=state_dir,
-                           quota=quota_spec, seed=seed)
-    _write_private(secret_file, server.secret)
-    _write_private(robot_file, server.robot_keys[0])
-    try:
-        server.start()
-    except OSError as exc:
-        raise UsageError(_('cannot listen on 127.0.0.1:{port}: {strerror}').format(port=port, strerror=exc.strerror)) from None
-    seeded = ", ".join(f"{v} {k}" for k, v in server.seeded.items()) or "no contacts"
-    lines = [
-        f"siyu sandbox listening on {server.url} (confirm={confirm}; {seeded}; deliveries in {state_dir})",
-        "# point siyu at it:",
-        f"export SIYU_WECOM_BASE_URL={server.url}",
-        f"export WECOM_CORP_ID={server.corp_id}",
-        f"export WECOM_SECRET_FILE={secret_file}",
-        f"export WECOM_ROBOT_KEY_FILE={robot_file}",
-    ]
-    if show_secret:  # the sandbox's own generated values, shown only on request
-        lines += [f"export WECOM_SECRET={server.secret}", f"export WECOM_ROBOT_KEY={server.robot_keys[0]}"]
-    typer.echo("\n".join(lines), nl=True)
+    opts = resolve_serve_options(settings, port=port, confirm=confirm, confirm_delay=confirm_delay, fault=fault,
+                                 token_ttl=token_ttl, quota=quota, seed=seed, state_dir=state_dir)
+    server = start_sandbox(settings, opts)
+    typer.echo("\n".join(export_lines(server, opts, show_secret=show_secret)), nl=True)
     import signal
     import sys
 

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from siyu_cli.cli.options import TABLE_CSV_JSON, TABLE_JSON, format_option
+from siyu_cli.cli.options import TABLE_CSV_JSON, TABLE_JSON, format_option, default_command_group
 from siyu_cli.output import Format
 
 from siyu_cli.i18n import N_, _
@@ -16,12 +16,8 @@ from siyu_cli.cli.context import settings
 from siyu_cli.output import rich_text
 
 
-segment_app = typer.Typer(
-    help=N_("RFM segments: `siyu segment` previews (stores nothing); `siyu segment run` (or --save) stores a "
-    "snapshot; list, diff, history and show read stored ones."),
-    invoke_without_command=True,
-    no_args_is_help=False,
-)
+segment_app = default_command_group(N_("RFM segments: `siyu segment` previews (stores nothing); `siyu segment run` (or --save) stores a "
+    "snapshot; list, diff, history and show read stored ones."))
 
 
 def register(app: typer.Typer) -> None:

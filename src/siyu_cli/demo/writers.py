@@ -172,6 +172,12 @@ class WriterBase:
             self.data.bad_rows[:] = shifted
         self.data.bad_rows.append(BadRow(name, number, reason, column, note))
 
+    def _orders_from(self, source: str):
+        """(order, buyer) for the orders one platform's export lists (each order is sold on one platform);
+        the buyer is None for a guest order."""
+        people = self.data.people
+        return ((o, people[o.person] if o.person is not None else None) for o in self.data.orders if o.source == source)
+
     def _stats(self):
         """Per-person order statistics for the Youzan customer export (its 消费次数/消费金额 columns)."""
         stats: dict[int, list] = {}

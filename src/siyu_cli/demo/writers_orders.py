@@ -17,12 +17,8 @@ class OrderWriters(WriterBase):
     def youzan_orders(self) -> DemoFile:
         name = "youzan_orders.csv"
         rng = self.rng
-        people = self.data.people
         lines = [YOUZAN_ORDERS_HEADER + "\r\n"]
-        for o in self.data.orders:
-            if o.source != "youzan":
-                continue
-            p = people[o.person] if o.person is not None else None
+        for o, p in self._orders_from("youzan"):
             style = "slash" if rng.random() < 0.1 else "iso"
             r = rng.random()
             if r < 0.04 or (o.amount >= 1000 and r < 0.6):
@@ -113,13 +109,9 @@ class OrderWriters(WriterBase):
     def tmall_orders(self) -> DemoFile:
         name = "tmall_orders.csv"
         rng = self.rng
-        people = self.data.people
         lines = [TMALL_ORDERS_HEADER + "\r\n"]
         total_paid = 0.0
-        for o in self.data.orders:
-            if o.source != "tmall":
-                continue
-            p = people[o.person]
+        for o, p in self._orders_from("tmall"):
             if o.status == "cancelled":
                 status, reason = "交易关闭", "买家不想买了"
             elif o.status == "refunded":
@@ -178,12 +170,8 @@ class OrderWriters(WriterBase):
     def shopify_orders(self) -> DemoFile:
         name = "shopify_orders.csv"
         rng = self.rng
-        people = self.data.people
         lines = [SHOPIFY_ORDERS_HEADER + "\r\n"]
-        for o in self.data.orders:
-            if o.source != "shopify":
-                continue
-            p = people[o.person]
+        for o, p in self._orders_from("shopify"):
             fin = {"paid": "paid", "cancelled": "voided", "refunded": "refunded",
                    "partially_refunded": "partially_refunded"}[o.status]
             if o.phone_shown:

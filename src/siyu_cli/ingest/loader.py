@@ -100,6 +100,11 @@ class FileReport:
         return d
 
 
+def _summed(name: str) -> property:
+    """A LoadReport total: one count of every file's report, added up."""
+    return property(lambda self: sum(getattr(f, name) for f in self.files))
+
+
 @dataclass
 class LoadReport:
     kind: str
@@ -107,48 +112,17 @@ class LoadReport:
     max_rejects: int = DEFAULT_MAX_REJECTS
     dry_run: bool = False
 
-    def _sum(self, name: str) -> int:
-        return sum(getattr(f, name) for f in self.files)
-
-    @property
-    def read(self) -> int:
-        return self._sum("read")
-
-    @property
-    def inserted(self) -> int:
-        return self._sum("inserted")
-
-    @property
-    def updated(self) -> int:
-        return self._sum("updated")
-
-    @property
-    def unchanged(self) -> int:
-        return self._sum("unchanged")
-
-    @property
-    def rejected(self) -> int:
-        return self._sum("rejected")
-
-    @property
-    def erased(self) -> int:
-        return self._sum("erased")
-
-    @property
-    def merged(self) -> int:
-        return self._sum("merged")
-
-    @property
-    def bad(self) -> int:
-        return self._sum("bad")
-
-    @property
-    def members_merged(self) -> int:
-        return self._sum("members_merged")
-
-    @property
-    def identity_conflicts(self) -> int:
-        return self._sum("identity_conflicts")
+    # totals over the files (the same names as FileReport's counts)
+    read = _summed("read")
+    inserted = _summed("inserted")
+    updated = _summed("updated")
+    unchanged = _summed("unchanged")
+    rejected = _summed("rejected")
+    erased = _summed("erased")
+    merged = _summed("merged")
+    bad = _summed("bad")
+    members_merged = _summed("members_merged")
+    identity_conflicts = _summed("identity_conflicts")
 
     @property
     def conflicts(self) -> dict[str, int]:

@@ -10,7 +10,7 @@ from typing import Any
 from siyu_cli.plan.located import Located
 from siyu_cli.plan.model import (
     ATTACHMENT_KINDS, LINK_KEYS, LINK_LIMITS, MAX_ATTACHMENTS, MINIPROGRAM_KEYS, MINIPROGRAM_LIMITS,
-    TEMPLATE_FILE_BYTES, Attachment, Problem, TemplateSource, closest,
+    TEMPLATE_FILE_BYTES, Attachment, Problem, TemplateSource, closest, parse_time,
 )
 
 def _did_you_mean(word: str, choices) -> str:
@@ -45,6 +45,13 @@ class _Checker:
                 msg = f"unknown key `{key}` in {what}" + (f" (did you mean `{best}`?)" if best else "")
                 self.err(path + (key,), msg, hint, key=True)
         return value
+
+    def time_of(self, path: tuple, mapping: dict, hint: str):
+        """``mapping["time"]`` as a time of day; a bad value is recorded at ``path + ("time",)`` and gives None."""
+        at = parse_time(mapping["time"])
+        if at is None:
+            self.err(path + ("time",), _('bad time {value!r}').format(value=mapping['time']), hint)
+        return at
 
     def string_list(self, path: tuple, value: Any, what: str) -> tuple[str, ...]:
         if value is None:

@@ -172,32 +172,31 @@ class Attachment:
     templates: tuple[tuple[str, TemplateSource], ...] = ()
 
 
-@dataclass(frozen=True)
-class Slot:
-    id: str  # occurrence id for this weekday, e.g. "mon-0800" (unique within the playbook)
-    slot_id: str  # the slot as written (its id, or the occurrence id)
-    index: int  # position in `week:`
-    weekday: int  # 0 = Monday
-    at: time
-    kind: str
-    kind_id: str
-    channel: str
-    template: TemplateSource
-    attachments: tuple[Attachment, ...] = ()
+@dataclass(frozen=True, kw_only=True)
+class Scheduled:
+    """What a weekly slot and an SOP step share: a message of a kind, on a channel, at a time of day."""
 
-
-@dataclass(frozen=True)
-class SopStep:
     id: str
-    index: int
-    day: int
+    index: int  # position in `week:` / `steps:`
     at: time
     kind: str
     kind_id: str
     channel: str
-    condition: str
     template: TemplateSource
     attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Slot(Scheduled):
+    # id: the occurrence id for this weekday, e.g. "mon-0800" (unique within the playbook)
+    slot_id: str  # the slot as written (its id, or the occurrence id)
+    weekday: int  # 0 = Monday
+
+
+@dataclass(frozen=True, kw_only=True)
+class SopStep(Scheduled):
+    day: int
+    condition: str
 
 
 @dataclass(frozen=True)

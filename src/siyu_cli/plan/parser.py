@@ -243,9 +243,7 @@ def _parse_week(c: _Checker, value: Any, rules: Rules) -> tuple[Slot, ...]:
         if "time" not in s:
             c.err(p, _('slot week[{i}] has no `time`').format(i=i), _('e.g. time: "08:00"'))
         else:
-            at = parse_time(s["time"])
-            if at is None:
-                c.err(p + ("time",), _('bad time {value!r}').format(value=s['time']), _('write 24-hour time as "HH:MM", e.g. "08:30"'))
+            at = c.time_of(p, s, _('write 24-hour time as "HH:MM", e.g. "08:30"'))
         kind = c.text(p + ("kind",), s.get("kind"), "kind") or "消息"
         channel = s.get("channel", rules.channel)
         if channel not in SLOT_CHANNELS:
@@ -306,10 +304,8 @@ def _parse_sop(c: _Checker, value: Any) -> Sop | None:
         channel = "customer"
     default_time = time(10, 0)
     if "time" in s:
-        t = parse_time(s["time"])
-        if t is None:
-            c.err(("sop", "time"), _('bad time {value!r}').format(value=s['time']), _('write 24-hour time as "HH:MM"'))
-        else:
+        t = c.time_of(("sop",), s, _('write 24-hour time as "HH:MM"'))
+        if t is not None:
             default_time = t
     aud, all_ = _parse_sop_audience(c, s, anchor)
     stores = c.string_list(("sop", "audience", "stores"), aud.get("stores"), "sop.audience.stores")
@@ -345,9 +341,7 @@ def _parse_sop_step(c: _Checker, i: int, item: Any, seen: dict[str, int], channe
         day = None
     at = default_time
     if "time" in st:
-        at = parse_time(st["time"])
-        if at is None:
-            c.err(p + ("time",), _('bad time {value!r}').format(value=st['time']), _('write 24-hour time as "HH:MM"'))
+        at = c.time_of(p, st, _('write 24-hour time as "HH:MM"'))
     sid = c.text(p + ("id",), st.get("id"), "id")
     if sid is None and isinstance(day, int):
         sid = f"d{day}"

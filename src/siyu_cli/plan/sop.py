@@ -102,92 +102,116 @@ def _candidates_sql(pb: Playbook, step: SopStep, day0: date) -> tuple[str, list[
     of them or did not list them. The scheme's first snapshot has no previous one, so
     nobody enters on it. ``anchor_at`` is the start of D in the playbook's zone.
     """
-    sop = pb.sop
-    if sop.anchor == "clv_alive_below":
-        # like segment_entered, over `siyu clv` fits: per as_of the newest fit counts; a member's day 0 is
-        # the as_of of the fit where P(alive) < threshold while the previous counted fit had it ≥ threshold
-        # (or had no prediction for them). The first fit has no previous one: nobody enters on it.
-        base = f"""
-        WITH fits AS (SELECT as_of, max(fit_id) AS fit_id FROM clv_fits GROUP BY as_of),
-        seq AS (SELECT as_of, fit_id, lag(fit_id) OVER (ORDER BY as_of) AS prev_id FROM fits),
-        entered AS (
-            SELECT cur.member_id, s.as_of FROM seq s JOIN clv_members cur ON cur.fit_id = s.fit_id
-            WHERE s.as_of = ? AND s.prev_id IS NOT NULL AND cur.p_alive < ?
-              AND NOT EXISTS (SELECT 1 FROM clv_members p
-                              WHERE p.fit_id = s.prev_id AND p.member_id = cur.member_id AND p.p_alive < ?)
-        )
-        SELECT e.member_id, m.member_id IS NULL AS missing, {_MEMBER_COLUMNS},
-               m.external_userid, m.phone, timezone(?, CAST(e.as_of AS TIMESTAMP)) AS anchor_at,
-               NULL AS segment_id, NULL AS segment_name
-        FROM entered e LEFT JOIN members m ON m.member_id = e.member_id
-        """
-        return base, [day0, sop.p_alive_below, sop.p_alive_below, pb.timezone]
-    if sop.anchor == "segment_entered":
-        from siyu_cli.segment.snapshots import snapshots_by_day_sql
+    anchor = pb.sop.anchor
+    if anchor == "clv_alive_below":
+        return _clv_alive_below_sql(pb, day0)
+    if anchor == "segment_entered":
+        return _segment_entered_sql(pb, day0)
+    if anchor in CONTACT_EVENT_ANCHORS:
+        return _contact_event_sql(pb, day0)
+    if anchor == "group_join":
+        return _group_join_sql(pb, day0)
+    return _member_join_sql(pb, day0)
 
-        ids = list(sop.segments)
-        marks = ", ".join("?" for _ in ids)
-        custom = sop.scheme.startswith("custom:")
 
-        def member_in(alias: str) -> tuple[str, list[Any]]:
-            # custom schemes are not validated against a catalogue: match ids or names as written
-            if custom:
-                return f"({alias}.segment_id IN ({marks}) OR {alias}.segment_name IN ({marks}))", ids + ids
-            return f"{alias}.segment_id IN ({marks})", ids
+def _clv_alive_below_sql(pb: Playbook, day0: date) -> tuple[str, list[Any]]:
+    """Day 0 = the as_of of the `siyu clv` fit where a member's P(alive) fell below the threshold."""
+    # like segment_entered, over `siyu clv` fits: per as_of the newest fit counts; a member's day 0 is
+    # the as_of of the fit where P(alive) < threshold while the previous counted fit had it ≥ threshold
+    # (or had no prediction for them). The first fit has no previous one: nobody enters on it.
+    base = f"""
+    WITH fits AS (SELECT as_of, max(fit_id) AS fit_id FROM clv_fits GROUP BY as_of),
+    seq AS (SELECT as_of, fit_id, lag(fit_id) OVER (ORDER BY as_of) AS prev_id FROM fits),
+    entered AS (
+        SELECT cur.member_id, s.as_of FROM seq s JOIN clv_members cur ON cur.fit_id = s.fit_id
+        WHERE s.as_of = ? AND s.prev_id IS NOT NULL AND cur.p_alive < ?
+          AND NOT EXISTS (SELECT 1 FROM clv_members p
+                          WHERE p.fit_id = s.prev_id AND p.member_id = cur.member_id AND p.p_alive < ?)
+    )
+    SELECT e.member_id, m.member_id IS NULL AS missing, {_MEMBER_COLUMNS},
+           m.external_userid, m.phone, timezone(?, CAST(e.as_of AS TIMESTAMP)) AS anchor_at,
+           NULL AS segment_id, NULL AS segment_name
+    FROM entered e LEFT JOIN members m ON m.member_id = e.member_id
+    """
+    return base, [day0, pb.sop.p_alive_below, pb.sop.p_alive_below, pb.timezone]
 
-        cur_sql, cur_params = member_in("cur")
-        prev_sql, prev_params = member_in("p")
-        base = f"""
-        WITH snaps AS ({snapshots_by_day_sql()}), seq AS (
-            SELECT as_of, snapshot_id, lag(snapshot_id) OVER (ORDER BY as_of) AS prev_id FROM snaps
-        ), entered AS (
-            SELECT cur.member_id, s.as_of, cur.segment_id, cur.segment_name
-            FROM seq s JOIN segment_members cur ON cur.snapshot_id = s.snapshot_id
-            WHERE s.as_of = ? AND s.prev_id IS NOT NULL AND {cur_sql}
-              AND NOT EXISTS (SELECT 1 FROM segment_members p
-                              WHERE p.snapshot_id = s.prev_id AND p.member_id = cur.member_id AND {prev_sql})
-        )
-        SELECT e.member_id, m.member_id IS NULL AS missing, {_MEMBER_COLUMNS},
-               m.external_userid, m.phone, timezone(?, CAST(e.as_of AS TIMESTAMP)) AS anchor_at,
-               e.segment_id, e.segment_name
-        FROM entered e LEFT JOIN members m ON m.member_id = e.member_id
-        """
-        return base, [sop.scheme, day0, *cur_params, *prev_params, pb.timezone]
-    if sop.anchor in CONTACT_EVENT_ANCHORS:
-        # a contact event seen by `siyu sync wecom` (siyu_cli.sync): day 0 is the day it happened
-        base = f"""
-        WITH ev AS (
-            SELECT member_id, external_userid, min(event_at) AS anchor_at FROM contact_events
-            WHERE list_contains(?::VARCHAR[], kind) AND CAST(timezone(?, event_at) AS DATE) = ?
-            GROUP BY member_id, external_userid
-        )
-        SELECT coalesce(m.member_id, ev.external_userid) AS member_id, m.member_id IS NULL AS missing,
-               {_MEMBER_COLUMNS}, coalesce(m.external_userid, ev.external_userid) AS external_userid, m.phone,
-               ev.anchor_at, NULL AS segment_id, NULL AS segment_name
-        FROM ev LEFT JOIN members m ON m.member_id = ev.member_id
-        """
-        return base, [list(ANCHOR_KINDS.get(sop.anchor, (sop.anchor,))), pb.timezone, day0]
-    if sop.anchor == "group_join":
-        base = f"""
-        WITH joins AS (
-            SELECT external_userid, min(member_id) AS member_id, min(joined_at) AS anchor_at
-            FROM group_members WHERE joined_at IS NOT NULL GROUP BY external_userid
-        )
-        SELECT coalesce(m.member_id, j.member_id, j.external_userid) AS member_id,
-               m.member_id IS NULL AS missing, {_MEMBER_COLUMNS},
-               coalesce(m.external_userid, j.external_userid) AS external_userid, m.phone, j.anchor_at,
-               NULL AS segment_id, NULL AS segment_name
-        FROM joins j LEFT JOIN members m
-          ON m.member_id = j.member_id OR (j.member_id IS NULL AND m.external_userid = j.external_userid)
-        WHERE CAST(timezone(?, j.anchor_at) AS DATE) = ?
-        """
-    else:
-        base = f"""
-        SELECT m.member_id, false AS missing, {_MEMBER_COLUMNS},
-               m.external_userid, m.phone, m.join_at AS anchor_at, NULL AS segment_id, NULL AS segment_name
-        FROM members m
-        WHERE m.join_at IS NOT NULL AND CAST(timezone(?, m.join_at) AS DATE) = ?
-        """
+
+def _segment_entered_sql(pb: Playbook, day0: date) -> tuple[str, list[Any]]:
+    """Day 0 = the as_of of the snapshot where a member entered one of the SOP's segments."""
+    from siyu_cli.segment.snapshots import snapshots_by_day_sql
+
+    ids = list(pb.sop.segments)
+    marks = ", ".join("?" for _ in ids)
+    custom = pb.sop.scheme.startswith("custom:")
+
+    def member_in(alias: str) -> tuple[str, list[Any]]:
+        # custom schemes are not validated against a catalogue: match ids or names as written
+        if custom:
+            return f"({alias}.segment_id IN ({marks}) OR {alias}.segment_name IN ({marks}))", ids + ids
+        return f"{alias}.segment_id IN ({marks})", ids
+
+    cur_sql, cur_params = member_in("cur")
+    prev_sql, prev_params = member_in("p")
+    base = f"""
+    WITH snaps AS ({snapshots_by_day_sql()}), seq AS (
+        SELECT as_of, snapshot_id, lag(snapshot_id) OVER (ORDER BY as_of) AS prev_id FROM snaps
+    ), entered AS (
+        SELECT cur.member_id, s.as_of, cur.segment_id, cur.segment_name
+        FROM seq s JOIN segment_members cur ON cur.snapshot_id = s.snapshot_id
+        WHERE s.as_of = ? AND s.prev_id IS NOT NULL AND {cur_sql}
+          AND NOT EXISTS (SELECT 1 FROM segment_members p
+                          WHERE p.snapshot_id = s.prev_id AND p.member_id = cur.member_id AND {prev_sql})
+    )
+    SELECT e.member_id, m.member_id IS NULL AS missing, {_MEMBER_COLUMNS},
+           m.external_userid, m.phone, timezone(?, CAST(e.as_of AS TIMESTAMP)) AS anchor_at,
+           e.segment_id, e.segment_name
+    FROM entered e LEFT JOIN members m ON m.member_id = e.member_id
+    """
+    return base, [pb.sop.scheme, day0, *cur_params, *prev_params, pb.timezone]
+
+
+def _contact_event_sql(pb: Playbook, day0: date) -> tuple[str, list[Any]]:
+    """Day 0 = the day of a contact event seen by `siyu sync wecom` (relation lost/added, group left)."""
+    base = f"""
+    WITH ev AS (
+        SELECT member_id, external_userid, min(event_at) AS anchor_at FROM contact_events
+        WHERE list_contains(?::VARCHAR[], kind) AND CAST(timezone(?, event_at) AS DATE) = ?
+        GROUP BY member_id, external_userid
+    )
+    SELECT coalesce(m.member_id, ev.external_userid) AS member_id, m.member_id IS NULL AS missing,
+           {_MEMBER_COLUMNS}, coalesce(m.external_userid, ev.external_userid) AS external_userid, m.phone,
+           ev.anchor_at, NULL AS segment_id, NULL AS segment_name
+    FROM ev LEFT JOIN members m ON m.member_id = ev.member_id
+    """
+    return base, [list(ANCHOR_KINDS.get(pb.sop.anchor, (pb.sop.anchor,))), pb.timezone, day0]
+
+
+def _group_join_sql(pb: Playbook, day0: date) -> tuple[str, list[Any]]:
+    """Day 0 = the day a customer first joined a group (a customer not yet a member counts by external id)."""
+    base = f"""
+    WITH joins AS (
+        SELECT external_userid, min(member_id) AS member_id, min(joined_at) AS anchor_at
+        FROM group_members WHERE joined_at IS NOT NULL GROUP BY external_userid
+    )
+    SELECT coalesce(m.member_id, j.member_id, j.external_userid) AS member_id,
+           m.member_id IS NULL AS missing, {_MEMBER_COLUMNS},
+           coalesce(m.external_userid, j.external_userid) AS external_userid, m.phone, j.anchor_at,
+           NULL AS segment_id, NULL AS segment_name
+    FROM joins j LEFT JOIN members m
+      ON m.member_id = j.member_id OR (j.member_id IS NULL AND m.external_userid = j.external_userid)
+    WHERE CAST(timezone(?, j.anchor_at) AS DATE) = ?
+    """
+    return base, [pb.timezone, day0]
+
+
+def _member_join_sql(pb: Playbook, day0: date) -> tuple[str, list[Any]]:
+    """Day 0 = the day the member joined (``members.join_at``), the default anchor."""
+    base = f"""
+    SELECT m.member_id, false AS missing, {_MEMBER_COLUMNS},
+           m.external_userid, m.phone, m.join_at AS anchor_at, NULL AS segment_id, NULL AS segment_name
+    FROM members m
+    WHERE m.join_at IS NOT NULL AND CAST(timezone(?, m.join_at) AS DATE) = ?
+    """
     return base, [pb.timezone, day0]
 
 

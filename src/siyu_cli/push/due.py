@@ -155,8 +155,6 @@ def push_due(
     committed ledger transitions and its own crash reconciliation.
     """
     from siyu_cli.push import ledger
-    from siyu_cli.push.campaigns import create_campaign
-    from siyu_cli.push.sender import _close, make_client, send_campaign
 
     now = now or clock.now()
     report = DueReport(start, end, dry_run=dry_run)
@@ -167,17 +165,7 @@ def push_due(
         return report
     if dry_run:
         return _dry_run(settings, due, report, now)
-    clients: dict[str, object] = {}  # "wecom" | "robot" -> a client this call made (and closes)
-
-    def client_for(channel: str):
-        robot = channel == "robot"
-        if client is not None and robot == hasattr(client, "send_text"):
-            return client
-        kind = "robot" if robot else "wecom"
-        if kind not in clients:
-            clients[kind] = make_client(settings, channel)
-        return clients[kind]
-
+    clients = _Clients(settings, client)
     hold = float(settings.section("push").get("store_hold_seconds", 2.0))
     try:
         with ledger.StoreSession(settings, hold) as session:
@@ -189,33 +177,13 @@ def push_due(
             for msg in due:
                 session.release_if_old()  # let other siyu processes at the store between campaigns
                 item = _item(msg)
-                cid = item["campaign_id"]
                 report.items.append(item)
                 if getattr(msg, "error", None):  # its template failed for this group/member: held back, no campaign
                     item.update(outcome="held", reason="template", error=msg.error)
                     continue
                 try:
-                    status = status_by_key.get(msg.key)
-                    if status is None:
-                        res = create_campaign(settings, _spec(msg), now=now, session=session, with_preview=False)
-                        # another process may have created it since the lookup: then it is that one's status
-                        item["created"] = res["created"]
-                        status = status_by_key[msg.key] = res["status"]
-                    if status in FINISHED:
-                        item["outcome"] = "already_" + status if not item["created"] else status
-                        continue
-                    if not send:
-                        item["outcome"] = "created" if item["created"] else "pending"
-                        continue
-                    if msg.scheduled_at > now:
-                        item["outcome"] = "not_yet_due"
-                        continue
-                    rep = send_campaign(settings, cid, client=client_for(msg.channel), now=now, session=session)
-                    status_by_key[msg.key] = rep.status
-                    item["states"] = rep.states
-                    item["outcome"] = rep.status if rep.status in ("sent", "partial", "empty") else "pending"
-                    if rep.stopped:
-                        item["error"] = rep.stopped
+                    _create_and_send(settings, msg, item, status_by_key, session=session, clients=clients,
+                                     send=send, now=now)
                 except TemporaryFailure as exc:
                     item["outcome"] = "held"
                     item["error"] = exc.message
@@ -223,9 +191,63 @@ def push_due(
                     item["outcome"] = "failed"
                     item["error"] = exc.message
     finally:
-        for c in clients.values():
-            _close(c, True)
+        clients.close()
     return report
+
+
+class _Clients:
+    """One WeCom client per kind for the whole call (so one token); the caller's own client is used as given."""
+
+    def __init__(self, settings, client=None):
+        self.settings, self.client = settings, client
+        self.made: dict[str, object] = {}  # "wecom" | "robot" -> a client this call made (and closes)
+
+    def for_channel(self, channel: str):
+        robot = channel == "robot"
+        if self.client is not None and robot == hasattr(self.client, "send_text"):
+            return self.client
+        kind = "robot" if robot else "wecom"
+        if kind not in self.made:
+            from siyu_cli.push.sender import make_client
+
+            self.made[kind] = make_client(self.settings, channel)
+        return self.made[kind]
+
+    def close(self) -> None:
+        from siyu_cli.push.sender import _close
+
+        for c in self.made.values():
+            _close(c, True)
+
+
+def _create_and_send(settings, msg, item: dict, status_by_key: dict, *, session, clients: _Clients, send: bool,
+                     now: datetime) -> None:
+    """One due message: find or create its campaign, then send it if due; the outcome goes into ``item``."""
+    from siyu_cli.push.campaigns import create_campaign
+    from siyu_cli.push.sender import send_campaign
+
+    status = status_by_key.get(msg.key)
+    if status is None:
+        res = create_campaign(settings, _spec(msg), now=now, session=session, with_preview=False)
+        # another process may have created it since the lookup: then it is that one's status
+        item["created"] = res["created"]
+        status = status_by_key[msg.key] = res["status"]
+    if status in FINISHED:
+        item["outcome"] = "already_" + status if not item["created"] else status
+        return
+    if not send:
+        item["outcome"] = "created" if item["created"] else "pending"
+        return
+    if msg.scheduled_at > now:
+        item["outcome"] = "not_yet_due"
+        return
+    rep = send_campaign(settings, item["campaign_id"], client=clients.for_channel(msg.channel), now=now,
+                        session=session)
+    status_by_key[msg.key] = rep.status
+    item["states"] = rep.states
+    item["outcome"] = rep.status if rep.status in ("sent", "partial", "empty") else "pending"
+    if rep.stopped:
+        item["error"] = rep.stopped
 
 
 def _item(msg) -> dict:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from siyu_cli.sandbox.wire import _page, err, ok
+from siyu_cli.sandbox.wire import err, ok, paged_ok
 
 
 class DirectoryAPI:
@@ -105,10 +105,7 @@ class DirectoryAPI:
         status_filter = int(body.get("status_filter") or 0)
         rows = [{"chat_id": cid, "status": 0} for cid, g in self.groups.items()
                 if (not owners or g["owner"] in owners) and status_filter == 0]
-        chunk, nxt = _page(rows, body, default=limit, maximum=1000)
-        if chunk is None:
-            return err(40058, "invalid cursor")
-        return ok(group_chat_list=chunk, next_cursor=nxt)
+        return paged_ok(rows, body, "group_chat_list", default=limit, maximum=1000)
 
     def groupchat_get(self, query: dict, body: dict) -> dict:
         cid = body.get("chat_id")

@@ -9,8 +9,9 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import secrets as _secrets
+from typing import Any
 
-from siyu_cli.sandbox.wire import _page, err, ok
+from siyu_cli.sandbox.wire import err, ok, paged_ok
 
 
 class MassSendAPI:
@@ -83,13 +84,8 @@ class MassSendAPI:
                 self.usage.setdefault(rid, []).append(now)
                 self._deliver(channel, msg["msgid"], userid, rid, msg["text"], msg["attachments"], now)
 
-    def add_msg_template(self, query: dict, body: dict) -> dict:
-        chat_type = body.get("chat_type", "single")
-        sender = body.get("sender")
-        text = (body.get("text") or {}).get("content")
-        attachments = body.get("attachments") or []
-        if chat_type not in ("single", "group"):
-            return err(40058, "chat_type")
+    def _check_content(self, text: str | None, attachments: Any) -> dict | None:
+        """WeCom's checks on a mass send's text and attachments: the errcode of the first that fails, else None."""
         if text is not None and len(text.encode("utf-8")) > 4000:
             return err(45002, "text over 4000 bytes")
         if not isinstance(attachments, list):
@@ -110,44 +106,66 @@ class MassSendAPI:
                 return err(40058, "miniprogram fields are required")
         if not text and not attachments:
             return err(44004)
+        return None
+
+    def _route_customers(self, body: dict, sender: str | None, fail: list[str], routed: dict[str, list[str]]):
+        """chat_type single: each customer goes to their last-contacting guide; unknown ones into ``fail``."""
+        ids = body.get("external_userid")
+        if body.get("chat_id_list"):
+            return err(40058, "chat_id_list is for chat_type group")
+        if ids is not None and (not isinstance(ids, list) or len(ids) > 10_000):
+            return err(40058, "external_userid over 10000")
+        if not ids and not sender:
+            return err(40058, "sender and external_userid cannot both be empty")
+        if not ids:
+            ids = [e for e, c in self.contacts.items() if sender in c["followers"]]
+        for ext in dict.fromkeys(ids):
+            c = self.contacts.get(ext)
+            if c is None or not c["followers"]:
+                fail.append(ext)
+                continue
+            guide = c["last"] if c["last"] in c["followers"] else next(iter(c["followers"]))
+            routed.setdefault(guide, []).append(ext)
+        return None
+
+    def _route_groups(self, body: dict, sender: str | None, fail: list[str], routed: dict[str, list[str]]):
+        """chat_type group: the sender's own groups only; any other chat id goes into ``fail``."""
+        if not sender:
+            return err(40058, "sender is required for chat_type group")
+        if body.get("external_userid"):
+            return err(40058, "external_userid is for chat_type single")
+        chats = body.get("chat_id_list")
+        if chats is not None and (not isinstance(chats, list) or len(chats) > 2000):
+            return err(40058, "chat_id_list over 2000")
+        if not chats:
+            chats = [cid for cid, g in self.groups.items() if g["owner"] == sender]
+        for cid in dict.fromkeys(chats):
+            g = self.groups.get(cid)
+            if g is None or g["owner"] != sender:
+                fail.append(cid)
+            else:
+                routed.setdefault(sender, []).append(cid)
+        return None
+
+    def add_msg_template(self, query: dict, body: dict) -> dict:
+        chat_type = body.get("chat_type", "single")
+        sender = body.get("sender")
+        text = (body.get("text") or {}).get("content")
+        attachments = body.get("attachments") or []
+        if chat_type not in ("single", "group"):
+            return err(40058, "chat_type")
+        problem = self._check_content(text, attachments)
+        if problem is not None:
+            return problem
         if sender is not None and sender not in self.staff:
             return err(40003)
         now = self.clock()
         fail: list[str] = []
         routed: dict[str, list[str]] = {}
-        if chat_type == "single":
-            ids = body.get("external_userid")
-            if body.get("chat_id_list"):
-                return err(40058, "chat_id_list is for chat_type group")
-            if ids is not None and (not isinstance(ids, list) or len(ids) > 10_000):
-                return err(40058, "external_userid over 10000")
-            if not ids and not sender:
-                return err(40058, "sender and external_userid cannot both be empty")
-            if not ids:
-                ids = [e for e, c in self.contacts.items() if sender in c["followers"]]
-            for ext in dict.fromkeys(ids):
-                c = self.contacts.get(ext)
-                if c is None or not c["followers"]:
-                    fail.append(ext)
-                    continue
-                guide = c["last"] if c["last"] in c["followers"] else next(iter(c["followers"]))
-                routed.setdefault(guide, []).append(ext)
-        else:
-            if not sender:
-                return err(40058, "sender is required for chat_type group")
-            if body.get("external_userid"):
-                return err(40058, "external_userid is for chat_type single")
-            chats = body.get("chat_id_list")
-            if chats is not None and (not isinstance(chats, list) or len(chats) > 2000):
-                return err(40058, "chat_id_list over 2000")
-            if not chats:
-                chats = [cid for cid, g in self.groups.items() if g["owner"] == sender]
-            for cid in dict.fromkeys(chats):
-                g = self.groups.get(cid)
-                if g is None or g["owner"] != sender:
-                    fail.append(cid)
-                else:
-                    routed.setdefault(sender, []).append(cid)
+        route = self._route_customers if chat_type == "single" else self._route_groups
+        problem = route(body, sender, fail, routed)
+        if problem is not None:
+            return problem
         eligible = sum(1 for rs in routed.values() for r in rs if not self.over_quota(r, now))
         if not eligible:
             return err(41048, fail_list=fail)
@@ -200,10 +218,7 @@ class MassSendAPI:
                 rec["text"] = {"content": m["text"]}
             rec["attachments"] = m["attachments"]
             found.append(rec)
-        chunk, nxt = _page(found, body, default=50, maximum=100, over_max_default=True)
-        if chunk is None:
-            return err(40058, "invalid cursor")
-        return ok(group_msg_list=chunk, next_cursor=nxt)
+        return paged_ok(found, body, "group_msg_list", default=50, maximum=100, over_max_default=True)
 
     def get_groupmsg_task(self, query: dict, body: dict) -> dict:
         msg, e = self._msg(body, poll=True)
@@ -215,10 +230,7 @@ class MassSendAPI:
             if t["send_time"]:
                 row["send_time"] = t["send_time"]
             rows.append(row)
-        chunk, nxt = _page(rows, body, default=500, maximum=1000)
-        if chunk is None:
-            return err(40058, "invalid cursor")
-        return ok(task_list=chunk, next_cursor=nxt)
+        return paged_ok(rows, body, "task_list", default=500, maximum=1000)
 
     def get_groupmsg_send_result(self, query: dict, body: dict) -> dict:
         msg, e = self._msg(body, poll=True)
@@ -234,10 +246,7 @@ class MassSendAPI:
             if res["status"] == 1:
                 row["send_time"] = res["send_time"]
             rows.append(row)
-        chunk, nxt = _page(rows, body, default=500, maximum=1000)
-        if chunk is None:
-            return err(40058, "invalid cursor")
-        return ok(send_list=chunk, next_cursor=nxt)
+        return paged_ok(rows, body, "send_list", default=500, maximum=1000)
 
     def remind_groupmsg_send(self, query: dict, body: dict) -> dict:
         msg, e = self._msg(body)

@@ -81,4 +81,12 @@ def _page(items: list, body: dict, *, default: int, maximum: int, over_max_defau
     return chunk, nxt
 
 
+def paged_ok(items: list, body: dict, key: str, *, default: int, maximum: int, over_max_default: bool = False) -> dict:
+    """One page of ``items`` as WeCom answers a list call (``{key: [...], next_cursor}``); a bad cursor is 40058."""
+    chunk, nxt = _page(items, body, default=default, maximum=maximum, over_max_default=over_max_default)
+    if chunk is None:
+        return err(40058, "invalid cursor")
+    return ok(**{key: chunk}, next_cursor=nxt)
+
+
 page = _page  # public name for the API mixins (contacts.py, tags.py, activity.py)

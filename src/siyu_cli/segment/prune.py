@@ -81,6 +81,65 @@ def parse_age(text: str) -> tuple[int, str]:
     return int(norm[:-1]), norm[-1]
 
 
+def _snapshots_in_scope(con: "duckdb.DuckDBPyConnection", scheme: str | None) -> list[dict[str, Any]]:
+    """Snapshot metadata rows (oldest id first), of one scheme if named; an unknown scheme is a usage error."""
+    from siyu_cli.segment.snapshots import SNAPSHOT_COLUMNS
+
+    where, args = ("WHERE scheme = ?", [scheme]) if scheme else ("", [])
+    rows = con.execute(
+        f"SELECT {', '.join(SNAPSHOT_COLUMNS)} FROM segment_snapshots {where} ORDER BY snapshot_id", args
+    ).fetchall()
+    if scheme and not rows:
+        known = [r[0] for r in con.execute("SELECT DISTINCT scheme FROM segment_snapshots ORDER BY 1").fetchall()]
+        raise UsageError(_('no snapshots of scheme {scheme!r} (stored: {value})').format(scheme=scheme, value=', '.join(known) or 'none'))
+    return [dict(zip(SNAPSHOT_COLUMNS, r)) for r in rows]
+
+
+def _campaign_snapshots(con: "duckdb.DuckDBPyConnection") -> dict[int, list[str]]:
+    """snapshot_id → the push campaigns that reference it (their control group reads it, so it stays)."""
+    campaigns: dict[int, list[str]] = {}
+    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'push_campaigns'").fetchone()[0]:
+        for sid, cid in con.execute(
+            "SELECT snapshot_id, campaign_id FROM push_campaigns WHERE snapshot_id IS NOT NULL ORDER BY campaign_id"
+        ).fetchall():
+            campaigns.setdefault(int(sid), []).append(cid)
+    return campaigns
+
+
+def _rank_in_scheme(snaps: list[dict[str, Any]]) -> dict[int, int]:
+    """snapshot_id → 1 for the latest of its scheme (latest as_of, then highest id), 2 for the next, …"""
+    rank: dict[int, int] = {}
+    seen: dict[str, int] = {}
+    for s in sorted(snaps, key=lambda s: (s["as_of"] is not None, s["as_of"] or date.min, s["snapshot_id"]),
+                    reverse=True):
+        seen[s["scheme"]] = seen.get(s["scheme"], 0) + 1
+        rank[s["snapshot_id"]] = seen[s["scheme"]]
+    return rank
+
+
+def _day(s: dict[str, Any]) -> date | None:
+    """The date a snapshot counts as: its as_of, else the day it was created."""
+    if s["as_of"] is not None:
+        return s["as_of"]
+    return s["created_at"].date() if s["created_at"] is not None else None
+
+
+def _keep_last_of_month(snaps: list[dict[str, Any]]) -> None:
+    """keep_monthly: the last snapshot of each (scheme, month) among those about to go gets a reason to stay."""
+    last_of_month: dict[tuple[str, int, int], dict[str, Any]] = {}
+    for s in snaps:
+        d = _day(s)
+        if d is None:
+            continue
+        key = (s["scheme"], d.year, d.month)
+        cur = last_of_month.get(key)
+        if cur is None or (d, s["snapshot_id"]) > (_day(cur), cur["snapshot_id"]):
+            last_of_month[key] = s
+    for (_key, y, m), s in last_of_month.items():
+        if not s["reasons"]:
+            s["reasons"].append(f"{MONTHLY} {y:04d}-{m:02d}")
+
+
 def plan_prune(
     con: "duckdb.DuckDBPyConnection",
     *,
@@ -92,7 +151,7 @@ def plan_prune(
 ) -> PruneResult:
     """Decide, per snapshot in scope, deleted or kept (with the reasons). Reads only snapshot metadata."""
     from siyu_cli.segment.measures import _minus
-    from siyu_cli.segment.snapshots import SNAPSHOT_COLUMNS, latest_snapshot
+    from siyu_cli.segment.snapshots import latest_snapshot
 
     if keep_last is None and older_than is None:
         raise UsageError(_('say what to keep: --keep-last N and/or --older-than 90d'))
@@ -103,34 +162,10 @@ def plan_prune(
         n, unit = parse_age(older_than)
         older_than = f"{n}{unit}"
         cutoff = _minus(today, n, unit)
-    where, args = ("WHERE scheme = ?", [scheme]) if scheme else ("", [])
-    rows = con.execute(
-        f"SELECT {', '.join(SNAPSHOT_COLUMNS)} FROM segment_snapshots {where} ORDER BY snapshot_id", args
-    ).fetchall()
-    if scheme and not rows:
-        known = [r[0] for r in con.execute("SELECT DISTINCT scheme FROM segment_snapshots ORDER BY 1").fetchall()]
-        raise UsageError(_('no snapshots of scheme {scheme!r} (stored: {value})').format(scheme=scheme, value=', '.join(known) or 'none'))
-    campaigns: dict[int, list[str]] = {}
-    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'push_campaigns'").fetchone()[0]:
-        for sid, cid in con.execute(
-            "SELECT snapshot_id, campaign_id FROM push_campaigns WHERE snapshot_id IS NOT NULL ORDER BY campaign_id"
-        ).fetchall():
-            campaigns.setdefault(int(sid), []).append(cid)
-
-    snaps = [dict(zip(SNAPSHOT_COLUMNS, r)) for r in rows]
-    rank: dict[int, int] = {}  # 1 = latest of its scheme (latest as_of, then highest id)
-    seen: dict[str, int] = {}
-    for s in sorted(snaps, key=lambda s: (s["as_of"] is not None, s["as_of"] or date.min, s["snapshot_id"]),
-                    reverse=True):
-        seen[s["scheme"]] = seen.get(s["scheme"], 0) + 1
-        rank[s["snapshot_id"]] = seen[s["scheme"]]
-    newest = {latest_snapshot(con, name)["snapshot_id"] for name in seen}  # never deleted
-
-    def day(s: dict[str, Any]) -> date | None:
-        if s["as_of"] is not None:
-            return s["as_of"]
-        return s["created_at"].date() if s["created_at"] is not None else None
-
+    snaps = _snapshots_in_scope(con, scheme)
+    campaigns = _campaign_snapshots(con)
+    rank = _rank_in_scheme(snaps)
+    newest = {latest_snapshot(con, name)["snapshot_id"] for name in {s["scheme"] for s in snaps}}  # never deleted
     for s in snaps:
         sid = s["snapshot_id"]
         reasons = []
@@ -139,25 +174,14 @@ def plan_prune(
         if sid in campaigns:
             reasons.append(f"{CAMPAIGN} {', '.join(campaigns[sid])}")
         by_count = keep_last is not None and rank[sid] <= int(keep_last)
-        by_age = cutoff is not None and (day(s) is None or day(s) >= cutoff)
+        by_age = cutoff is not None and (_day(s) is None or _day(s) >= cutoff)
         if by_count and sid not in newest:
             reasons.append(f"{KEEP_LAST} {int(keep_last)}")
         if by_age:
             reasons.append(f"{RECENT} {older_than}")
         s["reasons"] = reasons
-    if keep_monthly:  # the last snapshot of each (scheme, month) among those about to go
-        last_of_month: dict[tuple[str, int, int], dict[str, Any]] = {}
-        for s in snaps:
-            d = day(s)
-            if d is None:
-                continue
-            key = (s["scheme"], d.year, d.month)
-            cur = last_of_month.get(key)
-            if cur is None or (d, s["snapshot_id"]) > (day(cur), cur["snapshot_id"]):
-                last_of_month[key] = s
-        for (_key, y, m), s in last_of_month.items():
-            if not s["reasons"]:
-                s["reasons"].append(f"{MONTHLY} {y:04d}-{m:02d}")
+    if keep_monthly:
+        _keep_last_of_month(snaps)
 
     result = PruneResult(dry_run=False, keep_last=None if keep_last is None else int(keep_last),
                          older_than=older_than, cutoff=cutoff, scheme=scheme, keep_monthly=keep_monthly)

@@ -141,48 +141,16 @@ def run_segment(
     runner = spark_runner(settings)  # [engine] kind = "spark": the order scan runs there (started before the store opens)
     with open_store(settings, read_only=not save) as con:
         if not save:
-            for table in ("segment_snapshots", "segment_members"):
-                con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {table} LIMIT 0")
+            _shadow_snapshot_tables(con)
         # One scan of orders into a per-buyer temp table; the scheme's SELECT joins the members
         # without a purchase in and is inserted straight into segment_members.
         if runner is not None:
             runner.shadow_members(con)
         stats = M.build_buyers(con, params, "seg_buyers", runner)
         stored_scheme = scheme_name if custom is None else f"custom:{custom['name']}"
-        con.execute("BEGIN TRANSACTION")
-        try:
-            snapshot_id = con.execute("SELECT coalesce(max(snapshot_id), 0) + 1 FROM segment_snapshots").fetchone()[0]
-
-            def emit(select_sql: str, params: dict | None = None) -> None:
-                stats.members = con.execute(
-                    f"""INSERT INTO segment_members
-                        SELECT {int(snapshot_id)}, member_id, recency_days, frequency, monetary, r_score, f_score,
-                               m_score, segment_id, segment_name, revenue, first_purchase, last_purchase
-                        FROM ({select_sql})""",
-                    params or {},
-                ).fetchone()[0]
-
-            if scheme_name == "rfm8":
-                info = S.rfm8_assign(con, "seg_buyers", emit, splits)
-            elif scheme_name == "rfm11":
-                info = S.rfm11_assign(con, "seg_buyers", emit)
-            else:
-                info = S.custom_assign(con, "seg_buyers", emit, custom)
-            all_params = {
-                **params.to_dict(),
-                **info,
-                "scheme": stored_scheme,
-                "buyers": stats.buyers,
-                "excluded_orders": stats.excluded,
-            }
-            con.execute(
-                "INSERT INTO segment_snapshots VALUES (?, now(), ?, ?, ?, ?, ?)",
-                [snapshot_id, params.as_of, stored_scheme, json.dumps(all_params, ensure_ascii=False), stats.members, label],
-            )
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
+        snapshot_id, info, all_params = _store_snapshot(
+            con, stats, params, scheme_name, stored_scheme, splits, custom, label
+        )
         if runner is not None:
             runner.unshadow_members(con)
         summary = summarize(con, snapshot_id, all_params)
@@ -209,3 +177,49 @@ def run_segment(
         warnings=list(info.get("warnings", [])),
         pruned=pruned,
     )
+
+
+def _shadow_snapshot_tables(con) -> None:
+    """A preview writes into empty TEMP tables that shadow the stored snapshots on this connection only."""
+    for table in ("segment_snapshots", "segment_members"):
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {table} LIMIT 0")
+
+
+def _store_snapshot(con, stats, params, scheme_name: str, stored_scheme: str, splits, custom, label):
+    """Score ``seg_buyers`` with the scheme and insert the snapshot and its members in one transaction,
+    so a failed scheme leaves no half-written snapshot. Returns (snapshot_id, scheme info, stored params)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        snapshot_id = con.execute("SELECT coalesce(max(snapshot_id), 0) + 1 FROM segment_snapshots").fetchone()[0]
+
+        def emit(select_sql: str, params: dict | None = None) -> None:
+            stats.members = con.execute(
+                f"""INSERT INTO segment_members
+                    SELECT {int(snapshot_id)}, member_id, recency_days, frequency, monetary, r_score, f_score,
+                           m_score, segment_id, segment_name, revenue, first_purchase, last_purchase
+                    FROM ({select_sql})""",
+                params or {},
+            ).fetchone()[0]
+
+        if scheme_name == "rfm8":
+            info = S.rfm8_assign(con, "seg_buyers", emit, splits)
+        elif scheme_name == "rfm11":
+            info = S.rfm11_assign(con, "seg_buyers", emit)
+        else:
+            info = S.custom_assign(con, "seg_buyers", emit, custom)
+        all_params = {
+            **params.to_dict(),
+            **info,
+            "scheme": stored_scheme,
+            "buyers": stats.buyers,
+            "excluded_orders": stats.excluded,
+        }
+        con.execute(
+            "INSERT INTO segment_snapshots VALUES (?, now(), ?, ?, ?, ?, ?)",
+            [snapshot_id, params.as_of, stored_scheme, json.dumps(all_params, ensure_ascii=False), stats.members, label],
+        )
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return snapshot_id, info, all_params

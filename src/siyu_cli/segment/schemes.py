@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -418,105 +419,116 @@ def condition_text(field: str, op: str, nums: list[float]) -> str:
     return f"{field} {op} {nums[0]:g}"
 
 
-def load_custom_scheme(path: Path) -> dict[str, Any]:
-    """Read and validate a custom scheme; errors name the file, the line and the rule."""
+def _scheme_fail(path: Path, line: int | None, rule: str | None, message: str):
+    """Raise the one-line error a scheme author needs: file, line and rule."""
+    where = f"{path}:{line}" if line else str(path)
+    raise DataError(_('{where}: {value}{message}').format(where=where, value='rule ' + repr(rule) + ': ' if rule else '', message=message))
+
+
+def _read_scheme_yaml(path: Path) -> Any:
+    """The YAML of a scheme file, every mapping carrying its line numbers for error messages."""
     import yaml
 
-    path = Path(path)
+    from siyu_cli.config import read_utf8
+
+    text = read_utf8(path, missing=UsageError(_('{path}: no such scheme file (use rfm8, rfm11 or a YAML file)').format(path=path)),
+                     not_utf8=DataError(_('{path}: not UTF-8 text').format(path=path)))
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(_('{path}: no such scheme file (use rfm8, rfm11 or a YAML file)').format(path=path)) from None
-    except UnicodeDecodeError:
-        raise DataError(_('{path}: not UTF-8 text').format(path=path)) from None
-    try:
-        data = yaml.load(text, Loader=_line_loader())  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_line_loader())  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise DataError(_('{where}: invalid YAML: {getattr}').format(where=where, getattr=getattr(exc, 'problem', exc))) from None
 
-    def fail(line: int | None, rule: str | None, message: str):
-        where = f"{path}:{line}" if line else str(path)
-        raise DataError(_('{where}: {value}{message}').format(where=where, value='rule ' + repr(rule) + ': ' if rule else '', message=message))
 
+def _segment_labels(raw: dict[str, Any], sid: str) -> dict[str, str]:
+    """The id and the operator-facing names of a rule or the default (English falls back to the id)."""
+    return {
+        "id": sid,
+        "key": sid,
+        "name": raw["name"].strip(),
+        "name_en": str(raw.get("name_en") or sid),
+        "action": str(raw.get("action") or ""),
+        "action_en": str(raw.get("action_en") or ""),
+    }
+
+
+def _parse_when(path: Path, when: dict[str, Any], line: int, label: str) -> list[dict[str, Any]]:
+    """A rule's `when:` mapping as a list of checked conditions on the known fields."""
+    conds = []
+    for fld, cond in when.items():
+        if fld.startswith("__"):
+            continue
+        fline = when["__lines__"].get(fld, line)
+        if fld not in CUSTOM_FIELDS:
+            _scheme_fail(path, fline, label, f"unknown field `{fld}` (use {', '.join(sorted(set(CUSTOM_FIELDS)))})")
+        try:
+            op, nums = parse_condition(cond)
+        except ValueError as exc:
+            _scheme_fail(path, fline, label, f"{fld}: {exc}")
+        conds.append({"field": fld, "op": op, "values": nums})
+    return conds
+
+
+def _parse_rule(path: Path, data: dict[str, Any], index: int, raw: Any, seen: set[str]) -> dict[str, Any]:
+    """One entry of `segments:`, validated key by key; its id is added to ``seen`` (ids must be unique)."""
+    fail = partial(_scheme_fail, path)
+    if not isinstance(raw, dict):
+        fail(data["__lines__"].get("segments"), f"#{index}", "each rule must be a mapping with id, name and when")
+    line = raw["__line__"]
+    rid = raw.get("id")
+    label = str(rid) if rid is not None else f"#{index}"
+    for key in raw:
+        if key not in ("id", "name", "name_en", "action", "action_en", "when", "__line__", "__lines__"):
+            fail(raw["__lines__"].get(key, line), label,
+                 f"unknown key `{key}` (expected id, name, name_en, action, action_en, when)")
+    if not isinstance(rid, str) or not _ID.match(rid):
+        fail(raw["__lines__"].get("id", line), label, "`id` must be a short name of letters, digits, _ or - (e.g. vip)")
+    if rid in seen or rid == "no_purchase":
+        fail(raw["__lines__"].get("id", line), label, f"id {rid!r} is used twice" if rid in seen else "id 'no_purchase' is reserved")
+    seen.add(rid)
+    if not isinstance(raw.get("name"), str) or not raw["name"].strip():
+        fail(raw["__lines__"].get("name", line), label, "`name` (the label operators see, e.g. 重要会员) is required")
+    when = raw.get("when")
+    if not isinstance(when, dict) or not [k for k in when if not k.startswith("__")]:
+        fail(raw["__lines__"].get("when", line), label, "`when` must map fields to conditions, e.g. {monetary: '>= 500'}")
+    return {**_segment_labels(raw, rid), "when": _parse_when(path, when, line, label), "line": line}
+
+
+def _parse_default(path: Path, data: dict[str, Any], seen: set[str]) -> dict[str, str]:
+    """The `default:` segment for members no rule matches; its id must not clash with a rule's."""
+    default = data.get("default")
+    if not isinstance(default, dict):
+        _scheme_fail(path, data["__lines__"].get("default", data["__line__"]), "default",
+                     "`default:` (id and name for members no rule matches) is required")
+    did = default.get("id")
+    if not isinstance(did, str) or not _ID.match(did) or did in seen or did == "no_purchase":
+        _scheme_fail(path, default["__lines__"].get("id", default["__line__"]), "default",
+                     "`id` must be a new short name (e.g. others)")
+    if not isinstance(default.get("name"), str) or not default["name"].strip():
+        _scheme_fail(path, default["__lines__"].get("name", default["__line__"]), "default", "`name` is required")
+    return _segment_labels(default, did)
+
+
+def load_custom_scheme(path: Path) -> dict[str, Any]:
+    """Read and validate a custom scheme; errors name the file, the line and the rule."""
+    path = Path(path)
+    data = _read_scheme_yaml(path)
     if not isinstance(data, dict):
-        fail(1, None, "a scheme must be a mapping with `segments:` (a list of rules) and `default:`")
+        _scheme_fail(path, 1, None, "a scheme must be a mapping with `segments:` (a list of rules) and `default:`")
     known_top = {"name", "description", "segments", "default", "__line__", "__lines__"}
     for key in data:
         if key not in known_top:
-            fail(data["__lines__"].get(key), None, f"unknown key `{key}` (expected name, description, segments, default)")
+            _scheme_fail(path, data["__lines__"].get(key), None,
+                         f"unknown key `{key}` (expected name, description, segments, default)")
     rules_raw = data.get("segments")
     if not isinstance(rules_raw, list) or not rules_raw:
-        fail(data["__lines__"].get("segments", data["__line__"]), None, "`segments:` must be a non-empty list of rules")
+        _scheme_fail(path, data["__lines__"].get("segments", data["__line__"]), None,
+                     "`segments:` must be a non-empty list of rules")
     seen: set[str] = set()
-    rules = []
-    for index, raw in enumerate(rules_raw, start=1):
-        if not isinstance(raw, dict):
-            fail(data["__lines__"].get("segments"), f"#{index}", "each rule must be a mapping with id, name and when")
-        line = raw["__line__"]
-        rid = raw.get("id")
-        label = str(rid) if rid is not None else f"#{index}"
-        for key in raw:
-            if key not in ("id", "name", "name_en", "action", "action_en", "when", "__line__", "__lines__"):
-                fail(raw["__lines__"].get(key, line), label,
-                     f"unknown key `{key}` (expected id, name, name_en, action, action_en, when)")
-        if not isinstance(rid, str) or not _ID.match(rid):
-            fail(raw["__lines__"].get("id", line), label, "`id` must be a short name of letters, digits, _ or - (e.g. vip)")
-        if rid in seen or rid == "no_purchase":
-            fail(raw["__lines__"].get("id", line), label, f"id {rid!r} is used twice" if rid in seen else "id 'no_purchase' is reserved")
-        seen.add(rid)
-        if not isinstance(raw.get("name"), str) or not raw["name"].strip():
-            fail(raw["__lines__"].get("name", line), label, "`name` (the label operators see, e.g. 重要会员) is required")
-        when = raw.get("when")
-        if not isinstance(when, dict) or not [k for k in when if not k.startswith("__")]:
-            fail(raw["__lines__"].get("when", line), label, "`when` must map fields to conditions, e.g. {monetary: '>= 500'}")
-        conds = []
-        for fld, cond in when.items():
-            if fld.startswith("__"):
-                continue
-            fline = when["__lines__"].get(fld, line)
-            if fld not in CUSTOM_FIELDS:
-                fail(fline, label, f"unknown field `{fld}` (use {', '.join(sorted(set(CUSTOM_FIELDS)))})")
-            try:
-                op, nums = parse_condition(cond)
-            except ValueError as exc:
-                fail(fline, label, f"{fld}: {exc}")
-            conds.append({"field": fld, "op": op, "values": nums})
-        rules.append(
-            {
-                "id": rid,
-                "key": rid,
-                "name": raw["name"].strip(),
-                "name_en": str(raw.get("name_en") or rid),
-                "action": str(raw.get("action") or ""),
-                "action_en": str(raw.get("action_en") or ""),
-                "when": conds,
-                "line": line,
-            }
-        )
-    default = data.get("default")
-    if not isinstance(default, dict):
-        fail(data["__lines__"].get("default", data["__line__"]), "default",
-             "`default:` (id and name for members no rule matches) is required")
-    did = default.get("id")
-    if not isinstance(did, str) or not _ID.match(did) or did in seen or did == "no_purchase":
-        fail(default["__lines__"].get("id", default["__line__"]), "default", "`id` must be a new short name (e.g. others)")
-    if not isinstance(default.get("name"), str) or not default["name"].strip():
-        fail(default["__lines__"].get("name", default["__line__"]), "default", "`name` is required")
-    return {
-        "name": str(data.get("name") or path.stem),
-        "file": str(path),
-        "rules": rules,
-        "default": {
-            "id": did,
-            "key": did,
-            "name": default["name"].strip(),
-            "name_en": str(default.get("name_en") or did),
-            "action": str(default.get("action") or ""),
-            "action_en": str(default.get("action_en") or ""),
-        },
-    }
+    rules = [_parse_rule(path, data, index, raw, seen) for index, raw in enumerate(rules_raw, start=1)]
+    default = _parse_default(path, data, seen)
+    return {"name": str(data.get("name") or path.stem), "file": str(path), "rules": rules, "default": default}
 
 
 def custom_assign(con, buyers: str, emit, scheme: dict[str, Any]) -> dict[str, Any]:
