@@ -288,6 +288,7 @@ def _report_cases(dfrom: date, dto: date, bounds: tuple = (None, None)):
         ("report/campaign_groups", {"segments": False}, period),
         ("report/campaigns", {}, {**period, "w": CONFIG_DEFAULTS["campaign_days"], "lo": bounds[0], "hi": bounds[1]}),
         ("report/member_dims", {}, {}),
+        ("report/members", {}, {}),
     ] + [("report/breakdown", {"by": by}, {}) for by in ("store", "guide", "channel", "month")] + [
         ("report/period", {}, period),
         ("report/period_fill", {}, {}),
@@ -366,6 +367,21 @@ def _push_and_traffic(con, dto: date) -> None:
                 {"sent": sent})
 
 
+def _dimension_maps(con) -> None:
+    """Entries in the TEMP dimension maps (neither dataset configures stores or staff): the orders' most common
+    raw store becomes physical store S1 (with a canonical name), the next an online shop (no store), the
+    members' most common raw guide name an alias of userid g-alias, and a staff member's store S1."""
+    con.execute("""INSERT OR REPLACE INTO dim_store_map
+        SELECT raw, CASE WHEN rk = 1 THEN 'S1' ELSE 'WEB' END, CASE WHEN rk = 1 THEN 'physical' ELSE 'online' END
+        FROM (SELECT store AS raw, row_number() OVER (ORDER BY count(*) DESC, store) AS rk
+              FROM orders WHERE store IS NOT NULL GROUP BY store) WHERE rk <= 2""")
+    con.execute("INSERT OR REPLACE INTO dim_store_names VALUES ('S1', 'Store one', 'physical')")
+    con.execute("""INSERT OR REPLACE INTO dim_staff_map
+        SELECT guide_name, 'g-alias' FROM members WHERE guide_name IS NOT NULL
+        GROUP BY guide_name ORDER BY count(*) DESC, guide_name LIMIT 1""")
+    con.execute("INSERT OR REPLACE INTO dim_guide_physical SELECT min(userid), 'S1' FROM staff HAVING count(*) > 0")
+
+
 def _spark_rows(df) -> list[tuple]:
     """A Spark result through Arrow, as the runner brings it back (time stamps keep their time zone)."""
     from siyu_cli.engine import arrow_of
@@ -394,6 +410,7 @@ def test_report_queries_give_identical_kpis_on_duckdb_and_spark(spark, dataset, 
     with open_store(settings, read_only=True) as con:
         prepare_dimensions(con, settings)
         K.prepare(con)
+        _dimension_maps(con)
         _push_and_traffic(con, dto)
         K.period_orders(con, dfrom, dto)
         K.period_contacts(con, dfrom, dto)
@@ -430,6 +447,9 @@ def test_report_queries_give_identical_kpis_on_duckdb_and_spark(spark, dataset, 
     assert set(by_id) == {"c1", "c2"}, by_id  # the staff message and last year's campaign are not the period's
     assert by_id["c1"][11] > 0 and by_id["c1"][12] > 0 and by_id["c1"][13] > 0 and by_id["c2"][11] > 0
     assert got["report/add_rates"] and len(got["report/segment_mix"]) == 4
+    if not sparse:  # the dimension maps were used: a canonical store with its name, an online shop is no store
+        assert any(r[1] == "S1" and r[2] == "Store one" for r in got["report/leaderboard"])
+        assert "WEB" not in {r[0] for r in got["report/breakdown"]}
 
 
 def _comparable(report) -> dict:

@@ -239,22 +239,17 @@ def _money(value) -> float:
 
 
 def prepare(con: "duckdb.DuckDBPyConnection") -> None:
-    """Views over the store (read-only stores allow temp objects): no copy of history.
+    """The dimension maps and the view ``rpt_members`` (members with their join day; read-only stores allow
+    temp objects): no copy of history.
 
     Queries over the order history (``sql/report/*.sql``) read only the columns they need and filter on
-    ``paid_at`` (zone maps skip row groups outside the range). ``rpt_members``: members with their join day. The period's orders are copied once, with their store,
-    guide and channel resolved through the dimensions (joins on the small maps: no per-row subquery), by
-    :func:`period_orders`.
+    ``paid_at`` (zone maps skip row groups outside the range). The period's orders are copied once, with their
+    store, guide and channel resolved through the dimensions (joins on the small maps), by :func:`period_orders`.
     """
     from siyu_cli.dimensions import ensure_prepared
 
     ensure_prepared(con)
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP VIEW rpt_members AS
-        SELECT member_id, join_at, CAST(join_at AS DATE) AS join_day, external_userid, join_channel FROM members
-        """
-    )
+    con.execute(f"CREATE OR REPLACE TEMP VIEW rpt_members AS {sql.render('report/members')}")  # no parameters
 
 
 def local_day(con, expr: str, lo: date, hi: date) -> str:
