@@ -257,9 +257,11 @@ def _report_cases(dfrom: date, dto: date, bounds: tuple = (None, None)):
     earliest and latest send time of rpt_campaign_groups (``report/campaigns`` reads orders between them).
     report/period_fill comes last: it runs over each engine's own report/period (the period copy before it
     is completed from the members)."""
+    from siyu_cli.report.measured import AT_RISK_P_ALIVE
     from siyu_cli.report.model import CONFIG_DEFAULTS
 
     period = {"f": dfrom, "t": dto}
+    clv = {"fit": 1, "snap": 2, "risk": AT_RISK_P_ALIVE}
     return [
         ("report/history", {}, {"start": _day_start(dfrom)}),
         ("report/base", {}, period),
@@ -289,6 +291,14 @@ def _report_cases(dfrom: date, dto: date, bounds: tuple = (None, None)):
         ("report/campaigns", {}, {**period, "w": CONFIG_DEFAULTS["campaign_days"], "lo": bounds[0], "hi": bounds[1]}),
         ("report/member_dims", {}, {}),
         ("report/members", {}, {}),
+        ("report/clv_by_segment", {}, clv),
+        ("report/clv_at_risk", {}, clv),
+        ("report/contact_event_totals", {}, period),
+        ("report/contact_events_by_guide", {}, period),
+        ("report/guide_activity", {}, period),
+        ("report/group_health", {}, period),
+        ("report/groups_left", {}, period),
+        ("report/synced_online", {}, {"t": dto}),
     ] + [("report/breakdown", {"by": by}, {}) for by in ("store", "guide", "channel", "month")] + [
         ("report/period", {}, period),
         ("report/period_fill", {}, {}),
@@ -319,10 +329,15 @@ _REPORT_TABLES = {
     "dim_guide_physical": "*",
     "dim_store_names": "*",
     "store_traffic": "store, day, period, customers",
-    "segment_members": "snapshot_id, member_id, segment_id, segment_name",
+    "segment_members": "snapshot_id, member_id, segment_id, segment_name, revenue",
     "group_members": "group_id, external_userid, member_id",
     "push_campaigns": "campaign_id, name, channel, snapshot_id, segment_id, status, created_at, sent_at",
     "push_recipients": "campaign_id, recipient_id, member_id, state, delivery, sent_at",
+    "clv_members": "fit_id, member_id, p_alive, clv",
+    "contact_events": "kind, external_userid, staff_userid, group_id, member_id, event_at",
+    "groups": "group_id, owner_userid",
+    "wecom_behavior": "*",
+    "wecom_group_stats": "*",
 }
 
 
@@ -343,7 +358,7 @@ def _push_and_traffic(con, dto: date) -> None:
              range(3) r(i)""", {"t": dto})
     con.execute("""CREATE OR REPLACE TEMP TABLE segment_members AS
         SELECT s.snapshot_id, member_id, chr(CAST(65 + rn % s.k AS INTEGER)) AS segment_id,
-               'segment ' || chr(CAST(65 + rn % s.k AS INTEGER)) AS segment_name
+               'segment ' || chr(CAST(65 + rn % s.k AS INTEGER)) AS segment_name, CAST(rn % 50 AS DECIMAL(18, 2)) AS revenue
         FROM ranked, (VALUES (1, 3), (2, 4)) s(snapshot_id, k)""")
     con.execute("""CREATE OR REPLACE TEMP TABLE group_members AS
         SELECT 'g' || CAST(rn % 3 AS VARCHAR) AS group_id, 'x' || member_id AS external_userid, member_id
@@ -365,6 +380,36 @@ def _push_and_traffic(con, dto: date) -> None:
         UNION ALL SELECT 'c3', 'staff1', NULL, 'sent', NULL, $sent
         UNION ALL SELECT 'c4', 'x' || member_id, member_id, 'sent', NULL, NULL FROM ranked WHERE rn % 9 = 0""",
                 {"sent": sent})
+
+
+def _sync_and_clv(con, dto: date) -> None:
+    """TEMP tables of `siyu sync wecom` and `siyu clv` (shadowing the store's): contact events of every kind for
+    four guides and three groups over 200 days, ten days of guide behaviour and group statistics, and a CLV fit
+    over two members in three. Doubles are multiples of 1/8: their sums are exact in any order."""
+    con.execute("""CREATE OR REPLACE TEMP TABLE clv_members AS
+        SELECT 1 AS fit_id, member_id, CAST((rn % 8) / 8 AS DOUBLE) AS p_alive, CAST((rn % 16) * 0.25 AS DOUBLE) AS clv
+        FROM ranked WHERE rn % 3 <> 0""")  # the schema's DOUBLEs
+    con.execute("""CREATE OR REPLACE TEMP TABLE groups AS
+        SELECT 'g' || CAST(k AS VARCHAR) AS group_id, 'guide' || CAST(k AS VARCHAR) AS owner_userid FROM range(3) r(k)""")
+    con.execute("""CREATE OR REPLACE TEMP TABLE contact_events AS
+        SELECT ['contact_added', 'contact_removed', 'contact_deleted', 'group_joined', 'group_left'][CAST(rn % 5 AS INTEGER) + 1] AS kind,
+               'x' || member_id AS external_userid,
+               CASE WHEN rn % 5 < 3 AND rn % 11 <> 0 THEN 'guide' || CAST(rn % 4 AS VARCHAR) END AS staff_userid,
+               CASE WHEN rn % 5 >= 3 THEN 'g' || CAST(rn % 3 AS VARCHAR) END AS group_id, member_id,
+               $end - INTERVAL 1 HOUR * CAST(rn % 4800 AS INTEGER) AS event_at
+        FROM ranked""", {"end": _day_start(dto)})
+    con.execute("""CREATE OR REPLACE TEMP TABLE wecom_behavior AS
+        SELECT 'guide' || CAST(k AS VARCHAR) AS userid, CAST($t AS DATE) - CAST(d AS INTEGER) AS day,
+               CAST(k + d AS INTEGER) AS new_contact_cnt, CAST((k * 7 + d) % 5 AS INTEGER) AS chat_cnt,
+               CAST(3 * d AS INTEGER) AS message_cnt,
+               CASE WHEN d % 3 <> 0 THEN CAST((k * 10 + d) * 0.5 AS DOUBLE) END AS reply_percentage,
+               CASE WHEN d % 3 <> 0 THEN CAST((d + 1) * 0.25 AS DOUBLE) END AS avg_reply_time, CAST(d % 2 AS INTEGER) AS negative_feedback_cnt
+        FROM range(4) a(k), range(10) b(d)""", {"t": dto})
+    con.execute("""CREATE OR REPLACE TEMP TABLE wecom_group_stats AS
+        SELECT 'guide' || CAST(k AS VARCHAR) AS owner, CAST($t AS DATE) - CAST(d AS INTEGER) AS day,
+               CAST(k + d AS INTEGER) AS chat_total, CAST(10 * k + d AS INTEGER) AS member_total,
+               CAST(d AS INTEGER) AS new_member_cnt, CAST(d % 4 AS INTEGER) AS member_has_msg, CAST(k * d AS INTEGER) AS msg_total
+        FROM range(3) a(k), range(10) b(d)""", {"t": dto})
 
 
 def _dimension_maps(con) -> None:
@@ -412,6 +457,7 @@ def test_report_queries_give_identical_kpis_on_duckdb_and_spark(spark, dataset, 
         K.prepare(con)
         _dimension_maps(con)
         _push_and_traffic(con, dto)
+        _sync_and_clv(con, dto)
         K.period_orders(con, dfrom, dto)
         K.period_contacts(con, dfrom, dto)
         for table, cols in _REPORT_TABLES.items():
