@@ -291,6 +291,7 @@ def _report_cases(dfrom: date, dto: date, bounds: tuple = (None, None)):
         ("report/campaigns", {}, {**period, "w": CONFIG_DEFAULTS["campaign_days"], "lo": bounds[0], "hi": bounds[1]}),
         ("report/member_dims", {}, {}),
         ("report/members", {}, {}),
+        ("report/buyer_months", {}, {}),
         ("report/clv_by_segment", {}, clv),
         ("report/clv_at_risk", {}, clv),
         ("report/contact_event_totals", {}, period),

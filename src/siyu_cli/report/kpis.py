@@ -321,12 +321,7 @@ def period_orders(con, dfrom: date, dto: date, runner=None) -> None:
             """
         )
     else:  # a period longer than the bits: the pairs as a table
-        con.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE rpt_buyer_months AS
-            SELECT DISTINCT member_id, date_trunc('month', day) AS m FROM rpt_period WHERE valid AND member_id IS NOT NULL
-            """
-        )
+        sql.create_duckdb_table(con, "rpt_buyer_months", "report/buyer_months", {})
     history = {"start": _day_start(con, dfrom)}  # history before the period, read once: who bought before it
     if runner is not None:
         runner.table(con, "rpt_history", "report/history", history)
