@@ -316,7 +316,7 @@ def period_orders(con, dfrom: date, dto: date, runner=None) -> None:
         con.execute(
             f"""
             CREATE OR REPLACE TEMP VIEW rpt_buyer_months AS
-            SELECT member_id, date_trunc('month', CAST(DATE '{first_month.isoformat()}' + to_months(CAST(k AS INTEGER)) AS DATE)) AS m
+            SELECT member_id, CAST(DATE '{first_month.isoformat()}' + to_months(CAST(k AS INTEGER)) AS DATE) AS m
             FROM rpt_member_period, range({months}) r(k) WHERE (month_bits >> CAST(k AS INTEGER)) & 1 = 1
             """
         )
