@@ -4,6 +4,7 @@ Run by hand (never in tests; the box is small and shared, so keep sizes modest):
 
     PYTHONPATH=src /work/main/.venv/bin/python benchmarks/spark.py --orders 1000000 --members 200000
     PYTHONPATH=src /work/main/.venv/bin/python benchmarks/spark.py --orders 10000000 --members 2000000
+    PYTHONPATH=src /work/main/.venv/bin/python benchmarks/spark.py --only-report    # build_report alone, both engines
 
 Data: benchmarks/segment.py's generator (skewed buyers; 92% paid) into a fresh workspace, then
 ``siyu export lake`` (timed). Measured, best of --repeat after one warm-up run:
@@ -58,6 +59,8 @@ def main() -> None:
     ap.add_argument("--cores", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--driver-memory", default="2g")
+    ap.add_argument("--only-report", action="store_true",
+                    help="time build_report alone on both engines (no segment, CLV, Spark metrics or projection)")
     args = ap.parse_args()
 
     import segment as seg_bench  # benchmarks/segment.py: the shared data generator
@@ -99,8 +102,9 @@ def main() -> None:
         def duck_report():
             build_report(settings, date_from=REPORT_FROM, date_to=AS_OF)
 
-        out["duckdb"] = {"segment_rfm11_s": best(duck_segment, args.repeat), "clv_summary_s": best(duck_clv, args.repeat),
-                         "report_s": best(duck_report, args.repeat)}
+        out["duckdb"] = ({} if args.only_report else {"segment_rfm11_s": best(duck_segment, args.repeat),
+                                                      "clv_summary_s": best(duck_clv, args.repeat)})
+        out["duckdb"]["report_s"] = best(duck_report, args.repeat)
 
         t = time.perf_counter()
         spark = spark_session(f"local[{args.cores}]", settings.timezone,
@@ -124,8 +128,14 @@ def main() -> None:
         def spark_report():  # report/history (all orders before the period) on Spark, the rest in DuckDB
             build_report(spark_settings, date_from=REPORT_FROM, date_to=AS_OF)
 
-        out["spark"] = {"segment_rfm11_s": best(spark_segment, args.repeat), "clv_summary_s": best(spark_clv, args.repeat),
-                        "report_s": best(spark_report, args.repeat)}
+        out["spark"] = ({} if args.only_report else {"segment_rfm11_s": best(spark_segment, args.repeat),
+                                                     "clv_summary_s": best(spark_clv, args.repeat)})
+        out["spark"]["report_s"] = best(spark_report, args.repeat)
+        if args.only_report:
+            spark.stop()
+            out["ratio_spark_over_duckdb"] = {"report_s": round(out["spark"]["report_s"] / out["duckdb"]["report_s"], 2)}
+            print(json.dumps(out, indent=2))
+            return
 
         # the buyers scan alone, as one Spark job group, with Spark's own metrics
         runner = spark_runner(spark_settings)

@@ -252,24 +252,58 @@ def _report_period(as_of: date) -> tuple[date, date]:
     return date(as_of.year, 1, 1), as_of
 
 
-def _report_cases(dfrom: date, dto: date):
-    """(query, choices, params) of every report query, with the report's own parameters."""
+def _report_cases(dfrom: date, dto: date, bounds: tuple = (None, None)):
+    """(query, choices, params) of every report query, with the report's own parameters. ``bounds``: the
+    earliest and latest send time of rpt_campaign_groups (``report/campaigns`` reads orders between them).
+    report/period_fill comes last: it runs over each engine's own report/period (the period copy before it
+    is completed from the members)."""
+    from siyu_cli.report.measured import AT_RISK_P_ALIVE
     from siyu_cli.report.model import CONFIG_DEFAULTS
 
+    period = {"f": dfrom, "t": dto}
+    clv = {"fit": 1, "snap": 2, "risk": AT_RISK_P_ALIVE}
     return [
         ("report/history", {}, {"start": _day_start(dfrom)}),
-        ("report/base", {}, {"f": dfrom, "t": dto}),
-        ("report/units", {}, {"f": dfrom, "t": dto}),
+        ("report/base", {}, period),
+        ("report/units", {}, period),
         ("report/lifecycle", {}, {"t": dto, "a": CONFIG_DEFAULTS["active_days"], "c": CONFIG_DEFAULTS["churn_days"]}),
         ("report/member_period", {"month_bits": True}, {"m0": dfrom.replace(day=1)}),
         ("report/member_period", {"month_bits": False}, {"m0": dfrom.replace(day=1)}),
-        ("report/trend", {}, {"f": dfrom, "t": dto}),
-        ("report/cohorts", {"from_period": True}, {"f": dfrom, "t": dto}),
-        ("report/cohorts", {"from_period": False}, {"f": dfrom, "t": dto}),
+        ("report/trend", {}, period),
+        ("report/cohorts", {"from_period": True}, period),
+        ("report/cohorts", {"from_period": False}, period),
         ("report/pareto_buckets", {}, {}),
         ("report/pareto_curve", {}, {}),  # over each engine's own rpt_pareto (the buckets above)
         ("report/pareto_80", {}, {"need": Decimal("1000.00")}),
-    ] + [("report/breakdown", {"by": by}, {}) for by in ("store", "guide", "channel", "month")]
+        ("report/contacts", {}, period),
+        ("report/new_contacts", {}, {}),
+        ("report/add_rates", {}, period),
+        ("report/leaderboard", {"by": "store", "traffic": True}, {}),
+        ("report/leaderboard", {"by": "store", "traffic": False}, {}),
+        ("report/leaderboard", {"by": "guide", "traffic": False}, {}),
+        ("report/guide_names", {}, {}),
+        ("report/segment_mix", {}, {"l": 2, "p": 1}),
+        ("report/segment_mix", {}, {"l": 1, "p": -1}),
+        ("report/snapshot_size", {}, {"s": 2}),
+        ("report/campaigns_sent", {}, period),
+        ("report/campaign_groups", {"segments": True}, period),
+        ("report/campaign_groups", {"segments": False}, period),
+        ("report/campaigns", {}, {**period, "w": CONFIG_DEFAULTS["campaign_days"], "lo": bounds[0], "hi": bounds[1]}),
+        ("report/member_dims", {}, {}),
+        ("report/members", {}, {}),
+        ("report/buyer_months", {}, {}),
+        ("report/clv_by_segment", {}, clv),
+        ("report/clv_at_risk", {}, clv),
+        ("report/contact_event_totals", {}, period),
+        ("report/contact_events_by_guide", {}, period),
+        ("report/guide_activity", {}, period),
+        ("report/group_health", {}, period),
+        ("report/groups_left", {}, period),
+        ("report/synced_online", {}, {"t": dto}),
+    ] + [("report/breakdown", {"by": by}, {}) for by in ("store", "guide", "channel", "month")] + [
+        ("report/period", {}, period),
+        ("report/period_fill", {}, {}),
+    ]
 
 
 def _day_start(day: date):
@@ -279,21 +313,137 @@ def _day_start(day: date):
     return datetime.combine(day, time(0), tzinfo=ZoneInfo(TZ))
 
 
-#: DuckDB tables the report queries read besides ``orders``, copied to Spark views for the comparison
-#: (at run time they are built in DuckDB from the period, see docs/scale.md).
+#: DuckDB tables the report queries read besides the lake's ``orders`` and ``members``, copied to Spark views for
+#: the comparison (at run time they are built in DuckDB from the period, see docs/scale.md).
 _REPORT_TABLES = {
     "rpt_members": "member_id, join_at, join_day, external_userid, join_channel",
     "rpt_member_period": "member_id, n, v, last_day, month_bits",
     "rpt_buyer_months": "member_id, m",
     "rpt_period": "member_id, day, valid, net_amount, item_count, store, guide, channel",
     "rpt_history": "member_id, last_day",
+    "rpt_contacts": "*",
     "wecom_contacts": "*",
     "order_lines": "*",
+    "staff": "userid, name, store",
+    "dim_store_map": "*",
+    "dim_staff_map": "*",
+    "dim_guide_physical": "*",
+    "dim_store_names": "*",
+    "store_traffic": "store, day, period, customers",
+    "segment_members": "snapshot_id, member_id, segment_id, segment_name, revenue",
+    "group_members": "group_id, external_userid, member_id",
+    "push_campaigns": "campaign_id, name, channel, snapshot_id, segment_id, status, created_at, sent_at",
+    "push_recipients": "campaign_id, recipient_id, member_id, state, delivery, sent_at",
+    "clv_members": "fit_id, member_id, p_alive, clv",
+    "contact_events": "kind, external_userid, staff_userid, group_id, member_id, event_at",
+    "groups": "group_id, owner_userid",
+    "wecom_behavior": "*",
+    "wecom_group_stats": "*",
 }
 
 
+def _push_and_traffic(con, dto: date) -> None:
+    """TEMP tables shadowing the store's (neither dataset has them): store traffic for every raw store of the
+    orders plus one unknown store; two segment snapshots (3 and 4 segments); campaigns — one to segment A of
+    snapshot 2 (half its members sent, some failed, the rest the control group), one to groups (send time
+    from its recipients), a staff app message (not a campaign) and one sent before the period."""
+    from datetime import timedelta
+
+    sent = _day_start(dto) - timedelta(days=40, hours=-10)
+    con.execute("CREATE OR REPLACE TEMP TABLE ranked AS "
+                "SELECT member_id, row_number() OVER (ORDER BY member_id) AS rn FROM members")
+    con.execute("""CREATE OR REPLACE TEMP TABLE store_traffic AS
+        SELECT raw AS store, CAST($t AS DATE) - CAST(i AS INTEGER) AS day, 'day' AS period,
+               CAST(40 + 10 * i AS BIGINT) AS customers
+        FROM (SELECT DISTINCT store AS raw FROM orders WHERE store IS NOT NULL UNION SELECT 'unknown shop') s,
+             range(3) r(i)""", {"t": dto})
+    con.execute("""CREATE OR REPLACE TEMP TABLE segment_members AS
+        SELECT s.snapshot_id, member_id, chr(CAST(65 + rn % s.k AS INTEGER)) AS segment_id,
+               'segment ' || chr(CAST(65 + rn % s.k AS INTEGER)) AS segment_name, CAST(rn % 50 AS DECIMAL(18, 2)) AS revenue
+        FROM ranked, (VALUES (1, 3), (2, 4)) s(snapshot_id, k)""")
+    con.execute("""CREATE OR REPLACE TEMP TABLE group_members AS
+        SELECT 'g' || CAST(rn % 3 AS VARCHAR) AS group_id, 'x' || member_id AS external_userid, member_id
+        FROM ranked WHERE rn % 7 = 0""")
+    con.execute("""CREATE OR REPLACE TEMP TABLE push_campaigns AS SELECT * FROM (VALUES
+        ('c1', 'segment A', 'customer', 2, 'A', 'sent', $sent - INTERVAL 1 DAY, $sent),
+        ('c2', 'groups', 'group', NULL, NULL, 'sent', $sent - INTERVAL 30 DAY, NULL),
+        ('c3', 'staff note', 'app', NULL, NULL, 'sent', $sent, $sent),
+        ('c4', 'last year', 'customer', 1, 'B', 'sent', $early, $early))
+        c(campaign_id, name, channel, snapshot_id, segment_id, status, created_at, sent_at)""",
+                {"sent": sent, "early": _day_start(date(dto.year - 1, 6, 1))})
+    con.execute("""CREATE OR REPLACE TEMP TABLE push_recipients AS
+        SELECT 'c1' AS campaign_id, 'x' || member_id AS recipient_id, member_id,
+               CASE WHEN rn % 2 = 0 THEN 'sent' WHEN rn % 3 = 0 THEN 'failed' ELSE 'skipped' END AS state,
+               CASE WHEN rn % 4 = 0 THEN 'delivered' END AS delivery,
+               CASE WHEN rn % 2 = 0 AND rn % 8 <> 0 THEN $sent + INTERVAL 5 MINUTE END AS sent_at
+        FROM ranked JOIN segment_members USING (member_id) WHERE snapshot_id = 2 AND segment_id = 'A' AND rn % 5 <> 1
+        UNION ALL SELECT DISTINCT 'c2', group_id, NULL, 'sent', 'delivered', $sent - INTERVAL 20 DAY FROM group_members
+        UNION ALL SELECT 'c3', 'staff1', NULL, 'sent', NULL, $sent
+        UNION ALL SELECT 'c4', 'x' || member_id, member_id, 'sent', NULL, NULL FROM ranked WHERE rn % 9 = 0""",
+                {"sent": sent})
+
+
+def _sync_and_clv(con, dto: date) -> None:
+    """TEMP tables of `siyu sync wecom` and `siyu clv` (shadowing the store's): contact events of every kind for
+    four guides and three groups over 200 days, ten days of guide behaviour and group statistics, and a CLV fit
+    over two members in three. Doubles are multiples of 1/8: their sums are exact in any order."""
+    con.execute("""CREATE OR REPLACE TEMP TABLE clv_members AS
+        SELECT 1 AS fit_id, member_id, CAST((rn % 8) / 8 AS DOUBLE) AS p_alive, CAST((rn % 16) * 0.25 AS DOUBLE) AS clv
+        FROM ranked WHERE rn % 3 <> 0""")  # the schema's DOUBLEs
+    con.execute("""CREATE OR REPLACE TEMP TABLE groups AS
+        SELECT 'g' || CAST(k AS VARCHAR) AS group_id, 'guide' || CAST(k AS VARCHAR) AS owner_userid FROM range(3) r(k)""")
+    con.execute("""CREATE OR REPLACE TEMP TABLE contact_events AS
+        SELECT ['contact_added', 'contact_removed', 'contact_deleted', 'group_joined', 'group_left'][CAST(rn % 5 AS INTEGER) + 1] AS kind,
+               'x' || member_id AS external_userid,
+               CASE WHEN rn % 5 < 3 AND rn % 11 <> 0 THEN 'guide' || CAST(rn % 4 AS VARCHAR) END AS staff_userid,
+               CASE WHEN rn % 5 >= 3 THEN 'g' || CAST(rn % 3 AS VARCHAR) END AS group_id, member_id,
+               $end - INTERVAL 1 HOUR * CAST(rn % 4800 AS INTEGER) AS event_at
+        FROM ranked""", {"end": _day_start(dto)})
+    con.execute("""CREATE OR REPLACE TEMP TABLE wecom_behavior AS
+        SELECT 'guide' || CAST(k AS VARCHAR) AS userid, CAST($t AS DATE) - CAST(d AS INTEGER) AS day,
+               CAST(k + d AS INTEGER) AS new_contact_cnt, CAST((k * 7 + d) % 5 AS INTEGER) AS chat_cnt,
+               CAST(3 * d AS INTEGER) AS message_cnt,
+               CASE WHEN d % 3 <> 0 THEN CAST((k * 10 + d) * 0.5 AS DOUBLE) END AS reply_percentage,
+               CASE WHEN d % 3 <> 0 THEN CAST((d + 1) * 0.25 AS DOUBLE) END AS avg_reply_time, CAST(d % 2 AS INTEGER) AS negative_feedback_cnt
+        FROM range(4) a(k), range(10) b(d)""", {"t": dto})
+    con.execute("""CREATE OR REPLACE TEMP TABLE wecom_group_stats AS
+        SELECT 'guide' || CAST(k AS VARCHAR) AS owner, CAST($t AS DATE) - CAST(d AS INTEGER) AS day,
+               CAST(k + d AS INTEGER) AS chat_total, CAST(10 * k + d AS INTEGER) AS member_total,
+               CAST(d AS INTEGER) AS new_member_cnt, CAST(d % 4 AS INTEGER) AS member_has_msg, CAST(k * d AS INTEGER) AS msg_total
+        FROM range(3) a(k), range(10) b(d)""", {"t": dto})
+
+
+def _dimension_maps(con) -> None:
+    """Entries in the TEMP dimension maps (neither dataset configures stores or staff): the orders' most common
+    raw store becomes physical store S1 (with a canonical name), the next an online shop (no store), the
+    members' most common raw guide name an alias of userid g-alias, and a staff member's store S1."""
+    con.execute("""INSERT OR REPLACE INTO dim_store_map
+        SELECT raw, CASE WHEN rk = 1 THEN 'S1' ELSE 'WEB' END, CASE WHEN rk = 1 THEN 'physical' ELSE 'online' END
+        FROM (SELECT store AS raw, row_number() OVER (ORDER BY count(*) DESC, store) AS rk
+              FROM orders WHERE store IS NOT NULL GROUP BY store) WHERE rk <= 2""")
+    con.execute("INSERT OR REPLACE INTO dim_store_names VALUES ('S1', 'Store one', 'physical')")
+    con.execute("""INSERT OR REPLACE INTO dim_staff_map
+        SELECT guide_name, 'g-alias' FROM members WHERE guide_name IS NOT NULL
+        GROUP BY guide_name ORDER BY count(*) DESC, guide_name LIMIT 1""")
+    con.execute("INSERT OR REPLACE INTO dim_guide_physical SELECT min(userid), 'S1' FROM staff HAVING count(*) > 0")
+
+
+def _spark_rows(df) -> list[tuple]:
+    """A Spark result through Arrow, as the runner brings it back (time stamps keep their time zone)."""
+    from siyu_cli.engine import arrow_of
+
+    return [tuple(r.values()) for r in arrow_of(df).to_pylist()]
+
+
+def _instants(rows) -> list[tuple]:
+    """Rows with every time stamp in UTC (DuckDB gives the session's zone, Arrow the Spark session's)."""
+    from datetime import datetime, timezone
+
+    return [tuple(v.astimezone(timezone.utc) if isinstance(v, datetime) and v.tzinfo else v for v in r) for r in rows]
+
+
 def test_report_queries_give_identical_kpis_on_duckdb_and_spark(spark, dataset, tmp_path):
-    """Each report/*.sql query over the same inputs: identical rows (counts and money exact)."""
+    """Each report/*.sql query over the same inputs: identical rows (counts and money exact, ranks, time stamps)."""
     from siyu_cli.dimensions import prepare as prepare_dimensions
     from siyu_cli.engine import register_source
     from siyu_cli.report import kpis as K
@@ -302,30 +452,51 @@ def test_report_queries_give_identical_kpis_on_duckdb_and_spark(spark, dataset, 
     settings, as_of, lake = dataset
     dfrom, dto = _report_period(as_of)
     register_source(spark, "orders", str(lake / "orders"), "parquet", settings.root)
+    register_source(spark, "members", str(lake / "members"), "parquet", settings.root)
     with open_store(settings, read_only=True) as con:
         prepare_dimensions(con, settings)
         K.prepare(con)
+        _dimension_maps(con)
+        _push_and_traffic(con, dto)
+        _sync_and_clv(con, dto)
         K.period_orders(con, dfrom, dto)
+        K.period_contacts(con, dfrom, dto)
         for table, cols in _REPORT_TABLES.items():
             path = tmp_path / f"{table}.parquet"  # through Parquet: an empty table keeps its schema
             con.execute(f"COPY (SELECT {cols} FROM {table}) TO '{path}' (FORMAT parquet)")
             spark.read.parquet(str(path)).createOrReplaceTempView(table)
-        sql.create_duckdb_table(con, "rpt_pareto", "report/pareto_buckets", {})
-        sql.run_spark(spark, "report/pareto_buckets", {}).createOrReplaceTempView("rpt_pareto")
-        # CDNOW has orders only: no member joins, so no cohort (the demo's members have join days)
-        joined = con.execute("SELECT count(*) FROM members WHERE join_at IS NOT NULL").fetchone()[0]
-        seen = []
-        for name, chosen, params in _report_cases(dfrom, dto):
-            duck = _norm(sql.run_duckdb(con, name, params, **chosen).fetchall())
-            spk = _norm(tuple(r) for r in sql.run_spark(spark, name, params, **chosen).collect())
-            assert duck or (name == "report/cohorts" and not joined), f"{name} returned no rows: proves nothing"
+        for table, name, chosen in (("rpt_pareto", "report/pareto_buckets", {}),
+                                    ("rpt_campaign_groups", "report/campaign_groups", {"segments": True})):
+            sql.create_duckdb_table(con, table, name, {"f": dfrom, "t": dto}, **chosen)
+            sql.run_spark(spark, name, {"f": dfrom, "t": dto}, **chosen).createOrReplaceTempView(table)
+        bounds = con.execute("SELECT min(t), max(t) FROM rpt_campaign_groups").fetchone()
+        # CDNOW has orders only: no member joins (cohorts), WeCom contacts, stores or guides (leaderboards)
+        sparse = not con.execute("SELECT count(*) FROM members WHERE join_at IS NOT NULL").fetchone()[0]
+        may_be_empty = {"report/cohorts", "report/contacts", "report/leaderboard"} if sparse else set()
+        seen, got = [], {}
+        for name, chosen, params in _report_cases(dfrom, dto, bounds):
+            if name == "report/period_fill":  # each engine completes its own copy of the period
+                sql.create_duckdb_table(con, "rpt_period", "report/period", {"f": dfrom, "t": dto})
+                sql.run_spark(spark, "report/period", {"f": dfrom, "t": dto}).createOrReplaceTempView("rpt_period")
+            duck = _norm(_instants(sql.run_duckdb(con, name, params, **chosen).fetchall()))
+            spk = _norm(_instants(_spark_rows(sql.run_spark(spark, name, params, **chosen))))
+            assert duck or name in may_be_empty, f"{name} {chosen} returned no rows: proves nothing"
             assert duck == spk, f"{name} {chosen}: first difference " + repr(
                 next(((a, b) for a, b in zip(duck, spk) if a != b), (len(duck), len(spk))))
             seen.append(name)
+            got.setdefault(name, duck)
         base = dict(zip(("members", "new_members", "buyers", "repeaters"), sql.run_duckdb(
             con, "report/base", {"f": dfrom, "t": dto}).fetchone()))
     assert base["buyers"] > 100 and base["repeaters"] > 0, base  # real KPI values were compared, not zeros
     assert set(seen) == {n for n in sql.names() if n.startswith("report/")}
+    # the campaign rows compared carry real responses: reached and control members who bought after
+    by_id = {r[0]: r for r in got["report/campaigns"]}
+    assert set(by_id) == {"c1", "c2"}, by_id  # the staff message and last year's campaign are not the period's
+    assert by_id["c1"][11] > 0 and by_id["c1"][12] > 0 and by_id["c1"][13] > 0 and by_id["c2"][11] > 0
+    assert got["report/add_rates"] and len(got["report/segment_mix"]) == 4
+    if not sparse:  # the dimension maps were used: a canonical store with its name, an online shop is no store
+        assert any(r[1] == "S1" and r[2] == "Store one" for r in got["report/leaderboard"])
+        assert "WEB" not in {r[0] for r in got["report/breakdown"]}
 
 
 def _comparable(report) -> dict:

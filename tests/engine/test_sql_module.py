@@ -64,3 +64,24 @@ def test_bind_keeps_only_the_parameters_of_the_chosen_lines():
     assert sql.bind("report/member_period", {"m0": 1}, month_bits=True) == {"m0": 1}
     assert sql.bind("report/member_period", {"m0": 1}, month_bits=False) == {}
     assert sql.bind("report/member_period", {"m0": 1}) == {"m0": 1}  # without choices: every parameter
+
+
+def test_the_report_keeps_no_analytical_sql_outside_the_query_files():
+    """A grouping, joining or aggregating query written inline in report/*.py would run on DuckDB only: it
+    belongs in sql/report/*.sql, where the equivalence test runs it on both engines. What stays inline are
+    control reads (does a table exist, the bounds or totals of a temp table, the campaign ids push reads)."""
+    import ast
+    from pathlib import Path
+
+    import siyu_cli.report
+
+    analytical = re.compile(r"GROUP BY|JOIN|FILTER|\bsum\(|\bavg\(|\bcount\(DISTINCT", re.I)
+    control = ("JOIN push_arms a USING (campaign_id)",)  # the campaigns with arms: push.experiments reads them
+    found = []
+    for path in sorted(Path(siyu_cli.report.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and "SELECT" in node.value:
+                if analytical.search(node.value) and not any(c in node.value for c in control):
+                    found.append(f"{path.name}:{node.lineno}")
+    assert not found, f"inline analytical SQL (move it to sql/report/): {found}"
+    assert analytical.search("SELECT k, count(*) FROM rpt_period GROUP BY k")  # the check can fire

@@ -64,7 +64,6 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
     report = Report(date_from=dfrom, date_to=dto, by=by, config=cfg,
                     generated_at=clock.now(ZoneInfo(settings.timezone)).replace(microsecond=0),
                     currency=settings.currency, language=settings.language)
-    days = report.days
     # cohorts: the period's join months, at most cohort_months of them
     last_month = dto.replace(day=1)
     y, m = divmod(last_month.year * 12 + last_month.month - 1 - (cfg.cohort_months - 1), 12)
@@ -82,45 +81,15 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
         K.prepare(con)
         K.period_orders(con, dfrom, dto, runner)
         K.period_contacts(con, dfrom, dto)
-        b = K.base(con, dfrom, dto, days)
-        kp = {k: b[k] for k in ("members", "new_members", "buyers", "new_buyers", "returning_buyers", "orders", "gmv", "aov", "items_per_order",
-                                "member_order_share", "member_gmv_share")}
-        reach, life = K.members_at_end(con, dto, cfg.active_days, cfg.churn_days)
-        kp.update(reach)
-        from siyu_cli.report.wecom import synced_online
-
-        synced = synced_online(con, dto)  # after `siyu sync wecom`: live guide relations only
-        if synced is not None:
-            kp.update(synced)
-            report.notes.append(label("online rate: members with a live WeCom guide relation as of the last `siyu sync wecom`", report.language))
-        kp["new_contacts"] = K.new_contacts(con, dfrom, dto)
-        kp.update(repurchase_rate=b["repurchase_rate"], purchase_frequency=b["purchase_frequency"])
-        kp.update({k: life[k] for k in ("active_share", "silent_share", "churned_share", "never_bought_share")})
-        par = K.pareto(con, cfg.head_percent)
-        kp.update(annual_revenue_per_member=b["annual_revenue_per_member"], head_share=par["head_share"],
-                  share_for_80=par["share_for_80"])
-        report.kpis = kp
-        s = report.sections
-        s["totals"] = {k: b[k] for k in ("member_orders", "non_member_orders", "member_gmv", "repeat_buyers")}
-        s["add_rate"] = K.add_rates(con, dfrom, dto)
-        s["lifecycle"] = life
-        s["pareto"] = par
+        _headline(con, report)
         tick(1, 4, "segments and cohorts")
+        s = report.sections
         s["segments"] = K.segments(con)
         s["cohorts"] = K.cohorts(con, cfrom, dto, dfrom)
         trend = K.trend(con, dfrom, dto)
         K.release(con)  # the per-member tables are done with: free their memory before the leaderboards
         tick(2, 4, "leaderboards and campaigns")
-        s["leaderboards"] = K.leaderboards(con, dfrom, dto)
-        campaigns = K.campaigns(con, dfrom, dto, cfg.campaign_days)
-        # only campaigns that reached someone: built-but-unsent ones (empty audiences, all held back) are noise
-        s["campaigns"] = None if campaigns is None else [c for c in campaigns if c["reached"]]
-        unsent = 0 if campaigns is None else len(campaigns) - len(s["campaigns"])
-        from siyu_cli.report import measured
-
-        s["experiments"] = measured.experiments(con, dfrom, dto, settings.timezone, cfg.campaign_days)
-        s["redemptions"] = measured.redemptions(con, dfrom, dto, settings.timezone, cfg.campaign_days)
-        s["clv"] = measured.clv_by_segment(con)
+        unsent = _operations(con, report, settings)
         s["trend"] = mark_partial_months(trend, dfrom, dto)
         s["breakdown"] = {"by": by, "rows": K.breakdown(con, by)} if by else None
         tick(3, 4, "WeCom sections")
@@ -130,6 +99,53 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
     tick(4, 4, "done")
     _add_notes(report, unsent)
     return report
+
+
+def _headline(con, report: Report) -> None:
+    """The headline KPIs (``report.kpis``, in display order) and the sections made of the same queries:
+    totals, add rates, lifecycle and the Pareto curve."""
+    from siyu_cli.report import kpis as K
+    from siyu_cli.report.wecom import synced_online
+
+    cfg, dfrom, dto = report.config, report.date_from, report.date_to
+    b = K.base(con, dfrom, dto, report.days)
+    kp = {k: b[k] for k in ("members", "new_members", "buyers", "new_buyers", "returning_buyers", "orders", "gmv", "aov",
+                            "items_per_order", "member_order_share", "member_gmv_share")}
+    reach, life = K.members_at_end(con, dto, cfg.active_days, cfg.churn_days)
+    kp.update(reach)
+    synced = synced_online(con, dto)  # after `siyu sync wecom`: live guide relations only
+    if synced is not None:
+        kp.update(synced)
+        report.notes.append(label("online rate: members with a live WeCom guide relation as of the last `siyu sync wecom`", report.language))
+    kp["new_contacts"] = K.new_contacts(con, dfrom, dto)
+    kp.update(repurchase_rate=b["repurchase_rate"], purchase_frequency=b["purchase_frequency"])
+    kp.update({k: life[k] for k in ("active_share", "silent_share", "churned_share", "never_bought_share")})
+    par = K.pareto(con, cfg.head_percent)
+    kp.update(annual_revenue_per_member=b["annual_revenue_per_member"], head_share=par["head_share"],
+              share_for_80=par["share_for_80"])
+    report.kpis = kp
+    s = report.sections
+    s["totals"] = {k: b[k] for k in ("member_orders", "non_member_orders", "member_gmv", "repeat_buyers")}
+    s["add_rate"] = K.add_rates(con, dfrom, dto)
+    s["lifecycle"] = life
+    s["pareto"] = par
+
+
+def _operations(con, report: Report, settings: "Settings") -> int:
+    """The sections about running the private domain: leaderboards, campaigns (only those that reached someone:
+    built-but-unsent ones — empty audiences, all held back — are noise), experiments, redemptions and CLV.
+    Returns how many campaigns of the period reached nobody (a note says so)."""
+    from siyu_cli.report import kpis as K
+    from siyu_cli.report import measured
+
+    cfg, dfrom, dto, s = report.config, report.date_from, report.date_to, report.sections
+    s["leaderboards"] = K.leaderboards(con, dfrom, dto)
+    campaigns = K.campaigns(con, dfrom, dto, cfg.campaign_days)
+    s["campaigns"] = None if campaigns is None else [c for c in campaigns if c["reached"]]
+    s["experiments"] = measured.experiments(con, dfrom, dto, settings.timezone, cfg.campaign_days)
+    s["redemptions"] = measured.redemptions(con, dfrom, dto, settings.timezone, cfg.campaign_days)
+    s["clv"] = measured.clv_by_segment(con)
+    return 0 if campaigns is None else len(campaigns) - len(s["campaigns"])
 
 
 def _add_notes(report: Report, unsent: int = 0) -> None:

@@ -239,57 +239,17 @@ def _money(value) -> float:
 
 
 def prepare(con: "duckdb.DuckDBPyConnection") -> None:
-    """Views over the store (read-only stores allow temp objects): no copy of history.
+    """The dimension maps and the view ``rpt_members`` (members with their join day; read-only stores allow
+    temp objects): no copy of history.
 
-    ``rpt_orders``: every paid order with its day and whether it is valid; queries over history read
-    only the columns they need and filter on ``paid_at`` (zone maps skip row groups outside the range).
-    ``rpt_members``: members with their join day; ``rpt_member_dims``: their store and guide resolved
-    through the dimensions (siyu_cli.dimensions, by joins on the small maps: no per-row subquery). The
-    period's orders are copied once, with their resolved store/guide/channel, by :func:`period_orders`.
+    Queries over the order history (``sql/report/*.sql``) read only the columns they need and filter on
+    ``paid_at`` (zone maps skip row groups outside the range). The period's orders are copied once, with their
+    store, guide and channel resolved through the dimensions (joins on the small maps), by :func:`period_orders`.
     """
     from siyu_cli.dimensions import ensure_prepared
 
     ensure_prepared(con)
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP VIEW rpt_orders AS
-        SELECT o.source, o.order_id, o.member_id, o.paid_at,
-               CAST(o.paid_at AS DATE) AS day,
-               o.status IN ('paid', 'partially_refunded') AND o.net_amount > 0 AS valid,
-               o.net_amount, o.item_count, o.store, o.guide_userid, o.channel
-        FROM orders o
-        WHERE o.paid_at IS NOT NULL AND o.status IN ('paid', 'partially_refunded', 'refunded')
-        """
-    )
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP VIEW rpt_members AS
-        SELECT member_id, join_at, CAST(join_at AS DATE) AS join_day, external_userid, join_channel FROM members
-        """
-    )
-    from siyu_cli.dimensions import guide_join, physical_store_join
-
-    store_j, store_x = physical_store_join("m.store", "ds")
-    gid_j, gid_x = guide_join("m.guide_userid", "dg")
-    gname_j, gname_x = guide_join("m.guide_name", "dn")
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP VIEW rpt_member_dims AS
-        SELECT m.member_id, {store_x} AS store, coalesce({gid_x}, {gname_x}) AS guide_userid, m.join_channel
-        FROM members m {store_j} {gid_j} {gname_j}
-        """
-    )
-
-
-#: ``paid_at`` before the start of day ``$x`` in the session time zone (= its day is before ``$x``): a
-#: comparison with a constant, which DuckDB pushes into the scan, unlike ``CAST(paid_at AS DATE) < $x``
-def _before_day(param: str) -> str:
-    return f"paid_at < CAST(CAST(${param} AS DATE) AS TIMESTAMPTZ)"
-
-
-def _until_day(param: str) -> str:
-    """``paid_at`` on or before day ``$x``."""
-    return f"paid_at < CAST(CAST(${param} AS DATE) + 1 AS TIMESTAMPTZ)"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW rpt_members AS {sql.render('report/members')}")  # no parameters
 
 
 def local_day(con, expr: str, lo: date, hi: date) -> str:
@@ -338,35 +298,13 @@ def period_orders(con, dfrom: date, dto: date, runner=None) -> None:
     With a Spark ``runner`` (``[engine] kind = "spark"``, :mod:`siyu_cli.engine`) that history scan
     (query ``report/history``) runs on Spark over the lake and its rows land here as ``rpt_history``.
     """
-    from siyu_cli.dimensions import guide_join, guide_store_join, physical_store_join
-
-    period = f"NOT {_before_day('f')} AND {_until_day('t')}"  # = its day is in [f, t]
-    store_j, store_x = physical_store_join("o.store", "ds")
-    guide_j, guide_x = guide_join("o.guide_userid", "dg")
-    con.execute(  # one pass: each order's own physical store, guide and channel
-        f"""
-        CREATE OR REPLACE TEMP TABLE rpt_period AS
-        SELECT o.member_id, {local_day(con, "o.paid_at", dfrom, dto)} AS day, o.valid, o.net_amount, o.item_count,
-               {store_x} AS store, {guide_x} AS guide, o.channel
-        FROM rpt_orders o {store_j} {guide_j} WHERE {period}
-        """,
-        {"f": dfrom, "t": dto},
-    )
-    lacking = "(p.store IS NULL OR p.guide IS NULL OR p.channel IS NULL)"
-    if con.execute(f"SELECT EXISTS (FROM rpt_period p WHERE {lacking})").fetchone()[0]:
+    # one pass: each order's own physical store, guide and channel; the local day by the fixed-offset fast path
+    sql.define_duckdb_functions(con, lambda col: local_day(con, col, dfrom, dto))
+    sql.create_duckdb_table(con, "rpt_period", "report/period", {"f": dfrom, "t": dto})
+    if con.execute("SELECT EXISTS (FROM rpt_period WHERE store IS NULL OR guide IS NULL OR channel IS NULL)").fetchone()[0]:
         # the few orders without their own: the member's guide and join channel; the store then from the
         # guide (its own, else the member's), else the member's home store
-        gstore_j, gstore_x = guide_store_join("coalesce(p.guide, m.guide_userid)", "gs")
-        con.execute(
-            f"""
-            UPDATE rpt_period p SET guide = coalesce(p.guide, m.guide_userid),
-                   store = coalesce(p.store, m.guide_store, m.store), channel = coalesce(p.channel, m.join_channel)
-            FROM (SELECT p.rowid AS row, m.guide_userid, m.store, m.join_channel, {gstore_x} AS guide_store
-                  FROM rpt_period p LEFT JOIN rpt_member_dims m ON m.member_id = p.member_id {gstore_j}
-                  WHERE {lacking}) m
-            WHERE p.rowid = m.row
-            """
-        )
+        sql.create_duckdb_table(con, "rpt_period", "report/period_fill", {})
     first_month = dfrom.replace(day=1)
     months = (dto.year - first_month.year) * 12 + dto.month - first_month.month + 1
     mask = months <= MONTH_MASK_BITS
@@ -378,17 +316,12 @@ def period_orders(con, dfrom: date, dto: date, runner=None) -> None:
         con.execute(
             f"""
             CREATE OR REPLACE TEMP VIEW rpt_buyer_months AS
-            SELECT member_id, date_trunc('month', CAST(DATE '{first_month.isoformat()}' + to_months(CAST(k AS INTEGER)) AS DATE)) AS m
+            SELECT member_id, CAST(DATE '{first_month.isoformat()}' + to_months(CAST(k AS INTEGER)) AS DATE) AS m
             FROM rpt_member_period, range({months}) r(k) WHERE (month_bits >> CAST(k AS INTEGER)) & 1 = 1
             """
         )
     else:  # a period longer than the bits: the pairs as a table
-        con.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE rpt_buyer_months AS
-            SELECT DISTINCT member_id, date_trunc('month', day) AS m FROM rpt_period WHERE valid AND member_id IS NOT NULL
-            """
-        )
+        sql.create_duckdb_table(con, "rpt_buyer_months", "report/buyer_months", {})
     history = {"start": _day_start(con, dfrom)}  # history before the period, read once: who bought before it
     if runner is not None:
         runner.table(con, "rpt_history", "report/history", history)
@@ -475,46 +408,19 @@ def period_contacts(con, dfrom: date, dto: date) -> None:
     """``rpt_contacts``: the WeCom contacts added in the period with the guide who added them and the store
     they count for (the guide's store, else the member's home store) — read once for 新增企微好友, 加粉率 and
     both leaderboards."""
-    from siyu_cli.dimensions import guide_join, guide_store_join, physical_store_join
-
-    guide_j, guide_x = guide_join("c.staff_userid", "dg")
-    gstore_j, gstore_x = guide_store_join("c.guide", "gs")
-    mstore_j, mstore_x = physical_store_join("m.store", "ms")  # the member's home store (rpt_member_dims' store)
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE rpt_contacts AS
-        SELECT c.external_userid, c.guide AS staff_userid, coalesce({gstore_x}, {mstore_x}) AS store
-        FROM (SELECT c.external_userid, c.member_id, {guide_x} AS guide FROM wecom_contacts c {guide_j}
-              WHERE c.added_at >= CAST(CAST($f AS DATE) AS TIMESTAMPTZ)
-                AND c.added_at < CAST(CAST($t AS DATE) + 1 AS TIMESTAMPTZ)) c
-        {gstore_j}
-        LEFT JOIN members m ON m.member_id = c.member_id {mstore_j}
-        """,
-        {"f": dfrom, "t": dto},
-    )
+    sql.create_duckdb_table(con, "rpt_contacts", "report/contacts", {"f": dfrom, "t": dto})
 
 
 def new_contacts(con, dfrom: date, dto: date) -> int:
-    return con.execute("SELECT count(DISTINCT external_userid) FROM rpt_contacts").fetchone()[0]
+    """新增企微好友: distinct customers among the period's contacts (``rpt_contacts``)."""
+    return sql.run_duckdb(con, "report/new_contacts", {}).fetchone()[0]
 
 
 def add_rates(con, dfrom: date, dto: date) -> list[dict[str, Any]]:
     """加粉率 per store with known traffic in the period."""
     if "store_traffic" not in _tables(con):
         return []
-    rows = con.execute(
-        f"""
-        WITH traffic AS (
-            SELECT dim_physical_store(store) AS store, sum(customers) AS customers FROM store_traffic
-            WHERE day BETWEEN $f AND $t GROUP BY 1 HAVING sum(customers) > 0),
-        contacts AS (
-            SELECT store, count(DISTINCT external_userid) AS n FROM rpt_contacts GROUP BY 1)
-        SELECT t.store, coalesce(c.n, 0), t.customers
-        FROM traffic t LEFT JOIN contacts c ON c.store = t.store
-        ORDER BY coalesce(c.n, 0) / t.customers DESC, t.store
-        """,
-        {"f": dfrom, "t": dto},
-    ).fetchall()
+    rows = sql.run_duckdb(con, "report/add_rates", {"f": dfrom, "t": dto}).fetchall()
     return [
         {"store": s, "new_contacts": n, "store_traffic": int(t), "add_rate": _ratio(n, t)} for s, n, t in rows
     ]
@@ -569,23 +475,12 @@ def segments(con) -> dict[str, Any] | None:
     def info(s):
         if s is None:
             return None
-        n = con.execute("SELECT count(*) FROM segment_members WHERE snapshot_id = ?", [s["snapshot_id"]]).fetchone()[0]
+        n = sql.run_duckdb(con, "report/snapshot_size", {"s": s["snapshot_id"]}).fetchone()[0]
         return {**{k: s[k] for k in ("snapshot_id", "created_at", "as_of", "scheme", "label")}, "members": n}
 
     latest, previous = info(latest), info(previous)
-    rows = con.execute(
-        """
-        WITH cur AS (SELECT segment_id, any_value(segment_name) AS name, count(*) AS n
-                     FROM segment_members WHERE snapshot_id = $l GROUP BY 1),
-             prev AS (SELECT segment_id, any_value(segment_name) AS name, count(*) AS n
-                      FROM segment_members WHERE snapshot_id = $p GROUP BY 1)
-        SELECT coalesce(cur.segment_id, prev.segment_id), coalesce(cur.name, prev.name),
-               coalesce(cur.n, 0), prev.n
-        FROM cur FULL JOIN prev ON cur.segment_id = prev.segment_id
-        ORDER BY 1
-        """,
-        {"l": latest["snapshot_id"], "p": previous["snapshot_id"] if previous else -1},
-    ).fetchall()
+    rows = sql.run_duckdb(con, "report/segment_mix", {"l": latest["snapshot_id"],
+                                                      "p": previous["snapshot_id"] if previous else -1}).fetchall()
     total, prev_total = latest["members"], previous["members"] if previous else None
     mix = []
     for seg_id, name, n, prev_n in rows:
@@ -627,54 +522,11 @@ def cohorts(con, cfrom: date, dto: date, dfrom: date | None = None) -> list[dict
     return out
 
 
-def _board(con, dfrom: date, dto: date, key: str) -> list[dict[str, Any]]:
-    """Leaderboard per store or guide (key 'store' | 'guide')."""
-    if key == "store":
-        universe = """
-            SELECT dim_physical_store(store) AS k FROM (SELECT DISTINCT store FROM members)  -- resolve few values
-            UNION SELECT dim_physical_store(store) FROM staff WHERE store IS NOT NULL
-            UNION SELECT k FROM sales"""
-        if "store_traffic" in _tables(con):
-            universe += " UNION SELECT dim_physical_store(store) FROM store_traffic"
-        contacts = "SELECT store AS k, count(DISTINCT external_userid) AS n FROM rpt_contacts GROUP BY 1"
-        names = "SELECT store_id AS k, name FROM dim_store_names"
-    else:
-        universe = """
-            SELECT userid AS k FROM staff
-            UNION SELECT coalesce(dim_guide(guide_userid), dim_guide(guide_name))
-                  FROM (SELECT DISTINCT guide_userid, guide_name FROM members)
-            UNION SELECT k FROM sales"""
-        contacts = "SELECT staff_userid AS k, count(DISTINCT external_userid) AS n FROM rpt_contacts GROUP BY 1"
-        names = """
-            SELECT k, coalesce(any_value(s.name), any_value(m.guide_name)) AS name FROM (SELECT userid AS k FROM staff
-              UNION SELECT guide_userid FROM members WHERE guide_userid IS NOT NULL) u
-            LEFT JOIN staff s ON s.userid = u.k
-            LEFT JOIN (SELECT DISTINCT guide_userid, guide_name FROM members WHERE guide_name IS NOT NULL) m
-                   ON m.guide_userid = u.k
-            GROUP BY k"""
-    col = "store" if key == "store" else "guide"
-    rows = con.execute(
-        f"""
-        WITH pairs AS (  -- one pass over the period: per key and member (walk-ins: one row per key)
-            SELECT {col} AS k, member_id, count(*) FILTER (WHERE valid) AS n, sum(net_amount) AS gmv
-            FROM rpt_period GROUP BY 1, 2),
-        sales AS (  -- its keys are the period's (no second pass for the universe)
-            SELECT k, sum(n) AS orders, sum(gmv) AS gmv FROM pairs GROUP BY 1),
-        u AS ({universe}),
-        rep AS (SELECT k, count(*) AS buyers, count(*) FILTER (WHERE n >= 2) AS repeaters FROM pairs
-                WHERE n > 0 AND member_id IS NOT NULL GROUP BY 1),
-        con AS ({contacts}),
-        names AS ({names})
-        SELECT u.k, names.name, coalesce(con.n, 0), coalesce(rep.buyers, 0), coalesce(sales.orders, 0),
-               coalesce(sales.gmv, 0), rep.repeaters
-        FROM u LEFT JOIN sales ON sales.k = u.k LEFT JOIN rep ON rep.k = u.k
-        LEFT JOIN con ON con.k = u.k LEFT JOIN names ON names.k = u.k
-        WHERE u.k IS NOT NULL
-        ORDER BY coalesce(sales.gmv, 0) DESC, coalesce(rep.buyers, 0) DESC, u.k
-        """,
-    ).fetchall()
+def _board(con, key: str, traffic: bool) -> list[dict[str, Any]]:
+    """Leaderboard per store or guide (key 'store' | 'guide'), ranked by the query."""
+    rows = sql.run_duckdb(con, "report/leaderboard", {}, by=key, traffic=traffic).fetchall()
     out = []
-    for rank, (k, name, contacts_n, buyers, orders, gmv, repeaters) in enumerate(rows, 1):
+    for rank, k, name, contacts_n, buyers, orders, gmv, repeaters in rows:
         item = {"rank": rank, key: k}
         if key == "guide" or name is not None:  # a store's canonical name when the dimension has one
             item["name"] = name
@@ -685,17 +537,9 @@ def _board(con, dfrom: date, dto: date, key: str) -> list[dict[str, Any]]:
 
 
 def leaderboards(con, dfrom: date, dto: date) -> dict[str, list[dict[str, Any]]]:
-    return {"store": _board(con, dfrom, dto, "store"), "guide": _board(con, dfrom, dto, "guide")}
-
-
-#: campaigns (``c``) with their send time, and those sent in the period (``c_in``): CTEs of :func:`campaigns`
-_CAMPAIGNS_IN = """c AS (
-            SELECT pc.campaign_id, pc.name, pc.channel, pc.segment_id, pc.snapshot_id, pc.status,
-                   coalesce(pc.sent_at, (SELECT min(r.sent_at) FROM push_recipients r
-                                         WHERE r.campaign_id = pc.campaign_id), pc.created_at) AS sent_time
-            FROM push_campaigns pc
-            WHERE coalesce(pc.channel, '') NOT IN ('app', 'robot')),  -- staff-facing messages are not campaigns
-        c_in AS (SELECT * FROM c WHERE CAST(sent_time AS DATE) BETWEEN $f AND $t),"""
+    """Per store and per guide: new contacts, buyers, orders, GMV and repurchase rate of the period."""
+    traffic = "store_traffic" in _tables(con)
+    return {"store": _board(con, "store", traffic), "guide": _board(con, "guide", traffic)}
 
 
 def campaigns(con, dfrom: date, dto: date, window_days: int) -> list[dict[str, Any]] | None:
@@ -705,89 +549,30 @@ def campaigns(con, dfrom: date, dto: date, window_days: int) -> list[dict[str, A
         return None
     if con.execute("SELECT count(*) FROM push_campaigns").fetchone()[0] == 0:
         return None
-    has_segments = "segment_members" in tables
-    control = (
-        """
-        ctl AS (
-            SELECT c.campaign_id, sm.member_id, c.sent_time AS t  -- the period's campaigns only
-            FROM c_in c JOIN segment_members sm ON sm.snapshot_id = c.snapshot_id AND sm.segment_id = c.segment_id
-            ANTI JOIN (SELECT campaign_id, member_id FROM push_recipients
-                       WHERE state = 'sent' AND campaign_id IN (SELECT campaign_id FROM c_in)) r
-                 ON r.campaign_id = c.campaign_id AND r.member_id = sm.member_id),"""
-        if has_segments
-        else "ctl AS (SELECT NULL::VARCHAR AS campaign_id, NULL::VARCHAR AS member_id, NULL::TIMESTAMPTZ AS t WHERE false),"
-    )
     # who was reached (treat) or held back (ctl) and from when: a temp table first, so the order scan
-    # below reads only the orders between the earliest send and the latest send + window
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE rpt_campaign_groups AS
-        WITH {_CAMPAIGNS_IN}
-        treat AS (
-            SELECT campaign_id, member_id, min(t) AS t FROM (
-                SELECT r.campaign_id, r.member_id, coalesce(r.sent_at, c.sent_time) AS t
-                FROM push_recipients r JOIN c_in c ON c.campaign_id = r.campaign_id
-                WHERE r.state = 'sent' AND r.member_id IS NOT NULL
-                UNION ALL  -- a group message reaches the group's members
-                SELECT r.campaign_id, gm.member_id, coalesce(r.sent_at, c.sent_time)
-                FROM push_recipients r JOIN c_in c ON c.campaign_id = r.campaign_id AND c.channel = 'group'
-                JOIN group_members gm ON gm.group_id = r.recipient_id
-                WHERE r.state = 'sent' AND r.member_id IS NULL AND gm.member_id IS NOT NULL)
-            GROUP BY 1, 2),
-        {control}
-        grp AS (
-            SELECT 'treat' AS g, * FROM treat
-            UNION ALL SELECT 'ctl', * FROM ctl)
-        SELECT * FROM grp
-        """,
-        {"f": dfrom, "t": dto},
-    )
+    # reads only the orders between the earliest send and the latest send + window
+    period = {"f": dfrom, "t": dto}
+    sql.create_duckdb_table(con, "rpt_campaign_groups", "report/campaign_groups", period,
+                            segments="segment_members" in tables)
     lo, hi = con.execute("SELECT min(t), max(t) FROM rpt_campaign_groups").fetchone()
-    rows = con.execute(
-        f"""
-        WITH {_CAMPAIGNS_IN}
-        counts AS (
-            SELECT campaign_id, count(*) AS targeted,
-                   count(*) FILTER (WHERE state = 'sent') AS reached,
-                   count(*) FILTER (WHERE delivery = 'delivered') AS delivered,
-                   count(*) FILTER (WHERE state = 'failed') AS failed
-            FROM push_recipients WHERE campaign_id IN (SELECT campaign_id FROM c_in) GROUP BY 1),
-        hits AS (  -- rpt_campaign_groups read where used: a CTE read twice would be copied
-            SELECT DISTINCT grp.g, grp.campaign_id, grp.member_id
-            FROM rpt_campaign_groups grp JOIN (SELECT member_id, paid_at FROM rpt_orders
-                           WHERE valid AND paid_at > CAST($lo AS TIMESTAMPTZ)
-                             AND paid_at <= CAST($hi AS TIMESTAMPTZ) + to_days(CAST($w AS INTEGER))) o
-                 ON o.member_id = grp.member_id
-                 AND o.paid_at > grp.t AND o.paid_at <= grp.t + to_days(CAST($w AS INTEGER))),
-        sizes AS (SELECT g, campaign_id, count(DISTINCT member_id) AS n FROM rpt_campaign_groups GROUP BY 1, 2),
-        bought AS (SELECT g, campaign_id, count(*) AS n FROM hits GROUP BY 1, 2),  -- hits are distinct members
-        resp AS (
-            SELECT s.g, s.campaign_id, s.n, coalesce(b.n, 0) AS bought
-            FROM sizes s LEFT JOIN bought b ON b.g = s.g AND b.campaign_id = s.campaign_id)
-        SELECT c.campaign_id, c.name, c.channel, c.segment_id, c.snapshot_id, c.status, c.sent_time,
-               coalesce(k.targeted, 0), coalesce(k.reached, 0), coalesce(k.delivered, 0), coalesce(k.failed, 0),
-               tr.n, tr.bought, ct.n, ct.bought
-        FROM c_in c LEFT JOIN counts k ON k.campaign_id = c.campaign_id
-        LEFT JOIN resp tr ON tr.campaign_id = c.campaign_id AND tr.g = 'treat'
-        LEFT JOIN resp ct ON ct.campaign_id = c.campaign_id AND ct.g = 'ctl'
-        ORDER BY c.sent_time DESC, c.campaign_id
-        """,
-        {"f": dfrom, "t": dto, "w": window_days, "lo": lo, "hi": hi},
-    ).fetchall()
-    out = []
-    for (cid, name, channel, seg, snap, status, at, targeted, reached, delivered, failed,
-         tn, tb, cn, cb) in rows:
-        rep = _ratio(tb, tn)
-        ctl = _ratio(cb, cn) if seg is not None and snap is not None else None
-        out.append({
-            "campaign_id": cid, "name": name, "channel": channel, "segment_id": seg, "snapshot_id": snap,
-            "status": status, "sent_at": at, "targeted": targeted, "reached": reached, "delivered": delivered,
-            "failed": failed, "delivery_rate": _ratio(delivered, reached),
-            "reached_members": tn or 0, "campaign_repurchase": rep, "repurchasers": tb or 0,
-            "control_members": cn or 0, "control_repurchase": ctl,
-            "campaign_uplift": None if rep is None or ctl is None else round(rep - ctl, 6),
-        })
-    return out
+    rows = sql.run_duckdb(con, "report/campaigns", {**period, "w": window_days, "lo": lo, "hi": hi}).fetchall()
+    return [_campaign_result(*row) for row in rows]
+
+
+def _campaign_result(cid, name, channel, seg, snap, status, at, targeted, reached, delivered, failed,
+                     tn, tb, cn, cb) -> dict[str, Any]:
+    """One row of ``report/campaigns`` with its rates: repurchase of the reached and of the control group
+    (only for a campaign of a segment snapshot), and the uplift between them."""
+    rep = _ratio(tb, tn)
+    ctl = _ratio(cb, cn) if seg is not None and snap is not None else None
+    return {
+        "campaign_id": cid, "name": name, "channel": channel, "segment_id": seg, "snapshot_id": snap,
+        "status": status, "sent_at": at, "targeted": targeted, "reached": reached, "delivered": delivered,
+        "failed": failed, "delivery_rate": _ratio(delivered, reached),
+        "reached_members": tn or 0, "campaign_repurchase": rep, "repurchasers": tb or 0,
+        "control_members": cn or 0, "control_repurchase": ctl,
+        "campaign_uplift": None if rep is None or ctl is None else round(rep - ctl, 6),
+    }
 
 
 BY_CHOICES = ("store", "guide", "channel", "month")
@@ -798,11 +583,7 @@ def breakdown(con, by: str) -> list[dict[str, Any]]:
     rows = sql.run_duckdb(con, "report/breakdown", {}, by=by).fetchall()
     names = {}
     if by == "guide":
-        names = dict(con.execute(
-            "SELECT u.k, coalesce(any_value(s.name), any_value(m.guide_name)) FROM (SELECT DISTINCT guide AS k FROM rpt_period) u "
-            "LEFT JOIN staff s ON s.userid = u.k LEFT JOIN (SELECT DISTINCT guide_userid, guide_name FROM members "
-            "WHERE guide_name IS NOT NULL) m ON m.guide_userid = u.k "
-            "GROUP BY u.k").fetchall())
+        names = dict(sql.run_duckdb(con, "report/guide_names", {}).fetchall())
     out = []
     for k, orders, gmv, member_gmv, buyers, repeaters in rows:
         out.append({

@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from siyu_cli import sql
+
 #: P(alive) below this counts as "at risk" in the report (the docs' churn-risk list, clv:p_alive<0.3).
 AT_RISK_P_ALIVE = 0.3
 
@@ -28,19 +30,9 @@ def clv_by_segment(con) -> dict[str, Any] | None:
     snap = con.execute("SELECT max(snapshot_id) FROM segment_members").fetchone()[0]
     if fit is None or snap is None:
         return None
-    rows = con.execute(
-        """SELECT s.segment_id, any_value(s.segment_name), count(c.member_id), avg(c.p_alive), sum(c.clv), avg(c.clv),
-                  count(c.member_id) FILTER (WHERE c.p_alive < $risk), sum(c.clv) FILTER (WHERE c.p_alive < $risk)
-           FROM segment_members s LEFT JOIN clv_members c ON c.member_id = s.member_id AND c.fit_id = $fit
-           WHERE s.snapshot_id = $snap GROUP BY 1 ORDER BY 1""",
-        {"fit": fit[0], "snap": snap, "risk": AT_RISK_P_ALIVE},
-    ).fetchall()
-    risk = con.execute(
-        """SELECT count(*), coalesce(sum(s.revenue), 0), coalesce(sum(c.clv), 0)
-           FROM clv_members c LEFT JOIN segment_members s ON s.member_id = c.member_id AND s.snapshot_id = $snap
-           WHERE c.fit_id = $fit AND c.p_alive < $risk""",
-        {"fit": fit[0], "snap": snap, "risk": AT_RISK_P_ALIVE},
-    ).fetchone()
+    params = {"fit": fit[0], "snap": snap, "risk": AT_RISK_P_ALIVE}
+    rows = sql.run_duckdb(con, "report/clv_by_segment", params).fetchall()
+    risk = sql.run_duckdb(con, "report/clv_at_risk", params).fetchone()
     import json
 
     return {

@@ -16,6 +16,7 @@ EVENT_KINDS = ("contact_added", "contact_removed", "contact_deleted", "group_joi
 EVENT_ZH = {"contact_added": "新增好友", "contact_removed": "导购删除客户", "contact_deleted": "客户删除导购",
             "contact_lost": "好友流失", "group_joined": "入群", "group_left": "退群"}
 
+from siyu_cli import sql
 from siyu_cli.i18n import N_
 
 #: what the terminal dashboard shows (siyu's catalogue); EVENT_ZH stays the CSV's stable label column
@@ -33,16 +34,10 @@ def wecom_sections(con, dfrom: date, dto: date) -> dict[str, Any]:
     out: dict[str, Any] = {"contact_events": None, "guide_activity": None, "group_health": None}
     if not _exists(con, "contact_events"):
         return out
+    period = {"f": dfrom, "t": dto}
     if con.execute("SELECT count(*) FROM wecom_sync_runs WHERE status = 'done'").fetchone()[0]:
-        totals = dict(con.execute("""SELECT kind, count(*) FROM contact_events
-                                     WHERE event_at::DATE BETWEEN ? AND ? GROUP BY 1""", [dfrom, dto]).fetchall())
-        by_guide = con.execute("""
-            SELECT staff_userid, s.name, count(*) FILTER (WHERE kind = 'contact_added') AS added,
-                   count(*) FILTER (WHERE kind = 'contact_removed') AS removed,
-                   count(*) FILTER (WHERE kind = 'contact_deleted') AS deleted
-            FROM contact_events e LEFT JOIN staff s ON s.userid = e.staff_userid
-            WHERE staff_userid IS NOT NULL AND event_at::DATE BETWEEN ? AND ?
-            GROUP BY ALL ORDER BY removed + deleted DESC, staff_userid LIMIT 20""", [dfrom, dto]).fetchall()
+        totals = dict(sql.run_duckdb(con, "report/contact_event_totals", period).fetchall())
+        by_guide = sql.run_duckdb(con, "report/contact_events_by_guide", period).fetchall()
         t = {k: totals.get(k, 0) for k in EVENT_KINDS}
         t["contact_lost"] = t["contact_removed"] + t["contact_deleted"]
         out["contact_events"] = {
@@ -50,26 +45,16 @@ def wecom_sections(con, dfrom: date, dto: date) -> dict[str, Any]:
             "by_guide": [{"guide": g, "name": n, "added": a, "removed": rm, "deleted": dl, "lost": rm + dl}
                          for g, n, a, rm, dl in by_guide],
         }
-    rows = con.execute("""
-        SELECT b.userid, any_value(s.name), sum(new_contact_cnt), sum(chat_cnt), sum(message_cnt),
-               avg(reply_percentage), avg(avg_reply_time), sum(negative_feedback_cnt), count(*)
-        FROM wecom_behavior b LEFT JOIN staff s ON s.userid = b.userid
-        WHERE day BETWEEN ? AND ? GROUP BY b.userid ORDER BY sum(chat_cnt) DESC, b.userid""", [dfrom, dto]).fetchall()
+    rows = sql.run_duckdb(con, "report/guide_activity", period).fetchall()
     if rows:
         out["guide_activity"] = [
             {"rank": i, "guide": r[0], "name": r[1], "new_contacts": r[2], "chats": r[3], "messages": r[4],
              "reply_percentage": None if r[5] is None else round(r[5], 1),
              "avg_reply_minutes": None if r[6] is None else round(r[6], 1), "negative_feedback": r[7], "days": r[8]}
             for i, r in enumerate(rows, 1)]
-    rows = con.execute("""
-        SELECT owner, arg_max(chat_total, day), arg_max(member_total, day), sum(new_member_cnt),
-               avg(member_has_msg), sum(msg_total), count(*)
-        FROM wecom_group_stats WHERE day BETWEEN ? AND ? GROUP BY owner ORDER BY sum(msg_total) DESC, owner""",
-                       [dfrom, dto]).fetchall()
+    rows = sql.run_duckdb(con, "report/group_health", period).fetchall()
     if rows:
-        left = dict(con.execute("""SELECT g.owner_userid, count(*) FROM contact_events e JOIN groups g USING (group_id)
-                                   WHERE kind = 'group_left' AND event_at::DATE BETWEEN ? AND ? GROUP BY 1""",
-                                [dfrom, dto]).fetchall())
+        left = dict(sql.run_duckdb(con, "report/groups_left", period).fetchall())
         out["group_health"] = [
             {"owner": r[0], "groups": r[1], "members": r[2], "new_members": r[3],
              "active_members_per_day": None if r[4] is None else round(r[4], 1), "messages": r[5],
@@ -85,11 +70,7 @@ def synced_online(con, dto: date) -> dict[str, Any] | None:
     if not _exists(con, "wecom_sync_runs") or not con.execute(
             "SELECT count(*) FROM wecom_sync_runs WHERE status = 'done'").fetchone()[0]:
         return None
-    reach, total = con.execute("""
-        SELECT count(*) FILTER (WHERE c.member_id IS NOT NULL), count(*)
-        FROM members m LEFT JOIN (SELECT DISTINCT member_id FROM wecom_contacts WHERE member_id IS NOT NULL) c
-             ON c.member_id = m.member_id
-        WHERE m.join_at IS NULL OR m.join_at < CAST(CAST(? AS DATE) + 1 AS TIMESTAMPTZ)""", [dto]).fetchone()
+    reach, total = sql.run_duckdb(con, "report/synced_online", {"t": dto}).fetchone()
     return {"reachable_members": reach, "online_rate": reach / total if total else None}
 
 

@@ -15,7 +15,7 @@ module, package data) holds one SELECT. Its rules:
 * Tables it reads are plain names (``orders``, ``members``, ``seg_buyers``…): DuckDB tables of the store
   or temp tables, Spark temp views over the lake (:mod:`siyu_cli.engine`).
 
-The KPI report's order-scale queries are ``report/<name>.sql`` (docs/scale.md lists what moved).
+Every query of the KPI report is ``report/<name>.sql`` (docs/scale.md says which run where).
 """
 
 from __future__ import annotations
