@@ -23,22 +23,18 @@ DEFAULT_CHUNK = 50_000
 
 def chunk_size(settings) -> int:
     """``[sync] link_chunk`` (customers per link transaction), validated."""
-    from siyu_cli.errors import ConfigError
-    from siyu_cli.i18n import _
+    from siyu_cli.sync.units import chunk_size
 
-    n = settings.section("sync").get("link_chunk", DEFAULT_CHUNK)
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ConfigError(_("{file}: sync.link_chunk must be a whole number of customers ≥ 1, not {value}").format(
-            file=settings.config_file, value=repr(n)))
-    return n
+    return chunk_size(settings, "link_chunk", DEFAULT_CHUNK)
 
 
 def units(con, size: int) -> list[str]:
     """The link phase's units for the customers now in ``wecom_customers``: ``["all"]`` when they fit in one,
     else ``"shared"`` then one unit per hash bucket (``"0"``, ``"1"``, …)."""
-    n = con.execute("SELECT count(*) FROM wecom_customers").fetchone()[0]
-    k = -(-n // size)
-    return ["all"] if k <= 1 else ["shared", *map(str, range(k))]
+    from siyu_cli.sync.units import buckets
+
+    hashed = buckets(con.execute("SELECT count(*) FROM wecom_customers").fetchone()[0], size)
+    return hashed if hashed == ["all"] else ["shared", *hashed]
 
 
 _PHONES = """(SELECT external_userid, min(siyu_phone(m)) AS phone
@@ -59,7 +55,9 @@ def _unit_customers(con, unit: str, buckets: int) -> str:
     shared = "c.external_userid IN (SELECT external_userid FROM siyu_link_shared)"
     if unit == "shared":
         return shared
-    return f"NOT {shared} AND CAST('0x' || left(md5(c.external_userid), 8) AS UBIGINT) % {buckets} = {int(unit)}"
+    from siyu_cli.sync.units import in_bucket
+
+    return f"NOT {shared} AND {in_bucket('c.external_userid', unit, buckets)}"
 
 
 def _shared(con) -> None:
@@ -157,11 +155,3 @@ def _finish(con, batch_id: str) -> None:
     # the relation tags of linked customers, as member tags (the previous sync's are replaced)
     people.replace_synced_tags(con, batch_id)
 
-
-def add_counts(parts) -> dict[str, int]:
-    """The link counts of several units, summed."""
-    out: dict[str, int] = {}
-    for p in parts:
-        for k, v in p.items():
-            out[k] = out.get(k, 0) + v
-    return out

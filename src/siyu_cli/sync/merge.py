@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 from siyu_cli.errors import DataError
 from siyu_cli.i18n import _
+from siyu_cli.sync.units import add_counts
 
 #: ``[sync] memory_limit``: DuckDB's memory limit during the merge (it spills to the workspace scratch beyond it),
 #: so the merge's working set stays bounded whatever the number of contacts
@@ -48,9 +49,11 @@ def merge(settings, report, follow_users: list[str], names: dict[str, str] | Non
 
     Each phase runs under ``[sync] memory_limit`` (default :data:`DEFAULT_MEMORY_LIMIT`). A phase that runs out
     of the *default* limit rolls back and runs again under the next step of :data:`LADDER` (its temp tables
-    and uncommitted index entries do not spill); the phases after it go back to the default. The link phase
-    commits per unit of customers (sync/linking.py), each unit a step of its own. A limit the operator set is kept and its shortage is one clear error that loses
-    nothing (the committed phases and the staged pages stay; the next sync resumes).
+    and uncommitted index entries do not spill); the phases after it go back to the default. The contacts and
+    customers phases commit per unit of ``[sync] merge_chunk`` customers (sync/units.py), the link phase per unit
+    of ``[sync] link_chunk`` (sync/linking.py), each unit a step of its own. A limit the operator set is kept and
+    its shortage is one clear error that loses nothing (the committed phases and units and the staged pages stay;
+    the next sync resumes).
     """
     import duckdb
 
@@ -66,10 +69,12 @@ def merge(settings, report, follow_users: list[str], names: dict[str, str] | Non
         raise ConfigError(_("{config_file}: the sync's merge needs more memory than sync.memory_limit = {limit!r}; raise it (the staged pages are kept: rerun `siyu sync wecom` to merge them)").format(config_file=settings.config_file, limit=limit)) from None
 
 
-#: the merge's phases, each one transaction that records itself in ``wecom_sync_runs.progress["merged"]``: a
-#: transaction holds its uncommitted rows and index entries in memory, so one transaction for everything grew with
-#: the number of contacts; a killed or out-of-memory merge resumes at the first phase not committed
+#: the merge's phases, each recorded in ``wecom_sync_runs.progress["merged"]`` when its last transaction commits:
+#: a transaction holds its uncommitted rows and index entries in memory, so one transaction for everything grew
+#: with the number of contacts; a killed or out-of-memory merge resumes at the first phase (or unit) not committed
 PHASES = ("contacts", "customers", "tags", "groups", "link")
+#: the phases that commit per hash unit of customers (sync/units.py), ``progress["merge_units"]``
+PER_CUSTOMER = ("contacts", "customers")
 
 
 def _merge(settings, report, follow_users: list[str], limit: str, names: dict[str, str], ladder: bool = True) -> None:
@@ -91,6 +96,9 @@ def _merge(settings, report, follow_users: list[str], limit: str, names: dict[st
             if phase in merged:
                 continue
             limits = [limit, *LADDER] if ladder else [limit]
+            if phase in PER_CUSTOMER:
+                _per_customer(settings, con, b, report, progress, phase, limits, prev, now)
+                continue
             if phase != "link":
                 _commit(con, b, report, progress, phase, limits, merged, phase,
                         lambda p=phase: _phase(con, p, b, prev, now, follow_users, names))
@@ -107,10 +115,33 @@ def _merge(settings, report, follow_users: list[str], limit: str, names: dict[st
                     _commit(con, b, report, progress, phase, limits, done, unit,
                             lambda u=unit: _phase(con, phase, b, prev, now, follow_users, names,
                                                   (u, len(units) - 1, u == units[-1]))["linked"])
-            merged["link"] = {"linked": linking.add_counts(done.values())}
+            merged["link"] = {"linked": add_counts(done.values())}
         with _transaction(con, b):
             _running(con, b)
             _finish(con, b, report, merged, now)
+
+
+def _per_customer(settings, con, b: str, report, progress: dict, phase: str, limits: list[str], prev, now) -> None:
+    """The contacts or customers phase, one transaction per unit of customers (sync/units.py).
+
+    The units are fixed when the contacts phase starts (``progress["merge_units"]``, saved with its first unit) and
+    each committed unit's counts are kept in ``progress["merged_units"][phase]``, so a kill between units resumes at
+    the first unit not committed and the phase's counts are the sum over its units.
+    """
+    from siyu_cli.sync import units as U
+
+    if "merge_units" not in progress:
+        customers = max(con.execute("SELECT count(DISTINCT external_userid) FROM wecom_sync_contacts WHERE batch_id = ?",
+                                    [b]).fetchone()[0],
+                        con.execute("SELECT count(*) FROM wecom_customers").fetchone()[0])
+        progress["merge_units"] = U.buckets(customers, U.chunk_size(settings, "merge_chunk", U.DEFAULT_MERGE_CHUNK))
+    units = progress["merge_units"]
+    done = progress.setdefault("merged_units", {}).setdefault(phase, {})
+    for unit in units:
+        if unit not in done:
+            _commit(con, b, report, progress, phase, limits, done, unit,
+                    lambda u=unit: _phase(con, phase, b, prev, now, [], {}, (u, len(units), u == units[-1])))
+    progress["merged"][phase] = {entity: add_counts(c[entity] for c in done.values()) for entity in done[units[0]]}
 
 
 def _commit(con, b: str, report, progress: dict, phase: str, limits: list[str], into: dict, key: str, work) -> None:
@@ -163,16 +194,21 @@ def _transaction(con, b: str):
 
 def _phase(con, phase: str, b: str, prev, now, follow_users: list[str], names: dict[str, str],
            unit: tuple[str, int, bool] = ("all", 0, True)) -> dict:
-    """One merge phase (for "link", one ``unit`` of customers: its name, the number of hash units, whether it is
-    the last); returns what the final load_log rows need (counts and rows read per entity)."""
+    """One merge phase (for contacts, customers and link, one ``unit`` of customers: its name, the number of hash
+    units, whether it is the last); returns what the final load_log rows need (counts and rows read per entity)."""
+    from siyu_cli.sync.units import in_bucket
+
     lit = "'" + b.replace("'", "''") + "'"
+    name, buckets, last = unit
     if phase == "contacts":
         _refuse_empty(con, b)
-        _stage_relations(con, lit)
-        out = {"contacts": _merge_relations(con, b, prev, now)}
+        where = in_bucket("external_userid", name, buckets)
+        _stage_relations(con, lit, where)
+        out = {"contacts": _merge_relations(con, b, prev, now, where, last)}
     elif phase == "customers":
-        _stage_customers(con, lit)
-        out = {"customers": _merge_customers(con, b, now)}
+        where = in_bucket("external_userid", name, buckets)
+        _stage_customers(con, lit, where)
+        out = {"customers": _merge_customers(con, b, now, where)}
     elif phase == "tags":
         _stage_tags(con, lit)
         out = {"tags": _merge_tags(con, b)}
@@ -183,7 +219,6 @@ def _phase(con, phase: str, b: str, prev, now, follow_users: list[str], names: d
     else:
         from siyu_cli.sync.linking import link_customers
 
-        name, buckets, last = unit
         if name in ("all", "shared"):  # the first unit
             # a guide's name from user/get (when the app may read the directory) wins over an export's
             from siyu_cli.ingest import people
@@ -232,18 +267,19 @@ def _not_erased(col: str) -> str:
             f"AND e.id_hash = siyu_keyed('external_userid', {col}))")
 
 
-def _stage_relations(con, lit: str) -> None:
+def _stage_relations(con, lit: str, where: str = "TRUE") -> None:
     con.execute(f"""CREATE OR REPLACE TEMP TABLE s_rel AS
         SELECT external_userid, staff_userid, to_timestamp(createtime) AS added_at, CAST(add_way AS VARCHAR) AS add_way,
                remark, description, remark_mobiles, state, oper_userid, tag_ids
-        FROM wecom_sync_contacts WHERE batch_id = {lit} AND {_not_erased("external_userid")}""")
+        FROM wecom_sync_contacts WHERE batch_id = {lit} AND {where} AND {_not_erased("external_userid")}""")
 
 
-def _stage_customers(con, lit: str) -> None:
+def _stage_customers(con, lit: str, where: str = "TRUE") -> None:
     con.execute(f"""CREATE OR REPLACE TEMP TABLE s_cust AS
         SELECT external_userid, arg_max(name, createtime) AS name, arg_max(type, createtime) AS type,
                arg_max(gender, createtime) AS gender, max(unionid) AS unionid, max(corp_name) AS corp_name
-        FROM wecom_sync_contacts WHERE batch_id = {lit} AND {_not_erased("external_userid")} GROUP BY external_userid""")
+        FROM wecom_sync_contacts WHERE batch_id = {lit} AND {where} AND {_not_erased("external_userid")}
+        GROUP BY external_userid""")
 
 
 def _stage_tags(con, lit: str) -> None:
@@ -284,10 +320,12 @@ def _events(con, b: str, new: str, old: str, who: str, at_col: str, kinds: tuple
                 [b, kinds[1], now, prev])
 
 
-def _replace(con, new: str, table: str, keys: list[str], cols: list[str], extra: dict[str, object]) -> None:
-    """Make ``table`` hold exactly the keys of ``new``: delete the others, upsert ``cols`` and ``extra`` values."""
+def _replace(con, new: str, table: str, keys: list[str], cols: list[str], extra: dict[str, object],
+             where: str = "TRUE") -> None:
+    """Make the rows of ``table`` matching ``where`` hold exactly the keys of ``new``: delete the others, upsert
+    ``cols`` and ``extra`` values."""
     on = " AND ".join(f"n.{k} = o.{k}" for k in keys)
-    con.execute(f"DELETE FROM {table} o WHERE NOT EXISTS (SELECT 1 FROM {new} n WHERE {on})")
+    con.execute(f"DELETE FROM {table} o WHERE {where} AND NOT EXISTS (SELECT 1 FROM {new} n WHERE {on})")
     names = ", ".join([*keys, *cols, *extra])
     sets = ", ".join(f"{c} = excluded.{c}" for c in [*cols, *extra])
     con.execute(f"""INSERT INTO {table} ({names}) SELECT {', '.join([*keys, *cols])}, {', '.join('?' for _ in extra)}
@@ -301,12 +339,16 @@ GROUP_COLS = ["name", "owner_userid", "notice", "created_at", "member_count"]
 GM_COLS = ["joined_at", "member_type", "join_scene", "invitor", "unionid"]
 
 
-def _merge_relations(con, b: str, prev, now) -> dict[str, int]:
+def _merge_relations(con, b: str, prev, now, where: str = "TRUE", last: bool = True) -> dict[str, int]:
+    """The relations of the customers ``where`` selects (one unit); the ``last`` unit also records the relations
+    customers deleted, over all of them."""
     keys = ["external_userid", "staff_userid"]
-    counts = _diff(con, "s_rel", "wecom_contacts", keys, REL_COLS)
-    _events(con, b, "s_rel", "wecom_contacts", "staff_userid", "added_at", ("contact_added", "contact_removed"), now, prev)
-    _replace(con, "s_rel", "wecom_contacts", keys, REL_COLS, {"synced_batch": b})
-    _deleted_by_customers(con, b)
+    counts = _diff(con, "s_rel", "wecom_contacts", keys, REL_COLS, where)
+    _events(con, b, "s_rel", f"(SELECT * FROM wecom_contacts WHERE {where})", "staff_userid", "added_at",
+            ("contact_added", "contact_removed"), now, prev)
+    _replace(con, "s_rel", "wecom_contacts", keys, REL_COLS, {"synced_batch": b}, where)
+    if last:
+        _deleted_by_customers(con, b)
     return counts
 
 
@@ -332,9 +374,10 @@ def _deleted_by_customers(con, b: str) -> None:
         GROUP BY c.external_userid, c.staff_userid, c.added_at""", [b])
 
 
-def _merge_customers(con, b: str, now) -> dict[str, int]:
-    counts = _diff(con, "s_cust", "wecom_customers", ["external_userid"], CUST_COLS)
-    _replace(con, "s_cust", "wecom_customers", ["external_userid"], CUST_COLS, {"synced_batch": b, "updated_at": now})
+def _merge_customers(con, b: str, now, where: str = "TRUE") -> dict[str, int]:
+    counts = _diff(con, "s_cust", "wecom_customers", ["external_userid"], CUST_COLS, where)
+    _replace(con, "s_cust", "wecom_customers", ["external_userid"], CUST_COLS, {"synced_batch": b, "updated_at": now},
+             where)
     return counts
 
 
