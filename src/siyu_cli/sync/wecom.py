@@ -25,6 +25,9 @@ from siyu_cli.i18n import _
 
 BATCH_USERIDS = 100  # batch/get_by_user userid_list and groupchat/list owner_filter limit
 CHECKPOINT_ROWS = 5000  # staged rows per store write
+#: rows per INSERT statement inside a checkpoint's write: reading a JSON array back as rows (from_json + unnest)
+#: holds several times its size at once, so a whole checkpoint in one statement set the fetch's memory peak
+INSERT_ROWS = 1000
 CHECKPOINT_SECONDS = 2.0
 
 CONTACT_FIELDS = {
@@ -69,14 +72,15 @@ def _rows_json(rows: list[dict], fields: dict[str, str]) -> tuple[str, str]:
     return json.dumps(rows, ensure_ascii=False), json.dumps([fields])
 
 
-def _insert(con, table: str, batch_id: str, rows: list[dict], fields: dict[str, str]) -> None:
-    if not rows:
-        return
-    data, shape = _rows_json(rows, fields)
+def _insert(con, table: str, batch_id: str, rows: list[dict], fields: dict[str, str], verb: str = "INSERT OR REPLACE"
+            ) -> None:
+    """``rows`` into staging ``table``, :data:`INSERT_ROWS` per statement (in the caller's transaction)."""
     cols = ", ".join(fields)
-    con.execute(f"""INSERT OR REPLACE INTO {table} (batch_id, {cols})
-                    SELECT ?, {cols} FROM (SELECT unnest(from_json(?::JSON, ?), recursive := true))""",
-                [batch_id, data, shape])
+    for i in range(0, len(rows), INSERT_ROWS):
+        data, shape = _rows_json(rows[i:i + INSERT_ROWS], fields)
+        con.execute(f"""{verb} INTO {table} (batch_id, {cols})
+                        SELECT ?, {cols} FROM (SELECT unnest(from_json(?::JSON, ?), recursive := true))""",
+                    [batch_id, data, shape])
 
 
 def _insert_groups(con, batch_id: str, groups: list[dict]) -> None:
@@ -90,12 +94,7 @@ def _insert_groups(con, batch_id: str, groups: list[dict]) -> None:
                                                  for g in groups], GROUP_FIELDS)
     con.execute("DELETE FROM wecom_sync_group_members WHERE batch_id = ? AND list_contains(?::VARCHAR[], chat_id)",
                 [batch_id, [g["chat_id"] for g in groups]])
-    if members:
-        data, shape = _rows_json(members, GROUP_MEMBER_FIELDS)
-        cols = ", ".join(GROUP_MEMBER_FIELDS)
-        con.execute(f"""INSERT INTO wecom_sync_group_members (batch_id, {cols})
-                        SELECT ?, {cols} FROM (SELECT unnest(from_json(?::JSON, ?), recursive := true))""",
-                    [batch_id, data, shape])
+    _insert(con, "wecom_sync_group_members", batch_id, members, GROUP_MEMBER_FIELDS, verb="INSERT")
 
 
 def contact_row(item: dict) -> dict:
