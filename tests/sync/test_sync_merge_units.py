@@ -1,4 +1,4 @@
-"""The merge's contacts and customers phases commit in units of `[sync] merge_chunk` customers (hash buckets of
+"""The merge's contacts, customers and groups phases commit in units of `[sync] merge_chunk` customers (hash buckets of
 external_userid, one transaction each, so the memory of an open transaction stays bounded in customers): the units
 give exactly what one pass gives — relations, customers, contact events, counts and load_log rows, through the
 library and the CLI, on a second sync that adds, removes and changes relations and customers — and a kill between
@@ -43,6 +43,7 @@ def first_sync_then_change(sb, roots, chunk: int | None):
         with open_store(settings) as con:  # relations an export loaded: the sync removes them without an event
             con.execute("INSERT INTO wecom_contacts (external_userid, staff_userid) VALUES "
                         "('wmfromfile1', 'guide01'), ('wmfromfile2', 'guide02'), ('wmsandbox0020', 'guide09')")
+            con.execute("INSERT INTO group_members (group_id, external_userid) VALUES ('wrsandbox01', 'wmfromfile1')")
         out.append(settings)
     st = sb.state
     st.remove_friend("wmsandbox0001", "guide01")  # the customer's only relation: the customer goes too
@@ -55,6 +56,8 @@ def first_sync_then_change(sb, roots, chunk: int | None):
     st.add_contact("wmsandbox0002", "guide01", added_at=1_750_000_100)  # a second guide
     st.set_relation_details("wmsandbox0007", next(iter(st.contacts["wmsandbox0007"]["followers"])), remark="新备注")
     st.set_contact_details("wmsandbox0011", unionid="oChangedUnion11")
+    st.leave_group("wrsandbox02", "wmsandbox0002")
+    st.join_group("wrsandbox03", "wmbrandnew")
     if chunk is not None:
         cfg = roots[-1] / "siyu.toml"
         cfg.write_text(cfg.read_text(encoding="utf-8") + f"\n[sync]\nmerge_chunk = {chunk}\n", encoding="utf-8")
@@ -63,12 +66,15 @@ def first_sync_then_change(sb, roots, chunk: int | None):
 
 
 def merged_state(settings) -> dict:
-    """Everything the contacts and customers phases write, without batch ids and the sync's own times."""
+    """Everything the contacts, customers and groups phases write, without batch ids and the sync's own times."""
     rel = ", ".join(["external_userid", "staff_userid", *merge_mod.REL_COLS, "member_id"])
     cust = ", ".join(["external_userid", *merge_mod.CUST_COLS, "member_id"])
+    gm = ", ".join(["group_id", "external_userid", *merge_mod.GM_COLS, "member_id"])
     return {
         "relations": q(settings, f"SELECT {rel}, synced_batch IS NULL FROM wecom_contacts ORDER BY ALL"),
         "customers": q(settings, f"SELECT {cust} FROM wecom_customers ORDER BY ALL"),
+        "group_members": q(settings, f"SELECT {gm}, synced_batch IS NULL FROM group_members ORDER BY ALL"),
+        "groups": q(settings, f"SELECT group_id, {', '.join(merge_mod.GROUP_COLS)} FROM groups ORDER BY ALL"),
         # a removal is dated when the sync saw it (since = the previous sync): compared as present, not by value
         "events": q(settings, """SELECT kind, external_userid, staff_userid, group_id, member_id,
                                         CASE WHEN kind LIKE '%added' OR kind = 'group_joined' THEN event_at END,
@@ -110,7 +116,11 @@ def test_the_fixture_changes_every_kind_of_row(sb, one_pass):
     assert r.counts["contacts"] == {"added": 3, "updated": 1, "unchanged": 30, "removed": 8}
     # 30 customers: 4 lost their only relation, 2 are new, 1 has a new unionid
     assert r.counts["customers"] == {"added": 2, "updated": 1, "unchanged": 25, "removed": 4}
-    assert r.events == {"contact_added": 3, "contact_removed": 5}  # the 3 export-loaded relations had no sync
+    # 30 group members: 1 left, 1 an export loaded goes, 1 joined, 1 has the new unionid; 2 groups' member counts changed
+    assert r.counts["group_members"] == {"added": 1, "updated": 1, "unchanged": 28, "removed": 2}
+    assert r.counts["groups"] == {"added": 0, "updated": 2, "unchanged": 1, "removed": 0}
+    # the 3 relations and the group member an export loaded had no sync: no event
+    assert r.events == {"contact_added": 3, "contact_removed": 5, "group_left": 1, "group_joined": 1}
     assert {row[0] for row in state["relations"]} == {e for e, _ in sb.state.live_relations()}
 
 
@@ -119,7 +129,8 @@ def test_merging_in_units_equals_merging_in_one_pass(sb, monkeypatch, one_pass):
     seen = spy_phases(monkeypatch)
     r = sync_wecom(settings, client=make_client(sb, settings), activity=False)
     unit_names = list(map(str, range(8)))  # ⌈30 customers (the store's) / 4⌉
-    assert [u for p, u in seen if p == "contacts"] == unit_names == [u for p, u in seen if p == "customers"]
+    for phase in merge_mod.PER_CUSTOMER:
+        assert [u for p, u in seen if p == phase] == unit_names
     progress = json.loads(q(settings, "SELECT progress FROM wecom_sync_runs ORDER BY started_at DESC LIMIT 1")[0][0])
     assert progress["merge_units"] == unit_names
     per_unit = [c["contacts"]["read"] for c in progress["merged_units"]["contacts"].values()]
@@ -143,7 +154,7 @@ def test_cli_sync_with_a_small_merge_chunk_equals_one_pass(sb, cli, monkeypatch,
     assert merged_state(settings) == state
 
 
-@pytest.mark.parametrize("phase", ["contacts", "customers"])
+@pytest.mark.parametrize("phase", merge_mod.PER_CUSTOMER)
 def test_a_merge_killed_between_units_resumes_at_the_first_unit_not_committed(sb, monkeypatch, one_pass, phase):
     state, whole, settings = one_pass
     seen = spy_phases(monkeypatch, fail_at=(phase, "5"))
@@ -152,11 +163,11 @@ def test_a_merge_killed_between_units_resumes_at_the_first_unit_not_committed(sb
     assert [u for p, u in seen if p == phase] == ["0", "1", "2", "3", "4"]
     events = q(settings, "SELECT count(*) FROM contact_events")[0][0]
     if phase == "contacts":  # the committed units' events are in, the others' not yet
-        assert 0 < events < sum(whole.events.values())
+        assert 0 < events < sum(whole.events.values()) - 2
     seen2 = spy_phases(monkeypatch)
     r = sync_wecom(settings, client=make_client(sb, settings), activity=False)
     assert r.resumed and [u for p, u in seen2 if p == phase] == ["5", "6", "7"]  # committed units not merged again
-    assert ("contacts" in {p for p, _ in seen2}) == (phase == "contacts")  # a committed phase is not merged again
+    assert {p for p, _ in seen2} == {*merge_mod.PHASES[merge_mod.PHASES.index(phase):]}  # nor committed phases
     assert merged_state(settings) == state  # every event exactly once
     assert r.counts == whole.counts and r.events == whole.events  # the committed units' counts are kept
 

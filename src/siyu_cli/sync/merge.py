@@ -74,7 +74,7 @@ def merge(settings, report, follow_users: list[str], names: dict[str, str] | Non
 #: with the number of contacts; a killed or out-of-memory merge resumes at the first phase (or unit) not committed
 PHASES = ("contacts", "customers", "tags", "groups", "link")
 #: the phases that commit per hash unit of customers (sync/units.py), ``progress["merge_units"]``
-PER_CUSTOMER = ("contacts", "customers")
+PER_CUSTOMER = ("contacts", "customers", "groups")
 
 
 def _merge(settings, report, follow_users: list[str], limit: str, names: dict[str, str], ladder: bool = True) -> None:
@@ -122,7 +122,7 @@ def _merge(settings, report, follow_users: list[str], limit: str, names: dict[st
 
 
 def _per_customer(settings, con, b: str, report, progress: dict, phase: str, limits: list[str], prev, now) -> None:
-    """The contacts or customers phase, one transaction per unit of customers (sync/units.py).
+    """The contacts, customers or groups phase, one transaction per unit of customers (sync/units.py).
 
     The units are fixed when the contacts phase starts (``progress["merge_units"]``, saved with its first unit) and
     each committed unit's counts are kept in ``progress["merged_units"][phase]``, so a kill between units resumes at
@@ -131,9 +131,10 @@ def _per_customer(settings, con, b: str, report, progress: dict, phase: str, lim
     from siyu_cli.sync import units as U
 
     if "merge_units" not in progress:
-        customers = max(con.execute("SELECT count(DISTINCT external_userid) FROM wecom_sync_contacts WHERE batch_id = ?",
-                                    [b]).fetchone()[0],
-                        con.execute("SELECT count(*) FROM wecom_customers").fetchone()[0])
+        customers = max(con.execute(sql, [b] * ("?" in sql)).fetchone()[0] for sql in (
+            "SELECT count(DISTINCT external_userid) FROM wecom_sync_contacts WHERE batch_id = ?",
+            "SELECT count(DISTINCT userid) FROM wecom_sync_group_members WHERE batch_id = ? AND type = 2",
+            "SELECT count(*) FROM wecom_customers"))
         progress["merge_units"] = U.buckets(customers, U.chunk_size(settings, "merge_chunk", U.DEFAULT_MERGE_CHUNK))
     units = progress["merge_units"]
     done = progress.setdefault("merged_units", {}).setdefault(phase, {})
@@ -141,7 +142,8 @@ def _per_customer(settings, con, b: str, report, progress: dict, phase: str, lim
         if unit not in done:
             _commit(con, b, report, progress, phase, limits, done, unit,
                     lambda u=unit: _phase(con, phase, b, prev, now, [], {}, (u, len(units), u == units[-1])))
-    progress["merged"][phase] = {entity: add_counts(c[entity] for c in done.values()) for entity in done[units[0]]}
+    entities = dict.fromkeys(e for c in done.values() for e in c)  # groups themselves: the last unit's
+    progress["merged"][phase] = {e: add_counts(c[e] for c in done.values() if e in c) for e in entities}
 
 
 def _commit(con, b: str, report, progress: dict, phase: str, limits: list[str], into: dict, key: str, work) -> None:
@@ -213,9 +215,8 @@ def _phase(con, phase: str, b: str, prev, now, follow_users: list[str], names: d
         _stage_tags(con, lit)
         out = {"tags": _merge_tags(con, b)}
     elif phase == "groups":
-        _stage_groups(con, lit)
-        groups, members = _merge_groups(con, b, prev, now)
-        out = {"groups": groups, "group_members": members}
+        _stage_groups(con, lit, name, buckets, last)
+        out = _merge_groups(con, b, prev, now, in_bucket("external_userid", name, buckets), last)
     else:
         from siyu_cli.sync.linking import link_customers
 
@@ -288,21 +289,26 @@ def _stage_tags(con, lit: str) -> None:
         FROM wecom_sync_tags WHERE batch_id = {lit}""")
 
 
-def _stage_groups(con, lit: str) -> None:
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE s_grp AS
-        SELECT chat_id AS group_id, name, owner AS owner_userid, notice, to_timestamp(create_time) AS created_at,
-               coalesce(member_count, CAST(json_array_length(members) AS INTEGER)) AS member_count
-        FROM wecom_sync_groups WHERE batch_id = {lit} AND fetched""")
+def _stage_groups(con, lit: str, unit: str = "all", buckets: int = 1, last: bool = True) -> None:
+    """``s_gm``: the customers of ``unit`` in groups; ``s_grp`` (the ``last`` unit): the groups."""
+    from siyu_cli.sync.units import in_bucket
+
+    if last:
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE s_grp AS
+            SELECT chat_id AS group_id, name, owner AS owner_userid, notice, to_timestamp(create_time) AS created_at,
+                   coalesce(member_count, CAST(json_array_length(members) AS INTEGER)) AS member_count
+            FROM wecom_sync_groups WHERE batch_id = {lit} AND fetched""")
     # members are staged one row each (migration 312); a sync staged before it kept them as JSON arrays
     con.execute(f"""CREATE OR REPLACE TEMP TABLE s_gm AS
         SELECT chat_id AS group_id, userid AS external_userid, to_timestamp(join_time) AS joined_at,
                type AS member_type, join_scene, invitor, unionid
-        FROM wecom_sync_group_members WHERE batch_id = {lit} AND type = 2 AND {_not_erased("userid")}
+        FROM wecom_sync_group_members WHERE batch_id = {lit} AND type = 2 AND {in_bucket("userid", unit, buckets)}
+          AND {_not_erased("userid")}
         UNION ALL
         SELECT group_id, m.userid, to_timestamp(m.join_time), m.type, m.join_scene, m.invitor.userid, m.unionid
         FROM (SELECT chat_id AS group_id, unnest(from_json(members, '{GM_SHAPE}')) AS m
               FROM wecom_sync_groups WHERE batch_id = {lit} AND fetched AND members IS NOT NULL)
-        WHERE m.type = 2 AND {_not_erased("m.userid")}""")
+        WHERE m.type = 2 AND {in_bucket("m.userid", unit, buckets)} AND {_not_erased("m.userid")}""")
 
 
 def _events(con, b: str, new: str, old: str, who: str, at_col: str, kinds: tuple[str, str], now, prev) -> None:
@@ -387,10 +393,14 @@ def _merge_tags(con, b: str) -> dict[str, int]:
     return counts
 
 
-def _merge_groups(con, b: str, prev, now) -> tuple[dict[str, int], dict[str, int]]:
-    groups = _diff(con, "s_grp", "groups", ["group_id"], GROUP_COLS)
-    members = _diff(con, "s_gm", "group_members", ["group_id", "external_userid"], GM_COLS)
-    _events(con, b, "s_gm", "group_members", "group_id", "joined_at", ("group_joined", "group_left"), now, prev)
-    _replace(con, "s_gm", "group_members", ["group_id", "external_userid"], GM_COLS, {"batch_id": b, "synced_batch": b})
-    _replace(con, "s_grp", "groups", ["group_id"], GROUP_COLS, {"batch_id": b, "synced_batch": b, "updated_at": now})
-    return groups, members
+def _merge_groups(con, b: str, prev, now, where: str = "TRUE", last: bool = True) -> dict[str, dict[str, int]]:
+    """The group members ``where`` selects (one unit of customers); the ``last`` unit also replaces the groups."""
+    keys = ["group_id", "external_userid"]
+    out = {"group_members": _diff(con, "s_gm", "group_members", keys, GM_COLS, where)}
+    _events(con, b, "s_gm", f"(SELECT * FROM group_members WHERE {where})", "group_id", "joined_at",
+            ("group_joined", "group_left"), now, prev)
+    _replace(con, "s_gm", "group_members", keys, GM_COLS, {"batch_id": b, "synced_batch": b}, where)
+    if last:
+        out["groups"] = _diff(con, "s_grp", "groups", ["group_id"], GROUP_COLS)
+        _replace(con, "s_grp", "groups", ["group_id"], GROUP_COLS, {"batch_id": b, "synced_batch": b, "updated_at": now})
+    return out
