@@ -190,3 +190,28 @@ def test_merge_chunk_must_be_a_positive_whole_number(tmp_path, value):
                                     encoding="utf-8")
     with pytest.raises(ConfigError, match="sync.merge_chunk must be a whole number"):
         units.chunk_size(load_settings(root), "merge_chunk", units.DEFAULT_MERGE_CHUNK)
+
+
+def test_a_merge_killed_before_linking_finishes_resumes_at_the_finish(sb, monkeypatch, one_pass):
+    """Relinking group members and orders, naming events and member tags after the last link unit is a transaction
+    of its own: a kill before it commits redoes only it."""
+    from siyu_cli.sync import linking
+
+    state, whole, settings = one_pass
+    real = linking.finish
+
+    def dies(con, batch_id):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(linking, "finish", dies)
+    with pytest.raises(KeyboardInterrupt):
+        sync_wecom(settings, client=make_client(sb, settings), activity=False)
+    progress = json.loads(q(settings, "SELECT progress FROM wecom_sync_runs WHERE status = 'running'")[0][0])
+    assert set(progress["linked_units"]) == set(progress["link_units"]) and "link_finished" not in progress
+    finished = []
+    monkeypatch.setattr(linking, "finish", lambda con, batch_id: (finished.append(batch_id), real(con, batch_id))[1])
+    seen = spy_phases(monkeypatch)
+    r = sync_wecom(settings, client=make_client(sb, settings), activity=False)
+    assert r.resumed and seen == [] and finished == [r.batch_id]  # no unit merged or linked again
+    assert merged_state(settings) == state
+    assert r.counts == whole.counts and r.events == whole.events and r.linked == whole.linked

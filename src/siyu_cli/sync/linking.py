@@ -84,8 +84,8 @@ def _shared(con) -> None:
 
 def link_customers(con, batch_id: str, unit: str = "all", buckets: int = 1, last: bool = True) -> dict[str, int]:
     """Link the synced customers of ``unit`` (:func:`units`; ``buckets`` = the number of hash units); returns
-    counts (customers, already_linked, linked_by_unionid, linked_by_phone, linked, new_members). The ``last``
-    unit also gives orders and group members their members, names events and replaces the synced member tags."""
+    counts (customers, already_linked, linked_by_unionid, linked_by_phone, linked, new_members). ``last``: also
+    :func:`finish` in the same transaction (the merge runs it as a transaction of its own after the last unit)."""
     from siyu_cli.ingest import identity, people
 
     where = _unit_customers(con, unit, buckets)
@@ -128,7 +128,7 @@ def link_customers(con, batch_id: str, unit: str = "all", buckets: int = 1, last
                 "WHERE wecom_customers.external_userid = r.__bk AND wecom_customers.member_id IS DISTINCT FROM r.member_id")
     people.link_contacts(con, "siyu_res")
     if last:
-        _finish(con, batch_id)
+        finish(con, batch_id)
     row = con.execute("""
         SELECT count(*), count(*) FILTER (WHERE r.matched AND p.by_ext),
                count(*) FILTER (WHERE r.matched AND NOT p.by_ext AND p.by_union),
@@ -143,7 +143,7 @@ def link_customers(con, batch_id: str, unit: str = "all", buckets: int = 1, last
             "linked": row[4], "new_members": new_members}
 
 
-def _finish(con, batch_id: str) -> None:
+def finish(con, batch_id: str) -> None:
     """After every unit: orders and group members gain members, this sync's events name theirs, tags follow."""
     from siyu_cli.ingest import identity, people
 
@@ -154,4 +154,5 @@ def _finish(con, batch_id: str) -> None:
                      AND i.id_type = 'external_userid' AND i.id_value = contact_events.external_userid""", [batch_id])
     # the relation tags of linked customers, as member tags (the previous sync's are replaced)
     people.replace_synced_tags(con, batch_id)
+    con.execute("DROP TABLE IF EXISTS siyu_link_shared")
 

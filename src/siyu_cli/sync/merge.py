@@ -114,7 +114,11 @@ def _merge(settings, report, follow_users: list[str], limit: str, names: dict[st
                 if unit not in done:
                     _commit(con, b, report, progress, phase, limits, done, unit,
                             lambda u=unit: _phase(con, phase, b, prev, now, follow_users, names,
-                                                  (u, len(units) - 1, u == units[-1]))["linked"])
+                                                  (u, len(units) - 1, False))["linked"])
+            # relinking orders and group members, naming events and member tags: a transaction of its own
+            if not progress.get("link_finished"):
+                _commit(con, b, report, progress, phase, limits, progress, "link_finished",
+                        lambda: linking.finish(con, b) or True)
             merged["link"] = {"linked": add_counts(done.values())}
         with _transaction(con, b):
             _running(con, b)
