@@ -1,4 +1,5 @@
-"""The merge of a complete sync's staging into the store, one transaction per phase (see sync/wecom.py).
+"""The merge of a complete sync's staging into the store: one transaction per phase, and per unit of customers in
+the phases that write per customer (sync/units.py; see sync/wecom.py).
 
 Per entity (relations, customers, groups, group members, corp tags) it counts added / updated /
 unchanged / removed against the store, records contact events for relations and group members a

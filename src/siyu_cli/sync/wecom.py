@@ -3,9 +3,10 @@
 A sync is a load like any other (``load_log`` rows, counts added/updated/unchanged/removed) and it is
 resumable: pages are written to staging tables (``wecom_sync_*``) together with the cursor that follows
 them, so a killed sync continues from its last checkpoint and re-fetched pages overwrite themselves
-(primary keys) instead of duplicating. Nothing outside staging changes until every page is in; then one
-transaction compares staging with the store, records contact events, replaces the synced tables, links
-customers to members and logs the load. A kill during that transaction rolls it back; the rerun merges again.
+(primary keys) instead of duplicating. Nothing outside staging changes until every page is in; then the merge
+(sync/merge.py) compares staging with the store, records contact events, replaces the synced tables, links
+customers to members and logs the load, in transactions per phase and per unit of customers recorded in the
+run's progress. A kill rolls back the transaction it interrupted; the rerun resumes at the first one not committed.
 
 The API is the source of truth: a relation, group or group member the API no longer returns is removed
 (from a file or a previous sync alike), but only what a *previous sync* saw becomes a contact event, and
