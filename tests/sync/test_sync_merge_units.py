@@ -182,14 +182,17 @@ def test_an_empty_answer_is_refused_in_units_too(sb, tmp_path):
     assert q(settings, "SELECT count(*) FROM wecom_contacts") == [(39,)]
 
 
-@pytest.mark.parametrize("value", ["0", "-3", '"big"', "true"])
-def test_merge_chunk_must_be_a_positive_whole_number(tmp_path, value):
-    root = tmp_path / "bad"
-    init_workspace(root)
-    (root / "siyu.toml").write_text((root / "siyu.toml").read_text(encoding="utf-8") + f"\n[sync]\nmerge_chunk = {value}\n",
-                                    encoding="utf-8")
+@pytest.mark.parametrize(("value", "shown"), [("0", "0"), ("-3", "-3"), ('"big"', "'big'"), ("true", "True")])
+def test_a_bad_merge_chunk_is_one_clear_error_before_anything_is_fetched(sb, workspace, cli, monkeypatch, value, shown):
+    cfg = workspace / "siyu.toml"
+    cfg.write_text(cfg.read_text(encoding="utf-8") + f"\n[sync]\nmerge_chunk = {value}\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="sync.merge_chunk must be a whole number"):
-        units.chunk_size(load_settings(root), "merge_chunk", units.DEFAULT_MERGE_CHUNK)
+        units.chunk_size(load_settings(workspace), "merge_chunk", units.DEFAULT_MERGE_CHUNK)
+    for k, v in sb.env().items():
+        monkeypatch.setenv(k, v)
+    r = cli("sync", "wecom", "--no-activity", expect=78)
+    assert f"sync.merge_chunk must be a whole number of customers ≥ 1, not {shown}\n" in r.stderr
+    assert "Traceback" not in r.stderr and sb.state.endpoint_calls.get("externalcontact/batch/get_by_user", 0) == 0
 
 
 def test_a_merge_killed_before_linking_finishes_resumes_at_the_finish(sb, monkeypatch, one_pass):

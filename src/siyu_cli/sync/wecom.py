@@ -179,8 +179,12 @@ def sync_wecom(settings, *, client=None, activity: bool = True, activity_days: i
 
 
 def _sync(settings, client, activity, activity_days, progress, checkpoint_rows) -> SyncReport:
+    from siyu_cli.sync import linking, units
     from siyu_cli.wecom.client import WeComClient
 
+    # the merge's settings are checked before anything is fetched
+    units.chunk_size(settings, "merge_chunk", units.DEFAULT_MERGE_CHUNK)
+    linking.chunk_size(settings)
     note = progress or (lambda _msg: None)
     own = client is None
     client = client or WeComClient.from_settings(settings)
