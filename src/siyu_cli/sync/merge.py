@@ -50,8 +50,8 @@ def merge(settings, report, follow_users: list[str], names: dict[str, str] | Non
 
     Each phase runs under ``[sync] memory_limit`` (default :data:`DEFAULT_MEMORY_LIMIT`). A phase that runs out
     of the *default* limit rolls back and runs again under the next step of :data:`LADDER` (its temp tables
-    and uncommitted index entries do not spill); the phases after it go back to the default. The contacts and
-    customers phases commit per unit of ``[sync] merge_chunk`` customers (sync/units.py), the link phase per unit
+    and uncommitted index entries do not spill); the phases after it go back to the default. The contacts,
+    customers and groups phases commit per unit of ``[sync] merge_chunk`` customers (sync/units.py), the link phase per unit
     of ``[sync] link_chunk`` (sync/linking.py), each unit a step of its own. A limit the operator set is kept and
     its shortage is one clear error that loses nothing (the committed phases and units and the staged pages stay;
     the next sync resumes).
@@ -201,7 +201,7 @@ def _transaction(con, b: str):
 
 def _phase(con, phase: str, b: str, prev, now, follow_users: list[str], names: dict[str, str],
            unit: tuple[str, int, bool] = ("all", 0, True)) -> dict:
-    """One merge phase (for contacts, customers and link, one ``unit`` of customers: its name, the number of hash
+    """One merge phase (for contacts, customers, groups and link, one ``unit`` of customers: its name, the number of hash
     units, whether it is the last); returns what the final load_log rows need (counts and rows read per entity)."""
     from siyu_cli.sync.units import in_bucket
 
