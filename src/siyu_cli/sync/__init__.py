@@ -2,7 +2,8 @@
 segments out as corp tags.
 
 Modules: wecom.py (the resumable pull and its merge into the store), linking.py (customers → members through
-identity resolution), merge.py (staging → store in one transaction, contact events), activity.py (guide and group
+identity resolution), merge.py (staging → store, contact events), units.py (the merge's units of customers: one
+transaction each, so its memory stays bounded), activity.py (guide and group
 statistics per day), tags.py (segment/audience → corp tags with a ledger). The pipeline steps `sync` and `tags`
 live in runner/wecom_steps.py; writes to the people tables (members, member_tags, staff, load_log) go through
 ingest/people.py, their owner.

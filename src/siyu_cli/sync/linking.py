@@ -23,22 +23,18 @@ DEFAULT_CHUNK = 50_000
 
 def chunk_size(settings) -> int:
     """``[sync] link_chunk`` (customers per link transaction), validated."""
-    from siyu_cli.errors import ConfigError
-    from siyu_cli.i18n import _
+    from siyu_cli.sync.units import chunk_size
 
-    n = settings.section("sync").get("link_chunk", DEFAULT_CHUNK)
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ConfigError(_("{file}: sync.link_chunk must be a whole number of customers ≥ 1, not {value}").format(
-            file=settings.config_file, value=repr(n)))
-    return n
+    return chunk_size(settings, "link_chunk", DEFAULT_CHUNK)
 
 
 def units(con, size: int) -> list[str]:
     """The link phase's units for the customers now in ``wecom_customers``: ``["all"]`` when they fit in one,
     else ``"shared"`` then one unit per hash bucket (``"0"``, ``"1"``, …)."""
-    n = con.execute("SELECT count(*) FROM wecom_customers").fetchone()[0]
-    k = -(-n // size)
-    return ["all"] if k <= 1 else ["shared", *map(str, range(k))]
+    from siyu_cli.sync.units import buckets
+
+    hashed = buckets(con.execute("SELECT count(*) FROM wecom_customers").fetchone()[0], size)
+    return hashed if hashed == ["all"] else ["shared", *hashed]
 
 
 _PHONES = """(SELECT external_userid, min(siyu_phone(m)) AS phone
@@ -59,7 +55,9 @@ def _unit_customers(con, unit: str, buckets: int) -> str:
     shared = "c.external_userid IN (SELECT external_userid FROM siyu_link_shared)"
     if unit == "shared":
         return shared
-    return f"NOT {shared} AND CAST('0x' || left(md5(c.external_userid), 8) AS UBIGINT) % {buckets} = {int(unit)}"
+    from siyu_cli.sync.units import in_bucket
+
+    return f"NOT {shared} AND {in_bucket('c.external_userid', unit, buckets)}"
 
 
 def _shared(con) -> None:
@@ -86,8 +84,8 @@ def _shared(con) -> None:
 
 def link_customers(con, batch_id: str, unit: str = "all", buckets: int = 1, last: bool = True) -> dict[str, int]:
     """Link the synced customers of ``unit`` (:func:`units`; ``buckets`` = the number of hash units); returns
-    counts (customers, already_linked, linked_by_unionid, linked_by_phone, linked, new_members). The ``last``
-    unit also gives orders and group members their members, names events and replaces the synced member tags."""
+    counts (customers, already_linked, linked_by_unionid, linked_by_phone, linked, new_members). ``last``: also
+    :func:`finish` in the same transaction (the merge runs it as a transaction of its own after the last unit)."""
     from siyu_cli.ingest import identity, people
 
     where = _unit_customers(con, unit, buckets)
@@ -130,7 +128,7 @@ def link_customers(con, batch_id: str, unit: str = "all", buckets: int = 1, last
                 "WHERE wecom_customers.external_userid = r.__bk AND wecom_customers.member_id IS DISTINCT FROM r.member_id")
     people.link_contacts(con, "siyu_res")
     if last:
-        _finish(con, batch_id)
+        finish(con, batch_id)
     row = con.execute("""
         SELECT count(*), count(*) FILTER (WHERE r.matched AND p.by_ext),
                count(*) FILTER (WHERE r.matched AND NOT p.by_ext AND p.by_union),
@@ -145,7 +143,7 @@ def link_customers(con, batch_id: str, unit: str = "all", buckets: int = 1, last
             "linked": row[4], "new_members": new_members}
 
 
-def _finish(con, batch_id: str) -> None:
+def finish(con, batch_id: str) -> None:
     """After every unit: orders and group members gain members, this sync's events name theirs, tags follow."""
     from siyu_cli.ingest import identity, people
 
@@ -156,12 +154,5 @@ def _finish(con, batch_id: str) -> None:
                      AND i.id_type = 'external_userid' AND i.id_value = contact_events.external_userid""", [batch_id])
     # the relation tags of linked customers, as member tags (the previous sync's are replaced)
     people.replace_synced_tags(con, batch_id)
+    con.execute("DROP TABLE IF EXISTS siyu_link_shared")
 
-
-def add_counts(parts) -> dict[str, int]:
-    """The link counts of several units, summed."""
-    out: dict[str, int] = {}
-    for p in parts:
-        for k, v in p.items():
-            out[k] = out.get(k, 0) + v
-    return out

@@ -1,4 +1,5 @@
-"""The merge of a complete sync's staging into the store, one transaction per phase (see sync/wecom.py).
+"""The merge of a complete sync's staging into the store: one transaction per phase, and per unit of customers in
+the phases that write per customer (sync/units.py; see sync/wecom.py).
 
 Per entity (relations, customers, groups, group members, corp tags) it counts added / updated /
 unchanged / removed against the store, records contact events for relations and group members a
@@ -14,6 +15,7 @@ from contextlib import contextmanager
 
 from siyu_cli.errors import DataError
 from siyu_cli.i18n import _
+from siyu_cli.sync.units import add_counts
 
 #: ``[sync] memory_limit``: DuckDB's memory limit during the merge (it spills to the workspace scratch beyond it),
 #: so the merge's working set stays bounded whatever the number of contacts
@@ -48,9 +50,11 @@ def merge(settings, report, follow_users: list[str], names: dict[str, str] | Non
 
     Each phase runs under ``[sync] memory_limit`` (default :data:`DEFAULT_MEMORY_LIMIT`). A phase that runs out
     of the *default* limit rolls back and runs again under the next step of :data:`LADDER` (its temp tables
-    and uncommitted index entries do not spill); the phases after it go back to the default. The link phase
-    commits per unit of customers (sync/linking.py), each unit a step of its own. A limit the operator set is kept and its shortage is one clear error that loses
-    nothing (the committed phases and the staged pages stay; the next sync resumes).
+    and uncommitted index entries do not spill); the phases after it go back to the default. The contacts,
+    customers and groups phases commit per unit of ``[sync] merge_chunk`` customers (sync/units.py), the link phase per unit
+    of ``[sync] link_chunk`` (sync/linking.py), each unit a step of its own. A limit the operator set is kept and
+    its shortage is one clear error that loses nothing (the committed phases and units and the staged pages stay;
+    the next sync resumes).
     """
     import duckdb
 
@@ -66,10 +70,12 @@ def merge(settings, report, follow_users: list[str], names: dict[str, str] | Non
         raise ConfigError(_("{config_file}: the sync's merge needs more memory than sync.memory_limit = {limit!r}; raise it (the staged pages are kept: rerun `siyu sync wecom` to merge them)").format(config_file=settings.config_file, limit=limit)) from None
 
 
-#: the merge's phases, each one transaction that records itself in ``wecom_sync_runs.progress["merged"]``: a
-#: transaction holds its uncommitted rows and index entries in memory, so one transaction for everything grew with
-#: the number of contacts; a killed or out-of-memory merge resumes at the first phase not committed
+#: the merge's phases, each recorded in ``wecom_sync_runs.progress["merged"]`` when its last transaction commits:
+#: a transaction holds its uncommitted rows and index entries in memory, so one transaction for everything grew
+#: with the number of contacts; a killed or out-of-memory merge resumes at the first phase (or unit) not committed
 PHASES = ("contacts", "customers", "tags", "groups", "link")
+#: the phases that commit per hash unit of customers (sync/units.py), ``progress["merge_units"]``
+PER_CUSTOMER = ("contacts", "customers", "groups")
 
 
 def _merge(settings, report, follow_users: list[str], limit: str, names: dict[str, str], ladder: bool = True) -> None:
@@ -91,6 +97,9 @@ def _merge(settings, report, follow_users: list[str], limit: str, names: dict[st
             if phase in merged:
                 continue
             limits = [limit, *LADDER] if ladder else [limit]
+            if phase in PER_CUSTOMER:
+                _per_customer(settings, con, b, report, progress, phase, limits, prev, now)
+                continue
             if phase != "link":
                 _commit(con, b, report, progress, phase, limits, merged, phase,
                         lambda p=phase: _phase(con, p, b, prev, now, follow_users, names))
@@ -106,11 +115,40 @@ def _merge(settings, report, follow_users: list[str], limit: str, names: dict[st
                 if unit not in done:
                     _commit(con, b, report, progress, phase, limits, done, unit,
                             lambda u=unit: _phase(con, phase, b, prev, now, follow_users, names,
-                                                  (u, len(units) - 1, u == units[-1]))["linked"])
-            merged["link"] = {"linked": linking.add_counts(done.values())}
+                                                  (u, len(units) - 1, False))["linked"])
+            # relinking orders and group members, naming events and member tags: a transaction of its own
+            if not progress.get("link_finished"):
+                _commit(con, b, report, progress, phase, limits, progress, "link_finished",
+                        lambda: linking.finish(con, b) or True)
+            merged["link"] = {"linked": add_counts(done.values())}
         with _transaction(con, b):
             _running(con, b)
             _finish(con, b, report, merged, now)
+
+
+def _per_customer(settings, con, b: str, report, progress: dict, phase: str, limits: list[str], prev, now) -> None:
+    """The contacts, customers or groups phase, one transaction per unit of customers (sync/units.py).
+
+    The units are fixed when the contacts phase starts (``progress["merge_units"]``, saved with its first unit) and
+    each committed unit's counts are kept in ``progress["merged_units"][phase]``, so a kill between units resumes at
+    the first unit not committed and the phase's counts are the sum over its units.
+    """
+    from siyu_cli.sync import units as U
+
+    if "merge_units" not in progress:
+        customers = max(con.execute(sql, [b] * ("?" in sql)).fetchone()[0] for sql in (
+            "SELECT count(DISTINCT external_userid) FROM wecom_sync_contacts WHERE batch_id = ?",
+            "SELECT count(DISTINCT userid) FROM wecom_sync_group_members WHERE batch_id = ? AND type = 2",
+            "SELECT count(*) FROM wecom_customers"))
+        progress["merge_units"] = U.buckets(customers, U.chunk_size(settings, "merge_chunk", U.DEFAULT_MERGE_CHUNK))
+    units = progress["merge_units"]
+    done = progress.setdefault("merged_units", {}).setdefault(phase, {})
+    for unit in units:
+        if unit not in done:
+            _commit(con, b, report, progress, phase, limits, done, unit,
+                    lambda u=unit: _phase(con, phase, b, prev, now, [], {}, (u, len(units), u == units[-1])))
+    entities = dict.fromkeys(e for c in done.values() for e in c)  # groups themselves: the last unit's
+    progress["merged"][phase] = {e: add_counts(c[e] for c in done.values() if e in c) for e in entities}
 
 
 def _commit(con, b: str, report, progress: dict, phase: str, limits: list[str], into: dict, key: str, work) -> None:
@@ -163,27 +201,30 @@ def _transaction(con, b: str):
 
 def _phase(con, phase: str, b: str, prev, now, follow_users: list[str], names: dict[str, str],
            unit: tuple[str, int, bool] = ("all", 0, True)) -> dict:
-    """One merge phase (for "link", one ``unit`` of customers: its name, the number of hash units, whether it is
-    the last); returns what the final load_log rows need (counts and rows read per entity)."""
+    """One merge phase (for contacts, customers, groups and link, one ``unit`` of customers: its name, the number of hash
+    units, whether it is the last); returns what the final load_log rows need (counts and rows read per entity)."""
+    from siyu_cli.sync.units import in_bucket
+
     lit = "'" + b.replace("'", "''") + "'"
+    name, buckets, last = unit
     if phase == "contacts":
         _refuse_empty(con, b)
-        _stage_relations(con, lit)
-        out = {"contacts": _merge_relations(con, b, prev, now)}
+        where = in_bucket("external_userid", name, buckets)
+        _stage_relations(con, lit, where)
+        out = {"contacts": _merge_relations(con, b, prev, now, where, last)}
     elif phase == "customers":
-        _stage_customers(con, lit)
-        out = {"customers": _merge_customers(con, b, now)}
+        where = in_bucket("external_userid", name, buckets)
+        _stage_customers(con, lit, where)
+        out = {"customers": _merge_customers(con, b, now, where)}
     elif phase == "tags":
         _stage_tags(con, lit)
         out = {"tags": _merge_tags(con, b)}
     elif phase == "groups":
-        _stage_groups(con, lit)
-        groups, members = _merge_groups(con, b, prev, now)
-        out = {"groups": groups, "group_members": members}
+        _stage_groups(con, lit, name, buckets, last)
+        out = _merge_groups(con, b, prev, now, in_bucket("external_userid", name, buckets), last)
     else:
         from siyu_cli.sync.linking import link_customers
 
-        name, buckets, last = unit
         if name in ("all", "shared"):  # the first unit
             # a guide's name from user/get (when the app may read the directory) wins over an export's
             from siyu_cli.ingest import people
@@ -232,18 +273,19 @@ def _not_erased(col: str) -> str:
             f"AND e.id_hash = siyu_keyed('external_userid', {col}))")
 
 
-def _stage_relations(con, lit: str) -> None:
+def _stage_relations(con, lit: str, where: str = "TRUE") -> None:
     con.execute(f"""CREATE OR REPLACE TEMP TABLE s_rel AS
         SELECT external_userid, staff_userid, to_timestamp(createtime) AS added_at, CAST(add_way AS VARCHAR) AS add_way,
                remark, description, remark_mobiles, state, oper_userid, tag_ids
-        FROM wecom_sync_contacts WHERE batch_id = {lit} AND {_not_erased("external_userid")}""")
+        FROM wecom_sync_contacts WHERE batch_id = {lit} AND {where} AND {_not_erased("external_userid")}""")
 
 
-def _stage_customers(con, lit: str) -> None:
+def _stage_customers(con, lit: str, where: str = "TRUE") -> None:
     con.execute(f"""CREATE OR REPLACE TEMP TABLE s_cust AS
         SELECT external_userid, arg_max(name, createtime) AS name, arg_max(type, createtime) AS type,
                arg_max(gender, createtime) AS gender, max(unionid) AS unionid, max(corp_name) AS corp_name
-        FROM wecom_sync_contacts WHERE batch_id = {lit} AND {_not_erased("external_userid")} GROUP BY external_userid""")
+        FROM wecom_sync_contacts WHERE batch_id = {lit} AND {where} AND {_not_erased("external_userid")}
+        GROUP BY external_userid""")
 
 
 def _stage_tags(con, lit: str) -> None:
@@ -252,21 +294,26 @@ def _stage_tags(con, lit: str) -> None:
         FROM wecom_sync_tags WHERE batch_id = {lit}""")
 
 
-def _stage_groups(con, lit: str) -> None:
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE s_grp AS
-        SELECT chat_id AS group_id, name, owner AS owner_userid, notice, to_timestamp(create_time) AS created_at,
-               coalesce(member_count, CAST(json_array_length(members) AS INTEGER)) AS member_count
-        FROM wecom_sync_groups WHERE batch_id = {lit} AND fetched""")
+def _stage_groups(con, lit: str, unit: str = "all", buckets: int = 1, last: bool = True) -> None:
+    """``s_gm``: the customers of ``unit`` in groups; ``s_grp`` (the ``last`` unit): the groups."""
+    from siyu_cli.sync.units import in_bucket
+
+    if last:
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE s_grp AS
+            SELECT chat_id AS group_id, name, owner AS owner_userid, notice, to_timestamp(create_time) AS created_at,
+                   coalesce(member_count, CAST(json_array_length(members) AS INTEGER)) AS member_count
+            FROM wecom_sync_groups WHERE batch_id = {lit} AND fetched""")
     # members are staged one row each (migration 312); a sync staged before it kept them as JSON arrays
     con.execute(f"""CREATE OR REPLACE TEMP TABLE s_gm AS
         SELECT chat_id AS group_id, userid AS external_userid, to_timestamp(join_time) AS joined_at,
                type AS member_type, join_scene, invitor, unionid
-        FROM wecom_sync_group_members WHERE batch_id = {lit} AND type = 2 AND {_not_erased("userid")}
+        FROM wecom_sync_group_members WHERE batch_id = {lit} AND type = 2 AND {in_bucket("userid", unit, buckets)}
+          AND {_not_erased("userid")}
         UNION ALL
         SELECT group_id, m.userid, to_timestamp(m.join_time), m.type, m.join_scene, m.invitor.userid, m.unionid
         FROM (SELECT chat_id AS group_id, unnest(from_json(members, '{GM_SHAPE}')) AS m
               FROM wecom_sync_groups WHERE batch_id = {lit} AND fetched AND members IS NOT NULL)
-        WHERE m.type = 2 AND {_not_erased("m.userid")}""")
+        WHERE m.type = 2 AND {in_bucket("m.userid", unit, buckets)} AND {_not_erased("m.userid")}""")
 
 
 def _events(con, b: str, new: str, old: str, who: str, at_col: str, kinds: tuple[str, str], now, prev) -> None:
@@ -284,10 +331,12 @@ def _events(con, b: str, new: str, old: str, who: str, at_col: str, kinds: tuple
                 [b, kinds[1], now, prev])
 
 
-def _replace(con, new: str, table: str, keys: list[str], cols: list[str], extra: dict[str, object]) -> None:
-    """Make ``table`` hold exactly the keys of ``new``: delete the others, upsert ``cols`` and ``extra`` values."""
+def _replace(con, new: str, table: str, keys: list[str], cols: list[str], extra: dict[str, object],
+             where: str = "TRUE") -> None:
+    """Make the rows of ``table`` matching ``where`` hold exactly the keys of ``new``: delete the others, upsert
+    ``cols`` and ``extra`` values."""
     on = " AND ".join(f"n.{k} = o.{k}" for k in keys)
-    con.execute(f"DELETE FROM {table} o WHERE NOT EXISTS (SELECT 1 FROM {new} n WHERE {on})")
+    con.execute(f"DELETE FROM {table} o WHERE {where} AND NOT EXISTS (SELECT 1 FROM {new} n WHERE {on})")
     names = ", ".join([*keys, *cols, *extra])
     sets = ", ".join(f"{c} = excluded.{c}" for c in [*cols, *extra])
     con.execute(f"""INSERT INTO {table} ({names}) SELECT {', '.join([*keys, *cols])}, {', '.join('?' for _ in extra)}
@@ -301,12 +350,16 @@ GROUP_COLS = ["name", "owner_userid", "notice", "created_at", "member_count"]
 GM_COLS = ["joined_at", "member_type", "join_scene", "invitor", "unionid"]
 
 
-def _merge_relations(con, b: str, prev, now) -> dict[str, int]:
+def _merge_relations(con, b: str, prev, now, where: str = "TRUE", last: bool = True) -> dict[str, int]:
+    """The relations of the customers ``where`` selects (one unit); the ``last`` unit also records the relations
+    customers deleted, over all of them."""
     keys = ["external_userid", "staff_userid"]
-    counts = _diff(con, "s_rel", "wecom_contacts", keys, REL_COLS)
-    _events(con, b, "s_rel", "wecom_contacts", "staff_userid", "added_at", ("contact_added", "contact_removed"), now, prev)
-    _replace(con, "s_rel", "wecom_contacts", keys, REL_COLS, {"synced_batch": b})
-    _deleted_by_customers(con, b)
+    counts = _diff(con, "s_rel", "wecom_contacts", keys, REL_COLS, where)
+    _events(con, b, "s_rel", f"(SELECT * FROM wecom_contacts WHERE {where})", "staff_userid", "added_at",
+            ("contact_added", "contact_removed"), now, prev)
+    _replace(con, "s_rel", "wecom_contacts", keys, REL_COLS, {"synced_batch": b}, where)
+    if last:
+        _deleted_by_customers(con, b)
     return counts
 
 
@@ -332,9 +385,10 @@ def _deleted_by_customers(con, b: str) -> None:
         GROUP BY c.external_userid, c.staff_userid, c.added_at""", [b])
 
 
-def _merge_customers(con, b: str, now) -> dict[str, int]:
-    counts = _diff(con, "s_cust", "wecom_customers", ["external_userid"], CUST_COLS)
-    _replace(con, "s_cust", "wecom_customers", ["external_userid"], CUST_COLS, {"synced_batch": b, "updated_at": now})
+def _merge_customers(con, b: str, now, where: str = "TRUE") -> dict[str, int]:
+    counts = _diff(con, "s_cust", "wecom_customers", ["external_userid"], CUST_COLS, where)
+    _replace(con, "s_cust", "wecom_customers", ["external_userid"], CUST_COLS, {"synced_batch": b, "updated_at": now},
+             where)
     return counts
 
 
@@ -344,10 +398,14 @@ def _merge_tags(con, b: str) -> dict[str, int]:
     return counts
 
 
-def _merge_groups(con, b: str, prev, now) -> tuple[dict[str, int], dict[str, int]]:
-    groups = _diff(con, "s_grp", "groups", ["group_id"], GROUP_COLS)
-    members = _diff(con, "s_gm", "group_members", ["group_id", "external_userid"], GM_COLS)
-    _events(con, b, "s_gm", "group_members", "group_id", "joined_at", ("group_joined", "group_left"), now, prev)
-    _replace(con, "s_gm", "group_members", ["group_id", "external_userid"], GM_COLS, {"batch_id": b, "synced_batch": b})
-    _replace(con, "s_grp", "groups", ["group_id"], GROUP_COLS, {"batch_id": b, "synced_batch": b, "updated_at": now})
-    return groups, members
+def _merge_groups(con, b: str, prev, now, where: str = "TRUE", last: bool = True) -> dict[str, dict[str, int]]:
+    """The group members ``where`` selects (one unit of customers); the ``last`` unit also replaces the groups."""
+    keys = ["group_id", "external_userid"]
+    out = {"group_members": _diff(con, "s_gm", "group_members", keys, GM_COLS, where)}
+    _events(con, b, "s_gm", f"(SELECT * FROM group_members WHERE {where})", "group_id", "joined_at",
+            ("group_joined", "group_left"), now, prev)
+    _replace(con, "s_gm", "group_members", keys, GM_COLS, {"batch_id": b, "synced_batch": b}, where)
+    if last:
+        out["groups"] = _diff(con, "s_grp", "groups", ["group_id"], GROUP_COLS)
+        _replace(con, "s_grp", "groups", ["group_id"], GROUP_COLS, {"batch_id": b, "synced_batch": b, "updated_at": now})
+    return out

@@ -3,9 +3,10 @@
 A sync is a load like any other (``load_log`` rows, counts added/updated/unchanged/removed) and it is
 resumable: pages are written to staging tables (``wecom_sync_*``) together with the cursor that follows
 them, so a killed sync continues from its last checkpoint and re-fetched pages overwrite themselves
-(primary keys) instead of duplicating. Nothing outside staging changes until every page is in; then one
-transaction compares staging with the store, records contact events, replaces the synced tables, links
-customers to members and logs the load. A kill during that transaction rolls it back; the rerun merges again.
+(primary keys) instead of duplicating. Nothing outside staging changes until every page is in; then the merge
+(sync/merge.py) compares staging with the store, records contact events, replaces the synced tables, links
+customers to members and logs the load, in transactions per phase and per unit of customers recorded in the
+run's progress. A kill rolls back the transaction it interrupted; the rerun resumes at the first one not committed.
 
 The API is the source of truth: a relation, group or group member the API no longer returns is removed
 (from a file or a previous sync alike), but only what a *previous sync* saw becomes a contact event, and
@@ -25,6 +26,9 @@ from siyu_cli.i18n import _
 
 BATCH_USERIDS = 100  # batch/get_by_user userid_list and groupchat/list owner_filter limit
 CHECKPOINT_ROWS = 5000  # staged rows per store write
+#: rows per INSERT statement inside a checkpoint's write: reading a JSON array back as rows (from_json + unnest)
+#: holds several times its size at once, so a whole checkpoint in one statement set the fetch's memory peak
+INSERT_ROWS = 1000
 CHECKPOINT_SECONDS = 2.0
 
 CONTACT_FIELDS = {
@@ -69,14 +73,15 @@ def _rows_json(rows: list[dict], fields: dict[str, str]) -> tuple[str, str]:
     return json.dumps(rows, ensure_ascii=False), json.dumps([fields])
 
 
-def _insert(con, table: str, batch_id: str, rows: list[dict], fields: dict[str, str]) -> None:
-    if not rows:
-        return
-    data, shape = _rows_json(rows, fields)
+def _insert(con, table: str, batch_id: str, rows: list[dict], fields: dict[str, str], verb: str = "INSERT OR REPLACE"
+            ) -> None:
+    """``rows`` into staging ``table``, :data:`INSERT_ROWS` per statement (in the caller's transaction)."""
     cols = ", ".join(fields)
-    con.execute(f"""INSERT OR REPLACE INTO {table} (batch_id, {cols})
-                    SELECT ?, {cols} FROM (SELECT unnest(from_json(?::JSON, ?), recursive := true))""",
-                [batch_id, data, shape])
+    for i in range(0, len(rows), INSERT_ROWS):
+        data, shape = _rows_json(rows[i:i + INSERT_ROWS], fields)
+        con.execute(f"""{verb} INTO {table} (batch_id, {cols})
+                        SELECT ?, {cols} FROM (SELECT unnest(from_json(?::JSON, ?), recursive := true))""",
+                    [batch_id, data, shape])
 
 
 def _insert_groups(con, batch_id: str, groups: list[dict]) -> None:
@@ -90,12 +95,7 @@ def _insert_groups(con, batch_id: str, groups: list[dict]) -> None:
                                                  for g in groups], GROUP_FIELDS)
     con.execute("DELETE FROM wecom_sync_group_members WHERE batch_id = ? AND list_contains(?::VARCHAR[], chat_id)",
                 [batch_id, [g["chat_id"] for g in groups]])
-    if members:
-        data, shape = _rows_json(members, GROUP_MEMBER_FIELDS)
-        cols = ", ".join(GROUP_MEMBER_FIELDS)
-        con.execute(f"""INSERT INTO wecom_sync_group_members (batch_id, {cols})
-                        SELECT ?, {cols} FROM (SELECT unnest(from_json(?::JSON, ?), recursive := true))""",
-                    [batch_id, data, shape])
+    _insert(con, "wecom_sync_group_members", batch_id, members, GROUP_MEMBER_FIELDS, verb="INSERT")
 
 
 def contact_row(item: dict) -> dict:
@@ -179,8 +179,12 @@ def sync_wecom(settings, *, client=None, activity: bool = True, activity_days: i
 
 
 def _sync(settings, client, activity, activity_days, progress, checkpoint_rows) -> SyncReport:
+    from siyu_cli.sync import linking, units
     from siyu_cli.wecom.client import WeComClient
 
+    # the merge's settings are checked before anything is fetched
+    units.chunk_size(settings, "merge_chunk", units.DEFAULT_MERGE_CHUNK)
+    linking.chunk_size(settings)
     note = progress or (lambda _msg: None)
     own = client is None
     client = client or WeComClient.from_settings(settings)

@@ -1,0 +1,64 @@
+"""The sync's staging writes alone (run by hand, not a test): in a fresh process per case, ``--writes`` checkpoint
+writes of 5,000 relations (`_Stage.write`, as the fetch makes them) into a staging table that already holds
+``--staged`` relations of the same sync; prints the process's high-water mark (VmHWM, reset after the prefill) before and after
+the writes, and their seconds. The named baseline is ``INSERT_ROWS = 5000`` (one statement per checkpoint, as before issue 14's fourth round).
+
+    PYTHONPATH=src python benchmarks/sync_stage.py [--staged 0,250000] [--insert-rows 5000,1000] [--writes 3]
+"""
+import argparse
+import json
+import subprocess
+import sys
+
+CHILD = r"""
+import json, sys, tempfile, time
+from pathlib import Path
+def hwm(k="VmHWM"):
+    with open("/proc/self/status") as fh:
+        return int(next(l for l in fh if l.startswith(k)).split()[1]) // 1024
+from siyu_cli.config import load_settings
+from siyu_cli.store import open_store
+from siyu_cli.workspace import init_workspace
+import siyu_cli.sync.wecom as W
+W.INSERT_ROWS, staged, writes = map(int, sys.argv[1:4])
+root = Path(tempfile.mkdtemp()) / "ws"
+init_workspace(root)
+settings = load_settings(root)
+with open_store(settings) as con:
+    con.execute("INSERT INTO wecom_sync_runs (batch_id, status, progress, started_at) VALUES ('b','running','{}',now())")
+    con.execute(f'''INSERT INTO wecom_sync_contacts (batch_id, external_userid, staff_userid, name, type, gender, remark,
+                    remark_mobiles, createtime, add_way, oper_userid, tag_ids)
+                    SELECT 'b', printf('wmstaged%07d', i), printf('guide%03d', i % 500), '客户' || i, 1, 1, '客户' || i,
+                           [], 1700000000 + i, 1, 'guide001', ['t1'] FROM range({staged}) t(i)''')
+stage = W._Stage(settings, "b", {})
+with open("/proc/self/clear_refs", "w") as fh:  # reset VmHWM to the current RSS: only the writes count
+    fh.write("5")
+before = hwm()
+t = time.perf_counter()
+for k in range(writes):
+    rows = [{"external_userid": f"wmnew{k}x{i:07d}", "staff_userid": f"guide{i % 500:03d}", "name": f"客户{i}", "type": 1,
+             "gender": 1, "unionid": None, "corp_name": None, "remark": f"客户{i}", "description": None,
+             "remark_mobiles": ["13800000000"] if i % 4 == 0 else [], "createtime": 1700000000 + i, "add_way": 1,
+             "state": None, "oper_userid": "guide001", "tag_ids": ["t1"]} for i in range(5000)]
+    stage.write("wecom_sync_contacts", rows, W.CONTACT_FIELDS, contacts_batch=k)
+print(json.dumps({"hwm_before_mb": before, "hwm_after_mb": hwm(), "rss_after_mb": hwm("VmRSS"),
+                  "s": round(time.perf_counter() - t, 2)}))
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--staged", default="0,250000")
+    ap.add_argument("--insert-rows", default="5000,1000")
+    ap.add_argument("--writes", type=int, default=3)
+    a = ap.parse_args()
+    for staged in map(int, a.staged.split(",")):
+        for rows in map(int, a.insert_rows.split(",")):
+            out = subprocess.run([sys.executable, "-c", CHILD, str(rows), str(staged), str(a.writes)],
+                                 capture_output=True, text=True)
+            res = json.loads(out.stdout) if out.returncode == 0 else {"error": out.stderr[-500:]}
+            print(json.dumps({"staged": staged, "insert_rows": rows, "writes": a.writes, **res}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
