@@ -17,6 +17,8 @@ customers gives.
 
 from __future__ import annotations
 
+from siyu_cli.i18n import _
+
 #: ``[sync] link_chunk``: about this many customers are linked per transaction of the merge's link phase
 DEFAULT_CHUNK = 50_000
 
@@ -27,7 +29,8 @@ def chunk_size(settings) -> int:
 
     n = settings.section("sync").get("link_chunk", DEFAULT_CHUNK)
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ConfigError(f"{settings.config_file}: sync.link_chunk must be a whole number of customers ≥ 1, not {n!r}")
+        raise ConfigError(_("{where}: sync.link_chunk must be a whole number of customers ≥ 1, not {value!r}").format(
+            where=settings.config_file, value=n))
     return n
 
 
