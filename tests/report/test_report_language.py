@@ -23,9 +23,12 @@ CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 EXTRA = {
     "experiments": [{"campaign_id": "c9", "name": "Spring", "arms": [
         {"arm": "holdout", "assigned": 50, "reached": 0, "response_rate": 0.1, "gmv_per_assigned": 3.0},
-        {"arm": "A", "assigned": 100, "reached": 90, "response_rate": 0.2, "gmv_per_assigned": 5.0}],
+        {"arm": "A", "assigned": 100, "reached": 90, "response_rate": 0.2, "gmv_per_assigned": 5.0},
+        {"arm": "B", "assigned": 10, "reached": 9, "response_rate": 0.3, "gmv_per_assigned": 6.0}],
         "uplift": [{"arm": "A", "itt": {"diff": 0.1, "ci_low": 0.02, "ci_high": 0.18, "p_value": 0.01,
-                                        "verdict": "significant"}}]}],
+                                        "verdict": "significant"}},
+                   {"arm": "B", "itt": {"diff": 0.2, "ci_low": None, "ci_high": None, "p_value": None,
+                                        "verdict": "not_enough_data"}}]}],
     "redemptions": [{"campaign_id": "c9", "name": "Spring", "codes": ["SPRING"], "arms": [
         {"arm": "holdout", "assigned": 50, "redeemers": 1, "redemption_rate": 0.02, "orders": 1, "gmv": 10.0},
         {"arm": "A", "assigned": 100, "redeemers": 20, "redemption_rate": 0.2, "orders": 22, "gmv": 500.0}],
@@ -129,3 +132,53 @@ def test_kpi_names_come_from_the_catalogue():
     assert [kpi_label(k.id, "en") for k in KPIS] == [k.name_en for k in KPIS]
     drift = [(k.id, k.name, kpi_label(k.id, "zh")) for k in KPIS if kpi_label(k.id, "zh") != k.name]
     assert not drift, drift
+
+
+def module_msgids(*modules: str) -> set[str]:
+    from siyu_cli.i18n_tools import extract_catalog
+
+    return {m.id for m in extract_catalog() if isinstance(m.id, str) and m.id
+            and any(loc.endswith(modules) for loc, _ in m.locations)}
+
+
+def test_terminal_report_is_english_with_lang_en(settings):
+    from siyu_cli.report.terminal import render_text
+
+    report = full_report(settings, "en")
+    out = render_text(report)
+    for text in ("Private-domain report  2026-01-01 – 2026-03-15 (74 days)", "GMV net of refunds",
+                 "* partial months (days in the period/days in the month): 2026-03 (15/31)",
+                 "active ≤90d", "churned >180d", "top 20% buyers", "Store leaderboard", "Guide leaderboard",
+                 "Campaigns (observational control", "Attribution by redemption", "CLV (12 months, fit f1",
+                 "significant", "not enough data", "new friends 3", "By store"):
+        assert text in out, text
+    # no Chinese label of the dashboard is left (the data's own names — stores, segments — stay as they are)
+    for name in data_names(report):
+        out = out.replace(name, "")
+    left = sorted(label(m, "zh") for m in module_msgids("report/terminal.py", "report/wecom.py", "report/format.py")
+                  if "{" not in m and label(m, "zh") != m and label(m, "zh") in out)
+    assert not left, left
+
+
+def data_names(report) -> set[str]:
+    s = report.sections
+    names = {m["segment_name"] or "" for m in s["segments"]["mix"]} | {c["name"] or "" for c in s["campaigns"]}
+    for rows in s["leaderboards"].values():
+        names |= {r.get("name") or "" for r in rows} | {r.get("store") or "" for r in rows}
+    return {n for n in names if n}
+
+
+@pytest.mark.zh
+def test_terminal_report_is_chinese_by_default(settings):
+    from siyu_cli.report.terminal import render_text
+
+    out = render_text(full_report(settings, settings.language))
+    for text in ("私域经营报告  2026-01-01 ~ 2026-03-15（74 天）", "销售额（扣退款）",
+                 "* 不完整月份（期内天数/当月天数）：2026-03 (15/31)", "活跃 ≤90天", "流失 >180天", "前 20% 会员贡献",
+                 "门店业绩榜", "导购业绩榜", "活动效果（观察性对照", "按核销归因", "CLV（12 个月，拟合 f1", "显著", "数据不足",
+                 "按门店拆分"):
+        assert text in out, text
+    # no English msgid of the dashboard is left where the catalogue has Chinese for it
+    left = sorted(m for m in module_msgids("report/terminal.py", "report/wecom.py", "report/format.py")
+                  if len(m) > 4 and "{" not in m and label(m, "zh") != m and re.search(rf"(?<![\w-]){re.escape(m)}(?![\w-])", out))
+    assert not left, left

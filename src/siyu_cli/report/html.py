@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from siyu_cli.report.kpis import KPI_BY_ID, KPIS, CONVENTIONS, kpi_label
-from siyu_cli.report.format import fmt_count, fmt_kpi, fmt_money, fmt_ratio
+from siyu_cli.report.format import VERDICTS, fmt_count, fmt_kpi, fmt_money, fmt_ratio
 from siyu_cli.report.model import Report
 from siyu_cli.i18n import N_, _
 
@@ -59,11 +59,6 @@ CHART_LABELS = {
     "add_rate": N_("Add rate"), "reached_repurchase": N_("Repurchase of reached members"),
     "control_repurchase": N_("Control group repurchase"),
 }
-
-#: experiment verdicts (stable ids in the data, push/experiments.py) as people read them
-VERDICTS = {"significant": N_("significant"), "significant_so_far": N_("significant so far (window still open)"),
-            "no_clear_difference": N_("no clear difference"), "not_enough_data": N_("not enough data")}
-
 
 def render_html(report: Report) -> str:
     """The page in ``report.language``: every heading, label, note and chart caption comes from siyu's

@@ -115,7 +115,6 @@ def render_terminal(report, console) -> None:
     from rich.table import Table
 
     s = report.sections
-    zh = report.language == "zh"
     from siyu_cli.i18n import label
 
     def L(message: str) -> str:
@@ -132,7 +131,7 @@ def render_terminal(report, console) -> None:
         t = table((L("guide"), L("added"), L("removed by guide"), L("deleted by customer")))
         for r in ev["by_guide"][:8]:
             t.add_row(str(r["name"] or r["guide"])[:24], str(r["added"]), str(r["removed"]), str(r["deleted"]))
-        head = " · ".join(f"{L(EVENT_LABELS[k]) if zh else k} {n}" for k, n in ev["totals"].items())
+        head = " · ".join(f"{L(EVENT_LABELS[k])} {n}" for k, n in ev["totals"].items())
         console.print(Panel(t, title=(L("Contact events  ")) + head, title_align="left"))
     ga = s.get("guide_activity")
     if ga:
