@@ -154,7 +154,7 @@ def test_report_marks_the_partial_month(demo, cli, monkeypatch, tmp_path):
     assert "2026-11 (20/30)" in out and "2026-10 (" not in out
     html = tmp_path / "r.html"
     cli("report", *period, "--html", html)
-    assert "2026-11（20/30 天）" in html.read_text(encoding="utf-8")
+    assert "2026-11 (20/30 days)" in html.read_text(encoding="utf-8")
     full = json.loads(cli("report", "--from", "2026-01-01", "--to", "2026-10-31", "--format", "json").stdout)
     assert not any(m["partial"] for m in full["sections"]["trend"])
 
@@ -181,7 +181,7 @@ def test_report_shows_only_campaigns_that_reached_someone(demo, cli, monkeypatch
     html = tmp_path / "r.html"
     cli("report", "--html", html)
     text = html.read_text(encoding="utf-8")
-    section = text.split("活动效果")[1].split("</section>")[0]
+    section = text.split("Campaign results")[1].split("</section>")[0]
     assert all(c["name"] not in section for c in unsent if c["name"] and
                not any(c["name"] == s["name"] for s in shown))
 

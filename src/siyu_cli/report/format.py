@@ -8,17 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 from siyu_cli import formatting as _f
-from siyu_cli.i18n import N_
 from siyu_cli.report.kpis import KPI_BY_ID
 
 fmt_money = _f.money
 fmt_ratio = _f.ratio
 fmt_count = _f.count
 fmt_number = _f.number
-
-#: experiment verdicts (stable ids in the data, push/experiments.py) as people read them (translated where shown)
-VERDICTS = {"significant": N_("significant"), "significant_so_far": N_("significant so far (window still open)"),
-            "no_clear_difference": N_("no clear difference"), "not_enough_data": N_("not enough data")}
+VERDICTS = _f.VERDICTS
 
 
 def fmt_kpi(kpi_id: str, value: Any, currency: str = "CNY") -> str:
