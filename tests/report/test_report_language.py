@@ -182,3 +182,24 @@ def test_terminal_report_is_chinese_by_default(settings):
     left = sorted(m for m in module_msgids("report/terminal.py", "report/wecom.py", "report/format.py")
                   if len(m) > 4 and "{" not in m and label(m, "zh") != m and re.search(rf"(?<![\w-]){re.escape(m)}(?![\w-])", out))
     assert not left, left
+
+
+@pytest.mark.parametrize("language", ["en", pytest.param("zh", marks=pytest.mark.zh)])
+def test_measured_and_wecom_panels_fit_80_columns(settings, language):
+    """At 80 columns the experiment, redemption, CLV and WeCom panels keep every number and word whole
+    (output.rows_table; wrapped headers; totals above the table, not cut off in a title)."""
+    from rich.cells import cell_len
+
+    from siyu_cli.report.terminal import render_text
+
+    out = render_text(full_report(settings, language), width=80)
+    assert max(cell_len(line) for line in out.splitlines()) <= 80
+    below_headline = out.split("╰", 1)[1]  # the KPI grid may shorten a label; nothing else is cut
+    assert "…" not in below_headline
+    flat = " ".join(out.split())
+    for text in ("+18.0pt", "[+10.0,", "+26.0]", "¥500.00", "¥300.00", "4.5", "300"):  # the CI may wrap whole
+        assert text in flat, text
+    words = {"en": ("not enough data", "joined groups 4 · left groups 1", "left out to fit 80"),
+             "zh": ("数据不足", "入群 4 · 退群 1", "为适应 80 列终端省略了")}[language]
+    for text in words:
+        assert text in flat, text

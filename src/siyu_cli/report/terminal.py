@@ -377,56 +377,55 @@ def _itt_cell(e: dict, arm: str) -> tuple[dict | None, str]:
 
 
 def _measured(s: dict, console, language: str, cur: str) -> None:
-    """The randomised experiments and CLV-by-segment panels (sections from report/measured.py)."""
+    """The randomised experiments, redemption and CLV-by-segment tables (sections from report/measured.py),
+    through output.rows_table: they fit the dashboard's width without cutting a number (low-priority columns
+    give way, and the caption says so); the title wraps instead of being cut."""
+    from siyu_cli.output import rows_table
+
     L = _labeller(language)
     verdict = lambda u: L(VERDICTS.get(u["verdict"], u["verdict"])) if u else ""  # noqa: E731
-    from rich.panel import Panel
-
     exps = s.get("experiments") or []
     if exps:
-        heads = (L("campaign"), L("arm"), L("assigned"), L("reached"), L("response"), L("ITT uplift [95% CI]"), L("p"), L("verdict"))
-        et = _table(zip(heads, ("text", "id", "num", "num", "num", "num", "num", "text")))
+        heads = [L("campaign"), L("arm"), L("assigned"), L("reached"), L("response"), L("ITT uplift [95% CI]"), L("p"),
+                 L("verdict")]
+        rows = []
         for e in exps[:8]:
             for a in e["arms"]:
                 u, ci = _itt_cell(e, a["arm"])
-                et.add_row(rich_text(str(e["name"] or e["campaign_id"])), a["arm"], fmt_count(a["assigned"]),
-                           fmt_count(a["reached"]), fmt_ratio(a["response_rate"]), ci,
-                           "" if not u or u["p_value"] is None else f"{u['p_value']:.3g}", verdict(u))
-        _keep_words(et)
-        console.print(Panel(et, title=L("Randomised experiments (intent-to-treat)"),
-                            title_align="left"))
+                rows.append([str(e["name"] or e["campaign_id"]), a["arm"], fmt_count(a["assigned"]), fmt_count(a["reached"]),
+                             fmt_ratio(a["response_rate"]), ci,
+                             "" if not u or u["p_value"] is None else f"{u['p_value']:.3g}", verdict(u)])
+        console.print(rows_table(heads, rows, title=L("Randomised experiments (intent-to-treat)"), width=console.width,
+                                 drop=(heads[6], heads[3])))
     reds = s.get("redemptions") or []
     if reds:
-        heads = (L("campaign"), L("code"), L("arm"), L("assigned"), L("redeemers"), L("rate"), L("orders"), L("GMV"), L("uplift [95% CI]"), L("verdict"))
-        rt = _table(zip(heads, ("text", "text", "id", "num", "num", "num", "num", "num", "num", "text")))
+        heads = [L("campaign"), L("code"), L("arm"), L("assigned"), L("redeemers"), L("rate"), L("orders"), L("GMV"),
+                 L("uplift [95% CI]"), L("verdict")]
+        rows = []
         for e in reds[:8]:
+            name = str(e["name"] or e["campaign_id"])
             for a in e["arms"]:
                 u, ci = _itt_cell(e, a["arm"])
-                rt.add_row(rich_text(str(e["name"] or e["campaign_id"])), rich_text(", ".join(e["codes"])),
-                           a["arm"], fmt_count(a["assigned"]), fmt_count(a["redeemers"]), fmt_ratio(a["redemption_rate"]),
-                           fmt_count(a["orders"]), fmt_money(a["gmv"], cur), ci, verdict(u))
+                rows.append([name, ", ".join(e["codes"]), a["arm"], fmt_count(a["assigned"]), fmt_count(a["redeemers"]),
+                             fmt_ratio(a["redemption_rate"]), fmt_count(a["orders"]), fmt_money(a["gmv"], cur), ci,
+                             verdict(u)])
             o = e["outside"]
-            rt.add_row(rich_text(str(e["name"] or e["campaign_id"])), "", L("outside"), "", "", "",
-                       fmt_count(o["orders"]), fmt_money(o["gmv"], cur), "", "")
-        _keep_words(rt)
-        console.print(Panel(rt, title=L("Attribution by redemption (orders using the campaign's code; holdout redemptions = leaked codes)"),
-                            title_align="left"))
+            rows.append([name, "", L("outside"), "", "", "", fmt_count(o["orders"]), fmt_money(o["gmv"], cur), "", ""])
+        console.print(rows_table(heads, rows, width=console.width, drop=(heads[1], heads[5], heads[6]), title=L(
+            "Attribution by redemption (orders using the campaign's code; holdout redemptions = leaked codes)")))
     clv = s.get("clv")
     if clv:
-        heads = (L("segment"), L("predicted"), L("mean P(alive)"), L("CLV total"), L("CLV mean"), L("at risk"),
-                 L("at-risk CLV"))
-        ct = _table(zip(heads, ("text", "num", "num", "num", "num", "num", "num")))
-        for r in clv["segments"]:
-            ct.add_row(rich_text(f"{r['segment_id']} {r['segment_name'] or ''}"), fmt_count(r["with_prediction"]),
-                       fmt_ratio(r["p_alive_mean"]), fmt_money(r["clv_total"], cur), fmt_money(r["clv_mean"], cur),
-                       fmt_count(r["at_risk"]), fmt_money(r["at_risk_clv"], cur))
+        heads = [L("segment"), L("predicted"), L("mean P(alive)"), L("CLV total"), L("CLV mean"), L("at risk"),
+                 L("at-risk CLV")]
+        rows = [[f"{r['segment_id']} {r['segment_name'] or ''}", fmt_count(r["with_prediction"]), fmt_ratio(r["p_alive_mean"]),
+                 fmt_money(r["clv_total"], cur), fmt_money(r["clv_mean"], cur), fmt_count(r["at_risk"]),
+                 fmt_money(r["at_risk_clv"], cur)] for r in clv["segments"]]
         risk = clv["at_risk"]
         title = L("CLV ({months} months, fit {fit}, as of {as_of}) · at risk P(alive)<{p_alive}: {members}, "
                   "past revenue {past_revenue}").format(
             months=clv["horizon_months"], fit=clv["fit_id"], as_of=clv["as_of"], p_alive=risk["p_alive_below"],
             members=fmt_count(risk["members"]), past_revenue=fmt_money(risk["past_revenue"], cur))
-        _keep_words(ct)
-        console.print(Panel(ct, title=title, title_align="left"))
+        console.print(rows_table(heads, rows, title=title, width=console.width, drop=(heads[1], heads[4])))
 
 
 def render_text(report: Report, width: int = WIDTH) -> str:
