@@ -125,7 +125,8 @@ def _print_summary(result, english: bool = False) -> None:
     def action(r) -> str:
         return (r["action_en"] or r["action"]) if english else r["action"]
 
-    cols = ["segment 分群", "members", "share", "revenue", "rev%", "R̄ days", "F̄", "M̄"] + (["action 建议动作"] if wide else [])
+    cols = [_("segment"), _("members"), _("share"), _("revenue"), _("rev%"), _("R̄ days"), "F̄", "M̄"] + (
+        [_("action")] if wide else [])
     rows = [[f"{r['segment_id']} {r['name']}" if r["segment_id"] != r["name"] else r["name"],
              f"{r['members']:,}", f"{r['share']:.1%}", _money(r["revenue"]), f"{r['revenue_share']:.1%}",
              "" if r["mean_recency_days"] is None else f"{r['mean_recency_days']:g}",
@@ -309,9 +310,9 @@ def prune_cmd(
     from rich.table import Table
 
     verb = _("would delete") if dry_run else _("deleted")
-    table = Table(title=_("siyu segment prune (dry run)") if dry_run else "siyu segment prune", header_style="bold")
-    for col in ("snapshot", "as_of", "scheme", "members", "action", "reason"):
-        table.add_column(col, justify="right" if col in ("snapshot", "members") else "left", overflow="fold")
+    table = Table(title=_("siyu segment prune (dry run)") if dry_run else _("siyu segment prune"), header_style="bold")
+    for col in (N_("snapshot"), N_("as_of"), N_("scheme"), N_("members"), N_("action"), N_("reason")):
+        table.add_column(_(col), justify="right" if col in ("snapshot", "members") else "left", overflow="fold")
     for s in r.snapshots:
         table.add_row(str(s["snapshot_id"]), str(s["as_of"]), rich_text(s["scheme"]), f"{s['members']:,}",
                       rich_text(s["action"]), rich_text(s["reason"]))
