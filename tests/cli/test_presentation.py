@@ -180,6 +180,7 @@ def test_plan_week_and_sop_read_chinese(demo, cli, monkeypatch):
     assert "SOP 11月25日 周三 · 应触达" in sop and "（第3天）" in sop and "剧本" in sop
     doctor = cli("doctor").stdout
     assert "检查项" in doctor and "正常" in doctor and "what to do" not in doctor
+    assert "校验和一致" in doctor and "checksums match" not in doctor  # details read Chinese too
 
 
 def test_report_fits_with_money_whole_and_one_format(demo, cli, monkeypatch, columns):
