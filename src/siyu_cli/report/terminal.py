@@ -411,7 +411,7 @@ def _measured(s: dict, console, language: str, cur: str) -> None:
                              verdict(u)])
             o = e["outside"]
             rows.append([name, "", L("outside"), "", "", "", fmt_count(o["orders"]), fmt_money(o["gmv"], cur), "", ""])
-        console.print(rows_table(heads, rows, width=console.width, drop=(heads[1], heads[5], heads[6]), title=L(
+        console.print(rows_table(heads, rows, width=console.width, drop=(heads[5], heads[6]), title=L(
             "Attribution by redemption (orders using the campaign's code; holdout redemptions = leaked codes)")))
     clv = s.get("clv")
     if clv:
