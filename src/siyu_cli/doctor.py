@@ -3,7 +3,8 @@
 Each check gives ``ok``, ``warn`` or ``fail``, a detail line and, when not ok, the fix. Nothing is
 written: the store is opened read-only (the schema is not upgraded) and the workspace lock is only
 probed. A ``fail`` carries the exit code the failure maps to (78 config/damaged store, 75 disk full,
-4 busy), so cron can tell a broken workspace from a busy one.
+4 busy), so cron can tell a broken workspace from a busy one. Details and fixes are for people: they read
+in siyu's language (ids and statuses stay English).
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from siyu_cli.errors import ExitCode, SiyuError, StoreBusy, explain_failure
+from siyu_cli.i18n import N_, _
 
 #: free space under which a check warns / fails (loads, spill files and the store's growth need room)
 WARN_FREE = 1 << 30
 FAIL_FREE = 100 << 20
 
-RESTORE = ("restore the store from a backup (docs/security.md, \"Backups\"): with no siyu running, copy the "
-           "backup over {store}, then run `siyu doctor` again")
+RESTORE = N_("restore the store from a backup (docs/security.md, \"Backups\"): with no siyu running, copy the "
+             "backup over {store}, then run `siyu doctor` again")
 
 
 @dataclass
@@ -70,11 +72,11 @@ def diagnose(workspace: str | os.PathLike[str] | None = None, *, wait: float = 2
     except SiyuError as exc:
         store = root / "siyu.duckdb"
         diag = Diagnosis(root, store)
-        diag.add("config", "fail", exc.message, f"fix {root / CONFIG_FILE} (see README, \"Configuration\")",
+        diag.add("config", "fail", exc.message, _("fix {file} (see README, \"Configuration\")").format(file=root / CONFIG_FILE),
                  ExitCode.CONFIG)
     else:
         diag = Diagnosis(root, store)
-        diag.add("config", "ok", f"{root / CONFIG_FILE} parses")
+        diag.add("config", "ok", _("{file} parses").format(file=root / CONFIG_FILE))
     _check_permissions(diag)
     _check_free_space(diag)
     _check_run_lock(diag)
@@ -91,8 +93,9 @@ def _check_free_space(diag: Diagnosis) -> None:
     folder = diag.store.parent if diag.store.parent.exists() else diag.root
     free = shutil.disk_usage(folder).free
     size = diag.store.stat().st_size if diag.store.exists() else 0
-    text = f"{_size(free)} free on the disk holding {folder} (store {_size(size)})"
-    fix = "free some space or move the workspace: loads stage a copy of each file and DuckDB spills to disk"
+    text = _("{free} free on the disk holding {folder} (store {size})").format(free=_size(free), folder=folder,
+                                                                              size=_size(size))
+    fix = _("free some space or move the workspace: loads stage a copy of each file and DuckDB spills to disk")
     if free < FAIL_FREE:
         diag.add("free_space", "fail", text, fix, ExitCode.TEMPFAIL)
     elif free < max(WARN_FREE, 2 * size):
@@ -107,21 +110,21 @@ def _check_permissions(diag: Diagnosis) -> None:
     for name in ("siyu.toml", "playbooks", "inbox", ".siyu"):
         path = diag.root / name
         if path.exists() and path.stat().st_mode & stat.S_IWOTH:
-            problems.append(f"{name} is writable by every user")
+            problems.append(_("{name} is writable by every user").format(name=name))
     for path in (diag.store, diag.root / ".siyu" / "tmp"):
         if path.exists() and path.stat().st_mode & (stat.S_IROTH | stat.S_IRGRP):
-            warnings.append(f"{path.name} is readable by other users")
+            warnings.append(_("{name} is readable by other users").format(name=path.name))
     if not os.access(diag.root, os.W_OK):
-        problems.append(f"{diag.root} is not writable by this user")
+        problems.append(_("{root} is not writable by this user").format(root=diag.root))
     if problems:
         diag.add("permissions", "fail", "; ".join(problems + warnings),
-                 "chmod o-w the files named (anyone who can write siyu.toml or a playbook controls what siyu sends)",
+                 _("chmod o-w the files named (anyone who can write siyu.toml or a playbook controls what siyu sends)"),
                  ExitCode.CONFIG)
     elif warnings:
         diag.add("permissions", "warn", "; ".join(warnings),
-                 f"chmod 600 {diag.store} and chmod 700 the folders named: they hold personal data")
+                 _("chmod 600 {store} and chmod 700 the folders named: they hold personal data").format(store=diag.store))
     else:
-        diag.add("permissions", "ok", "config, playbooks and inbox writable only by their owner; store private")
+        diag.add("permissions", "ok", _("config, playbooks and inbox writable only by their owner; store private"))
 
 
 def _check_run_lock(diag: Diagnosis) -> None:
@@ -131,7 +134,7 @@ def _check_run_lock(diag: Diagnosis) -> None:
 
     lock = RunLock(diag.root, "doctor")
     if not lock.path.exists():
-        diag.add("run_lock", "ok", "no pipeline has run here yet")
+        diag.add("run_lock", "ok", _("no pipeline has run here yet"))
         return
     fd = os.open(lock.path, os.O_RDONLY)
     try:
@@ -139,12 +142,12 @@ def _check_run_lock(diag: Diagnosis) -> None:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
             diag.add("run_lock", "warn", lock.read_holder().describe(),
-                     "wait for it to finish; if it hangs, stop that process (its run is resumable with --resume)")
+                     _("wait for it to finish; if it hangs, stop that process (its run is resumable with --resume)"))
             return
         fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
-    diag.add("run_lock", "ok", "no pipeline is running")
+    diag.add("run_lock", "ok", _("no pipeline is running"))
 
 
 def _check_store(diag: Diagnosis, settings, wait: float) -> None:
@@ -155,36 +158,39 @@ def _check_store(diag: Diagnosis, settings, wait: float) -> None:
 
     store = diag.store
     if not store.exists():
-        diag.add("store", "warn", f"{store} does not exist yet", "it is created by the first `siyu load`")
+        diag.add("store", "warn", _("{store} does not exist yet").format(store=store),
+                 _("it is created by the first `siyu load`"))
         return
     try:
         con = _connect_with_wait(store, True, wait)
     except StoreBusy as exc:
-        diag.add("store_lock", "warn", exc.message, "wait for that process; `siyu doctor` checks the rest later",
+        diag.add("store_lock", "warn", exc.message, _("wait for that process; `siyu doctor` checks the rest later"),
                  ExitCode.LOCKED)
         return
     except SiyuError as exc:
-        diag.add("store", "fail", exc.message, RESTORE.format(store=store), exc.exit_code)
+        diag.add("store", "fail", exc.message, _(RESTORE).format(store=store), exc.exit_code)
         return
     try:
-        diag.add("store_lock", "ok", "no other process holds the store read-write")
+        diag.add("store_lock", "ok", _("no other process holds the store read-write"))
         known = {m.version for m in migrations()}
         applied = applied_versions(con)
         if applied - known:
-            diag.add("migrations", "fail", f"written by a newer siyu (migration {max(applied - known)} unknown)",
-                     "upgrade siyu", ExitCode.CONFIG)
+            diag.add("migrations", "fail", _("written by a newer siyu (migration {version} unknown)").format(
+                version=max(applied - known)), _("upgrade siyu"), ExitCode.CONFIG)
         elif known - applied:
-            diag.add("migrations", "warn", f"{len(known - applied)} migration(s) not applied yet "
-                     f"(schema {max(applied, default=0)}, this siyu {max(known)})",
-                     "the next command that writes applies them (e.g. `siyu load`)")
+            diag.add("migrations", "warn", _("{count} migration(s) not applied yet (schema {schema}, this siyu {latest})")
+                     .format(count=len(known - applied), schema=max(applied, default=0), latest=max(known)),
+                     _("the next command that writes applies them (e.g. `siyu load`)"))
         else:
-            diag.add("migrations", "ok", f"schema {max(applied)} (all {len(known)} migrations applied)")
+            diag.add("migrations", "ok", _("schema {schema} (all {count} migrations applied)").format(
+                schema=max(applied), count=len(known)))
         _full_read(diag, con)
     except duckdb.Error as exc:
         known_failure = explain_failure(exc, store)
         if known_failure is None:
             raise
-        diag.add("integrity", "fail", f"cannot be read back: {known_failure.message}", RESTORE.format(store=store),
+        diag.add("integrity", "fail", _("cannot be read back: {message}").format(message=known_failure.message),
+                 _(RESTORE).format(store=store),
                  known_failure.exit_code)
     finally:
         con.close()
@@ -209,11 +215,12 @@ def _full_read(diag: Diagnosis, con) -> None:
             failure = explain_failure(exc, diag.store)
             if failure is None:
                 raise
-            what = "disk full" if failure.exit_code == ExitCode.TEMPFAIL else "truncated or corrupt"
-            diag.add("integrity", "fail", f"table {table} cannot be read back: {what}",
-                     RESTORE.format(store=diag.store), failure.exit_code)
+            what = _("disk full") if failure.exit_code == ExitCode.TEMPFAIL else _("truncated or corrupt")
+            diag.add("integrity", "fail", _("table {table} cannot be read back: {what}").format(table=table, what=what),
+                     _(RESTORE).format(store=diag.store), failure.exit_code)
             return
-    diag.add("integrity", "ok", f"read every column of {len(tables)} tables ({rows:,} rows): checksums match")
+    diag.add("integrity", "ok", _("read every column of {tables} tables ({rows} rows): checksums match").format(
+        tables=len(tables), rows=f"{rows:,}"))
 
 
 def _check_scratch(diag: Diagnosis) -> None:
@@ -222,10 +229,11 @@ def _check_scratch(diag: Diagnosis) -> None:
     base = diag.root / ".siyu" / "tmp"
     left = leftovers(base)
     if left:
-        diag.add("scratch", "warn", f"{len(left)} temporary folder(s) left by killed commands in {base} "
-                 "(they may hold copies of personal data)", "the next `siyu load` removes them")
+        diag.add("scratch", "warn", _("{count} temporary folder(s) left by killed commands in {base} (they may hold "
+                                      "copies of personal data)").format(count=len(left), base=base),
+                 _("the next `siyu load` removes them"))
     else:
-        diag.add("scratch", "ok", "no temporary copies left behind")
+        diag.add("scratch", "ok", _("no temporary copies left behind"))
 
 
 def _size(n: int) -> str:

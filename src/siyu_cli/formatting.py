@@ -12,7 +12,13 @@ from datetime import date, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from siyu_cli.i18n import N_
+
 DASH = "—"
+
+#: experiment verdicts (stable ids in the data, push/experiments.py) as people read them (translated where shown)
+VERDICTS = {"significant": N_("significant"), "significant_so_far": N_("significant so far (window still open)"),
+            "no_clear_difference": N_("no clear difference"), "not_enough_data": N_("not enough data")}
 _SYMBOLS = {"CNY": "¥", "RMB": "¥"}
 
 

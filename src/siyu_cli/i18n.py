@@ -78,6 +78,11 @@ def label(message: str, language: str) -> str:
     return _catalogue(language if language in LANGUAGES else DEFAULT_LANGUAGE).gettext(message)
 
 
+def label_n(singular: str, plural: str, n: int, language: str) -> str:
+    """:func:`ngettext` in an explicitly given language."""
+    return _catalogue(language if language in LANGUAGES else DEFAULT_LANGUAGE).ngettext(singular, plural, n)
+
+
 # -- choosing the language before anything is rendered ----------------------------------------------------
 
 

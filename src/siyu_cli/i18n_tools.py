@@ -1,7 +1,8 @@
 """Refresh siyu's message catalogue with Babel (a test/developer dependency, not needed to run siyu).
 
-    python -m siyu_cli.i18n_tools extract   # src/siyu_cli → locale/siyu.pot (_, N_, ngettext, label, L + command
-                                            # docstrings; a build product, not committed)
+    python -m siyu_cli.i18n_tools extract   # src/siyu_cli → locale/siyu.pot (_, N_, ngettext, label, L, command
+                                            # docstrings, _() in the Jinja templates, KPI names; a build
+                                            # product, not committed)
     python -m siyu_cli.i18n_tools update    # merge the .pot into locale/zh/LC_MESSAGES/siyu.po (new msgids: empty)
     python -m siyu_cli.i18n_tools compile   # .po → .mo (what siyu reads at run time)
     python -m siyu_cli.i18n_tools all       # the three in turn, then list what is untranslated
@@ -22,7 +23,7 @@ from siyu_cli.i18n import DOMAIN, LOCALE_DIR, _clean
 PACKAGE = Path(__file__).resolve().parent
 POT = LOCALE_DIR / f"{DOMAIN}.pot"
 #: _() translates now, N_() marks, ngettext() plurals, label()/L() a label in a report's own language
-KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2), "label": None, "L": None}
+KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2), "label": None, "label_n": (1, 2), "L": None}
 LANGS = ("zh",)
 
 
@@ -66,7 +67,27 @@ def extract_catalog():
             tree = ast.parse(path.read_text(encoding="utf-8"))
             for lineno, doc in command_docstrings(tree):
                 catalog.add(doc, locations=[(rel, lineno)], auto_comments=["command help (docstring)"])
+    for path in sorted(PACKAGE.rglob("*.j2")):  # the HTML report: {{ _("…") }} (jinja2's i18n extension)
+        rel = path.relative_to(PACKAGE.parent).as_posix()
+        with path.open("rb") as f:
+            for lineno, message, comments, context in extract("jinja2.ext:babel_extract", f, keywords=KEYWORDS,
+                                                              options={"extensions": "jinja2.ext.i18n"}):
+                catalog.add(message, locations=[(rel, lineno)], auto_comments=comments, context=context)
+    kpis = PACKAGE / "report" / "kpis.py"
+    for lineno, kpi_id, name, name_en in kpi_names(ast.parse(kpis.read_text(encoding="utf-8"))):
+        # kpi_label(): the English name is the msgid, the registry's Chinese name its translation
+        catalog.add(name_en, locations=[("siyu_cli/report/kpis.py", lineno)], auto_comments=[f"KPI {kpi_id}: {name}"])
     return catalog
+
+
+def kpi_names(tree: ast.AST):
+    """(line, id, Chinese name, English name) of each ``K("id", "名称", "Name", …)`` in report/kpis.py's registry
+    (read from the source: i18n_tools sits below the report layer)."""
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "K"
+                and len(node.args) >= 3 and all(isinstance(a, ast.Constant) and isinstance(a.value, str)
+                                                for a in node.args[:3])):
+            yield node.lineno, *(a.value for a in node.args[:3])
 
 
 def extract() -> None:

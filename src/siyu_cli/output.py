@@ -372,8 +372,10 @@ def rows_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: 
     hidden = [str(columns[i]) for i in range(len(columns)) if i not in keep]
     caption = None
     if hidden:
-        caption = rich_text(f"Columns left out to fit {width} terminal columns: {', '.join(hidden)}. "
-                            f"A wider terminal or --format csv shows them.", style="dim")
+        from siyu_cli.i18n import _
+
+        caption = rich_text(_("Columns left out to fit {width} terminal columns: {columns}. A wider terminal or "
+                              "--format csv shows them.").format(width=width, columns=", ".join(hidden)), style="dim")
     style = {"box": box.SIMPLE_HEAD, "show_edge": False, "collapse_padding": True, "pad_edge": False} if compact else {}
     table = Table(title=rich_text(title) if title else None, caption=caption, show_lines=lines, header_style="bold",
                   **style)

@@ -276,6 +276,10 @@ def test_segment_summary_and_report_labels_are_chinese(cli, workspace, tmp_path)
     cli("load", "orders", str(o))
     seg = cli("segment", "run", "--as-of", "2024-06-30")
     assert "截至 2024-06-30" in seg.stderr + seg.stdout, seg.stderr
+    # the summary table's headers are the catalogue's, not hand-written pairs ("segment 分群")
+    assert "分层" in seg.stdout and "人数" in seg.stdout and "销售额" in seg.stdout and "分群" not in seg.stdout
+    en_seg = cli("--lang", "en", "segment", "--as-of", "2024-06-30").stdout
+    assert "segment" in en_seg and "revenue" in en_seg and "分层" not in en_seg
     report = cli("report", "--from", "2024-01-01", "--to", "2024-06-30", "--by", "store").stdout
     assert "私域经营报告  2024-01-01 ~ 2024-06-30" in report
     assert "按门店拆分" in report and "按 store 拆分" not in report

@@ -121,6 +121,65 @@ def test_push_status_and_preview_fit(demo, cli, monkeypatch, columns):
             assert _whole(out, c["recipients"]) or c["recipients"] < 10
 
 
+PLAN_COMMANDS = {
+    "plan week": ("plan", "week", "playbooks/coffee-week.yaml", "--week", "2026-W48"),
+    "plan sop": ("plan", "sop", "--date", "2026-11-25"),
+    "doctor": ("doctor",),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PLAN_COMMANDS))
+def test_plan_and_doctor_tables_fit(demo, cli, monkeypatch, columns, name):
+    """`plan week`, `plan sop` and `doctor` go through output.rows_table like the other tables: nothing is
+    wider than the terminal, times stay whole, and at 80 columns low-priority columns give way (said so)."""
+    monkeypatch.setenv("SIYU_WORKSPACE", str(demo))
+    monkeypatch.setenv("SIYU_NOW", "2026-11-25T10:00:00+08:00")
+    monkeypatch.chdir(demo)
+    out = cli(*PLAN_COMMANDS[name]).stdout
+    _assert_fits(name, out, columns)
+    if name == "plan week":
+        data = json.loads(cli(*PLAN_COMMANDS[name], "--format", "json").stdout)
+        times = {m["scheduled_at"][11:16] for m in data["messages"]}
+        assert times and all(_whole_time(out, t) for t in times), times
+        assert ("left out" in out) == (columns == 80)  # store and attachments give way at 80 columns
+    if name == "plan sop":
+        assert "10:30" in out and "(day 3)" in out
+    if name == "doctor":
+        assert "integrity" in out and "ok" in out and "what to do" in out
+
+
+def _whole_time(text: str, hhmm: str) -> bool:
+    return re.search(rf"(?<![0-9:]){hhmm}(?![0-9])", text) is not None
+
+
+def test_plan_week_marks_a_week_in_progress(demo, cli, monkeypatch):
+    """A week still in progress is marked like a partial month: its first days have passed."""
+    monkeypatch.setenv("SIYU_WORKSPACE", str(demo))
+    monkeypatch.setenv("SIYU_NOW", "2026-11-25T10:00:00+08:00")  # the Wednesday of 2026-W48
+    monkeypatch.chdir(demo)
+    now = cli("plan", "week", "playbooks/coffee-week.yaml", "--week", "2026-W48").stdout
+    assert "2026-W48*" in now and "* week in progress: day 3 of 7" in now
+    for week in ("2026-W47", "2026-W49"):  # past and future weeks are whole
+        out = cli("plan", "week", "playbooks/coffee-week.yaml", "--week", week).stdout
+        assert f"{week}*" not in out and "in progress" not in out
+
+
+@pytest.mark.zh
+def test_plan_week_and_sop_read_chinese(demo, cli, monkeypatch):
+    monkeypatch.setenv("SIYU_WORKSPACE", str(demo))
+    monkeypatch.setenv("SIYU_NOW", "2026-11-25T10:00:00+08:00")
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.chdir(demo)
+    week = cli("plan", "week", "playbooks/coffee-week.yaml", "--week", "2026-W48").stdout
+    assert "* 本周进行中：第 3/7 天" in week and "11月23日 周一" in week and "时间" in week and "6 个群" in week
+    assert "time" not in week and "in progress" not in week
+    sop = cli("plan", "sop", "--date", "2026-11-25").stdout
+    assert "SOP 11月25日 周三 · 应触达" in sop and "（第3天）" in sop and "剧本" in sop
+    doctor = cli("doctor").stdout
+    assert "检查项" in doctor and "正常" in doctor and "what to do" not in doctor
+    assert "校验和一致" in doctor and "checksums match" not in doctor  # details read Chinese too
+
+
 def test_report_fits_with_money_whole_and_one_format(demo, cli, monkeypatch, columns):
     monkeypatch.setenv("SIYU_WORKSPACE", str(demo))
     period = ("--from", "2026-01-01", "--to", "2026-11-20")
@@ -151,7 +210,7 @@ def test_report_marks_the_partial_month(demo, cli, monkeypatch, tmp_path):
     assert "2026-11 (20/30)" in out and "2026-10 (" not in out
     html = tmp_path / "r.html"
     cli("report", *period, "--html", html)
-    assert "2026-11（20/30 天）" in html.read_text(encoding="utf-8")
+    assert "2026-11 (20/30 days)" in html.read_text(encoding="utf-8")
     full = json.loads(cli("report", "--from", "2026-01-01", "--to", "2026-10-31", "--format", "json").stdout)
     assert not any(m["partial"] for m in full["sections"]["trend"])
 
@@ -178,7 +237,7 @@ def test_report_shows_only_campaigns_that_reached_someone(demo, cli, monkeypatch
     html = tmp_path / "r.html"
     cli("report", "--html", html)
     text = html.read_text(encoding="utf-8")
-    section = text.split("活动效果")[1].split("</section>")[0]
+    section = text.split("Campaign results")[1].split("</section>")[0]
     assert all(c["name"] not in section for c in unsent if c["name"] and
                not any(c["name"] == s["name"] for s in shown))
 

@@ -289,7 +289,7 @@ def test_markdown_and_table_output(cli, workspace, tmp_path):
     assert "## 11月23日 周一" in md and "## 11月25日 周三" in md
     assert "| 09:00 | S | 群g1 | 早安 | 群g1<br>第二行 |" in md
     res = cli("plan", "week", EXAMPLES / "coffee-week.yaml", "--week", "2026-W48")
-    assert "11月23日 周一" in res.stdout and "国贸店福利1群" in res.stdout
+    assert "Mon 2026-11-23" in res.stdout and "国贸店福利1群" in res.stdout
 
 
 # ----------------------------------------------------------------------------- example playbooks

@@ -38,7 +38,7 @@ def test_dry_run_shows_batches_and_every_exclusion_but_stores_nothing(ws, cli):
     assert p["sample"]["text"] == "双十二预告"
     assert list_campaigns(ws) == []
     table = cli("push", "create", "--audience", "all", "--text", "双十二预告", "--dry-run").stdout
-    assert "no_wecom_id" in table and "非任何导购的好友" in table and "dry run" in table
+    assert "no_wecom_id" in table and "not a contact of any guide" in table and "dry run" in table
 
 
 def test_personalised_template_splits_batches_per_text(ws, cli):
@@ -176,3 +176,23 @@ def test_sop_audience_from_plan_due_messages(ws):
     assert p["to_send"] == 2 and {s["sender"] for s in p["senders"]} == {"g1", "g2"}
     p = create_campaign(ws, CampaignSpec(channel="customer", audience="sop:beauty-sop", text="x"), now=noon, dry_run=True)
     assert p["to_send"] == 3  # day 0 for m01, m02 and day 3 for m03
+
+
+@pytest.mark.zh
+def test_preview_reads_in_the_operators_language(ws, cli, monkeypatch):
+    """The preview panel, its tables' headers and the exclusion reasons come from the catalogue: Chinese by
+    default, English with --lang en; the reason ids (and JSON keys) stay English (issue 15)."""
+    monkeypatch.setenv("COLUMNS", "200")
+    cli("optout", "add", "138-0000-0011", "--reason", "asked")
+    zh = cli("push", "create", "--audience", "all", "--text", "双十二预告", "--dry-run").stdout
+    for text in ("群发预览", "试运行：未保存任何内容", "对象：12", "发送人", "批次", "含义", "非任何导购的好友", "已退订",
+                 "not_contact", "opted_out"):
+        assert text in zh, text
+    assert "push preview" not in zh and "recipients:" not in zh and "sender" not in zh
+    en = cli("--lang", "en", "push", "create", "--audience", "all", "--text", "双十二预告", "--dry-run").stdout
+    for text in ("push preview", "(dry run: nothing stored)", "recipients: 12", "sender", "meaning",
+                 "not a contact of any guide", "opted out", "not_contact"):
+        assert text in en, text
+    data = json.loads(cli("push", "create", "--audience", "all", "--text", "x", "--dry-run", "--format", "json").stdout)
+    assert {e["reason"] for e in data["excluded"]} == {"no_wecom_id", "not_contact", "opted_out"}
+    assert {e["reason_name"] for e in data["excluded"]} == {"无企业微信ID", "非任何导购的好友", "已退订"}

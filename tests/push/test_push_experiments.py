@@ -226,7 +226,7 @@ def test_planted_effect_is_recovered_within_its_interval(workspace, cli, monkeyp
     assert "ITT" in render_text(rep)
     from siyu_cli.report.html import render_html
 
-    page = render_html(rep).split("随机对照实验")[1]
+    page = render_html(rep).split("Randomised experiments")[1]
     assert "holdout" in page and "treatment" in page and f"{same['diff'] * 100:+.1f}pt" in page
 
 

@@ -69,7 +69,7 @@ def test_html_option_writes_a_self_contained_page(cli, settings, tmp_path):
     assert json.loads(result.stdout)["kpis"]["buyers"] == 4
     html = target.read_text(encoding="utf-8")
     assert "<script src" not in html and "http://" not in html.split("<script>")[0]
-    assert "echarts" in html and "私域经营报告" in html and "¥660.00" in html
+    assert "echarts" in html and "Private-domain report" in html and "¥660.00" in html
     import re
 
     # nothing is fetched: no src/href to any URL (licence comments inside the inlined JS may mention URLs)

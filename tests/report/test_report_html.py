@@ -66,8 +66,20 @@ def test_page_renders_every_chart_without_errors(page, tmp_path):
     assert json.loads(pre(dom, "js-errors")) == []
     status = json.loads(pre(dom, "chart-status"))
     assert status == {name: "ok" for name in CHARTS}
-    # Chinese labels survived into the live DOM
-    assert "私域经营报告" in dom and "门店业绩榜" in dom and "静安店" in dom
+    # the page's labels (English here: the suite's language) and the data's Chinese names survived into the DOM
+    assert "Private-domain report" in dom and "Store leaderboard" in dom and "静安店" in dom
+
+
+@pytest.mark.zh
+def test_chinese_page_renders_every_chart_without_errors(settings, tmp_path):
+    """The default language: the same page with Chinese labels (headings and chart captions) paints every chart."""
+    populate(settings)
+    report = build_report(settings, date_from=date(2026, 1, 1), date_to=date(2026, 3, 31), by="store")
+    proc = run_chromium(tmp_path, "--dump-dom", write_html(report, tmp_path / "report.html").as_uri())
+    assert console_errors(proc.stderr) == []
+    assert json.loads(pre(proc.stdout, "js-errors")) == []
+    assert json.loads(pre(proc.stdout, "chart-status")) == {name: "ok" for name in CHARTS}
+    assert "私域经营报告" in proc.stdout and "门店业绩榜" in proc.stdout and "Store leaderboard" not in proc.stdout
 
 
 def test_phone_screenshot(page, tmp_path):
@@ -93,7 +105,7 @@ def test_empty_report_page_shows_no_data_without_errors(settings, tmp_path):
     assert console_errors(proc.stderr) == []
     assert json.loads(pre(proc.stdout, "js-errors")) == []
     assert json.loads(pre(proc.stdout, "chart-status")) == {name: "empty" for name in CHARTS}
-    assert "暂无数据" in proc.stdout
+    assert "No data" in proc.stdout
 
 
 def test_page_is_offline_and_script_safe(settings, tmp_path):

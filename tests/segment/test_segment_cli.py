@@ -126,3 +126,13 @@ def test_english_actions_and_single_id_diff(ws, cli):
     cli("segment", "run", "--as-of", "2026-03-01", *FIXED)  # a backfill: saved after the later as-of
     d = json.loads(cli("segment", "diff", "1", "--format", "json").stdout)  # one id: it vs its predecessor
     assert (d["old"]["snapshot_id"], d["new"]["snapshot_id"]) == (2, 1)  # predecessor by as_of, not by id
+
+
+@pytest.mark.zh
+def test_show_and_summary_read_chinese(ws, cli):
+    """`segment show` and the summary table: the labels are the catalogue's (issue 15); data stays as it is."""
+    cli("segment", "run", "--as-of", AS_OF, *FIXED)
+    shown = cli("segment", "show", "e").stdout
+    assert "分层：E 重要保持客户" in shown and "原因：" in shown and "建议动作：导购 1:1 立即召回" in shown
+    assert "segment:" not in shown and "why:" not in shown and "action:" not in shown
+    assert "最近购买 149 天前" in shown

@@ -144,7 +144,9 @@ def _mask_rejects(report) -> None:
 
 
 def _print_dry_rejects(report) -> None:
-    rows = [[r["file"], r["line"], r["column"], r["reason"], r["message"], r["raw"]]
+    from siyu_cli.ingest.rejects import readable_message
+
+    rows = [[r["file"], r["line"], r["column"], r["reason"], readable_message(r["reason"], r["message"]), r["raw"]]
             for fr in report.files for r in fr.rejects or []]
     total = sum(fr.rejects_total or 0 for fr in report.files)
     if not total:
@@ -190,5 +192,9 @@ def rejects(
     show_in_full(unmask)
     cols, rows = list_rejects(settings(ctx), batch=batch, file=file, all_batches=all_batches, limit=limit)
     shown = [_(c) for c in cols] if fmt is Format.table else cols  # csv/json keep the English keys
+    if fmt is Format.table:  # people read the message in their language; csv/json keep the stored English
+        from siyu_cli.ingest.rejects import readable_rows
+
+        rows = readable_rows(cols, rows)
     emit_rows(shown, rows if unmask else mask_rows(rows), fmt, title=_('rejects ({len})').format(len=len(rows)),
               drop=(_("batch_id"), _("raw")) if fmt is Format.table else ())

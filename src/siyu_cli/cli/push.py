@@ -104,8 +104,10 @@ def results_cmd(ctx: typer.Context, campaign: str = typer.Argument(...),
         output.emit_json(d)
         return
     red = d.get("redemption")
-    title = (f"{campaign} · {d['design']} · window {d['window_days']} days from {d['window_start']:%Y-%m-%d %H:%M}"
-             + (" (still open)" if d["window_open"] else ""))
+    title = _("{campaign} · {design} · window {days} days from {start}").format(
+        campaign=campaign, design=d["design"], days=d["window_days"], start=f"{d['window_start']:%Y-%m-%d %H:%M}")
+    if d["window_open"]:
+        title += _(" (still open)")
     if fmt is Format.csv:  # one row per arm; the redemption columns follow when the campaign has a code
         cols = ["arm", "assigned", "reached", "responders", "response_rate", "orders", "gmv", "gmv_per_assigned"]
         rows = [[a[c] for c in cols] for a in d["arms"]]
@@ -118,10 +120,11 @@ def results_cmd(ctx: typer.Context, campaign: str = typer.Argument(...),
     from siyu_cli.push import render
 
     render.print_attribution(d["arms"], d["uplift"], "responders", "response_rate",
-                             title + " · attribution by window (any purchase)")
+                             title + _(" · attribution by window (any purchase)"))
     if red:
         render.print_attribution(red["arms"], red["uplift"], "redeemers", "redemption_rate",
-                                 f"{campaign} · attribution by redemption (code {', '.join(red['codes'])})")
+                                 _("{campaign} · attribution by redemption (code {codes})").format(
+                                     campaign=campaign, codes=", ".join(red["codes"])))
         o = red["outside"]
         output.info(_('redemption: {value}').format(value=red['label']))
         from siyu_cli.formatting import money

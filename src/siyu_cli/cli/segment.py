@@ -121,7 +121,8 @@ def _print_summary(result, english: bool = False) -> None:
     def action(r) -> str:
         return (r["action_en"] or r["action"]) if english else r["action"]
 
-    cols = ["segment 分群", "members", "share", "revenue", "rev%", "R̄ days", "F̄", "M̄"] + (["action 建议动作"] if wide else [])
+    cols = [_("segment"), _("members"), _("share"), _("revenue"), _("rev%"), _("R̄ days"), "F̄", "M̄"] + (
+        [_("action")] if wide else [])
     rows = [[f"{r['segment_id']} {r['name']}" if r["segment_id"] != r["name"] else r["name"],
              f"{r['members']:,}", f"{r['share']:.1%}", _money(r["revenue"]), f"{r['revenue_share']:.1%}",
              "" if r["mean_recency_days"] is None else f"{r['mean_recency_days']:g}",
@@ -262,21 +263,28 @@ def show_cmd(
     m = e["measures"]
     seg = e["segment"]
     lines = [
-        f"member {e['member_id']} · snapshot {e['snapshot']['snapshot_id']} · {e['scheme']} · as of {e['as_of']} · window {e['window']}",
-        f"segment: {seg['id']} {seg['name']}" + (f" ({seg.get('name_en')})" if seg.get("name_en") else ""),
-        f"recency {m['recency_days'] if m['recency_days'] is not None else '–'} days (last purchase {m['last_purchase'] or '–'}), "
-        f"frequency {m['frequency']} {e['frequency_unit']}, monetary {_money(m['monetary'])} ({e['monetary_mode']}), "
-        f"revenue {_money(m['revenue'])}",
-        "why:",
+        _("member {member} · snapshot {snapshot} · {scheme} · as of {as_of} · window {window}").format(
+            member=e["member_id"], snapshot=e["snapshot"]["snapshot_id"], scheme=e["scheme"], as_of=e["as_of"],
+            window=e["window"]),
+        _("segment: {segment}").format(segment=f"{seg['id']} {seg['name']}"
+                                       + (f" ({seg.get('name_en')})" if seg.get("name_en") else "")),
+        _("recency {days} days (last purchase {last}), frequency {frequency} {unit}, monetary {monetary} ({mode}), "
+          "revenue {revenue}").format(
+            days=m["recency_days"] if m["recency_days"] is not None else "–", last=m["last_purchase"] or "–",
+            frequency=m["frequency"], unit=e["frequency_unit"], monetary=_money(m["monetary"]), mode=e["monetary_mode"],
+            revenue=_money(m["revenue"])),
+        _("why:"),
         *[f"  - {r}" for r in e["reasons"]],
     ]
     if seg.get("action"):
-        lines.append(f"action: {seg['action']}" + (f" ({seg['action_en']})" if seg.get("action_en") else ""))
+        lines.append(_("action: {action}").format(
+            action=seg["action"] + (f" ({seg['action_en']})" if seg.get("action_en") else "")))
     c = e.get("clv")
     if c:
-        lines.append(f"clv (fit {c['fit_id']}, as of {c['as_of']}): P(alive) {c['p_alive']:.2f}, "
-                     f"expected purchases 30d {c['purchases_30d']:.2f} / 90d {c['purchases_90d']:.2f}, "
-                     f"spend per purchase {_money(c['expected_spend'])}, CLV {_money(c['clv'])}")
+        lines.append(_("clv (fit {fit}, as of {as_of}): P(alive) {p_alive}, expected purchases 30d {p30} / 90d {p90}, "
+                       "spend per purchase {spend}, CLV {clv}").format(
+            fit=c["fit_id"], as_of=c["as_of"], p_alive=f"{c['p_alive']:.2f}", p30=f"{c['purchases_30d']:.2f}",
+            p90=f"{c['purchases_90d']:.2f}", spend=_money(c["expected_spend"]), clv=_money(c["clv"])))
     for line in lines:
         console.print(rich_text(line), highlight=False)
 
@@ -305,9 +313,9 @@ def prune_cmd(
     from rich.table import Table
 
     verb = _("would delete") if dry_run else _("deleted")
-    table = Table(title=_("siyu segment prune (dry run)") if dry_run else "siyu segment prune", header_style="bold")
-    for col in ("snapshot", "as_of", "scheme", "members", "action", "reason"):
-        table.add_column(col, justify="right" if col in ("snapshot", "members") else "left", overflow="fold")
+    table = Table(title=_("siyu segment prune (dry run)") if dry_run else _("siyu segment prune"), header_style="bold")
+    for col in (N_("snapshot"), N_("as_of"), N_("scheme"), N_("members"), N_("action"), N_("reason")):
+        table.add_column(_(col), justify="right" if col in ("snapshot", "members") else "left", overflow="fold")
     for s in r.snapshots:
         table.add_row(str(s["snapshot_id"]), str(s["as_of"]), rich_text(s["scheme"]), f"{s['members']:,}",
                       rich_text(s["action"]), rich_text(s["reason"]))

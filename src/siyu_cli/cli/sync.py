@@ -47,9 +47,11 @@ def sync_wecom_cmd(
         output.emit_json(data)
         return
     rows = [[entity, c["added"], c["updated"], c["unchanged"], c["removed"]] for entity, c in report.counts.items()]
-    output.emit_rows(["entity", "added", "updated", "unchanged", "removed"], rows, fmt,
-                     title=f"sync {report.batch_id}" + (" (resumed)" if report.resumed else ""))
-    ev = ", ".join(f"{k} {v}" for k, v in sorted(report.events.items())) or ("baseline (first sync)" if report.baseline else "none")
+    cols = [N_("entity"), N_("added"), N_("updated"), N_("unchanged"), N_("removed")]  # csv/json keys: English
+    output.emit_rows([_(c) for c in cols] if fmt is Format.table else cols, rows, fmt,
+                     title=(_("sync {batch} (resumed)") if report.resumed else _("sync {batch}")).format(batch=report.batch_id))
+    ev = (", ".join(f"{k} {v}" for k, v in sorted(report.events.items()))
+          or (_("baseline (first sync)") if report.baseline else _("none")))
     lk = report.linked
     output.info(_('events: {ev}').format(ev=ev))
     output.info(_('linked {get} of {get2} customers to known members (new by unionid {get3}, by remark phone {get4}); {get5} new members; {staff_names} staff names; {calls} API calls').format(get=lk.get('linked', 0), get2=lk.get('customers', 0), get3=lk.get('linked_by_unionid', 0), get4=lk.get('linked_by_phone', 0), get5=lk.get('new_members', 0), staff_names=report.staff_names, calls=report.calls))
@@ -80,7 +82,8 @@ def tags_sync_cmd(
     rows = [[name, c["add"], c["remove"]] for name, c in report.per_tag.items()]
     title = (_("tags {group} (dry run)") if dry_run else _("tags {group} {run_id}")).format(group=report.group,
                                                                                           run_id=report.run_id)
-    output.emit_rows(["tag", "add", "remove"], rows, fmt, title=title)
+    cols = [N_("tag"), N_("add"), N_("remove")]  # csv/json keys: English
+    output.emit_rows([_(c) for c in cols] if fmt is Format.table else cols, rows, fmt, title=title)
     if dry_run:
         output.info(_("{planned} relation(s) to change ({resumed} pending from an interrupted run); {calls} API call(s)")
                     .format(planned=report.planned, resumed=report.resumed, calls=report.calls)

@@ -74,15 +74,17 @@ def doctor(
     elif fmt is Format.csv:
         emit_rows(["check", "status", "detail", "fix"], [(c.id, c.status, c.detail, c.fix) for c in diag.checks], fmt)
     else:
-        from rich.table import Table
-        from rich.text import Text
+        from siyu_cli.output import rows_table
 
+        status = {"ok": N_("ok"), "warn": N_("warning"), "fail": N_("failed")}
+        heads = [_("check"), _("status"), _("detail"), _("what to do")]
+        table = rows_table(heads, [(c.id, _(status[c.status]), c.detail, c.fix) for c in diag.checks],
+                           title=_("siyu doctor · {root}").format(root=diag.root))
         style = {"ok": "green", "warn": "yellow", "fail": "bold red"}
-        table = Table(title=_("siyu doctor · {root}").format(root=diag.root), header_style="bold")
-        for col in ("check", "status", "detail", "what to do"):
-            table.add_column(col, overflow="fold")
-        for c in diag.checks:
-            table.add_row(c.id, Text(c.status, style=style[c.status]), Text(c.detail), Text(c.fix))
+        for column in table.columns:  # the status reads in colour on a terminal
+            if str(column.header) == heads[1]:
+                for cell, c in zip(column._cells, diag.checks):
+                    cell.stylize(style[c.status])
         stdout_console().print(table)
     if not diag.ok:
         raise typer.Exit(diag.exit_code)

@@ -9,12 +9,50 @@ writes them to ``rejects`` with their physical line numbers, and leaves ``siyu_g
 from __future__ import annotations
 
 from siyu_cli import clock
+from siyu_cli.i18n import N_, _
 from siyu_cli.ingest.presets import FIELD_TYPES
 from siyu_cli.ingest.readers import LineScan, Source, physical_lines
 from siyu_cli.ingest.staging import MANGLE_FIELDS, lit, reader_lines
 from siyu_cli.ingest.values import CLEANERS
 
 REJECT_COLUMNS = ["batch_id", "file", "line", "column", "reason", "message", "raw"]
+
+#: How a stored reject reads for people. The rejects table keeps a stable reason code and the English
+#: message (what csv/json give, unchanged for stored data); a table translates the message on display:
+#: (reason code, the English message as :func:`_checks` and DuckDB's reader write it, msgid with its fields).
+#: A message no pattern matches (another DuckDB error) is shown as it was stored.
+READABLE = (
+    ("SUMMARY_ROW", r"a total/summary row, not data", N_("a total/summary row, not data")),
+    ("BAD_DATE", r"cannot read (?P<value>.*) as a date/time", N_("cannot read {value} as a date/time")),
+    ("BAD_AMOUNT", r"cannot read (?P<value>.*) as an amount", N_("cannot read {value} as an amount")),
+    ("BAD_NUMBER", r"cannot read (?P<value>.*) as a number", N_("cannot read {value} as a number")),
+    ("MISSING_KEY", r"no (?P<key>order_id|group_id|member id)", N_("no {key}")),
+    ("EXCEL_MANGLED", r"(?P<field>\S+) (?P<value>.*) is in scientific notation \(Excel lost its digits; re-export the "
+                      r"column as text\)",
+     N_("{field} {value} is in scientific notation (Excel lost its digits; re-export the column as text)")),
+    ("TOO_MANY_COLUMNS", r"Expected Number of Columns: (?P<expected>\d+) Found: (?P<found>\d+)",
+     N_("too many columns: expected {expected}, found {found}")),
+    ("MISSING_COLUMNS", r"Expected Number of Columns: (?P<expected>\d+) Found: (?P<found>\d+)",
+     N_("too few columns: expected {expected}, found {found}")),
+)
+
+
+def readable_message(reason: str | None, message: str | None) -> str | None:
+    """A stored reject's message in the reader's language (see :data:`READABLE`)."""
+    import re
+
+    for code, pattern, msgid in READABLE:
+        if reason == code and message is not None:
+            m = re.fullmatch(pattern, message, re.S)
+            if m:
+                return _(msgid).format(**m.groupdict())
+    return message
+
+
+def readable_rows(columns: list[str], rows) -> list[list]:
+    """Reject rows (with ``reason`` and ``message`` columns) whose message reads in the reader's language."""
+    at, msg = columns.index("reason"), columns.index("message")
+    return [[readable_message(r[at], r[msg]) if i == msg else v for i, v in enumerate(r)] for r in rows]
 INSERT = 'INSERT INTO rejects (batch_id, file, line, "column", reason, message, raw, created_at)'
 
 

@@ -200,28 +200,53 @@ def week_text(plan: WeekPlan, fmt: str) -> str | None:
     return {"md": week_to_markdown, "csv": week_to_csv, "json": week_to_json, "ics": week_to_ics}.get(fmt, lambda p: None)(plan)
 
 
-def print_week_table(plan: WeekPlan) -> None:
-    """Rich tables, one per day; cell text is literal (a message may contain [brackets])."""
-    from rich.table import Table
+def day_title(d) -> str:
+    """A day as a table title: ``11月24日 周二`` in Chinese, ``Tue 2026-11-24`` in English."""
+    from siyu_cli.i18n import current
 
-    from siyu_cli.output import stdout_console
+    return cn_date(d) if current() == "zh" else f"{d:%a %Y-%m-%d}"
+
+
+def week_progress(plan: WeekPlan, today=None) -> tuple[int, int] | None:
+    """(days elapsed including today, 7) when the plan's week is still in progress in its time zone, else None."""
+    from siyu_cli import clock
+
+    today = today or clock.today(plan.timezone)
+    if plan.week.start <= today <= plan.week.end:
+        return (today - plan.week.start).days + 1, (plan.week.end - plan.week.start).days + 1
+    return None
+
+
+def print_week_table(plan: WeekPlan) -> None:
+    """One table per day that fits the terminal (output.rows_table: a message folds, times stay whole); cell
+    text is literal (a message may contain [brackets]). A week still in progress is marked, as a partial
+    month is in the report: its first days have passed."""
+    from siyu_cli.i18n import _, ngettext
+    from siyu_cli.output import rows_table, stdout_console
 
     console = stdout_console()
-    console.print(rich_text(f"{plan.playbook.title} · {plan.week.id}（{plan.week.label}）· {plan.timezone} · "
-                            f"{len(plan.targets)} 个群 · {len(plan.messages)} 条", style="bold"))
+    progress = week_progress(plan)
+    mark = "*" if progress else ""
+    console.print(rich_text(
+        _("{title} · {week}{mark} ({start} – {end}) · {timezone} · {groups} · {messages}").format(
+            title=plan.playbook.title, week=plan.week.id, mark=mark, start=plan.week.start, end=plan.week.end,
+            timezone=plan.timezone,
+            groups=ngettext("{count} group", "{count} groups", len(plan.targets)).format(count=len(plan.targets)),
+            messages=ngettext("{count} message", "{count} messages", len(plan.messages)).format(count=len(plan.messages))),
+        style="bold"))
+    if progress:
+        console.print(rich_text(_("* week in progress: day {day} of {days}; the messages of the days before today "
+                                  "have passed").format(day=progress[0], days=progress[1]), style="yellow"))
     if plan.skipped_week:
-        console.print("本周跳过（rules.skip_weeks）", highlight=False)
+        console.print(rich_text(_("this week is skipped (rules.skip_weeks)")))
     by_day: dict = {}
     for m in plan.messages:
         by_day.setdefault(m.scheduled_at.date(), []).append(m)
+    heads = [_("time"), _("store"), _("group"), _("kind"), _("text"), _("attachments")]
     for d, msgs in by_day.items():
-        table = Table(title=cn_date(d), title_justify="left", header_style="bold", show_lines=True)
-        for col in ("时间", "门店", "群", "类型", "内容", "附件"):
-            table.add_column(col, overflow="fold")
-        for m in msgs:
-            table.add_row(*map(rich_text, (f"{m.scheduled_at:%H:%M}", m.group.store or "", m.group.name, m.kind, m.text,
-                                      attachment_summary(m.attachments))))
-        console.print(table)
+        rows = [[f"{m.scheduled_at:%H:%M}", m.group.store or "", m.group.name, m.kind, m.text,
+                 attachment_summary(m.attachments)] for m in msgs]
+        console.print(rows_table(heads, rows, title=day_title(d), drop=(heads[5], heads[1]), lines=True))
 
 
 # ----------------------------------------------------------------------------- SOP lists
@@ -273,21 +298,19 @@ _EXCL_CN = {"opted_out": "已退订", "missing": "会员不存在", "unreachable
 
 
 def exclusion_line(report: SopReport) -> str:
-    line = "excluded: " + ", ".join(f"{k} {v}" for k, v in report.excluded.items())
-    return "\n".join([line, *(f"note: {n}" for n in report.notes)])
+    from siyu_cli.i18n import _
+
+    line = _("excluded: {counts}").format(counts=", ".join(f"{k} {v}" for k, v in report.excluded.items()))
+    return "\n".join([line, *(_("note: {note}").format(note=n) for n in report.notes)])
 
 
 def print_sop_table(report: SopReport) -> None:
-    from rich.table import Table
+    """Today's SOP touches in a table that fits the terminal (output.rows_table)."""
+    from siyu_cli.i18n import _
+    from siyu_cli.output import rows_table, stdout_console
 
-    from siyu_cli.output import stdout_console
-
-    console = stdout_console()
-    table = Table(title=f"SOP {cn_date(report.date)} · {len(report.items)} due", title_justify="left",
-                  header_style="bold", show_lines=True)
-    for col in ("时间", "方案", "步骤", "渠道", "会员", "导购", "内容"):
-        table.add_column(col, overflow="fold")
-    for i in report.items:
-        table.add_row(*map(rich_text, (f"{i.scheduled_at:%H:%M}", i.playbook, f"{i.step_id}（第{i.day}天）", i.channel,
-                                  f"{i.member_name} ({i.member_id})", i.guide_userid or "", i.text)))
-    console.print(table)
+    heads = [_("time"), _("playbook"), _("step"), _("channel"), _("member"), _("guide"), _("text")]
+    rows = [[f"{i.scheduled_at:%H:%M}", i.playbook, _("{step} (day {day})").format(step=i.step_id, day=i.day), i.channel,
+             f"{i.member_name} ({i.member_id})", i.guide_userid or "", i.text] for i in report.items]
+    title = _("SOP {date} · {count} due").format(date=day_title(report.date), count=len(report.items))
+    stdout_console().print(rows_table(heads, rows, title=title, drop=(heads[3], heads[5]), lines=True))

@@ -366,7 +366,7 @@ def preview(settings, campaign_id: str, *, con=None, now: datetime | None = None
         "recipients": sum(counts.values()),
         "states": {s: counts.get(s, 0) for s in ("planned", "in_flight", "sent", "failed", "skipped")},
         "to_send": planned,
-        "excluded_by_reason": {k: {"count": v, "name": pol.REASONS.get(k, k)} for k, v in sorted(reasons.items())},
+        "excluded_by_reason": {k: {"count": v, "name": _(pol.REASONS.get(k, k))} for k, v in sorted(reasons.items())},
         "batches": nbatches,
         "distinct_texts": texts,
         "batches_without_personalisation": unsplit,
@@ -374,10 +374,10 @@ def preview(settings, campaign_id: str, *, con=None, now: datetime | None = None
         "sample": {"batch_id": sample[0], "sender": sample[1], "text": sample[2], "recipients": sample[3]} if sample else None,
         "attachments": camp["attachments"],
         "coupon_codes": camp["coupon_code"].split(",") if camp.get("coupon_code") else [],
-        "quiet_hours": ({"held_until": quiet_until.isoformat(), "reason": "quiet_hours", "name": pol.REASONS["quiet_hours"],
+        "quiet_hours": ({"held_until": quiet_until.isoformat(), "reason": "quiet_hours", "name": _(pol.REASONS["quiet_hours"]),
                          "recipients": planned} if quiet_until else None),
         "caps": [c.describe() + f" ({c.name})" for c in policy.caps],
-        "excluded": [{"recipient_id": r, "member_id": m, "reason": why, "reason_name": pol.REASONS.get(why, why)}
+        "excluded": [{"recipient_id": r, "member_id": m, "reason": why, "reason_name": _(pol.REASONS.get(why, why))}
                      for r, m, why in excluded],
     }
 

@@ -28,19 +28,19 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from siyu_cli.errors import ConfigError
-from siyu_cli.i18n import _
+from siyu_cli.i18n import N_, _
 
-#: Exclusion reasons (stable ids) with their Chinese labels.
+#: Exclusion reasons (stable ids) with their labels for people (msgids: translate with ``_()`` where shown).
 REASONS = {
-    "opted_out": "已退订",
-    "no_wecom_id": "无企业微信ID",
-    "not_contact": "非任何导购的好友",
-    "platform_cap": "超出平台群发上限",
-    "frequency_cap": "超出频次上限",
-    "group_cap": "超出群每日发送预算",
-    "quiet_hours": "免打扰时段",
-    "duplicate": "重复对象",
-    "no_owner": "群无群主",
+    "opted_out": N_("opted out"),
+    "no_wecom_id": N_("no WeCom id"),
+    "not_contact": N_("not a contact of any guide"),
+    "platform_cap": N_("over the platform's mass-send limit"),
+    "frequency_cap": N_("over the frequency cap"),
+    "group_cap": N_("over the group's daily send budget"),
+    "quiet_hours": N_("quiet hours"),
+    "duplicate": N_("duplicate recipient"),
+    "no_owner": N_("group has no owner"),
 }
 
 #: Channels whose sends count toward the per-customer mass-send caps.

@@ -6,10 +6,15 @@ be changed (and tested) without touching commands. Amounts use the one money for
 
 from __future__ import annotations
 
-from siyu_cli.i18n import _
+from siyu_cli.i18n import N_, _, ngettext
 
-from siyu_cli.formatting import local_time, money
+from siyu_cli.formatting import VERDICTS, local_time, money
 from siyu_cli.output import Format
+
+#: the attribution tables' measure columns (keys of push/experiments.py results) as people read them
+ATTRIBUTION_WORDS = {"responders": N_("responders"), "response_rate": N_("response rate"),
+                     "redeemers": N_("redeemers"), "redemption_rate": N_("redemption rate"),
+                     "response_rate_uplift": N_("response uplift"), "redemption_rate_uplift": N_("redemption uplift")}
 
 
 def print_preview(p: dict, fmt: Format, limit: int | None = 50) -> None:
@@ -27,39 +32,48 @@ def print_preview(p: dict, fmt: Format, limit: int | None = 50) -> None:
     con = output.stdout_console()
     st = p["states"]
     esc = output.markup_escape  # names and audiences are data: never markup
-    head = (f"[bold]{esc(p['campaign_id'])}[/bold]  {esc(p['name'])}  channel={p['channel']}  audience={esc(p['audience'])}"
-            + (f"  snapshot={p['snapshot_id']} (as of {p.get('snapshot_as_of') or '?'})" if p.get("snapshot_id") else "")
-            + f"\nstatus: {p['status']}{'  (dry run: nothing stored)' if p.get('dry_run') else ''}"
-            + f"\nrecipients: {p['recipients']}  to send: {p['to_send']}  sent: {st['sent']}  failed: {st['failed']}  "
-              f"excluded: {st['skipped']}"
-            + f"\nbatches: {p['batches']}  distinct texts: {p['distinct_texts']}"
-            + (f"\n[yellow]personalised:[/yellow] WeCom takes one text per call, so batches split by text: "
-               f"{p['batches']} calls instead of {p['batches_without_personalisation']} with one shared text"
+    head = (f"[bold]{esc(p['campaign_id'])}[/bold]  " + esc(_("{name}  channel={channel}  audience={audience}").format(
+                name=p["name"], channel=p["channel"], audience=p["audience"]))
+            + (esc(_("  snapshot={snapshot} (as of {as_of})").format(snapshot=p["snapshot_id"],
+                                                                   as_of=p.get("snapshot_as_of") or "?"))
+               if p.get("snapshot_id") else "")
+            + "\n" + esc(_("status: {status}").format(status=p["status"]))
+            + (esc(_("  (dry run: nothing stored)")) if p.get("dry_run") else "")
+            + "\n" + _("recipients: {recipients}  to send: {to_send}  sent: {sent}  failed: {failed}  excluded: {excluded}").format(
+                recipients=p["recipients"], to_send=p["to_send"], sent=st["sent"], failed=st["failed"], excluded=st["skipped"])
+            + "\n" + _("batches: {batches}  distinct texts: {texts}").format(batches=p["batches"], texts=p["distinct_texts"])
+            + ("\n[yellow]" + esc(_("personalised:")) + "[/yellow] " + esc(_(
+                "WeCom takes one text per call, so batches split by text: {calls} calls instead of {shared} with one "
+                "shared text").format(calls=p["batches"], shared=p["batches_without_personalisation"]))
                if p["personalised"] else "")
-            + (f"\ncaps: {esc(', '.join(p['caps']))}" if p["caps"] else "")
-            + (f"\ncoupon: {esc(', '.join(p['coupon_codes']))} (attribution by redemption in `siyu push results`)"
-               if p.get("coupon_codes") else ""))
+            + ("\n" + esc(_("caps: {caps}").format(caps=", ".join(p["caps"]))) if p["caps"] else "")
+            + ("\n" + esc(_("coupon: {codes} (attribution by redemption in `siyu push results`)").format(
+                codes=", ".join(p["coupon_codes"]))) if p.get("coupon_codes") else ""))
     if p.get("quiet_hours"):
-        head += f"\n[yellow]quiet hours ({esc(p['quiet_hours']['name'])}): held until {p['quiet_hours']['held_until']}[/yellow]"
-    con.print(Panel(head, title="push preview", expand=False), highlight=False)
+        head += "\n[yellow]" + esc(_("quiet hours ({name}): held until {until}").format(
+            name=p["quiet_hours"]["name"], until=p["quiet_hours"]["held_until"])) + "[/yellow]"
+    con.print(Panel(head, title=_("push preview"), expand=False), highlight=False)
     if p.get("experiment"):
         print_experiment(p["experiment"])
     if p["senders"]:
-        output.emit_rows(["sender", "batches", "recipients", "texts"],
+        output.emit_rows([_("sender"), _("batches"), _("recipients"), _("texts")],
                          [[s["sender"] or "-", s["batches"], s["recipients"], s["texts"]] for s in p["senders"]],
                          title=_('batches per sender'))
     if p["sample"]:
         s = p["sample"]
         con.print(Panel(output.rich_text(s["text"]),
-                        title=output.rich_text(f"sample: {s['batch_id']} → {s['sender'] or '-'} ({s['recipients']} recipients)"),
+                        title=output.rich_text(_("sample: {batch} → {sender} ({recipients} recipients)").format(
+                            batch=s["batch_id"], sender=s["sender"] or "-", recipients=s["recipients"])),
                         expand=False), highlight=False)
     if p["attachments"]:
-        con.print(output.rich_text("attachments: " + ", ".join(a["msgtype"] for a in p["attachments"])), highlight=False)
+        con.print(output.rich_text(_("attachments: {types}").format(types=", ".join(a["msgtype"] for a in p["attachments"]))),
+                  highlight=False)
     if p["excluded_by_reason"]:
-        output.emit_rows(["reason", "名称", "count"],
+        output.emit_rows([_("reason"), _("meaning"), _("count")],
                          [[k, v["name"], v["count"]] for k, v in p["excluded_by_reason"].items()], title=_('excluded'))
         rows = p["excluded"][:limit] if limit else p["excluded"]
-        output.emit_rows(["recipient_id", "member_id", "reason"], [[e["recipient_id"], e["member_id"], e["reason"]] for e in rows])
+        output.emit_rows([_("recipient"), _("member"), _("reason")],
+                         [[e["recipient_id"], e["member_id"], e["reason"]] for e in rows])
         if limit and len(p["excluded"]) > limit:
             output.info(_('… {value} more excluded (use --all or --format json)').format(value=len(p['excluded']) - limit))
 
@@ -72,11 +86,11 @@ def print_experiment(e: dict) -> None:
     from siyu_cli import output
 
     mde_key = f"mde_vs_{e['reference']}"
-    output.emit_rows(["arm", "share", "assigned", f"min. detectable effect vs {e['reference']}"],
+    output.emit_rows([_("arm"), _("share"), _("assigned"), _("min. detectable effect vs {arm}").format(arm=e["reference"])],
                      [[a["arm"], _pct(a["share"]), a["assigned"],
-                       "" if a["arm"] == e["reference"] else "n/a" if a[mde_key] is None
+                       "" if a["arm"] == e["reference"] else _("n/a") if a[mde_key] is None
                        else f"±{a[mde_key] * 100:.1f} pp"] for a in e["arms"]],
-                     title=_('experiment arms · baseline repurchase rate {value} (eligible members, {value2} days before)').format(value=_pct(e['baseline_rate']) or 'n/a', value2=e['baseline_window_days']))
+                     title=_('experiment arms · baseline repurchase rate {value} (eligible members, {value2} days before)').format(value=_pct(e['baseline_rate']) or _('n/a'), value2=e['baseline_window_days']))
 
 
 
@@ -84,7 +98,8 @@ def print_attribution(arms: list[dict], uplift: list[dict], who: str, rate: str,
     """Per-arm table and one uplift table per treatment arm (ITT, delivered-only), for window or redemption."""
     from siyu_cli import output
 
-    output.emit_rows(["arm", "assigned", "reached", who, rate, "orders", "gmv", "gmv_per_assigned"],
+    output.emit_rows([_("arm"), _("assigned"), _("reached"), _(ATTRIBUTION_WORDS[who]), _(ATTRIBUTION_WORDS[rate]), _("orders"),
+                      _("GMV"), _("GMV per assigned member")],
                      [[a["arm"], a["assigned"], a["reached"], a[who], _pct(a[rate]), a["orders"], money(a["gmv"]),
                        money(a["gmv_per_assigned"]) if a["gmv_per_assigned"] is not None else ""] for a in arms],
                      title=title)
@@ -98,9 +113,9 @@ def print_attribution(arms: list[dict], uplift: list[dict], who: str, rate: str,
             gci = "" if g["ci_low"] is None else f"[{g['ci_low']:+.2f}, {g['ci_high']:+.2f}]"
             urows.append([key, "" if r["diff"] is None else f"{r['diff'] * 100:+.1f} pp", ci,
                           "" if r["p_value"] is None else f"{r['p_value']:.3g}",
-                          "" if g["diff"] is None else f"{g['diff']:+.2f}", gci, part["verdict"]])
-        output.emit_rows(["analysis", f"{rate.replace('_rate', '')} uplift", "95% CI", "p", "GMV/member uplift",
-                          "95% CI", "verdict"], urows, title=_('{value} vs {value2}').format(value=u['arm'], value2=u['versus']))
+                          "" if g["diff"] is None else f"{g['diff']:+.2f}", gci, _(VERDICTS.get(part["verdict"], part["verdict"]))])
+        output.emit_rows([_("analysis"), _(ATTRIBUTION_WORDS[rate + "_uplift"]), "95% CI", "p", _("GMV/member uplift"),
+                          "95% CI", _("verdict")], urows, title=_('{value} vs {value2}').format(value=u['arm'], value2=u['versus']))
         for key, part in parts:
             output.info(_('{key}: {value}').format(key=key, value=part['label']))
 
@@ -123,22 +138,26 @@ def print_due_preview(d: dict) -> None:
     rows = []
     for st in d["steps"]:
         if st["groups"]:
-            goes = f"{len(st['groups'])} group(s): " + ", ".join(st["groups"])
+            goes = ngettext("{count} group: {names}", "{count} groups: {names}", len(st["groups"])).format(
+                count=len(st["groups"]), names=", ".join(st["groups"]))
         elif st["customers_by_guide"]:
-            goes = f"{st['to_send']} customer(s): " + _counts(st["customers_by_guide"])
+            goes = ngettext("{count} customer: {guides}", "{count} customers: {guides}", st["to_send"]).format(
+                count=st["to_send"], guides=_counts(st["customers_by_guide"]))
         else:
-            goes = "nothing"
-        held = ", ".join(f"{k} ({REASONS.get(k, k)}) {v}" for k, v in sorted(st["held_back"].items()))
+            goes = _("nothing")
+        held = ", ".join(f"{k} ({_(REASONS.get(k, k))}) {v}" for k, v in sorted(st["held_back"].items()))
         other = {k: v for k, v in st["outcomes"].items() if k != "would_send"}
         if other:
-            held = "; ".join(x for x in (held, "messages: " + _counts(other)) if x)
+            held = "; ".join(x for x in (held, _("messages: {counts}").format(counts=_counts(other))) if x)
         rows.append([st["playbook"], st["step"], st["channel"], when(st["first_at"]), goes, held or "-", st["sample"] or ""])
+    heads = [_("playbook"), _("step"), _("channel"), _("first at"), _("goes to"), _("held back (why)"), _("text (sample)")]
     output.stdout_console().print(output.rows_table(
-        ["playbook", "step", "channel", "first at", "goes to", "held back (why)", "text (sample)"], rows,
-        title=f"would send · {when(d['start'])} → {when(d['end'])} · dry run: nothing stored or sent",
-        drop=("text (sample)", "channel"), lines=True))
+        heads, rows, title=_("would send · {start} → {end} · dry run: nothing stored or sent").format(
+            start=when(d["start"]), end=when(d["end"])),
+        drop=(heads[6], heads[2]), lines=True))
     for pb in d["inactive"]:
-        n = f"{pb['messages']} message(s) in this window" if "messages" in pb else pb.get("error", "")
+        n = (ngettext("{count} message in this window", "{count} messages in this window", pb["messages"]).format(
+            count=pb["messages"]) if "messages" in pb else pb.get("error", ""))
         output.info(_('held back: playbook {value} is inactive ({n}); `siyu plan enable {value}` to send it').format(value=pb['playbook'], n=n))
     if not d["steps"] and not d["inactive"]:
         output.info(_('nothing is due in this window'))
@@ -149,12 +168,13 @@ def print_status(campaign: str, d: dict) -> None:
     outcomes fits 80 columns), then per sender and the failed recipients."""
     from siyu_cli import output
 
-    rows = [*[[state, n] for state, n in d["states"].items()], *[[f"delivery: {k}", n] for k, n in d["delivery"].items()]]
-    output.emit_rows(["state", "recipients"], rows, title=_('{campaign} · {value}').format(campaign=campaign, value=d['status']))
+    rows = [*[[state, n] for state, n in d["states"].items()],
+            *[[_("delivery: {outcome}").format(outcome=k), n] for k, n in d["delivery"].items()]]
+    output.emit_rows([_("state"), _("recipients")], rows, title=_('{campaign} · {value}').format(campaign=campaign, value=d['status']))
     if d["senders"]:
-        output.emit_rows(["sender", "batches", "sent", "delivered", "unconfirmed"],
+        output.emit_rows([_("sender"), _("batches"), _("sent"), _("delivered"), _("unconfirmed")],
                          [[s["sender"] or "-", s["batches"], s["sent"], s["delivered"], s["unconfirmed"]] for s in d["senders"]],
                          title=_('per sender'))
     if d["failed"]:
-        output.emit_rows(["recipient_id", "member_id", "reason"],
+        output.emit_rows([_("recipient"), _("member"), _("reason")],
                          [[f["recipient_id"], f["member_id"], f["reason"]] for f in d["failed"]], title=_('failed'))

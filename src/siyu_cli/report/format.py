@@ -14,6 +14,7 @@ fmt_money = _f.money
 fmt_ratio = _f.ratio
 fmt_count = _f.count
 fmt_number = _f.number
+VERDICTS = _f.VERDICTS
 
 
 def fmt_kpi(kpi_id: str, value: Any, currency: str = "CNY") -> str:

@@ -14,10 +14,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from siyu_cli.report.kpis import KPI_BY_ID, KPIS, SECTIONS, CONVENTIONS
-from siyu_cli.report.format import fmt_count, fmt_kpi, fmt_money, fmt_ratio
+from siyu_cli.report.kpis import KPI_BY_ID, KPIS, CONVENTIONS, kpi_label
+from siyu_cli.report.format import VERDICTS, fmt_count, fmt_kpi, fmt_money, fmt_ratio
 from siyu_cli.report.model import Report
-from siyu_cli.i18n import _
+from siyu_cli.i18n import N_, _
 
 ECHARTS_VERSION = "5.6.0"
 ECHARTS_LICENSE = "Apache-2.0"
@@ -44,33 +44,71 @@ HEADLINE = ["gmv", "orders", "aov", "buyers", "new_buyers", "returning_buyers", 
             "active_share", "churned_share", "head_share", "new_contacts"]
 
 
+#: the words the page's script draws into charts (captions, axes, legends, tooltips), in the report's language
+CHART_LABELS = {
+    "no_data": N_("No data"), "gmv": N_("GMV"), "people_orders": N_("Members / orders"), "orders": N_("Orders"),
+    "buyers": N_("Buyers"), "new_members": N_("New members"),
+    "active": N_("Active (≤{days} days)"), "silent": N_("Silent (≤{days} days)"),
+    "churned": N_("Churned (>{days} days)"), "never_bought": N_("Never bought"),
+    "member_share": N_("Share of members"), "gmv_share": N_("Share of GMV"),
+    "cumulative_gmv_share": N_("Cumulative share of GMV"),
+    "this_snapshot": N_("This snapshot"), "previous_snapshot": N_("Previous snapshot"), "members": N_("Members"),
+    "cohort_tip": N_("Joined {month} ({size}), month {k}: {value}%"), "cohort_row": N_("{month} ({size})"),
+    "months_after": N_("Months after joining"),
+    "tip_gmv": N_("GMV {value}"), "tip_buyers": N_("Buyers {value}"),
+    "tip_repurchase": N_("Repurchase rate {value}"), "tip_new_contacts": N_("New contacts {value}"),
+    "add_rate": N_("Add rate"), "reached_repurchase": N_("Repurchase of reached members"),
+    "control_repurchase": N_("Control group repurchase"),
+}
+
 def render_html(report: Report) -> str:
+    """The page in ``report.language``: every heading, label, note and chart caption comes from siyu's
+    catalogue (jinja2's i18n extension with the report's own gettext); names in the data stay as they are."""
     import jinja2
+
+    from siyu_cli.i18n import label, label_n
+
+    language = report.language
+
+    def L(message: str) -> str:  # noqa: N802 (i18n_tools extracts L("…"))
+        return label(message, language)
 
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("siyu_cli.report", "templates"),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
         undefined=jinja2.StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
     )
-    env.filters.update(money=lambda v: fmt_money(v, report.currency), ratio=fmt_ratio, count=fmt_count)
+    env.install_gettext_callables(L, lambda one, many, n: label_n(one, many, n, language), newstyle=False)
+    env.filters.update(money=lambda v: fmt_money(v, report.currency), ratio=fmt_ratio, count=fmt_count,
+                       verdict=lambda v: L(VERDICTS[v]) if v in VERDICTS else v)
     data = report.to_dict()
-    data["labels"] = {k.id: k.name for k in KPIS}
-    cards = [{"id": i, "name": KPI_BY_ID[i].name, "name_en": KPI_BY_ID[i].name_en,
+    data["labels"] = {k.id: kpi_label(k.id, language) for k in KPIS}
+    cards = [{"id": i, "name": kpi_label(i, language),
               "value": fmt_kpi(i, report.kpis.get(i), report.currency), "definition": KPI_BY_ID[i].definition}
              for i in HEADLINE]
-    definitions = [{"section": SECTIONS[k.section][0], **k.__dict__} for k in KPIS]
+    other = "en" if language == "zh" else "zh"
+    definitions = [{**k.__dict__, "name": kpi_label(k.id, language), "name_other": kpi_label(k.id, other)}
+                   for k in KPIS]
     template = env.get_template("report.html.j2")
-    from siyu_cli.i18n import label
+    # "按门店拆分", never "按 store 拆分": the dimension is a word of the page's language too
+    by_title = L("By {dimension}").format(dimension=L(report.by)) if report.by else ""
+    chart_labels = {key: L(msgid) for key, msgid in CHART_LABELS.items()}
 
-    # the page is Chinese (the boss reads it): "按门店拆分", never "按 store 拆分"
-    by_title = label("By {dimension}", "zh").format(dimension=label(report.by, "zh")) if report.by else ""
+    def partial_months(months: list[dict]) -> str:
+        # TRANSLATORS: the separator of a list of months ("、" in Chinese)
+        return L(", ").join(L("{month} ({covered}/{days} days)").format(
+            month=m["month"], covered=m["days_covered"], days=m["days_in_month"]) for m in months)
+
     from siyu_cli.privacy import mask_text
 
     # the boss gets this file forwarded: phones and emails masked in everything but the vendored library
     slot = "\x00siyu-echarts\x00"
     html = template.render(
         r=report, s=data["sections"], cards=cards, by_title=by_title, definitions=definitions, conventions=CONVENTIONS,
+        lang="zh-CN" if language == "zh" else "en", partial_months=partial_months,
         data_json=jinja2.utils.markupsafe.Markup(_json_for_html(data)),
+        labels_json=jinja2.utils.markupsafe.Markup(_json_for_html(chart_labels)),
         echarts=jinja2.utils.markupsafe.Markup(slot),
         echarts_version=ECHARTS_VERSION, echarts_license=ECHARTS_LICENSE,
     )

@@ -189,8 +189,11 @@ KPI_BY_ID: dict[str, KPI] = {k.id: k for k in KPIS}
 
 
 def kpi_label(kpi_id: str, language: str = "zh") -> str:
-    k = KPI_BY_ID[kpi_id]
-    return k.name if language == "zh" else k.name_en
+    """A KPI's name for people in ``language``: its English name is the msgid in siyu's catalogue (which
+    i18n_tools extracts from :data:`KPIS`; the catalogue's Chinese is ``name``, tests/report keep them equal)."""
+    from siyu_cli.i18n import label
+
+    return label(KPI_BY_ID[kpi_id].name_en, language)
 
 
 # ---------------------------------------------------------------- docs

@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 
 from siyu_cli.output import rich_text
-from siyu_cli.report.format import fmt_count, fmt_kpi, fmt_money, fmt_number, fmt_ratio  # noqa: F401 (re-exported)
-from siyu_cli.report.kpis import KPI_BY_ID
+from siyu_cli.report.format import VERDICTS, fmt_count, fmt_kpi, fmt_money, fmt_number, fmt_ratio  # noqa: F401 (re-exported)
+from siyu_cli.report.kpis import kpi_label
 from siyu_cli.report.model import Report
 
 WIDTH = 100
@@ -39,8 +39,7 @@ def _ellipsis(text: str, width: int) -> str:
 
 
 def _label(report: Report, kpi_id: str) -> str:
-    k = KPI_BY_ID[kpi_id]
-    return k.name if report.language == "zh" else k.name_en
+    return kpi_label(kpi_id, report.language)
 
 
 def render(report: Report, console=None) -> None:
@@ -108,10 +107,6 @@ def _row(t, cells, kinds) -> None:
     t.add_row(*shown)
 
 
-def _zh(report: Report) -> bool:
-    return report.language == "zh"
-
-
 def _labeller(language: str):
     """``L(msgid)``: a label in the report's language (siyu's catalogue; the msgids are English)."""
     from siyu_cli.i18n import label
@@ -159,7 +154,7 @@ def _trend(report: Report, console) -> None:
     trend = report.sections.get("trend") or []
     if not trend:
         return
-    zh, cur = _zh(report), report.currency
+    cur = report.currency
     L = _labeller(report.language)
     t = Table.grid(padding=(0, 1))
     t.add_column(style="dim", no_wrap=True)
@@ -167,19 +162,18 @@ def _trend(report: Report, console) -> None:
     t.add_column(style="dim", overflow="fold")
     months = trend[-36:]
     span = f"{months[0]['month']} → {months[-1]['month']}"
-    t.add_row("GMV" if not zh else "销售额", Text(sparkline([m["gmv"] for m in months]), style="green"),
-              f"{span}  max {fmt_money(max(m['gmv'] for m in months), cur)}")
+    t.add_row(L("GMV"), Text(sparkline([m["gmv"] for m in months]), style="green"),
+              f"{span}  " + L("max {value}").format(value=fmt_money(max(m['gmv'] for m in months), cur)))
     t.add_row(L("Orders"), Text(sparkline([m["orders"] for m in months]), style="cyan"),
-              f"max {fmt_count(max(m['orders'] for m in months))}")
+              L("max {value}").format(value=fmt_count(max(m['orders'] for m in months))))
     t.add_row(L("New members"), Text(sparkline([m["new_members"] for m in months]), style="magenta"),
-              f"max {fmt_count(max(m['new_members'] for m in months))}")
+              L("max {value}").format(value=fmt_count(max(m['new_members'] for m in months))))
     partial = [m for m in months if m.get("partial")]
     if partial:
         marks = "".join("*" if m.get("partial") else " " for m in months)
-        covered = ", ".join(f"{m['month']} ({m['days_covered']}/{m['days_in_month']})" for m in partial)
+        covered = L(", ").join(f"{m['month']} ({m['days_covered']}/{m['days_in_month']})" for m in partial)
         t.add_row("", Text(marks, style="yellow"),
-                  f"* 不完整月份（期内天数/当月天数）：{covered}" if zh
-                  else f"* partial months (days in the period/days in the month): {covered}")
+                  L("* partial months (days in the period/days in the month): {months}").format(months=covered))
     _panel(console, t, L("Monthly trend"))
 
 
@@ -189,7 +183,7 @@ def _activity(report: Report, console) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    zh, s, cfg = _zh(report), report.sections, report.config
+    s, cfg = report.sections, report.config
     L = _labeller(report.language)
     life = s.get("lifecycle") or {}
     lt = Table(box=None, show_header=False, padding=(0, 1), expand=False)
@@ -197,9 +191,9 @@ def _activity(report: Report, console) -> None:
     lt.add_column(justify="right", no_wrap=True)
     lt.add_column(no_wrap=True)
     names = {
-        "active": (f"活跃 ≤{cfg.active_days}天" if zh else f"active ≤{cfg.active_days}d", "green"),
-        "silent": (f"沉默 ≤{cfg.churn_days}天" if zh else f"silent ≤{cfg.churn_days}d", "yellow"),
-        "churned": (f"流失 >{cfg.churn_days}天" if zh else f"churned >{cfg.churn_days}d", "red"),
+        "active": (L("active ≤{days}d").format(days=cfg.active_days), "green"),
+        "silent": (L("silent ≤{days}d").format(days=cfg.churn_days), "yellow"),
+        "churned": (L("churned >{days}d").format(days=cfg.churn_days), "red"),
         "never_bought": (L("never bought"), "dim"),
     }
     for key, (name, style) in names.items():
@@ -209,7 +203,7 @@ def _activity(report: Report, console) -> None:
     pt = Table(box=None, show_header=False, padding=(0, 1))
     pt.add_column(no_wrap=True)
     pt.add_column(justify="right", no_wrap=True)
-    pt.add_row(f"前 {par.get('head_percent', cfg.head_percent)}% 会员贡献" if zh else f"top {cfg.head_percent}% buyers",
+    pt.add_row(L("top {percent}% buyers").format(percent=par.get("head_percent", cfg.head_percent)),
                fmt_ratio(par.get("head_share")))
     pt.add_row(L("buyers making 80%"), fmt_ratio(par.get("share_for_80")))
     curve = par.get("curve") or []
@@ -249,10 +243,11 @@ def _segments(report: Report, console) -> None:
             row.append(Text(f"{ch:+d} ({(m.get('change_share') or 0) * 100:+.1f}pt)",
                             style="green" if ch > 0 else "red" if ch < 0 else "dim"))
         _row(st, row, kinds)
-    snap = seg["latest"]
-    sub = f"snapshot {snap['snapshot_id']} ({snap['as_of']})"
+    snap, prev = seg["latest"], seg.get("previous")
+    sub = L("snapshot {snapshot} ({as_of})").format(snapshot=snap["snapshot_id"], as_of=snap["as_of"])
     if has_prev:
-        sub += f" vs {seg['previous']['snapshot_id']} ({seg['previous']['as_of']})"
+        sub = L("snapshot {snapshot} ({as_of}) vs {previous} ({previous_as_of})").format(
+            snapshot=snap["snapshot_id"], as_of=snap["as_of"], previous=prev["snapshot_id"], previous_as_of=prev["as_of"])
     _panel(console, st, L("RFM segments  {snapshot}").format(snapshot=sub))
 
 
@@ -275,14 +270,14 @@ def _leaderboards(report: Report, console) -> None:
     """Top 5 stores and guides by GMV (canonical stores and staff, see siyu_cli.dimensions)."""
     from rich.text import Text
 
-    zh, cur = _zh(report), report.currency
+    cur = report.currency
     L = _labeller(report.language)
     kinds = ["num", "text", "num", "bar", "num", "num", "num"]
-    for key, title_zh, title_en in (("store", "门店业绩榜", "Stores"), ("guide", "导购业绩榜", "Guides")):
+    for key, who_head, title in (("store", L("store"), L("Store leaderboard")), ("guide", L("guide"), L("Guide leaderboard"))):
         rows = (report.sections.get("leaderboards") or {}).get(key) or []
         if not rows:
             continue
-        heads = ("#", "门店" if key == "store" and zh else "导购" if zh else key, L("GMV"), "",
+        heads = ("#", who_head, L("GMV"), "",
                  L("buyers"), L("repurchase"), L("new contacts"))
         lb = _table(zip(heads, kinds), console)
         top = max((r["gmv"] for r in rows), default=0) or 1
@@ -290,8 +285,7 @@ def _leaderboards(report: Report, console) -> None:
             who = (r.get("name") or r["store"]) if key == "store" else (f"{r['name']} ({r['guide']})" if r.get("name") else r["guide"])
             _row(lb, [str(r["rank"]), rich_text(str(who)), fmt_money(r["gmv"], cur), Text(bar(r["gmv"] / top, 16), style="green"),
                       fmt_count(r["buyers"]), fmt_ratio(r["repurchase_rate"]), fmt_count(r["new_contacts"])], kinds)
-        more = f"  (top 5 of {len(rows)})" if len(rows) > 5 else ""
-        _panel(console, lb, (title_zh if zh else title_en) + more)
+        _panel(console, lb, title + _more(L, 5, len(rows)))
 
 
 def _add_rate(report: Report, console) -> None:
@@ -312,24 +306,27 @@ def _campaigns(report: Report, console) -> None:
     campaigns = report.sections.get("campaigns")
     if not campaigns:
         return
-    zh, cfg = _zh(report), report.config
-    heads = (("活动", "触达", "送达", f"{cfg.campaign_days}天复购", "对照组", "提升") if zh else
-             ("campaign", "reached", "delivered", f"rep {cfg.campaign_days}d", "control", "uplift"))
+    cfg = report.config
+    L = _labeller(report.language)
+    heads = (L("campaign"), L("reached"), L("delivered"), L("rep {days}d").format(days=cfg.campaign_days),
+             L("control"), L("uplift"))
     cp = _table(zip(heads, ("text", "num", "num", "num", "num", "num")))
     for c in campaigns[:8]:
         up = c["campaign_uplift"]
         cp.add_row(rich_text(str(c["name"] or c["campaign_id"])), fmt_count(c["reached"]), fmt_count(c["delivered"]),
                    fmt_ratio(c["campaign_repurchase"]), fmt_ratio(c["control_repurchase"]),
                    "—" if up is None else f"{up * 100:+.1f}pt")
-    more = ""
-    if len(campaigns) > 8:
-        more = f"  (前 8 个，共 {len(campaigns)} 个)" if zh else f"  (top 8 of {len(campaigns)})"
-    _panel(console, cp, ("活动效果（观察性对照：同分层未触达会员，非随机）" if zh
-                         else "Campaigns (observational control: not randomised)") + more)
+    _panel(console, cp, L("Campaigns (observational control: unreached members of the same segment, not randomised)")
+           + _more(L, 8, len(campaigns)))
+
+
+def _more(L, shown: int, total: int) -> str:
+    """"  (top 5 of 12)" after a panel title when the panel shows only the first rows."""
+    return "  " + L("(top {shown} of {total})").format(shown=shown, total=total) if total > shown else ""
 
 
 def _measured_sections(report: Report, console) -> None:
-    _measured(report.sections, console, _zh(report), report.currency)
+    _measured(report.sections, console, report.language, report.currency)
 
 
 def _breakdown(report: Report, console) -> None:
@@ -339,7 +336,8 @@ def _breakdown(report: Report, console) -> None:
         return
     cur, by = report.currency, bd["by"]
     L = _labeller(report.language)
-    heads = (by, L("orders"), L("buyers"), L("GMV"),
+    by_label = {"store": L("store"), "guide": L("guide"), "channel": L("channel"), "month": L("month")}.get(by, by)
+    heads = (by_label, L("orders"), L("buyers"), L("GMV"),
              L("AOV"), L("member GMV"), L("repurchase"))
     btab = _table(zip([rich_text(h) for h in heads], ("text", "num", "num", "num", "num", "num", "num")))
     for r in bd["rows"]:
@@ -349,7 +347,6 @@ def _breakdown(report: Report, console) -> None:
         btab.add_row(rich_text(str(key)), fmt_count(r["orders"]),
                      fmt_count(r["buyers"]), fmt_money(r["gmv"], cur), fmt_money(r["aov"], cur),
                      fmt_ratio(r["member_gmv_share"]), fmt_ratio(r["repurchase_rate"]))
-    by_label = {"store": L("store"), "guide": L("guide"), "channel": L("channel"), "month": L("month")}.get(by, by)
     _panel(console, btab, rich_text(L("By {dimension}").format(dimension=by_label)))
 
 
@@ -379,58 +376,56 @@ def _itt_cell(e: dict, arm: str) -> tuple[dict | None, str]:
     return u, ci
 
 
-def _measured(s: dict, console, zh: bool, cur: str) -> None:
-    """The randomised experiments and CLV-by-segment panels (sections from report/measured.py)."""
-    L = _labeller("zh" if zh else "en")
-    from rich.panel import Panel
+def _measured(s: dict, console, language: str, cur: str) -> None:
+    """The randomised experiments, redemption and CLV-by-segment tables (sections from report/measured.py),
+    through output.rows_table: they fit the dashboard's width without cutting a number (low-priority columns
+    give way, and the caption says so); the title wraps instead of being cut."""
+    from siyu_cli.output import rows_table
 
+    L = _labeller(language)
+    verdict = lambda u: L(VERDICTS.get(u["verdict"], u["verdict"])) if u else ""  # noqa: E731
     exps = s.get("experiments") or []
     if exps:
-        heads = (L("campaign"), L("arm"), L("assigned"), L("reached"), L("response"), L("ITT uplift [95% CI]"), L("p"), L("verdict"))
-        et = _table(zip(heads, ("text", "id", "num", "num", "num", "num", "num", "text")))
+        heads = [L("campaign"), L("arm"), L("assigned"), L("reached"), L("response"), L("ITT uplift [95% CI]"), L("p"),
+                 L("verdict")]
+        rows = []
         for e in exps[:8]:
             for a in e["arms"]:
                 u, ci = _itt_cell(e, a["arm"])
-                et.add_row(rich_text(str(e["name"] or e["campaign_id"])), a["arm"], fmt_count(a["assigned"]),
-                           fmt_count(a["reached"]), fmt_ratio(a["response_rate"]), ci,
-                           "" if not u or u["p_value"] is None else f"{u['p_value']:.3g}", u["verdict"] if u else "")
-        _keep_words(et)
-        console.print(Panel(et, title=L("Randomised experiments (intent-to-treat)"),
-                            title_align="left"))
+                rows.append([str(e["name"] or e["campaign_id"]), a["arm"], fmt_count(a["assigned"]), fmt_count(a["reached"]),
+                             fmt_ratio(a["response_rate"]), ci,
+                             "" if not u or u["p_value"] is None else f"{u['p_value']:.3g}", verdict(u)])
+        console.print(rows_table(heads, rows, title=L("Randomised experiments (intent-to-treat)"), width=console.width,
+                                 drop=(heads[6], heads[3])))
     reds = s.get("redemptions") or []
     if reds:
-        heads = (L("campaign"), L("code"), L("arm"), L("assigned"), L("redeemers"), L("rate"), L("orders"), L("GMV"), L("uplift [95% CI]"), L("verdict"))
-        rt = _table(zip(heads, ("text", "text", "id", "num", "num", "num", "num", "num", "num", "text")))
+        heads = [L("campaign"), L("code"), L("arm"), L("assigned"), L("redeemers"), L("rate"), L("orders"), L("GMV"),
+                 L("uplift [95% CI]"), L("verdict")]
+        rows = []
         for e in reds[:8]:
+            name = str(e["name"] or e["campaign_id"])
             for a in e["arms"]:
                 u, ci = _itt_cell(e, a["arm"])
-                rt.add_row(rich_text(str(e["name"] or e["campaign_id"])), rich_text(", ".join(e["codes"])),
-                           a["arm"], fmt_count(a["assigned"]), fmt_count(a["redeemers"]), fmt_ratio(a["redemption_rate"]),
-                           fmt_count(a["orders"]), fmt_money(a["gmv"], cur), ci, u["verdict"] if u else "")
+                rows.append([name, ", ".join(e["codes"]), a["arm"], fmt_count(a["assigned"]), fmt_count(a["redeemers"]),
+                             fmt_ratio(a["redemption_rate"]), fmt_count(a["orders"]), fmt_money(a["gmv"], cur), ci,
+                             verdict(u)])
             o = e["outside"]
-            rt.add_row(rich_text(str(e["name"] or e["campaign_id"])), "", L("outside"), "", "", "",
-                       fmt_count(o["orders"]), fmt_money(o["gmv"], cur), "", "")
-        _keep_words(rt)
-        console.print(Panel(rt, title="按核销归因（使用活动券码的订单；留出组核销 = 券码外流）" if zh
-                            else "Attribution by redemption (orders using the campaign's code; holdout redemptions = leaked codes)",
-                            title_align="left"))
+            rows.append([name, "", L("outside"), "", "", "", fmt_count(o["orders"]), fmt_money(o["gmv"], cur), "", ""])
+        console.print(rows_table(heads, rows, width=console.width, drop=(heads[5], heads[6]), title=L(
+            "Attribution by redemption (orders using the campaign's code; holdout redemptions = leaked codes)")))
     clv = s.get("clv")
     if clv:
-        heads = (("分层", "有预测", "平均存活概率", "CLV 合计", "人均 CLV", "流失风险人数", "风险 CLV") if zh else
-                 ("segment", "predicted", "mean P(alive)", "CLV total", "CLV mean", "at risk", "at-risk CLV"))
-        ct = _table(zip(heads, ("text", "num", "num", "num", "num", "num", "num")))
-        for r in clv["segments"]:
-            ct.add_row(rich_text(f"{r['segment_id']} {r['segment_name'] or ''}"), fmt_count(r["with_prediction"]),
-                       fmt_ratio(r["p_alive_mean"]), fmt_money(r["clv_total"], cur), fmt_money(r["clv_mean"], cur),
-                       fmt_count(r["at_risk"]), fmt_money(r["at_risk_clv"], cur))
+        heads = [L("segment"), L("predicted"), L("mean P(alive)"), L("CLV total"), L("CLV mean"), L("at risk"),
+                 L("at-risk CLV")]
+        rows = [[f"{r['segment_id']} {r['segment_name'] or ''}", fmt_count(r["with_prediction"]), fmt_ratio(r["p_alive_mean"]),
+                 fmt_money(r["clv_total"], cur), fmt_money(r["clv_mean"], cur), fmt_count(r["at_risk"]),
+                 fmt_money(r["at_risk_clv"], cur)] for r in clv["segments"]]
         risk = clv["at_risk"]
-        title = (f"CLV（{clv['horizon_months']} 个月，拟合 {clv['fit_id']}，截至 {clv['as_of']}）· 流失风险 P(alive)<"
-                 f"{risk['p_alive_below']}: {fmt_count(risk['members'])} 人，历史消费 {fmt_money(risk['past_revenue'], cur)}"
-                 if zh else
-                 f"CLV ({clv['horizon_months']} months, fit {clv['fit_id']}, as of {clv['as_of']}) · at risk P(alive)<"
-                 f"{risk['p_alive_below']}: {fmt_count(risk['members'])}, past revenue {fmt_money(risk['past_revenue'], cur)}")
-        _keep_words(ct)
-        console.print(Panel(ct, title=title, title_align="left"))
+        title = L("CLV ({months} months, fit {fit}, as of {as_of}) · at risk P(alive)<{p_alive}: {members}, "
+                  "past revenue {past_revenue}").format(
+            months=clv["horizon_months"], fit=clv["fit_id"], as_of=clv["as_of"], p_alive=risk["p_alive_below"],
+            members=fmt_count(risk["members"]), past_revenue=fmt_money(risk["past_revenue"], cur))
+        console.print(rows_table(heads, rows, title=title, width=console.width, drop=(heads[1], heads[4])))
 
 
 def render_text(report: Report, width: int = WIDTH) -> str:

@@ -96,7 +96,6 @@ def render_terminal(report, console) -> None:
     from rich.table import Table
 
     s = report.sections
-    zh = report.language == "zh"
     from siyu_cli.i18n import label
 
     def L(message: str) -> str:
@@ -105,16 +104,28 @@ def render_terminal(report, console) -> None:
     def table(cols) -> Table:
         t = Table(box=None, header_style="bold", padding=(0, 1))
         for i, col in enumerate(cols):
-            t.add_column(col, justify="left" if i == 0 else "right", no_wrap=True)
+            t.add_column(col, justify="left" if i == 0 else "right", overflow="fold")
         return t
+
+    def show(t: Table, title: str, head: str | None = None) -> None:
+        """A panel that fits the console: headers wrap at word breaks, numbers are never cut (each column is at
+        least as wide as its widest cell); a line of totals goes above the table, not into the title."""
+        from rich.cells import cell_len
+        from rich.console import Group
+
+        from siyu_cli.output import rich_text
+
+        for column in t.columns:
+            column.min_width = max((cell_len(str(c)) for c in column._cells), default=0) or None
+        body = Group(rich_text(head), t) if head else t
+        console.print(Panel(body, title=title, title_align="left"))
 
     ev = s.get("contact_events")
     if ev:
         t = table((L("guide"), L("added"), L("removed by guide"), L("deleted by customer")))
         for r in ev["by_guide"][:8]:
             t.add_row(str(r["name"] or r["guide"])[:24], str(r["added"]), str(r["removed"]), str(r["deleted"]))
-        head = " · ".join(f"{L(EVENT_LABELS[k]) if zh else k} {n}" for k, n in ev["totals"].items())
-        console.print(Panel(t, title=(L("Contact events  ")) + head, title_align="left"))
+        show(t, L("Contact events  ").strip(), " · ".join(f"{L(EVENT_LABELS[k])} {n}" for k, n in ev["totals"].items()))
     ga = s.get("guide_activity")
     if ga:
         t = table((L("guide"), L("new"), L("chats"), L("messages"), L("reply %"), L("avg reply min"), L("negative")))
@@ -123,7 +134,7 @@ def render_terminal(report, console) -> None:
                       "—" if r["reply_percentage"] is None else f"{r['reply_percentage']:.0f}%",
                       "—" if r["avg_reply_minutes"] is None else f"{r['avg_reply_minutes']:.1f}",
                       str(r["negative_feedback"]))
-        console.print(Panel(t, title=L("Guide activity (WeCom)"), title_align="left"))
+        show(t, L("Guide activity (WeCom)"))
     gh = s.get("group_health")
     if gh:
         t = table((L("owner"), L("groups"), L("group members"), L("joined the group"), L("active/day"), L("messages"),
@@ -132,4 +143,4 @@ def render_terminal(report, console) -> None:
             t.add_row(str(r["owner"])[:24], str(r["groups"]), str(r["members"]), str(r["new_members"]),
                       "—" if r["active_members_per_day"] is None else f"{r['active_members_per_day']:.1f}",
                       str(r["messages"]), str(r["left"]))
-        console.print(Panel(t, title=L("Group health"), title_align="left"))
+        show(t, L("Group health"))
