@@ -35,6 +35,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from jinja2.utils import _PassArg
 from jinja2.visitor import NodeTransformer
 
+from siyu_cli.i18n import _
 from siyu_cli.render_budget import BudgetExceeded, check, limit, max_items, rendering, too_large
 
 __all__ = ["BoundedSandbox", "BudgetExceeded", "SecurityError", "render_bounded"]
@@ -99,7 +100,7 @@ def check_str_format(fmt: str) -> None:
         if not spec:
             continue
         if "{" in spec:
-            raise SecurityError("nested {…} in a format spec are not allowed")
+            raise SecurityError(_("nested {…} in a format spec are not allowed"))
         for digits in re.findall(r"\d+", spec):
             if int(digits) > limit():
                 raise too_large(f"the format spec {{:{spec[:20]}}}")
@@ -197,7 +198,7 @@ def _precheck_filter(name: str, value: Any, rest: tuple, kwargs: dict) -> Any:
     elif name == "tojson":
         indent = _arg(rest, kwargs, 0, "indent", None)
         if isinstance(indent, int) and indent > MAX_INDENT:
-            raise SecurityError(f"tojson indent {indent} is larger than {MAX_INDENT}")
+            raise SecurityError(_("tojson indent {indent} is larger than {limit}").format(indent=indent, limit=MAX_INDENT))
     return value
 
 
@@ -243,8 +244,8 @@ class _Bound(NodeTransformer):
         return node
 
     def _no_files(self, node: nodes.Node) -> None:
-        raise TemplateSyntaxError("templates cannot include, import or extend other files "
-                                  "(put shared text in `variables:`)", node.lineno)
+        raise TemplateSyntaxError(_("templates cannot include, import or extend other files "
+                                    "(put shared text in `variables:`)"), node.lineno)
 
     visit_Include = visit_Import = visit_FromImport = visit_Extends = _no_files
 
@@ -275,11 +276,11 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
     def call_binop(self, context, operator, left, right):
         check()
         if operator == "**" and isinstance(right, (int, float)) and abs(right) > MAX_EXPONENT:
-            raise SecurityError(f"exponent {right} is too large")
+            raise SecurityError(_("exponent {value} is too large").format(value=right))
         if operator in ("*", "**") and isinstance(left, int) and isinstance(right, int):
             bits = left.bit_length() * right if operator == "**" else left.bit_length() + right.bit_length()
             if bits > MAX_INT_BITS:
-                raise SecurityError(f"the result of {operator} would be a number of more than {MAX_INT_BITS} bits")
+                raise SecurityError(_("the result of {operator} would be a number of more than {bits} bits").format(operator=operator, bits=MAX_INT_BITS))
         if operator == "*":
             for seq, n in ((left, right), (right, left)):
                 size = _size(seq)

@@ -260,3 +260,12 @@ def test_undefined_names_reported_even_in_a_broken_slot(tmp_path):
     problems = check_playbook(write(tmp_path, text))
     assert [(p.line, p.message) for p in problems] == [
         (16, "bad weekday '周八'"), (21, "template uses `prodcut`, which nobody defines")]
+
+
+@pytest.mark.zh
+def test_template_errors_read_chinese(tmp_path):
+    """A template error is a message an operator reads: Chinese by default, still at the template's own line."""
+    text = VALID.replace("今日 {{ product }} {{ price | money }}", "今日 {{ product }} {% if %}")
+    problems = check_playbook(write(tmp_path, text))
+    assert lines_of(problems) == [(21, 7)]
+    assert "模板语法错误" in problems[0].message and "template syntax error" not in problems[0].message

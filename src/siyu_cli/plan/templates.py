@@ -10,6 +10,8 @@ empty string to 200 customers.
 
 from __future__ import annotations
 
+from siyu_cli.i18n import _
+
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -162,8 +164,8 @@ def compile_template(src: TemplateSource):
     try:
         return _compile(src.text)
     except TemplateSyntaxError as exc:
-        raise TemplateError(src.where(exc.lineno), f"template syntax error: {exc.message}",
-                            "check {{ }} and {% %} pairs; literal braces need {{ '{{' }}") from None
+        raise TemplateError(src.where(exc.lineno), _("template syntax error: {detail}").format(detail=exc.message),
+                            _("check {{ }} and {% %} pairs; literal braces need {{ '{{' }}")) from None
 
 
 @lru_cache(maxsize=4096)
@@ -177,17 +179,17 @@ def render(src: TemplateSource, context: dict[str, Any]) -> str:
     try:
         return render_bounded(template, context).strip()
     except BudgetExceeded as exc:
-        raise TemplateError(src.where(_error_line(exc)), f"the template sandbox stopped it: {exc}",
-                            "templates render one message: keep loops short and values small "
-                            "(budgets: [templates] in siyu.toml)") from None
+        raise TemplateError(src.where(_error_line(exc)), _("the template sandbox stopped it: {detail}").format(detail=exc),
+                            _("templates render one message: keep loops short and values small "
+                              "(budgets: [templates] in siyu.toml)")) from None
     except SecurityError as exc:
-        raise TemplateError(src.where(_error_line(exc)), f"refused by the template sandbox: {exc}",
-                            "templates may only use variables, filters and plain data") from None
+        raise TemplateError(src.where(_error_line(exc)), _("refused by the template sandbox: {detail}").format(detail=exc),
+                            _("templates may only use variables, filters and plain data")) from None
     except UndefinedError as exc:
-        raise TemplateError(src.where(_error_line(exc)), f"undefined in template: {exc.message}",
-                            "define it under `variables:` or pass --var name=value") from None
+        raise TemplateError(src.where(_error_line(exc)), _("undefined in template: {detail}").format(detail=exc.message),
+                            _("define it under `variables:` or pass --var name=value")) from None
     except (JinjaError, ValueError, TypeError, ArithmeticError) as exc:
-        raise TemplateError(src.where(_error_line(exc)), f"template failed: {exc}") from None
+        raise TemplateError(src.where(_error_line(exc)), _("template failed: {detail}").format(detail=exc)) from None
 
 
 def _error_line(exc: BaseException) -> int | None:
