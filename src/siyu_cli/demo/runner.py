@@ -82,7 +82,7 @@ def _fmt_value(value: Any) -> str:
 
 
 #: the steps' summary keys (stable English: `siyu demo --format json` keeps them) as people read them
-SUMMARY_LABELS = {k: k for k in (
+SUMMARY_LABELS = frozenset((
     N_("files"), N_("rows"), N_("people"), N_("orders"), N_("bad rows"), N_("read"), N_("inserted"), N_("updated"),
     N_("unchanged"), N_("rejected"), N_("expected rejects"), N_("relations"), N_("customers"), N_("groups"),
     N_("linked"), N_("by unionid"), N_("by remark phone"), N_("new members"), N_("api calls"), N_("links"),
@@ -90,7 +90,7 @@ SUMMARY_LABELS = {k: k for k in (
     N_("top 20% revenue"), N_("week"), N_("messages"), N_("due"), N_("sent"), N_("failed"), N_("received"),
     N_("by customer"), N_("by group"), N_("not yet due"), N_("held"), N_("pending"), N_("created"), N_("empty"),
     N_("already sent"), N_("already empty"), N_("cancelled"), N_("skipped recipients"), N_("repurchase rate"),
-    N_("online rate"), N_("html"), N_("group_slot"), N_("sop_step"))}
+    N_("online rate"), N_("html"), N_("group_slot"), N_("sop_step")))
 
 
 def summary_line(summary: dict) -> str:
@@ -136,8 +136,8 @@ def run_demo(
 
     write_enabled(ctx.settings, [playbook_name(p) for p in ctx.playbooks])
     if console is not None:
-        console.print(_("[bold]{brand} demo[/bold] · {members} people · seed {seed} · today {today} · {root}").format(brand="山茶咖啡", 
-            members=f"{members:,}", seed=seed, today=today, root=root), highlight=False)
+        console.print(_("[bold]{brand} demo[/bold] · {members} people · seed {seed} · today {today} · {root}").format(
+            brand="山茶咖啡", members=f"{members:,}", seed=seed, today=today, root=root), highlight=False)
     results: list[StepResult] = []
     failed = False
     for n, step in enumerate(steps, 1):
