@@ -264,6 +264,7 @@ def _report_cases(dfrom: date, dto: date, bounds: tuple = (None, None)):
     clv = {"fit": 1, "snap": 2, "risk": AT_RISK_P_ALIVE}
     return [
         ("report/history", {}, {"start": _day_start(dfrom)}),
+        ("report/orders_window", {}, {"lo": _day_start(dfrom.replace(day=1))}),
         ("report/base", {}, period),
         ("report/units", {}, period),
         ("report/lifecycle", {}, {"t": dto, "a": CONFIG_DEFAULTS["active_days"], "c": CONFIG_DEFAULTS["churn_days"]}),
@@ -505,11 +506,15 @@ def _comparable(report) -> dict:
     return out
 
 
-def test_report_on_spark_equals_duckdb(spark, dataset, monkeypatch):
-    """`siyu report` with [engine] kind = "spark": the same KPIs, sections and notes (JSON) as on DuckDB."""
+def test_report_on_spark_equals_duckdb(spark, dataset, monkeypatch, tmp_path):
+    """`siyu report` with [engine] kind = "spark" over a store whose orders live only in the lake: the same KPIs,
+    sections and notes (JSON) as on DuckDB over the store that holds them."""
+    import shutil
+
     from siyu_cli.config import load_settings
     from siyu_cli.engine import SparkRunner
     from siyu_cli.report import build_report
+    from siyu_cli.store import open_store
 
     ran = []
     real = SparkRunner.table
@@ -518,11 +523,13 @@ def test_report_on_spark_equals_duckdb(spark, dataset, monkeypatch):
     settings, as_of, lake = dataset
     dfrom, dto = _report_period(as_of)
     duck = build_report(settings, date_from=dfrom, date_to=dto, by="store")
-    _engine_toml(settings, lake)
-    try:
-        on_spark = build_report(load_settings(settings.root, env={}), date_from=dfrom, date_to=dto, by="store")
-    finally:
-        _without_engine(settings)
+    lake_only = load_settings(shutil.copytree(settings.root, tmp_path / "ws"), env={})
+    with open_store(lake_only) as con:
+        con.execute("DELETE FROM orders")  # the orders are in the lake only
+    _engine_toml(lake_only, lake)
+    on_spark = build_report(load_settings(lake_only.root, env={}), date_from=dfrom, date_to=dto, by="store")
     assert duck.kpis["buyers"] > 100 and duck.kpis["returning_buyers"] > 0  # the history scan mattered
-    assert ran == ["report/history"]  # what docs/scale.md says `siyu report` sends to Spark
+    # what docs/scale.md says `siyu report` sends to Spark: the orders it reads, and the history scan
+    assert ran == ["report/orders_window", "report/history"]
     assert _comparable(on_spark) == _comparable(duck)
+    assert build_report(lake_only, date_from=dfrom, date_to=dto).kpis["orders"] == 0  # on DuckDB: no orders

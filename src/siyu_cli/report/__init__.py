@@ -79,6 +79,8 @@ def build_report(settings: "Settings", *, date_from: date | None = None, date_to
 
         prepare_dimensions(con, settings)  # stores and guides resolve through siyu.toml and `siyu stores`
         K.prepare(con)
+        if runner is not None:  # the orders the report reads besides the history, from the lake
+            K.lake_orders(con, runner, dfrom)
         K.period_orders(con, dfrom, dto, runner)
         K.period_contacts(con, dfrom, dto)
         _headline(con, report)

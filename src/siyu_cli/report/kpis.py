@@ -286,6 +286,16 @@ def local_day(con, expr: str, lo: date, hi: date) -> str:
 MONTH_MASK_BITS = 63
 
 
+def lake_orders(con, runner, dfrom: date) -> None:
+    """With a Spark ``runner``: the orders the report reads besides the history (query ``report/orders_window``:
+    paid from two days before the period's first month on), landed as TEMP ``orders``. It shadows the store's
+    table on this connection only, so a store whose orders live only in the lake still makes the report."""
+    from datetime import datetime, time, timedelta, timezone
+
+    since = dfrom.replace(day=1) - timedelta(days=2)
+    runner.table(con, "orders", "report/orders_window", {"lo": datetime.combine(since, time(0), tzinfo=timezone.utc)})
+
+
 def period_orders(con, dfrom: date, dto: date, runner=None) -> None:
     """The period's paid orders (only them) with the store / guide / channel each one counts for.
 
