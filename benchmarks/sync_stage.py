@@ -4,12 +4,14 @@ writes of 5,000 relations (`_Stage.write`, as the fetch makes them) into a stagi
 the writes, and their seconds. The named baseline is ``INSERT_ROWS = 5000`` (one statement per checkpoint, as before issue 14's fourth round).
 
     PYTHONPATH=src python benchmarks/sync_stage.py [--staged 0,250000] [--insert-rows 5000,1000] [--writes 3]
-        [--variant today,nockpt,nopk,openonly]
+        [--variant today,nockpt,nopk,openonly,memlimit,ckpteach,othertable]
 
 ``--variant`` probes where the peak comes from: ``nockpt`` sets a checkpoint threshold of 100 GB and
 ``disable_checkpoint_on_shutdown`` on every write's connection (no checkpoint at all), ``nopk`` rebuilds the staging
 table without its primary key (plain INSERT), ``openonly`` makes each write a progress update only (the store's open
-and close).
+and close), ``memlimit`` sets ``memory_limit = '64MB'`` on each write's connection, ``ckpteach`` runs a CHECKPOINT at the
+end of every write, ``othertable`` puts the ``--staged`` rows in another table of the same shape (a big store, an empty
+staging table). ``today`` is the code as it is, the baseline of the probes.
 """
 import argparse
 import json
@@ -68,13 +70,19 @@ with open("/proc/self/clear_refs", "w") as fh:  # reset VmHWM to the current RSS
     fh.write("5")
 before = hwm()
 t = time.perf_counter()
+peak, per_write = before, []
 for k in range(writes):
     rows = [{"external_userid": f"wmnew{k}x{i:07d}", "staff_userid": f"guide{i % 500:03d}", "name": f"客户{i}", "type": 1,
              "gender": 1, "unionid": None, "corp_name": None, "remark": f"客户{i}", "description": None,
              "remark_mobiles": ["13800000000"] if i % 4 == 0 else [], "createtime": 1700000000 + i, "add_way": 1,
              "state": None, "oper_userid": "guide001", "tag_ids": ["t1"]} for i in range(nrows)]
+    peak = max(peak, hwm())
+    with open("/proc/self/clear_refs", "w") as fh:  # each write's own high-water mark, then reset for the next
+        fh.write("5")
     stage.write("wecom_sync_contacts" if rows else None, rows, W.CONTACT_FIELDS, contacts_batch=k)
-print(json.dumps({"hwm_before_mb": before, "hwm_after_mb": hwm(), "rss_after_mb": hwm("VmRSS"),
+    per_write.append(hwm())
+print(json.dumps({"hwm_before_mb": before, "hwm_after_mb": max(peak, hwm()), "rss_after_mb": hwm("VmRSS"),
+                  "hwm_per_write_mb": per_write,
                   "s": round(time.perf_counter() - t, 2)}))
 """
 
