@@ -1,7 +1,7 @@
 """The sync's staging writes alone (run by hand, not a test): in a fresh process per case, ``--writes`` checkpoint
 writes of 5,000 relations (`_Stage.write`, as the fetch makes them) into a staging table that already holds
 ``--staged`` relations of the same sync; prints the process's high-water mark (VmHWM, reset after the prefill) before and after
-the writes, and their seconds. The named baseline is ``INSERT_ROWS = 5000`` (one statement per checkpoint, as before issue 14's fourth round).
+the writes, each write's own high-water mark (``hwm_per_write_mb``), and their seconds. The named baseline is ``INSERT_ROWS = 5000`` (one statement per checkpoint, as before issue 14's fourth round).
 
     PYTHONPATH=src python benchmarks/sync_stage.py [--staged 0,250000] [--insert-rows 5000,1000] [--writes 3]
         [--variant today,nockpt,nopk,openonly,memlimit,ckpteach,othertable]
