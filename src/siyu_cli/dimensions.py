@@ -80,7 +80,9 @@ def _clean(value: Any) -> str:
 
 
 def _tables(con) -> set[str]:
-    return {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    from siyu_cli.store import table_names
+
+    return table_names(con)
 
 
 def _string_list(settings: "Settings", where: str, value: Any) -> list[str]:

@@ -193,7 +193,9 @@ def _erase(con, values: dict, report: ForgetReport, now: datetime) -> None:
     run("optouts", f"DELETE FROM optouts WHERE member_id IN {m} OR member_id IN {every}")
     run("orders", f"""UPDATE orders SET member_id = NULL, buyer_phone = NULL, buyer_ref = NULL
                       WHERE member_id IN {m} OR buyer_phone IN {phones} OR buyer_ref IN {every}""")
-    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    from siyu_cli.store import table_names
+
+    tables = table_names(con)
     if "member_merges" in tables:  # merge audit rows hold previous member rows and linking ids (migration 330)
         merges = f"SELECT merge_id FROM member_merges WHERE survivor_id IN {m} OR merged_id IN {m} OR via_value IN {every}"
         gone = [r[0] for r in con.execute(f"SELECT member_id FROM siyu_forget_m UNION SELECT merged_id FROM member_merges "

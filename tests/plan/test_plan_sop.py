@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import shutil
 from datetime import date, datetime, timedelta, timezone
@@ -136,7 +138,7 @@ def test_cli_sop_formats_and_exclusion_counts(cli, settings, tmp_path):
     assert doc["due"] == 5 and doc["excluded"]["opted_out"] == 2
     assert [i["member_id"] for i in doc["items"]] == ["M1", "M8", "M2", "M10", "M3"]
     res = cli("plan", "sop", "--date", "2026-11-24", "--playbook", path)
-    assert "一一你好" in res.stdout and "opted_out 2" in res.stderr
+    assert "一一你好" in res.stdout and "opted out 2" in res.stderr
     res = cli("plan", "sop", "--date", "2026-11-24", "--playbook", path, "--format", "csv")
     assert res.stdout.splitlines()[0].startswith("scheduled_at,playbook,step,day,kind,channel,member_id")
     cli("plan", "sop", "--date", "24/11/2026", "--playbook", path, expect=2)
@@ -245,3 +247,10 @@ def test_cli_sop_defaults_to_enabled_workspace_playbooks(cli, settings):
     doc = json.loads(res.stdout)
     assert sorted({i["playbook"] for i in doc["items"]}) == ["beauty-sop"]
     assert doc["due"] == 5 and doc["excluded"] == {"opted_out": 2, "missing": 0, "unreachable": 1, "condition": 1}
+
+
+@pytest.mark.zh
+def test_exclusions_read_as_words_in_the_operators_language(cli, settings, tmp_path):
+    seed(settings)
+    res = cli("plan", "sop", "--date", "2026-11-24", "--playbook", write_sop(tmp_path))
+    assert "已退订 2" in res.stderr and "opted_out" not in res.stderr

@@ -12,6 +12,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
+from siyu_cli.i18n import N_
 from siyu_cli.output import rich_text
 from siyu_cli.plan.render import PlannedMessage, WeekPlan
 from siyu_cli.plan.model import WEEKDAY_CN
@@ -297,10 +298,17 @@ def sop_text(report: SopReport, fmt: str) -> str | None:
 _EXCL_CN = {"opted_out": "已退订", "missing": "会员不存在", "unreachable": "无法触达", "condition": "不满足条件"}
 
 
+#: why a member due for an SOP step gets no message (plan/sop.py EXCLUSIONS), as people read it
+EXCLUSION_LABELS = {"opted_out": N_("opted out"), "missing": N_("member not found"), "unreachable": N_("unreachable"),
+                    "condition": N_("condition not met")}
+
+
 def exclusion_line(report: SopReport) -> str:
+    """The SOP run's exclusions in words (the reason ids stay in ``report.excluded`` and its JSON)."""
     from siyu_cli.i18n import _
 
-    line = _("excluded: {counts}").format(counts=", ".join(f"{k} {v}" for k, v in report.excluded.items()))
+    line = _("excluded: {counts}").format(counts=", ".join(
+        f"{_(EXCLUSION_LABELS[k]) if k in EXCLUSION_LABELS else k} {v}" for k, v in report.excluded.items()))
     return "\n".join([line, *(_("note: {note}").format(note=n) for n in report.notes)])
 
 

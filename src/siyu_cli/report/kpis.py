@@ -227,8 +227,10 @@ def update_docs(text: str) -> str:
 
 # ---------------------------------------------------------------- SQL
 
-def _tables(con: "duckdb.DuckDBPyConnection") -> set[str]:
-    return {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+def _tables(con) -> set[str]:
+    from siyu_cli.store import table_names
+
+    return table_names(con)
 
 
 def _ratio(num, den, digits: int = 6) -> float | None:

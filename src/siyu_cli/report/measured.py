@@ -12,13 +12,10 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from siyu_cli import sql
+from siyu_cli.report.kpis import _tables
 
 #: P(alive) below this counts as "at risk" in the report (the docs' churn-risk list, clv:p_alive<0.3).
 AT_RISK_P_ALIVE = 0.3
-
-
-def _tables(con) -> set[str]:
-    return {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
 
 
 def clv_by_segment(con) -> dict[str, Any] | None:

@@ -108,6 +108,12 @@ def _connect_with_wait(path: Path, read_only: bool, wait: float) -> "duckdb.Duck
             delay = min(delay * 2, 0.5)
 
 
+def table_names(con: "duckdb.DuckDBPyConnection") -> set[str]:
+    """Names of the tables and views this connection sees (the store's and its temp ones): optional areas
+    (push, CLV, sync) may not have made theirs yet."""
+    return {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+
+
 def applied_versions(con: "duckdb.DuckDBPyConnection") -> set[int]:
     exists = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
