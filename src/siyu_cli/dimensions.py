@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from siyu_cli.errors import ConfigError, UsageError
 from siyu_cli.i18n import _
+from siyu_cli.store import table_names
 
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb
@@ -79,12 +80,6 @@ def _clean(value: Any) -> str:
     return str(value).strip() if value is not None else ""
 
 
-def _tables(con) -> set[str]:
-    from siyu_cli.store import table_names
-
-    return table_names(con)
-
-
 def _string_list(settings: "Settings", where: str, value: Any) -> list[str]:
     if value is None:
         return []
@@ -129,7 +124,7 @@ def config_stores(settings: "Settings | None") -> list[Store]:
 def stores(con: "duckdb.DuckDBPyConnection", settings: "Settings | None") -> list[Store]:
     """Every canonical store: siyu.toml first, then ``siyu stores add``; aliases from both."""
     found = {s.store_id: s for s in config_stores(settings)}
-    tables = _tables(con)
+    tables = table_names(con)
     if "dim_stores" in tables:
         for sid, name, kind in con.execute("SELECT store_id, name, kind FROM dim_stores ORDER BY store_id").fetchall():
             found.setdefault(sid, Store(sid, name, kind, [], "cli"))
@@ -203,7 +198,7 @@ def add_store_alias(settings: "Settings", alias: str, canonical: str, *, source:
 
 def _raw_values(con, columns) -> dict[str, dict[str, int]]:
     """raw value → {table.column: rows} over the columns that exist."""
-    tables = _tables(con)
+    tables = table_names(con)
     out: dict[str, dict[str, int]] = {}
     for table, col in columns:
         if table not in tables:
@@ -277,7 +272,7 @@ def config_staff(settings: "Settings | None") -> list[Staff]:
 def staff(con, settings: "Settings | None") -> list[Staff]:
     """Every staff member: the ``staff`` table, completed by siyu.toml, with their aliases."""
     found: dict[str, Staff] = {}
-    if "staff" in _tables(con):
+    if "staff" in table_names(con):
         for userid, name, store in con.execute("SELECT userid, name, store FROM staff ORDER BY userid").fetchall():
             found[userid] = Staff(userid, name, store)
     for s in config_staff(settings):
@@ -285,7 +280,7 @@ def staff(con, settings: "Settings | None") -> list[Staff]:
         cur.name = s.name or cur.name
         cur.store = s.store or cur.store
         cur.aliases.extend(a for a in s.aliases if a not in cur.aliases)
-    if "dim_staff_aliases" in _tables(con):
+    if "dim_staff_aliases" in table_names(con):
         for alias, userid in con.execute("SELECT alias, userid FROM dim_staff_aliases ORDER BY alias").fetchall():
             if userid in found and alias not in found[userid].aliases:
                 found[userid].aliases.append(alias)

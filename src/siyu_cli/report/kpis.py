@@ -19,6 +19,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from siyu_cli import sql
+from siyu_cli.store import table_names
 
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb
@@ -227,12 +228,6 @@ def update_docs(text: str) -> str:
 
 # ---------------------------------------------------------------- SQL
 
-def _tables(con) -> set[str]:
-    from siyu_cli.store import table_names
-
-    return table_names(con)
-
-
 def _ratio(num, den, digits: int = 6) -> float | None:
     if den is None or num is None or float(den) == 0:
         return None
@@ -433,7 +428,7 @@ def new_contacts(con, dfrom: date, dto: date) -> int:
 
 def add_rates(con, dfrom: date, dto: date) -> list[dict[str, Any]]:
     """加粉率 per store with known traffic in the period."""
-    if "store_traffic" not in _tables(con):
+    if "store_traffic" not in table_names(con):
         return []
     rows = sql.run_duckdb(con, "report/add_rates", {"f": dfrom, "t": dto}).fetchall()
     return [
@@ -477,7 +472,7 @@ def pareto(con, head_percent: int) -> dict[str, Any]:
 def segments(con) -> dict[str, Any] | None:
     """RFM mix of the latest snapshot (latest as_of) and its change since the latest snapshot of the
     same scheme with an earlier as_of."""
-    tables = _tables(con)
+    tables = table_names(con)
     if not {"segment_snapshots", "segment_members"} <= tables:
         return None
     from siyu_cli.segment.snapshots import latest_snapshot
@@ -553,13 +548,13 @@ def _board(con, key: str, traffic: bool) -> list[dict[str, Any]]:
 
 def leaderboards(con, dfrom: date, dto: date) -> dict[str, list[dict[str, Any]]]:
     """Per store and per guide: new contacts, buyers, orders, GMV and repurchase rate of the period."""
-    traffic = "store_traffic" in _tables(con)
+    traffic = "store_traffic" in table_names(con)
     return {"store": _board(con, "store", traffic), "guide": _board(con, "guide", traffic)}
 
 
 def campaigns(con, dfrom: date, dto: date, window_days: int) -> list[dict[str, Any]] | None:
     """Results of campaigns sent in the period; None when there are no campaigns at all (push never ran)."""
-    tables = _tables(con)
+    tables = table_names(con)
     if not {"push_campaigns", "push_recipients"} <= tables:
         return None
     if con.execute("SELECT count(*) FROM push_campaigns").fetchone()[0] == 0:

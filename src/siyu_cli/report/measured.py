@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from siyu_cli import sql
-from siyu_cli.report.kpis import _tables
+from siyu_cli.store import table_names
 
 #: P(alive) below this counts as "at risk" in the report (the docs' churn-risk list, clv:p_alive<0.3).
 AT_RISK_P_ALIVE = 0.3
@@ -21,7 +21,7 @@ AT_RISK_P_ALIVE = 0.3
 def clv_by_segment(con) -> dict[str, Any] | None:
     """Per RFM segment of the newest snapshot: buyers with a prediction, mean P(alive), total and mean CLV;
     and the at-risk group (P(alive) < 0.3): members, their past net revenue and their remaining CLV."""
-    if not {"clv_fits", "clv_members", "segment_members"} <= _tables(con):
+    if not {"clv_fits", "clv_members", "segment_members"} <= table_names(con):
         return None
     fit = con.execute("SELECT fit_id, as_of, created_at, params FROM clv_fits ORDER BY fit_id DESC LIMIT 1").fetchone()
     snap = con.execute("SELECT max(snapshot_id) FROM segment_members").fetchone()[0]
@@ -52,7 +52,7 @@ def _period(dfrom: date, dto: date, tz: str) -> tuple[datetime, datetime]:
 
 def experiments(con, dfrom: date, dto: date, tz: str, window_days: int) -> list[dict[str, Any]] | None:
     """Randomised results (ITT, delivered-only) of campaigns with arms created in the period; None without any."""
-    if "push_arms" not in _tables(con):
+    if "push_arms" not in table_names(con):
         return None
     start, end = _period(dfrom, dto, tz)
     ids = [r[0] for r in con.execute(
