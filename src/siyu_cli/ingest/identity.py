@@ -183,6 +183,8 @@ def _shared_ids(con, ctx: _Ctx) -> int:
     time. Creates ``siyu_id_shared`` (id_type, v, ms, n), records those that would join two or more
     members as SHARED_ID conflicts and returns how many ids are shared.
     """
+    from siyu_cli import members
+
     n = ctx.max_members
     counts = con.execute(f"SELECT {', '.join(f'count({KEY_COLUMNS[t]})' for t in KEY_TYPES)} FROM siyu_id0").fetchone()
     parts = []
@@ -192,17 +194,16 @@ def _shared_ids(con, ctx: _Ctx) -> int:
             continue
         anchor = f"coalesce({', '.join([f'__h{j}' for j in range(i)] + _own_ids('', KEY_TYPES[:i]))})"
         known = f"SELECT id_value FROM identity_conflicts WHERE reason = 'SHARED_ID' AND id_type = '{t}'"
+        merged = members.live_merges_via_sql(t)
         candidates = (f"SELECT {c} FROM siyu_id0 WHERE {c} IS NOT NULL GROUP BY 1 HAVING count(*) >= {n} "
-                      f"UNION SELECT via_value FROM member_merges WHERE via_type = '{t}' AND undone_at IS NULL "
-                      f"UNION {known}")
+                      f"UNION SELECT v FROM ({merged}) UNION {known}")
         parts.append(f"""
             SELECT '{t}' AS id_type, a.v, list_slice(list_sort(list(DISTINCT a.anchor) FILTER (WHERE a.anchor IS NOT NULL)), 1, 20) AS ms,
                    count(DISTINCT a.anchor) + coalesce(any_value(p.n), 0) AS n
             FROM (
                 SELECT {c} AS v, {anchor} AS anchor FROM siyu_id0 WHERE {c} IN ({candidates})
                 UNION SELECT id_value, member_id FROM member_identities WHERE id_type = '{t}' AND id_value IN ({candidates})
-            ) a LEFT JOIN (SELECT via_value AS v, count(*) AS n FROM member_merges
-                           WHERE via_type = '{t}' AND undone_at IS NULL GROUP BY 1) p USING (v)
+            ) a LEFT JOIN ({merged}) p USING (v)
             WHERE a.v IN (SELECT {c} FROM siyu_id0)
             GROUP BY a.v HAVING count(DISTINCT a.anchor) + coalesce(any_value(p.n), 0) > {n} OR a.v IN ({known})""")
     if not parts:
@@ -270,8 +271,7 @@ def _merge_linked(con, out_table: str, ctx: _Ctx) -> None:
     by_group: dict[str, list[tuple]] = {}
     for e in edges:
         by_group.setdefault(find(e[0]), []).append(e)
-    apart = {frozenset(r) for r in con.execute(
-        "SELECT survivor_id, merged_id FROM member_merges WHERE undone_at IS NOT NULL").fetchall()}
+    apart = members.held_apart(con)
     ranks = members.rank(con, list(parent))
     pairs, refused = [], []
     for root, comp in groups.items():

@@ -230,7 +230,7 @@ _CLV_CONDITION = re.compile(r"^\s*([a-z_0-9]+)\s*(<=|>=|<|>|=)\s*(-?\d+(?:\.\d+)
 
 def _clv(con, spec: str, rest: str) -> Audience:
     """Members of the newest CLV fit meeting every ``column op number`` condition."""
-    from siyu_cli.clv import COLUMNS, require_fit
+    from siyu_cli.clv import COLUMNS, members_where_sql, require_fit
 
     conditions, params = [], []
     for part in rest.split(","):
@@ -242,9 +242,7 @@ def _clv(con, spec: str, rest: str) -> Audience:
     if not _table_exists(con, "clv_fits"):
         raise DataError(_('no CLV fit yet: run `siyu clv` first'))
     fit = require_fit(con)
-    return Audience(spec, "member",
-                    f"SELECT member_id AS id FROM clv_members WHERE fit_id = ? AND {' AND '.join(conditions)}",
-                    [fit["fit_id"], *params])
+    return Audience(spec, "member", members_where_sql(conditions), [fit["fit_id"], *params])
 
 
 def _due(settings, spec, head, rest, kind, now):

@@ -403,5 +403,7 @@ def _snapshot_as_of(con, snapshot_id: int | None) -> str | None:
     """The as-of date of the segment snapshot a campaign targets (shown next to its id), or None."""
     if snapshot_id is None:
         return None
-    row = con.execute("SELECT as_of FROM segment_snapshots WHERE snapshot_id = ?", [snapshot_id]).fetchone()
-    return None if row is None or row[0] is None else row[0].isoformat()
+    from siyu_cli.segment.snapshots import snapshot_as_of
+
+    as_of = snapshot_as_of(con, snapshot_id)
+    return None if as_of is None else as_of.isoformat()

@@ -394,6 +394,17 @@ def recipient_rows(con, campaign_id: str) -> list[tuple]:
                        "ORDER BY recipient_id", [campaign_id]).fetchall()
 
 
+def campaign_count(con) -> int:
+    """How many campaigns the store holds (0: push never ran)."""
+    return con.execute("SELECT count(*) FROM push_campaigns").fetchone()[0]
+
+
+def not_friend_sends_sql() -> str:
+    """SQL of (recipient_id, sender, at): each send WeCom answered "not a friend" (status 2), with when."""
+    return ("SELECT recipient_id, sender, coalesce(delivered_at, sent_at) AS at FROM push_recipients "
+            "WHERE delivery = 'not_friend' AND coalesce(delivered_at, sent_at) IS NOT NULL")
+
+
 def skipped_reasons(con, campaign_ids: list[str]) -> list[tuple[str | None, int]]:
     """(reason, recipients) of the recipients skipped by policy in these campaigns, the most common first."""
     return con.execute(

@@ -11,6 +11,8 @@ from siyu_cli.segment import schemes as S
 from siyu_cli.i18n import _
 
 if TYPE_CHECKING:  # pragma: no cover
+    from datetime import date
+
     import duckdb
 
     from siyu_cli.config import Settings
@@ -72,6 +74,60 @@ def snapshots_by_day_sql() -> str:
         "SELECT as_of, snapshot_id FROM segment_snapshots WHERE scheme = ? AND as_of IS NOT NULL "
         "QUALIFY row_number() OVER (PARTITION BY as_of ORDER BY snapshot_id DESC) = 1"
     )
+
+
+def segment_entries_sql(segment_ids: list[str], *, match_names: bool) -> tuple[str, list[Any]]:
+    """SQL of (member_id, as_of, segment_id, segment_name): who entered one of ``segment_ids`` on one as_of date,
+    and the parameters after the two it leaves open (first ``?``: the scheme; second: the as_of date).
+
+    Per as_of date the snapshot :func:`snapshots_by_day_sql` picks counts; a member enters on D when that
+    snapshot has them in one of the segments and the previous counted snapshot (the newest with an earlier
+    as_of) had them in none of them or did not list them; the scheme's first snapshot has no previous one.
+    ``match_names`` (custom schemes): match ids or names as written.
+    """
+    marks = ", ".join("?" for _ in segment_ids)
+
+    def member_in(alias: str) -> tuple[str, list[Any]]:
+        if match_names:
+            return f"({alias}.segment_id IN ({marks}) OR {alias}.segment_name IN ({marks}))", [*segment_ids, *segment_ids]
+        return f"{alias}.segment_id IN ({marks})", list(segment_ids)
+
+    cur_sql, cur_params = member_in("cur")
+    prev_sql, prev_params = member_in("p")
+    sql = f"""
+    WITH snaps AS ({snapshots_by_day_sql()}), seq AS (
+        SELECT as_of, snapshot_id, lag(snapshot_id) OVER (ORDER BY as_of) AS prev_id FROM snaps
+    )
+    SELECT cur.member_id, s.as_of, cur.segment_id, cur.segment_name
+    FROM seq s JOIN segment_members cur ON cur.snapshot_id = s.snapshot_id
+    WHERE s.as_of = ? AND s.prev_id IS NOT NULL AND {cur_sql}
+      AND NOT EXISTS (SELECT 1 FROM segment_members p
+                      WHERE p.snapshot_id = s.prev_id AND p.member_id = cur.member_id AND {prev_sql})
+    """
+    return sql, [*cur_params, *prev_params]
+
+
+def scheme_as_of_span(con: "duckdb.DuckDBPyConnection", scheme: str) -> tuple[int, date | None]:
+    """(how many distinct as_of dates, the first one) of a scheme's snapshots."""
+    n, first = con.execute(
+        "SELECT count(DISTINCT as_of), min(as_of) FROM segment_snapshots WHERE scheme = ?", [scheme]).fetchone()
+    return n, first
+
+
+def snapshot_as_of(con: "duckdb.DuckDBPyConnection", snapshot_id: int) -> date | None:
+    """A snapshot's as_of date (None for an unknown snapshot or one without a date)."""
+    row = con.execute("SELECT as_of FROM segment_snapshots WHERE snapshot_id = ?", [snapshot_id]).fetchone()
+    return None if row is None else row[0]
+
+
+def newest_snapshot_with_members(con: "duckdb.DuckDBPyConnection") -> int | None:
+    """The highest snapshot id that has members (None without any)."""
+    return con.execute("SELECT max(snapshot_id) FROM segment_members").fetchone()[0]
+
+
+def member_segments_sql() -> str:
+    """SQL (one ``?``: the snapshot id) of (member_id, segment_name) for a snapshot's members with a segment name."""
+    return "SELECT member_id, segment_name FROM segment_members WHERE snapshot_id = ? AND segment_name IS NOT NULL"
 
 
 def latest_snapshot_id(con: "duckdb.DuckDBPyConnection", scheme: str | None = None) -> int | None:
