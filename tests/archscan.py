@@ -373,6 +373,43 @@ def cli_sql() -> list[str]:
     return found
 
 
+def _params(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, bool]:
+    """A function's parameter names -> whether each has a default."""
+    args = fn.args
+    positional = args.posonlyargs + args.args
+    out = {a.arg: i >= len(positional) - len(args.defaults) for i, a in enumerate(positional)}
+    out.update({a.arg: d is not None for a, d in zip(args.kwonlyargs, args.kw_defaults)})
+    return out
+
+
+def _trees(under: Path | None = None):
+    return ((rel(p), _tree(p)) for p in (sorted(under.rglob("*.py")) if under else source_files()))
+
+
+def settings_or_session(trees=None) -> list[str]:
+    """``file:line name`` of every function taking ``settings`` and an optional ``con``: it would open the
+    store itself or use the caller's session, two ways of working in one function. ``trees``: (name, ast)
+    pairs to scan instead of the source."""
+    found = []
+    for name, tree in (_trees() if trees is None else trees):
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                params = _params(node)
+                if "settings" in params and params.get("con"):
+                    found.append(f"{name}:{node.lineno} {node.name}")
+    return found
+
+
+def cli_sessions(trees=None) -> list[str]:
+    """``file:line`` of every ``open_store(`` call in cli/: a command holds no connection."""
+    found = []
+    for name, tree in (_trees(SRC / "cli") if trees is None else trees):
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "open_store":
+                found.append(f"{name}:{node.lineno}")
+    return found
+
+
 def owner_table_markdown() -> str:
     """The owner map as a Markdown table (ARCHITECTURE.md)."""
     tables = migration_tables()

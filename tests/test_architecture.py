@@ -6,6 +6,9 @@
 - no SQL in cli/: commands parse, call a library function, render;
 - each table is written by one package (its owner), apart from the cross-cutting writers (the
   store's migrations, `siyu forget`) and the shared writes listed as debt in archscan.SHARED_WRITES;
+- store access: no function takes ``settings`` and an optional ``con`` (an entry point takes settings and
+  opens one session; an inner function takes the connection), and no command in cli/ opens the store
+  (it calls an entry point, or ``store.read(settings, fn, …)`` for an inner function);
 - each table is read with its own SQL only by its owner: another package calls the owner's functions
   (which may hand back SQL to compose), apart from the loaded facts (archscan.FACT_TABLES), the report's
   analytical queries (sql/report/*.sql, run on DuckDB and Spark) and the debt in archscan.FOREIGN_READS.
@@ -33,6 +36,25 @@ def test_no_layer_imports_a_higher_one():
 
 def test_no_sql_in_cli():
     assert A.cli_sql() == []
+
+
+def test_no_function_takes_settings_and_an_optional_connection():
+    assert A.settings_or_session() == []
+
+
+def test_no_command_opens_the_store():
+    assert A.cli_sessions() == []
+
+
+def test_the_session_scans_see_what_they_should():
+    """Both session rules find what they look for in a made-up module, and only that."""
+    import ast
+
+    tree = ast.parse("def f(settings, x, *, con=None): pass\ndef g(settings, con): pass\n"
+                     "def h(con, settings=None): pass\ndef k(settings, con=None): pass\n"
+                     "def c(s):\n    with store.open_store(s) as con: pass\n    with open_store(s): pass\n")
+    assert A.settings_or_session([("m.py", tree)]) == ["m.py:1 f", "m.py:4 k"]
+    assert A.cli_sessions([("cli/x.py", tree)]) == ["cli/x.py:6", "cli/x.py:7"]
 
 
 def test_placeholder_writes_are_declared():

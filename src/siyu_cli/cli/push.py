@@ -94,12 +94,11 @@ def results_cmd(ctx: typer.Context, campaign: str = typer.Argument(...),
     from siyu_cli import output
     from siyu_cli.errors import UsageError
     from siyu_cli.push.experiments import results
-    from siyu_cli.store import open_store
+    from siyu_cli.store import read
 
     if days < 1:
         raise UsageError(_('--days must be at least 1'))
-    with open_store(ctx_settings(ctx), read_only=True) as con:
-        d = results(con, campaign, days=days)
+    d = read(ctx_settings(ctx), results, campaign, days=days)
     if fmt is Format.json:
         output.emit_json(d)
         return
@@ -202,19 +201,17 @@ def status_cmd(ctx: typer.Context, campaign: str = typer.Argument(...),
     from siyu_cli import output
     from siyu_cli.push import sync_status
     from siyu_cli.push.sender import campaign_status
-    from siyu_cli.store import open_store
+    from siyu_cli.store import read
 
     settings = ctx_settings(ctx)
     if sync:
         d = sync_status(settings, campaign)
     else:
-        with open_store(settings, read_only=True) as con:
-            d = campaign_status(con, campaign)
+        d = read(settings, campaign_status, campaign)
     if recipients:
         from siyu_cli.push.ledger import RECIPIENT_COLUMNS, recipient_rows
 
-        with open_store(settings, read_only=True) as con:
-            rows = recipient_rows(con, campaign)
+        rows = read(settings, recipient_rows, campaign)
         output.emit_rows(list(RECIPIENT_COLUMNS), rows, fmt)
         return
     if fmt is Format.json:

@@ -164,10 +164,9 @@ def list_cmd(
     """List stored snapshots."""
     from siyu_cli.output import emit_rows
     from siyu_cli.segment.snapshots import list_snapshots
-    from siyu_cli.store import open_store
+    from siyu_cli.store import read
 
-    with open_store(settings(ctx), read_only=True) as con:
-        rows = list_snapshots(con)
+    rows = read(settings(ctx), list_snapshots)
     cols = ["snapshot_id", "created_at", "as_of", "scheme", "members", "buyers", "window", "label"]
     emit_rows(cols, [[r[c] for c in cols] for r in rows], fmt.value, title=_('segment snapshots'))
 
@@ -184,12 +183,11 @@ def diff_cmd(
     """Migration matrix between two snapshots (rows: old segment, columns: new segment)."""
     from siyu_cli.output import emit_json, emit_rows, stdout_console, warn
     from siyu_cli.segment.snapshots import diff
-    from siyu_cli.store import open_store
+    from siyu_cli.store import read
 
     if old is not None and new is None:
         old, new = None, old  # one id given: compare it with its predecessor
-    with open_store(settings(ctx), read_only=True) as con:
-        d = diff(con, old, new, path=path)
+    d = read(settings(ctx), diff, old, new, path=path)
     if d.get("warning"):
         warn(d["warning"])
     if fmt is Format.json:
@@ -234,10 +232,9 @@ def history_cmd(
     """A member's segment in every snapshot: their path."""
     from siyu_cli.output import emit_rows
     from siyu_cli.segment.snapshots import history
-    from siyu_cli.store import open_store
+    from siyu_cli.store import read
 
-    with open_store(settings(ctx), read_only=True) as con:
-        h = history(con, member)
+    h = read(settings(ctx), history, member)
     emit_rows(h["columns"], [[r[c] for c in h["columns"]] for r in h["rows"]], fmt.value,
               title=_('segment history of {value}').format(value=h['member_id']))
 
@@ -252,10 +249,9 @@ def show_cmd(
     """Explain one member: measures, thresholds used, and why this segment."""
     from siyu_cli.output import emit_json, stdout_console
     from siyu_cli.segment.snapshots import explain
-    from siyu_cli.store import open_store
+    from siyu_cli.store import read
 
-    with open_store(settings(ctx), read_only=True) as con:
-        e = explain(con, member, snapshot)
+    e = read(settings(ctx), explain, member, snapshot)
     if fmt is not Format.table:
         emit_json(e)
         return

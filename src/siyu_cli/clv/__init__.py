@@ -210,6 +210,12 @@ def members_where_sql(conditions: list[str]) -> str:
     return f"SELECT member_id AS id FROM clv_members WHERE fit_id = ? AND {' AND '.join(conditions)}"
 
 
+def newest_fit_members(con, limit: int = 0) -> tuple[dict[str, Any], list[tuple]]:
+    """(the newest fit, its members as :func:`fit_members` lists them); no fit is a DataError."""
+    fit = require_fit(con)
+    return fit, fit_members(con, fit["fit_id"], limit)
+
+
 #: the columns of :func:`fit_members`, in order
 MEMBER_COLUMNS = ("member_id", "frequency", "recency_days", "t_days", "avg_repeat_spend", *COLUMNS)
 
