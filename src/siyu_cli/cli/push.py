@@ -91,7 +91,6 @@ def results_cmd(ctx: typer.Context, campaign: str = typer.Argument(...),
                 days: int = typer.Option(30, "--days", help=N_("Purchases within this many days of the send count as responses.")),
                 fmt: Format = FMT) -> None:
     """Per arm: assigned, reached, responders, orders, GMV; uplift over the holdout with 95 % CI and p-value."""
-    from siyu_cli import output
     from siyu_cli.errors import UsageError
     from siyu_cli.push.experiments import results
     from siyu_cli.store import read
@@ -99,38 +98,9 @@ def results_cmd(ctx: typer.Context, campaign: str = typer.Argument(...),
     if days < 1:
         raise UsageError(_('--days must be at least 1'))
     d = read(ctx_settings(ctx), results, campaign, days=days)
-    if fmt is Format.json:
-        output.emit_json(d)
-        return
-    red = d.get("redemption")
-    title = _("{campaign} · {design} · window {days} days from {start}").format(
-        campaign=campaign, design=d["design"], days=d["window_days"], start=f"{d['window_start']:%Y-%m-%d %H:%M}")
-    if d["window_open"]:
-        title += _(" (still open)")
-    if fmt is Format.csv:  # one row per arm; the redemption columns follow when the campaign has a code
-        cols = ["arm", "assigned", "reached", "responders", "response_rate", "orders", "gmv", "gmv_per_assigned"]
-        rows = [[a[c] for c in cols] for a in d["arms"]]
-        if red:
-            extra = ["redeemers", "redemption_rate", "orders", "gmv", "gmv_per_assigned"]
-            cols += ["redeemers", "redemption_rate", "redemption_orders", "redemption_gmv", "redemption_gmv_per_assigned"]
-            rows = [r + [a[c] for c in extra] for r, a in zip(rows, red["arms"])]
-        output.emit_rows(cols, rows, fmt)
-        return
     from siyu_cli.push import render
 
-    render.print_attribution(d["arms"], d["uplift"], "responders", "response_rate",
-                             title + _(" · attribution by window (any purchase)"))
-    if red:
-        render.print_attribution(red["arms"], red["uplift"], "redeemers", "redemption_rate",
-                                 _("{campaign} · attribution by redemption (code {codes})").format(
-                                     campaign=campaign, codes=", ".join(red["codes"])))
-        o = red["outside"]
-        output.info(_('redemption: {value}').format(value=red['label']))
-        from siyu_cli.formatting import money
-
-        output.info(_('{label}: {orders} orders, GMV {gmv}').format(label=o['label'], orders=o['orders'], gmv=money(o['gmv'])))
-        if red["note"]:
-            output.info(red["note"])
+    render.print_results(campaign, d, fmt)
 
 
 @push_app.command("preview")
