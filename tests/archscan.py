@@ -410,6 +410,23 @@ def cli_sessions(trees=None) -> list[str]:
     return found
 
 
+def cli_layout(trees=None) -> list[str]:
+    """``file:line what`` of Rich layout in cli/: an import of rich, a table or panel built, a console's
+    ``.print(``. Layout for people lives in the areas' render modules (push/render.py, segment/render.py, …)."""
+    found = []
+    for name, tree in (_trees(SRC / "cli") if trees is None else trees):
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "rich":
+                found.append(f"{name}:{node.lineno} rich")
+            elif isinstance(node, ast.Import) and any(a.name.split(".")[0] == "rich" for a in node.names):
+                found.append(f"{name}:{node.lineno} rich")
+            elif isinstance(node, ast.Call):
+                what = getattr(node.func, "id", getattr(node.func, "attr", None))
+                if what in ("rows_table", "Table", "Panel", "print") and isinstance(node.func, ast.Attribute) == (what == "print"):
+                    found.append(f"{name}:{node.lineno} {what}")
+    return sorted(found, key=lambda f: (f.split(":")[0], int(f.split(":")[1].split()[0]), f))
+
+
 def owner_table_markdown() -> str:
     """The owner map as a Markdown table (ARCHITECTURE.md)."""
     tables = migration_tables()

@@ -9,6 +9,7 @@
 - store access: no function takes ``settings`` and an optional ``con`` (an entry point takes settings and
   opens one session; an inner function takes the connection), and no command in cli/ opens the store
   (it calls an entry point, or ``store.read(settings, fn, …)`` for an inner function);
+- no Rich layout in cli/ (rich imports, tables, panels, console prints): it lives in render modules;
 - each table is read with its own SQL only by its owner: another package calls the owner's functions
   (which may hand back SQL to compose), apart from the loaded facts (archscan.FACT_TABLES), the report's
   analytical queries (sql/report/*.sql, run on DuckDB and Spark) and the debt in archscan.FOREIGN_READS.
@@ -55,6 +56,19 @@ def test_the_session_scans_see_what_they_should():
                      "def c(s):\n    with store.open_store(s) as con: pass\n    with open_store(s): pass\n")
     assert A.settings_or_session([("m.py", tree)]) == ["m.py:1 f", "m.py:4 k"]
     assert A.cli_sessions([("cli/x.py", tree)]) == ["cli/x.py:6", "cli/x.py:7"]
+
+
+def test_no_layout_in_cli():
+    assert A.cli_layout() == []
+
+
+def test_the_layout_scan_sees_what_it_should():
+    import ast
+
+    tree = ast.parse("from rich.table import Table\nimport rich.panel\ndef f(c):\n    c.print(rows_table([], []))\n"
+                     "    print('x')\n    emit_rows([], [], 'table')\n")
+    assert A.cli_layout([("cli/x.py", tree)]) == ["cli/x.py:1 rich", "cli/x.py:2 rich", "cli/x.py:4 print",
+                                                  "cli/x.py:4 rows_table"]
 
 
 def test_placeholder_writes_are_declared():
