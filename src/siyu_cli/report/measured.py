@@ -51,19 +51,22 @@ def _period(dfrom: date, dto: date, tz: str) -> tuple[datetime, datetime]:
     return datetime.combine(dfrom, time(0), tzinfo=zone), datetime.combine(dto + timedelta(days=1), time(0), tzinfo=zone)
 
 
+def _results(con, campaign_ids: list[str] | None, window_days: int):
+    """(campaign id, :func:`siyu_cli.push.experiments.results`) of each campaign, in order."""
+    from siyu_cli.push.experiments import results  # only when there is something to read
+
+    for cid in campaign_ids or ():
+        yield cid, results(con, cid, days=window_days)
+
+
 def experiments(con, dfrom: date, dto: date, tz: str, window_days: int) -> list[dict[str, Any]] | None:
     """Randomised results (ITT, delivered-only) of campaigns with arms created in the period; None without any."""
     if "push_arms" not in table_names(con):
         return None
-    from siyu_cli.push.experiments import campaigns_with_arms, results
-
-    ids = campaigns_with_arms(con, *_period(dfrom, dto, tz))
-    if not ids:
-        return None
+    from siyu_cli.push.experiments import campaigns_with_arms
 
     out = []
-    for cid in ids:
-        d = results(con, cid, days=window_days)
+    for cid, d in _results(con, campaigns_with_arms(con, *_period(dfrom, dto, tz)), window_days):
         out.append({"campaign_id": cid, "name": d["name"], "reference": d["reference"], "window_open": d["window_open"],
                     "arms": d["arms"],
                     "uplift": [{"arm": u["arm"], "versus": u["versus"],
@@ -71,22 +74,17 @@ def experiments(con, dfrom: date, dto: date, tz: str, window_days: int) -> list[
                                 "delivered_only": ({**u["delivered_only"]["response_rate"],
                                                     "verdict": u["delivered_only"]["verdict"]}
                                                    if "delivered_only" in u else None)} for u in d["uplift"]]})
-    return out
+    return out or None
 
 
 def redemptions(con, dfrom: date, dto: date, tz: str, window_days: int) -> list[dict[str, Any]] | None:
     """Attribution by redemption of the campaigns created in the period that declared a coupon code (``--coupon``):
     per arm (or sent / not sent without a holdout) the members who used the code in the window, their orders and
     GMV, the ITT uplift of the redemption rate, and the code's orders from outside the campaign. None without any."""
-    from siyu_cli.push.experiments import coupon_campaigns, results
-
-    ids = coupon_campaigns(con, *_period(dfrom, dto, tz))
-    if not ids:
-        return None
+    from siyu_cli.push.experiments import coupon_campaigns
 
     out = []
-    for cid in ids:
-        d = results(con, cid, days=window_days)
+    for cid, d in _results(con, coupon_campaigns(con, *_period(dfrom, dto, tz)), window_days):
         red = d["redemption"]
         out.append({"campaign_id": cid, "name": d["name"], "design": d["design"], "reference": d["reference"],
                     "window_open": d["window_open"], "codes": red["codes"], "arms": red["arms"],
