@@ -440,7 +440,7 @@ def owner_table_markdown() -> str:
     lines += ["", "Cross-cutting writers: " + "; ".join(f"`{p}` — {why}" for p, why in CROSS_CUTTING_WRITERS.items())
               + ".", "", "Known shared writes (debt; the test keeps the list from growing): " + "; ".join(shared) + "."]
     lines += ["", "Reads: every package reads another's table through the owner's functions (which may return SQL "
-              "a caller composes, e.g. `segment.snapshots.segment_entries_sql`), with these allowances:", "",
+              "a caller composes, e.g. `segment.audience.segment_entries_sql`), with these allowances:", "",
               "- the facts, read by everyone: " + ", ".join(f"`{t}`" for t in sorted(FACT_TABLES)) + " (" +
               "a loaded fact every area analyses; their columns are the contract, docs/schema.md);"]
     lines += [f"- `{p}` — {why};" for p, why in ANALYTICAL_SQL_READERS.items()]

@@ -131,7 +131,7 @@ def _clv_alive_below_sql(pb: Playbook, day0: date) -> tuple[str, list[Any]]:
 
 def _segment_entered_sql(pb: Playbook, day0: date) -> tuple[str, list[Any]]:
     """Day 0 = the as_of of the snapshot where a member entered one of the SOP's segments."""
-    from siyu_cli.segment.snapshots import segment_entries_sql
+    from siyu_cli.segment.audience import segment_entries_sql
 
     # custom schemes are not validated against a catalogue: match ids or names as written
     entries, entry_params = segment_entries_sql(list(pb.sop.segments), match_names=pb.sop.scheme.startswith("custom:"))

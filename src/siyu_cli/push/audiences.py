@@ -199,9 +199,8 @@ def _segment(con, spec: str, rest: str) -> Audience:
     seg = seg.strip()
     if not seg:
         raise UsageError(_('segment: needs a segment id or name, e.g. segment:A or segment:重要价值客户'))
-    from siyu_cli.segment.snapshots import (
-        SEGMENT_MEMBERS_SQL, find_segment, latest_snapshot_ids, segment_ids_in, snapshot_member_count,
-    )
+    from siyu_cli.segment.audience import SEGMENT_MEMBERS_SQL, find_segment, segment_ids_in, snapshot_member_count
+    from siyu_cli.segment.snapshots import latest_snapshot_ids
 
     if not _table_exists(con, "segment_members"):
         raise DataError(_('no segment snapshots yet: run `siyu segment run` first'))

@@ -24,7 +24,7 @@ def clv_by_segment(con) -> dict[str, Any] | None:
     if not {"clv_fits", "clv_members", "segment_members"} <= table_names(con):
         return None
     from siyu_cli.clv import latest_fit
-    from siyu_cli.segment.snapshots import newest_snapshot_with_members
+    from siyu_cli.segment.audience import newest_snapshot_with_members
 
     fit = latest_fit(con)
     snap = newest_snapshot_with_members(con)

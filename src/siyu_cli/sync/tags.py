@@ -94,7 +94,8 @@ class TagSyncReport:
 def _desired_sql(con, settings, mode: str, *, scheme: str | None, tag: str | None, audience: str | None):
     """SQL of (external_userid, staff_userid, member_id, tag) each current relation should carry; params; snapshot."""
     if mode == "segment":
-        from siyu_cli.segment.snapshots import latest_snapshot_id, member_segments_sql
+        from siyu_cli.segment.audience import member_segments_sql
+        from siyu_cli.segment.snapshots import latest_snapshot_id
 
         snap = latest_snapshot_id(con, scheme)
         if snap is None:
