@@ -439,8 +439,7 @@ def owner_table_markdown() -> str:
     shared = [f"`{t}` also by `{p}` ({why})" for t, d in sorted(SHARED_WRITES.items()) for p, why in d.items()]
     lines += ["", "Cross-cutting writers: " + "; ".join(f"`{p}` — {why}" for p, why in CROSS_CUTTING_WRITERS.items())
               + ".", "", "Known shared writes (debt; the test keeps the list from growing): " + "; ".join(shared) + "."]
-    lines += ["", "Reads: every package reads another's table through the owner's functions (which may return SQL "
-              "a caller composes, e.g. `segment.audience.segment_entries_sql`), with these allowances:", "",
+    lines += ["", "Reads of another package's table with SQL of one's own, allowed (the test fails on any other):", "",
               "- the facts, read by everyone: " + ", ".join(f"`{t}`" for t in sorted(FACT_TABLES)) + " (" +
               "a loaded fact every area analyses; their columns are the contract, docs/schema.md);"]
     lines += [f"- `{p}` — {why};" for p, why in ANALYTICAL_SQL_READERS.items()]
