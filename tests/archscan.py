@@ -87,7 +87,7 @@ FOREIGN_READS: dict[str, dict[str, str]] = {
         "contact_events": "plan sits below sync: a contact-event SOP anchors on the events inside its one query",
     },
     "segment/snapshots.py": {
-        "clv_fits": "segment sits below clv: `siyu segment show` joins the member's CLV prediction",
+        "clv_fits": "segment sits below clv: `siyu segment show`/export pick the newest fit for the CLV columns",
         "clv_members": "segment sits below clv: `siyu segment show`/export join the members' CLV predictions",
     },
     "segment/prune.py": {
