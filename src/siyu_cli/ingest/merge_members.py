@@ -40,7 +40,7 @@ def resolve_buyers(con, fr, table: str) -> None:
             GROUP BY r.member_id
         ) n ANTI JOIN members m ON m.member_id = n.member_id
     """, [fr.batch_id, fr.batch_id])
-    identity.record_identities(con, "siyu_keys", "siyu_res")
+    identity.record_identities(con, "siyu_keys", "siyu_res", "siyu_id_hit")
 
 
 def merge_members(con, fr) -> None:
@@ -70,7 +70,7 @@ def merge_members(con, fr) -> None:
                 "first_batch": lit(fr.batch_id)}
     fr.inserted, fr.updated, fr.unchanged, fr.merged = merge(
         con, "members", ("member_id",), merged, inserted, {"updated_batch": fr.batch_id, "updated_at": clock.now()})
-    identity.record_identities(con, "siyu_keys", "siyu_res")
+    identity.record_identities(con, "siyu_keys", "siyu_res", "siyu_id_hit")
     _conflicts(con, fr)
     _side_tables(con, fr)
 
