@@ -80,6 +80,17 @@ def _tables(con) -> set[str]:
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
 
 
+def backoffice_ids(con, member_ids: list[str]) -> set[str]:
+    """Those of ``member_ids`` that have a back-office member id (a ``source_member_id`` identity): the part of
+    :func:`rank` that decides whether two members may merge at all, without its count of orders (a scan of
+    every stored order's member)."""
+    con.execute("CREATE OR REPLACE TEMP TABLE siyu_mg_c AS SELECT DISTINCT unnest(?::VARCHAR[]) AS member_id", [member_ids])
+    rows = con.execute("""SELECT DISTINCT member_id FROM member_identities WHERE id_type = 'source_member_id'
+                          AND member_id IN (SELECT member_id FROM siyu_mg_c)""").fetchall()
+    con.execute("DROP TABLE siyu_mg_c")
+    return {r[0] for r in rows}
+
+
 def rank(con, member_ids: list[str]) -> dict[str, tuple]:
     """Per member: its sort key by the survivor rule (smaller is better) and whether it has a back-office id.
 
