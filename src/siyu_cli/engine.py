@@ -11,6 +11,7 @@ store's connection as TEMP tables through Arrow, so scoring, snapshots, diff, pu
     master = "local[*]"             # spark://host:7077, yarn, k8s://…, or sc://host:15002 (Spark Connect)
     orders = "lake/orders"          # Parquet folder/file (relative to the workspace), or "table:db.orders"
     members = "lake/members"        # same; unset: the store's members
+    order_lines = "lake/order_lines"  # same; for bought: audiences on a product, SKU or category
     format = "parquet"              # or "delta" (needs delta-spark on the cluster)
     [engine.conf]                   # any Spark settings, passed as given
     "spark.executor.memory" = "8g"
@@ -33,7 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 KINDS = ("duckdb", "spark")
 FORMATS = ("parquet", "delta")
-CONFIG_KEYS = ("kind", "master", "orders", "members", "format", "conf")
+CONFIG_KEYS = ("kind", "master", "orders", "members", "order_lines", "format", "conf")
 _MASTER = re.compile(r"^(local(\[(\*|\d+)(,\d+)?\])?|spark://\S+|yarn|k8s://\S+|mesos://\S+|sc://\S+)$")
 
 
@@ -43,6 +44,7 @@ class EngineConfig:
     master: str = "local[*]"
     orders: str | None = None  # a path (Parquet/Delta) or "table:NAME"
     members: str | None = None
+    order_lines: str | None = None
     format: str = "parquet"
     conf: dict[str, str] = field(default_factory=dict)
 
@@ -67,7 +69,7 @@ def engine_config(settings: "Settings") -> EngineConfig:
     fmt = cfg.get("format", "parquet")
     if fmt not in FORMATS:
         raise ConfigError(_('{where}.format must be parquet or delta, not {fmt!r}').format(where=where, fmt=fmt))
-    for key in ("orders", "members"):
+    for key in ("orders", "members", "order_lines"):
         if key in cfg and (not isinstance(cfg[key], str) or not cfg[key].strip()):
             raise ConfigError(_('{where}.{key} must be a path or table:NAME').format(where=where, key=key))
     conf = cfg.get("conf", {})
@@ -75,7 +77,8 @@ def engine_config(settings: "Settings") -> EngineConfig:
         raise ConfigError(_('{where}.conf must be a table of Spark settings').format(where=where))
     if kind == "spark" and not cfg.get("orders"):
         raise ConfigError(_('{where}.orders must say where the orders live (a Parquet folder or table:NAME) when engine.kind is spark; `siyu export lake DIR` writes one from the store').format(where=where))
-    return EngineConfig(kind, master, cfg.get("orders"), cfg.get("members"), fmt, {str(k): str(v) for k, v in conf.items()})
+    return EngineConfig(kind, master, cfg.get("orders"), cfg.get("members"), cfg.get("order_lines"), fmt,
+                        {str(k): str(v) for k, v in conf.items()})
 
 
 def check_spark_available(master: str = "local[*]") -> None:
@@ -118,8 +121,13 @@ def spark_session(master: str, timezone: str, conf: Mapping[str, str] | None = N
             session.sparkContext.setLogLevel("ERROR")
         return session
     except Exception as exc:  # the JVM did not start, or the master cannot be reached
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(_('cannot start Spark at {master}: {value}').format(master=master, value=first[:300])) from None
+        raise ConfigError(_('cannot start Spark at {master}: {value}').format(master=master, value=_first_line(exc))) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of an error (Spark's run to pages), at most 300 characters."""
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
 
 
 def register_source(spark, view: str, source: str, fmt: str, root) -> None:
@@ -162,9 +170,14 @@ class SparkRunner:
     def __init__(self, settings: "Settings", cfg: EngineConfig):
         self.cfg = cfg
         self.spark = spark_session(cfg.master, settings.timezone, cfg.conf)
-        register_source(self.spark, "orders", cfg.orders, cfg.format, settings.root)
-        if cfg.members:
-            register_source(self.spark, "members", cfg.members, cfg.format, settings.root)
+        for view in ("orders", "members", "order_lines"):
+            source = getattr(cfg, view)
+            if source:
+                try:
+                    register_source(self.spark, view, source, cfg.format, settings.root)
+                except Exception as exc:  # a path that is not there, a table the catalog does not know
+                    raise ConfigError(_('engine.{view} = {source!r}: Spark cannot read it: {value}').format(
+                        view=view, source=source, value=_first_line(exc))) from None
 
     def table(self, con, table: str, name: str, params: Mapping[str, Any], **chosen: Any) -> int:
         """Run query ``name`` on Spark and land its rows in DuckDB TEMP TABLE ``table``."""

@@ -14,6 +14,9 @@ Specs (one string, as typed after ``--audience``):
 ``all``                    every member (or every group / staff member for those channels)
 ``clv:p_alive<0.3``        members of the newest ``siyu clv`` fit meeting every condition (``,`` = and) on
                            p_alive, purchases_30d, purchases_90d, expected_spend, clv (ops < <= > >= =)
+``bought:category=茶叶,within=90d,times>=2``  members by purchase history (sku=, category=, product=,
+                           product~, within=Nd, since=DAY, times>=N, spend>=X, ``,`` = and; ``bought:any``):
+                           query ``audience/bought``, on Spark with ``[engine] kind = "spark"`` (push/purchases.py)
 ``sop:PLAYBOOK[:STEP]``    members with that SOP step due now (from plan.due_messages)
 ``plan:PLAYBOOK[:SLOT]``   groups with that plan slot due now
 ``guides:<member spec>``   (app channel) the guides who own the members of another spec
@@ -185,12 +188,18 @@ def resolve(con, settings, spec: str, channel: str, *, now: datetime | None = No
         if kind != "member":
             raise UsageError(_('clv: audiences select members (use the customer channel)'))
         return _clv(con, spec, rest)
+    if head == "bought":
+        if kind != "member":
+            raise UsageError(_('bought: audiences select members (use the customer channel)'))
+        from siyu_cli.push.purchases import bought_ids
+
+        return Audience(spec, kind, "SELECT unnest(?::VARCHAR[]) AS id", [bought_ids(con, settings, rest, now=now)])
     if head in ("sop", "plan"):
         return _due(settings, spec, head, rest, kind, now)
     if head == "guides" and kind == "staff":
         return _guides(spec, resolve(con, settings, rest, "customer", now=now))
     raise UsageError(
-        _('unknown audience {spec!r} for the {channel} channel (segment:ID[@SNAPSHOT], tag:TAG, store:NAME, sql:SELECT…, list:IDS|@FILE, all, clv:p_alive<0.3, sop:PLAYBOOK[:STEP], plan:PLAYBOOK[:SLOT])').format(spec=spec, channel=channel)
+        _('unknown audience {spec!r} for the {channel} channel (segment:ID[@SNAPSHOT], tag:TAG, store:NAME, sql:SELECT…, list:IDS|@FILE, all, clv:p_alive<0.3, bought:category=…, sop:PLAYBOOK[:STEP], plan:PLAYBOOK[:SLOT])').format(spec=spec, channel=channel)
     )
 
 
