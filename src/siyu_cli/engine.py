@@ -27,7 +27,7 @@ import shutil
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
-from siyu_cli.errors import ConfigError
+from siyu_cli.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
     from siyu_cli.config import Settings
@@ -206,3 +206,98 @@ def spark_runner(settings: "Settings") -> SparkRunner | None:
     """A :class:`SparkRunner` when [engine] kind is spark, else None (run on DuckDB)."""
     cfg = engine_config(settings)
     return SparkRunner(settings, cfg) if cfg.spark else None
+
+
+# ---------------------------------------------------------------- an analyst's query on the lake (sql: audiences)
+
+#: the lake's views a query may name, each when [engine] says where it lives
+LAKE_VIEWS = ("orders", "members", "order_lines")
+#: functions sqlglot passes through by name that mean the same on DuckDB and Spark (every other unknown one is refused)
+SPARK_SAME_FUNCTIONS = frozenset({"now"})
+
+
+def lake_query(query: str, cfg: EngineConfig, *, what: str) -> str | None:
+    """An analyst's DuckDB-dialect query as Spark SQL when it reads the lake, else None (it reads the store only).
+
+    The query is parsed with sqlglot: exactly one statement, a query (no DDL, DML, ``SET``…). It runs on Spark
+    when the tables it names are the lake's views (``orders`` and, where [engine] sets them, ``members`` and
+    ``order_lines``); a query that names none of them runs on the store as before. Refused with one line: a query
+    joining lake and store tables (no engine holds both), a table named with a schema, a path or a table function
+    (Spark reads ``parquet.`/path``` and the catalog's tables: only the views are allowed), a function sqlglot does
+    not know (Spark's ``reflect`` and ``java_method`` call Java), or a query sqlglot cannot read.
+    """
+    import sqlglot
+    from sqlglot import exp
+
+    lake = {v for v in LAKE_VIEWS if getattr(cfg, v)}
+    try:
+        trees = [t for t in sqlglot.parse(query, read="duckdb") if t is not None]
+    except sqlglot.errors.SqlglotError as exc:
+        if not re.search(r"\b(" + "|".join(sorted(lake)) + r")\b", query, re.I):
+            return None  # names no lake table: the store's own checks run it or say why not
+        raise UsageError(_('{what}: cannot read the query to run it on Spark: {value}').format(
+            what=what, value=_first_line(exc))) from None
+    if len(trees) != 1:
+        raise UsageError(_('{what} runs exactly one statement; this text has {len}').format(what=what, len=len(trees)))
+    tree = trees[0]
+    ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
+    tables = list(tree.find_all(exp.Table))
+    named = {t.name.lower() for t in tables if isinstance(t.this, exp.Identifier) and not t.args.get("db")} - ctes
+    if not named & lake:
+        return None  # the store's tables only: DuckDB, read-only and locked down (siyu_cli.analyst)
+    if not isinstance(tree, exp.Query):
+        raise UsageError(_('{what} is read-only: one SELECT').format(what=what))
+    if named - lake:
+        raise UsageError(_('{what} reads {lake} from the lake (engine.kind = "spark") and {store} from the store: one query '
+                           'cannot join them; use the lake\'s tables only ({views})').format(
+            what=what, lake=", ".join(sorted(named & lake)), store=", ".join(sorted(named - lake)),
+            views=", ".join(sorted(lake))))
+    for t in tables:
+        if not isinstance(t.this, exp.Identifier) or t.args.get("db") or t.args.get("catalog"):
+            raise UsageError(_('{what}: on Spark a query reads the lake\'s tables by name ({views}), not {table}').format(
+                what=what, views=", ".join(sorted(lake)), table=t.sql(dialect="duckdb")))
+    for f in tree.find_all(exp.Anonymous):
+        if f.name.lower() in SPARK_SAME_FUNCTIONS:
+            continue
+        raise UsageError(_('{what}: {name}() cannot run on Spark (a function siyu does not know on both engines)').format(
+            what=what, name=f.name))
+    return tree.sql(dialect="spark")
+
+
+def collect_column(runner: "SparkRunner", text: str, column: str, *, what: str, cap: int,
+                   timeout: float | None) -> list[str]:
+    """The distinct non-null values of ``column`` of Spark query ``text``, at most ``cap`` of them (more is an error,
+    not a cut: an audience is all of its members or none), within ``timeout`` seconds (the job is cancelled)."""
+    import threading
+
+    spark = runner.spark
+    try:
+        df = spark.sql(text)
+        columns = list(df.columns)
+    except Exception as exc:  # Spark's analysis: an unknown column, a type error
+        raise UsageError(_('{what}: Spark cannot run it: {value}').format(what=what, value=_first_line(exc))) from None
+    if column not in columns:
+        raise UsageError(_('{what}: the query must return a {column} column (it returns {value})').format(
+            what=what, column=column, value=', '.join(columns) or 'nothing'))
+    stopped = threading.Event()
+    if runner.cfg.master.startswith("sc://"):
+        cancel = spark.interruptAll
+    else:
+        spark.sparkContext.setJobGroup("siyu-query", what, interruptOnCancel=True)
+        cancel = lambda: spark.sparkContext.cancelJobGroup("siyu-query")  # noqa: E731
+    timer = threading.Timer(timeout, lambda: (stopped.set(), cancel())) if timeout else None
+    if timer:
+        timer.daemon = True
+        timer.start()
+    try:
+        rows = df.select(column).where(f"`{column}` IS NOT NULL").distinct().limit(cap + 1).collect()
+    except Exception as exc:
+        if stopped.is_set():
+            raise UsageError(_('{what}: the query was stopped after {timeout:g} s').format(what=what, timeout=timeout)) from None
+        raise UsageError(_('{what}: Spark cannot run it: {value}').format(what=what, value=_first_line(exc))) from None
+    finally:
+        if timer:
+            timer.cancel()
+    if len(rows) > cap:
+        raise UsageError(_('{what}: the query returns more than {cap} ids').format(what=what, cap=cap))
+    return [str(r[0]) for r in rows]
