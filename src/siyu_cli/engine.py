@@ -1,8 +1,10 @@
 """Where siyu's heavy SQL runs: ``[engine]`` in siyu.toml — DuckDB (default) or Apache Spark.
 
-Only the order scans go to Spark (queries segment/buyers, segment/excluded, clv/summary, report/history, from
-:mod:`siyu_cli.sql`, transpiled by sqlglot); their results (one row per buyer) come back into the DuckDB
-store's connection as TEMP tables through Arrow, so scoring, snapshots, diff, push and plan are unchanged.
+Only the order scans go to Spark (queries segment/buyers, segment/excluded, clv/summary, report/history,
+report/orders_window and audience/bought, from :mod:`siyu_cli.sql`, transpiled by sqlglot, and ``sql:``
+audiences over the lake's tables, :func:`lake_query`); their results (one row per buyer, the ids of an audience)
+come back into the DuckDB store's connection as TEMP tables through Arrow, or as lists of ids, so scoring,
+snapshots, diff, push and plan are unchanged.
 
 .. code-block:: toml
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from datetime import date
 from decimal import Decimal
 
@@ -645,5 +646,11 @@ def test_sql_audiences_over_the_lake_run_on_spark_with_the_same_members(spark, d
         monkeypatch.setattr(audiences, "SPARK_ID_CAP", 3)
         with pytest.raises(UsageError, match="returns more than 3 ids"):
             audiences.resolve(None, on_spark, "sql:" + LAKE_SQL[1], "customer")
+        monkeypatch.setattr("siyu_cli.analyst.DEFAULT_TIMEOUT", 3)  # the time budget cancels Spark's jobs
+        began = time.monotonic()
+        with pytest.raises(UsageError, match="the query was stopped after 3 s"):
+            audiences.resolve(None, on_spark, "sql:SELECT a.member_id FROM orders a, orders b, orders c "
+                                              "WHERE a.net_amount + b.net_amount = c.net_amount + 0.001", "customer")
+        assert time.monotonic() - began < 60
     finally:
         _without_engine(settings)
