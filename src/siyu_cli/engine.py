@@ -244,20 +244,20 @@ def lake_query(query: str, cfg: EngineConfig, *, what: str) -> str | None:
     tree = trees[0]
     ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
     tables = list(tree.find_all(exp.Table))
-    named = {t.name.lower() for t in tables if isinstance(t.this, exp.Identifier) and not t.args.get("db")} - ctes
+    named = {t.name.lower() for t in tables if isinstance(t.this, exp.Identifier)} - ctes  # main.orders too
     if not named & lake:
         return None  # the store's tables only: DuckDB, read-only and locked down (siyu_cli.analyst)
     if not isinstance(tree, exp.Query):
         raise UsageError(_('{what} is read-only: one SELECT').format(what=what))
+    for t in tables:
+        if not isinstance(t.this, exp.Identifier) or t.args.get("db") or t.args.get("catalog"):
+            raise UsageError(_('{what}: on Spark a query reads the lake\'s tables by name ({views}), not {table}').format(
+                what=what, views=", ".join(sorted(lake)), table=t.sql(dialect="duckdb")))
     if named - lake:
         raise UsageError(_('{what} reads {lake} from the lake (engine.kind = "spark") and {store} from the store: one query '
                            'cannot join them; use the lake\'s tables only ({views})').format(
             what=what, lake=", ".join(sorted(named & lake)), store=", ".join(sorted(named - lake)),
             views=", ".join(sorted(lake))))
-    for t in tables:
-        if not isinstance(t.this, exp.Identifier) or t.args.get("db") or t.args.get("catalog"):
-            raise UsageError(_('{what}: on Spark a query reads the lake\'s tables by name ({views}), not {table}').format(
-                what=what, views=", ".join(sorted(lake)), table=t.sql(dialect="duckdb")))
     for f in tree.find_all(exp.Anonymous):
         if f.name.lower() in SPARK_SAME_FUNCTIONS:
             continue

@@ -120,6 +120,7 @@ LAKE = 'kind = "spark"\norders = "lake/orders"\n'
      "reads the lake's tables by name (orders), not parquet"),
     ("SELECT member_id FROM read_parquet('x.parquet') JOIN orders USING (member_id)", "not READ_PARQUET"),
     ("SELECT member_id FROM orders UNION SELECT member_id FROM dw.salaries", "not dw.salaries"),
+    ("SELECT member_id FROM main.orders", "not main.orders"),  # not the store's orders by another name
     ("DELETE FROM orders RETURNING member_id", "is read-only: one SELECT"),
     ("SELECT member_id FROM orders; DELETE FROM optouts", "runs exactly one statement; this text has 2"),
     ("SELECT member_id FROM orders) AS q); DELETE FROM optouts; SELECT (1", "cannot read the query to run it on Spark"),
