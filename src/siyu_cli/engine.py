@@ -123,10 +123,10 @@ def spark_session(master: str, timezone: str, conf: Mapping[str, str] | None = N
             session.sparkContext.setLogLevel("ERROR")
         return session
     except Exception as exc:  # the JVM did not start, or the master cannot be reached
-        raise ConfigError(_('cannot start Spark at {master}: {value}').format(master=master, value=_first_line(exc))) from None
+        raise ConfigError(_('cannot start Spark at {master}: {value}').format(master=master, value=first_line(exc))) from None
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     """The first line of an error (Spark's run to pages), at most 300 characters."""
     text = str(exc).strip()
     return (text.splitlines()[0] if text else type(exc).__name__)[:300]
@@ -179,7 +179,7 @@ class SparkRunner:
                     register_source(self.spark, view, source, cfg.format, settings.root)
                 except Exception as exc:  # a path that is not there, a table the catalog does not know
                     raise ConfigError(_('engine.{view} = {source!r}: Spark cannot read it: {value}').format(
-                        view=view, source=source, value=_first_line(exc))) from None
+                        view=view, source=source, value=first_line(exc))) from None
 
     def table(self, con, table: str, name: str, params: Mapping[str, Any], **chosen: Any) -> int:
         """Run query ``name`` on Spark and land its rows in DuckDB TEMP TABLE ``table``."""
@@ -238,7 +238,7 @@ def lake_query(query: str, cfg: EngineConfig, *, what: str) -> str | None:
         if not re.search(r"\b(" + "|".join(sorted(lake)) + r")\b", query, re.I):
             return None  # names no lake table: the store's own checks run it or say why not
         raise UsageError(_('{what}: cannot read the query to run it on Spark: {value}').format(
-            what=what, value=_first_line(exc))) from None
+            what=what, value=first_line(exc))) from None
     if len(trees) != 1:
         raise UsageError(_('{what} runs exactly one statement; this text has {len}').format(what=what, len=len(trees)))
     tree = trees[0]
@@ -277,7 +277,7 @@ def collect_column(runner: "SparkRunner", text: str, column: str, *, what: str, 
         df = spark.sql(text)
         columns = list(df.columns)
     except Exception as exc:  # Spark's analysis: an unknown column, a type error
-        raise UsageError(_('{what}: Spark cannot run it: {value}').format(what=what, value=_first_line(exc))) from None
+        raise UsageError(_('{what}: Spark cannot run it: {value}').format(what=what, value=first_line(exc))) from None
     if column not in columns:
         raise UsageError(_('{what}: the query must return a {column} column (it returns {value})').format(
             what=what, column=column, value=', '.join(columns) or 'nothing'))
@@ -287,19 +287,27 @@ def collect_column(runner: "SparkRunner", text: str, column: str, *, what: str, 
     else:
         spark.sparkContext.setJobGroup("siyu-query", what, interruptOnCancel=True)
         cancel = lambda: spark.sparkContext.cancelJobGroup("siyu-query")  # noqa: E731
-    timer = threading.Timer(timeout, lambda: (stopped.set(), cancel())) if timeout else None
+    done = threading.Event()
+
+    def watchdog() -> None:  # cancels every second once the budget is spent: a plan starts jobs one after another
+        if done.wait(timeout):
+            return
+        stopped.set()
+        while not done.is_set():
+            cancel()
+            done.wait(1)
+
+    timer = threading.Thread(target=watchdog, name="siyu-spark-deadline", daemon=True) if timeout else None
     if timer:
-        timer.daemon = True
         timer.start()
     try:
         rows = df.select(column).where(f"`{column}` IS NOT NULL").distinct().limit(cap + 1).collect()
     except Exception as exc:
         if stopped.is_set():
             raise UsageError(_('{what}: the query was stopped after {timeout:g} s').format(what=what, timeout=timeout)) from None
-        raise UsageError(_('{what}: Spark cannot run it: {value}').format(what=what, value=_first_line(exc))) from None
+        raise UsageError(_('{what}: Spark cannot run it: {value}').format(what=what, value=first_line(exc))) from None
     finally:
-        if timer:
-            timer.cancel()
+        done.set()
     if len(rows) > cap:
         raise UsageError(_('{what}: the query returns more than {cap} ids').format(what=what, cap=cap))
     return [str(r[0]) for r in rows]

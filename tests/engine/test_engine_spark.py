@@ -576,6 +576,7 @@ def test_bought_audiences_give_identical_members_on_duckdb_and_spark(spark, data
     the orders and order lines read from the lake (no store connection given), the same members as on DuckDB."""
     from siyu_cli.config import load_settings
     from siyu_cli.engine import register_source
+    from siyu_cli.errors import DataError
     from siyu_cli.push.purchases import bought_ids
     from siyu_cli.store import open_store
 
@@ -598,10 +599,18 @@ def test_bought_audiences_give_identical_members_on_duckdb_and_spark(spark, data
         _engine_toml(settings, lake)
         text = settings.config_file.read_text(encoding="utf-8")
         settings.config_file.write_text(text + f'order_lines = "{tmp_path / "order_lines"}"\n', encoding="utf-8")
+        bad = tmp_path / "bad_lines"  # a lake whose order lines lack the refunds: one line, not a traceback
+        bad.mkdir()
+        con.execute(f"COPY (SELECT source, order_id, category, amount FROM order_lines) TO '{bad / 'x.parquet'}' "
+                    "(FORMAT parquet)")
         try:
             on_spark = load_settings(settings.root, env={})
             spec = "category=茶叶,since=" + date(as_of.year, 1, 1).isoformat() + ",times>=2"
             lake_ids = sorted(bought_ids(None, on_spark, spec))  # None: it must not read the store
+            settings.config_file.write_text(settings.config_file.read_text(encoding="utf-8").replace(
+                str(tmp_path / "order_lines"), str(bad)), encoding="utf-8")
+            with pytest.raises(DataError, match="bought: Spark cannot run it over the lake .*refund_amount"):
+                bought_ids(None, load_settings(settings.root, env={}), spec)
         finally:
             _without_engine(settings)
         assert lake_ids and lake_ids == sorted(bought_ids(con, settings, spec))
@@ -649,8 +658,10 @@ def test_sql_audiences_over_the_lake_run_on_spark_with_the_same_members(spark, d
         monkeypatch.setattr("siyu_cli.analyst.DEFAULT_TIMEOUT", 3)  # the time budget cancels Spark's jobs
         began = time.monotonic()
         with pytest.raises(UsageError, match="the query was stopped after 3 s"):
-            audiences.resolve(None, on_spark, "sql:SELECT a.member_id FROM orders a, orders b, orders c "
-                                              "WHERE a.net_amount + b.net_amount = c.net_amount + 0.001", "customer")
+            # a non-equi join of four copies of the orders: no hash join shortcut, minutes of work at least
+            audiences.resolve(None, on_spark, "sql:SELECT a.member_id FROM orders a, orders b, orders c, orders d "
+                                              "WHERE a.net_amount + b.net_amount + c.net_amount < d.net_amount - 1e9",
+                              "customer")
         assert time.monotonic() - began < 60
     finally:
         _without_engine(settings)

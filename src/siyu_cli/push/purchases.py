@@ -28,7 +28,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from siyu_cli.errors import ConfigError, UsageError
+from siyu_cli.errors import ConfigError, DataError, UsageError
 from siyu_cli.i18n import _
 
 QUERY = "audience/bought"
@@ -134,6 +134,12 @@ def bought_ids(con, settings, rest: str, *, now: datetime | None = None) -> list
         raise ConfigError(_('{file}: engine.order_lines must say where the order lines live (a Parquet folder or '
                             'table:NAME) for a bought: audience on a product, SKU or category; `siyu export lake DIR` '
                             'writes DIR/order_lines').format(file=settings.config_file))
-    from siyu_cli.engine import SparkRunner
+    from siyu_cli.engine import SparkRunner, first_line
 
-    return [str(r[0]) for r in SparkRunner(settings, cfg).rows(QUERY, params, **choices)]
+    runner = SparkRunner(settings, cfg)
+    try:
+        rows = runner.rows(QUERY, params, **choices)
+    except Exception as exc:  # the lake's tables lack a column the query reads, or have another type
+        raise DataError(_('bought: Spark cannot run it over the lake ({value}); the lake needs the store\'s columns '
+                          '(docs/scale.md)').format(value=first_line(exc))) from None
+    return [str(r[0]) for r in rows]
