@@ -50,7 +50,7 @@ def _attachments(links: list[str], images: list[Path], minis: list[str]) -> list
 def create_cmd(
     ctx: typer.Context,
     channel: str = typer.Option("customer", "--channel", "-c", help=N_("customer | group | app | robot")),
-    audience: str = typer.Option("", "--audience", "-a", help=N_("segment:A[@SNAP], tag:T, store:S, sql:SELECT…, list:IDS|@FILE, all, sop:PB[:STEP], plan:PB[:SLOT]")),
+    audience: str = typer.Option("", "--audience", "-a", help=N_("segment:A[@SNAP], tag:T, store:S, bought:category=C[,within=90d,times>=2,spend>=X], clv:…, sql:SELECT…, list:IDS|@FILE, all, sop:PB[:STEP], plan:PB[:SLOT]")),
     text: Optional[str] = typer.Option(None, "--text", "-t", help=N_("Message text (a Jinja2 template, e.g. '{{ name }}，你好').")),
     template_file: Optional[Path] = typer.Option(None, "--template-file", help=N_("Read the message template from a file.")),
     name: Optional[str] = typer.Option(None, "--name", help=N_("A name for people.")),
