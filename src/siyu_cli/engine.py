@@ -216,6 +216,8 @@ def spark_runner(settings: "Settings") -> SparkRunner | None:
 LAKE_VIEWS = ("orders", "members", "order_lines")
 #: functions sqlglot passes through by name that mean the same on DuckDB and Spark (every other unknown one is refused)
 SPARK_SAME_FUNCTIONS = frozenset({"now"})
+#: seconds a spent time budget keeps cancelling a Spark job before siyu stops waiting for it
+CANCEL_GRACE = 10.0
 
 
 def lake_query(query: str, cfg: EngineConfig, *, what: str) -> str | None:
@@ -271,6 +273,7 @@ def collect_column(runner: "SparkRunner", text: str, column: str, *, what: str, 
     """The distinct non-null values of ``column`` of Spark query ``text``, at most ``cap`` of them (more is an error,
     not a cut: an audience is all of its members or none), within ``timeout`` seconds (the job is cancelled)."""
     import threading
+    import time
 
     spark = runner.spark
     try:
@@ -281,33 +284,37 @@ def collect_column(runner: "SparkRunner", text: str, column: str, *, what: str, 
     if column not in columns:
         raise UsageError(_('{what}: the query must return a {column} column (it returns {value})').format(
             what=what, column=column, value=', '.join(columns) or 'nothing'))
-    stopped = threading.Event()
-    if runner.cfg.master.startswith("sc://"):
-        cancel = spark.interruptAll
-    else:
-        spark.sparkContext.setJobGroup("siyu-query", what, interruptOnCancel=True)
-        cancel = lambda: spark.sparkContext.cancelJobGroup("siyu-query")  # noqa: E731
+    connect = runner.cfg.master.startswith("sc://")
+    cancel = spark.interruptAll if connect else lambda: spark.sparkContext.cancelJobGroup("siyu-query")
+    outcome: dict[str, object] = {}
     done = threading.Event()
 
-    def watchdog() -> None:  # cancels every second once the budget is spent: a plan starts jobs one after another
-        if done.wait(timeout):
-            return
-        stopped.set()
-        while not done.is_set():
+    def run() -> None:  # the job group is per thread (pyspark pins Python threads to JVM threads): set it here
+        try:
+            if not connect:
+                spark.sparkContext.setJobGroup("siyu-query", what, interruptOnCancel=True)
+            outcome["rows"] = df.select(column).where(f"`{column}` IS NOT NULL").distinct().limit(cap + 1).collect()
+        except Exception as exc:  # noqa: BLE001 - reported below, in the caller's thread
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=run, name="siyu-spark-query", daemon=True)
+    worker.start()
+    finished = done.wait(timeout) if timeout else done.wait()
+    if not finished:
+        # Spark cancels a job's tasks, but a task inside one generated loop (a nested-loop join) never looks at
+        # the cancel: so cancel every second for a grace period, then give up on the job and report the budget;
+        # the job dies with this process (the JVM exits when its Python driver does)
+        deadline = time.monotonic() + CANCEL_GRACE
+        while not done.is_set() and time.monotonic() < deadline:
             cancel()
             done.wait(1)
-
-    timer = threading.Thread(target=watchdog, name="siyu-spark-deadline", daemon=True) if timeout else None
-    if timer:
-        timer.start()
-    try:
-        rows = df.select(column).where(f"`{column}` IS NOT NULL").distinct().limit(cap + 1).collect()
-    except Exception as exc:
-        if stopped.is_set():
-            raise UsageError(_('{what}: the query was stopped after {timeout:g} s').format(what=what, timeout=timeout)) from None
-        raise UsageError(_('{what}: Spark cannot run it: {value}').format(what=what, value=first_line(exc))) from None
-    finally:
-        done.set()
+        raise UsageError(_('{what}: the query was stopped after {timeout:g} s').format(what=what, timeout=timeout))
+    if "error" in outcome:
+        raise UsageError(_('{what}: Spark cannot run it: {value}').format(
+            what=what, value=first_line(outcome["error"]))) from None
+    rows = outcome["rows"]
     if len(rows) > cap:
         raise UsageError(_('{what}: the query returns more than {cap} ids').format(what=what, cap=cap))
     return [str(r[0]) for r in rows]
