@@ -51,7 +51,8 @@ if variant == "nopk":  # the staging table without its primary key, plain INSERT
     _insert = W._insert
     W._insert = lambda con, table, batch_id, rows, fields, verb="INSERT": _insert(con, table, batch_id, rows, fields, "INSERT")
 SQL = {"nockpt": ["SET checkpoint_threshold = '100GB'", "PRAGMA disable_checkpoint_on_shutdown"],
-       "memlimit": ["SET memory_limit = '64MB'"]}
+       "memlimit": ["SET memory_limit = '64MB'"], "threads1": ["SET threads = 1"],
+       "lim128t1": ["SET memory_limit = '128MB'", "SET threads = 1"]}
 if variant in SQL or variant == "ckpteach":
     import contextlib, siyu_cli.store as S
     _open = S.open_store

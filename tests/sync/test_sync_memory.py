@@ -50,6 +50,27 @@ def test_a_merge_phase_out_of_the_default_memory_limit_runs_again_one_step_up_th
     assert r.counts["contacts"]["added"] == len(sb.state.live_relations())
 
 
+def test_a_staging_write_out_of_its_small_memory_limit_rolls_back_and_runs_again_one_step_up(settings, sb, monkeypatch):
+    import duckdb
+
+    monkeypatch.setattr(wecom_mod, "STAGE_LIMITS", ("1MB", "128MB"))  # 1MB: too small for a write of pages
+    ran_out = []
+    real = wecom_mod._Stage._commit
+
+    def spy(self, con, table, rows, fields):
+        try:
+            return real(self, con, table, rows, fields)
+        except duckdb.OutOfMemoryException:
+            ran_out.append(table)
+            raise
+
+    monkeypatch.setattr(wecom_mod._Stage, "_commit", spy)
+    r = sync_wecom(settings, client=make_client(sb, settings), activity=False)
+    assert "wecom_sync_contacts" in ran_out  # the contact pages' writes ran out of 1MB and ran again under 128MB
+    assert store_state(settings) == sandbox_state(sb)  # the rolled-back attempts left nothing twice
+    assert r.counts["contacts"]["added"] == len(sb.state.live_relations())
+
+
 def test_a_merge_killed_between_phases_resumes_at_the_first_phase_not_committed(settings, sb, monkeypatch):
     real = merge_mod._phase
     done = []

@@ -30,6 +30,10 @@ CHECKPOINT_ROWS = 5000  # staged rows per store write
 #: holds several times its size at once, so a whole checkpoint in one statement set the fetch's memory peak
 INSERT_ROWS = 1000
 CHECKPOINT_SECONDS = 2.0
+#: DuckDB memory limits of a staging write (one thread), the first it fits in. The store checkpoints after each
+#: write; the checkpoint that completes one of the staging table's row groups (122,880 rows) kept every block it
+#: touched in the buffer pool, which grew with the rows already staged (+40-60 MB at 250k), unless the pool is small
+STAGE_LIMITS = ("16MB", "128MB", "512MB", "2GB")
 
 CONTACT_FIELDS = {
     "external_userid": "VARCHAR", "staff_userid": "VARCHAR", "name": "VARCHAR", "type": "INTEGER",
@@ -112,6 +116,30 @@ def contact_row(item: dict) -> dict:
     }
 
 
+def _under_limits(con, start: int, work: Callable[[], Any], rollback: bool = False) -> int:
+    """Run ``work`` under the first of :data:`STAGE_LIMITS` from ``start`` it fits in; the index of that limit.
+
+    Out of memory (or unable to set a limit that low), it rolls back (``rollback``) and tries the next limit; out of
+    the last one, the error propagates.
+    """
+    import duckdb
+
+    for n in range(start, len(STAGE_LIMITS)):
+        try:
+            con.execute(f"SET memory_limit = '{STAGE_LIMITS[n]}'")
+            work()
+            return n
+        except duckdb.OutOfMemoryException:
+            if rollback:
+                try:
+                    con.execute("ROLLBACK")
+                except duckdb.TransactionException:  # it ran out before BEGIN or in COMMIT: nothing is open
+                    pass
+            if n == len(STAGE_LIMITS) - 1:
+                raise
+    raise AssertionError("unreachable: STAGE_LIMITS is empty")
+
+
 class _Stage:
     """The running sync's row in wecom_sync_runs and its staging writes (short store connections)."""
 
@@ -122,18 +150,25 @@ class _Stage:
 
     def write(self, table: str | None = None, rows: list[dict] | None = None, fields: dict | None = None,
               **progress: Any) -> None:
+        """``rows`` and the progress in one transaction, then the store's checkpoint, both under :data:`STAGE_LIMITS`."""
         from siyu_cli.store import open_store
 
         self.progress.update(progress)
         with open_store(self.settings) as con:
-            con.execute("BEGIN TRANSACTION")
-            if table == "wecom_sync_groups" and rows and "members" in rows[0]:
-                _insert_groups(con, self.batch_id, rows)
-            elif table and rows:
-                _insert(con, table, self.batch_id, rows, fields or {})
-            con.execute("UPDATE wecom_sync_runs SET progress = ? WHERE batch_id = ?",
-                        [json.dumps(self.progress), self.batch_id])
-            con.execute("COMMIT")
+            con.execute("SET threads = 1")
+            step = _under_limits(con, 0, lambda: self._commit(con, table, rows, fields), rollback=True)
+            # committed; the checkpoint runs under the same limit or a higher one (lowering one fails once buffers are held)
+            _under_limits(con, step, lambda: con.execute("CHECKPOINT"))
+
+    def _commit(self, con, table: str | None, rows: list[dict] | None, fields: dict | None) -> None:
+        con.execute("BEGIN TRANSACTION")
+        if table == "wecom_sync_groups" and rows and "members" in rows[0]:
+            _insert_groups(con, self.batch_id, rows)
+        elif table and rows:
+            _insert(con, table, self.batch_id, rows, fields or {})
+        con.execute("UPDATE wecom_sync_runs SET progress = ? WHERE batch_id = ?",
+                    [json.dumps(self.progress), self.batch_id])
+        con.execute("COMMIT")
 
 
 def _start(settings, now: dt.datetime) -> tuple[str, dict, list[str] | None, bool]:
