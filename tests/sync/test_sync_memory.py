@@ -71,6 +71,26 @@ def test_a_staging_write_out_of_its_small_memory_limit_rolls_back_and_runs_again
     assert r.counts["contacts"]["added"] == len(sb.state.live_relations())
 
 
+def test_a_relation_staged_again_replaces_its_row_in_the_keyless_staging(settings):
+    from siyu_cli.store import open_store
+
+    with open_store(settings) as con:
+        con.execute("INSERT INTO wecom_sync_runs (batch_id, status, progress, started_at) VALUES ('b', 'running', '{}', now())")
+
+    def rel(ext, staff, remark):
+        return {**dict.fromkeys(wecom_mod.CONTACT_FIELDS), "external_userid": ext, "staff_userid": staff,
+                "remark": remark, "remark_mobiles": [], "tag_ids": []}
+
+    stage = wecom_mod._Stage(settings, "b", {})
+    stage.write("wecom_sync_contacts", [rel("wm1", "g1", "a"), rel("wm2", "g1", "a")], wecom_mod.CONTACT_FIELDS)
+    # a page fetched again after a kill, holding one relation twice (the later one wins) and a new one
+    stage.write("wecom_sync_contacts", [rel("wm1", "g1", "b"), rel("wm1", "g2", "c"), rel("wm1", "g1", "d")],
+                wecom_mod.CONTACT_FIELDS, cursor="x")
+    assert q(settings, "SELECT external_userid, staff_userid, remark FROM wecom_sync_contacts ORDER BY 1, 2") == [
+        ("wm1", "g1", "d"), ("wm1", "g2", "c"), ("wm2", "g1", "a")]
+    assert q(settings, "SELECT progress FROM wecom_sync_runs WHERE batch_id = 'b'") == [('{"cursor": "x"}',)]
+
+
 def test_a_merge_killed_between_phases_resumes_at_the_first_phase_not_committed(settings, sb, monkeypatch):
     real = merge_mod._phase
     done = []

@@ -88,6 +88,17 @@ def _insert(con, table: str, batch_id: str, rows: list[dict], fields: dict[str, 
                     [batch_id, data, shape])
 
 
+def _replace_contacts(con, batch_id: str, rows: list[dict]) -> None:
+    """Relations into wecom_sync_contacts, replacing the staged rows of the same (external_userid, staff_userid):
+    the table has no key (migration 314), so a page fetched again after a kill deletes its rows first."""
+    rows = list({(r["external_userid"], r["staff_userid"]): r for r in rows}.values())  # a relation twice: the last
+    con.execute("""DELETE FROM wecom_sync_contacts t
+                   USING (SELECT unnest(?::VARCHAR[]) AS e, unnest(?::VARCHAR[]) AS s) k
+                   WHERE t.batch_id = ? AND t.external_userid = k.e AND t.staff_userid = k.s""",
+                [[r["external_userid"] for r in rows], [r["staff_userid"] for r in rows], batch_id])
+    _insert(con, "wecom_sync_contacts", batch_id, rows, CONTACT_FIELDS, verb="INSERT")
+
+
 def _insert_groups(con, batch_id: str, groups: list[dict]) -> None:
     """Fetched groups into wecom_sync_groups and their members, one row each, into wecom_sync_group_members
     (a group fetched again after a kill replaces its rows)."""
@@ -164,6 +175,8 @@ class _Stage:
         con.execute("BEGIN TRANSACTION")
         if table == "wecom_sync_groups" and rows and "members" in rows[0]:
             _insert_groups(con, self.batch_id, rows)
+        elif table == "wecom_sync_contacts" and rows:
+            _replace_contacts(con, self.batch_id, rows)
         elif table and rows:
             _insert(con, table, self.batch_id, rows, fields or {})
         con.execute("UPDATE wecom_sync_runs SET progress = ? WHERE batch_id = ?",
