@@ -4,24 +4,9 @@
 -- each write touches all of it): from about 40,000 staged relations the writes no longer fit the 16 MB they run
 -- under, and the fetch's peak grew with the corp. A re-fetched page still replaces its rows: the sync deletes the
 -- rows of the write's (external_userid, staff_userid) keys before it inserts them, in the same transaction.
-CREATE TABLE wecom_sync_contacts_keyless (
-    batch_id         VARCHAR NOT NULL,
-    external_userid  VARCHAR NOT NULL,
-    staff_userid     VARCHAR NOT NULL,
-    name             VARCHAR,
-    type             INTEGER,
-    gender           INTEGER,
-    unionid          VARCHAR,
-    corp_name        VARCHAR,
-    remark           VARCHAR,
-    description      VARCHAR,
-    remark_mobiles   VARCHAR[],
-    createtime       BIGINT,
-    add_way          INTEGER,
-    state            VARCHAR,
-    oper_userid      VARCHAR,
-    tag_ids          VARCHAR[]
-);
-INSERT INTO wecom_sync_contacts_keyless SELECT * FROM wecom_sync_contacts;
+CREATE TABLE wecom_sync_contacts_keyless AS SELECT * FROM wecom_sync_contacts;  -- the columns, not the key
+ALTER TABLE wecom_sync_contacts_keyless ALTER COLUMN batch_id SET NOT NULL;
+ALTER TABLE wecom_sync_contacts_keyless ALTER COLUMN external_userid SET NOT NULL;
+ALTER TABLE wecom_sync_contacts_keyless ALTER COLUMN staff_userid SET NOT NULL;
 DROP TABLE wecom_sync_contacts;
 ALTER TABLE wecom_sync_contacts_keyless RENAME TO wecom_sync_contacts;
