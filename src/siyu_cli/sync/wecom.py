@@ -2,8 +2,8 @@
 
 A sync is a load like any other (``load_log`` rows, counts added/updated/unchanged/removed) and it is
 resumable: pages are written to staging tables (``wecom_sync_*``) together with the cursor that follows
-them, so a killed sync continues from its last checkpoint and re-fetched pages overwrite themselves
-(primary keys) instead of duplicating. Nothing outside staging changes until every page is in; then the merge
+them, so a killed sync continues from its last checkpoint and re-fetched pages replace their staged rows
+(by key) instead of duplicating. Nothing outside staging changes until every page is in; then the merge
 (sync/merge.py) compares staging with the store, records contact events, replaces the synced tables, links
 customers to members and logs the load, in transactions per phase and per unit of customers recorded in the
 run's progress. A kill rolls back the transaction it interrupted; the rerun resumes at the first one not committed.
