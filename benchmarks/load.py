@@ -9,6 +9,7 @@ Run by hand (never in the tests):
     PYTHONPATH=src python benchmarks/load.py --rows 1000000 --sqlite-rows 200000   # shared/small machines
     PYTHONPATH=src python benchmarks/load.py --incremental --stores 100000,1000000 --daily 50000 --changed 10000
     PYTHONPATH=src python benchmarks/load.py --incremental --cache /tmp/stores   # build stores once, reuse later
+    PYTHONPATH=src python benchmarks/load.py --incremental --floor --compare /tmp/main/src   # + bare-DuckDB floor, main
 
 The fresh load runs in a process of its own and reports its peak RSS (target ≤ 2 GB with the default
 ``[load] memory_limit``). Every generated file and workspace lives in a temp folder removed at the end
@@ -112,6 +113,65 @@ def typed_duckdb(csv: Path, db: Path) -> float:
     """)
     con.close()
     return time.perf_counter() - t
+
+
+def floor_apply(db: Path, csv: Path) -> tuple[float, float, int]:
+    """The floor of an incremental orders load: bare DuckDB applying ``csv`` (generate()'s columns) to the orders
+    of a COPY of a store (``db`` is changed) with the same outcome — new orders inserted, changed ones deleted
+    and inserted, unchanged ones left — and siyu's own shortcuts (the file's key range as constants so the
+    zone maps skip other row groups; no row-group vacuum, as on 7 of 8 siyu loads): no cleaning, rejects,
+    statuses, buyers or identities. Returns (seconds open → close, of which the key probe, changed rows)."""
+    import duckdb
+
+    t = time.perf_counter()
+    con = duckdb.connect(str(db))
+    con.execute("SET TimeZone = 'Asia/Shanghai'")
+    con.execute("SET max_vacuum_tasks = 0")
+    con.execute(f"""CREATE TEMP TABLE f AS
+        SELECT order_id, member_id, CASE WHEN phone NOT LIKE '%*%' THEN phone END AS buyer_phone, status,
+               CAST(strptime(paid_at, '%Y/%-m/%-d %H:%M') AS TIMESTAMPTZ) AS paid_at,
+               CAST(replace(paid_amount, '¥', '') AS DECIMAL(18,2)) AS paid_amount, store
+        FROM read_csv('{csv}', all_varchar=true)""")
+    span = list(con.execute("SELECT min(order_id), max(order_id) FROM f").fetchone())
+    on = "t.order_id = f.order_id AND t.source = 'siyu' AND t.order_id BETWEEN ? AND ?"
+    p = time.perf_counter()
+    con.execute(f"SELECT count(*) FROM f SEMI JOIN orders t ON {on}", span).fetchone()
+    probe = time.perf_counter() - p
+    con.execute("BEGIN")
+    con.execute(f"""CREATE TEMP TABLE c AS SELECT f.*, t.rowid AS rid,
+        CASE WHEN t.rowid IS NULL THEN 0 WHEN row(f.status, f.paid_at, f.paid_amount, f.member_id, f.store)
+             IS DISTINCT FROM row(t.status, t.paid_at, t.paid_amount, t.member_id, t.store) THEN 1 ELSE 2 END AS c
+        FROM f LEFT JOIN orders t ON {on}""", span)
+    con.execute("DELETE FROM orders WHERE rowid IN (SELECT rid FROM c WHERE c = 1)")
+    con.execute("""INSERT INTO orders (source, order_id, member_id, buyer_phone, status, status_raw, paid_at, paid_amount,
+                                       refund_amount, net_amount, store, batch_id, updated_at)
+        SELECT 'siyu', order_id, member_id, buyer_phone, status, status, paid_at, paid_amount,
+               CASE WHEN status = 'refunded' THEN paid_amount ELSE 0 END,
+               CASE WHEN status = 'paid' THEN paid_amount ELSE 0 END, store, 'floor', now()
+        FROM c WHERE c IN (0, 1)""")
+    changed = con.execute("SELECT count(*) FROM c WHERE c = 1").fetchone()[0]
+    con.execute("COMMIT")
+    con.close()
+    return time.perf_counter() - t, probe, changed
+
+
+def identity_probe(db: Path, csv: Path) -> float:
+    """What siyu adds to that floor and cannot skip: looking the file's buyer ids (member id, phone) up in
+    member_identities, which has no index (migration 003) and no order a range could use — a scan that
+    grows with the store. Best of 3, read-only."""
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    con.execute(f"CREATE TEMP TABLE f AS SELECT member_id, phone FROM read_csv('{csv}', all_varchar=true)")
+    took = []
+    for _ in range(3):
+        t = time.perf_counter()
+        con.execute("""SELECT count(*) FROM (SELECT 'source_member_id' AS t, member_id AS v FROM f UNION ALL
+                                             SELECT 'phone', phone FROM f WHERE phone NOT LIKE '%*%') p
+                       JOIN member_identities i ON i.id_type = p.t AND i.id_value = p.v""").fetchone()
+        took.append(time.perf_counter() - t)
+    con.close()
+    return min(took)
 
 
 FRESH = """
@@ -274,8 +334,21 @@ def _rewritten(db: Path, before: dict) -> dict[str, int]:
     return out
 
 
+def _floor_runs(db: Path, csv: Path, tmp: Path, repeats: int) -> list[float]:
+    """``floor_apply`` on fresh copies of the store file, and the identity probe; prints the parts."""
+    took = []
+    for _ in range(repeats):
+        shutil.copy(db, tmp / "floor.duckdb")
+        s, probe, changed = floor_apply(tmp / "floor.duckdb", csv)
+        (tmp / "floor.duckdb").unlink()
+        took.append(s)
+    print(f"  floor: bare DuckDB, same file ({changed:,} changed), key probe {probe:.3f}s of it; "
+          f"identity probe (siyu's must-have on top) {identity_probe(db, csv):.3f}s")
+    return took
+
+
 def incremental(stores: list[int], daily: int, changed: int, repeats: int, tmp: Path, window: float,
-                compare: Path | None = None, cache: Path | None = None) -> None:
+                compare: Path | None = None, cache: Path | None = None, floor: bool = False) -> None:
     """Per store size N: load N orders (and members for N//8 of their buyers) once, then time daily files
     on fresh copies of that store: ``daily`` orders of which ``changed`` are stored orders now refunded
     (the rest new orders of existing buyers), against the same file whose ``changed`` rows repeat the
@@ -325,10 +398,13 @@ def incremental(stores: list[int], daily: int, changed: int, repeats: int, tmp: 
                     times[label].append(took)
                     counts = f"inserted {rep['inserted']:,}, updated {rep['updated']:,}, unchanged {rep['unchanged']:,}"
                     rewrites[label] = ", ".join(f"{t} {r:,}" for t, r in wrote.items())
+            if floor and name == "orders_changed":
+                times["floor:"] = _floor_runs(ws0 / "siyu.duckdb", csv, tmp, repeats)
             for label, ts in times.items():
                 results[n][label + name] = ts
-                print(f"  {label + name:24} {min(ts):6.2f}s best, {statistics.median(ts):6.2f}s median  ({counts}; "
-                      f"rows the checkpoint wrote: {rewrites[label]})")
+                what = (f"{counts}; rows the checkpoint wrote: {rewrites[label]}" if label in rewrites
+                        else "the same outcome, bare DuckDB")
+                print(f"  {label + name:24} {min(ts):6.2f}s best, {statistics.median(ts):6.2f}s median  ({what})")
         for csv in files.values():
             csv.unlink()
         if cache is None:
@@ -339,11 +415,18 @@ def incremental(stores: list[int], daily: int, changed: int, repeats: int, tmp: 
         for n, r in results.items():
             for kind in ("orders", "members"):
                 same, chg = min(r[f"{label}{kind}_same"]), min(r[f"{label}{kind}_changed"])
+                if kind == "orders" and f"floor:{kind}_changed" in r:
+                    print(f"  {label}{n:>10,} orders changed file ÷ floor (bare DuckDB): {chg / min(r['floor:orders_changed']):5.2f}×")
                 line = f"  {label}{n:>10,} {kind:8} {changed:,} changed ÷ no change: {chg / same:5.2f}×"
                 if n != small:
                     line += (f"   store {n:,} ÷ {small:,} (changed file): "
                              f"{chg / min(results[small][f'{label}{kind}_changed']):5.2f}×")
                 print(line)
+        if "floor:orders_changed" in results[small] and not label:
+            for n, r in results.items():
+                if n != small:
+                    print(f"  floor {n:,} ÷ {small:,}: {min(r['floor:orders_changed']) / min(results[small]['floor:orders_changed']):5.2f}×"
+                          "   (a target below this is below what bare DuckDB can do)")
 
 
 def main() -> None:
@@ -359,6 +442,8 @@ def main() -> None:
     ap.add_argument("--compare", type=Path, default=None, help="incremental: also time another tree's src/ (e.g. main's)")
     ap.add_argument("--window", type=float, default=0.05,
                     help="changed orders are among the newest WINDOW share of the store (1.0: anywhere)")
+    ap.add_argument("--floor", action="store_true",
+                    help="incremental: also time the floor (bare DuckDB applying the changed orders file, same run)")
     ap.add_argument("--tmp", type=Path, default=None, help="folder for generated data (default: a temp folder)")
     ap.add_argument("--cache", type=Path, default=None,
                     help="incremental: build the stores in this folder once and reuse them in later runs (remove it when done)")
@@ -367,7 +452,7 @@ def main() -> None:
     if args.incremental:
         try:
             incremental([int(x) for x in args.stores.split(",")], args.daily, args.changed, args.repeats, tmp,
-                        args.window, args.compare, args.cache)
+                        args.window, args.compare, args.cache, args.floor)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return

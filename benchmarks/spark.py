@@ -5,6 +5,7 @@ Run by hand (never in tests; the box is small and shared, so keep sizes modest):
     PYTHONPATH=src /work/main/.venv/bin/python benchmarks/spark.py --orders 1000000 --members 200000
     PYTHONPATH=src /work/main/.venv/bin/python benchmarks/spark.py --orders 10000000 --members 2000000
     PYTHONPATH=src /work/main/.venv/bin/python benchmarks/spark.py --only-report    # build_report alone, both engines
+    PYTHONPATH=src /work/main/.venv/bin/python benchmarks/spark.py --only-audiences # bought: and sql: audiences alone
 
 Data: benchmarks/segment.py's generator (skewed buyers; 92% paid) into a fresh workspace, then
 ``siyu export lake`` (timed). Measured, best of --repeat after one warm-up run:
@@ -61,6 +62,8 @@ def main() -> None:
     ap.add_argument("--driver-memory", default="2g")
     ap.add_argument("--only-report", action="store_true",
                     help="time build_report alone on both engines (no segment, CLV, Spark metrics or projection)")
+    ap.add_argument("--only-audiences", action="store_true",
+                    help="time a bought: and a sql: audience alone on both engines (ids as push gets them)")
     args = ap.parse_args()
 
     import segment as seg_bench  # benchmarks/segment.py: the shared data generator
@@ -102,6 +105,8 @@ def main() -> None:
         def duck_report():
             build_report(settings, date_from=REPORT_FROM, date_to=AS_OF)
 
+        if args.only_audiences:
+            return print(json.dumps(_audiences(out, settings, root, args), indent=2))
         out["duckdb"] = ({} if args.only_report else {"segment_rfm11_s": best(duck_segment, args.repeat),
                                                       "clv_summary_s": best(duck_clv, args.repeat)})
         out["duckdb"]["report_s"] = best(duck_report, args.repeat)
@@ -180,6 +185,39 @@ def main() -> None:
         "input_bytes": round(m["input_bytes"] * scale),
     }
     print(json.dumps(out, indent=2))
+
+
+#: what --only-audiences times: a purchase-history audience (orders only: the generator writes no order lines)
+#: and an analyst's sql: audience over the orders, each resolved as push resolves it (the ids come back)
+AUDIENCES = ("bought:since=2026-01-01,times>=3,spend>=300",
+             "sql:SELECT member_id FROM orders WHERE status = 'paid' GROUP BY member_id HAVING count(*) >= 5")
+
+
+def _audiences(out: dict, settings, root: Path, args) -> dict:
+    from siyu_cli.config import load_settings
+    from siyu_cli.engine import spark_session
+    from siyu_cli.push.audiences import resolve
+    from siyu_cli.store import open_store
+
+    def timed(s, spec):
+        def run():
+            with open_store(s, read_only=True) as con:
+                out.setdefault("ids", {})[spec] = len(resolve(con, s, spec, "customer").params[0])
+        return best(run, args.repeat)
+
+    out["duckdb"] = {spec: timed(settings, spec) for spec in AUDIENCES}
+    t = time.perf_counter()
+    spark_session(f"local[{args.cores}]", settings.timezone, {"spark.driver.memory": args.driver_memory})
+    out["spark_session_start_s"] = round(time.perf_counter() - t, 1)
+    cfg = settings.config_file
+    cfg.write_text(cfg.read_text(encoding="utf-8") + f'\n[engine]\nkind = "spark"\nmaster = "local[{args.cores}]"\n'
+                   'orders = "lake/orders"\nmembers = "lake/members"\n', encoding="utf-8")
+    spark_settings = load_settings(root, env={})
+    counts = dict(out["ids"])
+    out["spark"] = {spec: timed(spark_settings, spec) for spec in AUDIENCES}
+    assert out["ids"] == counts, "the engines selected different numbers of members"
+    out["ratio_spark_over_duckdb"] = {k: round(out["spark"][k] / out["duckdb"][k], 1) for k in AUDIENCES}
+    return out
 
 
 if __name__ == "__main__":

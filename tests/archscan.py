@@ -66,6 +66,35 @@ DYNAMIC_WRITES: dict[str, frozenset[str]] = {
     "store/migrations/005_pseudonymous_ids.py": frozenset(),  # a migration (cross-cutting)
 }
 
+#: Tables every package may read (read-only): the facts `siyu load` brings in from the exports (and the sync
+#: merges). They are what every area analyses; their columns are the contract (docs/schema.md), and a
+#: function per question would only rename the SQL. Writes still belong to their owner.
+FACT_TABLES: dict[str, str] = {t: "a loaded fact every area analyses" for t in (
+    "members", "orders", "order_lines", "groups", "group_members", "wecom_contacts", "member_identities",
+    "member_tags", "staff")}
+
+#: Analytical query files (``sql/<area>/*.sql``) count as their area's code. The report's queries may read
+#: any table: they run on DuckDB and on Spark over the lake (issue 19), where no owner's Python function
+#: exists, and they only read.
+ANALYTICAL_SQL_READERS = {"report": "the report's queries run on DuckDB and Spark (sql/report/*.sql): "
+                                    "analytical SQL over the whole store, read-only"}
+
+#: Reads of another package's table outside its functions: file -> table -> why (known debt, listed
+#: so that it cannot grow; the test fails on an entry no code needs any more).
+FOREIGN_READS: dict[str, dict[str, str]] = {
+    "plan/sop.py": {
+        "optouts": "plan sits below push: the SOP preview marks opted-out members inside its one query",
+        "contact_events": "plan sits below sync: a contact-event SOP anchors on the events inside its one query",
+    },
+    "segment/snapshots.py": {
+        "clv_fits": "segment sits below clv: `siyu segment show`/export pick the newest fit for the CLV columns",
+        "clv_members": "segment sits below clv: `siyu segment show`/export join the members' CLV predictions",
+    },
+    "segment/prune.py": {
+        "push_campaigns": "segment sits below push: pruning keeps the snapshots a campaign's control group reads",
+    },
+}
+
 _WRITE = re.compile(
     r"\b(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?|ALTER\s+TABLE|"
     r"DROP\s+TABLE(?:\s+IF\s+EXISTS)?|COPY)\s+(\{[^}]*\}|[A-Za-z_][\w.]*)"
@@ -274,6 +303,62 @@ def owners() -> dict[str, str]:
     return out
 
 
+_READ = re.compile(r"\b(?:FROM|JOIN)\s+([A-Za-z_]\w*)", re.I)
+
+
+def reader_of(path: str) -> str:
+    """The package a file's reads count for: ``sql/report/x.sql`` -> ``report``, ``push/ledger.py`` -> ``push``."""
+    parts = path.split("/")
+    return parts[1] if parts[0] == "sql" and len(parts) > 2 else package_of(path)
+
+
+def _read_sources():
+    """(file, line, text) of every string of the source and every analytical ``.sql`` file (migrations aside)."""
+    for path in source_files():
+        if not rel(path).startswith("store/migrations/"):
+            for line, text in strings(_tree(path)):
+                yield rel(path), line, text
+    for path in sorted(SRC.rglob("*.sql")):
+        if not rel(path).startswith("store/migrations/"):
+            yield rel(path), 1, path.read_text(encoding="utf-8")
+
+
+def table_reads() -> dict[str, set[str]]:
+    """Table -> ``file:line`` of every ``FROM``/``JOIN`` of it (a table a migration creates)."""
+    tables = migration_tables()
+    out: dict[str, set[str]] = defaultdict(set)
+    for name, line, text in _read_sources():
+        for m in _READ.finditer(text):
+            if m.group(1).lower() in tables:
+                out[m.group(1).lower()].add(f"{name}:{line + text.count(chr(10), 0, m.start()) if name.endswith('.sql') else line}")
+    return out
+
+
+def foreign_reads(reads: dict[str, set[str]] | None = None, table_owners: dict[str, str] | None = None) -> dict[str, list[str]]:
+    """Table -> the places another package reads it with its own SQL, outside the allowances:
+    its owner, the cross-cutting writers, a fact table, the report's analytical SQL, FOREIGN_READS."""
+    reads = table_reads() if reads is None else reads
+    table_owners = owners() if table_owners is None else table_owners
+    out: dict[str, list[str]] = {}
+    for table, places in sorted(reads.items()):
+        if table in FACT_TABLES:
+            continue
+        bad = []
+        for place in sorted(places):
+            path = place.rsplit(":", 1)[0]
+            pkg = reader_of(path)
+            if pkg == table_owners.get(table) or pkg in CROSS_CUTTING_WRITERS or pkg == "store":
+                continue
+            if path.startswith("sql/") and pkg in ANALYTICAL_SQL_READERS:
+                continue
+            if table in FOREIGN_READS.get(path, {}):
+                continue
+            bad.append(place)
+        if bad:
+            out[table] = bad
+    return out
+
+
 def cli_sql() -> list[str]:
     """``file:line`` of every SQL string and every ``.execute(`` / ``.sql(`` call in cli/."""
     found = []
@@ -288,6 +373,60 @@ def cli_sql() -> list[str]:
     return found
 
 
+def _params(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, bool]:
+    """A function's parameter names -> whether each has a default."""
+    args = fn.args
+    positional = args.posonlyargs + args.args
+    out = {a.arg: i >= len(positional) - len(args.defaults) for i, a in enumerate(positional)}
+    out.update({a.arg: d is not None for a, d in zip(args.kwonlyargs, args.kw_defaults)})
+    return out
+
+
+def _trees(under: Path | None = None):
+    return ((rel(p), _tree(p)) for p in (sorted(under.rglob("*.py")) if under else source_files()))
+
+
+def settings_or_session(trees=None) -> list[str]:
+    """``file:line name`` of every function taking ``settings`` and an optional ``con``: it would open the
+    store itself or use the caller's session, two ways of working in one function. ``trees``: (name, ast)
+    pairs to scan instead of the source."""
+    found = []
+    for name, tree in (_trees() if trees is None else trees):
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                params = _params(node)
+                if "settings" in params and params.get("con"):
+                    found.append(f"{name}:{node.lineno} {node.name}")
+    return found
+
+
+def cli_sessions(trees=None) -> list[str]:
+    """``file:line`` of every ``open_store(`` call in cli/: a command holds no connection."""
+    found = []
+    for name, tree in (_trees(SRC / "cli") if trees is None else trees):
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "open_store":
+                found.append(f"{name}:{node.lineno}")
+    return found
+
+
+def cli_layout(trees=None) -> list[str]:
+    """``file:line what`` of Rich layout in cli/: an import of rich, a table or panel built, a console's
+    ``.print(``. Layout for people lives in the areas' render modules (push/render.py, segment/render.py, …)."""
+    found = []
+    for name, tree in (_trees(SRC / "cli") if trees is None else trees):
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "rich":
+                found.append(f"{name}:{node.lineno} rich")
+            elif isinstance(node, ast.Import) and any(a.name.split(".")[0] == "rich" for a in node.names):
+                found.append(f"{name}:{node.lineno} rich")
+            elif isinstance(node, ast.Call):
+                what = getattr(node.func, "id", getattr(node.func, "attr", None))
+                if what in ("rows_table", "Table", "Panel", "print") and isinstance(node.func, ast.Attribute) == (what == "print"):
+                    found.append(f"{name}:{node.lineno} {what}")
+    return sorted(found, key=lambda f: (f.split(":")[0], int(f.split(":")[1].split()[0]), f))
+
+
 def owner_table_markdown() -> str:
     """The owner map as a Markdown table (ARCHITECTURE.md)."""
     tables = migration_tables()
@@ -300,6 +439,12 @@ def owner_table_markdown() -> str:
     shared = [f"`{t}` also by `{p}` ({why})" for t, d in sorted(SHARED_WRITES.items()) for p, why in d.items()]
     lines += ["", "Cross-cutting writers: " + "; ".join(f"`{p}` — {why}" for p, why in CROSS_CUTTING_WRITERS.items())
               + ".", "", "Known shared writes (debt; the test keeps the list from growing): " + "; ".join(shared) + "."]
+    lines += ["", "Reads of another package's table with SQL of one's own, allowed (the test fails on any other):", "",
+              "- the facts, read by everyone: " + ", ".join(f"`{t}`" for t in sorted(FACT_TABLES)) + " (" +
+              "a loaded fact every area analyses; their columns are the contract, docs/schema.md);"]
+    lines += [f"- `{p}` — {why};" for p, why in ANALYTICAL_SQL_READERS.items()]
+    lines += [f"- `{f}` reads `{t}`: {why} (debt);" for f, d in sorted(FOREIGN_READS.items()) for t, why in sorted(d.items())]
+    lines[-1] = lines[-1][:-1] + "."
     assert tables  # the table is derived from the migrations: never empty
     return "\n".join(lines)
 

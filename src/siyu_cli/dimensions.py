@@ -287,6 +287,11 @@ def staff(con, settings: "Settings | None") -> list[Staff]:
     return list(found.values())
 
 
+def staff_directory(con, settings: "Settings | None") -> tuple[list[Staff], dict[str, list[str]]]:
+    """(every staff member, ambiguous name → its userids): `siyu dims staff list`."""
+    return staff(con, settings), staff_map(con, settings)[1]
+
+
 def staff_map(con, settings: "Settings | None") -> tuple[dict[str, str], dict[str, list[str]]]:
     """(raw value → userid, ambiguous name → its userids). Userids and explicit aliases first; a name
     only when exactly one userid carries it."""

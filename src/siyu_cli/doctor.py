@@ -89,6 +89,22 @@ def diagnose(workspace: str | os.PathLike[str] | None = None, *, wait: float = 2
 # ---------------------------------------------------------------- the checks
 
 
+def print_checks(diag: Diagnosis) -> None:
+    """``siyu doctor`` for people: a table of the checks, the status in colour on a terminal."""
+    from siyu_cli.output import rows_table, stdout_console
+
+    status = {"ok": N_("ok"), "warn": N_("warning"), "fail": N_("failed")}
+    heads = [_("check"), _("status"), _("detail"), _("what to do")]
+    table = rows_table(heads, [(c.id, _(status[c.status]), c.detail, c.fix) for c in diag.checks],
+                       title=_("siyu doctor · {root}").format(root=diag.root))
+    style = {"ok": "green", "warn": "yellow", "fail": "bold red"}
+    for column in table.columns:
+        if str(column.header) == heads[1]:
+            for cell, c in zip(column._cells, diag.checks):
+                cell.stylize(style[c.status])
+    stdout_console().print(table)
+
+
 def _check_free_space(diag: Diagnosis) -> None:
     folder = diag.store.parent if diag.store.parent.exists() else diag.root
     free = shutil.disk_usage(folder).free

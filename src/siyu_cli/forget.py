@@ -291,6 +291,19 @@ _STAGED_IDS = {"member_id": "source_member_id", "member_ref": "source_member_id"
                "unionid": "unionid", "phone": "phone", "email": "email"}
 
 
+def not_erased_sql(expr: str, id_type: str = "external_userid") -> str:
+    """A condition: the identifier ``expr`` (SQL) names nobody erased (their tombstone is a keyed hash)."""
+    return (f"NOT EXISTS (SELECT 1 FROM erased_identities e WHERE e.id_type = '{id_type}' "
+            f"AND e.id_hash = siyu_keyed('{id_type}', {expr}))")
+
+
+def erased_hashes_sql(id_types: tuple[str, ...]) -> str:
+    """A parenthesised subquery of the tombstone hashes of ``id_types``, empty at once while nobody was erased."""
+    types = ", ".join(f"'{t}'" for t in id_types)
+    return (f"(SELECT id_hash FROM erased_identities WHERE id_type IN ({types}) "
+            "AND (SELECT count(*) FROM erased_identities) > 0)")
+
+
 def skip_erased(con, batch_id: str | None = None, table: str = "siyu_good") -> int:
     """Drop from the load's ``table`` the rows that name an erased person; return how many.
 

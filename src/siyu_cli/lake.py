@@ -1,9 +1,10 @@
-"""``siyu export lake DIR``: the store's orders and members as partitioned Parquet, for Spark (docs/scale.md).
+"""``siyu export lake DIR``: the store's orders, order lines and members as partitioned Parquet, for Spark (docs/scale.md).
 
 Layout (Hive-style, what ``spark.read.parquet(DIR/orders)`` and ``[engine] orders = "DIR/orders"`` read)::
 
     DIR/orders/paid_month=2026-05/data_0.parquet   one folder per local month of paid_at ("unpaid": none)
     DIR/members/data_0.parquet
+    DIR/order_lines/data_0.parquet                   the order lines (``bought:`` audiences on a product read them)
 
 The store is opened read-only. Personal columns (phones, emails, names, birthdays, what an order named
 its buyer by) are left out unless ``unmask``: the engine needs ids, times, statuses and amounts only.
@@ -34,10 +35,11 @@ class LakeExport:
     orders: int
     members: int
     partitions: int
+    order_lines: int = 0
 
     def to_dict(self) -> dict:
         return {"folder": str(self.folder), "orders": self.orders, "members": self.members,
-                "order_partitions": self.partitions}
+                "order_lines": self.order_lines, "order_partitions": self.partitions}
 
 
 def _literal(path: Path) -> str:
@@ -60,6 +62,7 @@ def export_lake(settings: "Settings", folder: str | Path, *, unmask: bool = Fals
         select = {t: "*" if unmask or not drop[t] else f"* EXCLUDE ({', '.join(drop[t])})" for t in PERSONAL}
         orders = con.execute("SELECT count(*) FROM orders").fetchone()[0]
         members = con.execute("SELECT count(*) FROM members").fetchone()[0]
+        lines = con.execute("SELECT count(*) FROM order_lines").fetchone()[0]
         con.execute(
             f"""COPY (SELECT {select['orders']},
                              coalesce(strftime(paid_at, '%Y-%m'), 'unpaid') AS paid_month
@@ -69,5 +72,8 @@ def export_lake(settings: "Settings", folder: str | Path, *, unmask: bool = Fals
         (out / "members").mkdir(exist_ok=True)
         con.execute(f"COPY (SELECT {select['members']} FROM members) TO {_literal(out / 'members' / 'data_0.parquet')} "
                     "(FORMAT parquet)")
+        (out / "order_lines").mkdir(exist_ok=True)
+        con.execute(f"COPY (SELECT * FROM order_lines) TO {_literal(out / 'order_lines' / 'data_0.parquet')} "
+                    "(FORMAT parquet)")
     partitions = sum(1 for p in (out / "orders").iterdir() if p.is_dir()) if (out / "orders").is_dir() else 0
-    return LakeExport(out, int(orders), int(members), partitions)
+    return LakeExport(out, int(orders), int(members), partitions, int(lines))

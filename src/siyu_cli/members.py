@@ -62,9 +62,33 @@ def key_sql(keys: tuple[str, ...], alias: str) -> str:
     return "concat_ws(chr(31), " + ", ".join(f"coalesce(CAST({alias}.{k} AS VARCHAR), chr(0))" for k in keys) + ")"
 
 
+def live_merges_via_sql(id_type: str) -> str:
+    """SQL of (v, n): each value of ``id_type`` (a siyu key type, never user text) that live merges went
+    through, and how many."""
+    return (f"SELECT via_value AS v, count(*) AS n FROM member_merges WHERE via_type = '{id_type}' "
+            "AND undone_at IS NULL GROUP BY 1")
+
+
+def held_apart(con) -> set[frozenset]:
+    """The pairs of members a split (`siyu members split`) set apart: merging them again is refused."""
+    return {frozenset(r) for r in con.execute(
+        "SELECT survivor_id, merged_id FROM member_merges WHERE undone_at IS NOT NULL").fetchall()}
+
+
 def _tables(con) -> set[str]:
     return {r[0] for r in con.execute(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
+
+
+def backoffice_ids(con, member_ids: list[str]) -> set[str]:
+    """Those of ``member_ids`` that have a back-office member id (a ``source_member_id`` identity): the part of
+    :func:`rank` that decides whether two members may merge at all, without its count of orders (a scan of
+    every stored order's member)."""
+    con.execute("CREATE OR REPLACE TEMP TABLE siyu_mg_c AS SELECT DISTINCT unnest(?::VARCHAR[]) AS member_id", [member_ids])
+    rows = con.execute("""SELECT DISTINCT member_id FROM member_identities WHERE id_type = 'source_member_id'
+                          AND member_id IN (SELECT member_id FROM siyu_mg_c)""").fetchall()
+    con.execute("DROP TABLE siyu_mg_c")
+    return {r[0] for r in rows}
 
 
 def rank(con, member_ids: list[str]) -> dict[str, tuple]:

@@ -105,3 +105,64 @@ def test_export_lake_reads_the_store_read_only(settings, cli, tmp_path):
     with open_store(settings, read_only=True):
         cli("export", "lake", str(tmp_path / "lake"))
     assert (tmp_path / "lake" / "members").is_dir()
+
+
+# ---------------------------------------------------------------- audiences with engine.kind = "spark"
+
+LAKE = 'kind = "spark"\norders = "lake/orders"\n'
+
+
+@pytest.mark.parametrize("query, fragment", [
+    ("SELECT o.member_id FROM orders o JOIN member_tags t USING (member_id)",
+     "reads orders from the lake (engine.kind = \"spark\") and member_tags from the store"),
+    ("SELECT reflect('java.lang.System', 'exit', 1) AS member_id FROM orders", "reflect() cannot run on Spark"),
+    ("SELECT member_id FROM orders UNION SELECT member_id FROM parquet.\"/etc/passwd\"",
+     "reads the lake's tables by name (orders), not parquet"),
+    ("SELECT member_id FROM read_parquet('x.parquet') JOIN orders USING (member_id)", "not READ_PARQUET"),
+    ("SELECT member_id FROM orders UNION SELECT member_id FROM dw.salaries", "not dw.salaries"),
+    ("SELECT member_id FROM main.orders", "not main.orders"),  # not the store's orders by another name
+    ("DELETE FROM orders RETURNING member_id", "is read-only: one SELECT"),
+    ("SELECT member_id FROM orders; DELETE FROM optouts", "runs exactly one statement; this text has 2"),
+    ("SELECT member_id FROM orders) AS q); DELETE FROM optouts; SELECT (1", "cannot read the query to run it on Spark"),
+])
+def test_sql_audience_that_cannot_run_on_spark_is_one_line_exit_2(workspace, cli, query, fragment):
+    """Refused before any Spark session starts (none is needed to say why)."""
+    _engine(workspace, LAKE)
+    r = cli("push", "create", "--audience", "sql:" + query, "--text", "hi", "--dry-run", expect=ExitCode.USAGE)
+    assert fragment in r.stderr, r.stderr
+    assert r.stderr.strip().count("\n") == 0 and "Traceback" not in r.stderr
+
+
+def test_lake_query_routes_by_the_tables_it_names():
+    from siyu_cli.engine import EngineConfig, lake_query
+
+    cfg = EngineConfig("spark", "local[2]", "lake/orders", None, "lake/order_lines")
+    assert lake_query("SELECT member_id FROM members WHERE store = 'x'", cfg, what="a") is None  # store only
+    assert lake_query("SELECT member_id FROM member_tags) x; DELETE FROM optouts", cfg, what="a") is None  # DuckDB refuses
+    assert lake_query("SELECT member_id FROM orders WHERE paid_at::DATE >= DATE '2026-01-01'", cfg, what="a") == \
+        "SELECT member_id FROM orders WHERE CAST(paid_at AS DATE) >= CAST('2026-01-01' AS DATE)"
+    text = lake_query("WITH x AS (SELECT o.member_id FROM orders o JOIN order_lines l USING (source, order_id) "
+                      "WHERE l.category = '茶叶') SELECT member_id FROM x", cfg, what="a")
+    assert text.startswith("WITH x AS") and "order_lines" in text
+    members_in_lake = EngineConfig("spark", "local[2]", "lake/orders", "lake/members")
+    assert lake_query("SELECT member_id FROM members", members_in_lake, what="a") == "SELECT member_id FROM members"
+
+
+def test_bought_on_a_product_with_spark_needs_engine_order_lines(workspace, cli):
+    _engine(workspace, LAKE)
+    r = cli("push", "create", "--audience", "bought:category=茶叶", "--text", "hi", "--dry-run", expect=ExitCode.CONFIG)
+    assert "engine.order_lines must say where the order lines live" in r.stderr
+    assert r.stderr.strip().count("\n") == 0 and "Traceback" not in r.stderr
+
+
+def test_export_lake_writes_the_order_lines(settings, cli, tmp_path):
+    _store_with_orders(settings)
+    with open_store(settings) as con:
+        con.execute("INSERT INTO order_lines (source, order_id, line_no, sku, category, amount) "
+                    "SELECT source, order_id, '1', 'T1', '茶叶', net_amount FROM orders")
+    out = tmp_path / "lake"
+    result = cli("export", "lake", str(out), "--format", "json")
+    assert '"order_lines": 4' in result.stdout
+    rows = duckdb.connect().execute(f"SELECT sku, category, count(*) FROM read_parquet('{out}/order_lines/*.parquet') "
+                                    "GROUP BY ALL").fetchall()
+    assert rows == [("T1", "茶叶", 4)]

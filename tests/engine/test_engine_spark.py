@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from datetime import date
 from decimal import Decimal
 
@@ -133,12 +134,12 @@ def _cases(con, as_of: date):
 
 def test_every_query_is_exercised_on_both_engines():
     """The registry check: a .sql file with no equivalence case (one engine's path only) fails here."""
+    flagged = _report_cases(date(2026, 1, 1), date(2026, 6, 30)) + _bought_cases(date(2026, 6, 30))
     covered = {"segment/buyers", "segment/excluded", "clv/summary", "segment/members", "segment/quintile_scores",
-               "segment/rfm11", "segment/rfm8"} | {name for name, _, _ in _report_cases(date(2026, 1, 1), date(2026, 6, 30))}
+               "segment/rfm11", "segment/rfm8"} | {name for name, _, _ in flagged}
     assert set(sql.names()) == covered
     branches = {(k, v) for u, m, _ in VARIANTS for k, v in (("frequency_unit", u), ("monetary", m))}
-    branches |= {(k, "true" if v is True else v) for _, chosen, _ in _report_cases(date(2026, 1, 1), date(2026, 6, 30))
-                 for k, v in chosen.items()}
+    branches |= {(k, "true" if v is True else v) for _, chosen, _ in flagged for k, v in chosen.items()}
     for name in sql.names():
         for key, values in sql.choices(name).items():
             for value in values:  # the @if branch and its @else
@@ -162,8 +163,8 @@ def test_each_query_gives_identical_rows_on_duckdb_and_spark(spark, dataset):
         spark.createDataFrame(S.rfm11_codes(), "code INT, segment_id STRING, segment_name STRING") \
             .createOrReplaceTempView("seg_codes")
         cases = _cases(con, as_of)
-        assert {name for name, _, _ in cases} | {name for name, _, _ in _report_cases(as_of, as_of)} \
-            == set(sql.names()), "a query without an equivalence case (segment/clv here, report/* below)"
+        assert {name for name, _, _ in cases} | {name for name, _, _ in _report_cases(as_of, as_of) + _bought_cases(as_of)} \
+            == set(sql.names()), "a query without an equivalence case (segment/clv here, report/* and audience/* below)"
         seen = set()
         for name, chosen, params in cases:
             if name == "segment/rfm8" and "rfm8" not in seen:
@@ -533,3 +534,134 @@ def test_report_on_spark_equals_duckdb(spark, dataset, monkeypatch, tmp_path):
     assert ran == ["report/orders_window", "report/history"]
     assert _comparable(on_spark) == _comparable(duck)
     assert build_report(lake_only, date_from=dfrom, date_to=dto).kpis["orders"] == 0  # on DuckDB: no orders
+
+
+# ---------------------------------------------------------------- audiences (audience/*.sql, sql: over the lake)
+
+#: Order lines for every order (neither dataset has any), shadowing the store's empty table: one to three lines
+#: an order, SKUs, categories and product names (mixed case, one NULL) cycling, amounts that need not add up, a
+#: refund on some lines. Built once in DuckDB and handed to Spark as Parquet, so both engines read the same rows.
+SYNTH_LINES = """CREATE OR REPLACE TEMP TABLE order_lines AS
+    WITH o AS (SELECT source, order_id, net_amount, row_number() OVER (ORDER BY source, order_id) AS rn FROM orders)
+    SELECT source, order_id, CAST(k AS VARCHAR) AS line_no, 'SKU' || CAST((rn + k) % 5 AS VARCHAR) AS sku,
+           ['Oolong 乌龙 250g', 'oolong tea', '铁观音', 'Coffee beans', NULL][CAST((rn + k) % 5 AS INTEGER) + 1] AS product_name,
+           ['茶叶', '茶叶', '茶叶', '咖啡', NULL][CAST((rn + 2 * k) % 5 AS INTEGER) + 1] AS category,
+           CAST(1 + k AS DECIMAL(18,3)) AS quantity, CAST(NULL AS DECIMAL(18,2)) AS unit_price,
+           CAST(net_amount / (1 + rn % 3) AS DECIMAL(18,2)) AS amount,
+           CAST(CASE WHEN (rn + k) % 7 = 0 THEN 1 ELSE 0 END AS DECIMAL(18,2)) AS refund_amount,
+           CAST(NULL AS VARCHAR) AS batch_id
+    FROM o, range(3) r(k) WHERE k < 1 + rn % 3"""
+
+#: bought: specs whose choices cover every @if branch of audience/bought (both ways)
+BOUGHT_SPECS = ("any", "within=180d,times>=2,spend>=100", "category=茶叶,within=180d,times>=2,spend>=50.5",
+                "sku=SKU1", "product=铁观音", "product~OOLONG,spend>=20")
+
+
+def _bought_cases(as_of: date):
+    """(query, choices, params) of each bought: spec as the audience parses it, today being ``as_of``."""
+    from siyu_cli.push.purchases import QUERY, parse_bought
+
+    return [(QUERY, p.choices(), p.params(TZ, as_of)) for p in map(parse_bought, BOUGHT_SPECS)]
+
+
+def _lines_to_spark(spark, con, folder) -> None:
+    con.execute(SYNTH_LINES)
+    folder.mkdir(parents=True, exist_ok=True)
+    con.execute(f"COPY (SELECT * FROM order_lines) TO '{folder / 'data_0.parquet'}' (FORMAT parquet)")
+    spark.read.parquet(str(folder)).createOrReplaceTempView("order_lines")
+
+
+def test_bought_audiences_give_identical_members_on_duckdb_and_spark(spark, dataset, tmp_path):
+    """audience/bought on both engines (the equivalence), then `bought:` end to end with [engine] kind = "spark":
+    the orders and order lines read from the lake (no store connection given), the same members as on DuckDB."""
+    from siyu_cli.config import load_settings
+    from siyu_cli.engine import register_source
+    from siyu_cli.errors import DataError
+    from siyu_cli.push.purchases import bought_ids
+    from siyu_cli.store import open_store
+
+    settings, as_of, lake = dataset
+    register_source(spark, "orders", str(lake / "orders"), "parquet", settings.root)
+    got = {}
+    with open_store(settings, read_only=True) as con:
+        _lines_to_spark(spark, con, tmp_path / "order_lines")
+        for spec, (name, chosen, params) in zip(BOUGHT_SPECS, _bought_cases(as_of)):
+            duck = sorted(r[0] for r in sql.run_duckdb(con, name, params, **chosen).fetchall())
+            spk = sorted(r[0] for r in sql.run_spark(spark, name, params, **chosen).collect())
+            assert duck, f"bought:{spec} selected nobody: the comparison would prove nothing"
+            assert duck == spk, f"bought:{spec}: {len(duck)} members on DuckDB, {len(spk)} on Spark"
+            got[spec] = duck
+        everyone = {r[0] for r in con.execute(
+            "SELECT DISTINCT member_id FROM orders WHERE member_id IS NOT NULL AND net_amount > 0 "
+            "AND status IN ('paid', 'partially_refunded')").fetchall()}
+        assert set(got["any"]) == everyone
+        assert all(set(v) < everyone for k, v in got.items() if k != "any")  # every condition narrows it
+        _engine_toml(settings, lake)
+        text = settings.config_file.read_text(encoding="utf-8")
+        settings.config_file.write_text(text + f'order_lines = "{tmp_path / "order_lines"}"\n', encoding="utf-8")
+        bad = tmp_path / "bad_lines"  # a lake whose order lines lack the refunds: one line, not a traceback
+        bad.mkdir()
+        con.execute(f"COPY (SELECT source, order_id, category, amount FROM order_lines) TO '{bad / 'x.parquet'}' "
+                    "(FORMAT parquet)")
+        try:
+            on_spark = load_settings(settings.root, env={})
+            spec = "category=茶叶,since=" + date(as_of.year, 1, 1).isoformat() + ",times>=2"
+            lake_ids = sorted(bought_ids(None, on_spark, spec))  # None: it must not read the store
+            settings.config_file.write_text(settings.config_file.read_text(encoding="utf-8").replace(
+                str(tmp_path / "order_lines"), str(bad)), encoding="utf-8")
+            with pytest.raises(DataError, match="bought: Spark cannot run it over the lake .*refund_amount"):
+                bought_ids(None, load_settings(settings.root, env={}), spec)
+        finally:
+            _without_engine(settings)
+        assert lake_ids and lake_ids == sorted(bought_ids(con, settings, spec))
+
+
+#: sql: audiences an analyst might write over the orders (DuckDB dialect)
+LAKE_SQL = (
+    "SELECT member_id FROM orders WHERE status = 'paid' GROUP BY ALL HAVING count(*) >= 3",
+    "WITH big AS (SELECT member_id, sum(net_amount) AS s FROM orders GROUP BY member_id) "
+    "SELECT member_id FROM big WHERE s >= 100",
+    "SELECT o.member_id FROM orders o JOIN members m USING (member_id) "
+    "WHERE o.paid_at >= TIMESTAMPTZ '1997-03-01 00:00:00+08' AND o.net_amount BETWEEN 10 AND 50",
+)
+
+
+def test_sql_audiences_over_the_lake_run_on_spark_with_the_same_members(spark, dataset, monkeypatch):
+    from siyu_cli.config import load_settings
+    from siyu_cli.engine import SparkRunner
+    from siyu_cli.errors import UsageError
+    from siyu_cli.push import audiences
+
+    settings, as_of, lake = dataset
+    duck = {q: audiences.resolve(None, settings, "sql:" + q, "customer").params[0]
+            for q in (*LAKE_SQL, "SELECT member_id FROM member_tags")}
+    _engine_toml(settings, lake)
+    started = []
+    monkeypatch.setattr(SparkRunner, "__init__", lambda self, *a, real=SparkRunner.__init__: (
+        started.append(1), real(self, *a))[1])
+    try:
+        on_spark = load_settings(settings.root, env={})
+        for q in LAKE_SQL:
+            got = audiences.resolve(None, on_spark, "sql:" + q, "customer").params[0]
+            assert duck[q] and sorted(got) == sorted(duck[q]), q
+        assert len(started) == len(LAKE_SQL)  # each ran on Spark
+        store_only = audiences.resolve(None, on_spark, "sql:SELECT member_id FROM member_tags", "customer")
+        assert len(started) == len(LAKE_SQL)  # the store's tables only: on DuckDB, as without Spark
+        assert store_only.params[0] == duck["SELECT member_id FROM member_tags"]
+        with pytest.raises(UsageError, match="must return a member_id column"):
+            audiences.resolve(None, on_spark, "sql:SELECT status FROM orders", "customer")
+        with pytest.raises(UsageError, match="Spark cannot run it: .*nope"):
+            audiences.resolve(None, on_spark, "sql:SELECT member_id FROM orders WHERE nope > 1", "customer")
+        monkeypatch.setattr(audiences, "SPARK_ID_CAP", 3)
+        with pytest.raises(UsageError, match="returns more than 3 ids"):
+            audiences.resolve(None, on_spark, "sql:" + LAKE_SQL[1], "customer")
+        monkeypatch.setattr("siyu_cli.analyst.DEFAULT_TIMEOUT", 3)  # the time budget cancels Spark's jobs
+        began = time.monotonic()
+        with pytest.raises(UsageError, match="the query was stopped after 3 s"):
+            # a non-equi join of four copies of the orders: no hash join shortcut, minutes of work at least
+            audiences.resolve(None, on_spark, "sql:SELECT a.member_id FROM orders a, orders b, orders c, orders d "
+                                              "WHERE a.net_amount + b.net_amount + c.net_amount < d.net_amount - 1e9",
+                              "customer")
+        assert time.monotonic() - began < 60
+    finally:
+        _without_engine(settings)

@@ -66,13 +66,12 @@ def show(
 ) -> None:
     """The newest fit's per-member predictions (read-only)."""
     from siyu_cli import output as out
-    from siyu_cli.clv import MEMBER_COLUMNS, fit_members, require_fit
-    from siyu_cli.store import open_store
+    from siyu_cli.clv import MEMBER_COLUMNS, newest_fit_members
+    from siyu_cli.store import read
 
-    with open_store(settings(ctx), read_only=True) as con:
-        fit = require_fit(con)
-        cols = list(MEMBER_COLUMNS)
-        rows = out.mask_rows(fit_members(con, fit["fit_id"], limit))
+    fit, rows = read(settings(ctx), newest_fit_members, limit)
+    cols = list(MEMBER_COLUMNS)
+    rows = out.mask_rows(rows)
     if fmt is Format.table:  # for people: amounts in the one money format, rates and counts to 3 decimals
         rows = [_readable(dict(zip(cols, r))) for r in rows]
     from siyu_cli.formatting import local_time

@@ -39,10 +39,9 @@ def stores_list(ctx: typer.Context, fmt: Format = format_option(TABLE_CSV_JSON, 
     """Canonical stores (siyu.toml [stores.ID] and `siyu stores add`) with their aliases."""
     from siyu_cli.dimensions import stores
     from siyu_cli.output import emit_json, emit_rows
-    from siyu_cli.store import open_store
+    from siyu_cli.store import read
 
-    with open_store(settings(ctx), read_only=True) as con:
-        rows = [s.to_dict() for s in stores(con, settings(ctx))]
+    rows = [s.to_dict() for s in read(settings(ctx), stores, settings(ctx))]
     if fmt is Format.json:
         emit_json(rows)
         return
@@ -83,10 +82,9 @@ def stores_alias(
 def _emit_unmatched(s, fmt: Format, find, columns: list[str], title: str) -> None:
     """Print what ``find(con, settings)`` reports unmatched: ``columns`` then where the values were seen."""
     from siyu_cli.output import emit_json, emit_rows
-    from siyu_cli.store import open_store
+    from siyu_cli.store import read
 
-    with open_store(s, read_only=True) as con:
-        rows = find(con, s)
+    rows = read(s, find, s)
     if fmt is Format.json:
         emit_json(rows)
         return
@@ -115,11 +113,10 @@ def stores_suggest(
     """
     from siyu_cli.dimensions import add_store_alias, suggest_store_aliases
     from siyu_cli.output import emit_json, emit_rows, info
-    from siyu_cli.store import open_store
+    from siyu_cli.store import read
 
     s = settings(ctx)
-    with open_store(s, read_only=True) as con:
-        props = suggest_store_aliases(con, s)
+    props = read(s, suggest_store_aliases, s)
     if fmt is Format.json:
         emit_json(props)
         return
@@ -150,13 +147,12 @@ def stores_suggest(
 @staff_app.command("list")
 def staff_list(ctx: typer.Context, fmt: Format = format_option(TABLE_CSV_JSON, help=N_("table, csv or json."))) -> None:
     """Staff (userid, name, store, aliases) and the names several userids share."""
-    from siyu_cli.dimensions import staff, staff_map
+    from siyu_cli.dimensions import staff_directory
     from siyu_cli.output import emit_json, emit_rows, warn
-    from siyu_cli.store import open_store
+    from siyu_cli.store import read
 
-    with open_store(settings(ctx), read_only=True) as con:
-        rows = [p.to_dict() for p in staff(con, settings(ctx))]
-        _first, ambiguous = staff_map(con, settings(ctx))
+    people, ambiguous = read(settings(ctx), staff_directory, settings(ctx))
+    rows = [p.to_dict() for p in people]
     if fmt is Format.json:
         emit_json({"staff": rows, "ambiguous_names": ambiguous})
         return

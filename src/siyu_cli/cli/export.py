@@ -22,12 +22,12 @@ def register(app: typer.Typer) -> None:
 @export_app.command("lake")
 def lake(
     ctx: typer.Context,
-    folder: str = typer.Argument(..., help=N_("Folder to write orders/ (partitioned by paid month) and members/ into.")),
+    folder: str = typer.Argument(..., help=N_("Folder to write orders/ (partitioned by paid month), order_lines/ and members/ into.")),
     unmask: bool = typer.Option(False, "--unmask", help=N_("Also write phones, emails, names and birthdays.")),
     overwrite: bool = typer.Option(False, "--overwrite", help=N_("Write into a folder that is not empty.")),
     fmt: Format = format_option(TABLE_CSV_JSON, help=N_("table (people) or json.")),
 ) -> None:
-    """Write the store's orders and members as partitioned Parquet, for [engine] kind = "spark" (docs/scale.md)."""
+    """Write the store's orders, order lines and members as Parquet, for [engine] kind = "spark" (docs/scale.md)."""
     from siyu_cli import output as out
     from siyu_cli.lake import export_lake
 
@@ -35,4 +35,4 @@ def lake(
     if fmt is Format.json:
         out.emit_json(result.to_dict())
         return
-    out.info(_('Wrote {orders} orders in {partitions} monthly partitions and {members} members to {folder}.').format(orders=result.orders, partitions=result.partitions, members=result.members, folder=result.folder))
+    out.info(_('Wrote {orders} orders in {partitions} monthly partitions, {lines} order lines and {members} members to {folder}.').format(orders=result.orders, partitions=result.partitions, lines=result.order_lines, members=result.members, folder=result.folder))

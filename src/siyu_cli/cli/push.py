@@ -50,7 +50,7 @@ def _attachments(links: list[str], images: list[Path], minis: list[str]) -> list
 def create_cmd(
     ctx: typer.Context,
     channel: str = typer.Option("customer", "--channel", "-c", help=N_("customer | group | app | robot")),
-    audience: str = typer.Option("", "--audience", "-a", help=N_("segment:A[@SNAP], tag:T, store:S, sql:SELECT…, list:IDS|@FILE, all, sop:PB[:STEP], plan:PB[:SLOT]")),
+    audience: str = typer.Option("", "--audience", "-a", help=N_("segment:A[@SNAP], tag:T, store:S, bought:category=C[,within=90d,times>=2,spend>=X], clv:…, sql:SELECT…, list:IDS|@FILE, all, sop:PB[:STEP], plan:PB[:SLOT]")),
     text: Optional[str] = typer.Option(None, "--text", "-t", help=N_("Message text (a Jinja2 template, e.g. '{{ name }}，你好').")),
     template_file: Optional[Path] = typer.Option(None, "--template-file", help=N_("Read the message template from a file.")),
     name: Optional[str] = typer.Option(None, "--name", help=N_("A name for people.")),
@@ -91,47 +91,16 @@ def results_cmd(ctx: typer.Context, campaign: str = typer.Argument(...),
                 days: int = typer.Option(30, "--days", help=N_("Purchases within this many days of the send count as responses.")),
                 fmt: Format = FMT) -> None:
     """Per arm: assigned, reached, responders, orders, GMV; uplift over the holdout with 95 % CI and p-value."""
-    from siyu_cli import output
     from siyu_cli.errors import UsageError
     from siyu_cli.push.experiments import results
-    from siyu_cli.store import open_store
+    from siyu_cli.store import read
 
     if days < 1:
         raise UsageError(_('--days must be at least 1'))
-    with open_store(ctx_settings(ctx), read_only=True) as con:
-        d = results(con, campaign, days=days)
-    if fmt is Format.json:
-        output.emit_json(d)
-        return
-    red = d.get("redemption")
-    title = _("{campaign} · {design} · window {days} days from {start}").format(
-        campaign=campaign, design=d["design"], days=d["window_days"], start=f"{d['window_start']:%Y-%m-%d %H:%M}")
-    if d["window_open"]:
-        title += _(" (still open)")
-    if fmt is Format.csv:  # one row per arm; the redemption columns follow when the campaign has a code
-        cols = ["arm", "assigned", "reached", "responders", "response_rate", "orders", "gmv", "gmv_per_assigned"]
-        rows = [[a[c] for c in cols] for a in d["arms"]]
-        if red:
-            extra = ["redeemers", "redemption_rate", "orders", "gmv", "gmv_per_assigned"]
-            cols += ["redeemers", "redemption_rate", "redemption_orders", "redemption_gmv", "redemption_gmv_per_assigned"]
-            rows = [r + [a[c] for c in extra] for r, a in zip(rows, red["arms"])]
-        output.emit_rows(cols, rows, fmt)
-        return
+    d = read(ctx_settings(ctx), results, campaign, days=days)
     from siyu_cli.push import render
 
-    render.print_attribution(d["arms"], d["uplift"], "responders", "response_rate",
-                             title + _(" · attribution by window (any purchase)"))
-    if red:
-        render.print_attribution(red["arms"], red["uplift"], "redeemers", "redemption_rate",
-                                 _("{campaign} · attribution by redemption (code {codes})").format(
-                                     campaign=campaign, codes=", ".join(red["codes"])))
-        o = red["outside"]
-        output.info(_('redemption: {value}').format(value=red['label']))
-        from siyu_cli.formatting import money
-
-        output.info(_('{label}: {orders} orders, GMV {gmv}').format(label=o['label'], orders=o['orders'], gmv=money(o['gmv'])))
-        if red["note"]:
-            output.info(red["note"])
+    render.print_results(campaign, d, fmt)
 
 
 @push_app.command("preview")
@@ -202,19 +171,17 @@ def status_cmd(ctx: typer.Context, campaign: str = typer.Argument(...),
     from siyu_cli import output
     from siyu_cli.push import sync_status
     from siyu_cli.push.sender import campaign_status
-    from siyu_cli.store import open_store
+    from siyu_cli.store import read
 
     settings = ctx_settings(ctx)
     if sync:
         d = sync_status(settings, campaign)
     else:
-        with open_store(settings, read_only=True) as con:
-            d = campaign_status(con, campaign)
+        d = read(settings, campaign_status, campaign)
     if recipients:
         from siyu_cli.push.ledger import RECIPIENT_COLUMNS, recipient_rows
 
-        with open_store(settings, read_only=True) as con:
-            rows = recipient_rows(con, campaign)
+        rows = read(settings, recipient_rows, campaign)
         output.emit_rows(list(RECIPIENT_COLUMNS), rows, fmt)
         return
     if fmt is Format.json:

@@ -62,7 +62,7 @@ def tags_sync_cmd(
     ctx: typer.Context,
     tag: Optional[str] = typer.Option(None, "--tag", help=N_("Write an audience as this one tag (with --audience).")),
     audience: Optional[str] = typer.Option(
-        None, "--audience", help=N_("Who gets --tag: segment:…, tag:…, store:…, sql:SELECT member_id …, list:… (as push).")),
+        None, "--audience", help=N_("Who gets --tag: segment:…, tag:…, store:…, bought:…, sql:SELECT member_id …, list:… (as push).")),
     scheme: Optional[str] = typer.Option(None, "--scheme", help=N_("Segment scheme whose latest snapshot is written (default: wecom.tags.scheme in siyu.toml, else the latest).")),
     group: Optional[str] = typer.Option(None, "--group", help=N_("The siyu-owned tag group (default: wecom.tags.group in siyu.toml, else RFM分层).")),
     dry_run: bool = typer.Option(False, "--dry-run", help=N_("Show adds/removes per tag and the number of calls; change nothing.")),

@@ -65,8 +65,8 @@ def doctor(
 
     Exits non-zero when a check fails (78 config or damaged store, 75 disk full); says how to recover.
     """
-    from siyu_cli.doctor import diagnose
-    from siyu_cli.output import emit_json, stdout_console
+    from siyu_cli.doctor import diagnose, print_checks
+    from siyu_cli.output import emit_json
 
     diag = diagnose(state(ctx).workspace)
     if fmt is Format.json:
@@ -74,17 +74,6 @@ def doctor(
     elif fmt is Format.csv:
         emit_rows(["check", "status", "detail", "fix"], [(c.id, c.status, c.detail, c.fix) for c in diag.checks], fmt)
     else:
-        from siyu_cli.output import rows_table
-
-        status = {"ok": N_("ok"), "warn": N_("warning"), "fail": N_("failed")}
-        heads = [_("check"), _("status"), _("detail"), _("what to do")]
-        table = rows_table(heads, [(c.id, _(status[c.status]), c.detail, c.fix) for c in diag.checks],
-                           title=_("siyu doctor · {root}").format(root=diag.root))
-        style = {"ok": "green", "warn": "yellow", "fail": "bold red"}
-        for column in table.columns:  # the status reads in colour on a terminal
-            if str(column.header) == heads[1]:
-                for cell, c in zip(column._cells, diag.checks):
-                    cell.stylize(style[c.status])
-        stdout_console().print(table)
+        print_checks(diag)
     if not diag.ok:
         raise typer.Exit(diag.exit_code)

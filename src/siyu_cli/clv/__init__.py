@@ -186,6 +186,36 @@ def require_fit(con) -> dict[str, Any]:
     return fit
 
 
+def alive_below_entries_sql() -> str:
+    """SQL (three ``?``: the as_of date, the threshold twice) of (member_id, as_of): who fell below a P(alive)
+    threshold in the fit of that as_of.
+
+    Per as_of the newest fit counts; a member's day is the as_of of the fit where P(alive) < threshold while
+    the previous counted fit had it ≥ threshold (or had no prediction for them). The first fit has no
+    previous one: nobody enters on it.
+    """
+    return """
+    WITH fits AS (SELECT as_of, max(fit_id) AS fit_id FROM clv_fits GROUP BY as_of),
+    seq AS (SELECT as_of, fit_id, lag(fit_id) OVER (ORDER BY as_of) AS prev_id FROM fits)
+    SELECT cur.member_id, s.as_of FROM seq s JOIN clv_members cur ON cur.fit_id = s.fit_id
+    WHERE s.as_of = ? AND s.prev_id IS NOT NULL AND cur.p_alive < ?
+      AND NOT EXISTS (SELECT 1 FROM clv_members p
+                      WHERE p.fit_id = s.prev_id AND p.member_id = cur.member_id AND p.p_alive < ?)
+    """
+
+
+def members_where_sql(conditions: list[str]) -> str:
+    """SQL (``?``: the fit id, then the conditions' values) of the ``id`` of a fit's members meeting every
+    condition (``p_alive < ?``: a column of :data:`COLUMNS`, an operator, a placeholder)."""
+    return f"SELECT member_id AS id FROM clv_members WHERE fit_id = ? AND {' AND '.join(conditions)}"
+
+
+def newest_fit_members(con, limit: int = 0) -> tuple[dict[str, Any], list[tuple]]:
+    """(the newest fit, its members as :func:`fit_members` lists them); no fit is a DataError."""
+    fit = require_fit(con)
+    return fit, fit_members(con, fit["fit_id"], limit)
+
+
 #: the columns of :func:`fit_members`, in order
 MEMBER_COLUMNS = ("member_id", "frequency", "recency_days", "t_days", "avg_repeat_spend", *COLUMNS)
 

@@ -36,18 +36,6 @@ def seed_sandbox(server, data) -> None:
         st.groups[g.chat_id]["joined"] = {people[i].external_userid: int(j.timestamp()) for i, j, *_ in g.members}
 
 
-def _linked_to(con, pairs: list[tuple[str, str]], id_type: str) -> set[str]:
-    """The external_userids of ``pairs`` (external_userid, id) whose customer is the member holding that id."""
-    if not pairs:
-        return set()
-    rows = con.execute("""
-        SELECT c.external_userid FROM wecom_customers c
-        JOIN (SELECT unnest(?::VARCHAR[]) AS ext, unnest(?::VARCHAR[]) AS id) w ON w.ext = c.external_userid
-        JOIN member_identities i ON i.id_type = ? AND i.id_value = w.id AND i.member_id = c.member_id
-    """, [[e for e, _ in pairs], [v for _, v in pairs], id_type]).fetchall()
-    return {r[0] for r in rows}
-
-
 def check_links(settings, data, linked: dict[str, int] | None = None) -> str:
     """Customers link to the members the generator knows they are; the sync's counts are the generator's.
 
@@ -56,13 +44,14 @@ def check_links(settings, data, linked: dict[str, int] | None = None) -> str:
     is a 有赞 member and whose guide noted the phone is the member with that phone.
     """
     from siyu_cli.store import open_store
+    from siyu_cli.sync.linking import linked_to
 
     people = [p for p in data.people if p.wecom_guides]
     by_union = [(p.external_userid, p.miniprogram_id) for p in people if p.unionid and p.miniprogram_unionid == p.unionid]
     by_phone = [(p.external_userid, p.phone) for p in people if p.youzan_member and p.remark_phone]
     with open_store(settings, read_only=True) as con:
-        wrong = len(by_union) - len(_linked_to(con, by_union, "source_member_id"))
-        wrong += len(by_phone) - len(_linked_to(con, by_phone, "phone"))
+        wrong = len(by_union) - len(linked_to(con, by_union, "source_member_id"))
+        wrong += len(by_phone) - len(linked_to(con, by_phone, "phone"))
     if wrong:
         return f"{wrong} of {len(by_union) + len(by_phone)} not linked to their member"
     exp = data.expected()

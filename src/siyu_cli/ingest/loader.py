@@ -56,7 +56,7 @@ REJECT_FIELDS = ("file", "line", "column", "reason", "message", "raw")
 STALE = ("siyu_raw", "siyu_stg", "siyu_err", "siyu_good", "siyu_src", "siyu_keys", "siyu_res", "siyu_fin",
          "siyu_cls", "siyu_smap", "siyu_erased_rows", "siyu_kept", "siyu_id0", "siyu_link", "siyu_shared",
          "siyu_reader_errors", "siyu_reader_scans", "siyu_rag", "siyu_rag_lines", "siyu_rag_rl", "siyu_blank",
-         "siyu_rl", "siyu_rowline", "siyu_unitline")
+         "siyu_rl", "siyu_rowline", "siyu_unitline", "siyu_id_hit")
 
 
 @dataclass

@@ -24,6 +24,16 @@ def resolve_buyers(con, fr, table: str) -> None:
         WHERE coalesce(member_id, external_userid, unionid, phone, email) IS NOT NULL
     """)
     identity.resolve(con, "siyu_keys", "siyu_res")
+    # the new members' id range as constants: the check against stored members then reads only the row groups
+    # it can be in, and a file whose buyers are all known (most daily files) skips the check: no new member
+    lo, hi = con.execute("SELECT min(member_id), max(member_id) FROM siyu_res WHERE NOT matched").fetchone()
+    if lo is not None:
+        _insert_new_buyers(con, fr, lo, hi)
+    identity.record_identities(con, "siyu_keys", "siyu_res", "siyu_id_hit")
+
+
+def _insert_new_buyers(con, fr, lo: str, hi: str) -> None:
+    """Bare members for the buyers ``siyu_res`` resolved to no existing member (ids between ``lo`` and ``hi``)."""
     con.execute(f"""
         INSERT INTO members (member_id, source, source_member_id, external_userid, unionid, phone, email,
                              first_batch, updated_batch, updated_at)
@@ -38,9 +48,8 @@ def resolve_buyers(con, fr, table: str) -> None:
             FROM siyu_res r JOIN siyu_keys k USING (__bk)
             WHERE NOT r.matched AND r.member_id IS NOT NULL
             GROUP BY r.member_id
-        ) n ANTI JOIN members m ON m.member_id = n.member_id
-    """, [fr.batch_id, fr.batch_id])
-    identity.record_identities(con, "siyu_keys", "siyu_res")
+        ) n ANTI JOIN members m ON m.member_id = n.member_id AND m.member_id BETWEEN ? AND ?
+    """, [fr.batch_id, fr.batch_id, lo, hi])
 
 
 def merge_members(con, fr) -> None:
@@ -70,7 +79,7 @@ def merge_members(con, fr) -> None:
                 "first_batch": lit(fr.batch_id)}
     fr.inserted, fr.updated, fr.unchanged, fr.merged = merge(
         con, "members", ("member_id",), merged, inserted, {"updated_batch": fr.batch_id, "updated_at": clock.now()})
-    identity.record_identities(con, "siyu_keys", "siyu_res")
+    identity.record_identities(con, "siyu_keys", "siyu_res", "siyu_id_hit")
     _conflicts(con, fr)
     _side_tables(con, fr)
 

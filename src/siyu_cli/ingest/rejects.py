@@ -37,6 +37,11 @@ READABLE = (
 )
 
 
+def rejected_line_count(con) -> int:
+    """How many distinct (file, line) the loads rejected."""
+    return con.execute("SELECT count(DISTINCT (file, line)) FROM rejects").fetchone()[0]
+
+
 def readable_message(reason: str | None, message: str | None) -> str | None:
     """A stored reject's message in the reader's language (see :data:`READABLE`)."""
     import re

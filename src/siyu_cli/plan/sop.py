@@ -116,18 +116,11 @@ def _candidates_sql(pb: Playbook, step: SopStep, day0: date) -> tuple[str, list[
 
 def _clv_alive_below_sql(pb: Playbook, day0: date) -> tuple[str, list[Any]]:
     """Day 0 = the as_of of the `siyu clv` fit where a member's P(alive) fell below the threshold."""
-    # like segment_entered, over `siyu clv` fits: per as_of the newest fit counts; a member's day 0 is
-    # the as_of of the fit where P(alive) < threshold while the previous counted fit had it ≥ threshold
-    # (or had no prediction for them). The first fit has no previous one: nobody enters on it.
+    from siyu_cli.clv import alive_below_entries_sql
+
+    # like segment_entered, over `siyu clv` fits (the first fit has no previous one: nobody enters on it)
     base = f"""
-    WITH fits AS (SELECT as_of, max(fit_id) AS fit_id FROM clv_fits GROUP BY as_of),
-    seq AS (SELECT as_of, fit_id, lag(fit_id) OVER (ORDER BY as_of) AS prev_id FROM fits),
-    entered AS (
-        SELECT cur.member_id, s.as_of FROM seq s JOIN clv_members cur ON cur.fit_id = s.fit_id
-        WHERE s.as_of = ? AND s.prev_id IS NOT NULL AND cur.p_alive < ?
-          AND NOT EXISTS (SELECT 1 FROM clv_members p
-                          WHERE p.fit_id = s.prev_id AND p.member_id = cur.member_id AND p.p_alive < ?)
-    )
+    WITH entered AS ({alive_below_entries_sql()})
     SELECT e.member_id, m.member_id IS NULL AS missing, {_MEMBER_COLUMNS},
            m.external_userid, m.phone, timezone(?, CAST(e.as_of AS TIMESTAMP)) AS anchor_at,
            NULL AS segment_id, NULL AS segment_name
@@ -138,36 +131,18 @@ def _clv_alive_below_sql(pb: Playbook, day0: date) -> tuple[str, list[Any]]:
 
 def _segment_entered_sql(pb: Playbook, day0: date) -> tuple[str, list[Any]]:
     """Day 0 = the as_of of the snapshot where a member entered one of the SOP's segments."""
-    from siyu_cli.segment.snapshots import snapshots_by_day_sql
+    from siyu_cli.segment.audience import segment_entries_sql
 
-    ids = list(pb.sop.segments)
-    marks = ", ".join("?" for _ in ids)
-    custom = pb.sop.scheme.startswith("custom:")
-
-    def member_in(alias: str) -> tuple[str, list[Any]]:
-        # custom schemes are not validated against a catalogue: match ids or names as written
-        if custom:
-            return f"({alias}.segment_id IN ({marks}) OR {alias}.segment_name IN ({marks}))", ids + ids
-        return f"{alias}.segment_id IN ({marks})", ids
-
-    cur_sql, cur_params = member_in("cur")
-    prev_sql, prev_params = member_in("p")
+    # custom schemes are not validated against a catalogue: match ids or names as written
+    entries, entry_params = segment_entries_sql(list(pb.sop.segments), match_names=pb.sop.scheme.startswith("custom:"))
     base = f"""
-    WITH snaps AS ({snapshots_by_day_sql()}), seq AS (
-        SELECT as_of, snapshot_id, lag(snapshot_id) OVER (ORDER BY as_of) AS prev_id FROM snaps
-    ), entered AS (
-        SELECT cur.member_id, s.as_of, cur.segment_id, cur.segment_name
-        FROM seq s JOIN segment_members cur ON cur.snapshot_id = s.snapshot_id
-        WHERE s.as_of = ? AND s.prev_id IS NOT NULL AND {cur_sql}
-          AND NOT EXISTS (SELECT 1 FROM segment_members p
-                          WHERE p.snapshot_id = s.prev_id AND p.member_id = cur.member_id AND {prev_sql})
-    )
+    WITH entered AS ({entries})
     SELECT e.member_id, m.member_id IS NULL AS missing, {_MEMBER_COLUMNS},
            m.external_userid, m.phone, timezone(?, CAST(e.as_of AS TIMESTAMP)) AS anchor_at,
            e.segment_id, e.segment_name
     FROM entered e LEFT JOIN members m ON m.member_id = e.member_id
     """
-    return base, [pb.sop.scheme, day0, *cur_params, *prev_params, pb.timezone]
+    return base, [pb.sop.scheme, day0, *entry_params, pb.timezone]
 
 
 def _contact_event_sql(pb: Playbook, day0: date) -> tuple[str, list[Any]]:
@@ -250,9 +225,9 @@ def segment_notes(con: "duckdb.DuckDBPyConnection", pb: Playbook) -> list[str]:
     """Why a ``segment_entered`` SOP may list nobody: no snapshot, or only one as_of, of its scheme."""
     if pb.sop is None or pb.sop.anchor != "segment_entered":
         return []
-    n, first = con.execute(
-        "SELECT count(DISTINCT as_of), min(as_of) FROM segment_snapshots WHERE scheme = ?", [pb.sop.scheme]
-    ).fetchone()
+    from siyu_cli.segment.snapshots import scheme_as_of_span
+
+    n, first = scheme_as_of_span(con, pb.sop.scheme)
     if not n:
         return [f"{pb.name}: no {pb.sop.scheme} segment snapshot yet, so nobody has entered "
                 f"{'/'.join(pb.sop.segments)} (run `siyu segment run`)"]

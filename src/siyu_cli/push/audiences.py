@@ -9,11 +9,16 @@ Specs (one string, as typed after ``--audience``):
 ``store:上海静安店``        members whose home store is that store (any of its names: siyu_cli.dimensions)
 ``sql:SELECT …``           one query over the store returning ``member_id`` (or ``group_id``,
                            ``userid`` for group / app campaigns); it runs like ``siyu sql``:
-                           one read-only statement that cannot write, touch files or settings
+                           one read-only statement that cannot write, touch files or settings. With
+                           ``[engine] kind = "spark"`` a query over the lake's tables runs on Spark
+                           (transpiled by sqlglot; siyu_cli.engine.lake_query)
 ``list:m1,m2`` / ``list:@file.txt``  explicit ids (member ids or external_userids; one per line)
 ``all``                    every member (or every group / staff member for those channels)
 ``clv:p_alive<0.3``        members of the newest ``siyu clv`` fit meeting every condition (``,`` = and) on
                            p_alive, purchases_30d, purchases_90d, expected_spend, clv (ops < <= > >= =)
+``bought:category=茶叶,within=90d,times>=2``  members by purchase history (sku=, category=, product=,
+                           product~, within=Nd, since=DAY, times>=N, spend>=X, ``,`` = and; ``bought:any``):
+                           query ``audience/bought``, on Spark with ``[engine] kind = "spark"`` (push/purchases.py)
 ``sop:PLAYBOOK[:STEP]``    members with that SOP step due now (from plan.due_messages)
 ``plan:PLAYBOOK[:SLOT]``   groups with that plan slot due now
 ``guides:<member spec>``   (app channel) the guides who own the members of another spec
@@ -80,6 +85,9 @@ def _sql(settings, spec: str, query: str, kind: str) -> Audience:
     from siyu_cli.analyst import query_stream
 
     column = {"member": "member_id", "group": "group_id", "staff": "userid"}[kind]
+    on_lake = _sql_on_spark(settings, spec, query, column)
+    if on_lake is not None:
+        return Audience(spec, kind, "SELECT unnest(?::VARCHAR[]) AS id", [on_lake])
     ids: dict[str, None] = {}
     with query_stream(settings, query, what="an sql: audience", error_prefix=f"audience {spec!r}") as stream:
         if column not in stream.columns:
@@ -88,6 +96,29 @@ def _sql(settings, spec: str, query: str, kind: str) -> Audience:
         for rows in stream.batches():
             ids.update((str(row[at]), None) for row in rows if row[at] is not None)
     return Audience(spec, kind, "SELECT unnest(?::VARCHAR[]) AS id", [list(ids)])
+
+
+#: ids an ``sql:`` audience may return from Spark (more is an error, not a cut; siyu keeps them in memory)
+SPARK_ID_CAP = 5_000_000
+
+
+def _sql_on_spark(settings, spec: str, query: str, column: str) -> list[str] | None:
+    """With ``[engine] kind = "spark"``, an ``sql:`` audience that reads the lake's tables (orders, order_lines,
+    members where the lake has them) runs there, transpiled by sqlglot (:func:`siyu_cli.engine.lake_query` says what
+    is refused); the ids it returns, or None when it reads the store only (then it runs there, as without Spark)."""
+    from siyu_cli.engine import SparkRunner, collect_column, engine_config, lake_query
+
+    cfg = engine_config(settings)
+    if not cfg.spark:
+        return None
+    what = f"audience {spec!r}"
+    text = lake_query(query, cfg, what=what)
+    if text is None:
+        return None
+    from siyu_cli.analyst import DEFAULT_TIMEOUT
+
+    return collect_column(SparkRunner(settings, cfg), text, column, what=what, cap=SPARK_ID_CAP,
+                          timeout=DEFAULT_TIMEOUT)
 
 
 def _split(spec: str) -> tuple[str, str]:
@@ -185,12 +216,18 @@ def resolve(con, settings, spec: str, channel: str, *, now: datetime | None = No
         if kind != "member":
             raise UsageError(_('clv: audiences select members (use the customer channel)'))
         return _clv(con, spec, rest)
+    if head == "bought":
+        if kind != "member":
+            raise UsageError(_('bought: audiences select members (use the customer channel)'))
+        from siyu_cli.push.purchases import bought_ids
+
+        return Audience(spec, kind, "SELECT unnest(?::VARCHAR[]) AS id", [bought_ids(con, settings, rest, now=now)])
     if head in ("sop", "plan"):
         return _due(settings, spec, head, rest, kind, now)
     if head == "guides" and kind == "staff":
         return _guides(spec, resolve(con, settings, rest, "customer", now=now))
     raise UsageError(
-        _('unknown audience {spec!r} for the {channel} channel (segment:ID[@SNAPSHOT], tag:TAG, store:NAME, sql:SELECT…, list:IDS|@FILE, all, clv:p_alive<0.3, sop:PLAYBOOK[:STEP], plan:PLAYBOOK[:SLOT])').format(spec=spec, channel=channel)
+        _('unknown audience {spec!r} for the {channel} channel (segment:ID[@SNAPSHOT], tag:TAG, store:NAME, sql:SELECT…, list:IDS|@FILE, all, clv:p_alive<0.3, bought:category=…, sop:PLAYBOOK[:STEP], plan:PLAYBOOK[:SLOT])').format(spec=spec, channel=channel)
     )
 
 
@@ -199,9 +236,8 @@ def _segment(con, spec: str, rest: str) -> Audience:
     seg = seg.strip()
     if not seg:
         raise UsageError(_('segment: needs a segment id or name, e.g. segment:A or segment:重要价值客户'))
-    from siyu_cli.segment.snapshots import (
-        SEGMENT_MEMBERS_SQL, find_segment, latest_snapshot_ids, segment_ids_in, snapshot_member_count,
-    )
+    from siyu_cli.segment.audience import SEGMENT_MEMBERS_SQL, find_segment, segment_ids_in, snapshot_member_count
+    from siyu_cli.segment.snapshots import latest_snapshot_ids
 
     if not _table_exists(con, "segment_members"):
         raise DataError(_('no segment snapshots yet: run `siyu segment run` first'))
@@ -230,7 +266,7 @@ _CLV_CONDITION = re.compile(r"^\s*([a-z_0-9]+)\s*(<=|>=|<|>|=)\s*(-?\d+(?:\.\d+)
 
 def _clv(con, spec: str, rest: str) -> Audience:
     """Members of the newest CLV fit meeting every ``column op number`` condition."""
-    from siyu_cli.clv import COLUMNS, require_fit
+    from siyu_cli.clv import COLUMNS, members_where_sql, require_fit
 
     conditions, params = [], []
     for part in rest.split(","):
@@ -242,9 +278,7 @@ def _clv(con, spec: str, rest: str) -> Audience:
     if not _table_exists(con, "clv_fits"):
         raise DataError(_('no CLV fit yet: run `siyu clv` first'))
     fit = require_fit(con)
-    return Audience(spec, "member",
-                    f"SELECT member_id AS id FROM clv_members WHERE fit_id = ? AND {' AND '.join(conditions)}",
-                    [fit["fit_id"], *params])
+    return Audience(spec, "member", members_where_sql(conditions), [fit["fit_id"], *params])
 
 
 def _due(settings, spec, head, rest, kind, now):

@@ -136,7 +136,7 @@ def create_campaign(settings, spec: CampaignSpec, *, dry_run: bool = False, now:
         if spec.due_key:
             row = con.execute("SELECT campaign_id, status FROM push_campaigns WHERE due_key = ?", [spec.due_key]).fetchone()
             if row:
-                return preview(settings, row[0], con=con) if with_preview else {"campaign_id": row[0], "status": row[1], "created": False}
+                return campaign_preview(con, settings, row[0]) if with_preview else {"campaign_id": row[0], "status": row[1], "created": False}
         cid = spec.campaign_id or new_campaign_id(con, now, tz)
         if con.execute("SELECT 1 FROM push_campaigns WHERE campaign_id = ?", [cid]).fetchone():
             raise UsageError(_('campaign {cid} already exists').format(cid=cid))
@@ -158,7 +158,7 @@ def create_campaign(settings, spec: CampaignSpec, *, dry_run: bool = False, now:
                 for arm in experiments.assign(con, cid, design, text):
                     templates.setdefault(arm.name, template)
             _make_batches(con, cid, spec.channel, templates, common, size, kind)
-            result = (preview(settings, cid, con=con, now=now, policy=policy) if with_preview
+            result = (campaign_preview(con, settings, cid, now=now, policy=policy) if with_preview
                       else {"campaign_id": cid, "status": "ready", "created": not dry_run})
             if with_preview and design.active:
                 result["experiment"] = experiments.plan_summary(con, cid, at)
@@ -321,11 +321,16 @@ def _make_batches(con, cid, channel, templates: dict, common, size, kind) -> Non
 
 # ---------------------------------------------------------------- reading campaigns
 
-def preview(settings, campaign_id: str, *, con=None, now: datetime | None = None, policy=None, excluded_limit: int | None = None) -> dict:
-    """Counts, batches per sender, a rendered sample and every excluded recipient with its reason."""
-    if con is None:
-        with open_store(settings, read_only=True) as c:
-            return preview(settings, campaign_id, con=c, now=now, policy=policy, excluded_limit=excluded_limit)
+def preview(settings, campaign_id: str, *, now: datetime | None = None, excluded_limit: int | None = None) -> dict:
+    """:func:`campaign_preview` on a read-only session of its own."""
+    with open_store(settings, read_only=True) as con:
+        return campaign_preview(con, settings, campaign_id, now=now, excluded_limit=excluded_limit)
+
+
+def campaign_preview(con, settings, campaign_id: str, *, now: datetime | None = None, policy=None,
+                     excluded_limit: int | None = None) -> dict:
+    """Counts, batches per sender, a rendered sample and every excluded recipient with its reason
+    (``settings``: the batch size and send policy of the workspace)."""
     now = now or clock.now()
     policy = policy or pol.load_policy(settings)
     camp = get_campaign(con, campaign_id)
@@ -403,5 +408,7 @@ def _snapshot_as_of(con, snapshot_id: int | None) -> str | None:
     """The as-of date of the segment snapshot a campaign targets (shown next to its id), or None."""
     if snapshot_id is None:
         return None
-    row = con.execute("SELECT as_of FROM segment_snapshots WHERE snapshot_id = ?", [snapshot_id]).fetchone()
-    return None if row is None or row[0] is None else row[0].isoformat()
+    from siyu_cli.segment.snapshots import snapshot_as_of
+
+    as_of = snapshot_as_of(con, snapshot_id)
+    return None if as_of is None else as_of.isoformat()

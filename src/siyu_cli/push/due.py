@@ -286,7 +286,7 @@ def _enabled_messages(settings, start: datetime, end: datetime, playbooks, repor
 def _dry_run(settings, due: list, report: DueReport, now: datetime) -> DueReport:
     """What push_due would do with ``due`` now: every campaign built in one rolled-back transaction."""
     from siyu_cli.push import ledger, policy as pol
-    from siyu_cli.push.campaigns import create_campaign, preview
+    from siyu_cli.push.campaigns import campaign_preview, create_campaign
 
     policy = pol.load_policy(settings)
     quiet_until = policy.in_quiet_hours(now)
@@ -309,7 +309,7 @@ def _dry_run(settings, due: list, report: DueReport, now: datetime) -> DueReport
                         p = create_campaign(settings, _spec(msg), now=now, session=session, dry_run=True,
                                             in_transaction=True)
                     else:
-                        p = preview(settings, item["campaign_id"], con=con, now=now, policy=policy)
+                        p = campaign_preview(con, settings, item["campaign_id"], now=now, policy=policy)
                 except SiyuError as exc:
                     item.update(outcome="failed", reason="error", error=exc.message, text=msg.text)
                     con.execute("ROLLBACK")  # a failed build may leave the transaction unusable; start afresh

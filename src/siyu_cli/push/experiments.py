@@ -215,6 +215,24 @@ def verdict(cmp: dict[str, Any], ref_rate: float, n_min: int, window_open: bool)
 # ---------------------------------------------------------------- reading
 
 
+def campaigns_with_arms(con, start: datetime, end: datetime) -> list[str]:
+    """Ids of the campaigns created in [start, end) that have arms (a randomised design), in order."""
+    return [r[0] for r in con.execute(
+        """SELECT DISTINCT c.campaign_id FROM push_campaigns c JOIN push_arms a USING (campaign_id)
+           WHERE c.created_at >= ? AND c.created_at < ? ORDER BY 1""", [start, end]).fetchall()]
+
+
+def coupon_campaigns(con, start: datetime, end: datetime) -> list[str] | None:
+    """Ids of the campaigns created in [start, end) that declared a coupon code; None when the store predates coupons."""
+    cols = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
+                                      "WHERE table_name = 'push_campaigns'").fetchall()}
+    if "coupon_code" not in cols:
+        return None
+    return [r[0] for r in con.execute(
+        "SELECT campaign_id FROM push_campaigns WHERE coupon_code IS NOT NULL AND created_at >= ? AND created_at < ? "
+        "ORDER BY 1", [start, end]).fetchall()]
+
+
 def arms_of(con, cid: str) -> list[dict[str, Any]]:
     rows = con.execute("SELECT arm, share, template FROM push_arms WHERE campaign_id = ? ORDER BY arm <> ?, arm",
                        [cid, HOLDOUT]).fetchall()

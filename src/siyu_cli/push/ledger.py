@@ -178,8 +178,8 @@ def _tx(con):
     con.execute("BEGIN TRANSACTION")
 
 
-def claim_next_batch(settings, campaign_id: str, channel: str, *, now: datetime | None = None, con=None,
-                     mark_sending: bool = True, budget_at: datetime | None = None, policy=None) -> Batch | None:
+def claim_next_batch(con, campaign_id: str, channel: str, *, policy, now: datetime | None = None,
+                     mark_sending: bool = True, budget_at: datetime | None = None) -> Batch | None:
     """Mark the next planned batch in_flight and COMMIT, before any HTTP call is made.
 
     Recipients who opted out since the campaign was created are skipped here
@@ -189,17 +189,9 @@ def claim_next_batch(settings, campaign_id: str, channel: str, *, now: datetime 
     in_flight mark are one transaction, so two senders can never together exceed a cap.
     Returns None when no planned batch is left. ``mark_sending=False``: the caller (holding
     the campaign lock) already committed the campaign as ``sending`` with an earlier claim,
-    so that no-op update is skipped.
+    so that no-op update is skipped. ``policy``: the workspace's (:func:`siyu_cli.push.policy.load_policy`).
     """
     now = now or utcnow()
-    if con is None:
-        with open_store(settings) as c:
-            return claim_next_batch(settings, campaign_id, channel, now=now, con=c, mark_sending=mark_sending,
-                                    budget_at=budget_at, policy=policy)
-    from siyu_cli.push.policy import load_policy
-
-    policy = policy or load_policy(settings)
-
     while True:
         _tx(con)
         row = con.execute(
@@ -273,7 +265,7 @@ def _skip_late_exclusions(con, policy, campaign_id: str, channel: str, bid: str,
 
 
 def complete_batch(
-    settings,
+    con,
     campaign_id: str,
     batch_id: str,
     *,
@@ -281,15 +273,10 @@ def complete_batch(
     failed: dict[str, str] | None = None,
     reconciled: bool = False,
     now: datetime | None = None,
-    con=None,
 ) -> None:
     """The WeCom call succeeded: batch and its recipients become sent (``failed`` maps recipient → reason)."""
     now = now or utcnow()
     failed = failed or {}
-    if con is None:
-        with open_store(settings) as c:
-            return complete_batch(settings, campaign_id, batch_id, msgid=msgid, failed=failed, reconciled=reconciled,
-                                  now=now, con=c)
     _tx(con)
     if failed:
         con.execute("CREATE OR REPLACE TEMP TABLE _push_failed (recipient_id VARCHAR, reason VARCHAR)")
@@ -313,12 +300,9 @@ def complete_batch(
     con.execute("COMMIT")
 
 
-def fail_batch(settings, campaign_id: str, batch_id: str, reason: str, *, now: datetime | None = None, con=None) -> None:
+def fail_batch(con, campaign_id: str, batch_id: str, reason: str, *, now: datetime | None = None) -> None:
     """WeCom refused the batch for a reason that retrying will not fix: recipients fail with that reason."""
     now = now or utcnow()
-    if con is None:
-        with open_store(settings) as c:
-            return fail_batch(settings, campaign_id, batch_id, reason, now=now, con=c)
     _tx(con)
     con.execute(
         "UPDATE push_recipients SET state = 'failed', reason = ? WHERE campaign_id = ? AND batch_id = ? AND state = 'in_flight'",
@@ -331,11 +315,8 @@ def fail_batch(settings, campaign_id: str, batch_id: str, reason: str, *, now: d
     con.execute("COMMIT")
 
 
-def release_batch(settings, campaign_id: str, batch_id: str, error: str | None = None, *, con=None) -> None:
+def release_batch(con, campaign_id: str, batch_id: str, error: str | None = None) -> None:
     """Nothing reached WeCom (known for certain): the batch goes back to planned to be sent later."""
-    if con is None:
-        with open_store(settings) as c:
-            return release_batch(settings, campaign_id, batch_id, error, con=c)
     _tx(con)
     con.execute(
         "UPDATE push_recipients SET state = 'planned' WHERE campaign_id = ? AND batch_id = ? AND state = 'in_flight'",
@@ -348,12 +329,9 @@ def release_batch(settings, campaign_id: str, batch_id: str, error: str | None =
     con.execute("COMMIT")
 
 
-def finish_campaign(settings, campaign_id: str, *, now: datetime | None = None, con=None) -> dict:
+def finish_campaign(con, campaign_id: str, *, now: datetime | None = None) -> dict:
     """Set the campaign's status from its recipients; return the counts per state."""
     now = now or utcnow()
-    if con is None:
-        with open_store(settings) as c:
-            return finish_campaign(settings, campaign_id, now=now, con=c)
     counts = state_counts(con, campaign_id)
     status_now = con.execute("SELECT status FROM push_campaigns WHERE campaign_id = ?", [campaign_id]).fetchone()[0]
     if status_now == "cancelled":
@@ -392,6 +370,17 @@ def recipient_rows(con, campaign_id: str) -> list[tuple]:
     """One row per recipient of a campaign (:data:`RECIPIENT_COLUMNS`), by recipient id."""
     return con.execute(f"SELECT {', '.join(RECIPIENT_COLUMNS)} FROM push_recipients WHERE campaign_id = ? "
                        "ORDER BY recipient_id", [campaign_id]).fetchall()
+
+
+def campaign_count(con) -> int:
+    """How many campaigns the store holds (0: push never ran)."""
+    return con.execute("SELECT count(*) FROM push_campaigns").fetchone()[0]
+
+
+def not_friend_sends_sql() -> str:
+    """SQL of (recipient_id, sender, at): each send WeCom answered "not a friend" (status 2), with when."""
+    return ("SELECT recipient_id, sender, coalesce(delivered_at, sent_at) AS at FROM push_recipients "
+            "WHERE delivery = 'not_friend' AND coalesce(delivered_at, sent_at) IS NOT NULL")
 
 
 def skipped_reasons(con, campaign_ids: list[str]) -> list[tuple[str | None, int]]:

@@ -155,8 +155,9 @@ def optout_condition(alias: str, channel: str) -> str:
     """
     ch = channel.replace("'", "")
     oo = f"SELECT member_id FROM optouts WHERE channel IN ('all', '{ch}')"
-    erased = ("(SELECT id_hash FROM erased_identities WHERE id_type IN ('external_userid', 'member_id') "
-              "AND (SELECT count(*) FROM erased_identities) > 0)")
+    from siyu_cli.forget import erased_hashes_sql
+
+    erased = erased_hashes_sql(("external_userid", "member_id"))
     return (
         f"({alias}.member_id IN ({oo}) OR {alias}.recipient_id IN ({oo}) OR {alias}.member_id IN "
         f"(SELECT m.member_id FROM members m WHERE m.phone IN ({oo}))"

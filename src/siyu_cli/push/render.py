@@ -121,6 +121,41 @@ def print_attribution(arms: list[dict], uplift: list[dict], who: str, rate: str,
 
 
 
+def print_results(campaign: str, d: dict, fmt: Format) -> None:
+    """``siyu push results``: json as is; csv one row per arm (the redemption columns follow when the campaign has
+    a code); for people the attribution tables by window and by redemption, and the code's outside use."""
+    from siyu_cli import output
+
+    if fmt is Format.json:
+        output.emit_json(d)
+        return
+    red = d.get("redemption")
+    if fmt is Format.csv:
+        cols = ["arm", "assigned", "reached", "responders", "response_rate", "orders", "gmv", "gmv_per_assigned"]
+        rows = [[a[c] for c in cols] for a in d["arms"]]
+        if red:
+            extra = ["redeemers", "redemption_rate", "orders", "gmv", "gmv_per_assigned"]
+            cols += ["redeemers", "redemption_rate", "redemption_orders", "redemption_gmv", "redemption_gmv_per_assigned"]
+            rows = [r + [a[c] for c in extra] for r, a in zip(rows, red["arms"])]
+        output.emit_rows(cols, rows, fmt)
+        return
+    title = _("{campaign} · {design} · window {days} days from {start}").format(
+        campaign=campaign, design=d["design"], days=d["window_days"], start=f"{d['window_start']:%Y-%m-%d %H:%M}")
+    if d["window_open"]:
+        title += _(" (still open)")
+    print_attribution(d["arms"], d["uplift"], "responders", "response_rate",
+                      title + _(" · attribution by window (any purchase)"))
+    if red:
+        print_attribution(red["arms"], red["uplift"], "redeemers", "redemption_rate",
+                          _("{campaign} · attribution by redemption (code {codes})").format(
+                              campaign=campaign, codes=", ".join(red["codes"])))
+        o = red["outside"]
+        output.info(_('redemption: {value}').format(value=red['label']))
+        output.info(_('{label}: {orders} orders, GMV {gmv}').format(label=o['label'], orders=o['orders'], gmv=money(o['gmv'])))
+        if red["note"]:
+            output.info(red["note"])
+
+
 def _counts(d: dict) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(d.items(), key=lambda kv: (-kv[1], kv[0])))
 

@@ -163,7 +163,7 @@ def _send_campaign(settings, campaign_id: str, session, *, client, now, ignore_q
             n = 0
             while max_batches is None or n < max_batches:
                 # after this send's first claim the campaign is committed as sending: no need to repeat it
-                batch = ledger.claim_next_batch(settings, campaign_id, channel, con=session.con(), mark_sending=n == 0,
+                batch = ledger.claim_next_batch(session.con(), campaign_id, channel, mark_sending=n == 0,
                                                 budget_at=at, policy=policy)
                 if batch is None:
                     break
@@ -175,7 +175,7 @@ def _send_campaign(settings, campaign_id: str, session, *, client, now, ignore_q
         finally:
             _close(client, owned)
         con = session.con()
-        report.states = ledger.finish_campaign(settings, campaign_id, con=con)
+        report.states = ledger.finish_campaign(con, campaign_id)
         report.status = con.execute("SELECT status FROM push_campaigns WHERE campaign_id = ?", [campaign_id]).fetchone()[0]
         report.batches = dict(con.execute("SELECT state, count(*) FROM push_batches WHERE campaign_id = ? GROUP BY 1",
                                           [campaign_id]).fetchall())
@@ -198,16 +198,16 @@ def _send_batch(settings, camp, batch: Batch, client, attachments, report, sessi
             resp = client.add_msg_template(**kwargs)
             fail_list = set(resp.get("fail_list") or [])
             failed = {r: "fail_list: invalid or unsendable external_userid" for r in batch.recipients if r in fail_list}
-            ledger.complete_batch(settings, cid, batch.batch_id, msgid=resp.get("msgid"), failed=failed, now=now, con=session.con())
+            ledger.complete_batch(session.con(), cid, batch.batch_id, msgid=resp.get("msgid"), failed=failed, now=now)
         elif channel == "app":
             resp = client.send_app_message(touser=batch.recipients, text=batch.text, enable_duplicate_check=True)
             inv = resp.get("invaliduser") or []
             invalid = set(inv if isinstance(inv, list) else filter(None, str(inv).split("|")))
             failed = {r: "invaliduser: not in the app's visible range" for r in batch.recipients if r in invalid}
-            ledger.complete_batch(settings, cid, batch.batch_id, msgid=resp.get("msgid"), failed=failed, now=now, con=session.con())
+            ledger.complete_batch(session.con(), cid, batch.batch_id, msgid=resp.get("msgid"), failed=failed, now=now)
         else:  # robot
             resp = client.send_text(batch.text)
-            ledger.complete_batch(settings, cid, batch.batch_id, msgid=(resp or {}).get("msgid"), now=now, con=session.con())
+            ledger.complete_batch(session.con(), cid, batch.batch_id, msgid=(resp or {}).get("msgid"), now=now)
         report.batches_sent += 1
         return None
     except wecom.AmbiguousSend as exc:
@@ -225,11 +225,11 @@ def _send_batch(settings, camp, batch: Batch, client, attachments, report, sessi
     except wecom.WeComError as exc:
         reason = f"{exc.errcode} {exc.errmsg}".strip()
         if exc.category == "skip":
-            ledger.fail_batch(settings, cid, batch.batch_id, reason, now=now, con=session.con())
+            ledger.fail_batch(session.con(), cid, batch.batch_id, reason, now=now)
             report.batches_failed += 1
             return None
         # retry (already retried by the client), refresh, fatal: nothing was created; stop and keep it planned
-        ledger.release_batch(settings, cid, batch.batch_id, reason, con=session.con())
+        ledger.release_batch(session.con(), cid, batch.batch_id, reason)
         report.stopped = f"batch {batch.batch_id}: {reason}"
         if exc.category == "fatal":
             raise
@@ -272,12 +272,12 @@ def _reconcile(settings, camp, batch: Batch, client, report, session) -> None:
     channel, cid = camp["channel"], camp["campaign_id"]
     what = f"batch {batch.batch_id} ({len(batch.recipients)} recipient(s))"
     if channel == "app":
-        ledger.release_batch(settings, cid, batch.batch_id, "re-sent after a crash with WeCom's duplicate check", con=session.con())
+        ledger.release_batch(session.con(), cid, batch.batch_id, "re-sent after a crash with WeCom's duplicate check")
         report.released += 1
         report.note(_("{what}: outcome unknown; app messages are sent again with WeCom's duplicate check on (WeCom drops a repeat of a message that did arrive)").format(what=what))
         return
     if channel == "robot":
-        ledger.fail_batch(settings, cid, batch.batch_id, "outcome_unknown: the robot webhook keeps no record to check", con=session.con())
+        ledger.fail_batch(session.con(), cid, batch.batch_id, "outcome_unknown: the robot webhook keeps no record to check")
         report.batches_failed += 1
         report.note(_('{what}: outcome unknown; a robot webhook keeps no record to check, so it is marked failed (outcome_unknown) and NOT sent again').format(what=what))
         return
@@ -297,7 +297,7 @@ def _reconcile(settings, camp, batch: Batch, client, report, session) -> None:
             time.sleep(settle - age)
         else:
             break
-    ledger.release_batch(settings, cid, batch.batch_id, "not found at WeCom after a crash; re-queued", con=session.con())
+    ledger.release_batch(session.con(), cid, batch.batch_id, "not found at WeCom after a crash; re-queued")
     report.released += 1
     report.note(_("{what}: not in WeCom's records {settle:.0f} s after it was sent: it never reached WeCom; re-queued and sent again (no duplicate)").format(what=what, settle=settle))
 
@@ -334,8 +334,8 @@ def _find_at_wecom(settings, camp, batch: Batch, client, report, session, starte
             failed = {r: "fail_list: not accepted by WeCom (found on reconcile)" for r in want - got}
         else:
             failed = {}
-        ledger.complete_batch(settings, cid, batch.batch_id, msgid=msgid, failed=failed, reconciled=True,
-                              now=started, con=session.con())
+        ledger.complete_batch(session.con(), cid, batch.batch_id, msgid=msgid, failed=failed, reconciled=True,
+                              now=started)
         report.reconciled += 1
         report.note(_("batch {batch_id}: found in WeCom's records (msgid {msgid}): it did reach WeCom; marked sent{value} and NOT sent again").format(batch_id=batch.batch_id, msgid=msgid, value=f' ({len(failed)} recipient(s) not accepted)' if failed else ''))
         return True

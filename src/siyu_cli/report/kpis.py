@@ -557,7 +557,9 @@ def campaigns(con, dfrom: date, dto: date, window_days: int) -> list[dict[str, A
     tables = table_names(con)
     if not {"push_campaigns", "push_recipients"} <= tables:
         return None
-    if con.execute("SELECT count(*) FROM push_campaigns").fetchone()[0] == 0:
+    from siyu_cli.push.ledger import campaign_count
+
+    if campaign_count(con) == 0:
         return None
     # who was reached (treat) or held back (ctl) and from when: a temp table first, so the order scan
     # reads only the orders between the earliest send and the latest send + window

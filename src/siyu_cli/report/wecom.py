@@ -35,7 +35,9 @@ def wecom_sections(con, dfrom: date, dto: date) -> dict[str, Any]:
     if not _exists(con, "contact_events"):
         return out
     period = {"f": dfrom, "t": dto}
-    if con.execute("SELECT count(*) FROM wecom_sync_runs WHERE status = 'done'").fetchone()[0]:
+    from siyu_cli.sync.merge import done_runs
+
+    if done_runs(con):
         totals = dict(sql.run_duckdb(con, "report/contact_event_totals", period).fetchall())
         by_guide = sql.run_duckdb(con, "report/contact_events_by_guide", period).fetchall()
         t = {k: totals.get(k, 0) for k in EVENT_KINDS}
@@ -67,8 +69,9 @@ def wecom_sections(con, dfrom: date, dto: date) -> dict[str, Any]:
 def synced_online(con, dto: date) -> dict[str, Any] | None:
     """在线率 after a WeCom sync: members with a live guide relation (a member whose every guide lost them
     keeps an external_userid but is not reachable). None when no sync has run (the file-based rule stays)."""
-    if not _exists(con, "wecom_sync_runs") or not con.execute(
-            "SELECT count(*) FROM wecom_sync_runs WHERE status = 'done'").fetchone()[0]:
+    from siyu_cli.sync.merge import done_runs
+
+    if not _exists(con, "wecom_sync_runs") or not done_runs(con):
         return None
     reach, total = sql.run_duckdb(con, "report/synced_online", {"t": dto}).fetchone()
     return {"reachable_members": reach, "online_rate": reach / total if total else None}

@@ -103,48 +103,66 @@ def _record(settings: "Settings", sql: str, params: list[Any]) -> None:
         con.execute(sql, params)
 
 
-def _mark_dead_runs(settings: "Settings", log: "EventLog") -> None:
+def _mark_dead_runs(con, log: "EventLog") -> None:
     """Runs left 'running' by a process that died: we hold the lock, so none is alive."""
-    from siyu_cli.store import open_store
-
-    with open_store(settings) as con:
-        dead = con.execute("SELECT run_id, pid FROM pipeline_runs WHERE status = 'running'").fetchall()
-        for run_id, pid in dead:
-            con.execute(
-                "UPDATE pipeline_steps SET status = 'failed', finished_at = now(), error = 'interrupted: the process died' "
-                "WHERE run_id = ? AND status = 'running'",
-                [run_id],
-            )
-            con.execute(
-                "UPDATE pipeline_runs SET status = 'interrupted', finished_at = now(), error = 'the process died (pid ' || ? || ')' "
-                "WHERE run_id = ?",
-                [str(pid), run_id],
-            )
+    dead = con.execute("SELECT run_id, pid FROM pipeline_runs WHERE status = 'running'").fetchall()
+    for run_id, pid in dead:
+        con.execute(
+            "UPDATE pipeline_steps SET status = 'failed', finished_at = now(), error = 'interrupted: the process died' "
+            "WHERE run_id = ? AND status = 'running'",
+            [run_id],
+        )
+        con.execute(
+            "UPDATE pipeline_runs SET status = 'interrupted', finished_at = now(), error = 'the process died (pid ' || ? || ')' "
+            "WHERE run_id = ?",
+            [str(pid), run_id],
+        )
     for run_id, pid in dead:
         log.emit("run_interrupted_found", level="warning", message=f"run {run_id} (pid {pid}) died; resumable with --resume")
 
 
-def _steps_done(settings: "Settings", run_id: str) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+def _steps_done(con, run_id: str) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
     """Steps of ``run_id``: (finished ones, directly or by the runs it resumed; the others that ran, partial or
     failed) → their counts. A partial or failed step is run again on resume, knowing what it left."""
-    from siyu_cli.store import open_store
-
-    with open_store(settings, read_only=True) as con:
-        rows = con.execute("SELECT step, status, counts FROM pipeline_steps WHERE run_id = ?", [run_id]).fetchall()
+    rows = con.execute("SELECT step, status, counts FROM pipeline_steps WHERE run_id = ?", [run_id]).fetchall()
     done, unfinished = {}, {}
     for step, status, counts in rows:
         (done if status in ("ok", "skipped") else unfinished)[step] = json.loads(counts) if counts else {}
     return done, unfinished
 
 
-def _last_run(settings: "Settings", pipeline: str) -> tuple[str, str] | None:
+def _last_run(con, pipeline: str) -> tuple[str, str] | None:
+    row = con.execute(
+        "SELECT run_id, status FROM pipeline_runs WHERE pipeline = ? ORDER BY started_at DESC LIMIT 1", [pipeline]
+    ).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def _begin(settings: "Settings", result: RunResult, resume: bool, log: "EventLog"):
+    """One store session before the steps: mark dead runs, find the run to resume, record this run as running.
+
+    Returns (done, unfinished) of the resumed run ({} {} for a fresh run), or None when there is nothing to
+    resume (``result.status`` then says so and nothing is recorded)."""
     from siyu_cli.store import open_store
 
-    with open_store(settings, read_only=True) as con:
-        row = con.execute(
-            "SELECT run_id, status FROM pipeline_runs WHERE pipeline = ? ORDER BY started_at DESC LIMIT 1", [pipeline]
-        ).fetchone()
-    return (row[0], row[1]) if row else None
+    done: dict[str, dict[str, Any]] = {}
+    unfinished: dict[str, dict[str, Any]] = {}
+    with open_store(settings) as con:
+        _mark_dead_runs(con, log)
+        if resume:
+            last = _last_run(con, result.pipeline)
+            if last is None or last[1] == "ok":
+                log.emit("nothing_to_resume", message=f"nothing to resume: {'no earlier run' if last is None else f'last run {last[0]} succeeded'}")
+                result.status = "nothing-to-resume"
+                return None
+            result.resumed_from = last[0]
+            done, unfinished = _steps_done(con, result.resumed_from)
+        result.started_at = _now()
+        con.execute(
+            "INSERT INTO pipeline_runs (run_id, pipeline, status, pid, host, started_at, resumed_from) VALUES (?, ?, 'running', ?, ?, ?, ?)",
+            [result.run_id, result.pipeline, os.getpid(), socket.gethostname(), result.started_at, result.resumed_from],
+        )
+    return done, unfinished
 
 
 def list_runs(settings: "Settings", *, pipeline: str | None = None, limit: int = 20, run_id: str | None = None) -> list[dict[str, Any]]:
@@ -235,25 +253,12 @@ def run_pipeline(
     with lock:
         if lock.stale:
             log.emit("stale_lock", level="warning", message=f"took over a stale lock left by pid {lock.stale.pid}")
-        _mark_dead_runs(settings, log)
-        done: dict[str, dict[str, Any]] = {}
-        unfinished: dict[str, dict[str, Any]] = {}
-        resumed_from = None
-        if resume:
-            last = _last_run(settings, name)
-            if last is None or last[1] == "ok":
-                log.emit("nothing_to_resume", message=f"nothing to resume: {'no earlier run' if last is None else f'last run {last[0]} succeeded'}")
-                return RunResult(run_id=run_id, pipeline=name, status="nothing-to-resume", total_steps=len(pipeline.steps))
-            resumed_from = last[0]
-            done, unfinished = _steps_done(settings, resumed_from)
-        started = _now()
-        result = RunResult(run_id=run_id, pipeline=name, status="running", resumed_from=resumed_from, started_at=started,
-                           total_steps=len(pipeline.steps))
-        _record(
-            settings,
-            "INSERT INTO pipeline_runs (run_id, pipeline, status, pid, host, started_at, resumed_from) VALUES (?, ?, 'running', ?, ?, ?, ?)",
-            [run_id, name, os.getpid(), socket.gethostname(), started, resumed_from],
-        )
+        result = RunResult(run_id=run_id, pipeline=name, status="running", total_steps=len(pipeline.steps))
+        begun = _begin(settings, result, resume, log)
+        if begun is None:
+            return result
+        done, unfinished = begun
+        started, resumed_from = result.started_at, result.resumed_from
         log.emit("run_started", message=f"resuming {resumed_from}" if resumed_from else None)
         try:
             _run_steps(settings, result, pipeline, done, unfinished, log, now)

@@ -8,6 +8,7 @@ Library API used by other areas (see ARCHITECTURE.md):
 
 from siyu_cli.segment.run import SegmentRun, run_segment
 from siyu_cli.segment.prune import PruneResult, prune_snapshots
-from siyu_cli.segment.snapshots import audience, latest_snapshot_id
+from siyu_cli.segment.audience import audience
+from siyu_cli.segment.snapshots import latest_snapshot_id
 
 __all__ = ["SegmentRun", "run_segment", "latest_snapshot_id", "audience", "PruneResult", "prune_snapshots"]

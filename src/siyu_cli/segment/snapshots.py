@@ -1,4 +1,5 @@
-"""Stored snapshots: list, summary, Pareto, diff (migration matrix), history, explain, export, audience."""
+"""Stored snapshots: list, summary, Pareto, diff (migration matrix), history, explain, export (who is in a
+segment: segment/audience.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from siyu_cli.segment import schemes as S
 from siyu_cli.i18n import _
 
 if TYPE_CHECKING:  # pragma: no cover
-    import duckdb
+    from datetime import date
 
-    from siyu_cli.config import Settings
+    import duckdb
 
 ABSENT = "(absent)"
 
@@ -72,6 +73,19 @@ def snapshots_by_day_sql() -> str:
         "SELECT as_of, snapshot_id FROM segment_snapshots WHERE scheme = ? AND as_of IS NOT NULL "
         "QUALIFY row_number() OVER (PARTITION BY as_of ORDER BY snapshot_id DESC) = 1"
     )
+
+
+def scheme_as_of_span(con: "duckdb.DuckDBPyConnection", scheme: str) -> tuple[int, date | None]:
+    """(how many distinct as_of dates, the first one) of a scheme's snapshots."""
+    n, first = con.execute(
+        "SELECT count(DISTINCT as_of), min(as_of) FROM segment_snapshots WHERE scheme = ?", [scheme]).fetchone()
+    return n, first
+
+
+def snapshot_as_of(con: "duckdb.DuckDBPyConnection", snapshot_id: int) -> date | None:
+    """A snapshot's as_of date (None for an unknown snapshot or one without a date)."""
+    row = con.execute("SELECT as_of FROM segment_snapshots WHERE snapshot_id = ?", [snapshot_id]).fetchone()
+    return None if row is None else row[0]
 
 
 def latest_snapshot_id(con: "duckdb.DuckDBPyConnection", scheme: str | None = None) -> int | None:
@@ -543,64 +557,3 @@ def _num(value: Any) -> str:
         return f"{float(value):g}"
     except (TypeError, ValueError):
         return str(value)
-
-
-# ---------------------------------------------------------------- audience
-
-#: SQL (two ``?``: snapshot id, segment id) yielding the member ids of one segment of one snapshot as ``id``
-SEGMENT_MEMBERS_SQL = "SELECT member_id AS id FROM segment_members WHERE snapshot_id = ? AND segment_id = ?"
-
-
-def find_segment(con: "duckdb.DuckDBPyConnection", segment: str, snapshot_ids: list[int]) -> tuple[int, str] | None:
-    """(snapshot id, segment id) of the first of ``snapshot_ids`` that has ``segment``, or None.
-
-    A segment is named by id ('A'), English id or key, or Chinese name: matched in the snapshot's
-    catalogue (:func:`match_segment`), else among the ids and names its members carry.
-    """
-    for sid in snapshot_ids:
-        seg = match_segment(snapshot_params(con, sid).get("segments", []), segment)
-        if seg is not None:
-            return sid, seg["id"]
-        row = con.execute(
-            "SELECT any_value(segment_id) FROM segment_members WHERE snapshot_id = ? AND (segment_id = ? OR segment_name = ?)",
-            [sid, segment, segment],
-        ).fetchone()
-        if row and row[0] is not None:
-            return sid, row[0]
-    return None
-
-
-def segment_ids_in(con: "duckdb.DuckDBPyConnection", snapshot_id: int) -> list[str]:
-    """The segment ids a snapshot's members carry, sorted."""
-    return [r[0] for r in con.execute(
-        "SELECT DISTINCT segment_id FROM segment_members WHERE snapshot_id = ? ORDER BY 1", [snapshot_id]).fetchall()]
-
-
-def snapshot_member_count(con: "duckdb.DuckDBPyConnection", snapshot_id: int) -> int:
-    return con.execute("SELECT count(*) FROM segment_members WHERE snapshot_id = ?", [snapshot_id]).fetchone()[0]
-
-
-def audience_in(con: "duckdb.DuckDBPyConnection", segment: str, snapshot_id: int | None = None) -> list[str]:
-    """:func:`audience` on an open connection."""
-    ids = [snapshot_id] if snapshot_id is not None else latest_snapshot_ids(con)
-    if not ids:
-        raise UsageError(_('no segment snapshot yet: run `siyu segment` first'))
-    found = find_segment(con, segment, ids)
-    if found is not None:
-        rows = con.execute(SEGMENT_MEMBERS_SQL + " ORDER BY member_id", list(found)).fetchall()
-        return [r[0] for r in rows]
-    known = ", ".join(s["id"] for s in snapshot_params(con, ids[0]).get("segments", []))
-    where = f"snapshot {snapshot_id}" if snapshot_id is not None else "any snapshot"
-    raise UsageError(_('no segment {segment!r} in {where} (e.g. {known})').format(segment=segment, where=where, known=known))
-
-
-def audience(settings: "Settings", segment: str, snapshot_id: int | None = None) -> list[str]:
-    """Member ids of a segment (id 'A', English id or Chinese name).
-
-    Without ``snapshot_id``: the latest snapshot (by as_of, :func:`latest_snapshot`) of the latest
-    scheme that has that segment (so 'A' finds the latest rfm8 run even if an rfm11 run came after it).
-    """
-    from siyu_cli.store import open_store
-
-    with open_store(settings, read_only=True) as con:
-        return audience_in(con, segment, snapshot_id)

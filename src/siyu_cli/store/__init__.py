@@ -26,11 +26,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 
 from siyu_cli.errors import ConfigError, StoreBusy, explain_failure
 from siyu_cli.privacy import chmod_private
 from siyu_cli.i18n import _
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb
@@ -213,6 +215,16 @@ def open_store(
         if not read_only:
             for p in (path, path.with_name(path.name + ".wal")):
                 chmod_private(p)
+
+
+def read(settings: "Settings", fn: "Callable[..., T]", /, *args: Any, **kwargs: Any) -> "T":
+    """``fn(con, *args, **kwargs)`` on a read-only session of its own, closed before this returns.
+
+    How an entry point (a command among them) runs an inner function, which takes the open connection:
+    the command holds no connection and the inner function stays callable inside a caller's session.
+    """
+    with open_store(settings, read_only=True) as con:
+        return fn(con, *args, **kwargs)
 
 
 def _install_id_key(con: "duckdb.DuckDBPyConnection", settings: "Settings") -> None:

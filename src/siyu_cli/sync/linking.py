@@ -157,3 +157,14 @@ def finish(con, batch_id: str) -> None:
     people.replace_synced_tags(con, batch_id)
     con.execute("DROP TABLE IF EXISTS siyu_link_shared")
 
+
+def linked_to(con, pairs: list[tuple[str, str]], id_type: str) -> set[str]:
+    """The external_userids of ``pairs`` (external_userid, id) whose customer is the member holding that id."""
+    if not pairs:
+        return set()
+    rows = con.execute("""
+        SELECT c.external_userid FROM wecom_customers c
+        JOIN (SELECT unnest(?::VARCHAR[]) AS ext, unnest(?::VARCHAR[]) AS id) w ON w.ext = c.external_userid
+        JOIN member_identities i ON i.id_type = ? AND i.id_value = w.id AND i.member_id = c.member_id
+    """, [[e for e, _ in pairs], [v for _, v in pairs], id_type]).fetchall()
+    return {r[0] for r in rows}

@@ -90,7 +90,7 @@ def _merge(settings, report, follow_users: list[str], limit: str, names: dict[st
     with scratch_dir(settings.root, "sync") as tmp, open_store(settings) as con:
         con.execute(f"SET temp_directory = '{(tmp / 'spill').as_posix()}'")
         install_macros(con)
-        prev = con.execute("SELECT max(finished_at) FROM wecom_sync_runs WHERE status = 'done'").fetchone()[0]
+        prev = last_done_at(con)
         report.baseline = prev is None
         progress = _running(con, b)
         merged = progress.setdefault("merged", {})
@@ -176,6 +176,16 @@ def _commit(con, b: str, report, progress: dict, phase: str, limits: list[str], 
         if n and limits.index(report.merge_limits.get(phase, limits[0])) < n:
             report.merge_limits[phase] = lim
         return
+
+
+def last_done_at(con):
+    """When the latest finished ``siyu sync wecom`` ended (None before the first)."""
+    return con.execute("SELECT max(finished_at) FROM wecom_sync_runs WHERE status = 'done'").fetchone()[0]
+
+
+def done_runs(con) -> int:
+    """How many ``siyu sync wecom`` runs finished."""
+    return con.execute("SELECT count(*) FROM wecom_sync_runs WHERE status = 'done'").fetchone()[0]
 
 
 def _running(con, b: str) -> dict:
@@ -271,8 +281,9 @@ def _refuse_empty(con, b: str) -> None:
 
 def _not_erased(col: str) -> str:
     """A person erased with `siyu forget` is never brought back by a sync (their tombstone is a keyed hash)."""
-    return (f"NOT EXISTS (SELECT 1 FROM erased_identities e WHERE e.id_type = 'external_userid' "
-            f"AND e.id_hash = siyu_keyed('external_userid', {col}))")
+    from siyu_cli.forget import not_erased_sql
+
+    return not_erased_sql(col)
 
 
 def _stage_relations(con, lit: str, where: str = "TRUE") -> None:
@@ -374,13 +385,13 @@ def _deleted_by_customers(con, b: str) -> None:
     ``push_recipients.delivery = 'not_friend'``) after the relation was added. One event per relation and
     friendship: dated by that send, ``since`` = when the relation was added.
     """
-    con.execute("""
+    from siyu_cli.push.ledger import not_friend_sends_sql
+
+    con.execute(f"""
         INSERT INTO contact_events (batch_id, kind, external_userid, staff_userid, member_id, event_at, since)
-        SELECT ?, 'contact_deleted', c.external_userid, c.staff_userid, any_value(c.member_id),
-               min(coalesce(r.delivered_at, r.sent_at)), c.added_at
-        FROM wecom_contacts c JOIN push_recipients r ON r.recipient_id = c.external_userid AND r.sender = c.staff_userid
-        WHERE r.delivery = 'not_friend' AND coalesce(r.delivered_at, r.sent_at) IS NOT NULL
-          AND (c.added_at IS NULL OR coalesce(r.delivered_at, r.sent_at) >= c.added_at)
+        SELECT ?, 'contact_deleted', c.external_userid, c.staff_userid, any_value(c.member_id), min(r.at), c.added_at
+        FROM wecom_contacts c JOIN ({not_friend_sends_sql()}) r ON r.recipient_id = c.external_userid AND r.sender = c.staff_userid
+        WHERE (c.added_at IS NULL OR r.at >= c.added_at)
           AND NOT EXISTS (SELECT 1 FROM contact_events e WHERE e.kind = 'contact_deleted'
                           AND e.external_userid = c.external_userid AND e.staff_userid = c.staff_userid
                           AND (c.added_at IS NULL OR e.event_at >= c.added_at))

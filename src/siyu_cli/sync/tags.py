@@ -94,6 +94,7 @@ class TagSyncReport:
 def _desired_sql(con, settings, mode: str, *, scheme: str | None, tag: str | None, audience: str | None):
     """SQL of (external_userid, staff_userid, member_id, tag) each current relation should carry; params; snapshot."""
     if mode == "segment":
+        from siyu_cli.segment.audience import member_segments_sql
         from siyu_cli.segment.snapshots import latest_snapshot_id
 
         snap = latest_snapshot_id(con, scheme)
@@ -101,7 +102,7 @@ def _desired_sql(con, settings, mode: str, *, scheme: str | None, tag: str | Non
             raise UsageError(_("no segment snapshot of scheme {scheme!r} yet: run `siyu segment run` first").format(
                 scheme=scheme) if scheme else _("no segment snapshot yet: run `siyu segment run` first"))
         sql = ("SELECT c.external_userid, c.staff_userid, c.member_id, s.segment_name AS tag FROM wecom_contacts c "
-               "JOIN segment_members s ON s.member_id = c.member_id AND s.snapshot_id = ? WHERE s.segment_name IS NOT NULL")
+               f"JOIN ({member_segments_sql()}) s ON s.member_id = c.member_id")
         return sql, [snap], snap
     from siyu_cli.push.audiences import resolve
 

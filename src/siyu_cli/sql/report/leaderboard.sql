@@ -2,16 +2,26 @@
 -- the members, staff, the period's orders (and store traffic with `traffic`), with its new contacts
 -- (rpt_contacts), buyers, valid orders, GMV and repeat buyers in the period (rpt_period), ranked by GMV, then
 -- buyers, then id. Raw stores and guides resolve like dim_physical_store / dim_guide (the dimension maps).
-WITH pairs AS (  -- one pass over the period: per key and member (walk-ins: one row per key)
+-- per key: valid orders and GMV (every paid order, walk-ins included); per key and buyer: valid orders, over
+-- only the rows that make buyers (valid member orders) — the per-buyer aggregate is the costly one
+WITH sales AS (
     SELECT
 -- @if by = store
            store AS k,
 -- @else
            guide AS k,
 -- @end
-           member_id, count(*) FILTER (WHERE valid) AS n, sum(net_amount) AS gmv
-    FROM rpt_period GROUP BY 1, 2),
-sales AS (SELECT k, sum(n) AS orders, sum(gmv) AS gmv FROM pairs GROUP BY k),
+           count(*) FILTER (WHERE valid) AS orders, sum(net_amount) AS gmv
+    FROM rpt_period GROUP BY 1),
+pairs AS (
+    SELECT
+-- @if by = store
+           store AS k,
+-- @else
+           guide AS k,
+-- @end
+           member_id, count(*) AS n
+    FROM rpt_period WHERE valid AND member_id IS NOT NULL GROUP BY 1, 2),
 -- @if by = store
 raw AS (
     SELECT DISTINCT store AS raw FROM members
@@ -45,8 +55,7 @@ nm AS (
            ON g.guide_userid = ids.k
     GROUP BY ids.k),
 -- @end
-rep AS (SELECT k, count(*) AS buyers, count(*) FILTER (WHERE n >= 2) AS repeaters FROM pairs
-        WHERE n > 0 AND member_id IS NOT NULL GROUP BY k)
+rep AS (SELECT k, count(*) AS buyers, count(*) FILTER (WHERE n >= 2) AS repeaters FROM pairs GROUP BY k)
 SELECT row_number() OVER (ORDER BY coalesce(sales.gmv, 0) DESC, coalesce(rep.buyers, 0) DESC, u.k) AS rank,
        u.k, nm.name, coalesce(cts.n, 0) AS new_contacts, coalesce(rep.buyers, 0) AS buyers,
        coalesce(sales.orders, 0) AS orders, coalesce(sales.gmv, 0) AS gmv, rep.repeaters
