@@ -10,7 +10,8 @@
    "raw_fetch": the same batch/get_by_user pages fetched with a bare WeComClient loop that stores
    nothing, in a process of its own (the network + sandbox cost, and the client's own memory). Peak RSS
    should be flat in N: pages and group member lists are checkpointed to the store, never held, and the
-   merge runs under `[sync] memory_limit` (DuckDB spills beyond it).
+   merge runs under `[sync] memory_limit` (DuckDB spills beyond it). ``marks_mb``: [step, RSS, high-water mark]
+   after each fetch step and after the merge, to say which one set the peak.
 2. tags: a store with M members, one relation each, two segment snapshots where a fraction changed
    segment, and the applied state of the first snapshot (as a previous `siyu tags sync` leaves it).
    `siyu tags sync` must call mark_tag only for the changed relations; reports plan time (--dry-run,
@@ -49,11 +50,29 @@ def peak_mb():
 CHILD = PEAK + r"""
 import json, sys, time
 from siyu_cli.cli.main import app
+import siyu_cli.sync.merge as M, siyu_cli.sync.wecom as W
+# where the peak is: (step, RSS, high-water mark so far) in MB after each fetch step and after the merge
+marks = []
+def mark(name):
+    with open("/proc/self/status") as fh:
+        kb = {l.split(":")[0]: int(l.split()[1]) for l in fh if l.startswith(("VmRSS", "VmHWM"))}
+    marks.append((name, kb["VmRSS"] // 1024, kb["VmHWM"] // 1024))
+def marked(mod, name):
+    f = getattr(mod, name)
+    def g(*a, **k):
+        r = f(*a, **k)
+        mark(name.lstrip("_"))
+        return r
+    setattr(mod, name, g)
+for name in ("_fetch_contacts", "_fetch_tags", "_fetch_groups", "_staff_names"):
+    marked(W, name)
+marked(M, "merge")  # sync/wecom.py imports merge at call time, so the wrapper is the one it runs
 t = time.perf_counter()
 try:
     app(sys.argv[1:], standalone_mode=False)
 finally:
-    sys.stderr.write(json.dumps({"wall_s": round(time.perf_counter() - t, 2), "peak_rss_mb": peak_mb()}) + "\n")
+    sys.stderr.write(json.dumps({"wall_s": round(time.perf_counter() - t, 2), "peak_rss_mb": peak_mb(), "marks": marks})
+                     + "\n")
 """
 
 # the named baseline: the same batch/get_by_user pages fetched with a bare client that stores nothing
@@ -123,7 +142,7 @@ def bench_sync(n: int, guides: int) -> dict:
             "contact_pages": raw["pages"], "wall_s": stats["wall_s"], "peak_rss_mb": stats["peak_rss_mb"],
             "baseline_raw_fetch_s": raw_stats["wall_s"], "ratio_vs_raw_fetch": round(stats["wall_s"] / raw_stats["wall_s"], 2),
             "baseline_raw_fetch_peak_rss_mb": raw_stats["peak_rss_mb"],
-            "sandbox_seed_s": round(seed_s, 1), "counts": report["counts"]["contacts"]}
+            "sandbox_seed_s": round(seed_s, 1), "marks_mb": stats["marks"], "counts": report["counts"]["contacts"]}
 
 
 def bench_tags(m: int, changed: float, dry_only: bool = False) -> dict:

@@ -50,6 +50,47 @@ def test_a_merge_phase_out_of_the_default_memory_limit_runs_again_one_step_up_th
     assert r.counts["contacts"]["added"] == len(sb.state.live_relations())
 
 
+def test_a_staging_write_out_of_its_small_memory_limit_rolls_back_and_runs_again_one_step_up(settings, sb, monkeypatch):
+    import duckdb
+
+    monkeypatch.setattr(wecom_mod, "STAGE_LIMITS", ("1MB", "128MB"))  # 1MB: too small for a write of pages
+    ran_out = []
+    real = wecom_mod._Stage._commit
+
+    def spy(self, con, table, rows, fields):
+        try:
+            return real(self, con, table, rows, fields)
+        except duckdb.OutOfMemoryException:
+            ran_out.append(table)
+            raise
+
+    monkeypatch.setattr(wecom_mod._Stage, "_commit", spy)
+    r = sync_wecom(settings, client=make_client(sb, settings), activity=False)
+    assert "wecom_sync_contacts" in ran_out  # the contact pages' writes ran out of 1MB and ran again under 128MB
+    assert store_state(settings) == sandbox_state(sb)  # the rolled-back attempts left nothing twice
+    assert r.counts["contacts"]["added"] == len(sb.state.live_relations())
+
+
+def test_a_relation_staged_again_replaces_its_row_in_the_keyless_staging(settings):
+    from siyu_cli.store import open_store
+
+    with open_store(settings) as con:
+        con.execute("INSERT INTO wecom_sync_runs (batch_id, status, progress, started_at) VALUES ('b', 'running', '{}', now())")
+
+    def rel(ext, staff, remark):
+        return {**dict.fromkeys(wecom_mod.CONTACT_FIELDS), "external_userid": ext, "staff_userid": staff,
+                "remark": remark, "remark_mobiles": [], "tag_ids": []}
+
+    stage = wecom_mod._Stage(settings, "b", {})
+    stage.write("wecom_sync_contacts", [rel("wm1", "g1", "a"), rel("wm2", "g1", "a")], wecom_mod.CONTACT_FIELDS)
+    # a page fetched again after a kill, holding one relation twice (the later one wins) and a new one
+    stage.write("wecom_sync_contacts", [rel("wm1", "g1", "b"), rel("wm1", "g2", "c"), rel("wm1", "g1", "d")],
+                wecom_mod.CONTACT_FIELDS, cursor="x")
+    assert q(settings, "SELECT external_userid, staff_userid, remark FROM wecom_sync_contacts ORDER BY 1, 2") == [
+        ("wm1", "g1", "d"), ("wm1", "g2", "c"), ("wm2", "g1", "a")]
+    assert q(settings, "SELECT progress FROM wecom_sync_runs WHERE batch_id = 'b'") == [('{"cursor": "x"}',)]
+
+
 def test_a_merge_killed_between_phases_resumes_at_the_first_phase_not_committed(settings, sb, monkeypatch):
     real = merge_mod._phase
     done = []

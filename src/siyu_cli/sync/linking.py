@@ -17,8 +17,9 @@ customers gives.
 
 from __future__ import annotations
 
-#: ``[sync] link_chunk``: about this many customers are linked per transaction of the merge's link phase
-DEFAULT_CHUNK = 50_000
+#: ``[sync] link_chunk``: about this many customers are linked per transaction of the merge's link phase (units
+#: of 50,000 needed more than the merge's default 64MB memory limit)
+DEFAULT_CHUNK = 25_000
 
 
 def chunk_size(settings) -> int:

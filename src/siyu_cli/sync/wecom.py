@@ -2,8 +2,8 @@
 
 A sync is a load like any other (``load_log`` rows, counts added/updated/unchanged/removed) and it is
 resumable: pages are written to staging tables (``wecom_sync_*``) together with the cursor that follows
-them, so a killed sync continues from its last checkpoint and re-fetched pages overwrite themselves
-(primary keys) instead of duplicating. Nothing outside staging changes until every page is in; then the merge
+them, so a killed sync continues from its last checkpoint and re-fetched pages replace their staged rows
+(by key) instead of duplicating. Nothing outside staging changes until every page is in; then the merge
 (sync/merge.py) compares staging with the store, records contact events, replaces the synced tables, links
 customers to members and logs the load, in transactions per phase and per unit of customers recorded in the
 run's progress. A kill rolls back the transaction it interrupted; the rerun resumes at the first one not committed.
@@ -30,6 +30,10 @@ CHECKPOINT_ROWS = 5000  # staged rows per store write
 #: holds several times its size at once, so a whole checkpoint in one statement set the fetch's memory peak
 INSERT_ROWS = 1000
 CHECKPOINT_SECONDS = 2.0
+#: DuckDB memory limits of a staging write (one thread), the first it fits in. The store checkpoints after each
+#: write; the checkpoint that completes one of the staging table's row groups (122,880 rows) kept every block it
+#: touched in the buffer pool, which grew with the rows already staged (+40-60 MB at 250k), unless the pool is small
+STAGE_LIMITS = ("16MB", "128MB", "512MB", "2GB")
 
 CONTACT_FIELDS = {
     "external_userid": "VARCHAR", "staff_userid": "VARCHAR", "name": "VARCHAR", "type": "INTEGER",
@@ -84,6 +88,17 @@ def _insert(con, table: str, batch_id: str, rows: list[dict], fields: dict[str, 
                     [batch_id, data, shape])
 
 
+def _replace_contacts(con, batch_id: str, rows: list[dict]) -> None:
+    """Relations into wecom_sync_contacts, replacing the staged rows of the same (external_userid, staff_userid):
+    the table has no key (migration 314), so a page fetched again after a kill deletes its rows first."""
+    rows = list({(r["external_userid"], r["staff_userid"]): r for r in rows}.values())  # a relation twice: the last
+    con.execute("""DELETE FROM wecom_sync_contacts t
+                   USING (SELECT unnest(?::VARCHAR[]) AS e, unnest(?::VARCHAR[]) AS s) k
+                   WHERE t.batch_id = ? AND t.external_userid = k.e AND t.staff_userid = k.s""",
+                [[r["external_userid"] for r in rows], [r["staff_userid"] for r in rows], batch_id])
+    _insert(con, "wecom_sync_contacts", batch_id, rows, CONTACT_FIELDS, verb="INSERT")
+
+
 def _insert_groups(con, batch_id: str, groups: list[dict]) -> None:
     """Fetched groups into wecom_sync_groups and their members, one row each, into wecom_sync_group_members
     (a group fetched again after a kill replaces its rows)."""
@@ -112,6 +127,30 @@ def contact_row(item: dict) -> dict:
     }
 
 
+def _under_limits(con, start: int, work: Callable[[], Any], rollback: bool = False) -> int:
+    """Run ``work`` under the first of :data:`STAGE_LIMITS` from ``start`` it fits in; the index of that limit.
+
+    Out of memory (or unable to set a limit that low), it rolls back (``rollback``) and tries the next limit; out of
+    the last one, the error propagates.
+    """
+    import duckdb
+
+    for n in range(start, len(STAGE_LIMITS)):
+        try:
+            con.execute(f"SET memory_limit = '{STAGE_LIMITS[n]}'")
+            work()
+            return n
+        except duckdb.OutOfMemoryException:
+            if rollback:
+                try:
+                    con.execute("ROLLBACK")
+                except duckdb.TransactionException:  # it ran out before BEGIN or in COMMIT: nothing is open
+                    pass
+            if n == len(STAGE_LIMITS) - 1:
+                raise
+    raise AssertionError("unreachable: STAGE_LIMITS is empty")
+
+
 class _Stage:
     """The running sync's row in wecom_sync_runs and its staging writes (short store connections)."""
 
@@ -122,18 +161,27 @@ class _Stage:
 
     def write(self, table: str | None = None, rows: list[dict] | None = None, fields: dict | None = None,
               **progress: Any) -> None:
+        """``rows`` and the progress in one transaction, then the store's checkpoint, both under :data:`STAGE_LIMITS`."""
         from siyu_cli.store import open_store
 
         self.progress.update(progress)
         with open_store(self.settings) as con:
-            con.execute("BEGIN TRANSACTION")
-            if table == "wecom_sync_groups" and rows and "members" in rows[0]:
-                _insert_groups(con, self.batch_id, rows)
-            elif table and rows:
-                _insert(con, table, self.batch_id, rows, fields or {})
-            con.execute("UPDATE wecom_sync_runs SET progress = ? WHERE batch_id = ?",
-                        [json.dumps(self.progress), self.batch_id])
-            con.execute("COMMIT")
+            con.execute("SET threads = 1")
+            step = _under_limits(con, 0, lambda: self._commit(con, table, rows, fields), rollback=True)
+            # committed; the checkpoint runs under the same limit or a higher one (lowering one fails once buffers are held)
+            _under_limits(con, step, lambda: con.execute("CHECKPOINT"))
+
+    def _commit(self, con, table: str | None, rows: list[dict] | None, fields: dict | None) -> None:
+        con.execute("BEGIN TRANSACTION")
+        if table == "wecom_sync_groups" and rows and "members" in rows[0]:
+            _insert_groups(con, self.batch_id, rows)
+        elif table == "wecom_sync_contacts" and rows:
+            _replace_contacts(con, self.batch_id, rows)
+        elif table and rows:
+            _insert(con, table, self.batch_id, rows, fields or {})
+        con.execute("UPDATE wecom_sync_runs SET progress = ? WHERE batch_id = ?",
+                    [json.dumps(self.progress), self.batch_id])
+        con.execute("COMMIT")
 
 
 def _start(settings, now: dt.datetime) -> tuple[str, dict, list[str] | None, bool]:
