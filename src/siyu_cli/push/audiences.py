@@ -74,8 +74,9 @@ def _ids(text: str) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-def _values(ids: list[str]) -> tuple[str, list]:
-    return "SELECT unnest(?::VARCHAR[]) AS id", [ids]
+def _listed(spec: str, kind: str, ids: list[str]) -> Audience:
+    """An audience of ids computed outside the campaign's query (list:, sql:, bought:, sop:/plan:)."""
+    return Audience(spec, kind, "SELECT unnest(?::VARCHAR[]) AS id", [ids])
 
 
 def _sql(settings, spec: str, query: str, kind: str) -> Audience:
@@ -87,7 +88,7 @@ def _sql(settings, spec: str, query: str, kind: str) -> Audience:
     column = {"member": "member_id", "group": "group_id", "staff": "userid"}[kind]
     on_lake = _sql_on_spark(settings, spec, query, column)
     if on_lake is not None:
-        return Audience(spec, kind, "SELECT unnest(?::VARCHAR[]) AS id", [on_lake])
+        return _listed(spec, kind, on_lake)
     ids: dict[str, None] = {}
     with query_stream(settings, query, what="an sql: audience", error_prefix=f"audience {spec!r}") as stream:
         if column not in stream.columns:
@@ -95,7 +96,7 @@ def _sql(settings, spec: str, query: str, kind: str) -> Audience:
         at = stream.columns.index(column)
         for rows in stream.batches():
             ids.update((str(row[at]), None) for row in rows if row[at] is not None)
-    return Audience(spec, kind, "SELECT unnest(?::VARCHAR[]) AS id", [list(ids)])
+    return _listed(spec, kind, list(ids))
 
 
 #: ids an ``sql:`` audience may return from Spark (more is an error, not a cut; siyu keeps them in memory)
@@ -183,8 +184,7 @@ def resolve(con, settings, spec: str, channel: str, *, now: datetime | None = No
                 "AND i.id_type IN ('external_userid', 'phone', 'source_member_id', 'unionid')"
             )
             return Audience(spec, kind, sql, [ids])
-        sql, params = _values(ids)
-        return Audience(spec, kind, sql, params)
+        return _listed(spec, kind, ids)
     if head == "all":
         sql = {"member": "SELECT member_id AS id FROM members", "group": "SELECT group_id AS id FROM groups",
                "staff": "SELECT userid AS id FROM staff"}[kind]
@@ -221,7 +221,7 @@ def resolve(con, settings, spec: str, channel: str, *, now: datetime | None = No
             raise UsageError(_('bought: audiences select members (use the customer channel)'))
         from siyu_cli.push.purchases import bought_ids
 
-        return Audience(spec, kind, "SELECT unnest(?::VARCHAR[]) AS id", [bought_ids(con, settings, rest, now=now)])
+        return _listed(spec, kind, bought_ids(con, settings, rest, now=now))
     if head in ("sop", "plan"):
         return _due(settings, spec, head, rest, kind, now)
     if head == "guides" and kind == "staff":
@@ -309,4 +309,4 @@ def _due(settings, spec, head, rest, kind, now):
     if target_kind != kind:
         raise UsageError(_('{head}: audiences target {target_kind}s; use the {value} channel').format(head=head, target_kind=target_kind, value='customer' if head == 'sop' else 'group'))
     ids = list(dict.fromkeys(ids))
-    return Audience(spec, kind, "SELECT unnest(?::VARCHAR[]) AS id", [ids])
+    return _listed(spec, kind, ids)

@@ -71,7 +71,7 @@ def _bad(part: str) -> UsageError:
 def parse_bought(rest: str) -> BoughtSpec:
     """The conditions of ``bought:REST``; a malformed or repeated one is a one-line :class:`UsageError`."""
     spec, seen = BoughtSpec(), set()
-    parts = [p for p in rest.split(",")]
+    parts = rest.split(",")
     if [p.strip().lower() for p in parts] == ["any"]:
         return spec
     for part in parts:
