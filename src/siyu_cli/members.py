@@ -81,9 +81,8 @@ def _tables(con) -> set[str]:
 
 
 def backoffice_ids(con, member_ids: list[str]) -> set[str]:
-    """Those of ``member_ids`` that have a back-office member id (a ``source_member_id`` identity): the part of
-    :func:`rank` that decides whether two members may merge at all, without its count of orders (a scan of
-    every stored order's member)."""
+    """Those of ``member_ids`` that have a back-office member id (a ``source_member_id`` identity): two of them
+    never merge. Asked apart from :func:`rank`, whose count of orders scans every stored order's member."""
     con.execute("CREATE OR REPLACE TEMP TABLE siyu_mg_c AS SELECT DISTINCT unnest(?::VARCHAR[]) AS member_id", [member_ids])
     rows = con.execute("""SELECT DISTINCT member_id FROM member_identities WHERE id_type = 'source_member_id'
                           AND member_id IN (SELECT member_id FROM siyu_mg_c)""").fetchall()
@@ -92,15 +91,14 @@ def backoffice_ids(con, member_ids: list[str]) -> set[str]:
 
 
 def rank(con, member_ids: list[str]) -> dict[str, tuple]:
-    """Per member: its sort key by the survivor rule (smaller is better) and whether it has a back-office id.
+    """Per member: its sort key by the survivor rule (smaller is better; whether members may merge at all is
+    :func:`backoffice_ids`).
 
     One query for any number of members (a load may link thousands of pairs at once).
     """
     con.execute("CREATE OR REPLACE TEMP TABLE siyu_mg_c AS SELECT DISTINCT unnest(?::VARCHAR[]) AS member_id", [member_ids])
     rows = con.execute(f"""
-        SELECT c.member_id, {ID_STRENGTH_SQL.format(c='c.member_id')}, -coalesce(o.n, 0), m.first_batch,
-               c.member_id IN (SELECT member_id FROM member_identities WHERE id_type = 'source_member_id'
-                               AND member_id IN (SELECT member_id FROM siyu_mg_c))
+        SELECT c.member_id, {ID_STRENGTH_SQL.format(c='c.member_id')}, -coalesce(o.n, 0), m.first_batch
         FROM siyu_mg_c c
         LEFT JOIN (SELECT member_id, count(*) AS n FROM orders WHERE member_id IN (SELECT member_id FROM siyu_mg_c)
                    GROUP BY 1) o USING (member_id)
@@ -108,13 +106,13 @@ def rank(con, member_ids: list[str]) -> dict[str, tuple]:
     """).fetchall()
     con.execute("DROP TABLE siyu_mg_c")
     # first_batch NULL (not a stored member) sorts last
-    return {r[0]: ((r[1], r[2], r[3] is None, r[3] or "", r[0]), bool(r[4])) for r in rows}
+    return {r[0]: (r[1], r[2], r[3] is None, r[3] or "", r[0]) for r in rows}
 
 
 def survivor_order(con, member_ids: list[str]) -> list[str]:
     """``member_ids`` best survivor first (the documented rule; see the module docstring)."""
     ranks = rank(con, member_ids)
-    return sorted(ranks, key=lambda m: ranks[m][0])
+    return sorted(ranks, key=ranks.__getitem__)
 
 
 def apply_merges(con, pairs: list[MergePair], *, reason: str, batch_id: str | None = None,

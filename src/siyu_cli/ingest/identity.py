@@ -293,7 +293,7 @@ def _merge_linked(con, out_table: str, ctx: _Ctx) -> None:
     ranks = members.rank(con, [m for comp, _e in merging for m in comp]) if merging else {}
     pairs = []
     for comp, comp_edges in merging:
-        survivor = min(comp, key=lambda m: ranks[m][0])
+        survivor = min(comp, key=ranks.__getitem__)
         for loser in comp:
             if loser != survivor:
                 via = next(e for e in comp_edges if loser in (e[0], e[1]))
