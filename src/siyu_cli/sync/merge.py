@@ -159,23 +159,17 @@ def _commit(con, b: str, report, progress: dict, phase: str, limits: list[str], 
     Running out of memory rolls the transaction back and tries the next limit (the highest one a phase needed is
     ``report.merge_limits[phase]``); out of the last one, the error propagates.
     """
-    import duckdb
+    from siyu_cli.sync.memory import first_fit
 
-    for n, lim in enumerate(limits):
-        try:
-            con.execute(f"SET memory_limit = '{lim}'")  # lowering it fails while buffers are held
-            with _transaction(con, b):
-                _running(con, b)
-                into[key] = work()
-                con.execute("UPDATE wecom_sync_runs SET progress = ? WHERE batch_id = ?", [json.dumps(progress), b])
-        except duckdb.OutOfMemoryException:
-            into.pop(key, None)  # rolled back
-            if n == len(limits) - 1:
-                raise
-            continue
-        if n and limits.index(report.merge_limits.get(phase, limits[0])) < n:
-            report.merge_limits[phase] = lim
-        return
+    def attempt() -> None:
+        with _transaction(con, b):
+            _running(con, b)
+            into[key] = work()
+            con.execute("UPDATE wecom_sync_runs SET progress = ? WHERE batch_id = ?", [json.dumps(progress), b])
+
+    n = first_fit(con, limits, attempt, on_oom=lambda: into.pop(key, None))  # rolled back: the key is not done
+    if n and limits.index(report.merge_limits.get(phase, limits[0])) < n:
+        report.merge_limits[phase] = limits[n]
 
 
 def last_done_at(con):

@@ -127,28 +127,14 @@ def contact_row(item: dict) -> dict:
     }
 
 
-def _under_limits(con, start: int, work: Callable[[], Any], rollback: bool = False) -> int:
-    """Run ``work`` under the first of :data:`STAGE_LIMITS` from ``start`` it fits in; the index of that limit.
-
-    Out of memory (or unable to set a limit that low), it rolls back (``rollback``) and tries the next limit; out of
-    the last one, the error propagates.
-    """
+def _rollback(con) -> None:
+    """Roll back a staging write that ran out of memory (if it got as far as BEGIN and not past COMMIT)."""
     import duckdb
 
-    for n in range(start, len(STAGE_LIMITS)):
-        try:
-            con.execute(f"SET memory_limit = '{STAGE_LIMITS[n]}'")
-            work()
-            return n
-        except duckdb.OutOfMemoryException:
-            if rollback:
-                try:
-                    con.execute("ROLLBACK")
-                except duckdb.TransactionException:  # it ran out before BEGIN or in COMMIT: nothing is open
-                    pass
-            if n == len(STAGE_LIMITS) - 1:
-                raise
-    raise AssertionError("unreachable: STAGE_LIMITS is empty")
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.TransactionException:  # it ran out before BEGIN or in COMMIT: nothing is open
+        pass
 
 
 class _Stage:
@@ -163,13 +149,15 @@ class _Stage:
               **progress: Any) -> None:
         """``rows`` and the progress in one transaction, then the store's checkpoint, both under :data:`STAGE_LIMITS`."""
         from siyu_cli.store import open_store
+        from siyu_cli.sync.memory import first_fit
 
         self.progress.update(progress)
         with open_store(self.settings) as con:
             con.execute("SET threads = 1")
-            step = _under_limits(con, 0, lambda: self._commit(con, table, rows, fields), rollback=True)
+            step = first_fit(con, STAGE_LIMITS, lambda: self._commit(con, table, rows, fields),
+                             on_oom=lambda: _rollback(con))
             # committed; the checkpoint runs under the same limit or a higher one (lowering one fails once buffers are held)
-            _under_limits(con, step, lambda: con.execute("CHECKPOINT"))
+            first_fit(con, STAGE_LIMITS[step:], lambda: con.execute("CHECKPOINT"))
 
     def _commit(self, con, table: str | None, rows: list[dict] | None, fields: dict | None) -> None:
         con.execute("BEGIN TRANSACTION")

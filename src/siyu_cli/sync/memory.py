@@ -1,0 +1,33 @@
+"""DuckDB memory limits for the sync: a piece of work runs under the first of a ladder of limits it fits in.
+
+Both the fetch's staging writes (sync/wecom.py) and the merge's transactions (sync/merge.py) keep DuckDB's
+buffer pool small by default and climb only when a write or a unit needs more, so the sync's peak memory is
+set by its settings, not by the corp's size.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+
+def first_fit(con, limits: Sequence[str], work: Callable[[], Any], *,
+              on_oom: Callable[[], Any] | None = None) -> int:
+    """Run ``work()`` under the first of ``limits`` it fits in; the index of that limit.
+
+    Out of memory (in ``work`` or in setting a limit DuckDB cannot lower to while it holds buffers), ``on_oom()``
+    undoes what the attempt left (a rollback) and the next limit is tried; out of the last one, the error
+    propagates.
+    """
+    import duckdb
+
+    for n, limit in enumerate(limits):
+        try:
+            con.execute(f"SET memory_limit = '{limit}'")
+            work()
+            return n
+        except duckdb.OutOfMemoryException:
+            if on_oom is not None:
+                on_oom()
+            if n == len(limits) - 1:
+                raise
+    raise ValueError("no memory limits to try")
