@@ -97,10 +97,9 @@ def read_raw(con, src: Source, path: Path, rowid_base: int | None) -> tuple[Line
 
 def reader_lines(con, src: Source) -> list[int]:
     """Line numbers DuckDB's CSV reader rejected in the last scan."""
-    has_reader = src.format == "csv" and con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'siyu_reader_errors'"
-    ).fetchone()[0]
-    if not has_reader:
+    from siyu_cli.store import table_exists
+
+    if not (src.format == "csv" and table_exists(con, "siyu_reader_errors")):
         return []
     return [r[0] for r in con.execute("SELECT DISTINCT line FROM siyu_reader_errors ORDER BY line").fetchall()]
 

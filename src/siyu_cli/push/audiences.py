@@ -38,6 +38,7 @@ from pathlib import Path
 from siyu_cli import clock
 from siyu_cli.errors import DataError, UsageError
 from siyu_cli.i18n import _
+from siyu_cli.store import table_exists
 
 KIND_BY_CHANNEL = {"customer": "member", "group": "group", "app": "staff", "robot": "robot"}
 
@@ -50,12 +51,6 @@ class Audience:
     params: list
     snapshot_id: int | None = None
     segment_id: str | None = None
-
-
-def _table_exists(con, name: str) -> bool:
-    return bool(
-        con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()[0]
-    )
 
 
 def _ids(text: str) -> list[str]:
@@ -239,7 +234,7 @@ def _segment(con, spec: str, rest: str) -> Audience:
     from siyu_cli.segment.audience import SEGMENT_MEMBERS_SQL, find_segment, segment_ids_in, snapshot_member_count
     from siyu_cli.segment.snapshots import latest_snapshot_ids
 
-    if not _table_exists(con, "segment_members"):
+    if not table_exists(con, "segment_members"):
         raise DataError(_('no segment snapshots yet: run `siyu segment run` first'))
     if snap:
         try:
@@ -275,7 +270,7 @@ def _clv(con, spec: str, rest: str) -> Audience:
             raise UsageError(_('clv: audience conditions look like p_alive<0.3 or clv>=500 on {join}; not {strip!r}').format(join=', '.join(COLUMNS), strip=part.strip()))
         conditions.append(f"{m.group(1)} {m.group(2)} ?")
         params.append(float(m.group(3)))
-    if not _table_exists(con, "clv_fits"):
+    if not table_exists(con, "clv_fits"):
         raise DataError(_('no CLV fit yet: run `siyu clv` first'))
     fit = require_fit(con)
     return Audience(spec, "member", members_where_sql(conditions), [fit["fit_id"], *params])

@@ -18,6 +18,7 @@ EVENT_ZH = {"contact_added": "新增好友", "contact_removed": "导购删除客
 
 from siyu_cli import sql
 from siyu_cli.i18n import N_
+from siyu_cli.store import table_exists
 
 #: what the terminal dashboard shows (siyu's catalogue); EVENT_ZH stays the CSV's stable label column
 EVENT_LABELS = {"contact_added": N_("new friends"), "contact_removed": N_("removed by the guide"),
@@ -25,14 +26,10 @@ EVENT_LABELS = {"contact_added": N_("new friends"), "contact_removed": N_("remov
                 "group_joined": N_("joined groups"), "group_left": N_("left groups")}
 
 
-def _exists(con, table: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]).fetchone()[0])
-
-
 def wecom_sections(con, dfrom: date, dto: date) -> dict[str, Any]:
     """``contact_events``, ``guide_activity`` and ``group_health`` for [dfrom, dto] (each None without data)."""
     out: dict[str, Any] = {"contact_events": None, "guide_activity": None, "group_health": None}
-    if not _exists(con, "contact_events"):
+    if not table_exists(con, "contact_events"):
         return out
     period = {"f": dfrom, "t": dto}
     from siyu_cli.sync.merge import done_runs
@@ -71,7 +68,7 @@ def synced_online(con, dto: date) -> dict[str, Any] | None:
     keeps an external_userid but is not reachable). None when no sync has run (the file-based rule stays)."""
     from siyu_cli.sync.merge import done_runs
 
-    if not _exists(con, "wecom_sync_runs") or not done_runs(con):
+    if not table_exists(con, "wecom_sync_runs") or not done_runs(con):
         return None
     reach, total = sql.run_duckdb(con, "report/synced_online", {"t": dto}).fetchone()
     return {"reachable_members": reach, "online_rate": reach / total if total else None}

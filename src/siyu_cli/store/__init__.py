@@ -116,11 +116,13 @@ def table_names(con: "duckdb.DuckDBPyConnection") -> set[str]:
     return {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
 
 
+def table_exists(con: "duckdb.DuckDBPyConnection", name: str) -> bool:
+    """Whether this connection sees a table or view ``name`` (one lookup, where :func:`table_names` lists all)."""
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()[0])
+
+
 def applied_versions(con: "duckdb.DuckDBPyConnection") -> set[int]:
-    exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
-    ).fetchone()[0]
-    if not exists:
+    if not table_exists(con, "schema_migrations"):
         return set()
     return {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
 
