@@ -301,10 +301,12 @@ def period_orders(con, dfrom: date, dto: date, runner=None) -> None:
     guide's store, else the member's home store (an online shop such as Youzan's 归属店铺 is no store).
     Only orders lacking a physical store, a guide or a channel look up their member (most exports carry
     them), and the copy holds only what the sections read: order ids stay in ``orders`` (see :func:`_units`).
-    Also ``rpt_member_period``: per member, valid orders and GMV in the period (:func:`base`, :func:`pareto`);
+    Also ``rpt_member_period``: per member, valid orders and GMV in the period (:func:`pareto`, trend, cohorts);
     ``rpt_history``: per member who bought before the period, the day of the last valid order before it —
-    one pass over the history before the period (the period's own orders are read once, in the copy) for
-    new buyers (:func:`base`) and, with ``rpt_member_period.last_day``, the lifecycle (:func:`members_at_end`).
+    one pass over the history before the period (the period's own orders are read once, in the copy); and
+    ``rpt_member_last``, the two joined once (``report/member_last``): per member, valid orders in the period,
+    last valid day up to its end and whether they bought before it, for new buyers (:func:`base`) and the
+    lifecycle (:func:`members_at_end`) — each of them read the two tables with a join of its own before.
     With a Spark ``runner`` (``[engine] kind = "spark"``, :mod:`siyu_cli.engine`) that history scan
     (query ``report/history``) runs on Spark over the lake and its rows land here as ``rpt_history``.
     """
@@ -335,10 +337,12 @@ def period_orders(con, dfrom: date, dto: date, runner=None) -> None:
     history = {"start": _day_start(con, dfrom)}  # history before the period, read once: who bought before it
     if runner is not None:
         runner.table(con, "rpt_history", "report/history", history)
-        return
-    first = con.execute("SELECT CAST(min(paid_at) AS DATE) FROM orders").fetchone()[0] or dfrom
-    sql.define_duckdb_functions(con, lambda col: local_day(con, col, min(first, dfrom), dfrom))
-    sql.create_duckdb_table(con, "rpt_history", "report/history", history)
+    else:
+        first = con.execute("SELECT CAST(min(paid_at) AS DATE) FROM orders").fetchone()[0] or dfrom
+        sql.define_duckdb_functions(con, lambda col: local_day(con, col, min(first, dfrom), dfrom))
+        sql.create_duckdb_table(con, "rpt_history", "report/history", history)
+    # the period's end per member, joined once for its readers (base, lifecycle)
+    sql.create_duckdb_table(con, "rpt_member_last", "report/member_last", {})
 
 
 def _day_start(con, day: date):
@@ -351,7 +355,7 @@ def _day_start(con, day: date):
 
 def release(con) -> None:
     """Drop the per-member tables :func:`period_orders` made (in memory; the leaderboards need the room)."""
-    for name in ("rpt_buyer_months", "rpt_member_period", "rpt_history"):
+    for name in ("rpt_buyer_months", "rpt_member_period", "rpt_history", "rpt_member_last"):
         _drop(con, name)
 
 
