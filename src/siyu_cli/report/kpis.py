@@ -565,14 +565,29 @@ def campaigns(con, dfrom: date, dto: date, window_days: int) -> list[dict[str, A
 
     if campaign_count(con) == 0:
         return None
-    # who was reached (treat) or held back (ctl) and from when: a temp table first, so the order scan
-    # reads only the orders between the earliest send and the latest send + window
+    # who was reached and from when, and the members of the campaigns' segments (their control groups are
+    # counted from them): temp tables first, so the order scan reads only the orders between the earliest
+    # send and the latest send + window
     period = {"f": dfrom, "t": dto}
-    sql.create_duckdb_table(con, "rpt_campaign_groups", "report/campaign_groups", period,
-                            segments="segment_members" in tables)
-    lo, hi = con.execute("SELECT min(t), max(t) FROM rpt_campaign_groups").fetchone()
+    sql.create_duckdb_table(con, "rpt_campaign_groups", "report/campaign_groups", period)
+    if "segment_members" in tables:
+        sql.create_duckdb_table(con, "rpt_campaign_segments", "report/campaign_segments", period)
+    else:  # no snapshots: no control groups
+        con.execute("CREATE OR REPLACE TEMP TABLE rpt_campaign_segments "
+                    "(snapshot_id INTEGER, segment_id VARCHAR, member_id VARCHAR)")
+    lo, hi = campaign_bounds(con, period)
     rows = sql.run_duckdb(con, "report/campaigns", {**period, "w": window_days, "lo": lo, "hi": hi}).fetchall()
     return [_campaign_result(*row) for row in rows]
+
+
+def campaign_bounds(con, period: dict[str, date]) -> tuple:
+    """(earliest, latest) send time whose responses ``report/campaigns`` counts: the reached members' (in
+    ``rpt_campaign_groups``) and, for a control group, its campaign's (every campaign of a segment); (None, None)
+    when there is none."""
+    sends = [t for t in con.execute("SELECT min(t), max(t) FROM rpt_campaign_groups").fetchone() if t is not None]
+    sends += [r[6] for r in sql.run_duckdb(con, "report/campaigns_sent", period).fetchall()
+              if r[3] is not None and r[4] is not None]
+    return (min(sends), max(sends)) if sends else (None, None)
 
 
 def _campaign_result(cid, name, channel, seg, snap, status, at, targeted, reached, delivered, failed,
