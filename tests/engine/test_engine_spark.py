@@ -254,7 +254,7 @@ def _report_period(as_of: date) -> tuple[date, date]:
 
 def _report_cases(dfrom: date, dto: date, bounds: tuple = (None, None)):
     """(query, choices, params) of every report query, with the report's own parameters. ``bounds``: the
-    earliest and latest send time of rpt_campaign_groups (``report/campaigns`` reads orders between them).
+    earliest and latest send time of the campaigns' groups (``report/campaigns`` reads orders between them).
     report/period_fill comes last: it runs over each engine's own report/period (the period copy before it
     is completed from the members)."""
     from siyu_cli.report.measured import AT_RISK_P_ALIVE
@@ -270,6 +270,7 @@ def _report_cases(dfrom: date, dto: date, bounds: tuple = (None, None)):
         ("report/lifecycle", {}, {"t": dto, "a": CONFIG_DEFAULTS["active_days"], "c": CONFIG_DEFAULTS["churn_days"]}),
         ("report/member_period", {"month_bits": True}, {"m0": dfrom.replace(day=1)}),
         ("report/member_period", {"month_bits": False}, {"m0": dfrom.replace(day=1)}),
+        ("report/member_last", {}, {}),
         ("report/trend", {}, period),
         ("report/cohorts", {"from_period": True}, period),
         ("report/cohorts", {"from_period": False}, period),
@@ -287,8 +288,8 @@ def _report_cases(dfrom: date, dto: date, bounds: tuple = (None, None)):
         ("report/segment_mix", {}, {"l": 1, "p": -1}),
         ("report/snapshot_size", {}, {"s": 2}),
         ("report/campaigns_sent", {}, period),
-        ("report/campaign_groups", {"segments": True}, period),
-        ("report/campaign_groups", {"segments": False}, period),
+        ("report/campaign_groups", {}, period),
+        ("report/campaign_segments", {}, period),
         ("report/campaigns", {}, {**period, "w": CONFIG_DEFAULTS["campaign_days"], "lo": bounds[0], "hi": bounds[1]}),
         ("report/member_dims", {}, {}),
         ("report/members", {}, {}),
@@ -322,6 +323,7 @@ _REPORT_TABLES = {
     "rpt_buyer_months": "member_id, m",
     "rpt_period": "member_id, day, valid, net_amount, item_count, store, guide, channel",
     "rpt_history": "member_id, last_day",
+    "rpt_member_last": "member_id, n, last_day, bought_before",
     "rpt_contacts": "*",
     "wecom_contacts": "*",
     "order_lines": "*",
@@ -467,10 +469,11 @@ def test_report_queries_give_identical_kpis_on_duckdb_and_spark(spark, dataset, 
             con.execute(f"COPY (SELECT {cols} FROM {table}) TO '{path}' (FORMAT parquet)")
             spark.read.parquet(str(path)).createOrReplaceTempView(table)
         for table, name, chosen in (("rpt_pareto", "report/pareto_buckets", {}),
-                                    ("rpt_campaign_groups", "report/campaign_groups", {"segments": True})):
+                                    ("rpt_campaign_groups", "report/campaign_groups", {}),
+                                    ("rpt_campaign_segments", "report/campaign_segments", {})):
             sql.create_duckdb_table(con, table, name, {"f": dfrom, "t": dto}, **chosen)
             sql.run_spark(spark, name, {"f": dfrom, "t": dto}, **chosen).createOrReplaceTempView(table)
-        bounds = con.execute("SELECT min(t), max(t) FROM rpt_campaign_groups").fetchone()
+        bounds = K.campaign_bounds(con, {"f": dfrom, "t": dto})
         # CDNOW has orders only: no member joins (cohorts), WeCom contacts, stores or guides (leaderboards)
         sparse = not con.execute("SELECT count(*) FROM members WHERE join_at IS NOT NULL").fetchone()[0]
         may_be_empty = {"report/cohorts", "report/contacts", "report/leaderboard"} if sparse else set()

@@ -301,10 +301,12 @@ def period_orders(con, dfrom: date, dto: date, runner=None) -> None:
     guide's store, else the member's home store (an online shop such as Youzan's 归属店铺 is no store).
     Only orders lacking a physical store, a guide or a channel look up their member (most exports carry
     them), and the copy holds only what the sections read: order ids stay in ``orders`` (see :func:`_units`).
-    Also ``rpt_member_period``: per member, valid orders and GMV in the period (:func:`base`, :func:`pareto`);
+    Also ``rpt_member_period``: per member, valid orders and GMV in the period (:func:`pareto`, trend, cohorts);
     ``rpt_history``: per member who bought before the period, the day of the last valid order before it —
-    one pass over the history before the period (the period's own orders are read once, in the copy) for
-    new buyers (:func:`base`) and, with ``rpt_member_period.last_day``, the lifecycle (:func:`members_at_end`).
+    one pass over the history before the period (the period's own orders are read once, in the copy); and
+    ``rpt_member_last``, the two joined once (``report/member_last``): per member, valid orders in the period,
+    last valid day up to its end and whether they bought before it, for new buyers (:func:`base`) and the
+    lifecycle (:func:`members_at_end`) — each of them read the two tables with a join of its own before.
     With a Spark ``runner`` (``[engine] kind = "spark"``, :mod:`siyu_cli.engine`) that history scan
     (query ``report/history``) runs on Spark over the lake and its rows land here as ``rpt_history``.
     """
@@ -335,10 +337,12 @@ def period_orders(con, dfrom: date, dto: date, runner=None) -> None:
     history = {"start": _day_start(con, dfrom)}  # history before the period, read once: who bought before it
     if runner is not None:
         runner.table(con, "rpt_history", "report/history", history)
-        return
-    first = con.execute("SELECT CAST(min(paid_at) AS DATE) FROM orders").fetchone()[0] or dfrom
-    sql.define_duckdb_functions(con, lambda col: local_day(con, col, min(first, dfrom), dfrom))
-    sql.create_duckdb_table(con, "rpt_history", "report/history", history)
+    else:
+        first = con.execute("SELECT CAST(min(paid_at) AS DATE) FROM orders").fetchone()[0] or dfrom
+        sql.define_duckdb_functions(con, lambda col: local_day(con, col, min(first, dfrom), dfrom))
+        sql.create_duckdb_table(con, "rpt_history", "report/history", history)
+    # the period's end per member, joined once for its readers (base, lifecycle)
+    sql.create_duckdb_table(con, "rpt_member_last", "report/member_last", {})
 
 
 def _day_start(con, day: date):
@@ -351,7 +355,7 @@ def _day_start(con, day: date):
 
 def release(con) -> None:
     """Drop the per-member tables :func:`period_orders` made (in memory; the leaderboards need the room)."""
-    for name in ("rpt_buyer_months", "rpt_member_period", "rpt_history"):
+    for name in ("rpt_buyer_months", "rpt_member_period", "rpt_history", "rpt_member_last"):
         _drop(con, name)
 
 
@@ -561,14 +565,29 @@ def campaigns(con, dfrom: date, dto: date, window_days: int) -> list[dict[str, A
 
     if campaign_count(con) == 0:
         return None
-    # who was reached (treat) or held back (ctl) and from when: a temp table first, so the order scan
-    # reads only the orders between the earliest send and the latest send + window
+    # who was reached and from when, and the members of the campaigns' segments (their control groups are
+    # counted from them): temp tables first, so the order scan reads only the orders between the earliest
+    # send and the latest send + window
     period = {"f": dfrom, "t": dto}
-    sql.create_duckdb_table(con, "rpt_campaign_groups", "report/campaign_groups", period,
-                            segments="segment_members" in tables)
-    lo, hi = con.execute("SELECT min(t), max(t) FROM rpt_campaign_groups").fetchone()
+    sql.create_duckdb_table(con, "rpt_campaign_groups", "report/campaign_groups", period)
+    if "segment_members" in tables:
+        sql.create_duckdb_table(con, "rpt_campaign_segments", "report/campaign_segments", period)
+    else:  # no snapshots: no control groups
+        con.execute("CREATE OR REPLACE TEMP TABLE rpt_campaign_segments "
+                    "(snapshot_id INTEGER, segment_id VARCHAR, member_id VARCHAR)")
+    lo, hi = campaign_bounds(con, period)
     rows = sql.run_duckdb(con, "report/campaigns", {**period, "w": window_days, "lo": lo, "hi": hi}).fetchall()
     return [_campaign_result(*row) for row in rows]
+
+
+def campaign_bounds(con, period: dict[str, date]) -> tuple:
+    """(earliest, latest) send time whose responses ``report/campaigns`` counts: the reached members' (in
+    ``rpt_campaign_groups``) and, for a control group, its campaign's (every campaign of a segment); (None, None)
+    when there is none."""
+    sends = [t for t in con.execute("SELECT min(t), max(t) FROM rpt_campaign_groups").fetchone() if t is not None]
+    sends += [r[6] for r in sql.run_duckdb(con, "report/campaigns_sent", period).fetchall()
+              if r[3] is not None and r[4] is not None]
+    return (min(sends), max(sends)) if sends else (None, None)
 
 
 def _campaign_result(cid, name, channel, seg, snap, status, at, targeted, reached, delivered, failed,

@@ -1,6 +1,6 @@
 -- Base, membership, repurchase and value KPIs of the period in one row (report/kpis.py base).
--- Reads the per-period tables period_orders built: rpt_period (the period's paid orders),
--- rpt_member_period (per member: valid orders n), rpt_history (who bought before the period).
+-- Reads the per-period tables period_orders built: rpt_period (the period's paid orders) and rpt_member_last
+-- (per member: valid orders n in the period, whether they bought before it).
 -- Member at the end: join_at unknown or before the day after $t; new member: joined on a day in [$f, $t]
 -- (comparisons with constant instants, no time-zone conversion of every member's join time).
 WITH mem AS (
@@ -8,11 +8,10 @@ WITH mem AS (
            count(*) FILTER (WHERE join_at >= CAST(CAST($f AS DATE) AS TIMESTAMPTZ)
                               AND join_at < CAST(CAST($t AS DATE) + 1 AS TIMESTAMPTZ)) AS new_members
     FROM rpt_members),
-per_buyer AS (SELECT member_id, n FROM rpt_member_period WHERE n > 0),
 rep AS (
     SELECT count(*) AS buyers, count(*) FILTER (WHERE n >= 2) AS repeaters, coalesce(sum(n), 0) AS member_orders,
-           count(*) FILTER (WHERE b.member_id IS NULL) AS new_buyers
-    FROM per_buyer LEFT JOIN rpt_history b ON b.member_id = per_buyer.member_id),
+           count(*) FILTER (WHERE NOT bought_before) AS new_buyers
+    FROM rpt_member_last WHERE n > 0),
 tot AS (
     SELECT count(*) FILTER (WHERE valid) AS orders,
            coalesce(sum(net_amount), 0) AS gmv,

@@ -1,7 +1,8 @@
 -- Results of the campaigns sent in the period (report/kpis.py campaigns): recipients targeted, reached (sent),
--- delivered and failed, and per group of rpt_campaign_groups its members and those with a valid order within
--- $w days after their send time. The order scan reads only [$lo, $hi + $w] (the groups' earliest and latest
--- send times).
+-- delivered and failed; the members reached (rpt_campaign_groups) and those with a valid order within $w days
+-- after their send time; the control group — the members of the campaign's segment (rpt_campaign_segments) not
+-- sent it, from the campaign's send time — and those of it with such an order. The order scan reads only
+-- [$lo, $hi + $w] (the earliest and latest send times).
 WITH c_in AS (
 -- @include report/campaigns_sent
 ),
@@ -15,22 +16,43 @@ o AS (
     SELECT member_id, paid_at FROM orders
     WHERE status IN ('paid', 'partially_refunded') AND net_amount > 0
       AND paid_at > CAST($lo AS TIMESTAMPTZ) AND paid_at <= CAST($hi AS TIMESTAMPTZ) + INTERVAL 1 DAY * CAST($w AS INTEGER)),
-hits AS (  -- a semi join: a member's first order in the window is enough (no join rows to make distinct)
-    SELECT grp.g, grp.campaign_id, grp.member_id
+-- reached: rpt_campaign_groups holds each (campaign, member) once, so counts of rows are counts of members; a
+-- semi join finds who bought (a member's first order in the window is enough)
+reached AS (SELECT campaign_id, count(*) AS n FROM rpt_campaign_groups GROUP BY campaign_id),
+hits AS (
+    SELECT grp.campaign_id, count(*) AS n
     FROM rpt_campaign_groups grp SEMI JOIN o ON o.member_id = grp.member_id
-     AND o.paid_at > grp.t AND o.paid_at <= grp.t + INTERVAL 1 DAY * CAST($w AS INTEGER)),
--- rpt_campaign_groups holds each (g, campaign, member) once: counts of rows are counts of members (a
--- count(DISTINCT) re-hashed every row: 3M at 10 campaigns of 300k)
-sizes AS (SELECT g, campaign_id, count(*) AS n FROM rpt_campaign_groups GROUP BY g, campaign_id),
-bought AS (SELECT g, campaign_id, count(*) AS n FROM hits GROUP BY g, campaign_id),
-resp AS (
-    SELECT s.g, s.campaign_id, s.n, coalesce(b.n, 0) AS bought
-    FROM sizes s LEFT JOIN bought b ON b.g = s.g AND b.campaign_id = s.campaign_id)
+     AND o.paid_at > grp.t AND o.paid_at <= grp.t + INTERVAL 1 DAY * CAST($w AS INTEGER)
+    GROUP BY grp.campaign_id),
+-- control: the segment (its members once each) minus its members the campaign was sent to directly
+seg AS (SELECT snapshot_id, segment_id, count(*) AS n FROM rpt_campaign_segments GROUP BY snapshot_id, segment_id),
+seg_sent AS (
+    SELECT g.campaign_id, count(*) AS n
+    FROM rpt_campaign_groups g JOIN c_in c ON c.campaign_id = g.campaign_id
+    JOIN rpt_campaign_segments s ON s.snapshot_id = c.snapshot_id AND s.segment_id = c.segment_id AND s.member_id = g.member_id
+    WHERE g.direct GROUP BY g.campaign_id),
+-- segment members with a valid order within $w days after the campaign's send time: the few members with
+-- orders in the window first, then the campaigns
+seg_hits AS (
+    SELECT DISTINCT c.campaign_id, s.member_id
+    FROM rpt_campaign_segments s JOIN o ON o.member_id = s.member_id
+    JOIN c_in c ON c.snapshot_id = s.snapshot_id AND c.segment_id = s.segment_id
+     AND o.paid_at > c.sent_time AND o.paid_at <= c.sent_time + INTERVAL 1 DAY * CAST($w AS INTEGER)),
+seg_hits_n AS (SELECT campaign_id, count(*) AS n FROM seg_hits GROUP BY campaign_id),
+seg_hits_sent AS (
+    SELECT h.campaign_id, count(*) AS n
+    FROM seg_hits h JOIN rpt_campaign_groups g ON g.campaign_id = h.campaign_id AND g.member_id = h.member_id
+    WHERE g.direct GROUP BY h.campaign_id)
 SELECT c.campaign_id, c.name, c.channel, c.segment_id, c.snapshot_id, c.status, c.sent_time,
        coalesce(k.targeted, 0) AS targeted, coalesce(k.reached, 0) AS reached,
        coalesce(k.delivered, 0) AS delivered, coalesce(k.failed, 0) AS failed,
-       tr.n AS reached_members, tr.bought AS repurchasers, ct.n AS control_members, ct.bought AS control_bought
+       tr.n AS reached_members, coalesce(tb.n, 0) AS repurchasers,
+       sg.n - coalesce(ss.n, 0) AS control_members, coalesce(hn.n, 0) - coalesce(hs.n, 0) AS control_bought
 FROM c_in c LEFT JOIN counts k ON k.campaign_id = c.campaign_id
-LEFT JOIN resp tr ON tr.campaign_id = c.campaign_id AND tr.g = 'treat'
-LEFT JOIN resp ct ON ct.campaign_id = c.campaign_id AND ct.g = 'ctl'
+LEFT JOIN reached tr ON tr.campaign_id = c.campaign_id
+LEFT JOIN hits tb ON tb.campaign_id = c.campaign_id
+LEFT JOIN seg sg ON sg.snapshot_id = c.snapshot_id AND sg.segment_id = c.segment_id
+LEFT JOIN seg_sent ss ON ss.campaign_id = c.campaign_id
+LEFT JOIN seg_hits_n hn ON hn.campaign_id = c.campaign_id
+LEFT JOIN seg_hits_sent hs ON hs.campaign_id = c.campaign_id
 ORDER BY c.sent_time DESC, c.campaign_id

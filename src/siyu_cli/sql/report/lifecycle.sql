@@ -1,13 +1,12 @@
 -- 在线率 and the lifecycle of the members at the period's end, one pass over the members
--- (report/kpis.py members_at_end): days since the last valid order up to $t (the period's, else the
--- history's), and whether WeCom reaches them. $a: active_days, $c: churn_days.
+-- (report/kpis.py members_at_end): days since the last valid order up to $t (rpt_member_last: the period's,
+-- else the history's), and whether WeCom reaches them. $a: active_days, $c: churn_days.
 WITH m AS (
-    SELECT date_diff('day', coalesce(p.last_day, l.last_day), CAST($t AS DATE)) AS idle,
+    SELECT date_diff('day', l.last_day, CAST($t AS DATE)) AS idle,
            -- IN: a mark join on the contacts as they are (a DISTINCT of them first cost a hash aggregate of
            -- every contact, 1.5M at 2.45M members)
            m.external_userid IS NOT NULL OR m.member_id IN (SELECT member_id FROM wecom_contacts WHERE member_id IS NOT NULL) AS reach
-    FROM rpt_members m LEFT JOIN rpt_history l ON l.member_id = m.member_id
-    LEFT JOIN rpt_member_period p ON p.member_id = m.member_id
+    FROM rpt_members m LEFT JOIN rpt_member_last l ON l.member_id = m.member_id
     WHERE m.join_at IS NULL OR m.join_at < CAST(CAST($t AS DATE) + 1 AS TIMESTAMPTZ))
 SELECT count(*) FILTER (WHERE idle <= $a) AS active,
        count(*) FILTER (WHERE idle > $a AND idle <= $c) AS silent,
