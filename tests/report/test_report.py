@@ -197,6 +197,26 @@ def test_campaign_window_is_configurable(settings):
     assert c["campaign_repurchase"] == 0.0
 
 
+def test_control_buyers_are_the_segments_buyers_not_sent(settings):
+    """The control group's buyers: segment members who bought in the window, less those the campaign reached."""
+    populate(settings)
+    with open_store(settings) as con:
+        # in c1's window (03-15 10:00, 03-22 10:00]: m4 (control: its send failed) and m2 (reached, not_friend)
+        for oid, mid in (("o20", "m4"), ("o21", "m2")):
+            con.execute(
+                "INSERT INTO orders (source, order_id, member_id, status, created_at, paid_at, paid_amount, "
+                "refund_amount, net_amount, item_count, store, channel, guide_userid) VALUES ('siyu', ?, ?, 'paid', "
+                "TIMESTAMPTZ '2026-03-18 12:00:00+08', TIMESTAMPTZ '2026-03-18 12:00:00+08', 30, 0, 30, 1, "
+                "'徐汇店', 'store', 'g2')",
+                [oid, mid],
+            )
+    c = build_report(settings, date_from=D1, date_to=D2).sections["campaigns"][0]
+    # reached m2 m3 both bought (o21, o5) → 2/2; control m4 bought o20 → 1/1; m2 and m3 are not control buyers
+    assert c["campaign_repurchase"] == approx(1.0)
+    assert c["control_members"] == 1 and c["control_repurchase"] == approx(1.0)
+    assert c["campaign_uplift"] == approx(0.0)
+
+
 def _whole(days: int) -> dict:
     """The partial-month marks of a month the period covers entirely."""
     return {"days_covered": days, "days_in_month": days, "partial": False}
