@@ -191,15 +191,17 @@ print(json.dumps({"s": took, "rep": rep.to_dict(), "rss_mb": resource.getrusage(
 """
 
 
-def siyu_load(csv: Path, ws: Path) -> tuple[float, dict, float]:
+def siyu_load(csv: Path, ws: Path, src: Path | None = None) -> tuple[float, dict, float]:
     """``load_files`` of the whole file into a new workspace, in a process of its own (its peak RSS, MB,
-    is the load's: the default ``[load] memory_limit``)."""
+    is the load's: the default ``[load] memory_limit``); ``src``: another tree's src/ (default this one's).
+    The workspace is removed afterwards."""
     import json
     import os
 
-    src = Path(__file__).resolve().parents[1] / "src"
+    src = src or Path(__file__).resolve().parents[1] / "src"
     done = subprocess.run([sys.executable, "-c", FRESH, str(ws), str(csv)], check=True, capture_output=True,
                           text=True, env={**os.environ, "PYTHONPATH": str(src)})
+    shutil.rmtree(ws, ignore_errors=True)
     out = json.loads(done.stdout)
     return out["s"], out["rep"], out["rss_mb"]
 
@@ -429,6 +431,43 @@ def incremental(stores: list[int], daily: int, changed: int, repeats: int, tmp: 
                           "   (a target below this is below what bare DuckDB can do)")
 
 
+def _once(fn, db: Path) -> float:
+    """One baseline run into a new database file, removed afterwards."""
+    try:
+        return fn(db)
+    finally:
+        db.unlink(missing_ok=True)
+
+
+def fresh(csv: Path, tmp: Path, repeats: int, compare: Path | None) -> float:
+    """The fresh load against bare and typed DuckDB (and ``compare``, another tree's siyu), interleaved so
+    that every ratio is of the same run; prints best and median of ``repeats``; returns siyu's best."""
+    runs: dict[str, list[float]] = {"bare": [], "typed": [], "siyu": [], "compare": []}
+    rss: dict[str, float] = {}
+    for _ in range(repeats):
+        runs["bare"].append(_once(lambda db: bare_duckdb(csv, db), tmp / "bare.duckdb"))
+        runs["typed"].append(_once(lambda db: typed_duckdb(csv, db), tmp / "typed.duckdb"))
+        for label, src in (("siyu", None), ("compare", compare)):
+            if label == "compare" and compare is None:
+                continue
+            took, rep, peak = siyu_load(csv, tmp / "ws", src)
+            runs[label].append(took)
+            rss[label] = max(rss.get(label, 0.0), peak)
+    best = {k: min(v) for k, v in runs.items() if v}
+    names = {"bare": "bare DuckDB read_csv → table", "typed": "  same into siyu's orders (typed)",
+             "siyu": "siyu load orders (this tree)", "compare": f"siyu load orders ({compare})"}
+    for k, v in runs.items():
+        if v:
+            extra = f"; peak RSS {rss[k]:,.0f} MB (target ≤ 2 GB)" if k in rss else ""
+            print(f"{names[k]:40} {best[k]:8.2f}s best, {statistics.median(v):8.2f}s median{extra}")
+    print(f"(read {rep['read']:,}, inserted {rep['inserted']:,}, rejected {rep['rejected']:,}; best of {repeats})")
+    for k in ("siyu", "compare"):
+        if k in best:
+            print(f"ratio {k} / bare   : {best[k] / best['bare']:6.2f}×   / typed: {best[k] / best['typed']:6.2f}×"
+                  "   (target ≤ 2.0× typed at 10M)")
+    return best["siyu"]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=10_000_000)
@@ -438,8 +477,9 @@ def main() -> None:
     ap.add_argument("--stores", default="100000,1000000,10000000", help="store sizes (orders), comma-separated")
     ap.add_argument("--daily", type=int, default=50_000, help="rows in the daily file")
     ap.add_argument("--changed", type=int, default=10_000, help="rows of the daily file that change stored records")
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--compare", type=Path, default=None, help="incremental: also time another tree's src/ (e.g. main's)")
+    ap.add_argument("--repeats", type=int, default=3, help="runs of each timing (best and median reported)")
+    ap.add_argument("--compare", type=Path, default=None, help="also time another tree's src/ (e.g. main's)")
+    ap.add_argument("--no-sqlite", action="store_true", help="fresh load: skip sqlite-utils")
     ap.add_argument("--window", type=float, default=0.05,
                     help="changed orders are among the newest WINDOW share of the store (1.0: anywhere)")
     ap.add_argument("--floor", action="store_true",
@@ -462,23 +502,15 @@ def main() -> None:
             t = time.perf_counter()
             generate(csv, args.rows)
             print(f"generated {args.rows:,} rows ({csv.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t:.1f}s")
-        bare = bare_duckdb(csv, tmp / "bare.duckdb")
-        print(f"bare DuckDB read_csv → table : {bare:8.2f}s")
-        typed = typed_duckdb(csv, tmp / "typed.duckdb")
-        print(f"  same into siyu's orders    : {typed:8.2f}s  (typed columns, plainest casts)")
-        siyu, rep, rss = siyu_load(csv, tmp / "ws")
-        print(f"siyu load orders             : {siyu:8.2f}s  (read {rep['read']:,}, inserted {rep['inserted']:,}, "
-              f"rejected {rep['rejected']:,}); peak RSS {rss:,.0f} MB (target ≤ 2 GB)")
-        su = sqlite_utils(csv, tmp / "su.db", args.sqlite_rows or args.rows, args.rows, tmp)
-        print(f"ratio siyu / bare DuckDB     : {siyu / bare:8.2f}×")
-        print(f"ratio siyu / typed DuckDB    : {siyu / typed:8.2f}×   (target ≤ 2.0× at 10M)")
+        siyu = fresh(csv, tmp, args.repeats, args.compare)
+        su = None if args.no_sqlite else sqlite_utils(csv, tmp / "su.db", args.sqlite_rows or args.rows, args.rows, tmp)
         if su:
             took, scaled = su
             note = "" if (args.sqlite_rows or args.rows) >= args.rows else f" (ran {args.sqlite_rows:,} rows in {took:.1f}s, scaled)"
             print(f"sqlite-utils insert --csv    : {scaled:8.2f}s{note}")
             print(f"ratio sqlite-utils / siyu    : {scaled / siyu:8.2f}×   (target ≥ 10×)")
         else:
-            print("sqlite-utils not installed: pip install sqlite-utils to compare")
+            print("sqlite-utils not run (--no-sqlite) or not installed: pip install sqlite-utils to compare")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
