@@ -18,10 +18,13 @@ BUYER_KEY = ("concat_ws(chr(31), coalesce(member_id, ''), coalesce(external_user
 
 def resolve_buyers(con, fr, table: str) -> None:
     """Give each distinct buyer tuple of ``table`` a member (creating bare members for new buyers)."""
+    # the distinct id tuples first, their key (``__bk`` of ``table``: BUYER_KEY) built once per tuple: grouping
+    # on the short ids is cheaper than on the joined key built for every row (10M orders: 2.5M buyers)
     con.execute(f"""
         CREATE TEMP TABLE siyu_keys AS
-        SELECT DISTINCT __bk, member_id AS member_ref, external_userid, unionid, phone, email FROM {table}
-        WHERE coalesce(member_id, external_userid, unionid, phone, email) IS NOT NULL
+        SELECT {BUYER_KEY} AS __bk, member_id AS member_ref, external_userid, unionid, phone, email FROM (
+            SELECT DISTINCT member_id, external_userid, unionid, phone, email FROM {table}
+            WHERE coalesce(member_id, external_userid, unionid, phone, email) IS NOT NULL)
     """)
     identity.resolve(con, "siyu_keys", "siyu_res")
     # the new members' id range as constants: the check against stored members then reads only the row groups

@@ -184,7 +184,10 @@ def _summary_expr(kind: str, mapping: dict[str, str], header: list[str]) -> str:
     """
     words = "|".join(re.escape(w) for w in SUMMARY_WORDS if not w.endswith(":"))
     labelled = [c for c in dict.fromkeys([header[0] if header else None, mapping.get(SUMMARY_KEYS.get(kind, ""))]) if c]
-    tests = [f"coalesce(regexp_full_match(lower({q(c)}), '({words})\\s*[:：]?'), false)" for c in labelled]
+    # the regex (and the lower() copy of the value) only for values that start like one of the words
+    starts = tuple(sorted({ord(ch) for w in SUMMARY_WORDS for ch in (w[0], w[0].upper())}))
+    tests = [f"CASE WHEN ascii({q(c)}) IN {starts} THEN coalesce(regexp_full_match(lower({q(c)}), "
+             f"'({words})\\s*[:：]?'), false) ELSE false END" for c in labelled]
     numeric = {f for f, t in FIELD_TYPES.items() if t in ("amount", "integer", "number")}
     nums = [c for f, c in mapping.items() if f in numeric]
     others = [c for f, c in mapping.items() if f not in numeric and c not in nums]
