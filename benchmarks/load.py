@@ -7,12 +7,15 @@ Run by hand (never in the tests):
 
     PYTHONPATH=src python benchmarks/load.py --rows 10000000
     PYTHONPATH=src python benchmarks/load.py --rows 1000000 --sqlite-rows 200000   # shared/small machines
+    PYTHONPATH=src python benchmarks/load.py --rows 10000000 --compare /tmp/main/src --repeats 2 --keep /var/tmp/csv
     PYTHONPATH=src python benchmarks/load.py --incremental --stores 100000,1000000 --daily 50000 --changed 10000
     PYTHONPATH=src python benchmarks/load.py --incremental --cache /tmp/stores   # build stores once, reuse later
     PYTHONPATH=src python benchmarks/load.py --incremental --floor --compare /tmp/main/src   # + bare-DuckDB floor, main
 
 The fresh load runs in a process of its own and reports its peak RSS (target ≤ 2 GB with the default
-``[load] memory_limit``). Every generated file and workspace lives in a temp folder removed at the end
+``[load] memory_limit``). Each repeat runs bare, typed, "cleaned" (typed plus siyu's cleaning macros in the
+same one statement: the floor of a load that cleans) and siyu (and ``--compare``'s siyu) in turn; wall and
+CPU time (all threads) are reported — on a shared box the CPU ratio is the steadier one. Every generated file and workspace lives in a temp folder removed at the end
 (``--cache`` keeps the stores: remove that folder yourself).
 
 The file is generated with DuckDB (deterministic), in siyu's own column names with messy
