@@ -7,12 +7,15 @@ Run by hand (never in the tests):
 
     PYTHONPATH=src python benchmarks/load.py --rows 10000000
     PYTHONPATH=src python benchmarks/load.py --rows 1000000 --sqlite-rows 200000   # shared/small machines
+    PYTHONPATH=src python benchmarks/load.py --rows 10000000 --compare /tmp/main/src --repeats 2 --keep /var/tmp/csv
     PYTHONPATH=src python benchmarks/load.py --incremental --stores 100000,1000000 --daily 50000 --changed 10000
     PYTHONPATH=src python benchmarks/load.py --incremental --cache /tmp/stores   # build stores once, reuse later
     PYTHONPATH=src python benchmarks/load.py --incremental --floor --compare /tmp/main/src   # + bare-DuckDB floor, main
 
 The fresh load runs in a process of its own and reports its peak RSS (target ≤ 2 GB with the default
-``[load] memory_limit``). Every generated file and workspace lives in a temp folder removed at the end
+``[load] memory_limit``). Each repeat runs bare, typed, "cleaned" (typed plus siyu's cleaning macros in the
+same one statement: the floor of a load that cleans) and siyu (and ``--compare``'s siyu) in turn; wall and
+CPU time (all threads) are reported — on a shared box the CPU ratio is the steadier one. Every generated file and workspace lives in a temp folder removed at the end
 (``--cache`` keeps the stores: remove that folder yourself).
 
 The file is generated with DuckDB (deterministic), in siyu's own column names with messy
@@ -115,6 +118,40 @@ def typed_duckdb(csv: Path, db: Path) -> float:
     return time.perf_counter() - t
 
 
+def cleaned_duckdb(csv: Path, db: Path) -> float:
+    """The typed baseline plus the cleaning siyu must apply to every value, in the same one statement: siyu's
+    own macros (any of the date/amount/id/phone formats, trimmed, empty tokens as NULL, masked phones kept
+    apart) instead of one format's cast. No rejects, statuses, folding or buyers. The floor of a fresh load
+    that cleans: what is left above it is siyu's bookkeeping (rejects, keys, members, identities)."""
+    import duckdb
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    from siyu_cli.ingest.values import install_macros
+    from siyu_cli.store import migrations
+
+    ddl = next(m.sql for m in migrations() if m.name == "keys_by_construction")
+    ddl = ddl[ddl.index("CREATE TABLE orders__new"):]
+    ddl = ddl[:ddl.index(");") + 2].replace("orders__new", "orders")
+    ws = "' \t\r\n\u3000\u00a0'"
+    clean = ", ".join(f"nullif(nullif(trim({c}, {ws}), ''), '-') AS {c}"
+                      for c in ("order_id", "member_id", "phone", "status", "paid_at", "paid_amount", "store"))
+    t = time.perf_counter()
+    con = duckdb.connect(str(db))
+    con.execute("SET TimeZone = 'Asia/Shanghai'")
+    install_macros(con)
+    con.execute(ddl)
+    con.execute(f"""
+        INSERT INTO orders (source, order_id, member_id, buyer_phone, status, status_raw, paid_at, paid_amount,
+                            refund_amount, net_amount, store, batch_id, updated_at)
+        SELECT 'siyu', siyu_id(order_id), siyu_id(member_id), siyu_phone(phone), status, status, siyu_ts(paid_at),
+               siyu_amount(paid_amount), 0, CASE WHEN status = 'paid' THEN siyu_amount(paid_amount) ELSE 0 END,
+               store, 'bench', now()
+        FROM (SELECT {clean} FROM read_csv('{csv}', all_varchar=true))
+    """)
+    con.close()
+    return time.perf_counter() - t
+
+
 def floor_apply(db: Path, csv: Path) -> tuple[float, float, int]:
     """The floor of an incremental orders load: bare DuckDB applying ``csv`` (generate()'s columns) to the orders
     of a COPY of a store (``db`` is changed) with the same outcome — new orders inserted, changed ones deleted
@@ -184,24 +221,27 @@ init_workspace(sys.argv[1])
 settings = load_settings(sys.argv[1])
 with open_store(settings):
     pass  # create the store first: migrations are not part of a load
-t = time.perf_counter()
+t, c = time.perf_counter(), time.process_time()
 rep = load_files(settings, "orders", [sys.argv[2]], max_rejects=10**9)
-took = time.perf_counter() - t
-print(json.dumps({"s": took, "rep": rep.to_dict(), "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+took, cpu = time.perf_counter() - t, time.process_time() - c
+print(json.dumps({"s": took, "cpu": cpu, "rep": rep.to_dict(),
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
 
-def siyu_load(csv: Path, ws: Path) -> tuple[float, dict, float]:
+def siyu_load(csv: Path, ws: Path, src: Path | None = None) -> tuple[float, dict, float, float]:
     """``load_files`` of the whole file into a new workspace, in a process of its own (its peak RSS, MB,
-    is the load's: the default ``[load] memory_limit``)."""
+    is the load's: the default ``[load] memory_limit``); ``src``: another tree's src/ (default this one's).
+    Returns (seconds, report, peak RSS MB, CPU seconds of all its threads). The workspace is removed afterwards."""
     import json
     import os
 
-    src = Path(__file__).resolve().parents[1] / "src"
+    src = src or Path(__file__).resolve().parents[1] / "src"
     done = subprocess.run([sys.executable, "-c", FRESH, str(ws), str(csv)], check=True, capture_output=True,
                           text=True, env={**os.environ, "PYTHONPATH": str(src)})
+    shutil.rmtree(ws, ignore_errors=True)
     out = json.loads(done.stdout)
-    return out["s"], out["rep"], out["rss_mb"]
+    return out["s"], out["rep"], out["rss_mb"], out["cpu"]
 
 
 def sqlite_utils(csv: Path, db: Path, rows: int, total: int, tmp: Path) -> tuple[float, float] | None:
@@ -429,6 +469,50 @@ def incremental(stores: list[int], daily: int, changed: int, repeats: int, tmp: 
                           "   (a target below this is below what bare DuckDB can do)")
 
 
+def _once(fn, db: Path) -> tuple[float, float]:
+    """One baseline run into a new database file, removed afterwards: (seconds, CPU seconds of all threads)."""
+    c = time.process_time()
+    try:
+        return fn(db), time.process_time() - c
+    finally:
+        db.unlink(missing_ok=True)
+
+
+def fresh(csv: Path, tmp: Path, repeats: int, compare: Path | None) -> float:
+    """The fresh load against bare and typed DuckDB (and ``compare``, another tree's siyu), interleaved so
+    that every ratio is of the same run; prints best and median of ``repeats``, and the CPU time (all
+    threads; on a shared machine the steadier measure of work done); returns siyu's best time."""
+    runs: dict[str, list[tuple[float, float]]] = {"bare": [], "typed": [], "cleaned": [], "siyu": [], "compare": []}
+    rss: dict[str, float] = {}
+    for _ in range(repeats):
+        runs["bare"].append(_once(lambda db: bare_duckdb(csv, db), tmp / "bare.duckdb"))
+        runs["typed"].append(_once(lambda db: typed_duckdb(csv, db), tmp / "typed.duckdb"))
+        runs["cleaned"].append(_once(lambda db: cleaned_duckdb(csv, db), tmp / "cleaned.duckdb"))
+        for label, src in (("siyu", None), ("compare", compare)):
+            if label == "compare" and compare is None:
+                continue
+            took, rep, peak, cpu = siyu_load(csv, tmp / "ws", src)
+            runs[label].append((took, cpu))
+            rss[label] = max(rss.get(label, 0.0), peak)
+    best = {k: min(w for w, _ in v) for k, v in runs.items() if v}
+    cpu = {k: min(c for _, c in v) for k, v in runs.items() if v}
+    names = {"bare": "bare DuckDB read_csv → table", "typed": "  same into siyu's orders (typed)",
+             "cleaned": "  typed + siyu's cleaning (floor)", "siyu": "siyu load orders (this tree)", "compare": f"siyu load orders ({compare})"}
+    for k, v in runs.items():
+        if v:
+            extra = f"; peak RSS {rss[k]:,.0f} MB (target ≤ 2 GB)" if k in rss else ""
+            print(f"{names[k]:40} {best[k]:8.2f}s best, {statistics.median(w for w, _ in v):8.2f}s median, "
+                  f"CPU {cpu[k]:8.2f}s{extra}")
+    print(f"(read {rep['read']:,}, inserted {rep['inserted']:,}, rejected {rep['rejected']:,}; best of {repeats})")
+    print(f"ratio cleaned  / typed: {best['cleaned'] / best['typed']:6.2f}×   (the cleaning siyu must do; "
+          f"CPU {cpu['cleaned'] / cpu['typed']:.2f}×)")
+    for k in ("siyu", "compare"):
+        if k in best:
+            print(f"ratio {k:8} / bare: {best[k] / best['bare']:6.2f}×   / typed: {best[k] / best['typed']:6.2f}×"
+                  f"   (target ≤ 2.0× typed at 10M)   CPU / typed: {cpu[k] / cpu['typed']:6.2f}×")
+    return best["siyu"]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=10_000_000)
@@ -438,8 +522,9 @@ def main() -> None:
     ap.add_argument("--stores", default="100000,1000000,10000000", help="store sizes (orders), comma-separated")
     ap.add_argument("--daily", type=int, default=50_000, help="rows in the daily file")
     ap.add_argument("--changed", type=int, default=10_000, help="rows of the daily file that change stored records")
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--compare", type=Path, default=None, help="incremental: also time another tree's src/ (e.g. main's)")
+    ap.add_argument("--repeats", type=int, default=3, help="runs of each timing (best and median reported)")
+    ap.add_argument("--compare", type=Path, default=None, help="also time another tree's src/ (e.g. main's)")
+    ap.add_argument("--no-sqlite", action="store_true", help="fresh load: skip sqlite-utils")
     ap.add_argument("--window", type=float, default=0.05,
                     help="changed orders are among the newest WINDOW share of the store (1.0: anywhere)")
     ap.add_argument("--floor", action="store_true",
@@ -462,23 +547,15 @@ def main() -> None:
             t = time.perf_counter()
             generate(csv, args.rows)
             print(f"generated {args.rows:,} rows ({csv.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t:.1f}s")
-        bare = bare_duckdb(csv, tmp / "bare.duckdb")
-        print(f"bare DuckDB read_csv → table : {bare:8.2f}s")
-        typed = typed_duckdb(csv, tmp / "typed.duckdb")
-        print(f"  same into siyu's orders    : {typed:8.2f}s  (typed columns, plainest casts)")
-        siyu, rep, rss = siyu_load(csv, tmp / "ws")
-        print(f"siyu load orders             : {siyu:8.2f}s  (read {rep['read']:,}, inserted {rep['inserted']:,}, "
-              f"rejected {rep['rejected']:,}); peak RSS {rss:,.0f} MB (target ≤ 2 GB)")
-        su = sqlite_utils(csv, tmp / "su.db", args.sqlite_rows or args.rows, args.rows, tmp)
-        print(f"ratio siyu / bare DuckDB     : {siyu / bare:8.2f}×")
-        print(f"ratio siyu / typed DuckDB    : {siyu / typed:8.2f}×   (target ≤ 2.0× at 10M)")
+        siyu = fresh(csv, tmp, args.repeats, args.compare)
+        su = None if args.no_sqlite else sqlite_utils(csv, tmp / "su.db", args.sqlite_rows or args.rows, args.rows, tmp)
         if su:
             took, scaled = su
             note = "" if (args.sqlite_rows or args.rows) >= args.rows else f" (ran {args.sqlite_rows:,} rows in {took:.1f}s, scaled)"
             print(f"sqlite-utils insert --csv    : {scaled:8.2f}s{note}")
             print(f"ratio sqlite-utils / siyu    : {scaled / siyu:8.2f}×   (target ≥ 10×)")
         else:
-            print("sqlite-utils not installed: pip install sqlite-utils to compare")
+            print("sqlite-utils not run (--no-sqlite) or not installed: pip install sqlite-utils to compare")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

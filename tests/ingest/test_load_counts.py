@@ -85,3 +85,17 @@ def test_summary_rows_are_skipped_with_their_reason_and_not_counted_against_max_
     assert "2 of them summary/total rows" in res.stderr
     rejects = json.loads(cli("rejects", "--format", "json").stdout)
     assert [(r["line"], r["reason"]) for r in rejects] == [(4, "SUMMARY_ROW"), (5, "SUMMARY_ROW")]
+
+
+def test_every_summary_word_in_any_case_is_a_summary_row_and_ids_that_only_start_alike_are_orders(settings, tmp_path):
+    # the summary test runs its regex only on values whose first character can start a summary word
+    # (合 总 小 汇 t T g G): each word in each case is still caught, look-alike ids are still data
+    words = ["合计", "总计：", "小计", "汇总", "TOTAL", "Totals", "grand total", "Grand Total:", " total "]
+    ids = ["TOTAL1", "total-2", "G100", "合计单3", "小4", "T5"]
+    f = tmp_path / "o.csv"
+    f.write_text("order_id,paid_at,paid_amount\n"
+                 + "".join(f"{w},,9\n" for w in words)
+                 + "".join(f"{i},2024-03-01,1\n" for i in ids), encoding="utf-8")
+    rep = load_files(settings, "orders", [f], max_rejects=0)
+    assert rep.files[0].reasons == {"SUMMARY_ROW": len(words)} and not rep.exceeded
+    assert sorted(r for (r,) in q(settings, "SELECT order_id FROM orders")) == sorted(ids)

@@ -11,9 +11,10 @@ CREATE OR REPLACE TEMP MACRO siyu_id_slow(t) AS
     CASE WHEN regexp_full_match(trim(t, E'''="\t '), '\d+\.0') THEN regexp_replace(trim(t, E'''="\t '), '\.0$', '')
          ELSE nullif(trim(t, E'''="\t '), '') END;
 
--- (string tests, not a regex, for the common clean id: ^['="\t] or ["']$ or \.0$ needs the slow path)
+-- (string tests, not a regex, for the common clean id: ^['="\t] or ["']$ or \.0$ needs the slow path; the first
+-- character by its code: ascii() reads it in place where left() builds a one-character string)
 CREATE OR REPLACE TEMP MACRO siyu_id(t) AS
-    CASE WHEN left(t, 1) IN ('''', '=', '"', chr(9)) OR suffix(t, '"') OR suffix(t, '''') OR suffix(t, '.0')
+    CASE WHEN ascii(t) IN (39, 61, 34, 9) OR suffix(t, '"') OR suffix(t, '''') OR suffix(t, '.0')
          THEN siyu_id_slow(t) ELSE t END;
 
 -- (a CASE, not AND: in a projection both sides of an AND are evaluated for every row; NULL stays NULL)

@@ -18,10 +18,13 @@ BUYER_KEY = ("concat_ws(chr(31), coalesce(member_id, ''), coalesce(external_user
 
 def resolve_buyers(con, fr, table: str) -> None:
     """Give each distinct buyer tuple of ``table`` a member (creating bare members for new buyers)."""
+    # the distinct id tuples first, their key (``__bk`` of ``table``: BUYER_KEY) built once per tuple: grouping
+    # on the short ids is cheaper than on the joined key built for every row (10M orders: 2.5M buyers)
     con.execute(f"""
         CREATE TEMP TABLE siyu_keys AS
-        SELECT DISTINCT __bk, member_id AS member_ref, external_userid, unionid, phone, email FROM {table}
-        WHERE coalesce(member_id, external_userid, unionid, phone, email) IS NOT NULL
+        SELECT {BUYER_KEY} AS __bk, member_id AS member_ref, external_userid, unionid, phone, email FROM (
+            SELECT DISTINCT member_id, external_userid, unionid, phone, email FROM {table}
+            WHERE coalesce(member_id, external_userid, unionid, phone, email) IS NOT NULL)
     """)
     identity.resolve(con, "siyu_keys", "siyu_res")
     # the new members' id range as constants: the check against stored members then reads only the row groups
@@ -43,9 +46,10 @@ def _insert_new_buyers(con, fr, lo: str, hi: str) -> None:
             -- a new member's ids come from its greatest buyer key: one max() per member instead of five
             -- arg_max() (2.5M new members: 4 s → 1.5 s); the key is the ids joined by U+001F, split back here
             -- (a key with U+001F inside an id does not split into 5 parts: its ids stay NULL on the member
-            -- row and are still recorded as identities)
-            SELECT r.member_id, string_split(max(k.__bk), chr(31)) AS p
-            FROM siyu_res r JOIN siyu_keys k USING (__bk)
+            -- row and are still recorded as identities). siyu_res has one row per key of siyu_keys, with the
+            -- key itself: no join back to siyu_keys (at 10M orders, a 2.5M-row join on the long key string)
+            SELECT r.member_id, string_split(max(r.__bk), chr(31)) AS p
+            FROM siyu_res r
             WHERE NOT r.matched AND r.member_id IS NOT NULL
             GROUP BY r.member_id
         ) n ANTI JOIN members m ON m.member_id = n.member_id AND m.member_id BETWEEN ? AND ?

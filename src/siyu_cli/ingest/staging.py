@@ -3,7 +3,7 @@
 ``siyu_raw`` is DuckDB's ``read_csv(all_varchar)`` (workbooks via a temp Parquet file), created in
 autocommit so its rowids are the rows' positions in the file (rejects get their line numbers from them).
 ``siyu_stg`` holds, per row, ``__row`` (that position), every field of the kind cleaned by the SQL macros
-of :mod:`values`, the raw text of the fields whose cleaning can fail (``__r_<field>``), ids Excel wrote in
+of :mod:`values`, the raw text of a field whose cleaning failed on this row (``__r_<field>``), ids Excel wrote in
 scientific notation (``__xm_<field>``), the tags and ``__summary`` (a total/footer row, not data).
 """
 
@@ -126,13 +126,18 @@ def stage(con, kind: str, p: Preset, mapping: dict[str, str], header: list[str],
     nulls = ", ".join(f"CASE WHEN {q(c)} IN {NULL_TOKENS!r} THEN NULL ELSE {q(c)} END AS {q(c)}" for c in used)
     # the many short IN lists here are cheaper as plain comparisons than as the hash joins DuckDB
     # rewrites them into (about 10 % of this statement)
+    # a raw copy is kept only where its field did not read (the reject's message quotes it): copies of every
+    # date and amount doubled those columns' share of the staged rows, which spill at 10M rows
+    checked = [e.rsplit(" AS __r_", 1)[1] for e in exprs if " AS __r_" in e]
+    keep = ", ".join(f"CASE WHEN {f} IS NULL THEN __r_{f} END AS __r_{f}" for f in checked)
     con.execute("SET disabled_optimizers = 'in_clause'")
     try:
         con.execute(f"""
             CREATE TEMP TABLE siyu_stg AS
             WITH a AS (SELECT {f"rowid - {rowid_base}" if rowid_base else "rowid"} AS __row{', ' + trims if trims else ''} FROM siyu_raw),
-                 b AS (SELECT __row{', ' + nulls if nulls else ''} FROM a)
-            SELECT {', '.join(exprs)} FROM b
+                 b AS (SELECT __row{', ' + nulls if nulls else ''} FROM a),
+                 c AS (SELECT {', '.join(exprs)} FROM b)
+            SELECT *{f' REPLACE ({keep})' if keep else ''} FROM c
         """)
     finally:
         con.execute("RESET disabled_optimizers")
@@ -179,7 +184,10 @@ def _summary_expr(kind: str, mapping: dict[str, str], header: list[str]) -> str:
     """
     words = "|".join(re.escape(w) for w in SUMMARY_WORDS if not w.endswith(":"))
     labelled = [c for c in dict.fromkeys([header[0] if header else None, mapping.get(SUMMARY_KEYS.get(kind, ""))]) if c]
-    tests = [f"coalesce(regexp_full_match(lower({q(c)}), '({words})\\s*[:：]?'), false)" for c in labelled]
+    # the regex (and the lower() copy of the value) only for values that start like one of the words
+    starts = tuple(sorted({ord(ch) for w in SUMMARY_WORDS for ch in (w[0], w[0].upper())}))
+    tests = [f"CASE WHEN ascii({q(c)}) IN {starts} THEN coalesce(regexp_full_match(lower({q(c)}), "
+             f"'({words})\\s*[:：]?'), false) ELSE false END" for c in labelled]
     numeric = {f for f, t in FIELD_TYPES.items() if t in ("amount", "integer", "number")}
     nums = [c for f, c in mapping.items() if f in numeric]
     others = [c for f, c in mapping.items() if f not in numeric and c not in nums]
