@@ -144,17 +144,33 @@ def link_customers(con, batch_id: str, unit: str = "all", buckets: int = 1, last
             "linked": row[4], "new_members": new_members}
 
 
-def finish(con, batch_id: str) -> None:
-    """After every unit: orders and group members gain members, this sync's events name theirs, tags follow."""
-    from siyu_cli.ingest import identity, people
+def finish_units(con, size: int) -> list[str]:
+    """The finish's units (:func:`finish`): ``["all"]`` when the members fit in one of ``size``, else one unit per
+    hash bucket of member_id (``"0"``, ``"1"``, …)."""
+    from siyu_cli.sync.units import buckets
 
-    identity.relink(con)
+    return buckets(con.execute("SELECT count(*) FROM members").fetchone()[0], size)
+
+
+def finish(con, batch_id: str, unit: str = "all", buckets: int = 1) -> None:
+    """After every link unit: orders, group members and relations gain members, this sync's events name theirs,
+    tags follow — for the members of hash ``unit`` of ``buckets`` (:func:`finish_units`).
+
+    Every row it writes belongs to exactly one member (the one an identity names, or the member_tags row's own),
+    so the units write disjoint rows and together give exactly what one pass over every member gives; a unit only
+    reads what other units do not write (which identity names a row, the relations' member and tags).
+    """
+    from siyu_cli.ingest import identity, people
+    from siyu_cli.sync.units import in_bucket
+
+    identity.relink(con, in_bucket("i.member_id", unit, buckets))
     # events of this sync name the member too (a new relation had none when its event was written)
-    con.execute("""UPDATE contact_events SET member_id = i.member_id FROM member_identities i
-                   WHERE contact_events.batch_id = ? AND contact_events.member_id IS NULL
-                     AND i.id_type = 'external_userid' AND i.id_value = contact_events.external_userid""", [batch_id])
+    con.execute(f"""UPDATE contact_events SET member_id = i.member_id FROM member_identities i
+                    WHERE contact_events.batch_id = ? AND contact_events.member_id IS NULL
+                      AND i.id_type = 'external_userid' AND i.id_value = contact_events.external_userid
+                      AND {in_bucket("i.member_id", unit, buckets)}""", [batch_id])
     # the relation tags of linked customers, as member tags (the previous sync's are replaced)
-    people.replace_synced_tags(con, batch_id)
+    people.replace_synced_tags(con, batch_id, in_bucket("member_id", unit, buckets))
     con.execute("DROP TABLE IF EXISTS siyu_link_shared")
 
 

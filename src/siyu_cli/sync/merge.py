@@ -118,14 +118,30 @@ def _merge(settings, report, follow_users: list[str], limit: str, names: dict[st
                     _commit(con, b, report, progress, phase, limits, done, unit,
                             lambda u=unit: _phase(con, phase, b, prev, now, follow_users, names,
                                                   (u, len(units) - 1, False))["linked"])
-            # relinking orders and group members, naming events and member tags: a transaction of its own
-            if not progress.get("link_finished"):
-                _commit(con, b, report, progress, phase, limits, progress, "link_finished",
-                        lambda: linking.finish(con, b) or True)
+            _link_finish(settings, con, b, report, progress, limits)
             merged["link"] = {"linked": add_counts(done.values())}
         with _transaction(con, b):
             _running(con, b)
             _finish(con, b, report, merged, now)
+
+
+def _link_finish(settings, con, b: str, report, progress: dict, limits: list[str]) -> None:
+    """Relinking orders, group members and relations, naming this sync's events and replacing the synced member
+    tags after the last link unit: one transaction per hash unit of member_id (``progress["finish_units"]``, fixed
+    when the finish starts; the committed ones in ``progress["finished_units"]``), as one transaction over every
+    member held all of their new rows and undo in memory (sync/linking.py :func:`~siyu_cli.sync.linking.finish`)."""
+    from siyu_cli.sync import linking
+
+    if "finish_units" not in progress:
+        progress["finish_units"] = linking.finish_units(con, linking.chunk_size(settings))
+    units = progress["finish_units"]
+    done = progress.setdefault("finished_units", {})
+    for unit in units:
+        if unit not in done:
+            # one unit (everybody): the finish as it always was, ``finish(con, b)``
+            args = () if units == ["all"] else (unit, len(units))
+            _commit(con, b, report, progress, "link", limits, done, unit,
+                    lambda a=args: linking.finish(con, b, *a) or True)
 
 
 def _per_customer(settings, con, b: str, report, progress: dict, phase: str, limits: list[str], prev, now) -> None:
