@@ -50,8 +50,7 @@ def _unit_customers(con, unit: str, buckets: int) -> str:
     """
     if unit == "all":
         return "TRUE"
-    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = 'siyu_link_shared'"
-                       ).fetchone()[0]:  # once per connection (a temp table outlives the unit's transaction)
+    if not _has_shared(con):  # once per connection (a temp table outlives the unit's transaction)
         _shared(con)
     shared = "c.external_userid IN (SELECT external_userid FROM siyu_link_shared)"
     if unit == "shared":
@@ -59,6 +58,11 @@ def _unit_customers(con, unit: str, buckets: int) -> str:
     from siyu_cli.sync.units import in_bucket
 
     return f"NOT {shared} AND {in_bucket('c.external_userid', unit, buckets)}"
+
+
+def _has_shared(con) -> bool:
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = 'siyu_link_shared'"
+                            ).fetchone()[0])
 
 
 def _shared(con) -> None:
@@ -83,19 +87,62 @@ def _shared(con) -> None:
     con.execute("DROP TABLE siyu_link_keys")
 
 
+#: what a customer was linked by (``wecom_customers.link_keys``): its member and the inputs linking reads for it
+LINK_KEYS = "md5(to_json([{m}, {a}.unionid, {a}.phone, CAST({a}.join_at AS VARCHAR), {a}.join_channel, {a}.guide_userid]))"
+
+
+def _to_resolve(con, unit: str, where: str) -> int:
+    """``siyu_link_in``: the customers of the unit with what linking reads for them and ``todo`` — whether they must
+    be resolved again; returns how many need not be.
+
+    A customer need not be when resolving it could change nothing: it was linked before and its ``link_keys`` still
+    hash its member and inputs, its external_userid is an identity of that member (resolution's first hit, whatever
+    exports loaded since: a customer holds no back-office id), its unionid and phone are identities (of anyone:
+    recording them would add nothing), no relation names another member, and it is not shared (:func:`_shared`:
+    customers linked to each other or naming one member are resolved together, every sync).
+    """
+    shared = {"shared": "TRUE", "all": "c.external_userid IN (SELECT external_userid FROM siyu_link_shared)"}.get(unit, "FALSE")
+    if unit == "all" and not _has_shared(con):
+        if con.execute("SELECT count(link_keys) FROM wecom_customers").fetchone()[0]:
+            _shared(con)
+        else:  # nobody was linked before: everyone is resolved
+            shared = "TRUE"
+    hit = ("EXISTS (SELECT 1 FROM member_identities i WHERE i.id_type = '{t}' AND i.id_value = c.{c}"
+           "{also})")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE siyu_link_in AS
+        SELECT c.*, c.link_keys IS NULL OR c.member_id IS NULL OR c.link_keys <> {LINK_KEYS.format(m='c.member_id', a='c')}
+                    OR coalesce(w.off, FALSE) OR {shared}
+                    OR NOT {hit.format(t='external_userid', c='external_userid', also=' AND i.member_id = c.member_id')}
+                    OR (c.unionid IS NOT NULL AND NOT {hit.format(t='unionid', c='unionid', also='')})
+                    OR (c.phone IS NOT NULL AND NOT {hit.format(t='phone', c='phone', also='')}) AS todo
+        FROM (SELECT c.external_userid, c.unionid, p.phone, c.member_id, c.link_keys, w.join_at, w.join_channel,
+                     w.guide_userid
+              FROM wecom_customers c LEFT JOIN {_PHONES.format(where=f'c WHERE {where}')} p USING (external_userid)
+              LEFT JOIN (SELECT external_userid, min(added_at) AS join_at, arg_min(state, added_at) AS join_channel,
+                                arg_min(staff_userid, added_at) AS guide_userid
+                         FROM wecom_contacts c WHERE {where} GROUP BY 1) w USING (external_userid)
+              WHERE {where}) c
+        LEFT JOIN (SELECT w.external_userid, bool_or(w.member_id IS DISTINCT FROM c.member_id) AS off
+                   FROM wecom_contacts w JOIN wecom_customers c USING (external_userid)
+                   WHERE {where} AND w.member_id IS NOT NULL GROUP BY 1) w USING (external_userid)""")
+    return con.execute("SELECT count(*) FILTER (WHERE NOT todo) FROM siyu_link_in").fetchone()[0]
+
+
 def link_customers(con, batch_id: str, unit: str = "all", buckets: int = 1, last: bool = True) -> dict[str, int]:
     """Link the synced customers of ``unit`` (:func:`units`; ``buckets`` = the number of hash units); returns
-    counts (customers, already_linked, linked_by_unionid, linked_by_phone, linked, new_members). ``last``: also
-    :func:`finish` in the same transaction (the merge runs it as a transaction of its own after the last unit)."""
+    counts (customers, already_linked, linked_by_unionid, linked_by_phone, linked, new_members, and ``resolved``:
+    how many went through ``identity.resolve`` — the others were linked before and nothing linking reads for them
+    changed, :func:`_to_resolve`; they count as already linked). ``last``: also :func:`finish` in the same
+    transaction (the merge runs it as transactions of its own after the last unit)."""
     from siyu_cli.ingest import identity, people
 
-    where = _unit_customers(con, unit, buckets)
-    con.execute(f"""
+    kept = _to_resolve(con, unit, _unit_customers(con, unit, buckets))
+    con.execute("""
         CREATE OR REPLACE TEMP TABLE siyu_keys AS
-        SELECT c.external_userid AS __bk, NULL::VARCHAR AS member_ref, c.external_userid, c.unionid,
-               p.phone, NULL::VARCHAR AS email
-        FROM wecom_customers c LEFT JOIN {_PHONES.format(where=f'c WHERE {where}')} p USING (external_userid)
-        WHERE {where}
+        SELECT external_userid AS __bk, NULL::VARCHAR AS member_ref, external_userid, unionid, phone,
+               NULL::VARCHAR AS email
+        FROM siyu_link_in WHERE todo
     """)
     # which existing identity each customer would hit (for the report), before the batch adds its own
     con.execute("""
@@ -125,8 +172,12 @@ def link_customers(con, batch_id: str, unit: str = "all", buckets: int = 1, last
     """)
     people.add_synced_members(con, "siyu_attr", batch_id)
     identity.record_identities(con, "siyu_keys", "siyu_res")
-    con.execute("UPDATE wecom_customers SET member_id = r.member_id FROM siyu_res r "
-                "WHERE wecom_customers.external_userid = r.__bk AND wecom_customers.member_id IS DISTINCT FROM r.member_id")
+    keys = LINK_KEYS.format(m="r.member_id", a="i")
+    con.execute(f"""UPDATE wecom_customers SET member_id = r.member_id, link_keys = {keys}
+                    FROM siyu_res r JOIN siyu_link_in i ON i.external_userid = r.__bk
+                    WHERE wecom_customers.external_userid = r.__bk
+                      AND (wecom_customers.member_id IS DISTINCT FROM r.member_id
+                           OR wecom_customers.link_keys IS DISTINCT FROM {keys})""")
     people.link_contacts(con, "siyu_res")
     if last:
         finish(con, batch_id)
@@ -138,10 +189,11 @@ def link_customers(con, batch_id: str, unit: str = "all", buckets: int = 1, last
         FROM siyu_res r JOIN siyu_pre p USING (__bk)
     """).fetchone()
     new_members = con.execute("SELECT count(*) FROM siyu_attr WHERE NOT matched").fetchone()[0]
-    for t in ("siyu_keys", "siyu_pre", "siyu_res", "siyu_attr", "siyu_id0", *(["siyu_link_shared"] if last else [])):
+    for t in ("siyu_keys", "siyu_pre", "siyu_res", "siyu_attr", "siyu_id0", "siyu_link_in",
+              *(["siyu_link_shared"] if last else [])):
         con.execute(f"DROP TABLE IF EXISTS {t}")
-    return {"customers": row[0], "already_linked": row[1], "linked_by_unionid": row[2], "linked_by_phone": row[3],
-            "linked": row[4], "new_members": new_members}
+    return {"customers": row[0] + kept, "already_linked": row[1] + kept, "linked_by_unionid": row[2],
+            "linked_by_phone": row[3], "linked": row[4] + kept, "new_members": new_members, "resolved": row[0]}
 
 
 def finish_units(con, size: int) -> list[str]:
