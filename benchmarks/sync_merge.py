@@ -1,6 +1,6 @@
 """The sync's merge alone (run by hand, not a test): staging of N customers as `siyu sync wecom` leaves it
 (1.2 N relations across 500 guides, N // 500 groups holding every customer, one corp tag), then `merge()` in a
-fresh process; prints its wall time, peak RSS (VmHWM) and RSS after each phase, and the merge phases that needed
+fresh process; prints its wall time, peak RSS (VmHWM) and [step, RSS, VmHWM, seconds] after each phase, and the merge phases that needed
 a step up the memory ladder. Seconds instead of the full benchmarks/sync.py run, without the sandbox.
 
     PYTHONPATH=src python benchmarks/sync_merge.py 25000,100000,250000 [--second 0.01] [--src A,B]
@@ -30,14 +30,14 @@ marks = []
 for name in ("_merge_relations", "_merge_customers", "_merge_tags", "_merge_groups"):
     f = getattr(M, name)
     def w(*a, __f=f, __n=name, **k):
-        r = __f(*a, **k); marks.append((__n, rss("VmRSS"), rss())); return r
+        r = __f(*a, **k); marks.append((__n, rss("VmRSS"), rss(), round(time.perf_counter() - t, 1))); return r
     setattr(M, name, w)
 import siyu_cli.sync.linking as L
 f0, f1 = L.link_customers, L.finish
 def lk(*a, **k):
-    r = f0(*a, **k); marks.append(("link", rss("VmRSS"), rss())); return r
+    r = f0(*a, **k); marks.append(("link", rss("VmRSS"), rss(), round(time.perf_counter() - t, 1))); return r
 def fin(*a, **k):
-    r = f1(*a, **k); marks.append(("finish", rss("VmRSS"), rss())); return r
+    r = f1(*a, **k); marks.append(("finish", rss("VmRSS"), rss(), round(time.perf_counter() - t, 1))); return r
 L.link_customers, L.finish = lk, fin
 t = time.perf_counter()
 rep = SyncReport(batch_id=sys.argv[3])

@@ -107,25 +107,31 @@ def _to_resolve(con, unit: str, where: str) -> int:
             _shared(con)
         else:  # nobody was linked before: everyone is resolved
             shared = "TRUE"
-    hit = ("EXISTS (SELECT 1 FROM member_identities i WHERE i.id_type = '{t}' AND i.id_value = c.{c}"
-           "{also})")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE siyu_link_in AS
         SELECT c.*, c.link_keys IS NULL OR c.member_id IS NULL OR c.link_keys <> {LINK_KEYS.format(m='c.member_id', a='c')}
-                    OR coalesce(w.off, FALSE) OR {shared}
-                    OR NOT {hit.format(t='external_userid', c='external_userid', also=' AND i.member_id = c.member_id')}
-                    OR (c.unionid IS NOT NULL AND NOT {hit.format(t='unionid', c='unionid', also='')})
-                    OR (c.phone IS NOT NULL AND NOT {hit.format(t='phone', c='phone', also='')}) AS todo
+                    OR c.off OR {shared} AS todo
         FROM (SELECT c.external_userid, c.unionid, p.phone, c.member_id, c.link_keys, w.join_at, w.join_channel,
-                     w.guide_userid
+                     w.guide_userid, coalesce(w.off, FALSE) AS off
               FROM wecom_customers c LEFT JOIN {_PHONES.format(where=f'c WHERE {where}')} p USING (external_userid)
-              LEFT JOIN (SELECT external_userid, min(added_at) AS join_at, arg_min(state, added_at) AS join_channel,
-                                arg_min(staff_userid, added_at) AS guide_userid
-                         FROM wecom_contacts c WHERE {where} GROUP BY 1) w USING (external_userid)
-              WHERE {where}) c
-        LEFT JOIN (SELECT w.external_userid, bool_or(w.member_id IS DISTINCT FROM c.member_id) AS off
-                   FROM wecom_contacts w JOIN wecom_customers c USING (external_userid)
-                   WHERE {where} AND w.member_id IS NOT NULL GROUP BY 1) w USING (external_userid)""")
+              LEFT JOIN (SELECT w.external_userid, min(w.added_at) AS join_at, arg_min(w.state, w.added_at) AS join_channel,
+                                arg_min(w.staff_userid, w.added_at) AS guide_userid,
+                                bool_or(w.member_id IS DISTINCT FROM c.member_id AND w.member_id IS NOT NULL) AS off
+                         FROM wecom_contacts w JOIN wecom_customers c USING (external_userid) WHERE {where}
+                         GROUP BY 1) w USING (external_userid)
+              WHERE {where}) c""")
+    if con.execute("SELECT count(*) FILTER (WHERE NOT todo) FROM siyu_link_in").fetchone()[0]:
+        # the identities are looked up only for the customers the cheap tests keep (none at a first sync)
+        con.execute("""
+            UPDATE siyu_link_in SET todo = TRUE FROM (
+                SELECT k.external_userid FROM siyu_link_in k
+                LEFT JOIN member_identities ie ON ie.id_type = 'external_userid' AND ie.id_value = k.external_userid
+                LEFT JOIN member_identities iu ON iu.id_type = 'unionid' AND iu.id_value = k.unionid
+                LEFT JOIN member_identities ip ON ip.id_type = 'phone' AND ip.id_value = k.phone
+                WHERE NOT k.todo AND (ie.member_id IS DISTINCT FROM k.member_id
+                                      OR (k.unionid IS NOT NULL AND iu.member_id IS NULL)
+                                      OR (k.phone IS NOT NULL AND ip.member_id IS NULL))) x
+            WHERE siyu_link_in.external_userid = x.external_userid""")
     return con.execute("SELECT count(*) FILTER (WHERE NOT todo) FROM siyu_link_in").fetchone()[0]
 
 
