@@ -13,6 +13,10 @@ inside the sync (resolve gives them one member), or whose keys name an existing 
 keys name too (one member row gains both customers' values) — are one unit of their own ("shared"); every
 other customer is independent of all but itself, so the units give exactly what one resolution of all
 customers gives.
+
+Incremental: a customer linked before whose member and inputs are unchanged (``wecom_customers.link_keys``) is not
+resolved again (:func:`_to_resolve` says why that changes nothing), and the finish runs per unit of members
+(:func:`finish_units`).
 """
 
 from __future__ import annotations
