@@ -389,23 +389,19 @@ def record_identities(con, keys_table: str, resolved_table: str, stored: str = "
     """)
 
 
-def relink(con) -> None:
-    """Give orders and group members without a member the one their ids now point to."""
-    con.execute("""
+def relink(con, members: str = "TRUE") -> None:
+    """Give orders and group members without a member the one their ids now point to (of the members the SQL
+    condition ``members`` on ``i.member_id`` selects: the sync's finish relinks per unit of members)."""
+    con.execute(f"""
         UPDATE orders SET member_id = i.member_id
         FROM member_identities i
         WHERE orders.member_id IS NULL AND orders.buyer_phone IS NOT NULL
-          AND i.id_type = 'phone' AND i.id_value = orders.buyer_phone
+          AND i.id_type = 'phone' AND i.id_value = orders.buyer_phone AND {members}
     """)
-    con.execute("""
-        UPDATE group_members SET member_id = i.member_id
-        FROM member_identities i
-        WHERE group_members.member_id IS NULL
-          AND i.id_type = 'external_userid' AND i.id_value = group_members.external_userid
-    """)
-    con.execute("""
-        UPDATE wecom_contacts SET member_id = i.member_id
-        FROM member_identities i
-        WHERE wecom_contacts.member_id IS NULL
-          AND i.id_type = 'external_userid' AND i.id_value = wecom_contacts.external_userid
-    """)
+    for table in ("group_members", "wecom_contacts"):
+        con.execute(f"""
+            UPDATE {table} SET member_id = i.member_id
+            FROM member_identities i
+            WHERE {table}.member_id IS NULL
+              AND i.id_type = 'external_userid' AND i.id_value = {table}.external_userid AND {members}
+        """)

@@ -43,12 +43,14 @@ def link_contacts(con, resolved_table: str) -> None:
                 "WHERE wecom_contacts.external_userid = r.__bk AND wecom_contacts.member_id IS DISTINCT FROM r.member_id")
 
 
-def replace_synced_tags(con, batch_id: str) -> None:
-    """The relation tags of linked customers as member tags; the previous sync's are replaced."""
-    con.execute("DELETE FROM member_tags WHERE batch_id LIKE 'wsync-%'")
-    con.execute("""INSERT INTO member_tags (member_id, tag_group, tag, batch_id)
-                   SELECT DISTINCT member_id, tag_group, tag, ? FROM wecom_relation_tags WHERE member_id IS NOT NULL
-                   ON CONFLICT DO NOTHING""", [batch_id])
+def replace_synced_tags(con, batch_id: str, members: str = "TRUE") -> None:
+    """The relation tags of linked customers as member tags; the previous sync's are replaced (of the members
+    the SQL condition ``members`` on ``member_id`` selects: the sync's finish runs per unit of members)."""
+    con.execute(f"DELETE FROM member_tags WHERE batch_id LIKE 'wsync-%' AND {members}")
+    con.execute(f"""INSERT INTO member_tags (member_id, tag_group, tag, batch_id)
+                    SELECT DISTINCT member_id, tag_group, tag, ? FROM wecom_relation_tags
+                    WHERE member_id IS NOT NULL AND {members}
+                    ON CONFLICT DO NOTHING""", [batch_id])
 
 
 def upsert_staff_names(con, now: datetime, userids: list[str], names: dict[str, str]) -> None:

@@ -109,23 +109,35 @@ def _merge(settings, report, follow_users: list[str], limit: str, names: dict[st
             # linking commits per unit of customers (sync/linking.py): its uncommitted state grows with them
             from siyu_cli.sync import linking
 
-            if "link_units" not in progress:
-                progress["link_units"] = linking.units(con, linking.chunk_size(settings))
-            units = progress["link_units"]
-            done = progress.setdefault("linked_units", {})
-            for unit in units:
-                if unit not in done:
-                    _commit(con, b, report, progress, phase, limits, done, unit,
-                            lambda u=unit: _phase(con, phase, b, prev, now, follow_users, names,
-                                                  (u, len(units) - 1, False))["linked"])
-            # relinking orders and group members, naming events and member tags: a transaction of its own
-            if not progress.get("link_finished"):
-                _commit(con, b, report, progress, phase, limits, progress, "link_finished",
-                        lambda: linking.finish(con, b) or True)
+            done = _each_unit(con, b, report, progress, limits, ("link_units", "linked_units"),
+                              lambda: linking.units(con, linking.chunk_size(settings)),
+                              lambda u, units: _phase(con, "link", b, prev, now, follow_users, names,
+                                                      (u, len(units) - 1, False))["linked"])
+            # relinking orders, group members and relations, naming this sync's events and replacing the synced
+            # member tags: per hash unit of member_id too, as one transaction over every member held all of their
+            # new rows and undo in memory (sync/linking.py finish)
+            _each_unit(con, b, report, progress, limits, ("finish_units", "finished_units"),
+                       lambda: linking.finish_units(con, linking.chunk_size(settings)),
+                       # one unit (everybody): the finish as it always was, ``finish(con, b)``
+                       lambda u, units: linking.finish(con, b, *(() if units == ["all"] else (u, len(units)))) or True)
             merged["link"] = {"linked": add_counts(done.values())}
         with _transaction(con, b):
             _running(con, b)
             _finish(con, b, report, merged, now)
+
+
+def _each_unit(con, b: str, report, progress: dict, limits: list[str], keys: tuple[str, str], plan, work) -> dict:
+    """A step of the link phase, one transaction per unit: the units are ``progress[keys[0]]`` (``plan()`` when the
+    step starts, saved with its first unit) and ``progress[keys[1]][unit] = work(unit, units)`` for each unit not
+    committed yet, so a kill between units resumes at the first unit not committed; returns ``progress[keys[1]]``."""
+    if keys[0] not in progress:
+        progress[keys[0]] = plan()
+    units = progress[keys[0]]
+    done = progress.setdefault(keys[1], {})
+    for unit in units:
+        if unit not in done:
+            _commit(con, b, report, progress, "link", limits, done, unit, lambda u=unit: work(u, units))
+    return done
 
 
 def _per_customer(settings, con, b: str, report, progress: dict, phase: str, limits: list[str], prev, now) -> None:
@@ -247,7 +259,9 @@ def _finish(con, b: str, report, merged: dict, now) -> None:
     from siyu_cli.ingest import people
 
     started = con.execute("SELECT started_at FROM wecom_sync_runs WHERE batch_id = ?", [b]).fetchone()[0]
-    report.linked = merged["link"]["linked"]
+    report.linked = dict(merged["link"]["linked"])
+    # how many customers went through identity.resolve (a customer nothing changed for is not resolved again)
+    report.resolved = report.linked.pop("resolved", report.linked.get("customers", 0))
     report.events = dict(con.execute("SELECT kind, count(*) FROM contact_events WHERE batch_id = ? GROUP BY 1",
                                      [b]).fetchall())
     for phase in PHASES[:-1]:
@@ -255,7 +269,8 @@ def _finish(con, b: str, report, merged: dict, now) -> None:
             report.counts[entity] = {k: c[k] for k in ("added", "updated", "unchanged", "removed")}
             people.log_api_batch(con, f"{b}:{entity}", f"wecom_{entity}", c["read"], c, started, now)
     con.execute("UPDATE wecom_sync_runs SET status = 'done', finished_at = ?, counts = ? WHERE batch_id = ?",
-                [now, json.dumps({"counts": report.counts, "events": report.events, "linked": report.linked}), b])
+                [now, json.dumps({"counts": report.counts, "events": report.events, "linked": report.linked,
+                                  "resolved": report.resolved}), b])
     for table in STAGING:
         con.execute(f"DELETE FROM {table} WHERE batch_id = ?", [b])
 

@@ -64,12 +64,14 @@ class SyncReport:
     staff_names: int = 0
     notes: list[str] = field(default_factory=list)
     merge_limits: dict[str, str] = field(default_factory=dict)  # merge phases that needed more than the default
+    resolved: int = 0  # customers the link resolved again (new, or something linking reads changed; linking.py)
 
     def to_dict(self) -> dict[str, Any]:
         return {"batch_id": self.batch_id, "resumed": self.resumed, "baseline": self.baseline,
                 "follow_users": self.follow_users, "api_calls": self.calls, "counts": self.counts,
                 "events": self.events, "linked": self.linked, "activity": self.activity,
-                "staff_names": self.staff_names, "notes": self.notes, "merge_limits": self.merge_limits}
+                "staff_names": self.staff_names, "notes": self.notes, "merge_limits": self.merge_limits,
+                "resolved": self.resolved}
 
 
 def _rows_json(rows: list[dict], fields: dict[str, str]) -> tuple[str, str]:
