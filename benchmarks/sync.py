@@ -2,6 +2,7 @@
 
     PYTHONPATH=src python benchmarks/sync.py [--contacts 25000,100000] [--guides 500] [--tag-members 1000000]
                                              [--changed 0.05] [--skip-sync] [--skip-tags] [--tags-dry-only]
+                                             [--baseline-src /work/main/src]
 
 1. sync: `siyu sync wecom --no-activity` in a fresh process against the sandbox (in this process) seeded
    with N customers across G guides (every 5th customer has a second guide), client and sandbox rate
@@ -16,7 +17,11 @@
    segment, and the applied state of the first snapshot (as a previous `siyu tags sync` leaves it).
    `siyu tags sync` must call mark_tag only for the changed relations; reports plan time (--dry-run,
    the named baseline), full time and calls. The sandbox knows only the changed relations, so any call
-   for an unchanged member would come back 84061 and be counted as skipped.
+   for an unchanged member would come back 84061 and be counted as skipped. ``--tag-members`` takes a list
+   (100000,250000,1000000). Peak RSS is the tag-sync process's own VmHWM, for the dry run and the full run;
+   ``marks_mb`` says after which step of sync/tags.py (plan, ledger, sending) it was reached. With
+   ``--baseline-src`` the same store (a copy) and a fresh sandbox are run by that tree too (e.g. main's), and the
+   ratios of peaks and calls are reported.
 """
 
 from __future__ import annotations
@@ -110,12 +115,40 @@ def workspace(tmp: Path):
     return load_settings(root)
 
 
-def run_child(settings, sb, args: list[str], tmp: Path, code: str = CHILD) -> tuple[dict, dict]:
+TAG_CHILD = PEAK + r"""
+import json, sys, time
+from siyu_cli.cli.main import app
+import siyu_cli.sync.tags as T
+marks = []
+def mark(name):
+    with open("/proc/self/status") as fh:
+        kb = {l.split(":")[0]: int(l.split()[1]) for l in fh if l.startswith(("VmRSS", "VmHWM"))}
+    marks.append((name, kb["VmRSS"] // 1024, kb["VmHWM"] // 1024))
+def marked(mod, name):
+    f = getattr(mod, name)
+    def g(*a, **k):
+        r = f(*a, **k)
+        mark(name.lstrip("_"))
+        return r
+    setattr(mod, name, g)
+for name in ("_plan", "_new_run", "_execute"):
+    if hasattr(T, name):
+        marked(T, name)
+t = time.perf_counter()
+try:
+    app(sys.argv[1:], standalone_mode=False)
+finally:
+    sys.stderr.write(json.dumps({"wall_s": round(time.perf_counter() - t, 2), "peak_rss_mb": peak_mb(), "marks": marks})
+                     + "\n")
+"""
+
+
+def run_child(settings, sb, args: list[str], tmp: Path, code: str = CHILD, src: Path | None = None) -> tuple[dict, dict]:
     secret = tmp / "secret"
     secret.write_text(sb.secret)
     os.chmod(secret, 0o600)
     env = dict(os.environ, **sb.env(secret_file=secret), SIYU_WORKSPACE=str(settings.root),
-               PYTHONPATH=str(ROOT / "src"), SIYU_LOCK_WAIT="60")
+               PYTHONPATH=str(src or ROOT / "src"), SIYU_LOCK_WAIT="60")
     proc = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(proc.stderr)
@@ -145,76 +178,105 @@ def bench_sync(n: int, guides: int) -> dict:
             "sandbox_seed_s": round(seed_s, 1), "marks_mb": stats["marks"], "counts": report["counts"]["contacts"]}
 
 
-def bench_tags(m: int, changed: float, dry_only: bool = False) -> dict:
+SEGS = ["重要价值", "重要保持", "一般发展", "一般挽留"]
+
+
+def tag_store(tmp: Path, m: int, changed: float):
+    """The store of the tag benchmark (see the module doc); returns its settings and the changed relations."""
+    from siyu_cli.store import open_store
+
+    settings = workspace(tmp)
+    step = max(1, round(1 / changed))
+    with open_store(settings) as con:
+        con.execute(f"""INSERT INTO members (member_id, external_userid, guide_userid)
+                        SELECT 'm' || i, 'wm' || i, 'g' || (i % 500) FROM range({m}) t(i)""")
+        con.execute(f"""INSERT INTO wecom_contacts (external_userid, staff_userid, member_id, synced_batch)
+                        SELECT 'wm' || i, 'g' || (i % 500), 'm' || i, 'bench' FROM range({m}) t(i)""")
+        con.execute("INSERT INTO segment_snapshots (snapshot_id, created_at, as_of, scheme) VALUES "
+                    "(1, now(), current_date - 1, 'rfm8'), (2, now(), current_date, 'rfm8')")
+        arr = "['" + "','".join(SEGS) + "']"
+        con.execute(f"""INSERT INTO segment_members (snapshot_id, member_id, segment_id, segment_name)
+                        SELECT 1, 'm' || i, {arr}[i % 4 + 1], {arr}[i % 4 + 1] FROM range({m}) t(i)""")
+        con.execute(f"""INSERT INTO segment_members (snapshot_id, member_id, segment_id, segment_name)
+                        SELECT 2, 'm' || i, {arr}[(i + (i % {step} = 0)::INT) % 4 + 1],
+                               {arr}[(i + (i % {step} = 0)::INT) % 4 + 1] FROM range({m}) t(i)""")
+        con.execute("""INSERT INTO wecom_tag_state SELECT c.external_userid, c.staff_userid, 'RFM分层',
+                       s.segment_name, 'bench', now() FROM wecom_contacts c
+                       JOIN segment_members s ON s.member_id = c.member_id AND s.snapshot_id = 1""")
+        moved = con.execute(f"SELECT 'wm' || i, 'g' || (i % 500) FROM range({m}) t(i) WHERE i % {step} = 0").fetchall()
+    return settings, moved
+
+
+def bench_tags_once(settings, moved, tmp: Path, dry_only: bool, src: Path | None) -> dict:
+    """Dry run then full run of `siyu tags sync` by the tree ``src`` against a fresh sandbox."""
     from siyu_cli.sandbox import SandboxServer
     from siyu_cli.store import open_store
 
-    segs = ["重要价值", "重要保持", "一般发展", "一般挽留"]
+    sb = SandboxServer(seed="none")
+    sb.state.rate_limit_default = 0
+    ids = {name: sb.state.seed_tag("RFM分层", name, app_created=True) for name in SEGS}
+    for ext, g in moved:
+        sb.state.add_contact(ext, g)
+    with open_store(settings) as con:
+        gid = next(iter(sb.state.tag_groups))
+        for name, tid in ids.items():
+            con.execute("INSERT INTO wecom_tag_owned VALUES (?, ?, 'RFM分层', ?, now())", [tid, gid, name])
+    with sb:
+        dry, dry_stats = run_child(settings, sb, ["tags", "sync", "--dry-run", "--format", "json"], tmp,
+                                   code=TAG_CHILD, src=src)
+        out = {"dry_run_planned": dry["planned"], "dry_run_api_calls": dry["api_calls"], "dry_run_s": dry_stats["wall_s"],
+               "dry_run_peak_rss_mb": dry_stats["peak_rss_mb"], "dry_run_marks_mb": dry_stats["marks"]}
+        if dry_only:
+            return out
+        full, stats = run_child(settings, sb, ["tags", "sync", "--format", "json"], tmp, code=TAG_CHILD, src=src)
+        calls = sb.state.counters.get("mark_tag", 0)
+    return {**out, "planned": full["planned"], "mark_tag_calls": calls, "done": full["done"],
+            "skipped": full["skipped"], "wall_s": stats["wall_s"], "peak_rss_mb": stats["peak_rss_mb"],
+            "calls_per_s": round(calls / stats["wall_s"], 1), "marks_mb": stats["marks"]}
+
+
+def bench_tags(m: int, changed: float, dry_only: bool = False, baseline_src: Path | None = None) -> dict:
+    import shutil
+
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        settings = workspace(tmp)
-        step = max(1, round(1 / changed))
         t = time.perf_counter()
-        with open_store(settings) as con:
-            con.execute(f"""INSERT INTO members (member_id, external_userid, guide_userid)
-                            SELECT 'm' || i, 'wm' || i, 'g' || (i % 500) FROM range({m}) t(i)""")
-            con.execute(f"""INSERT INTO wecom_contacts (external_userid, staff_userid, member_id, synced_batch)
-                            SELECT 'wm' || i, 'g' || (i % 500), 'm' || i, 'bench' FROM range({m}) t(i)""")
-            con.execute("INSERT INTO segment_snapshots (snapshot_id, created_at, as_of, scheme) VALUES "
-                        "(1, now(), current_date - 1, 'rfm8'), (2, now(), current_date, 'rfm8')")
-            arr = "['" + "','".join(segs) + "']"
-            con.execute(f"""INSERT INTO segment_members (snapshot_id, member_id, segment_id, segment_name)
-                            SELECT 1, 'm' || i, {arr}[i % 4 + 1], {arr}[i % 4 + 1] FROM range({m}) t(i)""")
-            con.execute(f"""INSERT INTO segment_members (snapshot_id, member_id, segment_id, segment_name)
-                            SELECT 2, 'm' || i, {arr}[(i + (i % {step} = 0)::INT) % 4 + 1],
-                                   {arr}[(i + (i % {step} = 0)::INT) % 4 + 1] FROM range({m}) t(i)""")
-            con.execute("""INSERT INTO wecom_tag_state SELECT c.external_userid, c.staff_userid, 'RFM分层',
-                           s.segment_name, 'bench', now() FROM wecom_contacts c
-                           JOIN segment_members s ON s.member_id = c.member_id AND s.snapshot_id = 1""")
-            moved = [r for r in con.execute(f"SELECT 'wm' || i, 'g' || (i % 500) FROM range({m}) t(i) "
-                                            f"WHERE i % {step} = 0").fetchall()]
-        setup_s = time.perf_counter() - t
-        sb = SandboxServer(seed="none")
-        sb.state.rate_limit_default = 0
-        ids = {}
-        for name in segs:
-            tid = sb.state.seed_tag("RFM分层", name, app_created=True)
-            ids[name] = tid
-        for ext, g in moved:
-            sb.state.add_contact(ext, g)
-        with open_store(settings) as con:
-            gid = next(iter(sb.state.tag_groups))
-            for name, tid in ids.items():
-                con.execute("INSERT INTO wecom_tag_owned VALUES (?, ?, 'RFM分层', ?, now())", [tid, gid, name])
-        with sb:
-            dry, dry_stats = run_child(settings, sb, ["tags", "sync", "--dry-run", "--format", "json"], tmp)
-            if dry_only:
-                return {"members": m, "changed": len(moved), "dry_run_planned": dry["planned"],
-                        "dry_run_api_calls": dry["api_calls"], "dry_run_s": dry_stats["wall_s"],
-                        "dry_run_peak_rss_mb": dry_stats["peak_rss_mb"], "setup_s": round(setup_s, 1)}
-            full, stats = run_child(settings, sb, ["tags", "sync", "--format", "json"], tmp)
-            calls = sb.state.counters.get("mark_tag", 0)
-    return {"members": m, "changed": len(moved), "planned": full["planned"], "mark_tag_calls": calls,
-            "done": full["done"], "skipped": full["skipped"], "dry_run_s": dry_stats["wall_s"],
-            "dry_run_planned": dry["planned"], "wall_s": stats["wall_s"], "peak_rss_mb": stats["peak_rss_mb"],
-            "setup_s": round(setup_s, 1), "calls_per_s": round(calls / stats["wall_s"], 1)}
+        settings, moved = tag_store(tmp, m, changed)
+        out = {"members": m, "changed": len(moved), "setup_s": round(time.perf_counter() - t, 1)}
+        if baseline_src is not None:  # a copy of the store, before this tree's run changes it
+            base_tmp = tmp / "baseline"
+            base_tmp.mkdir()
+            shutil.copytree(settings.root, base_tmp / "ws")
+            from siyu_cli.config import load_settings
+
+            base = bench_tags_once(load_settings(base_tmp / "ws"), moved, base_tmp, dry_only, baseline_src)
+            out["baseline"] = {"src": str(baseline_src), **base}
+        out["this_tree"] = bench_tags_once(settings, moved, tmp, dry_only, None)
+        if baseline_src is not None:
+            for key in ("dry_run_peak_rss_mb", "peak_rss_mb", "mark_tag_calls", "dry_run_s", "wall_s"):
+                if key in out["this_tree"] and out["baseline"].get(key):
+                    out[f"ratio_{key}"] = round(out["this_tree"][key] / out["baseline"][key], 2)
+    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--contacts", default="25000,100000")
     ap.add_argument("--guides", type=int, default=500)
-    ap.add_argument("--tag-members", type=int, default=1_000_000)
+    ap.add_argument("--tag-members", default="1000000", help="comma-separated member counts")
     ap.add_argument("--changed", type=float, default=0.05)
     ap.add_argument("--skip-sync", action="store_true")
     ap.add_argument("--skip-tags", action="store_true")
     ap.add_argument("--tags-dry-only", action="store_true", help="plan only (the full run is ~calls × HTTP latency)")
+    ap.add_argument("--baseline-src", type=Path, help="another tree's src (e.g. main's) run on a copy of each tag store")
     a = ap.parse_args()
     if not a.skip_sync:
         for n in [int(x) for x in a.contacts.split(",")]:
             print(json.dumps({"sync": bench_sync(n, a.guides)}, ensure_ascii=False), flush=True)
     if not a.skip_tags:
-        print(json.dumps({"tags": bench_tags(a.tag_members, a.changed, a.tags_dry_only)}, ensure_ascii=False), flush=True)
+        for m in [int(x) for x in a.tag_members.split(",")]:
+            print(json.dumps({"tags": bench_tags(m, a.changed, a.tags_dry_only, a.baseline_src)}, ensure_ascii=False),
+                  flush=True)
 
 
 if __name__ == "__main__":
