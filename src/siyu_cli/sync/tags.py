@@ -85,12 +85,13 @@ class TagSyncReport:
     calls: int = 0
     created_tags: list[str] = field(default_factory=list)
     per_tag: dict[str, dict[str, int]] = field(default_factory=dict)  # name -> {"add": n, "remove": n}
+    memory_limits: dict[str, str] = field(default_factory=dict)  # steps (plan, ledger, checkpoint) above the first limit
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "mode": self.mode, "group": self.group, "dry_run": self.dry_run,
                 "resumed": self.resumed, "planned": self.planned, "done": self.done, "skipped": self.skipped,
                 "failed": self.failed, "api_calls": self.calls, "created_tags": self.created_tags,
-                "per_tag": self.per_tag}
+                "per_tag": self.per_tag, "memory_limits": self.memory_limits}
 
 
 # ---------------------------------------------------------------- planning (pure SQL over the store)
@@ -204,10 +205,11 @@ def _store(settings, *, read_only: bool = False):
         yield con
 
 
-def _bounded(settings, con, work, *, rollback: bool = False) -> None:
-    """``work()`` under ``[sync] memory_limit`` (default and ladder as the sync's merge: sync/merge.py); a
-    ``rollback`` work is one transaction, rolled back before the next step. Out of memory at the top (or of a
-    limit the operator set) is one clear error: nothing was sent, and a planned ledger was committed or not at all."""
+def _bounded(settings, con, work, report: TagSyncReport, step: str, *, rollback: bool = False) -> None:
+    """``work()`` under ``[sync] memory_limit`` with the sync merge's default and ladder (sync/merge.py); a
+    ``rollback`` work is one transaction, rolled back before the next limit is tried. A limit above the first is
+    recorded as ``report.memory_limits[step]``. Out of the top of the ladder, or of a limit the operator set, is
+    one clear error: a transaction is committed whole or not at all, so the ledger resumes."""
     import duckdb
 
     from siyu_cli.errors import ConfigError
@@ -219,11 +221,13 @@ def _bounded(settings, con, work, *, rollback: bool = False) -> None:
     limit = settings.memory_limit("sync", DEFAULT_MEMORY_LIMIT)
     limits = [limit] if configured else [limit, *LADDER]
     try:
-        first_fit(con, limits, work, on_oom=(lambda: _rollback(con)) if rollback else None)
+        n = first_fit(con, limits, work, on_oom=(lambda: _rollback(con)) if rollback else None)
     except duckdb.OutOfMemoryException:
         if configured:
-            raise ConfigError(_("{config_file}: `siyu tags sync` needs more memory than sync.memory_limit = {limit!r}; raise it (the ledger is kept: rerun to resume)").format(config_file=settings.config_file, limit=limit)) from None
+            raise ConfigError(_("{config_file}: `siyu tags sync` needs more memory than sync.memory_limit = {limit!r}; raise it (nothing is lost: a rerun resumes)").format(config_file=settings.config_file, limit=limit)) from None
         raise ConfigError(_("`siyu tags sync` ran out of memory even under {limit} (the top of the sync's memory ladder): set a higher [sync] memory_limit in {config_file}").format(limit=limits[-1], config_file=settings.config_file)) from None
+    if n and limits.index(report.memory_limits.get(step, limits[0])) < n:  # the highest step this one needed
+        report.memory_limits[step] = limits[n]
 
 
 # ---------------------------------------------------------------- the run
@@ -248,7 +252,7 @@ def tags_sync(settings, *, client=None, tag: str | None = None, audience: str | 
                               "AND tag_name IS NOT DISTINCT FROM ? ORDER BY started_at", [group, tag]).fetchall()
         planned: list = []
         _bounded(settings, con, lambda: planned.append(
-            _plan(con, settings, mode, group, scheme=scheme, tag=tag, audience=audience)))
+            _plan(con, settings, mode, group, scheme=scheme, tag=tag, audience=audience)), report, "plan")
         snap, names, _rest = planned[-1]
         if dry_run:
             owned = {r[0] for r in con.execute("SELECT name FROM wecom_tag_owned WHERE group_name = ? "
@@ -291,7 +295,7 @@ def _new_run(settings, mode, group, tag, scheme, snap, audience, names, client, 
     run_id = f"tags-{dt.datetime.now(dt.timezone.utc).strftime('%Y%m%d%H%M%S')}-{secrets.token_hex(3)}"
     with _store(settings) as con:
         _bounded(settings, con, lambda: _write_plan(con, settings, run_id, mode, group, tag, scheme, snap, audience, report),
-                 rollback=True)
+                 report, "ledger", rollback=True)
     return run_id
 
 
@@ -476,7 +480,7 @@ def _checkpoint(settings, run_id: str, group: str, results: list[tuple], report:
     shape = json.dumps([{"e": "VARCHAR", "s": "VARCHAR", "add": "VARCHAR[]", "rm": "VARCHAR[]", "status": "VARCHAR",
                          "code": "INTEGER"}])
     with _store(settings) as con:
-        _bounded(settings, con, lambda: _record(con, run_id, group, data, shape), rollback=True)
+        _bounded(settings, con, lambda: _record(con, run_id, group, data, shape), report, "checkpoint", rollback=True)
     for *_head, status, _code in results:
         setattr(report, status, getattr(report, status) + 1)
 
