@@ -134,6 +134,24 @@ def marked(mod, name):
 for name in ("_plan", "_new_run", "_execute"):
     if hasattr(T, name):
         marked(T, name)
+# inside the sending, only the steps after which the high-water mark grew (there are hundreds of them)
+import contextlib, siyu_cli.store as S
+def grew(name):
+    with open("/proc/self/status") as fh:
+        hwm = next(int(l.split()[1]) for l in fh if l.startswith("VmHWM")) // 1024
+    if not marks or hwm > marks[-1][2]:
+        mark(name)
+for name in ("_checkpoint", "_owned", "_finish", "_per_tag"):
+    if hasattr(T, name):
+        f = getattr(T, name)
+        setattr(T, name, lambda *a, _f=f, _n=name, **k: (_f(*a, **k), grew(_n.lstrip("_")))[0])
+real_open = S.open_store
+@contextlib.contextmanager
+def open_store(*a, **k):
+    with real_open(*a, **k) as con:
+        yield con
+    grew("open_store(%s)" % ("ro" if k.get("read_only") else "rw"))
+S.open_store = open_store
 t = time.perf_counter()
 try:
     app(sys.argv[1:], standalone_mode=False)
@@ -150,7 +168,7 @@ def run_child(settings, sb, args: list[str], tmp: Path, code: str = CHILD, src: 
     env = dict(os.environ, **sb.env(secret_file=secret), SIYU_WORKSPACE=str(settings.root),
                PYTHONPATH=str(src or ROOT / "src"), SIYU_LOCK_WAIT="60")
     proc = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
+    if proc.returncode != 0 or not proc.stdout.strip():  # the CLI's own errors exit 0 under standalone_mode=False
         raise SystemExit(proc.stderr)
     stats = json.loads(proc.stderr.strip().splitlines()[-1])
     return json.loads(proc.stdout), stats
@@ -207,8 +225,12 @@ def tag_store(tmp: Path, m: int, changed: float):
     return settings, moved
 
 
-def bench_tags_once(settings, moved, tmp: Path, dry_only: bool, src: Path | None) -> dict:
-    """Dry run then full run of `siyu tags sync` by the tree ``src`` against a fresh sandbox."""
+def bench_tags_once(settings, moved, tmp: Path, dry_only: bool, src: Path | None, observed: bool = False) -> dict:
+    """Dry run then full run of `siyu tags sync` by the tree ``src`` against a fresh sandbox.
+
+    ``observed``: a `siyu sync wecom` finished after the last tag run and read every relation's tags as siyu
+    applied them (the nightly's order: sync, then tags), so the plan compares with what WeCom reported and the run
+    adopts it as the applied state."""
     from siyu_cli.sandbox import SandboxServer
     from siyu_cli.store import open_store
 
@@ -221,6 +243,12 @@ def bench_tags_once(settings, moved, tmp: Path, dry_only: bool, src: Path | None
         gid = next(iter(sb.state.tag_groups))
         for name, tid in ids.items():
             con.execute("INSERT INTO wecom_tag_owned VALUES (?, ?, 'RFM分层', ?, now())", [tid, gid, name])
+        if observed:
+            con.execute("""UPDATE wecom_contacts c SET tag_ids = [o.tag_id] FROM wecom_tag_state t, wecom_tag_owned o
+                           WHERE t.external_userid = c.external_userid AND t.staff_userid = c.staff_userid
+                             AND o.name = t.tag_name AND o.group_name = t.group_name""")
+            con.execute("INSERT INTO wecom_sync_runs (batch_id, status, progress, started_at, finished_at) "
+                        "VALUES ('bench', 'done', '{}', now(), now())")
     with sb:
         dry, dry_stats = run_child(settings, sb, ["tags", "sync", "--dry-run", "--format", "json"], tmp,
                                    code=TAG_CHILD, src=src)
@@ -232,26 +260,28 @@ def bench_tags_once(settings, moved, tmp: Path, dry_only: bool, src: Path | None
         calls = sb.state.counters.get("mark_tag", 0)
     return {**out, "planned": full["planned"], "mark_tag_calls": calls, "done": full["done"],
             "skipped": full["skipped"], "wall_s": stats["wall_s"], "peak_rss_mb": stats["peak_rss_mb"],
-            "calls_per_s": round(calls / stats["wall_s"], 1), "marks_mb": stats["marks"]}
+            "calls_per_s": round(calls / stats["wall_s"], 1), "marks_mb": stats["marks"],
+            "memory_limits": full.get("memory_limits")}
 
 
-def bench_tags(m: int, changed: float, dry_only: bool = False, baseline_src: Path | None = None) -> dict:
+def bench_tags(m: int, changed: float, dry_only: bool = False, baseline_src: Path | None = None,
+               observed: bool = False) -> dict:
     import shutil
 
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         t = time.perf_counter()
         settings, moved = tag_store(tmp, m, changed)
-        out = {"members": m, "changed": len(moved), "setup_s": round(time.perf_counter() - t, 1)}
+        out = {"members": m, "changed": len(moved), "observed": observed, "setup_s": round(time.perf_counter() - t, 1)}
         if baseline_src is not None:  # a copy of the store, before this tree's run changes it
             base_tmp = tmp / "baseline"
             base_tmp.mkdir()
             shutil.copytree(settings.root, base_tmp / "ws")
             from siyu_cli.config import load_settings
 
-            base = bench_tags_once(load_settings(base_tmp / "ws"), moved, base_tmp, dry_only, baseline_src)
+            base = bench_tags_once(load_settings(base_tmp / "ws"), moved, base_tmp, dry_only, baseline_src, observed)
             out["baseline"] = {"src": str(baseline_src), **base}
-        out["this_tree"] = bench_tags_once(settings, moved, tmp, dry_only, None)
+        out["this_tree"] = bench_tags_once(settings, moved, tmp, dry_only, None, observed)
         if baseline_src is not None:
             for key in ("dry_run_peak_rss_mb", "peak_rss_mb", "mark_tag_calls", "dry_run_s", "wall_s"):
                 if key in out["this_tree"] and out["baseline"].get(key):
@@ -268,6 +298,8 @@ def main() -> None:
     ap.add_argument("--skip-sync", action="store_true")
     ap.add_argument("--skip-tags", action="store_true")
     ap.add_argument("--tags-dry-only", action="store_true", help="plan only (the full run is ~calls × HTTP latency)")
+    ap.add_argument("--tags-observed", action="store_true",
+                    help="a sync read the relations' tags after the last tag run (the nightly's order)")
     ap.add_argument("--baseline-src", type=Path, help="another tree's src (e.g. main's) run on a copy of each tag store")
     a = ap.parse_args()
     if not a.skip_sync:
@@ -275,7 +307,8 @@ def main() -> None:
             print(json.dumps({"sync": bench_sync(n, a.guides)}, ensure_ascii=False), flush=True)
     if not a.skip_tags:
         for m in [int(x) for x in a.tag_members.split(",")]:
-            print(json.dumps({"tags": bench_tags(m, a.changed, a.tags_dry_only, a.baseline_src)}, ensure_ascii=False),
+            print(json.dumps({"tags": bench_tags(m, a.changed, a.tags_dry_only, a.baseline_src,
+                                                         a.tags_observed)}, ensure_ascii=False),
                   flush=True)
 
 
