@@ -52,11 +52,8 @@ def peak_mb():
         return round(int(next(l for l in fh if l.startswith("VmHWM")).split()[1]) / 1024, 1)
 """
 
-CHILD = PEAK + r"""
-import json, sys, time
-from siyu_cli.cli.main import app
-import siyu_cli.sync.merge as M, siyu_cli.sync.wecom as W
-# where the peak is: (step, RSS, high-water mark so far) in MB after each fetch step and after the merge
+# (step, RSS, high-water mark so far) in MB after the steps a child wraps with marked(module, name)
+MARKS = r"""
 marks = []
 def mark(name):
     with open("/proc/self/status") as fh:
@@ -69,9 +66,10 @@ def marked(mod, name):
         mark(name.lstrip("_"))
         return r
     setattr(mod, name, g)
-for name in ("_fetch_contacts", "_fetch_tags", "_fetch_groups", "_staff_names"):
-    marked(W, name)
-marked(M, "merge")  # sync/wecom.py imports merge at call time, so the wrapper is the one it runs
+"""
+
+#: the end of a child: run the CLI, then its wall time, peak and marks as the last line of stderr
+RUN = r"""
 t = time.perf_counter()
 try:
     app(sys.argv[1:], standalone_mode=False)
@@ -79,6 +77,16 @@ finally:
     sys.stderr.write(json.dumps({"wall_s": round(time.perf_counter() - t, 2), "peak_rss_mb": peak_mb(), "marks": marks})
                      + "\n")
 """
+
+CHILD = PEAK + MARKS + r"""
+import json, sys, time
+from siyu_cli.cli.main import app
+import siyu_cli.sync.merge as M, siyu_cli.sync.wecom as W
+# where the peak is: after each fetch step and after the merge
+for name in ("_fetch_contacts", "_fetch_tags", "_fetch_groups", "_staff_names"):
+    marked(W, name)
+marked(M, "merge")  # sync/wecom.py imports merge at call time, so the wrapper is the one it runs
+"""  + RUN
 
 # the named baseline: the same batch/get_by_user pages fetched with a bare client that stores nothing
 RAW_CHILD = PEAK + r"""
@@ -115,22 +123,10 @@ def workspace(tmp: Path):
     return load_settings(root)
 
 
-TAG_CHILD = PEAK + r"""
+TAG_CHILD = PEAK + MARKS + r"""
 import json, sys, time
 from siyu_cli.cli.main import app
 import siyu_cli.sync.tags as T
-marks = []
-def mark(name):
-    with open("/proc/self/status") as fh:
-        kb = {l.split(":")[0]: int(l.split()[1]) for l in fh if l.startswith(("VmRSS", "VmHWM"))}
-    marks.append((name, kb["VmRSS"] // 1024, kb["VmHWM"] // 1024))
-def marked(mod, name):
-    f = getattr(mod, name)
-    def g(*a, **k):
-        r = f(*a, **k)
-        mark(name.lstrip("_"))
-        return r
-    setattr(mod, name, g)
 for name in ("_plan", "_new_run", "_execute"):
     if hasattr(T, name):
         marked(T, name)
@@ -152,13 +148,7 @@ def open_store(*a, **k):
         yield con
     grew("open_store(%s)" % ("ro" if k.get("read_only") else "rw"))
 S.open_store = open_store
-t = time.perf_counter()
-try:
-    app(sys.argv[1:], standalone_mode=False)
-finally:
-    sys.stderr.write(json.dumps({"wall_s": round(time.perf_counter() - t, 2), "peak_rss_mb": peak_mb(), "marks": marks})
-                     + "\n")
-"""
+"""  + RUN
 
 
 def run_child(settings, sb, args: list[str], tmp: Path, code: str = CHILD, src: Path | None = None) -> tuple[dict, dict]:
