@@ -205,6 +205,14 @@ def _store(settings, *, read_only: bool = False):
         yield con
 
 
+def _limits(settings) -> list[str]:
+    """``[sync] memory_limit`` alone when the operator set it, else the sync merge's default and ladder (sync/merge.py)."""
+    from siyu_cli.sync.merge import DEFAULT_MEMORY_LIMIT, LADDER
+
+    limit = settings.memory_limit("sync", DEFAULT_MEMORY_LIMIT)
+    return [limit] if "memory_limit" in settings.section("sync") else [limit, *LADDER]
+
+
 def _bounded(settings, con, work, report: TagSyncReport, step: str, *, rollback: bool = False) -> None:
     """``work()`` under ``[sync] memory_limit`` with the sync merge's default and ladder (sync/merge.py); a
     ``rollback`` work is one transaction, rolled back before the next limit is tried. A limit above the first is
@@ -214,12 +222,10 @@ def _bounded(settings, con, work, report: TagSyncReport, step: str, *, rollback:
 
     from siyu_cli.errors import ConfigError
     from siyu_cli.sync.memory import first_fit
-    from siyu_cli.sync.merge import DEFAULT_MEMORY_LIMIT, LADDER
     from siyu_cli.sync.wecom import _rollback
 
-    configured = "memory_limit" in settings.section("sync")
-    limit = settings.memory_limit("sync", DEFAULT_MEMORY_LIMIT)
-    limits = [limit] if configured else [limit, *LADDER]
+    limits = _limits(settings)
+    configured, limit = "memory_limit" in settings.section("sync"), limits[0]
     try:
         n = first_fit(con, limits, work, on_oom=(lambda: _rollback(con)) if rollback else None)
     except duckdb.OutOfMemoryException:
@@ -480,13 +486,30 @@ def _checkpoint(settings, run_id: str, group: str, results: list[tuple], report:
     shape = json.dumps([{"e": "VARCHAR", "s": "VARCHAR", "add": "VARCHAR[]", "rm": "VARCHAR[]", "status": "VARCHAR",
                          "code": "INTEGER"}])
     with _store(settings) as con:
-        # one thread, and the store's checkpoint inside the limit (not on close): writing back the applied state's
-        # table and key after a write set the 1M-member run's peak (+65 MB over the plan's)
         con.execute("SET threads = 1")
-        _bounded(settings, con, lambda: (_record(con, run_id, group, data, shape), con.execute("CHECKPOINT")),
-                 report, "checkpoint", rollback=True)
+        _bounded(settings, con, lambda: _record(con, run_id, group, data, shape), report, "checkpoint", rollback=True)
     for *_head, status, _code in results:
         setattr(report, status, getattr(report, status) + 1)
+    _store_checkpoint(settings)
+
+
+def _store_checkpoint(settings) -> None:
+    """The store's checkpoint after a write, on one thread under the first limit of the ladder it fits in.
+
+    Left to the close, writing back the applied state's table and key set the 1M-member run's peak (233 MB against
+    169). A checkpoint out of memory is a fatal error for DuckDB's instance (not an OutOfMemoryException): the
+    next step opens a fresh one. The write itself is committed (in the WAL) whatever happens here."""
+    import duckdb
+
+    for limit in _limits(settings):
+        with _store(settings) as con:
+            con.execute("SET threads = 1")
+            con.execute(f"SET memory_limit = '{limit}'")
+            try:
+                con.execute("CHECKPOINT")
+                return
+            except (duckdb.OutOfMemoryException, duckdb.FatalException):
+                continue
 
 
 def _record(con, run_id: str, group: str, data: str, shape: str) -> None:
