@@ -275,3 +275,90 @@ def test_cli_dry_run_after_a_sync_plans_the_re_add_of_a_hand_removed_tag(setting
         monkeypatch.setenv(k, v)
     data = json.loads(cli("tags", "sync", "--dry-run", "--format", "json").stdout)
     assert data["planned"] == 1 and data["per_tag"] == {name: {"add": 1, "remove": 0}}
+
+
+# ---------------------------------------------------------------- memory: the plan under [sync] memory_limit
+
+def unbounded_plan(settings) -> list[tuple]:
+    """The plan of the default scope as DuckDB computes it without any memory limit (the baseline of the ladder)."""
+    from siyu_cli.sync.tags import _plan
+
+    with open_store(settings, read_only=True) as con:
+        _plan(con, settings, "segment", "RFM分层", scheme=None, tag=None, audience=None)
+        return con.execute("SELECT external_userid, staff_userid, member_id, add_names, remove_names FROM tag_plan "
+                           "ORDER BY ALL").fetchall()
+
+
+def test_a_plan_out_of_the_default_limit_climbs_the_ladder_and_sends_the_same_calls(settings, sb, monkeypatch):
+    from siyu_cli.sync import merge as merge_mod
+
+    client = synced(settings, sb)
+    snapshot(settings, lambda i, m: SEGMENTS[i % 4])
+    tags_sync(settings, client=client)
+    s2 = snapshot(settings, lambda i, m: None if i == 7 else SEGMENTS[(i + (i % 3 == 0)) % 4])
+    want = unbounded_plan(settings)
+    assert len(want) > 5 and any(r[3] and r[4] for r in want) and any(not r[3] for r in want)  # moves and a removal
+    assert tags_sync(settings, dry_run=True).memory_limits == {}  # the default limit is enough for 36 relations
+    monkeypatch.setattr(merge_mod, "DEFAULT_MEMORY_LIMIT", "1MB")  # far too small for any DuckDB join
+    dry = tags_sync(settings, dry_run=True)
+    assert dry.memory_limits == {"plan": merge_mod.LADDER[0]} and dry.planned == len(want)
+    before = sb.state.counters["mark_tag"]
+    r = tags_sync(settings, client=client)
+    assert r.memory_limits["plan"] == r.memory_limits["ledger"] == merge_mod.LADDER[0]
+    ledger = q(settings, "SELECT external_userid, staff_userid, member_id, add_names, remove_names FROM wecom_tag_ledger "
+                         "WHERE run_id = ? ORDER BY ALL", [r.run_id])
+    assert ledger == want  # the rolled-back attempt left nothing twice, and the plan is the unbounded one
+    assert r.done == len(want) and sb.state.counters["mark_tag"] - before == len(want)
+    assert siyu_tags(sb) == expected(settings, s2)
+
+
+def test_a_plan_out_of_memory_is_one_clear_error_and_nothing_is_sent(settings, sb, cli, monkeypatch):
+    from siyu_cli.sync import merge as merge_mod
+
+    synced(settings, sb)
+    sid = snapshot(settings, lambda i, m: SEGMENTS[i % 4])
+    for k, v in sb.env().items():
+        monkeypatch.setenv(k, v)
+    cfg = settings.config_file
+    original = cfg.read_text(encoding="utf-8")
+    cfg.write_text(original + '\n[sync]\nmemory_limit = "1MB"\n', encoding="utf-8")  # a limit the operator set
+    for args in (("--dry-run",), ()):
+        res = cli("tags", "sync", *args, expect=78)
+        assert "sync.memory_limit = '1MB'; raise it" in res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
+    cfg.write_text(original, encoding="utf-8")
+    monkeypatch.setattr(merge_mod, "DEFAULT_MEMORY_LIMIT", "1MB")
+    monkeypatch.setattr(merge_mod, "LADDER", ("1MB",))  # the top of the ladder is too small as well
+    res = cli("tags", "sync", expect=78)
+    assert "even under 1MB (the top of the sync's memory ladder)" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
+    assert sb.state.counters.get("mark_tag", 0) == 0 and sb.state.counters.get("add_corp_tag", 0) == 0
+    assert q(settings, "SELECT count(*) FROM wecom_tag_runs") == [(0,)]
+    monkeypatch.undo()
+    for k, v in sb.env().items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("SIYU_WORKSPACE", str(settings.root))
+    data = json.loads(cli("tags", "sync", "--format", "json").stdout)
+    assert data["done"] == data["planned"] == 36 and siyu_tags(sb) == expected(settings, sid)
+
+
+def test_the_sender_reads_the_ledger_a_page_at_a_time_and_sends_each_call_once(settings, sb, monkeypatch):
+    import siyu_cli.sync.tags as tags_mod
+
+    client = synced(settings, sb)
+    sid = snapshot(settings, lambda i, m: SEGMENTS[i % 4])
+    read = []
+    real = tags_mod._pending
+
+    def spy(settings, run_id):
+        for row in real(settings, run_id):
+            read.append((row[1], row[0]))
+            yield row
+
+    monkeypatch.setattr(tags_mod, "PAGE_ROWS", 7)
+    monkeypatch.setattr(tags_mod, "CHECKPOINT_CALLS", 3)  # checkpoints inside pages: rows sent, still pending
+    monkeypatch.setattr(tags_mod, "_pending", spy)
+    r = tags_sync(settings, client=client)
+    assert r.planned == r.done == 36 and sb.state.counters["mark_tag"] == 36  # none twice, none left
+    assert len(read) == len(set(read)) == 36 and read == sorted(read)  # six pages, in key order, none read twice
+    assert siyu_tags(sb) == expected(settings, sid)
