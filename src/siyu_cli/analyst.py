@@ -173,18 +173,24 @@ class _Guard:
                 left = self.deadline - time.monotonic()
                 if left <= 0:
                     self.timed_out = True
-                    self.con.interrupt()
-                    worker.join()
+                    self._stop(worker)
                     break
                 worker.join(min(left, 0.2))
         except KeyboardInterrupt:
-            self.con.interrupt()
-            worker.join()
+            self._stop(worker)
             self._settle()
             raise
         if "error" in box:
             raise box["error"]
         return box["value"]
+
+    def _stop(self, worker: threading.Thread) -> None:
+        """Interrupt the worker's call until it has returned: an interrupt that lands before DuckDB has started
+        the query (a slow start on a busy machine) is a no-op, and a single one left the worker running for as long
+        as the query lasts."""
+        while worker.is_alive():
+            self.con.interrupt()
+            worker.join(0.2)
 
     def _settle(self, wait: float = 2.0) -> None:
         """After Ctrl-C DuckDB winds the interrupted call down on its own for a moment (the connection

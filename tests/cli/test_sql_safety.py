@@ -164,3 +164,41 @@ def test_ctrl_c_stops_a_running_query_with_exit_130(member_store, workspace):
             proc.communicate()
     assert proc.returncode == 130, err
     assert err.strip().startswith("interrupted") and len(err.strip().splitlines()) == 1, err  # one line, exit 130
+
+
+def test_a_deadline_that_passes_before_the_query_starts_still_stops_it():
+    """An interrupt that lands before DuckDB runs the query is a no-op: the guard interrupts until the call returns
+    (once was not enough: a slow start on a busy machine left `siyu sql` running for the query's whole length)."""
+    import threading
+    import time
+
+    import duckdb
+
+    from siyu_cli.analyst import _Guard
+
+    con = duckdb.connect()
+    guard = _Guard(con, timeout=0.05)
+
+    def late_query():
+        time.sleep(0.5)  # the deadline passes while the worker has not started the query yet
+        return con.execute("SELECT sum(hash(range)) FROM range(100000000000)").fetchone()
+
+    box: dict = {}
+    caller = threading.Thread(target=lambda: box.update(r=_call(guard, late_query)), daemon=True)
+    caller.start()
+    caller.join(60)
+    try:
+        assert not caller.is_alive(), "the query kept running after the deadline"
+        assert guard.timed_out and isinstance(box["r"], duckdb.Error)
+    finally:
+        while caller.is_alive():  # never leave a query burning the machine
+            con.interrupt()
+            caller.join(0.2)
+        con.close()
+
+
+def _call(guard, fn):
+    try:
+        return guard.call(fn)
+    except Exception as exc:  # noqa: BLE001 - the test inspects it
+        return exc
