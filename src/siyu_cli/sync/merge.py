@@ -3,8 +3,8 @@ the phases that write per customer (sync/units.py; see sync/wecom.py).
 
 Per entity (relations, customers, groups, group members, corp tags) it counts added / updated /
 unchanged / removed against the store, records contact events for relations and group members a
-previous sync saw (the first sync is a baseline), replaces the synced rows, links customers to members
-and writes one ``load_log`` row per entity.
+previous sync saw (the first sync is a baseline), replaces the synced rows (writing only the new and changed
+ones: :func:`_diff`, :func:`_replace`), links customers to members and writes one ``load_log`` row per entity.
 """
 
 from __future__ import annotations
