@@ -3,8 +3,8 @@ the phases that write per customer (sync/units.py; see sync/wecom.py).
 
 Per entity (relations, customers, groups, group members, corp tags) it counts added / updated /
 unchanged / removed against the store, records contact events for relations and group members a
-previous sync saw (the first sync is a baseline), replaces the synced rows, links customers to members
-and writes one ``load_log`` row per entity.
+previous sync saw (the first sync is a baseline), replaces the synced rows (writing only the new and changed
+ones: :func:`_diff`, :func:`_replace`), links customers to members and writes one ``load_log`` row per entity.
 """
 
 from __future__ import annotations
@@ -32,18 +32,29 @@ GM_SHAPE = json.dumps([{"userid": "VARCHAR", "type": "INTEGER", "join_time": "BI
 
 
 def _diff(con, new: str, old: str, keys: list[str], cols: list[str], old_filter: str = "") -> dict[str, int]:
-    """Counts of rows of ``new`` against ``old`` by key: read, added, updated, unchanged, removed."""
+    """Counts of rows of ``new`` against ``old`` by key: read, added, updated, unchanged, removed.
+
+    Keeps in the temp table :data:`WRITE` the rows of ``new`` that :func:`_replace` writes: added, updated (a value
+    of ``cols`` IS DISTINCT FROM the held one) or held but never seen by a sync (``synced_batch`` NULL: loaded from a
+    file) — not the unchanged rows a sync saw, so a nightly sync rewrites only what changed.
+    """
     on = " AND ".join(f"n.{k} = o.{k}" for k in keys)
-    same = ", ".join(f"n.{c}" for c in cols), ", ".join(f"o.{c}" for c in cols)
-    where = f"WHERE {old_filter}" if old_filter else ""
-    added, updated, unchanged = con.execute(f"""
-        SELECT count(*) FILTER (WHERE o.{keys[0]} IS NULL),
-               count(*) FILTER (WHERE o.{keys[0]} IS NOT NULL AND row({same[0]}) IS DISTINCT FROM row({same[1]})),
-               count(*) FILTER (WHERE o.{keys[0]} IS NOT NULL AND row({same[0]}) IS NOT DISTINCT FROM row({same[1]}))
-        FROM {new} n LEFT JOIN (SELECT * FROM {old} {where}) o ON {on}""").fetchone()
-    removed = con.execute(f"SELECT count(*) FROM (SELECT * FROM {old} {where}) o ANTI JOIN {new} n ON {on}").fetchone()[0]
-    return {"read": added + updated + unchanged, "added": added, "updated": updated, "unchanged": unchanged,
-            "removed": removed}
+    changed = f"row({', '.join(f'n.{c}' for c in cols)}) IS DISTINCT FROM row({', '.join(f'o.{c}' for c in cols)})"
+    old_rows = f"(SELECT * FROM {old} WHERE {old_filter or 'TRUE'})"
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {WRITE} AS
+        SELECT n.*, o.{keys[0]} IS NULL AS siyu_added, o.{keys[0]} IS NOT NULL AND {changed} AS siyu_updated
+        FROM {new} n LEFT JOIN {old_rows} o ON {on}
+        WHERE o.{keys[0]} IS NULL OR {changed} OR o.synced_batch IS NULL""")
+    # a row held from a file with the same values is written (it becomes synced) but counted unchanged, as before
+    added, updated = con.execute(f"SELECT count(*) FILTER (WHERE siyu_added), count(*) FILTER (WHERE siyu_updated) "
+                                 f"FROM {WRITE}").fetchone()
+    read = con.execute(f"SELECT count(*) FROM {new}").fetchone()[0]
+    removed = con.execute(f"SELECT count(*) FROM {old_rows} o ANTI JOIN {new} n ON {on}").fetchone()[0]
+    return {"read": read, "added": added, "updated": updated, "unchanged": read - added - updated, "removed": removed}
+
+
+#: the temp table of the rows :func:`_diff` found to write, which :func:`_replace` upserts
+WRITE = "s_write"
 
 
 def merge(settings, report, follow_users: list[str], names: dict[str, str] | None = None) -> None:
@@ -356,13 +367,16 @@ def _events(con, b: str, new: str, old: str, who: str, at_col: str, kinds: tuple
 def _replace(con, new: str, table: str, keys: list[str], cols: list[str], extra: dict[str, object],
              where: str = "TRUE") -> None:
     """Make the rows of ``table`` matching ``where`` hold exactly the keys of ``new``: delete the others, upsert
-    ``cols`` and ``extra`` values."""
+    ``cols`` and ``extra`` values of the rows :func:`_diff` (called first) kept in :data:`WRITE` — added, changed
+    or not synced before. A row a sync saw unchanged is not written again: its ``extra`` (``synced_batch``,
+    ``updated_at``, ``batch_id``) keeps the sync that last added or changed it."""
     on = " AND ".join(f"n.{k} = o.{k}" for k in keys)
     con.execute(f"DELETE FROM {table} o WHERE {where} AND NOT EXISTS (SELECT 1 FROM {new} n WHERE {on})")
     names = ", ".join([*keys, *cols, *extra])
     sets = ", ".join(f"{c} = excluded.{c}" for c in [*cols, *extra])
     con.execute(f"""INSERT INTO {table} ({names}) SELECT {', '.join([*keys, *cols])}, {', '.join('?' for _ in extra)}
-                    FROM {new} ON CONFLICT DO UPDATE SET {sets}""", list(extra.values()))
+                    FROM {WRITE} ON CONFLICT DO UPDATE SET {sets}""", list(extra.values()))
+    con.execute(f"DROP TABLE {WRITE}")
 
 
 REL_COLS = ["added_at", "add_way", "remark", "description", "remark_mobiles", "state", "oper_userid", "tag_ids"]
