@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,13 @@ from typer.testing import CliRunner
 from siyu_cli.cli.main import app
 from siyu_cli.config import load_settings
 from siyu_cli.workspace import init_workspace
+
+# A test session started in the background by a non-interactive shell (`cmd &`, cron, nohup) inherits SIGINT as
+# ignored, and so would every siyu the tests start: Python then installs no KeyboardInterrupt handler and the Ctrl-C
+# tests (siyu sql, load, run, sandbox serve) hang or finish as if never interrupted. A handler here is reset to the
+# default at exec, so the children see SIGINT as a terminal's Ctrl-C delivers it.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)

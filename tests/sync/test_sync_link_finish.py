@@ -16,7 +16,7 @@ from siyu_cli.sync import linking
 from siyu_cli.sync.wecom import sync_wecom
 from store_helpers import q
 from test_sync_linking import linked_state
-from test_sync_merge_units import first_sync_then_change, merged_state
+from test_sync_merge_units import cli_sync, first_sync_then_change, last_progress, merged_state
 from test_sync_wecom import duplicates
 from wecom_helpers import make_client
 
@@ -71,8 +71,7 @@ def one_pass(sb, tmp_path):
     for s in (whole, in_units):
         orders_to_relink(s)
     r = sync_wecom(whole, client=make_client(sb, whole), activity=False)
-    assert json.loads(q(whole, "SELECT progress FROM wecom_sync_runs ORDER BY started_at DESC LIMIT 1")[0][0]
-                      )["finish_units"] == ["all"]
+    assert last_progress(whole)["finish_units"] == ["all"]
     return state(whole), r, with_link_chunk(in_units, 4)
 
 
@@ -88,7 +87,7 @@ def test_finishing_in_units_equals_one_pass(sb, monkeypatch, one_pass):
     whole, r1, settings = one_pass
     seen = spy_finish(monkeypatch)
     r = sync_wecom(settings, client=make_client(sb, settings), activity=False)
-    progress = json.loads(q(settings, "SELECT progress FROM wecom_sync_runs ORDER BY started_at DESC LIMIT 1")[0][0])
+    progress = last_progress(settings)
     members = q(settings, "SELECT count(*) FROM members")[0][0]
     assert progress["finish_units"] == seen == [str(i) for i in range(-(-members // 4))] and len(seen) > 2
     assert state(settings) == whole
@@ -98,12 +97,8 @@ def test_finishing_in_units_equals_one_pass(sb, monkeypatch, one_pass):
 
 def test_cli_sync_finishing_in_units_equals_one_pass(sb, cli, monkeypatch, one_pass):
     whole, r1, settings = one_pass
-    for k, v in sb.env().items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.setenv("SIYU_WORKSPACE", str(settings.root))
-    out = json.loads(cli("sync", "wecom", "--no-activity", "--format", "json").stdout)
+    out, progress = cli_sync(sb, cli, monkeypatch, settings)
     assert out["events"] == r1.events and out["linked"] == r1.linked
-    progress = json.loads(q(settings, "SELECT progress FROM wecom_sync_runs ORDER BY started_at DESC LIMIT 1")[0][0])
     assert len(progress["finish_units"]) > 2 and set(progress["finished_units"]) == set(progress["finish_units"])
     assert state(settings) == whole
 

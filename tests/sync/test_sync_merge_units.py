@@ -105,8 +105,7 @@ def one_pass(sb, tmp_path):
     """A second sync merged in one pass (the default merge_chunk), and the workspace the same test gives units."""
     whole, in_units = first_sync_then_change(sb, [tmp_path / "whole", tmp_path / "units"], CHUNK)
     r = sync_wecom(whole, client=make_client(sb, whole), activity=False)
-    assert json.loads(q(whole, "SELECT progress FROM wecom_sync_runs ORDER BY started_at DESC LIMIT 1")[0][0]
-                      )["merge_units"] == ["all"]
+    assert last_progress(whole)["merge_units"] == ["all"]
     return merged_state(whole), r, in_units
 
 
@@ -131,7 +130,7 @@ def test_merging_in_units_equals_merging_in_one_pass(sb, monkeypatch, one_pass):
     unit_names = list(map(str, range(8)))  # ⌈30 customers (the store's) / 4⌉
     for phase in merge_mod.PER_CUSTOMER:
         assert [u for p, u in seen if p == phase] == unit_names
-    progress = json.loads(q(settings, "SELECT progress FROM wecom_sync_runs ORDER BY started_at DESC LIMIT 1")[0][0])
+    progress = last_progress(settings)
     assert progress["merge_units"] == unit_names
     per_unit = [c["contacts"]["read"] for c in progress["merged_units"]["contacts"].values()]
     assert sum(per_unit) == whole.counts["contacts"]["added"] + whole.counts["contacts"]["updated"] + \
@@ -144,12 +143,8 @@ def test_merging_in_units_equals_merging_in_one_pass(sb, monkeypatch, one_pass):
 
 def test_cli_sync_with_a_small_merge_chunk_equals_one_pass(sb, cli, monkeypatch, one_pass):
     state, whole, settings = one_pass
-    for k, v in sb.env().items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.setenv("SIYU_WORKSPACE", str(settings.root))
-    data = json.loads(cli("sync", "wecom", "--no-activity", "--format", "json").stdout)
+    data, progress = cli_sync(sb, cli, monkeypatch, settings)
     assert data["counts"] == whole.counts and data["events"] == whole.events
-    progress = json.loads(q(settings, "SELECT progress FROM wecom_sync_runs ORDER BY started_at DESC LIMIT 1")[0][0])
     assert progress["merge_units"] == list(map(str, range(8)))
     assert merged_state(settings) == state
 
@@ -218,3 +213,16 @@ def test_a_merge_killed_before_linking_finishes_resumes_at_the_finish(sb, monkey
     assert r.resumed and seen == [] and finished == [r.batch_id]  # no unit merged or linked again
     assert merged_state(settings) == state
     assert r.counts == whole.counts and r.events == whole.events and r.linked == whole.linked
+
+
+def last_progress(settings) -> dict:
+    """The newest sync run's recorded progress (its units, and those committed)."""
+    return json.loads(q(settings, "SELECT progress FROM wecom_sync_runs ORDER BY started_at DESC LIMIT 1")[0][0])
+
+
+def cli_sync(sb, cli, monkeypatch, settings) -> tuple[dict, dict]:
+    """`siyu sync wecom --format json` against the sandbox, as a user runs it: its output and the run's progress."""
+    for k, v in sb.env().items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("SIYU_WORKSPACE", str(settings.root))
+    return json.loads(cli("sync", "wecom", "--no-activity", "--format", "json").stdout), last_progress(settings)
