@@ -31,3 +31,14 @@ def first_fit(con, limits: Sequence[str], work: Callable[[], Any], *,
             if n == len(limits) - 1:
                 raise
     raise ValueError("no memory limits to try")
+
+
+def rollback(con) -> None:
+    """Roll back a piece of work that ran out of memory (if it got as far as BEGIN and not past COMMIT): the
+    ``on_oom`` of a transaction under :func:`first_fit`."""
+    import duckdb
+
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.TransactionException:  # it ran out before BEGIN or in COMMIT: nothing is open
+        pass

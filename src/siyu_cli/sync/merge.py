@@ -73,14 +73,22 @@ def merge(settings, report, follow_users: list[str], names: dict[str, str] | Non
 
     from siyu_cli.errors import ConfigError
 
-    configured = "memory_limit" in settings.section("sync")
-    limit = settings.memory_limit("sync", DEFAULT_MEMORY_LIMIT)
+    limits, configured = memory_limits(settings)
     try:
-        _merge(settings, report, follow_users, limit, names or {}, ladder=not configured)
+        _merge(settings, report, follow_users, limits, names or {})
     except duckdb.OutOfMemoryException:
         if not configured:
             raise
-        raise ConfigError(_("{config_file}: the sync's merge needs more memory than sync.memory_limit = {limit!r}; raise it (the staged pages are kept: rerun `siyu sync wecom` to merge them)").format(config_file=settings.config_file, limit=limit)) from None
+        raise ConfigError(_("{config_file}: the sync's merge needs more memory than sync.memory_limit = {limit!r}; raise it (the staged pages are kept: rerun `siyu sync wecom` to merge them)").format(config_file=settings.config_file, limit=limits[0])) from None
+
+
+def memory_limits(settings) -> tuple[list[str], bool]:
+    """The DuckDB memory limits a piece of the sync's work tries in order (sync/memory.py ``first_fit``), and
+    whether the operator set ``[sync] memory_limit``: then that limit alone (its shortage is an error to report),
+    else :data:`DEFAULT_MEMORY_LIMIT` and the :data:`LADDER` above it."""
+    configured = "memory_limit" in settings.section("sync")
+    limit = settings.memory_limit("sync", DEFAULT_MEMORY_LIMIT)
+    return ([limit] if configured else [limit, *LADDER]), configured
 
 
 #: the merge's phases, each recorded in ``wecom_sync_runs.progress["merged"]`` when its last transaction commits:
@@ -91,7 +99,7 @@ PHASES = ("contacts", "customers", "tags", "groups", "link")
 PER_CUSTOMER = ("contacts", "customers", "groups")
 
 
-def _merge(settings, report, follow_users: list[str], limit: str, names: dict[str, str], ladder: bool = True) -> None:
+def _merge(settings, report, follow_users: list[str], limits: list[str], names: dict[str, str]) -> None:
     from siyu_cli.ingest.values import install_macros
     from siyu_cli.scratch import scratch_dir
     from siyu_cli.store import open_store
@@ -109,7 +117,6 @@ def _merge(settings, report, follow_users: list[str], limit: str, names: dict[st
         for phase in PHASES:
             if phase in merged:
                 continue
-            limits = [limit, *LADDER] if ladder else [limit]
             if phase in PER_CUSTOMER:
                 _per_customer(settings, con, b, report, progress, phase, limits, prev, now)
                 continue

@@ -205,14 +205,6 @@ def _store(settings, *, read_only: bool = False):
         yield con
 
 
-def _limits(settings) -> list[str]:
-    """``[sync] memory_limit`` alone when the operator set it, else the sync merge's default and ladder (sync/merge.py)."""
-    from siyu_cli.sync.merge import DEFAULT_MEMORY_LIMIT, LADDER
-
-    limit = settings.memory_limit("sync", DEFAULT_MEMORY_LIMIT)
-    return [limit] if "memory_limit" in settings.section("sync") else [limit, *LADDER]
-
-
 def _bounded(settings, con, work, report: TagSyncReport, step: str, *, rollback: bool = False) -> None:
     """``work()`` under ``[sync] memory_limit`` with the sync merge's default and ladder (sync/merge.py); a
     ``rollback`` work is one transaction, rolled back before the next limit is tried. A limit above the first is
@@ -221,13 +213,13 @@ def _bounded(settings, con, work, report: TagSyncReport, step: str, *, rollback:
     import duckdb
 
     from siyu_cli.errors import ConfigError
-    from siyu_cli.sync.memory import first_fit
-    from siyu_cli.sync.wecom import _rollback
+    from siyu_cli.sync import memory
+    from siyu_cli.sync.merge import memory_limits
 
-    limits = _limits(settings)
-    configured, limit = "memory_limit" in settings.section("sync"), limits[0]
+    limits, configured = memory_limits(settings)
+    limit = limits[0]
     try:
-        n = first_fit(con, limits, work, on_oom=(lambda: _rollback(con)) if rollback else None)
+        n = memory.first_fit(con, limits, work, on_oom=(lambda: memory.rollback(con)) if rollback else None)
     except duckdb.OutOfMemoryException:
         if configured:
             raise ConfigError(_("{config_file}: `siyu tags sync` needs more memory than sync.memory_limit = {limit!r}; raise it (nothing is lost: a rerun resumes)").format(config_file=settings.config_file, limit=limit)) from None
@@ -501,7 +493,9 @@ def _store_checkpoint(settings) -> None:
     next step opens a fresh one. The write itself is committed (in the WAL) whatever happens here."""
     import duckdb
 
-    for limit in _limits(settings):
+    from siyu_cli.sync.merge import memory_limits
+
+    for limit in memory_limits(settings)[0]:
         with _store(settings) as con:
             con.execute("SET threads = 1")
             con.execute(f"SET memory_limit = '{limit}'")

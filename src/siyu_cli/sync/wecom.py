@@ -129,16 +129,6 @@ def contact_row(item: dict) -> dict:
     }
 
 
-def _rollback(con) -> None:
-    """Roll back a staging write that ran out of memory (if it got as far as BEGIN and not past COMMIT)."""
-    import duckdb
-
-    try:
-        con.execute("ROLLBACK")
-    except duckdb.TransactionException:  # it ran out before BEGIN or in COMMIT: nothing is open
-        pass
-
-
 class _Stage:
     """The running sync's row in wecom_sync_runs and its staging writes (short store connections)."""
 
@@ -151,13 +141,13 @@ class _Stage:
               **progress: Any) -> None:
         """``rows`` and the progress in one transaction, then the store's checkpoint, both under :data:`STAGE_LIMITS`."""
         from siyu_cli.store import open_store
-        from siyu_cli.sync.memory import first_fit
+        from siyu_cli.sync.memory import first_fit, rollback
 
         self.progress.update(progress)
         with open_store(self.settings) as con:
             con.execute("SET threads = 1")
             step = first_fit(con, STAGE_LIMITS, lambda: self._commit(con, table, rows, fields),
-                             on_oom=lambda: _rollback(con))
+                             on_oom=lambda: rollback(con))
             # committed; the checkpoint runs under the same limit or a higher one (lowering one fails once buffers are held)
             first_fit(con, STAGE_LIMITS[step:], lambda: con.execute("CHECKPOINT"))
 
