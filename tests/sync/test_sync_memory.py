@@ -175,3 +175,71 @@ def test_cli_says_names_were_skipped_on_stderr_and_json_carries_the_note(setting
     assert "staff names skipped" in r.stderr and sb.secret not in r.stdout + r.stderr
     # names a previous sync read are kept when this one may not read them
     assert q(settings, "SELECT count(name) FROM staff WHERE userid LIKE 'guide%'") == [(4,)]
+
+
+class _FakeCon:
+    """A connection whose CHECKPOINT fails as DuckDB 2.0's does out of memory (FatalException) under ``fails``."""
+
+    def __init__(self, fails: set[str]):
+        self.fails, self.ran, self.limit = fails, [], None
+
+    def execute(self, sql: str):
+        import duckdb
+
+        self.ran.append(sql)
+        if sql.startswith("SET memory_limit"):
+            self.limit = sql.split("'")[1]
+        if sql == "CHECKPOINT" and self.limit in self.fails:
+            raise duckdb.FatalException("could not checkpoint: out of memory")
+
+
+def _opener(fails: set[str], opened: list):
+    from contextlib import contextmanager
+
+    @contextmanager
+    def open_con():
+        con = _FakeCon(fails)
+        opened.append(con)
+        yield con
+    return open_con
+
+
+def test_a_checkpoint_failing_fatally_climbs_to_the_next_limit_on_a_fresh_connection():
+    from siyu_cli.sync.memory import checkpoint
+
+    opened: list = []
+    assert checkpoint(_opener({"16MB"}, opened), ["16MB", "128MB", "512MB"]) is True
+    assert [c.limit for c in opened] == ["16MB", "128MB"]  # a new connection per limit, stopping at the one that fits
+    assert opened[1].ran == ["SET threads = 1", "SET memory_limit = '128MB'", "CHECKPOINT"]
+
+
+def test_a_checkpoint_that_fits_no_limit_is_left_to_later_without_an_error():
+    from siyu_cli.sync.memory import checkpoint
+
+    opened: list = []
+    assert checkpoint(_opener({"16MB", "128MB"}, opened), ["16MB", "128MB"]) is False
+    assert len(opened) == 2
+
+
+
+def test_a_staging_write_whose_checkpoint_fails_fatally_is_kept_and_checkpointed_afresh(settings, sb, monkeypatch):
+    import duckdb
+
+    from siyu_cli.sync import memory
+
+    real_fit, real_checkpoint, fresh = memory.first_fit, memory.checkpoint, []
+
+    def fit(con, limits, work, **kw):
+        if "on_oom" not in kw:  # the staging write's own checkpoint (its commit passes on_oom=rollback)
+            raise duckdb.FatalException("could not checkpoint: out of memory")
+        return real_fit(con, limits, work, **kw)
+
+    def spy(open_con, limits):
+        fresh.append(list(limits))
+        return real_checkpoint(open_con, limits)
+
+    monkeypatch.setattr(memory, "first_fit", fit)
+    monkeypatch.setattr(memory, "checkpoint", spy)
+    sync_wecom(settings, client=make_client(sb, settings), activity=False, checkpoint_rows=30)
+    assert store_state(settings) == sandbox_state(sb)  # every staged write was kept
+    assert fresh and all(limits == list(wecom_mod.STAGE_LIMITS) for limits in fresh)

@@ -7,7 +7,7 @@ set by its settings, not by the corp's size.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, ContextManager, Sequence
 
 
 def first_fit(con, limits: Sequence[str], work: Callable[[], Any], *,
@@ -42,3 +42,25 @@ def rollback(con) -> None:
         con.execute("ROLLBACK")
     except duckdb.TransactionException:  # it ran out before BEGIN or in COMMIT: nothing is open
         pass
+
+
+def checkpoint(open_con: Callable[[], ContextManager], limits: Sequence[str]) -> bool:
+    """The store's checkpoint after a committed write, on one thread under the first of ``limits`` it fits in;
+    whether one did.
+
+    Each limit gets a fresh connection from ``open_con()``: in DuckDB 2.0 a checkpoint out of memory may raise
+    FatalException rather than OutOfMemoryException, and the instance is unusable after it. When none fits the
+    write stays committed in the WAL, and a later checkpoint writes it back.
+    """
+    import duckdb
+
+    for limit in limits:
+        try:
+            with open_con() as con:
+                con.execute("SET threads = 1")
+                con.execute(f"SET memory_limit = '{limit}'")
+                con.execute("CHECKPOINT")
+            return True
+        except (duckdb.OutOfMemoryException, duckdb.FatalException):
+            continue
+    return False

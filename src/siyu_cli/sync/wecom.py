@@ -140,16 +140,25 @@ class _Stage:
     def write(self, table: str | None = None, rows: list[dict] | None = None, fields: dict | None = None,
               **progress: Any) -> None:
         """``rows`` and the progress in one transaction, then the store's checkpoint, both under :data:`STAGE_LIMITS`."""
+        import duckdb
+
         from siyu_cli.store import open_store
-        from siyu_cli.sync.memory import first_fit, rollback
+        from siyu_cli.sync.memory import checkpoint, first_fit, rollback
 
         self.progress.update(progress)
         with open_store(self.settings) as con:
             con.execute("SET threads = 1")
             step = first_fit(con, STAGE_LIMITS, lambda: self._commit(con, table, rows, fields),
                              on_oom=lambda: rollback(con))
-            # committed; the checkpoint runs under the same limit or a higher one (lowering one fails once buffers are held)
-            first_fit(con, STAGE_LIMITS[step:], lambda: con.execute("CHECKPOINT"))
+            # committed; the checkpoint runs under the same limit or a higher one (lowering one fails once buffers
+            # are held) ...
+            try:
+                first_fit(con, STAGE_LIMITS[step:], lambda: con.execute("CHECKPOINT"))
+                return
+            except (duckdb.OutOfMemoryException, duckdb.FatalException):
+                pass
+        # ... and when out of memory there (a FatalException leaves the instance unusable), on fresh connections
+        checkpoint(lambda: open_store(self.settings), STAGE_LIMITS[step:])
 
     def _commit(self, con, table: str | None, rows: list[dict] | None, fields: dict | None) -> None:
         con.execute("BEGIN TRANSACTION")

@@ -1,7 +1,8 @@
 -- 310 wecom sync: what `siyu sync wecom` pulls from the WeCom API, its resumable staging, and contact events.
 -- Owner: siyu_cli.wecom.sync (writes); push, report, plan and segment read.
 -- A relation/group/member row with synced_batch NULL came from a file (siyu load); a sync sets it to the
--- sync's batch id, and a relation a previous sync saw that the API no longer returns becomes a contact event.
+-- batch id of the sync that last added or changed the row (an unchanged row keeps its earlier one: readers ask
+-- only "ever synced"), and a relation a previous sync saw that the API no longer returns becomes a contact event.
 
 -- every follow_user relation's fields from externalcontact/batch/get_by_user
 ALTER TABLE wecom_contacts ADD COLUMN description VARCHAR;
@@ -9,7 +10,7 @@ ALTER TABLE wecom_contacts ADD COLUMN remark_mobiles VARCHAR[];   -- as the guid
 ALTER TABLE wecom_contacts ADD COLUMN state VARCHAR;              -- the channel live-code's state (→ members.join_channel)
 ALTER TABLE wecom_contacts ADD COLUMN oper_userid VARCHAR;        -- who added: the guide, or the customer's own userid
 ALTER TABLE wecom_contacts ADD COLUMN tag_ids VARCHAR[];          -- corp tag ids on this relation (see wecom_corp_tags)
-ALTER TABLE wecom_contacts ADD COLUMN synced_batch VARCHAR;       -- last sync that saw this relation; NULL = from a file
+ALTER TABLE wecom_contacts ADD COLUMN synced_batch VARCHAR;       -- the sync that last added or changed it; NULL = from a file
 
 -- one row per external contact (customer) as WeCom describes them
 CREATE TABLE wecom_customers (
