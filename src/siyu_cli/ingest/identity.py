@@ -60,11 +60,11 @@ def strength_sql(alias: str = "") -> str:
     return f"CASE {whens} ELSE 9 END"
 
 
-def resolve(con, keys_table: str, out_table: str) -> None:
+def resolve(con, keys_table: str, out_table: str, carry: list[str] | tuple[str, ...] = ()) -> None:
     """Resolve ``keys_table(__bk, member_ref, external_userid, unionid, phone, email)`` (one row per __bk).
 
     Creates ``out_table(__bk, member_id, matched)`` where ``matched`` says the member
-    existed before this batch. Rows without any key get member_id NULL. Inside a load (after
+    existed before this batch (and the ``carry`` columns of ``keys_table``, which resolving leaves alone). Rows without any key get member_id NULL. Inside a load (after
     :func:`start_batch`) ids shared by too many members are removed from ``keys_table``'s tuples that
     have a stronger id, and two existing members a row links are merged (:func:`_merge_linked`).
     """
@@ -87,17 +87,18 @@ def resolve(con, keys_table: str, out_table: str) -> None:
     present = [t for t, n in zip(KEY_TYPES, counts) if n]
     # with one key type every tuple has its own value: nobody to link
     linked = len(present) > 1 and _propagate(con, [KEY_COLUMNS[t] for t in present])
+    more = "".join(f", i.{c}" for c in carry)
     if linked:
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE {out_table} AS
-            SELECT i.__bk, coalesce(l.__mid, i.__mid) AS member_id, (coalesce(l.__str, i.__str) = -1) AS matched
+            SELECT i.__bk, coalesce(l.__mid, i.__mid) AS member_id, (coalesce(l.__str, i.__str) = -1) AS matched{more}
             FROM siyu_id0 i LEFT JOIN siyu_link l USING (__bk)
         """)
         con.execute("DROP TABLE siyu_link")
     else:
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE {out_table} AS
-            SELECT __bk, __mid AS member_id, (__str = -1) AS matched FROM siyu_id0
+            SELECT __bk, __mid AS member_id, (__str = -1) AS matched{more} FROM siyu_id0 i
         """)
     if ctx is not None:
         _merge_linked(con, out_table, ctx)
