@@ -375,8 +375,11 @@ def record_identities(con, keys_table: str, resolved_table: str, stored: str = "
         return
     # the keys meet their members in ONE join (a CTE read once per key type), not one join per type:
     # at 10M orders, two joins of 2.5M rows on the long key string
+    # each type's values grouped on their own: grouping on (id_type, id_value) compared the type's name too
+    # ('source_member_id' is too long to be held in place), 3.4M pairs: 2.7 s → 1.7 s of CPU
     selects = [
-        f"SELECT '{t}' AS id_type, {KEY_COLUMNS[t]} AS id_value, member_id FROM kr WHERE {KEY_COLUMNS[t]} IS NOT NULL"
+        f"SELECT '{t}' AS id_type, {KEY_COLUMNS[t]} AS id_value, min(member_id) AS member_id FROM kr "
+        f"WHERE {KEY_COLUMNS[t]} IS NOT NULL GROUP BY {KEY_COLUMNS[t]}"
         for t in present
     ]
     cols = ", ".join(f"k.{KEY_COLUMNS[t]}" for t in present)
@@ -384,9 +387,7 @@ def record_identities(con, keys_table: str, resolved_table: str, stored: str = "
         INSERT INTO member_identities (id_type, id_value, member_id)
         WITH kr AS MATERIALIZED (SELECT {cols}, r.member_id FROM {keys_table} k JOIN {resolved_table} r USING (__bk)
                                  WHERE r.member_id IS NOT NULL)
-        SELECT n.* FROM (
-            SELECT id_type, id_value, min(member_id) AS member_id FROM ({' UNION ALL '.join(selects)}) GROUP BY ALL
-        ) n ANTI JOIN {stored} i ON i.id_type = n.id_type AND i.id_value = n.id_value
+        SELECT n.* FROM ({' UNION ALL '.join(selects)}) n ANTI JOIN {stored} i ON i.id_type = n.id_type AND i.id_value = n.id_value
     """)
 
 

@@ -38,6 +38,10 @@ def resolve_buyers(con, fr, table: str, keep: list[str] | tuple[str, ...] = ()) 
     if lo is not None:
         _insert_new_buyers(con, fr, lo, hi)
     identity.record_identities(con, "siyu_keys", "siyu_res", "siyu_id_hit")
+    # the tuples' working tables are done with: at 10M orders they hold ~3M tuples, which the orders insert
+    # (the load's largest statement, under the load's memory limit) would otherwise spill around
+    for t in ("siyu_keys", "siyu_id0", "siyu_id_hit", "siyu_link"):
+        con.execute(f"DROP TABLE IF EXISTS temp.{t}")
 
 
 def _insert_new_buyers(con, fr, lo: str, hi: str) -> None:
