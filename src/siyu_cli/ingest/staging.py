@@ -29,6 +29,7 @@ SUMMARY_KEYS = {"orders": "order_id", "groups": "group_id", "members": "member_i
 #: identity fields whose value in scientific notation (Excel's 1.38001E+10) is rejected as EXCEL_MANGLED
 MANGLE_FIELDS = ("order_id", "group_id", "member_id", "member_ref", "external_userid", "unionid", "phone")
 #: SQL type of a field the file lacks (added as NULL by the ``siyu_good`` view)
+NO_TAGS = "NULL::STRUCT(g VARCHAR, t VARCHAR)[]"  # the tags of a file without tag columns
 #: the staged rows' table (the view ``siyu_stg`` adds their position, ``__row``)
 STAGED = "siyu_stgt"
 FILL_TYPES = {"timestamp": "TIMESTAMPTZ", "date": "DATE", "amount": "DECIMAL(18,2)", "integer": "BIGINT",
@@ -147,7 +148,8 @@ def stage(con, src: Source, path: Path, kind: str, p: Preset, mapping: dict[str,
     for fld in MANGLE_FIELDS:  # the raw value when Excel wrote it in scientific notation (digits lost)
         if fld in mapping:
             exprs.append(f"CASE WHEN siyu_id_bad({q(mapping[fld])}) THEN {q(mapping[fld])} END AS __xm_{fld}")
-    exprs.append(f"{_tags_expr(p, mapping, header)} AS tags")
+    tags = _tags_expr(p, mapping, header)
+    (fills if tags == NO_TAGS else exprs).append(f"{tags} AS tags")  # a NULL list per row: 93 MB at 10M rows
     exprs.append(f"{_summary_expr(kind, mapping, header)} AS __summary")
     first = header[0] if header else None
     # every used column is trimmed once and its "empty" tokens made NULL, then the typed macros run
@@ -166,7 +168,19 @@ def stage(con, src: Source, path: Path, kind: str, p: Preset, mapping: dict[str,
     # a raw copy is kept only where its field did not read (the reject's message quotes it): copies of every
     # date and amount doubled those columns' share of the staged rows, which spill at 10M rows
     checked = [e.rsplit(" AS __r_", 1)[1] for e in exprs if " AS __r_" in e]
-    keep = ", ".join(f"CASE WHEN {f} IS NULL THEN __r_{f} END AS __r_{f}" for f in checked)
+    # those raw copies and the ids in scientific notation are NULL on almost every row, and a NULL column of a
+    # temp table still costs ~5 bytes a row (48 MB per column at 10M rows, under the load's memory limit): they
+    # are stored together, as one JSON object on the rows that have any (``__x``), and the view ``siyu_stg``
+    # gives them back as columns
+    rare = {f"__r_{f}": f"CASE WHEN {f} IS NULL THEN __r_{f} END" for f in checked}
+    rare.update({f"__xm_{f}": f"__xm_{f}" for f in MANGLE_FIELDS if f in mapping})
+    if rare:
+        packed = (f"CASE WHEN {' OR '.join(f'{v} IS NOT NULL' for v in rare.values())} "
+                  f"THEN to_json({{{', '.join(f'{lit(k)}: {v}' for k, v in rare.items())}}}) END AS __x")
+        final = f"* EXCLUDE ({', '.join(rare)}), {packed}"
+        unpack = "".join(f", json_extract_string(__x, {lit(f'$.{k}')}) AS {k}" for k in rare)
+    else:
+        final, unpack = "*", ""
     for t in ("siyu_reader_errors", "siyu_reader_scans"):  # only this scan's reader rejects
         con.execute(f"DROP TABLE IF EXISTS temp.{t}")
     con.execute("SET disabled_optimizers = 'in_clause'")
@@ -176,7 +190,7 @@ def stage(con, src: Source, path: Path, kind: str, p: Preset, mapping: dict[str,
             WITH a AS (SELECT {trims or 'NULL AS __none'} FROM {src.relation_sql()}),
                  b AS (SELECT {nulls or '__none'} FROM a),
                  c AS (SELECT {', '.join(exprs)} FROM b)
-            SELECT *{f' REPLACE ({keep})' if keep else ''} FROM c
+            SELECT {final} FROM c
         """)
     except duckdb.Error as exc:
         raise read_error(path, src, exc) from None
@@ -184,8 +198,8 @@ def stage(con, src: Source, path: Path, kind: str, p: Preset, mapping: dict[str,
         con.execute("RESET disabled_optimizers")
     base = rowid_base if rowid_base is not None else int(
         con.execute(f"SELECT coalesce(min(rowid), 0) FROM {STAGED}").fetchone()[0])
-    con.execute(f"CREATE TEMP VIEW siyu_stg AS SELECT {f'rowid - {base}' if base else 'rowid'} AS __row, * "
-                f"FROM {STAGED}")
+    con.execute(f"CREATE TEMP VIEW siyu_stg AS SELECT {f'rowid - {base}' if base else 'rowid'} AS __row, "
+                f"* {'EXCLUDE (__x)' if rare else ''}{unpack} FROM {STAGED}")
     return fields, fills, base
 
 
@@ -262,5 +276,5 @@ def _tags_expr(p: Preset, mapping, header) -> str:
                     f"list_transform(coalesce(siyu_split({q(h)}), []), lambda t: {{'g': {lit(group)}, 't': t}})"
                 )
     if not parts:
-        return "NULL::STRUCT(g VARCHAR, t VARCHAR)[]"
+        return NO_TAGS
     return parts[0] if len(parts) == 1 else f"list_concat({', '.join(parts)})"
