@@ -60,11 +60,11 @@ def strength_sql(alias: str = "") -> str:
     return f"CASE {whens} ELSE 9 END"
 
 
-def resolve(con, keys_table: str, out_table: str) -> None:
+def resolve(con, keys_table: str, out_table: str, carry: list[str] | tuple[str, ...] = ()) -> None:
     """Resolve ``keys_table(__bk, member_ref, external_userid, unionid, phone, email)`` (one row per __bk).
 
     Creates ``out_table(__bk, member_id, matched)`` where ``matched`` says the member
-    existed before this batch. Rows without any key get member_id NULL. Inside a load (after
+    existed before this batch (and the ``carry`` columns of ``keys_table``, which resolving leaves alone). Rows without any key get member_id NULL. Inside a load (after
     :func:`start_batch`) ids shared by too many members are removed from ``keys_table``'s tuples that
     have a stronger id, and two existing members a row links are merged (:func:`_merge_linked`).
     """
@@ -87,17 +87,18 @@ def resolve(con, keys_table: str, out_table: str) -> None:
     present = [t for t, n in zip(KEY_TYPES, counts) if n]
     # with one key type every tuple has its own value: nobody to link
     linked = len(present) > 1 and _propagate(con, [KEY_COLUMNS[t] for t in present])
+    more = "".join(f", i.{c}" for c in carry)
     if linked:
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE {out_table} AS
-            SELECT i.__bk, coalesce(l.__mid, i.__mid) AS member_id, (coalesce(l.__str, i.__str) = -1) AS matched
+            SELECT i.__bk, coalesce(l.__mid, i.__mid) AS member_id, (coalesce(l.__str, i.__str) = -1) AS matched{more}
             FROM siyu_id0 i LEFT JOIN siyu_link l USING (__bk)
         """)
         con.execute("DROP TABLE siyu_link")
     else:
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE {out_table} AS
-            SELECT __bk, __mid AS member_id, (__str = -1) AS matched FROM siyu_id0
+            SELECT __bk, __mid AS member_id, (__str = -1) AS matched{more} FROM siyu_id0 i
         """)
     if ctx is not None:
         _merge_linked(con, out_table, ctx)
@@ -374,8 +375,11 @@ def record_identities(con, keys_table: str, resolved_table: str, stored: str = "
         return
     # the keys meet their members in ONE join (a CTE read once per key type), not one join per type:
     # at 10M orders, two joins of 2.5M rows on the long key string
+    # each type's values grouped on their own: grouping on (id_type, id_value) compared the type's name too
+    # ('source_member_id' is too long to be held in place), 3.4M pairs: 2.7 s → 1.7 s of CPU
     selects = [
-        f"SELECT '{t}' AS id_type, {KEY_COLUMNS[t]} AS id_value, member_id FROM kr WHERE {KEY_COLUMNS[t]} IS NOT NULL"
+        f"SELECT '{t}' AS id_type, {KEY_COLUMNS[t]} AS id_value, min(member_id) AS member_id FROM kr "
+        f"WHERE {KEY_COLUMNS[t]} IS NOT NULL GROUP BY {KEY_COLUMNS[t]}"
         for t in present
     ]
     cols = ", ".join(f"k.{KEY_COLUMNS[t]}" for t in present)
@@ -383,9 +387,7 @@ def record_identities(con, keys_table: str, resolved_table: str, stored: str = "
         INSERT INTO member_identities (id_type, id_value, member_id)
         WITH kr AS MATERIALIZED (SELECT {cols}, r.member_id FROM {keys_table} k JOIN {resolved_table} r USING (__bk)
                                  WHERE r.member_id IS NOT NULL)
-        SELECT n.* FROM (
-            SELECT id_type, id_value, min(member_id) AS member_id FROM ({' UNION ALL '.join(selects)}) GROUP BY ALL
-        ) n ANTI JOIN {stored} i ON i.id_type = n.id_type AND i.id_value = n.id_value
+        SELECT n.* FROM ({' UNION ALL '.join(selects)}) n ANTI JOIN {stored} i ON i.id_type = n.id_type AND i.id_value = n.id_value
     """)
 
 

@@ -2,9 +2,10 @@
 
 This module runs the stages; each lives in its own module. Per file, in one transaction:
 
-1. read everything as text into a temp table (DuckDB ``read_csv(all_varchar)``; bad lines go
-   to DuckDB's reject tables; workbooks via a temp Parquet file) — :mod:`staging`;
-2. clean each mapped column with the SQL macros of :mod:`values` into ``siyu_stg`` — :mod:`staging`;
+1. read everything as text (DuckDB ``read_csv(all_varchar)``; bad lines go to DuckDB's reject tables;
+   workbooks via a temp Parquet file) and, in the same statement, clean each mapped column with the SQL
+   macros of :mod:`values` into ``siyu_stg`` — :mod:`staging`;
+2. scan a CSV file's lines for blank lines and rows with too many fields — :mod:`staging`, :mod:`readers`;
 3. list rejects (missing key, bad amount/date/number, id in scientific notation, summary rows)
    with their line numbers, and drop those rows — :mod:`rejects`;
 4. fold rows into records by natural key (order id, member identity, group id), compare with
@@ -45,7 +46,7 @@ from siyu_cli.ingest.merge_orders import merge_orders
 from siyu_cli.ingest.presets import KINDS, Preset, all_presets, choose_preset, fingerprint_matches, header_score, resolve_columns
 from siyu_cli.ingest.readers import digest_file, long_line_error, open_source, sniff_format
 from siyu_cli.ingest.rejects import collect
-from siyu_cli.ingest.staging import read_header, read_raw, stage
+from siyu_cli.ingest.staging import read_header, scan_lines, stage
 from siyu_cli.ingest.values import install_macros
 from siyu_cli.i18n import _
 
@@ -53,7 +54,7 @@ DEFAULT_MAX_REJECTS = 0
 DRY_RUN_REJECTS = 1000  # rejects copied into a dry run's FileReport per file (plus their total count)
 REJECT_FIELDS = ("file", "line", "column", "reason", "message", "raw")
 #: every temp table or view a load makes (dropped before and after each file)
-STALE = ("siyu_raw", "siyu_stg", "siyu_err", "siyu_good", "siyu_src", "siyu_keys", "siyu_res", "siyu_fin",
+STALE = ("siyu_raw", "siyu_raw_errors", "siyu_raw_scans", "siyu_stgt", "siyu_stg", "siyu_err", "siyu_good", "siyu_src", "siyu_keys", "siyu_res", "siyu_fin",
          "siyu_cls", "siyu_smap", "siyu_erased_rows", "siyu_kept", "siyu_id0", "siyu_link", "siyu_shared",
          "siyu_reader_errors", "siyu_reader_scans", "siyu_rag", "siyu_rag_lines", "siyu_rag_rl", "siyu_blank",
          "siyu_rl", "siyu_rowline", "siyu_unitline", "siyu_id_hit")
@@ -339,14 +340,15 @@ def _load_one(con, settings, kind, path, tmp, *, preset, encoding, source, force
         # staging happens outside the transaction: temp tables created in autocommit keep
         # rowids 0..n-1 in file order, which gives rejects their line numbers
         step(f"reading {path.name}")
-        scan, base = read_raw(con, src, path, None if dry is not None and dry.open else 0)
-        step(f"cleaning {path.name}")
-        fields, fills = stage(con, kind, p, mapping, header, rowid_base=base)
+        fields, fills, base = stage(con, src, path, kind, p, mapping, header,
+                                    None if dry is not None and dry.open else 0)
+        step(f"checking {path.name}")
+        scan = scan_lines(con, src, path, base)
         if dry is None:
             con.execute("BEGIN TRANSACTION")
         else:
             dry.begin()  # one transaction for the whole dry run
-        collect(con, fr, src, kind, mapping, fields, fills, scan, rowid_base=base)
+        collect(con, fr, src, kind, mapping, fields, fills, scan)
         fr.reasons = dict(con.execute(
             "SELECT reason, count(DISTINCT line)::BIGINT FROM rejects WHERE batch_id = ? GROUP BY reason ORDER BY reason",
             [fr.batch_id]).fetchall())

@@ -16,23 +16,32 @@ BUYER_KEY = ("concat_ws(chr(31), coalesce(member_id, ''), coalesce(external_user
              "coalesce(phone, ''), coalesce(email, ''))")
 
 
-def resolve_buyers(con, fr, table: str) -> None:
-    """Give each distinct buyer tuple of ``table`` a member (creating bare members for new buyers)."""
-    # the distinct id tuples first, their key (``__bk`` of ``table``: BUYER_KEY) built once per tuple: grouping
-    # on the short ids is cheaper than on the joined key built for every row (10M orders: 2.5M buyers)
+def resolve_buyers(con, fr, table: str, keep: list[str] | tuple[str, ...] = ()) -> None:
+    """Give each distinct buyer tuple of ``table`` a member (creating bare members for new buyers).
+
+    ``siyu_res`` has one row per tuple; ``keep``: buyer columns of ``table`` (member_id, phone, …) it also
+    holds as they are in ``table`` (``__o_<column>``; resolving may drop a shared id from ``siyu_keys``), so
+    ``table``'s rows find their member by those short columns."""
+    # the distinct id tuples first, their key (BUYER_KEY) built once per tuple: grouping on the short ids is
+    # cheaper than on the joined key built for every row (10M orders: 2.5M buyers)
+    kept = "".join(f", {c} AS __o_{c}" for c in keep)
     con.execute(f"""
         CREATE TEMP TABLE siyu_keys AS
-        SELECT {BUYER_KEY} AS __bk, member_id AS member_ref, external_userid, unionid, phone, email FROM (
+        SELECT {BUYER_KEY} AS __bk, member_id AS member_ref, external_userid, unionid, phone, email{kept} FROM (
             SELECT DISTINCT member_id, external_userid, unionid, phone, email FROM {table}
             WHERE coalesce(member_id, external_userid, unionid, phone, email) IS NOT NULL)
     """)
-    identity.resolve(con, "siyu_keys", "siyu_res")
+    identity.resolve(con, "siyu_keys", "siyu_res", carry=[f"__o_{c}" for c in keep])
     # the new members' id range as constants: the check against stored members then reads only the row groups
     # it can be in, and a file whose buyers are all known (most daily files) skips the check: no new member
     lo, hi = con.execute("SELECT min(member_id), max(member_id) FROM siyu_res WHERE NOT matched").fetchone()
     if lo is not None:
         _insert_new_buyers(con, fr, lo, hi)
     identity.record_identities(con, "siyu_keys", "siyu_res", "siyu_id_hit")
+    # the tuples' working tables are done with: at 10M orders they hold ~3M tuples, which the orders insert
+    # (the load's largest statement, under the load's memory limit) would otherwise spill around
+    for t in ("siyu_keys", "siyu_id0", "siyu_id_hit", "siyu_link"):
+        con.execute(f"DROP TABLE IF EXISTS temp.{t}")
 
 
 def _insert_new_buyers(con, fr, lo: str, hi: str) -> None:

@@ -18,7 +18,7 @@ import hashlib
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 from siyu_cli.errors import DataError, UsageError
 from siyu_cli.i18n import _
@@ -60,15 +60,16 @@ class Source:
     columns: list[str] = field(default_factory=list)  # header names as the file has them (trimmed)
     blank_lines: list[int] = field(default_factory=list)  # workbooks: empty sheet rows below the header (skipped)
 
-    def relation_sql(self) -> str:
-        """A DuckDB table expression yielding every column as VARCHAR."""
+    def relation_sql(self, rejects: str = "siyu_reader") -> str:
+        """A DuckDB table expression yielding every column as VARCHAR; a CSV reader's rejected lines go to
+        temp tables ``<rejects>_errors`` and ``<rejects>_scans``."""
         p = _q(self.read_path)
         if self.format == "csv":
             delim = self.delimiter.replace("'", "''")
             return (
                 f"read_csv('{p}', header=true, skip={self.header_row}, all_varchar=true, delim='{delim}', "
-                "quote='\"', escape='\"', store_rejects=true, rejects_table='siyu_reader_errors', "
-                "rejects_scan='siyu_reader_scans', max_line_size=10000000)"
+                f"quote='\"', escape='\"', store_rejects=true, rejects_table='{rejects}_errors', "
+                f"rejects_scan='{rejects}_scans', max_line_size=10000000)"
             )
         return f"(SELECT COLUMNS(*)::VARCHAR FROM read_parquet('{p}'))"
 
@@ -87,7 +88,7 @@ class LineScan(NamedTuple):
 BLANK_TABLE = "siyu_blank"
 
 
-def scan_ragged(con, src: Source, reader_lines: list[int], raw_table: str = "siyu_raw",
+def scan_ragged(con, src: Source, reader_lines: list[int], n_raw: int, raw_table: Callable[[], tuple[str, str]],
                 table: str = RAGGED_TABLE, *, rowid_base: int = 0) -> LineScan:
     """Find CSV lines with more fields than the header that DuckDB silently accepted; count them.
 
@@ -99,9 +100,10 @@ def scan_ragged(con, src: Source, reader_lines: list[int], raw_table: str = "siy
     fields; only candidates with a quote get the quote-aware count (quoted sections removed).
     Lines DuckDB already rejected (``reader_lines``) and lines inside a multi-line quoted value
     (unbalanced quotes) are left out. Creates temp table ``table(__row, line, fields, raw)``, where
-    ``__row`` is the rowid of the row in ``raw_table`` (DuckDB's result, in file order). When some
+    ``__row`` is the row's position in what DuckDB read (``n_raw`` rows, in file order). When some
     record spans several lines (a quoted value with a newline), line and row positions drift apart:
-    then each (normally rare) candidate is checked against the rows DuckDB read, so a continuation
+    then each (normally rare) candidate is checked against the rows DuckDB read (``raw_table()``: the
+    table of those rows, made on demand, and the SQL of a row's position in it), so a continuation
     line is never taken for a row, and ``aligned`` is False. Also keeps temp table
     ``siyu_blank(line)``: the blank lines below the header, which DuckDB skips (reject line numbers).
     ``rowid_base``: the first rowid of a temp table created now (non-zero inside a transaction: dry runs).
@@ -139,7 +141,6 @@ def scan_ragged(con, src: Source, reader_lines: list[int], raw_table: str = "siy
                 f"WHERE l = '' AND {rid} + 1 > {header_line}")
     lines = max(con.execute(f"SELECT count(*) FROM {table}_lines").fetchone()[0] - header_line, 0)
     blank = con.execute(f"SELECT count(*) FROM {BLANK_TABLE}").fetchone()[0]
-    n_raw = con.execute(f"SELECT count(*) FROM {raw_table}").fetchone()[0]
     aligned = lines - blank - len(reader_lines) == n_raw
     reader_map = None
     if not aligned and reader_lines:
@@ -161,12 +162,12 @@ def scan_ragged(con, src: Source, reader_lines: list[int], raw_table: str = "siy
     """)
     con.execute(f"DROP TABLE temp.{table}_lines")
     con.execute("DROP TABLE temp.siyu_rag_rl")
-    if not aligned:
-        _verify_ragged(con, src, raw_table, table, rid)
+    if not aligned and con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]:
+        _verify_ragged(con, src, table, *raw_table())
     return LineScan(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0], aligned, reader_map)
 
 
-def _verify_ragged(con, src: Source, raw_table: str, table: str, rid: str = "rowid") -> None:
+def _verify_ragged(con, src: Source, table: str, raw_table: str, rid: str = "rowid") -> None:
     """Map each candidate line to the row DuckDB read from it (nearest exact match), or drop it."""
     n = len(src.columns)
     names = [d[0] for d in con.execute(f"SELECT * FROM {raw_table} LIMIT 0").description]

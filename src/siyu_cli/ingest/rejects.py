@@ -8,11 +8,13 @@ writes them to ``rejects`` with their physical line numbers, and leaves ``siyu_g
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from siyu_cli import clock
 from siyu_cli.i18n import N_, _
 from siyu_cli.ingest.presets import FIELD_TYPES
 from siyu_cli.ingest.readers import LineScan, Source, physical_lines
-from siyu_cli.ingest.staging import MANGLE_FIELDS, lit, reader_lines
+from siyu_cli.ingest.staging import MANGLE_FIELDS, STAGED, lit, raw_rows, reader_lines
 from siyu_cli.ingest.values import CLEANERS
 
 REJECT_COLUMNS = ["batch_id", "file", "line", "column", "reason", "message", "raw"]
@@ -92,7 +94,7 @@ def list_rejects(settings, *, batch: str | None = None, file: str | None = None,
 
 
 def collect(con, fr, src: Source, kind: str, mapping: dict[str, str], fields: list[str], fills: list[str],
-            scan: LineScan = LineScan(0, True), *, rowid_base: int = 0) -> None:
+            scan: LineScan = LineScan(0, True)) -> None:
     """Collect reader and value rejects into siyu_err / the rejects table; make siyu_good.
 
     Sets ``fr.read`` and ``fr.rejected``. Every reject gets its physical line (header = its own line).
@@ -104,7 +106,7 @@ def collect(con, fr, src: Source, kind: str, mapping: dict[str, str], fields: li
     ragged = scan.ragged
     con.execute(f"CREATE TEMP TABLE siyu_err AS {' UNION ALL '.join(_checks(kind, mapping, fields))}")
     skipped = reader_lines(con, src)
-    n_raw = con.execute("SELECT count(*) FROM siyu_raw").fetchone()[0]
+    n_raw = con.execute(f"SELECT count(*) FROM {STAGED}").fetchone()[0]
     fr.read = n_raw + len(skipped)
     # rows DuckDB read although they have too many fields (empty extras dropped; see scan_ragged): a
     # shifted row, so its value rejects would be misleading; one TOO_MANY_COLUMNS reject with the raw line
@@ -122,7 +124,7 @@ def collect(con, fr, src: Source, kind: str, mapping: dict[str, str], fields: li
     if skipped:
         _reader_rejects(con, scan, stamp, now)
     if bad_rows:
-        _row_rejects(con, src, scan, skipped, n_raw, stamp, now, rowid_base)
+        _row_rejects(con, src, scan, skipped, n_raw, stamp, now)
     extra = "".join(", " + f for f in fills)
     if bad_rows or ragged:
         rag = " UNION SELECT __row FROM siyu_rag" if ragged else ""  # siyu_rag exists for CSV files only
@@ -130,7 +132,7 @@ def collect(con, fr, src: Source, kind: str, mapping: dict[str, str], fields: li
                     f"ANTI JOIN (SELECT __row FROM siyu_err{rag}) USING (__row)")
     else:
         con.execute(f"CREATE TEMP VIEW siyu_good AS SELECT *{extra} FROM siyu_stg")
-    # the raw table is no longer needed: free its memory before merging
+    # the raw table (made only for rejected rows) is no longer needed: free its memory before merging
     con.execute("DROP TABLE IF EXISTS temp.siyu_raw")
 
 
@@ -187,10 +189,10 @@ def _reader_rejects(con, scan: LineScan, stamp: list, now) -> None:
     )
 
 
-def _row_rejects(con, src: Source, scan: LineScan, skipped: list[int], n_raw: int, stamp: list, now,
-                 rowid_base: int) -> None:
-    """The rows of siyu_err, each with its physical line and its raw text."""
-    at_row = f"e.__row + {rowid_base}" if rowid_base else "e.__row"  # siyu_raw's rowid of a staged row
+def _row_rejects(con, src: Source, scan: LineScan, skipped: list[int], n_raw: int, stamp: list, now) -> None:
+    """The rows of siyu_err, each with its physical line and its raw text (from :func:`staging.raw_rows`)."""
+    base = raw_rows(con, src, Path(src.path))
+    at_row = f"e.__row + {base}" if base else "e.__row"  # siyu_raw's rowid of a staged row
     raw = f"array_to_string(list_transform([*COLUMNS(r.*)], lambda v: coalesce(v, '')), {lit(src.delimiter)})"
     found = None  # ({row: line}, {reader line: line}) when records span lines
     if not scan.aligned and src.format == "csv":
