@@ -61,16 +61,22 @@ def merge(
     bounds = con.execute(f"SELECT {', '.join(f'min({k}), max({k})' for k in keys)} FROM {fin}").fetchone()
     span = {f"__k{i}": v for i, v in enumerate(bounds)}
     on += "".join(f" AND t.{k} BETWEEN $__k{2 * i} AND $__k{2 * i + 1}" for i, k in enumerate(keys))
-    lo, hi = con.execute(f"SELECT min(t.rowid), max(t.rowid) FROM {fin} f JOIN {table} t ON {on}", span).fetchone()
-    on += " AND false" if lo is None else f" AND t.rowid BETWEEN {int(lo)} AND {int(hi)}"
+    # the stored rows the file names, found by a join on the key columns alone (a narrow scan); the wide
+    # join then reads only those rows: ``rowid IN (…)`` becomes a filter on the scan that skips every vector
+    # without one (10M orders / 2.5M members, 10k changed members: the full-width read 0.11 s → 0.01 s, where
+    # the rowid range of the earlier layout spanned most of the table when the changed rows were scattered)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE siyu_cls_hit AS SELECT t.rowid AS __rid FROM {fin} f JOIN {table} t ON {on}",
+                span)
     con.execute(f"""
         CREATE TEMP TABLE siyu_cls AS
-        SELECT {', '.join(f'f.{k}' for k in keys)}, f.__n, t.rowid AS __rid,
-               CASE WHEN t.rowid IS NULL THEN 0
+        SELECT {', '.join(f'f.{k}' for k in keys)}, f.__n, t.__rid,
+               CASE WHEN t.__rid IS NULL THEN 0
                     WHEN row({new_vals}) IS DISTINCT FROM row({old_vals}) THEN 1 ELSE 2 END AS c,
                {after}
-        FROM {fin} f LEFT JOIN {table} t ON {on}
+        FROM {fin} f LEFT JOIN (SELECT rowid AS __rid, * FROM {table} WHERE rowid IN (SELECT __rid FROM siyu_cls_hit)) t
+             ON {on}
     """, span)
+    con.execute("DROP TABLE siyu_cls_hit")
     stamp_cols = list(stamp)
     stamp_params = list(stamp.values())
     marks = "".join(", ?" for _ in stamp_cols)
