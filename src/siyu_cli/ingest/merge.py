@@ -14,9 +14,11 @@ changed (1) or unchanged (2) into ``siyu_cls`` and writes:
 The comparison, the merged values of changed rows and the stored rows' rowids come from ONE join of
 the file's records with the table. Both joins below also filter the table on the file's key range (its
 min and max, bound as constants), which the zone maps turn into skipped row groups. Before the wide join,
-a join on the key columns alone (a narrow scan) finds the rowid range of the stored rows the file touches; the full-width join reads only that range (row groups
-outside it are skipped): a daily file's changes are mostly recent orders at the table's end, so the
-wide scan stays proportional to the file, and a file of only new records never reads the wide columns.
+a join on the key columns alone (a narrow scan) finds the rowids of the stored rows the file names; the
+full-width join reads only those rows (``rowid IN (…)``: a filter on the scan that skips every vector
+without one), so the wide read costs what the file changed wherever the changed rows lie — a daily
+members file's changes are scattered over the table — and a file of only new records never reads the
+wide columns.
 All of it runs inside the load's transaction, under DuckDB's single-writer lock, so a key is never
 present twice (tables without an index rely on this: migration 003).
 """
@@ -61,16 +63,27 @@ def merge(
     bounds = con.execute(f"SELECT {', '.join(f'min({k}), max({k})' for k in keys)} FROM {fin}").fetchone()
     span = {f"__k{i}": v for i, v in enumerate(bounds)}
     on += "".join(f" AND t.{k} BETWEEN $__k{2 * i} AND $__k{2 * i + 1}" for i, k in enumerate(keys))
-    lo, hi = con.execute(f"SELECT min(t.rowid), max(t.rowid) FROM {fin} f JOIN {table} t ON {on}", span).fetchone()
-    on += " AND false" if lo is None else f" AND t.rowid BETWEEN {int(lo)} AND {int(hi)}"
+    # the stored rows the file names, found by a join on the key columns alone (a narrow scan); the wide
+    # join then reads only those rows, by rowid: ``rowid IN (…)`` becomes a filter on the scan that skips every
+    # vector without one (10M orders / 2.5M members, 10k changed members: the full-width read 0.11 s → 0.01 s,
+    # where the rowid range of the earlier layout spanned most of the table when the changed rows were
+    # scattered). The wide join matches on the rowid, not the keys again: a join on the keys would filter the
+    # scan on them too, decompressing the key column of every row group holding a hit
+    keyed = " AND ".join(f"h.{k} = f.{k}" for k in keys)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE siyu_cls_hit AS
+                    SELECT {', '.join(f'f.{k}' for k in keys)}, t.rowid AS __rid FROM {fin} f JOIN {table} t ON {on}""",
+                span)
     con.execute(f"""
         CREATE TEMP TABLE siyu_cls AS
-        SELECT {', '.join(f'f.{k}' for k in keys)}, f.__n, t.rowid AS __rid,
-               CASE WHEN t.rowid IS NULL THEN 0
+        SELECT {', '.join(f'f.{k}' for k in keys)}, f.__n, t.__rid,
+               CASE WHEN t.__rid IS NULL THEN 0
                     WHEN row({new_vals}) IS DISTINCT FROM row({old_vals}) THEN 1 ELSE 2 END AS c,
                {after}
-        FROM {fin} f LEFT JOIN {table} t ON {on}
-    """, span)
+        FROM {fin} f LEFT JOIN siyu_cls_hit h ON {keyed}
+             LEFT JOIN (SELECT rowid AS __rid, * FROM {table} WHERE rowid IN (SELECT __rid FROM siyu_cls_hit)) t
+             ON t.__rid = h.__rid
+    """)
+    con.execute("DROP TABLE siyu_cls_hit")
     stamp_cols = list(stamp)
     stamp_params = list(stamp.values())
     marks = "".join(", ?" for _ in stamp_cols)
