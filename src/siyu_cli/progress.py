@@ -43,8 +43,8 @@ def bar(description: str) -> Iterator[Callback]:
 
     from siyu_cli.output import stderr_console
 
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
+    columns = (SpinnerColumn(), TextColumn("{task.description}", markup=False),  # names from data: not markup
+               BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=stderr_console(), transient=True) as display:
         task = display.add_task(description, total=None)
 

@@ -350,3 +350,27 @@ def test_init_counts_example_playbooks(cli, tmp_path):
     r = cli("init", tmp_path / "ws")
     assert f"({expected} example playbooks)" in r.stderr
     assert expected < sum(1 for p in example_playbooks_dir().rglob("*") if p.is_file())  # files ≠ playbooks
+
+
+@pytest.mark.parametrize("where", ["bar", "load"])
+def test_progress_shows_names_from_data_as_text_not_markup(monkeypatch, where):
+    """A file or group named like Rich markup is drawn as it is named: its brackets are not styles or links."""
+    import io
+
+    from rich.console import Console
+
+    from siyu_cli import output, progress
+    from siyu_cli.ingest.loader import _Progress
+
+    screen = io.StringIO()
+    monkeypatch.setattr(output, "stderr_console", lambda: Console(file=screen, force_terminal=True, width=160))
+    name = "[red]a[link=https:x.example]b[blink].csv"  # no slash: a file name
+    if where == "bar":
+        monkeypatch.setattr(progress, "enabled", lambda: True)
+        with progress.bar("start") as update:
+            update(1, 2, name)
+    else:
+        shown = _Progress(True, 1)
+        shown.start(Path(name))
+        shown.close()
+    assert name in screen.getvalue()

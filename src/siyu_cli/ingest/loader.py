@@ -291,14 +291,14 @@ class _Progress:
 
             from siyu_cli.output import stderr_console
 
-            self.p = Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                              console=stderr_console(), transient=True)
+            self.p = Progress(TextColumn("{task.description}", markup=False),  # a file name is not markup
+                              BarColumn(), TimeElapsedColumn(), console=stderr_console(), transient=True)
             self.p.start()
-            self.task = self.p.add_task("loading", total=files * self.STEPS)
+            self.task = self.p.add_task(_("loading"), total=files * self.STEPS)
 
     def start(self, path: Path) -> None:
         if self.p:
-            self.p.update(self.task, description=f"loading {path.name}")
+            self.p.update(self.task, description=_("loading {name}").format(name=path.name))
             self._left = self.STEPS
 
     def step(self, what: str) -> None:
@@ -339,10 +339,10 @@ def _load_one(con, settings, kind, path, tmp, *, preset, encoding, source, force
     try:
         # staging happens outside the transaction: temp tables created in autocommit keep
         # rowids 0..n-1 in file order, which gives rejects their line numbers
-        step(f"reading {path.name}")
+        step(_("reading {name}").format(name=path.name))
         fields, fills, base = stage(con, src, path, kind, p, mapping, header,
                                     None if dry is not None and dry.open else 0)
-        step(f"checking {path.name}")
+        step(_("checking {name}").format(name=path.name))
         scan = scan_lines(con, src, path, base)
         if dry is None:
             con.execute("BEGIN TRANSACTION")
@@ -353,7 +353,7 @@ def _load_one(con, settings, kind, path, tmp, *, preset, encoding, source, force
             "SELECT reason, count(DISTINCT line)::BIGINT FROM rejects WHERE batch_id = ? GROUP BY reason ORDER BY reason",
             [fr.batch_id]).fetchall())
         fr.erased = skip_erased(con, fr.batch_id)
-        step(f"merging {path.name}")
+        step(_("merging {name}").format(name=path.name))
         identity.start_batch(con, settings, fr.batch_id)
         _merge(con, fr, kind, p, mapping)
         identity.end_batch(con, fr)
