@@ -387,6 +387,39 @@ def _floor_runs(db: Path, csv: Path, tmp: Path, repeats: int) -> list[float]:
     return took
 
 
+def _daily_files(n: int, buyers: int, daily: int, changed: int, window: float, tmp: Path) -> dict[str, Path]:
+    """The four daily files for a store of ``n`` orders: orders and members, each with ``changed`` rows that
+    change stored records and the same file whose ``changed`` rows repeat them unchanged."""
+    new = daily - changed
+    first = n - max(int(n * window), 2 * changed)
+    step = max((n - first) // (2 * changed), 1)
+    # stored orders i = first + 1 + j*step that were 'paid' (not i%50=0 / i%37=0): refunded in the changed file
+    old_ids = (f"(SELECT i FROM range({max(first, 0) + 1}, {n}, {step}) r(i) WHERE i % 50 <> 0 AND i % 37 <> 0 "
+               f"LIMIT {changed})")
+    ids = f"(SELECT * FROM {old_ids} UNION ALL SELECT * FROM range({n}, {n + new}))"
+    files = {}
+    for name, refunded in (("orders_same", "false"), ("orders_changed", f"i < {n}")):
+        files[name] = tmp / f"{name}_{n}.csv"
+        generate(files[name], daily, ids=ids, buyers=buyers, refunded=refunded)
+    mids = (f"(SELECT * FROM (SELECT k FROM range(0, {buyers}, 2) r(k) LIMIT {changed}) UNION ALL "
+            f"SELECT k FROM range({buyers}, {buyers + new}) r(k))")
+    for name, level in (("members_same", "'L1'"), ("members_changed", f"CASE WHEN k < {buyers} THEN 'L2' ELSE 'L1' END")):
+        files[name] = tmp / f"{name}_{n}.csv"
+        generate_members(files[name], mids, level)
+    return files
+
+
+def _timed_copy(src: Path, ws0: Path, kind: str, csv: Path, before: dict, tmp: Path) -> tuple[float, str]:
+    """One daily load by the tree ``src`` into a fresh copy of the store ``ws0``: its time and what it did."""
+    ws = tmp / "ws_run"
+    shutil.copytree(ws0, ws)
+    took, rep = _load_in(src, ws, kind, csv)
+    wrote = _rewritten(ws / "siyu.duckdb", before)
+    shutil.rmtree(ws)
+    return took, (f"inserted {rep['inserted']:,}, updated {rep['updated']:,}, unchanged {rep['unchanged']:,}; "
+                  "rows the checkpoint wrote: " + ", ".join(f"{t} {r:,}" for t, r in wrote.items()))
+
+
 def incremental(stores: list[int], daily: int, changed: int, repeats: int, tmp: Path, window: float,
                 compare: Path | None = None, cache: Path | None = None, floor: bool = False) -> None:
     """Per store size N: load N orders (and members for N//8 of their buyers) once, then time daily files
@@ -395,62 +428,46 @@ def incremental(stores: list[int], daily: int, changed: int, repeats: int, tmp: 
     stored orders unchanged; and the same for members (``changed`` stored members with a new level).
     The changed orders are spread evenly over the newest ``window`` share of the store (refunds and
     status changes come days or weeks after the order; 1.0 = over the whole store, the worst case).
-    Every timed load runs in its own process; with ``compare`` (another tree's src/), that tree loads the
-    same file into its own copy of the same store, interleaved with this tree's runs. With ``cache``, the
-    stores are built there once and reused by later runs (a 10M store takes minutes to build); the
-    caller removes that folder when done."""
-    new = daily - changed
-    results: dict[int, dict[str, list[float]]] = {}
+    Every timed load runs in its own process. Each repeat times every file into every store size (and with
+    ``compare``, another tree's src/, loading the same file into its own copy of the same store) one after
+    the other, so a ratio between store sizes or trees compares runs minutes apart, not a whole size's runs
+    apart (on a shared box the load moves in between). With ``cache``, the stores are built there once and
+    reused by later runs (a 10M store takes minutes to build); the caller removes that folder when done."""
+    prepared = {}
     for n in stores:
         buyers = max(n // 4, 1)
         ws0 = _store(n, buyers, daily, changed, tmp, cache)
-        first = n - max(int(n * window), 2 * changed)
-        step = max((n - first) // (2 * changed), 1)
-        # stored orders i = first + 1 + j*step that were 'paid' (not i%50=0 / i%37=0): refunded in the changed file
-        old_ids = (f"(SELECT i FROM range({max(first, 0) + 1}, {n}, {step}) r(i) WHERE i % 50 <> 0 AND i % 37 <> 0 "
-                   f"LIMIT {changed})")
-        ids = f"(SELECT * FROM {old_ids} UNION ALL SELECT * FROM range({n}, {n + new}))"
-        files = {}
-        for name, refunded in (("orders_same", "false"), ("orders_changed", f"i < {n}")):
-            files[name] = tmp / f"{name}_{n}.csv"
-            generate(files[name], daily, ids=ids, buyers=buyers, refunded=refunded)
-        mids = (f"(SELECT * FROM (SELECT k FROM range(0, {buyers}, 2) r(k) LIMIT {changed}) UNION ALL "
-                f"SELECT k FROM range({buyers}, {buyers + new}) r(k))")
-        for name, level in (("members_same", "'L1'"), ("members_changed", f"CASE WHEN k < {buyers} THEN 'L2' ELSE 'L1' END")):
-            files[name] = tmp / f"{name}_{n}.csv"
-            generate_members(files[name], mids, level)
-        results[n] = {}
-        trees = {"": Path(__file__).resolve().parents[1] / "src"}
-        if compare:
-            trees["compare:"] = compare
-        before = _segments(ws0 / "siyu.duckdb")
-        for name, csv in files.items():
-            kind = name.split("_")[0]
-            times: dict[str, list[float]] = {label: [] for label in trees}
-            rewrites: dict[str, str] = {}
-            for _ in range(repeats):
+        prepared[n] = (ws0, _daily_files(n, buyers, daily, changed, window, tmp), _segments(ws0 / "siyu.duckdb"))
+    trees = {"": Path(__file__).resolve().parents[1] / "src"}
+    if compare:
+        trees["compare:"] = compare
+    results: dict[int, dict[str, list[float]]] = {n: {} for n in stores}
+    what: dict[tuple[int, str], str] = {}
+    for _ in range(repeats):
+        for name in ("orders_same", "orders_changed", "members_same", "members_changed"):
+            for n, (ws0, files, before) in prepared.items():
                 for label, src in trees.items():
-                    ws = tmp / "ws_run"
-                    shutil.copytree(ws0, ws)
-                    took, rep = _load_in(src, ws, kind, csv)
-                    wrote = _rewritten(ws / "siyu.duckdb", before)
-                    shutil.rmtree(ws)
-                    times[label].append(took)
-                    counts = f"inserted {rep['inserted']:,}, updated {rep['updated']:,}, unchanged {rep['unchanged']:,}"
-                    rewrites[label] = ", ".join(f"{t} {r:,}" for t, r in wrote.items())
-            if floor and name == "orders_changed":
-                times["floor:"] = _floor_runs(ws0 / "siyu.duckdb", csv, tmp, repeats)
-            for label, ts in times.items():
-                results[n][label + name] = ts
-                what = (f"{counts}; rows the checkpoint wrote: {rewrites[label]}" if label in rewrites
-                        else "the same outcome, bare DuckDB")
-                print(f"  {label + name:24} {min(ts):6.2f}s best, {statistics.median(ts):6.2f}s median  ({what})")
+                    took, what[n, label + name] = _timed_copy(src, ws0, name.split("_")[0], files[name], before, tmp)
+                    results[n].setdefault(label + name, []).append(took)
+                if floor and name == "orders_changed":
+                    results[n].setdefault("floor:orders_changed", []).extend(
+                        _floor_runs(ws0 / "siyu.duckdb", files[name], tmp, 1))
+    for n, (ws0, files, _) in prepared.items():
+        print(f"store {n:,} orders:")
+        for label, ts in results[n].items():
+            print(f"  {label:24} {min(ts):6.2f}s best, {statistics.median(ts):6.2f}s median  "
+                  f"({what.get((n, label), 'the same outcome, bare DuckDB')})")
         for csv in files.values():
             csv.unlink()
         if cache is None:
             shutil.rmtree(ws0)
+    _incremental_ratios(results, changed, repeats, window, bool(compare))
+
+
+def _incremental_ratios(results: dict[int, dict[str, list[float]]], changed: int, repeats: int, window: float,
+                        compare: bool) -> None:
     print(f"\nratios (best of {repeats}; changed orders among the newest {window:.0%} of the store; targets ≤ 1.5×):")
-    small = min(stores)
+    small = min(results)
     for label in ([""] + (["compare:"] if compare else [])):
         for n, r in results.items():
             for kind in ("orders", "members"):
