@@ -293,6 +293,11 @@ def lake_orders(con, runner, dfrom: date) -> None:
     runner.table(con, "orders", "report/orders_window", {"lo": datetime.combine(since, time(0), tzinfo=timezone.utc)})
 
 
+def period_months(dfrom: date, dto: date) -> int:
+    """Calendar months the period touches (its month bits, :data:`MONTH_MASK_BITS`)."""
+    return (dto.year - dfrom.year) * 12 + dto.month - dfrom.month + 1
+
+
 def period_orders(con, dfrom: date, dto: date, runner=None) -> None:
     """The period's paid orders (only them) with the store / guide / channel each one counts for.
 
@@ -317,22 +322,13 @@ def period_orders(con, dfrom: date, dto: date, runner=None) -> None:
         # the few orders without their own: the member's guide and join channel; the store then from the
         # guide (its own, else the member's), else the member's home store
         sql.create_duckdb_table(con, "rpt_period", "report/period_fill", {})
-    first_month = dfrom.replace(day=1)
-    months = (dto.year - first_month.year) * 12 + dto.month - first_month.month + 1
+    first_month, months = dfrom.replace(day=1), period_months(dfrom, dto)
     mask = months <= MONTH_MASK_BITS
     # per member in the period: valid orders (base), GMV (pareto), last valid day (lifecycle) and the months
     # they bought in, one bit each (trend, cohorts) — one aggregation for all of them
     sql.create_duckdb_table(con, "rpt_member_period", "report/member_period", {"m0": first_month}, month_bits=mask)
     _drop(con, "rpt_buyer_months")
-    if mask:  # the (member, month) pairs, expanded from the bits where they are read
-        con.execute(
-            f"""
-            CREATE OR REPLACE TEMP VIEW rpt_buyer_months AS
-            SELECT member_id, CAST(DATE '{first_month.isoformat()}' + to_months(CAST(k AS INTEGER)) AS DATE) AS m
-            FROM rpt_member_period, range({months}) r(k) WHERE (month_bits >> CAST(k AS INTEGER)) & 1 = 1
-            """
-        )
-    else:  # a period longer than the bits: the pairs as a table
+    if not mask:  # a period longer than the bits: the (member, month) pairs as a table (trend, cohorts read bits)
         sql.create_duckdb_table(con, "rpt_buyer_months", "report/buyer_months", {})
     history = {"start": _day_start(con, dfrom)}  # history before the period, read once: who bought before it
     if runner is not None:
@@ -360,7 +356,7 @@ def release(con) -> None:
 
 
 def _drop(con, name: str) -> None:
-    """Drop the temp table or view ``name`` if there is one (``rpt_buyer_months`` is either)."""
+    """Drop the temp table or view ``name`` if there is one."""
     for kind, in con.execute(
         "SELECT 'TABLE' FROM duckdb_tables() WHERE temporary AND table_name = $n "
         "UNION ALL SELECT 'VIEW' FROM duckdb_views() WHERE temporary AND view_name = $n", {"n": name}
@@ -516,12 +512,16 @@ def segments(con) -> dict[str, Any] | None:
 def cohorts(con, cfrom: date, dto: date, dfrom: date | None = None) -> list[dict[str, Any]]:
     """Join-month cohorts from ``cfrom``'s month to ``dto``'s month; retention[k] = share who bought in month k.
 
-    The purchase months come from the period's (``rpt_buyer_months``) when the period (``dfrom``) starts on or
-    before the first cohort month (the default: cohorts are the period's last months), else from all orders."""
+    The purchase months come from the period's month bits (``rpt_member_period``) when the period (``dfrom``)
+    starts on or before the first cohort month (the default: cohorts are the period's last months) and is short
+    enough to have them (:data:`MONTH_MASK_BITS`), else from all orders."""
     cells: dict[str, tuple[int, int, dict[int, int]]] = {}
-    from_period = dfrom is not None and dfrom <= cfrom.replace(day=1)
-    for month, size, span, k, n in sql.run_duckdb(con, "report/cohorts", {"f": cfrom, "t": dto},
-                                                  from_period=from_period).fetchall():
+    from_period = (dfrom is not None and dfrom <= cfrom.replace(day=1)
+                   and period_months(dfrom, dto) <= MONTH_MASK_BITS)
+    params = {"f": cfrom, "t": dto}
+    if from_period:
+        params.update(m0=dfrom.replace(day=1), nm=period_months(dfrom, dto))
+    for month, size, span, k, n in sql.run_duckdb(con, "report/cohorts", params, from_period=from_period).fetchall():
         counts = cells.setdefault(month, (size, span, {}))[2]
         if k is not None:
             counts[k] = n
@@ -627,7 +627,9 @@ def breakdown(con, by: str) -> list[dict[str, Any]]:
 
 def trend(con, dfrom: date, dto: date) -> list[dict[str, Any]]:
     """Month by month over the period: orders, buyers, GMV, new members (months without data are zeros)."""
-    rows = sql.run_duckdb(con, "report/trend", {"f": dfrom, "t": dto}).fetchall()
+    months = period_months(dfrom, dto)
+    rows = sql.run_duckdb(con, "report/trend", {"f": dfrom, "t": dto, "nm": months},
+                          month_bits=months <= MONTH_MASK_BITS).fetchall()
     return [
         {"month": m, "orders": o, "buyers": b, "gmv": _money(g), "new_members": n} for m, o, b, g, n in rows
     ]
