@@ -307,13 +307,13 @@ def period_orders(con, dfrom: date, dto: date, runner=None) -> None:
     Only orders lacking a physical store, a guide or a channel look up their member (most exports carry
     them), and the copy holds only what the sections read: order ids stay in ``orders`` (see :func:`_units`).
     Also ``rpt_member_period``: per member, valid orders and GMV in the period (:func:`pareto`, trend, cohorts);
-    ``rpt_history``: per member who bought before the period, the day of the last valid order before it —
-    one pass over the history before the period (the period's own orders are read once, in the copy); and
-    ``rpt_member_last``, the two joined once (``report/member_last``): per member, valid orders in the period,
-    last valid day up to its end and whether they bought before it, for new buyers (:func:`base`) and the
-    lifecycle (:func:`members_at_end`) — each of them read the two tables with a join of its own before.
-    With a Spark ``runner`` (``[engine] kind = "spark"``, :mod:`siyu_cli.engine`) that history scan
-    (query ``report/history``) runs on Spark over the lake and its rows land here as ``rpt_history``.
+    and ``rpt_member_last``, that joined once with the history before the period (query ``report/history``: per
+    member who bought before it, the day of the last valid order before it — one pass over the history, the
+    period's own orders are read once, in the copy): per member, valid orders in the period, last valid day up
+    to its end and whether they bought before it, for new buyers (:func:`base`) and the lifecycle
+    (:func:`members_at_end`). The history is aggregated inside ``report/member_last``, not stored first. With a
+    Spark ``runner`` (``[engine] kind = "spark"``, :mod:`siyu_cli.engine`) that history scan runs on Spark over
+    the lake and its rows land here as ``rpt_history``, which ``report/member_last`` then reads.
     """
     # one pass: each order's own physical store, guide and channel; the local day by the fixed-offset fast path
     sql.define_duckdb_functions(con, lambda col: local_day(con, col, dfrom, dto))
@@ -336,9 +336,8 @@ def period_orders(con, dfrom: date, dto: date, runner=None) -> None:
     else:
         first = con.execute("SELECT CAST(min(paid_at) AS DATE) FROM orders").fetchone()[0] or dfrom
         sql.define_duckdb_functions(con, lambda col: local_day(con, col, min(first, dfrom), dfrom))
-        sql.create_duckdb_table(con, "rpt_history", "report/history", history)
     # the period's end per member, joined once for its readers (base, lifecycle)
-    sql.create_duckdb_table(con, "rpt_member_last", "report/member_last", {})
+    sql.create_duckdb_table(con, "rpt_member_last", "report/member_last", history, history_here=runner is None)
 
 
 def _day_start(con, day: date):
