@@ -270,9 +270,11 @@ def _report_cases(dfrom: date, dto: date, bounds: tuple = (None, None)):
         ("report/lifecycle", {}, {"t": dto, "a": CONFIG_DEFAULTS["active_days"], "c": CONFIG_DEFAULTS["churn_days"]}),
         ("report/member_period", {"month_bits": True}, {"m0": dfrom.replace(day=1)}),
         ("report/member_period", {"month_bits": False}, {"m0": dfrom.replace(day=1)}),
-        ("report/member_last", {}, {}),
-        ("report/trend", {}, period),
-        ("report/cohorts", {"from_period": True}, period),
+        ("report/member_last", {"history_here": False}, {}),
+        ("report/member_last", {"history_here": True}, {"start": _day_start(dfrom)}),
+        ("report/trend", {"month_bits": True}, {**period, "nm": dto.month - dfrom.month + 1}),
+        ("report/trend", {"month_bits": False}, period),
+        ("report/cohorts", {"from_period": True}, {**period, "m0": dfrom.replace(day=1), "nm": dto.month - dfrom.month + 1}),
         ("report/cohorts", {"from_period": False}, period),
         ("report/pareto_buckets", {}, {}),
         ("report/pareto_curve", {}, {}),  # over each engine's own rpt_pareto (the buckets above)
@@ -321,7 +323,7 @@ _REPORT_TABLES = {
     "rpt_members": "member_id, join_at, join_day, external_userid, join_channel",
     "rpt_member_period": "member_id, n, v, last_day, month_bits",
     "rpt_buyer_months": "member_id, m",
-    "rpt_period": "member_id, day, valid, net_amount, item_count, store, guide, channel",
+    "rpt_period": "member_id, day, paid_at, valid, net_amount, item_count, store, guide, channel",
     "rpt_history": "member_id, last_day",
     "rpt_member_last": "member_id, n, last_day, bought_before",
     "rpt_contacts": "*",
@@ -464,6 +466,11 @@ def test_report_queries_give_identical_kpis_on_duckdb_and_spark(spark, dataset, 
         _sync_and_clv(con, dto)
         K.period_orders(con, dfrom, dto)
         K.period_contacts(con, dfrom, dto)
+        # the (member, month) pairs the report makes only for periods longer than the month bits (the
+        # month_bits=False cases of report/trend and report/cohorts' fallback read them)
+        sql.create_duckdb_table(con, "rpt_buyer_months", "report/buyer_months", {})
+        # the history as Spark lands it (DuckDB aggregates it inside report/member_last)
+        sql.create_duckdb_table(con, "rpt_history", "report/history", {"start": _day_start(dfrom)})
         for table, cols in _REPORT_TABLES.items():
             path = tmp_path / f"{table}.parquet"  # through Parquet: an empty table keeps its schema
             con.execute(f"COPY (SELECT {cols} FROM {table}) TO '{path}' (FORMAT parquet)")

@@ -197,6 +197,17 @@ def test_campaign_window_is_configurable(settings):
     assert c["campaign_repurchase"] == 0.0
 
 
+def test_campaign_responses_after_the_period_still_count(settings):
+    """The period's orders are read from its copy, the rest of a campaign's window from the store: a window that
+    reaches past the period's end counts the orders after it."""
+    populate(settings)
+    camps = build_report(settings, date_from=D1, date_to=date(2026, 3, 18)).sections["campaigns"]
+    c = next(c for c in camps if c["campaign_id"] == "c1")
+    # the period ends 03-18 inside c1's window (03-15 10:00, 03-22 10:00]: m3's o5 on 03-20 is after it → 1/2
+    assert (c["reached_members"], c["repurchasers"]) == (2, 1)
+    assert c["campaign_repurchase"] == approx(0.5)
+
+
 def test_control_buyers_are_the_segments_buyers_not_sent(settings):
     """The control group's buyers: segment members who bought in the window, less those the campaign reached."""
     populate(settings)

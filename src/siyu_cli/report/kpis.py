@@ -293,6 +293,11 @@ def lake_orders(con, runner, dfrom: date) -> None:
     runner.table(con, "orders", "report/orders_window", {"lo": datetime.combine(since, time(0), tzinfo=timezone.utc)})
 
 
+def period_months(dfrom: date, dto: date) -> int:
+    """Calendar months the period touches (its month bits, :data:`MONTH_MASK_BITS`)."""
+    return (dto.year - dfrom.year) * 12 + dto.month - dfrom.month + 1
+
+
 def period_orders(con, dfrom: date, dto: date, runner=None) -> None:
     """The period's paid orders (only them) with the store / guide / channel each one counts for.
 
@@ -302,13 +307,13 @@ def period_orders(con, dfrom: date, dto: date, runner=None) -> None:
     Only orders lacking a physical store, a guide or a channel look up their member (most exports carry
     them), and the copy holds only what the sections read: order ids stay in ``orders`` (see :func:`_units`).
     Also ``rpt_member_period``: per member, valid orders and GMV in the period (:func:`pareto`, trend, cohorts);
-    ``rpt_history``: per member who bought before the period, the day of the last valid order before it —
-    one pass over the history before the period (the period's own orders are read once, in the copy); and
-    ``rpt_member_last``, the two joined once (``report/member_last``): per member, valid orders in the period,
-    last valid day up to its end and whether they bought before it, for new buyers (:func:`base`) and the
-    lifecycle (:func:`members_at_end`) — each of them read the two tables with a join of its own before.
-    With a Spark ``runner`` (``[engine] kind = "spark"``, :mod:`siyu_cli.engine`) that history scan
-    (query ``report/history``) runs on Spark over the lake and its rows land here as ``rpt_history``.
+    and ``rpt_member_last``, that joined once with the history before the period (query ``report/history``: per
+    member who bought before it, the day of the last valid order before it — one pass over the history, the
+    period's own orders are read once, in the copy): per member, valid orders in the period, last valid day up
+    to its end and whether they bought before it, for new buyers (:func:`base`) and the lifecycle
+    (:func:`members_at_end`). The history is aggregated inside ``report/member_last``, not stored first. With a
+    Spark ``runner`` (``[engine] kind = "spark"``, :mod:`siyu_cli.engine`) that history scan runs on Spark over
+    the lake and its rows land here as ``rpt_history``, which ``report/member_last`` then reads.
     """
     # one pass: each order's own physical store, guide and channel; the local day by the fixed-offset fast path
     sql.define_duckdb_functions(con, lambda col: local_day(con, col, dfrom, dto))
@@ -317,22 +322,13 @@ def period_orders(con, dfrom: date, dto: date, runner=None) -> None:
         # the few orders without their own: the member's guide and join channel; the store then from the
         # guide (its own, else the member's), else the member's home store
         sql.create_duckdb_table(con, "rpt_period", "report/period_fill", {})
-    first_month = dfrom.replace(day=1)
-    months = (dto.year - first_month.year) * 12 + dto.month - first_month.month + 1
+    first_month, months = dfrom.replace(day=1), period_months(dfrom, dto)
     mask = months <= MONTH_MASK_BITS
     # per member in the period: valid orders (base), GMV (pareto), last valid day (lifecycle) and the months
     # they bought in, one bit each (trend, cohorts) — one aggregation for all of them
     sql.create_duckdb_table(con, "rpt_member_period", "report/member_period", {"m0": first_month}, month_bits=mask)
     _drop(con, "rpt_buyer_months")
-    if mask:  # the (member, month) pairs, expanded from the bits where they are read
-        con.execute(
-            f"""
-            CREATE OR REPLACE TEMP VIEW rpt_buyer_months AS
-            SELECT member_id, CAST(DATE '{first_month.isoformat()}' + to_months(CAST(k AS INTEGER)) AS DATE) AS m
-            FROM rpt_member_period, range({months}) r(k) WHERE (month_bits >> CAST(k AS INTEGER)) & 1 = 1
-            """
-        )
-    else:  # a period longer than the bits: the pairs as a table
+    if not mask:  # a period longer than the bits: the (member, month) pairs as a table (trend, cohorts read bits)
         sql.create_duckdb_table(con, "rpt_buyer_months", "report/buyer_months", {})
     history = {"start": _day_start(con, dfrom)}  # history before the period, read once: who bought before it
     if runner is not None:
@@ -340,9 +336,8 @@ def period_orders(con, dfrom: date, dto: date, runner=None) -> None:
     else:
         first = con.execute("SELECT CAST(min(paid_at) AS DATE) FROM orders").fetchone()[0] or dfrom
         sql.define_duckdb_functions(con, lambda col: local_day(con, col, min(first, dfrom), dfrom))
-        sql.create_duckdb_table(con, "rpt_history", "report/history", history)
     # the period's end per member, joined once for its readers (base, lifecycle)
-    sql.create_duckdb_table(con, "rpt_member_last", "report/member_last", {})
+    sql.create_duckdb_table(con, "rpt_member_last", "report/member_last", history, history_here=runner is None)
 
 
 def _day_start(con, day: date):
@@ -360,7 +355,7 @@ def release(con) -> None:
 
 
 def _drop(con, name: str) -> None:
-    """Drop the temp table or view ``name`` if there is one (``rpt_buyer_months`` is either)."""
+    """Drop the temp table or view ``name`` if there is one."""
     for kind, in con.execute(
         "SELECT 'TABLE' FROM duckdb_tables() WHERE temporary AND table_name = $n "
         "UNION ALL SELECT 'VIEW' FROM duckdb_views() WHERE temporary AND view_name = $n", {"n": name}
@@ -516,12 +511,16 @@ def segments(con) -> dict[str, Any] | None:
 def cohorts(con, cfrom: date, dto: date, dfrom: date | None = None) -> list[dict[str, Any]]:
     """Join-month cohorts from ``cfrom``'s month to ``dto``'s month; retention[k] = share who bought in month k.
 
-    The purchase months come from the period's (``rpt_buyer_months``) when the period (``dfrom``) starts on or
-    before the first cohort month (the default: cohorts are the period's last months), else from all orders."""
+    The purchase months come from the period's month bits (``rpt_member_period``) when the period (``dfrom``)
+    starts on or before the first cohort month (the default: cohorts are the period's last months) and is short
+    enough to have them (:data:`MONTH_MASK_BITS`), else from all orders."""
     cells: dict[str, tuple[int, int, dict[int, int]]] = {}
-    from_period = dfrom is not None and dfrom <= cfrom.replace(day=1)
-    for month, size, span, k, n in sql.run_duckdb(con, "report/cohorts", {"f": cfrom, "t": dto},
-                                                  from_period=from_period).fetchall():
+    from_period = (dfrom is not None and dfrom <= cfrom.replace(day=1)
+                   and period_months(dfrom, dto) <= MONTH_MASK_BITS)
+    params = {"f": cfrom, "t": dto}
+    if from_period:
+        params.update(m0=dfrom.replace(day=1), nm=period_months(dfrom, dto))
+    for month, size, span, k, n in sql.run_duckdb(con, "report/cohorts", params, from_period=from_period).fetchall():
         counts = cells.setdefault(month, (size, span, {}))[2]
         if k is not None:
             counts[k] = n
@@ -627,7 +626,9 @@ def breakdown(con, by: str) -> list[dict[str, Any]]:
 
 def trend(con, dfrom: date, dto: date) -> list[dict[str, Any]]:
     """Month by month over the period: orders, buyers, GMV, new members (months without data are zeros)."""
-    rows = sql.run_duckdb(con, "report/trend", {"f": dfrom, "t": dto}).fetchall()
+    months = period_months(dfrom, dto)
+    rows = sql.run_duckdb(con, "report/trend", {"f": dfrom, "t": dto, "nm": months},
+                          month_bits=months <= MONTH_MASK_BITS).fetchall()
     return [
         {"month": m, "orders": o, "buyers": b, "gmv": _money(g), "new_members": n} for m, o, b, g, n in rows
     ]

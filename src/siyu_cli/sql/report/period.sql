@@ -2,8 +2,8 @@
 -- its day, whether it is valid (paid, not fully refunded, net amount above 0), and its own physical store and
 -- guide resolved through the dimension maps (siyu_cli.dimensions: dim_store_map, dim_staff_map — the join
 -- forms of dim_physical_store / dim_guide). Orders lacking a store, guide or channel are completed from their
--- member by report/period_fill.
-SELECT o.member_id, siyu_local_date(o.paid_at) AS day,
+-- member by report/period_fill. paid_at: report/campaigns reads the period's responses here, not from orders.
+SELECT o.member_id, siyu_local_date(o.paid_at) AS day, o.paid_at,
        o.status IN ('paid', 'partially_refunded') AND o.net_amount > 0 AS valid,
        o.net_amount, o.item_count,
        CASE WHEN ds.kind = 'online' AND nullif(trim(o.store), '') IS NOT NULL THEN NULL

@@ -4,7 +4,7 @@
 WITH m AS (
 -- @include report/member_dims
 )
-SELECT p.member_id, p.day, p.valid, p.net_amount, p.item_count,
+SELECT p.member_id, p.day, p.paid_at, p.valid, p.net_amount, p.item_count,
        coalesce(p.store, gs.store, m.store) AS store,
        coalesce(p.guide, m.guide_userid) AS guide,
        coalesce(p.channel, m.join_channel) AS channel
