@@ -99,3 +99,27 @@ def test_every_summary_word_in_any_case_is_a_summary_row_and_ids_that_only_start
     rep = load_files(settings, "orders", [f], max_rejects=0)
     assert rep.files[0].reasons == {"SUMMARY_ROW": len(words)} and not rep.exceeded
     assert sorted(r for (r,) in q(settings, "SELECT order_id FROM orders")) == sorted(ids)
+
+
+def test_an_id_holding_the_key_separator_is_rejected_not_merged_with_another_buyer(settings, cli, tmp_path):
+    """A buyer's ids are joined by U+001F into one key: ('a␟', 'b') and ('a', '␟b') would make the same key and
+    one member. Such rows are rejected with a reason; clean rows load."""
+    f = tmp_path / "o.csv"
+    f.write_text("order_id,member_id,external_userid,paid_amount,status\n"
+                 "A1,a\x1f,b,10,paid\n"
+                 "A2,a,\x1fb,5,paid\n"
+                 "A3,a,b,7,paid\n", encoding="utf-8")
+    rep = load_files(settings, "orders", [f], max_rejects=5)
+    assert (rep.read, rep.inserted, rep.rejected) == (3, 1, 2)
+    assert rep.files[0].reasons == {"CONTROL_CHARACTER": 2}
+    assert q(settings, 'SELECT line, "column", reason FROM rejects ORDER BY line') == [
+        (2, "member_id", "CONTROL_CHARACTER"), (3, "external_userid", "CONTROL_CHARACTER")]
+    assert q(settings, "SELECT order_id FROM orders") == [("A3",)]
+    m = tmp_path / "m.csv"
+    m.write_text("member_id,name,unionid,email\nM1,甲,u\x1f1,\nM2,乙,,x\x1f@y.cn\nM3,丙,u3,\n", encoding="utf-8")
+    rep = load_files(settings, "members", [m], max_rejects=5)
+    assert (rep.inserted, rep.files[0].reasons) == (1, {"CONTROL_CHARACTER": 2})
+    assert q(settings, "SELECT source_member_id FROM members WHERE source_member_id LIKE 'M%'") == [("M3",)]
+    shown = json.loads(cli("rejects", "--format", "json").stdout)  # the CLI lists them with the column named
+    assert sorted(r["column"] for r in shown if r["reason"] == "CONTROL_CHARACTER") == [
+        "email", "external_userid", "member_id", "unionid"]

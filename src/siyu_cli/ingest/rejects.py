@@ -14,7 +14,7 @@ from siyu_cli import clock
 from siyu_cli.i18n import N_, _
 from siyu_cli.ingest.presets import FIELD_TYPES
 from siyu_cli.ingest.readers import LineScan, Source, physical_lines
-from siyu_cli.ingest.staging import MANGLE_FIELDS, STAGED, lit, raw_rows, reader_lines
+from siyu_cli.ingest.staging import KEY_FIELDS, MANGLE_FIELDS, STAGED, lit, raw_rows, reader_lines
 from siyu_cli.ingest.values import CLEANERS
 
 REJECT_COLUMNS = ["batch_id", "file", "line", "column", "reason", "message", "raw"]
@@ -32,6 +32,8 @@ READABLE = (
     ("EXCEL_MANGLED", r"(?P<field>\S+) (?P<value>.*) is in scientific notation \(Excel lost its digits; re-export the "
                       r"column as text\)",
      N_("{field} {value} is in scientific notation (Excel lost its digits; re-export the column as text)")),
+    ("CONTROL_CHARACTER", r"(?P<field>\S+) contains a control character \(U\+001F\)",
+     N_("{field} contains a control character (U+001F)")),
     ("TOO_MANY_COLUMNS", r"Expected Number of Columns: (?P<expected>\d+) Found: (?P<found>\d+)",
      N_("too many columns: expected {expected}, found {found}")),
     ("MISSING_COLUMNS", r"Expected Number of Columns: (?P<expected>\d+) Found: (?P<found>\d+)",
@@ -162,6 +164,12 @@ def _checks(kind: str, mapping: dict[str, str], fields: list[str]) -> list[str]:
                 f"SELECT __row, {lit(mapping[fld])}, 'EXCEL_MANGLED', '{fld} ' || __xm_{fld} || ' is in scientific "
                 f"notation (Excel lost its digits; re-export the column as text)', __xm_{fld} FROM siyu_stg "
                 f"WHERE NOT __summary AND __xm_{fld} IS NOT NULL"
+            )
+    for fld in KEY_FIELDS:
+        if fld in mapping and fld in fields:  # U+001F joins a buyer's ids into one key: inside an id it is ambiguous
+            checks.append(
+                f"SELECT __row, {lit(mapping[fld])}, 'CONTROL_CHARACTER', '{fld} contains a control character "
+                f"(U+001F)', NULL FROM siyu_stg WHERE NOT __summary AND contains({fld}, chr(31))"
             )
     if kind == "groups" and "member_ref" in mapping:
         checks.append(

@@ -28,6 +28,9 @@ SUMMARY_WORDS = ("合计", "总计", "小计", "汇总", "total", "totals", "gra
 SUMMARY_KEYS = {"orders": "order_id", "groups": "group_id", "members": "member_id"}
 #: identity fields whose value in scientific notation (Excel's 1.38001E+10) is rejected as EXCEL_MANGLED
 MANGLE_FIELDS = ("order_id", "group_id", "member_id", "member_ref", "external_userid", "unionid", "phone")
+#: ids the merge joins by U+001F into one buyer key (merge_members.BUYER_KEY): a value holding U+001F is rejected as
+#: CONTROL_CHARACTER (two buyers' ids could otherwise make the same key)
+KEY_FIELDS = ("member_id", "member_ref", "external_userid", "unionid", "email")
 #: SQL type of a field the file lacks (added as NULL by the ``siyu_good`` view)
 NO_TAGS = "NULL::STRUCT(g VARCHAR, t VARCHAR)[]"  # the tags of a file without tag columns
 #: the staged rows' table (the view ``siyu_stg`` adds their position, ``__row``)
