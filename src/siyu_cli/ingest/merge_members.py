@@ -54,9 +54,9 @@ def _insert_new_buyers(con, fr, lo: str, hi: str) -> None:
         FROM (
             -- a new member's ids come from its greatest buyer key: one max() per member instead of five
             -- arg_max() (2.5M new members: 4 s → 1.5 s); the key is the ids joined by U+001F, split back here
-            -- (a key with U+001F inside an id does not split into 5 parts: its ids stay NULL on the member
-            -- row and are still recorded as identities). siyu_res has one row per key of siyu_keys, with the
-            -- key itself: no join back to siyu_keys (at 10M orders, a 2.5M-row join on the long key string)
+            -- (an id holding U+001F never gets here: the rejects stage refuses it as CONTROL_CHARACTER).
+            -- siyu_res has one row per key of siyu_keys, with the key itself: no join back to siyu_keys (at 10M
+            -- orders, a 2.5M-row join on the long key string)
             SELECT r.member_id, string_split(max(r.__bk), chr(31)) AS p
             FROM siyu_res r
             WHERE NOT r.matched AND r.member_id IS NOT NULL

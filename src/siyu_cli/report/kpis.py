@@ -515,11 +515,11 @@ def cohorts(con, cfrom: date, dto: date, dfrom: date | None = None) -> list[dict
     starts on or before the first cohort month (the default: cohorts are the period's last months) and is short
     enough to have them (:data:`MONTH_MASK_BITS`), else from all orders."""
     cells: dict[str, tuple[int, int, dict[int, int]]] = {}
-    from_period = (dfrom is not None and dfrom <= cfrom.replace(day=1)
-                   and period_months(dfrom, dto) <= MONTH_MASK_BITS)
+    months = period_months(dfrom, dto) if dfrom is not None else None
+    from_period = months is not None and dfrom <= cfrom.replace(day=1) and months <= MONTH_MASK_BITS
     params = {"f": cfrom, "t": dto}
     if from_period:
-        params.update(m0=dfrom.replace(day=1), nm=period_months(dfrom, dto))
+        params.update(m0=dfrom.replace(day=1), nm=months)
     for month, size, span, k, n in sql.run_duckdb(con, "report/cohorts", params, from_period=from_period).fetchall():
         counts = cells.setdefault(month, (size, span, {}))[2]
         if k is not None:

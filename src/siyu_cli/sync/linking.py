@@ -54,7 +54,9 @@ def _unit_customers(con, unit: str, buckets: int) -> str:
     """
     if unit == "all":
         return "TRUE"
-    if not _has_shared(con):  # once per connection (a temp table outlives the unit's transaction)
+    from siyu_cli.store import table_exists
+
+    if not table_exists(con, "siyu_link_shared"):  # once per connection (a temp table outlives the unit's transaction)
         _shared(con)
     shared = "c.external_userid IN (SELECT external_userid FROM siyu_link_shared)"
     if unit == "shared":
@@ -62,11 +64,6 @@ def _unit_customers(con, unit: str, buckets: int) -> str:
     from siyu_cli.sync.units import in_bucket
 
     return f"NOT {shared} AND {in_bucket('c.external_userid', unit, buckets)}"
-
-
-def _has_shared(con) -> bool:
-    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = 'siyu_link_shared'"
-                            ).fetchone()[0])
 
 
 def _shared(con) -> None:
@@ -105,8 +102,10 @@ def _to_resolve(con, unit: str, where: str) -> int:
     recording them would add nothing), no relation names another member, and it is not shared (:func:`_shared`:
     customers linked to each other or naming one member are resolved together, every sync).
     """
+    from siyu_cli.store import table_exists
+
     shared = {"shared": "TRUE", "all": "c.external_userid IN (SELECT external_userid FROM siyu_link_shared)"}.get(unit, "FALSE")
-    if unit == "all" and not _has_shared(con):
+    if unit == "all" and not table_exists(con, "siyu_link_shared"):
         if con.execute("SELECT count(link_keys) FROM wecom_customers").fetchone()[0]:
             _shared(con)
         else:  # nobody was linked before: everyone is resolved
