@@ -100,7 +100,7 @@ def populate(settings, orders: int, members: int, layout: str = "random") -> Non
             CREATE TABLE IF NOT EXISTS segment_snapshots(snapshot_id INTEGER PRIMARY KEY, created_at TIMESTAMPTZ,
                 as_of DATE, scheme VARCHAR, params JSON, members BIGINT, label VARCHAR)""")
         con.execute("""
-            CREATE TABLE IF NOT EXISTS segment_members(snapshot_id INTEGER, member_id VARCHAR, recency_days INTEGER,
+            CREATE TABLE IF NOT EXISTS segment_member_rows(snapshot_id INTEGER, member_id VARCHAR, recency_days INTEGER,
                 frequency INTEGER, monetary DECIMAL(18,2), r_score INTEGER, f_score INTEGER, m_score INTEGER,
                 segment_id VARCHAR, segment_name VARCHAR)""")
         con.execute("""
@@ -114,7 +114,7 @@ def populate(settings, orders: int, members: int, layout: str = "random") -> Non
             con.execute(f"INSERT INTO segment_snapshots (snapshot_id, created_at, as_of, scheme, params, members, label) VALUES ({snap}, TIMESTAMPTZ '{created} 02:00:00+08', "
                         f"DATE '{created}', 'rfm8', '{{}}', {members}, 'bench')")
             con.execute(f"""
-                INSERT INTO segment_members (snapshot_id, member_id, segment_id, segment_name)
+                INSERT INTO segment_member_rows (snapshot_id, member_id, segment_id, segment_name)
                 SELECT {snap}, member_id, chr(65 + CAST(hash(member_id || '{snap}') % 8 AS INTEGER)), 'seg'
                 FROM members""")
         for c in range(10):

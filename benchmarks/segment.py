@@ -20,10 +20,11 @@ a fresh workspace store. Each measurement runs in its own subprocess so peak RSS
 * siyu CLI   — ``siyu segment --scheme rfm11`` as a user runs it (a fresh process: start-up, store open,
                measures, snapshot write), wall time; compared with ``bare`` in a fresh process too
                (``python -c`` that imports duckdb, opens the store and runs the query): target ≤ 1.5× at 1M.
-* snapshot size — bytes per member per snapshot (store file growth over one more nightly run, after a
-               checkpoint) and the measurement for a changed-only layout: the share of members whose stored
-               row differs from the previous day's snapshot in anything but the recency that ageing by one
-               day explains (what a layout storing only changed members would still store).
+* snapshot size — bytes per member one more nightly run adds in the stored layout (chained snapshots: only
+               members whose row changed since the previous day, plus tombstones; migration 101) and in the old
+               full layout (every member's row), each copied into a fresh file; and the time to read the
+               newest snapshot (count by segment, one segment's ids) through the ``segment_members`` view
+               against the same queries on the full rows in a table of their own (the old table scan).
 * rfm package — ``RFM(df, customer, date, amount)`` of the pandas-based ``rfm`` package, the other baseline
                the issue names: measures, 1–5 scores and named segments, like siyu rfm11. Version 1.0.9 fails on
                pandas 3.1.1 (its ``drop(columns=…, axis=1)`` raises) and works on 1.5.3, so it runs in its own
@@ -133,7 +134,9 @@ def worker(kind: str, workspace: Path, limit: int | None) -> dict:
                 key = ("buyer measures" if "TEMP TABLE seg_buyers" in q
                        else "quintile cuts" if ("quantile_disc" in q or "sum(CAST((monetary)" in q
                                            or "sum(CAST((-recency_days)" in q or " AS d, v, count(*)" in q)
-                       else "score + store snapshot rows" if q.startswith("INSERT INTO segment_members")
+                       else "score + store snapshot rows" if (q.startswith("INSERT INTO segment_member_rows")
+                                                              or "TEMP TABLE seg_new" in q)
+                       else "compare with previous snapshot" if "TEMP TABLE seg_changed" in q
                        else "excluded-orders count" if "'before_window'" in q or "'after_as_of'" in q
                        else "pareto" if ("ROWS UNBOUNDED PRECEDING" in q or q.startswith("SELECT count(*), sum(revenue)")
                                     or "CAST(revenue * 100 AS BIGINT)" in q)
@@ -272,13 +275,16 @@ def cli_vs_bare(ws: Path, repeat: int) -> dict:
             "ratio_cli_vs_bare_process": round(min(cli) / min(bare), 2)}
 
 
-def snapshot_bytes(ws: Path) -> dict:
-    """Bytes per member of one stored snapshot, and of a changed-only layout of the same night.
+def snapshot_bytes(ws: Path, repeat: int = 3) -> dict:
+    """Bytes per member one nightly run adds to the store, in the stored (chained) layout and in the old
+    full layout, and the time to read the newest snapshot in each.
 
-    Each layout's rows are copied into a fresh DuckDB file (same types, same compression) whose size,
-    less an empty file's, is the cost: the store file itself reuses freed blocks, so its growth is noisy.
-    "Changed" = a member absent from the previous day's snapshot or whose row differs in anything but
-    recency_days growing by one day (which as_of alone reconstructs).
+    Two runs a day apart: the second continues the first's chain (siyu_cli.segment.chains), so its rows in
+    segment_member_rows are the members that changed plus tombstones. Each layout's rows are copied into a
+    fresh DuckDB file (same types, same compression) whose size, less an empty file's, is the cost: the store
+    file itself reuses freed blocks, so its growth is noisy. "full" = what the old layout stored: every member's
+    row of the snapshot (segment_members, the view, rebuilds it). Reads: the same two queries on the newest
+    snapshot through the view (stored layout) and on the full rows in their own file (the old table scan).
     """
     import datetime as _dt
 
@@ -290,35 +296,55 @@ def snapshot_bytes(ws: Path) -> dict:
 
     settings = load_settings(ws)
     day0 = _dt.date.fromisoformat(AS_OF)
-    prev = run_segment(settings, scheme="rfm11", as_of=str(day0 - _dt.timedelta(days=1))).snapshot_id
+    run_segment(settings, scheme="rfm11", as_of=str(day0 - _dt.timedelta(days=1)))
     run = run_segment(settings, scheme="rfm11", as_of=AS_OF)
-    changed_sql = f"""
-        SELECT c.* FROM segment_members c LEFT JOIN segment_members p ON p.snapshot_id = {prev} AND p.member_id = c.member_id
-        WHERE c.snapshot_id = {run.snapshot_id} AND (p.member_id IS NULL
-              OR row(c.frequency, c.monetary, c.r_score, c.f_score, c.m_score, c.segment_id, c.segment_name,
-                     c.revenue, c.first_purchase, c.last_purchase)
-                 IS DISTINCT FROM row(p.frequency, p.monetary, p.r_score, p.f_score, p.m_score, p.segment_id,
-                                      p.segment_name, p.revenue, p.first_purchase, p.last_purchase)
-              OR c.recency_days IS DISTINCT FROM p.recency_days + 1)"""
+    sid = run.snapshot_id
     sizes = {}
     with duckdb.connect(str(ws / "siyu.duckdb"), read_only=True) as con:
-        for name, sql in (("empty", "SELECT * FROM segment_members WHERE false"),
-                          ("full", f"SELECT * FROM segment_members WHERE snapshot_id = {run.snapshot_id}"),
-                          ("changed", changed_sql)):
+        chain = con.execute("SELECT chain_id FROM segment_snapshots WHERE snapshot_id = ?", [sid]).fetchone()[0]
+        cols = "snapshot_id, member_id, recency_days, frequency, monetary, r_score, f_score, m_score, " \
+               "segment_id, segment_name, revenue, first_purchase, last_purchase"
+        for name, sql in (("empty", "SELECT * FROM segment_member_rows WHERE false"),
+                          ("full", f"SELECT {cols} FROM segment_members WHERE snapshot_id = {sid}"),
+                          ("stored", f"SELECT * FROM segment_member_rows WHERE snapshot_id = {sid}")):
             path = ws / f"layout_{name}.duckdb"
+            path.unlink(missing_ok=True)
             con.execute(f"ATTACH '{path}' AS lay (READ_WRITE)")
             con.execute(f"CREATE TABLE lay.t AS {sql}")
             rows = con.execute("SELECT count(*) FROM lay.t").fetchone()[0]
             con.execute("DETACH lay")
             sizes[name] = (path.stat().st_size, rows)
-            path.unlink()
+            if name != "full":
+                path.unlink()
+        seg = con.execute(f"SELECT segment_id FROM segment_members WHERE snapshot_id = {sid} "
+                          "GROUP BY 1 ORDER BY count(*) DESC LIMIT 1").fetchone()[0]
+        queries = {"count_by_segment": "SELECT segment_id, count(*) FROM {t} WHERE snapshot_id = {s} GROUP BY 1",
+                   "one_segment_ids": "SELECT member_id FROM {t} WHERE snapshot_id = {s} AND segment_id = '" + seg + "'"}
+
+        def best(sql: str) -> float:
+            times = []
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                con.execute(sql).fetchall()
+                times.append(time.perf_counter() - t0)
+            return min(times)
+
+        reads = {}
+        for name, q in queries.items():
+            reads[f"read_{name}_chained_s"] = round(best(q.format(t="segment_members", s=sid)), 4)
+        con.execute(f"ATTACH '{ws / 'layout_full.duckdb'}' AS old (READ_ONLY)")
+        for name, q in queries.items():
+            reads[f"read_{name}_full_table_s"] = round(best(q.format(t="old.t", s=sid)), 4)
+        con.execute("DETACH old")
+        (ws / "layout_full.duckdb").unlink()
     full = sizes["full"][0] - sizes["empty"][0]
-    changed = sizes["changed"][0] - sizes["empty"][0]
+    stored = sizes["stored"][0] - sizes["empty"][0]
     members = max(run.members, 1)
-    return {"snapshot_members": run.members, "bytes_per_member_per_snapshot": round(full / members, 1),
-            "changed_only_rows_share": round(sizes["changed"][1] / members, 4),
-            "changed_only_bytes_per_member": round(changed / members, 1),
-            "changed_only_vs_full": round(changed / full, 3) if full else None}
+    return {"snapshot_members": run.members, "snapshot_chained": chain is not None,
+            "full_layout_bytes_per_member": round(full / members, 2),
+            "stored_rows_share": round(sizes["stored"][1] / members, 4),
+            "stored_bytes_per_member": round(stored / members, 2),
+            "stored_vs_full": round(stored / full, 3) if full else None, **reads}
 
 
 def make_workspace(base: Path, name: str, orders: int, members: int) -> Path:

@@ -203,9 +203,9 @@ def tag_store(tmp: Path, m: int, changed: float):
         con.execute("INSERT INTO segment_snapshots (snapshot_id, created_at, as_of, scheme) VALUES "
                     "(1, now(), current_date - 1, 'rfm8'), (2, now(), current_date, 'rfm8')")
         arr = "['" + "','".join(SEGS) + "']"
-        con.execute(f"""INSERT INTO segment_members (snapshot_id, member_id, segment_id, segment_name)
+        con.execute(f"""INSERT INTO segment_member_rows (snapshot_id, member_id, segment_id, segment_name)
                         SELECT 1, 'm' || i, {arr}[i % 4 + 1], {arr}[i % 4 + 1] FROM range({m}) t(i)""")
-        con.execute(f"""INSERT INTO segment_members (snapshot_id, member_id, segment_id, segment_name)
+        con.execute(f"""INSERT INTO segment_member_rows (snapshot_id, member_id, segment_id, segment_name)
                         SELECT 2, 'm' || i, {arr}[(i + (i % {step} = 0)::INT) % 4 + 1],
                                {arr}[(i + (i % {step} = 0)::INT) % 4 + 1] FROM range({m}) t(i)""")
         con.execute("""INSERT INTO wecom_tag_state SELECT c.external_userid, c.staff_userid, 'RFM分层',

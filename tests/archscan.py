@@ -101,7 +101,8 @@ _WRITE = re.compile(
 )
 _GONE = re.compile(r"\b(?:ALTER\s+TABLE\s+([A-Za-z_]\w*)\s+RENAME\s+TO|DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?([A-Za-z_]\w*))",
                    re.I)
-_CREATE = re.compile(r"\bCREATE\s+(?:OR\s+REPLACE\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?([A-Za-z_]\w*)", re.I)
+_CREATE = re.compile(r"\bCREATE\s+(?:OR\s+REPLACE\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?([A-Za-z_]\w*)|"
+                     r"\bRENAME\s+TO\s+([A-Za-z_]\w*)", re.I)
 _SQL = re.compile(r"\b(?:SELECT\b[\s\S]*\bFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|"
                   r"CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMP\s+)?(?:TABLE|VIEW|INDEX)|DROP\s+TABLE|COPY\s+\w+\s+(?:TO|FROM))\b")
 
@@ -238,17 +239,19 @@ def migration_tables() -> dict[str, str]:
         if path.suffix not in (".sql", ".py"):
             continue
         text = path.read_text(encoding="utf-8")
-        for m in _CREATE.finditer(text):
-            out.setdefault(m.group(1).lower(), path.name)
+        for m in _CREATE.finditer(text):  # a table, or a rename's new name
+            out.setdefault((m.group(1) or m.group(2)).lower(), path.name)
         gone |= {(m.group(1) or m.group(2)).lower() for m in _GONE.finditer(text)}
     # a table a later migration renamed away or dropped (members__new -> members) is not a table
     return {t: f for t, f in out.items() if t not in gone or _recreated(t)}
 
 
 def _recreated(table: str) -> bool:
-    """A table that is dropped and created again, or is the target of a rename, still exists."""
+    """A table that is dropped and created again, replaced by a view of its name (segment_members, migration
+    101), or is the target of a rename, still exists."""
     for path in sorted(MIGRATIONS.iterdir()):
-        if path.suffix in (".sql", ".py") and re.search(rf"RENAME\s+TO\s+{table}\b", path.read_text(encoding="utf-8"), re.I):
+        if path.suffix in (".sql", ".py") and re.search(rf"RENAME\s+TO\s+{table}\b|CREATE\s+VIEW\s+{table}\b",
+                                                         path.read_text(encoding="utf-8"), re.I):
             return True
     return False
 
@@ -300,6 +303,24 @@ def owners() -> dict[str, str]:
             if len(pkgs) > 1:  # forget erases from every table: the other cross-cutting writer owns it
                 pkgs -= {"forget"}
         out[table] = ", ".join(sorted(pkgs))
+    for view, sources in migration_views().items():  # nobody writes a view: it is its tables' owner's
+        pkgs = {out[t] for t in sources if t in out}
+        if view in out and len(pkgs) == 1:  # (a view that never was a table, e.g. wecom_relation_tags, is not one)
+            out[view] = pkgs.pop()
+    return out
+
+
+_VIEW = re.compile(r"\bCREATE\s+(?:OR\s+REPLACE\s+)?VIEW\s+([A-Za-z_]\w*)\s+AS\b(.*?);", re.I | re.S)
+
+
+def migration_views() -> dict[str, set[str]]:
+    """View a migration creates -> the migration tables its definition reads."""
+    tables = migration_tables()
+    out: dict[str, set[str]] = {}
+    for path in sorted(MIGRATIONS.iterdir()):
+        if path.suffix in (".sql", ".py"):
+            for m in _VIEW.finditer(path.read_text(encoding="utf-8")):
+                out[m.group(1).lower()] = {r.lower() for r in _READ.findall(m.group(2)) if r.lower() in tables}
     return out
 
 

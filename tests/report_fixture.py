@@ -33,7 +33,7 @@ PERIOD = ("2026-01-01", "2026-03-31")
 CONTRACT_DDL = """
 CREATE TABLE IF NOT EXISTS segment_snapshots(snapshot_id INTEGER PRIMARY KEY, created_at TIMESTAMPTZ, as_of DATE,
     scheme VARCHAR, params JSON, members BIGINT, label VARCHAR);
-CREATE TABLE IF NOT EXISTS segment_members(snapshot_id INTEGER, member_id VARCHAR, recency_days INTEGER,
+CREATE TABLE IF NOT EXISTS segment_member_rows(snapshot_id INTEGER, member_id VARCHAR, recency_days INTEGER,
     frequency INTEGER, monetary DECIMAL(18,2), r_score INTEGER, f_score INTEGER, m_score INTEGER,
     segment_id VARCHAR, segment_name VARCHAR);
 CREATE TABLE IF NOT EXISTS push_campaigns(campaign_id VARCHAR PRIMARY KEY, name VARCHAR, channel VARCHAR,
@@ -143,7 +143,7 @@ def populate(settings, *, segments: bool = True, push: bool = True, traffic: boo
                      ("m4", "H", "一般挽留客户"), ("m5", "no_purchase", "未购会员")]
             for snap, rows in ((1, snap1), (2, snap2)):
                 for mid, seg, name in rows:
-                    con.execute("INSERT INTO segment_members (snapshot_id, member_id, segment_id, segment_name) "
+                    con.execute("INSERT INTO segment_member_rows (snapshot_id, member_id, segment_id, segment_name) "
                                 "VALUES (?, ?, ?, ?)", [snap, mid, seg, name])
         if push:
             con.execute(

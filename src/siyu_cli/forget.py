@@ -205,8 +205,8 @@ def _erase(con, values: dict, report: ForgetReport, now: datetime) -> None:
         run("identity_conflicts", f"DELETE FROM identity_conflicts WHERE id_value IN {every}")
         con.execute("""UPDATE identity_conflicts SET member_ids = list_filter(member_ids, lambda x: NOT list_contains(?, x))
                        WHERE list_has_any(member_ids, ?)""", [gone, gone])
-    if "segment_members" in tables:
-        run("segment_members", f"DELETE FROM segment_members WHERE member_id IN {m}")
+    if "segment_member_rows" in tables:  # every row of the member: no snapshot of a chain rebuilds them (migration 101)
+        run("segment_members", f"DELETE FROM segment_member_rows WHERE member_id IN {m}")
     # what `siyu sync wecom` / `siyu tags sync` keep about a customer (migrations 310/311)
     for table, where in (("wecom_customers", f"member_id IN {m} OR external_userid IN {ext}"),
                          ("contact_events", f"member_id IN {m} OR external_userid IN {ext}"),

@@ -37,7 +37,7 @@ REPOINT: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     ("push_recipients", ("campaign_id", "recipient_id"), False),
     ("member_tags", ("tag_group", "tag"), True),
     ("optouts", ("channel",), True),
-    ("segment_members", ("snapshot_id",), True),
+    ("segment_member_rows", ("snapshot_id", "gone"), True),  # spelled out first: store/segment_rows.py
     ("clv_members", ("fit_id",), True),
 )
 #: member columns the survivor takes from the merged member when its own is empty
@@ -155,6 +155,10 @@ def apply_merges(con, pairs: list[MergePair], *, reason: str, batch_id: str | No
                     FROM siyu_mg_fill f WHERE members.member_id = f.survivor""")
     con.execute("DELETE FROM members WHERE member_id IN (SELECT loser FROM siyu_mg)")
     present = _tables(con)
+    if "segment_member_rows" in present:  # each snapshot's row of both, stored in full, then moved or dropped
+        from siyu_cli.store.segment_rows import spell_out
+
+        spell_out(con, [r[0] for r in con.execute("SELECT loser FROM siyu_mg UNION SELECT survivor FROM siyu_mg").fetchall()])
     for table, keys, unique in REPOINT:
         if table not in present:
             continue
@@ -349,6 +353,10 @@ def _restore(con, merge_id, survivor, loser, before, present) -> dict[str, int]:
         """, [merge_id]).fetchone()[0]
         if n:
             counts[table] = int(n)
+    if "segment_member_rows" in present:  # snapshots made since the merge did not have the loser
+        from siyu_cli.store.segment_rows import close_after
+
+        close_after(con, loser)
     return counts
 
 

@@ -60,7 +60,7 @@ def two_people(settings, tmp_path) -> None:
                     "('M1', 'all', now()), (?, 'all', now())", [w, w])
         con.execute("INSERT INTO segment_snapshots (snapshot_id, as_of, scheme, members) VALUES (1, '2026-01-31', 'rfm8', 2), "
                     "(2, '2026-02-28', 'rfm8', 1)")
-        con.execute("INSERT INTO segment_members (snapshot_id, member_id, segment_id) VALUES (1, 'M1', 'A'), (1, ?, 'B'), "
+        con.execute("INSERT INTO segment_member_rows (snapshot_id, member_id, segment_id) VALUES (1, 'M1', 'A'), (1, ?, 'B'), "
                     "(2, ?, 'C')", [w, w])
         con.execute("INSERT INTO clv_fits (fit_id, created_at, as_of, params, buyers, repeat_buyers) "
                     "VALUES (1, now(), '2026-01-31', '{}', 1, 0)")
@@ -81,7 +81,7 @@ def test_a_later_row_linking_two_members_merges_them_and_every_table_follows(set
     assert q(settings, "SELECT member_id FROM members ORDER BY 1") == [("M1",), ("wx:woABC",)]
     loser_rows = {t: q(settings, f"SELECT count(*) FROM {t} WHERE member_id = 'wx:woABC'")[0][0]
                   for t in member_id_columns(settings)}
-    assert all(loser_rows[t] for t in ("orders", "member_tags", "optouts", "segment_members", "clv_members",
+    assert all(loser_rows[t] for t in ("orders", "member_tags", "optouts", "segment_member_rows", "clv_members",
                                        "push_recipients", "group_members", "contact_events", "wecom_customers",
                                        "wecom_tag_ledger", "wecom_contacts", "member_identities"))
     # the later row: the WeCom contact's external_userid with the back-office member's phone

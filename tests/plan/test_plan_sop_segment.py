@@ -276,7 +276,7 @@ def test_custom_scheme_matches_stored_ids_or_names(settings, tmp_path):
         con.execute("INSERT INTO segment_snapshots (snapshot_id, as_of, scheme) VALUES "
                     "(1, DATE '2026-09-01', 'custom:vip'), (2, DATE '2026-09-30', 'custom:vip'), "
                     "(3, DATE '2026-09-15', 'rfm8')")
-        con.execute("INSERT INTO segment_members (snapshot_id, member_id, segment_id, segment_name) VALUES "
+        con.execute("INSERT INTO segment_member_rows (snapshot_id, member_id, segment_id, segment_name) VALUES "
                     "(1, 'k1', 'vip', '贵宾'), (1, 'k2', 'vip', '贵宾'), "
                     "(2, 'k1', 'sleepy', '沉睡'), (2, 'k2', 'vip', '贵宾'), (2, 'k3', 'sleepy', '沉睡'), "
                     "(3, 'k2', 'E', '重要保持客户')")

@@ -98,7 +98,7 @@ def test_forget_leaves_no_trace_and_a_reload_counts_their_rows_as_erased(demo, c
         shutil.copy(f, done / f.name)
     before = traces(settings, person)
     assert {t.split(":")[0] for t in before} >= {"members", "member_identities", "orders", "rejects", "optouts",
-                                                 "segment_members", "push_campaigns"}
+                                                 "segment_member_rows", "push_campaigns"}
     with open_store(settings, read_only=True) as con:
         counts = dict(con.execute("SELECT 'orders', count(*) FROM orders UNION ALL "
                                   "SELECT 'revenue', sum(net_amount)::VARCHAR FROM orders").fetchall())

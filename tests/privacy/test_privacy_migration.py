@@ -21,7 +21,7 @@ from siyu_cli.store import open_store
 OLD_PREFIX = {"phone": "p:", "email": "e:", "unionid": "u:"}
 ID_COLUMNS = (("members", "member_id"), ("member_identities", "member_id"), ("orders", "member_id"),
               ("group_members", "member_id"), ("wecom_contacts", "member_id"), ("member_tags", "member_id"),
-              ("optouts", "member_id"), ("segment_members", "member_id"), ("push_recipients", "member_id"),
+              ("optouts", "member_id"), ("segment_member_rows", "member_id"), ("push_recipients", "member_id"),
               ("push_recipients", "recipient_id"))
 
 

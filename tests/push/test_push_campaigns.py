@@ -125,9 +125,9 @@ def test_audiences_tag_sql_group_staff(ws):
 def test_segment_audience_uses_latest_snapshot(ws, cli):
     with open_store(ws) as con:
         con.execute("CREATE TABLE IF NOT EXISTS segment_snapshots (snapshot_id INTEGER PRIMARY KEY, created_at TIMESTAMPTZ, as_of DATE, scheme VARCHAR, params JSON, members BIGINT, label VARCHAR)")
-        con.execute("CREATE TABLE IF NOT EXISTS segment_members (snapshot_id INTEGER, member_id VARCHAR, recency_days INTEGER, frequency INTEGER, monetary DECIMAL(18,2), r_score INTEGER, f_score INTEGER, m_score INTEGER, segment_id VARCHAR, segment_name VARCHAR)")
+        con.execute("CREATE TABLE IF NOT EXISTS segment_member_rows (snapshot_id INTEGER, member_id VARCHAR, recency_days INTEGER, frequency INTEGER, monetary DECIMAL(18,2), r_score INTEGER, f_score INTEGER, m_score INTEGER, segment_id VARCHAR, segment_name VARCHAR)")
         con.execute("INSERT INTO segment_snapshots (snapshot_id, scheme, members) VALUES (1, 'rfm8', 2), (2, 'rfm8', 3)")
-        con.execute("INSERT INTO segment_members (snapshot_id, member_id, segment_id, segment_name) VALUES "
+        con.execute("INSERT INTO segment_member_rows (snapshot_id, member_id, segment_id, segment_name) VALUES "
                     "(1, 'm01', 'A', '重要价值客户'), (1, 'm02', 'A', '重要价值客户'), "
                     "(2, 'm03', 'A', '重要价值客户'), (2, 'm04', 'A', '重要价值客户'), (2, 'm05', 'B', '重要发展客户')")
     p = _json(cli("push", "create", "--audience", "segment:重要价值客户", "--text", "x", "--dry-run", "--format", "json"))

@@ -48,7 +48,7 @@ def test_hostile_names_never_run_script_in_tooltips_or_page(settings, tmp_path):
             con.execute(f"UPDATE {table} SET store = ? WHERE store = '静安店'", [PAYLOAD + "静安店"])
         con.execute("UPDATE staff SET name = ? WHERE userid = 'g1'", [SCRIPT + "导购一"])
         con.execute("UPDATE push_campaigns SET name = ?", [PAYLOAD + "活动"])
-        con.execute("UPDATE segment_members SET segment_name = ?", [PAYLOAD + "分层"])
+        con.execute("UPDATE segment_member_rows SET segment_name = ?", [PAYLOAD + "分层"])
     report = build_report(settings, date_from=date(2026, 1, 1), date_to=date(2026, 3, 31), by="store")
     page = write_html(report, tmp_path / "report.html")
     html = page.read_text(encoding="utf-8")

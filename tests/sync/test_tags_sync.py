@@ -39,7 +39,7 @@ def snapshot(settings, assign) -> int:
         for i, mid in enumerate(mids):
             seg = assign(i, mid)
             if seg:
-                con.execute("INSERT INTO segment_members (snapshot_id, member_id, segment_id, segment_name) "
+                con.execute("INSERT INTO segment_member_rows (snapshot_id, member_id, segment_id, segment_name) "
                             "VALUES (?, ?, ?, ?)", [sid, mid, seg, seg])
     return sid
 

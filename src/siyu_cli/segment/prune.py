@@ -1,7 +1,8 @@
 """Snapshot retention: delete old segment snapshots (``siyu segment prune`` and ``[segment] keep_snapshots``).
 
-One snapshot of 2M members is ~36 MB in the store and a nightly run makes one a day,
-so without retention the file only grows. Rules (docs/segment.md, "Retention"):
+A full snapshot of 2M members is ~36 MB in the store (a chained nightly one well under 1 MB:
+siyu_cli.segment.chains) and a nightly run makes one a day, so without retention the file only grows.
+A deleted snapshot's rows that later snapshots of its chain still rebuild from move on first (``fold_forward``). Rules (docs/segment.md, "Retention"):
 
 * never deleted: the newest snapshot of each scheme, and any snapshot a push campaign
   references (``push_campaigns.snapshot_id``: the report's campaign control group reads it);
@@ -223,9 +224,13 @@ def prune_with(
             con.execute("ROLLBACK")
         else:
             ids = ", ".join(str(int(i)) for i in result.deleted)
+            from siyu_cli.segment.chains import fold_forward
+
             result.member_rows = int(
-                con.execute(f"DELETE FROM segment_members WHERE snapshot_id IN ({ids})").fetchone()[0]
+                con.execute(f"SELECT count(*) FROM segment_members WHERE snapshot_id IN ({ids})").fetchone()[0]
             )
+            fold_forward(con, result.deleted)  # what later snapshots of a chain still rebuild from moves on
+            con.execute(f"DELETE FROM segment_member_rows WHERE snapshot_id IN ({ids})")
             con.execute(f"DELETE FROM segment_snapshots WHERE snapshot_id IN ({ids})")
             con.execute("COMMIT")
     except BaseException:

@@ -149,7 +149,7 @@ def run_segment(
         stats = M.build_buyers(con, params, "seg_buyers", runner)
         stored_scheme = scheme_name if custom is None else f"custom:{custom['name']}"
         snapshot_id, info, all_params = _store_snapshot(
-            con, stats, params, scheme_name, stored_scheme, splits, custom, label
+            con, stats, params, scheme_name, stored_scheme, splits, custom, label, continue_chain=save
         )
         if runner is not None:
             runner.unshadow_members(con)
@@ -181,25 +181,30 @@ def run_segment(
 
 def _shadow_snapshot_tables(con) -> None:
     """A preview writes into empty TEMP tables that shadow the stored snapshots on this connection only."""
-    for table in ("segment_snapshots", "segment_members"):
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {table} LIMIT 0")
+    from siyu_cli.segment.chains import shadow_tables
+
+    shadow_tables(con)
 
 
-def _store_snapshot(con, stats, params, scheme_name: str, stored_scheme: str, splits, custom, label):
+def _store_snapshot(con, stats, params, scheme_name: str, stored_scheme: str, splits, custom, label, *,
+                    continue_chain: bool = True):
     """Score ``seg_buyers`` with the scheme and insert the snapshot and its members in one transaction,
-    so a failed scheme leaves no half-written snapshot. Returns (snapshot_id, scheme info, stored params)."""
+    so a failed scheme leaves no half-written snapshot. Returns (snapshot_id, scheme info, stored params).
+
+    The rows continue the chain of the previous snapshot with the same settings when there is one
+    (only changed members are stored: :mod:`siyu_cli.segment.chains`); a preview stores them all."""
+    from siyu_cli.segment import chains
+
     con.execute("BEGIN TRANSACTION")
     try:
         snapshot_id = con.execute("SELECT coalesce(max(snapshot_id), 0) + 1 FROM segment_snapshots").fetchone()[0]
+        key = chains.chain_key(params, stored_scheme, splits, custom)
+        prev = chains.chain_to_continue(con, stored_scheme, key, params.as_of) if continue_chain else None
+        chain_id = None
 
-        def emit(select_sql: str, params: dict | None = None) -> None:
-            stats.members = con.execute(
-                f"""INSERT INTO segment_members
-                    SELECT {int(snapshot_id)}, member_id, recency_days, frequency, monetary, r_score, f_score,
-                           m_score, segment_id, segment_name, revenue, first_purchase, last_purchase
-                    FROM ({select_sql})""",
-                params or {},
-            ).fetchone()[0]
+        def emit(select_sql: str, bind: dict | None = None) -> None:
+            nonlocal chain_id
+            stats.members, chain_id = chains.store_rows(con, snapshot_id, select_sql, bind or {}, prev, params.as_of)
 
         if scheme_name == "rfm8":
             info = S.rfm8_assign(con, "seg_buyers", emit, splits)
@@ -215,8 +220,10 @@ def _store_snapshot(con, stats, params, scheme_name: str, stored_scheme: str, sp
             "excluded_orders": stats.excluded,
         }
         con.execute(
-            "INSERT INTO segment_snapshots VALUES (?, now(), ?, ?, ?, ?, ?)",
-            [snapshot_id, params.as_of, stored_scheme, json.dumps(all_params, ensure_ascii=False), stats.members, label],
+            """INSERT INTO segment_snapshots (snapshot_id, created_at, as_of, scheme, params, members, label, chain_id,
+                                              chain_key) VALUES (?, now(), ?, ?, ?, ?, ?, ?, ?)""",
+            [snapshot_id, params.as_of, stored_scheme, json.dumps(all_params, ensure_ascii=False), stats.members, label,
+             chain_id, key],
         )
         con.execute("COMMIT")
     except Exception:

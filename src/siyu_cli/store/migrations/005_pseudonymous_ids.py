@@ -23,15 +23,17 @@ OLD_ID_SQL = (
 ID_COLUMNS = (
     ("members", "member_id"), ("member_identities", "member_id"), ("orders", "member_id"),
     ("group_members", "member_id"), ("wecom_contacts", "member_id"), ("member_tags", "member_id"),
-    ("optouts", "member_id"), ("segment_members", "member_id"), ("push_recipients", "member_id"),
-    ("push_recipients", "recipient_id"),
+    ("optouts", "member_id"), ("segment_members", "member_id"), ("segment_member_rows", "member_id"),
+    ("push_recipients", "member_id"), ("push_recipients", "recipient_id"),
 )
 # an old id quoted inside a text (SOP keys, audiences, run errors, JSON counts): at the start or after : , " or a space
 _OLD_IN_TEXT = re.compile(r'(?<![^:,\s"])(?:p:1[0-9]{10}|e:[^:,\s"]+@[^:,\s"]+|u:[^:,\s"]+)')
 
 
 def _tables(con) -> set[str]:
-    return {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
+    """Base tables only: from migration 101 on, segment_members is a view over segment_member_rows."""
+    return {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+                                      "AND table_type = 'BASE TABLE'").fetchall()}
 
 
 def upgrade(con, settings) -> None:
