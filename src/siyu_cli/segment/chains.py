@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 
+from siyu_cli.store.segment_rows import COLUMNS, ROW
+
 #: snapshots per chain before a run writes a full one again: what a read rebuilds grows with the chain
 #: (2.45M members, ~4 % changing a night: the newest snapshot reads in ≈ 0.45 s second in a chain, ≈ 0.8 s
 #: seventh, ≈ 2 s thirtieth; a full snapshot ≈ 0.005–0.08 s), so a weekly full one (benchmarks/segment.py)
 CHAIN_MAX = 7
 #: a run where more than this share of members changed stores them all (a new chain is no bigger)
 FULL_SHARE = 0.5
-from siyu_cli.store.segment_rows import COLUMNS, ROW
 _COMPARED = [c for c in COLUMNS if c not in ("member_id", "recency_days")]
 
 
