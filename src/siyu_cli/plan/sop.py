@@ -93,7 +93,7 @@ ANCHOR_KINDS = {"contact_lost": ("contact_removed", "contact_deleted")}
 _MEMBER_COLUMNS = """m.name, m.nickname, m.store, m.guide_userid, m.guide_name, m.level, m.points"""
 
 
-def _candidates_sql(pb: Playbook, step: SopStep, day0: date) -> tuple[str, list[Any]]:
+def _candidates_sql(con: "duckdb.DuckDBPyConnection", pb: Playbook, step: SopStep, day0: date) -> tuple[str, list[Any]]:
     """Everyone whose day 0 is ``day0``, with the member columns and ``anchor_at``, plus its parameters.
 
     ``segment_entered``: per as_of date of the SOP's scheme the latest snapshot of that date
@@ -106,7 +106,7 @@ def _candidates_sql(pb: Playbook, step: SopStep, day0: date) -> tuple[str, list[
     if anchor == "clv_alive_below":
         return _clv_alive_below_sql(pb, day0)
     if anchor == "segment_entered":
-        return _segment_entered_sql(pb, day0)
+        return _segment_entered_sql(con, pb, day0)
     if anchor in CONTACT_EVENT_ANCHORS:
         return _contact_event_sql(pb, day0)
     if anchor == "group_join":
@@ -129,12 +129,13 @@ def _clv_alive_below_sql(pb: Playbook, day0: date) -> tuple[str, list[Any]]:
     return base, [day0, pb.sop.p_alive_below, pb.sop.p_alive_below, pb.timezone]
 
 
-def _segment_entered_sql(pb: Playbook, day0: date) -> tuple[str, list[Any]]:
+def _segment_entered_sql(con: "duckdb.DuckDBPyConnection", pb: Playbook, day0: date) -> tuple[str, list[Any]]:
     """Day 0 = the as_of of the snapshot where a member entered one of the SOP's segments."""
-    from siyu_cli.segment.audience import segment_entries_sql
+    from siyu_cli.segment.audience import entry_snapshots, segment_entries_sql
 
     # custom schemes are not validated against a catalogue: match ids or names as written
-    entries, entry_params = segment_entries_sql(list(pb.sop.segments), match_names=pb.sop.scheme.startswith("custom:"))
+    entries, entry_params = segment_entries_sql(list(pb.sop.segments), match_names=pb.sop.scheme.startswith("custom:"),
+                                                snapshots=entry_snapshots(con, pb.sop.scheme, day0))
     base = f"""
     WITH entered AS ({entries})
     SELECT e.member_id, m.member_id IS NULL AS missing, {_MEMBER_COLUMNS},
@@ -142,7 +143,7 @@ def _segment_entered_sql(pb: Playbook, day0: date) -> tuple[str, list[Any]]:
            e.segment_id, e.segment_name
     FROM entered e LEFT JOIN members m ON m.member_id = e.member_id
     """
-    return base, [pb.sop.scheme, day0, *entry_params, pb.timezone]
+    return base, [*entry_params, pb.timezone]
 
 
 def _contact_event_sql(pb: Playbook, day0: date) -> tuple[str, list[Any]]:
@@ -191,7 +192,7 @@ def _member_join_sql(pb: Playbook, day0: date) -> tuple[str, list[Any]]:
 
 
 def _step_rows(con: "duckdb.DuckDBPyConnection", pb: Playbook, step: SopStep, day: date) -> list[tuple]:
-    base, base_params = _candidates_sql(pb, step, day - timedelta(days=step.day))
+    base, base_params = _candidates_sql(con, pb, step, day - timedelta(days=step.day))
     params: list[Any] = [*base_params, step.channel]
     filters = []
     if pb.sop.stores:  # canonical stores: any name of a store (id, name, alias) matches all of them

@@ -570,13 +570,27 @@ def campaigns(con, dfrom: date, dto: date, window_days: int) -> list[dict[str, A
     period = {"f": dfrom, "t": dto}
     sql.create_duckdb_table(con, "rpt_campaign_groups", "report/campaign_groups", period)
     if "segment_members" in tables:
-        sql.create_duckdb_table(con, "rpt_campaign_segments", "report/campaign_segments", period)
+        _campaign_segments(con, period)
     else:  # no snapshots: no control groups
         con.execute("CREATE OR REPLACE TEMP TABLE rpt_campaign_segments "
                     "(snapshot_id INTEGER, segment_id VARCHAR, member_id VARCHAR)")
     lo, hi = campaign_bounds(con, period)
     rows = sql.run_duckdb(con, "report/campaigns", {**period, "w": window_days, "lo": lo, "hi": hi}).fetchall()
     return [_campaign_result(*row) for row in rows]
+
+
+def _campaign_segments(con, period: dict[str, date]) -> None:
+    """``rpt_campaign_segments`` (query ``report/campaign_segments``) over only the campaigns' snapshots.
+
+    ``segment_members`` is a view that rebuilds snapshots from their chains (migration 101); the query's join
+    to the campaigns cannot confine it, so it rebuilt every stored snapshot (3.9 s for 23 at 2.45M members).
+    The campaigns' snapshots are copied first (:func:`siyu_cli.segment.audience.only_snapshots`)."""
+    from siyu_cli.segment.audience import only_snapshots
+
+    snaps = {r[4] for r in sql.run_duckdb(con, "report/campaigns_sent", period).fetchall()
+             if r[3] is not None and r[4] is not None}
+    with only_snapshots(con, snaps):
+        sql.create_duckdb_table(con, "rpt_campaign_segments", "report/campaign_segments", period)
 
 
 def campaign_bounds(con, period: dict[str, date]) -> tuple:

@@ -23,17 +23,28 @@ def spell_out(con, member_ids: list[Any]) -> None:
         return
     con.execute("CREATE OR REPLACE TEMP TABLE siyu_seg_x AS SELECT DISTINCT unnest(?::VARCHAR[]) AS member_id",
                 [list(member_ids)])
+    # each snapshot of a chain from the member's first row in it on: their latest row of the chain up to that
+    # snapshot (a real row before a tombstone of the same snapshot), recency aged — what the segment_members
+    # view rebuilds, computed here from these members' rows alone (the view, filtered by member through a
+    # join, would rebuild every snapshot of every member)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE siyu_seg_full AS
-        WITH firsts AS (
-            SELECT r.member_id, coalesce(s.chain_id, s.snapshot_id) AS chain, min(r.snapshot_id) AS first
-            FROM segment_member_rows r JOIN segment_snapshots s USING (snapshot_id)
-            WHERE r.member_id IN (SELECT member_id FROM siyu_seg_x) GROUP BY 1, 2),
-        seen AS (SELECT s.snapshot_id, f.member_id FROM firsts f JOIN segment_snapshots s
-                 ON coalesce(s.chain_id, s.snapshot_id) = f.chain AND s.snapshot_id >= f.first)
-        SELECT seen.snapshot_id, seen.member_id, {", ".join(f"v.{c}" for c in COLUMNS[1:])}, v.member_id IS NULL AS gone
-        FROM seen LEFT JOIN (SELECT * FROM segment_members WHERE member_id IN (SELECT member_id FROM siyu_seg_x)) v
-             ON v.snapshot_id = seen.snapshot_id AND v.member_id = seen.member_id""")
+        WITH mine AS (
+            SELECT r.*, coalesce(o.chain_id, o.snapshot_id) AS chain, o.as_of AS stored_as_of
+            FROM segment_member_rows r JOIN segment_snapshots o ON o.snapshot_id = r.snapshot_id
+            WHERE r.member_id IN (SELECT member_id FROM siyu_seg_x)),
+        latest AS (
+            SELECT s.snapshot_id AS at_id, s.as_of AS at_as_of, m.*,
+                   row_number() OVER (PARTITION BY s.snapshot_id, m.member_id
+                                      ORDER BY m.snapshot_id DESC, coalesce(m.gone, false)) AS pick
+            FROM segment_snapshots s JOIN mine m
+                 ON m.chain = coalesce(s.chain_id, s.snapshot_id) AND m.snapshot_id <= s.snapshot_id)
+        SELECT at_id AS snapshot_id, member_id,
+               CASE WHEN coalesce(gone, false) THEN NULL
+                    ELSE recency_days + CAST(coalesce(at_as_of - stored_as_of, 0) AS INTEGER) END AS recency_days,
+               {", ".join(f"CASE WHEN coalesce(gone, false) THEN NULL ELSE {c} END AS {c}" for c in COLUMNS[2:])},
+               coalesce(gone, false) AS gone
+        FROM latest WHERE pick = 1""")
     con.execute("DELETE FROM segment_member_rows WHERE member_id IN (SELECT member_id FROM siyu_seg_x)")
     con.execute(f"INSERT INTO segment_member_rows (snapshot_id, {ROW}, gone) SELECT snapshot_id, {ROW}, gone "
                 "FROM siyu_seg_full")
