@@ -584,12 +584,12 @@ def _campaign_segments(con, period: dict[str, date]) -> None:
 
     ``segment_members`` is a view that rebuilds snapshots from their chains (migration 101); the query's join
     to the campaigns cannot confine it, so it rebuilt every stored snapshot (3.9 s for 23 at 2.45M members).
-    The campaigns' snapshots are copied first (:func:`siyu_cli.segment.audience.only_snapshots`)."""
+    The campaigns' (snapshot, segment) pairs are copied first (:func:`siyu_cli.segment.audience.only_snapshots`)."""
     from siyu_cli.segment.audience import only_snapshots
 
-    snaps = {r[4] for r in sql.run_duckdb(con, "report/campaigns_sent", period).fetchall()
+    pairs = {(r[4], r[3]) for r in sql.run_duckdb(con, "report/campaigns_sent", period).fetchall()
              if r[3] is not None and r[4] is not None}
-    with only_snapshots(con, snaps):
+    with only_snapshots(con, pairs):
         sql.create_duckdb_table(con, "rpt_campaign_segments", "report/campaign_segments", period)
 
 

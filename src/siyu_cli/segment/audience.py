@@ -32,13 +32,16 @@ def newest_snapshot_with_members(con: "duckdb.DuckDBPyConnection") -> int | None
 
 
 @contextmanager
-def only_snapshots(con: "duckdb.DuckDBPyConnection", snapshot_ids: Iterable[int]) -> Iterator[None]:
-    """Inside the block ``segment_members`` holds only these snapshots on this connection: a TEMP copy, read by
-    their ids as constants, shadows the view. For SQL that names its snapshots through a join (the report's
-    campaign control groups): ``segment_members`` rebuilds snapshots from their chains (migration 101), and
-    only constant ids confine it — through a join it rebuilt every stored snapshot."""
-    ids = ", ".join(str(int(i)) for i in sorted(set(snapshot_ids))) or "NULL"
-    con.execute(f"CREATE TEMP TABLE segment_members AS SELECT * FROM segment_members WHERE snapshot_id IN ({ids})")
+def only_snapshots(con: "duckdb.DuckDBPyConnection", pairs: Iterable[tuple[int, str]]) -> Iterator[None]:
+    """Inside the block ``segment_members`` holds only these (snapshot, segment) pairs on this connection: a TEMP
+    copy, read by their snapshot ids as constants, shadows the view. For SQL that names its snapshots through a
+    join (the report's campaign control groups): ``segment_members`` rebuilds snapshots from their chains
+    (migration 101), and only constant ids confine it — through a join it rebuilt every stored snapshot."""
+    pairs = sorted({(int(s), str(g)) for s, g in pairs})
+    ids = ", ".join(str(s) for s in sorted({s for s, _ in pairs})) or "NULL"  # constants: what confines the view
+    each = " OR ".join("(snapshot_id = ? AND segment_id = ?)" for _ in pairs) or "false"
+    con.execute(f"CREATE TEMP TABLE segment_members AS SELECT * FROM segment_members WHERE snapshot_id IN ({ids}) "
+                f"AND ({each})", [v for pair in pairs for v in pair])
     try:
         yield
     finally:
