@@ -380,9 +380,11 @@ def why(settings, ident: str) -> dict[str, Any]:
         rows = {}
         for table, _keys, _u in REPOINT:
             if table in present and table != "member_identities":
-                n = con.execute(f"SELECT count(*) FROM {table} WHERE member_id = ?", [mid]).fetchone()[0]
+                # snapshots through the view: segment_member_rows holds only changed rows and tombstones (101)
+                shown = "segment_members" if table == "segment_member_rows" else table
+                n = con.execute(f"SELECT count(*) FROM {shown} WHERE member_id = ?", [mid]).fetchone()[0]
                 if n:
-                    rows[table] = int(n)
+                    rows[shown] = int(n)
         # the rows that carry the ids: which load batches (files) named this member
         batches = [dict(zip(("batch_id", "kind", "file", "rows"), r)) for r in con.execute("""
             SELECT l.batch_id, l.kind, l.file, x.n FROM (

@@ -201,6 +201,9 @@ def test_cli_merge_why_split(cli, workspace, settings, tmp_path):
 
     why = json.loads(cli("members", "why", "wx:woABC", "--format", "json").stdout)  # a merged-away id names the survivor
     assert why["member_id"] == "M1" and why["rows"]["orders"] == 3
+    # the snapshots M1 is in (its own A in 1, the merged member's C in 2), as segment_members shows them, not the
+    # stored rows of a chain (migration 101)
+    assert why["rows"].get("segment_members") == 2 and "segment_member_rows" not in why["rows"]
     assert {"id_type": "phone", "id_value": "138****8000"} in why["identities"]
     assert [m["merge_id"] for m in why["merges"]] == [out["merge_id"]]
     assert {b["file"].rsplit("/", 1)[-1] for b in why["batches"]} >= {"m1.csv", "o1.csv", "o2.csv"}
