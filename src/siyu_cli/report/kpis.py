@@ -355,12 +355,8 @@ def release(con) -> None:
 
 
 def _drop(con, name: str) -> None:
-    """Drop the temp table or view ``name`` if there is one."""
-    for kind, in con.execute(
-        "SELECT 'TABLE' FROM duckdb_tables() WHERE temporary AND table_name = $n "
-        "UNION ALL SELECT 'VIEW' FROM duckdb_views() WHERE temporary AND view_name = $n", {"n": name}
-    ).fetchall():
-        con.execute(f"DROP {kind} {name}")
+    """Drop the temp table ``name`` if there is one."""
+    con.execute(f"DROP TABLE IF EXISTS temp.main.{name}")
 
 
 def base(con, dfrom: date, dto: date, days: int) -> dict[str, Any]:

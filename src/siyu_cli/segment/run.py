@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from siyu_cli.errors import ConfigError, UsageError
+from siyu_cli.segment import chains
 from siyu_cli.segment import measures as M
 from siyu_cli.segment import schemes as S
 from siyu_cli.i18n import _
@@ -141,7 +142,7 @@ def run_segment(
     runner = spark_runner(settings)  # [engine] kind = "spark": the order scan runs there (started before the store opens)
     with open_store(settings, read_only=not save) as con:
         if not save:
-            _shadow_snapshot_tables(con)
+            chains.shadow_tables(con)
         # One scan of orders into a per-buyer temp table; the scheme's SELECT joins the members
         # without a purchase in and is inserted straight into segment_members.
         if runner is not None:
@@ -179,13 +180,6 @@ def run_segment(
     )
 
 
-def _shadow_snapshot_tables(con) -> None:
-    """A preview writes into empty TEMP tables that shadow the stored snapshots on this connection only."""
-    from siyu_cli.segment.chains import shadow_tables
-
-    shadow_tables(con)
-
-
 def _store_snapshot(con, stats, params, scheme_name: str, stored_scheme: str, splits, custom, label, *,
                     continue_chain: bool = True):
     """Score ``seg_buyers`` with the scheme and insert the snapshot and its members in one transaction,
@@ -193,8 +187,6 @@ def _store_snapshot(con, stats, params, scheme_name: str, stored_scheme: str, sp
 
     The rows continue the chain of the previous snapshot with the same settings when there is one
     (only changed members are stored: :mod:`siyu_cli.segment.chains`); a preview stores them all."""
-    from siyu_cli.segment import chains
-
     con.execute("BEGIN TRANSACTION")
     try:
         snapshot_id = con.execute("SELECT coalesce(max(snapshot_id), 0) + 1 FROM segment_snapshots").fetchone()[0]
