@@ -27,15 +27,16 @@ o AS (
               AND paid_at <= CAST($hi AS TIMESTAMPTZ) + INTERVAL 1 DAY * CAST($w AS INTEGER))),
 -- reached: rpt_campaign_groups holds each (campaign, member) once, so counts of rows are counts of members; a
 -- semi join finds who bought (a member's first order in the window is enough), over only the reached members
--- with an order in the window at all (a plain semi join on the member first: probing every reached member
--- with the time condition cost several times as much)
+-- with an order in the window at all (grp: a plain semi join on the member first; probing every reached member
+-- with the time condition cost several times as much; seg_hits_sent reads grp too)
 reached AS (SELECT campaign_id, count(*) AS n FROM rpt_campaign_groups GROUP BY campaign_id),
 buyers AS (SELECT DISTINCT member_id FROM o),
+grp AS (
+    SELECT g.campaign_id, g.member_id, g.t, g.direct
+    FROM rpt_campaign_groups g SEMI JOIN buyers ON buyers.member_id = g.member_id),
 hits AS (
     SELECT grp.campaign_id, count(*) AS n
-    FROM (SELECT g.campaign_id, g.member_id, g.t FROM rpt_campaign_groups g
-          SEMI JOIN buyers ON buyers.member_id = g.member_id) grp
-    SEMI JOIN o ON o.member_id = grp.member_id
+    FROM grp SEMI JOIN o ON o.member_id = grp.member_id
      AND o.paid_at > grp.t AND o.paid_at <= grp.t + INTERVAL 1 DAY * CAST($w AS INTEGER)
     GROUP BY grp.campaign_id),
 -- control: the segment (its members once each) minus its members the campaign was sent to directly (a semi
@@ -57,9 +58,9 @@ seg_hits AS (
     FROM seg_orders s JOIN c_in c ON c.snapshot_id = s.snapshot_id AND c.segment_id = s.segment_id
      AND s.paid_at > c.sent_time AND s.paid_at <= c.sent_time + INTERVAL 1 DAY * CAST($w AS INTEGER)),
 seg_hits_n AS (SELECT campaign_id, count(*) AS n FROM seg_hits GROUP BY campaign_id),
-seg_hits_sent AS (
+seg_hits_sent AS (  -- the members of seg_hits have an order in the window: their direct rows are in grp
     SELECT h.campaign_id, count(*) AS n
-    FROM seg_hits h JOIN rpt_campaign_groups g ON g.campaign_id = h.campaign_id AND g.member_id = h.member_id
+    FROM seg_hits h JOIN grp g ON g.campaign_id = h.campaign_id AND g.member_id = h.member_id
     WHERE g.direct GROUP BY h.campaign_id)
 SELECT c.campaign_id, c.name, c.channel, c.segment_id, c.snapshot_id, c.status, c.sent_time,
        coalesce(k.targeted, 0) AS targeted, coalesce(k.reached, 0) AS reached,
