@@ -12,7 +12,10 @@ baseline and report interleaved round by round (the box is shared: ratios of the
 its own store. ``--keep DIR`` keeps the stores in DIR and reuses a complete one on the next run (building
 10M orders takes minutes); without it every store lives in a temporary folder removed at the end.
 ``--compare SRC``: also time build_report from another source tree (e.g. main's) on the same store, and
-check both give the same report. ``--profile``: one more run with the time of each step of build_report.
+check both give the same report. ``--floor``: also time the plain SQL of every costly section
+(benchmarks/report_floor.py: what an analyst would type into bare DuckDB for the same numbers, checked equal
+to the report's) — the floor of the whole report, as the baseline is the floor of its base KPIs.
+``--profile``: one more run with the time of each step of build_report.
 
 Baseline: one hand-written DuckDB query computing members, new members, buyers, orders, GMV, AOV,
 repurchase rate and member share of GMV straight from `orders`/`members` (what an analyst would type
@@ -163,6 +166,13 @@ if sys.argv[2] == "bare":
     with open_store(settings, read_only=True) as con:
         con.execute("SET memory_limit = '1GB'")
         out = list(con.execute(sys.argv[3]).fetchone())
+elif sys.argv[2] == "floor":  # the plain SQL of every section (benchmarks/report_floor.py), one query after another
+    from siyu_cli.store import open_store
+    sys.path.insert(0, sys.argv[3])
+    from report_floor import FLOOR_SQL
+    with open_store(settings, read_only=True) as con:
+        con.execute("SET memory_limit = '1GB'")
+        out = {name: con.execute(q).fetchall() for name, q in FLOOR_SQL.items()}
 else:
     from siyu_cli.report import build_report
     r = build_report(settings, date_from=date.fromisoformat(sys.argv[3]), date_to=date.fromisoformat(sys.argv[4]),
@@ -228,10 +238,12 @@ def bench_size(root: Path, args, orders: int) -> dict:
     settings = load_settings(root)
     src = Path(__file__).resolve().parents[1] / "src"
     period = (D_FROM.isoformat(), D_TO.isoformat())
-    runs: dict[str, list[dict]] = {"bare": [], "report": [], "compare": [], "guide": [], "month": []}
+    runs: dict[str, list[dict]] = {"bare": [], "report": [], "compare": [], "guide": [], "month": [], "floor": []}
     for _ in range(args.repeat):
         runs["bare"].append(child(root, src, "bare", BARE_SQL))
         runs["report"].append(child(root, src, "report", *period, ""))
+        if args.floor:
+            runs["floor"].append(child(root, src, "floor", str(Path(__file__).resolve().parent)))
         if args.compare:
             runs["compare"].append(child(root, args.compare, "report", *period, ""))
         if args.by_guide:
@@ -251,6 +263,14 @@ def bench_size(root: Path, args, orders: int) -> dict:
         g_best, g_med, g_rss, _ = summary(runs["guide"])
         print(f"build_report --by guide                  {g_best:7.2f}s {g_med:7.2f}s {g_rss:7.0f}MB   "
               f"ratio {g_best / b_best:4.1f}× best, {g_med / b_med:4.1f}× median")
+    if args.floor:
+        from report_floor import check
+
+        f_best, f_med, f_rss, plain = summary(runs["floor"])
+        check(plain, rep)  # the same numbers as the report's
+        print(f"plain SQL of every section (floor)       {f_best:7.2f}s {f_med:7.2f}s {f_rss:7.0f}MB   "
+              f"{f_best / b_best:4.1f}× the baseline (best); the report is {r_best / f_best:4.2f}× it (best), "
+              f"{r_med / f_med:4.2f}× (median); same numbers: yes")
     if args.month:
         m_best, m_med, m_rss, _ = summary(runs["month"])
         print(f"build_report of December only            {m_best:7.2f}s {m_med:7.2f}s {m_rss:7.0f}MB   "
@@ -298,6 +318,8 @@ def main() -> int:
     ap.add_argument("--by-guide", action="store_true", help="also time build_report --by guide in each round")
     ap.add_argument("--month", action="store_true",
                     help="also time a report of the period's last month in each round (cost ∝ period?)")
+    ap.add_argument("--floor", action="store_true",
+                    help="also time the plain SQL of every section (benchmarks/report_floor.py; 2025 on the synthetic store)")
     ap.add_argument("--render", action="store_true", help="also time the terminal and HTML renderers (smallest size)")
     args = ap.parse_args()
     sizes = [int(x) for x in args.orders.split(",")]
