@@ -134,6 +134,31 @@ def test_every_snapshot_rebuilds_the_full_rows_after_each_run(pair, monkeypatch)
     assert seg[3]["d"][8] != seg[2]["d"][8]
 
 
+def test_a_buyer_who_leaves_the_run_is_a_tombstone_of_the_next_snapshot(tmp_path, monkeypatch):
+    """A buyer without a member row (orders keyed by an id siyu has no member for) is in a run through its
+    orders; once they are unlinked it is not in the next run, which continues the chain with a tombstone."""
+    chained, full = workspace(tmp_path / "c"), workspace(tmp_path / "f")
+    for settings in (chained, full):
+        with open_store(settings) as con:
+            add_order(con, "zz", local("2026-06-01"), 300)
+    for step, day in enumerate(("2026-06-30", "2026-07-01")):
+        if step:
+            for settings in (chained, full):
+                with open_store(settings) as con:
+                    con.execute("UPDATE orders SET member_id = NULL WHERE member_id = 'zz'")
+        run_segment(chained, scheme="rfm8", as_of=day, **FIXED)
+        monkeypatch.setattr(chains, "CHAIN_MAX", 1)
+        run_segment(full, scheme="rfm8", as_of=day, **FIXED)
+        monkeypatch.undo()
+    got = snapshots(chained)
+    assert got == snapshots(full)
+    first, second = sorted(got)
+    assert "zz" in {r[1] for r in got[first]} and "zz" not in {r[1] for r in got[second]}
+    assert chain_ids(chained)[second] == first
+    with open_store(chained, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM segment_member_rows WHERE member_id = 'zz' AND gone").fetchone()[0] == 1
+
+
 def test_a_run_where_most_members_change_is_stored_full(tmp_path):
     settings = workspace(tmp_path / "w")
     run_segment(settings, scheme="rfm8", as_of="2026-06-30", **FIXED)

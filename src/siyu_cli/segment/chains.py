@@ -61,17 +61,16 @@ def store_rows(con, snapshot_id: int, select_sql: str, bind: dict, prev: tuple |
     shift = (as_of - prev_as_of).days
     n_row = ", ".join(f"n.{c}" for c in _COMPARED)
     p_row = ", ".join(f"p.{c}" for c in _COMPARED)
+    # one full join rebuilds the previous snapshot once (through the view) for both the changed rows and the
+    # tombstones (a member only there: n's columns are all NULL, the tombstone's form)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE seg_changed AS
-        SELECT {", ".join(f"n.{c}" for c in COLUMNS)}, false AS gone
-        FROM seg_new n LEFT JOIN (SELECT * FROM segment_members WHERE snapshot_id = {int(prev_id)}) p
+        SELECT coalesce(n.member_id, p.member_id) AS member_id, {", ".join(f"n.{c}" for c in COLUMNS[1:])},
+               n.member_id IS NULL AS gone
+        FROM seg_new n FULL JOIN (SELECT * FROM segment_members WHERE snapshot_id = {int(prev_id)}) p
              ON p.member_id = n.member_id
-        WHERE p.member_id IS NULL OR row({n_row}) IS DISTINCT FROM row({p_row})
-              OR n.recency_days IS DISTINCT FROM p.recency_days + {int(shift)}
-        UNION ALL
-        SELECT p.member_id, {", ".join("NULL" for _ in COLUMNS[1:])}, true
-        FROM segment_members p WHERE p.snapshot_id = {int(prev_id)}
-          AND NOT EXISTS (SELECT 1 FROM seg_new n WHERE n.member_id = p.member_id)""")
+        WHERE n.member_id IS NULL OR p.member_id IS NULL OR row({n_row}) IS DISTINCT FROM row({p_row})
+              OR n.recency_days IS DISTINCT FROM p.recency_days + {int(shift)}""")
     changed = con.execute("SELECT count(*) FROM seg_changed").fetchone()[0]
     if changed > FULL_SHARE * members:
         con.execute(f"INSERT INTO segment_member_rows (snapshot_id, {ROW}) SELECT {sid}, {ROW} FROM seg_new")
