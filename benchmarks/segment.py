@@ -293,6 +293,7 @@ def snapshot_bytes(ws: Path, repeat: int = 3) -> dict:
     sys.path.insert(0, str(SRC))
     from siyu_cli.config import load_settings
     from siyu_cli.segment import run_segment
+    from siyu_cli.store.segment_rows import ROW
 
     settings = load_settings(ws)
     day0 = _dt.date.fromisoformat(AS_OF)
@@ -302,8 +303,7 @@ def snapshot_bytes(ws: Path, repeat: int = 3) -> dict:
     sizes = {}
     with duckdb.connect(str(ws / "siyu.duckdb"), read_only=True) as con:
         chain = con.execute("SELECT chain_id FROM segment_snapshots WHERE snapshot_id = ?", [sid]).fetchone()[0]
-        cols = "snapshot_id, member_id, recency_days, frequency, monetary, r_score, f_score, m_score, " \
-               "segment_id, segment_name, revenue, first_purchase, last_purchase"
+        cols = f"snapshot_id, {ROW}"
         for name, sql in (("empty", "SELECT * FROM segment_member_rows WHERE false"),
                           ("full", f"SELECT {cols} FROM segment_members WHERE snapshot_id = {sid}"),
                           ("stored", f"SELECT * FROM segment_member_rows WHERE snapshot_id = {sid}")):

@@ -565,37 +565,44 @@ def campaigns(con, dfrom: date, dto: date, window_days: int) -> list[dict[str, A
     # send and the latest send + window
     period = {"f": dfrom, "t": dto}
     sql.create_duckdb_table(con, "rpt_campaign_groups", "report/campaign_groups", period)
+    segmented = _segment_campaigns(con, period)
     if "segment_members" in tables:
-        _campaign_segments(con, period)
+        _campaign_segments(con, period, segmented)
     else:  # no snapshots: no control groups
         con.execute("CREATE OR REPLACE TEMP TABLE rpt_campaign_segments "
                     "(snapshot_id INTEGER, segment_id VARCHAR, member_id VARCHAR)")
-    lo, hi = campaign_bounds(con, period)
+    lo, hi = campaign_bounds(con, period, segmented)
     rows = sql.run_duckdb(con, "report/campaigns", {**period, "w": window_days, "lo": lo, "hi": hi}).fetchall()
     return [_campaign_result(*row) for row in rows]
 
 
-def _campaign_segments(con, period: dict[str, date]) -> None:
-    """``rpt_campaign_segments`` (query ``report/campaign_segments``) over only the campaigns' snapshots.
+def _segment_campaigns(con, period: dict[str, date]) -> list[tuple]:
+    """The rows of ``report/campaigns_sent`` whose campaign went to a segment of a snapshot (a control group)."""
+    return [r for r in sql.run_duckdb(con, "report/campaigns_sent", period).fetchall()
+            if r[3] is not None and r[4] is not None]
+
+
+def _campaign_segments(con, period: dict[str, date], segmented: list[tuple]) -> None:
+    """``rpt_campaign_segments`` (query ``report/campaign_segments``) over only the snapshots of ``segmented``
+    (:func:`_segment_campaigns`).
 
     ``segment_members`` is a view that rebuilds snapshots from their chains (migration 101); the query's join
     to the campaigns cannot confine it, so it rebuilt every stored snapshot (3.9 s for 23 at 2.45M members).
     The campaigns' (snapshot, segment) pairs are copied first (:func:`siyu_cli.segment.audience.only_snapshots`)."""
     from siyu_cli.segment.audience import only_snapshots
 
-    pairs = {(r[4], r[3]) for r in sql.run_duckdb(con, "report/campaigns_sent", period).fetchall()
-             if r[3] is not None and r[4] is not None}
-    with only_snapshots(con, pairs):
+    with only_snapshots(con, {(r[4], r[3]) for r in segmented}):
         sql.create_duckdb_table(con, "rpt_campaign_segments", "report/campaign_segments", period)
 
 
-def campaign_bounds(con, period: dict[str, date]) -> tuple:
+def campaign_bounds(con, period: dict[str, date], segmented: list[tuple] | None = None) -> tuple:
     """(earliest, latest) send time whose responses ``report/campaigns`` counts: the reached members' (in
-    ``rpt_campaign_groups``) and, for a control group, its campaign's (every campaign of a segment); (None, None)
-    when there is none."""
+    ``rpt_campaign_groups``) and, for a control group, its campaign's (every campaign of a segment:
+    ``segmented``, read here when not given); (None, None) when there is none."""
+    if segmented is None:
+        segmented = _segment_campaigns(con, period)
     sends = [t for t in con.execute("SELECT min(t), max(t) FROM rpt_campaign_groups").fetchone() if t is not None]
-    sends += [r[6] for r in sql.run_duckdb(con, "report/campaigns_sent", period).fetchall()
-              if r[3] is not None and r[4] is not None]
+    sends += [r[6] for r in segmented]
     return (min(sends), max(sends)) if sends else (None, None)
 
 
